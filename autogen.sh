@@ -1,0 +1,6 @@
+#!/bin/sh
+# Regenerate the autotools build (configure, Makefile.in) from configure.ac and Makefile.am.
+set -e
+cd "$(dirname "$0")"
+mkdir -p m4 build-aux
+autoreconf -fi

@@ -1,0 +1,38 @@
+/* gf_credits.h: credit rules that do not need the database (SPEC §5).
+ *
+ * The authoritative arithmetic happens in single SQL statements (see
+ * gf_sql.c) so concurrent requests cannot race; this file holds the rules
+ * the module states to clients: what "remaining" means and when the daily
+ * allowance resets.
+ */
+#ifndef GF_CREDITS_H
+#define GF_CREDITS_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+
+/* Largest cost a type may have and largest starting balance or limit. */
+#define GF_CREDITS_MAX 1000000000L
+
+/* remaining = min(balance, daily_limit − daily_used), never below zero.
+ * A daily_limit of 0 means "no daily limit". */
+long gf_credits_remaining(long balance, long daily_limit, long daily_used);
+
+/* Can a generation of this cost be reserved now? 1 yes, 0 no. */
+int gf_credits_can_reserve(long balance, long daily_limit, long daily_used, long cost);
+
+/* Why a reservation was refused, for the 402 message. */
+const char *gf_credits_refusal(apr_pool_t *p, long balance, long daily_limit,
+                               long daily_used, long cost);
+
+/* The next UTC midnight strictly after now. */
+apr_time_t gf_next_utc_midnight(apr_time_t now);
+
+/* RFC 3339 UTC with seconds, e.g. 2026-11-22T00:00:00Z. */
+const char *gf_time_rfc3339(apr_pool_t *p, apr_time_t t);
+
+/* Parse a non-negative integer config value no larger than max; NULL on
+ * success, else an error message. */
+const char *gf_parse_amount(apr_pool_t *p, const char *arg, long max, long *out);
+
+#endif

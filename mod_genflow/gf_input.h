@@ -1,0 +1,61 @@
+/* gf_input.h: validation of the create fields of SPEC §3.1.
+ *
+ * A create body is untrusted JSON; this is the only code that reads it.
+ * Unknown fields, wrong types and out-of-range values are rejected with a
+ * message that names the field, so a front-end developer can fix the call.
+ */
+#ifndef GF_INPUT_H
+#define GF_INPUT_H
+
+#include <apr_pools.h>
+#include <json-c/json.h>
+
+#define GF_PROMPT_MAX_CHARS      2000
+#define GF_URL_MAX_CHARS         2048
+#define GF_PRESET_MAX_CHARS      64
+#define GF_SEED_MAX              4294967294.0
+
+/* What a type requires in its create body (GenFlowRequire). */
+#define GF_NEED_PROMPT        0x1u
+#define GF_NEED_SOURCE_IMAGE  0x2u
+#define GF_NEED_PRESET        0x4u
+
+typedef struct {
+    const char *prompt;          /* NULL when absent */
+    const char *preset;
+    const char *source_image;
+    const char *style;
+    const char *quality;
+    const char *aspect_ratio;
+    const char *custom_prompt;
+    int has_guidance_scale;
+    double guidance_scale;
+    int has_num_inference_steps;
+    int num_inference_steps;
+    int has_strength;
+    double strength;
+    int has_seed;
+    apr_uint64_t seed;
+} gf_input_t;
+
+typedef struct {
+    const char *field;           /* the offending field, e.g. "parameters.seed" */
+    const char *message;         /* a sentence naming it */
+} gf_input_error_t;
+
+/* Validate a parsed create body. Returns 1 and fills *in, or 0 and fills
+ * *err. */
+int gf_input_parse(apr_pool_t *p, json_object *body, unsigned needs,
+                   gf_input_t *in, gf_input_error_t *err);
+
+/* Canonical JSON of the validated input (stored with the generation so a
+ * retry or an idempotent replay sees exactly what was accepted). */
+const char *gf_input_to_json(apr_pool_t *p, const gf_input_t *in);
+
+/* Parse the needs words "prompt", "sourceImage", "preset" (config). */
+int gf_input_need_from_word(const char *word, unsigned *need);
+
+/* Number of Unicode code points in a valid UTF-8 string. */
+apr_size_t gf_utf8_length(const char *s);
+
+#endif

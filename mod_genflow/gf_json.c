@@ -1,0 +1,78 @@
+/* gf_json.c: pool-owned json-c parsing and serialisation (see gf_json.h). */
+#include <string.h>
+#include <apr_strings.h>
+
+#include "gf_json.h"
+
+static apr_status_t json_pool_cleanup(void *data)
+{
+    json_object_put(data);
+    return APR_SUCCESS;
+}
+
+json_object *gf_json_pool_own(apr_pool_t *p, json_object *obj)
+{
+    if (obj) {
+        apr_pool_cleanup_register(p, obj, json_pool_cleanup, apr_pool_cleanup_null);
+    }
+    return obj;
+}
+
+static int only_space(const char *s, apr_size_t n)
+{
+    while (n--) {
+        if (!strchr(" \t\r\n", *s++)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+json_object *gf_json_parse(apr_pool_t *p, const char *buf, apr_size_t len,
+                           const char **err)
+{
+    json_tokener *tok;
+    json_object *obj;
+    enum json_tokener_error jerr;
+
+    if (len == 0) {
+        *err = "request body is empty";
+        return NULL;
+    }
+    if (memchr(buf, '\0', len)) {
+        *err = "request body contains a NUL byte";
+        return NULL;
+    }
+    tok = json_tokener_new_ex(GF_JSON_MAX_DEPTH);
+    if (!tok) {
+        *err = "out of memory";
+        return NULL;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    obj = json_tokener_parse_ex(tok, buf, (int)len);
+    jerr = json_tokener_get_error(tok);
+    if (jerr == json_tokener_continue) {
+        *err = "request body is truncated JSON";
+        json_object_put(obj);
+        obj = NULL;
+    }
+    else if (jerr != json_tokener_success) {
+        *err = apr_psprintf(p, "request body is not valid JSON: %s",
+                            json_tokener_error_desc(jerr));
+        obj = NULL;
+    }
+    else if (!only_space(buf + json_tokener_get_parse_end(tok),
+                         len - json_tokener_get_parse_end(tok))) {
+        /* Trailing garbage after a complete value, e.g. "{}x". */
+        *err = "request body has data after the JSON value";
+        json_object_put(obj);
+        obj = NULL;
+    }
+    json_tokener_free(tok);
+    return gf_json_pool_own(p, obj);
+}
+
+const char *gf_json_dump(apr_pool_t *p, json_object *obj)
+{
+    return apr_pstrdup(p, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
+}

@@ -1,0 +1,27 @@
+/* gf_json.h: json-c objects tied to APR pools.
+ *
+ * A parsed object is released by a cleanup on the pool it was parsed in
+ * (the mod_md json_create/json_pool_cleanup pattern), so handlers never
+ * leak a json_object on an early return.
+ */
+#ifndef GF_JSON_H
+#define GF_JSON_H
+
+#include <apr_pools.h>
+#include <json-c/json.h>
+
+/* Deepest nesting accepted from a client; create bodies are two levels. */
+#define GF_JSON_MAX_DEPTH 16
+
+/* Parse len bytes. On failure returns NULL and sets *err to a short,
+ * client-safe description. */
+json_object *gf_json_parse(apr_pool_t *p, const char *buf, apr_size_t len,
+                           const char **err);
+
+/* Hand ownership of obj to pool p (json_object_put at cleanup). */
+json_object *gf_json_pool_own(apr_pool_t *p, json_object *obj);
+
+/* Compact serialisation copied into p. */
+const char *gf_json_dump(apr_pool_t *p, json_object *obj);
+
+#endif

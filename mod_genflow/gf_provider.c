@@ -1,0 +1,113 @@
+/* gf_provider.c: provider declarations and chains (see gf_provider.h). */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+
+#include "gf_provider.h"
+#include "gf_error.h"
+
+static const gf_provider_kind_t *const KINDS[] = {
+    &gf_provider_kind_local,
+    NULL
+};
+
+/* Kinds named by SPEC §6 whose adapters are not in this build yet: a
+ * declaration of one fails at startup rather than at the first job. */
+static const char *const PLANNED_KINDS[] = { "stability", "fal", "replicate", "aiml", NULL };
+
+static int valid_name(const char *s)
+{
+    if (!*s) return 0;
+    for (; *s; s++) {
+        if (!(apr_isalnum(*s) || *s == '-' || *s == '_' || *s == '.')) return 0;
+    }
+    return 1;
+}
+
+const gf_provider_kind_t *gf_provider_kind_find(const char *kind)
+{
+    const gf_provider_kind_t *const *k;
+    for (k = KINDS; *k; k++) {
+        if (!strcmp((*k)->kind, kind)) {
+            return *k;
+        }
+    }
+    return NULL;
+}
+
+gf_provider_t *gf_provider_create(apr_pool_t *p, const char *name,
+                                  const char *kind, const char **err)
+{
+    const gf_provider_kind_t *k = gf_provider_kind_find(kind);
+    gf_provider_t *prov;
+    const char *const *planned;
+
+    if (!valid_name(name)) {
+        *err = apr_psprintf(p, "provider name '%s' may only use letters, digits, '-', '_' and '.'", name);
+        return NULL;
+    }
+    if (!k) {
+        for (planned = PLANNED_KINDS; *planned; planned++) {
+            if (!strcmp(*planned, kind)) {
+                *err = apr_psprintf(p, "provider kind '%s' is not available in this "
+                                    "build of mod_genflow (available: local)", kind);
+                return NULL;
+            }
+        }
+        *err = apr_psprintf(p, "unknown provider kind '%s' (known: local)", kind);
+        return NULL;
+    }
+    prov = apr_pcalloc(p, sizeof(*prov));
+    prov->name = apr_pstrdup(p, name);
+    prov->kind = k;
+    return prov;
+}
+
+const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    const char *key, *value;
+
+    if (!eq || eq == arg) {
+        return apr_psprintf(p, "provider option '%s' is not of the form key=value", arg);
+    }
+    key = apr_pstrmemdup(p, arg, (apr_size_t)(eq - arg));
+    value = eq + 1;
+    if (!strcmp(key, "model")) {
+        if (!*value) return "provider option model= needs a value";
+        prov->default_model = apr_pstrdup(p, value);
+        return NULL;
+    }
+    if (prov->kind->set_option) {
+        return prov->kind->set_option(p, prov, key, value);
+    }
+    return apr_psprintf(p, "provider kind '%s' has no option '%s'", prov->kind->kind, key);
+}
+
+const char *gf_chain_entry_parse(apr_pool_t *p, const char *arg, gf_chain_entry_t *entry)
+{
+    const char *colon = strchr(arg, ':');
+
+    entry->provider = colon ? apr_pstrmemdup(p, arg, (apr_size_t)(colon - arg))
+                            : apr_pstrdup(p, arg);
+    entry->model = colon ? apr_pstrdup(p, colon + 1) : NULL;
+    if (!valid_name(entry->provider)) {
+        return apr_psprintf(p, "chain entry '%s': bad provider name", arg);
+    }
+    if (entry->model && !*entry->model) {
+        return apr_psprintf(p, "chain entry '%s': empty model after ':'", arg);
+    }
+    return NULL;
+}
+
+void gf_provider_generate(const gf_provider_t *prov, const gf_job_t *job,
+                          apr_pool_t *p, gf_provider_result_t *res)
+{
+    memset(res, 0, sizeof(*res));
+    prov->kind->generate(prov, job, p, res);
+    if (!res->error_code && !res->image && !res->image_url) {
+        /* A provider that claims success must hand over a picture. */
+        res->error_code = GF_JOB_API;
+        res->error_message = "provider returned no image";
+    }
+}

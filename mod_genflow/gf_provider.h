@@ -1,0 +1,79 @@
+/* gf_provider.h: one interface for every image provider (SPEC §6).
+ *
+ * A provider is a declared instance (GenFlowProvider NAME KIND opts…) of a
+ * provider kind (local, and later stability, fal, replicate, aiml). A type's
+ * chain lists providers, each optionally with a model ("fal:fal-ai/fast-sdxl").
+ * The job engine calls generate() and gets back either image bytes, an
+ * image URL, or a classified error.
+ */
+#ifndef GF_PROVIDER_H
+#define GF_PROVIDER_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+typedef struct {
+    const char *type;          /* generation type, e.g. "neo-glitch" */
+    const char *id;            /* generation id */
+    const char *user;
+    const char *prompt;        /* the final prompt */
+    const char *source_image;  /* https URL or NULL */
+    const char *aspect_ratio;  /* or NULL */
+    apr_uint64_t seed;
+    const char *model;         /* from the chain entry, or NULL for the default */
+} gf_job_t;
+
+typedef struct {
+    const char *error_code;    /* NULL on success, else a GF_JOB_* code */
+    const char *error_message;
+    int transient;             /* worth retrying on the same provider */
+    unsigned char *image;      /* bytes to store, or NULL */
+    apr_size_t image_len;
+    const char *content_type;  /* of image, e.g. "image/png" */
+    const char *image_url;     /* provider-hosted result, or NULL */
+    const char *model;         /* the model that produced it */
+} gf_provider_result_t;
+
+typedef struct gf_provider_t gf_provider_t;
+
+typedef struct {
+    const char *kind;
+    /* Apply one key=value option of the declaration; NULL or an error. */
+    const char *(*set_option)(apr_pool_t *p, gf_provider_t *prov,
+                              const char *key, const char *value);
+    void (*generate)(const gf_provider_t *prov, const gf_job_t *job,
+                     apr_pool_t *p, gf_provider_result_t *res);
+} gf_provider_kind_t;
+
+struct gf_provider_t {
+    const char *name;
+    const gf_provider_kind_t *kind;
+    const char *default_model;
+    void *impl;                /* kind-specific settings */
+};
+
+typedef struct {
+    const char *provider;      /* declared provider name */
+    const char *model;         /* NULL → the provider's default */
+} gf_chain_entry_t;
+
+/* The built-in kinds. */
+extern const gf_provider_kind_t gf_provider_kind_local;
+
+const gf_provider_kind_t *gf_provider_kind_find(const char *kind);
+
+/* Declare a provider. Returns NULL and sets *err on a bad kind. */
+gf_provider_t *gf_provider_create(apr_pool_t *p, const char *name,
+                                  const char *kind, const char **err);
+
+/* "key=value" from the declaration line. */
+const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *arg);
+
+/* Parse "name" or "name:model" of a chain. */
+const char *gf_chain_entry_parse(apr_pool_t *p, const char *arg, gf_chain_entry_t *entry);
+
+/* Run one attempt; res is always filled. */
+void gf_provider_generate(const gf_provider_t *prov, const gf_job_t *job,
+                          apr_pool_t *p, gf_provider_result_t *res);
+
+#endif

@@ -1,0 +1,91 @@
+/* gf_route.c: path routing and header parsing (see gf_route.h). */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gf_route.h"
+
+int gf_uuid_valid(const char *s)
+{
+    int i;
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') return 0;
+        }
+        else if (!isxdigit((unsigned char)s[i])) {
+            return 0;
+        }
+    }
+    return s[36] == '\0';
+}
+
+void gf_route_parse(const char *path, gf_route_t *route)
+{
+    memset(route, 0, sizeof(*route));
+    if (!strcmp(path, "/create")) {
+        route->kind = GF_ROUTE_CREATE;
+        route->allow = "POST";
+    }
+    else if (!strcmp(path, "/generate")) {
+        route->kind = GF_ROUTE_GENERATE;
+        route->allow = "POST";
+    }
+    else if (!strncmp(path, "/status/", 8) && path[8] && !strchr(path + 8, '/')) {
+        route->kind = GF_ROUTE_STATUS;
+        route->allow = "GET, HEAD";
+        route->id_valid = gf_uuid_valid(path + 8);
+        if (route->id_valid) {
+            memcpy(route->id, path + 8, 36);
+            route->id[36] = '\0';
+        }
+    }
+}
+
+int gf_prefer_wait(const char *prefer, int max, int *seconds)
+{
+    const char *s = prefer;
+
+    if (!s) {
+        return 0;
+    }
+    /* Preferences are comma separated tokens, optionally with parameters
+     * after ';'. Only "wait" matters here. */
+    while (*s) {
+        while (*s == ' ' || *s == '\t' || *s == ',') s++;
+        if (!strncasecmp(s, "wait", 4)) {
+            const char *v = s + 4;
+            while (*v == ' ') v++;
+            if (*v == '=') {
+                char *end;
+                long n;
+                v++;
+                while (*v == ' ') v++;
+                if (*v == '"') v++;
+                if (isdigit((unsigned char)*v)) {
+                    n = strtol(v, &end, 10);
+                    if (*end == '"') end++;
+                    while (*end == ' ') end++;
+                    if (*end == '\0' || *end == ',' || *end == ';') {
+                        *seconds = n < 0 ? 0 : (n > max ? max : (int)n);
+                        return 1;
+                    }
+                }
+            }
+        }
+        s = strchr(s, ',');
+        if (!s) break;
+    }
+    return 0;
+}
+
+int gf_content_type_is_json(const char *ct)
+{
+    size_t n = strlen("application/json");
+    if (!ct) {
+        return 0;
+    }
+    while (*ct == ' ') ct++;
+    return !strncasecmp(ct, "application/json", n)
+           && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}

@@ -1,0 +1,36 @@
+/* gf_route.h: the per-type API's paths and request headers (SPEC §3.1).
+ *
+ * Pure functions over strings, so the handler's routing and header rules
+ * are unit-tested without httpd.
+ */
+#ifndef GF_ROUTE_H
+#define GF_ROUTE_H
+
+typedef enum {
+    GF_ROUTE_NONE = 0,     /* not an endpoint of the type */
+    GF_ROUTE_CREATE,       /* POST {base}/create */
+    GF_ROUTE_GENERATE,     /* POST {base}/generate */
+    GF_ROUTE_STATUS        /* GET {base}/status/{id} */
+} gf_route_kind_t;
+
+typedef struct {
+    gf_route_kind_t kind;
+    const char *allow;     /* the methods the route accepts, for 405 + Allow */
+    char id[37];           /* generation id of /status/{id}, "" otherwise */
+    int id_valid;          /* id is a canonical UUID */
+} gf_route_t;
+
+/* path is what follows the type's base, e.g. "/status/abc". */
+void gf_route_parse(const char *path, gf_route_t *route);
+
+/* Is s a UUID in canonical 8-4-4-4-12 hex form? */
+int gf_uuid_valid(const char *s);
+
+/* Read "wait=N" from a Prefer header (RFC 7240). Returns 1 and sets
+ * *seconds (clamped to 0..max) when present and well formed, else 0. */
+int gf_prefer_wait(const char *prefer, int max, int *seconds);
+
+/* Is the Content-Type application/json (any parameters, any case)? */
+int gf_content_type_is_json(const char *content_type);
+
+#endif

@@ -1,0 +1,187 @@
+/* gf_sql.c: the module's SQL (see gf_sql.h).
+ *
+ * Placeholders are apr_dbd's: %s (text), %d (integer); the pgsql driver
+ * turns them into $n. A literal percent sign would have to be %%.
+ * Parameters are gathered once in an "args" CTE so each appears once in
+ * the argument list, in the order of the comment above each statement.
+ */
+#include <string.h>
+#include <apr_strings.h>
+
+#include "gf_sql.h"
+
+static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
+    "create", "claim", "get", "complete", "fail"
+};
+
+/* The UTC calendar day, the unit of the daily limit. */
+#define UTC_TODAY "(now() AT TIME ZONE 'UTC')::date"
+
+int gf_sql_valid_table(const char *s)
+{
+    size_t n = strlen(s), i;
+    if (n == 0 || n > 63 || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_')) return 0;
+    for (i = 1; i < n; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) return 0;
+    }
+    return 1;
+}
+
+int gf_sql_valid_type(const char *s)
+{
+    size_t n = strlen(s), i;
+    if (n == 0 || n > 63 || !(s[0] >= 'a' && s[0] <= 'z')) return 0;
+    for (i = 1; i < n; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-')) return 0;
+    }
+    return 1;
+}
+
+const char *gf_sql_type_label(apr_pool_t *p, const char *table, gf_sql_type_op_t op)
+{
+    return apr_pstrcat(p, "gf_", table, "_", OP_NAMES[op], NULL);
+}
+
+static void add(apr_array_header_t *stmts, const char *label, const char *sql)
+{
+    gf_sql_stmt_t *st = apr_array_push(stmts);
+    st->label = label;
+    st->sql = sql;
+}
+
+/* Replace every {T} (table) and {Y} (type) in a template. The values are
+ * validated identifiers (gf_sql_valid_*), so no quoting is needed. */
+static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const char *table)
+{
+    const char *out = "";
+    const char *s = tmpl, *m;
+    while ((m = strchr(s, '{')) != NULL && (m[1] == 'T' || m[1] == 'Y') && m[2] == '}') {
+        out = apr_pstrcat(p, out, apr_pstrmemdup(p, s, (apr_size_t)(m - s)),
+                          m[1] == 'T' ? table : type, NULL);
+        s = m + 3;
+    }
+    return apr_pstrcat(p, out, s, NULL);
+}
+
+/* args: user, cost, configured daily limit, final prompt, user prompt,
+ * preset, source image, aspect ratio, seed, input JSON, max retries.
+ * No row when the balance or the day's allowance cannot cover the cost. */
+static const char CREATE_SQL[] =
+    "WITH args AS (SELECT %s::text AS user_id, %d::int AS cost, %d::int AS day_limit,"
+    " %s::text AS prompt, %s::text AS user_prompt, %s::text AS preset,"
+    " %s::text AS source_image, %s::text AS aspect_ratio, %s::bigint AS seed,"
+    " %s::jsonb AS input, %d::int AS max_retries),"
+    " acct AS (UPDATE genflow_accounts a SET balance = a.balance - args.cost,"
+    "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost,"
+    "   daily_date = " UTC_TODAY ", updated_at = now()"
+    "  FROM args WHERE a.user_id = args.user_id AND a.balance >= args.cost"
+    "   AND (COALESCE(a.daily_limit, args.day_limit) = 0"
+    "        OR CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost"
+    "           <= COALESCE(a.daily_limit, args.day_limit))"
+    "  RETURNING a.user_id),"
+    " gen AS (INSERT INTO {T} (user_id, prompt, user_prompt, preset, source_image, aspect_ratio,"
+    "   seed, input, estimated_cost, max_retries)"
+    "  SELECT acct.user_id, args.prompt, args.user_prompt, args.preset, args.source_image,"
+    "   args.aspect_ratio, args.seed, args.input, args.cost, args.max_retries FROM acct, args"
+    "  RETURNING *),"
+    " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
+    "  SELECT user_id, 'reserve', -estimated_cost, '{Y}', id, 'create' FROM gen)"
+    " SELECT genflow_status_object('{Y}', to_jsonb(gen))::text FROM gen";
+
+/* args: id, user. Returns the status object and what a provider needs. */
+static const char CLAIM_SQL[] =
+    "UPDATE {T} g SET status = 'processing', started_at = now()"
+    " WHERE g.id = %s::uuid AND g.user_id = %s AND g.status = 'pending'"
+    " RETURNING genflow_status_object('{Y}', to_jsonb(g))::text, g.prompt,"
+    "  g.source_image, g.aspect_ratio, g.seed::text";
+
+/* args: id, user. */
+static const char GET_SQL[] =
+    "SELECT genflow_status_object('{Y}', to_jsonb(g))::text FROM {T} g"
+    " WHERE g.id = %s::uuid AND g.user_id = %s";
+
+/* args: id, image URL, provider, model. The charge row is inserted in the
+ * same statement as the state change; the unique index on finalizations
+ * makes a second one impossible. */
+static const char COMPLETE_SQL[] =
+    "WITH args AS (SELECT %s::uuid AS id, %s::text AS image_url, %s::text AS provider,"
+    " %s::text AS model),"
+    " gen AS (UPDATE {T} g SET status = 'completed', image_url = args.image_url,"
+    "   provider = args.provider, model = args.model, credits_charged = g.estimated_cost,"
+    "   error_code = NULL, error_message = NULL, finished_at = now()"
+    "  FROM args WHERE g.id = args.id AND g.status IN ('pending', 'processing')"
+    "  RETURNING g.*),"
+    " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
+    "  SELECT user_id, 'charge', 0, '{Y}', id, 'completed' FROM gen)"
+    " SELECT genflow_status_object('{Y}', to_jsonb(gen))::text FROM gen";
+
+/* args: id, terminal status (failed|cancelled), error code, error message,
+ * provider, model. Refunds the reservation and gives back the day's
+ * allowance when the generation was created on the current UTC day. */
+static const char FAIL_SQL[] =
+    "WITH args AS (SELECT %s::uuid AS id, %s::text AS status, %s::text AS error_code,"
+    " %s::text AS error_message, %s::text AS provider, %s::text AS model),"
+    " gen AS (UPDATE {T} g SET status = args.status, error_code = args.error_code,"
+    "   error_message = args.error_message, provider = COALESCE(args.provider, g.provider),"
+    "   model = COALESCE(args.model, g.model), credits_charged = 0, finished_at = now()"
+    "  FROM args WHERE g.id = args.id AND g.status IN ('pending', 'processing')"
+    "   AND args.status IN ('failed', 'cancelled')"
+    "  RETURNING g.*),"
+    " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
+    "  SELECT user_id, 'refund', estimated_cost, '{Y}', id, error_code FROM gen"
+    "  RETURNING user_id, amount, generation_id),"
+    " acct AS (UPDATE genflow_accounts a SET balance = a.balance + led.amount,"
+    "   daily_used = CASE WHEN a.daily_date = (gen.created_at AT TIME ZONE 'UTC')::date"
+    "                     THEN greatest(a.daily_used - led.amount, 0) ELSE a.daily_used END,"
+    "   updated_at = now()"
+    "  FROM led JOIN gen ON gen.id = led.generation_id WHERE a.user_id = led.user_id)"
+    " SELECT genflow_status_object('{Y}', to_jsonb(gen))::text FROM gen";
+
+void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
+                            apr_array_header_t *stmts)
+{
+    static const char *const SQL[GF_SQL_TYPE_OPS] = {
+        CREATE_SQL, CLAIM_SQL, GET_SQL, COMPLETE_SQL, FAIL_SQL
+    };
+    int op;
+    for (op = 0; op < GF_SQL_TYPE_OPS; op++) {
+        add(stmts, gf_sql_type_label(p, table, (gf_sql_type_op_t)op),
+            fill(p, SQL[op], type, table));
+    }
+}
+
+/* args: user, starting balance. Creates the account on first use with its
+ * starting grant; concurrent first requests create it once. */
+static const char ACCOUNT_ENSURE_SQL[] =
+    "WITH args AS (SELECT %s::text AS user_id, %d::bigint AS start),"
+    " ins AS (INSERT INTO genflow_accounts (user_id, balance)"
+    "  SELECT user_id, start FROM args ON CONFLICT (user_id) DO NOTHING"
+    "  RETURNING user_id, balance)"
+    " INSERT INTO genflow_ledger (user_id, kind, amount, reason)"
+    " SELECT user_id, 'grant', balance, 'starting balance' FROM ins WHERE balance > 0";
+
+/* args: configured daily limit, user. */
+static const char ACCOUNT_STATE_SQL[] =
+    "SELECT a.balance, COALESCE(a.daily_limit, %d),"
+    " CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END"
+    " FROM genflow_accounts a WHERE a.user_id = %s";
+
+/* args: configured daily limit, user. weekly_used: credits of this ISO
+ * week's reservations that were not refunded, from the ledger. */
+static const char QUOTA_SQL[] =
+    "SELECT a.balance, COALESCE(a.daily_limit, %d),"
+    " CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END,"
+    " COALESCE((SELECT sum(-r.amount) FROM genflow_ledger r"
+    "   WHERE r.user_id = a.user_id AND r.kind = 'reserve'"
+    "     AND r.created_at >= date_trunc('week', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    "     AND NOT EXISTS (SELECT 1 FROM genflow_ledger f WHERE f.generation_id = r.generation_id"
+    "                     AND f.kind = 'refund')), 0)"
+    " FROM genflow_accounts a WHERE a.user_id = %s";
+
+void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
+{
+    (void)p;
+    add(stmts, GF_SQL_ACCOUNT_ENSURE, ACCOUNT_ENSURE_SQL);
+    add(stmts, GF_SQL_ACCOUNT_STATE, ACCOUNT_STATE_SQL);
+    add(stmts, GF_SQL_QUOTA, QUOTA_SQL);
+}

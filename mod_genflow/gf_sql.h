@@ -1,0 +1,50 @@
+/* gf_sql.h: every SQL statement the module runs, as (label, text) pairs.
+ *
+ * Statements are built once at configuration time from the configured type
+ * and table names (validated identifiers), never from request data, and
+ * run as mod_dbd prepared statements with %s/%d parameters. Each money
+ * movement is a single statement: the account update, the ledger row and
+ * the generation row change together or not at all.
+ */
+#ifndef GF_SQL_H
+#define GF_SQL_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+typedef struct {
+    const char *label;   /* unique prepared-statement name */
+    const char *sql;
+} gf_sql_stmt_t;
+
+/* Statement operations of one type table. */
+typedef enum {
+    GF_SQL_CREATE = 0,   /* reserve credits + insert pending row + ledger */
+    GF_SQL_CLAIM,        /* pending → processing for the owner */
+    GF_SQL_GET,          /* status object of the owner's generation */
+    GF_SQL_COMPLETE,     /* → completed + charge */
+    GF_SQL_FAIL,         /* → failed/cancelled + refund */
+    GF_SQL_TYPE_OPS
+} gf_sql_type_op_t;
+
+/* Site-wide statements. */
+#define GF_SQL_ACCOUNT_ENSURE  "gf_account_ensure"
+#define GF_SQL_ACCOUNT_STATE   "gf_account_state"
+#define GF_SQL_QUOTA           "gf_quota"
+
+/* Is s usable as a table name ([a-z_][a-z0-9_]{0,62})? */
+int gf_sql_valid_table(const char *s);
+/* Is s usable as a type name ([a-z][a-z0-9-]{0,62})? */
+int gf_sql_valid_type(const char *s);
+
+/* The label of op for a table, e.g. "gf_neo_glitch_media_create". */
+const char *gf_sql_type_label(apr_pool_t *p, const char *table, gf_sql_type_op_t op);
+
+/* Append the type's statements to stmts (an array of gf_sql_stmt_t). */
+void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
+                            apr_array_header_t *stmts);
+
+/* Append the site-wide statements. */
+void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts);
+
+#endif

@@ -1,0 +1,89 @@
+/* mod_genflow.c: module declaration and lifecycle.
+ *
+ * How the module comes up:
+ *  1. Directives (mod_genflow_config.c) declare providers and mount types
+ *     at <Location>s; each GenFlowType registers its type module-wide.
+ *  2. post_config, ordered before mod_dbd's: check the configuration as a
+ *     whole, then register every SQL statement with ap_dbd_prepare for every
+ *     server, so mod_dbd prepares them on each pooled connection.
+ *  3. fixups: a request inside a GenFlowType location gets our handler.
+ *  4. handler: route, authenticate (r->user from any Apache auth), answer
+ *     JSON (mod_genflow_type.c, mod_genflow_quota.c).
+ *  5. insert_error_filter: httpd's own errors in our locations become JSON.
+ */
+#include <string.h>
+#include <http_core.h>
+#include <http_request.h>
+#include <http_protocol.h>
+#include <ap_release.h>
+
+#include "mod_genflow_private.h"
+#include "gf_log.h"
+
+static int log_enabled(void *baton, gf_log_level_t level)
+{
+    server_rec *s = baton;
+    return APLOG_IS_LEVEL(s, (int)level);
+}
+
+static void log_print(void *baton, gf_log_level_t level, const char *msg)
+{
+    server_rec *s = baton;
+    ap_log_error(APLOG_MARK, (int)level, 0, s, GF_LOGNO(1501) "%s", msg);
+}
+
+static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    (void)plog;
+    (void)ptemp;
+    gf_log_set(log_enabled, log_print, s);
+    if (!gf_registered_types()) {
+        return OK;  /* loaded but unused */
+    }
+    if (!gf_db_bind_optional_fns(s)) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (gf_conf_check(pconf, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    gf_db_register_statements(pconf, s);
+    return OK;
+}
+
+static int gf_fixups(request_rec *r)
+{
+    gf_dir_conf_t *dc = gf_dir_conf(r);
+    if (dc && dc->type && !r->main) {
+        r->handler = GF_TYPE_HANDLER;
+    }
+    return DECLINED;
+}
+
+static void gf_register_hooks(apr_pool_t *p)
+{
+    /* Statements must reach mod_dbd before its post_config copies them
+     * into the per-server connection groups. */
+    static const char *const before_dbd[] = { "mod_dbd.c", NULL };
+
+    (void)p;
+    ap_hook_post_config(gf_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
+    ap_hook_fixups(gf_fixups, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_handler(gf_type_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(gf_quota_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(gf_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    gf_register_error_filter();
+}
+
+/* APLOG_USE_MODULE in the private header already declares the log index. */
+module AP_MODULE_DECLARE_DATA genflow_module = {
+    STANDARD20_MODULE_STUFF,
+    gf_create_dir_conf,
+    gf_merge_dir_conf,
+    gf_create_server_conf,
+    gf_merge_server_conf,
+    gf_cmds,
+    gf_register_hooks
+#if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
+    , AP_MODULE_FLAG_NONE
+#endif
+};

@@ -1,0 +1,473 @@
+/* mod_genflow_config.c: the GenFlow* directives, their defaults and merges.
+ *
+ * Server scope: providers, storage, credits. Location scope: which type is
+ * served there and how (chain, cost, limits). "Unset" sentinels let a merge
+ * tell "not configured" from zero; defaults are applied by the getters.
+ * conf/genflow.conf documents every directive of gf_cmds[] and
+ * tests/check_conf_reference.sh keeps the two in step.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <http_core.h>
+
+#include "mod_genflow_private.h"
+#include "gf_credits.h"
+#include "gf_input.h"
+#include "gf_prompt.h"
+#include "gf_sql.h"
+
+/* Types mounted anywhere in the configuration, and the locations that
+ * mount them, for the statement registration and the startup checks. They
+ * live in pconf and are forgotten when the configuration is re-read. */
+typedef struct {
+    gf_dir_conf_t *dc;
+    server_rec *s;
+    const char *where;           /* "file:line" for error messages */
+} gf_mount_t;
+
+static apr_array_header_t *registered_types;   /* gf_type_t* */
+static apr_array_header_t *mounts;             /* gf_mount_t */
+
+static apr_status_t forget_registry(void *unused)
+{
+    (void)unused;
+    registered_types = NULL;
+    mounts = NULL;
+    return APR_SUCCESS;
+}
+
+apr_array_header_t *gf_registered_types(void)
+{
+    return registered_types;
+}
+
+gf_server_conf_t *gf_server_conf(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &genflow_module);
+}
+
+gf_dir_conf_t *gf_dir_conf(request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &genflow_module);
+}
+
+/* ---- server config ------------------------------------------------------ */
+
+void *gf_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    gf_server_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+    const char *err;
+    gf_provider_t *local = gf_provider_create(p, "local", "local", &err);
+
+    (void)s;
+    sc->providers = apr_hash_make(p);
+    /* The built-in provider needs no declaration. */
+    apr_hash_set(sc->providers, local->name, APR_HASH_KEY_STRING, local);
+    sc->starting_credits = GF_UNSET;
+    sc->daily_limit = GF_UNSET;
+    return sc;
+}
+
+void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    gf_server_conf_t *base = basev, *add = addv;
+    gf_server_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->providers = apr_hash_overlay(p, add->providers, base->providers);
+    sc->starting_credits = add->starting_credits != GF_UNSET ? add->starting_credits
+                                                             : base->starting_credits;
+    sc->daily_limit = add->daily_limit != GF_UNSET ? add->daily_limit : base->daily_limit;
+    sc->storage_dir = add->storage_dir ? add->storage_dir : base->storage_dir;
+    sc->storage_url = add->storage_url ? add->storage_url : base->storage_url;
+    return sc;
+}
+
+long gf_conf_starting_credits(const gf_server_conf_t *sc)
+{
+    return sc->starting_credits != GF_UNSET ? sc->starting_credits : GF_DEFAULT_STARTING_CREDITS;
+}
+
+long gf_conf_daily_limit(const gf_server_conf_t *sc)
+{
+    return sc->daily_limit != GF_UNSET ? sc->daily_limit : GF_DEFAULT_DAILY_LIMIT;
+}
+
+/* ---- directory config --------------------------------------------------- */
+
+void *gf_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    gf_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
+    dc->base = dir ? apr_pstrdup(p, dir) : NULL;
+    dc->cost = GF_UNSET;
+    dc->max_body = GF_UNSET;
+    dc->wait_default = GF_UNSET;
+    dc->max_retries = GF_UNSET;
+    return dc;
+}
+
+void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    gf_dir_conf_t *base = basev, *add = addv;
+    gf_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
+
+    /* The base path of a type is where GenFlowType was given, so a nested
+     * <Location> keeps routing relative to the type's mount point. */
+    dc->base = add->type ? add->base : (base->type ? base->base : add->base);
+    dc->type = add->type ? add->type : base->type;
+    dc->chain = add->chain ? add->chain : base->chain;
+    dc->cost = add->cost != GF_UNSET ? add->cost : base->cost;
+    dc->max_body = add->max_body != GF_UNSET ? add->max_body : base->max_body;
+    dc->wait_default = add->wait_default != GF_UNSET ? add->wait_default : base->wait_default;
+    dc->needs_set = add->needs_set || base->needs_set;
+    dc->needs = add->needs_set ? add->needs : base->needs;
+    dc->prompt_template = add->prompt_template ? add->prompt_template : base->prompt_template;
+    dc->max_retries = add->max_retries != GF_UNSET ? add->max_retries : base->max_retries;
+    return dc;
+}
+
+/* SPEC §2: the shipped types and what they cost and need. */
+typedef struct {
+    const char *name;
+    long cost;
+    unsigned needs;
+} builtin_type_t;
+
+static const builtin_type_t BUILTIN_TYPES[] = {
+    { "neo-glitch",      1, GF_NEED_PROMPT },
+    { "emotion-mask",    2, GF_NEED_SOURCE_IMAGE },
+    { "presets",         2, GF_NEED_PRESET },
+    { "ghibli-reaction", 2, GF_NEED_SOURCE_IMAGE },
+    { "custom-prompt",   2, GF_NEED_PROMPT },
+    { NULL, 0, 0 }
+};
+
+static const builtin_type_t *builtin_type(const char *name)
+{
+    const builtin_type_t *b;
+    for (b = BUILTIN_TYPES; b->name; b++) {
+        if (!strcmp(b->name, name)) return b;
+    }
+    return NULL;
+}
+
+long gf_conf_cost(const gf_dir_conf_t *dc)
+{
+    const builtin_type_t *b;
+    if (dc->cost != GF_UNSET) return dc->cost;
+    b = builtin_type(dc->type->name);
+    return b ? b->cost : 1;
+}
+
+unsigned gf_conf_needs(const gf_dir_conf_t *dc)
+{
+    const builtin_type_t *b;
+    if (dc->needs_set) return dc->needs;
+    b = builtin_type(dc->type->name);
+    return b ? b->needs : GF_NEED_PROMPT;
+}
+
+long gf_conf_max_body(const gf_dir_conf_t *dc)
+{
+    return dc->max_body != GF_UNSET ? dc->max_body : GF_DEFAULT_MAX_BODY;
+}
+
+const char *gf_conf_prompt_template(const gf_dir_conf_t *dc)
+{
+    return dc->prompt_template ? dc->prompt_template
+                               : gf_prompt_default_template(dc->type->name);
+}
+
+int gf_conf_max_retries(const gf_dir_conf_t *dc)
+{
+    return dc->max_retries != GF_UNSET ? dc->max_retries : GF_DEFAULT_MAX_RETRIES;
+}
+
+/* ---- directive handlers ------------------------------------------------- */
+
+#define DIRECTIVE_ERROR(cmd, msg) \
+    apr_psprintf((cmd)->pool, "%s: %s", (cmd)->directive->directive, (msg))
+
+static const char *set_provider(cmd_parms *cmd, void *dummy, int argc, char *const argv[])
+{
+    gf_server_conf_t *sc = gf_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+    gf_provider_t *prov;
+    int i;
+
+    (void)dummy;
+    if (err) return err;
+    if (argc < 2) {
+        return DIRECTIVE_ERROR(cmd, "usage: GenFlowProvider NAME KIND [key=value ...]");
+    }
+    prov = gf_provider_create(cmd->pool, argv[0], argv[1], &err);
+    if (!prov) return DIRECTIVE_ERROR(cmd, err);
+    for (i = 2; i < argc; i++) {
+        if ((err = gf_provider_option(cmd->pool, prov, argv[i])) != NULL) {
+            return DIRECTIVE_ERROR(cmd, err);
+        }
+    }
+    apr_hash_set(sc->providers, prov->name, APR_HASH_KEY_STRING, prov);
+    return NULL;
+}
+
+static const char *set_server_amount(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    gf_server_conf_t *sc = gf_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+    long v;
+
+    (void)dummy;
+    if (err) return err;
+    if ((err = gf_parse_amount(cmd->pool, arg, GF_CREDITS_MAX, &v)) != NULL) {
+        return DIRECTIVE_ERROR(cmd, err);
+    }
+    if (!strcasecmp(cmd->cmd->name, "GenFlowStartingCredits")) sc->starting_credits = v;
+    else sc->daily_limit = v;
+    return NULL;
+}
+
+static const char *set_storage_dir(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    gf_server_conf_t *sc = gf_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+
+    (void)dummy;
+    if (err) return err;
+    sc->storage_dir = ap_server_root_relative(cmd->pool, arg);
+    if (!sc->storage_dir) return DIRECTIVE_ERROR(cmd, "invalid path");
+    return NULL;
+}
+
+static const char *set_storage_url(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    gf_server_conf_t *sc = gf_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+
+    (void)dummy;
+    if (err) return err;
+    if (arg[0] != '/' && strncmp(arg, "https://", 8) && strncmp(arg, "http://", 7)) {
+        return DIRECTIVE_ERROR(cmd, "must be a path such as /media or an http(s) URL prefix");
+    }
+    sc->storage_url = arg;
+    return NULL;
+}
+
+static const char *set_type(cmd_parms *cmd, void *dcv, const char *name, const char *table)
+{
+    gf_dir_conf_t *dc = dcv;
+    gf_type_t *type = NULL, **tp;
+    gf_mount_t *mount;
+    int i, op;
+
+    if (!cmd->path) {
+        return DIRECTIVE_ERROR(cmd, "belongs in a <Location> block");
+    }
+    if (!gf_sql_valid_type(name)) {
+        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "type name '%s' must be lower-case "
+                               "letters, digits and '-', starting with a letter", name));
+    }
+    if (!table) {
+        char *t = apr_pstrcat(cmd->pool, name, "_media", NULL), *c;
+        for (c = t; *c; c++) if (*c == '-') *c = '_';
+        table = t;
+    }
+    if (!gf_sql_valid_table(table)) {
+        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "table name '%s' must be lower-case "
+                               "letters, digits and '_'", table));
+    }
+    if (!registered_types) {
+        registered_types = apr_array_make(cmd->pool, 8, sizeof(gf_type_t *));
+        mounts = apr_array_make(cmd->pool, 8, sizeof(gf_mount_t));
+        apr_pool_cleanup_register(cmd->pool, NULL, forget_registry, apr_pool_cleanup_null);
+    }
+    for (i = 0; i < registered_types->nelts; i++) {
+        gf_type_t *t = APR_ARRAY_IDX(registered_types, i, gf_type_t *);
+        if (!strcmp(t->name, name)) {
+            if (strcmp(t->table, table)) {
+                return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "type '%s' is already "
+                                       "mounted with table '%s'", name, t->table));
+            }
+            type = t;
+        }
+        else if (!strcmp(t->table, table)) {
+            return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "table '%s' already belongs "
+                                   "to type '%s'", table, t->name));
+        }
+    }
+    if (!type) {
+        type = apr_pcalloc(cmd->pool, sizeof(*type));
+        type->name = apr_pstrdup(cmd->pool, name);
+        type->table = apr_pstrdup(cmd->pool, table);
+        for (op = 0; op < GF_SQL_TYPE_OPS; op++) {
+            type->labels[op] = gf_sql_type_label(cmd->pool, table, (gf_sql_type_op_t)op);
+        }
+        tp = apr_array_push(registered_types);
+        *tp = type;
+    }
+    dc->type = type;
+    dc->base = apr_pstrdup(cmd->pool, cmd->path);
+    mount = apr_array_push(mounts);
+    mount->dc = dc;
+    mount->s = cmd->server;
+    mount->where = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                                cmd->directive->line_num);
+    return NULL;
+}
+
+static const char *set_chain(cmd_parms *cmd, void *dcv, int argc, char *const argv[])
+{
+    gf_dir_conf_t *dc = dcv;
+    const char *err;
+    int i;
+
+    if (argc < 1) {
+        return DIRECTIVE_ERROR(cmd, "needs at least one provider");
+    }
+    dc->chain = apr_array_make(cmd->pool, argc, sizeof(gf_chain_entry_t));
+    for (i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "->") || !strcmp(argv[i], "\xe2\x86\x92")) {
+            continue;  /* "stability -> aiml" reads well; the arrows are optional */
+        }
+        if ((err = gf_chain_entry_parse(cmd->pool, argv[i], apr_array_push(dc->chain))) != NULL) {
+            return DIRECTIVE_ERROR(cmd, err);
+        }
+    }
+    if (dc->chain->nelts == 0) {
+        return DIRECTIVE_ERROR(cmd, "needs at least one provider");
+    }
+    return NULL;
+}
+
+static const char *set_dir_number(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    gf_dir_conf_t *dc = dcv;
+    const char *name = cmd->cmd->name, *err;
+    long v;
+
+    if (!strcasecmp(name, "GenFlowCost")) {
+        if ((err = gf_parse_amount(cmd->pool, arg, GF_CREDITS_MAX, &v)) != NULL)
+            return DIRECTIVE_ERROR(cmd, err);
+        dc->cost = v;
+    }
+    else if (!strcasecmp(name, "GenFlowMaxBody")) {
+        if ((err = gf_parse_amount(cmd->pool, arg, GF_MAX_BODY_LIMIT, &v)) != NULL)
+            return DIRECTIVE_ERROR(cmd, err);
+        if (v < 256) return DIRECTIVE_ERROR(cmd, "must be at least 256 bytes");
+        dc->max_body = v;
+    }
+    else if (!strcasecmp(name, "GenFlowWait")) {
+        if ((err = gf_parse_amount(cmd->pool, arg, GF_PREFER_WAIT_MAX, &v)) != NULL)
+            return DIRECTIVE_ERROR(cmd, err);
+        dc->wait_default = (int)v;
+    }
+    else {
+        if ((err = gf_parse_amount(cmd->pool, arg, 10, &v)) != NULL)
+            return DIRECTIVE_ERROR(cmd, err);
+        dc->max_retries = (int)v;
+    }
+    return NULL;
+}
+
+static const char *set_require(cmd_parms *cmd, void *dcv, int argc, char *const argv[])
+{
+    gf_dir_conf_t *dc = dcv;
+    int i;
+
+    dc->needs_set = 1;
+    dc->needs = 0;
+    for (i = 0; i < argc; i++) {
+        unsigned need;
+        if (!strcasecmp(argv[i], "none")) continue;
+        if (!gf_input_need_from_word(argv[i], &need)) {
+            return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "unknown field '%s' "
+                                   "(prompt, sourceImage, preset or none)", argv[i]));
+        }
+        dc->needs |= need;
+    }
+    return NULL;
+}
+
+static const char *set_prompt_template(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    gf_dir_conf_t *dc = dcv;
+    const char *err = gf_prompt_check_template(cmd->pool, arg);
+
+    if (err) return DIRECTIVE_ERROR(cmd, err);
+    dc->prompt_template = arg;
+    return NULL;
+}
+
+const command_rec gf_cmds[] = {
+    AP_INIT_TAKE_ARGV("GenFlowProvider", set_provider, NULL, RSRC_CONF,
+        "Declare a provider: GenFlowProvider NAME KIND [key=value ...]"),
+    AP_INIT_TAKE1("GenFlowStorageDir", set_storage_dir, NULL, RSRC_CONF,
+        "Directory where result images are stored"),
+    AP_INIT_TAKE1("GenFlowStorageURL", set_storage_url, NULL, RSRC_CONF,
+        "URL prefix under which Apache serves GenFlowStorageDir"),
+    AP_INIT_TAKE1("GenFlowStartingCredits", set_server_amount, NULL, RSRC_CONF,
+        "Credits a new account starts with"),
+    AP_INIT_TAKE1("GenFlowDailyLimit", set_server_amount, NULL, RSRC_CONF,
+        "Credits a user may spend per UTC day (0 = no limit)"),
+    AP_INIT_TAKE12("GenFlowType", set_type, NULL, ACCESS_CONF,
+        "Serve a generation type at this location: GenFlowType NAME [TABLE]"),
+    AP_INIT_TAKE_ARGV("GenFlowProviders", set_chain, NULL, ACCESS_CONF,
+        "The type's provider chain, tried in order: NAME[:MODEL] ..."),
+    AP_INIT_TAKE1("GenFlowCost", set_dir_number, NULL, ACCESS_CONF,
+        "Credits one generation of this type costs"),
+    AP_INIT_TAKE1("GenFlowMaxBody", set_dir_number, NULL, ACCESS_CONF,
+        "Largest request body accepted, in bytes"),
+    AP_INIT_TAKE1("GenFlowWait", set_dir_number, NULL, ACCESS_CONF,
+        "Seconds generate waits for a result when the client sends no Prefer: wait"),
+    AP_INIT_TAKE1("GenFlowMaxRetries", set_dir_number, NULL, ACCESS_CONF,
+        "Retries of a transient provider failure before falling back"),
+    AP_INIT_TAKE_ARGV("GenFlowRequire", set_require, NULL, ACCESS_CONF,
+        "Create fields this type requires: prompt, sourceImage, preset, or none"),
+    AP_INIT_TAKE1("GenFlowPromptTemplate", set_prompt_template, NULL, ACCESS_CONF,
+        "Template of the final prompt, e.g. \"art, {prompt}, {style}\""),
+    AP_INIT_TAKE1(NULL, NULL, NULL, 0, NULL)
+};
+
+/* ---- startup checks ----------------------------------------------------- */
+
+int gf_conf_check(apr_pool_t *p, server_rec *s)
+{
+    int i, j;
+    server_rec *sp;
+
+    if (!mounts) {
+        return OK;
+    }
+    for (i = 0; i < mounts->nelts; i++) {
+        gf_mount_t *m = &APR_ARRAY_IDX(mounts, i, gf_mount_t);
+        gf_server_conf_t *sc = gf_server_conf(m->s);
+        if (m->dc->chain) {
+            for (j = 0; j < m->dc->chain->nelts; j++) {
+                gf_chain_entry_t *e = &APR_ARRAY_IDX(m->dc->chain, j, gf_chain_entry_t);
+                if (!apr_hash_get(sc->providers, e->provider, APR_HASH_KEY_STRING)) {
+                    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, GF_LOGNO(1001)
+                                 "%s: GenFlowProviders names '%s', which no GenFlowProvider "
+                                 "declares (built in: local)", m->where, e->provider);
+                    return HTTP_INTERNAL_SERVER_ERROR;
+                }
+            }
+        }
+    }
+    /* Every server that mounts a type needs somewhere to keep the pictures. */
+    for (sp = s; sp; sp = sp->next) {
+        gf_server_conf_t *sc = gf_server_conf(sp);
+        int used = 0;
+        for (i = 0; i < mounts->nelts; i++) {
+            used |= APR_ARRAY_IDX(mounts, i, gf_mount_t).s == sp
+                    || APR_ARRAY_IDX(mounts, i, gf_mount_t).s == s;
+        }
+        if (!used) continue;
+        if (!sc->storage_dir || !sc->storage_url) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1002)
+                         "GenFlowType is used but GenFlowStorageDir and GenFlowStorageURL "
+                         "are not both set for server %s", sp->server_hostname);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        sc->storage = gf_storage_local_create(p, sc->storage_dir, sc->storage_url);
+    }
+    return OK;
+}

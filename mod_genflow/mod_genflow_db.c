@@ -1,0 +1,196 @@
+/* mod_genflow_db.c: the module's use of mod_dbd.
+ *
+ * Statements are registered with ap_dbd_prepare for every server before
+ * mod_dbd's post_config (so vhosts inherit them) and run as prepared
+ * statements with buffered results.
+ *
+ * A PostgreSQL restart breaks pooled connections in two ways (see
+ * docs/operations.md): the first query on each handle fails because the
+ * session is gone, and after mod_dbd's PQreset the new session has none of
+ * the server-side prepared statements. gf_db_select repairs both in place:
+ * it resets the connection, prepares every statement again under the same
+ * label on that handle, and runs the query once more. While the database
+ * is down the caller gets GF_DB_UNAVAILABLE and answers 503.
+ */
+#include <stdarg.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_dbd.h>
+#include <libpq-fe.h>
+
+#include "mod_genflow_private.h"
+#include "gf_sql.h"
+
+static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare_fn;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn;
+
+/* Every (label, sql) pair the module prepares, for the repair path. */
+static apr_array_header_t *statements;
+
+static apr_status_t forget_statements(void *unused)
+{
+    (void)unused;
+    statements = NULL;
+    return APR_SUCCESS;
+}
+
+int gf_db_bind_optional_fns(server_rec *s)
+{
+    dbd_prepare_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare);
+    dbd_acquire_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    if (!dbd_prepare_fn || !dbd_acquire_fn) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, GF_LOGNO(1101)
+                     "mod_dbd is required: LoadModule dbd_module and configure DBDriver pgsql");
+        return 0;
+    }
+    return 1;
+}
+
+void gf_db_register_statements(apr_pool_t *p, server_rec *s)
+{
+    apr_array_header_t *types = gf_registered_types();
+    server_rec *sp;
+    int i;
+
+    statements = apr_array_make(p, 32, sizeof(gf_sql_stmt_t));
+    apr_pool_cleanup_register(p, NULL, forget_statements, apr_pool_cleanup_null);
+    gf_sql_global_statements(p, statements);
+    for (i = 0; types && i < types->nelts; i++) {
+        gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
+        gf_sql_type_statements(p, t->name, t->table, statements);
+    }
+    for (sp = s; sp; sp = sp->next) {
+        for (i = 0; i < statements->nelts; i++) {
+            gf_sql_stmt_t *st = &APR_ARRAY_IDX(statements, i, gf_sql_stmt_t);
+            dbd_prepare_fn(sp, st->sql, st->label);
+        }
+    }
+}
+
+ap_dbd_t *gf_db_acquire(request_rec *r)
+{
+    ap_dbd_t *dbd = dbd_acquire_fn(r);
+    if (!dbd) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(1102)
+                      "no database connection from mod_dbd; answering 503");
+    }
+    return dbd;
+}
+
+static int connection_lost(ap_dbd_t *dbd)
+{
+    PGconn *conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
+    return !conn || PQstatus(conn) != CONNECTION_OK;
+}
+
+static int statement_missing(const char *msg)
+{
+    return msg && strstr(msg, "prepared statement") && strstr(msg, "does not exist");
+}
+
+/* Reconnect if needed and prepare every statement again on this handle.
+ * The labels stay the same, so the entries of dbd->prepared (which name the
+ * server-side statements) are valid again. */
+static gf_db_status_t repair(request_rec *r, ap_dbd_t *dbd)
+{
+    int i, prepared = 0;
+
+    if (apr_dbd_check_conn(dbd->driver, r->pool, dbd->handle) != APR_SUCCESS
+        || connection_lost(dbd)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(1103)
+                      "database connection lost and not re-established; answering 503");
+        return GF_DB_UNAVAILABLE;
+    }
+    for (i = 0; statements && i < statements->nelts; i++) {
+        gf_sql_stmt_t *st = &APR_ARRAY_IDX(statements, i, gf_sql_stmt_t);
+        apr_dbd_prepared_t *stmt = NULL;
+        /* dbd->pool lives as long as the connection, like mod_dbd's own
+         * prepared statements; a repair happens once per reconnect. */
+        if (apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, st->sql, st->label,
+                            &stmt) == 0) {
+            apr_hash_set(dbd->prepared, st->label, APR_HASH_KEY_STRING, stmt);
+            prepared++;
+        }
+        else if (connection_lost(dbd)) {
+            return GF_DB_UNAVAILABLE;
+        }
+        /* else: "already exists" on a session that kept it; fine. */
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, GF_LOGNO(1104)
+                  "database session was reset; prepared %d statements again", prepared);
+    return GF_DB_OK;
+}
+
+static void copy_rows(request_rec *r, ap_dbd_t *dbd, apr_dbd_results_t *res,
+                      gf_db_rows_t *out)
+{
+    apr_dbd_row_t *row = NULL;
+    apr_array_header_t *rows = apr_array_make(r->pool, 4, sizeof(const char **));
+    int j;
+
+    out->ncols = apr_dbd_num_cols(dbd->driver, res);
+    /* Read to the end even when one row is wanted: apr_dbd requires it. */
+    while (apr_dbd_get_row(dbd->driver, r->pool, res, &row, -1) == 0) {
+        const char **vals = apr_pcalloc(r->pool, sizeof(char *) * (apr_size_t)out->ncols);
+        for (j = 0; j < out->ncols; j++) {
+            char *v = NULL;
+            if (apr_dbd_datum_get(dbd->driver, row, j, APR_DBD_TYPE_STRING, &v) == APR_SUCCESS) {
+                vals[j] = apr_pstrdup(r->pool, v);
+            }
+        }
+        *(const char ***)apr_array_push(rows) = vals;
+    }
+    out->nrows = rows->nelts;
+    out->rows = (const char ***)rows->elts;
+}
+
+gf_db_status_t gf_db_select(request_rec *r, ap_dbd_t *dbd, const char *label,
+                            gf_db_rows_t **out, int nargs, ...)
+{
+    const char **args = apr_pcalloc(r->pool, sizeof(char *) * (apr_size_t)(nargs + 1));
+    va_list ap;
+    int i, attempt;
+
+    va_start(ap, nargs);
+    for (i = 0; i < nargs; i++) {
+        args[i] = va_arg(ap, const char *);
+    }
+    va_end(ap);
+
+    *out = apr_pcalloc(r->pool, sizeof(**out));
+    for (attempt = 0; attempt < 2; attempt++) {
+        apr_dbd_prepared_t *stmt = apr_hash_get(dbd->prepared, label, APR_HASH_KEY_STRING);
+        apr_dbd_results_t *res = NULL;
+        const char *msg;
+        int rc;
+
+        if (!stmt) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(1105)
+                          "statement %s is not prepared on this connection "
+                          "(was mod_dbd configured for this server?)", label);
+            return GF_DB_ERROR;
+        }
+        rc = apr_dbd_pselect(dbd->driver, r->pool, dbd->handle, &res, stmt, 1, nargs, args);
+        if (rc == 0) {
+            copy_rows(r, dbd, res, *out);
+            return GF_DB_OK;
+        }
+        msg = apr_dbd_error(dbd->driver, dbd->handle, rc);
+        if (attempt == 0 && (connection_lost(dbd) || statement_missing(msg))) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1106)
+                          "statement %s failed (%s); repairing the connection", label,
+                          msg ? msg : "no message");
+            if (repair(r, dbd) != GF_DB_OK) {
+                return GF_DB_UNAVAILABLE;
+            }
+            continue;
+        }
+        if (connection_lost(dbd)) {
+            return GF_DB_UNAVAILABLE;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(1107)
+                      "statement %s failed: %s", label, msg ? msg : "no message");
+        return GF_DB_ERROR;
+    }
+    return GF_DB_ERROR;
+}

@@ -1,0 +1,163 @@
+/* mod_genflow_http.c: JSON in and out, and JSON for httpd's own errors.
+ *
+ * Handlers write their answers themselves and return OK, so the client
+ * always gets {"error":{code,message}} and never an HTML page. Errors that
+ * httpd raises before the handler runs (a 401 from mod_auth_basic, a 413
+ * from LimitRequestBody, a 403 from Require) go through ap_die's error
+ * document; in a GenFlow location the GENFLOW_JSON_ERROR filter replaces
+ * that HTML with the same JSON shape.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <util_filter.h>
+#include <http_core.h>
+#include <mod_core.h>
+#include <ap_expr.h>
+
+#include "mod_genflow_private.h"
+#include "gf_error.h"
+
+#define JSON_CONTENT_TYPE "application/json; charset=utf-8"
+#define ERROR_FILTER_NAME "GENFLOW_JSON_ERROR"
+
+int gf_send_json(request_rec *r, int status, const char *json)
+{
+    r->status = status;
+    ap_set_content_type(r, JSON_CONTENT_TYPE);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(r, (apr_off_t)strlen(json) + 1);
+    if (!r->header_only) {
+        ap_rputs(json, r);
+        ap_rputs("\n", r);
+    }
+    return OK;
+}
+
+int gf_send_error(request_rec *r, int status, const char *code, const char *message)
+{
+    ap_log_rerror(APLOG_MARK, status >= 500 ? APLOG_WARNING : APLOG_DEBUG, 0, r,
+                  GF_LOGNO(1201) "%d %s: %s", status, code, message);
+    if (status == HTTP_SERVICE_UNAVAILABLE || status == HTTP_TOO_MANY_REQUESTS) {
+        if (!apr_table_get(r->headers_out, "Retry-After")) {
+            apr_table_setn(r->headers_out, "Retry-After", GF_RETRY_AFTER_UNAVAILABLE);
+        }
+    }
+    return gf_send_json(r, status, gf_error_json(r->pool, code, message));
+}
+
+int gf_send_db_error(request_rec *r, gf_db_status_t st)
+{
+    if (st == GF_DB_UNAVAILABLE) {
+        return gf_send_error(r, HTTP_SERVICE_UNAVAILABLE, GF_ERR_UNAVAILABLE,
+                             "the database is unavailable; retry later");
+    }
+    return gf_send_error(r, HTTP_INTERNAL_SERVER_ERROR, GF_ERR_INTERNAL,
+                         "internal error; see the server log");
+}
+
+/* Read the whole body, at most max_body bytes. Returns GF_CONTINUE, or the
+ * result of an answer already sent (413 when too large, 400 unreadable). */
+int gf_read_json_body(request_rec *r, long max_body, char **body, apr_size_t *len)
+{
+    const char *clen = apr_table_get(r->headers_in, "Content-Length");
+    char *buf;
+    apr_size_t got = 0;
+    long n;
+    int rc;
+
+    if (clen && apr_atoi64(clen) > max_body) {
+        /* Refuse before reading; httpd discards the rest of the body. */
+        return gf_send_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, GF_ERR_TOO_LARGE,
+                             apr_psprintf(r->pool, "the request body is larger than %ld bytes",
+                                          max_body));
+    }
+    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
+        return gf_send_error(r, rc == HTTP_REQUEST_ENTITY_TOO_LARGE ? rc : HTTP_BAD_REQUEST,
+                             rc == HTTP_REQUEST_ENTITY_TOO_LARGE ? GF_ERR_TOO_LARGE
+                                                                 : GF_ERR_VALIDATION,
+                             "the request body cannot be read");
+    }
+    buf = apr_palloc(r->pool, (apr_size_t)max_body + 1);
+    if (ap_should_client_block(r)) {
+        while ((n = ap_get_client_block(r, buf + got, (apr_size_t)max_body + 1 - got)) > 0) {
+            got += (apr_size_t)n;
+            if (got > (apr_size_t)max_body) {
+                return gf_send_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, GF_ERR_TOO_LARGE,
+                                     apr_psprintf(r->pool, "the request body is larger "
+                                                  "than %ld bytes", max_body));
+            }
+        }
+        if (n < 0) {
+            return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                                 "the request body could not be read completely");
+        }
+    }
+    buf[got] = '\0';
+    *body = buf;
+    *len = got;
+    return GF_CONTINUE;
+}
+
+/* Replaces the HTML error document of httpd with the JSON error shape. */
+static apr_status_t json_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    apr_bucket *b;
+    const char *json, *message;
+    int status = r->status;
+
+    message = ap_get_status_line(status);
+    message = message && strlen(message) > 4 ? message + 4 : "error";
+    json = apr_pstrcat(r->pool, gf_error_json(r->pool, gf_error_code_for_status(status),
+                                              message), "\n", NULL);
+    ap_remove_output_filter(f);
+    apr_brigade_cleanup(bb);
+    ap_set_content_type(r, JSON_CONTENT_TYPE);
+    apr_table_unset(r->headers_out, "Content-Length");
+    ap_set_content_length(r, (apr_off_t)strlen(json));
+    if (status == HTTP_SERVICE_UNAVAILABLE && !apr_table_get(r->headers_out, "Retry-After")) {
+        apr_table_setn(r->headers_out, "Retry-After", GF_RETRY_AFTER_UNAVAILABLE);
+    }
+    if (!r->header_only) {
+        b = apr_bucket_immortal_create(json, strlen(json), f->c->bucket_alloc);
+        APR_BRIGADE_INSERT_TAIL(bb, b);
+    }
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(f->c->bucket_alloc));
+    return ap_pass_brigade(f->next, bb);
+}
+
+void gf_register_error_filter(void)
+{
+    ap_register_output_filter(ERROR_FILTER_NAME, json_error_filter, NULL, AP_FTYPE_RESOURCE);
+}
+
+/* insert_error_filter hook: only in locations that serve a GenFlow API,
+ * and only when the site has no ErrorDocument of its own for the status. */
+static int is_site_handler_location(request_rec *r)
+{
+    /* An auth failure happens before SetHandler is applied to r->handler,
+     * so look at the location's SetHandler itself. */
+    core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
+    const char *err = NULL, *h = r->handler;
+
+    if (!h && cd && cd->expr_handler) {
+        h = ap_expr_str_exec(r, cd->expr_handler, &err);
+    }
+    return h && !err && !strncmp(h, "genflow-", 8);
+}
+
+void gf_insert_error_filter(request_rec *r)
+{
+    gf_dir_conf_t *dc = gf_dir_conf(r);
+    int is_api = (dc && dc->type) || is_site_handler_location(r);
+
+    if (!is_api || ap_is_HTTP_SUCCESS(r->status) || ap_is_HTTP_REDIRECT(r->status)) {
+        return;
+    }
+    if (ap_response_code_string(r, ap_index_of_response(r->status))) {
+        return;
+    }
+    ap_add_output_filter(ERROR_FILTER_NAME, NULL, r, r->connection);
+}

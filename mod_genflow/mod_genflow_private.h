@@ -1,0 +1,133 @@
+/* mod_genflow_private.h: what the httpd glue files share.
+ *
+ * The glue (mod_genflow*.c) is thin: directives, hooks, handlers and the
+ * mod_dbd access. Everything that can be tested without httpd lives in the
+ * gf_*.c core.
+ */
+#ifndef MOD_GENFLOW_PRIVATE_H
+#define MOD_GENFLOW_PRIVATE_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <apr_dbd.h>
+#include <mod_dbd.h>
+
+#include "gf_provider.h"
+#include "gf_storage.h"
+
+extern module AP_MODULE_DECLARE_DATA genflow_module;
+APLOG_USE_MODULE(genflow);
+
+/* Module-owned log tags: "GF" + a unique number (httpd's AH namespace is
+ * not ours). tests/check_lognos.sh keeps the numbers unique. */
+#define GF_LOGNO(n) "GF" #n ": "
+
+/* Handler names. */
+#define GF_TYPE_HANDLER   "genflow-type"     /* set by fixups in a GenFlowType location */
+#define GF_QUOTA_HANDLER  "genflow-quota"    /* SetHandler genflow-quota */
+
+#define GF_UNSET (-1)
+
+/* Returned by request helpers that answered nothing: the handler goes on.
+ * Any other value means an answer was sent and is the handler's result. */
+#define GF_CONTINUE (-1000)
+
+/* A generation type mounted with GenFlowType. Module-wide: the same type
+ * may be mounted at several locations and shares its table. */
+typedef struct {
+    const char *name;            /* "neo-glitch" */
+    const char *table;           /* "neo_glitch_media" */
+    const char *labels[5];       /* prepared statement labels, by gf_sql_type_op_t */
+} gf_type_t;
+
+/* Server (module-wide) settings. */
+typedef struct {
+    apr_hash_t *providers;       /* name → gf_provider_t* */
+    long starting_credits;       /* GF_UNSET → default */
+    long daily_limit;            /* GF_UNSET → default; 0 = none */
+    const char *storage_dir;
+    const char *storage_url;
+    gf_storage_t *storage;       /* built in post_config */
+} gf_server_conf_t;
+
+/* Per-location settings. */
+typedef struct {
+    const char *base;            /* the <Location> path */
+    gf_type_t *type;             /* NULL outside a GenFlowType location */
+    apr_array_header_t *chain;   /* gf_chain_entry_t; NULL → unset */
+    long cost;                   /* GF_UNSET → default of the type */
+    long max_body;               /* GF_UNSET → GF_DEFAULT_MAX_BODY */
+    int wait_default;            /* GF_UNSET → 0 */
+    int needs_set;
+    unsigned needs;              /* GF_NEED_* */
+    const char *prompt_template; /* NULL → built-in */
+    int max_retries;             /* GF_UNSET → 3 */
+} gf_dir_conf_t;
+
+#define GF_DEFAULT_STARTING_CREDITS 10
+#define GF_DEFAULT_DAILY_LIMIT      100
+#define GF_DEFAULT_MAX_BODY         (64 * 1024)
+#define GF_MAX_BODY_LIMIT           (16 * 1024 * 1024)
+#define GF_DEFAULT_MAX_RETRIES      3
+#define GF_PREFER_WAIT_MAX          60
+#define GF_RETRY_AFTER_UNAVAILABLE  "5"
+
+/* mod_genflow_config.c */
+extern const command_rec gf_cmds[];
+void *gf_create_server_conf(apr_pool_t *p, server_rec *s);
+void *gf_merge_server_conf(apr_pool_t *p, void *base, void *add);
+void *gf_create_dir_conf(apr_pool_t *p, char *dir);
+void *gf_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+gf_server_conf_t *gf_server_conf(server_rec *s);
+gf_dir_conf_t *gf_dir_conf(request_rec *r);
+apr_array_header_t *gf_registered_types(void);   /* gf_type_t* of every mounted type */
+long gf_conf_starting_credits(const gf_server_conf_t *sc);
+long gf_conf_daily_limit(const gf_server_conf_t *sc);
+long gf_conf_cost(const gf_dir_conf_t *dc);
+long gf_conf_max_body(const gf_dir_conf_t *dc);
+unsigned gf_conf_needs(const gf_dir_conf_t *dc);
+const char *gf_conf_prompt_template(const gf_dir_conf_t *dc);
+int gf_conf_max_retries(const gf_dir_conf_t *dc);
+/* Cross-directive checks after the whole config is read. */
+int gf_conf_check(apr_pool_t *p, server_rec *s);
+
+/* mod_genflow_db.c */
+typedef enum {
+    GF_DB_OK = 0,
+    GF_DB_UNAVAILABLE,           /* no connection: answer 503 */
+    GF_DB_ERROR                  /* the statement failed: answer 500 */
+} gf_db_status_t;
+
+typedef struct {
+    int nrows;
+    int ncols;
+    const char ***rows;          /* rows[i][j]; NULL for SQL NULL */
+} gf_db_rows_t;
+
+void gf_db_register_statements(apr_pool_t *p, server_rec *s);
+int gf_db_bind_optional_fns(server_rec *s);
+ap_dbd_t *gf_db_acquire(request_rec *r);
+gf_db_status_t gf_db_select(request_rec *r, ap_dbd_t *dbd, const char *label,
+                            gf_db_rows_t **rows, int nargs, ...);
+
+/* mod_genflow_http.c */
+int gf_send_json(request_rec *r, int status, const char *json);
+int gf_send_error(request_rec *r, int status, const char *code, const char *message);
+int gf_send_db_error(request_rec *r, gf_db_status_t st);
+int gf_read_json_body(request_rec *r, long max_body, char **body, apr_size_t *len);
+void gf_register_error_filter(void);
+void gf_insert_error_filter(request_rec *r);
+
+/* mod_genflow_type.c */
+int gf_type_handler(request_rec *r);
+
+/* mod_genflow_run.c */
+int gf_run_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
+                      const char *id, const char **status_json);
+
+/* mod_genflow_quota.c */
+int gf_quota_handler(request_rec *r);
+gf_db_status_t gf_account_ensure(request_rec *r, ap_dbd_t *dbd);
+
+#endif

@@ -1,0 +1,309 @@
+/* mod_genflow_type.c: the per-type endpoints (SPEC §3.1).
+ *
+ *   POST {base}/create       validate, build the prompt, reserve, insert
+ *   POST {base}/generate     start a pending generation, or create+start
+ *   GET  {base}/status/{id}  the caller's generation
+ *
+ * Handlers only validate, call single-statement SQL and format answers;
+ * the money rules live in those statements (gf_sql.c).
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_general.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+#include "mod_genflow_private.h"
+#include "gf_error.h"
+#include "gf_input.h"
+#include "gf_json.h"
+#include "gf_prompt.h"
+#include "gf_route.h"
+#include "gf_sql.h"
+#include "gf_credits.h"
+
+static const char *type_label(const gf_dir_conf_t *dc, gf_sql_type_op_t op)
+{
+    return dc->type->labels[op];
+}
+
+static const char *status_url(request_rec *r, const gf_dir_conf_t *dc, const char *id)
+{
+    apr_size_t n = strlen(dc->base);
+    const char *base = (n > 1 && dc->base[n - 1] == '/') ? apr_pstrmemdup(r->pool, dc->base, n - 1)
+                                                         : dc->base;
+    return apr_pstrcat(r->pool, base, "/status/", id, NULL);
+}
+
+/* A field of a status object produced by the database. */
+static json_object *status_field(json_object *status, const char *key)
+{
+    json_object *v = NULL;
+    json_object_object_get_ex(status, key, &v);
+    return v;
+}
+
+static json_object *parse_status(request_rec *r, const char *status_json)
+{
+    const char *err;
+    return gf_json_parse(r->pool, status_json, strlen(status_json), &err);
+}
+
+static int insufficient_credits(request_rec *r, ap_dbd_t *dbd, long cost)
+{
+    gf_server_conf_t *sc = gf_server_conf(r->server);
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    const char *msg = "not enough credits for this generation";
+
+    st = gf_db_select(r, dbd, GF_SQL_ACCOUNT_STATE, &rows, 2,
+                      apr_ltoa(r->pool, gf_conf_daily_limit(sc)), r->user);
+    if (st == GF_DB_OK && rows->nrows == 1) {
+        msg = gf_credits_refusal(r->pool, apr_atoi64(rows->rows[0][0]),
+                                 apr_atoi64(rows->rows[0][1]), apr_atoi64(rows->rows[0][2]),
+                                 cost);
+    }
+    return gf_send_error(r, HTTP_PAYMENT_REQUIRED, GF_ERR_INSUFFICIENT, msg);
+}
+
+static apr_uint64_t random_seed(void)
+{
+    unsigned char b[4];
+    apr_uint64_t seed = 0;
+    int i;
+
+    if (apr_generate_random_bytes(b, sizeof(b)) != APR_SUCCESS) {
+        return (apr_uint64_t)apr_time_now() % 4294967295ULL;
+    }
+    for (i = 0; i < 4; i++) seed = (seed << 8) | b[i];
+    return seed % 4294967295ULL;   /* SPEC: 0..4294967294 */
+}
+
+/* Validate and insert. Returns GF_CONTINUE with *status_json set to the new
+ * row's status object, or the result of the error answer it sent. */
+static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
+                             json_object *body, const char **status_json)
+{
+    gf_server_conf_t *sc = gf_server_conf(r->server);
+    gf_input_t in;
+    gf_input_error_t ierr;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    const char *prompt;
+    long cost = gf_conf_cost(dc);
+    apr_uint64_t seed;
+
+    if (!gf_input_parse(r->pool, body, gf_conf_needs(dc), &in, &ierr)) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, ierr.message);
+    }
+    prompt = gf_prompt_build(r->pool, gf_conf_prompt_template(dc), dc->type->name, &in);
+    if (!*prompt) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "prompt: the request gives nothing to build a prompt from");
+    }
+    seed = in.has_seed ? in.seed : random_seed();
+    if (!in.has_seed) {
+        /* Store the seed that was drawn so the input can be replayed. */
+        in.has_seed = 1;
+        in.seed = seed;
+    }
+    if ((st = gf_account_ensure(r, dbd)) != GF_DB_OK) {
+        return gf_send_db_error(r, st);
+    }
+    st = gf_db_select(r, dbd, type_label(dc, GF_SQL_CREATE), &rows, 11,
+                      r->user, apr_ltoa(r->pool, cost),
+                      apr_ltoa(r->pool, gf_conf_daily_limit(sc)),
+                      prompt, in.prompt, in.preset, in.source_image, in.aspect_ratio,
+                      apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, seed),
+                      gf_input_to_json(r->pool, &in),
+                      apr_itoa(r->pool, gf_conf_max_retries(dc)));
+    if (st != GF_DB_OK) {
+        return gf_send_db_error(r, st);
+    }
+    if (rows->nrows == 0) {
+        return insufficient_credits(r, dbd, cost);
+    }
+    *status_json = rows->rows[0][0];
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1301)
+                  "created type=%s user=%s cost=%ld", dc->type->name, r->user, cost);
+    return GF_CONTINUE;
+}
+
+static int check_json_request(request_rec *r, const gf_dir_conf_t *dc, json_object **body)
+{
+    char *buf;
+    apr_size_t len;
+    const char *err;
+    int rc;
+
+    if (!gf_content_type_is_json(apr_table_get(r->headers_in, "Content-Type"))) {
+        return gf_send_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, GF_ERR_UNSUPPORTED_MEDIA,
+                             "the request body must be application/json");
+    }
+    if ((rc = gf_read_json_body(r, gf_conf_max_body(dc), &buf, &len)) != GF_CONTINUE) {
+        return rc;
+    }
+    *body = gf_json_parse(r->pool, buf, len, &err);
+    if (!*body) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, err);
+    }
+    return GF_CONTINUE;
+}
+
+static int handle_create(request_rec *r, const gf_dir_conf_t *dc)
+{
+    json_object *body = NULL, *status, *out;
+    ap_dbd_t *dbd;
+    const char *status_json = NULL, *id;
+    int rc;
+
+    if ((rc = check_json_request(r, dc, &body)) != GF_CONTINUE) return rc;
+    if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+    if ((rc = create_generation(r, dbd, dc, body, &status_json)) != GF_CONTINUE) return rc;
+
+    status = parse_status(r, status_json);
+    if (!status) return gf_send_db_error(r, GF_DB_ERROR);
+    id = json_object_get_string(status_field(status, "generationId"));
+    out = gf_json_pool_own(r->pool, json_object_new_object());
+    json_object_object_add(out, "generationId", json_object_new_string(id));
+    json_object_object_add(out, "type", json_object_new_string(dc->type->name));
+    json_object_object_add(out, "status", json_object_new_string("pending"));
+    json_object_object_add(out, "estimatedCost", json_object_get(status_field(status, "estimatedCost")));
+    json_object_object_add(out, "prompt", json_object_get(status_field(status, "prompt")));
+    json_object_object_add(out, "createdAt", json_object_get(status_field(status, "createdAt")));
+    json_object_object_add(out, "statusUrl", json_object_new_string(status_url(r, dc, id)));
+    apr_table_setn(r->headers_out, "Location", status_url(r, dc, id));
+    return gf_send_json(r, HTTP_CREATED, gf_json_dump(r->pool, out));
+}
+
+/* generate: {"generationId": "..."} alone, or the create fields. */
+static int handle_generate(request_rec *r, const gf_dir_conf_t *dc)
+{
+    json_object *body = NULL, *idv = NULL, *status;
+    ap_dbd_t *dbd;
+    const char *status_json = NULL, *id;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    int rc, wait;
+
+    if ((rc = check_json_request(r, dc, &body)) != GF_CONTINUE) return rc;
+    if (gf_prefer_wait(apr_table_get(r->headers_in, "Prefer"), GF_PREFER_WAIT_MAX, &wait)) {
+        /* Jobs run inside this request for now, so any wait is satisfied. */
+        apr_table_setn(r->headers_out, "Preference-Applied",
+                       apr_psprintf(r->pool, "wait=%d", wait));
+    }
+    if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+
+    if (json_object_is_type(body, json_type_object)
+        && json_object_object_get_ex(body, "generationId", &idv)) {
+        if (json_object_object_length(body) != 1) {
+            return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                                 "generationId: give either generationId alone or the create "
+                                 "fields, not both");
+        }
+        if (!json_object_is_type(idv, json_type_string)
+            || !gf_uuid_valid(json_object_get_string(idv))) {
+            return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                                 "generationId must be a generation id (a UUID string)");
+        }
+        id = json_object_get_string(idv);
+    }
+    else {
+        if ((rc = create_generation(r, dbd, dc, body, &status_json)) != GF_CONTINUE) return rc;
+        status = parse_status(r, status_json);
+        if (!status) return gf_send_db_error(r, GF_DB_ERROR);
+        id = apr_pstrdup(r->pool, json_object_get_string(status_field(status, "generationId")));
+    }
+
+    rc = gf_run_generation(r, dbd, dc, id, &status_json);
+    if (rc == HTTP_NOT_FOUND || rc == HTTP_CONFLICT) {
+        /* Not startable: unknown to this user, or no longer pending. */
+        st = gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
+        if (st != GF_DB_OK) return gf_send_db_error(r, st);
+        if (rows->nrows == 0) {
+            return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND,
+                                 "no such generation");
+        }
+        status = parse_status(r, rows->rows[0][0]);
+        return gf_send_error(r, HTTP_CONFLICT, GF_ERR_INVALID_STATUS,
+                             apr_psprintf(r->pool, "the generation is %s; only a pending "
+                                          "generation can be started",
+                                          status ? json_object_get_string(
+                                              status_field(status, "status")) : "not pending"));
+    }
+    if (rc != OK) {
+        return gf_send_db_error(r, rc == HTTP_SERVICE_UNAVAILABLE ? GF_DB_UNAVAILABLE
+                                                                  : GF_DB_ERROR);
+    }
+    return gf_send_json(r, HTTP_OK, status_json);
+}
+
+static int handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route)
+{
+    ap_dbd_t *dbd;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+
+    if (!route->id_valid) {
+        /* Not an id at all: answer like an unknown id, without a query. */
+        return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+    }
+    if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+    st = gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &rows, 2, route->id, r->user);
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (rows->nrows == 0) {
+        /* Also for another user's id: no existence leak. */
+        return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+    }
+    return gf_send_json(r, HTTP_OK, rows->rows[0][0]);
+}
+
+static int method_allowed(request_rec *r, const char *allow)
+{
+    const char *m = r->method;
+    if (!strcmp(m, "HEAD")) m = "GET";
+    return strstr(allow, m) != NULL;
+}
+
+int gf_type_handler(request_rec *r)
+{
+    gf_dir_conf_t *dc;
+    gf_route_t route;
+    const char *path;
+    apr_size_t n;
+
+    if (!r->handler || strcmp(r->handler, GF_TYPE_HANDLER)) {
+        return DECLINED;
+    }
+    dc = gf_dir_conf(r);
+    if (!dc || !dc->type) {
+        return DECLINED;
+    }
+    n = strlen(dc->base);
+    if (n && dc->base[n - 1] == '/') n--;
+    path = strncmp(r->uri, dc->base, n) == 0 ? r->uri + n : "";
+    gf_route_parse(path, &route);
+    if (route.kind == GF_ROUTE_NONE) {
+        return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_NOT_FOUND,
+                             apr_psprintf(r->pool, "no endpoint %s here", r->uri));
+    }
+    if (!method_allowed(r, route.allow)) {
+        apr_table_setn(r->headers_out, "Allow", route.allow);
+        return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD,
+                             apr_psprintf(r->pool, "%s is not allowed here; use %s",
+                                          r->method, route.allow));
+    }
+    if (!r->user || !*r->user) {
+        return gf_send_error(r, HTTP_UNAUTHORIZED, GF_ERR_UNAUTHORIZED,
+                             "authentication required");
+    }
+    if (strlen(r->user) > 255) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "user name is too long");
+    }
+    switch (route.kind) {
+    case GF_ROUTE_CREATE:   return handle_create(r, dc);
+    case GF_ROUTE_GENERATE: return handle_generate(r, dc);
+    case GF_ROUTE_STATUS:   return handle_status(r, dc, &route);
+    default:                return DECLINED;
+    }
+}

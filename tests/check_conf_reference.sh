@@ -1,0 +1,16 @@
+#!/bin/sh
+# conf/genflow.conf documents every directive of the command table, and
+# names no directive that does not exist.
+top="${top_srcdir:-.}"
+code=$(grep -o 'AP_INIT_[A-Z0-9_]*("GenFlow[A-Za-z]*"' "$top"/mod_genflow/mod_genflow_config.c \
+       | sed 's/.*("\(.*\)"/\1/' | sort -u)
+doc=$(grep -o '^#* *GenFlow[A-Za-z]*' "$top"/conf/genflow.conf | sed 's/^#* *//' | sort -u)
+[ -n "$code" ] || { echo "no directives found in the command table"; exit 1; }
+missing=$(for d in $code; do echo "$doc" | grep -qx "$d" || echo "$d"; done)
+extra=$(for d in $doc; do echo "$code" | grep -qx "$d" || echo "$d"; done)
+if [ -n "$missing$extra" ]; then
+    [ -n "$missing" ] && echo "undocumented in conf/genflow.conf: $missing"
+    [ -n "$extra" ] && echo "documented but not in the code: $extra"
+    exit 1
+fi
+echo "conf/genflow.conf documents all $(echo "$code" | wc -l) directives"

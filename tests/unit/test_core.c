@@ -1,0 +1,29 @@
+/* test_core.c: runs every unit-test suite of the httpd-free core. */
+#include <stdlib.h>
+#include <apr_general.h>
+
+#include "test_core.h"
+
+apr_pool_t *test_pool;
+
+int main(void)
+{
+    SRunner *sr;
+    int failed;
+
+    apr_initialize();
+    apr_pool_create(&test_pool, NULL);
+    sr = srunner_create(input_suite());
+    srunner_add_suite(sr, prompt_suite());
+    srunner_add_suite(sr, png_suite());
+    srunner_add_suite(sr, credits_suite());
+    srunner_add_suite(sr, route_suite());
+    srunner_add_suite(sr, sql_suite());
+    srunner_add_suite(sr, provider_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    apr_pool_destroy(test_pool);
+    apr_terminate();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

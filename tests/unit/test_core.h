@@ -1,0 +1,18 @@
+/* test_core.h: the suites of the core unit tests (libcheck). */
+#ifndef TEST_CORE_H
+#define TEST_CORE_H
+
+#include <check.h>
+#include <apr_pools.h>
+
+extern apr_pool_t *test_pool;
+
+Suite *input_suite(void);
+Suite *prompt_suite(void);
+Suite *png_suite(void);
+Suite *credits_suite(void);
+Suite *route_suite(void);
+Suite *sql_suite(void);
+Suite *provider_suite(void);
+
+#endif

@@ -1,0 +1,69 @@
+/* test_credits.c: the credit rules shown to clients. */
+#include "test_core.h"
+#include "../../mod_genflow/gf_credits.h"
+
+START_TEST(remaining_is_min_of_balance_and_day)
+{
+    ck_assert_int_eq(gf_credits_remaining(10, 100, 0), 10);
+    ck_assert_int_eq(gf_credits_remaining(10, 5, 2), 3);
+    ck_assert_int_eq(gf_credits_remaining(10, 5, 9), 0);     /* never negative */
+    ck_assert_int_eq(gf_credits_remaining(-3, 5, 0), 0);
+    ck_assert_int_eq(gf_credits_remaining(7, 0, 1000), 7);   /* 0 = no daily limit */
+}
+END_TEST
+
+START_TEST(reservation_rule)
+{
+    ck_assert(gf_credits_can_reserve(2, 100, 0, 2));
+    ck_assert(!gf_credits_can_reserve(1, 100, 0, 2));
+    ck_assert(!gf_credits_can_reserve(50, 10, 9, 2));
+    ck_assert(gf_credits_can_reserve(0, 10, 0, 0));           /* free types */
+}
+END_TEST
+
+START_TEST(refusal_messages_say_why)
+{
+    ck_assert_str_eq(gf_credits_refusal(test_pool, 1, 100, 0, 2),
+                     "this generation costs 2 credits and the balance is 1");
+    ck_assert_str_eq(gf_credits_refusal(test_pool, 50, 10, 9, 2),
+                     "this generation costs 2 credits and only 1 of the daily limit "
+                     "of 10 remain today");
+}
+END_TEST
+
+START_TEST(daily_reset_is_next_utc_midnight)
+{
+    /* 2026-11-22T13:45:10Z → 2026-11-23T00:00:00Z */
+    apr_time_t t = apr_time_from_sec(1795355110);
+    ck_assert_str_eq(gf_time_rfc3339(test_pool, t), "2026-11-22T13:45:10Z");
+    ck_assert_str_eq(gf_time_rfc3339(test_pool, gf_next_utc_midnight(t)), "2026-11-23T00:00:00Z");
+    /* Exactly midnight → the following midnight. */
+    ck_assert_str_eq(gf_time_rfc3339(test_pool, gf_next_utc_midnight(apr_time_from_sec(1795305600))),
+                     "2026-11-23T00:00:00Z");
+}
+END_TEST
+
+START_TEST(config_amounts)
+{
+    long v;
+    ck_assert_ptr_null(gf_parse_amount(test_pool, "25", 100, &v));
+    ck_assert_int_eq(v, 25);
+    ck_assert_ptr_nonnull(gf_parse_amount(test_pool, "-1", 100, &v));
+    ck_assert_ptr_nonnull(gf_parse_amount(test_pool, "101", 100, &v));
+    ck_assert_ptr_nonnull(gf_parse_amount(test_pool, "12abc", 100, &v));
+    ck_assert_ptr_nonnull(gf_parse_amount(test_pool, "", 100, &v));
+}
+END_TEST
+
+Suite *credits_suite(void)
+{
+    Suite *s = suite_create("credits");
+    TCase *tc = tcase_create("rules");
+    tcase_add_test(tc, remaining_is_min_of_balance_and_day);
+    tcase_add_test(tc, reservation_rule);
+    tcase_add_test(tc, refusal_messages_say_why);
+    tcase_add_test(tc, daily_reset_is_next_utc_midnight);
+    tcase_add_test(tc, config_amounts);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,156 @@
+/* test_input.c: create-field validation names the offending field. */
+#include <stdio.h>
+#include <string.h>
+#include <apr_strings.h>
+
+#include "test_core.h"
+#include "../../mod_genflow/gf_input.h"
+#include "../../mod_genflow/gf_json.h"
+
+static json_object *parse(const char *s)
+{
+    const char *err = NULL;
+    json_object *o = gf_json_parse(test_pool, s, strlen(s), &err);
+    ck_assert_msg(o != NULL, "parse failed: %s", err);
+    return o;
+}
+
+/* Expect rejection naming field. */
+static void rejects(const char *body, unsigned needs, const char *field)
+{
+    gf_input_t in;
+    gf_input_error_t err;
+    ck_assert_msg(!gf_input_parse(test_pool, parse(body), needs, &in, &err),
+                  "accepted: %s", body);
+    ck_assert_str_eq(err.field, field);
+    ck_assert_msg(strstr(err.message, field) != NULL, "message '%s' lacks '%s'",
+                  err.message, field);
+}
+
+START_TEST(accepts_full_body)
+{
+    gf_input_t in;
+    gf_input_error_t err;
+    const char *body = "{\"prompt\":\"a cat\",\"style\":\"minimal\",\"quality\":\"high\","
+                       "\"aspectRatio\":\"16:9\",\"sourceImage\":\"https://example.com/a.png\","
+                       "\"customPrompt\":\"neon\",\"preset\":\"p1\","
+                       "\"parameters\":{\"guidance_scale\":7.5,\"num_inference_steps\":30,"
+                       "\"strength\":0.5,\"seed\":4294967294}}";
+    ck_assert(gf_input_parse(test_pool, parse(body), GF_NEED_PROMPT | GF_NEED_SOURCE_IMAGE,
+                             &in, &err));
+    ck_assert_str_eq(in.prompt, "a cat");
+    ck_assert_str_eq(in.style, "minimal");
+    ck_assert_str_eq(in.aspect_ratio, "16:9");
+    ck_assert(in.has_seed && in.seed == 4294967294ULL);
+    ck_assert(in.has_num_inference_steps && in.num_inference_steps == 30);
+    ck_assert(in.has_strength && in.strength == 0.5);
+}
+END_TEST
+
+START_TEST(rejects_bad_fields)
+{
+    rejects("{\"prompt\":\"x\",\"colour\":\"red\"}", 0, "colour");
+    rejects("{\"prompt\":5}", 0, "prompt");
+    rejects("{\"prompt\":\"\"}", 0, "prompt");
+    rejects("{\"style\":\"cubist\"}", 0, "style");
+    rejects("{\"quality\":\"ultra\"}", 0, "quality");
+    rejects("{\"aspectRatio\":\"5:4\"}", 0, "aspectRatio");
+    rejects("{\"sourceImage\":\"http://example.com/a.png\"}", 0, "sourceImage");
+    rejects("{\"sourceImage\":\"https://\"}", 0, "sourceImage");
+    rejects("{\"sourceImage\":\"https://user:pw@example.com/\"}", 0, "sourceImage");
+    rejects("{\"parameters\":{\"seed\":4294967295}}", 0, "parameters.seed");
+    rejects("{\"parameters\":{\"seed\":-1}}", 0, "parameters.seed");
+    rejects("{\"parameters\":{\"seed\":1.5}}", 0, "parameters.seed");
+    rejects("{\"parameters\":{\"seed\":99999999999999999999}}", 0, "parameters.seed");
+    rejects("{\"parameters\":{\"guidance_scale\":20.5}}", 0, "parameters.guidance_scale");
+    rejects("{\"parameters\":{\"num_inference_steps\":0}}", 0, "parameters.num_inference_steps");
+    rejects("{\"parameters\":{\"strength\":1.01}}", 0, "parameters.strength");
+    rejects("{\"parameters\":{\"eta\":1}}", 0, "parameters.eta");
+    rejects("{\"parameters\":[1]}", 0, "parameters");
+    rejects("[1,2]", 0, "body");
+}
+END_TEST
+
+START_TEST(prompt_length_counts_characters)
+{
+    char *ok = apr_palloc(test_pool, 2000 * 2 + 20);
+    char *p;
+    int i;
+    gf_input_t in;
+    gf_input_error_t err;
+
+    /* 2000 two-byte characters are 2000 characters, not 4000. */
+    p = ok;
+    p += sprintf(p, "{\"prompt\":\"");
+    for (i = 0; i < 2000; i++) { *p++ = (char)0xC3; *p++ = (char)0xA9; }
+    strcpy(p, "\"}");
+    ck_assert(gf_input_parse(test_pool, parse(ok), GF_NEED_PROMPT, &in, &err));
+    ck_assert_uint_eq(gf_utf8_length(in.prompt), 2000);
+
+    strcpy(p, "x\"}");
+    rejects(ok, 0, "prompt");
+}
+END_TEST
+
+START_TEST(required_fields_per_type)
+{
+    rejects("{\"style\":\"minimal\"}", GF_NEED_PROMPT, "prompt");
+    rejects("{\"prompt\":\"x\"}", GF_NEED_SOURCE_IMAGE, "sourceImage");
+    rejects("{\"prompt\":\"x\"}", GF_NEED_PRESET, "preset");
+}
+END_TEST
+
+START_TEST(null_means_absent)
+{
+    gf_input_t in;
+    gf_input_error_t err;
+    ck_assert(gf_input_parse(test_pool, parse("{\"prompt\":\"x\",\"style\":null}"),
+                             GF_NEED_PROMPT, &in, &err));
+    ck_assert_ptr_null(in.style);
+}
+END_TEST
+
+START_TEST(json_parser_rejects_malformed)
+{
+    const char *err = NULL;
+    ck_assert_ptr_null(gf_json_parse(test_pool, "{\"a\":", 5, &err));
+    ck_assert_ptr_nonnull(err);
+    ck_assert_ptr_null(gf_json_parse(test_pool, "{}x", 3, &err));
+    ck_assert_ptr_null(gf_json_parse(test_pool, "", 0, &err));
+    ck_assert_ptr_null(gf_json_parse(test_pool, "{\"a\":\"\xff\"}", 8, &err));
+    ck_assert_ptr_null(gf_json_parse(test_pool, "{\"a\":1}\0", 8, &err));
+    ck_assert_ptr_nonnull(gf_json_parse(test_pool, "{\"a\":1}\r\n", 9, &err));
+    /* Nesting deeper than GF_JSON_MAX_DEPTH is refused, not recursed into. */
+    ck_assert_ptr_null(gf_json_parse(test_pool,
+        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", 65, &err));
+}
+END_TEST
+
+START_TEST(canonical_json_round_trips)
+{
+    gf_input_t in, again;
+    gf_input_error_t err;
+    const char *j;
+    ck_assert(gf_input_parse(test_pool, parse("{\"prompt\":\"a \\\"quoted\\\" cat\","
+                             "\"parameters\":{\"seed\":7}}"), 0, &in, &err));
+    j = gf_input_to_json(test_pool, &in);
+    ck_assert(gf_input_parse(test_pool, parse(j), 0, &again, &err));
+    ck_assert_str_eq(again.prompt, "a \"quoted\" cat");
+    ck_assert(again.has_seed && again.seed == 7);
+}
+END_TEST
+
+Suite *input_suite(void)
+{
+    Suite *s = suite_create("input");
+    TCase *tc = tcase_create("validation");
+    tcase_add_test(tc, accepts_full_body);
+    tcase_add_test(tc, rejects_bad_fields);
+    tcase_add_test(tc, prompt_length_counts_characters);
+    tcase_add_test(tc, required_fields_per_type);
+    tcase_add_test(tc, null_means_absent);
+    tcase_add_test(tc, json_parser_rejects_malformed);
+    tcase_add_test(tc, canonical_json_round_trips);
+    suite_add_tcase(s, tc);
+    return s;
+}

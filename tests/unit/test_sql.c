@@ -1,0 +1,56 @@
+/* test_sql.c: statements are built from validated names only. */
+#include <string.h>
+#include <apr_tables.h>
+
+#include "test_core.h"
+#include "../../mod_genflow/gf_sql.h"
+
+START_TEST(identifiers)
+{
+    ck_assert(gf_sql_valid_table("neo_glitch_media"));
+    ck_assert(!gf_sql_valid_table("neo-glitch"));
+    ck_assert(!gf_sql_valid_table("x; drop table y"));
+    ck_assert(!gf_sql_valid_table("Upper"));
+    ck_assert(!gf_sql_valid_table(""));
+    ck_assert(gf_sql_valid_type("neo-glitch"));
+    ck_assert(!gf_sql_valid_type("-x"));
+    ck_assert(!gf_sql_valid_type("a'b"));
+}
+END_TEST
+
+START_TEST(type_statements)
+{
+    apr_array_header_t *st = apr_array_make(test_pool, 8, sizeof(gf_sql_stmt_t));
+    int i;
+
+    gf_sql_type_statements(test_pool, "neo-glitch", "neo_glitch_media", st);
+    ck_assert_int_eq(st->nelts, GF_SQL_TYPE_OPS);
+    for (i = 0; i < st->nelts; i++) {
+        gf_sql_stmt_t *s = &APR_ARRAY_IDX(st, i, gf_sql_stmt_t);
+        ck_assert_msg(strstr(s->sql, "neo_glitch_media") != NULL, "%s lacks the table", s->label);
+        ck_assert_msg(strstr(s->sql, "{T}") == NULL && strstr(s->sql, "{Y}") == NULL,
+                      "%s has an unfilled placeholder", s->label);
+        /* Every statement is parameterised, and no literal '%' sneaks in. */
+        ck_assert_msg(strstr(s->sql, "%s") != NULL, "%s has no parameter", s->label);
+        ck_assert_msg(strstr(s->sql, "%%") == NULL, "%s", s->label);
+    }
+    ck_assert_str_eq(APR_ARRAY_IDX(st, GF_SQL_CREATE, gf_sql_stmt_t).label,
+                     "gf_neo_glitch_media_create");
+    /* The money moves in the same statement as the row. */
+    ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(st, GF_SQL_CREATE, gf_sql_stmt_t).sql,
+                                 "'reserve'"));
+    ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(st, GF_SQL_FAIL, gf_sql_stmt_t).sql, "'refund'"));
+    ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(st, GF_SQL_COMPLETE, gf_sql_stmt_t).sql,
+                                 "'charge'"));
+}
+END_TEST
+
+Suite *sql_suite(void)
+{
+    Suite *s = suite_create("sql");
+    TCase *tc = tcase_create("statements");
+    tcase_add_test(tc, identifiers);
+    tcase_add_test(tc, type_statements);
+    suite_add_tcase(s, tc);
+    return s;
+}
