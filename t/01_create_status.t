@@ -1,0 +1,63 @@
+# create and status: the row, the reservation, the Location, ownership.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(-withtestmore);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use GenFlowTest;
+
+plan tests => 22;
+
+my $alice = new_user('alice');
+my $bob = new_user('bob');
+
+my $res = api(POST => '/api/neo-glitch/create', user => $alice,
+              body => { prompt => 'a red fox', style => 'minimal', quality => 'high',
+                        aspectRatio => '16:9', parameters => { seed => 42 } });
+is($res->code, 201, 'create answers 201');
+like($res->header('Content-Type'), qr{^application/json; charset=utf-8}, 'JSON content type');
+my $c = json_of($res);
+like($c->{generationId} // '', qr/^[0-9a-f-]{36}$/, 'generationId is a UUID');
+is($c->{type}, 'neo-glitch', 'type');
+is($c->{status}, 'pending', 'status pending');
+is($c->{estimatedCost}, 1, 'estimatedCost is the configured cost');
+like($c->{prompt}, qr/a red fox.*minimalist.*highly detailed.*aspect ratio 16:9/,
+     'prompt built from the template, style, quality and aspect ratio');
+like($c->{createdAt} // '', qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'createdAt is RFC 3339 UTC');
+is($res->header('Location'), "/api/neo-glitch/status/$c->{generationId}", 'Location header');
+
+my $id = $c->{generationId};
+my ($balance) = psql("SELECT balance FROM genflow_accounts WHERE user_id = '$alice'");
+is($balance, 9, 'the cost is reserved at create');
+is(psql("SELECT count(*) FROM genflow_ledger WHERE generation_id = '$id' AND kind = 'reserve'"),
+   1, 'one reservation in the ledger');
+
+$res = api(GET => "/api/neo-glitch/status/$id", user => $alice);
+is($res->code, 200, 'status 200');
+my $s = json_of($res);
+is($s->{status}, 'pending', 'status object says pending');
+is_deeply([sort keys %$s],
+          [sort qw(generationId type status prompt preset imageUrl provider model providerJobId
+                   retryCount maxRetries error estimatedCost creditsCharged createdAt
+                   startedAt finishedAt processingTimeMs)],
+          'status object has exactly the SPEC fields');
+ok(!defined $s->{imageUrl} && !defined $s->{error} && !defined $s->{finishedAt},
+   'unknown values are null');
+is($s->{maxRetries}, 3, 'maxRetries defaults to 3');
+
+# Another user's id is "not found", the same as an unknown id.
+$res = api(GET => "/api/neo-glitch/status/$id", user => $bob);
+ok(is_json_error($res, 404, 'GENERATION_NOT_FOUND'), "another user's generation is 404");
+$res = api(GET => '/api/neo-glitch/status/00000000-0000-0000-0000-000000000000', user => $bob);
+ok(is_json_error($res, 404, 'GENERATION_NOT_FOUND'), 'unknown id is 404');
+$res = api(GET => "/api/neo-glitch/status/x' OR '1'='1", user => $alice);
+ok(is_json_error($res, 404, 'GENERATION_NOT_FOUND'), 'a non-UUID id is 404, not an SQL error');
+
+# The same id under another type's location is not found either.
+$res = api(GET => "/api/custom-prompt/status/$id", user => $alice);
+ok(is_json_error($res, 404, 'GENERATION_NOT_FOUND'), 'types are separate tables');
+
+# HEAD works on status and sends no body.
+$res = api(HEAD => "/api/neo-glitch/status/$id", user => $alice);
+is($res->code, 200, 'HEAD status');
+is($res->content, '', 'HEAD has no body');

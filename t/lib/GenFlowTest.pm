@@ -1,0 +1,115 @@
+# GenFlowTest: helpers shared by the mod_genflow Apache::Test files.
+package GenFlowTest;
+use strict;
+use warnings FATAL => 'all';
+
+use Exporter 'import';
+use Apache::Test ();
+use Apache::TestRequest ();
+use LWP::UserAgent ();
+use HTTP::Request ();
+use JSON::PP ();
+use Digest::SHA ();
+use MIME::Base64 ();
+use FindBin;
+
+our @EXPORT = qw(new_user api json_of psql psql_rows base_url is_json_error pg_ctl grant);
+
+my $json = JSON::PP->new->canonical->allow_nonref;
+my $counter = 0;
+
+sub base_url {
+    my $cfg = Apache::Test::config();
+    return 'http://' . Apache::TestRequest::hostport($cfg);
+}
+
+# A fresh Basic-auth user (password = name), unique per run, so tests never
+# share balances and can run again on the same database.
+sub new_user {
+    my ($prefix) = @_;
+    $prefix //= 'user';
+    my $name = sprintf '%s_%d_%d_%d', $prefix, $$, time, ++$counter;
+    my $file = Apache::Test::vars('t_conf') . '/htpasswd';
+    my $hash = '{SHA}' . MIME::Base64::encode_base64(Digest::SHA::sha1($name), '');
+    open my $fh, '>>', $file or die "$file: $!";
+    print $fh "$name:$hash\n";
+    close $fh;
+    return $name;
+}
+
+# api(METHOD, PATH, user => U, body => REF|STRING, headers => {...},
+#     password => P, content_type => CT)
+sub api {
+    my ($method, $path, %a) = @_;
+    my $req = HTTP::Request->new($method => base_url() . $path);
+    if (defined $a{user}) {
+        $req->authorization_basic($a{user}, $a{password} // $a{user});
+    }
+    if (exists $a{body}) {
+        my $body = ref $a{body} ? $json->encode($a{body}) : $a{body};
+        $req->content($body);
+        $req->header('Content-Type' => $a{content_type} // 'application/json');
+    }
+    my $h = $a{headers} || {};
+    $req->header($_ => $h->{$_}) for keys %$h;
+    my $ua = LWP::UserAgent->new(timeout => 90, keep_alive => 0);
+    return $ua->request($req);
+}
+
+sub json_of {
+    my ($res) = @_;
+    my $doc = eval { $json->decode($res->decoded_content // '') };
+    return $doc;
+}
+
+# Does the answer have the SPEC §3.3 error shape with this status and code?
+sub is_json_error {
+    my ($res, $status, $code) = @_;
+    return 0 unless $res->code == $status;
+    return 0 unless ($res->header('Content-Type') // '') =~ m{^application/json};
+    my $doc = json_of($res) or return 0;
+    return 0 unless ref $doc eq 'HASH' && ref $doc->{error} eq 'HASH';
+    return 0 unless defined $doc->{error}{message} && length $doc->{error}{message};
+    return $doc->{error}{code} eq $code;
+}
+
+sub psql {
+    my ($sql) = @_;
+    my $bin = $ENV{GENFLOW_TEST_PG_BINDIR} ? "$ENV{GENFLOW_TEST_PG_BINDIR}/psql" : 'psql';
+    open my $fh, '-|', $bin, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-F', '|',
+        $ENV{GENFLOW_TEST_PG_URI}, '-c', $sql
+        or die "psql: $!";
+    local $/;
+    my $out = <$fh>;
+    my $ok = close $fh;
+    $out =~ s/\n\z// if defined $out;
+    return wantarray ? ($out, $ok) : $out;
+}
+
+sub psql_rows {
+    my ($sql) = @_;
+    my $out = psql($sql);
+    return map { [ split /\|/, $_, -1 ] } grep { length } split /\n/, $out // '';
+}
+
+# Give a user credits the way an admin grant does: a ledger row and the
+# balance in one statement (the account must exist).
+sub grant {
+    my ($user, $amount) = @_;
+    psql("WITH g AS (INSERT INTO genflow_ledger (user_id, kind, amount, reason) "
+         . "VALUES ('$user', 'grant', $amount, 'test grant') RETURNING user_id, amount) "
+         . "UPDATE genflow_accounts a SET balance = a.balance + g.amount FROM g "
+         . "WHERE a.user_id = g.user_id");
+}
+
+# pg_ctl(ACTION): stop, start or restart the suite's PostgreSQL.
+sub pg_ctl {
+    my ($action) = @_;
+    my $bin = "$ENV{GENFLOW_TEST_PG_BINDIR}/pg_ctl";
+    my @opts = $action eq 'stop' ? ('-m', 'fast') : ();
+    my $rc = system($bin, '-D', $ENV{GENFLOW_TEST_PGDATA}, '-w', '-t', '60', @opts,
+                    '-l', "$ENV{GENFLOW_TEST_PGDATA}/postgresql.log", $action);
+    return $rc == 0;
+}
+
+1;
