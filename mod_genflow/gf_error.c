@@ -33,7 +33,7 @@ char *gf_error_json(apr_pool_t *p, const char *code, const char *message)
     json_object_object_add(err, "message",
                            json_object_new_string(message ? message : ""));
     json_object_object_add(root, "error", err);
-    out = apr_pstrdup(p, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+    out = apr_pstrdup(p, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(root);
     return out;
 }

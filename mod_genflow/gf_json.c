@@ -74,5 +74,5 @@ json_object *gf_json_parse(apr_pool_t *p, const char *buf, apr_size_t len,
 
 const char *gf_json_dump(apr_pool_t *p, json_object *obj)
 {
-    return apr_pstrdup(p, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
+    return apr_pstrdup(p, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 }

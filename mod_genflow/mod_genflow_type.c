@@ -49,6 +49,15 @@ static json_object *parse_status(request_rec *r, const char *status_json)
     return gf_json_parse(r->pool, status_json, strlen(status_json), &err);
 }
 
+/* The database renders status objects with spaces; clients get them in
+ * the same compact form as every other answer. */
+static int send_status(request_rec *r, int http_status, const char *status_json)
+{
+    json_object *status = parse_status(r, status_json);
+    if (!status) return gf_send_db_error(r, GF_DB_ERROR);
+    return gf_send_json(r, http_status, gf_json_dump(r->pool, status));
+}
+
 static int insufficient_credits(request_rec *r, ap_dbd_t *dbd, long cost)
 {
     gf_server_conf_t *sc = gf_server_conf(r->server);
@@ -235,7 +244,7 @@ static int handle_generate(request_rec *r, const gf_dir_conf_t *dc)
         return gf_send_db_error(r, rc == HTTP_SERVICE_UNAVAILABLE ? GF_DB_UNAVAILABLE
                                                                   : GF_DB_ERROR);
     }
-    return gf_send_json(r, HTTP_OK, status_json);
+    return send_status(r, HTTP_OK, status_json);
 }
 
 static int handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route)
@@ -255,7 +264,7 @@ static int handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route
         /* Also for another user's id: no existence leak. */
         return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
     }
-    return gf_send_json(r, HTTP_OK, rows->rows[0][0]);
+    return send_status(r, HTTP_OK, rows->rows[0][0]);
 }
 
 static int method_allowed(request_rec *r, const char *allow)

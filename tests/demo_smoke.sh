@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# tests/demo_smoke.sh: scripts/demo as a person uses it. Start it, wait for
+# "ready", generate through the API, fetch the picture, check the credits
+# moved once, then SIGTERM it and check it stops everything.
+set -euo pipefail
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$top/scripts/lib.sh"
+GF_SCRIPT=demo-smoke
+port=$(gf_free_port)
+dir=$(mktemp -d "${TMPDIR:-/tmp}/genflow-demo-smoke.XXXXXX")
+out="$dir/out"
+extra="$dir/extra.conf"
+# GENFLOW_EXTRA_CONF: an admin's addition that must take effect.
+cat > "$extra" <<CONF
+<Location /api/neo-glitch>
+    GenFlowCost 3
+</Location>
+CONF
+GENFLOW_PORT=$port GENFLOW_DEMO_DIR="$dir/state" GENFLOW_EXTRA_CONF="$extra" \
+    "$top/scripts/demo" >"$out" 2>&1 &
+pid=$!
+fail() { echo "demo-smoke: FAIL: $*"; cat "$out"; kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"; exit 1; }
+for _ in $(seq 1 600); do
+    grep -q '^ready: ' "$out" && break
+    kill -0 "$pid" 2>/dev/null || fail "demo exited before ready"
+    sleep 0.5
+done
+grep -qx "ready: http://127.0.0.1:$port/" "$out" || fail "no ready line with the port"
+uri=$(sed -n 's/^database: //p' "$out")
+[[ "$uri" == postgresql://* ]] || fail "no database line"
+base="http://127.0.0.1:$port"
+body=$(curl -fsS -u demo:demo -H 'Content-Type: application/json' \
+       -d '{"prompt":"smoke test"}' "$base/api/neo-glitch/generate") || fail "generate failed"
+grep -q '"status":"completed"' <<<"$body" || fail "not completed: $body"
+url=$(sed -n 's/.*"imageUrl":"\([^"]*\)".*/\1/p' <<<"$body")
+curl -fsS "$base$url" -o "$dir/img.png" || fail "imageUrl not served"
+head -c 8 "$dir/img.png" | od -An -c | grep -q 'P   N   G' || fail "imageUrl is not a PNG"
+quota=$(curl -fsS -u demo:demo "$base/api/quota")
+grep -q '"currentBalance":47' <<<"$quota" || fail "credits not moved exactly once by cost 3: $quota"
+quota2=$(curl -fsS -u demo2:demo2 "$base/api/quota")
+grep -q '"currentBalance":50' <<<"$quota2" || fail "demo2 not a separate account: $quota2"
+code=$(curl -s -o /dev/null -w '%{http_code}' -u demo:wrong "$base/api/quota")
+[ "$code" = 401 ] || fail "wrong password answered $code"
+ledger=$(psql "$uri" -XAt -c "SELECT string_agg(kind, ',' ORDER BY id) FROM genflow_ledger WHERE user_id = 'demo'")
+[ "$ledger" = "grant,reserve,charge" ] || fail "ledger is '$ledger'"
+kill -TERM "$pid"
+for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+kill -0 "$pid" 2>/dev/null && fail "demo did not stop on SIGTERM"
+curl -s -o /dev/null "$base/" && fail "httpd still answers after stop"
+[ -f "$dir/state/pgdata/postmaster.pid" ] && fail "PostgreSQL still running after stop"
+rm -rf "$dir"
+echo "demo-smoke: ok"
