@@ -6,7 +6,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 
-plan tests => 30;
+plan tests => 33;
 
 my $user = new_user('err');
 my $res = api(GET => '/api/quota', user => $user);   # opens the account: 10 credits
@@ -42,6 +42,15 @@ ok(is_json_error($res, 415, 'UNSUPPORTED_MEDIA_TYPE'), 'a form body is 415');
 $res = api(POST => '/api/neo-glitch/create', user => $user,
            body => '{"prompt":"' . ('y' x 5000) . '"}');
 ok(is_json_error($res, 413, 'PAYLOAD_TOO_LARGE'), 'a 5 KB body is 413');
+
+# httpd's own 403 (Require all denied) and 413 (LimitRequestBody) are JSON.
+$res = api(POST => '/forbidden/neo-glitch/create', body => { prompt => 'x' });
+ok(is_json_error($res, 403, 'FORBIDDEN'), "Require's 403 is JSON");
+$res = api(POST => '/small/neo-glitch/create', user => $user,
+           body => '{"prompt":"' . ('z' x 200) . '"}');
+ok(is_json_error($res, 413, 'PAYLOAD_TOO_LARGE'), "LimitRequestBody's 413 is JSON");
+$res = api(POST => '/small/neo-glitch/create', user => new_user('small'), body => { prompt => 'fits' });
+is($res->code, 201, 'a body within LimitRequestBody is accepted');
 
 # 401: no Apache authentication at all → the module answers.
 $res = api(POST => '/open/neo-glitch/create', body => { prompt => 'x' });
