@@ -1,0 +1,102 @@
+# Bad configuration stops httpd at startup with a message that names the
+# directive and the problem.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(-withtestmore);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use GenFlowTest;
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+
+my @cases = (
+    [ 'GenFlowCost abc',                      qr/GenFlowCost: 'abc' is not a whole number/ ],
+    [ 'GenFlowCost -2',                       qr/GenFlowCost: '-2' is not a whole number/ ],
+    [ 'GenFlowMaxBody 10',                    qr/GenFlowMaxBody: must be at least 256 bytes/ ],
+    [ 'GenFlowWait 61',                       qr/GenFlowWait: '61' is not a whole number between 0 and 60/ ],
+    [ 'GenFlowRequire prompt colour',         qr/GenFlowRequire: unknown field 'colour'/ ],
+    [ 'GenFlowPromptTemplate "x {nope}"',     qr/unknown placeholder \{nope\}/ ],
+    [ 'GenFlowProviders fal:',                qr/empty model after ':'/ ],
+    [ 'GenFlowType Neo_Glitch',               qr/GenFlowType: type name 'Neo_Glitch' must be lower-case/ ],
+    [ 'GenFlowType neo-glitch "x; drop"',     qr/GenFlowType: table name 'x; drop' must be/ ],
+);
+my @server_cases = (
+    [ 'GenFlowProvider s stability',          qr/provider kind 'stability' is not available in this build/ ],
+    [ 'GenFlowProvider s dalle',              qr/unknown provider kind 'dalle'/ ],
+    [ 'GenFlowProvider s local colour=red',   qr/has no option 'colour'/ ],
+    [ 'GenFlowStartingCredits lots',          qr/GenFlowStartingCredits: 'lots' is not a whole number/ ],
+    [ 'GenFlowDailyLimit 1e3',                qr/GenFlowDailyLimit: '1e3' is not a whole number/ ],
+    [ 'GenFlowStorageURL media',              qr/GenFlowStorageURL: must be a path/ ],
+);
+plan tests => @cases + @server_cases + 3;
+
+my $dir = tempdir(CLEANUP => 1);
+my $modules = $ENV{GENFLOW_HTTPD_MODULES};
+my $so = Apache::Test::vars('serverroot') . '/../.libs/mod_genflow.so';
+my $port = do {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0) or die;
+    $s->sockport;
+};
+
+sub conf {
+    my (%a) = @_;
+    my $file = "$dir/httpd.conf";
+    open my $fh, '>', $file or die;
+    print $fh <<"CONF";
+ServerRoot "$dir"
+Listen 127.0.0.1:$port
+ServerName localhost
+PidFile "$dir/httpd.pid"
+ErrorLog "$dir/error_log"
+Mutex file:$dir default
+DefaultRuntimeDir "$dir"
+LoadModule mpm_event_module $modules/mod_mpm_event.so
+LoadModule authz_core_module $modules/mod_authz_core.so
+LoadModule dbd_module $modules/mod_dbd.so
+LoadModule genflow_module "$so"
+DBDriver pgsql
+DBDParams "$ENV{GENFLOW_TEST_DBD_PARAMS}"
+@{[ $a{storage} // "GenFlowStorageDir \"$dir\"\nGenFlowStorageURL /media" ]}
+$a{server}
+<Location /api/neo-glitch>
+    GenFlowType neo-glitch
+    $a{location}
+</Location>
+CONF
+    close $fh;
+    return $file;
+}
+
+sub syntax_check {
+    my ($file) = @_;
+    my $out = `/usr/sbin/apache2 -t -f '$file' 2>&1`;
+    return ($? == 0, $out);
+}
+
+for my $c (@cases) {
+    my ($ok, $out) = syntax_check(conf(location => $c->[0], server => ''));
+    ok(!$ok && $out =~ $c->[1], "refused: $c->[0]") or diag $out;
+}
+for my $c (@server_cases) {
+    my ($ok, $out) = syntax_check(conf(location => '', server => $c->[0]));
+    ok(!$ok && $out =~ $c->[1], "refused: $c->[0]") or diag $out;
+}
+
+my ($ok, $out) = syntax_check(conf(location => 'GenFlowProviders local', server => ''));
+ok($ok, 'a good configuration passes apache2 -t') or diag $out;
+
+# Cross-directive checks run at startup (post_config): httpd refuses to start.
+sub start_fails {
+    my ($file, $re) = @_;
+    unlink "$dir/error_log";
+    my $rc = system("timeout 20 /usr/sbin/apache2 -f '$file' -DFOREGROUND >/dev/null 2>&1");
+    my $log = do { local $/; open my $fh, '<', "$dir/error_log" or return 0; <$fh> } // '';
+    system("kill \$(cat '$dir/httpd.pid' 2>/dev/null) 2>/dev/null") if $rc == 0 || $rc >> 8 == 124;
+    return $rc != 0 && ($rc >> 8) != 124 && $log =~ $re;
+}
+ok(start_fails(conf(location => 'GenFlowProviders ghost', server => ''),
+               qr/GenFlowProviders names 'ghost', which no GenFlowProvider declares/),
+   'an undeclared provider in a chain stops startup');
+ok(start_fails(conf(location => '', server => '', storage => ''),
+               qr/GenFlowStorageDir and GenFlowStorageURL are not both set/),
+   'a type without storage stops startup');
