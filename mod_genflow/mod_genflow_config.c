@@ -452,15 +452,11 @@ int gf_conf_check(apr_pool_t *p, server_rec *s)
             }
         }
     }
-    /* Every server that mounts a type needs somewhere to keep the pictures. */
+    /* <Location>s of the main server apply to every virtual host, so once
+     * a type is mounted anywhere every server needs somewhere to keep the
+     * pictures (a vhost inherits the main server's storage by default). */
     for (sp = s; sp; sp = sp->next) {
         gf_server_conf_t *sc = gf_server_conf(sp);
-        int used = 0;
-        for (i = 0; i < mounts->nelts; i++) {
-            used |= APR_ARRAY_IDX(mounts, i, gf_mount_t).s == sp
-                    || APR_ARRAY_IDX(mounts, i, gf_mount_t).s == s;
-        }
-        if (!used) continue;
         if (!sc->storage_dir || !sc->storage_url) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1002)
                          "GenFlowType is used but GenFlowStorageDir and GenFlowStorageURL "
