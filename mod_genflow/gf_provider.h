@@ -11,6 +11,7 @@
 
 #include <apr_pools.h>
 #include <apr_tables.h>
+#include <apr_time.h>
 
 typedef struct {
     const char *type;          /* generation type, e.g. "neo-glitch" */
@@ -27,6 +28,9 @@ typedef struct {
     const char *error_code;    /* NULL on success, else a GF_JOB_* code */
     const char *error_message;
     int transient;             /* worth retrying on the same provider */
+    apr_interval_time_t retry_after; /* provider's Retry-After, 0 if none */
+    const char *provider_job_id;     /* asynchronous: accepted, poll this id */
+    int running;               /* asynchronous: polled, not finished yet */
     unsigned char *image;      /* bytes to store, or NULL */
     apr_size_t image_len;
     const char *content_type;  /* of image, e.g. "image/png" */

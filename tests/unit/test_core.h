@@ -14,5 +14,6 @@ Suite *credits_suite(void);
 Suite *route_suite(void);
 Suite *sql_suite(void);
 Suite *provider_suite(void);
+Suite *job_suite(void);
 
 #endif

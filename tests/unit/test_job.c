@@ -1,0 +1,170 @@
+/* test_job.c: the job state machine's retry, fallback, poll and deadline rules. */
+#include <string.h>
+
+#include "test_core.h"
+#include "../../mod_genflow/gf_job.h"
+#include "../../mod_genflow/gf_error.h"
+
+static gf_job_state_t state(int index, int len, int retries)
+{
+    gf_job_state_t st;
+    memset(&st, 0, sizeof(st));
+    st.chain_index = index;
+    st.chain_len = len;
+    st.retry_count = retries;
+    st.max_retries = 3;
+    st.now = apr_time_from_sec(1000);
+    st.deadline = st.now + apr_time_from_sec(120);
+    return st;
+}
+
+static gf_provider_result_t error(const char *code, int transient)
+{
+    gf_provider_result_t r;
+    memset(&r, 0, sizeof(r));
+    r.error_code = code;
+    r.error_message = "boom";
+    r.transient = transient;
+    return r;
+}
+
+START_TEST(image_completes_even_when_ambiguous)
+{
+    gf_job_state_t st = state(0, 2, 0);
+    gf_provider_result_t r;
+    gf_decision_t d;
+    memset(&r, 0, sizeof(r));
+    r.image_url = "https://x/y.png";
+    r.model = "";            /* odd side field: still an image */
+    gf_job_decide(&st, &r, 0, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_COMPLETE);
+}
+END_TEST
+
+START_TEST(transient_retries_then_falls_back)
+{
+    gf_provider_result_t r = error(GF_JOB_NETWORK, 1);
+    gf_decision_t d;
+    gf_job_state_t st = state(0, 2, 0);
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_RETRY);
+    ck_assert_int_eq(d.delay, apr_time_from_sec(2));
+    st.retry_count = 3;
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_FALLBACK);
+    st = state(1, 2, 3);
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_FAIL);
+    ck_assert_str_eq(d.code, GF_JOB_MAX_RETRIES);
+}
+END_TEST
+
+START_TEST(permanent_falls_back_at_once)
+{
+    gf_provider_result_t r = error(GF_JOB_PROVIDER_CREDITS, 0);
+    gf_decision_t d;
+    gf_job_state_t st = state(0, 3, 0);
+    gf_job_decide(&st, &r, 0, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_FALLBACK);
+    st = state(2, 3, 0);
+    gf_job_decide(&st, &r, 0, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_FAIL);
+    ck_assert_str_eq(d.code, GF_JOB_PROVIDER_CREDITS);
+}
+END_TEST
+
+START_TEST(content_filter_never_falls_back)
+{
+    gf_provider_result_t r = error(GF_JOB_CONTENT_FILTERED, 0);
+    gf_decision_t d;
+    gf_job_state_t st = state(0, 3, 0);
+    gf_job_decide(&st, &r, 0, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_FAIL);
+    ck_assert_str_eq(d.code, GF_JOB_CONTENT_FILTERED);
+}
+END_TEST
+
+START_TEST(backoff_schedule)
+{
+    /* rnd 20 → factor 100 %: exactly 2, 4, 8, 16, 30, 30. */
+    ck_assert_int_eq(gf_job_backoff(1, 0, 20), apr_time_from_sec(2));
+    ck_assert_int_eq(gf_job_backoff(2, 0, 20), apr_time_from_sec(4));
+    ck_assert_int_eq(gf_job_backoff(3, 0, 20), apr_time_from_sec(8));
+    ck_assert_int_eq(gf_job_backoff(5, 0, 20), apr_time_from_sec(30));
+    ck_assert_int_eq(gf_job_backoff(9, 0, 20), apr_time_from_sec(30));
+    /* Jitter stays within 80..120 %. */
+    ck_assert_int_eq(gf_job_backoff(1, 0, 0), apr_time_from_msec(1600));
+    ck_assert_int_eq(gf_job_backoff(1, 0, 40), apr_time_from_msec(2400));
+    /* Retry-After wins when longer. */
+    ck_assert_int_eq(gf_job_backoff(1, apr_time_from_sec(7), 20), apr_time_from_sec(7));
+    ck_assert_int_eq(gf_job_backoff(3, apr_time_from_sec(1), 20), apr_time_from_sec(8));
+}
+END_TEST
+
+START_TEST(deadline_fails_with_timeout)
+{
+    gf_provider_result_t r = error(GF_JOB_NETWORK, 1);
+    gf_decision_t d;
+    gf_job_state_t st = state(0, 1, 0);
+    st.now = st.deadline;
+    gf_job_decide(&st, &r, 0, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_FAIL);
+    ck_assert_str_eq(d.code, GF_JOB_TIMEOUT);
+    /* A retry that would land after the deadline is not scheduled. */
+    st = state(0, 1, 0);
+    st.deadline = st.now + apr_time_from_sec(1);
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_FAIL);
+    ck_assert_str_eq(d.code, GF_JOB_TIMEOUT);
+}
+END_TEST
+
+START_TEST(async_jobs_are_polled)
+{
+    gf_provider_result_t r;
+    gf_decision_t d;
+    gf_job_state_t st = state(0, 2, 0);
+    memset(&r, 0, sizeof(r));
+    r.provider_job_id = "pred-123";
+    gf_job_decide(&st, &r, 0, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_POLL);
+    ck_assert_int_eq(d.delay, GF_POLL_FIRST);
+    ck_assert_int_eq(gf_job_poll_delay(2), apr_time_from_msec(750));
+    ck_assert_int_eq(gf_job_poll_delay(50), GF_POLL_CAP);
+    /* A poll never sleeps past the deadline. */
+    st.deadline = st.now + apr_time_from_msec(100);
+    gf_job_decide(&st, &r, 0, &d);
+    ck_assert_int_eq(d.delay, apr_time_from_msec(100));
+}
+END_TEST
+
+START_TEST(http_classification)
+{
+    ck_assert(gf_job_http_transient(429));
+    ck_assert(gf_job_http_transient(408));
+    ck_assert(gf_job_http_transient(503));
+    ck_assert(!gf_job_http_transient(400));
+    ck_assert(!gf_job_http_transient(401));
+    ck_assert(!gf_job_http_transient(403));
+    ck_assert(!gf_job_http_transient(422));
+    ck_assert_int_eq(gf_job_client_retry_after(0), 1);
+    ck_assert_int_eq(gf_job_client_retry_after(apr_time_from_sec(12)), 3);
+    ck_assert_int_eq(gf_job_client_retry_after(apr_time_from_sec(600)), 10);
+}
+END_TEST
+
+Suite *job_suite(void)
+{
+    Suite *s = suite_create("job");
+    TCase *tc = tcase_create("state-machine");
+    tcase_add_test(tc, image_completes_even_when_ambiguous);
+    tcase_add_test(tc, transient_retries_then_falls_back);
+    tcase_add_test(tc, permanent_falls_back_at_once);
+    tcase_add_test(tc, content_filter_never_falls_back);
+    tcase_add_test(tc, backoff_schedule);
+    tcase_add_test(tc, deadline_fails_with_timeout);
+    tcase_add_test(tc, async_jobs_are_polled);
+    tcase_add_test(tc, http_classification);
+    suite_add_tcase(s, tc);
+    return s;
+}
