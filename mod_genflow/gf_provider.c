@@ -100,12 +100,41 @@ const char *gf_chain_entry_parse(apr_pool_t *p, const char *arg, gf_chain_entry_
     return NULL;
 }
 
-void gf_provider_generate(const gf_provider_t *prov, const gf_job_t *job,
-                          apr_pool_t *p, gf_provider_result_t *res)
+apr_array_header_t *gf_chain_parse(apr_pool_t *p, const char *chain, const char **err)
+{
+    apr_array_header_t *entries = apr_array_make(p, 4, sizeof(gf_chain_entry_t));
+    char *copy = apr_pstrdup(p, chain), *last = NULL, *tok;
+
+    for (tok = apr_strtok(copy, ",", &last); tok; tok = apr_strtok(NULL, ",", &last)) {
+        if ((*err = gf_chain_entry_parse(p, tok, apr_array_push(entries))) != NULL) {
+            return NULL;
+        }
+    }
+    if (entries->nelts == 0) {
+        *err = "empty provider chain";
+        return NULL;
+    }
+    return entries;
+}
+
+void gf_provider_attempt(const gf_provider_t *prov, const gf_job_t *job,
+                         const char *provider_job_id, apr_pool_t *p,
+                         gf_provider_result_t *res)
 {
     memset(res, 0, sizeof(*res));
-    prov->kind->generate(prov, job, p, res);
-    if (!res->error_code && !res->image && !res->image_url) {
+    if (provider_job_id) {
+        if (!prov->kind->poll) {
+            res->error_code = GF_JOB_API;
+            res->error_message = "provider cannot be polled";
+            return;
+        }
+        prov->kind->poll(prov, job, provider_job_id, p, res);
+    }
+    else {
+        prov->kind->generate(prov, job, p, res);
+    }
+    if (!res->error_code && !res->image && !res->image_url && !res->provider_job_id
+        && !res->running) {
         /* A provider that claims success must hand over a picture. */
         res->error_code = GF_JOB_API;
         res->error_message = "provider returned no image";

@@ -22,6 +22,8 @@ typedef struct {
     const char *aspect_ratio;  /* or NULL */
     apr_uint64_t seed;
     const char *model;         /* from the chain entry, or NULL for the default */
+    int attempt;               /* 1 for the first attempt of the generation */
+    int poll_count;            /* polls already made of an accepted job */
 } gf_job_t;
 
 typedef struct {
@@ -47,6 +49,12 @@ typedef struct {
                               const char *key, const char *value);
     void (*generate)(const gf_provider_t *prov, const gf_job_t *job,
                      apr_pool_t *p, gf_provider_result_t *res);
+    /* Asynchronous kinds: ask about an accepted job (NULL for synchronous
+     * kinds). Fills res like generate: an image, running, or an error. */
+    void (*poll)(const gf_provider_t *prov, const gf_job_t *job, const char *provider_job_id,
+                 apr_pool_t *p, gf_provider_result_t *res);
+    /* Best effort cancel of an accepted job (NULL when not supported). */
+    void (*cancel)(const gf_provider_t *prov, const char *provider_job_id, apr_pool_t *p);
 } gf_provider_kind_t;
 
 struct gf_provider_t {
@@ -76,8 +84,14 @@ const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *a
 /* Parse "name" or "name:model" of a chain. */
 const char *gf_chain_entry_parse(apr_pool_t *p, const char *arg, gf_chain_entry_t *entry);
 
-/* Run one attempt; res is always filled. */
-void gf_provider_generate(const gf_provider_t *prov, const gf_job_t *job,
-                          apr_pool_t *p, gf_provider_result_t *res);
+/* Run one attempt; res is always filled. With provider_job_id the accepted
+ * job is polled instead of submitted again (never re-submit blindly). */
+void gf_provider_attempt(const gf_provider_t *prov, const gf_job_t *job,
+                         const char *provider_job_id, apr_pool_t *p,
+                         gf_provider_result_t *res);
+#define gf_provider_generate(prov, job, p, res) gf_provider_attempt(prov, job, NULL, p, res)
+
+/* Split a stored chain "a,b:model" into entries. NULL on a bad chain. */
+apr_array_header_t *gf_chain_parse(apr_pool_t *p, const char *chain, const char **err);
 
 #endif

@@ -33,5 +33,7 @@ static void local_generate(const gf_provider_t *prov, const gf_job_t *job,
 const gf_provider_kind_t gf_provider_kind_local = {
     "local",
     NULL,
-    local_generate
+    local_generate,
+    NULL,
+    NULL
 };

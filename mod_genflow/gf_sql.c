@@ -11,7 +11,7 @@
 #include "gf_sql.h"
 
 static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
-    "create", "claim", "get", "complete", "fail"
+    "create", "queue", "get", "claim", "schedule", "complete", "fail"
 };
 
 /* The UTC calendar day, the unit of the daily limit. */
@@ -64,13 +64,15 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
 }
 
 /* args: user, cost, configured daily limit, final prompt, user prompt,
- * preset, source image, aspect ratio, seed, input JSON, max retries.
+ * preset, source image, aspect ratio, seed, input JSON, max retries,
+ * provider chain ("a,b:model"), deadline seconds.
  * No row when the balance or the day's allowance cannot cover the cost. */
 static const char CREATE_SQL[] =
     "WITH args AS (SELECT %s::text AS user_id, %d::int AS cost, %d::int AS day_limit,"
     " %s::text AS prompt, %s::text AS user_prompt, %s::text AS preset,"
     " %s::text AS source_image, %s::text AS aspect_ratio, %s::bigint AS seed,"
-    " %s::jsonb AS input, %d::int AS max_retries),"
+    " %s::jsonb AS input, %d::int AS max_retries, %s::text AS chain,"
+    " %d::int AS deadline_secs),"
     " acct AS (UPDATE genflow_accounts a SET balance = a.balance - args.cost,"
     "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost,"
     "   daily_date = " UTC_TODAY ", updated_at = now()"
@@ -80,52 +82,87 @@ static const char CREATE_SQL[] =
     "           <= COALESCE(a.daily_limit, args.day_limit))"
     "  RETURNING a.user_id),"
     " gen AS (INSERT INTO {T} (user_id, prompt, user_prompt, preset, source_image, aspect_ratio,"
-    "   seed, input, estimated_cost, max_retries)"
+    "   seed, input, estimated_cost, max_retries, chain, deadline_secs)"
     "  SELECT acct.user_id, args.prompt, args.user_prompt, args.preset, args.source_image,"
-    "   args.aspect_ratio, args.seed, args.input, args.cost, args.max_retries FROM acct, args"
+    "   args.aspect_ratio, args.seed, args.input, args.cost, args.max_retries, args.chain,"
+    "   args.deadline_secs FROM acct, args"
     "  RETURNING *),"
     " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
     "  SELECT user_id, 'reserve', -estimated_cost, '{Y}', id, 'create' FROM gen)"
     " SELECT genflow_status_object('{Y}', to_jsonb(gen))::text FROM gen";
 
-/* args: id, user. Returns the status object and what a provider needs. */
+/* args: id, user. Hands the owner's pending generation to the workers. */
+static const char QUEUE_SQL[] =
+    "UPDATE {T} g SET queued_at = now(), next_attempt_at = now()"
+    " WHERE g.id = %s::uuid AND g.user_id = %s AND g.status = 'pending' AND g.queued_at IS NULL"
+    " RETURNING genflow_status_object('{Y}', to_jsonb(g))::text";
+
+/* args: lease owner, lease seconds. Takes the oldest due row whose lease
+ * is free or has expired (an interrupted attempt: rescued), skipping rows
+ * other workers hold. Times come back in milliseconds since the epoch. */
 static const char CLAIM_SQL[] =
-    "UPDATE {T} g SET status = 'processing', started_at = now()"
-    " WHERE g.id = %s::uuid AND g.user_id = %s AND g.status = 'pending'"
-    " RETURNING genflow_status_object('{Y}', to_jsonb(g))::text, g.prompt,"
-    "  g.source_image, g.aspect_ratio, g.seed::text";
+    "UPDATE {T} g SET status = 'processing', lease_owner = %s,"
+    "  lease_until = now() + make_interval(secs => %d), attempts = g.attempts + 1,"
+    "  started_at = COALESCE(g.started_at, now()),"
+    "  deadline_at = COALESCE(g.deadline_at, now() + make_interval(secs => g.deadline_secs))"
+    " WHERE g.id = (SELECT d.id FROM {T} d"
+    "   WHERE d.queued_at IS NOT NULL AND d.status IN ('pending', 'processing')"
+    "     AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())"
+    "   ORDER BY d.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
+    " RETURNING g.id::text, g.user_id, g.prompt, g.source_image, g.aspect_ratio, g.seed::text,"
+    "  g.chain, g.chain_index, g.retry_count, g.max_retries, g.poll_count, g.provider_job_id,"
+    "  g.attempts, (extract(epoch FROM g.deadline_at) * 1000)::bigint::text";
+
+/* args: delay ms, chain index, retry count, poll count, provider job id,
+ * provider, model, id, lease owner, attempt. Only the lease holder of
+ * this very attempt can put the row back. */
+static const char SCHEDULE_SQL[] =
+    "UPDATE {T} g SET next_attempt_at = now() + make_interval(secs => %d / 1000.0),"
+    "  chain_index = %d, retry_count = %d, poll_count = %d, provider_job_id = %s,"
+    "  provider = %s, model = %s, lease_owner = NULL, lease_until = NULL"
+    " WHERE g.id = %s::uuid AND g.lease_owner = %s AND g.attempts = %d"
+    "  AND g.status = 'processing'"
+    " RETURNING g.id::text";
 
 /* args: id, user. */
 static const char GET_SQL[] =
     "SELECT genflow_status_object('{Y}', to_jsonb(g))::text FROM {T} g"
     " WHERE g.id = %s::uuid AND g.user_id = %s";
 
-/* args: id, image URL, provider, model. The charge row is inserted in the
- * same statement as the state change; the unique index on finalizations
- * makes a second one impossible. */
+/* args: id, image URL, provider, model, lease owner, attempt. The charge
+ * row is inserted in the same statement as the state change; the unique
+ * index on finalizations makes a second one impossible. The lease guard
+ * keeps a worker whose lease was taken over from finishing the row. */
 static const char COMPLETE_SQL[] =
     "WITH args AS (SELECT %s::uuid AS id, %s::text AS image_url, %s::text AS provider,"
-    " %s::text AS model),"
+    " %s::text AS model, %s::text AS lease_owner, %d::int AS attempts),"
     " gen AS (UPDATE {T} g SET status = 'completed', image_url = args.image_url,"
     "   provider = args.provider, model = args.model, credits_charged = g.estimated_cost,"
-    "   error_code = NULL, error_message = NULL, finished_at = now()"
+    "   error_code = NULL, error_message = NULL, finished_at = now(),"
+    "   lease_owner = NULL, lease_until = NULL"
     "  FROM args WHERE g.id = args.id AND g.status IN ('pending', 'processing')"
+    "   AND g.lease_owner = args.lease_owner AND g.attempts = args.attempts"
     "  RETURNING g.*),"
     " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
     "  SELECT user_id, 'charge', 0, '{Y}', id, 'completed' FROM gen)"
     " SELECT genflow_status_object('{Y}', to_jsonb(gen))::text FROM gen";
 
 /* args: id, terminal status (failed|cancelled), error code, error message,
- * provider, model. Refunds the reservation and gives back the day's
- * allowance when the generation was created on the current UTC day. */
+ * provider, model, lease owner, attempt (both NULL for a cancel or an
+ * expiry, which need no lease). Refunds the reservation and gives back the
+ * day's allowance when the generation was created on the current UTC day. */
 static const char FAIL_SQL[] =
     "WITH args AS (SELECT %s::uuid AS id, %s::text AS status, %s::text AS error_code,"
-    " %s::text AS error_message, %s::text AS provider, %s::text AS model),"
+    " %s::text AS error_message, %s::text AS provider, %s::text AS model,"
+    " %s::text AS lease_owner, %s::int AS attempts),"
     " gen AS (UPDATE {T} g SET status = args.status, error_code = args.error_code,"
     "   error_message = args.error_message, provider = COALESCE(args.provider, g.provider),"
-    "   model = COALESCE(args.model, g.model), credits_charged = 0, finished_at = now()"
+    "   model = COALESCE(args.model, g.model), credits_charged = 0, finished_at = now(),"
+    "   lease_owner = NULL, lease_until = NULL"
     "  FROM args WHERE g.id = args.id AND g.status IN ('pending', 'processing')"
     "   AND args.status IN ('failed', 'cancelled')"
+    "   AND (args.lease_owner IS NULL"
+    "        OR (g.lease_owner = args.lease_owner AND g.attempts = args.attempts))"
     "  RETURNING g.*),"
     " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
     "  SELECT user_id, 'refund', estimated_cost, '{Y}', id, error_code FROM gen"
@@ -141,7 +178,7 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
                             apr_array_header_t *stmts)
 {
     static const char *const SQL[GF_SQL_TYPE_OPS] = {
-        CREATE_SQL, CLAIM_SQL, GET_SQL, COMPLETE_SQL, FAIL_SQL
+        CREATE_SQL, QUEUE_SQL, GET_SQL, CLAIM_SQL, SCHEDULE_SQL, COMPLETE_SQL, FAIL_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {

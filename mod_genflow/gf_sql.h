@@ -20,8 +20,10 @@ typedef struct {
 /* Statement operations of one type table. */
 typedef enum {
     GF_SQL_CREATE = 0,   /* reserve credits + insert pending row + ledger */
-    GF_SQL_CLAIM,        /* pending → processing for the owner */
+    GF_SQL_QUEUE,        /* the owner's pending row → queued for the workers */
     GF_SQL_GET,          /* status object of the owner's generation */
+    GF_SQL_CLAIM,        /* a worker takes one due row under a lease */
+    GF_SQL_SCHEDULE,     /* a worker puts its row back for a later attempt */
     GF_SQL_COMPLETE,     /* → completed + charge */
     GF_SQL_FAIL,         /* → failed/cancelled + refund */
     GF_SQL_TYPE_OPS

@@ -6,7 +6,8 @@
  *  2. post_config, ordered before mod_dbd's: check the configuration as a
  *     whole, then register every SQL statement with ap_dbd_prepare for every
  *     server, so mod_dbd prepares them on each pooled connection.
- *  3. fixups: a request inside a GenFlowType location gets our handler.
+ *  3. child_init: start the background workers (mod_genflow_worker.c).
+ *     fixups: a request inside a GenFlowType location gets our handler.
  *  4. handler: route, authenticate (r->user from any Apache auth), answer
  *     JSON (mod_genflow_type.c, mod_genflow_quota.c).
  *  5. insert_error_filter: httpd's own errors in our locations become JSON.
@@ -50,6 +51,11 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     return OK;
 }
 
+static void gf_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    gf_workers_child_init(pchild, s);
+}
+
 static int gf_fixups(request_rec *r)
 {
     gf_dir_conf_t *dc = gf_dir_conf(r);
@@ -67,6 +73,10 @@ static void gf_register_hooks(apr_pool_t *p)
 
     (void)p;
     ap_hook_post_config(gf_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
+    /* After mod_dbd's child_init, so the workers' cleanup runs before the
+     * connection pool's (cleanups run last-registered first). */
+    static const char *const after_dbd[] = { "mod_dbd.c", NULL };
+    ap_hook_child_init(gf_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(gf_fixups, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(gf_type_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gf_quota_handler, NULL, NULL, APR_HOOK_MIDDLE);

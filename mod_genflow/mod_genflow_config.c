@@ -65,6 +65,9 @@ void *gf_create_server_conf(apr_pool_t *p, server_rec *s)
     apr_hash_set(sc->providers, local->name, APR_HASH_KEY_STRING, local);
     sc->starting_credits = GF_UNSET;
     sc->daily_limit = GF_UNSET;
+    sc->workers = GF_UNSET;
+    sc->lease_secs = GF_UNSET;
+    sc->deadline_secs = GF_UNSET;
     return sc;
 }
 
@@ -79,6 +82,9 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->daily_limit = add->daily_limit != GF_UNSET ? add->daily_limit : base->daily_limit;
     sc->storage_dir = add->storage_dir ? add->storage_dir : base->storage_dir;
     sc->storage_url = add->storage_url ? add->storage_url : base->storage_url;
+    sc->workers = add->workers != GF_UNSET ? add->workers : base->workers;
+    sc->lease_secs = add->lease_secs != GF_UNSET ? add->lease_secs : base->lease_secs;
+    sc->deadline_secs = add->deadline_secs != GF_UNSET ? add->deadline_secs : base->deadline_secs;
     return sc;
 }
 
@@ -90,6 +96,21 @@ long gf_conf_starting_credits(const gf_server_conf_t *sc)
 long gf_conf_daily_limit(const gf_server_conf_t *sc)
 {
     return sc->daily_limit != GF_UNSET ? sc->daily_limit : GF_DEFAULT_DAILY_LIMIT;
+}
+
+int gf_conf_workers(const gf_server_conf_t *sc)
+{
+    return sc->workers != GF_UNSET ? sc->workers : GF_DEFAULT_WORKERS;
+}
+
+int gf_conf_lease_secs(const gf_server_conf_t *sc)
+{
+    return sc->lease_secs != GF_UNSET ? sc->lease_secs : GF_DEFAULT_LEASE_SECS;
+}
+
+int gf_conf_deadline_secs(const gf_server_conf_t *sc)
+{
+    return sc->deadline_secs != GF_UNSET ? sc->deadline_secs : GF_DEFAULT_DEADLINE_SECS;
 }
 
 /* ---- directory config --------------------------------------------------- */
@@ -182,6 +203,23 @@ int gf_conf_max_retries(const gf_dir_conf_t *dc)
     return dc->max_retries != GF_UNSET ? dc->max_retries : GF_DEFAULT_MAX_RETRIES;
 }
 
+const char *gf_conf_chain_text(apr_pool_t *p, const gf_dir_conf_t *dc)
+{
+    const char *text = NULL;
+    int i;
+
+    if (!dc->chain) {
+        return "local";
+    }
+    for (i = 0; i < dc->chain->nelts; i++) {
+        const gf_chain_entry_t *e = &APR_ARRAY_IDX(dc->chain, i, gf_chain_entry_t);
+        const char *item = e->model ? apr_pstrcat(p, e->provider, ":", e->model, NULL)
+                                    : e->provider;
+        text = text ? apr_pstrcat(p, text, ",", item, NULL) : item;
+    }
+    return text;
+}
+
 /* ---- directive handlers ------------------------------------------------- */
 
 #define DIRECTIVE_ERROR(cmd, msg) \
@@ -223,6 +261,35 @@ static const char *set_server_amount(cmd_parms *cmd, void *dummy, const char *ar
     }
     if (!strcasecmp(cmd->cmd->name, "GenFlowStartingCredits")) sc->starting_credits = v;
     else sc->daily_limit = v;
+    return NULL;
+}
+
+static const char *set_engine_number(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    gf_server_conf_t *sc = gf_server_conf(cmd->server);
+    const char *name = cmd->cmd->name;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+    long v;
+
+    (void)dummy;
+    if (err) return err;
+    if (!strcasecmp(name, "GenFlowWorkers")) {
+        if ((err = gf_parse_amount(cmd->pool, arg, 64, &v)) != NULL)
+            return DIRECTIVE_ERROR(cmd, err);
+        sc->workers = (int)v;
+    }
+    else if (!strcasecmp(name, "GenFlowLeaseSeconds")) {
+        if ((err = gf_parse_amount(cmd->pool, arg, 3600, &v)) != NULL)
+            return DIRECTIVE_ERROR(cmd, err);
+        if (v < 2) return DIRECTIVE_ERROR(cmd, "must be at least 2 seconds");
+        sc->lease_secs = (int)v;
+    }
+    else {
+        if ((err = gf_parse_amount(cmd->pool, arg, 86400, &v)) != NULL)
+            return DIRECTIVE_ERROR(cmd, err);
+        if (v < 1) return DIRECTIVE_ERROR(cmd, "must be at least 1 second");
+        sc->deadline_secs = (int)v;
+    }
     return NULL;
 }
 
@@ -408,6 +475,12 @@ const command_rec gf_cmds[] = {
         "Credits a new account starts with"),
     AP_INIT_TAKE1("GenFlowDailyLimit", set_server_amount, NULL, RSRC_CONF,
         "Credits a user may spend per UTC day (0 = no limit)"),
+    AP_INIT_TAKE1("GenFlowWorkers", set_engine_number, NULL, RSRC_CONF,
+        "Background worker threads per httpd child (0 = this server works no jobs)"),
+    AP_INIT_TAKE1("GenFlowLeaseSeconds", set_engine_number, NULL, RSRC_CONF,
+        "How long a worker owns an attempt before another may rescue it"),
+    AP_INIT_TAKE1("GenFlowDeadline", set_engine_number, NULL, RSRC_CONF,
+        "Seconds after its start by which a generation must be terminal (TIMEOUT)"),
     AP_INIT_TAKE12("GenFlowType", set_type, NULL, ACCESS_CONF,
         "Serve a generation type at this location: GenFlowType NAME [TABLE]"),
     AP_INIT_TAKE_ARGV("GenFlowProviders", set_chain, NULL, ACCESS_CONF,

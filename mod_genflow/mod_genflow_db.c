@@ -23,6 +23,8 @@
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare_fn;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close_fn;
 
 /* Every (label, sql) pair the module prepares, for the repair path. */
 static apr_array_header_t *statements;
@@ -38,7 +40,9 @@ int gf_db_bind_optional_fns(server_rec *s)
 {
     dbd_prepare_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare);
     dbd_acquire_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
-    if (!dbd_prepare_fn || !dbd_acquire_fn) {
+    dbd_open_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    dbd_close_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    if (!dbd_prepare_fn || !dbd_acquire_fn || !dbd_open_fn || !dbd_close_fn) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, GF_LOGNO(1101)
                      "mod_dbd is required: LoadModule dbd_module and configure DBDriver pgsql");
         return 0;
@@ -77,6 +81,17 @@ ap_dbd_t *gf_db_acquire(request_rec *r)
     return dbd;
 }
 
+/* Outside a request (workers): a pooled connection that must be closed. */
+ap_dbd_t *gf_db_open(apr_pool_t *p, server_rec *s)
+{
+    return dbd_open_fn(p, s);
+}
+
+void gf_db_close(server_rec *s, ap_dbd_t *dbd)
+{
+    dbd_close_fn(s, dbd);
+}
+
 static int connection_lost(ap_dbd_t *dbd)
 {
     PGconn *conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
@@ -91,14 +106,14 @@ static int statement_missing(const char *msg)
 /* Reconnect if needed and prepare every statement again on this handle.
  * The labels stay the same, so the entries of dbd->prepared (which name the
  * server-side statements) are valid again. */
-static gf_db_status_t repair(request_rec *r, ap_dbd_t *dbd)
+static gf_db_status_t repair(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd)
 {
     int i, prepared = 0;
 
-    if (apr_dbd_check_conn(dbd->driver, r->pool, dbd->handle) != APR_SUCCESS
+    if (apr_dbd_check_conn(dbd->driver, p, dbd->handle) != APR_SUCCESS
         || connection_lost(dbd)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(1103)
-                      "database connection lost and not re-established; answering 503");
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1103)
+                     "database connection lost and not re-established");
         return GF_DB_UNAVAILABLE;
     }
     for (i = 0; statements && i < statements->nelts; i++) {
@@ -116,26 +131,26 @@ static gf_db_status_t repair(request_rec *r, ap_dbd_t *dbd)
         }
         /* else: "already exists" on a session that kept it; fine. */
     }
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, GF_LOGNO(1104)
-                  "database session was reset; prepared %d statements again", prepared);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1104)
+                 "database session was reset; prepared %d statements again", prepared);
     return GF_DB_OK;
 }
 
-static void copy_rows(request_rec *r, ap_dbd_t *dbd, apr_dbd_results_t *res,
+static void copy_rows(apr_pool_t *p, ap_dbd_t *dbd, apr_dbd_results_t *res,
                       gf_db_rows_t *out)
 {
     apr_dbd_row_t *row = NULL;
-    apr_array_header_t *rows = apr_array_make(r->pool, 4, sizeof(const char **));
+    apr_array_header_t *rows = apr_array_make(p, 4, sizeof(const char **));
     int j;
 
     out->ncols = apr_dbd_num_cols(dbd->driver, res);
     /* Read to the end even when one row is wanted: apr_dbd requires it. */
-    while (apr_dbd_get_row(dbd->driver, r->pool, res, &row, -1) == 0) {
-        const char **vals = apr_pcalloc(r->pool, sizeof(char *) * (apr_size_t)out->ncols);
+    while (apr_dbd_get_row(dbd->driver, p, res, &row, -1) == 0) {
+        const char **vals = apr_pcalloc(p, sizeof(char *) * (apr_size_t)out->ncols);
         for (j = 0; j < out->ncols; j++) {
             char *v = NULL;
             if (apr_dbd_datum_get(dbd->driver, row, j, APR_DBD_TYPE_STRING, &v) == APR_SUCCESS) {
-                vals[j] = apr_pstrdup(r->pool, v);
+                vals[j] = apr_pstrdup(p, v);
             }
         }
         *(const char ***)apr_array_push(rows) = vals;
@@ -144,20 +159,13 @@ static void copy_rows(request_rec *r, ap_dbd_t *dbd, apr_dbd_results_t *res,
     out->rows = (const char ***)rows->elts;
 }
 
-gf_db_status_t gf_db_select(request_rec *r, ap_dbd_t *dbd, const char *label,
-                            gf_db_rows_t **out, int nargs, ...)
+static gf_db_status_t run_select(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd,
+                                 const char *label, gf_db_rows_t **out, int nargs,
+                                 const char **args)
 {
-    const char **args = apr_pcalloc(r->pool, sizeof(char *) * (apr_size_t)(nargs + 1));
-    va_list ap;
-    int i, attempt;
+    int attempt;
 
-    va_start(ap, nargs);
-    for (i = 0; i < nargs; i++) {
-        args[i] = va_arg(ap, const char *);
-    }
-    va_end(ap);
-
-    *out = apr_pcalloc(r->pool, sizeof(**out));
+    *out = apr_pcalloc(p, sizeof(**out));
     for (attempt = 0; attempt < 2; attempt++) {
         apr_dbd_prepared_t *stmt = apr_hash_get(dbd->prepared, label, APR_HASH_KEY_STRING);
         apr_dbd_results_t *res = NULL;
@@ -165,22 +173,22 @@ gf_db_status_t gf_db_select(request_rec *r, ap_dbd_t *dbd, const char *label,
         int rc;
 
         if (!stmt) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(1105)
-                          "statement %s is not prepared on this connection "
-                          "(was mod_dbd configured for this server?)", label);
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1105)
+                         "statement %s is not prepared on this connection "
+                         "(was mod_dbd configured for this server?)", label);
             return GF_DB_ERROR;
         }
-        rc = apr_dbd_pselect(dbd->driver, r->pool, dbd->handle, &res, stmt, 1, nargs, args);
+        rc = apr_dbd_pselect(dbd->driver, p, dbd->handle, &res, stmt, 1, nargs, args);
         if (rc == 0) {
-            copy_rows(r, dbd, res, *out);
+            copy_rows(p, dbd, res, *out);
             return GF_DB_OK;
         }
         msg = apr_dbd_error(dbd->driver, dbd->handle, rc);
         if (attempt == 0 && (connection_lost(dbd) || statement_missing(msg))) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1106)
-                          "statement %s failed (%s); repairing the connection", label,
-                          msg ? msg : "no message");
-            if (repair(r, dbd) != GF_DB_OK) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1106)
+                         "statement %s failed (%s); repairing the connection", label,
+                         msg ? msg : "no message");
+            if (repair(s, p, dbd) != GF_DB_OK) {
                 return GF_DB_UNAVAILABLE;
             }
             continue;
@@ -188,9 +196,43 @@ gf_db_status_t gf_db_select(request_rec *r, ap_dbd_t *dbd, const char *label,
         if (connection_lost(dbd)) {
             return GF_DB_UNAVAILABLE;
         }
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(1107)
-                      "statement %s failed: %s", label, msg ? msg : "no message");
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1107)
+                     "statement %s failed: %s", label, msg ? msg : "no message");
         return GF_DB_ERROR;
     }
     return GF_DB_ERROR;
+}
+
+static const char **collect_args(apr_pool_t *p, int nargs, va_list ap)
+{
+    const char **args = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(nargs + 1));
+    int i;
+    for (i = 0; i < nargs; i++) {
+        args[i] = va_arg(ap, const char *);
+    }
+    return args;
+}
+
+gf_db_status_t gf_db_select(request_rec *r, ap_dbd_t *dbd, const char *label,
+                            gf_db_rows_t **rows, int nargs, ...)
+{
+    const char **args;
+    va_list ap;
+
+    va_start(ap, nargs);
+    args = collect_args(r->pool, nargs, ap);
+    va_end(ap);
+    return run_select(r->server, r->pool, dbd, label, rows, nargs, args);
+}
+
+gf_db_status_t gf_db_pselect(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const char *label,
+                             gf_db_rows_t **rows, int nargs, ...)
+{
+    const char **args;
+    va_list ap;
+
+    va_start(ap, nargs);
+    args = collect_args(p, nargs, ap);
+    va_end(ap);
+    return run_select(s, p, dbd, label, rows, nargs, args);
 }

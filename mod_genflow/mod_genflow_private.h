@@ -14,6 +14,7 @@
 #include <mod_dbd.h>
 
 #include "gf_provider.h"
+#include "gf_sql.h"
 #include "gf_storage.h"
 
 extern module AP_MODULE_DECLARE_DATA genflow_module;
@@ -38,7 +39,7 @@ APLOG_USE_MODULE(genflow);
 typedef struct {
     const char *name;            /* "neo-glitch" */
     const char *table;           /* "neo_glitch_media" */
-    const char *labels[5];       /* prepared statement labels, by gf_sql_type_op_t */
+    const char *labels[GF_SQL_TYPE_OPS]; /* prepared statement labels */
 } gf_type_t;
 
 /* Server (module-wide) settings. */
@@ -49,6 +50,9 @@ typedef struct {
     const char *storage_dir;
     const char *storage_url;
     gf_storage_t *storage;       /* built in post_config */
+    int workers;                 /* GF_UNSET → default; threads per child */
+    int lease_secs;              /* GF_UNSET → default */
+    int deadline_secs;           /* GF_UNSET → default */
 } gf_server_conf_t;
 
 /* Per-location settings. */
@@ -72,6 +76,9 @@ typedef struct {
 #define GF_DEFAULT_MAX_RETRIES      3
 #define GF_PREFER_WAIT_MAX          60
 #define GF_RETRY_AFTER_UNAVAILABLE  "5"
+#define GF_DEFAULT_WORKERS          2
+#define GF_DEFAULT_LEASE_SECS       30
+#define GF_DEFAULT_DEADLINE_SECS    120
 
 /* mod_genflow_config.c */
 extern const command_rec gf_cmds[];
@@ -89,6 +96,11 @@ long gf_conf_max_body(const gf_dir_conf_t *dc);
 unsigned gf_conf_needs(const gf_dir_conf_t *dc);
 const char *gf_conf_prompt_template(const gf_dir_conf_t *dc);
 int gf_conf_max_retries(const gf_dir_conf_t *dc);
+int gf_conf_workers(const gf_server_conf_t *sc);
+int gf_conf_lease_secs(const gf_server_conf_t *sc);
+int gf_conf_deadline_secs(const gf_server_conf_t *sc);
+/* The chain as stored with a generation: "a,b:model". */
+const char *gf_conf_chain_text(apr_pool_t *p, const gf_dir_conf_t *dc);
 /* Cross-directive checks after the whole config is read. */
 int gf_conf_check(apr_pool_t *p, server_rec *s);
 
@@ -108,8 +120,13 @@ typedef struct {
 void gf_db_register_statements(apr_pool_t *p, server_rec *s);
 int gf_db_bind_optional_fns(server_rec *s);
 ap_dbd_t *gf_db_acquire(request_rec *r);
+ap_dbd_t *gf_db_open(apr_pool_t *p, server_rec *s);
+void gf_db_close(server_rec *s, ap_dbd_t *dbd);
+/* Run a prepared statement; every argument is a const char * (or NULL). */
 gf_db_status_t gf_db_select(request_rec *r, ap_dbd_t *dbd, const char *label,
                             gf_db_rows_t **rows, int nargs, ...);
+gf_db_status_t gf_db_pselect(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const char *label,
+                             gf_db_rows_t **rows, int nargs, ...);
 
 /* mod_genflow_http.c */
 int gf_send_json(request_rec *r, int status, const char *json);
@@ -122,9 +139,27 @@ void gf_insert_error_filter(request_rec *r);
 /* mod_genflow_type.c */
 int gf_type_handler(request_rec *r);
 
-/* mod_genflow_run.c */
-int gf_run_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
-                      const char *id, const char **status_json);
+/* mod_genflow_worker.c: background workers in every child */
+void gf_workers_child_init(apr_pool_t *pchild, server_rec *s);
+/* Wake this child's idle workers: new work was queued. */
+void gf_workers_wake(void);
+/* Sleep until a job of this child changed state, or timeout. */
+void gf_workers_wait_change(apr_interval_time_t timeout);
+
+/* mod_genflow_run.c: one attempt of one claimed generation */
+typedef struct {
+    const gf_type_t *type;
+    const char *id, *user, *prompt, *source_image, *aspect_ratio;
+    apr_uint64_t seed;
+    const char *chain;
+    int chain_index, retry_count, max_retries, poll_count, attempts;
+    const char *provider_job_id;
+    apr_time_t deadline;
+    const char *lease_owner;
+} gf_claim_t;
+/* Claim and work at most one due generation of type t. Returns 1 when a
+ * generation was worked, 0 when none was due, -1 on database trouble. */
+int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner);
 
 /* mod_genflow_quota.c */
 int gf_quota_handler(request_rec *r);

@@ -1,126 +1,228 @@
-/* mod_genflow_run.c: working one generation through its provider chain.
+/* mod_genflow_run.c: one attempt of one generation, in a worker thread.
  *
- * The generation is claimed (pending → processing) by one conditional
- * UPDATE, each provider of the chain is tried in order until one returns a
- * picture, the picture is stored, and the row is finalized by one
- * statement that also charges or refunds. For now this runs inside the
- * generate request; the background job engine will call the same steps.
+ * claim (one conditional UPDATE … FOR UPDATE SKIP LOCKED, under a lease)
+ *   → the provider of the row's chain position: submit, or poll an
+ *     accepted job (never re-submit blindly)
+ *   → gf_job_decide: complete | poll | retry | fallback | fail
+ *   → one guarded statement: schedule again, or finalize with the charge
+ *     or the refund in the same statement.
+ * No database connection is held while the provider works.
  */
 #include <string.h>
 #include <apr_strings.h>
-#include <http_protocol.h>
+#include <apr_general.h>
 
 #include "mod_genflow_private.h"
 #include "gf_error.h"
+#include "gf_job.h"
 #include "gf_sql.h"
 
-static gf_db_status_t finalize_failed(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
-                                      const char *id, const char *code, const char *message,
-                                      const char *provider, const char *model,
-                                      gf_db_rows_t **rows)
+static const char *num(apr_pool_t *p, long v)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1401)
-                  "failed type=%s id=%s user=%s provider=%s error=%s: %s", dc->type->name, id,
-                  r->user, provider ? provider : "-", code, message);
-    return gf_db_select(r, dbd, dc->type->labels[GF_SQL_FAIL], rows, 6, id, "failed", code,
-                        message, provider, model);
+    return apr_ltoa(p, v);
 }
 
-/* Returns OK with *status_json set to the terminal status object;
- * HTTP_NOT_FOUND/HTTP_CONFLICT when the generation is not the caller's
- * pending generation; HTTP_SERVICE_UNAVAILABLE or HTTP_INTERNAL_SERVER_ERROR
- * on database trouble. Nothing is sent to the client here. */
-int gf_run_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
-                      const char *id, const char **status_json)
+static int fill_claim(apr_pool_t *p, const gf_type_t *t, const char *const *row,
+                      const char *lease_owner, gf_claim_t *c)
 {
-    gf_server_conf_t *sc = gf_server_conf(r->server);
-    static const gf_chain_entry_t default_entry = { "local", NULL };
+    memset(c, 0, sizeof(*c));
+    c->type = t;
+    c->id = row[0];
+    c->user = row[1];
+    c->prompt = row[2];
+    c->source_image = row[3];
+    c->aspect_ratio = row[4];
+    c->seed = (apr_uint64_t)apr_atoi64(row[5]);
+    c->chain = row[6];
+    c->chain_index = atoi(row[7]);
+    c->retry_count = atoi(row[8]);
+    c->max_retries = atoi(row[9]);
+    c->poll_count = atoi(row[10]);
+    c->provider_job_id = row[11];
+    c->attempts = atoi(row[12]);
+    c->deadline = apr_time_from_msec(apr_atoi64(row[13]));
+    c->lease_owner = lease_owner;
+    (void)p;
+    return 1;
+}
+
+static void log_transition(server_rec *s, int level, const gf_claim_t *c, const char *provider,
+                           const char *what, const char *code, const char *detail)
+{
+    ap_log_error(APLOG_MARK, level, 0, s, GF_LOGNO(1401)
+                 "%s type=%s id=%s user=%s provider=%s attempt=%d chain_index=%d "
+                 "retry=%d error=%s%s%s", what, c->type->name, c->id, c->user,
+                 provider ? provider : "-", c->attempts, c->chain_index, c->retry_count,
+                 code ? code : "-", detail ? ": " : "", detail ? detail : "");
+}
+
+/* Apply a decision with a fresh connection; returns 1, or -1 on trouble. */
+static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
+                 const gf_provider_t *prov, const gf_provider_result_t *res)
+{
+    gf_server_conf_t *sc = gf_server_conf(s);
+    const gf_type_t *t = c->type;
+    const char *provider = prov ? prov->name : NULL, *model = res ? res->model : NULL;
+    const char *url = NULL, *err = NULL, *attempt = num(p, c->attempts);
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    gf_job_t job;
-    gf_provider_result_t res;
-    const char *last_code = GF_JOB_API, *last_message = "no provider could be tried";
-    const char *last_provider = NULL, *last_model = NULL;
-    int i, nentries;
+    ap_dbd_t *dbd;
+    gf_decision_t dd = *d;
 
-    st = gf_db_select(r, dbd, dc->type->labels[GF_SQL_CLAIM], &rows, 2, id, r->user);
-    if (st != GF_DB_OK) {
-        return st == GF_DB_UNAVAILABLE ? HTTP_SERVICE_UNAVAILABLE : HTTP_INTERNAL_SERVER_ERROR;
-    }
-    if (rows->nrows == 0) {
-        return HTTP_CONFLICT;  /* the caller tells "not found" from "not pending" */
-    }
-    memset(&job, 0, sizeof(job));
-    job.type = dc->type->name;
-    job.id = id;
-    job.user = r->user;
-    job.prompt = rows->rows[0][1];
-    job.source_image = rows->rows[0][2];
-    job.aspect_ratio = rows->rows[0][3];
-    job.seed = (apr_uint64_t)apr_atoi64(rows->rows[0][4]);
-
-    nentries = dc->chain ? dc->chain->nelts : 1;
-    for (i = 0; i < nentries; i++) {
-        const gf_chain_entry_t *e = dc->chain ? &APR_ARRAY_IDX(dc->chain, i, gf_chain_entry_t)
-                                              : &default_entry;
-        gf_provider_t *prov = apr_hash_get(sc->providers, e->provider, APR_HASH_KEY_STRING);
-        const char *url = NULL, *err = NULL;
-
-        if (!prov) {
-            continue;  /* refused at startup; only reachable with a changed vhost */
-        }
-        job.model = e->model;
-        gf_provider_generate(prov, &job, r->pool, &res);
-        last_provider = prov->name;
-        last_model = res.model ? res.model : e->model;
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(1402)
-                      "attempt type=%s id=%s user=%s provider=%s model=%s attempt=1 result=%s",
-                      job.type, id, r->user, prov->name, last_model ? last_model : "-",
-                      res.error_code ? res.error_code : "image");
-        if (res.error_code) {
-            last_code = res.error_code;
-            last_message = res.error_message;
-            if (!strcmp(res.error_code, GF_JOB_CONTENT_FILTERED)) {
-                break;  /* moderation is final: no fallback (SPEC §4) */
-            }
-            continue;  /* fall back to the next provider of the chain */
-        }
-        if (res.image) {
-            const char *key = apr_pstrcat(r->pool, job.type, "/", id, ".png", NULL);
-            if (gf_storage_put(sc->storage, r->pool, key, res.image, res.image_len,
-                               res.content_type, &url, &err) != APR_SUCCESS) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(1403)
-                              "storage failed for type=%s id=%s: %s", job.type, id, err);
-                st = finalize_failed(r, dbd, dc, id, GF_JOB_STORAGE,
-                                     "the image could not be stored", prov->name, last_model,
-                                     &rows);
-                goto finalized;
+    if (dd.next == GF_NEXT_COMPLETE) {
+        if (res->image) {
+            const char *key = apr_pstrcat(p, t->name, "/", c->id, ".png", NULL);
+            if (gf_storage_put(sc->storage, p, key, res->image, res->image_len,
+                               res->content_type, &url, &err) != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1402)
+                             "storage failed for type=%s id=%s: %s", t->name, c->id, err);
+                dd.next = GF_NEXT_FAIL;
+                dd.code = GF_JOB_STORAGE;
+                dd.message = "the image could not be stored";
             }
         }
         else {
-            url = res.image_url;
+            url = res->image_url;
         }
-        st = gf_db_select(r, dbd, dc->type->labels[GF_SQL_COMPLETE], &rows, 4, id, url,
-                          prov->name, last_model);
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1404)
-                      "completed type=%s id=%s user=%s provider=%s", job.type, id, r->user,
-                      prov->name);
-        goto finalized;
     }
-    st = finalize_failed(r, dbd, dc, id, last_code, last_message, last_provider, last_model,
-                         &rows);
 
-finalized:
+    if (!(dbd = gf_db_open(p, s))) {
+        return -1;  /* the lease expires and another attempt rescues the row */
+    }
+    switch (dd.next) {
+    case GF_NEXT_COMPLETE:
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_COMPLETE], &rows, 6, c->id, url,
+                           provider, model, c->lease_owner, attempt);
+        break;
+    case GF_NEXT_FAIL:
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_FAIL], &rows, 8, c->id, "failed",
+                           dd.code, dd.message ? dd.message : dd.code, provider, model,
+                           c->lease_owner, attempt);
+        break;
+    default: {
+        int index = c->chain_index, retry = c->retry_count, polls = c->poll_count;
+        const char *job_id = NULL;
+        if (dd.next == GF_NEXT_POLL) {
+            polls++;
+            job_id = res->provider_job_id ? res->provider_job_id : c->provider_job_id;
+        }
+        else if (dd.next == GF_NEXT_RETRY) {
+            retry++;
+        }
+        else { /* fallback */
+            index++;
+            retry = 0;
+            polls = 0;
+        }
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_SCHEDULE], &rows, 10,
+                           num(p, (long)apr_time_as_msec(dd.delay)), num(p, index),
+                           num(p, retry), num(p, polls), job_id, provider, model, c->id,
+                           c->lease_owner, attempt);
+        break;
+    }
+    }
+    gf_db_close(s, dbd);
     if (st != GF_DB_OK) {
-        return st == GF_DB_UNAVAILABLE ? HTTP_SERVICE_UNAVAILABLE : HTTP_INTERNAL_SERVER_ERROR;
+        return -1;
     }
     if (rows->nrows == 0) {
-        /* Finalized by someone else meanwhile: report the state it has. */
-        st = gf_db_select(r, dbd, dc->type->labels[GF_SQL_GET], &rows, 2, id, r->user);
-        if (st != GF_DB_OK || rows->nrows == 0) {
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
+        /* The lease was taken over (we were too slow) or the generation was
+         * cancelled meanwhile: our result is dropped, nothing is charged. */
+        log_transition(s, APLOG_WARNING, c, provider, "stale", gf_job_next_name(dd.next),
+                       "the row changed under this attempt; result dropped");
+        return 1;
     }
-    *status_json = rows->rows[0][0];
-    return OK;
+    log_transition(s, dd.next == GF_NEXT_COMPLETE || dd.next == GF_NEXT_FAIL ? APLOG_INFO
+                                                                            : APLOG_DEBUG,
+                   c, provider, gf_job_next_name(dd.next),
+                   dd.next == GF_NEXT_FAIL ? dd.code : (res ? res->error_code : NULL),
+                   dd.next == GF_NEXT_FAIL ? dd.message
+                       : (dd.delay ? apr_psprintf(p, "in %" APR_TIME_T_FMT " ms",
+                                                  apr_time_as_msec(dd.delay)) : NULL));
+    return 1;
+}
+
+int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner)
+{
+    gf_server_conf_t *sc = gf_server_conf(s);
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    ap_dbd_t *dbd;
+    gf_claim_t c;
+    apr_array_header_t *chain;
+    const gf_chain_entry_t *entry;
+    gf_provider_t *prov = NULL;
+    gf_provider_result_t res;
+    gf_job_state_t js;
+    gf_decision_t d;
+    gf_job_t job;
+    const char *err = NULL;
+    apr_uint32_t rnd = 0;
+
+    if (!(dbd = gf_db_open(p, s))) {
+        return -1;
+    }
+    st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM], &rows, 2, lease_owner,
+                       num(p, gf_conf_lease_secs(sc)));
+    gf_db_close(s, dbd);
+    if (st != GF_DB_OK) return -1;
+    if (rows->nrows == 0) return 0;
+    fill_claim(p, t, rows->rows[0], lease_owner, &c);
+
+    memset(&res, 0, sizeof(res));
+    memset(&js, 0, sizeof(js));
+    js.retry_count = c.retry_count;
+    js.max_retries = c.max_retries;
+    js.poll_count = c.poll_count;
+    js.deadline = c.deadline;
+    js.chain_index = c.chain_index;
+
+    chain = gf_chain_parse(p, c.chain, &err);
+    if (!chain || c.chain_index >= chain->nelts) {
+        memset(&d, 0, sizeof(d));
+        d.next = GF_NEXT_FAIL;
+        d.code = GF_JOB_API;
+        d.message = chain ? "the provider chain is exhausted" : err;
+        return apply(s, p, &c, &d, NULL, &res);
+    }
+    js.chain_len = chain->nelts;
+    entry = &APR_ARRAY_IDX(chain, c.chain_index, gf_chain_entry_t);
+    prov = apr_hash_get(sc->providers, entry->provider, APR_HASH_KEY_STRING);
+
+    js.now = apr_time_now();
+    if (js.now >= c.deadline) {
+        memset(&d, 0, sizeof(d));
+        d.next = GF_NEXT_FAIL;
+        d.code = GF_JOB_TIMEOUT;
+        d.message = "the generation did not finish before its deadline";
+        return apply(s, p, &c, &d, prov, &res);
+    }
+    if (!prov) {
+        /* Declared when the row was created, gone from the configuration
+         * since: a permanent failure of this chain entry. */
+        res.error_code = GF_JOB_API;
+        res.error_message = apr_psprintf(p, "provider '%s' is not configured", entry->provider);
+    }
+    else {
+        memset(&job, 0, sizeof(job));
+        job.type = t->name;
+        job.id = c.id;
+        job.user = c.user;
+        job.prompt = c.prompt;
+        job.source_image = c.source_image;
+        job.aspect_ratio = c.aspect_ratio;
+        job.seed = c.seed;
+        job.model = entry->model;
+        job.attempt = c.attempts;
+        job.poll_count = c.poll_count;
+        if (APLOGdebug(s)) {
+            log_transition(s, APLOG_DEBUG, &c, prov->name,
+                           c.provider_job_id ? "poll" : "submit", NULL, NULL);
+        }
+        gf_provider_attempt(prov, &job, c.provider_job_id, p, &res);
+    }
+    apr_generate_random_bytes((unsigned char *)&rnd, sizeof(rnd));
+    js.now = apr_time_now();
+    gf_job_decide(&js, &res, rnd, &d);
+    return apply(s, p, &c, &d, prov, &res);
 }

@@ -21,6 +21,7 @@
 #include "gf_route.h"
 #include "gf_sql.h"
 #include "gf_credits.h"
+#include "gf_job.h"
 
 static const char *type_label(const gf_dir_conf_t *dc, gf_sql_type_op_t op)
 {
@@ -119,13 +120,15 @@ static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t 
     if ((st = gf_account_ensure(r, dbd)) != GF_DB_OK) {
         return gf_send_db_error(r, st);
     }
-    st = gf_db_select(r, dbd, type_label(dc, GF_SQL_CREATE), &rows, 11,
+    st = gf_db_select(r, dbd, type_label(dc, GF_SQL_CREATE), &rows, 13,
                       r->user, apr_ltoa(r->pool, cost),
                       apr_ltoa(r->pool, gf_conf_daily_limit(sc)),
                       prompt, in.prompt, in.preset, in.source_image, in.aspect_ratio,
                       apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, seed),
                       gf_input_to_json(r->pool, &in),
-                      apr_itoa(r->pool, gf_conf_max_retries(dc)));
+                      apr_itoa(r->pool, gf_conf_max_retries(dc)),
+                      gf_conf_chain_text(r->pool, dc),
+                      apr_itoa(r->pool, gf_conf_deadline_secs(sc)));
     if (st != GF_DB_OK) {
         return gf_send_db_error(r, st);
     }
@@ -185,6 +188,52 @@ static int handle_create(request_rec *r, const gf_dir_conf_t *dc)
     return gf_send_json(r, HTTP_CREATED, gf_json_dump(r->pool, out));
 }
 
+static int is_terminal(const char *status)
+{
+    return status && (!strcmp(status, "completed") || !strcmp(status, "failed")
+                      || !strcmp(status, "cancelled"));
+}
+
+/* Answer with the generation's state once it is terminal or wait_secs have
+ * passed: 200 + status object, or 202 + where to poll. Status reads are one
+ * indexed SELECT; a worker of this child finishing a job wakes the wait at
+ * once, work done elsewhere is seen within the re-read interval. */
+static int answer_when_done(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
+                            const char *id, int wait_secs)
+{
+    apr_time_t until = r->request_time + apr_time_from_sec(wait_secs);
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    json_object *status, *out;
+    const char *state;
+
+    for (;;) {
+        st = gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
+        if (st != GF_DB_OK) return gf_send_db_error(r, st);
+        if (rows->nrows == 0) {
+            return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+        }
+        status = parse_status(r, rows->rows[0][0]);
+        if (!status) return gf_send_db_error(r, GF_DB_ERROR);
+        state = json_object_get_string(status_field(status, "status"));
+        if (is_terminal(state) || apr_time_now() >= until || r->connection->aborted) {
+            break;
+        }
+        gf_workers_wait_change(apr_time_from_msec(200));
+    }
+    if (is_terminal(state)) {
+        return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, status));
+    }
+    out = gf_json_pool_own(r->pool, json_object_new_object());
+    json_object_object_add(out, "generationId", json_object_new_string(id));
+    json_object_object_add(out, "status", json_object_new_string(state));
+    json_object_object_add(out, "pollUrl", json_object_new_string(status_url(r, dc, id)));
+    apr_table_setn(r->headers_out, "Retry-After",
+                   apr_itoa(r->pool, gf_job_client_retry_after(apr_time_now() - r->request_time)));
+    apr_table_setn(r->headers_out, "Location", status_url(r, dc, id));
+    return gf_send_json(r, HTTP_ACCEPTED, gf_json_dump(r->pool, out));
+}
+
 /* generate: {"generationId": "..."} alone, or the create fields. */
 static int handle_generate(request_rec *r, const gf_dir_conf_t *dc)
 {
@@ -193,11 +242,10 @@ static int handle_generate(request_rec *r, const gf_dir_conf_t *dc)
     const char *status_json = NULL, *id;
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    int rc, wait;
+    int rc, wait = dc->wait_default != GF_UNSET ? dc->wait_default : 0;
 
     if ((rc = check_json_request(r, dc, &body)) != GF_CONTINUE) return rc;
     if (gf_prefer_wait(apr_table_get(r->headers_in, "Prefer"), GF_PREFER_WAIT_MAX, &wait)) {
-        /* Jobs run inside this request for now, so any wait is satisfied. */
         apr_table_setn(r->headers_out, "Preference-Applied",
                        apr_psprintf(r->pool, "wait=%d", wait));
     }
@@ -224,9 +272,10 @@ static int handle_generate(request_rec *r, const gf_dir_conf_t *dc)
         id = apr_pstrdup(r->pool, json_object_get_string(status_field(status, "generationId")));
     }
 
-    rc = gf_run_generation(r, dbd, dc, id, &status_json);
-    if (rc == HTTP_NOT_FOUND || rc == HTTP_CONFLICT) {
-        /* Not startable: unknown to this user, or no longer pending. */
+    st = gf_db_select(r, dbd, type_label(dc, GF_SQL_QUEUE), &rows, 2, id, r->user);
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (rows->nrows == 0) {
+        /* Not startable: unknown to this user, or already started. */
         st = gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
         if (st != GF_DB_OK) return gf_send_db_error(r, st);
         if (rows->nrows == 0) {
@@ -240,11 +289,10 @@ static int handle_generate(request_rec *r, const gf_dir_conf_t *dc)
                                           status ? json_object_get_string(
                                               status_field(status, "status")) : "not pending"));
     }
-    if (rc != OK) {
-        return gf_send_db_error(r, rc == HTTP_SERVICE_UNAVAILABLE ? GF_DB_UNAVAILABLE
-                                                                  : GF_DB_ERROR);
-    }
-    return send_status(r, HTTP_OK, status_json);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(1302)
+                  "queued type=%s id=%s user=%s wait=%d", dc->type->name, id, r->user, wait);
+    gf_workers_wake();
+    return answer_when_done(r, dbd, dc, id, wait);
 }
 
 static int handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route)
