@@ -59,6 +59,65 @@ START_TEST(local_provider_renders)
 }
 END_TEST
 
+START_TEST(local_simulations)
+{
+    const char *err;
+    gf_provider_t *p = gf_provider_create(test_pool, "sim", "local", &err);
+    gf_job_t job;
+    gf_provider_result_t res;
+
+    memset(&job, 0, sizeof(job));
+    job.id = "g1";
+    job.prompt = "x";
+    ck_assert_ptr_null(gf_provider_option(test_pool, p, "fail=PROVIDER_CREDITS"));
+    gf_provider_generate(p, &job, test_pool, &res);
+    ck_assert_str_eq(res.error_code, "PROVIDER_CREDITS");
+    ck_assert(!res.transient);
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, p, "fail=NOPE"));
+
+    p = gf_provider_create(test_pool, "flaky", "local", &err);
+    ck_assert_ptr_null(gf_provider_option(test_pool, p, "fail_rate=100"));
+    ck_assert_ptr_null(gf_provider_option(test_pool, p, "retry_after=3"));
+    gf_provider_generate(p, &job, test_pool, &res);
+    ck_assert_str_eq(res.error_code, "NETWORK_ERROR");
+    ck_assert(res.transient);
+    ck_assert_int_eq(res.retry_after, apr_time_from_sec(3));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, p, "fail_rate=101"));
+
+    /* async=2: accepted, running at the first poll, done at the second. */
+    p = gf_provider_create(test_pool, "queue", "local", &err);
+    ck_assert_ptr_null(gf_provider_option(test_pool, p, "async=2"));
+    gf_provider_generate(p, &job, test_pool, &res);
+    ck_assert_ptr_null(res.error_code);
+    ck_assert_str_eq(res.provider_job_id, "local-g1");
+    ck_assert_ptr_null(res.image);
+    job.poll_count = 0;
+    gf_provider_attempt(p, &job, "local-g1", test_pool, &res);
+    ck_assert(res.running && !res.image);
+    job.poll_count = 1;
+    gf_provider_attempt(p, &job, "local-g1", test_pool, &res);
+    ck_assert_ptr_nonnull(res.image);
+
+    p = gf_provider_create(test_pool, "stuck", "local", &err);
+    ck_assert_ptr_null(gf_provider_option(test_pool, p, "async=never"));
+    job.poll_count = 500;
+    gf_provider_attempt(p, &job, "local-g1", test_pool, &res);
+    ck_assert(res.running);
+}
+END_TEST
+
+START_TEST(chain_text)
+{
+    const char *err = NULL;
+    apr_array_header_t *c = gf_chain_parse(test_pool, "fal:fal-ai/flux/dev,local", &err);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(c->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(c, 0, gf_chain_entry_t).model, "fal-ai/flux/dev");
+    ck_assert_ptr_null(gf_chain_parse(test_pool, "", &err));
+    ck_assert_ptr_null(gf_chain_parse(test_pool, "a,:m", &err));
+}
+END_TEST
+
 START_TEST(local_storage)
 {
     char tmpl[] = "/tmp/gf-storage-XXXXXX";
@@ -108,6 +167,8 @@ Suite *provider_suite(void)
     tcase_add_test(tc, declarations);
     tcase_add_test(tc, chains);
     tcase_add_test(tc, local_provider_renders);
+    tcase_add_test(tc, local_simulations);
+    tcase_add_test(tc, chain_text);
     tcase_add_test(tc, local_storage);
     tcase_add_test(tc, error_table);
     suite_add_tcase(s, tc);
