@@ -20,24 +20,45 @@ int gf_uuid_valid(const char *s)
     return s[36] == '\0';
 }
 
+/* Endpoints of the form {base}/<action>/{id}. */
+static const struct {
+    const char *prefix;
+    gf_route_kind_t kind;
+    const char *allow;
+} ID_ROUTES[] = {
+    { "/status/", GF_ROUTE_STATUS, "GET, HEAD" },
+    { "/cancel/", GF_ROUTE_CANCEL, "POST" },
+    { "/retry/",  GF_ROUTE_RETRY,  "POST" },
+    { "/events/", GF_ROUTE_EVENTS, "GET" },
+    { NULL, GF_ROUTE_NONE, NULL }
+};
+
 void gf_route_parse(const char *path, gf_route_t *route)
 {
+    int i;
+
     memset(route, 0, sizeof(*route));
     if (!strcmp(path, "/create")) {
         route->kind = GF_ROUTE_CREATE;
         route->allow = "POST";
+        return;
     }
-    else if (!strcmp(path, "/generate")) {
+    if (!strcmp(path, "/generate")) {
         route->kind = GF_ROUTE_GENERATE;
         route->allow = "POST";
+        return;
     }
-    else if (!strncmp(path, "/status/", 8) && path[8] && !strchr(path + 8, '/')) {
-        route->kind = GF_ROUTE_STATUS;
-        route->allow = "GET, HEAD";
-        route->id_valid = gf_uuid_valid(path + 8);
-        if (route->id_valid) {
-            memcpy(route->id, path + 8, 36);
-            route->id[36] = '\0';
+    for (i = 0; ID_ROUTES[i].prefix; i++) {
+        size_t n = strlen(ID_ROUTES[i].prefix);
+        if (!strncmp(path, ID_ROUTES[i].prefix, n) && path[n] && !strchr(path + n, '/')) {
+            route->kind = ID_ROUTES[i].kind;
+            route->allow = ID_ROUTES[i].allow;
+            route->id_valid = gf_uuid_valid(path + n);
+            if (route->id_valid) {
+                memcpy(route->id, path + n, 36);
+                route->id[36] = '\0';
+            }
+            return;
         }
     }
 }

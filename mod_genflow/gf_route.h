@@ -10,13 +10,16 @@ typedef enum {
     GF_ROUTE_NONE = 0,     /* not an endpoint of the type */
     GF_ROUTE_CREATE,       /* POST {base}/create */
     GF_ROUTE_GENERATE,     /* POST {base}/generate */
-    GF_ROUTE_STATUS        /* GET {base}/status/{id} */
+    GF_ROUTE_STATUS,       /* GET {base}/status/{id} */
+    GF_ROUTE_CANCEL,       /* POST {base}/cancel/{id} */
+    GF_ROUTE_RETRY,        /* POST {base}/retry/{id} */
+    GF_ROUTE_EVENTS        /* GET {base}/events/{id} */
 } gf_route_kind_t;
 
 typedef struct {
     gf_route_kind_t kind;
     const char *allow;     /* the methods the route accepts, for 405 + Allow */
-    char id[37];           /* generation id of /status/{id}, "" otherwise */
+    char id[37];           /* generation id of /<action>/{id}, "" otherwise */
     int id_valid;          /* id is a canonical UUID */
 } gf_route_t;
 

@@ -11,7 +11,8 @@
 #include "gf_sql.h"
 
 static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
-    "create", "queue", "get", "claim", "schedule", "complete", "fail"
+    "create", "queue", "get", "claim", "schedule", "complete", "fail", "input", "expire",
+    "prune"
 };
 
 /* The UTC calendar day, the unit of the daily limit. */
@@ -65,18 +66,20 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
 
 /* args: user, cost, configured daily limit, final prompt, user prompt,
  * preset, source image, aspect ratio, seed, input JSON, max retries,
- * provider chain ("a,b:model"), deadline seconds.
- * No row when the balance or the day's allowance cannot cover the cost. */
+ * provider chain ("a,b:model"), deadline seconds, per-user active limit
+ * (0 = none). No row when the balance, the day's allowance or the active
+ * limit does not allow it. */
 static const char CREATE_SQL[] =
     "WITH args AS (SELECT %s::text AS user_id, %d::int AS cost, %d::int AS day_limit,"
     " %s::text AS prompt, %s::text AS user_prompt, %s::text AS preset,"
     " %s::text AS source_image, %s::text AS aspect_ratio, %s::bigint AS seed,"
     " %s::jsonb AS input, %d::int AS max_retries, %s::text AS chain,"
-    " %d::int AS deadline_secs),"
+    " %d::int AS deadline_secs, %d::int AS max_active),"
     " acct AS (UPDATE genflow_accounts a SET balance = a.balance - args.cost,"
     "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost,"
-    "   daily_date = " UTC_TODAY ", updated_at = now()"
+    "   daily_date = " UTC_TODAY ", updated_at = now(), active = a.active + 1"
     "  FROM args WHERE a.user_id = args.user_id AND a.balance >= args.cost"
+    "   AND (args.max_active = 0 OR a.active < args.max_active)"
     "   AND (COALESCE(a.daily_limit, args.day_limit) = 0"
     "        OR CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost"
     "           <= COALESCE(a.daily_limit, args.day_limit))"
@@ -144,17 +147,19 @@ static const char COMPLETE_SQL[] =
     "   AND g.lease_owner = args.lease_owner AND g.attempts = args.attempts"
     "  RETURNING g.*),"
     " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
-    "  SELECT user_id, 'charge', 0, '{Y}', id, 'completed' FROM gen)"
+    "  SELECT user_id, 'charge', 0, '{Y}', id, 'completed' FROM gen),"
+    " acct AS (UPDATE genflow_accounts a SET active = greatest(a.active - 1, 0)"
+    "  FROM gen WHERE a.user_id = gen.user_id)"
     " SELECT genflow_status_object('{Y}', to_jsonb(gen))::text FROM gen";
 
 /* args: id, terminal status (failed|cancelled), error code, error message,
- * provider, model, lease owner, attempt (both NULL for a cancel or an
- * expiry, which need no lease). Refunds the reservation and gives back the
+ * provider, model, lease owner, attempt (both NULL for a cancel, which
+ * needs no lease), owner (NULL for a worker). Refunds the reservation and gives back the
  * day's allowance when the generation was created on the current UTC day. */
 static const char FAIL_SQL[] =
     "WITH args AS (SELECT %s::uuid AS id, %s::text AS status, %s::text AS error_code,"
     " %s::text AS error_message, %s::text AS provider, %s::text AS model,"
-    " %s::text AS lease_owner, %s::int AS attempts),"
+    " %s::text AS lease_owner, %s::int AS attempts, %s::text AS user_id),"
     " gen AS (UPDATE {T} g SET status = args.status, error_code = args.error_code,"
     "   error_message = args.error_message, provider = COALESCE(args.provider, g.provider),"
     "   model = COALESCE(args.model, g.model), credits_charged = 0, finished_at = now(),"
@@ -163,6 +168,7 @@ static const char FAIL_SQL[] =
     "   AND args.status IN ('failed', 'cancelled')"
     "   AND (args.lease_owner IS NULL"
     "        OR (g.lease_owner = args.lease_owner AND g.attempts = args.attempts))"
+    "   AND (args.user_id IS NULL OR g.user_id = args.user_id)"
     "  RETURNING g.*),"
     " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
     "  SELECT user_id, 'refund', estimated_cost, '{Y}', id, error_code FROM gen"
@@ -170,15 +176,56 @@ static const char FAIL_SQL[] =
     " acct AS (UPDATE genflow_accounts a SET balance = a.balance + led.amount,"
     "   daily_used = CASE WHEN a.daily_date = (gen.created_at AT TIME ZONE 'UTC')::date"
     "                     THEN greatest(a.daily_used - led.amount, 0) ELSE a.daily_used END,"
-    "   updated_at = now()"
+    "   active = greatest(a.active - 1, 0), updated_at = now()"
     "  FROM led JOIN gen ON gen.id = led.generation_id WHERE a.user_id = led.user_id)"
     " SELECT genflow_status_object('{Y}', to_jsonb(gen))::text FROM gen";
+
+/* args: id, user. What a retry needs. */
+static const char INPUT_SQL[] =
+    "SELECT g.status, g.input::text FROM {T} g WHERE g.id = %s::uuid AND g.user_id = %s";
+
+/* args: TTL seconds. Up to 100 pending generations that nobody started
+ * within the TTL become failed/EXPIRED, refunded per user in one statement. */
+static const char EXPIRE_SQL[] =
+    "WITH args AS (SELECT %d::int AS ttl),"
+    " gen AS (UPDATE {T} g SET status = 'failed', error_code = 'EXPIRED',"
+    "   error_message = 'the generation was never started', credits_charged = 0,"
+    "   finished_at = now()"
+    "  WHERE g.id IN (SELECT d.id FROM {T} d, args WHERE d.status = 'pending'"
+    "     AND d.queued_at IS NULL AND d.created_at < now() - make_interval(secs => args.ttl)"
+    "     ORDER BY d.created_at LIMIT 100 FOR UPDATE SKIP LOCKED)"
+    "   AND g.status = 'pending' AND g.queued_at IS NULL"
+    "  RETURNING g.*),"
+    " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
+    "  SELECT user_id, 'refund', estimated_cost, '{Y}', id, 'EXPIRED' FROM gen"
+    "  RETURNING user_id, amount, generation_id),"
+    " per_user AS (SELECT led.user_id, sum(led.amount) AS amount, count(*) AS n,"
+    "   sum(CASE WHEN (gen.created_at AT TIME ZONE 'UTC')::date = " UTC_TODAY
+    "            THEN led.amount ELSE 0 END) AS today"
+    "  FROM led JOIN gen ON gen.id = led.generation_id GROUP BY led.user_id),"
+    " acct AS (UPDATE genflow_accounts a SET balance = a.balance + pu.amount,"
+    "   active = greatest(a.active - pu.n, 0),"
+    "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY
+    "                     THEN greatest(a.daily_used - pu.today, 0) ELSE a.daily_used END,"
+    "   updated_at = now()"
+    "  FROM per_user pu WHERE a.user_id = pu.user_id)"
+    " SELECT count(*)::text FROM gen";
+
+/* args: retention seconds. Failed and cancelled rows older than that go;
+ * completed rows are the user's gallery and stay; the ledger stays. */
+static const char PRUNE_SQL[] =
+    "WITH d AS (DELETE FROM {T} g WHERE g.id IN (SELECT x.id FROM {T} x"
+    "   WHERE x.status IN ('failed', 'cancelled')"
+    "     AND x.finished_at < now() - make_interval(secs => %d) LIMIT 500)"
+    "  RETURNING 1)"
+    " SELECT count(*)::text FROM d";
 
 void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
                             apr_array_header_t *stmts)
 {
     static const char *const SQL[GF_SQL_TYPE_OPS] = {
-        CREATE_SQL, QUEUE_SQL, GET_SQL, CLAIM_SQL, SCHEDULE_SQL, COMPLETE_SQL, FAIL_SQL
+        CREATE_SQL, QUEUE_SQL, GET_SQL, CLAIM_SQL, SCHEDULE_SQL, COMPLETE_SQL, FAIL_SQL,
+        INPUT_SQL, EXPIRE_SQL, PRUNE_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {
@@ -200,7 +247,7 @@ static const char ACCOUNT_ENSURE_SQL[] =
 /* args: configured daily limit, user. */
 static const char ACCOUNT_STATE_SQL[] =
     "SELECT a.balance, COALESCE(a.daily_limit, %d),"
-    " CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END"
+    " CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END, a.active"
     " FROM genflow_accounts a WHERE a.user_id = %s";
 
 /* args: configured daily limit, user. weekly_used: credits of this ISO

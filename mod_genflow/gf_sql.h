@@ -26,6 +26,9 @@ typedef enum {
     GF_SQL_SCHEDULE,     /* a worker puts its row back for a later attempt */
     GF_SQL_COMPLETE,     /* → completed + charge */
     GF_SQL_FAIL,         /* → failed/cancelled + refund */
+    GF_SQL_INPUT,        /* status and stored input of the owner's generation */
+    GF_SQL_EXPIRE,       /* sweep: never-started pending rows → EXPIRED + refund */
+    GF_SQL_PRUNE,        /* sweep: delete old failed/cancelled rows */
     GF_SQL_TYPE_OPS
 } gf_sql_type_op_t;
 

@@ -68,6 +68,9 @@ void *gf_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->workers = GF_UNSET;
     sc->lease_secs = GF_UNSET;
     sc->deadline_secs = GF_UNSET;
+    sc->max_active = GF_UNSET;
+    sc->pending_ttl = GF_UNSET;
+    sc->retention = GF_UNSET;
     return sc;
 }
 
@@ -85,6 +88,9 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->workers = add->workers != GF_UNSET ? add->workers : base->workers;
     sc->lease_secs = add->lease_secs != GF_UNSET ? add->lease_secs : base->lease_secs;
     sc->deadline_secs = add->deadline_secs != GF_UNSET ? add->deadline_secs : base->deadline_secs;
+    sc->max_active = add->max_active != GF_UNSET ? add->max_active : base->max_active;
+    sc->pending_ttl = add->pending_ttl != GF_UNSET ? add->pending_ttl : base->pending_ttl;
+    sc->retention = add->retention != GF_UNSET ? add->retention : base->retention;
     return sc;
 }
 
@@ -111,6 +117,21 @@ int gf_conf_lease_secs(const gf_server_conf_t *sc)
 int gf_conf_deadline_secs(const gf_server_conf_t *sc)
 {
     return sc->deadline_secs != GF_UNSET ? sc->deadline_secs : GF_DEFAULT_DEADLINE_SECS;
+}
+
+long gf_conf_max_active(const gf_server_conf_t *sc)
+{
+    return sc->max_active != GF_UNSET ? sc->max_active : GF_DEFAULT_MAX_ACTIVE;
+}
+
+long gf_conf_pending_ttl(const gf_server_conf_t *sc)
+{
+    return sc->pending_ttl != GF_UNSET ? sc->pending_ttl : GF_DEFAULT_PENDING_TTL;
+}
+
+long gf_conf_retention(const gf_server_conf_t *sc)
+{
+    return sc->retention != GF_UNSET ? sc->retention : GF_DEFAULT_RETENTION;
 }
 
 /* ---- directory config --------------------------------------------------- */
@@ -261,6 +282,24 @@ static const char *set_server_amount(cmd_parms *cmd, void *dummy, const char *ar
     }
     if (!strcasecmp(cmd->cmd->name, "GenFlowStartingCredits")) sc->starting_credits = v;
     else sc->daily_limit = v;
+    return NULL;
+}
+
+static const char *set_limit(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    gf_server_conf_t *sc = gf_server_conf(cmd->server);
+    const char *name = cmd->cmd->name;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+    long v;
+
+    (void)dummy;
+    if (err) return err;
+    if ((err = gf_parse_amount(cmd->pool, arg, 10L * 365 * 86400, &v)) != NULL) {
+        return DIRECTIVE_ERROR(cmd, err);
+    }
+    if (!strcasecmp(name, "GenFlowMaxActive")) sc->max_active = v;
+    else if (!strcasecmp(name, "GenFlowPendingTTL")) sc->pending_ttl = v;
+    else sc->retention = v;
     return NULL;
 }
 
@@ -481,6 +520,12 @@ const command_rec gf_cmds[] = {
         "How long a worker owns an attempt before another may rescue it"),
     AP_INIT_TAKE1("GenFlowDeadline", set_engine_number, NULL, RSRC_CONF,
         "Seconds after its start by which a generation must be terminal (TIMEOUT)"),
+    AP_INIT_TAKE1("GenFlowMaxActive", set_limit, NULL, RSRC_CONF,
+        "Generations one user may have not yet terminal (0 = no limit); more → 429"),
+    AP_INIT_TAKE1("GenFlowPendingTTL", set_limit, NULL, RSRC_CONF,
+        "Seconds after which a created but never started generation expires (0 = never)"),
+    AP_INIT_TAKE1("GenFlowRetention", set_limit, NULL, RSRC_CONF,
+        "Seconds failed and cancelled generations are kept (0 = forever)"),
     AP_INIT_TAKE12("GenFlowType", set_type, NULL, ACCESS_CONF,
         "Serve a generation type at this location: GenFlowType NAME [TABLE]"),
     AP_INIT_TAKE_ARGV("GenFlowProviders", set_chain, NULL, ACCESS_CONF,

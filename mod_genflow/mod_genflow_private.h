@@ -53,6 +53,9 @@ typedef struct {
     int workers;                 /* GF_UNSET → default; threads per child */
     int lease_secs;              /* GF_UNSET → default */
     int deadline_secs;           /* GF_UNSET → default */
+    long max_active;             /* GF_UNSET → default; 0 = no limit */
+    long pending_ttl;            /* GF_UNSET → default; 0 = never expire */
+    long retention;              /* GF_UNSET → default; 0 = keep forever */
 } gf_server_conf_t;
 
 /* Per-location settings. */
@@ -79,6 +82,9 @@ typedef struct {
 #define GF_DEFAULT_WORKERS          2
 #define GF_DEFAULT_LEASE_SECS       30
 #define GF_DEFAULT_DEADLINE_SECS    120
+#define GF_DEFAULT_MAX_ACTIVE       10
+#define GF_DEFAULT_PENDING_TTL      3600
+#define GF_DEFAULT_RETENTION        (30L * 86400)
 
 /* mod_genflow_config.c */
 extern const command_rec gf_cmds[];
@@ -99,6 +105,9 @@ int gf_conf_max_retries(const gf_dir_conf_t *dc);
 int gf_conf_workers(const gf_server_conf_t *sc);
 int gf_conf_lease_secs(const gf_server_conf_t *sc);
 int gf_conf_deadline_secs(const gf_server_conf_t *sc);
+long gf_conf_max_active(const gf_server_conf_t *sc);
+long gf_conf_pending_ttl(const gf_server_conf_t *sc);
+long gf_conf_retention(const gf_server_conf_t *sc);
 /* The chain as stored with a generation: "a,b:model". */
 const char *gf_conf_chain_text(apr_pool_t *p, const gf_dir_conf_t *dc);
 /* Cross-directive checks after the whole config is read. */
@@ -160,6 +169,8 @@ typedef struct {
 /* Claim and work at most one due generation of type t. Returns 1 when a
  * generation was worked, 0 when none was due, -1 on database trouble. */
 int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner);
+/* Expire never-started generations and prune old failures of type t. */
+void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t);
 
 /* mod_genflow_quota.c */
 int gf_quota_handler(request_rec *r);

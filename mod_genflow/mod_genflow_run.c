@@ -95,9 +95,9 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
                            provider, model, c->lease_owner, attempt);
         break;
     case GF_NEXT_FAIL:
-        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_FAIL], &rows, 8, c->id, "failed",
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_FAIL], &rows, 9, c->id, "failed",
                            dd.code, dd.message ? dd.message : dd.code, provider, model,
-                           c->lease_owner, attempt);
+                           c->lease_owner, attempt, NULL);
         break;
     default: {
         int index = c->chain_index, retry = c->retry_count, polls = c->poll_count;
@@ -225,4 +225,32 @@ int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lea
     js.now = apr_time_now();
     gf_job_decide(&js, &res, rnd, &d);
     return apply(s, p, &c, &d, prov, &res);
+}
+
+void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t)
+{
+    gf_server_conf_t *sc = gf_server_conf(s);
+    gf_db_rows_t *rows;
+    ap_dbd_t *dbd;
+
+    if (!(dbd = gf_db_open(p, s))) {
+        return;
+    }
+    if (gf_conf_pending_ttl(sc) > 0
+        && gf_db_pselect(s, p, dbd, t->labels[GF_SQL_EXPIRE], &rows, 1,
+                         num(p, gf_conf_pending_ttl(sc))) == GF_DB_OK
+        && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1403)
+                     "expired type=%s count=%s (never started within %lds; refunded)",
+                     t->name, rows->rows[0][0], gf_conf_pending_ttl(sc));
+    }
+    if (gf_conf_retention(sc) > 0
+        && gf_db_pselect(s, p, dbd, t->labels[GF_SQL_PRUNE], &rows, 1,
+                         num(p, gf_conf_retention(sc))) == GF_DB_OK
+        && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1404)
+                     "pruned type=%s count=%s (failed/cancelled older than %lds)",
+                     t->name, rows->rows[0][0], gf_conf_retention(sc));
+    }
+    gf_db_close(s, dbd);
 }

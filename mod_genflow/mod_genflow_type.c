@@ -7,6 +7,7 @@
  * Handlers only validate, call single-statement SQL and format answers;
  * the money rules live in those statements (gf_sql.c).
  */
+#include <stdio.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_general.h>
@@ -50,24 +51,57 @@ static json_object *parse_status(request_rec *r, const char *status_json)
     return gf_json_parse(r->pool, status_json, strlen(status_json), &err);
 }
 
+static int is_terminal(const char *status)
+{
+    return status && (!strcmp(status, "completed") || !strcmp(status, "failed")
+                      || !strcmp(status, "cancelled"));
+}
+
 /* The database renders status objects with spaces; clients get them in
- * the same compact form as every other answer. */
+ * the same compact form as every other answer. A generation still running
+ * carries Retry-After, a hint that grows with its age. */
 static int send_status(request_rec *r, int http_status, const char *status_json)
 {
     json_object *status = parse_status(r, status_json);
     if (!status) return gf_send_db_error(r, GF_DB_ERROR);
+    if (!is_terminal(json_object_get_string(status_field(status, "status")))) {
+        apr_time_t created = 0;
+        const char *c = json_object_get_string(status_field(status, "createdAt"));
+        if (c) {
+            apr_time_exp_t tm;
+            memset(&tm, 0, sizeof(tm));
+            if (sscanf(c, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                       &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 6) {
+                tm.tm_year -= 1900;
+                tm.tm_mon -= 1;
+                apr_time_exp_gmt_get(&created, &tm);
+            }
+        }
+        apr_table_setn(r->headers_out, "Retry-After",
+                       apr_itoa(r->pool, gf_job_client_retry_after(
+                           created ? apr_time_now() - created : 0)));
+    }
     return gf_send_json(r, http_status, gf_json_dump(r->pool, status));
 }
 
-static int insufficient_credits(request_rec *r, ap_dbd_t *dbd, long cost)
+/* The create statement reserved nothing: say why, 429 or 402. */
+static int refused_create(request_rec *r, ap_dbd_t *dbd, long cost)
 {
     gf_server_conf_t *sc = gf_server_conf(r->server);
     gf_db_rows_t *rows;
     gf_db_status_t st;
     const char *msg = "not enough credits for this generation";
+    long max_active = gf_conf_max_active(sc);
 
     st = gf_db_select(r, dbd, GF_SQL_ACCOUNT_STATE, &rows, 2,
                       apr_ltoa(r->pool, gf_conf_daily_limit(sc)), r->user);
+    if (st == GF_DB_OK && rows->nrows == 1 && max_active > 0
+        && apr_atoi64(rows->rows[0][3]) >= max_active) {
+        apr_table_setn(r->headers_out, "Retry-After", "5");
+        return gf_send_error(r, HTTP_TOO_MANY_REQUESTS, GF_ERR_RATE_LIMIT,
+                             apr_psprintf(r->pool, "%ld generations are already in progress "
+                                          "for this user; wait for one to finish", max_active));
+    }
     if (st == GF_DB_OK && rows->nrows == 1) {
         msg = gf_credits_refusal(r->pool, apr_atoi64(rows->rows[0][0]),
                                  apr_atoi64(rows->rows[0][1]), apr_atoi64(rows->rows[0][2]),
@@ -120,7 +154,7 @@ static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t 
     if ((st = gf_account_ensure(r, dbd)) != GF_DB_OK) {
         return gf_send_db_error(r, st);
     }
-    st = gf_db_select(r, dbd, type_label(dc, GF_SQL_CREATE), &rows, 13,
+    st = gf_db_select(r, dbd, type_label(dc, GF_SQL_CREATE), &rows, 14,
                       r->user, apr_ltoa(r->pool, cost),
                       apr_ltoa(r->pool, gf_conf_daily_limit(sc)),
                       prompt, in.prompt, in.preset, in.source_image, in.aspect_ratio,
@@ -128,12 +162,13 @@ static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t 
                       gf_input_to_json(r->pool, &in),
                       apr_itoa(r->pool, gf_conf_max_retries(dc)),
                       gf_conf_chain_text(r->pool, dc),
-                      apr_itoa(r->pool, gf_conf_deadline_secs(sc)));
+                      apr_itoa(r->pool, gf_conf_deadline_secs(sc)),
+                      apr_ltoa(r->pool, gf_conf_max_active(sc)));
     if (st != GF_DB_OK) {
         return gf_send_db_error(r, st);
     }
     if (rows->nrows == 0) {
-        return insufficient_credits(r, dbd, cost);
+        return refused_create(r, dbd, cost);
     }
     *status_json = rows->rows[0][0];
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1301)
@@ -188,12 +223,6 @@ static int handle_create(request_rec *r, const gf_dir_conf_t *dc)
     return gf_send_json(r, HTTP_CREATED, gf_json_dump(r->pool, out));
 }
 
-static int is_terminal(const char *status)
-{
-    return status && (!strcmp(status, "completed") || !strcmp(status, "failed")
-                      || !strcmp(status, "cancelled"));
-}
-
 /* Answer with the generation's state once it is terminal or wait_secs have
  * passed: 200 + status object, or 202 + where to poll. Status reads are one
  * indexed SELECT; a worker of this child finishing a job wakes the wait at
@@ -234,21 +263,30 @@ static int answer_when_done(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *
     return gf_send_json(r, HTTP_ACCEPTED, gf_json_dump(r->pool, out));
 }
 
+static int queue_and_answer(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
+                            const char *id, int wait);
+
+/* The wait a client asked for (Prefer: wait=N), else the location's. */
+static int requested_wait(request_rec *r, const gf_dir_conf_t *dc)
+{
+    int wait = dc->wait_default != GF_UNSET ? dc->wait_default : 0;
+    if (gf_prefer_wait(apr_table_get(r->headers_in, "Prefer"), GF_PREFER_WAIT_MAX, &wait)) {
+        apr_table_setn(r->headers_out, "Preference-Applied",
+                       apr_psprintf(r->pool, "wait=%d", wait));
+    }
+    return wait;
+}
+
 /* generate: {"generationId": "..."} alone, or the create fields. */
 static int handle_generate(request_rec *r, const gf_dir_conf_t *dc)
 {
     json_object *body = NULL, *idv = NULL, *status;
     ap_dbd_t *dbd;
     const char *status_json = NULL, *id;
-    gf_db_rows_t *rows;
-    gf_db_status_t st;
-    int rc, wait = dc->wait_default != GF_UNSET ? dc->wait_default : 0;
+    int rc, wait;
 
     if ((rc = check_json_request(r, dc, &body)) != GF_CONTINUE) return rc;
-    if (gf_prefer_wait(apr_table_get(r->headers_in, "Prefer"), GF_PREFER_WAIT_MAX, &wait)) {
-        apr_table_setn(r->headers_out, "Preference-Applied",
-                       apr_psprintf(r->pool, "wait=%d", wait));
-    }
+    wait = requested_wait(r, dc);
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
 
     if (json_object_is_type(body, json_type_object)
@@ -271,6 +309,18 @@ static int handle_generate(request_rec *r, const gf_dir_conf_t *dc)
         if (!status) return gf_send_db_error(r, GF_DB_ERROR);
         id = apr_pstrdup(r->pool, json_object_get_string(status_field(status, "generationId")));
     }
+
+    return queue_and_answer(r, dbd, dc, id, wait);
+}
+
+/* Hand the owner's pending generation to the workers and answer as
+ * generate does; 404 or 409 when it is not the caller's pending one. */
+static int queue_and_answer(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
+                            const char *id, int wait)
+{
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    json_object *status;
 
     st = gf_db_select(r, dbd, type_label(dc, GF_SQL_QUEUE), &rows, 2, id, r->user);
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
@@ -313,6 +363,139 @@ static int handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route
         return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
     }
     return send_status(r, HTTP_OK, rows->rows[0][0]);
+}
+
+/* POST {base}/cancel/{id}: pending or processing → cancelled + refund, in
+ * one statement; the provider's job is cancelled where it allows. A worker
+ * still busy with the generation finds the row terminal and drops its
+ * result, so nothing is charged. */
+static int handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route)
+{
+    gf_server_conf_t *sc = gf_server_conf(r->server);
+    ap_dbd_t *dbd;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    json_object *status;
+    const char *provider, *job_id;
+
+    if (!route->id_valid) {
+        return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+    }
+    if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+    st = gf_db_select(r, dbd, type_label(dc, GF_SQL_FAIL), &rows, 9, route->id, "cancelled",
+                      GF_JOB_CANCELLED, "cancelled by the user", NULL, NULL, NULL, NULL,
+                      r->user);
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (rows->nrows == 0) {
+        st = gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &rows, 2, route->id, r->user);
+        if (st != GF_DB_OK) return gf_send_db_error(r, st);
+        if (rows->nrows == 0) {
+            return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+        }
+        status = parse_status(r, rows->rows[0][0]);
+        return gf_send_error(r, HTTP_CONFLICT, GF_ERR_INVALID_STATUS,
+                             apr_psprintf(r->pool, "the generation is %s; only a pending or "
+                                          "processing generation can be cancelled",
+                                          status ? json_object_get_string(
+                                              status_field(status, "status")) : "terminal"));
+    }
+    status = parse_status(r, rows->rows[0][0]);
+    provider = status ? json_object_get_string(status_field(status, "provider")) : NULL;
+    job_id = status ? json_object_get_string(status_field(status, "providerJobId")) : NULL;
+    if (provider && job_id) {
+        gf_provider_t *prov = apr_hash_get(sc->providers, provider, APR_HASH_KEY_STRING);
+        if (prov && prov->kind->cancel) {
+            prov->kind->cancel(prov, job_id, r->pool);
+        }
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1303)
+                  "cancelled type=%s id=%s user=%s provider=%s", dc->type->name, route->id,
+                  r->user, provider ? provider : "-");
+    return send_status(r, HTTP_OK, rows->rows[0][0]);
+}
+
+/* POST {base}/retry/{id}: a failed or cancelled generation → a NEW one
+ * with the same input (new id, new reservation), started like generate. */
+static int handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route)
+{
+    ap_dbd_t *dbd;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    json_object *input, *status;
+    const char *err, *status_json = NULL, *id;
+    int rc, wait = requested_wait(r, dc);
+
+    if (!route->id_valid) {
+        return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+    }
+    if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+    st = gf_db_select(r, dbd, type_label(dc, GF_SQL_INPUT), &rows, 2, route->id, r->user);
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (rows->nrows == 0) {
+        return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+    }
+    if (strcmp(rows->rows[0][0], "failed") && strcmp(rows->rows[0][0], "cancelled")) {
+        return gf_send_error(r, HTTP_CONFLICT, GF_ERR_INVALID_STATUS,
+                             apr_psprintf(r->pool, "the generation is %s; only a failed or "
+                                          "cancelled generation can be retried",
+                                          rows->rows[0][0]));
+    }
+    input = gf_json_parse(r->pool, rows->rows[0][1], strlen(rows->rows[0][1]), &err);
+    if (!input) return gf_send_db_error(r, GF_DB_ERROR);
+    /* The stored input is validated again: the rules may have changed. */
+    if ((rc = create_generation(r, dbd, dc, input, &status_json)) != GF_CONTINUE) return rc;
+    status = parse_status(r, status_json);
+    if (!status) return gf_send_db_error(r, GF_DB_ERROR);
+    id = apr_pstrdup(r->pool, json_object_get_string(status_field(status, "generationId")));
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1304)
+                  "retry type=%s of=%s new=%s user=%s", dc->type->name, route->id, id, r->user);
+    return queue_and_answer(r, dbd, dc, id, wait);
+}
+
+#define EVENTS_MAX_SECONDS 60
+
+/* GET {base}/events/{id}: Server-Sent Events, one "status" event per
+ * change of the status object, until it is terminal or 60 s have passed. */
+static int handle_events(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route)
+{
+    ap_dbd_t *dbd;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    json_object *status;
+    const char *last = NULL, *state;
+    apr_time_t until = r->request_time + apr_time_from_sec(EVENTS_MAX_SECONDS);
+    int n = 0;
+
+    if (!route->id_valid) {
+        return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+    }
+    if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+    st = gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &rows, 2, route->id, r->user);
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (rows->nrows == 0) {
+        return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+    }
+    r->status = HTTP_OK;
+    ap_set_content_type(r, "text/event-stream; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
+    for (;;) {
+        if (!last || strcmp(last, rows->rows[0][0])) {
+            status = parse_status(r, rows->rows[0][0]);
+            if (!status) break;
+            last = rows->rows[0][0];
+            ap_rprintf(r, "id: %d\nevent: status\ndata: %s\n\n", ++n,
+                       gf_json_dump(r->pool, status));
+            if (ap_rflush(r) != 0 || r->connection->aborted) break;
+            state = json_object_get_string(status_field(status, "status"));
+            if (is_terminal(state)) break;
+        }
+        if (apr_time_now() >= until) break;
+        gf_workers_wait_change(apr_time_from_msec(250));
+        st = gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &rows, 2, route->id, r->user);
+        if (st != GF_DB_OK || rows->nrows == 0) break;
+    }
+    return OK;
 }
 
 static int method_allowed(request_rec *r, const char *allow)
@@ -361,6 +544,9 @@ int gf_type_handler(request_rec *r)
     case GF_ROUTE_CREATE:   return handle_create(r, dc);
     case GF_ROUTE_GENERATE: return handle_generate(r, dc);
     case GF_ROUTE_STATUS:   return handle_status(r, dc, &route);
+    case GF_ROUTE_CANCEL:   return handle_cancel(r, dc, &route);
+    case GF_ROUTE_RETRY:    return handle_retry(r, dc, &route);
+    case GF_ROUTE_EVENTS:   return handle_events(r, dc, &route);
     default:                return DECLINED;
     }
 }

@@ -23,6 +23,7 @@
 
 #define IDLE_WAIT        apr_time_from_msec(500)
 #define TROUBLE_WAIT     apr_time_from_sec(1)
+#define SWEEP_INTERVAL   apr_time_from_sec(2)
 
 typedef struct {
     server_rec *s;
@@ -83,6 +84,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     apr_pool_t *pool;
     const char *owner;
     int start = 0;
+    apr_time_t next_sweep = apr_time_now() + SWEEP_INTERVAL;
 
     /* A thread of its own needs a pool with an allocator of its own: the
      * child's pool is not safe to allocate from concurrently. */
@@ -110,6 +112,17 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
             }
         }
         start++;
+        /* Worker 0 of each child runs the sweeps; they are set-based and
+         * skip locked rows, so children and servers never collide. */
+        if (index == 0 && apr_time_now() >= next_sweep) {
+            for (i = 0; i < types->nelts && !W->stopping; i++) {
+                gf_run_sweep(W->s, pool, APR_ARRAY_IDX(types, i, gf_type_t *));
+                apr_pool_clear(pool);
+            }
+            owner = apr_psprintf(pool, "%s:%ld", W->node, index);
+            next_sweep = apr_time_now() + SWEEP_INTERVAL;
+            announce_change();
+        }
         if (trouble && !worked) {
             apr_sleep(TROUBLE_WAIT);   /* database down: do not spin */
         }

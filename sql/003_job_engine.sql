@@ -42,3 +42,22 @@ BEGIN
     PERFORM genflow_add_engine_columns(p_table);
 END
 $fn$;
+
+-- Per-user count of generations not yet terminal, kept in the same
+-- statements that create and finalize them, so the per-user limit
+-- (429 RATE_LIMIT) is checked without counting rows of every type table.
+ALTER TABLE genflow_accounts
+    ADD COLUMN active integer NOT NULL DEFAULT 0 CHECK (active >= 0);
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOR t IN SELECT table_name FROM genflow_types LOOP
+        EXECUTE format('UPDATE genflow_accounts a SET active = a.active + c.n
+                          FROM (SELECT user_id, count(*) AS n FROM %I
+                                 WHERE status IN (''pending'', ''processing'')
+                                 GROUP BY user_id) c
+                         WHERE a.user_id = c.user_id', t);
+    END LOOP;
+END $$;

@@ -17,6 +17,14 @@ START_TEST(routes)
     gf_route_parse("/status/not-a-uuid", &r);
     ck_assert_int_eq(r.kind, GF_ROUTE_STATUS);
     ck_assert(!r.id_valid);
+    gf_route_parse("/cancel/0b7c6a52-2f5e-4f1a-9a53-4b6f0d0c7e11", &r);
+    ck_assert_int_eq(r.kind, GF_ROUTE_CANCEL);
+    ck_assert_str_eq(r.allow, "POST");
+    gf_route_parse("/retry/0b7c6a52-2f5e-4f1a-9a53-4b6f0d0c7e11", &r);
+    ck_assert_int_eq(r.kind, GF_ROUTE_RETRY);
+    gf_route_parse("/events/0b7c6a52-2f5e-4f1a-9a53-4b6f0d0c7e11", &r);
+    ck_assert_int_eq(r.kind, GF_ROUTE_EVENTS);
+    ck_assert_str_eq(r.allow, "GET");
     gf_route_parse("/status/", &r);
     ck_assert_int_eq(r.kind, GF_ROUTE_NONE);
     gf_route_parse("/status/a/b", &r);
