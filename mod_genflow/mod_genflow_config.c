@@ -67,7 +67,6 @@ void *gf_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->daily_limit = GF_UNSET;
     sc->workers = GF_UNSET;
     sc->lease_secs = GF_UNSET;
-    sc->deadline_secs = GF_UNSET;
     sc->max_active = GF_UNSET;
     sc->pending_ttl = GF_UNSET;
     sc->retention = GF_UNSET;
@@ -87,7 +86,6 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->storage_url = add->storage_url ? add->storage_url : base->storage_url;
     sc->workers = add->workers != GF_UNSET ? add->workers : base->workers;
     sc->lease_secs = add->lease_secs != GF_UNSET ? add->lease_secs : base->lease_secs;
-    sc->deadline_secs = add->deadline_secs != GF_UNSET ? add->deadline_secs : base->deadline_secs;
     sc->max_active = add->max_active != GF_UNSET ? add->max_active : base->max_active;
     sc->pending_ttl = add->pending_ttl != GF_UNSET ? add->pending_ttl : base->pending_ttl;
     sc->retention = add->retention != GF_UNSET ? add->retention : base->retention;
@@ -114,9 +112,9 @@ int gf_conf_lease_secs(const gf_server_conf_t *sc)
     return sc->lease_secs != GF_UNSET ? sc->lease_secs : GF_DEFAULT_LEASE_SECS;
 }
 
-int gf_conf_deadline_secs(const gf_server_conf_t *sc)
+int gf_conf_deadline_secs(const gf_dir_conf_t *dc)
 {
-    return sc->deadline_secs != GF_UNSET ? sc->deadline_secs : GF_DEFAULT_DEADLINE_SECS;
+    return dc->deadline_secs != GF_UNSET ? dc->deadline_secs : GF_DEFAULT_DEADLINE_SECS;
 }
 
 long gf_conf_max_active(const gf_server_conf_t *sc)
@@ -144,6 +142,7 @@ void *gf_create_dir_conf(apr_pool_t *p, char *dir)
     dc->max_body = GF_UNSET;
     dc->wait_default = GF_UNSET;
     dc->max_retries = GF_UNSET;
+    dc->deadline_secs = GF_UNSET;
     return dc;
 }
 
@@ -164,6 +163,7 @@ void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->needs = add->needs_set ? add->needs : base->needs;
     dc->prompt_template = add->prompt_template ? add->prompt_template : base->prompt_template;
     dc->max_retries = add->max_retries != GF_UNSET ? add->max_retries : base->max_retries;
+    dc->deadline_secs = add->deadline_secs != GF_UNSET ? add->deadline_secs : base->deadline_secs;
     return dc;
 }
 
@@ -323,12 +323,6 @@ static const char *set_engine_number(cmd_parms *cmd, void *dummy, const char *ar
         if (v < 2) return DIRECTIVE_ERROR(cmd, "must be at least 2 seconds");
         sc->lease_secs = (int)v;
     }
-    else {
-        if ((err = gf_parse_amount(cmd->pool, arg, 86400, &v)) != NULL)
-            return DIRECTIVE_ERROR(cmd, err);
-        if (v < 1) return DIRECTIVE_ERROR(cmd, "must be at least 1 second");
-        sc->deadline_secs = (int)v;
-    }
     return NULL;
 }
 
@@ -466,6 +460,12 @@ static const char *set_dir_number(cmd_parms *cmd, void *dcv, const char *arg)
             return DIRECTIVE_ERROR(cmd, err);
         dc->wait_default = (int)v;
     }
+    else if (!strcasecmp(name, "GenFlowDeadline")) {
+        if ((err = gf_parse_amount(cmd->pool, arg, 86400, &v)) != NULL)
+            return DIRECTIVE_ERROR(cmd, err);
+        if (v < 1) return DIRECTIVE_ERROR(cmd, "must be at least 1 second");
+        dc->deadline_secs = (int)v;
+    }
     else {
         if ((err = gf_parse_amount(cmd->pool, arg, 10, &v)) != NULL)
             return DIRECTIVE_ERROR(cmd, err);
@@ -518,7 +518,7 @@ const command_rec gf_cmds[] = {
         "Background worker threads per httpd child (0 = this server works no jobs)"),
     AP_INIT_TAKE1("GenFlowLeaseSeconds", set_engine_number, NULL, RSRC_CONF,
         "How long a worker owns an attempt before another may rescue it"),
-    AP_INIT_TAKE1("GenFlowDeadline", set_engine_number, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("GenFlowDeadline", set_dir_number, NULL, RSRC_CONF | ACCESS_CONF,
         "Seconds after its start by which a generation must be terminal (TIMEOUT)"),
     AP_INIT_TAKE1("GenFlowMaxActive", set_limit, NULL, RSRC_CONF,
         "Generations one user may have not yet terminal (0 = no limit); more → 429"),

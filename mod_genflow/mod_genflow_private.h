@@ -52,7 +52,6 @@ typedef struct {
     gf_storage_t *storage;       /* built in post_config */
     int workers;                 /* GF_UNSET → default; threads per child */
     int lease_secs;              /* GF_UNSET → default */
-    int deadline_secs;           /* GF_UNSET → default */
     long max_active;             /* GF_UNSET → default; 0 = no limit */
     long pending_ttl;            /* GF_UNSET → default; 0 = never expire */
     long retention;              /* GF_UNSET → default; 0 = keep forever */
@@ -70,6 +69,7 @@ typedef struct {
     unsigned needs;              /* GF_NEED_* */
     const char *prompt_template; /* NULL → built-in */
     int max_retries;             /* GF_UNSET → 3 */
+    int deadline_secs;           /* GF_UNSET → GF_DEFAULT_DEADLINE_SECS */
 } gf_dir_conf_t;
 
 #define GF_DEFAULT_STARTING_CREDITS 10
@@ -104,7 +104,7 @@ const char *gf_conf_prompt_template(const gf_dir_conf_t *dc);
 int gf_conf_max_retries(const gf_dir_conf_t *dc);
 int gf_conf_workers(const gf_server_conf_t *sc);
 int gf_conf_lease_secs(const gf_server_conf_t *sc);
-int gf_conf_deadline_secs(const gf_server_conf_t *sc);
+int gf_conf_deadline_secs(const gf_dir_conf_t *dc);
 long gf_conf_max_active(const gf_server_conf_t *sc);
 long gf_conf_pending_ttl(const gf_server_conf_t *sc);
 long gf_conf_retention(const gf_server_conf_t *sc);

@@ -162,7 +162,7 @@ static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t 
                       gf_input_to_json(r->pool, &in),
                       apr_itoa(r->pool, gf_conf_max_retries(dc)),
                       gf_conf_chain_text(r->pool, dc),
-                      apr_itoa(r->pool, gf_conf_deadline_secs(sc)),
+                      apr_itoa(r->pool, gf_conf_deadline_secs(dc)),
                       apr_ltoa(r->pool, gf_conf_max_active(sc)));
     if (st != GF_DB_OK) {
         return gf_send_db_error(r, st);
