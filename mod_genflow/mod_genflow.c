@@ -73,8 +73,8 @@ static void gf_register_hooks(apr_pool_t *p)
 
     (void)p;
     ap_hook_post_config(gf_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
-    /* After mod_dbd's child_init, so the workers' cleanup runs before the
-     * connection pool's (cleanups run last-registered first). */
+    /* After mod_dbd's child_init, which creates the connection pool the
+     * workers use. */
     static const char *const after_dbd[] = { "mod_dbd.c", NULL };
     ap_hook_child_init(gf_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(gf_fixups, NULL, NULL, APR_HOOK_LAST);

@@ -8,9 +8,8 @@
  * nothing, because an unfinished attempt's lease expires and any worker of
  * any server takes the row again.
  *
- * At child exit the pool cleanup stops the threads and waits for them; it
- * is registered after mod_dbd's child_init so it runs before mod_dbd's
- * connection pool is destroyed.
+ * At child exit a pre-cleanup of the child pool stops the threads and
+ * waits for them, before mod_dbd's connection pool (a subpool) is gone.
  */
 #include <unistd.h>
 #include <apr_strings.h>
@@ -186,7 +185,10 @@ void gf_workers_child_init(apr_pool_t *pchild, server_rec *s)
         }
         W->nthreads++;
     }
-    apr_pool_cleanup_register(pchild, NULL, stop_workers, apr_pool_cleanup_null);
+    /* A pre-cleanup: it runs before pchild's subpools are destroyed, and
+     * mod_dbd keeps its connection pool in such a subpool. An ordinary
+     * cleanup would join the workers after their connections are gone. */
+    apr_pool_pre_cleanup_register(pchild, NULL, stop_workers);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1602)
                  "%d genflow workers started in %s", W->nthreads, W->node);
 }
