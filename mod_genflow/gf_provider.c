@@ -8,12 +8,12 @@
 
 static const gf_provider_kind_t *const KINDS[] = {
     &gf_provider_kind_local,
+    &gf_provider_kind_stability,
+    &gf_provider_kind_fal,
+    &gf_provider_kind_replicate,
+    &gf_provider_kind_aiml,
     NULL
 };
-
-/* Kinds named by SPEC §6 whose adapters are not in this build yet: a
- * declaration of one fails at startup rather than at the first job. */
-static const char *const PLANNED_KINDS[] = { "stability", "fal", "replicate", "aiml", NULL };
 
 static int valid_name(const char *s)
 {
@@ -40,21 +40,14 @@ gf_provider_t *gf_provider_create(apr_pool_t *p, const char *name,
 {
     const gf_provider_kind_t *k = gf_provider_kind_find(kind);
     gf_provider_t *prov;
-    const char *const *planned;
 
     if (!valid_name(name)) {
         *err = apr_psprintf(p, "provider name '%s' may only use letters, digits, '-', '_' and '.'", name);
         return NULL;
     }
     if (!k) {
-        for (planned = PLANNED_KINDS; *planned; planned++) {
-            if (!strcmp(*planned, kind)) {
-                *err = apr_psprintf(p, "provider kind '%s' is not available in this "
-                                    "build of mod_genflow (available: local)", kind);
-                return NULL;
-            }
-        }
-        *err = apr_psprintf(p, "unknown provider kind '%s' (known: local)", kind);
+        *err = apr_psprintf(p, "unknown provider kind '%s' (known: local, stability, fal, "
+                            "replicate, aiml)", kind);
         return NULL;
     }
     prov = apr_pcalloc(p, sizeof(*prov));

@@ -24,6 +24,7 @@ typedef struct {
     const char *model;         /* from the chain entry, or NULL for the default */
     int attempt;               /* 1 for the first attempt of the generation */
     int poll_count;            /* polls already made of an accepted job */
+    const char *provider_state; /* what the provider returned to poll with (URLs) */
 } gf_job_t;
 
 typedef struct {
@@ -32,6 +33,7 @@ typedef struct {
     int transient;             /* worth retrying on the same provider */
     apr_interval_time_t retry_after; /* provider's Retry-After, 0 if none */
     const char *provider_job_id;     /* asynchronous: accepted, poll this id */
+    const char *provider_state;      /* and keep this to poll/cancel with (JSON) */
     int running;               /* asynchronous: polled, not finished yet */
     unsigned char *image;      /* bytes to store, or NULL */
     apr_size_t image_len;
@@ -54,7 +56,10 @@ typedef struct {
     void (*poll)(const gf_provider_t *prov, const gf_job_t *job, const char *provider_job_id,
                  apr_pool_t *p, gf_provider_result_t *res);
     /* Best effort cancel of an accepted job (NULL when not supported). */
-    void (*cancel)(const gf_provider_t *prov, const char *provider_job_id, apr_pool_t *p);
+    void (*cancel)(const gf_provider_t *prov, const char *provider_job_id,
+                   const char *provider_state, apr_pool_t *p);
+    /* Startup check of a declaration (NULL when nothing to check). */
+    const char *(*check)(apr_pool_t *p, const gf_provider_t *prov);
 } gf_provider_kind_t;
 
 struct gf_provider_t {
@@ -71,6 +76,10 @@ typedef struct {
 
 /* The built-in kinds. */
 extern const gf_provider_kind_t gf_provider_kind_local;
+extern const gf_provider_kind_t gf_provider_kind_stability;
+extern const gf_provider_kind_t gf_provider_kind_fal;
+extern const gf_provider_kind_t gf_provider_kind_replicate;
+extern const gf_provider_kind_t gf_provider_kind_aiml;
 
 const gf_provider_kind_t *gf_provider_kind_find(const char *kind);
 

@@ -182,10 +182,12 @@ static void local_poll(const gf_provider_t *prov, const gf_job_t *job, const cha
     render(prov, job, p, res);
 }
 
-static void local_cancel(const gf_provider_t *prov, const char *job_id, apr_pool_t *p)
+static void local_cancel(const gf_provider_t *prov, const char *job_id, const char *state,
+                         apr_pool_t *p)
 {
     (void)prov;
     (void)job_id;
+    (void)state;
     (void)p;   /* nothing runs anywhere: cancelling is trivially done */
 }
 
@@ -194,5 +196,6 @@ const gf_provider_kind_t gf_provider_kind_local = {
     local_set_option,
     local_generate,
     local_poll,
-    local_cancel
+    local_cancel,
+    NULL
 };

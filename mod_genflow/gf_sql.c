@@ -114,15 +114,15 @@ static const char CLAIM_SQL[] =
     "   ORDER BY d.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
     " RETURNING g.id::text, g.user_id, g.prompt, g.source_image, g.aspect_ratio, g.seed::text,"
     "  g.chain, g.chain_index, g.retry_count, g.max_retries, g.poll_count, g.provider_job_id,"
-    "  g.attempts, (extract(epoch FROM g.deadline_at) * 1000)::bigint::text";
+    "  g.attempts, (extract(epoch FROM g.deadline_at) * 1000)::bigint::text, g.provider_state";
 
 /* args: delay ms, chain index, retry count, poll count, provider job id,
- * provider, model, id, lease owner, attempt. Only the lease holder of
+ * provider state, provider, model, id, lease owner, attempt. Only the lease holder of
  * this very attempt can put the row back. */
 static const char SCHEDULE_SQL[] =
     "UPDATE {T} g SET next_attempt_at = now() + make_interval(secs => %d / 1000.0),"
     "  chain_index = %d, retry_count = %d, poll_count = %d, provider_job_id = %s,"
-    "  provider = %s, model = %s, lease_owner = NULL, lease_until = NULL"
+    "  provider_state = %s, provider = %s, model = %s, lease_owner = NULL, lease_until = NULL"
     " WHERE g.id = %s::uuid AND g.lease_owner = %s AND g.attempts = %d"
     "  AND g.status = 'processing'"
     " RETURNING g.id::text";
@@ -178,7 +178,7 @@ static const char FAIL_SQL[] =
     "                     THEN greatest(a.daily_used - led.amount, 0) ELSE a.daily_used END,"
     "   active = greatest(a.active - 1, 0), updated_at = now()"
     "  FROM led JOIN gen ON gen.id = led.generation_id WHERE a.user_id = led.user_id)"
-    " SELECT genflow_status_object('{Y}', to_jsonb(gen))::text FROM gen";
+    " SELECT genflow_status_object('{Y}', to_jsonb(gen))::text, gen.provider_state FROM gen";
 
 /* args: id, user. What a retry needs. */
 static const char INPUT_SQL[] =

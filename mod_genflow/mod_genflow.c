@@ -19,6 +19,7 @@
 #include <ap_release.h>
 
 #include "mod_genflow_private.h"
+#include "gf_http.h"
 #include "gf_log.h"
 
 static int log_enabled(void *baton, gf_log_level_t level)
@@ -38,6 +39,8 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     (void)plog;
     (void)ptemp;
     gf_log_set(log_enabled, log_print, s);
+    /* libcurl's global state, once, while the process is single-threaded. */
+    gf_http_global_init();
     if (!gf_registered_types()) {
         return OK;  /* loaded but unused */
     }

@@ -552,6 +552,20 @@ int gf_conf_check(apr_pool_t *p, server_rec *s)
     int i, j;
     server_rec *sp;
 
+    /* Each declared provider that talks to a network has a key and an
+     * allowed base URL. */
+    for (sp = s; sp; sp = sp->next) {
+        apr_hash_index_t *hi;
+        for (hi = apr_hash_first(p, gf_server_conf(sp)->providers); hi; hi = apr_hash_next(hi)) {
+            const gf_provider_t *prov = apr_hash_this_val(hi);
+            const char *err = prov->kind->check ? prov->kind->check(p, prov) : NULL;
+            if (err) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1003) "GenFlowProvider: %s",
+                             err);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+    }
     if (!mounts) {
         return OK;
     }

@@ -163,6 +163,7 @@ typedef struct {
     const char *chain;
     int chain_index, retry_count, max_retries, poll_count, attempts;
     const char *provider_job_id;
+    const char *provider_state;
     apr_time_t deadline;
     const char *lease_owner;
 } gf_claim_t;

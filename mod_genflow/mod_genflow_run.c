@@ -41,6 +41,7 @@ static int fill_claim(apr_pool_t *p, const gf_type_t *t, const char *const *row,
     c->provider_job_id = row[11];
     c->attempts = atoi(row[12]);
     c->deadline = apr_time_from_msec(apr_atoi64(row[13]));
+    c->provider_state = row[14];
     c->lease_owner = lease_owner;
     (void)p;
     return 1;
@@ -101,10 +102,11 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
         break;
     default: {
         int index = c->chain_index, retry = c->retry_count, polls = c->poll_count;
-        const char *job_id = NULL;
+        const char *job_id = NULL, *state = NULL;
         if (dd.next == GF_NEXT_POLL) {
             polls++;
             job_id = res->provider_job_id ? res->provider_job_id : c->provider_job_id;
+            state = res->provider_state ? res->provider_state : c->provider_state;
         }
         else if (dd.next == GF_NEXT_RETRY) {
             retry++;
@@ -114,9 +116,9 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
             retry = 0;
             polls = 0;
         }
-        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_SCHEDULE], &rows, 10,
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_SCHEDULE], &rows, 11,
                            num(p, (long)apr_time_as_msec(dd.delay)), num(p, index),
-                           num(p, retry), num(p, polls), job_id, provider, model, c->id,
+                           num(p, retry), num(p, polls), job_id, state, provider, model, c->id,
                            c->lease_owner, attempt);
         break;
     }
@@ -215,6 +217,7 @@ int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lea
         job.model = entry->model;
         job.attempt = c.attempts;
         job.poll_count = c.poll_count;
+        job.provider_state = c.provider_state;
         if (APLOGdebug(s)) {
             log_transition(s, APLOG_DEBUG, &c, prov->name,
                            c.provider_job_id ? "poll" : "submit", NULL, NULL);

@@ -405,7 +405,7 @@ static int handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_route
     if (provider && job_id) {
         gf_provider_t *prov = apr_hash_get(sc->providers, provider, APR_HASH_KEY_STRING);
         if (prov && prov->kind->cancel) {
-            prov->kind->cancel(prov, job_id, r->pool);
+            prov->kind->cancel(prov, job_id, rows->rows[0][1], r->pool);
         }
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1303)

@@ -20,7 +20,8 @@ BEGIN
             ADD COLUMN IF NOT EXISTS next_attempt_at timestamptz,
             ADD COLUMN IF NOT EXISTS deadline_at     timestamptz,
             ADD COLUMN IF NOT EXISTS lease_owner     text,
-            ADD COLUMN IF NOT EXISTS lease_until     timestamptz
+            ADD COLUMN IF NOT EXISTS lease_until     timestamptz,
+            ADD COLUMN IF NOT EXISTS provider_state  text
         $ddl$, p_table);
     -- Due work, in the order workers take it.
     EXECUTE format($ddl$CREATE INDEX IF NOT EXISTS %I ON %I (next_attempt_at)

@@ -21,14 +21,13 @@ my @cases = (
     [ 'GenFlowType neo-glitch "x; drop"',     qr/GenFlowType: table name 'x; drop' must be/ ],
 );
 my @server_cases = (
-    [ 'GenFlowProvider s stability',          qr/provider kind 'stability' is not available in this build/ ],
     [ 'GenFlowProvider s dalle',              qr/unknown provider kind 'dalle'/ ],
     [ 'GenFlowProvider s local colour=red',   qr/has no option 'colour'/ ],
     [ 'GenFlowStartingCredits lots',          qr/GenFlowStartingCredits: 'lots' is not a whole number/ ],
     [ 'GenFlowDailyLimit 1e3',                qr/GenFlowDailyLimit: '1e3' is not a whole number/ ],
     [ 'GenFlowStorageURL media',              qr/GenFlowStorageURL: must be a path/ ],
 );
-plan tests => @cases + @server_cases + 3;
+plan tests => @cases + @server_cases + 5;
 
 my $dir = tempdir(CLEANUP => 1);
 my $modules = $ENV{GENFLOW_HTTPD_MODULES};
@@ -97,6 +96,12 @@ sub start_fails {
 ok(start_fails(conf(location => 'GenFlowProviders ghost', server => ''),
                qr/GenFlowProviders names 'ghost', which no GenFlowProvider declares/),
    'an undeclared provider in a chain stops startup');
+ok(start_fails(conf(location => '', server => 'GenFlowProvider s stability'),
+               qr/provider s has no API key: add key_file=PATH or key_env=NAME/),
+   'a network provider without a key stops startup');
+ok(start_fails(conf(location => '', server => 'GenFlowProvider s fal key_env=PATH base_url=http://example.com'),
+               qr/only https is allowed/),
+   'plain http to a non-loopback host stops startup');
 ok(start_fails(conf(location => '', server => '', storage => ''),
                qr/GenFlowStorageDir and GenFlowStorageURL are not both set/),
    'a type without storage stops startup');

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <stdlib.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
 
@@ -21,8 +22,24 @@ START_TEST(declarations)
     ck_assert_ptr_nonnull(gf_provider_option(test_pool, p, "colour=red"));
     ck_assert_ptr_null(gf_provider_create(test_pool, "x", "dalle9", &err));
     ck_assert_ptr_nonnull(strstr(err, "unknown provider kind"));
-    ck_assert_ptr_null(gf_provider_create(test_pool, "s", "stability", &err));
-    ck_assert_ptr_nonnull(strstr(err, "not available"));
+    p = gf_provider_create(test_pool, "s", "stability", &err);
+    ck_assert_ptr_nonnull(p);
+    /* Network kinds need a key, and https unless loopback http is allowed. */
+    ck_assert_ptr_nonnull(strstr(p->kind->check(test_pool, p), "no API key"));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, p, "key_env=GF_SURELY_UNSET_VARIABLE"));
+    setenv("GF_TEST_KEY", "sk-secret", 1);
+    ck_assert_ptr_null(gf_provider_option(test_pool, p, "key_env=GF_TEST_KEY"));
+    ck_assert_ptr_null(p->kind->check(test_pool, p));
+    ck_assert_ptr_null(gf_provider_option(test_pool, p, "base_url=http://example.com"));
+    ck_assert_ptr_nonnull(p->kind->check(test_pool, p));
+    ck_assert_ptr_null(gf_provider_option(test_pool, p, "base_url=http://127.0.0.1:9"));
+    ck_assert_ptr_nonnull(p->kind->check(test_pool, p));
+    ck_assert_ptr_null(gf_provider_option(test_pool, p, "insecure_loopback=on"));
+    ck_assert_ptr_null(p->kind->check(test_pool, p));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, p, "timeout=soon"));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, p, "colour=red"));
+    /* A key never appears in what the checks say. */
+    ck_assert_ptr_null(strstr(gf_provider_option(test_pool, p, "colour=red"), "sk-secret"));
     ck_assert_ptr_null(gf_provider_create(test_pool, "bad name", "local", &err));
 }
 END_TEST

@@ -1,0 +1,208 @@
+/* gf_http.c: libcurl exchanges for the provider adapters (see gf_http.h). */
+#include <string.h>
+#include <strings.h>
+#include <curl/curl.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <apr_uri.h>
+
+#include "gf_http.h"
+
+void gf_http_global_init(void)
+{
+    static int done;
+    if (!done) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        done = 1;
+    }
+}
+
+static int is_loopback_host(const char *host)
+{
+    return host && (!strcmp(host, "localhost") || !strncmp(host, "127.", 4)
+                    || !strcmp(host, "::1") || !strcmp(host, "[::1]"));
+}
+
+const char *gf_http_check_url(apr_pool_t *p, const char *url, int allow_loopback_http)
+{
+    apr_uri_t uri;
+
+    if (!url || apr_uri_parse(p, url, &uri) != APR_SUCCESS || !uri.scheme || !uri.hostname) {
+        return apr_psprintf(p, "'%s' is not an absolute URL", url ? url : "");
+    }
+    if (!strcasecmp(uri.scheme, "https")) {
+        return NULL;
+    }
+    if (!strcasecmp(uri.scheme, "http") && allow_loopback_http && is_loopback_host(uri.hostname)) {
+        return NULL;
+    }
+    return apr_psprintf(p, "'%s': only https is allowed (plain http only to a loopback "
+                        "address with insecure_loopback=on)", url);
+}
+
+typedef struct {
+    apr_pool_t *p;
+    char *buf;
+    apr_size_t len, cap, max;
+    int too_large;
+} sink_t;
+
+static size_t on_body(char *data, size_t size, size_t n, void *baton)
+{
+    sink_t *s = baton;
+    size_t len = size * n;
+
+    if (s->len + len > s->max) {
+        s->too_large = 1;
+        return 0;   /* aborts the transfer: CURLE_WRITE_ERROR */
+    }
+    if (s->len + len + 1 > s->cap) {
+        apr_size_t cap = s->cap ? s->cap * 2 : 16384;
+        char *nb;
+        while (cap < s->len + len + 1) cap *= 2;
+        nb = apr_palloc(s->p, cap);
+        if (s->len) memcpy(nb, s->buf, s->len);
+        s->buf = nb;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, data, len);
+    s->len += len;
+    return len;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *baton)
+{
+    gf_http_response_t *res = baton;
+    size_t len = size * n;
+    const char *colon = memchr(data, ':', len);
+    char *name, *value, *c;
+    apr_pool_t *p = apr_table_elts(res->headers)->pool;
+
+    if (!strncmp(data, "HTTP/", 5)) {
+        apr_table_clear(res->headers);   /* a new response (after 100 or a redirect) */
+        return len;
+    }
+    if (!colon) {
+        return len;
+    }
+    name = apr_pstrmemdup(p, data, (apr_size_t)(colon - data));
+    for (c = name; *c; c++) *c = (char)apr_tolower(*c);
+    value = apr_pstrmemdup(p, colon + 1, len - (apr_size_t)(colon - data) - 1);
+    while (*value == ' ' || *value == '\t') value++;
+    for (c = value + strlen(value); c > value && (c[-1] == '\r' || c[-1] == '\n' || c[-1] == ' '); c--) {
+        c[-1] = '\0';
+    }
+    apr_table_add(res->headers, name, value);
+    return len;
+}
+
+static int add_header(void *baton, const char *key, const char *value)
+{
+    struct curl_slist **list = baton;
+    char buf[8192];
+    apr_snprintf(buf, sizeof(buf), "%s: %s", key, value);
+    *list = curl_slist_append(*list, buf);
+    return 1;
+}
+
+void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_response_t *res)
+{
+    CURL *curl;
+    CURLcode rc;
+    struct curl_slist *headers = NULL;
+    curl_mime *mime = NULL;
+    sink_t sink;
+    long status = 0;
+    char errbuf[CURL_ERROR_SIZE];
+    const char *bad;
+    int i;
+
+    memset(res, 0, sizeof(*res));
+    res->headers = apr_table_make(p, 16);
+    res->content_type = "";
+    if ((bad = gf_http_check_url(p, req->url, req->allow_loopback_http)) != NULL) {
+        res->error = bad;
+        return;
+    }
+    memset(&sink, 0, sizeof(sink));
+    sink.p = p;
+    sink.max = req->max_response ? req->max_response : 10 * 1024 * 1024;
+    errbuf[0] = '\0';
+
+    if (!(curl = curl_easy_init())) {
+        res->error = "cannot create a curl handle";
+        res->transient = 1;
+        return;
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, req->url);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, req->allow_loopback_http ? "http,https" : "https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, res);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "mod_genflow/0.1");
+    if (req->headers) {
+        apr_table_do(add_header, &headers, req->headers, NULL);
+    }
+    /* No "Expect: 100-continue" round trip for uploads. */
+    headers = curl_slist_append(headers, "Expect:");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+
+    if (req->parts) {
+        mime = curl_mime_init(curl);
+        for (i = 0; i < req->parts->nelts; i++) {
+            const gf_http_part_t *pt = &APR_ARRAY_IDX(req->parts, i, gf_http_part_t);
+            curl_mimepart *part = curl_mime_addpart(mime);
+            curl_mime_name(part, pt->name);
+            if (pt->data) {
+                curl_mime_data(part, (const char *)pt->data, pt->data_len);
+                if (pt->filename) curl_mime_filename(part, pt->filename);
+            }
+            else {
+                curl_mime_data(part, pt->value ? pt->value : "", CURL_ZERO_TERMINATED);
+            }
+            if (pt->content_type) curl_mime_type(part, pt->content_type);
+        }
+        curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
+    }
+    else if (req->body) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    }
+    if (req->method && strcmp(req->method, "GET") && strcmp(req->method, "POST")) {
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
+    }
+    else if (req->method && !strcmp(req->method, "POST") && !req->body && !req->parts) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+    }
+
+    rc = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK) {
+        res->too_large = sink.too_large;
+        res->error = sink.too_large
+            ? apr_psprintf(p, "answer larger than %" APR_SIZE_T_FMT " bytes", sink.max)
+            : apr_psprintf(p, "%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "", errbuf);
+        /* Every transport failure may go away; an oversized answer will not. */
+        res->transient = !sink.too_large;
+        res->status = 0;
+    }
+    else {
+        const char *ct;
+        res->status = (int)status;
+        res->body = sink.buf ? sink.buf : apr_pstrdup(p, "");
+        if (sink.buf) res->body[sink.len] = '\0';
+        res->body_len = sink.len;
+        ct = apr_table_get(res->headers, "content-type");
+        res->content_type = ct ? ct : "";
+    }
+    curl_slist_free_all(headers);
+    if (mime) curl_mime_free(mime);
+    curl_easy_cleanup(curl);
+}

@@ -1,0 +1,117 @@
+/* gf_provider_aiml.c: AI/ML API images (SPEC §6).
+ *
+ * POST {base}/v1/images/generations, OpenAI-shaped JSON {model, prompt, …}
+ * with "Authorization: Bearer …"; synchronous: 200 (older specs say 201;
+ * any 2xx is taken) {data: [{url | b64_json}], meta}. A URL result is
+ * downloaded at once. 403 means out of credits (PROVIDER_CREDITS), not a
+ * permission problem. Errors: {message, path, requestId, statusCode, …}.
+ * Options: model=ID (default flux/schnell) + the common network options.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_base64.h>
+#include <json-c/json.h>
+
+#include "gf_provider_net.h"
+#include "gf_error.h"
+#include "gf_json.h"
+
+#define AIML_BASE "https://api.aimlapi.com"
+#define AIML_DEFAULT_MODEL "flux/schnell"
+
+static const char *aiml_set_option(apr_pool_t *p, gf_provider_t *prov,
+                                   const char *key, const char *value)
+{
+    const char *err = gf_net_set_option(p, gf_net_settings(prov, p, AIML_BASE), key, value);
+    if (err == GF_NET_UNKNOWN_OPTION) {
+        return apr_psprintf(p, "provider kind 'aiml' has no option '%s'", key);
+    }
+    return err;
+}
+
+static const char *aiml_check(apr_pool_t *p, const gf_provider_t *prov)
+{
+    return gf_net_check(p, prov, prov->impl);
+}
+
+static const char *str_field(json_object *o, const char *key)
+{
+    json_object *v;
+    return (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+           ? json_object_get_string(v) : NULL;
+}
+
+static void aiml_generate(const gf_provider_t *prov, const gf_job_t *job,
+                          apr_pool_t *p, gf_provider_result_t *res)
+{
+    const gf_net_settings_t *ns = prov->impl;
+    const char *model = job->model ? job->model
+                      : (prov->default_model ? prov->default_model : AIML_DEFAULT_MODEL);
+    json_object *body = gf_json_pool_own(p, json_object_new_object()), *out, *data, *first;
+    gf_http_request_t req;
+    gf_http_response_t hr;
+    const char *err, *b64, *url;
+
+    json_object_object_add(body, "model", json_object_new_string(model));
+    json_object_object_add(body, "prompt", json_object_new_string(job->prompt));
+    if (job->seed) json_object_object_add(body, "seed", json_object_new_int64((int64_t)job->seed));
+    if (job->source_image) {
+        json_object_object_add(body, "image_url", json_object_new_string(job->source_image));
+    }
+    gf_net_request(p, ns, &req, "POST", apr_pstrcat(p, ns->base_url, "/v1/images/generations", NULL));
+    apr_table_set(req.headers, "Authorization", apr_pstrcat(p, "Bearer ", ns->key, NULL));
+    apr_table_set(req.headers, "Content-Type", "application/json");
+    req.body = gf_json_dump(p, body);
+    req.body_len = strlen(req.body);
+    gf_http_perform(p, &req, &hr);
+    res->model = model;
+    if (hr.error) {
+        gf_net_transport_failure(p, prov, &hr, res);
+        return;
+    }
+    if (hr.status < 200 || hr.status > 299) {
+        out = gf_json_parse(p, hr.body, hr.body_len, &err);
+        gf_net_status_failure(p, prov, hr.status,
+                              str_field(out, "message") ? str_field(out, "message")
+                                                        : gf_net_excerpt(p, hr.body),
+                              gf_net_retry_after(&hr), res);
+        if (hr.status == 403) {
+            res->error_code = GF_JOB_PROVIDER_CREDITS;   /* AIML: "You've run out of credits" */
+        }
+        return;
+    }
+    out = gf_json_parse(p, hr.body, hr.body_len, &err);
+    if (!out) {
+        gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: malformed JSON answer (%s)",
+                                                     prov->name, err));
+        return;
+    }
+    if (!json_object_object_get_ex(out, "data", &data) || !json_object_is_type(data, json_type_array)
+        || json_object_array_length(data) == 0) {
+        gf_net_fail(res, GF_JOB_API, 0, apr_psprintf(p, "%s: the answer has no data", prov->name));
+        return;
+    }
+    first = json_object_array_get_idx(data, 0);
+    if ((b64 = str_field(first, "b64_json")) != NULL && *b64) {
+        unsigned char *buf = apr_palloc(p, (apr_size_t)apr_base64_decode_len(b64) + 1);
+        res->image_len = (apr_size_t)apr_base64_decode_binary(buf, b64);
+        res->image = buf;
+        res->content_type = "image/png";
+        return;
+    }
+    if ((url = str_field(first, "url")) != NULL && *url) {
+        gf_net_download(p, prov, ns, url, res);
+        return;
+    }
+    gf_net_fail(res, GF_JOB_API, 0, apr_psprintf(p, "%s: the answer has neither url nor b64_json",
+                                                 prov->name));
+}
+
+const gf_provider_kind_t gf_provider_kind_aiml = {
+    "aiml",
+    aiml_set_option,
+    aiml_generate,
+    NULL,
+    NULL,
+    aiml_check
+};

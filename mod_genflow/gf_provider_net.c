@@ -1,0 +1,213 @@
+/* gf_provider_net.c: options, requests and error mapping shared by the
+ * network provider kinds (see gf_provider_net.h). */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <apr_strings.h>
+#include <apr_file_io.h>
+#include <apr_lib.h>
+
+#include "gf_provider_net.h"
+#include "gf_error.h"
+#include "gf_job.h"
+
+const char GF_NET_UNKNOWN_OPTION[] = "unknown option";
+
+gf_net_settings_t *gf_net_settings(gf_provider_t *prov, apr_pool_t *p, const char *default_base)
+{
+    gf_net_settings_t *ns = prov->impl;
+    if (!ns) {
+        ns = apr_pcalloc(p, sizeof(*ns));
+        ns->base_url = default_base;
+        ns->connect_timeout_ms = 5000;
+        ns->timeout_ms = 60000;
+        ns->max_bytes = 20 * 1024 * 1024;
+        prov->impl = ns;
+    }
+    return ns;
+}
+
+static const char *read_key_file(apr_pool_t *p, const char *path, const char **key)
+{
+    apr_file_t *f;
+    char buf[4096];
+    apr_size_t n = sizeof(buf) - 1;
+    char *s, *e;
+
+    if (apr_file_open(&f, path, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, p) != APR_SUCCESS) {
+        return apr_psprintf(p, "cannot read key_file %s", path);
+    }
+    if (apr_file_read(f, buf, &n) != APR_SUCCESS) n = 0;
+    apr_file_close(f);
+    buf[n] = '\0';
+    for (s = buf; *s && apr_isspace(*s); s++);
+    for (e = s + strlen(s); e > s && apr_isspace(e[-1]); e--);
+    *e = '\0';
+    if (!*s) {
+        return apr_psprintf(p, "key_file %s is empty", path);
+    }
+    *key = apr_pstrdup(p, s);
+    memset(buf, 0, sizeof(buf));
+    return NULL;
+}
+
+const char *gf_net_set_option(apr_pool_t *p, gf_net_settings_t *ns, const char *key,
+                              const char *value)
+{
+    char *end;
+    long v;
+
+    if (!strcmp(key, "base_url")) {
+        apr_size_t n = strlen(value);
+        ns->base_url = (n && value[n - 1] == '/') ? apr_pstrmemdup(p, value, n - 1)
+                                                  : apr_pstrdup(p, value);
+        return NULL;
+    }
+    if (!strcmp(key, "key_file")) {
+        return read_key_file(p, value, &ns->key);
+    }
+    if (!strcmp(key, "key_env")) {
+        const char *k = getenv(value);
+        if (!k || !*k) {
+            return apr_psprintf(p, "key_env: the environment variable %s is not set", value);
+        }
+        ns->key = apr_pstrdup(p, k);
+        return NULL;
+    }
+    if (!strcmp(key, "insecure_loopback")) {
+        ns->insecure_loopback = !strcasecmp(value, "on") || !strcmp(value, "1");
+        return NULL;
+    }
+    if (!strcmp(key, "timeout") || !strcmp(key, "connect_timeout") || !strcmp(key, "max_bytes")
+        || !strcmp(key, "wait")) {
+        v = strtol(value, &end, 10);
+        if (!*value || *end || v < 0 || v > 1000000000L) {
+            return apr_psprintf(p, "%s=%s: expected a whole number", key, value);
+        }
+        if (!strcmp(key, "timeout")) ns->timeout_ms = v;
+        else if (!strcmp(key, "connect_timeout")) ns->connect_timeout_ms = v;
+        else if (!strcmp(key, "max_bytes")) ns->max_bytes = (apr_size_t)v;
+        else {
+            if (v > 60) return "wait= must be 0..60 seconds";
+            ns->prefer_wait = (int)v;
+        }
+        return NULL;
+    }
+    return GF_NET_UNKNOWN_OPTION;
+}
+
+const char *gf_net_check(apr_pool_t *p, const gf_provider_t *prov, const gf_net_settings_t *ns)
+{
+    const char *err;
+    if (!ns || !ns->key) {
+        return apr_psprintf(p, "provider %s has no API key: add key_file=PATH or key_env=NAME",
+                            prov->name);
+    }
+    if ((err = gf_http_check_url(p, ns->base_url, ns->insecure_loopback)) != NULL) {
+        return apr_psprintf(p, "provider %s: base_url %s", prov->name, err);
+    }
+    return NULL;
+}
+
+void gf_net_request(apr_pool_t *p, const gf_net_settings_t *ns, gf_http_request_t *req,
+                    const char *method, const char *url)
+{
+    memset(req, 0, sizeof(*req));
+    req->method = method;
+    req->url = url;
+    req->headers = apr_table_make(p, 8);
+    req->connect_timeout_ms = ns->connect_timeout_ms;
+    req->timeout_ms = ns->timeout_ms;
+    req->max_response = ns->max_bytes;
+    req->allow_loopback_http = ns->insecure_loopback;
+}
+
+void gf_net_fail(gf_provider_result_t *res, const char *code, int transient, const char *message)
+{
+    res->error_code = code;
+    res->transient = transient;
+    res->error_message = message;
+}
+
+void gf_net_transport_failure(apr_pool_t *p, const gf_provider_t *prov,
+                              const gf_http_response_t *hr, gf_provider_result_t *res)
+{
+    if (hr->too_large) {
+        gf_net_fail(res, GF_JOB_API, 0, apr_psprintf(p, "%s: %s", prov->name, hr->error));
+        return;
+    }
+    gf_net_fail(res, strstr(hr->error, "imeout") ? GF_JOB_TIMEOUT : GF_JOB_NETWORK, 1,
+                apr_psprintf(p, "%s: %s", prov->name, hr->error));
+}
+
+apr_interval_time_t gf_net_retry_after(const gf_http_response_t *hr)
+{
+    const char *v = apr_table_get(hr->headers, "retry-after");
+    long s;
+    if (!v || !apr_isdigit(*v)) return 0;
+    s = strtol(v, NULL, 10);
+    return apr_time_from_sec(s > 3600 ? 3600 : s);
+}
+
+void gf_net_status_failure(apr_pool_t *p, const gf_provider_t *prov, int status,
+                           const char *detail, apr_interval_time_t retry_after,
+                           gf_provider_result_t *res)
+{
+    const char *msg = apr_psprintf(p, "%s answered %d%s%s", prov->name, status,
+                                   detail ? ": " : "", detail ? detail : "");
+    res->retry_after = retry_after;
+    switch (status) {
+    case 400: case 413: case 422:
+        gf_net_fail(res, GF_JOB_VALIDATION, 0, msg); break;
+    case 401:
+        gf_net_fail(res, GF_JOB_PROVIDER_AUTH, 0, msg); break;
+    case 402:
+        gf_net_fail(res, GF_JOB_PROVIDER_CREDITS, 0, msg); break;
+    case 403:
+        gf_net_fail(res, GF_JOB_PROVIDER_AUTH, 0, msg); break;
+    case 429:
+        gf_net_fail(res, GF_JOB_RATE_LIMIT, 1, msg); break;
+    case 504:
+        gf_net_fail(res, GF_JOB_TIMEOUT, 1, msg); break;
+    default:
+        gf_net_fail(res, GF_JOB_API, gf_job_http_transient(status), msg);
+    }
+}
+
+const char *gf_net_excerpt(apr_pool_t *p, const char *body)
+{
+    char *s = apr_pstrndup(p, body ? body : "", 200), *c;
+    for (c = s; *c; c++) {
+        if ((unsigned char)*c < 0x20) *c = ' ';
+    }
+    return s;
+}
+
+void gf_net_download(apr_pool_t *p, const gf_provider_t *prov, const gf_net_settings_t *ns,
+                     const char *url, gf_provider_result_t *res)
+{
+    gf_http_request_t req;
+    gf_http_response_t hr;
+
+    gf_net_request(p, ns, &req, "GET", url);
+    gf_http_perform(p, &req, &hr);
+    if (hr.error) {
+        gf_net_transport_failure(p, prov, &hr, res);
+        return;
+    }
+    if (hr.status != 200) {
+        gf_net_status_failure(p, prov, hr.status, "downloading the result", gf_net_retry_after(&hr),
+                              res);
+        res->transient = 1;   /* the result exists; fetching it may work next time */
+        return;
+    }
+    if (strncasecmp(hr.content_type, "image/", 6) || hr.body_len == 0) {
+        gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: result URL gave %s, not an image",
+                                                     prov->name, *hr.content_type
+                                                     ? hr.content_type : "no content type"));
+        return;
+    }
+    res->image = (unsigned char *)hr.body;
+    res->image_len = hr.body_len;
+    res->content_type = apr_pstrdup(p, hr.content_type);
+}
