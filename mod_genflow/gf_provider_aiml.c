@@ -8,6 +8,7 @@
  * Options: model=ID (default flux/schnell) + the common network options.
  */
 #include <string.h>
+#include <strings.h>
 #include <apr_strings.h>
 #include <apr_base64.h>
 #include <json-c/json.h>
@@ -78,6 +79,12 @@ static void aiml_generate(const gf_provider_t *prov, const gf_job_t *job,
         if (hr.status == 403) {
             res->error_code = GF_JOB_PROVIDER_CREDITS;   /* AIML: "You've run out of credits" */
         }
+        return;
+    }
+    if (strncasecmp(hr.content_type, "application/json", 16)) {
+        /* A proxy's maintenance page, most likely: worth another try. */
+        gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: unexpected content type '%s'",
+                                                     prov->name, hr.content_type));
         return;
     }
     out = gf_json_parse(p, hr.body, hr.body_len, &err);

@@ -1,0 +1,337 @@
+#!/usr/bin/perl
+# Mock AI providers for the mod_genflow tests: Stability v2beta, fal queue,
+# Replicate predictions, AIML images — one loopback HTTP server that speaks
+# each protocol as ../../shared/reference/providers.md describes it, records
+# every request it gets (GET /_log) and misbehaves on demand: a marker in
+# the prompt picks the fault.
+#
+#   [fault:429] [fault:500] [fault:402] [fault:403] [fault:422]
+#   [fault:moderation]  Stability 403 content_moderation
+#   [fault:filtered]    Stability 200 with finish-reason CONTENT_FILTERED
+#   [fault:badjson]     200 with malformed JSON
+#   [fault:truncated]   Content-Length promises more than is sent
+#   [fault:reset]       the connection closes without an answer
+#   [fault:slow]        the answer comes after 5 s
+#   [fault:oversized]   a 3 MiB answer
+#   [fault:wrongtype]   200 text/html
+#   [fault:odd]         200 image with an empty seed and no finish-reason
+#   [fault:async]       Stability answers {id}; results 202 twice, then 200
+#   [fault:never]       fal/Replicate jobs never finish
+#   [fault:failed]      Replicate prediction fails / fal result is 422
+#   [fault:queue]       Replicate: starting, polled to succeeded
+#
+# usage: providers.pl PORT STATE_DIR   (prints "ready" when listening)
+use strict;
+use warnings;
+use HTTP::Daemon;
+use HTTP::Response;
+use HTTP::Status;
+use JSON::PP;
+use MIME::Base64;
+use Fcntl qw(:flock);
+use POSIX ':sys_wait_h';
+
+my ($port, $state) = @ARGV;
+die "usage: providers.pl PORT STATE_DIR\n" unless $port && $state;
+mkdir $state;
+my $KEY = $ENV{GENFLOW_MOCK_KEY} // 'test-key';
+my $json = JSON::PP->new->canonical->allow_nonref;
+# A real 1x1 PNG.
+my $PNG = decode_base64('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC');
+
+my $d = HTTP::Daemon->new(LocalAddr => '127.0.0.1', LocalPort => $port, ReuseAddr => 1, Listen => 64)
+    or die "cannot listen on $port: $!";
+$SIG{CHLD} = sub { 1 while waitpid(-1, WNOHANG) > 0 };
+$SIG{TERM} = sub { exit 0 };
+print "ready\n";
+$| = 1;
+
+while (1) {
+    my $c = $d->accept or next;
+    my $pid = fork;
+    if (!defined $pid) { $c->close; next }
+    if ($pid) { $c->close; next }
+    while (my $r = $c->get_request) {
+        handle($c, $r);
+        last;   # one request per connection keeps the fault cases simple
+    }
+    $c->close;
+    exit 0;
+}
+
+sub base { 'http://127.0.0.1:' . $port }
+
+sub counter {            # persistent per-key counter across forked children
+    my ($key) = @_;
+    $key =~ s/[^A-Za-z0-9_.-]/_/g;
+    open my $fh, '+>>', "$state/count.$key" or die;
+    flock $fh, LOCK_EX;
+    seek $fh, 0, 0;
+    my $n = <$fh> // 0;
+    $n++;
+    truncate $fh, 0;
+    print $fh $n;
+    close $fh;
+    return $n;
+}
+
+sub remember {           # the prompt of a job, for its later polls
+    my ($id, $prompt) = @_;
+    open my $fh, '>', "$state/job.$id" or die;
+    print $fh $prompt;
+    close $fh;
+}
+sub recall {
+    my ($id) = @_;
+    open my $fh, '<', "$state/job.$id" or return '';
+    local $/;
+    return <$fh> // '';
+}
+
+sub record {
+    my ($r, $fields) = @_;
+    my %h;
+    $r->headers->scan(sub { $h{lc $_[0]} = $_[1] });
+    my $entry = { method => $r->method, path => $r->uri->path, query => $r->uri->query // '',
+                  headers => \%h, fields => $fields };
+    open my $fh, '>>', "$state/requests.log" or die;
+    flock $fh, LOCK_EX;
+    print $fh $json->encode($entry), "\n";
+    close $fh;
+}
+
+sub send_json {
+    my ($c, $code, $doc, %h) = @_;
+    my $res = HTTP::Response->new($code);
+    $res->header('Content-Type' => 'application/json', %h);
+    $res->content($json->encode($doc));
+    $c->send_response($res);
+}
+
+sub send_png {
+    my ($c, %h) = @_;
+    my $res = HTTP::Response->new(200);
+    $res->header('Content-Type' => 'image/png', %h);
+    $res->content($PNG);
+    $c->send_response($res);
+}
+
+# Faults common to every protocol; returns 1 when it answered.
+sub common_fault {
+    my ($c, $prompt) = @_;
+    if ($prompt =~ /\[fault:reset\]/) { $c->close; exit 0 }
+    if ($prompt =~ /\[fault:slow\]/) { sleep 5 }
+    if ($prompt =~ /\[fault:truncated\]/) {
+        print $c "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"data\":[";
+        $c->close;
+        exit 0;
+    }
+    if ($prompt =~ /\[fault:badjson\]/) {
+        my $res = HTTP::Response->new(200);
+        $res->header('Content-Type' => 'application/json');
+        $res->content('{"data": [ {"url": ');
+        $c->send_response($res);
+        return 1;
+    }
+    if ($prompt =~ /\[fault:oversized\]/) {
+        my $res = HTTP::Response->new(200);
+        $res->header('Content-Type' => 'image/png');
+        $res->content($PNG . ("\0" x (3 * 1024 * 1024)));
+        $c->send_response($res);
+        return 1;
+    }
+    if ($prompt =~ /\[fault:wrongtype\]/) {
+        my $res = HTTP::Response->new(200);
+        $res->header('Content-Type' => 'text/html');
+        $res->content('<html><body>maintenance</body></html>');
+        $c->send_response($res);
+        return 1;
+    }
+    return 0;
+}
+
+sub handle {
+    my ($c, $r) = @_;
+    my $path = $r->uri->path;
+    my $auth = $r->header('Authorization') // '';
+
+    if ($path eq '/_log') {
+        open my $fh, '<', "$state/requests.log";
+        my $res = HTTP::Response->new(200);
+        $res->content($fh ? do { local $/; <$fh> } : '');
+        return $c->send_response($res);
+    }
+    if ($path =~ m{^/files/}) {
+        record($r, {});
+        return send_png($c);
+    }
+
+    # ---- Stability v2beta ------------------------------------------------
+    if ($path =~ m{^/v2beta/stable-image/generate/(core|ultra|sd3)$} && $r->method eq 'POST') {
+        my %f;
+        my $ct = $r->header('Content-Type') // '';
+        for my $part ($r->parts) {
+            my ($name) = ($part->header('Content-Disposition') // '') =~ /name="([^"]+)"/;
+            $f{$name} = $part->content if defined $name;
+        }
+        $f{_multipart} = $ct =~ m{^multipart/form-data; boundary=} ? 1 : 0;
+        record($r, \%f);
+        return send_json($c, 401, { id => 'x' x 32, name => 'unauthorized', errors => ['bad key'] })
+            unless $auth eq "Bearer $KEY";
+        my $prompt = $f{prompt} // '';
+        return if common_fault($c, $prompt);
+        return send_json($c, 400, { id => 'a' x 32, name => 'bad_request', errors => ['prompt: is required'] })
+            unless length $prompt && $f{_multipart};
+        return send_json($c, 429, { id => 'rate_limit_exceeded', name => 'rate_limit_exceeded',
+            errors => ['You have exceeded the rate limit of 150 requests within a 10 second period, and have been timed out for 60 seconds.'] },
+            'Retry-After' => 1) if $prompt =~ /\[fault:429\]/;
+        return send_json($c, 500, { id => 'b' x 32, name => 'internal_error',
+            errors => ['An unexpected server error has occurred, please try again later.'] })
+            if $prompt =~ /\[fault:500\]/;
+        return send_json($c, 402, { id => 'c' x 32, name => 'payment_required',
+            errors => ['You lack sufficient credits to make this request.'] }) if $prompt =~ /\[fault:402\]/;
+        return send_json($c, 403, { id => 'd' x 32, name => 'content_moderation',
+            errors => ['Your request was flagged by our content moderation system, as a result your request was denied and you were not charged.'] })
+            if $prompt =~ /\[fault:moderation\]/;
+        if ($prompt =~ /\[fault:async\]/) {
+            my $id = join '', map { sprintf '%x', int rand 16 } 1 .. 64;
+            remember($id, $prompt);
+            return send_json($c, 200, { id => $id });
+        }
+        return send_png($c, 'finish-reason' => 'CONTENT_FILTERED', seed => '42')
+            if $prompt =~ /\[fault:filtered\]/;
+        return send_png($c, seed => '') if $prompt =~ /\[fault:odd\]/;
+        return send_png($c, 'finish-reason' => 'SUCCESS', seed => '343940597', 'x-request-id' => 'r1');
+    }
+    if ($path =~ m{^/v2beta/results/([0-9a-f]{64})$}) {
+        my $id = $1;
+        record($r, {});
+        my $n = counter("stab.$id");
+        return send_json($c, 202, { id => $id, status => 'in-progress' }) if $n <= 2;
+        return send_png($c, 'finish-reason' => 'SUCCESS', seed => '1');
+    }
+
+    # ---- fal queue ---------------------------------------------------------
+    if ($path =~ m{^/(fal-ai/[^/]+)/requests/([\w-]+)(/status|/cancel)?$}) {
+        my ($app, $id, $what) = ($1, $2, $3 // '');
+        record($r, {});
+        return send_json($c, 401, { detail => 'Unauthorized' }) unless $auth eq "Key $KEY";
+        my $prompt = recall($id);
+        if ($what eq '/cancel') {
+            return send_json($c, 202, { status => 'CANCELLATION_REQUESTED' });
+        }
+        my $urls = { request_id => $id, response_url => base() . "/$app/requests/$id",
+                     status_url => base() . "/$app/requests/$id/status",
+                     cancel_url => base() . "/$app/requests/$id/cancel" };
+        if ($what eq '/status') {
+            my $n = counter("fal.$id");
+            return send_json($c, 202, { status => 'IN_QUEUE', queue_position => 0, %$urls }) if $n == 1;
+            return send_json($c, 202, { status => 'IN_PROGRESS', logs => [], %$urls })
+                if $n == 2 || $prompt =~ /\[fault:never\]/;
+            return send_json($c, 200, { status => 'COMPLETED', logs => [], metrics => { inference_time => 1.2 }, %$urls });
+        }
+        return send_json($c, 422, { detail => [{ loc => ['body', 'prompt'], msg => 'prompt is not allowed', type => 'value_error' }] })
+            if $prompt =~ /\[fault:failed\]/;
+        return send_json($c, 200, { images => [{ url => base() . "/files/$id.png", width => 1, height => 1,
+                                                 content_type => 'image/png' }],
+                                    seed => 123, has_nsfw_concepts => [JSON::PP::false], prompt => $prompt,
+                                    timings => { inference => 1.1 } });
+    }
+    if ($path =~ m{^/(fal-ai/[^/]+)(/[\w./-]+)?$} && $r->method eq 'POST') {
+        my $app = $1;
+        my $in = eval { $json->decode($r->content) } || {};
+        record($r, $in);
+        return send_json($c, 401, { detail => 'Unauthorized' }) unless $auth eq "Key $KEY";
+        my $prompt = $in->{prompt} // '';
+        return if common_fault($c, $prompt);
+        return send_json($c, 422, { detail => [{ loc => ['body', 'prompt'], msg => 'field required', type => 'value_error.missing' }] })
+            unless length $prompt;
+        return send_json($c, 404, { detail => "Application 'broken-model' not found" })
+            if $app eq 'fal-ai/broken-model';
+        return send_json($c, 429, { detail => 'Too many requests' }, 'Retry-After' => 1) if $prompt =~ /\[fault:429\]/;
+        return send_json($c, 503, { detail => 'Runner unavailable', error_type => 'runner_scheduling_failure' },
+                         'X-Fal-Error-Type' => 'runner_scheduling_failure') if $prompt =~ /\[fault:500\]/;
+        return send_json($c, 403, { detail => 'Forbidden' }) if $prompt =~ /\[fault:403\]/;
+        my $id = sprintf '%08x-%04x-4%03x-8%03x-%06x%06x', int rand 2**32, int rand 2**16,
+                         int rand 2**12, int rand 2**12, int rand 2**24, int rand 2**24;
+        remember($id, $prompt);
+        # The returned URLs name owner/app only, without the model's sub-path.
+        return send_json($c, 200, { request_id => $id, status => 'IN_QUEUE', queue_position => 0,
+                                    response_url => base() . "/$app/requests/$id",
+                                    status_url => base() . "/$app/requests/$id/status",
+                                    cancel_url => base() . "/$app/requests/$id/cancel" });
+    }
+
+    # ---- Replicate ---------------------------------------------------------
+    if ($path =~ m{^/v1/predictions/(\w+)(/cancel)?$}) {
+        my ($id, $cancel) = ($1, $2);
+        record($r, {});
+        return send_json($c, 401, { title => 'Unauthenticated', detail => 'You did not pass a valid authentication token', status => 401 })
+            unless $auth eq "Bearer $KEY";
+        my $prompt = recall($id);
+        return send_json($c, 200, prediction($id, 'canceled', $prompt)) if $cancel;
+        my $n = counter("rep.$id");
+        return send_json($c, 200, prediction($id, 'processing', $prompt))
+            if $n < 2 || $prompt =~ /\[fault:never\]/;
+        return send_json($c, 200, prediction($id, 'succeeded', $prompt));
+    }
+    if (($path =~ m{^/v1/models/[\w.-]+/[\w.-]+/predictions$} || $path eq '/v1/predictions')
+        && $r->method eq 'POST') {
+        my $in = eval { $json->decode($r->content) } || {};
+        record($r, $in);
+        return send_json($c, 401, { title => 'Unauthenticated', detail => 'You did not pass a valid authentication token', status => 401 })
+            unless $auth eq "Bearer $KEY";
+        my $prompt = ($in->{input} || {})->{prompt} // '';
+        return if common_fault($c, $prompt);
+        return send_json($c, 422, { type => 'about:blank', title => 'Input validation failed', status => 422,
+                                    detail => '- input.prompt: Invalid type. Expected: string' })
+            unless length $prompt;
+        return send_json($c, 429, { detail => 'Request was throttled. Your rate limit resets in ~1s.' },
+                         'Retry-After' => 1) if $prompt =~ /\[fault:429\]/;
+        return send_json($c, 500, { type => 'about:blank', title => 'Internal Server Error', status => 500,
+                                    detail => 'try again' }) if $prompt =~ /\[fault:500\]/;
+        return send_json($c, 402, { title => 'Payment Required', detail => 'Insufficient credit', status => 402 })
+            if $prompt =~ /\[fault:402\]/;
+        my $id = join '', map { ('a' .. 'z', 0 .. 9)[rand 36] } 1 .. 26;
+        remember($id, $prompt);
+        my $status = $prompt =~ /\[fault:failed\]/ ? 'failed'
+                   : ($prompt =~ /\[fault:(queue|never)\]/ || !($r->header('Prefer') // '') =~ /wait/) ? 'starting'
+                   : 'succeeded';
+        return send_json($c, 201, prediction($id, $status, $prompt));
+    }
+
+    # ---- AIML --------------------------------------------------------------
+    if ($path eq '/v1/images/generations' && $r->method eq 'POST') {
+        my $in = eval { $json->decode($r->content) } || {};
+        record($r, $in);
+        my $err = sub {
+            my ($code, $msg) = @_;
+            send_json($c, $code, { message => $msg, path => $path, requestId => 'f0e1d2c3-b4a5-4697-8899-aabbccddeeff',
+                                   statusCode => "$code", timestamp => '2026-11-22T07:13:27.813Z' });
+        };
+        return $err->(401, 'Missing or invalid API key') unless $auth eq "Bearer $KEY";
+        my $prompt = $in->{prompt} // '';
+        return if common_fault($c, $prompt);
+        return $err->(400, 'Body validation error!') unless length $prompt && $in->{model};
+        return $err->(403, "You've run out of credits. Please top up your balance.") if $prompt =~ /\[fault:403\]/;
+        return $err->(429, 'Too Many Requests') if $prompt =~ /\[fault:429\]/;
+        return $err->(500, 'Internal server error') if $prompt =~ /\[fault:500\]/;
+        return send_json($c, 201, { data => [{ url => undef, b64_json => encode_base64($PNG, '') }] })
+            if $prompt =~ /\[fault:b64\]/;
+        return send_json($c, 200, { data => [{ url => base() . '/files/aiml.png', b64_json => undef }],
+                                    meta => { usage => { credits_used => 120000 } } });
+    }
+
+    record($r, {});
+    send_json($c, 404, { detail => 'Not Found' });
+}
+
+sub prediction {
+    my ($id, $status, $prompt) = @_;
+    return { id => $id, model => 'owner/model', version => 'v' x 64, input => { prompt => $prompt },
+             logs => '', status => $status, created_at => '2026-11-22T16:19:34.765994Z',
+             output => $status eq 'succeeded' ? [ base() . "/files/$id.png" ] : undef,
+             error => $status eq 'failed' ? 'CUDA out of memory' : undef,
+             data_removed => JSON::PP::false, source => 'api',
+             urls => { get => base() . "/v1/predictions/$id", cancel => base() . "/v1/predictions/$id/cancel" } };
+}
