@@ -10,7 +10,7 @@ use LWP::UserAgent;
 use JSON::PP;
 use Time::HiRes qw(sleep time);
 
-plan tests => 70;
+plan tests => 79;
 
 my $u = new_user('providers');
 api(GET => '/api/quota', user => $u);
@@ -178,6 +178,30 @@ is(psql("SELECT count(*) FROM neo_glitch_media WHERE id IN ("
 like(row($ids{'[fault:slow]'}, 'error_message'), qr/imeout/, 'a slow answer hits the client timeout');
 like(row($ids{'[fault:wrongtype]'}, 'error_message'), qr{content type 'text/html'}, 'a wrong content type is named');
 like(row($ids{'[fault:oversized]'}, 'error_message'), qr/larger than 1048576 bytes/, 'an oversized answer is cut off at max_bytes');
+
+# 9. Stability's asynchronous pattern: {id}, then /v2beta/results/{id}.
+($g, $tag) = gen('stab', 'an upscale [fault:async]');
+is($g->{status}, 'completed', 'stability async start → polled → completed');
+like($g->{providerJobId} // '', qr/^[0-9a-f]{64}$/, 'the 64-hex generation id is recorded');
+my @res = grep { $_->{path} eq "/v2beta/results/$g->{providerJobId}" } mock_log();
+is(scalar @res, 3, 'polled at /v2beta/results/{id}: 202, 202, 200');
+is($res[0]{headers}{authorization}, "Bearer $KEY", 'with the key');
+
+# 10. A fal job that never finishes: TIMEOUT at the deadline, refunded; the
+# fal key came from key_file. Cancel reaches the returned cancel_url.
+($g, $tag) = gen('fal-chain', 'a maze [fault:never]', 0);
+my $never = $g->{generationId};
+is(wait_terminal($never), 'failed', 'a fal job that never finishes fails');
+is(row($never, 'error_code'), 'TIMEOUT', 'with TIMEOUT at its deadline');
+is(ledger($never), 'reserve:-1,refund:1', 'and is refunded');
+($g, $tag) = gen('fal-chain', 'a labyrinth [fault:never]', 0);
+my $c;
+for (1 .. 40) { last if row($g->{generationId}, 'provider_job_id'); sleep 0.1 }
+my $rid = row($g->{generationId}, 'provider_job_id');
+my $cres = api(POST => "/api/fal-chain/cancel/$g->{generationId}", user => $u);
+is(json_of($cres)->{status}, 'cancelled', 'cancel of a queued fal job');
+ok((grep { $_->{method} eq 'PUT' && $_->{path} eq "/fal-ai/flux/requests/$rid/cancel" } mock_log()),
+   'fal: PUT to the returned cancel_url');
 
 # 9. Keys are never logged.
 my $log = do { local $/; open my $fh, '<', Apache::Test::vars('t_logs') . '/error_log' or die; <$fh> };
