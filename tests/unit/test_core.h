@@ -15,5 +15,6 @@ Suite *route_suite(void);
 Suite *sql_suite(void);
 Suite *provider_suite(void);
 Suite *job_suite(void);
+Suite *webhook_suite(void);
 
 #endif

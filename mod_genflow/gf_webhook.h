@@ -1,0 +1,37 @@
+/* gf_webhook.h: signatures of provider webhooks (SPEC §6, issue 4).
+ *
+ * Replicate: headers webhook-id, webhook-timestamp, webhook-signature
+ * ("v1,<base64>" entries, space separated); signed content
+ * "{id}.{timestamp}.{body}", HMAC-SHA256 keyed with the base64 part of the
+ * "whsec_…" secret.
+ * fal: headers X-Fal-Webhook-Request-Id, -User-Id, -Timestamp, -Signature
+ * (hex); message "request_id\nuser_id\ntimestamp\nsha256_hex(body)",
+ * Ed25519 under any of the configured public keys.
+ * Both: a timestamp more than 300 s away from now is refused.
+ */
+#ifndef GF_WEBHOOK_H
+#define GF_WEBHOOK_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#define GF_WEBHOOK_TOLERANCE_SECS 300
+
+/* NULL when the signature is valid and fresh, else why not. */
+const char *gf_webhook_verify_replicate(apr_pool_t *p, const char *secret, const char *id,
+                                        const char *timestamp, const char *signatures,
+                                        const char *body, apr_size_t body_len, apr_time_t now);
+
+/* keys: raw 32-byte Ed25519 public keys. */
+const char *gf_webhook_verify_fal(apr_pool_t *p, const apr_array_header_t *keys,
+                                  const char *request_id, const char *user_id,
+                                  const char *timestamp, const char *signature_hex,
+                                  const char *body, apr_size_t body_len, apr_time_t now);
+
+/* Read Ed25519 public keys from a JWKS document ({"keys":[{"kty":"OKP",
+ * "crv":"Ed25519","x":"<base64url>"}]}) or one base64url key per line.
+ * Returns the array of 32-byte keys, or NULL and *err. */
+apr_array_header_t *gf_webhook_load_fal_keys(apr_pool_t *p, const char *text, const char **err);
+
+#endif

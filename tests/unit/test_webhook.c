@@ -1,0 +1,105 @@
+/* test_webhook.c: webhook signatures against the documented test vector
+ * (Replicate) and a freshly generated Ed25519 key (fal). */
+#include <string.h>
+#include <openssl/evp.h>
+#include <apr_strings.h>
+#include <apr_base64.h>
+
+#include "test_core.h"
+#include "../../mod_genflow/gf_webhook.h"
+
+#define VECTOR_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define VECTOR_ID     "msg_p5jXN8AQM9LWM0D4loKWxJek"
+#define VECTOR_TS     "1614265330"
+#define VECTOR_BODY   "{\"test\": 2432232314}"
+#define VECTOR_SIG    "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+START_TEST(replicate_test_vector)
+{
+    apr_time_t at = apr_time_from_sec(1614265330 + 10);
+    ck_assert_ptr_null(gf_webhook_verify_replicate(test_pool, VECTOR_SECRET, VECTOR_ID, VECTOR_TS,
+                                                   VECTOR_SIG, VECTOR_BODY, strlen(VECTOR_BODY), at));
+    /* Several signatures: any one matching is enough. */
+    ck_assert_ptr_null(gf_webhook_verify_replicate(test_pool, VECTOR_SECRET, VECTOR_ID, VECTOR_TS,
+                                                   "v1,AAAA " VECTOR_SIG, VECTOR_BODY,
+                                                   strlen(VECTOR_BODY), at));
+    /* Tampered body, id, signature; stale or malformed timestamps. */
+    ck_assert_ptr_nonnull(gf_webhook_verify_replicate(test_pool, VECTOR_SECRET, VECTOR_ID, VECTOR_TS,
+                                                      VECTOR_SIG, "{\"test\": 1}", 11, at));
+    ck_assert_ptr_nonnull(gf_webhook_verify_replicate(test_pool, VECTOR_SECRET, "msg_other", VECTOR_TS,
+                                                      VECTOR_SIG, VECTOR_BODY, strlen(VECTOR_BODY), at));
+    ck_assert_ptr_nonnull(gf_webhook_verify_replicate(test_pool, VECTOR_SECRET, VECTOR_ID, VECTOR_TS,
+                                                      "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OF=",
+                                                      VECTOR_BODY, strlen(VECTOR_BODY), at));
+    ck_assert_ptr_nonnull(gf_webhook_verify_replicate(test_pool, VECTOR_SECRET, VECTOR_ID, VECTOR_TS,
+                                                      VECTOR_SIG, VECTOR_BODY, strlen(VECTOR_BODY),
+                                                      apr_time_from_sec(1614265330 + 301)));
+    ck_assert_ptr_nonnull(gf_webhook_verify_replicate(test_pool, VECTOR_SECRET, VECTOR_ID, "16142x",
+                                                      VECTOR_SIG, VECTOR_BODY, strlen(VECTOR_BODY), at));
+    ck_assert_ptr_nonnull(gf_webhook_verify_replicate(test_pool, VECTOR_SECRET, VECTOR_ID, VECTOR_TS,
+                                                      NULL, VECTOR_BODY, strlen(VECTOR_BODY), at));
+}
+END_TEST
+
+START_TEST(fal_ed25519)
+{
+    EVP_PKEY *key = NULL;
+    EVP_PKEY_CTX *kctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char pub[32], sig[64], digest[32];
+    size_t publen = sizeof(pub), siglen = sizeof(sig);
+    unsigned int dlen;
+    char hex[65], sighex[129], b64[64], *c;
+    const char *body = "{\"request_id\":\"r1\",\"status\":\"OK\"}", *msg, *err = NULL;
+    apr_array_header_t *keys;
+    apr_time_t now = apr_time_from_sec(1795300000);
+    int i;
+
+    ck_assert(EVP_PKEY_keygen_init(kctx) == 1 && EVP_PKEY_keygen(kctx, &key) == 1);
+    ck_assert(EVP_PKEY_get_raw_public_key(key, pub, &publen) == 1);
+    EVP_Digest(body, strlen(body), digest, &dlen, EVP_sha256(), NULL);
+    for (i = 0; i < 32; i++) apr_snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    msg = apr_psprintf(test_pool, "r1\nuser-7\n1795300000\n%s", hex);
+    ck_assert(EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1);
+    ck_assert(EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)msg, strlen(msg)) == 1);
+    for (i = 0; i < 64; i++) apr_snprintf(sighex + 2 * i, 3, "%02x", sig[i]);
+
+    /* The public key as a JWKS document (base64url, no padding). */
+    apr_base64_encode_binary(b64, pub, 32);
+    for (c = b64; *c; c++) {
+        if (*c == '+') *c = '-';
+        else if (*c == '/') *c = '_';
+        else if (*c == '=') *c = '\0';
+    }
+    keys = gf_webhook_load_fal_keys(test_pool, apr_psprintf(test_pool,
+        "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\"}]}", b64), &err);
+    ck_assert_msg(keys != NULL, "%s", err);
+    ck_assert_ptr_null(gf_webhook_verify_fal(test_pool, keys, "r1", "user-7", "1795300000", sighex,
+                                             body, strlen(body), now));
+    ck_assert_ptr_nonnull(gf_webhook_verify_fal(test_pool, keys, "r2", "user-7", "1795300000", sighex,
+                                                body, strlen(body), now));
+    ck_assert_ptr_nonnull(gf_webhook_verify_fal(test_pool, keys, "r1", "user-7", "1795300000", sighex,
+                                                "{}", 2, now));
+    ck_assert_ptr_nonnull(gf_webhook_verify_fal(test_pool, keys, "r1", "user-7", "1795300000", sighex,
+                                                body, strlen(body), now + apr_time_from_sec(400)));
+    ck_assert_ptr_nonnull(gf_webhook_verify_fal(test_pool, keys, "r1", "user-7", "1795300000", "abc",
+                                                body, strlen(body), now));
+    /* One key per line works too; garbage does not. */
+    ck_assert_ptr_nonnull(gf_webhook_load_fal_keys(test_pool, apr_pstrcat(test_pool, "# fal\n", b64,
+                                                                          "\n", NULL), &err));
+    ck_assert_ptr_null(gf_webhook_load_fal_keys(test_pool, "not-a-key!", &err));
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_CTX_free(kctx);
+    EVP_PKEY_free(key);
+}
+END_TEST
+
+Suite *webhook_suite(void)
+{
+    Suite *s = suite_create("webhook");
+    TCase *tc = tcase_create("signatures");
+    tcase_add_test(tc, replicate_test_vector);
+    tcase_add_test(tc, fal_ed25519);
+    suite_add_tcase(s, tc);
+    return s;
+}
