@@ -78,6 +78,8 @@ void gf_job_decide(const gf_job_state_t *st, const gf_provider_result_t *res,
     if (!res->error_code && (res->provider_job_id || res->running)) {
         d->next = GF_NEXT_POLL;
         d->delay = gf_job_poll_delay(st->poll_count + 1);
+        /* A provider that will call a webhook asks to be polled rarely. */
+        if (res->retry_after > d->delay) d->delay = res->retry_after;
         if (st->now + d->delay >= st->deadline) {
             d->delay = st->deadline - st->now;
         }

@@ -10,9 +10,12 @@
  * itself, so an accepted request is polled, never submitted again.
  * Errors: {detail: "…"} or {detail: [{loc, msg, type}]}.
  * Options: model=owner/app[/path] (default fal-ai/fast-sdxl) + common ones.
+ * With webhook_url the submit carries ?fal_webhook=URL; the webhook
+ * (Ed25519, keys from webhook_keys_file) wakes the poll at once.
  */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_escape.h>
 #include <json-c/json.h>
 
 #include "gf_provider_net.h"
@@ -108,6 +111,10 @@ static void fal_generate(const gf_provider_t *prov, const gf_job_t *job,
         json_object_object_add(in, "image_url", json_object_new_string(job->source_image));
     }
     gf_net_request(p, ns, &req, "POST", apr_pstrcat(p, ns->base_url, "/", model, NULL));
+    if (ns->webhook_url) {
+        req.url = apr_pstrcat(p, req.url, "?fal_webhook=",
+                              apr_pescape_urlencoded(p, ns->webhook_url), NULL);
+    }
     fal_auth(p, ns, &req);
     apr_table_set(req.headers, "Content-Type", "application/json");
     req.body = gf_json_dump(p, in);
@@ -135,6 +142,7 @@ static void fal_generate(const gf_provider_t *prov, const gf_job_t *job,
     res->provider_job_id = id;
     res->provider_state = gf_json_dump(p, state);
     res->model = model;
+    if (ns->webhook_url) res->retry_after = apr_time_from_sec(ns->webhook_poll_secs);
 }
 
 static void fal_poll(const gf_provider_t *prov, const gf_job_t *job, const char *id,
@@ -167,6 +175,7 @@ static void fal_poll(const gf_provider_t *prov, const gf_job_t *job, const char 
     }
     if (strcmp(status, "COMPLETED")) {
         res->running = 1;   /* IN_QUEUE or IN_PROGRESS */
+        if (ns->webhook_url) res->retry_after = apr_time_from_sec(ns->webhook_poll_secs);
         return;
     }
     gf_net_request(p, ns, &req, "GET", str_field(state, "response_url"));

@@ -10,6 +10,7 @@
 #include "gf_provider_net.h"
 #include "gf_error.h"
 #include "gf_job.h"
+#include "gf_webhook.h"
 
 const char GF_NET_UNKNOWN_OPTION[] = "unknown option";
 
@@ -30,7 +31,7 @@ gf_net_settings_t *gf_net_settings(gf_provider_t *prov, apr_pool_t *p, const cha
 static const char *read_key_file(apr_pool_t *p, const char *path, const char **key)
 {
     apr_file_t *f;
-    char buf[4096];
+    char buf[16384];
     apr_size_t n = sizeof(buf) - 1;
     char *s, *e;
 
@@ -72,6 +73,37 @@ const char *gf_net_set_option(apr_pool_t *p, gf_net_settings_t *ns, const char *
             return apr_psprintf(p, "key_env: the environment variable %s is not set", value);
         }
         ns->key = apr_pstrdup(p, k);
+        return NULL;
+    }
+    if (!strcmp(key, "webhook_url")) {
+        ns->webhook_url = apr_pstrdup(p, value);
+        if (!ns->webhook_poll_secs) ns->webhook_poll_secs = 30;
+        return NULL;
+    }
+    if (!strcmp(key, "webhook_secret_file")) {
+        return read_key_file(p, value, &ns->webhook_secret);
+    }
+    if (!strcmp(key, "webhook_secret_env")) {
+        const char *k = getenv(value);
+        if (!k || !*k) {
+            return apr_psprintf(p, "webhook_secret_env: the environment variable %s is not set",
+                                value);
+        }
+        ns->webhook_secret = apr_pstrdup(p, k);
+        return NULL;
+    }
+    if (!strcmp(key, "webhook_keys_file")) {
+        const char *text, *err = read_key_file(p, value, &text);
+        if (err) return err;
+        if (!(ns->webhook_keys = gf_webhook_load_fal_keys(p, text, &err))) {
+            return apr_psprintf(p, "webhook_keys_file %s: %s", value, err);
+        }
+        return NULL;
+    }
+    if (!strcmp(key, "webhook_poll")) {
+        v = strtol(value, &end, 10);
+        if (!*value || *end || v < 1 || v > 3600) return "webhook_poll= must be 1..3600 seconds";
+        ns->webhook_poll_secs = v;
         return NULL;
     }
     if (!strcmp(key, "insecure_loopback")) {

@@ -8,6 +8,10 @@
  *   connect_timeout=MS    (default 5000)
  *   max_bytes=N           largest answer accepted (default 20 MiB)
  *   insecure_loopback=on  allow plain http to 127.0.0.1/localhost (tests)
+ *   webhook_url=URL       ask the provider to call this URL when a job ends
+ *   webhook_secret_file=PATH / webhook_secret_env=NAME   (replicate: whsec_…)
+ *   webhook_keys_file=PATH  (fal: JWKS or base64url Ed25519 keys, one a line)
+ *   webhook_poll=SECONDS  with a webhook, poll only this often (default 30)
  * Keys are never logged, never put in an error message or a response.
  */
 #ifndef GF_PROVIDER_NET_H
@@ -24,6 +28,10 @@ typedef struct {
     apr_size_t max_bytes;
     int insecure_loopback;
     int prefer_wait;            /* replicate: Prefer: wait=N on create */
+    const char *webhook_url;    /* sent to the provider: it calls us there */
+    const char *webhook_secret; /* replicate: whsec_… */
+    apr_array_header_t *webhook_keys; /* fal: Ed25519 public keys */
+    long webhook_poll_secs;     /* with webhooks, poll only this often (backup) */
 } gf_net_settings_t;
 
 /* The kind's settings, created with its default base URL on first use. */

@@ -13,7 +13,9 @@
  * back instead); only 429 — refused, nothing created — is retried.
  * Errors: RFC 7807 {type, title, status, detail}.
  * Options: model=owner/name[:version], wait=SECONDS (Prefer: wait; default
- * 10) + the common network options.
+ * 10) + the common network options. With webhook_url the prediction is
+ * created with {"webhook", "webhook_events_filter": ["completed"]}; the
+ * webhook (signed with webhook_secret_*) wakes the poll at once.
  */
 #include <string.h>
 #include <apr_strings.h>
@@ -123,6 +125,9 @@ static void prediction(apr_pool_t *p, const gf_provider_t *prov, const gf_http_r
     }
     res->provider_job_id = id;
     res->provider_state = gf_json_dump(p, state);
+    if (ns->webhook_url) {
+        res->retry_after = apr_time_from_sec(ns->webhook_poll_secs);
+    }
 }
 
 static int is_version_id(const char *s)
@@ -160,6 +165,12 @@ static void replicate_generate(const gf_provider_t *prov, const gf_job_t *job,
         url = apr_pstrcat(p, ns->base_url, "/v1/models/", model, "/predictions", NULL);
     }
     json_object_object_add(body, "input", input);
+    if (ns->webhook_url) {
+        json_object *events = json_object_new_array();
+        json_object_array_add(events, json_object_new_string("completed"));
+        json_object_object_add(body, "webhook", json_object_new_string(ns->webhook_url));
+        json_object_object_add(body, "webhook_events_filter", events);
+    }
     gf_net_request(p, ns, &req, "POST", url);
     auth(p, ns, &req);
     apr_table_set(req.headers, "Content-Type", "application/json");

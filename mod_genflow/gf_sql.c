@@ -12,7 +12,7 @@
 
 static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "create", "queue", "get", "claim", "schedule", "complete", "fail", "input", "expire",
-    "prune"
+    "prune", "wake"
 };
 
 /* The UTC calendar day, the unit of the daily limit. */
@@ -104,7 +104,7 @@ static const char QUEUE_SQL[] =
  * is free or has expired (an interrupted attempt: rescued), skipping rows
  * other workers hold. Times come back in milliseconds since the epoch. */
 static const char CLAIM_SQL[] =
-    "UPDATE {T} g SET status = 'processing', lease_owner = %s,"
+    "UPDATE {T} g SET status = 'processing', lease_owner = %s, woken_at = NULL,"
     "  lease_until = now() + make_interval(secs => %d), attempts = g.attempts + 1,"
     "  started_at = COALESCE(g.started_at, now()),"
     "  deadline_at = COALESCE(g.deadline_at, now() + make_interval(secs => g.deadline_secs))"
@@ -118,9 +118,11 @@ static const char CLAIM_SQL[] =
 
 /* args: delay ms, chain index, retry count, poll count, provider job id,
  * provider state, provider, model, id, lease owner, attempt. Only the lease holder of
- * this very attempt can put the row back. */
+ * this very attempt can put the row back. A webhook that arrived during
+ * the attempt (woken_at) makes the next poll immediate. */
 static const char SCHEDULE_SQL[] =
-    "UPDATE {T} g SET next_attempt_at = now() + make_interval(secs => %d / 1000.0),"
+    "UPDATE {T} g SET next_attempt_at = CASE WHEN g.woken_at IS NOT NULL THEN now()"
+    "   ELSE now() + make_interval(secs => %d / 1000.0) END, woken_at = NULL,"
     "  chain_index = %d, retry_count = %d, poll_count = %d, provider_job_id = %s,"
     "  provider_state = %s, provider = %s, model = %s, lease_owner = NULL, lease_until = NULL"
     " WHERE g.id = %s::uuid AND g.lease_owner = %s AND g.attempts = %d"
@@ -220,12 +222,21 @@ static const char PRUNE_SQL[] =
     "  RETURNING 1)"
     " SELECT count(*)::text FROM d";
 
+/* args: provider job id. A provider's webhook says the job finished: poll
+ * it now (the poll does the completion, with all its guards), or right
+ * after the attempt that holds it. Duplicate deliveries match nothing new. */
+static const char WAKE_SQL[] =
+    "UPDATE {T} g SET next_attempt_at = now(), woken_at = now()"
+    " WHERE g.provider_job_id = %s AND g.status IN ('pending', 'processing')"
+    "  AND g.queued_at IS NOT NULL"
+    " RETURNING g.id::text";
+
 void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
                             apr_array_header_t *stmts)
 {
     static const char *const SQL[GF_SQL_TYPE_OPS] = {
         CREATE_SQL, QUEUE_SQL, GET_SQL, CLAIM_SQL, SCHEDULE_SQL, COMPLETE_SQL, FAIL_SQL,
-        INPUT_SQL, EXPIRE_SQL, PRUNE_SQL
+        INPUT_SQL, EXPIRE_SQL, PRUNE_SQL, WAKE_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {

@@ -29,6 +29,7 @@ typedef enum {
     GF_SQL_INPUT,        /* status and stored input of the owner's generation */
     GF_SQL_EXPIRE,       /* sweep: never-started pending rows → EXPIRED + refund */
     GF_SQL_PRUNE,        /* sweep: delete old failed/cancelled rows */
+    GF_SQL_WAKE,         /* a webhook: poll the provider's job now */
     GF_SQL_TYPE_OPS
 } gf_sql_type_op_t;
 

@@ -27,6 +27,7 @@ APLOG_USE_MODULE(genflow);
 /* Handler names. */
 #define GF_TYPE_HANDLER   "genflow-type"     /* set by fixups in a GenFlowType location */
 #define GF_QUOTA_HANDLER  "genflow-quota"    /* SetHandler genflow-quota */
+#define GF_WEBHOOK_HANDLER "genflow-webhook" /* SetHandler genflow-webhook */
 
 #define GF_UNSET (-1)
 
@@ -172,6 +173,9 @@ typedef struct {
 int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner);
 /* Expire never-started generations and prune old failures of type t. */
 void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t);
+
+/* mod_genflow_webhook.c */
+int gf_webhook_handler(request_rec *r);
 
 /* mod_genflow_quota.c */
 int gf_quota_handler(request_rec *r);

@@ -21,8 +21,13 @@ BEGIN
             ADD COLUMN IF NOT EXISTS deadline_at     timestamptz,
             ADD COLUMN IF NOT EXISTS lease_owner     text,
             ADD COLUMN IF NOT EXISTS lease_until     timestamptz,
-            ADD COLUMN IF NOT EXISTS provider_state  text
+            ADD COLUMN IF NOT EXISTS provider_state  text,
+            ADD COLUMN IF NOT EXISTS woken_at        timestamptz
         $ddl$, p_table);
+    -- Webhooks find their generation by the provider's job id.
+    EXECUTE format($ddl$CREATE INDEX IF NOT EXISTS %I ON %I (provider_job_id)
+                        WHERE provider_job_id IS NOT NULL$ddl$,
+                   p_table || '_provider_job', p_table);
     -- Due work, in the order workers take it.
     EXECUTE format($ddl$CREATE INDEX IF NOT EXISTS %I ON %I (next_attempt_at)
                         WHERE queued_at IS NOT NULL AND status IN ('pending', 'processing')$ddl$,

@@ -161,6 +161,11 @@ sub handle {
         $res->content($fh ? do { local $/; <$fh> } : '');
         return $c->send_response($res);
     }
+    if ($path =~ m{^/_complete/([\w-]+)$}) {      # the test ends a job "on the provider"
+        open my $fh, '>', "$state/done.$1" or die;
+        close $fh;
+        return send_json($c, 200, { ok => JSON::PP::true });
+    }
     if ($path =~ m{^/files/}) {
         record($r, {});
         return send_png($c);
@@ -225,9 +230,10 @@ sub handle {
                      cancel_url => base() . "/$app/requests/$id/cancel" };
         if ($what eq '/status') {
             my $n = counter("fal.$id");
+            return send_json($c, 200, { status => 'COMPLETED', logs => [], %$urls }) if -e "$state/done.$id";
             return send_json($c, 202, { status => 'IN_QUEUE', queue_position => 0, %$urls }) if $n == 1;
             return send_json($c, 202, { status => 'IN_PROGRESS', logs => [], %$urls })
-                if $n == 2 || $prompt =~ /\[fault:never\]/;
+                if $n == 2 || ($prompt =~ /\[fault:never\]/ && !-e "$state/done.$id");
             return send_json($c, 200, { status => 'COMPLETED', logs => [], metrics => { inference_time => 1.2 }, %$urls });
         }
         return send_json($c, 422, { detail => [{ loc => ['body', 'prompt'], msg => 'prompt is not allowed', type => 'value_error' }] })
@@ -271,8 +277,9 @@ sub handle {
         my $prompt = recall($id);
         return send_json($c, 200, prediction($id, 'canceled', $prompt)) if $cancel;
         my $n = counter("rep.$id");
+        return send_json($c, 200, prediction($id, 'succeeded', $prompt)) if -e "$state/done.$id";
         return send_json($c, 200, prediction($id, 'processing', $prompt))
-            if $n < 2 || $prompt =~ /\[fault:never\]/;
+            if $n < 2 || ($prompt =~ /\[fault:never\]/ && !-e "$state/done.$id");
         return send_json($c, 200, prediction($id, 'succeeded', $prompt));
     }
     if (($path =~ m{^/v1/models/[\w.-]+/[\w.-]+/predictions$} || $path eq '/v1/predictions')

@@ -131,6 +131,11 @@ START_TEST(async_jobs_are_polled)
     ck_assert_int_eq(d.delay, GF_POLL_FIRST);
     ck_assert_int_eq(gf_job_poll_delay(2), apr_time_from_msec(750));
     ck_assert_int_eq(gf_job_poll_delay(50), GF_POLL_CAP);
+    /* With a webhook the provider asks for rare backup polls. */
+    r.retry_after = apr_time_from_sec(30);
+    gf_job_decide(&st, &r, 0, &d);
+    ck_assert_int_eq(d.delay, apr_time_from_sec(30));
+    r.retry_after = 0;
     /* A poll never sleeps past the deadline. */
     st.deadline = st.now + apr_time_from_msec(100);
     gf_job_decide(&st, &r, 0, &d);
