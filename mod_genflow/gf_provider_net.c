@@ -242,4 +242,5 @@ void gf_net_download(apr_pool_t *p, const gf_provider_t *prov, const gf_net_sett
     res->image = (unsigned char *)hr.body;
     res->image_len = hr.body_len;
     res->content_type = apr_pstrdup(p, hr.content_type);
+    res->image_url = url;   /* kept if the picture cannot be stored */
 }

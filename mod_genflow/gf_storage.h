@@ -8,6 +8,7 @@
 #define GF_STORAGE_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 
 typedef struct gf_storage_t gf_storage_t;
 
@@ -26,6 +27,20 @@ struct gf_storage_t {
 /* Files under dir, served by Apache at url_prefix (e.g. "/media"). */
 gf_storage_t *gf_storage_local_create(apr_pool_t *p, const char *dir,
                                       const char *url_prefix);
+
+/* Cloudinary signed upload, from the GenFlowCloudinary key=value arguments.
+ * Returns NULL and *out, or an error message. */
+const char *gf_storage_cloudinary_create(apr_pool_t *p, int argc, char *const argv[],
+                                         gf_storage_t **out);
+
+/* The upload signature: hex SHA-1/SHA-256 over the sorted non-empty
+ * parameters (minus file, cloud_name, resource_type, api_key) + secret. */
+const char *gf_cloudinary_sign(apr_pool_t *p, const apr_table_t *params, const char *secret,
+                               const char *algorithm);
+/* Its two halves: the "k=v&…" string, and its digest with the secret. */
+const char *gf_cloudinary_string_to_sign(apr_pool_t *p, const apr_table_t *params);
+const char *gf_cloudinary_digest(apr_pool_t *p, const char *tosign, const char *secret,
+                                 const char *algorithm);
 
 apr_status_t gf_storage_put(const gf_storage_t *st, apr_pool_t *p, const char *key,
                             const unsigned char *data, apr_size_t len,

@@ -84,6 +84,7 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->daily_limit = add->daily_limit != GF_UNSET ? add->daily_limit : base->daily_limit;
     sc->storage_dir = add->storage_dir ? add->storage_dir : base->storage_dir;
     sc->storage_url = add->storage_url ? add->storage_url : base->storage_url;
+    sc->cloudinary = add->cloudinary ? add->cloudinary : base->cloudinary;
     sc->workers = add->workers != GF_UNSET ? add->workers : base->workers;
     sc->lease_secs = add->lease_secs != GF_UNSET ? add->lease_secs : base->lease_secs;
     sc->max_active = add->max_active != GF_UNSET ? add->max_active : base->max_active;
@@ -338,6 +339,19 @@ static const char *set_storage_dir(cmd_parms *cmd, void *dummy, const char *arg)
     return NULL;
 }
 
+static const char *set_cloudinary(cmd_parms *cmd, void *dummy, int argc, char *const argv[])
+{
+    gf_server_conf_t *sc = gf_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+
+    (void)dummy;
+    if (err) return err;
+    if ((err = gf_storage_cloudinary_create(cmd->pool, argc, argv, &sc->cloudinary)) != NULL) {
+        return DIRECTIVE_ERROR(cmd, err);
+    }
+    return NULL;
+}
+
 static const char *set_storage_url(cmd_parms *cmd, void *dummy, const char *arg)
 {
     gf_server_conf_t *sc = gf_server_conf(cmd->server);
@@ -510,6 +524,8 @@ const command_rec gf_cmds[] = {
         "Directory where result images are stored"),
     AP_INIT_TAKE1("GenFlowStorageURL", set_storage_url, NULL, RSRC_CONF,
         "URL prefix under which Apache serves GenFlowStorageDir"),
+    AP_INIT_TAKE_ARGV("GenFlowCloudinary", set_cloudinary, NULL, RSRC_CONF,
+        "Store results on Cloudinary: cloud= api_key= secret_file=|secret_env= [algorithm=sha1|sha256] ..."),
     AP_INIT_TAKE1("GenFlowStartingCredits", set_server_amount, NULL, RSRC_CONF,
         "Credits a new account starts with"),
     AP_INIT_TAKE1("GenFlowDailyLimit", set_server_amount, NULL, RSRC_CONF,
@@ -589,13 +605,22 @@ int gf_conf_check(apr_pool_t *p, server_rec *s)
      * pictures (a vhost inherits the main server's storage by default). */
     for (sp = s; sp; sp = sp->next) {
         gf_server_conf_t *sc = gf_server_conf(sp);
-        if (!sc->storage_dir || !sc->storage_url) {
+        gf_storage_t *local = NULL;
+        if ((sc->storage_dir != NULL) != (sc->storage_url != NULL)
+            || (!sc->storage_dir && !sc->cloudinary)) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1002)
                          "GenFlowType is used but GenFlowStorageDir and GenFlowStorageURL "
-                         "are not both set for server %s", sp->server_hostname);
+                         "are not both set (nor GenFlowCloudinary) for server %s",
+                         sp->server_hostname);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        sc->storage = gf_storage_local_create(p, sc->storage_dir, sc->storage_url);
+        if (sc->storage_dir) {
+            local = gf_storage_local_create(p, sc->storage_dir, sc->storage_url);
+        }
+        /* Cloudinary first when configured, the local directory as the
+         * place of last resort for bytes it would not take. */
+        sc->storage = sc->cloudinary ? sc->cloudinary : local;
+        sc->fallback_storage = sc->cloudinary ? local : NULL;
     }
     return OK;
 }

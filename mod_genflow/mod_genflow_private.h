@@ -50,7 +50,9 @@ typedef struct {
     long daily_limit;            /* GF_UNSET → default; 0 = none */
     const char *storage_dir;
     const char *storage_url;
-    gf_storage_t *storage;       /* built in post_config */
+    gf_storage_t *storage;       /* where pictures go first (post_config) */
+    gf_storage_t *fallback_storage; /* the local directory when Cloudinary is first */
+    gf_storage_t *cloudinary;    /* GenFlowCloudinary, or NULL */
     int workers;                 /* GF_UNSET → default; threads per child */
     int lease_secs;              /* GF_UNSET → default */
     long max_active;             /* GF_UNSET → default; 0 = no limit */

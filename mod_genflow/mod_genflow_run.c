@@ -73,8 +73,27 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
     if (dd.next == GF_NEXT_COMPLETE) {
         if (res->image) {
             const char *key = apr_pstrcat(p, t->name, "/", c->id, ".png", NULL);
-            if (gf_storage_put(sc->storage, p, key, res->image, res->image_len,
-                               res->content_type, &url, &err) != APR_SUCCESS) {
+            apr_status_t rv = gf_storage_put(sc->storage, p, key, res->image, res->image_len,
+                                             res->content_type, &url, &err);
+            /* SPEC §7: when the primary store fails, keep the provider's URL
+             * (saying so), and only bytes without one go to the local
+             * directory of last resort. */
+            if (rv != APR_SUCCESS && res->image_url) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1406)
+                             "%s storage failed for type=%s id=%s (%s); keeping the "
+                             "provider's temporary URL", sc->storage->backend, t->name, c->id, err);
+                url = res->image_url;
+                rv = APR_SUCCESS;
+            }
+            if (rv != APR_SUCCESS && sc->fallback_storage) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1405)
+                             "%s storage failed for type=%s id=%s (%s); trying %s",
+                             sc->storage->backend, t->name, c->id, err,
+                             sc->fallback_storage->backend);
+                rv = gf_storage_put(sc->fallback_storage, p, key, res->image, res->image_len,
+                                    res->content_type, &url, &err);
+            }
+            if (rv != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1402)
                              "storage failed for type=%s id=%s: %s", t->name, c->id, err);
                 dd.next = GF_NEXT_FAIL;

@@ -30,6 +30,7 @@ use JSON::PP;
 use MIME::Base64;
 use Fcntl qw(:flock);
 use POSIX ':sys_wait_h';
+use Digest::SHA qw(sha1_hex sha256_hex);
 
 my ($port, $state) = @ARGV;
 die "usage: providers.pl PORT STATE_DIR\n" unless $port && $state;
@@ -165,6 +166,52 @@ sub handle {
         open my $fh, '>', "$state/done.$1" or die;
         close $fh;
         return send_json($c, 200, { ok => JSON::PP::true });
+    }
+    if ($path =~ m{^/_cloudinary_fail/(\d+)$}) {   # the next N uploads fail with 500
+        open my $fh, '>', "$state/cloudinary_fail" or die;
+        print $fh $1;
+        close $fh;
+        return send_json($c, 200, { ok => JSON::PP::true });
+    }
+    # ---- Cloudinary signed upload -------------------------------------------
+    if ($path =~ m{^/v1_1/([\w-]+)/image/upload$} && $r->method eq 'POST') {
+        my $cloud = $1;
+        my %f;
+        for my $part ($r->parts) {
+            my ($name) = ($part->header('Content-Disposition') // '') =~ /name="([^"]+)"/;
+            next unless defined $name;
+            $f{$name} = $name eq 'file' ? length($part->content) : $part->content;
+        }
+        record($r, \%f);
+        if (open my $fh, '+<', "$state/cloudinary_fail") {
+            flock $fh, LOCK_EX;
+            my $left = <$fh> // 0;
+            if ($left > 0) {
+                seek $fh, 0, 0; truncate $fh, 0; print $fh $left - 1; close $fh;
+                return send_json($c, 500, { error => { message => 'General Error' } });
+            }
+            close $fh;
+        }
+        my $secret = $ENV{GENFLOW_MOCK_CLOUD_SECRET} // '';
+        my $tosign = join '&', map { "$_=$f{$_}" }
+            sort grep { !/^(file|cloud_name|resource_type|api_key|signature)$/ && length $f{$_} } keys %f;
+        my $sig = $f{signature} // '';
+        my $ok = $sig eq sha1_hex($tosign . $secret) || $sig eq sha256_hex($tosign . $secret);
+        return send_json($c, 401, { error => { message => "Invalid Signature $sig. String to sign - '$tosign'." } })
+            unless $ok && ($f{api_key} // '') eq 'cloud-api-key';
+        return send_json($c, 400, { error => { message => 'Stale request - reported time is more than 1 hour ago' } })
+            if abs(time - ($f{timestamp} // 0)) > 3600;
+        return send_json($c, 400, { error => { message => 'Missing required parameter - file' } }) unless $f{file};
+        my $pid = $f{public_id};
+        return send_json($c, 200, { asset_id => 'a' x 32, public_id => $pid, version => 1795300000,
+            signature => sha1_hex("public_id=$pid&version=1795300000$secret"), width => 1, height => 1,
+            format => 'png', resource_type => 'image', created_at => '2026-11-22T00:00:00Z', bytes => $f{file},
+            type => 'upload', url => base() . "/res/$cloud/image/upload/v1795300000/$pid.png",
+            secure_url => base() . "/res/$cloud/image/upload/v1795300000/$pid.png" });
+    }
+    if ($path =~ m{^/res/}) {
+        record($r, {});
+        return send_png($c);
     }
     if ($path =~ m{^/files/}) {
         record($r, {});

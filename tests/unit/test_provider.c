@@ -166,6 +166,41 @@ START_TEST(local_storage)
 }
 END_TEST
 
+START_TEST(cloudinary_signatures)
+{
+    apr_table_t *params = apr_table_make(test_pool, 8);
+    gf_storage_t *st;
+    char *argv_ok[] = { "cloud=demo", "api_key=123", "secret_env=GF_TEST_CLOUD_SECRET" };
+    char *argv_bad[] = { "cloud=demo" };
+    const char *vector = "cloud_name=dn6ot3ged&timestamp=1568810420&username=user@cloudinary.com";
+
+    /* pycloudinary's test vectors (providers.md §5). */
+    ck_assert_str_eq(gf_cloudinary_digest(test_pool, vector, "hdcixPpR2iKERPwqvH6sHdK9cyac", "sha1"),
+                     "14c00ba6d0dfdedbc86b316847d95b9e6cd46d94");
+    ck_assert_str_eq(gf_cloudinary_digest(test_pool, vector, "hdcixPpR2iKERPwqvH6sHdK9cyac", "sha256"),
+                     "45ddaa4fa01f0c2826f32f669d2e4514faf275fe6df053f1a150e7beae58a3bd");
+    /* What an upload signs: sorted, non-empty, without file, cloud_name,
+     * resource_type, api_key; booleans as 1/0. */
+    apr_table_set(params, "timestamp", "1568810420");
+    apr_table_set(params, "public_id", "neo-glitch/abc");
+    apr_table_set(params, "overwrite", "1");
+    apr_table_set(params, "api_key", "123");
+    apr_table_set(params, "file", "bytes");
+    apr_table_set(params, "cloud_name", "demo");
+    apr_table_set(params, "resource_type", "image");
+    apr_table_set(params, "folder", "");
+    ck_assert_str_eq(gf_cloudinary_string_to_sign(test_pool, params),
+                     "overwrite=1&public_id=neo-glitch/abc&timestamp=1568810420");
+    ck_assert_str_eq(gf_cloudinary_sign(test_pool, params, "s3cret", "sha1"),
+                     gf_cloudinary_digest(test_pool, "overwrite=1&public_id=neo-glitch/abc"
+                                          "&timestamp=1568810420", "s3cret", "sha1"));
+    setenv("GF_TEST_CLOUD_SECRET", "s3cret", 1);
+    ck_assert_ptr_null(gf_storage_cloudinary_create(test_pool, 3, argv_ok, &st));
+    ck_assert_str_eq(st->backend, "cloudinary");
+    ck_assert_ptr_nonnull(gf_storage_cloudinary_create(test_pool, 1, argv_bad, &st));
+}
+END_TEST
+
 START_TEST(error_table)
 {
     ck_assert_str_eq(gf_error_code_for_status(401), "UNAUTHORIZED");
@@ -187,6 +222,7 @@ Suite *provider_suite(void)
     tcase_add_test(tc, local_simulations);
     tcase_add_test(tc, chain_text);
     tcase_add_test(tc, local_storage);
+    tcase_add_test(tc, cloudinary_signatures);
     tcase_add_test(tc, error_table);
     suite_add_tcase(s, tc);
     return s;
