@@ -10,7 +10,7 @@ use LWP::UserAgent;
 use JSON::PP;
 use Time::HiRes qw(sleep time);
 
-plan tests => 79;
+plan tests => 87;
 
 my $u = new_user('providers');
 api(GET => '/api/quota', user => $u);
@@ -202,6 +202,25 @@ my $cres = api(POST => "/api/fal-chain/cancel/$g->{generationId}", user => $u);
 is(json_of($cres)->{status}, 'cancelled', 'cancel of a queued fal job');
 ok((grep { $_->{method} eq 'PUT' && $_->{path} eq "/fal-ai/flux/requests/$rid/cancel" } mock_log()),
    'fal: PUT to the returned cancel_url');
+
+# 11. Other answer shapes: Stability's JSON {image, seed, finish_reason},
+# AIML's 201 with b64_json, and a Replicate cancel through urls.cancel.
+($g, $tag) = gen('stab', 'a bridge [fault:json]');
+is($g->{status}, 'completed', 'stability JSON answer (base64 image) → completed');
+$img = LWP::UserAgent->new->get(base_url() . $g->{imageUrl});
+is(substr($img->content, 1, 3), 'PNG', 'the decoded picture was stored');
+($g, $tag) = gen('aiml', 'a tower [fault:b64]');
+is($g->{status}, 'completed', 'AIML 201 with b64_json → completed');
+like($g->{imageUrl}, qr{^/media/neo-glitch/}, 'the decoded bytes were stored locally');
+($g, $tag) = gen('rep', 'a glacier [fault:never]', 0);
+my $rid2;
+for (1 .. 40) { $rid2 = row($g->{generationId}, 'provider_job_id'); last if $rid2; sleep 0.1 }
+ok($rid2, 'replicate prediction accepted');
+$cres = api(POST => "/api/rep/cancel/$g->{generationId}", user => $u);
+is(json_of($cres)->{status}, 'cancelled', 'cancelled');
+ok((grep { $_->{method} eq 'POST' && $_->{path} eq "/v1/predictions/$rid2/cancel" } mock_log()),
+   'replicate: POST to urls.cancel');
+is(ledger($g->{generationId}), 'reserve:-1,refund:1', 'refunded');
 
 # 9. Keys are never logged.
 my $log = do { local $/; open my $fh, '<', Apache::Test::vars('t_logs') . '/error_log' or die; <$fh> };

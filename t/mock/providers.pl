@@ -253,6 +253,13 @@ sub handle {
         return send_png($c, 'finish-reason' => 'CONTENT_FILTERED', seed => '42')
             if $prompt =~ /\[fault:filtered\]/;
         return send_png($c, seed => '') if $prompt =~ /\[fault:odd\]/;
+        if ($prompt =~ /\[fault:json\]/) {     # the Accept: application/json shape
+            my $res = HTTP::Response->new(200);
+            $res->header('Content-Type' => 'application/json; type=image/png');
+            $res->content($json->encode({ image => encode_base64($PNG, ''), seed => 343940597,
+                                          finish_reason => 'SUCCESS' }));
+            return $c->send_response($res);
+        }
         return send_png($c, 'finish-reason' => 'SUCCESS', seed => '343940597', 'x-request-id' => 'r1');
     }
     if ($path =~ m{^/v2beta/results/([0-9a-f]{64})$}) {
