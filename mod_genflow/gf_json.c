@@ -72,6 +72,13 @@ json_object *gf_json_parse(apr_pool_t *p, const char *buf, apr_size_t len,
     return gf_json_pool_own(p, obj);
 }
 
+const char *gf_json_str(json_object *o, const char *key)
+{
+    json_object *v;
+    return (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, &v)
+            && json_object_is_type(v, json_type_string)) ? json_object_get_string(v) : NULL;
+}
+
 const char *gf_json_dump(apr_pool_t *p, json_object *obj)
 {
     return apr_pstrdup(p, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));

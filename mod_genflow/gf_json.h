@@ -21,6 +21,10 @@ json_object *gf_json_parse(apr_pool_t *p, const char *buf, apr_size_t len,
 /* Hand ownership of obj to pool p (json_object_put at cleanup). */
 json_object *gf_json_pool_own(apr_pool_t *p, json_object *obj);
 
+/* The string member key of o, or NULL when o is not an object with a
+ * string there. */
+const char *gf_json_str(json_object *o, const char *key);
+
 /* Compact serialisation copied into p. */
 const char *gf_json_dump(apr_pool_t *p, json_object *obj);
 

@@ -35,13 +35,6 @@ static const char *aiml_check(apr_pool_t *p, const gf_provider_t *prov)
     return gf_net_check(p, prov, prov->impl);
 }
 
-static const char *str_field(json_object *o, const char *key)
-{
-    json_object *v;
-    return (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-           ? json_object_get_string(v) : NULL;
-}
-
 static void aiml_generate(const gf_provider_t *prov, const gf_job_t *job,
                           apr_pool_t *p, gf_provider_result_t *res)
 {
@@ -73,7 +66,7 @@ static void aiml_generate(const gf_provider_t *prov, const gf_job_t *job,
     if (hr.status < 200 || hr.status > 299) {
         out = gf_json_parse(p, hr.body, hr.body_len, &err);
         gf_net_status_failure(p, prov, hr.status,
-                              str_field(out, "message") ? str_field(out, "message")
+                              gf_json_str(out, "message") ? gf_json_str(out, "message")
                                                         : gf_net_excerpt(p, hr.body),
                               gf_net_retry_after(&hr), res);
         if (hr.status == 403) {
@@ -99,14 +92,14 @@ static void aiml_generate(const gf_provider_t *prov, const gf_job_t *job,
         return;
     }
     first = json_object_array_get_idx(data, 0);
-    if ((b64 = str_field(first, "b64_json")) != NULL && *b64) {
+    if ((b64 = gf_json_str(first, "b64_json")) != NULL && *b64) {
         unsigned char *buf = apr_palloc(p, (apr_size_t)apr_base64_decode_len(b64) + 1);
         res->image_len = (apr_size_t)apr_base64_decode_binary(buf, b64);
         res->image = buf;
         res->content_type = "image/png";
         return;
     }
-    if ((url = str_field(first, "url")) != NULL && *url) {
+    if ((url = gf_json_str(first, "url")) != NULL && *url) {
         gf_net_download(p, prov, ns, url, res);
         return;
     }

@@ -40,13 +40,6 @@ static const char *fal_check(apr_pool_t *p, const gf_provider_t *prov)
     return gf_net_check(p, prov, prov->impl);
 }
 
-static const char *str_field(json_object *o, const char *key)
-{
-    json_object *v;
-    return (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-           ? json_object_get_string(v) : NULL;
-}
-
 static const char *fal_detail(apr_pool_t *p, const gf_http_response_t *hr)
 {
     const char *err;
@@ -55,7 +48,7 @@ static const char *fal_detail(apr_pool_t *p, const gf_http_response_t *hr)
         if (json_object_is_type(d, json_type_string)) return json_object_get_string(d);
         if (json_object_is_type(d, json_type_array) && json_object_array_length(d) > 0) {
             json_object *first = json_object_array_get_idx(d, 0);
-            const char *msg = str_field(first, "msg");
+            const char *msg = gf_json_str(first, "msg");
             if (msg) return msg;
         }
     }
@@ -123,7 +116,7 @@ static void fal_generate(const gf_provider_t *prov, const gf_job_t *job,
     if (fal_failed(p, prov, &hr, res)) return;
 
     out = gf_json_parse(p, hr.body, hr.body_len, &err);
-    id = str_field(out, "request_id");
+    id = gf_json_str(out, "request_id");
     if (!id) {
         gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: submit answer without request_id",
                                                      prov->name));
@@ -131,13 +124,13 @@ static void fal_generate(const gf_provider_t *prov, const gf_job_t *job,
     }
     state = gf_json_pool_own(p, json_object_new_object());
     json_object_object_add(state, "status_url", json_object_new_string(
-        str_field(out, "status_url") ? str_field(out, "status_url")
+        gf_json_str(out, "status_url") ? gf_json_str(out, "status_url")
         : apr_psprintf(p, "%s/%s/requests/%s/status", ns->base_url, model, id)));
     json_object_object_add(state, "response_url", json_object_new_string(
-        str_field(out, "response_url") ? str_field(out, "response_url")
+        gf_json_str(out, "response_url") ? gf_json_str(out, "response_url")
         : apr_psprintf(p, "%s/%s/requests/%s", ns->base_url, model, id)));
     json_object_object_add(state, "cancel_url", json_object_new_string(
-        str_field(out, "cancel_url") ? str_field(out, "cancel_url")
+        gf_json_str(out, "cancel_url") ? gf_json_str(out, "cancel_url")
         : apr_psprintf(p, "%s/%s/requests/%s/cancel", ns->base_url, model, id)));
     res->provider_job_id = id;
     res->provider_state = gf_json_dump(p, state);
@@ -158,16 +151,16 @@ static void fal_poll(const gf_provider_t *prov, const gf_job_t *job, const char 
 
     (void)id;
     res->model = job->model ? job->model : prov->default_model;
-    if (!str_field(state, "status_url") || !str_field(state, "response_url")) {
+    if (!gf_json_str(state, "status_url") || !gf_json_str(state, "response_url")) {
         gf_net_fail(res, GF_JOB_API, 0, "fal request state lost");
         return;
     }
-    gf_net_request(p, ns, &req, "GET", str_field(state, "status_url"));
+    gf_net_request(p, ns, &req, "GET", gf_json_str(state, "status_url"));
     fal_auth(p, ns, &req);
     gf_http_perform(p, &req, &hr);
     if (fal_failed(p, prov, &hr, res)) return;
     out = gf_json_parse(p, hr.body, hr.body_len, &err);
-    status = str_field(out, "status");
+    status = gf_json_str(out, "status");
     if (!status) {
         gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: malformed status answer",
                                                      prov->name));
@@ -178,7 +171,7 @@ static void fal_poll(const gf_provider_t *prov, const gf_job_t *job, const char 
         if (ns->webhook_url) res->retry_after = apr_time_from_sec(ns->webhook_poll_secs);
         return;
     }
-    gf_net_request(p, ns, &req, "GET", str_field(state, "response_url"));
+    gf_net_request(p, ns, &req, "GET", gf_json_str(state, "response_url"));
     fal_auth(p, ns, &req);
     gf_http_perform(p, &req, &hr);
     if (fal_failed(p, prov, &hr, res)) {
@@ -190,7 +183,7 @@ static void fal_poll(const gf_provider_t *prov, const gf_job_t *job, const char 
     out = gf_json_parse(p, hr.body, hr.body_len, &err);
     if (!out || !json_object_object_get_ex(out, "images", &images)
         || !json_object_is_type(images, json_type_array) || json_object_array_length(images) == 0
-        || !(url = str_field(json_object_array_get_idx(images, 0), "url"))) {
+        || !(url = gf_json_str(json_object_array_get_idx(images, 0), "url"))) {
         gf_net_fail(res, GF_JOB_API, 0, apr_psprintf(p, "%s: the result has no image",
                                                      prov->name));
         return;
@@ -208,8 +201,8 @@ static void fal_cancel(const gf_provider_t *prov, const char *id, const char *st
     gf_http_response_t hr;
 
     (void)id;
-    if (!str_field(state, "cancel_url")) return;
-    gf_net_request(p, ns, &req, "PUT", str_field(state, "cancel_url"));
+    if (!gf_json_str(state, "cancel_url")) return;
+    gf_net_request(p, ns, &req, "PUT", gf_json_str(state, "cancel_url"));
     fal_auth(p, ns, &req);
     req.timeout_ms = 5000;   /* best effort: the refund does not wait for it */
     gf_http_perform(p, &req, &hr);

@@ -49,13 +49,6 @@ static const char *replicate_check(apr_pool_t *p, const gf_provider_t *prov)
     return gf_net_check(p, prov, prov->impl);
 }
 
-static const char *str_field(json_object *o, const char *key)
-{
-    json_object *v;
-    return (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-           ? json_object_get_string(v) : NULL;
-}
-
 static void auth(apr_pool_t *p, const gf_net_settings_t *ns, gf_http_request_t *req)
 {
     apr_table_set(req->headers, "Authorization", apr_pstrcat(p, "Bearer ", ns->key, NULL));
@@ -65,7 +58,7 @@ static const char *problem_detail(apr_pool_t *p, const gf_http_response_t *hr)
 {
     const char *err;
     json_object *o = gf_json_parse(p, hr->body, hr->body_len, &err);
-    const char *title = str_field(o, "title"), *detail = str_field(o, "detail");
+    const char *title = gf_json_str(o, "title"), *detail = gf_json_str(o, "detail");
     if (title && detail) return apr_psprintf(p, "%s: %s", title, detail);
     if (detail) return detail;
     if (title) return title;
@@ -80,8 +73,8 @@ static void prediction(apr_pool_t *p, const gf_provider_t *prov, const gf_http_r
     const char *err, *status, *id, *url = NULL;
     json_object *o = gf_json_parse(p, hr->body, hr->body_len, &err), *output, *urls, *state;
 
-    status = str_field(o, "status");
-    id = str_field(o, "id");
+    status = gf_json_str(o, "status");
+    id = gf_json_str(o, "id");
     if (!status || !id) {
         gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: malformed prediction (%s)",
                                                      prov->name, o ? "no status/id" : err));
@@ -106,7 +99,7 @@ static void prediction(apr_pool_t *p, const gf_provider_t *prov, const gf_http_r
         return;
     }
     if (!strcmp(status, "failed") || !strcmp(status, "canceled") || !strcmp(status, "aborted")) {
-        const char *e = str_field(o, "error");
+        const char *e = gf_json_str(o, "error");
         gf_net_fail(res, GF_JOB_API, 0, apr_psprintf(p, "%s: prediction %s %s%s%s", prov->name,
                                                      id, status, e ? ": " : "", e ? e : ""));
         return;
@@ -114,12 +107,12 @@ static void prediction(apr_pool_t *p, const gf_provider_t *prov, const gf_http_r
     /* starting / processing: keep its URLs and poll. */
     state = gf_json_pool_own(p, json_object_new_object());
     if (json_object_object_get_ex(o, "urls", &urls)) {
-        if (str_field(urls, "get"))
-            json_object_object_add(state, "get", json_object_new_string(str_field(urls, "get")));
-        if (str_field(urls, "cancel"))
-            json_object_object_add(state, "cancel", json_object_new_string(str_field(urls, "cancel")));
+        if (gf_json_str(urls, "get"))
+            json_object_object_add(state, "get", json_object_new_string(gf_json_str(urls, "get")));
+        if (gf_json_str(urls, "cancel"))
+            json_object_object_add(state, "cancel", json_object_new_string(gf_json_str(urls, "cancel")));
     }
-    if (!str_field(state, "get")) {
+    if (!gf_json_str(state, "get")) {
         json_object_object_add(state, "get", json_object_new_string(
             apr_psprintf(p, "%s/v1/predictions/%s", ns->base_url, id)));
     }
@@ -210,7 +203,7 @@ static void replicate_poll(const gf_provider_t *prov, const gf_job_t *job, const
     gf_http_response_t hr;
 
     res->model = job->model ? job->model : prov->default_model;
-    get = str_field(state, "get");
+    get = gf_json_str(state, "get");
     gf_net_request(p, ns, &req, "GET",
                    get ? get : apr_psprintf(p, "%s/v1/predictions/%s", ns->base_url, id));
     auth(p, ns, &req);
@@ -241,7 +234,7 @@ static void replicate_cancel(const gf_provider_t *prov, const char *id, const ch
     gf_http_request_t req;
     gf_http_response_t hr;
 
-    url = str_field(state, "cancel");
+    url = gf_json_str(state, "cancel");
     gf_net_request(p, ns, &req, "POST",
                    url ? url : apr_psprintf(p, "%s/v1/predictions/%s/cancel", ns->base_url, id));
     auth(p, ns, &req);

@@ -39,13 +39,6 @@ static const char *stability_check(apr_pool_t *p, const gf_provider_t *prov)
     return gf_net_check(p, prov, prov->impl);
 }
 
-static const char *json_str(json_object *o, const char *key)
-{
-    json_object *v;
-    return (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-           ? json_object_get_string(v) : NULL;
-}
-
 /* The v2beta error body: "name: first error". */
 static const char *error_detail(apr_pool_t *p, const gf_http_response_t *hr, const char **name)
 {
@@ -53,7 +46,7 @@ static const char *error_detail(apr_pool_t *p, const gf_http_response_t *hr, con
     json_object *o = gf_json_parse(p, hr->body, hr->body_len, &err), *errors;
     const char *first = NULL;
 
-    *name = json_str(o, "name");
+    *name = gf_json_str(o, "name");
     if (o && json_object_object_get_ex(o, "errors", &errors)
         && json_object_is_type(errors, json_type_array) && json_object_array_length(errors) > 0) {
         first = json_object_get_string(json_object_array_get_idx(errors, 0));
@@ -75,7 +68,7 @@ static void stability_answer(apr_pool_t *p, const gf_provider_t *prov,
         /* Poll: still working. Start of an async endpoint: accepted. */
         const char *err;
         json_object *o = gf_json_parse(p, hr->body, hr->body_len, &err);
-        const char *id = json_str(o, "id");
+        const char *id = gf_json_str(o, "id");
         if (id) res->provider_job_id = id;
         res->running = 1;
         return;
@@ -105,9 +98,9 @@ static void stability_answer(apr_pool_t *p, const gf_provider_t *prov,
                                                          prov->name, err));
             return;
         }
-        b64 = json_str(o, "image");
-        finish = json_str(o, "finish_reason");
-        id = json_str(o, "id");
+        b64 = gf_json_str(o, "image");
+        finish = gf_json_str(o, "finish_reason");
+        id = gf_json_str(o, "id");
         if (b64) {
             int n = apr_base64_decode_len(b64);
             unsigned char *buf = apr_palloc(p, (apr_size_t)n + 1);

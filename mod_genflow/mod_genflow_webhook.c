@@ -19,13 +19,6 @@
 
 #define WEBHOOK_MAX_BODY (1024 * 1024)
 
-static const char *str_field(json_object *o, const char *key)
-{
-    json_object *v;
-    return (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-           ? json_object_get_string(v) : NULL;
-}
-
 int gf_webhook_handler(request_rec *r)
 {
     gf_server_conf_t *sc;
@@ -83,7 +76,7 @@ int gf_webhook_handler(request_rec *r)
                              apr_psprintf(r->pool, "webhook signature refused: %s", err));
     }
     doc = gf_json_parse(r->pool, body, len, &perr);
-    job_id = str_field(doc, !strcmp(prov->kind->kind, "fal") ? "request_id" : "id");
+    job_id = gf_json_str(doc, !strcmp(prov->kind->kind, "fal") ? "request_id" : "id");
     if (!job_id) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
                              "the notification names no job");
