@@ -4,6 +4,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <apr_strings.h>
+#include <apr_escape.h>
+
 #include "gf_route.h"
 
 int gf_uuid_valid(const char *s)
@@ -46,6 +49,16 @@ void gf_route_parse(const char *path, gf_route_t *route)
     if (!strcmp(path, "/generate")) {
         route->kind = GF_ROUTE_GENERATE;
         route->allow = "POST";
+        return;
+    }
+    if (!strcmp(path, "/history")) {
+        route->kind = GF_ROUTE_HISTORY;
+        route->allow = "GET, HEAD";
+        return;
+    }
+    if (!strcmp(path, "/presets")) {
+        route->kind = GF_ROUTE_PRESETS;
+        route->allow = "GET, HEAD";
         return;
     }
     for (i = 0; ID_ROUTES[i].prefix; i++) {
@@ -98,6 +111,27 @@ int gf_prefer_wait(const char *prefer, int max, int *seconds)
         if (!s) break;
     }
     return 0;
+}
+
+const char *gf_query_arg(apr_pool_t *p, const char *query, const char *name)
+{
+    size_t n = strlen(name);
+    const char *s = query;
+
+    while (s && *s) {
+        const char *amp = strchr(s, '&');
+        size_t len = amp ? (size_t)(amp - s) : strlen(s);
+        if (len > n && !strncmp(s, name, n) && s[n] == '=') {
+            char *v = apr_pstrmemdup(p, s + n + 1, len - n - 1);
+            if (apr_unescape_url(v, v, APR_ESCAPE_STRING, NULL, NULL, 1, NULL) != APR_SUCCESS
+                && strchr(v, '%')) {
+                return NULL;   /* malformed escapes */
+            }
+            return v;
+        }
+        s = amp ? amp + 1 : NULL;
+    }
+    return NULL;
 }
 
 int gf_content_type_is_json(const char *ct)

@@ -6,6 +6,8 @@
 #ifndef GF_ROUTE_H
 #define GF_ROUTE_H
 
+#include <apr_pools.h>
+
 typedef enum {
     GF_ROUTE_NONE = 0,     /* not an endpoint of the type */
     GF_ROUTE_CREATE,       /* POST {base}/create */
@@ -13,7 +15,9 @@ typedef enum {
     GF_ROUTE_STATUS,       /* GET {base}/status/{id} */
     GF_ROUTE_CANCEL,       /* POST {base}/cancel/{id} */
     GF_ROUTE_RETRY,        /* POST {base}/retry/{id} */
-    GF_ROUTE_EVENTS        /* GET {base}/events/{id} */
+    GF_ROUTE_EVENTS,       /* GET {base}/events/{id} */
+    GF_ROUTE_HISTORY,      /* GET {base}/history */
+    GF_ROUTE_PRESETS       /* GET {base}/presets */
 } gf_route_kind_t;
 
 typedef struct {
@@ -32,6 +36,9 @@ int gf_uuid_valid(const char *s);
 /* Read "wait=N" from a Prefer header (RFC 7240). Returns 1 and sets
  * *seconds (clamped to 0..max) when present and well formed, else 0. */
 int gf_prefer_wait(const char *prefer, int max, int *seconds);
+
+/* The value of name in a query string (URL-decoded, in p), or NULL. */
+const char *gf_query_arg(apr_pool_t *p, const char *query, const char *name);
 
 /* Is the Content-Type application/json (any parameters, any case)? */
 int gf_content_type_is_json(const char *content_type);

@@ -12,7 +12,7 @@
 
 static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "create", "queue", "get", "claim", "schedule", "complete", "fail", "input", "expire",
-    "prune", "wake"
+    "prune", "wake", "history"
 };
 
 /* The UTC calendar day, the unit of the daily limit. */
@@ -231,12 +231,21 @@ static const char WAKE_SQL[] =
     "  AND g.queued_at IS NOT NULL"
     " RETURNING g.id::text";
 
+/* args: user, cursor id (or NULL), the same cursor id, limit. Keyset
+ * paging on (created_at, id), served by the user-history index. */
+static const char HISTORY_SQL[] =
+    "SELECT genflow_status_object('{Y}', to_jsonb(g))::text, g.id::text FROM {T} g"
+    " WHERE g.user_id = %s"
+    "  AND (%s::uuid IS NULL OR (g.created_at, g.id) <"
+    "       (SELECT c.created_at, c.id FROM {T} c WHERE c.id = %s::uuid AND c.user_id = g.user_id))"
+    " ORDER BY g.created_at DESC, g.id DESC LIMIT %d";
+
 void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
                             apr_array_header_t *stmts)
 {
     static const char *const SQL[GF_SQL_TYPE_OPS] = {
         CREATE_SQL, QUEUE_SQL, GET_SQL, CLAIM_SQL, SCHEDULE_SQL, COMPLETE_SQL, FAIL_SQL,
-        INPUT_SQL, EXPIRE_SQL, PRUNE_SQL, WAKE_SQL
+        INPUT_SQL, EXPIRE_SQL, PRUNE_SQL, WAKE_SQL, HISTORY_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {
@@ -273,9 +282,15 @@ static const char QUOTA_SQL[] =
     "                     AND f.kind = 'refund')), 0)"
     " FROM genflow_accounts a WHERE a.user_id = %s";
 
+/* args: type. Enabled presets in rotation order (gf_presets.c). */
+static const char PRESETS_SQL[] =
+    "SELECT key, name, prompt, COALESCE(description, '') FROM genflow_presets"
+    " WHERE type_name = %s AND enabled ORDER BY position, key";
+
 void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
 {
     (void)p;
+    add(stmts, GF_SQL_PRESETS, PRESETS_SQL);
     add(stmts, GF_SQL_ACCOUNT_ENSURE, ACCOUNT_ENSURE_SQL);
     add(stmts, GF_SQL_ACCOUNT_STATE, ACCOUNT_STATE_SQL);
     add(stmts, GF_SQL_QUOTA, QUOTA_SQL);

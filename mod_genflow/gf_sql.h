@@ -30,6 +30,7 @@ typedef enum {
     GF_SQL_EXPIRE,       /* sweep: never-started pending rows → EXPIRED + refund */
     GF_SQL_PRUNE,        /* sweep: delete old failed/cancelled rows */
     GF_SQL_WAKE,         /* a webhook: poll the provider's job now */
+    GF_SQL_HISTORY,      /* the owner's generations, newest first, a page */
     GF_SQL_TYPE_OPS
 } gf_sql_type_op_t;
 
@@ -37,6 +38,7 @@ typedef enum {
 #define GF_SQL_ACCOUNT_ENSURE  "gf_account_ensure"
 #define GF_SQL_ACCOUNT_STATE   "gf_account_state"
 #define GF_SQL_QUOTA           "gf_quota"
+#define GF_SQL_PRESETS         "gf_presets"
 
 /* Is s usable as a table name ([a-z_][a-z0-9_]{0,62})? */
 int gf_sql_valid_table(const char *s);

@@ -70,6 +70,7 @@ void *gf_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->max_active = GF_UNSET;
     sc->pending_ttl = GF_UNSET;
     sc->retention = GF_UNSET;
+    sc->presets_per_week = GF_UNSET;
     return sc;
 }
 
@@ -90,6 +91,8 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->max_active = add->max_active != GF_UNSET ? add->max_active : base->max_active;
     sc->pending_ttl = add->pending_ttl != GF_UNSET ? add->pending_ttl : base->pending_ttl;
     sc->retention = add->retention != GF_UNSET ? add->retention : base->retention;
+    sc->presets_per_week = add->presets_per_week != GF_UNSET ? add->presets_per_week
+                                                             : base->presets_per_week;
     return sc;
 }
 
@@ -126,6 +129,11 @@ long gf_conf_max_active(const gf_server_conf_t *sc)
 long gf_conf_pending_ttl(const gf_server_conf_t *sc)
 {
     return sc->pending_ttl != GF_UNSET ? sc->pending_ttl : GF_DEFAULT_PENDING_TTL;
+}
+
+long gf_conf_presets_per_week(const gf_server_conf_t *sc)
+{
+    return sc->presets_per_week != GF_UNSET ? sc->presets_per_week : GF_DEFAULT_PRESETS_PER_WEEK;
 }
 
 long gf_conf_retention(const gf_server_conf_t *sc)
@@ -298,7 +306,11 @@ static const char *set_limit(cmd_parms *cmd, void *dummy, const char *arg)
     if ((err = gf_parse_amount(cmd->pool, arg, 10L * 365 * 86400, &v)) != NULL) {
         return DIRECTIVE_ERROR(cmd, err);
     }
-    if (!strcasecmp(name, "GenFlowMaxActive")) sc->max_active = v;
+    if (!strcasecmp(name, "GenFlowPresetsPerWeek")) {
+        if (v < 1 || v > 1000) return DIRECTIVE_ERROR(cmd, "must be 1..1000");
+        sc->presets_per_week = v;
+    }
+    else if (!strcasecmp(name, "GenFlowMaxActive")) sc->max_active = v;
     else if (!strcasecmp(name, "GenFlowPendingTTL")) sc->pending_ttl = v;
     else sc->retention = v;
     return NULL;
@@ -536,6 +548,8 @@ const command_rec gf_cmds[] = {
         "How long a worker owns an attempt before another may rescue it"),
     AP_INIT_TAKE1("GenFlowDeadline", set_dir_number, NULL, RSRC_CONF | ACCESS_CONF,
         "Seconds after its start by which a generation must be terminal (TIMEOUT)"),
+    AP_INIT_TAKE1("GenFlowPresetsPerWeek", set_limit, NULL, RSRC_CONF,
+        "Presets of a type active in one ISO week (rotation)"),
     AP_INIT_TAKE1("GenFlowMaxActive", set_limit, NULL, RSRC_CONF,
         "Generations one user may have not yet terminal (0 = no limit); more → 429"),
     AP_INIT_TAKE1("GenFlowPendingTTL", set_limit, NULL, RSRC_CONF,

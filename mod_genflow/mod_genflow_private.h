@@ -58,6 +58,7 @@ typedef struct {
     long max_active;             /* GF_UNSET → default; 0 = no limit */
     long pending_ttl;            /* GF_UNSET → default; 0 = never expire */
     long retention;              /* GF_UNSET → default; 0 = keep forever */
+    long presets_per_week;       /* GF_UNSET → default */
 } gf_server_conf_t;
 
 /* Per-location settings. */
@@ -88,6 +89,7 @@ typedef struct {
 #define GF_DEFAULT_MAX_ACTIVE       10
 #define GF_DEFAULT_PENDING_TTL      3600
 #define GF_DEFAULT_RETENTION        (30L * 86400)
+#define GF_DEFAULT_PRESETS_PER_WEEK 6
 
 /* mod_genflow_config.c */
 extern const command_rec gf_cmds[];
@@ -111,6 +113,7 @@ int gf_conf_deadline_secs(const gf_dir_conf_t *dc);
 long gf_conf_max_active(const gf_server_conf_t *sc);
 long gf_conf_pending_ttl(const gf_server_conf_t *sc);
 long gf_conf_retention(const gf_server_conf_t *sc);
+long gf_conf_presets_per_week(const gf_server_conf_t *sc);
 /* The chain as stored with a generation: "a,b:model". */
 const char *gf_conf_chain_text(apr_pool_t *p, const gf_dir_conf_t *dc);
 /* Cross-directive checks after the whole config is read. */

@@ -23,6 +23,7 @@
 #include "gf_sql.h"
 #include "gf_credits.h"
 #include "gf_job.h"
+#include "gf_presets.h"
 
 static const char *type_label(const gf_dir_conf_t *dc, gf_sql_type_op_t op)
 {
@@ -110,6 +111,53 @@ static int refused_create(request_rec *r, ap_dbd_t *dbd, long cost)
     return gf_send_error(r, HTTP_PAYMENT_REQUIRED, GF_ERR_INSUFFICIENT, msg);
 }
 
+/* This week's presets of the location's type, as [key, name, prompt,
+ * description] rows with an "active" mark. */
+static gf_db_status_t load_presets(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
+                                   gf_db_rows_t **rows, int **active)
+{
+    gf_server_conf_t *sc = gf_server_conf(r->server);
+    long week = gf_presets_week_serial(apr_time_now());
+    gf_db_status_t st = gf_db_select(r, dbd, GF_SQL_PRESETS, rows, 1, dc->type->name);
+    int i;
+
+    if (st != GF_DB_OK) return st;
+    *active = apr_pcalloc(r->pool, sizeof(int) * (apr_size_t)((*rows)->nrows + 1));
+    for (i = 0; i < (*rows)->nrows; i++) {
+        (*active)[i] = gf_presets_is_active(week, (*rows)->nrows,
+                                            (int)gf_conf_presets_per_week(sc), i);
+    }
+    return GF_DB_OK;
+}
+
+/* GET {base}/presets: {week, presets: [{key, name, description}]}. */
+static int handle_presets(request_rec *r, const gf_dir_conf_t *dc)
+{
+    ap_dbd_t *dbd;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    json_object *out, *list;
+    int *active, i;
+
+    if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+    if ((st = load_presets(r, dbd, dc, &rows, &active)) != GF_DB_OK) return gf_send_db_error(r, st);
+    out = gf_json_pool_own(r->pool, json_object_new_object());
+    list = json_object_new_array();
+    for (i = 0; i < rows->nrows; i++) {
+        json_object *p;
+        if (!active[i]) continue;
+        p = json_object_new_object();
+        json_object_object_add(p, "key", json_object_new_string(rows->rows[i][0]));
+        json_object_object_add(p, "name", json_object_new_string(rows->rows[i][1]));
+        json_object_object_add(p, "description", json_object_new_string(rows->rows[i][3]));
+        json_object_array_add(list, p);
+    }
+    json_object_object_add(out, "week", json_object_new_string(
+        gf_presets_iso_week(r->pool, apr_time_now())));
+    json_object_object_add(out, "presets", list);
+    return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, out));
+}
+
 static apr_uint64_t random_seed(void)
 {
     unsigned char b[4];
@@ -140,7 +188,30 @@ static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t 
     if (!gf_input_parse(r->pool, body, gf_conf_needs(dc), &in, &ierr)) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, ierr.message);
     }
-    prompt = gf_prompt_build(r->pool, gf_conf_prompt_template(dc), dc->type->name, &in);
+    {
+        /* A preset must be one of this week's for the type; the prompt
+         * gets its words, the row keeps its key. */
+        gf_input_t for_prompt = in;
+        if (in.preset) {
+            gf_db_rows_t *presets;
+            int *active, i, found = -1;
+            if ((st = load_presets(r, dbd, dc, &presets, &active)) != GF_DB_OK) {
+                return gf_send_db_error(r, st);
+            }
+            for (i = 0; i < presets->nrows; i++) {
+                if (!strcmp(presets->rows[i][0], in.preset) && active[i]) found = i;
+            }
+            if (found < 0) {
+                return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                                     apr_psprintf(r->pool, "preset: '%s' is not one of this "
+                                                  "week's presets for %s (see %s/presets)",
+                                                  in.preset, dc->type->name, dc->base));
+            }
+            for_prompt.preset = presets->rows[found][2];
+        }
+        prompt = gf_prompt_build(r->pool, gf_conf_prompt_template(dc), dc->type->name,
+                                 &for_prompt);
+    }
     if (!*prompt) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
                              "prompt: the request gives nothing to build a prompt from");
@@ -452,6 +523,48 @@ static int handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route_
     return queue_and_answer(r, dbd, dc, id, wait);
 }
 
+#define HISTORY_DEFAULT_LIMIT 20
+#define HISTORY_MAX_LIMIT 100
+
+/* GET {base}/history?limit=&before=: the caller's generations of this
+ * type, newest first; "next" is the cursor of the following page. */
+static int handle_history(request_rec *r, const gf_dir_conf_t *dc)
+{
+    const char *limit_arg = gf_query_arg(r->pool, r->args, "limit");
+    const char *before = gf_query_arg(r->pool, r->args, "before");
+    long limit = HISTORY_DEFAULT_LIMIT;
+    json_object *out, *items;
+    ap_dbd_t *dbd;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    int i, n;
+
+    if (limit_arg && (gf_parse_amount(r->pool, limit_arg, HISTORY_MAX_LIMIT, &limit) || limit < 1)) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "limit must be a whole number from 1 to 100");
+    }
+    if (before && !gf_uuid_valid(before)) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "before must be the cursor from a previous page (a generation id)");
+    }
+    if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+    /* One row more than asked tells whether another page exists. */
+    st = gf_db_select(r, dbd, type_label(dc, GF_SQL_HISTORY), &rows, 4, r->user, before, before,
+                      apr_ltoa(r->pool, limit + 1));
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    out = gf_json_pool_own(r->pool, json_object_new_object());
+    items = json_object_new_array();
+    n = rows->nrows > limit ? (int)limit : rows->nrows;
+    for (i = 0; i < n; i++) {
+        json_object *item = parse_status(r, rows->rows[i][0]);
+        if (item) json_object_array_add(items, json_object_get(item));
+    }
+    json_object_object_add(out, "items", items);
+    json_object_object_add(out, "next", rows->nrows > limit
+                           ? json_object_new_string(rows->rows[n - 1][1]) : NULL);
+    return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, out));
+}
+
 #define EVENTS_MAX_SECONDS 60
 
 /* GET {base}/events/{id}: Server-Sent Events, one "status" event per
@@ -547,6 +660,8 @@ int gf_type_handler(request_rec *r)
     case GF_ROUTE_CANCEL:   return handle_cancel(r, dc, &route);
     case GF_ROUTE_RETRY:    return handle_retry(r, dc, &route);
     case GF_ROUTE_EVENTS:   return handle_events(r, dc, &route);
+    case GF_ROUTE_HISTORY:  return handle_history(r, dc);
+    case GF_ROUTE_PRESETS:  return handle_presets(r, dc);
     default:                return DECLINED;
     }
 }

@@ -16,5 +16,6 @@ Suite *sql_suite(void);
 Suite *provider_suite(void);
 Suite *job_suite(void);
 Suite *webhook_suite(void);
+Suite *presets_suite(void);
 
 #endif
