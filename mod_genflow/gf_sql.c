@@ -287,9 +287,37 @@ static const char PRESETS_SQL[] =
     "SELECT key, name, prompt, COALESCE(description, '') FROM genflow_presets"
     " WHERE type_name = %s AND enabled ORDER BY position, key";
 
+/* Idempotency records. begin args: user, key, fingerprint → a row when
+ * this request owns the key. Records are pruned after 24 h (sweep). */
+static const char IDEM_BEGIN_SQL[] =
+    "INSERT INTO genflow_idempotency (user_id, key, fingerprint) VALUES (%s, %s, %s)"
+    " ON CONFLICT (user_id, key) DO NOTHING RETURNING 1";
+/* args: user, key. */
+static const char IDEM_GET_SQL[] =
+    "SELECT fingerprint, state, response_status, response_body, location"
+    " FROM genflow_idempotency WHERE user_id = %s AND key = %s";
+/* args: status, body, location, user, key. */
+static const char IDEM_SAVE_SQL[] =
+    "UPDATE genflow_idempotency SET state = 'done', response_status = %d, response_body = %s,"
+    " location = %s WHERE user_id = %s AND key = %s RETURNING 1";
+/* args: user, key. The request did nothing worth replaying (bad input,
+ * database trouble): the key may be used again. */
+static const char IDEM_DROP_SQL[] =
+    "DELETE FROM genflow_idempotency WHERE user_id = %s AND key = %s AND state = 'running'"
+    " RETURNING 1";
+/* args: seconds. */
+static const char IDEM_PRUNE_SQL[] =
+    "WITH d AS (DELETE FROM genflow_idempotency WHERE created_at < now() - make_interval(secs => %d)"
+    "  RETURNING 1) SELECT count(*)::text FROM d";
+
 void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
 {
     (void)p;
+    add(stmts, GF_SQL_IDEM_BEGIN, IDEM_BEGIN_SQL);
+    add(stmts, GF_SQL_IDEM_GET, IDEM_GET_SQL);
+    add(stmts, GF_SQL_IDEM_SAVE, IDEM_SAVE_SQL);
+    add(stmts, GF_SQL_IDEM_DROP, IDEM_DROP_SQL);
+    add(stmts, GF_SQL_IDEM_PRUNE, IDEM_PRUNE_SQL);
     add(stmts, GF_SQL_PRESETS, PRESETS_SQL);
     add(stmts, GF_SQL_ACCOUNT_ENSURE, ACCOUNT_ENSURE_SQL);
     add(stmts, GF_SQL_ACCOUNT_STATE, ACCOUNT_STATE_SQL);

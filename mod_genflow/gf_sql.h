@@ -39,6 +39,11 @@ typedef enum {
 #define GF_SQL_ACCOUNT_STATE   "gf_account_state"
 #define GF_SQL_QUOTA           "gf_quota"
 #define GF_SQL_PRESETS         "gf_presets"
+#define GF_SQL_IDEM_BEGIN      "gf_idem_begin"
+#define GF_SQL_IDEM_GET        "gf_idem_get"
+#define GF_SQL_IDEM_SAVE       "gf_idem_save"
+#define GF_SQL_IDEM_DROP       "gf_idem_drop"
+#define GF_SQL_IDEM_PRUNE      "gf_idem_prune"
 
 /* Is s usable as a table name ([a-z_][a-z0-9_]{0,62})? */
 int gf_sql_valid_table(const char *s);

@@ -22,8 +22,24 @@
 #define JSON_CONTENT_TYPE "application/json; charset=utf-8"
 #define ERROR_FILTER_NAME "GENFLOW_JSON_ERROR"
 
+gf_req_t *gf_req(request_rec *r)
+{
+    gf_req_t *rq = ap_get_module_config(r->request_config, &genflow_module);
+    if (!rq) {
+        rq = apr_pcalloc(r->pool, sizeof(*rq));
+        ap_set_module_config(r->request_config, &genflow_module, rq);
+    }
+    return rq;
+}
+
 int gf_send_json(request_rec *r, int status, const char *json)
 {
+    gf_req_t *rq = gf_req(r);
+    if (rq->capture) {
+        rq->status = status;
+        rq->body = json;
+        rq->location = apr_table_get(r->headers_out, "Location");
+    }
     r->status = status;
     ap_set_content_type(r, JSON_CONTENT_TYPE);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
@@ -66,7 +82,13 @@ int gf_read_json_body(request_rec *r, long max_body, char **body, apr_size_t *le
     apr_size_t got = 0;
     long n;
     int rc;
+    gf_req_t *rq = gf_req(r);
 
+    if (rq->has_body) {          /* read once, e.g. for an idempotency fingerprint */
+        *body = rq->req_body;
+        *len = rq->req_len;
+        return GF_CONTINUE;
+    }
     if (clen && apr_atoi64(clen) > max_body) {
         /* Refuse before reading; httpd discards the rest of the body. */
         return gf_send_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, GF_ERR_TOO_LARGE,
@@ -97,6 +119,9 @@ int gf_read_json_body(request_rec *r, long max_body, char **body, apr_size_t *le
     buf[got] = '\0';
     *body = buf;
     *len = got;
+    rq->has_body = 1;
+    rq->req_body = buf;
+    rq->req_len = got;
     return GF_CONTINUE;
 }
 

@@ -143,6 +143,18 @@ gf_db_status_t gf_db_select(request_rec *r, ap_dbd_t *dbd, const char *label,
 gf_db_status_t gf_db_pselect(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const char *label,
                              gf_db_rows_t **rows, int nargs, ...);
 
+/* Per-request state of the module (r->request_config). */
+typedef struct {
+    int capture;                 /* record the answer (Idempotency-Key owner) */
+    int status;
+    const char *body;
+    const char *location;
+    int has_body;                /* the body was read already */
+    char *req_body;
+    apr_size_t req_len;
+} gf_req_t;
+gf_req_t *gf_req(request_rec *r);
+
 /* mod_genflow_http.c */
 int gf_send_json(request_rec *r, int status, const char *json);
 int gf_send_error(request_rec *r, int status, const char *code, const char *message);
@@ -150,6 +162,10 @@ int gf_send_db_error(request_rec *r, gf_db_status_t st);
 int gf_read_json_body(request_rec *r, long max_body, char **body, apr_size_t *len);
 void gf_register_error_filter(void);
 void gf_insert_error_filter(request_rec *r);
+
+/* mod_genflow_idempotency.c: run(r, baton) under the request's
+ * Idempotency-Key, if it has one. */
+int gf_idempotent(request_rec *r, long max_body, int (*run)(request_rec *, void *), void *baton);
 
 /* mod_genflow_type.c */
 int gf_type_handler(request_rec *r);

@@ -274,5 +274,10 @@ void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t)
                      "pruned type=%s count=%s (failed/cancelled older than %lds)",
                      t->name, rows->rows[0][0], gf_conf_retention(sc));
     }
+    if (gf_db_pselect(s, p, dbd, GF_SQL_IDEM_PRUNE, &rows, 1, "86400") == GF_DB_OK
+        && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1407)
+                     "pruned %s idempotency records older than 24 h", rows->rows[0][0]);
+    }
     gf_db_close(s, dbd);
 }

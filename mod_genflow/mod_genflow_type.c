@@ -611,6 +611,22 @@ static int handle_events(request_rec *r, const gf_dir_conf_t *dc, const gf_route
     return OK;
 }
 
+/* The endpoints an Idempotency-Key covers. */
+typedef struct {
+    const gf_dir_conf_t *dc;
+    const gf_route_t *route;
+} idem_call_t;
+
+static int run_idempotent(request_rec *r, void *baton)
+{
+    idem_call_t *call = baton;
+    switch (call->route->kind) {
+    case GF_ROUTE_CREATE:   return handle_create(r, call->dc);
+    case GF_ROUTE_GENERATE: return handle_generate(r, call->dc);
+    default:                return handle_retry(r, call->dc, call->route);
+    }
+}
+
 static int method_allowed(request_rec *r, const char *allow)
 {
     const char *m = r->method;
@@ -653,9 +669,14 @@ int gf_type_handler(request_rec *r)
     if (strlen(r->user) > 255) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "user name is too long");
     }
+    if (route.kind == GF_ROUTE_CREATE || route.kind == GF_ROUTE_GENERATE
+        || route.kind == GF_ROUTE_RETRY) {
+        idem_call_t call;
+        call.dc = dc;
+        call.route = &route;
+        return gf_idempotent(r, gf_conf_max_body(dc), run_idempotent, &call);
+    }
     switch (route.kind) {
-    case GF_ROUTE_CREATE:   return handle_create(r, dc);
-    case GF_ROUTE_GENERATE: return handle_generate(r, dc);
     case GF_ROUTE_STATUS:   return handle_status(r, dc, &route);
     case GF_ROUTE_CANCEL:   return handle_cancel(r, dc, &route);
     case GF_ROUTE_RETRY:    return handle_retry(r, dc, &route);

@@ -1,0 +1,92 @@
+# Idempotency-Key: replays, conflicts, and 20 concurrent duplicates making
+# exactly one generation and one reservation.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(-withtestmore);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use GenFlowTest;
+use File::Temp qw(tempdir);
+use Time::HiRes qw(sleep);
+
+plan tests => 20;
+
+my $u = new_user('idem');
+api(GET => '/api/quota', user => $u);
+grant($u, 100);
+my $key = "key-$$-" . time;
+
+my $res = api(POST => '/api/neo-glitch/create', user => $u, body => { prompt => 'once' },
+              headers => { 'Idempotency-Key' => $key });
+is($res->code, 201, 'first create 201');
+my $first = $res->content;
+my $id = json_of($res)->{generationId};
+ok(!$res->header('Idempotent-Replayed'), 'not a replay');
+$res = api(POST => '/api/neo-glitch/create', user => $u, body => { prompt => 'once' },
+           headers => { 'Idempotency-Key' => $key });
+is($res->code, 201, 'the same request again: 201');
+is($res->header('Idempotent-Replayed'), 'true', 'Idempotent-Replayed: true');
+is($res->content, $first, 'the very same body');
+is($res->header('Location'), "/api/neo-glitch/status/$id", 'and Location');
+is(psql("SELECT count(*) FROM neo_glitch_media WHERE user_id = '$u'"), 1, 'one generation');
+$res = api(POST => '/api/neo-glitch/create', user => $u, body => { prompt => 'twice' },
+           headers => { 'Idempotency-Key' => $key });
+ok(is_json_error($res, 422, 'IDEMPOTENCY_CONFLICT'), 'same key, different body: 422');
+$res = api(POST => '/api/neo-glitch/create', user => $u, body => { prompt => 'x' },
+           headers => { 'Idempotency-Key' => 'k' x 256 });
+ok(is_json_error($res, 400, 'VALIDATION_ERROR'), 'a key over 255 characters is 400');
+
+# A refused request stores nothing: the key can be used again.
+my $k2 = "$key-bad";
+$res = api(POST => '/api/neo-glitch/create', user => $u, body => { prompt => 'x', colour => 1 },
+           headers => { 'Idempotency-Key' => $k2 });
+is($res->code, 400, 'a bad body under a key is 400');
+$res = api(POST => '/api/neo-glitch/create', user => $u, body => { prompt => 'x', colour => 1 },
+           headers => { 'Idempotency-Key' => $k2 });
+is($res->code, 400, 'and is not replayed: the key was not kept');
+
+# 20 concurrent duplicates of a slow generate.
+my $k3 = "$key-race";
+my $before = psql("SELECT count(*) FROM genflow_ledger WHERE user_id = '$u' AND kind = 'reserve'");
+my $dir = tempdir(CLEANUP => 1);
+my @pids;
+for my $i (1 .. 20) {
+    my $pid = fork // die;
+    if (!$pid) {
+        select(undef, undef, undef, 0.01) until -e "$dir/go";
+        my $r = api(POST => '/api/slow-glitch/generate', user => $u, body => { prompt => 'race' },
+                    headers => { 'Idempotency-Key' => $k3, Prefer => 'wait=30' });
+        my $doc = json_of($r) || {};
+        open my $fh, '>', "$dir/$i" or die;
+        print $fh join(' ', $r->code, $r->header('Idempotent-Replayed') // '-',
+                       $doc->{status} // $doc->{error}{code} // 'none'), "\n";
+        close $fh;
+        exit 0;
+    }
+    push @pids, $pid;
+}
+open my $go, '>', "$dir/go" or die;
+close $go;
+waitpid $_, 0 for @pids;
+my %seen;
+for (1 .. 20) { open my $in, '<', "$dir/$_" or die; my $l = <$in>; chomp $l; $seen{$l}++ }
+my $summary = join ', ', map { "$_ x$seen{$_}" } sort keys %seen;
+is($seen{'200 - completed'}, 1, "one request ran the generation ($summary)");
+is(($seen{'409 - IDEMPOTENCY_CONFLICT'} // 0) + ($seen{'200 true completed'} // 0), 19,
+   'the others got 409 while it ran, or its replay');
+is(psql("SELECT count(*) FROM genflow_ledger WHERE user_id = '$u' AND kind = 'reserve'") - $before, 1,
+   'exactly one reservation');
+is(psql("SELECT count(*) FROM neo_glitch_media WHERE user_id = '$u' AND prompt LIKE '%race%'"), 1,
+   'exactly one generation');
+$res = api(POST => '/api/slow-glitch/generate', user => $u, body => { prompt => 'race' },
+           headers => { 'Idempotency-Key' => $k3 });
+is($res->code, 200, 'after it finished, the key replays');
+is($res->header('Idempotent-Replayed'), 'true', 'as a replay');
+is(json_of($res)->{status}, 'completed', 'of the completed generation');
+
+# Keys belong to users.
+my $v = new_user('idem2');
+$res = api(POST => '/api/neo-glitch/create', user => $v, body => { prompt => 'once' },
+           headers => { 'Idempotency-Key' => $key });
+is($res->code, 201, 'another user with the same key gets their own generation');
+ok(!$res->header('Idempotent-Replayed'), 'not a replay of someone else\'s answer');
