@@ -12,7 +12,7 @@
 
 static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "create", "queue", "get", "claim", "schedule", "complete", "fail", "input", "expire",
-    "prune", "wake", "history"
+    "prune", "wake", "history", "admin_list", "admin_delete"
 };
 
 /* The UTC calendar day, the unit of the daily limit. */
@@ -240,12 +240,29 @@ static const char HISTORY_SQL[] =
     "       (SELECT c.created_at, c.id FROM {T} c WHERE c.id = %s::uuid AND c.user_id = g.user_id))"
     " ORDER BY g.created_at DESC, g.id DESC LIMIT %d";
 
+/* args: status (or NULL), user (or NULL), limit. */
+static const char ADMIN_LIST_SQL[] =
+    "SELECT (genflow_status_object('{Y}', to_jsonb(g))::jsonb"
+    "        || jsonb_build_object('user', g.user_id))::text,"
+    "  genflow_rfc3339(g.created_at) FROM {T} g"
+    " WHERE (%s::text IS NULL OR g.status = %s::text) AND (%s::text IS NULL OR g.user_id = %s::text)"
+    " ORDER BY g.created_at DESC, g.id DESC LIMIT %d";
+
+/* args: status (a terminal one, or NULL for all three), seconds. Only
+ * terminal rows go; the ledger is never deleted. */
+static const char ADMIN_DELETE_SQL[] =
+    "WITH d AS (DELETE FROM {T} g WHERE g.status IN ('completed', 'failed', 'cancelled')"
+    "   AND (%s::text IS NULL OR g.status = %s::text)"
+    "   AND g.finished_at < now() - make_interval(secs => %d) RETURNING 1)"
+    " SELECT count(*)::text FROM d";
+
 void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
                             apr_array_header_t *stmts)
 {
     static const char *const SQL[GF_SQL_TYPE_OPS] = {
         CREATE_SQL, QUEUE_SQL, GET_SQL, CLAIM_SQL, SCHEDULE_SQL, COMPLETE_SQL, FAIL_SQL,
-        INPUT_SQL, EXPIRE_SQL, PRUNE_SQL, WAKE_SQL, HISTORY_SQL
+        INPUT_SQL, EXPIRE_SQL, PRUNE_SQL, WAKE_SQL, HISTORY_SQL, ADMIN_LIST_SQL,
+        ADMIN_DELETE_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {
@@ -310,9 +327,23 @@ static const char IDEM_PRUNE_SQL[] =
     "WITH d AS (DELETE FROM genflow_idempotency WHERE created_at < now() - make_interval(secs => %d)"
     "  RETURNING 1) SELECT count(*)::text FROM d";
 
+/* args: user, amount, reason. A grant is a ledger row and the balance in
+ * one statement; the account must exist. */
+static const char ADMIN_GRANT_SQL[] =
+    "WITH args AS (SELECT %s::text AS user_id, %d::bigint AS amount, %s::text AS reason),"
+    " g AS (INSERT INTO genflow_ledger (user_id, kind, amount, reason)"
+    "  SELECT user_id, 'grant', amount, reason FROM args RETURNING user_id, amount)"
+    " UPDATE genflow_accounts a SET balance = a.balance + g.amount, updated_at = now()"
+    "  FROM g WHERE a.user_id = g.user_id RETURNING a.balance::text";
+
+/* A cheap round trip for /api/health. args: a dummy (statements need one). */
+static const char PING_SQL[] = "SELECT %s::text";
+
 void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
 {
     (void)p;
+    add(stmts, GF_SQL_ADMIN_GRANT, ADMIN_GRANT_SQL);
+    add(stmts, GF_SQL_PING, PING_SQL);
     add(stmts, GF_SQL_IDEM_BEGIN, IDEM_BEGIN_SQL);
     add(stmts, GF_SQL_IDEM_GET, IDEM_GET_SQL);
     add(stmts, GF_SQL_IDEM_SAVE, IDEM_SAVE_SQL);

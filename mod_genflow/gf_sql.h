@@ -31,6 +31,8 @@ typedef enum {
     GF_SQL_PRUNE,        /* sweep: delete old failed/cancelled rows */
     GF_SQL_WAKE,         /* a webhook: poll the provider's job now */
     GF_SQL_HISTORY,      /* the owner's generations, newest first, a page */
+    GF_SQL_ADMIN_LIST,   /* admin: generations by status/user, newest first */
+    GF_SQL_ADMIN_DELETE, /* admin: delete terminal rows older than N s */
     GF_SQL_TYPE_OPS
 } gf_sql_type_op_t;
 
@@ -44,6 +46,8 @@ typedef enum {
 #define GF_SQL_IDEM_SAVE       "gf_idem_save"
 #define GF_SQL_IDEM_DROP       "gf_idem_drop"
 #define GF_SQL_IDEM_PRUNE      "gf_idem_prune"
+#define GF_SQL_ADMIN_GRANT     "gf_admin_grant"
+#define GF_SQL_PING            "gf_ping"
 
 /* Is s usable as a table name ([a-z_][a-z0-9_]{0,62})? */
 int gf_sql_valid_table(const char *s);

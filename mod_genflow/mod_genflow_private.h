@@ -28,6 +28,8 @@ APLOG_USE_MODULE(genflow);
 #define GF_TYPE_HANDLER   "genflow-type"     /* set by fixups in a GenFlowType location */
 #define GF_QUOTA_HANDLER  "genflow-quota"    /* SetHandler genflow-quota */
 #define GF_WEBHOOK_HANDLER "genflow-webhook" /* SetHandler genflow-webhook */
+#define GF_ADMIN_HANDLER  "genflow-admin"    /* SetHandler genflow-admin */
+#define GF_HEALTH_HANDLER "genflow-health"   /* SetHandler genflow-health */
 
 #define GF_UNSET (-1)
 
@@ -174,6 +176,8 @@ int gf_type_handler(request_rec *r);
 void gf_workers_child_init(apr_pool_t *pchild, server_rec *s);
 /* Wake this child's idle workers: new work was queued. */
 void gf_workers_wake(void);
+/* Worker threads running in this child. */
+int gf_workers_running(void);
 /* Sleep until a job of this child changed state, or timeout. */
 void gf_workers_wait_change(apr_interval_time_t timeout);
 
@@ -194,6 +198,10 @@ typedef struct {
 int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner);
 /* Expire never-started generations and prune old failures of type t. */
 void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t);
+
+/* mod_genflow_admin.c */
+int gf_admin_handler(request_rec *r);
+int gf_health_handler(request_rec *r);
 
 /* mod_genflow_webhook.c */
 int gf_webhook_handler(request_rec *r);

@@ -64,6 +64,11 @@ void gf_workers_wake(void)
     apr_thread_mutex_unlock(W->mutex);
 }
 
+int gf_workers_running(void)
+{
+    return W ? W->nthreads : 0;
+}
+
 void gf_workers_wait_change(apr_interval_time_t timeout)
 {
     if (!W) {

@@ -8,7 +8,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 
-plan tests => 12;
+plan tests => 15;
 
 my $user = new_user('restart');
 api(GET => '/api/quota', user => $user);   # open the account
@@ -48,7 +48,11 @@ ok(is_json_error($res, 503, 'SERVICE_UNAVAILABLE'), 'quota while down is 503 JSO
 $res = api(GET => '/api/neo-glitch/status/11111111-1111-1111-1111-111111111111', user => $user);
 ok(is_json_error($res, 503, 'SERVICE_UNAVAILABLE'), 'status while down is 503 JSON');
 
+$res = api(GET => '/api/health');
+is($res->code, 503, 'health while down is 503');
+is((json_of($res) || {})->{database}, 'unreachable', '... saying the database is unreachable');
 ok(pg_ctl('start'), 'PostgreSQL started again');
+is(api(GET => '/api/health')->code, 200, 'health is 200 again');
 $ok = 0;
 for my $i (1 .. 10) {
     $res = api(POST => '/api/neo-glitch/generate', user => $user, body => { prompt => "back $i" });

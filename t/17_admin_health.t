@@ -1,0 +1,74 @@
+# Admin endpoints (rights from Apache Require) and health.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(-withtestmore);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use GenFlowTest;
+
+plan tests => 25;
+
+my $u = new_user('adm');
+api(POST => '/api/neo-glitch/generate', user => $u, body => { prompt => 'a' });
+api(POST => '/api/allfail-glitch/generate', user => $u, body => { prompt => 'b' });
+api(POST => '/api/custom-prompt/create', user => $u, body => { prompt => 'c' });
+
+# Rights come from Apache: a plain user is refused.
+my $res = api(GET => "/api/admin/jobs?user=$u", user => $u);
+# (httpd answers 401 for a Require user that another login could satisfy.)
+ok(is_json_error($res, 401, 'UNAUTHORIZED'), 'a non-admin user is refused by Apache, as JSON');
+my %admin = (user => 'admin', password => 'admin');
+
+$res = api(GET => "/api/admin/jobs?user=$u", %admin);
+is($res->code, 200, 'admin lists jobs');
+my $items = json_of($res)->{items};
+is(scalar @$items, 3, 'all three generations of the user, across types');
+is($items->[0]{type}, 'custom-prompt', 'newest first');
+ok(!grep({ $_->{user} ne $u } @$items), 'each item names its user');
+$res = api(GET => "/api/admin/jobs?user=$u&status=failed", %admin);
+is(scalar @{ json_of($res)->{items} }, 1, 'status filter');
+$res = api(GET => "/api/admin/jobs?user=$u&type=neo-glitch", %admin);
+is(scalar @{ json_of($res)->{items} }, 2, 'type filter');
+$res = api(GET => "/api/admin/jobs?user=$u&limit=1", %admin);
+is(scalar @{ json_of($res)->{items} }, 1, 'limit');
+ok(is_json_error(api(GET => '/api/admin/jobs?status=weird', %admin), 400, 'VALIDATION_ERROR'),
+   'a bad status is 400');
+ok(is_json_error(api(GET => '/api/admin/jobs?type=nosuch', %admin), 400, 'VALIDATION_ERROR'),
+   'an unknown type is 400');
+
+# Credits: a grant is a ledger row.
+my $before = psql("SELECT balance FROM genflow_accounts WHERE user_id = '$u'");
+$res = api(POST => '/api/admin/credits', %admin, body => { user => $u, amount => 25, reason => 'support ticket 42' });
+is($res->code, 200, 'grant 200');
+is(json_of($res)->{currentBalance}, $before + 25, 'currentBalance includes the grant');
+is(json_of($res)->{user}, $u, 'names the user');
+is(psql("SELECT reason FROM genflow_ledger WHERE user_id = '$u' AND kind = 'grant' ORDER BY id DESC LIMIT 1"),
+   'admin admin: support ticket 42', 'the ledger row names the admin and the reason');
+is(psql("SELECT a.balance = (SELECT sum(amount) FROM genflow_ledger l WHERE l.user_id = a.user_id) "
+        . "FROM genflow_accounts a WHERE a.user_id = '$u'"), 't', 'balance = ledger sum');
+my $newbie = new_user('granted');
+$res = api(POST => '/api/admin/credits', %admin, body => { user => $newbie, amount => 5 });
+is(json_of($res)->{currentBalance}, 15, 'a grant to a new user opens the account (10 + 5)');
+ok(is_json_error(api(POST => '/api/admin/credits', %admin, body => { user => $u, amount => 0 }), 400,
+                 'VALIDATION_ERROR'), 'amount 0 is 400');
+ok(is_json_error(api(POST => '/api/admin/credits', %admin, body => { user => $u, amount => '5' }), 400,
+                 'VALIDATION_ERROR'), 'a string amount is 400');
+ok(is_json_error(api(POST => '/api/admin/credits', user => $u, body => { user => $u, amount => 5 }), 401,
+                 'UNAUTHORIZED'), 'a user cannot grant credits');
+
+# Delete: terminal rows only; the ledger stays.
+ok(is_json_error(api(DELETE => '/api/admin/jobs?status=pending&olderThan=0', %admin), 400,
+                 'VALIDATION_ERROR'), 'deleting pending generations is refused');
+my $failed = json_of(api(GET => "/api/admin/jobs?user=$u&status=failed", %admin))->{items}[0]{generationId};
+sleep 1;
+$res = api(DELETE => '/api/admin/jobs?status=failed&olderThan=0', %admin);
+cmp_ok(json_of($res)->{deleted}, '>=', 1, 'failed generations deleted: ' . json_of($res)->{deleted});
+is(psql("SELECT count(*) FROM neo_glitch_media WHERE id = '$failed'"), 0, 'the row is gone');
+is(psql("SELECT count(*) FROM genflow_ledger WHERE generation_id = '$failed'"), 2, 'its ledger rows stay');
+
+# Health.
+$res = api(GET => '/api/health');
+is($res->code, 200, 'health 200 without authentication');
+my $h = json_of($res);
+ok($h->{status} eq 'ok' && $h->{database} eq 'ok' && $h->{workers}{running} >= 1,
+   "health reports the database and running workers ($h->{workers}{running})");
