@@ -41,6 +41,14 @@ quota2=$(curl -fsS -u demo2:demo2 "$base/api/quota")
 grep -q '"currentBalance":50' <<<"$quota2" || fail "demo2 not a separate account: $quota2"
 code=$(curl -s -o /dev/null -w '%{http_code}' -u demo:wrong "$base/api/quota")
 [ "$code" = 401 ] || fail "wrong password answered $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -u admin:admin "$base/api/admin/jobs?user=demo")
+[ "$code" = 200 ] || fail "admin/admin cannot list jobs ($code)"
+code=$(curl -s -o /dev/null -w '%{http_code}' -u demo:demo "$base/api/admin/jobs")
+[ "$code" = 401 ] || fail "demo is not refused the admin endpoints ($code)"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$base/api/health")
+[ "$code" = 200 ] || fail "health answered $code"
+presets=$(curl -fsS -u demo:demo "$base/api/presets/presets")
+grep -q '"week":"' <<<"$presets" || fail "no presets: $presets"
 ledger=$(psql "$uri" -XAt -c "SELECT string_agg(kind, ',' ORDER BY id) FROM genflow_ledger WHERE user_id = 'demo'")
 [ "$ledger" = "grant,reserve,charge" ] || fail "ledger is '$ledger'"
 kill -TERM "$pid"

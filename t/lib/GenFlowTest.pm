@@ -53,7 +53,24 @@ sub api {
     my $h = $a{headers} || {};
     $req->header($_ => $h->{$_}) for keys %$h;
     my $ua = LWP::UserAgent->new(timeout => 90, keep_alive => 0);
-    return $ua->request($req);
+    my $res = $ua->request($req);
+    record_exchange($method, $path, $res);
+    return $res;
+}
+
+# Every answer of the API is kept for scripts/test, which validates them
+# all against docs/openapi.yaml afterwards.
+sub record_exchange {
+    my ($method, $path, $res) = @_;
+    return unless $path =~ m{^/(api|hooks)/};
+    my $file = Apache::Test::vars('t_logs') . '/exchanges.jsonl';
+    my $line = $json->encode({ method => $method, path => $path, status => $res->code + 0,
+                               content_type => scalar($res->header('Content-Type')) // '',
+                               body => $res->decoded_content // '' });
+    open my $fh, '>>', $file or return;
+    flock $fh, 2;
+    print $fh $line, "\n";
+    close $fh;
 }
 
 sub json_of {
