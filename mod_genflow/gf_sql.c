@@ -12,7 +12,7 @@
 
 static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "create", "queue", "get", "claim", "schedule", "complete", "fail", "input", "expire",
-    "prune", "wake", "history", "admin_list", "admin_delete"
+    "prune", "wake", "history", "admin_list", "admin_delete", "metrics"
 };
 
 /* The UTC calendar day, the unit of the daily limit. */
@@ -256,13 +256,20 @@ static const char ADMIN_DELETE_SQL[] =
     "   AND g.finished_at < now() - make_interval(secs => %d) RETURNING 1)"
     " SELECT count(*)::text FROM d";
 
+/* args: a dummy. Generations per status, and how many are due now. */
+static const char METRICS_SQL[] =
+    "SELECT g.status, count(*)::text,"
+    " count(*) FILTER (WHERE g.queued_at IS NOT NULL AND g.next_attempt_at <= now()"
+    "                  AND g.status IN ('pending', 'processing'))::text"
+    " FROM {T} g WHERE %s::text IS NOT NULL GROUP BY g.status";
+
 void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
                             apr_array_header_t *stmts)
 {
     static const char *const SQL[GF_SQL_TYPE_OPS] = {
         CREATE_SQL, QUEUE_SQL, GET_SQL, CLAIM_SQL, SCHEDULE_SQL, COMPLETE_SQL, FAIL_SQL,
         INPUT_SQL, EXPIRE_SQL, PRUNE_SQL, WAKE_SQL, HISTORY_SQL, ADMIN_LIST_SQL,
-        ADMIN_DELETE_SQL
+        ADMIN_DELETE_SQL, METRICS_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {

@@ -33,6 +33,7 @@ typedef enum {
     GF_SQL_HISTORY,      /* the owner's generations, newest first, a page */
     GF_SQL_ADMIN_LIST,   /* admin: generations by status/user, newest first */
     GF_SQL_ADMIN_DELETE, /* admin: delete terminal rows older than N s */
+    GF_SQL_METRICS,      /* generations per status (Prometheus endpoint) */
     GF_SQL_TYPE_OPS
 } gf_sql_type_op_t;
 

@@ -86,6 +86,8 @@ static void gf_register_hooks(apr_pool_t *p)
     ap_hook_handler(gf_webhook_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gf_admin_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gf_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(gf_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    gf_metrics_register_hooks();
     ap_hook_insert_error_filter(gf_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
     gf_register_error_filter();
 }

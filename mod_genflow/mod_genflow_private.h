@@ -30,6 +30,7 @@ APLOG_USE_MODULE(genflow);
 #define GF_WEBHOOK_HANDLER "genflow-webhook" /* SetHandler genflow-webhook */
 #define GF_ADMIN_HANDLER  "genflow-admin"    /* SetHandler genflow-admin */
 #define GF_HEALTH_HANDLER "genflow-health"   /* SetHandler genflow-health */
+#define GF_METRICS_HANDLER "genflow-metrics" /* SetHandler genflow-metrics */
 
 #define GF_UNSET (-1)
 
@@ -202,6 +203,10 @@ void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t);
 /* mod_genflow_admin.c */
 int gf_admin_handler(request_rec *r);
 int gf_health_handler(request_rec *r);
+
+/* mod_genflow_metrics.c */
+int gf_metrics_handler(request_rec *r);
+void gf_metrics_register_hooks(void);
 
 /* mod_genflow_webhook.c */
 int gf_webhook_handler(request_rec *r);

@@ -5,8 +5,9 @@ use Apache::Test qw(-withtestmore);
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
+use LWP::UserAgent;
 
-plan tests => 25;
+plan tests => 30;
 
 my $u = new_user('adm');
 api(POST => '/api/neo-glitch/generate', user => $u, body => { prompt => 'a' });
@@ -72,3 +73,13 @@ is($res->code, 200, 'health 200 without authentication');
 my $h = json_of($res);
 ok($h->{status} eq 'ok' && $h->{database} eq 'ok' && $h->{workers}{running} >= 1,
    "health reports the database and running workers ($h->{workers}{running})");
+
+# Metrics: Prometheus text, and a section in mod_status.
+$res = api(GET => '/api/metrics', %admin);
+is($res->code, 200, 'metrics 200');
+like($res->header('Content-Type'), qr{^text/plain; version=0\.0\.4}, 'Prometheus text format');
+like($res->content, qr/^genflow_generations\{type="neo-glitch",status="completed"\} \d+$/m,
+     'generations by type and status');
+like($res->content, qr/^genflow_database_up 1$/m, 'database up');
+my $st = LWP::UserAgent->new->get(base_url() . '/server-status?auto');
+like($st->content, qr/^GenFlowWorkersRunning: \d+$/m, 'mod_status shows the module');
