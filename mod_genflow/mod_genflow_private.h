@@ -199,6 +199,8 @@ typedef struct {
 int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner);
 /* Expire never-started generations and prune old failures of type t. */
 void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t);
+/* Sweeps that are not per type (idempotency records). */
+void gf_run_sweep_global(server_rec *s, apr_pool_t *p);
 
 /* mod_genflow_admin.c */
 int gf_admin_handler(request_rec *r);

@@ -274,6 +274,18 @@ void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t)
                      "pruned type=%s count=%s (failed/cancelled older than %lds)",
                      t->name, rows->rows[0][0], gf_conf_retention(sc));
     }
+    gf_db_close(s, dbd);
+}
+
+void gf_run_sweep_global(server_rec *s, apr_pool_t *p)
+{
+    gf_db_rows_t *rows;
+    ap_dbd_t *dbd;
+
+    if (!(dbd = gf_db_open(p, s))) {
+        return;
+    }
+    /* Idempotency records are replayed for 24 h (SPEC §3.1). */
     if (gf_db_pselect(s, p, dbd, GF_SQL_IDEM_PRUNE, &rows, 1, "86400") == GF_DB_OK
         && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1407)

@@ -123,6 +123,8 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
                 gf_run_sweep(W->s, pool, APR_ARRAY_IDX(types, i, gf_type_t *));
                 apr_pool_clear(pool);
             }
+            gf_run_sweep_global(W->s, pool);
+            apr_pool_clear(pool);
             owner = apr_psprintf(pool, "%s:%ld", W->node, index);
             next_sweep = apr_time_now() + SWEEP_INTERVAL;
             announce_change();
