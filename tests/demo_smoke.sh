@@ -16,8 +16,10 @@ cat > "$extra" <<CONF
     GenFlowCost 3
 </Location>
 CONF
-GENFLOW_PORT=$port GENFLOW_DEMO_DIR="$dir/state" GENFLOW_EXTRA_CONF="$extra" \
-    "$top/scripts/demo" >"$out" 2>&1 &
+# A real provider's key in the environment puts it in front of `local`; with
+# no network here it fails at once and the chain falls back to local.
+AIMLAPI_KEY=demo-smoke-dummy-key GENFLOW_PORT=$port GENFLOW_DEMO_DIR="$dir/state" \
+    GENFLOW_EXTRA_CONF="$extra" "$top/scripts/demo" >"$out" 2>&1 &
 pid=$!
 fail() { echo "demo-smoke: FAIL: $*"; cat "$out"; kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"; exit 1; }
 for _ in $(seq 1 600); do
@@ -29,9 +31,14 @@ grep -qx "ready: http://127.0.0.1:$port/" "$out" || fail "no ready line with the
 uri=$(sed -n 's/^database: //p' "$out")
 [[ "$uri" == postgresql://* ]] || fail "no database line"
 base="http://127.0.0.1:$port"
-body=$(curl -fsS -u demo:demo -H 'Content-Type: application/json' \
+body=$(curl -fsS -u demo:demo -H 'Content-Type: application/json' -H 'Prefer: wait=60' \
        -d '{"prompt":"smoke test"}' "$base/api/neo-glitch/generate") || fail "generate failed"
 grep -q '"status":"completed"' <<<"$body" || fail "not completed: $body"
+grep -q '"provider":"local"' <<<"$body" || fail "not completed by local: $body"
+tried=$(psql "$uri" -XAt -c "SELECT attempts FROM neo_glitch_media WHERE user_id = 'demo'")
+[ "$tried" -gt 1 ] || fail "the aiml provider from AIMLAPI_KEY was not tried first (attempts $tried)"
+grep -q 'GenFlowProvider aiml aiml key_env=AIMLAPI_KEY' "$dir/state/providers.conf" \
+    || fail "AIMLAPI_KEY did not declare the aiml provider"
 url=$(sed -n 's/.*"imageUrl":"\([^"]*\)".*/\1/p' <<<"$body")
 curl -fsS "$base$url" -o "$dir/img.png" || fail "imageUrl not served"
 head -c 8 "$dir/img.png" | od -An -c | grep -q 'P   N   G' || fail "imageUrl is not a PNG"
