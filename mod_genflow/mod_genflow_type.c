@@ -294,6 +294,31 @@ static int handle_create(request_rec *r, const gf_dir_conf_t *dc)
     return gf_send_json(r, HTTP_CREATED, gf_json_dump(r->pool, out));
 }
 
+static int no_such_generation(request_rec *r)
+{
+    /* The same answer for an unknown id and for another user's id. */
+    return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+}
+
+/* A conditional statement changed nothing: say whether the generation is
+ * not the caller's (404) or in a state that does not allow `action` (409). */
+static int refused_by_state(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
+                            const char *id, const char *allowed, const char *action)
+{
+    gf_db_rows_t *rows;
+    json_object *status;
+    gf_db_status_t st = gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
+
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (rows->nrows == 0) return no_such_generation(r);
+    status = parse_status(r, rows->rows[0][0]);
+    return gf_send_error(r, HTTP_CONFLICT, GF_ERR_INVALID_STATUS,
+                         apr_psprintf(r->pool, "the generation is %s; only a %s generation can "
+                                      "be %s", status ? json_object_get_string(
+                                          status_field(status, "status")) : "in another state",
+                                      allowed, action));
+}
+
 /* Answer with the generation's state once it is terminal or wait_secs have
  * passed: 200 + status object, or 202 + where to poll. Status reads are one
  * indexed SELECT; a worker of this child finishing a job wakes the wait at
@@ -311,7 +336,7 @@ static int answer_when_done(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *
         st = gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
         if (st != GF_DB_OK) return gf_send_db_error(r, st);
         if (rows->nrows == 0) {
-            return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+            return no_such_generation(r);
         }
         status = parse_status(r, rows->rows[0][0]);
         if (!status) return gf_send_db_error(r, GF_DB_ERROR);
@@ -391,24 +416,11 @@ static int queue_and_answer(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *
 {
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    json_object *status;
 
     st = gf_db_select(r, dbd, type_label(dc, GF_SQL_QUEUE), &rows, 2, id, r->user);
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (rows->nrows == 0) {
-        /* Not startable: unknown to this user, or already started. */
-        st = gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
-        if (st != GF_DB_OK) return gf_send_db_error(r, st);
-        if (rows->nrows == 0) {
-            return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND,
-                                 "no such generation");
-        }
-        status = parse_status(r, rows->rows[0][0]);
-        return gf_send_error(r, HTTP_CONFLICT, GF_ERR_INVALID_STATUS,
-                             apr_psprintf(r->pool, "the generation is %s; only a pending "
-                                          "generation can be started",
-                                          status ? json_object_get_string(
-                                              status_field(status, "status")) : "not pending"));
+        return refused_by_state(r, dbd, dc, id, "pending", "started");
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(1302)
                   "queued type=%s id=%s user=%s wait=%d", dc->type->name, id, r->user, wait);
@@ -424,14 +436,14 @@ static int handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route
 
     if (!route->id_valid) {
         /* Not an id at all: answer like an unknown id, without a query. */
-        return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+        return no_such_generation(r);
     }
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
     st = gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &rows, 2, route->id, r->user);
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (rows->nrows == 0) {
         /* Also for another user's id: no existence leak. */
-        return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+        return no_such_generation(r);
     }
     return send_status(r, HTTP_OK, rows->rows[0][0]);
 }
@@ -450,7 +462,7 @@ static int handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_route
     const char *provider, *job_id;
 
     if (!route->id_valid) {
-        return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+        return no_such_generation(r);
     }
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
     st = gf_db_select(r, dbd, type_label(dc, GF_SQL_FAIL), &rows, 9, route->id, "cancelled",
@@ -458,17 +470,7 @@ static int handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_route
                       r->user);
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (rows->nrows == 0) {
-        st = gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &rows, 2, route->id, r->user);
-        if (st != GF_DB_OK) return gf_send_db_error(r, st);
-        if (rows->nrows == 0) {
-            return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
-        }
-        status = parse_status(r, rows->rows[0][0]);
-        return gf_send_error(r, HTTP_CONFLICT, GF_ERR_INVALID_STATUS,
-                             apr_psprintf(r->pool, "the generation is %s; only a pending or "
-                                          "processing generation can be cancelled",
-                                          status ? json_object_get_string(
-                                              status_field(status, "status")) : "terminal"));
+        return refused_by_state(r, dbd, dc, route->id, "pending or processing", "cancelled");
     }
     status = parse_status(r, rows->rows[0][0]);
     provider = status ? json_object_get_string(status_field(status, "provider")) : NULL;
@@ -497,13 +499,13 @@ static int handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route_
     int rc, wait = requested_wait(r, dc);
 
     if (!route->id_valid) {
-        return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+        return no_such_generation(r);
     }
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
     st = gf_db_select(r, dbd, type_label(dc, GF_SQL_INPUT), &rows, 2, route->id, r->user);
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (rows->nrows == 0) {
-        return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+        return no_such_generation(r);
     }
     if (strcmp(rows->rows[0][0], "failed") && strcmp(rows->rows[0][0], "cancelled")) {
         return gf_send_error(r, HTTP_CONFLICT, GF_ERR_INVALID_STATUS,
@@ -580,13 +582,13 @@ static int handle_events(request_rec *r, const gf_dir_conf_t *dc, const gf_route
     int n = 0;
 
     if (!route->id_valid) {
-        return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+        return no_such_generation(r);
     }
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
     st = gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &rows, 2, route->id, r->user);
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (rows->nrows == 0) {
-        return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no such generation");
+        return no_such_generation(r);
     }
     r->status = HTTP_OK;
     ap_set_content_type(r, "text/event-stream; charset=utf-8");
