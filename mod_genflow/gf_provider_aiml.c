@@ -23,16 +23,7 @@
 static const char *aiml_set_option(apr_pool_t *p, gf_provider_t *prov,
                                    const char *key, const char *value)
 {
-    const char *err = gf_net_set_option(p, gf_net_settings(prov, p, AIML_BASE), key, value);
-    if (err == GF_NET_UNKNOWN_OPTION) {
-        return apr_psprintf(p, "provider kind 'aiml' has no option '%s'", key);
-    }
-    return err;
-}
-
-static const char *aiml_check(apr_pool_t *p, const gf_provider_t *prov)
-{
-    return gf_net_check(p, prov, prov->impl);
+    return gf_net_set_option(p, prov, AIML_BASE, key, value);
 }
 
 static void aiml_generate(const gf_provider_t *prov, const gf_job_t *job,
@@ -113,5 +104,5 @@ const gf_provider_kind_t gf_provider_kind_aiml = {
     aiml_generate,
     NULL,
     NULL,
-    aiml_check
+    gf_net_check
 };

@@ -28,16 +28,7 @@
 static const char *fal_set_option(apr_pool_t *p, gf_provider_t *prov,
                                   const char *key, const char *value)
 {
-    const char *err = gf_net_set_option(p, gf_net_settings(prov, p, FAL_BASE), key, value);
-    if (err == GF_NET_UNKNOWN_OPTION) {
-        return apr_psprintf(p, "provider kind 'fal' has no option '%s'", key);
-    }
-    return err;
-}
-
-static const char *fal_check(apr_pool_t *p, const gf_provider_t *prov)
-{
-    return gf_net_check(p, prov, prov->impl);
+    return gf_net_set_option(p, prov, FAL_BASE, key, value);
 }
 
 static const char *fal_detail(apr_pool_t *p, const gf_http_response_t *hr)
@@ -214,5 +205,5 @@ const gf_provider_kind_t gf_provider_kind_fal = {
     fal_generate,
     fal_poll,
     fal_cancel,
-    fal_check
+    gf_net_check
 };

@@ -11,8 +11,7 @@
 #include "gf_error.h"
 #include "gf_job.h"
 #include "gf_webhook.h"
-
-const char GF_NET_UNKNOWN_OPTION[] = "unknown option";
+#include "gf_secret.h"
 
 gf_net_settings_t *gf_net_settings(gf_provider_t *prov, apr_pool_t *p, const char *default_base)
 {
@@ -23,38 +22,16 @@ gf_net_settings_t *gf_net_settings(gf_provider_t *prov, apr_pool_t *p, const cha
         ns->connect_timeout_ms = 5000;
         ns->timeout_ms = 60000;
         ns->max_bytes = 20 * 1024 * 1024;
+        ns->prefer_wait = -1;
         prov->impl = ns;
     }
     return ns;
 }
 
-static const char *read_key_file(apr_pool_t *p, const char *path, const char **key)
+const char *gf_net_set_option(apr_pool_t *p, gf_provider_t *prov, const char *default_base,
+                              const char *key, const char *value)
 {
-    apr_file_t *f;
-    char buf[16384];
-    apr_size_t n = sizeof(buf) - 1;
-    char *s, *e;
-
-    if (apr_file_open(&f, path, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, p) != APR_SUCCESS) {
-        return apr_psprintf(p, "cannot read key_file %s", path);
-    }
-    if (apr_file_read(f, buf, &n) != APR_SUCCESS) n = 0;
-    apr_file_close(f);
-    buf[n] = '\0';
-    for (s = buf; *s && apr_isspace(*s); s++);
-    for (e = s + strlen(s); e > s && apr_isspace(e[-1]); e--);
-    *e = '\0';
-    if (!*s) {
-        return apr_psprintf(p, "key_file %s is empty", path);
-    }
-    *key = apr_pstrdup(p, s);
-    memset(buf, 0, sizeof(buf));
-    return NULL;
-}
-
-const char *gf_net_set_option(apr_pool_t *p, gf_net_settings_t *ns, const char *key,
-                              const char *value)
-{
+    gf_net_settings_t *ns = gf_net_settings(prov, p, default_base);
     char *end;
     long v;
 
@@ -65,15 +42,10 @@ const char *gf_net_set_option(apr_pool_t *p, gf_net_settings_t *ns, const char *
         return NULL;
     }
     if (!strcmp(key, "key_file")) {
-        return read_key_file(p, value, &ns->key);
+        return gf_secret_from_file(p, key, value, &ns->key);
     }
     if (!strcmp(key, "key_env")) {
-        const char *k = getenv(value);
-        if (!k || !*k) {
-            return apr_psprintf(p, "key_env: the environment variable %s is not set", value);
-        }
-        ns->key = apr_pstrdup(p, k);
-        return NULL;
+        return gf_secret_from_env(p, key, value, &ns->key);
     }
     if (!strcmp(key, "webhook_url")) {
         ns->webhook_url = apr_pstrdup(p, value);
@@ -81,19 +53,13 @@ const char *gf_net_set_option(apr_pool_t *p, gf_net_settings_t *ns, const char *
         return NULL;
     }
     if (!strcmp(key, "webhook_secret_file")) {
-        return read_key_file(p, value, &ns->webhook_secret);
+        return gf_secret_from_file(p, key, value, &ns->webhook_secret);
     }
     if (!strcmp(key, "webhook_secret_env")) {
-        const char *k = getenv(value);
-        if (!k || !*k) {
-            return apr_psprintf(p, "webhook_secret_env: the environment variable %s is not set",
-                                value);
-        }
-        ns->webhook_secret = apr_pstrdup(p, k);
-        return NULL;
+        return gf_secret_from_env(p, key, value, &ns->webhook_secret);
     }
     if (!strcmp(key, "webhook_keys_file")) {
-        const char *text, *err = read_key_file(p, value, &text);
+        const char *text, *err = gf_secret_from_file(p, key, value, &text);
         if (err) return err;
         if (!(ns->webhook_keys = gf_webhook_load_fal_keys(p, text, &err))) {
             return apr_psprintf(p, "webhook_keys_file %s: %s", value, err);
@@ -125,11 +91,12 @@ const char *gf_net_set_option(apr_pool_t *p, gf_net_settings_t *ns, const char *
         }
         return NULL;
     }
-    return GF_NET_UNKNOWN_OPTION;
+    return apr_psprintf(p, "provider kind '%s' has no option '%s'", prov->kind->kind, key);
 }
 
-const char *gf_net_check(apr_pool_t *p, const gf_provider_t *prov, const gf_net_settings_t *ns)
+const char *gf_net_check(apr_pool_t *p, const gf_provider_t *prov)
 {
+    const gf_net_settings_t *ns = prov->impl;
     const char *err;
     if (!ns || !ns->key) {
         return apr_psprintf(p, "provider %s has no API key: add key_file=PATH or key_env=NAME",

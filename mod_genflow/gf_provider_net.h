@@ -27,7 +27,7 @@ typedef struct {
     long timeout_ms;
     apr_size_t max_bytes;
     int insecure_loopback;
-    int prefer_wait;            /* replicate: Prefer: wait=N on create */
+    int prefer_wait;            /* replicate: Prefer: wait=N on create; -1 unset */
     const char *webhook_url;    /* sent to the provider: it calls us there */
     const char *webhook_secret; /* replicate: whsec_… */
     apr_array_header_t *webhook_keys; /* fal: Ed25519 public keys */
@@ -37,14 +37,14 @@ typedef struct {
 /* The kind's settings, created with its default base URL on first use. */
 gf_net_settings_t *gf_net_settings(gf_provider_t *prov, apr_pool_t *p, const char *default_base);
 
-/* Apply a common option; returns NULL when applied, an error message, or
- * GF_NET_UNKNOWN_OPTION when the key is not a common one. */
-extern const char GF_NET_UNKNOWN_OPTION[];
-const char *gf_net_set_option(apr_pool_t *p, gf_net_settings_t *ns, const char *key,
-                              const char *value);
+/* Apply one option of a network kind whose public API is default_base:
+ * NULL when applied, else an error naming the option. */
+const char *gf_net_set_option(apr_pool_t *p, gf_provider_t *prov, const char *default_base,
+                              const char *key, const char *value);
 
-/* Startup check: a key is present and the base URL is allowed. */
-const char *gf_net_check(apr_pool_t *p, const gf_provider_t *prov, const gf_net_settings_t *ns);
+/* The startup check of every network kind: a key is present and the base
+ * URL is allowed. */
+const char *gf_net_check(apr_pool_t *p, const gf_provider_t *prov);
 
 /* A request with the settings' timeouts, cap and scheme rule. */
 void gf_net_request(apr_pool_t *p, const gf_net_settings_t *ns, gf_http_request_t *req,

@@ -28,25 +28,12 @@
 
 #define REPLICATE_BASE "https://api.replicate.com"
 #define REPLICATE_DEFAULT_MODEL "black-forest-labs/flux-schnell"
+#define REPLICATE_DEFAULT_WAIT 10   /* seconds of Prefer: wait */
 
 static const char *replicate_set_option(apr_pool_t *p, gf_provider_t *prov,
                                         const char *key, const char *value)
 {
-    int fresh = prov->impl == NULL;
-    gf_net_settings_t *ns = gf_net_settings(prov, p, REPLICATE_BASE);
-    const char *err;
-
-    if (fresh) ns->prefer_wait = 10;
-    err = gf_net_set_option(p, ns, key, value);
-    if (err == GF_NET_UNKNOWN_OPTION) {
-        return apr_psprintf(p, "provider kind 'replicate' has no option '%s'", key);
-    }
-    return err;
-}
-
-static const char *replicate_check(apr_pool_t *p, const gf_provider_t *prov)
-{
-    return gf_net_check(p, prov, prov->impl);
+    return gf_net_set_option(p, prov, REPLICATE_BASE, key, value);
 }
 
 static void auth(apr_pool_t *p, const gf_net_settings_t *ns, gf_http_request_t *req)
@@ -137,6 +124,7 @@ static void replicate_generate(const gf_provider_t *prov, const gf_job_t *job,
     const char *model = job->model ? job->model
                       : (prov->default_model ? prov->default_model : REPLICATE_DEFAULT_MODEL);
     const char *colon = strchr(model, ':'), *url;
+    int wait = ns->prefer_wait < 0 ? REPLICATE_DEFAULT_WAIT : ns->prefer_wait;
     json_object *body = gf_json_pool_own(p, json_object_new_object());
     json_object *input = json_object_new_object();
     gf_http_request_t req;
@@ -167,11 +155,11 @@ static void replicate_generate(const gf_provider_t *prov, const gf_job_t *job,
     gf_net_request(p, ns, &req, "POST", url);
     auth(p, ns, &req);
     apr_table_set(req.headers, "Content-Type", "application/json");
-    if (ns->prefer_wait > 0) {
-        apr_table_set(req.headers, "Prefer", apr_psprintf(p, "wait=%d", ns->prefer_wait));
+    if (wait > 0) {
+        apr_table_set(req.headers, "Prefer", apr_psprintf(p, "wait=%d", wait));
         /* The server may hold the answer that long: allow for it. */
-        if (req.timeout_ms < (ns->prefer_wait + 10) * 1000L) {
-            req.timeout_ms = (ns->prefer_wait + 10) * 1000L;
+        if (req.timeout_ms < (wait + 10) * 1000L) {
+            req.timeout_ms = (wait + 10) * 1000L;
         }
     }
     req.body = gf_json_dump(p, body);
@@ -248,5 +236,5 @@ const gf_provider_kind_t gf_provider_kind_replicate = {
     replicate_generate,
     replicate_poll,
     replicate_cancel,
-    replicate_check
+    gf_net_check
 };

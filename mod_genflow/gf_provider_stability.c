@@ -27,16 +27,7 @@
 static const char *stability_set_option(apr_pool_t *p, gf_provider_t *prov,
                                         const char *key, const char *value)
 {
-    const char *err = gf_net_set_option(p, gf_net_settings(prov, p, STABILITY_BASE), key, value);
-    if (err == GF_NET_UNKNOWN_OPTION) {
-        return apr_psprintf(p, "provider kind 'stability' has no option '%s'", key);
-    }
-    return err;
-}
-
-static const char *stability_check(apr_pool_t *p, const gf_provider_t *prov)
-{
-    return gf_net_check(p, prov, prov->impl);
+    return gf_net_set_option(p, prov, STABILITY_BASE, key, value);
 }
 
 /* The v2beta error body: "name: first error". */
@@ -202,5 +193,5 @@ const gf_provider_kind_t gf_provider_kind_stability = {
     stability_generate,
     stability_poll,
     NULL,              /* v2beta has no cancel */
-    stability_check
+    gf_net_check
 };

@@ -19,6 +19,7 @@
 #include "gf_storage.h"
 #include "gf_http.h"
 #include "gf_json.h"
+#include "gf_secret.h"
 
 typedef struct {
     const char *base_url;
@@ -193,26 +194,10 @@ const char *gf_storage_cloudinary_create(apr_pool_t *p, int argc, char *const ar
         v = eq + 1;
         if (!strcmp(k, "cloud")) cl->cloud = v;
         else if (!strcmp(k, "api_key")) cl->api_key = v;
-        else if (!strcmp(k, "secret_env")) {
-            const char *s = getenv(v);
-            if (!s || !*s) return apr_psprintf(p, "secret_env: %s is not set", v);
-            cl->secret = apr_pstrdup(p, s);
-        }
-        else if (!strcmp(k, "secret_file")) {
-            apr_file_t *f;
-            char buf[512];
-            apr_size_t n = sizeof(buf) - 1;
-            char *s, *e;
-            if (apr_file_open(&f, v, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, p) != APR_SUCCESS) {
-                return apr_psprintf(p, "cannot read secret_file %s", v);
-            }
-            if (apr_file_read(f, buf, &n) != APR_SUCCESS) n = 0;
-            apr_file_close(f);
-            buf[n] = '\0';
-            for (s = buf; *s == ' ' || *s == '\n'; s++);
-            for (e = s + strlen(s); e > s && (e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\r'); e--);
-            *e = '\0';
-            cl->secret = apr_pstrdup(p, s);
+        else if (!strcmp(k, "secret_env") || !strcmp(k, "secret_file")) {
+            const char *err = !strcmp(k, "secret_env") ? gf_secret_from_env(p, k, v, &cl->secret)
+                                                       : gf_secret_from_file(p, k, v, &cl->secret);
+            if (err) return err;
         }
         else if (!strcmp(k, "algorithm")) {
             if (strcmp(v, "sha1") && strcmp(v, "sha256")) return "algorithm must be sha1 or sha256";
