@@ -74,25 +74,28 @@ void *gf_create_server_conf(apr_pool_t *p, server_rec *s)
     return sc;
 }
 
+/* The more specific setting wins when it was given (mod_md's DEF_VAL
+ * pattern): numbers use GF_UNSET, pointers NULL. */
+#define MERGE_NUM(to, f) ((to)->f = add->f != GF_UNSET ? add->f : base->f)
+#define MERGE_PTR(to, f) ((to)->f = add->f ? add->f : base->f)
+
 void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 {
     gf_server_conf_t *base = basev, *add = addv;
     gf_server_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
 
     sc->providers = apr_hash_overlay(p, add->providers, base->providers);
-    sc->starting_credits = add->starting_credits != GF_UNSET ? add->starting_credits
-                                                             : base->starting_credits;
-    sc->daily_limit = add->daily_limit != GF_UNSET ? add->daily_limit : base->daily_limit;
-    sc->storage_dir = add->storage_dir ? add->storage_dir : base->storage_dir;
-    sc->storage_url = add->storage_url ? add->storage_url : base->storage_url;
-    sc->cloudinary = add->cloudinary ? add->cloudinary : base->cloudinary;
-    sc->workers = add->workers != GF_UNSET ? add->workers : base->workers;
-    sc->lease_secs = add->lease_secs != GF_UNSET ? add->lease_secs : base->lease_secs;
-    sc->max_active = add->max_active != GF_UNSET ? add->max_active : base->max_active;
-    sc->pending_ttl = add->pending_ttl != GF_UNSET ? add->pending_ttl : base->pending_ttl;
-    sc->retention = add->retention != GF_UNSET ? add->retention : base->retention;
-    sc->presets_per_week = add->presets_per_week != GF_UNSET ? add->presets_per_week
-                                                             : base->presets_per_week;
+    MERGE_NUM(sc, starting_credits);
+    MERGE_NUM(sc, daily_limit);
+    MERGE_PTR(sc, storage_dir);
+    MERGE_PTR(sc, storage_url);
+    MERGE_PTR(sc, cloudinary);
+    MERGE_NUM(sc, workers);
+    MERGE_NUM(sc, lease_secs);
+    MERGE_NUM(sc, max_active);
+    MERGE_NUM(sc, pending_ttl);
+    MERGE_NUM(sc, retention);
+    MERGE_NUM(sc, presets_per_week);
     return sc;
 }
 
@@ -163,16 +166,16 @@ void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     /* The base path of a type is where GenFlowType was given, so a nested
      * <Location> keeps routing relative to the type's mount point. */
     dc->base = add->type ? add->base : (base->type ? base->base : add->base);
-    dc->type = add->type ? add->type : base->type;
-    dc->chain = add->chain ? add->chain : base->chain;
-    dc->cost = add->cost != GF_UNSET ? add->cost : base->cost;
-    dc->max_body = add->max_body != GF_UNSET ? add->max_body : base->max_body;
-    dc->wait_default = add->wait_default != GF_UNSET ? add->wait_default : base->wait_default;
+    MERGE_PTR(dc, type);
+    MERGE_PTR(dc, chain);
+    MERGE_NUM(dc, cost);
+    MERGE_NUM(dc, max_body);
+    MERGE_NUM(dc, wait_default);
     dc->needs_set = add->needs_set || base->needs_set;
     dc->needs = add->needs_set ? add->needs : base->needs;
-    dc->prompt_template = add->prompt_template ? add->prompt_template : base->prompt_template;
-    dc->max_retries = add->max_retries != GF_UNSET ? add->max_retries : base->max_retries;
-    dc->deadline_secs = add->deadline_secs != GF_UNSET ? add->deadline_secs : base->deadline_secs;
+    MERGE_PTR(dc, prompt_template);
+    MERGE_NUM(dc, max_retries);
+    MERGE_NUM(dc, deadline_secs);
     return dc;
 }
 
