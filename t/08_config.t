@@ -7,7 +7,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 use File::Temp qw(tempdir);
-use IO::Socket::INET;
 
 my @cases = (
     [ 'GenFlowCost abc',                      qr/GenFlowCost: 'abc' is not a whole number/ ],
@@ -30,40 +29,18 @@ my @server_cases = (
 plan tests => @cases + @server_cases + 5;
 
 my $dir = tempdir(CLEANUP => 1);
-my $modules = $ENV{GENFLOW_HTTPD_MODULES};
-my $so = Apache::Test::vars('serverroot') . '/../.libs/mod_genflow.so';
-my $port = do {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0) or die;
-    $s->sockport;
-};
+my $port = free_port();
 
 sub conf {
     my (%a) = @_;
-    my $file = "$dir/httpd.conf";
-    open my $fh, '>', $file or die;
-    print $fh <<"CONF";
-ServerRoot "$dir"
-Listen 127.0.0.1:$port
-ServerName localhost
-PidFile "$dir/httpd.pid"
-ErrorLog "$dir/error_log"
-Mutex file:$dir default
-DefaultRuntimeDir "$dir"
-LoadModule mpm_event_module $modules/mod_mpm_event.so
-LoadModule authz_core_module $modules/mod_authz_core.so
-LoadModule dbd_module $modules/mod_dbd.so
-LoadModule genflow_module "$so"
-DBDriver pgsql
-DBDParams "$ENV{GENFLOW_TEST_DBD_PARAMS}"
+    return own_httpd_conf($dir, $port, <<"BODY");
 @{[ $a{storage} // "GenFlowStorageDir \"$dir\"\nGenFlowStorageURL /media" ]}
 $a{server}
 <Location /api/neo-glitch>
     GenFlowType neo-glitch
     $a{location}
 </Location>
-CONF
-    close $fh;
-    return $file;
+BODY
 }
 
 sub syntax_check {

@@ -7,36 +7,14 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 use File::Temp qw(tempdir);
-use IO::Socket::INET;
 use Time::HiRes qw(sleep);
 
 plan tests => 8;
 
 # Server B: its own httpd, same database, same storage, workers only.
 my $dir = tempdir(CLEANUP => 1);
-my $modules = $ENV{GENFLOW_HTTPD_MODULES};
 my $root = Apache::Test::vars('serverroot');
-my $port = do {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0) or die;
-    $s->sockport;
-};
-open my $fh, '>', "$dir/httpd.conf" or die;
-print $fh <<"CONF";
-ServerRoot "$dir"
-Listen 127.0.0.1:$port
-ServerName localhost
-PidFile "$dir/httpd.pid"
-ErrorLog "$dir/error_log"
-LogLevel warn genflow:info
-Mutex file:$dir default
-DefaultRuntimeDir "$dir"
-LoadModule mpm_event_module $modules/mod_mpm_event.so
-LoadModule authz_core_module $modules/mod_authz_core.so
-LoadModule dbd_module $modules/mod_dbd.so
-LoadModule genflow_module "$root/../.libs/mod_genflow.so"
-StartServers 1
-DBDriver pgsql
-DBDParams "$ENV{GENFLOW_TEST_DBD_PARAMS}"
+own_httpd_conf($dir, free_port(), <<"BODY");
 GenFlowStorageDir "$root/media"
 GenFlowStorageURL /media
 GenFlowWorkers 4
@@ -45,8 +23,7 @@ GenFlowProvider slow local latency=2500
 <Location /api/neo-glitch>
     GenFlowType neo-glitch
 </Location>
-CONF
-close $fh;
+BODY
 ok(system("/usr/sbin/apache2 -f '$dir/httpd.conf' -k start") == 0, 'server B started');
 for (1 .. 50) { last if -s "$dir/httpd.pid"; sleep 0.1 }
 

@@ -10,7 +10,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 use File::Temp qw(tempdir);
-use IO::Socket::INET;
 use LWP::UserAgent;
 use JSON::PP;
 use Digest::SHA qw(sha1_hex);
@@ -42,31 +41,9 @@ ok(defined psql("SELECT genflow_create_type_table('cloud-art', 'cloud_art_media'
    'a site-defined type: one SQL call');
 my $tmp = tempdir(CLEANUP => 1);
 chmod 0755, $tmp;
-my $modules = $ENV{GENFLOW_HTTPD_MODULES};
 my $root = Apache::Test::vars('serverroot');
-my $port = do { my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0); $s->sockport };
-open my $fh, '>', "$tmp/httpd.conf" or die;
-print $fh <<"CONF";
-ServerRoot "$tmp"
-Listen 127.0.0.1:$port
-ServerName localhost
-PidFile "$tmp/httpd.pid"
-ErrorLog "$tmp/error_log"
-LogLevel warn genflow:info
-Mutex file:$tmp default
-DefaultRuntimeDir "$tmp"
-LoadModule mpm_event_module $modules/mod_mpm_event.so
-LoadModule authz_core_module $modules/mod_authz_core.so
-LoadModule authz_user_module $modules/mod_authz_user.so
-LoadModule authn_core_module $modules/mod_authn_core.so
-LoadModule authn_file_module $modules/mod_authn_file.so
-LoadModule auth_basic_module $modules/mod_auth_basic.so
-LoadModule alias_module $modules/mod_alias.so
-LoadModule dbd_module $modules/mod_dbd.so
-LoadModule genflow_module "$root/../.libs/mod_genflow.so"
-StartServers 1
-DBDriver pgsql
-DBDParams "$ENV{GENFLOW_TEST_DBD_PARAMS}"
+my $port = free_port();
+own_httpd_conf($tmp, $port, <<"BODY", qw(authz_user authn_core authn_file auth_basic alias));
 GenFlowStorageDir "$tmp/media"
 GenFlowStorageURL /media
 GenFlowCloudinary cloud=demo api_key=cloud-api-key secret_env=GENFLOW_MOCK_CLOUD_SECRET base_url=$mock insecure_loopback=on folder=genflow
@@ -87,8 +64,7 @@ GenFlowProvider aiml aiml base_url=$mock key_env=GENFLOW_MOCK_KEY insecure_loopb
     GenFlowType cloud-art
     GenFlowProviders aiml
 </Location>
-CONF
-close $fh;
+BODY
 ok(system("/usr/sbin/apache2 -f '$tmp/httpd.conf' -k start") == 0, 'server with Cloudinary started');
 for (1 .. 50) { last if -s "$tmp/httpd.pid"; sleep 0.1 }
 my $b = "http://127.0.0.1:$port";

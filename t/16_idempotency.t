@@ -9,7 +9,7 @@ use GenFlowTest;
 use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep);
 
-plan tests => 20;
+plan tests => 23;
 
 my $u = new_user('idem');
 api(GET => '/api/quota', user => $u);
@@ -90,3 +90,14 @@ $res = api(POST => '/api/neo-glitch/create', user => $v, body => { prompt => 'on
            headers => { 'Idempotency-Key' => $key });
 is($res->code, 201, 'another user with the same key gets their own generation');
 ok(!$res->header('Idempotent-Replayed'), 'not a replay of someone else\'s answer');
+
+# After 24 h a record is pruned and the key starts afresh.
+psql("UPDATE genflow_idempotency SET created_at = now() - interval '25 hours' "
+     . "WHERE user_id = '$u' AND key = '$key'");
+my $left = 1;
+for (1 .. 40) { $left = psql("SELECT count(*) FROM genflow_idempotency WHERE user_id = '$u' AND key = '$key'"); last if !$left; sleep 0.25 }
+is($left, 0, 'a record older than 24 h is pruned by the sweep');
+$res = api(POST => '/api/neo-glitch/create', user => $u, body => { prompt => 'once' },
+           headers => { 'Idempotency-Key' => $key });
+is($res->code, 201, 'the key then makes a new generation');
+isnt(json_of($res)->{generationId}, $id, 'not the replay of the old one');

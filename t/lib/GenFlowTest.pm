@@ -13,7 +13,8 @@ use Digest::SHA ();
 use MIME::Base64 ();
 use FindBin;
 
-our @EXPORT = qw(new_user api json_of psql psql_rows base_url is_json_error pg_ctl grant);
+our @EXPORT = qw(new_user api json_of psql psql_rows base_url is_json_error pg_ctl grant
+                 free_port own_httpd_conf);
 
 my $json = JSON::PP->new->canonical->allow_nonref;
 my $counter = 0;
@@ -107,6 +108,44 @@ sub psql_rows {
     my ($sql) = @_;
     my $out = psql($sql);
     return map { [ split /\|/, $_, -1 ] } grep { length } split /\n/, $out // '';
+}
+
+sub free_port {
+    require IO::Socket::INET;
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0)
+        or die "no free port: $!";
+    return $s->sockport;
+}
+
+# The httpd.conf of an httpd of the test's own (a second server on the same
+# database, or a configuration that must fail): ServerRoot DIR, Listen on
+# PORT, the modules mod_genflow needs (plus extra ones), DBD settings of
+# the suite, then BODY. Returns the file's path.
+sub own_httpd_conf {
+    my ($dir, $port, $body, @modules) = @_;
+    my $mods = $ENV{GENFLOW_HTTPD_MODULES};
+    my $so = Apache::Test::vars('serverroot') . '/../.libs/mod_genflow.so';
+    my $load = join '', map { "LoadModule ${_}_module $mods/mod_$_.so\n" }
+                         ('mpm_event', 'authz_core', 'dbd', @modules);
+    my $file = "$dir/httpd.conf";
+    open my $fh, '>', $file or die "$file: $!";
+    print $fh <<"CONF";
+ServerRoot "$dir"
+Listen 127.0.0.1:$port
+ServerName localhost
+PidFile "$dir/httpd.pid"
+ErrorLog "$dir/error_log"
+LogLevel warn genflow:info
+Mutex file:$dir default
+DefaultRuntimeDir "$dir"
+${load}LoadModule genflow_module "$so"
+StartServers 1
+DBDriver pgsql
+DBDParams "$ENV{GENFLOW_TEST_DBD_PARAMS}"
+$body
+CONF
+    close $fh;
+    return $file;
 }
 
 # Give a user credits the way an admin grant does: a ledger row and the
