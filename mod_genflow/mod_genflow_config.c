@@ -25,6 +25,9 @@ typedef struct {
     const char *where;           /* "file:line" for error messages */
 } gf_mount_t;
 
+/* A setting, or its default when it was never given. */
+#define OR_DEFAULT(v, def) ((v) != GF_UNSET ? (v) : (def))
+
 static apr_array_header_t *registered_types;   /* gf_type_t* */
 static apr_array_header_t *mounts;             /* gf_mount_t */
 
@@ -101,47 +104,47 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 
 long gf_conf_starting_credits(const gf_server_conf_t *sc)
 {
-    return sc->starting_credits != GF_UNSET ? sc->starting_credits : GF_DEFAULT_STARTING_CREDITS;
+    return OR_DEFAULT(sc->starting_credits, GF_DEFAULT_STARTING_CREDITS);
 }
 
 long gf_conf_daily_limit(const gf_server_conf_t *sc)
 {
-    return sc->daily_limit != GF_UNSET ? sc->daily_limit : GF_DEFAULT_DAILY_LIMIT;
+    return OR_DEFAULT(sc->daily_limit, GF_DEFAULT_DAILY_LIMIT);
 }
 
 int gf_conf_workers(const gf_server_conf_t *sc)
 {
-    return sc->workers != GF_UNSET ? sc->workers : GF_DEFAULT_WORKERS;
+    return OR_DEFAULT(sc->workers, GF_DEFAULT_WORKERS);
 }
 
 int gf_conf_lease_secs(const gf_server_conf_t *sc)
 {
-    return sc->lease_secs != GF_UNSET ? sc->lease_secs : GF_DEFAULT_LEASE_SECS;
+    return OR_DEFAULT(sc->lease_secs, GF_DEFAULT_LEASE_SECS);
 }
 
 int gf_conf_deadline_secs(const gf_dir_conf_t *dc)
 {
-    return dc->deadline_secs != GF_UNSET ? dc->deadline_secs : GF_DEFAULT_DEADLINE_SECS;
+    return OR_DEFAULT(dc->deadline_secs, GF_DEFAULT_DEADLINE_SECS);
 }
 
 long gf_conf_max_active(const gf_server_conf_t *sc)
 {
-    return sc->max_active != GF_UNSET ? sc->max_active : GF_DEFAULT_MAX_ACTIVE;
+    return OR_DEFAULT(sc->max_active, GF_DEFAULT_MAX_ACTIVE);
 }
 
 long gf_conf_pending_ttl(const gf_server_conf_t *sc)
 {
-    return sc->pending_ttl != GF_UNSET ? sc->pending_ttl : GF_DEFAULT_PENDING_TTL;
+    return OR_DEFAULT(sc->pending_ttl, GF_DEFAULT_PENDING_TTL);
 }
 
 long gf_conf_presets_per_week(const gf_server_conf_t *sc)
 {
-    return sc->presets_per_week != GF_UNSET ? sc->presets_per_week : GF_DEFAULT_PRESETS_PER_WEEK;
+    return OR_DEFAULT(sc->presets_per_week, GF_DEFAULT_PRESETS_PER_WEEK);
 }
 
 long gf_conf_retention(const gf_server_conf_t *sc)
 {
-    return sc->retention != GF_UNSET ? sc->retention : GF_DEFAULT_RETENTION;
+    return OR_DEFAULT(sc->retention, GF_DEFAULT_RETENTION);
 }
 
 /* ---- directory config --------------------------------------------------- */
@@ -222,7 +225,7 @@ unsigned gf_conf_needs(const gf_dir_conf_t *dc)
 
 long gf_conf_max_body(const gf_dir_conf_t *dc)
 {
-    return dc->max_body != GF_UNSET ? dc->max_body : GF_DEFAULT_MAX_BODY;
+    return OR_DEFAULT(dc->max_body, GF_DEFAULT_MAX_BODY);
 }
 
 const char *gf_conf_prompt_template(const gf_dir_conf_t *dc)
@@ -233,7 +236,7 @@ const char *gf_conf_prompt_template(const gf_dir_conf_t *dc)
 
 int gf_conf_max_retries(const gf_dir_conf_t *dc)
 {
-    return dc->max_retries != GF_UNSET ? dc->max_retries : GF_DEFAULT_MAX_RETRIES;
+    return OR_DEFAULT(dc->max_retries, GF_DEFAULT_MAX_RETRIES);
 }
 
 const char *gf_conf_chain_text(apr_pool_t *p, const gf_dir_conf_t *dc)
