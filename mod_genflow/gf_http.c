@@ -1,6 +1,7 @@
 /* gf_http.c: libcurl exchanges for the provider adapters (see gf_http.h). */
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
 #include <curl/curl.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
@@ -8,13 +9,144 @@
 
 #include "gf_http.h"
 
+#define GF_HTTP_ABORTED "aborted: the server is stopping"
+
+/* The process-wide share: DNS answers and TLS sessions learnt by one worker
+ * thread serve the others. Not the connection cache: libcurl 7.88 documents
+ * CURL_LOCK_DATA_CONNECT as unsupported between concurrent threads, so idle
+ * connections stay in each thread's own handles (see gf_http.h). */
+static CURLSH *share;
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];   /* one per kind of data */
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *baton)
+{
+    if ((unsigned)data < CURL_LOCK_DATA_LAST) pthread_mutex_lock(&share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *baton)
+{
+    if ((unsigned)data < CURL_LOCK_DATA_LAST) pthread_mutex_unlock(&share_locks[data]);
+}
+
 void gf_http_global_init(void)
 {
     static int done;
-    if (!done) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        done = 1;
+    int i;
+
+    if (done) {
+        return;
     }
+    done = 1;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    for (i = 0; i < CURL_LOCK_DATA_LAST; i++) {
+        pthread_mutex_init(&share_locks[i], NULL);
+    }
+    /* Without a share (curl_share_init failed) every handle keeps its own caches. */
+    if ((share = curl_share_init()) != NULL) {
+        curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
+        curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    }
+}
+
+/* Set at child start, before the worker threads run; read by them. */
+static const volatile int *volatile abort_flag;
+
+void gf_http_set_abort_flag(const volatile int *flag)
+{
+    abort_flag = flag;
+}
+
+int gf_http_aborting(void)
+{
+    const volatile int *flag = abort_flag;   /* read the pointer once */
+    return flag && *flag;
+}
+
+/* The calling thread's handles, kept for its lifetime so that connections
+ * (and their TLS state) to a provider host survive from one call to the
+ * next. The transfer runs on a multi handle of its own rather than through
+ * curl_easy_perform, whose internal wait lasts up to a second when nothing
+ * arrives (e.g. while a provider thinks): our own wait is capped at
+ * ABORT_POLL_MS so that the abort flag is seen promptly. The idle
+ * connections live in the multi handle's cache. */
+static __thread CURL *tl_easy;
+static __thread CURLM *tl_multi;
+
+#define ABORT_POLL_MS 100
+#define MAX_IDLE_CONNECTIONS 8L
+
+void gf_http_thread_cleanup(void)
+{
+    /* The easy handle is never left attached to the multi handle. */
+    if (tl_easy) curl_easy_cleanup(tl_easy);
+    if (tl_multi) curl_multi_cleanup(tl_multi);   /* closes the idle connections */
+    tl_easy = NULL;
+    tl_multi = NULL;
+}
+
+static int thread_handles(void)
+{
+    if (!tl_easy || !tl_multi) {
+        gf_http_thread_cleanup();
+        tl_easy = curl_easy_init();
+        tl_multi = curl_multi_init();
+        if (!tl_easy || !tl_multi) {
+            gf_http_thread_cleanup();
+            return 0;
+        }
+        curl_multi_setopt(tl_multi, CURLMOPT_MAXCONNECTS, MAX_IDLE_CONNECTIONS);
+    }
+    return 1;
+}
+
+/* Also stops curl in the middle of a long download, between two waits. */
+static int on_progress(void *baton, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+    return gf_http_aborting();
+}
+
+/* Runs the transfer set up on tl_easy; CURLE_ABORTED_BY_CALLBACK when the
+ * abort flag was raised. */
+static CURLcode run_transfer(void)
+{
+    CURLcode rc = CURLE_OK;
+    CURLMsg *msg;
+    int running = 1, left;
+
+    if (curl_multi_add_handle(tl_multi, tl_easy) != CURLM_OK) {
+        return CURLE_FAILED_INIT;
+    }
+    while (running) {
+        if (curl_multi_perform(tl_multi, &running) != CURLM_OK) {
+            rc = CURLE_FAILED_INIT;
+            break;
+        }
+        if (!running) {
+            break;
+        }
+        if (gf_http_aborting()) {
+            /* Covers the states in which curl calls no progress callback;
+             * removing the unfinished transfer closes its connection. */
+            rc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        if (curl_multi_poll(tl_multi, NULL, 0, ABORT_POLL_MS, NULL) != CURLM_OK) {
+            rc = CURLE_FAILED_INIT;
+            break;
+        }
+    }
+    if (!running) {
+        while ((msg = curl_multi_info_read(tl_multi, &left)) != NULL) {
+            if (msg->msg == CURLMSG_DONE && msg->easy_handle == tl_easy) {
+                rc = msg->data.result;
+            }
+        }
+    }
+    curl_multi_remove_handle(tl_multi, tl_easy);
+    return rc;
 }
 
 static int is_loopback_host(const char *host)
@@ -124,16 +256,25 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
         res->error = bad;
         return;
     }
+    if (gf_http_aborting()) {
+        res->error = GF_HTTP_ABORTED;
+        res->transient = res->aborted = 1;
+        return;
+    }
     memset(&sink, 0, sizeof(sink));
     sink.p = p;
     sink.max = req->max_response ? req->max_response : 10 * 1024 * 1024;
     errbuf[0] = '\0';
 
-    if (!(curl = curl_easy_init())) {
+    if (!thread_handles()) {
         res->error = "cannot create a curl handle";
         res->transient = 1;
         return;
     }
+    curl = tl_easy;
+    /* Every option is set afresh on each call: the previous call ended with
+     * curl_easy_reset (below), which keeps only connections and caches. */
+    curl_easy_setopt(curl, CURLOPT_SHARE, share);
     curl_easy_setopt(curl, CURLOPT_URL, req->url);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, req->allow_loopback_http ? "http,https" : "https");
@@ -146,6 +287,8 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, res);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "mod_genflow/0.1");
     if (req->headers) {
         apr_table_do(add_header, &headers, req->headers, NULL);
@@ -182,16 +325,19 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
     }
 
-    rc = curl_easy_perform(curl);
+    rc = run_transfer();
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    if (rc != CURLE_OK) {
+    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        res->error = GF_HTTP_ABORTED;
+        res->transient = res->aborted = 1;
+    }
+    else if (rc != CURLE_OK) {
         res->too_large = sink.too_large;
         res->error = sink.too_large
             ? apr_psprintf(p, "answer larger than %" APR_SIZE_T_FMT " bytes", sink.max)
             : apr_psprintf(p, "%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "", errbuf);
         /* Every transport failure may go away; an oversized answer will not. */
         res->transient = !sink.too_large;
-        res->status = 0;
     }
     else {
         const char *ct;
@@ -202,7 +348,11 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
         ct = apr_table_get(res->headers, "content-type");
         res->content_type = ct ? ct : "";
     }
+    /* Drop every pointer into this call (errbuf on our stack, sink, res, the
+     * header list, the mime, the body) before they die; the handle keeps its
+     * connections and caches. */
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_reset(curl);
     curl_slist_free_all(headers);
     if (mime) curl_mime_free(mime);
-    curl_easy_cleanup(curl);
 }

@@ -6,6 +6,21 @@
  * allows it (mock providers in tests). Failures are classified: a
  * transport error (connect, DNS, TLS, timeout, reset, truncated body) is
  * transient; an oversized body is not.
+ *
+ * Connection reuse: each calling thread keeps one curl handle for its
+ * lifetime (reset between calls, every option set again each call), so a
+ * worker that talks to the same provider host again reuses the open
+ * connection and its TLS session instead of paying a new TCP + TLS
+ * handshake (and DNS lookup) per request; up to 8 idle connections per
+ * thread. DNS answers and TLS sessions are also shared between threads
+ * through one process-wide share object. Idle connections are not shared
+ * between threads: libcurl (7.88) does not support a connection cache
+ * shared by concurrent threads.
+ *
+ * Abort: once the process-wide abort flag is raised, every transfer in
+ * progress stops within about 100 ms (and new ones do not start), so that
+ * a stopping child exits in bounded time instead of waiting out provider
+ * timeouts of up to minutes.
  */
 #ifndef GF_HTTP_H
 #define GF_HTTP_H
@@ -44,14 +59,31 @@ typedef struct {
     const char *error;         /* transport failure, NULL when an answer came */
     int transient;             /* the failure is worth retrying */
     int too_large;             /* the answer exceeded max_response */
+    int aborted;               /* stopped by the abort flag (also transient, status 0) */
 } gf_http_response_t;
 
-/* Once per process, while single-threaded (post_config). */
+/* Once per process, while single-threaded (post_config): curl's global
+ * state and the share object (with its mutexes) used by every thread. */
 void gf_http_global_init(void);
+
+/* Frees the calling thread's curl handles and closes its idle connections.
+ * Worker threads call it before they exit; harmless when the thread has
+ * none. A later gf_http_perform on the same thread makes new ones. */
+void gf_http_thread_cleanup(void);
+
+/* The process-wide abort flag, set once at child start before the worker
+ * threads run (NULL: none). When *flag becomes non-zero, transfers fail
+ * promptly with aborted = 1. */
+void gf_http_set_abort_flag(const volatile int *flag);
+
+/* Is the abort flag raised? For other waits in the core (e.g. the local
+ * provider's simulated latency) to poll. */
+int gf_http_aborting(void);
 
 /* Is this URL allowed under the request's scheme rules? NULL or why not. */
 const char *gf_http_check_url(apr_pool_t *p, const char *url, int allow_loopback_http);
 
+/* Thread-safe; uses (and on first use creates) the calling thread's handles. */
 void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_response_t *res);
 
 #endif

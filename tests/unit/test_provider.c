@@ -5,11 +5,18 @@
 #include <stdlib.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
+#include <pthread.h>
+#include <poll.h>
+#include <time.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include "test_core.h"
 #include "../../mod_genflow/gf_provider.h"
 #include "../../mod_genflow/gf_storage.h"
 #include "../../mod_genflow/gf_error.h"
+#include "../../mod_genflow/gf_http.h"
 
 START_TEST(declarations)
 {
@@ -212,6 +219,201 @@ START_TEST(error_table)
 }
 END_TEST
 
+/* ---- gf_http: connection reuse and the abort flag ------------------------
+ * A loopback HTTP/1.1 server in a thread: answers every request with a
+ * small Content-Length body on a kept-alive connection (or, when silent,
+ * never answers) and counts the connections it accepted. */
+typedef struct {
+    int lfd, stop[2], port, silent;
+    int accepted;              /* read by the test after srv_stop */
+    pthread_t thread;
+} srv_t;
+
+static void *srv_main(void *baton)
+{
+    srv_t *s = baton;
+    struct pollfd fds[10];
+    char buf[10][4096];
+    size_t len[10];
+    int n = 2, i;
+    static const char answer[] =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+
+    fds[0].fd = s->lfd;
+    fds[1].fd = s->stop[0];
+    fds[0].events = fds[1].events = POLLIN;
+    for (;;) {
+        if (poll(fds, (nfds_t)n, -1) < 0 || fds[1].revents) break;
+        if ((fds[0].revents & POLLIN) && n < 10) {
+            int c = accept(s->lfd, NULL, NULL);
+            if (c >= 0) {
+                s->accepted++;
+                fds[n].fd = c;
+                fds[n].events = POLLIN;
+                fds[n].revents = 0;
+                len[n++] = 0;
+            }
+        }
+        for (i = 2; i < n; i++) {
+            ssize_t r;
+            char *end;
+            if (!(fds[i].revents & (POLLIN | POLLHUP))) continue;
+            r = read(fds[i].fd, buf[i] + len[i], sizeof(buf[i]) - 1 - len[i]);
+            if (r <= 0) {   /* the client closed: forget the connection */
+                close(fds[i].fd);
+                fds[i] = fds[n - 1];
+                len[i] = len[n - 1];
+                memcpy(buf[i], buf[n - 1], len[i]);
+                n--;
+                i--;
+                continue;
+            }
+            len[i] += (size_t)r;
+            buf[i][len[i]] = '\0';
+            /* GET requests only: a request ends at the blank line. */
+            while ((end = strstr(buf[i], "\r\n\r\n")) != NULL) {
+                size_t used = (size_t)(end + 4 - buf[i]);
+                if (!s->silent && write(fds[i].fd, answer, sizeof(answer) - 1) < 0) {
+                    break;   /* the client will see a failure */
+                }
+                memmove(buf[i], buf[i] + used, len[i] - used + 1);
+                len[i] -= used;
+            }
+        }
+    }
+    for (i = 2; i < n; i++) close(fds[i].fd);
+    return NULL;
+}
+
+static void srv_start(srv_t *s, int silent)
+{
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+
+    memset(s, 0, sizeof(*s));
+    s->silent = silent;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_ge(s->lfd = socket(AF_INET, SOCK_STREAM, 0), 0);
+    ck_assert_int_eq(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(s->lfd, 8), 0);
+    ck_assert_int_eq(getsockname(s->lfd, (struct sockaddr *)&a, &alen), 0);
+    s->port = ntohs(a.sin_port);
+    ck_assert_int_eq(pipe(s->stop), 0);
+    ck_assert_int_eq(pthread_create(&s->thread, NULL, srv_main, s), 0);
+}
+
+static int srv_stop(srv_t *s)
+{
+    ck_assert_int_eq(write(s->stop[1], "x", 1), 1);
+    pthread_join(s->thread, NULL);
+    close(s->lfd);
+    close(s->stop[0]);
+    close(s->stop[1]);
+    return s->accepted;
+}
+
+static void srv_get(srv_t *s, long timeout_ms, gf_http_response_t *res)
+{
+    gf_http_request_t req;
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = apr_psprintf(test_pool, "http://127.0.0.1:%d/x", s->port);
+    req.timeout_ms = timeout_ms;
+    req.allow_loopback_http = 1;
+    gf_http_perform(test_pool, &req, res);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+START_TEST(http_reuses_connection)
+{
+    srv_t s;
+    gf_http_response_t res;
+    int i;
+
+    gf_http_global_init();
+    srv_start(&s, 0);
+    for (i = 0; i < 3; i++) {
+        srv_get(&s, 3000, &res);
+        ck_assert_msg(res.status == 200, "call %d: %s", i, res.error ? res.error : "");
+        ck_assert_str_eq(res.body, "ok");
+        ck_assert_int_eq(res.aborted, 0);
+    }
+    gf_http_thread_cleanup();
+    ck_assert_int_eq(srv_stop(&s), 1);   /* three calls, one connection */
+}
+END_TEST
+
+START_TEST(http_thread_cleanup)
+{
+    srv_t s;
+    gf_http_response_t res;
+
+    gf_http_global_init();
+    gf_http_thread_cleanup();            /* no handle yet: harmless */
+    srv_start(&s, 0);
+    srv_get(&s, 3000, &res);
+    ck_assert_int_eq(res.status, 200);
+    gf_http_thread_cleanup();
+    gf_http_thread_cleanup();            /* twice: harmless */
+    srv_get(&s, 3000, &res);             /* a fresh handle, a new connection */
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_str_eq(res.body, "ok");
+    gf_http_thread_cleanup();
+    ck_assert_int_eq(srv_stop(&s), 2);
+}
+END_TEST
+
+static volatile int abort_flag;
+
+static void *raise_abort(void *baton)
+{
+    struct timespec ts = { 0, 200 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    abort_flag = 1;
+    return NULL;
+}
+
+START_TEST(http_abort_flag)
+{
+    srv_t s;
+    gf_http_response_t res;
+    pthread_t t;
+    double t0, took;
+
+    gf_http_global_init();
+    abort_flag = 0;
+    gf_http_set_abort_flag(&abort_flag);
+    ck_assert_int_eq(gf_http_aborting(), 0);
+    srv_start(&s, 1);                    /* accepts, never answers */
+    ck_assert_int_eq(pthread_create(&t, NULL, raise_abort, NULL), 0);
+    t0 = now_s();
+    srv_get(&s, 10000, &res);
+    took = now_s() - t0;
+    pthread_join(t, NULL);
+    ck_assert_msg(took < 2.0, "the aborted call took %.3f s", took);
+    ck_assert_int_eq(res.aborted, 1);
+    ck_assert_int_eq(res.status, 0);
+    ck_assert_int_eq(res.transient, 1);
+    ck_assert_ptr_nonnull(strstr(res.error, "aborted"));
+    ck_assert_int_eq(gf_http_aborting(), 1);
+    /* While the flag stays up, new calls fail at once. */
+    srv_get(&s, 10000, &res);
+    ck_assert_int_eq(res.aborted, 1);
+    gf_http_set_abort_flag(NULL);
+    ck_assert_int_eq(gf_http_aborting(), 0);
+    gf_http_thread_cleanup();
+    srv_stop(&s);
+}
+END_TEST
+
 Suite *provider_suite(void)
 {
     Suite *s = suite_create("provider");
@@ -224,6 +426,11 @@ Suite *provider_suite(void)
     tcase_add_test(tc, local_storage);
     tcase_add_test(tc, cloudinary_signatures);
     tcase_add_test(tc, error_table);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("http");
+    tcase_add_test(tc, http_reuses_connection);
+    tcase_add_test(tc, http_thread_cleanup);
+    tcase_add_test(tc, http_abort_flag);
     suite_add_tcase(s, tc);
     return s;
 }
