@@ -75,6 +75,15 @@ void gf_job_decide(const gf_job_state_t *st, const gf_provider_result_t *res,
         fail(d, GF_JOB_TIMEOUT, "the generation did not finish before its deadline");
         return;
     }
+    if (st->polling && res->error_code && res->transient) {
+        d->next = GF_NEXT_POLL;
+        d->poll_failed = 1;
+        d->delay = gf_job_backoff(st->poll_errors + 1, res->retry_after, rnd);
+        if (st->now + d->delay >= st->deadline) {
+            d->delay = st->deadline - st->now;
+        }
+        return;
+    }
     if (!res->error_code && (res->provider_job_id || res->running)) {
         d->next = GF_NEXT_POLL;
         d->delay = gf_job_poll_delay(st->poll_count + 1);

@@ -34,6 +34,8 @@ typedef struct {
     int retry_count;        /* retries already made on this provider */
     int max_retries;
     int poll_count;         /* polls already made of an accepted job */
+    int polling;            /* this attempt polled an accepted job */
+    int poll_errors;        /* consecutive failed polls of that job */
     apr_time_t now;
     apr_time_t deadline;    /* started_at + GenFlowDeadline */
 } gf_job_state_t;
@@ -41,11 +43,16 @@ typedef struct {
 typedef struct {
     gf_next_t next;
     apr_interval_time_t delay;  /* for POLL and RETRY */
+    int poll_failed;            /* POLL after a failed poll: count it, keep the job */
     const char *code;           /* for FAIL: the job error code */
     const char *message;
 } gf_decision_t;
 
-/* What to do after an attempt produced res. rnd feeds the jitter. */
+/* What to do after an attempt produced res. rnd feeds the jitter.
+ * A transient failure of a poll (the provider accepted the job already)
+ * polls again with the retry backoff until the deadline: an accepted job
+ * is never submitted again and never abandoned for a fallback while it
+ * may still finish. */
 void gf_job_decide(const gf_job_state_t *st, const gf_provider_result_t *res,
                    apr_uint32_t rnd, gf_decision_t *d);
 

@@ -133,3 +133,8 @@ void gf_provider_attempt(const gf_provider_t *prov, const gf_job_t *job,
         res->error_message = "provider returned no image";
     }
 }
+
+apr_interval_time_t gf_provider_worst_attempt(const gf_provider_t *prov)
+{
+    return prov->kind->worst_attempt ? prov->kind->worst_attempt(prov) : 0;
+}

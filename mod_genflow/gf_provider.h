@@ -60,6 +60,10 @@ typedef struct {
                    const char *provider_state, apr_pool_t *p);
     /* Startup check of a declaration (NULL when nothing to check). */
     const char *(*check)(apr_pool_t *p, const gf_provider_t *prov);
+    /* The longest one attempt can take: every HTTP exchange of the
+     * longest path (a poll may chain status, result and download) at its
+     * full timeout. NULL: no time of its own. */
+    apr_interval_time_t (*worst_attempt)(const gf_provider_t *prov);
 } gf_provider_kind_t;
 
 struct gf_provider_t {
@@ -99,6 +103,9 @@ void gf_provider_attempt(const gf_provider_t *prov, const gf_job_t *job,
                          const char *provider_job_id, apr_pool_t *p,
                          gf_provider_result_t *res);
 #define gf_provider_generate(prov, job, p, res) gf_provider_attempt(prov, job, NULL, p, res)
+
+/* The kind's worst_attempt, or 0. */
+apr_interval_time_t gf_provider_worst_attempt(const gf_provider_t *prov);
 
 /* Split a stored chain "a,b:model" into entries. NULL on a bad chain. */
 apr_array_header_t *gf_chain_parse(apr_pool_t *p, const char *chain, const char **err);

@@ -98,11 +98,18 @@ static void aiml_generate(const gf_provider_t *prov, const gf_job_t *job,
                                                  prov->name));
 }
 
+/* The longest attempt: the request, then the download of the result. */
+static apr_interval_time_t aiml_worst(const gf_provider_t *prov)
+{
+    return gf_net_worst(prov, 2);
+}
+
 const gf_provider_kind_t gf_provider_kind_aiml = {
     "aiml",
     aiml_set_option,
     aiml_generate,
     NULL,
     NULL,
-    gf_net_check
+    gf_net_check,
+    aiml_worst
 };

@@ -199,11 +199,18 @@ static void fal_cancel(const gf_provider_t *prov, const char *id, const char *st
     gf_http_perform(p, &req, &hr);
 }
 
+/* The longest attempt: a poll asks for the status, the result, then downloads it. */
+static apr_interval_time_t fal_worst(const gf_provider_t *prov)
+{
+    return gf_net_worst(prov, 3);
+}
+
 const gf_provider_kind_t gf_provider_kind_fal = {
     "fal",
     fal_set_option,
     fal_generate,
     fal_poll,
     fal_cancel,
-    gf_net_check
+    gf_net_check,
+    fal_worst
 };

@@ -22,6 +22,7 @@
 #include "gf_provider.h"
 #include "gf_png.h"
 #include "gf_error.h"
+#include "gf_http.h"
 
 #define LOCAL_DEFAULT_MODEL "local-glitch-v1"
 #define ASYNC_NEVER (-1)
@@ -122,13 +123,34 @@ static void render(const gf_provider_t *prov, const gf_job_t *job, apr_pool_t *p
                : (prov->default_model ? prov->default_model : LOCAL_DEFAULT_MODEL);
 }
 
+/* The simulated latency, in short steps so that a stopping server aborts
+ * it like a network call (gf_http_aborting). Returns 1 when aborted. */
+static int simulated_wait(long ms)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_msec(ms);
+    while (apr_time_now() < until) {
+        apr_interval_time_t left = until - apr_time_now();
+        if (gf_http_aborting()) return 1;
+        apr_sleep(left < apr_time_from_msec(50) ? left : apr_time_from_msec(50));
+    }
+    return gf_http_aborting();
+}
+
+static void aborted(gf_provider_result_t *res)
+{
+    res->error_code = GF_JOB_NETWORK;
+    res->error_message = "aborted: the server is stopping";
+    res->transient = 1;
+}
+
 /* Latency and simulated failures; returns 1 when the call failed. */
 static int simulate(const local_settings_t *ls, gf_provider_result_t *res)
 {
     unsigned char b = 0;
 
-    if (ls->latency_ms) {
-        apr_sleep(apr_time_from_msec(ls->latency_ms));
+    if (ls->latency_ms && simulated_wait(ls->latency_ms)) {
+        aborted(res);
+        return 1;
     }
     if (ls->fail_code) {
         res->error_code = ls->fail_code;
@@ -172,8 +194,9 @@ static void local_poll(const gf_provider_t *prov, const gf_job_t *job, const cha
     const local_settings_t *ls = get(prov);
 
     (void)job_id;
-    if (ls->latency_ms) {
-        apr_sleep(apr_time_from_msec(ls->latency_ms));
+    if (ls->latency_ms && simulated_wait(ls->latency_ms)) {
+        aborted(res);
+        return;
     }
     if (ls->async_polls == ASYNC_NEVER || job->poll_count + 1 < ls->async_polls) {
         res->running = 1;
@@ -191,11 +214,17 @@ static void local_cancel(const gf_provider_t *prov, const char *job_id, const ch
     (void)p;   /* nothing runs anywhere: cancelling is trivially done */
 }
 
+static apr_interval_time_t local_worst(const gf_provider_t *prov)
+{
+    return apr_time_from_msec(get(prov)->latency_ms);
+}
+
 const gf_provider_kind_t gf_provider_kind_local = {
     "local",
     local_set_option,
     local_generate,
     local_poll,
     local_cancel,
-    NULL
+    NULL,
+    local_worst
 };

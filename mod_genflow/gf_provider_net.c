@@ -211,3 +211,9 @@ void gf_net_download(apr_pool_t *p, const gf_provider_t *prov, const gf_net_sett
     res->content_type = apr_pstrdup(p, hr.content_type);
     res->image_url = url;   /* kept if the picture cannot be stored */
 }
+
+apr_interval_time_t gf_net_worst(const gf_provider_t *prov, int calls)
+{
+    const gf_net_settings_t *ns = prov->impl;
+    return ns ? apr_time_from_msec(ns->timeout_ms * calls) : 0;
+}

@@ -70,6 +70,9 @@ apr_interval_time_t gf_net_retry_after(const gf_http_response_t *hr);
 void gf_net_download(apr_pool_t *p, const gf_provider_t *prov, const gf_net_settings_t *ns,
                      const char *url, gf_provider_result_t *res);
 
+/* calls exchanges at their full timeout: the worst attempt of a kind. */
+apr_interval_time_t gf_net_worst(const gf_provider_t *prov, int calls);
+
 /* A short, safe excerpt of an error body for messages. */
 const char *gf_net_excerpt(apr_pool_t *p, const char *body);
 

@@ -230,11 +230,18 @@ static void replicate_cancel(const gf_provider_t *prov, const char *id, const ch
     gf_http_perform(p, &req, &hr);
 }
 
+/* The longest attempt: create (or poll), then the download. */
+static apr_interval_time_t replicate_worst(const gf_provider_t *prov)
+{
+    return gf_net_worst(prov, 2);
+}
+
 const gf_provider_kind_t gf_provider_kind_replicate = {
     "replicate",
     replicate_set_option,
     replicate_generate,
     replicate_poll,
     replicate_cancel,
-    gf_net_check
+    gf_net_check,
+    replicate_worst
 };

@@ -187,11 +187,18 @@ static void stability_poll(const gf_provider_t *prov, const gf_job_t *job, const
     res->model = job->model ? job->model : prov->default_model;
 }
 
+/* The longest attempt: one request answers with the image. */
+static apr_interval_time_t stability_worst(const gf_provider_t *prov)
+{
+    return gf_net_worst(prov, 1);
+}
+
 const gf_provider_kind_t gf_provider_kind_stability = {
     "stability",
     stability_set_option,
     stability_generate,
     stability_poll,
     NULL,              /* v2beta has no cancel */
-    gf_net_check
+    gf_net_check,
+    stability_worst
 };

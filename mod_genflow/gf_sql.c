@@ -12,7 +12,7 @@
 
 static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "create", "queue", "get", "claim", "schedule", "complete", "fail", "input", "expire",
-    "prune", "wake", "history", "admin_list", "admin_delete", "metrics"
+    "prune", "wake", "history", "admin_list", "admin_delete", "metrics", "renew", "release"
 };
 
 /* The UTC calendar day, the unit of the daily limit. */
@@ -43,11 +43,12 @@ const char *gf_sql_type_label(apr_pool_t *p, const char *table, gf_sql_type_op_t
     return apr_pstrcat(p, "gf_", table, "_", OP_NAMES[op], NULL);
 }
 
-static void add(apr_array_header_t *stmts, const char *label, const char *sql)
+static void add(apr_array_header_t *stmts, const char *label, const char *sql, int rerun_safe)
 {
     gf_sql_stmt_t *st = apr_array_push(stmts);
     st->label = label;
     st->sql = sql;
+    st->rerun_safe = rerun_safe;
 }
 
 /* Replace every {T} (table) and {Y} (type) in a template. The values are
@@ -67,38 +68,59 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
 /* args: user, cost, configured daily limit, final prompt, user prompt,
  * preset, source image, aspect ratio, seed, input JSON, max retries,
  * provider chain ("a,b:model"), deadline seconds, per-user active limit
- * (0 = none). No row when the balance, the day's allowance or the active
- * limit does not allow it. */
+ * (0 = none), the new generation's id (chosen by the caller), the
+ * request's Idempotency-Key and owner token (both NULL without a key).
+ * No row when the balance, the day's allowance or the active limit does
+ * not allow it, when the id exists already (a re-run after a lost
+ * connection: the caller recognises its row by the id), or when the
+ * Idempotency-Key record is no longer this request's. The key's record
+ * gets the generation id in the same transaction. */
 static const char CREATE_SQL[] =
     "WITH args AS (SELECT %s::text AS user_id, %d::int AS cost, %d::int AS day_limit,"
     " %s::text AS prompt, %s::text AS user_prompt, %s::text AS preset,"
     " %s::text AS source_image, %s::text AS aspect_ratio, %s::bigint AS seed,"
     " %s::jsonb AS input, %d::int AS max_retries, %s::text AS chain,"
-    " %d::int AS deadline_secs, %d::int AS max_active),"
+    " %d::int AS deadline_secs, %d::int AS max_active, %s::uuid AS id,"
+    " %s::text AS idem_key, %s::text AS idem_owner),"
     " acct AS (UPDATE genflow_accounts a SET balance = a.balance - args.cost,"
     "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost,"
     "   daily_date = " UTC_TODAY ", updated_at = now(), active = a.active + 1"
     "  FROM args WHERE a.user_id = args.user_id AND a.balance >= args.cost"
     "   AND (args.max_active = 0 OR a.active < args.max_active)"
+    "   AND NOT EXISTS (SELECT 1 FROM {T} x WHERE x.id = args.id)"
+    "   AND (args.idem_key IS NULL OR EXISTS (SELECT 1 FROM genflow_idempotency i"
+    "        WHERE i.user_id = args.user_id AND i.key = args.idem_key"
+    "          AND i.owner = args.idem_owner AND i.state = 'running'))"
     "   AND (COALESCE(a.daily_limit, args.day_limit) = 0"
     "        OR CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost"
     "           <= COALESCE(a.daily_limit, args.day_limit))"
     "  RETURNING a.user_id),"
-    " gen AS (INSERT INTO {T} (user_id, prompt, user_prompt, preset, source_image, aspect_ratio,"
-    "   seed, input, estimated_cost, max_retries, chain, deadline_secs)"
-    "  SELECT acct.user_id, args.prompt, args.user_prompt, args.preset, args.source_image,"
+    " gen AS (INSERT INTO {T} (id, user_id, prompt, user_prompt, preset, source_image,"
+    "   aspect_ratio, seed, input, estimated_cost, max_retries, chain, deadline_secs)"
+    "  SELECT args.id, acct.user_id, args.prompt, args.user_prompt, args.preset, args.source_image,"
     "   args.aspect_ratio, args.seed, args.input, args.cost, args.max_retries, args.chain,"
     "   args.deadline_secs FROM acct, args"
     "  RETURNING *),"
     " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
-    "  SELECT user_id, 'reserve', -estimated_cost, '{Y}', id, 'create' FROM gen)"
+    "  SELECT user_id, 'reserve', -estimated_cost, '{Y}', id, 'create' FROM gen),"
+    " idem AS (UPDATE genflow_idempotency i SET generation_id = gen.id FROM gen, args"
+    "  WHERE args.idem_key IS NOT NULL AND i.user_id = args.user_id AND i.key = args.idem_key"
+    "   AND i.owner = args.idem_owner)"
     " SELECT genflow_status_object('{Y}', to_jsonb(gen))::text FROM gen";
 
-/* args: id, user. Hands the owner's pending generation to the workers. */
+/* args: id, user, Idempotency-Key and owner token (or NULL). Hands the
+ * owner's pending generation to the workers (the row's trigger notifies
+ * them) and links it to the key's record in the same transaction. */
 static const char QUEUE_SQL[] =
-    "UPDATE {T} g SET queued_at = now(), next_attempt_at = now()"
-    " WHERE g.id = %s::uuid AND g.user_id = %s AND g.status = 'pending' AND g.queued_at IS NULL"
-    " RETURNING genflow_status_object('{Y}', to_jsonb(g))::text";
+    "WITH args AS (SELECT %s::uuid AS id, %s::text AS user_id, %s::text AS idem_key,"
+    " %s::text AS idem_owner),"
+    " q AS (UPDATE {T} g SET queued_at = now(), next_attempt_at = now() FROM args"
+    "  WHERE g.id = args.id AND g.user_id = args.user_id AND g.status = 'pending'"
+    "   AND g.queued_at IS NULL RETURNING g.*),"
+    " idem AS (UPDATE genflow_idempotency i SET generation_id = q.id FROM q, args"
+    "  WHERE args.idem_key IS NOT NULL AND i.user_id = args.user_id AND i.key = args.idem_key"
+    "   AND i.owner = args.idem_owner AND i.generation_id IS NULL)"
+    " SELECT genflow_status_object('{Y}', to_jsonb(q))::text FROM q";
 
 /* args: lease owner, lease seconds. Takes the oldest due row whose lease
  * is free or has expired (an interrupted attempt: rescued), skipping rows
@@ -114,20 +136,42 @@ static const char CLAIM_SQL[] =
     "   ORDER BY d.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
     " RETURNING g.id::text, g.user_id, g.prompt, g.source_image, g.aspect_ratio, g.seed::text,"
     "  g.chain, g.chain_index, g.retry_count, g.max_retries, g.poll_count, g.provider_job_id,"
-    "  g.attempts, (extract(epoch FROM g.deadline_at) * 1000)::bigint::text, g.provider_state";
+    "  g.attempts, (extract(epoch FROM g.deadline_at) * 1000)::bigint::text, g.provider_state,"
+    "  g.poll_errors";
 
-/* args: delay ms, chain index, retry count, poll count, provider job id,
- * provider state, provider, model, id, lease owner, attempt. Only the lease holder of
+/* args: delay ms, chain index, retry count, poll count, failed polls,
+ * provider job id, provider state, provider, model, id, lease owner,
+ * attempt. Only the lease holder of
  * this very attempt can put the row back. A webhook that arrived during
  * the attempt (woken_at) makes the next poll immediate. */
 static const char SCHEDULE_SQL[] =
     "UPDATE {T} g SET next_attempt_at = CASE WHEN g.woken_at IS NOT NULL THEN now()"
     "   ELSE now() + make_interval(secs => %d / 1000.0) END, woken_at = NULL,"
-    "  chain_index = %d, retry_count = %d, poll_count = %d, provider_job_id = %s,"
+    "  chain_index = %d, retry_count = %d, poll_count = %d, poll_errors = %d,"
+    "  provider_job_id = %s,"
     "  provider_state = %s, provider = %s, model = %s, lease_owner = NULL, lease_until = NULL"
     " WHERE g.id = %s::uuid AND g.lease_owner = %s AND g.attempts = %d"
     "  AND g.status = 'processing'"
     " RETURNING g.id::text";
+
+/* args: lease seconds, id, lease owner, attempt. The heartbeat of a
+ * running attempt: only the holder of this very attempt extends its
+ * lease; no row means the lease was taken over or the generation ended
+ * (cancelled), and the attempt must write nothing. */
+static const char RENEW_SQL[] =
+    "UPDATE {T} g SET lease_until = now() + make_interval(secs => %d)"
+    " WHERE g.id = %s::uuid AND g.lease_owner = %s AND g.attempts = %d"
+    "  AND g.status = 'processing'"
+    " RETURNING 1";
+
+/* args: id, lease owner, attempt. An attempt abandoned at child exit gives
+ * its row back, due now, for any worker to rescue; the provider's job id
+ * and state stay, so an accepted job is polled, not submitted again. */
+static const char RELEASE_SQL[] =
+    "UPDATE {T} g SET lease_owner = NULL, lease_until = NULL, next_attempt_at = now()"
+    " WHERE g.id = %s::uuid AND g.lease_owner = %s AND g.attempts = %d"
+    "  AND g.status = 'processing'"
+    " RETURNING 1";
 
 /* args: id, user. */
 static const char GET_SQL[] =
@@ -269,12 +313,16 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
     static const char *const SQL[GF_SQL_TYPE_OPS] = {
         CREATE_SQL, QUEUE_SQL, GET_SQL, CLAIM_SQL, SCHEDULE_SQL, COMPLETE_SQL, FAIL_SQL,
         INPUT_SQL, EXPIRE_SQL, PRUNE_SQL, WAKE_SQL, HISTORY_SQL, ADMIN_LIST_SQL,
-        ADMIN_DELETE_SQL, METRICS_SQL
+        ADMIN_DELETE_SQL, METRICS_SQL, RENEW_SQL, RELEASE_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {
+        /* A claim run twice would lease a second row: after a lost
+         * connection it is not repeated (the first lease just expires).
+         * Every other statement is a read, a guarded update whose repeat
+         * matches nothing, or carries an id chosen before it ran. */
         add(stmts, gf_sql_type_label(p, table, (gf_sql_type_op_t)op),
-            fill(p, SQL[op], type, table));
+            fill(p, SQL[op], type, table), op != GF_SQL_CLAIM);
     }
 }
 
@@ -311,53 +359,88 @@ static const char PRESETS_SQL[] =
     "SELECT key, name, prompt, COALESCE(description, '') FROM genflow_presets"
     " WHERE type_name = %s AND enabled ORDER BY position, key";
 
-/* Idempotency records. begin args: user, key, fingerprint → a row when
- * this request owns the key. Records are pruned after 24 h (sweep). */
+/* Idempotency records. begin args: user, key, fingerprint, owner token →
+ * a row when this request owns the key (a re-run after a lost connection
+ * finds the record with its own token instead). Records are pruned after
+ * 24 h (sweep). */
 static const char IDEM_BEGIN_SQL[] =
-    "INSERT INTO genflow_idempotency (user_id, key, fingerprint) VALUES (%s, %s, %s)"
+    "INSERT INTO genflow_idempotency (user_id, key, fingerprint, owner) VALUES (%s, %s, %s, %s)"
     " ON CONFLICT (user_id, key) DO NOTHING RETURNING 1";
-/* args: user, key. */
+/* args: seconds after which a running record's owner counts as gone, user,
+ * key. */
 static const char IDEM_GET_SQL[] =
-    "SELECT fingerprint, state, response_status, response_body, location"
+    "SELECT fingerprint, state, response_status, response_body, location, owner,"
+    " generation_id::text,"
+    " (owner IS NULL OR claimed_at < now() - make_interval(secs => %d))::int::text"
     " FROM genflow_idempotency WHERE user_id = %s AND key = %s";
-/* args: status, body, location, user, key. */
+/* args: new owner token, user, key, seconds. A running record whose owner
+ * released it or died (claimed longer ago than the bound) passes to this
+ * request; it comes back with the generation its first owner created, or
+ * '' when that owner died before creating one. */
+static const char IDEM_TAKEOVER_SQL[] =
+    "UPDATE genflow_idempotency SET owner = %s, claimed_at = now()"
+    " WHERE user_id = %s AND key = %s AND state = 'running'"
+    "  AND (owner IS NULL OR claimed_at < now() - make_interval(secs => %d))"
+    " RETURNING COALESCE(generation_id::text, '')";
+/* args: status, body, location, user, key, owner. */
 static const char IDEM_SAVE_SQL[] =
     "UPDATE genflow_idempotency SET state = 'done', response_status = %d, response_body = %s,"
-    " location = %s WHERE user_id = %s AND key = %s RETURNING 1";
-/* args: user, key. The request did nothing worth replaying (bad input,
- * database trouble): the key may be used again. */
+    " location = %s WHERE user_id = %s AND key = %s AND owner = %s RETURNING 1";
+/* args: user, key, owner. The request did nothing worth replaying (bad
+ * input, the per-user limit) and created nothing: the key may be used
+ * again. */
 static const char IDEM_DROP_SQL[] =
     "DELETE FROM genflow_idempotency WHERE user_id = %s AND key = %s AND state = 'running'"
-    " RETURNING 1";
+    " AND owner = %s AND generation_id IS NULL RETURNING 1";
+/* args: user, key, owner. The request failed after its generation was
+ * created (database trouble): the next request with the key takes the
+ * record over at once and answers for that generation. */
+static const char IDEM_RELEASE_SQL[] =
+    "UPDATE genflow_idempotency SET owner = NULL WHERE user_id = %s AND key = %s"
+    " AND state = 'running' AND owner = %s RETURNING 1";
 /* args: seconds. */
 static const char IDEM_PRUNE_SQL[] =
     "WITH d AS (DELETE FROM genflow_idempotency WHERE created_at < now() - make_interval(secs => %d)"
     "  RETURNING 1) SELECT count(*)::text FROM d";
 
-/* args: user, amount, reason. A grant is a ledger row and the balance in
- * one statement; the account must exist. */
+/* args: user, amount, reason, operation id (chosen by the caller). A
+ * grant is a ledger row and the balance in one statement; the account
+ * must exist. Run again with the same operation id (after a lost
+ * connection) it grants nothing and returns no row. */
 static const char ADMIN_GRANT_SQL[] =
-    "WITH args AS (SELECT %s::text AS user_id, %d::bigint AS amount, %s::text AS reason),"
-    " g AS (INSERT INTO genflow_ledger (user_id, kind, amount, reason)"
-    "  SELECT user_id, 'grant', amount, reason FROM args RETURNING user_id, amount)"
+    "WITH args AS (SELECT %s::text AS user_id, %d::bigint AS amount, %s::text AS reason,"
+    " %s::uuid AS op_id),"
+    " g AS (INSERT INTO genflow_ledger (user_id, kind, amount, reason, op_id)"
+    "  SELECT user_id, 'grant', amount, reason, op_id FROM args"
+    "  ON CONFLICT (op_id) WHERE op_id IS NOT NULL DO NOTHING RETURNING user_id, amount)"
     " UPDATE genflow_accounts a SET balance = a.balance + g.amount, updated_at = now()"
     "  FROM g WHERE a.user_id = g.user_id RETURNING a.balance::text";
 
 /* A cheap round trip for /api/health. args: a dummy (statements need one). */
 static const char PING_SQL[] = "SELECT %s::text";
 
+/* args: seconds. Generations of any type that no worker took in time
+ * (sql/007: a type mounted nowhere) → EXPIRED + refund. */
+static const char ORPHANS_SQL[] = "SELECT genflow_expire_orphans(%d)::text";
+
 void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
 {
+    /* All re-runnable after a lost connection: reads, upserts that do
+     * nothing the second time, and writes keyed by a token or id the
+     * caller chose before the first run (see each statement). */
     (void)p;
-    add(stmts, GF_SQL_ADMIN_GRANT, ADMIN_GRANT_SQL);
-    add(stmts, GF_SQL_PING, PING_SQL);
-    add(stmts, GF_SQL_IDEM_BEGIN, IDEM_BEGIN_SQL);
-    add(stmts, GF_SQL_IDEM_GET, IDEM_GET_SQL);
-    add(stmts, GF_SQL_IDEM_SAVE, IDEM_SAVE_SQL);
-    add(stmts, GF_SQL_IDEM_DROP, IDEM_DROP_SQL);
-    add(stmts, GF_SQL_IDEM_PRUNE, IDEM_PRUNE_SQL);
-    add(stmts, GF_SQL_PRESETS, PRESETS_SQL);
-    add(stmts, GF_SQL_ACCOUNT_ENSURE, ACCOUNT_ENSURE_SQL);
-    add(stmts, GF_SQL_ACCOUNT_STATE, ACCOUNT_STATE_SQL);
-    add(stmts, GF_SQL_QUOTA, QUOTA_SQL);
+    add(stmts, GF_SQL_ADMIN_GRANT, ADMIN_GRANT_SQL, 1);
+    add(stmts, GF_SQL_PING, PING_SQL, 1);
+    add(stmts, GF_SQL_IDEM_BEGIN, IDEM_BEGIN_SQL, 1);
+    add(stmts, GF_SQL_IDEM_GET, IDEM_GET_SQL, 1);
+    add(stmts, GF_SQL_IDEM_TAKEOVER, IDEM_TAKEOVER_SQL, 1);
+    add(stmts, GF_SQL_IDEM_SAVE, IDEM_SAVE_SQL, 1);
+    add(stmts, GF_SQL_IDEM_DROP, IDEM_DROP_SQL, 1);
+    add(stmts, GF_SQL_IDEM_RELEASE, IDEM_RELEASE_SQL, 1);
+    add(stmts, GF_SQL_IDEM_PRUNE, IDEM_PRUNE_SQL, 1);
+    add(stmts, GF_SQL_PRESETS, PRESETS_SQL, 1);
+    add(stmts, GF_SQL_ACCOUNT_ENSURE, ACCOUNT_ENSURE_SQL, 1);
+    add(stmts, GF_SQL_ACCOUNT_STATE, ACCOUNT_STATE_SQL, 1);
+    add(stmts, GF_SQL_QUOTA, QUOTA_SQL, 1);
+    add(stmts, GF_SQL_ORPHANS, ORPHANS_SQL, 1);
 }

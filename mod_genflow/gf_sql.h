@@ -15,6 +15,7 @@
 typedef struct {
     const char *label;   /* unique prepared-statement name */
     const char *sql;
+    int rerun_safe;      /* may run again after a lost connection (see gf_sql.c) */
 } gf_sql_stmt_t;
 
 /* Statement operations of one type table. */
@@ -34,6 +35,8 @@ typedef enum {
     GF_SQL_ADMIN_LIST,   /* admin: generations by status/user, newest first */
     GF_SQL_ADMIN_DELETE, /* admin: delete terminal rows older than N s */
     GF_SQL_METRICS,      /* generations per status (Prometheus endpoint) */
+    GF_SQL_RENEW,        /* heartbeat: extend the lease of a running attempt */
+    GF_SQL_RELEASE,      /* an abandoned attempt gives its row back, due now */
     GF_SQL_TYPE_OPS
 } gf_sql_type_op_t;
 
@@ -46,6 +49,9 @@ typedef enum {
 #define GF_SQL_IDEM_GET        "gf_idem_get"
 #define GF_SQL_IDEM_SAVE       "gf_idem_save"
 #define GF_SQL_IDEM_DROP       "gf_idem_drop"
+#define GF_SQL_IDEM_TAKEOVER   "gf_idem_takeover"
+#define GF_SQL_IDEM_RELEASE    "gf_idem_release"
+#define GF_SQL_ORPHANS         "gf_orphans"
 #define GF_SQL_IDEM_PRUNE      "gf_idem_prune"
 #define GF_SQL_ADMIN_GRANT     "gf_admin_grant"
 #define GF_SQL_PING            "gf_ping"

@@ -21,6 +21,13 @@ struct gf_storage_t {
                         const unsigned char *data, apr_size_t len,
                         const char *content_type, const char **url,
                         const char **err);
+    /* Take back what put stored under key (a result that arrived for a
+     * generation already cancelled or expired). NULL when the backend
+     * cannot; then the object stays, under its unguessable key. */
+    apr_status_t (*remove)(const gf_storage_t *st, apr_pool_t *p, const char *key);
+    /* The longest one put can take, retries included (startup check of
+     * the lease against the worst attempt). */
+    apr_interval_time_t worst_put;
     void *impl;
 };
 
@@ -41,6 +48,9 @@ const char *gf_cloudinary_sign(apr_pool_t *p, const apr_table_t *params, const c
 const char *gf_cloudinary_string_to_sign(apr_pool_t *p, const apr_table_t *params);
 const char *gf_cloudinary_digest(apr_pool_t *p, const char *tosign, const char *secret,
                                  const char *algorithm);
+
+/* Best effort; APR_ENOTIMPL when the backend cannot remove. */
+apr_status_t gf_storage_remove(const gf_storage_t *st, apr_pool_t *p, const char *key);
 
 apr_status_t gf_storage_put(const gf_storage_t *st, apr_pool_t *p, const char *key,
                             const unsigned char *data, apr_size_t len,

@@ -221,6 +221,9 @@ const char *gf_storage_cloudinary_create(apr_pool_t *p, int argc, char *const ar
     }
     st->backend = "cloudinary";
     st->put = cloudinary_put;
+    /* Every attempt may take the whole timeout; the pauses between grow. */
+    st->worst_put = apr_time_from_msec(cl->timeout_ms * cl->attempts
+                                       + 250L * cl->attempts * (cl->attempts - 1) / 2);
     st->impl = cl;
     *out = st;
     return NULL;

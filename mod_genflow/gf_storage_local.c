@@ -75,6 +75,13 @@ fail:
     return rv;
 }
 
+static apr_status_t local_remove(const gf_storage_t *st, apr_pool_t *p, const char *key)
+{
+    const local_storage_t *ls = st->impl;
+    if (!safe_key(key)) return APR_EINVAL;
+    return apr_file_remove(apr_pstrcat(p, ls->dir, "/", key, NULL), p);
+}
+
 gf_storage_t *gf_storage_local_create(apr_pool_t *p, const char *dir, const char *url_prefix)
 {
     gf_storage_t *st = apr_pcalloc(p, sizeof(*st));
@@ -87,6 +94,7 @@ gf_storage_t *gf_storage_local_create(apr_pool_t *p, const char *dir, const char
                                                      : apr_pstrdup(p, url_prefix);
     st->backend = "local";
     st->put = local_put;
+    st->remove = local_remove;
     st->impl = ls;
     return st;
 }
@@ -97,4 +105,9 @@ apr_status_t gf_storage_put(const gf_storage_t *st, apr_pool_t *p, const char *k
                             const char **err)
 {
     return st->put(st, p, key, data, len, content_type, url, err);
+}
+
+apr_status_t gf_storage_remove(const gf_storage_t *st, apr_pool_t *p, const char *key)
+{
+    return st->remove ? st->remove(st, p, key) : APR_ENOTIMPL;
 }

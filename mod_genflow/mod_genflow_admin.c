@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <apr_strings.h>
+#include <apr_uuid.h>
 #include <http_protocol.h>
 
 #include "mod_genflow_private.h"
@@ -164,10 +165,20 @@ static int grant_credits(request_rec *r, ap_dbd_t *dbd)
     st = gf_db_select(r, dbd, GF_SQL_ACCOUNT_ENSURE, &rows, 2, user,
                       apr_ltoa(r->pool, gf_conf_starting_credits(sc)));
     if (st == GF_DB_OK) {
-        st = gf_db_select(r, dbd, GF_SQL_ADMIN_GRANT, &rows, 3, user,
+        /* The grant's id is chosen here: run again after a lost
+         * connection, the statement grants nothing the second time. */
+        apr_uuid_t u;
+        char op[APR_UUID_FORMATTED_LENGTH + 1];
+        apr_uuid_get(&u);
+        apr_uuid_format(op, &u);
+        st = gf_db_select(r, dbd, GF_SQL_ADMIN_GRANT, &rows, 4, user,
                           apr_psprintf(r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)amount),
                           apr_pstrcat(r->pool, "admin ", r->user ? r->user : "-",
-                                      reason ? ": " : "", reason ? reason : "", NULL));
+                                      reason ? ": " : "", reason ? reason : "", NULL), op);
+        if (st == GF_DB_OK && rows->nrows == 0 && rows->rerun) {
+            /* The first run committed; report the balance it left. */
+            st = gf_db_select(r, dbd, GF_SQL_ACCOUNT_STATE, &rows, 2, "0", user);
+        }
     }
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (rows->nrows != 1) return gf_send_db_error(r, GF_DB_ERROR);

@@ -583,6 +583,45 @@ const command_rec gf_cmds[] = {
 
 /* ---- startup checks ----------------------------------------------------- */
 
+/* The longest one attempt can take (the slowest provider's longest path
+ * plus storing the picture with every retry), against the lease. Longer
+ * than the lease is fine by design — the listener renews it every third
+ * of a lease while the attempt runs — but an administrator should know,
+ * because a child that cannot renew (database gone) loses such attempts. */
+static void log_worst_attempt(apr_pool_t *p, server_rec *s)
+{
+    gf_server_conf_t *sc = gf_server_conf(s);
+    apr_interval_time_t worst = 0, store = 0;
+    const char *slowest = "none";
+    apr_hash_index_t *hi;
+    long lease = gf_conf_lease_secs(sc);
+
+    for (hi = apr_hash_first(p, sc->providers); hi; hi = apr_hash_next(hi)) {
+        const gf_provider_t *prov = apr_hash_this_val(hi);
+        apr_interval_time_t w = gf_provider_worst_attempt(prov);
+        if (w > worst) {
+            worst = w;
+            slowest = prov->name;
+        }
+    }
+    if (sc->storage) store += sc->storage->worst_put;
+    if (sc->fallback_storage) store += sc->fallback_storage->worst_put;
+    worst += store;
+    if (worst > apr_time_from_sec(lease)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1004)
+                     "the worst attempt (%" APR_TIME_T_FMT " ms: provider %s plus %"
+                     APR_TIME_T_FMT " ms of storage) exceeds GenFlowLeaseSeconds %ld by "
+                     "design; the lease is renewed every %ld ms while an attempt runs",
+                     apr_time_as_msec(worst), slowest, apr_time_as_msec(store), lease,
+                     lease * 1000 / 3);
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1005)
+                     "the worst attempt takes %" APR_TIME_T_FMT " ms (provider %s), within "
+                     "GenFlowLeaseSeconds %ld", apr_time_as_msec(worst), slowest, lease);
+    }
+}
+
 int gf_conf_check(apr_pool_t *p, server_rec *s)
 {
     int i, j;
@@ -642,5 +681,6 @@ int gf_conf_check(apr_pool_t *p, server_rec *s)
         sc->storage = sc->cloudinary ? sc->cloudinary : local;
         sc->fallback_storage = sc->cloudinary ? local : NULL;
     }
+    log_worst_attempt(p, s);
     return OK;
 }

@@ -9,8 +9,18 @@
  * session is gone, and after mod_dbd's PQreset the new session has none of
  * the server-side prepared statements. gf_db_select repairs both in place:
  * it resets the connection, prepares every statement again under the same
- * label on that handle, and runs the query once more. While the database
- * is down the caller gets GF_DB_UNAVAILABLE and answers 503.
+ * label on that handle, and runs the query once more — but only when the
+ * statement is safe to run twice: it never reached the server (the
+ * prepared statement was missing), or it is idempotent by construction
+ * (gf_sql.c marks each one; a lost connection may come after the commit).
+ * The caller learns of a re-run (rows->rerun) and recognises its own
+ * effect by the id or token it chose. While the database is down the
+ * caller gets GF_DB_UNAVAILABLE and answers 503.
+ *
+ * Request handlers take a connection with gf_db_acquire and give it back
+ * with gf_db_release before anything that waits (Prefer: wait, the events
+ * stream, a provider call): a waiting client costs a thread, never one of
+ * mod_dbd's pooled connections, so the workers always find one.
  */
 #include <stdarg.h>
 #include <string.h>
@@ -26,13 +36,16 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close_fn;
 
-/* Every (label, sql) pair the module prepares, for the repair path. */
+/* Every (label, sql) pair the module prepares, for the repair path, and
+ * label → the statement, for its re-run rule. */
 static apr_array_header_t *statements;
+static apr_hash_t *by_label;
 
 static apr_status_t forget_statements(void *unused)
 {
     (void)unused;
     statements = NULL;
+    by_label = NULL;
     return APR_SUCCESS;
 }
 
@@ -63,6 +76,11 @@ void gf_db_register_statements(apr_pool_t *p, server_rec *s)
         gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
         gf_sql_type_statements(p, t->name, t->table, statements);
     }
+    by_label = apr_hash_make(p);
+    for (i = 0; i < statements->nelts; i++) {
+        gf_sql_stmt_t *st = &APR_ARRAY_IDX(statements, i, gf_sql_stmt_t);
+        apr_hash_set(by_label, st->label, APR_HASH_KEY_STRING, st);
+    }
     for (sp = s; sp; sp = sp->next) {
         for (i = 0; i < statements->nelts; i++) {
             gf_sql_stmt_t *st = &APR_ARRAY_IDX(statements, i, gf_sql_stmt_t);
@@ -71,14 +89,63 @@ void gf_db_register_statements(apr_pool_t *p, server_rec *s)
     }
 }
 
+static const char **collect_args(apr_pool_t *p, int nargs, va_list ap);
+static gf_db_status_t run_select(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd,
+                                 const char *label, gf_db_rows_t **out, int nargs,
+                                 const char **args);
+
+static apr_status_t release_cleanup(void *data)
+{
+    request_rec *r = data;
+    gf_req_t *rq = gf_req(r);
+    if (rq->dbd) {
+        dbd_close_fn(r->server, rq->dbd);
+        rq->dbd = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+/* The request's connection: taken from mod_dbd's pool on first use, held
+ * until gf_db_release or the end of the request, whichever comes first. */
 ap_dbd_t *gf_db_acquire(request_rec *r)
 {
-    ap_dbd_t *dbd = dbd_acquire_fn(r);
-    if (!dbd) {
+    gf_req_t *rq = gf_req(r);
+
+    if (rq->dbd) return rq->dbd;
+    rq->dbd = dbd_open_fn(r->pool, r->server);
+    if (!rq->dbd) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(1102)
                       "no database connection from mod_dbd; answering 503");
+        return NULL;
     }
-    return dbd;
+    if (!rq->dbd_cleanup) {
+        apr_pool_cleanup_register(r->pool, r, release_cleanup, apr_pool_cleanup_null);
+        rq->dbd_cleanup = 1;
+    }
+    return rq->dbd;
+}
+
+void gf_db_release(request_rec *r)
+{
+    release_cleanup(r);
+}
+
+gf_db_status_t gf_db_select1(request_rec *r, const char *label, gf_db_rows_t **rows,
+                             int nargs, ...)
+{
+    const char **args;
+    gf_db_status_t st;
+    ap_dbd_t *dbd;
+    va_list ap;
+    int held = gf_req(r)->dbd != NULL;
+
+    va_start(ap, nargs);
+    args = collect_args(r->pool, nargs, ap);
+    va_end(ap);
+    if (!(dbd = gf_db_acquire(r))) return GF_DB_UNAVAILABLE;
+    st = run_select(r->server, r->pool, dbd, label, rows, nargs, args);
+    if (!held) gf_db_release(r);
+    return st;
 }
 
 /* Outside a request (workers): a pooled connection that must be closed. */
@@ -180,17 +247,26 @@ static gf_db_status_t run_select(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd,
         }
         rc = apr_dbd_pselect(dbd->driver, p, dbd->handle, &res, stmt, 1, nargs, args);
         if (rc == 0) {
+            int rerun = (*out)->rerun;
             copy_rows(p, dbd, res, *out);
+            (*out)->rerun = rerun;
             return GF_DB_OK;
         }
         msg = apr_dbd_error(dbd->driver, dbd->handle, rc);
         if (attempt == 0 && (connection_lost(dbd) || statement_missing(msg))) {
+            /* A missing statement never ran. A lost connection may have
+             * lost only the answer of a committed statement: run it again
+             * only if it is safe to (gf_sql.c), else report trouble. */
+            const gf_sql_stmt_t *def = by_label ? apr_hash_get(by_label, label,
+                                                               APR_HASH_KEY_STRING) : NULL;
+            int again = statement_missing(msg) || (def && def->rerun_safe);
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1106)
-                         "statement %s failed (%s); repairing the connection", label,
-                         msg ? msg : "no message");
-            if (repair(s, p, dbd) != GF_DB_OK) {
+                         "statement %s failed (%s); repairing the connection%s", label,
+                         msg ? msg : "no message", again ? " and running it again" : "");
+            if (repair(s, p, dbd) != GF_DB_OK || !again) {
                 return GF_DB_UNAVAILABLE;
             }
+            (*out)->rerun = !statement_missing(msg);
             continue;
         }
         if (connection_lost(dbd)) {

@@ -133,11 +133,20 @@ typedef struct {
     int nrows;
     int ncols;
     const char ***rows;          /* rows[i][j]; NULL for SQL NULL */
+    int rerun;                   /* the statement ran twice (a lost connection):
+                                  * its first run may have committed */
 } gf_db_rows_t;
 
 void gf_db_register_statements(apr_pool_t *p, server_rec *s);
 int gf_db_bind_optional_fns(server_rec *s);
+/* The request's pooled connection, until gf_db_release (call it before
+ * any wait or network call) or the end of the request. */
 ap_dbd_t *gf_db_acquire(request_rec *r);
+void gf_db_release(request_rec *r);
+/* One statement on a connection held only for its duration (or on the
+ * one the request holds already). */
+gf_db_status_t gf_db_select1(request_rec *r, const char *label, gf_db_rows_t **rows,
+                             int nargs, ...);
 ap_dbd_t *gf_db_open(apr_pool_t *p, server_rec *s);
 void gf_db_close(server_rec *s, ap_dbd_t *dbd);
 /* Run a prepared statement; every argument is a const char * (or NULL). */
@@ -155,6 +164,11 @@ typedef struct {
     int has_body;                /* the body was read already */
     char *req_body;
     apr_size_t req_len;
+    ap_dbd_t *dbd;               /* the pooled connection held, or NULL */
+    int dbd_cleanup;             /* its release is registered on r->pool */
+    const char *idem_key;        /* Idempotency-Key owned by this request, */
+    const char *idem_owner;      /* and its owner token (NULL without) */
+    int idem_linked;             /* a generation was linked to the key */
 } gf_req_t;
 gf_req_t *gf_req(request_rec *r);
 
@@ -167,20 +181,49 @@ void gf_register_error_filter(void);
 void gf_insert_error_filter(request_rec *r);
 
 /* mod_genflow_idempotency.c: run(r, baton) under the request's
- * Idempotency-Key, if it has one. */
-int gf_idempotent(request_rec *r, long max_body, int (*run)(request_rec *, void *), void *baton);
+ * Idempotency-Key, if it has one; resume(r, baton, id) answers for the
+ * generation id that an earlier request with the key created before it
+ * died. */
+int gf_idempotent(request_rec *r, long max_body, int (*run)(request_rec *, void *),
+                  int (*resume)(request_rec *, void *, const char *), void *baton);
+/* Does this request still own its Idempotency-Key's record? */
+int gf_idempotency_still_owned(request_rec *r);
 
 /* mod_genflow_type.c */
 int gf_type_handler(request_rec *r);
+int gf_type_resume(request_rec *r, void *baton, const char *id);
 
-/* mod_genflow_worker.c: background workers in every child */
+/* mod_genflow_worker.c: background workers and the listener in every child */
 void gf_workers_child_init(apr_pool_t *pchild, server_rec *s);
-/* Wake this child's idle workers: new work was queued. */
+/* Wake one of this child's idle workers: new work was queued. */
 void gf_workers_wake(void);
 /* Worker threads running in this child. */
 int gf_workers_running(void);
-/* Sleep until a job of this child changed state, or timeout. */
-void gf_workers_wait_change(apr_interval_time_t timeout);
+/* Is the child's listener connected (NOTIFY in force)? */
+int gf_workers_listening(void);
+/* Waiting for a generation to change: take the sequence BEFORE reading the
+ * row, then sleep until a notification for id came after it, or timeout
+ * (capped: a short backstop poll while the listener is down). Holds no
+ * database connection. */
+apr_uint64_t gf_workers_change_seq(void);
+void gf_workers_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
+                            apr_interval_time_t timeout);
+/* The child is stopping: abandon the attempt, release its row. */
+int gf_workers_aborting(void);
+
+/* One running attempt, renewed by the listener's heartbeat. */
+typedef struct {
+    const gf_type_t *type;
+    char id[40];
+    char owner[320];
+    int attempt;
+    volatile int active;
+    volatile int lost;           /* the lease is gone: write nothing */
+} gf_attempt_t;
+void gf_attempt_begin(gf_attempt_t *a, const gf_type_t *t, const char *id, const char *owner,
+                      int attempt);
+void gf_attempt_end(gf_attempt_t *a);
+int gf_attempt_lost(const gf_attempt_t *a);
 
 /* mod_genflow_run.c: one attempt of one claimed generation */
 typedef struct {
@@ -188,7 +231,7 @@ typedef struct {
     const char *id, *user, *prompt, *source_image, *aspect_ratio;
     apr_uint64_t seed;
     const char *chain;
-    int chain_index, retry_count, max_retries, poll_count, attempts;
+    int chain_index, retry_count, max_retries, poll_count, poll_errors, attempts;
     const char *provider_job_id;
     const char *provider_state;
     apr_time_t deadline;
@@ -196,7 +239,8 @@ typedef struct {
 } gf_claim_t;
 /* Claim and work at most one due generation of type t. Returns 1 when a
  * generation was worked, 0 when none was due, -1 on database trouble. */
-int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner);
+int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner,
+               gf_attempt_t *slot);
 /* Expire never-started generations and prune old failures of type t. */
 void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t);
 /* Sweeps that are not per type (idempotency records). */

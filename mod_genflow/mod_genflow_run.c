@@ -2,11 +2,15 @@
  *
  * claim (one conditional UPDATE … FOR UPDATE SKIP LOCKED, under a lease)
  *   → the provider of the row's chain position: submit, or poll an
- *     accepted job (never re-submit blindly)
+ *     accepted job (never re-submit it: a failing poll is polled again)
  *   → gf_job_decide: complete | poll | retry | fallback | fail
  *   → one guarded statement: schedule again, or finalize with the charge
  *     or the refund in the same statement.
- * No database connection is held while the provider works.
+ * No database connection is held while the provider works; the child's
+ * listener renews the lease meanwhile (heartbeat). An attempt whose lease
+ * was taken over, or whose generation ended under it (cancelled, expired),
+ * writes nothing: no row change and no stored picture. An attempt the
+ * stopping child abandons gives its row back for rescue at once.
  */
 #include <string.h>
 #include <apr_strings.h>
@@ -42,6 +46,7 @@ static int fill_claim(apr_pool_t *p, const gf_type_t *t, const char *const *row,
     c->attempts = atoi(row[12]);
     c->deadline = apr_time_from_msec(apr_atoi64(row[13]));
     c->provider_state = row[14];
+    c->poll_errors = atoi(row[15]);
     c->lease_owner = lease_owner;
     (void)p;
     return 1;
@@ -57,10 +62,49 @@ static void log_transition(server_rec *s, int level, const gf_claim_t *c, const 
                  code ? code : "-", detail ? ": " : "", detail ? detail : "");
 }
 
+/* Run one guarded statement of this attempt on a connection held only for
+ * it: RENEW (is the lease still ours?) or RELEASE. 1 when it matched. */
+static int attempt_statement(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                             gf_sql_type_op_t op)
+{
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    ap_dbd_t *dbd = gf_db_open(p, s);
+
+    if (!dbd) return 0;
+    if (op == GF_SQL_RENEW) {
+        st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 4,
+                           num(p, gf_conf_lease_secs(gf_server_conf(s))), c->id,
+                           c->lease_owner, num(p, c->attempts));
+    }
+    else {
+        st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 3, c->id, c->lease_owner,
+                           num(p, c->attempts));
+    }
+    gf_db_close(s, dbd);
+    return st == GF_DB_OK && rows->nrows == 1;
+}
+
+/* A key nobody can guess: the URL of a picture is given to its owner only. */
+static const char *storage_key(apr_pool_t *p, const gf_claim_t *c)
+{
+    unsigned char b[8];
+    char hex[17];
+    int i;
+    if (apr_generate_random_bytes(b, sizeof(b)) != APR_SUCCESS) {
+        apr_uint64_t t = (apr_uint64_t)apr_time_now();
+        memcpy(b, &t, sizeof(b));
+    }
+    for (i = 0; i < 8; i++) apr_snprintf(hex + 2 * i, 3, "%02x", b[i]);
+    return apr_pstrcat(p, c->type->name, "/", c->id, "-", hex, ".png", NULL);
+}
+
 /* Apply a decision with a fresh connection; returns 1, or -1 on trouble. */
 static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
                  const gf_provider_t *prov, const gf_provider_result_t *res)
 {
+    const gf_storage_t *stored_in = NULL;
+    const char *stored_key = NULL;
     gf_server_conf_t *sc = gf_server_conf(s);
     const gf_type_t *t = c->type;
     const char *provider = prov ? prov->name : NULL, *model = res ? res->model : NULL;
@@ -71,10 +115,20 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
     gf_decision_t dd = *d;
 
     if (dd.next == GF_NEXT_COMPLETE) {
+        /* Is the generation still this attempt's? A cancelled or expired
+         * one gets nothing stored: its late picture is discarded here. */
+        if (!attempt_statement(s, p, c, GF_SQL_RENEW)) {
+            log_transition(s, APLOG_INFO, c, provider, "discarded", NULL,
+                           "the generation is no longer this attempt's (cancelled, expired "
+                           "or taken over); its result is not stored");
+            return 1;
+        }
         if (res->image) {
-            const char *key = apr_pstrcat(p, t->name, "/", c->id, ".png", NULL);
+            const char *key = storage_key(p, c);
             apr_status_t rv = gf_storage_put(sc->storage, p, key, res->image, res->image_len,
                                              res->content_type, &url, &err);
+            stored_in = sc->storage;
+            stored_key = key;
             /* SPEC §7: when the primary store fails, keep the provider's URL
              * (saying so), and only bytes without one go to the local
              * directory of last resort. */
@@ -92,6 +146,10 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
                              sc->fallback_storage->backend);
                 rv = gf_storage_put(sc->fallback_storage, p, key, res->image, res->image_len,
                                     res->content_type, &url, &err);
+                stored_in = sc->fallback_storage;
+            }
+            if (rv != APR_SUCCESS || url == res->image_url) {
+                stored_in = NULL;   /* nothing of ours to take back */
             }
             if (rv != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1402)
@@ -107,7 +165,10 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
     }
 
     if (!(dbd = gf_db_open(p, s))) {
-        return -1;  /* the lease expires and another attempt rescues the row */
+        /* The lease expires and another attempt rescues the row; a
+         * picture stored for it would be orphaned. */
+        if (stored_in) gf_storage_remove(stored_in, p, stored_key);
+        return -1;
     }
     switch (dd.next) {
     case GF_NEXT_COMPLETE:
@@ -121,9 +182,13 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
         break;
     default: {
         int index = c->chain_index, retry = c->retry_count, polls = c->poll_count;
+        int poll_errors = 0;
         const char *job_id = NULL, *state = NULL;
         if (dd.next == GF_NEXT_POLL) {
             polls++;
+            /* A failed poll keeps the accepted job: the next attempt polls
+             * it again, it is never submitted again. */
+            poll_errors = dd.poll_failed ? c->poll_errors + 1 : 0;
             job_id = res->provider_job_id ? res->provider_job_id : c->provider_job_id;
             state = res->provider_state ? res->provider_state : c->provider_state;
         }
@@ -135,14 +200,19 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
             retry = 0;
             polls = 0;
         }
-        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_SCHEDULE], &rows, 11,
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_SCHEDULE], &rows, 12,
                            num(p, (long)apr_time_as_msec(dd.delay)), num(p, index),
-                           num(p, retry), num(p, polls), job_id, state, provider, model, c->id,
-                           c->lease_owner, attempt);
+                           num(p, retry), num(p, polls), num(p, poll_errors), job_id, state,
+                           provider, model, c->id, c->lease_owner, attempt);
         break;
     }
     }
     gf_db_close(s, dbd);
+    if ((st != GF_DB_OK || rows->nrows == 0) && stored_in) {
+        /* Cancelled between the check and the completion: the picture
+         * must not stay behind a generation that has none. */
+        gf_storage_remove(stored_in, p, stored_key);
+    }
     if (st != GF_DB_OK) {
         return -1;
     }
@@ -163,22 +233,17 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
     return 1;
 }
 
-int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner)
+static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot);
+
+int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner,
+               gf_attempt_t *slot)
 {
     gf_server_conf_t *sc = gf_server_conf(s);
     gf_db_rows_t *rows;
     gf_db_status_t st;
     ap_dbd_t *dbd;
     gf_claim_t c;
-    apr_array_header_t *chain;
-    const gf_chain_entry_t *entry;
-    gf_provider_t *prov = NULL;
-    gf_provider_result_t res;
-    gf_job_state_t js;
-    gf_decision_t d;
-    gf_job_t job;
-    const char *err = NULL;
-    apr_uint32_t rnd = 0;
+    int rc;
 
     if (!(dbd = gf_db_open(p, s))) {
         return -1;
@@ -189,12 +254,34 @@ int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lea
     if (st != GF_DB_OK) return -1;
     if (rows->nrows == 0) return 0;
     fill_claim(p, t, rows->rows[0], lease_owner, &c);
+    gf_attempt_begin(slot, t, c.id, lease_owner, c.attempts);
+    rc = run_claimed(s, p, &c, slot);
+    gf_attempt_end(slot);
+    return rc;
+}
+
+static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot)
+{
+    gf_server_conf_t *sc = gf_server_conf(s);
+    const gf_claim_t c = *cp;
+    const gf_type_t *t = c.type;
+    apr_array_header_t *chain;
+    const gf_chain_entry_t *entry;
+    gf_provider_t *prov = NULL;
+    gf_provider_result_t res;
+    gf_job_state_t js;
+    gf_decision_t d;
+    gf_job_t job;
+    const char *err = NULL;
+    apr_uint32_t rnd = 0;
 
     memset(&res, 0, sizeof(res));
     memset(&js, 0, sizeof(js));
     js.retry_count = c.retry_count;
     js.max_retries = c.max_retries;
     js.poll_count = c.poll_count;
+    js.polling = c.provider_job_id != NULL;
+    js.poll_errors = c.poll_errors;
     js.deadline = c.deadline;
     js.chain_index = c.chain_index;
 
@@ -242,6 +329,21 @@ int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lea
                            c.provider_job_id ? "poll" : "submit", NULL, NULL);
         }
         gf_provider_attempt(prov, &job, c.provider_job_id, p, &res);
+        if (gf_workers_aborting()) {
+            /* The child is stopping: give the row back, due now, with its
+             * provider job id untouched, for another worker to go on. */
+            int released = attempt_statement(s, p, &c, GF_SQL_RELEASE);
+            log_transition(s, APLOG_INFO, &c, prov->name, "abandoned", NULL,
+                           released ? "the server is stopping; the row is released for "
+                                      "another worker" : "the server is stopping");
+            return 1;
+        }
+        if (gf_attempt_lost(slot)) {
+            log_transition(s, APLOG_WARNING, &c, prov->name, "stale", NULL,
+                           "the lease was taken over or the generation ended during the "
+                           "provider call; the result is dropped");
+            return 1;
+        }
     }
     apr_generate_random_bytes((unsigned char *)&rnd, sizeof(rnd));
     js.now = apr_time_now();
@@ -279,13 +381,24 @@ void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t)
 
 void gf_run_sweep_global(server_rec *s, apr_pool_t *p)
 {
+    gf_server_conf_t *sc = gf_server_conf(s);
     gf_db_rows_t *rows;
     ap_dbd_t *dbd;
 
     if (!(dbd = gf_db_open(p, s))) {
         return;
     }
-    /* Idempotency records are replayed for 24 h (SPEC §3.1). */
+    /* Generations of types no worker here serves: mounted nowhere any
+     * more, they would hold their reservation forever. */
+    if (gf_db_pselect(s, p, dbd, GF_SQL_ORPHANS, &rows, 1,
+                      num(p, gf_conf_pending_ttl(sc) > 0 ? gf_conf_pending_ttl(sc) : 3600))
+            == GF_DB_OK
+        && rows->nrows == 1 && rows->rows[0][0] && strcmp(rows->rows[0][0], "0")) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1408)
+                     "expired %s generations that no worker took in time (a type mounted "
+                     "nowhere?); refunded", rows->rows[0][0]);
+    }
+    /* Idempotency records are replayed for 24 h. */
     if (gf_db_pselect(s, p, dbd, GF_SQL_IDEM_PRUNE, &rows, 1, "86400") == GF_DB_OK
         && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1407)

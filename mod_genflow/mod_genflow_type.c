@@ -11,6 +11,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_general.h>
+#include <apr_uuid.h>
 #include <http_protocol.h>
 #include <http_request.h>
 
@@ -24,6 +25,12 @@
 #include "gf_credits.h"
 #include "gf_job.h"
 #include "gf_presets.h"
+
+/* The endpoints an Idempotency-Key covers. */
+typedef struct {
+    const gf_dir_conf_t *dc;
+    const gf_route_t *route;
+} idem_call_t;
 
 static const char *type_label(const gf_dir_conf_t *dc, gf_sql_type_op_t op)
 {
@@ -171,8 +178,26 @@ static apr_uint64_t random_seed(void)
     return seed % 4294967295ULL;   /* SPEC: 0..4294967294 */
 }
 
+/* The create statement returned nothing although it may have committed:
+ * after a lost connection it ran twice, and the second run found the id it
+ * had chosen. Is that generation there (then it is this request's)? */
+static const char *created_before(request_rec *r, const gf_dir_conf_t *dc, const char *id)
+{
+    gf_db_rows_t *rows;
+    if (gf_db_select1(r, type_label(dc, GF_SQL_GET), &rows, 2, id, r->user) == GF_DB_OK
+        && rows->nrows == 1) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1305)
+                      "the create of %s committed before the connection was lost; "
+                      "recognised by its id", id);
+        return rows->rows[0][0];
+    }
+    return NULL;
+}
+
 /* Validate and insert. Returns GF_CONTINUE with *status_json set to the new
- * row's status object, or the result of the error answer it sent. */
+ * row's status object, or the result of the error answer it sent. The id is
+ * chosen here, before the INSERT, so that a statement re-run after a lost
+ * connection cannot create a second generation and recognises the first. */
 static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
                              json_object *body, const char **status_json)
 {
@@ -184,6 +209,9 @@ static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t 
     const char *prompt;
     long cost = gf_conf_cost(dc);
     apr_uint64_t seed;
+    apr_uuid_t uuid;
+    char id[APR_UUID_FORMATTED_LENGTH + 1];
+    gf_req_t *rq = gf_req(r);
 
     if (!gf_input_parse(r->pool, body, gf_conf_needs(dc), &in, &ierr)) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, ierr.message);
@@ -225,7 +253,9 @@ static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t 
     if ((st = gf_account_ensure(r, dbd)) != GF_DB_OK) {
         return gf_send_db_error(r, st);
     }
-    st = gf_db_select(r, dbd, type_label(dc, GF_SQL_CREATE), &rows, 14,
+    apr_uuid_get(&uuid);
+    apr_uuid_format(id, &uuid);
+    st = gf_db_select(r, dbd, type_label(dc, GF_SQL_CREATE), &rows, 17,
                       r->user, apr_ltoa(r->pool, cost),
                       apr_ltoa(r->pool, gf_conf_daily_limit(sc)),
                       prompt, in.prompt, in.preset, in.source_image, in.aspect_ratio,
@@ -234,13 +264,24 @@ static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t 
                       apr_itoa(r->pool, gf_conf_max_retries(dc)),
                       gf_conf_chain_text(r->pool, dc),
                       apr_itoa(r->pool, gf_conf_deadline_secs(dc)),
-                      apr_ltoa(r->pool, gf_conf_max_active(sc)));
+                      apr_ltoa(r->pool, gf_conf_max_active(sc)), id,
+                      rq->idem_key, rq->idem_owner);
     if (st != GF_DB_OK) {
         return gf_send_db_error(r, st);
+    }
+    if (rows->nrows == 0 && rows->rerun && (*status_json = created_before(r, dc, id)) != NULL) {
+        rq->idem_linked = rq->idem_key != NULL;
+        return GF_CONTINUE;
+    }
+    if (rows->nrows == 0 && rq->idem_key && !gf_idempotency_still_owned(r)) {
+        return gf_send_error(r, HTTP_CONFLICT, GF_ERR_IDEMPOTENCY,
+                             "another request took over this Idempotency-Key; retry to get "
+                             "its answer");
     }
     if (rows->nrows == 0) {
         return refused_create(r, dbd, cost);
     }
+    rq->idem_linked = rq->idem_key != NULL;
     *status_json = rows->rows[0][0];
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1301)
                   "created type=%s user=%s cost=%ld", dc->type->name, r->user, cost);
@@ -268,11 +309,13 @@ static int check_json_request(request_rec *r, const gf_dir_conf_t *dc, json_obje
     return GF_CONTINUE;
 }
 
+static int send_created(request_rec *r, const gf_dir_conf_t *dc, json_object *status);
+
 static int handle_create(request_rec *r, const gf_dir_conf_t *dc)
 {
-    json_object *body = NULL, *status, *out;
+    json_object *body = NULL, *status;
     ap_dbd_t *dbd;
-    const char *status_json = NULL, *id;
+    const char *status_json = NULL;
     int rc;
 
     if ((rc = check_json_request(r, dc, &body)) != GF_CONTINUE) return rc;
@@ -281,7 +324,15 @@ static int handle_create(request_rec *r, const gf_dir_conf_t *dc)
 
     status = parse_status(r, status_json);
     if (!status) return gf_send_db_error(r, GF_DB_ERROR);
-    id = json_object_get_string(status_field(status, "generationId"));
+    return send_created(r, dc, status);
+}
+
+/* 201 with the create object of a new generation's status. */
+static int send_created(request_rec *r, const gf_dir_conf_t *dc, json_object *status)
+{
+    json_object *out;
+    const char *id = json_object_get_string(status_field(status, "generationId"));
+
     out = gf_json_pool_own(r->pool, json_object_new_object());
     json_object_object_add(out, "generationId", json_object_new_string(id));
     json_object_object_add(out, "type", json_object_new_string(dc->type->name));
@@ -321,19 +372,24 @@ static int refused_by_state(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *
 
 /* Answer with the generation's state once it is terminal or wait_secs have
  * passed: 200 + status object, or 202 + where to poll. Status reads are one
- * indexed SELECT; a worker of this child finishing a job wakes the wait at
- * once, work done elsewhere is seen within the re-read interval. */
-static int answer_when_done(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
-                            const char *id, int wait_secs)
+ * indexed SELECT on a connection held only for it; between reads the
+ * request holds no connection and sleeps until the listener hears that
+ * this generation changed (NOTIFY from any child or server), with a short
+ * re-read as the backstop. */
+static int answer_when_done(request_rec *r, const gf_dir_conf_t *dc, const char *id,
+                            int wait_secs)
 {
     apr_time_t until = r->request_time + apr_time_from_sec(wait_secs);
     gf_db_rows_t *rows;
     gf_db_status_t st;
     json_object *status, *out;
     const char *state;
+    apr_uint64_t seq;
 
+    gf_db_release(r);
     for (;;) {
-        st = gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
+        seq = gf_workers_change_seq();
+        st = gf_db_select1(r, type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
         if (st != GF_DB_OK) return gf_send_db_error(r, st);
         if (rows->nrows == 0) {
             return no_such_generation(r);
@@ -344,7 +400,7 @@ static int answer_when_done(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *
         if (is_terminal(state) || apr_time_now() >= until || r->connection->aborted) {
             break;
         }
-        gf_workers_wait_change(apr_time_from_msec(200));
+        gf_workers_wait_change(r->pool, id, seq, until - apr_time_now());
     }
     if (is_terminal(state)) {
         return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, status));
@@ -414,18 +470,50 @@ static int handle_generate(request_rec *r, const gf_dir_conf_t *dc)
 static int queue_and_answer(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
                             const char *id, int wait)
 {
+    gf_req_t *rq = gf_req(r);
     gf_db_rows_t *rows;
     gf_db_status_t st;
 
-    st = gf_db_select(r, dbd, type_label(dc, GF_SQL_QUEUE), &rows, 2, id, r->user);
+    st = gf_db_select(r, dbd, type_label(dc, GF_SQL_QUEUE), &rows, 4, id, r->user,
+                      rq->idem_key, rq->idem_owner);
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
-    if (rows->nrows == 0) {
+    if (rows->nrows == 0 && !rows->rerun) {
         return refused_by_state(r, dbd, dc, id, "pending", "started");
     }
+    /* (Run twice after a lost connection, the first run queued it.) */
+    rq->idem_linked = rq->idem_key != NULL;
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(1302)
                   "queued type=%s id=%s user=%s wait=%d", dc->type->name, id, r->user, wait);
     gf_workers_wake();
-    return answer_when_done(r, dbd, dc, id, wait);
+    return answer_when_done(r, dc, id, wait);
+}
+
+/* An Idempotency-Key whose first request died after creating generation
+ * id: answer for that generation the way the endpoint would have. */
+int gf_type_resume(request_rec *r, void *baton, const char *id)
+{
+    idem_call_t *call = baton;
+    const gf_dir_conf_t *dc = call->dc;
+    gf_db_rows_t *rows;
+    json_object *status;
+
+    if (gf_db_select1(r, type_label(dc, GF_SQL_GET), &rows, 2, id, r->user) != GF_DB_OK) {
+        return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+    }
+    if (rows->nrows == 0) return no_such_generation(r);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1306)
+                  "Idempotency-Key taken over: answering for generation %s", id);
+    if (call->route->kind == GF_ROUTE_CREATE) {
+        status = parse_status(r, rows->rows[0][0]);
+        if (!status) return gf_send_db_error(r, GF_DB_ERROR);
+        return send_created(r, dc, status);
+    }
+    /* generate/retry: start it if its first request died before that. */
+    if (gf_db_select1(r, type_label(dc, GF_SQL_QUEUE), &rows, 4, id, r->user, NULL, NULL)
+        == GF_DB_OK && rows->nrows == 1) {
+        gf_workers_wake();
+    }
+    return answer_when_done(r, dc, id, requested_wait(r, dc));
 }
 
 static int handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route)
@@ -469,9 +557,21 @@ static int handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_route
                       GF_JOB_CANCELLED, "cancelled by the user", NULL, NULL, NULL, NULL,
                       r->user);
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (rows->nrows == 0 && rows->rerun) {
+        /* Run twice after a lost connection: did the first run cancel it? */
+        gf_db_rows_t *now;
+        if (gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &now, 2, route->id, r->user)
+                == GF_DB_OK && now->nrows == 1
+            && (status = parse_status(r, now->rows[0][0])) != NULL
+            && !strcmp(json_object_get_string(status_field(status, "status")), "cancelled")) {
+            return send_status(r, HTTP_OK, now->rows[0][0]);
+        }
+    }
     if (rows->nrows == 0) {
         return refused_by_state(r, dbd, dc, route->id, "pending or processing", "cancelled");
     }
+    /* The provider is called without holding a pooled connection. */
+    gf_db_release(r);
     status = parse_status(r, rows->rows[0][0]);
     provider = status ? json_object_get_string(status_field(status, "provider")) : NULL;
     job_id = status ? json_object_get_string(status_field(status, "providerJobId")) : NULL;
@@ -579,6 +679,7 @@ static int handle_events(request_rec *r, const gf_dir_conf_t *dc, const gf_route
     json_object *status;
     const char *last = NULL, *state;
     apr_time_t until = r->request_time + apr_time_from_sec(EVENTS_MAX_SECONDS);
+    apr_uint64_t seq = gf_workers_change_seq();
     int n = 0;
 
     if (!route->id_valid) {
@@ -586,6 +687,8 @@ static int handle_events(request_rec *r, const gf_dir_conf_t *dc, const gf_route
     }
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
     st = gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &rows, 2, route->id, r->user);
+    /* An idle stream holds no connection: each re-read takes one briefly. */
+    gf_db_release(r);
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (rows->nrows == 0) {
         return no_such_generation(r);
@@ -606,18 +709,13 @@ static int handle_events(request_rec *r, const gf_dir_conf_t *dc, const gf_route
             if (is_terminal(state)) break;
         }
         if (apr_time_now() >= until) break;
-        gf_workers_wait_change(apr_time_from_msec(250));
-        st = gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &rows, 2, route->id, r->user);
+        gf_workers_wait_change(r->pool, route->id, seq, until - apr_time_now());
+        seq = gf_workers_change_seq();
+        st = gf_db_select1(r, type_label(dc, GF_SQL_GET), &rows, 2, route->id, r->user);
         if (st != GF_DB_OK || rows->nrows == 0) break;
     }
     return OK;
 }
-
-/* The endpoints an Idempotency-Key covers. */
-typedef struct {
-    const gf_dir_conf_t *dc;
-    const gf_route_t *route;
-} idem_call_t;
 
 static int run_idempotent(request_rec *r, void *baton)
 {
@@ -676,7 +774,7 @@ int gf_type_handler(request_rec *r)
         idem_call_t call;
         call.dc = dc;
         call.route = &route;
-        return gf_idempotent(r, gf_conf_max_body(dc), run_idempotent, &call);
+        return gf_idempotent(r, gf_conf_max_body(dc), run_idempotent, gf_type_resume, &call);
     }
     switch (route.kind) {
     case GF_ROUTE_STATUS:   return handle_status(r, dc, &route);

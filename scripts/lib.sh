@@ -9,7 +9,9 @@ GF_PACKAGES="build-essential autoconf automake libtool pkg-config
  libcurl4-openssl-dev libssl-dev openssl libjson-c-dev libpng-dev libpq-dev check
  postgresql postgresql-client libapache2-mod-perl2 libwww-perl libhttp-daemon-perl curl"
 
-gf_log() { printf '%s: %s\n' "${GF_SCRIPT:-genflow}" "$*" >&2; }
+# Each line carries the seconds since the script started, so the log of a
+# run shows how long every stage took.
+gf_log() { printf '%s: [%4ds] %s\n' "${GF_SCRIPT:-genflow}" "$SECONDS" "$*" >&2; }
 gf_die() { gf_log "error: $*"; exit 1; }
 
 gf_missing_packages() {

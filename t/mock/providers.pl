@@ -19,6 +19,25 @@
 #   [fault:never]       fal/Replicate jobs never finish
 #   [fault:failed]      Replicate prediction fails / fal result is 422
 #   [fault:queue]       Replicate: starting, polled to succeeded
+#   [fault:pollfail]    an accepted asynchronous job's FIRST status poll
+#                       answers 503 (fal status, Replicate GET prediction,
+#                       Stability results); later polls behave as usual
+#   [fault:pollslow]    those status polls answer after 3 s
+#
+# Besides GET /_log (every request), for bench/chaos:
+#   $STATE/submitted.log, GET /_submitted: one line per submission (a POST
+#       that would create a job or an image, once authenticated):
+#       PROVIDER<TAB>PROMPT
+#   $STATE/accepted.log, GET /_accepted: one line each time a job is
+#       accepted (fal submit answers a request_id, Replicate create answers
+#       a prediction starting/processing/succeeded, Stability answers {id}):
+#       PROVIDER<TAB>JOBID<TAB>PROMPT
+#   $STATE/events.log, GET /_events: both, interleaved in the order they
+#       happened: SEQ<TAB>TIME<TAB>submit|accept<TAB>PROVIDER<TAB>JOBID|-<TAB>PROMPT
+#       (TIME in seconds since the epoch, with milliseconds)
+#   PROVIDER names the protocol and the model: stability:core,
+#   fal:fal-ai/flux/dev, replicate:owner/model, aiml:MODEL. Prompts have
+#   tabs and newlines turned into spaces. Appends are serialised by flock.
 #
 # usage: providers.pl PORT STATE_DIR   (prints "ready" when listening)
 use strict;
@@ -31,6 +50,7 @@ use MIME::Base64;
 use Fcntl qw(:flock);
 use POSIX ':sys_wait_h';
 use Digest::SHA qw(sha1_hex sha256_hex);
+use Time::HiRes ();
 
 my ($port, $state) = @ARGV;
 die "usage: providers.pl PORT STATE_DIR\n" unless $port && $state;
@@ -87,6 +107,40 @@ sub recall {
     open my $fh, '<', "$state/job.$id" or return '';
     local $/;
     return <$fh> // '';
+}
+
+# The submission and acceptance journals of bench/chaos (see the top).
+sub journal {
+    my ($kind, $provider, $jobid, $prompt) = @_;
+    $prompt //= '';
+    $prompt =~ s/[\t\r\n]/ /g;
+    open my $lock, '>>', "$state/journal.lock" or die;
+    flock $lock, LOCK_EX;
+    my $seq = 1;
+    if (open my $in, '<', "$state/events.seq") { $seq = (<$in> // 0) + 1; close $in }
+    open my $sq, '>', "$state/events.seq" or die;
+    print $sq $seq;
+    close $sq;
+    my $file = $kind eq 'accept' ? 'accepted.log' : 'submitted.log';
+    my $line = $kind eq 'accept' ? "$provider\t$jobid\t$prompt\n" : "$provider\t$prompt\n";
+    my $event = join("\t", $seq, sprintf('%.3f', Time::HiRes::time()), $kind, $provider, $jobid // '-', $prompt);
+    for ([$file, $line], ['events.log', "$event\n"]) {
+        open my $fh, '>>', "$state/$_->[0]" or die;
+        print $fh $_->[1];
+        close $fh;
+    }
+    close $lock;
+}
+sub submitted { journal('submit', $_[0], undef, $_[1]) }
+sub accepted  { journal('accept', @_) }
+
+# [fault:pollfail] and [fault:pollslow] on a status poll of an accepted
+# job; returns 1 when the poll is the one that fails.
+sub poll_fault {
+    my ($kind, $id, $prompt) = @_;
+    sleep 3 if $prompt =~ /\[fault:pollslow\]/;
+    return 0 unless $prompt =~ /\[fault:pollfail\]/;
+    return counter("pollfail.$kind.$id") == 1;
 }
 
 sub record {
@@ -162,6 +216,13 @@ sub handle {
         $res->content($fh ? do { local $/; <$fh> } : '');
         return $c->send_response($res);
     }
+    if ($path =~ m{^/_(accepted|submitted|events)$}) {
+        open my $fh, '<', "$state/$1.log";
+        my $res = HTTP::Response->new(200);
+        $res->header('Content-Type' => 'text/plain; charset=utf-8');
+        $res->content($fh ? do { local $/; <$fh> } : '');
+        return $c->send_response($res);
+    }
     if ($path =~ m{^/_complete/([\w-]+)$}) {      # the test ends a job "on the provider"
         open my $fh, '>', "$state/done.$1" or die;
         close $fh;
@@ -220,6 +281,7 @@ sub handle {
 
     # ---- Stability v2beta ------------------------------------------------
     if ($path =~ m{^/v2beta/stable-image/generate/(core|ultra|sd3)$} && $r->method eq 'POST') {
+        my $endpoint = $1;
         my %f;
         my $ct = $r->header('Content-Type') // '';
         for my $part ($r->parts) {
@@ -231,6 +293,7 @@ sub handle {
         return send_json($c, 401, { id => 'x' x 32, name => 'unauthorized', errors => ['bad key'] })
             unless $auth eq "Bearer $KEY";
         my $prompt = $f{prompt} // '';
+        submitted("stability:$endpoint", $prompt);
         return if common_fault($c, $prompt);
         return send_json($c, 400, { id => 'a' x 32, name => 'bad_request', errors => ['prompt: is required'] })
             unless length $prompt && $f{_multipart};
@@ -248,6 +311,7 @@ sub handle {
         if ($prompt =~ /\[fault:async\]/) {
             my $id = join '', map { sprintf '%x', int rand 16 } 1 .. 64;
             remember($id, $prompt);
+            accepted("stability:$endpoint", $id, $prompt);
             return send_json($c, 200, { id => $id });
         }
         return send_png($c, 'finish-reason' => 'CONTENT_FILTERED', seed => '42')
@@ -265,6 +329,9 @@ sub handle {
     if ($path =~ m{^/v2beta/results/([0-9a-f]{64})$}) {
         my $id = $1;
         record($r, {});
+        return send_json($c, 503, { id => 'e' x 32, name => 'internal_error',
+            errors => ['An unexpected server error has occurred, please try again later.'] })
+            if poll_fault('stab', $id, recall($id));
         my $n = counter("stab.$id");
         return send_json($c, 202, { id => $id, status => 'in-progress' }) if $n <= 2;
         return send_png($c, 'finish-reason' => 'SUCCESS', seed => '1');
@@ -283,6 +350,7 @@ sub handle {
                      status_url => base() . "/$app/requests/$id/status",
                      cancel_url => base() . "/$app/requests/$id/cancel" };
         if ($what eq '/status') {
+            return send_json($c, 503, { detail => 'Runner unavailable' }) if poll_fault('fal', $id, $prompt);
             my $n = counter("fal.$id");
             return send_json($c, 200, { status => 'COMPLETED', logs => [], %$urls }) if -e "$state/done.$id";
             return send_json($c, 202, { status => 'IN_QUEUE', queue_position => 0, %$urls }) if $n == 1;
@@ -303,6 +371,8 @@ sub handle {
         record($r, $in);
         return send_json($c, 401, { detail => 'Unauthorized' }) unless $auth eq "Key $KEY";
         my $prompt = $in->{prompt} // '';
+        my $provider = 'fal:' . substr($path, 1);
+        submitted($provider, $prompt);
         return if common_fault($c, $prompt);
         return send_json($c, 422, { detail => [{ loc => ['body', 'prompt'], msg => 'field required', type => 'value_error.missing' }] })
             unless length $prompt;
@@ -315,6 +385,7 @@ sub handle {
         my $id = sprintf '%08x-%04x-4%03x-8%03x-%06x%06x', int rand 2**32, int rand 2**16,
                          int rand 2**12, int rand 2**12, int rand 2**24, int rand 2**24;
         remember($id, $prompt);
+        accepted($provider, $id, $prompt);
         # The returned URLs name owner/app only, without the model's sub-path.
         return send_json($c, 200, { request_id => $id, status => 'IN_QUEUE', queue_position => 0,
                                     response_url => base() . "/$app/requests/$id",
@@ -330,6 +401,9 @@ sub handle {
             unless $auth eq "Bearer $KEY";
         my $prompt = recall($id);
         return send_json($c, 200, prediction($id, 'canceled', $prompt)) if $cancel;
+        return send_json($c, 503, { title => 'Service Unavailable', status => 503,
+                                    detail => 'Replicate is temporarily unavailable' })
+            if poll_fault('rep', $id, $prompt);
         my $n = counter("rep.$id");
         return send_json($c, 200, prediction($id, 'succeeded', $prompt)) if -e "$state/done.$id";
         return send_json($c, 200, prediction($id, 'processing', $prompt))
@@ -343,6 +417,8 @@ sub handle {
         return send_json($c, 401, { title => 'Unauthenticated', detail => 'You did not pass a valid authentication token', status => 401 })
             unless $auth eq "Bearer $KEY";
         my $prompt = ($in->{input} || {})->{prompt} // '';
+        my $provider = 'replicate:' . ($path =~ m{^/v1/models/([\w.-]+/[\w.-]+)/} ? $1 : $in->{version} // '');
+        submitted($provider, $prompt);
         return if common_fault($c, $prompt);
         return send_json($c, 422, { type => 'about:blank', title => 'Input validation failed', status => 422,
                                     detail => '- input.prompt: Invalid type. Expected: string' })
@@ -358,6 +434,7 @@ sub handle {
         my $status = $prompt =~ /\[fault:failed\]/ ? 'failed'
                    : ($prompt =~ /\[fault:(queue|never)\]/ || !($r->header('Prefer') // '') =~ /wait/) ? 'starting'
                    : 'succeeded';
+        accepted($provider, $id, $prompt) if $status ne 'failed';
         return send_json($c, 201, prediction($id, $status, $prompt));
     }
 
@@ -372,6 +449,7 @@ sub handle {
         };
         return $err->(401, 'Missing or invalid API key') unless $auth eq "Bearer $KEY";
         my $prompt = $in->{prompt} // '';
+        submitted('aiml:' . ($in->{model} // ''), $prompt);
         return if common_fault($c, $prompt);
         return $err->(400, 'Body validation error!') unless length $prompt && $in->{model};
         return $err->(403, "You've run out of credits. Please top up your balance.") if $prompt =~ /\[fault:403\]/;

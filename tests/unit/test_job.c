@@ -158,6 +158,42 @@ START_TEST(http_classification)
 }
 END_TEST
 
+/* A failing poll of an accepted job polls again with backoff, however many
+ * retries or fallbacks remain: it never re-submits (RETRY) or abandons the
+ * job (FALLBACK). A permanent answer about the job still falls back. */
+START_TEST(failed_poll_polls_again)
+{
+    gf_provider_result_t r = error(GF_JOB_API, 1);
+    gf_job_state_t st = state(0, 2, 3);
+    gf_decision_t d;
+
+    st.polling = 1;
+    r.retry_after = 0;
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_POLL);
+    ck_assert_int_eq(d.poll_failed, 1);
+    ck_assert_int_eq(d.delay, apr_time_from_sec(2));
+    st.poll_errors = 2;
+    r.retry_after = apr_time_from_sec(20);
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_POLL);
+    ck_assert_int_eq(d.delay, apr_time_from_sec(20));     /* Retry-After honoured */
+    st.deadline = st.now + apr_time_from_sec(5);
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_POLL);
+    ck_assert_int_eq(d.delay, apr_time_from_sec(5));      /* never past the deadline */
+    st.now = st.deadline;
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_FAIL);
+    ck_assert_str_eq(d.code, GF_JOB_TIMEOUT);
+    st = state(0, 2, 0);
+    st.polling = 1;
+    r = error(GF_JOB_API, 0);
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_FALLBACK);
+}
+END_TEST
+
 Suite *job_suite(void)
 {
     Suite *s = suite_create("job");
@@ -170,6 +206,7 @@ Suite *job_suite(void)
     tcase_add_test(tc, deadline_fails_with_timeout);
     tcase_add_test(tc, async_jobs_are_polled);
     tcase_add_test(tc, http_classification);
+    tcase_add_test(tc, failed_poll_polls_again);
     suite_add_tcase(s, tc);
     return s;
 }
