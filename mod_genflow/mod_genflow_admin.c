@@ -247,6 +247,9 @@ int gf_health_handler(request_rec *r)
     json_object_object_add(workers, "perChild", json_object_new_int(gf_conf_workers(sc)));
     json_object_object_add(workers, "running", json_object_new_int(gf_workers_running()));
     json_object_object_add(workers, "pid", json_object_new_int((int)getpid()));
+    /* Whether this child's listener has its LISTEN connection: without it
+     * waits and pickup fall back to short polls. */
+    json_object_object_add(workers, "listening", json_object_new_boolean(gf_workers_listening()));
     json_object_object_add(out, "workers", workers);
     json_object_object_add(out, "types", json_object_new_int(
         gf_registered_types() ? gf_registered_types()->nelts : 0));

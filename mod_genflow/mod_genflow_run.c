@@ -21,6 +21,8 @@
 #include "gf_job.h"
 #include "gf_sql.h"
 
+#define OUTCOME_RETRY_WAIT apr_time_from_msec(500)
+
 static const char *num(apr_pool_t *p, long v)
 {
     return apr_ltoa(p, v);
@@ -63,7 +65,8 @@ static void log_transition(server_rec *s, int level, const gf_claim_t *c, const 
 }
 
 /* Run one guarded statement of this attempt on a connection held only for
- * it: RENEW (is the lease still ours?) or RELEASE. 1 when it matched. */
+ * it: RENEW (is the lease still ours?) or RELEASE. 1 when it matched, 0
+ * when it did not, -1 when the database could not say. */
 static int attempt_statement(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                              gf_sql_type_op_t op)
 {
@@ -71,7 +74,7 @@ static int attempt_statement(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     gf_db_status_t st;
     ap_dbd_t *dbd = gf_db_open(p, s);
 
-    if (!dbd) return 0;
+    if (!dbd) return -1;
     if (op == GF_SQL_RENEW) {
         st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 4,
                            num(p, gf_conf_lease_secs(gf_server_conf(s))), c->id,
@@ -82,7 +85,8 @@ static int attempt_statement(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                            num(p, c->attempts));
     }
     gf_db_close(s, dbd);
-    return st == GF_DB_OK && rows->nrows == 1;
+    if (st != GF_DB_OK) return -1;
+    return rows->nrows == 1;
 }
 
 /* A key nobody can guess: the URL of a picture is given to its owner only. */
@@ -99,6 +103,59 @@ static const char *storage_key(apr_pool_t *p, const gf_claim_t *c)
     return apr_pstrcat(p, c->type->name, "/", c->id, "-", hex, ".png", NULL);
 }
 
+/* One guarded statement that records the attempt's outcome. */
+static gf_db_status_t record_outcome(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd,
+                                     const gf_claim_t *c, const gf_decision_t *d,
+                                     const char *provider, const char *model, const char *url,
+                                     const gf_provider_result_t *res, gf_db_rows_t **rowsp)
+{
+    const gf_type_t *t = c->type;
+    const char *attempt = num(p, c->attempts);
+    gf_decision_t dd = *d;
+    gf_db_status_t st;
+    gf_db_rows_t *rows;
+
+    switch (dd.next) {
+    case GF_NEXT_COMPLETE:
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_COMPLETE], &rows, 6, c->id, url,
+                           provider, model, c->lease_owner, attempt);
+        break;
+    case GF_NEXT_FAIL:
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_FAIL], &rows, 9, c->id, "failed",
+                           dd.code, dd.message ? dd.message : dd.code, provider, model,
+                           c->lease_owner, attempt, NULL);
+        break;
+    default: {
+        int index = c->chain_index, retry = c->retry_count, polls = c->poll_count;
+        int poll_errors = 0;
+        const char *job_id = NULL, *state = NULL;
+        if (dd.next == GF_NEXT_POLL) {
+            polls++;
+            /* A failed poll keeps the accepted job: the next attempt polls
+             * it again, it is never submitted again. */
+            poll_errors = dd.poll_failed ? c->poll_errors + 1 : 0;
+            job_id = res->provider_job_id ? res->provider_job_id : c->provider_job_id;
+            state = res->provider_state ? res->provider_state : c->provider_state;
+        }
+        else if (dd.next == GF_NEXT_RETRY) {
+            retry++;
+        }
+        else { /* fallback */
+            index++;
+            retry = 0;
+            polls = 0;
+        }
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_SCHEDULE], &rows, 12,
+                           num(p, (long)apr_time_as_msec(dd.delay)), num(p, index),
+                           num(p, retry), num(p, polls), num(p, poll_errors), job_id, state,
+                           provider, model, c->id, c->lease_owner, attempt);
+        break;
+    }
+    }
+    *rowsp = rows;
+    return st;
+}
+
 /* Apply a decision with a fresh connection; returns 1, or -1 on trouble. */
 static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
                  const gf_provider_t *prov, const gf_provider_result_t *res)
@@ -108,7 +165,9 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
     gf_server_conf_t *sc = gf_server_conf(s);
     const gf_type_t *t = c->type;
     const char *provider = prov ? prov->name : NULL, *model = res ? res->model : NULL;
-    const char *url = NULL, *err = NULL, *attempt = num(p, c->attempts);
+    const char *url = NULL, *err = NULL;
+    apr_time_t until;
+    int maybe_applied = 0;
     gf_db_rows_t *rows;
     gf_db_status_t st;
     ap_dbd_t *dbd;
@@ -117,7 +176,7 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
     if (dd.next == GF_NEXT_COMPLETE) {
         /* Is the generation still this attempt's? A cancelled or expired
          * one gets nothing stored: its late picture is discarded here. */
-        if (!attempt_statement(s, p, c, GF_SQL_RENEW)) {
+        if (attempt_statement(s, p, c, GF_SQL_RENEW) == 0) {
             log_transition(s, APLOG_INFO, c, provider, "discarded", NULL,
                            "the generation is no longer this attempt's (cancelled, expired "
                            "or taken over); its result is not stored");
@@ -164,53 +223,30 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
         }
     }
 
-    if (!(dbd = gf_db_open(p, s))) {
-        /* The lease expires and another attempt rescues the row; a
-         * picture stored for it would be orphaned. */
-        if (stored_in) gf_storage_remove(stored_in, p, stored_key);
-        return -1;
-    }
-    switch (dd.next) {
-    case GF_NEXT_COMPLETE:
-        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_COMPLETE], &rows, 6, c->id, url,
-                           provider, model, c->lease_owner, attempt);
-        break;
-    case GF_NEXT_FAIL:
-        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_FAIL], &rows, 9, c->id, "failed",
-                           dd.code, dd.message ? dd.message : dd.code, provider, model,
-                           c->lease_owner, attempt, NULL);
-        break;
-    default: {
-        int index = c->chain_index, retry = c->retry_count, polls = c->poll_count;
-        int poll_errors = 0;
-        const char *job_id = NULL, *state = NULL;
-        if (dd.next == GF_NEXT_POLL) {
-            polls++;
-            /* A failed poll keeps the accepted job: the next attempt polls
-             * it again, it is never submitted again. */
-            poll_errors = dd.poll_failed ? c->poll_errors + 1 : 0;
-            job_id = res->provider_job_id ? res->provider_job_id : c->provider_job_id;
-            state = res->provider_state ? res->provider_state : c->provider_state;
+    /* The outcome must reach the database: an accepted job's id, above
+     * all, or the job would be submitted again after a rescue. While the
+     * database is away (a restart) the write is tried again for up to a
+     * lease. That is safe: each statement is guarded by (lease owner,
+     * attempt), which no other worker can hold until this lease expired
+     * and the row was claimed again, and a repeat after a lost answer
+     * matches nothing. */
+    until = apr_time_now() + apr_time_from_sec(gf_conf_lease_secs(sc));
+    for (;;) {
+        st = GF_DB_UNAVAILABLE;
+        if ((dbd = gf_db_open(p, s)) != NULL) {
+            st = record_outcome(s, p, dbd, c, &dd, provider, model, url, res, &rows);
+            gf_db_close(s, dbd);
+            if (st != GF_DB_OK || rows->rerun) {
+                maybe_applied = 1;   /* an earlier run may have committed */
+            }
         }
-        else if (dd.next == GF_NEXT_RETRY) {
-            retry++;
-        }
-        else { /* fallback */
-            index++;
-            retry = 0;
-            polls = 0;
-        }
-        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_SCHEDULE], &rows, 12,
-                           num(p, (long)apr_time_as_msec(dd.delay)), num(p, index),
-                           num(p, retry), num(p, polls), num(p, poll_errors), job_id, state,
-                           provider, model, c->id, c->lease_owner, attempt);
-        break;
+        if (st == GF_DB_OK || apr_time_now() >= until || gf_workers_aborting()) break;
+        apr_sleep(OUTCOME_RETRY_WAIT);
     }
-    }
-    gf_db_close(s, dbd);
-    if ((st != GF_DB_OK || rows->nrows == 0) && stored_in) {
+    if (st == GF_DB_OK && rows->nrows == 0 && !maybe_applied && stored_in) {
         /* Cancelled between the check and the completion: the picture
-         * must not stay behind a generation that has none. */
+         * must not stay behind a generation that has none. (When an
+         * earlier run may have completed it, the picture stays.) */
         gf_storage_remove(stored_in, p, stored_key);
     }
     if (st != GF_DB_OK) {
@@ -218,9 +254,12 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
     }
     if (rows->nrows == 0) {
         /* The lease was taken over (we were too slow) or the generation was
-         * cancelled meanwhile: our result is dropped, nothing is charged. */
+         * cancelled meanwhile: our result is dropped, nothing is charged.
+         * Or a run whose answer was lost had recorded it already. */
         log_transition(s, APLOG_WARNING, c, provider, "stale", gf_job_next_name(dd.next),
-                       "the row changed under this attempt; result dropped");
+                       maybe_applied ? "nothing to change: recorded by a run whose answer was "
+                                       "lost, or the row changed under this attempt"
+                                     : "the row changed under this attempt; result dropped");
         return 1;
     }
     log_transition(s, dd.next == GF_NEXT_COMPLETE || dd.next == GF_NEXT_FAIL ? APLOG_INFO
@@ -332,7 +371,7 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
         if (gf_workers_aborting()) {
             /* The child is stopping: give the row back, due now, with its
              * provider job id untouched, for another worker to go on. */
-            int released = attempt_statement(s, p, &c, GF_SQL_RELEASE);
+            int released = attempt_statement(s, p, &c, GF_SQL_RELEASE) == 1;
             log_transition(s, APLOG_INFO, &c, prov->name, "abandoned", NULL,
                            released ? "the server is stopping; the row is released for "
                                       "another worker" : "the server is stopping");

@@ -122,9 +122,12 @@ END
 $fn$;
 
 -- One row per broken rule; none when all is well. p_grace: how long past
--- its deadline (or, never started, past creation) a generation may still
--- be non-terminal before that counts as held forever.
-CREATE FUNCTION genflow_check_invariants(p_grace integer) RETURNS SETOF text
+-- its deadline a started generation, and past its queueing plus its
+-- deadline one never claimed, may still be open; a generation never
+-- queued may stay pending for p_pending_ttl (GenFlowPendingTTL) + p_grace.
+-- Beyond that its reservation counts as held forever.
+CREATE FUNCTION genflow_check_invariants(p_grace integer, p_pending_ttl integer DEFAULT 3600)
+RETURNS SETOF text
 LANGUAGE plpgsql AS $fn$
 DECLARE
     t record;
@@ -157,8 +160,12 @@ BEGIN
                           g.status, g.created_at)
               FROM %2$I g
              WHERE g.status IN ('pending', 'processing')
-               AND COALESCE(g.deadline_at, g.created_at) < now() - make_interval(secs => $1)
-            $sql$, t.type_name, t.table_name) USING p_grace LOOP
+               AND CASE WHEN g.deadline_at IS NOT NULL THEN g.deadline_at
+                        WHEN g.queued_at IS NOT NULL
+                             THEN g.queued_at + make_interval(secs => g.deadline_secs)
+                        ELSE g.created_at + make_interval(secs => $2) END
+                   < now() - make_interval(secs => $1)
+            $sql$, t.type_name, t.table_name) USING p_grace, p_pending_ttl LOOP
             RETURN NEXT v;
         END LOOP;
     END LOOP;

@@ -17,7 +17,7 @@ use JSON::PP;
 use Digest::SHA qw(sha1);
 use MIME::Base64 qw(encode_base64);
 
-plan tests => 50;
+plan tests => 52;
 
 my $root = Apache::Test::vars('serverroot');
 my $htpasswd = Apache::Test::vars('t_conf') . '/htpasswd';
@@ -124,6 +124,10 @@ BODY
     stop_server($dir);
 }
 
+# The listener of the child that answers is connected (LISTEN in force).
+ok(wait_for(sub { (json_of(api(GET => '/api/health')) || {})->{workers}{listening} }, 5),
+   'health: the answering child listens for NOTIFY');
+
 # 2. A 5 s lease and an 8 s provider call: the heartbeat keeps the lease,
 #    the provider is called once, one charge.
 {
@@ -133,6 +137,9 @@ BODY
     is($g->{status}, 'completed', '8 s call under a 5 s lease completes');
     is(row($g->{generationId}, 'attempts'), 1, 'one attempt: the provider was called once');
     is(ledger($g->{generationId}), 'reserve:-1,charge:0', 'one charge');
+    open my $log, '<', Apache::Test::vars('t_logs') . '/error_log' or die;
+    ok(scalar(grep { /GF1004: the worst attempt \(\d+ ms: provider \S+/ } <$log>),
+       'startup logged that the worst attempt exceeds the lease by design');
 }
 
 # 3. A status poll that fails once (503) on an accepted job: the job is
