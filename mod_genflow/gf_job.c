@@ -75,7 +75,7 @@ void gf_job_decide(const gf_job_state_t *st, const gf_provider_result_t *res,
         fail(d, GF_JOB_TIMEOUT, "the generation did not finish before its deadline");
         return;
     }
-    if (st->polling && res->error_code && res->transient) {
+    if ((st->polling || res->provider_job_id) && res->error_code && res->transient) {
         d->next = GF_NEXT_POLL;
         d->poll_failed = 1;
         d->delay = gf_job_backoff(st->poll_errors + 1, res->retry_after, rnd);

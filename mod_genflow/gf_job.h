@@ -49,8 +49,8 @@ typedef struct {
 } gf_decision_t;
 
 /* What to do after an attempt produced res. rnd feeds the jitter.
- * A transient failure of a poll (the provider accepted the job already)
- * polls again with the retry backoff until the deadline: an accepted job
+ * A transient failure of a poll, or of any step after the provider
+ * accepted the job (res carries its id: a result download, say), polls again with the retry backoff until the deadline: an accepted job
  * is never submitted again and never abandoned for a fallback while it
  * may still finish. */
 void gf_job_decide(const gf_job_state_t *st, const gf_provider_result_t *res,

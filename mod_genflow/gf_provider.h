@@ -25,6 +25,12 @@ typedef struct {
     int attempt;               /* 1 for the first attempt of the generation */
     int poll_count;            /* polls already made of an accepted job */
     const char *provider_state; /* what the provider returned to poll with (URLs) */
+    /* Called by an adapter the moment the provider accepted a job, before
+     * anything else (a download) can fail or be interrupted: the engine
+     * records the job id at once, so the job is polled, never submitted
+     * again, whatever happens next. NULL when nobody listens. */
+    void (*accepted)(const void *baton, const char *provider_job_id, const char *state);
+    const void *accepted_baton;
 } gf_job_t;
 
 typedef struct {

@@ -53,8 +53,8 @@ static const char *problem_detail(apr_pool_t *p, const gf_http_response_t *hr)
 }
 
 /* Read a prediction object into res. */
-static void prediction(apr_pool_t *p, const gf_provider_t *prov, const gf_http_response_t *hr,
-                       gf_provider_result_t *res)
+static void prediction(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t *job,
+                       const gf_http_response_t *hr, gf_provider_result_t *res)
 {
     const gf_net_settings_t *ns = prov->impl;
     const char *err, *status, *id, *url = NULL;
@@ -66,6 +66,24 @@ static void prediction(apr_pool_t *p, const gf_provider_t *prov, const gf_http_r
         gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: malformed prediction (%s)",
                                                      prov->name, o ? "no status/id" : err));
         return;
+    }
+    /* Its URLs, to poll and cancel with. */
+    state = gf_json_pool_own(p, json_object_new_object());
+    if (json_object_object_get_ex(o, "urls", &urls)) {
+        if (gf_json_str(urls, "get"))
+            json_object_object_add(state, "get", json_object_new_string(gf_json_str(urls, "get")));
+        if (gf_json_str(urls, "cancel"))
+            json_object_object_add(state, "cancel", json_object_new_string(gf_json_str(urls, "cancel")));
+    }
+    if (!gf_json_str(state, "get")) {
+        json_object_object_add(state, "get", json_object_new_string(
+            apr_psprintf(p, "%s/v1/predictions/%s", ns->base_url, id)));
+    }
+    res->provider_job_id = id;
+    res->provider_state = gf_json_dump(p, state);
+    if (job && job->accepted && strcmp(status, "failed") && strcmp(status, "canceled")
+        && strcmp(status, "aborted")) {
+        job->accepted(job->accepted_baton, id, res->provider_state);
     }
     if (!strcmp(status, "succeeded")) {
         if (json_object_object_get_ex(o, "output", &output)) {
@@ -91,20 +109,7 @@ static void prediction(apr_pool_t *p, const gf_provider_t *prov, const gf_http_r
                                                      id, status, e ? ": " : "", e ? e : ""));
         return;
     }
-    /* starting / processing: keep its URLs and poll. */
-    state = gf_json_pool_own(p, json_object_new_object());
-    if (json_object_object_get_ex(o, "urls", &urls)) {
-        if (gf_json_str(urls, "get"))
-            json_object_object_add(state, "get", json_object_new_string(gf_json_str(urls, "get")));
-        if (gf_json_str(urls, "cancel"))
-            json_object_object_add(state, "cancel", json_object_new_string(gf_json_str(urls, "cancel")));
-    }
-    if (!gf_json_str(state, "get")) {
-        json_object_object_add(state, "get", json_object_new_string(
-            apr_psprintf(p, "%s/v1/predictions/%s", ns->base_url, id)));
-    }
-    res->provider_job_id = id;
-    res->provider_state = gf_json_dump(p, state);
+    /* starting / processing: poll it (provider_job_id and state are set). */
     if (ns->webhook_url) {
         res->retry_after = apr_time_from_sec(ns->webhook_poll_secs);
     }
@@ -177,7 +182,7 @@ static void replicate_generate(const gf_provider_t *prov, const gf_job_t *job,
         if (hr.status != 429) res->transient = 0;
         return;
     }
-    prediction(p, prov, &hr, res);
+    prediction(p, prov, job, &hr, res);
 }
 
 static void replicate_poll(const gf_provider_t *prov, const gf_job_t *job, const char *id,
@@ -205,7 +210,7 @@ static void replicate_poll(const gf_provider_t *prov, const gf_job_t *job, const
                               res);
         return;
     }
-    prediction(p, prov, &hr, res);
+    prediction(p, prov, NULL, &hr, res);
     if (res->provider_job_id) {
         res->running = 1;
         res->provider_job_id = NULL;   /* same prediction, keep polling */

@@ -12,7 +12,8 @@
 
 static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "create", "queue", "get", "claim", "schedule", "complete", "fail", "input", "expire",
-    "prune", "wake", "history", "admin_list", "admin_delete", "metrics", "renew", "release"
+    "prune", "wake", "history", "admin_list", "admin_delete", "metrics", "renew", "release",
+    "accepted"
 };
 
 /* The UTC calendar day, the unit of the daily limit. */
@@ -173,6 +174,16 @@ static const char RELEASE_SQL[] =
     "  AND g.status = 'processing'"
     " RETURNING 1";
 
+/* args: provider job id, provider state, provider, id, lease owner,
+ * attempt. The provider accepted a job during this attempt: record it
+ * before anything else can fail, so a rescue polls it instead of
+ * submitting again. */
+static const char ACCEPTED_SQL[] =
+    "UPDATE {T} g SET provider_job_id = %s, provider_state = %s, provider = %s"
+    " WHERE g.id = %s::uuid AND g.lease_owner = %s AND g.attempts = %d"
+    "  AND g.status = 'processing'"
+    " RETURNING 1";
+
 /* args: id, user. */
 static const char GET_SQL[] =
     "SELECT genflow_status_object('{Y}', to_jsonb(g))::text FROM {T} g"
@@ -313,7 +324,7 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
     static const char *const SQL[GF_SQL_TYPE_OPS] = {
         CREATE_SQL, QUEUE_SQL, GET_SQL, CLAIM_SQL, SCHEDULE_SQL, COMPLETE_SQL, FAIL_SQL,
         INPUT_SQL, EXPIRE_SQL, PRUNE_SQL, WAKE_SQL, HISTORY_SQL, ADMIN_LIST_SQL,
-        ADMIN_DELETE_SQL, METRICS_SQL, RENEW_SQL, RELEASE_SQL
+        ADMIN_DELETE_SQL, METRICS_SQL, RENEW_SQL, RELEASE_SQL, ACCEPTED_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {

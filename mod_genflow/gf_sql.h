@@ -37,6 +37,7 @@ typedef enum {
     GF_SQL_METRICS,      /* generations per status (Prometheus endpoint) */
     GF_SQL_RENEW,        /* heartbeat: extend the lease of a running attempt */
     GF_SQL_RELEASE,      /* an abandoned attempt gives its row back, due now */
+    GF_SQL_ACCEPTED,     /* record a provider job id the moment it is accepted */
     GF_SQL_TYPE_OPS
 } gf_sql_type_op_t;
 

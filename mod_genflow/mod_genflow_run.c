@@ -274,6 +274,27 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
 
 static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot);
 
+typedef struct {
+    server_rec *s;
+    apr_pool_t *p;
+    const gf_claim_t *c;
+    const char *provider;
+} accepted_baton_t;
+
+/* gf_job_t.accepted: write the job id the provider just gave, guarded by
+ * this attempt's lease, before the adapter downloads anything. */
+static void on_accepted(const void *data, const char *job_id, const char *state)
+{
+    const accepted_baton_t *b = data;
+    gf_db_rows_t *rows;
+    ap_dbd_t *dbd = gf_db_open(b->p, b->s);
+
+    if (!dbd) return;   /* the outcome statement records it later */
+    gf_db_pselect(b->s, b->p, dbd, b->c->type->labels[GF_SQL_ACCEPTED], &rows, 6, job_id, state,
+                  b->provider, b->c->id, b->c->lease_owner, num(b->p, b->c->attempts));
+    gf_db_close(b->s, dbd);
+}
+
 int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner,
                gf_attempt_t *slot)
 {
@@ -311,6 +332,7 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
     gf_job_state_t js;
     gf_decision_t d;
     gf_job_t job;
+    accepted_baton_t ab;
     const char *err = NULL;
     apr_uint32_t rnd = 0;
 
@@ -363,6 +385,12 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
         job.attempt = c.attempts;
         job.poll_count = c.poll_count;
         job.provider_state = c.provider_state;
+        ab.s = s;
+        ab.p = p;
+        ab.c = &c;
+        ab.provider = prov->name;
+        job.accepted = on_accepted;
+        job.accepted_baton = &ab;
         if (APLOGdebug(s)) {
             log_transition(s, APLOG_DEBUG, &c, prov->name,
                            c.provider_job_id ? "poll" : "submit", NULL, NULL);

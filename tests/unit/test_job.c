@@ -191,6 +191,13 @@ START_TEST(failed_poll_polls_again)
     r = error(GF_JOB_API, 0);
     gf_job_decide(&st, &r, 20, &d);
     ck_assert_int_eq(d.next, GF_NEXT_FALLBACK);
+    /* Accepted in this very attempt, then the download failed: poll it. */
+    st = state(0, 2, 0);
+    r = error(GF_JOB_NETWORK, 1);
+    r.provider_job_id = "p1";
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_POLL);
+    ck_assert_int_eq(d.poll_failed, 1);
 }
 END_TEST
 
