@@ -125,20 +125,23 @@ static const char QUEUE_SQL[] =
 
 /* args: lease owner, lease seconds. Takes the oldest due row whose lease
  * is free or has expired (an interrupted attempt: rescued), skipping rows
- * other workers hold. Times come back in milliseconds since the epoch. */
+ * other workers hold. Times come back in milliseconds since the epoch; the
+ * last column says whether the row still had an owner (a rescue: that
+ * attempt ended without writing its outcome). */
 static const char CLAIM_SQL[] =
     "UPDATE {T} g SET status = 'processing', lease_owner = %s, woken_at = NULL,"
     "  lease_until = now() + make_interval(secs => %d), attempts = g.attempts + 1,"
     "  started_at = COALESCE(g.started_at, now()),"
     "  deadline_at = COALESCE(g.deadline_at, now() + make_interval(secs => g.deadline_secs))"
-    " WHERE g.id = (SELECT d.id FROM {T} d"
+    " FROM (SELECT d.id, d.lease_owner AS prev_owner FROM {T} d"
     "   WHERE d.queued_at IS NOT NULL AND d.status IN ('pending', 'processing')"
     "     AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())"
-    "   ORDER BY d.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
+    "   ORDER BY d.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) pick"
+    " WHERE g.id = pick.id"
     " RETURNING g.id::text, g.user_id, g.prompt, g.source_image, g.aspect_ratio, g.seed::text,"
     "  g.chain, g.chain_index, g.retry_count, g.max_retries, g.poll_count, g.provider_job_id,"
     "  g.attempts, (extract(epoch FROM g.deadline_at) * 1000)::bigint::text, g.provider_state,"
-    "  g.poll_errors";
+    "  g.poll_errors, (pick.prev_owner IS NOT NULL)::int::text";
 
 /* args: delay ms, chain index, retry count, poll count, failed polls,
  * provider job id, provider state, provider, model, id, lease owner,
@@ -165,11 +168,16 @@ static const char RENEW_SQL[] =
     "  AND g.status = 'processing'"
     " RETURNING 1";
 
-/* args: id, lease owner, attempt. An attempt abandoned at child exit gives
- * its row back, due now, for any worker to rescue; the provider's job id
- * and state stay, so an accepted job is polled, not submitted again. */
+/* args: uncertain (1 when a submission was cut off: the provider may have
+ * accepted it), id, lease owner, attempt. An attempt abandoned at child
+ * exit gives its row back, due now, for any worker to rescue; the
+ * provider's job id and state stay, so an accepted job is polled, not
+ * submitted again. After a cut-off submission the owner stays, with the
+ * lease already expired: the next claim sees a rescue, as after a crash. */
 static const char RELEASE_SQL[] =
-    "UPDATE {T} g SET lease_owner = NULL, lease_until = NULL, next_attempt_at = now()"
+    "UPDATE {T} g SET lease_owner = CASE WHEN %d = 1 THEN g.lease_owner END,"
+    "  lease_until = now() - interval '1 second',"
+    "  next_attempt_at = now()"
     " WHERE g.id = %s::uuid AND g.lease_owner = %s AND g.attempts = %d"
     "  AND g.status = 'processing'"
     " RETURNING 1";

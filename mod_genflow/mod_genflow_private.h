@@ -236,6 +236,7 @@ typedef struct {
     const char *provider_state;
     apr_time_t deadline;
     const char *lease_owner;
+    int rescued;                 /* the previous attempt ended without an outcome */
 } gf_claim_t;
 /* Claim and work at most one due generation of type t. Returns 1 when a
  * generation was worked, 0 when none was due, -1 on database trouble. */

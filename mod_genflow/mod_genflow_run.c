@@ -49,6 +49,7 @@ static int fill_claim(apr_pool_t *p, const gf_type_t *t, const char *const *row,
     c->deadline = apr_time_from_msec(apr_atoi64(row[13]));
     c->provider_state = row[14];
     c->poll_errors = atoi(row[15]);
+    c->rescued = row[16] && !strcmp(row[16], "1");
     c->lease_owner = lease_owner;
     (void)p;
     return 1;
@@ -81,7 +82,9 @@ static int attempt_statement(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                            c->lease_owner, num(p, c->attempts));
     }
     else {
-        st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 3, c->id, c->lease_owner,
+        /* RELEASE: a submission cut off may have been accepted. */
+        st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 4,
+                           c->provider_job_id ? "0" : "1", c->id, c->lease_owner,
                            num(p, c->attempts));
     }
     gf_db_close(s, dbd);
@@ -364,6 +367,20 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
         d.next = GF_NEXT_FAIL;
         d.code = GF_JOB_TIMEOUT;
         d.message = "the generation did not finish before its deadline";
+        return apply(s, p, &c, &d, prov, &res);
+    }
+    if (prov && c.rescued && !c.provider_job_id && prov->kind->poll
+        && c.chain_index + 1 < chain->nelts) {
+        /* The previous attempt ended without a word (a killed child, or a
+         * submission cut off at exit) and no job id was recorded: the
+         * provider may have accepted the job, and it has no idempotency
+         * key. Submitting again could make a second paid job; the chain's
+         * next provider is asked instead. */
+        memset(&d, 0, sizeof(d));
+        d.next = GF_NEXT_FALLBACK;
+        log_transition(s, APLOG_WARNING, &c, prov->name, "fallback", NULL,
+                       "the previous attempt ended during its submission; not submitting "
+                       "to this provider again");
         return apply(s, p, &c, &d, prov, &res);
     }
     if (!prov) {

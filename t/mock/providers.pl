@@ -432,7 +432,7 @@ sub handle {
         my $id = join '', map { ('a' .. 'z', 0 .. 9)[rand 36] } 1 .. 26;
         remember($id, $prompt);
         my $status = $prompt =~ /\[fault:failed\]/ ? 'failed'
-                   : ($prompt =~ /\[fault:(queue|never)\]/ || !($r->header('Prefer') // '') =~ /wait/) ? 'starting'
+                   : ($prompt =~ /\[fault:(queue|never)\]/ || ($r->header('Prefer') // '') !~ /wait/) ? 'starting'
                    : 'succeeded';
         accepted($provider, $id, $prompt) if $status ne 'failed';
         return send_json($c, 201, prediction($id, $status, $prompt));
