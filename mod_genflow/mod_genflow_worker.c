@@ -400,7 +400,6 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
 {
     long index = (long)(apr_uintptr_t)data;
     apr_array_header_t *types = gf_registered_types();
-    gf_server_conf_t *sc = gf_server_conf(W->s);
     apr_allocator_t *allocator;
     apr_pool_t *pool;
     const char *owner;
@@ -454,7 +453,6 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
             sleep_for_work(IDLE_WAIT);
         }
     }
-    (void)sc;
     gf_http_thread_cleanup();
     apr_pool_destroy(pool);
     apr_thread_exit(thread, APR_SUCCESS);
