@@ -3,6 +3,43 @@
 #include <apr_strings.h>
 
 #include "gf_json.h"
+#include "gf_utf8.h"
+
+/* The first string (a member name or a value) in v that is not strict
+ * UTF-8 or holds a NUL ("\u0000"): json-c decodes escapes into bytes, so
+ * "\ud800" and "\u0000" arrive here as such. Returns the path of the
+ * offending member ("prompt", "parameters.seed", "[2]"), or NULL. */
+static const char *bad_string(apr_pool_t *p, json_object *v, const char *path)
+{
+    const char *bad;
+    size_t i, n;
+
+    switch (json_object_get_type(v)) {
+    case json_type_string:
+        return gf_utf8_valid(json_object_get_string(v), (apr_size_t)json_object_get_string_len(v))
+               ? NULL : (*path ? path : "the body");
+    case json_type_object: {
+        json_object_object_foreach(v, key, val) {
+            const char *sub = *path ? apr_pstrcat(p, path, ".", key, NULL) : key;
+            if (!gf_utf8_valid_str(key)) {
+                return *path ? apr_pstrcat(p, path, ".(a member name)", NULL)
+                             : "(a member name)";
+            }
+            if ((bad = bad_string(p, val, sub)) != NULL) return bad;
+        }
+        return NULL;
+    }
+    case json_type_array:
+        n = json_object_array_length(v);
+        for (i = 0; i < n; i++) {
+            const char *sub = apr_psprintf(p, "%s[%lu]", path, (unsigned long)i);
+            if ((bad = bad_string(p, json_object_array_get_idx(v, i), sub)) != NULL) return bad;
+        }
+        return NULL;
+    default:
+        return NULL;
+    }
+}
 
 static apr_status_t json_pool_cleanup(void *data)
 {
@@ -51,6 +88,25 @@ json_object *gf_json_parse(apr_pool_t *p, const char *buf, apr_size_t len,
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     obj = json_tokener_parse_ex(tok, buf, (int)len);
     jerr = json_tokener_get_error(tok);
+    if (jerr == json_tokener_continue && !obj) {
+        /* A bare number ("123") waits for more digits: the end of the
+         * input ends it. */
+        obj = json_tokener_parse_ex(tok, "", 1);
+        jerr = json_tokener_get_error(tok);
+        if (jerr == json_tokener_success && obj) {
+            json_tokener_free(tok);
+            return gf_json_pool_own(p, obj);
+        }
+        json_object_put(obj);
+        obj = NULL;
+        if (jerr == json_tokener_success) {
+            *err = "request body is JSON null; a JSON object is expected";
+            json_tokener_free(tok);
+            return NULL;
+        }
+        /* It ended in the middle of a value. */
+        jerr = json_tokener_continue;
+    }
     if (jerr == json_tokener_continue) {
         *err = "request body is truncated JSON";
         json_object_put(obj);
@@ -67,6 +123,17 @@ json_object *gf_json_parse(apr_pool_t *p, const char *buf, apr_size_t len,
         *err = "request body has data after the JSON value";
         json_object_put(obj);
         obj = NULL;
+    }
+    else if (!obj) {
+        *err = "request body is JSON null; a JSON object is expected";
+    }
+    else {
+        const char *bad = bad_string(p, obj, "");
+        if (bad) {
+            *err = apr_psprintf(p, "%s: not valid UTF-8 text (or holds a NUL character)", bad);
+            json_object_put(obj);
+            obj = NULL;
+        }
     }
     json_tokener_free(tok);
     return gf_json_pool_own(p, obj);

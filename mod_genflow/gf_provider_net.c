@@ -8,6 +8,7 @@
 #include <apr_lib.h>
 
 #include "gf_provider_net.h"
+#include "gf_utf8.h"
 #include "gf_error.h"
 #include "gf_job.h"
 #include "gf_webhook.h"
@@ -175,11 +176,10 @@ void gf_net_status_failure(apr_pool_t *p, const gf_provider_t *prov, int status,
 
 const char *gf_net_excerpt(apr_pool_t *p, const char *body)
 {
-    char *s = apr_pstrndup(p, body ? body : "", 200), *c;
-    for (c = s; *c; c++) {
-        if ((unsigned char)*c < 0x20) *c = ' ';
-    }
-    return s;
+    /* Provider text goes to the database (which refuses invalid UTF-8),
+     * the status JSON and the logs: valid UTF-8 only, cut on a character
+     * boundary, control characters replaced. */
+    return gf_utf8_clean(p, body, body ? strlen(body) : 0, 200);
 }
 
 void gf_net_download(apr_pool_t *p, const gf_provider_t *prov, const gf_net_settings_t *ns,

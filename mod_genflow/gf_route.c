@@ -8,6 +8,7 @@
 #include <apr_escape.h>
 
 #include "gf_route.h"
+#include "gf_utf8.h"
 
 int gf_uuid_valid(const char *s)
 {
@@ -113,6 +114,8 @@ int gf_prefer_wait(const char *prefer, int max, int *seconds)
     return 0;
 }
 
+const char GF_QUERY_BAD[] = "";
+
 const char *gf_query_arg(apr_pool_t *p, const char *query, const char *name)
 {
     size_t n = strlen(name);
@@ -123,9 +126,10 @@ const char *gf_query_arg(apr_pool_t *p, const char *query, const char *name)
         size_t len = amp ? (size_t)(amp - s) : strlen(s);
         if (len > n && !strncmp(s, name, n) && s[n] == '=') {
             char *v = apr_pstrmemdup(p, s + n + 1, len - n - 1);
-            if (apr_unescape_url(v, v, APR_ESCAPE_STRING, NULL, NULL, 1, NULL) != APR_SUCCESS
-                && strchr(v, '%')) {
-                return NULL;   /* malformed escapes */
+            /* APR_EINVAL: a malformed escape; APR_BADCH: %00. */
+            apr_status_t rv = apr_unescape_url(v, v, APR_ESCAPE_STRING, NULL, NULL, 1, NULL);
+            if ((rv != APR_SUCCESS && rv != APR_NOTFOUND) || !gf_utf8_valid_str(v)) {
+                return GF_QUERY_BAD;
             }
             return v;
         }

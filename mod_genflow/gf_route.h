@@ -37,8 +37,12 @@ int gf_uuid_valid(const char *s);
  * *seconds (clamped to 0..max) when present and well formed, else 0. */
 int gf_prefer_wait(const char *prefer, int max, int *seconds);
 
-/* The value of name in a query string (URL-decoded, in p), or NULL. */
+/* The value of name in a query string (URL-decoded, in p), NULL when it
+ * is absent, or GF_QUERY_BAD when it is there but unusable: malformed
+ * %-escapes, %00, or not valid UTF-8. (Never "absent" for a bad value: a
+ * filter that cannot be read must not turn into no filter.) */
 const char *gf_query_arg(apr_pool_t *p, const char *query, const char *name);
+extern const char GF_QUERY_BAD[];
 
 /* Is the Content-Type application/json (any parameters, any case)? */
 int gf_content_type_is_json(const char *content_type);

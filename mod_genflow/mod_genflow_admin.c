@@ -59,6 +59,10 @@ static int list_jobs(request_rec *r, ap_dbd_t *dbd)
     json_object *out, *items;
     int i, j;
 
+    if (type == GF_QUERY_BAD) return gf_send_bad_query(r, "type");
+    if (status == GF_QUERY_BAD) return gf_send_bad_query(r, "status");
+    if (user == GF_QUERY_BAD) return gf_send_bad_query(r, "user");
+    if (limit_arg == GF_QUERY_BAD) return gf_send_bad_query(r, "limit");
     if (type && !find_type(type)) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "type: no such type here");
     }
@@ -104,14 +108,20 @@ static int delete_jobs(request_rec *r, ap_dbd_t *dbd)
     long secs, total = 0;
     int i;
 
+    if (status == GF_QUERY_BAD) return gf_send_bad_query(r, "status");
+    if (older == GF_QUERY_BAD) return gf_send_bad_query(r, "olderThan");
     if (status && !valid_status(status, 1)) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
                              "status must be completed, failed or cancelled: only terminal "
                              "generations can be deleted");
     }
-    if (!older || gf_parse_amount(r->pool, older, 10L * 365 * 86400, &secs)) {
+    if (!older) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
                              "olderThan (seconds) is required");
+    }
+    if (gf_parse_amount(r->pool, older, 10L * 365 * 86400, &secs)) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "olderThan must be a whole number of seconds from 0 to 315360000");
     }
     for (i = 0; types && i < types->nelts; i++) {
         const gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);

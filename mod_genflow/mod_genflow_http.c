@@ -63,6 +63,13 @@ int gf_send_error(request_rec *r, int status, const char *code, const char *mess
     return gf_send_json(r, status, gf_error_json(r->pool, code, message));
 }
 
+int gf_send_bad_query(request_rec *r, const char *name)
+{
+    return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                         apr_psprintf(r->pool, "%s: the query parameter is not valid text "
+                                      "(a malformed %%-escape, %%00, or not UTF-8)", name));
+}
+
 int gf_send_db_error(request_rec *r, gf_db_status_t st)
 {
     if (st == GF_DB_UNAVAILABLE) {

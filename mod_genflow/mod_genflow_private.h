@@ -176,6 +176,8 @@ gf_req_t *gf_req(request_rec *r);
 int gf_send_json(request_rec *r, int status, const char *json);
 int gf_send_error(request_rec *r, int status, const char *code, const char *message);
 int gf_send_db_error(request_rec *r, gf_db_status_t st);
+/* 400 for a query parameter gf_query_arg found unusable (GF_QUERY_BAD). */
+int gf_send_bad_query(request_rec *r, const char *name);
 int gf_read_json_body(request_rec *r, long max_body, char **body, apr_size_t *len);
 void gf_register_error_filter(void);
 void gf_insert_error_filter(request_rec *r);

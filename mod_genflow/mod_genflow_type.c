@@ -641,6 +641,8 @@ static int handle_history(request_rec *r, const gf_dir_conf_t *dc)
     gf_db_status_t st;
     int i, n;
 
+    if (limit_arg == GF_QUERY_BAD) return gf_send_bad_query(r, "limit");
+    if (before == GF_QUERY_BAD) return gf_send_bad_query(r, "before");
     if (limit_arg && (gf_parse_amount(r->pool, limit_arg, HISTORY_MAX_LIMIT, &limit) || limit < 1)) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
                              "limit must be a whole number from 1 to 100");
@@ -727,11 +729,14 @@ static int run_idempotent(request_rec *r, void *baton)
     }
 }
 
+/* By r->method_number, which httpd sets from the exact method token
+ * (HEAD is M_GET; anything unknown is M_INVALID): never by a substring of
+ * the Allow list, where "OS" would match "POST". */
 static int method_allowed(request_rec *r, const char *allow)
 {
-    const char *m = r->method;
-    if (!strcmp(m, "HEAD")) m = "GET";
-    return strstr(allow, m) != NULL;
+    if (r->method_number == M_POST) return strstr(allow, "POST") != NULL;
+    if (r->method_number == M_GET) return strstr(allow, "GET") != NULL;
+    return 0;
 }
 
 int gf_type_handler(request_rec *r)

@@ -17,5 +17,6 @@ Suite *provider_suite(void);
 Suite *job_suite(void);
 Suite *webhook_suite(void);
 Suite *presets_suite(void);
+Suite *utf8_suite(void);
 
 #endif

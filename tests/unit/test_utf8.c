@@ -1,0 +1,111 @@
+/* test_utf8.c: strict UTF-8 (RFC 3629) for untrusted text, and the JSON
+ * parser's refusal of strings that are not. */
+#include <string.h>
+
+#include "test_core.h"
+#include "../../mod_genflow/gf_utf8.h"
+#include "../../mod_genflow/gf_json.h"
+#include "../../mod_genflow/gf_route.h"
+
+#define VALID(lit) gf_utf8_valid(lit, sizeof(lit) - 1)
+
+START_TEST(utf8_accepts_every_plane)
+{
+    ck_assert(VALID("plain ascii"));
+    ck_assert(VALID("\xc3\xa9"));               /* é */
+    ck_assert(VALID("\xe2\x82\xac"));           /* € */
+    ck_assert(VALID("\xed\x9f\xbf"));           /* U+D7FF, just below the surrogates */
+    ck_assert(VALID("\xee\x80\x80"));           /* U+E000, just above them */
+    ck_assert(VALID("\xf0\x9f\x98\x80"));       /* 😀 */
+    ck_assert(VALID("\xf4\x8f\xbf\xbf"));       /* U+10FFFF */
+    ck_assert(VALID(""));
+}
+END_TEST
+
+START_TEST(utf8_refuses_what_postgres_refuses)
+{
+    ck_assert(!VALID("\xed\xa0\x80"));          /* surrogate U+D800 */
+    ck_assert(!VALID("\xed\xbf\xbf"));          /* surrogate U+DFFF */
+    ck_assert(!VALID("\xc0\x80"));              /* overlong NUL */
+    ck_assert(!VALID("\xc1\xbf"));              /* overlong */
+    ck_assert(!VALID("\xe0\x80\xaf"));          /* overlong '/' */
+    ck_assert(!VALID("\xf0\x8f\xbf\xbf"));      /* overlong 4-byte */
+    ck_assert(!VALID("\xf4\x90\x80\x80"));      /* above U+10FFFF */
+    ck_assert(!VALID("\xf5\x80\x80\x80"));
+    ck_assert(!VALID("\xff"));
+    ck_assert(!VALID("\x80"));                  /* stray continuation */
+    ck_assert(!VALID("\xe2\x82"));              /* truncated */
+    ck_assert(!VALID("a\0b"));                  /* NUL */
+    ck_assert(gf_utf8_valid_str(NULL));
+}
+END_TEST
+
+START_TEST(utf8_clean_cuts_on_a_boundary)
+{
+    char *s = gf_utf8_clean(test_pool, "ab\xe2\x82\xac", 5, 4);
+    ck_assert_str_eq(s, "ab");                  /* the euro would not fit whole */
+    s = gf_utf8_clean(test_pool, "x\xff\ny\xed\xa0\x80", 7, 200);
+    ck_assert_str_eq(s, "x??y???");
+    ck_assert(gf_utf8_valid_str(s));
+    ck_assert_str_eq(gf_utf8_clean(test_pool, NULL, 0, 10), "");
+}
+END_TEST
+
+static const char *parse_err(const char *body)
+{
+    const char *err = NULL;
+    json_object *o = gf_json_parse(test_pool, body, strlen(body), &err);
+    return o ? NULL : err;
+}
+
+START_TEST(json_names_the_field_with_bad_text)
+{
+    const char *err = parse_err("{\"prompt\":\"a\xed\xa0\x80\"}");
+    ck_assert_ptr_nonnull(err);
+    ck_assert_ptr_nonnull(strstr(err, "prompt"));
+    err = parse_err("{\"parameters\":{\"x\":\"\xc0\x80\"}}");
+    ck_assert_ptr_nonnull(err);
+    ck_assert_ptr_nonnull(strstr(err, "parameters.x"));
+    err = parse_err("{\"user\":\"a\\u0000b\"}");   /* an escaped NUL */
+    ck_assert_ptr_nonnull(err);
+    ck_assert_ptr_nonnull(strstr(err, "user"));
+    err = parse_err("{\"a\":[\"ok\",\"\xf4\x90\x80\x80\"]}");
+    ck_assert_ptr_nonnull(err);
+    ck_assert_ptr_nonnull(strstr(err, "a[1]"));
+    ck_assert_ptr_null(parse_err("{\"prompt\":\"caf\xc3\xa9 \\u00e9\"}"));
+}
+END_TEST
+
+START_TEST(json_says_what_a_bare_value_is)
+{
+    const char *err = parse_err("null");
+    ck_assert_ptr_nonnull(err);
+    ck_assert_ptr_nonnull(strstr(err, "null"));
+    ck_assert_ptr_null(parse_err("123"));          /* a number is JSON; the caller wants an object */
+    ck_assert_ptr_nonnull(strstr(parse_err("{\"a\":"), "truncated"));
+}
+END_TEST
+
+START_TEST(query_args_never_turn_bad_into_absent)
+{
+    ck_assert_ptr_eq(gf_query_arg(test_pool, "user=%ED%A0%80", "user"), GF_QUERY_BAD);
+    ck_assert_ptr_eq(gf_query_arg(test_pool, "user=a%00b", "user"), GF_QUERY_BAD);
+    ck_assert_ptr_eq(gf_query_arg(test_pool, "user=%zz", "user"), GF_QUERY_BAD);
+    ck_assert_str_eq(gf_query_arg(test_pool, "user=caf%C3%A9&x=1", "user"), "caf\xc3\xa9");
+    ck_assert_ptr_null(gf_query_arg(test_pool, "x=1", "user"));
+}
+END_TEST
+
+Suite *utf8_suite(void)
+{
+    Suite *s = suite_create("utf8");
+    TCase *tc = tcase_create("utf8");
+    tcase_add_test(tc, utf8_accepts_every_plane);
+    tcase_add_test(tc, utf8_refuses_what_postgres_refuses);
+    tcase_add_test(tc, utf8_clean_cuts_on_a_boundary);
+    tcase_add_test(tc, json_names_the_field_with_bad_text);
+    tcase_add_test(tc, json_says_what_a_bare_value_is);
+    tcase_add_test(tc, query_args_never_turn_bad_into_absent);
+    suite_add_tcase(s, tc);
+    return s;
+}
