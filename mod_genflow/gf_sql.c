@@ -7,6 +7,7 @@
  */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_sha1.h>
 
 #include "gf_sql.h"
 
@@ -39,9 +40,28 @@ int gf_sql_valid_type(const char *s)
     return 1;
 }
 
+/* PostgreSQL cuts identifiers, prepared statement names included, to 63
+ * bytes: two long table names could then share a label, and one type run
+ * another's statement. A label that would be longer keeps a prefix of
+ * the table name and adds a hash of the whole name. */
+#define GF_SQL_LABEL_MAX 63
+
 const char *gf_sql_type_label(apr_pool_t *p, const char *table, gf_sql_type_op_t op)
 {
-    return apr_pstrcat(p, "gf_", table, "_", OP_NAMES[op], NULL);
+    const char *label = apr_pstrcat(p, "gf_", table, "_", OP_NAMES[op], NULL);
+    unsigned char digest[APR_SHA1_DIGESTSIZE];
+    apr_sha1_ctx_t ctx;
+    char hex[17];
+    int i;
+
+    if (strlen(label) <= GF_SQL_LABEL_MAX) {
+        return label;
+    }
+    apr_sha1_init(&ctx);
+    apr_sha1_update(&ctx, table, (unsigned int)strlen(table));
+    apr_sha1_final(digest, &ctx);
+    for (i = 0; i < 8; i++) apr_snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    return apr_psprintf(p, "gf_%.30s_%s_%s", table, hex, OP_NAMES[op]);
 }
 
 static void add(apr_array_header_t *stmts, const char *label, const char *sql, int rerun_safe)

@@ -39,9 +39,11 @@ static const char *type_label(const gf_dir_conf_t *dc, gf_sql_type_op_t op)
 
 static const char *status_url(request_rec *r, const gf_dir_conf_t *dc, const char *id)
 {
+    /* "/api/x/" and "/api/x" give "/api/x/status/…"; "/" gives "/status/…"
+     * (not "//status/…", which a browser reads as a host named status). */
     apr_size_t n = strlen(dc->base);
-    const char *base = (n > 1 && dc->base[n - 1] == '/') ? apr_pstrmemdup(r->pool, dc->base, n - 1)
-                                                         : dc->base;
+    const char *base = (n >= 1 && dc->base[n - 1] == '/') ? apr_pstrmemdup(r->pool, dc->base, n - 1)
+                                                          : dc->base;
     return apr_pstrcat(r->pool, base, "/status/", id, NULL);
 }
 

@@ -10,8 +10,11 @@ use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 use LWP::UserAgent;
 use HTTP::Request;
+use File::Temp qw(tempdir);
+use Time::HiRes qw(sleep);
+use JSON::PP;
 
-plan tests => 19;
+plan tests => 24;
 
 my $u = new_user('untrusted');
 api(GET => '/api/quota', user => $u);
@@ -65,3 +68,51 @@ $res = api(OS => '/api/neo-glitch/create', user => $u, body => '{"prompt":"x"}')
 ok(is_json_error($res, 405, 'METHOD_NOT_ALLOWED'), 'the OS method: 405');
 is($res->header('Allow'), 'POST', 'with Allow: POST');
 is($rows->(), 0, 'and no generation, no reservation');
+
+# A 60-character type with a 63-character table, mounted at "/" of a
+# server of its own: statement labels longer than PostgreSQL's 63 bytes
+# stay unique (hashed), and status URLs are "/status/<id>", not "//status".
+{
+    my $type = 'long-type-' . ('a' x 50);
+    my $table = 'long_type_' . ('a' x 50) . '_tb';
+    is(length($type) . '/' . length($table), '60/63', 'a 60-character type, a 63-character table');
+    psql("SELECT genflow_create_type_table('$type', '$table')");
+    my $dir = tempdir(CLEANUP => 1);
+    my $port = free_port();
+    my $root = Apache::Test::vars('serverroot');
+    my $htpasswd = Apache::Test::vars('t_conf') . '/htpasswd';
+    own_httpd_conf($dir, $port, <<"BODY", qw(auth_basic authn_core authn_file authz_user));
+GenFlowStorageDir "$root/media"
+GenFlowStorageURL /media
+<Location />
+    AuthType Basic
+    AuthName "genflow tests"
+    AuthBasicProvider file
+    AuthUserFile "$htpasswd"
+    Require valid-user
+    GenFlowType $type $table
+    GenFlowWait 20
+</Location>
+BODY
+    system("/usr/sbin/apache2 -f '$dir/httpd.conf' -k start") == 0 or die "own httpd";
+    for (1 .. 50) { last if -s "$dir/httpd.pid"; sleep 0.1 }
+    my $ua = LWP::UserAgent->new(timeout => 60, keep_alive => 0);
+    my $req = HTTP::Request->new(POST => "http://127.0.0.1:$port/generate");
+    $req->authorization_basic($u, $u);
+    $req->header('Content-Type' => 'application/json');
+    $req->content('{"prompt":"at the root"}');
+    my $gen = $ua->request($req);
+    my $g = eval { decode_json($gen->decoded_content) } || {};
+    is($g->{status}, 'completed', 'generate at / completes on the long type');
+    $req = HTTP::Request->new(POST => "http://127.0.0.1:$port/create");
+    $req->authorization_basic($u, $u);
+    $req->header('Content-Type' => 'application/json');
+    $req->content('{"prompt":"where is it"}');
+    my $created = $ua->request($req);
+    like($created->header('Location') // '', qr{^/status/[0-9a-f-]{36}$}, 'Location is /status/<id>');
+    $req = HTTP::Request->new(GET => "http://127.0.0.1:$port" . ($created->header('Location') // '/none'));
+    $req->authorization_basic($u, $u);
+    is($ua->request($req)->code, 200, 'and that URL answers');
+    is(psql("SELECT count(*) FROM $table WHERE user_id = '$u'"), 2, 'both rows are in the long table');
+    system("/usr/sbin/apache2 -f '$dir/httpd.conf' -k stop");
+}

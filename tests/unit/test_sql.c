@@ -46,12 +46,32 @@ START_TEST(type_statements)
 }
 END_TEST
 
+/* Labels stay unique and within PostgreSQL's 63 bytes for any valid
+ * table name: two 63-character names that differ only at the end. */
+START_TEST(labels_unique_for_long_tables)
+{
+    const char *a = "t123456789012345678901234567890123456789012345678901234567890ab";
+    const char *b = "t123456789012345678901234567890123456789012345678901234567890ac";
+    const char *la = gf_sql_type_label(test_pool, a, GF_SQL_ADMIN_DELETE);
+    const char *lb = gf_sql_type_label(test_pool, b, GF_SQL_ADMIN_DELETE);
+    const char *lc = gf_sql_type_label(test_pool, a, GF_SQL_ADMIN_LIST);
+    ck_assert_int_eq(strlen(a), 63);
+    ck_assert_int_le(strlen(la), 63);
+    ck_assert_int_le(strlen(lc), 63);
+    ck_assert_str_ne(la, lb);
+    ck_assert_str_ne(la, lc);
+    ck_assert_str_eq(gf_sql_type_label(test_pool, "neo_glitch_media", GF_SQL_CREATE),
+                     "gf_neo_glitch_media_create");
+}
+END_TEST
+
 Suite *sql_suite(void)
 {
     Suite *s = suite_create("sql");
     TCase *tc = tcase_create("statements");
     tcase_add_test(tc, identifiers);
     tcase_add_test(tc, type_statements);
+    tcase_add_test(tc, labels_unique_for_long_tables);
     suite_add_tcase(s, tc);
     return s;
 }
