@@ -18,7 +18,8 @@
 
 #define GF_WEBHOOK_TOLERANCE_SECS 300
 
-/* NULL when the signature is valid and fresh, else why not. */
+/* NULL when the signature is valid and fresh, else why not. body is raw
+ * bytes (NULs allowed): the MAC covers exactly body_len of them. */
 const char *gf_webhook_verify_replicate(apr_pool_t *p, const char *secret, const char *id,
                                         const char *timestamp, const char *signatures,
                                         const char *body, apr_size_t body_len, apr_time_t now);
@@ -31,6 +32,9 @@ const char *gf_webhook_verify_fal(apr_pool_t *p, const apr_array_header_t *keys,
 
 /* Read Ed25519 public keys from a JWKS document ({"keys":[{"kty":"OKP",
  * "crv":"Ed25519","x":"<base64url>"}]}) or one base64url key per line.
+ * Keys of another kty/crv are skipped; a member of the wrong JSON type
+ * (null included), a missing kty/crv/x or a bad key is an error, so a broken
+ * file fails startup with a message rather than loading nothing or crashing.
  * Returns the array of 32-byte keys, or NULL and *err. */
 apr_array_header_t *gf_webhook_load_fal_keys(apr_pool_t *p, const char *text, const char **err);
 

@@ -17,6 +17,9 @@
 #include "gf_sql.h"
 #include "gf_webhook.h"
 
+/* Provider notifications are small JSON documents; anything larger than
+ * 1 MiB is refused with 413 (JSON, from gf_read_json_body, before reading
+ * it) so an unauthenticated sender cannot make us buffer and MAC more. */
 #define WEBHOOK_MAX_BODY (1024 * 1024)
 
 int gf_webhook_handler(request_rec *r)
@@ -51,6 +54,8 @@ int gf_webhook_handler(request_rec *r)
     if ((rc = gf_read_json_body(r, WEBHOOK_MAX_BODY, &body, &len)) != GF_CONTINUE) {
         return rc;
     }
+    /* The body is untrusted bytes (it may hold NULs) until a signature over
+     * its exact length has been verified: nothing parses it before that. */
     if (!strcmp(prov->kind->kind, "replicate") && ns->webhook_secret) {
         err = gf_webhook_verify_replicate(r->pool, ns->webhook_secret,
                                           apr_table_get(r->headers_in, "webhook-id"),

@@ -13,7 +13,7 @@ use MIME::Base64;
 use File::Temp qw(tempfile);
 use Time::HiRes qw(sleep time);
 
-plan tests => 22;
+plan tests => 27;
 
 my $u = new_user('hooks');
 api(GET => '/api/quota', user => $u);
@@ -107,3 +107,30 @@ is(row($id, 'status'), 'processing', 'and changes nothing');
 is(fal_hook($sig)->code, 200, 'fal: a valid signature is accepted');
 is(wait_status($id, 'completed', 10), 'completed', 'the fal job completes at once');
 is(api(POST => '/hooks/nosuch', body => '{}')->code, 404, 'an unknown provider name is 404');
+
+# Regression: the Replicate MAC once ran over a C-string copy of the body
+# that stopped at the first NUL, reading past it, so an unsigned 1 MB body
+# starting with NUL killed the child. It must be a plain 401 now, the server
+# must keep answering, and the error_log must show no crash.
+my $elog = Apache::Test::vars('t_logs') . '/error_log';
+my $elog_start = -s $elog // 0;
+my $nul_body = "\0" . ('x' x 999_999);          # 1 MB, within the 1 MiB cap
+$res = $ua->post(base_url() . '/hooks/rephook', Content => $nul_body,
+                 'Content-Type' => 'application/json', 'webhook-id' => 'msg_nul',
+                 'webhook-timestamp' => int time, 'webhook-signature' => 'v1,AAAA');
+is($res->code, 401, 'a 1 MB body starting with NUL and a bad signature is 401');
+like($res->header('Content-Type') // '', qr{^application/json}, 'as JSON');
+# Over the cap: refused with 413 before anything reads or MACs it.
+$res = $ua->post(base_url() . '/hooks/rephook', Content => 'x' x (1024 * 1024 + 1),
+                 'Content-Type' => 'application/json', 'webhook-id' => 'msg_big',
+                 'webhook-timestamp' => int time, 'webhook-signature' => 'v1,AAAA');
+is($res->code, 413, 'a body over 1 MiB is refused with 413');
+is(api(GET => '/api/health')->code, 200, 'the server still answers afterwards');
+sleep 0.5;
+my $crash = 0;
+if (open my $fh, '<', $elog) {
+    seek $fh, $elog_start, 0;
+    $crash = grep { /Segmentation fault|exit signal (?!Killed)/ } <$fh>;
+}
+is($crash, 0, 'no crash in the error_log');
+

@@ -2,6 +2,7 @@
  * (Replicate) and a freshly generated Ed25519 key (fal). */
 #include <string.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <apr_strings.h>
 #include <apr_base64.h>
 
@@ -94,12 +95,112 @@ START_TEST(fal_ed25519)
 }
 END_TEST
 
+/* The body is binary: a leading NUL and embedded NULs must be signed and
+ * checked over body_len bytes (a C-string build once read past the copy and
+ * crashed httpd). The expected MAC is computed here over the exact bytes. */
+START_TEST(replicate_binary_body)
+{
+    static const char secret_raw[] = "0123456789abcdef0123456789abcdef";
+    /* "whsec_" + base64(secret_raw) */
+    const char *secret = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    const char *id = "msg_nul", *ts = "1700000000";
+    apr_time_t at = apr_time_from_sec(1700000000 + 5);
+    apr_size_t len = 4096, i;
+    char *body = apr_palloc(test_pool, len), *msg, sig[64];
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    apr_size_t prefix;
+
+    for (i = 0; i < len; i++) body[i] = (char)(i % 7 == 0 ? 0 : 'a' + i % 26);
+    ck_assert_int_eq(body[0], 0);
+    prefix = strlen(id) + 1 + strlen(ts) + 1;
+    msg = apr_palloc(test_pool, prefix + len);
+    apr_snprintf(msg, prefix + 1, "%s.%s.", id, ts);
+    memcpy(msg + prefix, body, len);     /* the exact bytes, NULs included */
+    ck_assert_ptr_nonnull(HMAC(EVP_sha256(), secret_raw, (int)strlen(secret_raw),
+                               (const unsigned char *)msg, prefix + len, mac, &maclen));
+    strcpy(sig, "v1,");
+    apr_base64_encode_binary(sig + 3, mac, (int)maclen);
+
+    ck_assert_ptr_null(gf_webhook_verify_replicate(test_pool, secret, id, ts, sig, body, len, at));
+    ck_assert_ptr_nonnull(gf_webhook_verify_replicate(test_pool, secret, id, ts, "v1,AAAA",
+                                                      body, len, at));
+    /* Bytes after the first NUL count: change one, the MAC no longer fits. */
+    body[len - 1] ^= 1;
+    ck_assert_ptr_nonnull(gf_webhook_verify_replicate(test_pool, secret, id, ts, sig, body, len, at));
+    /* A lone NUL body and an empty body are handled too, without a crash. */
+    ck_assert_ptr_nonnull(gf_webhook_verify_replicate(test_pool, secret, id, ts, sig, "", 1, at));
+    ck_assert_ptr_nonnull(gf_webhook_verify_replicate(test_pool, secret, id, ts, sig, "", 0, at));
+}
+END_TEST
+
+/* Malformed key files are a clear error for the caller (startup then fails
+ * with it), never a NULL dereference. */
+START_TEST(fal_keys_malformed)
+{
+    static const char *const bad[] = {
+        "{\"keys\":[{\"crv\":null}]}",
+        "{\"keys\":[{\"x\":null}]}",
+        "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\"}]}",
+        "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":null}]}",
+        "{\"keys\":[{\"kty\":\"OKP\",\"crv\":null,\"x\":\"AAAA\"}]}",
+        "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":42}]}",
+        "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"short\"}]}",
+        "{\"keys\":[{\"kty\":7}]}",
+        "{\"keys\":[null]}",
+        "{\"keys\":[\"x\"]}",
+        "{\"keys\":\"nope\"}",
+        "{\"keys\":null}",
+        "{\"nokeys\":[]}",
+        "{\"keys\":[]}",
+        "{\"keys\":[",
+        "[]",
+        "[{\"kty\":\"OKP\"}]",
+        "",
+    };
+    const char *valid = "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"x\",\"e\":\"AQAB\"},"
+                        "{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+                        "\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}]}";
+    apr_array_header_t *keys;
+    const char *err;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err = NULL;
+        ck_assert_msg(gf_webhook_load_fal_keys(test_pool, bad[i], &err) == NULL,
+                      "accepted: %s", bad[i]);
+        ck_assert_msg(err && *err, "no message for: %s", bad[i]);
+    }
+    err = NULL;
+    gf_webhook_load_fal_keys(test_pool, "{\"keys\":[{\"crv\":null}]}", &err);
+    ck_assert_str_eq(err, "keys[0].crv is not a string");
+    gf_webhook_load_fal_keys(test_pool, "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\"}]}", &err);
+    ck_assert_str_eq(err, "keys[0] (Ed25519) has no \"x\"");
+    gf_webhook_load_fal_keys(test_pool, "{\"keys\":\"nope\"}", &err);
+    ck_assert_str_eq(err, "not a JWKS document: \"keys\" is not an array");
+
+    /* The RFC 8037 example key; a non-OKP key beside it is skipped. */
+    err = NULL;
+    keys = gf_webhook_load_fal_keys(test_pool, valid, &err);
+    ck_assert_msg(keys != NULL, "%s", err);
+    ck_assert_int_eq(keys->nelts, 1);
+    ck_assert_int_eq(APR_ARRAY_IDX(keys, 0, unsigned char *)[0], 0xd7);
+    /* Line form with trailing blanks; a key followed by junk is refused. */
+    ck_assert_ptr_nonnull(gf_webhook_load_fal_keys(
+        test_pool, "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo  \n", &err));
+    ck_assert_ptr_null(gf_webhook_load_fal_keys(
+        test_pool, "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo!!\n", &err));
+}
+END_TEST
+
 Suite *webhook_suite(void)
 {
     Suite *s = suite_create("webhook");
     TCase *tc = tcase_create("signatures");
     tcase_add_test(tc, replicate_test_vector);
     tcase_add_test(tc, fal_ed25519);
+    tcase_add_test(tc, replicate_binary_body);
+    tcase_add_test(tc, fal_keys_malformed);
     suite_add_tcase(s, tc);
     return s;
 }
