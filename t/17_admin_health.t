@@ -16,8 +16,9 @@ api(POST => '/api/custom-prompt/create', user => $u, body => { prompt => 'c' });
 
 # Rights come from Apache: a plain user is refused.
 my $res = api(GET => "/api/admin/jobs?user=$u", user => $u);
-# (httpd answers 401 for a Require user that another login could satisfy.)
-ok(is_json_error($res, 401, 'UNAUTHORIZED'), 'a non-admin user is refused by Apache, as JSON');
+# (AuthzSendForbiddenOnFailure On: 403, not the 401 that makes a browser
+# ask for another login.)
+ok(is_json_error($res, 403, 'FORBIDDEN'), 'a logged-in non-admin gets 403 FORBIDDEN, as JSON');
 my %admin = (user => 'admin', password => 'admin');
 
 $res = api(GET => "/api/admin/jobs?user=$u", %admin);
@@ -54,8 +55,8 @@ ok(is_json_error(api(POST => '/api/admin/credits', %admin, body => { user => $u,
                  'VALIDATION_ERROR'), 'amount 0 is 400');
 ok(is_json_error(api(POST => '/api/admin/credits', %admin, body => { user => $u, amount => '5' }), 400,
                  'VALIDATION_ERROR'), 'a string amount is 400');
-ok(is_json_error(api(POST => '/api/admin/credits', user => $u, body => { user => $u, amount => 5 }), 401,
-                 'UNAUTHORIZED'), 'a user cannot grant credits');
+ok(is_json_error(api(POST => '/api/admin/credits', user => $u, body => { user => $u, amount => 5 }), 403,
+                 'FORBIDDEN'), 'a user cannot grant credits (403)');
 
 # Delete: terminal rows only; the ledger stays.
 ok(is_json_error(api(DELETE => '/api/admin/jobs?status=pending&olderThan=0', %admin), 400,

@@ -51,7 +51,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -u demo:wrong "$base/api/quota")
 code=$(curl -s -o /dev/null -w '%{http_code}' -u admin:admin "$base/api/admin/jobs?user=demo")
 [ "$code" = 200 ] || fail "admin/admin cannot list jobs ($code)"
 code=$(curl -s -o /dev/null -w '%{http_code}' -u demo:demo "$base/api/admin/jobs")
-[ "$code" = 401 ] || fail "demo is not refused the admin endpoints ($code)"
+[ "$code" = 403 ] || fail "demo is not refused the admin endpoints with 403 ($code)"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/api/health")
 [ "$code" = 200 ] || fail "health answered $code"
 presets=$(curl -fsS -u demo:demo "$base/api/presets/presets")
