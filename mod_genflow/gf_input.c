@@ -78,6 +78,10 @@ static int get_string(apr_pool_t *p, json_object *v, const char *field,
     if (n == 0) {
         return fail(err, p, field, "%s must not be empty", field);
     }
+    if (strspn(s, " \t\r\n") == strlen(s)) {
+        /* "   " would be charged for a picture of nothing. */
+        return fail(err, p, field, "%s must not be blank (only white space)", field);
+    }
     if (n > max_chars) {
         return fail(err, p, field, "%s is longer than %" APR_SIZE_T_FMT " characters",
                     field, max_chars);

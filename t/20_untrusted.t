@@ -14,7 +14,7 @@ use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep);
 use JSON::PP;
 
-plan tests => 24;
+plan tests => 25;
 
 my $u = new_user('untrusted');
 api(GET => '/api/quota', user => $u);
@@ -34,6 +34,9 @@ my $res = api(POST => '/api/neo-glitch/create', user => $u, body => '{"prompt":"
 ok(is_json_error($res, 400, 'VALIDATION_ERROR'), 'an escaped NUL in a prompt: 400');
 is($rows->(), 0, 'nothing was created');
 
+$res = api(POST => '/api/neo-glitch/create', user => $u, body => { prompt => "  \t\n " });
+ok(is_json_error($res, 400, 'VALIDATION_ERROR') && json_of($res)->{error}{message} =~ /^prompt\b.*blank/,
+   'a blank prompt: 400, not a charged picture of nothing');
 $res = api(POST => '/api/neo-glitch/create', user => $u, body => 'null');
 ok(is_json_error($res, 400, 'VALIDATION_ERROR') && json_of($res)->{error}{message} =~ /null/,
    'a body of null: 400 that says null');

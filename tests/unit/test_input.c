@@ -52,6 +52,7 @@ START_TEST(rejects_bad_fields)
     rejects("{\"prompt\":\"x\",\"colour\":\"red\"}", 0, "colour");
     rejects("{\"prompt\":5}", 0, "prompt");
     rejects("{\"prompt\":\"\"}", 0, "prompt");
+    rejects("{\"prompt\":\"  \\t\\n \"}", 0, "prompt");   /* blank */
     rejects("{\"style\":\"cubist\"}", 0, "style");
     rejects("{\"quality\":\"ultra\"}", 0, "quality");
     rejects("{\"aspectRatio\":\"5:4\"}", 0, "aspectRatio");
