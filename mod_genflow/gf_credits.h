@@ -1,4 +1,4 @@
-/* gf_credits.h: credit rules that do not need the database (SPEC §5).
+/* gf_credits.h: credit rules that do not need the database (docs/operations.md).
  *
  * The authoritative arithmetic happens in single SQL statements (see
  * gf_sql.c) so concurrent requests cannot race; this file holds the rules

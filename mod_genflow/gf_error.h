@@ -1,4 +1,4 @@
-/* gf_error.h: the API's error vocabulary (SPEC §3.3).
+/* gf_error.h: the API's error vocabulary (docs/api.md).
  *
  * Every non-2xx answer of the module is {"error":{"code","message"}}; this
  * file owns the codes, their HTTP statuses and the JSON rendering so the

@@ -1,4 +1,4 @@
-/* gf_input.h: validation of the create fields of SPEC §3.1.
+/* gf_input.h: validation of the create fields of docs/api.md.
  *
  * A create body is untrusted JSON; this is the only code that reads it.
  * Unknown fields, wrong types and out-of-range values are rejected with a

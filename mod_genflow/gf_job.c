@@ -66,7 +66,7 @@ void gf_job_decide(const gf_job_state_t *st, const gf_provider_result_t *res,
 
     memset(d, 0, sizeof(*d));
     if (!res->error_code && (res->image || res->image_url)) {
-        /* An image is success, whatever else the answer said (SPEC §4:
+        /* An image is success, whatever else the answer said (docs/operations.md:
          * never fall back on an ambiguous answer that carries an image). */
         d->next = GF_NEXT_COMPLETE;
         return;

@@ -1,4 +1,4 @@
-/* gf_job.h: the job state machine of SPEC §4, without httpd or SQL.
+/* gf_job.h: the job state machine of docs/operations.md, without httpd or SQL.
  *
  * A worker runs one attempt of a generation on the provider its chain
  * position names, then asks gf_job_decide what happens next: complete,

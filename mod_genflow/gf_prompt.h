@@ -1,4 +1,4 @@
-/* gf_prompt.h: the final prompt sent to providers (SPEC §3.1).
+/* gf_prompt.h: the final prompt sent to providers (docs/api.md).
  *
  * A template is a comma-separated list of segments with placeholders
  * {prompt} {customPrompt} {preset} {style} {quality} {aspectRatio} {type}.

@@ -1,4 +1,4 @@
-/* gf_provider.h: one interface for every image provider (SPEC §6).
+/* gf_provider.h: one interface for every image provider (docs/providers.md).
  *
  * A provider is a declared instance (GenFlowProvider NAME KIND opts…) of a
  * provider kind (local, and later stability, fal, replicate, aiml). A type's

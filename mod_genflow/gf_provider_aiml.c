@@ -1,4 +1,4 @@
-/* gf_provider_aiml.c: AI/ML API images (SPEC §6).
+/* gf_provider_aiml.c: AI/ML API images (docs/providers.md).
  *
  * POST {base}/v1/images/generations, OpenAI-shaped JSON {model, prompt, …}
  * with "Authorization: Bearer …"; synchronous: 200 (older specs say 201;

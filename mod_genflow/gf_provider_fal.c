@@ -1,4 +1,4 @@
-/* gf_provider_fal.c: fal.ai queue API (SPEC §6).
+/* gf_provider_fal.c: fal.ai queue API (docs/providers.md).
  *
  * Submit POST {base}/{model} (the full model id with any sub-path) with the
  * model input as JSON and "Authorization: Key …"; the answer names

@@ -1,4 +1,4 @@
-/* gf_provider_local.c: the built-in `local` provider (SPEC §6).
+/* gf_provider_local.c: the built-in `local` provider (docs/providers.md).
  *
  * No network: it renders a deterministic PNG from the final prompt and the
  * seed (gf_png.c). The demo uses it, and a chain may end with it as the

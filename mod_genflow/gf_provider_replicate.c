@@ -1,4 +1,4 @@
-/* gf_provider_replicate.c: Replicate predictions API (SPEC §6).
+/* gf_provider_replicate.c: Replicate predictions API (docs/providers.md).
  *
  * Create: POST {base}/v1/models/{owner}/{name}/predictions, or
  * POST {base}/v1/predictions with {"version"} when the model names one

@@ -1,4 +1,4 @@
-/* gf_provider_stability.c: Stability AI v2beta stable-image (SPEC §6).
+/* gf_provider_stability.c: Stability AI v2beta stable-image (docs/providers.md).
  *
  * POST {base}/v2beta/stable-image/generate/{core|ultra|sd3} as
  * multipart/form-data (always, even for text), "Accept: image/any" (image/star). A 200 is

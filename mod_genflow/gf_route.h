@@ -1,4 +1,4 @@
-/* gf_route.h: the per-type API's paths and request headers (SPEC §3.1).
+/* gf_route.h: the per-type API's paths and request headers (docs/api.md).
  *
  * Pure functions over strings, so the handler's routing and header rules
  * are unit-tested without httpd.

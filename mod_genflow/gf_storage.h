@@ -1,4 +1,4 @@
-/* gf_storage.h: where result images are persisted (SPEC §7).
+/* gf_storage.h: where result images are persisted (docs/operations.md).
  *
  * Provider URLs are temporary, so a job stores the bytes before it
  * completes. One interface, several backends: a local directory that

@@ -1,4 +1,4 @@
-/* gf_storage_cloudinary.c: results uploaded to Cloudinary (SPEC §7).
+/* gf_storage_cloudinary.c: results uploaded to Cloudinary (docs/operations.md).
  *
  * Signed upload: POST {base}/v1_1/{cloud}/image/upload, multipart with
  * file, api_key, timestamp, public_id, overwrite=1 (booleans as 1/0) and

@@ -1,4 +1,4 @@
-/* gf_webhook.h: signatures of provider webhooks (SPEC §6, issue 4).
+/* gf_webhook.h: signatures of provider webhooks (docs/providers.md).
  *
  * Replicate: headers webhook-id, webhook-timestamp, webhook-signature
  * ("v1,<base64>" entries, space separated); signed content

@@ -1,4 +1,4 @@
-/* mod_genflow_admin.c: the site-wide admin and health endpoints (SPEC §3.2).
+/* mod_genflow_admin.c: the site-wide admin and health endpoints (docs/api.md).
  *
  *   SetHandler genflow-admin  (who may call it is decided by Apache Require)
  *     GET    {loc}/jobs?type=&status=&user=&limit=   {"items": [...]}

@@ -182,7 +182,7 @@ void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     return dc;
 }
 
-/* SPEC §2: the shipped types and what they cost and need. */
+/* The shipped types and what they cost and need. */
 typedef struct {
     const char *name;
     long cost;

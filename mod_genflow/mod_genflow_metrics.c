@@ -1,4 +1,4 @@
-/* mod_genflow_metrics.c: operational metrics (SPEC §3.2).
+/* mod_genflow_metrics.c: operational metrics (docs/api.md).
  *
  *   SetHandler genflow-metrics   Prometheus text exposition format 0.0.4
  *   mod_status (server-status)   a "mod_genflow" section, ?auto friendly

@@ -191,7 +191,7 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
                                              res->content_type, &url, &err);
             stored_in = sc->storage;
             stored_key = key;
-            /* SPEC §7: when the primary store fails, keep the provider's URL
+            /* docs/operations.md: when the primary store fails, keep the provider's URL
              * (saying so), and only bytes without one go to the local
              * directory of last resort. */
             if (rv != APR_SUCCESS && res->image_url) {

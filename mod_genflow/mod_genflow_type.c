@@ -1,4 +1,4 @@
-/* mod_genflow_type.c: the per-type endpoints (SPEC §3.1).
+/* mod_genflow_type.c: the per-type endpoints (docs/api.md).
  *
  *   POST {base}/create       validate, build the prompt, reserve, insert
  *   POST {base}/generate     start a pending generation, or create+start
@@ -177,7 +177,7 @@ static apr_uint64_t random_seed(void)
         return (apr_uint64_t)apr_time_now() % 4294967295ULL;
     }
     for (i = 0; i < 4; i++) seed = (seed << 8) | b[i];
-    return seed % 4294967295ULL;   /* SPEC: 0..4294967294 */
+    return seed % 4294967295ULL;   /* the documented range: 0..4294967294 */
 }
 
 /* The create statement returned nothing although it may have committed:

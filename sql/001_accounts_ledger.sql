@@ -1,4 +1,4 @@
--- 001: accounts and the append-only credit ledger (SPEC §5).
+-- 001: accounts and the append-only credit ledger (docs/operations.md).
 --
 -- Invariants the database itself enforces:
 --   * a balance is never negative (CHECK);

@@ -1,7 +1,7 @@
--- 002: one dedicated table per generation type (SPEC §2), all made by the
+-- 002: one dedicated table per generation type (README.md), all made by the
 -- same function so a site can add a type with one call:
 --     SELECT genflow_create_type_table('my-type', 'my_type_media');
--- plus the status object every endpoint returns (SPEC §3.1).
+-- plus the status object every endpoint returns (docs/api.md).
 
 CREATE TABLE genflow_types (
     type_name   text PRIMARY KEY CHECK (type_name ~ '^[a-z][a-z0-9-]{0,62}$'),
@@ -72,7 +72,7 @@ LANGUAGE sql STABLE AS $$
     SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 $$;
 
--- The status object of SPEC §3.1, from a type table row (to_jsonb(row)).
+-- The status object of docs/api.md, from a type table row (to_jsonb(row)).
 CREATE FUNCTION genflow_status_object(p_type text, r jsonb) RETURNS json
 LANGUAGE sql STABLE AS $$
     SELECT json_build_object(

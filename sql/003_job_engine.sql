@@ -1,4 +1,4 @@
--- 003: columns of the background job engine (SPEC §4) on every type table.
+-- 003: columns of the background job engine (docs/operations.md) on every type table.
 --
 -- A generation is "queued" once generate/retry asked for it (queued_at);
 -- workers claim queued rows whose next_attempt_at has come and whose lease

@@ -1,4 +1,4 @@
--- 004: presets (SPEC §3.1, issue 5). Each preset belongs to a type; every
+-- 004: presets (docs/api.md, issue 5). Each preset belongs to a type; every
 -- ISO week a deterministic rotation makes GenFlowPresetsPerWeek of a type's
 -- enabled presets active (the module computes it from `position`).
 -- `prompt` is what {preset} contributes to the final prompt.

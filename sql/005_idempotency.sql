@@ -1,4 +1,4 @@
--- 005: Idempotency-Key records (SPEC §3.1). The first request for
+-- 005: Idempotency-Key records (docs/api.md). The first request for
 -- (user, key) owns the record while it runs; its answer is stored and
 -- replayed for 24 h. The primary key makes concurrent duplicates collide
 -- here, before any generation or reservation exists.

@@ -40,7 +40,7 @@ is_deeply([sort keys %$s],
           [sort qw(generationId type status prompt preset imageUrl provider model providerJobId
                    retryCount maxRetries error estimatedCost creditsCharged createdAt
                    startedAt finishedAt processingTimeMs)],
-          'status object has exactly the SPEC fields');
+          'status object has exactly the documented fields');
 ok(!defined $s->{imageUrl} && !defined $s->{error} && !defined $s->{finishedAt},
    'unknown values are null');
 is($s->{maxRetries}, 3, 'maxRetries defaults to 3');

@@ -1,4 +1,4 @@
-# Every failure path answers the JSON error shape of SPEC §3.3.
+# Every failure path answers the JSON error shape of docs/api.md.
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);

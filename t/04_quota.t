@@ -15,7 +15,7 @@ is($res->code, 200, 'quota 200');
 my $q = json_of($res);
 is_deeply([sort keys %$q],
           [sort qw(daily_limit daily_used remaining weekly_used dailyReset currentBalance timestamp)],
-          'the SPEC fields');
+          'the documented fields');
 is($q->{currentBalance}, 10, 'a new account starts with GenFlowStartingCredits');
 is($q->{daily_limit}, 1000, 'daily_limit is GenFlowDailyLimit');
 is($q->{daily_used}, 0, 'nothing used yet');

@@ -1,5 +1,5 @@
 # The database itself forbids double reservations, double finalizations,
-# and rewriting the ledger; the SPEC §5 invariant holds for every user.
+# and rewriting the ledger; the docs/operations.md invariant holds for every user.
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
@@ -39,7 +39,7 @@ ok(refused("DELETE FROM genflow_ledger WHERE generation_id = '$id'"),
 ok(refused("UPDATE genflow_accounts SET balance = -1 WHERE user_id = '$user'"),
    'a balance cannot go negative');
 
-# SPEC §5: per user, balance = grants - reservations + refunds; per
+# docs/operations.md: per user, balance = grants - reservations + refunds; per
 # generation, one reservation, and one charge or refund iff terminal.
 my $bad_users = psql(<<'SQL');
 SELECT count(*) FROM genflow_accounts a

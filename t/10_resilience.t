@@ -104,7 +104,7 @@ is(psql("SELECT count(*) FROM neo_glitch_media WHERE id IN ($list) AND status = 
    200 - @broken, 'all the others completed (retries and fallback)');
 cmp_ok(psql("SELECT count(*) FROM neo_glitch_media WHERE id IN ($list) AND attempts > 1 "
             . "AND chain = 'flaky,local'"), '>', 0, 'transient failures were retried');
-# SPEC §5, exactly: per generation one reservation and one finalization
+# docs/operations.md, exactly: per generation one reservation and one finalization
 # (charge iff completed, refund iff failed); per user balance = ledger sum.
 is(psql(<<"SQL"), 0, 'per generation: one reservation, one charge or refund matching the state');
 SELECT count(*) FROM neo_glitch_media g WHERE g.id IN ($list) AND (

@@ -83,7 +83,7 @@ sub json_of {
     return $doc;
 }
 
-# Does the answer have the SPEC §3.3 error shape with this status and code?
+# Does the answer have the docs/api.md error shape with this status and code?
 sub is_json_error {
     my ($res, $status, $code) = @_;
     return 0 unless $res->code == $status;

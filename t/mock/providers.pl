@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # Mock AI providers for the mod_genflow tests: Stability v2beta, fal queue,
 # Replicate predictions, AIML images — one loopback HTTP server that speaks
-# each protocol as ../../shared/reference/providers.md describes it, records
+# each protocol as docs/providers.md describes it, records
 # every request it gets (GET /_log) and misbehaves on demand: a marker in
 # the prompt picks the fault.
 #
