@@ -52,7 +52,6 @@
 typedef struct waiter_t {
     const char *id;
     apr_thread_cond_t *cond;
-    int fired;
     struct waiter_t *next;
 } waiter_t;
 
@@ -230,7 +229,6 @@ static void announce_change(const char *id)
     }
     for (w = W->waiters; w; w = w->next) {
         if (!id || !strcmp(w->id, id)) {
-            w->fired = 1;
             apr_thread_cond_signal(w->cond);
         }
     }
