@@ -8,6 +8,7 @@
 #include <apr_uri.h>
 
 #include "gf_http.h"
+#include "gf_http_sink.h"
 
 #define GF_HTTP_ABORTED "aborted: the server is stopping"
 
@@ -172,62 +173,6 @@ const char *gf_http_check_url(apr_pool_t *p, const char *url, int allow_loopback
                         "address with insecure_loopback=on)", url);
 }
 
-typedef struct {
-    apr_pool_t *p;
-    char *buf;
-    apr_size_t len, cap, max;
-    int too_large;
-} sink_t;
-
-static size_t on_body(char *data, size_t size, size_t n, void *baton)
-{
-    sink_t *s = baton;
-    size_t len = size * n;
-
-    if (s->len + len > s->max) {
-        s->too_large = 1;
-        return 0;   /* aborts the transfer: CURLE_WRITE_ERROR */
-    }
-    if (s->len + len + 1 > s->cap) {
-        apr_size_t cap = s->cap ? s->cap * 2 : 16384;
-        char *nb;
-        while (cap < s->len + len + 1) cap *= 2;
-        nb = apr_palloc(s->p, cap);
-        if (s->len) memcpy(nb, s->buf, s->len);
-        s->buf = nb;
-        s->cap = cap;
-    }
-    memcpy(s->buf + s->len, data, len);
-    s->len += len;
-    return len;
-}
-
-static size_t on_header(char *data, size_t size, size_t n, void *baton)
-{
-    gf_http_response_t *res = baton;
-    size_t len = size * n;
-    const char *colon = memchr(data, ':', len);
-    char *name, *value, *c;
-    apr_pool_t *p = apr_table_elts(res->headers)->pool;
-
-    if (!strncmp(data, "HTTP/", 5)) {
-        apr_table_clear(res->headers);   /* a new response (after 100 or a redirect) */
-        return len;
-    }
-    if (!colon) {
-        return len;
-    }
-    name = apr_pstrmemdup(p, data, (apr_size_t)(colon - data));
-    for (c = name; *c; c++) *c = (char)apr_tolower(*c);
-    value = apr_pstrmemdup(p, colon + 1, len - (apr_size_t)(colon - data) - 1);
-    while (*value == ' ' || *value == '\t') value++;
-    for (c = value + strlen(value); c > value && (c[-1] == '\r' || c[-1] == '\n' || c[-1] == ' '); c--) {
-        c[-1] = '\0';
-    }
-    apr_table_add(res->headers, name, value);
-    return len;
-}
-
 static int add_header(void *baton, const char *key, const char *value)
 {
     struct curl_slist **list = baton;
@@ -243,7 +188,7 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
     CURLcode rc;
     struct curl_slist *headers = NULL;
     curl_mime *mime = NULL;
-    sink_t sink;
+    gf_http_sink_t sink;
     long status = 0;
     char errbuf[CURL_ERROR_SIZE];
     const char *bad;
@@ -282,9 +227,9 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                      req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, gf_http_on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, gf_http_on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, res);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
