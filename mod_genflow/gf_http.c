@@ -2,6 +2,9 @@
 #include <string.h>
 #include <strings.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <curl/curl.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
@@ -9,6 +12,7 @@
 
 #include "gf_http.h"
 #include "gf_http_sink.h"
+#include "gf_netaddr.h"
 
 #define GF_HTTP_ABORTED "aborted: the server is stopping"
 
@@ -173,6 +177,71 @@ const char *gf_http_check_url(apr_pool_t *p, const char *url, int allow_loopback
                         "address with insecure_loopback=on)", url);
 }
 
+const char *gf_http_check_origin(apr_pool_t *p, const char *url, const char *origin_url)
+{
+    apr_uri_t u, o;
+
+    if (!url || apr_uri_parse(p, url, &u) != APR_SUCCESS || !u.scheme || !u.hostname) {
+        return apr_psprintf(p, "'%s' is not an absolute URL", url ? url : "");
+    }
+    if (!origin_url || apr_uri_parse(p, origin_url, &o) != APR_SUCCESS || !o.scheme
+        || !o.hostname) {
+        return "the provider's base_url is not an absolute URL";
+    }
+    if (strcasecmp(u.scheme, o.scheme) || strcasecmp(u.hostname, o.hostname)
+        || (u.port ? u.port : apr_uri_port_of_scheme(u.scheme))
+           != (o.port ? o.port : apr_uri_port_of_scheme(o.scheme))
+        || u.user || u.password) {
+        return apr_psprintf(p, "'%s' is not on the provider's origin %s://%s%s%s", url,
+                            o.scheme, o.hostname, o.port_str ? ":" : "",
+                            o.port_str ? o.port_str : "");
+    }
+    return NULL;
+}
+
+/* What a public_only transfer learned about its addresses. */
+typedef struct {
+    int allow_loopback;
+    const char *refusal;       /* why the address was refused, or NULL */
+    char ip[64];
+} addr_guard_t;
+
+/* A new connection: refuse a non-public address before connecting. */
+static curl_socket_t on_open_socket(void *baton, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    addr_guard_t *g = baton;
+    const char *why;
+
+    (void)purpose;
+    if ((why = gf_netaddr_refusal(&a->addr, g->allow_loopback)) != NULL) {
+        const void *raw = a->family == AF_INET6
+            ? (const void *)&((const struct sockaddr_in6 *)(const void *)&a->addr)->sin6_addr
+            : (const void *)&((const struct sockaddr_in *)(const void *)&a->addr)->sin_addr;
+        if (!inet_ntop(a->family, raw, g->ip, sizeof(g->ip))) strcpy(g->ip, "?");
+        g->refusal = why;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+#if LIBCURL_VERSION_NUM >= 0x075000
+/* Every connection, reused ones too, just before the request is sent. */
+static int on_prereq(void *baton, char *primary_ip, char *local_ip, int primary_port,
+                     int local_port)
+{
+    addr_guard_t *g = baton;
+    const char *why;
+
+    (void)local_ip; (void)primary_port; (void)local_port;
+    if ((why = gf_netaddr_refusal_text(primary_ip, g->allow_loopback)) != NULL) {
+        apr_cpystrn(g->ip, primary_ip ? primary_ip : "?", sizeof(g->ip));
+        g->refusal = why;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+#endif
+
 static int add_header(void *baton, const char *key, const char *value)
 {
     struct curl_slist **list = baton;
@@ -189,6 +258,7 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
     struct curl_slist *headers = NULL;
     curl_mime *mime = NULL;
     gf_http_sink_t sink;
+    addr_guard_t guard;
     long status = 0;
     char errbuf[CURL_ERROR_SIZE];
     const char *bad;
@@ -197,8 +267,10 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
     memset(res, 0, sizeof(*res));
     res->headers = apr_table_make(p, 16);
     res->content_type = "";
-    if ((bad = gf_http_check_url(p, req->url, req->allow_loopback_http)) != NULL) {
+    if ((bad = gf_http_check_url(p, req->url, req->allow_loopback_http)) != NULL
+        || (req->origin && (bad = gf_http_check_origin(p, req->url, req->origin)) != NULL)) {
         res->error = bad;
+        res->refused = 1;
         return;
     }
     if (gf_http_aborting()) {
@@ -235,6 +307,16 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "mod_genflow/0.1");
+    memset(&guard, 0, sizeof(guard));
+    if (req->public_only) {
+        guard.allow_loopback = req->allow_loopback_http;
+        curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+        curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &guard);
+#if LIBCURL_VERSION_NUM >= 0x075000
+        curl_easy_setopt(curl, CURLOPT_PREREQFUNCTION, on_prereq);
+        curl_easy_setopt(curl, CURLOPT_PREREQDATA, &guard);
+#endif
+    }
     if (req->headers) {
         apr_table_do(add_header, &headers, req->headers, NULL);
     }
@@ -272,7 +354,12 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
 
     rc = run_transfer();
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+    if (guard.refusal) {
+        /* Checked before the address was used: nothing was sent. */
+        res->error = apr_psprintf(p, "refused to connect to %s, %s", guard.ip, guard.refusal);
+        res->refused = 1;
+    }
+    else if (rc == CURLE_ABORTED_BY_CALLBACK) {
         res->error = GF_HTTP_ABORTED;
         res->transient = res->aborted = 1;
     }

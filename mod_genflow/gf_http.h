@@ -17,6 +17,15 @@
  * between threads: libcurl (7.88) does not support a connection cache
  * shared by concurrent threads.
  *
+ * Origins and addresses: a request with an origin is refused before any
+ * byte leaves unless its URL is on that origin (the provider adapters set
+ * the configured base_url, so a poll or cancel URL taken from an answer
+ * never carries the key elsewhere); redirects are never followed. A
+ * request marked public_only (result downloads) connects only to public
+ * addresses, checked on the address curl actually connects to, new or
+ * reused (CURLOPT_OPENSOCKETFUNCTION and CURLOPT_PREREQFUNCTION). With a
+ * proxy configured (https_proxy), that is the proxy's address.
+ *
  * Abort: once the process-wide abort flag is raised, every transfer in
  * progress stops within about 100 ms (and new ones do not start), so that
  * a stopping child exits in bounded time instead of waiting out provider
@@ -48,6 +57,10 @@ typedef struct {
     long timeout_ms;
     apr_size_t max_response;   /* bytes; larger answers are refused */
     int allow_loopback_http;   /* permit http:// to 127.0.0.0/8, localhost, ::1 */
+    const char *origin;        /* if set, the URL must be on this origin (scheme, host,
+                                * port) or nothing is sent: API calls carry the key */
+    int public_only;           /* connect only to public addresses (gf_netaddr.h);
+                                * loopback too with allow_loopback_http */
 } gf_http_request_t;
 
 typedef struct {
@@ -60,6 +73,8 @@ typedef struct {
     int transient;             /* the failure is worth retrying */
     int too_large;             /* the answer exceeded max_response */
     int aborted;               /* stopped by the abort flag (also transient, status 0) */
+    int refused;               /* not sent: off its origin or to a non-public address
+                                * (permanent; error says why) */
 } gf_http_response_t;
 
 /* Once per process, while single-threaded (post_config): curl's global
@@ -82,6 +97,11 @@ int gf_http_aborting(void);
 
 /* Is this URL allowed under the request's scheme rules? NULL or why not. */
 const char *gf_http_check_url(apr_pool_t *p, const char *url, int allow_loopback_http);
+
+/* Is url on the same origin as origin_url (scheme and host compared
+ * without regard to case, ports with the scheme's default filled in)?
+ * NULL or why not. */
+const char *gf_http_check_origin(apr_pool_t *p, const char *url, const char *origin_url);
 
 /* Thread-safe; uses (and on first use creates) the calling thread's handles. */
 void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_response_t *res);

@@ -4,6 +4,7 @@
 #include <apr_lib.h>
 
 #include "gf_provider.h"
+#include "gf_utf8.h"
 #include "gf_error.h"
 
 static const gf_provider_kind_t *const KINDS[] = {
@@ -125,6 +126,21 @@ void gf_provider_attempt(const gf_provider_t *prov, const gf_job_t *job,
     }
     else {
         prov->kind->generate(prov, job, p, res);
+    }
+    if (res->provider_job_id && (strlen(res->provider_job_id) > GF_PROVIDER_ID_MAX
+                                 || !gf_utf8_valid_str(res->provider_job_id))) {
+        /* It goes into the database, URL paths and the status JSON. */
+        res->error_code = GF_JOB_API;
+        res->error_message = "the provider answered a job id that is too long or not text";
+        res->provider_job_id = NULL;
+        res->transient = 0;
+    }
+    if (res->error_message) {
+        /* Provider text reaches the database (valid UTF-8 only), the
+         * status JSON and the logs: cut on a character boundary, control
+         * characters replaced. */
+        res->error_message = gf_utf8_clean(p, res->error_message, strlen(res->error_message),
+                                           GF_PROVIDER_MESSAGE_MAX);
     }
     if (!res->error_code && !res->image && !res->image_url && !res->provider_job_id
         && !res->running) {

@@ -103,7 +103,14 @@ const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *a
 /* Parse "name" or "name:model" of a chain. */
 const char *gf_chain_entry_parse(apr_pool_t *p, const char *arg, gf_chain_entry_t *entry);
 
-/* Run one attempt; res is always filled. With provider_job_id the accepted
+/* Provider text kept at most (bytes of UTF-8, cut on a character). */
+#define GF_PROVIDER_MESSAGE_MAX 500
+/* The longest provider job id accepted. */
+#define GF_PROVIDER_ID_MAX 255
+
+/* Run one attempt; res is always filled. Its error_message is valid
+ * UTF-8 without control characters, at most GF_PROVIDER_MESSAGE_MAX bytes;
+ * a job id longer than GF_PROVIDER_ID_MAX or not text fails the attempt. With provider_job_id the accepted
  * job is polled instead of submitted again (never re-submit blindly). */
 void gf_provider_attempt(const gf_provider_t *prov, const gf_job_t *job,
                          const char *provider_job_id, apr_pool_t *p,

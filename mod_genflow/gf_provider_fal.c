@@ -25,6 +25,15 @@
 #define FAL_BASE "https://queue.fal.run"
 #define FAL_DEFAULT_MODEL "fal-ai/fast-sdxl"
 
+/* The URLs a submit answer names, and fal's documented shape of each. */
+static const struct {
+    const char *member, *suffix;
+} FAL_URLS[] = {
+    { "status_url", "/status" },
+    { "response_url", "" },
+    { "cancel_url", "/cancel" },
+};
+
 static const char *fal_set_option(apr_pool_t *p, gf_provider_t *prov,
                                   const char *key, const char *value)
 {
@@ -87,6 +96,7 @@ static void fal_generate(const gf_provider_t *prov, const gf_job_t *job,
     gf_http_request_t req;
     gf_http_response_t hr;
     const char *err, *id, *size = image_size(job->aspect_ratio);
+    int i;
 
     json_object_object_add(in, "prompt", json_object_new_string(job->prompt));
     if (job->seed) json_object_object_add(in, "seed", json_object_new_int64((int64_t)job->seed));
@@ -114,15 +124,21 @@ static void fal_generate(const gf_provider_t *prov, const gf_job_t *job,
         return;
     }
     state = gf_json_pool_own(p, json_object_new_object());
-    json_object_object_add(state, "status_url", json_object_new_string(
-        gf_json_str(out, "status_url") ? gf_json_str(out, "status_url")
-        : apr_psprintf(p, "%s/%s/requests/%s/status", ns->base_url, model, id)));
-    json_object_object_add(state, "response_url", json_object_new_string(
-        gf_json_str(out, "response_url") ? gf_json_str(out, "response_url")
-        : apr_psprintf(p, "%s/%s/requests/%s", ns->base_url, model, id)));
-    json_object_object_add(state, "cancel_url", json_object_new_string(
-        gf_json_str(out, "cancel_url") ? gf_json_str(out, "cancel_url")
-        : apr_psprintf(p, "%s/%s/requests/%s/cancel", ns->base_url, model, id)));
+    for (i = 0; i < 3; i++) {
+        /* The URLs fal returns drop the model's sub-path; without them,
+         * build fal's documented ones. Either way the key goes only to
+         * the configured origin. */
+        const char *u = gf_json_str(out, FAL_URLS[i].member);
+        if (!u) {
+            u = apr_psprintf(p, "%s/%s/requests/%s%s", ns->base_url, model,
+                             apr_pescape_path_segment(p, id), FAL_URLS[i].suffix);
+        }
+        if ((err = gf_net_followable(p, prov, ns, u)) != NULL) {
+            gf_net_fail(res, GF_JOB_API, 0, err);
+            return;
+        }
+        json_object_object_add(state, FAL_URLS[i].member, json_object_new_string(u));
+    }
     res->provider_job_id = id;
     res->provider_state = gf_json_dump(p, state);
     res->model = model;

@@ -120,6 +120,16 @@ void gf_net_request(apr_pool_t *p, const gf_net_settings_t *ns, gf_http_request_
     req->timeout_ms = ns->timeout_ms;
     req->max_response = ns->max_bytes;
     req->allow_loopback_http = ns->insecure_loopback;
+    /* Every API call carries the key: only to the configured origin. */
+    req->origin = ns->base_url;
+}
+
+const char *gf_net_followable(apr_pool_t *p, const gf_provider_t *prov,
+                              const gf_net_settings_t *ns, const char *url)
+{
+    const char *why = gf_http_check_origin(p, url, ns->base_url);
+    return why ? apr_psprintf(p, "%s: refused to follow an answer's URL: %s", prov->name, why)
+               : NULL;
 }
 
 void gf_net_fail(gf_provider_result_t *res, const char *code, int transient, const char *message)
@@ -132,7 +142,8 @@ void gf_net_fail(gf_provider_result_t *res, const char *code, int transient, con
 void gf_net_transport_failure(apr_pool_t *p, const gf_provider_t *prov,
                               const gf_http_response_t *hr, gf_provider_result_t *res)
 {
-    if (hr->too_large) {
+    if (hr->too_large || hr->refused) {
+        /* Neither goes away by asking again. */
         gf_net_fail(res, GF_JOB_API, 0, apr_psprintf(p, "%s: %s", prov->name, hr->error));
         return;
     }
@@ -188,7 +199,11 @@ void gf_net_download(apr_pool_t *p, const gf_provider_t *prov, const gf_net_sett
     gf_http_request_t req;
     gf_http_response_t hr;
 
+    /* Result pictures live on other hosts (CDNs): no key goes with the
+     * download, and only public addresses are fetched. */
     gf_net_request(p, ns, &req, "GET", url);
+    req.origin = NULL;
+    req.public_only = 1;
     gf_http_perform(p, &req, &hr);
     if (hr.error) {
         gf_net_transport_failure(p, prov, &hr, res);

@@ -46,9 +46,16 @@ const char *gf_net_set_option(apr_pool_t *p, gf_provider_t *prov, const char *de
  * URL is allowed. */
 const char *gf_net_check(apr_pool_t *p, const gf_provider_t *prov);
 
-/* A request with the settings' timeouts, cap and scheme rule. */
+/* A request with the settings' timeouts, cap and scheme rule, pinned to
+ * the base_url's origin (gf_http_request_t.origin). */
 void gf_net_request(apr_pool_t *p, const gf_net_settings_t *ns, gf_http_request_t *req,
                     const char *method, const char *url);
+
+/* A URL taken from a provider's answer (a status, result or cancel URL)
+ * may be followed with the key only on the configured base_url's origin:
+ * NULL, or the reason for the job's error message. */
+const char *gf_net_followable(apr_pool_t *p, const gf_provider_t *prov,
+                              const gf_net_settings_t *ns, const char *url);
 
 /* Record a failure in res. */
 void gf_net_fail(gf_provider_result_t *res, const char *code, int transient, const char *message);
@@ -66,7 +73,9 @@ void gf_net_status_failure(apr_pool_t *p, const gf_provider_t *prov, int status,
 apr_interval_time_t gf_net_retry_after(const gf_http_response_t *hr);
 
 /* Fetch a result picture (provider URLs are temporary): res gets the
- * bytes, or a transient failure. */
+ * bytes, or a transient failure. No key is sent, and only public
+ * addresses are connected to (loopback too with insecure_loopback=on);
+ * a refused address fails permanently. */
 void gf_net_download(apr_pool_t *p, const gf_provider_t *prov, const gf_net_settings_t *ns,
                      const char *url, gf_provider_result_t *res);
 

@@ -19,6 +19,7 @@
  */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_escape.h>
 #include <apr_lib.h>
 #include <json-c/json.h>
 
@@ -77,7 +78,15 @@ static void prediction(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t 
     }
     if (!gf_json_str(state, "get")) {
         json_object_object_add(state, "get", json_object_new_string(
-            apr_psprintf(p, "%s/v1/predictions/%s", ns->base_url, id)));
+            apr_psprintf(p, "%s/v1/predictions/%s", ns->base_url, apr_pescape_path_segment(p, id))));
+    }
+    /* The key goes only to the configured origin: an answer that sends us
+     * elsewhere is not believed (and its prediction not recorded). */
+    if ((err = gf_net_followable(p, prov, ns, gf_json_str(state, "get"))) != NULL
+        || (gf_json_str(state, "cancel")
+            && (err = gf_net_followable(p, prov, ns, gf_json_str(state, "cancel"))) != NULL)) {
+        gf_net_fail(res, GF_JOB_API, 0, err);
+        return;
     }
     res->provider_job_id = id;
     res->provider_state = gf_json_dump(p, state);
@@ -198,7 +207,8 @@ static void replicate_poll(const gf_provider_t *prov, const gf_job_t *job, const
     res->model = job->model ? job->model : prov->default_model;
     get = gf_json_str(state, "get");
     gf_net_request(p, ns, &req, "GET",
-                   get ? get : apr_psprintf(p, "%s/v1/predictions/%s", ns->base_url, id));
+                   get ? get : apr_psprintf(p, "%s/v1/predictions/%s", ns->base_url,
+                                             apr_pescape_path_segment(p, id)));
     auth(p, ns, &req);
     gf_http_perform(p, &req, &hr);
     if (hr.error) {
@@ -229,7 +239,8 @@ static void replicate_cancel(const gf_provider_t *prov, const char *id, const ch
 
     url = gf_json_str(state, "cancel");
     gf_net_request(p, ns, &req, "POST",
-                   url ? url : apr_psprintf(p, "%s/v1/predictions/%s/cancel", ns->base_url, id));
+                   url ? url : apr_psprintf(p, "%s/v1/predictions/%s/cancel", ns->base_url,
+                                             apr_pescape_path_segment(p, id)));
     auth(p, ns, &req);
     req.timeout_ms = 5000;
     gf_http_perform(p, &req, &hr);

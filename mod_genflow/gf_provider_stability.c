@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <apr_strings.h>
+#include <apr_escape.h>
 #include <apr_base64.h>
 #include <json-c/json.h>
 
@@ -178,7 +179,8 @@ static void stability_poll(const gf_provider_t *prov, const gf_job_t *job, const
     gf_http_request_t req;
     gf_http_response_t hr;
 
-    gf_net_request(p, ns, &req, "GET", apr_pstrcat(p, ns->base_url, "/v2beta/results/", id, NULL));
+    gf_net_request(p, ns, &req, "GET", apr_pstrcat(p, ns->base_url, "/v2beta/results/",
+                                                       apr_pescape_path_segment(p, id), NULL));
     apr_table_set(req.headers, "Authorization", apr_pstrcat(p, "Bearer ", ns->key, NULL));
     apr_table_set(req.headers, "Accept", "image/*");
     gf_http_perform(p, &req, &hr);

@@ -55,14 +55,18 @@ static int fill_claim(apr_pool_t *p, const gf_type_t *t, const char *const *row,
     return 1;
 }
 
-static void log_transition(server_rec *s, int level, const gf_claim_t *c, const char *provider,
-                           const char *what, const char *code, const char *detail)
+static void log_transition(server_rec *s, apr_pool_t *p, int level, const gf_claim_t *c,
+                           const char *provider, const char *what, const char *code,
+                           const char *detail)
 {
+    /* The detail is often a provider's own words: escaped like any other
+     * outside text in the error_log (quotes, backslashes, control and
+     * non-ASCII bytes). */
     ap_log_error(APLOG_MARK, level, 0, s, GF_LOGNO(1401)
                  "%s type=%s id=%s user=%s provider=%s attempt=%d chain_index=%d "
                  "retry=%d error=%s%s%s", what, c->type->name, c->id, c->user,
                  provider ? provider : "-", c->attempts, c->chain_index, c->retry_count,
-                 code ? code : "-", detail ? ": " : "", detail ? detail : "");
+                 code ? code : "-", detail ? ": " : "", detail ? ap_escape_logitem(p, detail) : "");
 }
 
 /* Run one guarded statement of this attempt on a connection held only for
@@ -180,7 +184,7 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
         /* Is the generation still this attempt's? A cancelled or expired
          * one gets nothing stored: its late picture is discarded here. */
         if (attempt_statement(s, p, c, GF_SQL_RENEW) == 0) {
-            log_transition(s, APLOG_INFO, c, provider, "discarded", NULL,
+            log_transition(s, p, APLOG_INFO, c, provider, "discarded", NULL,
                            "the generation is no longer this attempt's (cancelled, expired "
                            "or taken over); its result is not stored");
             return 1;
@@ -197,14 +201,15 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
             if (rv != APR_SUCCESS && res->image_url) {
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1406)
                              "%s storage failed for type=%s id=%s (%s); keeping the "
-                             "provider's temporary URL", sc->storage->backend, t->name, c->id, err);
+                             "provider's temporary URL", sc->storage->backend, t->name, c->id,
+                             ap_escape_logitem(p, err));
                 url = res->image_url;
                 rv = APR_SUCCESS;
             }
             if (rv != APR_SUCCESS && sc->fallback_storage) {
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1405)
                              "%s storage failed for type=%s id=%s (%s); trying %s",
-                             sc->storage->backend, t->name, c->id, err,
+                             sc->storage->backend, t->name, c->id, ap_escape_logitem(p, err),
                              sc->fallback_storage->backend);
                 rv = gf_storage_put(sc->fallback_storage, p, key, res->image, res->image_len,
                                     res->content_type, &url, &err);
@@ -215,7 +220,8 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
             }
             if (rv != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1402)
-                             "storage failed for type=%s id=%s: %s", t->name, c->id, err);
+                             "storage failed for type=%s id=%s: %s", t->name, c->id,
+                             ap_escape_logitem(p, err));
                 dd.next = GF_NEXT_FAIL;
                 dd.code = GF_JOB_STORAGE;
                 dd.message = "the image could not be stored";
@@ -259,13 +265,13 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
         /* The lease was taken over (we were too slow) or the generation was
          * cancelled meanwhile: our result is dropped, nothing is charged.
          * Or a run whose answer was lost had recorded it already. */
-        log_transition(s, APLOG_WARNING, c, provider, "stale", gf_job_next_name(dd.next),
+        log_transition(s, p, APLOG_WARNING, c, provider, "stale", gf_job_next_name(dd.next),
                        maybe_applied ? "nothing to change: recorded by a run whose answer was "
                                        "lost, or the row changed under this attempt"
                                      : "the row changed under this attempt; result dropped");
         return 1;
     }
-    log_transition(s, dd.next == GF_NEXT_COMPLETE || dd.next == GF_NEXT_FAIL ? APLOG_INFO
+    log_transition(s, p, dd.next == GF_NEXT_COMPLETE || dd.next == GF_NEXT_FAIL ? APLOG_INFO
                                                                             : APLOG_DEBUG,
                    c, provider, gf_job_next_name(dd.next),
                    dd.next == GF_NEXT_FAIL ? dd.code : (res ? res->error_code : NULL),
@@ -378,7 +384,7 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
          * next provider is asked instead. */
         memset(&d, 0, sizeof(d));
         d.next = GF_NEXT_FALLBACK;
-        log_transition(s, APLOG_WARNING, &c, prov->name, "fallback", NULL,
+        log_transition(s, p, APLOG_WARNING, &c, prov->name, "fallback", NULL,
                        "the previous attempt ended during its submission; not submitting "
                        "to this provider again");
         return apply(s, p, &c, &d, prov, &res);
@@ -409,7 +415,7 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
         job.accepted = on_accepted;
         job.accepted_baton = &ab;
         if (APLOGdebug(s)) {
-            log_transition(s, APLOG_DEBUG, &c, prov->name,
+            log_transition(s, p, APLOG_DEBUG, &c, prov->name,
                            c.provider_job_id ? "poll" : "submit", NULL, NULL);
         }
         gf_provider_attempt(prov, &job, c.provider_job_id, p, &res);
@@ -417,13 +423,13 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
             /* The child is stopping: give the row back, due now, with its
              * provider job id untouched, for another worker to go on. */
             int released = attempt_statement(s, p, &c, GF_SQL_RELEASE) == 1;
-            log_transition(s, APLOG_INFO, &c, prov->name, "abandoned", NULL,
+            log_transition(s, p, APLOG_INFO, &c, prov->name, "abandoned", NULL,
                            released ? "the server is stopping; the row is released for "
                                       "another worker" : "the server is stopping");
             return 1;
         }
         if (gf_attempt_lost(slot)) {
-            log_transition(s, APLOG_WARNING, &c, prov->name, "stale", NULL,
+            log_transition(s, p, APLOG_WARNING, &c, prov->name, "stale", NULL,
                            "the lease was taken over or the generation ended during the "
                            "provider call; the result is dropped");
             return 1;

@@ -96,7 +96,8 @@ int gf_webhook_handler(request_rec *r)
     }
     if (woken) gf_workers_wake();
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1702)
-                  "webhook provider=%s job=%s woke %d generation(s)", prov->name, job_id, woken);
+                  "webhook provider=%s job=%s woke %d generation(s)", prov->name,
+                  ap_escape_logitem(r->pool, job_id), woken);
     return gf_send_json(r, HTTP_OK, apr_psprintf(r->pool, "{\"received\":true,\"woken\":%d}",
                                                  woken));
 }

@@ -17,6 +17,7 @@
 #include "../../mod_genflow/gf_storage.h"
 #include "../../mod_genflow/gf_error.h"
 #include "../../mod_genflow/gf_http.h"
+#include "../../mod_genflow/gf_netaddr.h"
 
 START_TEST(declarations)
 {
@@ -414,6 +415,119 @@ START_TEST(http_abort_flag)
 }
 END_TEST
 
+START_TEST(netaddr_public_and_not)
+{
+    static const char *const refused[] = {
+        "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "127.0.0.1", "127.9.9.9",
+        "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255",
+        "192.0.2.1", "198.18.0.1", "::1", "::", "fe80::1", "fd00:ec2::254", "fc00::1",
+        "ff02::1", "2001:db8::1", "::ffff:10.0.0.1", "::ffff:169.254.169.254",
+        "64:ff9b::a00:1", "::127.0.0.1", "not-an-address", NULL
+    };
+    static const char *const public[] = {
+        "8.8.8.8", "1.1.1.1", "172.15.255.255", "172.32.0.1", "100.63.255.255",
+        "100.128.0.1", "192.169.0.1", "2606:4700::1111", "2a00:1450:4001::200e",
+        "::ffff:8.8.8.8", "64:ff9b::808:808", NULL
+    };
+    int i;
+
+    for (i = 0; refused[i]; i++) {
+        ck_assert_msg(gf_netaddr_refusal_text(refused[i], 0) != NULL, "%s was let through",
+                      refused[i]);
+    }
+    for (i = 0; public[i]; i++) {
+        ck_assert_msg(gf_netaddr_refusal_text(public[i], 0) == NULL, "%s was refused: %s",
+                      public[i], gf_netaddr_refusal_text(public[i], 0));
+    }
+    /* insecure_loopback lets loopback through, and nothing else. */
+    ck_assert_ptr_null(gf_netaddr_refusal_text("127.0.0.1", 1));
+    ck_assert_ptr_null(gf_netaddr_refusal_text("::1", 1));
+    ck_assert_ptr_null(gf_netaddr_refusal_text("::ffff:127.0.0.1", 1));
+    ck_assert_ptr_nonnull(gf_netaddr_refusal_text("10.0.0.1", 1));
+    ck_assert_ptr_nonnull(gf_netaddr_refusal_text("169.254.169.254", 1));
+    ck_assert_ptr_nonnull(strstr(gf_netaddr_refusal_text("169.254.169.254", 0), "link-local"));
+}
+END_TEST
+
+START_TEST(http_origin_rule)
+{
+    const char *base = "https://queue.fal.run";
+    ck_assert_ptr_null(gf_http_check_origin(test_pool, "https://queue.fal.run/x/requests/1", base));
+    ck_assert_ptr_null(gf_http_check_origin(test_pool, "HTTPS://Queue.Fal.Run:443/a", base));
+    ck_assert_ptr_null(gf_http_check_origin(test_pool, "http://127.0.0.1:8/x",
+                                            "http://127.0.0.1:8/api"));
+    ck_assert_ptr_nonnull(gf_http_check_origin(test_pool, "https://evil.example/x", base));
+    ck_assert_ptr_nonnull(gf_http_check_origin(test_pool, "https://queue.fal.run.evil.example/",
+                                               base));
+    ck_assert_ptr_nonnull(gf_http_check_origin(test_pool, "https://queue.fal.run:8443/x", base));
+    ck_assert_ptr_nonnull(gf_http_check_origin(test_pool, "http://queue.fal.run/x", base));
+    ck_assert_ptr_nonnull(gf_http_check_origin(test_pool, "https://u:p@queue.fal.run/x", base));
+    ck_assert_ptr_nonnull(gf_http_check_origin(test_pool, "/relative", base));
+    ck_assert_ptr_nonnull(gf_http_check_origin(test_pool, "http://127.0.0.1:9/x",
+                                               "http://127.0.0.1:8"));
+}
+END_TEST
+
+START_TEST(http_refuses_before_sending)
+{
+    srv_t s;
+    gf_http_request_t req;
+    gf_http_response_t res;
+
+    gf_http_global_init();
+    srv_start(&s, 0);
+    /* Off its origin: nothing leaves, the server sees no connection. */
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = apr_psprintf(test_pool, "http://127.0.0.1:%d/x", s.port);
+    req.origin = apr_psprintf(test_pool, "http://127.0.0.1:%d", s.port == 1 ? 2 : s.port - 1);
+    req.allow_loopback_http = 1;
+    gf_http_perform(test_pool, &req, &res);
+    ck_assert_int_eq(res.refused, 1);
+    ck_assert_int_eq(res.transient, 0);
+    ck_assert_int_eq(res.status, 0);
+    ck_assert_ptr_nonnull(strstr(res.error, "origin"));
+    /* A public_only download to loopback without insecure_loopback:
+     * refused before connecting. */
+    req.origin = NULL;
+    req.public_only = 1;
+    req.allow_loopback_http = 0;
+    req.url = apr_psprintf(test_pool, "https://127.0.0.1:%d/x", s.port);
+    gf_http_perform(test_pool, &req, &res);
+    ck_assert_int_eq(res.refused, 1);
+    ck_assert_int_eq(res.transient, 0);
+    ck_assert_ptr_nonnull(strstr(res.error, "loopback"));
+    gf_http_thread_cleanup();
+    ck_assert_int_eq(srv_stop(&s), 0);
+}
+END_TEST
+
+START_TEST(http_public_only_with_loopback_allowed)
+{
+    srv_t s;
+    gf_http_request_t req;
+    gf_http_response_t res;
+
+    gf_http_global_init();
+    srv_start(&s, 0);
+    srv_get(&s, 3000, &res);             /* opens a connection to loopback */
+    ck_assert_int_eq(res.status, 200);
+    /* The same host again, now public_only with insecure_loopback: both
+     * address checks (the new-socket one does not run, the connection is
+     * reused; the prereq one does) let loopback through. */
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = apr_psprintf(test_pool, "http://127.0.0.1:%d/x", s.port);
+    req.allow_loopback_http = 1;
+    req.public_only = 1;
+    gf_http_perform(test_pool, &req, &res);
+    ck_assert_int_eq(res.status, 200);   /* loopback allowed: fine */
+    ck_assert_int_eq(res.refused, 0);
+    gf_http_thread_cleanup();
+    ck_assert_int_eq(srv_stop(&s), 1);   /* and it did reuse the connection */
+}
+END_TEST
+
 Suite *provider_suite(void)
 {
     Suite *s = suite_create("provider");
@@ -431,6 +545,10 @@ Suite *provider_suite(void)
     tcase_add_test(tc, http_reuses_connection);
     tcase_add_test(tc, http_thread_cleanup);
     tcase_add_test(tc, http_abort_flag);
+    tcase_add_test(tc, netaddr_public_and_not);
+    tcase_add_test(tc, http_origin_rule);
+    tcase_add_test(tc, http_refuses_before_sending);
+    tcase_add_test(tc, http_public_only_with_loopback_allowed);
     suite_add_tcase(s, tc);
     return s;
 }
