@@ -1,6 +1,7 @@
 /* gf_json.c: pool-owned json-c parsing and serialisation (see gf_json.h). */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_hash.h>
 
 #include "gf_json.h"
 #include "gf_utf8.h"
@@ -53,6 +54,76 @@ json_object *gf_json_pool_own(apr_pool_t *p, json_object *obj)
         apr_pool_cleanup_register(p, obj, json_pool_cleanup, apr_pool_cleanup_null);
     }
     return obj;
+}
+
+/* json-c keeps the last of two members with the same name and says
+ * nothing, so {"amount":1,"amount":1000} would mean whatever the last one
+ * says while a proxy or a log reader saw the first. This pass runs over
+ * text json-c has already accepted (so it is well-formed) and finds the
+ * first member name that appears twice in one object; names are compared
+ * after their escapes are decoded ("a" and "\u0061" are the same name).
+ * Returns the repeated name (decoded), or NULL. */
+static const char *duplicate_member(apr_pool_t *p, const char *buf, apr_size_t len)
+{
+    apr_hash_t *seen[GF_JSON_MAX_DEPTH + 1];
+    int is_object[GF_JSON_MAX_DEPTH + 1], expect_key[GF_JSON_MAX_DEPTH + 1];
+    int depth = -1;
+    apr_size_t i = 0;
+
+    while (i < len) {
+        char c = buf[i];
+        if (c == '"') {
+            apr_size_t start = ++i;
+            int escaped = 0;
+            while (i < len && buf[i] != '"') {
+                if (buf[i] == '\\') { escaped = 1; i++; }
+                i++;
+            }
+            if (depth >= 0 && is_object[depth] && expect_key[depth]) {
+                const char *name = NULL;
+                apr_size_t name_len = 0;
+                if (!escaped) {
+                    name = buf + start;
+                    name_len = i - start;
+                }
+                else {
+                    /* Let json-c decode the escapes of this one string. */
+                    json_object *o = json_tokener_parse(apr_pstrmemdup(p, buf + start - 1,
+                                                                       i - start + 2));
+                    if (o && json_object_is_type(o, json_type_string)) {
+                        name = apr_pstrmemdup(p, json_object_get_string(o),
+                                              (apr_size_t)json_object_get_string_len(o));
+                        name_len = (apr_size_t)json_object_get_string_len(o);
+                    }
+                    json_object_put(o);
+                }
+                if (name) {
+                    if (apr_hash_get(seen[depth], name, (apr_ssize_t)name_len)) {
+                        return apr_pstrmemdup(p, name, name_len);
+                    }
+                    apr_hash_set(seen[depth], name, (apr_ssize_t)name_len, "");
+                }
+                expect_key[depth] = 0;
+            }
+            i++;   /* the closing quote */
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            if (depth + 1 > GF_JSON_MAX_DEPTH) return NULL;   /* json-c refused it already */
+            depth++;
+            is_object[depth] = c == '{';
+            expect_key[depth] = c == '{';
+            seen[depth] = c == '{' ? apr_hash_make(p) : NULL;
+        }
+        else if (c == '}' || c == ']') {
+            if (depth >= 0) depth--;
+        }
+        else if (c == ',' && depth >= 0 && is_object[depth]) {
+            expect_key[depth] = 1;
+        }
+        i++;
+    }
+    return NULL;
 }
 
 static int only_space(const char *s, apr_size_t n)
@@ -128,9 +199,15 @@ json_object *gf_json_parse(apr_pool_t *p, const char *buf, apr_size_t len,
         *err = "request body is JSON null; a JSON object is expected";
     }
     else {
-        const char *bad = bad_string(p, obj, "");
+        const char *bad = bad_string(p, obj, ""), *dup;
         if (bad) {
             *err = apr_psprintf(p, "%s: not valid UTF-8 text (or holds a NUL character)", bad);
+            json_object_put(obj);
+            obj = NULL;
+        }
+        else if ((dup = duplicate_member(p, buf, len)) != NULL) {
+            *err = apr_psprintf(p, "request body names the member \"%s\" twice in one object",
+                                gf_utf8_clean(p, dup, strlen(dup), 64));
             json_object_put(obj);
             obj = NULL;
         }

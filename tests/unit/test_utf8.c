@@ -86,6 +86,22 @@ START_TEST(json_says_what_a_bare_value_is)
 }
 END_TEST
 
+START_TEST(json_refuses_duplicate_members)
+{
+    const char *err = parse_err("{\"user\":\"a\",\"amount\":1,\"amount\":1000}");
+    ck_assert_ptr_nonnull(err);
+    ck_assert_ptr_nonnull(strstr(err, "\"amount\" twice"));
+    /* The same name spelled with an escape is the same name. */
+    ck_assert_ptr_nonnull(parse_err("{\"prompt\":\"x\",\"\\u0070rompt\":\"y\"}"));
+    /* Nested objects: each has its own names. */
+    ck_assert_ptr_nonnull(parse_err("{\"parameters\":{\"seed\":1,\"seed\":2}}"));
+    ck_assert_ptr_null(parse_err("{\"a\":{\"a\":{\"a\":1}},\"b\":[{\"a\":1},{\"a\":2}]}"));
+    /* A string value that looks like a name does not count. */
+    ck_assert_ptr_null(parse_err("{\"a\":\"b\",\"b\":\"a\",\"c\":[\"a\",\"a\"]}"));
+    ck_assert_ptr_null(parse_err("{\"a\\\"b\":1,\"a\":2}"));
+}
+END_TEST
+
 START_TEST(query_args_never_turn_bad_into_absent)
 {
     ck_assert_ptr_eq(gf_query_arg(test_pool, "user=%ED%A0%80", "user"), GF_QUERY_BAD);
@@ -106,6 +122,7 @@ Suite *utf8_suite(void)
     tcase_add_test(tc, json_names_the_field_with_bad_text);
     tcase_add_test(tc, json_says_what_a_bare_value_is);
     tcase_add_test(tc, query_args_never_turn_bad_into_absent);
+    tcase_add_test(tc, json_refuses_duplicate_members);
     suite_add_tcase(s, tc);
     return s;
 }
