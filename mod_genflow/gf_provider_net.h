@@ -7,7 +7,8 @@
  *   timeout=MS            total time of one HTTP exchange (default 60000)
  *   connect_timeout=MS    (default 5000)
  *   max_bytes=N           largest answer accepted (default 20 MiB)
- *   insecure_loopback=on  allow plain http to 127.0.0.1/localhost (tests)
+ *   insecure_loopback=on  allow plain http to 127.0.0.1/localhost, and result
+ *                         downloads from loopback addresses (tests)
  *   webhook_url=URL       ask the provider to call this URL when a job ends
  *   webhook_secret_file=PATH / webhook_secret_env=NAME   (replicate: whsec_…)
  *   webhook_keys_file=PATH  (fal: JWKS or base64url Ed25519 keys, one a line)

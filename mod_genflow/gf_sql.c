@@ -23,7 +23,7 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
 int gf_sql_valid_table(const char *s)
 {
     size_t n = strlen(s), i;
-    if (n == 0 || n > 63 || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_')) return 0;
+    if (n == 0 || n > GF_SQL_TABLE_MAX || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_')) return 0;
     for (i = 1; i < n; i++) {
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) return 0;
     }

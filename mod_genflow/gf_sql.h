@@ -57,7 +57,13 @@ typedef enum {
 #define GF_SQL_ADMIN_GRANT     "gf_admin_grant"
 #define GF_SQL_PING            "gf_ping"
 
-/* Is s usable as a table name ([a-z_][a-z0-9_]{0,62})? */
+/* The longest table name: PostgreSQL names a type table's indexes after
+ * it ("<table>_user_history", 13 more bytes) and cuts every name at 63
+ * bytes, so a longer table would lose its indexes to the cut ("relation
+ * already exists, skipping"). sql/009 checks the same bound. */
+#define GF_SQL_TABLE_MAX 50
+
+/* Is s usable as a table name ([a-z_][a-z0-9_]{0,49})? */
 int gf_sql_valid_table(const char *s);
 /* Is s usable as a type name ([a-z][a-z0-9-]{0,62})? */
 int gf_sql_valid_type(const char *s);

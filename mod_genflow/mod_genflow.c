@@ -11,6 +11,8 @@
  *  4. handler: route, authenticate (r->user from any Apache auth), answer
  *     JSON (mod_genflow_type.c, mod_genflow_quota.c).
  *  5. insert_error_filter: httpd's own errors in our locations become JSON.
+ *  6. log_transaction: every request of our locations is counted in the
+ *     shared metrics (mod_genflow_metrics.c; post_config creates them).
  */
 #include <string.h>
 #include <http_core.h>
@@ -41,6 +43,8 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     gf_log_set(log_enabled, log_print, s);
     /* libcurl's global state, once, while the process is single-threaded. */
     gf_http_global_init();
+    /* The metrics counters, in shared memory, before the children fork. */
+    gf_metrics_post_config(pconf, s);
     if (!gf_registered_types()) {
         return OK;  /* loaded but unused */
     }
@@ -87,6 +91,7 @@ static void gf_register_hooks(apr_pool_t *p)
     ap_hook_handler(gf_admin_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gf_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gf_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(gf_api_handler, NULL, NULL, APR_HOOK_MIDDLE);
     gf_metrics_register_hooks();
     ap_hook_insert_error_filter(gf_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
     gf_register_error_filter();

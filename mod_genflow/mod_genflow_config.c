@@ -403,10 +403,11 @@ static const char *set_type(cmd_parms *cmd, void *dcv, const char *name, const c
         for (c = t; *c; c++) if (*c == '-') *c = '_';
         table = t;
     }
-    if (strlen(table) > 63) {
-        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "table name '%s' is longer than "
-                               "PostgreSQL's 63 characters; give a shorter one as the second "
-                               "argument: GenFlowType %s TABLE", table, name));
+    if (strlen(table) > GF_SQL_TABLE_MAX) {
+        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "table name '%s' is longer than %d "
+                               "characters (PostgreSQL cuts the names of its indexes at 63); "
+                               "give a shorter one as the second argument: GenFlowType %s TABLE",
+                               table, GF_SQL_TABLE_MAX, name));
     }
     if (!gf_sql_valid_table(table)) {
         return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "table name '%s' must be lower-case "

@@ -7,6 +7,11 @@
  * document; in a GenFlow location the GENFLOW_JSON_ERROR filter replaces
  * that HTML with the same JSON shape.
  */
+/* stddef.h before any APR header: APR_OFFSETOF (in the bucket brigade
+ * macros) uses offsetof only when it is already defined, and otherwise
+ * takes a member address through a NULL pointer, which is undefined
+ * behaviour (UBSan: "member access within null pointer"). */
+#include <stddef.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <http_protocol.h>
@@ -192,4 +197,17 @@ void gf_insert_error_filter(request_rec *r)
         return;
     }
     ap_add_output_filter(ERROR_FILTER_NAME, NULL, r, r->connection);
+}
+
+/* SetHandler genflow-api: the API prefix itself (e.g. <Location /api>).
+ * Every path under it that no type location or site handler serves,
+ * an unknown type included, answers a JSON 404 NOT_FOUND instead of
+ * httpd's HTML page, whatever the method. */
+int gf_api_handler(request_rec *r)
+{
+    if (!r->handler || strcmp(r->handler, GF_API_HANDLER)) {
+        return DECLINED;
+    }
+    return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_NOT_FOUND,
+                         "no API here: the path names no generation type or endpoint");
 }

@@ -13,6 +13,7 @@
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 
+#include "gf_metrics.h"
 #include "gf_provider.h"
 #include "gf_sql.h"
 #include "gf_storage.h"
@@ -31,6 +32,7 @@ APLOG_USE_MODULE(genflow);
 #define GF_ADMIN_HANDLER  "genflow-admin"    /* SetHandler genflow-admin */
 #define GF_HEALTH_HANDLER "genflow-health"   /* SetHandler genflow-health */
 #define GF_METRICS_HANDLER "genflow-metrics" /* SetHandler genflow-metrics */
+#define GF_API_HANDLER    "genflow-api"      /* SetHandler genflow-api: JSON 404 under the prefix */
 
 #define GF_UNSET (-1)
 
@@ -182,6 +184,10 @@ int gf_read_json_body(request_rec *r, long max_body, char **body, apr_size_t *le
 void gf_register_error_filter(void);
 void gf_insert_error_filter(request_rec *r);
 
+/* SetHandler genflow-api: JSON 404 NOT_FOUND for unknown paths under the
+ * API prefix. */
+int gf_api_handler(request_rec *r);
+
 /* mod_genflow_idempotency.c: run(r, baton) under the request's
  * Idempotency-Key, if it has one; resume(r, baton, id) answers for the
  * generation id that an earlier request with the key created before it
@@ -256,6 +262,11 @@ int gf_health_handler(request_rec *r);
 /* mod_genflow_metrics.c */
 int gf_metrics_handler(request_rec *r);
 void gf_metrics_register_hooks(void);
+/* Create (or keep, across restarts) the shared counters; post_config. */
+void gf_metrics_post_config(apr_pool_t *pconf, server_rec *s);
+/* The server's counters, for gf_metrics_* updates; NULL when there are
+ * none (the updates are then no-ops). */
+gf_metrics_t *gf_metrics(void);
 
 /* mod_genflow_webhook.c */
 int gf_webhook_handler(request_rec *r);

@@ -11,6 +11,8 @@
  * was taken over, or whose generation ended under it (cancelled, expired),
  * writes nothing: no row change and no stored picture. An attempt the
  * stopping child abandons gives its row back for rescue at once.
+ * The shared metrics (gf_metrics.h) count each provider call, and each
+ * retry, fallback, charge or refund whose statement matched.
  */
 #include <string.h>
 #include <apr_strings.h>
@@ -271,6 +273,22 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
                                      : "the row changed under this attempt; result dropped");
         return 1;
     }
+    /* Metrics: what this statement did (it matched, so it ran once). */
+    switch (dd.next) {
+    case GF_NEXT_RETRY:
+        gf_metrics_retry(gf_metrics(), t->name);
+        break;
+    case GF_NEXT_FALLBACK:
+        gf_metrics_fallback(gf_metrics(), t->name);
+        break;
+    case GF_NEXT_COMPLETE:
+    case GF_NEXT_FAIL:
+        /* The status object: the charge or refund and the duration. */
+        gf_metrics_terminal(gf_metrics(), p, t->name, rows->rows[0][0]);
+        break;
+    default:
+        break;
+    }
     log_transition(s, p, dd.next == GF_NEXT_COMPLETE || dd.next == GF_NEXT_FAIL ? APLOG_INFO
                                                                             : APLOG_DEBUG,
                    c, provider, gf_job_next_name(dd.next),
@@ -418,7 +436,15 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
             log_transition(s, p, APLOG_DEBUG, &c, prov->name,
                            c.provider_job_id ? "poll" : "submit", NULL, NULL);
         }
-        gf_provider_attempt(prov, &job, c.provider_job_id, p, &res);
+        {
+            apr_time_t t0 = apr_time_now();
+            const char *outcome, *code;
+            gf_provider_attempt(prov, &job, c.provider_job_id, p, &res);
+            gf_metrics_classify(&res, &outcome, &code);
+            gf_metrics_provider_call(gf_metrics(), prov->name,
+                                     gf_workers_aborting() ? "aborted" : outcome, code,
+                                     apr_time_now() - t0);
+        }
         if (gf_workers_aborting()) {
             /* The child is stopping: give the row back, due now, with its
              * provider job id untouched, for another worker to go on. */

@@ -5,7 +5,9 @@
  *   GET  {base}/status/{id}  the caller's generation
  *
  * Handlers only validate, call single-statement SQL and format answers;
- * the money rules live in those statements (gf_sql.c).
+ * the money rules live in those statements (gf_sql.c). Reservations and
+ * cancels are counted in the shared metrics (gf_metrics.h); requests are
+ * counted at their log entry (mod_genflow_metrics.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -273,6 +275,7 @@ static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t 
     }
     if (rows->nrows == 0 && rows->rerun && (*status_json = created_before(r, dc, id)) != NULL) {
         rq->idem_linked = rq->idem_key != NULL;
+        gf_metrics_credits(gf_metrics(), GF_CREDITS_RESERVED, cost);
         return GF_CONTINUE;
     }
     if (rows->nrows == 0 && rq->idem_key && !gf_idempotency_still_owned(r)) {
@@ -285,6 +288,7 @@ static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t 
     }
     rq->idem_linked = rq->idem_key != NULL;
     *status_json = rows->rows[0][0];
+    gf_metrics_credits(gf_metrics(), GF_CREDITS_RESERVED, cost);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1301)
                   "created type=%s user=%s cost=%ld", dc->type->name, r->user, cost);
     return GF_CONTINUE;
@@ -572,6 +576,8 @@ static int handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_route
     if (rows->nrows == 0) {
         return refused_by_state(r, dbd, dc, route->id, "pending or processing", "cancelled");
     }
+    /* Metrics: the refund and the generation's duration. */
+    gf_metrics_terminal(gf_metrics(), r->pool, dc->type->name, rows->rows[0][0]);
     /* The provider is called without holding a pooled connection. */
     gf_db_release(r);
     status = parse_status(r, rows->rows[0][0]);

@@ -14,7 +14,7 @@ use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep);
 use JSON::PP;
 
-plan tests => 25;
+plan tests => 27;
 
 my $u = new_user('untrusted');
 api(GET => '/api/quota', user => $u);
@@ -72,14 +72,21 @@ ok(is_json_error($res, 405, 'METHOD_NOT_ALLOWED'), 'the OS method: 405');
 is($res->header('Allow'), 'POST', 'with Allow: POST');
 is($rows->(), 0, 'and no generation, no reservation');
 
-# A 60-character type with a 63-character table, mounted at "/" of a
-# server of its own: statement labels longer than PostgreSQL's 63 bytes
-# stay unique (hashed), and status URLs are "/status/<id>", not "//status".
+# A 60-character type with a 50-character table (the longest: the
+# indexes are named after it), mounted at "/" of a server of its own:
+# statement labels longer than PostgreSQL's 63 bytes stay unique (hashed),
+# and status URLs are "/status/<id>", not "//status".
 {
     my $type = 'long-type-' . ('a' x 50);
-    my $table = 'long_type_' . ('a' x 50) . '_tb';
-    is(length($type) . '/' . length($table), '60/63', 'a 60-character type, a 63-character table');
+    my $table = 'long_type_' . ('a' x 37) . '_tb';
+    is(length($type) . '/' . length($table), '60/50', 'a 60-character type, a 50-character table');
     psql("SELECT genflow_create_type_table('$type', '$table')");
+    is(psql("SELECT count(*) FROM pg_indexes WHERE tablename = '$table' AND indexname IN "
+            . "('${table}_user_history', '${table}_active', '${table}_provider_job', '${table}_due')"), 4,
+       'it has all four of its indexes, under their full names');
+    my (undef, $ok) = psql("SELECT genflow_create_type_table('too-long', '${table}x')");
+    ok(!$ok && psql("SELECT count(*) FROM pg_tables WHERE tablename = '${table}x'") == 0,
+       'a 51-character table is refused and not created');
     my $dir = tempdir(CLEANUP => 1);
     my $port = free_port();
     my $root = Apache::Test::vars('serverroot');

@@ -23,6 +23,14 @@
 #                       answers 503 (fal status, Replicate GET prediction,
 #                       Stability results); later polls behave as usual
 #   [fault:pollslow]    those status polls answer after 3 s
+#   [fault:foreign:PORT]      fal's status/response/cancel URLs and
+#                             Replicate's urls.get/cancel point at another
+#                             origin, http://127.0.0.1:PORT (a second mock)
+#   [fault:foreignfile:PORT]  the result picture's URL is on that origin
+#   [fault:private]     the result picture's URL is https://169.254.169.254/…
+#   [fault:private6]    … https://[fd00:ec2::254]/…
+#   [fault:evilmsg]     the error text carries a newline, quotes and an
+#                       escape sequence (fal 422 detail, AIML 400 message)
 #
 # Besides GET /_log (every request), for bench/chaos:
 #   $STATE/submitted.log, GET /_submitted: one line per submission (a POST
@@ -81,6 +89,22 @@ while (1) {
 }
 
 sub base { 'http://127.0.0.1:' . $port }
+# Where a job's URLs point: here, or the foreign origin the prompt names.
+sub api_base {
+    my ($prompt) = @_;
+    return ($prompt // '') =~ /\[fault:foreign:(\d+)\]/ ? "http://127.0.0.1:$1" : base();
+}
+sub file_base {
+    my ($prompt) = @_;
+    $prompt //= '';
+    return "http://127.0.0.1:$1" if $prompt =~ /\[fault:foreignfile:(\d+)\]/;
+    return 'https://169.254.169.254' if $prompt =~ /\[fault:private\]/;
+    return 'https://[fd00:ec2::254]' if $prompt =~ /\[fault:private6\]/;
+    return base();
+}
+# (a sub, not a variable: the accept loop above runs before any later
+# file-scope assignment would)
+sub evil { "bad input\nAH00000: [fake] injected line \"quoted\" \e[31mred\e[0m \\ end" }
 
 sub counter {            # persistent per-key counter across forked children
     my ($key) = @_;
@@ -346,9 +370,9 @@ sub handle {
         if ($what eq '/cancel') {
             return send_json($c, 202, { status => 'CANCELLATION_REQUESTED' });
         }
-        my $urls = { request_id => $id, response_url => base() . "/$app/requests/$id",
-                     status_url => base() . "/$app/requests/$id/status",
-                     cancel_url => base() . "/$app/requests/$id/cancel" };
+        my $urls = { request_id => $id, response_url => api_base($prompt) . "/$app/requests/$id",
+                     status_url => api_base($prompt) . "/$app/requests/$id/status",
+                     cancel_url => api_base($prompt) . "/$app/requests/$id/cancel" };
         if ($what eq '/status') {
             return send_json($c, 503, { detail => 'Runner unavailable' }) if poll_fault('fal', $id, $prompt);
             my $n = counter("fal.$id");
@@ -360,7 +384,8 @@ sub handle {
         }
         return send_json($c, 422, { detail => [{ loc => ['body', 'prompt'], msg => 'prompt is not allowed', type => 'value_error' }] })
             if $prompt =~ /\[fault:failed\]/;
-        return send_json($c, 200, { images => [{ url => base() . "/files/$id.png", width => 1, height => 1,
+        return send_json($c, 422, { detail => evil() }) if $prompt =~ /\[fault:evilmsg\]/;
+        return send_json($c, 200, { images => [{ url => file_base($prompt) . "/files/$id.png", width => 1, height => 1,
                                                  content_type => 'image/png' }],
                                     seed => 123, has_nsfw_concepts => [JSON::PP::false], prompt => $prompt,
                                     timings => { inference => 1.1 } });
@@ -388,9 +413,9 @@ sub handle {
         accepted($provider, $id, $prompt);
         # The returned URLs name owner/app only, without the model's sub-path.
         return send_json($c, 200, { request_id => $id, status => 'IN_QUEUE', queue_position => 0,
-                                    response_url => base() . "/$app/requests/$id",
-                                    status_url => base() . "/$app/requests/$id/status",
-                                    cancel_url => base() . "/$app/requests/$id/cancel" });
+                                    response_url => api_base($prompt) . "/$app/requests/$id",
+                                    status_url => api_base($prompt) . "/$app/requests/$id/status",
+                                    cancel_url => api_base($prompt) . "/$app/requests/$id/cancel" });
     }
 
     # ---- Replicate ---------------------------------------------------------
@@ -432,7 +457,7 @@ sub handle {
         my $id = join '', map { ('a' .. 'z', 0 .. 9)[rand 36] } 1 .. 26;
         remember($id, $prompt);
         my $status = $prompt =~ /\[fault:failed\]/ ? 'failed'
-                   : ($prompt =~ /\[fault:(queue|never)\]/ || ($r->header('Prefer') // '') !~ /wait/) ? 'starting'
+                   : ($prompt =~ /\[fault:(queue|never|foreign:\d+)\]/ || ($r->header('Prefer') // '') !~ /wait/) ? 'starting'
                    : 'succeeded';
         accepted($provider, $id, $prompt) if $status ne 'failed';
         return send_json($c, 201, prediction($id, $status, $prompt));
@@ -452,12 +477,13 @@ sub handle {
         submitted('aiml:' . ($in->{model} // ''), $prompt);
         return if common_fault($c, $prompt);
         return $err->(400, 'Body validation error!') unless length $prompt && $in->{model};
+        return $err->(400, evil()) if $prompt =~ /\[fault:evilmsg\]/;
         return $err->(403, "You've run out of credits. Please top up your balance.") if $prompt =~ /\[fault:403\]/;
         return $err->(429, 'Too Many Requests') if $prompt =~ /\[fault:429\]/;
         return $err->(500, 'Internal server error') if $prompt =~ /\[fault:500\]/;
         return send_json($c, 201, { data => [{ url => undef, b64_json => encode_base64($PNG, '') }] })
             if $prompt =~ /\[fault:b64\]/;
-        return send_json($c, 200, { data => [{ url => base() . '/files/aiml.png', b64_json => undef }],
+        return send_json($c, 200, { data => [{ url => file_base($prompt) . '/files/aiml.png', b64_json => undef }],
                                     meta => { usage => { credits_used => 120000 } } });
     }
 
@@ -469,8 +495,9 @@ sub prediction {
     my ($id, $status, $prompt) = @_;
     return { id => $id, model => 'owner/model', version => 'v' x 64, input => { prompt => $prompt },
              logs => '', status => $status, created_at => '2026-11-22T16:19:34.765994Z',
-             output => $status eq 'succeeded' ? [ base() . "/files/$id.png" ] : undef,
+             output => $status eq 'succeeded' ? [ file_base($prompt) . "/files/$id.png" ] : undef,
              error => $status eq 'failed' ? 'CUDA out of memory' : undef,
              data_removed => JSON::PP::false, source => 'api',
-             urls => { get => base() . "/v1/predictions/$id", cancel => base() . "/v1/predictions/$id/cancel" } };
+             urls => { get => api_base($prompt) . "/v1/predictions/$id",
+                       cancel => api_base($prompt) . "/v1/predictions/$id/cancel" } };
 }

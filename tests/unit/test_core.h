@@ -18,5 +18,6 @@ Suite *job_suite(void);
 Suite *webhook_suite(void);
 Suite *presets_suite(void);
 Suite *utf8_suite(void);
+Suite *metrics_suite(void);
 
 #endif

@@ -12,6 +12,8 @@ START_TEST(identifiers)
     ck_assert(!gf_sql_valid_table("x; drop table y"));
     ck_assert(!gf_sql_valid_table("Upper"));
     ck_assert(!gf_sql_valid_table(""));
+    ck_assert(gf_sql_valid_table("t1234567890123456789012345678901234567890123456789"));    /* 50 */
+    ck_assert(!gf_sql_valid_table("t12345678901234567890123456789012345678901234567890"));  /* 51 */
     ck_assert(gf_sql_valid_type("neo-glitch"));
     ck_assert(!gf_sql_valid_type("-x"));
     ck_assert(!gf_sql_valid_type("a'b"));
