@@ -388,7 +388,10 @@ static void *APR_THREAD_FUNC listener_main(apr_thread_t *thread, void *data)
     if (conn) PQfinish(conn);
     W->listening = 0;
     apr_pool_destroy(pool);
-    apr_thread_exit(thread, APR_SUCCESS);
+    /* Return, not apr_thread_exit(): pthread_exit unwinds the stack by
+     * force, and APR 1.7's apr_thread_exit destroys the thread's subpool
+     * of pchild from this thread. stop_workers joins us; the subpool goes
+     * with pchild. */
     return NULL;
 }
 
@@ -453,8 +456,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     }
     gf_http_thread_cleanup();
     apr_pool_destroy(pool);
-    apr_thread_exit(thread, APR_SUCCESS);
-    return NULL;
+    return NULL;   /* as listener_main: return, never apr_thread_exit() */
 }
 
 static int attempts_running(void)
