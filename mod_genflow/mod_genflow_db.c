@@ -112,7 +112,9 @@ ap_dbd_t *gf_db_acquire(request_rec *r)
     gf_req_t *rq = gf_req(r);
 
     if (rq->dbd) return rq->dbd;
-    rq->dbd = dbd_open_fn(r->pool, r->server);
+    /* No GenFlowType anywhere: post_config never bound mod_dbd's functions
+     * (a site handler such as genflow-health can still be mounted). */
+    rq->dbd = dbd_open_fn ? dbd_open_fn(r->pool, r->server) : NULL;
     if (!rq->dbd) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(1102)
                       "no database connection from mod_dbd; answering 503");
@@ -151,7 +153,7 @@ gf_db_status_t gf_db_select1(request_rec *r, const char *label, gf_db_rows_t **r
 /* Outside a request (workers): a pooled connection that must be closed. */
 ap_dbd_t *gf_db_open(apr_pool_t *p, server_rec *s)
 {
-    return dbd_open_fn(p, s);
+    return dbd_open_fn ? dbd_open_fn(p, s) : NULL;
 }
 
 void gf_db_close(server_rec *s, ap_dbd_t *dbd)

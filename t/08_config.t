@@ -26,7 +26,7 @@ my @server_cases = (
     [ 'GenFlowDailyLimit 1e3',                qr/GenFlowDailyLimit: '1e3' is not a whole number/ ],
     [ 'GenFlowStorageURL media',              qr/GenFlowStorageURL: must be a path/ ],
 );
-plan tests => @cases + @server_cases + 5;
+plan tests => @cases + @server_cases + 8;
 
 my $dir = tempdir(CLEANUP => 1);
 my $port = free_port();
@@ -82,3 +82,32 @@ ok(start_fails(conf(location => '', server => 'GenFlowProvider s fal key_env=PAT
 ok(start_fails(conf(location => '', server => '', storage => ''),
                qr/GenFlowStorageDir and GenFlowStorageURL are not both set/),
    'a type without storage stops startup');
+
+# Loaded with no type mounted, site handlers still answer: health is a JSON
+# 503 (no database functions were bound), metrics a valid page, and the
+# child does not crash.
+{
+    my $file = own_httpd_conf($dir, $port, <<"BODY");
+<Location /health>
+    SetHandler genflow-health
+</Location>
+<Location /metrics>
+    SetHandler genflow-metrics
+</Location>
+BODY
+    unlink "$dir/error_log";
+    system("/usr/sbin/apache2 -f '$file' -k start") == 0 or die "start";
+    for (1 .. 50) { last if -s "$dir/httpd.pid"; select undef, undef, undef, 0.1 }
+    require LWP::UserAgent;
+    my $ua = LWP::UserAgent->new(timeout => 10);
+    my $h = $ua->get("http://127.0.0.1:$port/health");
+    ok($h->code == 503 && $h->decoded_content =~ /"SERVICE_UNAVAILABLE"|"database"/,
+       'no type mounted: health answers 503 JSON') or diag($h->code . ' ' . $h->decoded_content);
+    my $m = $ua->get("http://127.0.0.1:$port/metrics");
+    is($m->code, 200, 'and metrics answers');
+    system("/usr/sbin/apache2 -f '$file' -k stop");
+    for (1 .. 50) { last unless -e "$dir/httpd.pid"; select undef, undef, undef, 0.1 }
+    my $log = '';
+    if (open my $fh, '<', "$dir/error_log") { local $/; $log = <$fh> // '' }
+    ok($log !~ /Segmentation fault|exit signal/, 'and no child crashed') or diag($log);
+}
