@@ -88,6 +88,11 @@ static void aiml_generate(const gf_provider_t *prov, const gf_job_t *job,
         res->image_len = (apr_size_t)apr_base64_decode_binary(buf, b64);
         res->image = buf;
         res->content_type = "image/png";
+        if (res->image_len == 0) {
+            /* b64_json that decodes to nothing: no picture to store or charge for */
+            res->image = NULL;
+            gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: empty image", prov->name));
+        }
         return;
     }
     if ((url = gf_json_str(first, "url")) != NULL && *url) {

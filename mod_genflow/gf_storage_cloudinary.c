@@ -161,7 +161,8 @@ static apr_status_t cloudinary_put(const gf_storage_t *st, apr_pool_t *p, const 
         }
         else if ((doc = gf_json_parse(p, hr.body, hr.body_len, &perr)) != NULL
                  && json_object_object_get_ex(doc, "secure_url", &v)
-                 && json_object_is_type(v, json_type_string)) {
+                 && json_object_is_type(v, json_type_string)
+                 && *json_object_get_string(v)) {   /* "" is no URL to serve */
             *url = apr_pstrdup(p, json_object_get_string(v));
             return APR_SUCCESS;
         }
