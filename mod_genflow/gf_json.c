@@ -56,14 +56,15 @@ json_object *gf_json_pool_own(apr_pool_t *p, json_object *obj)
     return obj;
 }
 
-/* json-c keeps the last of two members with the same name and says
- * nothing, so {"amount":1,"amount":1000} would mean whatever the last one
- * says while a proxy or a log reader saw the first. This pass runs over
- * text json-c has already accepted (so it is well-formed) and finds the
- * first member name that appears twice in one object; names are compared
- * after their escapes are decoded ("a" and "\u0061" are the same name).
- * Returns the repeated name (decoded), or NULL. */
-static const char *duplicate_member(apr_pool_t *p, const char *buf, apr_size_t len)
+/* Two things json-c lets through that RFC 8259 does not: two members with
+ * the same name (json-c keeps the last and says nothing, so
+ * {"amount":1,"amount":1000} would mean whatever the last one says while a
+ * proxy or a log reader saw the first), and 'single-quoted' strings, which
+ * json-c 0.16 takes even in strict mode. This pass runs over text json-c
+ * has already accepted (so otherwise well-formed) and returns what is
+ * wrong with it, or NULL. Names are compared after their escapes are
+ * decoded ("a" and "\u0061" are the same name). */
+static const char *not_plain_json(apr_pool_t *p, const char *buf, apr_size_t len)
 {
     apr_hash_t *seen[GF_JSON_MAX_DEPTH + 1];
     int is_object[GF_JSON_MAX_DEPTH + 1], expect_key[GF_JSON_MAX_DEPTH + 1];
@@ -72,6 +73,10 @@ static const char *duplicate_member(apr_pool_t *p, const char *buf, apr_size_t l
 
     while (i < len) {
         char c = buf[i];
+        if (c == '\'') {
+            /* Outside a string: the start of a single-quoted one. */
+            return "request body has a 'single-quoted' string; JSON strings take double quotes";
+        }
         if (c == '"') {
             apr_size_t start = ++i;
             int escaped = 0;
@@ -79,6 +84,7 @@ static const char *duplicate_member(apr_pool_t *p, const char *buf, apr_size_t l
                 if (buf[i] == '\\') { escaped = 1; i++; }
                 i++;
             }
+            if (i >= len) return NULL;   /* unterminated: never read past len */
             if (depth >= 0 && is_object[depth] && expect_key[depth]) {
                 const char *name = NULL;
                 apr_size_t name_len = 0;
@@ -99,7 +105,8 @@ static const char *duplicate_member(apr_pool_t *p, const char *buf, apr_size_t l
                 }
                 if (name) {
                     if (apr_hash_get(seen[depth], name, (apr_ssize_t)name_len)) {
-                        return apr_pstrmemdup(p, name, name_len);
+                        return apr_psprintf(p, "request body names the member \"%s\" twice in "
+                                            "one object", gf_utf8_clean(p, name, name_len, 64));
                     }
                     apr_hash_set(seen[depth], name, (apr_ssize_t)name_len, "");
                 }
@@ -205,9 +212,8 @@ json_object *gf_json_parse(apr_pool_t *p, const char *buf, apr_size_t len,
             json_object_put(obj);
             obj = NULL;
         }
-        else if ((dup = duplicate_member(p, buf, len)) != NULL) {
-            *err = apr_psprintf(p, "request body names the member \"%s\" twice in one object",
-                                gf_utf8_clean(p, dup, strlen(dup), 64));
+        else if ((dup = not_plain_json(p, buf, len)) != NULL) {
+            *err = dup;
             json_object_put(obj);
             obj = NULL;
         }

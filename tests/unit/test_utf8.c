@@ -99,6 +99,11 @@ START_TEST(json_refuses_duplicate_members)
     /* A string value that looks like a name does not count. */
     ck_assert_ptr_null(parse_err("{\"a\":\"b\",\"b\":\"a\",\"c\":[\"a\",\"a\"]}"));
     ck_assert_ptr_null(parse_err("{\"a\\\"b\":1,\"a\":2}"));
+    /* json-c takes 'single-quoted' strings even in strict mode: refused,
+     * or {'amount':1,'amount':1000} would slip past the check above. */
+    ck_assert_ptr_nonnull(strstr(parse_err("{'amount':1,'amount':1000}"), "single-quoted"));
+    ck_assert_ptr_nonnull(parse_err("{\"a\":'x'}"));
+    ck_assert_ptr_null(parse_err("{\"it's\":\"don't\"}"));
 }
 END_TEST
 
