@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 
 #include "gf_prompt.h"
+#include "gf_utf8.h"
 
 typedef struct {
     const char *type;
@@ -78,6 +79,11 @@ static const char *placeholder_value(const char *name, apr_size_t len,
 const char *gf_prompt_check_template(apr_pool_t *p, const char *tmpl)
 {
     const char *s = tmpl;
+
+    /* The prompt it builds is stored and sent: text only. */
+    if (!gf_utf8_valid_str(tmpl)) {
+        return "prompt template is not valid UTF-8 text";
+    }
     while ((s = strchr(s, '{')) != NULL) {
         const char *end = strchr(s, '}');
         const char *const *ph;

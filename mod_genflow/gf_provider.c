@@ -57,6 +57,28 @@ gf_provider_t *gf_provider_create(apr_pool_t *p, const char *name,
     return prov;
 }
 
+/* Model names go into URL paths and JSON bodies: the characters of
+ * provider model ids ("fal-ai/flux/dev", "owner/model:version",
+ * "sd3.5-large") and nothing that would change a URL's meaning. */
+static int valid_model(const char *s)
+{
+    if (!*s || strlen(s) > 200) return 0;
+    for (; *s; s++) {
+        if (!apr_isalnum(*s) && !strchr("._~:/@+-", *s)) return 0;
+    }
+    return 1;
+}
+
+/* Text from the configuration file: valid UTF-8, no control characters. */
+static int printable_text(const char *s)
+{
+    if (!gf_utf8_valid_str(s)) return 0;
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return 0;
+    }
+    return 1;
+}
+
 const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *arg)
 {
     const char *eq = strchr(arg, '=');
@@ -67,8 +89,16 @@ const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *a
     }
     key = apr_pstrmemdup(p, arg, (apr_size_t)(eq - arg));
     value = eq + 1;
+    if (!printable_text(arg)) {
+        return apr_psprintf(p, "provider option %s: the value is not printable UTF-8 text",
+                            printable_text(key) ? key : "(name)");
+    }
     if (!strcmp(key, "model")) {
         if (!*value) return "provider option model= needs a value";
+        if (!valid_model(value)) {
+            return apr_psprintf(p, "provider option model=%s: a model name has letters, digits "
+                                "and . _ ~ : / @ + - only", value);
+        }
         prov->default_model = apr_pstrdup(p, value);
         return NULL;
     }
@@ -90,6 +120,10 @@ const char *gf_chain_entry_parse(apr_pool_t *p, const char *arg, gf_chain_entry_
     }
     if (entry->model && !*entry->model) {
         return apr_psprintf(p, "chain entry '%s': empty model after ':'", arg);
+    }
+    if (entry->model && !valid_model(entry->model)) {
+        return apr_psprintf(p, "chain entry '%s': a model name has letters, digits and "
+                            ". _ ~ : / @ + - only", printable_text(arg) ? arg : "(not text)");
     }
     return NULL;
 }

@@ -60,7 +60,7 @@ const char *gf_net_set_option(apr_pool_t *p, gf_provider_t *prov, const char *de
         return gf_secret_from_env(p, key, value, &ns->webhook_secret);
     }
     if (!strcmp(key, "webhook_keys_file")) {
-        const char *text, *err = gf_secret_from_file(p, key, value, &text);
+        const char *text, *err = gf_secret_text_from_file(p, key, value, &text);
         if (err) return err;
         if (!(ns->webhook_keys = gf_webhook_load_fal_keys(p, text, &err))) {
             return apr_psprintf(p, "webhook_keys_file %s: %s", value, err);

@@ -67,6 +67,8 @@ START_TEST(template_check)
     ck_assert_ptr_null(gf_prompt_check_template(test_pool, "x {prompt} {preset}"));
     ck_assert_ptr_nonnull(gf_prompt_check_template(test_pool, "x {prompt"));
     ck_assert_ptr_nonnull(gf_prompt_check_template(test_pool, "x {colour}"));
+    ck_assert_ptr_nonnull(gf_prompt_check_template(test_pool, "x \xed\xa0\x80 {prompt}"));
+    ck_assert_ptr_null(gf_prompt_check_template(test_pool, "caf\xc3\xa9 {prompt}"));
 }
 END_TEST
 

@@ -18,6 +18,7 @@
 #include "../../mod_genflow/gf_error.h"
 #include "../../mod_genflow/gf_http.h"
 #include "../../mod_genflow/gf_netaddr.h"
+#include "../../mod_genflow/gf_secret.h"
 
 START_TEST(declarations)
 {
@@ -415,6 +416,50 @@ START_TEST(http_abort_flag)
 }
 END_TEST
 
+static const char *secret_file(const char *bytes, apr_size_t n)
+{
+    char *path = apr_pstrdup(test_pool, "/tmp/gf-secret-XXXXXX");
+    apr_file_t *f;
+    ck_assert_int_eq(apr_file_mktemp(&f, path, APR_FOPEN_CREATE | APR_FOPEN_WRITE | APR_FOPEN_EXCL,
+                                     test_pool), APR_SUCCESS);
+    ck_assert_int_eq(apr_file_write_full(f, bytes, n, NULL), APR_SUCCESS);
+    apr_file_close(f);
+    return path;
+}
+
+START_TEST(secrets_are_one_printable_word)
+{
+    const char *secret = NULL, *path, *err = NULL;
+    gf_provider_t *prov;
+
+    path = secret_file("  sk-abc_123\n", 13);
+    ck_assert_ptr_null(gf_secret_from_file(test_pool, "key_file", path, &secret));
+    ck_assert_str_eq(secret, "sk-abc_123");
+    apr_file_remove(path, test_pool);
+    path = secret_file("sk-a\0bc\n", 8);             /* a NUL would cut the key short */
+    ck_assert_ptr_nonnull(strstr(gf_secret_from_file(test_pool, "key_file", path, &secret), "NUL"));
+    apr_file_remove(path, test_pool);
+    path = secret_file("sk-a\r\nX-Injected: 1\n", 21);   /* a header of its own */
+    ck_assert_ptr_nonnull(gf_secret_from_file(test_pool, "key_file", path, &secret));
+    apr_file_remove(path, test_pool);
+    path = secret_file("{\"keys\":[]}\n", 12);        /* text files may hold spaces */
+    ck_assert_ptr_null(gf_secret_text_from_file(test_pool, "webhook_keys_file", path, &secret));
+    apr_file_remove(path, test_pool);
+    path = secret_file("\xff\xfe", 2);
+    ck_assert_ptr_nonnull(gf_secret_text_from_file(test_pool, "webhook_keys_file", path, &secret));
+    apr_file_remove(path, test_pool);
+    /* Options from the configuration are text, and models fit in a URL path. */
+    prov = gf_provider_create(test_pool, "f", "fal", &err);
+    ck_assert_ptr_nonnull(prov);
+    ck_assert_ptr_null(gf_provider_option(test_pool, prov, "model=fal-ai/flux/dev"));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, prov, "model=a b"));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, prov, "model=x?y=1"));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, prov, "webhook_url=https://a/\x01"));
+    setenv("GF_TEST_BAD_KEY", "sk-a b", 1);
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, prov, "key_env=GF_TEST_BAD_KEY"));
+}
+END_TEST
+
 START_TEST(netaddr_public_and_not)
 {
     static const char *const refused[] = {
@@ -546,6 +591,7 @@ Suite *provider_suite(void)
     tcase_add_test(tc, http_thread_cleanup);
     tcase_add_test(tc, http_abort_flag);
     tcase_add_test(tc, netaddr_public_and_not);
+    tcase_add_test(tc, secrets_are_one_printable_word);
     tcase_add_test(tc, http_origin_rule);
     tcase_add_test(tc, http_refuses_before_sending);
     tcase_add_test(tc, http_public_only_with_loopback_allowed);
