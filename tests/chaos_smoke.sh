@@ -108,7 +108,8 @@ check "accepted line format fal" 'grep -qxF "$(printf "fal:fal-ai/flux/dev\t%s\t
 check "accepted line format replicate" 'grep -qxF "$(printf "replicate:owner/model\t%s\tr1 [fault:queue] [fault:pollfail]" "$rid")" <<<"$acc"'
 check "accepted line format stability" 'grep -qxF "$(printf "stability:core\t%s\ts1 [fault:async] [fault:pollfail]" "$sid")" <<<"$acc"'
 check "synchronous replicate success is accepted" 'grep -q "^replicate:owner/model	[a-z0-9]*	r3$" <<<"$acc"'
-check "failed prediction, 429, sync Stability and AIML are not accepted" '! grep -Eq "	(r2|f3|s2|a1)" <<<"$acc"'
+# The prompt is the third field (a job id, the second, may well begin with "a1").
+check "failed prediction, 429, sync Stability and AIML are not accepted" '! cut -f3 <<<"$acc" | grep -Eq "^(r2|f3|s2|a1)( |$)"'
 req GET /_submitted
 sub=$body
 check "/_submitted lists 10 submissions" '[ "$(grep -c . <<<"$sub")" = 10 ]'
