@@ -17,6 +17,24 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "accepted"
 };
 
+/* The status object of docs/api.md, built from the row's own columns
+ * (alias a) in one pass. genflow_status_object('{Y}', to_jsonb(row))
+ * gives the same object, but PostgreSQL inlines that SQL function and
+ * then evaluates to_jsonb(row) once for each of its 22 references. */
+#define STATUS_JSON(a) \
+    "json_build_object('generationId', " a ".id, 'type', '{Y}', 'status', " a ".status," \
+    " 'prompt', " a ".prompt, 'preset', " a ".preset, 'imageUrl', " a ".image_url," \
+    " 'provider', " a ".provider, 'model', " a ".model, 'providerJobId', " a ".provider_job_id," \
+    " 'retryCount', " a ".retry_count, 'maxRetries', " a ".max_retries," \
+    " 'error', CASE WHEN " a ".error_code IS NULL THEN NULL" \
+    "  ELSE json_build_object('code', " a ".error_code, 'message', " a ".error_message) END," \
+    " 'estimatedCost', " a ".estimated_cost, 'creditsCharged', " a ".credits_charged," \
+    " 'createdAt', genflow_rfc3339(" a ".created_at)," \
+    " 'startedAt', genflow_rfc3339(" a ".started_at)," \
+    " 'finishedAt', genflow_rfc3339(" a ".finished_at)," \
+    " 'processingTimeMs', CASE WHEN " a ".finished_at IS NOT NULL AND " a ".started_at IS NOT NULL" \
+    "  THEN round(extract(epoch FROM " a ".finished_at - " a ".started_at) * 1000)::bigint END)"
+
 /* The UTC calendar day, the unit of the daily limit. */
 #define UTC_TODAY "(now() AT TIME ZONE 'UTC')::date"
 
@@ -127,7 +145,7 @@ static const char CREATE_SQL[] =
     " idem AS (UPDATE genflow_idempotency i SET generation_id = gen.id FROM gen, args"
     "  WHERE args.idem_key IS NOT NULL AND i.user_id = args.user_id AND i.key = args.idem_key"
     "   AND i.owner = args.idem_owner)"
-    " SELECT genflow_status_object('{Y}', to_jsonb(gen))::text FROM gen";
+    " SELECT " STATUS_JSON("gen") "::text FROM gen";
 
 /* args: id, user, Idempotency-Key and owner token (or NULL). Hands the
  * owner's pending generation to the workers (the row's trigger notifies
@@ -141,7 +159,7 @@ static const char QUEUE_SQL[] =
     " idem AS (UPDATE genflow_idempotency i SET generation_id = q.id FROM q, args"
     "  WHERE args.idem_key IS NOT NULL AND i.user_id = args.user_id AND i.key = args.idem_key"
     "   AND i.owner = args.idem_owner AND i.generation_id IS NULL)"
-    " SELECT genflow_status_object('{Y}', to_jsonb(q))::text FROM q";
+    " SELECT " STATUS_JSON("q") "::text FROM q";
 
 /* args: lease owner, lease seconds. Takes the oldest due row whose lease
  * is free or has expired (an interrupted attempt: rescued), skipping rows
@@ -212,9 +230,12 @@ static const char ACCEPTED_SQL[] =
     "  AND g.status = 'processing'"
     " RETURNING 1";
 
-/* args: id, user. */
+/* args: id, user. The status object, and for the status handler (which
+ * sends the object as it comes, never parsing it) the state and the age in
+ * milliseconds, for Retry-After. */
 static const char GET_SQL[] =
-    "SELECT genflow_status_object('{Y}', to_jsonb(g))::text FROM {T} g"
+    "SELECT " STATUS_JSON("g") "::text, g.status,"
+    "  (extract(epoch FROM now() - g.created_at) * 1000)::bigint FROM {T} g"
     " WHERE g.id = %s::uuid AND g.user_id = %s";
 
 /* args: id, image URL, provider, model, lease owner, attempt. The charge
@@ -235,7 +256,7 @@ static const char COMPLETE_SQL[] =
     "  SELECT user_id, 'charge', 0, '{Y}', id, 'completed' FROM gen),"
     " acct AS (UPDATE genflow_accounts a SET active = greatest(a.active - 1, 0)"
     "  FROM gen WHERE a.user_id = gen.user_id)"
-    " SELECT genflow_status_object('{Y}', to_jsonb(gen))::text FROM gen";
+    " SELECT " STATUS_JSON("gen") "::text FROM gen";
 
 /* args: id, terminal status (failed|cancelled), error code, error message,
  * provider, model, lease owner, attempt (both NULL for a cancel, which
@@ -263,7 +284,7 @@ static const char FAIL_SQL[] =
     "                     THEN greatest(a.daily_used - led.amount, 0) ELSE a.daily_used END,"
     "   active = greatest(a.active - 1, 0), updated_at = now()"
     "  FROM led JOIN gen ON gen.id = led.generation_id WHERE a.user_id = led.user_id)"
-    " SELECT genflow_status_object('{Y}', to_jsonb(gen))::text, gen.provider_state FROM gen";
+    " SELECT " STATUS_JSON("gen") "::text, gen.provider_state FROM gen";
 
 /* args: id, user. What a retry needs. */
 static const char INPUT_SQL[] =
@@ -317,7 +338,7 @@ static const char WAKE_SQL[] =
 /* args: user, cursor id (or NULL), the same cursor id, limit. Keyset
  * paging on (created_at, id), served by the user-history index. */
 static const char HISTORY_SQL[] =
-    "SELECT genflow_status_object('{Y}', to_jsonb(g))::text, g.id::text FROM {T} g"
+    "SELECT " STATUS_JSON("g") "::text, g.id::text FROM {T} g"
     " WHERE g.user_id = %s"
     "  AND (%s::uuid IS NULL OR (g.created_at, g.id) <"
     "       (SELECT c.created_at, c.id FROM {T} c WHERE c.id = %s::uuid AND c.user_id = g.user_id))"
@@ -325,7 +346,7 @@ static const char HISTORY_SQL[] =
 
 /* args: status (or NULL), user (or NULL), limit. */
 static const char ADMIN_LIST_SQL[] =
-    "SELECT (genflow_status_object('{Y}', to_jsonb(g))::jsonb"
+    "SELECT (" STATUS_JSON("g") "::jsonb"
     "        || jsonb_build_object('user', g.user_id))::text,"
     "  genflow_rfc3339(g.created_at) FROM {T} g"
     " WHERE (%s::text IS NULL OR g.status = %s::text) AND (%s::text IS NULL OR g.user_id = %s::text)"

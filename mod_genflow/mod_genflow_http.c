@@ -47,7 +47,11 @@ int gf_send_json(request_rec *r, int status, const char *json)
     }
     r->status = status;
     ap_set_content_type(r, JSON_CONTENT_TYPE);
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    /* Answers are private and change: never stored, unless the handler
+     * chose otherwise (the status read: revalidated by ETag). */
+    if (!apr_table_get(r->headers_out, "Cache-Control")) {
+        apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    }
     ap_set_content_length(r, (apr_off_t)strlen(json) + 1);
     if (!r->header_only) {
         ap_rputs(json, r);

@@ -14,6 +14,8 @@
 #include <apr_strings.h>
 #include <apr_general.h>
 #include <apr_uuid.h>
+#include <apr_sha1.h>
+#include <apr_base64.h>
 #include <http_protocol.h>
 #include <http_request.h>
 
@@ -522,11 +524,33 @@ int gf_type_resume(request_rec *r, void *baton, const char *id)
     return answer_when_done(r, dc, id, requested_wait(r, dc));
 }
 
+/* The status object's validator: a strong ETag from its bytes, which
+ * change whenever anything in it does. */
+static const char *status_etag(apr_pool_t *p, const char *json)
+{
+    unsigned char digest[APR_SHA1_DIGESTSIZE];
+    char b64[40];
+    apr_sha1_ctx_t ctx;
+
+    apr_sha1_init(&ctx);
+    apr_sha1_update(&ctx, json, (unsigned int)strlen(json));
+    apr_sha1_final(digest, &ctx);
+    apr_base64_encode(b64, (const char *)digest, (int)sizeof(digest));
+    b64[27] = '\0';   /* 27 of the 28 characters: the last is padding */
+    return apr_pstrcat(p, "\"", b64, "\"", NULL);
+}
+
+/* GET/HEAD {base}/status/{id}: one SELECT, and the object goes out as
+ * PostgreSQL composed it (never parsed again). A poller that sends the
+ * ETag it has back in If-None-Match gets 304 and no body while nothing
+ * changed. */
 static int handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route)
 {
     ap_dbd_t *dbd;
     gf_db_rows_t *rows;
     gf_db_status_t st;
+    const char *json, *state;
+    int rc;
 
     if (!route->id_valid) {
         /* Not an id at all: answer like an unknown id, without a query. */
@@ -539,7 +563,22 @@ static int handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route
         /* Also for another user's id: no existence leak. */
         return no_such_generation(r);
     }
-    return send_status(r, HTTP_OK, rows->rows[0][0]);
+    gf_db_release(r);
+    json = rows->rows[0][0];
+    state = rows->rows[0][1];
+    if (!is_terminal(state)) {
+        apr_table_setn(r->headers_out, "Retry-After",
+                       apr_itoa(r->pool, gf_job_client_retry_after(
+                           apr_time_from_msec(apr_atoi64(rows->rows[0][2])))));
+    }
+    apr_table_setn(r->headers_out, "ETag", status_etag(r->pool, json));
+    apr_table_setn(r->headers_out, "Cache-Control", "private, no-cache");
+    /* If-None-Match against the ETag (as httpd's default handler does):
+     * 304, headers only. */
+    if ((rc = ap_meets_conditions(r)) != OK) {
+        return rc;
+    }
+    return gf_send_json(r, HTTP_OK, json);
 }
 
 /* POST {base}/cancel/{id}: pending or processing → cancelled + refund, in

@@ -6,7 +6,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 
-plan tests => 22;
+plan tests => 31;
 
 my $alice = new_user('alice');
 my $bob = new_user('bob');
@@ -61,3 +61,24 @@ ok(is_json_error($res, 404, 'GENERATION_NOT_FOUND'), 'types are separate tables'
 $res = api(HEAD => "/api/neo-glitch/status/$id", user => $alice);
 is($res->code, 200, 'HEAD status');
 is($res->content, '', 'HEAD has no body');
+
+# Pollers revalidate: the ETag comes back in If-None-Match, and while
+# nothing changed the answer is 304 with no body.
+$res = api(GET => "/api/neo-glitch/status/$id", user => $alice);
+my $etag = $res->header('ETag') // '';
+like($etag, qr/^"[A-Za-z0-9+\/]{27}"$/, 'status has a strong ETag');
+is($res->header('Cache-Control'), 'private, no-cache', 'cacheable by the client only, revalidated');
+is(api(HEAD => "/api/neo-glitch/status/$id", user => $alice)->header('ETag'), $etag,
+   'HEAD gives the same ETag');
+$res = api(GET => "/api/neo-glitch/status/$id", user => $alice, headers => { 'If-None-Match' => $etag });
+is($res->code, 304, 'If-None-Match with the current ETag: 304');
+is($res->content, '', 'with no body');
+ok(defined $res->header('Retry-After'), 'and still the Retry-After of a pending generation');
+$res = api(GET => "/api/neo-glitch/status/$id", user => $alice, headers => { 'If-None-Match' => '"stale"' });
+is($res->code, 200, 'another ETag: 200 with the object');
+api(POST => "/api/neo-glitch/cancel/$id", user => $alice);
+$res = api(GET => "/api/neo-glitch/status/$id", user => $alice, headers => { 'If-None-Match' => $etag });
+ok($res->code == 200 && json_of($res)->{status} eq 'cancelled' && ($res->header('ETag') // '') ne $etag,
+   'after a change: 200, the new object and a new ETag');
+$res = api(GET => "/api/neo-glitch/status/$id", user => $bob, headers => { 'If-None-Match' => $etag });
+ok(is_json_error($res, 404, 'GENERATION_NOT_FOUND'), "another user's id stays 404 with any ETag");
