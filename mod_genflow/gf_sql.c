@@ -319,6 +319,7 @@ static const char EXPIRE_SQL[] =
 
 /* args: retention seconds. Failed and cancelled rows older than that go;
  * completed rows are the user's gallery and stay; the ledger stays. */
+/* (The <table>_prunable partial index of sql/010 serves the inner search.) */
 static const char PRUNE_SQL[] =
     "WITH d AS (DELETE FROM {T} g WHERE g.id IN (SELECT x.id FROM {T} x"
     "   WHERE x.status IN ('failed', 'cancelled')"

@@ -82,8 +82,9 @@ is($rows->(), 0, 'and no generation, no reservation');
     is(length($type) . '/' . length($table), '60/50', 'a 60-character type, a 50-character table');
     psql("SELECT genflow_create_type_table('$type', '$table')");
     is(psql("SELECT count(*) FROM pg_indexes WHERE tablename = '$table' AND indexname IN "
-            . "('${table}_user_history', '${table}_active', '${table}_provider_job', '${table}_due')"), 4,
-       'it has all four of its indexes, under their full names');
+            . "('${table}_user_history', '${table}_active', '${table}_provider_job', '${table}_due', "
+            . "'${table}_prunable')"), 5,
+       'it has all five of its indexes, under their full names');
     my (undef, $ok) = psql("SELECT genflow_create_type_table('too-long', '${table}x')");
     ok(!$ok && psql("SELECT count(*) FROM pg_tables WHERE tablename = '${table}x'") == 0,
        'a 51-character table is refused and not created');
