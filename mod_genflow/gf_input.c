@@ -124,7 +124,8 @@ static int get_number(apr_pool_t *p, json_object *v, const char *field,
         d = (double)i;
     }
     if (isnan(d) || d < lo || d > hi) {
-        return fail(err, p, field, "%s must be between %g and %g", field, lo, hi);
+        /* %.15g: whole bounds print whole (4294967294, not 4.29497e+09). */
+        return fail(err, p, field, "%s must be between %.15g and %.15g", field, lo, hi);
     }
     *out = d;
     return 1;
@@ -139,10 +140,18 @@ static int get_https_url(apr_pool_t *p, json_object *v, const char *field,
     if (!get_string(p, v, field, GF_URL_MAX_CHARS, &s, err)) {
         return 0;
     }
-    if (strncasecmp(s, "https://", 8) || apr_uri_parse(p, s, &uri) != APR_SUCCESS
-        || !uri.hostname || !*uri.hostname || uri.user || uri.password
-        || strpbrk(s, " \t\r\n\"<>\\")) {
+    if (strncasecmp(s, "https://", 8)) {
         return fail(err, p, field, "%s must be an https URL", field);
+    }
+    if (strpbrk(s, " \t\r\n\"<>\\")) {
+        return fail(err, p, field, "%s holds a space, quote, angle bracket or backslash, "
+                    "which a URL may not", field);
+    }
+    if (apr_uri_parse(p, s, &uri) != APR_SUCCESS || !uri.hostname || !*uri.hostname) {
+        return fail(err, p, field, "%s is not a URL with a host name", field);
+    }
+    if (uri.user || uri.password) {
+        return fail(err, p, field, "%s must not carry a user name or password", field);
     }
     *out = s;
     return 1;

@@ -27,6 +27,29 @@ static void rejects(const char *body, unsigned needs, const char *field)
                   err.message, field);
 }
 
+/* The message of a refused body. */
+static const char *refusal(const char *body)
+{
+    gf_input_t in;
+    gf_input_error_t err;
+    if (gf_input_parse(test_pool, parse(body), 0, &in, &err)) return "(accepted)";
+    return err.message;
+}
+
+START_TEST(messages_say_what_is_wrong)
+{
+    ck_assert_ptr_nonnull(strstr(refusal("{\"parameters\":{\"seed\":4294967295}}"),
+                                 "between 0 and 4294967294"));
+    ck_assert_ptr_nonnull(strstr(refusal("{\"parameters\":{\"strength\":2}}"), "between 0 and 1"));
+    ck_assert_ptr_nonnull(strstr(refusal("{\"sourceImage\":\"https://user:pw@example.com/\"}"),
+                                 "user name or password"));
+    ck_assert_ptr_nonnull(strstr(refusal("{\"sourceImage\":\"http://example.com/a.png\"}"),
+                                 "https URL"));
+    ck_assert_ptr_nonnull(strstr(refusal("{\"sourceImage\":\"https://a b/\"}"), "space"));
+    ck_assert_ptr_nonnull(strstr(refusal("{\"sourceImage\":\"https://\"}"), "host name"));
+}
+END_TEST
+
 START_TEST(accepts_full_body)
 {
     gf_input_t in;
@@ -146,6 +169,7 @@ Suite *input_suite(void)
     Suite *s = suite_create("input");
     TCase *tc = tcase_create("validation");
     tcase_add_test(tc, accepts_full_body);
+    tcase_add_test(tc, messages_say_what_is_wrong);
     tcase_add_test(tc, rejects_bad_fields);
     tcase_add_test(tc, prompt_length_counts_characters);
     tcase_add_test(tc, required_fields_per_type);
