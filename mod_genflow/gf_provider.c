@@ -69,16 +69,6 @@ static int valid_model(const char *s)
     return 1;
 }
 
-/* Text from the configuration file: valid UTF-8, no control characters. */
-static int printable_text(const char *s)
-{
-    if (!gf_utf8_valid_str(s)) return 0;
-    for (; *s; s++) {
-        if ((unsigned char)*s < 0x20 || *s == 0x7f) return 0;
-    }
-    return 1;
-}
-
 const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *arg)
 {
     const char *eq = strchr(arg, '=');
@@ -89,9 +79,9 @@ const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *a
     }
     key = apr_pstrmemdup(p, arg, (apr_size_t)(eq - arg));
     value = eq + 1;
-    if (!printable_text(arg)) {
+    if (!gf_utf8_printable_str(arg)) {
         return apr_psprintf(p, "provider option %s: the value is not printable UTF-8 text",
-                            printable_text(key) ? key : "(name)");
+                            gf_utf8_printable_str(key) ? key : "(name)");
     }
     if (!strcmp(key, "model")) {
         if (!*value) return "provider option model= needs a value";
@@ -123,7 +113,7 @@ const char *gf_chain_entry_parse(apr_pool_t *p, const char *arg, gf_chain_entry_
     }
     if (entry->model && !valid_model(entry->model)) {
         return apr_psprintf(p, "chain entry '%s': a model name has letters, digits and "
-                            ". _ ~ : / @ + - only", printable_text(arg) ? arg : "(not text)");
+                            ". _ ~ : / @ + - only", gf_utf8_printable_str(arg) ? arg : "(not text)");
     }
     return NULL;
 }

@@ -43,6 +43,15 @@ int gf_utf8_valid_str(const char *s)
     return !s || gf_utf8_valid(s, strlen(s));
 }
 
+int gf_utf8_printable_str(const char *s)
+{
+    if (!gf_utf8_valid_str(s)) return 0;
+    for (; s && *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return 0;
+    }
+    return 1;
+}
+
 char *gf_utf8_clean(apr_pool_t *p, const char *s, apr_size_t n, apr_size_t max)
 {
     const unsigned char *u = (const unsigned char *)(s ? s : "");

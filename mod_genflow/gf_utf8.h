@@ -18,6 +18,10 @@ int gf_utf8_valid(const char *s, apr_size_t n);
 /* The same for a NUL-terminated string (NULL is valid: absent). */
 int gf_utf8_valid_str(const char *s);
 
+/* Valid and free of control characters (below 0x20, and DEL): text from
+ * a configuration file that goes into URLs, JSON and the database. */
+int gf_utf8_printable_str(const char *s);
+
 /* A copy of the n bytes at s that is valid UTF-8: each invalid byte and
  * each control character (below 0x20, and DEL) becomes '?', and the
  * result is cut on a character boundary to at most max bytes. For

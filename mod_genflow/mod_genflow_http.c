@@ -174,9 +174,7 @@ void gf_register_error_filter(void)
     ap_register_output_filter(ERROR_FILTER_NAME, json_error_filter, NULL, AP_FTYPE_RESOURCE);
 }
 
-/* insert_error_filter hook: only in locations that serve a GenFlow API,
- * and only when the site has no ErrorDocument of its own for the status. */
-static int is_site_handler_location(request_rec *r)
+const char *gf_site_handler(request_rec *r)
 {
     /* An auth failure happens before SetHandler is applied to r->handler,
      * so look at the location's SetHandler itself. */
@@ -186,13 +184,15 @@ static int is_site_handler_location(request_rec *r)
     if (!h && cd && cd->expr_handler) {
         h = ap_expr_str_exec(r, cd->expr_handler, &err);
     }
-    return h && !err && !strncmp(h, "genflow-", 8);
+    return h && !err && !strncmp(h, "genflow-", 8) ? h : NULL;
 }
 
+/* insert_error_filter hook: only in locations that serve a GenFlow API,
+ * and only when the site has no ErrorDocument of its own for the status. */
 void gf_insert_error_filter(request_rec *r)
 {
     gf_dir_conf_t *dc = gf_dir_conf(r);
-    int is_api = (dc && dc->type) || is_site_handler_location(r);
+    int is_api = (dc && dc->type) || gf_site_handler(r) != NULL;
 
     if (!is_api || ap_is_HTTP_SUCCESS(r->status) || ap_is_HTTP_REDIRECT(r->status)) {
         return;

@@ -25,7 +25,6 @@
 #include <apr_hash.h>
 #include <http_core.h>
 #include <http_protocol.h>
-#include <ap_expr.h>
 
 #include "mod_genflow_private.h"
 #include <apu.h>
@@ -137,20 +136,6 @@ static const char *type_endpoint(request_rec *r, const gf_dir_conf_t *dc)
     return route_endpoint(route.kind);
 }
 
-/* The site-wide handler of the location: r->handler, or, when httpd
- * refused the request before SetHandler was applied (an auth failure),
- * the location's SetHandler itself. */
-static const char *site_handler(request_rec *r)
-{
-    core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
-    const char *err = NULL, *h = r->handler;
-
-    if (!h && cd && cd->expr_handler) {
-        h = ap_expr_str_exec(r, cd->expr_handler, &err);
-    }
-    return h && !err ? h : NULL;
-}
-
 static const char *site_endpoint(const char *h)
 {
     if (!h) return NULL;
@@ -160,7 +145,7 @@ static const char *site_endpoint(const char *h)
     if (!strcmp(h, GF_METRICS_HANDLER)) return "metrics";
     if (!strcmp(h, GF_WEBHOOK_HANDLER)) return "webhook";
     /* The API prefix's own handler answers only paths that are no endpoint. */
-    if (!strcmp(h, "genflow-api")) return "not_found";
+    if (!strcmp(h, GF_API_HANDLER)) return "not_found";
     return NULL;
 }
 
@@ -176,7 +161,7 @@ static int log_request(request_rec *r)
         type = dc->type->name;
         endpoint = type_endpoint(r, dc);
     }
-    else if (!(endpoint = site_endpoint(site_handler(r)))) {
+    else if (!(endpoint = site_endpoint(gf_site_handler(r)))) {
         return DECLINED;
     }
     /* The status the client got: that of the last internal redirect. */

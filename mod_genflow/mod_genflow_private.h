@@ -184,6 +184,10 @@ int gf_read_json_body(request_rec *r, long max_body, char **body, apr_size_t *le
 void gf_register_error_filter(void);
 void gf_insert_error_filter(request_rec *r);
 
+/* The genflow-* handler a location sets (SetHandler), also when httpd
+ * refused the request before applying it (an auth failure); else NULL. */
+const char *gf_site_handler(request_rec *r);
+
 /* SetHandler genflow-api: JSON 404 NOT_FOUND for unknown paths under the
  * API prefix. */
 int gf_api_handler(request_rec *r);

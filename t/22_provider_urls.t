@@ -15,7 +15,7 @@ use JSON::PP;
 use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep);
 
-plan tests => 34;
+plan tests => 35;
 
 my $u = new_user('urls');
 api(GET => '/api/quota', user => $u);
@@ -112,6 +112,7 @@ ok($msg =~ /bad input/ && $msg !~ /[\x00-\x1f\x7f]/, 'its stored message is clea
 my $log = error_log();
 ok($log !~ /^AH00000: \[fake\]/m, 'no forged line in the error_log');
 ok($log !~ /\e\[31m/, 'no raw escape sequence in the error_log');
+like($log, qr/injected line \\"quoted\\"/, 'its quotes escaped by ap_escape_logitem');
 
 # 6. The API prefix answers JSON for what nobody serves.
 my $res = api(GET => '/api/no-such-type/status/x', user => $u);
