@@ -112,7 +112,11 @@ ok($msg =~ /bad input/ && $msg !~ /[\x00-\x1f\x7f]/, 'its stored message is clea
 my $log = error_log();
 ok($log !~ /^AH00000: \[fake\]/m, 'no forged line in the error_log');
 ok($log !~ /\e\[31m/, 'no raw escape sequence in the error_log');
-like($log, qr/injected line \\"quoted\\"/, 'its quotes escaped by ap_escape_logitem');
+# httpd's own error_log escaping leaves double quotes alone (it doubles the
+# backslash ap_escape_logitem put before them): a backslash there is ours.
+my ($line) = grep { /injected line/ } split /\n/, $log;
+like($line // '', qr/injected line \\+"quoted\\+"/, 'its quotes escaped by ap_escape_logitem')
+    or diag("log line: " . ($line // 'none'));
 
 # 6. The API prefix answers JSON for what nobody serves.
 my $res = api(GET => '/api/no-such-type/status/x', user => $u);
