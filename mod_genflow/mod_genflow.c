@@ -93,6 +93,7 @@ static void gf_register_hooks(apr_pool_t *p)
     ap_hook_handler(gf_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gf_api_handler, NULL, NULL, APR_HOOK_MIDDLE);
     gf_metrics_register_hooks();
+    gf_authn_cache_register_hooks(p);
     ap_hook_insert_error_filter(gf_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
     gf_register_error_filter();
 }

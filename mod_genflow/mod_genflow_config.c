@@ -179,6 +179,7 @@ void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(dc, prompt_template);
     MERGE_NUM(dc, max_retries);
     MERGE_NUM(dc, deadline_secs);
+    dc->authn_cache = gf_authn_cache_merge_dir(p, base->authn_cache, add->authn_cache);
     return dc;
 }
 
@@ -584,6 +585,17 @@ const command_rec gf_cmds[] = {
         "Create fields this type requires: prompt, sourceImage, preset, or none"),
     AP_INIT_TAKE1("GenFlowPromptTemplate", set_prompt_template, NULL, ACCESS_CONF,
         "Template of the final prompt, e.g. \"art, {prompt}, {style}\""),
+    /* The genflow-cache authn provider (mod_genflow_authn_cache.c). */
+    AP_INIT_TAKE1("GenFlowAuthnCache", gf_authn_cache_set_socache, NULL, RSRC_CONF,
+        "Where genflow-cache keeps verified credentials: a socache provider[:args] (default shmcb)"),
+    AP_INIT_TAKE1("GenFlowAuthnCacheSize", gf_authn_cache_set_size, NULL, RSRC_CONF,
+        "Bytes of shared memory for genflow-cache with shmcb (default 1M)"),
+    AP_INIT_TAKE1("GenFlowAuthnCacheProvider", gf_authn_cache_set_provider, NULL,
+        RSRC_CONF | ACCESS_CONF, "The authn provider genflow-cache wraps, e.g. file"),
+    AP_INIT_TAKE1("GenFlowAuthnCacheTTL", gf_authn_cache_set_ttl, NULL, RSRC_CONF | ACCESS_CONF,
+        "Seconds a verified password is trusted without asking the provider (default 60, max 3600)"),
+    AP_INIT_ITERATE("GenFlowAuthnCacheWatch", gf_authn_cache_add_watch, NULL,
+        RSRC_CONF | ACCESS_CONF, "Password files whose change voids every cached entry at once"),
     AP_INIT_TAKE1(NULL, NULL, NULL, 0, NULL)
 };
 

@@ -79,6 +79,7 @@ typedef struct {
     const char *prompt_template; /* NULL → built-in */
     int max_retries;             /* GF_UNSET → 3 */
     int deadline_secs;           /* GF_UNSET → GF_DEFAULT_DEADLINE_SECS */
+    struct gf_authn_cache_dir *authn_cache; /* GenFlowAuthnCache* here, or NULL */
 } gf_dir_conf_t;
 
 #define GF_DEFAULT_STARTING_CREDITS 10
@@ -274,6 +275,18 @@ gf_metrics_t *gf_metrics(void);
 
 /* mod_genflow_webhook.c */
 int gf_webhook_handler(request_rec *r);
+
+/* mod_genflow_authn_cache.c: the genflow-cache authn provider (its
+ * directives sit in gf_cmds; their settings in gf_dir_conf_t.authn_cache). */
+void gf_authn_cache_register_hooks(apr_pool_t *p);
+struct gf_authn_cache_dir *gf_authn_cache_merge_dir(apr_pool_t *p,
+                                                    struct gf_authn_cache_dir *base,
+                                                    struct gf_authn_cache_dir *add);
+const char *gf_authn_cache_set_socache(cmd_parms *cmd, void *dc, const char *arg);
+const char *gf_authn_cache_set_size(cmd_parms *cmd, void *dc, const char *arg);
+const char *gf_authn_cache_set_provider(cmd_parms *cmd, void *dc, const char *arg);
+const char *gf_authn_cache_set_ttl(cmd_parms *cmd, void *dc, const char *arg);
+const char *gf_authn_cache_add_watch(cmd_parms *cmd, void *dc, const char *arg);
 
 /* mod_genflow_quota.c */
 int gf_quota_handler(request_rec *r);

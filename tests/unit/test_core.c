@@ -25,6 +25,7 @@ int main(void)
     srunner_add_suite(sr, presets_suite());
     srunner_add_suite(sr, utf8_suite());
     srunner_add_suite(sr, metrics_suite());
+    srunner_add_suite(sr, authn_cache_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

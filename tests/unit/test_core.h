@@ -19,5 +19,6 @@ Suite *webhook_suite(void);
 Suite *presets_suite(void);
 Suite *utf8_suite(void);
 Suite *metrics_suite(void);
+Suite *authn_cache_suite(void);
 
 #endif
