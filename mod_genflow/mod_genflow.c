@@ -74,11 +74,11 @@ static int gf_fixups(request_rec *r)
 
 static void gf_register_hooks(apr_pool_t *p)
 {
-    /* Statements must reach mod_dbd before its post_config copies them
-     * into the per-server connection groups. */
+    /* Before mod_dbd's post_config, as when statements were registered
+     * with it (they are now prepared on first use, mod_genflow_db.c); the
+     * configuration check does not depend on the order. */
     static const char *const before_dbd[] = { "mod_dbd.c", NULL };
 
-    (void)p;
     ap_hook_post_config(gf_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
     /* After mod_dbd's child_init, which creates the connection pool the
      * workers use. */

@@ -1,15 +1,22 @@
 /* mod_genflow_db.c: the module's use of mod_dbd.
  *
- * Statements are registered with ap_dbd_prepare for every server before
- * mod_dbd's post_config (so vhosts inherit them) and run as prepared
- * statements with buffered results.
+ * Statements run as prepared statements with buffered results. They are
+ * prepared lazily: on a connection's first use of a label, on that
+ * connection, and kept in mod_dbd's per-connection table (dbd->prepared)
+ * for the connection's life. They are deliberately not registered with
+ * ap_dbd_prepare: mod_dbd would then prepare all of them (five types
+ * make ~90) on every new connection, ~30 ms before the connection serves
+ * its first query, so a cold burst would open connections faster than it
+ * could use them; and it would warn (AH02653) once per virtual host that
+ * inherits them. A connection pays only for what it runs, one round trip
+ * per statement, once.
  *
  * A PostgreSQL restart breaks pooled connections in two ways (see
  * docs/operations.md): the first query on each handle fails because the
  * session is gone, and after mod_dbd's PQreset the new session has none of
  * the server-side prepared statements. gf_db_select repairs both in place:
- * it resets the connection, prepares every statement again under the same
- * label on that handle, and runs the query once more — but only when the
+ * it resets the connection, forgets the handle's prepared statements (they
+ * are prepared again as they are used), and runs the query once more — but only when the
  * statement is safe to run twice: it never reached the server (the
  * prepared statement was missing), or it is idempotent by construction
  * (gf_sql.c marks each one; a lost connection may come after the commit).
@@ -31,7 +38,6 @@
 #include "mod_genflow_private.h"
 #include "gf_sql.h"
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare_fn;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close_fn;
@@ -51,11 +57,10 @@ static apr_status_t forget_statements(void *unused)
 
 int gf_db_bind_optional_fns(server_rec *s)
 {
-    dbd_prepare_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare);
     dbd_acquire_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
     dbd_open_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
     dbd_close_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
-    if (!dbd_prepare_fn || !dbd_acquire_fn || !dbd_open_fn || !dbd_close_fn) {
+    if (!dbd_acquire_fn || !dbd_open_fn || !dbd_close_fn) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, GF_LOGNO(1101)
                      "mod_dbd is required: LoadModule dbd_module and configure DBDriver pgsql");
         return 0;
@@ -66,8 +71,9 @@ int gf_db_bind_optional_fns(server_rec *s)
 void gf_db_register_statements(apr_pool_t *p, server_rec *s)
 {
     apr_array_header_t *types = gf_registered_types();
-    server_rec *sp;
     int i;
+
+    (void)s;
 
     statements = apr_array_make(p, 32, sizeof(gf_sql_stmt_t));
     apr_pool_cleanup_register(p, NULL, forget_statements, apr_pool_cleanup_null);
@@ -80,12 +86,6 @@ void gf_db_register_statements(apr_pool_t *p, server_rec *s)
     for (i = 0; i < statements->nelts; i++) {
         gf_sql_stmt_t *st = &APR_ARRAY_IDX(statements, i, gf_sql_stmt_t);
         apr_hash_set(by_label, st->label, APR_HASH_KEY_STRING, st);
-    }
-    for (sp = s; sp; sp = sp->next) {
-        for (i = 0; i < statements->nelts; i++) {
-            gf_sql_stmt_t *st = &APR_ARRAY_IDX(statements, i, gf_sql_stmt_t);
-            dbd_prepare_fn(sp, st->sql, st->label);
-        }
     }
 }
 
@@ -172,37 +172,56 @@ static int statement_missing(const char *msg)
     return msg && strstr(msg, "prepared statement") && strstr(msg, "does not exist");
 }
 
-/* Reconnect if needed and prepare every statement again on this handle.
- * The labels stay the same, so the entries of dbd->prepared (which name the
- * server-side statements) are valid again. */
+/* Reconnect if needed and forget the handle's prepared statements: a new
+ * session has none, and the next use of each label prepares it again. */
 static gf_db_status_t repair(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd)
 {
-    int i, prepared = 0;
-
     if (apr_dbd_check_conn(dbd->driver, p, dbd->handle) != APR_SUCCESS
         || connection_lost(dbd)) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1103)
                      "database connection lost and not re-established");
         return GF_DB_UNAVAILABLE;
     }
-    for (i = 0; statements && i < statements->nelts; i++) {
-        gf_sql_stmt_t *st = &APR_ARRAY_IDX(statements, i, gf_sql_stmt_t);
-        apr_dbd_prepared_t *stmt = NULL;
-        /* dbd->pool lives as long as the connection, like mod_dbd's own
-         * prepared statements; a repair happens once per reconnect. */
-        if (apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, st->sql, st->label,
-                            &stmt) == 0) {
-            apr_hash_set(dbd->prepared, st->label, APR_HASH_KEY_STRING, stmt);
-            prepared++;
-        }
-        else if (connection_lost(dbd)) {
-            return GF_DB_UNAVAILABLE;
-        }
-        /* else: "already exists" on a session that kept it; fine. */
-    }
+    apr_hash_clear(dbd->prepared);
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1104)
-                 "database session was reset; prepared %d statements again", prepared);
+                 "database session was reset; its statements are prepared again as used");
     return GF_DB_OK;
+}
+
+/* The handle's prepared statement for label, prepared now on first use.
+ * dbd->pool lives as long as the connection, like mod_dbd's own prepared
+ * statements. A session can still hold a statement the handle forgot (a
+ * repair after "does not exist" for another one): it is deallocated and
+ * prepared again, so the handle and the session agree. */
+static apr_dbd_prepared_t *prepared(server_rec *s, ap_dbd_t *dbd, const char *label)
+{
+    apr_dbd_prepared_t *stmt = apr_hash_get(dbd->prepared, label, APR_HASH_KEY_STRING);
+    const gf_sql_stmt_t *def;
+    int rc;
+
+    if (stmt) return stmt;
+    def = by_label ? apr_hash_get(by_label, label, APR_HASH_KEY_STRING) : NULL;
+    if (!def) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1105)
+                     "statement %s is not one of the module's", label);
+        return NULL;
+    }
+    rc = apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, def->sql, def->label, &stmt);
+    if (rc != 0 && !connection_lost(dbd)) {
+        int nrows = 0;
+        /* The label is a validated identifier (gf_sql_type_label). */
+        apr_dbd_query(dbd->driver, dbd->handle, &nrows,
+                      apr_pstrcat(dbd->pool, "DEALLOCATE ", def->label, NULL));
+        rc = apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, def->sql, def->label, &stmt);
+    }
+    if (rc != 0) {
+        const char *msg = apr_dbd_error(dbd->driver, dbd->handle, rc);
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1108)
+                     "cannot prepare statement %s: %s", label, msg ? msg : "no message");
+        return NULL;
+    }
+    apr_hash_set(dbd->prepared, def->label, APR_HASH_KEY_STRING, stmt);
+    return stmt;
 }
 
 static void copy_rows(apr_pool_t *p, ap_dbd_t *dbd, apr_dbd_results_t *res,
@@ -236,16 +255,18 @@ static gf_db_status_t run_select(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd,
 
     *out = apr_pcalloc(p, sizeof(**out));
     for (attempt = 0; attempt < 2; attempt++) {
-        apr_dbd_prepared_t *stmt = apr_hash_get(dbd->prepared, label, APR_HASH_KEY_STRING);
+        apr_dbd_prepared_t *stmt = prepared(s, dbd, label);
         apr_dbd_results_t *res = NULL;
         const char *msg;
         int rc;
 
         if (!stmt) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1105)
-                         "statement %s is not prepared on this connection "
-                         "(was mod_dbd configured for this server?)", label);
-            return GF_DB_ERROR;
+            if (attempt == 0 && connection_lost(dbd)) {
+                /* The session died before this statement's first use. */
+                if (repair(s, p, dbd) != GF_DB_OK) return GF_DB_UNAVAILABLE;
+                continue;
+            }
+            return connection_lost(dbd) ? GF_DB_UNAVAILABLE : GF_DB_ERROR;
         }
         rc = apr_dbd_pselect(dbd->driver, p, dbd->handle, &res, stmt, 1, nargs, args);
         if (rc == 0) {
