@@ -39,6 +39,13 @@ apr_interval_time_t gf_job_poll_delay(int n)
     return d > GF_POLL_CAP ? GF_POLL_CAP : d;
 }
 
+apr_interval_time_t gf_job_poll_delay_at(int n, apr_interval_time_t age)
+{
+    apr_interval_time_t d = gf_job_poll_delay(n), tenth = age > 0 ? age / 10 : 0;
+    if (tenth > d) d = tenth;
+    return d > GF_POLL_LONG_CAP ? GF_POLL_LONG_CAP : d;
+}
+
 int gf_job_client_retry_after(apr_interval_time_t age)
 {
     long s = (long)apr_time_sec(age);
@@ -86,7 +93,8 @@ void gf_job_decide(const gf_job_state_t *st, const gf_provider_result_t *res,
     }
     if (!res->error_code && (res->provider_job_id || res->running)) {
         d->next = GF_NEXT_POLL;
-        d->delay = gf_job_poll_delay(st->poll_count + 1);
+        d->delay = gf_job_poll_delay_at(st->poll_count + 1,
+                                        st->started ? st->now - st->started : 0);
         /* A provider that will call a webhook asks to be polled rarely. */
         if (res->retry_after > d->delay) d->delay = res->retry_after;
         if (st->now + d->delay >= st->deadline) {

@@ -14,7 +14,7 @@
 static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "create", "queue", "get", "claim", "schedule", "complete", "fail", "input", "expire",
     "prune", "wake", "history", "admin_list", "admin_delete", "metrics", "renew", "release",
-    "accepted"
+    "accepted", "claim_polls", "release_rest"
 };
 
 /* The status object of docs/api.md, built from the row's own columns
@@ -110,10 +110,13 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
  * (0 = none), the new generation's id (chosen by the caller), the
  * request's Idempotency-Key and owner token (both NULL without a key).
  * No row when the balance, the day's allowance or the active limit does
- * not allow it, when the id exists already (a re-run after a lost
- * connection: the caller recognises its row by the id), or when the
- * Idempotency-Key record is no longer this request's. The key's record
- * gets the generation id in the same transaction. */
+ * not allow it, when the user has no account yet (the caller makes it
+ * and runs this again: the usual create is one round trip), when the id
+ * exists already (a re-run after a lost connection: the caller recognises
+ * its row by the id), or when the Idempotency-Key record is no longer this
+ * request's. The key's record gets the generation id in the same
+ * transaction. Returns only what the create answer needs: id, cost, final
+ * prompt, creation time. */
 static const char CREATE_SQL[] =
     "WITH args AS (SELECT %s::text AS user_id, %d::int AS cost, %d::int AS day_limit,"
     " %s::text AS prompt, %s::text AS user_prompt, %s::text AS preset,"
@@ -139,13 +142,14 @@ static const char CREATE_SQL[] =
     "  SELECT args.id, acct.user_id, args.prompt, args.user_prompt, args.preset, args.source_image,"
     "   args.aspect_ratio, args.seed, args.input, args.cost, args.max_retries, args.chain,"
     "   args.deadline_secs FROM acct, args"
-    "  RETURNING *),"
+    "  RETURNING id, user_id, estimated_cost, prompt, created_at),"
     " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
     "  SELECT user_id, 'reserve', -estimated_cost, '{Y}', id, 'create' FROM gen),"
     " idem AS (UPDATE genflow_idempotency i SET generation_id = gen.id FROM gen, args"
     "  WHERE args.idem_key IS NOT NULL AND i.user_id = args.user_id AND i.key = args.idem_key"
     "   AND i.owner = args.idem_owner)"
-    " SELECT " STATUS_JSON("gen") "::text FROM gen";
+    " SELECT gen.id::text, gen.estimated_cost::text, gen.prompt, genflow_rfc3339(gen.created_at)"
+    " FROM gen";
 
 /* args: id, user, Idempotency-Key and owner token (or NULL). Hands the
  * owner's pending generation to the workers (the row's trigger notifies
@@ -161,25 +165,62 @@ static const char QUEUE_SQL[] =
     "   AND i.owner = args.idem_owner AND i.generation_id IS NULL)"
     " SELECT " STATUS_JSON("q") "::text FROM q";
 
-/* args: lease owner, lease seconds. Takes the oldest due row whose lease
- * is free or has expired (an interrupted attempt: rescued), skipping rows
- * other workers hold. Times come back in milliseconds since the epoch; the
- * last column says whether the row still had an owner (a rescue: that
- * attempt ended without writing its outcome). */
-static const char CLAIM_SQL[] =
-    "UPDATE {T} g SET status = 'processing', lease_owner = %s, woken_at = NULL,"
-    "  lease_until = now() + make_interval(secs => %d), attempts = g.attempts + 1,"
-    "  started_at = COALESCE(g.started_at, now()),"
+/* The claim's picking rules: due now, and the lease free or expired (an
+ * interrupted attempt: rescued), skipping rows other workers hold. The
+ * due-types probe asks the same. */
+#define DUE_NOW(d) \
+    d ".queued_at IS NOT NULL AND " d ".status IN ('pending', 'processing')" \
+    " AND " d ".next_attempt_at <= now() AND (" d ".lease_until IS NULL OR " d ".lease_until < now())"
+
+/* What a claim sets and returns. Times come back in milliseconds since the
+ * epoch; the second-to-last column says whether the row still had an
+ * owner (a rescue: that attempt ended without writing its outcome). */
+#define CLAIM_SET \
+    "UPDATE {T} g SET status = 'processing', lease_owner = %s, woken_at = NULL," \
+    "  lease_until = now() + make_interval(secs => %d), attempts = g.attempts + 1," \
+    "  started_at = COALESCE(g.started_at, now())," \
     "  deadline_at = COALESCE(g.deadline_at, now() + make_interval(secs => g.deadline_secs))"
+#define CLAIM_RETURNING \
+    " RETURNING g.id::text, g.user_id, g.prompt, g.source_image, g.aspect_ratio, g.seed::text," \
+    "  g.chain, g.chain_index, g.retry_count, g.max_retries, g.poll_count, g.provider_job_id," \
+    "  g.attempts, (extract(epoch FROM g.deadline_at) * 1000)::bigint::text, g.provider_state," \
+    "  g.poll_errors, (pick.prev_owner IS NOT NULL)::int::text," \
+    "  (extract(epoch FROM g.started_at) * 1000)::bigint::text"
+
+/* args: lease owner, lease seconds. Takes the oldest due row that has no
+ * accepted provider job: a first attempt, a retry or a fallback. New work
+ * goes ahead of the polls of accepted jobs, however many are due (the
+ * <table>_due_new index of sql/013 serves it). */
+static const char CLAIM_SQL[] =
+    CLAIM_SET
     " FROM (SELECT d.id, d.lease_owner AS prev_owner FROM {T} d"
-    "   WHERE d.queued_at IS NOT NULL AND d.status IN ('pending', 'processing')"
-    "     AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())"
+    "   WHERE " DUE_NOW("d") " AND d.provider_job_id IS NULL"
     "   ORDER BY d.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) pick"
     " WHERE g.id = pick.id"
-    " RETURNING g.id::text, g.user_id, g.prompt, g.source_image, g.aspect_ratio, g.seed::text,"
-    "  g.chain, g.chain_index, g.retry_count, g.max_retries, g.poll_count, g.provider_job_id,"
-    "  g.attempts, (extract(epoch FROM g.deadline_at) * 1000)::bigint::text, g.provider_state,"
-    "  g.poll_errors, (pick.prev_owner IS NOT NULL)::int::text";
+    CLAIM_RETURNING;
+
+/* args: lease owner, lease seconds, batch size. Takes up to that many due
+ * polls of accepted jobs at once, oldest first (<table>_due_poll), all
+ * under one lease: the worker polls them in turn and gives back, with
+ * RELEASE_REST, those it will not reach within half the lease. */
+static const char CLAIM_POLLS_SQL[] =
+    CLAIM_SET
+    " FROM (SELECT d.id, d.lease_owner AS prev_owner FROM {T} d"
+    "   WHERE " DUE_NOW("d") " AND d.provider_job_id IS NOT NULL"
+    "   ORDER BY d.next_attempt_at LIMIT %d FOR UPDATE SKIP LOCKED) pick"
+    " WHERE g.id = pick.id"
+    CLAIM_RETURNING;
+
+/* args: ids (comma-separated), lease owner. The claimed polls a worker
+ * did not run (half its lease passed, or the child is stopping) go back,
+ * due now and free, for any worker. The owner string is this worker
+ * thread's, which holds these leases until it gives them back. */
+static const char RELEASE_REST_SQL[] =
+    "UPDATE {T} g SET lease_owner = NULL, lease_until = now() - interval '1 second',"
+    "  next_attempt_at = now()"
+    " WHERE g.id = ANY (string_to_array(%s, ',')::uuid[]) AND g.lease_owner = %s"
+    "  AND g.status = 'processing'"
+    " RETURNING 1";
 
 /* args: delay ms, chain index, retry count, poll count, failed polls,
  * provider job id, provider state, provider, model, id, lease owner,
@@ -374,7 +415,8 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
     static const char *const SQL[GF_SQL_TYPE_OPS] = {
         CREATE_SQL, QUEUE_SQL, GET_SQL, CLAIM_SQL, SCHEDULE_SQL, COMPLETE_SQL, FAIL_SQL,
         INPUT_SQL, EXPIRE_SQL, PRUNE_SQL, WAKE_SQL, HISTORY_SQL, ADMIN_LIST_SQL,
-        ADMIN_DELETE_SQL, METRICS_SQL, RENEW_SQL, RELEASE_SQL, ACCEPTED_SQL
+        ADMIN_DELETE_SQL, METRICS_SQL, RENEW_SQL, RELEASE_SQL, ACCEPTED_SQL,
+        CLAIM_POLLS_SQL, RELEASE_REST_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {
@@ -383,7 +425,7 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
          * Every other statement is a read, a guarded update whose repeat
          * matches nothing, or carries an id chosen before it ran. */
         add(stmts, gf_sql_type_label(p, table, (gf_sql_type_op_t)op),
-            fill(p, SQL[op], type, table), op != GF_SQL_CLAIM);
+            fill(p, SQL[op], type, table), op != GF_SQL_CLAIM && op != GF_SQL_CLAIM_POLLS);
     }
 }
 
@@ -483,6 +525,25 @@ static const char PING_SQL[] = "SELECT %s::text";
 /* args: seconds. Generations of any type that no worker took in time
  * (sql/007: a type mounted nowhere) → EXPIRED + refund. */
 static const char ORPHANS_SQL[] = "SELECT genflow_expire_orphans(%d)::text";
+
+void gf_sql_due_types_statement(apr_pool_t *p, const char *const *types,
+                                const char *const *tables, int n, apr_array_header_t *stmts)
+{
+    /* One branch per type; the first carries the one parameter every
+     * statement needs (a dummy, never NULL). An idle type costs one probe
+     * of its due index that stops at the first row not due. */
+    const char *sql = "";
+    int i;
+    for (i = 0; i < n; i++) {
+        sql = apr_pstrcat(p, sql, i ? " UNION ALL " : "",
+                          fill(p, "SELECT '{Y}'::text WHERE ", types[i], tables[i]),
+                          i ? "" : "%s::text IS NOT NULL AND ",
+                          fill(p, "EXISTS (SELECT 1 FROM {T} d WHERE " DUE_NOW("d") ")",
+                               types[i], tables[i]), NULL);
+    }
+    if (n == 0) sql = "SELECT %s::text WHERE false";
+    add(stmts, GF_SQL_DUE_TYPES, sql, 1);
+}
 
 void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
 {

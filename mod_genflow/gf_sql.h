@@ -38,6 +38,8 @@ typedef enum {
     GF_SQL_RENEW,        /* heartbeat: extend the lease of a running attempt */
     GF_SQL_RELEASE,      /* an abandoned attempt gives its row back, due now */
     GF_SQL_ACCEPTED,     /* record a provider job id the moment it is accepted */
+    GF_SQL_CLAIM_POLLS,  /* a worker takes up to N due polls of accepted jobs */
+    GF_SQL_RELEASE_REST, /* gives back the claimed polls it will not run */
     GF_SQL_TYPE_OPS
 } gf_sql_type_op_t;
 
@@ -56,6 +58,7 @@ typedef enum {
 #define GF_SQL_IDEM_PRUNE      "gf_idem_prune"
 #define GF_SQL_ADMIN_GRANT     "gf_admin_grant"
 #define GF_SQL_PING            "gf_ping"
+#define GF_SQL_DUE_TYPES       "gf_due_types"
 
 /* The longest table name: PostgreSQL names a type table's indexes after
  * it ("<table>_user_history", 13 more bytes) and cuts every name at 63
@@ -77,5 +80,11 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
 
 /* Append the site-wide statements. */
 void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts);
+
+/* Append GF_SQL_DUE_TYPES: one round trip that names the types (of the n
+ * given, with their tables) with work due now, so that workers claim only
+ * there. The same tests as the claims. */
+void gf_sql_due_types_statement(apr_pool_t *p, const char *const *types,
+                                const char *const *tables, int n, apr_array_header_t *stmts);
 
 #endif

@@ -69,6 +69,7 @@ void *gf_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->starting_credits = GF_UNSET;
     sc->daily_limit = GF_UNSET;
     sc->workers = GF_UNSET;
+    sc->status_cache = GF_UNSET;
     sc->lease_secs = GF_UNSET;
     sc->max_active = GF_UNSET;
     sc->pending_ttl = GF_UNSET;
@@ -94,6 +95,7 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(sc, storage_url);
     MERGE_PTR(sc, cloudinary);
     MERGE_NUM(sc, workers);
+    MERGE_NUM(sc, status_cache);
     MERGE_NUM(sc, lease_secs);
     MERGE_NUM(sc, max_active);
     MERGE_NUM(sc, pending_ttl);
@@ -115,6 +117,11 @@ long gf_conf_daily_limit(const gf_server_conf_t *sc)
 int gf_conf_workers(const gf_server_conf_t *sc)
 {
     return OR_DEFAULT(sc->workers, GF_DEFAULT_WORKERS);
+}
+
+long gf_conf_status_cache(const gf_server_conf_t *sc)
+{
+    return OR_DEFAULT(sc->status_cache, GF_DEFAULT_STATUS_CACHE);
 }
 
 int gf_conf_lease_secs(const gf_server_conf_t *sc)
@@ -337,6 +344,11 @@ static const char *set_engine_number(cmd_parms *cmd, void *dummy, const char *ar
             return DIRECTIVE_ERROR(cmd, err);
         sc->workers = (int)v;
     }
+    else if (!strcasecmp(name, "GenFlowStatusCache")) {
+        if ((err = gf_parse_amount(cmd->pool, arg, 1000000, &v)) != NULL)
+            return DIRECTIVE_ERROR(cmd, err);
+        sc->status_cache = v;
+    }
     else if (!strcasecmp(name, "GenFlowLeaseSeconds")) {
         if ((err = gf_parse_amount(cmd->pool, arg, 3600, &v)) != NULL)
             return DIRECTIVE_ERROR(cmd, err);
@@ -557,6 +569,8 @@ const command_rec gf_cmds[] = {
         "Credits a user may spend per UTC day (0 = no limit)"),
     AP_INIT_TAKE1("GenFlowWorkers", set_engine_number, NULL, RSRC_CONF,
         "Background worker threads per httpd child (0 = this server works no jobs)"),
+    AP_INIT_TAKE1("GenFlowStatusCache", set_engine_number, NULL, RSRC_CONF,
+        "Status answers of finished generations each child keeps (0 = none)"),
     AP_INIT_TAKE1("GenFlowLeaseSeconds", set_engine_number, NULL, RSRC_CONF,
         "How long a worker owns an attempt before another may rescue it"),
     AP_INIT_TAKE1("GenFlowDeadline", set_dir_number, NULL, RSRC_CONF | ACCESS_CONF,

@@ -78,9 +78,17 @@ void gf_db_register_statements(apr_pool_t *p, server_rec *s)
     statements = apr_array_make(p, 32, sizeof(gf_sql_stmt_t));
     apr_pool_cleanup_register(p, NULL, forget_statements, apr_pool_cleanup_null);
     gf_sql_global_statements(p, statements);
-    for (i = 0; types && i < types->nelts; i++) {
-        gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
-        gf_sql_type_statements(p, t->name, t->table, statements);
+    {
+        int n = types ? types->nelts : 0;
+        const char **names = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
+        const char **tables = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
+        for (i = 0; i < n; i++) {
+            gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
+            gf_sql_type_statements(p, t->name, t->table, statements);
+            names[i] = t->name;
+            tables[i] = t->table;
+        }
+        gf_sql_due_types_statement(p, names, tables, n, statements);
     }
     by_label = apr_hash_make(p);
     for (i = 0; i < statements->nelts; i++) {

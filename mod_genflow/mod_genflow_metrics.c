@@ -122,14 +122,18 @@ static const char *route_endpoint(gf_route_kind_t kind)
     }
 }
 
-/* The endpoint of a request in a GenFlowType location, routed the way
- * gf_type_handler routes it (also when httpd refused it before). */
+/* The endpoint of a request in a GenFlowType location: as gf_type_handler
+ * routed it, or routed the same way when httpd refused it before (401,
+ * 413). */
 static const char *type_endpoint(request_rec *r, const gf_dir_conf_t *dc)
 {
+    const gf_req_t *rq = ap_get_module_config(r->request_config, &genflow_module);
     gf_route_t route;
-    apr_size_t n = strlen(dc->base);
+    apr_size_t n;
     const char *path;
 
+    if (rq && rq->routed) return route_endpoint((gf_route_kind_t)rq->route_kind);
+    n = strlen(dc->base);
     if (n && dc->base[n - 1] == '/') n--;
     path = strncmp(r->uri, dc->base, n) == 0 ? r->uri + n : "";
     gf_route_parse(path, &route);

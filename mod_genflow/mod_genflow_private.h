@@ -60,6 +60,7 @@ typedef struct {
     gf_storage_t *cloudinary;    /* GenFlowCloudinary, or NULL */
     int workers;                 /* GF_UNSET → default; threads per child */
     int lease_secs;              /* GF_UNSET → default */
+    long status_cache;           /* GF_UNSET → default; finished answers per child, 0 = off */
     long max_active;             /* GF_UNSET → default; 0 = no limit */
     long pending_ttl;            /* GF_UNSET → default; 0 = never expire */
     long retention;              /* GF_UNSET → default; 0 = keep forever */
@@ -90,6 +91,7 @@ typedef struct {
 #define GF_PREFER_WAIT_MAX          60
 #define GF_RETRY_AFTER_UNAVAILABLE  "5"
 #define GF_DEFAULT_WORKERS          2
+#define GF_DEFAULT_STATUS_CACHE     4096
 #define GF_DEFAULT_LEASE_SECS       30
 #define GF_DEFAULT_DEADLINE_SECS    120
 #define GF_DEFAULT_MAX_ACTIVE       10
@@ -114,6 +116,7 @@ unsigned gf_conf_needs(const gf_dir_conf_t *dc);
 const char *gf_conf_prompt_template(const gf_dir_conf_t *dc);
 int gf_conf_max_retries(const gf_dir_conf_t *dc);
 int gf_conf_workers(const gf_server_conf_t *sc);
+long gf_conf_status_cache(const gf_server_conf_t *sc);
 int gf_conf_lease_secs(const gf_server_conf_t *sc);
 int gf_conf_deadline_secs(const gf_dir_conf_t *dc);
 long gf_conf_max_active(const gf_server_conf_t *sc);
@@ -172,6 +175,8 @@ typedef struct {
     const char *idem_key;        /* Idempotency-Key owned by this request, */
     const char *idem_owner;      /* and its owner token (NULL without) */
     int idem_linked;             /* a generation was linked to the key */
+    int routed;                  /* the type handler routed it: route_kind is set */
+    int route_kind;              /* its gf_route_kind_t, for the metrics */
 } gf_req_t;
 gf_req_t *gf_req(request_rec *r);
 
@@ -219,10 +224,19 @@ int gf_workers_listening(void);
  * (capped: a short backstop poll while the listener is down). Holds no
  * database connection. */
 apr_uint64_t gf_workers_change_seq(void);
+/* Finished status answers of this child (GenFlowStatusCache): the cached
+ * answer of (type, id, user), 1 on a hit; and remember one read after
+ * change number since. */
+int gf_workers_status_cached(apr_pool_t *p, const gf_type_t *t, const char *id,
+                             const char *user, const char **json, const char **etag);
+void gf_workers_status_store(const gf_type_t *t, const char *id, const char *user,
+                             const char *json, const char *etag, apr_uint64_t since);
 void gf_workers_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
                             apr_interval_time_t timeout);
 /* The child is stopping: abandon the attempt, release its row. */
 int gf_workers_aborting(void);
+/* Is this child's engine stopping (no new attempts)? */
+int gf_workers_stopping(void);
 
 /* One running attempt, renewed by the listener's heartbeat. */
 typedef struct {
@@ -248,13 +262,20 @@ typedef struct {
     const char *provider_job_id;
     const char *provider_state;
     apr_time_t deadline;
+    apr_time_t started;          /* the first attempt's start */
     const char *lease_owner;
     int rescued;                 /* the previous attempt ended without an outcome */
 } gf_claim_t;
-/* Claim and work at most one due generation of type t. Returns 1 when a
- * generation was worked, 0 when none was due, -1 on database trouble. */
+/* Polls of accepted jobs a worker claims at once (GF_SQL_CLAIM_POLLS). */
+#define GF_POLL_BATCH 16
+/* Work type t: one due generation without an accepted provider job (new
+ * work goes first), else a batch of due polls. Returns 1 when something
+ * was worked, 0 when nothing was due, -1 on database trouble. */
 int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner,
                gf_attempt_t *slot);
+/* Which of the mounted types have work due now (one query for all):
+ * due[i] for type i. 0, or -1 on database trouble. */
+int gf_run_due_types(server_rec *s, apr_pool_t *p, int *due);
 /* Expire never-started generations and prune old failures of type t. */
 void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t);
 /* Sweeps that are not per type (idempotency records). */

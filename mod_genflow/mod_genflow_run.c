@@ -52,6 +52,7 @@ static int fill_claim(apr_pool_t *p, const gf_type_t *t, const char *const *row,
     c->provider_state = row[14];
     c->poll_errors = atoi(row[15]);
     c->rescued = row[16] && !strcmp(row[16], "1");
+    c->started = row[17] ? apr_time_from_msec(apr_atoi64(row[17])) : 0;
     c->lease_owner = lease_owner;
     (void)p;
     return 1;
@@ -322,29 +323,101 @@ static void on_accepted(const void *data, const char *job_id, const char *state)
     gf_db_close(b->s, dbd);
 }
 
-int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner,
-               gf_attempt_t *slot)
+/* Run one claimed row under this worker's slot (heartbeats follow it). */
+static int run_row(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *const *row,
+                   const char *lease_owner, gf_attempt_t *slot)
 {
-    gf_server_conf_t *sc = gf_server_conf(s);
-    gf_db_rows_t *rows;
-    gf_db_status_t st;
-    ap_dbd_t *dbd;
     gf_claim_t c;
     int rc;
-
-    if (!(dbd = gf_db_open(p, s))) {
-        return -1;
-    }
-    st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM], &rows, 2, lease_owner,
-                       num(p, gf_conf_lease_secs(sc)));
-    gf_db_close(s, dbd);
-    if (st != GF_DB_OK) return -1;
-    if (rows->nrows == 0) return 0;
-    fill_claim(p, t, rows->rows[0], lease_owner, &c);
+    fill_claim(p, t, row, lease_owner, &c);
     gf_attempt_begin(slot, t, c.id, lease_owner, c.attempts);
     rc = run_claimed(s, p, &c, slot);
     gf_attempt_end(slot);
     return rc;
+}
+
+/* Give back the claimed polls from row `from` on, which this worker will
+ * not run: due now, free for any worker. */
+static void release_rest(server_rec *s, apr_pool_t *p, const gf_type_t *t, gf_db_rows_t *rows,
+                         int from, const char *lease_owner)
+{
+    const char *ids = "";
+    gf_db_rows_t *res;
+    ap_dbd_t *dbd;
+    int i;
+
+    for (i = from; i < rows->nrows; i++) {
+        ids = apr_pstrcat(p, ids, i > from ? "," : "", rows->rows[i][0], NULL);
+    }
+    if (!*ids || !(dbd = gf_db_open(p, s))) return;   /* else the leases just expire */
+    gf_db_pselect(s, p, dbd, t->labels[GF_SQL_RELEASE_REST], &res, 2, ids, lease_owner);
+    gf_db_close(s, dbd);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1409)
+                 "type=%s: gave back %d claimed polls not run in time", t->name,
+                 rows->nrows - from);
+}
+
+int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner,
+               gf_attempt_t *slot)
+{
+    gf_server_conf_t *sc = gf_server_conf(s);
+    int lease = gf_conf_lease_secs(sc);
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    ap_dbd_t *dbd;
+    apr_time_t stop_by;
+    int i, rc = 0;
+
+    if (!(dbd = gf_db_open(p, s))) {
+        return -1;
+    }
+    /* New work first: a first attempt, a retry or a fallback. */
+    st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM], &rows, 2, lease_owner,
+                       num(p, lease));
+    if (st == GF_DB_OK && rows->nrows == 0) {
+        /* Then the due polls of accepted jobs, a batch at a time. */
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM_POLLS], &rows, 3, lease_owner,
+                           num(p, lease), num(p, GF_POLL_BATCH));
+    }
+    gf_db_close(s, dbd);
+    if (st != GF_DB_OK) return -1;
+    if (rows->nrows == 0) return 0;
+    /* The batch shares one lease, renewed only for the row being worked:
+     * rows not reached within half of it go back (the heartbeat of the
+     * running one is the listener's). */
+    stop_by = apr_time_now() + apr_time_from_sec(lease) / 2;
+    for (i = 0; i < rows->nrows; i++) {
+        if (i > 0 && (apr_time_now() >= stop_by || gf_workers_aborting()
+                      || gf_workers_stopping())) {
+            release_rest(s, p, t, rows, i, lease_owner);
+            break;
+        }
+        if (run_row(s, p, t, rows->rows[i], lease_owner, slot) < 0) rc = -1;
+        else if (rc == 0) rc = 1;
+    }
+    return rc;
+}
+
+int gf_run_due_types(server_rec *s, apr_pool_t *p, int *due)
+{
+    apr_array_header_t *types = gf_registered_types();
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    ap_dbd_t *dbd;
+    int i, j;
+
+    if (!(dbd = gf_db_open(p, s))) return -1;
+    st = gf_db_pselect(s, p, dbd, GF_SQL_DUE_TYPES, &rows, 1, "due");
+    gf_db_close(s, dbd);
+    if (st != GF_DB_OK) return -1;
+    for (i = 0; i < types->nelts; i++) {
+        const gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
+        due[i] = 0;
+        for (j = 0; j < rows->nrows; j++) {
+            if (rows->rows[j][0] && !strcmp(rows->rows[j][0], t->name)) due[i] = 1;
+        }
+    }
+    return 0;
 }
 
 static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot)
@@ -371,6 +444,7 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
     js.polling = c.provider_job_id != NULL;
     js.poll_errors = c.poll_errors;
     js.deadline = c.deadline;
+    js.started = c.started;
     js.chain_index = c.chain_index;
 
     chain = gf_chain_parse(p, c.chain, &err);

@@ -98,8 +98,10 @@ static int send_status(request_rec *r, int http_status, const char *status_json)
     return gf_send_json(r, http_status, gf_json_dump(r->pool, status));
 }
 
-/* The create statement reserved nothing: say why, 429 or 402. */
-static int refused_create(request_rec *r, ap_dbd_t *dbd, long cost)
+/* The create statement reserved nothing: say why, 429 or 402. When the
+ * user has no account yet and may_open, open it and return GF_CONTINUE:
+ * the caller creates again. */
+static int refused_create(request_rec *r, ap_dbd_t *dbd, long cost, int may_open)
 {
     gf_server_conf_t *sc = gf_server_conf(r->server);
     gf_db_rows_t *rows;
@@ -109,6 +111,11 @@ static int refused_create(request_rec *r, ap_dbd_t *dbd, long cost)
 
     st = gf_db_select(r, dbd, GF_SQL_ACCOUNT_STATE, &rows, 2,
                       apr_ltoa(r->pool, gf_conf_daily_limit(sc)), r->user);
+    if (st == GF_DB_OK && rows->nrows == 0 && may_open) {
+        if ((st = gf_account_ensure(r, dbd)) != GF_DB_OK) return gf_send_db_error(r, st);
+        return GF_CONTINUE;
+    }
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (st == GF_DB_OK && rows->nrows == 1 && max_active > 0
         && apr_atoi64(rows->rows[0][3]) >= max_active) {
         apr_table_setn(r->headers_out, "Retry-After", "5");
@@ -200,12 +207,34 @@ static const char *created_before(request_rec *r, const gf_dir_conf_t *dc, const
     return NULL;
 }
 
-/* Validate and insert. Returns GF_CONTINUE with *status_json set to the new
- * row's status object, or the result of the error answer it sent. The id is
- * chosen here, before the INSERT, so that a statement re-run after a lost
- * connection cannot create a second generation and recognises the first. */
+/* What a create answer says about the new generation (the create
+ * statement returns just these columns). */
+typedef struct {
+    const char *id;
+    apr_int64_t cost;
+    const char *prompt;
+    const char *created_at;
+} created_t;
+
+/* The same fields out of a status object (a create recognised after a lost
+ * connection, an Idempotency-Key taken over). */
+static int created_from_status(request_rec *r, const char *status_json, created_t *out)
+{
+    json_object *status = parse_status(r, status_json);
+    if (!status) return 0;
+    out->id = json_object_get_string(status_field(status, "generationId"));
+    out->cost = json_object_get_int64(status_field(status, "estimatedCost"));
+    out->prompt = json_object_get_string(status_field(status, "prompt"));
+    out->created_at = json_object_get_string(status_field(status, "createdAt"));
+    return out->id != NULL;
+}
+
+/* Validate and insert. Returns GF_CONTINUE with *out filled in, or the
+ * result of the error answer it sent. The id is chosen here, before the
+ * INSERT, so that a statement re-run after a lost connection cannot create
+ * a second generation and recognises the first. */
 static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
-                             json_object *body, const char **status_json)
+                             json_object *body, created_t *out)
 {
     gf_server_conf_t *sc = gf_server_conf(r->server);
     gf_input_t in;
@@ -218,6 +247,7 @@ static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t 
     apr_uuid_t uuid;
     char id[APR_UUID_FORMATTED_LENGTH + 1];
     gf_req_t *rq = gf_req(r);
+    int pass, rc;
 
     if (!gf_input_parse(r->pool, body, gf_conf_needs(dc), &in, &ierr)) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, ierr.message);
@@ -256,40 +286,46 @@ static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t 
         in.has_seed = 1;
         in.seed = seed;
     }
-    if ((st = gf_account_ensure(r, dbd)) != GF_DB_OK) {
-        return gf_send_db_error(r, st);
-    }
     apr_uuid_get(&uuid);
     apr_uuid_format(id, &uuid);
-    st = gf_db_select(r, dbd, type_label(dc, GF_SQL_CREATE), &rows, 17,
-                      r->user, apr_ltoa(r->pool, cost),
-                      apr_ltoa(r->pool, gf_conf_daily_limit(sc)),
-                      prompt, in.prompt, in.preset, in.source_image, in.aspect_ratio,
-                      apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, seed),
-                      gf_input_to_json(r->pool, &in),
-                      apr_itoa(r->pool, gf_conf_max_retries(dc)),
-                      gf_conf_chain_text(r->pool, dc),
-                      apr_itoa(r->pool, gf_conf_deadline_secs(dc)),
-                      apr_ltoa(r->pool, gf_conf_max_active(sc)), id,
-                      rq->idem_key, rq->idem_owner);
-    if (st != GF_DB_OK) {
-        return gf_send_db_error(r, st);
-    }
-    if (rows->nrows == 0 && rows->rerun && (*status_json = created_before(r, dc, id)) != NULL) {
-        rq->idem_linked = rq->idem_key != NULL;
-        gf_metrics_credits(gf_metrics(), GF_CREDITS_RESERVED, cost);
-        return GF_CONTINUE;
-    }
-    if (rows->nrows == 0 && rq->idem_key && !gf_idempotency_still_owned(r)) {
-        return gf_send_error(r, HTTP_CONFLICT, GF_ERR_IDEMPOTENCY,
-                             "another request took over this Idempotency-Key; retry to get "
-                             "its answer");
-    }
-    if (rows->nrows == 0) {
-        return refused_create(r, dbd, cost);
+    for (pass = 0;; pass++) {
+        const char *before;
+        st = gf_db_select(r, dbd, type_label(dc, GF_SQL_CREATE), &rows, 17,
+                          r->user, apr_ltoa(r->pool, cost),
+                          apr_ltoa(r->pool, gf_conf_daily_limit(sc)),
+                          prompt, in.prompt, in.preset, in.source_image, in.aspect_ratio,
+                          apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, seed),
+                          gf_input_to_json(r->pool, &in),
+                          apr_itoa(r->pool, gf_conf_max_retries(dc)),
+                          gf_conf_chain_text(r->pool, dc),
+                          apr_itoa(r->pool, gf_conf_deadline_secs(dc)),
+                          apr_ltoa(r->pool, gf_conf_max_active(sc)), id,
+                          rq->idem_key, rq->idem_owner);
+        if (st != GF_DB_OK) {
+            return gf_send_db_error(r, st);
+        }
+        if (rows->nrows == 1) break;
+        if (rows->rerun && (before = created_before(r, dc, id)) != NULL) {
+            if (!created_from_status(r, before, out)) return gf_send_db_error(r, GF_DB_ERROR);
+            rq->idem_linked = rq->idem_key != NULL;
+            gf_metrics_credits(gf_metrics(), GF_CREDITS_RESERVED, cost);
+            return GF_CONTINUE;
+        }
+        if (rq->idem_key && !gf_idempotency_still_owned(r)) {
+            return gf_send_error(r, HTTP_CONFLICT, GF_ERR_IDEMPOTENCY,
+                                 "another request took over this Idempotency-Key; retry to "
+                                 "get its answer");
+        }
+        /* Nothing reserved: a first create of this user (no account yet:
+         * make it, with its starting grant, and create again), or a
+         * refusal, 402 or 429. */
+        if ((rc = refused_create(r, dbd, cost, pass == 0)) != GF_CONTINUE) return rc;
     }
     rq->idem_linked = rq->idem_key != NULL;
-    *status_json = rows->rows[0][0];
+    out->id = rows->rows[0][0];
+    out->cost = apr_atoi64(rows->rows[0][1]);
+    out->prompt = rows->rows[0][2];
+    out->created_at = rows->rows[0][3];
     gf_metrics_credits(gf_metrics(), GF_CREDITS_RESERVED, cost);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1301)
                   "created type=%s user=%s cost=%ld", dc->type->name, r->user, cost);
@@ -317,39 +353,38 @@ static int check_json_request(request_rec *r, const gf_dir_conf_t *dc, json_obje
     return GF_CONTINUE;
 }
 
-static int send_created(request_rec *r, const gf_dir_conf_t *dc, json_object *status);
+static int send_created(request_rec *r, const gf_dir_conf_t *dc, const created_t *c);
 
 static int handle_create(request_rec *r, const gf_dir_conf_t *dc)
 {
-    json_object *body = NULL, *status;
+    json_object *body = NULL;
     ap_dbd_t *dbd;
-    const char *status_json = NULL;
+    created_t created;
     int rc;
 
     if ((rc = check_json_request(r, dc, &body)) != GF_CONTINUE) return rc;
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
-    if ((rc = create_generation(r, dbd, dc, body, &status_json)) != GF_CONTINUE) return rc;
-
-    status = parse_status(r, status_json);
-    if (!status) return gf_send_db_error(r, GF_DB_ERROR);
-    return send_created(r, dc, status);
+    if ((rc = create_generation(r, dbd, dc, body, &created)) != GF_CONTINUE) return rc;
+    gf_db_release(r);
+    return send_created(r, dc, &created);
 }
 
-/* 201 with the create object of a new generation's status. */
-static int send_created(request_rec *r, const gf_dir_conf_t *dc, json_object *status)
+/* 201 with the create object of a new generation. */
+static int send_created(request_rec *r, const gf_dir_conf_t *dc, const created_t *c)
 {
     json_object *out;
-    const char *id = json_object_get_string(status_field(status, "generationId"));
+    const char *url = status_url(r, dc, c->id);
 
     out = gf_json_pool_own(r->pool, json_object_new_object());
-    json_object_object_add(out, "generationId", json_object_new_string(id));
+    json_object_object_add(out, "generationId", json_object_new_string(c->id));
     json_object_object_add(out, "type", json_object_new_string(dc->type->name));
     json_object_object_add(out, "status", json_object_new_string("pending"));
-    json_object_object_add(out, "estimatedCost", json_object_get(status_field(status, "estimatedCost")));
-    json_object_object_add(out, "prompt", json_object_get(status_field(status, "prompt")));
-    json_object_object_add(out, "createdAt", json_object_get(status_field(status, "createdAt")));
-    json_object_object_add(out, "statusUrl", json_object_new_string(status_url(r, dc, id)));
-    apr_table_setn(r->headers_out, "Location", status_url(r, dc, id));
+    json_object_object_add(out, "estimatedCost", json_object_new_int64(c->cost));
+    json_object_object_add(out, "prompt", c->prompt ? json_object_new_string(c->prompt) : NULL);
+    json_object_object_add(out, "createdAt",
+                           c->created_at ? json_object_new_string(c->created_at) : NULL);
+    json_object_object_add(out, "statusUrl", json_object_new_string(url));
+    apr_table_setn(r->headers_out, "Location", url);
     return gf_send_json(r, HTTP_CREATED, gf_json_dump(r->pool, out));
 }
 
@@ -440,9 +475,9 @@ static int requested_wait(request_rec *r, const gf_dir_conf_t *dc)
 /* generate: {"generationId": "..."} alone, or the create fields. */
 static int handle_generate(request_rec *r, const gf_dir_conf_t *dc)
 {
-    json_object *body = NULL, *idv = NULL, *status;
+    json_object *body = NULL, *idv = NULL;
     ap_dbd_t *dbd;
-    const char *status_json = NULL, *id;
+    const char *id;
     int rc, wait;
 
     if ((rc = check_json_request(r, dc, &body)) != GF_CONTINUE) return rc;
@@ -464,10 +499,9 @@ static int handle_generate(request_rec *r, const gf_dir_conf_t *dc)
         id = json_object_get_string(idv);
     }
     else {
-        if ((rc = create_generation(r, dbd, dc, body, &status_json)) != GF_CONTINUE) return rc;
-        status = parse_status(r, status_json);
-        if (!status) return gf_send_db_error(r, GF_DB_ERROR);
-        id = apr_pstrdup(r->pool, json_object_get_string(status_field(status, "generationId")));
+        created_t created;
+        if ((rc = create_generation(r, dbd, dc, body, &created)) != GF_CONTINUE) return rc;
+        id = created.id;
     }
 
     return queue_and_answer(r, dbd, dc, id, wait);
@@ -503,7 +537,6 @@ int gf_type_resume(request_rec *r, void *baton, const char *id)
     idem_call_t *call = baton;
     const gf_dir_conf_t *dc = call->dc;
     gf_db_rows_t *rows;
-    json_object *status;
 
     if (gf_db_select1(r, type_label(dc, GF_SQL_GET), &rows, 2, id, r->user) != GF_DB_OK) {
         return gf_send_db_error(r, GF_DB_UNAVAILABLE);
@@ -512,9 +545,11 @@ int gf_type_resume(request_rec *r, void *baton, const char *id)
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1306)
                   "Idempotency-Key taken over: answering for generation %s", id);
     if (call->route->kind == GF_ROUTE_CREATE) {
-        status = parse_status(r, rows->rows[0][0]);
-        if (!status) return gf_send_db_error(r, GF_DB_ERROR);
-        return send_created(r, dc, status);
+        created_t created;
+        if (!created_from_status(r, rows->rows[0][0], &created)) {
+            return gf_send_db_error(r, GF_DB_ERROR);
+        }
+        return send_created(r, dc, &created);
     }
     /* generate/retry: start it if its first request died before that. */
     if (gf_db_select1(r, type_label(dc, GF_SQL_QUEUE), &rows, 4, id, r->user, NULL, NULL)
@@ -540,22 +575,42 @@ static const char *status_etag(apr_pool_t *p, const char *json)
     return apr_pstrcat(p, "\"", b64, "\"", NULL);
 }
 
+/* Send a status object with its validator: 304 and no body when the
+ * client's If-None-Match has it already (as httpd's default handler
+ * does). */
+static int send_status_object(request_rec *r, const char *json, const char *etag)
+{
+    int rc;
+    apr_table_setn(r->headers_out, "ETag", etag);
+    apr_table_setn(r->headers_out, "Cache-Control", "private, no-cache");
+    if ((rc = ap_meets_conditions(r)) != OK) {
+        return rc;
+    }
+    return gf_send_json(r, HTTP_OK, json);
+}
+
 /* GET/HEAD {base}/status/{id}: one SELECT, and the object goes out as
  * PostgreSQL composed it (never parsed again). A poller that sends the
  * ETag it has back in If-None-Match gets 304 and no body while nothing
- * changed. */
+ * changed. A finished generation's answer never changes, so the child
+ * keeps it (GenFlowStatusCache) and answers the next read without a query,
+ * until a NOTIFY says the row was deleted. */
 static int handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route)
 {
     ap_dbd_t *dbd;
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    const char *json, *state;
-    int rc;
+    const char *json, *state, *etag;
+    apr_uint64_t seq;
 
     if (!route->id_valid) {
         /* Not an id at all: answer like an unknown id, without a query. */
         return no_such_generation(r);
     }
+    if (gf_workers_status_cached(r->pool, dc->type, route->id, r->user, &json, &etag)) {
+        return send_status_object(r, json, etag);
+    }
+    seq = gf_workers_change_seq();
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
     st = gf_db_select(r, dbd, type_label(dc, GF_SQL_GET), &rows, 2, route->id, r->user);
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
@@ -566,19 +621,16 @@ static int handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route
     gf_db_release(r);
     json = rows->rows[0][0];
     state = rows->rows[0][1];
+    etag = status_etag(r->pool, json);
     if (!is_terminal(state)) {
         apr_table_setn(r->headers_out, "Retry-After",
                        apr_itoa(r->pool, gf_job_client_retry_after(
                            apr_time_from_msec(apr_atoi64(rows->rows[0][2])))));
     }
-    apr_table_setn(r->headers_out, "ETag", status_etag(r->pool, json));
-    apr_table_setn(r->headers_out, "Cache-Control", "private, no-cache");
-    /* If-None-Match against the ETag (as httpd's default handler does):
-     * 304, headers only. */
-    if ((rc = ap_meets_conditions(r)) != OK) {
-        return rc;
+    else {
+        gf_workers_status_store(dc->type, route->id, r->user, json, etag, seq);
     }
-    return gf_send_json(r, HTTP_OK, json);
+    return send_status_object(r, json, etag);
 }
 
 /* POST {base}/cancel/{id}: pending or processing → cancelled + refund, in
@@ -641,8 +693,9 @@ static int handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route_
     ap_dbd_t *dbd;
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    json_object *input, *status;
-    const char *err, *status_json = NULL, *id;
+    json_object *input;
+    created_t created;
+    const char *err, *id;
     int rc, wait = requested_wait(r, dc);
 
     if (!route->id_valid) {
@@ -663,10 +716,8 @@ static int handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route_
     input = gf_json_parse(r->pool, rows->rows[0][1], strlen(rows->rows[0][1]), &err);
     if (!input) return gf_send_db_error(r, GF_DB_ERROR);
     /* The stored input is validated again: the rules may have changed. */
-    if ((rc = create_generation(r, dbd, dc, input, &status_json)) != GF_CONTINUE) return rc;
-    status = parse_status(r, status_json);
-    if (!status) return gf_send_db_error(r, GF_DB_ERROR);
-    id = apr_pstrdup(r->pool, json_object_get_string(status_field(status, "generationId")));
+    if ((rc = create_generation(r, dbd, dc, input, &created)) != GF_CONTINUE) return rc;
+    id = created.id;
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1304)
                   "retry type=%s of=%s new=%s user=%s", dc->type->name, route->id, id, r->user);
     return queue_and_answer(r, dbd, dc, id, wait);
@@ -804,6 +855,12 @@ int gf_type_handler(request_rec *r)
     if (n && dc->base[n - 1] == '/') n--;
     path = strncmp(r->uri, dc->base, n) == 0 ? r->uri + n : "";
     gf_route_parse(path, &route);
+    {
+        /* Routed once: the metrics hook reads the result. */
+        gf_req_t *rq = gf_req(r);
+        rq->routed = 1;
+        rq->route_kind = (int)route.kind;
+    }
     if (route.kind == GF_ROUTE_NONE) {
         return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_NOT_FOUND,
                              apr_psprintf(r->pool, "no endpoint %s here", r->uri));

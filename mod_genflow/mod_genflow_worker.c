@@ -27,6 +27,7 @@
  * the length of a provider call.
  */
 #include <poll.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
 #include <apr_strings.h>
@@ -38,6 +39,7 @@
 
 #include "mod_genflow_private.h"
 #include "gf_http.h"
+#include "gf_status_cache.h"
 
 #define IDLE_WAIT        apr_time_from_msec(500)
 #define TROUBLE_WAIT     apr_time_from_sec(1)
@@ -80,6 +82,7 @@ typedef struct {
     waiter_t *waiters;
     const char *node;            /* host:pid, the prefix of lease owners */
     apr_interval_time_t heartbeat;
+    gf_status_cache_t *cache;    /* finished status answers; NULL: off */
 } workers_t;
 
 static workers_t *W;   /* this child's workers; NULL in the parent */
@@ -116,6 +119,11 @@ int gf_attempt_lost(const gf_attempt_t *a)
 int gf_workers_aborting(void)
 {
     return W && W->abort;
+}
+
+int gf_workers_stopping(void)
+{
+    return W && W->stopping;
 }
 
 /* Renew the lease of every running attempt of this child. */
@@ -211,13 +219,18 @@ void gf_workers_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
     apr_thread_cond_destroy(me.cond);
 }
 
-/* Wake the waiters of id, or all of them (id NULL). */
+/* Wake the waiters of id, or all of them (id NULL), and forget what the
+ * status cache holds of it. */
 static void announce_change(const char *id)
 {
     waiter_t *w;
     if (!W) return;
     apr_thread_mutex_lock(W->mutex);
     W->seq++;
+    if (W->cache) {
+        if (id) gf_status_cache_forget(W->cache, id);
+        else gf_status_cache_clear(W->cache);
+    }
     if (id) {
         recent_t *slot = &W->recent[W->seq % RECENT];
         apr_cpystrn(slot->id, id, sizeof(slot->id));
@@ -231,6 +244,36 @@ static void announce_change(const char *id)
         if (!id || !strcmp(w->id, id)) {
             apr_thread_cond_signal(w->cond);
         }
+    }
+    apr_thread_mutex_unlock(W->mutex);
+}
+
+/* ---- finished status answers ------------------------------------------ */
+
+/* The cache is consulted only while the listener hears notifications: a
+ * deletion (the only change a finished row can see) is announced by NOTIFY,
+ * and a deaf child could serve a deleted generation. */
+int gf_workers_status_cached(apr_pool_t *p, const gf_type_t *t, const char *id,
+                             const char *user, const char **json, const char **etag)
+{
+    int hit = 0;
+    if (!W || !W->cache || !W->listening) return 0;
+    apr_thread_mutex_lock(W->mutex);
+    hit = gf_status_cache_get(W->cache, t, id, user, p, json, etag);
+    apr_thread_mutex_unlock(W->mutex);
+    return hit;
+}
+
+/* Remember a finished generation's answer, read from the database after
+ * change number since: unless id was notified after since (it may have been
+ * deleted after the read), or the listener missed anything since. */
+void gf_workers_status_store(const gf_type_t *t, const char *id, const char *user,
+                             const char *json, const char *etag, apr_uint64_t since)
+{
+    if (!W || !W->cache || !W->listening) return;
+    apr_thread_mutex_lock(W->mutex);
+    if (W->listening && !notified_since(id, since)) {
+        gf_status_cache_put(W->cache, t, id, user, json, etag);
     }
     apr_thread_mutex_unlock(W->mutex);
 }
@@ -371,7 +414,8 @@ static void *APR_THREAD_FUNC listener_main(apr_thread_t *thread, void *data)
                     wake_workers(0);
                 }
                 else if (!strcmp(note->relname, "genflow_change")) {
-                    announce_change(note->extra);
+                    /* "*": rows were deleted (sql/012); any id may be gone. */
+                    announce_change(strcmp(note->extra, "*") ? note->extra : NULL);
                 }
                 PQfreemem(note);
             }
@@ -404,7 +448,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     apr_allocator_t *allocator;
     apr_pool_t *pool;
     const char *owner;
-    int start = 0;
+    int start = 0, *due;
     apr_time_t next_sweep = apr_time_now() + SWEEP_INTERVAL;
 
     /* A thread of its own needs a pool with an allocator of its own: the
@@ -416,12 +460,29 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     apr_pool_tag(pool, "genflow_worker");
     owner = apr_psprintf(pool, "%s:%ld", W->node, index);
 
+    /* Outlives the per-round clears of pool. */
+    due = calloc((apr_size_t)types->nelts, sizeof(int));
+    if (!due) {
+        apr_pool_destroy(pool);
+        return NULL;
+    }
     while (!W->stopping) {
         int i, worked = 0, trouble = 0;
+        /* One query says which types have work due; an idle engine costs
+         * that query per round, not a claim per type. */
+        if (gf_run_due_types(W->s, pool, due) < 0) {
+            trouble = 1;
+            for (i = 0; i < types->nelts; i++) due[i] = 0;
+        }
+        apr_pool_clear(pool);
+        owner = apr_psprintf(pool, "%s:%ld", W->node, index);
         for (i = 0; i < types->nelts && !W->stopping; i++) {
             /* Start at a different type each round so no type starves. */
-            gf_type_t *t = APR_ARRAY_IDX(types, (start + i) % types->nelts, gf_type_t *);
-            int rc = gf_run_one(W->s, pool, t, owner, &W->slots[index]);
+            int k = (start + i) % types->nelts;
+            gf_type_t *t = APR_ARRAY_IDX(types, k, gf_type_t *);
+            int rc;
+            if (!due[k]) continue;
+            rc = gf_run_one(W->s, pool, t, owner, &W->slots[index]);
             apr_pool_clear(pool);
             owner = apr_psprintf(pool, "%s:%ld", W->node, index);
             if (rc > 0) {
@@ -455,6 +516,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         }
     }
     gf_http_thread_cleanup();
+    free(due);
     apr_pool_destroy(pool);
     return NULL;   /* as listener_main: return, never apr_thread_exit() */
 }
@@ -525,6 +587,9 @@ void gf_workers_child_init(apr_pool_t *pchild, server_rec *s)
     if (W->heartbeat < apr_time_from_msec(500)) W->heartbeat = apr_time_from_msec(500);
     apr_thread_mutex_create(&W->mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
     apr_thread_cond_create(&W->work, pchild);
+    if (gf_conf_status_cache(sc) > 0) {
+        W->cache = gf_status_cache_create(pchild, (apr_size_t)gf_conf_status_cache(sc));
+    }
     gf_http_set_abort_flag(&W->abort);
     W->threads = apr_pcalloc(pchild, sizeof(apr_thread_t *) * (apr_size_t)(n > 0 ? n : 1));
     W->slots = apr_pcalloc(pchild, sizeof(gf_attempt_t) * (apr_size_t)(n > 0 ? n : 1));

@@ -6,7 +6,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 
-plan tests => 31;
+plan tests => 35;
 
 my $alice = new_user('alice');
 my $bob = new_user('bob');
@@ -82,3 +82,32 @@ ok($res->code == 200 && json_of($res)->{status} eq 'cancelled' && ($res->header(
    'after a change: 200, the new object and a new ETag');
 $res = api(GET => "/api/neo-glitch/status/$id", user => $bob, headers => { 'If-None-Match' => $etag });
 ok(is_json_error($res, 404, 'GENERATION_NOT_FOUND'), "another user's id stays 404 with any ETag");
+
+# A finished generation's answer never changes, so each child keeps it
+# (GenFlowStatusCache) and answers later reads without a query. A change
+# made behind the module's back (no NOTIFY: the prompt is not a watched
+# column) shows that the cached answer is what is served...
+api(GET => "/api/neo-glitch/status/$id", user => $alice) for 1 .. 12;
+psql("UPDATE neo_glitch_media SET prompt = 'changed behind the module' WHERE id = '$id'");
+my @prompts = map { json_of(api(GET => "/api/neo-glitch/status/$id", user => $alice))->{prompt} }
+              1 .. 12;
+ok((grep { $_ ne 'changed behind the module' } @prompts) > 0,
+   "a finished generation's answer comes from the child's cache");
+$res = api(GET => "/api/neo-glitch/status/$id", user => $bob);
+ok(is_json_error($res, 404, 'GENERATION_NOT_FOUND'), "the cache never answers another user");
+# ...and a deletion, announced by NOTIFY (sql/012), empties it everywhere.
+psql("DELETE FROM neo_glitch_media WHERE id = '$id'");
+my $gone = 0;
+for (1 .. 40) {
+    my @codes = map { api(GET => "/api/neo-glitch/status/$id", user => $alice)->code } 1 .. 6;
+    if (!grep { $_ != 404 } @codes) { $gone = 1; last }
+    select(undef, undef, undef, 0.05);
+}
+ok($gone, 'a deleted generation is 404 in every child right after the DELETE');
+# A generation still running is never served from the cache.
+my $p = json_of(api(POST => '/api/neo-glitch/create', user => $alice, body => { prompt => 'still pending' }));
+api(GET => "/api/neo-glitch/status/$p->{generationId}", user => $alice) for 1 .. 6;
+psql("UPDATE neo_glitch_media SET prompt = 'seen at once' WHERE id = '$p->{generationId}'");
+@prompts = map { json_of(api(GET => "/api/neo-glitch/status/$p->{generationId}", user => $alice))->{prompt} }
+           1 .. 6;
+ok(!(grep { $_ ne 'seen at once' } @prompts), 'a pending generation is read from the database every time');

@@ -8,7 +8,7 @@ use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 use Time::HiRes qw(sleep time);
 
-plan tests => 58;
+plan tests => 64;
 
 my $u = new_user('engine');
 api(GET => '/api/quota', user => $u);
@@ -169,4 +169,52 @@ is(ledger($old), 'reserve:-1,refund:1', 'its ledger rows are kept');
         . "WHERE x.status IN ('failed', 'cancelled') AND x.finished_at < now() - make_interval(secs => 3600) LIMIT 500");
     like($plan, qr/neo_glitch_media_prunable/, 'the prune sweep can use the partial index')
         or diag $plan;
+}
+
+# Polls of accepted jobs are claimed in batches, and new work goes ahead of
+# them. 30 jobs held at a provider that never finishes (GenFlowMaxActive is
+# 40 here), all made due at once: each is polled exactly once (none lost,
+# none twice in a batch), and a new generation queued meanwhile completes
+# within its wait.
+{
+    my $holder = new_user('holder');
+    api(GET => '/api/quota', user => $holder);
+    grant($holder, 100);
+    my @held;
+    for (1 .. 30) {
+        my ($r, $j) = gen('held-glitch', user => $holder, wait => 0);
+        push @held, $j->{generationId} if $j->{generationId};
+    }
+    my $in = join ',', map { "'$_'" } @held;
+    my $accepted = 0;
+    for (1 .. 80) {
+        $accepted = psql("SELECT count(*) FROM neo_glitch_media WHERE id IN ($in) "
+                         . "AND provider_job_id IS NOT NULL AND lease_owner IS NULL");
+        last if $accepted == 30;
+        sleep 0.25;
+    }
+    is($accepted, 30, '30 jobs accepted and waiting for their next poll');
+    my $due_at = psql("SELECT now()");
+    psql("UPDATE neo_glitch_media SET next_attempt_at = now() - interval '1 minute', "
+         . "poll_count = 100 WHERE id IN ($in)");
+    psql("NOTIFY genflow_work, 'neo-glitch'");
+    my ($r, $j) = gen('neo-glitch', user => $holder, wait => 10);
+    is($j->{status}, 'completed', 'a new generation completes while 30 polls are due');
+    my $polled = 0;
+    for (1 .. 40) {
+        $polled = psql("SELECT count(*) FROM neo_glitch_media WHERE id IN ($in) AND poll_count = 101");
+        last if $polled == 30;
+        sleep 0.25;
+    }
+    is($polled, 30, 'every due poll ran exactly once');
+    is(psql("SELECT count(*) FROM neo_glitch_media WHERE id IN ($in) AND poll_count > 101"), 0,
+       'and none twice');
+    # A job polled 100 times is polled every 5 s or less often (never the
+    # 0.5 s of a new job): each next poll is 5 s after this one or later.
+    is(psql("SELECT count(*) FROM neo_glitch_media WHERE id IN ($in) "
+            . "AND next_attempt_at < '$due_at'::timestamptz + interval '4.9 seconds'"), 0,
+       'the next poll of a long-polled job is 5 s away');
+    api(POST => "/api/held-glitch/cancel/$_", user => $holder) for @held;
+    is(psql("SELECT count(*) FROM neo_glitch_media WHERE id IN ($in) AND status = 'cancelled'"), 30,
+       'the held jobs are cancelled and refunded');
 }

@@ -17,7 +17,7 @@ use JSON::PP;
 use Digest::SHA qw(sha1);
 use MIME::Base64 qw(encode_base64);
 
-plan tests => 52;
+plan tests => 57;
 
 my $root = Apache::Test::vars('serverroot');
 my $htpasswd = Apache::Test::vars('t_conf') . '/htpasswd';
@@ -339,4 +339,49 @@ BODY
     is(psql("SELECT string_agg(kind || ':' || amount, ',' ORDER BY id) FROM genflow_ledger "
             . "WHERE generation_id = '$id'"), 'reserve:-1,charge:0', 'charged once');
     stop_server($dir);
+}
+
+# 9. A batch of polls shares one lease: a worker gives back, due now, the
+# polls it cannot reach within half the lease, and another round takes
+# them. One worker, a 2 s lease, polls that take 0.4 s each: of 8 polls
+# made due at once, about three run and the rest go back (GF1409); every
+# one of them is polled soon after all the same.
+{
+    my $b = new_user('batcher');
+    api(GET => '/api/quota', user => $b);
+    grant($b, 50);
+    psql("SELECT genflow_create_type_table('batch-type', 'batch_type_media')");
+    my ($dir, $url) = own_server(<<"BODY");
+LogLevel warn genflow:debug
+GenFlowWorkers 1
+GenFlowLeaseSeconds 2
+GenFlowProvider slowpoll local async=never latency=400
+<Location /api/batch-type>
+    GenFlowType batch-type batch_type_media
+    GenFlowProviders slowpoll
+    GenFlowDeadline 600
+</Location>
+BODY
+    for (1 .. 8) {
+        call(POST => "$url/api/batch-type/generate", user => $b, body => { prompt => "batch $_" },
+             headers => { Prefer => 'wait=0' });
+    }
+    ok(wait_for(sub { psql("SELECT count(*) FROM batch_type_media WHERE provider_job_id IS NOT NULL") == 8 },
+                30), 'the 8 jobs were accepted');
+    # Hold the worker's next claim until all 8 are made due in one go.
+    my $due = psql("WITH u AS (UPDATE batch_type_media SET next_attempt_at = now() - interval '1 minute', "
+                   . "poll_count = 100 WHERE lease_owner IS NULL RETURNING id) "
+                   . "SELECT string_agg('''' || id || '''', ',') FROM u");
+    ok(wait_for(sub { open my $in, '<', "$dir/error_log" or return 0;
+                      scalar grep { /GF1409: type=batch-type: gave back \d+ claimed polls/ } <$in> }, 20),
+       'a batch that could not be polled within half its lease was given back (GF1409)');
+    ok(wait_for(sub { psql("SELECT count(*) FROM batch_type_media WHERE id IN ($due) AND poll_count <= 100") == 0 },
+                30), 'and every poll made due was run soon after all the same');
+    # Finish them: past their deadline they fail with TIMEOUT and a refund.
+    psql("UPDATE batch_type_media SET deadline_at = now() - interval '1 second'");
+    ok(wait_for(sub { psql("SELECT count(*) FROM batch_type_media WHERE status = 'processing'") == 0 }, 30),
+       'then all of them end (deadline)');
+    stop_server($dir);
+    is(psql("SELECT count(*) FROM genflow_check_invariants(600)"), 0,
+       'genflow_check_invariants finds nothing wrong');
 }

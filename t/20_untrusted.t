@@ -83,8 +83,8 @@ is($rows->(), 0, 'and no generation, no reservation');
     psql("SELECT genflow_create_type_table('$type', '$table')");
     is(psql("SELECT count(*) FROM pg_indexes WHERE tablename = '$table' AND indexname IN "
             . "('${table}_user_history', '${table}_active', '${table}_provider_job', '${table}_due', "
-            . "'${table}_prunable')"), 5,
-       'it has all five of its indexes, under their full names');
+            . "'${table}_prunable', '${table}_due_new', '${table}_due_poll')"), 7,
+       'it has all seven of its indexes, under their full names');
     my (undef, $ok) = psql("SELECT genflow_create_type_table('too-long', '${table}x')");
     ok(!$ok && psql("SELECT count(*) FROM pg_tables WHERE tablename = '${table}x'") == 0,
        'a 51-character table is refused and not created');

@@ -19,6 +19,7 @@ int main(void)
     srunner_add_suite(sr, credits_suite());
     srunner_add_suite(sr, route_suite());
     srunner_add_suite(sr, sql_suite());
+    srunner_add_suite(sr, status_cache_suite());
     srunner_add_suite(sr, provider_suite());
     srunner_add_suite(sr, job_suite());
     srunner_add_suite(sr, webhook_suite());

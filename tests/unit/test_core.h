@@ -13,6 +13,7 @@ Suite *png_suite(void);
 Suite *credits_suite(void);
 Suite *route_suite(void);
 Suite *sql_suite(void);
+Suite *status_cache_suite(void);
 Suite *provider_suite(void);
 Suite *job_suite(void);
 Suite *webhook_suite(void);

@@ -119,6 +119,35 @@ START_TEST(deadline_fails_with_timeout)
 }
 END_TEST
 
+/* Long-running jobs are polled less often: never less than a tenth of
+ * their age, at most GF_POLL_LONG_CAP; a young job keeps the fast ramp. */
+START_TEST(long_jobs_back_off)
+{
+    gf_provider_result_t r;
+    gf_decision_t d;
+    gf_job_state_t st = state(0, 2, 0);
+
+    ck_assert_int_eq(gf_job_poll_delay_at(1, apr_time_from_sec(2)), GF_POLL_FIRST);
+    ck_assert_int_eq(gf_job_poll_delay_at(50, apr_time_from_sec(20)), GF_POLL_CAP);
+    ck_assert_int_eq(gf_job_poll_delay_at(50, apr_time_from_sec(120)), apr_time_from_sec(12));
+    ck_assert_int_eq(gf_job_poll_delay_at(50, apr_time_from_sec(3600)), GF_POLL_LONG_CAP);
+    ck_assert_int_eq(gf_job_poll_delay_at(3, 0), gf_job_poll_delay(3));
+
+    memset(&r, 0, sizeof(r));
+    r.provider_job_id = "pred-123";
+    st.deadline = st.now + apr_time_from_sec(86400);
+    st.poll_count = 40;
+    st.started = st.now - apr_time_from_sec(300);
+    gf_job_decide(&st, &r, 0, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_POLL);
+    ck_assert_int_eq(d.delay, apr_time_from_sec(30));
+    /* Still never past the deadline. */
+    st.deadline = st.now + apr_time_from_sec(7);
+    gf_job_decide(&st, &r, 0, &d);
+    ck_assert_int_eq(d.delay, apr_time_from_sec(7));
+}
+END_TEST
+
 START_TEST(async_jobs_are_polled)
 {
     gf_provider_result_t r;
@@ -212,6 +241,7 @@ Suite *job_suite(void)
     tcase_add_test(tc, backoff_schedule);
     tcase_add_test(tc, deadline_fails_with_timeout);
     tcase_add_test(tc, async_jobs_are_polled);
+    tcase_add_test(tc, long_jobs_back_off);
     tcase_add_test(tc, http_classification);
     tcase_add_test(tc, failed_poll_polls_again);
     suite_add_tcase(s, tc);

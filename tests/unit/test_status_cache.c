@@ -1,0 +1,98 @@
+/* test_status_cache.c: the per-child table of finished status answers. */
+#include <string.h>
+#include <apr_strings.h>
+
+#include "test_core.h"
+#include "../../mod_genflow/gf_status_cache.h"
+
+static const int TYPE_A = 1, TYPE_B = 2;
+#define ID1 "0b6f6c3e-8d1e-4c37-9a55-7d9c1f0e2a11"
+#define ID2 "7f1d2c3b-4a59-4e68-8b77-6c5d4e3f2a10"
+
+START_TEST(test_hit_needs_scope_id_and_user)
+{
+    gf_status_cache_t *c = gf_status_cache_create(test_pool, 64);
+    const char *json = NULL, *etag = NULL;
+
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag), 0);
+    gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{\"status\":\"completed\"}", "\"e1\"");
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag), 1);
+    ck_assert_str_eq(json, "{\"status\":\"completed\"}");
+    ck_assert_str_eq(etag, "\"e1\"");
+    /* Another user's request for the same id, or the id under another
+     * type, never gets alice's answer. */
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "bob", test_pool, &json, &etag), 0);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_B, ID1, "alice", test_pool, &json, &etag), 0);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID2, "alice", test_pool, &json, &etag), 0);
+    ck_assert_int_eq(gf_status_cache_count(c), 1);
+}
+END_TEST
+
+START_TEST(test_forget_and_clear)
+{
+    gf_status_cache_t *c = gf_status_cache_create(test_pool, 64);
+    const char *json, *etag;
+
+    gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{}", "\"a\"");
+    gf_status_cache_put(c, &TYPE_A, ID2, "alice", "{}", "\"b\"");
+    ck_assert_int_eq(gf_status_cache_count(c), 2);
+    gf_status_cache_forget(c, ID1);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag), 0);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID2, "alice", test_pool, &json, &etag), 1);
+    gf_status_cache_forget(c, ID1);   /* twice: nothing happens */
+    ck_assert_int_eq(gf_status_cache_count(c), 1);
+    gf_status_cache_clear(c);
+    ck_assert_int_eq(gf_status_cache_count(c), 0);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID2, "alice", test_pool, &json, &etag), 0);
+}
+END_TEST
+
+/* The memory bound: however many ids go in, no more entries than slots. */
+START_TEST(test_bounded_by_slots)
+{
+    gf_status_cache_t *c = gf_status_cache_create(test_pool, 8);
+    int i, hits = 0;
+    const char *json, *etag;
+
+    for (i = 0; i < 1000; i++) {
+        gf_status_cache_put(c, &TYPE_A, apr_psprintf(test_pool, "id-%d", i), "u", "{}", "\"x\"");
+        ck_assert_uint_le(gf_status_cache_count(c), 8);
+    }
+    for (i = 0; i < 1000; i++) {
+        hits += gf_status_cache_get(c, &TYPE_A, apr_psprintf(test_pool, "id-%d", i), "u",
+                                    test_pool, &json, &etag);
+    }
+    ck_assert_int_le(hits, 8);
+    ck_assert_int_ge(hits, 1);
+    /* A replaced entry answers with the new value. */
+    gf_status_cache_put(c, &TYPE_A, "id-999", "u", "{\"v\":2}", "\"y\"");
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, "id-999", "u", test_pool, &json, &etag), 1);
+    ck_assert_str_eq(json, "{\"v\":2}");
+}
+END_TEST
+
+START_TEST(test_oversized_entry_not_cached)
+{
+    gf_status_cache_t *c = gf_status_cache_create(test_pool, 8);
+    char *big = apr_palloc(test_pool, GF_STATUS_CACHE_ENTRY_MAX + 1);
+    const char *json, *etag;
+
+    memset(big, 'x', GF_STATUS_CACHE_ENTRY_MAX);
+    big[GF_STATUS_CACHE_ENTRY_MAX] = '\0';
+    gf_status_cache_put(c, &TYPE_A, ID1, "u", big, "\"x\"");
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "u", test_pool, &json, &etag), 0);
+    ck_assert_int_eq(gf_status_cache_count(c), 0);
+}
+END_TEST
+
+Suite *status_cache_suite(void)
+{
+    Suite *s = suite_create("status_cache");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_hit_needs_scope_id_and_user);
+    tcase_add_test(tc, test_forget_and_clear);
+    tcase_add_test(tc, test_bounded_by_slots);
+    tcase_add_test(tc, test_oversized_entry_not_cached);
+    suite_add_tcase(s, tc);
+    return s;
+}
