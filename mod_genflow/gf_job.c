@@ -41,8 +41,9 @@ apr_interval_time_t gf_job_poll_delay(int n)
 
 apr_interval_time_t gf_job_poll_delay_at(int n, apr_interval_time_t age)
 {
-    apr_interval_time_t d = gf_job_poll_delay(n), tenth = age > 0 ? age / 10 : 0;
-    if (tenth > d) d = tenth;
+    apr_interval_time_t d = gf_job_poll_delay(n),
+                        share = age > 0 ? age / GF_POLL_AGE_DIVISOR : 0;
+    if (share > d) d = share;
     return d > GF_POLL_LONG_CAP ? GF_POLL_LONG_CAP : d;
 }
 

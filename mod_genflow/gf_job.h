@@ -19,10 +19,12 @@
 #define GF_BACKOFF_CAP       apr_time_from_sec(30)
 #define GF_POLL_FIRST        apr_time_from_msec(500)
 #define GF_POLL_CAP          apr_time_from_sec(5)
-/* A job running longer is polled every tenth of its age, up to this: the
- * answer comes at most ~10 % later than it could, and 10,000 jobs held
- * for long cost ~170 polls/s instead of 2,000 (docs/operations.md). */
+/* A job running longer is polled every fifth of its age, up to this: its
+ * answer is seen at most ~20 % of its run time late (a webhook wakes the
+ * poll at once anyway), and 10,000 jobs held for minutes cost a few
+ * hundred polls/s, not 2,000 (docs/operations.md). */
 #define GF_POLL_LONG_CAP     apr_time_from_sec(60)
+#define GF_POLL_AGE_DIVISOR  5
 
 typedef enum {
     GF_NEXT_COMPLETE = 0,   /* store the image, charge */
@@ -69,7 +71,7 @@ apr_interval_time_t gf_job_backoff(int n, apr_interval_time_t retry_after, apr_u
  * 0.5 s growing by half each poll up to 5 s. */
 apr_interval_time_t gf_job_poll_delay(int n);
 
-/* The same for a job running for `age`: never less than a tenth of its
+/* The same for a job running for `age`: never less than a fifth of its
  * age, and at most GF_POLL_LONG_CAP (or GF_POLL_CAP, whichever is more). */
 apr_interval_time_t gf_job_poll_delay_at(int n, apr_interval_time_t age);
 

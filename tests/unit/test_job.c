@@ -119,7 +119,7 @@ START_TEST(deadline_fails_with_timeout)
 }
 END_TEST
 
-/* Long-running jobs are polled less often: never less than a tenth of
+/* Long-running jobs are polled less often: never less than a fifth of
  * their age, at most GF_POLL_LONG_CAP; a young job keeps the fast ramp. */
 START_TEST(long_jobs_back_off)
 {
@@ -129,7 +129,7 @@ START_TEST(long_jobs_back_off)
 
     ck_assert_int_eq(gf_job_poll_delay_at(1, apr_time_from_sec(2)), GF_POLL_FIRST);
     ck_assert_int_eq(gf_job_poll_delay_at(50, apr_time_from_sec(20)), GF_POLL_CAP);
-    ck_assert_int_eq(gf_job_poll_delay_at(50, apr_time_from_sec(120)), apr_time_from_sec(12));
+    ck_assert_int_eq(gf_job_poll_delay_at(50, apr_time_from_sec(120)), apr_time_from_sec(24));
     ck_assert_int_eq(gf_job_poll_delay_at(50, apr_time_from_sec(3600)), GF_POLL_LONG_CAP);
     ck_assert_int_eq(gf_job_poll_delay_at(3, 0), gf_job_poll_delay(3));
 
@@ -137,7 +137,7 @@ START_TEST(long_jobs_back_off)
     r.provider_job_id = "pred-123";
     st.deadline = st.now + apr_time_from_sec(86400);
     st.poll_count = 40;
-    st.started = st.now - apr_time_from_sec(300);
+    st.started = st.now - apr_time_from_sec(150);
     gf_job_decide(&st, &r, 0, &d);
     ck_assert_int_eq(d.next, GF_NEXT_POLL);
     ck_assert_int_eq(d.delay, apr_time_from_sec(30));
