@@ -2,16 +2,18 @@
  * generations, per httpd child.
  *
  * A terminal generation's status object never changes again (every
- * statement that writes a row guards on a non-terminal status), so its
+ * statement of the module that writes a row guards on a non-terminal
+ * status; an UPDATE by hand is not seen until the entry goes), so its
  * answer can be served without a query, as long as the row still exists.
- * Rows are deleted only by the retention sweep and the admin DELETE; a
- * deletion is announced by NOTIFY (sql/012) and the owner of the cache
+ * Rows are deleted by the retention sweep, the admin DELETE or by hand;
+ * every deletion is announced by NOTIFY (sql/012) and the owner of the cache
  * (mod_genflow_worker.c) forgets entries then, and bypasses the cache while
  * it cannot hear notifications.
  *
  * The table is direct-mapped on the generation id: a new entry replaces
  * whatever shared its slot, so memory is bounded by the slot count (each
- * entry holds one status object, under a kilobyte). Not thread-safe: the
+ * entry holds one status object, usually under a kilobyte and never over
+ * GF_STATUS_CACHE_ENTRY_MAX). Not thread-safe: the
  * caller serialises calls.
  */
 #ifndef GF_STATUS_CACHE_H

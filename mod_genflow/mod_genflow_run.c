@@ -366,7 +366,7 @@ int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lea
     gf_db_status_t st;
     ap_dbd_t *dbd;
     apr_time_t stop_by;
-    int i, rc = 0;
+    int i, worked = 0, trouble = 0;
 
     if (!(dbd = gf_db_open(p, s))) {
         return -1;
@@ -392,10 +392,12 @@ int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lea
             release_rest(s, p, t, rows, i, lease_owner);
             break;
         }
-        if (run_row(s, p, t, rows->rows[i], lease_owner, slot) < 0) rc = -1;
-        else if (rc == 0) rc = 1;
+        if (run_row(s, p, t, rows->rows[i], lease_owner, slot) < 0) trouble = 1;
+        else worked = 1;
     }
-    return rc;
+    /* A batch that got anything done is work, even if one outcome could
+     * not be written: the worker goes on rather than sleeping it off. */
+    return worked ? 1 : trouble ? -1 : 0;
 }
 
 int gf_run_due_types(server_rec *s, apr_pool_t *p, int *due)
