@@ -4,10 +4,12 @@
  *  1. Directives (mod_genflow_config.c) declare providers and mount types
  *     at <Location>s; each GenFlowType registers its type module-wide.
  *  2. post_config, ordered before mod_dbd's: check the configuration as a
- *     whole, then register every SQL statement with ap_dbd_prepare for every
- *     server, so mod_dbd prepares them on each pooled connection.
+ *     whole and build every type's SQL; each pooled connection prepares a
+ *     statement the first time it runs it (mod_genflow_db.c).
  *  3. child_init: start the background workers (mod_genflow_worker.c).
- *     fixups: a request inside a GenFlowType location gets our handler.
+ *     translate_name + map_to_storage: a request inside a GenFlowType
+ *     location names no file, so httpd's filesystem walk is skipped.
+ *     fixups: such a request gets our handler.
  *  4. handler: route, authenticate (r->user from any Apache auth), answer
  *     JSON (mod_genflow_type.c, mod_genflow_quota.c).
  *  5. insert_error_filter: httpd's own errors in our locations become JSON.
@@ -63,6 +65,31 @@ static void gf_child_init(apr_pool_t *pchild, server_rec *s)
     gf_workers_child_init(pchild, s);
 }
 
+/* A GenFlowType location is not a directory: mark its requests while the
+ * <Location> configuration is in place (translate_name runs after the
+ * first location walk; map_to_storage does not see it). */
+static int gf_translate_name(request_rec *r)
+{
+    gf_dir_conf_t *dc = gf_dir_conf(r);
+    if (dc && dc->type) {
+        gf_req(r)->not_a_file = 1;
+    }
+    return DECLINED;
+}
+
+/* Skip core's directory and file walk for those requests, as mod_proxy
+ * does for its URLs: there is no file to find, and the walk costs a
+ * stat() per path component and an open() per .htaccess candidate on
+ * every status read and create. <Directory> sections and .htaccess files
+ * therefore never apply to a type's location (nothing of it is on disk);
+ * its access control belongs in the <Location>, which is walked again
+ * after this hook. */
+static int gf_map_to_storage(request_rec *r)
+{
+    gf_req_t *rq = ap_get_module_config(r->request_config, &genflow_module);
+    return rq && rq->not_a_file ? OK : DECLINED;
+}
+
 static int gf_fixups(request_rec *r)
 {
     gf_dir_conf_t *dc = gf_dir_conf(r);
@@ -84,6 +111,8 @@ static void gf_register_hooks(apr_pool_t *p)
      * workers use. */
     static const char *const after_dbd[] = { "mod_dbd.c", NULL };
     ap_hook_child_init(gf_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(gf_translate_name, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_map_to_storage(gf_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_fixups(gf_fixups, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(gf_type_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gf_quota_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -177,6 +177,7 @@ typedef struct {
     int idem_linked;             /* a generation was linked to the key */
     int routed;                  /* the type handler routed it: route_kind is set */
     int route_kind;              /* its gf_route_kind_t, for the metrics */
+    int not_a_file;              /* in a type's location: no filesystem walk */
 } gf_req_t;
 gf_req_t *gf_req(request_rec *r);
 

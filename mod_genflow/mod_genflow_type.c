@@ -178,17 +178,30 @@ static int handle_presets(request_rec *r, const gf_dir_conf_t *dc)
     return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, out));
 }
 
-static apr_uint64_t random_seed(void)
+/* A new generation's id (a random, RFC 4122 version 4 UUID) and, when the
+ * request gave none, its seed (0..4294967294, the documented range), from
+ * one draw of the system's random source. apr_uuid_get would also do for
+ * the id, but through libuuid it makes five more system calls a create
+ * (it reseeds its own generator with the pid, uid and thread id each time). */
+static void draw_id_and_seed(char id[APR_UUID_FORMATTED_LENGTH + 1], apr_uint64_t *seed)
 {
-    unsigned char b[4];
-    apr_uint64_t seed = 0;
+    unsigned char b[sizeof(((apr_uuid_t *)0)->data) + 4];
+    apr_uuid_t uuid;
     int i;
 
     if (apr_generate_random_bytes(b, sizeof(b)) != APR_SUCCESS) {
-        return (apr_uint64_t)apr_time_now() % 4294967295ULL;
+        apr_uuid_get(&uuid);
+        apr_uuid_format(id, &uuid);
+        *seed = (apr_uint64_t)apr_time_now() % 4294967295ULL;
+        return;
     }
-    for (i = 0; i < 4; i++) seed = (seed << 8) | b[i];
-    return seed % 4294967295ULL;   /* the documented range: 0..4294967294 */
+    memcpy(uuid.data, b, sizeof(uuid.data));
+    uuid.data[6] = (unsigned char)((uuid.data[6] & 0x0f) | 0x40);   /* version 4 */
+    uuid.data[8] = (unsigned char)((uuid.data[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+    apr_uuid_format(id, &uuid);
+    *seed = 0;
+    for (i = 0; i < 4; i++) *seed = (*seed << 8) | b[sizeof(uuid.data) + i];
+    *seed %= 4294967295ULL;
 }
 
 /* The create statement returned nothing although it may have committed:
@@ -244,7 +257,6 @@ static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t 
     const char *prompt;
     long cost = gf_conf_cost(dc);
     apr_uint64_t seed;
-    apr_uuid_t uuid;
     char id[APR_UUID_FORMATTED_LENGTH + 1];
     gf_req_t *rq = gf_req(r);
     int pass, rc;
@@ -280,14 +292,14 @@ static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t 
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
                              "prompt: the request gives nothing to build a prompt from");
     }
-    seed = in.has_seed ? in.seed : random_seed();
-    if (!in.has_seed) {
+    draw_id_and_seed(id, &seed);
+    if (in.has_seed) {
+        seed = in.seed;
+    } else {
         /* Store the seed that was drawn so the input can be replayed. */
         in.has_seed = 1;
         in.seed = seed;
     }
-    apr_uuid_get(&uuid);
-    apr_uuid_format(id, &uuid);
     for (pass = 0;; pass++) {
         const char *before;
         st = gf_db_select(r, dbd, type_label(dc, GF_SQL_CREATE), &rows, 17,

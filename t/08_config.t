@@ -26,7 +26,7 @@ my @server_cases = (
     [ 'GenFlowDailyLimit 1e3',                qr/GenFlowDailyLimit: '1e3' is not a whole number/ ],
     [ 'GenFlowStorageURL media',              qr/GenFlowStorageURL: must be a path/ ],
 );
-plan tests => @cases + @server_cases + 8;
+plan tests => @cases + @server_cases + 10;
 
 my $dir = tempdir(CLEANUP => 1);
 my $port = free_port();
@@ -110,4 +110,43 @@ BODY
     my $log = '';
     if (open my $fh, '<', "$dir/error_log") { local $/; $log = <$fh> // '' }
     ok($log !~ /Segmentation fault|exit signal/, 'and no child crashed') or diag($log);
+}
+
+# A type's location is not a directory: httpd's filesystem walk is skipped
+# for it (as for mod_proxy's URLs), so a broken .htaccess on the path its
+# URL would map to is never read, while the same file elsewhere is (500).
+{
+    require File::Path;
+    for my $sub ('htdocs/api/neo-glitch', 'htdocs/plain') {
+        File::Path::make_path("$dir/$sub");
+        open my $fh, '>', "$dir/$sub/.htaccess" or die "$dir/$sub/.htaccess: $!";
+        print $fh "NoSuchDirectiveAnywhere on\n";
+        close $fh;
+    }
+    my $file = own_httpd_conf($dir, $port, <<"BODY");
+GenFlowStorageDir "$dir"
+GenFlowStorageURL /media
+DocumentRoot "$dir/htdocs"
+<Directory "$dir/htdocs">
+    AllowOverride All
+    Require all granted
+</Directory>
+<Location /api/neo-glitch>
+    GenFlowType neo-glitch
+    GenFlowProviders local
+</Location>
+BODY
+    unlink "$dir/error_log";
+    system("/usr/sbin/apache2 -f '$file' -k start") == 0 or die "start";
+    for (1 .. 50) { last if -s "$dir/httpd.pid"; select undef, undef, undef, 0.1 }
+    require LWP::UserAgent;
+    my $ua = LWP::UserAgent->new(timeout => 10);
+    my $api = $ua->get("http://127.0.0.1:$port/api/neo-glitch/status/00000000-0000-4000-8000-000000000000");
+    ok($api->code == 401 && $api->decoded_content =~ /"UNAUTHORIZED"/,
+       "a type's location skips the filesystem walk: its broken .htaccess is not read")
+        or diag($api->code . ' ' . $api->decoded_content);
+    my $plain = $ua->get("http://127.0.0.1:$port/plain/x");
+    is($plain->code, 500, 'the same .htaccess outside a type location is read (500)');
+    system("/usr/sbin/apache2 -f '$file' -k stop");
+    for (1 .. 50) { last unless -e "$dir/httpd.pid"; select undef, undef, undef, 0.1 }
 }
