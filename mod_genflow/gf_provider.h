@@ -13,12 +13,27 @@
 #include <apr_tables.h>
 #include <apr_time.h>
 
+#include "gf_image.h"
+
 typedef struct {
     const char *type;          /* generation type, e.g. "neo-glitch" */
     const char *id;            /* generation id */
     const char *user;
     const char *prompt;        /* the final prompt */
-    const char *source_image;  /* https URL or NULL */
+    const char *source_image;  /* https URL, or "upload:<id>" (an upload of
+                                * the user; see source_* below), or NULL */
+    /* An upload named by source_image, read back from storage for this
+     * attempt (NULL/0 when the source is a URL or there is none): */
+    const unsigned char *source_bytes;    /* the stored bytes as uploaded */
+    apr_size_t source_len;
+    const char *source_content_type;      /* image/png, image/jpeg, image/webp */
+    const char *source_url;               /* where storage serves it (absolute
+                                           * https for Cloudinary, a path for
+                                           * the local directory) or NULL */
+    const gf_image_t *source_pixels;      /* decoded, for the local provider */
+    const char *preset;        /* the preset key of the create, or NULL */
+    int has_strength;          /* parameters.strength given (image-to-image) */
+    double strength;           /* 0..1 */
     const char *aspect_ratio;  /* or NULL */
     apr_uint64_t seed;
     const char *model;         /* from the chain entry, or NULL for the default */
