@@ -4,9 +4,11 @@
 #include <math.h>
 #include <apr_strings.h>
 #include <apr_uri.h>
+#include <apr_lib.h>
 
 #include "gf_input.h"
 #include "gf_json.h"
+#include "gf_route.h"
 
 static const char *const STYLES[] = { "realistic", "artistic", "minimal", NULL };
 static const char *const QUALITIES[] = { "auto", "high", NULL };
@@ -157,6 +159,51 @@ static int get_https_url(apr_pool_t *p, json_object *v, const char *field,
     return 1;
 }
 
+/* sourceImage: an https URL, or a reference to one of the user's uploads,
+ * "upload:<id>" as POST /api/uploads answered it (the id lower-cased, so
+ * the stored input and the create's ownership check see one spelling).
+ * Whether the upload exists and is the caller's is the create
+ * statement's business (gf_sql.c), not the syntax's. */
+static int get_source_image(apr_pool_t *p, json_object *v, const char **out,
+                            gf_input_error_t *err)
+{
+    const char *s;
+
+    if (json_object_is_type(v, json_type_string)
+        && !strncmp(json_object_get_string(v), GF_UPLOAD_REF_PREFIX,
+                    sizeof(GF_UPLOAD_REF_PREFIX) - 1)) {
+        s = json_object_get_string(v) + sizeof(GF_UPLOAD_REF_PREFIX) - 1;
+        if ((apr_size_t)json_object_get_string_len(v) != strlen(json_object_get_string(v))
+            || !gf_uuid_valid(s)) {
+            return fail(err, p, "sourceImage", "sourceImage: '%s…' must be followed by the "
+                        "uploadId of an upload (upload:<uuid>)", GF_UPLOAD_REF_PREFIX);
+        }
+        {
+            char *ref = apr_pstrcat(p, GF_UPLOAD_REF_PREFIX, s, NULL), *c;
+            for (c = ref; *c; c++) *c = (char)apr_tolower(*c);
+            *out = ref;
+        }
+        return 1;
+    }
+    if (!get_https_url(p, v, "sourceImage", out, err)) {
+        if (err->message && strstr(err->message, "must be an https URL")) {
+            err->message = "sourceImage must be an https URL or an upload reference "
+                           "(upload:<uuid>, from POST /api/uploads)";
+        }
+        return 0;
+    }
+    return 1;
+}
+
+const char *gf_input_upload_id(const char *source_image)
+{
+    if (!source_image || strncmp(source_image, GF_UPLOAD_REF_PREFIX,
+                                 sizeof(GF_UPLOAD_REF_PREFIX) - 1)) {
+        return NULL;
+    }
+    return source_image + sizeof(GF_UPLOAD_REF_PREFIX) - 1;
+}
+
 static int parse_parameters(apr_pool_t *p, json_object *obj, gf_input_t *in,
                             gf_input_error_t *err)
 {
@@ -214,7 +261,7 @@ int gf_input_parse(apr_pool_t *p, json_object *body, unsigned needs,
         else if (!strcmp(key, "preset"))
             ok = get_string(p, val, "preset", GF_PRESET_MAX_CHARS, &in->preset, err);
         else if (!strcmp(key, "sourceImage"))
-            ok = get_https_url(p, val, "sourceImage", &in->source_image, err);
+            ok = get_source_image(p, val, &in->source_image, err);
         else if (!strcmp(key, "style"))
             ok = get_enum(p, val, "style", STYLES, &in->style, err);
         else if (!strcmp(key, "quality"))

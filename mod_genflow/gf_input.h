@@ -14,6 +14,8 @@
 #define GF_URL_MAX_CHARS         2048
 #define GF_PRESET_MAX_CHARS      64
 #define GF_SEED_MAX              4294967294.0
+/* sourceImage may name one of the user's uploads: "upload:<uuid>". */
+#define GF_UPLOAD_REF_PREFIX     "upload:"
 
 /* What a type requires in its create body (GenFlowRequire). */
 #define GF_NEED_PROMPT        0x1u
@@ -51,6 +53,9 @@ int gf_input_parse(apr_pool_t *p, json_object *body, unsigned needs,
 /* Canonical JSON of the validated input (stored with the generation so a
  * retry or an idempotent replay sees exactly what was accepted). */
 const char *gf_input_to_json(apr_pool_t *p, const gf_input_t *in);
+
+/* The upload id of an "upload:<uuid>" source image, else NULL. */
+const char *gf_input_upload_id(const char *source_image);
 
 /* Parse the needs words "prompt", "sourceImage", "preset" (config). */
 int gf_input_need_from_word(const char *word, unsigned *need);

@@ -30,7 +30,7 @@ enum { H_MAGIC = 0, H_SIGNATURE, H_START, H_NSLOTS };
 
 static const char *const ENDPOINTS[] = {
     "create", "generate", "status", "cancel", "retry", "events", "history", "presets",
-    "not_found", "quota", "admin", "health", "metrics", "webhook", "other"
+    "not_found", "quota", "admin", "health", "metrics", "webhook", "uploads", "other"
 };
 static const int STATUSES[] = {
     200, 201, 202, 204, 301, 302, 304, 400, 401, 402, 403, 404, 405, 408, 409, 413, 415,

@@ -1,11 +1,14 @@
 /* gf_provider.c: provider declarations and chains (see gf_provider.h). */
 #include <string.h>
+#include <strings.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
+#include <apr_base64.h>
 
 #include "gf_provider.h"
 #include "gf_utf8.h"
 #include "gf_error.h"
+#include "gf_input.h"
 
 static const gf_provider_kind_t *const KINDS[] = {
     &gf_provider_kind_local,
@@ -23,6 +26,24 @@ static int valid_name(const char *s)
         if (!(apr_isalnum(*s) || *s == '-' || *s == '_' || *s == '.')) return 0;
     }
     return 1;
+}
+
+const char *gf_provider_source_uri(apr_pool_t *p, const gf_job_t *job)
+{
+    char *b64;
+
+    if (!job->source_image) return NULL;
+    if (!gf_input_upload_id(job->source_image)) return job->source_image;   /* https URL */
+    if (job->source_url && !strncasecmp(job->source_url, "https://", 8)) return job->source_url;
+    /* A local directory's URL is a path on this site, which a provider
+     * cannot fetch: the bytes travel inline. */
+    if (!job->source_bytes || !job->source_len || !job->source_content_type
+        || job->source_len > (apr_size_t)(APR_INT32_MAX / 4 * 3 - 4)) {
+        return NULL;
+    }
+    b64 = apr_palloc(p, (apr_size_t)apr_base64_encode_len((int)job->source_len));
+    apr_base64_encode_binary(b64, job->source_bytes, (int)job->source_len);
+    return apr_pstrcat(p, "data:", job->source_content_type, ";base64,", b64, NULL);
 }
 
 const gf_provider_kind_t *gf_provider_kind_find(const char *kind)

@@ -132,6 +132,14 @@ void gf_provider_attempt(const gf_provider_t *prov, const gf_job_t *job,
                          gf_provider_result_t *res);
 #define gf_provider_generate(prov, job, p, res) gf_provider_attempt(prov, job, NULL, p, res)
 
+/* The job's source image as a JSON provider takes it (fal, Replicate,
+ * AIML): an https URL as given; for an upload, its storage URL when that
+ * is an absolute https URL (Cloudinary), else a data: URI of its bytes
+ * with their decoded content type. NULL without a source, or for an
+ * upload whose bytes were not read (the engine fails such an attempt
+ * before any provider sees it). */
+const char *gf_provider_source_uri(apr_pool_t *p, const gf_job_t *job);
+
 /* The kind's worst_attempt, or 0. */
 apr_interval_time_t gf_provider_worst_attempt(const gf_provider_t *prov);
 

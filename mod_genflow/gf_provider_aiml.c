@@ -41,7 +41,12 @@ static void aiml_generate(const gf_provider_t *prov, const gf_job_t *job,
     json_object_object_add(body, "prompt", json_object_new_string(job->prompt));
     if (job->seed) json_object_object_add(body, "seed", json_object_new_int64((int64_t)job->seed));
     if (job->source_image) {
-        json_object_object_add(body, "image_url", json_object_new_string(job->source_image));
+        /* The https URL when there is one, else the upload inline. */
+        const char *src = gf_provider_source_uri(p, job);
+        if (src) json_object_object_add(body, "image_url", json_object_new_string(src));
+        if (job->has_strength) {
+            json_object_object_add(body, "strength", json_object_new_double(job->strength));
+        }
     }
     gf_net_request(p, ns, &req, "POST", apr_pstrcat(p, ns->base_url, "/v1/images/generations", NULL));
     apr_table_set(req.headers, "Authorization", apr_pstrcat(p, "Bearer ", ns->key, NULL));

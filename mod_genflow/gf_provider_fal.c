@@ -102,7 +102,13 @@ static void fal_generate(const gf_provider_t *prov, const gf_job_t *job,
     if (job->seed) json_object_object_add(in, "seed", json_object_new_int64((int64_t)job->seed));
     if (size) json_object_object_add(in, "image_size", json_object_new_string(size));
     if (job->source_image) {
-        json_object_object_add(in, "image_url", json_object_new_string(job->source_image));
+        /* An upload goes inline as a data: URI (fal accepts one wherever
+         * it takes an image URL), or as its https storage URL. */
+        const char *src = gf_provider_source_uri(p, job);
+        if (src) json_object_object_add(in, "image_url", json_object_new_string(src));
+        if (job->has_strength) {
+            json_object_object_add(in, "strength", json_object_new_double(job->strength));
+        }
     }
     gf_net_request(p, ns, &req, "POST", apr_pstrcat(p, ns->base_url, "/", model, NULL));
     if (ns->webhook_url) {

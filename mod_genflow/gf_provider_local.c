@@ -1,7 +1,8 @@
 /* gf_provider_local.c: the built-in `local` provider (docs/providers.md).
  *
- * No network: it renders a deterministic PNG from the final prompt and the
- * seed (gf_png.c). The demo uses it, and a chain may end with it as the
+ * No network: it renders a deterministic PNG from the final prompt, the
+ * seed, the type, the preset and the decoded upload if any (gf_png.c): the
+ * type's look, with the prompt written in. The demo uses it, and a chain may end with it as the
  * last resort. Its options simulate what real providers do, so the whole
  * job engine can be exercised without a network:
  *
@@ -109,11 +110,18 @@ static const local_settings_t *get(const gf_provider_t *prov)
 static void render(const gf_provider_t *prov, const gf_job_t *job, apr_pool_t *p,
                    gf_provider_result_t *res)
 {
-    unsigned w, h;
+    gf_png_spec_t spec;
 
-    gf_png_dimensions(job->aspect_ratio, &w, &h);
-    if (gf_png_render(p, job->prompt, job->seed, w, h, &res->image, &res->image_len)
-        != APR_SUCCESS) {
+    memset(&spec, 0, sizeof(spec));
+    gf_png_dimensions(job->aspect_ratio, &spec.width, &spec.height);
+    spec.prompt = job->prompt;
+    spec.seed = job->seed;
+    /* The type decides the look (a type of the site's own: the default
+     * one), and an upload is transformed in it. */
+    spec.type = job->type ? job->type : "";
+    spec.preset = job->preset;
+    spec.source = job->source_pixels;
+    if (gf_png_render_spec(p, &spec, &res->image, &res->image_len) != APR_SUCCESS) {
         res->error_code = GF_JOB_API;
         res->error_message = "local renderer failed";
         return;

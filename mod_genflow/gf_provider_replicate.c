@@ -150,7 +150,13 @@ static void replicate_generate(const gf_provider_t *prov, const gf_job_t *job,
         json_object_object_add(input, "aspect_ratio", json_object_new_string(job->aspect_ratio));
     }
     if (job->source_image) {
-        json_object_object_add(input, "image", json_object_new_string(job->source_image));
+        /* Replicate takes a data: URI or an https URL for a file input. */
+        const char *src = gf_provider_source_uri(p, job);
+        if (src) json_object_object_add(input, "image", json_object_new_string(src));
+        if (job->has_strength) {
+            json_object_object_add(input, "prompt_strength",
+                                   json_object_new_double(job->strength));
+        }
     }
     if (colon || is_version_id(model)) {
         json_object_object_add(body, "version", json_object_new_string(colon ? colon + 1 : model));

@@ -11,6 +11,7 @@
  * Options: model=core|ultra|sd3|sd3.5-large|… (default core), plus the
  * common network options (gf_provider_net.h).
  */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <apr_strings.h>
@@ -24,6 +25,11 @@
 
 #define STABILITY_BASE "https://api.stability.ai"
 #define STABILITY_DEFAULT_MODEL "core"
+/* core takes no image: image-to-image goes to the sd3 endpoint, with this
+ * model, when the configured model is core. */
+#define STABILITY_I2I_MODEL "sd3.5-large"
+/* strength is required with an image; this when the create gave none. */
+#define STABILITY_DEFAULT_STRENGTH 0.5
 
 static const char *stability_set_option(apr_pool_t *p, gf_provider_t *prov,
                                         const char *key, const char *value)
@@ -150,8 +156,13 @@ static void stability_generate(const gf_provider_t *prov, const gf_job_t *job,
     const char *endpoint = model;
     gf_http_request_t req;
     gf_http_response_t hr;
+    gf_http_part_t *img;
+    /* An upload's bytes make it image-to-image (a plain URL source is not
+     * fetched for Stability: it takes the picture only as a part). */
+    int i2i = job->source_bytes && job->source_len && job->source_content_type;
     int i;
 
+    if (i2i && !strcmp(model, "core")) model = STABILITY_I2I_MODEL;
     if (!strncmp(model, "sd3.", 4)) endpoint = "sd3";
     gf_net_request(p, ns, &req, "POST",
                    apr_pstrcat(p, ns->base_url, "/v2beta/stable-image/generate/", endpoint, NULL));
@@ -162,7 +173,29 @@ static void stability_generate(const gf_provider_t *prov, const gf_job_t *job,
     add_part(req.parts, "output_format", "png");
     if (endpoint != model) add_part(req.parts, "model", model);
     if (job->seed) add_part(req.parts, "seed", apr_psprintf(p, "%" APR_UINT64_T_FMT, job->seed));
-    for (i = 0; job->aspect_ratio && STABILITY_RATIOS[i]; i++) {
+    if (i2i) {
+        /* sd3 names the mode (and takes no aspect ratio then); ultra
+         * knows it from the image. strength: how far from the source. */
+        if (!strcmp(endpoint, "sd3")) add_part(req.parts, "mode", "image-to-image");
+        img = apr_array_push(req.parts);
+        memset(img, 0, sizeof(*img));
+        img->name = "image";
+        img->data = job->source_bytes;
+        img->data_len = job->source_len;
+        img->content_type = job->source_content_type;
+        img->filename = !strcmp(job->source_content_type, "image/jpeg") ? "source.jpg"
+                      : !strcmp(job->source_content_type, "image/webp") ? "source.webp"
+                      : "source.png";
+        {
+            /* libc's %g: APR's formatter drops the leading zero (".35"). */
+            char num[32];
+            snprintf(num, sizeof(num), "%.4g", job->has_strength ? job->strength
+                                                                 : STABILITY_DEFAULT_STRENGTH);
+            add_part(req.parts, "strength", apr_pstrdup(p, num));
+        }
+    }
+    for (i = 0; job->aspect_ratio && !(i2i && !strcmp(endpoint, "sd3")) && STABILITY_RATIOS[i];
+         i++) {
         if (!strcmp(job->aspect_ratio, STABILITY_RATIOS[i])) {
             add_part(req.parts, "aspect_ratio", job->aspect_ratio);
         }

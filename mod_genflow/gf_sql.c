@@ -113,10 +113,14 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
  * not allow it, when the user has no account yet (the caller makes it
  * and runs this again: the usual create is one round trip), when the id
  * exists already (a re-run after a lost connection: the caller recognises
- * its row by the id), or when the Idempotency-Key record is no longer this
- * request's. The key's record gets the generation id in the same
- * transaction. Returns only what the create answer needs: id, cost, final
- * prompt, creation time. */
+ * its row by the id), when the Idempotency-Key record is no longer this
+ * request's, or when the source image is an upload ("upload:<id>") that is
+ * not one of this user's (the caller tells that refusal apart with
+ * GF_SQL_UPLOAD_GET, only then). The upload id is cast only through the
+ * CASE, so a URL source never reaches the uuid cast, even when the
+ * planner folds a custom plan's constant arguments. The key's record
+ * gets the generation id in the same transaction. Returns only what the
+ * create answer needs: id, cost, final prompt, creation time. */
 static const char CREATE_SQL[] =
     "WITH args AS (SELECT %s::text AS user_id, %d::int AS cost, %d::int AS day_limit,"
     " %s::text AS prompt, %s::text AS user_prompt, %s::text AS preset,"
@@ -133,6 +137,11 @@ static const char CREATE_SQL[] =
     "   AND (args.idem_key IS NULL OR EXISTS (SELECT 1 FROM genflow_idempotency i"
     "        WHERE i.user_id = args.user_id AND i.key = args.idem_key"
     "          AND i.owner = args.idem_owner AND i.state = 'running'))"
+    "   AND (left(args.source_image, 7) IS DISTINCT FROM 'upload:'"
+    "        OR EXISTS (SELECT 1 FROM genflow_uploads u"
+    "         WHERE u.id = (CASE WHEN left(args.source_image, 7) = 'upload:'"
+    "                            THEN substr(args.source_image, 8) END)::uuid"
+    "           AND u.user_id = args.user_id))"
     "   AND (COALESCE(a.daily_limit, args.day_limit) = 0"
     "        OR CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost"
     "           <= COALESCE(a.daily_limit, args.day_limit))"
@@ -185,7 +194,8 @@ static const char QUEUE_SQL[] =
     "  g.chain, g.chain_index, g.retry_count, g.max_retries, g.poll_count, g.provider_job_id," \
     "  g.attempts, (extract(epoch FROM g.deadline_at) * 1000)::bigint::text, g.provider_state," \
     "  g.poll_errors, (pick.prev_owner IS NOT NULL)::int::text," \
-    "  (extract(epoch FROM g.started_at) * 1000)::bigint::text"
+    "  (extract(epoch FROM g.started_at) * 1000)::bigint::text, g.preset," \
+    "  g.input->'parameters'->>'strength'"
 
 /* args: lease owner, lease seconds. Takes the oldest due row that has no
  * accepted provider job: a first attempt, a retry or a fallback. New work
@@ -519,6 +529,21 @@ static const char ADMIN_GRANT_SQL[] =
     " UPDATE genflow_accounts a SET balance = a.balance + g.amount, updated_at = now()"
     "  FROM g WHERE a.user_id = g.user_id RETURNING a.balance::text";
 
+/* args: id (chosen by the caller), user, storage backend, storage key,
+ * URL, content type, width, height, bytes. Written once the storage took
+ * the bytes. Run again after a lost connection it inserts nothing and
+ * returns no row; the caller then recognises its row by the id. */
+static const char UPLOAD_INSERT_SQL[] =
+    "INSERT INTO genflow_uploads (id, user_id, storage, storage_key, url, content_type,"
+    " width, height, bytes) VALUES (%s::uuid, %s, %s, %s, %s, %s, %d, %d, %s::bigint)"
+    " ON CONFLICT (id) DO NOTHING RETURNING genflow_rfc3339(created_at)";
+
+/* args: id, user. The user's upload (another user's is no row, as an
+ * unknown id): where it is stored and what it is. */
+static const char UPLOAD_GET_SQL[] =
+    "SELECT storage, storage_key, url, content_type, width::text, height::text, bytes::text,"
+    " genflow_rfc3339(created_at) FROM genflow_uploads WHERE id = %s::uuid AND user_id = %s";
+
 /* A cheap round trip for /api/health. args: a dummy (statements need one). */
 static const char PING_SQL[] = "SELECT %s::text";
 
@@ -565,4 +590,6 @@ void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
     add(stmts, GF_SQL_ACCOUNT_STATE, ACCOUNT_STATE_SQL, 1);
     add(stmts, GF_SQL_QUOTA, QUOTA_SQL, 1);
     add(stmts, GF_SQL_ORPHANS, ORPHANS_SQL, 1);
+    add(stmts, GF_SQL_UPLOAD_INSERT, UPLOAD_INSERT_SQL, 1);
+    add(stmts, GF_SQL_UPLOAD_GET, UPLOAD_GET_SQL, 1);
 }

@@ -59,6 +59,8 @@ typedef enum {
 #define GF_SQL_ADMIN_GRANT     "gf_admin_grant"
 #define GF_SQL_PING            "gf_ping"
 #define GF_SQL_DUE_TYPES       "gf_due_types"
+#define GF_SQL_UPLOAD_INSERT   "gf_upload_insert"
+#define GF_SQL_UPLOAD_GET      "gf_upload_get"
 
 /* The longest table name: PostgreSQL names a type table's indexes after
  * it ("<table>_user_history", 13 more bytes) and cuts every name at 63

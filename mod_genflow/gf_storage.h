@@ -25,6 +25,13 @@ struct gf_storage_t {
      * generation already cancelled or expired). NULL when the backend
      * cannot; then the object stays, under its unguessable key. */
     apr_status_t (*remove)(const gf_storage_t *st, apr_pool_t *p, const char *key);
+    /* Read back what put stored (a user's upload, for a provider): the
+     * local directory reads key, Cloudinary fetches url, and only from its
+     * delivery origin. More than max bytes is an error, never a partial
+     * read. NULL when the backend cannot read back. */
+    apr_status_t (*get)(const gf_storage_t *st, apr_pool_t *p, const char *key,
+                        const char *url, apr_size_t max, unsigned char **data,
+                        apr_size_t *len, const char **err);
     /* The longest one put can take, retries included (startup check of
      * the lease against the worst attempt). */
     apr_interval_time_t worst_put;
@@ -48,6 +55,12 @@ const char *gf_cloudinary_sign(apr_pool_t *p, const apr_table_t *params, const c
 const char *gf_cloudinary_string_to_sign(apr_pool_t *p, const apr_table_t *params);
 const char *gf_cloudinary_digest(apr_pool_t *p, const char *tosign, const char *secret,
                                  const char *algorithm);
+
+/* The bytes stored under key (url for a remote backend), at most max;
+ * APR_ENOTIMPL (and *err) when the backend cannot read back. */
+apr_status_t gf_storage_get(const gf_storage_t *st, apr_pool_t *p, const char *key,
+                            const char *url, apr_size_t max, unsigned char **data,
+                            apr_size_t *len, const char **err);
 
 /* Best effort; APR_ENOTIMPL when the backend cannot remove. */
 apr_status_t gf_storage_remove(const gf_storage_t *st, apr_pool_t *p, const char *key);

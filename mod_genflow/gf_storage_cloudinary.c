@@ -28,6 +28,7 @@ typedef struct {
     const char *secret;
     const char *algorithm;   /* "sha1" | "sha256" */
     const char *folder;      /* or NULL */
+    const char *delivery_url; /* where secure_urls point (res.cloudinary.com) */
     int insecure_loopback;
     int attempts;
     long timeout_ms;
@@ -142,7 +143,9 @@ static apr_status_t cloudinary_put(const gf_storage_t *st, apr_pool_t *p, const 
         pt->name = "file";
         pt->data = data;
         pt->data_len = len;
-        pt->filename = apr_pstrcat(p, public_id, ".png", NULL);
+        /* The key's own extension: uploads are JPEG and WebP too. */
+        pt->filename = apr_pstrcat(p, public_id, strrchr(key, '.') ? strrchr(key, '.') : ".png",
+                                   NULL);
         pt->content_type = content_type ? content_type : "image/png";
 
         gf_http_perform(p, &req, &hr);
@@ -176,6 +179,49 @@ static apr_status_t cloudinary_put(const gf_storage_t *st, apr_pool_t *p, const 
     return APR_EGENERAL;
 }
 
+/* An upload read back for a provider: fetched from its secure_url, and
+ * only when that is on the delivery origin (a URL from the database is
+ * never followed elsewhere), with the upload's timeout and a size cap.
+ * Only public addresses are connected to, as for result downloads. */
+static apr_status_t cloudinary_get(const gf_storage_t *st, apr_pool_t *p, const char *key,
+                                   const char *url, apr_size_t max, unsigned char **data,
+                                   apr_size_t *len, const char **err)
+{
+    const cloudinary_t *cl = st->impl;
+    gf_http_request_t req;
+    gf_http_response_t hr;
+    const char *why;
+
+    (void)key;
+    if (!url || (why = gf_http_check_origin(p, url, cl->delivery_url)) != NULL) {
+        *err = apr_psprintf(p, "cloudinary: refusing to fetch %s: %s", url ? url : "no URL",
+                            url ? why : "none stored");
+        return APR_EINVAL;
+    }
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = url;
+    req.timeout_ms = cl->timeout_ms;
+    req.connect_timeout_ms = 5000;
+    req.max_response = max;
+    req.allow_loopback_http = cl->insecure_loopback;
+    req.origin = cl->delivery_url;
+    req.public_only = 1;
+    gf_http_perform(p, &req, &hr);
+    if (hr.error) {
+        *err = apr_psprintf(p, "cloudinary: %s", hr.error);
+        return APR_EGENERAL;
+    }
+    if (hr.status != 200 || hr.body_len == 0) {
+        *err = apr_psprintf(p, "cloudinary answered %d (%" APR_SIZE_T_FMT " bytes) for %s",
+                            hr.status, hr.body_len, url);
+        return APR_EGENERAL;
+    }
+    *data = (unsigned char *)hr.body;
+    *len = hr.body_len;
+    return APR_SUCCESS;
+}
+
 const char *gf_storage_cloudinary_create(apr_pool_t *p, int argc, char *const argv[],
                                          gf_storage_t **out)
 {
@@ -206,13 +252,14 @@ const char *gf_storage_cloudinary_create(apr_pool_t *p, int argc, char *const ar
         }
         else if (!strcmp(k, "folder")) cl->folder = v;
         else if (!strcmp(k, "base_url")) cl->base_url = v;
+        else if (!strcmp(k, "delivery_url")) cl->delivery_url = v;
         else if (!strcmp(k, "insecure_loopback")) cl->insecure_loopback = !strcmp(v, "on");
         else if (!strcmp(k, "attempts")) {
             cl->attempts = atoi(v);
             if (cl->attempts < 1 || cl->attempts > 10) return "attempts must be 1..10";
         }
         else return apr_psprintf(p, "unknown option '%s' (cloud, api_key, secret_file, secret_env, "
-                                 "algorithm, folder, base_url, insecure_loopback, attempts)", k);
+                                 "algorithm, folder, base_url, delivery_url, insecure_loopback, attempts)", k);
     }
     if (!cl->cloud || !cl->api_key || !cl->secret) {
         return "cloud=, api_key= and secret_file= or secret_env= are required";
@@ -220,8 +267,19 @@ const char *gf_storage_cloudinary_create(apr_pool_t *p, int argc, char *const ar
     if (gf_http_check_url(p, cl->base_url, cl->insecure_loopback)) {
         return gf_http_check_url(p, cl->base_url, cl->insecure_loopback);
     }
+    /* Pictures are served from res.cloudinary.com; a site that points
+     * base_url elsewhere (a proxy, the tests' mock) is served from there
+     * unless it says otherwise. */
+    if (!cl->delivery_url) {
+        cl->delivery_url = strcmp(cl->base_url, "https://api.cloudinary.com")
+                           ? cl->base_url : "https://res.cloudinary.com";
+    }
+    if (gf_http_check_url(p, cl->delivery_url, cl->insecure_loopback)) {
+        return gf_http_check_url(p, cl->delivery_url, cl->insecure_loopback);
+    }
     st->backend = "cloudinary";
     st->put = cloudinary_put;
+    st->get = cloudinary_get;
     /* Every attempt may take the whole timeout; the pauses between grow. */
     st->worst_put = apr_time_from_msec(cl->timeout_ms * cl->attempts
                                        + 250L * cl->attempts * (cl->attempts - 1) / 2);

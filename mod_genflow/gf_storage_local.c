@@ -82,6 +82,58 @@ static apr_status_t local_remove(const gf_storage_t *st, apr_pool_t *p, const ch
     return apr_file_remove(apr_pstrcat(p, ls->dir, "/", key, NULL), p);
 }
 
+/* A file of the directory, read whole: its size is checked against max
+ * before anything is allocated, and a file that changed size meanwhile is
+ * refused rather than read in part. */
+static apr_status_t local_get(const gf_storage_t *st, apr_pool_t *p, const char *key,
+                              const char *url, apr_size_t max, unsigned char **data,
+                              apr_size_t *len, const char **err)
+{
+    const local_storage_t *ls = st->impl;
+    apr_finfo_t fi;
+    apr_file_t *f;
+    apr_size_t got = 0;
+    unsigned char *buf;
+    apr_status_t rv;
+    char errbuf[120];
+
+    (void)url;
+    if (!safe_key(key)) {
+        *err = "unsafe storage key";
+        return APR_EINVAL;
+    }
+    rv = apr_file_open(&f, apr_pstrcat(p, ls->dir, "/", key, NULL),
+                       APR_FOPEN_READ | APR_FOPEN_BINARY, APR_FPROT_OS_DEFAULT, p);
+    if (rv != APR_SUCCESS) goto fail;
+    rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
+    if (rv == APR_SUCCESS && (fi.filetype != APR_REG || fi.size < 0
+                              || (apr_uint64_t)fi.size > (apr_uint64_t)max)) {
+        apr_file_close(f);
+        *err = apr_psprintf(p, "%s is not a regular file of at most %" APR_SIZE_T_FMT
+                            " bytes", key, max);
+        return APR_EINVAL;
+    }
+    if (rv != APR_SUCCESS) {
+        apr_file_close(f);
+        goto fail;
+    }
+    /* One byte more than the size tells a file that grew since. */
+    buf = apr_palloc(p, (apr_size_t)fi.size + 1);
+    rv = apr_file_read_full(f, buf, (apr_size_t)fi.size + 1, &got);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF) goto fail;
+    if (got != (apr_size_t)fi.size) {
+        *err = apr_psprintf(p, "%s changed while it was read", key);
+        return APR_EINVAL;
+    }
+    *data = buf;
+    *len = got;
+    return APR_SUCCESS;
+fail:
+    *err = apr_psprintf(p, "cannot read %s: %s", key, apr_strerror(rv, errbuf, sizeof(errbuf)));
+    return rv;
+}
+
 gf_storage_t *gf_storage_local_create(apr_pool_t *p, const char *dir, const char *url_prefix)
 {
     gf_storage_t *st = apr_pcalloc(p, sizeof(*st));
@@ -95,6 +147,7 @@ gf_storage_t *gf_storage_local_create(apr_pool_t *p, const char *dir, const char
     st->backend = "local";
     st->put = local_put;
     st->remove = local_remove;
+    st->get = local_get;
     st->impl = ls;
     return st;
 }
@@ -110,4 +163,15 @@ apr_status_t gf_storage_put(const gf_storage_t *st, apr_pool_t *p, const char *k
 apr_status_t gf_storage_remove(const gf_storage_t *st, apr_pool_t *p, const char *key)
 {
     return st->remove ? st->remove(st, p, key) : APR_ENOTIMPL;
+}
+
+apr_status_t gf_storage_get(const gf_storage_t *st, apr_pool_t *p, const char *key,
+                            const char *url, apr_size_t max, unsigned char **data,
+                            apr_size_t *len, const char **err)
+{
+    if (!st->get) {
+        *err = apr_psprintf(p, "the %s storage cannot read back", st->backend);
+        return APR_ENOTIMPL;
+    }
+    return st->get(st, p, key, url, max, data, len, err);
 }

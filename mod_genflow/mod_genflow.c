@@ -9,7 +9,9 @@
  *  3. child_init: start the background workers (mod_genflow_worker.c).
  *     translate_name + map_to_storage: a request inside a GenFlowType
  *     location names no file, so httpd's filesystem walk is skipped.
- *     fixups: such a request gets our handler.
+ *     header_parser + check_access_ex: CORS headers before authentication,
+ *     and a preflight from an allowed origin needs none (mod_genflow_cors.c).
+ *     fixups: a request of a type location gets our handler.
  *  4. handler: route, authenticate (r->user from any Apache auth), answer
  *     JSON (mod_genflow_type.c, mod_genflow_quota.c).
  *  5. insert_error_filter: httpd's own errors in our locations become JSON.
@@ -47,6 +49,8 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     gf_http_global_init();
     /* The metrics counters, in shared memory, before the children fork. */
     gf_metrics_post_config(pconf, s);
+    /* Each server's genflow-types answer (empty without types). */
+    gf_discovery_post_config(pconf, s);
     if (!gf_registered_types()) {
         return OK;  /* loaded but unused */
     }
@@ -121,6 +125,10 @@ static void gf_register_hooks(apr_pool_t *p)
     ap_hook_handler(gf_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gf_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gf_api_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(gf_uploads_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(gf_types_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* CORS: headers before authentication, preflights without it. */
+    gf_cors_register_hooks();
     gf_metrics_register_hooks();
     gf_authn_cache_register_hooks(p);
     ap_hook_insert_error_filter(gf_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);

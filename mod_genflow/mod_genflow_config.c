@@ -149,6 +149,16 @@ long gf_conf_presets_per_week(const gf_server_conf_t *sc)
     return OR_DEFAULT(sc->presets_per_week, GF_DEFAULT_PRESETS_PER_WEEK);
 }
 
+long gf_conf_upload_max_bytes(const gf_dir_conf_t *dc)
+{
+    return OR_DEFAULT(dc->upload_max_bytes, GF_DEFAULT_UPLOAD_MAX_BYTES);
+}
+
+long gf_conf_upload_max_pixels(const gf_dir_conf_t *dc)
+{
+    return OR_DEFAULT(dc->upload_max_pixels, GF_DEFAULT_UPLOAD_MAX_PIXELS);
+}
+
 long gf_conf_retention(const gf_server_conf_t *sc)
 {
     return OR_DEFAULT(sc->retention, GF_DEFAULT_RETENTION);
@@ -165,6 +175,8 @@ void *gf_create_dir_conf(apr_pool_t *p, char *dir)
     dc->wait_default = GF_UNSET;
     dc->max_retries = GF_UNSET;
     dc->deadline_secs = GF_UNSET;
+    dc->upload_max_bytes = GF_UNSET;
+    dc->upload_max_pixels = GF_UNSET;
     return dc;
 }
 
@@ -186,7 +198,10 @@ void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(dc, prompt_template);
     MERGE_NUM(dc, max_retries);
     MERGE_NUM(dc, deadline_secs);
+    MERGE_NUM(dc, upload_max_bytes);
+    MERGE_NUM(dc, upload_max_pixels);
     dc->authn_cache = gf_authn_cache_merge_dir(p, base->authn_cache, add->authn_cache);
+    MERGE_PTR(dc, cors);         /* "none" is a list of its own: it overrides */
     return dc;
 }
 
@@ -525,6 +540,28 @@ static const char *set_dir_number(cmd_parms *cmd, void *dcv, const char *arg)
     return NULL;
 }
 
+/* GenFlowUploadMaxBytes, GenFlowUploadMaxPixels: server or <Location>. */
+static const char *set_upload_limit(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    gf_dir_conf_t *dc = dcv;
+    const char *err;
+    long v;
+
+    if (!strcasecmp(cmd->cmd->name, "GenFlowUploadMaxBytes")) {
+        if ((err = gf_parse_amount(cmd->pool, arg, GF_UPLOAD_MAX_BYTES_LIMIT, &v)) != NULL)
+            return DIRECTIVE_ERROR(cmd, err);
+        if (v < 1024) return DIRECTIVE_ERROR(cmd, "must be at least 1024 bytes");
+        dc->upload_max_bytes = v;
+    }
+    else {
+        if ((err = gf_parse_amount(cmd->pool, arg, GF_UPLOAD_MAX_PIXELS_LIMIT, &v)) != NULL)
+            return DIRECTIVE_ERROR(cmd, err);
+        if (v < 1) return DIRECTIVE_ERROR(cmd, "must be at least 1 pixel");
+        dc->upload_max_pixels = v;
+    }
+    return NULL;
+}
+
 static const char *set_require(cmd_parms *cmd, void *dcv, int argc, char *const argv[])
 {
     gf_dir_conf_t *dc = dcv;
@@ -599,6 +636,11 @@ const command_rec gf_cmds[] = {
         "Create fields this type requires: prompt, sourceImage, preset, or none"),
     AP_INIT_TAKE1("GenFlowPromptTemplate", set_prompt_template, NULL, ACCESS_CONF,
         "Template of the final prompt, e.g. \"art, {prompt}, {style}\""),
+    /* POST /api/uploads (mod_genflow_uploads.c). */
+    AP_INIT_TAKE1("GenFlowUploadMaxBytes", set_upload_limit, NULL, RSRC_CONF | ACCESS_CONF,
+        "Largest image an upload may be, in bytes (default 10485760)"),
+    AP_INIT_TAKE1("GenFlowUploadMaxPixels", set_upload_limit, NULL, RSRC_CONF | ACCESS_CONF,
+        "Most pixels (width x height) an uploaded image may have (default 25000000)"),
     /* The genflow-cache authn provider (mod_genflow_authn_cache.c). */
     AP_INIT_TAKE1("GenFlowAuthnCache", gf_authn_cache_set_socache, NULL, RSRC_CONF,
         "Where genflow-cache keeps verified credentials: a socache provider[:args] (default shmcb)"),
@@ -610,6 +652,9 @@ const command_rec gf_cmds[] = {
         "Seconds a verified password is trusted without asking the provider (default 60, max 3600)"),
     AP_INIT_ITERATE("GenFlowAuthnCacheWatch", gf_authn_cache_add_watch, NULL,
         RSRC_CONF | ACCESS_CONF, "Password files whose change voids every cached entry at once"),
+    /* Cross-origin requests (mod_genflow_cors.c). */
+    AP_INIT_TAKE_ARGV("GenFlowCORSOrigins", gf_cors_set_origins, NULL, RSRC_CONF | ACCESS_CONF,
+        "Origins (scheme://host[:port]) whose pages may call the API with credentials, or * or none"),
     AP_INIT_TAKE1(NULL, NULL, NULL, 0, NULL)
 };
 

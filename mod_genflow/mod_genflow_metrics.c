@@ -148,6 +148,8 @@ static const char *site_endpoint(const char *h)
     if (!strcmp(h, GF_HEALTH_HANDLER)) return "health";
     if (!strcmp(h, GF_METRICS_HANDLER)) return "metrics";
     if (!strcmp(h, GF_WEBHOOK_HANDLER)) return "webhook";
+    if (!strcmp(h, GF_UPLOADS_HANDLER)) return "uploads";
+    if (!strcmp(h, GF_TYPES_HANDLER)) return "other";
     /* The API prefix's own handler answers only paths that are no endpoint. */
     if (!strcmp(h, GF_API_HANDLER)) return "not_found";
     return NULL;

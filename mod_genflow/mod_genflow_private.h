@@ -33,6 +33,8 @@ APLOG_USE_MODULE(genflow);
 #define GF_HEALTH_HANDLER "genflow-health"   /* SetHandler genflow-health */
 #define GF_METRICS_HANDLER "genflow-metrics" /* SetHandler genflow-metrics */
 #define GF_API_HANDLER    "genflow-api"      /* SetHandler genflow-api: JSON 404 under the prefix */
+#define GF_UPLOADS_HANDLER "genflow-uploads" /* SetHandler genflow-uploads: POST an image */
+#define GF_TYPES_HANDLER  "genflow-types"    /* SetHandler genflow-types: the type list */
 
 #define GF_UNSET (-1)
 
@@ -81,6 +83,9 @@ typedef struct {
     int max_retries;             /* GF_UNSET → 3 */
     int deadline_secs;           /* GF_UNSET → GF_DEFAULT_DEADLINE_SECS */
     struct gf_authn_cache_dir *authn_cache; /* GenFlowAuthnCache* here, or NULL */
+    long upload_max_bytes;       /* GF_UNSET → GF_DEFAULT_UPLOAD_MAX_BYTES */
+    long upload_max_pixels;      /* GF_UNSET → GF_DEFAULT_UPLOAD_MAX_PIXELS */
+    struct gf_cors_conf *cors;   /* GenFlowCORSOrigins; NULL → inherited (none) */
 } gf_dir_conf_t;
 
 #define GF_DEFAULT_STARTING_CREDITS 10
@@ -98,6 +103,10 @@ typedef struct {
 #define GF_DEFAULT_PENDING_TTL      3600
 #define GF_DEFAULT_RETENTION        (30L * 86400)
 #define GF_DEFAULT_PRESETS_PER_WEEK 6
+#define GF_DEFAULT_UPLOAD_MAX_BYTES (10L * 1024 * 1024)
+#define GF_UPLOAD_MAX_BYTES_LIMIT   (100L * 1024 * 1024)
+#define GF_DEFAULT_UPLOAD_MAX_PIXELS 25000000L
+#define GF_UPLOAD_MAX_PIXELS_LIMIT  100000000L
 
 /* mod_genflow_config.c */
 extern const command_rec gf_cmds[];
@@ -123,6 +132,8 @@ long gf_conf_max_active(const gf_server_conf_t *sc);
 long gf_conf_pending_ttl(const gf_server_conf_t *sc);
 long gf_conf_retention(const gf_server_conf_t *sc);
 long gf_conf_presets_per_week(const gf_server_conf_t *sc);
+long gf_conf_upload_max_bytes(const gf_dir_conf_t *dc);
+long gf_conf_upload_max_pixels(const gf_dir_conf_t *dc);
 /* The chain as stored with a generation: "a,b:model". */
 const char *gf_conf_chain_text(apr_pool_t *p, const gf_dir_conf_t *dc);
 /* Cross-directive checks after the whole config is read. */
@@ -178,6 +189,7 @@ typedef struct {
     int routed;                  /* the type handler routed it: route_kind is set */
     int route_kind;              /* its gf_route_kind_t, for the metrics */
     int not_a_file;              /* in a type's location: no filesystem walk */
+    int cors_preflight;          /* a CORS preflight from an allowed origin */
 } gf_req_t;
 gf_req_t *gf_req(request_rec *r);
 
@@ -266,6 +278,8 @@ typedef struct {
     apr_time_t started;          /* the first attempt's start */
     const char *lease_owner;
     int rescued;                 /* the previous attempt ended without an outcome */
+    const char *preset;          /* the create's preset key, or NULL */
+    const char *strength;        /* parameters.strength as stored, or NULL */
 } gf_claim_t;
 /* Polls of accepted jobs a worker claims at once (GF_SQL_CLAIM_POLLS). */
 #define GF_POLL_BATCH 16
@@ -281,6 +295,9 @@ int gf_run_due_types(server_rec *s, apr_pool_t *p, int *due);
 void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t);
 /* Sweeps that are not per type (idempotency records). */
 void gf_run_sweep_global(server_rec *s, apr_pool_t *p);
+
+/* mod_genflow_uploads.c: SetHandler genflow-uploads */
+int gf_uploads_handler(request_rec *r);
 
 /* mod_genflow_admin.c */
 int gf_admin_handler(request_rec *r);
@@ -309,6 +326,17 @@ const char *gf_authn_cache_set_size(cmd_parms *cmd, void *dc, const char *arg);
 const char *gf_authn_cache_set_provider(cmd_parms *cmd, void *dc, const char *arg);
 const char *gf_authn_cache_set_ttl(cmd_parms *cmd, void *dc, const char *arg);
 const char *gf_authn_cache_add_watch(cmd_parms *cmd, void *dc, const char *arg);
+
+/* mod_genflow_cors.c: GenFlowCORSOrigins and the CORS headers of every
+ * location the module serves; a preflight from an allowed origin is
+ * answered 204 without authentication. */
+const char *gf_cors_set_origins(cmd_parms *cmd, void *dc, int argc, char *const argv[]);
+void gf_cors_register_hooks(void);
+
+/* mod_genflow_discovery.c: SetHandler genflow-types, the list of the
+ * type locations of the request's server, built at startup. */
+int gf_types_handler(request_rec *r);
+void gf_discovery_post_config(apr_pool_t *pconf, server_rec *s);
 
 /* mod_genflow_quota.c */
 int gf_quota_handler(request_rec *r);

@@ -328,6 +328,22 @@ static int create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t 
                                  "another request took over this Idempotency-Key; retry to "
                                  "get its answer");
         }
+        if (gf_input_upload_id(in.source_image)) {
+            /* The statement also refuses an upload that is not this
+             * user's: only now, and only for an upload, one more read
+             * tells that apart. The message is the same whether the
+             * upload does not exist or is someone else's. */
+            gf_db_rows_t *up;
+            if ((st = gf_db_select(r, dbd, GF_SQL_UPLOAD_GET, &up, 2,
+                                   gf_input_upload_id(in.source_image), r->user)) != GF_DB_OK) {
+                return gf_send_db_error(r, st);
+            }
+            if (up->nrows == 0) {
+                return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                                     "sourceImage: no upload of yours has this id (upload it "
+                                     "with POST /api/uploads and use its sourceImage)");
+            }
+        }
         /* Nothing reserved: a first create of this user (no account yet:
          * make it, with its starting grant, and create again), or a
          * refusal, 402 or 429. */

@@ -18,6 +18,12 @@ my @cases = (
     [ 'GenFlowProviders fal:',                qr/empty model after ':'/ ],
     [ 'GenFlowType Neo_Glitch',               qr/GenFlowType: type name 'Neo_Glitch' must be lower-case/ ],
     [ 'GenFlowType neo-glitch "x; drop"',     qr/GenFlowType: table name 'x; drop' must be/ ],
+    [ 'GenFlowCORSOrigins http://studio.example/', qr{GenFlowCORSOrigins: origin 'http://studio.example/': an origin has no path, not even '/'; write http://studio.example} ],
+    [ 'GenFlowCORSOrigins https://a.example:443', qr/GenFlowCORSOrigins: .*leave out the scheme's default port/ ],
+    [ 'GenFlowCORSOrigins http://A.example',  qr/GenFlowCORSOrigins: .*write the host in lower case/ ],
+    [ 'GenFlowCORSOrigins "*" http://a.example', qr/GenFlowCORSOrigins: '\*' stands alone/ ],
+    [ 'GenFlowCORSOrigins http://*.example',  qr/GenFlowCORSOrigins: .*no user, path, query or wildcard/ ],
+    [ 'GenFlowCORSOrigins',                   qr/GenFlowCORSOrigins: needs at least one origin/ ],
 );
 my @server_cases = (
     [ 'GenFlowProvider s dalle',              qr/unknown provider kind 'dalle'/ ],
@@ -25,6 +31,7 @@ my @server_cases = (
     [ 'GenFlowStartingCredits lots',          qr/GenFlowStartingCredits: 'lots' is not a whole number/ ],
     [ 'GenFlowDailyLimit 1e3',                qr/GenFlowDailyLimit: '1e3' is not a whole number/ ],
     [ 'GenFlowStorageURL media',              qr/GenFlowStorageURL: must be a path/ ],
+    [ 'GenFlowCORSOrigins studio.example',    qr{GenFlowCORSOrigins: origin 'studio.example' must start with http:// or https://} ],
 );
 plan tests => @cases + @server_cases + 10;
 

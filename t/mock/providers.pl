@@ -32,6 +32,17 @@
 #   [fault:evilmsg]     the error text carries a newline, quotes and an
 #                       escape sequence (fal 422 detail, AIML 400 message)
 #
+# Source images (uploads, t/24_uploads.t): what arrives is recorded in the
+# request's fields as "_image" => {via, content_type, bytes, format, width,
+# height, sha1} instead of the bytes themselves: via "part" for
+# Stability's multipart image part (content_type from the part), "data"
+# for a data: URI in fal's image_url, Replicate's input.image or AIML's
+# image_url (the URI is replaced by "data:..." in the log), "url" for a
+# URL. format/width/height come from the picture's own header (PNG IHDR,
+# JPEG SOF, WebP VP8/VP8L/VP8X), so a test can tell the right picture
+# arrived whole. Cloudinary keeps uploaded files and serves them back at
+# their secure_url.
+#
 # Besides GET /_log (every request), for bench/chaos:
 #   $STATE/submitted.log, GET /_submitted: one line per submission (a POST
 #       that would create a job or an image, once authenticated):
@@ -131,6 +142,56 @@ sub recall {
     open my $fh, '<', "$state/job.$id" or return '';
     local $/;
     return <$fh> // '';
+}
+
+# (format, width, height) of PNG, JPEG or WebP bytes, from their headers.
+sub image_info {
+    my ($b) = @_;
+    return ('png', unpack('N2', substr($b, 16, 8))) if substr($b, 0, 8) eq "\x89PNG\r\n\x1a\n";
+    if (substr($b, 0, 3) eq "\xff\xd8\xff") {
+        my $i = 2;
+        while ($i + 9 < length $b) {
+            my ($ff, $m, $len) = unpack('CCn', substr($b, $i, 4));
+            last unless $ff == 0xff;
+            if ($m >= 0xc0 && $m <= 0xcf && $m != 0xc4 && $m != 0xc8 && $m != 0xcc) {
+                my ($h, $w) = unpack('nn', substr($b, $i + 5, 4));
+                return ('jpeg', $w, $h);
+            }
+            $i += 2 + $len;
+        }
+        return ('jpeg', 0, 0);
+    }
+    if (substr($b, 0, 4) eq 'RIFF' && substr($b, 8, 4) eq 'WEBP') {
+        my $chunk = substr($b, 12, 4);
+        if ($chunk eq 'VP8X') {
+            my @w = unpack('C3', substr($b, 24, 3));
+            my @h = unpack('C3', substr($b, 27, 3));
+            return ('webp', 1 + $w[0] + ($w[1] << 8) + ($w[2] << 16), 1 + $h[0] + ($h[1] << 8) + ($h[2] << 16));
+        }
+        if ($chunk eq 'VP8L') {
+            my $bits = unpack('V', substr($b, 21, 4));
+            return ('webp', 1 + ($bits & 0x3fff), 1 + (($bits >> 14) & 0x3fff));
+        }
+        if ($chunk eq 'VP8 ') {
+            my ($w, $h) = unpack('vv', substr($b, 26, 4));
+            return ('webp', $w & 0x3fff, $h & 0x3fff);
+        }
+        return ('webp', 0, 0);
+    }
+    return ('unknown', 0, 0);
+}
+
+# What a source image field carried: a data: URI (decoded), or a URL.
+sub describe_source {
+    my ($v) = @_;
+    return undef unless defined $v && !ref $v;
+    if ($v =~ m{^data:([\w/+.-]+);base64,(.*)\z}s) {
+        my ($type, $bytes) = ($1, decode_base64($2));
+        my ($fmt, $w, $h) = image_info($bytes);
+        return { via => 'data', content_type => $type, bytes => length $bytes, format => $fmt,
+                 width => $w, height => $h, sha1 => sha1_hex($bytes) };
+    }
+    return { via => 'url', url => $v };
 }
 
 # The submission and acceptance journals of bench/chaos (see the top).
@@ -261,11 +322,12 @@ sub handle {
     # ---- Cloudinary signed upload -------------------------------------------
     if ($path =~ m{^/v1_1/([\w-]+)/image/upload$} && $r->method eq 'POST') {
         my $cloud = $1;
-        my %f;
+        my (%f, $file);
         for my $part ($r->parts) {
             my ($name) = ($part->header('Content-Disposition') // '') =~ /name="([^"]+)"/;
             next unless defined $name;
             $f{$name} = $name eq 'file' ? length($part->content) : $part->content;
+            $file = $part->content if $name eq 'file';
         }
         record($r, \%f);
         if (open my $fh, '+<', "$state/cloudinary_fail") {
@@ -288,6 +350,8 @@ sub handle {
             if abs(time - ($f{timestamp} // 0)) > 3600;
         return send_json($c, 400, { error => { message => 'Missing required parameter - file' } }) unless $f{file};
         my $pid = $f{public_id};
+        # Kept, and served back at its secure_url (an upload read back).
+        if (open my $fh, '>', "$state/cloudfile." . sha1_hex($pid)) { binmode $fh; print $fh $file; close $fh }
         return send_json($c, 200, { asset_id => 'a' x 32, public_id => $pid, version => 1795300000,
             signature => sha1_hex("public_id=$pid&version=1795300000$secret"), width => 1, height => 1,
             format => 'png', resource_type => 'image', created_at => '2026-11-22T00:00:00Z', bytes => $f{file},
@@ -296,6 +360,16 @@ sub handle {
     }
     if ($path =~ m{^/res/}) {
         record($r, {});
+        if ($path =~ m{^/res/[\w-]+/image/upload/v\d+/(.+)\.\w+$} && -e "$state/cloudfile." . sha1_hex($1)) {
+            open my $fh, '<', "$state/cloudfile." . sha1_hex($1) or die;
+            binmode $fh;
+            my $bytes = do { local $/; <$fh> };
+            my ($fmt) = image_info($bytes);
+            my $res = HTTP::Response->new(200);
+            $res->header('Content-Type' => "image/$fmt");
+            $res->content($bytes);
+            return $c->send_response($res);
+        }
         return send_png($c);
     }
     if ($path =~ m{^/files/}) {
@@ -310,7 +384,18 @@ sub handle {
         my $ct = $r->header('Content-Type') // '';
         for my $part ($r->parts) {
             my ($name) = ($part->header('Content-Disposition') // '') =~ /name="([^"]+)"/;
-            $f{$name} = $part->content if defined $name;
+            next unless defined $name;
+            if ($name eq 'image') {       # image-to-image: the source picture
+                my $bytes = $part->content;
+                my ($fmt, $w, $h) = image_info($bytes);
+                my ($fname) = ($part->header('Content-Disposition') // '') =~ /filename="([^"]*)"/;
+                $f{_image} = { via => 'part', content_type => scalar($part->header('Content-Type')),
+                               filename => $fname, bytes => length $bytes, format => $fmt,
+                               width => $w, height => $h, sha1 => sha1_hex($bytes) };
+                $f{image} = length($bytes) . ' bytes';
+                next;
+            }
+            $f{$name} = $part->content;
         }
         $f{_multipart} = $ct =~ m{^multipart/form-data; boundary=} ? 1 : 0;
         record($r, \%f);
@@ -393,6 +478,10 @@ sub handle {
     if ($path =~ m{^/(fal-ai/[^/]+)(/[\w./-]+)?$} && $r->method eq 'POST') {
         my $app = $1;
         my $in = eval { $json->decode($r->content) } || {};
+        if (defined $in->{image_url}) {
+            $in->{_image} = describe_source($in->{image_url});
+            $in->{image_url} = 'data:...' if $in->{image_url} =~ /^data:/;
+        }
         record($r, $in);
         return send_json($c, 401, { detail => 'Unauthorized' }) unless $auth eq "Key $KEY";
         my $prompt = $in->{prompt} // '';
@@ -438,6 +527,10 @@ sub handle {
     if (($path =~ m{^/v1/models/[\w.-]+/[\w.-]+/predictions$} || $path eq '/v1/predictions')
         && $r->method eq 'POST') {
         my $in = eval { $json->decode($r->content) } || {};
+        if (ref $in->{input} eq 'HASH' && defined $in->{input}{image}) {
+            $in->{_image} = describe_source($in->{input}{image});
+            $in->{input}{image} = 'data:...' if $in->{input}{image} =~ /^data:/;
+        }
         record($r, $in);
         return send_json($c, 401, { title => 'Unauthenticated', detail => 'You did not pass a valid authentication token', status => 401 })
             unless $auth eq "Bearer $KEY";
@@ -466,6 +559,10 @@ sub handle {
     # ---- AIML --------------------------------------------------------------
     if ($path eq '/v1/images/generations' && $r->method eq 'POST') {
         my $in = eval { $json->decode($r->content) } || {};
+        if (defined $in->{image_url}) {
+            $in->{_image} = describe_source($in->{image_url});
+            $in->{image_url} = 'data:...' if $in->{image_url} =~ /^data:/;
+        }
         record($r, $in);
         my $err = sub {
             my ($code, $msg) = @_;

@@ -16,6 +16,7 @@ int main(void)
     sr = srunner_create(input_suite());
     srunner_add_suite(sr, prompt_suite());
     srunner_add_suite(sr, png_suite());
+    srunner_add_suite(sr, font_suite());
     srunner_add_suite(sr, credits_suite());
     srunner_add_suite(sr, route_suite());
     srunner_add_suite(sr, sql_suite());
@@ -27,6 +28,9 @@ int main(void)
     srunner_add_suite(sr, utf8_suite());
     srunner_add_suite(sr, metrics_suite());
     srunner_add_suite(sr, authn_cache_suite());
+    srunner_add_suite(sr, image_suite());
+    srunner_add_suite(sr, cors_suite());
+    srunner_add_suite(sr, discovery_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -10,6 +10,7 @@ extern apr_pool_t *test_pool;
 Suite *input_suite(void);
 Suite *prompt_suite(void);
 Suite *png_suite(void);
+Suite *font_suite(void);
 Suite *credits_suite(void);
 Suite *route_suite(void);
 Suite *sql_suite(void);
@@ -21,5 +22,8 @@ Suite *presets_suite(void);
 Suite *utf8_suite(void);
 Suite *metrics_suite(void);
 Suite *authn_cache_suite(void);
+Suite *image_suite(void);
+Suite *cors_suite(void);
+Suite *discovery_suite(void);
 
 #endif

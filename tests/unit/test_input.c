@@ -50,6 +50,27 @@ START_TEST(messages_say_what_is_wrong)
 }
 END_TEST
 
+/* sourceImage names an upload as "upload:<uuid>" (stored lower-cased). */
+START_TEST(source_image_may_be_an_upload)
+{
+    gf_input_t in;
+    gf_input_error_t err;
+
+    ck_assert(gf_input_parse(test_pool, parse("{\"sourceImage\":"
+                             "\"upload:0B5E4CF4-3c43-4bd4-9a39-5dcd5a6a1a2b\"}"),
+                             GF_NEED_SOURCE_IMAGE, &in, &err));
+    ck_assert_str_eq(in.source_image, "upload:0b5e4cf4-3c43-4bd4-9a39-5dcd5a6a1a2b");
+    ck_assert_str_eq(gf_input_upload_id(in.source_image), "0b5e4cf4-3c43-4bd4-9a39-5dcd5a6a1a2b");
+    ck_assert_ptr_null(gf_input_upload_id("https://example.com/a.png"));
+    ck_assert_ptr_null(gf_input_upload_id(NULL));
+    rejects("{\"sourceImage\":\"upload:\"}", 0, "sourceImage");
+    rejects("{\"sourceImage\":\"upload:x' OR '1'='1\"}", 0, "sourceImage");
+    rejects("{\"sourceImage\":\"upload:0b5e4cf4-3c43-4bd4-9a39-5dcd5a6a1a2b0\"}", 0, "sourceImage");
+    ck_assert_ptr_nonnull(strstr(refusal("{\"sourceImage\":\"ftp://x/y\"}"),
+                                 "upload reference"));
+}
+END_TEST
+
 START_TEST(accepts_full_body)
 {
     gf_input_t in;
@@ -176,6 +197,7 @@ Suite *input_suite(void)
     tcase_add_test(tc, null_means_absent);
     tcase_add_test(tc, json_parser_rejects_malformed);
     tcase_add_test(tc, canonical_json_round_trips);
+    tcase_add_test(tc, source_image_may_be_an_upload);
     suite_add_tcase(s, tc);
     return s;
 }

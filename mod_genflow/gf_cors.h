@@ -1,0 +1,60 @@
+/* gf_cors.h: cross-origin requests (GenFlowCORSOrigins, docs/api.md "CORS").
+ *
+ * Pure functions over strings: the origin list's syntax, which origin is
+ * allowed, and which of a preflight's requested headers are. The httpd
+ * glue (mod_genflow_cors.c) sets the answer's headers from them.
+ */
+#ifndef GF_CORS_H
+#define GF_CORS_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+/* Response headers a script on an allowed origin may read besides the
+ * CORS-safelisted ones (Content-Type, Content-Length, Cache-Control, …). */
+#define GF_CORS_EXPOSE_HEADERS \
+    "Location, Retry-After, ETag, Idempotent-Replayed, Preference-Applied, Allow"
+
+/* Request headers a preflight may ask for (in this spelling). */
+#define GF_CORS_ALLOW_HEADERS \
+    "Authorization, Content-Type, Idempotency-Key, Prefer, If-None-Match, Last-Event-ID"
+
+/* How long a browser may keep a preflight's answer, in seconds. */
+#define GF_CORS_MAX_AGE "600"
+
+/* The longest origin accepted in the configuration. */
+#define GF_CORS_ORIGIN_MAX 255
+
+/* One location's GenFlowCORSOrigins. */
+typedef struct gf_cors_conf {
+    int any;                     /* "*": any origin, never with credentials */
+    apr_array_header_t *origins; /* const char *, exact; empty with "none" */
+} gf_cors_conf_t;
+
+/* Parse the directive's arguments: exact origins "scheme://host[:port]",
+ * or "*" alone, or "none" alone. Returns NULL and fills *conf, or an
+ * error message. */
+const char *gf_cors_parse(apr_pool_t *p, int argc, char *const argv[], gf_cors_conf_t **conf);
+
+/* NULL when origin is a serialised origin a browser can send
+ * (http or https, lower-case host, no default port, no path), else why
+ * not. */
+const char *gf_cors_check_origin(apr_pool_t *p, const char *origin);
+
+/* The Access-Control-Allow-Origin value for a request's Origin header:
+ * the origin itself when it is listed, "*" with "*", else NULL (no CORS
+ * headers at all). */
+const char *gf_cors_allow_origin(const gf_cors_conf_t *conf, const char *origin);
+
+/* Is CORS switched on (at least one origin, or "*")? */
+int gf_cors_enabled(const gf_cors_conf_t *conf);
+
+/* Of a preflight's Access-Control-Request-Headers, those the API allows,
+ * in GF_CORS_ALLOW_HEADERS' spelling, comma-separated; NULL when none of
+ * them is (or none was asked). Unknown names are left out. */
+const char *gf_cors_allow_headers(apr_pool_t *p, const char *requested);
+
+/* An endpoint's Allow list ("GET, HEAD") with OPTIONS added. */
+const char *gf_cors_allow_methods(apr_pool_t *p, const char *allow);
+
+#endif
