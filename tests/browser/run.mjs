@@ -1,0 +1,346 @@
+// run.mjs: the studio page (web/) as a person uses it, in Debian's chromium
+// driven by playwright-core. tests/browser/run.sh starts the demo and calls
+//     node run.mjs BASE_URL SCREENSHOT_DIR
+// The demo serves the five types plus the site-defined type slow-demo (a
+// local provider with 20 s latency), users demo/demo (50 credits) and
+// demo2/demo2 (opened with a zero balance).
+//
+// Prints "ok - NAME" / "not ok - NAME: why" per case and the closing line
+// "browser: N passed, M failed"; exits 1 when any case failed.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { facePng } from './png.mjs';
+
+const base = new URL(process.argv[2] || 'http://127.0.0.1:8080/');
+const shots = process.argv[3] || 'docs/screenshots';
+const failShots = process.env.GENFLOW_BROWSER_FAILSHOTS || '';
+const executablePath = process.env.GENFLOW_CHROMIUM || '/usr/bin/chromium';
+const origin = base.origin;
+const stamp = Date.now().toString(36);
+
+const results = [];
+const consoleErrors = [];   // {case, text, url}
+const allowed = [];         // expected browser network lines, each used once
+let currentCase = 'setup';
+
+function log(line) { process.stdout.write(`${line}\n`); }
+
+function check(cond, what) {
+  if (!cond) throw new Error(what);
+}
+
+// Every page of every context reports here for the whole run.
+function watchPage(page) {
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const loc = msg.location();
+    consoleErrors.push({ case: currentCase, text: msg.text(), url: loc && loc.url });
+  });
+  page.on('pageerror', (err) => {
+    consoleErrors.push({ case: currentCase, text: `uncaught: ${err.message}`, url: '' });
+  });
+  return page;
+}
+
+async function newContext(browser, user, viewport = { width: 1280, height: 900 }) {
+  const ctx = await browser.newContext({
+    viewport,
+    deviceScaleFactor: viewport.width < 500 ? 2 : 1,
+    // The page relies on the browser's own Basic-auth login (same origin).
+    httpCredentials: { username: user, password: user, origin, send: 'always' },
+    colorScheme: 'light',
+    reducedMotion: 'reduce',
+  });
+  ctx.setDefaultTimeout(20000);
+  return ctx;
+}
+
+async function openStudio(ctx, hash = '') {
+  const page = watchPage(await ctx.newPage());
+  await page.goto(new URL(`/${hash}`, base).href);
+  await page.waitForSelector('body[data-ready="true"]');
+  return page;
+}
+
+async function runCase(name, fn, page) {
+  currentCase = name;
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    log(`ok - ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    results.push({ name, ok: false });
+    log(`not ok - ${name}: ${(e && e.message ? e.message : String(e)).split('\n')[0]}`);
+    if (failShots && page && !page.isClosed()) {
+      mkdirSync(failShots, { recursive: true });
+      const file = join(failShots, `${name.replace(/[^a-z0-9]+/gi, '-')}.png`);
+      await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+      log(`#   screenshot of the failure: ${file}`);
+    }
+  }
+}
+
+// Generations made through the API (not the page): enough history for a
+// second page, and a gallery that shows something in the screenshots.
+async function seed(user, type, prompts) {
+  const auth = 'Basic ' + Buffer.from(`${user}:${user}`).toString('base64');
+  for (const prompt of prompts) {
+    const res = await fetch(new URL(`/api/${type}/generate`, base), {
+      method: 'POST',
+      headers: { Authorization: auth, 'Content-Type': 'application/json', Prefer: 'wait=30' },
+      body: JSON.stringify({ prompt }),
+    });
+    const body = await res.json();
+    if (res.status !== 200 || body.status !== 'completed') {
+      throw new Error(`seeding ${type} answered ${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+    }
+  }
+}
+
+async function apiGet(user, path) {
+  const auth = 'Basic ' + Buffer.from(`${user}:${user}`).toString('base64');
+  const res = await fetch(new URL(path, base), { headers: { Authorization: auth } });
+  if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status}`);
+  return res.json();
+}
+
+async function balance(page) {
+  const t = await page.locator('#q-balance').textContent({ timeout: 10000 });
+  return Number(t);
+}
+
+async function waitTerminal(page, state, timeout = 30000) {
+  await page.waitForFunction(
+    (s) => document.getElementById('m-state').textContent === s,
+    state, { timeout },
+  );
+}
+
+async function main() {
+  mkdirSync(shots, { recursive: true });
+  const args = [];
+  // Chromium's sandbox cannot run as root; anyone else keeps it.
+  if (process.getuid && process.getuid() === 0) args.push('--no-sandbox');
+  let browser;
+  try {
+    browser = await chromium.launch({ executablePath, headless: true, args });
+  } catch (e) {
+    if (!/No usable sandbox|namespace/i.test(String(e && e.message))) throw e;
+    // A container without unprivileged user namespaces: no sandbox can run.
+    log('# chromium has no usable sandbox here (no user namespaces): --no-sandbox');
+    browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox'] });
+  }
+  log(`# chromium ${browser.version()}, ${base.href}`);
+
+  const prompt = `a neon fox under the rain ${stamp}`;
+  const desktop = await newContext(browser, 'demo');
+  let page = await openStudio(desktop);
+
+  await runCase('type picker: the five types and the site-defined slow-demo', async () => {
+    for (const t of ['neo-glitch', 'emotion-mask', 'presets', 'ghibli-reaction', 'custom-prompt', 'slow-demo']) {
+      check(await page.locator(`#type-${t}`).count() === 1, `no choice for type ${t}`);
+    }
+    await page.getByRole('radio', { name: /Presets/ }).check();
+    await page.waitForFunction(() => document.getElementById('preset').options.length > 1);
+    check(await page.locator('#preset-field').isVisible(), 'no preset control for presets');
+    check(await page.locator('#source-field').isVisible(), 'no source image control for presets');
+    await page.getByRole('radio', { name: /Ghibli reaction/ }).check();
+    check(await page.locator('#source-req').textContent() === '(required)', 'ghibli-reaction: source not required');
+    check(await page.locator('#preset-req').textContent() === '(optional)', 'ghibli-reaction: preset not optional');
+  }, page);
+
+  await runCase('generate: pick a type, type a prompt, watch the progress, see the picture', async () => {
+    await seed('demo', 'neo-glitch', Array.from({ length: 13 }, (_, i) =>
+      ['a paper crane', 'a city at night', 'a lighthouse', 'a red bicycle', 'a koi pond', 'an old robot',
+        'a desert road', 'a mountain lake', 'a jazz cat', 'a snowy forest', 'a tiny house', 'a comet',
+        'a glass whale'][i]));
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]');
+    const before = await balance(page);
+    await page.getByRole('radio', { name: /Neo glitch/ }).check();
+    await page.getByLabel(/^Prompt/).fill(prompt);
+    await page.getByLabel('Style').selectOption('artistic');
+    await page.getByLabel('Aspect ratio').selectOption('16:9');
+    const events = page.waitForResponse((r) => r.url().includes('/api/neo-glitch/events/'));
+    await page.getByRole('button', { name: 'Generate', exact: true }).click();
+    const ev = await events;
+    check(ev.status() === 200, `events answered ${ev.status()}`);
+    await waitTerminal(page, 'completed');
+    check(/Done/.test(await page.locator('#progress').textContent()), 'progress does not say done');
+    check(await page.locator('#progress').getAttribute('aria-live') === 'polite', 'progress is not aria-live');
+    check(/^\d+ of \d+$/.test(await page.locator('#m-retries').textContent()), 'no retries shown');
+    check(/local/.test(await page.locator('#m-provider').textContent()), 'provider is not local');
+    check(/s$/.test(await page.locator('#m-elapsed').textContent()), 'no elapsed time');
+    const img = page.locator('#picture');
+    await img.waitFor({ state: 'visible' });
+    await page.waitForFunction(() => {
+      const i = document.getElementById('picture');
+      return i.complete && i.naturalWidth > 0;
+    });
+    check((await img.getAttribute('alt')).includes(prompt), 'the picture\'s alt text is not from the prompt');
+    await page.waitForFunction((b) => Number(document.getElementById('q-balance').textContent) === b - 1, before);
+    await page.locator(`#gallery img[alt*="${stamp}"]`).first().waitFor();
+    await page.screenshot({ path: join(shots, 'studio-desktop.png'), fullPage: true });
+  }, page);
+
+  await runCase('history: reload and find it, then the next page with "More"', async () => {
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]');
+    check(await page.locator('#type-neo-glitch').isChecked(), 'the type was not kept over the reload');
+    await page.locator(`#gallery img[alt*="${stamp}"]`).first().waitFor();
+    const first = await page.locator('#gallery li').count();
+    check(first === 12, `first page has ${first} items, expected 12`);
+    await page.getByRole('button', { name: 'More', exact: true }).click();
+    await page.waitForFunction(() => document.querySelectorAll('#gallery li').length === 14);
+    check(!(await page.getByRole('button', { name: 'More', exact: true }).isVisible()), '"More" still shown after the last page');
+  }, page);
+
+  await runCase('upload: a photo for emotion-mask becomes the transformed picture', async () => {
+    await page.getByRole('radio', { name: /Emotion mask/ }).check();
+    await page.setInputFiles('#source-file', { name: 'face.png', mimeType: 'image/png', buffer: facePng(128) });
+    await page.locator('#source-preview').waitFor({ state: 'visible' });
+    await page.getByLabel(/^Prompt/).fill(`a joyful mask ${stamp}`);
+    const upload = page.waitForResponse((r) => r.url().endsWith('/api/uploads'));
+    await page.getByRole('button', { name: 'Generate', exact: true }).click();
+    const up = await upload;
+    check(up.status() === 201, `the upload answered ${up.status()}`);
+    const answer = await up.json();
+    check(/^upload:/.test(answer.sourceImage || ''), `no upload reference: ${JSON.stringify(answer)}`);
+    await waitTerminal(page, 'completed');
+    await page.waitForFunction(() => {
+      const i = document.getElementById('picture');
+      return !document.getElementById('figure').hidden && i.complete && i.naturalWidth > 0;
+    });
+    check(/\/media\/emotion-mask\//.test(await page.locator('#picture').getAttribute('src')),
+      'the picture is not an emotion-mask result');
+    await page.locator('.columns').screenshot({ path: join(shots, 'studio-upload.png') });
+  }, page);
+
+  await runCase('cancel and retry: a slow generation of the site-defined type', async () => {
+    await page.getByRole('radio', { name: /Slow demo/ }).check();
+    const before = (await apiGet('demo', '/api/quota')).currentBalance;
+    await page.getByLabel(/^Prompt/).fill(`a very slow snail ${stamp}`);
+    await page.getByRole('button', { name: 'Generate', exact: true }).click();
+    await page.waitForFunction(() => ['pending', 'processing'].includes(document.getElementById('m-state').textContent));
+    check(await page.locator('#bar').isVisible(), 'no progress bar while it runs');
+    await page.waitForFunction(() => document.getElementById('m-state').textContent === 'processing', null, { timeout: 10000 });
+    await page.waitForTimeout(1200);
+    check(/^\d+\.\d s$/.test(await page.locator('#m-elapsed').textContent()), 'elapsed time not ticking');
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await waitTerminal(page, 'cancelled', 10000);
+    check(/Cancelled/.test(await page.locator('#progress').textContent()), 'progress does not say cancelled');
+    check(await page.getByRole('button', { name: 'Retry', exact: true }).isEnabled(), 'Retry is not offered');
+    await page.waitForFunction((b) => Number(document.getElementById('q-balance').textContent) === b, before);
+    // Retry: a new generation from the same input, watched the same way;
+    // cancelled in its turn.
+    const retried = page.waitForResponse((r) => /\/api\/slow-demo\/retry\//.test(r.url()));
+    await page.getByRole('button', { name: 'Retry', exact: true }).click();
+    check([200, 202].includes((await retried).status()), 'retry was refused');
+    await page.waitForFunction(() => ['pending', 'processing'].includes(document.getElementById('m-state').textContent));
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await waitTerminal(page, 'cancelled', 10000);
+    await page.waitForFunction((b) => Number(document.getElementById('q-balance').textContent) === b, before);
+  }, page);
+
+  await runCase('insufficient credits: a user with no credits reads why', async () => {
+    const ctx2 = await newContext(browser, 'demo2');
+    const p2 = await openStudio(ctx2, '#type=neo-glitch');
+    try {
+      check(await balance(p2) === 0, 'demo2 does not start at 0 credits');
+      await p2.getByLabel(/^Prompt/).fill('a costly dream');
+      allowed.push(/status of 402/);
+      await p2.getByRole('button', { name: 'Generate', exact: true }).click();
+      const msg = p2.getByRole('alert');
+      await msg.filter({ hasText: 'Not enough credits' }).waitFor();
+      const text = await msg.textContent();
+      check(/costs 1 credit and your balance is 0 credits/.test(text), `message: ${text}`);
+    } finally {
+      await ctx2.close();
+    }
+  }, page);
+
+  await runCase('docs: /api/docs lists the endpoints', async () => {
+    const docsLink = page.getByRole('link', { name: 'API docs' });
+    check((await docsLink.getAttribute('href')).endsWith('/api/docs/'), 'the docs link is not /api/docs/');
+    await docsLink.click();
+    await page.waitForSelector('.opblock-summary-path', { timeout: 20000 });
+    const flat = await page.evaluate(() => Array.from(document.querySelectorAll('.opblock-summary-path'),
+      (el) => (el.getAttribute('data-path') || el.textContent).replace(/\u200b/g, '').trim()));
+    for (const want of ['/api/{type}/generate', '/api/{type}/events/{id}', '/api/{type}/history', '/api/quota']) {
+      check(flat.includes(want), `the docs do not list ${want} (${flat.length} paths)`);
+    }
+    const yaml = await page.request.get(new URL('/api/docs/openapi.yaml', base).href);
+    check(yaml.status() === 200 && (await yaml.text()).startsWith('openapi:'), 'openapi.yaml is not served');
+    await page.screenshot({ path: join(shots, 'api-docs.png') });
+    await page.getByRole('link', { name: 'Back to the studio' }).click();
+    await page.waitForSelector('body[data-ready="true"]');
+  }, page);
+
+  await runCase('375 px wide, by keyboard: pick, type, generate, picture', async () => {
+    const phone = await newContext(browser, 'demo', { width: 375, height: 812 });
+    const p = await openStudio(phone, '#type=custom-prompt');
+    try {
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(overflow <= 0, `the page is ${overflow} px wider than the screen`);
+      // Tab to the type picker, then arrow keys choose another type.
+      await p.locator('#type-custom-prompt').focus();
+      await p.keyboard.press('ArrowLeft');
+      check(!(await p.locator('#type-custom-prompt').isChecked()), 'arrow keys do not change the type');
+      const outline = await p.evaluate(() => getComputedStyle(
+        document.querySelector('input[name="type"]:checked + label')).outlineStyle);
+      check(outline !== 'none', 'no visible focus on the type picker');
+      await p.keyboard.press('ArrowRight');
+      check(await p.locator('#type-custom-prompt').isChecked(), 'arrow keys do not change the type back');
+      await p.waitForFunction(() => document.getElementById('history-type').textContent === '(custom-prompt)');
+      await p.locator('#prompt').focus();
+      await p.keyboard.type(`a lantern festival ${stamp}`);
+      await p.keyboard.press('Control+Enter');
+      await waitTerminal(p, 'completed');
+      await p.waitForFunction(() => {
+        const i = document.getElementById('picture');
+        return i.complete && i.naturalWidth > 0;
+      });
+      const overflow2 = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(overflow2 <= 0, `after generating, the page is ${overflow2} px wider than the screen`);
+      await p.locator(`#gallery img[alt*="${stamp}"]`).first().waitFor();
+      await p.screenshot({ path: join(shots, 'studio-375.png'), fullPage: true });
+    } finally {
+      await phone.close();
+    }
+  }, page);
+
+  currentCase = 'end';
+  await runCase('no console errors on any page of the run', async () => {
+    const unexpected = consoleErrors.filter((e) => {
+      const i = allowed.findIndex((re) => re.test(e.text));
+      if (i >= 0) { allowed.splice(i, 1); return false; }
+      return true;
+    });
+    for (const e of unexpected) log(`#   console error in "${e.case}": ${e.text} ${e.url || ''}`);
+    check(unexpected.length === 0, `${unexpected.length} console error(s)`);
+  });
+
+  await desktop.close();
+  await browser.close();
+}
+
+const guard = setTimeout(() => {
+  log('not ok - the browser run did not finish within 170 s');
+  results.push({ name: 'time limit', ok: false });
+  finish(1);
+}, 170000);
+
+function finish(code) {
+  clearTimeout(guard);
+  const failed = results.filter((r) => !r.ok).length;
+  log(`browser: ${results.length - failed} passed, ${failed} failed`);
+  process.exit(code || (failed ? 1 : 0));
+}
+
+main().then(() => finish(0), (e) => {
+  log(`not ok - the browser run stopped: ${e && e.stack ? e.stack : e}`);
+  results.push({ name: 'run', ok: false });
+  finish(1);
+});

@@ -1,0 +1,75 @@
+// progress.js: live progress of one generation.
+//
+// GET {base}/events/{id} is a Server-Sent Events stream: `event: status`
+// with the status object as data, one per change, ending at a terminal state
+// or after 60 s (docs/api.md). EventSource reconnects by itself when the
+// server ends a stream that is not finished yet; the watcher closes it at
+// the terminal state. If the stream cannot be opened at all, the watcher
+// polls GET {base}/status/{id} with the Retry-After hint instead.
+
+import { api, resolve, sameOrigin } from './api.js';
+
+export const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+
+export class Watcher {
+  /** onStatus(statusObject) is called for every change, the last one terminal. */
+  constructor(base, id, onStatus) {
+    this.base = base;
+    this.id = id;
+    this.onStatus = onStatus;
+    this.closed = false;
+    this.es = null;
+    this.timer = null;
+    this.failures = 0;
+    this.last = null;
+  }
+
+  start() {
+    const url = `${resolve(this.base)}/events/${encodeURIComponent(this.id)}`;
+    if (typeof EventSource !== 'function') { this.poll(); return this; }
+    this.es = new EventSource(url, { withCredentials: !sameOrigin(url) });
+    this.es.addEventListener('status', (ev) => {
+      let status;
+      try { status = JSON.parse(ev.data); } catch { return; }
+      this.failures = 0;
+      this.deliver(status);
+    });
+    this.es.addEventListener('error', () => {
+      if (this.closed) return;
+      // CONNECTING: the stream ended (60 s) and the browser reconnects.
+      // CLOSED: it could not be opened (an error answer): poll instead.
+      if (this.es.readyState === EventSource.CLOSED || ++this.failures > 3) {
+        this.es.close();
+        this.es = null;
+        this.poll();
+      }
+    });
+    return this;
+  }
+
+  deliver(status) {
+    if (this.closed) return;
+    this.last = status;
+    if (TERMINAL.has(status.status)) this.stop();
+    this.onStatus(status);
+  }
+
+  async poll() {
+    if (this.closed) return;
+    let wait = 2;
+    try {
+      const status = await api.status(this.base, this.id);
+      this.deliver(status);
+    } catch (e) {
+      if (e && e.status === 404) { this.stop(); this.onStatus(null, e); return; }
+      wait = (e && e.retryAfter) || 5;
+    }
+    if (!this.closed) this.timer = setTimeout(() => this.poll(), wait * 1000);
+  }
+
+  stop() {
+    this.closed = true;
+    if (this.es) { this.es.close(); this.es = null; }
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+  }
+}
