@@ -17,8 +17,6 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
-#include <apr_sha1.h>
-#include <apr_base64.h>
 #include <apr_fnmatch.h>
 #include <http_core.h>
 #include <http_protocol.h>
@@ -76,20 +74,6 @@ static gf_dir_conf_t *effective_conf(apr_pool_t *p, server_rec *s, const char *u
     return defaults ? gf_merge_dir_conf(p, defaults, acc) : acc;
 }
 
-static const char *strong_etag(apr_pool_t *p, const char *json)
-{
-    unsigned char digest[APR_SHA1_DIGESTSIZE];
-    char b64[40];
-    apr_sha1_ctx_t ctx;
-
-    apr_sha1_init(&ctx);
-    apr_sha1_update(&ctx, json, (unsigned int)strlen(json));
-    apr_sha1_final(digest, &ctx);
-    apr_base64_encode(b64, (const char *)digest, (int)sizeof(digest));
-    b64[27] = '\0';
-    return apr_pstrcat(p, "\"", b64, "\"", NULL);
-}
-
 static types_answer_t *build_answer(apr_pool_t *p, server_rec *s)
 {
     core_server_config *csc = ap_get_core_module_config(s->module_config);
@@ -119,7 +103,7 @@ static types_answer_t *build_answer(apr_pool_t *p, server_rec *s)
         t->wait = dc->wait_default != GF_UNSET ? dc->wait_default : 0;
     }
     a->json = gf_discovery_json(p, (const gf_discovery_type_t *)list->elts, list->nelts);
-    a->etag = strong_etag(p, a->json);
+    a->etag = gf_json_etag(p, a->json);
     return a;
 }
 
@@ -144,7 +128,6 @@ int gf_types_handler(request_rec *r)
 {
     server_rec *s = r->server;
     types_answer_t *a;
-    int rc;
 
     if (!r->handler || strcmp(r->handler, GF_TYPES_HANDLER)) {
         return DECLINED;
@@ -158,10 +141,5 @@ int gf_types_handler(request_rec *r)
     if (!a) {
         a = build_answer(r->pool, s);   /* not built at startup: build it now */
     }
-    apr_table_setn(r->headers_out, "ETag", a->etag);
-    apr_table_setn(r->headers_out, "Cache-Control", "private, no-cache");
-    if ((rc = ap_meets_conditions(r)) != OK) {
-        return rc;
-    }
-    return gf_send_json(r, HTTP_OK, a->json);
+    return gf_send_json_validated(r, a->json, a->etag);
 }

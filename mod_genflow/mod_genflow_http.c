@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_sha1.h>
+#include <apr_base64.h>
 #include <http_protocol.h>
 #include <http_request.h>
 #include <util_filter.h>
@@ -35,6 +37,36 @@ gf_req_t *gf_req(request_rec *r)
         ap_set_module_config(r->request_config, &genflow_module, rq);
     }
     return rq;
+}
+
+/* A strong validator for a JSON answer: SHA-1 of its bytes, which change
+ * whenever anything in it does (27 of the 28 base64 characters: the last
+ * is padding). */
+const char *gf_json_etag(apr_pool_t *p, const char *json)
+{
+    unsigned char digest[APR_SHA1_DIGESTSIZE];
+    char b64[40];
+    apr_sha1_ctx_t ctx;
+
+    apr_sha1_init(&ctx);
+    apr_sha1_update(&ctx, json, (unsigned int)strlen(json));
+    apr_sha1_final(digest, &ctx);
+    apr_base64_encode(b64, (const char *)digest, (int)sizeof(digest));
+    b64[27] = '\0';
+    return apr_pstrcat(p, "\"", b64, "\"", NULL);
+}
+
+/* 200 with json and its ETag, or 304 and no body when the client's
+ * If-None-Match has it already (as httpd's default handler does). */
+int gf_send_json_validated(request_rec *r, const char *json, const char *etag)
+{
+    int rc;
+    apr_table_setn(r->headers_out, "ETag", etag);
+    apr_table_setn(r->headers_out, "Cache-Control", "private, no-cache");
+    if ((rc = ap_meets_conditions(r)) != OK) {
+        return rc;
+    }
+    return gf_send_json(r, HTTP_OK, json);
 }
 
 int gf_send_json(request_rec *r, int status, const char *json)

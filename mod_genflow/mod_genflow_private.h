@@ -195,6 +195,8 @@ gf_req_t *gf_req(request_rec *r);
 
 /* mod_genflow_http.c */
 int gf_send_json(request_rec *r, int status, const char *json);
+const char *gf_json_etag(apr_pool_t *p, const char *json);
+int gf_send_json_validated(request_rec *r, const char *json, const char *etag);
 int gf_send_error(request_rec *r, int status, const char *code, const char *message);
 int gf_send_db_error(request_rec *r, gf_db_status_t st);
 /* 400 for a query parameter gf_query_arg found unusable (GF_QUERY_BAD). */

@@ -14,8 +14,6 @@
 #include <apr_strings.h>
 #include <apr_general.h>
 #include <apr_uuid.h>
-#include <apr_sha1.h>
-#include <apr_base64.h>
 #include <http_protocol.h>
 #include <http_request.h>
 
@@ -587,35 +585,6 @@ int gf_type_resume(request_rec *r, void *baton, const char *id)
     return answer_when_done(r, dc, id, requested_wait(r, dc));
 }
 
-/* The status object's validator: a strong ETag from its bytes, which
- * change whenever anything in it does. */
-static const char *status_etag(apr_pool_t *p, const char *json)
-{
-    unsigned char digest[APR_SHA1_DIGESTSIZE];
-    char b64[40];
-    apr_sha1_ctx_t ctx;
-
-    apr_sha1_init(&ctx);
-    apr_sha1_update(&ctx, json, (unsigned int)strlen(json));
-    apr_sha1_final(digest, &ctx);
-    apr_base64_encode(b64, (const char *)digest, (int)sizeof(digest));
-    b64[27] = '\0';   /* 27 of the 28 characters: the last is padding */
-    return apr_pstrcat(p, "\"", b64, "\"", NULL);
-}
-
-/* Send a status object with its validator: 304 and no body when the
- * client's If-None-Match has it already (as httpd's default handler
- * does). */
-static int send_status_object(request_rec *r, const char *json, const char *etag)
-{
-    int rc;
-    apr_table_setn(r->headers_out, "ETag", etag);
-    apr_table_setn(r->headers_out, "Cache-Control", "private, no-cache");
-    if ((rc = ap_meets_conditions(r)) != OK) {
-        return rc;
-    }
-    return gf_send_json(r, HTTP_OK, json);
-}
 
 /* GET/HEAD {base}/status/{id}: one SELECT, and the object goes out as
  * PostgreSQL composed it (never parsed again). A poller that sends the
@@ -636,7 +605,7 @@ static int handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route
         return no_such_generation(r);
     }
     if (gf_workers_status_cached(r->pool, dc->type, route->id, r->user, &json, &etag)) {
-        return send_status_object(r, json, etag);
+        return gf_send_json_validated(r, json, etag);
     }
     seq = gf_workers_change_seq();
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
@@ -649,7 +618,7 @@ static int handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route
     gf_db_release(r);
     json = rows->rows[0][0];
     state = rows->rows[0][1];
-    etag = status_etag(r->pool, json);
+    etag = gf_json_etag(r->pool, json);
     if (!is_terminal(state)) {
         apr_table_setn(r->headers_out, "Retry-After",
                        apr_itoa(r->pool, gf_job_client_retry_after(
@@ -658,7 +627,7 @@ static int handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route
     else {
         gf_workers_status_store(dc->type, route->id, r->user, json, etag, seq);
     }
-    return send_status_object(r, json, etag);
+    return gf_send_json_validated(r, json, etag);
 }
 
 /* POST {base}/cancel/{id}: pending or processing → cancelled + refund, in
