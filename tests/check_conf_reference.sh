@@ -2,7 +2,7 @@
 # conf/genflow.conf documents every directive of the command table, and
 # names no directive that does not exist.
 top="${top_srcdir:-.}"
-code=$(grep -o 'AP_INIT_[A-Z0-9_]*("GenFlow[A-Za-z]*"' "$top"/mod_genflow/mod_genflow_config.c \
+code=$(grep -o 'AP_INIT_[A-Z0-9_]*("GenFlow[A-Za-z]*"' "$top"/mod_genflow/httpd/mod_genflow_config*.c \
        | sed 's/.*("\(.*\)"/\1/' | sort -u)
 doc=$(grep -o '^#* *GenFlow[A-Za-z]*' "$top"/conf/genflow.conf | sed 's/^#* *//' | sort -u)
 [ -n "$code" ] || { echo "no directives found in the command table"; exit 1; }

@@ -28,7 +28,7 @@
 #include <apr_strings.h>
 #include <apr_sha1.h>
 #include <math.h>
-#include "../../mod_genflow/gf_png.h"
+#include "image/gf_png.h"
 
 #define ROUNDS 10
 #define PROMPTS 50

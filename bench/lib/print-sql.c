@@ -5,7 +5,7 @@
 #include <string.h>
 #include <apr_general.h>
 #include <apr_strings.h>
-#include "../../mod_genflow/gf_sql.h"
+#include "core/gf_sql.h"
 
 int main(int argc, char **argv)
 {

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <apr_tables.h>
 #include "fuzz_common.h"
-#include "gf_storage.h"
-#include "gf_utf8.h"
+#include "storage/gf_storage.h"
+#include "core/gf_utf8.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -25,8 +25,8 @@
 #include <apr_tables.h>
 
 #include "fuzz_common.h"
-#include "gf_http.h"
-#include "gf_http_sink.h"
+#include "net/gf_http.h"
+#include "net/gf_http_sink.h"
 
 /* ---- pool allocations, one malloc each --------------------------------- */
 

@@ -27,13 +27,13 @@
 #include <string.h>
 #include <unistd.h>
 #include "fuzz_common.h"
-#include "gf_provider.h"
-#include "gf_provider_net.h"
-#include "gf_credits.h"
-#include "gf_input.h"
-#include "gf_prompt.h"
-#include "gf_storage.h"
-#include "gf_sql.h"
+#include "providers/gf_provider.h"
+#include "providers/gf_provider_net.h"
+#include "core/gf_credits.h"
+#include "core/gf_input.h"
+#include "core/gf_prompt.h"
+#include "storage/gf_storage.h"
+#include "core/gf_sql.h"
 
 static char scratch[64];
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include "fuzz_common.h"
-#include "gf_cors.h"
+#include "core/gf_cors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <apr_tables.h>
 #include "fuzz_common.h"
-#include "gf_http.h"
-#include "gf_http_sink.h"
+#include "net/gf_http.h"
+#include "net/gf_http_sink.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,8 +10,8 @@
  * (the pixels are malloc'd and only a success hands them to the pool). */
 #include <string.h>
 #include "fuzz_common.h"
-#include "gf_image.h"
-#include "gf_utf8.h"
+#include "image/gf_image.h"
+#include "core/gf_utf8.h"
 
 /* Small enough that a fuzzed header's claim stays cheap under ASan. */
 #define FUZZ_MAX_PIXELS (1024u * 1024u)

@@ -13,11 +13,11 @@
 #include <string.h>
 #include <strings.h>
 #include "fuzz_common.h"
-#include "gf_input.h"
-#include "gf_json.h"
-#include "gf_utf8.h"
-#include "gf_route.h"
-#include "gf_prompt.h"
+#include "core/gf_input.h"
+#include "core/gf_json.h"
+#include "core/gf_utf8.h"
+#include "core/gf_route.h"
+#include "core/gf_prompt.h"
 
 static void check_string(const char *s, apr_size_t max)
 {

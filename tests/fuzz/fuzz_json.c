@@ -6,8 +6,8 @@
  * parses again to a document whose dump is the same (stable). */
 #include <string.h>
 #include "fuzz_common.h"
-#include "gf_json.h"
-#include "gf_utf8.h"
+#include "core/gf_json.h"
+#include "core/gf_utf8.h"
 
 static void walk(json_object *v, int depth)
 {

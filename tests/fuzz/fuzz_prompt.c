@@ -10,8 +10,8 @@
  * a field brought one. */
 #include <string.h>
 #include "fuzz_common.h"
-#include "gf_prompt.h"
-#include "gf_utf8.h"
+#include "core/gf_prompt.h"
+#include "core/gf_utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -27,10 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fuzz_common.h"
-#include "gf_provider.h"
-#include "gf_provider_net.h"
-#include "gf_json.h"
-#include "gf_utf8.h"
+#include "providers/gf_provider.h"
+#include "providers/gf_provider_net.h"
+#include "core/gf_json.h"
+#include "core/gf_utf8.h"
 
 static void fuzz_check_state(apr_pool_t *p, const char *state)
 {

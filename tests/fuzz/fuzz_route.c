@@ -12,9 +12,9 @@
  * not reached here. */
 #include <string.h>
 #include "fuzz_common.h"
-#include "gf_route.h"
-#include "gf_credits.h"
-#include "gf_utf8.h"
+#include "core/gf_route.h"
+#include "core/gf_credits.h"
+#include "core/gf_utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

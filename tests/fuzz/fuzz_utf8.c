@@ -8,8 +8,8 @@
  * characters, within its byte limit, and leave clean text alone. */
 #include <string.h>
 #include "fuzz_common.h"
-#include "gf_utf8.h"
-#include "gf_input.h"
+#include "core/gf_utf8.h"
+#include "core/gf_input.h"
 
 /* -1 when s[0..n) is not valid (RFC 3629, NUL refused), else the count of
  * code points; cps receives them. */

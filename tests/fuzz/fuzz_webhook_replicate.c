@@ -15,7 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include "fuzz_common.h"
-#include "gf_webhook.h"
+#include "webhooks/gf_webhook.h"
 
 #define NOW_SECS 1700000000
 

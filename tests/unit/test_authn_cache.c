@@ -10,7 +10,7 @@
 #include <apr_strings.h>
 
 #include "test_core.h"
-#include "../../mod_genflow/gf_authn_cache.h"
+#include "core/gf_authn_cache.h"
 
 static unsigned char SECRET[GF_AUTHN_CACHE_SECRET_LEN];
 static gf_file_id_t FILES[2];

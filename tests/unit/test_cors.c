@@ -5,10 +5,10 @@
 #include <json-c/json.h>
 
 #include "test_core.h"
-#include "../../mod_genflow/gf_cors.h"
-#include "../../mod_genflow/gf_discovery.h"
-#include "../../mod_genflow/gf_input.h"
-#include "../../mod_genflow/gf_json.h"
+#include "core/gf_cors.h"
+#include "core/gf_discovery.h"
+#include "core/gf_input.h"
+#include "core/gf_json.h"
 
 START_TEST(origins_accepted)
 {

@@ -1,6 +1,6 @@
 /* test_credits.c: the credit rules shown to clients. */
 #include "test_core.h"
-#include "../../mod_genflow/gf_credits.h"
+#include "core/gf_credits.h"
 
 START_TEST(remaining_is_min_of_balance_and_day)
 {

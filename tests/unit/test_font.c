@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "test_core.h"
-#include "../../mod_genflow/gf_font.h"
+#include "image/gf_font.h"
 
 START_TEST(every_ascii_glyph_is_drawn_and_distinct)
 {

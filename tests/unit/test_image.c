@@ -16,9 +16,9 @@
 #include <apr_base64.h>
 
 #include "test_core.h"
-#include "../../mod_genflow/gf_image.h"
-#include "../../mod_genflow/gf_storage.h"
-#include "../../mod_genflow/gf_provider.h"
+#include "image/gf_image.h"
+#include "storage/gf_storage.h"
+#include "providers/gf_provider.h"
 
 /* A deterministic test picture: a gradient with a mark in one corner. */
 static unsigned char *pattern(unsigned w, unsigned h, int channels)

@@ -4,8 +4,8 @@
 #include <apr_strings.h>
 
 #include "test_core.h"
-#include "../../mod_genflow/gf_input.h"
-#include "../../mod_genflow/gf_json.h"
+#include "core/gf_input.h"
+#include "core/gf_json.h"
 
 static json_object *parse(const char *s)
 {

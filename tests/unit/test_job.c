@@ -2,8 +2,8 @@
 #include <string.h>
 
 #include "test_core.h"
-#include "../../mod_genflow/gf_job.h"
-#include "../../mod_genflow/gf_error.h"
+#include "core/gf_job.h"
+#include "core/gf_error.h"
 
 static gf_job_state_t state(int index, int len, int retries)
 {

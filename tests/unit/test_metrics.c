@@ -5,8 +5,8 @@
 #include <apr_hash.h>
 
 #include "test_core.h"
-#include "../../mod_genflow/gf_metrics.h"
-#include "../../mod_genflow/gf_error.h"
+#include "core/gf_metrics.h"
+#include "core/gf_error.h"
 
 static const char *const TYPES[] = { "neo-glitch", "custom-prompt" };
 static const char *const PROVIDERS[] = { "stab", "local", "local", "fal" };

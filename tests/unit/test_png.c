@@ -8,7 +8,7 @@
 #include <apr_sha1.h>
 
 #include "test_core.h"
-#include "../../mod_genflow/gf_png.h"
+#include "image/gf_png.h"
 
 typedef struct {
     unsigned w, h;

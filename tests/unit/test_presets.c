@@ -1,6 +1,6 @@
 /* test_presets.c: the weekly rotation is deterministic and fair. */
 #include "test_core.h"
-#include "../../mod_genflow/gf_presets.h"
+#include "core/gf_presets.h"
 
 START_TEST(iso_weeks)
 {

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "test_core.h"
-#include "../../mod_genflow/gf_prompt.h"
+#include "core/gf_prompt.h"
 
 static gf_input_t input(const char *prompt, const char *style, const char *quality,
                         const char *ar)

@@ -13,12 +13,12 @@
 #include <arpa/inet.h>
 
 #include "test_core.h"
-#include "../../mod_genflow/gf_provider.h"
-#include "../../mod_genflow/gf_storage.h"
-#include "../../mod_genflow/gf_error.h"
-#include "../../mod_genflow/gf_http.h"
-#include "../../mod_genflow/gf_netaddr.h"
-#include "../../mod_genflow/gf_secret.h"
+#include "providers/gf_provider.h"
+#include "storage/gf_storage.h"
+#include "core/gf_error.h"
+#include "net/gf_http.h"
+#include "net/gf_netaddr.h"
+#include "core/gf_secret.h"
 
 START_TEST(declarations)
 {
@@ -183,7 +183,7 @@ START_TEST(cloudinary_signatures)
     char *argv_bad[] = { "cloud=demo" };
     const char *vector = "cloud_name=dn6ot3ged&timestamp=1568810420&username=user@cloudinary.com";
 
-    /* pycloudinary's test vectors (providers.md §5). */
+    /* pycloudinary's published signature test vectors (docs/providers.md, "Cloudinary"). */
     ck_assert_str_eq(gf_cloudinary_digest(test_pool, vector, "hdcixPpR2iKERPwqvH6sHdK9cyac", "sha1"),
                      "14c00ba6d0dfdedbc86b316847d95b9e6cd46d94");
     ck_assert_str_eq(gf_cloudinary_digest(test_pool, vector, "hdcixPpR2iKERPwqvH6sHdK9cyac", "sha256"),

@@ -1,6 +1,6 @@
 /* test_route.c: paths, ids and request headers of the per-type API. */
 #include "test_core.h"
-#include "../../mod_genflow/gf_route.h"
+#include "core/gf_route.h"
 
 START_TEST(routes)
 {

@@ -3,7 +3,7 @@
 #include <apr_tables.h>
 
 #include "test_core.h"
-#include "../../mod_genflow/gf_sql.h"
+#include "core/gf_sql.h"
 
 START_TEST(identifiers)
 {

@@ -3,7 +3,7 @@
 #include <apr_strings.h>
 
 #include "test_core.h"
-#include "../../mod_genflow/gf_status_cache.h"
+#include "core/gf_status_cache.h"
 
 static const int TYPE_A = 1, TYPE_B = 2;
 #define ID1 "0b6f6c3e-8d1e-4c37-9a55-7d9c1f0e2a11"

@@ -3,9 +3,9 @@
 #include <string.h>
 
 #include "test_core.h"
-#include "../../mod_genflow/gf_utf8.h"
-#include "../../mod_genflow/gf_json.h"
-#include "../../mod_genflow/gf_route.h"
+#include "core/gf_utf8.h"
+#include "core/gf_json.h"
+#include "core/gf_route.h"
 
 #define VALID(lit) gf_utf8_valid(lit, sizeof(lit) - 1)
 

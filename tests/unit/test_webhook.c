@@ -7,7 +7,7 @@
 #include <apr_base64.h>
 
 #include "test_core.h"
-#include "../../mod_genflow/gf_webhook.h"
+#include "webhooks/gf_webhook.h"
 
 #define VECTOR_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 #define VECTOR_ID     "msg_p5jXN8AQM9LWM0D4loKWxJek"

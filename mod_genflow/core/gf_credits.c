@@ -1,0 +1,68 @@
+/* gf_credits.c: credit rules and times shown to clients (see gf_credits.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <apr_strings.h>
+
+#include "core/gf_credits.h"
+
+long gf_credits_remaining(long balance, long daily_limit, long daily_used)
+{
+    long by_day;
+
+    if (balance < 0) {
+        balance = 0;
+    }
+    if (daily_limit <= 0) {
+        return balance;
+    }
+    by_day = daily_limit - daily_used;
+    if (by_day < 0) {
+        by_day = 0;
+    }
+    return balance < by_day ? balance : by_day;
+}
+
+int gf_credits_can_reserve(long balance, long daily_limit, long daily_used, long cost)
+{
+    return cost <= gf_credits_remaining(balance, daily_limit, daily_used);
+}
+
+const char *gf_credits_refusal(apr_pool_t *p, long balance, long daily_limit,
+                               long daily_used, long cost)
+{
+    if (balance < cost) {
+        return apr_psprintf(p, "this generation costs %ld credits and the balance is %ld",
+                            cost, balance);
+    }
+    return apr_psprintf(p, "this generation costs %ld credits and only %ld of the "
+                        "daily limit of %ld remain today", cost,
+                        gf_credits_remaining(balance, daily_limit, daily_used), daily_limit);
+}
+
+apr_time_t gf_next_utc_midnight(apr_time_t now)
+{
+    apr_time_t day = apr_time_from_sec(86400);
+    return (now / day + 1) * day;
+}
+
+const char *gf_time_rfc3339(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t tm;
+    apr_time_exp_gmt(&tm, t);
+    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+const char *gf_parse_amount(apr_pool_t *p, const char *arg, long max, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < 0 || v > max) {
+        return apr_psprintf(p, "'%s' is not a whole number between 0 and %ld", arg, max);
+    }
+    *out = v;
+    return NULL;
+}

@@ -1,0 +1,139 @@
+/* gf_job.c: retry, fallback, polling and deadline rules (see gf_job.h). */
+#include <string.h>
+#include <apr_strings.h>
+
+#include "core/gf_job.h"
+#include "core/gf_error.h"
+
+int gf_job_http_transient(int status)
+{
+    return status == 408 || status == 429 || (status >= 500 && status <= 599);
+}
+
+apr_interval_time_t gf_job_backoff(int n, apr_interval_time_t retry_after, apr_uint32_t rnd)
+{
+    apr_interval_time_t d = GF_BACKOFF_BASE;
+    int i;
+
+    for (i = 1; i < n && d < GF_BACKOFF_CAP; i++) {
+        d *= 2;
+    }
+    if (d > GF_BACKOFF_CAP) {
+        d = GF_BACKOFF_CAP;
+    }
+    /* Jitter 80..120 % so that a burst of failures does not retry in step. */
+    d = d * (80 + (apr_interval_time_t)(rnd % 41)) / 100;
+    if (retry_after > d) {
+        d = retry_after;   /* the provider said when; honour it */
+    }
+    return d;
+}
+
+apr_interval_time_t gf_job_poll_delay(int n)
+{
+    apr_interval_time_t d = GF_POLL_FIRST;
+    int i;
+    for (i = 1; i < n && d < GF_POLL_CAP; i++) {
+        d = d * 3 / 2;
+    }
+    return d > GF_POLL_CAP ? GF_POLL_CAP : d;
+}
+
+apr_interval_time_t gf_job_poll_delay_at(int n, apr_interval_time_t age)
+{
+    apr_interval_time_t d = gf_job_poll_delay(n),
+                        share = age > 0 ? age / GF_POLL_AGE_DIVISOR : 0;
+    if (share > d) d = share;
+    return d > GF_POLL_LONG_CAP ? GF_POLL_LONG_CAP : d;
+}
+
+int gf_job_client_retry_after(apr_interval_time_t age)
+{
+    long s = (long)apr_time_sec(age);
+    int hint = 1 + (int)(s / 5);
+    return hint > 10 ? 10 : hint;
+}
+
+const char *gf_job_next_name(gf_next_t next)
+{
+    static const char *const NAMES[] = { "complete", "poll", "retry", "fallback", "fail" };
+    return (unsigned)next < sizeof(NAMES) / sizeof(NAMES[0]) ? NAMES[next] : "?";
+}
+
+static void fail(gf_decision_t *d, const char *code, const char *message)
+{
+    d->next = GF_NEXT_FAIL;
+    d->code = code;
+    d->message = message;
+}
+
+void gf_job_decide(const gf_job_state_t *st, const gf_provider_result_t *res,
+                   apr_uint32_t rnd, gf_decision_t *d)
+{
+    int more = st->chain_index + 1 < st->chain_len;
+
+    memset(d, 0, sizeof(*d));
+    if (!res->error_code && (res->image || res->image_url)) {
+        /* An image is success, whatever else the answer said (docs/operations.md:
+         * never fall back on an ambiguous answer that carries an image). */
+        d->next = GF_NEXT_COMPLETE;
+        return;
+    }
+    if (st->now >= st->deadline) {
+        fail(d, GF_JOB_TIMEOUT, "the generation did not finish before its deadline");
+        return;
+    }
+    if ((st->polling || res->provider_job_id) && res->error_code && res->transient) {
+        d->next = GF_NEXT_POLL;
+        d->poll_failed = 1;
+        d->delay = gf_job_backoff(st->poll_errors + 1, res->retry_after, rnd);
+        if (st->now + d->delay >= st->deadline) {
+            d->delay = st->deadline - st->now;
+        }
+        return;
+    }
+    if (!res->error_code && (res->provider_job_id || res->running)) {
+        d->next = GF_NEXT_POLL;
+        d->delay = gf_job_poll_delay_at(st->poll_count + 1,
+                                        st->started ? st->now - st->started : 0);
+        /* A provider that will call a webhook asks to be polled rarely. */
+        if (res->retry_after > d->delay) d->delay = res->retry_after;
+        if (st->now + d->delay >= st->deadline) {
+            d->delay = st->deadline - st->now;
+        }
+        return;
+    }
+    if (!res->error_code) {
+        fail(d, GF_JOB_API, "the provider returned neither an image nor a job");
+        return;
+    }
+    if (!strcmp(res->error_code, GF_JOB_CONTENT_FILTERED)) {
+        /* Moderation is a verdict on the prompt: another provider would
+         * only be a way around it. */
+        fail(d, res->error_code, res->error_message);
+        return;
+    }
+    if (res->transient && st->retry_count < st->max_retries) {
+        d->next = GF_NEXT_RETRY;
+        d->delay = gf_job_backoff(st->retry_count + 1, res->retry_after, rnd);
+        if (st->now + d->delay < st->deadline) {
+            return;
+        }
+        /* No time left for another try here. */
+        if (!more) {
+            fail(d, GF_JOB_TIMEOUT, "no time left before the deadline for another retry");
+            return;
+        }
+    }
+    if (more) {
+        d->next = GF_NEXT_FALLBACK;
+        d->delay = 0;
+        return;
+    }
+    if (res->transient) {
+        fail(d, GF_JOB_MAX_RETRIES, res->error_message ? res->error_message
+                                                       : "the provider kept failing");
+        return;
+    }
+    fail(d, res->error_code, res->error_message);
+}

@@ -1,0 +1,235 @@
+/* gf_json.c: pool-owned json-c parsing and serialisation (see gf_json.h). */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_hash.h>
+
+#include "core/gf_json.h"
+#include "core/gf_utf8.h"
+
+/* The first string (a member name or a value) in v that is not strict
+ * UTF-8 or holds a NUL ("\u0000"): json-c decodes escapes into bytes, so
+ * "\ud800" and "\u0000" arrive here as such. Returns the path of the
+ * offending member ("prompt", "parameters.seed", "[2]"), or NULL. */
+static const char *bad_string(apr_pool_t *p, json_object *v, const char *path)
+{
+    const char *bad;
+    size_t i, n;
+
+    switch (json_object_get_type(v)) {
+    case json_type_string:
+        return gf_utf8_valid(json_object_get_string(v), (apr_size_t)json_object_get_string_len(v))
+               ? NULL : (*path ? path : "the body");
+    case json_type_object: {
+        json_object_object_foreach(v, key, val) {
+            const char *sub = *path ? apr_pstrcat(p, path, ".", key, NULL) : key;
+            if (!gf_utf8_valid_str(key)) {
+                return *path ? apr_pstrcat(p, path, ".(a member name)", NULL)
+                             : "(a member name)";
+            }
+            if ((bad = bad_string(p, val, sub)) != NULL) return bad;
+        }
+        return NULL;
+    }
+    case json_type_array:
+        n = json_object_array_length(v);
+        for (i = 0; i < n; i++) {
+            const char *sub = apr_psprintf(p, "%s[%lu]", path, (unsigned long)i);
+            if ((bad = bad_string(p, json_object_array_get_idx(v, i), sub)) != NULL) return bad;
+        }
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
+static apr_status_t json_pool_cleanup(void *data)
+{
+    json_object_put(data);
+    return APR_SUCCESS;
+}
+
+json_object *gf_json_pool_own(apr_pool_t *p, json_object *obj)
+{
+    if (obj) {
+        apr_pool_cleanup_register(p, obj, json_pool_cleanup, apr_pool_cleanup_null);
+    }
+    return obj;
+}
+
+/* Two things json-c lets through that RFC 8259 does not: two members with
+ * the same name (json-c keeps the last and says nothing, so
+ * {"amount":1,"amount":1000} would mean whatever the last one says while a
+ * proxy or a log reader saw the first), and 'single-quoted' strings, which
+ * json-c 0.16 takes even in strict mode. This pass runs over text json-c
+ * has already accepted (so otherwise well-formed) and returns what is
+ * wrong with it, or NULL. Names are compared after their escapes are
+ * decoded ("a" and "\u0061" are the same name). */
+static const char *not_plain_json(apr_pool_t *p, const char *buf, apr_size_t len)
+{
+    apr_hash_t *seen[GF_JSON_MAX_DEPTH + 1];
+    int is_object[GF_JSON_MAX_DEPTH + 1], expect_key[GF_JSON_MAX_DEPTH + 1];
+    int depth = -1;
+    apr_size_t i = 0;
+
+    while (i < len) {
+        char c = buf[i];
+        if (c == '\'') {
+            /* Outside a string: the start of a single-quoted one. */
+            return "request body has a 'single-quoted' string; JSON strings take double quotes";
+        }
+        if (c == '"') {
+            apr_size_t start = ++i;
+            int escaped = 0;
+            while (i < len && buf[i] != '"') {
+                if (buf[i] == '\\') { escaped = 1; i++; }
+                i++;
+            }
+            if (i >= len) return NULL;   /* unterminated: never read past len */
+            if (depth >= 0 && is_object[depth] && expect_key[depth]) {
+                const char *name = NULL;
+                apr_size_t name_len = 0;
+                if (!escaped) {
+                    name = buf + start;
+                    name_len = i - start;
+                }
+                else {
+                    /* Let json-c decode the escapes of this one string. */
+                    json_object *o = json_tokener_parse(apr_pstrmemdup(p, buf + start - 1,
+                                                                       i - start + 2));
+                    if (o && json_object_is_type(o, json_type_string)) {
+                        name = apr_pstrmemdup(p, json_object_get_string(o),
+                                              (apr_size_t)json_object_get_string_len(o));
+                        name_len = (apr_size_t)json_object_get_string_len(o);
+                    }
+                    json_object_put(o);
+                }
+                if (name) {
+                    if (apr_hash_get(seen[depth], name, (apr_ssize_t)name_len)) {
+                        return apr_psprintf(p, "request body names the member \"%s\" twice in "
+                                            "one object", gf_utf8_clean(p, name, name_len, 64));
+                    }
+                    apr_hash_set(seen[depth], name, (apr_ssize_t)name_len, "");
+                }
+                expect_key[depth] = 0;
+            }
+            i++;   /* the closing quote */
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            if (depth + 1 > GF_JSON_MAX_DEPTH) return NULL;   /* json-c refused it already */
+            depth++;
+            is_object[depth] = c == '{';
+            expect_key[depth] = c == '{';
+            seen[depth] = c == '{' ? apr_hash_make(p) : NULL;
+        }
+        else if (c == '}' || c == ']') {
+            if (depth >= 0) depth--;
+        }
+        else if (c == ',' && depth >= 0 && is_object[depth]) {
+            expect_key[depth] = 1;
+        }
+        i++;
+    }
+    return NULL;
+}
+
+static int only_space(const char *s, apr_size_t n)
+{
+    while (n--) {
+        if (!strchr(" \t\r\n", *s++)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+json_object *gf_json_parse(apr_pool_t *p, const char *buf, apr_size_t len,
+                           const char **err)
+{
+    json_tokener *tok;
+    json_object *obj;
+    enum json_tokener_error jerr;
+
+    if (len == 0) {
+        *err = "request body is empty";
+        return NULL;
+    }
+    if (memchr(buf, '\0', len)) {
+        *err = "request body contains a NUL byte";
+        return NULL;
+    }
+    tok = json_tokener_new_ex(GF_JSON_MAX_DEPTH);
+    if (!tok) {
+        *err = "out of memory";
+        return NULL;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    obj = json_tokener_parse_ex(tok, buf, (int)len);
+    jerr = json_tokener_get_error(tok);
+    if (jerr == json_tokener_continue && !obj) {
+        /* A bare number ("123") waits for more digits: the end of the
+         * input ends it. */
+        obj = json_tokener_parse_ex(tok, "", 1);
+        jerr = json_tokener_get_error(tok);
+        if (jerr == json_tokener_success && obj) {
+            json_tokener_free(tok);
+            return gf_json_pool_own(p, obj);
+        }
+        json_object_put(obj);
+        obj = NULL;
+        if (jerr == json_tokener_success) {
+            *err = "request body is JSON null; a JSON object is expected";
+            json_tokener_free(tok);
+            return NULL;
+        }
+        /* It ended in the middle of a value. */
+        jerr = json_tokener_continue;
+    }
+    if (jerr == json_tokener_continue) {
+        *err = "request body is truncated JSON";
+        json_object_put(obj);
+        obj = NULL;
+    }
+    else if (jerr != json_tokener_success) {
+        *err = apr_psprintf(p, "request body is not valid JSON: %s",
+                            json_tokener_error_desc(jerr));
+        obj = NULL;
+    }
+    else if (!only_space(buf + json_tokener_get_parse_end(tok),
+                         len - json_tokener_get_parse_end(tok))) {
+        /* Trailing garbage after a complete value, e.g. "{}x". */
+        *err = "request body has data after the JSON value";
+        json_object_put(obj);
+        obj = NULL;
+    }
+    else if (!obj) {
+        *err = "request body is JSON null; a JSON object is expected";
+    }
+    else {
+        const char *bad = bad_string(p, obj, ""), *dup;
+        if (bad) {
+            *err = apr_psprintf(p, "%s: not valid UTF-8 text (or holds a NUL character)", bad);
+            json_object_put(obj);
+            obj = NULL;
+        }
+        else if ((dup = not_plain_json(p, buf, len)) != NULL) {
+            *err = dup;
+            json_object_put(obj);
+            obj = NULL;
+        }
+    }
+    json_tokener_free(tok);
+    return gf_json_pool_own(p, obj);
+}
+
+const char *gf_json_str(json_object *o, const char *key)
+{
+    json_object *v;
+    return (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, &v)
+            && json_object_is_type(v, json_type_string)) ? json_object_get_string(v) : NULL;
+}
+
+const char *gf_json_dump(apr_pool_t *p, json_object *obj)
+{
+    return apr_pstrdup(p, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}

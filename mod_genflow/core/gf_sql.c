@@ -1,0 +1,595 @@
+/* gf_sql.c: the module's SQL (see gf_sql.h).
+ *
+ * Placeholders are apr_dbd's: %s (text), %d (integer); the pgsql driver
+ * turns them into $n. A literal percent sign would have to be %%.
+ * Parameters are gathered once in an "args" CTE so each appears once in
+ * the argument list, in the order of the comment above each statement.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_sha1.h>
+
+#include "core/gf_sql.h"
+
+static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
+    "create", "queue", "get", "claim", "schedule", "complete", "fail", "input", "expire",
+    "prune", "wake", "history", "admin_list", "admin_delete", "metrics", "renew", "release",
+    "accepted", "claim_polls", "release_rest"
+};
+
+/* The status object of docs/api.md, built from the row's own columns
+ * (alias a) in one pass. genflow_status_object('{Y}', to_jsonb(row))
+ * gives the same object, but PostgreSQL inlines that SQL function and
+ * then evaluates to_jsonb(row) once for each of its 22 references. */
+#define STATUS_JSON(a) \
+    "json_build_object('generationId', " a ".id, 'type', '{Y}', 'status', " a ".status," \
+    " 'prompt', " a ".prompt, 'preset', " a ".preset, 'imageUrl', " a ".image_url," \
+    " 'provider', " a ".provider, 'model', " a ".model, 'providerJobId', " a ".provider_job_id," \
+    " 'retryCount', " a ".retry_count, 'maxRetries', " a ".max_retries," \
+    " 'error', CASE WHEN " a ".error_code IS NULL THEN NULL" \
+    "  ELSE json_build_object('code', " a ".error_code, 'message', " a ".error_message) END," \
+    " 'estimatedCost', " a ".estimated_cost, 'creditsCharged', " a ".credits_charged," \
+    " 'createdAt', genflow_rfc3339(" a ".created_at)," \
+    " 'startedAt', genflow_rfc3339(" a ".started_at)," \
+    " 'finishedAt', genflow_rfc3339(" a ".finished_at)," \
+    " 'processingTimeMs', CASE WHEN " a ".finished_at IS NOT NULL AND " a ".started_at IS NOT NULL" \
+    "  THEN round(extract(epoch FROM " a ".finished_at - " a ".started_at) * 1000)::bigint END)"
+
+/* The UTC calendar day, the unit of the daily limit. */
+#define UTC_TODAY "(now() AT TIME ZONE 'UTC')::date"
+
+int gf_sql_valid_table(const char *s)
+{
+    size_t n = strlen(s), i;
+    if (n == 0 || n > GF_SQL_TABLE_MAX || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_')) return 0;
+    for (i = 1; i < n; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) return 0;
+    }
+    return 1;
+}
+
+int gf_sql_valid_type(const char *s)
+{
+    size_t n = strlen(s), i;
+    if (n == 0 || n > 63 || !(s[0] >= 'a' && s[0] <= 'z')) return 0;
+    for (i = 1; i < n; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-')) return 0;
+    }
+    return 1;
+}
+
+/* PostgreSQL cuts identifiers, prepared statement names included, to 63
+ * bytes: two long table names could then share a label, and one type run
+ * another's statement. A label that would be longer keeps a prefix of
+ * the table name and adds a hash of the whole name. */
+#define GF_SQL_LABEL_MAX 63
+
+const char *gf_sql_type_label(apr_pool_t *p, const char *table, gf_sql_type_op_t op)
+{
+    const char *label = apr_pstrcat(p, "gf_", table, "_", OP_NAMES[op], NULL);
+    unsigned char digest[APR_SHA1_DIGESTSIZE];
+    apr_sha1_ctx_t ctx;
+    char hex[17];
+    int i;
+
+    if (strlen(label) <= GF_SQL_LABEL_MAX) {
+        return label;
+    }
+    apr_sha1_init(&ctx);
+    apr_sha1_update(&ctx, table, (unsigned int)strlen(table));
+    apr_sha1_final(digest, &ctx);
+    for (i = 0; i < 8; i++) apr_snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    return apr_psprintf(p, "gf_%.30s_%s_%s", table, hex, OP_NAMES[op]);
+}
+
+static void add(apr_array_header_t *stmts, const char *label, const char *sql, int rerun_safe)
+{
+    gf_sql_stmt_t *st = apr_array_push(stmts);
+    st->label = label;
+    st->sql = sql;
+    st->rerun_safe = rerun_safe;
+}
+
+/* Replace every {T} (table) and {Y} (type) in a template. The values are
+ * validated identifiers (gf_sql_valid_*), so no quoting is needed. */
+static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const char *table)
+{
+    const char *out = "";
+    const char *s = tmpl, *m;
+    while ((m = strchr(s, '{')) != NULL && (m[1] == 'T' || m[1] == 'Y') && m[2] == '}') {
+        out = apr_pstrcat(p, out, apr_pstrmemdup(p, s, (apr_size_t)(m - s)),
+                          m[1] == 'T' ? table : type, NULL);
+        s = m + 3;
+    }
+    return apr_pstrcat(p, out, s, NULL);
+}
+
+/* args: user, cost, configured daily limit, final prompt, user prompt,
+ * preset, source image, aspect ratio, seed, input JSON, max retries,
+ * provider chain ("a,b:model"), deadline seconds, per-user active limit
+ * (0 = none), the new generation's id (chosen by the caller), the
+ * request's Idempotency-Key and owner token (both NULL without a key).
+ * No row when the balance, the day's allowance or the active limit does
+ * not allow it, when the user has no account yet (the caller makes it
+ * and runs this again: the usual create is one round trip), when the id
+ * exists already (a re-run after a lost connection: the caller recognises
+ * its row by the id), when the Idempotency-Key record is no longer this
+ * request's, or when the source image is an upload ("upload:<id>") that is
+ * not one of this user's (the caller tells that refusal apart with
+ * GF_SQL_UPLOAD_GET, only then). The upload id is cast only through the
+ * CASE, so a URL source never reaches the uuid cast, even when the
+ * planner folds a custom plan's constant arguments. The key's record
+ * gets the generation id in the same transaction. Returns only what the
+ * create answer needs: id, cost, final prompt, creation time. */
+static const char CREATE_SQL[] =
+    "WITH args AS (SELECT %s::text AS user_id, %d::int AS cost, %d::int AS day_limit,"
+    " %s::text AS prompt, %s::text AS user_prompt, %s::text AS preset,"
+    " %s::text AS source_image, %s::text AS aspect_ratio, %s::bigint AS seed,"
+    " %s::jsonb AS input, %d::int AS max_retries, %s::text AS chain,"
+    " %d::int AS deadline_secs, %d::int AS max_active, %s::uuid AS id,"
+    " %s::text AS idem_key, %s::text AS idem_owner),"
+    " acct AS (UPDATE genflow_accounts a SET balance = a.balance - args.cost,"
+    "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost,"
+    "   daily_date = " UTC_TODAY ", updated_at = now(), active = a.active + 1"
+    "  FROM args WHERE a.user_id = args.user_id AND a.balance >= args.cost"
+    "   AND (args.max_active = 0 OR a.active < args.max_active)"
+    "   AND NOT EXISTS (SELECT 1 FROM {T} x WHERE x.id = args.id)"
+    "   AND (args.idem_key IS NULL OR EXISTS (SELECT 1 FROM genflow_idempotency i"
+    "        WHERE i.user_id = args.user_id AND i.key = args.idem_key"
+    "          AND i.owner = args.idem_owner AND i.state = 'running'))"
+    "   AND (left(args.source_image, 7) IS DISTINCT FROM 'upload:'"
+    "        OR EXISTS (SELECT 1 FROM genflow_uploads u"
+    "         WHERE u.id = (CASE WHEN left(args.source_image, 7) = 'upload:'"
+    "                            THEN substr(args.source_image, 8) END)::uuid"
+    "           AND u.user_id = args.user_id))"
+    "   AND (COALESCE(a.daily_limit, args.day_limit) = 0"
+    "        OR CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost"
+    "           <= COALESCE(a.daily_limit, args.day_limit))"
+    "  RETURNING a.user_id),"
+    " gen AS (INSERT INTO {T} (id, user_id, prompt, user_prompt, preset, source_image,"
+    "   aspect_ratio, seed, input, estimated_cost, max_retries, chain, deadline_secs)"
+    "  SELECT args.id, acct.user_id, args.prompt, args.user_prompt, args.preset, args.source_image,"
+    "   args.aspect_ratio, args.seed, args.input, args.cost, args.max_retries, args.chain,"
+    "   args.deadline_secs FROM acct, args"
+    "  RETURNING id, user_id, estimated_cost, prompt, created_at),"
+    " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
+    "  SELECT user_id, 'reserve', -estimated_cost, '{Y}', id, 'create' FROM gen),"
+    " idem AS (UPDATE genflow_idempotency i SET generation_id = gen.id FROM gen, args"
+    "  WHERE args.idem_key IS NOT NULL AND i.user_id = args.user_id AND i.key = args.idem_key"
+    "   AND i.owner = args.idem_owner)"
+    " SELECT gen.id::text, gen.estimated_cost::text, gen.prompt, genflow_rfc3339(gen.created_at)"
+    " FROM gen";
+
+/* args: id, user, Idempotency-Key and owner token (or NULL). Hands the
+ * owner's pending generation to the workers (the row's trigger notifies
+ * them) and links it to the key's record in the same transaction. */
+static const char QUEUE_SQL[] =
+    "WITH args AS (SELECT %s::uuid AS id, %s::text AS user_id, %s::text AS idem_key,"
+    " %s::text AS idem_owner),"
+    " q AS (UPDATE {T} g SET queued_at = now(), next_attempt_at = now() FROM args"
+    "  WHERE g.id = args.id AND g.user_id = args.user_id AND g.status = 'pending'"
+    "   AND g.queued_at IS NULL RETURNING g.*),"
+    " idem AS (UPDATE genflow_idempotency i SET generation_id = q.id FROM q, args"
+    "  WHERE args.idem_key IS NOT NULL AND i.user_id = args.user_id AND i.key = args.idem_key"
+    "   AND i.owner = args.idem_owner AND i.generation_id IS NULL)"
+    " SELECT " STATUS_JSON("q") "::text FROM q";
+
+/* The claim's picking rules: due now, and the lease free or expired (an
+ * interrupted attempt: rescued), skipping rows other workers hold. The
+ * due-types probe asks the same. */
+#define DUE_NOW(d) \
+    d ".queued_at IS NOT NULL AND " d ".status IN ('pending', 'processing')" \
+    " AND " d ".next_attempt_at <= now() AND (" d ".lease_until IS NULL OR " d ".lease_until < now())"
+
+/* What a claim sets and returns. Times come back in milliseconds since the
+ * epoch; the second-to-last column says whether the row still had an
+ * owner (a rescue: that attempt ended without writing its outcome). */
+#define CLAIM_SET \
+    "UPDATE {T} g SET status = 'processing', lease_owner = %s, woken_at = NULL," \
+    "  lease_until = now() + make_interval(secs => %d), attempts = g.attempts + 1," \
+    "  started_at = COALESCE(g.started_at, now())," \
+    "  deadline_at = COALESCE(g.deadline_at, now() + make_interval(secs => g.deadline_secs))"
+#define CLAIM_RETURNING \
+    " RETURNING g.id::text, g.user_id, g.prompt, g.source_image, g.aspect_ratio, g.seed::text," \
+    "  g.chain, g.chain_index, g.retry_count, g.max_retries, g.poll_count, g.provider_job_id," \
+    "  g.attempts, (extract(epoch FROM g.deadline_at) * 1000)::bigint::text, g.provider_state," \
+    "  g.poll_errors, (pick.prev_owner IS NOT NULL)::int::text," \
+    "  (extract(epoch FROM g.started_at) * 1000)::bigint::text, g.preset," \
+    "  g.input->'parameters'->>'strength'"
+
+/* args: lease owner, lease seconds. Takes the oldest due row that has no
+ * accepted provider job: a first attempt, a retry or a fallback. New work
+ * goes ahead of the polls of accepted jobs, however many are due (the
+ * <table>_due_new index of sql/013 serves it). */
+static const char CLAIM_SQL[] =
+    CLAIM_SET
+    " FROM (SELECT d.id, d.lease_owner AS prev_owner FROM {T} d"
+    "   WHERE " DUE_NOW("d") " AND d.provider_job_id IS NULL"
+    "   ORDER BY d.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) pick"
+    " WHERE g.id = pick.id"
+    CLAIM_RETURNING;
+
+/* args: lease owner, lease seconds, batch size. Takes up to that many due
+ * polls of accepted jobs at once, oldest first (<table>_due_poll), all
+ * under one lease: the worker polls them in turn and gives back, with
+ * RELEASE_REST, those it will not reach within half the lease. */
+static const char CLAIM_POLLS_SQL[] =
+    CLAIM_SET
+    " FROM (SELECT d.id, d.lease_owner AS prev_owner FROM {T} d"
+    "   WHERE " DUE_NOW("d") " AND d.provider_job_id IS NOT NULL"
+    "   ORDER BY d.next_attempt_at LIMIT %d FOR UPDATE SKIP LOCKED) pick"
+    " WHERE g.id = pick.id"
+    CLAIM_RETURNING;
+
+/* args: ids (comma-separated), lease owner. The claimed polls a worker
+ * did not run (half its lease passed, or the child is stopping) go back,
+ * due now and free, for any worker. The owner string is this worker
+ * thread's, which holds these leases until it gives them back. */
+static const char RELEASE_REST_SQL[] =
+    "UPDATE {T} g SET lease_owner = NULL, lease_until = now() - interval '1 second',"
+    "  next_attempt_at = now()"
+    " WHERE g.id = ANY (string_to_array(%s, ',')::uuid[]) AND g.lease_owner = %s"
+    "  AND g.status = 'processing'"
+    " RETURNING 1";
+
+/* args: delay ms, chain index, retry count, poll count, failed polls,
+ * provider job id, provider state, provider, model, id, lease owner,
+ * attempt. Only the lease holder of
+ * this very attempt can put the row back. A webhook that arrived during
+ * the attempt (woken_at) makes the next poll immediate. */
+static const char SCHEDULE_SQL[] =
+    "UPDATE {T} g SET next_attempt_at = CASE WHEN g.woken_at IS NOT NULL THEN now()"
+    "   ELSE now() + make_interval(secs => %d / 1000.0) END, woken_at = NULL,"
+    "  chain_index = %d, retry_count = %d, poll_count = %d, poll_errors = %d,"
+    "  provider_job_id = %s,"
+    "  provider_state = %s, provider = %s, model = %s, lease_owner = NULL, lease_until = NULL"
+    " WHERE g.id = %s::uuid AND g.lease_owner = %s AND g.attempts = %d"
+    "  AND g.status = 'processing'"
+    " RETURNING g.id::text";
+
+/* args: lease seconds, id, lease owner, attempt. The heartbeat of a
+ * running attempt: only the holder of this very attempt extends its
+ * lease; no row means the lease was taken over or the generation ended
+ * (cancelled), and the attempt must write nothing. */
+static const char RENEW_SQL[] =
+    "UPDATE {T} g SET lease_until = now() + make_interval(secs => %d)"
+    " WHERE g.id = %s::uuid AND g.lease_owner = %s AND g.attempts = %d"
+    "  AND g.status = 'processing'"
+    " RETURNING 1";
+
+/* args: uncertain (1 when a submission was cut off: the provider may have
+ * accepted it), id, lease owner, attempt. An attempt abandoned at child
+ * exit gives its row back, due now, for any worker to rescue; the
+ * provider's job id and state stay, so an accepted job is polled, not
+ * submitted again. After a cut-off submission the owner stays, with the
+ * lease already expired: the next claim sees a rescue, as after a crash. */
+static const char RELEASE_SQL[] =
+    "UPDATE {T} g SET lease_owner = CASE WHEN %d = 1 THEN g.lease_owner END,"
+    "  lease_until = now() - interval '1 second',"
+    "  next_attempt_at = now()"
+    " WHERE g.id = %s::uuid AND g.lease_owner = %s AND g.attempts = %d"
+    "  AND g.status = 'processing'"
+    " RETURNING 1";
+
+/* args: provider job id, provider state, provider, id, lease owner,
+ * attempt. The provider accepted a job during this attempt: record it
+ * before anything else can fail, so a rescue polls it instead of
+ * submitting again. */
+static const char ACCEPTED_SQL[] =
+    "UPDATE {T} g SET provider_job_id = %s, provider_state = %s, provider = %s"
+    " WHERE g.id = %s::uuid AND g.lease_owner = %s AND g.attempts = %d"
+    "  AND g.status = 'processing'"
+    " RETURNING 1";
+
+/* args: id, user. The status object, and for the status handler (which
+ * sends the object as it comes, never parsing it) the state and the age in
+ * milliseconds, for Retry-After. */
+static const char GET_SQL[] =
+    "SELECT " STATUS_JSON("g") "::text, g.status,"
+    "  (extract(epoch FROM now() - g.created_at) * 1000)::bigint FROM {T} g"
+    " WHERE g.id = %s::uuid AND g.user_id = %s";
+
+/* args: id, image URL, provider, model, lease owner, attempt. The charge
+ * row is inserted in the same statement as the state change; the unique
+ * index on finalizations makes a second one impossible. The lease guard
+ * keeps a worker whose lease was taken over from finishing the row. */
+static const char COMPLETE_SQL[] =
+    "WITH args AS (SELECT %s::uuid AS id, %s::text AS image_url, %s::text AS provider,"
+    " %s::text AS model, %s::text AS lease_owner, %d::int AS attempts),"
+    " gen AS (UPDATE {T} g SET status = 'completed', image_url = args.image_url,"
+    "   provider = args.provider, model = args.model, credits_charged = g.estimated_cost,"
+    "   error_code = NULL, error_message = NULL, finished_at = now(),"
+    "   lease_owner = NULL, lease_until = NULL"
+    "  FROM args WHERE g.id = args.id AND g.status IN ('pending', 'processing')"
+    "   AND g.lease_owner = args.lease_owner AND g.attempts = args.attempts"
+    "  RETURNING g.*),"
+    " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
+    "  SELECT user_id, 'charge', 0, '{Y}', id, 'completed' FROM gen),"
+    " acct AS (UPDATE genflow_accounts a SET active = greatest(a.active - 1, 0)"
+    "  FROM gen WHERE a.user_id = gen.user_id)"
+    " SELECT " STATUS_JSON("gen") "::text FROM gen";
+
+/* args: id, terminal status (failed|cancelled), error code, error message,
+ * provider, model, lease owner, attempt (both NULL for a cancel, which
+ * needs no lease), owner (NULL for a worker). Refunds the reservation and gives back the
+ * day's allowance when the generation was created on the current UTC day. */
+static const char FAIL_SQL[] =
+    "WITH args AS (SELECT %s::uuid AS id, %s::text AS status, %s::text AS error_code,"
+    " %s::text AS error_message, %s::text AS provider, %s::text AS model,"
+    " %s::text AS lease_owner, %s::int AS attempts, %s::text AS user_id),"
+    " gen AS (UPDATE {T} g SET status = args.status, error_code = args.error_code,"
+    "   error_message = args.error_message, provider = COALESCE(args.provider, g.provider),"
+    "   model = COALESCE(args.model, g.model), credits_charged = 0, finished_at = now(),"
+    "   lease_owner = NULL, lease_until = NULL"
+    "  FROM args WHERE g.id = args.id AND g.status IN ('pending', 'processing')"
+    "   AND args.status IN ('failed', 'cancelled')"
+    "   AND (args.lease_owner IS NULL"
+    "        OR (g.lease_owner = args.lease_owner AND g.attempts = args.attempts))"
+    "   AND (args.user_id IS NULL OR g.user_id = args.user_id)"
+    "  RETURNING g.*),"
+    " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
+    "  SELECT user_id, 'refund', estimated_cost, '{Y}', id, error_code FROM gen"
+    "  RETURNING user_id, amount, generation_id),"
+    " acct AS (UPDATE genflow_accounts a SET balance = a.balance + led.amount,"
+    "   daily_used = CASE WHEN a.daily_date = (gen.created_at AT TIME ZONE 'UTC')::date"
+    "                     THEN greatest(a.daily_used - led.amount, 0) ELSE a.daily_used END,"
+    "   active = greatest(a.active - 1, 0), updated_at = now()"
+    "  FROM led JOIN gen ON gen.id = led.generation_id WHERE a.user_id = led.user_id)"
+    " SELECT " STATUS_JSON("gen") "::text, gen.provider_state FROM gen";
+
+/* args: id, user. What a retry needs. */
+static const char INPUT_SQL[] =
+    "SELECT g.status, g.input::text FROM {T} g WHERE g.id = %s::uuid AND g.user_id = %s";
+
+/* args: TTL seconds. Up to 100 pending generations that nobody started
+ * within the TTL become failed/EXPIRED, refunded per user in one statement. */
+static const char EXPIRE_SQL[] =
+    "WITH args AS (SELECT %d::int AS ttl),"
+    " gen AS (UPDATE {T} g SET status = 'failed', error_code = 'EXPIRED',"
+    "   error_message = 'the generation was never started', credits_charged = 0,"
+    "   finished_at = now()"
+    "  WHERE g.id IN (SELECT d.id FROM {T} d, args WHERE d.status = 'pending'"
+    "     AND d.queued_at IS NULL AND d.created_at < now() - make_interval(secs => args.ttl)"
+    "     ORDER BY d.created_at LIMIT 100 FOR UPDATE SKIP LOCKED)"
+    "   AND g.status = 'pending' AND g.queued_at IS NULL"
+    "  RETURNING g.*),"
+    " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
+    "  SELECT user_id, 'refund', estimated_cost, '{Y}', id, 'EXPIRED' FROM gen"
+    "  RETURNING user_id, amount, generation_id),"
+    " per_user AS (SELECT led.user_id, sum(led.amount) AS amount, count(*) AS n,"
+    "   sum(CASE WHEN (gen.created_at AT TIME ZONE 'UTC')::date = " UTC_TODAY
+    "            THEN led.amount ELSE 0 END) AS today"
+    "  FROM led JOIN gen ON gen.id = led.generation_id GROUP BY led.user_id),"
+    " acct AS (UPDATE genflow_accounts a SET balance = a.balance + pu.amount,"
+    "   active = greatest(a.active - pu.n, 0),"
+    "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY
+    "                     THEN greatest(a.daily_used - pu.today, 0) ELSE a.daily_used END,"
+    "   updated_at = now()"
+    "  FROM per_user pu WHERE a.user_id = pu.user_id)"
+    " SELECT count(*)::text FROM gen";
+
+/* args: retention seconds. Failed and cancelled rows older than that go;
+ * completed rows are the user's gallery and stay; the ledger stays. */
+/* (The <table>_prunable partial index of sql/010 serves the inner search.) */
+static const char PRUNE_SQL[] =
+    "WITH d AS (DELETE FROM {T} g WHERE g.id IN (SELECT x.id FROM {T} x"
+    "   WHERE x.status IN ('failed', 'cancelled')"
+    "     AND x.finished_at < now() - make_interval(secs => %d) LIMIT 500)"
+    "  RETURNING 1)"
+    " SELECT count(*)::text FROM d";
+
+/* args: provider job id. A provider's webhook says the job finished: poll
+ * it now (the poll does the completion, with all its guards), or right
+ * after the attempt that holds it. Duplicate deliveries match nothing new. */
+static const char WAKE_SQL[] =
+    "UPDATE {T} g SET next_attempt_at = now(), woken_at = now()"
+    " WHERE g.provider_job_id = %s AND g.status IN ('pending', 'processing')"
+    "  AND g.queued_at IS NOT NULL"
+    " RETURNING g.id::text";
+
+/* args: user, cursor id (or NULL), the same cursor id, limit. Keyset
+ * paging on (created_at, id), served by the user-history index. */
+static const char HISTORY_SQL[] =
+    "SELECT " STATUS_JSON("g") "::text, g.id::text FROM {T} g"
+    " WHERE g.user_id = %s"
+    "  AND (%s::uuid IS NULL OR (g.created_at, g.id) <"
+    "       (SELECT c.created_at, c.id FROM {T} c WHERE c.id = %s::uuid AND c.user_id = g.user_id))"
+    " ORDER BY g.created_at DESC, g.id DESC LIMIT %d";
+
+/* args: status (or NULL), user (or NULL), limit. */
+static const char ADMIN_LIST_SQL[] =
+    "SELECT (" STATUS_JSON("g") "::jsonb"
+    "        || jsonb_build_object('user', g.user_id))::text,"
+    "  genflow_rfc3339(g.created_at) FROM {T} g"
+    " WHERE (%s::text IS NULL OR g.status = %s::text) AND (%s::text IS NULL OR g.user_id = %s::text)"
+    " ORDER BY g.created_at DESC, g.id DESC LIMIT %d";
+
+/* args: status (a terminal one, or NULL for all three), seconds. Only
+ * terminal rows go; the ledger is never deleted. */
+static const char ADMIN_DELETE_SQL[] =
+    "WITH d AS (DELETE FROM {T} g WHERE g.status IN ('completed', 'failed', 'cancelled')"
+    "   AND (%s::text IS NULL OR g.status = %s::text)"
+    "   AND g.finished_at < now() - make_interval(secs => %d) RETURNING 1)"
+    " SELECT count(*)::text FROM d";
+
+/* args: a dummy. Generations per status, and how many are due now. */
+static const char METRICS_SQL[] =
+    "SELECT g.status, count(*)::text,"
+    " count(*) FILTER (WHERE g.queued_at IS NOT NULL AND g.next_attempt_at <= now()"
+    "                  AND g.status IN ('pending', 'processing'))::text"
+    " FROM {T} g WHERE %s::text IS NOT NULL GROUP BY g.status";
+
+void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
+                            apr_array_header_t *stmts)
+{
+    static const char *const SQL[GF_SQL_TYPE_OPS] = {
+        CREATE_SQL, QUEUE_SQL, GET_SQL, CLAIM_SQL, SCHEDULE_SQL, COMPLETE_SQL, FAIL_SQL,
+        INPUT_SQL, EXPIRE_SQL, PRUNE_SQL, WAKE_SQL, HISTORY_SQL, ADMIN_LIST_SQL,
+        ADMIN_DELETE_SQL, METRICS_SQL, RENEW_SQL, RELEASE_SQL, ACCEPTED_SQL,
+        CLAIM_POLLS_SQL, RELEASE_REST_SQL
+    };
+    int op;
+    for (op = 0; op < GF_SQL_TYPE_OPS; op++) {
+        /* A claim run twice would lease a second row: after a lost
+         * connection it is not repeated (the first lease just expires).
+         * Every other statement is a read, a guarded update whose repeat
+         * matches nothing, or carries an id chosen before it ran. */
+        add(stmts, gf_sql_type_label(p, table, (gf_sql_type_op_t)op),
+            fill(p, SQL[op], type, table), op != GF_SQL_CLAIM && op != GF_SQL_CLAIM_POLLS);
+    }
+}
+
+/* args: user, starting balance. Creates the account on first use with its
+ * starting grant; concurrent first requests create it once. */
+static const char ACCOUNT_ENSURE_SQL[] =
+    "WITH args AS (SELECT %s::text AS user_id, %d::bigint AS start),"
+    " ins AS (INSERT INTO genflow_accounts (user_id, balance)"
+    "  SELECT user_id, start FROM args ON CONFLICT (user_id) DO NOTHING"
+    "  RETURNING user_id, balance)"
+    " INSERT INTO genflow_ledger (user_id, kind, amount, reason)"
+    " SELECT user_id, 'grant', balance, 'starting balance' FROM ins WHERE balance > 0";
+
+/* args: configured daily limit, user. */
+static const char ACCOUNT_STATE_SQL[] =
+    "SELECT a.balance, COALESCE(a.daily_limit, %d),"
+    " CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END, a.active"
+    " FROM genflow_accounts a WHERE a.user_id = %s";
+
+/* args: configured daily limit, user. weekly_used: credits of this ISO
+ * week's reservations that were not refunded, from the ledger. */
+static const char QUOTA_SQL[] =
+    "SELECT a.balance, COALESCE(a.daily_limit, %d),"
+    " CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END,"
+    " COALESCE((SELECT sum(-r.amount) FROM genflow_ledger r"
+    "   WHERE r.user_id = a.user_id AND r.kind = 'reserve'"
+    "     AND r.created_at >= date_trunc('week', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    "     AND NOT EXISTS (SELECT 1 FROM genflow_ledger f WHERE f.generation_id = r.generation_id"
+    "                     AND f.kind = 'refund')), 0)"
+    " FROM genflow_accounts a WHERE a.user_id = %s";
+
+/* args: type. Enabled presets in rotation order (gf_presets.c). */
+static const char PRESETS_SQL[] =
+    "SELECT key, name, prompt, COALESCE(description, '') FROM genflow_presets"
+    " WHERE type_name = %s AND enabled ORDER BY position, key";
+
+/* Idempotency records. begin args: user, key, fingerprint, owner token →
+ * a row when this request owns the key (a re-run after a lost connection
+ * finds the record with its own token instead). Records are pruned after
+ * 24 h (sweep). */
+static const char IDEM_BEGIN_SQL[] =
+    "INSERT INTO genflow_idempotency (user_id, key, fingerprint, owner) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (user_id, key) DO NOTHING RETURNING 1";
+/* args: seconds after which a running record's owner counts as gone, user,
+ * key. */
+static const char IDEM_GET_SQL[] =
+    "SELECT fingerprint, state, response_status, response_body, location, owner,"
+    " generation_id::text,"
+    " (owner IS NULL OR claimed_at < now() - make_interval(secs => %d))::int::text"
+    " FROM genflow_idempotency WHERE user_id = %s AND key = %s";
+/* args: new owner token, user, key, seconds. A running record whose owner
+ * released it or died (claimed longer ago than the bound) passes to this
+ * request; it comes back with the generation its first owner created, or
+ * '' when that owner died before creating one. */
+static const char IDEM_TAKEOVER_SQL[] =
+    "UPDATE genflow_idempotency SET owner = %s, claimed_at = now()"
+    " WHERE user_id = %s AND key = %s AND state = 'running'"
+    "  AND (owner IS NULL OR claimed_at < now() - make_interval(secs => %d))"
+    " RETURNING COALESCE(generation_id::text, '')";
+/* args: status, body, location, user, key, owner. */
+static const char IDEM_SAVE_SQL[] =
+    "UPDATE genflow_idempotency SET state = 'done', response_status = %d, response_body = %s,"
+    " location = %s WHERE user_id = %s AND key = %s AND owner = %s RETURNING 1";
+/* args: user, key, owner. The request did nothing worth replaying (bad
+ * input, the per-user limit) and created nothing: the key may be used
+ * again. */
+static const char IDEM_DROP_SQL[] =
+    "DELETE FROM genflow_idempotency WHERE user_id = %s AND key = %s AND state = 'running'"
+    " AND owner = %s AND generation_id IS NULL RETURNING 1";
+/* args: user, key, owner. The request failed after its generation was
+ * created (database trouble): the next request with the key takes the
+ * record over at once and answers for that generation. */
+static const char IDEM_RELEASE_SQL[] =
+    "UPDATE genflow_idempotency SET owner = NULL WHERE user_id = %s AND key = %s"
+    " AND state = 'running' AND owner = %s RETURNING 1";
+/* args: seconds. */
+static const char IDEM_PRUNE_SQL[] =
+    "WITH d AS (DELETE FROM genflow_idempotency WHERE created_at < now() - make_interval(secs => %d)"
+    "  RETURNING 1) SELECT count(*)::text FROM d";
+
+/* args: user, amount, reason, operation id (chosen by the caller). A
+ * grant is a ledger row and the balance in one statement; the account
+ * must exist. Run again with the same operation id (after a lost
+ * connection) it grants nothing and returns no row. */
+static const char ADMIN_GRANT_SQL[] =
+    "WITH args AS (SELECT %s::text AS user_id, %d::bigint AS amount, %s::text AS reason,"
+    " %s::uuid AS op_id),"
+    " g AS (INSERT INTO genflow_ledger (user_id, kind, amount, reason, op_id)"
+    "  SELECT user_id, 'grant', amount, reason, op_id FROM args"
+    "  ON CONFLICT (op_id) WHERE op_id IS NOT NULL DO NOTHING RETURNING user_id, amount)"
+    " UPDATE genflow_accounts a SET balance = a.balance + g.amount, updated_at = now()"
+    "  FROM g WHERE a.user_id = g.user_id RETURNING a.balance::text";
+
+/* args: id (chosen by the caller), user, storage backend, storage key,
+ * URL, content type, width, height, bytes. Written once the storage took
+ * the bytes. Run again after a lost connection it inserts nothing and
+ * returns no row; the caller then recognises its row by the id. */
+static const char UPLOAD_INSERT_SQL[] =
+    "INSERT INTO genflow_uploads (id, user_id, storage, storage_key, url, content_type,"
+    " width, height, bytes) VALUES (%s::uuid, %s, %s, %s, %s, %s, %d, %d, %s::bigint)"
+    " ON CONFLICT (id) DO NOTHING RETURNING genflow_rfc3339(created_at)";
+
+/* args: id, user. The user's upload (another user's is no row, as an
+ * unknown id): where it is stored and what it is. */
+static const char UPLOAD_GET_SQL[] =
+    "SELECT storage, storage_key, url, content_type, width::text, height::text, bytes::text,"
+    " genflow_rfc3339(created_at) FROM genflow_uploads WHERE id = %s::uuid AND user_id = %s";
+
+/* A cheap round trip for /api/health. args: a dummy (statements need one). */
+static const char PING_SQL[] = "SELECT %s::text";
+
+/* args: seconds. Generations of any type that no worker took in time
+ * (sql/007: a type mounted nowhere) → EXPIRED + refund. */
+static const char ORPHANS_SQL[] = "SELECT genflow_expire_orphans(%d)::text";
+
+void gf_sql_due_types_statement(apr_pool_t *p, const char *const *types,
+                                const char *const *tables, int n, apr_array_header_t *stmts)
+{
+    /* One branch per type; the first carries the one parameter every
+     * statement needs (a dummy, never NULL). An idle type costs one probe
+     * of its due index that stops at the first row not due. */
+    const char *sql = "";
+    int i;
+    for (i = 0; i < n; i++) {
+        sql = apr_pstrcat(p, sql, i ? " UNION ALL " : "",
+                          fill(p, "SELECT '{Y}'::text WHERE ", types[i], tables[i]),
+                          i ? "" : "%s::text IS NOT NULL AND ",
+                          fill(p, "EXISTS (SELECT 1 FROM {T} d WHERE " DUE_NOW("d") ")",
+                               types[i], tables[i]), NULL);
+    }
+    if (n == 0) sql = "SELECT %s::text WHERE false";
+    add(stmts, GF_SQL_DUE_TYPES, sql, 1);
+}
+
+void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
+{
+    /* All re-runnable after a lost connection: reads, upserts that do
+     * nothing the second time, and writes keyed by a token or id the
+     * caller chose before the first run (see each statement). */
+    (void)p;
+    add(stmts, GF_SQL_ADMIN_GRANT, ADMIN_GRANT_SQL, 1);
+    add(stmts, GF_SQL_PING, PING_SQL, 1);
+    add(stmts, GF_SQL_IDEM_BEGIN, IDEM_BEGIN_SQL, 1);
+    add(stmts, GF_SQL_IDEM_GET, IDEM_GET_SQL, 1);
+    add(stmts, GF_SQL_IDEM_TAKEOVER, IDEM_TAKEOVER_SQL, 1);
+    add(stmts, GF_SQL_IDEM_SAVE, IDEM_SAVE_SQL, 1);
+    add(stmts, GF_SQL_IDEM_DROP, IDEM_DROP_SQL, 1);
+    add(stmts, GF_SQL_IDEM_RELEASE, IDEM_RELEASE_SQL, 1);
+    add(stmts, GF_SQL_IDEM_PRUNE, IDEM_PRUNE_SQL, 1);
+    add(stmts, GF_SQL_PRESETS, PRESETS_SQL, 1);
+    add(stmts, GF_SQL_ACCOUNT_ENSURE, ACCOUNT_ENSURE_SQL, 1);
+    add(stmts, GF_SQL_ACCOUNT_STATE, ACCOUNT_STATE_SQL, 1);
+    add(stmts, GF_SQL_QUOTA, QUOTA_SQL, 1);
+    add(stmts, GF_SQL_ORPHANS, ORPHANS_SQL, 1);
+    add(stmts, GF_SQL_UPLOAD_INSERT, UPLOAD_INSERT_SQL, 1);
+    add(stmts, GF_SQL_UPLOAD_GET, UPLOAD_GET_SQL, 1);
+}

@@ -1,0 +1,98 @@
+/* gf_status_cache.c: status answers of finished generations (see
+ * gf_status_cache.h). */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+
+#include "core/gf_status_cache.h"
+
+typedef struct {
+    const void *scope;          /* NULL: the slot is empty */
+    char *id, *user, *json, *etag;   /* one malloc'd block, id first */
+} entry_t;
+
+struct gf_status_cache_t {
+    entry_t *slots;
+    apr_size_t n, count;
+};
+
+/* FNV-1a over the id: ids are random UUIDs, any mixing spreads them. */
+static apr_size_t slot_of(const gf_status_cache_t *c, const char *id)
+{
+    apr_uint32_t h = 2166136261u;
+    for (; *id; id++) h = (h ^ (unsigned char)*id) * 16777619u;
+    return (apr_size_t)h % c->n;
+}
+
+static void drop(gf_status_cache_t *c, entry_t *e)
+{
+    if (!e->scope) return;
+    free(e->id);
+    memset(e, 0, sizeof(*e));
+    c->count--;
+}
+
+static apr_status_t free_all(void *data)
+{
+    gf_status_cache_clear(data);
+    return APR_SUCCESS;
+}
+
+gf_status_cache_t *gf_status_cache_create(apr_pool_t *p, apr_size_t slots)
+{
+    gf_status_cache_t *c = apr_pcalloc(p, sizeof(*c));
+    c->n = slots ? slots : 1;
+    c->slots = apr_pcalloc(p, sizeof(entry_t) * c->n);
+    apr_pool_cleanup_register(p, c, free_all, apr_pool_cleanup_null);
+    return c;
+}
+
+int gf_status_cache_get(gf_status_cache_t *c, const void *scope, const char *id,
+                        const char *user, apr_pool_t *p, const char **json, const char **etag)
+{
+    entry_t *e = &c->slots[slot_of(c, id)];
+    if (!e->scope || e->scope != scope || strcmp(e->id, id) || strcmp(e->user, user)) {
+        return 0;
+    }
+    *json = apr_pstrdup(p, e->json);
+    *etag = apr_pstrdup(p, e->etag);
+    return 1;
+}
+
+void gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id,
+                         const char *user, const char *json, const char *etag)
+{
+    entry_t *e = &c->slots[slot_of(c, id)];
+    size_t li = strlen(id) + 1, lu = strlen(user) + 1, lj = strlen(json) + 1,
+           le = strlen(etag) + 1;
+    char *block;
+
+    if (!scope || li + lu + lj + le > GF_STATUS_CACHE_ENTRY_MAX) return;
+    if (!(block = malloc(li + lu + lj + le))) return;
+    drop(c, e);
+    e->id = block;
+    e->user = memcpy(block + li, user, lu);
+    e->json = memcpy(block + li + lu, json, lj);
+    e->etag = memcpy(block + li + lu + lj, etag, le);
+    memcpy(e->id, id, li);
+    e->scope = scope;
+    c->count++;
+}
+
+void gf_status_cache_forget(gf_status_cache_t *c, const char *id)
+{
+    entry_t *e = &c->slots[slot_of(c, id)];
+    if (e->scope && !strcmp(e->id, id)) drop(c, e);
+}
+
+void gf_status_cache_clear(gf_status_cache_t *c)
+{
+    apr_size_t i;
+    if (!c->count) return;
+    for (i = 0; i < c->n; i++) drop(c, &c->slots[i]);
+}
+
+apr_size_t gf_status_cache_count(const gf_status_cache_t *c)
+{
+    return c->count;
+}

@@ -1,0 +1,150 @@
+/* mod_genflow.c: module declaration and lifecycle.
+ *
+ * How the module comes up:
+ *  1. Directives (mod_genflow_config.c) declare providers and mount types
+ *     at <Location>s; each GenFlowType registers its type module-wide.
+ *  2. post_config, ordered before mod_dbd's: check the configuration as a
+ *     whole and build every type's SQL; each pooled connection prepares a
+ *     statement the first time it runs it (mod_genflow_db.c).
+ *  3. child_init: start the background workers (mod_genflow_worker.c).
+ *     translate_name + map_to_storage: a request inside a GenFlowType
+ *     location names no file, so httpd's filesystem walk is skipped.
+ *     header_parser + check_access_ex: CORS headers before authentication,
+ *     and a preflight from an allowed origin needs none (mod_genflow_cors.c).
+ *     fixups: a request of a type location gets our handler.
+ *  4. handler: route, authenticate (r->user from any Apache auth), answer
+ *     JSON (mod_genflow_type.c, mod_genflow_quota.c).
+ *  5. insert_error_filter: httpd's own errors in our locations become JSON.
+ *  6. log_transaction: every request of our locations is counted in the
+ *     shared metrics (mod_genflow_metrics.c; post_config creates them).
+ */
+#include <string.h>
+#include <http_core.h>
+#include <http_request.h>
+#include <http_protocol.h>
+#include <ap_release.h>
+
+#include "httpd/mod_genflow_private.h"
+#include "net/gf_http.h"
+#include "core/gf_log.h"
+
+static int log_enabled(void *baton, gf_log_level_t level)
+{
+    server_rec *s = baton;
+    return APLOG_IS_LEVEL(s, (int)level);
+}
+
+static void log_print(void *baton, gf_log_level_t level, const char *msg)
+{
+    server_rec *s = baton;
+    ap_log_error(APLOG_MARK, (int)level, 0, s, GF_LOGNO(1501) "%s", msg);
+}
+
+static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    (void)plog;
+    (void)ptemp;
+    gf_log_set(log_enabled, log_print, s);
+    /* libcurl's global state, once, while the process is single-threaded. */
+    gf_http_global_init();
+    /* The metrics counters, in shared memory, before the children fork. */
+    gf_metrics_post_config(pconf, s);
+    /* Each server's genflow-types answer (empty without types). */
+    gf_discovery_post_config(pconf, s);
+    if (!gf_registered_types()) {
+        return OK;  /* loaded but unused */
+    }
+    if (!gf_db_bind_optional_fns(s)) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (gf_conf_check(pconf, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    gf_db_register_statements(pconf, s);
+    return OK;
+}
+
+static void gf_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    gf_workers_child_init(pchild, s);
+}
+
+/* A GenFlowType location is not a directory: mark its requests while the
+ * <Location> configuration is in place (translate_name runs after the
+ * first location walk; map_to_storage does not see it). */
+static int gf_translate_name(request_rec *r)
+{
+    gf_dir_conf_t *dc = gf_dir_conf(r);
+    if (dc && dc->type) {
+        gf_req(r)->not_a_file = 1;
+    }
+    return DECLINED;
+}
+
+/* Skip core's directory and file walk for those requests, as mod_proxy
+ * does for its URLs: there is no file to find, and the walk costs a
+ * stat() per path component and an open() per .htaccess candidate on
+ * every status read and create. <Directory> sections and .htaccess files
+ * therefore never apply to a type's location (nothing of it is on disk);
+ * its access control belongs in the <Location>, which is walked again
+ * after this hook. */
+static int gf_map_to_storage(request_rec *r)
+{
+    gf_req_t *rq = ap_get_module_config(r->request_config, &genflow_module);
+    return rq && rq->not_a_file ? OK : DECLINED;
+}
+
+static int gf_fixups(request_rec *r)
+{
+    gf_dir_conf_t *dc = gf_dir_conf(r);
+    if (dc && dc->type && !r->main) {
+        r->handler = GF_TYPE_HANDLER;
+    }
+    return DECLINED;
+}
+
+static void gf_register_hooks(apr_pool_t *p)
+{
+    /* Before mod_dbd's post_config, as when statements were registered
+     * with it (they are now prepared on first use, mod_genflow_db.c); the
+     * configuration check does not depend on the order. */
+    static const char *const before_dbd[] = { "mod_dbd.c", NULL };
+
+    ap_hook_post_config(gf_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
+    /* After mod_dbd's child_init, which creates the connection pool the
+     * workers use. */
+    static const char *const after_dbd[] = { "mod_dbd.c", NULL };
+    ap_hook_child_init(gf_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(gf_translate_name, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_map_to_storage(gf_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_fixups(gf_fixups, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_handler(gf_type_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(gf_quota_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(gf_webhook_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(gf_admin_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(gf_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(gf_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(gf_api_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(gf_uploads_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(gf_types_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* CORS: headers before authentication, preflights without it. */
+    gf_cors_register_hooks();
+    gf_metrics_register_hooks();
+    gf_authn_cache_register_hooks(p);
+    ap_hook_insert_error_filter(gf_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    gf_register_error_filter();
+}
+
+/* APLOG_USE_MODULE in the private header already declares the log index. */
+module AP_MODULE_DECLARE_DATA genflow_module = {
+    STANDARD20_MODULE_STUFF,
+    gf_create_dir_conf,
+    gf_merge_dir_conf,
+    gf_create_server_conf,
+    gf_merge_server_conf,
+    gf_cmds,
+    gf_register_hooks
+#if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
+    , AP_MODULE_FLAG_NONE
+#endif
+};

@@ -1,0 +1,274 @@
+/* mod_genflow_admin.c: the site-wide admin and health endpoints (docs/api.md).
+ *
+ *   SetHandler genflow-admin  (who may call it is decided by Apache Require)
+ *     GET    {loc}/jobs?type=&status=&user=&limit=   {"items": [...]}
+ *     DELETE {loc}/jobs?status=&olderThan=SECONDS     {"deleted": N}
+ *     POST   {loc}/credits {"user","amount","reason"} {"user","currentBalance"}
+ *   SetHandler genflow-health
+ *     GET    → 200 {"status":"ok","database":"ok","workers":{…}} or 503
+ */
+#include <string.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include <apr_uuid.h>
+#include <http_protocol.h>
+
+#include "httpd/mod_genflow_private.h"
+#include "core/gf_credits.h"
+#include "core/gf_error.h"
+#include "core/gf_json.h"
+#include "core/gf_route.h"
+#include "core/gf_sql.h"
+
+#define ADMIN_DEFAULT_LIMIT 50
+#define ADMIN_MAX_LIMIT 500
+
+static const gf_type_t *find_type(const char *name)
+{
+    apr_array_header_t *types = gf_registered_types();
+    int i;
+    for (i = 0; types && i < types->nelts; i++) {
+        const gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
+        if (!strcmp(t->name, name)) return t;
+    }
+    return NULL;
+}
+
+static int valid_status(const char *s, int terminal_only)
+{
+    return !strcmp(s, "completed") || !strcmp(s, "failed") || !strcmp(s, "cancelled")
+           || (!terminal_only && (!strcmp(s, "pending") || !strcmp(s, "processing")));
+}
+
+typedef struct { const char *created; json_object *item; } listed_t;
+
+static int newest_first(const void *a, const void *b)
+{
+    return strcmp(((const listed_t *)b)->created, ((const listed_t *)a)->created);
+}
+
+static int list_jobs(request_rec *r, ap_dbd_t *dbd)
+{
+    const char *type = gf_query_arg(r->pool, r->args, "type");
+    const char *status = gf_query_arg(r->pool, r->args, "status");
+    const char *user = gf_query_arg(r->pool, r->args, "user");
+    const char *limit_arg = gf_query_arg(r->pool, r->args, "limit");
+    apr_array_header_t *types = gf_registered_types(), *all;
+    long limit = ADMIN_DEFAULT_LIMIT;
+    json_object *out, *items;
+    int i, j;
+
+    if (type == GF_QUERY_BAD) return gf_send_bad_query(r, "type");
+    if (status == GF_QUERY_BAD) return gf_send_bad_query(r, "status");
+    if (user == GF_QUERY_BAD) return gf_send_bad_query(r, "user");
+    if (limit_arg == GF_QUERY_BAD) return gf_send_bad_query(r, "limit");
+    if (type && !find_type(type)) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "type: no such type here");
+    }
+    if (status && !valid_status(status, 0)) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "status must be pending, processing, completed, failed or cancelled");
+    }
+    if (limit_arg && (gf_parse_amount(r->pool, limit_arg, ADMIN_MAX_LIMIT, &limit) || limit < 1)) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "limit must be 1..500");
+    }
+    all = apr_array_make(r->pool, 64, sizeof(listed_t));
+    for (i = 0; types && i < types->nelts; i++) {
+        const gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
+        gf_db_rows_t *rows;
+        gf_db_status_t st;
+        if (type && strcmp(type, t->name)) continue;
+        st = gf_db_select(r, dbd, t->labels[GF_SQL_ADMIN_LIST], &rows, 5, status, status, user,
+                          user, apr_ltoa(r->pool, limit));
+        if (st != GF_DB_OK) return gf_send_db_error(r, st);
+        for (j = 0; j < rows->nrows; j++) {
+            const char *err;
+            listed_t *l = apr_array_push(all);
+            l->item = gf_json_parse(r->pool, rows->rows[j][0], strlen(rows->rows[j][0]), &err);
+            l->created = rows->rows[j][1];
+        }
+    }
+    qsort(all->elts, (size_t)all->nelts, sizeof(listed_t), newest_first);
+    out = gf_json_pool_own(r->pool, json_object_new_object());
+    items = json_object_new_array();
+    for (i = 0; i < all->nelts && i < limit; i++) {
+        listed_t *l = &APR_ARRAY_IDX(all, i, listed_t);
+        if (l->item) json_object_array_add(items, json_object_get(l->item));
+    }
+    json_object_object_add(out, "items", items);
+    return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, out));
+}
+
+static int delete_jobs(request_rec *r, ap_dbd_t *dbd)
+{
+    const char *status = gf_query_arg(r->pool, r->args, "status");
+    const char *older = gf_query_arg(r->pool, r->args, "olderThan");
+    apr_array_header_t *types = gf_registered_types();
+    long secs, total = 0;
+    int i;
+
+    if (status == GF_QUERY_BAD) return gf_send_bad_query(r, "status");
+    if (older == GF_QUERY_BAD) return gf_send_bad_query(r, "olderThan");
+    if (status && !valid_status(status, 1)) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "status must be completed, failed or cancelled: only terminal "
+                             "generations can be deleted");
+    }
+    if (!older) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "olderThan (seconds) is required");
+    }
+    if (gf_parse_amount(r->pool, older, 10L * 365 * 86400, &secs)) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "olderThan must be a whole number of seconds from 0 to 315360000");
+    }
+    for (i = 0; types && i < types->nelts; i++) {
+        const gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
+        gf_db_rows_t *rows;
+        gf_db_status_t st = gf_db_select(r, dbd, t->labels[GF_SQL_ADMIN_DELETE], &rows, 3,
+                                         status, status, apr_ltoa(r->pool, secs));
+        if (st != GF_DB_OK) return gf_send_db_error(r, st);
+        if (rows->nrows == 1) total += atol(rows->rows[0][0]);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, GF_LOGNO(1901)
+                  "admin %s deleted %ld terminal generations (status=%s, older than %ld s)",
+                  r->user ? r->user : "-", total, status ? status : "any", secs);
+    return gf_send_json(r, HTTP_OK, apr_psprintf(r->pool, "{\"deleted\":%ld}", total));
+}
+
+static int grant_credits(request_rec *r, ap_dbd_t *dbd)
+{
+    gf_server_conf_t *sc = gf_server_conf(r->server);
+    char *body;
+    apr_size_t len;
+    const char *err, *user, *reason;
+    json_object *doc, *amount_v, *out;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    int64_t amount;
+    int rc;
+
+    if (!gf_content_type_is_json(apr_table_get(r->headers_in, "Content-Type"))) {
+        return gf_send_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, GF_ERR_UNSUPPORTED_MEDIA,
+                             "the request body must be application/json");
+    }
+    if ((rc = gf_read_json_body(r, 4096, &body, &len)) != GF_CONTINUE) return rc;
+    if (!(doc = gf_json_parse(r->pool, body, len, &err))) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, err);
+    }
+    user = gf_json_str(doc, "user");
+    reason = gf_json_str(doc, "reason");
+    if (!user || !*user || strlen(user) > 255) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "user must be a user name");
+    }
+    if (!json_object_object_get_ex(doc, "amount", &amount_v)
+        || !json_object_is_type(amount_v, json_type_int)
+        || (amount = json_object_get_int64(amount_v)) < 1 || amount > GF_CREDITS_MAX) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "amount must be a whole number from 1 to 1000000000");
+    }
+    if (reason && strlen(reason) > 500) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "reason is too long");
+    }
+    /* The account may not exist yet: open it as first use would. */
+    st = gf_db_select(r, dbd, GF_SQL_ACCOUNT_ENSURE, &rows, 2, user,
+                      apr_ltoa(r->pool, gf_conf_starting_credits(sc)));
+    if (st == GF_DB_OK) {
+        /* The grant's id is chosen here: run again after a lost
+         * connection, the statement grants nothing the second time. */
+        apr_uuid_t u;
+        char op[APR_UUID_FORMATTED_LENGTH + 1];
+        apr_uuid_get(&u);
+        apr_uuid_format(op, &u);
+        st = gf_db_select(r, dbd, GF_SQL_ADMIN_GRANT, &rows, 4, user,
+                          apr_psprintf(r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)amount),
+                          apr_pstrcat(r->pool, "admin ", r->user ? r->user : "-",
+                                      reason ? ": " : "", reason ? reason : "", NULL), op);
+        if (st == GF_DB_OK && rows->nrows == 0 && rows->rerun) {
+            /* The first run committed; report the balance it left. */
+            st = gf_db_select(r, dbd, GF_SQL_ACCOUNT_STATE, &rows, 2, "0", user);
+        }
+    }
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (rows->nrows != 1) return gf_send_db_error(r, GF_DB_ERROR);
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, GF_LOGNO(1902)
+                  "admin %s granted %" APR_INT64_T_FMT " credits to %s",
+                  r->user ? r->user : "-", (apr_int64_t)amount, user);
+    out = gf_json_pool_own(r->pool, json_object_new_object());
+    json_object_object_add(out, "user", json_object_new_string(user));
+    json_object_object_add(out, "currentBalance", json_object_new_int64(apr_atoi64(rows->rows[0][0])));
+    return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, out));
+}
+
+int gf_admin_handler(request_rec *r)
+{
+    const char *tail;
+    ap_dbd_t *dbd;
+
+    if (!r->handler || strcmp(r->handler, GF_ADMIN_HANDLER)) {
+        return DECLINED;
+    }
+    tail = strrchr(r->uri, '/');
+    tail = tail ? tail + 1 : "";
+    if (!strcmp(tail, "jobs")) {
+        if (strcmp(r->method, "GET") && strcmp(r->method, "DELETE")) {
+            apr_table_setn(r->headers_out, "Allow", "GET, DELETE");
+            return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use GET or DELETE");
+        }
+    }
+    else if (!strcmp(tail, "credits")) {
+        if (strcmp(r->method, "POST")) {
+            apr_table_setn(r->headers_out, "Allow", "POST");
+            return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use POST");
+        }
+    }
+    else {
+        return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_NOT_FOUND,
+                             apr_psprintf(r->pool, "no endpoint %s here", r->uri));
+    }
+    if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+    if (!strcmp(tail, "credits")) return grant_credits(r, dbd);
+    return !strcmp(r->method, "GET") ? list_jobs(r, dbd) : delete_jobs(r, dbd);
+}
+
+int gf_health_handler(request_rec *r)
+{
+    gf_server_conf_t *sc;
+    ap_dbd_t *dbd;
+    gf_db_rows_t *rows;
+    json_object *out, *workers;
+    int ok;
+
+    if (!r->handler || strcmp(r->handler, GF_HEALTH_HANDLER)) {
+        return DECLINED;
+    }
+    if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) {
+        apr_table_setn(r->headers_out, "Allow", "GET, HEAD");
+        return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use GET");
+    }
+    sc = gf_server_conf(r->server);
+    dbd = gf_db_acquire(r);
+    ok = dbd && gf_db_select(r, dbd, GF_SQL_PING, &rows, 1, "ok") == GF_DB_OK;
+    out = gf_json_pool_own(r->pool, json_object_new_object());
+    json_object_object_add(out, "status", json_object_new_string(ok ? "ok" : "unavailable"));
+    json_object_object_add(out, "database", json_object_new_string(ok ? "ok" : "unreachable"));
+    workers = json_object_new_object();
+    json_object_object_add(workers, "perChild", json_object_new_int(gf_conf_workers(sc)));
+    json_object_object_add(workers, "running", json_object_new_int(gf_workers_running()));
+    json_object_object_add(workers, "pid", json_object_new_int((int)getpid()));
+    /* Whether this child's listener has its LISTEN connection: without it
+     * waits and pickup fall back to short polls. */
+    json_object_object_add(workers, "listening", json_object_new_boolean(gf_workers_listening()));
+    json_object_object_add(out, "workers", workers);
+    json_object_object_add(out, "types", json_object_new_int(
+        gf_registered_types() ? gf_registered_types()->nelts : 0));
+    if (!ok) {
+        json_object *err = json_object_new_object();
+        json_object_object_add(err, "code", json_object_new_string(GF_ERR_UNAVAILABLE));
+        json_object_object_add(err, "message", json_object_new_string("the database is unreachable"));
+        json_object_object_add(out, "error", err);
+        apr_table_setn(r->headers_out, "Retry-After", GF_RETRY_AFTER_UNAVAILABLE);
+    }
+    return gf_send_json(r, ok ? HTTP_OK : HTTP_SERVICE_UNAVAILABLE, gf_json_dump(r->pool, out));
+}

@@ -1,0 +1,173 @@
+/* mod_genflow_cors.c: cross-origin requests (GenFlowCORSOrigins).
+ *
+ * In every location the module serves (a GenFlowType location or a
+ * SetHandler genflow-* one) whose GenFlowCORSOrigins allows the request's
+ * Origin:
+ *  - header_parser (before any authentication): an actual request gets
+ *    Access-Control-Allow-Origin, -Allow-Credentials and -Expose-Headers in
+ *    r->err_headers_out, so they are on every answer, a 401 from
+ *    mod_auth_basic or a JSON error of the module included;
+ *  - a preflight (OPTIONS with Origin and Access-Control-Request-Method)
+ *    is marked there; the access_checker_ex hook then grants it, which
+ *    makes httpd skip authentication and Require (ap_process_request_internal
+ *    runs check_user_id and auth_checker only when every access_checker_ex
+ *    declines), and the first handler answers it 204 with the endpoint's
+ *    methods. A browser never sends credentials with a preflight, so it
+ *    could not pass them. The answer reveals nothing but the endpoint's
+ *    methods and the allowed headers.
+ * Any other origin gets no CORS header at all, and its preflight goes
+ * through authentication like any request (401). Every answer of a
+ * location with CORS carries Vary: Origin.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+#include "httpd/mod_genflow_private.h"
+#include "core/gf_cors.h"
+#include "core/gf_route.h"
+
+const char *gf_cors_set_origins(cmd_parms *cmd, void *dcv, int argc, char *const argv[])
+{
+    gf_dir_conf_t *dc = dcv;
+    gf_cors_conf_t *conf;
+    const char *err = gf_cors_parse(cmd->pool, argc, argv, &conf);
+
+    if (err) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->directive->directive, err);
+    }
+    dc->cors = conf;
+    return NULL;
+}
+
+/* The location's CORS settings when the module serves it and they allow
+ * something; else NULL. */
+static const gf_cors_conf_t *served_cors(request_rec *r)
+{
+    gf_dir_conf_t *dc = gf_dir_conf(r);
+
+    if (!dc || !gf_cors_enabled(dc->cors)) {
+        return NULL;
+    }
+    if (!dc->type && !gf_site_handler(r)) {
+        return NULL;
+    }
+    return dc->cors;
+}
+
+/* header_parser: runs for main requests (initial ones and internal
+ * redirects) after the final location walk, before authentication. */
+static int cors_header_parser(request_rec *r)
+{
+    const gf_cors_conf_t *conf = served_cors(r);
+    const char *origin, *allow;
+
+    if (!conf) {
+        return DECLINED;
+    }
+    /* The answer depends on Origin, for every client (caches). */
+    apr_table_mergen(r->err_headers_out, "Vary", "Origin");
+    origin = apr_table_get(r->headers_in, "Origin");
+    if (!(allow = gf_cors_allow_origin(conf, origin))) {
+        return DECLINED;
+    }
+    if (r->method_number == M_OPTIONS && !r->prev
+        && apr_table_get(r->headers_in, "Access-Control-Request-Method")) {
+        gf_req(r)->cors_preflight = 1;
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "CORS preflight from %s", origin);
+        return DECLINED;
+    }
+    apr_table_setn(r->err_headers_out, "Access-Control-Allow-Origin", allow);
+    if (!conf->any) {
+        apr_table_setn(r->err_headers_out, "Access-Control-Allow-Credentials", "true");
+    }
+    apr_table_setn(r->err_headers_out, "Access-Control-Expose-Headers", GF_CORS_EXPOSE_HEADERS);
+    return DECLINED;
+}
+
+/* check_access_ex, first: a marked preflight needs no user. Only an
+ * initial request is ever marked (never a subrequest or an internal
+ * redirect, whose request_config is their own), so registering it
+ * AP_AUTH_INTERNAL_PER_CONF, as mod_authz_core does, keeps httpd's
+ * shortcut for subrequests of an unchanged configuration. */
+static int cors_access(request_rec *r)
+{
+    const gf_req_t *rq = ap_get_module_config(r->request_config, &genflow_module);
+    return rq && rq->cors_preflight ? OK : DECLINED;
+}
+
+/* The methods of the endpoint a preflight asks about. */
+static const char *endpoint_methods(request_rec *r)
+{
+    gf_dir_conf_t *dc = gf_dir_conf(r);
+    const char *h;
+
+    if (dc && dc->type) {
+        gf_route_t route;
+        apr_size_t n = strlen(dc->base);
+        if (n && dc->base[n - 1] == '/') n--;
+        gf_route_parse(strncmp(r->uri, dc->base, n) == 0 ? r->uri + n : "", &route);
+        /* No such endpoint: let the real request through to its JSON 404. */
+        return route.allow ? route.allow : "GET, HEAD, POST";
+    }
+    h = gf_site_handler(r);
+    if (!h) return "GET, HEAD, POST";
+    if (!strcmp(h, GF_QUOTA_HANDLER) || !strcmp(h, GF_HEALTH_HANDLER)
+        || !strcmp(h, GF_METRICS_HANDLER) || !strcmp(h, GF_TYPES_HANDLER)) {
+        return "GET, HEAD";
+    }
+    if (!strcmp(h, GF_WEBHOOK_HANDLER)) return "POST";
+    if (!strcmp(h, GF_UPLOADS_HANDLER)) return "POST";
+    if (!strcmp(h, GF_ADMIN_HANDLER)) {
+        const char *tail = strrchr(r->uri, '/');
+        tail = tail ? tail + 1 : "";
+        if (!strcmp(tail, "jobs")) return "GET, DELETE";
+        if (!strcmp(tail, "credits")) return "POST";
+        return "GET, POST, DELETE";
+    }
+    /* genflow-api (JSON 404 for every method) and any other of ours. */
+    return !strcmp(h, GF_API_HANDLER) ? "GET, HEAD, POST, DELETE" : "GET, HEAD, POST";
+}
+
+/* The first handler: answer a marked preflight, 204 without a body. */
+static int cors_preflight_handler(request_rec *r)
+{
+    const gf_req_t *rq = ap_get_module_config(r->request_config, &genflow_module);
+    const gf_cors_conf_t *conf;
+    const char *origin, *allow, *headers;
+
+    if (!rq || !rq->cors_preflight || !(conf = served_cors(r))) {
+        return DECLINED;
+    }
+    origin = apr_table_get(r->headers_in, "Origin");
+    if (!(allow = gf_cors_allow_origin(conf, origin))) {
+        return DECLINED;   /* cannot happen: header_parser checked it */
+    }
+    ap_discard_request_body(r);
+    apr_table_setn(r->headers_out, "Access-Control-Allow-Origin", allow);
+    if (!conf->any) {
+        apr_table_setn(r->headers_out, "Access-Control-Allow-Credentials", "true");
+    }
+    apr_table_setn(r->headers_out, "Access-Control-Allow-Methods",
+                   gf_cors_allow_methods(r->pool, endpoint_methods(r)));
+    headers = gf_cors_allow_headers(r->pool,
+                                    apr_table_get(r->headers_in, "Access-Control-Request-Headers"));
+    if (headers) {
+        apr_table_setn(r->headers_out, "Access-Control-Allow-Headers", headers);
+    }
+    apr_table_setn(r->headers_out, "Access-Control-Max-Age", GF_CORS_MAX_AGE);
+    apr_table_mergen(r->headers_out, "Vary",
+                     "Access-Control-Request-Method, Access-Control-Request-Headers");
+    r->status = HTTP_NO_CONTENT;
+    return OK;
+}
+
+void gf_cors_register_hooks(void)
+{
+    ap_hook_header_parser(cors_header_parser, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_check_access_ex(cors_access, NULL, NULL, APR_HOOK_FIRST,
+                            AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_handler(cors_preflight_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
+}

@@ -1,0 +1,345 @@
+/* mod_genflow_db.c: the module's use of mod_dbd.
+ *
+ * Statements run as prepared statements with buffered results. They are
+ * prepared lazily: on a connection's first use of a label, on that
+ * connection, and kept in mod_dbd's per-connection table (dbd->prepared)
+ * for the connection's life. They are deliberately not registered with
+ * ap_dbd_prepare: mod_dbd would then prepare all of them (five types
+ * make ~90) on every new connection, ~30 ms before the connection serves
+ * its first query, so a cold burst would open connections faster than it
+ * could use them; and it would warn (AH02653) once per virtual host that
+ * inherits them. A connection pays only for what it runs, one round trip
+ * per statement, once.
+ *
+ * A PostgreSQL restart breaks pooled connections in two ways (see
+ * docs/operations.md): the first query on each handle fails because the
+ * session is gone, and after mod_dbd's PQreset the new session has none of
+ * the server-side prepared statements. gf_db_select repairs both in place:
+ * it resets the connection, forgets the handle's prepared statements (they
+ * are prepared again as they are used), and runs the query once more — but only when the
+ * statement is safe to run twice: it never reached the server (the
+ * prepared statement was missing), or it is idempotent by construction
+ * (gf_sql.c marks each one; a lost connection may come after the commit).
+ * The caller learns of a re-run (rows->rerun) and recognises its own
+ * effect by the id or token it chose. While the database is down the
+ * caller gets GF_DB_UNAVAILABLE and answers 503.
+ *
+ * Request handlers take a connection with gf_db_acquire and give it back
+ * with gf_db_release before anything that waits (Prefer: wait, the events
+ * stream, a provider call): a waiting client costs a thread, never one of
+ * mod_dbd's pooled connections, so the workers always find one.
+ */
+#include <stdarg.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_dbd.h>
+#include <libpq-fe.h>
+
+#include "httpd/mod_genflow_private.h"
+#include "core/gf_sql.h"
+
+static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close_fn;
+
+/* Every (label, sql) pair the module prepares, for the repair path, and
+ * label → the statement, for its re-run rule. */
+static apr_array_header_t *statements;
+static apr_hash_t *by_label;
+
+static apr_status_t forget_statements(void *unused)
+{
+    (void)unused;
+    statements = NULL;
+    by_label = NULL;
+    return APR_SUCCESS;
+}
+
+int gf_db_bind_optional_fns(server_rec *s)
+{
+    dbd_acquire_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    dbd_open_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    dbd_close_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    if (!dbd_acquire_fn || !dbd_open_fn || !dbd_close_fn) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, GF_LOGNO(1101)
+                     "mod_dbd is required: LoadModule dbd_module and configure DBDriver pgsql");
+        return 0;
+    }
+    return 1;
+}
+
+void gf_db_register_statements(apr_pool_t *p, server_rec *s)
+{
+    apr_array_header_t *types = gf_registered_types();
+    int i;
+
+    (void)s;
+
+    statements = apr_array_make(p, 32, sizeof(gf_sql_stmt_t));
+    apr_pool_cleanup_register(p, NULL, forget_statements, apr_pool_cleanup_null);
+    gf_sql_global_statements(p, statements);
+    {
+        int n = types ? types->nelts : 0;
+        const char **names = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
+        const char **tables = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
+        for (i = 0; i < n; i++) {
+            gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
+            gf_sql_type_statements(p, t->name, t->table, statements);
+            names[i] = t->name;
+            tables[i] = t->table;
+        }
+        gf_sql_due_types_statement(p, names, tables, n, statements);
+    }
+    by_label = apr_hash_make(p);
+    for (i = 0; i < statements->nelts; i++) {
+        gf_sql_stmt_t *st = &APR_ARRAY_IDX(statements, i, gf_sql_stmt_t);
+        apr_hash_set(by_label, st->label, APR_HASH_KEY_STRING, st);
+    }
+}
+
+static const char **collect_args(apr_pool_t *p, int nargs, va_list ap);
+static gf_db_status_t run_select(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd,
+                                 const char *label, gf_db_rows_t **out, int nargs,
+                                 const char **args);
+
+static apr_status_t release_cleanup(void *data)
+{
+    request_rec *r = data;
+    gf_req_t *rq = gf_req(r);
+    if (rq->dbd) {
+        dbd_close_fn(r->server, rq->dbd);
+        rq->dbd = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+/* The request's connection: taken from mod_dbd's pool on first use, held
+ * until gf_db_release or the end of the request, whichever comes first. */
+ap_dbd_t *gf_db_acquire(request_rec *r)
+{
+    gf_req_t *rq = gf_req(r);
+
+    if (rq->dbd) return rq->dbd;
+    /* No GenFlowType anywhere: post_config never bound mod_dbd's functions
+     * (a site handler such as genflow-health can still be mounted). */
+    rq->dbd = dbd_open_fn ? dbd_open_fn(r->pool, r->server) : NULL;
+    if (!rq->dbd) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(1102)
+                      "no database connection from mod_dbd; answering 503");
+        return NULL;
+    }
+    if (!rq->dbd_cleanup) {
+        apr_pool_cleanup_register(r->pool, r, release_cleanup, apr_pool_cleanup_null);
+        rq->dbd_cleanup = 1;
+    }
+    return rq->dbd;
+}
+
+void gf_db_release(request_rec *r)
+{
+    release_cleanup(r);
+}
+
+gf_db_status_t gf_db_select1(request_rec *r, const char *label, gf_db_rows_t **rows,
+                             int nargs, ...)
+{
+    const char **args;
+    gf_db_status_t st;
+    ap_dbd_t *dbd;
+    va_list ap;
+    int held = gf_req(r)->dbd != NULL;
+
+    va_start(ap, nargs);
+    args = collect_args(r->pool, nargs, ap);
+    va_end(ap);
+    if (!(dbd = gf_db_acquire(r))) return GF_DB_UNAVAILABLE;
+    st = run_select(r->server, r->pool, dbd, label, rows, nargs, args);
+    if (!held) gf_db_release(r);
+    return st;
+}
+
+/* Outside a request (workers): a pooled connection that must be closed. */
+ap_dbd_t *gf_db_open(apr_pool_t *p, server_rec *s)
+{
+    return dbd_open_fn ? dbd_open_fn(p, s) : NULL;
+}
+
+void gf_db_close(server_rec *s, ap_dbd_t *dbd)
+{
+    dbd_close_fn(s, dbd);
+}
+
+static int connection_lost(ap_dbd_t *dbd)
+{
+    PGconn *conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
+    return !conn || PQstatus(conn) != CONNECTION_OK;
+}
+
+static int statement_missing(const char *msg)
+{
+    return msg && strstr(msg, "prepared statement") && strstr(msg, "does not exist");
+}
+
+/* Reconnect if needed and forget the handle's prepared statements: a new
+ * session has none, and the next use of each label prepares it again. */
+static gf_db_status_t repair(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd)
+{
+    if (apr_dbd_check_conn(dbd->driver, p, dbd->handle) != APR_SUCCESS
+        || connection_lost(dbd)) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1103)
+                     "database connection lost and not re-established");
+        return GF_DB_UNAVAILABLE;
+    }
+    apr_hash_clear(dbd->prepared);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1104)
+                 "database session was reset; its statements are prepared again as used");
+    return GF_DB_OK;
+}
+
+/* The handle's prepared statement for label, prepared now on first use.
+ * dbd->pool lives as long as the connection, like mod_dbd's own prepared
+ * statements. A session can still hold a statement the handle forgot (a
+ * repair after "does not exist" for another one): it is deallocated and
+ * prepared again, so the handle and the session agree. */
+static apr_dbd_prepared_t *prepared(server_rec *s, ap_dbd_t *dbd, const char *label)
+{
+    apr_dbd_prepared_t *stmt = apr_hash_get(dbd->prepared, label, APR_HASH_KEY_STRING);
+    const gf_sql_stmt_t *def;
+    int rc;
+
+    if (stmt) return stmt;
+    def = by_label ? apr_hash_get(by_label, label, APR_HASH_KEY_STRING) : NULL;
+    if (!def) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1105)
+                     "statement %s is not one of the module's", label);
+        return NULL;
+    }
+    rc = apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, def->sql, def->label, &stmt);
+    if (rc != 0 && !connection_lost(dbd)) {
+        int nrows = 0;
+        /* The label is a validated identifier (gf_sql_type_label). */
+        apr_dbd_query(dbd->driver, dbd->handle, &nrows,
+                      apr_pstrcat(dbd->pool, "DEALLOCATE ", def->label, NULL));
+        rc = apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, def->sql, def->label, &stmt);
+    }
+    if (rc != 0) {
+        const char *msg = apr_dbd_error(dbd->driver, dbd->handle, rc);
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1108)
+                     "cannot prepare statement %s: %s", label, msg ? msg : "no message");
+        return NULL;
+    }
+    apr_hash_set(dbd->prepared, def->label, APR_HASH_KEY_STRING, stmt);
+    return stmt;
+}
+
+static void copy_rows(apr_pool_t *p, ap_dbd_t *dbd, apr_dbd_results_t *res,
+                      gf_db_rows_t *out)
+{
+    apr_dbd_row_t *row = NULL;
+    apr_array_header_t *rows = apr_array_make(p, 4, sizeof(const char **));
+    int j;
+
+    out->ncols = apr_dbd_num_cols(dbd->driver, res);
+    /* Read to the end even when one row is wanted: apr_dbd requires it. */
+    while (apr_dbd_get_row(dbd->driver, p, res, &row, -1) == 0) {
+        const char **vals = apr_pcalloc(p, sizeof(char *) * (apr_size_t)out->ncols);
+        for (j = 0; j < out->ncols; j++) {
+            char *v = NULL;
+            if (apr_dbd_datum_get(dbd->driver, row, j, APR_DBD_TYPE_STRING, &v) == APR_SUCCESS) {
+                vals[j] = apr_pstrdup(p, v);
+            }
+        }
+        *(const char ***)apr_array_push(rows) = vals;
+    }
+    out->nrows = rows->nelts;
+    out->rows = (const char ***)rows->elts;
+}
+
+static gf_db_status_t run_select(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd,
+                                 const char *label, gf_db_rows_t **out, int nargs,
+                                 const char **args)
+{
+    int attempt;
+
+    *out = apr_pcalloc(p, sizeof(**out));
+    for (attempt = 0; attempt < 2; attempt++) {
+        apr_dbd_prepared_t *stmt = prepared(s, dbd, label);
+        apr_dbd_results_t *res = NULL;
+        const char *msg;
+        int rc;
+
+        if (!stmt) {
+            if (attempt == 0 && connection_lost(dbd)) {
+                /* The session died before this statement's first use. */
+                if (repair(s, p, dbd) != GF_DB_OK) return GF_DB_UNAVAILABLE;
+                continue;
+            }
+            return connection_lost(dbd) ? GF_DB_UNAVAILABLE : GF_DB_ERROR;
+        }
+        rc = apr_dbd_pselect(dbd->driver, p, dbd->handle, &res, stmt, 1, nargs, args);
+        if (rc == 0) {
+            int rerun = (*out)->rerun;
+            copy_rows(p, dbd, res, *out);
+            (*out)->rerun = rerun;
+            return GF_DB_OK;
+        }
+        msg = apr_dbd_error(dbd->driver, dbd->handle, rc);
+        if (attempt == 0 && (connection_lost(dbd) || statement_missing(msg))) {
+            /* A missing statement never ran. A lost connection may have
+             * lost only the answer of a committed statement: run it again
+             * only if it is safe to (gf_sql.c), else report trouble. */
+            const gf_sql_stmt_t *def = by_label ? apr_hash_get(by_label, label,
+                                                               APR_HASH_KEY_STRING) : NULL;
+            int again = statement_missing(msg) || (def && def->rerun_safe);
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1106)
+                         "statement %s failed (%s); repairing the connection%s", label,
+                         msg ? msg : "no message", again ? " and running it again" : "");
+            if (repair(s, p, dbd) != GF_DB_OK || !again) {
+                return GF_DB_UNAVAILABLE;
+            }
+            (*out)->rerun = !statement_missing(msg);
+            continue;
+        }
+        if (connection_lost(dbd)) {
+            return GF_DB_UNAVAILABLE;
+        }
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1107)
+                     "statement %s failed: %s", label, msg ? msg : "no message");
+        return GF_DB_ERROR;
+    }
+    return GF_DB_ERROR;
+}
+
+static const char **collect_args(apr_pool_t *p, int nargs, va_list ap)
+{
+    const char **args = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(nargs + 1));
+    int i;
+    for (i = 0; i < nargs; i++) {
+        args[i] = va_arg(ap, const char *);
+    }
+    return args;
+}
+
+gf_db_status_t gf_db_select(request_rec *r, ap_dbd_t *dbd, const char *label,
+                            gf_db_rows_t **rows, int nargs, ...)
+{
+    const char **args;
+    va_list ap;
+
+    va_start(ap, nargs);
+    args = collect_args(r->pool, nargs, ap);
+    va_end(ap);
+    return run_select(r->server, r->pool, dbd, label, rows, nargs, args);
+}
+
+gf_db_status_t gf_db_pselect(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const char *label,
+                             gf_db_rows_t **rows, int nargs, ...)
+{
+    const char **args;
+    va_list ap;
+
+    va_start(ap, nargs);
+    args = collect_args(p, nargs, ap);
+    va_end(ap);
+    return run_select(s, p, dbd, label, rows, nargs, args);
+}

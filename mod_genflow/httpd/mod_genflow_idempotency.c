@@ -1,0 +1,185 @@
+/* mod_genflow_idempotency.c: the Idempotency-Key header.
+ *
+ * On create, generate and retry: the first request for (user, key) inserts
+ * a "running" record under an owner token it chose — the primary key makes
+ * concurrent duplicates collide there, before any generation or
+ * reservation exists — runs, and stores its answer. Later requests with the
+ * key get that answer again with "Idempotent-Replayed: true"; with a
+ * different method, path or body they get 422, and while the first is
+ * still running 409 (both IDEMPOTENCY_CONFLICT).
+ *
+ * Failures lose nothing and block nothing for long:
+ *  - the create (or queue) writes its generation id into the record in the
+ *    same transaction, so whatever happens afterwards, the key stays bound
+ *    to that one generation;
+ *  - an answer that did nothing (bad input, the per-user limit) and bound
+ *    no generation drops the record: the key can be used again;
+ *  - a request that fails after its generation was created (database
+ *    trouble) releases the record, and one that dies (a killed child, a
+ *    lost connection) leaves it "running" with a claim that ages: the next
+ *    request with the key takes the record over — at once when released,
+ *    after GenFlowLeaseSeconds otherwise — and answers for the generation
+ *    that was created, or runs afresh when none was;
+ *  - the owner token makes each statement safe to run again after a lost
+ *    connection: a re-run finds its own record.
+ * Records are pruned after 24 h.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_sha1.h>
+#include <apr_uuid.h>
+#include <http_protocol.h>
+
+#include "httpd/mod_genflow_private.h"
+#include "core/gf_error.h"
+#include "core/gf_sql.h"
+
+#define IDEMPOTENCY_KEY_MAX 255
+
+static int worth_replaying(int status)
+{
+    return status == 200 || status == 201 || status == 202 || status == 402 || status == 404
+           || status == 409;
+}
+
+static const char *new_token(apr_pool_t *p)
+{
+    apr_uuid_t u;
+    char buf[APR_UUID_FORMATTED_LENGTH + 1];
+    apr_uuid_get(&u);
+    apr_uuid_format(buf, &u);
+    return apr_pstrdup(p, buf);
+}
+
+int gf_idempotency_still_owned(request_rec *r)
+{
+    gf_req_t *rq = gf_req(r);
+    gf_db_rows_t *rows;
+    const char *stale = apr_itoa(r->pool, gf_conf_lease_secs(gf_server_conf(r->server)));
+    if (!rq->idem_key) return 1;
+    return gf_db_select1(r, GF_SQL_IDEM_GET, &rows, 3, stale, r->user, rq->idem_key) == GF_DB_OK
+           && rows->nrows == 1 && rows->rows[0][5] && !strcmp(rows->rows[0][5], rq->idem_owner);
+}
+
+/* Run the request as the record's owner, then record what it answered. */
+static int run_owned(request_rec *r, const char *key, const char *token,
+                     int (*run)(request_rec *, void *),
+                     int (*resume)(request_rec *, void *, const char *), void *baton,
+                     const char *generation_id)
+{
+    gf_req_t *rq = gf_req(r);
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    int rc;
+
+    rq->capture = 1;
+    rq->idem_key = key;
+    rq->idem_owner = token;
+    rq->idem_linked = generation_id != NULL;
+    rc = generation_id ? resume(r, baton, generation_id) : run(r, baton);
+    rq->capture = 0;
+    if (rq->body && worth_replaying(rq->status)) {
+        st = gf_db_select1(r, GF_SQL_IDEM_SAVE, &rows, 6, apr_itoa(r->pool, rq->status),
+                           rq->body, rq->location, r->user, key, token);
+    }
+    else if (!rq->idem_linked) {
+        /* Nothing was created: the key is free again. */
+        st = gf_db_select1(r, GF_SQL_IDEM_DROP, &rows, 3, r->user, key, token);
+    }
+    else {
+        /* A generation exists but the answer failed: the next request
+         * with the key answers for it. */
+        st = gf_db_select1(r, GF_SQL_IDEM_RELEASE, &rows, 3, r->user, key, token);
+    }
+    if (st != GF_DB_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(1801)
+                      "could not record the answer for an Idempotency-Key; the record is "
+                      "taken over after GenFlowLeaseSeconds");
+    }
+    return rc;
+}
+
+int gf_idempotent(request_rec *r, long max_body, int (*run)(request_rec *, void *),
+                  int (*resume)(request_rec *, void *, const char *), void *baton)
+{
+    const char *key = apr_table_get(r->headers_in, "Idempotency-Key");
+    char *body = NULL;
+    /* "{SHA}" + base64 of the 20-byte digest + NUL. */
+    char fp[APR_SHA1PW_IDLEN + 28 + 1];
+    char *material;
+    apr_size_t head_len;
+    apr_size_t len = 0;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    const char *token, *stale;
+    const char *const *rec;
+    int rc;
+
+    if (!key) {
+        return run(r, baton);
+    }
+    if (!*key || strlen(key) > IDEMPOTENCY_KEY_MAX) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "Idempotency-Key must be 1 to 255 characters");
+    }
+    if ((rc = gf_read_json_body(r, max_body, &body, &len)) != GF_CONTINUE) {
+        return rc;
+    }
+    /* The fingerprint: same endpoint and same body, byte for byte. */
+    {
+        /* Byte for byte, NULs included: the body is not a C string. */
+        const char *head = apr_pstrcat(r->pool, r->method, " ", r->uri, "\n", NULL);
+        head_len = strlen(head);
+        material = apr_palloc(r->pool, head_len + len + 1);
+        memcpy(material, head, head_len);
+        if (len) memcpy(material + head_len, body, len);
+        apr_sha1_base64(material, (int)(head_len + len), fp);
+    }
+    token = new_token(r->pool);
+    stale = apr_itoa(r->pool, gf_conf_lease_secs(gf_server_conf(r->server)));
+
+    st = gf_db_select1(r, GF_SQL_IDEM_BEGIN, &rows, 4, r->user, key, fp, token);
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (rows->nrows == 1) {
+        return run_owned(r, key, token, run, resume, baton, NULL);
+    }
+    st = gf_db_select1(r, GF_SQL_IDEM_GET, &rows, 3, stale, r->user, key);
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (rows->nrows == 0) {
+        /* Dropped by its owner a moment ago: the client may simply retry. */
+        return gf_send_error(r, HTTP_CONFLICT, GF_ERR_IDEMPOTENCY,
+                             "a request with this Idempotency-Key just ended; retry");
+    }
+    rec = rows->rows[0];
+    if (rec[5] && !strcmp(rec[5], token)) {
+        /* Our own BEGIN, committed before its answer was lost. */
+        return run_owned(r, key, token, run, resume, baton, NULL);
+    }
+    if (strcmp(rec[0], fp)) {
+        return gf_send_error(r, 422, GF_ERR_IDEMPOTENCY,
+                             "this Idempotency-Key was used with a different request");
+    }
+    if (!strcmp(rec[1], "done") && rec[2] && rec[3]) {
+        apr_table_setn(r->headers_out, "Idempotent-Replayed", "true");
+        if (rec[4]) {
+            apr_table_setn(r->headers_out, "Location", rec[4]);
+        }
+        return gf_send_json(r, atoi(rec[2]), rec[3]);
+    }
+    if (!strcmp(rec[1], "running") && rec[7] && !strcmp(rec[7], "1")) {
+        /* Its owner released it or is gone: this request takes over. */
+        st = gf_db_select1(r, GF_SQL_IDEM_TAKEOVER, &rows, 4, token, r->user, key, stale);
+        if (st != GF_DB_OK) return gf_send_db_error(r, st);
+        if (rows->nrows == 1) {
+            const char *gen = rows->rows[0][0];
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1802)
+                          "took over an Idempotency-Key whose first request ended without "
+                          "an answer (%s)", *gen ? "its generation is answered for"
+                                                 : "nothing was created; running afresh");
+            return run_owned(r, key, token, run, resume, baton, *gen ? gen : NULL);
+        }
+    }
+    apr_table_setn(r->headers_out, "Retry-After", "1");
+    return gf_send_error(r, HTTP_CONFLICT, GF_ERR_IDEMPOTENCY,
+                         "the first request with this Idempotency-Key is still running");
+}

@@ -1,0 +1,702 @@
+/* mod_genflow_run.c: one attempt of one generation, in a worker thread.
+ *
+ * claim (one conditional UPDATE … FOR UPDATE SKIP LOCKED, under a lease)
+ *   → the provider of the row's chain position: submit, or poll an
+ *     accepted job (never re-submit it: a failing poll is polled again)
+ *   → gf_job_decide: complete | poll | retry | fallback | fail
+ *   → one guarded statement: schedule again, or finalize with the charge
+ *     or the refund in the same statement.
+ * No database connection is held while the provider works; the child's
+ * listener renews the lease meanwhile (heartbeat). An attempt whose lease
+ * was taken over, or whose generation ended under it (cancelled, expired),
+ * writes nothing: no row change and no stored picture. An attempt the
+ * stopping child abandons gives its row back for rescue at once.
+ * The shared metrics (gf_metrics.h) count each provider call, and each
+ * retry, fallback, charge or refund whose statement matched.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_general.h>
+
+#include "httpd/mod_genflow_private.h"
+#include "core/gf_error.h"
+#include "image/gf_image.h"
+#include "core/gf_input.h"
+#include "core/gf_job.h"
+#include "core/gf_sql.h"
+
+#define OUTCOME_RETRY_WAIT apr_time_from_msec(500)
+
+static const char *num(apr_pool_t *p, long v)
+{
+    return apr_ltoa(p, v);
+}
+
+static int fill_claim(apr_pool_t *p, const gf_type_t *t, const char *const *row,
+                      const char *lease_owner, gf_claim_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->type = t;
+    c->id = row[0];
+    c->user = row[1];
+    c->prompt = row[2];
+    c->source_image = row[3];
+    c->aspect_ratio = row[4];
+    c->seed = (apr_uint64_t)apr_atoi64(row[5]);
+    c->chain = row[6];
+    c->chain_index = atoi(row[7]);
+    c->retry_count = atoi(row[8]);
+    c->max_retries = atoi(row[9]);
+    c->poll_count = atoi(row[10]);
+    c->provider_job_id = row[11];
+    c->attempts = atoi(row[12]);
+    c->deadline = apr_time_from_msec(apr_atoi64(row[13]));
+    c->provider_state = row[14];
+    c->poll_errors = atoi(row[15]);
+    c->rescued = row[16] && !strcmp(row[16], "1");
+    c->started = row[17] ? apr_time_from_msec(apr_atoi64(row[17])) : 0;
+    c->preset = row[18];
+    c->strength = row[19];
+    c->lease_owner = lease_owner;
+    (void)p;
+    return 1;
+}
+
+static void log_transition(server_rec *s, apr_pool_t *p, int level, const gf_claim_t *c,
+                           const char *provider, const char *what, const char *code,
+                           const char *detail)
+{
+    /* The detail is often a provider's own words: escaped like any other
+     * outside text in the error_log (quotes, backslashes, control and
+     * non-ASCII bytes). */
+    ap_log_error(APLOG_MARK, level, 0, s, GF_LOGNO(1401)
+                 "%s type=%s id=%s user=%s provider=%s attempt=%d chain_index=%d "
+                 "retry=%d error=%s%s%s", what, c->type->name, c->id, c->user,
+                 provider ? provider : "-", c->attempts, c->chain_index, c->retry_count,
+                 code ? code : "-", detail ? ": " : "", detail ? ap_escape_logitem(p, detail) : "");
+}
+
+/* Run one guarded statement of this attempt on a connection held only for
+ * it: RENEW (is the lease still ours?) or RELEASE. 1 when it matched, 0
+ * when it did not, -1 when the database could not say. */
+static int attempt_statement(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                             gf_sql_type_op_t op)
+{
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    ap_dbd_t *dbd = gf_db_open(p, s);
+
+    if (!dbd) return -1;
+    if (op == GF_SQL_RENEW) {
+        st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 4,
+                           num(p, gf_conf_lease_secs(gf_server_conf(s))), c->id,
+                           c->lease_owner, num(p, c->attempts));
+    }
+    else {
+        /* RELEASE: a submission cut off may have been accepted. */
+        st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 4,
+                           c->provider_job_id ? "0" : "1", c->id, c->lease_owner,
+                           num(p, c->attempts));
+    }
+    gf_db_close(s, dbd);
+    if (st != GF_DB_OK) return -1;
+    return rows->nrows == 1;
+}
+
+/* A key nobody can guess: the URL of a picture is given to its owner only. */
+static const char *storage_key(apr_pool_t *p, const gf_claim_t *c)
+{
+    unsigned char b[8];
+    char hex[17];
+    int i;
+    if (apr_generate_random_bytes(b, sizeof(b)) != APR_SUCCESS) {
+        apr_uint64_t t = (apr_uint64_t)apr_time_now();
+        memcpy(b, &t, sizeof(b));
+    }
+    for (i = 0; i < 8; i++) apr_snprintf(hex + 2 * i, 3, "%02x", b[i]);
+    return apr_pstrcat(p, c->type->name, "/", c->id, "-", hex, ".png", NULL);
+}
+
+/* One guarded statement that records the attempt's outcome. */
+static gf_db_status_t record_outcome(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd,
+                                     const gf_claim_t *c, const gf_decision_t *d,
+                                     const char *provider, const char *model, const char *url,
+                                     const gf_provider_result_t *res, gf_db_rows_t **rowsp)
+{
+    const gf_type_t *t = c->type;
+    const char *attempt = num(p, c->attempts);
+    gf_decision_t dd = *d;
+    gf_db_status_t st;
+    gf_db_rows_t *rows;
+
+    switch (dd.next) {
+    case GF_NEXT_COMPLETE:
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_COMPLETE], &rows, 6, c->id, url,
+                           provider, model, c->lease_owner, attempt);
+        break;
+    case GF_NEXT_FAIL:
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_FAIL], &rows, 9, c->id, "failed",
+                           dd.code, dd.message ? dd.message : dd.code, provider, model,
+                           c->lease_owner, attempt, NULL);
+        break;
+    default: {
+        int index = c->chain_index, retry = c->retry_count, polls = c->poll_count;
+        int poll_errors = 0;
+        const char *job_id = NULL, *state = NULL;
+        if (dd.next == GF_NEXT_POLL) {
+            polls++;
+            /* A failed poll keeps the accepted job: the next attempt polls
+             * it again, it is never submitted again. */
+            poll_errors = dd.poll_failed ? c->poll_errors + 1 : 0;
+            job_id = res->provider_job_id ? res->provider_job_id : c->provider_job_id;
+            state = res->provider_state ? res->provider_state : c->provider_state;
+        }
+        else if (dd.next == GF_NEXT_RETRY) {
+            retry++;
+        }
+        else { /* fallback */
+            index++;
+            retry = 0;
+            polls = 0;
+        }
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_SCHEDULE], &rows, 12,
+                           num(p, (long)apr_time_as_msec(dd.delay)), num(p, index),
+                           num(p, retry), num(p, polls), num(p, poll_errors), job_id, state,
+                           provider, model, c->id, c->lease_owner, attempt);
+        break;
+    }
+    }
+    *rowsp = rows;
+    return st;
+}
+
+/* Apply a decision with a fresh connection; returns 1, or -1 on trouble. */
+static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
+                 const gf_provider_t *prov, const gf_provider_result_t *res)
+{
+    const gf_storage_t *stored_in = NULL;
+    const char *stored_key = NULL;
+    gf_server_conf_t *sc = gf_server_conf(s);
+    const gf_type_t *t = c->type;
+    const char *provider = prov ? prov->name : NULL, *model = res ? res->model : NULL;
+    const char *url = NULL, *err = NULL;
+    apr_time_t until;
+    int maybe_applied = 0;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    ap_dbd_t *dbd;
+    gf_decision_t dd = *d;
+
+    if (dd.next == GF_NEXT_COMPLETE) {
+        /* Is the generation still this attempt's? A cancelled or expired
+         * one gets nothing stored: its late picture is discarded here. */
+        if (attempt_statement(s, p, c, GF_SQL_RENEW) == 0) {
+            log_transition(s, p, APLOG_INFO, c, provider, "discarded", NULL,
+                           "the generation is no longer this attempt's (cancelled, expired "
+                           "or taken over); its result is not stored");
+            return 1;
+        }
+        if (res->image) {
+            const char *key = storage_key(p, c);
+            apr_status_t rv = gf_storage_put(sc->storage, p, key, res->image, res->image_len,
+                                             res->content_type, &url, &err);
+            stored_in = sc->storage;
+            stored_key = key;
+            /* docs/operations.md: when the primary store fails, keep the provider's URL
+             * (saying so), and only bytes without one go to the local
+             * directory of last resort. */
+            if (rv != APR_SUCCESS && res->image_url) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1406)
+                             "%s storage failed for type=%s id=%s (%s); keeping the "
+                             "provider's temporary URL", sc->storage->backend, t->name, c->id,
+                             ap_escape_logitem(p, err));
+                url = res->image_url;
+                rv = APR_SUCCESS;
+            }
+            if (rv != APR_SUCCESS && sc->fallback_storage) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1405)
+                             "%s storage failed for type=%s id=%s (%s); trying %s",
+                             sc->storage->backend, t->name, c->id, ap_escape_logitem(p, err),
+                             sc->fallback_storage->backend);
+                rv = gf_storage_put(sc->fallback_storage, p, key, res->image, res->image_len,
+                                    res->content_type, &url, &err);
+                stored_in = sc->fallback_storage;
+            }
+            if (rv != APR_SUCCESS || url == res->image_url) {
+                stored_in = NULL;   /* nothing of ours to take back */
+            }
+            if (rv != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1402)
+                             "storage failed for type=%s id=%s: %s", t->name, c->id,
+                             ap_escape_logitem(p, err));
+                dd.next = GF_NEXT_FAIL;
+                dd.code = GF_JOB_STORAGE;
+                dd.message = "the image could not be stored";
+            }
+        }
+        else {
+            url = res->image_url;
+        }
+    }
+
+    /* The outcome must reach the database: an accepted job's id, above
+     * all, or the job would be submitted again after a rescue. While the
+     * database is away (a restart) the write is tried again for up to a
+     * lease. That is safe: each statement is guarded by (lease owner,
+     * attempt), which no other worker can hold until this lease expired
+     * and the row was claimed again, and a repeat after a lost answer
+     * matches nothing. */
+    until = apr_time_now() + apr_time_from_sec(gf_conf_lease_secs(sc));
+    for (;;) {
+        st = GF_DB_UNAVAILABLE;
+        if ((dbd = gf_db_open(p, s)) != NULL) {
+            st = record_outcome(s, p, dbd, c, &dd, provider, model, url, res, &rows);
+            gf_db_close(s, dbd);
+            if (st != GF_DB_OK || rows->rerun) {
+                maybe_applied = 1;   /* an earlier run may have committed */
+            }
+        }
+        if (st == GF_DB_OK || apr_time_now() >= until || gf_workers_aborting()) break;
+        apr_sleep(OUTCOME_RETRY_WAIT);
+    }
+    if (st == GF_DB_OK && rows->nrows == 0 && !maybe_applied && stored_in) {
+        /* Cancelled between the check and the completion: the picture
+         * must not stay behind a generation that has none. (When an
+         * earlier run may have completed it, the picture stays.) */
+        gf_storage_remove(stored_in, p, stored_key);
+    }
+    if (st != GF_DB_OK) {
+        return -1;
+    }
+    if (rows->nrows == 0) {
+        /* The lease was taken over (we were too slow) or the generation was
+         * cancelled meanwhile: our result is dropped, nothing is charged.
+         * Or a run whose answer was lost had recorded it already. */
+        log_transition(s, p, APLOG_WARNING, c, provider, "stale", gf_job_next_name(dd.next),
+                       maybe_applied ? "nothing to change: recorded by a run whose answer was "
+                                       "lost, or the row changed under this attempt"
+                                     : "the row changed under this attempt; result dropped");
+        return 1;
+    }
+    /* Metrics: what this statement did (it matched, so it ran once). */
+    switch (dd.next) {
+    case GF_NEXT_RETRY:
+        gf_metrics_retry(gf_metrics(), t->name);
+        break;
+    case GF_NEXT_FALLBACK:
+        gf_metrics_fallback(gf_metrics(), t->name);
+        break;
+    case GF_NEXT_COMPLETE:
+    case GF_NEXT_FAIL:
+        /* The status object: the charge or refund and the duration. */
+        gf_metrics_terminal(gf_metrics(), p, t->name, rows->rows[0][0]);
+        break;
+    default:
+        break;
+    }
+    log_transition(s, p, dd.next == GF_NEXT_COMPLETE || dd.next == GF_NEXT_FAIL ? APLOG_INFO
+                                                                            : APLOG_DEBUG,
+                   c, provider, gf_job_next_name(dd.next),
+                   dd.next == GF_NEXT_FAIL ? dd.code : (res ? res->error_code : NULL),
+                   dd.next == GF_NEXT_FAIL ? dd.message
+                       : (dd.delay ? apr_psprintf(p, "in %" APR_TIME_T_FMT " ms",
+                                                  apr_time_as_msec(dd.delay)) : NULL));
+    return 1;
+}
+
+static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot);
+
+/* The attempt cannot start: its source upload could not be read. */
+static int source_failed(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                         gf_provider_result_t *res, const char *code, int transient,
+                         const char *message, const char *detail)
+{
+    ap_log_error(APLOG_MARK, transient ? APLOG_WARNING : APLOG_ERR, 0, s, GF_LOGNO(4120)
+                 "type=%s id=%s: %s%s%s", c->type->name, c->id, message, detail ? ": " : "",
+                 detail ? ap_escape_logitem(p, detail) : "");
+    res->error_code = code;
+    res->transient = transient;
+    res->error_message = message;
+    return 0;
+}
+
+/* An "upload:<id>" source: the upload's row (on a connection held for
+ * that read only, never across the storage read), its bytes read back
+ * from the backend that stored them (at most the size the row records),
+ * and for the local provider its pixels, decoded again with the row's
+ * pixel count as the cap. 1 when the job has them; else 0 and res says
+ * why: a transient STORAGE_ERROR (retried), or a permanent one when the
+ * upload is gone or no longer what it was. */
+static int resolve_upload(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                          const gf_provider_t *prov, gf_job_t *job, gf_provider_result_t *res)
+{
+    gf_server_conf_t *sc = gf_server_conf(s);
+    const char *id = gf_input_upload_id(c->source_image), *err = NULL;
+    const gf_storage_t *store;
+    const char *const *row;
+    unsigned char *bytes = NULL;
+    apr_size_t len = 0, want;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    ap_dbd_t *dbd;
+
+    if (!(dbd = gf_db_open(p, s))) {
+        return source_failed(s, p, c, res, GF_JOB_STORAGE, 1,
+                             "the source upload could not be looked up", "no database connection");
+    }
+    st = gf_db_pselect(s, p, dbd, GF_SQL_UPLOAD_GET, &rows, 2, id, c->user);
+    gf_db_close(s, dbd);
+    if (st != GF_DB_OK) {
+        return source_failed(s, p, c, res, GF_JOB_STORAGE, 1,
+                             "the source upload could not be looked up", "database error");
+    }
+    if (rows->nrows != 1) {
+        return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
+                             "the source upload no longer exists", id);
+    }
+    row = rows->rows[0];   /* storage, key, url, content type, width, height, bytes */
+    store = !strcmp(row[0], "cloudinary") ? sc->cloudinary
+          : (sc->storage && !strcmp(sc->storage->backend, "local")) ? sc->storage
+          : sc->fallback_storage;
+    if (!store) {
+        return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
+                             "the source upload's storage is not configured here", row[0]);
+    }
+    want = (apr_size_t)apr_atoi64(row[6]);
+    if (gf_storage_get(store, p, row[1], row[2], want, &bytes, &len, &err) != APR_SUCCESS) {
+        return source_failed(s, p, c, res, GF_JOB_STORAGE, 1,
+                             "the source upload could not be read back", err);
+    }
+    if (len != want) {
+        return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
+                             "the source upload changed since it was uploaded", row[1]);
+    }
+    job->source_bytes = bytes;
+    job->source_len = len;
+    job->source_content_type = row[3];
+    job->source_url = row[2];
+    if (prov->kind == &gf_provider_kind_local) {
+        gf_image_t *img = apr_pcalloc(p, sizeof(*img));
+        gf_image_format_t fmt;
+        apr_uint64_t pixels = (apr_uint64_t)apr_atoi64(row[4]) * (apr_uint64_t)apr_atoi64(row[5]);
+        if ((err = gf_image_decode(p, bytes, len, pixels, &fmt, img)) != NULL
+            || strcmp(gf_image_content_type(fmt), row[3])) {
+            return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
+                                 "the source upload no longer decodes as it did", err);
+        }
+        job->source_pixels = img;
+    }
+    return 1;
+}
+
+typedef struct {
+    server_rec *s;
+    apr_pool_t *p;
+    const gf_claim_t *c;
+    const char *provider;
+} accepted_baton_t;
+
+/* gf_job_t.accepted: write the job id the provider just gave, guarded by
+ * this attempt's lease, before the adapter downloads anything. */
+static void on_accepted(const void *data, const char *job_id, const char *state)
+{
+    const accepted_baton_t *b = data;
+    gf_db_rows_t *rows;
+    ap_dbd_t *dbd = gf_db_open(b->p, b->s);
+
+    if (!dbd) return;   /* the outcome statement records it later */
+    gf_db_pselect(b->s, b->p, dbd, b->c->type->labels[GF_SQL_ACCEPTED], &rows, 6, job_id, state,
+                  b->provider, b->c->id, b->c->lease_owner, num(b->p, b->c->attempts));
+    gf_db_close(b->s, dbd);
+}
+
+/* Run one claimed row under this worker's slot (heartbeats follow it). */
+static int run_row(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *const *row,
+                   const char *lease_owner, gf_attempt_t *slot)
+{
+    gf_claim_t c;
+    int rc;
+    fill_claim(p, t, row, lease_owner, &c);
+    gf_attempt_begin(slot, t, c.id, lease_owner, c.attempts);
+    rc = run_claimed(s, p, &c, slot);
+    gf_attempt_end(slot);
+    return rc;
+}
+
+/* Give back the claimed polls from row `from` on, which this worker will
+ * not run: due now, free for any worker. */
+static void release_rest(server_rec *s, apr_pool_t *p, const gf_type_t *t, gf_db_rows_t *rows,
+                         int from, const char *lease_owner)
+{
+    const char *ids = "";
+    gf_db_rows_t *res;
+    ap_dbd_t *dbd;
+    int i;
+
+    for (i = from; i < rows->nrows; i++) {
+        ids = apr_pstrcat(p, ids, i > from ? "," : "", rows->rows[i][0], NULL);
+    }
+    if (!*ids || !(dbd = gf_db_open(p, s))) return;   /* else the leases just expire */
+    gf_db_pselect(s, p, dbd, t->labels[GF_SQL_RELEASE_REST], &res, 2, ids, lease_owner);
+    gf_db_close(s, dbd);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1409)
+                 "type=%s: gave back %d claimed polls not run in time", t->name,
+                 rows->nrows - from);
+}
+
+int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner,
+               gf_attempt_t *slot)
+{
+    gf_server_conf_t *sc = gf_server_conf(s);
+    int lease = gf_conf_lease_secs(sc);
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    ap_dbd_t *dbd;
+    apr_time_t stop_by;
+    int i, worked = 0, trouble = 0;
+
+    if (!(dbd = gf_db_open(p, s))) {
+        return -1;
+    }
+    /* New work first: a first attempt, a retry or a fallback. */
+    st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM], &rows, 2, lease_owner,
+                       num(p, lease));
+    if (st == GF_DB_OK && rows->nrows == 0) {
+        /* Then the due polls of accepted jobs, a batch at a time. */
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM_POLLS], &rows, 3, lease_owner,
+                           num(p, lease), num(p, GF_POLL_BATCH));
+    }
+    gf_db_close(s, dbd);
+    if (st != GF_DB_OK) return -1;
+    if (rows->nrows == 0) return 0;
+    /* The batch shares one lease, renewed only for the row being worked:
+     * rows not reached within half of it go back (the heartbeat of the
+     * running one is the listener's). */
+    stop_by = apr_time_now() + apr_time_from_sec(lease) / 2;
+    for (i = 0; i < rows->nrows; i++) {
+        if (i > 0 && (apr_time_now() >= stop_by || gf_workers_aborting()
+                      || gf_workers_stopping())) {
+            release_rest(s, p, t, rows, i, lease_owner);
+            break;
+        }
+        if (run_row(s, p, t, rows->rows[i], lease_owner, slot) < 0) trouble = 1;
+        else worked = 1;
+    }
+    /* A batch that got anything done is work, even if one outcome could
+     * not be written: the worker goes on rather than sleeping it off. */
+    return worked ? 1 : trouble ? -1 : 0;
+}
+
+int gf_run_due_types(server_rec *s, apr_pool_t *p, int *due)
+{
+    apr_array_header_t *types = gf_registered_types();
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    ap_dbd_t *dbd;
+    int i, j;
+
+    if (!(dbd = gf_db_open(p, s))) return -1;
+    st = gf_db_pselect(s, p, dbd, GF_SQL_DUE_TYPES, &rows, 1, "due");
+    gf_db_close(s, dbd);
+    if (st != GF_DB_OK) return -1;
+    for (i = 0; i < types->nelts; i++) {
+        const gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
+        due[i] = 0;
+        for (j = 0; j < rows->nrows; j++) {
+            if (rows->rows[j][0] && !strcmp(rows->rows[j][0], t->name)) due[i] = 1;
+        }
+    }
+    return 0;
+}
+
+static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot)
+{
+    gf_server_conf_t *sc = gf_server_conf(s);
+    const gf_claim_t c = *cp;
+    const gf_type_t *t = c.type;
+    apr_array_header_t *chain;
+    const gf_chain_entry_t *entry;
+    gf_provider_t *prov = NULL;
+    gf_provider_result_t res;
+    gf_job_state_t js;
+    gf_decision_t d;
+    gf_job_t job;
+    accepted_baton_t ab;
+    const char *err = NULL;
+    apr_uint32_t rnd = 0;
+
+    memset(&res, 0, sizeof(res));
+    memset(&js, 0, sizeof(js));
+    js.retry_count = c.retry_count;
+    js.max_retries = c.max_retries;
+    js.poll_count = c.poll_count;
+    js.polling = c.provider_job_id != NULL;
+    js.poll_errors = c.poll_errors;
+    js.deadline = c.deadline;
+    js.started = c.started;
+    js.chain_index = c.chain_index;
+
+    chain = gf_chain_parse(p, c.chain, &err);
+    if (!chain || c.chain_index >= chain->nelts) {
+        memset(&d, 0, sizeof(d));
+        d.next = GF_NEXT_FAIL;
+        d.code = GF_JOB_API;
+        d.message = chain ? "the provider chain is exhausted" : err;
+        return apply(s, p, &c, &d, NULL, &res);
+    }
+    js.chain_len = chain->nelts;
+    entry = &APR_ARRAY_IDX(chain, c.chain_index, gf_chain_entry_t);
+    prov = apr_hash_get(sc->providers, entry->provider, APR_HASH_KEY_STRING);
+
+    js.now = apr_time_now();
+    if (js.now >= c.deadline) {
+        memset(&d, 0, sizeof(d));
+        d.next = GF_NEXT_FAIL;
+        d.code = GF_JOB_TIMEOUT;
+        d.message = "the generation did not finish before its deadline";
+        return apply(s, p, &c, &d, prov, &res);
+    }
+    if (prov && c.rescued && !c.provider_job_id && prov->kind->poll
+        && c.chain_index + 1 < chain->nelts) {
+        /* The previous attempt ended without a word (a killed child, or a
+         * submission cut off at exit) and no job id was recorded: the
+         * provider may have accepted the job, and it has no idempotency
+         * key. Submitting again could make a second paid job; the chain's
+         * next provider is asked instead. */
+        memset(&d, 0, sizeof(d));
+        d.next = GF_NEXT_FALLBACK;
+        log_transition(s, p, APLOG_WARNING, &c, prov->name, "fallback", NULL,
+                       "the previous attempt ended during its submission; not submitting "
+                       "to this provider again");
+        return apply(s, p, &c, &d, prov, &res);
+    }
+    if (!prov) {
+        /* Declared when the row was created, gone from the configuration
+         * since: a permanent failure of this chain entry. */
+        res.error_code = GF_JOB_API;
+        res.error_message = apr_psprintf(p, "provider '%s' is not configured", entry->provider);
+    }
+    else {
+        memset(&job, 0, sizeof(job));
+        job.type = t->name;
+        job.id = c.id;
+        job.user = c.user;
+        job.prompt = c.prompt;
+        job.source_image = c.source_image;
+        job.aspect_ratio = c.aspect_ratio;
+        job.seed = c.seed;
+        job.model = entry->model;
+        job.attempt = c.attempts;
+        job.poll_count = c.poll_count;
+        job.provider_state = c.provider_state;
+        job.preset = c.preset;
+        if (c.strength) {
+            job.has_strength = 1;
+            job.strength = strtod(c.strength, NULL);
+        }
+        ab.s = s;
+        ab.p = p;
+        ab.c = &c;
+        ab.provider = prov->name;
+        job.accepted = on_accepted;
+        job.accepted_baton = &ab;
+        if (APLOGdebug(s)) {
+            log_transition(s, p, APLOG_DEBUG, &c, prov->name,
+                           c.provider_job_id ? "poll" : "submit", NULL, NULL);
+        }
+        /* An upload is read for a submission (network providers hold it
+         * after that) and for every call of the local provider, whose
+         * picture is drawn when its (simulated) job ends. */
+        if (gf_input_upload_id(c.source_image)
+            && (!c.provider_job_id || prov->kind == &gf_provider_kind_local)
+            && !resolve_upload(s, p, &c, prov, &job, &res)) {
+            /* No provider call: the engine decides on res (retry a
+             * transient failure, fail a permanent one, with a refund). */
+        }
+        else {
+            apr_time_t t0 = apr_time_now();
+            const char *outcome, *code;
+            gf_provider_attempt(prov, &job, c.provider_job_id, p, &res);
+            gf_metrics_classify(&res, &outcome, &code);
+            gf_metrics_provider_call(gf_metrics(), prov->name,
+                                     gf_workers_aborting() ? "aborted" : outcome, code,
+                                     apr_time_now() - t0);
+        }
+        if (gf_workers_aborting()) {
+            /* The child is stopping: give the row back, due now, with its
+             * provider job id untouched, for another worker to go on. */
+            int released = attempt_statement(s, p, &c, GF_SQL_RELEASE) == 1;
+            log_transition(s, p, APLOG_INFO, &c, prov->name, "abandoned", NULL,
+                           released ? "the server is stopping; the row is released for "
+                                      "another worker" : "the server is stopping");
+            return 1;
+        }
+        if (gf_attempt_lost(slot)) {
+            log_transition(s, p, APLOG_WARNING, &c, prov->name, "stale", NULL,
+                           "the lease was taken over or the generation ended during the "
+                           "provider call; the result is dropped");
+            return 1;
+        }
+    }
+    apr_generate_random_bytes((unsigned char *)&rnd, sizeof(rnd));
+    js.now = apr_time_now();
+    gf_job_decide(&js, &res, rnd, &d);
+    return apply(s, p, &c, &d, prov, &res);
+}
+
+void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t)
+{
+    gf_server_conf_t *sc = gf_server_conf(s);
+    gf_db_rows_t *rows;
+    ap_dbd_t *dbd;
+
+    if (!(dbd = gf_db_open(p, s))) {
+        return;
+    }
+    if (gf_conf_pending_ttl(sc) > 0
+        && gf_db_pselect(s, p, dbd, t->labels[GF_SQL_EXPIRE], &rows, 1,
+                         num(p, gf_conf_pending_ttl(sc))) == GF_DB_OK
+        && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1403)
+                     "expired type=%s count=%s (never started within %lds; refunded)",
+                     t->name, rows->rows[0][0], gf_conf_pending_ttl(sc));
+    }
+    if (gf_conf_retention(sc) > 0
+        && gf_db_pselect(s, p, dbd, t->labels[GF_SQL_PRUNE], &rows, 1,
+                         num(p, gf_conf_retention(sc))) == GF_DB_OK
+        && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1404)
+                     "pruned type=%s count=%s (failed/cancelled older than %lds)",
+                     t->name, rows->rows[0][0], gf_conf_retention(sc));
+    }
+    gf_db_close(s, dbd);
+}
+
+void gf_run_sweep_global(server_rec *s, apr_pool_t *p)
+{
+    gf_server_conf_t *sc = gf_server_conf(s);
+    gf_db_rows_t *rows;
+    ap_dbd_t *dbd;
+
+    if (!(dbd = gf_db_open(p, s))) {
+        return;
+    }
+    /* Generations of types no worker here serves: mounted nowhere any
+     * more, they would hold their reservation forever. */
+    if (gf_db_pselect(s, p, dbd, GF_SQL_ORPHANS, &rows, 1,
+                      num(p, gf_conf_pending_ttl(sc) > 0 ? gf_conf_pending_ttl(sc) : 3600))
+            == GF_DB_OK
+        && rows->nrows == 1 && rows->rows[0][0] && strcmp(rows->rows[0][0], "0")) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1408)
+                     "expired %s generations that no worker took in time (a type mounted "
+                     "nowhere?); refunded", rows->rows[0][0]);
+    }
+    /* Idempotency records are replayed for 24 h. */
+    if (gf_db_pselect(s, p, dbd, GF_SQL_IDEM_PRUNE, &rows, 1, "86400") == GF_DB_OK
+        && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1407)
+                     "pruned %s idempotency records older than 24 h", rows->rows[0][0]);
+    }
+    gf_db_close(s, dbd);
+}

@@ -1,0 +1,390 @@
+/* gf_http.c: libcurl exchanges for the provider adapters (see gf_http.h). */
+#include <string.h>
+#include <strings.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <curl/curl.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <apr_uri.h>
+
+#include "net/gf_http.h"
+#include "net/gf_http_sink.h"
+#include "net/gf_netaddr.h"
+
+#define GF_HTTP_ABORTED "aborted: the server is stopping"
+
+/* The process-wide share: DNS answers and TLS sessions learnt by one worker
+ * thread serve the others. Not the connection cache: libcurl 7.88 documents
+ * CURL_LOCK_DATA_CONNECT as unsupported between concurrent threads, so idle
+ * connections stay in each thread's own handles (see gf_http.h). */
+static CURLSH *share;
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];   /* one per kind of data */
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *baton)
+{
+    if ((unsigned)data < CURL_LOCK_DATA_LAST) pthread_mutex_lock(&share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *baton)
+{
+    if ((unsigned)data < CURL_LOCK_DATA_LAST) pthread_mutex_unlock(&share_locks[data]);
+}
+
+void gf_http_global_init(void)
+{
+    static int done;
+    int i;
+
+    if (done) {
+        return;
+    }
+    done = 1;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    for (i = 0; i < CURL_LOCK_DATA_LAST; i++) {
+        pthread_mutex_init(&share_locks[i], NULL);
+    }
+    /* Without a share (curl_share_init failed) every handle keeps its own caches. */
+    if ((share = curl_share_init()) != NULL) {
+        curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
+        curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    }
+}
+
+/* Set at child start, before the worker threads run; read by them. */
+static const volatile int *volatile abort_flag;
+
+void gf_http_set_abort_flag(const volatile int *flag)
+{
+    abort_flag = flag;
+}
+
+int gf_http_aborting(void)
+{
+    const volatile int *flag = abort_flag;   /* read the pointer once */
+    return flag && *flag;
+}
+
+/* The calling thread's handles, kept for its lifetime so that connections
+ * (and their TLS state) to a provider host survive from one call to the
+ * next. The transfer runs on a multi handle of its own rather than through
+ * curl_easy_perform, whose internal wait lasts up to a second when nothing
+ * arrives (e.g. while a provider thinks): our own wait is capped at
+ * ABORT_POLL_MS so that the abort flag is seen promptly. The idle
+ * connections live in the multi handle's cache. */
+static __thread CURL *tl_easy;
+static __thread CURLM *tl_multi;
+
+#define ABORT_POLL_MS 100
+#define MAX_IDLE_CONNECTIONS 8L
+
+void gf_http_thread_cleanup(void)
+{
+    /* The easy handle is never left attached to the multi handle. */
+    if (tl_easy) curl_easy_cleanup(tl_easy);
+    if (tl_multi) curl_multi_cleanup(tl_multi);   /* closes the idle connections */
+    tl_easy = NULL;
+    tl_multi = NULL;
+}
+
+static int thread_handles(void)
+{
+    if (!tl_easy || !tl_multi) {
+        gf_http_thread_cleanup();
+        tl_easy = curl_easy_init();
+        tl_multi = curl_multi_init();
+        if (!tl_easy || !tl_multi) {
+            gf_http_thread_cleanup();
+            return 0;
+        }
+        curl_multi_setopt(tl_multi, CURLMOPT_MAXCONNECTS, MAX_IDLE_CONNECTIONS);
+    }
+    return 1;
+}
+
+/* Also stops curl in the middle of a long download, between two waits. */
+static int on_progress(void *baton, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+    return gf_http_aborting();
+}
+
+/* Runs the transfer set up on tl_easy; CURLE_ABORTED_BY_CALLBACK when the
+ * abort flag was raised. */
+static CURLcode run_transfer(void)
+{
+    CURLcode rc = CURLE_OK;
+    CURLMsg *msg;
+    int running = 1, left;
+
+    if (curl_multi_add_handle(tl_multi, tl_easy) != CURLM_OK) {
+        return CURLE_FAILED_INIT;
+    }
+    while (running) {
+        if (curl_multi_perform(tl_multi, &running) != CURLM_OK) {
+            rc = CURLE_FAILED_INIT;
+            break;
+        }
+        if (!running) {
+            break;
+        }
+        if (gf_http_aborting()) {
+            /* Covers the states in which curl calls no progress callback;
+             * removing the unfinished transfer closes its connection. */
+            rc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        if (curl_multi_poll(tl_multi, NULL, 0, ABORT_POLL_MS, NULL) != CURLM_OK) {
+            rc = CURLE_FAILED_INIT;
+            break;
+        }
+    }
+    if (!running) {
+        while ((msg = curl_multi_info_read(tl_multi, &left)) != NULL) {
+            if (msg->msg == CURLMSG_DONE && msg->easy_handle == tl_easy) {
+                rc = msg->data.result;
+            }
+        }
+    }
+    curl_multi_remove_handle(tl_multi, tl_easy);
+    return rc;
+}
+
+static int is_loopback_host(const char *host)
+{
+    return host && (!strcmp(host, "localhost") || !strncmp(host, "127.", 4)
+                    || !strcmp(host, "::1") || !strcmp(host, "[::1]"));
+}
+
+const char *gf_http_check_url(apr_pool_t *p, const char *url, int allow_loopback_http)
+{
+    apr_uri_t uri;
+
+    if (!url || apr_uri_parse(p, url, &uri) != APR_SUCCESS || !uri.scheme || !uri.hostname) {
+        return apr_psprintf(p, "'%s' is not an absolute URL", url ? url : "");
+    }
+    if (!strcasecmp(uri.scheme, "https")) {
+        return NULL;
+    }
+    if (!strcasecmp(uri.scheme, "http") && allow_loopback_http && is_loopback_host(uri.hostname)) {
+        return NULL;
+    }
+    return apr_psprintf(p, "'%s': only https is allowed (plain http only to a loopback "
+                        "address with insecure_loopback=on)", url);
+}
+
+const char *gf_http_check_origin(apr_pool_t *p, const char *url, const char *origin_url)
+{
+    apr_uri_t u, o;
+
+    if (!url || apr_uri_parse(p, url, &u) != APR_SUCCESS || !u.scheme || !u.hostname) {
+        return apr_psprintf(p, "'%s' is not an absolute URL", url ? url : "");
+    }
+    if (!origin_url || apr_uri_parse(p, origin_url, &o) != APR_SUCCESS || !o.scheme
+        || !o.hostname) {
+        return "the provider's base_url is not an absolute URL";
+    }
+    if (strcasecmp(u.scheme, o.scheme) || strcasecmp(u.hostname, o.hostname)
+        || (u.port ? u.port : apr_uri_port_of_scheme(u.scheme))
+           != (o.port ? o.port : apr_uri_port_of_scheme(o.scheme))
+        || u.user || u.password) {
+        return apr_psprintf(p, "'%s' is not on the provider's origin %s://%s%s%s", url,
+                            o.scheme, o.hostname, o.port_str ? ":" : "",
+                            o.port_str ? o.port_str : "");
+    }
+    return NULL;
+}
+
+/* What a public_only transfer learned about its addresses. */
+typedef struct {
+    int allow_loopback;
+    const char *refusal;       /* why the address was refused, or NULL */
+    char ip[64];
+} addr_guard_t;
+
+/* A new connection: refuse a non-public address before connecting. */
+static curl_socket_t on_open_socket(void *baton, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    addr_guard_t *g = baton;
+    const char *why;
+
+    (void)purpose;
+    if ((why = gf_netaddr_refusal(&a->addr, g->allow_loopback)) != NULL) {
+        const void *raw = a->family == AF_INET6
+            ? (const void *)&((const struct sockaddr_in6 *)(const void *)&a->addr)->sin6_addr
+            : (const void *)&((const struct sockaddr_in *)(const void *)&a->addr)->sin_addr;
+        if (!inet_ntop(a->family, raw, g->ip, sizeof(g->ip))) strcpy(g->ip, "?");
+        g->refusal = why;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+#if LIBCURL_VERSION_NUM >= 0x075000
+/* Every connection, reused ones too, just before the request is sent. */
+static int on_prereq(void *baton, char *primary_ip, char *local_ip, int primary_port,
+                     int local_port)
+{
+    addr_guard_t *g = baton;
+    const char *why;
+
+    (void)local_ip; (void)primary_port; (void)local_port;
+    if ((why = gf_netaddr_refusal_text(primary_ip, g->allow_loopback)) != NULL) {
+        apr_cpystrn(g->ip, primary_ip ? primary_ip : "?", sizeof(g->ip));
+        g->refusal = why;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+#endif
+
+static int add_header(void *baton, const char *key, const char *value)
+{
+    struct curl_slist **list = baton;
+    char buf[8192];
+    apr_snprintf(buf, sizeof(buf), "%s: %s", key, value);
+    *list = curl_slist_append(*list, buf);
+    return 1;
+}
+
+void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_response_t *res)
+{
+    CURL *curl;
+    CURLcode rc;
+    struct curl_slist *headers = NULL;
+    curl_mime *mime = NULL;
+    gf_http_sink_t sink;
+    addr_guard_t guard;
+    long status = 0;
+    char errbuf[CURL_ERROR_SIZE];
+    const char *bad;
+    int i;
+
+    memset(res, 0, sizeof(*res));
+    res->headers = apr_table_make(p, 16);
+    res->content_type = "";
+    if ((bad = gf_http_check_url(p, req->url, req->allow_loopback_http)) != NULL
+        || (req->origin && (bad = gf_http_check_origin(p, req->url, req->origin)) != NULL)) {
+        res->error = bad;
+        res->refused = 1;
+        return;
+    }
+    if (gf_http_aborting()) {
+        res->error = GF_HTTP_ABORTED;
+        res->transient = res->aborted = 1;
+        return;
+    }
+    memset(&sink, 0, sizeof(sink));
+    sink.p = p;
+    sink.max = req->max_response ? req->max_response : 10 * 1024 * 1024;
+    errbuf[0] = '\0';
+
+    if (!thread_handles()) {
+        res->error = "cannot create a curl handle";
+        res->transient = 1;
+        return;
+    }
+    curl = tl_easy;
+    /* Every option is set afresh on each call: the previous call ended with
+     * curl_easy_reset (below), which keeps only connections and caches. */
+    curl_easy_setopt(curl, CURLOPT_SHARE, share);
+    curl_easy_setopt(curl, CURLOPT_URL, req->url);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, req->allow_loopback_http ? "http,https" : "https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, gf_http_on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, gf_http_on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, res);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "mod_genflow/0.1");
+    memset(&guard, 0, sizeof(guard));
+    if (req->public_only) {
+        guard.allow_loopback = req->allow_loopback_http;
+        curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+        curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &guard);
+#if LIBCURL_VERSION_NUM >= 0x075000
+        curl_easy_setopt(curl, CURLOPT_PREREQFUNCTION, on_prereq);
+        curl_easy_setopt(curl, CURLOPT_PREREQDATA, &guard);
+#endif
+    }
+    if (req->headers) {
+        apr_table_do(add_header, &headers, req->headers, NULL);
+    }
+    /* No "Expect: 100-continue" round trip for uploads. */
+    headers = curl_slist_append(headers, "Expect:");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+
+    if (req->parts) {
+        mime = curl_mime_init(curl);
+        for (i = 0; i < req->parts->nelts; i++) {
+            const gf_http_part_t *pt = &APR_ARRAY_IDX(req->parts, i, gf_http_part_t);
+            curl_mimepart *part = curl_mime_addpart(mime);
+            curl_mime_name(part, pt->name);
+            if (pt->data) {
+                curl_mime_data(part, (const char *)pt->data, pt->data_len);
+                if (pt->filename) curl_mime_filename(part, pt->filename);
+            }
+            else {
+                curl_mime_data(part, pt->value ? pt->value : "", CURL_ZERO_TERMINATED);
+            }
+            if (pt->content_type) curl_mime_type(part, pt->content_type);
+        }
+        curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
+    }
+    else if (req->body) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    }
+    if (req->method && strcmp(req->method, "GET") && strcmp(req->method, "POST")) {
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
+    }
+    else if (req->method && !strcmp(req->method, "POST") && !req->body && !req->parts) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+    }
+
+    rc = run_transfer();
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (guard.refusal) {
+        /* Checked before the address was used: nothing was sent. */
+        res->error = apr_psprintf(p, "refused to connect to %s, %s", guard.ip, guard.refusal);
+        res->refused = 1;
+    }
+    else if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        res->error = GF_HTTP_ABORTED;
+        res->transient = res->aborted = 1;
+    }
+    else if (rc != CURLE_OK) {
+        res->too_large = sink.too_large;
+        res->error = sink.too_large
+            ? apr_psprintf(p, "answer larger than %" APR_SIZE_T_FMT " bytes", sink.max)
+            : apr_psprintf(p, "%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "", errbuf);
+        /* Every transport failure may go away; an oversized answer will not. */
+        res->transient = !sink.too_large;
+    }
+    else {
+        const char *ct;
+        res->status = (int)status;
+        res->body = sink.buf ? sink.buf : apr_pstrdup(p, "");
+        if (sink.buf) res->body[sink.len] = '\0';
+        res->body_len = sink.len;
+        ct = apr_table_get(res->headers, "content-type");
+        res->content_type = ct ? ct : "";
+    }
+    /* Drop every pointer into this call (errbuf on our stack, sink, res, the
+     * header list, the mime, the body) before they die; the handle keeps its
+     * connections and caches. */
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_reset(curl);
+    curl_slist_free_all(headers);
+    if (mime) curl_mime_free(mime);
+}

@@ -1,0 +1,201 @@
+/* gf_provider.c: provider declarations and chains (see gf_provider.h). */
+#include <string.h>
+#include <strings.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <apr_base64.h>
+
+#include "providers/gf_provider.h"
+#include "core/gf_utf8.h"
+#include "core/gf_error.h"
+#include "core/gf_input.h"
+
+static const gf_provider_kind_t *const KINDS[] = {
+    &gf_provider_kind_local,
+    &gf_provider_kind_stability,
+    &gf_provider_kind_fal,
+    &gf_provider_kind_replicate,
+    &gf_provider_kind_aiml,
+    NULL
+};
+
+static int valid_name(const char *s)
+{
+    if (!*s) return 0;
+    for (; *s; s++) {
+        if (!(apr_isalnum(*s) || *s == '-' || *s == '_' || *s == '.')) return 0;
+    }
+    return 1;
+}
+
+const char *gf_provider_source_uri(apr_pool_t *p, const gf_job_t *job)
+{
+    char *b64;
+
+    if (!job->source_image) return NULL;
+    if (!gf_input_upload_id(job->source_image)) return job->source_image;   /* https URL */
+    if (job->source_url && !strncasecmp(job->source_url, "https://", 8)) return job->source_url;
+    /* A local directory's URL is a path on this site, which a provider
+     * cannot fetch: the bytes travel inline. */
+    if (!job->source_bytes || !job->source_len || !job->source_content_type
+        || job->source_len > (apr_size_t)(APR_INT32_MAX / 4 * 3 - 4)) {
+        return NULL;
+    }
+    b64 = apr_palloc(p, (apr_size_t)apr_base64_encode_len((int)job->source_len));
+    apr_base64_encode_binary(b64, job->source_bytes, (int)job->source_len);
+    return apr_pstrcat(p, "data:", job->source_content_type, ";base64,", b64, NULL);
+}
+
+const gf_provider_kind_t *gf_provider_kind_find(const char *kind)
+{
+    const gf_provider_kind_t *const *k;
+    for (k = KINDS; *k; k++) {
+        if (!strcmp((*k)->kind, kind)) {
+            return *k;
+        }
+    }
+    return NULL;
+}
+
+gf_provider_t *gf_provider_create(apr_pool_t *p, const char *name,
+                                  const char *kind, const char **err)
+{
+    const gf_provider_kind_t *k = gf_provider_kind_find(kind);
+    gf_provider_t *prov;
+
+    if (!valid_name(name)) {
+        *err = apr_psprintf(p, "provider name '%s' may only use letters, digits, '-', '_' and '.'", name);
+        return NULL;
+    }
+    if (!k) {
+        *err = apr_psprintf(p, "unknown provider kind '%s' (known: local, stability, fal, "
+                            "replicate, aiml)", kind);
+        return NULL;
+    }
+    prov = apr_pcalloc(p, sizeof(*prov));
+    prov->name = apr_pstrdup(p, name);
+    prov->kind = k;
+    return prov;
+}
+
+/* Model names go into URL paths and JSON bodies: the characters of
+ * provider model ids ("fal-ai/flux/dev", "owner/model:version",
+ * "sd3.5-large") and nothing that would change a URL's meaning. */
+static int valid_model(const char *s)
+{
+    if (!*s || strlen(s) > 200) return 0;
+    for (; *s; s++) {
+        if (!apr_isalnum(*s) && !strchr("._~:/@+-", *s)) return 0;
+    }
+    return 1;
+}
+
+const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    const char *key, *value;
+
+    if (!eq || eq == arg) {
+        return apr_psprintf(p, "provider option '%s' is not of the form key=value", arg);
+    }
+    key = apr_pstrmemdup(p, arg, (apr_size_t)(eq - arg));
+    value = eq + 1;
+    if (!gf_utf8_printable_str(arg)) {
+        return apr_psprintf(p, "provider option %s: the value is not printable UTF-8 text",
+                            gf_utf8_printable_str(key) ? key : "(name)");
+    }
+    if (!strcmp(key, "model")) {
+        if (!*value) return "provider option model= needs a value";
+        if (!valid_model(value)) {
+            return apr_psprintf(p, "provider option model=%s: a model name has letters, digits "
+                                "and . _ ~ : / @ + - only", value);
+        }
+        prov->default_model = apr_pstrdup(p, value);
+        return NULL;
+    }
+    if (prov->kind->set_option) {
+        return prov->kind->set_option(p, prov, key, value);
+    }
+    return apr_psprintf(p, "provider kind '%s' has no option '%s'", prov->kind->kind, key);
+}
+
+const char *gf_chain_entry_parse(apr_pool_t *p, const char *arg, gf_chain_entry_t *entry)
+{
+    const char *colon = strchr(arg, ':');
+
+    entry->provider = colon ? apr_pstrmemdup(p, arg, (apr_size_t)(colon - arg))
+                            : apr_pstrdup(p, arg);
+    entry->model = colon ? apr_pstrdup(p, colon + 1) : NULL;
+    if (!valid_name(entry->provider)) {
+        return apr_psprintf(p, "chain entry '%s': bad provider name", arg);
+    }
+    if (entry->model && !*entry->model) {
+        return apr_psprintf(p, "chain entry '%s': empty model after ':'", arg);
+    }
+    if (entry->model && !valid_model(entry->model)) {
+        return apr_psprintf(p, "chain entry '%s': a model name has letters, digits and "
+                            ". _ ~ : / @ + - only", gf_utf8_printable_str(arg) ? arg : "(not text)");
+    }
+    return NULL;
+}
+
+apr_array_header_t *gf_chain_parse(apr_pool_t *p, const char *chain, const char **err)
+{
+    apr_array_header_t *entries = apr_array_make(p, 4, sizeof(gf_chain_entry_t));
+    char *copy = apr_pstrdup(p, chain), *last = NULL, *tok;
+
+    for (tok = apr_strtok(copy, ",", &last); tok; tok = apr_strtok(NULL, ",", &last)) {
+        if ((*err = gf_chain_entry_parse(p, tok, apr_array_push(entries))) != NULL) {
+            return NULL;
+        }
+    }
+    if (entries->nelts == 0) {
+        *err = "empty provider chain";
+        return NULL;
+    }
+    return entries;
+}
+
+void gf_provider_attempt(const gf_provider_t *prov, const gf_job_t *job,
+                         const char *provider_job_id, apr_pool_t *p,
+                         gf_provider_result_t *res)
+{
+    memset(res, 0, sizeof(*res));
+    if (provider_job_id) {
+        if (!prov->kind->poll) {
+            res->error_code = GF_JOB_API;
+            res->error_message = "provider cannot be polled";
+            return;
+        }
+        prov->kind->poll(prov, job, provider_job_id, p, res);
+    }
+    else {
+        prov->kind->generate(prov, job, p, res);
+    }
+    if (res->provider_job_id && (strlen(res->provider_job_id) > GF_PROVIDER_ID_MAX
+                                 || !gf_utf8_valid_str(res->provider_job_id))) {
+        /* It goes into the database, URL paths and the status JSON. */
+        res->error_code = GF_JOB_API;
+        res->error_message = "the provider answered a job id that is too long or not text";
+        res->provider_job_id = NULL;
+        res->transient = 0;
+    }
+    if (res->error_message) {
+        /* Provider text reaches the database (valid UTF-8 only), the
+         * status JSON and the logs: cut on a character boundary, control
+         * characters replaced. */
+        res->error_message = gf_utf8_clean(p, res->error_message, strlen(res->error_message),
+                                           GF_PROVIDER_MESSAGE_MAX);
+    }
+    if (!res->error_code && !res->image && !res->image_url && !res->provider_job_id
+        && !res->running) {
+        /* A provider that claims success must hand over a picture. */
+        res->error_code = GF_JOB_API;
+        res->error_message = "provider returned no image";
+    }
+}
+
+apr_interval_time_t gf_provider_worst_attempt(const gf_provider_t *prov)
+{
+    return prov->kind->worst_attempt ? prov->kind->worst_attempt(prov) : 0;
+}

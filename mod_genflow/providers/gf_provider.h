@@ -1,0 +1,149 @@
+/* gf_provider.h: one interface for every image provider (docs/providers.md).
+ *
+ * A provider is a declared instance (GenFlowProvider NAME KIND opts…) of a
+ * provider kind (local, and later stability, fal, replicate, aiml). A type's
+ * chain lists providers, each optionally with a model ("fal:fal-ai/fast-sdxl").
+ * The job engine calls generate() and gets back either image bytes, an
+ * image URL, or a classified error.
+ */
+#ifndef GF_PROVIDER_H
+#define GF_PROVIDER_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#include "image/gf_image.h"
+
+typedef struct {
+    const char *type;          /* generation type, e.g. "neo-glitch" */
+    const char *id;            /* generation id */
+    const char *user;
+    const char *prompt;        /* the final prompt */
+    const char *source_image;  /* https URL, or "upload:<id>" (an upload of
+                                * the user; see source_* below), or NULL */
+    /* An upload named by source_image, read back from storage for this
+     * attempt (NULL/0 when the source is a URL or there is none): */
+    const unsigned char *source_bytes;    /* the stored bytes as uploaded */
+    apr_size_t source_len;
+    const char *source_content_type;      /* image/png, image/jpeg, image/webp */
+    const char *source_url;               /* where storage serves it (absolute
+                                           * https for Cloudinary, a path for
+                                           * the local directory) or NULL */
+    const gf_image_t *source_pixels;      /* decoded, for the local provider */
+    const char *preset;        /* the preset key of the create, or NULL */
+    int has_strength;          /* parameters.strength given (image-to-image) */
+    double strength;           /* 0..1 */
+    const char *aspect_ratio;  /* or NULL */
+    apr_uint64_t seed;
+    const char *model;         /* from the chain entry, or NULL for the default */
+    int attempt;               /* 1 for the first attempt of the generation */
+    int poll_count;            /* polls already made of an accepted job */
+    const char *provider_state; /* what the provider returned to poll with (URLs) */
+    /* Called by an adapter the moment the provider accepted a job, before
+     * anything else (a download) can fail or be interrupted: the engine
+     * records the job id at once, so the job is polled, never submitted
+     * again, whatever happens next. NULL when nobody listens. */
+    void (*accepted)(const void *baton, const char *provider_job_id, const char *state);
+    const void *accepted_baton;
+} gf_job_t;
+
+typedef struct {
+    const char *error_code;    /* NULL on success, else a GF_JOB_* code */
+    const char *error_message;
+    int transient;             /* worth retrying on the same provider */
+    apr_interval_time_t retry_after; /* provider's Retry-After, 0 if none */
+    const char *provider_job_id;     /* asynchronous: accepted, poll this id */
+    const char *provider_state;      /* and keep this to poll/cancel with (JSON) */
+    int running;               /* asynchronous: polled, not finished yet */
+    unsigned char *image;      /* bytes to store, or NULL */
+    apr_size_t image_len;
+    const char *content_type;  /* of image, e.g. "image/png" */
+    const char *image_url;     /* provider-hosted result, or NULL */
+    const char *model;         /* the model that produced it */
+} gf_provider_result_t;
+
+typedef struct gf_provider_t gf_provider_t;
+
+typedef struct {
+    const char *kind;
+    /* Apply one key=value option of the declaration; NULL or an error. */
+    const char *(*set_option)(apr_pool_t *p, gf_provider_t *prov,
+                              const char *key, const char *value);
+    void (*generate)(const gf_provider_t *prov, const gf_job_t *job,
+                     apr_pool_t *p, gf_provider_result_t *res);
+    /* Asynchronous kinds: ask about an accepted job (NULL for synchronous
+     * kinds). Fills res like generate: an image, running, or an error. */
+    void (*poll)(const gf_provider_t *prov, const gf_job_t *job, const char *provider_job_id,
+                 apr_pool_t *p, gf_provider_result_t *res);
+    /* Best effort cancel of an accepted job (NULL when not supported). */
+    void (*cancel)(const gf_provider_t *prov, const char *provider_job_id,
+                   const char *provider_state, apr_pool_t *p);
+    /* Startup check of a declaration (NULL when nothing to check). */
+    const char *(*check)(apr_pool_t *p, const gf_provider_t *prov);
+    /* The longest one attempt can take: every HTTP exchange of the
+     * longest path (a poll may chain status, result and download) at its
+     * full timeout. NULL: no time of its own. */
+    apr_interval_time_t (*worst_attempt)(const gf_provider_t *prov);
+} gf_provider_kind_t;
+
+struct gf_provider_t {
+    const char *name;
+    const gf_provider_kind_t *kind;
+    const char *default_model;
+    void *impl;                /* kind-specific settings */
+};
+
+typedef struct {
+    const char *provider;      /* declared provider name */
+    const char *model;         /* NULL → the provider's default */
+} gf_chain_entry_t;
+
+/* The built-in kinds. */
+extern const gf_provider_kind_t gf_provider_kind_local;
+extern const gf_provider_kind_t gf_provider_kind_stability;
+extern const gf_provider_kind_t gf_provider_kind_fal;
+extern const gf_provider_kind_t gf_provider_kind_replicate;
+extern const gf_provider_kind_t gf_provider_kind_aiml;
+
+const gf_provider_kind_t *gf_provider_kind_find(const char *kind);
+
+/* Declare a provider. Returns NULL and sets *err on a bad kind. */
+gf_provider_t *gf_provider_create(apr_pool_t *p, const char *name,
+                                  const char *kind, const char **err);
+
+/* "key=value" from the declaration line. */
+const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *arg);
+
+/* Parse "name" or "name:model" of a chain. */
+const char *gf_chain_entry_parse(apr_pool_t *p, const char *arg, gf_chain_entry_t *entry);
+
+/* Provider text kept at most (bytes of UTF-8, cut on a character). */
+#define GF_PROVIDER_MESSAGE_MAX 500
+/* The longest provider job id accepted. */
+#define GF_PROVIDER_ID_MAX 255
+
+/* Run one attempt; res is always filled. Its error_message is valid
+ * UTF-8 without control characters, at most GF_PROVIDER_MESSAGE_MAX bytes;
+ * a job id longer than GF_PROVIDER_ID_MAX or not text fails the attempt. With provider_job_id the accepted
+ * job is polled instead of submitted again (never re-submit blindly). */
+void gf_provider_attempt(const gf_provider_t *prov, const gf_job_t *job,
+                         const char *provider_job_id, apr_pool_t *p,
+                         gf_provider_result_t *res);
+#define gf_provider_generate(prov, job, p, res) gf_provider_attempt(prov, job, NULL, p, res)
+
+/* The job's source image as a JSON provider takes it (fal, Replicate,
+ * AIML): an https URL as given; for an upload, its storage URL when that
+ * is an absolute https URL (Cloudinary), else a data: URI of its bytes
+ * with their decoded content type. NULL without a source, or for an
+ * upload whose bytes were not read (the engine fails such an attempt
+ * before any provider sees it). */
+const char *gf_provider_source_uri(apr_pool_t *p, const gf_job_t *job);
+
+/* The kind's worst_attempt, or 0. */
+apr_interval_time_t gf_provider_worst_attempt(const gf_provider_t *prov);
+
+/* Split a stored chain "a,b:model" into entries. NULL on a bad chain. */
+apr_array_header_t *gf_chain_parse(apr_pool_t *p, const char *chain, const char **err);
+
+#endif

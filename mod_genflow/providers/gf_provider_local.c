@@ -1,0 +1,238 @@
+/* gf_provider_local.c: the built-in `local` provider (docs/providers.md).
+ *
+ * No network: it renders a deterministic PNG from the final prompt, the
+ * seed, the type, the preset and the decoded upload if any (gf_png.c): the
+ * type's look, with the prompt written in. The demo uses it, and a chain may end with it as the
+ * last resort. Its options simulate what real providers do, so the whole
+ * job engine can be exercised without a network:
+ *
+ *   latency=MS         every call takes this long
+ *   fail_rate=PCT      this share of calls fails transiently (NETWORK_ERROR)
+ *   fail=CODE          every call fails permanently with this job code
+ *                      (e.g. PROVIDER_CREDITS, CONTENT_FILTERED, API_ERROR)
+ *   async=N            accept the job, then complete on the Nth poll;
+ *                      async=never accepts and never finishes
+ *   retry_after=SECS   transient failures carry this Retry-After
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_general.h>
+#include <apr_time.h>
+
+#include "providers/gf_provider.h"
+#include "image/gf_png.h"
+#include "core/gf_error.h"
+#include "net/gf_http.h"
+
+#define LOCAL_DEFAULT_MODEL "local-glitch-v1"
+#define ASYNC_NEVER (-1)
+
+typedef struct {
+    long latency_ms;
+    int fail_rate;          /* percent */
+    const char *fail_code;
+    int async_polls;        /* 0 = synchronous */
+    long retry_after_secs;
+} local_settings_t;
+
+static local_settings_t *settings(gf_provider_t *prov, apr_pool_t *p)
+{
+    if (!prov->impl) {
+        prov->impl = apr_pcalloc(p, sizeof(local_settings_t));
+    }
+    return prov->impl;
+}
+
+static const char *const KNOWN_CODES[] = {
+    GF_JOB_API, GF_JOB_VALIDATION, GF_JOB_CONTENT_FILTERED, GF_JOB_PROVIDER_AUTH,
+    GF_JOB_PROVIDER_CREDITS, GF_JOB_NETWORK, GF_JOB_RATE_LIMIT, GF_JOB_TIMEOUT, NULL
+};
+
+static const char *number(apr_pool_t *p, const char *key, const char *value, long max, long *out)
+{
+    char *end;
+    long v = strtol(value, &end, 10);
+    if (!*value || *end || v < 0 || v > max) {
+        return apr_psprintf(p, "local option %s=%s: expected 0..%ld", key, value, max);
+    }
+    *out = v;
+    return NULL;
+}
+
+static const char *local_set_option(apr_pool_t *p, gf_provider_t *prov,
+                                    const char *key, const char *value)
+{
+    local_settings_t *ls = settings(prov, p);
+    const char *err;
+    long v;
+    int i;
+
+    if (!strcmp(key, "latency")) {
+        return number(p, key, value, 600000, &ls->latency_ms);
+    }
+    if (!strcmp(key, "fail_rate")) {
+        if ((err = number(p, key, value, 100, &v)) != NULL) return err;
+        ls->fail_rate = (int)v;
+        return NULL;
+    }
+    if (!strcmp(key, "retry_after")) {
+        return number(p, key, value, 3600, &ls->retry_after_secs);
+    }
+    if (!strcmp(key, "async")) {
+        if (!strcmp(value, "never")) {
+            ls->async_polls = ASYNC_NEVER;
+            return NULL;
+        }
+        if ((err = number(p, key, value, 1000, &v)) != NULL) return err;
+        ls->async_polls = (int)v;
+        return NULL;
+    }
+    if (!strcmp(key, "fail")) {
+        for (i = 0; KNOWN_CODES[i]; i++) {
+            if (!strcmp(KNOWN_CODES[i], value)) {
+                ls->fail_code = KNOWN_CODES[i];
+                return NULL;
+            }
+        }
+        return apr_psprintf(p, "local option fail=%s: not a job error code", value);
+    }
+    return apr_psprintf(p, "provider kind 'local' has no option '%s' (latency, fail_rate, "
+                        "fail, async, retry_after)", key);
+}
+
+static const local_settings_t *get(const gf_provider_t *prov)
+{
+    static const local_settings_t none = { 0, 0, NULL, 0, 0 };
+    return prov->impl ? prov->impl : &none;
+}
+
+static void render(const gf_provider_t *prov, const gf_job_t *job, apr_pool_t *p,
+                   gf_provider_result_t *res)
+{
+    gf_png_spec_t spec;
+
+    memset(&spec, 0, sizeof(spec));
+    gf_png_dimensions(job->aspect_ratio, &spec.width, &spec.height);
+    spec.prompt = job->prompt;
+    spec.seed = job->seed;
+    /* The type decides the look (a type of the site's own: the default
+     * one), and an upload is transformed in it. */
+    spec.type = job->type ? job->type : "";
+    spec.preset = job->preset;
+    spec.source = job->source_pixels;
+    if (gf_png_render_spec(p, &spec, &res->image, &res->image_len) != APR_SUCCESS) {
+        res->error_code = GF_JOB_API;
+        res->error_message = "local renderer failed";
+        return;
+    }
+    res->content_type = "image/png";
+    res->model = job->model ? job->model
+               : (prov->default_model ? prov->default_model : LOCAL_DEFAULT_MODEL);
+}
+
+/* The simulated latency, in short steps so that a stopping server aborts
+ * it like a network call (gf_http_aborting). Returns 1 when aborted. */
+static int simulated_wait(long ms)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_msec(ms);
+    while (apr_time_now() < until) {
+        apr_interval_time_t left = until - apr_time_now();
+        if (gf_http_aborting()) return 1;
+        apr_sleep(left < apr_time_from_msec(50) ? left : apr_time_from_msec(50));
+    }
+    return gf_http_aborting();
+}
+
+static void aborted(gf_provider_result_t *res)
+{
+    res->error_code = GF_JOB_NETWORK;
+    res->error_message = "aborted: the server is stopping";
+    res->transient = 1;
+}
+
+/* Latency and simulated failures; returns 1 when the call failed. */
+static int simulate(const local_settings_t *ls, gf_provider_result_t *res)
+{
+    unsigned char b = 0;
+
+    if (ls->latency_ms && simulated_wait(ls->latency_ms)) {
+        aborted(res);
+        return 1;
+    }
+    if (ls->fail_code) {
+        res->error_code = ls->fail_code;
+        res->error_message = "simulated failure";
+        res->transient = !strcmp(ls->fail_code, GF_JOB_NETWORK)
+                         || !strcmp(ls->fail_code, GF_JOB_RATE_LIMIT)
+                         || !strcmp(ls->fail_code, GF_JOB_TIMEOUT);
+        return 1;
+    }
+    if (ls->fail_rate) {
+        apr_generate_random_bytes(&b, 1);
+        if ((int)(b % 100) < ls->fail_rate) {
+            res->error_code = GF_JOB_NETWORK;
+            res->error_message = "simulated transient failure";
+            res->transient = 1;
+            res->retry_after = apr_time_from_sec(ls->retry_after_secs);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void local_generate(const gf_provider_t *prov, const gf_job_t *job,
+                           apr_pool_t *p, gf_provider_result_t *res)
+{
+    const local_settings_t *ls = get(prov);
+
+    if (simulate(ls, res)) {
+        return;
+    }
+    if (ls->async_polls) {
+        res->provider_job_id = apr_pstrcat(p, "local-", job->id, NULL);
+        return;
+    }
+    render(prov, job, p, res);
+}
+
+static void local_poll(const gf_provider_t *prov, const gf_job_t *job, const char *job_id,
+                       apr_pool_t *p, gf_provider_result_t *res)
+{
+    const local_settings_t *ls = get(prov);
+
+    (void)job_id;
+    if (ls->latency_ms && simulated_wait(ls->latency_ms)) {
+        aborted(res);
+        return;
+    }
+    if (ls->async_polls == ASYNC_NEVER || job->poll_count + 1 < ls->async_polls) {
+        res->running = 1;
+        return;
+    }
+    render(prov, job, p, res);
+}
+
+static void local_cancel(const gf_provider_t *prov, const char *job_id, const char *state,
+                         apr_pool_t *p)
+{
+    (void)prov;
+    (void)job_id;
+    (void)state;
+    (void)p;   /* nothing runs anywhere: cancelling is trivially done */
+}
+
+static apr_interval_time_t local_worst(const gf_provider_t *prov)
+{
+    return apr_time_from_msec(get(prov)->latency_ms);
+}
+
+const gf_provider_kind_t gf_provider_kind_local = {
+    "local",
+    local_set_option,
+    local_generate,
+    local_poll,
+    local_cancel,
+    NULL,
+    local_worst
+};

@@ -1,0 +1,89 @@
+/* gf_provider_net.h: what the network provider kinds share.
+ *
+ * Options of every network kind (GenFlowProvider NAME KIND key=value …):
+ *   base_url=URL          API root (default: the provider's public API)
+ *   key_file=PATH         read the API key from this file at startup
+ *   key_env=NAME          or from this environment variable
+ *   timeout=MS            total time of one HTTP exchange (default 60000)
+ *   connect_timeout=MS    (default 5000)
+ *   max_bytes=N           largest answer accepted (default 20 MiB)
+ *   insecure_loopback=on  allow plain http to 127.0.0.1/localhost, and result
+ *                         downloads from loopback addresses (tests)
+ *   webhook_url=URL       ask the provider to call this URL when a job ends
+ *   webhook_secret_file=PATH / webhook_secret_env=NAME   (replicate: whsec_…)
+ *   webhook_keys_file=PATH  (fal: JWKS or base64url Ed25519 keys, one a line)
+ *   webhook_poll=SECONDS  with a webhook, poll only this often (default 30)
+ * Keys are never logged, never put in an error message or a response.
+ */
+#ifndef GF_PROVIDER_NET_H
+#define GF_PROVIDER_NET_H
+
+#include "providers/gf_provider.h"
+#include "net/gf_http.h"
+
+typedef struct {
+    const char *base_url;
+    const char *key;
+    long connect_timeout_ms;
+    long timeout_ms;
+    apr_size_t max_bytes;
+    int insecure_loopback;
+    int prefer_wait;            /* replicate: Prefer: wait=N on create; -1 unset */
+    const char *webhook_url;    /* sent to the provider: it calls us there */
+    const char *webhook_secret; /* replicate: whsec_… */
+    apr_array_header_t *webhook_keys; /* fal: Ed25519 public keys */
+    long webhook_poll_secs;     /* with webhooks, poll only this often (backup) */
+} gf_net_settings_t;
+
+/* The kind's settings, created with its default base URL on first use. */
+gf_net_settings_t *gf_net_settings(gf_provider_t *prov, apr_pool_t *p, const char *default_base);
+
+/* Apply one option of a network kind whose public API is default_base:
+ * NULL when applied, else an error naming the option. */
+const char *gf_net_set_option(apr_pool_t *p, gf_provider_t *prov, const char *default_base,
+                              const char *key, const char *value);
+
+/* The startup check of every network kind: a key is present and the base
+ * URL is allowed. */
+const char *gf_net_check(apr_pool_t *p, const gf_provider_t *prov);
+
+/* A request with the settings' timeouts, cap and scheme rule, pinned to
+ * the base_url's origin (gf_http_request_t.origin). */
+void gf_net_request(apr_pool_t *p, const gf_net_settings_t *ns, gf_http_request_t *req,
+                    const char *method, const char *url);
+
+/* A URL taken from a provider's answer (a status, result or cancel URL)
+ * may be followed with the key only on the configured base_url's origin:
+ * NULL, or the reason for the job's error message. */
+const char *gf_net_followable(apr_pool_t *p, const gf_provider_t *prov,
+                              const gf_net_settings_t *ns, const char *url);
+
+/* Record a failure in res. */
+void gf_net_fail(gf_provider_result_t *res, const char *code, int transient, const char *message);
+
+/* A transport failure (no HTTP answer) → NETWORK_ERROR/TIMEOUT, transient. */
+void gf_net_transport_failure(apr_pool_t *p, const gf_provider_t *prov,
+                              const gf_http_response_t *hr, gf_provider_result_t *res);
+
+/* The generic meaning of an HTTP error status; the adapters refine it. */
+void gf_net_status_failure(apr_pool_t *p, const gf_provider_t *prov, int status,
+                           const char *detail, apr_interval_time_t retry_after,
+                           gf_provider_result_t *res);
+
+/* Retry-After of an answer (seconds form), 0 when absent. */
+apr_interval_time_t gf_net_retry_after(const gf_http_response_t *hr);
+
+/* Fetch a result picture (provider URLs are temporary): res gets the
+ * bytes, or a transient failure. No key is sent, and only public
+ * addresses are connected to (loopback too with insecure_loopback=on);
+ * a refused address fails permanently. */
+void gf_net_download(apr_pool_t *p, const gf_provider_t *prov, const gf_net_settings_t *ns,
+                     const char *url, gf_provider_result_t *res);
+
+/* calls exchanges at their full timeout: the worst attempt of a kind. */
+apr_interval_time_t gf_net_worst(const gf_provider_t *prov, int calls);
+
+/* A short, safe excerpt of an error body for messages. */
+const char *gf_net_excerpt(apr_pool_t *p, const char *body);
+
+#endif

@@ -1,0 +1,177 @@
+/* gf_storage_local.c: results stored as files that Apache serves.
+ *
+ * Each file is written to a temporary name, flushed to disk and renamed
+ * into place, so a crash never leaves a half-written picture behind a
+ * completed generation.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <apr_file_io.h>
+#include <apr_file_info.h>
+
+#include "storage/gf_storage.h"
+
+typedef struct {
+    const char *dir;
+    const char *url_prefix;
+} local_storage_t;
+
+static int safe_key(const char *key)
+{
+    /* Keys are built by the module from the type and a UUID; refuse anything
+     * that could escape the directory all the same. */
+    const char *s;
+    if (!*key || key[0] == '/' || strstr(key, "..")) return 0;
+    for (s = key; *s; s++) {
+        if (!(apr_isalnum(*s) || *s == '-' || *s == '_' || *s == '.' || *s == '/')) return 0;
+    }
+    return 1;
+}
+
+static apr_status_t local_put(const gf_storage_t *st, apr_pool_t *p, const char *key,
+                              const unsigned char *data, apr_size_t len,
+                              const char *content_type, const char **url,
+                              const char **err)
+{
+    const local_storage_t *ls = st->impl;
+    const char *path, *dir, *slash;
+    char *tmpl;
+    apr_file_t *f;
+    apr_size_t written;
+    apr_status_t rv;
+    char errbuf[120];
+
+    (void)content_type;
+    if (!safe_key(key)) {
+        *err = "unsafe storage key";
+        return APR_EINVAL;
+    }
+    path = apr_pstrcat(p, ls->dir, "/", key, NULL);
+    slash = strrchr(path, '/');
+    dir = apr_pstrmemdup(p, path, (apr_size_t)(slash - path));
+    rv = apr_dir_make_recursive(dir, APR_FPROT_OS_DEFAULT, p);
+    if (rv != APR_SUCCESS) goto fail;
+
+    tmpl = apr_pstrcat(p, path, ".XXXXXX", NULL);
+    rv = apr_file_mktemp(&f, tmpl, APR_FOPEN_CREATE | APR_FOPEN_WRITE | APR_FOPEN_EXCL
+                                   | APR_FOPEN_BINARY, p);
+    if (rv != APR_SUCCESS) goto fail;
+    rv = apr_file_write_full(f, data, len, &written);
+    if (rv == APR_SUCCESS) rv = apr_file_sync(f);
+    if (rv == APR_SUCCESS) rv = apr_file_perms_set(tmpl, APR_FPROT_UREAD | APR_FPROT_UWRITE
+                                                        | APR_FPROT_GREAD | APR_FPROT_WREAD);
+    if (rv == APR_ENOTIMPL) rv = APR_SUCCESS;
+    apr_file_close(f);
+    if (rv == APR_SUCCESS) rv = apr_file_rename(tmpl, path, p);
+    if (rv != APR_SUCCESS) {
+        apr_file_remove(tmpl, p);
+        goto fail;
+    }
+    *url = apr_pstrcat(p, ls->url_prefix, "/", key, NULL);
+    return APR_SUCCESS;
+fail:
+    *err = apr_psprintf(p, "cannot store %s: %s", key, apr_strerror(rv, errbuf, sizeof(errbuf)));
+    return rv;
+}
+
+static apr_status_t local_remove(const gf_storage_t *st, apr_pool_t *p, const char *key)
+{
+    const local_storage_t *ls = st->impl;
+    if (!safe_key(key)) return APR_EINVAL;
+    return apr_file_remove(apr_pstrcat(p, ls->dir, "/", key, NULL), p);
+}
+
+/* A file of the directory, read whole: its size is checked against max
+ * before anything is allocated, and a file that changed size meanwhile is
+ * refused rather than read in part. */
+static apr_status_t local_get(const gf_storage_t *st, apr_pool_t *p, const char *key,
+                              const char *url, apr_size_t max, unsigned char **data,
+                              apr_size_t *len, const char **err)
+{
+    const local_storage_t *ls = st->impl;
+    apr_finfo_t fi;
+    apr_file_t *f;
+    apr_size_t got = 0;
+    unsigned char *buf;
+    apr_status_t rv;
+    char errbuf[120];
+
+    (void)url;
+    if (!safe_key(key)) {
+        *err = "unsafe storage key";
+        return APR_EINVAL;
+    }
+    rv = apr_file_open(&f, apr_pstrcat(p, ls->dir, "/", key, NULL),
+                       APR_FOPEN_READ | APR_FOPEN_BINARY, APR_FPROT_OS_DEFAULT, p);
+    if (rv != APR_SUCCESS) goto fail;
+    rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
+    if (rv == APR_SUCCESS && (fi.filetype != APR_REG || fi.size < 0
+                              || (apr_uint64_t)fi.size > (apr_uint64_t)max)) {
+        apr_file_close(f);
+        *err = apr_psprintf(p, "%s is not a regular file of at most %" APR_SIZE_T_FMT
+                            " bytes", key, max);
+        return APR_EINVAL;
+    }
+    if (rv != APR_SUCCESS) {
+        apr_file_close(f);
+        goto fail;
+    }
+    /* One byte more than the size tells a file that grew since. */
+    buf = apr_palloc(p, (apr_size_t)fi.size + 1);
+    rv = apr_file_read_full(f, buf, (apr_size_t)fi.size + 1, &got);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF) goto fail;
+    if (got != (apr_size_t)fi.size) {
+        *err = apr_psprintf(p, "%s changed while it was read", key);
+        return APR_EINVAL;
+    }
+    *data = buf;
+    *len = got;
+    return APR_SUCCESS;
+fail:
+    *err = apr_psprintf(p, "cannot read %s: %s", key, apr_strerror(rv, errbuf, sizeof(errbuf)));
+    return rv;
+}
+
+gf_storage_t *gf_storage_local_create(apr_pool_t *p, const char *dir, const char *url_prefix)
+{
+    gf_storage_t *st = apr_pcalloc(p, sizeof(*st));
+    local_storage_t *ls = apr_pcalloc(p, sizeof(*ls));
+    apr_size_t n = strlen(url_prefix);
+
+    ls->dir = apr_pstrdup(p, dir);
+    /* "/media/" and "/media" both give "/media/<key>". */
+    ls->url_prefix = (n && url_prefix[n - 1] == '/') ? apr_pstrmemdup(p, url_prefix, n - 1)
+                                                     : apr_pstrdup(p, url_prefix);
+    st->backend = "local";
+    st->put = local_put;
+    st->remove = local_remove;
+    st->get = local_get;
+    st->impl = ls;
+    return st;
+}
+
+apr_status_t gf_storage_put(const gf_storage_t *st, apr_pool_t *p, const char *key,
+                            const unsigned char *data, apr_size_t len,
+                            const char *content_type, const char **url,
+                            const char **err)
+{
+    return st->put(st, p, key, data, len, content_type, url, err);
+}
+
+apr_status_t gf_storage_remove(const gf_storage_t *st, apr_pool_t *p, const char *key)
+{
+    return st->remove ? st->remove(st, p, key) : APR_ENOTIMPL;
+}
+
+apr_status_t gf_storage_get(const gf_storage_t *st, apr_pool_t *p, const char *key,
+                            const char *url, apr_size_t max, unsigned char **data,
+                            apr_size_t *len, const char **err)
+{
+    if (!st->get) {
+        *err = apr_psprintf(p, "the %s storage cannot read back", st->backend);
+        return APR_ENOTIMPL;
+    }
+    return st->get(st, p, key, url, max, data, len, err);
+}
