@@ -108,7 +108,9 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
  * preset, source image, aspect ratio, seed, input JSON, max retries,
  * provider chain ("a,b:model"), deadline seconds, per-user active limit
  * (0 = none), the new generation's id (chosen by the caller), the
- * request's Idempotency-Key and owner token (both NULL without a key).
+ * request's Idempotency-Key and owner token (both NULL without a key),
+ * and the server (virtual host) whose request creates it, whose settings
+ * the workers then use (its "host:port").
  * No row when the balance, the day's allowance or the active limit does
  * not allow it, when the user has no account yet (the caller makes it
  * and runs this again: the usual create is one round trip), when the id
@@ -127,7 +129,7 @@ static const char CREATE_SQL[] =
     " %s::text AS source_image, %s::text AS aspect_ratio, %s::bigint AS seed,"
     " %s::jsonb AS input, %d::int AS max_retries, %s::text AS chain,"
     " %d::int AS deadline_secs, %d::int AS max_active, %s::uuid AS id,"
-    " %s::text AS idem_key, %s::text AS idem_owner),"
+    " %s::text AS idem_key, %s::text AS idem_owner, %s::text AS server_name),"
     " acct AS (UPDATE genflow_accounts a SET balance = a.balance - args.cost,"
     "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost,"
     "   daily_date = " UTC_TODAY ", updated_at = now(), active = a.active + 1"
@@ -147,10 +149,10 @@ static const char CREATE_SQL[] =
     "           <= COALESCE(a.daily_limit, args.day_limit))"
     "  RETURNING a.user_id),"
     " gen AS (INSERT INTO {T} (id, user_id, prompt, user_prompt, preset, source_image,"
-    "   aspect_ratio, seed, input, estimated_cost, max_retries, chain, deadline_secs)"
+    "   aspect_ratio, seed, input, estimated_cost, max_retries, chain, deadline_secs, server_name)"
     "  SELECT args.id, acct.user_id, args.prompt, args.user_prompt, args.preset, args.source_image,"
     "   args.aspect_ratio, args.seed, args.input, args.cost, args.max_retries, args.chain,"
-    "   args.deadline_secs FROM acct, args"
+    "   args.deadline_secs, args.server_name FROM acct, args"
     "  RETURNING id, user_id, estimated_cost, prompt, created_at),"
     " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
     "  SELECT user_id, 'reserve', -estimated_cost, '{Y}', id, 'create' FROM gen),"
@@ -181,6 +183,13 @@ static const char QUEUE_SQL[] =
     d ".queued_at IS NOT NULL AND " d ".status IN ('pending', 'processing')" \
     " AND " d ".next_attempt_at <= now() AND (" d ".lease_until IS NULL OR " d ".lease_until < now())"
 
+/* ... and created by a server this worker's httpd has: the main server
+ * (no name; every node has one) or one of the virtual hosts named in
+ * names, newline-separated. A generation of a virtual host that no node
+ * has any more is left to expire (genflow_expire_orphans, refunded). */
+#define SERVED_BY(d, names) \
+    " AND (" d ".server_name IS NULL OR " d ".server_name = ANY(string_to_array(" names ", E'\\n')))"
+
 /* What a claim sets and returns. Times come back in milliseconds since the
  * epoch; the second-to-last column says whether the row still had an
  * owner (a rescue: that attempt ended without writing its outcome). */
@@ -195,28 +204,30 @@ static const char QUEUE_SQL[] =
     "  g.attempts, (extract(epoch FROM g.deadline_at) * 1000)::bigint::text, g.provider_state," \
     "  g.poll_errors, (pick.prev_owner IS NOT NULL)::int::text," \
     "  (extract(epoch FROM g.started_at) * 1000)::bigint::text, g.preset," \
-    "  g.input->'parameters'->>'strength'"
+    "  g.input->'parameters'->>'strength', g.server_name"
 
-/* args: lease owner, lease seconds. Takes the oldest due row that has no
+/* args: lease owner, lease seconds, server names (SERVED_BY). Takes the
+ * oldest due row that has no
  * accepted provider job: a first attempt, a retry or a fallback. New work
  * goes ahead of the polls of accepted jobs, however many are due (the
  * <table>_due_new index of sql/013 serves it). */
 static const char CLAIM_SQL[] =
     CLAIM_SET
     " FROM (SELECT d.id, d.lease_owner AS prev_owner FROM {T} d"
-    "   WHERE " DUE_NOW("d") " AND d.provider_job_id IS NULL"
+    "   WHERE " DUE_NOW("d") SERVED_BY("d", "%s::text") " AND d.provider_job_id IS NULL"
     "   ORDER BY d.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) pick"
     " WHERE g.id = pick.id"
     CLAIM_RETURNING;
 
-/* args: lease owner, lease seconds, batch size. Takes up to that many due
+/* args: lease owner, lease seconds, server names (SERVED_BY), batch
+ * size. Takes up to that many due
  * polls of accepted jobs at once, oldest first (<table>_due_poll), all
  * under one lease: the worker polls them in turn and gives back, with
  * RELEASE_REST, those it will not reach within half the lease. */
 static const char CLAIM_POLLS_SQL[] =
     CLAIM_SET
     " FROM (SELECT d.id, d.lease_owner AS prev_owner FROM {T} d"
-    "   WHERE " DUE_NOW("d") " AND d.provider_job_id IS NOT NULL"
+    "   WHERE " DUE_NOW("d") SERVED_BY("d", "%s::text") " AND d.provider_job_id IS NOT NULL"
     "   ORDER BY d.next_attempt_at LIMIT %d FOR UPDATE SKIP LOCKED) pick"
     " WHERE g.id = pick.id"
     CLAIM_RETURNING;
@@ -551,23 +562,22 @@ static const char PING_SQL[] = "SELECT %s::text";
  * (sql/007: a type mounted nowhere) → EXPIRED + refund. */
 static const char ORPHANS_SQL[] = "SELECT genflow_expire_orphans(%d)::text";
 
-void gf_sql_due_types_statement(apr_pool_t *p, const char *const *types,
+void gf_sql_due_types_statement(apr_pool_t *p, const char *label, const char *const *types,
                                 const char *const *tables, int n, apr_array_header_t *stmts)
 {
-    /* One branch per type; the first carries the one parameter every
-     * statement needs (a dummy, never NULL). An idle type costs one probe
-     * of its due index that stops at the first row not due. */
-    const char *sql = "";
+    /* One branch per type, all on the one parameter: the server names
+     * the claims take (SERVED_BY). An idle type costs one probe of its due
+     * index that stops at the first row not due. */
+    const char *sql = "WITH mine AS (SELECT %s::text AS names) ";
     int i;
     for (i = 0; i < n; i++) {
         sql = apr_pstrcat(p, sql, i ? " UNION ALL " : "",
-                          fill(p, "SELECT '{Y}'::text WHERE ", types[i], tables[i]),
-                          i ? "" : "%s::text IS NOT NULL AND ",
-                          fill(p, "EXISTS (SELECT 1 FROM {T} d WHERE " DUE_NOW("d") ")",
+                          fill(p, "SELECT '{Y}'::text FROM mine WHERE EXISTS (SELECT 1 FROM {T} d"
+                                  " WHERE " DUE_NOW("d") SERVED_BY("d", "mine.names") ")",
                                types[i], tables[i]), NULL);
     }
     if (n == 0) sql = "SELECT %s::text WHERE false";
-    add(stmts, GF_SQL_DUE_TYPES, sql, 1);
+    add(stmts, label, sql, 1);
 }
 
 void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)

@@ -332,6 +332,11 @@ static const char *set_limit(cmd_parms *cmd, void *dummy, const char *arg)
 
     (void)dummy;
     if (err) return err;
+    if ((!strcasecmp(name, "GenFlowPendingTTL") || !strcasecmp(name, "GenFlowRetention"))
+        && (err = gf_refuse_in_vhost(cmd, "the sweeps run once per database, for all servers "
+                                          "on it"))) {
+        return err;
+    }
     if ((err = gf_parse_amount(cmd->pool, arg, 10L * 365 * 86400, &v)) != NULL) {
         return DIRECTIVE_ERROR(cmd, err);
     }
@@ -355,11 +360,15 @@ static const char *set_engine_number(cmd_parms *cmd, void *dummy, const char *ar
     (void)dummy;
     if (err) return err;
     if (!strcasecmp(name, "GenFlowWorkers")) {
+        if ((err = gf_refuse_in_vhost(cmd, "a child's worker threads serve all of its servers")))
+            return err;
         if ((err = gf_parse_amount(cmd->pool, arg, 64, &v)) != NULL)
             return DIRECTIVE_ERROR(cmd, err);
         sc->workers = (int)v;
     }
     else if (!strcasecmp(name, "GenFlowStatusCache")) {
+        if ((err = gf_refuse_in_vhost(cmd, "a child keeps one cache for all of its servers")))
+            return err;
         if ((err = gf_parse_amount(cmd->pool, arg, 1000000, &v)) != NULL)
             return DIRECTIVE_ERROR(cmd, err);
         sc->status_cache = v;
@@ -721,16 +730,23 @@ int gf_conf_check(apr_pool_t *p, server_rec *s)
     if (!mounts) {
         return OK;
     }
+    /* A generation is worked with the providers of the server its request
+     * came to: a <Location> of the main server applies to every virtual
+     * host, so each of them must declare what its chain names. */
     for (i = 0; i < mounts->nelts; i++) {
         gf_mount_t *m = &APR_ARRAY_IDX(mounts, i, gf_mount_t);
-        gf_server_conf_t *sc = gf_server_conf(m->s);
-        if (m->dc->chain) {
+        if (!m->dc->chain) continue;
+        for (sp = s; sp; sp = sp->next) {
+            gf_server_conf_t *sc = gf_server_conf(sp);
+            if (sp != m->s && m->s->is_virtual) continue;
             for (j = 0; j < m->dc->chain->nelts; j++) {
                 gf_chain_entry_t *e = &APR_ARRAY_IDX(m->dc->chain, j, gf_chain_entry_t);
                 if (!apr_hash_get(sc->providers, e->provider, APR_HASH_KEY_STRING)) {
-                    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, GF_LOGNO(1001)
+                    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1001)
                                  "%s: GenFlowProviders names '%s', which no GenFlowProvider "
-                                 "declares (built in: local)", m->where, e->provider);
+                                 "declares (built in: local)%s%s", m->where, e->provider,
+                                 sp->is_virtual ? " for the virtual host " : "",
+                                 sp->is_virtual ? sp->server_hostname : "");
                     return HTTP_INTERNAL_SERVER_ERROR;
                 }
             }

@@ -58,6 +58,7 @@ static int fill_claim(apr_pool_t *p, const gf_type_t *t, const char *const *row,
     c->started = row[17] ? apr_time_from_msec(apr_atoi64(row[17])) : 0;
     c->preset = row[18];
     c->strength = row[19];
+    c->site = row[20];
     c->lease_owner = lease_owner;
     (void)p;
     return 1;
@@ -411,14 +412,20 @@ static void on_accepted(const void *data, const char *job_id, const char *state)
     gf_db_close(b->s, dbd);
 }
 
-/* Run one claimed row under this worker's slot (heartbeats follow it). */
-static int run_row(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *const *row,
-                   const char *lease_owner, gf_attempt_t *slot)
+/* Run one claimed row under this worker's slot (heartbeats follow it),
+ * with the settings of the server (virtual host) that created it. */
+static int run_row(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
+                   const char *const *row, const char *lease_owner, gf_attempt_t *slot)
 {
     gf_claim_t c;
+    server_rec *s;
     int rc;
     fill_claim(p, t, row, lease_owner, &c);
-    gf_attempt_begin(slot, t, c.id, lease_owner, c.attempts);
+    /* The claim took only rows of the main server (no name: the engine's
+     * first server, the main one when it mounts types) or of a virtual
+     * host of this engine. */
+    if (!(s = gf_engine_server_for(e, c.site))) s = e->s;
+    gf_attempt_begin(slot, s, t, c.id, lease_owner, c.attempts);
     rc = run_claimed(s, p, &c, slot);
     gf_attempt_end(slot);
     return rc;
@@ -445,9 +452,10 @@ static void release_rest(server_rec *s, apr_pool_t *p, const gf_type_t *t, gf_db
                  rows->nrows - from);
 }
 
-int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner,
-               gf_attempt_t *slot)
+int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
+               const char *lease_owner, gf_attempt_t *slot)
 {
+    server_rec *s = e->s;
     gf_server_conf_t *sc = gf_server_conf(s);
     int lease = gf_conf_lease_secs(sc);
     gf_db_rows_t *rows;
@@ -460,12 +468,12 @@ int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lea
         return -1;
     }
     /* New work first: a first attempt, a retry or a fallback. */
-    st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM], &rows, 2, lease_owner,
-                       num(p, lease));
+    st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM], &rows, 3, lease_owner,
+                       num(p, lease), e->names);
     if (st == GF_DB_OK && rows->nrows == 0) {
         /* Then the due polls of accepted jobs, a batch at a time. */
-        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM_POLLS], &rows, 3, lease_owner,
-                           num(p, lease), num(p, GF_POLL_BATCH));
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM_POLLS], &rows, 4, lease_owner,
+                           num(p, lease), e->names, num(p, GF_POLL_BATCH));
     }
     gf_db_close(s, dbd);
     if (st != GF_DB_OK) return -1;
@@ -480,7 +488,7 @@ int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lea
             release_rest(s, p, t, rows, i, lease_owner);
             break;
         }
-        if (run_row(s, p, t, rows->rows[i], lease_owner, slot) < 0) trouble = 1;
+        if (run_row(e, p, t, rows->rows[i], lease_owner, slot) < 0) trouble = 1;
         else worked = 1;
     }
     /* A batch that got anything done is work, even if one outcome could
@@ -488,26 +496,29 @@ int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lea
     return worked ? 1 : trouble ? -1 : 0;
 }
 
-int gf_run_due_types(server_rec *s, apr_pool_t *p, int *due)
+int gf_run_due_types(const gf_engine_t *e, apr_pool_t *p, int *due)
 {
-    apr_array_header_t *types = gf_registered_types();
     gf_db_rows_t *rows;
-    gf_db_status_t st;
+    gf_db_status_t st = GF_DB_OK;
     ap_dbd_t *dbd;
-    int i, j;
+    int i, j, k;
 
-    if (!(dbd = gf_db_open(p, s))) return -1;
-    st = gf_db_pselect(s, p, dbd, GF_SQL_DUE_TYPES, &rows, 1, "due");
-    gf_db_close(s, dbd);
-    if (st != GF_DB_OK) return -1;
-    for (i = 0; i < types->nelts; i++) {
-        const gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
-        due[i] = 0;
-        for (j = 0; j < rows->nrows; j++) {
-            if (rows->rows[j][0] && !strcmp(rows->rows[j][0], t->name)) due[i] = 1;
+    for (i = 0; i < e->types->nelts; i++) due[i] = 0;
+    if (!(dbd = gf_db_open(p, e->s))) return -1;
+    /* Usually one statement: every site of the database mounts the same
+     * types (the main server's, inherited). */
+    for (k = 0; k < e->due_labels->nelts && st == GF_DB_OK; k++) {
+        st = gf_db_pselect(e->s, p, dbd, APR_ARRAY_IDX(e->due_labels, k, const char *), &rows,
+                           1, e->names);
+        for (j = 0; st == GF_DB_OK && j < rows->nrows; j++) {
+            for (i = 0; i < e->types->nelts; i++) {
+                const gf_type_t *t = APR_ARRAY_IDX(e->types, i, gf_type_t *);
+                if (rows->rows[j][0] && !strcmp(rows->rows[j][0], t->name)) due[i] = 1;
+            }
         }
     }
-    return 0;
+    gf_db_close(e->s, dbd);
+    return st == GF_DB_OK ? 0 : -1;
 }
 
 static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot)
