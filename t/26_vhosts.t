@@ -201,23 +201,28 @@ unlike($log, qr/not configured|Segmentation fault|exit signal/, 'no provider mis
     or diag($log);
 stop($file);
 
-# A row whose server is gone is worked with the engine's first server.
+# A generation of a virtual host that no node has any more: no worker
+# takes it (none has that host's providers), it expires after
+# GenFlowPendingTTL and is refunded.
 {
-    start($file);
+    my $f = own_httpd_conf($dir, $port, "LogLevel warn genflow:debug\nGenFlowPendingTTL 2\n$vhosts",
+                           @auth_modules);
+    start($f);
     my ($r, $d) = call('alpha.test', 'POST', '/api/neo-glitch/create', $user, { prompt => 'orphan' });
     my $gone = $d->{generationId} // '';
     psql("UPDATE neo_glitch_media SET server_name = 'gone.test:1' WHERE id = '$gone'");
     call('alpha.test', 'POST', '/api/neo-glitch/generate', $user, { generationId => $gone });
     my $st;
-    for (1 .. 100) {
-        $st = psql("SELECT status FROM neo_glitch_media WHERE id = '$gone'");
-        last if $st =~ /completed|failed/;
+    for (1 .. 150) {
+        $st = psql("SELECT status || ' ' || coalesce(error_code, '-') || ' ' || attempts "
+                   . "FROM neo_glitch_media WHERE id = '$gone'");
+        last if $st =~ /^(completed|failed)/;
         select undef, undef, undef, 0.1;
     }
-    is($st, 'completed', 'a row of a server no longer configured is still worked');
-    like(error_log(), qr/created on server "gone\.test:1", which is not configured/,
-         'and the log says whose settings it got');
-    stop($file);
+    is($st, 'failed EXPIRED 0', 'a generation of a server no node has is never attempted; it expires');
+    is(psql("SELECT string_agg(kind, ',' ORDER BY kind) FROM genflow_ledger WHERE generation_id = '$gone'"),
+       'refund,reserve', 'and is refunded');
+    stop($f);
 }
 
 # Many virtual hosts on one database: one engine, no AH02653.

@@ -1,4 +1,6 @@
-/* gf_metrics.c: counters, histograms and their text rendering (see gf_metrics.h).
+/* gf_metrics.c: the counters and histograms (see gf_metrics.h): the
+ * layout of their slots, and the updates, atomic adds to slots that every
+ * child and thread shares. Their text is gf_metrics_render.c's.
  *
  * Slot layout (64-bit each, after a header of GF_HDR slots):
  *   requests        (types + 1 "-") × endpoints × statuses
@@ -9,56 +11,24 @@
  *   fallbacks       types
  *   credits         movements
  *   generation time types × terminal statuses × (generation buckets + 2)
- * Buckets are stored per interval and made cumulative when rendered, so a
- * scrape's _count always equals its +Inf bucket.
+ * Buckets are stored per interval and made cumulative when rendered
+ * (gf_metrics_render.c), so a scrape's _count always equals its +Inf bucket.
+ * The lists behind the indexes are in gf_metrics_private.h.
  */
 #include <stdio.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 
 #include "core/gf_metrics.h"
+#include "core/gf_metrics_private.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
 
-#define GF_HDR 8
 enum { H_MAGIC = 0, H_SIGNATURE, H_START, H_NSLOTS };
 #define GF_METRICS_MAGIC 0x67666d6574726963ULL   /* "gfmetric" */
 
-#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-static const char *const ENDPOINTS[] = {
-    "create", "generate", "status", "cancel", "retry", "events", "history", "presets",
-    "not_found", "quota", "admin", "health", "metrics", "webhook", "uploads", "other"
-};
-static const int STATUSES[] = {
-    200, 201, 202, 204, 301, 302, 304, 400, 401, 402, 403, 404, 405, 408, 409, 413, 415,
-    422, 429, 500, 502, 503, 504
-};                                       /* + "other" */
-#define NSTATUS (N(STATUSES) + 1)
-static const char *const OUTCOMES[] = { "ok", "pending", "transient", "permanent", "aborted",
-                                        "other" };
-static const char *const CODES[] = {
-    "none", GF_JOB_TIMEOUT, GF_JOB_NETWORK, GF_JOB_API, GF_JOB_RATE_LIMIT, GF_JOB_VALIDATION,
-    GF_JOB_MAX_RETRIES, GF_JOB_CONTENT_FILTERED, GF_JOB_PROVIDER_AUTH, GF_JOB_PROVIDER_CREDITS,
-    GF_JOB_STORAGE, "other"
-};
-static const char *const GEN_STATUSES[] = { "completed", "failed", "cancelled" };
-static const char *const MOVEMENTS[GF_CREDITS_MOVEMENTS] = { "reserved", "charged", "refunded" };
-
-static const double REQ_BOUNDS[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-                                     30, 60 };
-static const double PROV_BOUNDS[] = { 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120 };
-static const double GEN_BOUNDS[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
-                                     1800, 3600 };
-#define HIST_WIDTH(b) (N(b) + 2)
-
-typedef struct {
-    apr_size_t req, req_dur, prov, prov_dur, retry, fallback, credits, gen_dur, total;
-} offsets_t;
-
-static void offsets(const gf_metrics_t *m, offsets_t *o)
+void gf_metrics_offsets(const gf_metrics_t *m, offsets_t *o)
 {
     apr_size_t nt = (apr_size_t)m->ntypes, np = (apr_size_t)m->nproviders;
     o->req = GF_HDR;
@@ -135,7 +105,7 @@ gf_metrics_t *gf_metrics_layout(apr_pool_t *p, const char *const *types, int nty
     sizes[7] = N(GEN_BOUNDS);
     h = fnv(h, sizes, sizeof(sizes));
     m->signature = h;
-    offsets(m, &o);
+    gf_metrics_offsets(m, &o);
     m->nslots = o.total;
     return m;
 }
@@ -177,10 +147,6 @@ static void add(gf_metrics_t *m, apr_size_t slot, apr_uint64_t v)
     __atomic_fetch_add(&m->slots[slot], v, __ATOMIC_RELAXED);
 }
 
-static apr_uint64_t get(const gf_metrics_t *m, apr_size_t slot)
-{
-    return __atomic_load_n(&m->slots[slot], __ATOMIC_RELAXED);
-}
 
 int gf_metrics_bucket(const double *bounds, int n, double v)
 {
@@ -222,7 +188,7 @@ void gf_metrics_request(gf_metrics_t *m, const char *type, const char *endpoint,
     offsets_t o;
     int ti, ei;
     if (!m || !m->slots) return;
-    offsets(m, &o);
+    gf_metrics_offsets(m, &o);
     ti = find(m->types, m->ntypes, type);
     if (ti < 0) ti = m->ntypes;   /* "-" */
     ei = name_index(ENDPOINTS, N(ENDPOINTS), endpoint);
@@ -238,7 +204,7 @@ void gf_metrics_provider_call(gf_metrics_t *m, const char *provider, const char 
     offsets_t o;
     int pi, oi, ci;
     if (!m || !m->slots) return;
-    offsets(m, &o);
+    gf_metrics_offsets(m, &o);
     pi = find(m->providers, m->nproviders, provider);
     if (pi < 0) pi = m->nproviders;   /* other */
     oi = name_index(OUTCOMES, N(OUTCOMES), outcome);
@@ -254,7 +220,7 @@ void gf_metrics_retry(gf_metrics_t *m, const char *type)
     offsets_t o;
     int ti;
     if (!m || !m->slots || (ti = find(m->types, m->ntypes, type)) < 0) return;
-    offsets(m, &o);
+    gf_metrics_offsets(m, &o);
     add(m, o.retry + (apr_size_t)ti, 1);
 }
 
@@ -263,7 +229,7 @@ void gf_metrics_fallback(gf_metrics_t *m, const char *type)
     offsets_t o;
     int ti;
     if (!m || !m->slots || (ti = find(m->types, m->ntypes, type)) < 0) return;
-    offsets(m, &o);
+    gf_metrics_offsets(m, &o);
     add(m, o.fallback + (apr_size_t)ti, 1);
 }
 
@@ -271,7 +237,7 @@ void gf_metrics_credits(gf_metrics_t *m, gf_credit_movement_t movement, long amo
 {
     offsets_t o;
     if (!m || !m->slots || amount <= 0 || (unsigned)movement >= GF_CREDITS_MOVEMENTS) return;
-    offsets(m, &o);
+    gf_metrics_offsets(m, &o);
     add(m, o.credits + (apr_size_t)movement, (apr_uint64_t)amount);
 }
 
@@ -284,7 +250,7 @@ void gf_metrics_generation(gf_metrics_t *m, const char *type, const char *status
         || (si = find(GEN_STATUSES, N(GEN_STATUSES), status)) < 0) {
         return;
     }
-    offsets(m, &o);
+    gf_metrics_offsets(m, &o);
     observe(m, o.gen_dur + ((apr_size_t)ti * N(GEN_STATUSES) + (apr_size_t)si)
                            * HIST_WIDTH(GEN_BOUNDS), GEN_BOUNDS, N(GEN_BOUNDS), duration);
 }
@@ -372,281 +338,4 @@ void gf_metrics_classify(const gf_provider_result_t *res, const char **outcome,
         *outcome = res->transient ? "transient" : "permanent";
         *code = res->error_code;
     }
-}
-
-/* ---- text ----------------------------------------------------------------- */
-
-void gf_mtext_init(gf_mtext_t *t, apr_pool_t *p)
-{
-    t->p = p;
-    t->cap = 4096;
-    t->buf = apr_palloc(p, t->cap);
-    t->len = 0;
-    t->buf[0] = '\0';
-}
-
-static void put(gf_mtext_t *t, const char *s, apr_size_t n)
-{
-    if (t->len + n + 1 > t->cap) {
-        apr_size_t cap = t->cap * 2;
-        char *b;
-        while (cap < t->len + n + 1) cap *= 2;
-        b = apr_palloc(t->p, cap);
-        memcpy(b, t->buf, t->len);
-        t->buf = b;
-        t->cap = cap;
-    }
-    memcpy(t->buf + t->len, s, n);
-    t->len += n;
-    t->buf[t->len] = '\0';
-}
-
-static void puts_(gf_mtext_t *t, const char *s)
-{
-    put(t, s, strlen(s));
-}
-
-const char *gf_mtext_str(gf_mtext_t *t)
-{
-    return t->buf;
-}
-
-const char *gf_metrics_escape(apr_pool_t *p, const char *v)
-{
-    const char *s;
-    char *out, *o;
-    apr_size_t extra = 0;
-
-    for (s = v; *s; s++) extra += (*s == '\\' || *s == '"' || *s == '\n');
-    if (!extra) return v;
-    o = out = apr_palloc(p, strlen(v) + extra + 1);
-    for (s = v; *s; s++) {
-        if (*s == '\\' || *s == '"') {
-            *o++ = '\\';
-            *o++ = *s;
-        }
-        else if (*s == '\n') {
-            *o++ = '\\';
-            *o++ = 'n';
-        }
-        else {
-            *o++ = *s;
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-void gf_mtext_family(gf_mtext_t *t, const char *name, const char *type, const char *help)
-{
-    const char *s;
-    puts_(t, "# HELP ");
-    puts_(t, name);
-    puts_(t, " ");
-    /* HELP escapes only \ and newline. */
-    for (s = help; *s; s++) {
-        if (*s == '\\') puts_(t, "\\\\");
-        else if (*s == '\n') puts_(t, "\\n");
-        else put(t, s, 1);
-    }
-    puts_(t, "\n# TYPE ");
-    puts_(t, name);
-    puts_(t, " ");
-    puts_(t, type);
-    puts_(t, "\n");
-}
-
-#define MAX_LABELS 8
-
-static void sample_kv(gf_mtext_t *t, const char *name, const char *value,
-                      const char *const *kv, int nlabels)
-{
-    int i;
-    puts_(t, name);
-    for (i = 0; i < nlabels; i++) {
-        puts_(t, i ? ",": "{");
-        puts_(t, kv[2 * i]);
-        puts_(t, "=\"");
-        puts_(t, gf_metrics_escape(t->p, kv[2 * i + 1] ? kv[2 * i + 1] : ""));
-        puts_(t, "\"");
-    }
-    if (nlabels) puts_(t, "}");
-    puts_(t, " ");
-    puts_(t, value);
-    puts_(t, "\n");
-}
-
-void gf_mtext_sample(gf_mtext_t *t, const char *name, const char *value, ...)
-{
-    const char *kv[2 * MAX_LABELS];
-    const char *k;
-    int n = 0;
-    va_list ap;
-
-    va_start(ap, value);
-    while (n < MAX_LABELS && (k = va_arg(ap, const char *)) != NULL) {
-        kv[2 * n] = k;
-        kv[2 * n + 1] = va_arg(ap, const char *);
-        n++;
-    }
-    va_end(ap);
-    sample_kv(t, name, value, kv, n);
-}
-
-static const char *u64(apr_pool_t *p, apr_uint64_t v)
-{
-    return apr_psprintf(p, "%" APR_UINT64_T_FMT, v);
-}
-
-/* Seconds from microseconds, with all the precision they have. */
-static const char *secs(apr_pool_t *p, apr_uint64_t usec)
-{
-    return apr_psprintf(p, "%" APR_UINT64_T_FMT ".%06u", usec / APR_USEC_PER_SEC,
-                        (unsigned)(usec % APR_USEC_PER_SEC));
-}
-
-/* One histogram series: cumulative buckets, +Inf, _sum and _count; nothing
- * while it has no observation. kv holds nlabels pairs and room for "le". */
-static void histogram(gf_mtext_t *t, const gf_metrics_t *m, const char *name, apr_size_t base,
-                      const double *bounds, int n, const char **kv, int nlabels)
-{
-    apr_uint64_t counts[32], acc = 0, total = 0, sum;
-    const char *bucket = apr_pstrcat(t->p, name, "_bucket", NULL);
-    int i;
-
-    for (i = 0; i <= n; i++) {
-        counts[i] = get(m, base + (apr_size_t)i);
-        total += counts[i];
-    }
-    if (!total) return;
-    sum = get(m, base + (apr_size_t)n + 1);
-    kv[2 * nlabels] = "le";
-    for (i = 0; i <= n; i++) {
-        char le[32];
-        acc += counts[i];
-        if (i < n) snprintf(le, sizeof(le), "%g", bounds[i]);
-        else apr_cpystrn(le, "+Inf", sizeof(le));
-        kv[2 * nlabels + 1] = le;
-        sample_kv(t, bucket, u64(t->p, acc), kv, nlabels + 1);
-    }
-    sample_kv(t, apr_pstrcat(t->p, name, "_sum", NULL),
-              secs(t->p, sum), kv, nlabels);
-    sample_kv(t, apr_pstrcat(t->p, name, "_count", NULL), u64(t->p, acc), kv, nlabels);
-}
-
-static const char *type_name(const gf_metrics_t *m, int i)
-{
-    return i < m->ntypes ? m->types[i] : "-";
-}
-
-static const char *provider_name(const gf_metrics_t *m, int i)
-{
-    return i < m->nproviders ? m->providers[i] : "other";
-}
-
-void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
-{
-    apr_pool_t *p = t->p;
-    const char *kv[2 * MAX_LABELS];
-    offsets_t o;
-    int i, j, k;
-
-    if (!m || !m->slots) return;
-    offsets(m, &o);
-
-    gf_mtext_family(t, "genflow_requests_total", "counter",
-                    "Requests answered by the module's handlers, or refused by httpd in its "
-                    "locations, by type (\"-\" for site-wide handlers), endpoint and HTTP status.");
-    for (i = 0; i <= m->ntypes; i++) {
-        for (j = 0; j < N(ENDPOINTS); j++) {
-            for (k = 0; k < NSTATUS; k++) {
-                apr_uint64_t v = get(m, o.req + ((apr_size_t)i * N(ENDPOINTS) + (apr_size_t)j)
-                                                * NSTATUS + (apr_size_t)k);
-                if (!v) continue;
-                gf_mtext_sample(t, "genflow_requests_total", u64(p, v), "type", type_name(m, i),
-                                "endpoint", ENDPOINTS[j], "status",
-                                k < N(STATUSES) ? apr_itoa(p, STATUSES[k]) : "other", NULL);
-            }
-        }
-    }
-
-    gf_mtext_family(t, "genflow_request_duration_seconds", "histogram",
-                    "Time from the request's arrival to its log entry, by endpoint.");
-    for (j = 0; j < N(ENDPOINTS); j++) {
-        kv[0] = "endpoint";
-        kv[1] = ENDPOINTS[j];
-        histogram(t, m, "genflow_request_duration_seconds",
-                  o.req_dur + (apr_size_t)j * HIST_WIDTH(REQ_BOUNDS), REQ_BOUNDS, N(REQ_BOUNDS),
-                  kv, 1);
-    }
-
-    gf_mtext_family(t, "genflow_provider_calls_total", "counter",
-                    "Provider attempts (submissions and polls) by provider, outcome (ok, pending, "
-                    "transient, permanent, aborted) and job error code (none on success).");
-    for (i = 0; i <= m->nproviders; i++) {
-        for (j = 0; j < N(OUTCOMES); j++) {
-            for (k = 0; k < N(CODES); k++) {
-                apr_uint64_t v = get(m, o.prov + ((apr_size_t)i * N(OUTCOMES) + (apr_size_t)j)
-                                                 * N(CODES) + (apr_size_t)k);
-                if (!v) continue;
-                gf_mtext_sample(t, "genflow_provider_calls_total", u64(p, v),
-                                "provider", provider_name(m, i), "outcome", OUTCOMES[j],
-                                "code", CODES[k], NULL);
-            }
-        }
-    }
-
-    gf_mtext_family(t, "genflow_provider_call_duration_seconds", "histogram",
-                    "Duration of one provider attempt, by provider.");
-    for (i = 0; i <= m->nproviders; i++) {
-        kv[0] = "provider";
-        kv[1] = provider_name(m, i);
-        histogram(t, m, "genflow_provider_call_duration_seconds",
-                  o.prov_dur + (apr_size_t)i * HIST_WIDTH(PROV_BOUNDS), PROV_BOUNDS,
-                  N(PROV_BOUNDS), kv, 1);
-    }
-
-    gf_mtext_family(t, "genflow_retries_total", "counter",
-                    "Retries scheduled on the same provider after a transient failure, by type.");
-    for (i = 0; i < m->ntypes; i++) {
-        gf_mtext_sample(t, "genflow_retries_total", u64(p, get(m, o.retry + (apr_size_t)i)),
-                        "type", m->types[i], NULL);
-    }
-    gf_mtext_family(t, "genflow_fallbacks_total", "counter",
-                    "Fallbacks to the next provider of a chain, by type.");
-    for (i = 0; i < m->ntypes; i++) {
-        gf_mtext_sample(t, "genflow_fallbacks_total", u64(p, get(m, o.fallback + (apr_size_t)i)),
-                        "type", m->types[i], NULL);
-    }
-
-    gf_mtext_family(t, "genflow_credits_total", "counter",
-                    "Credits moved by this server: reserved by creates, charged by completions, "
-                    "refunded by failures and cancels. Refunds of the expiry sweeps are not "
-                    "included (their statements report counts, not amounts).");
-    for (i = 0; i < GF_CREDITS_MOVEMENTS; i++) {
-        gf_mtext_sample(t, "genflow_credits_total", u64(p, get(m, o.credits + (apr_size_t)i)),
-                        "movement", MOVEMENTS[i], NULL);
-    }
-
-    gf_mtext_family(t, "genflow_generation_duration_seconds", "histogram",
-                    "Time from a generation's creation to its terminal status (completed, "
-                    "failed, cancelled), recorded where this server finalized it; expiry "
-                    "sweeps are not included.");
-    for (i = 0; i < m->ntypes; i++) {
-        for (j = 0; j < N(GEN_STATUSES); j++) {
-            kv[0] = "type";
-            kv[1] = m->types[i];
-            kv[2] = "status";
-            kv[3] = GEN_STATUSES[j];
-            histogram(t, m, "genflow_generation_duration_seconds",
-                      o.gen_dur + ((apr_size_t)i * N(GEN_STATUSES) + (apr_size_t)j)
-                                  * HIST_WIDTH(GEN_BOUNDS), GEN_BOUNDS, N(GEN_BOUNDS), kv, 2);
-        }
-    }
-
-    gf_mtext_family(t, "genflow_counters_start_time_seconds", "gauge",
-                    "Unix time since which the counters and histograms count (a full restart "
-                    "resets them; a graceful restart keeps them).");
-    gf_mtext_sample(t, "genflow_counters_start_time_seconds",
-                    secs(p, (apr_uint64_t)gf_metrics_start_time(m)), NULL);
 }

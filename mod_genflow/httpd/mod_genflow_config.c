@@ -1,16 +1,18 @@
-/* mod_genflow_config.c: the GenFlow* directives, their defaults and merges.
+/* mod_genflow_config.c: the GenFlow* directives: the command table and
+ * its handlers, and the registry of the types that GenFlowType mounts.
  *
  * Server scope: providers, storage, credits. Location scope: which type is
  * served there and how (chain, cost, limits). "Unset" sentinels let a merge
- * tell "not configured" from zero; defaults are applied by the getters.
- * conf/genflow.conf documents every directive of gf_cmds[] and
- * tests/check_conf_reference.sh keeps the two in step.
+ * tell "not configured" from zero; defaults are applied by the getters
+ * (mod_genflow_config_defaults.c). conf/genflow.conf documents every
+ * directive of gf_cmds[] and tests/check_conf_reference.sh keeps the two in
+ * step.
  */
 #include <string.h>
 #include <apr_strings.h>
 #include <http_core.h>
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_config.h"
 #include "core/gf_credits.h"
 #include "core/gf_input.h"
 #include "core/gf_prompt.h"
@@ -19,15 +21,6 @@
 /* Types mounted anywhere in the configuration, and the locations that
  * mount them, for the statement registration and the startup checks. They
  * live in pconf and are forgotten when the configuration is re-read. */
-typedef struct {
-    gf_dir_conf_t *dc;
-    server_rec *s;
-    const char *where;           /* "file:line" for error messages */
-} gf_mount_t;
-
-/* A setting, or its default when it was never given. */
-#define OR_DEFAULT(v, def) ((v) != GF_UNSET ? (v) : (def))
-
 static apr_array_header_t *registered_types;   /* gf_type_t* */
 static apr_array_header_t *mounts;             /* gf_mount_t */
 
@@ -44,239 +37,9 @@ apr_array_header_t *gf_registered_types(void)
     return registered_types;
 }
 
-gf_server_conf_t *gf_server_conf(server_rec *s)
+apr_array_header_t *gf_conf_mounts(void)
 {
-    return ap_get_module_config(s->module_config, &genflow_module);
-}
-
-gf_dir_conf_t *gf_dir_conf(request_rec *r)
-{
-    return ap_get_module_config(r->per_dir_config, &genflow_module);
-}
-
-/* ---- server config ------------------------------------------------------ */
-
-void *gf_create_server_conf(apr_pool_t *p, server_rec *s)
-{
-    gf_server_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
-    const char *err;
-    gf_provider_t *local = gf_provider_create(p, "local", "local", &err);
-
-    (void)s;
-    sc->providers = apr_hash_make(p);
-    /* The built-in provider needs no declaration. */
-    apr_hash_set(sc->providers, local->name, APR_HASH_KEY_STRING, local);
-    sc->starting_credits = GF_UNSET;
-    sc->daily_limit = GF_UNSET;
-    sc->workers = GF_UNSET;
-    sc->status_cache = GF_UNSET;
-    sc->lease_secs = GF_UNSET;
-    sc->max_active = GF_UNSET;
-    sc->pending_ttl = GF_UNSET;
-    sc->retention = GF_UNSET;
-    sc->presets_per_week = GF_UNSET;
-    return sc;
-}
-
-/* The more specific setting wins when it was given (mod_md's DEF_VAL
- * pattern): numbers use GF_UNSET, pointers NULL. */
-#define MERGE_NUM(to, f) ((to)->f = add->f != GF_UNSET ? add->f : base->f)
-#define MERGE_PTR(to, f) ((to)->f = add->f ? add->f : base->f)
-
-void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
-{
-    gf_server_conf_t *base = basev, *add = addv;
-    gf_server_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
-
-    sc->providers = apr_hash_overlay(p, add->providers, base->providers);
-    MERGE_NUM(sc, starting_credits);
-    MERGE_NUM(sc, daily_limit);
-    MERGE_PTR(sc, storage_dir);
-    MERGE_PTR(sc, storage_url);
-    MERGE_PTR(sc, cloudinary);
-    MERGE_NUM(sc, workers);
-    MERGE_NUM(sc, status_cache);
-    MERGE_NUM(sc, lease_secs);
-    MERGE_NUM(sc, max_active);
-    MERGE_NUM(sc, pending_ttl);
-    MERGE_NUM(sc, retention);
-    MERGE_NUM(sc, presets_per_week);
-    return sc;
-}
-
-long gf_conf_starting_credits(const gf_server_conf_t *sc)
-{
-    return OR_DEFAULT(sc->starting_credits, GF_DEFAULT_STARTING_CREDITS);
-}
-
-long gf_conf_daily_limit(const gf_server_conf_t *sc)
-{
-    return OR_DEFAULT(sc->daily_limit, GF_DEFAULT_DAILY_LIMIT);
-}
-
-int gf_conf_workers(const gf_server_conf_t *sc)
-{
-    return OR_DEFAULT(sc->workers, GF_DEFAULT_WORKERS);
-}
-
-long gf_conf_status_cache(const gf_server_conf_t *sc)
-{
-    return OR_DEFAULT(sc->status_cache, GF_DEFAULT_STATUS_CACHE);
-}
-
-int gf_conf_lease_secs(const gf_server_conf_t *sc)
-{
-    return OR_DEFAULT(sc->lease_secs, GF_DEFAULT_LEASE_SECS);
-}
-
-int gf_conf_deadline_secs(const gf_dir_conf_t *dc)
-{
-    return OR_DEFAULT(dc->deadline_secs, GF_DEFAULT_DEADLINE_SECS);
-}
-
-long gf_conf_max_active(const gf_server_conf_t *sc)
-{
-    return OR_DEFAULT(sc->max_active, GF_DEFAULT_MAX_ACTIVE);
-}
-
-long gf_conf_pending_ttl(const gf_server_conf_t *sc)
-{
-    return OR_DEFAULT(sc->pending_ttl, GF_DEFAULT_PENDING_TTL);
-}
-
-long gf_conf_presets_per_week(const gf_server_conf_t *sc)
-{
-    return OR_DEFAULT(sc->presets_per_week, GF_DEFAULT_PRESETS_PER_WEEK);
-}
-
-long gf_conf_upload_max_bytes(const gf_dir_conf_t *dc)
-{
-    return OR_DEFAULT(dc->upload_max_bytes, GF_DEFAULT_UPLOAD_MAX_BYTES);
-}
-
-long gf_conf_upload_max_pixels(const gf_dir_conf_t *dc)
-{
-    return OR_DEFAULT(dc->upload_max_pixels, GF_DEFAULT_UPLOAD_MAX_PIXELS);
-}
-
-long gf_conf_retention(const gf_server_conf_t *sc)
-{
-    return OR_DEFAULT(sc->retention, GF_DEFAULT_RETENTION);
-}
-
-/* ---- directory config --------------------------------------------------- */
-
-void *gf_create_dir_conf(apr_pool_t *p, char *dir)
-{
-    gf_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
-    dc->base = dir ? apr_pstrdup(p, dir) : NULL;
-    dc->cost = GF_UNSET;
-    dc->max_body = GF_UNSET;
-    dc->wait_default = GF_UNSET;
-    dc->max_retries = GF_UNSET;
-    dc->deadline_secs = GF_UNSET;
-    dc->upload_max_bytes = GF_UNSET;
-    dc->upload_max_pixels = GF_UNSET;
-    return dc;
-}
-
-void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
-{
-    gf_dir_conf_t *base = basev, *add = addv;
-    gf_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
-
-    /* The base path of a type is where GenFlowType was given, so a nested
-     * <Location> keeps routing relative to the type's mount point. */
-    dc->base = add->type ? add->base : (base->type ? base->base : add->base);
-    MERGE_PTR(dc, type);
-    MERGE_PTR(dc, chain);
-    MERGE_NUM(dc, cost);
-    MERGE_NUM(dc, max_body);
-    MERGE_NUM(dc, wait_default);
-    dc->needs_set = add->needs_set || base->needs_set;
-    dc->needs = add->needs_set ? add->needs : base->needs;
-    MERGE_PTR(dc, prompt_template);
-    MERGE_NUM(dc, max_retries);
-    MERGE_NUM(dc, deadline_secs);
-    MERGE_NUM(dc, upload_max_bytes);
-    MERGE_NUM(dc, upload_max_pixels);
-    dc->authn_cache = gf_authn_cache_merge_dir(p, base->authn_cache, add->authn_cache);
-    MERGE_PTR(dc, cors);         /* "none" is a list of its own: it overrides */
-    return dc;
-}
-
-/* The shipped types and what they cost and need. */
-typedef struct {
-    const char *name;
-    long cost;
-    unsigned needs;
-} builtin_type_t;
-
-static const builtin_type_t BUILTIN_TYPES[] = {
-    { "neo-glitch",      1, GF_NEED_PROMPT },
-    { "emotion-mask",    2, GF_NEED_SOURCE_IMAGE },
-    { "presets",         2, GF_NEED_PRESET },
-    { "ghibli-reaction", 2, GF_NEED_SOURCE_IMAGE },
-    { "custom-prompt",   2, GF_NEED_PROMPT },
-    { NULL, 0, 0 }
-};
-
-static const builtin_type_t *builtin_type(const char *name)
-{
-    const builtin_type_t *b;
-    for (b = BUILTIN_TYPES; b->name; b++) {
-        if (!strcmp(b->name, name)) return b;
-    }
-    return NULL;
-}
-
-long gf_conf_cost(const gf_dir_conf_t *dc)
-{
-    const builtin_type_t *b;
-    if (dc->cost != GF_UNSET) return dc->cost;
-    b = builtin_type(dc->type->name);
-    return b ? b->cost : 1;
-}
-
-unsigned gf_conf_needs(const gf_dir_conf_t *dc)
-{
-    const builtin_type_t *b;
-    if (dc->needs_set) return dc->needs;
-    b = builtin_type(dc->type->name);
-    return b ? b->needs : GF_NEED_PROMPT;
-}
-
-long gf_conf_max_body(const gf_dir_conf_t *dc)
-{
-    return OR_DEFAULT(dc->max_body, GF_DEFAULT_MAX_BODY);
-}
-
-const char *gf_conf_prompt_template(const gf_dir_conf_t *dc)
-{
-    return dc->prompt_template ? dc->prompt_template
-                               : gf_prompt_default_template(dc->type->name);
-}
-
-int gf_conf_max_retries(const gf_dir_conf_t *dc)
-{
-    return OR_DEFAULT(dc->max_retries, GF_DEFAULT_MAX_RETRIES);
-}
-
-const char *gf_conf_chain_text(apr_pool_t *p, const gf_dir_conf_t *dc)
-{
-    const char *text = NULL;
-    int i;
-
-    if (!dc->chain) {
-        return "local";
-    }
-    for (i = 0; i < dc->chain->nelts; i++) {
-        const gf_chain_entry_t *e = &APR_ARRAY_IDX(dc->chain, i, gf_chain_entry_t);
-        const char *item = e->model ? apr_pstrcat(p, e->provider, ":", e->model, NULL)
-                                    : e->provider;
-        text = text ? apr_pstrcat(p, text, ",", item, NULL) : item;
-    }
-    return text;
+    return mounts;
 }
 
 /* ---- directive handlers ------------------------------------------------- */
@@ -666,114 +429,3 @@ const command_rec gf_cmds[] = {
         "Origins (scheme://host[:port]) whose pages may call the API with credentials, or * or none"),
     AP_INIT_TAKE1(NULL, NULL, NULL, 0, NULL)
 };
-
-/* ---- startup checks ----------------------------------------------------- */
-
-/* The longest one attempt can take (the slowest provider's longest path
- * plus storing the picture with every retry), against the lease. Longer
- * than the lease is fine by design — the listener renews it every third
- * of a lease while the attempt runs — but an administrator should know,
- * because a child that cannot renew (database gone) loses such attempts. */
-static void log_worst_attempt(apr_pool_t *p, server_rec *s)
-{
-    gf_server_conf_t *sc = gf_server_conf(s);
-    apr_interval_time_t worst = 0, store = 0;
-    const char *slowest = "none";
-    apr_hash_index_t *hi;
-    long lease = gf_conf_lease_secs(sc);
-
-    for (hi = apr_hash_first(p, sc->providers); hi; hi = apr_hash_next(hi)) {
-        const gf_provider_t *prov = apr_hash_this_val(hi);
-        apr_interval_time_t w = gf_provider_worst_attempt(prov);
-        if (w > worst) {
-            worst = w;
-            slowest = prov->name;
-        }
-    }
-    if (sc->storage) store += sc->storage->worst_put;
-    if (sc->fallback_storage) store += sc->fallback_storage->worst_put;
-    worst += store;
-    if (worst > apr_time_from_sec(lease)) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1004)
-                     "the worst attempt (%" APR_TIME_T_FMT " ms: provider %s plus %"
-                     APR_TIME_T_FMT " ms of storage) exceeds GenFlowLeaseSeconds %ld by "
-                     "design; the lease is renewed every %ld ms while an attempt runs",
-                     apr_time_as_msec(worst), slowest, apr_time_as_msec(store), lease,
-                     lease * 1000 / 3);
-    }
-    else {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1005)
-                     "the worst attempt takes %" APR_TIME_T_FMT " ms (provider %s), within "
-                     "GenFlowLeaseSeconds %ld", apr_time_as_msec(worst), slowest, lease);
-    }
-}
-
-int gf_conf_check(apr_pool_t *p, server_rec *s)
-{
-    int i, j;
-    server_rec *sp;
-
-    /* Each declared provider that talks to a network has a key and an
-     * allowed base URL. */
-    for (sp = s; sp; sp = sp->next) {
-        apr_hash_index_t *hi;
-        for (hi = apr_hash_first(p, gf_server_conf(sp)->providers); hi; hi = apr_hash_next(hi)) {
-            const gf_provider_t *prov = apr_hash_this_val(hi);
-            const char *err = prov->kind->check ? prov->kind->check(p, prov) : NULL;
-            if (err) {
-                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1003) "GenFlowProvider: %s",
-                             err);
-                return HTTP_INTERNAL_SERVER_ERROR;
-            }
-        }
-    }
-    if (!mounts) {
-        return OK;
-    }
-    /* A generation is worked with the providers of the server its request
-     * came to: a <Location> of the main server applies to every virtual
-     * host, so each of them must declare what its chain names. */
-    for (i = 0; i < mounts->nelts; i++) {
-        gf_mount_t *m = &APR_ARRAY_IDX(mounts, i, gf_mount_t);
-        if (!m->dc->chain) continue;
-        for (sp = s; sp; sp = sp->next) {
-            gf_server_conf_t *sc = gf_server_conf(sp);
-            if (sp != m->s && m->s->is_virtual) continue;
-            for (j = 0; j < m->dc->chain->nelts; j++) {
-                gf_chain_entry_t *e = &APR_ARRAY_IDX(m->dc->chain, j, gf_chain_entry_t);
-                if (!apr_hash_get(sc->providers, e->provider, APR_HASH_KEY_STRING)) {
-                    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1001)
-                                 "%s: GenFlowProviders names '%s', which no GenFlowProvider "
-                                 "declares (built in: local)%s%s", m->where, e->provider,
-                                 sp->is_virtual ? " for the virtual host " : "",
-                                 sp->is_virtual ? sp->server_hostname : "");
-                    return HTTP_INTERNAL_SERVER_ERROR;
-                }
-            }
-        }
-    }
-    /* <Location>s of the main server apply to every virtual host, so once
-     * a type is mounted anywhere every server needs somewhere to keep the
-     * pictures (a vhost inherits the main server's storage by default). */
-    for (sp = s; sp; sp = sp->next) {
-        gf_server_conf_t *sc = gf_server_conf(sp);
-        gf_storage_t *local = NULL;
-        if ((sc->storage_dir != NULL) != (sc->storage_url != NULL)
-            || (!sc->storage_dir && !sc->cloudinary)) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1002)
-                         "GenFlowType is used but GenFlowStorageDir and GenFlowStorageURL "
-                         "are not both set (nor GenFlowCloudinary) for server %s",
-                         sp->server_hostname);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        if (sc->storage_dir) {
-            local = gf_storage_local_create(p, sc->storage_dir, sc->storage_url);
-        }
-        /* Cloudinary first when configured, the local directory as the
-         * place of last resort for bytes it would not take. */
-        sc->storage = sc->cloudinary ? sc->cloudinary : local;
-        sc->fallback_storage = sc->cloudinary ? local : NULL;
-    }
-    log_worst_attempt(p, s);
-    return OK;
-}

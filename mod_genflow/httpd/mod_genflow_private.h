@@ -111,7 +111,7 @@ typedef struct {
 #define GF_DEFAULT_UPLOAD_MAX_PIXELS 25000000L
 #define GF_UPLOAD_MAX_PIXELS_LIMIT  100000000L
 
-/* mod_genflow_config.c */
+/* mod_genflow_config*.c (mod_genflow_config.h says which file has what) */
 extern const command_rec gf_cmds[];
 void *gf_create_server_conf(apr_pool_t *p, server_rec *s);
 void *gf_merge_server_conf(apr_pool_t *p, void *base, void *add);
@@ -258,7 +258,7 @@ int gf_idempotent(request_rec *r, long max_body, int (*run)(request_rec *, void 
 /* Does this request still own its Idempotency-Key's record? */
 int gf_idempotency_still_owned(request_rec *r);
 
-/* mod_genflow_type.c */
+/* mod_genflow_type.c (the endpoints' files share mod_genflow_type.h) */
 int gf_type_handler(request_rec *r);
 int gf_type_resume(request_rec *r, void *baton, const char *id);
 

@@ -1,0 +1,176 @@
+/* gf_metrics_render.c: every counter and histogram family of the shared
+ * slots, in the text format of gf_metrics_text.c (see gf_metrics.h). Buckets
+ * are stored per interval and made cumulative here, so a scrape's _count
+ * always equals its +Inf bucket.
+ */
+#include <stdio.h>
+#include <apr_strings.h>
+
+#include "core/gf_metrics.h"
+#include "core/gf_metrics_private.h"
+
+static const char *const MOVEMENTS[GF_CREDITS_MOVEMENTS] = { "reserved", "charged", "refunded" };
+
+static const char *u64(apr_pool_t *p, apr_uint64_t v)
+{
+    return apr_psprintf(p, "%" APR_UINT64_T_FMT, v);
+}
+
+/* Seconds from microseconds, with all the precision they have. */
+static const char *secs(apr_pool_t *p, apr_uint64_t usec)
+{
+    return apr_psprintf(p, "%" APR_UINT64_T_FMT ".%06u", usec / APR_USEC_PER_SEC,
+                        (unsigned)(usec % APR_USEC_PER_SEC));
+}
+
+/* One histogram series: cumulative buckets, +Inf, _sum and _count; nothing
+ * while it has no observation. kv holds nlabels pairs and room for "le". */
+static void histogram(gf_mtext_t *t, const gf_metrics_t *m, const char *name, apr_size_t base,
+                      const double *bounds, int n, const char **kv, int nlabels)
+{
+    apr_uint64_t counts[32], acc = 0, total = 0, sum;
+    const char *bucket = apr_pstrcat(t->p, name, "_bucket", NULL);
+    int i;
+
+    for (i = 0; i <= n; i++) {
+        counts[i] = gf_metrics_slot(m, base + (apr_size_t)i);
+        total += counts[i];
+    }
+    if (!total) return;
+    sum = gf_metrics_slot(m, base + (apr_size_t)n + 1);
+    kv[2 * nlabels] = "le";
+    for (i = 0; i <= n; i++) {
+        char le[32];
+        acc += counts[i];
+        if (i < n) snprintf(le, sizeof(le), "%g", bounds[i]);
+        else apr_cpystrn(le, "+Inf", sizeof(le));
+        kv[2 * nlabels + 1] = le;
+        gf_mtext_sample_kv(t, bucket, u64(t->p, acc), kv, nlabels + 1);
+    }
+    gf_mtext_sample_kv(t, apr_pstrcat(t->p, name, "_sum", NULL),
+                       secs(t->p, sum), kv, nlabels);
+    gf_mtext_sample_kv(t, apr_pstrcat(t->p, name, "_count", NULL), u64(t->p, acc), kv, nlabels);
+}
+
+static const char *type_name(const gf_metrics_t *m, int i)
+{
+    return i < m->ntypes ? m->types[i] : "-";
+}
+
+static const char *provider_name(const gf_metrics_t *m, int i)
+{
+    return i < m->nproviders ? m->providers[i] : "other";
+}
+
+void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
+{
+    apr_pool_t *p = t->p;
+    const char *kv[2 * MAX_LABELS];
+    offsets_t o;
+    int i, j, k;
+
+    if (!m || !m->slots) return;
+    gf_metrics_offsets(m, &o);
+
+    gf_mtext_family(t, "genflow_requests_total", "counter",
+                    "Requests answered by the module's handlers, or refused by httpd in its "
+                    "locations, by type (\"-\" for site-wide handlers), endpoint and HTTP status.");
+    for (i = 0; i <= m->ntypes; i++) {
+        for (j = 0; j < N(ENDPOINTS); j++) {
+            for (k = 0; k < NSTATUS; k++) {
+                apr_uint64_t v = gf_metrics_slot(m, o.req + ((apr_size_t)i * N(ENDPOINTS)
+                                                             + (apr_size_t)j)
+                                                            * NSTATUS + (apr_size_t)k);
+                if (!v) continue;
+                gf_mtext_sample(t, "genflow_requests_total", u64(p, v), "type", type_name(m, i),
+                                "endpoint", ENDPOINTS[j], "status",
+                                k < N(STATUSES) ? apr_itoa(p, STATUSES[k]) : "other", NULL);
+            }
+        }
+    }
+
+    gf_mtext_family(t, "genflow_request_duration_seconds", "histogram",
+                    "Time from the request's arrival to its log entry, by endpoint.");
+    for (j = 0; j < N(ENDPOINTS); j++) {
+        kv[0] = "endpoint";
+        kv[1] = ENDPOINTS[j];
+        histogram(t, m, "genflow_request_duration_seconds",
+                  o.req_dur + (apr_size_t)j * HIST_WIDTH(REQ_BOUNDS), REQ_BOUNDS, N(REQ_BOUNDS),
+                  kv, 1);
+    }
+
+    gf_mtext_family(t, "genflow_provider_calls_total", "counter",
+                    "Provider attempts (submissions and polls) by provider, outcome (ok, pending, "
+                    "transient, permanent, aborted) and job error code (none on success).");
+    for (i = 0; i <= m->nproviders; i++) {
+        for (j = 0; j < N(OUTCOMES); j++) {
+            for (k = 0; k < N(CODES); k++) {
+                apr_uint64_t v = gf_metrics_slot(m, o.prov + ((apr_size_t)i * N(OUTCOMES)
+                                                              + (apr_size_t)j)
+                                                             * N(CODES) + (apr_size_t)k);
+                if (!v) continue;
+                gf_mtext_sample(t, "genflow_provider_calls_total", u64(p, v),
+                                "provider", provider_name(m, i), "outcome", OUTCOMES[j],
+                                "code", CODES[k], NULL);
+            }
+        }
+    }
+
+    gf_mtext_family(t, "genflow_provider_call_duration_seconds", "histogram",
+                    "Duration of one provider attempt, by provider.");
+    for (i = 0; i <= m->nproviders; i++) {
+        kv[0] = "provider";
+        kv[1] = provider_name(m, i);
+        histogram(t, m, "genflow_provider_call_duration_seconds",
+                  o.prov_dur + (apr_size_t)i * HIST_WIDTH(PROV_BOUNDS), PROV_BOUNDS,
+                  N(PROV_BOUNDS), kv, 1);
+    }
+
+    gf_mtext_family(t, "genflow_retries_total", "counter",
+                    "Retries scheduled on the same provider after a transient failure, by type.");
+    for (i = 0; i < m->ntypes; i++) {
+        gf_mtext_sample(t, "genflow_retries_total",
+                        u64(p, gf_metrics_slot(m, o.retry + (apr_size_t)i)),
+                        "type", m->types[i], NULL);
+    }
+    gf_mtext_family(t, "genflow_fallbacks_total", "counter",
+                    "Fallbacks to the next provider of a chain, by type.");
+    for (i = 0; i < m->ntypes; i++) {
+        gf_mtext_sample(t, "genflow_fallbacks_total",
+                        u64(p, gf_metrics_slot(m, o.fallback + (apr_size_t)i)),
+                        "type", m->types[i], NULL);
+    }
+
+    gf_mtext_family(t, "genflow_credits_total", "counter",
+                    "Credits moved by this server: reserved by creates, charged by completions, "
+                    "refunded by failures and cancels. Refunds of the expiry sweeps are not "
+                    "included (their statements report counts, not amounts).");
+    for (i = 0; i < GF_CREDITS_MOVEMENTS; i++) {
+        gf_mtext_sample(t, "genflow_credits_total",
+                        u64(p, gf_metrics_slot(m, o.credits + (apr_size_t)i)),
+                        "movement", MOVEMENTS[i], NULL);
+    }
+
+    gf_mtext_family(t, "genflow_generation_duration_seconds", "histogram",
+                    "Time from a generation's creation to its terminal status (completed, "
+                    "failed, cancelled), recorded where this server finalized it; expiry "
+                    "sweeps are not included.");
+    for (i = 0; i < m->ntypes; i++) {
+        for (j = 0; j < N(GEN_STATUSES); j++) {
+            kv[0] = "type";
+            kv[1] = m->types[i];
+            kv[2] = "status";
+            kv[3] = GEN_STATUSES[j];
+            histogram(t, m, "genflow_generation_duration_seconds",
+                      o.gen_dur + ((apr_size_t)i * N(GEN_STATUSES) + (apr_size_t)j)
+                                  * HIST_WIDTH(GEN_BOUNDS), GEN_BOUNDS, N(GEN_BOUNDS), kv, 2);
+        }
+    }
+
+    gf_mtext_family(t, "genflow_counters_start_time_seconds", "gauge",
+                    "Unix time since which the counters and histograms count (a full restart "
+                    "resets them; a graceful restart keeps them).");
+    gf_mtext_sample(t, "genflow_counters_start_time_seconds",
+                    secs(p, (apr_uint64_t)gf_metrics_start_time(m)), NULL);
+}
+

@@ -1,0 +1,109 @@
+/* mod_genflow_config_merge.c: the module's configuration records (see
+ * mod_genflow_config.h): a server's and a location's, as httpd creates
+ * them for each context, merges them down to the request's, and the
+ * module looks them up.
+ */
+#include <apr_strings.h>
+
+#include "httpd/mod_genflow_config.h"
+
+gf_server_conf_t *gf_server_conf(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &genflow_module);
+}
+
+gf_dir_conf_t *gf_dir_conf(request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &genflow_module);
+}
+
+/* ---- server config ------------------------------------------------------ */
+
+void *gf_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    gf_server_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+    const char *err;
+    gf_provider_t *local = gf_provider_create(p, "local", "local", &err);
+
+    (void)s;
+    sc->providers = apr_hash_make(p);
+    /* The built-in provider needs no declaration. */
+    apr_hash_set(sc->providers, local->name, APR_HASH_KEY_STRING, local);
+    sc->starting_credits = GF_UNSET;
+    sc->daily_limit = GF_UNSET;
+    sc->workers = GF_UNSET;
+    sc->status_cache = GF_UNSET;
+    sc->lease_secs = GF_UNSET;
+    sc->max_active = GF_UNSET;
+    sc->pending_ttl = GF_UNSET;
+    sc->retention = GF_UNSET;
+    sc->presets_per_week = GF_UNSET;
+    return sc;
+}
+
+/* The more specific setting wins when it was given (mod_md's DEF_VAL
+ * pattern): numbers use GF_UNSET, pointers NULL. */
+#define MERGE_NUM(to, f) ((to)->f = add->f != GF_UNSET ? add->f : base->f)
+#define MERGE_PTR(to, f) ((to)->f = add->f ? add->f : base->f)
+
+void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    gf_server_conf_t *base = basev, *add = addv;
+    gf_server_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->providers = apr_hash_overlay(p, add->providers, base->providers);
+    MERGE_NUM(sc, starting_credits);
+    MERGE_NUM(sc, daily_limit);
+    MERGE_PTR(sc, storage_dir);
+    MERGE_PTR(sc, storage_url);
+    MERGE_PTR(sc, cloudinary);
+    MERGE_NUM(sc, workers);
+    MERGE_NUM(sc, status_cache);
+    MERGE_NUM(sc, lease_secs);
+    MERGE_NUM(sc, max_active);
+    MERGE_NUM(sc, pending_ttl);
+    MERGE_NUM(sc, retention);
+    MERGE_NUM(sc, presets_per_week);
+    return sc;
+}
+
+/* ---- directory config --------------------------------------------------- */
+
+void *gf_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    gf_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
+    dc->base = dir ? apr_pstrdup(p, dir) : NULL;
+    dc->cost = GF_UNSET;
+    dc->max_body = GF_UNSET;
+    dc->wait_default = GF_UNSET;
+    dc->max_retries = GF_UNSET;
+    dc->deadline_secs = GF_UNSET;
+    dc->upload_max_bytes = GF_UNSET;
+    dc->upload_max_pixels = GF_UNSET;
+    return dc;
+}
+
+void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    gf_dir_conf_t *base = basev, *add = addv;
+    gf_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
+
+    /* The base path of a type is where GenFlowType was given, so a nested
+     * <Location> keeps routing relative to the type's mount point. */
+    dc->base = add->type ? add->base : (base->type ? base->base : add->base);
+    MERGE_PTR(dc, type);
+    MERGE_PTR(dc, chain);
+    MERGE_NUM(dc, cost);
+    MERGE_NUM(dc, max_body);
+    MERGE_NUM(dc, wait_default);
+    dc->needs_set = add->needs_set || base->needs_set;
+    dc->needs = add->needs_set ? add->needs : base->needs;
+    MERGE_PTR(dc, prompt_template);
+    MERGE_NUM(dc, max_retries);
+    MERGE_NUM(dc, deadline_secs);
+    MERGE_NUM(dc, upload_max_bytes);
+    MERGE_NUM(dc, upload_max_pixels);
+    dc->authn_cache = gf_authn_cache_merge_dir(p, base->authn_cache, add->authn_cache);
+    MERGE_PTR(dc, cors);         /* "none" is a list of its own: it overrides */
+    return dc;
+}

@@ -1,0 +1,98 @@
+/* mod_genflow_type.h: what the files of the per-type endpoints share
+ * (mod_genflow_type*.c only; the rest of the module sees gf_type_handler
+ * and gf_type_resume in mod_genflow_private.h).
+ *
+ *   mod_genflow_type.c           routing: method, authentication, the
+ *                                Idempotency-Key, then the endpoint
+ *   mod_genflow_type_create.c    create, and the creation generate and
+ *                                retry share
+ *   mod_genflow_type_generate.c  generate, retry, cancel
+ *   mod_genflow_type_read.c      status, events, history, presets
+ *   mod_genflow_type_answers.c   status objects and the shared answers
+ *
+ * Every endpoint answers for the location's type (dc->type) and the
+ * authenticated user (r->user), and returns the handler's result.
+ */
+#ifndef MOD_GENFLOW_TYPE_H
+#define MOD_GENFLOW_TYPE_H
+
+#include "httpd/mod_genflow_private.h"
+#include "core/gf_json.h"
+#include "core/gf_route.h"
+
+/* The prepared statement of op for the location's type. */
+static inline const char *gf_type_label(const gf_dir_conf_t *dc, gf_sql_type_op_t op)
+{
+    return dc->type->labels[op];
+}
+
+/* ---- mod_genflow_type_answers.c ---- */
+
+/* Where the generation id is polled: {base}/status/{id}. */
+const char *gf_type_status_url(request_rec *r, const gf_dir_conf_t *dc, const char *id);
+/* A field of a status object (NULL when it has none). */
+json_object *gf_type_status_field(json_object *status, const char *key);
+/* A status object the database composed, parsed (NULL if it is not JSON). */
+json_object *gf_type_parse_status(request_rec *r, const char *status_json);
+/* Is status one a generation never leaves (completed, failed, cancelled)? */
+int gf_type_is_terminal(const char *status);
+/* The status object as the answer, with Retry-After while it is running. */
+int gf_type_send_status(request_rec *r, int http_status, const char *status_json);
+/* 404 for an id that is unknown or not the caller's (the same answer). */
+int gf_type_no_such_generation(request_rec *r);
+/* A conditional statement changed nothing: 404 or 409. */
+int gf_type_refused_by_state(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
+                             const char *id, const char *allowed, const char *action);
+
+/* ---- mod_genflow_type_create.c ---- */
+
+/* What a create answer says about the new generation (the create
+ * statement returns just these columns). */
+typedef struct {
+    const char *id;
+    apr_int64_t cost;
+    const char *prompt;
+    const char *created_at;
+} gf_created_t;
+
+/* The request's JSON body into *body: GF_CONTINUE, or the error answer's
+ * result (415, 413, 400). */
+int gf_type_check_json_request(request_rec *r, const gf_dir_conf_t *dc, json_object **body);
+/* Validate body and insert a generation: GF_CONTINUE with *out filled in,
+ * or the result of the error answer it sent. */
+int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
+                              json_object *body, gf_created_t *out);
+/* The create fields out of a status object: 1, or 0 when it has no id. */
+int gf_type_created_from_status(request_rec *r, const char *status_json, gf_created_t *out);
+/* 201 with the create object of a new generation. */
+int gf_type_send_created(request_rec *r, const gf_dir_conf_t *dc, const gf_created_t *c);
+int gf_type_handle_create(request_rec *r, const gf_dir_conf_t *dc);
+
+/* ---- mod_genflow_type_generate.c ---- */
+
+/* The wait a client asked for (Prefer: wait=N), else the location's. */
+int gf_type_requested_wait(request_rec *r, const gf_dir_conf_t *dc);
+/* 200 and the status once the generation is terminal, or 202 and where to
+ * poll after wait_secs. */
+int gf_type_answer_when_done(request_rec *r, const gf_dir_conf_t *dc, const char *id,
+                             int wait_secs);
+/* Hand the caller's pending generation to the workers, then answer as
+ * gf_type_answer_when_done. */
+int gf_type_queue_and_answer(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
+                             const char *id, int wait);
+int gf_type_handle_generate(request_rec *r, const gf_dir_conf_t *dc);
+int gf_type_handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
+int gf_type_handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
+
+/* ---- mod_genflow_type_read.c ---- */
+
+/* This week's presets of the location's type, as [key, name, prompt,
+ * description] rows with an "active" mark. */
+gf_db_status_t gf_type_load_presets(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
+                                    gf_db_rows_t **rows, int **active);
+int gf_type_handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
+int gf_type_handle_events(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
+int gf_type_handle_history(request_rec *r, const gf_dir_conf_t *dc);
+int gf_type_handle_presets(request_rec *r, const gf_dir_conf_t *dc);
+
+#endif

@@ -1,0 +1,284 @@
+/* mod_genflow_type_create.c: POST {base}/create, and the creation of a
+ * generation that generate and retry share (see mod_genflow_type.h):
+ * validate the input, build the prompt, choose the id and the seed, and
+ * reserve the cost and insert the row in one statement; or say why not
+ * (402, 429, or an upload that is not the caller's).
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_general.h>
+#include <apr_uuid.h>
+
+#include "httpd/mod_genflow_type.h"
+#include "core/gf_error.h"
+#include "core/gf_input.h"
+#include "core/gf_json.h"
+#include "core/gf_prompt.h"
+#include "core/gf_route.h"
+#include "core/gf_sql.h"
+#include "core/gf_credits.h"
+
+/* The create statement reserved nothing: say why, 429 or 402. When the
+ * user has no account yet and may_open, open it and return GF_CONTINUE:
+ * the caller creates again. */
+static int refused_create(request_rec *r, ap_dbd_t *dbd, long cost, int may_open)
+{
+    gf_server_conf_t *sc = gf_server_conf(r->server);
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    const char *msg = "not enough credits for this generation";
+    long max_active = gf_conf_max_active(sc);
+
+    st = gf_db_select(r, dbd, GF_SQL_ACCOUNT_STATE, &rows, 2,
+                      apr_ltoa(r->pool, gf_conf_daily_limit(sc)), r->user);
+    if (st == GF_DB_OK && rows->nrows == 0 && may_open) {
+        if ((st = gf_account_ensure(r, dbd)) != GF_DB_OK) return gf_send_db_error(r, st);
+        return GF_CONTINUE;
+    }
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (st == GF_DB_OK && rows->nrows == 1 && max_active > 0
+        && apr_atoi64(rows->rows[0][3]) >= max_active) {
+        apr_table_setn(r->headers_out, "Retry-After", "5");
+        return gf_send_error(r, HTTP_TOO_MANY_REQUESTS, GF_ERR_RATE_LIMIT,
+                             apr_psprintf(r->pool, "%ld generations are already in progress "
+                                          "for this user; wait for one to finish", max_active));
+    }
+    if (st == GF_DB_OK && rows->nrows == 1) {
+        msg = gf_credits_refusal(r->pool, apr_atoi64(rows->rows[0][0]),
+                                 apr_atoi64(rows->rows[0][1]), apr_atoi64(rows->rows[0][2]),
+                                 cost);
+    }
+    return gf_send_error(r, HTTP_PAYMENT_REQUIRED, GF_ERR_INSUFFICIENT, msg);
+}
+
+/* A new generation's id (a random, RFC 4122 version 4 UUID) and, when the
+ * request gave none, its seed (0..4294967294, the documented range), from
+ * one draw of the system's random source. apr_uuid_get would also do for
+ * the id, but through libuuid it makes five more system calls a create
+ * (it reseeds its own generator with the pid, uid and thread id each time). */
+static void draw_id_and_seed(char id[APR_UUID_FORMATTED_LENGTH + 1], apr_uint64_t *seed)
+{
+    unsigned char b[sizeof(((apr_uuid_t *)0)->data) + 4];
+    apr_uuid_t uuid;
+    int i;
+
+    if (apr_generate_random_bytes(b, sizeof(b)) != APR_SUCCESS) {
+        apr_uuid_get(&uuid);
+        apr_uuid_format(id, &uuid);
+        *seed = (apr_uint64_t)apr_time_now() % 4294967295ULL;
+        return;
+    }
+    memcpy(uuid.data, b, sizeof(uuid.data));
+    uuid.data[6] = (unsigned char)((uuid.data[6] & 0x0f) | 0x40);   /* version 4 */
+    uuid.data[8] = (unsigned char)((uuid.data[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+    apr_uuid_format(id, &uuid);
+    *seed = 0;
+    for (i = 0; i < 4; i++) *seed = (*seed << 8) | b[sizeof(uuid.data) + i];
+    *seed %= 4294967295ULL;
+}
+
+/* The create statement returned nothing although it may have committed:
+ * after a lost connection it ran twice, and the second run found the id it
+ * had chosen. Is that generation there (then it is this request's)? */
+static const char *created_before(request_rec *r, const gf_dir_conf_t *dc, const char *id)
+{
+    gf_db_rows_t *rows;
+    if (gf_db_select1(r, gf_type_label(dc, GF_SQL_GET), &rows, 2, id, r->user) == GF_DB_OK
+        && rows->nrows == 1) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1305)
+                      "the create of %s committed before the connection was lost; "
+                      "recognised by its id", id);
+        return rows->rows[0][0];
+    }
+    return NULL;
+}
+
+
+/* The fields of a create answer (gf_created_t) out of a status object (a create recognised after a lost
+ * connection, an Idempotency-Key taken over). */
+int gf_type_created_from_status(request_rec *r, const char *status_json, gf_created_t *out)
+{
+    json_object *status = gf_type_parse_status(r, status_json);
+    if (!status) return 0;
+    out->id = json_object_get_string(gf_type_status_field(status, "generationId"));
+    out->cost = json_object_get_int64(gf_type_status_field(status, "estimatedCost"));
+    out->prompt = json_object_get_string(gf_type_status_field(status, "prompt"));
+    out->created_at = json_object_get_string(gf_type_status_field(status, "createdAt"));
+    return out->id != NULL;
+}
+
+/* Validate and insert. Returns GF_CONTINUE with *out filled in, or the
+ * result of the error answer it sent. The id is chosen here, before the
+ * INSERT, so that a statement re-run after a lost connection cannot create
+ * a second generation and recognises the first. */
+int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
+                              json_object *body, gf_created_t *out)
+{
+    gf_server_conf_t *sc = gf_server_conf(r->server);
+    gf_input_t in;
+    gf_input_error_t ierr;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    const char *prompt;
+    long cost = gf_conf_cost(dc);
+    apr_uint64_t seed;
+    char id[APR_UUID_FORMATTED_LENGTH + 1];
+    gf_req_t *rq = gf_req(r);
+    int pass, rc;
+
+    if (!gf_input_parse(r->pool, body, gf_conf_needs(dc), &in, &ierr)) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, ierr.message);
+    }
+    {
+        /* A preset must be one of this week's for the type; the prompt
+         * gets its words, the row keeps its key. */
+        gf_input_t for_prompt = in;
+        if (in.preset) {
+            gf_db_rows_t *presets;
+            int *active, i, found = -1;
+            if ((st = gf_type_load_presets(r, dbd, dc, &presets, &active)) != GF_DB_OK) {
+                return gf_send_db_error(r, st);
+            }
+            for (i = 0; i < presets->nrows; i++) {
+                if (!strcmp(presets->rows[i][0], in.preset) && active[i]) found = i;
+            }
+            if (found < 0) {
+                return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                                     apr_psprintf(r->pool, "preset: '%s' is not one of this "
+                                                  "week's presets for %s (see %s/presets)",
+                                                  in.preset, dc->type->name, dc->base));
+            }
+            for_prompt.preset = presets->rows[found][2];
+        }
+        prompt = gf_prompt_build(r->pool, gf_conf_prompt_template(dc), dc->type->name,
+                                 &for_prompt);
+    }
+    if (!*prompt) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "prompt: the request gives nothing to build a prompt from");
+    }
+    draw_id_and_seed(id, &seed);
+    if (in.has_seed) {
+        seed = in.seed;
+    } else {
+        /* Store the seed that was drawn so the input can be replayed. */
+        in.has_seed = 1;
+        in.seed = seed;
+    }
+    for (pass = 0;; pass++) {
+        const char *before;
+        st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_CREATE), &rows, 18,
+                          r->user, apr_ltoa(r->pool, cost),
+                          apr_ltoa(r->pool, gf_conf_daily_limit(sc)),
+                          prompt, in.prompt, in.preset, in.source_image, in.aspect_ratio,
+                          apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, seed),
+                          gf_input_to_json(r->pool, &in),
+                          apr_itoa(r->pool, gf_conf_max_retries(dc)),
+                          gf_conf_chain_text(r->pool, dc),
+                          apr_itoa(r->pool, gf_conf_deadline_secs(dc)),
+                          apr_ltoa(r->pool, gf_conf_max_active(sc)), id,
+                          rq->idem_key, rq->idem_owner, sc->site_name);
+        if (st != GF_DB_OK) {
+            return gf_send_db_error(r, st);
+        }
+        if (rows->nrows == 1) break;
+        if (rows->rerun && (before = created_before(r, dc, id)) != NULL) {
+            if (!gf_type_created_from_status(r, before, out)) {
+                return gf_send_db_error(r, GF_DB_ERROR);
+            }
+            rq->idem_linked = rq->idem_key != NULL;
+            gf_metrics_credits(gf_metrics(), GF_CREDITS_RESERVED, cost);
+            return GF_CONTINUE;
+        }
+        if (rq->idem_key && !gf_idempotency_still_owned(r)) {
+            return gf_send_error(r, HTTP_CONFLICT, GF_ERR_IDEMPOTENCY,
+                                 "another request took over this Idempotency-Key; retry to "
+                                 "get its answer");
+        }
+        if (gf_input_upload_id(in.source_image)) {
+            /* The statement also refuses an upload that is not this
+             * user's: only now, and only for an upload, one more read
+             * tells that apart. The message is the same whether the
+             * upload does not exist or is someone else's. */
+            gf_db_rows_t *up;
+            if ((st = gf_db_select(r, dbd, GF_SQL_UPLOAD_GET, &up, 2,
+                                   gf_input_upload_id(in.source_image), r->user)) != GF_DB_OK) {
+                return gf_send_db_error(r, st);
+            }
+            if (up->nrows == 0) {
+                return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                                     "sourceImage: no upload of yours has this id (upload it "
+                                     "with POST /api/uploads and use its sourceImage)");
+            }
+        }
+        /* Nothing reserved: a first create of this user (no account yet:
+         * make it, with its starting grant, and create again), or a
+         * refusal, 402 or 429. */
+        if ((rc = refused_create(r, dbd, cost, pass == 0)) != GF_CONTINUE) return rc;
+    }
+    rq->idem_linked = rq->idem_key != NULL;
+    out->id = rows->rows[0][0];
+    out->cost = apr_atoi64(rows->rows[0][1]);
+    out->prompt = rows->rows[0][2];
+    out->created_at = rows->rows[0][3];
+    gf_metrics_credits(gf_metrics(), GF_CREDITS_RESERVED, cost);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1301)
+                  "created type=%s user=%s cost=%ld", dc->type->name, r->user, cost);
+    return GF_CONTINUE;
+}
+
+/* The body of create and generate: application/json, within GenFlowMaxBody. */
+int gf_type_check_json_request(request_rec *r, const gf_dir_conf_t *dc, json_object **body)
+{
+    char *buf;
+    apr_size_t len;
+    const char *err;
+    int rc;
+
+    if (!gf_content_type_is_json(apr_table_get(r->headers_in, "Content-Type"))) {
+        return gf_send_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, GF_ERR_UNSUPPORTED_MEDIA,
+                             "the request body must be application/json");
+    }
+    if ((rc = gf_read_json_body(r, gf_conf_max_body(dc), &buf, &len)) != GF_CONTINUE) {
+        return rc;
+    }
+    *body = gf_json_parse(r->pool, buf, len, &err);
+    if (!*body) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, err);
+    }
+    return GF_CONTINUE;
+}
+
+/* POST {base}/create: a pending generation, its cost reserved; 201. */
+int gf_type_handle_create(request_rec *r, const gf_dir_conf_t *dc)
+{
+    json_object *body = NULL;
+    ap_dbd_t *dbd;
+    gf_created_t created;
+    int rc;
+
+    if ((rc = gf_type_check_json_request(r, dc, &body)) != GF_CONTINUE) return rc;
+    if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+    if ((rc = gf_type_create_generation(r, dbd, dc, body, &created)) != GF_CONTINUE) return rc;
+    gf_db_release(r);
+    return gf_type_send_created(r, dc, &created);
+}
+
+/* 201 with the create object of a new generation. */
+int gf_type_send_created(request_rec *r, const gf_dir_conf_t *dc, const gf_created_t *c)
+{
+    json_object *out;
+    const char *url = gf_type_status_url(r, dc, c->id);
+
+    out = gf_json_pool_own(r->pool, json_object_new_object());
+    json_object_object_add(out, "generationId", json_object_new_string(c->id));
+    json_object_object_add(out, "type", json_object_new_string(dc->type->name));
+    json_object_object_add(out, "status", json_object_new_string("pending"));
+    json_object_object_add(out, "estimatedCost", json_object_new_int64(c->cost));
+    json_object_object_add(out, "prompt", c->prompt ? json_object_new_string(c->prompt) : NULL);
+    json_object_object_add(out, "createdAt",
+                           c->created_at ? json_object_new_string(c->created_at) : NULL);
+    json_object_object_add(out, "statusUrl", json_object_new_string(url));
+    apr_table_setn(r->headers_out, "Location", url);
+    return gf_send_json(r, HTTP_CREATED, gf_json_dump(r->pool, out));
+}

@@ -1,0 +1,222 @@
+/* mod_genflow_type_generate.c: the endpoints that start or stop a
+ * generation (see mod_genflow_type.h): POST {base}/generate and
+ * {base}/retry/{id} hand a pending generation to the workers and answer
+ * when it is done or the wait is over; POST {base}/cancel/{id} cancels and
+ * refunds it.
+ */
+#include <string.h>
+#include <apr_strings.h>
+
+#include "httpd/mod_genflow_type.h"
+#include "core/gf_error.h"
+#include "core/gf_json.h"
+#include "core/gf_route.h"
+#include "core/gf_sql.h"
+#include "core/gf_job.h"
+
+/* The wait a client asked for (Prefer: wait=N), else the location's. */
+int gf_type_requested_wait(request_rec *r, const gf_dir_conf_t *dc)
+{
+    int wait = dc->wait_default != GF_UNSET ? dc->wait_default : 0;
+    if (gf_prefer_wait(apr_table_get(r->headers_in, "Prefer"), GF_PREFER_WAIT_MAX, &wait)) {
+        apr_table_setn(r->headers_out, "Preference-Applied",
+                       apr_psprintf(r->pool, "wait=%d", wait));
+    }
+    return wait;
+}
+
+/* Answer with the generation's state once it is terminal or wait_secs have
+ * passed: 200 + status object, or 202 + where to poll. Status reads are one
+ * indexed SELECT on a connection held only for it; between reads the
+ * request holds no connection and sleeps until the listener hears that
+ * this generation changed (NOTIFY from any child or server), with a short
+ * re-read as the backstop. */
+int gf_type_answer_when_done(request_rec *r, const gf_dir_conf_t *dc, const char *id,
+                             int wait_secs)
+{
+    apr_time_t until = r->request_time + apr_time_from_sec(wait_secs);
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    json_object *status, *out;
+    const char *state;
+    apr_uint64_t seq;
+
+    gf_db_release(r);
+    for (;;) {
+        seq = gf_workers_change_seq();
+        st = gf_db_select1(r, gf_type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
+        if (st != GF_DB_OK) return gf_send_db_error(r, st);
+        if (rows->nrows == 0) {
+            return gf_type_no_such_generation(r);
+        }
+        status = gf_type_parse_status(r, rows->rows[0][0]);
+        if (!status) return gf_send_db_error(r, GF_DB_ERROR);
+        state = json_object_get_string(gf_type_status_field(status, "status"));
+        if (gf_type_is_terminal(state) || apr_time_now() >= until || r->connection->aborted) {
+            break;
+        }
+        gf_workers_wait_change(r->pool, id, seq, until - apr_time_now());
+    }
+    if (gf_type_is_terminal(state)) {
+        return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, status));
+    }
+    out = gf_json_pool_own(r->pool, json_object_new_object());
+    json_object_object_add(out, "generationId", json_object_new_string(id));
+    json_object_object_add(out, "status", json_object_new_string(state));
+    json_object_object_add(out, "pollUrl", json_object_new_string(gf_type_status_url(r, dc, id)));
+    apr_table_setn(r->headers_out, "Retry-After",
+                   apr_itoa(r->pool, gf_job_client_retry_after(apr_time_now() - r->request_time)));
+    apr_table_setn(r->headers_out, "Location", gf_type_status_url(r, dc, id));
+    return gf_send_json(r, HTTP_ACCEPTED, gf_json_dump(r->pool, out));
+}
+
+/* Hand the owner's pending generation to the workers and answer as
+ * generate does; 404 or 409 when it is not the caller's pending one. */
+int gf_type_queue_and_answer(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
+                             const char *id, int wait)
+{
+    gf_req_t *rq = gf_req(r);
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+
+    st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_QUEUE), &rows, 4, id, r->user,
+                      rq->idem_key, rq->idem_owner);
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (rows->nrows == 0 && !rows->rerun) {
+        return gf_type_refused_by_state(r, dbd, dc, id, "pending", "started");
+    }
+    /* (Run twice after a lost connection, the first run queued it.) */
+    rq->idem_linked = rq->idem_key != NULL;
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(1302)
+                  "queued type=%s id=%s user=%s wait=%d", dc->type->name, id, r->user, wait);
+    gf_workers_wake();
+    return gf_type_answer_when_done(r, dc, id, wait);
+}
+
+
+/* generate: {"generationId": "..."} alone, or the create fields. */
+int gf_type_handle_generate(request_rec *r, const gf_dir_conf_t *dc)
+{
+    json_object *body = NULL, *idv = NULL;
+    ap_dbd_t *dbd;
+    const char *id;
+    int rc, wait;
+
+    if ((rc = gf_type_check_json_request(r, dc, &body)) != GF_CONTINUE) return rc;
+    wait = gf_type_requested_wait(r, dc);
+    if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+
+    if (json_object_is_type(body, json_type_object)
+        && json_object_object_get_ex(body, "generationId", &idv)) {
+        if (json_object_object_length(body) != 1) {
+            return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                                 "generationId: give either generationId alone or the create "
+                                 "fields, not both");
+        }
+        if (!json_object_is_type(idv, json_type_string)
+            || !gf_uuid_valid(json_object_get_string(idv))) {
+            return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                                 "generationId must be a generation id (a UUID string)");
+        }
+        id = json_object_get_string(idv);
+    }
+    else {
+        gf_created_t created;
+        if ((rc = gf_type_create_generation(r, dbd, dc, body, &created)) != GF_CONTINUE) return rc;
+        id = created.id;
+    }
+
+    return gf_type_queue_and_answer(r, dbd, dc, id, wait);
+}
+
+/* POST {base}/retry/{id}: a failed or cancelled generation → a NEW one
+ * with the same input (new id, new reservation), started like generate. */
+int gf_type_handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route)
+{
+    ap_dbd_t *dbd;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    json_object *input;
+    gf_created_t created;
+    const char *err, *id;
+    int rc, wait = gf_type_requested_wait(r, dc);
+
+    if (!route->id_valid) {
+        return gf_type_no_such_generation(r);
+    }
+    if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+    st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_INPUT), &rows, 2, route->id, r->user);
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (rows->nrows == 0) {
+        return gf_type_no_such_generation(r);
+    }
+    if (strcmp(rows->rows[0][0], "failed") && strcmp(rows->rows[0][0], "cancelled")) {
+        return gf_send_error(r, HTTP_CONFLICT, GF_ERR_INVALID_STATUS,
+                             apr_psprintf(r->pool, "the generation is %s; only a failed or "
+                                          "cancelled generation can be retried",
+                                          rows->rows[0][0]));
+    }
+    input = gf_json_parse(r->pool, rows->rows[0][1], strlen(rows->rows[0][1]), &err);
+    if (!input) return gf_send_db_error(r, GF_DB_ERROR);
+    /* The stored input is validated again: the rules may have changed. */
+    if ((rc = gf_type_create_generation(r, dbd, dc, input, &created)) != GF_CONTINUE) return rc;
+    id = created.id;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1304)
+                  "retry type=%s of=%s new=%s user=%s", dc->type->name, route->id, id, r->user);
+    return gf_type_queue_and_answer(r, dbd, dc, id, wait);
+}
+
+/* POST {base}/cancel/{id}: pending or processing → cancelled + refund, in
+ * one statement; the provider's job is cancelled where it allows. A worker
+ * still busy with the generation finds the row terminal and drops its
+ * result, so nothing is charged. */
+int gf_type_handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route)
+{
+    gf_server_conf_t *sc = gf_server_conf(r->server);
+    ap_dbd_t *dbd;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    json_object *status;
+    const char *provider, *job_id;
+
+    if (!route->id_valid) {
+        return gf_type_no_such_generation(r);
+    }
+    if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+    st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_FAIL), &rows, 9, route->id, "cancelled",
+                      GF_JOB_CANCELLED, "cancelled by the user", NULL, NULL, NULL, NULL,
+                      r->user);
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (rows->nrows == 0 && rows->rerun) {
+        /* Run twice after a lost connection: did the first run cancel it? */
+        gf_db_rows_t *now;
+        if (gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_GET), &now, 2, route->id, r->user)
+                == GF_DB_OK && now->nrows == 1
+            && (status = gf_type_parse_status(r, now->rows[0][0])) != NULL
+            && !strcmp(json_object_get_string(gf_type_status_field(status, "status")),
+                       "cancelled")) {
+            return gf_type_send_status(r, HTTP_OK, now->rows[0][0]);
+        }
+    }
+    if (rows->nrows == 0) {
+        return gf_type_refused_by_state(r, dbd, dc, route->id, "pending or processing",
+                                        "cancelled");
+    }
+    /* Metrics: the refund and the generation's duration. */
+    gf_metrics_terminal(gf_metrics(), r->pool, dc->type->name, rows->rows[0][0]);
+    /* The provider is called without holding a pooled connection. */
+    gf_db_release(r);
+    status = gf_type_parse_status(r, rows->rows[0][0]);
+    provider = status ? json_object_get_string(gf_type_status_field(status, "provider")) : NULL;
+    job_id = status ? json_object_get_string(gf_type_status_field(status, "providerJobId")) : NULL;
+    if (provider && job_id) {
+        gf_provider_t *prov = apr_hash_get(sc->providers, provider, APR_HASH_KEY_STRING);
+        if (prov && prov->kind->cancel) {
+            prov->kind->cancel(prov, job_id, rows->rows[0][1], r->pool);
+        }
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1303)
+                  "cancelled type=%s id=%s user=%s provider=%s", dc->type->name, route->id,
+                  r->user, provider ? provider : "-");
+    return gf_type_send_status(r, HTTP_OK, rows->rows[0][0]);
+}
