@@ -264,29 +264,31 @@ BODY
 sub start_fails {
     my ($f, $re) = @_;
     unlink "$dir/error_log";
-    my $rc = system("timeout 20 /usr/sbin/apache2 -f '$f' -DFOREGROUND >/dev/null 2>&1");
+    my $rc = system("timeout 20 /usr/sbin/apache2 -f '$f' -DFOREGROUND >'$dir/stderr' 2>&1");
     system("kill \$(cat '$dir/httpd.pid' 2>/dev/null) 2>/dev/null") if $rc == 0 || $rc >> 8 == 124;
     my $l = error_log();
-    return ($rc != 0 && ($rc >> 8) != 124 && $l =~ $re) || (diag($l), 0);
+    return 1 if $rc != 0 && ($rc >> 8) != 124 && $l =~ $re;
+    diag("exit $rc; error_log: $l; stderr: " . `cat '$dir/stderr'`);
+    return 0;
 }
 my $me = getpwuid($<);
-ok(start_fails(own_httpd_conf($dir, $port, <<"BODY"),
+ok(start_fails(own_httpd_conf($dir, $port, <<"BODY", @auth_modules),
 GenFlowStorageDir "$dir/no-such-dir"
 GenFlowStorageURL /media
 @{[ location('neo-glitch', 'local', '') ]}
 BODY
-   qr{GenFlowStorageDir \Q$dir\E/no-such-dir \(localhost, the main server\) does not exist.*the user httpd runs as}),
+   qr{GenFlowStorageDir \Q$dir\E/no-such-dir \(the main server\) does not exist.*the user httpd runs as}),
    'a missing storage directory stops startup, naming it and the user');
 mkdir "$dir/read-only";
 chmod 0555, "$dir/read-only";
-ok(start_fails(own_httpd_conf($dir, $port, <<"BODY"),
+ok(start_fails(own_httpd_conf($dir, $port, <<"BODY", @auth_modules),
 GenFlowStorageDir "$dir/read-only"
 GenFlowStorageURL /media
 @{[ location('neo-glitch', 'local', '') ]}
 BODY
    qr{GenFlowStorageDir \Q$dir\E/read-only .* is not writable by .*\(uid $<\)}),
    "a storage directory the children cannot write stops startup, naming it and the user ($me)");
-ok(start_fails(own_httpd_conf($dir, $port, <<"BODY"),
+ok(start_fails(own_httpd_conf($dir, $port, <<"BODY", @auth_modules),
 GenFlowStorageDir "$dir/media-main"
 GenFlowStorageURL /media
 <VirtualHost 127.0.0.1:$port>
