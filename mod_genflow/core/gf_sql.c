@@ -1,4 +1,6 @@
-/* gf_sql.c: the module's SQL (see gf_sql.h).
+/* gf_sql.c: the module's SQL (see gf_sql.h): the statements of each type's
+ * table, and the due-work probe. The site-wide statements are in
+ * gf_sql_global.c.
  *
  * Placeholders are apr_dbd's: %s (text), %d (integer); the pgsql driver
  * turns them into $n. A literal percent sign would have to be %%.
@@ -10,6 +12,7 @@
 #include <apr_sha1.h>
 
 #include "core/gf_sql.h"
+#include "core/gf_sql_private.h"
 
 static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "create", "queue", "get", "claim", "schedule", "complete", "fail", "input", "expire",
@@ -34,9 +37,6 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     " 'finishedAt', genflow_rfc3339(" a ".finished_at)," \
     " 'processingTimeMs', CASE WHEN " a ".finished_at IS NOT NULL AND " a ".started_at IS NOT NULL" \
     "  THEN round(extract(epoch FROM " a ".finished_at - " a ".started_at) * 1000)::bigint END)"
-
-/* The UTC calendar day, the unit of the daily limit. */
-#define UTC_TODAY "(now() AT TIME ZONE 'UTC')::date"
 
 int gf_sql_valid_table(const char *s)
 {
@@ -82,7 +82,7 @@ const char *gf_sql_type_label(apr_pool_t *p, const char *table, gf_sql_type_op_t
     return apr_psprintf(p, "gf_%.30s_%s_%s", table, hex, OP_NAMES[op]);
 }
 
-static void add(apr_array_header_t *stmts, const char *label, const char *sql, int rerun_safe)
+void gf_sql_add(apr_array_header_t *stmts, const char *label, const char *sql, int rerun_safe)
 {
     gf_sql_stmt_t *st = apr_array_push(stmts);
     st->label = label;
@@ -108,7 +108,9 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
  * preset, source image, aspect ratio, seed, input JSON, max retries,
  * provider chain ("a,b:model"), deadline seconds, per-user active limit
  * (0 = none), the new generation's id (chosen by the caller), the
- * request's Idempotency-Key and owner token (both NULL without a key).
+ * request's Idempotency-Key and owner token (both NULL without a key),
+ * and the server (virtual host) whose request creates it, whose settings
+ * the workers then use (its "host:port").
  * No row when the balance, the day's allowance or the active limit does
  * not allow it, when the user has no account yet (the caller makes it
  * and runs this again: the usual create is one round trip), when the id
@@ -127,7 +129,7 @@ static const char CREATE_SQL[] =
     " %s::text AS source_image, %s::text AS aspect_ratio, %s::bigint AS seed,"
     " %s::jsonb AS input, %d::int AS max_retries, %s::text AS chain,"
     " %d::int AS deadline_secs, %d::int AS max_active, %s::uuid AS id,"
-    " %s::text AS idem_key, %s::text AS idem_owner),"
+    " %s::text AS idem_key, %s::text AS idem_owner, %s::text AS server_name),"
     " acct AS (UPDATE genflow_accounts a SET balance = a.balance - args.cost,"
     "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost,"
     "   daily_date = " UTC_TODAY ", updated_at = now(), active = a.active + 1"
@@ -147,10 +149,10 @@ static const char CREATE_SQL[] =
     "           <= COALESCE(a.daily_limit, args.day_limit))"
     "  RETURNING a.user_id),"
     " gen AS (INSERT INTO {T} (id, user_id, prompt, user_prompt, preset, source_image,"
-    "   aspect_ratio, seed, input, estimated_cost, max_retries, chain, deadline_secs)"
+    "   aspect_ratio, seed, input, estimated_cost, max_retries, chain, deadline_secs, server_name)"
     "  SELECT args.id, acct.user_id, args.prompt, args.user_prompt, args.preset, args.source_image,"
     "   args.aspect_ratio, args.seed, args.input, args.cost, args.max_retries, args.chain,"
-    "   args.deadline_secs FROM acct, args"
+    "   args.deadline_secs, args.server_name FROM acct, args"
     "  RETURNING id, user_id, estimated_cost, prompt, created_at),"
     " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
     "  SELECT user_id, 'reserve', -estimated_cost, '{Y}', id, 'create' FROM gen),"
@@ -181,6 +183,13 @@ static const char QUEUE_SQL[] =
     d ".queued_at IS NOT NULL AND " d ".status IN ('pending', 'processing')" \
     " AND " d ".next_attempt_at <= now() AND (" d ".lease_until IS NULL OR " d ".lease_until < now())"
 
+/* ... and created by a server this worker's httpd has: the main server
+ * (no name; every node has one) or one of the virtual hosts named in
+ * names, newline-separated. A generation of a virtual host that no node
+ * has any more is left to expire (genflow_expire_orphans, refunded). */
+#define SERVED_BY(d, names) \
+    " AND (" d ".server_name IS NULL OR " d ".server_name = ANY(string_to_array(" names ", E'\\n')))"
+
 /* What a claim sets and returns. Times come back in milliseconds since the
  * epoch; the second-to-last column says whether the row still had an
  * owner (a rescue: that attempt ended without writing its outcome). */
@@ -195,28 +204,30 @@ static const char QUEUE_SQL[] =
     "  g.attempts, (extract(epoch FROM g.deadline_at) * 1000)::bigint::text, g.provider_state," \
     "  g.poll_errors, (pick.prev_owner IS NOT NULL)::int::text," \
     "  (extract(epoch FROM g.started_at) * 1000)::bigint::text, g.preset," \
-    "  g.input->'parameters'->>'strength'"
+    "  g.input->'parameters'->>'strength', g.server_name"
 
-/* args: lease owner, lease seconds. Takes the oldest due row that has no
+/* args: lease owner, lease seconds, server names (SERVED_BY). Takes the
+ * oldest due row that has no
  * accepted provider job: a first attempt, a retry or a fallback. New work
  * goes ahead of the polls of accepted jobs, however many are due (the
  * <table>_due_new index of sql/013 serves it). */
 static const char CLAIM_SQL[] =
     CLAIM_SET
     " FROM (SELECT d.id, d.lease_owner AS prev_owner FROM {T} d"
-    "   WHERE " DUE_NOW("d") " AND d.provider_job_id IS NULL"
+    "   WHERE " DUE_NOW("d") SERVED_BY("d", "%s::text") " AND d.provider_job_id IS NULL"
     "   ORDER BY d.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) pick"
     " WHERE g.id = pick.id"
     CLAIM_RETURNING;
 
-/* args: lease owner, lease seconds, batch size. Takes up to that many due
+/* args: lease owner, lease seconds, server names (SERVED_BY), batch
+ * size. Takes up to that many due
  * polls of accepted jobs at once, oldest first (<table>_due_poll), all
  * under one lease: the worker polls them in turn and gives back, with
  * RELEASE_REST, those it will not reach within half the lease. */
 static const char CLAIM_POLLS_SQL[] =
     CLAIM_SET
     " FROM (SELECT d.id, d.lease_owner AS prev_owner FROM {T} d"
-    "   WHERE " DUE_NOW("d") " AND d.provider_job_id IS NOT NULL"
+    "   WHERE " DUE_NOW("d") SERVED_BY("d", "%s::text") " AND d.provider_job_id IS NOT NULL"
     "   ORDER BY d.next_attempt_at LIMIT %d FOR UPDATE SKIP LOCKED) pick"
     " WHERE g.id = pick.id"
     CLAIM_RETURNING;
@@ -434,162 +445,26 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
          * connection it is not repeated (the first lease just expires).
          * Every other statement is a read, a guarded update whose repeat
          * matches nothing, or carries an id chosen before it ran. */
-        add(stmts, gf_sql_type_label(p, table, (gf_sql_type_op_t)op),
+        gf_sql_add(stmts, gf_sql_type_label(p, table, (gf_sql_type_op_t)op),
             fill(p, SQL[op], type, table), op != GF_SQL_CLAIM && op != GF_SQL_CLAIM_POLLS);
     }
 }
 
-/* args: user, starting balance. Creates the account on first use with its
- * starting grant; concurrent first requests create it once. */
-static const char ACCOUNT_ENSURE_SQL[] =
-    "WITH args AS (SELECT %s::text AS user_id, %d::bigint AS start),"
-    " ins AS (INSERT INTO genflow_accounts (user_id, balance)"
-    "  SELECT user_id, start FROM args ON CONFLICT (user_id) DO NOTHING"
-    "  RETURNING user_id, balance)"
-    " INSERT INTO genflow_ledger (user_id, kind, amount, reason)"
-    " SELECT user_id, 'grant', balance, 'starting balance' FROM ins WHERE balance > 0";
-
-/* args: configured daily limit, user. */
-static const char ACCOUNT_STATE_SQL[] =
-    "SELECT a.balance, COALESCE(a.daily_limit, %d),"
-    " CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END, a.active"
-    " FROM genflow_accounts a WHERE a.user_id = %s";
-
-/* args: configured daily limit, user. weekly_used: credits of this ISO
- * week's reservations that were not refunded, from the ledger. */
-static const char QUOTA_SQL[] =
-    "SELECT a.balance, COALESCE(a.daily_limit, %d),"
-    " CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END,"
-    " COALESCE((SELECT sum(-r.amount) FROM genflow_ledger r"
-    "   WHERE r.user_id = a.user_id AND r.kind = 'reserve'"
-    "     AND r.created_at >= date_trunc('week', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-    "     AND NOT EXISTS (SELECT 1 FROM genflow_ledger f WHERE f.generation_id = r.generation_id"
-    "                     AND f.kind = 'refund')), 0)"
-    " FROM genflow_accounts a WHERE a.user_id = %s";
-
-/* args: type. Enabled presets in rotation order (gf_presets.c). */
-static const char PRESETS_SQL[] =
-    "SELECT key, name, prompt, COALESCE(description, '') FROM genflow_presets"
-    " WHERE type_name = %s AND enabled ORDER BY position, key";
-
-/* Idempotency records. begin args: user, key, fingerprint, owner token →
- * a row when this request owns the key (a re-run after a lost connection
- * finds the record with its own token instead). Records are pruned after
- * 24 h (sweep). */
-static const char IDEM_BEGIN_SQL[] =
-    "INSERT INTO genflow_idempotency (user_id, key, fingerprint, owner) VALUES (%s, %s, %s, %s)"
-    " ON CONFLICT (user_id, key) DO NOTHING RETURNING 1";
-/* args: seconds after which a running record's owner counts as gone, user,
- * key. */
-static const char IDEM_GET_SQL[] =
-    "SELECT fingerprint, state, response_status, response_body, location, owner,"
-    " generation_id::text,"
-    " (owner IS NULL OR claimed_at < now() - make_interval(secs => %d))::int::text"
-    " FROM genflow_idempotency WHERE user_id = %s AND key = %s";
-/* args: new owner token, user, key, seconds. A running record whose owner
- * released it or died (claimed longer ago than the bound) passes to this
- * request; it comes back with the generation its first owner created, or
- * '' when that owner died before creating one. */
-static const char IDEM_TAKEOVER_SQL[] =
-    "UPDATE genflow_idempotency SET owner = %s, claimed_at = now()"
-    " WHERE user_id = %s AND key = %s AND state = 'running'"
-    "  AND (owner IS NULL OR claimed_at < now() - make_interval(secs => %d))"
-    " RETURNING COALESCE(generation_id::text, '')";
-/* args: status, body, location, user, key, owner. */
-static const char IDEM_SAVE_SQL[] =
-    "UPDATE genflow_idempotency SET state = 'done', response_status = %d, response_body = %s,"
-    " location = %s WHERE user_id = %s AND key = %s AND owner = %s RETURNING 1";
-/* args: user, key, owner. The request did nothing worth replaying (bad
- * input, the per-user limit) and created nothing: the key may be used
- * again. */
-static const char IDEM_DROP_SQL[] =
-    "DELETE FROM genflow_idempotency WHERE user_id = %s AND key = %s AND state = 'running'"
-    " AND owner = %s AND generation_id IS NULL RETURNING 1";
-/* args: user, key, owner. The request failed after its generation was
- * created (database trouble): the next request with the key takes the
- * record over at once and answers for that generation. */
-static const char IDEM_RELEASE_SQL[] =
-    "UPDATE genflow_idempotency SET owner = NULL WHERE user_id = %s AND key = %s"
-    " AND state = 'running' AND owner = %s RETURNING 1";
-/* args: seconds. */
-static const char IDEM_PRUNE_SQL[] =
-    "WITH d AS (DELETE FROM genflow_idempotency WHERE created_at < now() - make_interval(secs => %d)"
-    "  RETURNING 1) SELECT count(*)::text FROM d";
-
-/* args: user, amount, reason, operation id (chosen by the caller). A
- * grant is a ledger row and the balance in one statement; the account
- * must exist. Run again with the same operation id (after a lost
- * connection) it grants nothing and returns no row. */
-static const char ADMIN_GRANT_SQL[] =
-    "WITH args AS (SELECT %s::text AS user_id, %d::bigint AS amount, %s::text AS reason,"
-    " %s::uuid AS op_id),"
-    " g AS (INSERT INTO genflow_ledger (user_id, kind, amount, reason, op_id)"
-    "  SELECT user_id, 'grant', amount, reason, op_id FROM args"
-    "  ON CONFLICT (op_id) WHERE op_id IS NOT NULL DO NOTHING RETURNING user_id, amount)"
-    " UPDATE genflow_accounts a SET balance = a.balance + g.amount, updated_at = now()"
-    "  FROM g WHERE a.user_id = g.user_id RETURNING a.balance::text";
-
-/* args: id (chosen by the caller), user, storage backend, storage key,
- * URL, content type, width, height, bytes. Written once the storage took
- * the bytes. Run again after a lost connection it inserts nothing and
- * returns no row; the caller then recognises its row by the id. */
-static const char UPLOAD_INSERT_SQL[] =
-    "INSERT INTO genflow_uploads (id, user_id, storage, storage_key, url, content_type,"
-    " width, height, bytes) VALUES (%s::uuid, %s, %s, %s, %s, %s, %d, %d, %s::bigint)"
-    " ON CONFLICT (id) DO NOTHING RETURNING genflow_rfc3339(created_at)";
-
-/* args: id, user. The user's upload (another user's is no row, as an
- * unknown id): where it is stored and what it is. */
-static const char UPLOAD_GET_SQL[] =
-    "SELECT storage, storage_key, url, content_type, width::text, height::text, bytes::text,"
-    " genflow_rfc3339(created_at) FROM genflow_uploads WHERE id = %s::uuid AND user_id = %s";
-
-/* A cheap round trip for /api/health. args: a dummy (statements need one). */
-static const char PING_SQL[] = "SELECT %s::text";
-
-/* args: seconds. Generations of any type that no worker took in time
- * (sql/007: a type mounted nowhere) → EXPIRED + refund. */
-static const char ORPHANS_SQL[] = "SELECT genflow_expire_orphans(%d)::text";
-
-void gf_sql_due_types_statement(apr_pool_t *p, const char *const *types,
+void gf_sql_due_types_statement(apr_pool_t *p, const char *label, const char *const *types,
                                 const char *const *tables, int n, apr_array_header_t *stmts)
 {
-    /* One branch per type; the first carries the one parameter every
-     * statement needs (a dummy, never NULL). An idle type costs one probe
-     * of its due index that stops at the first row not due. */
-    const char *sql = "";
+    /* One branch per type, all on the one parameter: the server names
+     * the claims take (SERVED_BY). An idle type costs one probe of its due
+     * index that stops at the first row not due. */
+    const char *sql = "WITH mine AS (SELECT %s::text AS names) ";
     int i;
     for (i = 0; i < n; i++) {
         sql = apr_pstrcat(p, sql, i ? " UNION ALL " : "",
-                          fill(p, "SELECT '{Y}'::text WHERE ", types[i], tables[i]),
-                          i ? "" : "%s::text IS NOT NULL AND ",
-                          fill(p, "EXISTS (SELECT 1 FROM {T} d WHERE " DUE_NOW("d") ")",
+                          fill(p, "SELECT '{Y}'::text FROM mine WHERE EXISTS (SELECT 1 FROM {T} d"
+                                  " WHERE " DUE_NOW("d") SERVED_BY("d", "mine.names") ")",
                                types[i], tables[i]), NULL);
     }
     if (n == 0) sql = "SELECT %s::text WHERE false";
-    add(stmts, GF_SQL_DUE_TYPES, sql, 1);
+    gf_sql_add(stmts, label, sql, 1);
 }
 
-void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
-{
-    /* All re-runnable after a lost connection: reads, upserts that do
-     * nothing the second time, and writes keyed by a token or id the
-     * caller chose before the first run (see each statement). */
-    (void)p;
-    add(stmts, GF_SQL_ADMIN_GRANT, ADMIN_GRANT_SQL, 1);
-    add(stmts, GF_SQL_PING, PING_SQL, 1);
-    add(stmts, GF_SQL_IDEM_BEGIN, IDEM_BEGIN_SQL, 1);
-    add(stmts, GF_SQL_IDEM_GET, IDEM_GET_SQL, 1);
-    add(stmts, GF_SQL_IDEM_TAKEOVER, IDEM_TAKEOVER_SQL, 1);
-    add(stmts, GF_SQL_IDEM_SAVE, IDEM_SAVE_SQL, 1);
-    add(stmts, GF_SQL_IDEM_DROP, IDEM_DROP_SQL, 1);
-    add(stmts, GF_SQL_IDEM_RELEASE, IDEM_RELEASE_SQL, 1);
-    add(stmts, GF_SQL_IDEM_PRUNE, IDEM_PRUNE_SQL, 1);
-    add(stmts, GF_SQL_PRESETS, PRESETS_SQL, 1);
-    add(stmts, GF_SQL_ACCOUNT_ENSURE, ACCOUNT_ENSURE_SQL, 1);
-    add(stmts, GF_SQL_ACCOUNT_STATE, ACCOUNT_STATE_SQL, 1);
-    add(stmts, GF_SQL_QUOTA, QUOTA_SQL, 1);
-    add(stmts, GF_SQL_ORPHANS, ORPHANS_SQL, 1);
-    add(stmts, GF_SQL_UPLOAD_INSERT, UPLOAD_INSERT_SQL, 1);
-    add(stmts, GF_SQL_UPLOAD_GET, UPLOAD_GET_SQL, 1);
-}

@@ -83,10 +83,11 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
 /* Append the site-wide statements. */
 void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts);
 
-/* Append GF_SQL_DUE_TYPES: one round trip that names the types (of the n
- * given, with their tables) with work due now, so that workers claim only
- * there. The same tests as the claims. */
-void gf_sql_due_types_statement(apr_pool_t *p, const char *const *types,
+/* Append a due-work statement under label: one round trip that names the
+ * types (of the n given, with their tables) with work due now, so that
+ * workers claim only there. The same tests as the claims. Each set of
+ * types a database serves gets its own (label GF_SQL_DUE_TYPES "_<n>"). */
+void gf_sql_due_types_statement(apr_pool_t *p, const char *label, const char *const *types,
                                 const char *const *tables, int n, apr_array_header_t *stmts);
 
 #endif

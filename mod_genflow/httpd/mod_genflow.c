@@ -60,6 +60,10 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     if (gf_conf_check(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* The servers that mount types, by the name generations record. */
+    if (gf_sites_post_config(pconf, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     gf_db_register_statements(pconf, s);
     return OK;
 }

@@ -95,6 +95,11 @@ static const char *set_limit(cmd_parms *cmd, void *dummy, const char *arg)
 
     (void)dummy;
     if (err) return err;
+    if ((!strcasecmp(name, "GenFlowPendingTTL") || !strcasecmp(name, "GenFlowRetention"))
+        && (err = gf_refuse_in_vhost(cmd, "the sweeps run once per database, for all servers "
+                                          "on it"))) {
+        return err;
+    }
     if ((err = gf_parse_amount(cmd->pool, arg, 10L * 365 * 86400, &v)) != NULL) {
         return DIRECTIVE_ERROR(cmd, err);
     }
@@ -118,11 +123,15 @@ static const char *set_engine_number(cmd_parms *cmd, void *dummy, const char *ar
     (void)dummy;
     if (err) return err;
     if (!strcasecmp(name, "GenFlowWorkers")) {
+        if ((err = gf_refuse_in_vhost(cmd, "a child's worker threads serve all of its servers")))
+            return err;
         if ((err = gf_parse_amount(cmd->pool, arg, 64, &v)) != NULL)
             return DIRECTIVE_ERROR(cmd, err);
         sc->workers = (int)v;
     }
     else if (!strcasecmp(name, "GenFlowStatusCache")) {
+        if ((err = gf_refuse_in_vhost(cmd, "a child keeps one cache for all of its servers")))
+            return err;
         if ((err = gf_parse_amount(cmd->pool, arg, 1000000, &v)) != NULL)
             return DIRECTIVE_ERROR(cmd, err);
         sc->status_cache = v;

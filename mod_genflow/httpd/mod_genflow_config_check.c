@@ -70,16 +70,23 @@ int gf_conf_check(apr_pool_t *p, server_rec *s)
     if (!mounts) {
         return OK;
     }
+    /* A generation is worked with the providers of the server its request
+     * came to: a <Location> of the main server applies to every virtual
+     * host, so each of them must have what its chain names. */
     for (i = 0; i < mounts->nelts; i++) {
         gf_mount_t *m = &APR_ARRAY_IDX(mounts, i, gf_mount_t);
-        gf_server_conf_t *sc = gf_server_conf(m->s);
-        if (m->dc->chain) {
+        if (!m->dc->chain) continue;
+        for (sp = s; sp; sp = sp->next) {
+            gf_server_conf_t *sc = gf_server_conf(sp);
+            if (sp != m->s && m->s->is_virtual) continue;
             for (j = 0; j < m->dc->chain->nelts; j++) {
                 gf_chain_entry_t *e = &APR_ARRAY_IDX(m->dc->chain, j, gf_chain_entry_t);
                 if (!apr_hash_get(sc->providers, e->provider, APR_HASH_KEY_STRING)) {
-                    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, GF_LOGNO(1001)
+                    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1001)
                                  "%s: GenFlowProviders names '%s', which no GenFlowProvider "
-                                 "declares (built in: local)", m->where, e->provider);
+                                 "declares (built in: local)%s%s", m->where, e->provider,
+                                 sp->is_virtual ? " for the virtual host " : "",
+                                 sp->is_virtual ? sp->server_hostname : "");
                     return HTTP_INTERNAL_SERVER_ERROR;
                 }
             }

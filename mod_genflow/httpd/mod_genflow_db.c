@@ -68,6 +68,38 @@ int gf_db_bind_optional_fns(server_rec *s)
     return 1;
 }
 
+/* One due-work statement per distinct set of types that servers mount:
+ * a database that serves only some types may have only their tables, and
+ * the usual site (every virtual host inherits the main server's types)
+ * needs one statement, not one per host. */
+static void register_due_statements(apr_pool_t *p)
+{
+    apr_array_header_t *sites = gf_sites();
+    apr_hash_t *by_set = apr_hash_make(p);
+    int i, j;
+
+    for (i = 0; sites && i < sites->nelts; i++) {
+        gf_site_t *site = APR_ARRAY_IDX(sites, i, gf_site_t *);
+        int n = site->types->nelts;
+        const char **names = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
+        const char **tables = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
+        const char *set = "";
+        for (j = 0; j < n; j++) {
+            gf_type_t *t = APR_ARRAY_IDX(site->types, j, gf_type_t *);
+            names[j] = t->name;
+            tables[j] = t->table;
+            set = apr_pstrcat(p, set, t->name, "\n", NULL);
+        }
+        site->due_label = apr_hash_get(by_set, set, APR_HASH_KEY_STRING);
+        if (!site->due_label) {
+            site->due_label = apr_psprintf(p, "%s_%u", GF_SQL_DUE_TYPES,
+                                           apr_hash_count(by_set));
+            gf_sql_due_types_statement(p, site->due_label, names, tables, n, statements);
+            apr_hash_set(by_set, set, APR_HASH_KEY_STRING, site->due_label);
+        }
+    }
+}
+
 void gf_db_register_statements(apr_pool_t *p, server_rec *s)
 {
     apr_array_header_t *types = gf_registered_types();
@@ -78,18 +110,11 @@ void gf_db_register_statements(apr_pool_t *p, server_rec *s)
     statements = apr_array_make(p, 32, sizeof(gf_sql_stmt_t));
     apr_pool_cleanup_register(p, NULL, forget_statements, apr_pool_cleanup_null);
     gf_sql_global_statements(p, statements);
-    {
-        int n = types ? types->nelts : 0;
-        const char **names = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
-        const char **tables = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
-        for (i = 0; i < n; i++) {
-            gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
-            gf_sql_type_statements(p, t->name, t->table, statements);
-            names[i] = t->name;
-            tables[i] = t->table;
-        }
-        gf_sql_due_types_statement(p, names, tables, n, statements);
+    for (i = 0; types && i < types->nelts; i++) {
+        gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
+        gf_sql_type_statements(p, t->name, t->table, statements);
     }
+    register_due_statements(p);
     by_label = apr_hash_make(p);
     for (i = 0; i < statements->nelts; i++) {
         gf_sql_stmt_t *st = &APR_ARRAY_IDX(statements, i, gf_sql_stmt_t);

@@ -1,8 +1,9 @@
 /* mod_genflow_private.h: what the httpd glue files share.
  *
- * The glue (mod_genflow*.c) is thin: directives, hooks, handlers and the
- * mod_dbd access. Everything that can be tested without httpd lives in the
- * gf_*.c core.
+ * The glue (httpd/mod_genflow*.c) is thin: directives, hooks, handlers,
+ * the mod_dbd access and the workers. Everything that can be tested
+ * without httpd lives in the other folders of mod_genflow/ (the gf_*.c
+ * core library; docs/architecture.md).
  */
 #ifndef MOD_GENFLOW_PRIVATE_H
 #define MOD_GENFLOW_PRIVATE_H
@@ -67,6 +68,8 @@ typedef struct {
     long pending_ttl;            /* GF_UNSET → default; 0 = never expire */
     long retention;              /* GF_UNSET → default; 0 = keep forever */
     long presets_per_week;       /* GF_UNSET → default */
+    const char *site_name;       /* a virtual host's "host:port" (post_config); NULL for
+                                  * the main server, and where no type is mounted */
 } gf_server_conf_t;
 
 /* Per-location settings. */
@@ -138,6 +141,39 @@ long gf_conf_upload_max_pixels(const gf_dir_conf_t *dc);
 const char *gf_conf_chain_text(apr_pool_t *p, const gf_dir_conf_t *dc);
 /* Cross-directive checks after the whole config is read. */
 int gf_conf_check(apr_pool_t *p, server_rec *s);
+
+/* mod_genflow_sites.c: the servers (main, virtual hosts) that mount types */
+typedef struct {
+    const char *name;            /* "host:port", recorded with each generation;
+                                  * NULL for the main server */
+    server_rec *s;
+    apr_array_header_t *types;   /* gf_type_t *: the types its requests reach */
+    const char *due_label;       /* its due-work statement (mod_genflow_db.c) */
+} gf_site_t;
+/* Build the list (post_config, after gf_conf_check); refuse two sites of
+ * one name and a storage directory the children cannot write. */
+int gf_sites_post_config(apr_pool_t *pconf, server_rec *s);
+apr_array_header_t *gf_sites(void);              /* gf_site_t *, or NULL */
+const gf_site_t *gf_site_find(const char *name); /* NULL when unknown */
+/* For a directive that holds for a whole child or database: the error
+ * when it stands in a <VirtualHost>, saying why; else NULL. */
+const char *gf_refuse_in_vhost(cmd_parms *cmd, const char *why);
+
+/* mod_genflow_engine.c: one engine per database the child's sites use */
+typedef struct {
+    server_rec *s;               /* its first site's server: claims, sweeps, listener */
+    const char *db;              /* where its connections go, or NULL: not known at start */
+    const char *names;           /* its virtual hosts' names, newline-separated: the
+                                  * generations it claims are theirs or the main server's */
+    apr_array_header_t *sites;   /* gf_site_t * on this database */
+    apr_array_header_t *types;   /* gf_type_t *: the types its sites mount */
+    apr_array_header_t *due_labels; /* const char *: its distinct due-work statements */
+} gf_engine_t;
+/* child_init: group the sites by database (gf_engine_t *). */
+apr_array_header_t *gf_engines_build(apr_pool_t *pchild);
+/* The server whose settings a row of engine e gets, by the site name it
+ * recorded; NULL for the main server's rows (use e->s). */
+server_rec *gf_engine_server_for(const gf_engine_t *e, const char *site_name);
 
 /* mod_genflow_db.c */
 typedef enum {
@@ -255,6 +291,7 @@ int gf_workers_stopping(void);
 
 /* One running attempt, renewed by the listener's heartbeat. */
 typedef struct {
+    server_rec *s;               /* whose lease and database */
     const gf_type_t *type;
     char id[40];
     char owner[320];
@@ -262,8 +299,8 @@ typedef struct {
     volatile int active;
     volatile int lost;           /* the lease is gone: write nothing */
 } gf_attempt_t;
-void gf_attempt_begin(gf_attempt_t *a, const gf_type_t *t, const char *id, const char *owner,
-                      int attempt);
+void gf_attempt_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, const char *id,
+                      const char *owner, int attempt);
 void gf_attempt_end(gf_attempt_t *a);
 int gf_attempt_lost(const gf_attempt_t *a);
 
@@ -282,17 +319,19 @@ typedef struct {
     int rescued;                 /* the previous attempt ended without an outcome */
     const char *preset;          /* the create's preset key, or NULL */
     const char *strength;        /* parameters.strength as stored, or NULL */
+    const char *site;            /* the server that created it ("host:port"), or NULL */
 } gf_claim_t;
 /* Polls of accepted jobs a worker claims at once (GF_SQL_CLAIM_POLLS). */
 #define GF_POLL_BATCH 16
-/* Work type t: one due generation without an accepted provider job (new
- * work goes first), else a batch of due polls. Returns 1 when something
- * was worked, 0 when nothing was due, -1 on database trouble. */
-int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner,
-               gf_attempt_t *slot);
-/* Which of the mounted types have work due now (one query for all):
- * due[i] for type i. 0, or -1 on database trouble. */
-int gf_run_due_types(server_rec *s, apr_pool_t *p, int *due);
+/* Work type t on engine e's database: one due generation without an
+ * accepted provider job (new work goes first), else a batch of due polls,
+ * each with its own server's settings. Returns 1 when something was
+ * worked, 0 when nothing was due, -1 on database trouble. */
+int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
+               const char *lease_owner, gf_attempt_t *slot);
+/* Which of engine e's types have work due now (usually one query):
+ * due[i] for e->types[i]. 0, or -1 on database trouble. */
+int gf_run_due_types(const gf_engine_t *e, apr_pool_t *p, int *due);
 /* Expire never-started generations and prune old failures of type t. */
 void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t);
 /* Sweeps that are not per type (idempotency records). */

@@ -25,6 +25,7 @@
 #include "core/gf_input.h"
 #include "core/gf_job.h"
 #include "core/gf_sql.h"
+#include "httpd/mod_genflow_run.h"
 
 #define OUTCOME_RETRY_WAIT apr_time_from_msec(500)
 
@@ -58,6 +59,7 @@ static int fill_claim(apr_pool_t *p, const gf_type_t *t, const char *const *row,
     c->started = row[17] ? apr_time_from_msec(apr_atoi64(row[17])) : 0;
     c->preset = row[18];
     c->strength = row[19];
+    c->site = row[20];
     c->lease_owner = lease_owner;
     (void)p;
     return 1;
@@ -307,89 +309,6 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
 
 static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot);
 
-/* The attempt cannot start: its source upload could not be read. */
-static int source_failed(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
-                         gf_provider_result_t *res, const char *code, int transient,
-                         const char *message, const char *detail)
-{
-    ap_log_error(APLOG_MARK, transient ? APLOG_WARNING : APLOG_ERR, 0, s, GF_LOGNO(4120)
-                 "type=%s id=%s: %s%s%s", c->type->name, c->id, message, detail ? ": " : "",
-                 detail ? ap_escape_logitem(p, detail) : "");
-    res->error_code = code;
-    res->transient = transient;
-    res->error_message = message;
-    return 0;
-}
-
-/* An "upload:<id>" source: the upload's row (on a connection held for
- * that read only, never across the storage read), its bytes read back
- * from the backend that stored them (at most the size the row records),
- * and for the local provider its pixels, decoded again with the row's
- * pixel count as the cap. 1 when the job has them; else 0 and res says
- * why: a transient STORAGE_ERROR (retried), or a permanent one when the
- * upload is gone or no longer what it was. */
-static int resolve_upload(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
-                          const gf_provider_t *prov, gf_job_t *job, gf_provider_result_t *res)
-{
-    gf_server_conf_t *sc = gf_server_conf(s);
-    const char *id = gf_input_upload_id(c->source_image), *err = NULL;
-    const gf_storage_t *store;
-    const char *const *row;
-    unsigned char *bytes = NULL;
-    apr_size_t len = 0, want;
-    gf_db_rows_t *rows;
-    gf_db_status_t st;
-    ap_dbd_t *dbd;
-
-    if (!(dbd = gf_db_open(p, s))) {
-        return source_failed(s, p, c, res, GF_JOB_STORAGE, 1,
-                             "the source upload could not be looked up", "no database connection");
-    }
-    st = gf_db_pselect(s, p, dbd, GF_SQL_UPLOAD_GET, &rows, 2, id, c->user);
-    gf_db_close(s, dbd);
-    if (st != GF_DB_OK) {
-        return source_failed(s, p, c, res, GF_JOB_STORAGE, 1,
-                             "the source upload could not be looked up", "database error");
-    }
-    if (rows->nrows != 1) {
-        return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
-                             "the source upload no longer exists", id);
-    }
-    row = rows->rows[0];   /* storage, key, url, content type, width, height, bytes */
-    store = !strcmp(row[0], "cloudinary") ? sc->cloudinary
-          : (sc->storage && !strcmp(sc->storage->backend, "local")) ? sc->storage
-          : sc->fallback_storage;
-    if (!store) {
-        return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
-                             "the source upload's storage is not configured here", row[0]);
-    }
-    want = (apr_size_t)apr_atoi64(row[6]);
-    if (gf_storage_get(store, p, row[1], row[2], want, &bytes, &len, &err) != APR_SUCCESS) {
-        return source_failed(s, p, c, res, GF_JOB_STORAGE, 1,
-                             "the source upload could not be read back", err);
-    }
-    if (len != want) {
-        return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
-                             "the source upload changed since it was uploaded", row[1]);
-    }
-    job->source_bytes = bytes;
-    job->source_len = len;
-    job->source_content_type = row[3];
-    job->source_url = row[2];
-    if (prov->kind == &gf_provider_kind_local) {
-        gf_image_t *img = apr_pcalloc(p, sizeof(*img));
-        gf_image_format_t fmt;
-        apr_uint64_t pixels = (apr_uint64_t)apr_atoi64(row[4]) * (apr_uint64_t)apr_atoi64(row[5]);
-        if ((err = gf_image_decode(p, bytes, len, pixels, &fmt, img)) != NULL
-            || strcmp(gf_image_content_type(fmt), row[3])) {
-            return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
-                                 "the source upload no longer decodes as it did", err);
-        }
-        job->source_pixels = img;
-    }
-    return 1;
-}
-
 typedef struct {
     server_rec *s;
     apr_pool_t *p;
@@ -411,14 +330,20 @@ static void on_accepted(const void *data, const char *job_id, const char *state)
     gf_db_close(b->s, dbd);
 }
 
-/* Run one claimed row under this worker's slot (heartbeats follow it). */
-static int run_row(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *const *row,
-                   const char *lease_owner, gf_attempt_t *slot)
+/* Run one claimed row under this worker's slot (heartbeats follow it),
+ * with the settings of the server (virtual host) that created it. */
+static int run_row(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
+                   const char *const *row, const char *lease_owner, gf_attempt_t *slot)
 {
     gf_claim_t c;
+    server_rec *s;
     int rc;
     fill_claim(p, t, row, lease_owner, &c);
-    gf_attempt_begin(slot, t, c.id, lease_owner, c.attempts);
+    /* The claim took only rows of the main server (no name: the engine's
+     * first server, the main one when it mounts types) or of a virtual
+     * host of this engine. */
+    if (!(s = gf_engine_server_for(e, c.site))) s = e->s;
+    gf_attempt_begin(slot, s, t, c.id, lease_owner, c.attempts);
     rc = run_claimed(s, p, &c, slot);
     gf_attempt_end(slot);
     return rc;
@@ -445,9 +370,10 @@ static void release_rest(server_rec *s, apr_pool_t *p, const gf_type_t *t, gf_db
                  rows->nrows - from);
 }
 
-int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lease_owner,
-               gf_attempt_t *slot)
+int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
+               const char *lease_owner, gf_attempt_t *slot)
 {
+    server_rec *s = e->s;
     gf_server_conf_t *sc = gf_server_conf(s);
     int lease = gf_conf_lease_secs(sc);
     gf_db_rows_t *rows;
@@ -460,12 +386,12 @@ int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lea
         return -1;
     }
     /* New work first: a first attempt, a retry or a fallback. */
-    st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM], &rows, 2, lease_owner,
-                       num(p, lease));
+    st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM], &rows, 3, lease_owner,
+                       num(p, lease), e->names);
     if (st == GF_DB_OK && rows->nrows == 0) {
         /* Then the due polls of accepted jobs, a batch at a time. */
-        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM_POLLS], &rows, 3, lease_owner,
-                           num(p, lease), num(p, GF_POLL_BATCH));
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM_POLLS], &rows, 4, lease_owner,
+                           num(p, lease), e->names, num(p, GF_POLL_BATCH));
     }
     gf_db_close(s, dbd);
     if (st != GF_DB_OK) return -1;
@@ -480,7 +406,7 @@ int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lea
             release_rest(s, p, t, rows, i, lease_owner);
             break;
         }
-        if (run_row(s, p, t, rows->rows[i], lease_owner, slot) < 0) trouble = 1;
+        if (run_row(e, p, t, rows->rows[i], lease_owner, slot) < 0) trouble = 1;
         else worked = 1;
     }
     /* A batch that got anything done is work, even if one outcome could
@@ -488,26 +414,29 @@ int gf_run_one(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *lea
     return worked ? 1 : trouble ? -1 : 0;
 }
 
-int gf_run_due_types(server_rec *s, apr_pool_t *p, int *due)
+int gf_run_due_types(const gf_engine_t *e, apr_pool_t *p, int *due)
 {
-    apr_array_header_t *types = gf_registered_types();
     gf_db_rows_t *rows;
-    gf_db_status_t st;
+    gf_db_status_t st = GF_DB_OK;
     ap_dbd_t *dbd;
-    int i, j;
+    int i, j, k;
 
-    if (!(dbd = gf_db_open(p, s))) return -1;
-    st = gf_db_pselect(s, p, dbd, GF_SQL_DUE_TYPES, &rows, 1, "due");
-    gf_db_close(s, dbd);
-    if (st != GF_DB_OK) return -1;
-    for (i = 0; i < types->nelts; i++) {
-        const gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
-        due[i] = 0;
-        for (j = 0; j < rows->nrows; j++) {
-            if (rows->rows[j][0] && !strcmp(rows->rows[j][0], t->name)) due[i] = 1;
+    for (i = 0; i < e->types->nelts; i++) due[i] = 0;
+    if (!(dbd = gf_db_open(p, e->s))) return -1;
+    /* Usually one statement: every site of the database mounts the same
+     * types (the main server's, inherited). */
+    for (k = 0; k < e->due_labels->nelts && st == GF_DB_OK; k++) {
+        st = gf_db_pselect(e->s, p, dbd, APR_ARRAY_IDX(e->due_labels, k, const char *), &rows,
+                           1, e->names);
+        for (j = 0; st == GF_DB_OK && j < rows->nrows; j++) {
+            for (i = 0; i < e->types->nelts; i++) {
+                const gf_type_t *t = APR_ARRAY_IDX(e->types, i, gf_type_t *);
+                if (rows->rows[j][0] && !strcmp(rows->rows[j][0], t->name)) due[i] = 1;
+            }
         }
     }
-    return 0;
+    gf_db_close(e->s, dbd);
+    return st == GF_DB_OK ? 0 : -1;
 }
 
 static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot)
@@ -610,7 +539,7 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
          * picture is drawn when its (simulated) job ends. */
         if (gf_input_upload_id(c.source_image)
             && (!c.provider_job_id || prov->kind == &gf_provider_kind_local)
-            && !resolve_upload(s, p, &c, prov, &job, &res)) {
+            && !gf_run_resolve_upload(s, p, &c, prov, &job, &res)) {
             /* No provider call: the engine decides on res (retry a
              * transient failure, fail a permanent one, with a refund). */
         }
@@ -643,60 +572,4 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
     js.now = apr_time_now();
     gf_job_decide(&js, &res, rnd, &d);
     return apply(s, p, &c, &d, prov, &res);
-}
-
-void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t)
-{
-    gf_server_conf_t *sc = gf_server_conf(s);
-    gf_db_rows_t *rows;
-    ap_dbd_t *dbd;
-
-    if (!(dbd = gf_db_open(p, s))) {
-        return;
-    }
-    if (gf_conf_pending_ttl(sc) > 0
-        && gf_db_pselect(s, p, dbd, t->labels[GF_SQL_EXPIRE], &rows, 1,
-                         num(p, gf_conf_pending_ttl(sc))) == GF_DB_OK
-        && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1403)
-                     "expired type=%s count=%s (never started within %lds; refunded)",
-                     t->name, rows->rows[0][0], gf_conf_pending_ttl(sc));
-    }
-    if (gf_conf_retention(sc) > 0
-        && gf_db_pselect(s, p, dbd, t->labels[GF_SQL_PRUNE], &rows, 1,
-                         num(p, gf_conf_retention(sc))) == GF_DB_OK
-        && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1404)
-                     "pruned type=%s count=%s (failed/cancelled older than %lds)",
-                     t->name, rows->rows[0][0], gf_conf_retention(sc));
-    }
-    gf_db_close(s, dbd);
-}
-
-void gf_run_sweep_global(server_rec *s, apr_pool_t *p)
-{
-    gf_server_conf_t *sc = gf_server_conf(s);
-    gf_db_rows_t *rows;
-    ap_dbd_t *dbd;
-
-    if (!(dbd = gf_db_open(p, s))) {
-        return;
-    }
-    /* Generations of types no worker here serves: mounted nowhere any
-     * more, they would hold their reservation forever. */
-    if (gf_db_pselect(s, p, dbd, GF_SQL_ORPHANS, &rows, 1,
-                      num(p, gf_conf_pending_ttl(sc) > 0 ? gf_conf_pending_ttl(sc) : 3600))
-            == GF_DB_OK
-        && rows->nrows == 1 && rows->rows[0][0] && strcmp(rows->rows[0][0], "0")) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1408)
-                     "expired %s generations that no worker took in time (a type mounted "
-                     "nowhere?); refunded", rows->rows[0][0]);
-    }
-    /* Idempotency records are replayed for 24 h. */
-    if (gf_db_pselect(s, p, dbd, GF_SQL_IDEM_PRUNE, &rows, 1, "86400") == GF_DB_OK
-        && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1407)
-                     "pruned %s idempotency records older than 24 h", rows->rows[0][0]);
-    }
-    gf_db_close(s, dbd);
 }

@@ -167,7 +167,7 @@ int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t
     }
     for (pass = 0;; pass++) {
         const char *before;
-        st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_CREATE), &rows, 17,
+        st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_CREATE), &rows, 18,
                           r->user, apr_ltoa(r->pool, cost),
                           apr_ltoa(r->pool, gf_conf_daily_limit(sc)),
                           prompt, in.prompt, in.preset, in.source_image, in.aspect_ratio,
@@ -177,7 +177,7 @@ int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t
                           gf_conf_chain_text(r->pool, dc),
                           apr_itoa(r->pool, gf_conf_deadline_secs(dc)),
                           apr_ltoa(r->pool, gf_conf_max_active(sc)), id,
-                          rq->idem_key, rq->idem_owner);
+                          rq->idem_key, rq->idem_owner, sc->site_name);
         if (st != GF_DB_OK) {
             return gf_send_db_error(r, st);
         }

@@ -1,7 +1,7 @@
 /* gf_provider.h: one interface for every image provider (docs/providers.md).
  *
  * A provider is a declared instance (GenFlowProvider NAME KIND opts…) of a
- * provider kind (local, and later stability, fal, replicate, aiml). A type's
+ * provider kind (local, stability, fal, replicate, aiml). A type's
  * chain lists providers, each optionally with a model ("fal:fal-ai/fast-sdxl").
  * The job engine calls generate() and gets back either image bytes, an
  * image URL, or a classified error.

@@ -2,7 +2,7 @@
  *
  * Provider URLs are temporary, so a job stores the bytes before it
  * completes. One interface, several backends: a local directory that
- * Apache serves (here), Cloudinary later.
+ * Apache serves (gf_storage_local.c) or Cloudinary (gf_storage_cloudinary.c).
  */
 #ifndef GF_STORAGE_H
 #define GF_STORAGE_H

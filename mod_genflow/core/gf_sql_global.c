@@ -1,0 +1,143 @@
+/* gf_sql_global.c: the module's site-wide SQL (see gf_sql.h): accounts,
+ * quota, presets, Idempotency-Key records, admin grants, uploads, the
+ * health ping and the orphan sweep. Placeholders and the "args" CTE as in
+ * gf_sql.c. */
+#include <apr_strings.h>
+
+#include "core/gf_sql_private.h"
+
+/* args: user, starting balance. Creates the account on first use with its
+ * starting grant; concurrent first requests create it once. */
+static const char ACCOUNT_ENSURE_SQL[] =
+    "WITH args AS (SELECT %s::text AS user_id, %d::bigint AS start),"
+    " ins AS (INSERT INTO genflow_accounts (user_id, balance)"
+    "  SELECT user_id, start FROM args ON CONFLICT (user_id) DO NOTHING"
+    "  RETURNING user_id, balance)"
+    " INSERT INTO genflow_ledger (user_id, kind, amount, reason)"
+    " SELECT user_id, 'grant', balance, 'starting balance' FROM ins WHERE balance > 0";
+
+/* args: configured daily limit, user. */
+static const char ACCOUNT_STATE_SQL[] =
+    "SELECT a.balance, COALESCE(a.daily_limit, %d),"
+    " CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END, a.active"
+    " FROM genflow_accounts a WHERE a.user_id = %s";
+
+/* args: configured daily limit, user. weekly_used: credits of this ISO
+ * week's reservations that were not refunded, from the ledger. */
+static const char QUOTA_SQL[] =
+    "SELECT a.balance, COALESCE(a.daily_limit, %d),"
+    " CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END,"
+    " COALESCE((SELECT sum(-r.amount) FROM genflow_ledger r"
+    "   WHERE r.user_id = a.user_id AND r.kind = 'reserve'"
+    "     AND r.created_at >= date_trunc('week', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    "     AND NOT EXISTS (SELECT 1 FROM genflow_ledger f WHERE f.generation_id = r.generation_id"
+    "                     AND f.kind = 'refund')), 0)"
+    " FROM genflow_accounts a WHERE a.user_id = %s";
+
+/* args: type. Enabled presets in rotation order (gf_presets.c). */
+static const char PRESETS_SQL[] =
+    "SELECT key, name, prompt, COALESCE(description, '') FROM genflow_presets"
+    " WHERE type_name = %s AND enabled ORDER BY position, key";
+
+/* Idempotency records. begin args: user, key, fingerprint, owner token →
+ * a row when this request owns the key (a re-run after a lost connection
+ * finds the record with its own token instead). Records are pruned after
+ * 24 h (sweep). */
+static const char IDEM_BEGIN_SQL[] =
+    "INSERT INTO genflow_idempotency (user_id, key, fingerprint, owner) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (user_id, key) DO NOTHING RETURNING 1";
+/* args: seconds after which a running record's owner counts as gone, user,
+ * key. */
+static const char IDEM_GET_SQL[] =
+    "SELECT fingerprint, state, response_status, response_body, location, owner,"
+    " generation_id::text,"
+    " (owner IS NULL OR claimed_at < now() - make_interval(secs => %d))::int::text"
+    " FROM genflow_idempotency WHERE user_id = %s AND key = %s";
+/* args: new owner token, user, key, seconds. A running record whose owner
+ * released it or died (claimed longer ago than the bound) passes to this
+ * request; it comes back with the generation its first owner created, or
+ * '' when that owner died before creating one. */
+static const char IDEM_TAKEOVER_SQL[] =
+    "UPDATE genflow_idempotency SET owner = %s, claimed_at = now()"
+    " WHERE user_id = %s AND key = %s AND state = 'running'"
+    "  AND (owner IS NULL OR claimed_at < now() - make_interval(secs => %d))"
+    " RETURNING COALESCE(generation_id::text, '')";
+/* args: status, body, location, user, key, owner. */
+static const char IDEM_SAVE_SQL[] =
+    "UPDATE genflow_idempotency SET state = 'done', response_status = %d, response_body = %s,"
+    " location = %s WHERE user_id = %s AND key = %s AND owner = %s RETURNING 1";
+/* args: user, key, owner. The request did nothing worth replaying (bad
+ * input, the per-user limit) and created nothing: the key may be used
+ * again. */
+static const char IDEM_DROP_SQL[] =
+    "DELETE FROM genflow_idempotency WHERE user_id = %s AND key = %s AND state = 'running'"
+    " AND owner = %s AND generation_id IS NULL RETURNING 1";
+/* args: user, key, owner. The request failed after its generation was
+ * created (database trouble): the next request with the key takes the
+ * record over at once and answers for that generation. */
+static const char IDEM_RELEASE_SQL[] =
+    "UPDATE genflow_idempotency SET owner = NULL WHERE user_id = %s AND key = %s"
+    " AND state = 'running' AND owner = %s RETURNING 1";
+/* args: seconds. */
+static const char IDEM_PRUNE_SQL[] =
+    "WITH d AS (DELETE FROM genflow_idempotency WHERE created_at < now() - make_interval(secs => %d)"
+    "  RETURNING 1) SELECT count(*)::text FROM d";
+
+/* args: user, amount, reason, operation id (chosen by the caller). A
+ * grant is a ledger row and the balance in one statement; the account
+ * must exist. Run again with the same operation id (after a lost
+ * connection) it grants nothing and returns no row. */
+static const char ADMIN_GRANT_SQL[] =
+    "WITH args AS (SELECT %s::text AS user_id, %d::bigint AS amount, %s::text AS reason,"
+    " %s::uuid AS op_id),"
+    " g AS (INSERT INTO genflow_ledger (user_id, kind, amount, reason, op_id)"
+    "  SELECT user_id, 'grant', amount, reason, op_id FROM args"
+    "  ON CONFLICT (op_id) WHERE op_id IS NOT NULL DO NOTHING RETURNING user_id, amount)"
+    " UPDATE genflow_accounts a SET balance = a.balance + g.amount, updated_at = now()"
+    "  FROM g WHERE a.user_id = g.user_id RETURNING a.balance::text";
+
+/* args: id (chosen by the caller), user, storage backend, storage key,
+ * URL, content type, width, height, bytes. Written once the storage took
+ * the bytes. Run again after a lost connection it inserts nothing and
+ * returns no row; the caller then recognises its row by the id. */
+static const char UPLOAD_INSERT_SQL[] =
+    "INSERT INTO genflow_uploads (id, user_id, storage, storage_key, url, content_type,"
+    " width, height, bytes) VALUES (%s::uuid, %s, %s, %s, %s, %s, %d, %d, %s::bigint)"
+    " ON CONFLICT (id) DO NOTHING RETURNING genflow_rfc3339(created_at)";
+
+/* args: id, user. The user's upload (another user's is no row, as an
+ * unknown id): where it is stored and what it is. */
+static const char UPLOAD_GET_SQL[] =
+    "SELECT storage, storage_key, url, content_type, width::text, height::text, bytes::text,"
+    " genflow_rfc3339(created_at) FROM genflow_uploads WHERE id = %s::uuid AND user_id = %s";
+
+/* A cheap round trip for /api/health. args: a dummy (statements need one). */
+static const char PING_SQL[] = "SELECT %s::text";
+
+/* args: seconds. Generations of any type that no worker took in time
+ * (sql/007: a type mounted nowhere) → EXPIRED + refund. */
+static const char ORPHANS_SQL[] = "SELECT genflow_expire_orphans(%d)::text";
+
+void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
+{
+    /* All re-runnable after a lost connection: reads, upserts that do
+     * nothing the second time, and writes keyed by a token or id the
+     * caller chose before the first run (see each statement). */
+    (void)p;
+    gf_sql_add(stmts, GF_SQL_ADMIN_GRANT, ADMIN_GRANT_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_PING, PING_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_IDEM_BEGIN, IDEM_BEGIN_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_IDEM_GET, IDEM_GET_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_IDEM_TAKEOVER, IDEM_TAKEOVER_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_IDEM_SAVE, IDEM_SAVE_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_IDEM_DROP, IDEM_DROP_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_IDEM_RELEASE, IDEM_RELEASE_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_IDEM_PRUNE, IDEM_PRUNE_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_PRESETS, PRESETS_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_ACCOUNT_ENSURE, ACCOUNT_ENSURE_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_ACCOUNT_STATE, ACCOUNT_STATE_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_QUOTA, QUOTA_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_ORPHANS, ORPHANS_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_UPLOAD_INSERT, UPLOAD_INSERT_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_UPLOAD_GET, UPLOAD_GET_SQL, 1);
+}

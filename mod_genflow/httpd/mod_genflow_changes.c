@@ -1,0 +1,156 @@
+/* mod_genflow_changes.c: waiting for a generation to change, and the
+ * finished status answers a child keeps.
+ *
+ * The listener (mod_genflow_listener.c) hears genflow_change for every
+ * generation whose visible state changed, on every database the child's
+ * engines use, and announces it here: the requests waiting on that id
+ * (Prefer: wait, the events stream) wake, and the status cache forgets
+ * it. Generation ids are UUIDs, so one list of waiters serves all
+ * databases. While any engine's listener is deaf, waiters fall back to
+ * short polls and the cache is not used.
+ */
+#include <string.h>
+#include <apr_strings.h>
+
+#include "httpd/mod_genflow_workers.h"
+
+apr_uint64_t gf_workers_change_seq(void)
+{
+    apr_uint64_t seq;
+    if (!gf_W) return 0;
+    apr_thread_mutex_lock(gf_W->mutex);
+    seq = gf_W->seq;
+    apr_thread_mutex_unlock(gf_W->mutex);
+    return seq;
+}
+
+/* Under the mutex: was id notified after since? */
+static int notified_since(const char *id, apr_uint64_t since)
+{
+    int i;
+    if (gf_W->seq - since >= GF_RECENT) return 1;   /* too much happened: look again */
+    for (i = 0; i < GF_RECENT; i++) {
+        if (gf_W->recent[i].seq > since && !strcmp(gf_W->recent[i].id, id)) return 1;
+    }
+    return 0;
+}
+
+void gf_workers_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
+                            apr_interval_time_t timeout)
+{
+    gf_waiter_t me, **pp;
+    apr_interval_time_t cap;
+
+    if (!gf_W) {
+        apr_sleep(timeout < GF_BACKSTOP_DEAF ? timeout : GF_BACKSTOP_DEAF);
+        return;
+    }
+    cap = gf_workers_listening() ? GF_BACKSTOP_LISTENING : GF_BACKSTOP_DEAF;
+    if (timeout > cap) timeout = cap;
+    memset(&me, 0, sizeof(me));
+    me.id = id;
+    if (apr_thread_cond_create(&me.cond, p) != APR_SUCCESS) {
+        apr_sleep(timeout);
+        return;
+    }
+    apr_thread_mutex_lock(gf_W->mutex);
+    me.next = gf_W->waiters;
+    gf_W->waiters = &me;
+    if (!gf_W->stopping && !notified_since(id, since)) {
+        apr_thread_cond_timedwait(me.cond, gf_W->mutex, timeout);
+    }
+    for (pp = &gf_W->waiters; *pp; pp = &(*pp)->next) {
+        if (*pp == &me) {
+            *pp = me.next;
+            break;
+        }
+    }
+    apr_thread_mutex_unlock(gf_W->mutex);
+    apr_thread_cond_destroy(me.cond);
+}
+
+/* Wake the waiters of id, or all of them (id NULL), and forget what the
+ * status cache holds of it. */
+void gf_workers_announce_change(const char *id)
+{
+    gf_waiter_t *w;
+    if (!gf_W) return;
+    apr_thread_mutex_lock(gf_W->mutex);
+    gf_W->seq++;
+    if (gf_W->cache) {
+        if (id) gf_status_cache_forget(gf_W->cache, id);
+        else gf_status_cache_clear(gf_W->cache);
+    }
+    if (id) {
+        gf_recent_t *slot = &gf_W->recent[gf_W->seq % GF_RECENT];
+        apr_cpystrn(slot->id, id, sizeof(slot->id));
+        slot->seq = gf_W->seq;
+    }
+    else {
+        /* Everything may have changed: every "since" is now stale. */
+        gf_W->seq += GF_RECENT;
+    }
+    for (w = gf_W->waiters; w; w = w->next) {
+        if (!id || !strcmp(w->id, id)) {
+            apr_thread_cond_signal(w->cond);
+        }
+    }
+    apr_thread_mutex_unlock(gf_W->mutex);
+}
+
+/* ---- finished status answers ------------------------------------------ */
+
+/* The cache is consulted only while the listener hears notifications: a
+ * deletion (the only change a finished row can see) is announced by NOTIFY,
+ * and a deaf child could serve a deleted generation. */
+int gf_workers_status_cached(apr_pool_t *p, const gf_type_t *t, const char *id,
+                             const char *user, const char **json, const char **etag)
+{
+    int hit = 0;
+    if (!gf_W || !gf_W->cache || !gf_workers_listening()) return 0;
+    apr_thread_mutex_lock(gf_W->mutex);
+    hit = gf_status_cache_get(gf_W->cache, t, id, user, p, json, etag);
+    apr_thread_mutex_unlock(gf_W->mutex);
+    return hit;
+}
+
+/* Remember a finished generation's answer, read from the database after
+ * change number since: unless id was notified after since (it may have been
+ * deleted after the read), or the listener missed anything since. */
+void gf_workers_status_store(const gf_type_t *t, const char *id, const char *user,
+                             const char *json, const char *etag, apr_uint64_t since)
+{
+    if (!gf_W || !gf_W->cache || !gf_workers_listening()) return;
+    apr_thread_mutex_lock(gf_W->mutex);
+    if (gf_workers_listening() && !notified_since(id, since)) {
+        gf_status_cache_put(gf_W->cache, t, id, user, json, etag);
+    }
+    apr_thread_mutex_unlock(gf_W->mutex);
+}
+
+void gf_workers_wake_all(int all)
+{
+    if (!gf_W) return;
+    apr_thread_mutex_lock(gf_W->mutex);
+    gf_W->wake_pending++;
+    if (all) apr_thread_cond_broadcast(gf_W->work);
+    else apr_thread_cond_signal(gf_W->work);
+    apr_thread_mutex_unlock(gf_W->mutex);
+}
+
+void gf_workers_wake(void)
+{
+    gf_workers_wake_all(0);
+}
+
+int gf_workers_running(void)
+{
+    return gf_W ? gf_W->nthreads : 0;
+}
+
+/* Every engine's listener is connected: every change is heard. */
+int gf_workers_listening(void)
+{
+    return gf_W && gf_W->listening == gf_W->engines->nelts;
+}
+

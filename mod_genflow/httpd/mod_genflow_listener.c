@@ -1,0 +1,226 @@
+/* mod_genflow_listener.c: the listener thread of every child.
+ *
+ * It holds one connection of its own (not from mod_dbd's pool) to each
+ * engine's database and LISTENs to the notifications the type tables'
+ * trigger sends (sql/007): genflow_work (work became due now: wake a
+ * worker, so a job queued on any child or server is picked up at once) and
+ * genflow_change (a generation's visible state changed: wake the requests
+ * waiting on that id — Prefer: wait and the events stream). While a
+ * database's connection is down, waiters and workers fall back to short
+ * polls.
+ *
+ * It also beats the heart of every running attempt of the child: a
+ * renewed lease follows an attempt however long its provider takes, and an
+ * attempt whose row was taken over or ended (cancelled) learns it is lost
+ * and writes nothing.
+ */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <libpq-fe.h>
+
+#include "httpd/mod_genflow_workers.h"
+
+#define LISTEN_TICK_MS   250          /* the listener checks for stop this often */
+#define RECONNECT_WAIT   apr_time_from_sec(1)
+
+/* Renew the lease of every running attempt of this child, each with its
+ * server's lease and on its server's database. */
+static void beat(apr_pool_t *p)
+{
+    gf_workers_t *W = gf_W;
+    int i;
+
+    for (i = 0; i < W->nthreads; i++) {
+        gf_attempt_t a;
+        gf_db_rows_t *rows;
+        ap_dbd_t *dbd;
+        gf_db_status_t st;
+        apr_thread_mutex_lock(W->mutex);
+        a = W->slots[i];
+        apr_thread_mutex_unlock(W->mutex);
+        if (!a.active || !a.s) continue;
+        if (!(dbd = gf_db_open(p, a.s))) continue;   /* the lease may lapse, the guards hold */
+        st = gf_db_pselect(a.s, p, dbd, a.type->labels[GF_SQL_RENEW], &rows, 4,
+                           apr_itoa(p, gf_conf_lease_secs(gf_server_conf(a.s))), a.id, a.owner,
+                           apr_itoa(p, a.attempt));
+        gf_db_close(a.s, dbd);
+        if (st != GF_DB_OK) continue;
+        if (rows->nrows == 0) {
+            apr_thread_mutex_lock(W->mutex);
+            if (W->slots[i].active && !strcmp(W->slots[i].id, a.id)
+                && W->slots[i].attempt == a.attempt) {
+                W->slots[i].lost = 1;
+            }
+            apr_thread_mutex_unlock(W->mutex);
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, a.s, GF_LOGNO(1605)
+                         "type=%s id=%s attempt=%d: the lease is no longer this attempt's "
+                         "(taken over, or the generation ended); its result will be dropped",
+                         a.type->name, a.id, a.attempt);
+        }
+    }
+}
+
+/* A connection to engine e's database with the parameters of mod_dbd's
+ * connections (DBDParams), read off one of them, so the listener needs no
+ * configuration of its own. */
+static PGconn *listener_connect(apr_pool_t *p, const gf_engine_t *e)
+{
+    ap_dbd_t *dbd = gf_db_open(p, e->s);
+    PQconninfoOption *opts, *o;
+    const char **keys, **vals;
+    PGconn *conn = NULL, *pooled;
+    int n = 0;
+
+    if (!dbd) return NULL;
+    pooled = apr_dbd_native_handle(dbd->driver, dbd->handle);
+    opts = pooled ? PQconninfo(pooled) : NULL;
+    gf_db_close(e->s, dbd);
+    if (!opts) return NULL;
+    for (o = opts; o->keyword; o++) n++;
+    keys = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 2));
+    vals = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 2));
+    n = 0;
+    for (o = opts; o->keyword; o++) {
+        if (o->val && *o->val) {
+            keys[n] = apr_pstrdup(p, o->keyword);
+            vals[n] = apr_pstrdup(p, o->val);
+            n++;
+        }
+    }
+    keys[n] = "application_name";
+    vals[n] = "mod_genflow listener";
+    PQconninfoFree(opts);
+    conn = PQconnectdbParams(keys, vals, 0);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, e->s, GF_LOGNO(1603)
+                     "genflow listener cannot connect: %s", PQerrorMessage(conn));
+        PQfinish(conn);
+        return NULL;
+    }
+    {
+        PGresult *res = PQexec(conn, "LISTEN genflow_work; LISTEN genflow_change");
+        int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (!ok) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, e->s, GF_LOGNO(1604)
+                         "genflow listener: LISTEN failed: %s", PQerrorMessage(conn));
+            PQfinish(conn);
+            return NULL;
+        }
+    }
+    return conn;
+}
+
+static void lost(PGconn **conn, const gf_engine_t *e)
+{
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, e->s, GF_LOGNO(1606)
+                 "genflow listener lost its connection: %s; polling until it is back",
+                 PQerrorMessage(*conn));
+    PQfinish(*conn);
+    *conn = NULL;
+    gf_W->listening--;
+    gf_workers_announce_change(NULL);
+}
+
+void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
+{
+    gf_workers_t *W = gf_W;
+    int ne = W->engines->nelts, i;
+    apr_allocator_t *allocator;
+    apr_pool_t *pool;
+    PGconn **conns;
+    struct pollfd *pfd;
+    int *slot;
+    apr_time_t next_beat = apr_time_now() + W->heartbeat, next_connect = 0;
+    (void)thread;
+    (void)data;
+
+    apr_allocator_create(&allocator);
+    apr_allocator_max_free_set(allocator, 1);
+    apr_pool_create_unmanaged_ex(&pool, NULL, allocator);
+    apr_allocator_owner_set(allocator, pool);
+    apr_pool_tag(pool, "genflow_listener");
+    /* Outlive the per-round clears of pool. */
+    conns = calloc((apr_size_t)ne, sizeof(*conns));
+    pfd = calloc((apr_size_t)ne, sizeof(*pfd));
+    slot = calloc((apr_size_t)ne, sizeof(*slot));
+    if (!conns || !pfd || !slot) {
+        free(conns);
+        free(pfd);
+        free(slot);
+        apr_pool_destroy(pool);
+        return NULL;
+    }
+
+    while (!W->stopping) {
+        int nfd = 0;
+        PGnotify *note;
+
+        if (W->listening < ne && apr_time_now() >= next_connect) {
+            for (i = 0; i < ne; i++) {
+                if (conns[i]) continue;
+                conns[i] = listener_connect(pool, APR_ARRAY_IDX(W->engines, i, gf_engine_t *));
+                if (conns[i]) {
+                    W->listening++;
+                    /* Anything that happened while deaf: look now. */
+                    gf_workers_wake_all(1);
+                    gf_workers_announce_change(NULL);
+                }
+            }
+            apr_pool_clear(pool);
+            next_connect = apr_time_now() + RECONNECT_WAIT;
+        }
+        for (i = 0; i < ne; i++) {
+            if (!conns[i]) continue;
+            pfd[nfd].fd = PQsocket(conns[i]);
+            pfd[nfd].events = POLLIN;
+            pfd[nfd].revents = 0;
+            slot[nfd++] = i;
+        }
+        if (nfd == 0) {
+            apr_sleep(apr_time_from_msec(LISTEN_TICK_MS));
+        }
+        else if (poll(pfd, (nfds_t)nfd, LISTEN_TICK_MS) > 0) {
+            int k;
+            for (k = 0; k < nfd; k++) {
+                const gf_engine_t *e = APR_ARRAY_IDX(W->engines, slot[k], gf_engine_t *);
+                PGconn **conn = &conns[slot[k]];
+                if (!pfd[k].revents) continue;
+                if (!PQconsumeInput(*conn)) {
+                    lost(conn, e);
+                    continue;
+                }
+                while ((note = PQnotifies(*conn)) != NULL) {
+                    if (!strcmp(note->relname, "genflow_work")) {
+                        gf_workers_wake_all(0);
+                    }
+                    else if (!strcmp(note->relname, "genflow_change")) {
+                        /* "*": rows were deleted (sql/012); any id may be gone. */
+                        gf_workers_announce_change(strcmp(note->extra, "*") ? note->extra : NULL);
+                    }
+                    PQfreemem(note);
+                }
+            }
+        }
+        if (apr_time_now() >= next_beat && !W->stopping) {
+            beat(pool);
+            apr_pool_clear(pool);
+            next_beat = apr_time_now() + W->heartbeat;
+        }
+    }
+    for (i = 0; i < ne; i++) {
+        if (conns[i]) PQfinish(conns[i]);
+    }
+    W->listening = 0;
+    free(conns);
+    free(pfd);
+    free(slot);
+    apr_pool_destroy(pool);
+    /* Return, not apr_thread_exit(): pthread_exit unwinds the stack by
+     * force, and APR 1.7's apr_thread_exit destroys the thread's subpool
+     * of pchild from this thread. The workers' stop joins us; the subpool
+     * goes with pchild. */
+    return NULL;
+}

@@ -1,0 +1,96 @@
+/* mod_genflow_run_source.c: an attempt's source picture when it is one of
+ * the user's uploads ("upload:<id>", mod_genflow_uploads.c): its row, read
+ * on a connection held for that read only, and its bytes, read back from
+ * the storage backend that keeps them (never across a pooled connection).
+ */
+#include <string.h>
+#include <apr_strings.h>
+
+#include "httpd/mod_genflow_run.h"
+#include "core/gf_error.h"
+#include "core/gf_input.h"
+#include "image/gf_image.h"
+
+/* The attempt cannot start: its source upload could not be read. */
+static int source_failed(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                         gf_provider_result_t *res, const char *code, int transient,
+                         const char *message, const char *detail)
+{
+    ap_log_error(APLOG_MARK, transient ? APLOG_WARNING : APLOG_ERR, 0, s, GF_LOGNO(4120)
+                 "type=%s id=%s: %s%s%s", c->type->name, c->id, message, detail ? ": " : "",
+                 detail ? ap_escape_logitem(p, detail) : "");
+    res->error_code = code;
+    res->transient = transient;
+    res->error_message = message;
+    return 0;
+}
+
+/* An "upload:<id>" source: the upload's row (on a connection held for
+ * that read only, never across the storage read), its bytes read back
+ * from the backend that stored them (at most the size the row records),
+ * and for the local provider its pixels, decoded again with the row's
+ * pixel count as the cap. 1 when the job has them; else 0 and res says
+ * why: a transient STORAGE_ERROR (retried), or a permanent one when the
+ * upload is gone or no longer what it was. */
+int gf_run_resolve_upload(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                          const gf_provider_t *prov, gf_job_t *job, gf_provider_result_t *res)
+{
+    gf_server_conf_t *sc = gf_server_conf(s);
+    const char *id = gf_input_upload_id(c->source_image), *err = NULL;
+    const gf_storage_t *store;
+    const char *const *row;
+    unsigned char *bytes = NULL;
+    apr_size_t len = 0, want;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    ap_dbd_t *dbd;
+
+    if (!(dbd = gf_db_open(p, s))) {
+        return source_failed(s, p, c, res, GF_JOB_STORAGE, 1,
+                             "the source upload could not be looked up", "no database connection");
+    }
+    st = gf_db_pselect(s, p, dbd, GF_SQL_UPLOAD_GET, &rows, 2, id, c->user);
+    gf_db_close(s, dbd);
+    if (st != GF_DB_OK) {
+        return source_failed(s, p, c, res, GF_JOB_STORAGE, 1,
+                             "the source upload could not be looked up", "database error");
+    }
+    if (rows->nrows != 1) {
+        return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
+                             "the source upload no longer exists", id);
+    }
+    row = rows->rows[0];   /* storage, key, url, content type, width, height, bytes */
+    store = !strcmp(row[0], "cloudinary") ? sc->cloudinary
+          : (sc->storage && !strcmp(sc->storage->backend, "local")) ? sc->storage
+          : sc->fallback_storage;
+    if (!store) {
+        return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
+                             "the source upload's storage is not configured here", row[0]);
+    }
+    want = (apr_size_t)apr_atoi64(row[6]);
+    if (gf_storage_get(store, p, row[1], row[2], want, &bytes, &len, &err) != APR_SUCCESS) {
+        return source_failed(s, p, c, res, GF_JOB_STORAGE, 1,
+                             "the source upload could not be read back", err);
+    }
+    if (len != want) {
+        return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
+                             "the source upload changed since it was uploaded", row[1]);
+    }
+    job->source_bytes = bytes;
+    job->source_len = len;
+    job->source_content_type = row[3];
+    job->source_url = row[2];
+    if (prov->kind == &gf_provider_kind_local) {
+        gf_image_t *img = apr_pcalloc(p, sizeof(*img));
+        gf_image_format_t fmt;
+        apr_uint64_t pixels = (apr_uint64_t)apr_atoi64(row[4]) * (apr_uint64_t)apr_atoi64(row[5]);
+        if ((err = gf_image_decode(p, bytes, len, pixels, &fmt, img)) != NULL
+            || strcmp(gf_image_content_type(fmt), row[3])) {
+            return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
+                                 "the source upload no longer decodes as it did", err);
+        }
+        job->source_pixels = img;
+    }
+    return 1;
+}
+

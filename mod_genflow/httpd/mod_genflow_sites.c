@@ -1,0 +1,207 @@
+/* mod_genflow_sites.c: the servers (main and virtual hosts) that mount
+ * types, and what a generation records of them.
+ *
+ * Each <VirtualHost> may set its own providers, storage, lease and
+ * database (DBDParams). A request there creates its generation with the
+ * name of its server, "host:port" (sql/015, server_name), and the workers,
+ * which serve every server of the child, work it with that server's
+ * settings (mod_genflow_engine.c). The name is what stays true across
+ * restarts and across httpd nodes that share a database; a server_rec
+ * pointer would not.
+ *
+ * post_config builds the list once per (re)start, refuses two servers
+ * with types under one name (their generations could not be told apart),
+ * and checks that every local storage directory exists and that the user
+ * httpd's children run as can write it: otherwise every job would fail
+ * with STORAGE_ERROR and nothing would say why.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include <http_core.h>
+#include <unixd.h>
+
+#include "httpd/mod_genflow_private.h"
+
+/* gf_site_t *, in pconf; rebuilt at each (re)start. */
+static apr_array_header_t *sites;
+static apr_hash_t *by_name;
+
+static apr_status_t forget_sites(void *unused)
+{
+    (void)unused;
+    sites = NULL;
+    by_name = NULL;
+    return APR_SUCCESS;
+}
+
+apr_array_header_t *gf_sites(void)
+{
+    return sites;
+}
+
+const gf_site_t *gf_site_find(const char *name)
+{
+    return by_name && name ? apr_hash_get(by_name, name, APR_HASH_KEY_STRING) : NULL;
+}
+
+/* "host:port" of a virtual host: its ServerName, and the port it names or
+ * the port of its first address. The main server has no name: every httpd
+ * node has one, so any node may work its generations (with its own main
+ * server's settings: nodes on one database run the same configuration). */
+static const char *site_name(apr_pool_t *p, const server_rec *s)
+{
+    apr_port_t port = s->port;
+    if (!s->is_virtual) return NULL;
+    if (!port && s->addrs) port = s->addrs->host_port;
+    return port ? apr_psprintf(p, "%s:%u", s->server_hostname ? s->server_hostname : "",
+                               (unsigned)port)
+                : apr_pstrdup(p, s->server_hostname ? s->server_hostname : "");
+}
+
+static const char *where(apr_pool_t *p, const server_rec *s)
+{
+    return s->is_virtual && s->defn_name
+        ? apr_psprintf(p, "virtual host %s, <VirtualHost> at %s:%u",
+                       s->server_hostname ? s->server_hostname : "?", s->defn_name,
+                       s->defn_line_number)
+        : "the main server";
+}
+
+/* The types a request on s can reach: every <Location> of s (those of the
+ * main server are part of each virtual host's list) that sets GenFlowType. */
+static apr_array_header_t *mounted_types(apr_pool_t *p, server_rec *s)
+{
+    core_server_config *csc = ap_get_core_module_config(s->module_config);
+    ap_conf_vector_t **sec = (ap_conf_vector_t **)csc->sec_url->elts;
+    apr_array_header_t *types = apr_array_make(p, 8, sizeof(gf_type_t *));
+    apr_hash_t *seen = apr_hash_make(p);
+    int i;
+
+    for (i = 0; i < csc->sec_url->nelts; i++) {
+        gf_dir_conf_t *dc = ap_get_module_config(sec[i], &genflow_module);
+        if (!dc || !dc->type || apr_hash_get(seen, dc->type->name, APR_HASH_KEY_STRING)) continue;
+        apr_hash_set(seen, dc->type->name, APR_HASH_KEY_STRING, dc->type);
+        APR_ARRAY_PUSH(types, gf_type_t *) = dc->type;
+    }
+    return types;
+}
+
+/* Can uid (with primary group gid, named user) write and enter a
+ * directory of mode st? As the kernel decides for the permission bits;
+ * ACLs are not consulted. */
+static int user_may_write(const struct stat *st, uid_t uid, gid_t gid, const char *user)
+{
+    gid_t groups[64];
+    int n = (int)(sizeof(groups) / sizeof(groups[0])), i;
+
+    if (uid == 0) return 1;
+    if (st->st_uid == uid) return (st->st_mode & (S_IWUSR | S_IXUSR)) == (S_IWUSR | S_IXUSR);
+    if (user && getgrouplist(user, gid, groups, &n) < 0) n = 0;
+    if (!user) {
+        groups[0] = gid;
+        n = 1;
+    }
+    for (i = 0; i < n; i++) {
+        if (groups[i] == st->st_gid) {
+            return (st->st_mode & (S_IWGRP | S_IXGRP)) == (S_IWGRP | S_IXGRP);
+        }
+    }
+    return (st->st_mode & (S_IWOTH | S_IXOTH)) == (S_IWOTH | S_IXOTH);
+}
+
+/* GenFlowStorageDir of a site: a directory the children can write. */
+static int check_storage_dir(apr_pool_t *p, const gf_site_t *site)
+{
+    const char *dir = gf_server_conf(site->s)->storage_dir;
+    struct stat st;
+    const char *user;
+    uid_t uid;
+    gid_t gid;
+
+    if (!dir) return OK;
+    /* Started as root, the children switch to User/Group; else they keep
+     * the identity httpd was started with. */
+    if (geteuid() == 0) {
+        uid = ap_unixd_config.user_id;
+        gid = ap_unixd_config.group_id;
+        user = ap_unixd_config.user_name;
+    }
+    else {
+        uid = geteuid();
+        gid = getegid();
+        user = NULL;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        int err = errno;
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, site->s, GF_LOGNO(1010)
+                     "GenFlowStorageDir %s (%s) %s; create it, writable by the user httpd "
+                     "runs as (%s, uid %ld), e.g. install -d -o %s %s",
+                     dir, where(p, site->s),
+                     stat(dir, &st) != 0 ? apr_psprintf(p, "does not exist (%s)", strerror(err))
+                                         : "is not a directory",
+                     user ? user : "the user who started httpd", (long)uid,
+                     user ? user : apr_ltoa(p, (long)uid), dir);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (user ? !user_may_write(&st, uid, gid, user) : access(dir, W_OK | X_OK) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, site->s, GF_LOGNO(1011)
+                     "GenFlowStorageDir %s (%s) is not writable by %s (uid %ld), the user "
+                     "httpd's children run as: every generation would fail with STORAGE_ERROR; "
+                     "e.g. chown %s %s",
+                     dir, where(p, site->s),
+                     user ? user : "the user who started httpd", (long)uid,
+                     user ? user : apr_ltoa(p, (long)uid), dir);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+const char *gf_refuse_in_vhost(cmd_parms *cmd, const char *why)
+{
+    if (!cmd->server->is_virtual) return NULL;
+    return apr_psprintf(cmd->pool, "%s cannot occur within <VirtualHost> section: %s; set it "
+                        "outside, for every server", cmd->cmd->name, why);
+}
+
+int gf_sites_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    server_rec *sp;
+    int i;
+
+    sites = apr_array_make(pconf, 4, sizeof(gf_site_t *));
+    by_name = apr_hash_make(pconf);
+    apr_pool_cleanup_register(pconf, NULL, forget_sites, apr_pool_cleanup_null);
+    for (sp = s; sp; sp = sp->next) {
+        apr_array_header_t *types = mounted_types(pconf, sp);
+        gf_site_t *site, *other;
+        if (types->nelts == 0) continue;
+        site = apr_pcalloc(pconf, sizeof(*site));
+        APR_ARRAY_PUSH(sites, gf_site_t *) = site;
+        site->name = site_name(pconf, sp);
+        site->s = sp;
+        site->types = types;
+        gf_server_conf(sp)->site_name = site->name;
+        if (!site->name) continue;
+        if ((other = apr_hash_get(by_name, site->name, APR_HASH_KEY_STRING)) != NULL) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1012)
+                         "%s and %s both mount GenFlowTypes as server \"%s\": a generation "
+                         "records the server that created it by that name, so the workers "
+                         "could not tell whose providers, storage and database apply; give "
+                         "one of them its own ServerName", where(pconf, other->s),
+                         where(pconf, sp), site->name);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        apr_hash_set(by_name, site->name, APR_HASH_KEY_STRING, site);
+    }
+    for (i = 0; i < sites->nelts; i++) {
+        if (check_storage_dir(pconf, APR_ARRAY_IDX(sites, i, gf_site_t *)) != OK) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return OK;
+}
