@@ -189,6 +189,19 @@ ap_dbd_t *gf_db_open(apr_pool_t *p, server_rec *s)
     return dbd_open_fn ? dbd_open_fn(p, s) : NULL;
 }
 
+PQconninfoOption *gf_db_conninfo(apr_pool_t *p, server_rec *s)
+{
+    ap_dbd_t *dbd = gf_db_open(p, s);
+    PGconn *conn;
+    PQconninfoOption *opts;
+
+    if (!dbd) return NULL;
+    conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
+    opts = conn ? PQconninfo(conn) : NULL;
+    gf_db_close(s, dbd);
+    return opts;
+}
+
 void gf_db_close(server_rec *s, ap_dbd_t *dbd)
 {
     dbd_close_fn(s, dbd);

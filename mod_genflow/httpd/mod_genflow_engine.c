@@ -19,7 +19,6 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
-#include <apr_dbd.h>
 #include <libpq-fe.h>
 
 #include "httpd/mod_genflow_private.h"
@@ -28,15 +27,9 @@
  * connections that say where it goes (not the password), or NULL. */
 static const char *database_of(apr_pool_t *p, server_rec *s)
 {
-    ap_dbd_t *dbd = gf_db_open(p, s);
-    PQconninfoOption *opts, *o;
-    PGconn *conn;
+    PQconninfoOption *opts = gf_db_conninfo(p, s), *o;
     const char *id = "";
 
-    if (!dbd) return NULL;
-    conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
-    opts = conn ? PQconninfo(conn) : NULL;
-    gf_db_close(s, dbd);
     if (!opts) return NULL;
     for (o = opts; o->keyword; o++) {
         if (o->val && *o->val && strcmp(o->keyword, "password")

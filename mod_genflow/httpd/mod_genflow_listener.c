@@ -67,16 +67,11 @@ static void beat(apr_pool_t *p)
  * configuration of its own. */
 static PGconn *listener_connect(apr_pool_t *p, const gf_engine_t *e)
 {
-    ap_dbd_t *dbd = gf_db_open(p, e->s);
-    PQconninfoOption *opts, *o;
+    PQconninfoOption *opts = gf_db_conninfo(p, e->s), *o;
     const char **keys, **vals;
-    PGconn *conn = NULL, *pooled;
+    PGconn *conn = NULL;
     int n = 0;
 
-    if (!dbd) return NULL;
-    pooled = apr_dbd_native_handle(dbd->driver, dbd->handle);
-    opts = pooled ? PQconninfo(pooled) : NULL;
-    gf_db_close(e->s, dbd);
     if (!opts) return NULL;
     for (o = opts; o->keyword; o++) n++;
     keys = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 2));

@@ -202,6 +202,11 @@ gf_db_status_t gf_db_select1(request_rec *r, const char *label, gf_db_rows_t **r
                              int nargs, ...);
 ap_dbd_t *gf_db_open(apr_pool_t *p, server_rec *s);
 void gf_db_close(server_rec *s, ap_dbd_t *dbd);
+/* The connection parameters (DBDParams, as libpq resolved them) of one of
+ * s's pooled connections, or NULL; free with PQconninfoFree. For the
+ * connections the module opens itself (the listener) and to tell which
+ * servers share a database. */
+struct _PQconninfoOption *gf_db_conninfo(apr_pool_t *p, server_rec *s);
 /* Run a prepared statement; every argument is a const char * (or NULL). */
 gf_db_status_t gf_db_select(request_rec *r, ap_dbd_t *dbd, const char *label,
                             gf_db_rows_t **rows, int nargs, ...);
