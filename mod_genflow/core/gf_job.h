@@ -13,7 +13,7 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
-#include "providers/gf_provider.h"
+#include "core/gf_outcome.h"
 
 #define GF_BACKOFF_BASE      apr_time_from_sec(2)   /* 2 s → 4 s → 8 s … */
 #define GF_BACKOFF_CAP       apr_time_from_sec(30)

@@ -20,7 +20,7 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
-#include "providers/gf_provider.h"
+#include "core/gf_outcome.h"
 
 /* Where credits moved (genflow_credits_total{movement}). */
 typedef enum {

@@ -13,6 +13,7 @@
 #include <apr_tables.h>
 #include <apr_time.h>
 
+#include "core/gf_outcome.h"
 #include "image/gf_image.h"
 
 typedef struct {
@@ -47,21 +48,6 @@ typedef struct {
     void (*accepted)(const void *baton, const char *provider_job_id, const char *state);
     const void *accepted_baton;
 } gf_job_t;
-
-typedef struct {
-    const char *error_code;    /* NULL on success, else a GF_JOB_* code */
-    const char *error_message;
-    int transient;             /* worth retrying on the same provider */
-    apr_interval_time_t retry_after; /* provider's Retry-After, 0 if none */
-    const char *provider_job_id;     /* asynchronous: accepted, poll this id */
-    const char *provider_state;      /* and keep this to poll/cancel with (JSON) */
-    int running;               /* asynchronous: polled, not finished yet */
-    unsigned char *image;      /* bytes to store, or NULL */
-    apr_size_t image_len;
-    const char *content_type;  /* of image, e.g. "image/png" */
-    const char *image_url;     /* provider-hosted result, or NULL */
-    const char *model;         /* the model that produced it */
-} gf_provider_result_t;
 
 typedef struct gf_provider_t gf_provider_t;
 

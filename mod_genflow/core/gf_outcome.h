@@ -1,0 +1,27 @@
+/* gf_outcome.h: what one provider call came to (gf_provider_result_t).
+ *
+ * The providers fill it (providers/gf_provider.h); the job rules
+ * (gf_job.h) decide on it and the metrics (gf_metrics.h) count it. It
+ * lives in the core so that those two need nothing of the providers.
+ */
+#ifndef GF_OUTCOME_H
+#define GF_OUTCOME_H
+
+#include <apr_time.h>
+
+typedef struct {
+    const char *error_code;    /* NULL on success, else a GF_JOB_* code */
+    const char *error_message;
+    int transient;             /* worth retrying on the same provider */
+    apr_interval_time_t retry_after; /* provider's Retry-After, 0 if none */
+    const char *provider_job_id;     /* asynchronous: accepted, poll this id */
+    const char *provider_state;      /* and keep this to poll/cancel with (JSON) */
+    int running;               /* asynchronous: polled, not finished yet */
+    unsigned char *image;      /* bytes to store, or NULL */
+    apr_size_t image_len;
+    const char *content_type;  /* of image, e.g. "image/png" */
+    const char *image_url;     /* provider-hosted result, or NULL */
+    const char *model;         /* the model that produced it */
+} gf_provider_result_t;
+
+#endif
