@@ -15,7 +15,7 @@ use LWP::UserAgent;
 use HTTP::Request;
 use JSON::PP;
 
-plan tests => 33;
+plan tests => 34;
 
 my $dir = tempdir(CLEANUP => 1);
 my $port = free_port();
@@ -238,6 +238,9 @@ VH
     my ($r, $d) = generate('host4.test', 'neo-glitch', $user, 'host four');
     my $done = $r->code == 202 ? wait_terminal('host4.test', 'neo-glitch', $user, $d->{generationId}) : {};
     is($done->{status}, 'completed', 'six virtual hosts: a generation completes');
+    is(psql("SELECT coalesce(server_name, 'none') FROM neo_glitch_media WHERE id = '"
+            . ($d->{generationId} // '') . "'"), 'none',
+       'a host that inherits every worker setting records no name: any node may work it');
     my $l = error_log();
     like($l, qr/for 6 servers on 1 databases/, 'six virtual hosts share one engine');
     unlike($l, qr/AH02653/, 'and log no AH02653');
@@ -293,11 +296,13 @@ GenFlowStorageDir "$dir/media-main"
 GenFlowStorageURL /media
 <VirtualHost 127.0.0.1:$port>
     ServerName twin.test
-@{[ location('neo-glitch', 'local', '') ]}
+    GenFlowProvider gen local model=one
+@{[ location('neo-glitch', 'gen', '') ]}
 </VirtualHost>
 <VirtualHost 127.0.0.1:$port>
     ServerName twin.test
-@{[ location('custom-prompt', 'local', '') ]}
+    GenFlowProvider gen local model=two
+@{[ location('custom-prompt', 'gen', '') ]}
 </VirtualHost>
 BODY
    qr{both mount GenFlowTypes as server "twin\.test:$port".*give one of them its own ServerName}),

@@ -29,6 +29,7 @@ void *gf_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->providers = apr_hash_make(p);
     /* The built-in provider needs no declaration. */
     apr_hash_set(sc->providers, local->name, APR_HASH_KEY_STRING, local);
+    sc->builtin_local = local;
     sc->starting_credits = GF_UNSET;
     sc->daily_limit = GF_UNSET;
     sc->workers = GF_UNSET;
@@ -52,6 +53,13 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     gf_server_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
 
     sc->providers = apr_hash_overlay(p, add->providers, base->providers);
+    /* A virtual host's built-in `local` does not hide a `local` the main
+     * server declared (GenFlowProvider local local latency=…). */
+    if (apr_hash_get(add->providers, "local", APR_HASH_KEY_STRING) == add->builtin_local) {
+        apr_hash_set(sc->providers, "local", APR_HASH_KEY_STRING,
+                     apr_hash_get(base->providers, "local", APR_HASH_KEY_STRING));
+    }
+    sc->builtin_local = base->builtin_local;
     MERGE_NUM(sc, starting_credits);
     MERGE_NUM(sc, daily_limit);
     MERGE_PTR(sc, storage_dir);

@@ -54,6 +54,7 @@ typedef struct {
 /* Server (module-wide) settings. */
 typedef struct {
     apr_hash_t *providers;       /* name → gf_provider_t* */
+    const gf_provider_t *builtin_local; /* the undeclared `local` of this record */
     long starting_credits;       /* GF_UNSET → default */
     long daily_limit;            /* GF_UNSET → default; 0 = none */
     const char *storage_dir;

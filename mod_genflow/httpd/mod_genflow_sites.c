@@ -49,14 +49,42 @@ const gf_site_t *gf_site_find(const char *name)
     return by_name && name ? apr_hash_get(by_name, name, APR_HASH_KEY_STRING) : NULL;
 }
 
-/* "host:port" of a virtual host: its ServerName, and the port it names or
- * the port of its first address. The main server has no name: every httpd
- * node has one, so any node may work its generations (with its own main
- * server's settings: nodes on one database run the same configuration). */
-static const char *site_name(apr_pool_t *p, const server_rec *s)
+/* Does virtual host s work generations differently from the main server:
+ * its own providers, storage or lease? (What a worker takes from the
+ * server; request-time settings such as credits and limits do not matter
+ * to it.) A host that inherits all of them is worked exactly as the main
+ * server, whatever database it uses: its generations live in that
+ * database, where only that database's engine can claim them. */
+static int own_worker_settings(apr_pool_t *p, server_rec *main_s, server_rec *s)
+{
+    gf_server_conf_t *m = gf_server_conf(main_s), *v = gf_server_conf(s);
+    apr_hash_index_t *hi;
+
+    if (v->storage_dir != m->storage_dir || v->storage_url != m->storage_url
+        || v->cloudinary != m->cloudinary
+        || gf_conf_lease_secs(v) != gf_conf_lease_secs(m)
+        || apr_hash_count(v->providers) != apr_hash_count(m->providers)) {
+        return 1;
+    }
+    for (hi = apr_hash_first(p, v->providers); hi; hi = apr_hash_next(hi)) {
+        const char *name = apr_hash_this_key(hi);
+        if (apr_hash_get(m->providers, name, APR_HASH_KEY_STRING) != apr_hash_this_val(hi)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* What a generation records of the server that created it: a virtual
+ * host with worker settings of its own is named "host:port" (its
+ * ServerName, and the port it names or the port of its first address).
+ * The main server, and every host worked exactly as it is, have no name:
+ * every httpd node has a main server, so any node on the database may work
+ * those generations (nodes on one database run the same configuration). */
+static const char *site_name(apr_pool_t *p, server_rec *main_s, server_rec *s)
 {
     apr_port_t port = s->port;
-    if (!s->is_virtual) return NULL;
+    if (!s->is_virtual || !own_worker_settings(p, main_s, s)) return NULL;
     if (!port && s->addrs) port = s->addrs->host_port;
     return port ? apr_psprintf(p, "%s:%u", s->server_hostname ? s->server_hostname : "",
                                (unsigned)port)
@@ -182,7 +210,7 @@ int gf_sites_post_config(apr_pool_t *pconf, server_rec *s)
         if (types->nelts == 0) continue;
         site = apr_pcalloc(pconf, sizeof(*site));
         APR_ARRAY_PUSH(sites, gf_site_t *) = site;
-        site->name = site_name(pconf, sp);
+        site->name = site_name(pconf, s, sp);
         site->s = sp;
         site->types = types;
         gf_server_conf(sp)->site_name = site->name;
