@@ -8,7 +8,7 @@ use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 use POSIX qw(strftime);
 
-plan tests => 22;
+plan tests => 28;
 
 my $u = new_user('history');
 my $other = new_user('other');
@@ -63,3 +63,47 @@ ok(is_json_error($res, 400, 'VALIDATION_ERROR'), "a preset not active this week 
 like(json_of($res)->{error}{message}, qr/^preset: /, '... naming the field');
 $res = api(POST => '/api/presets/create', user => $u, body => { preset => 'no-such-preset' });
 ok(is_json_error($res, 400, 'VALIDATION_ERROR'), 'an unknown preset is 400');
+
+# Every type that lists presets puts the chosen one's words into its prompt
+# (once, mask-joy and mask-rage built the identical prompt), and the words
+# reach the provider.
+my $pu = new_user('presetwords');
+api(GET => '/api/quota', user => $pu);
+grant($pu, 100);
+my %prompt_of;
+for my $k ('mask-joy', 'mask-rage') {
+    my $r = api(POST => '/api/emotion-mask/create', user => $pu,
+                body => { preset => $k, sourceImage => 'https://example.com/face.png' });
+    $prompt_of{$k} = $r->code == 201 ? json_of($r)->{prompt} : "($k: " . $r->code . ')';
+}
+isnt($prompt_of{'mask-joy'}, $prompt_of{'mask-rage'}, 'two emotion-mask presets, two prompts');
+like($prompt_of{'mask-joy'}, qr/a radiant mask of joy, warm golden light/, "with the preset's words")
+    or diag($prompt_of{'mask-joy'});
+for my $type (qw(neo-glitch ghibli-reaction custom-prompt)) {
+    my ($pk, $words) = split /\|/, psql("SELECT key, prompt FROM genflow_presets "
+                                        . "WHERE type_name = '$type' ORDER BY position LIMIT 1");
+    my %body = (preset => $pk, prompt => 'a face');
+    $body{sourceImage} = 'https://example.com/face.png' if $type eq 'ghibli-reaction';
+    my $r = api(GET => "/api/$type/presets", user => $pu);
+    my ($listed) = grep { $_->{key} eq $pk } @{ json_of($r)->{presets} || [] };
+    $r = api(POST => "/api/$type/create", user => $pu, body => \%body);
+    ok($listed && $r->code == 201 && index(json_of($r)->{prompt} // '', $words) >= 0,
+       "$type: a listed preset ($pk) puts its words in the prompt")
+        or diag($r->code . ' ' . $r->decoded_content);
+}
+# The provider gets them: AIML (a mock) for a neo-glitch preset.
+{
+    my ($pk, $words) = split /\|/, psql("SELECT key, prompt FROM genflow_presets "
+                                        . "WHERE type_name = 'neo-glitch' ORDER BY position DESC LIMIT 1");
+    my $marker = "preset-marker-$$";
+    my $r = api(POST => '/api/aiml/generate', user => $pu, body => { preset => $pk, prompt => $marker },
+                headers => { Prefer => 'wait=20' });
+    require LWP::UserAgent;
+    require JSON::PP;
+    my $log = LWP::UserAgent->new->get("$ENV{GENFLOW_MOCK_URL}/_log")->content;
+    my ($sent) = grep { index($_->{fields}{prompt} // '', $marker) >= 0 }
+                 map { JSON::PP::decode_json($_) } grep { length } split /\n/, $log;
+    ok($r->code == 200 && $sent && index($sent->{fields}{prompt}, $words) >= 0,
+       "the preset's words reach the provider ($pk)")
+        or diag($r->code . ' ' . ($sent ? $sent->{fields}{prompt} : 'nothing sent'));
+}

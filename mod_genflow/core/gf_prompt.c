@@ -10,18 +10,22 @@ typedef struct {
     const char *tmpl;
 } type_template_t;
 
+/* Every default template has {preset}: a type's presets (sql/004, GET
+ * {base}/presets) are offered for every type, so the chosen one's words
+ * must reach the provider whatever the type (empty without a preset). */
 static const type_template_t DEFAULT_TEMPLATES[] = {
-    { "neo-glitch", "neo-glitch digital art, {prompt}, {customPrompt}, "
+    { "neo-glitch", "neo-glitch digital art, {prompt}, {preset}, {customPrompt}, "
                     "chromatic aberration and scan-line glitches, {style}, {quality}, "
                     "aspect ratio {aspectRatio}" },
-    { "emotion-mask", "expressive emotion mask portrait, {prompt}, {customPrompt}, "
+    { "emotion-mask", "expressive emotion mask portrait, {prompt}, {preset}, {customPrompt}, "
                       "{style}, {quality}, aspect ratio {aspectRatio}" },
     { "presets", "{preset} preset, {prompt}, {customPrompt}, {style}, {quality}, "
                  "aspect ratio {aspectRatio}" },
     { "ghibli-reaction", "hand-drawn Studio Ghibli style reaction, soft watercolor "
-                         "backgrounds, {prompt}, {customPrompt}, {style}, {quality}, "
+                         "backgrounds, {prompt}, {preset}, {customPrompt}, {style}, {quality}, "
                          "aspect ratio {aspectRatio}" },
-    { "custom-prompt", "{prompt}, {customPrompt}, {style}, {quality}, aspect ratio {aspectRatio}" },
+    { "custom-prompt", "{prompt}, {preset}, {customPrompt}, {style}, {quality}, "
+                       "aspect ratio {aspectRatio}" },
     { NULL, NULL }
 };
 

@@ -62,6 +62,35 @@ START_TEST(default_templates_are_deterministic_and_differ_by_type)
 }
 END_TEST
 
+/* Every type lists presets (GET {base}/presets), so every default
+ * template carries the chosen one's words; two presets of one type give two
+ * prompts (once, mask-joy and mask-rage built the same one). */
+START_TEST(every_default_template_uses_the_preset)
+{
+    static const char *const types[] = {
+        "neo-glitch", "emotion-mask", "presets", "ghibli-reaction", "custom-prompt", "pixel-art",
+        NULL
+    };
+    const char *const *t;
+    for (t = types; *t; t++) {
+        gf_input_t joy, rage, none;
+        const char *a, *b, *c;
+        memset(&joy, 0, sizeof(joy));
+        joy.prompt = "a face";
+        rage = none = joy;
+        joy.preset = "a radiant mask of joy, warm golden light";
+        rage.preset = "a mask of rage, cracked red lacquer, smoke";
+        a = gf_prompt_build(test_pool, gf_prompt_default_template(*t), *t, &joy);
+        b = gf_prompt_build(test_pool, gf_prompt_default_template(*t), *t, &rage);
+        c = gf_prompt_build(test_pool, gf_prompt_default_template(*t), *t, &none);
+        ck_assert_msg(strstr(a, "warm golden light") != NULL, "%s: %s", *t, a);
+        ck_assert_msg(strstr(b, "cracked red lacquer") != NULL, "%s: %s", *t, b);
+        ck_assert_str_ne(a, b);
+        ck_assert_msg(strstr(c, ", ,") == NULL && strstr(c, "a face") != NULL, "%s: %s", *t, c);
+    }
+}
+END_TEST
+
 START_TEST(template_check)
 {
     ck_assert_ptr_null(gf_prompt_check_template(test_pool, "x {prompt} {preset}"));
@@ -80,6 +109,7 @@ Suite *prompt_suite(void)
     tcase_add_test(tc, style_quality_and_ratio_expand);
     tcase_add_test(tc, user_commas_do_not_split_segments);
     tcase_add_test(tc, default_templates_are_deterministic_and_differ_by_type);
+    tcase_add_test(tc, every_default_template_uses_the_preset);
     tcase_add_test(tc, template_check);
     suite_add_tcase(s, tc);
     return s;
