@@ -158,8 +158,15 @@ const char *gf_prompt_build(apr_pool_t *p, const char *tmpl, const char *type,
                             const gf_input_t *in)
 {
     const char *result = NULL;
-    const char *seg = tmpl;
+    const char *seg;
 
+    /* A chosen preset always counts: a site's own template without
+     * {preset} gets its words as a last segment, so two presets never
+     * build the same prompt. */
+    if (in->preset && *in->preset && !strstr(tmpl, "{preset}")) {
+        tmpl = apr_pstrcat(p, tmpl, ", {preset}", NULL);
+    }
+    seg = tmpl;
     /* Segments are split on the template's own commas only: a comma inside
      * the user's prompt never changes which segments are kept. */
     while (seg) {

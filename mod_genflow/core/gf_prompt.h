@@ -23,6 +23,8 @@ const char *gf_prompt_check_template(apr_pool_t *p, const char *tmpl);
 const char *gf_prompt_style_words(const char *style);
 const char *gf_prompt_quality_words(const char *quality);
 
+/* The final prompt: tmpl with in's values; a preset's words are added as
+ * a last segment when tmpl has no {preset}. */
 const char *gf_prompt_build(apr_pool_t *p, const char *tmpl, const char *type,
                             const gf_input_t *in);
 

@@ -88,6 +88,16 @@ START_TEST(every_default_template_uses_the_preset)
         ck_assert_str_ne(a, b);
         ck_assert_msg(strstr(c, ", ,") == NULL && strstr(c, "a face") != NULL, "%s: %s", *t, c);
     }
+    {
+        /* A site's template without {preset} still carries the preset. */
+        gf_input_t in;
+        memset(&in, 0, sizeof(in));
+        in.prompt = "a face";
+        ck_assert_str_eq(gf_prompt_build(test_pool, "custom: {prompt}", "x", &in), "custom: a face");
+        in.preset = "cinematic still";
+        ck_assert_str_eq(gf_prompt_build(test_pool, "custom: {prompt}", "x", &in),
+                         "custom: a face, cinematic still");
+    }
 }
 END_TEST
 
