@@ -41,6 +41,7 @@ ok(defined psql("SELECT genflow_create_type_table('cloud-art', 'cloud_art_media'
    'a site-defined type: one SQL call');
 my $tmp = tempdir(CLEANUP => 1);
 chmod 0755, $tmp;
+mkdir "$tmp/media";   # startup refuses a storage directory that is missing
 my $root = Apache::Test::vars('serverroot');
 my $port = free_port();
 own_httpd_conf($tmp, $port, <<"BODY", qw(authz_user authn_core authn_file auth_basic alias));
