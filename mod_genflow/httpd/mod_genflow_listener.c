@@ -26,26 +26,35 @@
 #define RECONNECT_WAIT   apr_time_from_sec(1)
 
 /* Renew the lease of every running attempt of this child, each with its
- * server's lease and on its server's database. */
+ * server's lease and on its server's database: one pooled connection per
+ * run of attempts of the same server (usually one for the whole beat),
+ * given back before the next server's is taken, so the beat never holds
+ * two of a small pool. */
 static void beat(apr_pool_t *p)
 {
     gf_workers_t *W = gf_W;
+    ap_dbd_t *dbd = NULL;
+    server_rec *dbd_s = NULL;
     int i;
 
     for (i = 0; i < W->nthreads; i++) {
         gf_attempt_t a;
         gf_db_rows_t *rows;
-        ap_dbd_t *dbd;
         gf_db_status_t st;
         apr_thread_mutex_lock(W->mutex);
         a = W->slots[i];
         apr_thread_mutex_unlock(W->mutex);
         if (!a.active || !a.s) continue;
-        if (!(dbd = gf_db_open(p, a.s))) continue;   /* the lease may lapse, the guards hold */
+        if (dbd && dbd_s != a.s) {
+            gf_db_close(dbd_s, dbd);
+            dbd = NULL;
+        }
+        /* No connection: the lease may lapse, the statements' guards hold. */
+        if (!dbd && !(dbd = gf_db_open(p, a.s))) continue;
+        dbd_s = a.s;
         st = gf_db_pselect(a.s, p, dbd, a.type->labels[GF_SQL_RENEW], &rows, 4,
                            apr_itoa(p, gf_conf_lease_secs(gf_server_conf(a.s))), a.id, a.owner,
                            apr_itoa(p, a.attempt));
-        gf_db_close(a.s, dbd);
         if (st != GF_DB_OK) continue;
         if (rows->nrows == 0) {
             apr_thread_mutex_lock(W->mutex);
@@ -60,6 +69,7 @@ static void beat(apr_pool_t *p)
                          a.type->name, a.id, a.attempt);
         }
     }
+    if (dbd) gf_db_close(dbd_s, dbd);
 }
 
 /* A connection to engine e's database with the parameters of mod_dbd's

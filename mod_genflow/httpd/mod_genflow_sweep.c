@@ -12,11 +12,6 @@
 #include "httpd/mod_genflow_private.h"
 #include "core/gf_sql.h"
 
-static const char *num(apr_pool_t *p, long v)
-{
-    return apr_ltoa(p, v);
-}
-
 void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t)
 {
     gf_server_conf_t *sc = gf_server_conf(s);
@@ -28,7 +23,7 @@ void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t)
     }
     if (gf_conf_pending_ttl(sc) > 0
         && gf_db_pselect(s, p, dbd, t->labels[GF_SQL_EXPIRE], &rows, 1,
-                         num(p, gf_conf_pending_ttl(sc))) == GF_DB_OK
+                         apr_ltoa(p, gf_conf_pending_ttl(sc))) == GF_DB_OK
         && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1403)
                      "expired type=%s count=%s (never started within %lds; refunded)",
@@ -36,7 +31,7 @@ void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t)
     }
     if (gf_conf_retention(sc) > 0
         && gf_db_pselect(s, p, dbd, t->labels[GF_SQL_PRUNE], &rows, 1,
-                         num(p, gf_conf_retention(sc))) == GF_DB_OK
+                         apr_ltoa(p, gf_conf_retention(sc))) == GF_DB_OK
         && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1404)
                      "pruned type=%s count=%s (failed/cancelled older than %lds)",
@@ -57,7 +52,7 @@ void gf_run_sweep_global(server_rec *s, apr_pool_t *p)
     /* Generations of types no worker here serves: mounted nowhere any
      * more, they would hold their reservation forever. */
     if (gf_db_pselect(s, p, dbd, GF_SQL_ORPHANS, &rows, 1,
-                      num(p, gf_conf_pending_ttl(sc) > 0 ? gf_conf_pending_ttl(sc) : 3600))
+                      apr_ltoa(p, gf_conf_pending_ttl(sc) > 0 ? gf_conf_pending_ttl(sc) : 3600))
             == GF_DB_OK
         && rows->nrows == 1 && rows->rows[0][0] && strcmp(rows->rows[0][0], "0")) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1408)
