@@ -17,7 +17,7 @@ use JSON::PP;
 use Digest::SHA qw(sha1);
 use MIME::Base64 qw(encode_base64);
 
-plan tests => 57;
+plan tests => 59;
 
 my $root = Apache::Test::vars('serverroot');
 my $htpasswd = Apache::Test::vars('t_conf') . '/htpasswd';
@@ -368,10 +368,23 @@ BODY
     }
     ok(wait_for(sub { psql("SELECT count(*) FROM batch_type_media WHERE provider_job_id IS NOT NULL") == 8 },
                 30), 'the 8 jobs were accepted');
-    # Hold the worker's next claim until all 8 are made due in one go.
+    # Park the polls first: push every row the worker does not hold an
+    # hour ahead, until the worker holds none and all 8 are parked (a row
+    # it holds comes back with its own next poll time, and is parked on the
+    # next round). Only then are all 8 made due in one statement, so the
+    # worker's next claim takes the whole batch, not whatever it had not
+    # already taken.
+    ok(wait_for(sub {
+        psql("UPDATE batch_type_media SET next_attempt_at = now() + interval '1 hour' "
+             . "WHERE lease_owner IS NULL AND next_attempt_at < now() + interval '30 minutes'");
+        psql("SELECT count(*) FROM batch_type_media WHERE lease_owner IS NULL "
+             . "AND next_attempt_at > now() + interval '30 minutes'") == 8 }, 30),
+       'the 8 polls are parked, none held by the worker');
     my $due = psql("WITH u AS (UPDATE batch_type_media SET next_attempt_at = now() - interval '1 minute', "
                    . "poll_count = 100 WHERE lease_owner IS NULL RETURNING id) "
                    . "SELECT string_agg('''' || id || '''', ',') FROM u");
+    my @made_due = split /,/, $due;
+    is(scalar @made_due, 8, 'all 8 made due at once');
     ok(wait_for(sub { open my $in, '<', "$dir/error_log" or return 0;
                       scalar grep { /GF1409: type=batch-type: gave back \d+ claimed polls/ } <$in> }, 20),
        'a batch that could not be polled within half its lease was given back (GF1409)');
