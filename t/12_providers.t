@@ -10,7 +10,7 @@ use LWP::UserAgent;
 use JSON::PP;
 use Time::HiRes qw(sleep time);
 
-plan tests => 87;
+plan tests => 90;
 
 my $u = new_user('providers');
 api(GET => '/api/quota', user => $u);
@@ -178,6 +178,17 @@ is(psql("SELECT count(*) FROM neo_glitch_media WHERE id IN ("
 like(row($ids{'[fault:slow]'}, 'error_message'), qr/imeout/, 'a slow answer hits the client timeout');
 like(row($ids{'[fault:wrongtype]'}, 'error_message'), qr{content type 'text/html'}, 'a wrong content type is named');
 like(row($ids{'[fault:oversized]'}, 'error_message'), qr/larger than 1048576 bytes/, 'an oversized answer is cut off at max_bytes');
+
+# 8b. A submission whose answer never came (the client timeout struck after
+# the request went out) may have been accepted: Stability, which keeps the
+# jobs it accepts, is not sent it again while the chain has a next entry;
+# the chain goes on to AIML (which has no jobs to keep: it is retried).
+($g, $tag) = gen('stab-aiml', 'a lighthouse [fault:slow]', 0);
+is(wait_terminal($g->{generationId}), 'failed', 'a slow chain fails in the end');
+is(scalar(grep { $_->{path} =~ m{^/v2beta/stable-image/} } sent_for($tag)), 1,
+   'Stability was sent the submission once, not again after its timeout');
+is(scalar(grep { $_->{path} =~ m{^/v1/images} } sent_for($tag)), 2,
+   'the chain went on to AIML at once, which was retried (GenFlowMaxRetries 1)');
 
 # 9. Stability's asynchronous pattern: {id}, then /v2beta/results/{id}.
 ($g, $tag) = gen('stab', 'an upscale [fault:async]');

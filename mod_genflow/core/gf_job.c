@@ -113,6 +113,15 @@ void gf_job_decide(const gf_job_state_t *st, const gf_provider_result_t *res,
         fail(d, res->error_code, res->error_message);
         return;
     }
+    if (res->transient && res->maybe_accepted && st->submit_once && !st->polling && more) {
+        /* The submission may have been accepted and the answer lost (a
+         * timeout or a reset after the request went out): another one
+         * could be a second paid job nobody polls. The chain's next
+         * provider is asked instead, as after a rescue of such an attempt. */
+        d->next = GF_NEXT_FALLBACK;
+        d->delay = 0;
+        return;
+    }
     if (res->transient && st->retry_count < st->max_retries) {
         d->next = GF_NEXT_RETRY;
         d->delay = gf_job_backoff(st->retry_count + 1, res->retry_after, rnd);

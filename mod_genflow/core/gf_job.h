@@ -42,6 +42,10 @@ typedef struct {
     int poll_count;         /* polls already made of an accepted job */
     int polling;            /* this attempt polled an accepted job */
     int poll_errors;        /* consecutive failed polls of that job */
+    int submit_once;        /* the provider keeps the jobs it accepts (it can be
+                             * polled) and takes no idempotency key: a submission
+                             * that may have reached it is not made again while
+                             * the chain has a next entry */
     apr_time_t now;
     apr_time_t started;     /* the generation's first attempt (0: unknown) */
     apr_time_t deadline;    /* started_at + GenFlowDeadline */

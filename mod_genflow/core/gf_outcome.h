@@ -13,6 +13,9 @@ typedef struct {
     const char *error_code;    /* NULL on success, else a GF_JOB_* code */
     const char *error_message;
     int transient;             /* worth retrying on the same provider */
+    int maybe_accepted;        /* the call failed after the request went out (a
+                                * timeout, a reset): the provider may hold a job
+                                * this attempt never learned the id of */
     apr_interval_time_t retry_after; /* provider's Retry-After, 0 if none */
     const char *provider_job_id;     /* asynchronous: accepted, poll this id */
     const char *provider_state;      /* and keep this to poll/cancel with (JSON) */

@@ -477,6 +477,7 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
     js.chain_len = chain->nelts;
     entry = &APR_ARRAY_IDX(chain, c.chain_index, gf_chain_entry_t);
     prov = apr_hash_get(sc->providers, entry->provider, APR_HASH_KEY_STRING);
+    js.submit_once = prov && prov->kind->poll;
 
     js.now = apr_time_now();
     if (js.now >= c.deadline) {

@@ -259,7 +259,7 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
     curl_mime *mime = NULL;
     gf_http_sink_t sink;
     addr_guard_t guard;
-    long status = 0;
+    long status = 0, sent = 0;
     char errbuf[CURL_ERROR_SIZE];
     const char *bad;
     int i;
@@ -370,6 +370,12 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
             : apr_psprintf(p, "%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "", errbuf);
         /* Every transport failure may go away; an oversized answer will not. */
         res->transient = !sink.too_large;
+        /* Whether any of the request went out (a connect failure sends
+         * nothing): a timeout or a reset after it leaves open whether the
+         * server acted on it. */
+        if (curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK && sent > 0) {
+            res->sent = 1;
+        }
     }
     else {
         const char *ct;

@@ -75,6 +75,8 @@ typedef struct {
     int aborted;               /* stopped by the abort flag (also transient, status 0) */
     int refused;               /* not sent: off its origin or to a non-public address
                                 * (permanent; error says why) */
+    int sent;                  /* a transport failure after the request went out: the
+                                * server may have acted on it without our knowing */
 } gf_http_response_t;
 
 /* Once per process, while single-threaded (post_config): curl's global

@@ -149,6 +149,7 @@ void gf_net_transport_failure(apr_pool_t *p, const gf_provider_t *prov,
     }
     gf_net_fail(res, strstr(hr->error, "imeout") ? GF_JOB_TIMEOUT : GF_JOB_NETWORK, 1,
                 apr_psprintf(p, "%s: %s", prov->name, hr->error));
+    res->maybe_accepted = hr->sent;
 }
 
 apr_interval_time_t gf_net_retry_after(const gf_http_response_t *hr)

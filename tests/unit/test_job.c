@@ -230,6 +230,35 @@ START_TEST(failed_poll_polls_again)
 }
 END_TEST
 
+/* A submission that failed after the request went out (a timeout, a
+ * reset) may have been accepted: a provider that keeps such jobs and has
+ * no idempotency key is not sent it again while the chain has a next
+ * entry; a connect failure (nothing sent), a provider without jobs to
+ * keep, or the chain's last entry still retry. */
+START_TEST(ambiguous_submission_falls_back)
+{
+    gf_provider_result_t r = error(GF_JOB_TIMEOUT, 1);
+    gf_decision_t d;
+    gf_job_state_t st = state(0, 2, 0);
+    r.maybe_accepted = 1;
+    st.submit_once = 1;
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_FALLBACK);
+    ck_assert_int_eq(d.delay, 0);
+    r.maybe_accepted = 0;                 /* nothing went out */
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_RETRY);
+    r.maybe_accepted = 1;
+    st.submit_once = 0;                   /* e.g. a synchronous OpenAI-shaped API */
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_RETRY);
+    st = state(1, 2, 0);                  /* the last entry: nothing else to ask */
+    st.submit_once = 1;
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_RETRY);
+}
+END_TEST
+
 Suite *job_suite(void)
 {
     Suite *s = suite_create("job");
@@ -244,6 +273,7 @@ Suite *job_suite(void)
     tcase_add_test(tc, long_jobs_back_off);
     tcase_add_test(tc, http_classification);
     tcase_add_test(tc, failed_poll_polls_again);
+    tcase_add_test(tc, ambiguous_submission_falls_back);
     suite_add_tcase(s, tc);
     return s;
 }
