@@ -6,7 +6,10 @@
  *  2. post_config, ordered before mod_dbd's: check the configuration as a
  *     whole and build every type's SQL; each pooled connection prepares a
  *     statement the first time it runs it (mod_genflow_db.c).
- *  3. child_init: start the background workers (mod_genflow_worker.c).
+ *     The providers' circuit breakers get their shared memory and global
+ *     mutex (mod_genflow_breaker.c; the Mutex is registered in pre_config).
+ *  3. child_init: re-attach the breakers' mutex, start the background
+ *     workers (mod_genflow_worker.c).
  *     translate_name + map_to_storage: a request inside a GenFlowType
  *     location names no file, so httpd's filesystem walk is skipped.
  *     header_parser + check_access_ex: CORS headers before authentication,
@@ -60,6 +63,10 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     if (gf_conf_check(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* Each provider's circuit breaker, in shared memory, before the fork. */
+    if (gf_breaker_post_config(pconf, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     /* The servers that mount types, by the name generations record. */
     if (gf_sites_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -70,6 +77,7 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
 
 static void gf_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    gf_breaker_child_init(pchild, s);
     gf_workers_child_init(pchild, s);
 }
 
@@ -134,6 +142,7 @@ static void gf_register_hooks(apr_pool_t *p)
     /* CORS: headers before authentication, preflights without it. */
     gf_cors_register_hooks();
     gf_metrics_register_hooks();
+    gf_breaker_register_hooks();
     gf_authn_cache_register_hooks(p);
     ap_hook_insert_error_filter(gf_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
     gf_register_error_filter();

@@ -263,6 +263,10 @@ int gf_health_handler(request_rec *r)
     json_object_object_add(out, "workers", workers);
     json_object_object_add(out, "types", json_object_new_int(
         gf_registered_types() ? gf_registered_types()->nelts : 0));
+    /* The circuit breakers of this server's providers (shared by every
+     * child: the same answer whichever child serves it). */
+    json_object_object_add(out, "providers",
+                           json_object_get(gf_breaker_health(r->pool, r->server)));
     if (!ok) {
         json_object *err = json_object_new_object();
         json_object_object_add(err, "code", json_object_new_string(GF_ERR_UNAVAILABLE));

@@ -231,6 +231,7 @@ int gf_metrics_handler(request_rec *r)
     if (!r->header_only) {
         ap_rputs(gf_mtext_str(&t), r);
         ap_rputs(gf_mtext_str(&due), r);
+        gf_breaker_metrics(r);
         ap_rputs("# HELP genflow_database_up 1 when PostgreSQL answered this scrape.\n"
                  "# TYPE genflow_database_up gauge\n", r);
         if (has_db) ap_rprintf(r, "genflow_database_up %d\n", up);
@@ -251,11 +252,13 @@ static int status_section(request_rec *r, int flags)
     if (flags & AP_STATUS_SHORT) {
         ap_rprintf(r, "GenFlowTypes: %d\nGenFlowWorkersRunning: %d\n", types->nelts,
                    gf_workers_running());
+        gf_breaker_status(r, flags);
         return OK;
     }
     ap_rprintf(r, "<hr />\n<h2>mod_genflow</h2>\n<dl><dt>Types: %d</dt>"
                "<dt>Worker threads in this child (pid %d): %d</dt></dl>\n",
                types->nelts, (int)getpid(), gf_workers_running());
+    gf_breaker_status(r, flags);
     return OK;
 }
 

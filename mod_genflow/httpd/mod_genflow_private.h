@@ -14,6 +14,8 @@
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 
+#include "core/gf_job.h"
+#include "core/gf_json.h"
 #include "core/gf_metrics.h"
 #include "providers/gf_provider.h"
 #include "core/gf_sql.h"
@@ -358,6 +360,27 @@ void gf_metrics_post_config(apr_pool_t *pconf, server_rec *s);
 /* The server's counters, for gf_metrics_* updates; NULL when there are
  * none (the updates are then no-ops). */
 gf_metrics_t *gf_metrics(void);
+
+/* mod_genflow_breaker.c: each provider's circuit breaker in shared memory */
+void gf_breaker_register_hooks(void);
+/* Create the shared states (keeping those of providers still declared
+ * across a restart) and the global mutex; post_config. */
+int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s);
+void gf_breaker_child_init(apr_pool_t *pchild, server_rec *s);
+/* Before a submission to prov: 0 when it may go (*probe: hand it back to
+ * gf_breaker_record_call), 1 when the circuit is open and d says what
+ * happens instead: the chain's next entry now (more), or a failure. */
+int gf_breaker_gate(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, int more,
+                    apr_uint32_t *probe, gf_decision_t *d);
+/* After a submission admitted by gf_breaker_gate (res NULL: cut off, no
+ * verdict). */
+void gf_breaker_record_call(server_rec *s, const gf_provider_t *prov, apr_uint32_t probe,
+                            const gf_provider_result_t *res);
+/* genflow-health: the circuits of server s's providers, by name. */
+json_object *gf_breaker_health(apr_pool_t *p, server_rec *s);
+/* genflow-metrics and mod_status. */
+void gf_breaker_metrics(request_rec *r);
+void gf_breaker_status(request_rec *r, int flags);
 
 /* mod_genflow_webhook.c */
 int gf_webhook_handler(request_rec *r);

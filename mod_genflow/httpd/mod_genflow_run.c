@@ -1,8 +1,10 @@
 /* mod_genflow_run.c: one attempt of one generation, in a worker thread.
  *
  * claim (one conditional UPDATE … FOR UPDATE SKIP LOCKED, under a lease)
- *   → the provider of the row's chain position: submit, or poll an
- *     accepted job (never re-submit it: a failing poll is polled again)
+ *   → the provider of the row's chain position: submit (unless its
+ *     circuit is open: then the next entry at once, or a failure at the
+ *     chain's end), or poll an accepted job (never re-submit it: a failing
+ *     poll is polled again)
  *   → gf_job_decide: complete | poll | retry | fallback | fail
  *   → one guarded statement: schedule again, or finalize with the charge
  *     or the refund in the same statement.
@@ -453,7 +455,8 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
     gf_job_t job;
     accepted_baton_t ab;
     const char *err = NULL;
-    apr_uint32_t rnd = 0;
+    apr_uint32_t rnd = 0, probe = 0;
+    int called = 0;
 
     memset(&res, 0, sizeof(res));
     memset(&js, 0, sizeof(js));
@@ -499,6 +502,14 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
         log_transition(s, p, APLOG_WARNING, &c, prov->name, "fallback", NULL,
                        "the previous attempt ended during its submission; not submitting "
                        "to this provider again");
+        return apply(s, p, &c, &d, prov, &res);
+    }
+    if (prov && !c.provider_job_id
+        && gf_breaker_gate(s, p, prov, c.chain_index + 1 < chain->nelts, &probe, &d)) {
+        /* The provider's circuit is open: no call (a poll is never held
+         * back: that job is accepted and paid). */
+        log_transition(s, p, APLOG_INFO, &c, prov->name, "skipped", NULL,
+                       "the provider's circuit is open; not submitting to it");
         return apply(s, p, &c, &d, prov, &res);
     }
     if (!prov) {
@@ -552,6 +563,13 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
             gf_metrics_provider_call(gf_metrics(), prov->name,
                                      gf_workers_aborting() ? "aborted" : outcome, code,
                                      apr_time_now() - t0);
+            called = 1;
+        }
+        if (!c.provider_job_id) {
+            /* A submission's result counts for the circuit (a cut-off
+             * one, or none made, frees a probe's slot only). */
+            gf_breaker_record_call(s, prov, probe, called && !gf_workers_aborting() ? &res
+                                                                                 : NULL);
         }
         if (gf_workers_aborting()) {
             /* The child is stopping: give the row back, due now, with its

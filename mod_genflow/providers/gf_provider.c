@@ -75,6 +75,8 @@ gf_provider_t *gf_provider_create(apr_pool_t *p, const char *name,
     prov = apr_pcalloc(p, sizeof(*prov));
     prov->name = apr_pstrdup(p, name);
     prov->kind = k;
+    gf_breaker_conf_default(&prov->breaker);
+    prov->breaker_slot = -1;
     return prov;
 }
 
@@ -112,6 +114,10 @@ const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *a
         }
         prov->default_model = apr_pstrdup(p, value);
         return NULL;
+    }
+    {
+        const char *err;
+        if (gf_breaker_option(&prov->breaker, key, value, &err)) return err;
     }
     if (prov->kind->set_option) {
         return prov->kind->set_option(p, prov, key, value);

@@ -13,6 +13,7 @@
 #include <apr_tables.h>
 #include <apr_time.h>
 
+#include "core/gf_breaker.h"
 #include "core/gf_outcome.h"
 #include "image/gf_image.h"
 
@@ -78,6 +79,9 @@ struct gf_provider_t {
     const gf_provider_kind_t *kind;
     const char *default_model;
     void *impl;                /* kind-specific settings */
+    gf_breaker_conf_t breaker; /* breaker=, breaker_failures=, … (gf_breaker.h) */
+    int breaker_slot;          /* its state's index in the shared memory, -1 none
+                                * (set at startup by the httpd glue) */
 };
 
 typedef struct {
@@ -98,7 +102,8 @@ const gf_provider_kind_t *gf_provider_kind_find(const char *kind);
 gf_provider_t *gf_provider_create(apr_pool_t *p, const char *name,
                                   const char *kind, const char **err);
 
-/* "key=value" from the declaration line. */
+/* "key=value" from the declaration line: model=, the circuit breaker's
+ * options (gf_breaker_option), or the kind's own. */
 const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *arg);
 
 /* Parse "name" or "name:model" of a chain. */

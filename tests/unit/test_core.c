@@ -30,6 +30,7 @@ int main(void)
     srunner_add_suite(sr, authn_cache_suite());
     srunner_add_suite(sr, image_suite());
     srunner_add_suite(sr, cors_suite());
+    srunner_add_suite(sr, breaker_suite());
     srunner_add_suite(sr, discovery_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

@@ -24,6 +24,7 @@ Suite *metrics_suite(void);
 Suite *authn_cache_suite(void);
 Suite *image_suite(void);
 Suite *cors_suite(void);
+Suite *breaker_suite(void);
 Suite *discovery_suite(void);
 
 #endif

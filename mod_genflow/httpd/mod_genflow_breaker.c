@@ -1,0 +1,446 @@
+/* mod_genflow_breaker.c: every provider's circuit breaker (core/gf_breaker.h)
+ * in shared memory, the way mod_slotmem_shm keeps mod_proxy_balancer's
+ * member state.
+ *
+ * post_config gives each declared provider a slot of an anonymous shared
+ * memory segment created in the parent before the children fork, so every
+ * child and worker thread reads and changes the same state, under one
+ * global mutex (the standard `Mutex genflow-breaker ...` directive
+ * configures it; each child re-attaches in child_init). A slot is keyed by
+ * the server that declared the provider and its name: a virtual host's own
+ * declaration of a name has a circuit of its own, and one it inherits
+ * shares the main server's. The segment belongs to the parent's process
+ * pool, so a graceful or plain restart keeps each circuit whose key is
+ * still declared (copied by key when the set of providers changed; the
+ * new ones start closed, the removed ones are forgotten); it starts empty
+ * when httpd itself starts again.
+ *
+ * Only submissions are gated (gf_breaker_gate): the poll of a job a
+ * provider accepted is never skipped, and poll results do not count.
+ */
+#include <string.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include <apr_shm.h>
+#include <apr_global_mutex.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <util_mutex.h>
+#include <mod_status.h>
+
+#include "httpd/mod_genflow_private.h"
+#include "core/gf_error.h"
+#include "core/gf_json.h"
+
+#define SHM_KEY "mod_genflow_breaker_shm"
+#define MUTEX_TYPE "genflow-breaker"
+#define BRK_MAGIC 0x67666272656b3031ULL   /* "gfbrek01" */
+#define KEY_MAX 300
+
+typedef struct {
+    char key[KEY_MAX];           /* "server/provider" ("/provider": the main server's) */
+    gf_breaker_t b;
+} slot_t;
+
+typedef struct {
+    apr_uint64_t magic;
+    apr_uint64_t nslots;
+    apr_uint64_t size;           /* of the slots, to refuse a foreign layout */
+} header_t;
+
+typedef struct {
+    const gf_provider_t *prov;
+    const char *server;          /* "host:port" of the declaring server, "" for the main */
+    const char *key;             /* its slot's key */
+} slot_info_t;
+
+static slot_t *slots;           /* in the segment; NULL: no breakers */
+static int nslots;
+static slot_info_t *info;       /* the process's own, same index */
+static apr_global_mutex_t *mutex;
+
+static int brk_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    (void)plog;
+    (void)ptemp;
+    return ap_mutex_register(pconf, MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
+}
+
+static const char *server_label(apr_pool_t *p, server_rec *main_s, server_rec *sv)
+{
+    if (sv == main_s) return "";
+    return apr_psprintf(p, "%s:%u", sv->server_hostname ? sv->server_hostname : "-",
+                        sv->addrs ? (unsigned)sv->addrs->host_port : (unsigned)sv->port);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp((*(gf_provider_t *const *)a)->name, (*(gf_provider_t *const *)b)->name);
+}
+
+/* Each distinct provider once, in a stable order: by server, then name. */
+static apr_array_header_t *collect(apr_pool_t *p, server_rec *s)
+{
+    apr_array_header_t *out = apr_array_make(p, 16, sizeof(slot_info_t));
+    apr_hash_t *seen = apr_hash_make(p), *keys = apr_hash_make(p);
+    server_rec *sv;
+
+    for (sv = s; sv; sv = sv->next) {
+        gf_server_conf_t *sc = gf_server_conf(sv);
+        apr_array_header_t *provs = apr_array_make(p, 16, sizeof(gf_provider_t *));
+        apr_hash_index_t *hi;
+        int i;
+        if (!sc || !sc->providers) continue;
+        for (hi = apr_hash_first(p, sc->providers); hi; hi = apr_hash_next(hi)) {
+            void *v;
+            apr_hash_this(hi, NULL, NULL, &v);
+            if (apr_hash_get(seen, &v, sizeof(v))) continue;
+            apr_hash_set(seen, apr_pmemdup(p, &v, sizeof(v)), sizeof(v), v);
+            APR_ARRAY_PUSH(provs, gf_provider_t *) = v;
+        }
+        qsort(provs->elts, (size_t)provs->nelts, sizeof(gf_provider_t *), cmp_name);
+        for (i = 0; i < provs->nelts; i++) {
+            slot_info_t *si = apr_array_push(out);
+            const char *key;
+            int n = 1;
+            si->prov = APR_ARRAY_IDX(provs, i, gf_provider_t *);
+            si->server = server_label(p, s, sv);
+            key = apr_pstrcat(p, si->server, "/", si->prov->name, NULL);
+            /* Two virtual hosts of one name and port: told apart by order. */
+            while (apr_hash_get(keys, key, APR_HASH_KEY_STRING)) {
+                key = apr_psprintf(p, "%s/%s#%d", si->server, si->prov->name, ++n);
+            }
+            apr_hash_set(keys, key, APR_HASH_KEY_STRING, si);
+            si->key = key;
+        }
+    }
+    return out;
+}
+
+/* The configuration pool goes at a restart, and the mutex with it: a
+ * generation that does not reach gf_breaker_post_config (no type mounted)
+ * must not use the previous one's. */
+static apr_status_t forget(void *data)
+{
+    (void)data;
+    mutex = NULL;
+    slots = NULL;
+    nslots = 0;
+    info = NULL;
+    return APR_SUCCESS;
+}
+
+int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    apr_pool_t *proc = s->process->pool;
+    apr_array_header_t *list = collect(pconf, s);
+    apr_hash_t *keys = apr_hash_make(pconf);
+    apr_shm_t *old = NULL, *shm = NULL;
+    const header_t *oh = NULL;
+    apr_size_t bytes = sizeof(header_t) + sizeof(slot_t) * (apr_size_t)list->nelts;
+    header_t *h;
+    slot_t *ns;
+    apr_status_t rv;
+    int i, j, kept = 0;
+
+    forget(NULL);
+    apr_pool_cleanup_register(pconf, NULL, forget, apr_pool_cleanup_null);
+    info = (slot_info_t *)list->elts;
+    rv = ap_global_mutex_create(&mutex, NULL, MUTEX_TYPE, NULL, s, pconf, 0);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, GF_LOGNO(4401)
+                     "cannot create the circuit breakers' mutex (Mutex " MUTEX_TYPE ")");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rv = apr_shm_create(&shm, bytes, NULL, proc);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, GF_LOGNO(4402)
+                     "cannot create the circuit breakers' shared memory (%" APR_SIZE_T_FMT
+                     " bytes)", bytes);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    h = apr_shm_baseaddr_get(shm);
+    ns = (slot_t *)(h + 1);
+    apr_pool_userdata_get((void **)&old, SHM_KEY, proc);
+    if (old) {
+        oh = apr_shm_baseaddr_get(old);
+        if (oh->magic != BRK_MAGIC || oh->size != oh->nslots * sizeof(slot_t)) oh = NULL;
+    }
+    /* The previous generation's states, by key (nobody changes them now:
+     * post_config runs in the parent while no child of the new
+     * generation exists yet). */
+    for (j = 0; oh && j < (int)oh->nslots; j++) {
+        const slot_t *os = (const slot_t *)(oh + 1) + j;
+        apr_hash_set(keys, os->key, APR_HASH_KEY_STRING, os);
+    }
+    for (i = 0; i < list->nelts; i++) {
+        slot_info_t *si = &info[i];
+        gf_provider_t *prov = (gf_provider_t *)si->prov;
+        const slot_t *os;
+        memset(&ns[i], 0, sizeof(ns[i]));
+        apr_cpystrn(ns[i].key, si->key, sizeof(ns[i].key));
+        if ((os = apr_hash_get(keys, ns[i].key, APR_HASH_KEY_STRING)) != NULL) {
+            ns[i].b = os->b;
+            kept++;
+        }
+        else {
+            gf_breaker_init(&ns[i].b);
+        }
+        /* A probe's slot is held for the cool-down, or for the longest
+         * attempt the provider can take when that is longer. */
+        prov->breaker.probe_ttl = prov->breaker.cooldown;
+        if (gf_provider_worst_attempt(prov) > prov->breaker.probe_ttl) {
+            prov->breaker.probe_ttl = gf_provider_worst_attempt(prov);
+        }
+        prov->breaker_slot = i;
+    }
+    h->magic = BRK_MAGIC;
+    h->nslots = (apr_uint64_t)list->nelts;
+    h->size = h->nslots * sizeof(slot_t);
+    if (old) {
+        /* Children of the previous generation keep their own mapping. */
+        apr_pool_userdata_set(NULL, SHM_KEY, apr_pool_cleanup_null, proc);
+        apr_shm_destroy(old);
+    }
+    apr_pool_userdata_set(shm, SHM_KEY, apr_pool_cleanup_null, proc);
+    slots = ns;
+    nslots = list->nelts;
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(4403)
+                 "circuit breakers: %d providers in %" APR_SIZE_T_FMT " bytes of shared "
+                 "memory, %d kept from before the restart", nslots, bytes, kept);
+    return OK;
+}
+
+void gf_breaker_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv;
+    if (!mutex) return;
+    rv = apr_global_mutex_child_init(&mutex, apr_global_mutex_lockfile(mutex), pchild);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, GF_LOGNO(4404)
+                     "cannot attach to the circuit breakers' mutex: every provider is "
+                     "treated as closed in this child");
+        mutex = NULL;
+    }
+}
+
+static slot_t *slot_of(const gf_provider_t *prov)
+{
+    if (!slots || !mutex || !prov || prov->breaker_slot < 0 || prov->breaker_slot >= nslots) {
+        return NULL;
+    }
+    return &slots[prov->breaker_slot];
+}
+
+static int lock(void)
+{
+    return apr_global_mutex_lock(mutex) == APR_SUCCESS;
+}
+
+static void unlock(void)
+{
+    apr_global_mutex_unlock(mutex);
+}
+
+/* A copy of prov's state taken under the lock; 0 when it has none. */
+static int snapshot(const gf_provider_t *prov, gf_breaker_t *out)
+{
+    slot_t *sl = slot_of(prov);
+    if (!sl || !lock()) return 0;
+    *out = sl->b;
+    unlock();
+    return 1;
+}
+
+static const char *rfc3339(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t e;
+    apr_time_exp_gmt(&e, t);
+    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02dZ", e.tm_year + 1900, e.tm_mon + 1,
+                        e.tm_mday, e.tm_hour, e.tm_min, e.tm_sec);
+}
+
+int gf_breaker_gate(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, int more,
+                    apr_uint32_t *probe, gf_decision_t *d)
+{
+    slot_t *sl = slot_of(prov);
+    gf_breaker_admit_t a;
+    apr_time_t retry_at = 0;
+
+    *probe = 0;
+    if (!sl || !prov->breaker.enabled || !lock()) return 0;
+    a = gf_breaker_admit(&sl->b, &prov->breaker, apr_time_now(), probe);
+    retry_at = sl->b.state == GF_BREAKER_OPEN ? sl->b.retry_at : sl->b.probe_until;
+    unlock();
+    if (a == GF_BREAKER_PROBE) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, GF_LOGNO(4405)
+                     "provider %s: circuit half-open, this submission is the probe", prov->name);
+    }
+    if (a != GF_BREAKER_SKIP) return 0;
+    memset(d, 0, sizeof(*d));
+    if (more) {
+        d->next = GF_NEXT_FALLBACK;
+        return 1;
+    }
+    /* The chain's last entry: fail now (refunded like any failure) rather
+     * than hold the credits and a worker for the rest of the cool-down. */
+    d->next = GF_NEXT_FAIL;
+    d->code = GF_JOB_API;
+    d->message = apr_psprintf(p, "provider '%s' is unavailable: its circuit breaker is open "
+                              "after repeated failures (no new request before %s)",
+                              prov->name, rfc3339(p, retry_at));
+    return 1;
+}
+
+void gf_breaker_record_call(server_rec *s, const gf_provider_t *prov, apr_uint32_t probe,
+                            const gf_provider_result_t *res)
+{
+    slot_t *sl = slot_of(prov);
+    gf_breaker_outcome_t o = res ? gf_breaker_outcome(res) : GF_BREAKER_NEUTRAL;
+    apr_uint32_t before, after;
+    apr_uint64_t opened;
+
+    if (!sl || !prov->breaker.enabled || (o == GF_BREAKER_NEUTRAL && !probe) || !lock()) return;
+    before = sl->b.state;
+    opened = sl->b.opened;
+    after = gf_breaker_record(&sl->b, &prov->breaker, apr_time_now(), probe, o);
+    opened = sl->b.opened - opened;
+    unlock();
+    if (opened && before == GF_BREAKER_HALF_OPEN) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(4406)
+                     "provider %s: the probe failed (%s), circuit re-opened: no submission "
+                     "for %" APR_TIME_T_FMT " s", prov->name,
+                     res && res->error_code ? res->error_code : "-",
+                     apr_time_sec(prov->breaker.cooldown));
+    }
+    else if (opened) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(4408)
+                     "provider %s: %d failures within %" APR_TIME_T_FMT " s (last: %s), "
+                     "circuit opened: no submission for %" APR_TIME_T_FMT " s", prov->name,
+                     prov->breaker.failures, apr_time_sec(prov->breaker.window),
+                     res && res->error_code ? res->error_code : "-",
+                     apr_time_sec(prov->breaker.cooldown));
+    }
+    else if (before != GF_BREAKER_CLOSED && after == GF_BREAKER_CLOSED) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, GF_LOGNO(4407)
+                     "provider %s: the probe succeeded, circuit closed", prov->name);
+    }
+}
+
+/* ---- what operators see ------------------------------------------------- */
+
+static const char *server_name(const slot_info_t *si)
+{
+    return *si->server ? si->server : "main";
+}
+
+json_object *gf_breaker_health(apr_pool_t *p, server_rec *s)
+{
+    gf_server_conf_t *sc = gf_server_conf(s);
+    json_object *out = gf_json_pool_own(p, json_object_new_object());
+    apr_array_header_t *provs = apr_array_make(p, 16, sizeof(gf_provider_t *));
+    apr_hash_index_t *hi;
+    apr_time_t now = apr_time_now();
+    int i;
+
+    for (hi = sc && sc->providers ? apr_hash_first(p, sc->providers) : NULL; hi;
+         hi = apr_hash_next(hi)) {
+        void *v;
+        apr_hash_this(hi, NULL, NULL, &v);
+        APR_ARRAY_PUSH(provs, gf_provider_t *) = v;
+    }
+    qsort(provs->elts, (size_t)provs->nelts, sizeof(gf_provider_t *), cmp_name);
+    for (i = 0; i < provs->nelts; i++) {
+        const gf_provider_t *prov = APR_ARRAY_IDX(provs, i, gf_provider_t *);
+        json_object *o = json_object_new_object();
+        gf_breaker_t b;
+        gf_breaker_state_t st;
+        if (!snapshot(prov, &b)) gf_breaker_init(&b);
+        st = gf_breaker_state(&b);
+        json_object_object_add(o, "enabled", json_object_new_boolean(prov->breaker.enabled));
+        json_object_object_add(o, "state", json_object_new_string(gf_breaker_state_name(st)));
+        json_object_object_add(o, "failures",
+                               json_object_new_int(gf_breaker_failures(&b, &prov->breaker, now)));
+        json_object_object_add(o, "threshold", json_object_new_int(prov->breaker.failures));
+        json_object_object_add(o, "openedAt", st != GF_BREAKER_CLOSED && b.opened_at
+                               ? json_object_new_string(rfc3339(p, b.opened_at)) : NULL);
+        /* When the next submission may go: the cool-down's end (open),
+         * or when the running probe's slot expires (half-open). */
+        json_object_object_add(o, "retryAt", st == GF_BREAKER_OPEN
+                               ? json_object_new_string(rfc3339(p, b.retry_at))
+                               : st == GF_BREAKER_HALF_OPEN && b.probe_until
+                               ? json_object_new_string(rfc3339(p, b.probe_until)) : NULL);
+        json_object_object_add(o, "skipped", json_object_new_int64((int64_t)b.skipped));
+        json_object_object_add(o, "opened", json_object_new_int64((int64_t)b.opened));
+        json_object_object_add(out, prov->name, o);
+    }
+    return out;
+}
+
+void gf_breaker_metrics(request_rec *r)
+{
+    gf_mtext_t state, skipped, opened, *t = &state;
+    int i;
+
+    gf_mtext_init(&state, r->pool);
+    gf_mtext_init(&skipped, r->pool);
+    gf_mtext_init(&opened, r->pool);
+    gf_mtext_family(t, "genflow_provider_circuit_state", "gauge",
+                    "Circuit breaker of each provider: 0 closed, 1 open, 2 half-open.");
+    gf_mtext_family(&skipped, "genflow_provider_circuit_skipped_total", "counter",
+                    "Submissions not sent to a provider because its circuit was open.");
+    gf_mtext_family(&opened, "genflow_provider_circuit_opened_total", "counter",
+                    "Times a provider's circuit opened (re-openings after a failed probe "
+                    "included).");
+    for (i = 0; i < nslots; i++) {
+        gf_breaker_t b;
+        if (!snapshot(info[i].prov, &b)) continue;
+        gf_mtext_sample(t, "genflow_provider_circuit_state",
+                        apr_itoa(t->p, (int)gf_breaker_state(&b)),
+                        "server", server_name(&info[i]), "provider", info[i].prov->name, NULL);
+        gf_mtext_sample(&skipped, "genflow_provider_circuit_skipped_total",
+                        apr_psprintf(t->p, "%" APR_UINT64_T_FMT, b.skipped),
+                        "server", server_name(&info[i]), "provider", info[i].prov->name, NULL);
+        gf_mtext_sample(&opened, "genflow_provider_circuit_opened_total",
+                        apr_psprintf(t->p, "%" APR_UINT64_T_FMT, b.opened),
+                        "server", server_name(&info[i]), "provider", info[i].prov->name, NULL);
+    }
+    /* Each family's samples together, one family after the other. */
+    ap_rputs(gf_mtext_str(&state), r);
+    ap_rputs(gf_mtext_str(&skipped), r);
+    ap_rputs(gf_mtext_str(&opened), r);
+}
+
+void gf_breaker_status(request_rec *r, int flags)
+{
+    int i, open = 0;
+    if (flags & AP_STATUS_SHORT) {
+        for (i = 0; i < nslots; i++) {
+            gf_breaker_t b;
+            if (snapshot(info[i].prov, &b) && gf_breaker_state(&b) != GF_BREAKER_CLOSED) open++;
+        }
+        ap_rprintf(r, "GenFlowCircuitsNotClosed: %d\n", open);
+        return;
+    }
+    ap_rputs("<h3>Provider circuit breakers</h3>\n<table border=\"0\"><tr><th>server</th>"
+             "<th>provider</th><th>state</th><th>failures</th><th>skipped</th>"
+             "<th>opened</th><th>retry at</th></tr>\n", r);
+    for (i = 0; i < nslots; i++) {
+        gf_breaker_t b;
+        gf_breaker_state_t st;
+        if (!snapshot(info[i].prov, &b)) continue;
+        st = gf_breaker_state(&b);
+        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%d</td><td>%" APR_UINT64_T_FMT
+                   "</td><td>%" APR_UINT64_T_FMT "</td><td>%s</td></tr>\n",
+                   ap_escape_html(r->pool, server_name(&info[i])),
+                   ap_escape_html(r->pool, info[i].prov->name), gf_breaker_state_name(st),
+                   gf_breaker_failures(&b, &info[i].prov->breaker, apr_time_now()), b.skipped,
+                   b.opened, st == GF_BREAKER_OPEN ? rfc3339(r->pool, b.retry_at) : "-");
+    }
+    ap_rputs("</table>\n", r);
+}
+
+void gf_breaker_register_hooks(void)
+{
+    ap_hook_pre_config(brk_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+}
