@@ -189,6 +189,11 @@ ap_dbd_t *gf_db_open(apr_pool_t *p, server_rec *s)
     return dbd_open_fn ? dbd_open_fn(p, s) : NULL;
 }
 
+/* PQconninfo gives the parameters the connection was opened with, not
+ * only the host it reached: a multi-host DBDParams keeps its whole host
+ * and port lists and target_session_attrs, so a connection opened from
+ * them (the listener's) finds the primary after a failover as mod_dbd's
+ * own reconnects do (t/29_failover.t). */
 PQconninfoOption *gf_db_conninfo(apr_pool_t *p, server_rec *s)
 {
     ap_dbd_t *dbd = gf_db_open(p, s);
@@ -211,6 +216,21 @@ static int connection_lost(ap_dbd_t *dbd)
 {
     PGconn *conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
     return !conn || PQstatus(conn) != CONNECTION_OK;
+}
+
+/* The session is on a server that takes no writes: a hot standby (a
+ * DBDParams without target_session_attrs=read-write, or a host list whose
+ * primary was demoted under a live session). PostgreSQL 14 and later
+ * report both settings to the client on every change, so this needs no
+ * round trip and no parsing of a translated error message; an older
+ * server reports neither and its "read-only transaction" error stays an
+ * internal error. */
+static int read_only_server(ap_dbd_t *dbd)
+{
+    PGconn *conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
+    const char *standby = conn ? PQparameterStatus(conn, "in_hot_standby") : NULL;
+    const char *ro = conn ? PQparameterStatus(conn, "default_transaction_read_only") : NULL;
+    return (standby && !strcmp(standby, "on")) || (ro && !strcmp(ro, "on"));
 }
 
 static int statement_missing(const char *msg)
@@ -339,6 +359,21 @@ static gf_db_status_t run_select(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd,
             continue;
         }
         if (connection_lost(dbd)) {
+            return GF_DB_UNAVAILABLE;
+        }
+        if (read_only_server(dbd)) {
+            /* The statement was refused, so nothing of it committed. A new
+             * session walks DBDParams' host list again and, with
+             * target_session_attrs=read-write, finds the primary (the
+             * promoted standby after a failover); until there is one the
+             * caller answers 503, as for a database that is down. */
+            PGconn *conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(4700)
+                         "statement %s refused by a read-only server (a standby: %s); "
+                         "reconnecting through DBDParams' host list", label,
+                         msg ? msg : "no message");
+            PQreset(conn);
+            apr_hash_clear(dbd->prepared);
             return GF_DB_UNAVAILABLE;
         }
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1107)
