@@ -99,18 +99,22 @@ static int pool_params(apr_pool_t *p, const gf_engine_t *e, const char ***keys,
     return 1;
 }
 
-/* Is conn a session of PostgreSQL itself? A pooler such as PgBouncer
- * answers the startup with a process id of its own making, which then
- * differs from the server's pg_backend_pid(). Through a pooler in
- * transaction mode a LISTEN stays on a server connection the listener no
- * longer has, the notifications never come, and the child would trust its
- * status cache and long backstop polls while deaf: such a connection is
- * not used (GenFlowListenParams gives a direct one). */
+/* Is conn a session of PostgreSQL itself? 1 yes, 0 no, -1 no answer. A
+ * pooler such as PgBouncer answers the startup with a process id of its
+ * own making, which then differs from the server's pg_backend_pid().
+ * Through a pooler in transaction mode a LISTEN stays on a server
+ * connection the listener no longer has, the notifications never come,
+ * and the child would trust its status cache and long backstop polls
+ * while deaf: such a connection is not used (GenFlowListenParams gives a
+ * direct one). */
 static int direct_session(PGconn *conn)
 {
     PGresult *res = PQexec(conn, "SELECT pg_backend_pid()");
-    int direct = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
-                 && atoi(PQgetvalue(res, 0, 0)) == PQbackendPID(conn);
+    int direct = -1;             /* the question itself failed */
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        direct = atoi(PQgetvalue(res, 0, 0)) == PQbackendPID(conn);
+    }
     PQclear(res);
     return direct;
 }
@@ -124,6 +128,7 @@ static PGconn *listener_connect(apr_pool_t *p, const gf_engine_t *e, int *warned
     const char *own = gf_server_conf(e->s)->listen_params;
     const char **keys, **vals;
     PGconn *conn = NULL;
+    int direct;
 
     if (own) {
         /* dbname holding a whole connection string is expanded (the
@@ -145,7 +150,15 @@ static PGconn *listener_connect(apr_pool_t *p, const gf_engine_t *e, int *warned
         PQfinish(conn);
         return NULL;
     }
-    if (!direct_session(conn)) {
+    direct = direct_session(conn);
+    if (direct < 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, e->s, GF_LOGNO(4602)
+                     "genflow listener cannot ask its session's process id: %s",
+                     PQerrorMessage(conn));
+        PQfinish(conn);
+        return NULL;
+    }
+    if (!direct) {
         if (!*warned) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, e->s, GF_LOGNO(4601)
                          "genflow listener: the connection %s does not reach PostgreSQL "
