@@ -425,6 +425,13 @@ const command_rec gf_cmds[] = {
     AP_INIT_ITERATE("GenFlowAuthnCacheWatch", gf_authn_cache_add_watch, NULL,
         RSRC_CONF | ACCESS_CONF, "Password files whose change voids every cached entry at once"),
     /* Cross-origin requests (mod_genflow_cors.c). */
+    AP_INIT_TAKE1("GenFlowPreparedStatements", gf_db_set_statements, NULL, RSRC_CONF,
+                  "named (PREPARE once per connection; the default) or unnamed "
+                  "(every statement as an unnamed parameterised one: PgBouncer < 1.21 "
+                  "in transaction pooling)"),
+    AP_INIT_TAKE1("GenFlowListenParams", gf_db_set_listen_params, NULL, RSRC_CONF,
+                  "libpq connection string of the listener's direct connection to "
+                  "PostgreSQL (LISTEN/NOTIFY); default: DBDParams"),
     AP_INIT_TAKE_ARGV("GenFlowCORSOrigins", gf_cors_set_origins, NULL, RSRC_CONF | ACCESS_CONF,
         "Origins (scheme://host[:port]) whose pages may call the API with credentials, or * or none"),
     AP_INIT_TAKE1(NULL, NULL, NULL, 0, NULL)

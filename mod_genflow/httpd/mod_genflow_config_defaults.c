@@ -58,6 +58,11 @@ long gf_conf_presets_per_week(const gf_server_conf_t *sc)
     return OR_DEFAULT(sc->presets_per_week, GF_DEFAULT_PRESETS_PER_WEEK);
 }
 
+int gf_conf_unnamed_statements(const gf_server_conf_t *sc)
+{
+    return OR_DEFAULT(sc->unnamed_statements, 0);
+}
+
 long gf_conf_upload_max_bytes(const gf_dir_conf_t *dc)
 {
     return OR_DEFAULT(dc->upload_max_bytes, GF_DEFAULT_UPLOAD_MAX_BYTES);

@@ -39,6 +39,7 @@ void *gf_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->pending_ttl = GF_UNSET;
     sc->retention = GF_UNSET;
     sc->presets_per_week = GF_UNSET;
+    sc->unnamed_statements = GF_UNSET;
     return sc;
 }
 
@@ -72,6 +73,8 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(sc, pending_ttl);
     MERGE_NUM(sc, retention);
     MERGE_NUM(sc, presets_per_week);
+    MERGE_NUM(sc, unnamed_statements);
+    MERGE_PTR(sc, listen_params);
     return sc;
 }
 

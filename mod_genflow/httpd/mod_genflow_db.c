@@ -11,6 +11,18 @@
  * inherits them. A connection pays only for what it runs, one round trip
  * per statement, once.
  *
+ * GenFlowPreparedStatements unnamed prepares nothing on the server: the
+ * handle keeps a statement apr_dbd_prepare made with no label, which
+ * apr-util's pgsql driver runs with PQexecParams as the unnamed statement
+ * of the protocol (parse, bind, execute in one round trip), still with
+ * its arguments as parameters, never in the SQL text. Nothing then lives
+ * in a session from one transaction to the next, which a pooler in
+ * transaction mode (PgBouncer before 1.21, or with max_prepared_statements
+ * = 0) requires: there each statement may run on another server
+ * connection, and a named statement prepared on one is missing on the
+ * next (t/28_pgbouncer.t shows both). The cost is parsing and planning
+ * every statement each time it runs.
+ *
  * A PostgreSQL restart breaks pooled connections in two ways (see
  * docs/operations.md): the first query on each handle fails because the
  * session is gone, and after mod_dbd's PQreset the new session has none of
@@ -43,15 +55,18 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close_fn;
 
 /* Every (label, sql) pair the module prepares, for the repair path, and
- * label → the statement, for its re-run rule. */
+ * label → the statement, for its re-run rule; label → the key of its
+ * unnamed form in a connection's table. */
 static apr_array_header_t *statements;
 static apr_hash_t *by_label;
+static apr_hash_t *unnamed_keys;
 
 static apr_status_t forget_statements(void *unused)
 {
     (void)unused;
     statements = NULL;
     by_label = NULL;
+    unnamed_keys = NULL;
     return APR_SUCCESS;
 }
 
@@ -116,9 +131,12 @@ void gf_db_register_statements(apr_pool_t *p, server_rec *s)
     }
     register_due_statements(p);
     by_label = apr_hash_make(p);
+    unnamed_keys = apr_hash_make(p);
     for (i = 0; i < statements->nelts; i++) {
         gf_sql_stmt_t *st = &APR_ARRAY_IDX(statements, i, gf_sql_stmt_t);
         apr_hash_set(by_label, st->label, APR_HASH_KEY_STRING, st);
+        apr_hash_set(unnamed_keys, st->label, APR_HASH_KEY_STRING,
+                     apr_pstrcat(p, "~", st->label, NULL));
     }
 }
 
@@ -261,16 +279,34 @@ static gf_db_status_t repair(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd)
  * prepared again, so the handle and the session agree. */
 static apr_dbd_prepared_t *prepared(server_rec *s, ap_dbd_t *dbd, const char *label)
 {
-    apr_dbd_prepared_t *stmt = apr_hash_get(dbd->prepared, label, APR_HASH_KEY_STRING);
+    /* Servers that share a connection pool may differ in
+     * GenFlowPreparedStatements: an unnamed statement has a key of its own. */
+    int unnamed = gf_conf_unnamed_statements(gf_server_conf(s));
+    const char *key = unnamed && unnamed_keys
+                      ? apr_hash_get(unnamed_keys, label, APR_HASH_KEY_STRING) : label;
+    apr_dbd_prepared_t *stmt = key ? apr_hash_get(dbd->prepared, key, APR_HASH_KEY_STRING)
+                                   : NULL;
     const gf_sql_stmt_t *def;
     int rc;
 
     if (stmt) return stmt;
     def = by_label ? apr_hash_get(by_label, label, APR_HASH_KEY_STRING) : NULL;
-    if (!def) {
+    if (!def || !key) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1105)
                      "statement %s is not one of the module's", label);
         return NULL;
+    }
+    if (unnamed) {
+        /* No label: the driver sends nothing now and runs the SQL with
+         * PQexecParams each time (the comment at the top). */
+        rc = apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, def->sql, NULL, &stmt);
+        if (rc != 0) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(4600)
+                         "cannot parse statement %s (rc %d)", label, rc);
+            return NULL;
+        }
+        apr_hash_set(dbd->prepared, key, APR_HASH_KEY_STRING, stmt);
+        return stmt;
     }
     rc = apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, def->sql, def->label, &stmt);
     if (rc != 0 && !connection_lost(dbd)) {
@@ -415,4 +451,39 @@ gf_db_status_t gf_db_pselect(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const 
     args = collect_args(p, nargs, ap);
     va_end(ap);
     return run_select(s, p, dbd, label, rows, nargs, args);
+}
+
+/* GenFlowPreparedStatements named|unnamed (the comment at the top). */
+const char *gf_db_set_statements(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    gf_server_conf_t *sc = gf_server_conf(cmd->server);
+    (void)dummy;
+    if (!ap_cstr_casecmp(arg, "named")) {
+        sc->unnamed_statements = 0;
+    }
+    else if (!ap_cstr_casecmp(arg, "unnamed")) {
+        sc->unnamed_statements = 1;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: named or unnamed, not '%s'", cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+/* GenFlowListenParams: checked with libpq's own parser now, so a typo
+ * fails the configuration test instead of leaving every child deaf. */
+const char *gf_db_set_listen_params(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(arg, &err);
+    (void)dummy;
+    if (!opts) {
+        const char *msg = apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name,
+                                       err ? err : "not a libpq connection string");
+        if (err) PQfreemem(err);
+        return msg;
+    }
+    PQconninfoFree(opts);
+    gf_server_conf(cmd->server)->listen_params = apr_pstrdup(cmd->pool, arg);
+    return NULL;
 }

@@ -1,7 +1,8 @@
 /* mod_genflow_listener.c: the listener thread of every child.
  *
  * It holds one connection of its own (not from mod_dbd's pool) to each
- * engine's database and LISTENs to the notifications the type tables'
+ * engine's database (GenFlowListenParams, or else DBDParams: it must reach
+ * PostgreSQL itself, not a pooler) and LISTENs to the notifications the type tables'
  * trigger sends (sql/007): genflow_work (work became due now: wake a
  * worker, so a job queued on any child or server is picked up at once) and
  * genflow_change (a generation's visible state changed: wake the requests
@@ -72,35 +73,100 @@ static void beat(apr_pool_t *p)
     if (dbd) gf_db_close(dbd_s, dbd);
 }
 
-/* A connection to engine e's database with the parameters of mod_dbd's
- * connections (DBDParams), read off one of them, so the listener needs no
- * configuration of its own. */
-static PGconn *listener_connect(apr_pool_t *p, const gf_engine_t *e)
+/* The parameters of mod_dbd's connections (DBDParams), read off one of
+ * them, with this connection's own application_name. */
+static int pool_params(apr_pool_t *p, const gf_engine_t *e, const char ***keys,
+                       const char ***vals)
 {
     PQconninfoOption *opts = gf_db_conninfo(p, e->s), *o;
-    const char **keys, **vals;
-    PGconn *conn = NULL;
     int n = 0;
 
-    if (!opts) return NULL;
+    if (!opts) return 0;
     for (o = opts; o->keyword; o++) n++;
-    keys = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 2));
-    vals = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 2));
+    *keys = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 2));
+    *vals = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 2));
     n = 0;
     for (o = opts; o->keyword; o++) {
-        if (o->val && *o->val) {
-            keys[n] = apr_pstrdup(p, o->keyword);
-            vals[n] = apr_pstrdup(p, o->val);
+        if (o->val && *o->val && strcmp(o->keyword, "application_name")) {
+            (*keys)[n] = apr_pstrdup(p, o->keyword);
+            (*vals)[n] = apr_pstrdup(p, o->val);
             n++;
         }
     }
-    keys[n] = "application_name";
-    vals[n] = "mod_genflow listener";
+    (*keys)[n] = "application_name";
+    (*vals)[n] = "mod_genflow listener";
     PQconninfoFree(opts);
-    conn = PQconnectdbParams(keys, vals, 0);
+    return 1;
+}
+
+/* Is conn a session of PostgreSQL itself? 1 yes, 0 no, -1 no answer. A
+ * pooler such as PgBouncer answers the startup with a process id of its
+ * own making, which then differs from the server's pg_backend_pid().
+ * Through a pooler in transaction mode a LISTEN stays on a server
+ * connection the listener no longer has, the notifications never come,
+ * and the child would trust its status cache and long backstop polls
+ * while deaf: such a connection is not used (GenFlowListenParams gives a
+ * direct one). */
+static int direct_session(PGconn *conn)
+{
+    PGresult *res = PQexec(conn, "SELECT pg_backend_pid()");
+    int direct = -1;             /* the question itself failed */
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        direct = atoi(PQgetvalue(res, 0, 0)) == PQbackendPID(conn);
+    }
+    PQclear(res);
+    return direct;
+}
+
+/* A connection of engine e's own, to its database: GenFlowListenParams of
+ * the engine's first server when given (PgBouncer in front of the pool),
+ * else the pool's parameters. *warned: the "not direct" warning was
+ * logged for this engine already. */
+static PGconn *listener_connect(apr_pool_t *p, const gf_engine_t *e, int *warned)
+{
+    const char *own = gf_server_conf(e->s)->listen_params;
+    const char **keys, **vals;
+    PGconn *conn = NULL;
+    int direct;
+
+    if (own) {
+        /* dbname holding a whole connection string is expanded (the
+         * expand_dbname argument); application_name, later, wins. */
+        keys = apr_pcalloc(p, sizeof(char *) * 3);
+        vals = apr_pcalloc(p, sizeof(char *) * 3);
+        keys[0] = "dbname";
+        vals[0] = own;
+        keys[1] = "application_name";
+        vals[1] = "mod_genflow listener";
+    }
+    else if (!pool_params(p, e, &keys, &vals)) {
+        return NULL;
+    }
+    conn = PQconnectdbParams(keys, vals, own != NULL);
     if (PQstatus(conn) != CONNECTION_OK) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, e->s, GF_LOGNO(1603)
                      "genflow listener cannot connect: %s", PQerrorMessage(conn));
+        PQfinish(conn);
+        return NULL;
+    }
+    direct = direct_session(conn);
+    if (direct < 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, e->s, GF_LOGNO(4602)
+                     "genflow listener cannot ask its session's process id: %s",
+                     PQerrorMessage(conn));
+        PQfinish(conn);
+        return NULL;
+    }
+    if (!direct) {
+        if (!*warned) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, e->s, GF_LOGNO(4601)
+                         "genflow listener: the connection %s does not reach PostgreSQL "
+                         "directly (a pooler such as PgBouncer?), where LISTEN cannot be "
+                         "trusted; polling instead. Set GenFlowListenParams to a direct "
+                         "connection", own ? "of GenFlowListenParams" : "of DBDParams");
+            *warned = 1;
+        }
         PQfinish(conn);
         return NULL;
     }
@@ -137,7 +203,7 @@ void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
     apr_pool_t *pool;
     PGconn **conns;
     struct pollfd *pfd;
-    int *slot;
+    int *slot, *warned;
     apr_time_t next_beat = apr_time_now() + W->heartbeat, next_connect = 0;
     (void)thread;
     (void)data;
@@ -151,10 +217,12 @@ void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
     conns = calloc((apr_size_t)ne, sizeof(*conns));
     pfd = calloc((apr_size_t)ne, sizeof(*pfd));
     slot = calloc((apr_size_t)ne, sizeof(*slot));
-    if (!conns || !pfd || !slot) {
+    warned = calloc((apr_size_t)ne, sizeof(*warned));
+    if (!conns || !pfd || !slot || !warned) {
         free(conns);
         free(pfd);
         free(slot);
+        free(warned);
         apr_pool_destroy(pool);
         return NULL;
     }
@@ -166,7 +234,8 @@ void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
         if (W->listening < ne && apr_time_now() >= next_connect) {
             for (i = 0; i < ne; i++) {
                 if (conns[i]) continue;
-                conns[i] = listener_connect(pool, APR_ARRAY_IDX(W->engines, i, gf_engine_t *));
+                conns[i] = listener_connect(pool, APR_ARRAY_IDX(W->engines, i, gf_engine_t *),
+                                            &warned[i]);
                 if (conns[i]) {
                     W->listening++;
                     /* Anything that happened while deaf: look now. */
@@ -222,6 +291,7 @@ void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
     free(conns);
     free(pfd);
     free(slot);
+    free(warned);
     apr_pool_destroy(pool);
     /* Return, not apr_thread_exit(): pthread_exit unwinds the stack by
      * force, and APR 1.7's apr_thread_exit destroys the thread's subpool

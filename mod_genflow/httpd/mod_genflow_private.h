@@ -73,6 +73,8 @@ typedef struct {
     long presets_per_week;       /* GF_UNSET → default */
     const char *site_name;       /* a virtual host's "host:port" (post_config); NULL for
                                   * the main server, and where no type is mounted */
+    int unnamed_statements;      /* GF_UNSET → 0; GenFlowPreparedStatements unnamed */
+    const char *listen_params;   /* GenFlowListenParams; NULL → the pool's parameters */
 } gf_server_conf_t;
 
 /* Per-location settings. */
@@ -138,6 +140,7 @@ long gf_conf_max_active(const gf_server_conf_t *sc);
 long gf_conf_pending_ttl(const gf_server_conf_t *sc);
 long gf_conf_retention(const gf_server_conf_t *sc);
 long gf_conf_presets_per_week(const gf_server_conf_t *sc);
+int gf_conf_unnamed_statements(const gf_server_conf_t *sc);
 long gf_conf_upload_max_bytes(const gf_dir_conf_t *dc);
 long gf_conf_upload_max_pixels(const gf_dir_conf_t *dc);
 /* The chain as stored with a generation: "a,b:model". */
@@ -195,6 +198,9 @@ typedef struct {
 
 void gf_db_register_statements(apr_pool_t *p, server_rec *s);
 int gf_db_bind_optional_fns(server_rec *s);
+/* GenFlowPreparedStatements named|unnamed, GenFlowListenParams */
+const char *gf_db_set_statements(cmd_parms *cmd, void *dummy, const char *arg);
+const char *gf_db_set_listen_params(cmd_parms *cmd, void *dummy, const char *arg);
 /* The request's pooled connection, until gf_db_release (call it before
  * any wait or network call) or the end of the request. */
 ap_dbd_t *gf_db_acquire(request_rec *r);
