@@ -96,7 +96,7 @@ like((json_of($res) || {})->{error}{message} // '',
      '... saying what was counted');
 like($res->header('Retry-After') // '', qr/^\d+$/, '... with Retry-After');
 is(psql("SELECT status || ' ' || (queued_at IS NULL) FROM neo_glitch_media WHERE id = '$ids[3]'"),
-   'pending t', 'the refused generation stays created (pending, not queued)');
+   'pending true', 'the refused generation stays created (pending, not queued)');
 is(gledger($ids[3]), 'reserve:-1', 'its reservation stands, nothing else');
 is(active_of($au), 3, 'the count did not move');
 
