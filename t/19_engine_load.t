@@ -266,7 +266,7 @@ kill 'TERM', $pxpid;
     api(GET => '/api/quota', user => $o);
     my $bal = psql("SELECT balance FROM genflow_accounts WHERE user_id = '$o'");
     psql("SELECT genflow_create_type_table('orphan-type', 'orphan_type_media')");
-    for my $queued (0, 1) {
+    for my $queued (0, 1) {   # only the queued one counts as active (sql/016)
         psql("WITH g AS (INSERT INTO orphan_type_media (user_id, prompt, seed, input, estimated_cost, "
              . "created_at, queued_at, next_attempt_at) VALUES ('$o', 'orphan', 1, '{}', 2, "
              . "now() - interval '2 hours', "
@@ -274,7 +274,7 @@ kill 'TERM', $pxpid;
              . ") RETURNING id, user_id, estimated_cost), "
              . "l AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason) "
              . "SELECT user_id, 'reserve', -estimated_cost, 'orphan-type', id, 'create' FROM g) "
-             . "UPDATE genflow_accounts a SET balance = a.balance - g.estimated_cost, active = a.active + 1 "
+             . "UPDATE genflow_accounts a SET balance = a.balance - g.estimated_cost, active = a.active + $queued "
              . "FROM g WHERE a.user_id = g.user_id");
     }
     ok(wait_for(sub { psql("SELECT count(*) FROM orphan_type_media WHERE status = 'failed' "

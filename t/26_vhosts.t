@@ -15,7 +15,7 @@ use LWP::UserAgent;
 use HTTP::Request;
 use JSON::PP;
 
-plan tests => 34;
+plan tests => 35;
 
 my $dir = tempdir(CLEANUP => 1);
 my $port = free_port();
@@ -248,7 +248,8 @@ VH
 }
 
 # Refused inside <VirtualHost>, with the reason.
-for my $d ('GenFlowWorkers 4', 'GenFlowStatusCache 10', 'GenFlowPendingTTL 60', 'GenFlowRetention 60') {
+for my $d ('GenFlowWorkers 4', 'GenFlowStatusCache 10', 'GenFlowPendingTTL 60', 'GenFlowCreatedTTL 60',
+           'GenFlowRetention 60') {
     my ($name) = split ' ', $d;
     my $f = own_httpd_conf($dir, $port, <<"BODY");
 GenFlowStorageDir "$dir/media-main"

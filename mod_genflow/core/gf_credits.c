@@ -39,6 +39,26 @@ const char *gf_credits_refusal(apr_pool_t *p, long balance, long daily_limit,
                         gf_credits_remaining(balance, daily_limit, daily_used), daily_limit);
 }
 
+gf_refusal_t gf_credits_refused_why(long balance, long daily_limit, long daily_used, long cost,
+                                    int queues, long active, long max_active)
+{
+    if (queues && max_active > 0 && active >= max_active) {
+        return GF_REFUSED_ACTIVE;
+    }
+    if (cost > 0 && !gf_credits_can_reserve(balance, daily_limit, daily_used, cost)) {
+        return GF_REFUSED_CREDITS;
+    }
+    return GF_REFUSED_NOT;
+}
+
+const char *gf_credits_active_refusal(apr_pool_t *p, long active, long max_active)
+{
+    return apr_psprintf(p, "%ld generation%s of this user %s queued or processing (limit %ld); "
+                        "created but not started generations do not count; retry when one "
+                        "has finished", active, active == 1 ? "" : "s",
+                        active == 1 ? "is" : "are", max_active);
+}
+
 apr_time_t gf_next_utc_midnight(apr_time_t now)
 {
     apr_time_t day = apr_time_from_sec(86400);

@@ -25,6 +25,25 @@ int gf_credits_can_reserve(long balance, long daily_limit, long daily_used, long
 const char *gf_credits_refusal(apr_pool_t *p, long balance, long daily_limit,
                                long daily_used, long cost);
 
+/* Why a statement that reserves credits, or counts a generation active
+ * (queues it), wrote nothing, judged from the account read right after.
+ * GF_REFUSED_NOT: the account allows it now (another request finished
+ * in between): the caller runs the statement again. */
+typedef enum {
+    GF_REFUSED_ACTIVE,   /* GenFlowMaxActive generations queued or processing: 429 */
+    GF_REFUSED_CREDITS,  /* balance or daily allowance: 402 */
+    GF_REFUSED_NOT
+} gf_refusal_t;
+
+/* queues: the statement also queues (counts active); cost 0 when it
+ * reserves nothing. active: the user's generations queued or processing;
+ * max_active 0 = no limit. The active limit is named first. */
+gf_refusal_t gf_credits_refused_why(long balance, long daily_limit, long daily_used, long cost,
+                                    int queues, long active, long max_active);
+
+/* The 429 message: what was counted, and what was not. */
+const char *gf_credits_active_refusal(apr_pool_t *p, long active, long max_active);
+
 /* The next UTC midnight strictly after now. */
 apr_time_t gf_next_utc_midnight(apr_time_t now);
 

@@ -17,7 +17,7 @@
 static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "create", "queue", "get", "claim", "schedule", "complete", "fail", "input", "expire",
     "prune", "wake", "history", "admin_list", "admin_delete", "metrics", "renew", "release",
-    "accepted", "claim_polls", "release_rest"
+    "accepted", "claim_polls", "release_rest", "create_queue"
 };
 
 /* The status object of docs/api.md, built from the row's own columns
@@ -37,6 +37,11 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     " 'finishedAt', genflow_rfc3339(" a ".finished_at)," \
     " 'processingTimeMs', CASE WHEN " a ".finished_at IS NOT NULL AND " a ".started_at IS NOT NULL" \
     "  THEN round(extract(epoch FROM " a ".finished_at - " a ".started_at) * 1000)::bigint END)"
+
+/* 1 when the finalized row (alias a) counted as active: it was queued.
+ * A generation that was only created never counted (docs/architecture.md,
+ * "The active count"). */
+#define WAS_ACTIVE(a) "(" a ".queued_at IS NOT NULL)::int"
 
 int gf_sql_valid_table(const char *s)
 {
@@ -107,69 +112,97 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
 /* args: user, cost, configured daily limit, final prompt, user prompt,
  * preset, source image, aspect ratio, seed, input JSON, max retries,
  * provider chain ("a,b:model"), deadline seconds, per-user active limit
- * (0 = none), the new generation's id (chosen by the caller), the
- * request's Idempotency-Key and owner token (both NULL without a key),
- * and the server (virtual host) whose request creates it, whose settings
- * the workers then use (its "host:port").
- * No row when the balance, the day's allowance or the active limit does
- * not allow it, when the user has no account yet (the caller makes it
- * and runs this again: the usual create is one round trip), when the id
- * exists already (a re-run after a lost connection: the caller recognises
- * its row by the id), when the Idempotency-Key record is no longer this
- * request's, or when the source image is an upload ("upload:<id>") that is
- * not one of this user's (the caller tells that refusal apart with
- * GF_SQL_UPLOAD_GET, only then). The upload id is cast only through the
- * CASE, so a URL source never reaches the uuid cast, even when the
- * planner folds a custom plan's constant arguments. The key's record
- * gets the generation id in the same transaction. Returns only what the
- * create answer needs: id, cost, final prompt, creation time. */
-static const char CREATE_SQL[] =
-    "WITH args AS (SELECT %s::text AS user_id, %d::int AS cost, %d::int AS day_limit,"
-    " %s::text AS prompt, %s::text AS user_prompt, %s::text AS preset,"
-    " %s::text AS source_image, %s::text AS aspect_ratio, %s::bigint AS seed,"
-    " %s::jsonb AS input, %d::int AS max_retries, %s::text AS chain,"
-    " %d::int AS deadline_secs, %d::int AS max_active, %s::uuid AS id,"
-    " %s::text AS idem_key, %s::text AS idem_owner, %s::text AS server_name),"
-    " acct AS (UPDATE genflow_accounts a SET balance = a.balance - args.cost,"
-    "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost,"
-    "   daily_date = " UTC_TODAY ", updated_at = now(), active = a.active + 1"
-    "  FROM args WHERE a.user_id = args.user_id AND a.balance >= args.cost"
-    "   AND (args.max_active = 0 OR a.active < args.max_active)"
-    "   AND NOT EXISTS (SELECT 1 FROM {T} x WHERE x.id = args.id)"
-    "   AND (args.idem_key IS NULL OR EXISTS (SELECT 1 FROM genflow_idempotency i"
-    "        WHERE i.user_id = args.user_id AND i.key = args.idem_key"
-    "          AND i.owner = args.idem_owner AND i.state = 'running'))"
-    "   AND (left(args.source_image, 7) IS DISTINCT FROM 'upload:'"
-    "        OR EXISTS (SELECT 1 FROM genflow_uploads u"
-    "         WHERE u.id = (CASE WHEN left(args.source_image, 7) = 'upload:'"
-    "                            THEN substr(args.source_image, 8) END)::uuid"
-    "           AND u.user_id = args.user_id))"
-    "   AND (COALESCE(a.daily_limit, args.day_limit) = 0"
-    "        OR CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost"
-    "           <= COALESCE(a.daily_limit, args.day_limit))"
-    "  RETURNING a.user_id),"
-    " gen AS (INSERT INTO {T} (id, user_id, prompt, user_prompt, preset, source_image,"
-    "   aspect_ratio, seed, input, estimated_cost, max_retries, chain, deadline_secs, server_name)"
-    "  SELECT args.id, acct.user_id, args.prompt, args.user_prompt, args.preset, args.source_image,"
-    "   args.aspect_ratio, args.seed, args.input, args.cost, args.max_retries, args.chain,"
-    "   args.deadline_secs, args.server_name FROM acct, args"
-    "  RETURNING id, user_id, estimated_cost, prompt, created_at),"
-    " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
-    "  SELECT user_id, 'reserve', -estimated_cost, '{Y}', id, 'create' FROM gen),"
-    " idem AS (UPDATE genflow_idempotency i SET generation_id = gen.id FROM gen, args"
-    "  WHERE args.idem_key IS NOT NULL AND i.user_id = args.user_id AND i.key = args.idem_key"
-    "   AND i.owner = args.idem_owner)"
-    " SELECT gen.id::text, gen.estimated_cost::text, gen.prompt, genflow_rfc3339(gen.created_at)"
-    " FROM gen";
+ * (0 = none; only CREATE_QUEUED reads it), the new generation's id (chosen
+ * by the caller), the request's Idempotency-Key and owner token (both NULL
+ * without a key), and the server (virtual host) whose request creates it,
+ * whose settings the workers then use (its "host:port").
+ * No row when the balance or the day's allowance does not allow it (and,
+ * for CREATE_QUEUED, the active limit), when the user has no account yet
+ * (the caller makes it and runs this again: the usual create is one round
+ * trip), when the id exists already (a re-run after a lost connection: the
+ * caller recognises its row by the id), when the Idempotency-Key record is
+ * no longer this request's, or when the source image is an upload
+ * ("upload:<id>") that is not one of this user's (the caller tells that
+ * refusal apart with GF_SQL_UPLOAD_GET, only then). The upload id is cast
+ * only through the CASE, so a URL source never reaches the uuid cast, even
+ * when the planner folds a custom plan's constant arguments. The key's
+ * record gets the generation id in the same transaction. Returns only what
+ * the create answer needs: id, cost, final prompt, creation time.
+ *
+ * CREATE_SQL inserts the row unqueued: a created generation is not active
+ * (it does not count against GenFlowMaxActive). CREATE_QUEUED, the one-call
+ * generate and retry, inserts it queued and counts it active in the same
+ * statement, under the same guard as QUEUE_SQL: refused by the limit, it
+ * reserves and inserts nothing. */
+#define CREATE_TEMPLATE(ACTIVE_SET, ACTIVE_GUARD, QUEUE_COLS, QUEUE_VALS) \
+    "WITH args AS (SELECT %s::text AS user_id, %d::int AS cost, %d::int AS day_limit," \
+    " %s::text AS prompt, %s::text AS user_prompt, %s::text AS preset," \
+    " %s::text AS source_image, %s::text AS aspect_ratio, %s::bigint AS seed," \
+    " %s::jsonb AS input, %d::int AS max_retries, %s::text AS chain," \
+    " %d::int AS deadline_secs, %d::int AS max_active, %s::uuid AS id," \
+    " %s::text AS idem_key, %s::text AS idem_owner, %s::text AS server_name)," \
+    " acct AS (UPDATE genflow_accounts a SET balance = a.balance - args.cost," \
+    "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost," \
+    "   daily_date = " UTC_TODAY ", updated_at = now()" ACTIVE_SET \
+    "  FROM args WHERE a.user_id = args.user_id AND a.balance >= args.cost" \
+    ACTIVE_GUARD \
+    "   AND NOT EXISTS (SELECT 1 FROM {T} x WHERE x.id = args.id)" \
+    "   AND (args.idem_key IS NULL OR EXISTS (SELECT 1 FROM genflow_idempotency i" \
+    "        WHERE i.user_id = args.user_id AND i.key = args.idem_key" \
+    "          AND i.owner = args.idem_owner AND i.state = 'running'))" \
+    "   AND (left(args.source_image, 7) IS DISTINCT FROM 'upload:'" \
+    "        OR EXISTS (SELECT 1 FROM genflow_uploads u" \
+    "         WHERE u.id = (CASE WHEN left(args.source_image, 7) = 'upload:'" \
+    "                            THEN substr(args.source_image, 8) END)::uuid" \
+    "           AND u.user_id = args.user_id))" \
+    "   AND (COALESCE(a.daily_limit, args.day_limit) = 0" \
+    "        OR CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost" \
+    "           <= COALESCE(a.daily_limit, args.day_limit))" \
+    "  RETURNING a.user_id)," \
+    " gen AS (INSERT INTO {T} (id, user_id, prompt, user_prompt, preset, source_image," \
+    "   aspect_ratio, seed, input, estimated_cost, max_retries, chain, deadline_secs, server_name" \
+    QUEUE_COLS ")" \
+    "  SELECT args.id, acct.user_id, args.prompt, args.user_prompt, args.preset, args.source_image," \
+    "   args.aspect_ratio, args.seed, args.input, args.cost, args.max_retries, args.chain," \
+    "   args.deadline_secs, args.server_name" QUEUE_VALS " FROM acct, args" \
+    "  RETURNING id, user_id, estimated_cost, prompt, created_at)," \
+    " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)" \
+    "  SELECT user_id, 'reserve', -estimated_cost, '{Y}', id, 'create' FROM gen)," \
+    " idem AS (UPDATE genflow_idempotency i SET generation_id = gen.id FROM gen, args" \
+    "  WHERE args.idem_key IS NOT NULL AND i.user_id = args.user_id AND i.key = args.idem_key" \
+    "   AND i.owner = args.idem_owner)" \
+    " SELECT gen.id::text, gen.estimated_cost::text, gen.prompt, genflow_rfc3339(gen.created_at)" \
+    " FROM gen"
 
-/* args: id, user, Idempotency-Key and owner token (or NULL). Hands the
- * owner's pending generation to the workers (the row's trigger notifies
- * them) and links it to the key's record in the same transaction. */
+static const char CREATE_SQL[] = CREATE_TEMPLATE("", "", "", "");
+
+static const char CREATE_QUEUED_SQL[] =
+    CREATE_TEMPLATE(", active = a.active + 1",
+                    "   AND (args.max_active = 0 OR a.active < args.max_active)",
+                    ", queued_at, next_attempt_at", ", now(), now()");
+
+/* args: id, user, Idempotency-Key and owner token (or NULL), per-user
+ * active limit (0 = none). Hands the owner's pending generation to the
+ * workers (the row's trigger notifies them), counts it active and links it
+ * to the key's record, all in one statement, or writes nothing: no row when
+ * the generation is not the owner's pending, never queued one, or when the
+ * user already has max_active generations queued or processing. The row is
+ * locked first (pick), then the account: the order every finalization
+ * takes, so two statements never wait on each other in a circle; and the
+ * account's guard is evaluated on its newest version (READ COMMITTED
+ * re-checks an updated row), so concurrent queues of one user never pass
+ * the limit. */
 static const char QUEUE_SQL[] =
     "WITH args AS (SELECT %s::uuid AS id, %s::text AS user_id, %s::text AS idem_key,"
-    " %s::text AS idem_owner),"
-    " q AS (UPDATE {T} g SET queued_at = now(), next_attempt_at = now() FROM args"
+    " %s::text AS idem_owner, %d::int AS max_active),"
+    " pick AS (SELECT g.id, g.user_id FROM {T} g, args"
     "  WHERE g.id = args.id AND g.user_id = args.user_id AND g.status = 'pending'"
+    "   AND g.queued_at IS NULL FOR UPDATE OF g),"
+    " acct AS (UPDATE genflow_accounts a SET active = a.active + 1 FROM pick, args"
+    "  WHERE a.user_id = pick.user_id AND (args.max_active = 0 OR a.active < args.max_active)"
+    "  RETURNING a.user_id),"
+    " q AS (UPDATE {T} g SET queued_at = now(), next_attempt_at = now() FROM acct, args"
+    "  WHERE g.id = args.id AND g.user_id = acct.user_id AND g.status = 'pending'"
     "   AND g.queued_at IS NULL RETURNING g.*),"
     " idem AS (UPDATE genflow_idempotency i SET generation_id = q.id FROM q, args"
     "  WHERE args.idem_key IS NOT NULL AND i.user_id = args.user_id AND i.key = args.idem_key"
@@ -294,10 +327,12 @@ static const char ACCEPTED_SQL[] =
 
 /* args: id, user. The status object, and for the status handler (which
  * sends the object as it comes, never parsing it) the state and the age in
- * milliseconds, for Retry-After. */
+ * milliseconds, for Retry-After; then 1 when the generation was queued
+ * (a pending one that was never queued is only created). */
 static const char GET_SQL[] =
     "SELECT " STATUS_JSON("g") "::text, g.status,"
-    "  (extract(epoch FROM now() - g.created_at) * 1000)::bigint FROM {T} g"
+    "  (extract(epoch FROM now() - g.created_at) * 1000)::bigint,"
+    "  (g.queued_at IS NOT NULL)::int::text FROM {T} g"
     " WHERE g.id = %s::uuid AND g.user_id = %s";
 
 /* args: id, image URL, provider, model, lease owner, attempt. The charge
@@ -316,7 +351,8 @@ static const char COMPLETE_SQL[] =
     "  RETURNING g.*),"
     " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
     "  SELECT user_id, 'charge', 0, '{Y}', id, 'completed' FROM gen),"
-    " acct AS (UPDATE genflow_accounts a SET active = greatest(a.active - 1, 0)"
+    " acct AS (UPDATE genflow_accounts a"
+    "   SET active = greatest(a.active - " WAS_ACTIVE("gen") ", 0)"
     "  FROM gen WHERE a.user_id = gen.user_id)"
     " SELECT " STATUS_JSON("gen") "::text FROM gen";
 
@@ -344,7 +380,7 @@ static const char FAIL_SQL[] =
     " acct AS (UPDATE genflow_accounts a SET balance = a.balance + led.amount,"
     "   daily_used = CASE WHEN a.daily_date = (gen.created_at AT TIME ZONE 'UTC')::date"
     "                     THEN greatest(a.daily_used - led.amount, 0) ELSE a.daily_used END,"
-    "   active = greatest(a.active - 1, 0), updated_at = now()"
+    "   active = greatest(a.active - " WAS_ACTIVE("gen") ", 0), updated_at = now()"
     "  FROM led JOIN gen ON gen.id = led.generation_id WHERE a.user_id = led.user_id)"
     " SELECT " STATUS_JSON("gen") "::text, gen.provider_state FROM gen";
 
@@ -352,8 +388,10 @@ static const char FAIL_SQL[] =
 static const char INPUT_SQL[] =
     "SELECT g.status, g.input::text FROM {T} g WHERE g.id = %s::uuid AND g.user_id = %s";
 
-/* args: TTL seconds. Up to 100 pending generations that nobody started
- * within the TTL become failed/EXPIRED, refunded per user in one statement. */
+/* args: TTL seconds (GenFlowCreatedTTL). Up to 100 pending generations
+ * that were created but never queued within the TTL become failed/EXPIRED,
+ * refunded per user in one statement. They were never active, so the
+ * active count stays. */
 static const char EXPIRE_SQL[] =
     "WITH args AS (SELECT %d::int AS ttl),"
     " gen AS (UPDATE {T} g SET status = 'failed', error_code = 'EXPIRED',"
@@ -367,12 +405,11 @@ static const char EXPIRE_SQL[] =
     " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
     "  SELECT user_id, 'refund', estimated_cost, '{Y}', id, 'EXPIRED' FROM gen"
     "  RETURNING user_id, amount, generation_id),"
-    " per_user AS (SELECT led.user_id, sum(led.amount) AS amount, count(*) AS n,"
+    " per_user AS (SELECT led.user_id, sum(led.amount) AS amount,"
     "   sum(CASE WHEN (gen.created_at AT TIME ZONE 'UTC')::date = " UTC_TODAY
     "            THEN led.amount ELSE 0 END) AS today"
     "  FROM led JOIN gen ON gen.id = led.generation_id GROUP BY led.user_id),"
     " acct AS (UPDATE genflow_accounts a SET balance = a.balance + pu.amount,"
-    "   active = greatest(a.active - pu.n, 0),"
     "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY
     "                     THEN greatest(a.daily_used - pu.today, 0) ELSE a.daily_used END,"
     "   updated_at = now()"
@@ -437,7 +474,7 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
         CREATE_SQL, QUEUE_SQL, GET_SQL, CLAIM_SQL, SCHEDULE_SQL, COMPLETE_SQL, FAIL_SQL,
         INPUT_SQL, EXPIRE_SQL, PRUNE_SQL, WAKE_SQL, HISTORY_SQL, ADMIN_LIST_SQL,
         ADMIN_DELETE_SQL, METRICS_SQL, RENEW_SQL, RELEASE_SQL, ACCEPTED_SQL,
-        CLAIM_POLLS_SQL, RELEASE_REST_SQL
+        CLAIM_POLLS_SQL, RELEASE_REST_SQL, CREATE_QUEUED_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {

@@ -20,8 +20,8 @@ typedef struct {
 
 /* Statement operations of one type table. */
 typedef enum {
-    GF_SQL_CREATE = 0,   /* reserve credits + insert pending row + ledger */
-    GF_SQL_QUEUE,        /* the owner's pending row → queued for the workers */
+    GF_SQL_CREATE = 0,   /* reserve credits + insert pending row + ledger (not active) */
+    GF_SQL_QUEUE,        /* the owner's pending row → queued + active, within the limit */
     GF_SQL_GET,          /* status object of the owner's generation */
     GF_SQL_CLAIM,        /* a worker takes one due row under a lease */
     GF_SQL_SCHEDULE,     /* a worker puts its row back for a later attempt */
@@ -40,6 +40,7 @@ typedef enum {
     GF_SQL_ACCEPTED,     /* record a provider job id the moment it is accepted */
     GF_SQL_CLAIM_POLLS,  /* a worker takes up to N due polls of accepted jobs */
     GF_SQL_RELEASE_REST, /* gives back the claimed polls it will not run */
+    GF_SQL_CREATE_QUEUED, /* CREATE, inserted queued + active, within the limit */
     GF_SQL_TYPE_OPS
 } gf_sql_type_op_t;
 

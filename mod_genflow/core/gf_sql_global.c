@@ -16,7 +16,8 @@ static const char ACCOUNT_ENSURE_SQL[] =
     " INSERT INTO genflow_ledger (user_id, kind, amount, reason)"
     " SELECT user_id, 'grant', balance, 'starting balance' FROM ins WHERE balance > 0";
 
-/* args: configured daily limit, user. */
+/* args: configured daily limit, user. Balance, daily limit, today's use,
+ * and the active count: generations queued or processing (sql/016). */
 static const char ACCOUNT_STATE_SQL[] =
     "SELECT a.balance, COALESCE(a.daily_limit, %d),"
     " CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END, a.active"
@@ -114,9 +115,11 @@ static const char UPLOAD_GET_SQL[] =
 /* A cheap round trip for /api/health. args: a dummy (statements need one). */
 static const char PING_SQL[] = "SELECT %s::text";
 
-/* args: seconds. Generations of any type that no worker took in time
- * (sql/007: a type mounted nowhere) → EXPIRED + refund. */
-static const char ORPHANS_SQL[] = "SELECT genflow_expire_orphans(%d)::text";
+/* args: seconds a queued generation may stay due without a worker
+ * (GenFlowPendingTTL), seconds a created one may stay unqueued
+ * (GenFlowCreatedTTL). Generations of any type that no worker took in time
+ * (sql/007, sql/016: a type mounted nowhere) → EXPIRED + refund. */
+static const char ORPHANS_SQL[] = "SELECT genflow_expire_orphans(%d, %d)::text";
 
 void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
 {

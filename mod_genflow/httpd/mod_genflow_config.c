@@ -95,7 +95,8 @@ static const char *set_limit(cmd_parms *cmd, void *dummy, const char *arg)
 
     (void)dummy;
     if (err) return err;
-    if ((!strcasecmp(name, "GenFlowPendingTTL") || !strcasecmp(name, "GenFlowRetention"))
+    if ((!strcasecmp(name, "GenFlowPendingTTL") || !strcasecmp(name, "GenFlowCreatedTTL")
+         || !strcasecmp(name, "GenFlowRetention"))
         && (err = gf_refuse_in_vhost(cmd, "the sweeps run once per database, for all servers "
                                           "on it"))) {
         return err;
@@ -109,6 +110,7 @@ static const char *set_limit(cmd_parms *cmd, void *dummy, const char *arg)
     }
     else if (!strcasecmp(name, "GenFlowMaxActive")) sc->max_active = v;
     else if (!strcasecmp(name, "GenFlowPendingTTL")) sc->pending_ttl = v;
+    else if (!strcasecmp(name, "GenFlowCreatedTTL")) sc->created_ttl = v;
     else sc->retention = v;
     return NULL;
 }
@@ -387,9 +389,11 @@ const command_rec gf_cmds[] = {
     AP_INIT_TAKE1("GenFlowPresetsPerWeek", set_limit, NULL, RSRC_CONF,
         "Presets of a type active in one ISO week (rotation)"),
     AP_INIT_TAKE1("GenFlowMaxActive", set_limit, NULL, RSRC_CONF,
-        "Generations one user may have not yet terminal (0 = no limit); more → 429"),
+        "Generations one user may have queued or processing (0 = no limit); more → 429"),
+    AP_INIT_TAKE1("GenFlowCreatedTTL", set_limit, NULL, RSRC_CONF,
+        "Seconds after which a created but never started generation expires (default 900)"),
     AP_INIT_TAKE1("GenFlowPendingTTL", set_limit, NULL, RSRC_CONF,
-        "Seconds after which a created but never started generation expires (0 = never)"),
+        "Seconds a queued generation may wait for a worker before it expires (default 3600)"),
     AP_INIT_TAKE1("GenFlowRetention", set_limit, NULL, RSRC_CONF,
         "Seconds failed and cancelled generations are kept (0 = forever)"),
     AP_INIT_TAKE12("GenFlowType", set_type, NULL, ACCESS_CONF,

@@ -53,6 +53,14 @@ long gf_conf_pending_ttl(const gf_server_conf_t *sc)
     return OR_DEFAULT(sc->pending_ttl, GF_DEFAULT_PENDING_TTL);
 }
 
+long gf_conf_created_ttl(const gf_server_conf_t *sc)
+{
+    /* A configuration written before GenFlowCreatedTTL existed keeps what
+     * its GenFlowPendingTTL meant for created generations. */
+    if (sc->created_ttl != GF_UNSET) return sc->created_ttl;
+    return OR_DEFAULT(sc->pending_ttl, GF_DEFAULT_CREATED_TTL);
+}
+
 long gf_conf_presets_per_week(const gf_server_conf_t *sc)
 {
     return OR_DEFAULT(sc->presets_per_week, GF_DEFAULT_PRESETS_PER_WEEK);

@@ -37,6 +37,7 @@ void *gf_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->lease_secs = GF_UNSET;
     sc->max_active = GF_UNSET;
     sc->pending_ttl = GF_UNSET;
+    sc->created_ttl = GF_UNSET;
     sc->retention = GF_UNSET;
     sc->presets_per_week = GF_UNSET;
     sc->unnamed_statements = GF_UNSET;
@@ -71,6 +72,7 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(sc, lease_secs);
     MERGE_NUM(sc, max_active);
     MERGE_NUM(sc, pending_ttl);
+    MERGE_NUM(sc, created_ttl);
     MERGE_NUM(sc, retention);
     MERGE_NUM(sc, presets_per_week);
     MERGE_NUM(sc, unnamed_statements);

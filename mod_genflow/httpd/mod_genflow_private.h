@@ -68,7 +68,9 @@ typedef struct {
     int lease_secs;              /* GF_UNSET → default */
     long status_cache;           /* GF_UNSET → default; finished answers per child, 0 = off */
     long max_active;             /* GF_UNSET → default; 0 = no limit */
-    long pending_ttl;            /* GF_UNSET → default; 0 = never expire */
+    long pending_ttl;            /* GF_UNSET → default; queued, never claimed; 0 = an hour */
+    long created_ttl;            /* GF_UNSET → pending_ttl if set, else default; 0 = as
+                                  * pending_ttl for the orphan sweep only */
     long retention;              /* GF_UNSET → default; 0 = keep forever */
     long presets_per_week;       /* GF_UNSET → default */
     const char *site_name;       /* a virtual host's "host:port" (post_config); NULL for
@@ -109,6 +111,7 @@ typedef struct {
 #define GF_DEFAULT_DEADLINE_SECS    120
 #define GF_DEFAULT_MAX_ACTIVE       10
 #define GF_DEFAULT_PENDING_TTL      3600
+#define GF_DEFAULT_CREATED_TTL      900
 #define GF_DEFAULT_RETENTION        (30L * 86400)
 #define GF_DEFAULT_PRESETS_PER_WEEK 6
 #define GF_DEFAULT_UPLOAD_MAX_BYTES (10L * 1024 * 1024)
@@ -138,6 +141,9 @@ int gf_conf_lease_secs(const gf_server_conf_t *sc);
 int gf_conf_deadline_secs(const gf_dir_conf_t *dc);
 long gf_conf_max_active(const gf_server_conf_t *sc);
 long gf_conf_pending_ttl(const gf_server_conf_t *sc);
+/* GenFlowCreatedTTL; without it GenFlowPendingTTL when that was given (its
+ * meaning before sql/016), else 900 s. */
+long gf_conf_created_ttl(const gf_server_conf_t *sc);
 long gf_conf_retention(const gf_server_conf_t *sc);
 long gf_conf_presets_per_week(const gf_server_conf_t *sc);
 int gf_conf_unnamed_statements(const gf_server_conf_t *sc);

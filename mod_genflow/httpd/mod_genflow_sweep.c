@@ -1,6 +1,6 @@
 /* mod_genflow_sweep.c: the set-based sweeps worker 0 of every child runs
- * every few seconds, per engine (database): never-started generations
- * expire after GenFlowPendingTTL and are refunded, old failed and
+ * every few seconds, per engine (database): created, never started
+ * generations expire after GenFlowCreatedTTL and are refunded, old failed and
  * cancelled rows go after GenFlowRetention, generations no worker takes in
  * time expire (genflow_expire_orphans), Idempotency-Key records go after
  * 24 h. Each statement skips locked rows, so children and nodes never
@@ -21,13 +21,13 @@ void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t)
     if (!(dbd = gf_db_open(p, s))) {
         return;
     }
-    if (gf_conf_pending_ttl(sc) > 0
+    if (gf_conf_created_ttl(sc) > 0
         && gf_db_pselect(s, p, dbd, t->labels[GF_SQL_EXPIRE], &rows, 1,
-                         apr_ltoa(p, gf_conf_pending_ttl(sc))) == GF_DB_OK
+                         apr_ltoa(p, gf_conf_created_ttl(sc))) == GF_DB_OK
         && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1403)
-                     "expired type=%s count=%s (never started within %lds; refunded)",
-                     t->name, rows->rows[0][0], gf_conf_pending_ttl(sc));
+                     "expired type=%s count=%s (created, never started within %lds; refunded)",
+                     t->name, rows->rows[0][0], gf_conf_created_ttl(sc));
     }
     if (gf_conf_retention(sc) > 0
         && gf_db_pselect(s, p, dbd, t->labels[GF_SQL_PRUNE], &rows, 1,
@@ -43,6 +43,7 @@ void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t)
 void gf_run_sweep_global(server_rec *s, apr_pool_t *p)
 {
     gf_server_conf_t *sc = gf_server_conf(s);
+    long queued_ttl = gf_conf_pending_ttl(sc) > 0 ? gf_conf_pending_ttl(sc) : 3600;
     gf_db_rows_t *rows;
     ap_dbd_t *dbd;
 
@@ -50,9 +51,12 @@ void gf_run_sweep_global(server_rec *s, apr_pool_t *p)
         return;
     }
     /* Generations of types no worker here serves: mounted nowhere any
-     * more, they would hold their reservation forever. */
-    if (gf_db_pselect(s, p, dbd, GF_SQL_ORPHANS, &rows, 1,
-                      apr_ltoa(p, gf_conf_pending_ttl(sc) > 0 ? gf_conf_pending_ttl(sc) : 3600))
+     * more, they would hold their reservation forever. Queued ones go
+     * after GenFlowPendingTTL (an hour when that is 0), created ones after
+     * GenFlowCreatedTTL (the same when that is 0). */
+    if (gf_db_pselect(s, p, dbd, GF_SQL_ORPHANS, &rows, 2, apr_ltoa(p, queued_ttl),
+                      apr_ltoa(p, gf_conf_created_ttl(sc) > 0 ? gf_conf_created_ttl(sc)
+                                                              : queued_ttl))
             == GF_DB_OK
         && rows->nrows == 1 && rows->rows[0][0] && strcmp(rows->rows[0][0], "0")) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1408)

@@ -51,10 +51,13 @@ int gf_type_resume(request_rec *r, void *baton, const char *id)
         }
         return gf_type_send_created(r, dc, &created);
     }
-    /* generate/retry: start it if its first request died before that. */
-    if (gf_db_select1(r, gf_type_label(dc, GF_SQL_QUEUE), &rows, 4, id, r->user, NULL, NULL)
-        == GF_DB_OK && rows->nrows == 1) {
-        gf_workers_wake();
+    /* generate/retry: start it if its first request died before that
+     * (within the active limit: 429 otherwise, and it stays created). */
+    {
+        ap_dbd_t *dbd = gf_db_acquire(r);
+        int rc;
+        if (!dbd) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+        if ((rc = gf_type_queue(r, dbd, dc, id, 0)) != GF_CONTINUE) return rc;
     }
     return gf_type_answer_when_done(r, dc, id, gf_type_requested_wait(r, dc));
 }

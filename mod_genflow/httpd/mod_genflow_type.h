@@ -59,9 +59,14 @@ typedef struct {
  * result (415, 413, 400). */
 int gf_type_check_json_request(request_rec *r, const gf_dir_conf_t *dc, json_object **body);
 /* Validate body and insert a generation: GF_CONTINUE with *out filled in,
- * or the result of the error answer it sent. */
+ * or the result of the error answer it sent. queued: insert it queued for
+ * the workers, counted active, or refuse it with 429 and reserve nothing
+ * when the user's active generations fill GenFlowMaxActive. */
 int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
-                              json_object *body, gf_created_t *out);
+                              json_object *body, int queued, gf_created_t *out);
+/* 429 RATE_LIMIT with Retry-After: active (queued or processing) generations
+ * of the user fill max_active. */
+int gf_type_send_active_limit(request_rec *r, long active, long max_active);
 /* The create fields out of a status object: 1, or 0 when it has no id. */
 int gf_type_created_from_status(request_rec *r, const char *status_json, gf_created_t *out);
 /* 201 with the create object of a new generation. */
@@ -76,10 +81,11 @@ int gf_type_requested_wait(request_rec *r, const gf_dir_conf_t *dc);
  * poll after wait_secs. */
 int gf_type_answer_when_done(request_rec *r, const gf_dir_conf_t *dc, const char *id,
                              int wait_secs);
-/* Hand the caller's pending generation to the workers, then answer as
- * gf_type_answer_when_done. */
-int gf_type_queue_and_answer(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
-                             const char *id, int wait);
+/* Hand the caller's created generation to the workers within the active
+ * limit: GF_CONTINUE when it is queued (now, or already: strict = 0, or a
+ * re-run after a lost connection), else the answer sent (404, 409, 429). */
+int gf_type_queue(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, const char *id,
+                  int strict);
 int gf_type_handle_generate(request_rec *r, const gf_dir_conf_t *dc);
 int gf_type_handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
 int gf_type_handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);

@@ -1,7 +1,8 @@
 /* mod_genflow_type_create.c: POST {base}/create, and the creation of a
  * generation that generate and retry share (see mod_genflow_type.h):
  * validate the input, build the prompt, choose the id and the seed, and
- * reserve the cost and insert the row in one statement; or say why not
+ * reserve the cost and insert the row in one statement (for generate and
+ * retry, queued and counted active in the same statement); or say why not
  * (402, 429, or an upload that is not the caller's).
  */
 #include <string.h>
@@ -18,37 +19,57 @@
 #include "core/gf_sql.h"
 #include "core/gf_credits.h"
 
-/* The create statement reserved nothing: say why, 429 or 402. When the
- * user has no account yet and may_open, open it and return GF_CONTINUE:
- * the caller creates again. */
-static int refused_create(request_rec *r, ap_dbd_t *dbd, long cost, int may_open)
+/* Passes of the create statement before a refusal is final. */
+#define CREATE_PASSES 3
+
+/* The create statement reserved nothing: say why, 429 (only when it also
+ * queues: the active limit) or 402. On the first pass, a user without an
+ * account gets one (with its starting grant) and GF_CONTINUE: the caller
+ * creates again. GF_CONTINUE too when the account allows it by now (a
+ * generation finished in between), before the last pass. */
+static int refused_create(request_rec *r, ap_dbd_t *dbd, long cost, int queues, int pass)
 {
     gf_server_conf_t *sc = gf_server_conf(r->server);
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    const char *msg = "not enough credits for this generation";
-    long max_active = gf_conf_max_active(sc);
+    long max_active = gf_conf_max_active(sc), active;
+    const char *const *a;
+    gf_refusal_t why;
 
     st = gf_db_select(r, dbd, GF_SQL_ACCOUNT_STATE, &rows, 2,
                       apr_ltoa(r->pool, gf_conf_daily_limit(sc)), r->user);
-    if (st == GF_DB_OK && rows->nrows == 0 && may_open) {
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (rows->nrows == 0) {
+        if (pass > 0) return gf_send_db_error(r, GF_DB_ERROR);
         if ((st = gf_account_ensure(r, dbd)) != GF_DB_OK) return gf_send_db_error(r, st);
         return GF_CONTINUE;
     }
-    if (st != GF_DB_OK) return gf_send_db_error(r, st);
-    if (st == GF_DB_OK && rows->nrows == 1 && max_active > 0
-        && apr_atoi64(rows->rows[0][3]) >= max_active) {
-        apr_table_setn(r->headers_out, "Retry-After", "5");
-        return gf_send_error(r, HTTP_TOO_MANY_REQUESTS, GF_ERR_RATE_LIMIT,
-                             apr_psprintf(r->pool, "%ld generations are already in progress "
-                                          "for this user; wait for one to finish", max_active));
+    a = rows->rows[0];
+    active = (long)apr_atoi64(a[3]);
+    why = gf_credits_refused_why((long)apr_atoi64(a[0]), (long)apr_atoi64(a[1]),
+                                 (long)apr_atoi64(a[2]), cost, queues, active, max_active);
+    if (why == GF_REFUSED_NOT && pass + 1 < CREATE_PASSES) {
+        return GF_CONTINUE;
     }
-    if (st == GF_DB_OK && rows->nrows == 1) {
-        msg = gf_credits_refusal(r->pool, apr_atoi64(rows->rows[0][0]),
-                                 apr_atoi64(rows->rows[0][1]), apr_atoi64(rows->rows[0][2]),
-                                 cost);
+    if (why == GF_REFUSED_ACTIVE || (why == GF_REFUSED_NOT && queues && max_active > 0)) {
+        return gf_type_send_active_limit(r, active, max_active);
     }
-    return gf_send_error(r, HTTP_PAYMENT_REQUIRED, GF_ERR_INSUFFICIENT, msg);
+    return gf_send_error(r, HTTP_PAYMENT_REQUIRED, GF_ERR_INSUFFICIENT,
+                         gf_credits_refusal(r->pool, (long)apr_atoi64(a[0]),
+                                            (long)apr_atoi64(a[1]), (long)apr_atoi64(a[2]),
+                                            cost));
+}
+
+/* 429 RATE_LIMIT: the user's generations queued or processing fill
+ * GenFlowMaxActive. */
+int gf_type_send_active_limit(request_rec *r, long active, long max_active)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(4500)
+                  "refused to start a generation: user=%s has %ld queued or processing "
+                  "(GenFlowMaxActive %ld)", r->user, active, max_active);
+    apr_table_setn(r->headers_out, "Retry-After", "5");
+    return gf_send_error(r, HTTP_TOO_MANY_REQUESTS, GF_ERR_RATE_LIMIT,
+                         gf_credits_active_refusal(r->pool, active, max_active));
 }
 
 /* A new generation's id (a random, RFC 4122 version 4 UUID) and, when the
@@ -112,7 +133,7 @@ int gf_type_created_from_status(request_rec *r, const char *status_json, gf_crea
  * INSERT, so that a statement re-run after a lost connection cannot create
  * a second generation and recognises the first. */
 int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
-                              json_object *body, gf_created_t *out)
+                              json_object *body, int queued, gf_created_t *out)
 {
     gf_server_conf_t *sc = gf_server_conf(r->server);
     gf_input_t in;
@@ -167,7 +188,8 @@ int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t
     }
     for (pass = 0;; pass++) {
         const char *before;
-        st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_CREATE), &rows, 18,
+        st = gf_db_select(r, dbd, gf_type_label(dc, queued ? GF_SQL_CREATE_QUEUED
+                                                           : GF_SQL_CREATE), &rows, 18,
                           r->user, apr_ltoa(r->pool, cost),
                           apr_ltoa(r->pool, gf_conf_daily_limit(sc)),
                           prompt, in.prompt, in.preset, in.source_image, in.aspect_ratio,
@@ -214,7 +236,7 @@ int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t
         /* Nothing reserved: a first create of this user (no account yet:
          * make it, with its starting grant, and create again), or a
          * refusal, 402 or 429. */
-        if ((rc = refused_create(r, dbd, cost, pass == 0)) != GF_CONTINUE) return rc;
+        if ((rc = refused_create(r, dbd, cost, queued, pass)) != GF_CONTINUE) return rc;
     }
     rq->idem_linked = rq->idem_key != NULL;
     out->id = rows->rows[0][0];
@@ -223,7 +245,8 @@ int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t
     out->created_at = rows->rows[0][3];
     gf_metrics_credits(gf_metrics(), GF_CREDITS_RESERVED, cost);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1301)
-                  "created type=%s user=%s cost=%ld", dc->type->name, r->user, cost);
+                  "created type=%s user=%s cost=%ld%s", dc->type->name, r->user, cost,
+                  queued ? " queued" : "");
     return GF_CONTINUE;
 }
 
@@ -259,7 +282,7 @@ int gf_type_handle_create(request_rec *r, const gf_dir_conf_t *dc)
 
     if ((rc = gf_type_check_json_request(r, dc, &body)) != GF_CONTINUE) return rc;
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
-    if ((rc = gf_type_create_generation(r, dbd, dc, body, &created)) != GF_CONTINUE) return rc;
+    if ((rc = gf_type_create_generation(r, dbd, dc, body, 0, &created)) != GF_CONTINUE) return rc;
     gf_db_release(r);
     return gf_type_send_created(r, dc, &created);
 }

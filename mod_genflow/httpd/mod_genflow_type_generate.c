@@ -13,6 +13,7 @@
 #include "core/gf_route.h"
 #include "core/gf_sql.h"
 #include "core/gf_job.h"
+#include "core/gf_credits.h"
 
 /* The wait a client asked for (Prefer: wait=N), else the location's. */
 int gf_type_requested_wait(request_rec *r, const gf_dir_conf_t *dc)
@@ -70,29 +71,82 @@ int gf_type_answer_when_done(request_rec *r, const gf_dir_conf_t *dc, const char
     return gf_send_json(r, HTTP_ACCEPTED, gf_json_dump(r->pool, out));
 }
 
-/* Hand the owner's pending generation to the workers and answer as
- * generate does; 404 or 409 when it is not the caller's pending one. */
-int gf_type_queue_and_answer(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
-                             const char *id, int wait)
-{
-    gf_req_t *rq = gf_req(r);
-    gf_db_rows_t *rows;
-    gf_db_status_t st;
+/* Passes of the queue statement before a refusal by the limit is final. */
+#define QUEUE_PASSES 3
 
-    st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_QUEUE), &rows, 4, id, r->user,
-                      rq->idem_key, rq->idem_owner);
-    if (st != GF_DB_OK) return gf_send_db_error(r, st);
-    if (rows->nrows == 0 && !rows->rerun) {
-        return gf_type_refused_by_state(r, dbd, dc, id, "pending", "started");
+int gf_type_queue(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, const char *id,
+                  int strict)
+{
+    gf_server_conf_t *sc = gf_server_conf(r->server);
+    gf_req_t *rq = gf_req(r);
+    gf_db_rows_t *rows, *now, *acct;
+    gf_db_status_t st;
+    long max_active = gf_conf_max_active(sc), active;
+    int pass;
+
+    for (pass = 0;; pass++) {
+        st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_QUEUE), &rows, 5, id, r->user,
+                          strict ? rq->idem_key : NULL, strict ? rq->idem_owner : NULL,
+                          apr_ltoa(r->pool, max_active));
+        if (st != GF_DB_OK) return gf_send_db_error(r, st);
+        if (rows->nrows == 1) {
+            rq->idem_linked = rq->idem_linked || (strict && rq->idem_key != NULL);
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(1302)
+                          "queued type=%s id=%s user=%s", dc->type->name, id, r->user);
+            gf_workers_wake();
+            return GF_CONTINUE;
+        }
+        /* Nothing written. The generation was not the caller's created
+         * one, or it was queued already (by a first run of this statement
+         * before a lost connection, or by another request), or the user's
+         * active generations fill the limit. */
+        st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_GET), &now, 2, id, r->user);
+        if (st != GF_DB_OK) return gf_send_db_error(r, st);
+        if (now->nrows == 0) return gf_type_no_such_generation(r);
+        if (!strcmp(now->rows[0][3], "1") || strcmp(now->rows[0][1], "pending")) {
+            if (!strict || (rows->rerun && !strcmp(now->rows[0][3], "1"))) {
+                if (strict) rq->idem_linked = rq->idem_key != NULL;
+                return GF_CONTINUE;
+            }
+            return gf_send_error(r, HTTP_CONFLICT, GF_ERR_INVALID_STATUS,
+                                 apr_psprintf(r->pool, "the generation is %s; only a created "
+                                              "generation (pending, never started) can be "
+                                              "started", strcmp(now->rows[0][1], "pending")
+                                              ? now->rows[0][1] : "started already"));
+        }
+        st = gf_db_select(r, dbd, GF_SQL_ACCOUNT_STATE, &acct, 2,
+                          apr_ltoa(r->pool, gf_conf_daily_limit(sc)), r->user);
+        if (st != GF_DB_OK) return gf_send_db_error(r, st);
+        active = acct->nrows == 1 ? (long)apr_atoi64(acct->rows[0][3]) : 0;
+        if (gf_credits_refused_why(0, 0, 0, 0, 1, active, max_active) == GF_REFUSED_ACTIVE
+            || pass + 1 >= QUEUE_PASSES) {
+            /* The generation stays created: the client may start it later. */
+            return gf_type_send_active_limit(r, active, max_active);
+        }
+        /* A generation finished in between: there is room now. */
     }
-    /* (Run twice after a lost connection, the first run queued it.) */
-    rq->idem_linked = rq->idem_key != NULL;
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(1302)
-                  "queued type=%s id=%s user=%s wait=%d", dc->type->name, id, r->user, wait);
-    gf_workers_wake();
+}
+
+/* Hand the owner's created generation to the workers and answer as
+ * generate does; 404, 409 or 429 when it cannot be started. */
+static int queue_and_answer(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
+                            const char *id, int wait)
+{
+    int rc = gf_type_queue(r, dbd, dc, id, 1);
+    if (rc != GF_CONTINUE) return rc;
     return gf_type_answer_when_done(r, dc, id, wait);
 }
 
+/* A generation created queued (generate with the create fields, retry):
+ * the workers were told by its insert; answer as generate does. */
+static int created_queued(request_rec *r, const gf_dir_conf_t *dc, const char *id, int wait)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(4501)
+                  "created queued type=%s id=%s user=%s wait=%d", dc->type->name, id, r->user,
+                  wait);
+    gf_workers_wake();
+    return gf_type_answer_when_done(r, dc, id, wait);
+}
 
 /* generate: {"generationId": "..."} alone, or the create fields. */
 int gf_type_handle_generate(request_rec *r, const gf_dir_conf_t *dc)
@@ -121,12 +175,16 @@ int gf_type_handle_generate(request_rec *r, const gf_dir_conf_t *dc)
         id = json_object_get_string(idv);
     }
     else {
+        /* Created and queued in one statement: refused by the active
+         * limit, nothing is created or reserved (429). */
         gf_created_t created;
-        if ((rc = gf_type_create_generation(r, dbd, dc, body, &created)) != GF_CONTINUE) return rc;
-        id = created.id;
+        if ((rc = gf_type_create_generation(r, dbd, dc, body, 1, &created)) != GF_CONTINUE) {
+            return rc;
+        }
+        return created_queued(r, dc, created.id, wait);
     }
 
-    return gf_type_queue_and_answer(r, dbd, dc, id, wait);
+    return queue_and_answer(r, dbd, dc, id, wait);
 }
 
 /* POST {base}/retry/{id}: a failed or cancelled generation → a NEW one
@@ -159,11 +217,11 @@ int gf_type_handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route
     input = gf_json_parse(r->pool, rows->rows[0][1], strlen(rows->rows[0][1]), &err);
     if (!input) return gf_send_db_error(r, GF_DB_ERROR);
     /* The stored input is validated again: the rules may have changed. */
-    if ((rc = gf_type_create_generation(r, dbd, dc, input, &created)) != GF_CONTINUE) return rc;
+    if ((rc = gf_type_create_generation(r, dbd, dc, input, 1, &created)) != GF_CONTINUE) return rc;
     id = created.id;
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1304)
                   "retry type=%s of=%s new=%s user=%s", dc->type->name, route->id, id, r->user);
-    return gf_type_queue_and_answer(r, dbd, dc, id, wait);
+    return created_queued(r, dc, id, wait);
 }
 
 /* POST {base}/cancel/{id}: pending or processing → cancelled + refund, in

@@ -14,7 +14,7 @@ use MIME::Base64 ();
 use FindBin;
 
 our @EXPORT = qw(new_user api json_of psql psql_rows base_url is_json_error pg_ctl grant
-                 free_port own_httpd_conf);
+                 free_port own_httpd_conf start_own_server stop_own_server own_api);
 
 my $json = JSON::PP->new->canonical->allow_nonref;
 my $counter = 0;
@@ -149,6 +149,56 @@ $body
 CONF
     close $fh;
     return $file;
+}
+
+# An httpd of the test's own on the suite's database, users and media:
+# /api behind the suite's Basic authentication, then BODY (locations,
+# limits). Returns (dir, base URL); stop it with stop_own_server(dir).
+sub start_own_server {
+    my ($body) = @_;
+    require File::Temp;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my $port = free_port();
+    my $root = Apache::Test::vars('serverroot');
+    my $htpasswd = Apache::Test::vars('t_conf') . '/htpasswd';
+    own_httpd_conf($dir, $port, <<"BODY", qw(auth_basic authn_core authn_file authz_user));
+GenFlowStorageDir "$root/media"
+GenFlowStorageURL /media
+<Location /api>
+    AuthType Basic
+    AuthName "genflow tests"
+    AuthBasicProvider file
+    AuthUserFile "$htpasswd"
+    Require valid-user
+</Location>
+$body
+BODY
+    system("/usr/sbin/apache2 -f '$dir/httpd.conf' -k start") == 0 or die "own httpd: $dir";
+    for (1 .. 50) { last if -s "$dir/httpd.pid"; select undef, undef, undef, 0.1 }
+    return ($dir, "http://127.0.0.1:$port");
+}
+
+sub stop_own_server {
+    my ($dir) = @_;
+    system("/usr/sbin/apache2 -f '$dir/httpd.conf' -k stop");
+    for (1 .. 100) { last unless -e "$dir/httpd.pid"; select undef, undef, undef, 0.1 }
+}
+
+# As api(), against another server's base URL; recorded for the OpenAPI
+# check too (the same API on the same module).
+sub own_api {
+    my ($url, $method, $path, %a) = @_;
+    my $req = HTTP::Request->new($method => $url . $path);
+    $req->authorization_basic($a{user}, $a{user}) if defined $a{user};
+    if (exists $a{body}) {
+        $req->content(ref $a{body} ? $json->encode($a{body}) : $a{body});
+        $req->header('Content-Type' => 'application/json');
+    }
+    my $h = $a{headers} || {};
+    $req->header($_ => $h->{$_}) for keys %$h;
+    my $res = LWP::UserAgent->new(timeout => 90, keep_alive => 0)->request($req);
+    record_exchange($method, $path, $res);
+    return $res;
 }
 
 # Give a user credits the way an admin grant does: a ledger row and the

@@ -31,6 +31,35 @@ START_TEST(refusal_messages_say_why)
 }
 END_TEST
 
+START_TEST(refusal_kinds)
+{
+    /* The active limit counts only for a statement that queues. */
+    ck_assert_int_eq(gf_credits_refused_why(10, 100, 0, 2, 1, 3, 3), GF_REFUSED_ACTIVE);
+    ck_assert_int_eq(gf_credits_refused_why(10, 100, 0, 2, 1, 4, 3), GF_REFUSED_ACTIVE);
+    ck_assert_int_eq(gf_credits_refused_why(10, 100, 0, 2, 0, 3, 3), GF_REFUSED_NOT);
+    ck_assert_int_eq(gf_credits_refused_why(1, 100, 0, 2, 0, 3, 3), GF_REFUSED_CREDITS);
+    /* Both: the limit is named first. */
+    ck_assert_int_eq(gf_credits_refused_why(1, 100, 0, 2, 1, 3, 3), GF_REFUSED_ACTIVE);
+    /* Room again since the statement ran: run it again. */
+    ck_assert_int_eq(gf_credits_refused_why(10, 100, 0, 2, 1, 2, 3), GF_REFUSED_NOT);
+    /* 0 = no limit; a queue of a created generation reserves nothing. */
+    ck_assert_int_eq(gf_credits_refused_why(10, 100, 0, 2, 1, 500, 0), GF_REFUSED_NOT);
+    ck_assert_int_eq(gf_credits_refused_why(0, 100, 100, 0, 1, 0, 3), GF_REFUSED_NOT);
+    ck_assert_int_eq(gf_credits_refused_why(50, 10, 9, 2, 1, 0, 3), GF_REFUSED_CREDITS);
+}
+END_TEST
+
+START_TEST(active_refusal_says_what_counts)
+{
+    ck_assert_str_eq(gf_credits_active_refusal(test_pool, 3, 3),
+                     "3 generations of this user are queued or processing (limit 3); created "
+                     "but not started generations do not count; retry when one has finished");
+    ck_assert_str_eq(gf_credits_active_refusal(test_pool, 1, 1),
+                     "1 generation of this user is queued or processing (limit 1); created "
+                     "but not started generations do not count; retry when one has finished");
+}
+END_TEST
+
 START_TEST(daily_reset_is_next_utc_midnight)
 {
     /* 2026-11-22T13:45:10Z → 2026-11-23T00:00:00Z */
@@ -62,6 +91,8 @@ Suite *credits_suite(void)
     tcase_add_test(tc, remaining_is_min_of_balance_and_day);
     tcase_add_test(tc, reservation_rule);
     tcase_add_test(tc, refusal_messages_say_why);
+    tcase_add_test(tc, refusal_kinds);
+    tcase_add_test(tc, active_refusal_says_what_counts);
     tcase_add_test(tc, daily_reset_is_next_utc_midnight);
     tcase_add_test(tc, config_amounts);
     suite_add_tcase(s, tc);

@@ -45,6 +45,17 @@ START_TEST(type_statements)
     ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(st, GF_SQL_FAIL, gf_sql_stmt_t).sql, "'refund'"));
     ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(st, GF_SQL_COMPLETE, gf_sql_stmt_t).sql,
                                  "'charge'"));
+    /* Only a statement that queues counts a generation active, and the
+     * one that creates it queued checks the limit where it reserves. */
+    ck_assert_ptr_null(strstr(APR_ARRAY_IDX(st, GF_SQL_CREATE, gf_sql_stmt_t).sql,
+                              "a.active + 1"));
+    ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(st, GF_SQL_CREATE_QUEUED, gf_sql_stmt_t).sql,
+                                 "a.active < args.max_active"));
+    ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(st, GF_SQL_CREATE_QUEUED, gf_sql_stmt_t).sql,
+                                 "'reserve'"));
+    ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(st, GF_SQL_QUEUE, gf_sql_stmt_t).sql,
+                                 "a.active < args.max_active"));
+    ck_assert_ptr_null(strstr(APR_ARRAY_IDX(st, GF_SQL_EXPIRE, gf_sql_stmt_t).sql, "active"));
 }
 END_TEST
 
@@ -64,6 +75,17 @@ START_TEST(labels_unique_for_long_tables)
     ck_assert_str_ne(la, lc);
     ck_assert_str_eq(gf_sql_type_label(test_pool, "neo_glitch_media", GF_SQL_CREATE),
                      "gf_neo_glitch_media_create");
+    /* Every operation's label fits, and no two operations share one. */
+    {
+        int op, other;
+        for (op = 0; op < GF_SQL_TYPE_OPS; op++) {
+            const char *l = gf_sql_type_label(test_pool, a, (gf_sql_type_op_t)op);
+            ck_assert_msg(strlen(l) <= 63, "%s is longer than 63 bytes", l);
+            for (other = 0; other < op; other++) {
+                ck_assert_str_ne(l, gf_sql_type_label(test_pool, a, (gf_sql_type_op_t)other));
+            }
+        }
+    }
 }
 END_TEST
 
