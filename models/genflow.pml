@@ -1,29 +1,36 @@
 /* genflow.pml: the job and credit state machine of mod_genflow, for spin.
  *
- * Every statement step (genflow_sql.pml) mirrors one SQL statement of mod_genflow/core/gf_sql.c
- * (or gf_sql_global.c, or a function of sql/): its guard is the statement's
- * WHERE clause, its body the SET list and the ledger row it inserts. A
+ * Every statement step (genflow_sql.pml) mirrors one SQL statement of
+ * mod_genflow/core/gf_sql.c (or gf_sql_global.c, or a function of sql/):
+ * its guard is the statement's WHERE clause, its body the SET list and
+ * the ledger row it inserts. A
  * statement is one transaction, so it is one indivisible step. Everything
  * between statements (a provider call, a lease running out, a webhook, the
  * user's cancel) interleaves freely. docs/architecture.md, "The model",
  * maps each step to its statement and says what is abstracted.
  *
  * Build switches (tests/check_model.sh runs them all):
- *   (none)            the engine, the code as it is: safety (pan -DNOCLAIM) and
- *                     liveness (pan -a -f with the ltl claim "live")
+ *   (none)            the engine, the code as it is: safety (pan
+ *                     -DNOCLAIM) and liveness (pan -a -f with the ltl claim "live")
  *   BROKEN_FINALIZE   the user's cancel (FAIL as cancel) without its
- *                     status guard: spin must find a refund after a charge
+ *                     status guard: spin must find a second finalization
+ *                     (a refund after a refund or after a charge)
  *   BROKEN_STALE      the worker's outcome statements without the
  *                     (lease_owner, attempts) guard: spin must find a
  *                     stale attempt changing the row
+ *   IDEM              two creates with one Idempotency-Key (safety and
+ *                     liveness too)
+ *   MVCC_CREATE       (with IDEM) CREATE in the two steps PostgreSQL's
+ *                     READ COMMITTED gives it: spin finds the race with
+ *                     IDEM_TAKEOVER described in docs/architecture.md
  */
 
 /* ---- bounds ---------------------------------------------------------- */
 #define NG       2   /* generation slots; request r creates generation r */
 #ifdef IDEM
 /* The idempotent create: two requests with one Idempotency-Key, racing
- * (BEGIN, TAKEOVER, CREATE, SAVE, RELEASE, a request dying anywhere),
- * then the generation through one worker. */
+ * (BEGIN, TAKEOVER, CREATE, SAVE, RELEASE, a request dying anywhere).
+ * Its generation is not worked: it is cancelled or expires (the sweeps). */
 #define NR       2
 #define NKEY     2
 #ifndef NW
@@ -115,7 +122,7 @@ byte created_by_key;  /* generations CREATE made for the key's requests */
  * mod_genflow_idempotency.c when it carries the key. */
 proctype Request(byte r)
 {
-    bool keyed = (r < NKEY), owned, ok;
+    bool keyed = (r < NKEY), owned, ok, snap;
     byte gen = NOBODY;
 
     if
@@ -124,7 +131,8 @@ proctype Request(byte r)
         d_step {
             if
             :: rec == R_ABSENT -> rec = R_RUNNING; rec_owner = r; rec_gen = NOBODY;
-                                  rec_stale = 0; owned = 1
+                                  rec_stale = 0; owned = 1;
+                                  printf("step IDEM_BEGIN by request %d\n", r)
             :: else -> owned = 0
             fi
         };
@@ -135,7 +143,8 @@ proctype Request(byte r)
             d_step {
                 if
                 :: rec == R_RUNNING && (rec_owner == NOBODY || rec_stale) ->
-                    rec_owner = r; rec_stale = 0; gen = rec_gen; owned = 1
+                    rec_owner = r; rec_stale = 0; gen = rec_gen; owned = 1;
+                    printf("step IDEM_TAKEOVER by request %d: generation %d (255: none)\n", r, gen)
                 :: else -> skip   /* absent: 409; done: replay; running: 409 */
                 fi
             }
@@ -154,7 +163,35 @@ proctype Request(byte r)
         :: skip
         :: keyed -> goto done   /* the request dies before its create */
         fi;
+#ifdef MVCC_CREATE
+        /* CREATE_SQL as PostgreSQL runs it under READ COMMITTED: the acct
+         * CTE's EXISTS on the key's record reads the statement's snapshot;
+         * the idem CTE's UPDATE re-checks the newest version of the record
+         * and skips it when it changed. A takeover that commits in between
+         * is not seen by the first and stops only the second. */
+        d_step { snap = (!keyed || (rec == R_RUNNING && rec_owner == r)) };
+        d_step {
+            if
+            :: balance >= COST && st[r] == ABSENT && snap ->
+                printf("step CREATE g%d (request %d): reserve\n", r, r);
+                st[r] = PENDING; nres[r] = 1; balance = balance - COST; nactive = nactive + 1;
+                if
+                :: keyed && rec_owner == r -> rec_gen = r
+                :: else -> skip
+                fi;
+                if
+                :: keyed -> created_by_key = created_by_key + 1
+                :: else -> skip
+                fi;
+                ok = 1
+            :: else -> ok = 0
+            fi;
+            snap = 0;
+            check()
+        };
+#else
         CREATE(r, keyed, ok);
+#endif
         if
         :: ok -> gen = r
         :: !ok && keyed ->
@@ -369,7 +406,8 @@ end:
     do
     :: d_step { live[0] -> live[0] = 0; printf("time: the lease of g0 runs out\n") }
     :: d_step { live[1] -> live[1] = 0; printf("time: the lease of g1 runs out\n") }
-    :: d_step { rec == R_RUNNING && rec_owner != NOBODY && !rec_stale -> rec_stale = 1 }
+    :: d_step { rec == R_RUNNING && rec_owner != NOBODY && !rec_stale -> rec_stale = 1;
+                printf("time: the key's record is older than the lease\n") }
     od
 }
 
