@@ -1,0 +1,489 @@
+/* genflow.pml: the job and credit state machine of mod_genflow, for spin.
+ *
+ * Every statement step (genflow_sql.pml) mirrors one SQL statement of
+ * mod_genflow/core/gf_sql.c (or gf_sql_global.c, or a function of sql/):
+ * its guard is the statement's WHERE clause, its body the SET list and
+ * the ledger row it inserts. A
+ * statement is one transaction, so it is one indivisible step. Everything
+ * between statements (a provider call, a lease running out, a webhook, the
+ * user's cancel) interleaves freely. docs/architecture.md, "The model",
+ * maps each step to its statement and says what is abstracted.
+ *
+ * Build switches (tests/check_model.sh runs them all):
+ *   (none)            the engine, the code as it is: safety (pan
+ *                     -DNOCLAIM) and liveness (pan -a -f with the ltl claim "live")
+ *   BROKEN_FINALIZE   the user's cancel (FAIL as cancel) without its
+ *                     status guard: spin must find a second finalization
+ *                     (a refund after a refund or after a charge)
+ *   BROKEN_STALE      the worker's outcome statements without the
+ *                     (lease_owner, attempts) guard: spin must find a
+ *                     stale attempt changing the row
+ *   IDEM              two creates with one Idempotency-Key (safety and
+ *                     liveness too)
+ *   MVCC_CREATE       (with IDEM) CREATE in the two steps PostgreSQL's
+ *                     READ COMMITTED gives it: spin finds the race with
+ *                     IDEM_TAKEOVER described in docs/architecture.md
+ */
+
+/* ---- bounds ---------------------------------------------------------- */
+#define NG       2   /* generation slots; request r creates generation r */
+#ifdef IDEM
+/* The idempotent create: two requests with one Idempotency-Key, racing
+ * (BEGIN, TAKEOVER, CREATE, SAVE, RELEASE, a request dying anywhere).
+ * Its generation is not worked: it is cancelled or expires (the sweeps). */
+#define NR       2
+#define NKEY     2
+#ifndef NW
+#define NW       0   /* -DNW=1: the generation through a worker too (slow) */
+#endif
+#else
+/* The engine: one generation, two workers (rescue, stale writers). */
+#define NR       1
+#define NKEY     0
+#ifndef NW
+#define NW       2
+#endif
+#endif
+#define CHAIN    2   /* providers in the chain */
+#define MAXRETRY 1   /* GenFlowMaxRetries */
+#define MAXATT   3   /* claims per generation the model lets happen */
+#define COST     1
+#define GRANT    2   /* the account's starting grant */
+
+#define NOBODY   255 /* lease_owner IS NULL; also "no generation" */
+
+/* status; ABSENT: no row with this id (yet) */
+#define ABSENT     0
+#define PENDING    1
+#define PROCESSING 2
+#define COMPLETED  3
+#define FAILED     4
+#define CANCELLED  5
+#define OPEN(g)     (st[g] == PENDING || st[g] == PROCESSING)
+#define TERMINAL(g) (st[g] >= COMPLETED)
+
+/* provider answers */
+#define O_IMAGE     1
+#define O_RUNNING   2   /* a job id, not finished */
+#define O_TRANSIENT 3
+#define O_PERMANENT 4
+
+/* gf_job_decide's verdicts */
+#define D_COMPLETE 1
+#define D_POLL     2
+#define D_RETRY    3
+#define D_FALLBACK 4
+#define D_FAIL     5
+
+/* ---- the database ----------------------------------------------------- */
+/* One row per generation slot: the columns that decide a transition. */
+byte st[NG];          /* status */
+bool queued[NG];      /* queued_at IS NOT NULL */
+bool due[NG];         /* next_attempt_at <= now() */
+byte owner[NG];       /* lease_owner */
+bool live[NG];        /* lease_until > now() (false: NULL or expired) */
+byte att[NG];         /* attempts */
+bool jid[NG];         /* provider_job_id IS NOT NULL */
+bool woken[NG];       /* woken_at IS NOT NULL */
+bool hook[NG];        /* the provider's webhook for the accepted job is on its way */
+byte ci[NG];          /* chain_index */
+byte rc[NG];          /* retry_count */
+
+/* time, per generation (see "what time means" in the docs) */
+bool deadline[NG];    /* now() >= deadline_at */
+bool ttl[NG];         /* created_at < now() - GenFlowPendingTTL */
+bool overdue[NG];     /* next_attempt_at < now() - TTL (the orphan sweep's test) */
+
+/* the account and the ledger */
+short balance = GRANT;
+byte nactive;         /* genflow_accounts.active */
+byte nres[NG];        /* ledger rows of kind reserve for the generation */
+byte nchg[NG];        /* ... charge */
+byte nref[NG];        /* ... refund */
+
+/* the Idempotency-Key record of requests 0 .. NKEY-1 */
+#define R_ABSENT  0
+#define R_RUNNING 1
+#define R_DONE    2
+byte rec;             /* state; R_ABSENT: no row */
+byte rec_owner = NOBODY;
+byte rec_gen = NOBODY;
+bool rec_stale;       /* claimed_at older than GenFlowLeaseSeconds */
+
+/* ghost state: not in the database, only for the properties */
+bool image[NG];       /* some provider call returned this generation's picture */
+byte created_by_key;  /* generations CREATE made for the key's requests */
+
+#include "genflow_sql.pml"
+
+/* ---- the processes ---------------------------------------------------- */
+
+/* A create request (POST create, then generate) through
+ * mod_genflow_idempotency.c when it carries the key. */
+proctype Request(byte r)
+{
+    bool keyed = (r < NKEY), owned, ok, snap;
+    byte gen = NOBODY;
+
+    if
+    :: keyed ->
+        /* IDEM_BEGIN: INSERT ... ON CONFLICT DO NOTHING */
+        d_step {
+            if
+            :: rec == R_ABSENT -> rec = R_RUNNING; rec_owner = r; rec_gen = NOBODY;
+                                  rec_stale = 0; owned = 1;
+                                  printf("step IDEM_BEGIN by request %d\n", r)
+            :: else -> owned = 0
+            fi
+        };
+        if
+        :: !owned ->
+            /* IDEM_GET, then IDEM_TAKEOVER when its owner released it or
+             * is stale (one step: the takeover's WHERE repeats the test) */
+            d_step {
+                if
+                :: rec == R_RUNNING && (rec_owner == NOBODY || rec_stale) ->
+                    rec_owner = r; rec_stale = 0; gen = rec_gen; owned = 1;
+                    printf("step IDEM_TAKEOVER by request %d: generation %d (255: none)\n", r, gen)
+                :: else -> skip   /* absent: 409; done: replay; running: 409 */
+                fi
+            }
+        :: else -> skip
+        fi;
+        if
+        :: !owned -> goto done
+        :: else -> skip
+        fi
+    :: else -> skip
+    fi;
+
+    if
+    :: gen == NOBODY ->
+        if
+        :: skip
+        :: keyed -> goto done   /* the request dies before its create */
+        fi;
+#ifdef MVCC_CREATE
+        /* CREATE_SQL as PostgreSQL runs it under READ COMMITTED: the acct
+         * CTE's EXISTS on the key's record reads the statement's snapshot;
+         * the idem CTE's UPDATE re-checks the newest version of the record
+         * and skips it when it changed. A takeover that commits in between
+         * is not seen by the first and stops only the second. */
+        d_step { snap = (!keyed || (rec == R_RUNNING && rec_owner == r)) };
+        d_step {
+            if
+            :: balance >= COST && st[r] == ABSENT && snap ->
+                printf("step CREATE g%d (request %d): reserve\n", r, r);
+                st[r] = PENDING; nres[r] = 1; balance = balance - COST; nactive = nactive + 1;
+                if
+                :: keyed && rec_owner == r -> rec_gen = r
+                :: else -> skip
+                fi;
+                if
+                :: keyed -> created_by_key = created_by_key + 1
+                :: else -> skip
+                fi;
+                ok = 1
+            :: else -> ok = 0
+            fi;
+            snap = 0;
+            check()
+        };
+#else
+        CREATE(r, keyed, ok);
+#endif
+        if
+        :: ok -> gen = r
+        :: !ok && keyed ->
+            /* IDEM_DROP: nothing was created; the key is free again */
+            d_step {
+                if
+                :: rec == R_RUNNING && rec_owner == r && rec_gen == NOBODY -> rec = R_ABSENT;
+                                                                            rec_owner = NOBODY
+                :: else -> skip
+                fi
+            };
+            goto done
+        :: !ok && !keyed -> goto done
+        fi
+    :: else -> skip   /* took over a record that names its generation */
+    fi;
+
+    /* generate: QUEUE, or the client never asks (EXPIRE's case) */
+    if
+    :: QUEUE(gen)
+    :: skip
+    fi;
+
+    if
+    :: keyed ->
+        if
+        :: d_step {   /* IDEM_SAVE */
+               if
+               :: rec_owner == r -> rec = R_DONE
+               :: else -> skip
+               fi
+           }
+        :: d_step {   /* IDEM_RELEASE: the answer failed */
+               if
+               :: rec == R_RUNNING && rec_owner == r -> rec_owner = NOBODY
+               :: else -> skip
+               fi
+           }
+        :: skip       /* the request dies: the record goes stale */
+        fi
+    :: else -> skip
+    fi;
+done:
+    atomic { owned = 0; ok = 0; gen = 0 }
+}
+
+/* The user's cancel, at any time, or never. */
+proctype Canceller(byte g)
+{
+    if
+    :: st[g] != ABSENT -> CANCEL(g)
+    :: skip
+    fi
+}
+
+/* A worker thread: claim, one attempt, one guarded outcome statement. */
+proctype Worker(byte w)
+{
+    byte g, a, cidx, retries, out, dec;
+    bool j, jres, resc, ok, delay;
+
+end_idle:
+    do
+    :: d_step {   /* CLAIM_SQL: new work (no provider job id) */
+           if
+           :: CLAIMABLE(0, 0) -> g = 0
+           :: CLAIMABLE(1, 0) -> g = 1
+           fi;
+           CLAIM_SET(w, g, a, resc);
+           cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0
+       };
+       goto attempt
+    :: d_step {   /* CLAIM_POLLS_SQL: the poll of an accepted job */
+           if
+           :: CLAIMABLE(0, 1) -> g = 0
+           :: CLAIMABLE(1, 1) -> g = 1
+           fi;
+           CLAIM_SET(w, g, a, resc);
+           cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0
+       };
+       if
+       :: RELEASE_REST(w, g); goto idle   /* a batch row not reached */
+       :: goto attempt
+       fi
+    od;
+
+idle:   /* forget the attempt (fewer states, same behaviour) */
+    atomic { g = 0; a = 0; cidx = 0; retries = 0; out = 0; dec = 0; j = 0; jres = 0; resc = 0;
+             ok = 0; delay = 0 };
+    goto end_idle;
+
+attempt:
+    /* run_claimed: the deadline first, then the rescue rule (local
+     * decisions: one step) */
+    atomic {
+        if
+        :: deadline[g] -> dec = D_FAIL
+        :: !deadline[g] && resc && !j && cidx + 1 < CHAIN -> dec = D_FALLBACK; delay = 0
+        :: else -> skip
+        fi;
+        resc = 0;
+        if
+        :: dec != 0 -> goto write
+        :: else -> skip
+        fi
+    };
+
+    /* The provider call, no database connection held. The listener's
+     * heartbeat may renew the lease meanwhile (or find it lost); the
+     * lease may run out at any time (Clock). A submission the provider
+     * accepts writes its job id at once (ACCEPTED). */
+    if
+    :: RENEW(w, g, a, ok);
+       if
+       :: !ok -> goto idle   /* gf_attempt_lost: write nothing */
+       :: else -> ok = 0
+       fi
+    :: skip
+    fi;
+    if
+    :: !j -> ACCEPTED(w, g, a); jres = 1
+    :: skip
+    fi;
+
+    /* the child stops (RELEASE), or is killed (nothing), or goes on:
+     * gf_workers_aborting after the call) */
+    if
+    :: RELEASE(w, g, a, !j); goto idle
+    :: goto idle
+    :: skip
+    fi;
+
+    /* The provider's answer, then gf_job_decide (local: one step). */
+    atomic {
+        if
+        :: out = O_IMAGE
+        :: out = O_TRANSIENT
+        :: !j && !jres -> out = O_PERMANENT   /* a refused submission */
+        :: j || jres -> out = O_RUNNING        /* the job is not finished */
+        :: j -> out = O_PERMANENT              /* the job failed */
+        fi;
+        printf("provider answers g%d worker %d attempt %d: %d (1 image, 2 running, 3 transient, 4 permanent)\n", g, w, a, out);
+        if
+        :: out == O_IMAGE -> image[g] = 1; dec = D_COMPLETE
+        :: out != O_IMAGE && deadline[g] -> dec = D_FAIL
+        :: out != O_IMAGE && !deadline[g] && (j || jres) && out == O_TRANSIENT -> dec = D_POLL; delay = 1
+        :: out != O_IMAGE && !deadline[g] && out == O_RUNNING -> dec = D_POLL; delay = 1
+        :: out != O_IMAGE && !deadline[g] && !((j || jres) && out == O_TRANSIENT) && out != O_RUNNING ->
+            if
+            :: out == O_TRANSIENT && retries < MAXRETRY ->
+                if
+                :: dec = D_RETRY; delay = 1
+                :: cidx + 1 < CHAIN -> dec = D_FALLBACK; delay = 0   /* no time left */
+                :: cidx + 1 >= CHAIN -> dec = D_FAIL
+                fi
+            :: !(out == O_TRANSIENT && retries < MAXRETRY) && cidx + 1 < CHAIN ->
+                dec = D_FALLBACK; delay = 0
+            :: !(out == O_TRANSIENT && retries < MAXRETRY) && cidx + 1 >= CHAIN ->
+                dec = D_FAIL
+            fi
+        fi;
+        j = j || jres;   /* the job id SCHEDULE writes */
+        out = 0; jres = 0; cidx = 0; retries = 0
+    };
+
+write:
+    /* apply(): the outcome statement */
+    if
+    :: dec == D_COMPLETE ->
+        RENEW(w, g, a, ok);   /* still this attempt's? else discard */
+        if
+        :: !ok -> goto idle
+        :: else -> skip
+        fi;
+        if
+        :: COMPLETE(w, g, a)
+        :: FAIL(w, g, a)      /* storage put failed: STORAGE_ERROR */
+        fi
+    :: dec == D_FAIL -> FAIL(w, g, a)
+    :: dec == D_POLL || dec == D_RETRY || dec == D_FALLBACK ->
+        SCHEDULE(w, g, a, dec, j, delay)
+    fi;
+    goto idle
+}
+
+/* Provider webhooks: WAKE_SQL, at any time after the provider accepted
+ * the job (before or after the worker has written its id). One delivery
+ * per accepted job: a provider sends a finite number, and a repeat finds
+ * due and woken set already. */
+active proctype Webhook()
+{
+end:
+    do
+    :: d_step { hook[0] -> hook[0] = 0;
+                if
+                :: jid[0] && OPEN(0) && queued[0] -> due[0] = 1; woken[0] = 1; overdue[0] = 0; printf("step WAKE g0\n")
+                :: else -> skip
+                fi }
+    :: d_step { hook[1] -> hook[1] = 0;
+                if
+                :: jid[1] && OPEN(1) && queued[1] -> due[1] = 1; woken[1] = 1; overdue[1] = 0; printf("step WAKE g1\n")
+                :: else -> skip
+                fi }
+    od
+}
+
+/* Leases run out (a heartbeat missed, a child killed or hung); the key's
+ * record ages past GenFlowLeaseSeconds. Any time, any number of times. */
+active proctype Clock()
+{
+end:
+    do
+    :: d_step { live[0] -> live[0] = 0; printf("time: the lease of g0 runs out\n") }
+    :: d_step { live[1] -> live[1] = 0; printf("time: the lease of g1 runs out\n") }
+    :: d_step { rec == R_RUNNING && rec_owner != NOBODY && !rec_stale -> rec_stale = 1;
+                printf("time: the key's record is older than the lease\n") }
+    od
+}
+
+/* Time that must come: one process per clock so that weak fairness
+ * makes each of them happen (the liveness run). */
+proctype Deadline(byte g)
+{
+end:
+    att[g] > 0 -> deadline[g] = 1; printf("time: the deadline of g%d passes\n", g)   /* deadline_at: set by the first claim */
+}
+
+proctype PendingTTL(byte g)
+{
+end:
+    st[g] == PENDING && !queued[g] -> ttl[g] = 1   /* only read while never queued */
+}
+
+proctype Timer(byte g)   /* next_attempt_at comes; a due row ages past the TTL */
+{
+end:
+    do
+    :: d_step { queued[g] && OPEN(g) && !due[g] -> due[g] = 1 }
+    :: d_step { queued[g] && OPEN(g) && due[g] && !live[g] && !overdue[g] -> overdue[g] = 1 }
+    od
+}
+
+/* Worker 0's sweeps (mod_genflow_sweep.c): EXPIRE_SQL per type, then
+ * genflow_expire_orphans() (sql/007). */
+inline EXPIRE(g)
+{
+    d_step {
+        st[g] == PENDING && !queued[g] && ttl[g] ->
+        printf("step EXPIRE g%d: refund\n", g); st[g] = FAILED; refund(g); check()
+    }
+}
+
+inline ORPHAN(g)
+{
+    d_step {
+        OPEN(g) && ((!queued[g] && ttl[g]) || (queued[g] && overdue[g] && !live[g])) ->
+        printf("step ORPHANS g%d: refund\n", g);
+        st[g] = FAILED; owner[g] = NOBODY; live[g] = 0; refund(g); check()
+    }
+}
+
+proctype Sweeper()
+{
+end:
+    do
+    :: EXPIRE(0)
+    :: EXPIRE(1)
+    :: ORPHAN(0)
+    :: ORPHAN(1)
+    od
+}
+
+init
+{
+    byte i;
+    atomic {
+        for (i : 0 .. NG - 1) {
+            owner[i] = NOBODY
+        }
+        for (i : 0 .. NR - 1) {
+            run Request(i);
+            run Canceller(i);
+            run Deadline(i);
+            run PendingTTL(i);
+            run Timer(i)
+        }
+        for (i : 0 .. NW - 1) {
+            run Worker(i)
+        }
+        run Sweeper()
+    }
+}
+
+/* Liveness: every generation that exists becomes terminal. */
+ltl live { [] ((st[0] != ABSENT -> <> TERMINAL(0)) && (st[1] != ABSENT -> <> TERMINAL(1))) }

@@ -1,0 +1,248 @@
+/* genflow_sql.pml: the SQL statements of the model (included by
+ * genflow.pml), one inline each, and the properties checked after every
+ * statement. Each statement is one d_step: guard = its WHERE clause,
+ * effect = its SET list and ledger row. */
+
+/* ---- the properties, checked after every statement --------------------- */
+inline check_money()
+{
+    /* balance = grants - reservations + refunds (charges carry 0) */
+    assert(balance == GRANT - COST * (nres[0] + nres[1]) + COST * (nref[0] + nref[1]));
+    assert(balance >= 0);
+    assert(nactive == OPEN(0) + OPEN(1));
+    assert(created_by_key <= 1)
+}
+
+inline check_gen(g)
+{
+    assert(nres[g] <= 1);                       /* one reservation */
+    assert(nchg[g] + nref[g] <= 1);             /* one finalization */
+    assert(st[g] == ABSENT || nres[g] == 1);    /* a row has its reservation */
+    assert(nchg[g] == 0 || (st[g] == COMPLETED && image[g]));  /* no charge without completion */
+    assert(nref[g] == 0 || st[g] == FAILED || st[g] == CANCELLED);
+    assert(!OPEN(g) || nchg[g] + nref[g] == 0)
+}
+
+inline check()
+{
+    check_money();
+    check_gen(0); check_gen(1)
+}
+
+/* The ledger's own rules (sql/001): a finalization follows the
+ * reservation (trigger genflow_ledger_check_finalization) and is the only
+ * one (unique index genflow_ledger_one_finalization). The model asserts
+ * the statements' guards never leave those to the database: an insert
+ * the index would reject is a violation here. */
+inline charge(g)
+{
+    assert(nres[g] == 1 && nchg[g] == 0 && nref[g] == 0);
+    nchg[g] = 1;
+    nactive = nactive - 1
+}
+
+inline refund(g)
+{
+    assert(nres[g] == 1 && nchg[g] == 0 && nref[g] == 0);
+    nref[g] = 1;
+    balance = balance + COST;
+    nactive = nactive - 1
+}
+
+/* ---- the statements --------------------------------------------------- */
+
+/* CREATE_SQL: balance, a new id, the key's record still this request's;
+ * reserve + the pending row + the link to the record, together. */
+inline CREATE(r, keyed, ok)
+{
+    d_step {
+        if
+        :: balance >= COST && st[r] == ABSENT && (!keyed || (rec == R_RUNNING && rec_owner == r)) ->
+            printf("step CREATE g%d (request %d): reserve\n", r, r);
+            st[r] = PENDING; nres[r] = 1; balance = balance - COST; nactive = nactive + 1;
+            if
+            :: keyed -> rec_gen = r; created_by_key = created_by_key + 1
+            :: else -> skip
+            fi;
+            ok = 1
+        :: else -> ok = 0
+        fi;
+        check()
+    }
+}
+
+/* QUEUE_SQL: the owner's pending row, not yet queued. */
+inline QUEUE(g)
+{
+    d_step {
+        if
+        :: st[g] == PENDING && !queued[g] ->
+            printf("step QUEUE g%d\n", g);
+            queued[g] = 1; due[g] = 1; overdue[g] = 0
+        :: else -> skip
+        fi;
+        check()
+    }
+}
+
+/* FAIL_SQL as cancel: status cancelled, the owner, no lease guard. */
+inline CANCEL(g)
+{
+    d_step {
+        if
+#ifdef BROKEN_FINALIZE
+        :: st[g] != ABSENT ->
+#else
+        :: OPEN(g) ->
+#endif
+            printf("step CANCEL g%d (status was %d): refund\n", g, st[g]);
+            st[g] = CANCELLED; owner[g] = NOBODY; live[g] = 0; refund(g)
+        :: else -> skip
+        fi;
+        check()
+    }
+}
+
+/* DUE_NOW of CLAIM_SQL / CLAIM_POLLS_SQL (SERVED_BY always holds: one
+ * server). The model stops claiming a row after MAXATT attempts: its
+ * bound on time (the MAXATT-th claim finds the deadline passed). */
+#define DUE(g) (queued[g] && OPEN(g) && due[g] && !live[g] && att[g] < MAXATT)
+#define CLAIMABLE(g, polls) (DUE(g) && jid[g] == polls)
+
+/* CLAIM_SET: processing, this worker's lease, the next attempt number,
+ * deadline_at on the first claim; prev_owner says "rescue". */
+inline CLAIM_SET(w, g, a, resc)
+{
+    resc = (owner[g] != NOBODY);
+    printf("step CLAIM g%d by worker %d: attempt %d (rescue %d)\n", g, w, att[g] + 1, resc);
+    st[g] = PROCESSING; owner[g] = w; live[g] = 1; woken[g] = 0;
+    att[g] = att[g] + 1; a = att[g];
+    if
+    :: att[g] == MAXATT -> deadline[g] = 1
+    :: else -> skip
+    fi;
+    check()
+}
+
+/* The guard of RENEW, ACCEPTED, SCHEDULE, COMPLETE and FAIL (worker):
+ * id, lease_owner, attempts, and an open status (COMPLETE and FAIL say
+ * IN ('pending','processing'), the others = 'processing'; a leased row
+ * is never pending, so both read the same here). */
+#ifdef BROKEN_STALE
+#define MINE(w, g, a) (st[g] == PROCESSING)
+#else
+#define MINE(w, g, a) (owner[g] == w && att[g] == a && st[g] == PROCESSING)
+#endif
+/* What the guard promises (sql/003): only the current attempt writes. */
+#define CURRENT(w, g, a) assert(owner[g] == w && att[g] == a)
+
+/* RENEW_SQL: the heartbeat, and the check before a completion. */
+inline RENEW(w, g, a, ok)
+{
+    d_step {
+        if
+        :: MINE(w, g, a) -> CURRENT(w, g, a); live[g] = 1; ok = 1;
+           printf("step RENEW g%d worker %d attempt %d\n", g, w, a)
+        :: else -> ok = 0; printf("step RENEW g%d worker %d attempt %d: no row (lost)\n", g, w, a)
+        fi
+    }
+}
+
+/* ACCEPTED_SQL: the provider took the job; its id is written at once. */
+inline ACCEPTED(w, g, a)
+{
+    d_step {
+        if
+        :: MINE(w, g, a) -> CURRENT(w, g, a); jid[g] = 1; hook[g] = 1;
+           printf("step ACCEPTED g%d worker %d attempt %d\n", g, w, a)
+        :: else -> skip
+        fi
+    }
+}
+
+/* SCHEDULE_SQL: back to waiting, due now if a webhook came meanwhile. */
+inline SCHEDULE(w, g, a, dec, jobid, delay)
+{
+    d_step {
+        if
+        :: MINE(w, g, a) ->
+            CURRENT(w, g, a);
+            printf("step SCHEDULE g%d worker %d attempt %d\n", g, w, a);
+            due[g] = (woken[g] || !delay); woken[g] = 0; overdue[g] = 0;
+            if
+            :: dec == D_POLL -> jid[g] = jobid
+            :: dec == D_RETRY -> rc[g] = rc[g] + 1; jid[g] = 0
+            :: dec == D_FALLBACK -> ci[g] = ci[g] + 1; rc[g] = 0; jid[g] = 0
+            fi;
+            owner[g] = NOBODY; live[g] = 0
+        :: else -> printf("step SCHEDULE g%d worker %d attempt %d: no row (stale)\n", g, w, a)
+        fi;
+        check()
+    }
+}
+
+/* COMPLETE_SQL: completed, the charge row, active - 1. */
+inline COMPLETE(w, g, a)
+{
+    d_step {
+        if
+        :: MINE(w, g, a) ->
+            CURRENT(w, g, a);
+            printf("step COMPLETE g%d worker %d attempt %d: charge\n", g, w, a);
+            st[g] = COMPLETED; owner[g] = NOBODY; live[g] = 0; charge(g)
+        :: else -> printf("step COMPLETE g%d worker %d attempt %d: no row (stale)\n", g, w, a)
+        fi;
+        check()
+    }
+}
+
+/* FAIL_SQL from a worker: failed, the refund row, balance back. */
+inline FAIL(w, g, a)
+{
+    d_step {
+        if
+        :: MINE(w, g, a) ->
+            CURRENT(w, g, a);
+            printf("step FAIL g%d worker %d attempt %d: refund\n", g, w, a);
+            st[g] = FAILED; owner[g] = NOBODY; live[g] = 0; refund(g)
+        :: else -> printf("step FAIL g%d worker %d attempt %d: no row (stale)\n", g, w, a)
+        fi;
+        check()
+    }
+}
+
+/* RELEASE_SQL: the stopping child gives the row back, due now; after a
+ * cut-off submission (no job id known at the claim) the owner stays, with
+ * the lease expired, so the next claim is a rescue. */
+inline RELEASE(w, g, a, uncertain)
+{
+    d_step {
+        if
+        :: MINE(w, g, a) ->
+            CURRENT(w, g, a);
+            printf("step RELEASE g%d worker %d attempt %d\n", g, w, a);
+            if
+            :: uncertain -> skip
+            :: else -> owner[g] = NOBODY
+            fi;
+            live[g] = 0; due[g] = 1; overdue[g] = 0
+        :: else -> skip
+        fi;
+        check()
+    }
+}
+
+/* RELEASE_REST_SQL: a claimed poll the worker will not reach in time;
+ * guarded by lease_owner and status only (no attempt number). */
+inline RELEASE_REST(w, g)
+{
+    d_step {
+        if
+        :: owner[g] == w && st[g] == PROCESSING ->
+            owner[g] = NOBODY; live[g] = 0; due[g] = 1; overdue[g] = 0;
+            printf("step RELEASE_REST g%d worker %d\n", g, w)
+        :: else -> skip
+        fi;
+        check()
+    }
+}
