@@ -9,7 +9,7 @@ use GenFlowTest;
 use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep);
 
-plan tests => 23;
+plan tests => 27;
 
 my $u = new_user('idem');
 api(GET => '/api/quota', user => $u);
@@ -83,6 +83,48 @@ $res = api(POST => '/api/slow-glitch/generate', user => $u, body => { prompt => 
 is($res->code, 200, 'after it finished, the key replays');
 is($res->header('Idempotent-Replayed'), 'true', 'as a replay');
 is(json_of($res)->{status}, 'completed', 'of the completed generation');
+
+# A first request that waits past the key's bound (GenFlowLeaseSeconds 5;
+# here its create waits for the account row, which another transaction
+# holds for 9 s) while a duplicate takes the key over: the takeover waits
+# for the first request's create and answers for its generation. Checking
+# the key only in the create's own snapshot, both would create (found by
+# the model in models/).
+{
+    my $w = new_user('idemwait');
+    api(GET => '/api/quota', user => $w);
+    grant($w, 10);
+    my $k4 = "$key-wait";
+    my $before_w = psql("SELECT count(*) FROM genflow_ledger WHERE user_id = '$w' AND kind = 'reserve'");
+    my $holder = fork // die;
+    if (!$holder) {
+        psql("BEGIN; SELECT 1 FROM genflow_accounts WHERE user_id = '$w' FOR UPDATE; "
+             . "SELECT pg_sleep(9); COMMIT;");
+        exit 0;
+    }
+    sleep 1;
+    my $first_pid = fork // die;
+    if (!$first_pid) {
+        my $r = api(POST => '/api/neo-glitch/create', user => $w, body => { prompt => 'held' },
+                    headers => { 'Idempotency-Key' => $k4 });
+        open my $fh, '>', "$dir/held-first" or die;
+        print $fh $r->code, ' ', ((json_of($r) || {})->{generationId} // '-');
+        exit 0;
+    }
+    sleep 6.5;
+    my $r2 = api(POST => '/api/neo-glitch/create', user => $w, body => { prompt => 'held' },
+                 headers => { 'Idempotency-Key' => $k4 });
+    waitpid($first_pid, 0);
+    waitpid($holder, 0);
+    open my $fh, '<', "$dir/held-first" or die;
+    my ($code1, $id1) = split / /, scalar <$fh>;
+    is($code1, 201, 'the first request created its generation once the account was free');
+    is(((json_of($r2) || {})->{generationId} // '') , $id1,
+       'the duplicate that took the key over answered for that generation (' . $r2->code . ')');
+    is(psql("SELECT count(*) FROM neo_glitch_media WHERE user_id = '$w'"), 1, 'one generation');
+    is(psql("SELECT count(*) FROM genflow_ledger WHERE user_id = '$w' AND kind = 'reserve'") - $before_w,
+       1, 'one reservation');
+}
 
 # Keys belong to users.
 my $v = new_user('idem2');

@@ -129,6 +129,15 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
  * record gets the generation id in the same transaction. Returns only what
  * the create answer needs: id, cost, final prompt, creation time.
  *
+ * The key's record is locked (rec) before the account: a takeover of the
+ * record by another request then waits for this statement and finds the
+ * generation linked, or it went first and this statement, re-reading the
+ * record's newest version, creates nothing; and a record that names a
+ * generation already never gets a second one. Checked only in the account
+ * update's snapshot, the record could be taken over while the statement
+ * waited for the account row, and both requests would create (a race the
+ * model in models/ found: docs/architecture.md, "The model").
+ *
  * CREATE_SQL inserts the row unqueued: a created generation is not active
  * (it does not count against GenFlowMaxActive). CREATE_QUEUED, the one-call
  * generate and retry, inserts it queued and counts it active in the same
@@ -141,15 +150,17 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
     " %s::jsonb AS input, %d::int AS max_retries, %s::text AS chain," \
     " %d::int AS deadline_secs, %d::int AS max_active, %s::uuid AS id," \
     " %s::text AS idem_key, %s::text AS idem_owner, %s::text AS server_name)," \
+    " rec AS MATERIALIZED (SELECT i.key FROM genflow_idempotency i, args" \
+    "  WHERE i.user_id = args.user_id AND i.key = args.idem_key" \
+    "   AND i.owner = args.idem_owner AND i.state = 'running' AND i.generation_id IS NULL" \
+    "  FOR UPDATE OF i)," \
     " acct AS (UPDATE genflow_accounts a SET balance = a.balance - args.cost," \
     "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost," \
     "   daily_date = " UTC_TODAY ", updated_at = now()" ACTIVE_SET \
     "  FROM args WHERE a.user_id = args.user_id AND a.balance >= args.cost" \
     ACTIVE_GUARD \
     "   AND NOT EXISTS (SELECT 1 FROM {T} x WHERE x.id = args.id)" \
-    "   AND (args.idem_key IS NULL OR EXISTS (SELECT 1 FROM genflow_idempotency i" \
-    "        WHERE i.user_id = args.user_id AND i.key = args.idem_key" \
-    "          AND i.owner = args.idem_owner AND i.state = 'running'))" \
+    "   AND (args.idem_key IS NULL OR EXISTS (SELECT 1 FROM rec))" \
     "   AND (left(args.source_image, 7) IS DISTINCT FROM 'upload:'" \
     "        OR EXISTS (SELECT 1 FROM genflow_uploads u" \
     "         WHERE u.id = (CASE WHEN left(args.source_image, 7) = 'upload:'" \
