@@ -20,13 +20,16 @@
  *                     stale attempt changing the row
  *   IDEM              two creates with one Idempotency-Key (safety and
  *                     liveness too)
- *   MVCC_CREATE       (with IDEM) CREATE in the two steps PostgreSQL's
- *                     READ COMMITTED gives it: spin finds the race with
- *                     IDEM_TAKEOVER described in docs/architecture.md
+ *   MVCC_CREATE       (with IDEM) CREATE as it was before the record was
+ *                     locked: two steps under READ COMMITTED (the key
+ *                     checked in the statement's snapshot, then the
+ *                     writes); spin must find the race with IDEM_TAKEOVER
+ *                     (docs/architecture.md, "The model")
  */
 
 /* ---- bounds ---------------------------------------------------------- */
 #define NG       2   /* generation slots; request r creates generation r */
+#define MAXACT   1   /* GenFlowMaxActive: with two requests, the second may be refused */
 #ifdef IDEM
 /* The idempotent create: two requests with one Idempotency-Key, racing
  * (BEGIN, TAKEOVER, CREATE, SAVE, RELEASE, a request dying anywhere).
@@ -60,6 +63,7 @@
 #define FAILED     4
 #define CANCELLED  5
 #define OPEN(g)     (st[g] == PENDING || st[g] == PROCESSING)
+#define ACTIVE(g)   (OPEN(g) && queued[g])   /* counts against GenFlowMaxActive */
 #define TERMINAL(g) (st[g] >= COMPLETED)
 
 /* provider answers */
@@ -174,7 +178,7 @@ proctype Request(byte r)
             if
             :: balance >= COST && st[r] == ABSENT && snap ->
                 printf("step CREATE g%d (request %d): reserve\n", r, r);
-                st[r] = PENDING; nres[r] = 1; balance = balance - COST; nactive = nactive + 1;
+                st[r] = PENDING; nres[r] = 1; balance = balance - COST;
                 if
                 :: keyed && rec_owner == r -> rec_gen = r
                 :: else -> skip

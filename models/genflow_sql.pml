@@ -9,7 +9,9 @@ inline check_money()
     /* balance = grants - reservations + refunds (charges carry 0) */
     assert(balance == GRANT - COST * (nres[0] + nres[1]) + COST * (nref[0] + nref[1]));
     assert(balance >= 0);
-    assert(nactive == OPEN(0) + OPEN(1));
+    /* genflow_accounts.active counts the queued, unfinished rows (sql/016) */
+    assert(nactive == ACTIVE(0) + ACTIVE(1));
+    assert(nactive <= MAXACT);
     assert(created_by_key <= 1)
 }
 
@@ -38,7 +40,10 @@ inline charge(g)
 {
     assert(nres[g] == 1 && nchg[g] == 0 && nref[g] == 0);
     nchg[g] = 1;
-    nactive = nactive - 1
+    if
+    :: queued[g] -> nactive = nactive - 1
+    :: else -> skip
+    fi
 }
 
 inline refund(g)
@@ -46,20 +51,25 @@ inline refund(g)
     assert(nres[g] == 1 && nchg[g] == 0 && nref[g] == 0);
     nref[g] = 1;
     balance = balance + COST;
-    nactive = nactive - 1
+    if
+    :: queued[g] -> nactive = nactive - 1   /* only a queued row counted */
+    :: else -> skip
+    fi
 }
 
 /* ---- the statements --------------------------------------------------- */
 
-/* CREATE_SQL: balance, a new id, the key's record still this request's;
- * reserve + the pending row + the link to the record, together. */
+/* CREATE_SQL: balance, a new id, the key's record still this request's
+ * and naming no generation (locked first: the rec CTE's FOR UPDATE, so the
+ * guard and the link see one version of the record); reserve + the pending
+ * row + the link to the record, together. */
 inline CREATE(r, keyed, ok)
 {
     d_step {
         if
-        :: balance >= COST && st[r] == ABSENT && (!keyed || (rec == R_RUNNING && rec_owner == r)) ->
+        :: balance >= COST && st[r] == ABSENT && (!keyed || (rec == R_RUNNING && rec_owner == r && rec_gen == NOBODY)) ->
             printf("step CREATE g%d (request %d): reserve\n", r, r);
-            st[r] = PENDING; nres[r] = 1; balance = balance - COST; nactive = nactive + 1;
+            st[r] = PENDING; nres[r] = 1; balance = balance - COST;
             if
             :: keyed -> rec_gen = r; created_by_key = created_by_key + 1
             :: else -> skip
@@ -71,14 +81,17 @@ inline CREATE(r, keyed, ok)
     }
 }
 
-/* QUEUE_SQL: the owner's pending row, not yet queued. */
+/* QUEUE_SQL: the owner's pending row, not yet queued, while the user has
+ * fewer than GenFlowMaxActive generations queued or processing; counted
+ * active in the same statement. Refused, it writes nothing (the row stays
+ * created, and expires after its TTL). */
 inline QUEUE(g)
 {
     d_step {
         if
-        :: st[g] == PENDING && !queued[g] ->
+        :: st[g] == PENDING && !queued[g] && nactive < MAXACT ->
             printf("step QUEUE g%d\n", g);
-            queued[g] = 1; due[g] = 1; overdue[g] = 0
+            queued[g] = 1; due[g] = 1; overdue[g] = 0; nactive = nactive + 1
         :: else -> skip
         fi;
         check()
