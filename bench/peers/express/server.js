@@ -14,7 +14,7 @@
 // PGHOST PGPORT PGDATABASE PGUSER (node-postgres reads them), HTPASSWD,
 // GET_SQL_FILE, BASE (/api/neo-glitch), TYPE (neo-glitch), TABLE
 // (neo_glitch_media), COST, MAX_RETRIES, CHAIN, DEADLINE_SECS,
-// STARTING_CREDITS, DAILY_LIMIT, MAX_ACTIVE; WORKERS (processes, default
+// STARTING_CREDITS, DAILY_LIMIT; WORKERS (processes, default
 // one per core, as httpd uses every core too; each has its own pool of 20).
 const cluster = require('cluster');
 const os = require('os');
@@ -49,7 +49,6 @@ const CHAIN = env('CHAIN', 'local');
 const DEADLINE_SECS = parseInt(env('DEADLINE_SECS', '120'), 10);
 const STARTING_CREDITS = parseInt(env('STARTING_CREDITS', '50'), 10);
 const DAILY_LIMIT = parseInt(env('DAILY_LIMIT', '100'), 10);
-const MAX_ACTIVE = parseInt(env('MAX_ACTIVE', '0'), 10);
 const PROMPT_MAX = 2000, PRESET_MAX = 64, URL_MAX = 2048, SEED_MAX = 4294967294;
 
 // apr_dbd placeholders (%s, %d) → $1, $2, ...
@@ -227,8 +226,8 @@ const RESERVE = {
   name: 'peer_reserve', rowMode: 'array',
   text: `UPDATE genflow_accounts a SET balance = a.balance - $2,
            daily_used = CASE WHEN a.daily_date = ${TODAY} THEN a.daily_used ELSE 0 END + $2,
-           daily_date = ${TODAY}, updated_at = now(), active = a.active + 1
-         WHERE a.user_id = $1 AND a.balance >= $2 AND ($4 = 0 OR a.active < $4)
+           daily_date = ${TODAY}, updated_at = now()
+         WHERE a.user_id = $1 AND a.balance >= $2
            AND (COALESCE(a.daily_limit, $3) = 0
                 OR CASE WHEN a.daily_date = ${TODAY} THEN a.daily_used ELSE 0 END + $2
                    <= COALESCE(a.daily_limit, $3))
@@ -273,11 +272,11 @@ app.post(BASE + '/create', express.json({ limit: '64kb', strict: false }), async
   let row;
   try {
     await client.query('BEGIN');
-    let r = await client.query({ ...RESERVE, values: [req.user, COST, DAILY_LIMIT, MAX_ACTIVE] });
+    let r = await client.query({ ...RESERVE, values: [req.user, COST, DAILY_LIMIT] });
     if (r.rowCount === 0) {
       // No account yet (or not enough credits): make it, then try once more.
       await client.query({ ...ENSURE, values: [req.user, STARTING_CREDITS] });
-      r = await client.query({ ...RESERVE, values: [req.user, COST, DAILY_LIMIT, MAX_ACTIVE] });
+      r = await client.query({ ...RESERVE, values: [req.user, COST, DAILY_LIMIT] });
     }
     if (r.rowCount === 0) {
       await client.query('ROLLBACK');

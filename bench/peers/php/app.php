@@ -222,18 +222,16 @@ function create(array $conf, string $user): void
     $cost = $conf['cost'];
     $db = db($conf);
     $today = TODAY;
-    $reserve = "WITH args AS (SELECT ?::text AS user_id, ?::int AS cost, ?::int AS day_limit,
-                           ?::int AS max_active)
+    $reserve = "WITH args AS (SELECT ?::text AS user_id, ?::int AS cost, ?::int AS day_limit)
          UPDATE genflow_accounts a SET balance = a.balance - args.cost,
            daily_used = CASE WHEN a.daily_date = $today THEN a.daily_used ELSE 0 END + args.cost,
-           daily_date = $today, updated_at = now(), active = a.active + 1
+           daily_date = $today, updated_at = now()
          FROM args WHERE a.user_id = args.user_id AND a.balance >= args.cost
-           AND (args.max_active = 0 OR a.active < args.max_active)
            AND (COALESCE(a.daily_limit, args.day_limit) = 0
                 OR CASE WHEN a.daily_date = $today THEN a.daily_used ELSE 0 END + args.cost
                    <= COALESCE(a.daily_limit, args.day_limit))
          RETURNING 1";
-    $args = [$user, $cost, $conf['daily_limit'], $conf['max_active']];
+    $args = [$user, $cost, $conf['daily_limit']];
     try {
         $db->beginTransaction();
         $st = $db->prepare($reserve);
