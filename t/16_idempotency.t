@@ -86,41 +86,64 @@ is(json_of($res)->{status}, 'completed', 'of the completed generation');
 
 # A first request that waits past the key's bound (GenFlowLeaseSeconds 5;
 # here its create waits for the account row, which another transaction
-# holds for 9 s) while a duplicate takes the key over: the takeover waits
-# for the first request's create and answers for its generation. Checking
-# the key only in the create's own snapshot, both would create (found by
-# the model in models/).
+# holds) while a duplicate takes the key over: the takeover waits for the
+# first request's create and answers for its generation. Checking the key
+# only in the create's own snapshot, both would create (found by the model
+# in models/). Each step waits for the database to be where it should be,
+# not for a fixed time, and the holder is ended only once the duplicate was
+# sent.
 {
     my $w = new_user('idemwait');
     api(GET => '/api/quota', user => $w);
     grant($w, 10);
     my $k4 = "$key-wait";
+    my $until = sub {
+        my ($cond, $secs) = @_;
+        for (1 .. $secs * 10) { return 1 if $cond->(); sleep 0.1 }
+        return $cond->();
+    };
     my $before_w = psql("SELECT count(*) FROM genflow_ledger WHERE user_id = '$w' AND kind = 'reserve'");
     my $holder = fork // die;
     if (!$holder) {
-        psql("BEGIN; SELECT 1 FROM genflow_accounts WHERE user_id = '$w' FOR UPDATE; "
-             . "SELECT pg_sleep(9); COMMIT;");
+        eval { psql("BEGIN; SELECT 1 FROM genflow_accounts WHERE user_id = '$w' FOR UPDATE; "
+                    . "SELECT pg_sleep(60) AS held_for_t16; COMMIT;") };
         exit 0;
     }
-    sleep 1;
-    my $first_pid = fork // die;
-    if (!$first_pid) {
+    $until->(sub { psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%held_for_t16%' "
+                        . "AND state = 'active' AND pid <> pg_backend_pid()") == 1 }, 20);
+    my $ask = sub {   # in a child: the create under the key, its answer into a file
+        my ($name) = @_;
+        my $pid = fork // die;
+        return $pid if $pid;
         my $r = api(POST => '/api/neo-glitch/create', user => $w, body => { prompt => 'held' },
                     headers => { 'Idempotency-Key' => $k4 });
-        open my $fh, '>', "$dir/held-first" or die;
-        print $fh $r->code, ' ', ((json_of($r) || {})->{generationId} // '-');
+        open my $fh, '>', "$dir/held-$name" or die;
+        my $doc = json_of($r) || {};
+        print $fh join("\t", $r->code, $doc->{generationId} // '-',
+                       ($doc->{error} || {})->{message} // '');
         exit 0;
+    };
+    my $first_pid = $ask->('first');
+    # The first request's record, then older than the key's bound.
+    $until->(sub { psql("SELECT count(*) FROM genflow_idempotency WHERE user_id = '$w' "
+                        . "AND key = '$k4' AND claimed_at < now() - interval '5.5 seconds'") == 1 }, 30);
+    my $second_pid = $ask->('second');
+    # The takeover waits for the first create's lock on the record (or, if
+    # it did not, the counts below tell); then the account is let go.
+    $until->(sub { psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        . "AND query LIKE 'UPDATE genflow_idempotency SET owner%'") >= 1 }, 10);
+    psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%held_for_t16%' "
+         . "AND pid <> pg_backend_pid()");
+    waitpid($_, 0) for $first_pid, $second_pid, $holder;
+    my %got;
+    for my $name (qw(first second)) {
+        open my $fh, '<', "$dir/held-$name" or die;
+        $got{$name} = [split /\t/, scalar <$fh>];
     }
-    sleep 6.5;
-    my $r2 = api(POST => '/api/neo-glitch/create', user => $w, body => { prompt => 'held' },
-                 headers => { 'Idempotency-Key' => $k4 });
-    waitpid($first_pid, 0);
-    waitpid($holder, 0);
-    open my $fh, '<', "$dir/held-first" or die;
-    my ($code1, $id1) = split / /, scalar <$fh>;
-    is($code1, 201, 'the first request created its generation once the account was free');
-    is(((json_of($r2) || {})->{generationId} // '') , $id1,
-       'the duplicate that took the key over answered for that generation (' . $r2->code . ')');
+    is($got{first}[0], 201, 'the first request created its generation once the account was free');
+    is($got{second}[1], $got{first}[1],
+       "the duplicate that took the key over answered for that generation ($got{second}[0]"
+       . ($got{second}[2] ? ": $got{second}[2]" : '') . ')');
     is(psql("SELECT count(*) FROM neo_glitch_media WHERE user_id = '$w'"), 1, 'one generation');
     is(psql("SELECT count(*) FROM genflow_ledger WHERE user_id = '$w' AND kind = 'reserve'") - $before_w,
        1, 'one reservation');

@@ -113,6 +113,7 @@ int gf_idempotent(request_rec *r, long max_body, int (*run)(request_rec *, void 
     gf_db_status_t st;
     const char *token, *stale;
     const char *const *rec;
+    int took_over_tried = 0;
     int rc;
 
     if (!key) {
@@ -143,6 +144,7 @@ int gf_idempotent(request_rec *r, long max_body, int (*run)(request_rec *, void 
     if (rows->nrows == 1) {
         return run_owned(r, key, token, run, resume, baton, NULL);
     }
+read_record:
     st = gf_db_select1(r, GF_SQL_IDEM_GET, &rows, 3, stale, r->user, key);
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (rows->nrows == 0) {
@@ -177,6 +179,13 @@ int gf_idempotent(request_rec *r, long max_body, int (*run)(request_rec *, void 
                           "an answer (%s)", *gen ? "its generation is answered for"
                                                  : "nothing was created; running afresh");
             return run_owned(r, key, token, run, resume, baton, *gen ? gen : NULL);
+        }
+        if (!took_over_tried) {
+            /* The takeover waited for the first owner's statement and
+             * found the record changed: most often its answer was just
+             * saved, which is replayed now rather than a 409. */
+            took_over_tried = 1;
+            goto read_record;
         }
     }
     apr_table_setn(r->headers_out, "Retry-After", "1");
