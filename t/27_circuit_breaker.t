@@ -191,7 +191,9 @@ is_deeply([keys %states], ['open'], "and each of its " . (sum(values %pids)) . "
 my ($mres) = call('GET', '/api/metrics');
 my $metrics = $mres->decoded_content // '';
 like($metrics, qr/^genflow_provider_circuit_state\{server="\Q$host\E:$port",provider="brk"\} 1$/m,
-     'the metrics gauge says open (1)');
+     'the metrics gauge says open (1)')
+    or diag('metrics answer ' . $mres->code . ', its circuit lines: '
+            . join(' | ', grep { /circuit/ && !/^#/ } split /\n/, $metrics));
 like($metrics, qr/^genflow_provider_circuit_state\{server="main",provider="local"\} 0$/m,
      'and closed (0) for local (the main server\'s, which the virtual host inherits)');
 my ($skips) = $metrics =~ /^genflow_provider_circuit_skipped_total\{server="\Q$host\E:$port",provider="brk"\} (\d+)$/m;
