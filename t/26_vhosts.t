@@ -154,7 +154,8 @@ ok(defined $lease_left && length $lease_left && $lease_left > 0 && $lease_left <
 
 # beta: its provider "gen" is another model, on beta's database.
 my ($rb, $gb) = generate('beta.test', 'neo-glitch', $user, 'a picture on beta');
-ok($rb->code == 202 && $gb->{generationId}, 'beta accepts a generation')
+ok(($rb->code == 202 || $rb->code == 200) && $gb->{generationId},
+   'beta accepts a generation (202, or 200 when its worker was quicker than the answer)')
     or diag($rb->code . ' ' . $rb->decoded_content);
 my $id_b = $gb->{generationId} // '';
 # And a type whose provider only beta declares (once "provider is not configured").
@@ -236,7 +237,10 @@ VH
     my $f = own_httpd_conf($dir, $port, "LogLevel warn genflow:debug\nGenFlowStorageDir \"$dir/media-main\"\nGenFlowStorageURL /media\n$many", @auth_modules);
     start($f);
     my ($r, $d) = generate('host4.test', 'neo-glitch', $user, 'host four');
-    my $done = $r->code == 202 ? wait_terminal('host4.test', 'neo-glitch', $user, $d->{generationId}) : {};
+    # 202, or 200 when the worker finished before the answer (the local
+    # provider takes milliseconds).
+    my $done = $r->code == 202 ? wait_terminal('host4.test', 'neo-glitch', $user, $d->{generationId})
+             : $r->code == 200 ? $d : {};
     is($done->{status}, 'completed', 'six virtual hosts: a generation completes');
     is(psql("SELECT coalesce(server_name, 'none') FROM neo_glitch_media WHERE id = '"
             . ($d->{generationId} // '') . "'"), 'none',
