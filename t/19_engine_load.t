@@ -20,7 +20,6 @@ use MIME::Base64 qw(encode_base64);
 plan tests => 59;
 
 my $root = Apache::Test::vars('serverroot');
-my $htpasswd = Apache::Test::vars('t_conf') . '/htpasswd';
 my $u = new_user('load');
 api(GET => '/api/quota', user => $u);
 grant($u, 500);
@@ -36,27 +35,6 @@ sub wait_for {
     my $until = time + $secs;
     while (time < $until) { return 1 if $cond->(); sleep 0.1 }
     return $cond->() ? 1 : 0;
-}
-# A server of the test's own: auth, the suite's media and users, BODY.
-sub own_server {
-    my ($body) = @_;
-    my $dir = tempdir(CLEANUP => 1);
-    my $port = free_port();
-    own_httpd_conf($dir, $port, <<"BODY", qw(auth_basic authn_core authn_file authz_user));
-GenFlowStorageDir "$root/media"
-GenFlowStorageURL /media
-<Location /api>
-    AuthType Basic
-    AuthName "genflow tests"
-    AuthBasicProvider file
-    AuthUserFile "$htpasswd"
-    Require valid-user
-</Location>
-$body
-BODY
-    system("/usr/sbin/apache2 -f '$dir/httpd.conf' -k start") == 0 or die "own httpd";
-    wait_for(sub { -s "$dir/httpd.pid" }, 5);
-    return ($dir, "http://127.0.0.1:$port");
 }
 sub stop_server { my ($dir) = @_; system("/usr/sbin/apache2 -f '$dir/httpd.conf' -k stop") }
 sub call {
@@ -78,7 +56,7 @@ sub call {
 #    type is mounted on this server only: no other server's workers help.
 {
     psql("SELECT genflow_create_type_table('pool-type', 'pool_type_media')");
-    my ($dir, $base) = own_server(<<'BODY');
+    my ($dir, $base) = start_own_server(<<'BODY');
 DBDMin 0
 DBDKeep 2
 DBDMax 4
@@ -171,7 +149,7 @@ my $pxpid = open(my $pxout, '-|', 'perl', "$FindBin::Bin/mock/pgproxy.pl", $pxpo
                  $ENV{GENFLOW_TEST_PGPORT}, $control) or die "pgproxy: $!";
 my $ready = <$pxout>;
 {
-    my ($dir, $base) = own_server(<<"BODY");
+    my ($dir, $base) = start_own_server(<<"BODY");
 DBDParams "host=127.0.0.1 port=$pxport dbname=genflow user=genflow"
 DBDMin 0
 DBDKeep 1
@@ -319,7 +297,7 @@ GenFlowProvider sleepy local latency=8000
     GenFlowProviders sleepy
 </Location>
 BODY
-    my ($dir, $base) = own_server($conf);
+    my ($dir, $base) = start_own_server($conf);
     my $res = call(POST => "$base/api/orphan-type/generate", body => { prompt => 'abandon me' },
                    headers => { Prefer => 'wait=0' });
     my $id = (eval { decode_json($res->decoded_content) } || {})->{generationId} // 'none';
@@ -351,7 +329,7 @@ BODY
     api(GET => '/api/quota', user => $b);
     grant($b, 50);
     psql("SELECT genflow_create_type_table('batch-type', 'batch_type_media')");
-    my ($dir, $url) = own_server(<<"BODY");
+    my ($dir, $url) = start_own_server(<<"BODY");
 LogLevel warn genflow:debug
 GenFlowWorkers 1
 GenFlowLeaseSeconds 2
