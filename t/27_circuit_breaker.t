@@ -2,7 +2,8 @@
 # three child processes (event MPM): after N failures within the window
 # the provider's circuit opens and generations fall through to the chain's
 # next entry without a request to it (counted at the mock); after the
-# cool-down exactly one probe reaches it, whose success closes the circuit
+# cool-down one probe at a time reaches it (here exactly one: the others
+# fall through while it runs), whose success closes the circuit
 # and whose failure opens it again; at the chain's end an open circuit
 # fails the generation at once, refunded. Every child answers the same
 # state in /api/health, the metrics and server-status show it, and the

@@ -40,8 +40,8 @@ int gf_breaker_option(gf_breaker_conf_t *conf, const char *key, const char *valu
     }
     if (!strcmp(key, "breaker_failures")) {
         char *end;
-        long n = strtol(value, &end, 10);
-        if (!*value || *end || n < 1 || n > GF_BREAKER_MAX_FAILURES) {
+        long n = *value >= '0' && *value <= '9' ? strtol(value, &end, 10) : 0;
+        if (n < 1 || *end || n > GF_BREAKER_MAX_FAILURES) {
             *err = "provider option breaker_failures= takes a number of failures from 1 to 100";
         }
         else {
@@ -68,6 +68,12 @@ void gf_breaker_init(gf_breaker_t *b)
 {
     memset(b, 0, sizeof(*b));
     b->state = GF_BREAKER_CLOSED;
+}
+
+int gf_breaker_sane(const gf_breaker_t *b)
+{
+    return b->state <= GF_BREAKER_HALF_OPEN && b->head < GF_BREAKER_MAX_FAILURES
+           && b->nfail <= GF_BREAKER_MAX_FAILURES;
 }
 
 static void open_circuit(gf_breaker_t *b, const gf_breaker_conf_t *conf, apr_time_t now)

@@ -8,7 +8,7 @@
  *            remembered with its time, a success forgets them all.
  * open:      no submission goes to the provider until retry_at; the chain
  *            falls through to its next entry at once.
- * half-open: exactly one submission (the probe) goes through; its success
+ * half-open: one submission at a time (the probe) goes through; its success
  *            closes the circuit, its failure opens it for another cool-down.
  *            A probe whose result never comes (a killed child) holds the
  *            slot only until probe_until: then the next submission probes.
@@ -87,6 +87,10 @@ int gf_breaker_option(gf_breaker_conf_t *conf, const char *key, const char *valu
 
 /* Empty and closed. */
 void gf_breaker_init(gf_breaker_t *b);
+
+/* Whether b's fields are in range (its ring index above all): a state
+ * copied from another generation's shared memory is used only then. */
+int gf_breaker_sane(const gf_breaker_t *b);
 
 /* May a submission go to the provider now? For GF_BREAKER_PROBE, *probe
  * is the probe's number, to hand back to gf_breaker_record; else 0. */

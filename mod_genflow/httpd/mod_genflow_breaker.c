@@ -11,9 +11,9 @@
  * declaration of a name has a circuit of its own, and one it inherits
  * shares the main server's. The segment belongs to the parent's process
  * pool, so a graceful or plain restart keeps each circuit whose key is
- * still declared (copied by key when the set of providers changed; the
- * new ones start closed, the removed ones are forgotten); it starts empty
- * when httpd itself starts again.
+ * still declared, as it was when the parent copied it (by key, so the set
+ * of providers may change: new ones start closed, removed ones are
+ * forgotten); it starts empty when httpd itself starts again.
  *
  * Only submissions are gated (gf_breaker_gate): the poll of a job a
  * provider accepted is never skipped, and poll results do not count.
@@ -29,6 +29,7 @@
 #include <mod_status.h>
 
 #include "httpd/mod_genflow_private.h"
+#include "core/gf_credits.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
 
@@ -166,9 +167,13 @@ int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s)
         oh = apr_shm_baseaddr_get(old);
         if (oh->magic != BRK_MAGIC || oh->size != oh->nslots * sizeof(slot_t)) oh = NULL;
     }
-    /* The previous generation's states, by key (nobody changes them now:
-     * post_config runs in the parent while no child of the new
-     * generation exists yet). */
+    /* The previous generation's states, by key. After a graceful restart
+     * its children may still be finishing attempts and writing to the old
+     * segment, under a mutex this process no longer holds: the copy can
+     * be torn, so a slot is kept only when its fields are in range
+     * (gf_breaker_sane), and what those children record after the copy
+     * is lost (a probe of theirs is redone when its slot would have
+     * expired, for a copied half-open state, or at once). */
     for (j = 0; oh && j < (int)oh->nslots; j++) {
         const slot_t *os = (const slot_t *)(oh + 1) + j;
         apr_hash_set(keys, os->key, APR_HASH_KEY_STRING, os);
@@ -179,7 +184,8 @@ int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s)
         const slot_t *os;
         memset(&ns[i], 0, sizeof(ns[i]));
         apr_cpystrn(ns[i].key, si->key, sizeof(ns[i].key));
-        if ((os = apr_hash_get(keys, ns[i].key, APR_HASH_KEY_STRING)) != NULL) {
+        if ((os = apr_hash_get(keys, ns[i].key, APR_HASH_KEY_STRING)) != NULL
+            && gf_breaker_sane(&os->b)) {
             ns[i].b = os->b;
             kept++;
         }
@@ -252,14 +258,6 @@ static int snapshot(const gf_provider_t *prov, gf_breaker_t *out)
     return 1;
 }
 
-static const char *rfc3339(apr_pool_t *p, apr_time_t t)
-{
-    apr_time_exp_t e;
-    apr_time_exp_gmt(&e, t);
-    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02dZ", e.tm_year + 1900, e.tm_mon + 1,
-                        e.tm_mday, e.tm_hour, e.tm_min, e.tm_sec);
-}
-
 int gf_breaker_gate(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, int more,
                     apr_uint32_t *probe, gf_decision_t *d)
 {
@@ -288,7 +286,7 @@ int gf_breaker_gate(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, int
     d->code = GF_JOB_API;
     d->message = apr_psprintf(p, "provider '%s' is unavailable: its circuit breaker is open "
                               "after repeated failures (no new request before %s)",
-                              prov->name, rfc3339(p, retry_at));
+                              prov->name, gf_time_rfc3339(p, retry_at));
     return 1;
 }
 
@@ -363,13 +361,13 @@ json_object *gf_breaker_health(apr_pool_t *p, server_rec *s)
                                json_object_new_int(gf_breaker_failures(&b, &prov->breaker, now)));
         json_object_object_add(o, "threshold", json_object_new_int(prov->breaker.failures));
         json_object_object_add(o, "openedAt", st != GF_BREAKER_CLOSED && b.opened_at
-                               ? json_object_new_string(rfc3339(p, b.opened_at)) : NULL);
+                               ? json_object_new_string(gf_time_rfc3339(p, b.opened_at)) : NULL);
         /* When the next submission may go: the cool-down's end (open),
          * or when the running probe's slot expires (half-open). */
         json_object_object_add(o, "retryAt", st == GF_BREAKER_OPEN
-                               ? json_object_new_string(rfc3339(p, b.retry_at))
+                               ? json_object_new_string(gf_time_rfc3339(p, b.retry_at))
                                : st == GF_BREAKER_HALF_OPEN && b.probe_until
-                               ? json_object_new_string(rfc3339(p, b.probe_until)) : NULL);
+                               ? json_object_new_string(gf_time_rfc3339(p, b.probe_until)) : NULL);
         json_object_object_add(o, "skipped", json_object_new_int64((int64_t)b.skipped));
         json_object_object_add(o, "opened", json_object_new_int64((int64_t)b.opened));
         json_object_object_add(out, prov->name, o);
@@ -435,7 +433,7 @@ void gf_breaker_status(request_rec *r, int flags)
                    ap_escape_html(r->pool, server_name(&info[i])),
                    ap_escape_html(r->pool, info[i].prov->name), gf_breaker_state_name(st),
                    gf_breaker_failures(&b, &info[i].prov->breaker, apr_time_now()), b.skipped,
-                   b.opened, st == GF_BREAKER_OPEN ? rfc3339(r->pool, b.retry_at) : "-");
+                   b.opened, st == GF_BREAKER_OPEN ? gf_time_rfc3339(r->pool, b.retry_at) : "-");
     }
     ap_rputs("</table>\n", r);
 }

@@ -217,6 +217,8 @@ START_TEST(test_outcome_classification)
     r.error_code = GF_JOB_RATE_LIMIT;
     r.transient = 1;
     ck_assert_int_eq(gf_breaker_outcome(&r), GF_BREAKER_FAILURE);
+    r.transient = 0;   /* counted by its code too, not only as transient */
+    ck_assert_int_eq(gf_breaker_outcome(&r), GF_BREAKER_FAILURE);
     r.error_code = GF_JOB_NETWORK;
     r.transient = 0;   /* a permanent network error still says the provider is down */
     ck_assert_int_eq(gf_breaker_outcome(&r), GF_BREAKER_FAILURE);
@@ -234,6 +236,24 @@ START_TEST(test_outcome_classification)
 }
 END_TEST
 
+/* A state copied from another generation's shared memory is used only
+ * when its fields are in range (the ring index above all). */
+START_TEST(test_sane)
+{
+    gf_breaker_t b;
+    gf_breaker_init(&b);
+    ck_assert(gf_breaker_sane(&b));
+    b.head = GF_BREAKER_MAX_FAILURES;
+    ck_assert(!gf_breaker_sane(&b));
+    gf_breaker_init(&b);
+    b.state = 7;
+    ck_assert(!gf_breaker_sane(&b));
+    gf_breaker_init(&b);
+    b.nfail = GF_BREAKER_MAX_FAILURES + 1;
+    ck_assert(!gf_breaker_sane(&b));
+}
+END_TEST
+
 Suite *breaker_suite(void)
 {
     Suite *s = suite_create("breaker");
@@ -246,6 +266,7 @@ Suite *breaker_suite(void)
     tcase_add_test(tc, test_probe_failure_reopens);
     tcase_add_test(tc, test_stale_probe_expires);
     tcase_add_test(tc, test_outcome_classification);
+    tcase_add_test(tc, test_sane);
     suite_add_tcase(s, tc);
     return s;
 }
