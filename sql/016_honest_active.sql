@@ -26,10 +26,12 @@
 
 -- Sets each account's active count to its generations queued or processing
 -- in all type tables; returns how many accounts changed. The accounts are
--- locked against writes (reads go on) until the transaction ends, so no
--- create, queue or finalization commits between the count and the update:
--- one that already changed its generation row but not yet the account
--- waits, and its own +1 or -1 then applies to the recounted value.
+-- locked against writes (reads go on) until the transaction ends: the lock
+-- waits for every statement that has already locked an account row (each
+-- create, queue and finalization does, in the one statement that also
+-- changes its generation row), and holds back new ones until the recount
+-- commits, so none falls between the count and the update. Meanwhile the
+-- whole site's creates, queues and finalizations wait: run it when quiet.
 CREATE FUNCTION genflow_recount_active() RETURNS integer
 LANGUAGE plpgsql AS $fn$
 DECLARE

@@ -83,9 +83,10 @@ gen('custom_prompt_media', 'custom-prompt', $users{b}, 'created', '2 minutes') f
 # c: a count that had drifted low: 0, with one queued row of the site's type.
 gen('site_type_media', 'site-type', $users{c}, 'queued', '2 hours');
 q_db("UPDATE genflow_accounts SET active = 0 WHERE user_id = '$users{c}'");
-# d: nothing at all.
+# d: no generation at all, and a count of 5 that drifted.
+q_db("UPDATE genflow_accounts SET active = 5 WHERE user_id = '$users{d}'");
 sub active { q_db("SELECT active FROM genflow_accounts WHERE user_id = '$_[0]'") }
-is(join(' ', map { scalar active($users{$_}) } qw(a b c d)), '6 2 0 0', 'the old counts, before 016');
+is(join(' ', map { scalar active($users{$_}) } qw(a b c d)), '6 2 0 5', 'the old counts, before 016');
 
 copy("$top/sql/016_honest_active.sql", $sql) or die "copy 016: $!";
 ($ok, $out) = migrate($sql);
@@ -94,7 +95,7 @@ like($out, qr/1 migration\(s\) applied; schema at version 16/, 'exactly one migr
 is(active($users{a}), 3, 'a: queued or processing across a shipped and a site type table (3)');
 is(active($users{b}), 0, 'b: created-only generations no longer count');
 is(active($users{c}), 1, 'c: a drifted count is set from the rows');
-is(active($users{d}), 0, 'd: nothing, nothing');
+is(active($users{d}), 0, 'd: no generation, so a drifted count of 5 becomes 0');
 is(q_db('SELECT count(*) FROM genflow_check_invariants(1000000, 1000000)'), 0,
    'genflow_check_invariants finds nothing wrong after 016')
     or diag(q_db('SELECT * FROM genflow_check_invariants(1000000, 1000000)'));

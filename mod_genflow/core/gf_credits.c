@@ -53,6 +53,13 @@ gf_refusal_t gf_credits_refused_why(long balance, long daily_limit, long daily_u
 
 const char *gf_credits_active_refusal(apr_pool_t *p, long active, long max_active)
 {
+    if (active < max_active) {
+        /* Refused while the count was at the limit, read below it after:
+         * other requests of the user came and went in between. */
+        return apr_psprintf(p, "this user's generations queued or processing were at the "
+                            "limit of %ld while this request ran (%ld now); retry",
+                            max_active, active);
+    }
     return apr_psprintf(p, "%ld generation%s of this user %s queued or processing (limit %ld); "
                         "created but not started generations do not count; retry when one "
                         "has finished", active, active == 1 ? "" : "s",

@@ -54,6 +54,15 @@ static int refused_create(request_rec *r, ap_dbd_t *dbd, long cost, int queues, 
     if (why == GF_REFUSED_ACTIVE || (why == GF_REFUSED_NOT && queues && max_active > 0)) {
         return gf_type_send_active_limit(r, active, max_active);
     }
+    if (why == GF_REFUSED_NOT) {
+        /* Refused on every pass, allowed by each read after it: other
+         * requests of the user keep changing the account. Not a 402: the
+         * credits are there. */
+        apr_table_setn(r->headers_out, "Retry-After", "1");
+        return gf_send_error(r, HTTP_TOO_MANY_REQUESTS, GF_ERR_RATE_LIMIT,
+                             "other requests of this user changed the account while this one "
+                             "ran; retry");
+    }
     return gf_send_error(r, HTTP_PAYMENT_REQUIRED, GF_ERR_INSUFFICIENT,
                          gf_credits_refusal(r->pool, (long)apr_atoi64(a[0]),
                                             (long)apr_atoi64(a[1]), (long)apr_atoi64(a[2]),

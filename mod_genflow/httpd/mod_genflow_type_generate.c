@@ -13,7 +13,6 @@
 #include "core/gf_route.h"
 #include "core/gf_sql.h"
 #include "core/gf_job.h"
-#include "core/gf_credits.h"
 
 /* The wait a client asked for (Prefer: wait=N), else the location's. */
 int gf_type_requested_wait(request_rec *r, const gf_dir_conf_t *dc)
@@ -118,8 +117,7 @@ int gf_type_queue(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, const 
                           apr_ltoa(r->pool, gf_conf_daily_limit(sc)), r->user);
         if (st != GF_DB_OK) return gf_send_db_error(r, st);
         active = acct->nrows == 1 ? (long)apr_atoi64(acct->rows[0][3]) : 0;
-        if (gf_credits_refused_why(0, 0, 0, 0, 1, active, max_active) == GF_REFUSED_ACTIVE
-            || pass + 1 >= QUEUE_PASSES) {
+        if ((max_active > 0 && active >= max_active) || pass + 1 >= QUEUE_PASSES) {
             /* The generation stays created: the client may start it later. */
             return gf_type_send_active_limit(r, active, max_active);
         }

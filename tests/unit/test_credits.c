@@ -57,6 +57,11 @@ START_TEST(active_refusal_says_what_counts)
     ck_assert_str_eq(gf_credits_active_refusal(test_pool, 1, 1),
                      "1 generation of this user is queued or processing (limit 1); created "
                      "but not started generations do not count; retry when one has finished");
+    /* Refused at the limit, read below it afterwards: no count that
+     * contradicts the limit. */
+    ck_assert_str_eq(gf_credits_active_refusal(test_pool, 2, 3),
+                     "this user's generations queued or processing were at the limit of 3 "
+                     "while this request ran (2 now); retry");
 }
 END_TEST
 
