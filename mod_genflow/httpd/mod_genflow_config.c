@@ -431,8 +431,8 @@ const command_rec gf_cmds[] = {
     /* Cross-origin requests (mod_genflow_cors.c). */
     AP_INIT_TAKE1("GenFlowPreparedStatements", gf_db_set_statements, NULL, RSRC_CONF,
                   "named (PREPARE once per connection; the default) or unnamed "
-                  "(every statement as an unnamed parameterised one: PgBouncer < 1.21 "
-                  "in transaction pooling)"),
+                  "(every statement as an unnamed parameterised one: PgBouncer or "
+                  "another pooler in transaction pooling)"),
     AP_INIT_TAKE1("GenFlowListenParams", gf_db_set_listen_params, NULL, RSRC_CONF,
                   "libpq connection string of the listener's direct connection to "
                   "PostgreSQL (LISTEN/NOTIFY); default: DBDParams"),

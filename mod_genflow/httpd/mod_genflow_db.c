@@ -17,8 +17,9 @@
  * of the protocol (parse, bind, execute in one round trip), still with
  * its arguments as parameters, never in the SQL text. Nothing then lives
  * in a session from one transaction to the next, which a pooler in
- * transaction mode (PgBouncer before 1.21, or with max_prepared_statements
- * = 0) requires: there each statement may run on another server
+ * transaction mode (PgBouncer, whatever its version: the driver's named
+ * statements are SQL PREPAREs, which max_prepared_statements does not
+ * follow) requires: there each statement may run on another server
  * connection, and a named statement prepared on one is missing on the
  * next (t/28_pgbouncer.t shows both). The cost is parsing and planning
  * every statement each time it runs.
@@ -237,8 +238,9 @@ static int connection_lost(ap_dbd_t *dbd)
 }
 
 /* The session is on a server that takes no writes: a hot standby (a
- * DBDParams without target_session_attrs=read-write, or a host list whose
- * primary was demoted under a live session). PostgreSQL 14 and later
+ * DBDParams without target_session_attrs=read-write, or a session opened
+ * on a server that has since become a standby: an old primary brought
+ * back as one). PostgreSQL 14 and later
  * report both settings to the client on every change, so this needs no
  * round trip and no parsing of a translated error message; an older
  * server reports neither and its "read-only transaction" error stays an
@@ -401,8 +403,10 @@ static gf_db_status_t run_select(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd,
             /* The statement was refused, so nothing of it committed. A new
              * session walks DBDParams' host list again and, with
              * target_session_attrs=read-write, finds the primary (the
-             * promoted standby after a failover); until there is one the
-             * caller answers 503, as for a database that is down. */
+             * promoted standby after a failover), and the statement runs
+             * there once more; until there is one the caller answers 503,
+             * as for a database that is down. The reset waits for each
+             * host up to connect_timeout (docs/operations.md: set it). */
             PGconn *conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(4700)
                          "statement %s refused by a read-only server (a standby: %s); "
@@ -410,6 +414,9 @@ static gf_db_status_t run_select(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd,
                          msg ? msg : "no message");
             PQreset(conn);
             apr_hash_clear(dbd->prepared);
+            if (attempt == 0 && !connection_lost(dbd) && !read_only_server(dbd)) {
+                continue;   /* the new session takes writes: the request goes on */
+            }
             return GF_DB_UNAVAILABLE;
         }
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1107)

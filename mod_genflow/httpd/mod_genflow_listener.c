@@ -233,7 +233,9 @@ void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
 
         if (W->listening < ne && apr_time_now() >= next_connect) {
             for (i = 0; i < ne; i++) {
-                if (conns[i]) continue;
+                /* A connection found not to be direct stays so until the
+                 * configuration changes: no new attempt every second. */
+                if (conns[i] || warned[i]) continue;
                 conns[i] = listener_connect(pool, APR_ARRAY_IDX(W->engines, i, gf_engine_t *),
                                             &warned[i]);
                 if (conns[i]) {
