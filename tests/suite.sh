@@ -1,0 +1,171 @@
+# tests/suite.sh: one run of the Apache::Test suite, judged, timed, and
+# repeated for flakes (sourced by scripts/test and tests/sanitize/run,
+# after scripts/lib.sh, from the top of the tree to test, with the
+# environment scripts/test exports: the database, the mock providers).
+#
+# The judgement does not trust Apache::Test's exit status (it exits 0 in
+# some failure modes, e.g. as root): the harness's formatter
+# (t/lib/GenFlowFormatter.pm) writes one line per file that ran, and a
+# run passes only when every file asked for is there and ok, the harness
+# said so too, nothing was skipped, and the error_log shows no crash.
+
+# What counts as a crash in an error_log (tests/sanitize/run adds the
+# sanitizers' report lines).
+GF_CRASH_RE=${GF_CRASH_RE:-'Segmentation fault|exit signal (Segmentation|Aborted|Bus error|Illegal|Floating)|glibc detected|Assertion .* failed|AddressSanitizer'}
+
+# gf_suite_files [FILES...]: the test files a run asks for, one a line
+# (all of t/ when none are named).
+gf_suite_files() {
+    if [ $# -gt 0 ]; then printf '%s\n' "$@"; else ls t/*.t; fi
+}
+
+# gf_suite_run OUTDIR HTTPD tee|quiet [FILES...]: t/TEST.PL against the
+# httpd binary HTTPD. OUTDIR gets output.txt (what the harness printed;
+# with "tee" it is printed as it comes), results.tsv (GenFlowFormatter),
+# rc (its exit status) and error_log (the suite httpd's). Returns 0.
+gf_suite_run() {
+    local outdir=$1 httpd=$2 show=$3 rc=0
+    shift 3
+    mkdir -p "$outdir"
+    rm -f "$outdir/results.tsv" "$outdir/error_log"
+    rm -rf t/logs t/media
+    perl t/TEST.PL -clean >/dev/null 2>&1 || true
+    HARNESS_TIMER=1 HARNESS_OPTIONS=fGenFlowFormatter GENFLOW_TEST_RESULTS="$outdir/results.tsv" \
+    PERL5LIB="$PWD/t/lib${PERL5LIB:+:$PERL5LIB}" \
+        perl t/TEST.PL -apxs "$(command -v apxs)" -httpd "$httpd" -port select \
+            -maxclients 40 -minclients 4 -verbose="${GENFLOW_TEST_VERBOSE:-0}" "$@" \
+            >"$outdir/output.txt" 2>&1 &
+    local pid=$!
+    if [ "$show" = tee ]; then tail -n +1 --pid="$pid" -f "$outdir/output.txt" || true; fi
+    wait "$pid" || rc=$?
+    echo "$rc" >"$outdir/rc"
+    cp t/logs/error_log "$outdir/error_log" 2>/dev/null || true
+    return 0
+}
+
+# gf_suite_judge OUTDIR [FILES...]: 0 when the run in OUTDIR passed;
+# otherwise prints why (each file that failed or did not run, and the
+# harness's own complaints) and returns 1.
+gf_suite_judge() {
+    local outdir=$1 f line verdict=0
+    shift
+    local out="$outdir/output.txt" tsv="$outdir/results.tsv"
+    [ -f "$tsv" ] || { gf_log "the harness wrote no results (Apache::Test did not run the tests)"; touch "$tsv"; verdict=1; }
+    while read -r f; do
+        line=$(awk -F'\t' -v f="$f" '$1 == f' "$tsv")
+        if [ -z "$line" ]; then
+            gf_log "FAILED: $f did not run"; verdict=1
+        elif [ "$(cut -f2 <<<"$line")" != ok ]; then
+            gf_log "FAILED: $f: $(cut -f4 <<<"$line")"; verdict=1
+        fi
+    done < <(gf_suite_files "$@")
+    grep -q '^All tests successful' "$out" || { gf_log "Apache::Test did not report success"; verdict=1; }
+    grep -q '^Result: PASS' "$out" || verdict=1
+    [ "$(cat "$outdir/rc" 2>/dev/null)" = 0 ] || { gf_log "Apache::Test exited $(cat "$outdir/rc" 2>/dev/null)"; verdict=1; }
+    if grep -Eq 'skipped|SKIP' "$out"; then
+        grep -E 'skipped|SKIP' "$out" | head -n 20 || true
+        gf_log "some tests were skipped"; verdict=1
+    fi
+    if [ ! -f "$outdir/error_log" ]; then
+        gf_log "no error_log: httpd never ran"; verdict=1
+    elif grep -Eq "$GF_CRASH_RE" "$outdir/error_log"; then
+        grep -Eh "$GF_CRASH_RE" "$outdir/error_log" | head -n 20 || true
+        gf_log "the error_log shows a crash"; verdict=1
+    fi
+    return $verdict
+}
+
+# gf_suite_counts OUTDIR: "FILES TESTS FAILED" as the harness counted them.
+gf_suite_counts() {
+    local out="$1/output.txt" files tests failed
+    files=$(sed -n 's/^Files=\([0-9]*\), Tests=\([0-9]*\).*/\1/p' "$out" | tail -n 1)
+    tests=$(sed -n 's/^Files=\([0-9]*\), Tests=\([0-9]*\).*/\2/p' "$out" | tail -n 1)
+    failed=$(sed -n 's/^Failed [0-9]*\/[0-9]* test programs\. \([0-9]*\)\/[0-9]* subtests failed\./\1/p' "$out" | tail -n 1)
+    echo "${files:-0} ${tests:-0} ${failed:-0}"
+}
+
+# gf_suite_slowest OUTDIR LABEL [N]: the N (10) slowest files of the run.
+gf_suite_slowest() {
+    local tsv="$1/results.tsv" label=$2 n=${3:-10}
+    [ -s "$tsv" ] || return 0
+    echo "$label: the $n slowest test files (seconds):"
+    sort -t "$(printf '\t')" -k3,3 -g -r "$tsv" | head -n "$n" \
+        | awk -F'\t' '{ printf "  %7.1f  %s%s\n", $3, $1, ($2 == "ok" ? "" : "  (" $2 ")") }' || true
+}
+
+# gf_suite_reset_db: the suite's database dropped and migrated afresh, so
+# that every repetition starts where a CI run starts (t/18_legacy.t, for
+# one, moves its legacy rows only once per database).
+gf_suite_reset_db() {
+    psql -X -q -h 127.0.0.1 -p "$GENFLOW_TEST_PGPORT" -U genflow -d postgres \
+        -c 'DROP DATABASE IF EXISTS genflow WITH (FORCE)' -c 'CREATE DATABASE genflow' \
+        >/dev/null || gf_die "cannot recreate the database genflow"
+    scripts/genflow-migrate "$GENFLOW_TEST_PG_URI" >/dev/null 2>&1 || gf_die "genflow-migrate failed"
+}
+
+# gf_suite_invariants: the money and liveness rules over the database
+# (genflow_check_invariants); prints what is broken, returns 1 then.
+gf_suite_invariants() {
+    local broken
+    broken=$(psql "$GENFLOW_TEST_PG_URI" -XAtq -c "SELECT * FROM genflow_check_invariants(60)" 2>&1) \
+        || broken="query failed: $broken"
+    [ -z "$broken" ] && return 0
+    printf '%s\n' "$broken" | head -20 || true
+    return 1
+}
+
+# gf_suite_repeat N HTTPD OUTDIR [FILES...]: the flake detector. Runs the
+# files N times, each time on a database of its own, and prints each
+# file's pass count, the failures' reasons and assertions, and the runs
+# whose error_log showed a crash or whose ledger broke an invariant.
+# GF_REPEAT_EXTRA, when set, names a function called with a run's OUTDIR
+# after it was judged: it prints and returns 1 for what it finds wrong in
+# that run beyond the files (tests/sanitize/run: sanitizer reports).
+# Returns 1 when any file failed once.
+gf_suite_repeat() {
+    local n=$1 httpd=$2 outdir=$3 i f rc=0 start
+    shift 3
+    local -A passed=() why=()
+    local runs_bad=""
+    mkdir -p "$outdir"
+    for i in $(seq 1 "$n"); do
+        start=$SECONDS
+        gf_suite_reset_db
+        gf_suite_run "$outdir/run-$i" "$httpd" quiet "$@"
+        local run_ok=1
+        gf_suite_judge "$outdir/run-$i" "$@" >"$outdir/run-$i/judge.txt" 2>&1 || run_ok=0
+        if ! gf_suite_invariants >>"$outdir/run-$i/judge.txt" 2>&1; then
+            echo "genflow_check_invariants found broken rules" >>"$outdir/run-$i/judge.txt"; run_ok=0
+        fi
+        if [ -n "${GF_REPEAT_EXTRA:-}" ] && ! "$GF_REPEAT_EXTRA" "$outdir/run-$i" >>"$outdir/run-$i/judge.txt" 2>&1; then
+            run_ok=0
+        fi
+        while read -r f; do
+            local line
+            line=$(awk -F'\t' -v f="$f" '$1 == f' "$outdir/run-$i/results.tsv" 2>/dev/null)
+            if [ "$(cut -f2 <<<"$line")" = ok ]; then
+                passed[$f]=$(( ${passed[$f]:-0} + 1 ))
+            else
+                why[$f]="${why[$f]:-}    run $i: $(cut -f4 <<<"$line" | sed 's/^$/did not run/')"$'\n'
+            fi
+        done < <(gf_suite_files "$@")
+        [ "$run_ok" = 1 ] || runs_bad="$runs_bad $i"
+        gf_log "repeat: run $i of $n $([ "$run_ok" = 1 ] && echo passed || echo FAILED) in $((SECONDS - start)) s"
+    done
+    echo "repeat: $n run(s), GenFlowPreparedStatements ${GENFLOW_TEST_STATEMENTS:-named}, httpd $httpd"
+    while read -r f; do
+        printf 'repeat: %-30s %3d/%d passed\n' "$f" "${passed[$f]:-0}" "$n"
+        if [ -n "${why[$f]:-}" ]; then
+            printf '%s' "${why[$f]}"
+            rc=1
+        fi
+    done < <(gf_suite_files "$@")
+    for i in $runs_bad; do
+        echo "repeat: run $i failed ($outdir/run-$i):"
+        sed 's/^/    /' "$outdir/run-$i/judge.txt" | head -n 30 || true
+        grep -E '^#' "$outdir/run-$i/output.txt" | sed 's/^/    /' | head -n 60 || true
+        rc=1
+    done
+    echo "repeat: $([ "$rc" = 0 ] && echo PASS || echo FAIL)"
+    return $rc
+}
