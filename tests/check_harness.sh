@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The suite's judgement and the flake detector (tests/suite.sh with
+# t/lib/GenFlowFormatter.pm), checked on made-up test files run by a plain
+# test harness in place of Apache::Test: a file that passes counts as
+# passed; a failed, skipped, self-skipped, TODO, short-of-plan or missing
+# file and a crash in the error_log each fail the run, naming the file;
+# and --repeat counts a file that fails every other run as failed twice in
+# four, printing its failed assertion, while a file that always passes
+# counts four of four.
+set -uo pipefail
+top=$(cd "${top_srcdir:-.}" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
+# shellcheck source=tests/suite.sh
+. "$top/tests/suite.sh"
+perl -MTest::Harness -MTAP::Formatter::Console -e 1 2>/dev/null \
+    || { echo "check_harness: perl's Test::Harness is missing"; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/genflow-check-harness.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/t/lib" "$work/t/logs"
+cp "$top/t/lib/GenFlowFormatter.pm" "$work/t/lib/"
+cd "$work" || exit 1
+cat > t/pass.t <<'T'
+use Test::More tests => 2; ok(1, 'one'); ok(1, 'two');
+T
+cat > t/skip.t <<'T'
+use Test::More tests => 2; ok(1); SKIP: { skip 'no reason', 1 }
+T
+cat > t/skipall.t <<'T'
+use Test::More skip_all => 'not today';
+T
+cat > t/fail.t <<'T'
+use Test::More tests => 2; ok(1); is(2, 3, 'two is three');
+T
+cat > t/short.t <<'T'
+use Test::More tests => 3; ok(1); exit 0;
+T
+cat > t/todo.t <<'T'
+use Test::More tests => 1; TODO: { local $TODO = 'later'; ok(0, 'not yet') }
+T
+# Fails in every other run: the count lives in a file beside it.
+cat > t/flaky.t <<'T'
+use Test::More tests => 1;
+open my $fh, '+>>', 't/flaky.count' or die; seek $fh, 0, 0;
+my $n = (<$fh> // 0) + 1; truncate $fh, 0; print $fh $n; close $fh;
+ok($n % 2, "odd run ($n)") or diag("an even run: $n");
+T
+
+# In place of Apache::Test: a plain harness, and an error_log.
+gf_suite_harness() {
+    shift
+    mkdir -p t/logs
+    printf '[notice] started\n%s' "${CHECK_ERROR_LOG:-}" > t/logs/error_log
+    perl -MTest::Harness -e 'runtests(@ARGV)' "$@"
+}
+gf_suite_reset_db() { :; }
+gf_suite_invariants() { :; }
+
+passed=0 failed=0
+check() {   # check NAME EXPECTED-RC ACTUAL-RC [OUTPUT PATTERN...]
+    local name=$1 want=$2 got=$3 out=$4 p ok=1
+    shift 4
+    [ "$want" = "$got" ] || ok=0
+    for p in "$@"; do grep -Eq -- "$p" <<<"$out" || { ok=0; echo "  missing: $p"; }; done
+    if [ "$ok" = 1 ]; then passed=$((passed + 1)); echo "ok - $name"
+    else failed=$((failed + 1)); echo "not ok - $name (exit $got, wanted $want)"; sed 's/^/    /' <<<"$out"; fi
+}
+judge() {   # judge FILES...: runs and judges them; prints the judgement
+    local rc=0
+    gf_suite_run "$work/run" /bin/false quiet "$@"
+    gf_suite_judge "$work/run" "$@" 2>&1 || rc=$?
+    return $rc
+}
+
+out=$(judge t/pass.t); check 'a passing file passes' 0 $? "$out"
+grep -q $'^t/pass.t\tok\t' "$work/run/results.tsv"
+check 'the formatter wrote its line' 0 $? ""
+out=$(judge t/pass.t t/skip.t); check 'a skipped assertion fails the run' 1 $? "$out" 'FAILED: t/skip.t: 1 skipped'
+out=$(judge t/skipall.t); check 'a file that skipped itself fails' 1 $? "$out" 'FAILED: t/skipall.t: skipped itself: not today'
+out=$(judge t/pass.t t/fail.t); check 'a failed assertion fails the run' 1 $? "$out" 'FAILED: t/fail.t: 1 failed \(2\)'
+grep -q "two is three" "$work/run/output.txt"
+check 'and its diagnostics are printed though quiet' 0 $? ""
+out=$(judge t/short.t); check 'a file short of its plan fails, exit 0 or not' 1 $? "$out" 'FAILED: t/short.t: planned 3, ran 1'
+out=$(judge t/todo.t); check 'a TODO assertion fails the run' 1 $? "$out" 'FAILED: t/todo.t: 1 TODO'
+out=$(gf_suite_run "$work/run" /bin/false quiet t/pass.t; gf_suite_judge "$work/run" t/pass.t t/nosuch.t 2>&1)
+check 'a file asked for that did not run fails' 1 $? "$out" 'FAILED: t/nosuch.t did not run'
+out=$(CHECK_ERROR_LOG='[core:notice] AH00052: child pid 42 exit signal Segmentation fault (11)' judge t/pass.t)
+check 'a crash in the error_log fails the run' 1 $? "$out" 'the error_log shows a crash'
+gf_suite_run "$work/run" /bin/false quiet t/pass.t t/fail.t
+out=$(gf_suite_slowest "$work/run" check 2)
+check 'the slowest files are listed' 0 $? "$out" '^check: the 2 slowest' '^ +[0-9.]+  t/(pass|fail)\.t'
+
+rm -f t/flaky.count
+out=$(gf_suite_repeat 4 /bin/false "$work/repeat" t/pass.t t/flaky.t 2>&1)
+check 'repeat: a file failing every other run is counted, and fails it' 1 $? "$out" \
+    'repeat: t/pass.t +4/4 passed' 'repeat: t/flaky.t +2/4 passed' \
+    'run 2: 1 failed \(1\)' 'run 4: 1 failed \(1\)' 'an even run: 2' '^repeat: FAIL$'
+rm -f t/flaky.count
+out=$(gf_suite_repeat 3 /bin/false "$work/repeat" t/pass.t 2>&1)
+check 'repeat: a file that always passes' 0 $? "$out" 'repeat: t/pass.t +3/3 passed' '^repeat: PASS$'
+
+echo "check_harness: $passed passed, $failed failed"
+[ "$failed" = 0 ]
