@@ -127,7 +127,8 @@ gf_suite_invariants() {
 
 # gf_suite_repeat N HTTPD OUTDIR [FILES...]: the flake detector. Runs the
 # files N times, each time on a database of its own, and prints each
-# file's pass count, the failures' reasons and assertions, and the runs
+# file's pass count and median seconds, the failures' reasons and
+# assertions, and the runs
 # whose error_log showed a crash or whose ledger broke an invariant.
 # GF_REPEAT_EXTRA, when set, names a function called with a run's OUTDIR
 # after it was judged: it prints and returns 1 for what it finds wrong in
@@ -138,6 +139,7 @@ gf_suite_repeat() {
     shift 3
     local -A passed=() why=()
     local runs_bad=""
+    rm -rf "$outdir"
     mkdir -p "$outdir"
     for i in $(seq 1 "$n"); do
         start=$SECONDS
@@ -165,7 +167,11 @@ gf_suite_repeat() {
     done
     echo "repeat: $n run(s), GenFlowPreparedStatements ${GENFLOW_TEST_STATEMENTS:-named}, httpd $httpd"
     while read -r f; do
-        printf 'repeat: %-30s %3d/%d passed\n' "$f" "${passed[$f]:-0}" "$n"
+        # The file's median seconds over the runs that ran it.
+        local median
+        median=$(cat "$outdir"/run-*/results.tsv 2>/dev/null | awk -F'\t' -v f="$f" '$1 == f { print $3 }' \
+                 | sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else printf "-" }')
+        printf 'repeat: %-30s %3d/%d passed  %6s s\n' "$f" "${passed[$f]:-0}" "$n" "$median"
         if [ -n "${why[$f]:-}" ]; then
             printf '%s' "${why[$f]}"
             rc=1
