@@ -128,8 +128,8 @@ gf_suite_invariants() {
 # gf_suite_repeat N HTTPD OUTDIR [FILES...]: the flake detector. Runs the
 # files N times, each time on a database of its own, and prints each
 # file's pass count and median seconds, the failures' reasons and
-# assertions, and the runs
-# whose error_log showed a crash or whose ledger broke an invariant.
+# assertions, and the runs whose error_log showed a crash or whose ledger
+# broke an invariant.
 # GF_REPEAT_EXTRA, when set, names a function called with a run's OUTDIR
 # after it was judged: it prints and returns 1 for what it finds wrong in
 # that run beyond the files (tests/sanitize/run: sanitizer reports).
@@ -180,7 +180,8 @@ gf_suite_repeat() {
     for i in $runs_bad; do
         echo "repeat: run $i failed ($outdir/run-$i):"
         sed 's/^/    /' "$outdir/run-$i/judge.txt" | head -n 30 || true
-        grep -E '^#' "$outdir/run-$i/output.txt" | sed 's/^/    /' | head -n 60 || true
+        grep -E '^#' "$outdir/run-$i/output.txt" | grep -v '^# Using Apache/Test.pm' \
+            | sed 's/^/    /' | head -n 60 || true
         rc=1
     done
     echo "repeat: $([ "$rc" = 0 ] && echo PASS || echo FAIL)"
