@@ -180,3 +180,43 @@ const char *gf_cors_allow_methods(apr_pool_t *p, const char *allow)
     }
     return apr_pstrcat(p, allow, ", OPTIONS", NULL);
 }
+
+/* Is origin ("scheme://host[:port]") the one a browser would send for a
+ * page at host (the Host header, "host[:port]", compared without case)? */
+static int origin_is_host(const char *origin, const char *host)
+{
+    const char *authority = strstr(origin, "://");
+
+    return authority && host && *host && !strcasecmp(authority + 3, host);
+}
+
+const char *gf_cors_cross_site(const gf_cors_conf_t *conf, const char *origin,
+                               const char *fetch_site, const char *host)
+{
+    int listed = 0, i;
+
+    if (fetch_site && (!strcasecmp(fetch_site, "same-origin") || !strcasecmp(fetch_site, "none"))) {
+        return NULL;
+    }
+    if (origin && conf && conf->origins) {
+        for (i = 0; i < conf->origins->nelts && !listed; i++) {
+            listed = !strcmp(APR_ARRAY_IDX(conf->origins, i, const char *), origin);
+        }
+    }
+    if (listed) {
+        return NULL;
+    }
+    if (fetch_site) {
+        return "a page of another site may not change anything here (the browser sent "
+               "Sec-Fetch-Site: cross-site or same-site); an administrator can list the "
+               "page's origin in GenFlowCORSOrigins";
+    }
+    if (!origin) {
+        return NULL;
+    }
+    if (origin_is_host(origin, host)) {
+        return NULL;
+    }
+    return "a page of another origin may not change anything here; an administrator can "
+           "list the page's origin in GenFlowCORSOrigins";
+}

@@ -54,6 +54,26 @@ int gf_cors_enabled(const gf_cors_conf_t *conf);
  * them is (or none was asked). Unknown names are left out. */
 const char *gf_cors_allow_headers(apr_pool_t *p, const char *requested);
 
+/* May a state-changing request (POST, DELETE, …) go on? A browser sends
+ * one from a page of another site without asking first when it is a
+ * plain form or a fetch without custom headers, and it sends the user's
+ * cookies or cached Basic credentials with it: the answer is hidden from
+ * that page, but what the request did is done. Browsers say where a
+ * request comes from (Sec-Fetch-Site; Origin); clients that are not
+ * browsers send neither and may go on. Given the request's Origin,
+ * Sec-Fetch-Site and Host headers (each may be NULL), it may go on when
+ *  - Sec-Fetch-Site is same-origin or none (the browser says it is the
+ *    site's own page, or the user's own action);
+ *  - else its Origin is one GenFlowCORSOrigins lists by name ("*" lets
+ *    any page read answers without credentials; it does not let every
+ *    page write with them);
+ *  - else, from a browser too old for Sec-Fetch-Site, when its Origin's
+ *    host[:port] is the Host the request was sent to;
+ *  - else when it carries neither header (not a browser).
+ * Returns NULL when it may, else why not (for the 403's message). */
+const char *gf_cors_cross_site(const gf_cors_conf_t *conf, const char *origin,
+                               const char *fetch_site, const char *host);
+
 /* An endpoint's Allow list ("GET, HEAD") with OPTIONS added. */
 const char *gf_cors_allow_methods(apr_pool_t *p, const char *allow);
 

@@ -4,6 +4,7 @@
 #include <apr_strings.h>
 
 #include "core/gf_credits.h"
+#include "core/gf_error.h"
 
 long gf_credits_remaining(long balance, long daily_limit, long daily_used)
 {
@@ -30,13 +31,18 @@ int gf_credits_can_reserve(long balance, long daily_limit, long daily_used, long
 const char *gf_credits_refusal(apr_pool_t *p, long balance, long daily_limit,
                                long daily_used, long cost)
 {
+    long left = gf_credits_remaining(balance, daily_limit, daily_used);
+
     if (balance < cost) {
-        return apr_psprintf(p, "this generation costs %ld credits and the balance is %ld",
-                            cost, balance);
+        return apr_psprintf(p, "this generation costs %s and the balance is %ld; it can be "
+                            "created once the account has more credits (an administrator "
+                            "grants them)", gf_count(p, cost, "credit", "credits"), balance);
     }
-    return apr_psprintf(p, "this generation costs %ld credits and only %ld of the "
-                        "daily limit of %ld remain today", cost,
-                        gf_credits_remaining(balance, daily_limit, daily_used), daily_limit);
+    return apr_psprintf(p, "this generation costs %s and only %s of the daily limit of %ld "
+                        "%s today; retry after midnight UTC (the quota's dailyReset)",
+                        gf_count(p, cost, "credit", "credits"),
+                        gf_count(p, left, "credit", "credits"), daily_limit,
+                        left == 1 ? "remains" : "remain");
 }
 
 gf_refusal_t gf_credits_refused_why(long balance, long daily_limit, long daily_used, long cost,
@@ -57,12 +63,12 @@ const char *gf_credits_active_refusal(apr_pool_t *p, long active, long max_activ
         /* Refused while the count was at the limit, read below it after:
          * other requests of the user came and went in between. */
         return apr_psprintf(p, "this user's generations queued or processing were at the "
-                            "limit of %ld while this request ran (%ld now); retry",
-                            max_active, active);
+                            "limit of %ld while this request ran (%ld now); retry", max_active,
+                            active);
     }
-    return apr_psprintf(p, "%ld generation%s of this user %s queued or processing (limit %ld); "
-                        "created but not started generations do not count; retry when one "
-                        "has finished", active, active == 1 ? "" : "s",
+    return apr_psprintf(p, "%s of this user %s queued or processing (limit %ld); created but "
+                        "not started generations do not count; retry when one has finished",
+                        gf_count(p, active, "generation", "generations"),
                         active == 1 ? "is" : "are", max_active);
 }
 

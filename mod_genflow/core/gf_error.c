@@ -37,3 +37,8 @@ char *gf_error_json(apr_pool_t *p, const char *code, const char *message)
     json_object_put(root);
     return out;
 }
+
+const char *gf_count(apr_pool_t *p, long n, const char *one, const char *many)
+{
+    return apr_psprintf(p, "%ld %s", n, n == 1 || n == -1 ? one : many);
+}

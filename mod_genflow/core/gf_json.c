@@ -1,7 +1,11 @@
 /* gf_json.c: pool-owned json-c parsing and serialisation (see gf_json.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
+#include <apr_tables.h>
 
 #include "core/gf_json.h"
 #include "core/gf_utf8.h"
@@ -232,4 +236,97 @@ const char *gf_json_str(json_object *o, const char *key)
 const char *gf_json_dump(apr_pool_t *p, json_object *obj)
 {
     return apr_pstrdup(p, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* A double as its value says: integral values within 2^53 as integers
+ * (as 1 is written), others in the shortest %.*g form that reads back to
+ * the same double. Non-finite values cannot come from strict JSON. */
+static const char *canonical_double(apr_pool_t *p, double d)
+{
+    char buf[32];
+    int prec;
+
+    /* libc's formatting: apr_snprintf's %g is not the C library's. */
+    if (isfinite(d) && d == floor(d) && fabs(d) < 9007199254740992.0) {
+        snprintf(buf, sizeof buf, "%.0f", d == 0 ? 0.0 : d);
+        return apr_pstrdup(p, buf);
+    }
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d) break;
+    }
+    return apr_pstrdup(p, buf);
+}
+
+static const char *plain(json_object *v)
+{
+    return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN
+                                             | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void write_canonical(apr_pool_t *p, json_object *v, apr_array_header_t *out)
+{
+    size_t i, n;
+
+    switch (json_object_get_type(v)) {
+    case json_type_null:
+        APR_ARRAY_PUSH(out, const char *) = "null";
+        return;
+    case json_type_boolean:
+        APR_ARRAY_PUSH(out, const char *) = json_object_get_boolean(v) ? "true" : "false";
+        return;
+    case json_type_int:
+        /* json-c's own text of an integer (int64 or uint64) is canonical. */
+        APR_ARRAY_PUSH(out, const char *) = apr_pstrdup(p, plain(v));
+        return;
+    case json_type_double:
+        APR_ARRAY_PUSH(out, const char *) = canonical_double(p, json_object_get_double(v));
+        return;
+    case json_type_string:
+        APR_ARRAY_PUSH(out, const char *) = apr_pstrdup(p, plain(v));
+        return;
+    case json_type_array:
+        APR_ARRAY_PUSH(out, const char *) = "[";
+        n = json_object_array_length(v);
+        for (i = 0; i < n; i++) {
+            if (i) APR_ARRAY_PUSH(out, const char *) = ",";
+            write_canonical(p, json_object_array_get_idx(v, i), out);
+        }
+        APR_ARRAY_PUSH(out, const char *) = "]";
+        return;
+    case json_type_object: {
+        apr_array_header_t *names = apr_array_make(p, 8, sizeof(const char *));
+        int k;
+        json_object_object_foreach(v, key, val) {
+            (void)val;
+            APR_ARRAY_PUSH(names, const char *) = key;
+        }
+        qsort(names->elts, (size_t)names->nelts, sizeof(const char *), by_name);
+        APR_ARRAY_PUSH(out, const char *) = "{";
+        for (k = 0; k < names->nelts; k++) {
+            const char *name = APR_ARRAY_IDX(names, k, const char *);
+            json_object *key_obj = json_object_new_string(name);
+            if (k) APR_ARRAY_PUSH(out, const char *) = ",";
+            APR_ARRAY_PUSH(out, const char *) = apr_pstrdup(p, plain(key_obj));
+            json_object_put(key_obj);
+            APR_ARRAY_PUSH(out, const char *) = ":";
+            write_canonical(p, json_object_object_get(v, name), out);
+        }
+        APR_ARRAY_PUSH(out, const char *) = "}";
+        return;
+    }
+    }
+}
+
+const char *gf_json_canonical(apr_pool_t *p, json_object *obj)
+{
+    apr_array_header_t *out = apr_array_make(p, 32, sizeof(const char *));
+
+    write_canonical(p, obj, out);
+    return apr_array_pstrcat(p, out, 0);
 }

@@ -3,11 +3,16 @@
  *
  * Input: NUL-separated fields
  *   directive word \0 request Origin \0 Access-Control-Request-Headers
+ *   \0 Sec-Fetch-Site \0 Host   (an empty field is a header not sent)
  * Properties: an accepted origin starts with http:// or https://, holds
  * no '/' after them, no upper case, no '@', '*' or whitespace; the
  * answer's Allow-Origin is NULL or exactly the request's origin (or "*"
  * with "*"); the allowed headers are a comma-separated list of distinct
- * names from GF_CORS_ALLOW_HEADERS, each one the request named (any case). */
+ * names from GF_CORS_ALLOW_HEADERS, each one the request named (any case);
+ * a state-changing request that a browser says comes from another site
+ * (Sec-Fetch-Site other than same-origin or none) goes on only from an
+ * origin the directive lists by name ("*" lists none), one without any of
+ * the headers always goes on, and a refusal names GenFlowCORSOrigins. */
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
@@ -50,6 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *word = field(p, data, size, 0);
     char *origin = field(p, data, size, 1);
     char *requested = field(p, data, size, 2);
+    char *fetch_site = field(p, data, size, 3);
+    char *host = field(p, data, size, 4);
     char *argv[1] = { word };
     gf_cors_conf_t *conf = NULL;
     const char *err, *allow, *headers;
@@ -82,6 +89,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(!e || !contains_word_ci(e + 2, s, n));
             s = e ? e + 2 : s + n;
         }
+    }
+    {
+        const char *o = *origin ? origin : NULL, *fs = *fetch_site ? fetch_site : NULL;
+        const char *why = gf_cors_cross_site(conf, o, fs, *host ? host : NULL);
+        int listed = conf && !conf->any && gf_cors_allow_origin(conf, o) != NULL;
+        FUZZ_CHECK(!why || strstr(why, "GenFlowCORSOrigins"));
+        if (fs && strcasecmp(fs, "same-origin") && strcasecmp(fs, "none")) {
+            FUZZ_CHECK((why == NULL) == listed);
+        }
+        if (!o && !fs) FUZZ_CHECK(!why);
     }
     FUZZ_CHECK(strcmp(gf_cors_allow_methods(p, "GET"), "GET, OPTIONS") == 0);
     fuzz_pool_end(p);

@@ -3,7 +3,9 @@
  * Properties: a refusal has a client-safe message (valid UTF-8); an
  * accepted document holds only strict UTF-8 strings without NUL (member
  * names included) and no deeper nesting than GF_JSON_MAX_DEPTH; its dump
- * parses again to a document whose dump is the same (stable). */
+ * parses again to a document whose dump is the same (stable); its
+ * canonical text (gf_json_canonical, what Idempotency-Key compares) is
+ * JSON whose canonical text is itself. */
 #include <string.h>
 #include "fuzz_common.h"
 #include "core/gf_json.h"
@@ -40,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool_begin();
     char *buf = apr_palloc(p, size);   /* exact size, not NUL-terminated */
-    const char *err = NULL, *dump, *dump2, *err2 = NULL;
+    const char *err = NULL, *dump, *dump2, *err2 = NULL, *canon;
     json_object *o, *o2;
 
     memcpy(buf, data, size);
@@ -63,6 +65,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (o2) {
             dump2 = gf_json_dump(p, o2);
             FUZZ_CHECK(!strcmp(dump, dump2));
+        }
+        canon = gf_json_canonical(p, o);
+        FUZZ_CHECK(canon && gf_utf8_valid_str(canon));
+        {
+            /* Only a non-finite double (written inf or nan) does not read back. */
+            json_object *o3 = gf_json_parse(p, canon, strlen(canon), &err2);
+            if (!o3) FUZZ_CHECK(strstr(canon, "inf") || strstr(canon, "nan"));
+            else FUZZ_CHECK(!strcmp(gf_json_canonical(p, o3), canon));
         }
     }
     (void)gf_json_str(NULL, "x");

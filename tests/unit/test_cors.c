@@ -104,6 +104,53 @@ START_TEST(preflight_headers)
 }
 END_TEST
 
+START_TEST(cross_site_writes)
+{
+    gf_cors_conf_t *listed = NULL, *any = NULL;
+    char *two[] = { "https://studio.example", "http://localhost:5173" };
+    char *star[] = { "*" };
+    const char *host = "api.example:8080";
+
+    ck_assert_ptr_null(gf_cors_parse(test_pool, 2, two, &listed));
+    ck_assert_ptr_null(gf_cors_parse(test_pool, 1, star, &any));
+    /* Not a browser: neither header. */
+    ck_assert_ptr_null(gf_cors_cross_site(listed, NULL, NULL, host));
+    ck_assert_ptr_null(gf_cors_cross_site(NULL, NULL, NULL, NULL));
+    /* The browser says it is the site's own page (or the user's action). */
+    ck_assert_ptr_null(gf_cors_cross_site(NULL, "http://api.example:8080", "same-origin", host));
+    ck_assert_ptr_null(gf_cors_cross_site(NULL, NULL, "none", host));
+    ck_assert_ptr_null(gf_cors_cross_site(NULL, "https://evil.example", "Same-Origin", host));
+    /* Another site's page: only a listed origin. */
+    ck_assert_ptr_nonnull(gf_cors_cross_site(NULL, "https://evil.example", "cross-site", host));
+    ck_assert_ptr_nonnull(gf_cors_cross_site(listed, "https://evil.example", "cross-site", host));
+    ck_assert_ptr_null(gf_cors_cross_site(listed, "https://studio.example", "cross-site", host));
+    ck_assert_ptr_null(gf_cors_cross_site(listed, "http://localhost:5173", "same-site", host));
+    ck_assert_ptr_nonnull(gf_cors_cross_site(listed, "https://studio.example:443", "cross-site",
+                                             host));
+    ck_assert_ptr_nonnull(gf_cors_cross_site(listed, "https://sub.studio.example", "same-site",
+                                             host));
+    /* A subdomain of the API's host is another origin too. */
+    ck_assert_ptr_nonnull(gf_cors_cross_site(NULL, "http://x.api.example:8080", "same-site", host));
+    /* "*" lets any page read without credentials, not write with them. */
+    ck_assert_ptr_nonnull(gf_cors_cross_site(any, "https://evil.example", "cross-site", host));
+    ck_assert_ptr_nonnull(gf_cors_cross_site(any, "https://evil.example", NULL, host));
+    /* An unknown Sec-Fetch-Site value is not same-origin. */
+    ck_assert_ptr_nonnull(gf_cors_cross_site(NULL, NULL, "same-originx", host));
+    /* Without Sec-Fetch-Site: Origin against the Host the request went to. */
+    ck_assert_ptr_null(gf_cors_cross_site(NULL, "http://api.example:8080", NULL, host));
+    ck_assert_ptr_null(gf_cors_cross_site(NULL, "https://API.example:8080", NULL, host));
+    ck_assert_ptr_nonnull(gf_cors_cross_site(NULL, "http://api.example", NULL, host));
+    ck_assert_ptr_nonnull(gf_cors_cross_site(NULL, "http://api.example:8080", NULL, NULL));
+    ck_assert_ptr_nonnull(gf_cors_cross_site(NULL, "http://api.example:80800", NULL, host));
+    ck_assert_ptr_nonnull(gf_cors_cross_site(NULL, "null", NULL, host));
+    ck_assert_ptr_nonnull(gf_cors_cross_site(listed, "null", NULL, "null"));
+    ck_assert_ptr_null(gf_cors_cross_site(listed, "https://studio.example", NULL, host));
+    /* The refusal says what an administrator can do. */
+    ck_assert(strstr(gf_cors_cross_site(NULL, "https://evil.example", "cross-site", host),
+                     "GenFlowCORSOrigins") != NULL);
+}
+END_TEST
+
 Suite *cors_suite(void)
 {
     Suite *s = suite_create("cors");
@@ -112,6 +159,7 @@ Suite *cors_suite(void)
     tcase_add_test(tc, origins_refused);
     tcase_add_test(tc, directive_values);
     tcase_add_test(tc, preflight_headers);
+    tcase_add_test(tc, cross_site_writes);
     suite_add_tcase(s, tc);
     return s;
 }

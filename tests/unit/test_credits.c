@@ -1,6 +1,7 @@
 /* test_credits.c: the credit rules shown to clients. */
 #include "test_core.h"
 #include "core/gf_credits.h"
+#include "core/gf_error.h"
 
 START_TEST(remaining_is_min_of_balance_and_day)
 {
@@ -24,10 +25,22 @@ END_TEST
 START_TEST(refusal_messages_say_why)
 {
     ck_assert_str_eq(gf_credits_refusal(test_pool, 1, 100, 0, 2),
-                     "this generation costs 2 credits and the balance is 1");
+                     "this generation costs 2 credits and the balance is 1; it can be created "
+                     "once the account has more credits (an administrator grants them)");
+    ck_assert_str_eq(gf_credits_refusal(test_pool, 0, 100, 0, 1),
+                     "this generation costs 1 credit and the balance is 0; it can be created "
+                     "once the account has more credits (an administrator grants them)");
     ck_assert_str_eq(gf_credits_refusal(test_pool, 50, 10, 9, 2),
-                     "this generation costs 2 credits and only 1 of the daily limit "
-                     "of 10 remain today");
+                     "this generation costs 2 credits and only 1 credit of the daily limit "
+                     "of 10 remains today; retry after midnight UTC (the quota's "
+                     "dailyReset)");
+    ck_assert_str_eq(gf_credits_refusal(test_pool, 50, 10, 10, 1),
+                     "this generation costs 1 credit and only 0 credits of the daily limit "
+                     "of 10 remain today; retry after midnight UTC (the quota's "
+                     "dailyReset)");
+    ck_assert_str_eq(gf_count(test_pool, 1, "credit", "credits"), "1 credit");
+    ck_assert_str_eq(gf_count(test_pool, 0, "credit", "credits"), "0 credits");
+    ck_assert_str_eq(gf_count(test_pool, 21, "upload", "uploads"), "21 uploads");
 }
 END_TEST
 

@@ -185,6 +185,43 @@ START_TEST(canonical_json_round_trips)
 }
 END_TEST
 
+/* The canonical text of a body, as an Idempotency-Key compares requests. */
+static const char *canon(const char *text)
+{
+    const char *err = NULL;
+    json_object *o = gf_json_parse(test_pool, text, strlen(text), &err);
+    ck_assert_msg(o != NULL, "%s: %s", text, err);
+    return gf_json_canonical(test_pool, o);
+}
+
+START_TEST(canonical_json_compares_meaning)
+{
+    /* Key order, whitespace, escapes and a number's spelling do not count. */
+    ck_assert_str_eq(canon("{ \"b\" : 1,\n\t\"a\": \"x\" }"), "{\"a\":\"x\",\"b\":1}");
+    ck_assert_str_eq(canon("{\"a\":\"\\u0078\",\"b\":1.0}"), "{\"a\":\"x\",\"b\":1}");
+    ck_assert_str_eq(canon("{\"b\":1e0,\"a\":\"x\"}"), canon("{\"a\":\"x\",\"b\":1}"));
+    ck_assert_str_eq(canon("[0.5, 5e-1, 0.50, -0.0, 1e300, 0.1]"), "[0.5,0.5,0.5,0,1e+300,0.1]");
+    ck_assert_str_eq(canon("{\"p\":{\"z\":[true,false,null],\"y\":\"\\u00e9/\"}}"),
+                     "{\"p\":{\"y\":\"\u00e9/\",\"z\":[true,false,null]}}");
+    ck_assert_str_eq(canon("{\"seed\":4294967294,\"big\":18446744073709551615}"),
+                     "{\"big\":18446744073709551615,\"seed\":4294967294}");
+    /* Names sort bytewise on their decoded bytes. */
+    ck_assert_str_eq(canon("{\"\\u00e9\":1,\"z\":2,\"Z\":3,\"\":4}"),
+                     "{\"\":4,\"Z\":3,\"z\":2,\"\u00e9\":1}");
+    /* Values and their types do count. */
+    ck_assert_str_ne(canon("{\"a\":1}"), canon("{\"a\":\"1\"}"));
+    ck_assert_str_ne(canon("{\"a\":null}"), canon("{}"));
+    ck_assert_str_ne(canon("[1,2]"), canon("[2,1]"));
+    ck_assert_str_ne(canon("{\"a\":1.5}"), canon("{\"a\":1}"));
+    ck_assert_str_ne(canon("{\"a\":true}"), canon("{\"a\":1}"));
+    /* It is itself JSON that reads back to the same canonical text. */
+    {
+        const char *c = canon("{\"q\":[{\"y\":0.30000000000000004,\"x\":\"a\\\"b\\\\c\\n\"}]}");
+        ck_assert_str_eq(canon(c), c);
+    }
+}
+END_TEST
+
 Suite *input_suite(void)
 {
     Suite *s = suite_create("input");
@@ -197,6 +234,7 @@ Suite *input_suite(void)
     tcase_add_test(tc, null_means_absent);
     tcase_add_test(tc, json_parser_rejects_malformed);
     tcase_add_test(tc, canonical_json_round_trips);
+    tcase_add_test(tc, canonical_json_compares_meaning);
     tcase_add_test(tc, source_image_may_be_an_upload);
     suite_add_tcase(s, tc);
     return s;
