@@ -9,7 +9,7 @@ use GenFlowTest;
 use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep);
 
-plan tests => 27;
+plan tests => 42;
 
 my $u = new_user('idem');
 api(GET => '/api/quota', user => $u);
@@ -147,6 +147,66 @@ is(json_of($res)->{status}, 'completed', 'of the completed generation');
     is(psql("SELECT count(*) FROM neo_glitch_media WHERE user_id = '$w'"), 1, 'one generation');
     is(psql("SELECT count(*) FROM genflow_ledger WHERE user_id = '$w' AND kind = 'reserve'") - $before_w,
        1, 'one reservation');
+}
+
+# The same request in other words is the same request: members in
+# another order, other spacing, escapes and a number's spelling do not
+# count; values and types do.
+{
+    my $kc = "$key-canon";
+    my $first = api(POST => '/api/neo-glitch/create', user => $u, headers => { 'Idempotency-Key' => $kc },
+                    body => '{"prompt":"m\u00e9","parameters":{"seed":7,"guidance_scale":7.5}}');
+    is($first->code, 201, 'a create under a key');
+    my $same = api(POST => '/api/neo-glitch/create', user => $u, headers => { 'Idempotency-Key' => $kc },
+                   body => qq({\n  "parameters" : { "guidance_scale" : 75e-1, "seed" : 7.0 },\n  "prompt" : "m\xc3\xa9"\n}\n));
+    is($same->code, 201, 'the same members in another order, spacing and spelling: 201');
+    is($same->header('Idempotent-Replayed'), 'true', 'as a replay');
+    is(json_of($same)->{generationId}, json_of($first)->{generationId}, 'of the same generation');
+    for my $other ('{"prompt":"m\u00e9","parameters":{"seed":"7","guidance_scale":7.5}}',
+                   '{"prompt":"m\u00e9","parameters":{"seed":7,"guidance_scale":7.5},"style":null}',
+                   '{"prompt":"M\u00e9","parameters":{"seed":7,"guidance_scale":7.5}}') {
+        my $r = api(POST => '/api/neo-glitch/create', user => $u, headers => { 'Idempotency-Key' => $kc },
+                    body => $other);
+        ok(is_json_error($r, 422, 'IDEMPOTENCY_CONFLICT'), "another value or type is another request: $other");
+    }
+}
+
+# An answer that created nothing is not kept: the same key works once the
+# cause is fixed.
+{
+    my $p = new_user('idem402');
+    api(GET => '/api/quota', user => $p);
+    api(POST => '/api/neo-glitch/create', user => $p, body => { prompt => "spend $_" }) for 1 .. 10;
+    my $kp = "$key-402";
+    my $r = api(POST => '/api/neo-glitch/create', user => $p, body => { prompt => 'later' },
+                headers => { 'Idempotency-Key' => $kp });
+    ok(is_json_error($r, 402, 'INSUFFICIENT_CREDITS'), 'a create without credits under a key: 402');
+    is(psql("SELECT count(*) FROM genflow_idempotency WHERE user_id = '$p' AND key = '$kp'"), 0,
+       'the 402 is not kept');
+    grant($p, 5);
+    $r = api(POST => '/api/neo-glitch/create', user => $p, body => { prompt => 'later' },
+             headers => { 'Idempotency-Key' => $kp });
+    is($r->code, 201, 'after a grant the same key creates the generation');
+    ok(!$r->header('Idempotent-Replayed'), 'not a replay of the 402');
+
+    my $done = json_of($r)->{generationId};
+    api(POST => '/api/neo-glitch/generate', user => $p, body => { generationId => $done });
+    my %refusals = (
+        409 => [ '/api/neo-glitch/generate', { generationId => $done }, 'INVALID_GENERATION_STATUS' ],
+        404 => [ '/api/neo-glitch/generate', { generationId => '00000000-0000-4000-8000-000000000000' },
+                 'GENERATION_NOT_FOUND' ],
+        415 => [ '/api/neo-glitch/create', '{"prompt":"x"}', 'UNSUPPORTED_MEDIA_TYPE', 'text/plain' ],
+        400 => [ '/api/neo-glitch/create', { prompt => '' }, 'VALIDATION_ERROR' ],
+    );
+    for my $status (sort keys %refusals) {
+        my ($path, $body, $code, $ctype) = @{ $refusals{$status} };
+        my $k = "$key-refused-$status";
+        my $res1 = api(POST => $path, user => $p, body => $body, headers => { 'Idempotency-Key' => $k },
+                       ($ctype ? (content_type => $ctype) : ()));
+        my $kept = psql("SELECT count(*) FROM genflow_idempotency WHERE user_id = '$p' AND key = '$k'");
+        ok(is_json_error($res1, $status, $code) && $kept == 0,
+           "$status $code under a key is not kept (got " . $res1->code . ", $kept record(s))");
+    }
 }
 
 # Keys belong to users.

@@ -64,7 +64,7 @@ static int list_jobs(request_rec *r, ap_dbd_t *dbd)
     if (user == GF_QUERY_BAD) return gf_send_bad_query(r, "user");
     if (limit_arg == GF_QUERY_BAD) return gf_send_bad_query(r, "limit");
     if (type && !find_type(type)) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "type: no such type here");
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "type: no such type here; give a type's name as its GenFlowType names it");
     }
     if (status && !valid_status(status, 0)) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
@@ -132,8 +132,10 @@ static int delete_jobs(request_rec *r, ap_dbd_t *dbd)
         if (rows->nrows == 1) total += atol(rows->rows[0][0]);
     }
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, GF_LOGNO(1901)
-                  "admin %s deleted %ld terminal generations (status=%s, older than %ld s)",
-                  r->user ? r->user : "-", total, status ? status : "any", secs);
+                  "admin %s deleted %s (status=%s, older than %ld s)",
+                  r->user ? r->user : "-",
+                  gf_count(r->pool, total, "terminal generation", "terminal generations"),
+                  status ? status : "any", secs);
     return gf_send_json(r, HTTP_OK, apr_psprintf(r->pool, "{\"deleted\":%ld}", total));
 }
 
@@ -151,7 +153,7 @@ static int grant_credits(request_rec *r, ap_dbd_t *dbd)
 
     if (!gf_content_type_is_json(apr_table_get(r->headers_in, "Content-Type"))) {
         return gf_send_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, GF_ERR_UNSUPPORTED_MEDIA,
-                             "the request body must be application/json");
+                             "send the body as JSON, with Content-Type: application/json");
     }
     if ((rc = gf_read_json_body(r, 4096, &body, &len)) != GF_CONTINUE) return rc;
     if (!(doc = gf_json_parse(r->pool, body, len, &err))) {
@@ -225,7 +227,8 @@ int gf_admin_handler(request_rec *r)
     }
     else {
         return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_NOT_FOUND,
-                             apr_psprintf(r->pool, "no endpoint %s here", r->uri));
+                             apr_psprintf(r->pool, "no endpoint %s here; the admin API has jobs and "
+                                          "credits", r->uri));
     }
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
     if (!strcmp(tail, "credits")) return grant_credits(r, dbd);

@@ -212,8 +212,9 @@ int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s)
     slots = ns;
     nslots = list->nelts;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(4403)
-                 "circuit breakers: %d providers in %" APR_SIZE_T_FMT " bytes of shared "
-                 "memory, %d kept from before the restart", nslots, bytes, kept);
+                 "circuit breakers: %s in %" APR_SIZE_T_FMT " bytes of shared memory, %d kept "
+                 "from before the restart", gf_count(pconf, nslots, "provider", "providers"), bytes,
+                 kept);
     return OK;
 }
 

@@ -18,6 +18,16 @@
  * Any other origin gets no CORS header at all, and its preflight goes
  * through authentication like any request (401). Every answer of a
  * location with CORS carries Vary: Origin.
+ *
+ * Cross-site writes: CORS only decides which pages may read answers. A
+ * form or a simple fetch on any site can still send a POST with the
+ * user's credentials and no preflight. The second handler refuses every
+ * state-changing request that a browser says comes from a page other
+ * than the site's own or a listed origin (gf_cors_cross_site) with 403,
+ * before any handler reads its body or the database; clients that are
+ * not browsers send neither Origin nor Sec-Fetch-Site and go on. The JSON
+ * endpoints require Content-Type application/json besides, which no page
+ * can send to another site without a preflight.
  */
 #include <string.h>
 #include <apr_strings.h>
@@ -27,7 +37,9 @@
 
 #include "httpd/mod_genflow_private.h"
 #include "core/gf_cors.h"
+#include "core/gf_error.h"
 #include "core/gf_route.h"
+#include "core/gf_utf8.h"
 
 const char *gf_cors_set_origins(cmd_parms *cmd, void *dcv, int argc, char *const argv[])
 {
@@ -164,10 +176,40 @@ static int cors_preflight_handler(request_rec *r)
     return OK;
 }
 
+/* Second handler: refuse a state-changing request from another site's
+ * page. Provider webhooks (server to server, signed) are not a browser's. */
+static int cross_site_handler(request_rec *r)
+{
+    gf_dir_conf_t *dc;
+    const char *h, *why, *origin, *fetch_site;
+
+    if (r->method_number == M_GET || r->method_number == M_OPTIONS) {
+        return DECLINED;
+    }
+    dc = gf_dir_conf(r);
+    h = gf_site_handler(r);
+    if ((!dc || !dc->type) && (!h || !strcmp(h, GF_WEBHOOK_HANDLER))) {
+        return DECLINED;
+    }
+    origin = apr_table_get(r->headers_in, "Origin");
+    fetch_site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
+    why = gf_cors_cross_site(dc ? dc->cors : NULL, origin, fetch_site,
+                             apr_table_get(r->headers_in, "Host"));
+    if (!why) {
+        return DECLINED;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1203)
+                  "refused a cross-site %s (Origin: %s, Sec-Fetch-Site: %s)", r->method,
+                  origin ? gf_utf8_clean(r->pool, origin, strlen(origin), 128) : "-",
+                  fetch_site ? gf_utf8_clean(r->pool, fetch_site, strlen(fetch_site), 32) : "-");
+    return gf_send_error(r, HTTP_FORBIDDEN, GF_ERR_FORBIDDEN, why);
+}
+
 void gf_cors_register_hooks(void)
 {
     ap_hook_header_parser(cors_header_parser, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_check_access_ex(cors_access, NULL, NULL, APR_HOOK_FIRST,
                             AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_handler(cors_preflight_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_handler(cross_site_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
 }

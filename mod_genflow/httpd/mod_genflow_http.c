@@ -96,6 +96,9 @@ int gf_send_error(request_rec *r, int status, const char *code, const char *mess
 {
     ap_log_rerror(APLOG_MARK, status >= 500 ? APLOG_WARNING : APLOG_DEBUG, 0, r,
                   GF_LOGNO(1201) "%d %s: %s", status, code, message);
+    /* Prefer: wait was honoured only by an answer that waited: a refusal
+     * says nothing about it (RFC 7240 lets a server stay silent). */
+    apr_table_unset(r->headers_out, "Preference-Applied");
     if (status == HTTP_SERVICE_UNAVAILABLE || status == HTTP_TOO_MANY_REQUESTS) {
         if (!apr_table_get(r->headers_out, "Retry-After")) {
             apr_table_setn(r->headers_out, "Retry-After", GF_RETRY_AFTER_UNAVAILABLE);
@@ -118,7 +121,7 @@ int gf_send_db_error(request_rec *r, gf_db_status_t st)
                              "the database is unavailable; retry later");
     }
     return gf_send_error(r, HTTP_INTERNAL_SERVER_ERROR, GF_ERR_INTERNAL,
-                         "internal error; see the server log");
+                         "internal error; retry later (the server's log says what went wrong)");
 }
 
 /* Read the whole body, at most max_body bytes. Returns GF_CONTINUE, or the
@@ -140,14 +143,14 @@ int gf_read_json_body(request_rec *r, long max_body, char **body, apr_size_t *le
     if (clen && apr_atoi64(clen) > max_body) {
         /* Refuse before reading; httpd discards the rest of the body. */
         return gf_send_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, GF_ERR_TOO_LARGE,
-                             apr_psprintf(r->pool, "the request body is larger than %ld bytes",
+                             apr_psprintf(r->pool, "the request body is larger than %ld bytes; send a smaller one",
                                           max_body));
     }
     if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
         return gf_send_error(r, rc == HTTP_REQUEST_ENTITY_TOO_LARGE ? rc : HTTP_BAD_REQUEST,
                              rc == HTTP_REQUEST_ENTITY_TOO_LARGE ? GF_ERR_TOO_LARGE
                                                                  : GF_ERR_VALIDATION,
-                             "the request body cannot be read");
+                             "the request body cannot be read; send it again");
     }
     buf = apr_palloc(r->pool, (apr_size_t)max_body + 1);
     if (ap_should_client_block(r)) {
@@ -156,12 +159,12 @@ int gf_read_json_body(request_rec *r, long max_body, char **body, apr_size_t *le
             if (got > (apr_size_t)max_body) {
                 return gf_send_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, GF_ERR_TOO_LARGE,
                                      apr_psprintf(r->pool, "the request body is larger "
-                                                  "than %ld bytes", max_body));
+                                                  "than %ld bytes; send a smaller one", max_body));
             }
         }
         if (n < 0) {
             return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
-                                 "the request body could not be read completely");
+                                 "the request body could not be read completely; send it again");
         }
     }
     buf[got] = '\0';

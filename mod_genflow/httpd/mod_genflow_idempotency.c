@@ -3,17 +3,23 @@
  * On create, generate and retry: the first request for (user, key) inserts
  * a "running" record under an owner token it chose — the primary key makes
  * concurrent duplicates collide there, before any generation or
- * reservation exists — runs, and stores its answer. Later requests with the
- * key get that answer again with "Idempotent-Replayed: true"; with a
- * different method, path or body they get 422, and while the first is
- * still running 409 (both IDEMPOTENCY_CONFLICT).
+ * reservation exists — runs, and stores its answer when it did something
+ * (a 2xx). Later requests with the key get that answer again with
+ * "Idempotent-Replayed: true"; with a different method, path or body they
+ * get 422, and while the first is still running 409 (both
+ * IDEMPOTENCY_CONFLICT). Bodies are compared by their meaning: the
+ * fingerprint is taken over the canonical JSON (gf_json_canonical), so
+ * the same members in another order or with other spacing are the same
+ * request.
  *
  * Failures lose nothing and block nothing for long:
  *  - the create (or queue) writes its generation id into the record in the
  *    same transaction, so whatever happens afterwards, the key stays bound
  *    to that one generation;
- *  - an answer that did nothing (bad input, the per-user limit) and bound
- *    no generation drops the record: the key can be used again;
+ *  - an answer that did nothing (bad input, not enough credits, the
+ *    per-user limit, a generation in the wrong state, the database
+ *    unavailable before any write) and bound no generation drops the
+ *    record: the key can be used again once the cause is fixed;
  *  - a request that fails after its generation was created (database
  *    trouble) releases the record, and one that dies (a killed child, a
  *    lost connection) leaves it "running" with a claim that ages: the next
@@ -32,14 +38,53 @@
 
 #include "httpd/mod_genflow_private.h"
 #include "core/gf_error.h"
+#include "core/gf_json.h"
 #include "core/gf_sql.h"
 
 #define IDEMPOTENCY_KEY_MAX 255
 
+/* Only an answer of a request that did its work is kept for replay: a
+ * refusal (4xx) or a failure (5xx) changed nothing the key could stand
+ * for. One that failed after binding a generation is released instead,
+ * so that the next request with the key answers for that generation. */
 static int worth_replaying(int status)
 {
-    return status == 200 || status == 201 || status == 202 || status == 402 || status == 404
-           || status == 409;
+    return status >= 200 && status < 300;
+}
+
+/* "{SHA}" + base64 of SHA-1 over the n bytes at material. */
+static const char *fingerprint(apr_pool_t *p, const char *material, apr_size_t n)
+{
+    char *fp = apr_palloc(p, APR_SHA1PW_IDLEN + 28 + 1);
+    apr_sha1_base64(material, (int)n, fp);
+    return fp;
+}
+
+/* The request's fingerprints: over "METHOD URI\n" and the body's
+ * canonical JSON (or its bytes when it is not JSON, which the endpoint
+ * then refuses), and over the body's bytes. Records written by versions
+ * that compared bytes keep matching for their 24 hours. */
+static void fingerprints(request_rec *r, const char *body, apr_size_t len, const char **fp,
+                         const char **fp_bytes)
+{
+    const char *head = apr_pstrcat(r->pool, r->method, " ", r->uri, "\n", NULL);
+    apr_size_t head_len = strlen(head);
+    const char *err = NULL, *canon = NULL;
+    json_object *doc = len ? gf_json_parse(r->pool, body, len, &err) : NULL;
+    char *material;
+
+    /* Byte for byte, NULs included: the body is not a C string. */
+    material = apr_palloc(r->pool, head_len + len + 1);
+    memcpy(material, head, head_len);
+    if (len) memcpy(material + head_len, body, len);
+    *fp_bytes = fingerprint(r->pool, material, head_len + len);
+    if (doc) {
+        canon = apr_pstrcat(r->pool, head, gf_json_canonical(r->pool, doc), NULL);
+        *fp = fingerprint(r->pool, canon, strlen(canon));
+    }
+    else {
+        *fp = *fp_bytes;
+    }
 }
 
 static const char *new_token(apr_pool_t *p)
@@ -104,10 +149,7 @@ int gf_idempotent(request_rec *r, long max_body, int (*run)(request_rec *, void 
 {
     const char *key = apr_table_get(r->headers_in, "Idempotency-Key");
     char *body = NULL;
-    /* "{SHA}" + base64 of the 20-byte digest + NUL. */
-    char fp[APR_SHA1PW_IDLEN + 28 + 1];
-    char *material;
-    apr_size_t head_len;
+    const char *fp, *fp_bytes;
     apr_size_t len = 0;
     gf_db_rows_t *rows;
     gf_db_status_t st;
@@ -126,16 +168,7 @@ int gf_idempotent(request_rec *r, long max_body, int (*run)(request_rec *, void 
     if ((rc = gf_read_json_body(r, max_body, &body, &len)) != GF_CONTINUE) {
         return rc;
     }
-    /* The fingerprint: same endpoint and same body, byte for byte. */
-    {
-        /* Byte for byte, NULs included: the body is not a C string. */
-        const char *head = apr_pstrcat(r->pool, r->method, " ", r->uri, "\n", NULL);
-        head_len = strlen(head);
-        material = apr_palloc(r->pool, head_len + len + 1);
-        memcpy(material, head, head_len);
-        if (len) memcpy(material + head_len, body, len);
-        apr_sha1_base64(material, (int)(head_len + len), fp);
-    }
+    fingerprints(r, body, len, &fp, &fp_bytes);
     token = new_token(r->pool);
     stale = apr_itoa(r->pool, gf_conf_lease_secs(gf_server_conf(r->server)));
 
@@ -150,16 +183,16 @@ read_record:
     if (rows->nrows == 0) {
         /* Dropped by its owner a moment ago: the client may simply retry. */
         return gf_send_error(r, HTTP_CONFLICT, GF_ERR_IDEMPOTENCY,
-                             "a request with this Idempotency-Key just ended; retry");
+                             "a request with this Idempotency-Key just ended; retry to get its answer");
     }
     rec = rows->rows[0];
     if (rec[5] && !strcmp(rec[5], token)) {
         /* Our own BEGIN, committed before its answer was lost. */
         return run_owned(r, key, token, run, resume, baton, NULL);
     }
-    if (strcmp(rec[0], fp)) {
+    if (strcmp(rec[0], fp) && strcmp(rec[0], fp_bytes)) {
         return gf_send_error(r, 422, GF_ERR_IDEMPOTENCY,
-                             "this Idempotency-Key was used with a different request");
+                             "this Idempotency-Key was used with a different request; use a new key for a new request");
     }
     if (!strcmp(rec[1], "done") && rec[2] && rec[3]) {
         apr_table_setn(r->headers_out, "Idempotent-Replayed", "true");
@@ -190,5 +223,5 @@ read_record:
     }
     apr_table_setn(r->headers_out, "Retry-After", "1");
     return gf_send_error(r, HTTP_CONFLICT, GF_ERR_IDEMPOTENCY,
-                         "the first request with this Idempotency-Key is still running");
+                         "the first request with this Idempotency-Key is still running; retry after Retry-After seconds to get its answer");
 }

@@ -100,8 +100,9 @@ void gf_metrics_post_config(apr_pool_t *pconf, server_rec *s)
     apr_pool_userdata_set(shm, SHM_KEY, apr_pool_cleanup_null, proc);
     gf_metrics_attach(m, apr_shm_baseaddr_get(shm), 1, apr_time_now());
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(2603)
-                 "metrics counters: %" APR_SIZE_T_FMT " bytes of shared memory for %d types "
-                 "and %d providers", gf_metrics_bytes(m), m->ntypes, m->nproviders);
+                 "metrics counters: %" APR_SIZE_T_FMT " bytes of shared memory for %s and %s",
+                 gf_metrics_bytes(m), gf_count(pconf, m->ntypes, "type", "types"),
+                 gf_count(pconf, m->nproviders, "provider", "providers"));
     M = m;
 }
 

@@ -269,7 +269,7 @@ int gf_type_check_json_request(request_rec *r, const gf_dir_conf_t *dc, json_obj
 
     if (!gf_content_type_is_json(apr_table_get(r->headers_in, "Content-Type"))) {
         return gf_send_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, GF_ERR_UNSUPPORTED_MEDIA,
-                             "the request body must be application/json");
+                             "send the body as JSON, with Content-Type: application/json");
     }
     if ((rc = gf_read_json_body(r, gf_conf_max_body(dc), &buf, &len)) != GF_CONTINUE) {
         return rc;

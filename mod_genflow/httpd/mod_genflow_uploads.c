@@ -115,7 +115,7 @@ static int read_body(request_rec *r, apr_size_t max, unsigned char **data, apr_s
     if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
         if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) return too_large(r, max);
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
-                             "the request body cannot be read");
+                             "the request body cannot be read; send it again");
     }
     /* A known length gets one buffer of that size (+1 to notice more). */
     cap = clen ? (apr_size_t)apr_atoi64(clen) + 1 : UPLOAD_FIRST_CHUNK;
@@ -146,7 +146,7 @@ static int read_body(request_rec *r, apr_size_t max, unsigned char **data, apr_s
             /* LimitRequestBody stops the read this way too. */
             if (r->status == HTTP_REQUEST_ENTITY_TOO_LARGE) return too_large(r, max);
             return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
-                                 "the request body could not be read completely");
+                                 "the request body could not be read completely; send it again");
         }
     }
     *data = b->buf;
@@ -224,10 +224,10 @@ int gf_uploads_handler(request_rec *r)
                              apr_psprintf(r->pool, "%s is not allowed here; use POST", r->method));
     }
     if (!r->user || !*r->user) {
-        return gf_send_error(r, HTTP_UNAUTHORIZED, GF_ERR_UNAUTHORIZED, "authentication required");
+        return gf_send_error(r, HTTP_UNAUTHORIZED, GF_ERR_UNAUTHORIZED, "authentication required: send the request with the site's credentials");
     }
     if (strlen(r->user) > 255) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "user name is too long");
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "the user name is longer than 255 bytes, which this API does not take; sign in as another user");
     }
     if (!acceptable_type(r->pool, apr_table_get(r->headers_in, "Content-Type"))) {
         return gf_send_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, GF_ERR_UNSUPPORTED_MEDIA,
@@ -239,7 +239,7 @@ int gf_uploads_handler(request_rec *r)
     max = (apr_size_t)gf_conf_upload_max_bytes(dc);
     if ((rc = read_body(r, max, &data, &len)) != GF_CONTINUE) return rc;
     if (len == 0) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "the body is empty");
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "the body is empty; send the image itself as the body");
     }
     if ((rc = verify(r, dc, data, len, &fmt, &width, &height)) != GF_CONTINUE) return rc;
     /* What is stored and answered is what the bytes are. */
