@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tests/demo_smoke.sh: scripts/demo as a person uses it. Start it, wait for
 # "ready", generate through the API, fetch the picture, check the credits
-# moved once, then SIGTERM it and check it stops everything.
+# moved once; then a front-end developer's client generated from the served
+# API document goes through every operation (tests/openapi/client.sh);
+# then SIGTERM it and check it stops everything.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$top/scripts/lib.sh"
@@ -11,13 +13,20 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/genflow-demo-smoke.XXXXXX")
 out="$dir/out"
 extra="$dir/extra.conf"
 # GENFLOW_EXTRA_CONF: an admin's addition that must take effect.
+# A provider that signs its webhooks, for the client's webhook calls.
+whsec="whsec_$(head -c 24 /dev/urandom | base64)"
 cat > "$extra" <<CONF
 <Location /api/neo-glitch>
     GenFlowCost 3
 </Location>
+GenFlowProvider rephook replicate key_env=GENFLOW_CLIENT_KEY webhook_url=https://example.test/hooks/rephook webhook_secret_env=GENFLOW_CLIENT_WHSEC
+<Location /hooks>
+    SetHandler genflow-webhook
+</Location>
 CONF
 # A real provider's key in the environment puts it in front of `local`; with
 # no network here it fails at once and the chain falls back to local.
+GENFLOW_CLIENT_KEY=demo-smoke-dummy-key GENFLOW_CLIENT_WHSEC=$whsec \
 AIMLAPI_KEY=demo-smoke-dummy-key GENFLOW_PORT=$port GENFLOW_DEMO_DIR="$dir/state" \
     GENFLOW_EXTRA_CONF="$extra" "$top/scripts/demo" >"$out" 2>&1 &
 pid=$!
@@ -58,6 +67,7 @@ presets=$(curl -fsS -u demo:demo "$base/api/presets/presets")
 grep -q '"week":"' <<<"$presets" || fail "no presets: $presets"
 ledger=$(psql "$uri" -XAt -c "SELECT string_agg(kind, ',' ORDER BY id) FROM genflow_ledger WHERE user_id = 'demo'")
 [ "$ledger" = "grant,reserve,charge" ] || fail "ledger is '$ledger'"
+"$top/tests/openapi/client.sh" "$base" "$whsec" || fail "the generated client (tests/openapi/client.sh)"
 kill -TERM "$pid"
 for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
 kill -0 "$pid" 2>/dev/null && fail "demo did not stop on SIGTERM"

@@ -68,8 +68,13 @@ sub record_exchange {
     # ones (t/20: "OS") are checked by their tests instead.
     return unless $method =~ /^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)$/;
     my $file = Apache::Test::vars('t_logs') . '/exchanges.jsonl';
+    my %headers;
+    for my $name ($res->headers->header_field_names) {
+        $headers{lc $name} = join ', ', $res->headers->header($name);
+    }
     my $line = $json->encode({ method => $method, path => $path, status => $res->code + 0,
                                content_type => scalar($res->header('Content-Type')) // '',
+                               headers => \%headers,
                                body => $res->decoded_content // '' });
     open my $fh, '>>', $file or return;
     flock $fh, 2;
