@@ -9,7 +9,7 @@ use GenFlowTest;
 use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep);
 
-plan tests => 42;
+plan tests => 43;
 
 my $u = new_user('idem');
 api(GET => '/api/quota', user => $u);
@@ -150,19 +150,21 @@ is(json_of($res)->{status}, 'completed', 'of the completed generation');
 }
 
 # The same request in other words is the same request: members in
-# another order, other spacing, escapes and a number's spelling do not
-# count; values and types do.
+# another order, other spacing, escapes and a number's spelling (7.5 or
+# 75e-1) do not count; values and types do (7, 7.0 and "7" are three
+# values: seed takes only the first).
 {
     my $kc = "$key-canon";
     my $first = api(POST => '/api/neo-glitch/create', user => $u, headers => { 'Idempotency-Key' => $kc },
                     body => '{"prompt":"m\u00e9","parameters":{"seed":7,"guidance_scale":7.5}}');
     is($first->code, 201, 'a create under a key');
     my $same = api(POST => '/api/neo-glitch/create', user => $u, headers => { 'Idempotency-Key' => $kc },
-                   body => qq({\n  "parameters" : { "guidance_scale" : 75e-1, "seed" : 7.0 },\n  "prompt" : "m\xc3\xa9"\n}\n));
+                   body => qq({\n  "parameters" : { "guidance_scale" : 75e-1, "seed" : 7 },\n  "prompt" : "m\xc3\xa9"\n}\n));
     is($same->code, 201, 'the same members in another order, spacing and spelling: 201');
     is($same->header('Idempotent-Replayed'), 'true', 'as a replay');
     is(json_of($same)->{generationId}, json_of($first)->{generationId}, 'of the same generation');
     for my $other ('{"prompt":"m\u00e9","parameters":{"seed":"7","guidance_scale":7.5}}',
+                   '{"prompt":"m\u00e9","parameters":{"seed":7.0,"guidance_scale":7.5}}',
                    '{"prompt":"m\u00e9","parameters":{"seed":7,"guidance_scale":7.5},"style":null}',
                    '{"prompt":"M\u00e9","parameters":{"seed":7,"guidance_scale":7.5}}') {
         my $r = api(POST => '/api/neo-glitch/create', user => $u, headers => { 'Idempotency-Key' => $kc },

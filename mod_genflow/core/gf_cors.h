@@ -60,7 +60,9 @@ const char *gf_cors_allow_headers(apr_pool_t *p, const char *requested);
  * cookies or cached Basic credentials with it: the answer is hidden from
  * that page, but what the request did is done. Browsers say where a
  * request comes from (Sec-Fetch-Site; Origin); clients that are not
- * browsers send neither and may go on. Given the request's Origin,
+ * browsers send neither and may go on, and so may browsers too old to send
+ * either on a form (Firefox before 70, Internet Explorer): the limit of
+ * this rule, which docs/api.md states. Given the request's Origin,
  * Sec-Fetch-Site and Host headers (each may be NULL), it may go on when
  *  - Sec-Fetch-Site is same-origin or none (the browser says it is the
  *    site's own page, or the user's own action);

@@ -44,7 +44,7 @@
 const char *gf_error_code_for_status(int http_status);
 
 /* "1 credit", "0 credits", "2 credits": a count and its noun, singular
- * for exactly one. Every message that counts something says it so. */
+ * for one (and minus one). Every message that counts something says it so. */
 const char *gf_count(apr_pool_t *p, long n, const char *one, const char *many);
 
 /* {"error":{"code":…,"message":…}} as a string allocated in p. */

@@ -238,22 +238,28 @@ const char *gf_json_dump(apr_pool_t *p, json_object *obj)
     return apr_pstrdup(p, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
-/* A double as its value says: integral values within 2^53 as integers
- * (as 1 is written), others in the shortest %.*g form that reads back to
- * the same double. Non-finite values cannot come from strict JSON. */
+/* A double (a number written with a fraction or an exponent) by its
+ * value: integral ones within 2^53 as "7.0", others in the shortest %.*g
+ * form that reads back to the same double, always with a '.' or an 'e'
+ * so that it stays apart from the integer 7, which the fields that take
+ * integers accept and 7.0 they refuse. json-c reads 1e400 as infinity,
+ * written "inf": not JSON, and refused by every field's range anyway. */
 static const char *canonical_double(apr_pool_t *p, double d)
 {
-    char buf[32];
+    char buf[40];
     int prec;
 
     /* libc's formatting: apr_snprintf's %g is not the C library's. */
     if (isfinite(d) && d == floor(d) && fabs(d) < 9007199254740992.0) {
-        snprintf(buf, sizeof buf, "%.0f", d == 0 ? 0.0 : d);
+        snprintf(buf, sizeof buf, "%.1f", d == 0 ? 0.0 : d);
         return apr_pstrdup(p, buf);
     }
     for (prec = 1; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, d);
         if (strtod(buf, NULL) == d) break;
+    }
+    if (isfinite(d) && !strpbrk(buf, ".e")) {
+        strcat(buf, ".0");
     }
     return apr_pstrdup(p, buf);
 }

@@ -29,13 +29,16 @@ const char *gf_json_str(json_object *o, const char *key);
 const char *gf_json_dump(apr_pool_t *p, json_object *obj);
 
 /* The canonical text of obj: what two documents that mean the same thing
- * have in common, so that {"b":1, "a":"x"} and {"a":"\u0078","b":1.0}
+ * have in common, so that {"b":1, "a":"x"} and {"a":"\u0078","b":1}
  * give the same text. Members are sorted by name (bytewise, after
  * escapes are decoded), there is no whitespace, strings are written by
- * json-c from their decoded bytes, and a number is written by its value:
- * 1, 1.0 and 1e0 are the same integer, 0.5 and 5e-1 the same double
- * (shortest form that reads back exactly). Values and their types still
- * count: 1 and "1", null and a missing member, [1,2] and [2,1] differ. */
+ * json-c from their decoded bytes, and a number is written by its value
+ * within its kind: 0.5, 0.50 and 5e-1 are the same fraction, 7.0 and 7e0
+ * too (written 7.0), but the integer 7 is another value, as the fields
+ * that take integers accept 7 and refuse 7.0. Values and their types
+ * count: 1 and "1", null and a missing member, [1,2] and [2,1] differ.
+ * The text is JSON, except for a number too large for a double (json-c
+ * reads 1e400 as infinity, written "inf"). */
 const char *gf_json_canonical(apr_pool_t *p, json_object *obj);
 
 #endif

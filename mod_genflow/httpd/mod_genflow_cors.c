@@ -25,7 +25,8 @@
  * state-changing request that a browser says comes from a page other
  * than the site's own or a listed origin (gf_cors_cross_site) with 403,
  * before any handler reads its body or the database; clients that are
- * not browsers send neither Origin nor Sec-Fetch-Site and go on. The JSON
+ * not browsers send neither Origin nor Sec-Fetch-Site and go on (so do
+ * browsers too old to send either: docs/api.md "Cross-site writes"). The JSON
  * endpoints require Content-Type application/json besides, which no page
  * can send to another site without a preflight.
  */

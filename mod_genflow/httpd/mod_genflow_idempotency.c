@@ -38,6 +38,7 @@
 
 #include "httpd/mod_genflow_private.h"
 #include "core/gf_error.h"
+#include "core/gf_job.h"
 #include "core/gf_json.h"
 #include "core/gf_sql.h"
 
@@ -61,8 +62,8 @@ static const char *fingerprint(apr_pool_t *p, const char *material, apr_size_t n
 }
 
 /* The request's fingerprints: over "METHOD URI\n" and the body's
- * canonical JSON (or its bytes when it is not JSON, which the endpoint
- * then refuses), and over the body's bytes. Records written by versions
+ * canonical JSON (or its bytes when it is not JSON: retry's empty body,
+ * or one create and generate refuse), and over the body's bytes. Records written by versions
  * that compared bytes keep matching for their 24 hours. */
 static void fingerprints(request_rec *r, const char *body, apr_size_t len, const char **fp,
                          const char **fp_bytes)
@@ -198,6 +199,11 @@ read_record:
         apr_table_setn(r->headers_out, "Idempotent-Replayed", "true");
         if (rec[4]) {
             apr_table_setn(r->headers_out, "Location", rec[4]);
+        }
+        if (atoi(rec[2]) == HTTP_ACCEPTED) {
+            /* The poll answer's hint; a replay comes later than the first. */
+            apr_table_setn(r->headers_out, "Retry-After",
+                           apr_itoa(r->pool, gf_job_client_retry_after(0)));
         }
         return gf_send_json(r, atoi(rec[2]), rec[3]);
     }

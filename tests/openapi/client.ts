@@ -130,7 +130,7 @@ let completed = '';
   // The same request in other words is a replay.
   const again = await raw('POST', `/api/${type}/create`, {
     headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `client-${process.pid}` },
-    body: '{ "parameters": { "seed": 7.0 }, "style": "artistic", "prompt": "a lighthouse at dawn" }',
+    body: '{ "parameters": { "seed": 7 }, "style": "artistic",\n  "prompt": "a lighthouse at d\\u0061wn" }',
   });
   check(again.status === 201 && again.headers.get('idempotent-replayed') === 'true', 'a replay by meaning');
   expectError(await demo.POST('/api/{type}/create', {

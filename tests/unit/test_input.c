@@ -198,9 +198,10 @@ START_TEST(canonical_json_compares_meaning)
 {
     /* Key order, whitespace, escapes and a number's spelling do not count. */
     ck_assert_str_eq(canon("{ \"b\" : 1,\n\t\"a\": \"x\" }"), "{\"a\":\"x\",\"b\":1}");
-    ck_assert_str_eq(canon("{\"a\":\"\\u0078\",\"b\":1.0}"), "{\"a\":\"x\",\"b\":1}");
-    ck_assert_str_eq(canon("{\"b\":1e0,\"a\":\"x\"}"), canon("{\"a\":\"x\",\"b\":1}"));
-    ck_assert_str_eq(canon("[0.5, 5e-1, 0.50, -0.0, 1e300, 0.1]"), "[0.5,0.5,0.5,0,1e+300,0.1]");
+    ck_assert_str_eq(canon("{\"a\":\"\\u0078\",\"b\":1.0}"), "{\"a\":\"x\",\"b\":1.0}");
+    ck_assert_str_eq(canon("{\"b\":1e0,\"a\":\"x\"}"), canon("{\"a\":\"x\",\"b\":1.00}"));
+    ck_assert_str_eq(canon("[0.5, 5e-1, 0.50, -0.0, 1e300, 0.1, 1e20, 2.5e1]"),
+                     "[0.5,0.5,0.5,0.0,1e+300,0.1,1e+20,25.0]");
     ck_assert_str_eq(canon("{\"p\":{\"z\":[true,false,null],\"y\":\"\\u00e9/\"}}"),
                      "{\"p\":{\"y\":\"\u00e9/\",\"z\":[true,false,null]}}");
     ck_assert_str_eq(canon("{\"seed\":4294967294,\"big\":18446744073709551615}"),
@@ -213,6 +214,8 @@ START_TEST(canonical_json_compares_meaning)
     ck_assert_str_ne(canon("{\"a\":null}"), canon("{}"));
     ck_assert_str_ne(canon("[1,2]"), canon("[2,1]"));
     ck_assert_str_ne(canon("{\"a\":1.5}"), canon("{\"a\":1}"));
+    /* An integer and a fraction are other values: seed takes 7, not 7.0. */
+    ck_assert_str_ne(canon("{\"seed\":7}"), canon("{\"seed\":7.0}"));
     ck_assert_str_ne(canon("{\"a\":true}"), canon("{\"a\":1}"));
     /* It is itself JSON that reads back to the same canonical text. */
     {
