@@ -193,17 +193,11 @@ static int origin_is_host(const char *origin, const char *host)
 const char *gf_cors_cross_site(const gf_cors_conf_t *conf, const char *origin,
                                const char *fetch_site, const char *host)
 {
-    int listed = 0, i;
-
     if (fetch_site && (!strcasecmp(fetch_site, "same-origin") || !strcasecmp(fetch_site, "none"))) {
         return NULL;
     }
-    if (origin && conf && conf->origins) {
-        for (i = 0; i < conf->origins->nelts && !listed; i++) {
-            listed = !strcmp(APR_ARRAY_IDX(conf->origins, i, const char *), origin);
-        }
-    }
-    if (listed) {
+    /* Listed by name: "*" answers reads of any origin, it lists none. */
+    if (conf && !conf->any && gf_cors_allow_origin(conf, origin)) {
         return NULL;
     }
     if (fetch_site) {

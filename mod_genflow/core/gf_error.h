@@ -24,6 +24,13 @@
 #define GF_ERR_UNAVAILABLE         "SERVICE_UNAVAILABLE"
 #define GF_ERR_INTERNAL            "INTERNAL_ERROR"
 
+/* Messages several endpoints answer alike. */
+#define GF_MSG_NO_USER \
+    "authentication required: send the request with the site's credentials"
+#define GF_MSG_USER_TOO_LONG \
+    "the user name is longer than 255 bytes, which this API does not take; sign in as " \
+    "another user"
+
 /* Job error codes stored in a generation's error object. */
 #define GF_JOB_TIMEOUT             "TIMEOUT"
 #define GF_JOB_NETWORK             "NETWORK_ERROR"

@@ -64,7 +64,9 @@ static int list_jobs(request_rec *r, ap_dbd_t *dbd)
     if (user == GF_QUERY_BAD) return gf_send_bad_query(r, "user");
     if (limit_arg == GF_QUERY_BAD) return gf_send_bad_query(r, "limit");
     if (type && !find_type(type)) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "type: no such type here; give a type's name as its GenFlowType names it");
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "type: no such type here; give a type's name as its GenFlowType "
+                             "names it");
     }
     if (status && !valid_status(status, 0)) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
@@ -227,8 +229,8 @@ int gf_admin_handler(request_rec *r)
     }
     else {
         return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_NOT_FOUND,
-                             apr_psprintf(r->pool, "no endpoint %s here; the admin API has jobs and "
-                                          "credits", r->uri));
+                             apr_psprintf(r->pool, "no endpoint %s here; the admin API has "
+                                          "jobs and credits", r->uri));
     }
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
     if (!strcmp(tail, "credits")) return grant_credits(r, dbd);

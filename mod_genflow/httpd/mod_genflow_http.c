@@ -143,8 +143,8 @@ int gf_read_json_body(request_rec *r, long max_body, char **body, apr_size_t *le
     if (clen && apr_atoi64(clen) > max_body) {
         /* Refuse before reading; httpd discards the rest of the body. */
         return gf_send_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, GF_ERR_TOO_LARGE,
-                             apr_psprintf(r->pool, "the request body is larger than %ld bytes; send a smaller one",
-                                          max_body));
+                             apr_psprintf(r->pool, "the request body is larger than %ld bytes; "
+                                          "send a smaller one", max_body));
     }
     if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
         return gf_send_error(r, rc == HTTP_REQUEST_ENTITY_TOO_LARGE ? rc : HTTP_BAD_REQUEST,
@@ -159,12 +159,14 @@ int gf_read_json_body(request_rec *r, long max_body, char **body, apr_size_t *le
             if (got > (apr_size_t)max_body) {
                 return gf_send_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, GF_ERR_TOO_LARGE,
                                      apr_psprintf(r->pool, "the request body is larger "
-                                                  "than %ld bytes; send a smaller one", max_body));
+                                                  "than %ld bytes; send a smaller one",
+                                                  max_body));
             }
         }
         if (n < 0) {
             return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
-                                 "the request body could not be read completely; send it again");
+                                 "the request body could not be read completely; send it "
+                                 "again");
         }
     }
     buf[got] = '\0';

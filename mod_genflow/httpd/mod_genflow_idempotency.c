@@ -63,8 +63,8 @@ static const char *fingerprint(apr_pool_t *p, const char *material, apr_size_t n
 
 /* The request's fingerprints: over "METHOD URI\n" and the body's
  * canonical JSON (or its bytes when it is not JSON: retry's empty body,
- * or one create and generate refuse), and over the body's bytes. Records written by versions
- * that compared bytes keep matching for their 24 hours. */
+ * or one create and generate refuse), and over the body's bytes. Records
+ * written by versions that compared bytes keep matching for their 24 h. */
 static void fingerprints(request_rec *r, const char *body, apr_size_t len, const char **fp,
                          const char **fp_bytes)
 {
@@ -182,9 +182,11 @@ read_record:
     st = gf_db_select1(r, GF_SQL_IDEM_GET, &rows, 3, stale, r->user, key);
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (rows->nrows == 0) {
-        /* Dropped by its owner a moment ago: the client may simply retry. */
+        /* Dropped by its owner a moment ago (it was refused and kept no
+         * answer): sent again, the request runs afresh. */
         return gf_send_error(r, HTTP_CONFLICT, GF_ERR_IDEMPOTENCY,
-                             "a request with this Idempotency-Key just ended; retry to get its answer");
+                             "a request with this Idempotency-Key just ended without an answer "
+                             "to keep; send it again");
     }
     rec = rows->rows[0];
     if (rec[5] && !strcmp(rec[5], token)) {
@@ -193,7 +195,8 @@ read_record:
     }
     if (strcmp(rec[0], fp) && strcmp(rec[0], fp_bytes)) {
         return gf_send_error(r, 422, GF_ERR_IDEMPOTENCY,
-                             "this Idempotency-Key was used with a different request; use a new key for a new request");
+                             "this Idempotency-Key was used with a different request; use a "
+                             "new key for a new request");
     }
     if (!strcmp(rec[1], "done") && rec[2] && rec[3]) {
         apr_table_setn(r->headers_out, "Idempotent-Replayed", "true");
@@ -229,5 +232,6 @@ read_record:
     }
     apr_table_setn(r->headers_out, "Retry-After", "1");
     return gf_send_error(r, HTTP_CONFLICT, GF_ERR_IDEMPOTENCY,
-                         "the first request with this Idempotency-Key is still running; retry after Retry-After seconds to get its answer");
+                         "the first request with this Idempotency-Key is still running; retry "
+                         "after Retry-After seconds to get its answer");
 }

@@ -34,7 +34,7 @@ int gf_quota_handler(request_rec *r)
         return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use GET");
     }
     if (!r->user || !*r->user) {
-        return gf_send_error(r, HTTP_UNAUTHORIZED, GF_ERR_UNAUTHORIZED, "authentication required: send the request with the site's credentials");
+        return gf_send_error(r, HTTP_UNAUTHORIZED, GF_ERR_UNAUTHORIZED, GF_MSG_NO_USER);
     }
     sc = gf_server_conf(r->server);
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);

@@ -108,9 +108,9 @@ int gf_type_handler(request_rec *r)
     }
     if (route.kind == GF_ROUTE_NONE) {
         return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_NOT_FOUND,
-                             apr_psprintf(r->pool, "no endpoint %s here; a type has create, generate, "
-                                          "status/{id}, retry/{id}, cancel/{id}, events/{id}, "
-                                          "history and presets", r->uri));
+                             apr_psprintf(r->pool, "no endpoint %s here; a type has create, "
+                                          "generate, status/{id}, retry/{id}, cancel/{id}, "
+                                          "events/{id}, history and presets", r->uri));
     }
     if (!method_allowed(r, route.allow)) {
         apr_table_setn(r->headers_out, "Allow", route.allow);
@@ -120,10 +120,10 @@ int gf_type_handler(request_rec *r)
     }
     if (!r->user || !*r->user) {
         return gf_send_error(r, HTTP_UNAUTHORIZED, GF_ERR_UNAUTHORIZED,
-                             "authentication required: send the request with the site's credentials");
+                             GF_MSG_NO_USER);
     }
     if (strlen(r->user) > 255) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "the user name is longer than 255 bytes, which this API does not take; sign in as another user");
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, GF_MSG_USER_TOO_LONG);
     }
     if (route.kind == GF_ROUTE_CREATE || route.kind == GF_ROUTE_GENERATE
         || route.kind == GF_ROUTE_RETRY) {

@@ -72,7 +72,8 @@ int gf_type_send_status(request_rec *r, int http_status, const char *status_json
 int gf_type_no_such_generation(request_rec *r)
 {
     /* The same answer for an unknown id and for another user's id. */
-    return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND, "no generation of yours has this id (the type's history lists yours)");
+    return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_GEN_NOT_FOUND,
+                         "no generation of yours has this id (the type's history lists yours)");
 }
 
 /* A conditional statement changed nothing: say whether the generation is

@@ -224,10 +224,10 @@ int gf_uploads_handler(request_rec *r)
                              apr_psprintf(r->pool, "%s is not allowed here; use POST", r->method));
     }
     if (!r->user || !*r->user) {
-        return gf_send_error(r, HTTP_UNAUTHORIZED, GF_ERR_UNAUTHORIZED, "authentication required: send the request with the site's credentials");
+        return gf_send_error(r, HTTP_UNAUTHORIZED, GF_ERR_UNAUTHORIZED, GF_MSG_NO_USER);
     }
     if (strlen(r->user) > 255) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "the user name is longer than 255 bytes, which this API does not take; sign in as another user");
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, GF_MSG_USER_TOO_LONG);
     }
     if (!acceptable_type(r->pool, apr_table_get(r->headers_in, "Content-Type"))) {
         return gf_send_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, GF_ERR_UNSUPPORTED_MEDIA,
@@ -239,7 +239,8 @@ int gf_uploads_handler(request_rec *r)
     max = (apr_size_t)gf_conf_upload_max_bytes(dc);
     if ((rc = read_body(r, max, &data, &len)) != GF_CONTINUE) return rc;
     if (len == 0) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "the body is empty; send the image itself as the body");
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "the body is empty; send the image itself as the body");
     }
     if ((rc = verify(r, dc, data, len, &fmt, &width, &height)) != GF_CONTINUE) return rc;
     /* What is stored and answered is what the bytes are. */
