@@ -6,7 +6,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 
-plan tests => 35;
+plan tests => 38;
 
 my $alice = new_user('alice');
 my $bob = new_user('bob');
@@ -104,10 +104,36 @@ for (1 .. 40) {
     select(undef, undef, undef, 0.05);
 }
 ok($gone, 'a deleted generation is 404 in every child right after the DELETE');
-# A generation still running is never served from the cache.
+# A generation still running is served from the cache as well (pollers
+# read running generations): a change behind the module's back is not
+# seen...
 my $p = json_of(api(POST => '/api/neo-glitch/create', user => $alice, body => { prompt => 'still pending' }));
-api(GET => "/api/neo-glitch/status/$p->{generationId}", user => $alice) for 1 .. 6;
-psql("UPDATE neo_glitch_media SET prompt = 'seen at once' WHERE id = '$p->{generationId}'");
-@prompts = map { json_of(api(GET => "/api/neo-glitch/status/$p->{generationId}", user => $alice))->{prompt} }
-           1 .. 6;
-ok(!(grep { $_ ne 'seen at once' } @prompts), 'a pending generation is read from the database every time');
+my $pid = $p->{generationId};
+api(GET => "/api/neo-glitch/status/$pid", user => $alice) for 1 .. 12;
+psql("UPDATE neo_glitch_media SET prompt = 'seen after the notification' WHERE id = '$pid'");
+@prompts = map { json_of(api(GET => "/api/neo-glitch/status/$pid", user => $alice))->{prompt} }
+           1 .. 12;
+ok((grep { $_ ne 'seen after the notification' } @prompts) > 0,
+   "a pending generation's answer comes from the child's cache");
+my $cached = api(GET => "/api/neo-glitch/status/$pid", user => $alice);
+ok(defined $cached->header('Retry-After') && $cached->header('Retry-After') =~ /^\d+$/,
+   'a cached pending answer still carries its Retry-After');
+# ...while every change the module makes is announced and seen at once
+# (here the announcement the triggers send, by hand).
+psql("NOTIFY genflow_change, '$pid'");
+my $seen = 0;
+for (1 .. 40) {
+    my @p = map { json_of(api(GET => "/api/neo-glitch/status/$pid", user => $alice))->{prompt} } 1 .. 6;
+    if (!grep { $_ ne 'seen after the notification' } @p) { $seen = 1; last }
+    select(undef, undef, undef, 0.05);
+}
+ok($seen, 'a pending generation is read again in every child once its change is announced');
+api(POST => "/api/neo-glitch/cancel/$pid", user => $alice);
+# Its NOTIFY reaches every child within moments.
+my $cancelled = 0;
+for (1 .. 40) {
+    my @s = map { json_of(api(GET => "/api/neo-glitch/status/$pid", user => $alice))->{status} } 1 .. 6;
+    if (!grep { $_ ne 'cancelled' } @s) { $cancelled = 1; last }
+    select(undef, undef, undef, 0.05);
+}
+ok($cancelled, "the module's own change (cancel) is seen in every child");

@@ -1,4 +1,4 @@
-/* gf_status_cache.c: status answers of finished generations (see
+/* gf_status_cache.c: status answers of generations (see
  * gf_status_cache.h). */
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +9,13 @@
 typedef struct {
     const void *scope;          /* NULL: the slot is empty */
     char *id, *user, *json, *etag;   /* one malloc'd block, id first */
+    apr_time_t born;
 } entry_t;
 
 struct gf_status_cache_t {
     entry_t *slots;
+    apr_uint32_t *versions;     /* per slot: forgets seen */
+    apr_uint32_t epoch;         /* clears seen */
     apr_size_t n, count;
 };
 
@@ -43,12 +46,14 @@ gf_status_cache_t *gf_status_cache_create(apr_pool_t *p, apr_size_t slots)
     gf_status_cache_t *c = apr_pcalloc(p, sizeof(*c));
     c->n = slots ? slots : 1;
     c->slots = apr_pcalloc(p, sizeof(entry_t) * c->n);
+    c->versions = apr_pcalloc(p, sizeof(apr_uint32_t) * c->n);
     apr_pool_cleanup_register(p, c, free_all, apr_pool_cleanup_null);
     return c;
 }
 
 int gf_status_cache_get(gf_status_cache_t *c, const void *scope, const char *id,
-                        const char *user, apr_pool_t *p, const char **json, const char **etag)
+                        const char *user, apr_pool_t *p, const char **json, const char **etag,
+                        apr_time_t *born)
 {
     entry_t *e = &c->slots[slot_of(c, id)];
     if (!e->scope || e->scope != scope || strcmp(e->id, id) || strcmp(e->user, user)) {
@@ -56,19 +61,29 @@ int gf_status_cache_get(gf_status_cache_t *c, const void *scope, const char *id,
     }
     *json = apr_pstrdup(p, e->json);
     *etag = apr_pstrdup(p, e->etag);
+    if (born) *born = e->born;
     return 1;
 }
 
-void gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id,
-                         const char *user, const char *json, const char *etag)
+apr_uint64_t gf_status_cache_version(const gf_status_cache_t *c, const char *id)
 {
-    entry_t *e = &c->slots[slot_of(c, id)];
+    return ((apr_uint64_t)c->epoch << 32) | c->versions[slot_of(c, id)];
+}
+
+int gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id,
+                        const char *user, const char *json, const char *etag, apr_time_t born,
+                        apr_uint64_t version)
+{
+    apr_size_t slot = slot_of(c, id);
+    entry_t *e = &c->slots[slot];
     size_t li = strlen(id) + 1, lu = strlen(user) + 1, lj = strlen(json) + 1,
            le = strlen(etag) + 1;
     char *block;
 
-    if (!scope || li + lu + lj + le > GF_STATUS_CACHE_ENTRY_MAX) return;
-    if (!(block = malloc(li + lu + lj + le))) return;
+    /* Forgotten (changed) after the caller read it: the answer may be stale. */
+    if (version != gf_status_cache_version(c, id)) return 0;
+    if (!scope || li + lu + lj + le > GF_STATUS_CACHE_ENTRY_MAX) return 0;
+    if (!(block = malloc(li + lu + lj + le))) return 0;
     drop(c, e);
     e->id = block;
     e->user = memcpy(block + li, user, lu);
@@ -76,18 +91,23 @@ void gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id
     e->etag = memcpy(block + li + lu + lj, etag, le);
     memcpy(e->id, id, li);
     e->scope = scope;
+    e->born = born;
     c->count++;
+    return 1;
 }
 
 void gf_status_cache_forget(gf_status_cache_t *c, const char *id)
 {
-    entry_t *e = &c->slots[slot_of(c, id)];
+    apr_size_t slot = slot_of(c, id);
+    entry_t *e = &c->slots[slot];
+    c->versions[slot]++;
     if (e->scope && !strcmp(e->id, id)) drop(c, e);
 }
 
 void gf_status_cache_clear(gf_status_cache_t *c)
 {
     apr_size_t i;
+    c->epoch++;
     if (!c->count) return;
     for (i = 0; i < c->n; i++) drop(c, &c->slots[i]);
 }

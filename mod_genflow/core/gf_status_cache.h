@@ -1,25 +1,33 @@
-/* gf_status_cache.h: a bounded table of status answers of finished
- * generations, per httpd child.
+/* gf_status_cache.h: a bounded table of status answers, per httpd child.
  *
- * A terminal generation's status object never changes again (every
- * statement of the module that writes a row guards on a non-terminal
- * status; an UPDATE by hand is not seen until the entry goes), so its
- * answer can be served without a query, as long as the row still exists.
- * Rows are deleted by the retention sweep, the admin DELETE or by hand;
- * every deletion is announced by NOTIFY (sql/012) and the owner of the cache
- * (mod_genflow_worker.c) forgets entries then, and bypasses the cache while
- * it cannot hear notifications.
+ * Every write of the module that changes what a status object shows
+ * (status, provider, model, provider job, retries, image, start) fires a
+ * NOTIFY (sql/011), and so does every deletion (sql/012); the owner of the
+ * cache (mod_genflow_changes.c) forgets an id when its notification
+ * arrives, and bypasses the cache while it cannot hear notifications. So
+ * an answer, running or finished, can be served without a query until the
+ * generation changes. An UPDATE by hand of a column no trigger watches is
+ * not seen until the entry goes.
+ *
+ * A read races a change: the row is read, it changes, the notification is
+ * heard and forgets nothing (nothing is cached yet), and then the old
+ * answer would be stored. So a caller takes the version of the id's slot
+ * before reading the row and puts with it; a forget or clear in between
+ * changes the version and the put is refused. The version is the slot's,
+ * not a global count, so a busy server whose other generations keep
+ * changing still fills the cache.
  *
  * The table is direct-mapped on the generation id: a new entry replaces
  * whatever shared its slot, so memory is bounded by the slot count (each
  * entry holds one status object, usually under a kilobyte and never over
- * GF_STATUS_CACHE_ENTRY_MAX). Not thread-safe: the
- * caller serialises calls.
+ * GF_STATUS_CACHE_ENTRY_MAX). Not thread-safe: the caller serialises
+ * calls.
  */
 #ifndef GF_STATUS_CACHE_H
 #define GF_STATUS_CACHE_H
 
 #include <apr_pools.h>
+#include <apr_time.h>
 
 typedef struct gf_status_cache_t gf_status_cache_t;
 
@@ -32,18 +40,28 @@ typedef struct gf_status_cache_t gf_status_cache_t;
 gf_status_cache_t *gf_status_cache_create(apr_pool_t *p, apr_size_t slots);
 
 /* The cached answer of (scope, id, user), copied into p: 1, or 0 when
- * there is none. scope tells types apart (the type's address). */
+ * there is none. scope tells types apart (the type's address). *born (if
+ * born is not NULL): what the caller stored with it. */
 int gf_status_cache_get(gf_status_cache_t *c, const void *scope, const char *id,
-                        const char *user, apr_pool_t *p, const char **json, const char **etag);
+                        const char *user, apr_pool_t *p, const char **json, const char **etag,
+                        apr_time_t *born);
 
-/* Remember an answer; replaces the slot's entry. */
-void gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id,
-                         const char *user, const char *json, const char *etag);
+/* The version of id's slot, to take before reading the row. */
+apr_uint64_t gf_status_cache_version(const gf_status_cache_t *c, const char *id);
 
-/* Forget the entry of id (whatever its scope and user), if cached. */
+/* Remember an answer read at version (replacing the slot's entry), with
+ * born, a time of the caller's (the running generation's start, for its
+ * Retry-After). 1 stored; 0 refused: the slot was forgotten or cleared
+ * since version, or the answer is too large. */
+int gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id,
+                        const char *user, const char *json, const char *etag, apr_time_t born,
+                        apr_uint64_t version);
+
+/* Forget the entry of id (whatever its scope and user), if cached, and
+ * refuse puts of id read before. */
 void gf_status_cache_forget(gf_status_cache_t *c, const char *id);
 
-/* Forget everything. */
+/* Forget everything, and refuse every put read before. */
 void gf_status_cache_clear(gf_status_cache_t *c);
 
 /* Entries held now (for tests and the debug log). */

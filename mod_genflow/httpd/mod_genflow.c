@@ -27,7 +27,10 @@
 #include <http_protocol.h>
 #include <ap_release.h>
 
+#include <mpm_common.h>
+
 #include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_watch.h"
 #include "net/gf_http.h"
 #include "core/gf_log.h"
 
@@ -79,6 +82,7 @@ static void gf_child_init(apr_pool_t *pchild, server_rec *s)
 {
     gf_breaker_child_init(pchild, s);
     gf_workers_child_init(pchild, s);
+    gf_watch_child_init(pchild, s);
 }
 
 /* A GenFlowType location is not a directory: mark its requests while the
@@ -131,6 +135,10 @@ static void gf_register_hooks(apr_pool_t *p)
     ap_hook_map_to_storage(gf_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_fixups(gf_fixups, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(gf_type_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Parked requests (mod_genflow_watch.c): woken only once the MPM has
+     * suspended their connection; answered when the child stops. */
+    ap_hook_suspend_connection(gf_watch_suspended, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_stopping(gf_watch_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gf_quota_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gf_webhook_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gf_admin_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -5,7 +5,7 @@
  *     DELETE {loc}/jobs?status=&olderThan=SECONDS     {"deleted": N}
  *     POST   {loc}/credits {"user","amount","reason"} {"user","currentBalance"}
  *   SetHandler genflow-health
- *     GET    → 200 {"status":"ok","database":"ok","workers":{…}} or 503
+ *     GET    → 200 {"status":"ok","database":"ok","workers":{…},"waiters":{…}} or 503
  */
 #include <string.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include <http_protocol.h>
 
 #include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_watch.h"
 #include "core/gf_credits.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
@@ -266,6 +267,16 @@ int gf_health_handler(request_rec *r)
      * waits and pickup fall back to short polls. */
     json_object_object_add(workers, "listening", json_object_new_boolean(gf_workers_listening()));
     json_object_object_add(out, "workers", workers);
+    {
+        /* Requests of this child waiting for a generation: parked (no
+         * thread) and blocking a thread (mod_genflow_watch.c). */
+        json_object *waiters = json_object_new_object();
+        int parked, blocking;
+        gf_watch_counts(&parked, &blocking);
+        json_object_object_add(waiters, "parked", json_object_new_int(parked));
+        json_object_object_add(waiters, "blocking", json_object_new_int(blocking));
+        json_object_object_add(out, "waiters", waiters);
+    }
     json_object_object_add(out, "types", json_object_new_int(
         gf_registered_types() ? gf_registered_types()->nelts : 0));
     /* The circuit breakers of this server's providers (shared by every

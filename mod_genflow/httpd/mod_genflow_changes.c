@@ -4,8 +4,8 @@
  * The listener (mod_genflow_listener.c) hears genflow_change for every
  * generation whose visible state changed, on every database the child's
  * engines use, and announces it here: the requests waiting on that id
- * (Prefer: wait, the events stream) wake, and the status cache forgets
- * it. Generation ids are UUIDs, so one list of waiters serves all
+ * (Prefer: wait, the status long-poll, the events stream; blocking here,
+ * parked in mod_genflow_watch.c) wake, and the status cache forgets it. Generation ids are UUIDs, so one list of waiters serves all
  * databases. While any engine's listener is deaf, waiters fall back to
  * short polls and the cache is not used.
  */
@@ -13,6 +13,7 @@
 #include <apr_strings.h>
 
 #include "httpd/mod_genflow_workers.h"
+#include "httpd/mod_genflow_watch.h"
 
 apr_uint64_t gf_workers_change_seq(void)
 {
@@ -33,6 +34,16 @@ static int notified_since(const char *id, apr_uint64_t since)
         if (gf_W->recent[i].seq > since && !strcmp(gf_W->recent[i].id, id)) return 1;
     }
     return 0;
+}
+
+int gf_workers_changed_since(const char *id, apr_uint64_t since)
+{
+    int changed;
+    if (!gf_W) return 0;
+    apr_thread_mutex_lock(gf_W->mutex);
+    changed = notified_since(id, since);
+    apr_thread_mutex_unlock(gf_W->mutex);
+    return changed;
 }
 
 void gf_workers_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
@@ -96,34 +107,47 @@ void gf_workers_announce_change(const char *id)
         }
     }
     apr_thread_mutex_unlock(gf_W->mutex);
+    gf_watch_announce(id);
 }
 
-/* ---- finished status answers ------------------------------------------ */
+/* ---- status answers --------------------------------------------------- */
 
-/* The cache is consulted only while the listener hears notifications: a
- * deletion (the only change a finished row can see) is announced by NOTIFY,
- * and a deaf child could serve a deleted generation. */
+/* The cache is consulted only while the listener hears notifications:
+ * every change and deletion is announced by NOTIFY, and a deaf child could
+ * serve an answer that changed. */
 int gf_workers_status_cached(apr_pool_t *p, const gf_type_t *t, const char *id,
-                             const char *user, const char **json, const char **etag)
+                             const char *user, const char **json, const char **etag,
+                             apr_time_t *born)
 {
     int hit = 0;
     if (!gf_W || !gf_W->cache || !gf_workers_listening()) return 0;
     apr_thread_mutex_lock(gf_W->mutex);
-    hit = gf_status_cache_get(gf_W->cache, t, id, user, p, json, etag);
+    hit = gf_status_cache_get(gf_W->cache, t, id, user, p, json, etag, born);
     apr_thread_mutex_unlock(gf_W->mutex);
     return hit;
 }
 
-/* Remember a finished generation's answer, read from the database after
- * change number since: unless id was notified after since (it may have been
- * deleted after the read), or the listener missed anything since. */
+apr_uint64_t gf_workers_status_version(const char *id)
+{
+    apr_uint64_t v;
+    if (!gf_W || !gf_W->cache) return 0;
+    apr_thread_mutex_lock(gf_W->mutex);
+    v = gf_status_cache_version(gf_W->cache, id);
+    apr_thread_mutex_unlock(gf_W->mutex);
+    return v;
+}
+
+/* Remember an answer read after taking version: unless id changed since
+ * (the cache refuses it), or the listener is deaf (it may have missed the
+ * change; going deaf clears the cache, which refuses it too). */
 void gf_workers_status_store(const gf_type_t *t, const char *id, const char *user,
-                             const char *json, const char *etag, apr_uint64_t since)
+                             const char *json, const char *etag, apr_time_t born,
+                             apr_uint64_t version)
 {
     if (!gf_W || !gf_W->cache || !gf_workers_listening()) return;
     apr_thread_mutex_lock(gf_W->mutex);
-    if (gf_workers_listening() && !notified_since(id, since)) {
-        gf_status_cache_put(gf_W->cache, t, id, user, json, etag);
+    if (gf_workers_listening()) {
+        gf_status_cache_put(gf_W->cache, t, id, user, json, etag, born, version);
     }
     apr_thread_mutex_unlock(gf_W->mutex);
 }

@@ -138,6 +138,27 @@ static const char *set_engine_number(cmd_parms *cmd, void *dummy, const char *ar
             return DIRECTIVE_ERROR(cmd, err);
         sc->status_cache = v;
     }
+    else if (!strcasecmp(name, "GenFlowParkMax")) {
+        if ((err = gf_refuse_in_vhost(cmd, "a child parks requests for all of its servers")))
+            return err;
+        if ((err = gf_parse_amount(cmd->pool, arg, 1000000, &v)) != NULL)
+            return DIRECTIVE_ERROR(cmd, err);
+        sc->park_max = v;
+    }
+    else if (!strcasecmp(name, "GenFlowBlockingWaiters")) {
+        if ((err = gf_refuse_in_vhost(cmd, "a child's threads serve all of its servers")))
+            return err;
+        if ((err = gf_parse_amount(cmd->pool, arg, 100000, &v)) != NULL)
+            return DIRECTIVE_ERROR(cmd, err);
+        sc->blocking_waiters = v;
+    }
+    else if (!strcasecmp(name, "GenFlowEventsPerUser")) {
+        if ((err = gf_refuse_in_vhost(cmd, "a child counts the streams of all of its servers")))
+            return err;
+        if ((err = gf_parse_amount(cmd->pool, arg, 1000000, &v)) != NULL)
+            return DIRECTIVE_ERROR(cmd, err);
+        sc->events_per_user = v;
+    }
     else if (!strcasecmp(name, "GenFlowLeaseSeconds")) {
         if ((err = gf_parse_amount(cmd->pool, arg, 3600, &v)) != NULL)
             return DIRECTIVE_ERROR(cmd, err);
@@ -300,6 +321,14 @@ static const char *set_dir_number(cmd_parms *cmd, void *dcv, const char *arg)
             return DIRECTIVE_ERROR(cmd, err);
         dc->wait_default = (int)v;
     }
+    else if (!strcasecmp(name, "GenFlowEventsMaxSeconds")
+             || !strcasecmp(name, "GenFlowEventsHeartbeat")) {
+        if ((err = gf_parse_amount(cmd->pool, arg, 86400, &v)) != NULL)
+            return DIRECTIVE_ERROR(cmd, err);
+        if (v < 1) return DIRECTIVE_ERROR(cmd, "must be at least 1 second");
+        if (!strcasecmp(name, "GenFlowEventsMaxSeconds")) dc->events_max_secs = (int)v;
+        else dc->events_heartbeat = (int)v;
+    }
     else if (!strcasecmp(name, "GenFlowDeadline")) {
         if ((err = gf_parse_amount(cmd->pool, arg, 86400, &v)) != NULL)
             return DIRECTIVE_ERROR(cmd, err);
@@ -381,7 +410,17 @@ const command_rec gf_cmds[] = {
     AP_INIT_TAKE1("GenFlowWorkers", set_engine_number, NULL, RSRC_CONF,
         "Background worker threads per httpd child (0 = this server works no jobs)"),
     AP_INIT_TAKE1("GenFlowStatusCache", set_engine_number, NULL, RSRC_CONF,
-        "Status answers of finished generations each child keeps (0 = none)"),
+        "Status answers each child keeps (0 = none)"),
+    AP_INIT_TAKE1("GenFlowParkMax", set_engine_number, NULL, RSRC_CONF,
+        "Waits a child parks without a thread under the event MPM (default 10000; 0 = never)"),
+    AP_INIT_TAKE1("GenFlowBlockingWaiters", set_engine_number, NULL, RSRC_CONF,
+        "Waits that may hold a thread of a child (default half of ThreadsPerChild)"),
+    AP_INIT_TAKE1("GenFlowEventsPerUser", set_engine_number, NULL, RSRC_CONF,
+        "Event streams one user may keep open in a child (default 16; 0 = no cap)"),
+    AP_INIT_TAKE1("GenFlowEventsMaxSeconds", set_dir_number, NULL, RSRC_CONF | ACCESS_CONF,
+        "Seconds an event stream may last before it closes (default 600)"),
+    AP_INIT_TAKE1("GenFlowEventsHeartbeat", set_dir_number, NULL, RSRC_CONF | ACCESS_CONF,
+        "Seconds between an event stream's comment heartbeats (default 15)"),
     AP_INIT_TAKE1("GenFlowLeaseSeconds", set_engine_number, NULL, RSRC_CONF,
         "How long a worker owns an attempt before another may rescue it"),
     AP_INIT_TAKE1("GenFlowDeadline", set_dir_number, NULL, RSRC_CONF | ACCESS_CONF,

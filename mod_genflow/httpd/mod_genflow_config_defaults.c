@@ -33,6 +33,31 @@ long gf_conf_status_cache(const gf_server_conf_t *sc)
     return OR_DEFAULT(sc->status_cache, GF_DEFAULT_STATUS_CACHE);
 }
 
+long gf_conf_park_max(const gf_server_conf_t *sc)
+{
+    return OR_DEFAULT(sc->park_max, GF_DEFAULT_PARK_MAX);
+}
+
+long gf_conf_blocking_waiters(const gf_server_conf_t *sc, int threads_per_child)
+{
+    return OR_DEFAULT(sc->blocking_waiters, threads_per_child / 2);
+}
+
+long gf_conf_events_per_user(const gf_server_conf_t *sc)
+{
+    return OR_DEFAULT(sc->events_per_user, GF_DEFAULT_EVENTS_PER_USER);
+}
+
+int gf_conf_events_max_secs(const gf_dir_conf_t *dc)
+{
+    return OR_DEFAULT(dc->events_max_secs, GF_DEFAULT_EVENTS_MAX_SECS);
+}
+
+int gf_conf_events_heartbeat(const gf_dir_conf_t *dc)
+{
+    return OR_DEFAULT(dc->events_heartbeat, GF_DEFAULT_EVENTS_HEARTBEAT);
+}
+
 int gf_conf_lease_secs(const gf_server_conf_t *sc)
 {
     return OR_DEFAULT(sc->lease_secs, GF_DEFAULT_LEASE_SECS);

@@ -34,6 +34,9 @@ void *gf_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->daily_limit = GF_UNSET;
     sc->workers = GF_UNSET;
     sc->status_cache = GF_UNSET;
+    sc->park_max = GF_UNSET;
+    sc->blocking_waiters = GF_UNSET;
+    sc->events_per_user = GF_UNSET;
     sc->lease_secs = GF_UNSET;
     sc->max_active = GF_UNSET;
     sc->pending_ttl = GF_UNSET;
@@ -69,6 +72,9 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(sc, cloudinary);
     MERGE_NUM(sc, workers);
     MERGE_NUM(sc, status_cache);
+    MERGE_NUM(sc, park_max);
+    MERGE_NUM(sc, blocking_waiters);
+    MERGE_NUM(sc, events_per_user);
     MERGE_NUM(sc, lease_secs);
     MERGE_NUM(sc, max_active);
     MERGE_NUM(sc, pending_ttl);
@@ -89,6 +95,8 @@ void *gf_create_dir_conf(apr_pool_t *p, char *dir)
     dc->cost = GF_UNSET;
     dc->max_body = GF_UNSET;
     dc->wait_default = GF_UNSET;
+    dc->events_max_secs = GF_UNSET;
+    dc->events_heartbeat = GF_UNSET;
     dc->max_retries = GF_UNSET;
     dc->deadline_secs = GF_UNSET;
     dc->upload_max_bytes = GF_UNSET;
@@ -109,6 +117,8 @@ void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(dc, cost);
     MERGE_NUM(dc, max_body);
     MERGE_NUM(dc, wait_default);
+    MERGE_NUM(dc, events_max_secs);
+    MERGE_NUM(dc, events_heartbeat);
     dc->needs_set = add->needs_set || base->needs_set;
     dc->needs = add->needs_set ? add->needs : base->needs;
     MERGE_PTR(dc, prompt_template);

@@ -107,22 +107,15 @@ int gf_idempotency_still_owned(request_rec *r)
            && rows->nrows == 1 && rows->rows[0][5] && !strcmp(rows->rows[0][5], rq->idem_owner);
 }
 
-/* Run the request as the record's owner, then record what it answered. */
-static int run_owned(request_rec *r, const char *key, const char *token,
-                     int (*run)(request_rec *, void *),
-                     int (*resume)(request_rec *, void *, const char *), void *baton,
-                     const char *generation_id)
+/* Record what the owner answered (rq->capture holds it): keep a replayable
+ * answer, free the key when nothing was created, else release it. */
+static void record_answer(request_rec *r)
 {
     gf_req_t *rq = gf_req(r);
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    int rc;
+    const char *key = rq->idem_key, *token = rq->idem_owner;
 
-    rq->capture = 1;
-    rq->idem_key = key;
-    rq->idem_owner = token;
-    rq->idem_linked = generation_id != NULL;
-    rc = generation_id ? resume(r, baton, generation_id) : run(r, baton);
     rq->capture = 0;
     if (rq->body && worth_replaying(rq->status)) {
         st = gf_db_select1(r, GF_SQL_IDEM_SAVE, &rows, 6, apr_itoa(r->pool, rq->status),
@@ -142,6 +135,29 @@ static int run_owned(request_rec *r, const char *key, const char *token,
                       "could not record the answer for an Idempotency-Key; the record is "
                       "taken over after GenFlowLeaseSeconds");
     }
+}
+
+/* Run the request as the record's owner, then record what it answered:
+ * at once, or, for a request parked while it waits, when its answer is
+ * composed. */
+static int run_owned(request_rec *r, const char *key, const char *token,
+                     int (*run)(request_rec *, void *),
+                     int (*resume)(request_rec *, void *, const char *), void *baton,
+                     const char *generation_id)
+{
+    gf_req_t *rq = gf_req(r);
+    int rc;
+
+    rq->capture = 1;
+    rq->idem_key = key;
+    rq->idem_owner = token;
+    rq->idem_linked = generation_id != NULL;
+    rc = generation_id ? resume(r, baton, generation_id) : run(r, baton);
+    if (rc == SUSPENDED) {
+        rq->answered = record_answer;
+        return rc;
+    }
+    record_answer(r);
     return rc;
 }
 

@@ -77,6 +77,9 @@ typedef struct {
                                   * the main server, and where no type is mounted */
     int unnamed_statements;      /* GF_UNSET → 0; GenFlowPreparedStatements unnamed */
     const char *listen_params;   /* GenFlowListenParams; NULL → the pool's parameters */
+    long park_max;               /* GF_UNSET → default; parked waits per child, 0 = never park */
+    long blocking_waiters;       /* GF_UNSET → half of ThreadsPerChild */
+    long events_per_user;        /* GF_UNSET → default; open streams per user and child, 0 = no cap */
 } gf_server_conf_t;
 
 /* Per-location settings. */
@@ -96,6 +99,8 @@ typedef struct {
     long upload_max_bytes;       /* GF_UNSET → GF_DEFAULT_UPLOAD_MAX_BYTES */
     long upload_max_pixels;      /* GF_UNSET → GF_DEFAULT_UPLOAD_MAX_PIXELS */
     struct gf_cors_conf *cors;   /* GenFlowCORSOrigins; NULL → inherited (none) */
+    int events_max_secs;         /* GF_UNSET → GF_DEFAULT_EVENTS_MAX_SECS */
+    int events_heartbeat;        /* GF_UNSET → GF_DEFAULT_EVENTS_HEARTBEAT */
 } gf_dir_conf_t;
 
 #define GF_DEFAULT_STARTING_CREDITS 10
@@ -113,6 +118,10 @@ typedef struct {
 #define GF_DEFAULT_PENDING_TTL      3600
 #define GF_DEFAULT_CREATED_TTL      900
 #define GF_DEFAULT_RETENTION        (30L * 86400)
+#define GF_DEFAULT_PARK_MAX         10000
+#define GF_DEFAULT_EVENTS_PER_USER  16
+#define GF_DEFAULT_EVENTS_MAX_SECS  600
+#define GF_DEFAULT_EVENTS_HEARTBEAT 15
 #define GF_DEFAULT_PRESETS_PER_WEEK 6
 #define GF_DEFAULT_UPLOAD_MAX_BYTES (10L * 1024 * 1024)
 #define GF_UPLOAD_MAX_BYTES_LIMIT   (100L * 1024 * 1024)
@@ -137,6 +146,12 @@ const char *gf_conf_prompt_template(const gf_dir_conf_t *dc);
 int gf_conf_max_retries(const gf_dir_conf_t *dc);
 int gf_conf_workers(const gf_server_conf_t *sc);
 long gf_conf_status_cache(const gf_server_conf_t *sc);
+long gf_conf_park_max(const gf_server_conf_t *sc);
+/* GenFlowBlockingWaiters, else half of the child's threads (0 under prefork). */
+long gf_conf_blocking_waiters(const gf_server_conf_t *sc, int threads_per_child);
+long gf_conf_events_per_user(const gf_server_conf_t *sc);
+int gf_conf_events_max_secs(const gf_dir_conf_t *dc);
+int gf_conf_events_heartbeat(const gf_dir_conf_t *dc);
 int gf_conf_lease_secs(const gf_server_conf_t *sc);
 int gf_conf_deadline_secs(const gf_dir_conf_t *dc);
 long gf_conf_max_active(const gf_server_conf_t *sc);
@@ -246,6 +261,8 @@ typedef struct {
     int route_kind;              /* its gf_route_kind_t, for the metrics */
     int not_a_file;              /* in a type's location: no filesystem walk */
     int cors_preflight;          /* a CORS preflight from an allowed origin */
+    void (*answered)(request_rec *r); /* runs once a parked request's answer is
+                                       * composed (the Idempotency-Key's record) */
 } gf_req_t;
 gf_req_t *gf_req(request_rec *r);
 
@@ -295,13 +312,19 @@ int gf_workers_listening(void);
  * (capped: a short backstop poll while the listener is down). Holds no
  * database connection. */
 apr_uint64_t gf_workers_change_seq(void);
-/* Finished status answers of this child (GenFlowStatusCache): the cached
- * answer of (type, id, user), 1 on a hit; and remember one read after
- * change number since. */
+/* Was id announced after change number since? */
+int gf_workers_changed_since(const char *id, apr_uint64_t since);
+/* Status answers of this child (GenFlowStatusCache): the cached answer of
+ * (type, id, user), 1 on a hit (*born: when the running generation was
+ * created, 0 for a finished one); the version of id to take before
+ * reading its row; and remember an answer read after taking version. */
 int gf_workers_status_cached(apr_pool_t *p, const gf_type_t *t, const char *id,
-                             const char *user, const char **json, const char **etag);
+                             const char *user, const char **json, const char **etag,
+                             apr_time_t *born);
+apr_uint64_t gf_workers_status_version(const char *id);
 void gf_workers_status_store(const gf_type_t *t, const char *id, const char *user,
-                             const char *json, const char *etag, apr_uint64_t since);
+                             const char *json, const char *etag, apr_time_t born,
+                             apr_uint64_t version);
 void gf_workers_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
                             apr_interval_time_t timeout);
 /* The child is stopping: abandon the attempt, release its row. */

@@ -7,7 +7,8 @@
  *   mod_genflow_type_create.c    create, and the creation generate and
  *                                retry share
  *   mod_genflow_type_generate.c  generate, retry, cancel
- *   mod_genflow_type_read.c      status, events, history, presets
+ *   mod_genflow_type_read.c      status (and its long-poll), history, presets
+ *   mod_genflow_type_events.c    the status as Server-Sent Events
  *   mod_genflow_type_answers.c   status objects and the shared answers
  *
  * Every endpoint answers for the location's type (dc->type) and the
@@ -43,6 +44,20 @@ int gf_type_no_such_generation(request_rec *r);
 /* A conditional statement changed nothing: 404 or 409. */
 int gf_type_refused_by_state(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
                              const char *id, const char *allowed, const char *action);
+
+/* ---- mod_genflow_type_read.c ---- */
+
+/* What a status read saw: json NULL when there is no such generation of
+ * the caller's. */
+typedef struct {
+    const char *json, *etag;
+    int terminal;
+    apr_time_t born;             /* a running generation's creation time */
+} gf_type_snap_t;
+/* The caller's generation id as the status answer: from the child's
+ * cache, else one SELECT on a connection held only for it. */
+gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const char *id,
+                                gf_type_snap_t *snap);
 
 /* ---- mod_genflow_type_create.c ---- */
 

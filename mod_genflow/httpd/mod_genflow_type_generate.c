@@ -8,6 +8,7 @@
 #include <apr_strings.h>
 
 #include "httpd/mod_genflow_type.h"
+#include "httpd/mod_genflow_watch.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
 #include "core/gf_route.h"
@@ -25,49 +26,67 @@ int gf_type_requested_wait(request_rec *r, const gf_dir_conf_t *dc)
     return wait;
 }
 
+typedef struct {
+    const gf_dir_conf_t *dc;
+    const char *id;
+} generate_wait_t;
+
+/* 200 + the status object once terminal; 202 + where to poll when the
+ * wait is over (or there is no room to wait). */
+static int generate_step(request_rec *r, void *ctx, int woke)
+{
+    generate_wait_t *gw = ctx;
+    gf_type_snap_t snap;
+    json_object *status, *out;
+    const char *state;
+    gf_db_status_t st = gf_type_snapshot(r, gw->dc, gw->id, &snap);
+
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (!snap.json) return gf_type_no_such_generation(r);
+    if (snap.terminal) {
+        return gf_send_json(r, HTTP_OK, snap.json);
+    }
+    if (!(woke & (GF_WOKE_DEADLINE | GF_WOKE_STOP | GF_WOKE_FULL))) {
+        return GF_WATCH_AGAIN;
+    }
+    status = gf_type_parse_status(r, snap.json);
+    if (!status) return gf_send_db_error(r, GF_DB_ERROR);
+    state = json_object_get_string(gf_type_status_field(status, "status"));
+    out = gf_json_pool_own(r->pool, json_object_new_object());
+    json_object_object_add(out, "generationId", json_object_new_string(gw->id));
+    json_object_object_add(out, "status", json_object_new_string(state ? state : "pending"));
+    json_object_object_add(out, "pollUrl",
+                           json_object_new_string(gf_type_status_url(r, gw->dc, gw->id)));
+    apr_table_setn(r->headers_out, "Retry-After",
+                   apr_itoa(r->pool, gf_job_client_retry_after(apr_time_now() - r->request_time)));
+    apr_table_setn(r->headers_out, "Location", gf_type_status_url(r, gw->dc, gw->id));
+    return gf_send_json(r, HTTP_ACCEPTED, gf_json_dump(r->pool, out));
+}
+
 /* Answer with the generation's state once it is terminal or wait_secs have
- * passed: 200 + status object, or 202 + where to poll. Status reads are one
- * indexed SELECT on a connection held only for it; between reads the
- * request holds no connection and sleeps until the listener hears that
- * this generation changed (NOTIFY from any child or server), with a short
- * re-read as the backstop. */
+ * passed: 200 + status object, or 202 + where to poll. The request holds
+ * no database connection while it waits, and no thread where it can park
+ * (mod_genflow_watch.h); it is woken when the listener hears that this
+ * generation changed (NOTIFY from any child or server). */
 int gf_type_answer_when_done(request_rec *r, const gf_dir_conf_t *dc, const char *id,
                              int wait_secs)
 {
-    apr_time_t until = r->request_time + apr_time_from_sec(wait_secs);
-    gf_db_rows_t *rows;
-    gf_db_status_t st;
-    json_object *status, *out;
-    const char *state;
-    apr_uint64_t seq;
+    generate_wait_t *gw = apr_pcalloc(r->pool, sizeof(*gw));
+    gf_watch_t w;
 
     gf_db_release(r);
-    for (;;) {
-        seq = gf_workers_change_seq();
-        st = gf_db_select1(r, gf_type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
-        if (st != GF_DB_OK) return gf_send_db_error(r, st);
-        if (rows->nrows == 0) {
-            return gf_type_no_such_generation(r);
-        }
-        status = gf_type_parse_status(r, rows->rows[0][0]);
-        if (!status) return gf_send_db_error(r, GF_DB_ERROR);
-        state = json_object_get_string(gf_type_status_field(status, "status"));
-        if (gf_type_is_terminal(state) || apr_time_now() >= until || r->connection->aborted) {
-            break;
-        }
-        gf_workers_wait_change(r->pool, id, seq, until - apr_time_now());
+    gw->dc = dc;
+    gw->id = apr_pstrdup(r->pool, id);  /* the caller's may not outlive a park */
+    memset(&w, 0, sizeof(w));
+    w.id = gw->id;
+    w.deadline = r->request_time + apr_time_from_sec(wait_secs);
+    w.step = generate_step;
+    w.ctx = gw;
+    if (wait_secs <= 0) {
+        /* No wait asked: one look. */
+        return generate_step(r, gw, GF_WOKE_DEADLINE);
     }
-    if (gf_type_is_terminal(state)) {
-        return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, status));
-    }
-    out = gf_json_pool_own(r->pool, json_object_new_object());
-    json_object_object_add(out, "generationId", json_object_new_string(id));
-    json_object_object_add(out, "status", json_object_new_string(state));
-    json_object_object_add(out, "pollUrl", json_object_new_string(gf_type_status_url(r, dc, id)));
-    apr_table_setn(r->headers_out, "Retry-After",
-                   apr_itoa(r->pool, gf_job_client_retry_after(apr_time_now() - r->request_time)));
-    apr_table_setn(r->headers_out, "Location", gf_type_status_url(r, dc, id));
-    return gf_send_json(r, HTTP_ACCEPTED, gf_json_dump(r->pool, out));
+    return gf_watch_run(r, &w);
 }
 
 /* Passes of the queue statement before a refusal by the limit is final. */

@@ -1,12 +1,14 @@
 /* mod_genflow_type_read.c: the endpoints that read (see
- * mod_genflow_type.h): GET {base}/status/{id}, {base}/events/{id} (the
- * status as Server-Sent Events), {base}/history and {base}/presets.
+ * mod_genflow_type.h): GET {base}/status/{id} (and its long-poll),
+ * {base}/history and {base}/presets; the status as Server-Sent Events is
+ * mod_genflow_type_events.c.
  */
 #include <string.h>
 #include <apr_strings.h>
 #include <http_protocol.h>
 
 #include "httpd/mod_genflow_type.h"
+#include "httpd/mod_genflow_watch.h"
 #include "core/gf_error.h"
 #include "core/gf_credits.h"
 #include "core/gf_json.h"
@@ -15,98 +17,108 @@
 #include "core/gf_job.h"
 #include "core/gf_presets.h"
 
-/* GET/HEAD {base}/status/{id}: one SELECT, and the object goes out as
- * PostgreSQL composed it (never parsed again). A poller that sends the
- * ETag it has back in If-None-Match gets 304 and no body while nothing
- * changed. A finished generation's answer never changes, so the child
- * keeps it (GenFlowStatusCache) and answers the next read without a query,
- * until a NOTIFY says the row was deleted. */
-int gf_type_handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route)
+gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const char *id,
+                                gf_type_snap_t *snap)
 {
-    ap_dbd_t *dbd;
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    const char *json, *state, *etag;
-    apr_uint64_t seq;
+    apr_uint64_t version;
+
+    memset(snap, 0, sizeof(*snap));
+    if (gf_workers_status_cached(r->pool, dc->type, id, r->user, &snap->json, &snap->etag,
+                                 &snap->born)) {
+        snap->terminal = snap->born == 0;
+        return GF_DB_OK;
+    }
+    version = gf_workers_status_version(id);
+    st = gf_db_select1(r, gf_type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
+    if (st != GF_DB_OK || rows->nrows == 0) return st;
+    snap->json = rows->rows[0][0];
+    snap->etag = gf_json_etag(r->pool, snap->json);
+    snap->terminal = gf_type_is_terminal(rows->rows[0][1]);
+    if (!snap->terminal) {
+        /* When it was created: its Retry-After grows with its age. */
+        snap->born = apr_time_now() - apr_time_from_msec(apr_atoi64(rows->rows[0][2]));
+        if (snap->born <= 0) snap->born = 1;
+    }
+    gf_workers_status_store(dc->type, id, r->user, snap->json, snap->etag, snap->born, version);
+    return GF_DB_OK;
+}
+
+/* Send a snapshot as a status answer: 200, or 304 when the client's
+ * If-None-Match names it; Retry-After while it runs. */
+static int send_snapshot(request_rec *r, const gf_type_snap_t *snap)
+{
+    if (!snap->terminal) {
+        apr_table_setn(r->headers_out, "Retry-After",
+                       apr_itoa(r->pool, gf_job_client_retry_after(apr_time_now() - snap->born)));
+    }
+    return gf_send_json_validated(r, snap->json, snap->etag);
+}
+
+typedef struct {
+    const gf_dir_conf_t *dc;
+    const char *id;
+} status_poll_t;
+
+/* The status long-poll: answer once the generation differs from the
+ * client's If-None-Match, or 304 at the deadline. A finished generation
+ * never changes again: its 304 comes at once. */
+static int status_poll_step(request_rec *r, void *ctx, int woke)
+{
+    status_poll_t *poll = ctx;
+    gf_type_snap_t snap;
+    gf_db_status_t st = gf_type_snapshot(r, poll->dc, poll->id, &snap);
+
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (!snap.json) return gf_type_no_such_generation(r);
+    apr_table_setn(r->headers_out, "ETag", snap.etag);
+    if (ap_meets_conditions(r) == OK || snap.terminal
+        || (woke & (GF_WOKE_DEADLINE | GF_WOKE_STOP | GF_WOKE_FULL))) {
+        return send_snapshot(r, &snap);
+    }
+    return GF_WATCH_AGAIN;
+}
+
+/* GET/HEAD {base}/status/{id}: the object goes out as PostgreSQL composed
+ * it (never parsed again), from the child's cache (GenFlowStatusCache)
+ * when it holds the answer, running or finished: every change of what it
+ * shows is announced by NOTIFY and forgets it. A poller that sends the
+ * ETag it has back in If-None-Match gets 304 and no body while nothing
+ * changed; with Prefer: wait=N as well the request waits up to N s for a
+ * change first (a long-poll), without a thread where it can park. */
+int gf_type_handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route)
+{
+    gf_type_snap_t snap;
+    gf_db_status_t st;
+    int wait = 0;
 
     if (!route->id_valid) {
         /* Not an id at all: answer like an unknown id, without a query. */
         return gf_type_no_such_generation(r);
     }
-    if (gf_workers_status_cached(r->pool, dc->type, route->id, r->user, &json, &etag)) {
-        return gf_send_json_validated(r, json, etag);
+    if (apr_table_get(r->headers_in, "If-None-Match")
+        && gf_prefer_wait(apr_table_get(r->headers_in, "Prefer"), GF_PREFER_WAIT_MAX, &wait)
+        && wait > 0 && !r->header_only) {
+        status_poll_t *poll = apr_pcalloc(r->pool, sizeof(*poll));
+        gf_watch_t w;
+        poll->dc = dc;
+        /* route lives on the handler's stack, gone once the request parks. */
+        poll->id = apr_pstrdup(r->pool, route->id);
+        memset(&w, 0, sizeof(w));
+        w.id = poll->id;
+        w.deadline = r->request_time + apr_time_from_sec(wait);
+        w.step = status_poll_step;
+        w.ctx = poll;
+        apr_table_setn(r->headers_out, "Preference-Applied",
+                       apr_psprintf(r->pool, "wait=%d", wait));
+        return gf_watch_run(r, &w);
     }
-    seq = gf_workers_change_seq();
-    if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
-    st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_GET), &rows, 2, route->id, r->user);
+    st = gf_type_snapshot(r, dc, route->id, &snap);
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
-    if (rows->nrows == 0) {
-        /* Also for another user's id: no existence leak. */
-        return gf_type_no_such_generation(r);
-    }
-    gf_db_release(r);
-    json = rows->rows[0][0];
-    state = rows->rows[0][1];
-    etag = gf_json_etag(r->pool, json);
-    if (!gf_type_is_terminal(state)) {
-        apr_table_setn(r->headers_out, "Retry-After",
-                       apr_itoa(r->pool, gf_job_client_retry_after(
-                           apr_time_from_msec(apr_atoi64(rows->rows[0][2])))));
-    }
-    else {
-        gf_workers_status_store(dc->type, route->id, r->user, json, etag, seq);
-    }
-    return gf_send_json_validated(r, json, etag);
-}
-
-#define EVENTS_MAX_SECONDS 60
-
-/* GET {base}/events/{id}: Server-Sent Events, one "status" event per
- * change of the status object, until it is terminal or 60 s have passed. */
-int gf_type_handle_events(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route)
-{
-    ap_dbd_t *dbd;
-    gf_db_rows_t *rows;
-    gf_db_status_t st;
-    json_object *status;
-    const char *last = NULL, *state;
-    apr_time_t until = r->request_time + apr_time_from_sec(EVENTS_MAX_SECONDS);
-    apr_uint64_t seq = gf_workers_change_seq();
-    int n = 0;
-
-    if (!route->id_valid) {
-        return gf_type_no_such_generation(r);
-    }
-    if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
-    st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_GET), &rows, 2, route->id, r->user);
-    /* An idle stream holds no connection: each re-read takes one briefly. */
-    gf_db_release(r);
-    if (st != GF_DB_OK) return gf_send_db_error(r, st);
-    if (rows->nrows == 0) {
-        return gf_type_no_such_generation(r);
-    }
-    r->status = HTTP_OK;
-    ap_set_content_type(r, "text/event-stream; charset=utf-8");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
-    for (;;) {
-        if (!last || strcmp(last, rows->rows[0][0])) {
-            status = gf_type_parse_status(r, rows->rows[0][0]);
-            if (!status) break;
-            last = rows->rows[0][0];
-            ap_rprintf(r, "id: %d\nevent: status\ndata: %s\n\n", ++n,
-                       gf_json_dump(r->pool, status));
-            if (ap_rflush(r) != 0 || r->connection->aborted) break;
-            state = json_object_get_string(gf_type_status_field(status, "status"));
-            if (gf_type_is_terminal(state)) break;
-        }
-        if (apr_time_now() >= until) break;
-        gf_workers_wait_change(r->pool, route->id, seq, until - apr_time_now());
-        seq = gf_workers_change_seq();
-        st = gf_db_select1(r, gf_type_label(dc, GF_SQL_GET), &rows, 2, route->id, r->user);
-        if (st != GF_DB_OK || rows->nrows == 0) break;
-    }
-    return OK;
+    /* Also for another user's id: no existence leak. */
+    if (!snap.json) return gf_type_no_such_generation(r);
+    return send_snapshot(r, &snap);
 }
 
 #define HISTORY_DEFAULT_LIMIT 20

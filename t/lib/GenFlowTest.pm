@@ -129,12 +129,15 @@ sub free_port {
 # database, or a configuration that must fail): ServerRoot DIR, Listen on
 # PORT, the modules mod_genflow needs (plus extra ones), DBD settings of
 # the suite, then BODY. Returns the file's path.
+# The MPM of the next own server (mpm_event, mpm_worker or mpm_prefork).
+our $MPM = 'mpm_event';
+
 sub own_httpd_conf {
     my ($dir, $port, $body, @modules) = @_;
     my $mods = $ENV{GENFLOW_HTTPD_MODULES};
     my $so = Apache::Test::vars('serverroot') . '/../.libs/mod_genflow.so';
     my $load = join '', map { "LoadModule ${_}_module $mods/mod_$_.so\n" }
-                         ('mpm_event', 'authz_core', 'dbd', @modules);
+                         ($MPM, 'authz_core', 'dbd', @modules);
     my $file = "$dir/httpd.conf";
     open my $fh, '>', $file or die "$file: $!";
     print $fh <<"CONF";
@@ -158,15 +161,16 @@ CONF
 
 # An httpd of the test's own on the suite's database, users and media:
 # /api behind the suite's Basic authentication, then BODY (locations,
-# limits). Returns (dir, base URL); stop it with stop_own_server(dir).
+# limits), with the extra modules named. Returns (dir, base URL); stop it
+# with stop_own_server(dir).
 sub start_own_server {
-    my ($body) = @_;
+    my ($body, @modules) = @_;
     require File::Temp;
-    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my $dir = File::Temp::tempdir(CLEANUP => !$ENV{GENFLOW_TEST_KEEP});
     my $port = free_port();
     my $root = Apache::Test::vars('serverroot');
     my $htpasswd = Apache::Test::vars('t_conf') . '/htpasswd';
-    own_httpd_conf($dir, $port, <<"BODY", qw(auth_basic authn_core authn_file authz_user));
+    own_httpd_conf($dir, $port, <<"BODY", qw(auth_basic authn_core authn_file authz_user), @modules);
 GenFlowStorageDir "$root/media"
 GenFlowStorageURL /media
 <Location /api>
@@ -178,7 +182,9 @@ GenFlowStorageURL /media
 </Location>
 $body
 BODY
-    system("/usr/sbin/apache2 -f '$dir/httpd.conf' -k start") == 0 or die "own httpd: $dir";
+    # As many descriptors as the user may have: a test may park thousands.
+    system("ulimit -n \$(ulimit -Hn); /usr/sbin/apache2 -f '$dir/httpd.conf' -k start") == 0
+        or die "own httpd: $dir";
     for (1 .. 50) { last if -s "$dir/httpd.pid"; select undef, undef, undef, 0.1 }
     return ($dir, "http://127.0.0.1:$port");
 }

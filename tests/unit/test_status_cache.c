@@ -1,4 +1,4 @@
-/* test_status_cache.c: the per-child table of finished status answers. */
+/* test_status_cache.c: the per-child table of status answers. */
 #include <string.h>
 #include <apr_strings.h>
 
@@ -14,16 +14,16 @@ START_TEST(test_hit_needs_scope_id_and_user)
     gf_status_cache_t *c = gf_status_cache_create(test_pool, 64);
     const char *json = NULL, *etag = NULL;
 
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag), 0);
-    gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{\"status\":\"completed\"}", "\"e1\"");
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag), 1);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL), 0);
+    gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{\"status\":\"completed\"}", "\"e1\"", 0, gf_status_cache_version(c, ID1));
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL), 1);
     ck_assert_str_eq(json, "{\"status\":\"completed\"}");
     ck_assert_str_eq(etag, "\"e1\"");
     /* Another user's request for the same id, or the id under another
      * type, never gets alice's answer. */
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "bob", test_pool, &json, &etag), 0);
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_B, ID1, "alice", test_pool, &json, &etag), 0);
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID2, "alice", test_pool, &json, &etag), 0);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "bob", test_pool, &json, &etag, NULL), 0);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_B, ID1, "alice", test_pool, &json, &etag, NULL), 0);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID2, "alice", test_pool, &json, &etag, NULL), 0);
     ck_assert_int_eq(gf_status_cache_count(c), 1);
 }
 END_TEST
@@ -33,17 +33,44 @@ START_TEST(test_forget_and_clear)
     gf_status_cache_t *c = gf_status_cache_create(test_pool, 64);
     const char *json, *etag;
 
-    gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{}", "\"a\"");
-    gf_status_cache_put(c, &TYPE_A, ID2, "alice", "{}", "\"b\"");
+    gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{}", "\"a\"", 0, gf_status_cache_version(c, ID1));
+    gf_status_cache_put(c, &TYPE_A, ID2, "alice", "{}", "\"b\"", 0, gf_status_cache_version(c, ID2));
     ck_assert_int_eq(gf_status_cache_count(c), 2);
     gf_status_cache_forget(c, ID1);
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag), 0);
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID2, "alice", test_pool, &json, &etag), 1);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL), 0);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID2, "alice", test_pool, &json, &etag, NULL), 1);
     gf_status_cache_forget(c, ID1);   /* twice: nothing happens */
     ck_assert_int_eq(gf_status_cache_count(c), 1);
     gf_status_cache_clear(c);
     ck_assert_int_eq(gf_status_cache_count(c), 0);
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID2, "alice", test_pool, &json, &etag), 0);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID2, "alice", test_pool, &json, &etag, NULL), 0);
+}
+END_TEST
+
+/* A change heard between the read and the put (a forget of the id, or a
+ * clear) refuses the put, so a stale answer is never stored; a change of
+ * another id in another slot does not. */
+START_TEST(test_put_refused_after_change)
+{
+    gf_status_cache_t *c = gf_status_cache_create(test_pool, 64);
+    const char *json, *etag;
+    apr_time_t born = 0;
+    apr_uint64_t v1 = gf_status_cache_version(c, ID1);
+
+    gf_status_cache_forget(c, ID1);
+    ck_assert_int_eq(gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{\"status\":\"pending\"}",
+                                         "\"p\"", 5, v1), 0);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag,
+                                         NULL), 0);
+    v1 = gf_status_cache_version(c, ID1);
+    gf_status_cache_clear(c);
+    ck_assert_int_eq(gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{}", "\"p\"", 5, v1), 0);
+    v1 = gf_status_cache_version(c, ID1);
+    gf_status_cache_forget(c, ID2);     /* another slot (both fit at once, above) */
+    ck_assert_int_eq(gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{}", "\"p\"", 5, v1), 1);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag,
+                                         &born), 1);
+    ck_assert_int_eq(born, 5);
 }
 END_TEST
 
@@ -55,18 +82,18 @@ START_TEST(test_bounded_by_slots)
     const char *json, *etag;
 
     for (i = 0; i < 1000; i++) {
-        gf_status_cache_put(c, &TYPE_A, apr_psprintf(test_pool, "id-%d", i), "u", "{}", "\"x\"");
+        gf_status_cache_put(c, &TYPE_A, apr_psprintf(test_pool, "id-%d", i), "u", "{}", "\"x\"", 0, gf_status_cache_version(c, apr_psprintf(test_pool));
         ck_assert_uint_le(gf_status_cache_count(c), 8);
     }
     for (i = 0; i < 1000; i++) {
         hits += gf_status_cache_get(c, &TYPE_A, apr_psprintf(test_pool, "id-%d", i), "u",
-                                    test_pool, &json, &etag);
+                                    test_pool, &json, &etag, NULL);
     }
     ck_assert_int_le(hits, 8);
     ck_assert_int_ge(hits, 1);
     /* A replaced entry answers with the new value. */
-    gf_status_cache_put(c, &TYPE_A, "id-999", "u", "{\"v\":2}", "\"y\"");
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, "id-999", "u", test_pool, &json, &etag), 1);
+    gf_status_cache_put(c, &TYPE_A, "id-999", "u", "{\"v\":2}", "\"y\"", 0, gf_status_cache_version(c, "id-999"));
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, "id-999", "u", test_pool, &json, &etag, NULL), 1);
     ck_assert_str_eq(json, "{\"v\":2}");
 }
 END_TEST
@@ -79,8 +106,8 @@ START_TEST(test_oversized_entry_not_cached)
 
     memset(big, 'x', GF_STATUS_CACHE_ENTRY_MAX);
     big[GF_STATUS_CACHE_ENTRY_MAX] = '\0';
-    gf_status_cache_put(c, &TYPE_A, ID1, "u", big, "\"x\"");
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "u", test_pool, &json, &etag), 0);
+    gf_status_cache_put(c, &TYPE_A, ID1, "u", big, "\"x\"", 0, gf_status_cache_version(c, ID1));
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "u", test_pool, &json, &etag, NULL), 0);
     ck_assert_int_eq(gf_status_cache_count(c), 0);
 }
 END_TEST
@@ -91,6 +118,7 @@ Suite *status_cache_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_hit_needs_scope_id_and_user);
     tcase_add_test(tc, test_forget_and_clear);
+    tcase_add_test(tc, test_put_refused_after_change);
     tcase_add_test(tc, test_bounded_by_slots);
     tcase_add_test(tc, test_oversized_entry_not_cached);
     suite_add_tcase(s, tc);

@@ -1,0 +1,140 @@
+/* mod_genflow_type_events.c: GET {base}/events/{id}, the caller's
+ * generation as Server-Sent Events (see mod_genflow_type.h).
+ *
+ * One "status" event per state the stream sees, each with an id naming
+ * that state (its ETag without quotes), so that a client that reconnects
+ * with Last-Event-ID gets the next state it has not seen, never one again.
+ * States that follow each other while nobody listens reach the client as
+ * the newest one. A comment heartbeat keeps proxies from closing an idle
+ * stream; the stream ends after the terminal event, or after
+ * GenFlowEventsMaxSeconds (the client reconnects and resumes). A client
+ * that has seen the terminal event and comes back gets 204, which tells
+ * EventSource to stop reconnecting. While it waits, a stream holds no
+ * thread where it can park (mod_genflow_watch.h).
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <http_protocol.h>
+
+#include "httpd/mod_genflow_type.h"
+#include "httpd/mod_genflow_watch.h"
+#include "core/gf_error.h"
+
+/* What EventSource waits before it reconnects: after the stream's end,
+ * and longer when the server had no room to keep it open. */
+#define RETRY_MS       2000
+#define RETRY_FULL_MS  10000
+#define EVENT_ID_MAX   64
+
+typedef struct {
+    const gf_dir_conf_t *dc;
+    const char *id;
+    char last[EVENT_ID_MAX];     /* the id of the state the client has */
+    int started;
+} events_t;
+
+/* The event id of a state: its ETag without the quotes. */
+static void event_id(const char *etag, char *out)
+{
+    apr_size_t n;
+    if (*etag == '"') etag++;
+    apr_cpystrn(out, etag, EVENT_ID_MAX);
+    n = strlen(out);
+    if (n && out[n - 1] == '"') out[n - 1] = '\0';
+}
+
+static void start(request_rec *r, events_t *ev)
+{
+    ev->started = 1;
+    r->status = HTTP_OK;
+    ap_set_content_type(r, "text/event-stream; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
+    ap_rprintf(r, "retry: %d\n\n", RETRY_MS);
+}
+
+static int events_step(request_rec *r, void *ctx, int woke)
+{
+    events_t *ev = ctx;
+
+    if (woke == 0 || (woke & GF_WOKE_CHANGE)) {
+        gf_type_snap_t snap;
+        gf_db_status_t st = gf_type_snapshot(r, ev->dc, ev->id, &snap);
+        if (st != GF_DB_OK) {
+            /* Mid-stream, a database outage is waited out (the backstop
+             * reads again); at the start the client hears it. */
+            if (!ev->started) return gf_send_db_error(r, st);
+        }
+        else if (!snap.json) {
+            if (!ev->started) return gf_type_no_such_generation(r);
+            return OK;                           /* deleted meanwhile */
+        }
+        else {
+            char id[EVENT_ID_MAX];
+            event_id(snap.etag, id);
+            if (strcmp(id, ev->last)) {
+                if (!ev->started) start(r, ev);
+                ap_rprintf(r, "id: %s\nevent: status\ndata: %s\n\n", id, snap.json);
+                memcpy(ev->last, id, sizeof(id));
+            }
+            else if (!ev->started && snap.terminal) {
+                r->status = HTTP_NO_CONTENT;
+                return OK;
+            }
+            if (snap.terminal) {
+                ap_rflush(r);
+                return OK;
+            }
+        }
+    }
+    if (!ev->started) start(r, ev);
+    if (woke & GF_WOKE_BEAT) ap_rputs(": keep-alive\n\n", r);
+    if (woke & GF_WOKE_FULL) {
+        ap_rprintf(r, "retry: %d\n\n", RETRY_FULL_MS);
+        ap_rflush(r);
+        return OK;
+    }
+    if (ap_rflush(r) != APR_SUCCESS || r->connection->aborted) return OK;
+    if (woke & (GF_WOKE_DEADLINE | GF_WOKE_STOP)) return OK;
+    return GF_WATCH_AGAIN;
+}
+
+/* A Last-Event-ID this server could have sent: printable, short. */
+static int plausible_event_id(const char *s)
+{
+    apr_size_t n = 0;
+    for (; *s; s++, n++) {
+        if (*s <= ' ' || *s > '~' || n >= EVENT_ID_MAX - 1) return 0;
+    }
+    return 1;
+}
+
+int gf_type_handle_events(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route)
+{
+    const char *last = apr_table_get(r->headers_in, "Last-Event-ID");
+    events_t *ev;
+    gf_watch_t w;
+
+    if (!route->id_valid) {
+        return gf_type_no_such_generation(r);
+    }
+    if (!gf_watch_stream_open(r)) {
+        return gf_send_error(r, HTTP_TOO_MANY_REQUESTS, GF_ERR_RATE_LIMIT,
+                             "too many event streams are open for this user; close the "
+                             "streams of finished generations (EventSource.close() at the "
+                             "terminal event) or read their status instead");
+    }
+    ev = apr_pcalloc(r->pool, sizeof(*ev));
+    ev->dc = dc;
+    /* route lives on the handler's stack, gone once the request parks. */
+    ev->id = apr_pstrdup(r->pool, route->id);
+    if (last && plausible_event_id(last)) apr_cpystrn(ev->last, last, sizeof(ev->last));
+    memset(&w, 0, sizeof(w));
+    w.id = ev->id;
+    w.deadline = r->request_time + apr_time_from_sec(gf_conf_events_max_secs(dc));
+    w.beat = apr_time_from_sec(gf_conf_events_heartbeat(dc));
+    w.streams = 1;
+    w.step = events_step;
+    w.ctx = ev;
+    return gf_watch_run(r, &w);
+}

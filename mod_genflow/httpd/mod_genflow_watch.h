@@ -1,0 +1,66 @@
+/* mod_genflow_watch.h: requests that wait for a generation to change
+ * (generate's wait, the status long-poll, the event stream) without
+ * holding a thread or a database connection (mod_genflow_watch.c).
+ *
+ * A watch is a step function that looks at the generation and either
+ * answers (returns the handler's result) or asks to keep waiting
+ * (GF_WATCH_AGAIN). gf_watch_run calls it once at once, then again each
+ * time something happened (the generation changed, a heartbeat or the
+ * deadline is due, the child is stopping), until it answers:
+ *
+ *  - parked, under the event MPM on HTTP/1.x: the handler returns
+ *    SUSPENDED and gives its thread back; the steps run later on worker
+ *    threads, handed to the MPM by this child's parker thread;
+ *  - else blocking, on the request's thread, while this child has fewer
+ *    than GenFlowBlockingWaiters such waits (prefork, worker, HTTP/2
+ *    streams, the parking limit GenFlowParkMax reached);
+ *  - else not at all: the step is called once more with GF_WOKE_FULL and
+ *    must answer at once (202, the status now, retry: and close).
+ */
+#ifndef MOD_GENFLOW_WATCH_H
+#define MOD_GENFLOW_WATCH_H
+
+#include "httpd/mod_genflow_private.h"
+
+/* A step's "not yet". */
+#define GF_WATCH_AGAIN (-4242)
+
+/* Why a step runs (bits; 0 the first look). */
+#define GF_WOKE_CHANGE   0x01   /* the generation may have changed: read it */
+#define GF_WOKE_DEADLINE 0x02   /* the watch's deadline passed: answer */
+#define GF_WOKE_BEAT     0x04   /* a heartbeat is due (streams) */
+#define GF_WOKE_STOP     0x08   /* the child is stopping: answer now */
+#define GF_WOKE_FULL     0x10   /* no room to wait: answer now */
+
+/* Answer or return GF_WATCH_AGAIN. ctx lives in r->pool. A step that
+ * answers with output already sent returns OK. */
+typedef int gf_watch_step_fn(request_rec *r, void *ctx, int woke);
+
+typedef struct {
+    const char *id;              /* the generation watched */
+    apr_time_t deadline;         /* GF_WOKE_DEADLINE from then on */
+    apr_interval_time_t beat;    /* GF_WOKE_BEAT this often; 0 never */
+    int streams;                 /* the first step sends output (an event
+                                  * stream): the connection is closed after
+                                  * the answer if it may park */
+    gf_watch_step_fn *step;
+    void *ctx;
+} gf_watch_t;
+
+/* Run the watch; the handler returns what this returns. */
+int gf_watch_run(request_rec *r, const gf_watch_t *w);
+
+/* Count an open event stream of r->user until r ends: 0 when the user
+ * has GenFlowEventsPerUser open already in this child. */
+int gf_watch_stream_open(request_rec *r);
+
+/* Requests waiting now in this child: parked, and blocking a thread. */
+void gf_watch_counts(int *parked, int *blocking);
+
+/* Hooks and the listener's news (mod_genflow.c, mod_genflow_changes.c). */
+void gf_watch_child_init(apr_pool_t *pchild, server_rec *s);
+void gf_watch_announce(const char *id);          /* NULL: every generation */
+void gf_watch_suspended(conn_rec *c, request_rec *r);
+void gf_watch_child_stopping(apr_pool_t *pchild, int graceful);
+
+#endif
