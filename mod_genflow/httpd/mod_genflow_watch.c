@@ -209,6 +209,7 @@ static void finish(park_t *k, parked_t *p, int rc, int gone)
     request_rec *r = p->r;
     conn_rec *c = r->connection;
     gf_req_t *rq = gf_req(r);
+    int fd = p->fd;
 
     if (rq->answered) {
         void (*answered)(request_rec *) = rq->answered;
@@ -230,7 +231,8 @@ static void finish(park_t *k, parked_t *p, int rc, int gone)
     p->next = k->dead;
     k->dead = p;
     apr_thread_mutex_unlock(k->mutex);
-    epoll_ctl(k->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+    /* p may be freed from here on. */
+    epoll_ctl(k->epfd, EPOLL_CTL_DEL, fd, NULL);
     ap_set_module_config(c->conn_config, &genflow_module, NULL);
     ap_process_request_after_handler(r);
     /* r and r->pool may be gone now. */
