@@ -1,12 +1,13 @@
 // watchers.mjs: a crowd of waiting clients for t/32_waiting.t, on raw
 // sockets (no agent, no pooling: each request its own connection, as a
 // browser tab's EventSource is). Reads one JSON job from $WATCH_JOB:
-//   { host, port, streams: [{id, user, n, drop}], waits: [{user, n, body,
-//     wait, path}], probe: {user, paths, count}, startAfterOpen: [{path,
-//     user, body}], timeoutMs }
+//   { host, port, streams: [{base, id, user, n, drop}], waits: [{user, n,
+//     body, wait, path}], probe: {user, paths, count}, holdMs,
+//     startAfterOpen: [{path, user, body}], timeoutMs, settleMs }
 // prints "opened" once every request has its response headers (waits:
 // once sent and nothing answered yet), then runs the probe (sequential
-// requests of another user, each timed), then the starts, and prints one
+// requests of another user, each timed), then "holding" for holdMs (bench/
+// waiters measures the server meanwhile), then the starts, and prints one
 // JSON summary line when every request has ended or timeoutMs passed.
 import net from 'node:net';
 
@@ -72,6 +73,11 @@ function parseEvents(rec) {
   }
 }
 
+const pct = (xs, q) => {
+  if (!xs.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
 const streams = [], waits = [];
 let opened = 0, expected = 0;
 let signalOpened;
@@ -114,14 +120,20 @@ const probe = [];
 if (job.probe) {
   for (let k = 0; k < job.probe.count; k++) {
     for (const path of job.probe.paths) {
-      const s = Date.now();
+      const s = process.hrtime.bigint();
       const rec = request('GET', path, job.probe.user);
       const r = await Promise.race([rec.done, timeout]);
-      probe.push({ path, ms: Date.now() - s, code: r === 'timeout' ? 0 : rec.code });
+      probe.push({ path, ms: Number(process.hrtime.bigint() - s) / 1e6,
+                   code: r === 'timeout' ? 0 : rec.code });
       if (r === 'timeout') break;
     }
   }
 }
+if (job.holdMs) {
+  console.log('holding');
+  await new Promise((r) => setTimeout(r, job.holdMs));
+}
+const startedAt = Date.now();
 for (const st of job.startAfterOpen || []) {
   const rec = request('POST', st.path, st.user, { body: st.body });
   await Promise.race([rec.done, timeout]);
@@ -156,6 +168,10 @@ const summary = {
                               catch { return null; } }).filter(Boolean),
   probe,
   probeMaxMs: probe.reduce((m, p) => Math.max(m, p.ms), 0),
+  probeP50Ms: pct(probe.map((p) => p.ms), 0.5),
+  probeP99Ms: pct(probe.map((p) => p.ms), 0.99),
+  startedAt,
+  lastCloseAt: kept.reduce((m, s) => Math.max(m, s.closedAt), 0),
   probeBad: probe.filter((p) => p.code !== 200).length,
 };
 console.log(JSON.stringify(summary));

@@ -82,7 +82,8 @@ START_TEST(test_bounded_by_slots)
     const char *json, *etag;
 
     for (i = 0; i < 1000; i++) {
-        gf_status_cache_put(c, &TYPE_A, apr_psprintf(test_pool, "id-%d", i), "u", "{}", "\"x\"", 0, gf_status_cache_version(c, apr_psprintf(test_pool));
+        const char *id = apr_psprintf(test_pool, "id-%d", i);
+        gf_status_cache_put(c, &TYPE_A, id, "u", "{}", "\"x\"", 0, gf_status_cache_version(c, id));
         ck_assert_uint_le(gf_status_cache_count(c), 8);
     }
     for (i = 0; i < 1000; i++) {

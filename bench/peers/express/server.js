@@ -1,6 +1,6 @@
 'use strict';
 // bench/peers/express/server.js: the two endpoints of mod_genflow that
-// bench/run measures, written the usual Express way, as a peer to compare
+// bench/run and bench/waiters measure, written the usual Express way, as a peer to compare
 // with. Same database, same users (the htpasswd file's {SHA} entries), the
 // same answers byte for byte:
 //   GET  {base}/status/{id}  the module's own status SELECT (its text comes
@@ -10,6 +10,7 @@
 //                            then one transaction of its own: reserve
 //                            (same guard), make the account when missing,
 //                            insert the pending row, ledger row; 201
+//   GET  {base}/events/{id}  the status as Server-Sent Events (LISTEN)
 // Configuration from the environment (bench/run sets all of it): PORT,
 // PGHOST PGPORT PGDATABASE PGUSER (node-postgres reads them), HTPASSWD,
 // GET_SQL_FILE, BASE (/api/neo-glitch), TYPE (neo-glitch), TABLE
@@ -123,6 +124,61 @@ app.get(BASE + '/status/:id', async (req, res) => {
   const inm = req.headers['if-none-match'];
   if (inm && (inm === '*' || inm.split(/\s*,\s*/).includes(etag))) return res.status(304).end();
   sendJson(res, 200, json);
+});
+
+// ---- events: the status as Server-Sent Events, as Node sites write it:
+// one LISTEN client per process, the open responses by generation id,
+// each re-read when its id is notified; the same ids (the ETag's text),
+// retry: and heartbeat as the module.
+const { Client } = require('pg');
+const watchers = new Map();           // id → Set of subscriptions
+const listener = new Client();
+listener.connect().then(() => listener.query('LISTEN genflow_change')).catch((e) => {
+  console.error('LISTEN failed', e);
+});
+listener.on('notification', (n) => {
+  const subs = n.payload === '*' ? [...watchers.values()].flatMap((s) => [...s]) : [...(watchers.get(n.payload) || [])];
+  for (const sub of subs) sub.look();
+});
+const eventId = (json) => crypto.createHash('sha1').update(json).digest('base64').slice(0, 27);
+
+app.get(BASE + '/events/:id', async (req, res) => {
+  const id = req.params.id;
+  if (!UUID_RE.test(id)) return sendError(res, 404, 'GENERATION_NOT_FOUND', 'no such generation');
+  const read = () => pool.query({ name: 'gf_get', text: GET_SQL, values: [id, req.user], rowMode: 'array' });
+  let r;
+  try { r = await read(); } catch (e) { return sendError(res, 500, 'INTERNAL_ERROR', 'internal error'); }
+  if (r.rows.length === 0) return sendError(res, 404, 'GENERATION_NOT_FOUND', 'no such generation');
+  let last = req.headers['last-event-id'] || '';
+  res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store',
+                       'X-Accel-Buffering': 'no' });
+  res.write('retry: 2000\n\n');
+  let done = false;
+  const set = watchers.get(id) || new Set();
+  watchers.set(id, set);
+  const beat = setInterval(() => res.write(': keep-alive\n\n'), 15000);
+  const end = () => {
+    if (done) return;
+    done = true;
+    clearInterval(beat);
+    set.delete(sub);
+    if (set.size === 0) watchers.delete(id);
+    res.end();
+  };
+  const send = (row) => {
+    const [json, state] = row;
+    const eid = eventId(json);
+    if (eid !== last) {
+      res.write(`id: ${eid}\nevent: status\ndata: ${json}\n\n`);
+      last = eid;
+    }
+    if (terminal(state)) end();
+  };
+  const sub = { look: () => read().then((q) => (q.rows.length ? send(q.rows[0]) : end()), () => {}) };
+  set.add(sub);
+  req.on('close', end);
+  send(r.rows[0]);
+  if (!done) setTimeout(end, 600000);
 });
 
 // ---- create: the module's field rules (gf_input.c) and template (gf_prompt.c)
