@@ -15,7 +15,7 @@ use HTTP::Request;
 use Time::HiRes qw(time sleep);
 use POSIX ();
 
-plan tests => 41;
+plan tests => 45;
 
 my $htpasswd = Apache::Test::vars('t_conf') . '/htpasswd';
 for my $t (qw(watch-a watch-b)) {
@@ -292,5 +292,27 @@ my ($S, $W, $P) = (new_user('streamer'), new_user('waiter'), new_user('bystander
     call($base, POST => "/api/watch-b/cancel/$gid", user => $W) if $gid;
     is(health($base, $P)->{waiters}{parked}, 0, 'h2c: nothing was parked');
     ok(error_log_clean($dir), 'h2c: no crash');
+    stop_own_server($dir);
+}
+
+# 8. worker: the MPM cannot park either; waits block a thread, within the
+#    cap (half of ThreadsPerChild).
+{
+    local $GenFlowTest::MPM = 'mpm_worker';
+    my ($dir, $base) = start_own_server(server_body('')
+        =~ s/^(AsyncRequestWorkerFactor).*\n//mgr);
+    my $t0 = time;
+    my $res = call($base, POST => '/api/watch-b/generate', user => $W,
+                   body => { prompt => 'worker' }, headers => { Prefer => 'wait=2' });
+    ok($res->code == 202 && time - $t0 >= 1.8, 'worker: generate waits on its thread, then 202');
+    my $gid = decode_json($res->decoded_content)->{generationId};
+    my $pid = fork;
+    if (!$pid) { sleep 1; call($base, POST => "/api/watch-b/cancel/$gid", user => $W); POSIX::_exit(0) }
+    $res = call($base, GET => "/api/watch-b/events/$gid", user => $W);
+    waitpid $pid, 0;
+    ok($res->code == 200 && $res->decoded_content =~ /"status"\s*:\s*"cancelled"/,
+       'worker: a stream waits for the change');
+    is(health($base, $P)->{waiters}{parked}, 0, 'worker: nothing was parked');
+    ok(error_log_clean($dir), 'worker: no crash');
     stop_own_server($dir);
 }

@@ -42,6 +42,10 @@
 #define WAKE_BATCH       20
 #define WAKE_BATCH_STOP  200
 #define WAKE_GAP_MS      15
+/* Timers are looked at this often at most: with thousands of records
+ * whose heartbeats and deadlines fall a few ms apart, a scan per timer
+ * would walk every record hundreds of times a second. */
+#define SCAN_GAP         apr_time_from_msec(100)
 #define GF_WOKE_GONE     0x100      /* the client left: no answer */
 /* Parked requests re-read at least this often: the backstop of NOTIFY
  * (which wakes them at once; a deaf listener clears and wakes everyone). */
@@ -309,7 +313,7 @@ static void scan(park_t *k, apr_time_t now)
             next = first_time(p);
         }
     }
-    k->next_time = next;
+    k->next_time = next < now + SCAN_GAP ? now + SCAN_GAP : next;
 }
 
 /* Under the mutex: give the MPM the next batch of due, suspended records. */

@@ -2,7 +2,7 @@
 // sockets (no agent, no pooling: each request its own connection, as a
 // browser tab's EventSource is). Reads one JSON job from $WATCH_JOB:
 //   { host, port, streams: [{base, id, user, n, drop}], waits: [{user, n,
-//     body, wait, path}], probe: {user, paths, count}, holdMs,
+//     body, wait, path, method, headers}], probe: {user, paths, count}, holdMs,
 //     startAfterOpen: [{path, user, body}], timeoutMs, settleMs }
 // prints "opened" once every request has its response headers (waits:
 // once sent and nothing answered yet), then runs the probe (sequential
@@ -100,8 +100,8 @@ for (const s of job.streams || []) {
 for (const w of job.waits || []) {
   for (let k = 0; k < w.n; k++) {
     expected++;
-    const rec = request('POST', w.path, w.user,
-                        { body: w.body, headers: { Prefer: `wait=${w.wait}` } });
+    const rec = request(w.method || 'POST', w.path, w.user,
+                        { body: w.body, headers: { Prefer: `wait=${w.wait}`, ...(w.headers || {}) } });
     rec.sock.on('connect', () => setTimeout(markOpen, 0));
     waits.push(rec);
   }
