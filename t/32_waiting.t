@@ -59,7 +59,7 @@ sub crowd {
     close $node;
     my %brief = %{ $summary || {} };
     delete $brief{waitIds};
-    Test::More::diag(encode_json(\%brief));
+    Test::More::note(encode_json(\%brief));
     return $summary || {};
 }
 
@@ -177,7 +177,11 @@ my ($S, $W, $P) = (new_user('streamer'), new_user('waiter'), new_user('bystander
     my $t0 = time;
     $st = call($base, GET => "/api/watch-a/status/$id", user => $S,
                headers => { 'If-None-Match' => $etag, Prefer => 'wait=2' });
-    ok($st->code == 304 && time - $t0 >= 1.8, 'an unchanged generation: 304 after the wait');
+    # On an idle server: a deadline handed to the MPM as a timer in the
+    # future would not fire on time (the parker dates them in the past).
+    my $took = time - $t0;
+    ok($st->code == 304 && $took >= 1.8 && $took < 5,
+       sprintf('an unchanged generation: 304 after the wait (%.1f s)', $took));
     is($st->header('Preference-Applied'), 'wait=2', 'the wait is acknowledged');
     my $pid = fork;
     if (!$pid) { sleep 1; call($base, POST => "/api/watch-a/cancel/$id", user => $S); POSIX::_exit(0) }

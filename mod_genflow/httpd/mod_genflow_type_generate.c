@@ -43,14 +43,15 @@ static int generate_step(request_rec *r, void *ctx, int woke)
 
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (!snap.json) return gf_type_no_such_generation(r);
-    if (snap.terminal) {
-        return gf_send_json(r, HTTP_OK, snap.json);
-    }
-    if (!(woke & (GF_WOKE_DEADLINE | GF_WOKE_STOP | GF_WOKE_FULL))) {
+    if (!snap.terminal && !(woke & (GF_WOKE_DEADLINE | GF_WOKE_STOP | GF_WOKE_FULL))) {
         return GF_WATCH_AGAIN;
     }
     status = gf_type_parse_status(r, snap.json);
     if (!status) return gf_send_db_error(r, GF_DB_ERROR);
+    if (snap.terminal) {
+        /* Compact, as every answer of generate and retry. */
+        return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, status));
+    }
     state = json_object_get_string(gf_type_status_field(status, "status"));
     out = gf_json_pool_own(r->pool, json_object_new_object());
     json_object_object_add(out, "generationId", json_object_new_string(gw->id));

@@ -11,7 +11,7 @@
  *    otherwise hold its descriptor until the deadline,
  *  - hands due requests to the MPM with a timed callback dated in the past
  *    (a future one does not fire on an idle event MPM), at most
- *    WAKE_BATCH every WAKE_GAP so that a thousand wakes do not starve
+ *    WAKE_BATCH every WAKE_GAP_MS so that a thousand wakes do not starve
  *    other clients, and only once the MPM has suspended the connection
  *    (the suspend_connection hook: before it the MPM still uses it).
  * A record is either parked (the parker's) or handed (one callback's):
@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <apr_general.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <ap_mpm.h>
@@ -39,9 +40,9 @@
 
 #include "httpd/mod_genflow_watch.h"
 
-#define WAKE_BATCH       20
+#define WAKE_BATCH       32
 #define WAKE_BATCH_STOP  200
-#define WAKE_GAP_MS      15
+#define WAKE_GAP_MS      10
 /* Timers are looked at this often at most: with thousands of records
  * whose heartbeats and deadlines fall a few ms apart, a scan per timer
  * would walk every record hundreds of times a second. */
@@ -134,6 +135,15 @@ static apr_time_t first_time(const parked_t *p)
 static apr_interval_time_t backstop(void)
 {
     return gf_workers_listening() ? PARK_BACKSTOP_LISTENING : PARK_BACKSTOP_DEAF;
+}
+
+/* A time in the second half of period, drawn at random. */
+static apr_interval_time_t spread(apr_interval_time_t period)
+{
+    apr_uint32_t r = 0;
+    if (period < 2) return period;
+    if (apr_generate_random_bytes((unsigned char *)&r, sizeof(r)) != APR_SUCCESS) r = 0;
+    return period / 2 + (apr_interval_time_t)(r % (apr_uint32_t)(period / 2));
 }
 
 /* ---- the MPM's side ---------------------------------------------------- */
@@ -555,8 +565,11 @@ static int park_request(park_t *k, request_rec *r, const gf_watch_t *w, apr_uint
     p->fd = fd;
     apr_cpystrn(p->id, w->id, sizeof(p->id));
     p->w.id = p->id;
-    p->next_beat = now + w->beat;
-    p->next_look = now + backstop();
+    /* The first heartbeat and re-read fall anywhere in the second half of
+     * their period: a crowd that arrived together would otherwise beat
+     * together, a burst of callbacks every period. */
+    p->next_beat = now + spread(w->beat);
+    p->next_look = now + spread(backstop());
     /* No keep-alive after a parked answer: the connection cannot go back
      * to the MPM. */
     c->keepalive = AP_CONN_CLOSE;
@@ -658,6 +671,9 @@ int gf_watch_run(request_rec *r, const gf_watch_t *w)
     if (rc != GF_WATCH_AGAIN) return rc;
     /* No pooled connection is held while waiting. */
     gf_db_release(r);
+    /* An aborted connection is never parked: the MPM closes it itself
+     * after the handler (and would free it under the parker). */
+    if (r->connection->aborted) return OK;
     if (parkable && park_request(k, r, w, seq) == SUSPENDED) return SUSPENDED;
     return run_blocking(k, r, w, seq);
 }

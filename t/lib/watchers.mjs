@@ -2,7 +2,8 @@
 // sockets (no agent, no pooling: each request its own connection, as a
 // browser tab's EventSource is). Reads one JSON job from $WATCH_JOB:
 //   { host, port, streams: [{base, id, user, n, drop}], waits: [{user, n,
-//     body, wait, path, method, headers}], probe: {user, paths, count}, holdMs,
+//     body, wait, path, method, headers}], probe: {user, paths, count,
+//     rounds, gapMs}, holdMs,
 //     startAfterOpen: [{path, user, body}], timeoutMs, settleMs }
 // prints "opened" once every request has its response headers (waits:
 // once sent and nothing answered yet), then runs the probe (sequential
@@ -116,8 +117,10 @@ console.log(first === 'timeout' ? 'not-opened' : 'opened');
 await new Promise((r) => setTimeout(r, job.settleMs ?? 1000));
 const earlyAnswers = waits.filter((w) => w.headersDone).length;
 
-const probe = [];
-if (job.probe) {
+const probe = [], rounds = [];
+for (let round = 0; job.probe && round < (job.probe.rounds || 1); round++) {
+  if (round) await new Promise((r) => setTimeout(r, job.probe.gapMs || 0));
+  const first = probe.length;
   for (let k = 0; k < job.probe.count; k++) {
     for (const path of job.probe.paths) {
       const s = process.hrtime.bigint();
@@ -128,6 +131,8 @@ if (job.probe) {
       if (r === 'timeout') break;
     }
   }
+  const ms = probe.slice(first).map((p) => p.ms);
+  rounds.push({ p50: pct(ms, 0.5), p99: pct(ms, 0.99) });
 }
 if (job.holdMs) {
   console.log('holding');
@@ -170,6 +175,10 @@ const summary = {
   probeMaxMs: probe.reduce((m, p) => Math.max(m, p.ms), 0),
   probeP50Ms: pct(probe.map((p) => p.ms), 0.5),
   probeP99Ms: pct(probe.map((p) => p.ms), 0.99),
+  // Each round's p50 and p99, and their medians.
+  probeRounds: rounds,
+  roundsP50Ms: pct(rounds.map((r) => r.p50), 0.5),
+  roundsP99Ms: pct(rounds.map((r) => r.p99), 0.5),
   startedAt,
   lastCloseAt: kept.reduce((m, s) => Math.max(m, s.closedAt), 0),
   probeBad: probe.filter((p) => p.code !== 200).length,
