@@ -101,19 +101,20 @@ app.use(BASE, (req, res, next) => {
   next();
 });
 
+const NOT_FOUND_MSG = "no generation of yours has this id (the type's history lists yours)";
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const terminal = (s) => s === 'completed' || s === 'failed' || s === 'cancelled';
 
 app.get(BASE + '/status/:id', async (req, res) => {
   const id = req.params.id;
-  if (!UUID_RE.test(id)) return sendError(res, 404, 'GENERATION_NOT_FOUND', 'no such generation');
+  if (!UUID_RE.test(id)) return sendError(res, 404, 'GENERATION_NOT_FOUND', NOT_FOUND_MSG);
   let r;
   try {
     r = await pool.query({ name: 'gf_get', text: GET_SQL, values: [id, req.user], rowMode: 'array' });
   } catch (e) {
     return sendError(res, 500, 'INTERNAL_ERROR', 'internal error; see the server log');
   }
-  if (r.rows.length === 0) return sendError(res, 404, 'GENERATION_NOT_FOUND', 'no such generation');
+  if (r.rows.length === 0) return sendError(res, 404, 'GENERATION_NOT_FOUND', NOT_FOUND_MSG);
   const [json, state, ageMs] = r.rows[0];
   if (!terminal(state)) {
     res.set('Retry-After', String(Math.min(10, 1 + Math.floor(Math.floor(Number(ageMs) / 1000) / 5))));
@@ -144,11 +145,11 @@ const eventId = (json) => crypto.createHash('sha1').update(json).digest('base64'
 
 app.get(BASE + '/events/:id', async (req, res) => {
   const id = req.params.id;
-  if (!UUID_RE.test(id)) return sendError(res, 404, 'GENERATION_NOT_FOUND', 'no such generation');
+  if (!UUID_RE.test(id)) return sendError(res, 404, 'GENERATION_NOT_FOUND', NOT_FOUND_MSG);
   const read = () => pool.query({ name: 'gf_get', text: GET_SQL, values: [id, req.user], rowMode: 'array' });
   let r;
   try { r = await read(); } catch (e) { return sendError(res, 500, 'INTERNAL_ERROR', 'internal error'); }
-  if (r.rows.length === 0) return sendError(res, 404, 'GENERATION_NOT_FOUND', 'no such generation');
+  if (r.rows.length === 0) return sendError(res, 404, 'GENERATION_NOT_FOUND', NOT_FOUND_MSG);
   let last = req.headers['last-event-id'] || '';
   res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store',
                        'X-Accel-Buffering': 'no' });

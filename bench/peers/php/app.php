@@ -15,6 +15,7 @@
 declare(strict_types=1);
 
 $conf = require $_SERVER['GENFLOW_PEER_CONF'];
+const NOT_FOUND_MSG = "no generation of yours has this id (the type's history lists yours)";
 const PROMPT_MAX = 2000;
 const PRESET_MAX = 64;
 const URL_MAX = 2048;
@@ -60,14 +61,14 @@ function positional(string $sql): string
 function status(array $conf, string $user, string $id): void
 {
     if (!preg_match('/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/', $id)) {
-        send_error(404, 'GENERATION_NOT_FOUND', 'no such generation');
+        send_error(404, 'GENERATION_NOT_FOUND', NOT_FOUND_MSG);
         return;
     }
     $st = db($conf)->prepare(positional($conf['get_sql']));
     $st->execute([$id, $user]);
     $row = $st->fetch(PDO::FETCH_NUM);
     if ($row === false) {
-        send_error(404, 'GENERATION_NOT_FOUND', 'no such generation');
+        send_error(404, 'GENERATION_NOT_FOUND', NOT_FOUND_MSG);
         return;
     }
     [$json, $state, $age_ms] = $row;
