@@ -266,7 +266,8 @@ static const char CLAIM_SQL[] =
 /* args: lease owner, lease seconds, server names (SERVED_BY), batch
  * size. Takes up to that many due
  * polls of accepted jobs at once, oldest first (<table>_due_poll), all
- * under one lease: the worker polls them in turn and gives back, with
+ * under one lease: each goes in flight on the child's loop at once; a
+ * worker without a loop polls them in turn and gives back, with
  * RELEASE_REST, those it will not reach within half the lease. */
 static const char CLAIM_POLLS_SQL[] =
     CLAIM_SET

@@ -266,6 +266,15 @@ int gf_health_handler(request_rec *r)
     /* Whether this child's listener has its LISTEN connection: without it
      * waits and pickup fall back to short polls. */
     json_object_object_add(workers, "listening", json_object_new_boolean(gf_workers_listening()));
+    {
+        /* Attempts this child runs at once on its loop (their provider
+         * exchanges hold no thread) and the exchanges open now. */
+        int in_flight, max_in_flight, transfers;
+        gf_workers_flights(&in_flight, &max_in_flight, &transfers);
+        json_object_object_add(workers, "inFlight", json_object_new_int(in_flight));
+        json_object_object_add(workers, "maxInFlight", json_object_new_int(max_in_flight));
+        json_object_object_add(workers, "exchanges", json_object_new_int(transfers));
+    }
     json_object_object_add(out, "workers", workers);
     {
         /* Requests of this child waiting for a generation: parked (no

@@ -172,6 +172,18 @@ int gf_workers_running(void)
     return gf_W ? gf_W->nthreads : 0;
 }
 
+void gf_workers_flights(int *in_flight, int *max_in_flight, int *transfers)
+{
+    gf_workers_t *W = gf_W;
+    *in_flight = *max_in_flight = *transfers = 0;
+    if (!W || !W->loop) return;
+    apr_thread_mutex_lock(W->mutex);
+    *in_flight = W->in_flight;
+    apr_thread_mutex_unlock(W->mutex);
+    *max_in_flight = W->max_in_flight;
+    *transfers = gf_loop_transfers(W->loop);
+}
+
 /* Every engine's listener is connected: every change is heard. */
 int gf_workers_listening(void)
 {

@@ -138,6 +138,15 @@ static const char *set_engine_number(cmd_parms *cmd, void *dummy, const char *ar
             return DIRECTIVE_ERROR(cmd, err);
         sc->status_cache = v;
     }
+    else if (!strcasecmp(name, "GenFlowMaxInFlight")) {
+        if ((err = gf_refuse_in_vhost(cmd, "a child's engine runs the attempts of all of its "
+                                           "servers")))
+            return err;
+        if ((err = gf_parse_amount(cmd->pool, arg, 100000, &v)) != NULL)
+            return DIRECTIVE_ERROR(cmd, err);
+        if (v < 1) return DIRECTIVE_ERROR(cmd, "must be at least 1");
+        sc->max_in_flight = v;
+    }
     else if (!strcasecmp(name, "GenFlowParkMax")) {
         if ((err = gf_refuse_in_vhost(cmd, "a child parks requests for all of its servers")))
             return err;
@@ -411,6 +420,8 @@ const command_rec gf_cmds[] = {
         "Background worker threads per httpd child (0 = this server works no jobs)"),
     AP_INIT_TAKE1("GenFlowStatusCache", set_engine_number, NULL, RSRC_CONF,
         "Status answers each child keeps (0 = none)"),
+    AP_INIT_TAKE1("GenFlowMaxInFlight", set_engine_number, NULL, RSRC_CONF,
+        "Attempts (provider calls and their waits) a child runs at once (default 500)"),
     AP_INIT_TAKE1("GenFlowParkMax", set_engine_number, NULL, RSRC_CONF,
         "Waits a child parks without a thread under the event MPM (default 10000; 0 = never)"),
     AP_INIT_TAKE1("GenFlowBlockingWaiters", set_engine_number, NULL, RSRC_CONF,

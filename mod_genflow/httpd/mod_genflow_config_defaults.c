@@ -33,6 +33,11 @@ long gf_conf_status_cache(const gf_server_conf_t *sc)
     return OR_DEFAULT(sc->status_cache, GF_DEFAULT_STATUS_CACHE);
 }
 
+long gf_conf_max_in_flight(const gf_server_conf_t *sc)
+{
+    return OR_DEFAULT(sc->max_in_flight, GF_DEFAULT_MAX_IN_FLIGHT);
+}
+
 long gf_conf_park_max(const gf_server_conf_t *sc)
 {
     return OR_DEFAULT(sc->park_max, GF_DEFAULT_PARK_MAX);

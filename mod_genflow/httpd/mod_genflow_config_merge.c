@@ -35,6 +35,7 @@ void *gf_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->workers = GF_UNSET;
     sc->status_cache = GF_UNSET;
     sc->park_max = GF_UNSET;
+    sc->max_in_flight = GF_UNSET;
     sc->blocking_waiters = GF_UNSET;
     sc->events_per_user = GF_UNSET;
     sc->lease_secs = GF_UNSET;
@@ -73,6 +74,7 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(sc, workers);
     MERGE_NUM(sc, status_cache);
     MERGE_NUM(sc, park_max);
+    MERGE_NUM(sc, max_in_flight);
     MERGE_NUM(sc, blocking_waiters);
     MERGE_NUM(sc, events_per_user);
     MERGE_NUM(sc, lease_secs);

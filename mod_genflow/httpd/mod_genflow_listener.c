@@ -36,39 +36,51 @@ static void beat(apr_pool_t *p)
     gf_workers_t *W = gf_W;
     ap_dbd_t *dbd = NULL;
     server_rec *dbd_s = NULL;
-    int i;
+    gf_attempt_t *a, *copy;
+    int i, n = 0;
 
-    for (i = 0; i < W->nthreads; i++) {
-        gf_attempt_t a;
+    /* A copy of the running attempts: the list changes while the
+     * statements run. */
+    apr_thread_mutex_lock(W->mutex);
+    for (a = W->attempts; a; a = a->next) n++;
+    copy = apr_palloc(p, sizeof(*copy) * (apr_size_t)(n ? n : 1));
+    for (i = 0, a = W->attempts; a && i < n; a = a->next, i++) {
+        copy[i] = *a;
+        copy[i].next = a;   /* the original, to mark it lost */
+    }
+    apr_thread_mutex_unlock(W->mutex);
+    for (i = 0; i < n; i++) {
         gf_db_rows_t *rows;
         gf_db_status_t st;
-        apr_thread_mutex_lock(W->mutex);
-        a = W->slots[i];
-        apr_thread_mutex_unlock(W->mutex);
-        if (!a.active || !a.s) continue;
-        if (dbd && dbd_s != a.s) {
+        a = &copy[i];
+        if (!a->s) continue;
+        if (dbd && dbd_s != a->s) {
             gf_db_close(dbd_s, dbd);
             dbd = NULL;
         }
         /* No connection: the lease may lapse, the statements' guards hold. */
-        if (!dbd && !(dbd = gf_db_open(p, a.s))) continue;
-        dbd_s = a.s;
-        st = gf_db_pselect(a.s, p, dbd, a.type->labels[GF_SQL_RENEW], &rows, 4,
-                           apr_itoa(p, gf_conf_lease_secs(gf_server_conf(a.s))), a.id, a.owner,
-                           apr_itoa(p, a.attempt));
-        if (st != GF_DB_OK) continue;
-        if (rows->nrows == 0) {
-            apr_thread_mutex_lock(W->mutex);
-            if (W->slots[i].active && !strcmp(W->slots[i].id, a.id)
-                && W->slots[i].attempt == a.attempt) {
-                W->slots[i].lost = 1;
+        if (!dbd && !(dbd = gf_db_open(p, a->s))) continue;
+        dbd_s = a->s;
+        st = gf_db_pselect(a->s, p, dbd, a->type->labels[GF_SQL_RENEW], &rows, 4,
+                           apr_itoa(p, gf_conf_lease_secs(gf_server_conf(a->s))), a->id,
+                           a->owner, apr_itoa(p, a->attempt));
+        if (st != GF_DB_OK || rows->nrows != 0) continue;
+        apr_thread_mutex_lock(W->mutex);
+        {
+            /* Still running (in the list, the same attempt)? Mark it. */
+            gf_attempt_t *live;
+            for (live = W->attempts; live; live = live->next) {
+                if (live == a->next && !strcmp(live->id, a->id) && live->attempt == a->attempt) {
+                    live->lost = 1;
+                    break;
+                }
             }
-            apr_thread_mutex_unlock(W->mutex);
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, a.s, GF_LOGNO(1605)
-                         "type=%s id=%s attempt=%d: the lease is no longer this attempt's "
-                         "(taken over, or the generation ended); its result will be dropped",
-                         a.type->name, a.id, a.attempt);
         }
+        apr_thread_mutex_unlock(W->mutex);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, a->s, GF_LOGNO(1605)
+                     "type=%s id=%s attempt=%d: the lease is no longer this attempt's "
+                     "(taken over, or the generation ended); its result will be dropped",
+                     a->type->name, a->id, a->attempt);
     }
     if (dbd) gf_db_close(dbd_s, dbd);
 }

@@ -241,6 +241,19 @@ int gf_metrics_handler(request_rec *r)
                       "# TYPE genflow_workers_running gauge\n"
                       "genflow_workers_running{pid=\"%d\"} %d\n",
                    (int)getpid(), gf_workers_running());
+        {
+            int in_flight, max_in_flight, transfers;
+            gf_workers_flights(&in_flight, &max_in_flight, &transfers);
+            ap_rprintf(r, "# HELP genflow_attempts_in_flight Attempts the child that answered "
+                          "this scrape runs at once (GenFlowMaxInFlight caps them).\n"
+                          "# TYPE genflow_attempts_in_flight gauge\n"
+                          "genflow_attempts_in_flight{pid=\"%d\"} %d\n"
+                          "# HELP genflow_provider_exchanges_open HTTP exchanges with "
+                          "providers and stores open in that child now.\n"
+                          "# TYPE genflow_provider_exchanges_open gauge\n"
+                          "genflow_provider_exchanges_open{pid=\"%d\"} %d\n",
+                       (int)getpid(), in_flight, (int)getpid(), transfers);
+        }
     }
     return OK;
 }

@@ -78,6 +78,7 @@ typedef struct {
     int unnamed_statements;      /* GF_UNSET → 0; GenFlowPreparedStatements unnamed */
     const char *listen_params;   /* GenFlowListenParams; NULL → the pool's parameters */
     long park_max;               /* GF_UNSET → default; parked waits per child, 0 = never park */
+    long max_in_flight;          /* GF_UNSET → default; attempts a child runs at once */
     long blocking_waiters;       /* GF_UNSET → half of ThreadsPerChild */
     long events_per_user;        /* GF_UNSET → default; open streams per user and child, 0 = no cap */
 } gf_server_conf_t;
@@ -119,6 +120,7 @@ typedef struct {
 #define GF_DEFAULT_CREATED_TTL      900
 #define GF_DEFAULT_RETENTION        (30L * 86400)
 #define GF_DEFAULT_PARK_MAX         10000
+#define GF_DEFAULT_MAX_IN_FLIGHT    500
 #define GF_DEFAULT_EVENTS_PER_USER  16
 #define GF_DEFAULT_EVENTS_MAX_SECS  600
 #define GF_DEFAULT_EVENTS_HEARTBEAT 15
@@ -147,6 +149,7 @@ int gf_conf_max_retries(const gf_dir_conf_t *dc);
 int gf_conf_workers(const gf_server_conf_t *sc);
 long gf_conf_status_cache(const gf_server_conf_t *sc);
 long gf_conf_park_max(const gf_server_conf_t *sc);
+long gf_conf_max_in_flight(const gf_server_conf_t *sc);
 /* GenFlowBlockingWaiters, else half of the child's threads (0 under prefork). */
 long gf_conf_blocking_waiters(const gf_server_conf_t *sc, int threads_per_child);
 long gf_conf_events_per_user(const gf_server_conf_t *sc);
@@ -305,6 +308,10 @@ void gf_workers_child_init(apr_pool_t *pchild, server_rec *s);
 void gf_workers_wake(void);
 /* Worker threads running in this child. */
 int gf_workers_running(void);
+/* This child's attempts in flight on its loop, their cap
+ * (GenFlowMaxInFlight), and the HTTP exchanges open now; zeros without a
+ * loop. */
+void gf_workers_flights(int *in_flight, int *max_in_flight, int *transfers);
 /* Is the child's listener connected (NOTIFY in force)? */
 int gf_workers_listening(void);
 /* Waiting for a generation to change: take the sequence BEFORE reading the
@@ -331,9 +338,16 @@ void gf_workers_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
 int gf_workers_aborting(void);
 /* Is this child's engine stopping (no new attempts)? */
 int gf_workers_stopping(void);
+/* Run fn(baton) as an attempt in flight on the child's loop, where its
+ * provider exchanges hold no thread; 0, or -1 when there is no loop (the
+ * caller runs it itself). fn calls gf_workers_landed() last. */
+int gf_workers_launch(void (*fn)(void *baton), void *baton);
+void gf_workers_landed(void);
 
-/* One running attempt, renewed by the listener's heartbeat. */
-typedef struct {
+/* One running attempt, renewed by the listener's heartbeat while it is
+ * in the child's list (between gf_attempt_begin and gf_attempt_end). */
+typedef struct gf_attempt_t {
+    struct gf_attempt_t *prev, *next;
     server_rec *s;               /* whose lease and database */
     const gf_type_t *type;
     char id[40];
@@ -367,11 +381,13 @@ typedef struct {
 /* Polls of accepted jobs a worker claims at once (GF_SQL_CLAIM_POLLS). */
 #define GF_POLL_BATCH 16
 /* Work type t on engine e's database: one due generation without an
- * accepted provider job (new work goes first), else a batch of due polls,
- * each with its own server's settings. Returns 1 when something was
- * worked, 0 when nothing was due, -1 on database trouble. */
+ * accepted provider job (new work goes first), else a batch of at most
+ * room due polls, each with its own server's settings. Each claimed row
+ * becomes an attempt in flight on the child's loop (gf_workers_launch),
+ * or, without one, is run here. Returns 1 when something was claimed, 0
+ * when nothing was due, -1 on database trouble. */
 int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
-               const char *lease_owner, gf_attempt_t *slot);
+               const char *lease_owner, int room);
 /* Which of engine e's types have work due now (usually one query):
  * due[i] for e->types[i]. 0, or -1 on database trouble. */
 int gf_run_due_types(const gf_engine_t *e, apr_pool_t *p, int *due);

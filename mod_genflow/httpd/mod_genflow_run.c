@@ -1,4 +1,7 @@
-/* mod_genflow_run.c: one attempt of one generation, in a worker thread.
+/* mod_genflow_run.c: one attempt of one generation, in flight on the
+ * child's loop (a fiber: its provider exchanges hold no thread, its
+ * database statements run on a worker, gf_loop_blocking), or on the
+ * worker that claimed it when the child has no loop.
  *
  * claim (one conditional UPDATE … FOR UPDATE SKIP LOCKED, under a lease)
  *   → the provider of the row's chain position: submit (unless its
@@ -28,6 +31,7 @@
 #include "core/gf_job.h"
 #include "core/gf_sql.h"
 #include "httpd/mod_genflow_run.h"
+#include "net/gf_loop.h"
 
 #define OUTCOME_RETRY_WAIT apr_time_from_msec(500)
 
@@ -81,11 +85,43 @@ static void log_transition(server_rec *s, apr_pool_t *p, int level, const gf_cla
                  code ? code : "-", detail ? ": " : "", detail ? ap_escape_logitem(p, detail) : "");
 }
 
+/* A guarded statement of this attempt, run where statements may block
+ * (gf_loop_blocking: a worker thread, never the loop's). */
+typedef struct {
+    server_rec *s;
+    apr_pool_t *p;
+    const gf_claim_t *c;
+    gf_sql_type_op_t op;
+    int rc;
+} statement_t;
+
+static int attempt_statement_now(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                                 gf_sql_type_op_t op);
+
+static void statement_now(void *baton)
+{
+    statement_t *x = baton;
+    x->rc = attempt_statement_now(x->s, x->p, x->c, x->op);
+}
+
 /* Run one guarded statement of this attempt on a connection held only for
  * it: RENEW (is the lease still ours?) or RELEASE. 1 when it matched, 0
  * when it did not, -1 when the database could not say. */
 static int attempt_statement(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                              gf_sql_type_op_t op)
+{
+    statement_t x;
+    x.s = s;
+    x.p = p;
+    x.c = c;
+    x.op = op;
+    x.rc = -1;
+    gf_loop_blocking(statement_now, &x);
+    return x.rc;
+}
+
+static int attempt_statement_now(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                                 gf_sql_type_op_t op)
 {
     gf_db_rows_t *rows;
     gf_db_status_t st;
@@ -175,6 +211,30 @@ static gf_db_status_t record_outcome(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd
     return st;
 }
 
+/* The outcome statement with a connection held only for it (on a worker:
+ * gf_loop_blocking). st GF_DB_UNAVAILABLE when no connection came. */
+typedef struct {
+    server_rec *s;
+    apr_pool_t *p;
+    const gf_claim_t *c;
+    const gf_decision_t *d;
+    const char *provider, *model, *url;
+    const gf_provider_result_t *res;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+} outcome_t;
+
+static void outcome_now(void *baton)
+{
+    outcome_t *o = baton;
+    ap_dbd_t *dbd = gf_db_open(o->p, o->s);
+    o->st = GF_DB_UNAVAILABLE;
+    if (!dbd) return;
+    o->st = record_outcome(o->s, o->p, dbd, o->c, o->d, o->provider, o->model, o->url, o->res,
+                           &o->rows);
+    gf_db_close(o->s, dbd);
+}
+
 /* Apply a decision with a fresh connection; returns 1, or -1 on trouble. */
 static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
                  const gf_provider_t *prov, const gf_provider_result_t *res)
@@ -189,7 +249,6 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
     int maybe_applied = 0;
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    ap_dbd_t *dbd;
     gf_decision_t dd = *d;
 
     if (dd.next == GF_NEXT_COMPLETE) {
@@ -253,16 +312,25 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
      * matches nothing. */
     until = apr_time_now() + apr_time_from_sec(gf_conf_lease_secs(sc));
     for (;;) {
-        st = GF_DB_UNAVAILABLE;
-        if ((dbd = gf_db_open(p, s)) != NULL) {
-            st = record_outcome(s, p, dbd, c, &dd, provider, model, url, res, &rows);
-            gf_db_close(s, dbd);
-            if (st != GF_DB_OK || rows->rerun) {
-                maybe_applied = 1;   /* an earlier run may have committed */
-            }
+        outcome_t o;
+        o.s = s;
+        o.p = p;
+        o.c = c;
+        o.d = &dd;
+        o.provider = provider;
+        o.model = model;
+        o.url = url;
+        o.res = res;
+        o.rows = NULL;
+        gf_loop_blocking(outcome_now, &o);
+        st = o.st;
+        rows = o.rows;
+        if (st != GF_DB_OK || rows->rerun) {
+            maybe_applied = 1;   /* an earlier run may have committed */
         }
         if (st == GF_DB_OK || apr_time_now() >= until || gf_workers_aborting()) break;
-        apr_sleep(OUTCOME_RETRY_WAIT);
+        /* A timer of the loop in a fiber: no thread waits for the database. */
+        gf_loop_sleep(OUTCOME_RETRY_WAIT);
     }
     if (st == GF_DB_OK && rows->nrows == 0 && !maybe_applied && stored_in) {
         /* Cancelled between the check and the completion: the picture
@@ -318,22 +386,39 @@ typedef struct {
     const char *provider;
 } accepted_baton_t;
 
-/* gf_job_t.accepted: write the job id the provider just gave, guarded by
- * this attempt's lease, before the adapter downloads anything. */
-static void on_accepted(const void *data, const char *job_id, const char *state)
+typedef struct {
+    const accepted_baton_t *b;
+    const char *job_id, *state;
+} accepted_t;
+
+static void accepted_now(void *baton)
 {
-    const accepted_baton_t *b = data;
+    const accepted_t *x = baton;
+    const accepted_baton_t *b = x->b;
     gf_db_rows_t *rows;
     ap_dbd_t *dbd = gf_db_open(b->p, b->s);
 
     if (!dbd) return;   /* the outcome statement records it later */
-    gf_db_pselect(b->s, b->p, dbd, b->c->type->labels[GF_SQL_ACCEPTED], &rows, 6, job_id, state,
-                  b->provider, b->c->id, b->c->lease_owner, num(b->p, b->c->attempts));
+    gf_db_pselect(b->s, b->p, dbd, b->c->type->labels[GF_SQL_ACCEPTED], &rows, 6, x->job_id,
+                  x->state, b->provider, b->c->id, b->c->lease_owner,
+                  num(b->p, b->c->attempts));
     gf_db_close(b->s, dbd);
 }
 
-/* Run one claimed row under this worker's slot (heartbeats follow it),
- * with the settings of the server (virtual host) that created it. */
+/* gf_job_t.accepted: write the job id the provider just gave, guarded by
+ * this attempt's lease, before the adapter downloads anything (the fiber
+ * waits for the statement). */
+static void on_accepted(const void *data, const char *job_id, const char *state)
+{
+    accepted_t x;
+    x.b = data;
+    x.job_id = job_id;
+    x.state = state;
+    gf_loop_blocking(accepted_now, &x);
+}
+
+/* Run one claimed row under its slot (heartbeats follow it), with the
+ * settings of the server (virtual host) that created it. */
 static int run_row(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
                    const char *const *row, const char *lease_owner, gf_attempt_t *slot)
 {
@@ -349,6 +434,59 @@ static int run_row(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
     rc = run_claimed(s, p, &c, slot);
     gf_attempt_end(slot);
     return rc;
+}
+
+/* A claimed row in flight on the child's loop: everything it uses lives
+ * in its own pool, which one thread at a time uses (the loop's, or a
+ * worker's while the fiber waits for a statement). */
+typedef struct {
+    apr_pool_t *pool;
+    const gf_engine_t *e;
+    const gf_type_t *t;
+    const char **row;
+    const char *lease_owner;
+    gf_attempt_t slot;
+} flight_t;
+
+static void flight_main(void *baton)
+{
+    flight_t *f = baton;
+    run_row(f->e, f->pool, f->t, f->row, f->lease_owner, &f->slot);
+    apr_pool_destroy(f->pool);
+    free(f);
+    gf_workers_landed();
+}
+
+/* Launch a claimed row on the loop; 0 when the loop took it. */
+static int launch(const gf_engine_t *e, const gf_type_t *t, const gf_db_rows_t *rows, int i,
+                  const char *lease_owner)
+{
+    apr_allocator_t *allocator;
+    flight_t *f = calloc(1, sizeof(*f));
+    int k;
+
+    if (!f) return -1;
+    /* A pool of its own allocator: no other thread's pool is touched. */
+    if (apr_allocator_create(&allocator) != APR_SUCCESS) {
+        free(f);
+        return -1;
+    }
+    apr_pool_create_unmanaged_ex(&f->pool, NULL, allocator);
+    apr_allocator_owner_set(allocator, f->pool);
+    apr_pool_tag(f->pool, "genflow_attempt");
+    f->e = e;
+    f->t = t;
+    f->lease_owner = apr_pstrdup(f->pool, lease_owner);
+    f->row = apr_pcalloc(f->pool, sizeof(char *) * (apr_size_t)rows->ncols);
+    for (k = 0; k < rows->ncols; k++) {
+        f->row[k] = rows->rows[i][k] ? apr_pstrdup(f->pool, rows->rows[i][k]) : NULL;
+    }
+    if (gf_workers_launch(flight_main, f) != 0) {
+        apr_pool_destroy(f->pool);
+        free(f);
+        return -1;
+    }
+    return 0;
 }
 
 /* Give back the claimed polls from row `from` on, which this worker will
@@ -373,7 +511,7 @@ static void release_rest(server_rec *s, apr_pool_t *p, const gf_type_t *t, gf_db
 }
 
 int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
-               const char *lease_owner, gf_attempt_t *slot)
+               const char *lease_owner, int room)
 {
     server_rec *s = e->s;
     gf_server_conf_t *sc = gf_server_conf(s);
@@ -382,7 +520,7 @@ int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
     gf_db_status_t st;
     ap_dbd_t *dbd;
     apr_time_t stop_by;
-    int i, worked = 0, trouble = 0;
+    int i, from, worked = 0, trouble = 0;
 
     if (!(dbd = gf_db_open(p, s))) {
         return -1;
@@ -393,22 +531,32 @@ int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
     if (st == GF_DB_OK && rows->nrows == 0) {
         /* Then the due polls of accepted jobs, a batch at a time. */
         st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM_POLLS], &rows, 4, lease_owner,
-                           num(p, lease), e->names, num(p, GF_POLL_BATCH));
+                           num(p, lease), e->names,
+                           num(p, room < GF_POLL_BATCH ? room : GF_POLL_BATCH));
     }
     gf_db_close(s, dbd);
     if (st != GF_DB_OK) return -1;
     if (rows->nrows == 0) return 0;
+    /* Each row in flight on the loop at once; the rows the loop could not
+     * take (it is stopping) run here. */
+    for (i = 0; i < rows->nrows; i++) {
+        if (launch(e, t, rows, i, lease_owner) != 0) break;
+    }
+    if (i == rows->nrows) return 1;
+    worked = i > 0;
     /* The batch shares one lease, renewed only for the row being worked:
      * rows not reached within half of it go back (the heartbeat of the
      * running one is the listener's). */
     stop_by = apr_time_now() + apr_time_from_sec(lease) / 2;
-    for (i = 0; i < rows->nrows; i++) {
-        if (i > 0 && (apr_time_now() >= stop_by || gf_workers_aborting()
-                      || gf_workers_stopping())) {
+    for (from = i; i < rows->nrows; i++) {
+        gf_attempt_t slot;
+        if (i > from && (apr_time_now() >= stop_by || gf_workers_aborting()
+                         || gf_workers_stopping())) {
             release_rest(s, p, t, rows, i, lease_owner);
             break;
         }
-        if (run_row(e, p, t, rows->rows[i], lease_owner, slot) < 0) trouble = 1;
+        memset(&slot, 0, sizeof(slot));
+        if (run_row(e, p, t, rows->rows[i], lease_owner, &slot) < 0) trouble = 1;
         else worked = 1;
     }
     /* A batch that got anything done is work, even if one outcome could
@@ -439,6 +587,39 @@ int gf_run_due_types(const gf_engine_t *e, apr_pool_t *p, int *due)
     }
     gf_db_close(e->s, dbd);
     return st == GF_DB_OK ? 0 : -1;
+}
+
+/* Reading an upload back takes a statement and the store's read (and a
+ * decode for the local provider): work for a worker, not the loop. */
+typedef struct {
+    server_rec *s;
+    apr_pool_t *p;
+    const gf_claim_t *c;
+    const gf_provider_t *prov;
+    gf_job_t *job;
+    gf_provider_result_t *res;
+    int ok;
+} source_t;
+
+static void source_now(void *baton)
+{
+    source_t *x = baton;
+    x->ok = gf_run_resolve_upload(x->s, x->p, x->c, x->prov, x->job, x->res);
+}
+
+static int resolve_upload(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                          const gf_provider_t *prov, gf_job_t *job, gf_provider_result_t *res)
+{
+    source_t x;
+    x.s = s;
+    x.p = p;
+    x.c = c;
+    x.prov = prov;
+    x.job = job;
+    x.res = res;
+    x.ok = 0;
+    gf_loop_blocking(source_now, &x);
+    return x.ok;
 }
 
 static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot)
@@ -551,7 +732,7 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
          * picture is drawn when its (simulated) job ends. */
         if (gf_input_upload_id(c.source_image)
             && (!c.provider_job_id || prov->kind == &gf_provider_kind_local)
-            && !gf_run_resolve_upload(s, p, &c, prov, &job, &res)) {
+            && !resolve_upload(s, p, &c, prov, &job, &res)) {
             /* No provider call: the engine decides on res (retry a
              * transient failure, fail a permanent one, with a refund). */
         }

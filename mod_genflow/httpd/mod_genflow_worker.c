@@ -1,14 +1,20 @@
 /* mod_genflow_worker.c: background workers inside every httpd child.
  *
- * child_init starts GenFlowWorkers threads and one listener thread
- * (mod_genflow_listener.c).
+ * child_init starts GenFlowWorkers threads, one listener thread
+ * (mod_genflow_listener.c) and one loop thread (net/gf_loop.h).
  *
  * Workers loop over the child's engines, one per database its servers use
  * (mod_genflow_engine.c), and over each engine's types, claiming due
  * generations from PostgreSQL (gf_run_one), each worked with the settings
- * of the server that created it. With nothing to do they sleep until work
- * is announced or an idle interval passes (retries scheduled for later are
- * found then).
+ * of the server that created it. A claimed attempt runs in a fiber of the
+ * loop thread, which drives every provider exchange of the child at once
+ * (libcurl's multi interface), up to GenFlowMaxInFlight attempts: a
+ * provider that takes seconds holds no worker. The fibers' database
+ * statements come back to the workers (gf_loop_blocking → offload), which
+ * run them before they claim more: the loop thread never waits for the
+ * database, and no connection is held across a provider exchange. With
+ * nothing to do the workers sleep until work is announced or an idle
+ * interval passes (retries scheduled for later are found then).
  *
  * All state lives in the database: a child that exits or is killed loses
  * nothing, because an unfinished attempt's lease expires and any worker of
@@ -49,14 +55,22 @@ void gf_attempt_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, const 
     a->attempt = attempt;
     a->lost = 0;
     a->active = 1;
+    a->prev = NULL;
+    a->next = W->attempts;
+    if (W->attempts) W->attempts->prev = a;
+    W->attempts = a;
     apr_thread_mutex_unlock(W->mutex);
 }
 
 void gf_attempt_end(gf_attempt_t *a)
 {
-    if (!W || !a) return;
+    if (!W || !a || !a->active) return;
     apr_thread_mutex_lock(W->mutex);
     a->active = 0;
+    if (a->prev) a->prev->next = a->next;
+    else W->attempts = a->next;
+    if (a->next) a->next->prev = a->prev;
+    a->prev = a->next = NULL;
     apr_thread_mutex_unlock(W->mutex);
 }
 
@@ -78,11 +92,108 @@ int gf_workers_stopping(void)
 static void sleep_for_work(apr_interval_time_t timeout)
 {
     apr_thread_mutex_lock(W->mutex);
-    if (!W->stopping && !W->wake_pending) {
+    if (!W->hops && !W->wake_pending) {
         apr_thread_cond_timedwait(W->work, W->mutex, timeout);
     }
     if (W->wake_pending > 0) W->wake_pending--;
     apr_thread_mutex_unlock(W->mutex);
+}
+
+/* ---- attempts in flight on the loop ------------------------------------ */
+
+/* gf_loop_conf_t.offload: a fiber's database statement goes to the
+ * workers, which run it before they claim anything more. */
+static void offload(void *owner, gf_loop_wait_t *wait, void (*fn)(void *), void *baton)
+{
+    gf_workers_t *w = owner;
+    gf_hop_t *h = malloc(sizeof(*h));
+
+    if (!h) {
+        fn(baton);   /* no memory for the hand-over: run it here, late but done */
+        gf_loop_wake(wait);
+        return;
+    }
+    h->wait = wait;
+    h->fn = fn;
+    h->baton = baton;
+    h->next = NULL;
+    apr_thread_mutex_lock(w->mutex);
+    *w->hops_tail = h;
+    w->hops_tail = &h->next;
+    apr_thread_cond_signal(w->work);
+    apr_thread_mutex_unlock(w->mutex);
+}
+
+/* Run the fibers' waiting statements; 1 when there was any. */
+static int run_hops(void)
+{
+    int ran = 0;
+    for (;;) {
+        gf_hop_t *h;
+        gf_loop_wait_t *wait;
+        apr_thread_mutex_lock(W->mutex);
+        if ((h = W->hops) != NULL) {
+            W->hops = h->next;
+            if (!W->hops) W->hops_tail = &W->hops;
+        }
+        apr_thread_mutex_unlock(W->mutex);
+        if (!h) return ran;
+        h->fn(h->baton);
+        wait = h->wait;
+        free(h);
+        gf_loop_wake(wait);
+        ran = 1;
+    }
+}
+
+int gf_workers_launch(void (*fn)(void *baton), void *baton)
+{
+    if (!W || !W->loop) return -1;
+    apr_thread_mutex_lock(W->mutex);
+    W->in_flight++;
+    apr_thread_mutex_unlock(W->mutex);
+    if (gf_loop_spawn(W->loop, fn, baton) != 0) {
+        gf_workers_landed();
+        return -1;
+    }
+    return 0;
+}
+
+void gf_workers_landed(void)
+{
+    if (!W || !W->loop) return;
+    apr_thread_mutex_lock(W->mutex);
+    W->in_flight--;
+    /* Room for one more: a worker sleeping on a full loop claims again. */
+    apr_thread_cond_signal(W->work);
+    apr_thread_mutex_unlock(W->mutex);
+}
+
+/* Attempts the workers may still start. */
+static int room(void)
+{
+    int n;
+    if (!W->loop) return 1;
+    apr_thread_mutex_lock(W->mutex);
+    n = W->max_in_flight - W->in_flight;
+    apr_thread_mutex_unlock(W->mutex);
+    return n > 0 ? n : 0;
+}
+
+static int flights_alive(void)
+{
+    int n;
+    apr_thread_mutex_lock(W->mutex);
+    n = W->in_flight;
+    apr_thread_mutex_unlock(W->mutex);
+    return n;
+}
+
+static void *APR_THREAD_FUNC loop_main(apr_thread_t *thread, void *data)
+{
+    (void)thread;
+    gf_loop_run(data);
+    return NULL;
 }
 
 /* ---- workers ----------------------------------------------------------- */
@@ -102,10 +213,13 @@ static int work_engine(const gf_engine_t *e, apr_pool_t *pool, long index, int s
     apr_pool_clear(pool);
     for (i = 0; i < ntypes && !W->stopping; i++) {
         /* Start at a different type each round so no type starves. */
-        int k = (start + i) % ntypes, rc;
+        int k = (start + i) % ntypes, rc, free_slots;
         if (!due[k]) continue;
+        /* The fibers' statements go first: they hold attempts in flight. */
+        run_hops();
+        if ((free_slots = room()) == 0) break;
         rc = gf_run_one(e, pool, APR_ARRAY_IDX(e->types, k, gf_type_t *),
-                        apr_psprintf(pool, "%s:%ld", W->node, index), &W->slots[index]);
+                        apr_psprintf(pool, "%s:%ld", W->node, index), free_slots);
         apr_pool_clear(pool);
         if (rc > 0) worked = 1;
         else if (rc < 0) trouble = 1;
@@ -153,8 +267,15 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         apr_pool_destroy(pool);
         return NULL;
     }
-    while (!W->stopping) {
+    /* A stopping child's workers go on serving the fibers' statements
+     * (their rows are released through them) until none is in flight. */
+    while (!W->stopping || flights_alive() > 0) {
         int worked = 0, trouble = 0;
+        if (run_hops()) continue;
+        if (W->stopping || room() == 0) {
+            sleep_for_work(IDLE_WAIT);
+            continue;
+        }
         /* Every database the child's servers use, in turn. */
         for (j = 0; j < W->engines->nelts && !W->stopping; j++) {
             int rc = work_engine(APR_ARRAY_IDX(W->engines, j, gf_engine_t *), pool, index,
@@ -189,9 +310,10 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
 
 static int attempts_running(void)
 {
-    int i, n = 0;
+    int n = 0;
+    gf_attempt_t *a;
     apr_thread_mutex_lock(W->mutex);
-    for (i = 0; i < W->nthreads; i++) n += W->slots[i].active;
+    for (a = W->attempts; a; a = a->next) n++;
     apr_thread_mutex_unlock(W->mutex);
     return n;
 }
@@ -217,6 +339,15 @@ static apr_status_t stop_workers(void *data)
         apr_sleep(apr_time_from_msec(50));
     }
     W->abort = 1;
+    if (W->loop) {
+        /* The fibers' waits end; each releases its row (a statement the
+         * workers run) and ends; then the loop returns. */
+        gf_loop_stop(W->loop);
+        apr_thread_join(&rv, W->loop_thread);
+    }
+    apr_thread_mutex_lock(W->mutex);
+    apr_thread_cond_broadcast(W->work);
+    apr_thread_mutex_unlock(W->mutex);
     for (i = 0; i < W->nthreads; i++) {
         apr_thread_join(&rv, W->threads[i]);
     }
@@ -229,6 +360,33 @@ static apr_status_t stop_workers(void *data)
     gf_http_set_abort_flag(NULL);
     W = NULL;
     return APR_SUCCESS;
+}
+
+/* The loop thread of the child's attempts. Without it (no memory, no
+ * thread) each attempt runs on the worker that claimed it, as it always
+ * could. */
+static void start_loop(apr_pool_t *pchild, server_rec *s)
+{
+    gf_loop_conf_t conf;
+    apr_status_t rv;
+
+    memset(&conf, 0, sizeof(conf));
+    conf.offload = offload;
+    conf.offload_owner = W;
+    /* Idle connections to the providers' hosts, shared by every attempt. */
+    conf.idle_connections = W->max_in_flight < 64 ? 64 : W->max_in_flight;
+    if (!(W->loop = gf_loop_create(pchild, &conf))) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1609)
+                     "cannot create the genflow loop; each attempt holds a worker thread");
+        return;
+    }
+    rv = apr_thread_create(&W->loop_thread, NULL, loop_main, W->loop, pchild);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, GF_LOGNO(1611)
+                     "cannot start the genflow loop thread; each attempt holds a worker "
+                     "thread");
+        W->loop = NULL;
+    }
 }
 
 void gf_workers_child_init(apr_pool_t *pchild, server_rec *s)
@@ -264,7 +422,9 @@ void gf_workers_child_init(apr_pool_t *pchild, server_rec *s)
     }
     gf_http_set_abort_flag(&W->abort);
     W->threads = apr_pcalloc(pchild, sizeof(apr_thread_t *) * (apr_size_t)(n > 0 ? n : 1));
-    W->slots = apr_pcalloc(pchild, sizeof(gf_attempt_t) * (apr_size_t)(n > 0 ? n : 1));
+    W->hops_tail = &W->hops;
+    W->max_in_flight = (int)gf_conf_max_in_flight(sc);
+    if (n > 0) start_loop(pchild, s);
     for (i = 0; i < n; i++) {
         rv = apr_thread_create(&W->threads[W->nthreads], NULL, worker_main,
                                (void *)(apr_uintptr_t)W->nthreads, pchild);

@@ -11,6 +11,7 @@
 
 #include "httpd/mod_genflow_private.h"
 #include "core/gf_status_cache.h"
+#include "net/gf_loop.h"
 
 /* Waiters re-read at least this often: the backstop of NOTIFY. */
 #define GF_BACKSTOP_LISTENING apr_time_from_sec(2)
@@ -30,6 +31,15 @@ typedef struct {
     apr_uint64_t seq;
 } gf_recent_t;
 
+/* Blocking work (a database statement) a fiber of the loop handed to the
+ * worker threads (gf_loop_blocking). */
+typedef struct gf_hop_t {
+    gf_loop_wait_t *wait;
+    void (*fn)(void *baton);
+    void *baton;
+    struct gf_hop_t *next;
+} gf_hop_t;
+
 typedef struct {
     server_rec *s;               /* the main server: for the child's own log lines */
     apr_array_header_t *engines; /* gf_engine_t *: one per database */
@@ -42,8 +52,14 @@ typedef struct {
     volatile int abort;          /* network calls and simulated latency stop */
     volatile int listening;      /* engines whose listener's LISTEN is in force */
     apr_thread_t **threads;
-    gf_attempt_t *slots;         /* the attempt each worker runs, for heartbeats */
     int nthreads;
+    gf_attempt_t *attempts;      /* running attempts, for heartbeats */
+    gf_loop_t *loop;             /* drives the attempts' provider exchanges; NULL:
+                                  * each runs on the worker that claimed it */
+    apr_thread_t *loop_thread;
+    gf_hop_t *hops, **hops_tail; /* blocking work of the loop's fibers */
+    int in_flight;               /* attempts launched and not landed */
+    int max_in_flight;           /* GenFlowMaxInFlight */
     apr_thread_t *listener;
     gf_waiter_t *waiters;
     const char *node;            /* host:pid, the prefix of lease owners */

@@ -13,6 +13,7 @@
 #include "net/gf_http.h"
 #include "net/gf_http_sink.h"
 #include "net/gf_netaddr.h"
+#include "net/gf_loop.h"
 
 #define GF_HTTP_ABORTED "aborted: the server is stopping"
 
@@ -262,7 +263,7 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
     long status = 0, sent = 0;
     char errbuf[CURL_ERROR_SIZE];
     const char *bad;
-    int i;
+    int i, in_fiber = gf_loop_in_fiber();
 
     memset(res, 0, sizeof(*res));
     res->headers = apr_table_make(p, 16);
@@ -283,12 +284,16 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
     sink.max = req->max_response ? req->max_response : 10 * 1024 * 1024;
     errbuf[0] = '\0';
 
-    if (!thread_handles()) {
+    /* In a fiber of the engine's loop (gf_loop.h) the transfer joins the
+     * loop's multi handle, whose connection cache every fiber shares, on
+     * a handle of its own; elsewhere it runs on this thread's handles. */
+    if (in_fiber) curl = curl_easy_init();
+    else curl = thread_handles() ? tl_easy : NULL;
+    if (!curl) {
         res->error = "cannot create a curl handle";
         res->transient = 1;
         return;
     }
-    curl = tl_easy;
     /* Every option is set afresh on each call: the previous call ended with
      * curl_easy_reset (below), which keeps only connections and caches. */
     curl_easy_setopt(curl, CURLOPT_SHARE, share);
@@ -352,7 +357,7 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
     }
 
-    rc = run_transfer();
+    rc = in_fiber ? gf_loop_transfer(curl) : run_transfer();
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     if (guard.refusal) {
         /* Checked before the address was used: nothing was sent. */
@@ -390,7 +395,8 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
      * header list, the mime, the body) before they die; the handle keeps its
      * connections and caches. */
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
-    curl_easy_reset(curl);
+    if (in_fiber) curl_easy_cleanup(curl);
+    else curl_easy_reset(curl);
     curl_slist_free_all(headers);
     if (mime) curl_mime_free(mime);
 }

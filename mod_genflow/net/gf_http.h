@@ -17,6 +17,11 @@
  * between threads: libcurl (7.88) does not support a connection cache
  * shared by concurrent threads.
  *
+ * In a fiber of the engine's loop (gf_loop.h) an exchange does not hold
+ * the thread: its transfer joins the loop's multi handle and the fiber
+ * sleeps until it ends; the idle connections are then the loop's, shared
+ * by every fiber of it. Everything else below holds in both modes.
+ *
  * Origins and addresses: a request with an origin is refused before any
  * byte leaves unless its URL is on that origin (the provider adapters set
  * the configured base_url, so a poll or cancel URL taken from an answer

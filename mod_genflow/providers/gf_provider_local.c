@@ -24,6 +24,7 @@
 #include "image/gf_png.h"
 #include "core/gf_error.h"
 #include "net/gf_http.h"
+#include "net/gf_loop.h"
 
 #define LOCAL_DEFAULT_MODEL "local-glitch-v1"
 #define ASYNC_NEVER (-1)
@@ -107,9 +108,20 @@ static const local_settings_t *get(const gf_provider_t *prov)
     return prov->impl ? prov->impl : &none;
 }
 
-static void render(const gf_provider_t *prov, const gf_job_t *job, apr_pool_t *p,
-                   gf_provider_result_t *res)
+typedef struct {
+    const gf_provider_t *prov;
+    const gf_job_t *job;
+    apr_pool_t *p;
+    gf_provider_result_t *res;
+} render_t;
+
+static void render_now(void *baton)
 {
+    const render_t *r = baton;
+    const gf_provider_t *prov = r->prov;
+    const gf_job_t *job = r->job;
+    apr_pool_t *p = r->p;
+    gf_provider_result_t *res = r->res;
     gf_png_spec_t spec;
 
     memset(&spec, 0, sizeof(spec));
@@ -131,17 +143,25 @@ static void render(const gf_provider_t *prov, const gf_job_t *job, apr_pool_t *p
                : (prov->default_model ? prov->default_model : LOCAL_DEFAULT_MODEL);
 }
 
-/* The simulated latency, in short steps so that a stopping server aborts
- * it like a network call (gf_http_aborting). Returns 1 when aborted. */
+/* Drawing takes milliseconds of CPU: in a fiber of the engine's loop it
+ * runs on another thread, so that the loop's other exchanges go on. */
+static void render(const gf_provider_t *prov, const gf_job_t *job, apr_pool_t *p,
+                   gf_provider_result_t *res)
+{
+    render_t r;
+    r.prov = prov;
+    r.job = job;
+    r.p = p;
+    r.res = res;
+    gf_loop_blocking(render_now, &r);
+}
+
+/* The simulated latency: aborted like a network call when the server
+ * stops; in a fiber of the engine's loop it holds no thread (gf_loop.h).
+ * Returns 1 when aborted. */
 static int simulated_wait(long ms)
 {
-    apr_time_t until = apr_time_now() + apr_time_from_msec(ms);
-    while (apr_time_now() < until) {
-        apr_interval_time_t left = until - apr_time_now();
-        if (gf_http_aborting()) return 1;
-        apr_sleep(left < apr_time_from_msec(50) ? left : apr_time_from_msec(50));
-    }
-    return gf_http_aborting();
+    return gf_loop_sleep(apr_time_from_msec(ms));
 }
 
 static void aborted(gf_provider_result_t *res)

@@ -18,6 +18,7 @@
 
 #include "storage/gf_storage.h"
 #include "net/gf_http.h"
+#include "net/gf_loop.h"
 #include "core/gf_json.h"
 #include "core/gf_secret.h"
 
@@ -173,7 +174,8 @@ static apr_status_t cloudinary_put(const gf_storage_t *st, apr_pool_t *p, const 
             *err = "cloudinary: the answer has no secure_url";
         }
         if (attempt < cl->attempts) {
-            apr_sleep(apr_time_from_msec(250L * attempt));
+            /* A timer of the engine's loop in a fiber: no thread waits. */
+            gf_loop_sleep(apr_time_from_msec(250L * attempt));
         }
     }
     return APR_EGENERAL;

@@ -1,10 +1,31 @@
 /* test_core.c: runs every unit-test suite of the httpd-free core. */
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <apr_general.h>
 
 #include "test_core.h"
 
 apr_pool_t *test_pool;
+
+int test_listen_loopback(int backlog, int *port)
+{
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+    int fd;
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fd, backlog), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
 
 int main(void)
 {
@@ -32,6 +53,8 @@ int main(void)
     srunner_add_suite(sr, cors_suite());
     srunner_add_suite(sr, breaker_suite());
     srunner_add_suite(sr, discovery_suite());
+    srunner_add_suite(sr, loop_suite());
+    srunner_add_suite(sr, limit_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -7,6 +7,10 @@
 
 extern apr_pool_t *test_pool;
 
+/* A listening TCP socket on 127.0.0.1, on a free port (*port): the
+ * unit tests' little HTTP servers. */
+int test_listen_loopback(int backlog, int *port);
+
 Suite *input_suite(void);
 Suite *prompt_suite(void);
 Suite *png_suite(void);
@@ -26,5 +30,7 @@ Suite *image_suite(void);
 Suite *cors_suite(void);
 Suite *breaker_suite(void);
 Suite *discovery_suite(void);
+Suite *loop_suite(void);
+Suite *limit_suite(void);
 
 #endif

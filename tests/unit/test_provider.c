@@ -289,19 +289,9 @@ static void *srv_main(void *baton)
 
 static void srv_start(srv_t *s, int silent)
 {
-    struct sockaddr_in a;
-    socklen_t alen = sizeof(a);
-
     memset(s, 0, sizeof(*s));
     s->silent = silent;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_ge(s->lfd = socket(AF_INET, SOCK_STREAM, 0), 0);
-    ck_assert_int_eq(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(s->lfd, 8), 0);
-    ck_assert_int_eq(getsockname(s->lfd, (struct sockaddr *)&a, &alen), 0);
-    s->port = ntohs(a.sin_port);
+    s->lfd = test_listen_loopback(8, &s->port);
     ck_assert_int_eq(pipe(s->stop), 0);
     ck_assert_int_eq(pthread_create(&s->thread, NULL, srv_main, s), 0);
 }

@@ -1,0 +1,124 @@
+/* gf_limit.c: the rules of gf_limit.h. */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+
+#include "core/gf_limit.h"
+
+const char GF_LIMIT_NOT_MINE[] = "not a limit";
+
+static int whole(const char *s, long lo, long hi, long *v)
+{
+    char *end;
+    long x;
+    if (!s || !*s) return 0;
+    x = strtol(s, &end, 10);
+    if (*end || x < lo || x > hi) return 0;
+    *v = x;
+    return 1;
+}
+
+const char *gf_limit_option(apr_pool_t *p, gf_limit_conf_t *c, const char *key,
+                            const char *value)
+{
+    long n, s;
+
+    if (!strcmp(key, "max_concurrent")) {
+        if (!whole(value, 1, 100000, &n)) {
+            return "max_concurrent= takes a whole number of calls, 1..100000";
+        }
+        c->max_concurrent = (int)n;
+        return NULL;
+    }
+    if (!strcmp(key, "rate")) {
+        const char *slash = value ? strchr(value, '/') : NULL;
+        if (!slash || !whole(apr_pstrndup(p, value, (apr_size_t)(slash - value)), 1,
+                             GF_LIMIT_RATE_MAX, &n)
+            || !whole(slash + 1, 1, 3600, &s)) {
+            return apr_psprintf(p, "rate= takes N/S: at most N calls started in any S seconds "
+                                "(N 1..%d, S 1..3600)", GF_LIMIT_RATE_MAX);
+        }
+        c->rate_n = (int)n;
+        c->rate_window = apr_time_from_sec(s);
+        return NULL;
+    }
+    return GF_LIMIT_NOT_MINE;
+}
+
+int gf_limit_any(const gf_limit_conf_t *c)
+{
+    return c && (c->max_concurrent > 0 || c->rate_n > 0);
+}
+
+/* Forget the starts that left the window. */
+static void expire(const gf_limit_conf_t *c, gf_limit_state_t *st, apr_time_t now)
+{
+    while (st->count > 0 && st->starts[st->head] <= now - c->rate_window) {
+        st->head = (st->head + 1) % GF_LIMIT_RATE_MAX;
+        st->count--;
+    }
+}
+
+/* 1 when a start is allowed at now; else 0 and *next as gf_limit_take. */
+static int allowed(const gf_limit_conf_t *c, const gf_limit_state_t *st, apr_time_t now,
+                   apr_time_t *next)
+{
+    apr_uint32_t live = 0, i;
+
+    *next = 0;
+    if (st->paused_until > now) {
+        *next = st->paused_until;
+        return 0;
+    }
+    if (c->max_concurrent > 0 && st->open >= (apr_uint32_t)c->max_concurrent) {
+        return 0;
+    }
+    if (c->rate_n > 0) {
+        /* The starts still in the window (without changing the state). */
+        for (i = 0; i < st->count; i++) {
+            if (st->starts[(st->head + i) % GF_LIMIT_RATE_MAX] > now - c->rate_window) {
+                live = st->count - i;
+                break;
+            }
+        }
+        if (live >= (apr_uint32_t)c->rate_n) {
+            /* The oldest start in the window leaves it at: */
+            *next = st->starts[(st->head + (st->count - live)) % GF_LIMIT_RATE_MAX]
+                    + c->rate_window;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int gf_limit_room(const gf_limit_conf_t *c, const gf_limit_state_t *st, apr_time_t now)
+{
+    apr_time_t next;
+    if (!gf_limit_any(c) && st->paused_until <= now) return 1;
+    return allowed(c, st, now, &next);
+}
+
+int gf_limit_take(const gf_limit_conf_t *c, gf_limit_state_t *st, apr_time_t now,
+                  apr_time_t *next)
+{
+    *next = 0;
+    if (c->rate_n > 0) expire(c, st, now);
+    if (!allowed(c, st, now, next)) return 0;
+    st->open++;
+    if (c->rate_n > 0) {
+        /* The ring holds rate_n starts at most: expire() made room. */
+        st->starts[(st->head + st->count) % GF_LIMIT_RATE_MAX] = now;
+        st->count++;
+    }
+    return 1;
+}
+
+void gf_limit_give(gf_limit_state_t *st)
+{
+    if (st->open > 0) st->open--;
+}
+
+void gf_limit_pause(gf_limit_state_t *st, apr_time_t until)
+{
+    if (until > st->paused_until) st->paused_until = until;
+}

@@ -1,0 +1,94 @@
+// A mock of Stability's synchronous v2beta endpoint for crowds: thousands
+// of submissions held open at once (Node's event loop; the forking Perl
+// mock of providers.pl is one process per request). It counts what a
+// provider would see: requests open now, the peak, submissions per prompt
+// (a prompt submitted twice is a generation submitted twice).
+//
+//   node crowd_provider.mjs PORT [LATENCY_MS]     prints "ready"
+//
+// POST /v2beta/stable-image/generate/{model}: multipart, "Authorization:
+//   Bearer test-key" (else 401 as Stability answers), held LATENCY_MS
+//   (or the prompt's [latency:MS]), then 200 image/png with the
+//   finish-reason and seed headers.
+// GET  /_stats  {open, peak, total, prompts, repeated: [prompts submitted
+//               more than once]}
+// POST /_reset  zeroes the peak, the total and the prompts
+import http from 'node:http';
+
+const port = Number(process.argv[2]);
+const latency = Number(process.argv[3] || 5000);
+const KEY = process.env.GENFLOW_MOCK_KEY || 'test-key';
+// A real 1x1 PNG.
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC',
+  'base64');
+
+let open = 0, peak = 0, total = 0;
+let prompts = new Map();
+
+function json(res, status, doc, headers = {}) {
+  const body = JSON.stringify(doc);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+// The prompt field of a multipart body (the adapter sends text parts plainly).
+function promptOf(body) {
+  const m = /name="prompt"\r\n(?:[^\r\n]*\r\n)*\r\n([\s\S]*?)\r\n--/.exec(body);
+  return m ? m[1] : '';
+}
+
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const url = new URL(req.url, 'http://x');
+    if (req.method === 'GET' && url.pathname === '/_stats') {
+      const repeated = [...prompts].filter(([, n]) => n > 1).map(([p]) => p);
+      return json(res, 200, { open, peak, total, prompts: prompts.size, repeated });
+    }
+    if (req.method === 'POST' && url.pathname === '/_reset') {
+      peak = open;
+      total = 0;
+      prompts = new Map();
+      return json(res, 200, { ok: true });
+    }
+    if (req.method !== 'POST' || !url.pathname.startsWith('/v2beta/stable-image/generate/')) {
+      return json(res, 404, { id: 'x', name: 'not_found', errors: ['no such endpoint'] });
+    }
+    if (req.headers.authorization !== `Bearer ${KEY}`) {
+      return json(res, 401, { id: 'x', name: 'unauthorized', errors: ['authentication failed'] });
+    }
+    const body = Buffer.concat(chunks).toString('latin1');
+    const prompt = promptOf(body);
+    const hold = /\[latency:(\d+)\]/.exec(prompt);
+    total++;
+    prompts.set(prompt, (prompts.get(prompt) || 0) + 1);
+    open++;
+    if (open > peak) peak = open;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      open--;
+    };
+    // A client that gave up is no longer open at the provider.
+    res.on('close', finish);
+    setTimeout(() => {
+      if (done) return;
+      res.writeHead(200, {
+        'Content-Type': 'image/png', 'Content-Length': PNG.length,
+        'finish-reason': 'SUCCESS', seed: '42',
+      });
+      res.end(PNG, finish);
+    }, hold ? Number(hold[1]) : latency);
+  });
+});
+server.keepAliveTimeout = 30000;
+server.headersTimeout = 60000;
+server.requestTimeout = 0;
+server.maxHeadersCount = 100;
+server.listen({ host: '127.0.0.1', port, backlog: 8192 }, () => {
+  process.stdout.write('ready\n');
+});
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,131 @@
+/* test_limit.c: a provider's limits (core/gf_limit.h). */
+#include <string.h>
+#include <stdlib.h>
+
+#include "test_core.h"
+#include "core/gf_limit.h"
+
+#define SEC(s) apr_time_from_sec(s)
+
+START_TEST(options)
+{
+    gf_limit_conf_t c;
+    memset(&c, 0, sizeof(c));
+    ck_assert(!gf_limit_any(&c));
+    ck_assert_ptr_null(gf_limit_option(test_pool, &c, "max_concurrent", "10"));
+    ck_assert_int_eq(c.max_concurrent, 10);
+    ck_assert_ptr_null(gf_limit_option(test_pool, &c, "rate", "150/10"));
+    ck_assert_int_eq(c.rate_n, 150);
+    ck_assert(c.rate_window == SEC(10));
+    ck_assert(gf_limit_any(&c));
+    ck_assert_ptr_nonnull(strstr(gf_limit_option(test_pool, &c, "max_concurrent", "0"), "1..100000"));
+    ck_assert_ptr_nonnull(gf_limit_option(test_pool, &c, "max_concurrent", "ten"));
+    ck_assert_ptr_nonnull(gf_limit_option(test_pool, &c, "max_concurrent", ""));
+    ck_assert_ptr_nonnull(strstr(gf_limit_option(test_pool, &c, "rate", "5"), "N/S"));
+    ck_assert_ptr_nonnull(gf_limit_option(test_pool, &c, "rate", "0/1"));
+    ck_assert_ptr_nonnull(gf_limit_option(test_pool, &c, "rate", "1001/1"));
+    ck_assert_ptr_nonnull(gf_limit_option(test_pool, &c, "rate", "5/0"));
+    ck_assert_ptr_nonnull(gf_limit_option(test_pool, &c, "rate", "5/x"));
+    ck_assert_ptr_eq(gf_limit_option(test_pool, &c, "timeout", "5"), GF_LIMIT_NOT_MINE);
+    /* A refused value leaves the setting as it was. */
+    ck_assert_int_eq(c.max_concurrent, 10);
+    ck_assert_int_eq(c.rate_n, 150);
+}
+END_TEST
+
+START_TEST(concurrency_cap)
+{
+    gf_limit_conf_t c = { 2, 0, 0 };
+    gf_limit_state_t *st = calloc(1, sizeof(*st));
+    apr_time_t next = 1;
+    ck_assert(gf_limit_take(&c, st, SEC(1), &next));
+    ck_assert(gf_limit_take(&c, st, SEC(1), &next));
+    ck_assert(!gf_limit_room(&c, st, SEC(1)));
+    ck_assert(!gf_limit_take(&c, st, SEC(100), &next));
+    ck_assert(next == 0);   /* only a call's end frees room */
+    ck_assert_uint_eq(st->open, 2);
+    gf_limit_give(st);
+    ck_assert(gf_limit_room(&c, st, SEC(1)));
+    ck_assert_uint_eq(st->open, 1);   /* room() took nothing */
+    ck_assert(gf_limit_take(&c, st, SEC(1), &next));
+    gf_limit_give(st);
+    gf_limit_give(st);
+    gf_limit_give(st);                /* never below zero */
+    ck_assert_uint_eq(st->open, 0);
+    free(st);
+}
+END_TEST
+
+START_TEST(rate_window)
+{
+    gf_limit_conf_t c = { 0, 3, SEC(10) };
+    gf_limit_state_t *st = calloc(1, sizeof(*st));
+    apr_time_t next;
+    ck_assert(gf_limit_take(&c, st, SEC(100), &next));
+    ck_assert(gf_limit_take(&c, st, SEC(101), &next));
+    ck_assert(gf_limit_take(&c, st, SEC(102), &next));
+    ck_assert(!gf_limit_take(&c, st, SEC(103), &next));
+    ck_assert(next == SEC(110));      /* when the start at 100 leaves the window */
+    ck_assert(!gf_limit_room(&c, st, SEC(109)));
+    ck_assert(gf_limit_room(&c, st, SEC(110)));
+    ck_assert(gf_limit_take(&c, st, SEC(110), &next));
+    ck_assert(!gf_limit_take(&c, st, SEC(110), &next));
+    ck_assert(next == SEC(111));
+    free(st);
+}
+END_TEST
+
+START_TEST(rate_never_exceeded)
+{
+    /* Random arrivals against rate=7/3: no window of 3 s ever holds more
+     * than 7 starts, and every refusal names a time that is honoured. */
+    gf_limit_conf_t c = { 0, 7, SEC(3) };
+    gf_limit_state_t *st = calloc(1, sizeof(*st));
+    apr_time_t *starts = calloc(20000, sizeof(apr_time_t)), now = SEC(1000), next;
+    int n = 0, i, j;
+    srand(42);
+    for (i = 0; i < 20000 && n < 20000; i++) {
+        now += (apr_time_t)(rand() % 400000);
+        if (gf_limit_take(&c, st, now, &next)) starts[n++] = now;
+        else ck_assert(next > now);
+    }
+    ck_assert_int_gt(n, 100);
+    for (i = 0; i < n; i++) {
+        int in = 0;
+        for (j = i; j < n && starts[j] < starts[i] + SEC(3); j++) in++;
+        ck_assert_int_le(in, 7);
+    }
+    free(starts);
+    free(st);
+}
+END_TEST
+
+START_TEST(pause_429)
+{
+    gf_limit_conf_t c = { 0, 0, 0 };
+    gf_limit_state_t *st = calloc(1, sizeof(*st));
+    apr_time_t next;
+    /* Even a provider without limits honours a pause. */
+    gf_limit_pause(st, SEC(5));
+    ck_assert(!gf_limit_room(&c, st, SEC(4)));
+    ck_assert(!gf_limit_take(&c, st, SEC(4), &next));
+    ck_assert(next == SEC(5));
+    gf_limit_pause(st, SEC(3));       /* an earlier end does not shorten it */
+    ck_assert(!gf_limit_take(&c, st, SEC(4), &next));
+    ck_assert(gf_limit_take(&c, st, SEC(5), &next));
+    free(st);
+}
+END_TEST
+
+Suite *limit_suite(void)
+{
+    Suite *s = suite_create("limit");
+    TCase *tc = tcase_create("limit");
+    tcase_add_test(tc, options);
+    tcase_add_test(tc, concurrency_cap);
+    tcase_add_test(tc, rate_window);
+    tcase_add_test(tc, rate_never_exceeded);
+    tcase_add_test(tc, pause_429);
+    suite_add_tcase(s, tc);
+    return s;
+}
