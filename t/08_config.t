@@ -31,6 +31,8 @@ my @server_cases = (
     [ 'GenFlowStartingCredits lots',          qr/GenFlowStartingCredits: 'lots' is not a whole number/ ],
     [ 'GenFlowDailyLimit 1e3',                qr/GenFlowDailyLimit: '1e3' is not a whole number/ ],
     [ 'GenFlowStorageURL media',              qr/GenFlowStorageURL: must be a path/ ],
+    [ 'GenFlowMaxInFlight 0',                 qr/GenFlowMaxInFlight: must be at least 1/ ],
+    [ 'GenFlowMaxInFlight many',              qr/GenFlowMaxInFlight: 'many' is not a whole number/ ],
     [ 'GenFlowCORSOrigins studio.example',    qr{GenFlowCORSOrigins: origin 'studio.example' must start with http:// or https://} ],
 );
 plan tests => @cases + @server_cases + 10;

@@ -20,7 +20,7 @@ use JSON::PP;
 use IPC::Open2;
 use Time::HiRes qw(sleep time);
 
-plan tests => 28;
+plan tests => 31;
 
 my $json = JSON::PP->new;
 my $mport = free_port();
@@ -198,7 +198,38 @@ sub submit {
            'those in flight when the child died took a second attempt (their rescue)');
 }
 
+stop_own_server($dir);
+
+# 4. GenFlowMaxInFlight caps a child's attempts: with 20, 60 generations of
+#    2 s each never have more than 20 calls open at the provider, and reach
+#    20 (a server of its own, after the first stopped: nobody else works
+#    the type).
+{
+    my $tag = "cap-$$";
+    ($dir, $base) = start_own_server(<<"BODY");
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 25
+MaxRequestWorkers 25
+GenFlowWorkers 2
+GenFlowMaxInFlight 20
+GenFlowMaxActive 1000
+GenFlowDailyLimit 0
+GenFlowProvider crowd stability base_url=$mock key_env=GENFLOW_MOCK_KEY insecure_loopback=on timeout=30000 breaker=off
+<Location /api/flight-type>
+    GenFlowType flight-type
+    GenFlowProviders crowd
+    GenFlowWait 0
+    GenFlowDeadline 300
+</Location>
+BODY
+    mock_call(POST => '/_reset');
+    is(submit(60, $tag, '[latency:2000]'), 60, '60 generations queued');
+    ok(wait_for(sub { (counts($tag)->{completed} // 0) >= 60 }, 90), 'all 60 completed');
+    is(mock_call(GET => '/_stats')->{peak}, 20, 'exactly 20 calls open at the provider at the peak');
+    stop_own_server($dir);
+}
+
 is(psql("SELECT count(*) FROM genflow_check_invariants(600)"), 0,
    'genflow_check_invariants finds nothing wrong')
     or diag(psql("SELECT * FROM genflow_check_invariants(600)"));
-stop_own_server($dir);

@@ -36,23 +36,24 @@ static void beat(apr_pool_t *p)
     gf_workers_t *W = gf_W;
     ap_dbd_t *dbd = NULL;
     server_rec *dbd_s = NULL;
-    gf_attempt_t *a, *copy;
+    /* A copy of the running attempts (the list changes while the
+     * statements run), each with the record it came from. */
+    struct { gf_attempt_t copy; const gf_attempt_t *live; } *seen;
+    gf_attempt_t *a;
     int i, n = 0;
 
-    /* A copy of the running attempts: the list changes while the
-     * statements run. */
     apr_thread_mutex_lock(W->mutex);
     for (a = W->attempts; a; a = a->next) n++;
-    copy = apr_palloc(p, sizeof(*copy) * (apr_size_t)(n ? n : 1));
+    seen = apr_palloc(p, sizeof(*seen) * (apr_size_t)(n ? n : 1));
     for (i = 0, a = W->attempts; a && i < n; a = a->next, i++) {
-        copy[i] = *a;
-        copy[i].next = a;   /* the original, to mark it lost */
+        seen[i].copy = *a;
+        seen[i].live = a;
     }
     apr_thread_mutex_unlock(W->mutex);
     for (i = 0; i < n; i++) {
         gf_db_rows_t *rows;
         gf_db_status_t st;
-        a = &copy[i];
+        a = &seen[i].copy;
         if (!a->s) continue;
         if (dbd && dbd_s != a->s) {
             gf_db_close(dbd_s, dbd);
@@ -70,7 +71,8 @@ static void beat(apr_pool_t *p)
             /* Still running (in the list, the same attempt)? Mark it. */
             gf_attempt_t *live;
             for (live = W->attempts; live; live = live->next) {
-                if (live == a->next && !strcmp(live->id, a->id) && live->attempt == a->attempt) {
+                if (live == seen[i].live && !strcmp(live->id, a->id)
+                    && live->attempt == a->attempt) {
                     live->lost = 1;
                     break;
                 }

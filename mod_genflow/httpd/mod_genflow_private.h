@@ -339,8 +339,10 @@ int gf_workers_aborting(void);
 /* Is this child's engine stopping (no new attempts)? */
 int gf_workers_stopping(void);
 /* Run fn(baton) as an attempt in flight on the child's loop, where its
- * provider exchanges hold no thread; 0, or -1 when there is no loop (the
- * caller runs it itself). fn calls gf_workers_landed() last. */
+ * provider exchanges hold no thread, in a place the worker reserved
+ * before its claim; 0, or -1 when there is no loop or it is stopping (the
+ * caller runs it itself and keeps the place). fn calls
+ * gf_workers_landed() last, which frees the place. */
 int gf_workers_launch(void (*fn)(void *baton), void *baton);
 void gf_workers_landed(void);
 
@@ -382,12 +384,13 @@ typedef struct {
 #define GF_POLL_BATCH 16
 /* Work type t on engine e's database: one due generation without an
  * accepted provider job (new work goes first), else a batch of at most
- * room due polls, each with its own server's settings. Each claimed row
- * becomes an attempt in flight on the child's loop (gf_workers_launch),
- * or, without one, is run here. Returns 1 when something was claimed, 0
- * when nothing was due, -1 on database trouble. */
+ * *places due polls (places the worker reserved in the loop), each with
+ * its own server's settings. Each claimed row becomes an attempt in
+ * flight on the child's loop (gf_workers_launch), taking one place off
+ * *places, or, without a loop, is run here. Returns 1 when something was
+ * claimed, 0 when nothing was due, -1 on database trouble. */
 int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
-               const char *lease_owner, int room);
+               const char *lease_owner, int *places);
 /* Which of engine e's types have work due now (usually one query):
  * due[i] for e->types[i]. 0, or -1 on database trouble. */
 int gf_run_due_types(const gf_engine_t *e, apr_pool_t *p, int *due);

@@ -471,7 +471,11 @@ static int launch(const gf_engine_t *e, const gf_type_t *t, const gf_db_rows_t *
         free(f);
         return -1;
     }
-    apr_pool_create_unmanaged_ex(&f->pool, NULL, allocator);
+    if (apr_pool_create_unmanaged_ex(&f->pool, NULL, allocator) != APR_SUCCESS) {
+        apr_allocator_destroy(allocator);
+        free(f);
+        return -1;
+    }
     apr_allocator_owner_set(allocator, f->pool);
     apr_pool_tag(f->pool, "genflow_attempt");
     f->e = e;
@@ -511,7 +515,7 @@ static void release_rest(server_rec *s, apr_pool_t *p, const gf_type_t *t, gf_db
 }
 
 int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
-               const char *lease_owner, int room)
+               const char *lease_owner, int *places)
 {
     server_rec *s = e->s;
     gf_server_conf_t *sc = gf_server_conf(s);
@@ -532,7 +536,7 @@ int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
         /* Then the due polls of accepted jobs, a batch at a time. */
         st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM_POLLS], &rows, 4, lease_owner,
                            num(p, lease), e->names,
-                           num(p, room < GF_POLL_BATCH ? room : GF_POLL_BATCH));
+                           num(p, *places < GF_POLL_BATCH ? *places : GF_POLL_BATCH));
     }
     gf_db_close(s, dbd);
     if (st != GF_DB_OK) return -1;
@@ -541,6 +545,7 @@ int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
      * take (it is stopping) run here. */
     for (i = 0; i < rows->nrows; i++) {
         if (launch(e, t, rows, i, lease_owner) != 0) break;
+        (*places)--;   /* the attempt keeps it until it lands */
     }
     if (i == rows->nrows) return 1;
     worked = i > 0;

@@ -149,14 +149,7 @@ static int run_hops(void)
 int gf_workers_launch(void (*fn)(void *baton), void *baton)
 {
     if (!W || !W->loop) return -1;
-    apr_thread_mutex_lock(W->mutex);
-    W->in_flight++;
-    apr_thread_mutex_unlock(W->mutex);
-    if (gf_loop_spawn(W->loop, fn, baton) != 0) {
-        gf_workers_landed();
-        return -1;
-    }
-    return 0;
+    return gf_loop_spawn(W->loop, fn, baton) == 0 ? 0 : -1;
 }
 
 void gf_workers_landed(void)
@@ -165,6 +158,32 @@ void gf_workers_landed(void)
     apr_thread_mutex_lock(W->mutex);
     W->in_flight--;
     /* Room for one more: a worker sleeping on a full loop claims again. */
+    apr_thread_cond_signal(W->work);
+    apr_thread_mutex_unlock(W->mutex);
+}
+
+/* Take up to want places in the loop for the rows a claim is about to
+ * return. They are taken before the claim, under the mutex, so that two
+ * workers never both fill the last place; each row launched keeps its
+ * place until it lands, the others are given back (unreserve). */
+static int reserve(int want)
+{
+    int n;
+    if (!W->loop) return want;
+    apr_thread_mutex_lock(W->mutex);
+    n = W->max_in_flight - W->in_flight;
+    if (n > want) n = want;
+    if (n < 0) n = 0;
+    W->in_flight += n;
+    apr_thread_mutex_unlock(W->mutex);
+    return n;
+}
+
+static void unreserve(int n)
+{
+    if (!W->loop || n <= 0) return;
+    apr_thread_mutex_lock(W->mutex);
+    W->in_flight -= n;
     apr_thread_cond_signal(W->work);
     apr_thread_mutex_unlock(W->mutex);
 }
@@ -213,13 +232,14 @@ static int work_engine(const gf_engine_t *e, apr_pool_t *pool, long index, int s
     apr_pool_clear(pool);
     for (i = 0; i < ntypes && !W->stopping; i++) {
         /* Start at a different type each round so no type starves. */
-        int k = (start + i) % ntypes, rc, free_slots;
+        int k = (start + i) % ntypes, rc, places;
         if (!due[k]) continue;
         /* The fibers' statements go first: they hold attempts in flight. */
         run_hops();
-        if ((free_slots = room()) == 0) break;
+        if ((places = reserve(GF_POLL_BATCH)) == 0) break;
         rc = gf_run_one(e, pool, APR_ARRAY_IDX(e->types, k, gf_type_t *),
-                        apr_psprintf(pool, "%s:%ld", W->node, index), free_slots);
+                        apr_psprintf(pool, "%s:%ld", W->node, index), &places);
+        unreserve(places);
         apr_pool_clear(pool);
         if (rc > 0) worked = 1;
         else if (rc < 0) trouble = 1;
@@ -272,8 +292,20 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     while (!W->stopping || flights_alive() > 0) {
         int worked = 0, trouble = 0;
         if (run_hops()) continue;
-        if (W->stopping || room() == 0) {
+        if (W->stopping) {
             sleep_for_work(IDLE_WAIT);
+            continue;
+        }
+        /* Worker 0 of each child runs the sweeps, however full the loop
+         * is: expiry and retention never wait for room. */
+        if (index == 0 && apr_time_now() >= next_sweep) {
+            for (j = 0; j < W->engines->nelts && !W->stopping; j++) {
+                sweep_engine(APR_ARRAY_IDX(W->engines, j, gf_engine_t *), pool);
+            }
+            next_sweep = apr_time_now() + SWEEP_INTERVAL;
+        }
+        if (room() == 0) {
+            sleep_for_work(IDLE_WAIT);   /* a landing or a statement wakes it */
             continue;
         }
         /* Every database the child's servers use, in turn. */
@@ -284,19 +316,14 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
             else if (rc < 0) trouble = 1;
         }
         start++;
-        /* Worker 0 of each child runs the sweeps. */
-        if (index == 0 && apr_time_now() >= next_sweep && !W->stopping) {
-            for (j = 0; j < W->engines->nelts && !W->stopping; j++) {
-                sweep_engine(APR_ARRAY_IDX(W->engines, j, gf_engine_t *), pool);
-            }
-            next_sweep = apr_time_now() + SWEEP_INTERVAL;
-        }
         if (!gf_workers_listening() && worked) {
             /* no NOTIFY from some database: tell local waiters directly */
             gf_workers_announce_change(NULL);
         }
         if (trouble && !worked) {
-            apr_sleep(TROUBLE_WAIT);   /* database down: do not spin */
+            /* Database down: do not spin, but the fibers' statements
+             * still wake it. */
+            sleep_for_work(TROUBLE_WAIT);
         }
         else if (!worked) {
             sleep_for_work(IDLE_WAIT);
