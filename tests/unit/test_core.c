@@ -1,6 +1,7 @@
 /* test_core.c: runs every unit-test suite of the httpd-free core. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -25,6 +26,15 @@ int test_listen_loopback(int backlog, int *port)
     ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
     *port = ntohs(a.sin_port);
     return fd;
+}
+
+void test_server_stop(pthread_t thread, int lfd, int stop[2])
+{
+    ck_assert_int_eq(write(stop[1], "x", 1), 1);
+    pthread_join(thread, NULL);
+    close(lfd);
+    close(stop[0]);
+    close(stop[1]);
 }
 
 int main(void)

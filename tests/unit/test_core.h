@@ -3,6 +3,7 @@
 #define TEST_CORE_H
 
 #include <check.h>
+#include <pthread.h>
 #include <apr_pools.h>
 
 extern apr_pool_t *test_pool;
@@ -10,6 +11,9 @@ extern apr_pool_t *test_pool;
 /* A listening TCP socket on 127.0.0.1, on a free port (*port): the
  * unit tests' little HTTP servers. */
 int test_listen_loopback(int backlog, int *port);
+
+/* Stop such a server's thread (it polls stop[0]) and close its sockets. */
+void test_server_stop(pthread_t thread, int lfd, int stop[2]);
 
 Suite *input_suite(void);
 Suite *prompt_suite(void);

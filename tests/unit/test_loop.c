@@ -112,11 +112,7 @@ static void hold_start(hold_srv_t *s, int hold_ms, int silent)
 
 static void hold_stop(hold_srv_t *s)
 {
-    ck_assert_int_eq(write(s->stop[1], "x", 1), 1);
-    pthread_join(s->thread, NULL);
-    close(s->lfd);
-    close(s->stop[0]);
-    close(s->stop[1]);
+    test_server_stop(s->thread, s->lfd, s->stop);
 }
 
 /* ---- the loop on a thread of its own ------------------------------------ */

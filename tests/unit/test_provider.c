@@ -298,11 +298,7 @@ static void srv_start(srv_t *s, int silent)
 
 static int srv_stop(srv_t *s)
 {
-    ck_assert_int_eq(write(s->stop[1], "x", 1), 1);
-    pthread_join(s->thread, NULL);
-    close(s->lfd);
-    close(s->stop[0]);
-    close(s->stop[1]);
+    test_server_stop(s->thread, s->lfd, s->stop);
     return s->accepted;
 }
 
