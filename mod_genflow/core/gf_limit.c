@@ -98,12 +98,30 @@ int gf_limit_room(const gf_limit_conf_t *c, const gf_limit_state_t *st, apr_time
     return allowed(c, st, now, &next);
 }
 
-int gf_limit_take(const gf_limit_conf_t *c, gf_limit_state_t *st, apr_time_t now,
-                  apr_time_t *next)
+/* pid's holder entry; a free one is taken when create. */
+static gf_limit_holder_t *holder(gf_limit_state_t *st, apr_int32_t pid, int create)
 {
+    gf_limit_holder_t *free_one = NULL;
+    int i;
+    for (i = 0; i < GF_LIMIT_HOLDERS; i++) {
+        if (st->holders[i].pid == pid) return &st->holders[i];
+        if (!free_one && st->holders[i].pid == 0) free_one = &st->holders[i];
+    }
+    if (!create || !free_one) return NULL;
+    free_one->pid = pid;
+    free_one->open = 0;
+    return free_one;
+}
+
+int gf_limit_take(const gf_limit_conf_t *c, gf_limit_state_t *st, apr_time_t now,
+                  apr_int32_t pid, apr_time_t *next)
+{
+    gf_limit_holder_t *h;
     *next = 0;
     if (c->rate_n > 0) expire(c, st, now);
     if (!allowed(c, st, now, next)) return 0;
+    if (!(h = holder(st, pid, 1))) return 0;
+    h->open++;
     st->open++;
     if (c->rate_n > 0) {
         /* The ring holds rate_n starts at most: expire() made room. */
@@ -113,9 +131,53 @@ int gf_limit_take(const gf_limit_conf_t *c, gf_limit_state_t *st, apr_time_t now
     return 1;
 }
 
-void gf_limit_give(gf_limit_state_t *st)
+void gf_limit_give(gf_limit_state_t *st, apr_int32_t pid)
 {
+    gf_limit_holder_t *h = holder(st, pid, 0);
+    /* A call of a holder reaped meanwhile was already counted out. */
+    if (!h || h->open == 0) return;
+    h->open--;
     if (st->open > 0) st->open--;
+}
+
+void gf_limit_untake(gf_limit_state_t *st, apr_int32_t pid, apr_time_t started)
+{
+    apr_uint32_t i, j;
+    gf_limit_give(st, pid);
+    /* The newest start of that time: the ring stays in order. */
+    for (i = st->count; i-- > 0;) {
+        if (st->starts[(st->head + i) % GF_LIMIT_RATE_MAX] != started) continue;
+        for (j = i; j + 1 < st->count; j++) {
+            st->starts[(st->head + j) % GF_LIMIT_RATE_MAX] =
+                st->starts[(st->head + j + 1) % GF_LIMIT_RATE_MAX];
+        }
+        st->count--;
+        return;
+    }
+}
+
+void gf_limit_hello(gf_limit_state_t *st, apr_int32_t pid)
+{
+    gf_limit_holder_t *h = holder(st, pid, 0);
+    if (!h) return;
+    st->open = st->open >= h->open ? st->open - h->open : 0;
+    h->pid = 0;
+    h->open = 0;
+}
+
+int gf_limit_reap(gf_limit_state_t *st, int (*alive)(apr_int32_t pid, void *baton),
+                  void *baton)
+{
+    int i, freed = 0;
+    for (i = 0; i < GF_LIMIT_HOLDERS; i++) {
+        gf_limit_holder_t *h = &st->holders[i];
+        if (h->pid == 0 || alive(h->pid, baton)) continue;
+        freed += (int)h->open;
+        st->open = st->open >= h->open ? st->open - h->open : 0;
+        h->pid = 0;
+        h->open = 0;
+    }
+    return freed;
 }
 
 void gf_limit_pause(gf_limit_state_t *st, apr_time_t until)

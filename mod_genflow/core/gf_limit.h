@@ -7,6 +7,11 @@
  * mutex for every child at once. The rate is exact: a ring of the last N
  * starts, so that no window of S seconds ever holds more than N (a token
  * bucket would let 2N through across a window's edge).
+ *
+ * Open calls are counted per process (holders), so that the calls of a
+ * process that died without giving them back can be found and freed
+ * (gf_limit_reap): a killed child must not shrink a provider's cap for
+ * good.
  */
 #ifndef GF_LIMIT_H
 #define GF_LIMIT_H
@@ -16,6 +21,10 @@
 
 /* The largest N of rate=N/S (the ring's size). */
 #define GF_LIMIT_RATE_MAX 1000
+/* The most processes that hold calls of one provider at once. */
+#define GF_LIMIT_HOLDERS 1024
+/* The longest pause a provider's Retry-After may ask for. */
+#define GF_LIMIT_PAUSE_MAX apr_time_from_sec(300)
 
 typedef struct {
     int max_concurrent;              /* 0: no cap on open calls */
@@ -24,10 +33,17 @@ typedef struct {
 } gf_limit_conf_t;
 
 typedef struct {
-    apr_uint32_t open;               /* calls open now */
+    apr_int32_t pid;                 /* 0: a free entry */
+    apr_uint32_t open;               /* calls of that process open now */
+} gf_limit_holder_t;
+
+typedef struct {
+    apr_uint32_t open;               /* calls open now (the holders' sum) */
     apr_uint32_t head, count;        /* the ring of starts: oldest, how many */
     apr_time_t paused_until;         /* no start before (a 429's Retry-After) */
+    apr_time_t reaped_at;            /* the last look for dead holders */
     apr_time_t starts[GF_LIMIT_RATE_MAX];
+    gf_limit_holder_t holders[GF_LIMIT_HOLDERS];
 } gf_limit_state_t;
 
 /* One option of GenFlowProvider: max_concurrent=N (1..100000) or
@@ -40,21 +56,35 @@ const char *gf_limit_option(apr_pool_t *p, gf_limit_conf_t *c, const char *key,
 /* Does the provider have any limit? */
 int gf_limit_any(const gf_limit_conf_t *c);
 
-/* May a call start at now? 1: it may, and it is counted (one more open,
- * one start in the window). 0: not now; *next is when a start could be
- * allowed by the rate or the pause, or 0 when only a call's end frees
- * room. */
+/* May a call of process pid start at now? 1: it may, and it is counted
+ * (one more open, one start in the window). 0: not now; *next is when a
+ * start could be allowed by the rate or the pause, or 0 when only a
+ * call's end frees room (or no holder entry is free). */
 int gf_limit_take(const gf_limit_conf_t *c, gf_limit_state_t *st, apr_time_t now,
-                  apr_time_t *next);
+                  apr_int32_t pid, apr_time_t *next);
 
 /* The same question without taking: for choosing what to claim. */
 int gf_limit_room(const gf_limit_conf_t *c, const gf_limit_state_t *st, apr_time_t now);
 
-/* A call taken with gf_limit_take ended. */
-void gf_limit_give(gf_limit_state_t *st);
+/* A call taken with gf_limit_take by pid ended. */
+void gf_limit_give(gf_limit_state_t *st, apr_int32_t pid);
+
+/* A take of pid at `started` that no call followed: the place and the
+ * start in the window are both given back. */
+void gf_limit_untake(gf_limit_state_t *st, apr_int32_t pid, apr_time_t started);
+
+/* A process starts using the state: whatever an earlier process of the
+ * same pid left is forgotten (it cannot have calls open any more). */
+void gf_limit_hello(gf_limit_state_t *st, apr_int32_t pid);
+
+/* Free the calls of every holder that alive() says is gone; the number
+ * of calls freed. */
+int gf_limit_reap(gf_limit_state_t *st, int (*alive)(apr_int32_t pid, void *baton),
+                  void *baton);
 
 /* The provider asked for a pause (429 with Retry-After): no start before
- * until (a later pause extends it, an earlier one does not shorten it). */
+ * until (a later pause extends it, an earlier one does not shorten it).
+ * The caller caps it (GF_LIMIT_PAUSE_MAX). */
 void gf_limit_pause(gf_limit_state_t *st, apr_time_t until);
 
 #endif

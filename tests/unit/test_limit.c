@@ -38,19 +38,19 @@ START_TEST(concurrency_cap)
     gf_limit_conf_t c = { 2, 0, 0 };
     gf_limit_state_t *st = calloc(1, sizeof(*st));
     apr_time_t next = 1;
-    ck_assert(gf_limit_take(&c, st, SEC(1), &next));
-    ck_assert(gf_limit_take(&c, st, SEC(1), &next));
+    ck_assert(gf_limit_take(&c, st, SEC(1), 7, &next));
+    ck_assert(gf_limit_take(&c, st, SEC(1), 7, &next));
     ck_assert(!gf_limit_room(&c, st, SEC(1)));
-    ck_assert(!gf_limit_take(&c, st, SEC(100), &next));
+    ck_assert(!gf_limit_take(&c, st, SEC(100), 7, &next));
     ck_assert(next == 0);   /* only a call's end frees room */
     ck_assert_uint_eq(st->open, 2);
-    gf_limit_give(st);
+    gf_limit_give(st, 7);
     ck_assert(gf_limit_room(&c, st, SEC(1)));
     ck_assert_uint_eq(st->open, 1);   /* room() took nothing */
-    ck_assert(gf_limit_take(&c, st, SEC(1), &next));
-    gf_limit_give(st);
-    gf_limit_give(st);
-    gf_limit_give(st);                /* never below zero */
+    ck_assert(gf_limit_take(&c, st, SEC(1), 7, &next));
+    gf_limit_give(st, 7);
+    gf_limit_give(st, 7);
+    gf_limit_give(st, 7);                /* never below zero */
     ck_assert_uint_eq(st->open, 0);
     free(st);
 }
@@ -61,15 +61,15 @@ START_TEST(rate_window)
     gf_limit_conf_t c = { 0, 3, SEC(10) };
     gf_limit_state_t *st = calloc(1, sizeof(*st));
     apr_time_t next;
-    ck_assert(gf_limit_take(&c, st, SEC(100), &next));
-    ck_assert(gf_limit_take(&c, st, SEC(101), &next));
-    ck_assert(gf_limit_take(&c, st, SEC(102), &next));
-    ck_assert(!gf_limit_take(&c, st, SEC(103), &next));
+    ck_assert(gf_limit_take(&c, st, SEC(100), 7, &next));
+    ck_assert(gf_limit_take(&c, st, SEC(101), 7, &next));
+    ck_assert(gf_limit_take(&c, st, SEC(102), 7, &next));
+    ck_assert(!gf_limit_take(&c, st, SEC(103), 7, &next));
     ck_assert(next == SEC(110));      /* when the start at 100 leaves the window */
     ck_assert(!gf_limit_room(&c, st, SEC(109)));
     ck_assert(gf_limit_room(&c, st, SEC(110)));
-    ck_assert(gf_limit_take(&c, st, SEC(110), &next));
-    ck_assert(!gf_limit_take(&c, st, SEC(110), &next));
+    ck_assert(gf_limit_take(&c, st, SEC(110), 7, &next));
+    ck_assert(!gf_limit_take(&c, st, SEC(110), 7, &next));
     ck_assert(next == SEC(111));
     free(st);
 }
@@ -86,7 +86,7 @@ START_TEST(rate_never_exceeded)
     srand(42);
     for (i = 0; i < 20000 && n < 20000; i++) {
         now += (apr_time_t)(rand() % 400000);
-        if (gf_limit_take(&c, st, now, &next)) starts[n++] = now;
+        if (gf_limit_take(&c, st, now, 7, &next)) starts[n++] = now;
         else ck_assert(next > now);
     }
     ck_assert_int_gt(n, 100);
@@ -108,11 +108,69 @@ START_TEST(pause_429)
     /* Even a provider without limits honours a pause. */
     gf_limit_pause(st, SEC(5));
     ck_assert(!gf_limit_room(&c, st, SEC(4)));
-    ck_assert(!gf_limit_take(&c, st, SEC(4), &next));
+    ck_assert(!gf_limit_take(&c, st, SEC(4), 7, &next));
     ck_assert(next == SEC(5));
     gf_limit_pause(st, SEC(3));       /* an earlier end does not shorten it */
-    ck_assert(!gf_limit_take(&c, st, SEC(4), &next));
-    ck_assert(gf_limit_take(&c, st, SEC(5), &next));
+    ck_assert(!gf_limit_take(&c, st, SEC(4), 7, &next));
+    ck_assert(gf_limit_take(&c, st, SEC(5), 7, &next));
+    free(st);
+}
+END_TEST
+
+static int alive_odd(apr_int32_t pid, void *baton)
+{
+    (void)baton;
+    return pid % 2 == 1;
+}
+
+START_TEST(holders_reaped)
+{
+    /* A process that died with calls open gives them back when reaped;
+     * the living keep theirs, and a give after the reap counts nothing. */
+    gf_limit_conf_t c = { 5, 0, 0 };
+    gf_limit_state_t *st = calloc(1, sizeof(*st));
+    apr_time_t next;
+    ck_assert(gf_limit_take(&c, st, SEC(1), 11, &next));
+    ck_assert(gf_limit_take(&c, st, SEC(1), 12, &next));
+    ck_assert(gf_limit_take(&c, st, SEC(1), 12, &next));
+    ck_assert(gf_limit_take(&c, st, SEC(1), 12, &next));
+    ck_assert(gf_limit_take(&c, st, SEC(1), 13, &next));
+    ck_assert(!gf_limit_take(&c, st, SEC(1), 13, &next));
+    ck_assert_int_eq(gf_limit_reap(st, alive_odd, NULL), 3);   /* 12 is gone */
+    ck_assert_uint_eq(st->open, 2);
+    gf_limit_give(st, 12);            /* nothing of 12's is counted any more */
+    ck_assert_uint_eq(st->open, 2);
+    ck_assert(gf_limit_take(&c, st, SEC(1), 13, &next));
+    /* A new process of an old pid starts from nothing. */
+    gf_limit_hello(st, 13);
+    ck_assert_uint_eq(st->open, 1);
+    gf_limit_give(st, 13);
+    ck_assert_uint_eq(st->open, 1);
+    gf_limit_give(st, 11);
+    ck_assert_uint_eq(st->open, 0);
+    free(st);
+}
+END_TEST
+
+START_TEST(untake_forgets_the_start)
+{
+    /* A take no call followed frees its place and its start in the
+     * window, and only its own: the others' starts stay counted. */
+    gf_limit_conf_t c = { 0, 3, SEC(10) };
+    gf_limit_state_t *st = calloc(1, sizeof(*st));
+    apr_time_t next;
+    ck_assert(gf_limit_take(&c, st, SEC(100), 7, &next));
+    ck_assert(gf_limit_take(&c, st, SEC(101), 8, &next));
+    ck_assert(gf_limit_take(&c, st, SEC(102), 7, &next));
+    ck_assert(!gf_limit_room(&c, st, SEC(103)));
+    gf_limit_untake(st, 8, SEC(101));
+    ck_assert_uint_eq(st->open, 2);
+    ck_assert(gf_limit_take(&c, st, SEC(103), 8, &next));
+    ck_assert(!gf_limit_take(&c, st, SEC(104), 8, &next));
+    ck_assert(next == SEC(110));      /* 100 is still the oldest start */
+    ck_assert(gf_limit_take(&c, st, SEC(110), 8, &next));
+    ck_assert(!gf_limit_take(&c, st, SEC(111), 8, &next));
+    ck_assert(next == SEC(112));      /* then 102: 101 was given back */
     free(st);
 }
 END_TEST
@@ -126,6 +184,8 @@ Suite *limit_suite(void)
     tcase_add_test(tc, rate_window);
     tcase_add_test(tc, rate_never_exceeded);
     tcase_add_test(tc, pause_429);
+    tcase_add_test(tc, holders_reaped);
+    tcase_add_test(tc, untake_forgets_the_start);
     suite_add_tcase(s, tc);
     return s;
 }
