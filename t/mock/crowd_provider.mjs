@@ -11,8 +11,13 @@
 //   (or the prompt's [latency:MS]), then 200 image/png with the
 //   finish-reason and seed headers.
 // GET  /_stats  {open, peak, total, prompts, repeated: [prompts submitted
-//               more than once]}
-// POST /_reset  zeroes the peak, the total and the prompts
+//               more than once]}; with ?arrivals=1 also arrivals: [{t,
+//               prompt, status}] (t in ms since the epoch, when the
+//               submission arrived)
+// POST /_reset  zeroes the peak, the total, the prompts and the arrivals
+// POST /_reject?n=N&retry_after=S  the next N submissions answer 429 at
+//               once, with Retry-After: S and the body Stability sends
+//               when its rate limit is exceeded
 import http from 'node:http';
 
 const port = Number(process.argv[2]);
@@ -25,6 +30,8 @@ const PNG = Buffer.from(
 
 let open = 0, peak = 0, total = 0;
 let prompts = new Map();
+let arrivals = [];
+let reject = 0, rejectAfter = 0;
 
 function json(res, status, doc, headers = {}) {
   const body = JSON.stringify(doc);
@@ -34,7 +41,8 @@ function json(res, status, doc, headers = {}) {
 
 // The prompt field of a multipart body (the adapter sends text parts plainly).
 function promptOf(body) {
-  const m = /name="prompt"\r\n(?:[^\r\n]*\r\n)*\r\n([\s\S]*?)\r\n--/.exec(body);
+  // The part's own headers are non-empty lines; the first empty one ends them.
+  const m = /name="prompt"\r\n(?:[^\r\n]+\r\n)*\r\n([\s\S]*?)\r\n--/.exec(body);
   return m ? m[1] : '';
 }
 
@@ -45,12 +53,20 @@ const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     if (req.method === 'GET' && url.pathname === '/_stats') {
       const repeated = [...prompts].filter(([, n]) => n > 1).map(([p]) => p);
-      return json(res, 200, { open, peak, total, prompts: prompts.size, repeated });
+      const doc = { open, peak, total, prompts: prompts.size, repeated };
+      if (url.searchParams.get('arrivals')) doc.arrivals = arrivals;
+      return json(res, 200, doc);
     }
     if (req.method === 'POST' && url.pathname === '/_reset') {
       peak = open;
       total = 0;
       prompts = new Map();
+      arrivals = [];
+      return json(res, 200, { ok: true });
+    }
+    if (req.method === 'POST' && url.pathname === '/_reject') {
+      reject = Number(url.searchParams.get('n') || 0);
+      rejectAfter = Number(url.searchParams.get('retry_after') || 0);
       return json(res, 200, { ok: true });
     }
     if (req.method !== 'POST' || !url.pathname.startsWith('/v2beta/stable-image/generate/')) {
@@ -62,6 +78,17 @@ const server = http.createServer((req, res) => {
     const body = Buffer.concat(chunks).toString('latin1');
     const prompt = promptOf(body);
     const hold = /\[latency:(\d+)\]/.exec(prompt);
+    if (reject > 0) {
+      reject--;
+      arrivals.push({ t: Date.now(), prompt, status: 429 });
+      // Stability's RateLimited response (its OpenAPI document).
+      return json(res, 429, {
+        id: 'rate_limit_exceeded', name: 'rate_limit_exceeded',
+        errors: ['You have exceeded the rate limit of 150 requests within a 10 second period, '
+                 + 'and have been timed out for 60 seconds.'],
+      }, rejectAfter ? { 'Retry-After': String(rejectAfter) } : {});
+    }
+    arrivals.push({ t: Date.now(), prompt, status: 200 });
     total++;
     prompts.set(prompt, (prompts.get(prompt) || 0) + 1);
     open++;
