@@ -303,6 +303,14 @@ attempt:
         fi
     };
 
+    /* No place of the provider's limits for this row (a claim that did
+     * not take one for it): back to the queue before any request went
+     * out, certain that nothing was sent (RELEASE, not uncertain). */
+    if
+    :: RELEASE(w, g, a, 0); goto idle
+    :: skip
+    fi;
+
     /* The provider call, no database connection held. The listener's
      * heartbeat may renew the lease meanwhile (or find it lost); the
      * lease may run out at any time (Clock). A submission the provider
