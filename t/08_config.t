@@ -24,10 +24,15 @@ my @cases = (
     [ 'GenFlowCORSOrigins "*" http://a.example', qr/GenFlowCORSOrigins: '\*' stands alone/ ],
     [ 'GenFlowCORSOrigins http://*.example',  qr/GenFlowCORSOrigins: .*no user, path, query or wildcard/ ],
     [ 'GenFlowCORSOrigins',                   qr/GenFlowCORSOrigins: needs at least one origin/ ],
+    [ 'GenFlowPriority high',                 qr/GenFlowPriority: takes a whole number, -1000..1000/ ],
+    [ 'GenFlowPriority 5000',                 qr/GenFlowPriority: takes a whole number, -1000..1000/ ],
 );
 my @server_cases = (
     [ 'GenFlowProvider s dalle',              qr/unknown provider kind 'dalle'/ ],
     [ 'GenFlowProvider s local colour=red',   qr/has no option 'colour'/ ],
+    [ 'GenFlowProvider s local max_concurrent=0', qr/max_concurrent= takes a whole number of calls, 1..100000/ ],
+    [ 'GenFlowProvider s local rate=5',       qr{rate= takes N/S: at most N calls started in any S seconds} ],
+    [ 'GenFlowProvider s local rate=5/0',     qr{rate= takes N/S} ],
     [ 'GenFlowStartingCredits lots',          qr/GenFlowStartingCredits: 'lots' is not a whole number/ ],
     [ 'GenFlowDailyLimit 1e3',                qr/GenFlowDailyLimit: '1e3' is not a whole number/ ],
     [ 'GenFlowStorageURL media',              qr/GenFlowStorageURL: must be a path/ ],

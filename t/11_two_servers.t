@@ -19,7 +19,7 @@ GenFlowStorageDir "$root/media"
 GenFlowStorageURL /media
 GenFlowWorkers 4
 GenFlowLeaseSeconds 5
-GenFlowProvider slow local latency=2500
+GenFlowProvider shared local latency=2500
 <Location /api/neo-glitch>
     GenFlowType neo-glitch
 </Location>
@@ -27,14 +27,15 @@ BODY
 ok(system("/usr/sbin/apache2 -f '$dir/httpd.conf' -k start") == 0, 'server B started');
 for (1 .. 50) { last if -s "$dir/httpd.pid"; sleep 0.1 }
 
-# 16 slow jobs submitted to server A: more than A's idle workers can take
-# at once, so B's workers find some in the queue.
+# 16 slow jobs submitted to server A, whose provider "shared" has
+# max_concurrent=4 there (t/conf/extra.conf.in): A never works more than 4
+# at once, so B's workers find the others in the queue.
 my $u = new_user('twoserver');
 api(GET => '/api/quota', user => $u);
 grant($u, 50);
 my @ids;
 for (1 .. 16) {
-    my $res = api(POST => '/api/slow-glitch/generate', user => $u, body => { prompt => "two $_" },
+    my $res = api(POST => '/api/shared-glitch/generate', user => $u, body => { prompt => "two $_" },
                   headers => { Prefer => 'wait=0' });
     push @ids, json_of($res)->{generationId};
 }

@@ -250,21 +250,38 @@ static const char QUEUE_SQL[] =
     "  (extract(epoch FROM g.started_at) * 1000)::bigint::text, g.preset," \
     "  g.input->'parameters'->>'strength', g.server_name"
 
-/* args: lease owner, lease seconds, server names (SERVED_BY). Takes the
- * oldest due row that has no
- * accepted provider job: a first attempt, a retry or a fallback. New work
- * goes ahead of the polls of accepted jobs, however many are due (the
- * <table>_due_new index of sql/013 serves it). */
+/* ... and not of a provider the worker may not call now (its limits are
+ * full, or it asked for a pause): skip names them, newline-separated; the
+ * row's provider is its chain's current entry, without the model. */
+#define NOT_SKIPPED(d, skip) \
+    " AND NOT (split_part(split_part(" d ".chain, ',', " d ".chain_index + 1), ':', 1)" \
+    "   = ANY(string_to_array(COALESCE(" skip ", ''), E'\\n')))"
+
+/* args: lease owner, lease seconds, server names (SERVED_BY), providers
+ * to skip (NOT_SKIPPED). Takes one due row that has no accepted provider
+ * job: a first attempt, a retry or a fallback. New work goes ahead of the
+ * polls of accepted jobs, however many are due (the <table>_due_new index
+ * of sql/013 serves it).
+ *
+ * Users take turns: the row goes to the user with the fewest attempts of
+ * this type running now (a live lease), the oldest due row of theirs
+ * first; between users with as many running, the oldest due row. One
+ * user's 500 queued generations thus share the places with another's one
+ * instead of going ahead of it. */
 static const char CLAIM_SQL[] =
     CLAIM_SET
     " FROM (SELECT d.id, d.lease_owner AS prev_owner FROM {T} d"
+    "   LEFT JOIN (SELECT b.user_id, count(*) AS n FROM {T} b"
+    "     WHERE b.status = 'processing' AND b.lease_until >= now() GROUP BY b.user_id) busy"
+    "   ON busy.user_id = d.user_id"
     "   WHERE " DUE_NOW("d") SERVED_BY("d", "%s::text") " AND d.provider_job_id IS NULL"
-    "   ORDER BY d.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) pick"
+    NOT_SKIPPED("d", "%s::text")
+    "   ORDER BY COALESCE(busy.n, 0), d.next_attempt_at LIMIT 1 FOR UPDATE OF d SKIP LOCKED) pick"
     " WHERE g.id = pick.id"
     CLAIM_RETURNING;
 
-/* args: lease owner, lease seconds, server names (SERVED_BY), batch
- * size. Takes up to that many due
+/* args: lease owner, lease seconds, server names (SERVED_BY), providers
+ * to skip (NOT_SKIPPED), batch size. Takes up to that many due
  * polls of accepted jobs at once, oldest first (<table>_due_poll), all
  * under one lease: each goes in flight on the child's loop at once; a
  * worker without a loop polls them in turn and gives back, with
@@ -273,6 +290,7 @@ static const char CLAIM_POLLS_SQL[] =
     CLAIM_SET
     " FROM (SELECT d.id, d.lease_owner AS prev_owner FROM {T} d"
     "   WHERE " DUE_NOW("d") SERVED_BY("d", "%s::text") " AND d.provider_job_id IS NOT NULL"
+    NOT_SKIPPED("d", "%s::text")
     "   ORDER BY d.next_attempt_at LIMIT %d FOR UPDATE SKIP LOCKED) pick"
     " WHERE g.id = pick.id"
     CLAIM_RETURNING;

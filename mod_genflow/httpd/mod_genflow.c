@@ -7,8 +7,10 @@
  *     whole and build every type's SQL; each pooled connection prepares a
  *     statement the first time it runs it (mod_genflow_db.c).
  *     The providers' circuit breakers get their shared memory and global
- *     mutex (mod_genflow_breaker.c; the Mutex is registered in pre_config).
- *  3. child_init: re-attach the breakers' mutex, start the background
+ *     mutex (mod_genflow_breaker.c; the Mutex is registered in pre_config),
+ *     and their limits theirs, kept from the parent's start to its end
+ *     (mod_genflow_limits.c).
+ *  3. child_init: re-attach both mutexes, start the background
  *     workers (mod_genflow_worker.c).
  *     translate_name + map_to_storage: a request inside a GenFlowType
  *     location names no file, so httpd's filesystem walk is skipped.
@@ -31,6 +33,7 @@
 
 #include "httpd/mod_genflow_private.h"
 #include "httpd/mod_genflow_watch.h"
+#include "httpd/mod_genflow_limits.h"
 #include "net/gf_http.h"
 #include "core/gf_log.h"
 
@@ -70,6 +73,10 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     if (gf_breaker_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* Their limits, in shared memory that outlives restarts. */
+    if (gf_limits_post_config(pconf, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     /* The servers that mount types, by the name generations record. */
     if (gf_sites_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -81,6 +88,7 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
 static void gf_child_init(apr_pool_t *pchild, server_rec *s)
 {
     gf_breaker_child_init(pchild, s);
+    gf_limits_child_init(pchild, s);
     gf_workers_child_init(pchild, s);
     gf_watch_child_init(pchild, s);
 }
@@ -151,6 +159,7 @@ static void gf_register_hooks(apr_pool_t *p)
     gf_cors_register_hooks();
     gf_metrics_register_hooks();
     gf_breaker_register_hooks();
+    gf_limits_register_hooks();
     gf_authn_cache_register_hooks(p);
     ap_hook_insert_error_filter(gf_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
     gf_register_error_filter();

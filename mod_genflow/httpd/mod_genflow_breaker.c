@@ -29,6 +29,7 @@
 #include <mod_status.h>
 
 #include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_limits.h"
 #include "core/gf_credits.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
@@ -371,6 +372,7 @@ json_object *gf_breaker_health(apr_pool_t *p, server_rec *s)
                                ? json_object_new_string(gf_time_rfc3339(p, b.probe_until)) : NULL);
         json_object_object_add(o, "skipped", json_object_new_int64((int64_t)b.skipped));
         json_object_object_add(o, "opened", json_object_new_int64((int64_t)b.opened));
+        json_object_object_add(o, "limits", gf_limits_health(p, prov));
         json_object_object_add(out, prov->name, o);
     }
     return out;
@@ -437,6 +439,15 @@ void gf_breaker_status(request_rec *r, int flags)
                    b.opened, st == GF_BREAKER_OPEN ? gf_time_rfc3339(r->pool, b.retry_at) : "-");
     }
     ap_rputs("</table>\n", r);
+}
+
+void gf_breaker_each(void (*fn)(gf_provider_t *prov, const char *server, const char *key,
+                                void *baton), void *baton)
+{
+    int i;
+    for (i = 0; i < nslots; i++) {
+        fn((gf_provider_t *)info[i].prov, server_name(&info[i]), info[i].key, baton);
+    }
 }
 
 void gf_breaker_register_hooks(void)

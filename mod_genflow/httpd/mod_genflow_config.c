@@ -284,6 +284,34 @@ static const char *set_type(cmd_parms *cmd, void *dcv, const char *name, const c
     return NULL;
 }
 
+/* GenFlowPriority N, after GenFlowType in its <Location>: the type's,
+ * module-wide like the type itself, so two locations of one type must not
+ * give it two priorities. */
+static const char *set_priority(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    gf_dir_conf_t *dc = dcv;
+    char *end;
+    long n = strtol(arg, &end, 10);
+    const char *where;
+
+    if (!*arg || *end || n < -1000 || n > 1000) {
+        return DIRECTIVE_ERROR(cmd, "takes a whole number, -1000..1000 (higher is claimed "
+                               "first; default 0)");
+    }
+    if (!dc->type) {
+        return DIRECTIVE_ERROR(cmd, "belongs after GenFlowType in the type's <Location>");
+    }
+    where = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num);
+    if (dc->type->priority_where && dc->type->priority != (int)n) {
+        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "type '%s' already has priority %d "
+                               "(%s)", dc->type->name, dc->type->priority,
+                               dc->type->priority_where));
+    }
+    dc->type->priority = (int)n;
+    dc->type->priority_where = where;
+    return NULL;
+}
+
 static const char *set_chain(cmd_parms *cmd, void *dcv, int argc, char *const argv[])
 {
     gf_dir_conf_t *dc = dcv;
@@ -448,6 +476,8 @@ const command_rec gf_cmds[] = {
         "Seconds failed and cancelled generations are kept (0 = forever)"),
     AP_INIT_TAKE12("GenFlowType", set_type, NULL, ACCESS_CONF,
         "Serve a generation type at this location: GenFlowType NAME [TABLE]"),
+    AP_INIT_TAKE1("GenFlowPriority", set_priority, NULL, ACCESS_CONF,
+        "Claim this location's type ahead of types of a lower priority: -1000..1000, default 0"),
     AP_INIT_TAKE_ARGV("GenFlowProviders", set_chain, NULL, ACCESS_CONF,
         "The type's provider chain, tried in order: NAME[:MODEL] ..."),
     AP_INIT_TAKE1("GenFlowCost", set_dir_number, NULL, ACCESS_CONF,

@@ -75,7 +75,18 @@ int gf_conf_check(apr_pool_t *p, server_rec *s)
      * host, so each of them must have what its chain names. */
     for (i = 0; i < mounts->nelts; i++) {
         gf_mount_t *m = &APR_ARRAY_IDX(mounts, i, gf_mount_t);
-        if (!m->dc->chain) continue;
+        gf_type_t *t = m->dc->type;
+        /* The providers the type's rows are made to call: those whose
+         * limits a claim of the type takes places of. */
+        if (!t->providers) t->providers = apr_hash_make(p);
+        if (!m->dc->chain) {
+            apr_hash_set(t->providers, "local", APR_HASH_KEY_STRING, "local");
+            continue;
+        }
+        for (j = 0; j < m->dc->chain->nelts; j++) {
+            const char *name = APR_ARRAY_IDX(m->dc->chain, j, gf_chain_entry_t).provider;
+            apr_hash_set(t->providers, name, APR_HASH_KEY_STRING, name);
+        }
         for (sp = s; sp; sp = sp->next) {
             gf_server_conf_t *sc = gf_server_conf(sp);
             if (sp != m->s && m->s->is_virtual) continue;

@@ -27,6 +27,7 @@
 #include <http_protocol.h>
 
 #include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_limits.h"
 #include <apu.h>
 #include <apr_optional_hooks.h>
 #include <mod_status.h>
@@ -233,6 +234,7 @@ int gf_metrics_handler(request_rec *r)
         ap_rputs(gf_mtext_str(&t), r);
         ap_rputs(gf_mtext_str(&due), r);
         gf_breaker_metrics(r);
+        gf_limits_metrics(r);
         ap_rputs("# HELP genflow_database_up 1 when PostgreSQL answered this scrape.\n"
                  "# TYPE genflow_database_up gauge\n", r);
         if (has_db) ap_rprintf(r, "genflow_database_up %d\n", up);

@@ -51,6 +51,9 @@ typedef struct {
     const char *name;            /* "neo-glitch" */
     const char *table;           /* "neo_glitch_media" */
     const char *labels[GF_SQL_TYPE_OPS]; /* prepared statement labels */
+    int priority;                /* GenFlowPriority: higher is claimed first */
+    apr_hash_t *providers;       /* names in its locations' chains (startup) */
+    const char *priority_where;  /* the directive that set it, or NULL */
 } gf_type_t;
 
 /* Server (module-wide) settings. */
@@ -382,6 +385,16 @@ typedef struct {
 } gf_claim_t;
 /* Polls of accepted jobs a worker claims at once (GF_SQL_CLAIM_POLLS). */
 #define GF_POLL_BATCH 16
+/* Providers a claim leaves alone, newline-separated: those whose limits
+ * have no place now (the claim adds them), and those a type of a higher
+ * priority found full in the same round (the worker passes them on, so
+ * that a place freed a moment later goes to the higher type). */
+#define GF_SKIP_MAX 1024
+typedef struct {
+    char names[GF_SKIP_MAX];
+} gf_skip_t;
+/* Add the newline-separated names of list to skip (as many as fit). */
+void gf_skip_add(gf_skip_t *skip, const char *list);
 /* Work type t on engine e's database: one due generation without an
  * accepted provider job (new work goes first), else a batch of at most
  * *places due polls (places the worker reserved in the loop), each with
@@ -390,7 +403,7 @@ typedef struct {
  * *places, or, without a loop, is run here. Returns 1 when something was
  * claimed, 0 when nothing was due, -1 on database trouble. */
 int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
-               const char *lease_owner, int *places);
+               const char *lease_owner, int *places, gf_skip_t *skip);
 /* Which of engine e's types have work due now (usually one query):
  * due[i] for e->types[i]. 0, or -1 on database trouble. */
 int gf_run_due_types(const gf_engine_t *e, apr_pool_t *p, int *due);
@@ -435,6 +448,11 @@ json_object *gf_breaker_health(apr_pool_t *p, server_rec *s);
 /* genflow-metrics and mod_status. */
 void gf_breaker_metrics(request_rec *r);
 void gf_breaker_status(request_rec *r, int flags);
+/* Every provider of the configuration once, with its server's label
+ * ("main" or "host:port") and the key its shared state is found by
+ * (the provider limits keep theirs by the same key). */
+void gf_breaker_each(void (*fn)(gf_provider_t *prov, const char *server, const char *key,
+                                void *baton), void *baton);
 
 /* mod_genflow_webhook.c */
 int gf_webhook_handler(request_rec *r);

@@ -31,6 +31,7 @@
 #include "core/gf_job.h"
 #include "core/gf_sql.h"
 #include "httpd/mod_genflow_run.h"
+#include "httpd/mod_genflow_limits.h"
 #include "net/gf_loop.h"
 
 #define OUTCOME_RETRY_WAIT apr_time_from_msec(500)
@@ -92,25 +93,28 @@ typedef struct {
     apr_pool_t *p;
     const gf_claim_t *c;
     gf_sql_type_op_t op;
+    int certain;
     int rc;
 } statement_t;
 
 static int attempt_statement_now(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
-                                 gf_sql_type_op_t op);
+                                 gf_sql_type_op_t op, int certain);
 
 static void statement_now(void *baton)
 {
     statement_t *x = baton;
-    x->rc = attempt_statement_now(x->s, x->p, x->c, x->op);
+    x->rc = attempt_statement_now(x->s, x->p, x->c, x->op, x->certain);
 }
 
 /* Run one guarded statement of this attempt on a connection held only for
- * it: RENEW (is the lease still ours?) or RELEASE. 1 when it matched, 0
- * when it did not, -1 when the database could not say. */
+ * it: RENEW (is the lease still ours?) or RELEASE (certain: no request
+ * went to the provider in this attempt). 1 when it matched, 0 when it did
+ * not, -1 when the database could not say. */
 static int attempt_statement(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
-                             gf_sql_type_op_t op)
+                             gf_sql_type_op_t op, int certain)
 {
     statement_t x;
+    x.certain = certain;
     x.s = s;
     x.p = p;
     x.c = c;
@@ -121,7 +125,7 @@ static int attempt_statement(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
 }
 
 static int attempt_statement_now(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
-                                 gf_sql_type_op_t op)
+                                 gf_sql_type_op_t op, int certain)
 {
     gf_db_rows_t *rows;
     gf_db_status_t st;
@@ -136,7 +140,7 @@ static int attempt_statement_now(server_rec *s, apr_pool_t *p, const gf_claim_t 
     else {
         /* RELEASE: a submission cut off may have been accepted. */
         st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 4,
-                           c->provider_job_id ? "0" : "1", c->id, c->lease_owner,
+                           c->provider_job_id || certain ? "0" : "1", c->id, c->lease_owner,
                            num(p, c->attempts));
     }
     gf_db_close(s, dbd);
@@ -254,7 +258,7 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
     if (dd.next == GF_NEXT_COMPLETE) {
         /* Is the generation still this attempt's? A cancelled or expired
          * one gets nothing stored: its late picture is discarded here. */
-        if (attempt_statement(s, p, c, GF_SQL_RENEW) == 0) {
+        if (attempt_statement(s, p, c, GF_SQL_RENEW, 1) == 0) {
             log_transition(s, p, APLOG_INFO, c, provider, "discarded", NULL,
                            "the generation is no longer this attempt's (cancelled, expired "
                            "or taken over); its result is not stored");
@@ -377,7 +381,8 @@ static int apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
     return 1;
 }
 
-static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot);
+static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot,
+                       gf_limits_hold_t *hold);
 
 typedef struct {
     server_rec *s;
@@ -418,9 +423,12 @@ static void on_accepted(const void *data, const char *job_id, const char *state)
 }
 
 /* Run one claimed row under its slot (heartbeats follow it), with the
- * settings of the server (virtual host) that created it. */
+ * settings of the server (virtual host) that created it, and the place of
+ * its provider's limits the claim took for it (hold), which goes back
+ * when the attempt made no call. */
 static int run_row(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
-                   const char *const *row, const char *lease_owner, gf_attempt_t *slot)
+                   const char *const *row, const char *lease_owner, gf_attempt_t *slot,
+                   gf_limits_hold_t *hold)
 {
     gf_claim_t c;
     server_rec *s;
@@ -431,8 +439,9 @@ static int run_row(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
      * host of this engine. */
     if (!(s = gf_engine_server_for(e, c.site))) s = e->s;
     gf_attempt_begin(slot, s, t, c.id, lease_owner, c.attempts);
-    rc = run_claimed(s, p, &c, slot);
+    rc = run_claimed(s, p, &c, slot, hold);
     gf_attempt_end(slot);
+    if (hold->prov) gf_limits_unused(hold);
     return rc;
 }
 
@@ -446,12 +455,13 @@ typedef struct {
     const char **row;
     const char *lease_owner;
     gf_attempt_t slot;
+    gf_limits_hold_t hold;
 } flight_t;
 
 static void flight_main(void *baton)
 {
     flight_t *f = baton;
-    run_row(f->e, f->pool, f->t, f->row, f->lease_owner, &f->slot);
+    run_row(f->e, f->pool, f->t, f->row, f->lease_owner, &f->slot, &f->hold);
     apr_pool_destroy(f->pool);
     free(f);
     gf_workers_landed();
@@ -459,7 +469,7 @@ static void flight_main(void *baton)
 
 /* Launch a claimed row on the loop; 0 when the loop took it. */
 static int launch(const gf_engine_t *e, const gf_type_t *t, const gf_db_rows_t *rows, int i,
-                  const char *lease_owner)
+                  const char *lease_owner, const gf_limits_hold_t *hold)
 {
     apr_allocator_t *allocator;
     flight_t *f = calloc(1, sizeof(*f));
@@ -481,6 +491,7 @@ static int launch(const gf_engine_t *e, const gf_type_t *t, const gf_db_rows_t *
     f->e = e;
     f->t = t;
     f->lease_owner = apr_pstrdup(f->pool, lease_owner);
+    f->hold = *hold;
     f->row = apr_pcalloc(f->pool, sizeof(char *) * (apr_size_t)rows->ncols);
     for (k = 0; k < rows->ncols; k++) {
         f->row[k] = rows->rows[i][k] ? apr_pstrdup(f->pool, rows->rows[i][k]) : NULL;
@@ -514,40 +525,103 @@ static void release_rest(server_rec *s, apr_pool_t *p, const gf_type_t *t, gf_db
                  rows->nrows - from);
 }
 
+/* The provider a claimed row is about to call: its chain's current
+ * entry (NULL when the chain cannot be read; run_claimed fails it). */
+static const char *row_provider(apr_pool_t *p, const char *const *row)
+{
+    const char *err;
+    apr_array_header_t *chain = row[6] ? gf_chain_parse(p, row[6], &err) : NULL;
+    int index = row[7] ? atoi(row[7]) : -1;
+    if (!chain || index < 0 || index >= chain->nelts) return NULL;
+    return APR_ARRAY_IDX(chain, index, gf_chain_entry_t).provider;
+}
+
+/* Claim: new work first (a first attempt, a retry or a fallback), then
+ * the due polls of accepted jobs, a batch at a time. The places of the
+ * providers' limits are taken before each claim (*lc): the claim leaves
+ * the rows of providers without one in the queue. */
+void gf_skip_add(gf_skip_t *skip, const char *list)
+{
+    char *copy, *last, *name;
+    apr_size_t len = strlen(skip->names);
+    char buf[GF_SKIP_MAX];
+
+    if (!list || !*list) return;
+    apr_cpystrn(buf, list, sizeof(buf));
+    copy = buf;
+    for (name = apr_strtok(copy, "\n", &last); name; name = apr_strtok(NULL, "\n", &last)) {
+        apr_size_t n = strlen(name);
+        if (len + n + 2 > sizeof(skip->names)) return;
+        if (len) skip->names[len++] = '\n';
+        memcpy(skip->names + len, name, n + 1);
+        len += n;
+    }
+}
+
+static const char *skip_list(apr_pool_t *p, const gf_limits_claim_t *lc, const gf_skip_t *skip)
+{
+    const char *mine = gf_limits_claim_skip(lc);
+    if (!skip->names[0]) return mine;
+    return *mine ? apr_pstrcat(p, mine, "\n", skip->names, NULL) : skip->names;
+}
+
+static gf_db_status_t claim(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
+                            const char *lease_owner, int places, gf_limits_claim_t **lc,
+                            gf_db_rows_t **rows, gf_skip_t *skip)
+{
+    server_rec *s = e->s;
+    gf_server_conf_t *sc = gf_server_conf(s);
+    const char *lease = num(p, gf_conf_lease_secs(sc));
+    int batch = places < GF_POLL_BATCH ? places : GF_POLL_BATCH;
+    gf_db_status_t st;
+    ap_dbd_t *dbd;
+
+    *lc = gf_limits_claim_begin(p, sc->providers, t->providers, 1);
+    if (!(dbd = gf_db_open(p, s))) return GF_DB_ERROR;
+    st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM], rows, 4, lease_owner, lease,
+                       e->names, skip_list(p, *lc, skip));
+    if (st == GF_DB_OK && (*rows)->nrows == 0) {
+        gf_limits_claim_end(*lc);
+        *lc = gf_limits_claim_begin(p, sc->providers, t->providers, batch);
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM_POLLS], rows, 5, lease_owner,
+                           lease, e->names, skip_list(p, *lc, skip), num(p, batch));
+    }
+    gf_db_close(s, dbd);
+    /* The caller learns which providers had no place. */
+    gf_skip_add(skip, gf_limits_claim_skip(*lc));
+    return st;
+}
+
 int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
-               const char *lease_owner, int *places)
+               const char *lease_owner, int *places, gf_skip_t *skip)
 {
     server_rec *s = e->s;
     gf_server_conf_t *sc = gf_server_conf(s);
     int lease = gf_conf_lease_secs(sc);
+    gf_limits_claim_t *lc;
     gf_db_rows_t *rows;
-    gf_db_status_t st;
-    ap_dbd_t *dbd;
     apr_time_t stop_by;
     int i, from, worked = 0, trouble = 0;
 
-    if (!(dbd = gf_db_open(p, s))) {
+    if (claim(e, p, t, lease_owner, *places, &lc, &rows, skip) != GF_DB_OK) {
+        gf_limits_claim_end(lc);
         return -1;
     }
-    /* New work first: a first attempt, a retry or a fallback. */
-    st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM], &rows, 3, lease_owner,
-                       num(p, lease), e->names);
-    if (st == GF_DB_OK && rows->nrows == 0) {
-        /* Then the due polls of accepted jobs, a batch at a time. */
-        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM_POLLS], &rows, 4, lease_owner,
-                           num(p, lease), e->names,
-                           num(p, *places < GF_POLL_BATCH ? *places : GF_POLL_BATCH));
-    }
-    gf_db_close(s, dbd);
-    if (st != GF_DB_OK) return -1;
-    if (rows->nrows == 0) return 0;
-    /* Each row in flight on the loop at once; the rows the loop could not
-     * take (it is stopping) run here. */
+    /* Each row in flight on the loop at once, with its provider's place;
+     * the rows the loop could not take (it is stopping) run here. */
     for (i = 0; i < rows->nrows; i++) {
-        if (launch(e, t, rows, i, lease_owner) != 0) break;
+        gf_limits_hold_t hold;
+        gf_limits_claim_assign(lc, row_provider(p, rows->rows[i]), &hold);
+        if (launch(e, t, rows, i, lease_owner, &hold) != 0) {
+            if (hold.prov) gf_limits_unused(&hold);
+            break;
+        }
         (*places)--;   /* the attempt keeps it until it lands */
     }
-    if (i == rows->nrows) return 1;
+    if (i == rows->nrows) {
+        gf_limits_claim_end(lc);
+        return rows->nrows > 0 ? 1 : 0;
+    }
     worked = i > 0;
     /* The batch shares one lease, renewed only for the row being worked:
      * rows not reached within half of it go back (the heartbeat of the
@@ -555,15 +629,18 @@ int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
     stop_by = apr_time_now() + apr_time_from_sec(lease) / 2;
     for (from = i; i < rows->nrows; i++) {
         gf_attempt_t slot;
+        gf_limits_hold_t hold;
         if (i > from && (apr_time_now() >= stop_by || gf_workers_aborting()
                          || gf_workers_stopping())) {
             release_rest(s, p, t, rows, i, lease_owner);
             break;
         }
         memset(&slot, 0, sizeof(slot));
-        if (run_row(e, p, t, rows->rows[i], lease_owner, &slot) < 0) trouble = 1;
+        gf_limits_claim_assign(lc, row_provider(p, rows->rows[i]), &hold);
+        if (run_row(e, p, t, rows->rows[i], lease_owner, &slot, &hold) < 0) trouble = 1;
         else worked = 1;
     }
+    gf_limits_claim_end(lc);
     /* A batch that got anything done is work, even if one outcome could
      * not be written: the worker goes on rather than sleeping it off. */
     return worked ? 1 : trouble ? -1 : 0;
@@ -627,7 +704,8 @@ static int resolve_upload(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     return x.ok;
 }
 
-static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot)
+static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot,
+                       gf_limits_hold_t *hold)
 {
     gf_server_conf_t *sc = gf_server_conf(s);
     const gf_claim_t c = *cp;
@@ -698,6 +776,15 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
                        "the provider's circuit is open; not submitting to it");
         return apply(s, p, &c, &d, prov, &res);
     }
+    if (prov && !gf_limits_hold(prov, hold)) {
+        /* The claim took no place of this provider (a virtual host's own
+         * declaration of the name) and it has none now: back to the
+         * queue, certain that nothing was sent. */
+        attempt_statement(s, p, &c, GF_SQL_RELEASE, 1);
+        log_transition(s, p, APLOG_INFO, &c, prov->name, "deferred", NULL,
+                       "the provider's limits are full; the row is back in the queue");
+        return 1;
+    }
     if (!prov) {
         /* Declared when the row was created, gone from the configuration
          * since: a permanent failure of this chain entry. */
@@ -745,6 +832,7 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
             apr_time_t t0 = apr_time_now();
             const char *outcome, *code;
             gf_provider_attempt(prov, &job, c.provider_job_id, p, &res);
+            gf_limits_done(s, prov, hold, &res);
             gf_metrics_classify(&res, &outcome, &code);
             gf_metrics_provider_call(gf_metrics(), prov->name,
                                      gf_workers_aborting() ? "aborted" : outcome, code,
@@ -760,7 +848,7 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
         if (gf_workers_aborting()) {
             /* The child is stopping: give the row back, due now, with its
              * provider job id untouched, for another worker to go on. */
-            int released = attempt_statement(s, p, &c, GF_SQL_RELEASE) == 1;
+            int released = attempt_statement(s, p, &c, GF_SQL_RELEASE, 0) == 1;
             log_transition(s, p, APLOG_INFO, &c, prov->name, "abandoned", NULL,
                            released ? "the server is stopping; the row is released for "
                                       "another worker" : "the server is stopping");

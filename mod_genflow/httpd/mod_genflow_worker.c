@@ -36,6 +36,7 @@
 #define IDLE_WAIT        apr_time_from_msec(500)
 #define TROUBLE_WAIT     apr_time_from_sec(1)
 #define SWEEP_INTERVAL   apr_time_from_sec(2)
+#define ROUND_CLAIMS     64     /* claims in one round of a worker */
 #define EXIT_GRACE       apr_time_from_sec(3)   /* running attempts may finish */
 
 gf_workers_t *gf_W;    /* this child's workers; NULL in the parent */
@@ -217,11 +218,59 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *thread, void *data)
 
 /* ---- workers ----------------------------------------------------------- */
 
-/* Work engine e's due types once. 1: something was worked; -1: database
- * trouble only; 0: nothing due. */
-static int work_engine(const gf_engine_t *e, apr_pool_t *pool, long index, int start, int *due)
+/* The order in which a round visits engine e's types: higher
+ * GenFlowPriority first; among types of one priority, a different one
+ * first each round (start), so that none of them starves. */
+static void visit_order(const gf_engine_t *e, int start, int *order)
 {
-    int ntypes = e->types->nelts, i, worked = 0, trouble = 0;
+    int ntypes = e->types->nelts, i, j;
+    for (i = 0; i < ntypes; i++) order[i] = (start + i) % ntypes;
+    /* Insertion sort, stable: the rotation stays within each priority. */
+    for (i = 1; i < ntypes; i++) {
+        int k = order[i];
+        int pk = APR_ARRAY_IDX(e->types, k, gf_type_t *)->priority;
+        for (j = i; j > 0 && APR_ARRAY_IDX(e->types, order[j - 1], gf_type_t *)->priority < pk;
+             j--) {
+            order[j] = order[j - 1];
+        }
+        order[j] = k;
+    }
+}
+
+/* Is a type of a higher priority than type k due (queued since the
+ * round's probe, or a place freed since its claim found none)? Asked
+ * before a claim of a lower priority, so that it does not take the place
+ * a higher one waits for; free when every type has the same priority.
+ * Each type is tried at most twice a round (tried), so a higher type that
+ * cannot be served does not hold the lower ones up. */
+static int higher_due(const gf_engine_t *e, apr_pool_t *pool, int k, int *due, const int *tried)
+{
+    int pk = APR_ARRAY_IDX(e->types, k, gf_type_t *)->priority, i, any = 0;
+    for (i = 0; i < e->types->nelts; i++) {
+        if (APR_ARRAY_IDX(e->types, i, gf_type_t *)->priority > pk) any = 1;
+    }
+    if (!any || gf_run_due_types(e, pool, due) < 0) return 0;
+    for (i = 0; i < e->types->nelts; i++) {
+        if (due[i] && tried[i] < 2 && APR_ARRAY_IDX(e->types, i, gf_type_t *)->priority > pk) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Work engine e's due types once. 1: something was worked; -1: database
+ * trouble only; 0: nothing due. After each claim that took work the visit
+ * starts again from the highest priority: a type of lower priority gets a
+ * claim only when every type above it had nothing it could take. */
+static int work_engine(const gf_engine_t *e, apr_pool_t *pool, long index, int start, int *due,
+                       int *order)
+{
+    int ntypes = e->types->nelts, i, worked = 0, trouble = 0, claims = 0;
+    int *tried = order + ntypes, group = 0;
+    /* Providers the types visited so far found full: "above" those of a
+     * higher priority than the type being visited, "same" those of its
+     * own priority (not passed on within a priority). */
+    gf_skip_t above, same;
 
     /* One query says which types have work due; an idle engine costs
      * that query per round, not a claim per type. */
@@ -230,19 +279,53 @@ static int work_engine(const gf_engine_t *e, apr_pool_t *pool, long index, int s
         for (i = 0; i < ntypes; i++) due[i] = 0;
     }
     apr_pool_clear(pool);
+    visit_order(e, start, order);
+    for (i = 0; i < ntypes; i++) tried[i] = 0;
+    above.names[0] = same.names[0] = '\0';
+    /* The fibers' statements go first: they hold attempts in flight. */
+    run_hops();
     for (i = 0; i < ntypes && !W->stopping; i++) {
-        /* Start at a different type each round so no type starves. */
-        int k = (start + i) % ntypes, rc, places;
+        int k = order[i], rc, places;
+        int pk = APR_ARRAY_IDX(e->types, k, gf_type_t *)->priority;
+        gf_skip_t skip;
+        if (i == 0 || pk != group) {
+            /* A lower priority: what the higher ones found full is theirs. */
+            if (i == 0) above.names[0] = '\0';
+            else gf_skip_add(&above, same.names);
+            same.names[0] = '\0';
+            group = pk;
+        }
         if (!due[k]) continue;
-        /* The fibers' statements go first: they hold attempts in flight. */
-        run_hops();
+        if (i > 0 && higher_due(e, pool, k, due, tried)) {
+            apr_pool_clear(pool);
+            i = -1;
+            continue;
+        }
         if ((places = reserve(GF_POLL_BATCH)) == 0) break;
+        skip = above;
         rc = gf_run_one(e, pool, APR_ARRAY_IDX(e->types, k, gf_type_t *),
-                        apr_psprintf(pool, "%s:%ld", W->node, index), &places);
+                        apr_psprintf(pool, "%s:%ld", W->node, index), &places, &skip);
+        /* What this claim found full: skip now ends with it. */
+        {
+            const char *found = skip.names + strlen(above.names);
+            if (*found == '\n') found++;
+            gf_skip_add(&same, found);
+        }
         unreserve(places);
         apr_pool_clear(pool);
-        if (rc > 0) worked = 1;
-        else if (rc < 0) trouble = 1;
+        if (rc > 0) {
+            worked = 1;
+            /* From the top again; a long queue still ends the round now
+             * and then, for the sweeps and the next due probe. */
+            if (++claims >= ROUND_CLAIMS) break;
+            run_hops();
+            i = -1;
+        }
+        else {
+            tried[k]++;
+            due[k] = 0;          /* nothing it could take this round */
+            if (rc < 0) trouble = 1;
+        }
     }
     return worked ? 1 : trouble ? -1 : 0;
 }
@@ -265,7 +348,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     long index = (long)(apr_uintptr_t)data;
     apr_allocator_t *allocator;
     apr_pool_t *pool;
-    int start = 0, *due, maxtypes = 1, j;
+    int start = 0, *due, *order, maxtypes = 1, j;
     apr_time_t next_sweep = apr_time_now() + SWEEP_INTERVAL;
     (void)thread;
 
@@ -281,9 +364,12 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         const gf_engine_t *e = APR_ARRAY_IDX(W->engines, j, gf_engine_t *);
         if (e->types->nelts > maxtypes) maxtypes = e->types->nelts;
     }
-    /* Outlives the per-round clears of pool. */
+    /* Outlive the per-round clears of pool. */
     due = calloc((apr_size_t)maxtypes, sizeof(int));
-    if (!due) {
+    order = calloc((apr_size_t)maxtypes * 2, sizeof(int));   /* and tried */
+    if (!due || !order) {
+        free(due);
+        free(order);
         apr_pool_destroy(pool);
         return NULL;
     }
@@ -311,7 +397,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         /* Every database the child's servers use, in turn. */
         for (j = 0; j < W->engines->nelts && !W->stopping; j++) {
             int rc = work_engine(APR_ARRAY_IDX(W->engines, j, gf_engine_t *), pool, index,
-                                 start, due);
+                                 start, due, order);
             if (rc > 0) worked = 1;
             else if (rc < 0) trouble = 1;
         }
@@ -331,6 +417,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     }
     gf_http_thread_cleanup();
     free(due);
+    free(order);
     apr_pool_destroy(pool);
     return NULL;   /* as gf_listener_main: return, never apr_thread_exit() */
 }

@@ -14,6 +14,7 @@
 #include <apr_time.h>
 
 #include "core/gf_breaker.h"
+#include "core/gf_limit.h"
 #include "core/gf_outcome.h"
 #include "image/gf_image.h"
 
@@ -82,6 +83,8 @@ struct gf_provider_t {
     gf_breaker_conf_t breaker; /* breaker=, breaker_failures=, … (gf_breaker.h) */
     int breaker_slot;          /* its state's index in the shared memory, -1 none
                                 * (set at startup by the httpd glue) */
+    gf_limit_conf_t limit;     /* max_concurrent=, rate= (gf_limit.h) */
+    int limit_slot;            /* its limits' index in the shared memory, -1 none */
 };
 
 typedef struct {
@@ -103,7 +106,8 @@ gf_provider_t *gf_provider_create(apr_pool_t *p, const char *name,
                                   const char *kind, const char **err);
 
 /* "key=value" from the declaration line: model=, the circuit breaker's
- * options (gf_breaker_option), or the kind's own. */
+ * options (gf_breaker_option), the limits (gf_limit_option), or the
+ * kind's own. */
 const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *arg);
 
 /* Parse "name" or "name:model" of a chain. */
