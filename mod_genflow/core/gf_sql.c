@@ -332,15 +332,17 @@ static const char RENEW_SQL[] =
     " RETURNING 1";
 
 /* args: uncertain (1 when a submission was cut off: the provider may have
- * accepted it), id, lease owner, attempt. An attempt abandoned at child
- * exit gives its row back, due now, for any worker to rescue; the
- * provider's job id and state stay, so an accepted job is polled, not
- * submitted again. After a cut-off submission the owner stays, with the
- * lease already expired: the next claim sees a rescue, as after a crash. */
+ * accepted it), delay ms, id, lease owner, attempt. An attempt abandoned at
+ * child exit gives its row back, due now (delay 0), for any worker to
+ * rescue; the provider's job id and state stay, so an accepted job is
+ * polled, not submitted again. After a cut-off submission the owner stays,
+ * with the lease already expired: the next claim sees a rescue, as after a
+ * crash. An attempt whose provider has no place gives it back certain,
+ * due when a place may be free (delay). */
 static const char RELEASE_SQL[] =
     "UPDATE {T} g SET lease_owner = CASE WHEN %d = 1 THEN g.lease_owner END,"
     "  lease_until = now() - interval '1 second',"
-    "  next_attempt_at = now()"
+    "  next_attempt_at = now() + make_interval(secs => %d / 1000.0)"
     " WHERE g.id = %s::uuid AND g.lease_owner = %s AND g.attempts = %d"
     "  AND g.status = 'processing'"
     " RETURNING 1";

@@ -48,12 +48,14 @@ typedef struct {
 typedef struct {
     apr_uint64_t magic;
     apr_uint64_t nslots;
+    apr_uint64_t slot_size;      /* a module built otherwise has another layout */
 } header_t;
 
 /* The process's view: the segment and mutex of the parent's lifetime. */
 static slot_t *slots;
 static apr_global_mutex_t *mutex;
 static apr_int32_t self;         /* this process's pid */
+static int broken;               /* no mutex in this child: limited providers get no call */
 
 static int lim_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
@@ -131,6 +133,18 @@ static int attach(apr_pool_t *proc, server_rec *s)
 
     apr_pool_userdata_get((void **)&shm, SHM_KEY, proc);
     apr_pool_userdata_get((void **)&mutex, MUTEX_KEY, proc);
+    if (shm) {
+        /* Another build of the module (a restart after an upgrade) may
+         * lay its slots out otherwise: it gets a segment of its own, and
+         * the old children keep theirs. */
+        h = apr_shm_baseaddr_get(shm);
+        if (h->magic != LIM_MAGIC || h->nslots != NSLOTS || h->slot_size != sizeof(slot_t)) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, GF_LOGNO(4806)
+                         "provider limits: the shared memory of the previous module is laid "
+                         "out otherwise; counting starts afresh");
+            shm = NULL;
+        }
+    }
     if (!shm) {
         apr_size_t bytes = sizeof(header_t) + sizeof(slot_t) * NSLOTS;
         rv = apr_shm_create(&shm, bytes, NULL, proc);
@@ -144,6 +158,7 @@ static int attach(apr_pool_t *proc, server_rec *s)
         memset(h, 0, bytes);
         h->magic = LIM_MAGIC;
         h->nslots = NSLOTS;
+        h->slot_size = sizeof(slot_t);
         apr_pool_userdata_set(shm, SHM_KEY, apr_pool_cleanup_null, proc);
     }
     if (!mutex) {
@@ -189,7 +204,7 @@ void gf_limits_child_init(apr_pool_t *pchild, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, GF_LOGNO(4804)
                      "cannot attach to the provider limits' mutex: this child starts no "
                      "call to a limited provider");
-        slots = NULL;
+        broken = 1;
         return;
     }
     self = (apr_int32_t)getpid();
@@ -232,6 +247,7 @@ typedef struct {
 struct gf_limits_claim_t {
     apr_array_header_t *entries; /* claim_entry_t */
     const char *skip;
+    int room;
 };
 
 gf_limits_claim_t *gf_limits_claim_begin(apr_pool_t *p, apr_hash_t *providers,
@@ -243,6 +259,7 @@ gf_limits_claim_t *gf_limits_claim_begin(apr_pool_t *p, apr_hash_t *providers,
 
     lc->entries = apr_array_make(p, 4, sizeof(claim_entry_t));
     lc->skip = "";
+    lc->room = want;
     if (!slots || !providers) return lc;
     for (hi = apr_hash_first(p, providers); hi; hi = apr_hash_next(hi)) {
         void *v;
@@ -252,7 +269,14 @@ gf_limits_claim_t *gf_limits_claim_begin(apr_pool_t *p, apr_hash_t *providers,
         apr_hash_this(hi, NULL, NULL, &v);
         prov = v;
         if (names && !apr_hash_get(names, prov->name, APR_HASH_KEY_STRING)) continue;
-        if (!(st = state_of(prov)) || apr_global_mutex_lock(mutex) != APR_SUCCESS) continue;
+        if (!(st = state_of(prov))) continue;
+        if (broken || apr_global_mutex_lock(mutex) != APR_SUCCESS) {
+            /* No count to keep to: the limited providers get no call. */
+            if (gf_limit_any(&prov->limit)) {
+                lc->skip = apr_pstrcat(p, lc->skip, *lc->skip ? "\n" : "", prov->name, NULL);
+            }
+            continue;
+        }
         if (!gf_limit_any(&prov->limit)) {
             n = paused_locked(st, now) ? 0 : -1;
         }
@@ -265,6 +289,7 @@ gf_limits_claim_t *gf_limits_claim_begin(apr_pool_t *p, apr_hash_t *providers,
             ce->prov = prov;
             ce->n = n;
             ce->taken = now;
+            if (n < lc->room) lc->room = n;
         }
         else if (n == 0) {
             lc->skip = apr_pstrcat(p, lc->skip, *lc->skip ? "\n" : "", prov->name, NULL);
@@ -276,6 +301,11 @@ gf_limits_claim_t *gf_limits_claim_begin(apr_pool_t *p, apr_hash_t *providers,
 const char *gf_limits_claim_skip(const gf_limits_claim_t *lc)
 {
     return lc->skip;
+}
+
+int gf_limits_claim_room(const gf_limits_claim_t *lc)
+{
+    return lc->room;
 }
 
 void gf_limits_claim_assign(gf_limits_claim_t *lc, const char *provider, gf_limits_hold_t *hold)
@@ -308,23 +338,33 @@ void gf_limits_claim_end(gf_limits_claim_t *lc)
     }
 }
 
-int gf_limits_hold(const gf_provider_t *prov, gf_limits_hold_t *hold)
+int gf_limits_hold(const gf_provider_t *prov, gf_limits_hold_t *hold, apr_interval_time_t *defer)
 {
     gf_limit_state_t *st;
-    apr_time_t now = apr_time_now();
+    apr_time_t now = apr_time_now(), next = 0;
     int ok;
 
+    *defer = apr_time_from_sec(1);
     if (hold->prov == prov) return 1;
     gf_limits_unused(hold);
-    if (!(st = state_of(prov)) || apr_global_mutex_lock(mutex) != APR_SUCCESS) return 1;
+    if (!(st = state_of(prov))) return 1;
+    if (broken || apr_global_mutex_lock(mutex) != APR_SUCCESS) return !gf_limit_any(&prov->limit);
     if (!gf_limit_any(&prov->limit)) {
         ok = !paused_locked(st, now);
+        next = st->paused_until;
     }
     else if ((ok = take_locked(prov, st, now)) != 0) {
         hold->prov = prov;
         hold->taken = now;
     }
+    else {
+        next = st->paused_until;
+    }
     apr_global_mutex_unlock(mutex);
+    /* Due again when the pause ends (or in a second: a call's end or the
+     * rate's window frees a place sooner than anyone can tell). */
+    if (!ok && next > now + *defer) *defer = next - now;
+    if (*defer > GF_LIMIT_PAUSE_MAX) *defer = GF_LIMIT_PAUSE_MAX;
     return ok;
 }
 

@@ -35,6 +35,9 @@ gf_limits_claim_t *gf_limits_claim_begin(apr_pool_t *p, apr_hash_t *providers,
 /* The providers whose rows the claim must leave in the queue (no place,
  * or paused), newline-separated; "" when none. */
 const char *gf_limits_claim_skip(const gf_limits_claim_t *lc);
+/* The fewest places taken for one provider (want when none is limited):
+ * a claim of several rows takes no more, so that each row has its place. */
+int gf_limits_claim_room(const gf_limits_claim_t *lc);
 /* A claimed row of the provider named: one of the places taken for it
  * moves to *hold (nothing when the provider has no limit). */
 void gf_limits_claim_assign(gf_limits_claim_t *lc, const char *provider, gf_limits_hold_t *hold);
@@ -43,8 +46,9 @@ void gf_limits_claim_end(gf_limits_claim_t *lc);
 
 /* Make sure *hold is a place of prov (a row whose provider is not the one
  * the claim assumed: a virtual host's own declaration). 1 when held or
- * prov has no limit; 0 when prov has no room now. */
-int gf_limits_hold(const gf_provider_t *prov, gf_limits_hold_t *hold);
+ * prov has no limit; 0 when prov has no room now, and *defer is how long
+ * until one may be free (at least a second). */
+int gf_limits_hold(const gf_provider_t *prov, gf_limits_hold_t *hold, apr_interval_time_t *defer);
 /* The call to prov made with *hold (held or not: a provider without
  * limits) ended; res is what it came to: a 429 with Retry-After pauses
  * prov for every child (at most GF_LIMIT_PAUSE_MAX). */

@@ -382,6 +382,7 @@ typedef struct {
     const char *preset;          /* the create's preset key, or NULL */
     const char *strength;        /* parameters.strength as stored, or NULL */
     const char *site;            /* the server that created it ("host:port"), or NULL */
+    apr_interval_time_t defer;   /* no place of its provider: due again after this */
 } gf_claim_t;
 /* Polls of accepted jobs a worker claims at once (GF_SQL_CLAIM_POLLS). */
 #define GF_POLL_BATCH 16

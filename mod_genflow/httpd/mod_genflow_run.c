@@ -138,10 +138,12 @@ static int attempt_statement_now(server_rec *s, apr_pool_t *p, const gf_claim_t 
                            c->lease_owner, num(p, c->attempts));
     }
     else {
-        /* RELEASE: a submission cut off may have been accepted. */
-        st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 4,
-                           c->provider_job_id || certain ? "0" : "1", c->id, c->lease_owner,
-                           num(p, c->attempts));
+        /* RELEASE: a submission cut off may have been accepted; a
+         * certain one (a deferral) is due again after a while. */
+        st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 5,
+                           c->provider_job_id || certain ? "0" : "1",
+                           num(p, certain ? (long)apr_time_as_msec(c->defer) : 0), c->id,
+                           c->lease_owner, num(p, c->attempts));
     }
     gf_db_close(s, dbd);
     if (st != GF_DB_OK) return -1;
@@ -583,8 +585,10 @@ static gf_db_status_t claim(const gf_engine_t *e, apr_pool_t *p, const gf_type_t
     if (st == GF_DB_OK && (*rows)->nrows == 0) {
         gf_limits_claim_end(*lc);
         *lc = gf_limits_claim_begin(p, sc->providers, t->providers, batch);
+        /* No more rows than the places taken for any one provider. */
         st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM_POLLS], rows, 5, lease_owner,
-                           lease, e->names, skip_list(p, *lc, skip), num(p, batch));
+                           lease, e->names, skip_list(p, *lc, skip),
+                           num(p, gf_limits_claim_room(*lc)));
     }
     gf_db_close(s, dbd);
     /* The caller learns which providers had no place. */
@@ -599,6 +603,7 @@ int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
     gf_server_conf_t *sc = gf_server_conf(s);
     int lease = gf_conf_lease_secs(sc);
     gf_limits_claim_t *lc;
+    gf_limits_hold_t first;
     gf_db_rows_t *rows;
     apr_time_t stop_by;
     int i, from, worked = 0, trouble = 0;
@@ -613,7 +618,7 @@ int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
         gf_limits_hold_t hold;
         gf_limits_claim_assign(lc, row_provider(p, rows->rows[i]), &hold);
         if (launch(e, t, rows, i, lease_owner, &hold) != 0) {
-            if (hold.prov) gf_limits_unused(&hold);
+            first = hold;   /* the row runs here, with its place */
             break;
         }
         (*places)--;   /* the attempt keeps it until it lands */
@@ -636,7 +641,8 @@ int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
             break;
         }
         memset(&slot, 0, sizeof(slot));
-        gf_limits_claim_assign(lc, row_provider(p, rows->rows[i]), &hold);
+        if (i == from) hold = first;
+        else gf_limits_claim_assign(lc, row_provider(p, rows->rows[i]), &hold);
         if (run_row(e, p, t, rows->rows[i], lease_owner, &slot, &hold) < 0) trouble = 1;
         else worked = 1;
     }
@@ -768,6 +774,17 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
                        "to this provider again");
         return apply(s, p, &c, &d, prov, &res);
     }
+    if (prov && !gf_limits_hold(prov, hold, &cp->defer)) {
+        /* The claim took no place of this provider (a virtual host's own
+         * declaration of the name, a row of a chain the type's locations
+         * no longer name) and it has none now: back to the queue, certain
+         * that nothing was sent, due when a place may be free. Before the
+         * circuit breaker's gate, which would make this the probe. */
+        attempt_statement(s, p, cp, GF_SQL_RELEASE, 1);
+        log_transition(s, p, APLOG_INFO, &c, prov->name, "deferred", NULL,
+                       "the provider's limits are full; the row is back in the queue");
+        return 1;
+    }
     if (prov && !c.provider_job_id
         && gf_breaker_gate(s, p, prov, c.chain_index + 1 < chain->nelts, &probe, &d)) {
         /* The provider's circuit is open: no call (a poll is never held
@@ -775,15 +792,6 @@ static int run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_
         log_transition(s, p, APLOG_INFO, &c, prov->name, "skipped", NULL,
                        "the provider's circuit is open; not submitting to it");
         return apply(s, p, &c, &d, prov, &res);
-    }
-    if (prov && !gf_limits_hold(prov, hold)) {
-        /* The claim took no place of this provider (a virtual host's own
-         * declaration of the name) and it has none now: back to the
-         * queue, certain that nothing was sent. */
-        attempt_statement(s, p, &c, GF_SQL_RELEASE, 1);
-        log_transition(s, p, APLOG_INFO, &c, prov->name, "deferred", NULL,
-                       "the provider's limits are full; the row is back in the queue");
-        return 1;
     }
     if (!prov) {
         /* Declared when the row was created, gone from the configuration

@@ -295,7 +295,9 @@ static int work_engine(const gf_engine_t *e, apr_pool_t *pool, long index, int s
             same.names[0] = '\0';
             group = pk;
         }
-        if (!due[k]) continue;
+        /* Twice without work this round is enough (higher_due may have
+         * marked it due again). */
+        if (!due[k] || tried[k] >= 2) continue;
         if (i > 0 && higher_due(e, pool, k, due, tried)) {
             apr_pool_clear(pool);
             i = -1;

@@ -77,6 +77,7 @@ gf_provider_t *gf_provider_create(apr_pool_t *p, const char *name,
     prov->kind = k;
     gf_breaker_conf_default(&prov->breaker);
     prov->breaker_slot = -1;
+    prov->limit_slot = -1;
     return prov;
 }
 
