@@ -40,7 +40,7 @@ my @server_cases = (
     [ 'GenFlowMaxInFlight many',              qr/GenFlowMaxInFlight: 'many' is not a whole number/ ],
     [ 'GenFlowCORSOrigins studio.example',    qr{GenFlowCORSOrigins: origin 'studio.example' must start with http:// or https://} ],
 );
-plan tests => @cases + @server_cases + 10;
+plan tests => @cases + @server_cases + 12;
 
 my $dir = tempdir(CLEANUP => 1);
 my $port = free_port();
@@ -93,6 +93,12 @@ ok(start_fails(conf(location => '', server => 'GenFlowProvider s stability'),
 ok(start_fails(conf(location => '', server => 'GenFlowProvider s fal key_env=PATH base_url=http://example.com'),
                qr/only https is allowed/),
    'plain http to a non-loopback host stops startup');
+ok(start_fails(conf(location => '', server => "DBDKeep 10\nDBDMax 4"),
+               qr/DBDKeep 10 \(\S+:\d+\) is above DBDMax 4 \(\S+:\d+\): mod_dbd cannot make its connection pool/),
+   'DBDKeep above DBDMax stops startup, naming both');
+ok(start_fails(conf(location => '', server => "DBDMin 3\nDBDKeep 2"),
+               qr/DBDMin 3 \(\S+:\d+\) is above DBDKeep 2/),
+   'DBDMin above DBDKeep stops startup');
 ok(start_fails(conf(location => '', server => '', storage => ''),
                qr/GenFlowStorageDir and GenFlowStorageURL are not both set/),
    'a type without storage stops startup');

@@ -1,12 +1,15 @@
 /* mod_genflow_config_check.c: the checks across directives once the whole
  * configuration is read (post_config, see mod_genflow_config.h): every
  * network provider is usable, every chain names declared providers, every
- * server has somewhere to keep the pictures, and how the slowest attempt
- * compares with the lease.
+ * server has somewhere to keep the pictures, mod_dbd's pool can be made,
+ * and how the slowest attempt compares with the lease.
  */
+#include <stdlib.h>
 #include <apr_hash.h>
+#include <apr_strings.h>
 
 #include "httpd/mod_genflow_config.h"
+#include <ap_mpm.h>
 
 /* The longest one attempt can take (the slowest provider's longest path
  * plus storing the picture with every retry), against the lease. Longer
@@ -47,6 +50,73 @@ static void log_worst_attempt(apr_pool_t *p, server_rec *s)
     }
 }
 
+/* mod_dbd's pool settings, as written: mod_dbd keeps its record to
+ * itself, so they are read off the configuration tree (the top level for
+ * the main server, each <VirtualHost>'s own over those). */
+typedef struct {
+    long n[3];                   /* DBDMin, DBDKeep, DBDMax */
+    const char *where[3];
+} dbd_pool_t;
+
+static const char *const DBD_POOL[3] = { "DBDMin", "DBDKeep", "DBDMax" };
+
+static void dbd_read(apr_pool_t *p, const ap_directive_t *d, dbd_pool_t *pool)
+{
+    int i;
+    for (; d; d = d->next) {
+        for (i = 0; i < 3; i++) {
+            if (d->args && !strcasecmp(d->directive, DBD_POOL[i])) {
+                pool->n[i] = atol(d->args);
+                pool->where[i] = apr_psprintf(p, "%s:%d", d->filename, d->line_num);
+            }
+        }
+    }
+}
+
+/* apr_reslist_create refuses min > keep > max, and mod_dbd then answers
+ * every request that needs a connection with an error (our 503) while
+ * the log says only "DBD: failed to initialise". Stop at startup
+ * instead, naming both values. */
+static int dbd_check(server_rec *s, const dbd_pool_t *pool, const char *server)
+{
+    int i;
+    for (i = 0; i < 2; i++) {
+        if (pool->n[i] <= pool->n[i + 1]) continue;
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, GF_LOGNO(1005)
+                     "%s %ld (%s) is above %s %ld (%s)%s%s: mod_dbd cannot make its "
+                     "connection pool, and every request that needs the database would "
+                     "answer 503; make %s at most %s", DBD_POOL[i], pool->n[i], pool->where[i],
+                     DBD_POOL[i + 1], pool->n[i + 1], pool->where[i + 1],
+                     server ? " for the virtual host " : "", server ? server : "",
+                     DBD_POOL[i], DBD_POOL[i + 1]);
+        return 0;
+    }
+    return 1;
+}
+
+static int check_dbd_pools(apr_pool_t *p, server_rec *s)
+{
+    dbd_pool_t main_pool = { { 1, 2, 10 }, { "default", "default", "default" } };
+    const ap_directive_t *d;
+    int threaded = 0;
+
+    /* Only a threaded MPM's mod_dbd keeps a pool of these sizes. */
+    if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) != APR_SUCCESS || !threaded) return 1;
+    dbd_read(p, ap_conftree, &main_pool);
+    if (!dbd_check(s, &main_pool, NULL)) return 0;
+    for (d = ap_conftree; d; d = d->next) {
+        dbd_pool_t vhost = main_pool;
+        if (strcasecmp(d->directive, "<VirtualHost")) continue;
+        dbd_read(p, d->first_child, &vhost);
+        /* The section's arguments end with its '>'. */
+        if (!dbd_check(s, &vhost, d->args ? apr_pstrndup(p, d->args, strcspn(d->args, ">"))
+                                          : "?")) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int gf_conf_check(apr_pool_t *p, server_rec *s)
 {
     apr_array_header_t *mounts = gf_conf_mounts();
@@ -66,6 +136,9 @@ int gf_conf_check(apr_pool_t *p, server_rec *s)
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
         }
+    }
+    if (!check_dbd_pools(p, s)) {
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (!mounts) {
         return OK;
