@@ -187,7 +187,6 @@ typedef struct {
  * one name and a storage directory the children cannot write. */
 int gf_sites_post_config(apr_pool_t *pconf, server_rec *s);
 apr_array_header_t *gf_sites(void);              /* gf_site_t *, or NULL */
-const gf_site_t *gf_site_find(const char *name); /* NULL when unknown */
 /* For a directive that holds for a whole child or database: the error
  * when it stands in a <VirtualHost>, saying why; else NULL. */
 const char *gf_refuse_in_vhost(cmd_parms *cmd, const char *why);

@@ -44,11 +44,6 @@ apr_array_header_t *gf_sites(void)
     return sites;
 }
 
-const gf_site_t *gf_site_find(const char *name)
-{
-    return by_name && name ? apr_hash_get(by_name, name, APR_HASH_KEY_STRING) : NULL;
-}
-
 /* Does virtual host s work generations differently from the main server:
  * its own providers, storage or lease? (What a worker takes from the
  * server; request-time settings such as credits and limits do not matter

@@ -135,7 +135,6 @@ int gf_type_handler(request_rec *r)
     switch (route.kind) {
     case GF_ROUTE_STATUS:   return gf_type_handle_status(r, dc, &route);
     case GF_ROUTE_CANCEL:   return gf_type_handle_cancel(r, dc, &route);
-    case GF_ROUTE_RETRY:    return gf_type_handle_retry(r, dc, &route);
     case GF_ROUTE_EVENTS:   return gf_type_handle_events(r, dc, &route);
     case GF_ROUTE_HISTORY:  return gf_type_handle_history(r, dc);
     case GF_ROUTE_PRESETS:  return gf_type_handle_presets(r, dc);
