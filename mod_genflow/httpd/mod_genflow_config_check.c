@@ -82,7 +82,7 @@ static int dbd_check(server_rec *s, const dbd_pool_t *pool, const char *server)
     int i;
     for (i = 0; i < 2; i++) {
         if (pool->n[i] <= pool->n[i + 1]) continue;
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, GF_LOGNO(1005)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, GF_LOGNO(1006)
                      "%s %ld (%s) is above %s %ld (%s)%s%s: mod_dbd cannot make its "
                      "connection pool, and every request that needs the database would "
                      "answer 503; make %s at most %s", DBD_POOL[i], pool->n[i], pool->where[i],
