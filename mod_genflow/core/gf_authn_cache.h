@@ -33,6 +33,7 @@
 #define GF_AUTHN_CACHE_KEY_LEN    32   /* bytes of a lookup key (SHA-256) */
 #define GF_AUTHN_CACHE_VALUE_LEN  8    /* bytes of a stored value (the expiry) */
 
+#define GF_AUTHN_CACHE_PROVIDER    "genflow-cache"  /* its authn provider name */
 #define GF_AUTHN_CACHE_TTL_DEFAULT 60          /* seconds */
 #define GF_AUTHN_CACHE_TTL_MAX     3600        /* a longer TTL is refused */
 #define GF_AUTHN_CACHE_SIZE_DEFAULT (1024 * 1024)

@@ -32,8 +32,18 @@
 #include <mpm_common.h>
 
 #include "httpd/mod_genflow_private.h"
-#include "httpd/mod_genflow_watch.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_metrics.h"
+#include "httpd/mod_genflow_sites.h"
+#include "httpd/mod_genflow_breaker.h"
+#include "httpd/mod_genflow_cors.h"
+#include "httpd/mod_genflow_authn_cache.h"
 #include "httpd/mod_genflow_limits.h"
+#include "httpd/mod_genflow_engine.h"
+#include "httpd/mod_genflow_watch.h"
+#include "httpd/mod_genflow_handlers.h"
 #include "net/gf_http.h"
 #include "core/gf_log.h"
 
@@ -59,7 +69,7 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     /* The metrics counters, in shared memory, before the children fork. */
     gf_metrics_post_config(pconf, s);
     /* Each server's genflow-types answer (empty without types). */
-    gf_discovery_post_config(pconf, s);
+    gf_types_post_config(pconf, s);
     if (!gf_registered_types()) {
         return OK;  /* loaded but unused */
     }
@@ -81,15 +91,17 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     if (gf_sites_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    gf_db_register_statements(pconf, s);
+    gf_db_register_statements(pconf, gf_sites_due_statements(pconf));
     return OK;
 }
 
 static void gf_child_init(apr_pool_t *pchild, server_rec *s)
 {
     gf_breaker_child_init(pchild, s);
-    gf_limits_child_init(pchild, s);
-    gf_workers_child_init(pchild, s);
+    /* A place given back wakes the engine; a change it hears reaches the
+     * parked waits: each is passed down, so neither concern calls up. */
+    gf_limits_child_init(pchild, s, gf_workers_wake);
+    gf_workers_child_init(pchild, s, gf_watch_announce);
     gf_watch_child_init(pchild, s);
 }
 
@@ -129,9 +141,9 @@ static int gf_fixups(request_rec *r)
 
 static void gf_register_hooks(apr_pool_t *p)
 {
-    /* Before mod_dbd's post_config, as when statements were registered
-     * with it (they are now prepared on first use, mod_genflow_db.c); the
-     * configuration check does not depend on the order. */
+    /* Before mod_dbd's post_config: nothing depends on it now (statements
+     * are prepared on first use, mod_genflow_db.c), and keeping the order
+     * keeps the log of a failed start the same. */
     static const char *const before_dbd[] = { "mod_dbd.c", NULL };
 
     ap_hook_post_config(gf_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
@@ -142,19 +154,11 @@ static void gf_register_hooks(apr_pool_t *p)
     ap_hook_translate_name(gf_translate_name, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_map_to_storage(gf_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_fixups(gf_fixups, NULL, NULL, APR_HOOK_LAST);
-    ap_hook_handler(gf_type_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    gf_handlers_register_hooks();
     /* Parked requests (mod_genflow_watch.c): woken only once the MPM has
      * suspended their connection; answered when the child stops. */
     ap_hook_suspend_connection(gf_watch_suspended, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_stopping(gf_watch_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(gf_quota_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(gf_webhook_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(gf_admin_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(gf_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(gf_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(gf_api_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(gf_uploads_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(gf_types_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* CORS: headers before authentication, preflights without it. */
     gf_cors_register_hooks();
     gf_metrics_register_hooks();

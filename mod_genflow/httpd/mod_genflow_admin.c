@@ -14,8 +14,8 @@
 #include <apr_uuid.h>
 #include <http_protocol.h>
 
-#include "httpd/mod_genflow_private.h"
-#include "httpd/mod_genflow_watch.h"
+#include "httpd/mod_genflow_handlers.h"
+#include "httpd/mod_genflow_limits.h"
 #include "core/gf_credits.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
@@ -206,14 +206,20 @@ static int grant_credits(request_rec *r, ap_dbd_t *dbd)
     return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, out));
 }
 
+const char *gf_admin_allow(request_rec *r)
+{
+    const char *tail = strrchr(r->uri, '/');
+    tail = tail ? tail + 1 : "";
+    if (!strcmp(tail, "jobs")) return "GET, DELETE";
+    if (!strcmp(tail, "credits")) return "POST";
+    return "GET, POST, DELETE";
+}
+
 int gf_admin_handler(request_rec *r)
 {
     const char *tail;
     ap_dbd_t *dbd;
 
-    if (!r->handler || strcmp(r->handler, GF_ADMIN_HANDLER)) {
-        return DECLINED;
-    }
     tail = strrchr(r->uri, '/');
     tail = tail ? tail + 1 : "";
     if (!strcmp(tail, "jobs")) {
@@ -238,6 +244,29 @@ int gf_admin_handler(request_rec *r)
     return !strcmp(r->method, "GET") ? list_jobs(r, dbd) : delete_jobs(r, dbd);
 }
 
+/* The circuit breakers of this server's providers and their limits
+ * (both shared by every child: the same answer whichever child serves
+ * it), by provider name. */
+static json_object *providers_health(request_rec *r)
+{
+    gf_server_conf_t *sc = gf_server_conf(r->server);
+    json_object *out = gf_breaker_health(r->pool, r->server);
+    apr_hash_index_t *hi;
+
+    for (hi = sc->providers ? apr_hash_first(r->pool, sc->providers) : NULL; hi;
+         hi = apr_hash_next(hi)) {
+        const gf_provider_t *prov;
+        json_object *o;
+        void *v;
+        apr_hash_this(hi, NULL, NULL, &v);
+        prov = v;
+        if (json_object_object_get_ex(out, prov->name, &o)) {
+            json_object_object_add(o, "limits", gf_limits_health(r->pool, prov));
+        }
+    }
+    return out;
+}
+
 int gf_health_handler(request_rec *r)
 {
     gf_server_conf_t *sc;
@@ -246,9 +275,6 @@ int gf_health_handler(request_rec *r)
     json_object *out, *workers;
     int ok;
 
-    if (!r->handler || strcmp(r->handler, GF_HEALTH_HANDLER)) {
-        return DECLINED;
-    }
     if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) {
         apr_table_setn(r->headers_out, "Allow", "GET, HEAD");
         return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use GET");
@@ -288,10 +314,7 @@ int gf_health_handler(request_rec *r)
     }
     json_object_object_add(out, "types", json_object_new_int(
         gf_registered_types() ? gf_registered_types()->nelts : 0));
-    /* The circuit breakers of this server's providers (shared by every
-     * child: the same answer whichever child serves it). */
-    json_object_object_add(out, "providers",
-                           json_object_get(gf_breaker_health(r->pool, r->server)));
+    json_object_object_add(out, "providers", json_object_get(providers_health(r)));
     if (!ok) {
         json_object *err = json_object_new_object();
         json_object_object_add(err, "code", json_object_new_string(GF_ERR_UNAVAILABLE));

@@ -17,11 +17,11 @@
  * per-directory settings (AuthUserFile, AuthDBDUserPWQuery, ...) exactly as
  * if it had been named in AuthBasicProvider itself.
  *
- * Lifecycle, like mod_authn_socache: pre_config registers the mutex type
- * and forgets the previous configuration's settings; post_config (in the
- * parent, before the fork) draws the secret and creates the cache and its
- * mutex when some location uses the provider; child_init attaches the
- * mutex.
+ * Its directives are the configuration's (mod_genflow_config_authn.c).
+ * Lifecycle, like mod_authn_socache: pre_config registers the mutex type;
+ * post_config (in the parent, before the fork) draws the secret and
+ * creates the cache and its mutex when some location uses the provider;
+ * child_init attaches the mutex.
  */
 #include <string.h>
 #include <apr_strings.h>
@@ -34,27 +34,15 @@
 #include <util_mutex.h>
 #include <openssl/crypto.h>
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_authn_cache.h"
 #include "core/gf_authn_cache.h"
 
-#define PROVIDER_NAME "genflow-cache"
+#define PROVIDER_NAME GF_AUTHN_CACHE_PROVIDER
 #define MUTEX_TYPE    "genflow-authn-cache"
 #define DEFAULT_SOCACHE "shmcb"
 
-/* Per-location settings (gf_dir_conf_t.authn_cache). */
-struct gf_authn_cache_dir {
-    const char *provider_name;       /* GenFlowAuthnCacheProvider */
-    const authn_provider *provider;
-    const char *context;             /* the section that named the provider */
-    int ttl;                         /* GF_UNSET → GF_AUTHN_CACHE_TTL_DEFAULT */
-    apr_array_header_t *watch;       /* const char * paths; NULL → inherited */
-};
-
-/* Server-wide state. The settings live in pconf and are forgotten by
- * pre_config when the configuration is read again. */
-static const char *socache_spec;     /* GenFlowAuthnCache, or NULL → shmcb */
-static apr_size_t socache_size;      /* GenFlowAuthnCacheSize, or 0 → default */
-static int configured;               /* some section names a wrapped provider */
+/* Server-wide state, rebuilt with each configuration (ac_post_config)
+ * and forgotten with it (forget_cache). */
 static const ap_socache_provider_t *socache;
 static ap_socache_instance_t *instance;
 static apr_global_mutex_t *mutex;    /* only for providers that are not MP-safe */
@@ -63,121 +51,6 @@ static apr_global_mutex_t *mutex;    /* only for providers that are not MP-safe 
  * or the log, so the cache's contents are useless without a process's
  * memory. */
 static gf_authn_hmac_t *hmac;
-
-/* ---- directives ---------------------------------------------------------- */
-
-static struct gf_authn_cache_dir *dir_settings(cmd_parms *cmd, void *dcv)
-{
-    gf_dir_conf_t *dc = dcv;
-    if (!dc->authn_cache) {
-        dc->authn_cache = apr_pcalloc(cmd->pool, sizeof(*dc->authn_cache));
-        dc->authn_cache->ttl = GF_UNSET;
-    }
-    return dc->authn_cache;
-}
-
-struct gf_authn_cache_dir *gf_authn_cache_merge_dir(apr_pool_t *p,
-                                                    struct gf_authn_cache_dir *base,
-                                                    struct gf_authn_cache_dir *add)
-{
-    struct gf_authn_cache_dir *m;
-
-    if (!base || !add) {
-        return add ? add : base;
-    }
-    m = apr_pcalloc(p, sizeof(*m));
-    if (add->provider) {
-        m->provider_name = add->provider_name;
-        m->provider = add->provider;
-        m->context = add->context;
-    }
-    else {
-        m->provider_name = base->provider_name;
-        m->provider = base->provider;
-        m->context = base->context;
-    }
-    m->ttl = add->ttl != GF_UNSET ? add->ttl : base->ttl;
-    m->watch = add->watch ? add->watch : base->watch;
-    return m;
-}
-
-const char *gf_authn_cache_set_socache(cmd_parms *cmd, void *dcv, const char *arg)
-{
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-
-    (void)dcv;
-    if (err) return err;
-    if (!*arg || *arg == ':') {
-        return "GenFlowAuthnCache: give a socache provider, e.g. shmcb";
-    }
-    /* Looked up in post_config, so the order of LoadModule lines does not
-     * matter; a provider that is not loaded then stops the startup. */
-    socache_spec = arg;
-    return NULL;
-}
-
-const char *gf_authn_cache_set_size(cmd_parms *cmd, void *dcv, const char *arg)
-{
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-
-    (void)dcv;
-    if (err) return err;
-    if ((err = gf_authn_cache_parse_size(cmd->temp_pool, arg, &socache_size)) != NULL) {
-        return apr_psprintf(cmd->pool, "GenFlowAuthnCacheSize %s", err);
-    }
-    return NULL;
-}
-
-const char *gf_authn_cache_set_provider(cmd_parms *cmd, void *dcv, const char *arg)
-{
-    struct gf_authn_cache_dir *ac = dir_settings(cmd, dcv);
-    const authn_provider *prov;
-
-    if (!strcmp(arg, PROVIDER_NAME)) {
-        return "GenFlowAuthnCacheProvider cannot wrap genflow-cache itself";
-    }
-    /* As mod_auth_basic does for AuthBasicProvider: providers register in
-     * their modules' register_hooks, which ran at their LoadModule. */
-    prov = ap_lookup_provider(AUTHN_PROVIDER_GROUP, arg, AUTHN_PROVIDER_VERSION);
-    if (!prov) {
-        return apr_psprintf(cmd->pool, "GenFlowAuthnCacheProvider: unknown authn provider '%s' "
-                            "(is its module loaded, e.g. mod_authn_%s?)", arg, arg);
-    }
-    if (!prov->check_password) {
-        return apr_psprintf(cmd->pool, "GenFlowAuthnCacheProvider: the authn provider '%s' "
-                            "does not support Basic authentication", arg);
-    }
-    ac->provider_name = arg;
-    ac->provider = prov;
-    /* Entries of one section never serve another: the section is part of
-     * every key. */
-    ac->context = cmd->path ? cmd->path : "(server)";
-    configured = 1;
-    return NULL;
-}
-
-const char *gf_authn_cache_set_ttl(cmd_parms *cmd, void *dcv, const char *arg)
-{
-    struct gf_authn_cache_dir *ac = dir_settings(cmd, dcv);
-    const char *err = gf_authn_cache_parse_ttl(arg, &ac->ttl);
-
-    return err ? apr_psprintf(cmd->pool, "GenFlowAuthnCacheTTL %s", err) : NULL;
-}
-
-const char *gf_authn_cache_add_watch(cmd_parms *cmd, void *dcv, const char *arg)
-{
-    struct gf_authn_cache_dir *ac = dir_settings(cmd, dcv);
-    const char *path = ap_server_root_relative(cmd->pool, arg);
-
-    if (!path) {
-        return apr_psprintf(cmd->pool, "GenFlowAuthnCacheWatch: invalid path '%s'", arg);
-    }
-    if (!ac->watch) {
-        ac->watch = apr_array_make(cmd->pool, 2, sizeof(const char *));
-    }
-    APR_ARRAY_PUSH(ac->watch, const char *) = path;
-    return NULL;
-}
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
@@ -216,9 +89,6 @@ static int ac_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
                       "genflow-cache: cannot register the %s mutex", MUTEX_TYPE);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    socache_spec = NULL;
-    socache_size = 0;
-    configured = 0;
     return OK;
 }
 
@@ -231,7 +101,8 @@ static int ac_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     static struct ap_socache_hints hints = {
         GF_AUTHN_CACHE_KEY_LEN, 32, apr_time_from_sec(GF_AUTHN_CACHE_TTL_DEFAULT)
     };
-    const char *spec = socache_spec ? socache_spec : DEFAULT_SOCACHE;
+    const gf_server_conf_t *sc = gf_server_conf(s);
+    const char *spec = sc->authn_socache ? sc->authn_socache : DEFAULT_SOCACHE;
     const char *sep = strchr(spec, ':');
     const char *name = sep ? apr_pstrmemdup(ptemp, spec, (apr_size_t)(sep - spec)) : spec;
     const char *args = sep ? sep + 1 : NULL;
@@ -242,7 +113,7 @@ static int ac_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     apr_status_t rv;
 
     (void)plog;
-    if (!configured) {
+    if (!gf_conf_authn_cache_used()) {
         return OK;   /* nobody uses genflow-cache: no shared memory, no mutex */
     }
     prov = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION);
@@ -258,7 +129,8 @@ static int ac_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
          * uses where anonymous shared memory is missing. */
         args = apr_psprintf(ptemp, "%s(%" APR_SIZE_T_FMT ")",
                             ap_runtime_dir_relative(ptemp, "genflow-authn-cache"),
-                            socache_size ? socache_size : (apr_size_t)GF_AUTHN_CACHE_SIZE_DEFAULT);
+                            sc->authn_socache_size ? sc->authn_socache_size
+                            : (apr_size_t)GF_AUTHN_CACHE_SIZE_DEFAULT);
     }
     if ((err = prov->create(&inst, args, ptemp, pconf)) != NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, GF_LOGNO(3103)

@@ -28,8 +28,7 @@
 #include <util_mutex.h>
 #include <mod_status.h>
 
-#include "httpd/mod_genflow_private.h"
-#include "httpd/mod_genflow_limits.h"
+#include "httpd/mod_genflow_breaker.h"
 #include "core/gf_credits.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
@@ -372,7 +371,6 @@ json_object *gf_breaker_health(apr_pool_t *p, server_rec *s)
                                ? json_object_new_string(gf_time_rfc3339(p, b.probe_until)) : NULL);
         json_object_object_add(o, "skipped", json_object_new_int64((int64_t)b.skipped));
         json_object_object_add(o, "opened", json_object_new_int64((int64_t)b.opened));
-        json_object_object_add(o, "limits", gf_limits_health(p, prov));
         json_object_object_add(out, prov->name, o);
     }
     return out;

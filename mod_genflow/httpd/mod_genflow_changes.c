@@ -12,8 +12,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "httpd/mod_genflow_workers.h"
-#include "httpd/mod_genflow_watch.h"
+#include "httpd/mod_genflow_engine_int.h"
 
 apr_uint64_t gf_workers_change_seq(void)
 {
@@ -107,7 +106,7 @@ void gf_workers_announce_change(const char *id)
         }
     }
     apr_thread_mutex_unlock(gf_W->mutex);
-    gf_watch_announce(id);
+    if (gf_W->on_change) gf_W->on_change(id);
 }
 
 /* ---- status answers --------------------------------------------------- */

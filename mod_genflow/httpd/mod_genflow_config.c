@@ -12,7 +12,10 @@
 #include <apr_strings.h>
 #include <http_core.h>
 
-#include "httpd/mod_genflow_config.h"
+#include <libpq-fe.h>
+
+#include "httpd/mod_genflow_config_int.h"
+#include "core/gf_cors.h"
 #include "core/gf_credits.h"
 #include "core/gf_input.h"
 #include "core/gf_prompt.h"
@@ -43,6 +46,66 @@ apr_array_header_t *gf_conf_mounts(void)
 }
 
 /* ---- directive handlers ------------------------------------------------- */
+
+/* For a directive that holds for a whole child or database: the error
+ * when it stands in a <VirtualHost>, saying why; else NULL. */
+static const char *gf_refuse_in_vhost(cmd_parms *cmd, const char *why)
+{
+    if (!cmd->server->is_virtual) return NULL;
+    return apr_psprintf(cmd->pool, "%s cannot occur within <VirtualHost> section: %s; set it "
+                        "outside, for every server", cmd->cmd->name, why);
+}
+
+/* GenFlowPreparedStatements named|unnamed (mod_genflow_db.c says why
+ * unnamed ones exist: a transaction-pooling PgBouncer). */
+static const char *set_statements(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    gf_server_conf_t *sc = gf_server_conf(cmd->server);
+    (void)dummy;
+    if (!ap_cstr_casecmp(arg, "named")) {
+        sc->unnamed_statements = 0;
+    }
+    else if (!ap_cstr_casecmp(arg, "unnamed")) {
+        sc->unnamed_statements = 1;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: named or unnamed, not '%s'", cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+/* GenFlowListenParams: checked with libpq's own parser now, so a typo
+ * fails the configuration test instead of leaving every child deaf. */
+static const char *set_listen_params(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(arg, &err);
+    (void)dummy;
+    if (!opts) {
+        const char *msg = apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name,
+                                       err ? err : "not a libpq connection string");
+        if (err) PQfreemem(err);
+        return msg;
+    }
+    PQconninfoFree(opts);
+    gf_server_conf(cmd->server)->listen_params = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+/* GenFlowCORSOrigins: parsed once here, kept per location. */
+static const char *set_cors_origins(cmd_parms *cmd, void *dcv, int argc, char *const argv[])
+{
+    gf_dir_conf_t *dc = dcv;
+    gf_cors_conf_t *conf;
+    const char *err = gf_cors_parse(cmd->pool, argc, argv, &conf);
+
+    if (err) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->directive->directive, err);
+    }
+    dc->cors = conf;
+    return NULL;
+}
+
 
 #define DIRECTIVE_ERROR(cmd, msg) \
     apr_psprintf((cmd)->pool, "%s: %s", (cmd)->directive->directive, (msg))
@@ -509,14 +572,14 @@ const command_rec gf_cmds[] = {
     AP_INIT_ITERATE("GenFlowAuthnCacheWatch", gf_authn_cache_add_watch, NULL,
         RSRC_CONF | ACCESS_CONF, "Password files whose change voids every cached entry at once"),
     /* Cross-origin requests (mod_genflow_cors.c). */
-    AP_INIT_TAKE1("GenFlowPreparedStatements", gf_db_set_statements, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("GenFlowPreparedStatements", set_statements, NULL, RSRC_CONF,
                   "named (PREPARE once per connection; the default) or unnamed "
                   "(every statement as an unnamed parameterised one: PgBouncer or "
                   "another pooler in transaction pooling)"),
-    AP_INIT_TAKE1("GenFlowListenParams", gf_db_set_listen_params, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("GenFlowListenParams", set_listen_params, NULL, RSRC_CONF,
                   "libpq connection string of the listener's direct connection to "
                   "PostgreSQL (LISTEN/NOTIFY); default: DBDParams"),
-    AP_INIT_TAKE_ARGV("GenFlowCORSOrigins", gf_cors_set_origins, NULL, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_TAKE_ARGV("GenFlowCORSOrigins", set_cors_origins, NULL, RSRC_CONF | ACCESS_CONF,
         "Origins (scheme://host[:port]) whose pages may call the API with credentials, or * or none"),
     AP_INIT_TAKE1(NULL, NULL, NULL, 0, NULL)
 };

@@ -8,7 +8,7 @@
 #include <apr_hash.h>
 #include <apr_strings.h>
 
-#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_config_int.h"
 #include <ap_mpm.h>
 
 /* The longest one attempt can take (the slowest provider's longest path

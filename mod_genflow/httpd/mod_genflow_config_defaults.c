@@ -6,7 +6,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_config_int.h"
 #include "core/gf_input.h"
 #include "core/gf_prompt.h"
 

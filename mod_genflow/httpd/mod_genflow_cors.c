@@ -36,24 +36,11 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_cors.h"
 #include "core/gf_cors.h"
 #include "core/gf_error.h"
 #include "core/gf_route.h"
 #include "core/gf_utf8.h"
-
-const char *gf_cors_set_origins(cmd_parms *cmd, void *dcv, int argc, char *const argv[])
-{
-    gf_dir_conf_t *dc = dcv;
-    gf_cors_conf_t *conf;
-    const char *err = gf_cors_parse(cmd->pool, argc, argv, &conf);
-
-    if (err) {
-        return apr_psprintf(cmd->pool, "%s: %s", cmd->directive->directive, err);
-    }
-    dc->cors = conf;
-    return NULL;
-}
 
 /* The location's CORS settings when the module serves it and they allow
  * something; else NULL. */
@@ -115,7 +102,7 @@ static int cors_access(request_rec *r)
 static const char *endpoint_methods(request_rec *r)
 {
     gf_dir_conf_t *dc = gf_dir_conf(r);
-    const char *h;
+    const gf_handler_t *h;
 
     if (dc && dc->type) {
         gf_route_t route;
@@ -126,22 +113,8 @@ static const char *endpoint_methods(request_rec *r)
         return route.allow ? route.allow : "GET, HEAD, POST";
     }
     h = gf_site_handler(r);
-    if (!h) return "GET, HEAD, POST";
-    if (!strcmp(h, GF_QUOTA_HANDLER) || !strcmp(h, GF_HEALTH_HANDLER)
-        || !strcmp(h, GF_METRICS_HANDLER) || !strcmp(h, GF_TYPES_HANDLER)) {
-        return "GET, HEAD";
-    }
-    if (!strcmp(h, GF_WEBHOOK_HANDLER)) return "POST";
-    if (!strcmp(h, GF_UPLOADS_HANDLER)) return "POST";
-    if (!strcmp(h, GF_ADMIN_HANDLER)) {
-        const char *tail = strrchr(r->uri, '/');
-        tail = tail ? tail + 1 : "";
-        if (!strcmp(tail, "jobs")) return "GET, DELETE";
-        if (!strcmp(tail, "credits")) return "POST";
-        return "GET, POST, DELETE";
-    }
-    /* genflow-api (JSON 404 for every method) and any other of ours. */
-    return !strcmp(h, GF_API_HANDLER) ? "GET, HEAD, POST, DELETE" : "GET, HEAD, POST";
+    if (h && h->allow_at) return h->allow_at(r);
+    return h && h->allow ? h->allow : "GET, HEAD, POST";
 }
 
 /* The first handler: answer a marked preflight, 204 without a body. */
@@ -182,14 +155,15 @@ static int cors_preflight_handler(request_rec *r)
 static int cross_site_handler(request_rec *r)
 {
     gf_dir_conf_t *dc;
-    const char *h, *why, *origin, *fetch_site;
+    const gf_handler_t *h;
+    const char *why, *origin, *fetch_site;
 
     if (r->method_number == M_GET || r->method_number == M_OPTIONS) {
         return DECLINED;
     }
     dc = gf_dir_conf(r);
     h = gf_site_handler(r);
-    if ((!dc || !dc->type) && (!h || !strcmp(h, GF_WEBHOOK_HANDLER))) {
+    if ((!dc || !dc->type) && (!h || h->from_servers)) {
         return DECLINED;
     }
     origin = apr_table_get(r->headers_in, "Origin");

@@ -48,7 +48,7 @@
 #include <apr_dbd.h>
 #include <libpq-fe.h>
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_db.h"
 #include "core/gf_sql.h"
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn;
@@ -84,44 +84,10 @@ int gf_db_bind_optional_fns(server_rec *s)
     return 1;
 }
 
-/* One due-work statement per distinct set of types that servers mount:
- * a database that serves only some types may have only their tables, and
- * the usual site (every virtual host inherits the main server's types)
- * needs one statement, not one per host. */
-static void register_due_statements(apr_pool_t *p)
-{
-    apr_array_header_t *sites = gf_sites();
-    apr_hash_t *by_set = apr_hash_make(p);
-    int i, j;
-
-    for (i = 0; sites && i < sites->nelts; i++) {
-        gf_site_t *site = APR_ARRAY_IDX(sites, i, gf_site_t *);
-        int n = site->types->nelts;
-        const char **names = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
-        const char **tables = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
-        const char *set = "";
-        for (j = 0; j < n; j++) {
-            gf_type_t *t = APR_ARRAY_IDX(site->types, j, gf_type_t *);
-            names[j] = t->name;
-            tables[j] = t->table;
-            set = apr_pstrcat(p, set, t->name, "\n", NULL);
-        }
-        site->due_label = apr_hash_get(by_set, set, APR_HASH_KEY_STRING);
-        if (!site->due_label) {
-            site->due_label = apr_psprintf(p, "%s_%u", GF_SQL_DUE_TYPES,
-                                           apr_hash_count(by_set));
-            gf_sql_due_types_statement(p, site->due_label, names, tables, n, statements);
-            apr_hash_set(by_set, set, APR_HASH_KEY_STRING, site->due_label);
-        }
-    }
-}
-
-void gf_db_register_statements(apr_pool_t *p, server_rec *s)
+void gf_db_register_statements(apr_pool_t *p, const apr_array_header_t *more)
 {
     apr_array_header_t *types = gf_registered_types();
     int i;
-
-    (void)s;
 
     statements = apr_array_make(p, 32, sizeof(gf_sql_stmt_t));
     apr_pool_cleanup_register(p, NULL, forget_statements, apr_pool_cleanup_null);
@@ -130,7 +96,7 @@ void gf_db_register_statements(apr_pool_t *p, server_rec *s)
         gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
         gf_sql_type_statements(p, t->name, t->table, statements);
     }
-    register_due_statements(p);
+    if (more) apr_array_cat(statements, more);
     by_label = apr_hash_make(p);
     unnamed_keys = apr_hash_make(p);
     for (i = 0; i < statements->nelts; i++) {
@@ -458,39 +424,4 @@ gf_db_status_t gf_db_pselect(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const 
     args = collect_args(p, nargs, ap);
     va_end(ap);
     return run_select(s, p, dbd, label, rows, nargs, args);
-}
-
-/* GenFlowPreparedStatements named|unnamed (the comment at the top). */
-const char *gf_db_set_statements(cmd_parms *cmd, void *dummy, const char *arg)
-{
-    gf_server_conf_t *sc = gf_server_conf(cmd->server);
-    (void)dummy;
-    if (!ap_cstr_casecmp(arg, "named")) {
-        sc->unnamed_statements = 0;
-    }
-    else if (!ap_cstr_casecmp(arg, "unnamed")) {
-        sc->unnamed_statements = 1;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "%s: named or unnamed, not '%s'", cmd->cmd->name, arg);
-    }
-    return NULL;
-}
-
-/* GenFlowListenParams: checked with libpq's own parser now, so a typo
- * fails the configuration test instead of leaving every child deaf. */
-const char *gf_db_set_listen_params(cmd_parms *cmd, void *dummy, const char *arg)
-{
-    char *err = NULL;
-    PQconninfoOption *opts = PQconninfoParse(arg, &err);
-    (void)dummy;
-    if (!opts) {
-        const char *msg = apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name,
-                                       err ? err : "not a libpq connection string");
-        if (err) PQfreemem(err);
-        return msg;
-    }
-    PQconninfoFree(opts);
-    gf_server_conf(cmd->server)->listen_params = apr_pstrdup(cmd->pool, arg);
-    return NULL;
 }

@@ -23,21 +23,11 @@
 #include <mod_core.h>
 #include <ap_expr.h>
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_http.h"
 #include "core/gf_error.h"
 
 #define JSON_CONTENT_TYPE "application/json; charset=utf-8"
 #define ERROR_FILTER_NAME "GENFLOW_JSON_ERROR"
-
-gf_req_t *gf_req(request_rec *r)
-{
-    gf_req_t *rq = ap_get_module_config(r->request_config, &genflow_module);
-    if (!rq) {
-        rq = apr_pcalloc(r->pool, sizeof(*rq));
-        ap_set_module_config(r->request_config, &genflow_module, rq);
-    }
-    return rq;
-}
 
 /* A strong validator for a JSON answer: SHA-1 of its bytes, which change
  * whenever anything in it does (27 of the 28 base64 characters: the last
@@ -211,7 +201,23 @@ void gf_register_error_filter(void)
     ap_register_output_filter(ERROR_FILTER_NAME, json_error_filter, NULL, AP_FTYPE_RESOURCE);
 }
 
-const char *gf_site_handler(request_rec *r)
+static const gf_handler_t *handlers;
+
+void gf_http_set_handlers(const gf_handler_t *table)
+{
+    handlers = table;
+}
+
+const gf_handler_t *gf_handler_named(const char *name)
+{
+    const gf_handler_t *h;
+    for (h = handlers; name && h && h->name; h++) {
+        if (!strcmp(h->name, name)) return h;
+    }
+    return NULL;
+}
+
+const gf_handler_t *gf_site_handler(request_rec *r)
 {
     /* An auth failure happens before SetHandler is applied to r->handler,
      * so look at the location's SetHandler itself. */
@@ -221,7 +227,7 @@ const char *gf_site_handler(request_rec *r)
     if (!h && cd && cd->expr_handler) {
         h = ap_expr_str_exec(r, cd->expr_handler, &err);
     }
-    return h && !err && !strncmp(h, "genflow-", 8) ? h : NULL;
+    return err ? NULL : gf_handler_named(h);
 }
 
 /* insert_error_filter hook: only in locations that serve a GenFlow API,
@@ -238,17 +244,4 @@ void gf_insert_error_filter(request_rec *r)
         return;
     }
     ap_add_output_filter(ERROR_FILTER_NAME, NULL, r, r->connection);
-}
-
-/* SetHandler genflow-api: the API prefix itself (e.g. <Location /api>).
- * Every path under it that no type location or site handler serves,
- * an unknown type included, answers a JSON 404 NOT_FOUND instead of
- * httpd's HTML page, whatever the method. */
-int gf_api_handler(request_rec *r)
-{
-    if (!r->handler || strcmp(r->handler, GF_API_HANDLER)) {
-        return DECLINED;
-    }
-    return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_NOT_FOUND,
-                         "no API here: the path names no generation type or endpoint");
 }

@@ -36,7 +36,7 @@
 #include <apr_uuid.h>
 #include <http_protocol.h>
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_idempotency.h"
 #include "core/gf_error.h"
 #include "core/gf_job.h"
 #include "core/gf_json.h"

@@ -56,6 +56,7 @@ static slot_t *slots;
 static apr_global_mutex_t *mutex;
 static apr_int32_t self;         /* this process's pid */
 static int broken;               /* no mutex in this child: limited providers get no call */
+static void (*place_freed)(void); /* the child's engine: a place is free again */
 
 static int lim_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
@@ -194,10 +195,11 @@ int gf_limits_post_config(apr_pool_t *pconf, server_rec *s)
     return a.missing ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
 
-void gf_limits_child_init(apr_pool_t *pchild, server_rec *s)
+void gf_limits_child_init(apr_pool_t *pchild, server_rec *s, void (*freed)(void))
 {
     apr_status_t rv;
     int i;
+    place_freed = freed;
     if (!mutex || !slots) return;
     rv = apr_global_mutex_child_init(&mutex, apr_global_mutex_lockfile(mutex), pchild);
     if (rv != APR_SUCCESS) {
@@ -388,7 +390,7 @@ void gf_limits_done(server_rec *s, const gf_provider_t *prov, gf_limits_hold_t *
         }
         apr_global_mutex_unlock(mutex);
     }
-    if (hold->prov == prov) gf_workers_wake();
+    if (hold->prov == prov && place_freed) place_freed();
     memset(hold, 0, sizeof(*hold));
     if (extended) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, GF_LOGNO(4805)
@@ -404,7 +406,7 @@ void gf_limits_unused(gf_limits_hold_t *hold)
     if (st && apr_global_mutex_lock(mutex) == APR_SUCCESS) {
         gf_limit_untake(st, self, hold->taken);
         apr_global_mutex_unlock(mutex);
-        gf_workers_wake();
+        if (place_freed) place_freed();
     }
     memset(hold, 0, sizeof(*hold));
 }

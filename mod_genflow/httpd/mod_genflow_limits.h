@@ -11,7 +11,7 @@
 #ifndef MOD_GENFLOW_LIMITS_H
 #define MOD_GENFLOW_LIMITS_H
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_breaker.h"
 
 /* One place of a limited provider, held for one call. */
 typedef struct {
@@ -24,7 +24,9 @@ typedef struct gf_limits_claim_t gf_limits_claim_t;
 void gf_limits_register_hooks(void);
 /* After gf_breaker_post_config, whose keys it uses. */
 int gf_limits_post_config(apr_pool_t *pconf, server_rec *s);
-void gf_limits_child_init(apr_pool_t *pchild, server_rec *s);
+/* freed() is called when one of this child's places is given back (its
+ * engine's workers may claim again). */
+void gf_limits_child_init(apr_pool_t *pchild, server_rec *s, void (*freed)(void));
 
 /* Before a claim on providers (a server's): take up to want places of
  * every limited provider with room that the type's chains name (names;

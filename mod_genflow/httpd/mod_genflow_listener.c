@@ -21,7 +21,7 @@
 #include <apr_strings.h>
 #include <libpq-fe.h>
 
-#include "httpd/mod_genflow_workers.h"
+#include "httpd/mod_genflow_engine_int.h"
 
 #define LISTEN_TICK_MS   250          /* the listener checks for stop this often */
 #define RECONNECT_WAIT   apr_time_from_sec(1)

@@ -2,7 +2,7 @@
 #include <apr_strings.h>
 #include <http_protocol.h>
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_handlers.h"
 #include "core/gf_credits.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
@@ -26,9 +26,6 @@ int gf_quota_handler(request_rec *r)
     long balance, limit, used;
     apr_time_t now = apr_time_now();
 
-    if (!r->handler || strcmp(r->handler, GF_QUOTA_HANDLER)) {
-        return DECLINED;
-    }
     if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) {
         apr_table_setn(r->headers_out, "Allow", "GET, HEAD");
         return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use GET");

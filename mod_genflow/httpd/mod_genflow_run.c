@@ -24,7 +24,7 @@
 #include <apr_strings.h>
 #include <apr_general.h>
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_engine_int.h"
 #include "core/gf_error.h"
 #include "image/gf_image.h"
 #include "core/gf_input.h"

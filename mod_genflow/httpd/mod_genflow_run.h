@@ -3,7 +3,7 @@
 #ifndef MOD_GENFLOW_RUN_H
 #define MOD_GENFLOW_RUN_H
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_engine_int.h"
 #include "core/gf_job.h"
 
 /* An "upload:<id>" source: the upload's bytes (and, for the local

@@ -25,7 +25,7 @@
 #include <http_core.h>
 #include <unixd.h>
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_sites.h"
 
 /* gf_site_t *, in pconf; rebuilt at each (re)start. */
 static apr_array_header_t *sites;
@@ -184,13 +184,6 @@ static int check_storage_dir(apr_pool_t *p, const gf_site_t *site)
     return OK;
 }
 
-const char *gf_refuse_in_vhost(cmd_parms *cmd, const char *why)
-{
-    if (!cmd->server->is_virtual) return NULL;
-    return apr_psprintf(cmd->pool, "%s cannot occur within <VirtualHost> section: %s; set it "
-                        "outside, for every server", cmd->cmd->name, why);
-}
-
 int gf_sites_post_config(apr_pool_t *pconf, server_rec *s)
 {
     server_rec *sp;
@@ -227,4 +220,37 @@ int gf_sites_post_config(apr_pool_t *pconf, server_rec *s)
         }
     }
     return OK;
+}
+
+/* One due-work statement per distinct set of types that servers mount:
+ * a database that serves only some types may have only their tables, and
+ * the usual site (every virtual host inherits the main server's types)
+ * needs one statement, not one per host. */
+apr_array_header_t *gf_sites_due_statements(apr_pool_t *p)
+{
+    apr_array_header_t *statements = apr_array_make(p, 2, sizeof(gf_sql_stmt_t));
+    apr_hash_t *by_set = apr_hash_make(p);
+    int i, j;
+
+    for (i = 0; sites && i < sites->nelts; i++) {
+        gf_site_t *site = APR_ARRAY_IDX(sites, i, gf_site_t *);
+        int n = site->types->nelts;
+        const char **names = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
+        const char **tables = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
+        const char *set = "";
+        for (j = 0; j < n; j++) {
+            gf_type_t *t = APR_ARRAY_IDX(site->types, j, gf_type_t *);
+            names[j] = t->name;
+            tables[j] = t->table;
+            set = apr_pstrcat(p, set, t->name, "\n", NULL);
+        }
+        site->due_label = apr_hash_get(by_set, set, APR_HASH_KEY_STRING);
+        if (!site->due_label) {
+            site->due_label = apr_psprintf(p, "%s_%u", GF_SQL_DUE_TYPES,
+                                           apr_hash_count(by_set));
+            gf_sql_due_types_statement(p, site->due_label, names, tables, n, statements);
+            apr_hash_set(by_set, set, APR_HASH_KEY_STRING, site->due_label);
+        }
+    }
+    return statements;
 }

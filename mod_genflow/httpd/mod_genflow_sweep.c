@@ -9,7 +9,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_engine_int.h"
 #include "core/gf_sql.h"
 
 void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t)

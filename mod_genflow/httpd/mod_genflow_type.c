@@ -32,7 +32,7 @@ typedef struct {
 
 /* An Idempotency-Key whose first request died after creating generation
  * id: answer for that generation the way the endpoint would have. */
-int gf_type_resume(request_rec *r, void *baton, const char *id)
+static int type_resume(request_rec *r, void *baton, const char *id)
 {
     idem_call_t *call = baton;
     const gf_dir_conf_t *dc = call->dc;
@@ -89,9 +89,6 @@ int gf_type_handler(request_rec *r)
     const char *path;
     apr_size_t n;
 
-    if (!r->handler || strcmp(r->handler, GF_TYPE_HANDLER)) {
-        return DECLINED;
-    }
     dc = gf_dir_conf(r);
     if (!dc || !dc->type) {
         return DECLINED;
@@ -130,7 +127,7 @@ int gf_type_handler(request_rec *r)
         idem_call_t call;
         call.dc = dc;
         call.route = &route;
-        return gf_idempotent(r, gf_conf_max_body(dc), run_idempotent, gf_type_resume, &call);
+        return gf_idempotent(r, gf_conf_max_body(dc), run_idempotent, type_resume, &call);
     }
     switch (route.kind) {
     case GF_ROUTE_STATUS:   return gf_type_handle_status(r, dc, &route);

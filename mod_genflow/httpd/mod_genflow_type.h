@@ -1,6 +1,6 @@
 /* mod_genflow_type.h: what the files of the per-type endpoints share
  * (mod_genflow_type*.c only; the rest of the module sees gf_type_handler
- * and gf_type_resume in mod_genflow_private.h).
+ * in mod_genflow_handlers.h).
  *
  *   mod_genflow_type.c           routing: method, authentication, the
  *                                Idempotency-Key, then the endpoint
@@ -17,7 +17,7 @@
 #ifndef MOD_GENFLOW_TYPE_H
 #define MOD_GENFLOW_TYPE_H
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_handlers.h"
 #include "core/gf_json.h"
 #include "core/gf_route.h"
 

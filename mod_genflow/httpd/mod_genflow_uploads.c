@@ -22,7 +22,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_handlers.h"
 #include "core/gf_error.h"
 #include "image/gf_image.h"
 #include "core/gf_input.h"
@@ -215,9 +215,6 @@ int gf_uploads_handler(request_rec *r)
     apr_status_t rv;
     int rc;
 
-    if (!r->handler || strcmp(r->handler, GF_UPLOADS_HANDLER)) {
-        return DECLINED;
-    }
     if (r->method_number != M_POST) {
         apr_table_setn(r->headers_out, "Allow", "POST");
         return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD,

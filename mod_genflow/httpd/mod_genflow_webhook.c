@@ -10,7 +10,7 @@
 #include <apr_strings.h>
 #include <http_protocol.h>
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_handlers.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
 #include "providers/gf_provider_net.h"
@@ -35,9 +35,6 @@ int gf_webhook_handler(request_rec *r)
     ap_dbd_t *dbd;
     int rc, i, woken = 0;
 
-    if (!r->handler || strcmp(r->handler, GF_WEBHOOK_HANDLER)) {
-        return DECLINED;
-    }
     if (strcmp(r->method, "POST")) {
         apr_table_setn(r->headers_out, "Allow", "POST");
         return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use POST");

@@ -30,7 +30,7 @@
 #include <apr_strings.h>
 #include <apr_network_io.h>
 
-#include "httpd/mod_genflow_workers.h"
+#include "httpd/mod_genflow_engine_int.h"
 #include "net/gf_http.h"
 
 #define IDLE_WAIT        apr_time_from_msec(500)
@@ -505,7 +505,8 @@ static void start_loop(apr_pool_t *pchild, server_rec *s)
     }
 }
 
-void gf_workers_child_init(apr_pool_t *pchild, server_rec *s)
+void gf_workers_child_init(apr_pool_t *pchild, server_rec *s,
+                           void (*on_change)(const char *id))
 {
     gf_server_conf_t *sc = gf_server_conf(s);
     apr_array_header_t *sites = gf_sites();
@@ -523,6 +524,7 @@ void gf_workers_child_init(apr_pool_t *pchild, server_rec *s)
     }
     W = apr_pcalloc(pchild, sizeof(*W));
     W->s = s;
+    W->on_change = on_change;
     W->engines = gf_engines_build(pchild);
     if (apr_gethostname(host, sizeof(host), pchild) != APR_SUCCESS) {
         apr_cpystrn(host, "localhost", sizeof(host));

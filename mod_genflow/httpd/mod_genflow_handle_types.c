@@ -1,4 +1,4 @@
-/* mod_genflow_discovery.c: SetHandler genflow-types (docs/api.md).
+/* mod_genflow_handle_types.c: SetHandler genflow-types (docs/api.md).
  *
  * GET answers the type locations of the request's server (virtual host):
  * those of the main server, which apply to every host, then the host's
@@ -22,7 +22,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_handlers.h"
 #include "core/gf_discovery.h"
 #include "core/gf_error.h"
 
@@ -107,7 +107,7 @@ static types_answer_t *build_answer(apr_pool_t *p, server_rec *s)
     return a;
 }
 
-void gf_discovery_post_config(apr_pool_t *pconf, server_rec *s)
+void gf_types_post_config(apr_pool_t *pconf, server_rec *s)
 {
     server_rec *sp;
 
@@ -129,9 +129,6 @@ int gf_types_handler(request_rec *r)
     server_rec *s = r->server;
     types_answer_t *a;
 
-    if (!r->handler || strcmp(r->handler, GF_TYPES_HANDLER)) {
-        return DECLINED;
-    }
     if (r->method_number != M_GET) {
         apr_table_setn(r->headers_out, "Allow", "GET, HEAD");
         return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD,

@@ -1,4 +1,4 @@
-/* mod_genflow_engine.c: one engine per database the child's servers use.
+/* mod_genflow_sites_db.c: one engine per database the child's servers use.
  *
  * Servers that mount types (sites, mod_genflow_sites.c) may each have a
  * database of their own (DBDParams in a <VirtualHost>), or share one, as
@@ -21,7 +21,7 @@
 #include <apr_hash.h>
 #include <libpq-fe.h>
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_sites.h"
 
 /* The identity of a site's database: the parameters of one of its pooled
  * connections that say where it goes (not the password), or NULL. */

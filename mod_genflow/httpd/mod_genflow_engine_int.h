@@ -1,0 +1,161 @@
+/* mod_genflow_engine_int.h: what the engine's files of one child share:
+ * the worker threads (mod_genflow_worker.c), the listener and heartbeat
+ * (mod_genflow_listener.c), waiting for changes and the status cache
+ * (mod_genflow_changes.c), the attempts (mod_genflow_run*.c) and the
+ * sweeps (mod_genflow_sweep.c). Nothing outside them includes it.
+ */
+#ifndef MOD_GENFLOW_ENGINE_INT_H
+#define MOD_GENFLOW_ENGINE_INT_H
+
+#include <apr_thread_proc.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_cond.h>
+
+#include "httpd/mod_genflow_engine.h"
+#include "httpd/mod_genflow_sites.h"
+#include "httpd/mod_genflow_breaker.h"
+#include "httpd/mod_genflow_limits.h"
+#include "core/gf_status_cache.h"
+#include "net/gf_loop.h"
+
+/* The child is stopping: abandon the attempt, release its row. */
+int gf_workers_aborting(void);
+/* Run fn(baton) as an attempt in flight on the child's loop, where its
+ * provider exchanges hold no thread, in a place the worker reserved
+ * before its claim; 0, or -1 when there is no loop or it is stopping (the
+ * caller runs it itself and keeps the place). fn calls
+ * gf_workers_landed() last, which frees the place. */
+int gf_workers_launch(void (*fn)(void *baton), void *baton);
+void gf_workers_landed(void);
+
+/* One running attempt, renewed by the listener's heartbeat while it is
+ * in the child's list (between gf_attempt_begin and gf_attempt_end). */
+typedef struct gf_attempt_t {
+    struct gf_attempt_t *prev, *next;
+    server_rec *s;               /* whose lease and database */
+    const gf_type_t *type;
+    char id[40];
+    char owner[320];
+    int attempt;
+    volatile int active;
+    volatile int lost;           /* the lease is gone: write nothing */
+} gf_attempt_t;
+void gf_attempt_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, const char *id,
+                      const char *owner, int attempt);
+void gf_attempt_end(gf_attempt_t *a);
+int gf_attempt_lost(const gf_attempt_t *a);
+
+/* mod_genflow_run.c: one attempt of one claimed generation */
+typedef struct {
+    const gf_type_t *type;
+    const char *id, *user, *prompt, *source_image, *aspect_ratio;
+    apr_uint64_t seed;
+    const char *chain;
+    int chain_index, retry_count, max_retries, poll_count, poll_errors, attempts;
+    const char *provider_job_id;
+    const char *provider_state;
+    apr_time_t deadline;
+    apr_time_t started;          /* the first attempt's start */
+    const char *lease_owner;
+    int rescued;                 /* the previous attempt ended without an outcome */
+    const char *preset;          /* the create's preset key, or NULL */
+    const char *strength;        /* parameters.strength as stored, or NULL */
+    const char *site;            /* the server that created it ("host:port"), or NULL */
+    apr_interval_time_t defer;   /* no place of its provider: due again after this */
+} gf_claim_t;
+/* Polls of accepted jobs a worker claims at once (GF_SQL_CLAIM_POLLS). */
+#define GF_POLL_BATCH 16
+/* Providers a claim leaves alone, newline-separated: those whose limits
+ * have no place now (the claim adds them), and those a type of a higher
+ * priority found full in the same round (the worker passes them on, so
+ * that a place freed a moment later goes to the higher type). */
+#define GF_SKIP_MAX 1024
+typedef struct {
+    char names[GF_SKIP_MAX];
+} gf_skip_t;
+/* Add the newline-separated names of list to skip (as many as fit). */
+void gf_skip_add(gf_skip_t *skip, const char *list);
+/* Work type t on engine e's database: one due generation without an
+ * accepted provider job (new work goes first), else a batch of at most
+ * *places due polls (places the worker reserved in the loop), each with
+ * its own server's settings. Each claimed row becomes an attempt in
+ * flight on the child's loop (gf_workers_launch), taking one place off
+ * *places, or, without a loop, is run here. Returns 1 when something was
+ * claimed, 0 when nothing was due, -1 on database trouble. */
+int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
+               const char *lease_owner, int *places, gf_skip_t *skip);
+/* Which of engine e's types have work due now (usually one query):
+ * due[i] for e->types[i]. 0, or -1 on database trouble. */
+int gf_run_due_types(const gf_engine_t *e, apr_pool_t *p, int *due);
+/* Expire never-started generations and prune old failures of type t. */
+void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t);
+/* Sweeps that are not per type (idempotency records). */
+void gf_run_sweep_global(server_rec *s, apr_pool_t *p);
+
+/* Waiters re-read at least this often: the backstop of NOTIFY. */
+#define GF_BACKSTOP_LISTENING apr_time_from_sec(2)
+#define GF_BACKSTOP_DEAF      apr_time_from_msec(250)
+
+typedef struct gf_waiter_t {
+    const char *id;
+    apr_thread_cond_t *cond;
+    struct gf_waiter_t *next;
+} gf_waiter_t;
+
+/* The last generation ids notified, so a waiter that read the row just
+ * before a notification arrived does not sleep through it. */
+#define GF_RECENT 128
+typedef struct {
+    char id[40];
+    apr_uint64_t seq;
+} gf_recent_t;
+
+/* Blocking work (a database statement) a fiber of the loop handed to the
+ * worker threads (gf_loop_blocking). */
+typedef struct gf_hop_t {
+    gf_loop_wait_t *wait;
+    void (*fn)(void *baton);
+    void *baton;
+    struct gf_hop_t *next;
+} gf_hop_t;
+
+typedef struct {
+    server_rec *s;               /* the main server: for the child's own log lines */
+    apr_array_header_t *engines; /* gf_engine_t *: one per database */
+    gf_recent_t recent[GF_RECENT];
+    apr_uint64_t seq;            /* notifications seen */
+    apr_thread_mutex_t *mutex;
+    apr_thread_cond_t *work;     /* signalled when work was queued */
+    int wake_pending;
+    volatile int stopping;
+    volatile int abort;          /* network calls and simulated latency stop */
+    volatile int listening;      /* engines whose listener's LISTEN is in force */
+    apr_thread_t **threads;
+    int nthreads;
+    gf_attempt_t *attempts;      /* running attempts, for heartbeats */
+    gf_loop_t *loop;             /* drives the attempts' provider exchanges; NULL:
+                                  * each runs on the worker that claimed it */
+    apr_thread_t *loop_thread;
+    gf_hop_t *hops, **hops_tail; /* blocking work of the loop's fibers */
+    int in_flight;               /* attempts launched and not landed */
+    int max_in_flight;           /* GenFlowMaxInFlight */
+    apr_thread_t *listener;
+    gf_waiter_t *waiters;
+    const char *node;            /* host:pid, the prefix of lease owners */
+    apr_interval_time_t heartbeat;
+    gf_status_cache_t *cache;    /* finished status answers; NULL: off */
+    void (*on_change)(const char *id); /* told after the waiters (child_init) */
+} gf_workers_t;
+
+/* This child's workers; NULL in the parent. */
+extern gf_workers_t *gf_W;
+
+/* mod_genflow_changes.c: wake the waiters of id (all: NULL) and forget
+ * what the status cache holds of it; wake one (all) idle worker(s). */
+void gf_workers_announce_change(const char *id);
+void gf_workers_wake_all(int all);
+
+/* mod_genflow_listener.c: the listener thread's body. */
+void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data);
+
+#endif

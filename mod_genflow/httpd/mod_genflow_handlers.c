@@ -1,0 +1,50 @@
+/* mod_genflow_handlers.c: the module's content handlers, each named once.
+ *
+ * One ap_hook_handler runs the entry whose name the request's handler is;
+ * the CORS preflights take an entry's methods and the request metrics its
+ * endpoint label from the same table (gf_site_handler). A new handler is
+ * one line here and its function.
+ */
+#include <string.h>
+
+#include "httpd/mod_genflow_handlers.h"
+#include "httpd/mod_genflow_metrics.h"
+#include <apu.h>
+#include <apr_optional_hooks.h>
+#include <mod_status.h>
+
+static const gf_handler_t handlers[] = {
+    /* fixups sets it in a GenFlowType location; the route decides the rest. */
+    { .name = GF_TYPE_HANDLER,      .handle = gf_type_handler },
+    { .name = "genflow-quota",    .handle = gf_quota_handler,   .allow = "GET, HEAD",
+      .metric = "quota" },
+    { .name = "genflow-webhook",  .handle = gf_webhook_handler, .allow = "POST",
+      .metric = "webhook", .from_servers = 1 },
+    { .name = "genflow-admin",    .handle = gf_admin_handler,   .allow_at = gf_admin_allow,
+      .metric = "admin" },
+    { .name = "genflow-health",   .handle = gf_health_handler,  .allow = "GET, HEAD",
+      .metric = "health" },
+    { .name = "genflow-metrics",  .handle = gf_metrics_handler, .allow = "GET, HEAD",
+      .metric = "metrics" },
+    /* Answers only paths that are no endpoint: a JSON 404 for any method. */
+    { .name = "genflow-api",      .handle = gf_api_handler,
+      .allow = "GET, HEAD, POST, DELETE", .metric = "not_found" },
+    { .name = "genflow-uploads",  .handle = gf_uploads_handler, .allow = "POST",
+      .metric = "uploads" },
+    { .name = "genflow-types",    .handle = gf_types_handler,   .allow = "GET, HEAD",
+      .metric = "other" },
+    { .name = NULL }
+};
+
+static int dispatch(request_rec *r)
+{
+    const gf_handler_t *h = gf_handler_named(r->handler);
+    return h ? h->handle(r) : DECLINED;
+}
+
+void gf_handlers_register_hooks(void)
+{
+    gf_http_set_handlers(handlers);
+    ap_hook_handler(dispatch, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, gf_metrics_status_section, NULL, NULL, APR_HOOK_MIDDLE);
+}

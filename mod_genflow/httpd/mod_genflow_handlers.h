@@ -1,0 +1,51 @@
+/* mod_genflow_handlers.h: the module's content handlers, the top of the
+ * glue: they may use every concern below. mod_genflow_handlers.c has
+ * their one table; each is named there once.
+ *
+ *   mod_genflow_type*.c           genflow-type: the endpoints of a type's
+ *                                 location (mod_genflow_type.h)
+ *   mod_genflow_quota.c           genflow-quota
+ *   mod_genflow_admin.c           genflow-admin, genflow-health
+ *   mod_genflow_uploads.c         genflow-uploads
+ *   mod_genflow_webhook.c         genflow-webhook
+ *   mod_genflow_handle_types.c    genflow-types (built at startup)
+ *   mod_genflow_handle_metrics.c  genflow-metrics, and mod_status's section
+ *   mod_genflow_handle_api.c      genflow-api: JSON 404 under the prefix
+ */
+#ifndef MOD_GENFLOW_HANDLERS_H
+#define MOD_GENFLOW_HANDLERS_H
+
+#include "httpd/mod_genflow_idempotency.h"
+#include "httpd/mod_genflow_breaker.h"
+#include "httpd/mod_genflow_watch.h"
+
+/* Set by fixups in a GenFlowType location. */
+#define GF_TYPE_HANDLER "genflow-type"
+
+/* The one content handler of the module (its table dispatches), the
+ * mod_status section, and the table for the lower concerns; from
+ * register_hooks. */
+void gf_handlers_register_hooks(void);
+
+int gf_type_handler(request_rec *r);
+int gf_quota_handler(request_rec *r);
+int gf_admin_handler(request_rec *r);
+/* The methods of the admin endpoint at r's path (jobs, credits). */
+const char *gf_admin_allow(request_rec *r);
+int gf_health_handler(request_rec *r);
+int gf_uploads_handler(request_rec *r);
+int gf_webhook_handler(request_rec *r);
+int gf_types_handler(request_rec *r);
+int gf_metrics_handler(request_rec *r);
+int gf_api_handler(request_rec *r);
+/* mod_status: the module's section. */
+int gf_metrics_status_section(request_rec *r, int flags);
+
+/* Each server's genflow-types answer, built once; post_config. */
+void gf_types_post_config(apr_pool_t *pconf, server_rec *s);
+
+/* The account of r->user, made on first use with the starting credits
+ * (mod_genflow_quota.c; create uses it too). */
+gf_db_status_t gf_account_ensure(request_rec *r, ap_dbd_t *dbd);
+
+#endif

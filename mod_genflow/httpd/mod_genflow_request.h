@@ -1,0 +1,45 @@
+/* mod_genflow_request.h: the module's state of one request
+ * (r->request_config), which the concerns that serve a request share.
+ */
+#ifndef MOD_GENFLOW_REQUEST_H
+#define MOD_GENFLOW_REQUEST_H
+
+#include <mod_dbd.h>
+
+#include "httpd/mod_genflow_private.h"
+
+/* Per-request state of the module (r->request_config). */
+typedef struct {
+    int capture;                 /* record the answer (Idempotency-Key owner) */
+    int status;
+    const char *body;
+    const char *location;
+    int has_body;                /* the body was read already */
+    char *req_body;
+    apr_size_t req_len;
+    ap_dbd_t *dbd;               /* the pooled connection held, or NULL */
+    int dbd_cleanup;             /* its release is registered on r->pool */
+    const char *idem_key;        /* Idempotency-Key owned by this request, */
+    const char *idem_owner;      /* and its owner token (NULL without) */
+    int idem_linked;             /* a generation was linked to the key */
+    int routed;                  /* the type handler routed it: route_kind is set */
+    int route_kind;              /* its gf_route_kind_t, for the metrics */
+    int not_a_file;              /* in a type's location: no filesystem walk */
+    int cors_preflight;          /* a CORS preflight from an allowed origin */
+    void (*answered)(request_rec *r); /* runs once a parked request's answer is
+                                       * composed (the Idempotency-Key's record) */
+} gf_req_t;
+
+
+/* r's state, made on first use. */
+static inline gf_req_t *gf_req(request_rec *r)
+{
+    gf_req_t *rq = ap_get_module_config(r->request_config, &genflow_module);
+    if (!rq) {
+        rq = apr_pcalloc(r->pool, sizeof(*rq));
+        ap_set_module_config(r->request_config, &genflow_module, rq);
+    }
+    return rq;
+}
+
+#endif
