@@ -15,7 +15,6 @@
 #include "core/gf_json.h"
 #include "providers/gf_provider_net.h"
 #include "core/gf_sql.h"
-#include "webhooks/gf_webhook.h"
 
 /* Provider notifications are small JSON documents; anything larger than
  * 1 MiB is refused with 413 (JSON, from gf_read_json_body, before reading
@@ -53,24 +52,9 @@ int gf_webhook_handler(request_rec *r)
     }
     /* The body is untrusted bytes (it may hold NULs) until a signature over
      * its exact length has been verified: nothing parses it before that. */
-    if (!strcmp(prov->kind->kind, "replicate") && ns->webhook_secret) {
-        err = gf_webhook_verify_replicate(r->pool, ns->webhook_secret,
-                                          apr_table_get(r->headers_in, "webhook-id"),
-                                          apr_table_get(r->headers_in, "webhook-timestamp"),
-                                          apr_table_get(r->headers_in, "webhook-signature"),
-                                          body, len, apr_time_now());
-    }
-    else if (!strcmp(prov->kind->kind, "fal") && ns->webhook_keys) {
-        err = gf_webhook_verify_fal(r->pool, ns->webhook_keys,
-                                    apr_table_get(r->headers_in, "X-Fal-Webhook-Request-Id"),
-                                    apr_table_get(r->headers_in, "X-Fal-Webhook-User-Id"),
-                                    apr_table_get(r->headers_in, "X-Fal-Webhook-Timestamp"),
-                                    apr_table_get(r->headers_in, "X-Fal-Webhook-Signature"),
-                                    body, len, apr_time_now());
-    }
-    else {
-        err = "this provider kind sends no webhooks";
-    }
+    err = prov->kind->webhook_verify
+          ? prov->kind->webhook_verify(r->pool, prov, r->headers_in, body, len, apr_time_now())
+          : "this provider kind sends no webhooks";
     if (err) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, GF_LOGNO(1701)
                       "webhook for provider %s refused: %s", prov->name, err);
@@ -78,7 +62,7 @@ int gf_webhook_handler(request_rec *r)
                              apr_psprintf(r->pool, "webhook signature refused: %s", err));
     }
     doc = gf_json_parse(r->pool, body, len, &perr);
-    job_id = gf_json_str(doc, !strcmp(prov->kind->kind, "fal") ? "request_id" : "id");
+    job_id = gf_json_str(doc, prov->kind->webhook_job_field ? prov->kind->webhook_job_field : "id");
     if (!job_id) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
                              "the notification names no job");

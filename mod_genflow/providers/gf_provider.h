@@ -73,6 +73,15 @@ typedef struct {
      * longest path (a poll may chain status, result and download) at its
      * full timeout. NULL: no time of its own. */
     apr_interval_time_t (*worst_attempt)(const gf_provider_t *prov);
+    /* A webhook delivery to POST {location}/{name}: NULL when headers and
+     * the raw body (NULs allowed) carry a fresh signature of the provider
+     * under the declaration's secret or keys, else why not. NULL: the kind
+     * sends no webhooks. */
+    const char *(*webhook_verify)(apr_pool_t *p, const gf_provider_t *prov,
+                                  const apr_table_t *headers, const char *body,
+                                  apr_size_t len, apr_time_t now);
+    /* The member of a verified delivery's JSON that names the job. */
+    const char *webhook_job_field;
 } gf_provider_kind_t;
 
 struct gf_provider_t {

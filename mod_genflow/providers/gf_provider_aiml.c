@@ -115,11 +115,9 @@ static apr_interval_time_t aiml_worst(const gf_provider_t *prov)
 }
 
 const gf_provider_kind_t gf_provider_kind_aiml = {
-    "aiml",
-    aiml_set_option,
-    aiml_generate,
-    NULL,
-    NULL,
-    gf_net_check,
-    aiml_worst
+    .kind = "aiml",
+    .set_option = aiml_set_option,
+    .generate = aiml_generate,
+    .check = gf_net_check,
+    .worst_attempt = aiml_worst,
 };

@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 
 #include "providers/gf_provider_net.h"
+#include "webhooks/gf_webhook.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
 
@@ -227,12 +228,29 @@ static apr_interval_time_t fal_worst(const gf_provider_t *prov)
     return gf_net_worst(prov, 3);
 }
 
+/* fal signs with Ed25519 under keys it publishes (webhook_keys_file). */
+static const char *fal_webhook_verify(apr_pool_t *p, const gf_provider_t *prov,
+                                      const apr_table_t *headers, const char *body,
+                                      apr_size_t len, apr_time_t now)
+{
+    const gf_net_settings_t *ns = prov->impl;
+    if (!ns || !ns->webhook_keys) return "this provider kind sends no webhooks";
+    return gf_webhook_verify_fal(p, ns->webhook_keys,
+                                 apr_table_get(headers, "X-Fal-Webhook-Request-Id"),
+                                 apr_table_get(headers, "X-Fal-Webhook-User-Id"),
+                                 apr_table_get(headers, "X-Fal-Webhook-Timestamp"),
+                                 apr_table_get(headers, "X-Fal-Webhook-Signature"),
+                                 body, len, now);
+}
+
 const gf_provider_kind_t gf_provider_kind_fal = {
-    "fal",
-    fal_set_option,
-    fal_generate,
-    fal_poll,
-    fal_cancel,
-    gf_net_check,
-    fal_worst
+    .kind = "fal",
+    .set_option = fal_set_option,
+    .generate = fal_generate,
+    .poll = fal_poll,
+    .cancel = fal_cancel,
+    .check = gf_net_check,
+    .worst_attempt = fal_worst,
+    .webhook_verify = fal_webhook_verify,
+    .webhook_job_field = "request_id",
 };

@@ -248,11 +248,10 @@ static apr_interval_time_t local_worst(const gf_provider_t *prov)
 }
 
 const gf_provider_kind_t gf_provider_kind_local = {
-    "local",
-    local_set_option,
-    local_generate,
-    local_poll,
-    local_cancel,
-    NULL,
-    local_worst
+    .kind = "local",
+    .set_option = local_set_option,
+    .generate = local_generate,
+    .poll = local_poll,
+    .cancel = local_cancel,
+    .worst_attempt = local_worst,
 };

@@ -24,6 +24,7 @@
 #include <json-c/json.h>
 
 #include "providers/gf_provider_net.h"
+#include "webhooks/gf_webhook.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
 
@@ -258,12 +259,29 @@ static apr_interval_time_t replicate_worst(const gf_provider_t *prov)
     return gf_net_worst(prov, 2);
 }
 
+/* Replicate signs as Standard Webhooks says, with the whsec_ secret of
+ * the declaration (webhook_secret_file / _env). */
+static const char *replicate_webhook_verify(apr_pool_t *p, const gf_provider_t *prov,
+                                            const apr_table_t *headers, const char *body,
+                                            apr_size_t len, apr_time_t now)
+{
+    const gf_net_settings_t *ns = prov->impl;
+    if (!ns || !ns->webhook_secret) return "this provider kind sends no webhooks";
+    return gf_webhook_verify_replicate(p, ns->webhook_secret,
+                                       apr_table_get(headers, "webhook-id"),
+                                       apr_table_get(headers, "webhook-timestamp"),
+                                       apr_table_get(headers, "webhook-signature"),
+                                       body, len, now);
+}
+
 const gf_provider_kind_t gf_provider_kind_replicate = {
-    "replicate",
-    replicate_set_option,
-    replicate_generate,
-    replicate_poll,
-    replicate_cancel,
-    gf_net_check,
-    replicate_worst
+    .kind = "replicate",
+    .set_option = replicate_set_option,
+    .generate = replicate_generate,
+    .poll = replicate_poll,
+    .cancel = replicate_cancel,
+    .check = gf_net_check,
+    .worst_attempt = replicate_worst,
+    .webhook_verify = replicate_webhook_verify,
+    .webhook_job_field = "id",
 };

@@ -229,11 +229,11 @@ static apr_interval_time_t stability_worst(const gf_provider_t *prov)
 }
 
 const gf_provider_kind_t gf_provider_kind_stability = {
-    "stability",
-    stability_set_option,
-    stability_generate,
-    stability_poll,
-    NULL,              /* v2beta has no cancel */
-    gf_net_check,
-    stability_worst
+    .kind = "stability",
+    .set_option = stability_set_option,
+    .generate = stability_generate,
+    .poll = stability_poll,
+    .cancel = NULL,  /* v2beta has no cancel */
+    .check = gf_net_check,
+    .worst_attempt = stability_worst,
 };

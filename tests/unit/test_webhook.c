@@ -8,6 +8,7 @@
 
 #include "test_core.h"
 #include "webhooks/gf_webhook.h"
+#include "providers/gf_provider.h"
 
 #define VECTOR_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 #define VECTOR_ID     "msg_p5jXN8AQM9LWM0D4loKWxJek"
@@ -193,6 +194,41 @@ START_TEST(fal_keys_malformed)
 }
 END_TEST
 
+/* The glue verifies a delivery through the provider's kind alone: the
+ * kinds that send webhooks carry their check and the member that names
+ * the job, the others none. */
+START_TEST(kind_methods)
+{
+    apr_time_t at = apr_time_from_sec(1614265330 + 10);
+    apr_table_t *h = apr_table_make(test_pool, 4);
+    const char *err = NULL;
+    gf_provider_t *rep, *bare;
+
+    setenv("GF_TEST_WHSEC", VECTOR_SECRET, 1);
+    rep = gf_provider_create(test_pool, "rep", "replicate", &err);
+    ck_assert_ptr_nonnull(rep);
+    ck_assert_ptr_null(gf_provider_option(test_pool, rep, "webhook_secret_env=GF_TEST_WHSEC"));
+    bare = gf_provider_create(test_pool, "bare", "replicate", &err);
+    ck_assert_ptr_nonnull(bare);
+    apr_table_set(h, "webhook-id", VECTOR_ID);
+    apr_table_set(h, "webhook-timestamp", VECTOR_TS);
+    apr_table_set(h, "webhook-signature", VECTOR_SIG);
+
+    ck_assert_str_eq(gf_provider_kind_replicate.webhook_job_field, "id");
+    ck_assert_ptr_null(rep->kind->webhook_verify(test_pool, rep, h, VECTOR_BODY,
+                                                 strlen(VECTOR_BODY), at));
+    ck_assert_ptr_nonnull(rep->kind->webhook_verify(test_pool, rep, h, "{}", 2, at));
+    /* Declared without a secret: nothing it receives is believed. */
+    ck_assert_ptr_nonnull(bare->kind->webhook_verify(test_pool, bare, h, VECTOR_BODY,
+                                                     strlen(VECTOR_BODY), at));
+    ck_assert_ptr_nonnull(gf_provider_kind_fal.webhook_verify);
+    ck_assert_str_eq(gf_provider_kind_fal.webhook_job_field, "request_id");
+    ck_assert_ptr_null(gf_provider_kind_stability.webhook_verify);
+    ck_assert_ptr_null(gf_provider_kind_aiml.webhook_verify);
+    ck_assert_ptr_null(gf_provider_kind_local.webhook_verify);
+}
+END_TEST
+
 Suite *webhook_suite(void)
 {
     Suite *s = suite_create("webhook");
@@ -201,6 +237,7 @@ Suite *webhook_suite(void)
     tcase_add_test(tc, fal_ed25519);
     tcase_add_test(tc, replicate_binary_body);
     tcase_add_test(tc, fal_keys_malformed);
+    tcase_add_test(tc, kind_methods);
     suite_add_tcase(s, tc);
     return s;
 }
