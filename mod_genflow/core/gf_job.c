@@ -67,6 +67,29 @@ static void fail(gf_decision_t *d, const char *code, const char *message)
     d->message = message;
 }
 
+int gf_job_before_call(const gf_job_state_t *st, gf_decision_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    if (st->chain_index >= st->chain_len) {
+        fail(d, GF_JOB_API, "the provider chain is exhausted");
+        return 1;
+    }
+    if (st->now >= st->deadline) {
+        fail(d, GF_JOB_TIMEOUT, "the generation did not finish before its deadline");
+        return 1;
+    }
+    if (st->rescued && !st->polling && st->submit_once
+        && st->chain_index + 1 < st->chain_len) {
+        /* No job id was recorded, so the provider may hold an accepted
+         * job nobody can poll: not a second submission to it. */
+        d->next = GF_NEXT_FALLBACK;
+        d->message = "the previous attempt ended during its submission; not submitting "
+                     "to this provider again";
+        return 1;
+    }
+    return 0;
+}
+
 void gf_job_decide(const gf_job_state_t *st, const gf_provider_result_t *res,
                    apr_uint32_t rnd, gf_decision_t *d)
 {

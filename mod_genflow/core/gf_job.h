@@ -46,6 +46,8 @@ typedef struct {
                              * polled) and takes no idempotency key: a submission
                              * that may have reached it is not made again while
                              * the chain has a next entry */
+    int rescued;            /* the previous attempt ended without a word (a killed
+                             * child, a submission cut off at exit) */
     apr_time_t now;
     apr_time_t started;     /* the generation's first attempt (0: unknown) */
     apr_time_t deadline;    /* started_at + GenFlowDeadline */
@@ -58,6 +60,15 @@ typedef struct {
     const char *code;           /* for FAIL: the job error code */
     const char *message;
 } gf_decision_t;
+
+/* What to do before any call, from the claimed row alone: 1 with d
+ * filled in when the attempt makes no call (the chain is exhausted, the
+ * deadline has passed, or a rescued submission to a provider that keeps
+ * jobs but takes no idempotency key falls back: a second submission could
+ * be a second paid job), 0 when the provider is to be called. The
+ * shared-state gates (the provider's limits, its circuit) are the glue's,
+ * after this. */
+int gf_job_before_call(const gf_job_state_t *st, gf_decision_t *d);
 
 /* What to do after an attempt produced res. rnd feeds the jitter.
  * A transient failure of a poll, or of any step after the provider

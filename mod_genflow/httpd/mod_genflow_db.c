@@ -425,3 +425,11 @@ gf_db_status_t gf_db_pselect(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const 
     va_end(ap);
     return run_select(s, p, dbd, label, rows, nargs, args);
 }
+
+gf_db_status_t gf_db_pselectv(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const char *label,
+                              gf_db_rows_t **rows, int nargs, const char *const *args)
+{
+    const char **copy = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(nargs + 1));
+    memcpy(copy, args, sizeof(char *) * (apr_size_t)nargs);
+    return run_select(s, p, dbd, label, rows, nargs, copy);
+}

@@ -48,5 +48,9 @@ gf_db_status_t gf_db_select(request_rec *r, ap_dbd_t *dbd, const char *label,
                             gf_db_rows_t **rows, int nargs, ...);
 gf_db_status_t gf_db_pselect(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const char *label,
                              gf_db_rows_t **rows, int nargs, ...);
+/* The same with the arguments in an array, filled at named places (the
+ * GF_*_ARGS enums of core/gf_sql.h). */
+gf_db_status_t gf_db_pselectv(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const char *label,
+                              gf_db_rows_t **rows, int nargs, const char *const *args);
 
 #endif

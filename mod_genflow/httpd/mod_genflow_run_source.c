@@ -59,33 +59,33 @@ int gf_run_resolve_upload(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
         return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
                              "the source upload no longer exists", id);
     }
-    row = rows->rows[0];   /* storage, key, url, content type, width, height, bytes */
-    store = !strcmp(row[0], "cloudinary") ? sc->cloudinary
+    row = rows->rows[0];
+    store = !strcmp(row[GF_UPLOAD_STORAGE], "cloudinary") ? sc->cloudinary
           : (sc->storage && !strcmp(sc->storage->backend, "local")) ? sc->storage
           : sc->fallback_storage;
     if (!store) {
         return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
-                             "the source upload's storage is not configured here", row[0]);
+                             "the source upload's storage is not configured here", row[GF_UPLOAD_STORAGE]);
     }
-    want = (apr_size_t)apr_atoi64(row[6]);
-    if (gf_storage_get(store, p, row[1], row[2], want, &bytes, &len, &err) != APR_SUCCESS) {
+    want = (apr_size_t)apr_atoi64(row[GF_UPLOAD_BYTES]);
+    if (gf_storage_get(store, p, row[GF_UPLOAD_KEY], row[GF_UPLOAD_URL], want, &bytes, &len, &err) != APR_SUCCESS) {
         return source_failed(s, p, c, res, GF_JOB_STORAGE, 1,
                              "the source upload could not be read back", err);
     }
     if (len != want) {
         return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
-                             "the source upload changed since it was uploaded", row[1]);
+                             "the source upload changed since it was uploaded", row[GF_UPLOAD_KEY]);
     }
     job->source_bytes = bytes;
     job->source_len = len;
-    job->source_content_type = row[3];
-    job->source_url = row[2];
+    job->source_content_type = row[GF_UPLOAD_CONTENT_TYPE];
+    job->source_url = row[GF_UPLOAD_URL];
     if (prov->kind == &gf_provider_kind_local) {
         gf_image_t *img = apr_pcalloc(p, sizeof(*img));
         gf_image_format_t fmt;
-        apr_uint64_t pixels = (apr_uint64_t)apr_atoi64(row[4]) * (apr_uint64_t)apr_atoi64(row[5]);
+        apr_uint64_t pixels = (apr_uint64_t)apr_atoi64(row[GF_UPLOAD_WIDTH]) * (apr_uint64_t)apr_atoi64(row[GF_UPLOAD_HEIGHT]);
         if ((err = gf_image_decode(p, bytes, len, pixels, &fmt, img)) != NULL
-            || strcmp(gf_image_content_type(fmt), row[3])) {
+            || strcmp(gf_image_content_type(fmt), row[GF_UPLOAD_CONTENT_TYPE])) {
             return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
                                  "the source upload no longer decodes as it did", err);
         }

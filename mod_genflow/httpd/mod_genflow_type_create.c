@@ -153,6 +153,7 @@ int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t
     long cost = gf_conf_cost(dc);
     apr_uint64_t seed;
     char id[APR_UUID_FORMATTED_LENGTH + 1];
+    const char *a[GF_CREATE_ARGS];
     gf_req_t *rq = gf_req(r);
     int pass, rc;
 
@@ -195,20 +196,29 @@ int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t
         in.has_seed = 1;
         in.seed = seed;
     }
+    a[GF_CREATE_USER] = r->user;
+    a[GF_CREATE_COST] = apr_ltoa(r->pool, cost);
+    a[GF_CREATE_DAY_LIMIT] = apr_ltoa(r->pool, gf_conf_daily_limit(sc));
+    a[GF_CREATE_PROMPT] = prompt;
+    a[GF_CREATE_USER_PROMPT] = in.prompt;
+    a[GF_CREATE_PRESET] = in.preset;
+    a[GF_CREATE_SOURCE_IMAGE] = in.source_image;
+    a[GF_CREATE_ASPECT_RATIO] = in.aspect_ratio;
+    a[GF_CREATE_SEED] = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, seed);
+    a[GF_CREATE_INPUT] = gf_input_to_json(r->pool, &in);
+    a[GF_CREATE_MAX_RETRIES] = apr_itoa(r->pool, gf_conf_max_retries(dc));
+    a[GF_CREATE_CHAIN] = gf_conf_chain_text(r->pool, dc);
+    a[GF_CREATE_DEADLINE_SECS] = apr_itoa(r->pool, gf_conf_deadline_secs(dc));
+    a[GF_CREATE_MAX_ACTIVE] = apr_ltoa(r->pool, gf_conf_max_active(sc));
+    a[GF_CREATE_ID] = id;
+    a[GF_CREATE_IDEM_KEY] = rq->idem_key;
+    a[GF_CREATE_IDEM_OWNER] = rq->idem_owner;
+    a[GF_CREATE_SERVER_NAME] = sc->site_name;
     for (pass = 0;; pass++) {
         const char *before;
-        st = gf_db_select(r, dbd, gf_type_label(dc, queued ? GF_SQL_CREATE_QUEUED
-                                                           : GF_SQL_CREATE), &rows, 18,
-                          r->user, apr_ltoa(r->pool, cost),
-                          apr_ltoa(r->pool, gf_conf_daily_limit(sc)),
-                          prompt, in.prompt, in.preset, in.source_image, in.aspect_ratio,
-                          apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, seed),
-                          gf_input_to_json(r->pool, &in),
-                          apr_itoa(r->pool, gf_conf_max_retries(dc)),
-                          gf_conf_chain_text(r->pool, dc),
-                          apr_itoa(r->pool, gf_conf_deadline_secs(dc)),
-                          apr_ltoa(r->pool, gf_conf_max_active(sc)), id,
-                          rq->idem_key, rq->idem_owner, sc->site_name);
+        st = gf_db_pselectv(r->server, r->pool, dbd,
+                            gf_type_label(dc, queued ? GF_SQL_CREATE_QUEUED : GF_SQL_CREATE),
+                            &rows, GF_CREATE_ARGS, a);
         if (st != GF_DB_OK) {
             return gf_send_db_error(r, st);
         }
@@ -248,10 +258,10 @@ int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t
         if ((rc = refused_create(r, dbd, cost, queued, pass)) != GF_CONTINUE) return rc;
     }
     rq->idem_linked = rq->idem_key != NULL;
-    out->id = rows->rows[0][0];
-    out->cost = apr_atoi64(rows->rows[0][1]);
-    out->prompt = rows->rows[0][2];
-    out->created_at = rows->rows[0][3];
+    out->id = rows->rows[0][GF_CREATED_ID];
+    out->cost = apr_atoi64(rows->rows[0][GF_CREATED_COST]);
+    out->prompt = rows->rows[0][GF_CREATED_PROMPT];
+    out->created_at = rows->rows[0][GF_CREATED_AT];
     gf_metrics_credits(gf_metrics(), GF_CREDITS_RESERVED, cost);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1301)
                   "created type=%s user=%s cost=%ld%s", dc->type->name, r->user, cost,

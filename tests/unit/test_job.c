@@ -259,6 +259,59 @@ START_TEST(ambiguous_submission_falls_back)
 }
 END_TEST
 
+/* Before any call: the order of the rules is part of them (a rescued row
+ * past its deadline fails, it does not fall back). */
+START_TEST(before_call_rules)
+{
+    gf_job_state_t st = state(0, 2, 0);
+    gf_decision_t d;
+
+    ck_assert_int_eq(gf_job_before_call(&st, &d), 0);       /* an ordinary call */
+    st.chain_index = 2;
+    ck_assert_int_eq(gf_job_before_call(&st, &d), 1);
+    ck_assert_int_eq(d.next, GF_NEXT_FAIL);
+    ck_assert_str_eq(d.code, GF_JOB_API);
+    ck_assert_str_eq(d.message, "the provider chain is exhausted");
+
+    st = state(0, 2, 0);
+    st.now = st.deadline;
+    st.rescued = 1;
+    st.submit_once = 1;
+    ck_assert_int_eq(gf_job_before_call(&st, &d), 1);
+    ck_assert_int_eq(d.next, GF_NEXT_FAIL);
+    ck_assert_str_eq(d.code, GF_JOB_TIMEOUT);
+}
+END_TEST
+
+/* The rescue rule: a rescued submission (no job id recorded) to a provider
+ * that keeps jobs without an idempotency key falls back while the chain
+ * has a next entry; otherwise the provider is called again. */
+START_TEST(rescued_submission_falls_back)
+{
+    gf_job_state_t st = state(0, 2, 0);
+    gf_decision_t d;
+
+    st.rescued = 1;
+    st.submit_once = 1;
+    ck_assert_int_eq(gf_job_before_call(&st, &d), 1);
+    ck_assert_int_eq(d.next, GF_NEXT_FALLBACK);
+    ck_assert_int_eq(d.delay, 0);
+    ck_assert_ptr_nonnull(d.message);
+
+    st.polling = 1;           /* a job id was recorded: poll it, never resubmit */
+    ck_assert_int_eq(gf_job_before_call(&st, &d), 0);
+    st.polling = 0;
+    st.submit_once = 0;       /* the provider takes a key, or keeps nothing */
+    ck_assert_int_eq(gf_job_before_call(&st, &d), 0);
+    st.submit_once = 1;
+    st.chain_index = 1;       /* the chain's last entry: call it again */
+    ck_assert_int_eq(gf_job_before_call(&st, &d), 0);
+    st.chain_index = 0;
+    st.rescued = 0;           /* not a rescue */
+    ck_assert_int_eq(gf_job_before_call(&st, &d), 0);
+}
+END_TEST
+
 Suite *job_suite(void)
 {
     Suite *s = suite_create("job");
@@ -274,6 +327,8 @@ Suite *job_suite(void)
     tcase_add_test(tc, http_classification);
     tcase_add_test(tc, failed_poll_polls_again);
     tcase_add_test(tc, ambiguous_submission_falls_back);
+    tcase_add_test(tc, before_call_rules);
+    tcase_add_test(tc, rescued_submission_falls_back);
     suite_add_tcase(s, tc);
     return s;
 }

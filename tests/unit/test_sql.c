@@ -59,6 +59,68 @@ START_TEST(type_statements)
 }
 END_TEST
 
+/* The number of %s/%d parameters of a statement. */
+static int params_of(const char *sql)
+{
+    int n = 0;
+    for (; *sql; sql++) {
+        if (sql[0] == '%' && (sql[1] == 's' || sql[1] == 'd')) n++;
+    }
+    return n;
+}
+
+/* The number of columns after the statement's last RETURNING or its
+ * outermost SELECT list: commas outside parentheses and quotes, plus one. */
+static int columns_after(const char *sql, const char *word)
+{
+    const char *at = NULL, *q;
+    int depth = 0, quoted = 0, n = 1;
+    for (q = strstr(sql, word); q; q = strstr(q + 1, word)) at = q;
+    ck_assert_ptr_nonnull(at);
+    for (q = at + strlen(word); *q; q++) {
+        if (*q == '\'') quoted = !quoted;
+        else if (quoted) continue;
+        else if (*q == '(') depth++;
+        else if (*q == ')') depth--;
+        else if (*q == ',' && depth == 0) n++;
+        else if (depth == 0 && !strncmp(q, " FROM ", 6)) break;
+    }
+    return n;
+}
+
+static const char *sql_of(const apr_array_header_t *st, const char *label)
+{
+    int i;
+    for (i = 0; i < st->nelts; i++) {
+        const gf_sql_stmt_t *s = &APR_ARRAY_IDX(st, i, gf_sql_stmt_t);
+        if (!strcmp(s->label, label)) return s->sql;
+    }
+    ck_abort_msg("no statement %s", label);
+    return NULL;
+}
+
+/* The named arguments and columns the glue uses (gf_sql.h) are the
+ * statements' own, in number: a column added to one without the other
+ * fails here, not in a read of the wrong column. */
+START_TEST(named_arguments_and_columns)
+{
+    apr_array_header_t *st = apr_array_make(test_pool, 8, sizeof(gf_sql_stmt_t));
+    apr_array_header_t *g = apr_array_make(test_pool, 8, sizeof(gf_sql_stmt_t));
+#define OP(op) APR_ARRAY_IDX(st, op, gf_sql_stmt_t).sql
+
+    gf_sql_type_statements(test_pool, "neo-glitch", "neo_glitch_media", st);
+    gf_sql_global_statements(test_pool, g);
+    ck_assert_int_eq(params_of(OP(GF_SQL_CREATE)), GF_CREATE_ARGS);
+    ck_assert_int_eq(params_of(OP(GF_SQL_CREATE_QUEUED)), GF_CREATE_ARGS);
+    ck_assert_int_eq(columns_after(OP(GF_SQL_CREATE), " SELECT gen.id"), GF_CREATED_COLS);
+    ck_assert_int_eq(params_of(OP(GF_SQL_SCHEDULE)), GF_SCHEDULE_ARGS);
+    ck_assert_int_eq(columns_after(OP(GF_SQL_CLAIM), " RETURNING "), GF_CLAIM_COLS);
+    ck_assert_int_eq(columns_after(OP(GF_SQL_CLAIM_POLLS), " RETURNING "), GF_CLAIM_COLS);
+    ck_assert_int_eq(columns_after(sql_of(g, GF_SQL_UPLOAD_GET), "SELECT "), GF_UPLOAD_COLS);
+#undef OP
+}
+END_TEST
+
 /* Labels stay unique and within PostgreSQL's 63 bytes for any valid
  * table name: two 63-character names that differ only at the end. */
 START_TEST(labels_unique_for_long_tables)
@@ -96,6 +158,7 @@ Suite *sql_suite(void)
     tcase_add_test(tc, identifiers);
     tcase_add_test(tc, type_statements);
     tcase_add_test(tc, labels_unique_for_long_tables);
+    tcase_add_test(tc, named_arguments_and_columns);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,287 @@
+/* mod_genflow_run_outcome.c: what an attempt leaves behind. A completed
+ * attempt's picture goes to the store (or the fallback store); then one
+ * guarded statement records the outcome — scheduled again, or finalised
+ * with the charge or the refund in the same statement — retried while the
+ * database is away; then the metrics and the log line of what it did.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_general.h>
+
+#include "httpd/mod_genflow_engine_int.h"
+#include "core/gf_error.h"
+#include "core/gf_sql.h"
+#include "httpd/mod_genflow_run.h"
+#include "net/gf_loop.h"
+
+#define OUTCOME_RETRY_WAIT apr_time_from_msec(500)
+
+void gf_run_log(server_rec *s, apr_pool_t *p, int level, const gf_claim_t *c,
+                           const char *provider, const char *what, const char *code,
+                           const char *detail)
+{
+    /* The detail is often a provider's own words: escaped like any other
+     * outside text in the error_log (quotes, backslashes, control and
+     * non-ASCII bytes). */
+    ap_log_error(APLOG_MARK, level, 0, s, GF_LOGNO(1401)
+                 "%s type=%s id=%s user=%s provider=%s attempt=%d chain_index=%d "
+                 "retry=%d error=%s%s%s", what, c->type->name, c->id, c->user,
+                 provider ? provider : "-", c->attempts, c->chain_index, c->retry_count,
+                 code ? code : "-", detail ? ": " : "", detail ? ap_escape_logitem(p, detail) : "");
+}
+
+/* A key nobody can guess: the URL of a picture is given to its owner only. */
+static const char *storage_key(apr_pool_t *p, const gf_claim_t *c)
+{
+    unsigned char b[8];
+    char hex[17];
+    int i;
+    if (apr_generate_random_bytes(b, sizeof(b)) != APR_SUCCESS) {
+        apr_uint64_t t = (apr_uint64_t)apr_time_now();
+        memcpy(b, &t, sizeof(b));
+    }
+    for (i = 0; i < 8; i++) apr_snprintf(hex + 2 * i, 3, "%02x", b[i]);
+    return apr_pstrcat(p, c->type->name, "/", c->id, "-", hex, ".png", NULL);
+}
+
+/* One guarded statement that records the attempt's outcome. */
+static gf_db_status_t record_outcome(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd,
+                                     const gf_claim_t *c, const gf_decision_t *d,
+                                     const char *provider, const char *model, const char *url,
+                                     const gf_provider_result_t *res, gf_db_rows_t **rowsp)
+{
+    const gf_type_t *t = c->type;
+    const char *attempt = apr_ltoa(p, c->attempts);
+    gf_decision_t dd = *d;
+    gf_db_status_t st;
+    gf_db_rows_t *rows;
+
+    switch (dd.next) {
+    case GF_NEXT_COMPLETE:
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_COMPLETE], &rows, 6, c->id, url,
+                           provider, model, c->lease_owner, attempt);
+        break;
+    case GF_NEXT_FAIL:
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_FAIL], &rows, 9, c->id, "failed",
+                           dd.code, dd.message ? dd.message : dd.code, provider, model,
+                           c->lease_owner, attempt, NULL);
+        break;
+    default: {
+        const char *a[GF_SCHEDULE_ARGS];
+        int index = c->chain_index, retry = c->retry_count, polls = c->poll_count;
+        int poll_errors = 0;
+        const char *job_id = NULL, *state = NULL;
+        if (dd.next == GF_NEXT_POLL) {
+            polls++;
+            /* A failed poll keeps the accepted job: the next attempt polls
+             * it again, it is never submitted again. */
+            poll_errors = dd.poll_failed ? c->poll_errors + 1 : 0;
+            job_id = res->provider_job_id ? res->provider_job_id : c->provider_job_id;
+            state = res->provider_state ? res->provider_state : c->provider_state;
+        }
+        else if (dd.next == GF_NEXT_RETRY) {
+            retry++;
+        }
+        else { /* fallback */
+            index++;
+            retry = 0;
+            polls = 0;
+        }
+        a[GF_SCHEDULE_DELAY_MS] = apr_ltoa(p, (long)apr_time_as_msec(dd.delay));
+        a[GF_SCHEDULE_CHAIN_INDEX] = apr_ltoa(p, index);
+        a[GF_SCHEDULE_RETRY_COUNT] = apr_ltoa(p, retry);
+        a[GF_SCHEDULE_POLL_COUNT] = apr_ltoa(p, polls);
+        a[GF_SCHEDULE_POLL_ERRORS] = apr_ltoa(p, poll_errors);
+        a[GF_SCHEDULE_PROVIDER_JOB_ID] = job_id;
+        a[GF_SCHEDULE_PROVIDER_STATE] = state;
+        a[GF_SCHEDULE_PROVIDER] = provider;
+        a[GF_SCHEDULE_MODEL] = model;
+        a[GF_SCHEDULE_ID] = c->id;
+        a[GF_SCHEDULE_LEASE_OWNER] = c->lease_owner;
+        a[GF_SCHEDULE_ATTEMPT] = attempt;
+        st = gf_db_pselectv(s, p, dbd, t->labels[GF_SQL_SCHEDULE], &rows, GF_SCHEDULE_ARGS, a);
+        break;
+    }
+    }
+    *rowsp = rows;
+    return st;
+}
+
+/* The outcome statement with a connection held only for it (on a worker:
+ * gf_loop_blocking). st GF_DB_UNAVAILABLE when no connection came. */
+typedef struct {
+    server_rec *s;
+    apr_pool_t *p;
+    const gf_claim_t *c;
+    const gf_decision_t *d;
+    const char *provider, *model, *url;
+    const gf_provider_result_t *res;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+} outcome_t;
+
+static void outcome_now(void *baton)
+{
+    outcome_t *o = baton;
+    ap_dbd_t *dbd = gf_db_open(o->p, o->s);
+    o->st = GF_DB_UNAVAILABLE;
+    if (!dbd) return;
+    o->st = record_outcome(o->s, o->p, dbd, o->c, o->d, o->provider, o->model, o->url, o->res,
+                           &o->rows);
+    gf_db_close(o->s, dbd);
+}
+
+/* A completed attempt's picture into the store: *url is where it is, and
+ * *stored the store that holds a copy of ours (NULL: none to take back).
+ * A picture no store took turns the decision into STORAGE_ERROR. 0 when
+ * the generation is no longer this attempt's: nothing is stored. */
+static int store_result(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                        const gf_provider_result_t *res, gf_decision_t *dd, const char **url,
+                        const gf_storage_t **stored, const char **key)
+{
+    gf_server_conf_t *sc = gf_server_conf(s);
+    const char *err = NULL;
+    apr_status_t rv;
+
+    *stored = NULL;
+    *url = NULL;
+    *key = NULL;
+    /* A cancelled or expired generation gets nothing stored: its late
+     * picture is discarded here. */
+    if (gf_run_statement(s, p, c, GF_SQL_RENEW, 1) == 0) return 0;
+    if (!res->image) {
+        *url = res->image_url;
+        return 1;
+    }
+    *key = storage_key(p, c);
+    rv = gf_storage_put(sc->storage, p, *key, res->image, res->image_len, res->content_type,
+                        url, &err);
+    *stored = sc->storage;
+    /* When the primary store fails, keep the provider's URL (saying so);
+     * only bytes without one go to the store of last resort. */
+    if (rv != APR_SUCCESS && res->image_url) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1406)
+                     "%s storage failed for type=%s id=%s (%s); keeping the provider's "
+                     "temporary URL", sc->storage->backend, c->type->name, c->id,
+                     ap_escape_logitem(p, err));
+        *url = res->image_url;
+        *stored = NULL;
+        return 1;
+    }
+    if (rv != APR_SUCCESS && sc->fallback_storage) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1405)
+                     "%s storage failed for type=%s id=%s (%s); trying %s",
+                     sc->storage->backend, c->type->name, c->id, ap_escape_logitem(p, err),
+                     sc->fallback_storage->backend);
+        rv = gf_storage_put(sc->fallback_storage, p, *key, res->image, res->image_len,
+                            res->content_type, url, &err);
+        *stored = sc->fallback_storage;
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1402)
+                     "storage failed for type=%s id=%s: %s", c->type->name, c->id,
+                     ap_escape_logitem(p, err));
+        *stored = NULL;
+        *url = NULL;
+        dd->next = GF_NEXT_FAIL;
+        dd->code = GF_JOB_STORAGE;
+        dd->message = "the image could not be stored";
+    }
+    return 1;
+}
+
+/* The outcome must reach the database: an accepted job's id, above all,
+ * or the job would be submitted again after a rescue. While the database
+ * is away (a restart) the write is tried again for up to a lease. That is
+ * safe: each statement is guarded by (lease owner, attempt), which no
+ * other worker can hold until this lease expired and the row was claimed
+ * again, and a repeat after a lost answer matches nothing. *maybe_applied:
+ * an earlier run of the statement may have committed. */
+static gf_db_status_t write_outcome(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                                    const gf_decision_t *dd, const char *provider,
+                                    const char *url, const gf_provider_result_t *res,
+                                    gf_db_rows_t **rows, int *maybe_applied)
+{
+    apr_time_t until = apr_time_now()
+                       + apr_time_from_sec(gf_conf_lease_secs(gf_server_conf(s)));
+    outcome_t o;
+
+    *maybe_applied = 0;
+    for (;;) {
+        memset(&o, 0, sizeof(o));
+        o.s = s;
+        o.p = p;
+        o.c = c;
+        o.d = dd;
+        o.provider = provider;
+        o.model = res ? res->model : NULL;
+        o.url = url;
+        o.res = res;
+        gf_loop_blocking(outcome_now, &o);
+        if (o.st != GF_DB_OK || o.rows->rerun) *maybe_applied = 1;
+        if (o.st == GF_DB_OK || apr_time_now() >= until || gf_workers_aborting()) break;
+        /* A timer of the loop in a fiber: no thread waits for the database. */
+        gf_loop_sleep(OUTCOME_RETRY_WAIT);
+    }
+    *rows = o.rows;
+    return o.st;
+}
+
+/* What a recorded outcome did, for the metrics (it matched, so it ran
+ * once) and the log. */
+static void count_outcome(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                          const gf_decision_t *dd, const char *provider,
+                          const gf_provider_result_t *res, const gf_db_rows_t *rows)
+{
+    const char *name = c->type->name;
+    int terminal = dd->next == GF_NEXT_COMPLETE || dd->next == GF_NEXT_FAIL;
+
+    if (dd->next == GF_NEXT_RETRY) gf_metrics_retry(gf_metrics(), name);
+    else if (dd->next == GF_NEXT_FALLBACK) gf_metrics_fallback(gf_metrics(), name);
+    /* The status object: the charge or refund and the duration. */
+    else if (terminal) gf_metrics_terminal(gf_metrics(), p, name, rows->rows[0][0]);
+    gf_run_log(s, p, terminal ? APLOG_INFO : APLOG_DEBUG, c, provider,
+               gf_job_next_name(dd->next),
+               dd->next == GF_NEXT_FAIL ? dd->code : (res ? res->error_code : NULL),
+               dd->next == GF_NEXT_FAIL ? dd->message
+                   : (dd->delay ? apr_psprintf(p, "in %" APR_TIME_T_FMT " ms",
+                                               apr_time_as_msec(dd->delay)) : NULL));
+}
+
+int gf_run_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
+                 const gf_provider_t *prov, const gf_provider_result_t *res)
+{
+    const gf_storage_t *stored = NULL;
+    const char *provider = prov ? prov->name : NULL, *url = NULL, *key = NULL;
+    gf_decision_t dd = *d;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    int maybe_applied;
+
+    if (dd.next == GF_NEXT_COMPLETE && !store_result(s, p, c, res, &dd, &url, &stored, &key)) {
+        gf_run_log(s, p, APLOG_INFO, c, provider, "discarded", NULL,
+                   "the generation is no longer this attempt's (cancelled, expired or taken "
+                   "over); its result is not stored");
+        return 1;
+    }
+    st = write_outcome(s, p, c, &dd, provider, url, res, &rows, &maybe_applied);
+    if (st == GF_DB_OK && rows->nrows == 0 && !maybe_applied && stored) {
+        /* Cancelled between the check and the completion: the picture
+         * must not stay behind a generation that has none. (When an
+         * earlier run may have completed it, the picture stays.) */
+        gf_storage_remove(stored, p, key);
+    }
+    if (st != GF_DB_OK) return -1;
+    if (rows->nrows == 0) {
+        /* The lease was taken over (we were too slow) or the generation was
+         * cancelled meanwhile: our result is dropped, nothing is charged.
+         * Or a run whose answer was lost had recorded it already. */
+        gf_run_log(s, p, APLOG_WARNING, c, provider, "stale", gf_job_next_name(dd.next),
+                   maybe_applied ? "nothing to change: recorded by a run whose answer was "
+                                   "lost, or the row changed under this attempt"
+                                 : "the row changed under this attempt; result dropped");
+        return 1;
+    }
+    count_outcome(s, p, c, &dd, provider, res, rows);
+    return 1;
+}
