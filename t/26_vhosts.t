@@ -15,7 +15,7 @@ use LWP::UserAgent;
 use HTTP::Request;
 use JSON::PP;
 
-plan tests => 35;
+plan tests => 38;
 
 my $dir = tempdir(CLEANUP => 1);
 my $port = free_port();
@@ -30,12 +30,21 @@ psql("CREATE DATABASE $db_b");
 (my $uri_b = $ENV{GENFLOW_TEST_PG_URI}) =~ s{/[^/]+$}{/$db_b};
 (my $params_b = $ENV{GENFLOW_TEST_DBD_PARAMS}) =~ s/dbname=\S+/dbname=$db_b/;
 my $migrate = Apache::Test::vars('serverroot') . '/../scripts/genflow-migrate';
-system("PATH='$ENV{GENFLOW_TEST_PG_BINDIR}':\"\$PATH\" '$migrate' '$uri_b' >/dev/null 2>&1") == 0
-    or die "cannot migrate $db_b";
+my $migrated = qx(PATH='$ENV{GENFLOW_TEST_PG_BINDIR}':"\$PATH" '$migrate' '$uri_b' 2>&1);
+$? == 0 or die "cannot migrate $db_b: $migrated";
+unlike($migrated, qr/NOTICE/, 'genflow-migrate prints no NOTICE on a new database');
 sub psql_b {
     my ($sql) = @_;
     local $ENV{GENFLOW_TEST_PG_URI} = $uri_b;
     return psql($sql);
+}
+{
+    # A site's own type table: made without NOTICE lines (its triggers are
+    # dropped IF EXISTS before they are made).
+    (my $bin = $ENV{GENFLOW_TEST_PG_BINDIR} ? "$ENV{GENFLOW_TEST_PG_BINDIR}/psql" : 'psql');
+    my $out = qx('$bin' -X -q -At -v ON_ERROR_STOP=1 '$uri_b' -c "SELECT genflow_create_type_table('quiet-type', 'quiet_type_media')" 2>&1);
+    is($?, 0, 'genflow_create_type_table ran') or diag $out;
+    unlike($out, qr/NOTICE/, 'genflow_create_type_table prints no NOTICE');
 }
 
 mkdir "$dir/media-main";

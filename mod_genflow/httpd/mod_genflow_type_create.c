@@ -137,6 +137,64 @@ int gf_type_created_from_status(request_rec *r, const char *status_json, gf_crea
     return out->id != NULL;
 }
 
+/* The prompt of the row: the template with the request's words; a preset
+ * must be one of this week's for the type, and the prompt gets its words
+ * (the row keeps its key). GF_CONTINUE, or the error answer sent. */
+static int build_prompt(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
+                        const gf_input_t *in, const char **prompt)
+{
+    gf_input_t for_prompt = *in;
+    gf_db_status_t st;
+
+    if (in->preset) {
+        gf_db_rows_t *presets;
+        int *active, i, found = -1;
+        if ((st = gf_type_load_presets(r, dbd, dc, &presets, &active)) != GF_DB_OK) {
+            return gf_send_db_error(r, st);
+        }
+        for (i = 0; i < presets->nrows; i++) {
+            if (!strcmp(presets->rows[i][0], in->preset) && active[i]) found = i;
+        }
+        if (found < 0) {
+            return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                                 apr_psprintf(r->pool, "preset: '%s' is not one of this "
+                                              "week's presets for %s (see %s/presets)",
+                                              in->preset, dc->type->name, dc->base));
+        }
+        for_prompt.preset = presets->rows[found][2];
+    }
+    *prompt = gf_prompt_build(r->pool, gf_conf_prompt_template(dc), dc->type->name,
+                              &for_prompt);
+    return GF_CONTINUE;
+}
+
+/* The create statement's arguments, at their named places. */
+static void create_args(request_rec *r, const gf_dir_conf_t *dc, const gf_input_t *in,
+                        const char *prompt, apr_uint64_t seed, const char *id, const char **a)
+{
+    gf_server_conf_t *sc = gf_server_conf(r->server);
+    gf_req_t *rq = gf_req(r);
+
+    a[GF_CREATE_USER] = r->user;
+    a[GF_CREATE_COST] = apr_ltoa(r->pool, gf_conf_cost(dc));
+    a[GF_CREATE_DAY_LIMIT] = apr_ltoa(r->pool, gf_conf_daily_limit(sc));
+    a[GF_CREATE_PROMPT] = prompt;
+    a[GF_CREATE_USER_PROMPT] = in->prompt;
+    a[GF_CREATE_PRESET] = in->preset;
+    a[GF_CREATE_SOURCE_IMAGE] = in->source_image;
+    a[GF_CREATE_ASPECT_RATIO] = in->aspect_ratio;
+    a[GF_CREATE_SEED] = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, seed);
+    a[GF_CREATE_INPUT] = gf_input_to_json(r->pool, in);
+    a[GF_CREATE_MAX_RETRIES] = apr_itoa(r->pool, gf_conf_max_retries(dc));
+    a[GF_CREATE_CHAIN] = gf_conf_chain_text(r->pool, dc);
+    a[GF_CREATE_DEADLINE_SECS] = apr_itoa(r->pool, gf_conf_deadline_secs(dc));
+    a[GF_CREATE_MAX_ACTIVE] = apr_ltoa(r->pool, gf_conf_max_active(sc));
+    a[GF_CREATE_ID] = id;
+    a[GF_CREATE_IDEM_KEY] = rq->idem_key;
+    a[GF_CREATE_IDEM_OWNER] = rq->idem_owner;
+    a[GF_CREATE_SERVER_NAME] = sc->site_name;
+}
+
 /* Validate and insert. Returns GF_CONTINUE with *out filled in, or the
  * result of the error answer it sent. The id is chosen here, before the
  * INSERT, so that a statement re-run after a lost connection cannot create
@@ -144,12 +202,11 @@ int gf_type_created_from_status(request_rec *r, const char *status_json, gf_crea
 int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
                               json_object *body, int queued, gf_created_t *out)
 {
-    gf_server_conf_t *sc = gf_server_conf(r->server);
     gf_input_t in;
     gf_input_error_t ierr;
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    const char *prompt;
+    const char *prompt = NULL;
     long cost = gf_conf_cost(dc);
     apr_uint64_t seed;
     char id[APR_UUID_FORMATTED_LENGTH + 1];
@@ -160,30 +217,7 @@ int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t
     if (!gf_input_parse(r->pool, body, gf_conf_needs(dc), &in, &ierr)) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, ierr.message);
     }
-    {
-        /* A preset must be one of this week's for the type; the prompt
-         * gets its words, the row keeps its key. */
-        gf_input_t for_prompt = in;
-        if (in.preset) {
-            gf_db_rows_t *presets;
-            int *active, i, found = -1;
-            if ((st = gf_type_load_presets(r, dbd, dc, &presets, &active)) != GF_DB_OK) {
-                return gf_send_db_error(r, st);
-            }
-            for (i = 0; i < presets->nrows; i++) {
-                if (!strcmp(presets->rows[i][0], in.preset) && active[i]) found = i;
-            }
-            if (found < 0) {
-                return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
-                                     apr_psprintf(r->pool, "preset: '%s' is not one of this "
-                                                  "week's presets for %s (see %s/presets)",
-                                                  in.preset, dc->type->name, dc->base));
-            }
-            for_prompt.preset = presets->rows[found][2];
-        }
-        prompt = gf_prompt_build(r->pool, gf_conf_prompt_template(dc), dc->type->name,
-                                 &for_prompt);
-    }
+    if ((rc = build_prompt(r, dbd, dc, &in, &prompt)) != GF_CONTINUE) return rc;
     if (!*prompt) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
                              "prompt: the request gives nothing to build a prompt from");
@@ -196,24 +230,7 @@ int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t
         in.has_seed = 1;
         in.seed = seed;
     }
-    a[GF_CREATE_USER] = r->user;
-    a[GF_CREATE_COST] = apr_ltoa(r->pool, cost);
-    a[GF_CREATE_DAY_LIMIT] = apr_ltoa(r->pool, gf_conf_daily_limit(sc));
-    a[GF_CREATE_PROMPT] = prompt;
-    a[GF_CREATE_USER_PROMPT] = in.prompt;
-    a[GF_CREATE_PRESET] = in.preset;
-    a[GF_CREATE_SOURCE_IMAGE] = in.source_image;
-    a[GF_CREATE_ASPECT_RATIO] = in.aspect_ratio;
-    a[GF_CREATE_SEED] = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, seed);
-    a[GF_CREATE_INPUT] = gf_input_to_json(r->pool, &in);
-    a[GF_CREATE_MAX_RETRIES] = apr_itoa(r->pool, gf_conf_max_retries(dc));
-    a[GF_CREATE_CHAIN] = gf_conf_chain_text(r->pool, dc);
-    a[GF_CREATE_DEADLINE_SECS] = apr_itoa(r->pool, gf_conf_deadline_secs(dc));
-    a[GF_CREATE_MAX_ACTIVE] = apr_ltoa(r->pool, gf_conf_max_active(sc));
-    a[GF_CREATE_ID] = id;
-    a[GF_CREATE_IDEM_KEY] = rq->idem_key;
-    a[GF_CREATE_IDEM_OWNER] = rq->idem_owner;
-    a[GF_CREATE_SERVER_NAME] = sc->site_name;
+    create_args(r, dc, &in, prompt, seed, id, a);
     for (pass = 0;; pass++) {
         const char *before;
         st = gf_db_pselectv(r->server, r->pool, dbd,
