@@ -47,6 +47,44 @@
 #include "net/gf_http.h"
 #include "core/gf_log.h"
 
+static gf_process_t *process;
+
+static apr_status_t forget_process(void *unused)
+{
+    (void)unused;
+    process = NULL;
+    return APR_SUCCESS;
+}
+
+gf_process_t *gf_process(void)
+{
+    return process;
+}
+
+/* A new record for each configuration read: nothing of the last one's
+ * state is seen by this one's. */
+static int gf_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    (void)plog;
+    (void)ptemp;
+    gf_process_t *P = apr_pcalloc(pconf, sizeof(*P));
+    P->pconf = pconf;
+    P->config = apr_pcalloc(pconf, gf_config_state_size);
+    P->authn = apr_pcalloc(pconf, gf_authn_state_size);
+    P->authn_cache = apr_pcalloc(pconf, gf_authn_cache_state_size);
+    P->db = apr_pcalloc(pconf, gf_db_state_size);
+    P->http = apr_pcalloc(pconf, gf_http_state_size);
+    P->metrics = apr_pcalloc(pconf, gf_metrics_state_size);
+    P->sites = apr_pcalloc(pconf, gf_sites_state_size);
+    P->breaker = apr_pcalloc(pconf, gf_breaker_state_size);
+    P->limits = apr_pcalloc(pconf, gf_limits_state_size);
+    P->watch = apr_pcalloc(pconf, gf_watch_state_size);
+    P->types = apr_pcalloc(pconf, gf_types_state_size);
+    process = P;
+    apr_pool_cleanup_register(pconf, NULL, forget_process, apr_pool_cleanup_null);
+    return OK;
+}
+
 static int log_enabled(void *baton, gf_log_level_t level)
 {
     server_rec *s = baton;
@@ -146,6 +184,7 @@ static void gf_register_hooks(apr_pool_t *p)
      * keeps the log of a failed start the same. */
     static const char *const before_dbd[] = { "mod_dbd.c", NULL };
 
+    ap_hook_pre_config(gf_pre_config, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_post_config(gf_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
     /* After mod_dbd's child_init, which creates the connection pool the
      * workers use. */

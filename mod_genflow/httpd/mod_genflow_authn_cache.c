@@ -41,30 +41,40 @@
 #define MUTEX_TYPE    "genflow-authn-cache"
 #define DEFAULT_SOCACHE "shmcb"
 
-/* Server-wide state, rebuilt with each configuration (ac_post_config)
- * and forgotten with it (forget_cache). */
-static const ap_socache_provider_t *socache;
-static ap_socache_instance_t *instance;
-static apr_global_mutex_t *mutex;    /* only for providers that are not MP-safe */
-/* The keyed HMAC. Its secret is drawn in the parent at every configuration
- * load and inherited by the children: never written to disk, shared memory
- * or the log, so the cache's contents are useless without a process's
- * memory. */
-static gf_authn_hmac_t *hmac;
+/* Server-wide state (the process record's member), rebuilt with each
+ * configuration (ac_post_config) and gone with it. */
+struct gf_authn_cache_state {
+    const ap_socache_provider_t *socache;
+    ap_socache_instance_t *instance;
+    apr_global_mutex_t *mutex;     /* only for providers that are not MP-safe */
+    server_rec *s;                 /* the main server, for the instance's destroy */
+    /* The keyed HMAC. Its secret is drawn in the parent at every
+     * configuration load and inherited by the children: never written to
+     * disk, shared memory or the log, so the cache's contents are useless
+     * without a process's memory. */
+    gf_authn_hmac_t *hmac;
+};
+
+const apr_size_t gf_authn_cache_state_size = sizeof(struct gf_authn_cache_state);
+
+static struct gf_authn_cache_state *cache(void)
+{
+    return GF_PROCESS_STATE(authn_cache);
+}
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
-static apr_status_t forget_cache(void *data)
+/* The cache's resources go with the configuration's pool; the record's
+ * member goes with it too. */
+static apr_status_t destroy_cache(void *data)
 {
-    server_rec *s = data;
-    if (instance && socache) {
-        socache->destroy(instance, s);
+    struct gf_authn_cache_state *st = data;
+    if (st->instance && st->socache) {
+        st->socache->destroy(st->instance, st->s);
     }
-    instance = NULL;
-    socache = NULL;
-    mutex = NULL;   /* destroyed by its own pool cleanup */
-    gf_authn_cache_hmac_free(hmac);
-    hmac = NULL;
+    gf_authn_cache_hmac_free(st->hmac);
+    st->hmac = NULL;
+    st->instance = NULL;
     return APR_SUCCESS;
 }
 
@@ -138,7 +148,7 @@ static int ac_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (prov->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
-        rv = ap_global_mutex_create(&mutex, NULL, MUTEX_TYPE, NULL, s, pconf, 0);
+        rv = ap_global_mutex_create(&cache()->mutex, NULL, MUTEX_TYPE, NULL, s, pconf, 0);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, GF_LOGNO(3104)
                          "genflow-cache: cannot create the %s mutex", MUTEX_TYPE);
@@ -152,17 +162,18 @@ static int ac_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     rv = apr_generate_random_bytes(secret, sizeof(secret));
-    hmac = rv == APR_SUCCESS ? gf_authn_cache_hmac_new(secret) : NULL;
+    cache()->hmac = rv == APR_SUCCESS ? gf_authn_cache_hmac_new(secret) : NULL;
     OPENSSL_cleanse(secret, sizeof(secret));
-    if (!hmac) {
+    if (!cache()->hmac) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, GF_LOGNO(3106)
                      "genflow-cache: no random bytes or no HMAC for the cache key");
         prov->destroy(inst, s);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    socache = prov;
-    instance = inst;
-    apr_pool_cleanup_register(pconf, s, forget_cache, apr_pool_cleanup_null);
+    cache()->socache = prov;
+    cache()->instance = inst;
+    cache()->s = s;
+    apr_pool_cleanup_register(pconf, cache(), destroy_cache, apr_pool_cleanup_null);
     return OK;
 }
 
@@ -170,16 +181,16 @@ static void ac_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
 
-    if (!mutex) {
+    if (!cache()->mutex) {
         return;
     }
-    rv = apr_global_mutex_child_init(&mutex, apr_global_mutex_lockfile(mutex), pchild);
+    rv = apr_global_mutex_child_init(&cache()->mutex, apr_global_mutex_lockfile(cache()->mutex), pchild);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, GF_LOGNO(3107)
                      "genflow-cache: cannot attach the %s mutex; the cache is off in this child",
                      MUTEX_TYPE);
-        mutex = NULL;
-        instance = NULL;
+        cache()->mutex = NULL;
+        cache()->instance = NULL;
     }
 }
 
@@ -187,7 +198,7 @@ static void ac_child_init(apr_pool_t *pchild, server_rec *s)
 
 static apr_status_t cache_lock(request_rec *r)
 {
-    apr_status_t rv = mutex ? apr_global_mutex_lock(mutex) : APR_SUCCESS;
+    apr_status_t rv = cache()->mutex ? apr_global_mutex_lock(cache()->mutex) : APR_SUCCESS;
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GF_LOGNO(3108)
                       "genflow-cache: cannot take the %s mutex", MUTEX_TYPE);
@@ -197,8 +208,8 @@ static apr_status_t cache_lock(request_rec *r)
 
 static void cache_unlock(void)
 {
-    if (mutex) {
-        apr_global_mutex_unlock(mutex);
+    if (cache()->mutex) {
+        apr_global_mutex_unlock(cache()->mutex);
     }
 }
 
@@ -235,7 +246,7 @@ static authn_status ac_check_password(request_rec *r, const char *user, const ch
                       "GenFlowAuthnCacheProvider names the provider it wraps");
         return AUTH_GENERAL_ERROR;
     }
-    if (!instance) {
+    if (!cache()->instance) {
         return call_wrapped(r, ac, user, password);   /* the cache is off */
     }
     ttl = ac->ttl != GF_UNSET ? ac->ttl : GF_AUTHN_CACHE_TTL_DEFAULT;
@@ -264,7 +275,7 @@ static authn_status ac_check_password(request_rec *r, const char *user, const ch
     f.provider = ac->provider_name;
     f.user = user;
     f.password = password;
-    if (!gf_authn_cache_key(hmac, &f, key)) {
+    if (!gf_authn_cache_key(cache()->hmac, &f, key)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(3111)
                       "genflow-cache: HMAC failed; verifying without the cache");
         return call_wrapped(r, ac, user, password);
@@ -272,7 +283,7 @@ static authn_status ac_check_password(request_rec *r, const char *user, const ch
 
     now = apr_time_now();
     if (cache_lock(r) == APR_SUCCESS) {
-        rv = socache->retrieve(instance, r->server, key, sizeof(key), val, &vallen, r->pool);
+        rv = cache()->socache->retrieve(cache()->instance, r->server, key, sizeof(key), val, &vallen, r->pool);
         cache_unlock();
         if (rv == APR_SUCCESS && gf_authn_cache_value_decode(val, vallen, &expiry)
             && gf_authn_cache_fresh(now, expiry, ttl)) {
@@ -292,7 +303,7 @@ static authn_status ac_check_password(request_rec *r, const char *user, const ch
     expiry = gf_authn_cache_expiry(now, ttl);
     gf_authn_cache_value_encode(expiry, val);
     if (cache_lock(r) == APR_SUCCESS) {
-        rv = socache->store(instance, r->server, key, sizeof(key), expiry, val,
+        rv = cache()->socache->store(cache()->instance, r->server, key, sizeof(key), expiry, val,
                             GF_AUTHN_CACHE_VALUE_LEN, r->pool);
         cache_unlock();
         if (rv == APR_SUCCESS) {

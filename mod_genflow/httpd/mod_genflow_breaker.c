@@ -55,10 +55,22 @@ typedef struct {
     const char *key;             /* its slot's key */
 } slot_info_t;
 
-static slot_t *slots;           /* in the segment; NULL: no breakers */
-static int nslots;
-static slot_info_t *info;       /* the process's own, same index */
-static apr_global_mutex_t *mutex;
+/* The process record's member: this configuration's breakers. It goes
+ * with the configuration's pool, the mutex with it: a configuration that
+ * does not reach gf_breaker_post_config (no type mounted) has none. */
+struct gf_breaker_state {
+    slot_t *slots;                 /* in the segment; NULL: no breakers */
+    int nslots;
+    slot_info_t *info;             /* the process's own, same index */
+    apr_global_mutex_t *mutex;
+};
+
+const apr_size_t gf_breaker_state_size = sizeof(struct gf_breaker_state);
+
+static struct gf_breaker_state *breaker(void)
+{
+    return GF_PROCESS_STATE(breaker);
+}
 
 static int brk_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
@@ -118,19 +130,6 @@ static apr_array_header_t *collect(apr_pool_t *p, server_rec *s)
     return out;
 }
 
-/* The configuration pool goes at a restart, and the mutex with it: a
- * generation that does not reach gf_breaker_post_config (no type mounted)
- * must not use the previous one's. */
-static apr_status_t forget(void *data)
-{
-    (void)data;
-    mutex = NULL;
-    slots = NULL;
-    nslots = 0;
-    info = NULL;
-    return APR_SUCCESS;
-}
-
 int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s)
 {
     apr_pool_t *proc = s->process->pool;
@@ -144,10 +143,8 @@ int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s)
     apr_status_t rv;
     int i, j, kept = 0;
 
-    forget(NULL);
-    apr_pool_cleanup_register(pconf, NULL, forget, apr_pool_cleanup_null);
-    info = (slot_info_t *)list->elts;
-    rv = ap_global_mutex_create(&mutex, NULL, MUTEX_TYPE, NULL, s, pconf, 0);
+    breaker()->info = (slot_info_t *)list->elts;
+    rv = ap_global_mutex_create(&breaker()->mutex, NULL, MUTEX_TYPE, NULL, s, pconf, 0);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, GF_LOGNO(4401)
                      "cannot create the circuit breakers' mutex (Mutex " MUTEX_TYPE ")");
@@ -179,7 +176,7 @@ int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s)
         apr_hash_set(keys, os->key, APR_HASH_KEY_STRING, os);
     }
     for (i = 0; i < list->nelts; i++) {
-        slot_info_t *si = &info[i];
+        slot_info_t *si = &breaker()->info[i];
         gf_provider_t *prov = (gf_provider_t *)si->prov;
         const slot_t *os;
         memset(&ns[i], 0, sizeof(ns[i]));
@@ -209,11 +206,11 @@ int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s)
         apr_shm_destroy(old);
     }
     apr_pool_userdata_set(shm, SHM_KEY, apr_pool_cleanup_null, proc);
-    slots = ns;
-    nslots = list->nelts;
+    breaker()->slots = ns;
+    breaker()->nslots = list->nelts;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(4403)
                  "circuit breakers: %s in %" APR_SIZE_T_FMT " bytes of shared memory, %d kept "
-                 "from before the restart", gf_count(pconf, nslots, "provider", "providers"), bytes,
+                 "from before the restart", gf_count(pconf, breaker()->nslots, "provider", "providers"), bytes,
                  kept);
     return OK;
 }
@@ -221,32 +218,32 @@ int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s)
 void gf_breaker_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
-    if (!mutex) return;
-    rv = apr_global_mutex_child_init(&mutex, apr_global_mutex_lockfile(mutex), pchild);
+    if (!breaker()->mutex) return;
+    rv = apr_global_mutex_child_init(&breaker()->mutex, apr_global_mutex_lockfile(breaker()->mutex), pchild);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, GF_LOGNO(4404)
                      "cannot attach to the circuit breakers' mutex: every provider is "
                      "treated as closed in this child");
-        mutex = NULL;
+        breaker()->mutex = NULL;
     }
 }
 
 static slot_t *slot_of(const gf_provider_t *prov)
 {
-    if (!slots || !mutex || !prov || prov->breaker_slot < 0 || prov->breaker_slot >= nslots) {
+    if (!breaker()->slots || !breaker()->mutex || !prov || prov->breaker_slot < 0 || prov->breaker_slot >= breaker()->nslots) {
         return NULL;
     }
-    return &slots[prov->breaker_slot];
+    return &breaker()->slots[prov->breaker_slot];
 }
 
 static int lock(void)
 {
-    return apr_global_mutex_lock(mutex) == APR_SUCCESS;
+    return apr_global_mutex_lock(breaker()->mutex) == APR_SUCCESS;
 }
 
 static void unlock(void)
 {
-    apr_global_mutex_unlock(mutex);
+    apr_global_mutex_unlock(breaker()->mutex);
 }
 
 /* A copy of prov's state taken under the lock; 0 when it has none. */
@@ -391,18 +388,18 @@ void gf_breaker_metrics(request_rec *r)
     gf_mtext_family(&opened, "genflow_provider_circuit_opened_total", "counter",
                     "Times a provider's circuit opened (re-openings after a failed probe "
                     "included).");
-    for (i = 0; i < nslots; i++) {
+    for (i = 0; i < breaker()->nslots; i++) {
         gf_breaker_t b;
-        if (!snapshot(info[i].prov, &b)) continue;
+        if (!snapshot(breaker()->info[i].prov, &b)) continue;
         gf_mtext_sample(t, "genflow_provider_circuit_state",
                         apr_itoa(t->p, (int)gf_breaker_state(&b)),
-                        "server", server_name(&info[i]), "provider", info[i].prov->name, NULL);
+                        "server", server_name(&breaker()->info[i]), "provider", breaker()->info[i].prov->name, NULL);
         gf_mtext_sample(&skipped, "genflow_provider_circuit_skipped_total",
                         apr_psprintf(t->p, "%" APR_UINT64_T_FMT, b.skipped),
-                        "server", server_name(&info[i]), "provider", info[i].prov->name, NULL);
+                        "server", server_name(&breaker()->info[i]), "provider", breaker()->info[i].prov->name, NULL);
         gf_mtext_sample(&opened, "genflow_provider_circuit_opened_total",
                         apr_psprintf(t->p, "%" APR_UINT64_T_FMT, b.opened),
-                        "server", server_name(&info[i]), "provider", info[i].prov->name, NULL);
+                        "server", server_name(&breaker()->info[i]), "provider", breaker()->info[i].prov->name, NULL);
     }
     /* Each family's samples together, one family after the other. */
     ap_rputs(gf_mtext_str(&state), r);
@@ -414,9 +411,9 @@ void gf_breaker_status(request_rec *r, int flags)
 {
     int i, open = 0;
     if (flags & AP_STATUS_SHORT) {
-        for (i = 0; i < nslots; i++) {
+        for (i = 0; i < breaker()->nslots; i++) {
             gf_breaker_t b;
-            if (snapshot(info[i].prov, &b) && gf_breaker_state(&b) != GF_BREAKER_CLOSED) open++;
+            if (snapshot(breaker()->info[i].prov, &b) && gf_breaker_state(&b) != GF_BREAKER_CLOSED) open++;
         }
         ap_rprintf(r, "GenFlowCircuitsNotClosed: %d\n", open);
         return;
@@ -424,16 +421,16 @@ void gf_breaker_status(request_rec *r, int flags)
     ap_rputs("<h3>Provider circuit breakers</h3>\n<table border=\"0\"><tr><th>server</th>"
              "<th>provider</th><th>state</th><th>failures</th><th>skipped</th>"
              "<th>opened</th><th>retry at</th></tr>\n", r);
-    for (i = 0; i < nslots; i++) {
+    for (i = 0; i < breaker()->nslots; i++) {
         gf_breaker_t b;
         gf_breaker_state_t st;
-        if (!snapshot(info[i].prov, &b)) continue;
+        if (!snapshot(breaker()->info[i].prov, &b)) continue;
         st = gf_breaker_state(&b);
         ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%d</td><td>%" APR_UINT64_T_FMT
                    "</td><td>%" APR_UINT64_T_FMT "</td><td>%s</td></tr>\n",
-                   ap_escape_html(r->pool, server_name(&info[i])),
-                   ap_escape_html(r->pool, info[i].prov->name), gf_breaker_state_name(st),
-                   gf_breaker_failures(&b, &info[i].prov->breaker, apr_time_now()), b.skipped,
+                   ap_escape_html(r->pool, server_name(&breaker()->info[i])),
+                   ap_escape_html(r->pool, breaker()->info[i].prov->name), gf_breaker_state_name(st),
+                   gf_breaker_failures(&b, &breaker()->info[i].prov->breaker, apr_time_now()), b.skipped,
                    b.opened, st == GF_BREAKER_OPEN ? gf_time_rfc3339(r->pool, b.retry_at) : "-");
     }
     ap_rputs("</table>\n", r);
@@ -443,8 +440,8 @@ void gf_breaker_each(void (*fn)(gf_provider_t *prov, const char *server, const c
                                 void *baton), void *baton)
 {
     int i;
-    for (i = 0; i < nslots; i++) {
-        fn((gf_provider_t *)info[i].prov, server_name(&info[i]), info[i].key, baton);
+    for (i = 0; i < breaker()->nslots; i++) {
+        fn((gf_provider_t *)breaker()->info[i].prov, server_name(&breaker()->info[i]), breaker()->info[i].key, baton);
     }
 }
 

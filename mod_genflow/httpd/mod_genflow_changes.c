@@ -16,42 +16,46 @@
 
 apr_uint64_t gf_workers_change_seq(void)
 {
+    gf_workers_t *W = gf_workers();
     apr_uint64_t seq;
-    if (!gf_W) return 0;
-    apr_thread_mutex_lock(gf_W->mutex);
-    seq = gf_W->seq;
-    apr_thread_mutex_unlock(gf_W->mutex);
+    if (!W) return 0;
+    apr_thread_mutex_lock(W->mutex);
+    seq = W->seq;
+    apr_thread_mutex_unlock(W->mutex);
     return seq;
 }
 
 /* Under the mutex: was id notified after since? */
 static int notified_since(const char *id, apr_uint64_t since)
 {
+    gf_workers_t *W = gf_workers();
     int i;
-    if (gf_W->seq - since >= GF_RECENT) return 1;   /* too much happened: look again */
+    if (W->seq - since >= GF_RECENT) return 1;   /* too much happened: look again */
     for (i = 0; i < GF_RECENT; i++) {
-        if (gf_W->recent[i].seq > since && !strcmp(gf_W->recent[i].id, id)) return 1;
+        if (W->recent[i].seq > since && !strcmp(W->recent[i].id, id)) return 1;
     }
     return 0;
 }
 
 int gf_workers_changed_since(const char *id, apr_uint64_t since)
 {
+    gf_workers_t *W = gf_workers();
     int changed;
-    if (!gf_W) return 0;
-    apr_thread_mutex_lock(gf_W->mutex);
+    if (!W) return 0;
+    apr_thread_mutex_lock(W->mutex);
     changed = notified_since(id, since);
-    apr_thread_mutex_unlock(gf_W->mutex);
+    apr_thread_mutex_unlock(W->mutex);
     return changed;
 }
 
 void gf_workers_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
                             apr_interval_time_t timeout)
 {
+    gf_workers_t *W = gf_workers();
     gf_waiter_t me, **pp;
     apr_interval_time_t cap;
 
-    if (!gf_W) {
+    if (!W) {
         apr_sleep(timeout < GF_BACKSTOP_DEAF ? timeout : GF_BACKSTOP_DEAF);
         return;
     }
@@ -63,19 +67,19 @@ void gf_workers_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
         apr_sleep(timeout);
         return;
     }
-    apr_thread_mutex_lock(gf_W->mutex);
-    me.next = gf_W->waiters;
-    gf_W->waiters = &me;
-    if (!gf_W->stopping && !notified_since(id, since)) {
-        apr_thread_cond_timedwait(me.cond, gf_W->mutex, timeout);
+    apr_thread_mutex_lock(W->mutex);
+    me.next = W->waiters;
+    W->waiters = &me;
+    if (!W->stopping && !notified_since(id, since)) {
+        apr_thread_cond_timedwait(me.cond, W->mutex, timeout);
     }
-    for (pp = &gf_W->waiters; *pp; pp = &(*pp)->next) {
+    for (pp = &W->waiters; *pp; pp = &(*pp)->next) {
         if (*pp == &me) {
             *pp = me.next;
             break;
         }
     }
-    apr_thread_mutex_unlock(gf_W->mutex);
+    apr_thread_mutex_unlock(W->mutex);
     apr_thread_cond_destroy(me.cond);
 }
 
@@ -83,30 +87,31 @@ void gf_workers_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
  * status cache holds of it. */
 void gf_workers_announce_change(const char *id)
 {
+    gf_workers_t *W = gf_workers();
     gf_waiter_t *w;
-    if (!gf_W) return;
-    apr_thread_mutex_lock(gf_W->mutex);
-    gf_W->seq++;
-    if (gf_W->cache) {
-        if (id) gf_status_cache_forget(gf_W->cache, id);
-        else gf_status_cache_clear(gf_W->cache);
+    if (!W) return;
+    apr_thread_mutex_lock(W->mutex);
+    W->seq++;
+    if (W->cache) {
+        if (id) gf_status_cache_forget(W->cache, id);
+        else gf_status_cache_clear(W->cache);
     }
     if (id) {
-        gf_recent_t *slot = &gf_W->recent[gf_W->seq % GF_RECENT];
+        gf_recent_t *slot = &W->recent[W->seq % GF_RECENT];
         apr_cpystrn(slot->id, id, sizeof(slot->id));
-        slot->seq = gf_W->seq;
+        slot->seq = W->seq;
     }
     else {
         /* Everything may have changed: every "since" is now stale. */
-        gf_W->seq += GF_RECENT;
+        W->seq += GF_RECENT;
     }
-    for (w = gf_W->waiters; w; w = w->next) {
+    for (w = W->waiters; w; w = w->next) {
         if (!id || !strcmp(w->id, id)) {
             apr_thread_cond_signal(w->cond);
         }
     }
-    apr_thread_mutex_unlock(gf_W->mutex);
-    if (gf_W->on_change) gf_W->on_change(id);
+    apr_thread_mutex_unlock(W->mutex);
+    if (W->on_change) W->on_change(id);
 }
 
 /* ---- status answers --------------------------------------------------- */
@@ -118,21 +123,23 @@ int gf_workers_status_cached(apr_pool_t *p, const gf_type_t *t, const char *id,
                              const char *user, const char **json, const char **etag,
                              apr_time_t *born)
 {
+    gf_workers_t *W = gf_workers();
     int hit = 0;
-    if (!gf_W || !gf_W->cache || !gf_workers_listening()) return 0;
-    apr_thread_mutex_lock(gf_W->mutex);
-    hit = gf_status_cache_get(gf_W->cache, t, id, user, p, json, etag, born);
-    apr_thread_mutex_unlock(gf_W->mutex);
+    if (!W || !W->cache || !gf_workers_listening()) return 0;
+    apr_thread_mutex_lock(W->mutex);
+    hit = gf_status_cache_get(W->cache, t, id, user, p, json, etag, born);
+    apr_thread_mutex_unlock(W->mutex);
     return hit;
 }
 
 apr_uint64_t gf_workers_status_version(const char *id)
 {
+    gf_workers_t *W = gf_workers();
     apr_uint64_t v;
-    if (!gf_W || !gf_W->cache) return 0;
-    apr_thread_mutex_lock(gf_W->mutex);
-    v = gf_status_cache_version(gf_W->cache, id);
-    apr_thread_mutex_unlock(gf_W->mutex);
+    if (!W || !W->cache) return 0;
+    apr_thread_mutex_lock(W->mutex);
+    v = gf_status_cache_version(W->cache, id);
+    apr_thread_mutex_unlock(W->mutex);
     return v;
 }
 
@@ -143,22 +150,24 @@ void gf_workers_status_store(const gf_type_t *t, const char *id, const char *use
                              const char *json, const char *etag, apr_time_t born,
                              apr_uint64_t version)
 {
-    if (!gf_W || !gf_W->cache || !gf_workers_listening()) return;
-    apr_thread_mutex_lock(gf_W->mutex);
+    gf_workers_t *W = gf_workers();
+    if (!W || !W->cache || !gf_workers_listening()) return;
+    apr_thread_mutex_lock(W->mutex);
     if (gf_workers_listening()) {
-        gf_status_cache_put(gf_W->cache, t, id, user, json, etag, born, version);
+        gf_status_cache_put(W->cache, t, id, user, json, etag, born, version);
     }
-    apr_thread_mutex_unlock(gf_W->mutex);
+    apr_thread_mutex_unlock(W->mutex);
 }
 
 void gf_workers_wake_all(int all)
 {
-    if (!gf_W) return;
-    apr_thread_mutex_lock(gf_W->mutex);
-    gf_W->wake_pending++;
-    if (all) apr_thread_cond_broadcast(gf_W->work);
-    else apr_thread_cond_signal(gf_W->work);
-    apr_thread_mutex_unlock(gf_W->mutex);
+    gf_workers_t *W = gf_workers();
+    if (!W) return;
+    apr_thread_mutex_lock(W->mutex);
+    W->wake_pending++;
+    if (all) apr_thread_cond_broadcast(W->work);
+    else apr_thread_cond_signal(W->work);
+    apr_thread_mutex_unlock(W->mutex);
 }
 
 void gf_workers_wake(void)
@@ -168,12 +177,13 @@ void gf_workers_wake(void)
 
 int gf_workers_running(void)
 {
-    return gf_W ? gf_W->nthreads : 0;
+    gf_workers_t *W = gf_workers();
+    return W ? W->nthreads : 0;
 }
 
 void gf_workers_flights(int *in_flight, int *max_in_flight, int *transfers)
 {
-    gf_workers_t *W = gf_W;
+    gf_workers_t *W = W;
     *in_flight = *max_in_flight = *transfers = 0;
     if (!W || !W->loop) return;
     apr_thread_mutex_lock(W->mutex);
@@ -186,6 +196,7 @@ void gf_workers_flights(int *in_flight, int *max_in_flight, int *transfers)
 /* Every engine's listener is connected: every change is heard. */
 int gf_workers_listening(void)
 {
-    return gf_W && gf_W->listening == gf_W->engines->nelts;
+    gf_workers_t *W = gf_workers();
+    return W && W->listening == W->engines->nelts;
 }
 

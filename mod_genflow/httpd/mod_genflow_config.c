@@ -22,27 +22,22 @@
 #include "core/gf_sql.h"
 
 /* Types mounted anywhere in the configuration, and the locations that
- * mount them, for the statement registration and the startup checks. They
- * live in pconf and are forgotten when the configuration is re-read. */
-static apr_array_header_t *registered_types;   /* gf_type_t* */
-static apr_array_header_t *mounts;             /* gf_mount_t */
-
-static apr_status_t forget_registry(void *unused)
-{
-    (void)unused;
-    registered_types = NULL;
-    mounts = NULL;
-    return APR_SUCCESS;
-}
+ * mount them, for the statement registration and the startup checks: the
+ * process record's member, gone with the configuration. */
+struct gf_config_state {
+    apr_array_header_t *types;    /* gf_type_t* */
+    apr_array_header_t *mounts;   /* gf_mount_t */
+};
+const apr_size_t gf_config_state_size = sizeof(struct gf_config_state);
 
 apr_array_header_t *gf_registered_types(void)
 {
-    return registered_types;
+    return GF_PROCESS_STATE(config)->types;
 }
 
 apr_array_header_t *gf_conf_mounts(void)
 {
-    return mounts;
+    return GF_PROCESS_STATE(config)->mounts;
 }
 
 /* ---- directive handlers ------------------------------------------------- */
@@ -282,6 +277,7 @@ static const char *set_storage_url(cmd_parms *cmd, void *dummy, const char *arg)
 static const char *set_type(cmd_parms *cmd, void *dcv, const char *name, const char *table)
 {
     gf_dir_conf_t *dc = dcv;
+    struct gf_config_state *reg = GF_PROCESS_STATE(config);
     gf_type_t *type = NULL, **tp;
     gf_mount_t *mount;
     int i, op;
@@ -308,13 +304,12 @@ static const char *set_type(cmd_parms *cmd, void *dcv, const char *name, const c
         return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "table name '%s' must be lower-case "
                                "letters, digits and '_'", table));
     }
-    if (!registered_types) {
-        registered_types = apr_array_make(cmd->pool, 8, sizeof(gf_type_t *));
-        mounts = apr_array_make(cmd->pool, 8, sizeof(gf_mount_t));
-        apr_pool_cleanup_register(cmd->pool, NULL, forget_registry, apr_pool_cleanup_null);
+    if (!reg->types) {
+        reg->types = apr_array_make(cmd->pool, 8, sizeof(gf_type_t *));
+        reg->mounts = apr_array_make(cmd->pool, 8, sizeof(gf_mount_t));
     }
-    for (i = 0; i < registered_types->nelts; i++) {
-        gf_type_t *t = APR_ARRAY_IDX(registered_types, i, gf_type_t *);
+    for (i = 0; i < reg->types->nelts; i++) {
+        gf_type_t *t = APR_ARRAY_IDX(reg->types, i, gf_type_t *);
         if (!strcmp(t->name, name)) {
             if (strcmp(t->table, table)) {
                 return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "type '%s' is already "
@@ -334,12 +329,12 @@ static const char *set_type(cmd_parms *cmd, void *dcv, const char *name, const c
         for (op = 0; op < GF_SQL_TYPE_OPS; op++) {
             type->labels[op] = gf_sql_type_label(cmd->pool, table, (gf_sql_type_op_t)op);
         }
-        tp = apr_array_push(registered_types);
+        tp = apr_array_push(reg->types);
         *tp = type;
     }
     dc->type = type;
     dc->base = apr_pstrdup(cmd->pool, cmd->path);
-    mount = apr_array_push(mounts);
+    mount = apr_array_push(reg->mounts);
     mount->dc = dc;
     mount->s = cmd->server;
     mount->where = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,

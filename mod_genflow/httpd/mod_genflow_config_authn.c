@@ -11,20 +11,16 @@
 #include "httpd/mod_genflow_config_int.h"
 #include "core/gf_authn_cache.h"
 
-/* Some section of the configuration being read names a wrapped provider;
- * forgotten with the configuration's pool. */
-static int used;
-
-static apr_status_t forget_used(void *unused)
-{
-    (void)unused;
-    used = 0;
-    return APR_SUCCESS;
-}
+/* Does some section of the configuration name a wrapped provider? The
+ * process record's member, gone with the configuration. */
+struct gf_authn_state {
+    int used;
+};
+const apr_size_t gf_authn_state_size = sizeof(struct gf_authn_state);
 
 int gf_conf_authn_cache_used(void)
 {
-    return used;
+    return GF_PROCESS_STATE(authn)->used;
 }
 
 static struct gf_authn_cache_dir *dir_settings(cmd_parms *cmd, void *dcv)
@@ -114,10 +110,7 @@ const char *gf_authn_cache_set_provider(cmd_parms *cmd, void *dcv, const char *a
     /* Entries of one section never serve another: the section is part of
      * every key. */
     ac->context = cmd->path ? cmd->path : "(server)";
-    if (!used) {
-        used = 1;
-        apr_pool_cleanup_register(cmd->pool, NULL, forget_used, apr_pool_cleanup_null);
-    }
+    GF_PROCESS_STATE(authn)->used = 1;
     return NULL;
 }
 

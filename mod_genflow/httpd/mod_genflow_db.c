@@ -51,32 +51,31 @@
 #include "httpd/mod_genflow_db.h"
 #include "core/gf_sql.h"
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close_fn;
+/* mod_dbd's functions; every (label, sql) pair the module prepares, for
+ * the repair path, and label → the statement, for its re-run rule; label →
+ * the key of its unnamed form in a connection's table. The process
+ * record's member, rebuilt with each configuration. */
+struct gf_db_state {
+    APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn;
+    APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
+    APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close_fn;
+    apr_array_header_t *statements;
+    apr_hash_t *by_label;
+    apr_hash_t *unnamed_keys;
+};
+const apr_size_t gf_db_state_size = sizeof(struct gf_db_state);
 
-/* Every (label, sql) pair the module prepares, for the repair path, and
- * label → the statement, for its re-run rule; label → the key of its
- * unnamed form in a connection's table. */
-static apr_array_header_t *statements;
-static apr_hash_t *by_label;
-static apr_hash_t *unnamed_keys;
-
-static apr_status_t forget_statements(void *unused)
+static struct gf_db_state *db(void)
 {
-    (void)unused;
-    statements = NULL;
-    by_label = NULL;
-    unnamed_keys = NULL;
-    return APR_SUCCESS;
+    return GF_PROCESS_STATE(db);
 }
 
 int gf_db_bind_optional_fns(server_rec *s)
 {
-    dbd_acquire_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
-    dbd_open_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
-    dbd_close_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
-    if (!dbd_acquire_fn || !dbd_open_fn || !dbd_close_fn) {
+    db()->dbd_acquire_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    db()->dbd_open_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    db()->dbd_close_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    if (!db()->dbd_acquire_fn || !db()->dbd_open_fn || !db()->dbd_close_fn) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, GF_LOGNO(1101)
                      "mod_dbd is required: LoadModule dbd_module and configure DBDriver pgsql");
         return 0;
@@ -89,20 +88,19 @@ void gf_db_register_statements(apr_pool_t *p, const apr_array_header_t *more)
     apr_array_header_t *types = gf_registered_types();
     int i;
 
-    statements = apr_array_make(p, 32, sizeof(gf_sql_stmt_t));
-    apr_pool_cleanup_register(p, NULL, forget_statements, apr_pool_cleanup_null);
-    gf_sql_global_statements(p, statements);
+    db()->statements = apr_array_make(p, 32, sizeof(gf_sql_stmt_t));
+    gf_sql_global_statements(p, db()->statements);
     for (i = 0; types && i < types->nelts; i++) {
         gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
-        gf_sql_type_statements(p, t->name, t->table, statements);
+        gf_sql_type_statements(p, t->name, t->table, db()->statements);
     }
-    if (more) apr_array_cat(statements, more);
-    by_label = apr_hash_make(p);
-    unnamed_keys = apr_hash_make(p);
-    for (i = 0; i < statements->nelts; i++) {
-        gf_sql_stmt_t *st = &APR_ARRAY_IDX(statements, i, gf_sql_stmt_t);
-        apr_hash_set(by_label, st->label, APR_HASH_KEY_STRING, st);
-        apr_hash_set(unnamed_keys, st->label, APR_HASH_KEY_STRING,
+    if (more) apr_array_cat(db()->statements, more);
+    db()->by_label = apr_hash_make(p);
+    db()->unnamed_keys = apr_hash_make(p);
+    for (i = 0; i < db()->statements->nelts; i++) {
+        gf_sql_stmt_t *st = &APR_ARRAY_IDX(db()->statements, i, gf_sql_stmt_t);
+        apr_hash_set(db()->by_label, st->label, APR_HASH_KEY_STRING, st);
+        apr_hash_set(db()->unnamed_keys, st->label, APR_HASH_KEY_STRING,
                      apr_pstrcat(p, "~", st->label, NULL));
     }
 }
@@ -117,7 +115,7 @@ static apr_status_t release_cleanup(void *data)
     request_rec *r = data;
     gf_req_t *rq = gf_req(r);
     if (rq->dbd) {
-        dbd_close_fn(r->server, rq->dbd);
+        db()->dbd_close_fn(r->server, rq->dbd);
         rq->dbd = NULL;
     }
     return APR_SUCCESS;
@@ -132,7 +130,7 @@ ap_dbd_t *gf_db_acquire(request_rec *r)
     if (rq->dbd) return rq->dbd;
     /* No GenFlowType anywhere: post_config never bound mod_dbd's functions
      * (a site handler such as genflow-health can still be mounted). */
-    rq->dbd = dbd_open_fn ? dbd_open_fn(r->pool, r->server) : NULL;
+    rq->dbd = db()->dbd_open_fn ? db()->dbd_open_fn(r->pool, r->server) : NULL;
     if (!rq->dbd) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(1102)
                       "no database connection from mod_dbd; answering 503");
@@ -171,7 +169,7 @@ gf_db_status_t gf_db_select1(request_rec *r, const char *label, gf_db_rows_t **r
 /* Outside a request (workers): a pooled connection that must be closed. */
 ap_dbd_t *gf_db_open(apr_pool_t *p, server_rec *s)
 {
-    return dbd_open_fn ? dbd_open_fn(p, s) : NULL;
+    return db()->dbd_open_fn ? db()->dbd_open_fn(p, s) : NULL;
 }
 
 /* PQconninfo gives the parameters the connection was opened with, not
@@ -194,7 +192,7 @@ PQconninfoOption *gf_db_conninfo(apr_pool_t *p, server_rec *s)
 
 void gf_db_close(server_rec *s, ap_dbd_t *dbd)
 {
-    dbd_close_fn(s, dbd);
+    db()->dbd_close_fn(s, dbd);
 }
 
 static int connection_lost(ap_dbd_t *dbd)
@@ -250,15 +248,15 @@ static apr_dbd_prepared_t *prepared(server_rec *s, ap_dbd_t *dbd, const char *la
     /* Servers that share a connection pool may differ in
      * GenFlowPreparedStatements: an unnamed statement has a key of its own. */
     int unnamed = gf_conf_unnamed_statements(gf_server_conf(s));
-    const char *key = unnamed && unnamed_keys
-                      ? apr_hash_get(unnamed_keys, label, APR_HASH_KEY_STRING) : label;
+    const char *key = unnamed && db()->unnamed_keys
+                      ? apr_hash_get(db()->unnamed_keys, label, APR_HASH_KEY_STRING) : label;
     apr_dbd_prepared_t *stmt = key ? apr_hash_get(dbd->prepared, key, APR_HASH_KEY_STRING)
                                    : NULL;
     const gf_sql_stmt_t *def;
     int rc;
 
     if (stmt) return stmt;
-    def = by_label ? apr_hash_get(by_label, label, APR_HASH_KEY_STRING) : NULL;
+    def = db()->by_label ? apr_hash_get(db()->by_label, label, APR_HASH_KEY_STRING) : NULL;
     if (!def || !key) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1105)
                      "statement %s is not one of the module's", label);
@@ -350,7 +348,7 @@ static gf_db_status_t run_select(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd,
             /* A missing statement never ran. A lost connection may have
              * lost only the answer of a committed statement: run it again
              * only if it is safe to (gf_sql.c), else report trouble. */
-            const gf_sql_stmt_t *def = by_label ? apr_hash_get(by_label, label,
+            const gf_sql_stmt_t *def = db()->by_label ? apr_hash_get(db()->by_label, label,
                                                                APR_HASH_KEY_STRING) : NULL;
             int again = statement_missing(msg) || (def && def->rerun_safe);
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1106)

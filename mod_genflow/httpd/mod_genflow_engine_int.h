@@ -119,7 +119,7 @@ typedef struct gf_hop_t {
     struct gf_hop_t *next;
 } gf_hop_t;
 
-typedef struct {
+typedef struct gf_workers_t {
     server_rec *s;               /* the main server: for the child's own log lines */
     apr_array_header_t *engines; /* gf_engine_t *: one per database */
     gf_recent_t recent[GF_RECENT];
@@ -147,8 +147,14 @@ typedef struct {
     void (*on_change)(const char *id); /* told after the waiters (child_init) */
 } gf_workers_t;
 
-/* This child's workers; NULL in the parent. */
-extern gf_workers_t *gf_W;
+/* This child's engine, the process record's member; NULL in the parent.
+ * Its threads get it as their argument; this is for code that runs on
+ * them without one (the attempts' fibers, the request handlers). */
+static APR_INLINE gf_workers_t *gf_workers(void)
+{
+    gf_process_t *P = gf_process();
+    return P ? P->workers : NULL;
+}
 
 /* mod_genflow_changes.c: wake the waiters of id (all: NULL) and forget
  * what the status cache holds of it; wake one (all) idle worker(s). */

@@ -31,14 +31,17 @@ typedef struct {
     const char *etag;
 } types_answer_t;
 
-/* server_rec * → types_answer_t *, in pconf; rebuilt at each (re)start. */
-static apr_hash_t *answers;
+/* Each server's answer: the process record's member, rebuilt with each
+ * configuration. */
+struct gf_types_state {
+    apr_hash_t *answers;   /* server_rec * → types_answer_t * */
+};
 
-static apr_status_t forget_answers(void *unused)
+const apr_size_t gf_types_state_size = sizeof(struct gf_types_state);
+
+static struct gf_types_state *types(void)
 {
-    (void)unused;
-    answers = NULL;
-    return APR_SUCCESS;
+    return GF_PROCESS_STATE(types);
 }
 
 /* Does the <Location> section cd apply to a request for uri? (As
@@ -111,13 +114,12 @@ void gf_types_post_config(apr_pool_t *pconf, server_rec *s)
 {
     server_rec *sp;
 
-    answers = apr_hash_make(pconf);
-    apr_pool_cleanup_register(pconf, NULL, forget_answers, apr_pool_cleanup_null);
+    types()->answers = apr_hash_make(pconf);
     for (sp = s; sp; sp = sp->next) {
         types_answer_t *a = build_answer(pconf, sp);
         server_rec **key = apr_palloc(pconf, sizeof(*key));
         *key = sp;
-        apr_hash_set(answers, key, sizeof(*key), a);
+        apr_hash_set(types()->answers, key, sizeof(*key), a);
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, sp, GF_LOGNO(3701)
                      "genflow-types for %s: %s", sp->server_hostname ? sp->server_hostname : "-",
                      a->json);
@@ -134,7 +136,7 @@ int gf_types_handler(request_rec *r)
         return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD,
                              apr_psprintf(r->pool, "%s is not allowed here; use GET", r->method));
     }
-    a = answers ? apr_hash_get(answers, &s, sizeof(s)) : NULL;
+    a = types()->answers ? apr_hash_get(types()->answers, &s, sizeof(s)) : NULL;
     if (!a) {
         a = build_answer(r->pool, s);   /* not built at startup: build it now */
     }

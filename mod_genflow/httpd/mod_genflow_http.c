@@ -201,17 +201,27 @@ void gf_register_error_filter(void)
     ap_register_output_filter(ERROR_FILTER_NAME, json_error_filter, NULL, AP_FTYPE_RESOURCE);
 }
 
-static const gf_handler_t *handlers;
+/* The handler table (mod_genflow_handlers.c gives it at registration). */
+struct gf_http_state {
+    const gf_handler_t *handlers;   /* the table, ended by a NULL name */
+};
+
+const apr_size_t gf_http_state_size = sizeof(struct gf_http_state);
+
+static struct gf_http_state *http(void)
+{
+    return GF_PROCESS_STATE(http);
+}
 
 void gf_http_set_handlers(const gf_handler_t *table)
 {
-    handlers = table;
+    http()->handlers = table;
 }
 
 const gf_handler_t *gf_handler_named(const char *name)
 {
     const gf_handler_t *h;
-    for (h = handlers; name && h && h->name; h++) {
+    for (h = http()->handlers; name && h && h->name; h++) {
         if (!strcmp(h->name, name)) return h;
     }
     return NULL;

@@ -51,12 +51,22 @@ typedef struct {
     apr_uint64_t slot_size;      /* a module built otherwise has another layout */
 } header_t;
 
-/* The process's view: the segment and mutex of the parent's lifetime. */
-static slot_t *slots;
-static apr_global_mutex_t *mutex;
-static apr_int32_t self;         /* this process's pid */
-static int broken;               /* no mutex in this child: limited providers get no call */
-static void (*place_freed)(void); /* the child's engine: a place is free again */
+/* The process's view (the process record's member): the segment and
+ * mutex of the parent's lifetime. */
+struct gf_limits_state {
+    slot_t *slots;
+    apr_global_mutex_t *mutex;
+    apr_int32_t self;              /* this process's pid */
+    int broken;                    /* no mutex in this child: limited providers get no call */
+    void (*place_freed)(void);     /* the child's engine: a place is free again */
+};
+
+const apr_size_t gf_limits_state_size = sizeof(struct gf_limits_state);
+
+static struct gf_limits_state *limits(void)
+{
+    return GF_PROCESS_STATE(limits);
+}
 
 static int lim_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
@@ -96,19 +106,19 @@ static int slot_for(const char *key, apr_hash_t *declared)
 {
     int i, free_one = -1;
     for (i = 0; i < NSLOTS; i++) {
-        if (!strcmp(slots[i].key, key)) return i;
-        if (free_one < 0 && !slots[i].key[0]) free_one = i;
+        if (!strcmp(limits()->slots[i].key, key)) return i;
+        if (free_one < 0 && !limits()->slots[i].key[0]) free_one = i;
     }
     for (i = 0; free_one < 0 && i < NSLOTS; i++) {
-        gf_limit_reap(&slots[i].st, alive, NULL);
-        if (!apr_hash_get(declared, slots[i].key, APR_HASH_KEY_STRING)
-            && slots[i].st.open == 0) {
+        gf_limit_reap(&limits()->slots[i].st, alive, NULL);
+        if (!apr_hash_get(declared, limits()->slots[i].key, APR_HASH_KEY_STRING)
+            && limits()->slots[i].st.open == 0) {
             free_one = i;
         }
     }
     if (free_one >= 0) {
-        memset(&slots[free_one], 0, sizeof(slots[free_one]));
-        apr_cpystrn(slots[free_one].key, key, sizeof(slots[free_one].key));
+        memset(&limits()->slots[free_one], 0, sizeof(limits()->slots[free_one]));
+        apr_cpystrn(limits()->slots[free_one].key, key, sizeof(limits()->slots[free_one].key));
     }
     return free_one;
 }
@@ -133,7 +143,7 @@ static int attach(apr_pool_t *proc, server_rec *s)
     header_t *h;
 
     apr_pool_userdata_get((void **)&shm, SHM_KEY, proc);
-    apr_pool_userdata_get((void **)&mutex, MUTEX_KEY, proc);
+    apr_pool_userdata_get((void **)&limits()->mutex, MUTEX_KEY, proc);
     if (shm) {
         /* Another build of the module (a restart after an upgrade) may
          * lay its slots out otherwise: it gets a segment of its own, and
@@ -162,18 +172,18 @@ static int attach(apr_pool_t *proc, server_rec *s)
         h->slot_size = sizeof(slot_t);
         apr_pool_userdata_set(shm, SHM_KEY, apr_pool_cleanup_null, proc);
     }
-    if (!mutex) {
-        rv = ap_global_mutex_create(&mutex, NULL, MUTEX_TYPE, NULL, s, proc, 0);
+    if (!limits()->mutex) {
+        rv = ap_global_mutex_create(&limits()->mutex, NULL, MUTEX_TYPE, NULL, s, proc, 0);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, GF_LOGNO(4803)
                          "cannot create the provider limits' mutex (Mutex " MUTEX_TYPE ")");
-            mutex = NULL;
+            limits()->mutex = NULL;
             return 0;
         }
-        apr_pool_userdata_set(mutex, MUTEX_KEY, apr_pool_cleanup_null, proc);
+        apr_pool_userdata_set(limits()->mutex, MUTEX_KEY, apr_pool_cleanup_null, proc);
     }
     h = apr_shm_baseaddr_get(shm);
-    slots = (slot_t *)(h + 1);
+    limits()->slots = (slot_t *)(h + 1);
     return 1;
 }
 
@@ -181,7 +191,7 @@ int gf_limits_post_config(apr_pool_t *pconf, server_rec *s)
 {
     assign_t a;
 
-    slots = NULL;
+    limits()->slots = NULL;
     if (!attach(s->process->pool, s)) return HTTP_INTERNAL_SERVER_ERROR;
     a.p = pconf;
     a.s = s;
@@ -189,9 +199,9 @@ int gf_limits_post_config(apr_pool_t *pconf, server_rec *s)
     a.missing = 0;
     gf_breaker_each(collect_key, &a);
     /* Children of the previous generation may be using the slots. */
-    if (apr_global_mutex_lock(mutex) != APR_SUCCESS) return HTTP_INTERNAL_SERVER_ERROR;
+    if (apr_global_mutex_lock(limits()->mutex) != APR_SUCCESS) return HTTP_INTERNAL_SERVER_ERROR;
     gf_breaker_each(assign, &a);
-    apr_global_mutex_unlock(mutex);
+    apr_global_mutex_unlock(limits()->mutex);
     return a.missing ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
 
@@ -199,28 +209,28 @@ void gf_limits_child_init(apr_pool_t *pchild, server_rec *s, void (*freed)(void)
 {
     apr_status_t rv;
     int i;
-    place_freed = freed;
-    if (!mutex || !slots) return;
-    rv = apr_global_mutex_child_init(&mutex, apr_global_mutex_lockfile(mutex), pchild);
+    limits()->place_freed = freed;
+    if (!limits()->mutex || !limits()->slots) return;
+    rv = apr_global_mutex_child_init(&limits()->mutex, apr_global_mutex_lockfile(limits()->mutex), pchild);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, GF_LOGNO(4804)
                      "cannot attach to the provider limits' mutex: this child starts no "
                      "call to a limited provider");
-        broken = 1;
+        limits()->broken = 1;
         return;
     }
-    self = (apr_int32_t)getpid();
-    if (apr_global_mutex_lock(mutex) != APR_SUCCESS) return;
-    for (i = 0; i < NSLOTS; i++) gf_limit_hello(&slots[i].st, self);
-    apr_global_mutex_unlock(mutex);
+    limits()->self = (apr_int32_t)getpid();
+    if (apr_global_mutex_lock(limits()->mutex) != APR_SUCCESS) return;
+    for (i = 0; i < NSLOTS; i++) gf_limit_hello(&limits()->slots[i].st, limits()->self);
+    apr_global_mutex_unlock(limits()->mutex);
 }
 
 /* ---- taking and giving -------------------------------------------------- */
 
 static gf_limit_state_t *state_of(const gf_provider_t *prov)
 {
-    if (!slots || !prov || prov->limit_slot < 0 || prov->limit_slot >= NSLOTS) return NULL;
-    return &slots[prov->limit_slot].st;
+    if (!limits()->slots || !prov || prov->limit_slot < 0 || prov->limit_slot >= NSLOTS) return NULL;
+    return &limits()->slots[prov->limit_slot].st;
 }
 
 /* Take one place under the lock; a full provider first frees the places
@@ -228,10 +238,10 @@ static gf_limit_state_t *state_of(const gf_provider_t *prov)
 static int take_locked(const gf_provider_t *prov, gf_limit_state_t *st, apr_time_t now)
 {
     apr_time_t next;
-    if (gf_limit_take(&prov->limit, st, now, self, &next)) return 1;
+    if (gf_limit_take(&prov->limit, st, now, limits()->self, &next)) return 1;
     if (next || now - st->reaped_at < REAP_EVERY) return 0;
     st->reaped_at = now;
-    return gf_limit_reap(st, alive, NULL) > 0 && gf_limit_take(&prov->limit, st, now, self, &next);
+    return gf_limit_reap(st, alive, NULL) > 0 && gf_limit_take(&prov->limit, st, now, limits()->self, &next);
 }
 
 /* Is prov held back right now without a limit of its own (a pause)? */
@@ -262,7 +272,7 @@ gf_limits_claim_t *gf_limits_claim_begin(apr_pool_t *p, apr_hash_t *providers,
     lc->entries = apr_array_make(p, 4, sizeof(claim_entry_t));
     lc->skip = "";
     lc->room = want;
-    if (!slots || !providers) return lc;
+    if (!limits()->slots || !providers) return lc;
     for (hi = apr_hash_first(p, providers); hi; hi = apr_hash_next(hi)) {
         void *v;
         const gf_provider_t *prov;
@@ -272,7 +282,7 @@ gf_limits_claim_t *gf_limits_claim_begin(apr_pool_t *p, apr_hash_t *providers,
         prov = v;
         if (names && !apr_hash_get(names, prov->name, APR_HASH_KEY_STRING)) continue;
         if (!(st = state_of(prov))) continue;
-        if (broken || apr_global_mutex_lock(mutex) != APR_SUCCESS) {
+        if (limits()->broken || apr_global_mutex_lock(limits()->mutex) != APR_SUCCESS) {
             /* No count to keep to: the limited providers get no call. */
             if (gf_limit_any(&prov->limit)) {
                 lc->skip = apr_pstrcat(p, lc->skip, *lc->skip ? "\n" : "", prov->name, NULL);
@@ -285,7 +295,7 @@ gf_limits_claim_t *gf_limits_claim_begin(apr_pool_t *p, apr_hash_t *providers,
         else {
             while (n < want && take_locked(prov, st, now)) n++;
         }
-        apr_global_mutex_unlock(mutex);
+        apr_global_mutex_unlock(limits()->mutex);
         if (n > 0) {
             claim_entry_t *ce = apr_array_push(lc->entries);
             ce->prov = prov;
@@ -334,9 +344,9 @@ void gf_limits_claim_end(gf_limits_claim_t *lc)
     for (i = 0; i < lc->entries->nelts; i++) {
         claim_entry_t *ce = &APR_ARRAY_IDX(lc->entries, i, claim_entry_t);
         gf_limit_state_t *st = state_of(ce->prov);
-        if (ce->n <= 0 || !st || apr_global_mutex_lock(mutex) != APR_SUCCESS) continue;
-        for (; ce->n > 0; ce->n--) gf_limit_untake(st, self, ce->taken);
-        apr_global_mutex_unlock(mutex);
+        if (ce->n <= 0 || !st || apr_global_mutex_lock(limits()->mutex) != APR_SUCCESS) continue;
+        for (; ce->n > 0; ce->n--) gf_limit_untake(st, limits()->self, ce->taken);
+        apr_global_mutex_unlock(limits()->mutex);
     }
 }
 
@@ -350,7 +360,7 @@ int gf_limits_hold(const gf_provider_t *prov, gf_limits_hold_t *hold, apr_interv
     if (hold->prov == prov) return 1;
     gf_limits_unused(hold);
     if (!(st = state_of(prov))) return 1;
-    if (broken || apr_global_mutex_lock(mutex) != APR_SUCCESS) return !gf_limit_any(&prov->limit);
+    if (limits()->broken || apr_global_mutex_lock(limits()->mutex) != APR_SUCCESS) return !gf_limit_any(&prov->limit);
     if (!gf_limit_any(&prov->limit)) {
         ok = !paused_locked(st, now);
         next = st->paused_until;
@@ -362,7 +372,7 @@ int gf_limits_hold(const gf_provider_t *prov, gf_limits_hold_t *hold, apr_interv
     else {
         next = st->paused_until;
     }
-    apr_global_mutex_unlock(mutex);
+    apr_global_mutex_unlock(limits()->mutex);
     /* Due again when the pause ends (or in a second: a call's end or the
      * rate's window frees a place sooner than anyone can tell). */
     if (!ok && next > now + *defer) *defer = next - now;
@@ -382,15 +392,15 @@ void gf_limits_done(server_rec *s, const gf_provider_t *prov, gf_limits_hold_t *
         until = apr_time_now()
                 + (res->retry_after < GF_LIMIT_PAUSE_MAX ? res->retry_after : GF_LIMIT_PAUSE_MAX);
     }
-    if (st && (hold->prov == prov || until) && apr_global_mutex_lock(mutex) == APR_SUCCESS) {
-        if (hold->prov == prov) gf_limit_give(st, self);
+    if (st && (hold->prov == prov || until) && apr_global_mutex_lock(limits()->mutex) == APR_SUCCESS) {
+        if (hold->prov == prov) gf_limit_give(st, limits()->self);
         if (until && until > st->paused_until) {
             gf_limit_pause(st, until);
             extended = 1;
         }
-        apr_global_mutex_unlock(mutex);
+        apr_global_mutex_unlock(limits()->mutex);
     }
-    if (hold->prov == prov && place_freed) place_freed();
+    if (hold->prov == prov && limits()->place_freed) limits()->place_freed();
     memset(hold, 0, sizeof(*hold));
     if (extended) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, GF_LOGNO(4805)
@@ -403,10 +413,10 @@ void gf_limits_done(server_rec *s, const gf_provider_t *prov, gf_limits_hold_t *
 void gf_limits_unused(gf_limits_hold_t *hold)
 {
     gf_limit_state_t *st = state_of(hold->prov);
-    if (st && apr_global_mutex_lock(mutex) == APR_SUCCESS) {
-        gf_limit_untake(st, self, hold->taken);
-        apr_global_mutex_unlock(mutex);
-        if (place_freed) place_freed();
+    if (st && apr_global_mutex_lock(limits()->mutex) == APR_SUCCESS) {
+        gf_limit_untake(st, limits()->self, hold->taken);
+        apr_global_mutex_unlock(limits()->mutex);
+        if (limits()->place_freed) limits()->place_freed();
     }
     memset(hold, 0, sizeof(*hold));
 }
@@ -417,10 +427,10 @@ void gf_limits_unused(gf_limits_hold_t *hold)
 static int snapshot(const gf_provider_t *prov, apr_uint32_t *open, apr_time_t *paused)
 {
     gf_limit_state_t *st = state_of(prov);
-    if (!st || apr_global_mutex_lock(mutex) != APR_SUCCESS) return 0;
+    if (!st || apr_global_mutex_lock(limits()->mutex) != APR_SUCCESS) return 0;
     *open = st->open;
     *paused = st->paused_until;
-    apr_global_mutex_unlock(mutex);
+    apr_global_mutex_unlock(limits()->mutex);
     return 1;
 }
 

@@ -31,9 +31,8 @@
  * run of attempts of the same server (usually one for the whole beat),
  * given back before the next server's is taken, so the beat never holds
  * two of a small pool. */
-static void beat(apr_pool_t *p)
+static void beat(gf_workers_t *W, apr_pool_t *p)
 {
-    gf_workers_t *W = gf_W;
     ap_dbd_t *dbd = NULL;
     server_rec *dbd_s = NULL;
     /* A copy of the running attempts (the list changes while the
@@ -198,20 +197,20 @@ static PGconn *listener_connect(apr_pool_t *p, const gf_engine_t *e, int *warned
     return conn;
 }
 
-static void lost(PGconn **conn, const gf_engine_t *e)
+static void lost(gf_workers_t *W, PGconn **conn, const gf_engine_t *e)
 {
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, e->s, GF_LOGNO(1606)
                  "genflow listener lost its connection: %s; polling until it is back",
                  PQerrorMessage(*conn));
     PQfinish(*conn);
     *conn = NULL;
-    gf_W->listening--;
+    W->listening--;
     gf_workers_announce_change(NULL);
 }
 
 void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
 {
-    gf_workers_t *W = gf_W;
+    gf_workers_t *W = data;      /* the child's engine */
     int ne = W->engines->nelts, i;
     apr_allocator_t *allocator;
     apr_pool_t *pool;
@@ -220,7 +219,6 @@ void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
     int *slot, *warned;
     apr_time_t next_beat = apr_time_now() + W->heartbeat, next_connect = 0;
     (void)thread;
-    (void)data;
 
     apr_allocator_create(&allocator);
     apr_allocator_max_free_set(allocator, 1);
@@ -279,7 +277,7 @@ void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
                 PGconn **conn = &conns[slot[k]];
                 if (!pfd[k].revents) continue;
                 if (!PQconsumeInput(*conn)) {
-                    lost(conn, e);
+                    lost(W, conn, e);
                     continue;
                 }
                 while ((note = PQnotifies(*conn)) != NULL) {
@@ -295,7 +293,7 @@ void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
             }
         }
         if (apr_time_now() >= next_beat && !W->stopping) {
-            beat(pool);
+            beat(W, pool);
             apr_pool_clear(pool);
             next_beat = apr_time_now() + W->heartbeat;
         }

@@ -31,11 +31,21 @@
 
 #define SHM_KEY "mod_genflow_metrics_shm"
 
-static gf_metrics_t *M;   /* set in post_config, inherited by the children */
+/* The counters, the process record's member. */
+struct gf_metrics_state {
+    gf_metrics_t *M;   /* in shared memory: set in post_config, inherited by the children */
+};
+
+const apr_size_t gf_metrics_state_size = sizeof(struct gf_metrics_state);
+
+static struct gf_metrics_state *metrics(void)
+{
+    return GF_PROCESS_STATE(metrics);
+}
 
 gf_metrics_t *gf_metrics(void)
 {
-    return M;
+    return metrics()->M;
 }
 
 void gf_metrics_post_config(apr_pool_t *pconf, server_rec *s)
@@ -50,7 +60,7 @@ void gf_metrics_post_config(apr_pool_t *pconf, server_rec *s)
     apr_status_t rv;
     int i;
 
-    M = NULL;
+    metrics()->M = NULL;
     for (i = 0; types && i < types->nelts; i++) {
         APR_ARRAY_PUSH(tnames, const char *) = APR_ARRAY_IDX(types, i, gf_type_t *)->name;
     }
@@ -71,7 +81,7 @@ void gf_metrics_post_config(apr_pool_t *pconf, server_rec *s)
     if (shm && apr_shm_size_get(shm) >= gf_metrics_bytes(m)
         && gf_metrics_matches(m, apr_shm_baseaddr_get(shm))) {
         gf_metrics_attach(m, apr_shm_baseaddr_get(shm), 0, 0);
-        M = m;
+        metrics()->M = m;
         return;
     }
     if (shm) {
@@ -97,7 +107,7 @@ void gf_metrics_post_config(apr_pool_t *pconf, server_rec *s)
                  "metrics counters: %" APR_SIZE_T_FMT " bytes of shared memory for %s and %s",
                  gf_metrics_bytes(m), gf_count(pconf, m->ntypes, "type", "types"),
                  gf_count(pconf, m->nproviders, "provider", "providers"));
-    M = m;
+    metrics()->M = m;
 }
 
 /* ---- counting requests ---------------------------------------------------- */
@@ -142,7 +152,7 @@ static int log_request(request_rec *r)
     const char *type = NULL, *endpoint;
     request_rec *last = r;
 
-    if (!M) return DECLINED;
+    if (!metrics()->M) return DECLINED;
     dc = gf_dir_conf(r);
     if (dc && dc->type) {
         type = dc->type->name;
@@ -156,7 +166,7 @@ static int log_request(request_rec *r)
     }
     /* The status the client got: that of the last internal redirect. */
     while (last->next) last = last->next;
-    gf_metrics_request(M, type, endpoint, last->status, apr_time_now() - r->request_time);
+    gf_metrics_request(metrics()->M, type, endpoint, last->status, apr_time_now() - r->request_time);
     return DECLINED;
 }
 

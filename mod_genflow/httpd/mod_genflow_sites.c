@@ -27,21 +27,23 @@
 
 #include "httpd/mod_genflow_sites.h"
 
-/* gf_site_t *, in pconf; rebuilt at each (re)start. */
-static apr_array_header_t *sites;
-static apr_hash_t *by_name;
+/* The servers that mount types: the process record's member, rebuilt
+ * with each configuration. */
+struct gf_sites_state {
+    apr_array_header_t *sites;   /* gf_site_t * */
+    apr_hash_t *by_name;
+};
 
-static apr_status_t forget_sites(void *unused)
+const apr_size_t gf_sites_state_size = sizeof(struct gf_sites_state);
+
+static struct gf_sites_state *sites_state(void)
 {
-    (void)unused;
-    sites = NULL;
-    by_name = NULL;
-    return APR_SUCCESS;
+    return GF_PROCESS_STATE(sites);
 }
 
 apr_array_header_t *gf_sites(void)
 {
-    return sites;
+    return sites_state()->sites;
 }
 
 /* Does virtual host s work generations differently from the main server:
@@ -189,21 +191,20 @@ int gf_sites_post_config(apr_pool_t *pconf, server_rec *s)
     server_rec *sp;
     int i;
 
-    sites = apr_array_make(pconf, 4, sizeof(gf_site_t *));
-    by_name = apr_hash_make(pconf);
-    apr_pool_cleanup_register(pconf, NULL, forget_sites, apr_pool_cleanup_null);
+    sites_state()->sites = apr_array_make(pconf, 4, sizeof(gf_site_t *));
+    sites_state()->by_name = apr_hash_make(pconf);
     for (sp = s; sp; sp = sp->next) {
         apr_array_header_t *types = mounted_types(pconf, sp);
         gf_site_t *site, *other;
         if (types->nelts == 0) continue;
         site = apr_pcalloc(pconf, sizeof(*site));
-        APR_ARRAY_PUSH(sites, gf_site_t *) = site;
+        APR_ARRAY_PUSH(sites_state()->sites, gf_site_t *) = site;
         site->name = site_name(pconf, s, sp);
         site->s = sp;
         site->types = types;
         gf_server_conf(sp)->site_name = site->name;
         if (!site->name) continue;
-        if ((other = apr_hash_get(by_name, site->name, APR_HASH_KEY_STRING)) != NULL) {
+        if ((other = apr_hash_get(sites_state()->by_name, site->name, APR_HASH_KEY_STRING)) != NULL) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1012)
                          "%s and %s both mount GenFlowTypes as server \"%s\": a generation "
                          "records the server that created it by that name, so the workers "
@@ -212,10 +213,10 @@ int gf_sites_post_config(apr_pool_t *pconf, server_rec *s)
                          where(pconf, sp), site->name);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        apr_hash_set(by_name, site->name, APR_HASH_KEY_STRING, site);
+        apr_hash_set(sites_state()->by_name, site->name, APR_HASH_KEY_STRING, site);
     }
-    for (i = 0; i < sites->nelts; i++) {
-        if (check_storage_dir(pconf, APR_ARRAY_IDX(sites, i, gf_site_t *)) != OK) {
+    for (i = 0; i < sites_state()->sites->nelts; i++) {
+        if (check_storage_dir(pconf, APR_ARRAY_IDX(sites_state()->sites, i, gf_site_t *)) != OK) {
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
@@ -232,8 +233,8 @@ apr_array_header_t *gf_sites_due_statements(apr_pool_t *p)
     apr_hash_t *by_set = apr_hash_make(p);
     int i, j;
 
-    for (i = 0; sites && i < sites->nelts; i++) {
-        gf_site_t *site = APR_ARRAY_IDX(sites, i, gf_site_t *);
+    for (i = 0; sites_state()->sites && i < sites_state()->sites->nelts; i++) {
+        gf_site_t *site = APR_ARRAY_IDX(sites_state()->sites, i, gf_site_t *);
         int n = site->types->nelts;
         const char **names = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
         const char **tables = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));

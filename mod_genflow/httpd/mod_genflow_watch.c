@@ -97,8 +97,17 @@ typedef struct {
     volatile int stopping, quit;
 } park_t;
 
-/* This child's parker; NULL in the parent. */
-static park_t *park;
+/* The process record's member. */
+struct gf_watch_state {
+    park_t *park;   /* this child's parker; NULL in the parent */
+};
+
+const apr_size_t gf_watch_state_size = sizeof(struct gf_watch_state);
+
+static struct gf_watch_state *watch(void)
+{
+    return GF_PROCESS_STATE(watch);
+}
 
 static void noop_callback(void *baton)
 {
@@ -276,7 +285,7 @@ static void repark(park_t *k, parked_t *p, unsigned woke)
 static void park_callback(void *baton)
 {
     parked_t *p = baton;
-    park_t *k = park;
+    park_t *k = watch()->park;
     request_rec *r = p->r;
     unsigned woke;
     int rc;
@@ -431,7 +440,7 @@ static apr_status_t stop_parker(void *data)
     free_dead(k);
     close(k->epfd);
     close(k->evfd);
-    park = NULL;
+    watch()->park = NULL;
     return APR_SUCCESS;
 }
 
@@ -454,7 +463,7 @@ void gf_watch_child_init(apr_pool_t *pchild, server_rec *s)
     apr_thread_mutex_create(&k->mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
     k->epfd = epoll_create1(EPOLL_CLOEXEC);
     k->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    park = k;
+    watch()->park = k;
     if (k->epfd < 0 || k->evfd < 0) {
         ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, GF_LOGNO(5003)
                      "cannot create the parker's epoll; waits block a thread");
@@ -475,7 +484,7 @@ void gf_watch_child_init(apr_pool_t *pchild, server_rec *s)
 void gf_watch_suspended(conn_rec *c, request_rec *r)
 {
     parked_t *p = ap_get_module_config(c->conn_config, &genflow_module);
-    park_t *k = park;
+    park_t *k = watch()->park;
     (void)r;
     if (!p || !k) return;
     apr_thread_mutex_lock(k->mutex);
@@ -492,7 +501,7 @@ void gf_watch_suspended(conn_rec *c, request_rec *r)
  * goes the usual way. */
 void gf_watch_child_stopping(apr_pool_t *pchild, int graceful)
 {
-    park_t *k = park;
+    park_t *k = watch()->park;
     parked_t *p, *mine = NULL;
     (void)pchild;
     (void)graceful;
@@ -521,7 +530,7 @@ void gf_watch_child_stopping(apr_pool_t *pchild, int graceful)
 
 void gf_watch_announce(const char *id)
 {
-    park_t *k = park;
+    park_t *k = watch()->park;
     parked_t *p;
     int any = 0;
 
@@ -661,7 +670,7 @@ static int run_blocking(park_t *k, request_rec *r, const gf_watch_t *w, apr_uint
 
 int gf_watch_run(request_rec *r, const gf_watch_t *w)
 {
-    park_t *k = park;
+    park_t *k = watch()->park;
     int parkable = can_park(k, r), rc;
     apr_uint64_t seq;
 
@@ -701,7 +710,7 @@ static apr_status_t stream_closed(void *data)
 
 int gf_watch_stream_open(request_rec *r)
 {
-    park_t *k = park;
+    park_t *k = watch()->park;
     user_count_t *u;
     stream_ref_t *ref;
 
@@ -731,7 +740,7 @@ int gf_watch_stream_open(request_rec *r)
 
 void gf_watch_counts(int *parked, int *blocking)
 {
-    park_t *k = park;
+    park_t *k = watch()->park;
     *parked = *blocking = 0;
     if (!k) return;
     apr_thread_mutex_lock(k->mutex);

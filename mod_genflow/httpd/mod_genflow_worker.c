@@ -39,14 +39,13 @@
 #define ROUND_CLAIMS     64     /* claims in one round of a worker */
 #define EXIT_GRACE       apr_time_from_sec(3)   /* running attempts may finish */
 
-gf_workers_t *gf_W;    /* this child's workers; NULL in the parent */
-#define W gf_W
 
 /* ---- attempts (the listener renews their leases) ----------------------- */
 
 void gf_attempt_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, const char *id,
                       const char *owner, int attempt)
 {
+    gf_workers_t *W = gf_workers();
     if (!W || !a) return;
     apr_thread_mutex_lock(W->mutex);
     apr_cpystrn(a->id, id, sizeof(a->id));
@@ -65,6 +64,7 @@ void gf_attempt_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, const 
 
 void gf_attempt_end(gf_attempt_t *a)
 {
+    gf_workers_t *W = gf_workers();
     if (!W || !a || !a->active) return;
     apr_thread_mutex_lock(W->mutex);
     a->active = 0;
@@ -82,16 +82,19 @@ int gf_attempt_lost(const gf_attempt_t *a)
 
 int gf_workers_aborting(void)
 {
+    gf_workers_t *W = gf_workers();
     return W && W->abort;
 }
 
 int gf_workers_stopping(void)
 {
+    gf_workers_t *W = gf_workers();
     return W && W->stopping;
 }
 
 static void sleep_for_work(apr_interval_time_t timeout)
 {
+    gf_workers_t *W = gf_workers();
     apr_thread_mutex_lock(W->mutex);
     if (!W->hops && !W->wake_pending) {
         apr_thread_cond_timedwait(W->work, W->mutex, timeout);
@@ -128,6 +131,7 @@ static void offload(void *owner, gf_loop_wait_t *wait, void (*fn)(void *), void 
 /* Run the fibers' waiting statements; 1 when there was any. */
 static int run_hops(void)
 {
+    gf_workers_t *W = gf_workers();
     int ran = 0;
     for (;;) {
         gf_hop_t *h;
@@ -149,12 +153,14 @@ static int run_hops(void)
 
 int gf_workers_launch(void (*fn)(void *baton), void *baton)
 {
+    gf_workers_t *W = gf_workers();
     if (!W || !W->loop) return -1;
     return gf_loop_spawn(W->loop, fn, baton) == 0 ? 0 : -1;
 }
 
 void gf_workers_landed(void)
 {
+    gf_workers_t *W = gf_workers();
     if (!W || !W->loop) return;
     apr_thread_mutex_lock(W->mutex);
     W->in_flight--;
@@ -169,6 +175,7 @@ void gf_workers_landed(void)
  * place until it lands, the others are given back (unreserve). */
 static int reserve(int want)
 {
+    gf_workers_t *W = gf_workers();
     int n;
     if (!W->loop) return want;
     apr_thread_mutex_lock(W->mutex);
@@ -182,6 +189,7 @@ static int reserve(int want)
 
 static void unreserve(int n)
 {
+    gf_workers_t *W = gf_workers();
     if (!W->loop || n <= 0) return;
     apr_thread_mutex_lock(W->mutex);
     W->in_flight -= n;
@@ -192,6 +200,7 @@ static void unreserve(int n)
 /* Attempts the workers may still start. */
 static int room(void)
 {
+    gf_workers_t *W = gf_workers();
     int n;
     if (!W->loop) return 1;
     apr_thread_mutex_lock(W->mutex);
@@ -202,6 +211,7 @@ static int room(void)
 
 static int flights_alive(void)
 {
+    gf_workers_t *W = gf_workers();
     int n;
     apr_thread_mutex_lock(W->mutex);
     n = W->in_flight;
@@ -265,6 +275,7 @@ static int higher_due(const gf_engine_t *e, apr_pool_t *pool, int k, int *due, c
 static int work_engine(const gf_engine_t *e, apr_pool_t *pool, long index, int start, int *due,
                        int *order)
 {
+    gf_workers_t *W = gf_workers();
     int ntypes = e->types->nelts, i, worked = 0, trouble = 0, claims = 0;
     int *tried = order + ntypes, group = 0;
     /* Providers the types visited so far found full: "above" those of a
@@ -336,6 +347,7 @@ static int work_engine(const gf_engine_t *e, apr_pool_t *pool, long index, int s
  * and servers never collide. */
 static void sweep_engine(const gf_engine_t *e, apr_pool_t *pool)
 {
+    gf_workers_t *W = gf_workers();
     int i;
     for (i = 0; i < e->types->nelts && !W->stopping; i++) {
         gf_run_sweep(e->s, pool, APR_ARRAY_IDX(e->types, i, gf_type_t *));
@@ -345,9 +357,17 @@ static void sweep_engine(const gf_engine_t *e, apr_pool_t *pool)
     apr_pool_clear(pool);
 }
 
+/* What a worker thread is given: the child's engine and its number. */
+typedef struct {
+    gf_workers_t *W;
+    long index;
+} worker_arg_t;
+
 static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
 {
-    long index = (long)(apr_uintptr_t)data;
+    const worker_arg_t *arg = data;
+    gf_workers_t *W = arg->W;
+    long index = arg->index;
     apr_allocator_t *allocator;
     apr_pool_t *pool;
     int start = 0, *due, *order, maxtypes = 1, j;
@@ -426,6 +446,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
 
 static int attempts_running(void)
 {
+    gf_workers_t *W = gf_workers();
     int n = 0;
     gf_attempt_t *a;
     apr_thread_mutex_lock(W->mutex);
@@ -436,6 +457,7 @@ static int attempts_running(void)
 
 static apr_status_t stop_workers(void *data)
 {
+    gf_workers_t *W = gf_workers();
     int i;
     apr_status_t rv;
     apr_time_t t0 = apr_time_now(), grace_end = t0 + EXIT_GRACE;
@@ -474,7 +496,7 @@ static apr_status_t stop_workers(void *data)
                  "genflow workers of %s stopped in %" APR_TIME_T_FMT " ms", W->node,
                  apr_time_as_msec(apr_time_now() - t0));
     gf_http_set_abort_flag(NULL);
-    W = NULL;
+    gf_process()->workers = NULL;
     return APR_SUCCESS;
 }
 
@@ -483,6 +505,7 @@ static apr_status_t stop_workers(void *data)
  * could. */
 static void start_loop(apr_pool_t *pchild, server_rec *s)
 {
+    gf_workers_t *W = gf_workers();
     gf_loop_conf_t conf;
     apr_status_t rv;
 
@@ -508,6 +531,7 @@ static void start_loop(apr_pool_t *pchild, server_rec *s)
 void gf_workers_child_init(apr_pool_t *pchild, server_rec *s,
                            void (*on_change)(const char *id))
 {
+    gf_workers_t *W = gf_workers();
     gf_server_conf_t *sc = gf_server_conf(s);
     apr_array_header_t *sites = gf_sites();
     char host[APRMAXHOSTLEN + 1];
@@ -522,7 +546,7 @@ void gf_workers_child_init(apr_pool_t *pchild, server_rec *s,
         int l = gf_conf_lease_secs(gf_server_conf(APR_ARRAY_IDX(sites, i, gf_site_t *)->s));
         if (l < lease) lease = l;
     }
-    W = apr_pcalloc(pchild, sizeof(*W));
+    W = gf_process()->workers = apr_pcalloc(pchild, sizeof(*W));
     W->s = s;
     W->on_change = on_change;
     W->engines = gf_engines_build(pchild);
@@ -544,8 +568,10 @@ void gf_workers_child_init(apr_pool_t *pchild, server_rec *s,
     W->max_in_flight = (int)gf_conf_max_in_flight(sc);
     if (n > 0) start_loop(pchild, s);
     for (i = 0; i < n; i++) {
-        rv = apr_thread_create(&W->threads[W->nthreads], NULL, worker_main,
-                               (void *)(apr_uintptr_t)W->nthreads, pchild);
+        worker_arg_t *arg = apr_palloc(pchild, sizeof(*arg));
+        arg->W = W;
+        arg->index = W->nthreads;
+        rv = apr_thread_create(&W->threads[W->nthreads], NULL, worker_main, arg, pchild);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, GF_LOGNO(1601)
                          "cannot start genflow worker thread %d", i);
@@ -553,7 +579,7 @@ void gf_workers_child_init(apr_pool_t *pchild, server_rec *s,
         }
         W->nthreads++;
     }
-    rv = apr_thread_create(&W->listener, NULL, gf_listener_main, NULL, pchild);
+    rv = apr_thread_create(&W->listener, NULL, gf_listener_main, W, pchild);
     if (rv != APR_SUCCESS) {
         W->listener = NULL;
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, GF_LOGNO(1608)
