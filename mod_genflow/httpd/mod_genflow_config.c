@@ -128,113 +128,6 @@ static const char *set_provider(cmd_parms *cmd, void *dummy, int argc, char *con
     return NULL;
 }
 
-static const char *set_server_amount(cmd_parms *cmd, void *dummy, const char *arg)
-{
-    gf_server_conf_t *sc = gf_server_conf(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
-    long v;
-
-    (void)dummy;
-    if (err) return err;
-    if ((err = gf_parse_amount(cmd->pool, arg, GF_CREDITS_MAX, &v)) != NULL) {
-        return DIRECTIVE_ERROR(cmd, err);
-    }
-    if (!strcasecmp(cmd->cmd->name, "GenFlowStartingCredits")) sc->starting_credits = v;
-    else sc->daily_limit = v;
-    return NULL;
-}
-
-static const char *set_limit(cmd_parms *cmd, void *dummy, const char *arg)
-{
-    gf_server_conf_t *sc = gf_server_conf(cmd->server);
-    const char *name = cmd->cmd->name;
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
-    long v;
-
-    (void)dummy;
-    if (err) return err;
-    if ((!strcasecmp(name, "GenFlowPendingTTL") || !strcasecmp(name, "GenFlowCreatedTTL")
-         || !strcasecmp(name, "GenFlowRetention"))
-        && (err = gf_refuse_in_vhost(cmd, "the sweeps run once per database, for all servers "
-                                          "on it"))) {
-        return err;
-    }
-    if ((err = gf_parse_amount(cmd->pool, arg, 10L * 365 * 86400, &v)) != NULL) {
-        return DIRECTIVE_ERROR(cmd, err);
-    }
-    if (!strcasecmp(name, "GenFlowPresetsPerWeek")) {
-        if (v < 1 || v > 1000) return DIRECTIVE_ERROR(cmd, "must be 1..1000");
-        sc->presets_per_week = v;
-    }
-    else if (!strcasecmp(name, "GenFlowMaxActive")) sc->max_active = v;
-    else if (!strcasecmp(name, "GenFlowPendingTTL")) sc->pending_ttl = v;
-    else if (!strcasecmp(name, "GenFlowCreatedTTL")) sc->created_ttl = v;
-    else sc->retention = v;
-    return NULL;
-}
-
-static const char *set_engine_number(cmd_parms *cmd, void *dummy, const char *arg)
-{
-    gf_server_conf_t *sc = gf_server_conf(cmd->server);
-    const char *name = cmd->cmd->name;
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
-    long v;
-
-    (void)dummy;
-    if (err) return err;
-    if (!strcasecmp(name, "GenFlowWorkers")) {
-        if ((err = gf_refuse_in_vhost(cmd, "a child's worker threads serve all of its servers")))
-            return err;
-        if ((err = gf_parse_amount(cmd->pool, arg, 64, &v)) != NULL)
-            return DIRECTIVE_ERROR(cmd, err);
-        sc->workers = (int)v;
-    }
-    else if (!strcasecmp(name, "GenFlowStatusCache")) {
-        if ((err = gf_refuse_in_vhost(cmd, "a child keeps one cache for all of its servers")))
-            return err;
-        if ((err = gf_parse_amount(cmd->pool, arg, 1000000, &v)) != NULL)
-            return DIRECTIVE_ERROR(cmd, err);
-        sc->status_cache = v;
-    }
-    else if (!strcasecmp(name, "GenFlowMaxInFlight")) {
-        if ((err = gf_refuse_in_vhost(cmd, "a child's engine runs the attempts of all of its "
-                                           "servers")))
-            return err;
-        if ((err = gf_parse_amount(cmd->pool, arg, 100000, &v)) != NULL)
-            return DIRECTIVE_ERROR(cmd, err);
-        if (v < 1) return DIRECTIVE_ERROR(cmd, "must be at least 1");
-        sc->max_in_flight = v;
-    }
-    else if (!strcasecmp(name, "GenFlowParkMax")) {
-        if ((err = gf_refuse_in_vhost(cmd, "a child parks requests for all of its servers")))
-            return err;
-        if ((err = gf_parse_amount(cmd->pool, arg, 1000000, &v)) != NULL)
-            return DIRECTIVE_ERROR(cmd, err);
-        sc->park_max = v;
-    }
-    else if (!strcasecmp(name, "GenFlowBlockingWaiters")) {
-        if ((err = gf_refuse_in_vhost(cmd, "a child's threads serve all of its servers")))
-            return err;
-        if ((err = gf_parse_amount(cmd->pool, arg, 100000, &v)) != NULL)
-            return DIRECTIVE_ERROR(cmd, err);
-        sc->blocking_waiters = v;
-    }
-    else if (!strcasecmp(name, "GenFlowEventsPerUser")) {
-        if ((err = gf_refuse_in_vhost(cmd, "a child counts the streams of all of its servers")))
-            return err;
-        if ((err = gf_parse_amount(cmd->pool, arg, 1000000, &v)) != NULL)
-            return DIRECTIVE_ERROR(cmd, err);
-        sc->events_per_user = v;
-    }
-    else if (!strcasecmp(name, "GenFlowLeaseSeconds")) {
-        if ((err = gf_parse_amount(cmd->pool, arg, 3600, &v)) != NULL)
-            return DIRECTIVE_ERROR(cmd, err);
-        if (v < 2) return DIRECTIVE_ERROR(cmd, "must be at least 2 seconds");
-        sc->lease_secs = (int)v;
-    }
-    return NULL;
-}
-
 static const char *set_storage_dir(cmd_parms *cmd, void *dummy, const char *arg)
 {
     gf_server_conf_t *sc = gf_server_conf(cmd->server);
@@ -394,69 +287,51 @@ static const char *set_chain(cmd_parms *cmd, void *dcv, int argc, char *const ar
     return NULL;
 }
 
-static const char *set_dir_number(cmd_parms *cmd, void *dcv, const char *arg)
+/* ---- the numeric settings (mod_genflow_config_settings.h) -------------- */
+
+/* One line of the settings, as its directive's cmd->info. */
+typedef struct {
+    int server;            /* a field of the server record, else of the location's */
+    apr_size_t offset;
+    int is_long;           /* long, else int */
+    long min, max;
+    const char *unit;
+    const char *vhost;     /* why a <VirtualHost> may not set it, or NULL */
+} setting_t;
+
+#define SERVER_SPEC(getter, type, field, directive, def, min, max, unit, vhost, ...) \
+    { 1, APR_OFFSETOF(gf_server_conf_t, field), sizeof(type) == sizeof(long), min, max, \
+      unit, vhost },
+#define DIR_SPEC(getter, type, field, directive, def, min, max, unit, vhost, ...) \
+    { 0, APR_OFFSETOF(gf_dir_conf_t, field), sizeof(type) == sizeof(long), min, max, \
+      unit, vhost },
+#define INDEX(getter, type, field, ...) SETTING_##field,
+
+enum { GF_SERVER_SETTINGS(INDEX) GF_DIR_SETTINGS(INDEX) SETTINGS_N };
+static const setting_t SETTINGS[] = {
+    GF_SERVER_SETTINGS(SERVER_SPEC)
+    GF_DIR_SETTINGS(DIR_SPEC)
+};
+
+static const char *set_setting(cmd_parms *cmd, void *dcv, const char *arg)
 {
-    gf_dir_conf_t *dc = dcv;
-    const char *name = cmd->cmd->name, *err;
+    const setting_t *st = cmd->info;
+    char *rec = st->server ? (char *)gf_server_conf(cmd->server) : dcv;
+    const char *err = st->server ? ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE) : NULL;
     long v;
 
-    if (!strcasecmp(name, "GenFlowCost")) {
-        if ((err = gf_parse_amount(cmd->pool, arg, GF_CREDITS_MAX, &v)) != NULL)
-            return DIRECTIVE_ERROR(cmd, err);
-        dc->cost = v;
+    if (err) return err;
+    if (st->vhost && (err = gf_refuse_in_vhost(cmd, st->vhost)) != NULL) return err;
+    if ((err = gf_parse_amount(cmd->pool, arg, st->max, &v)) != NULL) {
+        return DIRECTIVE_ERROR(cmd, err);
     }
-    else if (!strcasecmp(name, "GenFlowMaxBody")) {
-        if ((err = gf_parse_amount(cmd->pool, arg, GF_MAX_BODY_LIMIT, &v)) != NULL)
-            return DIRECTIVE_ERROR(cmd, err);
-        if (v < 256) return DIRECTIVE_ERROR(cmd, "must be at least 256 bytes");
-        dc->max_body = v;
+    if (v < st->min) {
+        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "must be at least %ld%s%s%s",
+                                                 st->min, *st->unit ? " " : "", st->unit,
+                                                 *st->unit && st->min != 1 ? "s" : ""));
     }
-    else if (!strcasecmp(name, "GenFlowWait")) {
-        if ((err = gf_parse_amount(cmd->pool, arg, GF_PREFER_WAIT_MAX, &v)) != NULL)
-            return DIRECTIVE_ERROR(cmd, err);
-        dc->wait_default = (int)v;
-    }
-    else if (!strcasecmp(name, "GenFlowEventsMaxSeconds")
-             || !strcasecmp(name, "GenFlowEventsHeartbeat")) {
-        if ((err = gf_parse_amount(cmd->pool, arg, 86400, &v)) != NULL)
-            return DIRECTIVE_ERROR(cmd, err);
-        if (v < 1) return DIRECTIVE_ERROR(cmd, "must be at least 1 second");
-        if (!strcasecmp(name, "GenFlowEventsMaxSeconds")) dc->events_max_secs = (int)v;
-        else dc->events_heartbeat = (int)v;
-    }
-    else if (!strcasecmp(name, "GenFlowDeadline")) {
-        if ((err = gf_parse_amount(cmd->pool, arg, 86400, &v)) != NULL)
-            return DIRECTIVE_ERROR(cmd, err);
-        if (v < 1) return DIRECTIVE_ERROR(cmd, "must be at least 1 second");
-        dc->deadline_secs = (int)v;
-    }
-    else {
-        if ((err = gf_parse_amount(cmd->pool, arg, 10, &v)) != NULL)
-            return DIRECTIVE_ERROR(cmd, err);
-        dc->max_retries = (int)v;
-    }
-    return NULL;
-}
-
-/* GenFlowUploadMaxBytes, GenFlowUploadMaxPixels: server or <Location>. */
-static const char *set_upload_limit(cmd_parms *cmd, void *dcv, const char *arg)
-{
-    gf_dir_conf_t *dc = dcv;
-    const char *err;
-    long v;
-
-    if (!strcasecmp(cmd->cmd->name, "GenFlowUploadMaxBytes")) {
-        if ((err = gf_parse_amount(cmd->pool, arg, GF_UPLOAD_MAX_BYTES_LIMIT, &v)) != NULL)
-            return DIRECTIVE_ERROR(cmd, err);
-        if (v < 1024) return DIRECTIVE_ERROR(cmd, "must be at least 1024 bytes");
-        dc->upload_max_bytes = v;
-    }
-    else {
-        if ((err = gf_parse_amount(cmd->pool, arg, GF_UPLOAD_MAX_PIXELS_LIMIT, &v)) != NULL)
-            return DIRECTIVE_ERROR(cmd, err);
-        if (v < 1) return DIRECTIVE_ERROR(cmd, "must be at least 1 pixel");
-        dc->upload_max_pixels = v;
-    }
+    if (st->is_long) *(long *)(void *)(rec + st->offset) = v;
+    else *(int *)(void *)(rec + st->offset) = (int)v;
     return NULL;
 }
 
@@ -489,7 +364,13 @@ static const char *set_prompt_template(cmd_parms *cmd, void *dcv, const char *ar
     return NULL;
 }
 
+#define SERVER_DIRECTIVE(getter, type, field, directive, def, min, max, unit, vhost, where, help) \
+    AP_INIT_TAKE1(directive, set_setting, (void *)&SETTINGS[SETTING_##field], where, help),
+#define DIR_DIRECTIVE SERVER_DIRECTIVE
+
 const command_rec gf_cmds[] = {
+    GF_SERVER_SETTINGS(SERVER_DIRECTIVE)
+    GF_DIR_SETTINGS(DIR_DIRECTIVE)
     AP_INIT_TAKE_ARGV("GenFlowProvider", set_provider, NULL, RSRC_CONF,
         "Declare a provider: GenFlowProvider NAME KIND [key=value ...]"),
     AP_INIT_TAKE1("GenFlowStorageDir", set_storage_dir, NULL, RSRC_CONF,
@@ -498,63 +379,16 @@ const command_rec gf_cmds[] = {
         "URL prefix under which Apache serves GenFlowStorageDir"),
     AP_INIT_TAKE_ARGV("GenFlowCloudinary", set_cloudinary, NULL, RSRC_CONF,
         "Store results on Cloudinary: cloud= api_key= secret_file=|secret_env= [algorithm=sha1|sha256] ..."),
-    AP_INIT_TAKE1("GenFlowStartingCredits", set_server_amount, NULL, RSRC_CONF,
-        "Credits a new account starts with"),
-    AP_INIT_TAKE1("GenFlowDailyLimit", set_server_amount, NULL, RSRC_CONF,
-        "Credits a user may spend per UTC day (0 = no limit)"),
-    AP_INIT_TAKE1("GenFlowWorkers", set_engine_number, NULL, RSRC_CONF,
-        "Background worker threads per httpd child (0 = this server works no jobs)"),
-    AP_INIT_TAKE1("GenFlowStatusCache", set_engine_number, NULL, RSRC_CONF,
-        "Status answers each child keeps (0 = none)"),
-    AP_INIT_TAKE1("GenFlowMaxInFlight", set_engine_number, NULL, RSRC_CONF,
-        "Attempts (provider calls and their waits) a child runs at once (default 500)"),
-    AP_INIT_TAKE1("GenFlowParkMax", set_engine_number, NULL, RSRC_CONF,
-        "Waits a child parks without a thread under the event MPM (default 10000; 0 = never)"),
-    AP_INIT_TAKE1("GenFlowBlockingWaiters", set_engine_number, NULL, RSRC_CONF,
-        "Waits that may hold a thread of a child (default half of ThreadsPerChild)"),
-    AP_INIT_TAKE1("GenFlowEventsPerUser", set_engine_number, NULL, RSRC_CONF,
-        "Event streams one user may keep open in a child (default 16; 0 = no cap)"),
-    AP_INIT_TAKE1("GenFlowEventsMaxSeconds", set_dir_number, NULL, RSRC_CONF | ACCESS_CONF,
-        "Seconds an event stream may last before it closes (default 600)"),
-    AP_INIT_TAKE1("GenFlowEventsHeartbeat", set_dir_number, NULL, RSRC_CONF | ACCESS_CONF,
-        "Seconds between an event stream's comment heartbeats (default 15)"),
-    AP_INIT_TAKE1("GenFlowLeaseSeconds", set_engine_number, NULL, RSRC_CONF,
-        "How long a worker owns an attempt before another may rescue it"),
-    AP_INIT_TAKE1("GenFlowDeadline", set_dir_number, NULL, RSRC_CONF | ACCESS_CONF,
-        "Seconds after its start by which a generation must be terminal (TIMEOUT)"),
-    AP_INIT_TAKE1("GenFlowPresetsPerWeek", set_limit, NULL, RSRC_CONF,
-        "Presets of a type active in one ISO week (rotation)"),
-    AP_INIT_TAKE1("GenFlowMaxActive", set_limit, NULL, RSRC_CONF,
-        "Generations one user may have queued or processing (0 = no limit); more → 429"),
-    AP_INIT_TAKE1("GenFlowCreatedTTL", set_limit, NULL, RSRC_CONF,
-        "Seconds after which a created but never started generation expires (default 900)"),
-    AP_INIT_TAKE1("GenFlowPendingTTL", set_limit, NULL, RSRC_CONF,
-        "Seconds a queued generation may wait for a worker before it expires (default 3600)"),
-    AP_INIT_TAKE1("GenFlowRetention", set_limit, NULL, RSRC_CONF,
-        "Seconds failed and cancelled generations are kept (0 = forever)"),
     AP_INIT_TAKE12("GenFlowType", set_type, NULL, ACCESS_CONF,
         "Serve a generation type at this location: GenFlowType NAME [TABLE]"),
     AP_INIT_TAKE1("GenFlowPriority", set_priority, NULL, ACCESS_CONF,
         "Claim this location's type ahead of types of a lower priority: -1000..1000, default 0"),
     AP_INIT_TAKE_ARGV("GenFlowProviders", set_chain, NULL, ACCESS_CONF,
         "The type's provider chain, tried in order: NAME[:MODEL] ..."),
-    AP_INIT_TAKE1("GenFlowCost", set_dir_number, NULL, ACCESS_CONF,
-        "Credits one generation of this type costs"),
-    AP_INIT_TAKE1("GenFlowMaxBody", set_dir_number, NULL, ACCESS_CONF,
-        "Largest request body accepted, in bytes"),
-    AP_INIT_TAKE1("GenFlowWait", set_dir_number, NULL, ACCESS_CONF,
-        "Seconds generate waits for a result when the client sends no Prefer: wait"),
-    AP_INIT_TAKE1("GenFlowMaxRetries", set_dir_number, NULL, ACCESS_CONF,
-        "Retries of a transient provider failure before falling back"),
     AP_INIT_TAKE_ARGV("GenFlowRequire", set_require, NULL, ACCESS_CONF,
         "Create fields this type requires: prompt, sourceImage, preset, or none"),
     AP_INIT_TAKE1("GenFlowPromptTemplate", set_prompt_template, NULL, ACCESS_CONF,
         "Template of the final prompt, e.g. \"art, {prompt}, {style}\""),
-    /* POST /api/uploads (mod_genflow_uploads.c). */
-    AP_INIT_TAKE1("GenFlowUploadMaxBytes", set_upload_limit, NULL, RSRC_CONF | ACCESS_CONF,
-        "Largest image an upload may be, in bytes (default 10485760)"),
-    AP_INIT_TAKE1("GenFlowUploadMaxPixels", set_upload_limit, NULL, RSRC_CONF | ACCESS_CONF,
-        "Most pixels (width x height) an uploaded image may have (default 25000000)"),
     /* The genflow-cache authn provider (mod_genflow_authn_cache.c). */
     AP_INIT_TAKE1("GenFlowAuthnCache", gf_authn_cache_set_socache, NULL, RSRC_CONF,
         "Where genflow-cache keeps verified credentials: a socache provider[:args] (default shmcb)"),

@@ -30,20 +30,9 @@ void *gf_create_server_conf(apr_pool_t *p, server_rec *s)
     /* The built-in provider needs no declaration. */
     apr_hash_set(sc->providers, local->name, APR_HASH_KEY_STRING, local);
     sc->builtin_local = local;
-    sc->starting_credits = GF_UNSET;
-    sc->daily_limit = GF_UNSET;
-    sc->workers = GF_UNSET;
-    sc->status_cache = GF_UNSET;
-    sc->park_max = GF_UNSET;
-    sc->max_in_flight = GF_UNSET;
-    sc->blocking_waiters = GF_UNSET;
-    sc->events_per_user = GF_UNSET;
-    sc->lease_secs = GF_UNSET;
-    sc->max_active = GF_UNSET;
-    sc->pending_ttl = GF_UNSET;
-    sc->created_ttl = GF_UNSET;
-    sc->retention = GF_UNSET;
-    sc->presets_per_week = GF_UNSET;
+#define UNSET(getter, type, field, ...) sc->field = GF_UNSET;
+    GF_SERVER_SETTINGS(UNSET)
+#undef UNSET
     sc->unnamed_statements = GF_UNSET;
     return sc;
 }
@@ -66,23 +55,12 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                      apr_hash_get(base->providers, "local", APR_HASH_KEY_STRING));
     }
     sc->builtin_local = base->builtin_local;
-    MERGE_NUM(sc, starting_credits);
-    MERGE_NUM(sc, daily_limit);
+#define MERGE(getter, type, field, ...) MERGE_NUM(sc, field);
+    GF_SERVER_SETTINGS(MERGE)
+#undef MERGE
     MERGE_PTR(sc, storage_dir);
     MERGE_PTR(sc, storage_url);
     MERGE_PTR(sc, cloudinary);
-    MERGE_NUM(sc, workers);
-    MERGE_NUM(sc, status_cache);
-    MERGE_NUM(sc, park_max);
-    MERGE_NUM(sc, max_in_flight);
-    MERGE_NUM(sc, blocking_waiters);
-    MERGE_NUM(sc, events_per_user);
-    MERGE_NUM(sc, lease_secs);
-    MERGE_NUM(sc, max_active);
-    MERGE_NUM(sc, pending_ttl);
-    MERGE_NUM(sc, created_ttl);
-    MERGE_NUM(sc, retention);
-    MERGE_NUM(sc, presets_per_week);
     MERGE_NUM(sc, unnamed_statements);
     MERGE_PTR(sc, listen_params);
     return sc;
@@ -94,15 +72,9 @@ void *gf_create_dir_conf(apr_pool_t *p, char *dir)
 {
     gf_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
     dc->base = dir ? apr_pstrdup(p, dir) : NULL;
-    dc->cost = GF_UNSET;
-    dc->max_body = GF_UNSET;
-    dc->wait_default = GF_UNSET;
-    dc->events_max_secs = GF_UNSET;
-    dc->events_heartbeat = GF_UNSET;
-    dc->max_retries = GF_UNSET;
-    dc->deadline_secs = GF_UNSET;
-    dc->upload_max_bytes = GF_UNSET;
-    dc->upload_max_pixels = GF_UNSET;
+#define UNSET(getter, type, field, ...) dc->field = GF_UNSET;
+    GF_DIR_SETTINGS(UNSET)
+#undef UNSET
     return dc;
 }
 
@@ -116,18 +88,12 @@ void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->base = add->type ? add->base : (base->type ? base->base : add->base);
     MERGE_PTR(dc, type);
     MERGE_PTR(dc, chain);
-    MERGE_NUM(dc, cost);
-    MERGE_NUM(dc, max_body);
-    MERGE_NUM(dc, wait_default);
-    MERGE_NUM(dc, events_max_secs);
-    MERGE_NUM(dc, events_heartbeat);
+#define MERGE(getter, type, field, ...) MERGE_NUM(dc, field);
+    GF_DIR_SETTINGS(MERGE)
+#undef MERGE
     dc->needs_set = add->needs_set || base->needs_set;
     dc->needs = add->needs_set ? add->needs : base->needs;
     MERGE_PTR(dc, prompt_template);
-    MERGE_NUM(dc, max_retries);
-    MERGE_NUM(dc, deadline_secs);
-    MERGE_NUM(dc, upload_max_bytes);
-    MERGE_NUM(dc, upload_max_pixels);
     dc->authn_cache = gf_authn_cache_merge_dir(p, base->authn_cache, add->authn_cache);
     MERGE_PTR(dc, cors);         /* "none" is a list of its own: it overrides */
     return dc;

@@ -18,7 +18,7 @@
 /* The wait a client asked for (Prefer: wait=N), else the location's. */
 int gf_type_requested_wait(request_rec *r, const gf_dir_conf_t *dc)
 {
-    int wait = dc->wait_default != GF_UNSET ? dc->wait_default : 0;
+    int wait = gf_conf_wait_default(dc);
     if (gf_prefer_wait(apr_table_get(r->headers_in, "Prefer"), GF_PREFER_WAIT_MAX, &wait)) {
         apr_table_setn(r->headers_out, "Preference-Applied",
                        apr_psprintf(r->pool, "wait=%d", wait));
