@@ -329,7 +329,7 @@ attempt:
     fi;
 
     /* the child stops (RELEASE), or is killed (nothing), or goes on:
-     * gf_workers_aborting after the call) */
+     * gf_engine_aborting after the call) */
     if
     :: RELEASE(w, g, a, !j); goto idle
     :: goto idle
@@ -446,7 +446,7 @@ end:
     od
 }
 
-/* Worker 0's sweeps (mod_genflow_sweep.c): EXPIRE_SQL per type, then
+/* Worker 0's sweeps (mod_genflow_engine_sweep.c): EXPIRE_SQL per type, then
  * genflow_expire_orphans() (sql/007). */
 inline EXPIRE(g)
 {

@@ -3,7 +3,7 @@
  * Every write of the module that changes what a status object shows
  * (status, provider, model, provider job, retries, image, start) fires a
  * NOTIFY (sql/011), and so does every deletion (sql/012); the owner of the
- * cache (mod_genflow_changes.c) forgets an id when its notification
+ * cache (mod_genflow_engine_changes.c) forgets an id when its notification
  * arrives, and bypasses the cache while it cannot hear notifications. So
  * an answer, running or finished, can be served without a query until the
  * generation changes. An UPDATE by hand of a column no trigger watches is

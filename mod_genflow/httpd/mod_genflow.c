@@ -11,14 +11,14 @@
  *     and their limits theirs, kept from the parent's start to its end
  *     (mod_genflow_limits.c).
  *  3. child_init: re-attach both mutexes, start the background
- *     workers (mod_genflow_worker.c).
+ *     workers (mod_genflow_engine_worker.c).
  *     translate_name + map_to_storage: a request inside a GenFlowType
  *     location names no file, so httpd's filesystem walk is skipped.
  *     header_parser + check_access_ex: CORS headers before authentication,
  *     and a preflight from an allowed origin needs none (mod_genflow_cors.c).
  *     fixups: a request of a type location gets our handler.
  *  4. handler: route, authenticate (r->user from any Apache auth), answer
- *     JSON (mod_genflow_type.c, mod_genflow_quota.c).
+ *     JSON (mod_genflow_handle_type.c, mod_genflow_handle_quota.c).
  *  5. insert_error_filter: httpd's own errors in our locations become JSON.
  *  6. log_transaction: every request of our locations is counted in the
  *     shared metrics (mod_genflow_metrics.c; post_config creates them).
@@ -36,7 +36,7 @@
 #include "httpd/mod_genflow_db.h"
 #include "httpd/mod_genflow_http.h"
 #include "httpd/mod_genflow_metrics.h"
-#include "httpd/mod_genflow_sites.h"
+#include "httpd/mod_genflow_servers.h"
 #include "httpd/mod_genflow_breaker.h"
 #include "httpd/mod_genflow_cors.h"
 #include "httpd/mod_genflow_authn_cache.h"
@@ -75,7 +75,7 @@ static int gf_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     P->db = apr_pcalloc(pconf, gf_db_state_size);
     P->http = apr_pcalloc(pconf, gf_http_state_size);
     P->metrics = apr_pcalloc(pconf, gf_metrics_state_size);
-    P->sites = apr_pcalloc(pconf, gf_sites_state_size);
+    P->servers = apr_pcalloc(pconf, gf_servers_state_size);
     P->breaker = apr_pcalloc(pconf, gf_breaker_state_size);
     P->limits = apr_pcalloc(pconf, gf_limits_state_size);
     P->watch = apr_pcalloc(pconf, gf_watch_state_size);
@@ -126,10 +126,10 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* The servers that mount types, by the name generations record. */
-    if (gf_sites_post_config(pconf, s) != OK) {
+    if (gf_servers_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    gf_db_register_statements(pconf, gf_sites_due_statements(pconf));
+    gf_db_register_statements(pconf, gf_servers_due_statements(pconf));
     return OK;
 }
 
@@ -138,8 +138,8 @@ static void gf_child_init(apr_pool_t *pchild, server_rec *s)
     gf_breaker_child_init(pchild, s);
     /* A place given back wakes the engine; a change it hears reaches the
      * parked waits: each is passed down, so neither concern calls up. */
-    gf_limits_child_init(pchild, s, gf_workers_wake);
-    gf_workers_child_init(pchild, s, gf_watch_announce);
+    gf_limits_child_init(pchild, s, gf_engine_wake);
+    gf_engine_child_init(pchild, s, gf_watch_announce);
     gf_watch_child_init(pchild, s);
 }
 

@@ -51,7 +51,7 @@ static const gf_cors_conf_t *served_cors(request_rec *r)
     if (!dc || !gf_cors_enabled(dc->cors)) {
         return NULL;
     }
-    if (!dc->type && !gf_site_handler(r)) {
+    if (!dc->type && !gf_handler_of(r)) {
         return NULL;
     }
     return dc->cors;
@@ -112,7 +112,7 @@ static const char *endpoint_methods(request_rec *r)
         /* No such endpoint: let the real request through to its JSON 404. */
         return route.allow ? route.allow : "GET, HEAD, POST";
     }
-    h = gf_site_handler(r);
+    h = gf_handler_of(r);
     if (h && h->allow_at) return h->allow_at(r);
     return h && h->allow ? h->allow : "GET, HEAD, POST";
 }
@@ -162,7 +162,7 @@ static int cross_site_handler(request_rec *r)
         return DECLINED;
     }
     dc = gf_dir_conf(r);
-    h = gf_site_handler(r);
+    h = gf_handler_of(r);
     if ((!dc || !dc->type) && (!h || h->from_servers)) {
         return DECLINED;
     }

@@ -25,7 +25,7 @@ typedef struct {
 } gf_db_rows_t;
 
 /* Every statement of the configuration: the module's, each type's, and
- * more (the sites' due-work statements); post_config. */
+ * more (the servers' due-work statements); post_config. */
 void gf_db_register_statements(apr_pool_t *p, const apr_array_header_t *more);
 int gf_db_bind_optional_fns(server_rec *s);
 /* The request's pooled connection, until gf_db_release (call it before

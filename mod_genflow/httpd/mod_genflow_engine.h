@@ -11,39 +11,39 @@
  * announced as changed (id NULL: any may have), after the engine's own
  * waiters: the parked waits of the child (mod_genflow_watch.c), a concern
  * above this one. */
-void gf_workers_child_init(apr_pool_t *pchild, server_rec *s,
+void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
                            void (*on_change)(const char *id));
 /* Wake one of this child's idle workers: new work was queued. */
-void gf_workers_wake(void);
+void gf_engine_wake(void);
 /* Worker threads running in this child. */
-int gf_workers_running(void);
+int gf_engine_running(void);
 /* This child's attempts in flight on its loop, their cap
  * (GenFlowMaxInFlight), and the HTTP exchanges open now; zeros without a
  * loop. */
-void gf_workers_flights(int *in_flight, int *max_in_flight, int *transfers);
+void gf_engine_flights(int *in_flight, int *max_in_flight, int *transfers);
 /* Is the child's listener connected (NOTIFY in force)? */
-int gf_workers_listening(void);
+int gf_engine_listening(void);
 /* Waiting for a generation to change: take the sequence BEFORE reading the
  * row, then sleep until a notification for id came after it, or timeout
  * (capped: a short backstop poll while the listener is down). Holds no
  * database connection. */
-apr_uint64_t gf_workers_change_seq(void);
+apr_uint64_t gf_engine_change_seq(void);
 /* Was id announced after change number since? */
-int gf_workers_changed_since(const char *id, apr_uint64_t since);
+int gf_engine_changed_since(const char *id, apr_uint64_t since);
 /* Status answers of this child (GenFlowStatusCache): the cached answer of
  * (type, id, user), 1 on a hit (*born: when the running generation was
  * created, 0 for a finished one); the version of id to take before
  * reading its row; and remember an answer read after taking version. */
-int gf_workers_status_cached(apr_pool_t *p, const gf_type_t *t, const char *id,
+int gf_engine_status_cached(apr_pool_t *p, const gf_type_t *t, const char *id,
                              const char *user, const char **json, const char **etag,
                              apr_time_t *born);
-apr_uint64_t gf_workers_status_version(const char *id);
-void gf_workers_status_store(const gf_type_t *t, const char *id, const char *user,
+apr_uint64_t gf_engine_status_version(const char *id);
+void gf_engine_status_store(const gf_type_t *t, const char *id, const char *user,
                              const char *json, const char *etag, apr_time_t born,
                              apr_uint64_t version);
-void gf_workers_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
+void gf_engine_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
                             apr_interval_time_t timeout);
 /* Is this child's engine stopping (no new attempts)? */
-int gf_workers_stopping(void);
+int gf_engine_stopping(void);
 
 #endif

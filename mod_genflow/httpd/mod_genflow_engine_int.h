@@ -1,8 +1,8 @@
 /* mod_genflow_engine_int.h: what the engine's files of one child share:
- * the worker threads (mod_genflow_worker.c), the listener and heartbeat
- * (mod_genflow_listener.c), waiting for changes and the status cache
- * (mod_genflow_changes.c), the attempts (mod_genflow_run*.c) and the
- * sweeps (mod_genflow_sweep.c). Nothing outside them includes it.
+ * the worker threads (mod_genflow_engine_worker.c), the listener and heartbeat
+ * (mod_genflow_engine_listener.c), waiting for changes and the status cache
+ * (mod_genflow_engine_changes.c), the attempts (mod_genflow_run*.c) and the
+ * sweeps (mod_genflow_engine_sweep.c). Nothing outside them includes it.
  */
 #ifndef MOD_GENFLOW_ENGINE_INT_H
 #define MOD_GENFLOW_ENGINE_INT_H
@@ -12,21 +12,21 @@
 #include <apr_thread_cond.h>
 
 #include "httpd/mod_genflow_engine.h"
-#include "httpd/mod_genflow_sites.h"
+#include "httpd/mod_genflow_servers.h"
 #include "httpd/mod_genflow_breaker.h"
 #include "httpd/mod_genflow_limits.h"
 #include "core/gf_status_cache.h"
 #include "net/gf_loop.h"
 
 /* The child is stopping: abandon the attempt, release its row. */
-int gf_workers_aborting(void);
+int gf_engine_aborting(void);
 /* Run fn(baton) as an attempt in flight on the child's loop, where its
  * provider exchanges hold no thread, in a place the worker reserved
  * before its claim; 0, or -1 when there is no loop or it is stopping (the
  * caller runs it itself and keeps the place). fn calls
- * gf_workers_landed() last, which frees the place. */
-int gf_workers_launch(void (*fn)(void *baton), void *baton);
-void gf_workers_landed(void);
+ * gf_engine_landed() last, which frees the place. */
+int gf_engine_launch(void (*fn)(void *baton), void *baton);
+void gf_engine_landed(void);
 
 /* One running attempt, renewed by the listener's heartbeat while it is
  * in the child's list (between gf_attempt_begin and gf_attempt_end). */
@@ -45,7 +45,7 @@ void gf_attempt_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, const 
 void gf_attempt_end(gf_attempt_t *a);
 int gf_attempt_lost(const gf_attempt_t *a);
 
-/* mod_genflow_run.c: one attempt of one claimed generation */
+/* mod_genflow_engine_attempt.c: one attempt of one claimed generation */
 typedef struct {
     const gf_type_t *type;
     const char *id, *user, *prompt, *source_image, *aspect_ratio;
@@ -60,7 +60,7 @@ typedef struct {
     int rescued;                 /* the previous attempt ended without an outcome */
     const char *preset;          /* the create's preset key, or NULL */
     const char *strength;        /* parameters.strength as stored, or NULL */
-    const char *site;            /* the server that created it ("host:port"), or NULL */
+    const char *server_name;     /* the server that created it ("host:port"), or NULL */
     apr_interval_time_t defer;   /* no place of its provider: due again after this */
 } gf_claim_t;
 /* Polls of accepted jobs a worker claims at once (GF_SQL_CLAIM_POLLS). */
@@ -79,14 +79,14 @@ void gf_skip_add(gf_skip_t *skip, const char *list);
  * accepted provider job (new work goes first), else a batch of at most
  * *places due polls (places the worker reserved in the loop), each with
  * its own server's settings. Each claimed row becomes an attempt in
- * flight on the child's loop (gf_workers_launch), taking one place off
+ * flight on the child's loop (gf_engine_launch), taking one place off
  * *places, or, without a loop, is run here. Returns 1 when something was
  * claimed, 0 when nothing was due, -1 on database trouble. */
-int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
+int gf_run_one(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
                const char *lease_owner, int *places, gf_skip_t *skip);
 /* Which of engine e's types have work due now (usually one query):
  * due[i] for e->types[i]. 0, or -1 on database trouble. */
-int gf_run_due_types(const gf_engine_t *e, apr_pool_t *p, int *due);
+int gf_run_due_types(const gf_database_t *e, apr_pool_t *p, int *due);
 /* Expire never-started generations and prune old failures of type t. */
 void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t);
 /* Sweeps that are not per type (idempotency records). */
@@ -119,9 +119,9 @@ typedef struct gf_hop_t {
     struct gf_hop_t *next;
 } gf_hop_t;
 
-typedef struct gf_workers_t {
+typedef struct gf_engine_t {
     server_rec *s;               /* the main server: for the child's own log lines */
-    apr_array_header_t *engines; /* gf_engine_t *: one per database */
+    apr_array_header_t *databases; /* gf_database_t *: one engine each */
     gf_recent_t recent[GF_RECENT];
     apr_uint64_t seq;            /* notifications seen */
     apr_thread_mutex_t *mutex;
@@ -129,7 +129,7 @@ typedef struct gf_workers_t {
     int wake_pending;
     volatile int stopping;
     volatile int abort;          /* network calls and simulated latency stop */
-    volatile int listening;      /* engines whose listener's LISTEN is in force */
+    volatile int listening;      /* databases whose listener's LISTEN is in force */
     apr_thread_t **threads;
     int nthreads;
     gf_attempt_t *attempts;      /* running attempts, for heartbeats */
@@ -145,23 +145,23 @@ typedef struct gf_workers_t {
     apr_interval_time_t heartbeat;
     gf_status_cache_t *cache;    /* finished status answers; NULL: off */
     void (*on_change)(const char *id); /* told after the waiters (child_init) */
-} gf_workers_t;
+} gf_engine_t;
 
 /* This child's engine, the process record's member; NULL in the parent.
  * Its threads get it as their argument; this is for code that runs on
  * them without one (the attempts' fibers, the request handlers). */
-static APR_INLINE gf_workers_t *gf_workers(void)
+static APR_INLINE gf_engine_t *gf_engine(void)
 {
     gf_process_t *P = gf_process();
     return P ? P->workers : NULL;
 }
 
-/* mod_genflow_changes.c: wake the waiters of id (all: NULL) and forget
+/* mod_genflow_engine_changes.c: wake the waiters of id (all: NULL) and forget
  * what the status cache holds of it; wake one (all) idle worker(s). */
-void gf_workers_announce_change(const char *id);
-void gf_workers_wake_all(int all);
+void gf_engine_announce_change(const char *id);
+void gf_engine_wake_all(int all);
 
-/* mod_genflow_listener.c: the listener thread's body. */
+/* mod_genflow_engine_listener.c: the listener thread's body. */
 void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data);
 
 #endif

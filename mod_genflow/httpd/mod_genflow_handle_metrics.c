@@ -77,10 +77,10 @@ int gf_metrics_handler(request_rec *r)
                       "answered this scrape.\n"
                       "# TYPE genflow_workers_running gauge\n"
                       "genflow_workers_running{pid=\"%d\"} %d\n",
-                   (int)getpid(), gf_workers_running());
+                   (int)getpid(), gf_engine_running());
         {
             int in_flight, max_in_flight, transfers;
-            gf_workers_flights(&in_flight, &max_in_flight, &transfers);
+            gf_engine_flights(&in_flight, &max_in_flight, &transfers);
             ap_rprintf(r, "# HELP genflow_attempts_in_flight Attempts the child that answered "
                           "this scrape runs at once (GenFlowMaxInFlight caps them).\n"
                           "# TYPE genflow_attempts_in_flight gauge\n"
@@ -102,13 +102,13 @@ int gf_metrics_status_section(request_rec *r, int flags)
     if (!types) return OK;
     if (flags & AP_STATUS_SHORT) {
         ap_rprintf(r, "GenFlowTypes: %d\nGenFlowWorkersRunning: %d\n", types->nelts,
-                   gf_workers_running());
+                   gf_engine_running());
         gf_breaker_status(r, flags);
         return OK;
     }
     ap_rprintf(r, "<hr />\n<h2>mod_genflow</h2>\n<dl><dt>Types: %d</dt>"
                "<dt>Worker threads in this child (pid %d): %d</dt></dl>\n",
-               types->nelts, (int)getpid(), gf_workers_running());
+               types->nelts, (int)getpid(), gf_engine_running());
     gf_breaker_status(r, flags);
     return OK;
 }

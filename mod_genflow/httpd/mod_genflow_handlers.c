@@ -2,7 +2,7 @@
  *
  * One ap_hook_handler runs the entry whose name the request's handler is;
  * the CORS preflights take an entry's methods and the request metrics its
- * endpoint label from the same table (gf_site_handler). A new handler is
+ * endpoint label from the same table (gf_handler_of). A new handler is
  * one line here and its function.
  */
 #include <string.h>

@@ -3,11 +3,11 @@
  * their one table; each is named there once.
  *
  *   mod_genflow_type*.c           genflow-type: the endpoints of a type's
- *                                 location (mod_genflow_type.h)
- *   mod_genflow_quota.c           genflow-quota
- *   mod_genflow_admin.c           genflow-admin, genflow-health
- *   mod_genflow_uploads.c         genflow-uploads
- *   mod_genflow_webhook.c         genflow-webhook
+ *                                 location (mod_genflow_handle_type.h)
+ *   mod_genflow_handle_quota.c           genflow-quota
+ *   mod_genflow_handle_admin.c           genflow-admin, genflow-health
+ *   mod_genflow_handle_uploads.c         genflow-uploads
+ *   mod_genflow_handle_webhook.c         genflow-webhook
  *   mod_genflow_handle_types.c    genflow-types (built at startup)
  *   mod_genflow_handle_metrics.c  genflow-metrics, and mod_status's section
  *   mod_genflow_handle_api.c      genflow-api: JSON 404 under the prefix
@@ -45,7 +45,7 @@ int gf_metrics_status_section(request_rec *r, int flags);
 void gf_types_post_config(apr_pool_t *pconf, server_rec *s);
 
 /* The account of r->user, made on first use with the starting credits
- * (mod_genflow_quota.c; create uses it too). */
+ * (mod_genflow_handle_quota.c; create uses it too). */
 gf_db_status_t gf_account_ensure(request_rec *r, ap_dbd_t *dbd);
 
 #endif

@@ -227,7 +227,7 @@ const gf_handler_t *gf_handler_named(const char *name)
     return NULL;
 }
 
-const gf_handler_t *gf_site_handler(request_rec *r)
+const gf_handler_t *gf_handler_of(request_rec *r)
 {
     /* An auth failure happens before SetHandler is applied to r->handler,
      * so look at the location's SetHandler itself. */
@@ -245,7 +245,7 @@ const gf_handler_t *gf_site_handler(request_rec *r)
 void gf_insert_error_filter(request_rec *r)
 {
     gf_dir_conf_t *dc = gf_dir_conf(r);
-    int is_api = (dc && dc->type) || gf_site_handler(r) != NULL;
+    int is_api = (dc && dc->type) || gf_handler_of(r) != NULL;
 
     if (!is_api || ap_is_HTTP_SUCCESS(r->status) || ap_is_HTTP_REDIRECT(r->status)) {
         return;

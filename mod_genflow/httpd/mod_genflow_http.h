@@ -39,6 +39,6 @@ void gf_http_set_handlers(const gf_handler_t *table);
 const gf_handler_t *gf_handler_named(const char *name);
 /* The handler a location sets (SetHandler), also when httpd refused the
  * request before applying it (an auth failure); else NULL. */
-const gf_handler_t *gf_site_handler(request_rec *r);
+const gf_handler_t *gf_handler_of(request_rec *r);
 
 #endif

@@ -158,7 +158,7 @@ static int log_request(request_rec *r)
         type = dc->type->name;
         endpoint = type_endpoint(r, dc);
     }
-    else if ((h = gf_site_handler(r)) && h->metric) {
+    else if ((h = gf_handler_of(r)) && h->metric) {
         endpoint = h->metric;
     }
     else {

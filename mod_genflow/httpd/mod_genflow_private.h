@@ -45,10 +45,10 @@ typedef struct gf_process_t {
     struct gf_db_state *db;                /* mod_genflow_db.c */
     struct gf_http_state *http;            /* mod_genflow_http.c */
     struct gf_metrics_state *metrics;      /* mod_genflow_metrics.c */
-    struct gf_sites_state *sites;          /* mod_genflow_sites.c */
+    struct gf_servers_state *servers;      /* mod_genflow_servers.c */
     struct gf_breaker_state *breaker;      /* mod_genflow_breaker.c */
     struct gf_limits_state *limits;        /* mod_genflow_limits.c */
-    struct gf_workers_t *workers;          /* mod_genflow_worker.c, per child */
+    struct gf_engine_t *workers;          /* mod_genflow_engine_worker.c, per child */
     struct gf_watch_state *watch;          /* mod_genflow_watch.c, per child */
     struct gf_types_state *types;          /* mod_genflow_handle_types.c */
 } gf_process_t;
@@ -62,7 +62,7 @@ gf_process_t *gf_process(void);
  * file gives its member's size. */
 #define GF_PROCESS_STATE(m) (gf_process()->m)
 extern const apr_size_t gf_config_state_size, gf_authn_state_size, gf_authn_cache_state_size,
-    gf_db_state_size, gf_http_state_size, gf_metrics_state_size, gf_sites_state_size,
+    gf_db_state_size, gf_http_state_size, gf_metrics_state_size, gf_servers_state_size,
     gf_breaker_state_size, gf_limits_state_size, gf_watch_state_size, gf_types_state_size;
 
 #endif

@@ -143,7 +143,7 @@ static apr_time_t first_time(const parked_t *p)
 
 static apr_interval_time_t backstop(void)
 {
-    return gf_workers_listening() ? PARK_BACKSTOP_LISTENING : PARK_BACKSTOP_DEAF;
+    return gf_engine_listening() ? PARK_BACKSTOP_LISTENING : PARK_BACKSTOP_DEAF;
 }
 
 /* A time in the second half of period, drawn at random. */
@@ -614,7 +614,7 @@ static int park_request(park_t *k, request_rec *r, const gf_watch_t *w, apr_uint
     ev.data.ptr = p;
     epoll_ctl(k->epfd, EPOLL_CTL_ADD, fd, &ev);
     /* A change heard between the first look and now. */
-    if (gf_workers_changed_since(p->id, seq)) gf_watch_announce(p->id);
+    if (gf_engine_changed_since(p->id, seq)) gf_watch_announce(p->id);
     else poke(k);
     return SUSPENDED;
 }
@@ -648,15 +648,15 @@ static int run_blocking(park_t *k, request_rec *r, const gf_watch_t *w, apr_uint
         apr_time_t until = w->deadline;
         int woke = GF_WOKE_CHANGE;
         if (w->beat && next_beat < until) until = next_beat;
-        if (until > now) gf_workers_wait_change(r->pool, w->id, seq, until - now);
+        if (until > now) gf_engine_wait_change(r->pool, w->id, seq, until - now);
         now = apr_time_now();
         if (now >= w->deadline) woke |= GF_WOKE_DEADLINE;
         if (w->beat && now >= next_beat) {
             woke |= GF_WOKE_BEAT;
             next_beat = now + w->beat;
         }
-        if (gf_workers_stopping() || (k->stopping)) woke |= GF_WOKE_STOP;
-        seq = gf_workers_change_seq();
+        if (gf_engine_stopping() || (k->stopping)) woke |= GF_WOKE_STOP;
+        seq = gf_engine_change_seq();
         rc = w->step(r, w->ctx, woke);
         if (rc != GF_WATCH_AGAIN) break;
         if (r->connection->aborted) {
@@ -675,7 +675,7 @@ int gf_watch_run(request_rec *r, const gf_watch_t *w)
     apr_uint64_t seq;
 
     if (parkable && w->streams) r->connection->keepalive = AP_CONN_CLOSE;
-    seq = gf_workers_change_seq();
+    seq = gf_engine_change_seq();
     rc = w->step(r, w->ctx, 0);
     if (rc != GF_WATCH_AGAIN) return rc;
     /* No pooled connection is held while waiting. */

@@ -58,7 +58,7 @@ int gf_watch_stream_open(request_rec *r);
 /* Requests waiting now in this child: parked, and blocking a thread. */
 void gf_watch_counts(int *parked, int *blocking);
 
-/* Hooks and the listener's news (mod_genflow.c, mod_genflow_changes.c). */
+/* Hooks and the listener's news (mod_genflow.c, mod_genflow_engine_changes.c). */
 void gf_watch_child_init(apr_pool_t *pchild, server_rec *s);
 void gf_watch_announce(const char *id);          /* NULL: every generation */
 void gf_watch_suspended(conn_rec *c, request_rec *r);

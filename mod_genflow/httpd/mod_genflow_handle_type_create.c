@@ -1,5 +1,5 @@
-/* mod_genflow_type_create.c: POST {base}/create, and the creation of a
- * generation that generate and retry share (see mod_genflow_type.h):
+/* mod_genflow_handle_type_create.c: POST {base}/create, and the creation of a
+ * generation that generate and retry share (see mod_genflow_handle_type.h):
  * validate the input, build the prompt, choose the id and the seed, and
  * reserve the cost and insert the row in one statement (for generate and
  * retry, queued and counted active in the same statement); or say why not
@@ -10,7 +10,7 @@
 #include <apr_general.h>
 #include <apr_uuid.h>
 
-#include "httpd/mod_genflow_type.h"
+#include "httpd/mod_genflow_handle_type.h"
 #include "core/gf_error.h"
 #include "core/gf_input.h"
 #include "core/gf_json.h"
@@ -192,7 +192,7 @@ static void create_args(request_rec *r, const gf_dir_conf_t *dc, const gf_input_
     a[GF_CREATE_ID] = id;
     a[GF_CREATE_IDEM_KEY] = rq->idem_key;
     a[GF_CREATE_IDEM_OWNER] = rq->idem_owner;
-    a[GF_CREATE_SERVER_NAME] = sc->site_name;
+    a[GF_CREATE_SERVER_NAME] = sc->server_name;
 }
 
 /* Validate and insert. Returns GF_CONTINUE with *out filled in, or the

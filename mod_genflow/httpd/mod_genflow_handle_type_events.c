@@ -1,5 +1,5 @@
-/* mod_genflow_type_events.c: GET {base}/events/{id}, the caller's
- * generation as Server-Sent Events (see mod_genflow_type.h).
+/* mod_genflow_handle_type_events.c: GET {base}/events/{id}, the caller's
+ * generation as Server-Sent Events (see mod_genflow_handle_type.h).
  *
  * One "status" event per state the stream sees, each with an id naming
  * that state (its ETag without quotes), so that a client that reconnects
@@ -16,7 +16,7 @@
 #include <apr_strings.h>
 #include <http_protocol.h>
 
-#include "httpd/mod_genflow_type.h"
+#include "httpd/mod_genflow_handle_type.h"
 #include "httpd/mod_genflow_watch.h"
 #include "core/gf_error.h"
 

@@ -1,7 +1,7 @@
-/* mod_genflow_changes.c: waiting for a generation to change, and the
+/* mod_genflow_engine_changes.c: waiting for a generation to change, and the
  * finished status answers a child keeps.
  *
- * The listener (mod_genflow_listener.c) hears genflow_change for every
+ * The listener (mod_genflow_engine_listener.c) hears genflow_change for every
  * generation whose visible state changed, on every database the child's
  * engines use, and announces it here: the requests waiting on that id
  * (Prefer: wait, the status long-poll, the events stream; blocking here,
@@ -14,9 +14,9 @@
 
 #include "httpd/mod_genflow_engine_int.h"
 
-apr_uint64_t gf_workers_change_seq(void)
+apr_uint64_t gf_engine_change_seq(void)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     apr_uint64_t seq;
     if (!W) return 0;
     apr_thread_mutex_lock(W->mutex);
@@ -28,7 +28,7 @@ apr_uint64_t gf_workers_change_seq(void)
 /* Under the mutex: was id notified after since? */
 static int notified_since(const char *id, apr_uint64_t since)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     int i;
     if (W->seq - since >= GF_RECENT) return 1;   /* too much happened: look again */
     for (i = 0; i < GF_RECENT; i++) {
@@ -37,9 +37,9 @@ static int notified_since(const char *id, apr_uint64_t since)
     return 0;
 }
 
-int gf_workers_changed_since(const char *id, apr_uint64_t since)
+int gf_engine_changed_since(const char *id, apr_uint64_t since)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     int changed;
     if (!W) return 0;
     apr_thread_mutex_lock(W->mutex);
@@ -48,10 +48,10 @@ int gf_workers_changed_since(const char *id, apr_uint64_t since)
     return changed;
 }
 
-void gf_workers_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
+void gf_engine_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
                             apr_interval_time_t timeout)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     gf_waiter_t me, **pp;
     apr_interval_time_t cap;
 
@@ -59,7 +59,7 @@ void gf_workers_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
         apr_sleep(timeout < GF_BACKSTOP_DEAF ? timeout : GF_BACKSTOP_DEAF);
         return;
     }
-    cap = gf_workers_listening() ? GF_BACKSTOP_LISTENING : GF_BACKSTOP_DEAF;
+    cap = gf_engine_listening() ? GF_BACKSTOP_LISTENING : GF_BACKSTOP_DEAF;
     if (timeout > cap) timeout = cap;
     memset(&me, 0, sizeof(me));
     me.id = id;
@@ -85,9 +85,9 @@ void gf_workers_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
 
 /* Wake the waiters of id, or all of them (id NULL), and forget what the
  * status cache holds of it. */
-void gf_workers_announce_change(const char *id)
+void gf_engine_announce_change(const char *id)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     gf_waiter_t *w;
     if (!W) return;
     apr_thread_mutex_lock(W->mutex);
@@ -119,22 +119,22 @@ void gf_workers_announce_change(const char *id)
 /* The cache is consulted only while the listener hears notifications:
  * every change and deletion is announced by NOTIFY, and a deaf child could
  * serve an answer that changed. */
-int gf_workers_status_cached(apr_pool_t *p, const gf_type_t *t, const char *id,
+int gf_engine_status_cached(apr_pool_t *p, const gf_type_t *t, const char *id,
                              const char *user, const char **json, const char **etag,
                              apr_time_t *born)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     int hit = 0;
-    if (!W || !W->cache || !gf_workers_listening()) return 0;
+    if (!W || !W->cache || !gf_engine_listening()) return 0;
     apr_thread_mutex_lock(W->mutex);
     hit = gf_status_cache_get(W->cache, t, id, user, p, json, etag, born);
     apr_thread_mutex_unlock(W->mutex);
     return hit;
 }
 
-apr_uint64_t gf_workers_status_version(const char *id)
+apr_uint64_t gf_engine_status_version(const char *id)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     apr_uint64_t v;
     if (!W || !W->cache) return 0;
     apr_thread_mutex_lock(W->mutex);
@@ -146,22 +146,22 @@ apr_uint64_t gf_workers_status_version(const char *id)
 /* Remember an answer read after taking version: unless id changed since
  * (the cache refuses it), or the listener is deaf (it may have missed the
  * change; going deaf clears the cache, which refuses it too). */
-void gf_workers_status_store(const gf_type_t *t, const char *id, const char *user,
+void gf_engine_status_store(const gf_type_t *t, const char *id, const char *user,
                              const char *json, const char *etag, apr_time_t born,
                              apr_uint64_t version)
 {
-    gf_workers_t *W = gf_workers();
-    if (!W || !W->cache || !gf_workers_listening()) return;
+    gf_engine_t *W = gf_engine();
+    if (!W || !W->cache || !gf_engine_listening()) return;
     apr_thread_mutex_lock(W->mutex);
-    if (gf_workers_listening()) {
+    if (gf_engine_listening()) {
         gf_status_cache_put(W->cache, t, id, user, json, etag, born, version);
     }
     apr_thread_mutex_unlock(W->mutex);
 }
 
-void gf_workers_wake_all(int all)
+void gf_engine_wake_all(int all)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     if (!W) return;
     apr_thread_mutex_lock(W->mutex);
     W->wake_pending++;
@@ -170,20 +170,20 @@ void gf_workers_wake_all(int all)
     apr_thread_mutex_unlock(W->mutex);
 }
 
-void gf_workers_wake(void)
+void gf_engine_wake(void)
 {
-    gf_workers_wake_all(0);
+    gf_engine_wake_all(0);
 }
 
-int gf_workers_running(void)
+int gf_engine_running(void)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     return W ? W->nthreads : 0;
 }
 
-void gf_workers_flights(int *in_flight, int *max_in_flight, int *transfers)
+void gf_engine_flights(int *in_flight, int *max_in_flight, int *transfers)
 {
-    gf_workers_t *W = W;
+    gf_engine_t *W = W;
     *in_flight = *max_in_flight = *transfers = 0;
     if (!W || !W->loop) return;
     apr_thread_mutex_lock(W->mutex);
@@ -194,9 +194,9 @@ void gf_workers_flights(int *in_flight, int *max_in_flight, int *transfers)
 }
 
 /* Every engine's listener is connected: every change is heard. */
-int gf_workers_listening(void)
+int gf_engine_listening(void)
 {
-    gf_workers_t *W = gf_workers();
-    return W && W->listening == W->engines->nelts;
+    gf_engine_t *W = gf_engine();
+    return W && W->listening == W->databases->nelts;
 }
 

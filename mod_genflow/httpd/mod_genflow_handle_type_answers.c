@@ -1,5 +1,5 @@
-/* mod_genflow_type_answers.c: what the endpoints of a type share (see
- * mod_genflow_type.h): reading the status objects the database composes,
+/* mod_genflow_handle_type_answers.c: what the endpoints of a type share (see
+ * mod_genflow_handle_type.h): reading the status objects the database composes,
  * where a generation's status is polled, and the answers for an id that is
  * not the caller's or a generation in the wrong state.
  */
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "httpd/mod_genflow_type.h"
+#include "httpd/mod_genflow_handle_type.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
 #include "core/gf_job.h"

@@ -1,7 +1,7 @@
-/* mod_genflow_worker.c: background workers inside every httpd child.
+/* mod_genflow_engine_worker.c: background workers inside every httpd child.
  *
  * child_init starts GenFlowWorkers threads, one listener thread
- * (mod_genflow_listener.c) and one loop thread (net/gf_loop.h).
+ * (mod_genflow_engine_listener.c) and one loop thread (net/gf_loop.h).
  *
  * Workers loop over the child's engines, one per database its servers use
  * (mod_genflow_engine.c), and over each engine's types, claiming due
@@ -45,7 +45,7 @@
 void gf_attempt_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, const char *id,
                       const char *owner, int attempt)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     if (!W || !a) return;
     apr_thread_mutex_lock(W->mutex);
     apr_cpystrn(a->id, id, sizeof(a->id));
@@ -64,7 +64,7 @@ void gf_attempt_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, const 
 
 void gf_attempt_end(gf_attempt_t *a)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     if (!W || !a || !a->active) return;
     apr_thread_mutex_lock(W->mutex);
     a->active = 0;
@@ -80,21 +80,21 @@ int gf_attempt_lost(const gf_attempt_t *a)
     return a && a->lost;
 }
 
-int gf_workers_aborting(void)
+int gf_engine_aborting(void)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     return W && W->abort;
 }
 
-int gf_workers_stopping(void)
+int gf_engine_stopping(void)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     return W && W->stopping;
 }
 
 static void sleep_for_work(apr_interval_time_t timeout)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     apr_thread_mutex_lock(W->mutex);
     if (!W->hops && !W->wake_pending) {
         apr_thread_cond_timedwait(W->work, W->mutex, timeout);
@@ -109,7 +109,7 @@ static void sleep_for_work(apr_interval_time_t timeout)
  * workers, which run it before they claim anything more. */
 static void offload(void *owner, gf_loop_wait_t *wait, void (*fn)(void *), void *baton)
 {
-    gf_workers_t *w = owner;
+    gf_engine_t *w = owner;
     gf_hop_t *h = malloc(sizeof(*h));
 
     if (!h) {
@@ -131,7 +131,7 @@ static void offload(void *owner, gf_loop_wait_t *wait, void (*fn)(void *), void 
 /* Run the fibers' waiting statements; 1 when there was any. */
 static int run_hops(void)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     int ran = 0;
     for (;;) {
         gf_hop_t *h;
@@ -151,16 +151,16 @@ static int run_hops(void)
     }
 }
 
-int gf_workers_launch(void (*fn)(void *baton), void *baton)
+int gf_engine_launch(void (*fn)(void *baton), void *baton)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     if (!W || !W->loop) return -1;
     return gf_loop_spawn(W->loop, fn, baton) == 0 ? 0 : -1;
 }
 
-void gf_workers_landed(void)
+void gf_engine_landed(void)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     if (!W || !W->loop) return;
     apr_thread_mutex_lock(W->mutex);
     W->in_flight--;
@@ -175,7 +175,7 @@ void gf_workers_landed(void)
  * place until it lands, the others are given back (unreserve). */
 static int reserve(int want)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     int n;
     if (!W->loop) return want;
     apr_thread_mutex_lock(W->mutex);
@@ -189,7 +189,7 @@ static int reserve(int want)
 
 static void unreserve(int n)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     if (!W->loop || n <= 0) return;
     apr_thread_mutex_lock(W->mutex);
     W->in_flight -= n;
@@ -200,7 +200,7 @@ static void unreserve(int n)
 /* Attempts the workers may still start. */
 static int room(void)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     int n;
     if (!W->loop) return 1;
     apr_thread_mutex_lock(W->mutex);
@@ -211,7 +211,7 @@ static int room(void)
 
 static int flights_alive(void)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     int n;
     apr_thread_mutex_lock(W->mutex);
     n = W->in_flight;
@@ -231,7 +231,7 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *thread, void *data)
 /* The order in which a round visits engine e's types: higher
  * GenFlowPriority first; among types of one priority, a different one
  * first each round (start), so that none of them starves. */
-static void visit_order(const gf_engine_t *e, int start, int *order)
+static void visit_order(const gf_database_t *e, int start, int *order)
 {
     int ntypes = e->types->nelts, i, j;
     for (i = 0; i < ntypes; i++) order[i] = (start + i) % ntypes;
@@ -253,7 +253,7 @@ static void visit_order(const gf_engine_t *e, int start, int *order)
  * a higher one waits for; free when every type has the same priority.
  * Each type is tried at most twice a round (tried), so a higher type that
  * cannot be served does not hold the lower ones up. */
-static int higher_due(const gf_engine_t *e, apr_pool_t *pool, int k, int *due, const int *tried)
+static int higher_due(const gf_database_t *e, apr_pool_t *pool, int k, int *due, const int *tried)
 {
     int pk = APR_ARRAY_IDX(e->types, k, gf_type_t *)->priority, i, any = 0;
     for (i = 0; i < e->types->nelts; i++) {
@@ -272,10 +272,10 @@ static int higher_due(const gf_engine_t *e, apr_pool_t *pool, int k, int *due, c
  * trouble only; 0: nothing due. After each claim that took work the visit
  * starts again from the highest priority: a type of lower priority gets a
  * claim only when every type above it had nothing it could take. */
-static int work_engine(const gf_engine_t *e, apr_pool_t *pool, long index, int start, int *due,
+static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int start, int *due,
                        int *order)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     int ntypes = e->types->nelts, i, worked = 0, trouble = 0, claims = 0;
     int *tried = order + ntypes, group = 0;
     /* Providers the types visited so far found full: "above" those of a
@@ -345,9 +345,9 @@ static int work_engine(const gf_engine_t *e, apr_pool_t *pool, long index, int s
 
 /* The sweeps of engine e: set-based and skipping locked rows, so children
  * and servers never collide. */
-static void sweep_engine(const gf_engine_t *e, apr_pool_t *pool)
+static void sweep_engine(const gf_database_t *e, apr_pool_t *pool)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     int i;
     for (i = 0; i < e->types->nelts && !W->stopping; i++) {
         gf_run_sweep(e->s, pool, APR_ARRAY_IDX(e->types, i, gf_type_t *));
@@ -359,14 +359,14 @@ static void sweep_engine(const gf_engine_t *e, apr_pool_t *pool)
 
 /* What a worker thread is given: the child's engine and its number. */
 typedef struct {
-    gf_workers_t *W;
+    gf_engine_t *W;
     long index;
 } worker_arg_t;
 
 static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
 {
     const worker_arg_t *arg = data;
-    gf_workers_t *W = arg->W;
+    gf_engine_t *W = arg->W;
     long index = arg->index;
     apr_allocator_t *allocator;
     apr_pool_t *pool;
@@ -382,8 +382,8 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     apr_allocator_owner_set(allocator, pool);
     apr_pool_tag(pool, "genflow_worker");
 
-    for (j = 0; j < W->engines->nelts; j++) {
-        const gf_engine_t *e = APR_ARRAY_IDX(W->engines, j, gf_engine_t *);
+    for (j = 0; j < W->databases->nelts; j++) {
+        const gf_database_t *e = APR_ARRAY_IDX(W->databases, j, gf_database_t *);
         if (e->types->nelts > maxtypes) maxtypes = e->types->nelts;
     }
     /* Outlive the per-round clears of pool. */
@@ -407,8 +407,8 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         /* Worker 0 of each child runs the sweeps, however full the loop
          * is: expiry and retention never wait for room. */
         if (index == 0 && apr_time_now() >= next_sweep) {
-            for (j = 0; j < W->engines->nelts && !W->stopping; j++) {
-                sweep_engine(APR_ARRAY_IDX(W->engines, j, gf_engine_t *), pool);
+            for (j = 0; j < W->databases->nelts && !W->stopping; j++) {
+                sweep_engine(APR_ARRAY_IDX(W->databases, j, gf_database_t *), pool);
             }
             next_sweep = apr_time_now() + SWEEP_INTERVAL;
         }
@@ -417,16 +417,16 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
             continue;
         }
         /* Every database the child's servers use, in turn. */
-        for (j = 0; j < W->engines->nelts && !W->stopping; j++) {
-            int rc = work_engine(APR_ARRAY_IDX(W->engines, j, gf_engine_t *), pool, index,
+        for (j = 0; j < W->databases->nelts && !W->stopping; j++) {
+            int rc = work_engine(APR_ARRAY_IDX(W->databases, j, gf_database_t *), pool, index,
                                  start, due, order);
             if (rc > 0) worked = 1;
             else if (rc < 0) trouble = 1;
         }
         start++;
-        if (!gf_workers_listening() && worked) {
+        if (!gf_engine_listening() && worked) {
             /* no NOTIFY from some database: tell local waiters directly */
-            gf_workers_announce_change(NULL);
+            gf_engine_announce_change(NULL);
         }
         if (trouble && !worked) {
             /* Database down: do not spin, but the fibers' statements
@@ -446,7 +446,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
 
 static int attempts_running(void)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     int n = 0;
     gf_attempt_t *a;
     apr_thread_mutex_lock(W->mutex);
@@ -457,7 +457,7 @@ static int attempts_running(void)
 
 static apr_status_t stop_workers(void *data)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     int i;
     apr_status_t rv;
     apr_time_t t0 = apr_time_now(), grace_end = t0 + EXIT_GRACE;
@@ -468,7 +468,7 @@ static apr_status_t stop_workers(void *data)
     W->stopping = 1;
     apr_thread_cond_broadcast(W->work);
     apr_thread_mutex_unlock(W->mutex);
-    gf_workers_announce_change(NULL);
+    gf_engine_announce_change(NULL);
     /* Attempts in flight get a short grace (a submission that is being
      * answered should record its job id rather than be lost), then their
      * network calls and simulated waits are aborted and each releases its
@@ -505,7 +505,7 @@ static apr_status_t stop_workers(void *data)
  * could. */
 static void start_loop(apr_pool_t *pchild, server_rec *s)
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     gf_loop_conf_t conf;
     apr_status_t rv;
 
@@ -528,28 +528,28 @@ static void start_loop(apr_pool_t *pchild, server_rec *s)
     }
 }
 
-void gf_workers_child_init(apr_pool_t *pchild, server_rec *s,
+void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
                            void (*on_change)(const char *id))
 {
-    gf_workers_t *W = gf_workers();
+    gf_engine_t *W = gf_engine();
     gf_server_conf_t *sc = gf_server_conf(s);
-    apr_array_header_t *sites = gf_sites();
+    apr_array_header_t *servers = gf_servers();
     char host[APRMAXHOSTLEN + 1];
     int i, n = gf_conf_workers(sc), lease = gf_conf_lease_secs(sc);
     apr_status_t rv;
 
-    if (!sites || sites->nelts == 0) {
+    if (!servers || servers->nelts == 0) {
         return;
     }
     /* The shortest lease of any server sets the heartbeat. */
-    for (i = 0; i < sites->nelts; i++) {
-        int l = gf_conf_lease_secs(gf_server_conf(APR_ARRAY_IDX(sites, i, gf_site_t *)->s));
+    for (i = 0; i < servers->nelts; i++) {
+        int l = gf_conf_lease_secs(gf_server_conf(APR_ARRAY_IDX(servers, i, gf_server_t *)->s));
         if (l < lease) lease = l;
     }
     W = gf_process()->workers = apr_pcalloc(pchild, sizeof(*W));
     W->s = s;
     W->on_change = on_change;
-    W->engines = gf_engines_build(pchild);
+    W->databases = gf_databases_build(pchild);
     if (apr_gethostname(host, sizeof(host), pchild) != APR_SUCCESS) {
         apr_cpystrn(host, "localhost", sizeof(host));
     }
@@ -592,5 +592,5 @@ void gf_workers_child_init(apr_pool_t *pchild, server_rec *s,
     apr_pool_pre_cleanup_register(pchild, NULL, stop_workers);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1602)
                  "%d genflow workers started in %s for %d servers on %d databases",
-                 W->nthreads, W->node, sites->nelts, W->engines->nelts);
+                 W->nthreads, W->node, servers->nelts, W->databases->nelts);
 }

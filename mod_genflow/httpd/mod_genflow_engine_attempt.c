@@ -1,4 +1,4 @@
-/* mod_genflow_run.c: one attempt of one generation, in flight on the
+/* mod_genflow_engine_attempt.c: one attempt of one generation, in flight on the
  * child's loop (a fiber: its provider exchanges hold no thread, its
  * database statements run on a worker, gf_loop_blocking), or on the
  * worker that claimed it when the child has no loop.
@@ -11,7 +11,7 @@
  *   → gf_job_before_call (core): the chain's end, the deadline, the
  *     rescue rule; then the gates of the provider's limits and circuit
  *   → gf_job_decide (core): complete | poll | retry | fallback | fail
- *   → gf_run_apply (mod_genflow_run_outcome.c): one guarded statement: schedule again, or finalize with the charge
+ *   → gf_run_apply (mod_genflow_engine_outcome.c): one guarded statement: schedule again, or finalize with the charge
  *     or the refund in the same statement.
  * No database connection is held while the provider works; the child's
  * listener renews the lease meanwhile (heartbeat). An attempt whose lease
@@ -31,7 +31,7 @@
 #include "core/gf_input.h"
 #include "core/gf_job.h"
 #include "core/gf_sql.h"
-#include "httpd/mod_genflow_run.h"
+#include "httpd/mod_genflow_engine_run.h"
 #include "httpd/mod_genflow_limits.h"
 #include "net/gf_loop.h"
 
@@ -273,14 +273,14 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
         gf_limits_done(s, prov, hold, res);
         gf_metrics_classify(res, &outcome, &code);
         gf_metrics_provider_call(gf_metrics(), prov->name,
-                                 gf_workers_aborting() ? "aborted" : outcome, code,
+                                 gf_engine_aborting() ? "aborted" : outcome, code,
                                  apr_time_now() - t0);
         called = 1;
     }
     if (!c->provider_job_id) {
         /* A submission's result counts for the circuit (a cut-off one, or
          * none made, frees a probe's slot only). */
-        gf_breaker_record_call(s, prov, probe, called && !gf_workers_aborting() ? res : NULL);
+        gf_breaker_record_call(s, prov, probe, called && !gf_engine_aborting() ? res : NULL);
     }
 }
 
@@ -290,7 +290,7 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
 static int left_behind(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                        const gf_provider_t *prov, gf_attempt_t *slot)
 {
-    if (gf_workers_aborting()) {
+    if (gf_engine_aborting()) {
         int released = gf_run_statement(s, p, c, GF_SQL_RELEASE, 0) == 1;
         gf_run_log(s, p, APLOG_INFO, c, prov->name, "abandoned", NULL,
                    released ? "the server is stopping; the row is released for another "

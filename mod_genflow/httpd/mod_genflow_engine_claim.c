@@ -1,4 +1,4 @@
-/* mod_genflow_run_claim.c: a worker's turn at one type: claim due rows
+/* mod_genflow_engine_claim.c: a worker's turn at one type: claim due rows
  * under a lease (new work first, then a batch of due polls), each with a
  * place of its provider's limits, and launch each on the child's loop (or
  * run it here when the loop does not take it).
@@ -9,7 +9,7 @@
 
 #include "httpd/mod_genflow_engine_int.h"
 #include "core/gf_sql.h"
-#include "httpd/mod_genflow_run.h"
+#include "httpd/mod_genflow_engine_run.h"
 #include "httpd/mod_genflow_limits.h"
 
 /* The claimed row as the attempt reads it. */
@@ -39,7 +39,7 @@ static void fill_claim(const gf_type_t *t, const char *const *row, const char *l
                  ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_STARTED_MS])) : 0;
     c->preset = row[GF_CLAIM_PRESET];
     c->strength = row[GF_CLAIM_STRENGTH];
-    c->site = row[GF_CLAIM_SERVER_NAME];
+    c->server_name = row[GF_CLAIM_SERVER_NAME];
     c->lease_owner = lease_owner;
 }
 
@@ -47,7 +47,7 @@ static void fill_claim(const gf_type_t *t, const char *const *row, const char *l
  * settings of the server (virtual host) that created it, and the place of
  * its provider's limits the claim took for it (hold), which goes back
  * when the attempt made no call. */
-static int run_row(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
+static int run_row(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
                    const char *const *row, const char *lease_owner, gf_attempt_t *slot,
                    gf_limits_hold_t *hold)
 {
@@ -58,7 +58,7 @@ static int run_row(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
     /* The claim took only rows of the main server (no name: the engine's
      * first server, the main one when it mounts types) or of a virtual
      * host of this engine. */
-    if (!(s = gf_engine_server_for(e, c.site))) s = e->s;
+    if (!(s = gf_database_server_for(e, c.server_name))) s = e->s;
     gf_attempt_begin(slot, s, t, c.id, lease_owner, c.attempts);
     rc = gf_run_claimed(s, p, &c, slot, hold);
     gf_attempt_end(slot);
@@ -71,7 +71,7 @@ static int run_row(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
  * worker's while the fiber waits for a statement). */
 typedef struct {
     apr_pool_t *pool;
-    const gf_engine_t *e;
+    const gf_database_t *e;
     const gf_type_t *t;
     const char **row;
     const char *lease_owner;
@@ -85,11 +85,11 @@ static void flight_main(void *baton)
     run_row(f->e, f->pool, f->t, f->row, f->lease_owner, &f->slot, &f->hold);
     apr_pool_destroy(f->pool);
     free(f);
-    gf_workers_landed();
+    gf_engine_landed();
 }
 
 /* Launch a claimed row on the loop; 0 when the loop took it. */
-static int launch(const gf_engine_t *e, const gf_type_t *t, const gf_db_rows_t *rows, int i,
+static int launch(const gf_database_t *e, const gf_type_t *t, const gf_db_rows_t *rows, int i,
                   const char *lease_owner, const gf_limits_hold_t *hold)
 {
     apr_allocator_t *allocator;
@@ -117,7 +117,7 @@ static int launch(const gf_engine_t *e, const gf_type_t *t, const gf_db_rows_t *
     for (k = 0; k < rows->ncols; k++) {
         f->row[k] = rows->rows[i][k] ? apr_pstrdup(f->pool, rows->rows[i][k]) : NULL;
     }
-    if (gf_workers_launch(flight_main, f) != 0) {
+    if (gf_engine_launch(flight_main, f) != 0) {
         apr_pool_destroy(f->pool);
         free(f);
         return -1;
@@ -187,7 +187,7 @@ static const char *skip_list(apr_pool_t *p, const gf_limits_claim_t *lc, const g
     return *mine ? apr_pstrcat(p, mine, "\n", skip->names, NULL) : skip->names;
 }
 
-static gf_db_status_t claim(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
+static gf_db_status_t claim(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
                             const char *lease_owner, int places, gf_limits_claim_t **lc,
                             gf_db_rows_t **rows, gf_skip_t *skip)
 {
@@ -216,7 +216,7 @@ static gf_db_status_t claim(const gf_engine_t *e, apr_pool_t *p, const gf_type_t
     return st;
 }
 
-int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
+int gf_run_one(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
                const char *lease_owner, int *places, gf_skip_t *skip)
 {
     server_rec *s = e->s;
@@ -255,8 +255,8 @@ int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
     for (from = i; i < rows->nrows; i++) {
         gf_attempt_t slot;
         gf_limits_hold_t hold;
-        if (i > from && (apr_time_now() >= stop_by || gf_workers_aborting()
-                         || gf_workers_stopping())) {
+        if (i > from && (apr_time_now() >= stop_by || gf_engine_aborting()
+                         || gf_engine_stopping())) {
             release_rest(s, p, t, rows, i, lease_owner);
             break;
         }
@@ -272,7 +272,7 @@ int gf_run_one(const gf_engine_t *e, apr_pool_t *p, const gf_type_t *t,
     return worked ? 1 : trouble ? -1 : 0;
 }
 
-int gf_run_due_types(const gf_engine_t *e, apr_pool_t *p, int *due)
+int gf_run_due_types(const gf_database_t *e, apr_pool_t *p, int *due)
 {
     gf_db_rows_t *rows;
     gf_db_status_t st = GF_DB_OK;
@@ -281,7 +281,7 @@ int gf_run_due_types(const gf_engine_t *e, apr_pool_t *p, int *due)
 
     for (i = 0; i < e->types->nelts; i++) due[i] = 0;
     if (!(dbd = gf_db_open(p, e->s))) return -1;
-    /* Usually one statement: every site of the database mounts the same
+    /* Usually one statement: every server of the database mounts the same
      * types (the main server's, inherited). */
     for (k = 0; k < e->due_labels->nelts && st == GF_DB_OK; k++) {
         st = gf_db_pselect(e->s, p, dbd, APR_ARRAY_IDX(e->due_labels, k, const char *), &rows,

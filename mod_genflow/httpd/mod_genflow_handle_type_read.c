@@ -1,13 +1,13 @@
-/* mod_genflow_type_read.c: the endpoints that read (see
- * mod_genflow_type.h): GET {base}/status/{id} (and its long-poll),
+/* mod_genflow_handle_type_read.c: the endpoints that read (see
+ * mod_genflow_handle_type.h): GET {base}/status/{id} (and its long-poll),
  * {base}/history and {base}/presets; the status as Server-Sent Events is
- * mod_genflow_type_events.c.
+ * mod_genflow_handle_type_events.c.
  */
 #include <string.h>
 #include <apr_strings.h>
 #include <http_protocol.h>
 
-#include "httpd/mod_genflow_type.h"
+#include "httpd/mod_genflow_handle_type.h"
 #include "httpd/mod_genflow_watch.h"
 #include "core/gf_error.h"
 #include "core/gf_credits.h"
@@ -25,12 +25,12 @@ gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const c
     apr_uint64_t version;
 
     memset(snap, 0, sizeof(*snap));
-    if (gf_workers_status_cached(r->pool, dc->type, id, r->user, &snap->json, &snap->etag,
+    if (gf_engine_status_cached(r->pool, dc->type, id, r->user, &snap->json, &snap->etag,
                                  &snap->born)) {
         snap->terminal = snap->born == 0;
         return GF_DB_OK;
     }
-    version = gf_workers_status_version(id);
+    version = gf_engine_status_version(id);
     st = gf_db_select1(r, gf_type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
     if (st != GF_DB_OK || rows->nrows == 0) return st;
     snap->json = rows->rows[0][0];
@@ -41,7 +41,7 @@ gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const c
         snap->born = apr_time_now() - apr_time_from_msec(apr_atoi64(rows->rows[0][2]));
         if (snap->born <= 0) snap->born = 1;
     }
-    gf_workers_status_store(dc->type, id, r->user, snap->json, snap->etag, snap->born, version);
+    gf_engine_status_store(dc->type, id, r->user, snap->json, snap->etag, snap->born, version);
     return GF_DB_OK;
 }
 

@@ -1,4 +1,4 @@
-/* mod_genflow_quota.c: GET /api/quota (docs/api.md), SetHandler genflow-quota. */
+/* mod_genflow_handle_quota.c: GET /api/quota (docs/api.md), SetHandler genflow-quota. */
 #include <apr_strings.h>
 #include <http_protocol.h>
 

@@ -1,4 +1,4 @@
-/* mod_genflow_admin.c: the site-wide admin and health endpoints (docs/api.md).
+/* mod_genflow_handle_admin.c: the site-wide admin and health endpoints (docs/api.md).
  *
  *   SetHandler genflow-admin  (who may call it is decided by Apache Require)
  *     GET    {loc}/jobs?type=&status=&user=&limit=   {"items": [...]}
@@ -287,16 +287,16 @@ int gf_health_handler(request_rec *r)
     json_object_object_add(out, "database", json_object_new_string(ok ? "ok" : "unreachable"));
     workers = json_object_new_object();
     json_object_object_add(workers, "perChild", json_object_new_int(gf_conf_workers(sc)));
-    json_object_object_add(workers, "running", json_object_new_int(gf_workers_running()));
+    json_object_object_add(workers, "running", json_object_new_int(gf_engine_running()));
     json_object_object_add(workers, "pid", json_object_new_int((int)getpid()));
     /* Whether this child's listener has its LISTEN connection: without it
      * waits and pickup fall back to short polls. */
-    json_object_object_add(workers, "listening", json_object_new_boolean(gf_workers_listening()));
+    json_object_object_add(workers, "listening", json_object_new_boolean(gf_engine_listening()));
     {
         /* Attempts this child runs at once on its loop (their provider
          * exchanges hold no thread) and the exchanges open now. */
         int in_flight, max_in_flight, transfers;
-        gf_workers_flights(&in_flight, &max_in_flight, &transfers);
+        gf_engine_flights(&in_flight, &max_in_flight, &transfers);
         json_object_object_add(workers, "inFlight", json_object_new_int(in_flight));
         json_object_object_add(workers, "maxInFlight", json_object_new_int(max_in_flight));
         json_object_object_add(workers, "exchanges", json_object_new_int(transfers));

@@ -1,21 +1,21 @@
-/* mod_genflow_type.h: what the files of the per-type endpoints share
+/* mod_genflow_handle_type.h: what the files of the per-type endpoints share
  * (mod_genflow_type*.c only; the rest of the module sees gf_type_handler
  * in mod_genflow_handlers.h).
  *
- *   mod_genflow_type.c           routing: method, authentication, the
+ *   mod_genflow_handle_type.c           routing: method, authentication, the
  *                                Idempotency-Key, then the endpoint
- *   mod_genflow_type_create.c    create, and the creation generate and
+ *   mod_genflow_handle_type_create.c    create, and the creation generate and
  *                                retry share
- *   mod_genflow_type_generate.c  generate, retry, cancel
- *   mod_genflow_type_read.c      status (and its long-poll), history, presets
- *   mod_genflow_type_events.c    the status as Server-Sent Events
- *   mod_genflow_type_answers.c   status objects and the shared answers
+ *   mod_genflow_handle_type_generate.c  generate, retry, cancel
+ *   mod_genflow_handle_type_read.c      status (and its long-poll), history, presets
+ *   mod_genflow_handle_type_events.c    the status as Server-Sent Events
+ *   mod_genflow_handle_type_answers.c   status objects and the shared answers
  *
  * Every endpoint answers for the location's type (dc->type) and the
  * authenticated user (r->user), and returns the handler's result.
  */
-#ifndef MOD_GENFLOW_TYPE_H
-#define MOD_GENFLOW_TYPE_H
+#ifndef MOD_GENFLOW_HANDLE_TYPE_H
+#define MOD_GENFLOW_HANDLE_TYPE_H
 
 #include "httpd/mod_genflow_handlers.h"
 #include "core/gf_json.h"
@@ -27,7 +27,7 @@ static inline const char *gf_type_label(const gf_dir_conf_t *dc, gf_sql_type_op_
     return dc->type->labels[op];
 }
 
-/* ---- mod_genflow_type_answers.c ---- */
+/* ---- mod_genflow_handle_type_answers.c ---- */
 
 /* Where the generation id is polled: {base}/status/{id}. */
 const char *gf_type_status_url(request_rec *r, const gf_dir_conf_t *dc, const char *id);
@@ -45,7 +45,7 @@ int gf_type_no_such_generation(request_rec *r);
 int gf_type_refused_by_state(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
                              const char *id, const char *allowed, const char *action);
 
-/* ---- mod_genflow_type_read.c ---- */
+/* ---- mod_genflow_handle_type_read.c ---- */
 
 /* What a status read saw: json NULL when there is no such generation of
  * the caller's. */
@@ -59,7 +59,7 @@ typedef struct {
 gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const char *id,
                                 gf_type_snap_t *snap);
 
-/* ---- mod_genflow_type_create.c ---- */
+/* ---- mod_genflow_handle_type_create.c ---- */
 
 /* What a create answer says about the new generation (the create
  * statement returns just these columns). */
@@ -88,7 +88,7 @@ int gf_type_created_from_status(request_rec *r, const char *status_json, gf_crea
 int gf_type_send_created(request_rec *r, const gf_dir_conf_t *dc, const gf_created_t *c);
 int gf_type_handle_create(request_rec *r, const gf_dir_conf_t *dc);
 
-/* ---- mod_genflow_type_generate.c ---- */
+/* ---- mod_genflow_handle_type_generate.c ---- */
 
 /* The wait a client asked for (Prefer: wait=N), else the location's. */
 int gf_type_requested_wait(request_rec *r, const gf_dir_conf_t *dc);
@@ -105,7 +105,7 @@ int gf_type_handle_generate(request_rec *r, const gf_dir_conf_t *dc);
 int gf_type_handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
 int gf_type_handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
 
-/* ---- mod_genflow_type_read.c ---- */
+/* ---- mod_genflow_handle_type_read.c ---- */
 
 /* This week's presets of the location's type, as [key, name, prompt,
  * description] rows with an "active" mark. */

@@ -1,9 +1,9 @@
-/* mod_genflow_run.h: what the attempt runner's files share: the claim
- * (mod_genflow_run_claim.c), the attempt (mod_genflow_run.c, with
- * mod_genflow_run_source.c for an upload source) and its outcome
- * (mod_genflow_run_outcome.c). */
-#ifndef MOD_GENFLOW_RUN_H
-#define MOD_GENFLOW_RUN_H
+/* mod_genflow_engine_run.h: what the attempt runner's files share: the claim
+ * (mod_genflow_engine_claim.c), the attempt (mod_genflow_engine_attempt.c, with
+ * mod_genflow_engine_source.c for an upload source) and its outcome
+ * (mod_genflow_engine_outcome.c). */
+#ifndef MOD_GENFLOW_ENGINE_RUN_H
+#define MOD_GENFLOW_ENGINE_RUN_H
 
 #include "httpd/mod_genflow_engine_int.h"
 #include "core/gf_job.h"

@@ -1,4 +1,4 @@
-/* mod_genflow_webhook.c: POST {location}/{provider-name}, SetHandler
+/* mod_genflow_handle_webhook.c: POST {location}/{provider-name}, SetHandler
  * genflow-webhook (no Apache authentication: the signature is the proof).
  *
  * A signed notification that an asynchronous provider job ended wakes the
@@ -75,7 +75,7 @@ int gf_webhook_handler(request_rec *r)
         if (st != GF_DB_OK) return gf_send_db_error(r, st);
         woken += rows->nrows;
     }
-    if (woken) gf_workers_wake();
+    if (woken) gf_engine_wake();
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1702)
                   "webhook provider=%s job=%s woke %d generation(s)", prov->name,
                   ap_escape_logitem(r->pool, job_id), woken);

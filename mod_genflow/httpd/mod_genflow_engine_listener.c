@@ -1,4 +1,4 @@
-/* mod_genflow_listener.c: the listener thread of every child.
+/* mod_genflow_engine_listener.c: the listener thread of every child.
  *
  * It holds one connection of its own (not from mod_dbd's pool) to each
  * engine's database (GenFlowListenParams, or else DBDParams: it must reach
@@ -31,7 +31,7 @@
  * run of attempts of the same server (usually one for the whole beat),
  * given back before the next server's is taken, so the beat never holds
  * two of a small pool. */
-static void beat(gf_workers_t *W, apr_pool_t *p)
+static void beat(gf_engine_t *W, apr_pool_t *p)
 {
     ap_dbd_t *dbd = NULL;
     server_rec *dbd_s = NULL;
@@ -88,7 +88,7 @@ static void beat(gf_workers_t *W, apr_pool_t *p)
 
 /* The parameters of mod_dbd's connections (DBDParams), read off one of
  * them, with this connection's own application_name. */
-static int pool_params(apr_pool_t *p, const gf_engine_t *e, const char ***keys,
+static int pool_params(apr_pool_t *p, const gf_database_t *e, const char ***keys,
                        const char ***vals)
 {
     PQconninfoOption *opts = gf_db_conninfo(p, e->s), *o;
@@ -136,7 +136,7 @@ static int direct_session(PGconn *conn)
  * the engine's first server when given (PgBouncer in front of the pool),
  * else the pool's parameters. *warned: the "not direct" warning was
  * logged for this engine already. */
-static PGconn *listener_connect(apr_pool_t *p, const gf_engine_t *e, int *warned)
+static PGconn *listener_connect(apr_pool_t *p, const gf_database_t *e, int *warned)
 {
     const char *own = gf_server_conf(e->s)->listen_params;
     const char **keys, **vals;
@@ -197,7 +197,7 @@ static PGconn *listener_connect(apr_pool_t *p, const gf_engine_t *e, int *warned
     return conn;
 }
 
-static void lost(gf_workers_t *W, PGconn **conn, const gf_engine_t *e)
+static void lost(gf_engine_t *W, PGconn **conn, const gf_database_t *e)
 {
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, e->s, GF_LOGNO(1606)
                  "genflow listener lost its connection: %s; polling until it is back",
@@ -205,13 +205,13 @@ static void lost(gf_workers_t *W, PGconn **conn, const gf_engine_t *e)
     PQfinish(*conn);
     *conn = NULL;
     W->listening--;
-    gf_workers_announce_change(NULL);
+    gf_engine_announce_change(NULL);
 }
 
 void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
 {
-    gf_workers_t *W = data;      /* the child's engine */
-    int ne = W->engines->nelts, i;
+    gf_engine_t *W = data;      /* the child's engine */
+    int ne = W->databases->nelts, i;
     apr_allocator_t *allocator;
     apr_pool_t *pool;
     PGconn **conns;
@@ -248,13 +248,13 @@ void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
                 /* A connection found not to be direct stays so until the
                  * configuration changes: no new attempt every second. */
                 if (conns[i] || warned[i]) continue;
-                conns[i] = listener_connect(pool, APR_ARRAY_IDX(W->engines, i, gf_engine_t *),
+                conns[i] = listener_connect(pool, APR_ARRAY_IDX(W->databases, i, gf_database_t *),
                                             &warned[i]);
                 if (conns[i]) {
                     W->listening++;
                     /* Anything that happened while deaf: look now. */
-                    gf_workers_wake_all(1);
-                    gf_workers_announce_change(NULL);
+                    gf_engine_wake_all(1);
+                    gf_engine_announce_change(NULL);
                 }
             }
             apr_pool_clear(pool);
@@ -273,7 +273,7 @@ void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
         else if (poll(pfd, (nfds_t)nfd, LISTEN_TICK_MS) > 0) {
             int k;
             for (k = 0; k < nfd; k++) {
-                const gf_engine_t *e = APR_ARRAY_IDX(W->engines, slot[k], gf_engine_t *);
+                const gf_database_t *e = APR_ARRAY_IDX(W->databases, slot[k], gf_database_t *);
                 PGconn **conn = &conns[slot[k]];
                 if (!pfd[k].revents) continue;
                 if (!PQconsumeInput(*conn)) {
@@ -282,11 +282,11 @@ void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
                 }
                 while ((note = PQnotifies(*conn)) != NULL) {
                     if (!strcmp(note->relname, "genflow_work")) {
-                        gf_workers_wake_all(0);
+                        gf_engine_wake_all(0);
                     }
                     else if (!strcmp(note->relname, "genflow_change")) {
                         /* "*": rows were deleted (sql/012); any id may be gone. */
-                        gf_workers_announce_change(strcmp(note->extra, "*") ? note->extra : NULL);
+                        gf_engine_announce_change(strcmp(note->extra, "*") ? note->extra : NULL);
                     }
                     PQfreemem(note);
                 }

@@ -1,4 +1,4 @@
-/* mod_genflow_type.c: the per-type endpoints (docs/api.md), routed.
+/* mod_genflow_handle_type.c: the per-type endpoints (docs/api.md), routed.
  *
  *   POST {base}/create       validate, build the prompt, reserve, insert
  *   POST {base}/generate     start a pending generation, or create+start
@@ -7,7 +7,7 @@
  *
  * This file takes a request to its endpoint: the route, the method, the
  * authenticated user, and for the endpoints that create a generation the
- * Idempotency-Key. The endpoints are in the files mod_genflow_type.h lists.
+ * Idempotency-Key. The endpoints are in the files mod_genflow_handle_type.h lists.
  *
  * Handlers only validate, call single-statement SQL and format answers;
  * the money rules live in those statements (gf_sql.c). Reservations and
@@ -19,7 +19,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
-#include "httpd/mod_genflow_type.h"
+#include "httpd/mod_genflow_handle_type.h"
 #include "core/gf_error.h"
 #include "core/gf_route.h"
 #include "core/gf_sql.h"

@@ -1,4 +1,4 @@
-/* mod_genflow_run_outcome.c: what an attempt leaves behind. A completed
+/* mod_genflow_engine_outcome.c: what an attempt leaves behind. A completed
  * attempt's picture goes to the store (or the fallback store); then one
  * guarded statement records the outcome — scheduled again, or finalised
  * with the charge or the refund in the same statement — retried while the
@@ -11,7 +11,7 @@
 #include "httpd/mod_genflow_engine_int.h"
 #include "core/gf_error.h"
 #include "core/gf_sql.h"
-#include "httpd/mod_genflow_run.h"
+#include "httpd/mod_genflow_engine_run.h"
 #include "net/gf_loop.h"
 
 #define OUTCOME_RETRY_WAIT apr_time_from_msec(500)
@@ -219,7 +219,7 @@ static gf_db_status_t write_outcome(server_rec *s, apr_pool_t *p, const gf_claim
         o.res = res;
         gf_loop_blocking(outcome_now, &o);
         if (o.st != GF_DB_OK || o.rows->rerun) *maybe_applied = 1;
-        if (o.st == GF_DB_OK || apr_time_now() >= until || gf_workers_aborting()) break;
+        if (o.st == GF_DB_OK || apr_time_now() >= until || gf_engine_aborting()) break;
         /* A timer of the loop in a fiber: no thread waits for the database. */
         gf_loop_sleep(OUTCOME_RETRY_WAIT);
     }

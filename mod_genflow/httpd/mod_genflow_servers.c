@@ -1,4 +1,4 @@
-/* mod_genflow_sites.c: the servers (main and virtual hosts) that mount
+/* mod_genflow_servers.c: the servers (main and virtual hosts) that mount
  * types, and what a generation records of them.
  *
  * Each <VirtualHost> may set its own providers, storage, lease and
@@ -25,25 +25,25 @@
 #include <http_core.h>
 #include <unixd.h>
 
-#include "httpd/mod_genflow_sites.h"
+#include "httpd/mod_genflow_servers.h"
 
 /* The servers that mount types: the process record's member, rebuilt
  * with each configuration. */
-struct gf_sites_state {
-    apr_array_header_t *sites;   /* gf_site_t * */
+struct gf_servers_state {
+    apr_array_header_t *servers;   /* gf_server_t * */
     apr_hash_t *by_name;
 };
 
-const apr_size_t gf_sites_state_size = sizeof(struct gf_sites_state);
+const apr_size_t gf_servers_state_size = sizeof(struct gf_servers_state);
 
-static struct gf_sites_state *sites_state(void)
+static struct gf_servers_state *servers_state(void)
 {
-    return GF_PROCESS_STATE(sites);
+    return GF_PROCESS_STATE(servers);
 }
 
-apr_array_header_t *gf_sites(void)
+apr_array_header_t *gf_servers(void)
 {
-    return sites_state()->sites;
+    return servers_state()->servers;
 }
 
 /* Does virtual host s work generations differently from the main server:
@@ -78,7 +78,7 @@ static int own_worker_settings(apr_pool_t *p, server_rec *main_s, server_rec *s)
  * The main server, and every host worked exactly as it is, have no name:
  * every httpd node has a main server, so any node on the database may work
  * those generations (nodes on one database run the same configuration). */
-static const char *site_name(apr_pool_t *p, server_rec *main_s, server_rec *s)
+static const char *server_name(apr_pool_t *p, server_rec *main_s, server_rec *s)
 {
     apr_port_t port = s->port;
     if (!s->is_virtual || !own_worker_settings(p, main_s, s)) return NULL;
@@ -139,10 +139,10 @@ static int user_may_write(const struct stat *st, uid_t uid, gid_t gid, const cha
     return (st->st_mode & (S_IWOTH | S_IXOTH)) == (S_IWOTH | S_IXOTH);
 }
 
-/* GenFlowStorageDir of a site: a directory the children can write. */
-static int check_storage_dir(apr_pool_t *p, const gf_site_t *site)
+/* GenFlowStorageDir of a server: a directory the children can write. */
+static int check_storage_dir(apr_pool_t *p, const gf_server_t *server)
 {
-    const char *dir = gf_server_conf(site->s)->storage_dir;
+    const char *dir = gf_server_conf(server->s)->storage_dir;
     struct stat st;
     const char *user;
     uid_t uid;
@@ -163,10 +163,10 @@ static int check_storage_dir(apr_pool_t *p, const gf_site_t *site)
     }
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         int err = errno;
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, site->s, GF_LOGNO(1010)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, server->s, GF_LOGNO(1010)
                      "GenFlowStorageDir %s (%s) %s; create it, writable by the user httpd "
                      "runs as (%s, uid %ld), e.g. install -d -o %s %s",
-                     dir, where(p, site->s),
+                     dir, where(p, server->s),
                      stat(dir, &st) != 0 ? apr_psprintf(p, "does not exist (%s)", strerror(err))
                                          : "is not a directory",
                      user ? user : "the user who started httpd", (long)uid,
@@ -174,11 +174,11 @@ static int check_storage_dir(apr_pool_t *p, const gf_site_t *site)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (user ? !user_may_write(&st, uid, gid, user) : access(dir, W_OK | X_OK) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, site->s, GF_LOGNO(1011)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, server->s, GF_LOGNO(1011)
                      "GenFlowStorageDir %s (%s) is not writable by %s (uid %ld), the user "
                      "httpd's children run as: every generation would fail with STORAGE_ERROR; "
                      "e.g. chown %s %s",
-                     dir, where(p, site->s),
+                     dir, where(p, server->s),
                      user ? user : "the user who started httpd", (long)uid,
                      user ? user : apr_ltoa(p, (long)uid), dir);
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -186,37 +186,37 @@ static int check_storage_dir(apr_pool_t *p, const gf_site_t *site)
     return OK;
 }
 
-int gf_sites_post_config(apr_pool_t *pconf, server_rec *s)
+int gf_servers_post_config(apr_pool_t *pconf, server_rec *s)
 {
     server_rec *sp;
     int i;
 
-    sites_state()->sites = apr_array_make(pconf, 4, sizeof(gf_site_t *));
-    sites_state()->by_name = apr_hash_make(pconf);
+    servers_state()->servers = apr_array_make(pconf, 4, sizeof(gf_server_t *));
+    servers_state()->by_name = apr_hash_make(pconf);
     for (sp = s; sp; sp = sp->next) {
         apr_array_header_t *types = mounted_types(pconf, sp);
-        gf_site_t *site, *other;
+        gf_server_t *server, *other;
         if (types->nelts == 0) continue;
-        site = apr_pcalloc(pconf, sizeof(*site));
-        APR_ARRAY_PUSH(sites_state()->sites, gf_site_t *) = site;
-        site->name = site_name(pconf, s, sp);
-        site->s = sp;
-        site->types = types;
-        gf_server_conf(sp)->site_name = site->name;
-        if (!site->name) continue;
-        if ((other = apr_hash_get(sites_state()->by_name, site->name, APR_HASH_KEY_STRING)) != NULL) {
+        server = apr_pcalloc(pconf, sizeof(*server));
+        APR_ARRAY_PUSH(servers_state()->servers, gf_server_t *) = server;
+        server->name = server_name(pconf, s, sp);
+        server->s = sp;
+        server->types = types;
+        gf_server_conf(sp)->server_name = server->name;
+        if (!server->name) continue;
+        if ((other = apr_hash_get(servers_state()->by_name, server->name, APR_HASH_KEY_STRING)) != NULL) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1012)
                          "%s and %s both mount GenFlowTypes as server \"%s\": a generation "
                          "records the server that created it by that name, so the workers "
                          "could not tell whose providers, storage and database apply; give "
                          "one of them its own ServerName", where(pconf, other->s),
-                         where(pconf, sp), site->name);
+                         where(pconf, sp), server->name);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        apr_hash_set(sites_state()->by_name, site->name, APR_HASH_KEY_STRING, site);
+        apr_hash_set(servers_state()->by_name, server->name, APR_HASH_KEY_STRING, server);
     }
-    for (i = 0; i < sites_state()->sites->nelts; i++) {
-        if (check_storage_dir(pconf, APR_ARRAY_IDX(sites_state()->sites, i, gf_site_t *)) != OK) {
+    for (i = 0; i < servers_state()->servers->nelts; i++) {
+        if (check_storage_dir(pconf, APR_ARRAY_IDX(servers_state()->servers, i, gf_server_t *)) != OK) {
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
@@ -225,32 +225,32 @@ int gf_sites_post_config(apr_pool_t *pconf, server_rec *s)
 
 /* One due-work statement per distinct set of types that servers mount:
  * a database that serves only some types may have only their tables, and
- * the usual site (every virtual host inherits the main server's types)
+ * the usual case (every virtual host inherits the main server's types)
  * needs one statement, not one per host. */
-apr_array_header_t *gf_sites_due_statements(apr_pool_t *p)
+apr_array_header_t *gf_servers_due_statements(apr_pool_t *p)
 {
     apr_array_header_t *statements = apr_array_make(p, 2, sizeof(gf_sql_stmt_t));
     apr_hash_t *by_set = apr_hash_make(p);
     int i, j;
 
-    for (i = 0; sites_state()->sites && i < sites_state()->sites->nelts; i++) {
-        gf_site_t *site = APR_ARRAY_IDX(sites_state()->sites, i, gf_site_t *);
-        int n = site->types->nelts;
+    for (i = 0; servers_state()->servers && i < servers_state()->servers->nelts; i++) {
+        gf_server_t *server = APR_ARRAY_IDX(servers_state()->servers, i, gf_server_t *);
+        int n = server->types->nelts;
         const char **names = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
         const char **tables = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
         const char *set = "";
         for (j = 0; j < n; j++) {
-            gf_type_t *t = APR_ARRAY_IDX(site->types, j, gf_type_t *);
+            gf_type_t *t = APR_ARRAY_IDX(server->types, j, gf_type_t *);
             names[j] = t->name;
             tables[j] = t->table;
             set = apr_pstrcat(p, set, t->name, "\n", NULL);
         }
-        site->due_label = apr_hash_get(by_set, set, APR_HASH_KEY_STRING);
-        if (!site->due_label) {
-            site->due_label = apr_psprintf(p, "%s_%u", GF_SQL_DUE_TYPES,
+        server->due_label = apr_hash_get(by_set, set, APR_HASH_KEY_STRING);
+        if (!server->due_label) {
+            server->due_label = apr_psprintf(p, "%s_%u", GF_SQL_DUE_TYPES,
                                            apr_hash_count(by_set));
-            gf_sql_due_types_statement(p, site->due_label, names, tables, n, statements);
-            apr_hash_set(by_set, set, APR_HASH_KEY_STRING, site->due_label);
+            gf_sql_due_types_statement(p, server->due_label, names, tables, n, statements);
+            apr_hash_set(by_set, set, APR_HASH_KEY_STRING, server->due_label);
         }
     }
     return statements;

@@ -1,12 +1,12 @@
-/* mod_genflow_run_source.c: an attempt's source picture when it is one of
- * the user's uploads ("upload:<id>", mod_genflow_uploads.c): its row, read
+/* mod_genflow_engine_source.c: an attempt's source picture when it is one of
+ * the user's uploads ("upload:<id>", mod_genflow_handle_uploads.c): its row, read
  * on a connection held for that read only, and its bytes, read back from
  * the storage backend that keeps them (never across a pooled connection).
  */
 #include <string.h>
 #include <apr_strings.h>
 
-#include "httpd/mod_genflow_run.h"
+#include "httpd/mod_genflow_engine_run.h"
 #include "core/gf_error.h"
 #include "core/gf_input.h"
 #include "image/gf_image.h"

@@ -1,5 +1,5 @@
-/* mod_genflow_type_generate.c: the endpoints that start or stop a
- * generation (see mod_genflow_type.h): POST {base}/generate and
+/* mod_genflow_handle_type_generate.c: the endpoints that start or stop a
+ * generation (see mod_genflow_handle_type.h): POST {base}/generate and
  * {base}/retry/{id} hand a pending generation to the workers and answer
  * when it is done or the wait is over; POST {base}/cancel/{id} cancels and
  * refunds it.
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "httpd/mod_genflow_type.h"
+#include "httpd/mod_genflow_handle_type.h"
 #include "httpd/mod_genflow_watch.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
@@ -112,7 +112,7 @@ int gf_type_queue(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, const 
             rq->idem_linked = rq->idem_linked || (strict && rq->idem_key != NULL);
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(1302)
                           "queued type=%s id=%s user=%s", dc->type->name, id, r->user);
-            gf_workers_wake();
+            gf_engine_wake();
             return GF_CONTINUE;
         }
         /* Nothing written. The generation was not the caller's created
@@ -162,7 +162,7 @@ static int created_queued(request_rec *r, const gf_dir_conf_t *dc, const char *i
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(4501)
                   "created queued type=%s id=%s user=%s wait=%d", dc->type->name, id, r->user,
                   wait);
-    gf_workers_wake();
+    gf_engine_wake();
     return gf_type_answer_when_done(r, dc, id, wait);
 }
 

@@ -1,4 +1,4 @@
-/* mod_genflow_uploads.c: POST /api/uploads (docs/api.md), SetHandler
+/* mod_genflow_handle_uploads.c: POST /api/uploads (docs/api.md), SetHandler
  * genflow-uploads.
  *
  * The body is the raw image (Content-Type image/png, image/jpeg or

@@ -1,0 +1,43 @@
+/* mod_genflow_servers.h: the servers (main, virtual hosts) that mount types,
+ * and how they share databases.
+ */
+#ifndef MOD_GENFLOW_SERVERS_H
+#define MOD_GENFLOW_SERVERS_H
+
+#include "httpd/mod_genflow_db.h"
+
+/* mod_genflow_servers.c: the servers (main, virtual hosts) that mount types */
+typedef struct {
+    const char *name;            /* "host:port", recorded with each generation;
+                                  * NULL for the main server */
+    server_rec *s;
+    apr_array_header_t *types;   /* gf_type_t *: the types its requests reach */
+    const char *due_label;       /* its due-work statement (mod_genflow_db.c) */
+} gf_server_t;
+/* Build the list (post_config, after gf_conf_check); refuse two servers of
+ * one name and a storage directory the children cannot write. */
+int gf_servers_post_config(apr_pool_t *pconf, server_rec *s);
+apr_array_header_t *gf_servers(void);              /* gf_server_t *, or NULL */
+/* One due-work statement (gf_sql_stmt_t) per distinct set of types that
+ * servers mount, each server's due_label set to its own; after
+ * gf_servers_post_config, for gf_db_register_statements. */
+apr_array_header_t *gf_servers_due_statements(apr_pool_t *p);
+
+/* mod_genflow_servers_db.c: the child's servers grouped by database, one
+ * engine each */
+typedef struct {
+    server_rec *s;               /* its first server's server: claims, sweeps, listener */
+    const char *db;              /* where its connections go, or NULL: not known at start */
+    const char *names;           /* its virtual hosts' names, newline-separated: the
+                                  * generations it claims are theirs or the main server's */
+    apr_array_header_t *servers;   /* gf_server_t * on this database */
+    apr_array_header_t *types;   /* gf_type_t *: the types its servers mount */
+    apr_array_header_t *due_labels; /* const char *: its distinct due-work statements */
+} gf_database_t;
+/* child_init: group the servers by database (gf_database_t *). */
+apr_array_header_t *gf_databases_build(apr_pool_t *pchild);
+/* The server whose settings a row of engine e gets, by the server name it
+ * recorded; NULL for the main server's rows (use e->s). */
+server_rec *gf_database_server_for(const gf_database_t *e, const char *server_name);
+
+#endif
