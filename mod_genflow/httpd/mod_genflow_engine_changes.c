@@ -3,10 +3,10 @@
  *
  * The listener (mod_genflow_engine_listener.c) hears genflow_change for every
  * generation whose visible state changed, on every database the child's
- * engines use, and announces it here: the requests waiting on that id
+ * databases use, and announces it here: the requests waiting on that id
  * (Prefer: wait, the status long-poll, the events stream; blocking here,
  * parked in mod_genflow_watch.c) wake, and the status cache forgets it. Generation ids are UUIDs, so one list of waiters serves all
- * databases. While any engine's listener is deaf, waiters fall back to
+ * databases. While the listener of any database is deaf, waiters fall back to
  * short polls and the cache is not used.
  */
 #include <string.h>
@@ -193,7 +193,7 @@ void gf_engine_flights(int *in_flight, int *max_in_flight, int *transfers)
     *transfers = gf_loop_transfers(W->loop);
 }
 
-/* Every engine's listener is connected: every change is heard. */
+/* The listener of every database is connected: every change is heard. */
 int gf_engine_listening(void)
 {
     gf_engine_t *W = gf_engine();

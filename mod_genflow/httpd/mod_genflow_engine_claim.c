@@ -55,7 +55,7 @@ static int run_row(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
     server_rec *s;
     int rc;
     fill_claim(t, row, lease_owner, &c);
-    /* The claim took only rows of the main server (no name: the engine's
+    /* The claim took only rows of the main server (no name: the database's
      * first server, the main one when it mounts types) or of a virtual
      * host of this engine. */
     if (!(s = gf_database_server_for(e, c.server_name))) s = e->s;

@@ -1,7 +1,7 @@
 /* mod_genflow_engine_listener.c: the listener thread of every child.
  *
  * It holds one connection of its own (not from mod_dbd's pool) to each
- * engine's database (GenFlowListenParams, or else DBDParams: it must reach
+ * database the child's servers use (GenFlowListenParams, or else DBDParams: it must reach
  * PostgreSQL itself, not a pooler) and LISTENs to the notifications the type tables'
  * trigger sends (sql/007): genflow_work (work became due now: wake a
  * worker, so a job queued on any child or server is picked up at once) and
@@ -133,7 +133,7 @@ static int direct_session(PGconn *conn)
 }
 
 /* A connection of engine e's own, to its database: GenFlowListenParams of
- * the engine's first server when given (PgBouncer in front of the pool),
+ * the database's first server when given (PgBouncer in front of the pool),
  * else the pool's parameters. *warned: the "not direct" warning was
  * logged for this engine already. */
 static PGconn *listener_connect(apr_pool_t *p, const gf_database_t *e, int *warned)

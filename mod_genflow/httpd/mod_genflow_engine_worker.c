@@ -3,8 +3,8 @@
  * child_init starts GenFlowWorkers threads, one listener thread
  * (mod_genflow_engine_listener.c) and one loop thread (net/gf_loop.h).
  *
- * Workers loop over the child's engines, one per database its servers use
- * (mod_genflow_engine.c), and over each engine's types, claiming due
+ * Workers loop over the databases the child's servers use (gf_database_t,
+ * mod_genflow_servers_db.c), and over each one's types, claiming due
  * generations from PostgreSQL (gf_run_one), each worked with the settings
  * of the server that created it. A claimed attempt runs in a fiber of the
  * loop thread, which drives every provider exchange of the child at once

@@ -5,7 +5,7 @@
  * database (DBDParams). A request there creates its generation with the
  * name of its server, "host:port" (sql/015, server_name), and the workers,
  * which serve every server of the child, work it with that server's
- * settings (mod_genflow_engine.c). The name is what stays true across
+ * settings (gf_database_server_for). The name is what stays true across
  * restarts and across httpd nodes that share a database; a server_rec
  * pointer would not.
  *

@@ -64,11 +64,11 @@ static void add_server(apr_pool_t *p, gf_database_t *e, gf_server_t *server)
 
 apr_array_header_t *gf_databases_build(apr_pool_t *pchild)
 {
-    apr_array_header_t *servers = gf_servers(), *engines;
+    apr_array_header_t *servers = gf_servers(), *databases;
     apr_hash_t *by_db = apr_hash_make(pchild);
     int i;
 
-    engines = apr_array_make(pchild, 2, sizeof(gf_database_t *));
+    databases = apr_array_make(pchild, 2, sizeof(gf_database_t *));
     for (i = 0; servers && i < servers->nelts; i++) {
         gf_server_t *server = APR_ARRAY_IDX(servers, i, gf_server_t *);
         const char *db = database_of(pchild, server->s);
@@ -81,15 +81,15 @@ apr_array_header_t *gf_databases_build(apr_pool_t *pchild)
             e->servers = apr_array_make(pchild, 4, sizeof(gf_server_t *));
             e->types = apr_array_make(pchild, 8, sizeof(gf_type_t *));
             e->due_labels = apr_array_make(pchild, 1, sizeof(const char *));
-            APR_ARRAY_PUSH(engines, gf_database_t *) = e;
+            APR_ARRAY_PUSH(databases, gf_database_t *) = e;
             if (db) apr_hash_set(by_db, db, APR_HASH_KEY_STRING, e);
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, server->s, GF_LOGNO(1610)
-                         "genflow engine %d: database %s", engines->nelts - 1,
+                         "genflow database %d: %s", databases->nelts - 1,
                          db ? db : "(not reachable now: an engine of its own)");
         }
         add_server(pchild, e, server);
     }
-    return engines;
+    return databases;
 }
 
 server_rec *gf_database_server_for(const gf_database_t *e, const char *server_name)
