@@ -88,6 +88,13 @@ typedef enum {
     GF_UPLOAD_COLS
 } gf_sql_upload_col_t;
 
+/* The columns of IDEM_GET. */
+typedef enum {
+    GF_IDEM_FINGERPRINT = 0, GF_IDEM_STATE, GF_IDEM_STATUS, GF_IDEM_BODY, GF_IDEM_LOCATION,
+    GF_IDEM_OWNER, GF_IDEM_GENERATION, GF_IDEM_FREE,
+    GF_IDEM_COLS
+} gf_sql_idem_col_t;
+
 /* Site-wide statements. */
 #define GF_SQL_ACCOUNT_ENSURE  "gf_account_ensure"
 #define GF_SQL_ACCOUNT_STATE   "gf_account_state"

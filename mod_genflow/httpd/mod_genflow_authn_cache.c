@@ -226,19 +226,97 @@ static authn_status call_wrapped(request_rec *r, const struct gf_authn_cache_dir
     return st;
 }
 
+/* The fields the entry's key is made of: the server and section, the
+ * realm, the wrapped provider, the credentials, and the identity of each
+ * watched file. 0 when a watched file cannot be read: which version of it
+ * verified the password is not known, so no entry may be used or stored. */
+static int key_fields(request_rec *r, const struct gf_authn_cache_dir *ac, const char *user,
+                      const char *password, gf_authn_cache_fields_t *f)
+{
+    int i;
+
+    memset(f, 0, sizeof(*f));
+    if (ac->watch && ac->watch->nelts) {
+        gf_file_id_t *ids = apr_palloc(r->pool, sizeof(*ids) * (apr_size_t)ac->watch->nelts);
+        for (i = 0; i < ac->watch->nelts; i++) {
+            const char *path = APR_ARRAY_IDX(ac->watch, i, const char *);
+            int e = gf_file_id_read(path, &ids[i]);
+            if (e) {
+                ap_log_rerror(APLOG_MARK, APLOG_WARNING, e, r, GF_LOGNO(3110)
+                              "genflow-cache: cannot stat the watched file %s; "
+                              "verifying without the cache", path);
+                return 0;
+            }
+        }
+        f->files = ids;
+        f->nfiles = ac->watch->nelts;
+    }
+    f->context = apr_psprintf(r->pool, "%s:%u %s",
+                              r->server->server_hostname ? r->server->server_hostname : "",
+                              (unsigned)r->server->port, ac->context);
+    f->realm = ap_auth_name(r);
+    f->provider = ac->provider_name;
+    f->user = user;
+    f->password = password;
+    return 1;
+}
+
+/* A fresh entry under key? */
+static int cached(request_rec *r, const unsigned char *key, apr_time_t now, int ttl,
+                  const char *who)
+{
+    unsigned char val[GF_AUTHN_CACHE_VALUE_LEN + 8];
+    unsigned int vallen = sizeof(val);
+    apr_time_t expiry;
+    apr_status_t rv;
+
+    if (cache_lock(r) != APR_SUCCESS) return 0;
+    rv = cache()->socache->retrieve(cache()->instance, r->server, key, GF_AUTHN_CACHE_KEY_LEN,
+                                    val, &vallen, r->pool);
+    cache_unlock();
+    if (rv == APR_SUCCESS && gf_authn_cache_value_decode(val, vallen, &expiry)
+        && gf_authn_cache_fresh(now, expiry, ttl)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(3112)
+                      "genflow-cache: hit for user %s (%" APR_TIME_T_FMT " s left)",
+                      who, apr_time_sec(expiry - now));
+        return 1;
+    }
+    return 0;
+}
+
+/* Remember a granted password under key for ttl seconds. */
+static void remember(request_rec *r, const unsigned char *key, apr_time_t now, int ttl,
+                     const char *who)
+{
+    unsigned char val[GF_AUTHN_CACHE_VALUE_LEN + 8];
+    apr_time_t expiry = gf_authn_cache_expiry(now, ttl);
+    apr_status_t rv;
+
+    gf_authn_cache_value_encode(expiry, val);
+    if (cache_lock(r) != APR_SUCCESS) return;
+    rv = cache()->socache->store(cache()->instance, r->server, key, GF_AUTHN_CACHE_KEY_LEN,
+                                 expiry, val, GF_AUTHN_CACHE_VALUE_LEN, r->pool);
+    cache_unlock();
+    if (rv == APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(3114)
+                      "genflow-cache: stored user %s for %d s", who, ttl);
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, GF_LOGNO(3115)
+                      "genflow-cache: could not store user %s (cache full?)", who);
+    }
+}
+
 static authn_status ac_check_password(request_rec *r, const char *user, const char *password)
 {
     gf_dir_conf_t *dc = gf_dir_conf(r);
     const struct gf_authn_cache_dir *ac = dc ? dc->authn_cache : NULL;
     gf_authn_cache_fields_t f;
-    gf_file_id_t *ids = NULL;
-    unsigned char key[GF_AUTHN_CACHE_KEY_LEN], val[GF_AUTHN_CACHE_VALUE_LEN + 8];
-    unsigned int vallen = sizeof(val);
+    unsigned char key[GF_AUTHN_CACHE_KEY_LEN];
     const char *who = ap_escape_logitem(r->pool, user);
-    apr_time_t now, expiry;
-    apr_status_t rv;
+    apr_time_t now;
     authn_status st;
-    int i, ttl;
+    int ttl;
 
     if (!ac || !ac->provider) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(3109)
@@ -246,75 +324,22 @@ static authn_status ac_check_password(request_rec *r, const char *user, const ch
                       "GenFlowAuthnCacheProvider names the provider it wraps");
         return AUTH_GENERAL_ERROR;
     }
-    if (!cache()->instance) {
-        return call_wrapped(r, ac, user, password);   /* the cache is off */
+    if (!cache()->instance || !key_fields(r, ac, user, password, &f)) {
+        return call_wrapped(r, ac, user, password);   /* the cache is off, or unusable */
     }
-    ttl = ac->ttl != GF_UNSET ? ac->ttl : GF_AUTHN_CACHE_TTL_DEFAULT;
-
-    memset(&f, 0, sizeof(f));
-    if (ac->watch && ac->watch->nelts) {
-        ids = apr_palloc(r->pool, sizeof(*ids) * (apr_size_t)ac->watch->nelts);
-        for (i = 0; i < ac->watch->nelts; i++) {
-            const char *path = APR_ARRAY_IDX(ac->watch, i, const char *);
-            int e = gf_file_id_read(path, &ids[i]);
-            if (e) {
-                /* Which version of the file verified the password is not
-                 * known: no entry may be used or stored. */
-                ap_log_rerror(APLOG_MARK, APLOG_WARNING, e, r, GF_LOGNO(3110)
-                              "genflow-cache: cannot stat the watched file %s; "
-                              "verifying without the cache", path);
-                return call_wrapped(r, ac, user, password);
-            }
-        }
-        f.files = ids;
-        f.nfiles = ac->watch->nelts;
-    }
-    f.context = apr_psprintf(r->pool, "%s:%u %s", r->server->server_hostname ? r->server->server_hostname : "",
-                             (unsigned)r->server->port, ac->context);
-    f.realm = ap_auth_name(r);
-    f.provider = ac->provider_name;
-    f.user = user;
-    f.password = password;
     if (!gf_authn_cache_key(cache()->hmac, &f, key)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(3111)
                       "genflow-cache: HMAC failed; verifying without the cache");
         return call_wrapped(r, ac, user, password);
     }
-
+    ttl = ac->ttl != GF_UNSET ? ac->ttl : GF_AUTHN_CACHE_TTL_DEFAULT;
     now = apr_time_now();
-    if (cache_lock(r) == APR_SUCCESS) {
-        rv = cache()->socache->retrieve(cache()->instance, r->server, key, sizeof(key), val, &vallen, r->pool);
-        cache_unlock();
-        if (rv == APR_SUCCESS && gf_authn_cache_value_decode(val, vallen, &expiry)
-            && gf_authn_cache_fresh(now, expiry, ttl)) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(3112)
-                          "genflow-cache: hit for user %s (%" APR_TIME_T_FMT " s left)",
-                          who, apr_time_sec(expiry - now));
-            return AUTH_GRANTED;
-        }
-    }
+    if (cached(r, key, now, ttl, who)) return AUTH_GRANTED;
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(3113)
                   "genflow-cache: miss for user %s, asking provider %s", who, ac->provider_name);
-
     st = call_wrapped(r, ac, user, password);
-    if (st != AUTH_GRANTED) {
-        return st;   /* refusals and errors are never cached */
-    }
-    expiry = gf_authn_cache_expiry(now, ttl);
-    gf_authn_cache_value_encode(expiry, val);
-    if (cache_lock(r) == APR_SUCCESS) {
-        rv = cache()->socache->store(cache()->instance, r->server, key, sizeof(key), expiry, val,
-                            GF_AUTHN_CACHE_VALUE_LEN, r->pool);
-        cache_unlock();
-        if (rv == APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(3114)
-                          "genflow-cache: stored user %s for %d s", who, ttl);
-        }
-        else {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, GF_LOGNO(3115)
-                          "genflow-cache: could not store user %s (cache full?)", who);
-        }
-    }
+    /* Refusals and errors are never cached. */
+    if (st == AUTH_GRANTED) remember(r, key, now, ttl, who);
     return st;
 }
 

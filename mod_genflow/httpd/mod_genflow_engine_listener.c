@@ -208,6 +208,45 @@ static void lost(gf_engine_t *W, PGconn **conn, const gf_database_t *e)
     gf_engine_announce_change(NULL);
 }
 
+/* Connect to every database not listened to yet. A connection found not
+ * to be direct stays so until the configuration changes: no new attempt
+ * every second. */
+static void connect_missing(gf_engine_t *W, apr_pool_t *pool, PGconn **conns, int *warned)
+{
+    int i;
+    for (i = 0; i < W->databases->nelts; i++) {
+        if (conns[i] || warned[i]) continue;
+        conns[i] = listener_connect(pool, APR_ARRAY_IDX(W->databases, i, gf_database_t *),
+                                    &warned[i]);
+        if (conns[i]) {
+            W->listening++;
+            /* Anything that happened while deaf: look now. */
+            gf_engine_wake_all(1);
+            gf_engine_announce_change(NULL);
+        }
+    }
+}
+
+/* Read what a database's connection has and act on its notifications. */
+static void hear(gf_engine_t *W, PGconn **conn, const gf_database_t *e)
+{
+    PGnotify *note;
+    if (!PQconsumeInput(*conn)) {
+        lost(W, conn, e);
+        return;
+    }
+    while ((note = PQnotifies(*conn)) != NULL) {
+        if (!strcmp(note->relname, "genflow_work")) {
+            gf_engine_wake_all(0);
+        }
+        else if (!strcmp(note->relname, "genflow_change")) {
+            /* "*": rows were deleted (sql/012); any id may be gone. */
+            gf_engine_announce_change(strcmp(note->extra, "*") ? note->extra : NULL);
+        }
+        PQfreemem(note);
+    }
+}
+
 void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
 {
     gf_engine_t *W = data;      /* the child's engine */
@@ -241,22 +280,9 @@ void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
 
     while (!W->stopping) {
         int nfd = 0;
-        PGnotify *note;
 
         if (W->listening < ne && apr_time_now() >= next_connect) {
-            for (i = 0; i < ne; i++) {
-                /* A connection found not to be direct stays so until the
-                 * configuration changes: no new attempt every second. */
-                if (conns[i] || warned[i]) continue;
-                conns[i] = listener_connect(pool, APR_ARRAY_IDX(W->databases, i, gf_database_t *),
-                                            &warned[i]);
-                if (conns[i]) {
-                    W->listening++;
-                    /* Anything that happened while deaf: look now. */
-                    gf_engine_wake_all(1);
-                    gf_engine_announce_change(NULL);
-                }
-            }
+            connect_missing(W, pool, conns, warned);
             apr_pool_clear(pool);
             next_connect = apr_time_now() + RECONNECT_WAIT;
         }
@@ -273,22 +299,9 @@ void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
         else if (poll(pfd, (nfds_t)nfd, LISTEN_TICK_MS) > 0) {
             int k;
             for (k = 0; k < nfd; k++) {
-                const gf_database_t *e = APR_ARRAY_IDX(W->databases, slot[k], gf_database_t *);
-                PGconn **conn = &conns[slot[k]];
-                if (!pfd[k].revents) continue;
-                if (!PQconsumeInput(*conn)) {
-                    lost(W, conn, e);
-                    continue;
-                }
-                while ((note = PQnotifies(*conn)) != NULL) {
-                    if (!strcmp(note->relname, "genflow_work")) {
-                        gf_engine_wake_all(0);
-                    }
-                    else if (!strcmp(note->relname, "genflow_change")) {
-                        /* "*": rows were deleted (sql/012); any id may be gone. */
-                        gf_engine_announce_change(strcmp(note->extra, "*") ? note->extra : NULL);
-                    }
-                    PQfreemem(note);
+                if (pfd[k].revents) {
+                    hear(W, &conns[slot[k]],
+                         APR_ARRAY_IDX(W->databases, slot[k], gf_database_t *));
                 }
             }
         }

@@ -199,22 +199,10 @@ static int send_created(request_rec *r, const char *id, const char *url, const c
     return gf_send_json(r, HTTP_CREATED, gf_json_dump(r->pool, out));
 }
 
-int gf_uploads_handler(request_rec *r)
+/* The request before its body: POST, a user, an image type.
+ * GF_CONTINUE, or the error answer sent. */
+static int refused(request_rec *r)
 {
-    gf_server_conf_t *sc;
-    gf_dir_conf_t *dc;
-    const gf_storage_t *st;
-    unsigned char *data = NULL;
-    apr_size_t len = 0, max;
-    gf_image_format_t fmt = GF_IMAGE_UNKNOWN;
-    unsigned width = 0, height = 0;
-    const char *key, *url = NULL, *err = NULL, *ctype;
-    char id[APR_UUID_FORMATTED_LENGTH + 1];
-    gf_db_rows_t *rows;
-    gf_db_status_t dst;
-    apr_status_t rv;
-    int rc;
-
     if (r->method_number != M_POST) {
         apr_table_setn(r->headers_out, "Allow", "POST");
         return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD,
@@ -231,19 +219,20 @@ int gf_uploads_handler(request_rec *r)
                              "send the image itself as the body, with Content-Type image/png, "
                              "image/jpeg or image/webp");
     }
-    dc = gf_dir_conf(r);
-    sc = gf_server_conf(r->server);
-    max = (apr_size_t)gf_conf_upload_max_bytes(dc);
-    if ((rc = read_body(r, max, &data, &len)) != GF_CONTINUE) return rc;
-    if (len == 0) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
-                             "the body is empty; send the image itself as the body");
-    }
-    if ((rc = verify(r, dc, data, len, &fmt, &width, &height)) != GF_CONTINUE) return rc;
-    /* What is stored and answered is what the bytes are. */
-    ctype = gf_image_content_type(fmt);
+    return GF_CONTINUE;
+}
 
-    if (!(st = sc->storage)) {
+/* The verified bytes into the store (the fallback store when the first
+ * will not take them): *st and *url say where. GF_CONTINUE, or the error
+ * answer sent. */
+static int store(request_rec *r, const char *id, const char *key, const unsigned char *data,
+                 apr_size_t len, const char *ctype, const gf_storage_t **st, const char **url)
+{
+    gf_server_conf_t *sc = gf_server_conf(r->server);
+    const char *err = NULL;
+    apr_status_t rv;
+
+    if (!(*st = sc->storage)) {
         /* post_config sets it up only when some GenFlowType is mounted. */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(4101)
                       "genflow-uploads needs the storage of GenFlowStorageDir or "
@@ -251,16 +240,14 @@ int gf_uploads_handler(request_rec *r)
         return gf_send_error(r, HTTP_INTERNAL_SERVER_ERROR, GF_ERR_INTERNAL,
                              "uploads are not configured on this server");
     }
-    new_upload_id(id);
-    key = apr_psprintf(r->pool, "uploads/%s.%s", id, extension(fmt));
-    rv = gf_storage_put(st, r->pool, key, data, len, ctype, &url, &err);
+    rv = gf_storage_put(*st, r->pool, key, data, len, ctype, url, &err);
     if (rv != APR_SUCCESS && sc->fallback_storage) {
         /* As for results: the local directory when Cloudinary will not. */
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, GF_LOGNO(4102)
-                      "%s storage failed for upload %s (%s); trying %s", st->backend, id,
+                      "%s storage failed for upload %s (%s); trying %s", (*st)->backend, id,
                       ap_escape_logitem(r->pool, err), sc->fallback_storage->backend);
-        st = sc->fallback_storage;
-        rv = gf_storage_put(st, r->pool, key, data, len, ctype, &url, &err);
+        *st = sc->fallback_storage;
+        rv = gf_storage_put(*st, r->pool, key, data, len, ctype, url, &err);
     }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(4103)
@@ -270,6 +257,39 @@ int gf_uploads_handler(request_rec *r)
         return gf_send_error(r, HTTP_SERVICE_UNAVAILABLE, GF_ERR_UNAVAILABLE,
                              "the image could not be stored; retry later");
     }
+    return GF_CONTINUE;
+}
+
+int gf_uploads_handler(request_rec *r)
+{
+    gf_dir_conf_t *dc;
+    const gf_storage_t *st = NULL;
+    unsigned char *data = NULL;
+    apr_size_t len = 0;
+    gf_image_format_t fmt = GF_IMAGE_UNKNOWN;
+    unsigned width = 0, height = 0;
+    const char *key, *url = NULL, *ctype;
+    char id[APR_UUID_FORMATTED_LENGTH + 1];
+    gf_db_rows_t *rows;
+    gf_db_status_t dst;
+    int rc;
+
+    if ((rc = refused(r)) != GF_CONTINUE) return rc;
+    dc = gf_dir_conf(r);
+    if ((rc = read_body(r, (apr_size_t)gf_conf_upload_max_bytes(dc), &data, &len))
+        != GF_CONTINUE) {
+        return rc;
+    }
+    if (len == 0) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "the body is empty; send the image itself as the body");
+    }
+    if ((rc = verify(r, dc, data, len, &fmt, &width, &height)) != GF_CONTINUE) return rc;
+    /* What is stored and answered is what the bytes are. */
+    ctype = gf_image_content_type(fmt);
+    new_upload_id(id);
+    key = apr_psprintf(r->pool, "uploads/%s.%s", id, extension(fmt));
+    if ((rc = store(r, id, key, data, len, ctype, &st, &url)) != GF_CONTINUE) return rc;
     /* The row, on a connection held for this statement only. */
     dst = gf_db_select1(r, GF_SQL_UPLOAD_INSERT, &rows, 9, id, r->user, st->backend, key, url,
                         ctype, apr_itoa(r->pool, (int)width), apr_itoa(r->pool, (int)height),
@@ -278,7 +298,8 @@ int gf_uploads_handler(request_rec *r)
         /* Run twice after a lost connection: the first run wrote it. */
         dst = gf_db_select1(r, GF_SQL_UPLOAD_GET, &rows, 2, id, r->user);
         if (dst == GF_DB_OK && rows->nrows == 1) {
-            return send_created(r, id, url, ctype, width, height, len, rows->rows[0][7]);
+            return send_created(r, id, url, ctype, width, height, len,
+                                rows->rows[0][GF_UPLOAD_CREATED_AT]);
         }
     }
     if (dst != GF_DB_OK || rows->nrows != 1) {

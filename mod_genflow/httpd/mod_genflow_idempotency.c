@@ -161,6 +161,30 @@ static int run_owned(request_rec *r, const char *key, const char *token,
     return rc;
 }
 
+/* The saved answer of a finished request with this key, sent again. */
+static int replay(request_rec *r, const char *const *rec)
+{
+    int status = atoi(rec[GF_IDEM_STATUS]);
+    apr_table_setn(r->headers_out, "Idempotent-Replayed", "true");
+    if (rec[GF_IDEM_LOCATION]) {
+        apr_table_setn(r->headers_out, "Location", rec[GF_IDEM_LOCATION]);
+    }
+    if (status == HTTP_ACCEPTED) {
+        /* The poll answer's hint; a replay comes later than the first. */
+        apr_table_setn(r->headers_out, "Retry-After",
+                       apr_itoa(r->pool, gf_job_client_retry_after(0)));
+    }
+    return gf_send_json(r, status, rec[GF_IDEM_BODY]);
+}
+
+static int still_running(request_rec *r)
+{
+    apr_table_setn(r->headers_out, "Retry-After", "1");
+    return gf_send_error(r, HTTP_CONFLICT, GF_ERR_IDEMPOTENCY,
+                         "the first request with this Idempotency-Key is still running; retry "
+                         "after Retry-After seconds to get its answer");
+}
+
 int gf_idempotent(request_rec *r, long max_body, int (*run)(request_rec *, void *),
                   int (*resume)(request_rec *, void *, const char *), void *baton)
 {
@@ -205,28 +229,20 @@ read_record:
                              "to keep; send it again");
     }
     rec = rows->rows[0];
-    if (rec[5] && !strcmp(rec[5], token)) {
+    if (rec[GF_IDEM_OWNER] && !strcmp(rec[GF_IDEM_OWNER], token)) {
         /* Our own BEGIN, committed before its answer was lost. */
         return run_owned(r, key, token, run, resume, baton, NULL);
     }
-    if (strcmp(rec[0], fp) && strcmp(rec[0], fp_bytes)) {
+    if (strcmp(rec[GF_IDEM_FINGERPRINT], fp) && strcmp(rec[GF_IDEM_FINGERPRINT], fp_bytes)) {
         return gf_send_error(r, 422, GF_ERR_IDEMPOTENCY,
                              "this Idempotency-Key was used with a different request; use a "
                              "new key for a new request");
     }
-    if (!strcmp(rec[1], "done") && rec[2] && rec[3]) {
-        apr_table_setn(r->headers_out, "Idempotent-Replayed", "true");
-        if (rec[4]) {
-            apr_table_setn(r->headers_out, "Location", rec[4]);
-        }
-        if (atoi(rec[2]) == HTTP_ACCEPTED) {
-            /* The poll answer's hint; a replay comes later than the first. */
-            apr_table_setn(r->headers_out, "Retry-After",
-                           apr_itoa(r->pool, gf_job_client_retry_after(0)));
-        }
-        return gf_send_json(r, atoi(rec[2]), rec[3]);
+    if (!strcmp(rec[GF_IDEM_STATE], "done") && rec[GF_IDEM_STATUS] && rec[GF_IDEM_BODY]) {
+        return replay(r, rec);
     }
-    if (!strcmp(rec[1], "running") && rec[7] && !strcmp(rec[7], "1")) {
+    if (!strcmp(rec[GF_IDEM_STATE], "running") && rec[GF_IDEM_FREE]
+        && !strcmp(rec[GF_IDEM_FREE], "1")) {
         /* Its owner released it or is gone: this request takes over. */
         st = gf_db_select1(r, GF_SQL_IDEM_TAKEOVER, &rows, 4, token, r->user, key, stale);
         if (st != GF_DB_OK) return gf_send_db_error(r, st);
@@ -246,8 +262,5 @@ read_record:
             goto read_record;
         }
     }
-    apr_table_setn(r->headers_out, "Retry-After", "1");
-    return gf_send_error(r, HTTP_CONFLICT, GF_ERR_IDEMPOTENCY,
-                         "the first request with this Idempotency-Key is still running; retry "
-                         "after Retry-After seconds to get its answer");
+    return still_running(r);
 }

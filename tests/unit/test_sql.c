@@ -117,6 +117,7 @@ START_TEST(named_arguments_and_columns)
     ck_assert_int_eq(columns_after(OP(GF_SQL_CLAIM), " RETURNING "), GF_CLAIM_COLS);
     ck_assert_int_eq(columns_after(OP(GF_SQL_CLAIM_POLLS), " RETURNING "), GF_CLAIM_COLS);
     ck_assert_int_eq(columns_after(sql_of(g, GF_SQL_UPLOAD_GET), "SELECT "), GF_UPLOAD_COLS);
+    ck_assert_int_eq(columns_after(sql_of(g, GF_SQL_IDEM_GET), "SELECT "), GF_IDEM_COLS);
 #undef OP
 }
 END_TEST
