@@ -2,9 +2,10 @@
  * its handlers, and the registry of the types that GenFlowType mounts.
  *
  * Server scope: providers, storage, credits. Location scope: which type is
- * served there and how (chain, cost, limits). "Unset" sentinels let a merge
- * tell "not configured" from zero; defaults are applied by the getters
- * (mod_genflow_config_defaults.c). conf/genflow.conf documents every
+ * served there and how (chain, cost, limits). The numeric settings come
+ * from their lines in mod_genflow_config_settings.h, one setter for all.
+ * "Unset" sentinels let a merge tell "not configured" from zero; defaults
+ * are applied by the getters (mod_genflow_config_defaults.c). conf/genflow.conf documents every
  * directive of gf_cmds[] and tests/check_conf_reference.sh keeps the two in
  * step.
  */
@@ -400,7 +401,7 @@ const command_rec gf_cmds[] = {
         "Seconds a verified password is trusted without asking the provider (default 60, max 3600)"),
     AP_INIT_ITERATE("GenFlowAuthnCacheWatch", gf_authn_cache_add_watch, NULL,
         RSRC_CONF | ACCESS_CONF, "Password files whose change voids every cached entry at once"),
-    /* Cross-origin requests (mod_genflow_cors.c). */
+    /* The database (mod_genflow_db.c, mod_genflow_engine_listener.c). */
     AP_INIT_TAKE1("GenFlowPreparedStatements", set_statements, NULL, RSRC_CONF,
                   "named (PREPARE once per connection; the default) or unnamed "
                   "(every statement as an unnamed parameterised one: PgBouncer or "
@@ -408,6 +409,7 @@ const command_rec gf_cmds[] = {
     AP_INIT_TAKE1("GenFlowListenParams", set_listen_params, NULL, RSRC_CONF,
                   "libpq connection string of the listener's direct connection to "
                   "PostgreSQL (LISTEN/NOTIFY); default: DBDParams"),
+    /* Cross-origin requests (mod_genflow_cors.c). */
     AP_INIT_TAKE_ARGV("GenFlowCORSOrigins", set_cors_origins, NULL, RSRC_CONF | ACCESS_CONF,
         "Origins (scheme://host[:port]) whose pages may call the API with credentials, or * or none"),
     AP_INIT_TAKE1(NULL, NULL, NULL, 0, NULL)

@@ -31,8 +31,8 @@ long gf_conf_blocking_waiters(const gf_server_conf_t *sc, int threads_per_child)
 
 long gf_conf_created_ttl(const gf_server_conf_t *sc)
 {
-    /* A configuration written before GenFlowCreatedTTL existed keeps what
-     * its GenFlowPendingTTL meant for created generations. */
+    /* A site that sets only GenFlowPendingTTL chose its orphan sweep: it
+     * holds for created generations too. */
     if (sc->created_ttl != GF_UNSET) return sc->created_ttl;
     return OR_DEFAULT(sc->pending_ttl, GF_DEFAULT_CREATED_TTL);
 }

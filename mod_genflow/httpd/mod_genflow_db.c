@@ -1,46 +1,17 @@
-/* mod_genflow_db.c: the module's use of mod_dbd.
+/* mod_genflow_db.c: the module's use of mod_dbd (docs/architecture.md,
+ * "Threads and connections").
  *
- * Statements run as prepared statements with buffered results. They are
- * prepared lazily: on a connection's first use of a label, on that
- * connection, and kept in mod_dbd's per-connection table (dbd->prepared)
- * for the connection's life. They are deliberately not registered with
- * ap_dbd_prepare: mod_dbd would then prepare all of them (five types
- * make ~90) on every new connection, ~30 ms before the connection serves
- * its first query, so a cold burst would open connections faster than it
- * could use them; and it would warn (AH02653) once per virtual host that
- * inherits them. A connection pays only for what it runs, one round trip
- * per statement, once.
- *
- * GenFlowPreparedStatements unnamed prepares nothing on the server: the
- * handle keeps a statement apr_dbd_prepare made with no label, which
- * apr-util's pgsql driver runs with PQexecParams as the unnamed statement
- * of the protocol (parse, bind, execute in one round trip), still with
- * its arguments as parameters, never in the SQL text. Nothing then lives
- * in a session from one transaction to the next, which a pooler in
- * transaction mode (PgBouncer, whatever its version: the driver's named
- * statements are SQL PREPAREs, which max_prepared_statements does not
- * follow) requires: there each statement may run on another server
- * connection, and a named statement prepared on one is missing on the
- * next (t/28_pgbouncer.t shows both). The cost is parsing and planning
- * every statement each time it runs.
- *
- * A PostgreSQL restart breaks pooled connections in two ways (see
- * docs/operations.md): the first query on each handle fails because the
- * session is gone, and after mod_dbd's PQreset the new session has none of
- * the server-side prepared statements. gf_db_select repairs both in place:
- * it resets the connection, forgets the handle's prepared statements (they
- * are prepared again as they are used), and runs the query once more — but only when the
- * statement is safe to run twice: it never reached the server (the
- * prepared statement was missing), or it is idempotent by construction
- * (gf_sql.c marks each one; a lost connection may come after the commit).
- * The caller learns of a re-run (rows->rerun) and recognises its own
- * effect by the id or token it chose. While the database is down the
- * caller gets GF_DB_UNAVAILABLE and answers 503.
- *
- * Request handlers take a connection with gf_db_acquire and give it back
- * with gf_db_release before anything that waits (Prefer: wait, the events
- * stream, a provider call): a waiting client costs a thread, never one of
- * mod_dbd's pooled connections, so the workers always find one.
+ * Statements are prepared on a connection when it first runs them (not
+ * with ap_dbd_prepare, which would prepare every one on every new
+ * connection), or, with GenFlowPreparedStatements unnamed, run as the
+ * protocol's unnamed statement each time, so that a pooler in transaction
+ * mode sees no session state. Arguments are always parameters, never SQL
+ * text. After a PostgreSQL restart a handle is repaired in place and the
+ * statement runs once more, only when that is safe (it never reached the
+ * server, or gf_sql.c marks it safe to repeat); the caller learns of the
+ * re-run (rows->rerun). While the database is down callers get
+ * GF_DB_UNAVAILABLE and answer 503. A request gives its connection back
+ * (gf_db_release) before anything that waits.
  */
 #include <stdarg.h>
 #include <string.h>
