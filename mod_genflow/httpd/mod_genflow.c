@@ -81,6 +81,7 @@ static int gf_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     P->watch = apr_pcalloc(pconf, gf_watch_state_size);
     P->types = apr_pcalloc(pconf, gf_types_state_size);
     process = P;
+    gf_handlers_pre_config();
     apr_pool_cleanup_register(pconf, NULL, forget_process, apr_pool_cleanup_null);
     return OK;
 }

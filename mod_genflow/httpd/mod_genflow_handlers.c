@@ -42,9 +42,13 @@ static int dispatch(request_rec *r)
     return h ? h->handle(r) : DECLINED;
 }
 
-void gf_handlers_register_hooks(void)
+void gf_handlers_pre_config(void)
 {
     gf_http_set_handlers(handlers);
+}
+
+void gf_handlers_register_hooks(void)
+{
     ap_hook_handler(dispatch, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, gf_metrics_status_section, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -22,10 +22,12 @@
 /* Set by fixups in a GenFlowType location. */
 #define GF_TYPE_HANDLER "genflow-type"
 
-/* The one content handler of the module (its table dispatches), the
- * mod_status section, and the table for the lower concerns; from
- * register_hooks. */
+/* The one content handler of the module (its table dispatches) and the
+ * mod_status section; from register_hooks. */
 void gf_handlers_register_hooks(void);
+/* The table into the process record, for the look-ups of the layers
+ * below (CORS, metrics); pre_config, once the record exists. */
+void gf_handlers_pre_config(void);
 
 int gf_type_handler(request_rec *r);
 int gf_quota_handler(request_rec *r);
