@@ -254,8 +254,12 @@ ok(wait_for(sub { children($dir) == 2 }, 10), 'the server runs two children');
     my $inverted = psql("SELECT count(*) FROM $table{low} l WHERE l.prompt LIKE '%$tag low%' "
                         . "AND EXISTS (SELECT 1 FROM $table{high} h WHERE h.prompt LIKE '%$tag high%' "
                         . "AND l.started_at > h.queued_at AND l.started_at < h.started_at)");
-    cmp_ok($inverted, '<=', 1, "at most one low one started while a high one waited ($inverted; "
-           . "taking turns would start about half of them so)")
+    # A claim that runs while the first high one's insert commits cannot
+    # see it: one such claim per place (the cap, 2; the low ones hold 1 s
+    # each, so both places free at once). Taking turns would start a low
+    # one for every high one (about 6).
+    cmp_ok($inverted, '<=', 2, "at most one low one per place started while a high one waited "
+           . "($inverted; taking turns would start about one per high one)")
         or diag(psql("SELECT string_agg(k || ' q=' || to_char(queued_at, 'SS.MS') || ' s=' "
                      . "|| to_char(started_at, 'SS.MS') || ' f=' || to_char(finished_at, 'SS.MS') || ' ' || coalesce(lease_owner,'-'), ' | ' ORDER BY started_at) FROM ("
                      . "SELECT 'low' k, * FROM $table{low} WHERE prompt LIKE '%$tag%' UNION ALL "

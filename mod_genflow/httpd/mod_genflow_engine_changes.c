@@ -183,7 +183,7 @@ int gf_engine_running(void)
 
 void gf_engine_flights(int *in_flight, int *max_in_flight, int *transfers)
 {
-    gf_engine_t *W = W;
+    gf_engine_t *W = gf_engine();
     *in_flight = *max_in_flight = *transfers = 0;
     if (!W || !W->loop) return;
     apr_thread_mutex_lock(W->mutex);
