@@ -4,12 +4,12 @@
 top="${top_srcdir:-.}"
 # The command table's own entries, and the numeric settings' lines, from
 # which the table gets one entry each.
-code=$( (grep -o 'AP_INIT_[A-Z0-9_]*("GenFlow[A-Za-z]*"' "$top"/mod_genflow/httpd/mod_genflow_config*.c \
+code=$( (grep -o 'AP_INIT_[A-Z0-9_]*("GenFlow[A-Za-z0-9]*"' "$top"/mod_genflow/httpd/mod_genflow_config*.c \
          | sed 's/.*("\(.*\)"/\1/';
-         grep -o '^ *S([A-Z]*, [a-z]*, [a-z_]*, "GenFlow[A-Za-z]*"' \
+         grep -o '^ *S([A-Z]*, [a-z]*, [a-z_]*, "GenFlow[A-Za-z0-9]*"' \
              "$top"/mod_genflow/httpd/mod_genflow_config_settings.h | sed 's/.*"\(.*\)"/\1/') \
        | sort -u)
-doc=$(grep -o '^#* *GenFlow[A-Za-z]*' "$top"/conf/genflow.conf | sed 's/^#* *//' | sort -u)
+doc=$(grep -o '^#* *GenFlow[A-Za-z0-9]*' "$top"/conf/genflow.conf | sed 's/^#* *//' | sort -u)
 [ -n "$code" ] || { echo "no directives found in the command table"; exit 1; }
 missing=$(for d in $code; do echo "$doc" | grep -qx "$d" || echo "$d"; done)
 extra=$(for d in $doc; do echo "$code" | grep -qx "$d" || echo "$d"; done)

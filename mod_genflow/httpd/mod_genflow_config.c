@@ -154,6 +154,19 @@ static const char *set_cloudinary(cmd_parms *cmd, void *dummy, int argc, char *c
     return NULL;
 }
 
+static const char *set_s3(cmd_parms *cmd, void *dummy, int argc, char *const argv[])
+{
+    gf_server_conf_t *sc = gf_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+
+    (void)dummy;
+    if (err) return err;
+    if ((err = gf_storage_s3_create(cmd->pool, argc, argv, &sc->s3)) != NULL) {
+        return DIRECTIVE_ERROR(cmd, err);
+    }
+    return NULL;
+}
+
 static const char *set_storage_url(cmd_parms *cmd, void *dummy, const char *arg)
 {
     gf_server_conf_t *sc = gf_server_conf(cmd->server);
@@ -374,6 +387,9 @@ const command_rec gf_cmds[] = {
     GF_DIR_SETTINGS(DIR_DIRECTIVE)
     AP_INIT_TAKE_ARGV("GenFlowProvider", set_provider, NULL, RSRC_CONF,
         "Declare a provider: GenFlowProvider NAME KIND [key=value ...]"),
+    AP_INIT_TAKE_ARGV("GenFlowS3", set_s3, NULL, RSRC_CONF,
+        "Store results and uploads in an S3-compatible bucket: bucket= region= endpoint= "
+        "key_file=|key_env= secret_file=|secret_env= [style=path|virtual] [public_url=] ..."),
     AP_INIT_TAKE1("GenFlowStorageDir", set_storage_dir, NULL, RSRC_CONF,
         "Directory where result images are stored"),
     AP_INIT_TAKE1("GenFlowStorageURL", set_storage_url, NULL, RSRC_CONF,

@@ -45,6 +45,7 @@ typedef struct {
     gf_storage_t *storage;       /* where pictures go first (post_config) */
     gf_storage_t *fallback_storage; /* the local directory when Cloudinary is first */
     gf_storage_t *cloudinary;    /* GenFlowCloudinary, or NULL */
+    gf_storage_t *s3;            /* GenFlowS3, or NULL */
     const char *server_name;       /* a virtual host's "host:port" (post_config); NULL for
                                   * the main server, and where no type is mounted */
     int unnamed_statements;      /* GF_UNSET → 0; GenFlowPreparedStatements unnamed */

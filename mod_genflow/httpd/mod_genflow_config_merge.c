@@ -61,6 +61,7 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(sc, storage_dir);
     MERGE_PTR(sc, storage_url);
     MERGE_PTR(sc, cloudinary);
+    MERGE_PTR(sc, s3);
     MERGE_NUM(sc, unnamed_statements);
     MERGE_PTR(sc, listen_params);
     return sc;

@@ -32,6 +32,18 @@ static int source_failed(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
  * pixel count as the cap. 1 when the job has them; else 0 and res says
  * why: a transient STORAGE_ERROR (retried), or a permanent one when the
  * upload is gone or no longer what it was. */
+/* The store of this server that holds an upload of backend (the name its
+ * row keeps): the main store or the local fallback; NULL when this
+ * server has no such store any more. */
+static const gf_storage_t *store_named(const gf_server_conf_t *sc, const char *backend)
+{
+    if (sc->storage && !strcmp(sc->storage->backend, backend)) return sc->storage;
+    if (sc->fallback_storage && !strcmp(sc->fallback_storage->backend, backend)) {
+        return sc->fallback_storage;
+    }
+    return NULL;
+}
+
 int gf_run_resolve_upload(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                           const gf_provider_t *prov, gf_job_t *job, gf_provider_result_t *res)
 {
@@ -60,9 +72,7 @@ int gf_run_resolve_upload(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                              "the source upload no longer exists", id);
     }
     row = rows->rows[0];
-    store = !strcmp(row[GF_UPLOAD_STORAGE], "cloudinary") ? sc->cloudinary
-          : (sc->storage && !strcmp(sc->storage->backend, "local")) ? sc->storage
-          : sc->fallback_storage;
+    store = store_named(sc, row[GF_UPLOAD_STORAGE]);
     if (!store) {
         return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
                              "the source upload's storage is not configured here", row[GF_UPLOAD_STORAGE]);

@@ -235,8 +235,8 @@ static int store(request_rec *r, const char *id, const char *key, const unsigned
     if (!(*st = sc->storage)) {
         /* post_config sets it up only when some GenFlowType is mounted. */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(4101)
-                      "genflow-uploads needs the storage of GenFlowStorageDir or "
-                      "GenFlowCloudinary, and some GenFlowType to use the uploads");
+                      "genflow-uploads needs the storage of GenFlowStorageDir, "
+                      "GenFlowCloudinary or GenFlowS3, and some GenFlowType to use the uploads");
         return gf_send_error(r, HTTP_INTERNAL_SERVER_ERROR, GF_ERR_INTERNAL,
                              "uploads are not configured on this server");
     }

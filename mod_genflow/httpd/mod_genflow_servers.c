@@ -58,7 +58,7 @@ static int own_worker_settings(apr_pool_t *p, server_rec *main_s, server_rec *s)
     apr_hash_index_t *hi;
 
     if (v->storage_dir != m->storage_dir || v->storage_url != m->storage_url
-        || v->cloudinary != m->cloudinary
+        || v->cloudinary != m->cloudinary || v->s3 != m->s3
         || gf_conf_lease_secs(v) != gf_conf_lease_secs(m)
         || apr_hash_count(v->providers) != apr_hash_count(m->providers)) {
         return 1;

@@ -322,11 +322,19 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
         curl_easy_setopt(curl, CURLOPT_PREREQDATA, &guard);
 #endif
     }
+    if (req->aws_sigv4) {
+        curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, req->aws_sigv4);
+        curl_easy_setopt(curl, CURLOPT_USERNAME, req->aws_key);
+        curl_easy_setopt(curl, CURLOPT_PASSWORD, req->aws_secret);
+    }
     if (req->headers) {
         apr_table_do(add_header, &headers, req->headers, NULL);
     }
-    /* No "Expect: 100-continue" round trip for uploads. */
-    headers = curl_slist_append(headers, "Expect:");
+    /* No "Expect: 100-continue" round trip for uploads. Not when libcurl
+     * signs: 7.88 signs the emptied header as if it were sent, and the
+     * server's signature differs. It asks to continue only above 1 MiB,
+     * and S3 answers that at once. */
+    if (!req->aws_sigv4) headers = curl_slist_append(headers, "Expect:");
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 
     if (req->parts) {

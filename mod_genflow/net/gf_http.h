@@ -66,6 +66,11 @@ typedef struct {
                                 * port) or nothing is sent: API calls carry the key */
     int public_only;           /* connect only to public addresses (gf_netaddr.h);
                                 * loopback too with allow_loopback_http */
+    const char *aws_sigv4;     /* libcurl signs the request (CURLOPT_AWS_SIGV4), e.g.
+                                * "aws:amz:eu-west-1:s3", with aws_key and aws_secret;
+                                * the payload hash is the caller's x-amz-content-sha256 */
+    const char *aws_key;
+    const char *aws_secret;
 } gf_http_request_t;
 
 typedef struct {

@@ -2,7 +2,8 @@
  *
  * Provider URLs are temporary, so a job stores the bytes before it
  * completes. One interface, several backends: a local directory that
- * Apache serves (gf_storage_local.c) or Cloudinary (gf_storage_cloudinary.c).
+ * Apache serves (gf_storage_local.c), Cloudinary (gf_storage_cloudinary.c)
+ * or an S3-compatible bucket (gf_storage_s3.c).
  */
 #ifndef GF_STORAGE_H
 #define GF_STORAGE_H
@@ -46,6 +47,18 @@ gf_storage_t *gf_storage_local_create(apr_pool_t *p, const char *dir,
  * Returns NULL and *out, or an error message. */
 const char *gf_storage_cloudinary_create(apr_pool_t *p, int argc, char *const argv[],
                                          gf_storage_t **out);
+
+/* An S3-compatible bucket, from the GenFlowS3 key=value arguments.
+ * Returns NULL and *out, or an error message. */
+const char *gf_storage_s3_create(apr_pool_t *p, int argc, char *const argv[],
+                                 gf_storage_t **out);
+typedef struct gf_s3_t gf_s3_t;
+/* The bucket behind st, or NULL when st is another backend. */
+const gf_s3_t *gf_storage_s3_of(const gf_storage_t *st);
+/* Where the object of key lives on the endpoint (path or virtual-host
+ * style), and where clients load it (public_url, else that address). */
+const char *gf_s3_object_url(apr_pool_t *p, const gf_s3_t *s3, const char *key);
+const char *gf_s3_public_url(apr_pool_t *p, const gf_s3_t *s3, const char *key);
 
 /* The upload signature: hex SHA-1/SHA-256 over the sorted non-empty
  * parameters (minus file, cloud_name, resource_type, api_key) + secret. */

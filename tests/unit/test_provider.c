@@ -210,6 +210,60 @@ START_TEST(cloudinary_signatures)
 }
 END_TEST
 
+START_TEST(s3_options_and_urls)
+{
+    gf_storage_t *st;
+    const gf_s3_t *s3;
+    char *path[] = { "bucket=pics", "region=eu-west-1", "endpoint=https://s3.example.com/",
+                     "key_env=GF_TEST_S3_KEY", "secret_env=GF_TEST_S3_SECRET", "prefix=gen/" };
+    char *virt[] = { "bucket=pics", "region=auto", "endpoint=https://r2.example.com:8443",
+                     "key_env=GF_TEST_S3_KEY", "secret_env=GF_TEST_S3_SECRET", "style=virtual",
+                     "public_url=https://cdn.example.com/media/" };
+    char *bad[][6] = {
+        { "bucket=Pics", "region=r", "endpoint=https://s3.example.com",
+          "key_env=GF_TEST_S3_KEY", "secret_env=GF_TEST_S3_SECRET", "style=path" },
+        { "bucket=pics", "region=r", "endpoint=https://s3.example.com/bucket",
+          "key_env=GF_TEST_S3_KEY", "secret_env=GF_TEST_S3_SECRET", "style=path" },
+        { "bucket=pics", "region=r", "endpoint=http://s3.example.com",
+          "key_env=GF_TEST_S3_KEY", "secret_env=GF_TEST_S3_SECRET", "style=path" },
+        { "bucket=pics", "region=r", "endpoint=https://s3.example.com",
+          "key_env=GF_TEST_S3_KEY", "secret_env=GF_TEST_S3_SECRET", "prefix=/x/" },
+        { "bucket=pics", "region=r", "endpoint=https://s3.example.com",
+          "key_env=GF_TEST_S3_KEY", "secret_env=GF_TEST_S3_SECRET", "style=dns" },
+        { "bucket=pics", "region=r", "endpoint=https://s3.example.com",
+          "key_env=GF_TEST_S3_KEY", "style=path", "prefix=a/" },
+    };
+    unsigned i;
+
+    setenv("GF_TEST_S3_KEY", "AKIDEXAMPLE", 1);
+    setenv("GF_TEST_S3_SECRET", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", 1);
+    ck_assert_ptr_null(gf_storage_s3_create(test_pool, 6, path, &st));
+    ck_assert_str_eq(st->backend, "s3");
+    ck_assert_ptr_nonnull(st->remove);
+    ck_assert_ptr_nonnull(s3 = gf_storage_s3_of(st));
+    /* Path style: the bucket is the path's first segment. */
+    ck_assert_str_eq(gf_s3_object_url(test_pool, s3, "neo-glitch/a.png"),
+                     "https://s3.example.com/pics/gen/neo-glitch/a.png");
+    ck_assert_str_eq(gf_s3_public_url(test_pool, s3, "neo-glitch/a.png"),
+                     "https://s3.example.com/pics/gen/neo-glitch/a.png");
+    /* Virtual-host style: the bucket is the host's first label, the port
+     * stays; clients load from public_url. */
+    ck_assert_ptr_null(gf_storage_s3_create(test_pool, 7, virt, &st));
+    s3 = gf_storage_s3_of(st);
+    ck_assert_str_eq(gf_s3_object_url(test_pool, s3, "uploads/b.webp"),
+                     "https://pics.r2.example.com:8443/uploads/b.webp");
+    ck_assert_str_eq(gf_s3_public_url(test_pool, s3, "uploads/b.webp"),
+                     "https://cdn.example.com/media/uploads/b.webp");
+    ck_assert_ptr_null(gf_storage_s3_of(gf_storage_local_create(test_pool, "/tmp", "/media")));
+    /* An upper-case bucket, an endpoint with a path, plain http without
+     * insecure_loopback, a prefix from the root, an unknown style, no
+     * secret: each refused with a reason. */
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_ptr_nonnull(gf_storage_s3_create(test_pool, 6, bad[i], &st));
+    }
+}
+END_TEST
+
 START_TEST(error_table)
 {
     ck_assert_str_eq(gf_error_code_for_status(401), "UNAUTHORIZED");
@@ -570,6 +624,7 @@ Suite *provider_suite(void)
     tcase_add_test(tc, chain_text);
     tcase_add_test(tc, local_storage);
     tcase_add_test(tc, cloudinary_signatures);
+    tcase_add_test(tc, s3_options_and_urls);
     tcase_add_test(tc, error_table);
     suite_add_tcase(s, tc);
     tc = tcase_create("http");
