@@ -13,42 +13,18 @@ use Apache::Test qw(-withtestmore);
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
-use File::Temp qw(tempdir);
+use GenFlowS3;
 use LWP::UserAgent;
 use JSON::PP;
-use IPC::Open2;
 use Time::HiRes qw(sleep time);
 
 plan tests => 33;
 
-my $json = JSON::PP->new;
-my $top = "$FindBin::Bin/..";
-system("cd '$top/tests/s3' && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1") == 0
-    or die "npm ci in tests/s3 failed";
-
-# The S3 server, once for the file.
-my $tmp = tempdir(CLEANUP => 1);
-chmod 0755, $tmp;
-mkdir "$tmp/objects";
-my ($key, $secret) = ('AKIAGENFLOWTEST01', 'gEnFlOw/s3cret+KEY/for+the+suite0123456');
-for ([key => $key], [secret => $secret], [wrong => 'not-the-secret']) {
-    open my $fh, '>', "$tmp/s3.$_->[0]" or die $!;
-    print $fh "$_->[1]\n";
-    close $fh;
-}
-my $s3port = free_port();
-my $s3 = "http://127.0.0.1:$s3port";
-my $s3pid = open2(my $s3out, my $s3in, 'node', "$top/tests/s3/server.mjs", $s3port, 'genflow-pics',
-                  'eu-test-1', $key, $secret, "$tmp/objects");
-is(scalar(<$s3out>) // '', "ready\n", 'the S3 server listens');
-END { kill 'TERM', $s3pid if $s3pid }
-
+my $S3 = start_s3();
+ok($S3->{ready}, 'the S3 server listens');
+my ($s3, $key, $secret) = @$S3{qw(url key secret)};
 my $ua = LWP::UserAgent->new(timeout => 30);
-sub s3_call {
-    my ($method, $path) = @_;
-    my $res = $ua->request(HTTP::Request->new($method => "$s3$path"));
-    return $res->is_success && $res->decoded_content ? $json->decode($res->decoded_content) : {};
-}
+sub s3_call { s3_control($S3, @_) }
 sub wait_for {
     my ($cond, $secs) = @_;
     my $until = time + $secs;
@@ -72,10 +48,9 @@ api(GET => '/api/quota', user => $u);
 grant($u, 100);
 
 my $wport = free_port();
-my $s3conf = "bucket=genflow-pics region=eu-test-1 endpoint=$s3 key_file=$tmp/s3.key "
-           . "insecure_loopback=on prefix=genflow/ timeout=2000 attempts=2";
+my $s3conf = "$S3->{conf} prefix=genflow/ timeout=2000 attempts=2";
 my ($dir, $base) = start_own_server(<<"BODY");
-GenFlowS3 $s3conf secret_file=$tmp/s3.secret
+GenFlowS3 $s3conf secret_file=$S3->{secret_file}
 GenFlowDailyLimit 0
 <Location /api/s3-art>
     GenFlowType s3-art
@@ -99,7 +74,7 @@ GenFlowDailyLimit 0
 Listen 127.0.0.1:$wport
 <VirtualHost 127.0.0.1:$wport>
     ServerName wrong.test
-    GenFlowS3 $s3conf secret_file=$tmp/s3.wrong
+    GenFlowS3 $s3conf secret_file=$S3->{wrong_file}
 </VirtualHost>
 BODY
 my $wrong = "http://127.0.0.1:$wport";
