@@ -126,7 +126,9 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
  * refusal apart with GF_SQL_UPLOAD_GET, only then). The upload id is cast
  * only through the CASE, so a URL source never reaches the uuid cast, even
  * when the planner folds a custom plan's constant arguments. The key's
- * record gets the generation id in the same transaction. Returns only what
+ * record gets the generation id in the same transaction, and an upload
+ * used as the source its last_used_at (GenFlowUploadRetention counts from
+ * there). Returns only what
  * the create answer needs: id, cost, final prompt, creation time.
  *
  * The key's record is locked (rec) before the account: a takeover of the
@@ -177,6 +179,10 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
     "   args.aspect_ratio, args.seed, args.input, args.cost, args.max_retries, args.chain," \
     "   args.deadline_secs, args.server_name" QUEUE_VALS " FROM acct, args" \
     "  RETURNING id, user_id, estimated_cost, prompt, created_at)," \
+    " used AS (UPDATE genflow_uploads u SET last_used_at = now() FROM gen, args" \
+    "  WHERE u.id = (CASE WHEN left(args.source_image, 7) = 'upload:'" \
+    "                     THEN substr(args.source_image, 8) END)::uuid" \
+    "   AND u.user_id = gen.user_id)," \
     " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)" \
     "  SELECT user_id, 'reserve', -estimated_cost, '{Y}', id, 'create' FROM gen)," \
     " idem AS (UPDATE genflow_idempotency i SET generation_id = gen.id FROM gen, args" \

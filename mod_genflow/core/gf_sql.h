@@ -113,6 +113,8 @@ typedef enum {
 #define GF_SQL_DUE_TYPES       "gf_due_types"
 #define GF_SQL_UPLOAD_INSERT   "gf_upload_insert"
 #define GF_SQL_UPLOAD_GET      "gf_upload_get"
+#define GF_SQL_UPLOAD_EXPIRE   "gf_upload_expire"
+#define GF_SQL_UPLOAD_KNOWN    "gf_upload_known"
 
 /* The longest table name: PostgreSQL names a type table's indexes after
  * it ("<table>_user_history", 13 more bytes) and cuts every name at 63

@@ -112,6 +112,23 @@ static const char UPLOAD_GET_SQL[] =
     "SELECT storage, storage_key, url, content_type, width::text, height::text, bytes::text,"
     " genflow_rfc3339(created_at) FROM genflow_uploads WHERE id = %s::uuid AND user_id = %s";
 
+/* args: seconds (GenFlowUploadRetention), storage backends of this
+ * server (newline-separated), how many at most. Uploads no generation
+ * has used for that long, deleted from the table: the caller then removes
+ * their objects from the store (a store that fails leaves an object
+ * without a row, which the orphan sweep finds). Locked rows (another
+ * child's sweep) are skipped. */
+static const char UPLOAD_EXPIRE_SQL[] =
+    "DELETE FROM genflow_uploads WHERE id IN (SELECT id FROM genflow_uploads"
+    " WHERE last_used_at < now() - make_interval(secs => %d)"
+    "  AND storage = ANY(string_to_array(%s, E'\\n'))"
+    " ORDER BY last_used_at LIMIT %d FOR UPDATE SKIP LOCKED)"
+    " RETURNING id::text, storage, storage_key";
+
+/* args: upload ids, comma-separated. Those that have a row. */
+static const char UPLOAD_KNOWN_SQL[] =
+    "SELECT id::text FROM genflow_uploads WHERE id = ANY(string_to_array(%s, ',')::uuid[])";
+
 /* A cheap round trip for /api/health. args: a dummy (statements need one). */
 static const char PING_SQL[] = "SELECT %s::text";
 
@@ -143,4 +160,6 @@ void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
     gf_sql_add(stmts, GF_SQL_ORPHANS, ORPHANS_SQL, 1);
     gf_sql_add(stmts, GF_SQL_UPLOAD_INSERT, UPLOAD_INSERT_SQL, 1);
     gf_sql_add(stmts, GF_SQL_UPLOAD_GET, UPLOAD_GET_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_UPLOAD_EXPIRE, UPLOAD_EXPIRE_SQL, 0);
+    gf_sql_add(stmts, GF_SQL_UPLOAD_KNOWN, UPLOAD_KNOWN_SQL, 1);
 }

@@ -36,6 +36,7 @@
 #define GF_DEFAULT_PENDING_TTL      3600
 #define GF_DEFAULT_CREATED_TTL      900
 #define GF_DEFAULT_RETENTION        (30L * 86400)
+#define GF_DEFAULT_UPLOAD_RETENTION (30L * 86400)
 #define GF_DEFAULT_PARK_MAX         10000
 #define GF_DEFAULT_MAX_IN_FLIGHT    500
 #define GF_DEFAULT_EVENTS_PER_USER  16
@@ -90,7 +91,10 @@
       GF_VHOST_SWEEPS, RSRC_CONF, \
       "Seconds a queued generation may wait for a worker before it expires (default 3600)") \
     S(PLAIN, long, retention, "GenFlowRetention", GF_DEFAULT_RETENTION, 0, GF_TEN_YEARS, "", \
-      GF_VHOST_SWEEPS, RSRC_CONF, "Seconds failed and cancelled generations are kept (0 = forever)")
+      GF_VHOST_SWEEPS, RSRC_CONF, "Seconds failed and cancelled generations are kept (0 = forever)") \
+    S(PLAIN, long, upload_retention, "GenFlowUploadRetention", GF_DEFAULT_UPLOAD_RETENTION, 0, \
+      GF_TEN_YEARS, "", GF_VHOST_SWEEPS, RSRC_CONF, \
+      "Seconds an upload no generation uses is kept (default 30 days; 0 = forever)")
 
 /* Settings of the location record (gf_dir_conf_t). */
 #define GF_DIR_SETTINGS(S) \

@@ -91,6 +91,9 @@ int gf_run_due_types(const gf_database_t *e, apr_pool_t *p, int *due);
 void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t);
 /* Sweeps that are not per type (idempotency records). */
 void gf_run_sweep_global(server_rec *s, apr_pool_t *p);
+/* Uploads unused for GenFlowUploadRetention, row and object; and, at most
+ * once a retention (scan), a page of the stored uploads that have no row. */
+void gf_run_sweep_uploads(server_rec *s, apr_pool_t *p, gf_uploads_scan_t *scan);
 
 /* Waiters re-read at least this often: the backstop of NOTIFY. */
 #define GF_BACKSTOP_LISTENING apr_time_from_sec(2)

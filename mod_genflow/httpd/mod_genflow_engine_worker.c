@@ -345,7 +345,7 @@ static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int
 
 /* The sweeps of engine e: set-based and skipping locked rows, so children
  * and servers never collide. */
-static void sweep_engine(const gf_database_t *e, apr_pool_t *pool)
+static void sweep_engine(gf_database_t *e, apr_pool_t *pool)
 {
     gf_engine_t *W = gf_engine();
     int i;
@@ -354,6 +354,8 @@ static void sweep_engine(const gf_database_t *e, apr_pool_t *pool)
         apr_pool_clear(pool);
     }
     gf_run_sweep_global(e->s, pool);
+    apr_pool_clear(pool);
+    gf_run_sweep_uploads(e->s, pool, &e->uploads);
     apr_pool_clear(pool);
 }
 

@@ -23,6 +23,13 @@ apr_array_header_t *gf_servers(void);              /* gf_server_t *, or NULL */
  * gf_servers_post_config, for gf_db_register_statements. */
 apr_array_header_t *gf_servers_due_statements(apr_pool_t *p);
 
+/* Where the look for stored uploads without a row stands: when it runs
+ * next, and after which key of each store (main, fallback) it goes on. */
+typedef struct {
+    apr_time_t at;
+    char after[2][128];
+} gf_uploads_scan_t;
+
 /* mod_genflow_servers_db.c: the child's servers grouped by database, one
  * engine each */
 typedef struct {
@@ -33,6 +40,7 @@ typedef struct {
     apr_array_header_t *servers;   /* gf_server_t * on this database */
     apr_array_header_t *types;   /* gf_type_t *: the types its servers mount */
     apr_array_header_t *due_labels; /* const char *: its distinct due-work statements */
+    gf_uploads_scan_t uploads;   /* worker 0's look for orphaned uploads */
 } gf_database_t;
 /* child_init: group the servers by database (gf_database_t *). */
 apr_array_header_t *gf_databases_build(apr_pool_t *pchild);

@@ -13,6 +13,12 @@
 
 typedef struct gf_storage_t gf_storage_t;
 
+/* One stored object, as list finds it. */
+typedef struct {
+    const char *key;
+    apr_time_t mtime;
+} gf_storage_object_t;
+
 struct gf_storage_t {
     const char *backend;
     /* Store len bytes under key (e.g. "neo-glitch/<id>.png"); on success
@@ -33,6 +39,14 @@ struct gf_storage_t {
     apr_status_t (*get)(const gf_storage_t *st, apr_pool_t *p, const char *key,
                         const char *url, apr_size_t max, unsigned char **data,
                         apr_size_t *len, const char **err);
+    /* The first max objects, in the order of their keys, whose keys start
+     * with prefix (a folder such as "uploads/") and come after after (NULL:
+     * from the first), into *out (gf_storage_object_t): the upload sweep
+     * pages through the stored uploads for those no row names. NULL when
+     * the backend cannot list. */
+    apr_status_t (*list)(const gf_storage_t *st, apr_pool_t *p, const char *prefix,
+                         const char *after, int max, apr_array_header_t **out,
+                         const char **err);
     /* The longest one put can take, retries included (startup check of
      * the lease against the worst attempt). */
     apr_interval_time_t worst_put;
@@ -76,6 +90,10 @@ apr_status_t gf_storage_get(const gf_storage_t *st, apr_pool_t *p, const char *k
                             apr_size_t *len, const char **err);
 
 /* Best effort; APR_ENOTIMPL when the backend cannot remove. */
+apr_status_t gf_storage_list(const gf_storage_t *st, apr_pool_t *p, const char *prefix,
+                             const char *after, int max, apr_array_header_t **out,
+                             const char **err);
+
 apr_status_t gf_storage_remove(const gf_storage_t *st, apr_pool_t *p, const char *key);
 
 apr_status_t gf_storage_put(const gf_storage_t *st, apr_pool_t *p, const char *key,

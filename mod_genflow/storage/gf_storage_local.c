@@ -4,6 +4,7 @@
  * into place, so a crash never leaves a half-written picture behind a
  * completed generation.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
@@ -134,6 +135,51 @@ fail:
     return rv;
 }
 
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(((const gf_storage_object_t *)a)->key, ((const gf_storage_object_t *)b)->key);
+}
+
+/* The files of one folder of the directory (prefix ends with '/'), its
+ * temporary names included: a writer killed before its rename leaves one.
+ * The folder is read whole, then sorted and cut to max. */
+static apr_status_t local_list(const gf_storage_t *st, apr_pool_t *p, const char *prefix,
+                               const char *after, int max, apr_array_header_t **out,
+                               const char **err)
+{
+    const local_storage_t *ls = st->impl;
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    apr_status_t rv;
+    char errbuf[120];
+
+    *out = apr_array_make(p, 16, sizeof(gf_storage_object_t));
+    if (!safe_key(prefix) || prefix[strlen(prefix) - 1] != '/') {
+        *err = "unsafe storage prefix";
+        return APR_EINVAL;
+    }
+    rv = apr_dir_open(&d, apr_pstrcat(p, ls->dir, "/", prefix, NULL), p);
+    if (APR_STATUS_IS_ENOENT(rv)) return APR_SUCCESS;   /* nothing stored yet */
+    if (rv != APR_SUCCESS) {
+        *err = apr_psprintf(p, "cannot list %s: %s", prefix, apr_strerror(rv, errbuf, sizeof(errbuf)));
+        return rv;
+    }
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_MTIME, d) == APR_SUCCESS) {
+        gf_storage_object_t *o;
+        const char *key;
+        if (fi.filetype != APR_REG || !safe_key(fi.name)) continue;
+        key = apr_pstrcat(p, prefix, fi.name, NULL);
+        if (after && strcmp(key, after) <= 0) continue;
+        o = apr_array_push(*out);
+        o->key = key;
+        o->mtime = fi.mtime;
+    }
+    apr_dir_close(d);
+    qsort((*out)->elts, (size_t)(*out)->nelts, sizeof(gf_storage_object_t), by_key);
+    if ((*out)->nelts > max) (*out)->nelts = max;
+    return APR_SUCCESS;
+}
+
 gf_storage_t *gf_storage_local_create(apr_pool_t *p, const char *dir, const char *url_prefix)
 {
     gf_storage_t *st = apr_pcalloc(p, sizeof(*st));
@@ -148,6 +194,7 @@ gf_storage_t *gf_storage_local_create(apr_pool_t *p, const char *dir, const char
     st->put = local_put;
     st->remove = local_remove;
     st->get = local_get;
+    st->list = local_list;
     st->impl = ls;
     return st;
 }
@@ -163,6 +210,17 @@ apr_status_t gf_storage_put(const gf_storage_t *st, apr_pool_t *p, const char *k
 apr_status_t gf_storage_remove(const gf_storage_t *st, apr_pool_t *p, const char *key)
 {
     return st->remove ? st->remove(st, p, key) : APR_ENOTIMPL;
+}
+
+apr_status_t gf_storage_list(const gf_storage_t *st, apr_pool_t *p, const char *prefix,
+                             const char *after, int max, apr_array_header_t **out,
+                             const char **err)
+{
+    if (!st->list) {
+        *err = apr_psprintf(p, "the %s storage cannot list", st->backend);
+        return APR_ENOTIMPL;
+    }
+    return st->list(st, p, prefix, after, max, out, err);
 }
 
 apr_status_t gf_storage_get(const gf_storage_t *st, apr_pool_t *p, const char *key,

@@ -69,10 +69,16 @@ static int key_ok(const char *key)
     return 1;
 }
 
+/* The bucket's own address: the host's (virtual) or the path's first
+ * segment (path). */
+static const char *bucket_url(apr_pool_t *p, const gf_s3_t *s3)
+{
+    return s3->virtual_host ? s3->origin : apr_pstrcat(p, s3->origin, "/", s3->bucket, NULL);
+}
+
 const char *gf_s3_object_url(apr_pool_t *p, const gf_s3_t *s3, const char *key)
 {
-    return apr_pstrcat(p, s3->origin, s3->virtual_host ? "" : "/",
-                       s3->virtual_host ? "" : s3->bucket, "/", s3->prefix, key, NULL);
+    return apr_pstrcat(p, bucket_url(p, s3), "/", s3->prefix, key, NULL);
 }
 
 const char *gf_s3_public_url(apr_pool_t *p, const gf_s3_t *s3, const char *key)
@@ -97,15 +103,15 @@ static const char *s3_error(apr_pool_t *p, const char *what, const gf_http_respo
                         code ? code : "", msg ? ": " : "", msg ? msg : "");
 }
 
-/* One signed exchange with the bucket. */
-static void s3_exchange(const gf_s3_t *s3, apr_pool_t *p, const char *method, const char *key,
+/* One signed exchange with the bucket, at url (on its origin). */
+static void s3_exchange(const gf_s3_t *s3, apr_pool_t *p, const char *method, const char *url,
                         const unsigned char *body, apr_size_t len, const char *content_type,
                         apr_size_t max, gf_http_response_t *hr)
 {
     gf_http_request_t req;
     memset(&req, 0, sizeof(req));
     req.method = method;
-    req.url = gf_s3_object_url(p, s3, key);
+    req.url = url;
     req.headers = apr_table_make(p, 2);
     apr_table_setn(req.headers, "x-amz-content-sha256",
                    body ? sha256_hex(p, body, len) : EMPTY_SHA256);
@@ -136,7 +142,7 @@ static apr_status_t s3_put(const gf_storage_t *st, apr_pool_t *p, const char *ke
     }
     for (attempt = 1; attempt <= s3->attempts; attempt++) {
         gf_http_response_t hr;
-        s3_exchange(s3, p, "PUT", key, data, len, content_type ? content_type : "image/png",
+        s3_exchange(s3, p, "PUT", gf_s3_object_url(p, s3, key), data, len, content_type ? content_type : "image/png",
                     64 * 1024, &hr);
         if (!hr.error && hr.status == 200) {
             *url = gf_s3_public_url(p, s3, key);
@@ -167,7 +173,7 @@ static apr_status_t s3_get(const gf_storage_t *st, apr_pool_t *p, const char *ke
         *err = apr_psprintf(p, "s3: refusing the key '%s'", key ? key : "");
         return APR_EINVAL;
     }
-    s3_exchange(s3, p, "GET", key, NULL, 0, NULL, max, &hr);
+    s3_exchange(s3, p, "GET", gf_s3_object_url(p, s3, key), NULL, 0, NULL, max, &hr);
     if (hr.error || hr.status != 200 || hr.body_len == 0) {
         *err = s3_error(p, "GET", &hr);
         return APR_EGENERAL;
@@ -182,10 +188,85 @@ static apr_status_t s3_remove(const gf_storage_t *st, apr_pool_t *p, const char 
     const gf_s3_t *s3 = st->impl;
     gf_http_response_t hr;
     if (!key_ok(key)) return APR_EINVAL;
-    s3_exchange(s3, p, "DELETE", key, NULL, 0, NULL, 64 * 1024, &hr);
+    s3_exchange(s3, p, "DELETE", gf_s3_object_url(p, s3, key), NULL, 0, NULL, 64 * 1024, &hr);
     /* S3 answers 204 whether or not the object was there. */
     return !hr.error && (hr.status == 204 || hr.status == 200 || hr.status == 404)
            ? APR_SUCCESS : APR_EGENERAL;
+}
+
+/* The text of the first <tag>…</tag> between from and end, or NULL. */
+static const char *xml_text(apr_pool_t *p, const char *from, const char *end, const char *tag)
+{
+    const char *open = apr_pstrcat(p, "<", tag, ">", NULL), *close = apr_pstrcat(p, "</", tag, ">", NULL);
+    const char *b = strstr(from, open), *e;
+    if (!b || b >= end) return NULL;
+    b += strlen(open);
+    e = strstr(b, close);
+    if (!e || e > end) return NULL;
+    return apr_pstrmemdup(p, b, (apr_size_t)(e - b));
+}
+
+/* "2026-11-24T14:42:35.000Z" (S3's LastModified), or 0. */
+static apr_time_t iso_time(const char *s)
+{
+    apr_time_exp_t t;
+    apr_time_t out;
+    memset(&t, 0, sizeof(t));
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &t.tm_year, &t.tm_mon, &t.tm_mday,
+                     &t.tm_hour, &t.tm_min, &t.tm_sec) != 6) {
+        return 0;
+    }
+    t.tm_year -= 1900;
+    t.tm_mon -= 1;
+    return apr_time_exp_gmt_get(&out, &t) == APR_SUCCESS ? out : 0;
+}
+
+/* A key as a query value, encoded as SigV4 signs it: keys have letters,
+ * digits and - _ . / only, and '/' is the one to encode. */
+static const char *query_value(apr_pool_t *p, const char *key)
+{
+    const char *c, *out = "";
+    for (c = key; *c; c++) out = apr_pstrcat(p, out, *c == '/' ? "%2F" : apr_pstrndup(p, c, 1), NULL);
+    return out;
+}
+
+/* ListObjectsV2 of the keys under prefix, one page of at most max (the
+ * sweep comes back for the rest). The query's parameters are in the
+ * order and encoding SigV4 signs them. */
+static apr_status_t s3_list(const gf_storage_t *st, apr_pool_t *p, const char *prefix,
+                            const char *after, int max, apr_array_header_t **out,
+                            const char **err)
+{
+    const gf_s3_t *s3 = st->impl;
+    gf_http_response_t hr;
+    const char *c;
+    apr_size_t plen = strlen(s3->prefix);
+
+    *out = apr_array_make(p, 16, sizeof(gf_storage_object_t));
+    if (!key_ok(prefix) || (after && !key_ok(after)) || max < 1 || max > 1000) {
+        *err = "s3: bad list request";
+        return APR_EINVAL;
+    }
+    s3_exchange(s3, p, "GET",
+                apr_psprintf(p, "%s?list-type=2&max-keys=%d&prefix=%s%s%s", bucket_url(p, s3), max,
+                             query_value(p, apr_pstrcat(p, s3->prefix, prefix, NULL)),
+                             after ? "&start-after=" : "",
+                             after ? query_value(p, apr_pstrcat(p, s3->prefix, after, NULL)) : ""),
+                NULL, 0, NULL, 4 * 1024 * 1024, &hr);
+    if (hr.error || hr.status != 200) {
+        *err = s3_error(p, "list", &hr);
+        return APR_EGENERAL;
+    }
+    for (c = strstr(hr.body, "<Contents>"); c; c = strstr(c + 1, "<Contents>")) {
+        const char *end = strstr(c, "</Contents>");
+        const char *key = end ? xml_text(p, c, end, "Key") : NULL;
+        gf_storage_object_t *o;
+        if (!key || strncmp(key, s3->prefix, plen) || !key_ok(key + plen)) continue;
+        o = apr_array_push(*out);
+        o->key = key + plen;
+        o->mtime = iso_time(xml_text(p, c, end, "LastModified"));
+    }
+    return APR_SUCCESS;
 }
 
 /* Bucket names as S3 allows them: 3..63 of a-z 0-9 . - */
@@ -315,6 +396,7 @@ const char *gf_storage_s3_create(apr_pool_t *p, int argc, char *const argv[],
     st->put = s3_put;
     st->get = s3_get;
     st->remove = s3_remove;
+    st->list = s3_list;
     /* Every attempt may take the whole timeout; the pauses between grow. */
     st->worst_put = apr_time_from_msec(s3->timeout_ms * s3->attempts
                                        + 250L * s3->attempts * (s3->attempts - 1) / 2);

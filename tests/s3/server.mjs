@@ -13,7 +13,8 @@
 //
 // Control (not S3): GET /_stats (what was stored, deleted, refused),
 // POST /_slow?ms=N (hold each PUT that long before answering),
-// POST /_reset (counters and slowness).
+// POST /_reset (counters and slowness), POST /_put?key=K (store the body
+// as K without a signature, as if by someone else).
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import S3rver from 's3rver';
@@ -112,6 +113,13 @@ const server = http.createServer((req, res) => {
     }
     if (url.pathname === '/_slow') { slowMs = +url.searchParams.get('ms'); res.writeHead(204); return res.end(); }
     if (url.pathname === '/_reset') { reset(); res.writeHead(204); return res.end(); }
+    if (url.pathname === '/_put') {
+      // An object stored behind the module's back (one a killed child left).
+      req.url = `/${bucket}/${url.searchParams.get('key')}`;
+      req.method = 'PUT';
+      req.headers = { 'content-type': 'image/png', 'content-length': String(body.length) };
+      return forward(req, res, body);
+    }
     const key = decodeURIComponent(url.pathname.replace(`/${bucket}/`, ''));
     if (!req.headers.authorization) {
       if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -175,6 +175,44 @@ START_TEST(local_storage)
 }
 END_TEST
 
+START_TEST(local_storage_lists)
+{
+    char tmpl[] = "/tmp/gf-list-XXXXXX";
+    const char *dir = mkdtemp(tmpl), *url = NULL, *err = NULL;
+    const char *names[] = { "uploads/c.png", "uploads/a.png", "uploads/b.webp.Xy12Zw",
+                            "neo-glitch/z.png" };
+    gf_storage_t *st;
+    apr_array_header_t *objs;
+    unsigned i;
+
+    ck_assert_ptr_nonnull(dir);
+    st = gf_storage_local_create(test_pool, dir, "/media");
+    /* Nothing stored yet: an empty list, not an error. */
+    ck_assert_int_eq(gf_storage_list(st, test_pool, "uploads/", NULL, 10, &objs, &err), APR_SUCCESS);
+    ck_assert_int_eq(objs->nelts, 0);
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        ck_assert_int_eq(gf_storage_put(st, test_pool, names[i], (const unsigned char *)"x", 1,
+                                        "image/png", &url, &err), APR_SUCCESS);
+    }
+    /* The folder only, in key order, cut to max; then on after a key. */
+    ck_assert_int_eq(gf_storage_list(st, test_pool, "uploads/", NULL, 2, &objs, &err), APR_SUCCESS);
+    ck_assert_int_eq(objs->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(objs, 0, gf_storage_object_t).key, "uploads/a.png");
+    ck_assert_str_eq(APR_ARRAY_IDX(objs, 1, gf_storage_object_t).key, "uploads/b.webp.Xy12Zw");
+    ck_assert(APR_ARRAY_IDX(objs, 0, gf_storage_object_t).mtime > 0);
+    ck_assert_int_eq(gf_storage_list(st, test_pool, "uploads/", "uploads/b.webp.Xy12Zw", 2, &objs,
+                                     &err), APR_SUCCESS);
+    ck_assert_int_eq(objs->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(objs, 0, gf_storage_object_t).key, "uploads/c.png");
+    /* A prefix that could leave the directory is refused. */
+    ck_assert_int_ne(gf_storage_list(st, test_pool, "../", NULL, 2, &objs, &err), APR_SUCCESS);
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) gf_storage_remove(st, test_pool, names[i]);
+    apr_dir_remove(apr_pstrcat(test_pool, dir, "/uploads", NULL), test_pool);
+    apr_dir_remove(apr_pstrcat(test_pool, dir, "/neo-glitch", NULL), test_pool);
+    apr_dir_remove(dir, test_pool);
+}
+END_TEST
+
 START_TEST(cloudinary_signatures)
 {
     apr_table_t *params = apr_table_make(test_pool, 8);
@@ -623,6 +661,7 @@ Suite *provider_suite(void)
     tcase_add_test(tc, local_simulations);
     tcase_add_test(tc, chain_text);
     tcase_add_test(tc, local_storage);
+    tcase_add_test(tc, local_storage_lists);
     tcase_add_test(tc, cloudinary_signatures);
     tcase_add_test(tc, s3_options_and_urls);
     tcase_add_test(tc, error_table);
