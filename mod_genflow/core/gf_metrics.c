@@ -35,7 +35,8 @@ void gf_metrics_offsets(const gf_metrics_t *m, offsets_t *o)
     o->req_dur = o->req + (nt + 1) * N(ENDPOINTS) * NSTATUS;
     o->prov = o->req_dur + N(ENDPOINTS) * HIST_WIDTH(REQ_BOUNDS);
     o->prov_dur = o->prov + (np + 1) * N(OUTCOMES) * N(CODES);
-    o->retry = o->prov_dur + (np + 1) * HIST_WIDTH(PROV_BOUNDS);
+    o->prov_cost = o->prov_dur + (np + 1) * HIST_WIDTH(PROV_BOUNDS);
+    o->retry = o->prov_cost + (np + 1);
     o->fallback = o->retry + nt;
     o->credits = o->fallback + nt;
     o->gen_dur = o->credits + GF_CREDITS_MOVEMENTS;
@@ -213,6 +214,17 @@ void gf_metrics_provider_call(gf_metrics_t *m, const char *provider, const char 
         1);
     observe(m, o.prov_dur + (apr_size_t)pi * HIST_WIDTH(PROV_BOUNDS), PROV_BOUNDS,
             N(PROV_BOUNDS), duration);
+}
+
+void gf_metrics_provider_cost(gf_metrics_t *m, const char *provider, double cost)
+{
+    offsets_t o;
+    int pi;
+    if (!m || !m->slots || !(cost > 0) || cost > 1e9) return;
+    gf_metrics_offsets(m, &o);
+    pi = find(m->providers, m->nproviders, provider);
+    if (pi < 0) pi = m->nproviders;   /* other */
+    add(m, o.prov_cost + (apr_size_t)pi, (apr_uint64_t)(cost * GF_METRICS_COST_UNIT + 0.5));
 }
 
 void gf_metrics_retry(gf_metrics_t *m, const char *type)

@@ -70,6 +70,12 @@ apr_time_t gf_metrics_start_time(const gf_metrics_t *m);
 void gf_metrics_request(gf_metrics_t *m, const char *type, const char *endpoint,
                         int http_status, apr_interval_time_t duration);
 
+/* What calls to a provider cost (the provider's reported usage at the
+ * configured prices, plus cost= per call), counted in millionths of the
+ * site's money unit (genflow_provider_cost_total{provider}). */
+#define GF_METRICS_COST_UNIT 1000000.0
+void gf_metrics_provider_cost(gf_metrics_t *m, const char *provider, double cost);
+
 /* One provider attempt: outcome and code as gf_metrics_classify gives. */
 void gf_metrics_provider_call(gf_metrics_t *m, const char *provider, const char *outcome,
                               const char *code, apr_interval_time_t duration);

@@ -48,7 +48,7 @@ static const double GEN_BOUNDS[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
 #define HIST_WIDTH(b) (N(b) + 2)
 
 typedef struct {
-    apr_size_t req, req_dur, prov, prov_dur, retry, fallback, credits, gen_dur, total;
+    apr_size_t req, req_dur, prov, prov_dur, prov_cost, retry, fallback, credits, gen_dur, total;
 } offsets_t;
 
 /* Where each kind of slot starts in m's block (the layout of gf_metrics.c). */

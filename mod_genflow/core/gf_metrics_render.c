@@ -126,6 +126,20 @@ void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
                   N(PROV_BOUNDS), kv, 1);
     }
 
+    gf_mtext_family(t, "genflow_provider_cost_total", "counter",
+                    "What provider calls cost, in the site's money unit (GenFlowProvider's "
+                    "cost= per call and cost_per_unit= times the usage the provider reports), "
+                    "by provider.");
+    for (i = 0; i <= m->nproviders; i++) {
+        apr_uint64_t v = gf_metrics_slot(m, o.prov_cost + (apr_size_t)i);
+        if (!v && i == m->nproviders) continue;
+        gf_mtext_sample(t, "genflow_provider_cost_total",
+                        apr_psprintf(p, "%" APR_UINT64_T_FMT ".%06u",
+                                     v / (apr_uint64_t)GF_METRICS_COST_UNIT,
+                                     (unsigned)(v % (apr_uint64_t)GF_METRICS_COST_UNIT)),
+                        "provider", provider_name(m, i), NULL);
+    }
+
     gf_mtext_family(t, "genflow_retries_total", "counter",
                     "Retries scheduled on the same provider after a transient failure, by type.");
     for (i = 0; i < m->ntypes; i++) {

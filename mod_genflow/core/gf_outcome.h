@@ -25,6 +25,10 @@ typedef struct {
     const char *content_type;  /* of image, e.g. "image/png" */
     const char *image_url;     /* provider-hosted result, or NULL */
     const char *model;         /* the model that produced it */
+    double usage;              /* what the provider says the call used (0: nothing
+                                * said): AIML's meta.usage.credits_used, Replicate's
+                                * metrics.predict_time */
+    const char *usage_unit;    /* "credits", "seconds", or NULL */
 } gf_provider_result_t;
 
 #endif

@@ -482,10 +482,13 @@ static const char HISTORY_SQL[] =
     "       (SELECT c.created_at, c.id FROM {T} c WHERE c.id = %s::uuid AND c.user_id = g.user_id))"
     " ORDER BY g.created_at DESC, g.id DESC LIMIT %d";
 
-/* args: status (or NULL), user (or NULL), limit. */
+/* args: status (or NULL), user (or NULL), limit. With the user and what
+ * its provider calls cost (providerCost: null when none was recorded). */
 static const char ADMIN_LIST_SQL[] =
     "SELECT (" STATUS_JSON("g") "::jsonb"
-    "        || jsonb_build_object('user', g.user_id))::text,"
+    "        || jsonb_build_object('user', g.user_id, 'providerCost',"
+    "             (SELECT sum(c.cost)::float8 FROM genflow_provider_costs c"
+    "              WHERE c.generation_id = g.id)))::text,"
     "  genflow_rfc3339(g.created_at) FROM {T} g"
     " WHERE (%s::text IS NULL OR g.status = %s::text) AND (%s::text IS NULL OR g.user_id = %s::text)"
     " ORDER BY g.created_at DESC, g.id DESC LIMIT %d";

@@ -115,6 +115,7 @@ typedef enum {
 #define GF_SQL_UPLOAD_GET      "gf_upload_get"
 #define GF_SQL_UPLOAD_EXPIRE   "gf_upload_expire"
 #define GF_SQL_UPLOAD_KNOWN    "gf_upload_known"
+#define GF_SQL_COST_RECORD     "gf_cost_record"
 
 /* The longest table name: PostgreSQL names a type table's indexes after
  * it ("<table>_user_history", 13 more bytes) and cuts every name at 63

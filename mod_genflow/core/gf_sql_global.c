@@ -129,6 +129,13 @@ static const char UPLOAD_EXPIRE_SQL[] =
 static const char UPLOAD_KNOWN_SQL[] =
     "SELECT id::text FROM genflow_uploads WHERE id = ANY(string_to_array(%s, ',')::uuid[])";
 
+/* args: generation id, type, attempt, provider, usage (or NULL), its
+ * unit (or NULL), cost. Once per (generation, attempt, provider). */
+static const char COST_RECORD_SQL[] =
+    "INSERT INTO genflow_provider_costs (generation_id, gen_type, attempt, provider, usage,"
+    " usage_unit, cost) VALUES (%s::uuid, %s, %d, %s, %s::numeric, %s, %s::numeric)"
+    " ON CONFLICT DO NOTHING RETURNING 1";
+
 /* A cheap round trip for /api/health. args: a dummy (statements need one). */
 static const char PING_SQL[] = "SELECT %s::text";
 
@@ -162,4 +169,5 @@ void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
     gf_sql_add(stmts, GF_SQL_UPLOAD_GET, UPLOAD_GET_SQL, 1);
     gf_sql_add(stmts, GF_SQL_UPLOAD_EXPIRE, UPLOAD_EXPIRE_SQL, 0);
     gf_sql_add(stmts, GF_SQL_UPLOAD_KNOWN, UPLOAD_KNOWN_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_COST_RECORD, COST_RECORD_SQL, 1);
 }

@@ -248,6 +248,54 @@ static void count_outcome(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                                                apr_time_as_msec(dd->delay)) : NULL));
 }
 
+/* What one call cost, for cost_now: on a worker thread (gf_loop_blocking). */
+typedef struct {
+    server_rec *s;
+    apr_pool_t *p;
+    const gf_claim_t *c;
+    const char *provider;
+    const gf_provider_result_t *res;
+    double cost;
+} call_cost_t;
+
+static void cost_now(void *baton)
+{
+    call_cost_t *k = baton;
+    ap_dbd_t *dbd = gf_db_open(k->p, k->s);
+    gf_db_rows_t *rows;
+    if (!dbd) return;
+    if (gf_db_pselect(k->s, k->p, dbd, GF_SQL_COST_RECORD, &rows, 7, k->c->id, k->c->type->name,
+                      apr_itoa(k->p, k->c->attempts), k->provider,
+                      k->res->usage > 0 ? apr_psprintf(k->p, "%.6f", k->res->usage) : NULL,
+                      k->res->usage > 0 ? k->res->usage_unit : NULL,
+                      apr_psprintf(k->p, "%.6f", k->cost)) != GF_DB_OK) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, k->s, GF_LOGNO(1415)
+                     "the cost of type=%s id=%s attempt=%d at %s was not recorded",
+                     k->c->type->name, k->c->id, k->c->attempts, k->provider);
+    }
+    gf_db_close(k->s, dbd);
+}
+
+/* The call was made and cost what it cost, whatever becomes of its
+ * result: counted (genflow_provider_cost_total) and recorded per attempt
+ * (genflow_provider_costs) when the provider reported a usage or has a
+ * price. */
+static void record_cost(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                        const gf_provider_t *prov, const gf_provider_result_t *res)
+{
+    call_cost_t k;
+    memset(&k, 0, sizeof(k));
+    k.cost = gf_provider_attempt_cost(prov, res);
+    if (!(k.cost > 0) && !(res->usage > 0)) return;
+    gf_metrics_provider_cost(gf_metrics(), prov->name, k.cost);
+    k.s = s;
+    k.p = p;
+    k.c = c;
+    k.provider = prov->name;
+    k.res = res;
+    gf_loop_blocking(cost_now, &k);
+}
+
 int gf_run_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
                  const gf_provider_t *prov, const gf_provider_result_t *res)
 {
@@ -258,6 +306,7 @@ int gf_run_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
     gf_db_status_t st;
     int maybe_applied;
 
+    if (prov && res) record_cost(s, p, c, prov, res);
     if (dd.next == GF_NEXT_COMPLETE && !store_result(s, p, c, res, &dd, &url, &stored, &key)) {
         gf_run_log(s, p, APLOG_INFO, c, provider, "discarded", NULL,
                    "the generation is no longer this attempt's (cancelled, expired or taken "

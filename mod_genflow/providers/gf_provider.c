@@ -1,4 +1,5 @@
 /* gf_provider.c: provider declarations and chains (see gf_provider.h). */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <apr_strings.h>
@@ -93,6 +94,17 @@ static int valid_model(const char *s)
     return 1;
 }
 
+double gf_provider_attempt_cost(const gf_provider_t *prov, const gf_provider_result_t *res)
+{
+    double cost = 0;
+    if (!prov || !res) return 0;
+    if (res->usage > 0 && res->usage < 1e12) cost += res->usage * prov->cost_per_unit;
+    if (!res->error_code && !res->running && (res->image || res->image_url)) {
+        cost += prov->cost_per_call;
+    }
+    return cost;
+}
+
 const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *arg)
 {
     const char *eq = strchr(arg, '=');
@@ -114,6 +126,17 @@ const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *a
                                 "and . _ ~ : / @ + - only", value);
         }
         prov->default_model = apr_pstrdup(p, value);
+        return NULL;
+    }
+    if (!strcmp(key, "cost") || !strcmp(key, "cost_per_unit")) {
+        char *end;
+        double v = strtod(value, &end);
+        if (!*value || *end || !(v >= 0 && v <= 1e6)) {
+            return apr_psprintf(p, "provider option %s=%s: a number from 0 to 1000000 (the site's "
+                                "money unit)", key, value);
+        }
+        if (!strcmp(key, "cost")) prov->cost_per_call = v;
+        else prov->cost_per_unit = v;
         return NULL;
     }
     {

@@ -93,6 +93,8 @@ struct gf_provider_t {
     int breaker_slot;          /* its state's index in the shared memory, -1 none
                                 * (set at startup by the httpd glue) */
     gf_limit_conf_t limit;     /* max_concurrent=, rate= (gf_limit.h) */
+    double cost_per_call;      /* cost=: the site's money per picture delivered */
+    double cost_per_unit;      /* cost_per_unit=: per unit of the usage it reports */
     int limit_slot;            /* its limits' index in the shared memory, -1 none */
 };
 
@@ -118,6 +120,11 @@ gf_provider_t *gf_provider_create(apr_pool_t *p, const char *name,
  * options (gf_breaker_option), the limits (gf_limit_option), or the
  * kind's own. */
 const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *arg);
+
+/* What one attempt's call cost in the site's money unit: the reported
+ * usage at cost_per_unit, plus cost_per_call when it delivered a picture;
+ * 0 when nothing is known. */
+double gf_provider_attempt_cost(const gf_provider_t *prov, const gf_provider_result_t *res);
 
 /* Parse "name" or "name:model" of a chain. */
 const char *gf_chain_entry_parse(apr_pool_t *p, const char *arg, gf_chain_entry_t *entry);

@@ -82,6 +82,7 @@ static void aiml_generate(const gf_provider_t *prov, const gf_job_t *job,
                                                      prov->name, err));
         return;
     }
+    gf_net_usage(out, "meta", "usage", "credits_used", "credits", res);
     if (!json_object_object_get_ex(out, "data", &data) || !json_object_is_type(data, json_type_array)
         || json_object_array_length(data) == 0) {
         gf_net_fail(res, GF_JOB_API, 0, apr_psprintf(p, "%s: the answer has no data", prov->name));

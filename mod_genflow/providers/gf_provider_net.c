@@ -132,6 +132,29 @@ const char *gf_net_followable(apr_pool_t *p, const gf_provider_t *prov,
                : NULL;
 }
 
+void gf_net_usage(json_object *doc, const char *a, const char *b, const char *c, const char *unit,
+                  gf_provider_result_t *res)
+{
+    json_object *v = doc;
+    const char *path[3];
+    int i;
+    double d;
+    path[0] = a;
+    path[1] = b;
+    path[2] = c;
+    for (i = 0; i < 3 && path[i]; i++) {
+        if (!json_object_is_type(v, json_type_object) || !json_object_object_get_ex(v, path[i], &v)) {
+            return;
+        }
+    }
+    if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int)) return;
+    d = json_object_get_double(v);
+    if (d > 0 && d < 1e12) {
+        res->usage = d;
+        res->usage_unit = unit;
+    }
+}
+
 void gf_net_fail(gf_provider_result_t *res, const char *code, int transient, const char *message)
 {
     res->error_code = code;

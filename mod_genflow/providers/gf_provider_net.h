@@ -18,6 +18,8 @@
 #ifndef GF_PROVIDER_NET_H
 #define GF_PROVIDER_NET_H
 
+#include <json-c/json.h>
+
 #include "providers/gf_provider.h"
 #include "net/gf_http.h"
 
@@ -57,6 +59,12 @@ void gf_net_request(apr_pool_t *p, const gf_net_settings_t *ns, gf_http_request_
  * NULL, or the reason for the job's error message. */
 const char *gf_net_followable(apr_pool_t *p, const gf_provider_t *prov,
                               const gf_net_settings_t *ns, const char *url);
+
+/* What the answer says the call used, at doc.a.b[.c] (c NULL: two
+ * levels), a positive number, into res->usage with its unit; nothing
+ * when it is absent or not a number. */
+void gf_net_usage(json_object *doc, const char *a, const char *b, const char *c, const char *unit,
+                  gf_provider_result_t *res);
 
 /* Record a failure in res. */
 void gf_net_fail(gf_provider_result_t *res, const char *code, int transient, const char *message);

@@ -95,6 +95,8 @@ static void prediction(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t 
         && strcmp(status, "aborted")) {
         job->accepted(job->accepted_baton, id, res->provider_state);
     }
+    /* Terminal predictions say how long they ran: what Replicate bills. */
+    gf_net_usage(o, "metrics", "predict_time", NULL, "seconds", res);
     if (!strcmp(status, "succeeded")) {
         if (json_object_object_get_ex(o, "output", &output)) {
             if (json_object_is_type(output, json_type_string)) {

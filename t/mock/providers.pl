@@ -595,6 +595,8 @@ sub prediction {
              output => $status eq 'succeeded' ? [ file_base($prompt) . "/files/$id.png" ] : undef,
              error => $status eq 'failed' ? 'CUDA out of memory' : undef,
              data_removed => JSON::PP::false, source => 'api',
+             # Terminal predictions say how long they ran (what Replicate bills).
+             ($status =~ /^(succeeded|failed|canceled)$/ ? (metrics => { predict_time => 2.5 }) : ()),
              urls => { get => api_base($prompt) . "/v1/predictions/$id",
                        cancel => api_base($prompt) . "/v1/predictions/$id/cancel" } };
 }

@@ -274,6 +274,23 @@ START_TEST(provider_calls_and_engine_counters)
 }
 END_TEST
 
+START_TEST(provider_costs_are_counted)
+{
+    gf_metrics_t *m = fresh();
+    const char *text;
+
+    gf_metrics_provider_cost(m, "local", 0.022);
+    gf_metrics_provider_cost(m, "local", 0.0025);
+    gf_metrics_provider_cost(m, "gone", 1.5);      /* undeclared: other */
+    gf_metrics_provider_cost(m, "stab", -3);       /* ignored */
+    text = render(m);
+    check_exposition(text);
+    ck_assert(has_line(text, "genflow_provider_cost_total{provider=\"local\"} 0.024500"));
+    ck_assert(has_line(text, "genflow_provider_cost_total{provider=\"stab\"} 0.000000"));
+    ck_assert(has_line(text, "genflow_provider_cost_total{provider=\"other\"} 1.500000"));
+}
+END_TEST
+
 START_TEST(terminal_status_objects)
 {
     gf_metrics_t *m = fresh();
@@ -330,6 +347,7 @@ Suite *metrics_suite(void)
     tcase_add_test(tc, unattached_is_a_no_op);
     tcase_add_test(tc, requests_are_counted_with_bounded_labels);
     tcase_add_test(tc, provider_calls_and_engine_counters);
+    tcase_add_test(tc, provider_costs_are_counted);
     tcase_add_test(tc, terminal_status_objects);
     suite_add_tcase(s, tc);
     return s;

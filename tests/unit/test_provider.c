@@ -175,6 +175,35 @@ START_TEST(local_storage)
 }
 END_TEST
 
+START_TEST(provider_costs)
+{
+    const char *err = NULL;
+    gf_provider_t *prov = gf_provider_create(test_pool, "paid", "aiml", &err);
+    gf_provider_result_t res;
+
+    ck_assert_ptr_nonnull(prov);
+    ck_assert_ptr_null(gf_provider_option(test_pool, prov, "cost=0.01"));
+    ck_assert_ptr_null(gf_provider_option(test_pool, prov, "cost_per_unit=0.0000001"));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, prov, "cost=cheap"));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, prov, "cost=-1"));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, prov, "cost_per_unit=1e7"));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, prov, "cost="));
+    /* A delivered picture with its reported usage: both parts. */
+    memset(&res, 0, sizeof(res));
+    res.image_url = "https://x/y.png";
+    res.usage = 120000;
+    ck_assert_double_eq_tol(gf_provider_attempt_cost(prov, &res), 0.022, 1e-12);
+    /* A failure that reported a usage (a failed prediction ran): the usage only. */
+    res.error_code = "API_ERROR";
+    ck_assert_double_eq_tol(gf_provider_attempt_cost(prov, &res), 0.012, 1e-12);
+    /* Nothing reported, nothing delivered: nothing. */
+    memset(&res, 0, sizeof(res));
+    res.provider_job_id = "job";
+    res.running = 1;
+    ck_assert_double_eq_tol(gf_provider_attempt_cost(prov, &res), 0, 1e-12);
+}
+END_TEST
+
 START_TEST(local_storage_lists)
 {
     char tmpl[] = "/tmp/gf-list-XXXXXX";
@@ -662,6 +691,7 @@ Suite *provider_suite(void)
     tcase_add_test(tc, chain_text);
     tcase_add_test(tc, local_storage);
     tcase_add_test(tc, local_storage_lists);
+    tcase_add_test(tc, provider_costs);
     tcase_add_test(tc, cloudinary_signatures);
     tcase_add_test(tc, s3_options_and_urls);
     tcase_add_test(tc, error_table);
