@@ -501,11 +501,19 @@ static const char ADMIN_DELETE_SQL[] =
     "   AND g.finished_at < now() - make_interval(secs => %d) RETURNING 1)"
     " SELECT count(*)::text FROM d";
 
-/* args: a dummy. Generations per status, and how many are due now. */
+/* args: a dummy. Generations per status, how many are due now, how long
+ * the longest due one has waited (seconds), and how many open ones are
+ * within 15 s of their deadline. */
+#define METRICS_DUE(g) \
+    g ".queued_at IS NOT NULL AND " g ".next_attempt_at <= now()" \
+    " AND " g ".status IN ('pending', 'processing')"
 static const char METRICS_SQL[] =
     "SELECT g.status, count(*)::text,"
-    " count(*) FILTER (WHERE g.queued_at IS NOT NULL AND g.next_attempt_at <= now()"
-    "                  AND g.status IN ('pending', 'processing'))::text"
+    " count(*) FILTER (WHERE " METRICS_DUE("g") ")::text,"
+    " COALESCE(extract(epoch FROM now() - min(g.next_attempt_at)"
+    "                  FILTER (WHERE " METRICS_DUE("g") ")), 0)::bigint::text,"
+    " count(*) FILTER (WHERE g.status IN ('pending', 'processing')"
+    "                  AND g.deadline_at < now() + interval '15 seconds')::text"
     " FROM {T} g WHERE %s::text IS NOT NULL GROUP BY g.status";
 
 void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,

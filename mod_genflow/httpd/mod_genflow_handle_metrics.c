@@ -21,7 +21,7 @@
 int gf_metrics_handler(request_rec *r)
 {
     apr_array_header_t *types = gf_registered_types();
-    gf_mtext_t t, due;
+    gf_mtext_t t, due, oldest, near;
     ap_dbd_t *dbd;
     int i, j, up, has_db;
 
@@ -39,14 +39,21 @@ int gf_metrics_handler(request_rec *r)
     dbd = has_db ? gf_db_acquire(r) : NULL;
     up = dbd != NULL;
     gf_mtext_init(&due, r->pool);
+    gf_mtext_init(&oldest, r->pool);
+    gf_mtext_init(&near, r->pool);
     gf_mtext_family(&t, "genflow_generations", "gauge",
                     "Generations in the database by type and status.");
     gf_mtext_family(&due, "genflow_jobs_due", "gauge",
                     "Queued generations whose next attempt is due now, by type.");
+    gf_mtext_family(&oldest, "genflow_queue_oldest_seconds", "gauge",
+                    "How long the longest-waiting due generation has waited for a worker, "
+                    "by type (0: none due).");
+    gf_mtext_family(&near, "genflow_generations_near_deadline", "gauge",
+                    "Open generations within 15 s of their deadline (GenFlowDeadline), by type.");
     for (i = 0; up && types && i < types->nelts; i++) {
         const gf_type_t *ty = APR_ARRAY_IDX(types, i, gf_type_t *);
         gf_db_rows_t *rows;
-        apr_int64_t n_due = 0;
+        apr_int64_t n_due = 0, n_near = 0, age = 0;
         if (gf_db_select(r, dbd, ty->labels[GF_SQL_METRICS], &rows, 1, "x") != GF_DB_OK) {
             up = 0;
             break;
@@ -57,9 +64,15 @@ int gf_metrics_handler(request_rec *r)
                                          apr_atoi64(rows->rows[j][1])),
                             "type", ty->name, "status", rows->rows[j][0], NULL);
             n_due += apr_atoi64(rows->rows[j][2]);
+            if (apr_atoi64(rows->rows[j][3]) > age) age = apr_atoi64(rows->rows[j][3]);
+            n_near += apr_atoi64(rows->rows[j][4]);
         }
         gf_mtext_sample(&due, "genflow_jobs_due", apr_psprintf(r->pool, "%" APR_INT64_T_FMT, n_due),
                         "type", ty->name, NULL);
+        gf_mtext_sample(&oldest, "genflow_queue_oldest_seconds",
+                        apr_psprintf(r->pool, "%" APR_INT64_T_FMT, age), "type", ty->name, NULL);
+        gf_mtext_sample(&near, "genflow_generations_near_deadline",
+                        apr_psprintf(r->pool, "%" APR_INT64_T_FMT, n_near), "type", ty->name, NULL);
     }
     if (dbd) gf_db_release(r);
     r->status = HTTP_OK;
@@ -68,6 +81,8 @@ int gf_metrics_handler(request_rec *r)
     if (!r->header_only) {
         ap_rputs(gf_mtext_str(&t), r);
         ap_rputs(gf_mtext_str(&due), r);
+        ap_rputs(gf_mtext_str(&oldest), r);
+        ap_rputs(gf_mtext_str(&near), r);
         gf_breaker_metrics(r);
         gf_limits_metrics(r);
         ap_rputs("# HELP genflow_database_up 1 when PostgreSQL answered this scrape.\n"
