@@ -204,6 +204,51 @@ const char *gf_input_upload_id(const char *source_image)
     return source_image + sizeof(GF_UPLOAD_REF_PREFIX) - 1;
 }
 
+/* webhook: an http(s) URL (which origins a location accepts is the glue's
+ * GenFlowWebhookOrigins). */
+static int get_webhook(apr_pool_t *p, json_object *v, const char **out, gf_input_error_t *err)
+{
+    apr_uri_t uri;
+    const char *s;
+
+    if (!get_string(p, v, "webhook", GF_URL_MAX_CHARS, &s, err)) return 0;
+    if (strncasecmp(s, "https://", 8) && strncasecmp(s, "http://", 7)) {
+        return fail(err, p, "webhook", "webhook must be an https URL");
+    }
+    if (strpbrk(s, " \t\r\n\"<>\\") || apr_uri_parse(p, s, &uri) != APR_SUCCESS
+        || !uri.hostname || !*uri.hostname || uri.user || uri.password || uri.fragment) {
+        return fail(err, p, "webhook", "webhook is not a URL with a host name (and no user "
+                    "name, password or fragment)");
+    }
+    *out = s;
+    return 1;
+}
+
+static const char *const WEBHOOK_EVENTS[] = { "started", "completed", "failed", "cancelled", NULL };
+
+static int get_webhook_events(apr_pool_t *p, json_object *v, unsigned *out, gf_input_error_t *err)
+{
+    size_t i, n;
+    if (!json_object_is_type(v, json_type_array) || (n = json_object_array_length(v)) == 0) {
+        return fail(err, p, "webhookEvents", "webhookEvents must be a non-empty array of: %s",
+                    join_words(p, WEBHOOK_EVENTS));
+    }
+    *out = 0;
+    for (i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(v, i);
+        unsigned bit = 0, k;
+        for (k = 0; e && json_object_is_type(e, json_type_string) && WEBHOOK_EVENTS[k]; k++) {
+            if (!strcmp(json_object_get_string(e), WEBHOOK_EVENTS[k])) bit = 1u << k;
+        }
+        if (!bit) {
+            return fail(err, p, "webhookEvents", "webhookEvents may name only: %s",
+                        join_words(p, WEBHOOK_EVENTS));
+        }
+        *out |= bit;
+    }
+    return 1;
+}
+
 static int parse_parameters(apr_pool_t *p, json_object *obj, gf_input_t *in,
                             gf_input_error_t *err)
 {
@@ -270,12 +315,20 @@ int gf_input_parse(apr_pool_t *p, json_object *body, unsigned needs,
             ok = get_enum(p, val, "aspectRatio", ASPECT_RATIOS, &in->aspect_ratio, err);
         else if (!strcmp(key, "parameters"))
             ok = parse_parameters(p, val, in, err);
+        else if (!strcmp(key, "webhook"))
+            ok = get_webhook(p, val, &in->webhook, err);
+        else if (!strcmp(key, "webhookEvents"))
+            ok = get_webhook_events(p, val, &in->webhook_events, err);
         else
             ok = fail(err, p, apr_pstrdup(p, key), "%s is not a known field", key);
         if (!ok) {
             return 0;
         }
     }
+    if (in->webhook_events && !in->webhook) {
+        return fail(err, p, "webhookEvents", "webhookEvents needs a webhook");
+    }
+    if (in->webhook && !in->webhook_events) in->webhook_events = GF_WEBHOOK_TERMINAL;
     if ((needs & GF_NEED_PROMPT) && !in->prompt) {
         return fail(err, p, "prompt", "prompt is required for this type");
     }
@@ -316,6 +369,17 @@ const char *gf_input_to_json(apr_pool_t *p, const gf_input_t *in)
     if (in->has_seed)
         json_object_object_add(params, "seed", json_object_new_int64((int64_t)in->seed));
     json_object_object_add(o, "parameters", params);
+    if (in->webhook) {
+        json_object *events = json_object_new_array();
+        unsigned k;
+        for (k = 0; WEBHOOK_EVENTS[k]; k++) {
+            if (in->webhook_events & (1u << k)) {
+                json_object_array_add(events, json_object_new_string(WEBHOOK_EVENTS[k]));
+            }
+        }
+        add_str(o, "webhook", in->webhook);
+        json_object_object_add(o, "webhookEvents", events);
+    }
     return gf_json_dump(p, o);
 }
 

@@ -38,7 +38,16 @@ typedef struct {
     double strength;
     int has_seed;
     apr_uint64_t seed;
+    const char *webhook;         /* where the site's backend hears of it, or NULL */
+    unsigned webhook_events;     /* GF_WEBHOOK_* (the terminal ones by default) */
 } gf_input_t;
+
+/* The events a create's webhookEvents may name. */
+#define GF_WEBHOOK_STARTED    0x1u
+#define GF_WEBHOOK_COMPLETED  0x2u
+#define GF_WEBHOOK_FAILED     0x4u
+#define GF_WEBHOOK_CANCELLED  0x8u
+#define GF_WEBHOOK_TERMINAL   (GF_WEBHOOK_COMPLETED | GF_WEBHOOK_FAILED | GF_WEBHOOK_CANCELLED)
 
 typedef struct {
     const char *field;           /* the offending field, e.g. "parameters.seed" */

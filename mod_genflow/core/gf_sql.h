@@ -116,6 +116,11 @@ typedef enum {
 #define GF_SQL_UPLOAD_EXPIRE   "gf_upload_expire"
 #define GF_SQL_UPLOAD_KNOWN    "gf_upload_known"
 #define GF_SQL_COST_RECORD     "gf_cost_record"
+#define GF_SQL_WEBHOOK_CLAIM   "gf_webhook_claim"
+#define GF_SQL_WEBHOOK_DONE    "gf_webhook_done"
+#define GF_SQL_WEBHOOK_RETRY   "gf_webhook_retry"
+#define GF_SQL_WEBHOOK_FAILED  "gf_webhook_failed"
+#define GF_SQL_WEBHOOK_REDELIVER "gf_webhook_redeliver"
 
 /* The longest table name: PostgreSQL names a type table's indexes after
  * it ("<table>_user_history", 13 more bytes) and cuts every name at 63

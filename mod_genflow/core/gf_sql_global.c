@@ -136,6 +136,50 @@ static const char COST_RECORD_SQL[] =
     " usage_unit, cost) VALUES (%s::uuid, %s, %d, %s, %s::numeric, %s, %s::numeric)"
     " ON CONFLICT DO NOTHING RETURNING 1";
 
+/* args: lease seconds, how many. Due deliveries of the outbox (sql/021),
+ * each under a lease for this worker's delivery and its attempt counted;
+ * locked rows (another child's) are skipped. */
+static const char WEBHOOK_CLAIM_SQL[] =
+    "UPDATE genflow_webhook_outbox o SET lease_until = now() + make_interval(secs => %d),"
+    " attempts = o.attempts + 1"
+    " WHERE o.id IN (SELECT d.id FROM genflow_webhook_outbox d WHERE d.state = 'pending'"
+    "  AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())"
+    "  ORDER BY d.next_attempt_at LIMIT %d FOR UPDATE SKIP LOCKED)"
+    " RETURNING o.id::text, o.webhook_id, o.url, o.payload::text, o.attempts::text";
+
+/* args: HTTP status, id, attempt. Delivered (this very attempt's). */
+static const char WEBHOOK_DONE_SQL[] =
+    "UPDATE genflow_webhook_outbox SET state = 'delivered', delivered_at = now(),"
+    " last_status = %d, last_error = NULL, lease_until = NULL"
+    " WHERE id = %s::bigint AND attempts = %d AND state = 'pending' RETURNING 1";
+
+/* args: delay seconds, retry period seconds, HTTP status (0: none), error,
+ * id, attempt. Not delivered: due again after the delay, or failed for
+ * good once that would pass the period since retry_from. */
+static const char WEBHOOK_RETRY_SQL[] =
+    "UPDATE genflow_webhook_outbox SET"
+    " state = CASE WHEN now() + make_interval(secs => %d)"
+    "              > retry_from + make_interval(secs => %d) THEN 'failed' ELSE 'pending' END,"
+    " next_attempt_at = now() + make_interval(secs => %d), lease_until = NULL,"
+    " last_status = NULLIF(%d, 0), last_error = %s"
+    " WHERE id = %s::bigint AND attempts = %d AND state = 'pending' RETURNING state";
+
+/* args: how many. The failed deliveries, newest first (admin API). */
+static const char WEBHOOK_FAILED_SQL[] =
+    "SELECT json_build_object('id', o.id, 'webhookId', o.webhook_id,"
+    " 'generationId', o.generation_id, 'type', o.gen_type, 'user', o.user_id, 'event', o.event,"
+    " 'url', o.url, 'attempts', o.attempts, 'lastStatus', o.last_status,"
+    " 'lastError', o.last_error, 'createdAt', genflow_rfc3339(o.created_at))::text"
+    " FROM genflow_webhook_outbox o WHERE o.state = 'failed' AND %d > 0"
+    " ORDER BY o.created_at DESC, o.id DESC LIMIT %d";
+
+/* args: id. A failed or delivered delivery goes out again, with the same
+ * webhook-id, its retry period starting now. */
+static const char WEBHOOK_REDELIVER_SQL[] =
+    "UPDATE genflow_webhook_outbox SET state = 'pending', next_attempt_at = now(),"
+    " retry_from = now(), lease_until = NULL"
+    " WHERE id = %s::bigint AND state IN ('failed', 'delivered') RETURNING webhook_id";
+
 /* A cheap round trip for /api/health. args: a dummy (statements need one). */
 static const char PING_SQL[] = "SELECT %s::text";
 
@@ -170,4 +214,9 @@ void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
     gf_sql_add(stmts, GF_SQL_UPLOAD_EXPIRE, UPLOAD_EXPIRE_SQL, 0);
     gf_sql_add(stmts, GF_SQL_UPLOAD_KNOWN, UPLOAD_KNOWN_SQL, 1);
     gf_sql_add(stmts, GF_SQL_COST_RECORD, COST_RECORD_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_WEBHOOK_CLAIM, WEBHOOK_CLAIM_SQL, 0);
+    gf_sql_add(stmts, GF_SQL_WEBHOOK_DONE, WEBHOOK_DONE_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_WEBHOOK_RETRY, WEBHOOK_RETRY_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_WEBHOOK_FAILED, WEBHOOK_FAILED_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_WEBHOOK_REDELIVER, WEBHOOK_REDELIVER_SQL, 1);
 }

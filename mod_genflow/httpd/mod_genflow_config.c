@@ -21,6 +21,9 @@
 #include "core/gf_input.h"
 #include "core/gf_prompt.h"
 #include "core/gf_sql.h"
+#include "core/gf_secret.h"
+#include "webhooks/gf_webhook.h"
+#include <apr_uri.h>
 
 /* Types mounted anywhere in the configuration, and the locations that
  * mount them, for the statement registration and the startup checks: the
@@ -105,6 +108,51 @@ static const char *set_cors_origins(cmd_parms *cmd, void *dcv, int argc, char *c
 
 #define DIRECTIVE_ERROR(cmd, msg) \
     apr_psprintf((cmd)->pool, "%s: %s", (cmd)->directive->directive, (msg))
+
+/* GenFlowWebhookOrigins: each scheme://host[:port], https, or http to a
+ * loopback host only (a receiver on the same machine, as in the tests). */
+static const char *set_webhook_origins(cmd_parms *cmd, void *dcv, int argc, char *const argv[])
+{
+    gf_dir_conf_t *dc = dcv;
+    int i;
+
+    dc->webhook_origins = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (i = 0; i < argc; i++) {
+        apr_uri_t u;
+        if (!strcmp(argv[i], "none") && argc == 1) return NULL;
+        if (apr_uri_parse(cmd->pool, argv[i], &u) != APR_SUCCESS || !u.scheme || !u.hostname
+            || (u.path && strcmp(u.path, "") && strcmp(u.path, "/")) || u.query || u.user) {
+            return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "'%s' is not scheme://host[:port]",
+                                                     argv[i]));
+        }
+        if (strcasecmp(u.scheme, "https")
+            && (strcasecmp(u.scheme, "http") || (strcmp(u.hostname, "127.0.0.1")
+                                                  && strcmp(u.hostname, "localhost")
+                                                  && strcmp(u.hostname, "::1")))) {
+            return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "'%s': https, or http to a "
+                                                     "loopback host only", argv[i]));
+        }
+        APR_ARRAY_PUSH(dc->webhook_origins, const char *) =
+            apr_psprintf(cmd->pool, "%s://%s:%u", u.scheme, u.hostname,
+                         u.port ? u.port : apr_uri_port_of_scheme(u.scheme));
+    }
+    return NULL;
+}
+
+static const char *set_webhook_secret(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    gf_server_conf_t *sc = gf_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE), *secret;
+    (void)dummy;
+    if (err) return err;
+    if ((err = gf_secret_from_file(cmd->pool, cmd->directive->directive,
+                                   ap_server_root_relative(cmd->pool, arg), &secret)) != NULL) {
+        return err;
+    }
+    if ((err = gf_webhook_secret_check(cmd->pool, secret)) != NULL) return DIRECTIVE_ERROR(cmd, err);
+    sc->webhook_secret = secret;
+    return NULL;
+}
 
 static const char *set_provider(cmd_parms *cmd, void *dummy, int argc, char *const argv[])
 {
@@ -387,6 +435,10 @@ const command_rec gf_cmds[] = {
     GF_DIR_SETTINGS(DIR_DIRECTIVE)
     AP_INIT_TAKE_ARGV("GenFlowProvider", set_provider, NULL, RSRC_CONF,
         "Declare a provider: GenFlowProvider NAME KIND [key=value ...]"),
+    AP_INIT_TAKE_ARGV("GenFlowWebhookOrigins", set_webhook_origins, NULL, RSRC_CONF | ACCESS_CONF,
+        "Origins (scheme://host[:port]) a create's webhook may point at, or none"),
+    AP_INIT_TAKE1("GenFlowWebhookSecretFile", set_webhook_secret, NULL, RSRC_CONF,
+        "File holding the whsec_ secret that signs webhook deliveries (Standard Webhooks)"),
     AP_INIT_TAKE_ARGV("GenFlowS3", set_s3, NULL, RSRC_CONF,
         "Store results and uploads in an S3-compatible bucket: bucket= region= endpoint= "
         "key_file=|key_env= secret_file=|secret_env= [style=path|virtual] [public_url=] ..."),

@@ -46,6 +46,7 @@ typedef struct {
     gf_storage_t *fallback_storage; /* the local directory when Cloudinary is first */
     gf_storage_t *cloudinary;    /* GenFlowCloudinary, or NULL */
     gf_storage_t *s3;            /* GenFlowS3, or NULL */
+    const char *webhook_secret;  /* GenFlowWebhookSecretFile: "whsec_…", or NULL */
     const char *server_name;       /* a virtual host's "host:port" (post_config); NULL for
                                   * the main server, and where no type is mounted */
     int unnamed_statements;      /* GF_UNSET → 0; GenFlowPreparedStatements unnamed */
@@ -65,6 +66,8 @@ typedef struct {
     const char *prompt_template; /* NULL → built-in */
     struct gf_authn_cache_dir *authn_cache; /* GenFlowAuthnCache* here, or NULL */
     struct gf_cors_conf *cors;   /* GenFlowCORSOrigins; NULL → inherited (none) */
+    apr_array_header_t *webhook_origins; /* GenFlowWebhookOrigins (const char *
+                                  * scheme://host:port); NULL → inherited (none) */
 } gf_dir_conf_t;
 
 #define GF_RETRY_AFTER_UNAVAILABLE  "5"

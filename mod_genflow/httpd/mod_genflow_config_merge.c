@@ -62,6 +62,7 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(sc, storage_url);
     MERGE_PTR(sc, cloudinary);
     MERGE_PTR(sc, s3);
+    MERGE_PTR(sc, webhook_secret);
     MERGE_NUM(sc, unnamed_statements);
     MERGE_PTR(sc, listen_params);
     return sc;
@@ -96,6 +97,7 @@ void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->needs = add->needs_set ? add->needs : base->needs;
     MERGE_PTR(dc, prompt_template);
     dc->authn_cache = gf_authn_cache_merge_dir(p, base->authn_cache, add->authn_cache);
-    MERGE_PTR(dc, cors);         /* "none" is a list of its own: it overrides */
+    MERGE_PTR(dc, cors);
+    MERGE_PTR(dc, webhook_origins);         /* "none" is a list of its own: it overrides */
     return dc;
 }

@@ -92,6 +92,12 @@
       "Seconds a queued generation may wait for a worker before it expires (default 3600)") \
     S(PLAIN, long, retention, "GenFlowRetention", GF_DEFAULT_RETENTION, 0, GF_TEN_YEARS, "", \
       GF_VHOST_SWEEPS, RSRC_CONF, "Seconds failed and cancelled generations are kept (0 = forever)") \
+    S(PLAIN, long, webhook_first_retry, "GenFlowWebhookFirstRetry", 5, 1, 3600, "second", \
+      GF_VHOST_SWEEPS, RSRC_CONF, \
+      "Seconds before a failed webhook delivery is tried again; doubles each time (default 5)") \
+    S(PLAIN, long, webhook_retry_period, "GenFlowWebhookRetryPeriod", 86400, 10, 604800, \
+      "second", GF_VHOST_SWEEPS, RSRC_CONF, \
+      "Seconds a webhook delivery is retried before it is failed (default 86400)") \
     S(PLAIN, long, upload_retention, "GenFlowUploadRetention", GF_DEFAULT_UPLOAD_RETENTION, 0, \
       GF_TEN_YEARS, "", GF_VHOST_SWEEPS, RSRC_CONF, \
       "Seconds an upload no generation uses is kept (default 30 days; 0 = forever)")

@@ -91,6 +91,13 @@ int gf_run_due_types(const gf_database_t *e, apr_pool_t *p, int *due);
 void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t);
 /* Sweeps that are not per type (idempotency records). */
 void gf_run_sweep_global(server_rec *s, apr_pool_t *p);
+/* Take up to want places in the child's loop (0 when full; want when
+ * there is no loop); each is given back by gf_engine_landed. */
+int gf_engine_reserve(int want);
+/* Deliveries of the webhook outbox that are due (sql/021), each on the
+ * child's loop where it has room. */
+void gf_run_webhooks(server_rec *s, apr_pool_t *p);
+
 /* Uploads unused for GenFlowUploadRetention, row and object; and, at most
  * once a retention (scan), a page of the stored uploads that have no row. */
 void gf_run_sweep_uploads(server_rec *s, apr_pool_t *p, gf_uploads_scan_t *scan);

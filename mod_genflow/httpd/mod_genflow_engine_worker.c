@@ -197,6 +197,11 @@ static void unreserve(int n)
     apr_thread_mutex_unlock(W->mutex);
 }
 
+int gf_engine_reserve(int want)
+{
+    return reserve(want);
+}
+
 /* Attempts the workers may still start. */
 static int room(void)
 {
@@ -356,6 +361,8 @@ static void sweep_engine(gf_database_t *e, apr_pool_t *pool)
     gf_run_sweep_global(e->s, pool);
     apr_pool_clear(pool);
     gf_run_sweep_uploads(e->s, pool, &e->uploads);
+    apr_pool_clear(pool);
+    gf_run_webhooks(e->s, pool);
     apr_pool_clear(pool);
 }
 

@@ -206,12 +206,75 @@ static int grant_credits(request_rec *r, ap_dbd_t *dbd)
     return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, out));
 }
 
+/* GET {admin}/webhooks?limit=: the deliveries that failed for good,
+ * newest first. */
+static int list_failed_webhooks(request_rec *r, ap_dbd_t *dbd)
+{
+    const char *limit_arg = gf_query_arg(r->pool, r->args, "limit");
+    long limit = ADMIN_DEFAULT_LIMIT;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    json_object *out, *items;
+    int i;
+
+    if (limit_arg == GF_QUERY_BAD) return gf_send_bad_query(r, "limit");
+    if (limit_arg && (gf_parse_amount(r->pool, limit_arg, ADMIN_MAX_LIMIT, &limit) || limit < 1)) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "limit must be 1..500");
+    }
+    st = gf_db_select(r, dbd, GF_SQL_WEBHOOK_FAILED, &rows, 2, "1", apr_ltoa(r->pool, limit));
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    out = gf_json_pool_own(r->pool, json_object_new_object());
+    items = json_object_new_array();
+    for (i = 0; i < rows->nrows; i++) {
+        const char *err;
+        json_object *it = gf_json_parse(r->pool, rows->rows[i][0], strlen(rows->rows[i][0]), &err);
+        if (it) json_object_array_add(items, json_object_get(it));
+    }
+    json_object_object_add(out, "items", items);
+    return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, out));
+}
+
+/* POST {admin}/webhooks/{id}/redeliver: a failed (or delivered) delivery
+ * goes out again, with the same webhook-id. */
+static int redeliver_webhook(request_rec *r, ap_dbd_t *dbd, const char *id)
+{
+    gf_db_rows_t *rows;
+    gf_db_status_t st = gf_db_select(r, dbd, GF_SQL_WEBHOOK_REDELIVER, &rows, 1, id);
+    json_object *out;
+    if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    if (rows->nrows != 1) {
+        return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_NOT_FOUND,
+                             "no failed or delivered webhook delivery has that id");
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, GF_LOGNO(1903)
+                  "admin %s asked to redeliver webhook %s", r->user ? r->user : "-", rows->rows[0][0]);
+    out = gf_json_pool_own(r->pool, json_object_new_object());
+    json_object_object_add(out, "id", json_object_new_int64(apr_atoi64(id)));
+    json_object_object_add(out, "webhookId", json_object_new_string(rows->rows[0][0]));
+    json_object_object_add(out, "state", json_object_new_string("pending"));
+    return gf_send_json(r, HTTP_ACCEPTED, gf_json_dump(r->pool, out));
+}
+
+/* The {id} of ".../webhooks/{id}/redeliver" (digits only), or NULL. */
+static const char *redeliver_id(request_rec *r)
+{
+    const char *w = strstr(r->uri, "/webhooks/"), *c;
+    apr_size_t n;
+    if (!w) return NULL;
+    w += sizeof("/webhooks/") - 1;
+    for (c = w; *c >= '0' && *c <= '9'; c++);
+    n = (apr_size_t)(c - w);
+    if (n == 0 || n > 18 || strcmp(c, "/redeliver")) return NULL;
+    return apr_pstrmemdup(r->pool, w, n);
+}
+
 const char *gf_admin_allow(request_rec *r)
 {
     const char *tail = strrchr(r->uri, '/');
     tail = tail ? tail + 1 : "";
     if (!strcmp(tail, "jobs")) return "GET, DELETE";
-    if (!strcmp(tail, "credits")) return "POST";
+    if (!strcmp(tail, "credits") || !strcmp(tail, "redeliver")) return "POST";
+    if (!strcmp(tail, "webhooks")) return "GET";
     return "GET, POST, DELETE";
 }
 
@@ -228,19 +291,27 @@ int gf_admin_handler(request_rec *r)
             return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use GET or DELETE");
         }
     }
-    else if (!strcmp(tail, "credits")) {
+    else if (!strcmp(tail, "credits") || (!strcmp(tail, "redeliver") && redeliver_id(r))) {
         if (strcmp(r->method, "POST")) {
             apr_table_setn(r->headers_out, "Allow", "POST");
             return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use POST");
         }
     }
+    else if (!strcmp(tail, "webhooks")) {
+        if (strcmp(r->method, "GET")) {
+            apr_table_setn(r->headers_out, "Allow", "GET");
+            return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use GET");
+        }
+    }
     else {
         return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_NOT_FOUND,
                              apr_psprintf(r->pool, "no endpoint %s here; the admin API has "
-                                          "jobs and credits", r->uri));
+                                          "jobs, credits and webhooks", r->uri));
     }
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
     if (!strcmp(tail, "credits")) return grant_credits(r, dbd);
+    if (!strcmp(tail, "webhooks")) return list_failed_webhooks(r, dbd);
+    if (!strcmp(tail, "redeliver")) return redeliver_webhook(r, dbd, redeliver_id(r));
     return !strcmp(r->method, "GET") ? list_jobs(r, dbd) : delete_jobs(r, dbd);
 }
 

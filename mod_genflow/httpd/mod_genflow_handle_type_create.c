@@ -18,6 +18,7 @@
 #include "core/gf_route.h"
 #include "core/gf_sql.h"
 #include "core/gf_credits.h"
+#include "net/gf_http.h"
 
 /* Passes of the create statement before a refusal is final. */
 #define CREATE_PASSES 3
@@ -199,6 +200,28 @@ static void create_args(request_rec *r, const gf_dir_conf_t *dc, const gf_input_
  * result of the error answer it sent. The id is chosen here, before the
  * INSERT, so that a statement re-run after a lost connection cannot create
  * a second generation and recognises the first. */
+/* A create's webhook must be on an origin this location allows
+ * (GenFlowWebhookOrigins), and the server must be able to sign. */
+static int check_webhook(request_rec *r, const gf_dir_conf_t *dc, const char *url)
+{
+    int i;
+    if (!gf_server_conf(r->server)->webhook_secret) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(4030)
+                      "a create asked for a webhook, but this server has no "
+                      "GenFlowWebhookSecretFile to sign deliveries with");
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "webhook: this server does not deliver webhooks");
+    }
+    for (i = 0; dc->webhook_origins && i < dc->webhook_origins->nelts; i++) {
+        if (!gf_http_check_origin(r->pool, url,
+                                  APR_ARRAY_IDX(dc->webhook_origins, i, const char *))) {
+            return GF_CONTINUE;
+        }
+    }
+    return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                         "webhook: its origin is not one this API allows (GenFlowWebhookOrigins)");
+}
+
 int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
                               json_object *body, int queued, gf_created_t *out)
 {
@@ -217,6 +240,7 @@ int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t
     if (!gf_input_parse(r->pool, body, gf_conf_needs(dc), &in, &ierr)) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, ierr.message);
     }
+    if (in.webhook && (rc = check_webhook(r, dc, in.webhook)) != GF_CONTINUE) return rc;
     if ((rc = build_prompt(r, dbd, dc, &in, &prompt)) != GF_CONTINUE) return rc;
     if (!*prompt) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,

@@ -49,23 +49,35 @@ static int hmac_sha256_parts(const unsigned char *key, size_t keylen, const void
     return ok;
 }
 
-const char *gf_webhook_verify_replicate(apr_pool_t *p, const char *secret, const char *id,
-                                        const char *timestamp, const char *signatures,
-                                        const char *body, apr_size_t body_len, apr_time_t now)
+const char *gf_webhook_secret_check(apr_pool_t *p, const char *secret)
 {
-    const char *err, *b64key;
+    const char *b64 = secret && !strncmp(secret, "whsec_", 6) ? secret + 6 : NULL;
+    const char *c;
+    int n;
+    (void)p;
+    if (!b64) return "the secret must start with whsec_ (Standard Webhooks)";
+    for (c = b64; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '+' && *c != '/' && *c != '=') {
+            return "after whsec_ comes the secret in base64";
+        }
+    }
+    n = apr_base64_decode_len(b64);
+    if (n < 24 + 1 || n > 64 + 3) return "the secret must be 24 to 64 bytes (base64 after whsec_)";
+    return NULL;
+}
+
+const char *gf_webhook_sign(apr_pool_t *p, const char *secret, const char *id,
+                            const char *timestamp, const char *body, apr_size_t body_len)
+{
+    const char *b64key = !strncmp(secret, "whsec_", 6) ? secret + 6 : secret;
     unsigned char key[256], mac[EVP_MAX_MD_SIZE];
     size_t maclen = sizeof(mac);
     int keylen;
-    char *expected, *list, *tok, *last = NULL;
+    char *out;
     const void *parts[5];
     size_t lens[5];
 
-    if (!id || !*id || !signatures || !*signatures) return "missing webhook headers";
-    if ((err = check_time(p, timestamp, now)) != NULL) return err;
-    if (!body && body_len) return "missing body";
-    b64key = !strncmp(secret, "whsec_", 6) ? secret + 6 : secret;
-    if (apr_base64_decode_len(b64key) > (int)sizeof(key)) return "webhook secret too long";
+    if (apr_base64_decode_len(b64key) > (int)sizeof(key)) return NULL;
     keylen = apr_base64_decode_binary(key, b64key);
     /* Signed content: "{id}.{timestamp}.{body}", the body as raw bytes. */
     parts[0] = id;        lens[0] = strlen(id);
@@ -76,16 +88,31 @@ const char *gf_webhook_verify_replicate(apr_pool_t *p, const char *secret, const
     lens[4] = body_len;
     if (keylen <= 0 || !hmac_sha256_parts(key, (size_t)keylen, parts, lens, 5, mac, &maclen)) {
         OPENSSL_cleanse(key, sizeof(key));
-        return "HMAC failed";
+        return NULL;
     }
     OPENSSL_cleanse(key, sizeof(key));
-    expected = apr_palloc(p, (apr_size_t)apr_base64_encode_len((int)maclen));
-    apr_base64_encode_binary(expected, mac, (int)maclen);
+    out = apr_palloc(p, 3 + (apr_size_t)apr_base64_encode_len((int)maclen));
+    memcpy(out, "v1,", 3);
+    apr_base64_encode_binary(out + 3, mac, (int)maclen);
+    return out;
+}
+
+const char *gf_webhook_verify_replicate(apr_pool_t *p, const char *secret, const char *id,
+                                        const char *timestamp, const char *signatures,
+                                        const char *body, apr_size_t body_len, apr_time_t now)
+{
+    const char *err, *expected;
+    char *list, *tok, *last = NULL;
+
+    if (!id || !*id || !signatures || !*signatures) return "missing webhook headers";
+    if ((err = check_time(p, timestamp, now)) != NULL) return err;
+    if (!body && body_len) return "missing body";
+    if (!(expected = gf_webhook_sign(p, secret, id, timestamp, body, body_len))) {
+        return "HMAC failed";
+    }
     list = apr_pstrdup(p, signatures);
     for (tok = apr_strtok(list, " ", &last); tok; tok = apr_strtok(NULL, " ", &last)) {
-        const char *sig = strchr(tok, ',');
-        if (sig && !strncmp(tok, "v1,", 3) && strlen(sig + 1) == strlen(expected)
-            && CRYPTO_memcmp(sig + 1, expected, strlen(expected)) == 0) {
+        if (strlen(tok) == strlen(expected) && CRYPTO_memcmp(tok, expected, strlen(expected)) == 0) {
             return NULL;
         }
     }

@@ -24,6 +24,16 @@ const char *gf_webhook_verify_replicate(apr_pool_t *p, const char *secret, const
                                         const char *timestamp, const char *signatures,
                                         const char *body, apr_size_t body_len, apr_time_t now);
 
+/* The Standard Webhooks signature of one delivery, "v1,<base64 of
+ * HMAC-SHA256>" over "{id}.{timestamp}.{body}" keyed with the base64 part
+ * of the "whsec_…" secret (what Replicate signs with, and what mod_genflow
+ * signs its own deliveries to the site's backend with). NULL on failure. */
+const char *gf_webhook_sign(apr_pool_t *p, const char *secret, const char *id,
+                            const char *timestamp, const char *body, apr_size_t body_len);
+
+/* NULL when secret is "whsec_" and 24 to 64 bytes in base64, else why not. */
+const char *gf_webhook_secret_check(apr_pool_t *p, const char *secret);
+
 /* keys: raw 32-byte Ed25519 public keys. */
 const char *gf_webhook_verify_fal(apr_pool_t *p, const apr_array_header_t *keys,
                                   const char *request_id, const char *user_id,

@@ -16,6 +16,21 @@
 #define VECTOR_BODY   "{\"test\": 2432232314}"
 #define VECTOR_SIG    "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
+START_TEST(standard_webhooks_signature)
+{
+    /* The Standard Webhooks specification's example, as the reference
+     * library (npm standardwebhooks 1.1.1) signs it. */
+    ck_assert_str_eq(gf_webhook_sign(test_pool, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                                     "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330",
+                                     "{\"test\": 2432232314}", 20),
+                     "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    ck_assert_ptr_null(gf_webhook_secret_check(test_pool, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+    ck_assert_ptr_nonnull(gf_webhook_secret_check(test_pool, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+    ck_assert_ptr_nonnull(gf_webhook_secret_check(test_pool, "whsec_c2hvcnQ="));
+    ck_assert_ptr_nonnull(gf_webhook_secret_check(test_pool, "whsec_not base64 at all!!!!!!!!!!!!"));
+}
+END_TEST
+
 START_TEST(replicate_test_vector)
 {
     apr_time_t at = apr_time_from_sec(1614265330 + 10);
@@ -233,6 +248,7 @@ Suite *webhook_suite(void)
 {
     Suite *s = suite_create("webhook");
     TCase *tc = tcase_create("signatures");
+    tcase_add_test(tc, standard_webhooks_signature);
     tcase_add_test(tc, replicate_test_vector);
     tcase_add_test(tc, fal_ed25519);
     tcase_add_test(tc, replicate_binary_body);

@@ -1,0 +1,226 @@
+/* mod_genflow_engine_webhooks.c: deliveries of the webhook outbox (sql/021)
+ * to the site's backend, part of worker 0's sweeps.
+ *
+ * Every few seconds the due rows are taken under a lease (locked rows,
+ * another child's, are skipped), and each goes out as a fiber of the
+ * child's loop: its HTTP exchange holds no thread and no pooled
+ * connection, and no job waits for it. Where the loop is full the rest
+ * waits for the next sweep; without a loop a delivery runs on worker 0.
+ *
+ * A delivery is a POST of the payload signed as Standard Webhooks says
+ * (webhook-id, webhook-timestamp, webhook-signature "v1,…" with the
+ * server's GenFlowWebhookSecretFile), to the URL the create gave (on an
+ * origin its location allowed), never following a redirect, connecting to
+ * public addresses only (or loopback for an http origin the site allowed),
+ * with a 10 s timeout and a 64 KiB cap on the answer. A 2xx delivers it;
+ * anything else is tried again after GenFlowWebhookFirstRetry seconds,
+ * doubling (at most 2 h apart), until GenFlowWebhookRetryPeriod has passed:
+ * then it is failed, for the admin API to list and redeliver. Only a
+ * server with GenFlowWebhookSecretFile drains the outbox. A child
+ * killed during a delivery leaves the lease to run out; the row is then
+ * delivered again with the same webhook-id.
+ */
+#include <string.h>
+#include <stdlib.h>
+#include <apr_strings.h>
+#include <apr_uri.h>
+
+#include "httpd/mod_genflow_engine_int.h"
+#include "core/gf_sql.h"
+#include "net/gf_http.h"
+#include "net/gf_loop.h"
+#include "webhooks/gf_webhook.h"
+
+#define BATCH        32
+#define LEASE_SECS   20                      /* over a delivery's timeout */
+#define TIMEOUT_MS   10000L
+#define MAX_ANSWER   (64 * 1024)
+#define MAX_DELAY    7200L                   /* seconds between two tries at most */
+
+/* One delivery, in a pool of its own (the fiber outlives the sweep's). */
+typedef struct {
+    apr_pool_t *pool;
+    server_rec *s;
+    const char *id, *webhook_id, *url, *payload;
+    int attempt;
+    int on_loop;                             /* took a place of the loop */
+} delivery_t;
+
+/* One statement on a pooled connection, given back at once: on a worker
+ * thread (gf_loop_blocking), never on the loop. */
+typedef struct {
+    server_rec *s;
+    apr_pool_t *p;
+    const char *label;
+    int nargs;
+    const char **args;
+    gf_db_status_t st;
+} statement_t;
+
+static void statement_now(void *baton)
+{
+    statement_t *q = baton;
+    ap_dbd_t *dbd = gf_db_open(q->p, q->s);
+    gf_db_rows_t *rows;
+    q->st = GF_DB_UNAVAILABLE;
+    if (!dbd) return;
+    q->st = gf_db_pselectv(q->s, q->p, dbd, q->label, &rows, q->nargs, q->args);
+    gf_db_close(q->s, dbd);
+}
+
+static void record(delivery_t *d, int status, const char *error)
+{
+    gf_server_conf_t *sc = gf_server_conf(d->s);
+    statement_t q;
+    const char *args[7];
+    long delay = gf_conf_webhook_first_retry(sc);
+    int i;
+
+    for (i = 1; i < d->attempt && delay < MAX_DELAY; i++) delay *= 2;
+    if (delay > MAX_DELAY) delay = MAX_DELAY;
+    memset(&q, 0, sizeof(q));
+    q.s = d->s;
+    q.p = d->pool;
+    q.args = args;
+    if (status >= 200 && status < 300) {
+        q.label = GF_SQL_WEBHOOK_DONE;
+        q.nargs = 3;
+        args[0] = apr_itoa(d->pool, status);
+        args[1] = d->id;
+        args[2] = apr_itoa(d->pool, d->attempt);
+    }
+    else {
+        q.label = GF_SQL_WEBHOOK_RETRY;
+        q.nargs = 7;
+        args[0] = apr_ltoa(d->pool, delay);
+        args[1] = apr_ltoa(d->pool, gf_conf_webhook_retry_period(sc));
+        args[2] = args[0];
+        args[3] = apr_itoa(d->pool, status);
+        args[4] = error;
+        args[5] = d->id;
+        args[6] = apr_itoa(d->pool, d->attempt);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, GF_LOGNO(1416)
+                     "webhook %s attempt %d not delivered: %s", d->webhook_id, d->attempt,
+                     ap_escape_logitem(d->pool, error));
+    }
+    gf_loop_blocking(statement_now, &q);
+}
+
+static void deliver(delivery_t *d)
+{
+    gf_server_conf_t *sc = gf_server_conf(d->s);
+    const char *ts = apr_psprintf(d->pool, "%" APR_TIME_T_FMT, apr_time_sec(apr_time_now()));
+    const char *sig;
+    gf_http_request_t req;
+    gf_http_response_t hr;
+    apr_uri_t u;
+
+    if (!sc->webhook_secret
+        || !(sig = gf_webhook_sign(d->pool, sc->webhook_secret, d->webhook_id, ts, d->payload,
+                                   strlen(d->payload)))) {
+        record(d, 0, "no GenFlowWebhookSecretFile to sign with");
+        return;
+    }
+    if (apr_uri_parse(d->pool, d->url, &u) != APR_SUCCESS || !u.scheme || !u.hostname) {
+        record(d, 0, "not a URL");
+        return;
+    }
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.url = d->url;
+    req.headers = apr_table_make(d->pool, 5);
+    apr_table_setn(req.headers, "Content-Type", "application/json");
+    apr_table_setn(req.headers, "webhook-id", d->webhook_id);
+    apr_table_setn(req.headers, "webhook-timestamp", ts);
+    apr_table_setn(req.headers, "webhook-signature", sig);
+    req.body = d->payload;
+    req.body_len = strlen(d->payload);
+    req.connect_timeout_ms = 5000;
+    req.timeout_ms = TIMEOUT_MS;
+    req.max_response = MAX_ANSWER;
+    req.origin = apr_psprintf(d->pool, "%s://%s:%u", u.scheme, u.hostname,
+                              u.port ? u.port : apr_uri_port_of_scheme(u.scheme));
+    req.public_only = 1;
+    /* Plain http only reaches an origin the site allowed, and only on a
+     * loopback host (GenFlowWebhookOrigins). */
+    req.allow_loopback_http = !strcasecmp(u.scheme, "http");
+    gf_http_perform(d->pool, &req, &hr);
+    if (hr.error) record(d, 0, hr.error);
+    else if (hr.status < 200 || hr.status >= 300) {
+        record(d, hr.status, apr_psprintf(d->pool, "answered %d%s", hr.status,
+                                          hr.status >= 300 && hr.status < 400
+                                          ? " (redirects are not followed)" : ""));
+    }
+    else record(d, hr.status, NULL);
+}
+
+static void delivery_main(void *baton)
+{
+    delivery_t *d = baton;
+    int on_loop = d->on_loop;
+    deliver(d);
+    apr_pool_destroy(d->pool);
+    free(d);
+    if (on_loop) gf_engine_landed();
+}
+
+static delivery_t *delivery_of(server_rec *s, const char *const *row)
+{
+    apr_allocator_t *allocator;
+    delivery_t *d = calloc(1, sizeof(*d));
+    if (!d) return NULL;
+    /* A pool of its own allocator: no other thread's pool is touched. */
+    if (apr_allocator_create(&allocator) != APR_SUCCESS) {
+        free(d);
+        return NULL;
+    }
+    if (apr_pool_create_unmanaged_ex(&d->pool, NULL, allocator) != APR_SUCCESS) {
+        apr_allocator_destroy(allocator);
+        free(d);
+        return NULL;
+    }
+    apr_allocator_owner_set(allocator, d->pool);
+    apr_pool_tag(d->pool, "genflow_webhook");
+    d->s = s;
+    d->id = apr_pstrdup(d->pool, row[0]);
+    d->webhook_id = apr_pstrdup(d->pool, row[1]);
+    d->url = apr_pstrdup(d->pool, row[2]);
+    d->payload = apr_pstrdup(d->pool, row[3]);
+    d->attempt = atoi(row[4]);
+    return d;
+}
+
+void gf_run_webhooks(server_rec *s, apr_pool_t *p)
+{
+    gf_db_rows_t *rows;
+    ap_dbd_t *dbd;
+    int i, places;
+    gf_db_status_t st;
+
+    /* Only a server that can sign delivers: another node on the database
+     * without the secret leaves the outbox to those that have it. */
+    if (!gf_server_conf(s)->webhook_secret) return;
+    if ((places = gf_engine_reserve(BATCH)) <= 0) return;   /* the loop is full */
+    if (!(dbd = gf_db_open(p, s))) {
+        while (places-- > 0) gf_engine_landed();
+        return;
+    }
+    st = gf_db_pselect(s, p, dbd, GF_SQL_WEBHOOK_CLAIM, &rows, 2, apr_itoa(p, LEASE_SECS),
+                       apr_itoa(p, places));
+    gf_db_close(s, dbd);
+    for (i = 0; st == GF_DB_OK && i < rows->nrows; i++) {
+        delivery_t *d = delivery_of(s, (const char *const *)rows->rows[i]);
+        if (!d) continue;       /* its lease runs out; the next sweep takes it */
+        d->on_loop = 1;
+        if (gf_engine_launch(delivery_main, d) != 0) {
+            /* No loop: here, on worker 0. */
+            d->on_loop = 0;
+            deliver(d);
+            apr_pool_destroy(d->pool);
+            free(d);
+            gf_engine_landed();
+        }
+        places--;
+    }
+    while (places-- > 0) gf_engine_landed();
+}

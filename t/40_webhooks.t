@@ -1,0 +1,177 @@
+# Webhooks to the site's backend: a create's webhook (on an origin its
+# location allows) and webhookEvents; deliveries from the durable outbox,
+# signed as Standard Webhooks says and verified here by the reference
+# library (tests/webhooks/receiver.mjs, npm standardwebhooks), at least
+# once with a stable webhook-id: a receiver that fails twice then recovers,
+# one that never answers, one that redirects (never followed), the admin
+# API's list of failed deliveries and its redelivery, and a child killed
+# during a delivery (delivered once it is back, with the same id). One
+# receiver and one httpd for the file.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(-withtestmore);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use GenFlowTest;
+use File::Temp qw(tempdir);
+use IPC::Open2;
+use LWP::UserAgent;
+use JSON::PP;
+use Time::HiRes qw(sleep time);
+
+plan tests => 33;
+
+my $top = "$FindBin::Bin/..";
+system("cd '$top/tests/webhooks' && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1") == 0
+    or die "npm ci in tests/webhooks failed";
+my $secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+my $tmp = tempdir(CLEANUP => 1);
+chmod 0755, $tmp;
+open my $sf, '>', "$tmp/whsec" or die $!;
+print $sf "$secret\n";
+close $sf;
+my $rport = free_port();
+my $recv = "http://127.0.0.1:$rport";
+my $rpid = open2(my $rout, my $rin, 'node', "$top/tests/webhooks/receiver.mjs", $rport, $secret);
+is(scalar(<$rout>) // '', "ready\n", 'the receiver listens');
+END { kill 'TERM', $rpid if $rpid }
+
+my $json = JSON::PP->new;
+sub deliveries {
+    my $res = LWP::UserAgent->new(timeout => 10)->get("$recv/_log");
+    return $res->is_success ? @{ $json->decode($res->decoded_content) } : ();
+}
+sub of { my ($path, $id) = @_; grep { $_->{path} eq $path && ($_->{generationId} // '') eq $id } deliveries() }
+sub wait_for {
+    my ($cond, $secs) = @_;
+    my $until = time + $secs;
+    while (time < $until) { return 1 if $cond->(); sleep 0.25 }
+    return $cond->() ? 1 : 0;
+}
+sub outbox {
+    my ($id, $event) = @_;
+    return psql("SELECT state || ' ' || attempts FROM genflow_webhook_outbox "
+                . "WHERE generation_id = '$id' AND event = '$event'");
+}
+
+psql("SELECT genflow_create_type_table('hook-art', 'hook_art_media')");
+my $u = new_user('hooks');
+api(GET => '/api/quota', user => $u);
+grant($u, 100);
+
+my ($dir, $base) = start_own_server(<<"BODY");
+GenFlowWebhookSecretFile $tmp/whsec
+GenFlowWebhookFirstRetry 1
+GenFlowWebhookRetryPeriod 12
+GenFlowDailyLimit 0
+GenFlowMaxActive 100
+<Location /api/hook-art>
+    GenFlowType hook-art
+    GenFlowProviders local
+    GenFlowWait 30
+    GenFlowWebhookOrigins $recv
+</Location>
+<Location /api/hook-closed>
+    GenFlowType hook-art
+    GenFlowProviders local
+</Location>
+<Location /api/admin>
+    SetHandler genflow-admin
+    Require user admin
+</Location>
+BODY
+
+sub create {
+    my ($path, $body, $how) = @_;
+    return own_api($base, POST => "/api/$path/" . ($how // 'generate'), user => $u, body => $body);
+}
+
+# 1. Refused: another origin, a location that allows none, an unknown
+#    event, events without a webhook; nothing is created.
+{
+    my $rows = psql("SELECT count(*) FROM hook_art_media WHERE user_id = '$u'");
+    ok(is_json_error(create('hook-art', { prompt => 'x', webhook => 'https://elsewhere.example/h' }),
+                     400, 'VALIDATION_ERROR'), 'a webhook on another origin: 400');
+    ok(is_json_error(create('hook-closed', { prompt => 'x', webhook => "$recv/ok" }), 400,
+                     'VALIDATION_ERROR'), 'a webhook where no origin is allowed: 400');
+    ok(is_json_error(create('hook-art', { prompt => 'x', webhook => "$recv/ok", webhookEvents => ['done'] }),
+                     400, 'VALIDATION_ERROR'), 'an unknown event: 400');
+    ok(is_json_error(create('hook-art', { prompt => 'x', webhookEvents => ['completed'] }), 400,
+                     'VALIDATION_ERROR'), 'webhookEvents without a webhook: 400');
+    is(psql("SELECT count(*) FROM hook_art_media WHERE user_id = '$u'"), $rows, 'nothing was created');
+}
+
+# 2. The terminal events by default: one delivery, verified, stable id.
+my $ok = json_of(create('hook-art', { prompt => 'heard by the backend', webhook => "$recv/ok" })) // {};
+is($ok->{status}, 'completed', 'a generation with a webhook completes');
+ok(wait_for(sub { of('/ok', $ok->{generationId} // 'none') }, 20), 'its webhook was delivered');
+my @d = of('/ok', $ok->{generationId} // 'none');
+is(scalar @d, 1, 'once: started is not among the default events');
+ok($d[0]{verified}, 'the signature verifies with standardwebhooks') or diag($d[0]{error});
+is($d[0]{type}, 'generation.completed', 'type generation.completed, with the status object');
+(my $hex = $ok->{generationId} // '') =~ s/-//g;
+is($d[0]{id}, "msg_${hex}_completed", 'webhook-id msg_<generation>_<event>');
+is(outbox($ok->{generationId} // 'none', 'completed'), 'delivered 1', 'the outbox row is delivered');
+
+# 3. Asked for started and completed: both, in order.
+my $both = json_of(create('hook-art', { prompt => 'both events', webhook => "$recv/ok",
+                                        webhookEvents => ['started', 'completed'] })) // {};
+ok(wait_for(sub { of('/ok', $both->{generationId} // 'none') >= 2 }, 20), 'two deliveries');
+is(join(',', map { $_->{type} } sort { $a->{at} <=> $b->{at} } of('/ok', $both->{generationId} // 'none')),
+   'generation.started,generation.completed', 'started, then completed');
+
+# 4.-6. A flaky receiver, a silent one and a redirecting one, side by side.
+my %g;
+for my $path (qw(flaky silent redirect)) {
+    $g{$path} = (json_of(create('hook-art', { prompt => "to $path", webhook => "$recv/$path" })) // {})
+                ->{generationId} // 'none';
+}
+ok(wait_for(sub { outbox($g{flaky}, 'completed') =~ /^delivered/ }, 30), 'the flaky receiver got it in the end');
+my @f = sort { $a->{at} <=> $b->{at} } of('/flaky', $g{flaky});
+is(scalar @f, 3, 'after two failures, the third delivery');
+is(scalar(keys %{ { map { $_->{id} => 1 } @f } }), 1, 'all three with the same webhook-id');
+ok(($f[1]{at} // 0) - ($f[0]{at} // 0) >= 900 && ($f[2]{at} // 0) - ($f[1]{at} // 0) >= 1900,
+   sprintf('after waits of at least 1 s, then 2 s (%d ms, %d ms)',
+           ($f[1]{at} // 0) - ($f[0]{at} // 0), ($f[2]{at} // 0) - ($f[1]{at} // 0)));
+ok(wait_for(sub { outbox($g{silent}, 'completed') =~ /^failed/ }, 60),
+   'a receiver that never answers: failed once the retry period (12 s) is over');
+ok(wait_for(sub { outbox($g{redirect}, 'completed') =~ /^failed/ }, 60), 'a redirecting one: failed too');
+is(scalar(grep { ($_->{generationId} // '') eq $g{redirect} } of('/ok', $g{redirect})), 0,
+   'the redirect was never followed');
+my $failed = json_of(own_api($base, GET => '/api/admin/webhooks', user => 'admin')) // {};
+my %listed = map { $_->{generationId} => $_ } @{ $failed->{items} // [] };
+ok($listed{$g{silent}} && $listed{$g{redirect}}, 'the admin API lists both failed deliveries');
+like($listed{$g{redirect}}{lastError} // '', qr/302/, 'with what went wrong (the 302)');
+
+# 7. Redelivered from the admin API: again, with the same id.
+{
+    my $before = scalar of('/redirect', $g{redirect});
+    my $res = own_api($base, POST => "/api/admin/webhooks/$listed{$g{redirect}}{id}/redeliver", user => 'admin');
+    is($res->code, 202, 'redeliver: 202');
+    ok(wait_for(sub { scalar(of('/redirect', $g{redirect})) > $before }, 20), 'it went out again');
+    is((of('/redirect', $g{redirect}))[-1]{id}, $listed{$g{redirect}}{webhookId}, 'with the same webhook-id');
+}
+
+# 8. A child killed during a delivery: once the lease is over, the next
+#    child delivers it, with the same id.
+{
+    my $k = (json_of(create('hook-art', { prompt => 'a killed delivery', webhook => "$recv/hang-first" })) // {})
+            ->{generationId} // 'none';
+    ok(wait_for(sub { of('/hang-first', $k) }, 20), 'the delivery is under way (no answer yet)');
+    open my $fh, '<', "$dir/httpd.pid" or die;
+    chomp(my $parent = <$fh>);
+    kill 'KILL', split /\s+/, `pgrep -P $parent`;
+    ok(wait_for(sub { outbox($k, 'completed') =~ /^delivered/ }, 60), 'delivered after the child died');
+    my @h = of('/hang-first', $k);
+    is(scalar(keys %{ { map { $_->{id} => 1 } @h } }), 1, 'every delivery of it with the same webhook-id');
+}
+
+# The admin API's refusals.
+ok(is_json_error(own_api($base, GET => '/api/admin/webhooks?limit=0', user => 'admin'), 400,
+                 'VALIDATION_ERROR'), 'a list with limit=0: 400');
+ok(is_json_error(own_api($base, POST => '/api/admin/webhooks/999999999/redeliver', user => 'admin'), 404,
+                 'NOT_FOUND'), 'redeliver of no such delivery: 404');
+
+# 9. Every delivery verified.
+is(scalar(grep { !$_->{verified} } deliveries()), 0, 'every delivery verifies with standardwebhooks');
+stop_own_server($dir);
