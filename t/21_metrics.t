@@ -156,7 +156,8 @@ my @families = qw(genflow_requests_total genflow_request_duration_seconds genflo
                   genflow_provider_call_duration_seconds genflow_retries_total genflow_fallbacks_total
                   genflow_credits_total genflow_generation_duration_seconds genflow_generations
                   genflow_jobs_due genflow_queue_oldest_seconds genflow_generations_near_deadline
-                  genflow_provider_cost_total genflow_database_up genflow_workers_running);
+                  genflow_provider_cost_total genflow_webhooks_pending genflow_webhooks_failed
+                  genflow_database_up genflow_workers_running);
 is_deeply([grep { !$m1->{families}{$_} || !$m1->{families}{$_}{type} } @families], [],
           'every documented family is there');
 is($m1->{families}{genflow_request_duration_seconds}{type}, 'histogram', 'histograms are typed');

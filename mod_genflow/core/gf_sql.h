@@ -121,6 +121,7 @@ typedef enum {
 #define GF_SQL_WEBHOOK_RETRY   "gf_webhook_retry"
 #define GF_SQL_WEBHOOK_FAILED  "gf_webhook_failed"
 #define GF_SQL_WEBHOOK_REDELIVER "gf_webhook_redeliver"
+#define GF_SQL_WEBHOOK_BACKLOG "gf_webhook_backlog"
 
 /* The longest table name: PostgreSQL names a type table's indexes after
  * it ("<table>_user_history", 13 more bytes) and cuts every name at 63

@@ -180,6 +180,15 @@ static const char WEBHOOK_REDELIVER_SQL[] =
     " retry_from = now(), lease_until = NULL"
     " WHERE id = %s::bigint AND state IN ('failed', 'delivered') RETURNING webhook_id";
 
+/* args: a dummy. The webhook outbox for the metrics: deliveries waiting,
+ * the age in seconds of the oldest waiting one, and those failed. */
+static const char WEBHOOK_BACKLOG_SQL[] =
+    "SELECT count(*) FILTER (WHERE state = 'pending')::text,"
+    " COALESCE(extract(epoch FROM now() - min(created_at) FILTER (WHERE state = 'pending')),"
+    "          0)::bigint::text,"
+    " count(*) FILTER (WHERE state = 'failed')::text"
+    " FROM genflow_webhook_outbox WHERE %s::text IS NOT NULL AND state <> 'delivered'";
+
 /* A cheap round trip for /api/health. args: a dummy (statements need one). */
 static const char PING_SQL[] = "SELECT %s::text";
 
@@ -219,4 +228,5 @@ void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
     gf_sql_add(stmts, GF_SQL_WEBHOOK_RETRY, WEBHOOK_RETRY_SQL, 1);
     gf_sql_add(stmts, GF_SQL_WEBHOOK_FAILED, WEBHOOK_FAILED_SQL, 1);
     gf_sql_add(stmts, GF_SQL_WEBHOOK_REDELIVER, WEBHOOK_REDELIVER_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_WEBHOOK_BACKLOG, WEBHOOK_BACKLOG_SQL, 1);
 }

@@ -74,6 +74,24 @@ int gf_metrics_handler(request_rec *r)
         gf_mtext_sample(&near, "genflow_generations_near_deadline",
                         apr_psprintf(r->pool, "%" APR_INT64_T_FMT, n_near), "type", ty->name, NULL);
     }
+    if (up) {
+        /* The webhook outbox: one query, whatever the types. */
+        gf_db_rows_t *rows;
+        if (gf_db_select(r, dbd, GF_SQL_WEBHOOK_BACKLOG, &rows, 1, "x") == GF_DB_OK
+            && rows->nrows == 1) {
+            gf_mtext_family(&near, "genflow_webhooks_pending", "gauge",
+                            "Webhook deliveries to the site's backend waiting to go out or to be "
+                            "tried again.");
+            gf_mtext_sample(&near, "genflow_webhooks_pending", rows->rows[0][0], NULL);
+            gf_mtext_family(&near, "genflow_webhooks_oldest_pending_seconds", "gauge",
+                            "Age of the oldest waiting webhook delivery (0: none).");
+            gf_mtext_sample(&near, "genflow_webhooks_oldest_pending_seconds", rows->rows[0][1], NULL);
+            gf_mtext_family(&near, "genflow_webhooks_failed", "gauge",
+                            "Webhook deliveries that failed for good (the admin API lists them).");
+            gf_mtext_sample(&near, "genflow_webhooks_failed", rows->rows[0][2], NULL);
+        }
+        else up = 0;
+    }
     if (dbd) gf_db_release(r);
     r->status = HTTP_OK;
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
