@@ -18,7 +18,7 @@ use LWP::UserAgent;
 use JSON::PP;
 use Time::HiRes qw(sleep time);
 
-plan tests => 33;
+plan tests => 38;
 
 my $S3 = start_s3();
 ok($S3->{ready}, 'the S3 server listens');
@@ -48,6 +48,7 @@ api(GET => '/api/quota', user => $u);
 grant($u, 100);
 
 my $wport = free_port();
+my $pport = free_port();
 my $s3conf = "$S3->{conf} prefix=genflow/ timeout=2000 attempts=2";
 my ($dir, $base) = start_own_server(<<"BODY");
 GenFlowS3 $s3conf secret_file=$S3->{secret_file}
@@ -76,8 +77,14 @@ Listen 127.0.0.1:$wport
     ServerName wrong.test
     GenFlowS3 $s3conf secret_file=$S3->{wrong_file}
 </VirtualHost>
+Listen 127.0.0.1:$pport
+<VirtualHost 127.0.0.1:$pport>
+    ServerName presigned.test
+    GenFlowS3 $s3conf secret_file=$S3->{secret_file} presign=600
+</VirtualHost>
 BODY
 my $wrong = "http://127.0.0.1:$wport";
+my $presigned = "http://127.0.0.1:$pport";
 
 sub generate {
     my ($b, $path, $body) = @_;
@@ -179,6 +186,21 @@ sub generate {
     is($ua->get("$s3/genflow-pics/$k")->code, 404, 'the bucket has no object for it');
     is(ledger($id), 'reserve,refund', 'refunded once');
     s3_call(POST => '/_slow?ms=0');
+}
+
+# 6. presign=600: clients get a presigned GET URL (SigV4 in the query),
+#    which the S3 server checks with AWS's signer; a changed one is refused.
+{
+    s3_call(POST => '/_reset');
+    my $g = generate($presigned, 's3-art', { prompt => 'a presigned picture' });
+    is($g->{status}, 'completed', 'a generation with presign= completes');
+    like($g->{imageUrl} // '', qr{^\Q$s3\E/genflow-pics/genflow/s3-art/.*\?X-Amz-Algorithm=AWS4-HMAC-SHA256&.*X-Amz-Expires=600&X-Amz-SignedHeaders=host&X-Amz-Signature=[0-9a-f]{64}$},
+         'its imageUrl is presigned for 600 s');
+    my $pic = $ua->get($g->{imageUrl} // "$s3/none");
+    is($pic->code, 200, 'the presigned URL loads the picture');
+    is(s3_call(GET => '/_stats')->{presigned}, 1, 'its signature checked out');
+    (my $bad = $g->{imageUrl} // '') =~ s/X-Amz-Expires=600/X-Amz-Expires=6000/;
+    is($ua->get($bad)->code, 403, 'a URL with a longer expiry than it was signed for: 403');
 }
 
 stop_own_server($dir);

@@ -73,6 +73,10 @@ const gf_s3_t *gf_storage_s3_of(const gf_storage_t *st);
  * style), and where clients load it (public_url, else that address). */
 const char *gf_s3_object_url(apr_pool_t *p, const gf_s3_t *s3, const char *key);
 const char *gf_s3_public_url(apr_pool_t *p, const gf_s3_t *s3, const char *key);
+/* A GET URL of the object valid for expires seconds from now (SigV4 in
+ * the query), or NULL. */
+const char *gf_s3_presign(apr_pool_t *p, const gf_s3_t *s3, const char *key, apr_time_t now,
+                          int expires);
 
 /* The upload signature: hex SHA-1/SHA-256 over the sorted non-empty
  * parameters (minus file, cloud_name, resource_type, api_key) + secret. */

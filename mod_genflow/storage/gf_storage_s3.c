@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
+#include <apr_fnmatch.h>
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 
 #include "storage/gf_storage.h"
 #include "net/gf_http.h"
@@ -34,6 +36,7 @@ struct gf_s3_t {
     const char *access_key;
     const char *secret;
     const char *public_url;  /* or NULL: the object's own address */
+    int presign;             /* seconds a presigned GET URL stays valid, or 0 */
     const char *prefix;      /* "" or "folder/" */
     const char *sigv4;       /* "aws:amz:REGION:s3" */
     const char *origin;      /* where every exchange goes */
@@ -81,10 +84,73 @@ const char *gf_s3_object_url(apr_pool_t *p, const gf_s3_t *s3, const char *key)
     return apr_pstrcat(p, bucket_url(p, s3), "/", s3->prefix, key, NULL);
 }
 
+static int hmac_sha256(const unsigned char *key, size_t keylen, const char *msg,
+                       unsigned char *mac)
+{
+    EVP_PKEY *pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_HMAC, NULL, key, keylen);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t len = 32;
+    int ok = pk && ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pk) == 1
+             && EVP_DigestSignUpdate(ctx, msg, strlen(msg)) == 1
+             && EVP_DigestSignFinal(ctx, mac, &len) == 1 && len == 32;
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(pk);
+    return ok;
+}
+
+/* A presigned GET of the object: SigV4 in the query (X-Amz-*), signed
+ * headers host only, payload UNSIGNED-PAYLOAD, as S3 documents it. libcurl
+ * signs requests, not URLs for someone else to use, so this one is ours;
+ * tests/unit checks it against AWS's published example. */
+const char *gf_s3_presign(apr_pool_t *p, const gf_s3_t *s3, const char *key, apr_time_t now,
+                          int expires)
+{
+    apr_time_exp_t t;
+    char ts[17], day[9], sig[65];
+    const char *url = gf_s3_object_url(p, s3, key), *host = strstr(s3->origin, "://") + 3;
+    const char *path = url + strlen(s3->origin), *scope, *query, *canonical, *tosign;
+    unsigned char k[32], k2[32], mac[32];
+    int i;
+
+    apr_time_exp_gmt(&t, now);
+    apr_snprintf(ts, sizeof(ts), "%04d%02d%02dT%02d%02d%02dZ", t.tm_year + 1900, t.tm_mon + 1,
+                 t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec);
+    memcpy(day, ts, 8);
+    day[8] = '\0';
+    /* The default port is not part of the host S3 signs. */
+    if ((!strncmp(s3->origin, "https://", 8) && apr_fnmatch("*:443", host, 0) == APR_SUCCESS)
+        || (!strncmp(s3->origin, "http://", 7) && apr_fnmatch("*:80", host, 0) == APR_SUCCESS)) {
+        host = apr_pstrmemdup(p, host, strlen(host) - (s3->origin[4] == 's' ? 4 : 3));
+    }
+    scope = apr_pstrcat(p, day, "/", s3->region, "/s3/aws4_request", NULL);
+    query = apr_psprintf(p, "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=%s%%2F%s%%2F%s"
+                         "%%2Fs3%%2Faws4_request&X-Amz-Date=%s&X-Amz-Expires=%d"
+                         "&X-Amz-SignedHeaders=host", s3->access_key, day, s3->region, ts, expires);
+    canonical = apr_pstrcat(p, "GET\n", path, "\n", query, "\nhost:", host, "\n\nhost\nUNSIGNED-PAYLOAD",
+                            NULL);
+    tosign = apr_pstrcat(p, "AWS4-HMAC-SHA256\n", ts, "\n", scope, "\n",
+                         sha256_hex(p, (const unsigned char *)canonical, strlen(canonical)), NULL);
+    {
+        const char *first = apr_pstrcat(p, "AWS4", s3->secret, NULL);
+        if (!hmac_sha256((const unsigned char *)first, strlen(first), day, k)
+            || !hmac_sha256(k, 32, s3->region, k2) || !hmac_sha256(k2, 32, "s3", k)
+            || !hmac_sha256(k, 32, "aws4_request", k2) || !hmac_sha256(k2, 32, tosign, mac)) {
+            OPENSSL_cleanse(k, sizeof(k));
+            OPENSSL_cleanse(k2, sizeof(k2));
+            return NULL;
+        }
+    }
+    OPENSSL_cleanse(k, sizeof(k));
+    OPENSSL_cleanse(k2, sizeof(k2));
+    for (i = 0; i < 32; i++) apr_snprintf(sig + 2 * i, 3, "%02x", mac[i]);
+    return apr_pstrcat(p, url, "?", query, "&X-Amz-Signature=", sig, NULL);
+}
+
 const char *gf_s3_public_url(apr_pool_t *p, const gf_s3_t *s3, const char *key)
 {
-    if (!s3->public_url) return gf_s3_object_url(p, s3, key);
-    return apr_pstrcat(p, s3->public_url, "/", s3->prefix, key, NULL);
+    if (s3->public_url) return apr_pstrcat(p, s3->public_url, "/", s3->prefix, key, NULL);
+    if (s3->presign) return gf_s3_presign(p, s3, key, apr_time_now(), s3->presign);
+    return gf_s3_object_url(p, s3, key);
 }
 
 /* S3 answers errors as <Error><Code>…</Code><Message>…</Message>: the
@@ -320,6 +386,12 @@ static const char *s3_option(apr_pool_t *p, gf_s3_t *s3, const char *k, const ch
     else if (!strcmp(k, "secret_file")) return gf_secret_from_file(p, k, v, &s3->secret);
     else if (!strcmp(k, "secret_env")) return gf_secret_from_env(p, k, v, &s3->secret);
     else if (!strcmp(k, "public_url")) s3->public_url = v;
+    else if (!strcmp(k, "presign")) {
+        s3->presign = atoi(v);
+        if (s3->presign < 60 || s3->presign > 604800) {
+            return "presign must be 60..604800 seconds (SigV4 allows a week at most)";
+        }
+    }
     else if (!strcmp(k, "prefix")) s3->prefix = v;
     else if (!strcmp(k, "insecure_loopback")) s3->insecure_loopback = !strcmp(v, "on");
     else if (!strcmp(k, "attempts")) {
@@ -331,7 +403,7 @@ static const char *s3_option(apr_pool_t *p, gf_s3_t *s3, const char *k, const ch
         if (s3->timeout_ms < 100 || s3->timeout_ms > 600000) return "timeout must be 100..600000 ms";
     }
     else return apr_psprintf(p, "unknown option '%s' (bucket, region, endpoint, style, key_file, "
-                             "key_env, secret_file, secret_env, public_url, prefix, "
+                             "key_env, secret_file, secret_env, public_url, presign, prefix, "
                              "insecure_loopback, attempts, timeout)", k);
     return NULL;
 }
@@ -358,6 +430,7 @@ static const char *s3_settle(apr_pool_t *p, gf_s3_t *s3)
         return "prefix must be letters, digits, '-', '_', '.' and '/', end with '/' and not "
                "start with one";
     }
+    if (s3->public_url && s3->presign) return "public_url= and presign= exclude each other";
     if (s3->public_url) {
         char *u = apr_pstrdup(p, s3->public_url);
         apr_size_t n = strlen(u);

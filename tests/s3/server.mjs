@@ -8,8 +8,8 @@
 // the headers the request says it signed, and a mismatch, an unknown key,
 // a wrong region or scope, a date more than 15 minutes off or a body whose
 // SHA-256 is not its x-amz-content-sha256 gets S3's 403 or 400 error.
-// Requests without Authorization are anonymous reads of a public bucket:
-// GET and HEAD only.
+// A presigned GET (SigV4 in the query) is checked the same way. Requests
+// without either are anonymous reads of a public bucket: GET and HEAD only.
 //
 // Control (not S3): GET /_stats (what was stored, deleted, refused),
 // POST /_slow?ms=N (hold each PUT that long before answering),
@@ -24,7 +24,7 @@ import { Hash } from '@smithy/hash-node';
 const [port, bucket, region, accessKey, secretKey, dir] = process.argv.slice(2);
 let stats, slowMs;
 function reset() {
-  stats = { puts: [], putsStarted: [], deletes: [], gets: 0, anonymous: 0, refused: [] };
+  stats = { puts: [], putsStarted: [], deletes: [], gets: 0, anonymous: 0, presigned: 0, refused: [] };
   slowMs = 0;
 }
 reset();
@@ -89,6 +89,41 @@ async function verify(req, body) {
 
 // To s3rver, once checked here: without the Authorization it would
 // refuse (it knows its own key pair only).
+// A presigned GET (SigV4 in the query, as S3 documents it): the same
+// signer presigns the same request again; it must give the same
+// signature, and the URL must not have expired.
+async function verifyPresigned(req, url) {
+  const q = Object.fromEntries(url.searchParams);
+  if (req.method !== 'GET' && req.method !== 'HEAD') return [403, 'AccessDenied', 'presigned for GET'];
+  if (q['X-Amz-Algorithm'] !== 'AWS4-HMAC-SHA256' || q['X-Amz-SignedHeaders'] !== 'host') {
+    return [400, 'AuthorizationQueryParametersError', 'algorithm or signed headers'];
+  }
+  const [key, day, scopeRegion, service, term] = (q['X-Amz-Credential'] || '').split('/');
+  if (key !== accessKey) return [403, 'InvalidAccessKeyId', 'unknown access key'];
+  if (scopeRegion !== region || service !== 's3' || term !== 'aws4_request') {
+    return [400, 'AuthorizationQueryParametersError', 'credential scope'];
+  }
+  const d = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(q['X-Amz-Date'] || '');
+  const expires = +q['X-Amz-Expires'];
+  if (!d || (q['X-Amz-Date'] || '').slice(0, 8) !== day || !(expires >= 1 && expires <= 604800)) {
+    return [400, 'AuthorizationQueryParametersError', 'date or expiry'];
+  }
+  const when = new Date(Date.UTC(+d[1], d[2] - 1, +d[3], +d[4], +d[5], +d[6]));
+  if (Date.now() > when.getTime() + expires * 1000) return [403, 'AccessDenied', 'Request has expired'];
+  const [hostname, hostPort] = req.headers.host.split(':');
+  const signed = await signer.presign(
+    { method: req.method, protocol: 'http:', hostname, port: hostPort ? +hostPort : undefined,
+      path: url.pathname, query: {},
+      headers: { host: req.headers.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } },
+    { signingDate: when, expiresIn: expires,
+      unsignableHeaders: new Set(['x-amz-content-sha256']),
+      unhoistableHeaders: new Set(['x-amz-content-sha256']) });
+  if (signed.query['X-Amz-Signature'] !== q['X-Amz-Signature']) {
+    return [403, 'SignatureDoesNotMatch', 'the signature does not match'];
+  }
+  return null;
+}
+
 function forward(req, res, body) {
   const headers = { ...req.headers };
   delete headers.authorization;
@@ -121,6 +156,13 @@ const server = http.createServer((req, res) => {
       return forward(req, res, body);
     }
     const key = decodeURIComponent(url.pathname.replace(`/${bucket}/`, ''));
+    if (url.searchParams.has('X-Amz-Signature')) {
+      const bad = await verifyPresigned(req, url);
+      if (bad) return s3Error(res, ...bad);
+      stats.presigned++;
+      req.url = url.pathname;
+      return forward(req, res, body);
+    }
     if (!req.headers.authorization) {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         return s3Error(res, 403, 'AccessDenied', 'anonymous requests may only read');

@@ -204,6 +204,40 @@ START_TEST(provider_costs)
 }
 END_TEST
 
+START_TEST(s3_presigned_url)
+{
+    gf_storage_t *st;
+    char *aws[] = { "bucket=examplebucket", "region=us-east-1", "endpoint=https://s3.amazonaws.com",
+                    "style=virtual", "key_env=GF_TEST_S3_KEY", "secret_env=GF_TEST_S3_SECRET",
+                    "presign=86400" };
+    char *both[] = { "bucket=examplebucket", "region=us-east-1", "endpoint=https://s3.amazonaws.com",
+                     "key_env=GF_TEST_S3_KEY", "secret_env=GF_TEST_S3_SECRET",
+                     "presign=600", "public_url=https://cdn.example.com" };
+    apr_time_exp_t t;
+    apr_time_t when;
+
+    /* AWS's published example of a presigned URL (Amazon S3 API
+     * reference, "Authenticating Requests: Using Query Parameters"). */
+    setenv("GF_TEST_S3_KEY", "AKIAIOSFODNN7EXAMPLE", 1);
+    setenv("GF_TEST_S3_SECRET", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", 1);
+    ck_assert_ptr_null(gf_storage_s3_create(test_pool, 7, aws, &st));
+    memset(&t, 0, sizeof(t));
+    t.tm_year = 113;
+    t.tm_mon = 4;
+    t.tm_mday = 24;
+    ck_assert_int_eq(apr_time_exp_gmt_get(&when, &t), APR_SUCCESS);
+    ck_assert_str_eq(gf_s3_presign(test_pool, gf_storage_s3_of(st), "test.txt", when, 86400),
+                     "https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                     "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+                     "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+                     "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+    /* The public URL of a presigning bucket is a presigned one. */
+    ck_assert_ptr_nonnull(strstr(gf_s3_public_url(test_pool, gf_storage_s3_of(st), "a.png"),
+                                 "&X-Amz-Expires=86400&"));
+    ck_assert_ptr_nonnull(gf_storage_s3_create(test_pool, 7, both, &st));
+}
+END_TEST
+
 START_TEST(local_storage_lists)
 {
     char tmpl[] = "/tmp/gf-list-XXXXXX";
@@ -691,6 +725,7 @@ Suite *provider_suite(void)
     tcase_add_test(tc, chain_text);
     tcase_add_test(tc, local_storage);
     tcase_add_test(tc, local_storage_lists);
+    tcase_add_test(tc, s3_presigned_url);
     tcase_add_test(tc, provider_costs);
     tcase_add_test(tc, cloudinary_signatures);
     tcase_add_test(tc, s3_options_and_urls);
