@@ -19,7 +19,7 @@ use LWP::UserAgent;
 use JSON::PP;
 use Time::HiRes qw(sleep time);
 
-plan tests => 33;
+plan tests => 34;
 
 my $top = "$FindBin::Bin/..";
 system("cd '$top/tests/webhooks' && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1") == 0
@@ -63,6 +63,7 @@ my ($dir, $base) = start_own_server(<<"BODY");
 GenFlowWebhookSecretFile $tmp/whsec
 GenFlowWebhookFirstRetry 1
 GenFlowWebhookRetryPeriod 12
+GenFlowRetention 3600
 GenFlowDailyLimit 0
 GenFlowMaxActive 100
 <Location /api/hook-art>
@@ -174,4 +175,12 @@ ok(is_json_error(own_api($base, POST => '/api/admin/webhooks/999999999/redeliver
 
 # 9. Every delivery verified.
 is(scalar(grep { !$_->{verified} } deliveries()), 0, 'every delivery verifies with standardwebhooks');
+
+# 10. Deliveries done with leave the outbox after GenFlowRetention (1 h
+#     here): one delivered a day ago goes, the others stay.
+psql("UPDATE genflow_webhook_outbox SET delivered_at = now() - interval '1 day' "
+     . "WHERE generation_id = '" . ($ok->{generationId} // '00000000-0000-4000-8000-000000000000') . "'");
+ok(wait_for(sub { outbox($ok->{generationId} // 'none', 'completed') eq '' }, 20)
+   && outbox($both->{generationId} // 'none', 'completed') =~ /^delivered/,
+   'a delivery done with a day ago leaves the outbox; a recent one stays');
 stop_own_server($dir);

@@ -122,6 +122,7 @@ typedef enum {
 #define GF_SQL_WEBHOOK_FAILED  "gf_webhook_failed"
 #define GF_SQL_WEBHOOK_REDELIVER "gf_webhook_redeliver"
 #define GF_SQL_WEBHOOK_BACKLOG "gf_webhook_backlog"
+#define GF_SQL_WEBHOOK_PRUNE   "gf_webhook_prune"
 
 /* The longest table name: PostgreSQL names a type table's indexes after
  * it ("<table>_user_history", 13 more bytes) and cuts every name at 63

@@ -180,6 +180,14 @@ static const char WEBHOOK_REDELIVER_SQL[] =
     " retry_from = now(), lease_until = NULL"
     " WHERE id = %s::bigint AND state IN ('failed', 'delivered') RETURNING webhook_id";
 
+/* args: seconds (GenFlowRetention). Deliveries done with (delivered or
+ * failed) longer ago than that leave the outbox, a batch at a time. */
+static const char WEBHOOK_PRUNE_SQL[] =
+    "WITH d AS (DELETE FROM genflow_webhook_outbox WHERE id IN (SELECT id FROM genflow_webhook_outbox"
+    "  WHERE state IN ('delivered', 'failed')"
+    "   AND COALESCE(delivered_at, next_attempt_at) < now() - make_interval(secs => %d)"
+    "  LIMIT 1000 FOR UPDATE SKIP LOCKED) RETURNING 1) SELECT count(*)::text FROM d";
+
 /* args: a dummy. The webhook outbox for the metrics: deliveries waiting,
  * the age in seconds of the oldest waiting one, and those failed. */
 static const char WEBHOOK_BACKLOG_SQL[] =
@@ -229,4 +237,5 @@ void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
     gf_sql_add(stmts, GF_SQL_WEBHOOK_FAILED, WEBHOOK_FAILED_SQL, 1);
     gf_sql_add(stmts, GF_SQL_WEBHOOK_REDELIVER, WEBHOOK_REDELIVER_SQL, 1);
     gf_sql_add(stmts, GF_SQL_WEBHOOK_BACKLOG, WEBHOOK_BACKLOG_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_WEBHOOK_PRUNE, WEBHOOK_PRUNE_SQL, 1);
 }

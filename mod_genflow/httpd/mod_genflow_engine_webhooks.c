@@ -15,7 +15,8 @@
  * with a 10 s timeout and a 64 KiB cap on the answer. A 2xx delivers it;
  * anything else is tried again after GenFlowWebhookFirstRetry seconds,
  * doubling (at most 2 h apart), until GenFlowWebhookRetryPeriod has passed:
- * then it is failed, for the admin API to list and redeliver. Only a
+ * then it is failed, for the admin API to list and redeliver. Delivered
+ * and failed rows leave the outbox after GenFlowRetention. Only a
  * server with GenFlowWebhookSecretFile drains the outbox. A child
  * killed during a delivery leaves the lease to run out; the row is then
  * delivered again with the same webhook-id.
@@ -204,6 +205,10 @@ void gf_run_webhooks(server_rec *s, apr_pool_t *p)
     if (!(dbd = gf_db_open(p, s))) {
         while (places-- > 0) gf_engine_landed();
         return;
+    }
+    if (gf_conf_retention(gf_server_conf(s)) > 0) {
+        gf_db_pselect(s, p, dbd, GF_SQL_WEBHOOK_PRUNE, &rows, 1,
+                      apr_ltoa(p, gf_conf_retention(gf_server_conf(s))));
     }
     st = gf_db_pselect(s, p, dbd, GF_SQL_WEBHOOK_CLAIM, &rows, 2, apr_itoa(p, LEASE_SECS),
                        apr_itoa(p, places));
