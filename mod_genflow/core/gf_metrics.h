@@ -130,6 +130,8 @@ void gf_mtext_family(gf_mtext_t *t, const char *name, const char *type, const ch
 void gf_mtext_sample(gf_mtext_t *t, const char *name, const char *value, ...);
 /* The text so far (NUL-terminated, in t->p). */
 const char *gf_mtext_str(gf_mtext_t *t);
+/* The text of other at the end of t (families gathered apart). */
+void gf_mtext_append(gf_mtext_t *t, const gf_mtext_t *other);
 
 /* Every counter and histogram family of m, and the start time gauge. */
 void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t);

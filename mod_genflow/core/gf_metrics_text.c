@@ -45,6 +45,11 @@ const char *gf_mtext_str(gf_mtext_t *t)
     return t->buf;
 }
 
+void gf_mtext_append(gf_mtext_t *t, const gf_mtext_t *other)
+{
+    put(t, other->buf, other->len);
+}
+
 const char *gf_metrics_escape(apr_pool_t *p, const char *v)
 {
     const char *s;

@@ -117,6 +117,43 @@ static int check_dbd_pools(apr_pool_t *p, server_rec *s)
     return 1;
 }
 
+/* <Location>s of the main server apply to every virtual host, so once a
+ * type is mounted anywhere every server needs somewhere to keep the
+ * pictures (a vhost inherits the main server's storage by default): each
+ * server's store and fallback. 0 (logged) when one has none or two. */
+static int settle_storage(apr_pool_t *p, server_rec *s)
+{
+    server_rec *sp;
+    for (sp = s; sp; sp = sp->next) {
+        gf_server_conf_t *sc = gf_server_conf(sp);
+        gf_storage_t *local = NULL;
+        if ((sc->storage_dir != NULL) != (sc->storage_url != NULL)
+            || (!sc->storage_dir && !sc->cloudinary && !sc->s3)) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1002)
+                         "GenFlowType is used but GenFlowStorageDir and GenFlowStorageURL "
+                         "are not both set (nor GenFlowCloudinary, nor GenFlowS3) for server %s",
+                         sp->server_hostname);
+            return 0;
+        }
+        if (sc->cloudinary && sc->s3) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1007)
+                         "GenFlowCloudinary and GenFlowS3 are both set for server %s: "
+                         "results go to one store", sp->server_hostname);
+            return 0;
+        }
+        if (sc->storage_dir) {
+            local = gf_storage_local_create(p, sc->storage_dir, sc->storage_url);
+        }
+        /* Cloudinary first when configured, the local directory as the
+         * place of last resort for bytes it would not take. A bucket has
+         * no such fallback: it is what every node shares, and a picture in
+         * one node's directory would answer 404 on the others. */
+        sc->storage = sc->s3 ? sc->s3 : sc->cloudinary ? sc->cloudinary : local;
+        sc->fallback_storage = sc->cloudinary ? local : NULL;
+    }
+    return 1;
+}
+
 int gf_conf_check(apr_pool_t *p, server_rec *s)
 {
     apr_array_header_t *mounts = gf_conf_mounts();
@@ -176,36 +213,7 @@ int gf_conf_check(apr_pool_t *p, server_rec *s)
             }
         }
     }
-    /* <Location>s of the main server apply to every virtual host, so once
-     * a type is mounted anywhere every server needs somewhere to keep the
-     * pictures (a vhost inherits the main server's storage by default). */
-    for (sp = s; sp; sp = sp->next) {
-        gf_server_conf_t *sc = gf_server_conf(sp);
-        gf_storage_t *local = NULL;
-        if ((sc->storage_dir != NULL) != (sc->storage_url != NULL)
-            || (!sc->storage_dir && !sc->cloudinary && !sc->s3)) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1002)
-                         "GenFlowType is used but GenFlowStorageDir and GenFlowStorageURL "
-                         "are not both set (nor GenFlowCloudinary, nor GenFlowS3) for server %s",
-                         sp->server_hostname);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        if (sc->cloudinary && sc->s3) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1007)
-                         "GenFlowCloudinary and GenFlowS3 are both set for server %s: "
-                         "results go to one store", sp->server_hostname);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        if (sc->storage_dir) {
-            local = gf_storage_local_create(p, sc->storage_dir, sc->storage_url);
-        }
-        /* Cloudinary first when configured, the local directory as the
-         * place of last resort for bytes it would not take. A bucket has
-         * no such fallback: it is what every node shares, and a picture in
-         * one node's directory would answer 404 on the others. */
-        sc->storage = sc->s3 ? sc->s3 : sc->cloudinary ? sc->cloudinary : local;
-        sc->fallback_storage = sc->cloudinary ? local : NULL;
-    }
+    if (!settle_storage(p, s)) return HTTP_INTERNAL_SERVER_ERROR;
     log_worst_attempt(p, s);
     return OK;
 }

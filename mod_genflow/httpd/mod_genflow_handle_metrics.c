@@ -18,30 +18,22 @@
 #include "core/gf_error.h"
 #include "core/gf_sql.h"
 
-int gf_metrics_handler(request_rec *r)
+/* The gauges read from PostgreSQL, appended to db: generations by type
+ * and status, jobs due, the longest wait, those near their deadline, and
+ * the webhook outbox. Each family's samples must be contiguous, so each
+ * per-type family is gathered apart and written after the others. 1 when
+ * the database answered. */
+static int database_gauges(request_rec *r, apr_array_header_t *types, gf_mtext_t *db)
 {
-    apr_array_header_t *types = gf_registered_types();
-    gf_mtext_t t, due, oldest, near;
-    ap_dbd_t *dbd;
-    int i, j, up, has_db;
+    gf_mtext_t due, oldest, near;
+    ap_dbd_t *dbd = gf_db_acquire(r);
+    gf_db_rows_t *rows;
+    int i, j, up = dbd != NULL;
 
-    if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) {
-        apr_table_setn(r->headers_out, "Allow", "GET, HEAD");
-        return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use GET");
-    }
-    gf_mtext_init(&t, r->pool);
-    gf_metrics_render(gf_metrics(), &t);
-
-    /* Gauges from the database. Each family's samples must be contiguous:
-     * the jobs due are gathered apart and written after the generations.
-     * Without a mounted type the module never bound mod_dbd: no query. */
-    has_db = types && types->nelts > 0;
-    dbd = has_db ? gf_db_acquire(r) : NULL;
-    up = dbd != NULL;
     gf_mtext_init(&due, r->pool);
     gf_mtext_init(&oldest, r->pool);
     gf_mtext_init(&near, r->pool);
-    gf_mtext_family(&t, "genflow_generations", "gauge",
+    gf_mtext_family(db, "genflow_generations", "gauge",
                     "Generations in the database by type and status.");
     gf_mtext_family(&due, "genflow_jobs_due", "gauge",
                     "Queued generations whose next attempt is due now, by type.");
@@ -50,18 +42,16 @@ int gf_metrics_handler(request_rec *r)
                     "by type (0: none due).");
     gf_mtext_family(&near, "genflow_generations_near_deadline", "gauge",
                     "Open generations within 15 s of their deadline (GenFlowDeadline), by type.");
-    for (i = 0; up && types && i < types->nelts; i++) {
+    for (i = 0; up && i < types->nelts; i++) {
         const gf_type_t *ty = APR_ARRAY_IDX(types, i, gf_type_t *);
-        gf_db_rows_t *rows;
         apr_int64_t n_due = 0, n_near = 0, age = 0;
         if (gf_db_select(r, dbd, ty->labels[GF_SQL_METRICS], &rows, 1, "x") != GF_DB_OK) {
             up = 0;
             break;
         }
         for (j = 0; j < rows->nrows; j++) {
-            gf_mtext_sample(&t, "genflow_generations",
-                            apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
-                                         apr_atoi64(rows->rows[j][1])),
+            gf_mtext_sample(db, "genflow_generations",
+                            apr_psprintf(r->pool, "%" APR_INT64_T_FMT, apr_atoi64(rows->rows[j][1])),
                             "type", ty->name, "status", rows->rows[j][0], NULL);
             n_due += apr_atoi64(rows->rows[j][2]);
             if (apr_atoi64(rows->rows[j][3]) > age) age = apr_atoi64(rows->rows[j][3]);
@@ -74,56 +64,77 @@ int gf_metrics_handler(request_rec *r)
         gf_mtext_sample(&near, "genflow_generations_near_deadline",
                         apr_psprintf(r->pool, "%" APR_INT64_T_FMT, n_near), "type", ty->name, NULL);
     }
-    if (up) {
-        /* The webhook outbox: one query, whatever the types. */
-        gf_db_rows_t *rows;
-        if (gf_db_select(r, dbd, GF_SQL_WEBHOOK_BACKLOG, &rows, 1, "x") == GF_DB_OK
-            && rows->nrows == 1) {
-            gf_mtext_family(&near, "genflow_webhooks_pending", "gauge",
-                            "Webhook deliveries to the site's backend waiting to go out or to be "
-                            "tried again.");
-            gf_mtext_sample(&near, "genflow_webhooks_pending", rows->rows[0][0], NULL);
-            gf_mtext_family(&near, "genflow_webhooks_oldest_pending_seconds", "gauge",
-                            "Age of the oldest waiting webhook delivery (0: none).");
-            gf_mtext_sample(&near, "genflow_webhooks_oldest_pending_seconds", rows->rows[0][1], NULL);
-            gf_mtext_family(&near, "genflow_webhooks_failed", "gauge",
-                            "Webhook deliveries that failed for good (the admin API lists them).");
-            gf_mtext_sample(&near, "genflow_webhooks_failed", rows->rows[0][2], NULL);
-        }
-        else up = 0;
+    /* The webhook outbox: one query, whatever the types. */
+    if (up && gf_db_select(r, dbd, GF_SQL_WEBHOOK_BACKLOG, &rows, 1, "x") == GF_DB_OK
+        && rows->nrows == 1) {
+        gf_mtext_family(&near, "genflow_webhooks_pending", "gauge",
+                        "Webhook deliveries to the site's backend waiting to go out or to be "
+                        "tried again.");
+        gf_mtext_sample(&near, "genflow_webhooks_pending", rows->rows[0][0], NULL);
+        gf_mtext_family(&near, "genflow_webhooks_oldest_pending_seconds", "gauge",
+                        "Age of the oldest waiting webhook delivery (0: none).");
+        gf_mtext_sample(&near, "genflow_webhooks_oldest_pending_seconds", rows->rows[0][1], NULL);
+        gf_mtext_family(&near, "genflow_webhooks_failed", "gauge",
+                        "Webhook deliveries that failed for good (the admin API lists them).");
+        gf_mtext_sample(&near, "genflow_webhooks_failed", rows->rows[0][2], NULL);
     }
+    else up = 0;
     if (dbd) gf_db_release(r);
+    gf_mtext_append(db, &due);
+    gf_mtext_append(db, &oldest);
+    gf_mtext_append(db, &near);
+    return up;
+}
+
+/* What this child's engine is doing. */
+static void engine_gauges(request_rec *r)
+{
+    int in_flight, max_in_flight, transfers;
+    ap_rprintf(r, "# HELP genflow_workers_running Worker threads in the child that "
+                  "answered this scrape.\n"
+                  "# TYPE genflow_workers_running gauge\n"
+                  "genflow_workers_running{pid=\"%d\"} %d\n",
+               (int)getpid(), gf_engine_running());
+    gf_engine_flights(&in_flight, &max_in_flight, &transfers);
+    ap_rprintf(r, "# HELP genflow_attempts_in_flight Attempts the child that answered "
+                  "this scrape runs at once (GenFlowMaxInFlight caps them).\n"
+                  "# TYPE genflow_attempts_in_flight gauge\n"
+                  "genflow_attempts_in_flight{pid=\"%d\"} %d\n"
+                  "# HELP genflow_provider_exchanges_open HTTP exchanges with "
+                  "providers and stores open in that child now.\n"
+                  "# TYPE genflow_provider_exchanges_open gauge\n"
+                  "genflow_provider_exchanges_open{pid=\"%d\"} %d\n",
+               (int)getpid(), in_flight, (int)getpid(), transfers);
+}
+
+int gf_metrics_handler(request_rec *r)
+{
+    apr_array_header_t *types = gf_registered_types();
+    gf_mtext_t t, db;
+    int up = 0, has_db;
+
+    if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) {
+        apr_table_setn(r->headers_out, "Allow", "GET, HEAD");
+        return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use GET");
+    }
+    gf_mtext_init(&t, r->pool);
+    gf_metrics_render(gf_metrics(), &t);
+    /* Without a mounted type the module never bound mod_dbd: no query. */
+    gf_mtext_init(&db, r->pool);
+    has_db = types && types->nelts > 0;
+    if (has_db) up = database_gauges(r, types, &db);
     r->status = HTTP_OK;
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     if (!r->header_only) {
         ap_rputs(gf_mtext_str(&t), r);
-        ap_rputs(gf_mtext_str(&due), r);
-        ap_rputs(gf_mtext_str(&oldest), r);
-        ap_rputs(gf_mtext_str(&near), r);
+        ap_rputs(gf_mtext_str(&db), r);
         gf_breaker_metrics(r);
         gf_limits_metrics(r);
         ap_rputs("# HELP genflow_database_up 1 when PostgreSQL answered this scrape.\n"
                  "# TYPE genflow_database_up gauge\n", r);
         if (has_db) ap_rprintf(r, "genflow_database_up %d\n", up);
-        ap_rprintf(r, "# HELP genflow_workers_running Worker threads in the child that "
-                      "answered this scrape.\n"
-                      "# TYPE genflow_workers_running gauge\n"
-                      "genflow_workers_running{pid=\"%d\"} %d\n",
-                   (int)getpid(), gf_engine_running());
-        {
-            int in_flight, max_in_flight, transfers;
-            gf_engine_flights(&in_flight, &max_in_flight, &transfers);
-            ap_rprintf(r, "# HELP genflow_attempts_in_flight Attempts the child that answered "
-                          "this scrape runs at once (GenFlowMaxInFlight caps them).\n"
-                          "# TYPE genflow_attempts_in_flight gauge\n"
-                          "genflow_attempts_in_flight{pid=\"%d\"} %d\n"
-                          "# HELP genflow_provider_exchanges_open HTTP exchanges with "
-                          "providers and stores open in that child now.\n"
-                          "# TYPE genflow_provider_exchanges_open gauge\n"
-                          "genflow_provider_exchanges_open{pid=\"%d\"} %d\n",
-                       (int)getpid(), in_flight, (int)getpid(), transfers);
-        }
+        engine_gauges(r);
     }
     return OK;
 }
