@@ -91,6 +91,12 @@ int gf_run_due_types(const gf_database_t *e, apr_pool_t *p, int *due);
 void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t);
 /* Sweeps that are not per type (idempotency records). */
 void gf_run_sweep_global(server_rec *s, apr_pool_t *p);
+/* One statement on a pooled connection of s, given back at once (the
+ * engine's own reads and writes outside a claim); GF_DB_UNAVAILABLE
+ * without a connection. */
+gf_db_status_t gf_run_select(server_rec *s, apr_pool_t *p, const char *label,
+                             gf_db_rows_t **rows, int nargs, const char *const *args);
+
 /* Take up to want places in the child's loop (0 when full; want when
  * there is no loop); each is given back by gf_engine_landed. */
 int gf_engine_reserve(int want);

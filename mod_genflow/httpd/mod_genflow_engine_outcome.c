@@ -261,19 +261,20 @@ typedef struct {
 static void cost_now(void *baton)
 {
     call_cost_t *k = baton;
-    ap_dbd_t *dbd = gf_db_open(k->p, k->s);
     gf_db_rows_t *rows;
-    if (!dbd) return;
-    if (gf_db_pselect(k->s, k->p, dbd, GF_SQL_COST_RECORD, &rows, 7, k->c->id, k->c->type->name,
-                      apr_itoa(k->p, k->c->attempts), k->provider,
-                      k->res->usage > 0 ? apr_psprintf(k->p, "%.6f", k->res->usage) : NULL,
-                      k->res->usage > 0 ? k->res->usage_unit : NULL,
-                      apr_psprintf(k->p, "%.6f", k->cost)) != GF_DB_OK) {
+    const char *args[7];
+    args[0] = k->c->id;
+    args[1] = k->c->type->name;
+    args[2] = apr_itoa(k->p, k->c->attempts);
+    args[3] = k->provider;
+    args[4] = k->res->usage > 0 ? apr_psprintf(k->p, "%.6f", k->res->usage) : NULL;
+    args[5] = k->res->usage > 0 ? k->res->usage_unit : NULL;
+    args[6] = apr_psprintf(k->p, "%.6f", k->cost);
+    if (gf_run_select(k->s, k->p, GF_SQL_COST_RECORD, &rows, 7, args) != GF_DB_OK) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, k->s, GF_LOGNO(1415)
                      "the cost of type=%s id=%s attempt=%d at %s was not recorded",
                      k->c->type->name, k->c->id, k->c->attempts, k->provider);
     }
-    gf_db_close(k->s, dbd);
 }
 
 /* The call was made and cost what it cost, whatever becomes of its

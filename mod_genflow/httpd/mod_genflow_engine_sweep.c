@@ -12,6 +12,17 @@
 #include "httpd/mod_genflow_engine_int.h"
 #include "core/gf_sql.h"
 
+gf_db_status_t gf_run_select(server_rec *s, apr_pool_t *p, const char *label,
+                             gf_db_rows_t **rows, int nargs, const char *const *args)
+{
+    ap_dbd_t *dbd = gf_db_open(p, s);
+    gf_db_status_t st;
+    if (!dbd) return GF_DB_UNAVAILABLE;
+    st = gf_db_pselectv(s, p, dbd, label, rows, nargs, args);
+    gf_db_close(s, dbd);
+    return st;
+}
+
 void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t)
 {
     gf_server_conf_t *sc = gf_server_conf(s);

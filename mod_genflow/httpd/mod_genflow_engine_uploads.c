@@ -35,18 +35,6 @@ static const gf_storage_t *store_named(const gf_server_conf_t *sc, const char *b
     return NULL;
 }
 
-/* One statement on a pooled connection, given back at once. */
-static gf_db_status_t one_select(server_rec *s, apr_pool_t *p, const char *label,
-                                 gf_db_rows_t **rows, int nargs, const char *const *args)
-{
-    ap_dbd_t *dbd = gf_db_open(p, s);
-    gf_db_status_t st;
-    if (!dbd) return GF_DB_UNAVAILABLE;
-    st = gf_db_pselectv(s, p, dbd, label, rows, nargs, args);
-    gf_db_close(s, dbd);
-    return st;
-}
-
 static void expire_unused(server_rec *s, apr_pool_t *p, long retention)
 {
     gf_server_conf_t *sc = gf_server_conf(s);
@@ -58,7 +46,7 @@ static void expire_unused(server_rec *s, apr_pool_t *p, long retention)
     args[1] = apr_pstrcat(p, sc->storage->backend, sc->fallback_storage ? "\n" : "",
                           sc->fallback_storage ? sc->fallback_storage->backend : "", NULL);
     args[2] = apr_itoa(p, EXPIRE_BATCH);
-    if (one_select(s, p, GF_SQL_UPLOAD_EXPIRE, &rows, 3, args) != GF_DB_OK || rows->nrows == 0) {
+    if (gf_run_select(s, p, GF_SQL_UPLOAD_EXPIRE, &rows, 3, args) != GF_DB_OK || rows->nrows == 0) {
         return;
     }
     for (i = 0; i < rows->nrows; i++) {
@@ -114,7 +102,7 @@ static void remove_orphans(server_rec *s, apr_pool_t *p, const gf_storage_t *st,
     }
     if (objs->nelts < LIST_PAGE) *after = '\0';
     else apr_cpystrn(after, APR_ARRAY_IDX(objs, objs->nelts - 1, gf_storage_object_t).key, after_size);
-    if (!args[0] || one_select(s, p, GF_SQL_UPLOAD_KNOWN, &rows, 1, args) != GF_DB_OK) return;
+    if (!args[0] || gf_run_select(s, p, GF_SQL_UPLOAD_KNOWN, &rows, 1, args) != GF_DB_OK) return;
     for (i = 0; i < rows->nrows; i++) apr_hash_set(known, rows->rows[i][0], 36, "");
     for (i = 0; i < objs->nelts; i++) {
         const gf_storage_object_t *o = &APR_ARRAY_IDX(objs, i, gf_storage_object_t);

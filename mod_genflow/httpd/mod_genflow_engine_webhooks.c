@@ -54,19 +54,15 @@ typedef struct {
     apr_pool_t *p;
     const char *label;
     int nargs;
-    const char **args;
+    const char *const *args;
     gf_db_status_t st;
 } statement_t;
 
 static void statement_now(void *baton)
 {
     statement_t *q = baton;
-    ap_dbd_t *dbd = gf_db_open(q->p, q->s);
     gf_db_rows_t *rows;
-    q->st = GF_DB_UNAVAILABLE;
-    if (!dbd) return;
-    q->st = gf_db_pselectv(q->s, q->p, dbd, q->label, &rows, q->nargs, q->args);
-    gf_db_close(q->s, dbd);
+    q->st = gf_run_select(q->s, q->p, q->label, &rows, q->nargs, q->args);
 }
 
 static void record(delivery_t *d, int status, const char *error)
