@@ -18,7 +18,7 @@ use LWP::UserAgent;
 use JSON::PP;
 use Time::HiRes qw(sleep time);
 
-plan tests => 38;
+plan tests => 42;
 
 my $S3 = start_s3();
 ok($S3->{ready}, 'the S3 server listens');
@@ -49,6 +49,7 @@ grant($u, 100);
 
 my $wport = free_port();
 my $pport = free_port();
+my $vport = free_port();
 my $s3conf = "$S3->{conf} prefix=genflow/ timeout=2000 attempts=2";
 my ($dir, $base) = start_own_server(<<"BODY");
 GenFlowS3 $s3conf secret_file=$S3->{secret_file}
@@ -82,9 +83,15 @@ Listen 127.0.0.1:$pport
     ServerName presigned.test
     GenFlowS3 $s3conf secret_file=$S3->{secret_file} presign=600
 </VirtualHost>
+Listen 127.0.0.1:$vport
+<VirtualHost 127.0.0.1:$vport>
+    ServerName virtual.test
+    GenFlowS3 bucket=genflow-pics region=eu-test-1 endpoint=http://localhost:$S3->{port} style=virtual key_file=$S3->{key_file} secret_file=$S3->{secret_file} insecure_loopback=on public_url=$s3/genflow-pics
+</VirtualHost>
 BODY
 my $wrong = "http://127.0.0.1:$wport";
 my $presigned = "http://127.0.0.1:$pport";
+my $virtual = "http://127.0.0.1:$vport";
 
 sub generate {
     my ($b, $path, $body) = @_;
@@ -201,6 +208,19 @@ sub generate {
     is(s3_call(GET => '/_stats')->{presigned}, 1, 'its signature checked out');
     (my $bad = $g->{imageUrl} // '') =~ s/X-Amz-Expires=600/X-Amz-Expires=6000/;
     is($ua->get($bad)->code, 403, 'a URL with a longer expiry than it was signed for: 403');
+}
+
+# 7. style=virtual: the bucket is the host's first label
+#    (genflow-pics.localhost here), signed as such; clients load the picture
+#    from public_url.
+{
+    s3_call(POST => '/_reset');
+    my $g = generate($virtual, 's3-art', { prompt => 'a virtual-host bucket' });
+    is($g->{status}, 'completed', 'a generation with style=virtual completes');
+    my $st = s3_call(GET => '/_stats');
+    is($st->{virtualHost}, 1, 'its PUT went to genflow-pics.localhost');
+    is_deeply($st->{refused}, [], 'signed for that host');
+    is($ua->get($g->{imageUrl} // "$s3/none")->code, 200, 'and the picture loads from public_url');
 }
 
 stop_own_server($dir);

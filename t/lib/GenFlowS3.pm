@@ -38,6 +38,7 @@ sub start_s3 {
     }
     my $port = free_port();
     $s{url} = "http://127.0.0.1:$port";
+    $s{port} = $port;
     my $pid = IPC::Open2::open2(my $out, my $in, 'node', "$top/tests/s3/server.mjs", $port,
                                 'genflow-pics', 'eu-test-1', $s{key}, $s{secret}, "$dir/objects");
     push @pids, $pid;

@@ -24,7 +24,7 @@ import { Hash } from '@smithy/hash-node';
 const [port, bucket, region, accessKey, secretKey, dir] = process.argv.slice(2);
 let stats, slowMs;
 function reset() {
-  stats = { puts: [], putsStarted: [], deletes: [], gets: 0, anonymous: 0, presigned: 0, refused: [] };
+  stats = { puts: [], putsStarted: [], deletes: [], gets: 0, anonymous: 0, presigned: 0, virtualHost: 0, refused: [] };
   slowMs = 0;
 }
 reset();
@@ -155,12 +155,22 @@ const server = http.createServer((req, res) => {
       req.headers = { 'content-type': 'image/png', 'content-length': String(body.length) };
       return forward(req, res, body);
     }
-    const key = decodeURIComponent(url.pathname.replace(`/${bucket}/`, ''));
+    // Virtual-host style (<bucket>.<host>): checked as sent, then handed to
+    // s3rver in path style.
+    const virtualHost = (req.headers.host || '').startsWith(`${bucket}.`);
+    const key = decodeURIComponent(virtualHost ? url.pathname.slice(1)
+                                               : url.pathname.replace(`/${bucket}/`, ''));
+    const pathStyle = () => {
+      if (!virtualHost) return;
+      req.url = `/${bucket}${req.url}`;
+      req.headers.host = `127.0.0.1:${port}`;   // s3rver would take the name's label again
+    };
     if (url.searchParams.has('X-Amz-Signature')) {
       const bad = await verifyPresigned(req, url);
       if (bad) return s3Error(res, ...bad);
       stats.presigned++;
       req.url = url.pathname;
+      pathStyle();
       return forward(req, res, body);
     }
     if (!req.headers.authorization) {
@@ -168,10 +178,13 @@ const server = http.createServer((req, res) => {
         return s3Error(res, 403, 'AccessDenied', 'anonymous requests may only read');
       }
       stats.anonymous++;
+      pathStyle();
       return forward(req, res, body);
     }
     const bad = await verify(req, body);
     if (bad) return s3Error(res, ...bad);
+    if (virtualHost) stats.virtualHost++;
+    pathStyle();
     if (req.method === 'PUT') {
       stats.putsStarted.push(key);
       if (slowMs) await new Promise((r) => setTimeout(r, slowMs));
