@@ -638,6 +638,11 @@ END_TEST
 START_TEST(http_origin_rule)
 {
     const char *base = "https://queue.fal.run";
+    /* Plain http to loopback only, names under .localhost included. */
+    ck_assert_ptr_null(gf_http_check_url(test_pool, "http://genflow-pics.localhost:9000/k", 1));
+    ck_assert_ptr_null(gf_http_check_url(test_pool, "http://127.0.0.1:9000/k", 1));
+    ck_assert_ptr_nonnull(gf_http_check_url(test_pool, "http://localhost.example.com/k", 1));
+    ck_assert_ptr_nonnull(gf_http_check_url(test_pool, "http://genflow-pics.localhost/k", 0));
     ck_assert_ptr_null(gf_http_check_origin(test_pool, "https://queue.fal.run/x/requests/1", base));
     ck_assert_ptr_null(gf_http_check_origin(test_pool, "HTTPS://Queue.Fal.Run:443/a", base));
     ck_assert_ptr_null(gf_http_check_origin(test_pool, "http://127.0.0.1:8/x",
