@@ -164,21 +164,22 @@ static const char WEBHOOK_RETRY_SQL[] =
     " last_status = NULLIF(%d, 0), last_error = %s"
     " WHERE id = %s::bigint AND attempts = %d AND state = 'pending' RETURNING state";
 
-/* args: how many. The failed deliveries, newest first (admin API). */
+/* args: state (failed, pending or delivered), how many. The deliveries in
+ * that state, newest first (admin API). */
 static const char WEBHOOK_FAILED_SQL[] =
     "SELECT json_build_object('id', o.id, 'webhookId', o.webhook_id,"
     " 'generationId', o.generation_id, 'type', o.gen_type, 'user', o.user_id, 'event', o.event,"
     " 'url', o.url, 'attempts', o.attempts, 'lastStatus', o.last_status,"
     " 'lastError', o.last_error, 'createdAt', genflow_rfc3339(o.created_at))::text"
-    " FROM genflow_webhook_outbox o WHERE o.state = 'failed' AND %d > 0"
+    " FROM genflow_webhook_outbox o WHERE o.state = %s"
     " ORDER BY o.created_at DESC, o.id DESC LIMIT %d";
 
-/* args: id. A failed or delivered delivery goes out again, with the same
+/* args: id. A delivery goes out again (a waiting one: now), with the same
  * webhook-id, its retry period starting now. */
 static const char WEBHOOK_REDELIVER_SQL[] =
     "UPDATE genflow_webhook_outbox SET state = 'pending', next_attempt_at = now(),"
     " retry_from = now(), lease_until = NULL"
-    " WHERE id = %s::bigint AND state IN ('failed', 'delivered') RETURNING webhook_id";
+    " WHERE id = %s::bigint RETURNING webhook_id";
 
 /* args: seconds (GenFlowRetention). Deliveries done with (delivered or
  * failed) longer ago than that leave the outbox, a batch at a time. */

@@ -206,11 +206,12 @@ static int grant_credits(request_rec *r, ap_dbd_t *dbd)
     return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, out));
 }
 
-/* GET {admin}/webhooks?limit=: the deliveries that failed for good,
- * newest first. */
-static int list_failed_webhooks(request_rec *r, ap_dbd_t *dbd)
+/* GET {admin}/webhooks?state=&limit=: the deliveries that failed for good
+ * (or those waiting, or delivered), newest first. */
+static int list_webhooks(request_rec *r, ap_dbd_t *dbd)
 {
     const char *limit_arg = gf_query_arg(r->pool, r->args, "limit");
+    const char *state = gf_query_arg(r->pool, r->args, "state");
     long limit = ADMIN_DEFAULT_LIMIT;
     gf_db_rows_t *rows;
     gf_db_status_t st;
@@ -218,10 +219,16 @@ static int list_failed_webhooks(request_rec *r, ap_dbd_t *dbd)
     int i;
 
     if (limit_arg == GF_QUERY_BAD) return gf_send_bad_query(r, "limit");
+    if (state == GF_QUERY_BAD) return gf_send_bad_query(r, "state");
     if (limit_arg && (gf_parse_amount(r->pool, limit_arg, ADMIN_MAX_LIMIT, &limit) || limit < 1)) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "limit must be 1..500");
     }
-    st = gf_db_select(r, dbd, GF_SQL_WEBHOOK_FAILED, &rows, 2, "1", apr_ltoa(r->pool, limit));
+    if (!state) state = "failed";
+    if (strcmp(state, "failed") && strcmp(state, "pending") && strcmp(state, "delivered")) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "state must be failed, pending or delivered");
+    }
+    st = gf_db_select(r, dbd, GF_SQL_WEBHOOK_FAILED, &rows, 2, state, apr_ltoa(r->pool, limit));
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     out = gf_json_pool_own(r->pool, json_object_new_object());
     items = json_object_new_array();
@@ -234,8 +241,8 @@ static int list_failed_webhooks(request_rec *r, ap_dbd_t *dbd)
     return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, out));
 }
 
-/* POST {admin}/webhooks/{id}/redeliver: a failed (or delivered) delivery
- * goes out again, with the same webhook-id. */
+/* POST {admin}/webhooks/{id}/redeliver: a delivery goes out again (a
+ * waiting one: now), with the same webhook-id. */
 static int redeliver_webhook(request_rec *r, ap_dbd_t *dbd, const char *id)
 {
     gf_db_rows_t *rows;
@@ -244,7 +251,7 @@ static int redeliver_webhook(request_rec *r, ap_dbd_t *dbd, const char *id)
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (rows->nrows != 1) {
         return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_NOT_FOUND,
-                             "no failed or delivered webhook delivery has that id");
+                             "no webhook delivery has that id");
     }
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, GF_LOGNO(1903)
                   "admin %s asked to redeliver webhook %s", r->user ? r->user : "-", rows->rows[0][0]);
@@ -310,7 +317,7 @@ int gf_admin_handler(request_rec *r)
     }
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
     if (!strcmp(tail, "credits")) return grant_credits(r, dbd);
-    if (!strcmp(tail, "webhooks")) return list_failed_webhooks(r, dbd);
+    if (!strcmp(tail, "webhooks")) return list_webhooks(r, dbd);
     if (!strcmp(tail, "redeliver")) return redeliver_webhook(r, dbd, redeliver_id(r));
     return !strcmp(r->method, "GET") ? list_jobs(r, dbd) : delete_jobs(r, dbd);
 }

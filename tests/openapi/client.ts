@@ -245,6 +245,32 @@ let completed = '';
               'adminGrantCredits of 0');
   expectError(await demo.POST('/api/admin/credits', { body: { user: 'demo', amount: 1000 } }), 403, 'FORBIDDEN',
               'adminGrantCredits as a user');
+  // A webhook back to the demo's own origin, where nothing answers a POST
+  // with 2xx: the delivery waits to be tried again; redelivered, it is due now.
+  const hooked = await demo.POST('/api/{type}/create', {
+    params: { path: { type } },
+    body: { prompt: 'told to the backend', webhook: `${base}/no-such-hook`, webhookEvents: ['cancelled'] },
+  });
+  expect(hooked, 201, 'createGeneration with a webhook');
+  const hookedId = hooked.data?.generationId ?? '';
+  await demo.POST('/api/{type}/cancel/{id}', typeParams(hookedId));
+  let waiting: components['schemas']['WebhookDelivery'] | undefined;
+  for (let i = 0; i < 40 && !waiting; i++) {
+    const list = await admin.GET('/api/admin/webhooks', { params: { query: { state: 'pending', limit: 50 } } });
+    waiting = list.data?.items.find((d) => d.generationId === hookedId && d.attempts > 0);
+    if (!waiting) await new Promise((r) => setTimeout(r, 250));
+  }
+  check(!!waiting && waiting.event === 'cancelled', 'adminListWebhooks: the delivery waits to be tried again');
+  const failed = await admin.GET('/api/admin/webhooks', {});
+  expect(failed, 200, 'adminListWebhooks');
+  expectError(await admin.GET('/api/admin/webhooks', { params: { query: { limit: 0 } } }), 400, 'VALIDATION_ERROR',
+              'adminListWebhooks with limit 0');
+  const again = await admin.POST('/api/admin/webhooks/{id}/redeliver',
+                                 { params: { path: { id: waiting?.id ?? 1 } } });
+  expect(again, 202, 'adminRedeliverWebhook');
+  check(again.data?.webhookId === waiting?.webhookId, 'adminRedeliverWebhook: the same webhook-id');
+  expectError(await admin.POST('/api/admin/webhooks/{id}/redeliver', { params: { path: { id: 999999999 } } }),
+              404, 'NOT_FOUND', 'adminRedeliverWebhook of no such delivery');
   const metrics = await admin.GET('/api/metrics', { parseAs: 'text' });
   expect(metrics, 200, 'getMetrics');
   check((metrics.data ?? '').includes('# TYPE'), 'getMetrics: Prometheus text');
