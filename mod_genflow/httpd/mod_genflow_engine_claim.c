@@ -158,10 +158,20 @@ static const char *row_provider(apr_pool_t *p, const char *const *row)
     return APR_ARRAY_IDX(chain, index, gf_chain_entry_t).provider;
 }
 
-/* Claim: new work first (a first attempt, a retry or a fallback), then
- * the due polls of accepted jobs, a batch at a time. The places of the
- * providers' limits are taken before each claim (*lc): the claim leaves
- * the rows of providers without one in the queue. */
+/* Is name one of skip's names? */
+static int skip_has(const gf_skip_t *skip, const char *name, apr_size_t n)
+{
+    const char *at = skip->names;
+    while (*at) {
+        const char *end = strchr(at, '\n');
+        apr_size_t len = end ? (apr_size_t)(end - at) : strlen(at);
+        if (len == n && !memcmp(at, name, n)) return 1;
+        if (!end) break;
+        at = end + 1;
+    }
+    return 0;
+}
+
 void gf_skip_add(gf_skip_t *skip, const char *list)
 {
     char *copy, *last, *name;
@@ -173,6 +183,7 @@ void gf_skip_add(gf_skip_t *skip, const char *list)
     copy = buf;
     for (name = apr_strtok(copy, "\n", &last); name; name = apr_strtok(NULL, "\n", &last)) {
         apr_size_t n = strlen(name);
+        if (skip_has(skip, name, n)) continue;
         if (len + n + 2 > sizeof(skip->names)) return;
         if (len) skip->names[len++] = '\n';
         memcpy(skip->names + len, name, n + 1);
@@ -187,6 +198,10 @@ static const char *skip_list(apr_pool_t *p, const gf_limits_claim_t *lc, const g
     return *mine ? apr_pstrcat(p, mine, "\n", skip->names, NULL) : skip->names;
 }
 
+/* Claim: new work first (a first attempt, a retry or a fallback), then
+ * the due polls of accepted jobs, a batch at a time. The places of the
+ * providers' limits are taken before each claim (*lc): the claim leaves
+ * the rows of providers without one in the queue. */
 static gf_db_status_t claim(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
                             const char *lease_owner, int places, gf_limits_claim_t **lc,
                             gf_db_rows_t **rows, gf_skip_t *skip)

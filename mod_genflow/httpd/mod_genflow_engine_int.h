@@ -67,13 +67,14 @@ typedef struct {
 #define GF_POLL_BATCH 16
 /* Providers a claim leaves alone, newline-separated: those whose limits
  * have no place now (the claim adds them), and those a type of a higher
- * priority found full in the same round (the worker passes them on, so
- * that a place freed a moment later goes to the higher type). */
+ * priority found full at any time of the same round (the worker passes
+ * them on, so that a place freed a moment later goes to the higher type). */
 #define GF_SKIP_MAX 1024
 typedef struct {
     char names[GF_SKIP_MAX];
 } gf_skip_t;
-/* Add the newline-separated names of list to skip (as many as fit). */
+/* Add the newline-separated names of list that skip lacks (as many as
+ * fit). */
 void gf_skip_add(gf_skip_t *skip, const char *list);
 /* Work type t on engine e's database: one due generation without an
  * accepted provider job (new work goes first), else a batch of at most

@@ -273,61 +273,94 @@ static int higher_due(const gf_database_t *e, apr_pool_t *pool, int k, int *due,
     return 0;
 }
 
+/* What a worker keeps through one round of an engine, sized for the
+ * child's largest one and outliving the per-round clears of its pool:
+ * which types have work due, the order of the visit, how often each type
+ * was tried, and the providers each type found full. */
+typedef struct {
+    int *due, *order, *tried;
+    gf_skip_t *found;
+} round_t;
+
+static int round_alloc(round_t *r, int maxtypes)
+{
+    r->due = calloc((apr_size_t)maxtypes, sizeof(int));
+    r->order = calloc((apr_size_t)maxtypes, sizeof(int));
+    r->tried = calloc((apr_size_t)maxtypes, sizeof(int));
+    r->found = calloc((apr_size_t)maxtypes, sizeof(gf_skip_t));
+    return r->due && r->order && r->tried && r->found;
+}
+
+static void round_free(round_t *r)
+{
+    free(r->due);
+    free(r->order);
+    free(r->tried);
+    free(r->found);
+}
+
+/* The providers a claim of type k leaves to the types above it: those
+ * that any type of a higher priority found full at any time of the round,
+ * so that a place freed a moment later goes to the higher type, even
+ * after that type was tried its two times and the visit went on without
+ * it (its next round takes the place). Not passed on within a priority. */
+static void skip_of_higher(const gf_database_t *e, const round_t *r, int k, gf_skip_t *skip)
+{
+    int pk = APR_ARRAY_IDX(e->types, k, gf_type_t *)->priority, i;
+    skip->names[0] = '\0';
+    for (i = 0; i < e->types->nelts; i++) {
+        if (APR_ARRAY_IDX(e->types, i, gf_type_t *)->priority > pk) {
+            gf_skip_add(skip, r->found[i].names);
+        }
+    }
+}
+
 /* Work engine e's due types once. 1: something was worked; -1: database
  * trouble only; 0: nothing due. After each claim that took work the visit
  * starts again from the highest priority: a type of lower priority gets a
  * claim only when every type above it had nothing it could take. */
-static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int start, int *due,
-                       int *order)
+static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int start,
+                       round_t *r)
 {
     gf_engine_t *W = gf_engine();
     int ntypes = e->types->nelts, i, worked = 0, trouble = 0, claims = 0;
-    int *tried = order + ntypes, group = 0;
-    /* Providers the types visited so far found full: "above" those of a
-     * higher priority than the type being visited, "same" those of its
-     * own priority (not passed on within a priority). */
-    gf_skip_t above, same;
 
     /* One query says which types have work due; an idle engine costs
      * that query per round, not a claim per type. */
-    if (gf_run_due_types(e, pool, due) < 0) {
+    if (gf_run_due_types(e, pool, r->due) < 0) {
         trouble = 1;
-        for (i = 0; i < ntypes; i++) due[i] = 0;
+        for (i = 0; i < ntypes; i++) r->due[i] = 0;
     }
     apr_pool_clear(pool);
-    visit_order(e, start, order);
-    for (i = 0; i < ntypes; i++) tried[i] = 0;
-    above.names[0] = same.names[0] = '\0';
+    visit_order(e, start, r->order);
+    for (i = 0; i < ntypes; i++) {
+        r->tried[i] = 0;
+        r->found[i].names[0] = '\0';
+    }
     /* The fibers' statements go first: they hold attempts in flight. */
     run_hops();
     for (i = 0; i < ntypes && !W->stopping; i++) {
-        int k = order[i], rc, places;
-        int pk = APR_ARRAY_IDX(e->types, k, gf_type_t *)->priority;
+        int k = r->order[i], rc, places;
+        apr_size_t before;
         gf_skip_t skip;
-        if (i == 0 || pk != group) {
-            /* A lower priority: what the higher ones found full is theirs. */
-            if (i == 0) above.names[0] = '\0';
-            else gf_skip_add(&above, same.names);
-            same.names[0] = '\0';
-            group = pk;
-        }
         /* Twice without work this round is enough (higher_due may have
          * marked it due again). */
-        if (!due[k] || tried[k] >= 2) continue;
-        if (i > 0 && higher_due(e, pool, k, due, tried)) {
+        if (!r->due[k] || r->tried[k] >= 2) continue;
+        if (i > 0 && higher_due(e, pool, k, r->due, r->tried)) {
             apr_pool_clear(pool);
             i = -1;
             continue;
         }
         if ((places = reserve(GF_POLL_BATCH)) == 0) break;
-        skip = above;
+        skip_of_higher(e, r, k, &skip);
+        before = strlen(skip.names);
         rc = gf_run_one(e, pool, APR_ARRAY_IDX(e->types, k, gf_type_t *),
                         apr_psprintf(pool, "%s:%ld", W->node, index), &places, &skip);
         /* What this claim found full: skip now ends with it. */
         {
-            const char *found = skip.names + strlen(above.names);
+            const char *found = skip.names + before;
             if (*found == '\n') found++;
-            gf_skip_add(&same, found);
+            gf_skip_add(&r->found[k], found);
         }
         unreserve(places);
         apr_pool_clear(pool);
@@ -340,8 +373,8 @@ static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int
             i = -1;
         }
         else {
-            tried[k]++;
-            due[k] = 0;          /* nothing it could take this round */
+            r->tried[k]++;
+            r->due[k] = 0;          /* nothing it could take this round */
             if (rc < 0) trouble = 1;
         }
     }
@@ -379,7 +412,8 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     long index = arg->index;
     apr_allocator_t *allocator;
     apr_pool_t *pool;
-    int start = 0, *due, *order, maxtypes = 1, j;
+    int start = 0, maxtypes = 1, j;
+    round_t round;
     apr_time_t next_sweep = apr_time_now() + SWEEP_INTERVAL;
     (void)thread;
 
@@ -395,12 +429,8 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         const gf_database_t *e = APR_ARRAY_IDX(W->databases, j, gf_database_t *);
         if (e->types->nelts > maxtypes) maxtypes = e->types->nelts;
     }
-    /* Outlive the per-round clears of pool. */
-    due = calloc((apr_size_t)maxtypes, sizeof(int));
-    order = calloc((apr_size_t)maxtypes * 2, sizeof(int));   /* and tried */
-    if (!due || !order) {
-        free(due);
-        free(order);
+    if (!round_alloc(&round, maxtypes)) {
+        round_free(&round);
         apr_pool_destroy(pool);
         return NULL;
     }
@@ -428,7 +458,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         /* Every database the child's servers use, in turn. */
         for (j = 0; j < W->databases->nelts && !W->stopping; j++) {
             int rc = work_engine(APR_ARRAY_IDX(W->databases, j, gf_database_t *), pool, index,
-                                 start, due, order);
+                                 start, &round);
             if (rc > 0) worked = 1;
             else if (rc < 0) trouble = 1;
         }
@@ -447,8 +477,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         }
     }
     gf_http_thread_cleanup();
-    free(due);
-    free(order);
+    round_free(&round);
     apr_pool_destroy(pool);
     return NULL;   /* as gf_listener_main: return, never apr_thread_exit() */
 }
