@@ -48,6 +48,18 @@
  * would walk every record hundreds of times a second. */
 #define SCAN_GAP         apr_time_from_msec(100)
 #define GF_WOKE_GONE     0x100      /* the client left: no answer */
+/* The hand-over's timed callbacks are dated a second in the past. The
+ * event MPM's listener takes its poll timeout only from a timer that has
+ * expired when it looks, and wakes for a new timer only when it is due
+ * 10 ms before the earliest one it knows: a timer dated now + 1 us that
+ * the listener saw a moment before it was due became that earliest time
+ * while the listener waited on nothing, and every later hand-over, not
+ * 10 ms earlier, waited with it until some socket woke the listener
+ * (t/32 saw parked answers 3 s to minutes late under load). A past date
+ * has expired whenever the listener looks, and is earlier than anything
+ * it knows. The probe uses the same date, so an MPM that refused it
+ * would block instead of park. */
+#define HAND_OVER_AT     (-apr_time_from_sec(1))
 /* Parked requests re-read at least this often: the backstop of NOTIFY
  * (which wakes them at once; a deaf listener clears and wakes everyone). */
 #define PARK_BACKSTOP_LISTENING apr_time_from_sec(30)
@@ -171,7 +183,7 @@ static int can_park(park_t *k, request_rec *r)
     if (k->mpm_parks < 0) {
         int async = 0;
         k->mpm_parks = ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) == APR_SUCCESS && async
-                       && ap_mpm_register_timed_callback(1, noop_callback, NULL) == APR_SUCCESS;
+                       && ap_mpm_register_timed_callback(HAND_OVER_AT, noop_callback, NULL) == APR_SUCCESS;
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, k->s, GF_LOGNO(5001)
                      "waits in this child %s", k->mpm_parks
                      ? "park (event MPM)" : "block a thread (the MPM cannot park requests)");
@@ -361,7 +373,7 @@ static void hand_over(park_t *k)
         p->state = P_HANDED;
         p->handed = p->woke;
         p->woke = 0;
-        if (ap_mpm_register_timed_callback(1, park_callback, p) != APR_SUCCESS) {
+        if (ap_mpm_register_timed_callback(HAND_OVER_AT, park_callback, p) != APR_SUCCESS) {
             /* Never seen: the probe said yes. Try again next round. */
             p->state = P_PARKED;
             p->woke = p->handed;
