@@ -6,7 +6,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 
-plan tests => 38;
+plan tests => 39;
 
 my $alice = new_user('alice');
 my $bob = new_user('bob');
@@ -82,6 +82,25 @@ ok($res->code == 200 && json_of($res)->{status} eq 'cancelled' && ($res->header(
    'after a change: 200, the new object and a new ETag');
 $res = api(GET => "/api/neo-glitch/status/$id", user => $bob, headers => { 'If-None-Match' => $etag });
 ok(is_json_error($res, 404, 'GENERATION_NOT_FOUND'), "another user's id stays 404 with any ETag");
+
+# A client reads its own writes: once the cancel has answered, no child
+# serves the pending answer it keeps, whether or not the child has heard
+# the change's NOTIFY yet (the children share marks of what they changed).
+my $carol = new_user('carol');
+my @stale;
+for my $n (1 .. 20) {
+    my $g = json_of(api(POST => '/api/neo-glitch/create', user => $carol,
+                        body => { prompt => "read your writes $n" }))->{generationId} // '';
+    my $old = '';
+    $old = api(GET => "/api/neo-glitch/status/$g", user => $carol)->header('ETag') // '' for 1 .. 4;
+    api(POST => "/api/neo-glitch/cancel/$g", user => $carol);
+    my $r = api(GET => "/api/neo-glitch/status/$g", user => $carol,
+                headers => { 'If-None-Match' => $old });
+    push @stale, "$n: " . $r->code . ' ' . ($r->code == 200 ? json_of($r)->{status} : '')
+        unless $r->code == 200 && json_of($r)->{status} eq 'cancelled';
+}
+ok(!@stale, 'the read right after a cancel is the cancelled object, 20 times out of 20')
+    or diag("stale answers: @stale");
 
 # A finished generation's answer never changes, so each child keeps it
 # (GenFlowStatusCache) and answers later reads without a query. A change

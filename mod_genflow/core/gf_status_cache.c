@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_atomic.h>
 
 #include "core/gf_status_cache.h"
 
@@ -10,21 +11,35 @@ typedef struct {
     const void *scope;          /* NULL: the slot is empty */
     char *id, *user, *json, *etag;   /* one malloc'd block, id first */
     apr_time_t born;
+    apr_uint32_t mark;          /* its bucket's shared mark when it was read */
 } entry_t;
 
 struct gf_status_cache_t {
     entry_t *slots;
     apr_uint32_t *versions;     /* per slot: forgets seen */
     apr_uint32_t epoch;         /* clears seen */
+    apr_uint32_t *marks;        /* shared with the node's other processes, or NULL */
     apr_size_t n, count;
 };
 
 /* FNV-1a over the id: ids are random UUIDs, any mixing spreads them. */
-static apr_size_t slot_of(const gf_status_cache_t *c, const char *id)
+static apr_uint32_t hash_of(const char *id)
 {
     apr_uint32_t h = 2166136261u;
     for (; *id; id++) h = (h ^ (unsigned char)*id) * 16777619u;
-    return (apr_size_t)h % c->n;
+    return h;
+}
+
+static apr_size_t slot_of(const gf_status_cache_t *c, const char *id)
+{
+    return (apr_size_t)hash_of(id) % c->n;
+}
+
+/* The shared mark of id's bucket (0 when nothing is shared). */
+static apr_uint32_t mark_of(const gf_status_cache_t *c, const char *id)
+{
+    if (!c->marks) return 0;
+    return apr_atomic_read32(&c->marks[hash_of(id) % GF_STATUS_MARKS]);
 }
 
 static void drop(gf_status_cache_t *c, entry_t *e)
@@ -59,6 +74,11 @@ int gf_status_cache_get(gf_status_cache_t *c, const void *scope, const char *id,
     if (!e->scope || e->scope != scope || strcmp(e->id, id) || strcmp(e->user, user)) {
         return 0;
     }
+    if (e->mark != mark_of(c, id)) {
+        /* Another process changed it (or an id of its bucket). */
+        drop(c, e);
+        return 0;
+    }
     *json = apr_pstrdup(p, e->json);
     *etag = apr_pstrdup(p, e->etag);
     if (born) *born = e->born;
@@ -67,7 +87,9 @@ int gf_status_cache_get(gf_status_cache_t *c, const void *scope, const char *id,
 
 apr_uint64_t gf_status_cache_version(const gf_status_cache_t *c, const char *id)
 {
-    return ((apr_uint64_t)c->epoch << 32) | c->versions[slot_of(c, id)];
+    /* Forgets and clears only add, so their sum moves whenever either
+     * does; the low half is the shared mark. */
+    return ((apr_uint64_t)(c->epoch + c->versions[slot_of(c, id)]) << 32) | mark_of(c, id);
 }
 
 int gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id,
@@ -92,6 +114,7 @@ int gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id,
     memcpy(e->id, id, li);
     e->scope = scope;
     e->born = born;
+    e->mark = (apr_uint32_t)version;
     c->count++;
     return 1;
 }
@@ -110,6 +133,17 @@ void gf_status_cache_clear(gf_status_cache_t *c)
     c->epoch++;
     if (!c->count) return;
     for (i = 0; i < c->n; i++) drop(c, &c->slots[i]);
+}
+
+void gf_status_cache_share(gf_status_cache_t *c, apr_uint32_t *marks)
+{
+    c->marks = marks;
+}
+
+void gf_status_cache_mark(gf_status_cache_t *c, const char *id)
+{
+    if (c->marks) apr_atomic_inc32(&c->marks[hash_of(id) % GF_STATUS_MARKS]);
+    gf_status_cache_forget(c, id);
 }
 
 apr_size_t gf_status_cache_count(const gf_status_cache_t *c)

@@ -17,6 +17,16 @@
  * not a global count, so a busy server whose other generations keep
  * changing still fills the cache.
  *
+ * A notification reaches each child a moment after the commit, so a child
+ * could answer from memory just after a change it has not heard yet, even
+ * a change the same client made (a cancel, then a status read that lands
+ * on another child). So the processes of one httpd also share marks, one
+ * counter per hash bucket of ids in shared memory: a process that changed
+ * a generation bumps its bucket before it answers, an entry remembers its
+ * bucket's count when it was read, and a get that finds the count moved
+ * drops the entry. Changes made by other httpd nodes rely on the
+ * notification alone.
+ *
  * The table is direct-mapped on the generation id: a new entry replaces
  * whatever shared its slot, so memory is bounded by the slot count (each
  * entry holds one status object, usually under a kilobyte and never over
@@ -46,13 +56,14 @@ int gf_status_cache_get(gf_status_cache_t *c, const void *scope, const char *id,
                         const char *user, apr_pool_t *p, const char **json, const char **etag,
                         apr_time_t *born);
 
-/* The version of id's slot, to take before reading the row. */
+/* The version of id's slot (and of its shared mark), to take before
+ * reading the row. */
 apr_uint64_t gf_status_cache_version(const gf_status_cache_t *c, const char *id);
 
 /* Remember an answer read at version (replacing the slot's entry), with
  * born, a time of the caller's (the running generation's start, for its
- * Retry-After). 1 stored; 0 refused: the slot was forgotten or cleared
- * since version, or the answer is too large. */
+ * Retry-After). 1 stored; 0 refused: the slot was forgotten or cleared,
+ * or its mark bumped, since version, or the answer is too large. */
 int gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id,
                         const char *user, const char *json, const char *etag, apr_time_t born,
                         apr_uint64_t version);
@@ -63,6 +74,19 @@ void gf_status_cache_forget(gf_status_cache_t *c, const char *id);
 
 /* Forget everything, and refuse every put read before. */
 void gf_status_cache_clear(gf_status_cache_t *c);
+
+/* Buckets of the shared marks: a change to one id also drops the cached
+ * answers of the ids that share its bucket (a read each, no harm). */
+#define GF_STATUS_MARKS 4096
+
+/* Share marks, GF_STATUS_MARKS counters every process of the node sees
+ * (shared memory made before the fork, zeroed), with the cache. */
+void gf_status_cache_share(gf_status_cache_t *c, apr_uint32_t *marks);
+
+/* id was changed by this process: bump its shared mark (every process's
+ * next get of it misses), and forget it here. Thread-safe as to the other
+ * processes; the caller serialises it with the other calls here. */
+void gf_status_cache_mark(gf_status_cache_t *c, const char *id);
 
 /* Entries held now (for tests and the debug log). */
 apr_size_t gf_status_cache_count(const gf_status_cache_t *c);

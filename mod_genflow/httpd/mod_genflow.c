@@ -9,7 +9,8 @@
  *     The providers' circuit breakers get their shared memory and global
  *     mutex (mod_genflow_breaker.c; the Mutex is registered in pre_config),
  *     and their limits theirs, kept from the parent's start to its end
- *     (mod_genflow_limits.c).
+ *     (mod_genflow_limits.c); the children's status caches share marks
+ *     of the changes each made (mod_genflow_engine_changes.c).
  *  3. child_init: re-attach both mutexes, start the background
  *     workers (mod_genflow_engine_worker.c).
  *     translate_name + map_to_storage: a request inside a GenFlowType
@@ -80,6 +81,7 @@ static int gf_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     P->limits = apr_pcalloc(pconf, gf_limits_state_size);
     P->watch = apr_pcalloc(pconf, gf_watch_state_size);
     P->types = apr_pcalloc(pconf, gf_types_state_size);
+    P->engine_shared = apr_pcalloc(pconf, gf_engine_shared_size);
     process = P;
     gf_handlers_pre_config();
     apr_pool_cleanup_register(pconf, NULL, forget_process, apr_pool_cleanup_null);
@@ -126,6 +128,8 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     if (gf_limits_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* The status caches' marks, shared by the children. */
+    gf_engine_post_config(pconf, s);
     /* The servers that mount types, by the name generations record. */
     if (gf_servers_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;

@@ -7,6 +7,11 @@
 
 #include "httpd/mod_genflow_config.h"
 
+/* Before the fork: the marks by which the children's status caches tell
+ * each other of the changes they made (core/gf_status_cache.h). Without
+ * them (shared memory refused, logged) each child hears of another's
+ * changes by NOTIFY only. */
+void gf_engine_post_config(apr_pool_t *pconf, server_rec *s);
 /* Start this child's engine. on_change(id) hears every generation
  * announced as changed (id NULL: any may have), after the engine's own
  * waiters: the parked waits of the child (mod_genflow_watch.c), a concern
@@ -38,6 +43,10 @@ int gf_engine_status_cached(apr_pool_t *p, const gf_type_t *t, const char *id,
                              const char *user, const char **json, const char **etag,
                              apr_time_t *born);
 apr_uint64_t gf_engine_status_version(const char *id);
+/* This process changed id (a cancel, say): no child of this httpd answers
+ * its next read of id from memory, whether or not its NOTIFY arrived.
+ * Call it after the commit and before the answer. */
+void gf_engine_status_changed(const char *id);
 void gf_engine_status_store(const gf_type_t *t, const char *id, const char *user,
                              const char *json, const char *etag, apr_time_t born,
                              apr_uint64_t version);

@@ -11,8 +11,45 @@
  */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_shm.h>
 
 #include "httpd/mod_genflow_engine_int.h"
+
+/* Made in the parent for the configuration's lifetime: the children of a
+ * graceful restart's old generation keep the segment they had, so during
+ * the overlap a change made by one generation reaches the other's caches
+ * by NOTIFY only. */
+struct gf_engine_shared {
+    apr_uint32_t *marks;         /* GF_STATUS_MARKS counters, or NULL */
+};
+const apr_size_t gf_engine_shared_size = sizeof(struct gf_engine_shared);
+
+void gf_engine_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    struct gf_engine_shared *sh = GF_PROCESS_STATE(engine_shared);
+    apr_size_t bytes = sizeof(apr_uint32_t) * GF_STATUS_MARKS;
+    apr_shm_t *shm;
+    apr_status_t rv = apr_shm_create(&shm, bytes, NULL, pconf);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, GF_LOGNO(1612)
+                     "cannot create the status cache's shared marks (%" APR_SIZE_T_FMT
+                     " bytes): a child may answer a status read from memory for a few "
+                     "milliseconds after another child changed the generation", bytes);
+        sh->marks = NULL;
+        return;
+    }
+    sh->marks = apr_shm_baseaddr_get(shm);
+    memset(sh->marks, 0, bytes);
+}
+
+gf_status_cache_t *gf_engine_cache_create(apr_pool_t *pchild, apr_size_t slots)
+{
+    gf_status_cache_t *c = gf_status_cache_create(pchild, slots);
+    struct gf_engine_shared *sh = GF_PROCESS_STATE(engine_shared);
+    if (sh->marks) gf_status_cache_share(c, sh->marks);
+    return c;
+}
 
 apr_uint64_t gf_engine_change_seq(void)
 {
@@ -156,6 +193,15 @@ void gf_engine_status_store(const gf_type_t *t, const char *id, const char *user
     if (gf_engine_listening()) {
         gf_status_cache_put(W->cache, t, id, user, json, etag, born, version);
     }
+    apr_thread_mutex_unlock(W->mutex);
+}
+
+void gf_engine_status_changed(const char *id)
+{
+    gf_engine_t *W = gf_engine();
+    if (!W || !W->cache) return;
+    apr_thread_mutex_lock(W->mutex);
+    gf_status_cache_mark(W->cache, id);
     apr_thread_mutex_unlock(W->mutex);
 }
 

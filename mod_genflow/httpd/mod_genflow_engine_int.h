@@ -160,7 +160,7 @@ typedef struct gf_engine_t {
     gf_waiter_t *waiters;
     const char *node;            /* host:pid, the prefix of lease owners */
     apr_interval_time_t heartbeat;
-    gf_status_cache_t *cache;    /* finished status answers; NULL: off */
+    gf_status_cache_t *cache;    /* status answers; NULL: off */
     void (*on_change)(const char *id); /* told after the waiters (child_init) */
 } gf_engine_t;
 
@@ -177,6 +177,8 @@ static APR_INLINE gf_engine_t *gf_engine(void)
  * what the status cache holds of it; wake one (all) idle worker(s). */
 void gf_engine_announce_change(const char *id);
 void gf_engine_wake_all(int all);
+/* The status cache of a new child, with the marks of post_config. */
+gf_status_cache_t *gf_engine_cache_create(apr_pool_t *pchild, apr_size_t slots);
 
 /* mod_genflow_engine_listener.c: the listener thread's body. */
 void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data);

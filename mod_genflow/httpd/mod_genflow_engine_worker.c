@@ -598,7 +598,7 @@ void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
     apr_thread_mutex_create(&W->mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
     apr_thread_cond_create(&W->work, pchild);
     if (gf_conf_status_cache(sc) > 0) {
-        W->cache = gf_status_cache_create(pchild, (apr_size_t)gf_conf_status_cache(sc));
+        W->cache = gf_engine_cache_create(pchild, (apr_size_t)gf_conf_status_cache(sc));
     }
     gf_http_set_abort_flag(&W->abort);
     W->threads = apr_pcalloc(pchild, sizeof(apr_thread_t *) * (apr_size_t)(n > 0 ? n : 1));

@@ -263,6 +263,8 @@ int gf_type_handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_rout
                       GF_JOB_CANCELLED, "cancelled by the user", NULL, NULL, NULL, NULL,
                       r->user);
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
+    /* Committed: the client's next read, on whichever child, sees it. */
+    gf_engine_status_changed(route->id);
     if (rows->nrows == 0 && rows->rerun) {
         /* Run twice after a lost connection: did the first run cancel it? */
         gf_db_rows_t *now;

@@ -113,6 +113,46 @@ START_TEST(test_oversized_entry_not_cached)
 }
 END_TEST
 
+/* Two processes of one httpd: a change one of them made (its mark) is
+ * seen by the other's next get, before any notification, and refuses an
+ * answer the other read before it; ids of other buckets keep theirs. */
+START_TEST(test_shared_marks_reach_the_other_processes)
+{
+    apr_uint32_t *marks = apr_pcalloc(test_pool, sizeof(apr_uint32_t) * GF_STATUS_MARKS);
+    gf_status_cache_t *a = gf_status_cache_create(test_pool, 64);
+    gf_status_cache_t *b = gf_status_cache_create(test_pool, 64);
+    const char *json, *etag;
+    apr_uint64_t v;
+
+    gf_status_cache_share(a, marks);
+    gf_status_cache_share(b, marks);
+    gf_status_cache_put(a, &TYPE_A, ID1, "alice", "{\"status\":\"pending\"}", "\"p\"", 5,
+                        gf_status_cache_version(a, ID1));
+    gf_status_cache_put(a, &TYPE_A, ID2, "alice", "{}", "\"q\"", 5,
+                        gf_status_cache_version(a, ID2));
+    gf_status_cache_put(b, &TYPE_A, ID1, "alice", "{\"status\":\"pending\"}", "\"p\"", 5,
+                        gf_status_cache_version(b, ID1));
+    ck_assert_int_eq(gf_status_cache_get(a, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL), 1);
+
+    gf_status_cache_mark(b, ID1);        /* b cancelled it */
+    ck_assert_int_eq(gf_status_cache_get(b, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL), 0);
+    ck_assert_int_eq(gf_status_cache_get(a, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL), 0);
+    ck_assert_int_eq(gf_status_cache_count(a), 1);   /* dropped, not only skipped */
+    ck_assert_int_eq(gf_status_cache_get(a, &TYPE_A, ID2, "alice", test_pool, &json, &etag, NULL), 1);
+
+    /* Read by a before b's change, stored after it: refused. */
+    v = gf_status_cache_version(a, ID1);
+    gf_status_cache_mark(b, ID1);
+    ck_assert_int_eq(gf_status_cache_put(a, &TYPE_A, ID1, "alice", "{}", "\"p\"", 5, v), 0);
+    /* Read after it: kept, and answered until the next change. */
+    v = gf_status_cache_version(a, ID1);
+    ck_assert_int_eq(gf_status_cache_put(a, &TYPE_A, ID1, "alice", "{\"status\":\"cancelled\"}",
+                                         "\"c\"", 0, v), 1);
+    ck_assert_int_eq(gf_status_cache_get(a, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL), 1);
+    ck_assert_str_eq(etag, "\"c\"");
+}
+END_TEST
+
 Suite *status_cache_suite(void)
 {
     Suite *s = suite_create("status_cache");
@@ -122,6 +162,7 @@ Suite *status_cache_suite(void)
     tcase_add_test(tc, test_put_refused_after_change);
     tcase_add_test(tc, test_bounded_by_slots);
     tcase_add_test(tc, test_oversized_entry_not_cached);
+    tcase_add_test(tc, test_shared_marks_reach_the_other_processes);
     suite_add_tcase(s, tc);
     return s;
 }
