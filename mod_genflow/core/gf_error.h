@@ -43,6 +43,7 @@
 #define GF_JOB_PROVIDER_CREDITS    "PROVIDER_CREDITS"
 #define GF_JOB_STORAGE             "STORAGE_ERROR"
 #define GF_JOB_EXPIRED             "EXPIRED"
+#define GF_JOB_QUEUE_TIMEOUT       "QUEUE_TIMEOUT"  /* waited past GenFlowPendingTTL for a place */
 #define GF_JOB_CANCELLED           "CANCELLED"
 
 /* The code an error answer with this HTTP status carries when nothing more

@@ -9,6 +9,7 @@
  */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_lib.h>
 #include <apr_sha1.h>
 
 #include "core/gf_sql.h"
@@ -17,7 +18,8 @@
 static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "create", "queue", "get", "claim", "schedule", "complete", "fail", "input", "expire",
     "prune", "wake", "history", "admin_list", "admin_delete", "metrics", "renew", "release",
-    "accepted", "claim_polls", "release_rest", "create_queue"
+    "accepted", "claim_polls", "release_rest", "create_queue", "history_next", "admin_status",
+    "admin_user", "expire_line", "expire_late", "strays"
 };
 
 /* The status object of docs/api.md, built from the row's own columns
@@ -42,6 +44,32 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
  * A generation that was only created never counted (docs/architecture.md,
  * "The active count"). */
 #define WAS_ACTIVE(a) "(" a ".queued_at IS NOT NULL)::int"
+
+/* One member of a statement's args CTE, as a scalar subquery: the
+ * planner makes it a parameter of an index condition (where a join with
+ * the args row would lose the index's order). */
+#define ARG(name) "(SELECT a." name " FROM args a)"
+
+/* The line of a type's provider (sql/022): a queued generation's turn is
+ * greatest(the head of the line, the turn of the user's previous one + 1)
+ * (genflow_turns). The head is the lowest turn still waiting
+ * (<table>_fresh), or, when none waits, the highest turn ever given
+ * (genflow_turns_last): it never goes back, so a user queued now is never
+ * put behind turns given before. prov is the row's provider (an
+ * expression). */
+#define LINE_HEAD(prov) \
+    "COALESCE((SELECT h.turn FROM {T} h WHERE h.status = 'pending' AND h.queued_at IS NOT NULL" \
+    "           AND h.cur_provider = " prov " ORDER BY h.turn LIMIT 1)," \
+    "         (SELECT t.last_turn FROM genflow_turns t WHERE t.gen_type = '{Y}'" \
+    "           AND t.provider = " prov " ORDER BY t.last_turn DESC LIMIT 1), 0)"
+/* Take the user's turn in the line of prov: one row (last_turn), none
+ * when `from` has no row (the statement was refused). */
+#define TAKE_TURN(prov, user, from) \
+    " turn AS (INSERT INTO genflow_turns (gen_type, provider, user_id, last_turn)" \
+    "  SELECT '{Y}', " prov ", " user ", " LINE_HEAD(prov) " FROM " from \
+    "  ON CONFLICT (gen_type, provider, user_id) DO UPDATE" \
+    "   SET last_turn = greatest(genflow_turns.last_turn + 1, EXCLUDED.last_turn), updated_at = now()" \
+    "  RETURNING last_turn),"
 
 int gf_sql_valid_table(const char *s)
 {
@@ -145,7 +173,7 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
  * generate and retry, inserts it queued and counts it active in the same
  * statement, under the same guard as QUEUE_SQL: refused by the limit, it
  * reserves and inserts nothing. */
-#define CREATE_TEMPLATE(ACTIVE_SET, ACTIVE_GUARD, QUEUE_COLS, QUEUE_VALS) \
+#define CREATE_TEMPLATE(ACTIVE_SET, ACTIVE_GUARD, TURN, QUEUE_COLS, QUEUE_VALS) \
     "WITH args AS (SELECT %s::text AS user_id, %d::int AS cost, %d::int AS day_limit," \
     " %s::text AS prompt, %s::text AS user_prompt, %s::text AS preset," \
     " %s::text AS source_image, %s::text AS aspect_ratio, %s::bigint AS seed," \
@@ -172,6 +200,7 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
     "        OR CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost" \
     "           <= COALESCE(a.daily_limit, args.day_limit))" \
     "  RETURNING a.user_id)," \
+    TURN \
     " gen AS (INSERT INTO {T} (id, user_id, prompt, user_prompt, preset, source_image," \
     "   aspect_ratio, seed, input, estimated_cost, max_retries, chain, deadline_secs, server_name" \
     QUEUE_COLS ")" \
@@ -191,12 +220,17 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
     " SELECT gen.id::text, gen.estimated_cost::text, gen.prompt, genflow_rfc3339(gen.created_at)" \
     " FROM gen"
 
-static const char CREATE_SQL[] = CREATE_TEMPLATE("", "", "", "");
+static const char CREATE_SQL[] = CREATE_TEMPLATE("", "", "", "", "");
+
+/* The provider of a new generation's chain: its first entry's name. */
+#define FIRST_PROVIDER "(SELECT split_part(split_part(a.chain, ',', 1), ':', 1) FROM args a)"
 
 static const char CREATE_QUEUED_SQL[] =
     CREATE_TEMPLATE(", active = a.active + 1",
                     "   AND (args.max_active = 0 OR a.active < args.max_active)",
-                    ", queued_at, next_attempt_at", ", now(), now()");
+                    TAKE_TURN(FIRST_PROVIDER, "acct.user_id", "acct"),
+                    ", queued_at, next_attempt_at, turn",
+                    ", now(), now(), (SELECT t.last_turn FROM turn t)");
 
 /* args: id, user, Idempotency-Key and owner token (or NULL), per-user
  * active limit (0 = none). Hands the owner's pending generation to the
@@ -212,13 +246,15 @@ static const char CREATE_QUEUED_SQL[] =
 static const char QUEUE_SQL[] =
     "WITH args AS (SELECT %s::uuid AS id, %s::text AS user_id, %s::text AS idem_key,"
     " %s::text AS idem_owner, %d::int AS max_active),"
-    " pick AS (SELECT g.id, g.user_id FROM {T} g, args"
+    " pick AS (SELECT g.id, g.user_id, g.cur_provider FROM {T} g, args"
     "  WHERE g.id = args.id AND g.user_id = args.user_id AND g.status = 'pending'"
     "   AND g.queued_at IS NULL FOR UPDATE OF g),"
     " acct AS (UPDATE genflow_accounts a SET active = a.active + 1 FROM pick, args"
     "  WHERE a.user_id = pick.user_id AND (args.max_active = 0 OR a.active < args.max_active)"
     "  RETURNING a.user_id),"
-    " q AS (UPDATE {T} g SET queued_at = now(), next_attempt_at = now() FROM acct, args"
+    TAKE_TURN("(SELECT k.cur_provider FROM pick k)", "acct.user_id", "acct")
+    " q AS (UPDATE {T} g SET queued_at = now(), next_attempt_at = now(),"
+    "   turn = (SELECT t.last_turn FROM turn t) FROM acct, args"
     "  WHERE g.id = args.id AND g.user_id = acct.user_id AND g.status = 'pending'"
     "   AND g.queued_at IS NULL RETURNING g.*),"
     " idem AS (UPDATE genflow_idempotency i SET generation_id = q.id FROM q, args"
@@ -226,9 +262,10 @@ static const char QUEUE_SQL[] =
     "   AND i.owner = args.idem_owner AND i.generation_id IS NULL)"
     " SELECT " STATUS_JSON("q") "::text FROM q";
 
-/* The claim's picking rules: due now, and the lease free or expired (an
- * interrupted attempt: rescued), skipping rows other workers hold. The
- * due-types probe asks the same. */
+/* Due now, and the lease free or expired (an interrupted attempt:
+ * rescued). The due-work probe and the metrics ask it of every queued
+ * row. A claim sets next_attempt_at to the end of its lease, so a
+ * running row is not due until its lease could have run out. */
 #define DUE_NOW(d) \
     d ".queued_at IS NOT NULL AND " d ".status IN ('pending', 'processing')" \
     " AND " d ".next_attempt_at <= now() AND (" d ".lease_until IS NULL OR " d ".lease_until < now())"
@@ -240,66 +277,161 @@ static const char QUEUE_SQL[] =
 #define SERVED_BY(d, names) \
     " AND (" d ".server_name IS NULL OR " d ".server_name = ANY(string_to_array(" names ", E'\\n')))"
 
-/* What a claim sets and returns. Times come back in milliseconds since the
- * epoch; the second-to-last column says whether the row still had an
- * owner (a rescue: that attempt ended without writing its outcome). */
+/* A claim's arguments, gathered once (GF_CLAIM_ARG_*): read through
+ * scalar subqueries, which the planner turns into parameters of the index
+ * conditions (a join with the args row would lose the index's order). */
+#define CLAIM_ARGS \
+    "WITH args AS (SELECT %s::text AS owner, %d::int AS lease, %s::text AS names," \
+    " %s::text AS provider, %d::int AS max_concurrent, %d::int AS spacing_ms, %d::int AS batch," \
+    " %d::int AS held_place, %s::uuid AS held_id, %d::int AS held_attempt),"
+/* The gates of the provider's limits kept in the database for every node
+ * (GenFlowProvider limits=site): the pause a 429 asked for (read), the
+ * rate's next start (locked: two claims never take one start), and, for
+ * max_concurrent=, up to n free places (locked, skipping the ones other
+ * claims hold: each claim takes places nobody else can). A place whose
+ * holder's lease ran out is free: a killed node's calls free theirs. The
+ * row locks are re-checked on the newest version of the row (READ
+ * COMMITTED), so a place or a start taken by a claim that committed
+ * after this statement's snapshot is not taken again. With 0 for both
+ * limits (a provider without limits, or one counted per node) only the
+ * pause is read. */
+#define CLAIM_GATES(n) \
+    " lim AS MATERIALIZED (SELECT l.next_start_at, l.paused_until FROM genflow_provider_limits l" \
+    "  WHERE l.provider = " ARG("provider") ")," \
+    " rate AS MATERIALIZED (SELECT l.provider FROM genflow_provider_limits l" \
+    "  WHERE " ARG("spacing_ms") " > 0 AND l.provider = " ARG("provider") \
+    "   AND l.next_start_at <= now() AND l.paused_until <= now()" \
+    "  FOR UPDATE OF l SKIP LOCKED)," \
+    " place AS MATERIALIZED (SELECT p.provider, p.place, row_number() OVER (ORDER BY p.place) AS n" \
+    "  FROM (SELECT s.provider, s.place FROM genflow_provider_places s" \
+    "   WHERE " ARG("max_concurrent") " > 0 AND s.provider = " ARG("provider") \
+    "    AND s.place <= " ARG("max_concurrent") \
+    "    AND CASE WHEN " ARG("held_place") " > 0" \
+    "        THEN s.place = " ARG("held_place") " AND s.generation_id = " ARG("held_id") \
+    "         AND s.attempt = " ARG("held_attempt") \
+    "        ELSE s.generation_id IS NULL OR s.lease_until < now() END" \
+    "    AND NOT EXISTS (SELECT 1 FROM lim WHERE lim.paused_until > now())" \
+    "    AND (" ARG("spacing_ms") " = 0 OR EXISTS (SELECT 1 FROM rate))" \
+    "   ORDER BY s.place LIMIT " n " FOR UPDATE OF s SKIP LOCKED) p)," \
+    " gate AS MATERIALIZED (SELECT CASE" \
+    "   WHEN EXISTS (SELECT 1 FROM lim WHERE lim.paused_until > now()) THEN 'paused'" \
+    "   WHEN a.spacing_ms > 0 AND NOT EXISTS (SELECT 1 FROM rate) THEN 'rate'" \
+    "   WHEN a.max_concurrent > 0 AND NOT EXISTS (SELECT 1 FROM place) THEN 'full'" \
+    "   ELSE 'open' END AS state FROM args a),"
+
+/* What a claim sets: a lease, the attempt's number (which guards every
+ * later write of the attempt), and the first claim's start and deadline;
+ * next_attempt_at moves to the lease's end, where a rescue would find the
+ * row due. */
 #define CLAIM_SET \
-    "UPDATE {T} g SET status = 'processing', lease_owner = %s, woken_at = NULL," \
-    "  lease_until = now() + make_interval(secs => %d), attempts = g.attempts + 1," \
-    "  started_at = COALESCE(g.started_at, now())," \
+    "UPDATE {T} g SET status = 'processing', lease_owner = " ARG("owner") ", woken_at = NULL," \
+    "  lease_until = now() + make_interval(secs => " ARG("lease") ")," \
+    "  next_attempt_at = now() + make_interval(secs => " ARG("lease") ")," \
+    "  attempts = g.attempts + 1, started_at = COALESCE(g.started_at, now())," \
     "  deadline_at = COALESCE(g.deadline_at, now() + make_interval(secs => g.deadline_secs))"
-#define CLAIM_RETURNING \
-    " RETURNING g.id::text, g.user_id, g.prompt, g.source_image, g.aspect_ratio, g.seed::text," \
-    "  g.chain, g.chain_index, g.retry_count, g.max_retries, g.poll_count, g.provider_job_id," \
-    "  g.attempts, (extract(epoch FROM g.deadline_at) * 1000)::bigint::text, g.provider_state," \
-    "  g.poll_errors, (pick.prev_owner IS NOT NULL)::int::text," \
-    "  (extract(epoch FROM g.started_at) * 1000)::bigint::text, g.preset," \
-    "  g.input->'parameters'->>'strength', g.server_name"
 
-/* ... and not of a provider the worker may not call now (its limits are
- * full, or it asked for a pause): skip names them, newline-separated; the
- * row's provider is its chain's current entry, without the model. */
-#define NOT_SKIPPED(d, skip) \
-    " AND NOT (split_part(split_part(" d ".chain, ',', " d ".chain_index + 1), ':', 1)" \
-    "   = ANY(string_to_array(COALESCE(" skip ", ''), E'\\n')))"
+/* The places the claimed rows hold (row n takes place n), and the rate's
+ * next start, S/N after this one (or after the last, if that is later):
+ * the starts are spread evenly and no window of S seconds holds more
+ * than N. */
+#define CLAIM_TAKE \
+    " took AS (UPDATE genflow_provider_places s SET generation_id = c.id, attempt = c.attempts," \
+    "   lease_owner = c.lease_owner, lease_until = c.lease_until" \
+    "  FROM place, claimed c WHERE c.n = place.n" \
+    "   AND s.provider = place.provider AND s.place = place.place)," \
+    " freed AS (UPDATE genflow_provider_places s SET generation_id = NULL, attempt = NULL," \
+    "   lease_owner = NULL, lease_until = NULL" \
+    "  WHERE " ARG("held_place") " > 0 AND s.provider = " ARG("provider") \
+    "   AND s.place = " ARG("held_place") " AND s.generation_id = " ARG("held_id") \
+    "   AND s.attempt = " ARG("held_attempt") " AND NOT EXISTS (SELECT 1 FROM claimed))," \
+    " spaced AS (UPDATE genflow_provider_limits l" \
+    "   SET next_start_at = greatest(l.next_start_at, now())" \
+    "       + make_interval(secs => " ARG("spacing_ms") " / 1000.0)" \
+    "  FROM rate WHERE l.provider = rate.provider AND EXISTS (SELECT 1 FROM claimed))"
 
-/* args: lease owner, lease seconds, server names (SERVED_BY), providers
- * to skip (NOT_SKIPPED). Takes one due row that has no accepted provider
- * job: a first attempt, a retry or a fallback. New work goes ahead of the
- * polls of accepted jobs, however many are due (the <table>_due_new index
- * of sql/013 serves it).
- *
- * Users take turns: the row goes to the user with the fewest attempts of
- * this type running now (a live lease), the oldest due row of theirs
- * first; between users with as many running, the oldest due row. One
- * user's 500 queued generations thus share the places with another's one
- * instead of going ahead of it. */
+/* The claimed rows (GF_CLAIM_*: times in milliseconds since the epoch;
+ * whether the row still had an owner, a rescue; the place it holds), or,
+ * when none was claimed, one row that says why (GF_CLAIM_GATE: 'open' with
+ * nothing due, 'full', 'rate' or 'paused', and until when in
+ * GF_CLAIM_GATE_UNTIL for the last two). */
+#define CLAIM_RESULT \
+    " SELECT c.id::text, c.user_id, c.prompt, c.source_image, c.aspect_ratio, c.seed::text," \
+    "  c.chain, c.chain_index, c.retry_count, c.max_retries, c.poll_count, c.provider_job_id," \
+    "  c.attempts, (extract(epoch FROM c.deadline_at) * 1000)::bigint::text, c.provider_state," \
+    "  c.poll_errors, (c.prev_owner IS NOT NULL)::int::text," \
+    "  (extract(epoch FROM c.started_at) * 1000)::bigint::text, c.preset," \
+    "  c.input->'parameters'->>'strength', c.server_name," \
+    "  place.place::text, 'claimed', NULL::text" \
+    " FROM claimed c LEFT JOIN place ON place.n = c.n" \
+    " UNION ALL" \
+    " SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL," \
+    "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, gate.state," \
+    "  CASE gate.state" \
+    "   WHEN 'paused' THEN (SELECT (extract(epoch FROM max(lim.paused_until)) * 1000)::bigint FROM lim)" \
+    "   WHEN 'rate' THEN (SELECT (extract(epoch FROM max(lim.next_start_at)) * 1000)::bigint FROM lim)" \
+    "  END::text" \
+    " FROM gate WHERE NOT EXISTS (SELECT 1 FROM claimed)"
+
+/* args (GF_CLAIM_ARG_*): lease owner, lease seconds, server names
+ * (SERVED_BY), the provider, its max_concurrent= and its rate's spacing
+ * in ms when they are kept in the database (else 0: counted per node, or
+ * none), a batch size (unused here), and a place a call that just ended
+ * still holds (its number, generation and attempt; 0, NULL, 0: none): the
+ * claimed row takes that very place, handed on in the one statement,
+ * and when nothing is claimed the place is freed. Takes one row of that provider
+ * that has no accepted provider job, if the provider's gates let a call
+ * start: first a row claimed before whose next attempt is due (a retry,
+ * a fallback, a rescue: a started generation, its deadline running),
+ * else the first of the line (<table>_fresh): the lowest turn, so users
+ * take turns (sql/022). Each is one probe of an index led by the
+ * provider that stops at its first row; a provider without a place reads
+ * none. */
 static const char CLAIM_SQL[] =
-    CLAIM_SET
-    " FROM (SELECT d.id, d.lease_owner AS prev_owner FROM {T} d"
-    "   LEFT JOIN (SELECT b.user_id, count(*) AS n FROM {T} b"
-    "     WHERE b.status = 'processing' AND b.lease_until >= now() GROUP BY b.user_id) busy"
-    "   ON busy.user_id = d.user_id"
-    "   WHERE " DUE_NOW("d") SERVED_BY("d", "%s::text") " AND d.provider_job_id IS NULL"
-    NOT_SKIPPED("d", "%s::text")
-    "   ORDER BY COALESCE(busy.n, 0), d.next_attempt_at LIMIT 1 FOR UPDATE OF d SKIP LOCKED) pick"
-    " WHERE g.id = pick.id"
-    CLAIM_RETURNING;
+    CLAIM_ARGS
+    CLAIM_GATES("1")
+    " again AS MATERIALIZED (SELECT d.id, d.lease_owner AS prev_owner FROM {T} d"
+    "  WHERE (SELECT state FROM gate) = 'open'"
+    "   AND d.status = 'processing' AND d.provider_job_id IS NULL"
+    "   AND d.cur_provider = " ARG("provider")
+    "   AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())"
+    "   AND d.queued_at IS NOT NULL" SERVED_BY("d", ARG("names"))
+    "  ORDER BY d.next_attempt_at LIMIT 1 FOR UPDATE OF d SKIP LOCKED),"
+    " fresh AS MATERIALIZED (SELECT d.id, NULL::text AS prev_owner FROM {T} d"
+    "  WHERE (SELECT state FROM gate) = 'open' AND NOT EXISTS (SELECT 1 FROM again)"
+    "   AND d.status = 'pending' AND d.queued_at IS NOT NULL"
+    "   AND d.cur_provider = " ARG("provider") SERVED_BY("d", ARG("names"))
+    "  ORDER BY d.turn, d.next_attempt_at LIMIT 1 FOR UPDATE OF d SKIP LOCKED),"
+    " pick AS (SELECT id, prev_owner, 1::bigint AS n FROM again"
+    "  UNION ALL SELECT id, prev_owner, 1::bigint FROM fresh),"
+    " claimed AS (" CLAIM_SET
+    "  FROM pick WHERE g.id = pick.id RETURNING g.*, pick.prev_owner, pick.n),"
+    CLAIM_TAKE
+    CLAIM_RESULT;
 
-/* args: lease owner, lease seconds, server names (SERVED_BY), providers
- * to skip (NOT_SKIPPED), batch size. Takes up to that many due
- * polls of accepted jobs at once, oldest first (<table>_due_poll), all
- * under one lease: each goes in flight on the child's loop at once; a
- * worker without a loop polls them in turn and gives back, with
- * RELEASE_REST, those it will not reach within half the lease. */
+/* args as CLAIM. Takes up to batch due polls of accepted jobs of the
+ * provider at once, oldest first (<table>_polls), each with a place of
+ * its own when the provider's places are kept in the database, and one
+ * at most under a rate (each poll is a call): all under one lease. Each
+ * goes in flight on the child's loop at once; a worker without a loop
+ * polls them in turn and gives back, with RELEASE_REST, those it will
+ * not reach within half the lease. */
 static const char CLAIM_POLLS_SQL[] =
-    CLAIM_SET
-    " FROM (SELECT d.id, d.lease_owner AS prev_owner FROM {T} d"
-    "   WHERE " DUE_NOW("d") SERVED_BY("d", "%s::text") " AND d.provider_job_id IS NOT NULL"
-    NOT_SKIPPED("d", "%s::text")
-    "   ORDER BY d.next_attempt_at LIMIT %d FOR UPDATE SKIP LOCKED) pick"
-    " WHERE g.id = pick.id"
-    CLAIM_RETURNING;
+    CLAIM_ARGS
+    CLAIM_GATES(ARG("batch"))
+    " room AS MATERIALIZED (SELECT CASE WHEN (SELECT state FROM gate) <> 'open' THEN 0"
+    "   WHEN a.max_concurrent > 0 THEN (SELECT count(*) FROM place)"
+    "   WHEN a.spacing_ms > 0 THEN 1 ELSE a.batch END AS n FROM args a),"
+    " polls AS MATERIALIZED (SELECT d.id, d.lease_owner AS prev_owner FROM {T} d"
+    "  WHERE d.status = 'processing' AND d.provider_job_id IS NOT NULL"
+    "   AND d.cur_provider = " ARG("provider")
+    "   AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())"
+    "   AND d.queued_at IS NOT NULL" SERVED_BY("d", ARG("names"))
+    "  ORDER BY d.next_attempt_at LIMIT (SELECT n FROM room) FOR UPDATE OF d SKIP LOCKED),"
+    " pick AS (SELECT id, prev_owner, row_number() OVER () AS n FROM polls),"
+    " claimed AS (" CLAIM_SET
+    "  FROM pick WHERE g.id = pick.id RETURNING g.*, pick.prev_owner, pick.n),"
+    CLAIM_TAKE
+    CLAIM_RESULT;
 
 /* args: ids (comma-separated), lease owner. The claimed polls a worker
  * did not run (half its lease passed, or the child is stopping) go back,
@@ -330,12 +462,20 @@ static const char SCHEDULE_SQL[] =
 /* args: lease seconds, id, lease owner, attempt. The heartbeat of a
  * running attempt: only the holder of this very attempt extends its
  * lease; no row means the lease was taken over or the generation ended
- * (cancelled), and the attempt must write nothing. */
+ * (cancelled), and the attempt must write nothing. The place the attempt
+ * holds in its provider's limits (sql/022) is renewed too, whether or not
+ * the row still is the attempt's: the call is open until the attempt
+ * gives the place back. Only lease_until changes: an update that indexes
+ * need not hear of. */
 static const char RENEW_SQL[] =
-    "UPDATE {T} g SET lease_until = now() + make_interval(secs => %d)"
-    " WHERE g.id = %s::uuid AND g.lease_owner = %s AND g.attempts = %d"
-    "  AND g.status = 'processing'"
-    " RETURNING 1";
+    "WITH args AS (SELECT %d::int AS lease, %s::uuid AS id, %s::text AS owner, %d::int AS attempt),"
+    " renewed AS (UPDATE {T} g SET lease_until = now() + make_interval(secs => " ARG("lease") ")"
+    "  WHERE g.id = " ARG("id") " AND g.lease_owner = " ARG("owner")
+    "   AND g.attempts = " ARG("attempt") " AND g.status = 'processing' RETURNING 1),"
+    " held AS (UPDATE genflow_provider_places s"
+    "   SET lease_until = now() + make_interval(secs => " ARG("lease") ")"
+    "  WHERE s.generation_id = " ARG("id") " AND s.attempt = " ARG("attempt") ")"
+    " SELECT 1 FROM renewed";
 
 /* args: uncertain (1 when a submission was cut off: the provider may have
  * accepted it), delay ms, id, lease owner, attempt. An attempt abandoned at
@@ -426,33 +566,83 @@ static const char FAIL_SQL[] =
 static const char INPUT_SQL[] =
     "SELECT g.status, g.input::text FROM {T} g WHERE g.id = %s::uuid AND g.user_id = %s";
 
-/* args: TTL seconds (GenFlowCreatedTTL). Up to 100 pending generations
- * that were created but never queued within the TTL become failed/EXPIRED,
- * refunded per user in one statement. They were never active, so the
- * active count stays. */
+/* A sweep's finalization: the rows gen picked (up to 100, skipping
+ * locked ones) failed with their code, each refunded, the refunds summed
+ * per user into the account in one statement (and the day's allowance of
+ * those created today); ACTIVE gives back the active count of rows that
+ * were queued (SWEEP_QUEUED), or nothing for rows never queued. Returns
+ * how many. */
+#define SWEEP_QUEUED "   active = greatest(a.active - pu.n, 0),"
+#define SWEEP_REFUND(code, ACTIVE) \
+    " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)" \
+    "  SELECT user_id, 'refund', estimated_cost, '{Y}', id, '" code "' FROM gen" \
+    "  RETURNING user_id, amount, generation_id)," \
+    " per_user AS (SELECT led.user_id, sum(led.amount) AS amount, count(*) AS n," \
+    "   sum(CASE WHEN (gen.created_at AT TIME ZONE 'UTC')::date = " UTC_TODAY \
+    "            THEN led.amount ELSE 0 END) AS today" \
+    "  FROM led JOIN gen ON gen.id = led.generation_id GROUP BY led.user_id)," \
+    " acct AS (UPDATE genflow_accounts a SET balance = a.balance + pu.amount," \
+    ACTIVE \
+    "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY \
+    "                     THEN greatest(a.daily_used - pu.today, 0) ELSE a.daily_used END," \
+    "   updated_at = now()" \
+    "  FROM per_user pu WHERE a.user_id = pu.user_id)" \
+    " SELECT count(*)::text FROM gen"
+
+/* args: TTL seconds (GenFlowCreatedTTL). Pending generations that were
+ * created but never queued within the TTL (<table>_created, oldest first)
+ * become failed/EXPIRED. They were never active, so the active count
+ * stays. */
 static const char EXPIRE_SQL[] =
     "WITH args AS (SELECT %d::int AS ttl),"
     " gen AS (UPDATE {T} g SET status = 'failed', error_code = 'EXPIRED',"
     "   error_message = 'the generation was never started', credits_charged = 0,"
     "   finished_at = now()"
-    "  WHERE g.id IN (SELECT d.id FROM {T} d, args WHERE d.status = 'pending'"
-    "     AND d.queued_at IS NULL AND d.created_at < now() - make_interval(secs => args.ttl)"
+    "  WHERE g.id IN (SELECT d.id FROM {T} d WHERE d.status = 'pending'"
+    "     AND d.queued_at IS NULL AND d.created_at < now() - make_interval(secs => " ARG("ttl") ")"
     "     ORDER BY d.created_at LIMIT 100 FOR UPDATE SKIP LOCKED)"
     "   AND g.status = 'pending' AND g.queued_at IS NULL"
     "  RETURNING g.*),"
-    " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
-    "  SELECT user_id, 'refund', estimated_cost, '{Y}', id, 'EXPIRED' FROM gen"
-    "  RETURNING user_id, amount, generation_id),"
-    " per_user AS (SELECT led.user_id, sum(led.amount) AS amount,"
-    "   sum(CASE WHEN (gen.created_at AT TIME ZONE 'UTC')::date = " UTC_TODAY
-    "            THEN led.amount ELSE 0 END) AS today"
-    "  FROM led JOIN gen ON gen.id = led.generation_id GROUP BY led.user_id),"
-    " acct AS (UPDATE genflow_accounts a SET balance = a.balance + pu.amount,"
-    "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY
-    "                     THEN greatest(a.daily_used - pu.today, 0) ELSE a.daily_used END,"
-    "   updated_at = now()"
-    "  FROM per_user pu WHERE a.user_id = pu.user_id)"
-    " SELECT count(*)::text FROM gen";
+    SWEEP_REFUND("EXPIRED", "");
+
+/* args: TTL seconds (GenFlowPendingTTL), server names (SERVED_BY).
+ * Queued generations of these servers that waited in the line longer
+ * than that without being claimed (behind a provider's limits that could
+ * not take them in time) become failed/QUEUE_TIMEOUT, oldest first
+ * (<table>_due). A generation of a server no node has is left to
+ * genflow_expire_orphans (EXPIRED). */
+static const char EXPIRE_QUEUED_SQL[] =
+    "WITH args AS (SELECT %d::int AS ttl, %s::text AS names),"
+    " gen AS (UPDATE {T} g SET status = 'failed', error_code = 'QUEUE_TIMEOUT',"
+    "   error_message = 'not started within ' || " ARG("ttl") " || ' s: provider '"
+    "     || g.cur_provider || ' had no free place for it in that time (GenFlowPendingTTL)',"
+    "   credits_charged = 0, finished_at = now()"
+    "  WHERE g.id IN (SELECT d.id FROM {T} d WHERE d.queued_at IS NOT NULL"
+    "     AND d.status = 'pending'"
+    "     AND d.next_attempt_at < now() - make_interval(secs => " ARG("ttl") ")"
+    SERVED_BY("d", ARG("names"))
+    "     ORDER BY d.next_attempt_at LIMIT 100 FOR UPDATE SKIP LOCKED)"
+    "   AND g.status = 'pending' AND g.queued_at IS NOT NULL"
+    "  RETURNING g.*),"
+    SWEEP_REFUND("QUEUE_TIMEOUT", SWEEP_QUEUED);
+
+/* args: grace seconds. Started generations without a provider job and
+ * without a live lease, past their deadline by more than the grace (no
+ * attempt took them to fail them: their provider had no place), become
+ * failed/TIMEOUT (<table>_deadline). Those with a job are left to their
+ * polls, which also cancel the job. */
+static const char EXPIRE_OVERDUE_SQL[] =
+    "WITH args AS (SELECT %d::int AS grace),"
+    " gen AS (UPDATE {T} g SET status = 'failed', error_code = 'TIMEOUT',"
+    "   error_message = 'not finished by its deadline', credits_charged = 0,"
+    "   finished_at = now(), lease_owner = NULL, lease_until = NULL"
+    "  WHERE g.id IN (SELECT d.id FROM {T} d WHERE d.status = 'processing'"
+    "     AND d.deadline_at < now() - make_interval(secs => " ARG("grace") ")"
+    "     AND d.provider_job_id IS NULL AND (d.lease_until IS NULL OR d.lease_until < now())"
+    "     ORDER BY d.deadline_at LIMIT 100 FOR UPDATE SKIP LOCKED)"
+    "   AND g.status = 'processing' AND (g.lease_until IS NULL OR g.lease_until < now())"
+    "  RETURNING g.*),"
+    SWEEP_REFUND("TIMEOUT", SWEEP_QUEUED);
 
 /* args: retention seconds. Failed and cancelled rows older than that go;
  * completed rows are the user's gallery and stay; the ledger stays. */
@@ -473,25 +663,57 @@ static const char WAKE_SQL[] =
     "  AND g.queued_at IS NOT NULL"
     " RETURNING g.id::text";
 
-/* args: user, cursor id (or NULL), the same cursor id, limit. Keyset
- * paging on (created_at, id), served by the user-history index. */
+/* args: user, limit. The first page of the user's history, newest first
+ * (<table>_user_history). */
 static const char HISTORY_SQL[] =
     "SELECT " STATUS_JSON("g") "::text, g.id::text FROM {T} g"
-    " WHERE g.user_id = %s"
-    "  AND (%s::uuid IS NULL OR (g.created_at, g.id) <"
-    "       (SELECT c.created_at, c.id FROM {T} c WHERE c.id = %s::uuid AND c.user_id = g.user_id))"
+    " WHERE g.user_id = %s ORDER BY g.created_at DESC, g.id DESC LIMIT %d";
+
+/* args: user, cursor id, limit. The page after the cursor: the index
+ * range starts at the cursor's (created_at, id), so a page costs its own
+ * rows whatever its depth. A cursor that is not one of the user's
+ * generations gives an empty page. */
+static const char HISTORY_AFTER_SQL[] =
+    "WITH args AS (SELECT %s::text AS user_id, %s::uuid AS cursor, %d::int AS lim)"
+    " SELECT " STATUS_JSON("g") "::text, g.id::text FROM {T} g"
+    " WHERE g.user_id = " ARG("user_id")
+    "  AND (g.created_at, g.id) < ("
+    "   (SELECT c.created_at FROM {T} c WHERE c.id = " ARG("cursor")
+    "     AND c.user_id = " ARG("user_id") "),"
+    "   (SELECT c.id FROM {T} c WHERE c.id = " ARG("cursor") " AND c.user_id = " ARG("user_id") "))"
+    " ORDER BY g.created_at DESC, g.id DESC LIMIT " ARG("lim");
+
+/* The admin list's object: the status object with the user and what its
+ * provider calls cost (providerCost: null when none was recorded). */
+#define ADMIN_JSON(a) \
+    "(" STATUS_JSON(a) "::jsonb" \
+    " || jsonb_build_object('user', " a ".user_id, 'providerCost'," \
+    "     (SELECT sum(c.cost)::float8 FROM genflow_provider_costs c" \
+    "      WHERE c.generation_id = " a ".id)))::text, genflow_rfc3339(" a ".created_at)"
+#define ADMIN_BRANCH(status) \
+    "(SELECT g.* FROM {T} g WHERE g.status = '" status "'" \
+    "  ORDER BY g.created_at DESC, g.id DESC LIMIT " ARG("lim") ")"
+
+/* args: limit. Every generation, newest first: the newest of each status
+ * (<table>_status), merged. */
+static const char ADMIN_LIST_SQL[] =
+    "WITH args AS (SELECT %d::int AS lim)"
+    " SELECT " ADMIN_JSON("u") " FROM (" ADMIN_BRANCH("pending")
+    "  UNION ALL " ADMIN_BRANCH("processing") " UNION ALL " ADMIN_BRANCH("completed")
+    "  UNION ALL " ADMIN_BRANCH("failed") " UNION ALL " ADMIN_BRANCH("cancelled") ") u"
+    " ORDER BY u.created_at DESC, u.id DESC LIMIT " ARG("lim");
+
+/* args: status, limit. */
+static const char ADMIN_LIST_STATUS_SQL[] =
+    "SELECT " ADMIN_JSON("g") " FROM {T} g WHERE g.status = %s"
     " ORDER BY g.created_at DESC, g.id DESC LIMIT %d";
 
-/* args: status (or NULL), user (or NULL), limit. With the user and what
- * its provider calls cost (providerCost: null when none was recorded). */
-static const char ADMIN_LIST_SQL[] =
-    "SELECT (" STATUS_JSON("g") "::jsonb"
-    "        || jsonb_build_object('user', g.user_id, 'providerCost',"
-    "             (SELECT sum(c.cost)::float8 FROM genflow_provider_costs c"
-    "              WHERE c.generation_id = g.id)))::text,"
-    "  genflow_rfc3339(g.created_at) FROM {T} g"
-    " WHERE (%s::text IS NULL OR g.status = %s::text) AND (%s::text IS NULL OR g.user_id = %s::text)"
-    " ORDER BY g.created_at DESC, g.id DESC LIMIT %d";
+/* args: user, status (or NULL), limit (<table>_user_history). */
+static const char ADMIN_LIST_USER_SQL[] =
+    "WITH args AS (SELECT %s::text AS user_id, %s::text AS status, %d::int AS lim)"
+    " SELECT " ADMIN_JSON("g") " FROM {T} g WHERE g.user_id = " ARG("user_id")
+    "  AND (" ARG("status") " IS NULL OR g.status = " ARG("status") ")"
+    " ORDER BY g.created_at DESC, g.id DESC LIMIT " ARG("lim");
 
 /* args: status (a terminal one, or NULL for all three), seconds. Only
  * terminal rows go; the ledger is never deleted. */
@@ -501,20 +723,48 @@ static const char ADMIN_DELETE_SQL[] =
     "   AND g.finished_at < now() - make_interval(secs => %d) RETURNING 1)"
     " SELECT count(*)::text FROM d";
 
-/* args: a dummy. Generations per status, how many are due now, how long
- * the longest due one has waited (seconds), and how many open ones are
- * within 15 s of their deadline. */
-#define METRICS_DUE(g) \
-    g ".queued_at IS NOT NULL AND " g ".next_attempt_at <= now()" \
-    " AND " g ".status IN ('pending', 'processing')"
+/* args: a dummy. Generations per status (GF_METRICS_*): the open ones
+ * counted in <table>_status, the finished ones from the counts the
+ * triggers keep (sql/022: never a count over the history); and, on the
+ * pending row, how many are due now (the line, all due, plus retries and
+ * polls whose time came), how long the longest due one has waited
+ * (seconds; <table>_due, in order: it stops at the first), and how many
+ * started ones are within 15 s of their deadline (<table>_deadline). */
 static const char METRICS_SQL[] =
-    "SELECT g.status, count(*)::text,"
-    " count(*) FILTER (WHERE " METRICS_DUE("g") ")::text,"
-    " COALESCE(extract(epoch FROM now() - min(g.next_attempt_at)"
-    "                  FILTER (WHERE " METRICS_DUE("g") ")), 0)::bigint::text,"
-    " count(*) FILTER (WHERE g.status IN ('pending', 'processing')"
-    "                  AND g.deadline_at < now() + interval '15 seconds')::text"
-    " FROM {T} g WHERE %s::text IS NOT NULL GROUP BY g.status";
+    "WITH args AS (SELECT %s::text AS x)"
+    " SELECT 'pending', (SELECT count(*) FROM {T} g WHERE g.status = 'pending')::text,"
+    "  ((SELECT count(*) FROM {T} g WHERE g.status = 'pending' AND g.queued_at IS NOT NULL)"
+    "   + (SELECT count(*) FROM {T} g WHERE g.status = 'processing' AND g.provider_job_id IS NULL"
+    "       AND g.next_attempt_at <= now() AND (g.lease_until IS NULL OR g.lease_until < now()))"
+    "   + (SELECT count(*) FROM {T} g WHERE g.status = 'processing' AND g.provider_job_id IS NOT NULL"
+    "       AND g.next_attempt_at <= now() AND (g.lease_until IS NULL OR g.lease_until < now())))::text,"
+    "  COALESCE(extract(epoch FROM now() - (SELECT d.next_attempt_at FROM {T} d WHERE " DUE_NOW("d")
+    "   ORDER BY d.next_attempt_at LIMIT 1)), 0)::bigint::text,"
+    "  (SELECT count(*) FROM {T} g WHERE g.status = 'processing'"
+    "    AND g.deadline_at < now() + interval '15 seconds')::text"
+    " UNION ALL"
+    " SELECT 'processing', (SELECT count(*) FROM {T} g WHERE g.status = 'processing')::text,"
+    "  '0', '0', '0'"
+    " UNION ALL"
+    " SELECT c.status, sum(c.n)::text, '0', '0', '0' FROM genflow_status_counts c"
+    "  WHERE c.gen_type = '{Y}' GROUP BY c.status";
+
+/* args: the providers the type's chains name, newline-separated. The
+ * providers of the queue's rows that are not among them (a chain written
+ * under an earlier configuration): each line of <table>_fresh, _again and
+ * _polls read by a skip from one provider to the next, a probe each. */
+#define LINE_PROVIDERS(name, where) \
+    " " name "(p) AS (SELECT (SELECT min(d.cur_provider) FROM {T} d WHERE " where ")" \
+    "  UNION ALL SELECT (SELECT min(d.cur_provider) FROM {T} d WHERE " where \
+    "   AND d.cur_provider > " name ".p) FROM " name " WHERE " name ".p IS NOT NULL)"
+static const char LINE_PROVIDERS_SQL[] =
+    "WITH RECURSIVE args AS (SELECT %s::text AS known),"
+    LINE_PROVIDERS("fresh", "d.status = 'pending' AND d.queued_at IS NOT NULL") ","
+    LINE_PROVIDERS("again", "d.status = 'processing' AND d.provider_job_id IS NULL") ","
+    LINE_PROVIDERS("polls", "d.status = 'processing' AND d.provider_job_id IS NOT NULL")
+    " SELECT DISTINCT u.p FROM (SELECT p FROM fresh UNION ALL SELECT p FROM again"
+    "  UNION ALL SELECT p FROM polls) u"
+    " WHERE u.p IS NOT NULL AND u.p <> ALL(string_to_array(" ARG("known") ", E'\\n'))";
 
 void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
                             apr_array_header_t *stmts)
@@ -523,7 +773,9 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
         CREATE_SQL, QUEUE_SQL, GET_SQL, CLAIM_SQL, SCHEDULE_SQL, COMPLETE_SQL, FAIL_SQL,
         INPUT_SQL, EXPIRE_SQL, PRUNE_SQL, WAKE_SQL, HISTORY_SQL, ADMIN_LIST_SQL,
         ADMIN_DELETE_SQL, METRICS_SQL, RENEW_SQL, RELEASE_SQL, ACCEPTED_SQL,
-        CLAIM_POLLS_SQL, RELEASE_REST_SQL, CREATE_QUEUED_SQL
+        CLAIM_POLLS_SQL, RELEASE_REST_SQL, CREATE_QUEUED_SQL, HISTORY_AFTER_SQL,
+        ADMIN_LIST_STATUS_SQL, ADMIN_LIST_USER_SQL, EXPIRE_QUEUED_SQL, EXPIRE_OVERDUE_SQL,
+        LINE_PROVIDERS_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {
@@ -536,21 +788,72 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
     }
 }
 
-void gf_sql_due_types_statement(apr_pool_t *p, const char *label, const char *const *types,
-                                const char *const *tables, int n, apr_array_header_t *stmts)
+int gf_sql_valid_provider(const char *s)
 {
-    /* One branch per type, all on the one parameter: the server names
-     * the claims take (SERVED_BY). An idle type costs one probe of its due
-     * index that stops at the first row not due. */
+    size_t n = strlen(s), i;
+    if (n == 0 || n > 64) return 0;
+    for (i = 0; i < n; i++) {
+        if (!apr_isalnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') return 0;
+    }
+    return 1;
+}
+
+/* The providers of a type as an SQL array literal of validated names
+ * (letters, digits, - _ .: nothing to quote); NULL when one is not. */
+static const char *provider_array(apr_pool_t *p, const char *list)
+{
+    char *copy = apr_pstrdup(p, list ? list : ""), *last, *name;
+    const char *out = "ARRAY[";
+    int n = 0;
+    for (name = apr_strtok(copy, "\n", &last); name; name = apr_strtok(NULL, "\n", &last)) {
+        if (!gf_sql_valid_provider(name)) return NULL;
+        out = apr_pstrcat(p, out, n++ ? ", '" : "'", name, "'", NULL);
+    }
+    return apr_pstrcat(p, out, "]::text[]", NULL);
+}
+
+/* Is a claim of type {T} and provider p.name due: the line's first row
+ * (any of the line is due), a retry or rescue whose time came, or a poll
+ * whose time came. Each is one probe of an index led by the provider, in
+ * the index's order: a scalar subquery keeps its ORDER BY and LIMIT (an
+ * EXISTS loses them, and may then be planned as a scan that stops at the
+ * first match, which a long history puts far away). */
+#define DUE_NEW \
+    "(SELECT d.id FROM {T} d WHERE d.status = 'pending' AND d.queued_at IS NOT NULL" \
+    "  AND d.cur_provider = p.name" SERVED_BY("d", "mine.names") \
+    "  ORDER BY d.turn LIMIT 1) IS NOT NULL" \
+    " OR (SELECT d.id FROM {T} d WHERE d.status = 'processing' AND d.provider_job_id IS NULL" \
+    "  AND d.cur_provider = p.name AND d.next_attempt_at <= now()" \
+    "  AND (d.lease_until IS NULL OR d.lease_until < now()) AND d.queued_at IS NOT NULL" \
+    SERVED_BY("d", "mine.names") " ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL"
+#define DUE_POLL \
+    "(SELECT d.id FROM {T} d WHERE d.status = 'processing' AND d.provider_job_id IS NOT NULL" \
+    "  AND d.cur_provider = p.name AND d.next_attempt_at <= now()" \
+    "  AND (d.lease_until IS NULL OR d.lease_until < now()) AND d.queued_at IS NOT NULL" \
+    SERVED_BY("d", "mine.names") " ORDER BY d.next_attempt_at LIMIT 1) IS NOT NULL"
+
+int gf_sql_due_types_statement(apr_pool_t *p, const char *label, const char *const *types,
+                               const char *const *tables, const char *const *providers, int n,
+                               apr_array_header_t *stmts)
+{
+    /* Two branches per type (new work, polls), each over the type's
+     * providers, all on the one parameter: the server names the claims
+     * take (SERVED_BY). An idle type costs a probe of each provider's
+     * indexes that finds nothing. */
     const char *sql = "WITH mine AS (SELECT %s::text AS names) ";
     int i;
     for (i = 0; i < n; i++) {
+        const char *arr = provider_array(p, providers[i]);
+        if (!arr) return 0;
         sql = apr_pstrcat(p, sql, i ? " UNION ALL " : "",
-                          fill(p, "SELECT '{Y}'::text FROM mine WHERE EXISTS (SELECT 1 FROM {T} d"
-                                  " WHERE " DUE_NOW("d") SERVED_BY("d", "mine.names") ")",
-                               types[i], tables[i]), NULL);
+                          fill(p, "SELECT '{Y}'::text, p.name, 'new'::text FROM mine, unnest(", types[i],
+                               tables[i]), arr,
+                          fill(p, ") p(name) WHERE " DUE_NEW
+                                  " UNION ALL SELECT '{Y}'::text, p.name, 'poll'::text FROM mine, unnest(",
+                               types[i], tables[i]), arr,
+                          fill(p, ") p(name) WHERE " DUE_POLL, types[i], tables[i]), NULL);
     }
-    if (n == 0) sql = "SELECT %s::text WHERE false";
+    if (n == 0) sql = "SELECT %s::text, NULL::text, NULL::text WHERE false";
     gf_sql_add(stmts, label, sql, 1);
+    return 1;
 }
-

@@ -23,7 +23,7 @@ typedef enum {
     GF_SQL_CREATE = 0,   /* reserve credits + insert pending row + ledger (not active) */
     GF_SQL_QUEUE,        /* the owner's pending row → queued + active, within the limit */
     GF_SQL_GET,          /* status object of the owner's generation */
-    GF_SQL_CLAIM,        /* a worker takes one due row under a lease */
+    GF_SQL_CLAIM,        /* a worker takes one due row of a provider under a lease */
     GF_SQL_SCHEDULE,     /* a worker puts its row back for a later attempt */
     GF_SQL_COMPLETE,     /* → completed + charge */
     GF_SQL_FAIL,         /* → failed/cancelled + refund */
@@ -41,6 +41,12 @@ typedef enum {
     GF_SQL_CLAIM_POLLS,  /* a worker takes up to N due polls of accepted jobs */
     GF_SQL_RELEASE_REST, /* gives back the claimed polls it will not run */
     GF_SQL_CREATE_QUEUED, /* CREATE, inserted queued + active, within the limit */
+    GF_SQL_HISTORY_AFTER, /* the owner's generations after a cursor, a page */
+    GF_SQL_ADMIN_LIST_STATUS, /* admin: generations of one status, newest first */
+    GF_SQL_ADMIN_LIST_USER, /* admin: one user's generations (of one status), newest first */
+    GF_SQL_EXPIRE_QUEUED, /* sweep: queued, never claimed within the TTL → QUEUE_TIMEOUT */
+    GF_SQL_EXPIRE_OVERDUE, /* sweep: started, unclaimed past the deadline → TIMEOUT */
+    GF_SQL_LINE_PROVIDERS, /* providers of queued rows that the chains no longer name */
     GF_SQL_TYPE_OPS
 } gf_sql_type_op_t;
 
@@ -61,14 +67,25 @@ typedef enum {
     GF_CREATED_COLS
 } gf_sql_created_col_t;
 
-/* The columns of a claimed row (CLAIM, CLAIM_POLLS). */
+/* The arguments of CLAIM and CLAIM_POLLS. */
+typedef enum {
+    GF_CLAIM_ARG_OWNER = 0, GF_CLAIM_ARG_LEASE, GF_CLAIM_ARG_NAMES, GF_CLAIM_ARG_PROVIDER,
+    GF_CLAIM_ARG_MAX_CONCURRENT, GF_CLAIM_ARG_SPACING_MS, GF_CLAIM_ARG_BATCH,
+    GF_CLAIM_ARG_HELD_PLACE, GF_CLAIM_ARG_HELD_ID, GF_CLAIM_ARG_HELD_ATTEMPT,
+    GF_CLAIM_ARGS
+} gf_sql_claim_arg_t;
+
+/* The columns of a claimed row (CLAIM, CLAIM_POLLS); when none was
+ * claimed, one row whose GF_CLAIM_ID is NULL, with the gate's state
+ * ("open": nothing due; "full", "rate", "paused") and, for the last two,
+ * until when (ms since the epoch). */
 typedef enum {
     GF_CLAIM_ID = 0, GF_CLAIM_USER, GF_CLAIM_PROMPT, GF_CLAIM_SOURCE_IMAGE,
     GF_CLAIM_ASPECT_RATIO, GF_CLAIM_SEED, GF_CLAIM_CHAIN, GF_CLAIM_CHAIN_INDEX,
     GF_CLAIM_RETRY_COUNT, GF_CLAIM_MAX_RETRIES, GF_CLAIM_POLL_COUNT, GF_CLAIM_PROVIDER_JOB_ID,
     GF_CLAIM_ATTEMPTS, GF_CLAIM_DEADLINE_MS, GF_CLAIM_PROVIDER_STATE, GF_CLAIM_POLL_ERRORS,
     GF_CLAIM_RESCUED, GF_CLAIM_STARTED_MS, GF_CLAIM_PRESET, GF_CLAIM_STRENGTH,
-    GF_CLAIM_SERVER_NAME,
+    GF_CLAIM_SERVER_NAME, GF_CLAIM_PLACE, GF_CLAIM_GATE, GF_CLAIM_GATE_UNTIL,
     GF_CLAIM_COLS
 } gf_sql_claim_col_t;
 
@@ -80,6 +97,13 @@ typedef enum {
     GF_SCHEDULE_LEASE_OWNER, GF_SCHEDULE_ATTEMPT,
     GF_SCHEDULE_ARGS
 } gf_sql_schedule_arg_t;
+
+/* The columns of METRICS: a row per status; the due, oldest and near
+ * columns are on the pending row (0 on the others). */
+typedef enum {
+    GF_METRICS_STATUS = 0, GF_METRICS_COUNT, GF_METRICS_DUE, GF_METRICS_OLDEST, GF_METRICS_NEAR,
+    GF_METRICS_COLS
+} gf_sql_metrics_col_t;
 
 /* The columns of UPLOAD_GET. */
 typedef enum {
@@ -123,6 +147,11 @@ typedef enum {
 #define GF_SQL_WEBHOOK_REDELIVER "gf_webhook_redeliver"
 #define GF_SQL_WEBHOOK_BACKLOG "gf_webhook_backlog"
 #define GF_SQL_WEBHOOK_PRUNE   "gf_webhook_prune"
+#define GF_SQL_PLACES_ENSURE   "gf_places_ensure"
+#define GF_SQL_PLACE_RELEASE   "gf_place_release"
+#define GF_SQL_PROVIDER_PAUSE  "gf_provider_pause"
+#define GF_SQL_PROVIDER_STATE  "gf_provider_state"
+#define GF_SQL_TURNS_PRUNE     "gf_turns_prune"
 
 /* The longest table name: PostgreSQL names a type table's indexes after
  * it ("<table>_user_history", 13 more bytes) and cuts every name at 63
@@ -134,6 +163,8 @@ typedef enum {
 int gf_sql_valid_table(const char *s);
 /* Is s usable as a type name ([a-z][a-z0-9-]{0,62})? */
 int gf_sql_valid_type(const char *s);
+/* Is s a provider name the SQL may carry as it is ([A-Za-z0-9._-]{1,64})? */
+int gf_sql_valid_provider(const char *s);
 
 /* The label of op for a table, e.g. "gf_neo_glitch_media_create". */
 const char *gf_sql_type_label(apr_pool_t *p, const char *table, gf_sql_type_op_t op);
@@ -146,10 +177,14 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
 void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts);
 
 /* Append a due-work statement under label: one round trip that names the
- * types (of the n given, with their tables) with work due now, so that
- * workers claim only there. The same tests as the claims. Each set of
- * types a database serves gets its own (label GF_SQL_DUE_TYPES "_<n>"). */
-void gf_sql_due_types_statement(apr_pool_t *p, const char *label, const char *const *types,
-                                const char *const *tables, int n, apr_array_header_t *stmts);
+ * (type, provider, kind) triples of the n types given (with their tables,
+ * and the providers each type's chains name, newline-separated) that have
+ * work due now, kind "new" (a first attempt, a retry, a fallback, a
+ * rescue) or "poll", so that workers claim only there. The same tests as
+ * the claims. Each set of types a database serves gets its own (label
+ * GF_SQL_DUE_TYPES "_<n>"). 0 when a provider's name cannot be carried. */
+int gf_sql_due_types_statement(apr_pool_t *p, const char *label, const char *const *types,
+                               const char *const *tables, const char *const *providers, int n,
+                               apr_array_header_t *stmts);
 
 #endif

@@ -182,21 +182,78 @@ static const char WEBHOOK_REDELIVER_SQL[] =
     " WHERE id = %s::bigint RETURNING webhook_id";
 
 /* args: seconds (GenFlowRetention). Deliveries done with (delivered or
- * failed) longer ago than that leave the outbox, a batch at a time. */
+ * failed) longer ago than that leave the outbox, a batch at a time
+ * (genflow_webhook_outbox_done, sql/022: only the rows it deletes are
+ * read). */
 static const char WEBHOOK_PRUNE_SQL[] =
     "WITH d AS (DELETE FROM genflow_webhook_outbox WHERE id IN (SELECT id FROM genflow_webhook_outbox"
     "  WHERE state IN ('delivered', 'failed')"
     "   AND COALESCE(delivered_at, next_attempt_at) < now() - make_interval(secs => %d)"
+    "  ORDER BY COALESCE(delivered_at, next_attempt_at)"
     "  LIMIT 1000 FOR UPDATE SKIP LOCKED) RETURNING 1) SELECT count(*)::text FROM d";
 
 /* args: a dummy. The webhook outbox for the metrics: deliveries waiting,
- * the age in seconds of the oldest waiting one, and those failed. */
+ * the age in seconds of the oldest waiting one, and those failed; each
+ * from genflow_webhook_outbox_state (sql/022): the waiting and failed
+ * ones are counted, the delivered ones never read. */
 static const char WEBHOOK_BACKLOG_SQL[] =
-    "SELECT count(*) FILTER (WHERE state = 'pending')::text,"
-    " COALESCE(extract(epoch FROM now() - min(created_at) FILTER (WHERE state = 'pending')),"
-    "          0)::bigint::text,"
-    " count(*) FILTER (WHERE state = 'failed')::text"
-    " FROM genflow_webhook_outbox WHERE %s::text IS NOT NULL AND state <> 'delivered'";
+    "SELECT (SELECT count(*) FROM genflow_webhook_outbox o WHERE o.state = 'pending'"
+    "         AND %s::text IS NOT NULL)::text,"
+    " COALESCE(extract(epoch FROM now() - (SELECT o.created_at FROM genflow_webhook_outbox o"
+    "   WHERE o.state = 'pending' ORDER BY o.created_at LIMIT 1)), 0)::bigint::text,"
+    " (SELECT count(*) FROM genflow_webhook_outbox o WHERE o.state = 'failed')::text";
+
+/* args: provider, its max_concurrent=. The rows of a provider's limits
+ * kept in the database (sql/022): its gate and one place per call it may
+ * have open; rows that exist stay as they are. */
+static const char PLACES_ENSURE_SQL[] =
+    "WITH args AS (SELECT %s::text AS provider, %d::int AS places),"
+    " lim AS (INSERT INTO genflow_provider_limits (provider) SELECT provider FROM args"
+    "  ON CONFLICT (provider) DO NOTHING)"
+    " INSERT INTO genflow_provider_places (provider, place)"
+    " SELECT args.provider, n FROM args, generate_series(1, args.places) n"
+    " ON CONFLICT (provider, place) DO NOTHING";
+
+/* args: provider, place, generation id, attempt. The call that held the
+ * place ended: the place is free. Only that call's holder (generation and
+ * attempt) frees it, so a place is never given back twice, nor one that
+ * a later call took after this one's lease ran out. */
+static const char PLACE_RELEASE_SQL[] =
+    "UPDATE genflow_provider_places SET generation_id = NULL, attempt = NULL, lease_owner = NULL,"
+    " lease_until = NULL"
+    " WHERE provider = %s AND place = %d AND generation_id = %s::uuid AND attempt = %d RETURNING 1";
+
+/* args: provider, milliseconds. A 429 with Retry-After: no call to the
+ * provider from any node until then (a later pause extends it, an
+ * earlier one does not shorten it). */
+static const char PROVIDER_PAUSE_SQL[] =
+    "INSERT INTO genflow_provider_limits AS l (provider, paused_until)"
+    " VALUES (%s, now() + make_interval(secs => %d / 1000.0))"
+    " ON CONFLICT (provider) DO UPDATE SET paused_until = greatest(l.paused_until, EXCLUDED.paused_until)"
+    " RETURNING 1";
+
+/* args: provider, its max_concurrent= (0: none). For /api/health and the
+ * metrics: its calls open on every node (places held under a live lease)
+ * and until when it is paused (ms since the epoch, 0: not). */
+static const char PROVIDER_STATE_SQL[] =
+    "WITH args AS (SELECT %s::text AS provider, %d::int AS places)"
+    " SELECT (SELECT count(*) FROM genflow_provider_places s, args"
+    "   WHERE s.provider = args.provider AND s.place <= args.places"
+    "    AND s.generation_id IS NOT NULL AND s.lease_until >= now())::text,"
+    " COALESCE((SELECT (extract(epoch FROM l.paused_until) * 1000)::bigint FROM genflow_provider_limits l, args"
+    "   WHERE l.provider = args.provider AND l.paused_until > now()), 0)::text";
+
+/* args: seconds. A user's turn in a line (sql/022) is forgotten after
+ * that long unused, except the highest of each line, which is its head
+ * when nobody waits. */
+static const char TURNS_PRUNE_SQL[] =
+    "WITH d AS (DELETE FROM genflow_turns t WHERE (t.gen_type, t.provider, t.user_id) IN"
+    "  (SELECT o.gen_type, o.provider, o.user_id FROM genflow_turns o"
+    "    WHERE o.updated_at < now() - make_interval(secs => %d)"
+    "    ORDER BY o.updated_at LIMIT 1000 FOR UPDATE SKIP LOCKED)"
+    "  AND t.last_turn < (SELECT max(m.last_turn) FROM genflow_turns m"
+    "    WHERE m.gen_type = t.gen_type AND m.provider = t.provider) RETURNING 1)"
+    " SELECT count(*)::text FROM d";
 
 /* A cheap round trip for /api/health. args: a dummy (statements need one). */
 static const char PING_SQL[] = "SELECT %s::text";
@@ -239,4 +296,9 @@ void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
     gf_sql_add(stmts, GF_SQL_WEBHOOK_REDELIVER, WEBHOOK_REDELIVER_SQL, 1);
     gf_sql_add(stmts, GF_SQL_WEBHOOK_BACKLOG, WEBHOOK_BACKLOG_SQL, 1);
     gf_sql_add(stmts, GF_SQL_WEBHOOK_PRUNE, WEBHOOK_PRUNE_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_PLACES_ENSURE, PLACES_ENSURE_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_PLACE_RELEASE, PLACE_RELEASE_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_PROVIDER_PAUSE, PROVIDER_PAUSE_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_PROVIDER_STATE, PROVIDER_STATE_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_TURNS_PRUNE, TURNS_PRUNE_SQL, 1);
 }

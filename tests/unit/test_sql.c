@@ -83,7 +83,7 @@ static int columns_after(const char *sql, const char *word)
         else if (*q == '(') depth++;
         else if (*q == ')') depth--;
         else if (*q == ',' && depth == 0) n++;
-        else if (depth == 0 && !strncmp(q, " FROM ", 6)) break;
+        else if (depth == 0 && (!strncmp(q, " FROM ", 6) || !strncmp(q, " UNION ALL", 10))) break;
     }
     return n;
 }
@@ -114,8 +114,14 @@ START_TEST(named_arguments_and_columns)
     ck_assert_int_eq(params_of(OP(GF_SQL_CREATE_QUEUED)), GF_CREATE_ARGS);
     ck_assert_int_eq(columns_after(OP(GF_SQL_CREATE), " SELECT gen.id"), GF_CREATED_COLS);
     ck_assert_int_eq(params_of(OP(GF_SQL_SCHEDULE)), GF_SCHEDULE_ARGS);
-    ck_assert_int_eq(columns_after(OP(GF_SQL_CLAIM), " RETURNING "), GF_CLAIM_COLS);
-    ck_assert_int_eq(columns_after(OP(GF_SQL_CLAIM_POLLS), " RETURNING "), GF_CLAIM_COLS);
+    /* A claim's rows, and the row that says why nothing was claimed. */
+    ck_assert_int_eq(params_of(OP(GF_SQL_CLAIM)), GF_CLAIM_ARGS);
+    ck_assert_int_eq(params_of(OP(GF_SQL_CLAIM_POLLS)), GF_CLAIM_ARGS);
+    ck_assert_int_eq(columns_after(OP(GF_SQL_CLAIM), " SELECT c.id::text"), GF_CLAIM_COLS);
+    ck_assert_int_eq(columns_after(OP(GF_SQL_CLAIM), " UNION ALL SELECT NULL"), GF_CLAIM_COLS);
+    ck_assert_int_eq(columns_after(OP(GF_SQL_CLAIM_POLLS), " SELECT c.id::text"), GF_CLAIM_COLS);
+    ck_assert_int_eq(columns_after(OP(GF_SQL_METRICS), " SELECT 'pending'"), GF_METRICS_COLS);
+    ck_assert_int_eq(columns_after(OP(GF_SQL_METRICS), " SELECT c.status"), GF_METRICS_COLS);
     ck_assert_int_eq(columns_after(sql_of(g, GF_SQL_UPLOAD_GET), "SELECT "), GF_UPLOAD_COLS);
     ck_assert_int_eq(columns_after(sql_of(g, GF_SQL_IDEM_GET), "SELECT "), GF_IDEM_COLS);
 #undef OP

@@ -91,6 +91,7 @@ export function describeJob(error) {
     case 'CANCELLED': return 'Cancelled.' + refunded;
     case 'TIMEOUT': return 'The picture took too long to make.' + refunded;
     case 'EXPIRED': return 'The generation was never started and expired.' + refunded;
+    case 'QUEUE_TIMEOUT': return 'Too many pictures were waiting for the image service; this one was not started in time.' + refunded;
     case 'CONTENT_FILTERED': return 'The image service refused this prompt (content filter).' + refunded;
     case 'MAX_RETRIES_EXCEEDED': return 'The image service kept failing, even after retries.' + refunded;
     case 'STORAGE_ERROR': return 'The picture was made but could not be stored.' + refunded;
