@@ -42,7 +42,22 @@ const char *gf_limit_option(apr_pool_t *p, gf_limit_conf_t *c, const char *key,
         c->rate_window = apr_time_from_sec(s);
         return NULL;
     }
+    if (!strcmp(key, "limits")) {
+        if (value && !strcmp(value, "site")) c->per_node = 0;
+        else if (value && !strcmp(value, "node")) c->per_node = 1;
+        else return "limits= takes site (kept in the database, for every node together) or "
+                    "node (each httpd counts alone)";
+        return NULL;
+    }
     return GF_LIMIT_NOT_MINE;
+}
+
+int gf_limit_spacing_ms(const gf_limit_conf_t *c)
+{
+    apr_int64_t ms;
+    if (!c || c->rate_n <= 0) return 0;
+    ms = (apr_time_as_msec(c->rate_window) + c->rate_n - 1) / c->rate_n;
+    return ms > 0 ? (int)ms : 1;
 }
 
 int gf_limit_any(const gf_limit_conf_t *c)

@@ -30,6 +30,9 @@ typedef struct {
     int max_concurrent;              /* 0: no cap on open calls */
     int rate_n;                      /* 0: no rate */
     apr_interval_time_t rate_window; /* S */
+    int per_node;                    /* limits=node: counted by each httpd alone (this
+                                      * state, in its shared memory); else (limits=site)
+                                      * in the database, for every node together */
 } gf_limit_conf_t;
 
 typedef struct {
@@ -46,15 +49,21 @@ typedef struct {
     gf_limit_holder_t holders[GF_LIMIT_HOLDERS];
 } gf_limit_state_t;
 
-/* One option of GenFlowProvider: max_concurrent=N (1..100000) or
- * rate=N/S (N 1..GF_LIMIT_RATE_MAX, S 1..3600 seconds). NULL when applied,
- * GF_LIMIT_NOT_MINE when the key is another's, else the error. */
+/* One option of GenFlowProvider: max_concurrent=N (1..100000), rate=N/S
+ * (N 1..GF_LIMIT_RATE_MAX, S 1..3600 seconds) or limits=site|node. NULL
+ * when applied, GF_LIMIT_NOT_MINE when the key is another's, else the
+ * error. */
 extern const char GF_LIMIT_NOT_MINE[];
 const char *gf_limit_option(apr_pool_t *p, gf_limit_conf_t *c, const char *key,
                             const char *value);
 
 /* Does the provider have any limit? */
 int gf_limit_any(const gf_limit_conf_t *c);
+
+/* The rate as the database keeps it (limits=site): starts spaced evenly,
+ * this many milliseconds apart at least (S/N, rounded up, so that no
+ * window of S seconds holds more than N); 0 without a rate. */
+int gf_limit_spacing_ms(const gf_limit_conf_t *c);
 
 /* May a call of process pid start at now? 1: it may, and it is counted
  * (one more open, one start in the window). 0: not now; *next is when a

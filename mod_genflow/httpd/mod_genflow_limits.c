@@ -1,7 +1,21 @@
-/* mod_genflow_limits.c: each provider's limits (core/gf_limit.h) in
- * shared memory, so that the whole server, not each child, keeps to a
- * provider's max_concurrent= and rate=, and a 429's Retry-After pauses
- * the provider for every child.
+/* mod_genflow_limits.c: each provider's limits, for every node of a
+ * database (limits=site, the default) or for every child of this httpd
+ * (limits=node).
+ *
+ * Per site, the places and the rate's next start are rows of the
+ * database (sql/022) that the claim statement takes with the row it
+ * leases (gf_sql.c, CLAIM_GATES): this file only frees a place when its
+ * call ends (PLACE_RELEASE, guarded by the holder), writes a 429's pause
+ * (PROVIDER_PAUSE), and remembers in shared memory what the last claim
+ * said (blocked_until), so that the children of this httpd do not ask the
+ * database again before a place can be free: a call that ends here clears
+ * it and hands its place on, and it lasts a second at most when the
+ * provider was full (a place freed on another node is found then).
+ *
+ * Per node, the rules of core/gf_limit.h run on a state in shared memory,
+ * so that the whole server, not each child, keeps to a provider's
+ * max_concurrent= and rate=; a 429's Retry-After pauses the provider for
+ * every child (and, written to the database too, for every node).
  *
  * Unlike the circuit breakers' state, which a restart copies into a new
  * segment, this segment and its mutex live as long as the httpd parent
@@ -17,6 +31,7 @@
  * holders' calls are freed (gf_limit_reap, at most once a second).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,18 +46,24 @@
 #include "core/gf_credits.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
+#include "core/gf_sql.h"
+#include "net/gf_loop.h"
 
 #define SHM_KEY "mod_genflow_limits_shm"
 #define MUTEX_KEY "mod_genflow_limits_mutex"
 #define MUTEX_TYPE "genflow-limits"
-#define LIM_MAGIC 0x67666c696d697431ULL   /* "gflimit1" */
+#define LIM_MAGIC 0x67666c696d697432ULL   /* "gflimit2" */
 #define NSLOTS 64
 #define KEY_MAX 300
 #define REAP_EVERY apr_time_from_sec(1)
+/* How long a claim's "full" keeps the children from asking again (per
+ * site), unless a call of the provider ends here first. */
+#define FULL_FOR apr_time_from_sec(1)
 
 typedef struct {
     char key[KEY_MAX];           /* the breakers' key; "" for a free slot */
-    gf_limit_state_t st;
+    gf_limit_state_t st;         /* per node: the counts; per site: the pause only */
+    apr_time_t blocked_until;    /* per site: no claim before (full, rate, pause) */
 } slot_t;
 
 typedef struct {
@@ -58,7 +79,7 @@ struct gf_limits_state {
     apr_global_mutex_t *mutex;
     apr_int32_t self;              /* this process's pid */
     int broken;                    /* no mutex in this child: limited providers get no call */
-    void (*place_freed)(void);     /* the child's engine: a place is free again */
+    gf_limits_engine_t engine;     /* the child's engine: hands freed places on */
 };
 
 const apr_size_t gf_limits_state_size = sizeof(struct gf_limits_state);
@@ -205,11 +226,11 @@ int gf_limits_post_config(apr_pool_t *pconf, server_rec *s)
     return a.missing ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
 
-void gf_limits_child_init(apr_pool_t *pchild, server_rec *s, void (*freed)(void))
+void gf_limits_child_init(apr_pool_t *pchild, server_rec *s, const gf_limits_engine_t *engine)
 {
     apr_status_t rv;
     int i;
-    limits()->place_freed = freed;
+    if (engine) limits()->engine = *engine;
     if (!limits()->mutex || !limits()->slots) return;
     rv = apr_global_mutex_child_init(&limits()->mutex, apr_global_mutex_lockfile(limits()->mutex), pchild);
     if (rv != APR_SUCCESS) {
@@ -227,10 +248,33 @@ void gf_limits_child_init(apr_pool_t *pchild, server_rec *s, void (*freed)(void)
 
 /* ---- taking and giving -------------------------------------------------- */
 
-static gf_limit_state_t *state_of(const gf_provider_t *prov)
+static slot_t *slot_of(const gf_provider_t *prov)
 {
     if (!limits()->slots || !prov || prov->limit_slot < 0 || prov->limit_slot >= NSLOTS) return NULL;
-    return &limits()->slots[prov->limit_slot].st;
+    return &limits()->slots[prov->limit_slot];
+}
+
+static gf_limit_state_t *state_of(const gf_provider_t *prov)
+{
+    slot_t *slot = slot_of(prov);
+    return slot ? &slot->st : NULL;
+}
+
+/* Are prov's limits kept in the database, for every node? */
+static int per_site(const gf_provider_t *prov)
+{
+    return prov && gf_limit_any(&prov->limit) && !prov->limit.per_node;
+}
+
+static int lock(void)
+{
+    return !limits()->broken && limits()->mutex
+           && apr_global_mutex_lock(limits()->mutex) == APR_SUCCESS;
+}
+
+static void unlock(void)
+{
+    apr_global_mutex_unlock(limits()->mutex);
 }
 
 /* Take one place under the lock; a full provider first frees the places
@@ -244,109 +288,120 @@ static int take_locked(const gf_provider_t *prov, gf_limit_state_t *st, apr_time
     return gf_limit_reap(st, alive, NULL) > 0 && gf_limit_take(&prov->limit, st, now, limits()->self, &next);
 }
 
-/* Is prov held back right now without a limit of its own (a pause)? */
-static int paused_locked(const gf_limit_state_t *st, apr_time_t now)
+int gf_limits_gate_open(const gf_provider_t *prov, int want, int hand_on, gf_limits_gate_t *g)
 {
-    return st->paused_until > now;
-}
-
-typedef struct {
-    const gf_provider_t *prov;
-    int n;                       /* places still unassigned */
-    apr_time_t taken;
-} claim_entry_t;
-
-struct gf_limits_claim_t {
-    apr_array_header_t *entries; /* claim_entry_t */
-    const char *skip;
-    int room;
-};
-
-gf_limits_claim_t *gf_limits_claim_begin(apr_pool_t *p, apr_hash_t *providers,
-                                         apr_hash_t *names, int want)
-{
-    gf_limits_claim_t *lc = apr_pcalloc(p, sizeof(*lc));
-    apr_hash_index_t *hi;
+    slot_t *slot = slot_of(prov);
     apr_time_t now = apr_time_now();
+    int open = 1;
 
-    lc->entries = apr_array_make(p, 4, sizeof(claim_entry_t));
-    lc->skip = "";
-    lc->room = want;
-    if (!limits()->slots || !providers) return lc;
-    for (hi = apr_hash_first(p, providers); hi; hi = apr_hash_next(hi)) {
-        void *v;
-        const gf_provider_t *prov;
-        gf_limit_state_t *st;
-        int n = 0;
-        apr_hash_this(hi, NULL, NULL, &v);
-        prov = v;
-        if (names && !apr_hash_get(names, prov->name, APR_HASH_KEY_STRING)) continue;
-        if (!(st = state_of(prov))) continue;
-        if (limits()->broken || apr_global_mutex_lock(limits()->mutex) != APR_SUCCESS) {
-            /* No count to keep to: the limited providers get no call. */
-            if (gf_limit_any(&prov->limit)) {
-                lc->skip = apr_pstrcat(p, lc->skip, *lc->skip ? "\n" : "", prov->name, NULL);
-            }
-            continue;
-        }
-        if (!gf_limit_any(&prov->limit)) {
-            n = paused_locked(st, now) ? 0 : -1;
-        }
-        else {
-            while (n < want && take_locked(prov, st, now)) n++;
-        }
-        apr_global_mutex_unlock(limits()->mutex);
-        if (n > 0) {
-            claim_entry_t *ce = apr_array_push(lc->entries);
-            ce->prov = prov;
-            ce->n = n;
-            ce->taken = now;
-            if (n < lc->room) lc->room = n;
-        }
-        else if (n == 0) {
-            lc->skip = apr_pstrcat(p, lc->skip, *lc->skip ? "\n" : "", prov->name, NULL);
-        }
+    memset(g, 0, sizeof(*g));
+    g->prov = prov;
+    if (per_site(prov)) {
+        g->max_concurrent = prov->limit.max_concurrent;
+        g->spacing_ms = gf_limit_spacing_ms(&prov->limit);
     }
-    return lc;
+    if (!slot) return 1;
+    if (!lock()) {
+        /* No count to keep to: a provider counted per node gets no call. */
+        return !(gf_limit_any(&prov->limit) && prov->limit.per_node);
+    }
+    if (slot->st.paused_until > now) {
+        open = 0;
+    }
+    else if (per_site(prov)) {
+        open = hand_on || slot->blocked_until <= now;
+    }
+    else if (gf_limit_any(&prov->limit)) {
+        while (g->taken < want && take_locked(prov, &slot->st, now)) g->taken++;
+        g->taken_at = now;
+        open = g->taken > 0;
+    }
+    unlock();
+    return open;
 }
 
-const char *gf_limits_claim_skip(const gf_limits_claim_t *lc)
+int gf_limits_blocked(const gf_provider_t *prov)
 {
-    return lc->skip;
+    slot_t *slot = slot_of(prov);
+    apr_time_t now = apr_time_now();
+    int blocked;
+    if (!slot || !lock()) return 0;
+    if (slot->st.paused_until > now) blocked = 1;
+    else if (per_site(prov)) blocked = slot->blocked_until > now;
+    else blocked = gf_limit_any(&prov->limit) && !gf_limit_room(&prov->limit, &slot->st, now);
+    unlock();
+    return blocked;
 }
 
-int gf_limits_claim_room(const gf_limits_claim_t *lc)
+apr_time_t gf_limits_next_unblock(apr_time_t now)
 {
-    return lc->room;
-}
-
-void gf_limits_claim_assign(gf_limits_claim_t *lc, const char *provider, gf_limits_hold_t *hold)
-{
+    apr_time_t next = 0;
     int i;
+    if (!limits()->slots || !lock()) return 0;
+    for (i = 0; i < NSLOTS; i++) {
+        const slot_t *slot = &limits()->slots[i];
+        apr_time_t t = slot->blocked_until > slot->st.paused_until ? slot->blocked_until
+                                                                   : slot->st.paused_until;
+        if (!slot->key[0] || t <= now) continue;
+        if (!next || t < next) next = t;
+    }
+    unlock();
+    return next;
+}
+
+int gf_limits_gate_room(const gf_limits_gate_t *g, int want)
+{
+    if (g->prov && gf_limit_any(&g->prov->limit) && g->prov->limit.per_node) {
+        return g->taken < want ? g->taken : want;
+    }
+    return want;
+}
+
+void gf_limits_gate_assign(gf_limits_gate_t *g, const char *place, const char *id, int attempt,
+                           gf_limits_hold_t *hold)
+{
     memset(hold, 0, sizeof(*hold));
-    for (i = 0; provider && i < lc->entries->nelts; i++) {
-        claim_entry_t *ce = &APR_ARRAY_IDX(lc->entries, i, claim_entry_t);
-        if (ce->n <= 0 || strcmp(ce->prov->name, provider)) continue;
-        ce->n--;
-        hold->prov = ce->prov;
-        hold->taken = ce->taken;
+    if (per_site(g->prov)) {
+        hold->prov = g->prov;
+        hold->place = place ? atoi(place) : 0;
+        apr_cpystrn(hold->id, id ? id : "", sizeof(hold->id));
+        hold->attempt = attempt;
+    }
+    else if (g->taken > 0) {
+        hold->prov = g->prov;
+        hold->taken = g->taken_at;
+        g->taken--;
+    }
+}
+
+void gf_limits_gate_close(gf_limits_gate_t *g, const char *state, const char *until_ms)
+{
+    slot_t *slot = slot_of(g->prov);
+    apr_time_t now = apr_time_now(), until = 0;
+
+    if (!slot) return;
+    if (g->taken > 0) {
+        /* No worker is woken for these: they were held for the moment of
+         * one claim, and waking the others for each would have the
+         * workers wake each other for ever while a provider is full. */
+        if (lock()) {
+            for (; g->taken > 0; g->taken--) gf_limit_untake(&slot->st, limits()->self, g->taken_at);
+            unlock();
+        }
         return;
     }
-}
-
-void gf_limits_claim_end(gf_limits_claim_t *lc)
-{
-    int i;
-    /* No worker is woken for these: they were held for the moment of one
-     * claim, and waking the others for each would have the workers wake
-     * each other for ever while a provider is full. A worker that found
-     * no place meanwhile looks again within its idle wait. */
-    for (i = 0; i < lc->entries->nelts; i++) {
-        claim_entry_t *ce = &APR_ARRAY_IDX(lc->entries, i, claim_entry_t);
-        gf_limit_state_t *st = state_of(ce->prov);
-        if (ce->n <= 0 || !st || apr_global_mutex_lock(limits()->mutex) != APR_SUCCESS) continue;
-        for (; ce->n > 0; ce->n--) gf_limit_untake(st, limits()->self, ce->taken);
-        apr_global_mutex_unlock(limits()->mutex);
+    if (!per_site(g->prov) || !state) return;
+    if (!strcmp(state, "full")) until = now + FULL_FOR;
+    else if (!strcmp(state, "rate") || !strcmp(state, "paused")) {
+        until = until_ms ? apr_time_from_msec(apr_atoi64(until_ms)) : 0;
+        /* Another claim held the gate for the moment (or it was not made
+         * yet): look again very soon. */
+        if (until <= now) until = now + apr_time_from_msec(2);
+        if (until > now + GF_LIMIT_PAUSE_MAX) until = now + GF_LIMIT_PAUSE_MAX;
+    }
+    if (until && lock()) {
+        if (until > slot->blocked_until) slot->blocked_until = until;
+        unlock();
     }
 }
 
@@ -358,11 +413,13 @@ int gf_limits_hold(const gf_provider_t *prov, gf_limits_hold_t *hold, apr_interv
 
     *defer = apr_time_from_sec(1);
     if (hold->prov == prov) return 1;
-    gf_limits_unused(hold);
-    if (!(st = state_of(prov))) return 1;
-    if (limits()->broken || apr_global_mutex_lock(limits()->mutex) != APR_SUCCESS) return !gf_limit_any(&prov->limit);
+    /* Per site a place is a provider name's, whoever declared it. */
+    if (per_site(prov) && hold->prov && !strcmp(hold->prov->name, prov->name)) return 1;
+    if (hold->prov && !per_site(hold->prov)) gf_limits_unused(NULL, hold);
+    if (per_site(prov) || !(st = state_of(prov))) return 1;
+    if (!lock()) return !gf_limit_any(&prov->limit);
     if (!gf_limit_any(&prov->limit)) {
-        ok = !paused_locked(st, now);
+        ok = st->paused_until <= now;
         next = st->paused_until;
     }
     else if ((ok = take_locked(prov, st, now)) != 0) {
@@ -372,7 +429,7 @@ int gf_limits_hold(const gf_provider_t *prov, gf_limits_hold_t *hold, apr_interv
     else {
         next = st->paused_until;
     }
-    apr_global_mutex_unlock(limits()->mutex);
+    unlock();
     /* Due again when the pause ends (or in a second: a call's end or the
      * rate's window frees a place sooner than anyone can tell). */
     if (!ok && next > now + *defer) *defer = next - now;
@@ -380,82 +437,233 @@ int gf_limits_hold(const gf_provider_t *prov, gf_limits_hold_t *hold, apr_interv
     return ok;
 }
 
+/* A database statement of this file, where statements may block (a
+ * worker's thread when called from a fiber of the loop). */
+typedef struct {
+    server_rec *s;
+    const char *label;
+    int nargs;
+    const char *args[4];
+} site_statement_t;
+
+static void site_statement_now(void *baton)
+{
+    site_statement_t *x = baton;
+    apr_pool_t *p;
+    ap_dbd_t *dbd;
+    gf_db_rows_t *rows;
+
+    if (apr_pool_create(&p, NULL) != APR_SUCCESS) return;
+    if ((dbd = gf_db_open(p, x->s)) != NULL) {
+        gf_db_pselectv(x->s, p, dbd, x->label, &rows, x->nargs, x->args);
+        gf_db_close(x->s, dbd);
+    }
+    apr_pool_destroy(p);
+}
+
+/* A place kept in the database, of a call that ended (or never began):
+ * handed on to the provider's next due row by the child's engine, or
+ * freed. Only its holder's (generation, attempt) hands it on or frees it,
+ * so it never is twice. A statement lost to a database outage leaves the
+ * place to its lease. */
+typedef struct {
+    server_rec *s;
+    const gf_limits_hold_t *hold;
+    int handed;
+} hand_on_t;
+
+static void hand_on_now(void *baton)
+{
+    hand_on_t *x = baton;
+    x->handed = limits()->engine.hand_on
+                && limits()->engine.hand_on(x->s, x->hold->prov, x->hold);
+}
+
+/* 1 when the place was handed on by the engine (or freed by its claim,
+ * which found nothing due), 0 when it was freed here. */
+static int release_site_place(server_rec *s, const gf_limits_hold_t *hold)
+{
+    site_statement_t x;
+    hand_on_t h;
+    char place[16], attempt[16];
+    if (!s || hold->place <= 0 || !hold->id[0]) return 1;
+    h.s = s;
+    h.hold = hold;
+    h.handed = 0;
+    gf_loop_blocking(hand_on_now, &h);
+    if (h.handed) return 1;
+    apr_snprintf(place, sizeof(place), "%d", hold->place);
+    apr_snprintf(attempt, sizeof(attempt), "%d", hold->attempt);
+    x.s = s;
+    x.label = GF_SQL_PLACE_RELEASE;
+    x.nargs = 4;
+    x.args[0] = hold->prov->name;
+    x.args[1] = place;
+    x.args[2] = hold->id;
+    x.args[3] = attempt;
+    gf_loop_blocking(site_statement_now, &x);
+    return 0;
+}
+
+/* A 429's pause for every node (the database) and every child (here). */
+static void pause_provider(server_rec *s, const gf_provider_t *prov, apr_time_t until, int *extended)
+{
+    slot_t *slot = slot_of(prov);
+    site_statement_t x;
+    char ms[32];
+
+    if (slot && lock()) {
+        if (until > slot->st.paused_until) {
+            gf_limit_pause(&slot->st, until);
+            *extended = 1;
+        }
+        if (until > slot->blocked_until) slot->blocked_until = until;
+        unlock();
+    }
+    if (!s) return;
+    apr_snprintf(ms, sizeof(ms), "%" APR_INT64_T_FMT, apr_time_as_msec(until - apr_time_now()));
+    x.s = s;
+    x.label = GF_SQL_PROVIDER_PAUSE;
+    x.nargs = 2;
+    x.args[0] = prov->name;
+    x.args[1] = ms;
+    gf_loop_blocking(site_statement_now, &x);
+}
+
+/* A place of prov may be free in this httpd: the children may claim
+ * again; a place counted per node is handed on by the child's engine. */
+static void freed_here(const gf_provider_t *prov)
+{
+    slot_t *slot = slot_of(prov);
+    if (slot && per_site(prov) && lock()) {
+        if (slot->blocked_until > apr_time_now() && slot->st.paused_until <= apr_time_now()) {
+            slot->blocked_until = 0;
+        }
+        unlock();
+    }
+    if (!per_site(prov) && limits()->engine.freed) limits()->engine.freed(prov->name);
+}
+
 void gf_limits_done(server_rec *s, const gf_provider_t *prov, gf_limits_hold_t *hold,
                     const gf_provider_result_t *res)
 {
     gf_limit_state_t *st = state_of(prov);
     apr_time_t until = 0;
-    int extended = 0;
+    int extended = 0, held = hold->prov != NULL;
 
     if (res && res->error_code && !strcmp(res->error_code, GF_JOB_RATE_LIMIT)
         && res->retry_after > 0) {
         until = apr_time_now()
                 + (res->retry_after < GF_LIMIT_PAUSE_MAX ? res->retry_after : GF_LIMIT_PAUSE_MAX);
     }
-    if (st && (hold->prov == prov || until) && apr_global_mutex_lock(limits()->mutex) == APR_SUCCESS) {
-        if (hold->prov == prov) gf_limit_give(st, limits()->self);
-        if (until && until > st->paused_until) {
-            gf_limit_pause(st, until);
-            extended = 1;
-        }
-        apr_global_mutex_unlock(limits()->mutex);
+    /* The pause first: the place is not handed on to a call the
+     * provider has just refused to take. */
+    if (until) pause_provider(s, prov, until, &extended);
+    /* A place handed on is still busy: the other workers hear nothing. */
+    if (hold->prov && per_site(hold->prov)) {
+        if (release_site_place(s, hold)) held = 0;
     }
-    if (hold->prov == prov && limits()->place_freed) limits()->place_freed();
+    else if (hold->prov == prov && st && lock()) {
+        gf_limit_give(st, limits()->self);
+        unlock();
+    }
+    if (held) freed_here(hold->prov);
     memset(hold, 0, sizeof(*hold));
     if (extended) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, GF_LOGNO(4805)
                      "provider %s answered 429 with Retry-After: no call to it from any "
-                     "child for %" APR_TIME_T_FMT " s", prov->name,
+                     "child or node for %" APR_TIME_T_FMT " s", prov->name,
                      apr_time_sec(until - apr_time_now() + APR_USEC_PER_SEC - 1));
     }
 }
 
-void gf_limits_unused(gf_limits_hold_t *hold)
+void gf_limits_unused(server_rec *s, gf_limits_hold_t *hold)
 {
     gf_limit_state_t *st = state_of(hold->prov);
-    if (st && apr_global_mutex_lock(limits()->mutex) == APR_SUCCESS) {
+    if (!hold->prov) return;
+    if (per_site(hold->prov)) {
+        if (!release_site_place(s, hold)) freed_here(hold->prov);
+    }
+    else if (st && lock()) {
         gf_limit_untake(st, limits()->self, hold->taken);
-        apr_global_mutex_unlock(limits()->mutex);
-        if (limits()->place_freed) limits()->place_freed();
+        unlock();
+        freed_here(hold->prov);
     }
     memset(hold, 0, sizeof(*hold));
 }
 
+void gf_limits_ensure(server_rec *s, apr_pool_t *p)
+{
+    apr_hash_t *providers = gf_server_conf(s)->providers;
+    apr_hash_index_t *hi;
+    ap_dbd_t *dbd = NULL;
+
+    for (hi = providers ? apr_hash_first(p, providers) : NULL; hi; hi = apr_hash_next(hi)) {
+        const gf_provider_t *prov = apr_hash_this_val(hi);
+        gf_db_rows_t *rows;
+        if (!per_site(prov)) continue;
+        if (!dbd && !(dbd = gf_db_open(p, s))) return;
+        gf_db_pselect(s, p, dbd, GF_SQL_PLACES_ENSURE, &rows, 2, prov->name,
+                      apr_itoa(p, prov->limit.max_concurrent));
+    }
+    if (dbd) gf_db_close(s, dbd);
+}
+
 /* ---- what operators see ------------------------------------------------- */
 
-/* A copy of prov's state's summary, taken under the lock. */
-static int snapshot(const gf_provider_t *prov, apr_uint32_t *open, apr_time_t *paused)
+/* prov's calls open and pause: per site from the database (every node),
+ * else this httpd's shared memory. 0 when neither could say. */
+static int snapshot(request_rec *r, const gf_provider_t *prov, apr_uint32_t *open,
+                    apr_time_t *paused)
 {
     gf_limit_state_t *st = state_of(prov);
-    if (!st || apr_global_mutex_lock(limits()->mutex) != APR_SUCCESS) return 0;
+    *open = 0;
+    *paused = 0;
+    if (per_site(prov) && r) {
+        ap_dbd_t *dbd = gf_db_acquire(r);
+        gf_db_rows_t *rows;
+        if (!dbd || gf_db_select(r, dbd, GF_SQL_PROVIDER_STATE, &rows, 2, prov->name,
+                                 apr_itoa(r->pool, prov->limit.max_concurrent)) != GF_DB_OK
+            || rows->nrows != 1) {
+            if (dbd) gf_db_release(r);
+            return 0;
+        }
+        *open = (apr_uint32_t)apr_atoi64(rows->rows[0][0]);
+        *paused = apr_time_from_msec(apr_atoi64(rows->rows[0][1]));
+        gf_db_release(r);
+        return 1;
+    }
+    if (!st || !lock()) return 0;
     *open = st->open;
     *paused = st->paused_until;
-    apr_global_mutex_unlock(limits()->mutex);
+    unlock();
     return 1;
 }
 
-json_object *gf_limits_health(apr_pool_t *p, const gf_provider_t *prov)
+json_object *gf_limits_health(request_rec *r, const gf_provider_t *prov)
 {
     json_object *o = json_object_new_object();
     apr_uint32_t open = 0;
     apr_time_t paused = 0;
     const gf_limit_conf_t *c = &prov->limit;
 
-    snapshot(prov, &open, &paused);
+    snapshot(r, prov, &open, &paused);
     json_object_object_add(o, "maxConcurrent",
                            c->max_concurrent ? json_object_new_int(c->max_concurrent) : NULL);
     json_object_object_add(o, "rate", c->rate_n
-                           ? json_object_new_string(apr_psprintf(p, "%d/%" APR_TIME_T_FMT,
+                           ? json_object_new_string(apr_psprintf(r->pool, "%d/%" APR_TIME_T_FMT,
                                                                  c->rate_n,
                                                                  apr_time_sec(c->rate_window)))
                            : NULL);
+    json_object_object_add(o, "scope", json_object_new_string(c->per_node ? "node" : "site"));
     json_object_object_add(o, "open", json_object_new_int((int)open));
     json_object_object_add(o, "pausedUntil", paused > apr_time_now()
-                           ? json_object_new_string(gf_time_rfc3339(p, paused)) : NULL);
+                           ? json_object_new_string(gf_time_rfc3339(r->pool, paused)) : NULL);
     return o;
 }
 
 typedef struct {
+    request_rec *r;
     gf_mtext_t open, paused;
     apr_time_t now;
 } metrics_t;
@@ -466,7 +674,7 @@ static void metric_of(gf_provider_t *prov, const char *server, const char *key, 
     apr_uint32_t open;
     apr_time_t paused;
     (void)key;
-    if (!snapshot(prov, &open, &paused)) return;
+    if (!snapshot(m->r, prov, &open, &paused)) return;
     if (gf_limit_any(&prov->limit)) {
         gf_mtext_sample(&m->open, "genflow_provider_calls_open", apr_itoa(m->open.p, (int)open),
                         "server", server, "provider", prov->name, NULL);
@@ -480,12 +688,13 @@ static void metric_of(gf_provider_t *prov, const char *server, const char *key, 
 void gf_limits_metrics(request_rec *r)
 {
     metrics_t m;
+    m.r = r;
     gf_mtext_init(&m.open, r->pool);
     gf_mtext_init(&m.paused, r->pool);
     m.now = apr_time_now();
     gf_mtext_family(&m.open, "genflow_provider_calls_open", "gauge",
-                    "Calls open to each provider with max_concurrent= or rate=, all children "
-                    "together.");
+                    "Calls open to each provider with max_concurrent= or rate=: on every node "
+                    "of the database (limits=site), or all children of this httpd (limits=node).");
     gf_mtext_family(&m.paused, "genflow_provider_paused_seconds", "gauge",
                     "Seconds until a provider that answered 429 with Retry-After is called "
                     "again (0: not paused).");

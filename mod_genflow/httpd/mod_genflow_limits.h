@@ -1,12 +1,18 @@
 /* mod_genflow_limits.h: each provider's limits (max_concurrent=, rate=,
- * and the pause a 429 asks for), shared by every child of the server
- * (mod_genflow_limits.c; the rules are core/gf_limit.h).
+ * and the pause a 429 asks for), for every node of a database together
+ * (limits=site, the default: kept in PostgreSQL, sql/022) or for every
+ * child of this httpd (limits=node: its shared memory; the rules are
+ * core/gf_limit.h), mod_genflow_limits.c.
  *
- * A worker takes the places before it claims (gf_limits_claim_begin), so
- * that the claim only returns rows it may start: a generation waits in
- * the queue for a place, never holding one. Each row it returns carries
- * its place (gf_limits_claim_assign) until its provider call ends
- * (gf_limits_done) or it ends without one (gf_limits_unused).
+ * A worker asks the gate before it claims a provider's rows
+ * (gf_limits_gate_open): per node, it takes the places there; per site,
+ * the claim statement takes its place and start itself, in the statement
+ * that leases the row, and the gate only remembers what the last claim
+ * said (full, the rate's next start, a pause) so that nobody asks the
+ * database again before a place can be free. Each claimed row carries its
+ * place (gf_limits_gate_assign) until its provider call ends
+ * (gf_limits_done), which frees it and hands it on to the child's engine
+ * at once.
  */
 #ifndef MOD_GENFLOW_LIMITS_H
 #define MOD_GENFLOW_LIMITS_H
@@ -16,51 +22,87 @@
 /* One place of a limited provider, held for one call. */
 typedef struct {
     const gf_provider_t *prov;   /* NULL: nothing held */
-    apr_time_t taken;            /* when (its start in the rate's window) */
+    apr_time_t taken;            /* per node: when (its start in the rate's window) */
+    int place;                   /* per site: the place the claim took (0: none) */
+    char id[40];                 /* per site: the call's generation ... */
+    int attempt;                 /* ... and attempt, which alone may free it */
 } gf_limits_hold_t;
 
-typedef struct gf_limits_claim_t gf_limits_claim_t;
+/* One claim of one provider, between gf_limits_gate_open and _close. */
+typedef struct {
+    const gf_provider_t *prov;
+    int taken;                   /* per node: places taken, not yet assigned */
+    apr_time_t taken_at;
+    int max_concurrent;          /* per site: the claim's arguments (0: none) */
+    int spacing_ms;
+} gf_limits_gate_t;
 
 void gf_limits_register_hooks(void);
 /* After gf_breaker_post_config, whose keys it uses. */
 int gf_limits_post_config(apr_pool_t *pconf, server_rec *s);
-/* freed() is called when one of this child's places is given back (its
- * engine's workers may claim again). */
-void gf_limits_child_init(apr_pool_t *pchild, server_rec *s, void (*freed)(void));
+/* What the engine does with a place freed in this child (passed down at
+ * child_init, so that this concern does not call the one above it):
+ * freed(provider): a place counted per node was given back: it is handed
+ * on soon. hand_on(s, prov, hold): the call that held a place kept in the
+ * database (per site) ended: the engine claims the provider's next due
+ * row with that very place, in one statement, where statements may
+ * block; 1 when it did, or freed the place with the claim that found
+ * nothing due; 0 when the place must still be freed. */
+typedef struct {
+    void (*freed)(const char *provider);
+    int (*hand_on)(server_rec *s, const gf_provider_t *prov, const gf_limits_hold_t *hold);
+} gf_limits_engine_t;
+void gf_limits_child_init(apr_pool_t *pchild, server_rec *s, const gf_limits_engine_t *engine);
 
-/* Before a claim on providers (a server's): take up to want places of
- * every limited provider with room that the type's chains name (names;
- * NULL: all). A row of another provider (its chain written under an
- * earlier configuration) takes its place when it runs (gf_limits_hold). */
-gf_limits_claim_t *gf_limits_claim_begin(apr_pool_t *p, apr_hash_t *providers,
-                                         apr_hash_t *names, int want);
-/* The providers whose rows the claim must leave in the queue (no place,
- * or paused), newline-separated; "" when none. */
-const char *gf_limits_claim_skip(const gf_limits_claim_t *lc);
-/* The fewest places taken for one provider (want when none is limited):
- * a claim of several rows takes no more, so that each row has its place. */
-int gf_limits_claim_room(const gf_limits_claim_t *lc);
-/* A claimed row of the provider named: one of the places taken for it
- * moves to *hold (nothing when the provider has no limit). */
-void gf_limits_claim_assign(gf_limits_claim_t *lc, const char *provider, gf_limits_hold_t *hold);
-/* The places no row took go back. */
-void gf_limits_claim_end(gf_limits_claim_t *lc);
+/* May a claim of prov's rows go ahead now? Per node: up to want places
+ * are taken (0 when none: no claim). Per site: 0 while this httpd knows
+ * prov has none (a claim found it full less than a second ago and no
+ * call of it ended here since, or its rate's next start or its pause has
+ * not come); else 1, and the claim's own gates decide (hand_on: a call of
+ * prov just ended here; ask the database whatever the last claim said).
+ * A provider without limits: 1 unless paused. */
+int gf_limits_gate_open(const gf_provider_t *prov, int want, int hand_on, gf_limits_gate_t *g);
+/* Is prov known to have no place now (the gate would say so without the
+ * database: paused, per site full or waiting for its rate, per node
+ * without room)? For waking no worker for work that cannot start. */
+int gf_limits_blocked(const gf_provider_t *prov);
+/* The earliest moment after now when a provider known to have no place
+ * may have one again (a rate's next start, a pause's end, a "full" that
+ * lapses), or 0 when none: the workers wake then, not a tick later. */
+apr_time_t gf_limits_next_unblock(apr_time_t now);
+/* The most rows the claim may take: the places taken per node, else want. */
+int gf_limits_gate_room(const gf_limits_gate_t *g, int want);
+/* A claimed row's place (per site: the place number the claim returned,
+ * held by the generation id and attempt) into *hold. */
+void gf_limits_gate_assign(gf_limits_gate_t *g, const char *place, const char *id, int attempt,
+                           gf_limits_hold_t *hold);
+/* After the claim: the places no row took go back (per node); when no
+ * row was claimed, what the claim's gate said ("full", "rate", "paused",
+ * with until in ms since the epoch) is remembered. */
+void gf_limits_gate_close(gf_limits_gate_t *g, const char *state, const char *until_ms);
 
-/* Make sure *hold is a place of prov (a row whose provider is not the one
- * the claim assumed: a virtual host's own declaration). 1 when held or
- * prov has no limit; 0 when prov has no room now, and *defer is how long
- * until one may be free (at least a second). */
+/* Make sure *hold is a place of prov (per node: a row whose provider is
+ * not the one the claim assumed, a virtual host's own declaration). 1
+ * when held or prov has no limit; 0 when prov has no room now, and
+ * *defer is how long until one may be free (at least a second). */
 int gf_limits_hold(const gf_provider_t *prov, gf_limits_hold_t *hold, apr_interval_time_t *defer);
 /* The call to prov made with *hold (held or not: a provider without
- * limits) ended; res is what it came to: a 429 with Retry-After pauses
- * prov for every child (at most GF_LIMIT_PAUSE_MAX). */
+ * limits) ended; res is what it came to. The place is freed (per site: a
+ * statement on s's database, where statements may block) and handed on;
+ * a 429 with Retry-After pauses prov for every child and node (at most
+ * GF_LIMIT_PAUSE_MAX). */
 void gf_limits_done(server_rec *s, const gf_provider_t *prov, gf_limits_hold_t *hold,
                     const gf_provider_result_t *res);
 /* *hold was not used for a call: the place and its start go back. */
-void gf_limits_unused(gf_limits_hold_t *hold);
+void gf_limits_unused(server_rec *s, gf_limits_hold_t *hold);
 
-/* For /api/health, the metrics and server-status. */
-json_object *gf_limits_health(apr_pool_t *p, const gf_provider_t *prov);
+/* The rows of the site's limited providers of s (their gate and places),
+ * made when missing: once per sweep, cheap when they exist. */
+void gf_limits_ensure(server_rec *s, apr_pool_t *p);
+
+/* For /api/health (with the request's database: calls open on every node
+ * for limits=site), the metrics and server-status. */
+json_object *gf_limits_health(request_rec *r, const gf_provider_t *prov);
 void gf_limits_metrics(request_rec *r);
 
 #endif

@@ -30,12 +30,39 @@ START_TEST(options)
     /* A refused value leaves the setting as it was. */
     ck_assert_int_eq(c.max_concurrent, 10);
     ck_assert_int_eq(c.rate_n, 150);
+    /* Counted in the database for every node, unless a site says node. */
+    ck_assert_int_eq(c.per_node, 0);
+    ck_assert_ptr_null(gf_limit_option(test_pool, &c, "limits", "node"));
+    ck_assert_int_eq(c.per_node, 1);
+    ck_assert_ptr_null(gf_limit_option(test_pool, &c, "limits", "site"));
+    ck_assert_int_eq(c.per_node, 0);
+    ck_assert_ptr_nonnull(strstr(gf_limit_option(test_pool, &c, "limits", "cluster"), "site"));
+    ck_assert_int_eq(c.per_node, 0);
+}
+END_TEST
+
+/* The database spaces a rate's starts S/N apart, rounded up: never more
+ * than N in any window of S seconds. */
+START_TEST(spacing)
+{
+    gf_limit_conf_t c;
+    memset(&c, 0, sizeof(c));
+    ck_assert_int_eq(gf_limit_spacing_ms(&c), 0);
+    ck_assert_ptr_null(gf_limit_option(test_pool, &c, "rate", "150/10"));
+    ck_assert_int_eq(gf_limit_spacing_ms(&c), 67);     /* 66.7 ms, up */
+    ck_assert_int_eq(150 * gf_limit_spacing_ms(&c) >= 10000, 1);
+    ck_assert_ptr_null(gf_limit_option(test_pool, &c, "rate", "600/60"));
+    ck_assert_int_eq(gf_limit_spacing_ms(&c), 100);
+    ck_assert_ptr_null(gf_limit_option(test_pool, &c, "rate", "3/1"));
+    ck_assert_int_eq(gf_limit_spacing_ms(&c), 334);
+    ck_assert_ptr_null(gf_limit_option(test_pool, &c, "rate", "1000/1"));
+    ck_assert_int_eq(gf_limit_spacing_ms(&c), 1);
 }
 END_TEST
 
 START_TEST(concurrency_cap)
 {
-    gf_limit_conf_t c = { 2, 0, 0 };
+    gf_limit_conf_t c = { 2, 0, 0, 1 };
     gf_limit_state_t *st = calloc(1, sizeof(*st));
     apr_time_t next = 1;
     ck_assert(gf_limit_take(&c, st, SEC(1), 7, &next));
@@ -58,7 +85,7 @@ END_TEST
 
 START_TEST(rate_window)
 {
-    gf_limit_conf_t c = { 0, 3, SEC(10) };
+    gf_limit_conf_t c = { 0, 3, SEC(10), 1 };
     gf_limit_state_t *st = calloc(1, sizeof(*st));
     apr_time_t next;
     ck_assert(gf_limit_take(&c, st, SEC(100), 7, &next));
@@ -79,7 +106,7 @@ START_TEST(rate_never_exceeded)
 {
     /* Random arrivals against rate=7/3: no window of 3 s ever holds more
      * than 7 starts, and every refusal names a time that is honoured. */
-    gf_limit_conf_t c = { 0, 7, SEC(3) };
+    gf_limit_conf_t c = { 0, 7, SEC(3), 1 };
     gf_limit_state_t *st = calloc(1, sizeof(*st));
     apr_time_t *starts = calloc(20000, sizeof(apr_time_t)), now = SEC(1000), next;
     int n = 0, i, j;
@@ -102,7 +129,7 @@ END_TEST
 
 START_TEST(pause_429)
 {
-    gf_limit_conf_t c = { 0, 0, 0 };
+    gf_limit_conf_t c = { 0, 0, 0, 1 };
     gf_limit_state_t *st = calloc(1, sizeof(*st));
     apr_time_t next;
     /* Even a provider without limits honours a pause. */
@@ -127,7 +154,7 @@ START_TEST(holders_reaped)
 {
     /* A process that died with calls open gives them back when reaped;
      * the living keep theirs, and a give after the reap counts nothing. */
-    gf_limit_conf_t c = { 5, 0, 0 };
+    gf_limit_conf_t c = { 5, 0, 0, 1 };
     gf_limit_state_t *st = calloc(1, sizeof(*st));
     apr_time_t next;
     ck_assert(gf_limit_take(&c, st, SEC(1), 11, &next));
@@ -156,7 +183,7 @@ START_TEST(untake_forgets_the_start)
 {
     /* A take no call followed frees its place and its start in the
      * window, and only its own: the others' starts stay counted. */
-    gf_limit_conf_t c = { 0, 3, SEC(10) };
+    gf_limit_conf_t c = { 0, 3, SEC(10), 1 };
     gf_limit_state_t *st = calloc(1, sizeof(*st));
     apr_time_t next;
     ck_assert(gf_limit_take(&c, st, SEC(100), 7, &next));
@@ -180,6 +207,7 @@ Suite *limit_suite(void)
     Suite *s = suite_create("limit");
     TCase *tc = tcase_create("limit");
     tcase_add_test(tc, options);
+    tcase_add_test(tc, spacing);
     tcase_add_test(tc, concurrency_cap);
     tcase_add_test(tc, rate_window);
     tcase_add_test(tc, rate_never_exceeded);
