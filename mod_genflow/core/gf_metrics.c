@@ -11,6 +11,8 @@
  *   fallbacks       types
  *   credits         movements
  *   generation time types × terminal statuses × (generation buckets + 2)
+ *   claims          claim results
+ *   engine          engine events (wakes, rounds, hand-ons, doorbells)
  * Buckets are stored per interval and made cumulative when rendered
  * (gf_metrics_render.c), so a scrape's _count always equals its +Inf bucket.
  * The lists behind the indexes are in gf_metrics_private.h.
@@ -40,7 +42,9 @@ void gf_metrics_offsets(const gf_metrics_t *m, offsets_t *o)
     o->fallback = o->retry + nt;
     o->credits = o->fallback + nt;
     o->gen_dur = o->credits + GF_CREDITS_MOVEMENTS;
-    o->total = o->gen_dur + nt * N(GEN_STATUSES) * HIST_WIDTH(GEN_BOUNDS);
+    o->claims = o->gen_dur + nt * N(GEN_STATUSES) * HIST_WIDTH(GEN_BOUNDS);
+    o->engine = o->claims + N(CLAIM_RESULTS);
+    o->total = o->engine + N(ENGINE_EVENTS);
 }
 
 /* FNV-1a, 64 bits. */
@@ -75,7 +79,7 @@ gf_metrics_t *gf_metrics_layout(apr_pool_t *p, const char *const *types, int nty
 {
     gf_metrics_t *m = apr_pcalloc(p, sizeof(*m));
     apr_uint64_t h = 0xcbf29ce484222325ULL;
-    int sizes[8], i;
+    int sizes[10], i;
     offsets_t o;
 
     m->types = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(ntypes + 1));
@@ -104,6 +108,8 @@ gf_metrics_t *gf_metrics_layout(apr_pool_t *p, const char *const *types, int nty
     sizes[5] = N(REQ_BOUNDS);
     sizes[6] = N(PROV_BOUNDS);
     sizes[7] = N(GEN_BOUNDS);
+    sizes[8] = N(CLAIM_RESULTS);
+    sizes[9] = N(ENGINE_EVENTS);
     h = fnv(h, sizes, sizeof(sizes));
     m->signature = h;
     gf_metrics_offsets(m, &o);
@@ -234,6 +240,23 @@ void gf_metrics_retry(gf_metrics_t *m, const char *type)
     if (!m || !m->slots || (ti = find(m->types, m->ntypes, type)) < 0) return;
     gf_metrics_offsets(m, &o);
     add(m, o.retry + (apr_size_t)ti, 1);
+}
+
+void gf_metrics_claim(gf_metrics_t *m, const char *result)
+{
+    offsets_t o;
+    int i = find(CLAIM_RESULTS, N(CLAIM_RESULTS) - 1, result);
+    if (!m || !m->slots) return;
+    gf_metrics_offsets(m, &o);
+    add(m, o.claims + (apr_size_t)(i < 0 ? N(CLAIM_RESULTS) - 1 : i), 1);
+}
+
+void gf_metrics_engine(gf_metrics_t *m, gf_engine_event_t ev)
+{
+    offsets_t o;
+    if (!m || !m->slots || (int)ev < 0 || (int)ev >= N(ENGINE_EVENTS)) return;
+    gf_metrics_offsets(m, &o);
+    add(m, o.engine + (apr_size_t)ev, 1);
 }
 
 void gf_metrics_fallback(gf_metrics_t *m, const char *type)

@@ -80,6 +80,19 @@ void gf_metrics_provider_cost(gf_metrics_t *m, const char *provider, double cost
 void gf_metrics_provider_call(gf_metrics_t *m, const char *provider, const char *outcome,
                               const char *code, apr_interval_time_t duration);
 
+/* A claim's result: "claimed", "empty" (nothing due), "full", "rate",
+ * "paused" (the provider's gate). */
+void gf_metrics_claim(gf_metrics_t *m, const char *result);
+
+/* What the job engine of a child did (genflow_engine_events_total{event}). */
+typedef enum {
+    GF_ENGINE_WAKE = 0,      /* a worker woken for work (NOTIFY, a queue here, a landing) */
+    GF_ENGINE_ROUND,         /* a worker's round over a database's due work */
+    GF_ENGINE_HAND_ON,       /* a freed place claimed for at once */
+    GF_ENGINE_DOORBELL       /* another child's freed place answered here */
+} gf_engine_event_t;
+void gf_metrics_engine(gf_metrics_t *m, gf_engine_event_t ev);
+
 void gf_metrics_retry(gf_metrics_t *m, const char *type);
 void gf_metrics_fallback(gf_metrics_t *m, const char *type);
 void gf_metrics_credits(gf_metrics_t *m, gf_credit_movement_t movement, long amount);

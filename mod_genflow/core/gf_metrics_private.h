@@ -39,6 +39,12 @@ static const char *const CODES[] = {
     GF_JOB_STORAGE, "other"
 };
 static const char *const GEN_STATUSES[] = { "completed", "failed", "cancelled" };
+/* What a claim came to (genflow_claims_total{result}): rows taken; nothing
+ * due; the provider's limits without a place, its rate's next start not
+ * yet come, or paused by a 429. */
+static const char *const CLAIM_RESULTS[] = { "claimed", "empty", "full", "rate", "paused",
+                                             "other" };
+static const char *const ENGINE_EVENTS[] = { "wake", "round", "hand_on", "doorbell" };
 
 static const double REQ_BOUNDS[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
                                      30, 60 };
@@ -48,7 +54,8 @@ static const double GEN_BOUNDS[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
 #define HIST_WIDTH(b) (N(b) + 2)
 
 typedef struct {
-    apr_size_t req, req_dur, prov, prov_dur, prov_cost, retry, fallback, credits, gen_dur, total;
+    apr_size_t req, req_dur, prov, prov_dur, prov_cost, retry, fallback, credits, gen_dur, claims,
+        engine, total;
 } offsets_t;
 
 /* Where each kind of slot starts in m's block (the layout of gf_metrics.c). */

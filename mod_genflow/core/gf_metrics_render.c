@@ -155,6 +155,26 @@ void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
                         "type", m->types[i], NULL);
     }
 
+    gf_mtext_family(t, "genflow_claims_total", "counter",
+                    "Claims of the job engine by result: rows taken, nothing due, or none "
+                    "taken because the provider's limits had no place (full), its rate's next "
+                    "start had not come, or a 429 paused it.");
+    for (i = 0; i < N(CLAIM_RESULTS); i++) {
+        gf_mtext_sample(t, "genflow_claims_total",
+                        u64(p, gf_metrics_slot(m, o.claims + (apr_size_t)i)),
+                        "result", CLAIM_RESULTS[i], NULL);
+    }
+    gf_mtext_family(t, "genflow_engine_events_total", "counter",
+                    "What the job engine's workers did: woken for work (at most one wake "
+                    "pending per worker, however many notifications), rounds over the due "
+                    "work, places handed on in the child that freed them, and places another "
+                    "child rang for.");
+    for (i = 0; i < N(ENGINE_EVENTS); i++) {
+        gf_mtext_sample(t, "genflow_engine_events_total",
+                        u64(p, gf_metrics_slot(m, o.engine + (apr_size_t)i)),
+                        "event", ENGINE_EVENTS[i], NULL);
+    }
+
     gf_mtext_family(t, "genflow_credits_total", "counter",
                     "Credits moved by this server: reserved by creates, charged by completions, "
                     "refunded by failures and cancels. Refunds of the expiry sweeps are not "

@@ -82,6 +82,7 @@ static int gf_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     P->watch = apr_pcalloc(pconf, gf_watch_state_size);
     P->types = apr_pcalloc(pconf, gf_types_state_size);
     P->engine_shared = apr_pcalloc(pconf, gf_engine_shared_size);
+    P->doorbell = apr_pcalloc(pconf, gf_engine_doorbell_size);
     process = P;
     gf_handlers_pre_config();
     apr_pool_cleanup_register(pconf, NULL, forget_process, apr_pool_cleanup_null);
@@ -130,6 +131,7 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     }
     /* The status caches' marks, shared by the children. */
     gf_engine_post_config(pconf, s);
+    gf_engine_doorbell_post_config(pconf, s);
     /* The servers that mount types, by the name generations record. */
     if (gf_servers_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -138,12 +140,15 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     return OK;
 }
 
+/* What the limits tell the engine (passed down: see gf_child_init). */
+static const gf_limits_engine_t engine_hooks = { gf_engine_place_freed, gf_engine_hand_on_place };
+
 static void gf_child_init(apr_pool_t *pchild, server_rec *s)
 {
     gf_breaker_child_init(pchild, s);
-    /* A place given back wakes the engine; a change it hears reaches the
+    /* A place given back goes to the engine; a change it hears reaches the
      * parked waits: each is passed down, so neither concern calls up. */
-    gf_limits_child_init(pchild, s, gf_engine_wake);
+    gf_limits_child_init(pchild, s, &engine_hooks);
     gf_engine_child_init(pchild, s, gf_watch_announce);
     gf_watch_child_init(pchild, s);
 }

@@ -5,13 +5,16 @@
 #ifndef MOD_GENFLOW_ENGINE_H
 #define MOD_GENFLOW_ENGINE_H
 
-#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_limits.h"
 
 /* Before the fork: the marks by which the children's status caches tell
  * each other of the changes they made (core/gf_status_cache.h). Without
  * them (shared memory refused, logged) each child hears of another's
  * changes by NOTIFY only. */
 void gf_engine_post_config(apr_pool_t *pconf, server_rec *s);
+/* Before the fork too: the doorbell by which a child with no room for a
+ * freed place wakes one worker of another (mod_genflow_engine_doorbell.c). */
+void gf_engine_doorbell_post_config(apr_pool_t *pconf, server_rec *s);
 /* Start this child's engine. on_change(id) hears every generation
  * announced as changed (id NULL: any may have), after the engine's own
  * waiters: the parked waits of the child (mod_genflow_watch.c), a concern
@@ -20,6 +23,14 @@ void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
                            void (*on_change)(const char *id));
 /* Wake one of this child's idle workers: new work was queued. */
 void gf_engine_wake(void);
+/* A place of provider's limits counted per node was freed in this
+ * child: a worker claims the provider's next due row at once
+ * (mod_genflow_engine_handon.c). */
+void gf_engine_place_freed(const char *provider);
+/* The call that held a place of prov's limits kept in the database ended
+ * in this child: claim prov's next due row with that place, where
+ * statements may block; 1 when handed on or freed (gf_limits_engine_t). */
+int gf_engine_hand_on_place(server_rec *s, const gf_provider_t *prov, const gf_limits_hold_t *hold);
 /* Worker threads running in this child. */
 int gf_engine_running(void);
 /* This child's attempts in flight on its loop, their cap

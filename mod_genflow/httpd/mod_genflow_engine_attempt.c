@@ -270,6 +270,9 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
         apr_time_t t0 = apr_time_now();
         const char *outcome, *code;
         gf_provider_attempt(prov, job, c->provider_job_id, p, res);
+        if (APLOGdebug(s)) {
+            gf_run_log(s, p, APLOG_DEBUG, c, prov->name, "called", NULL, NULL);
+        }
         gf_limits_done(s, prov, hold, res);
         gf_metrics_classify(res, &outcome, &code);
         gf_metrics_provider_call(gf_metrics(), prov->name,

@@ -205,15 +205,28 @@ void gf_engine_status_changed(const char *id)
     apr_thread_mutex_unlock(W->mutex);
 }
 
+/* A wake asks a worker to run one round more; a round takes everything it
+ * can, so wakes that come while every worker already has one pending add
+ * nothing: at most one is pending per worker, however many generations
+ * were queued (a burst of 20,000 NOTIFYs is a handful of rounds). */
 void gf_engine_wake_all(int all)
 {
     gf_engine_t *W = gf_engine();
+    int woke = 0;
     if (!W) return;
     apr_thread_mutex_lock(W->mutex);
-    W->wake_pending++;
-    if (all) apr_thread_cond_broadcast(W->work);
-    else apr_thread_cond_signal(W->work);
+    if (all) {
+        woke = W->wake_pending < W->nthreads;
+        W->wake_pending = W->nthreads;
+        apr_thread_cond_broadcast(W->work);
+    }
+    else if (W->wake_pending < W->nthreads) {
+        W->wake_pending++;
+        woke = 1;
+        apr_thread_cond_signal(W->work);
+    }
     apr_thread_mutex_unlock(W->mutex);
+    if (woke) gf_metrics_engine(gf_metrics(), GF_ENGINE_WAKE);
 }
 
 void gf_engine_wake(void)

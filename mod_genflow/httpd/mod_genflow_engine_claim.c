@@ -62,7 +62,7 @@ static int run_row(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
     gf_attempt_begin(slot, s, t, c.id, lease_owner, c.attempts);
     rc = gf_run_claimed(s, p, &c, slot, hold);
     gf_attempt_end(slot);
-    if (hold->prov) gf_limits_unused(hold);
+    if (hold->prov) gf_limits_unused(s, hold);
     return rc;
 }
 
@@ -126,9 +126,9 @@ static int launch(const gf_database_t *e, const gf_type_t *t, const gf_db_rows_t
 }
 
 /* Give back the claimed polls from row `from` on, which this worker will
- * not run: due now, free for any worker. */
+ * not run: due now, free for any worker, and their places free. */
 static void release_rest(server_rec *s, apr_pool_t *p, const gf_type_t *t, gf_db_rows_t *rows,
-                         int from, const char *lease_owner)
+                         int from, const char *lease_owner, gf_limits_gate_t *g)
 {
     const char *ids = "";
     gf_db_rows_t *res;
@@ -136,7 +136,11 @@ static void release_rest(server_rec *s, apr_pool_t *p, const gf_type_t *t, gf_db
     int i;
 
     for (i = from; i < rows->nrows; i++) {
+        gf_limits_hold_t hold;
         ids = apr_pstrcat(p, ids, i > from ? "," : "", rows->rows[i][GF_CLAIM_ID], NULL);
+        gf_limits_gate_assign(g, rows->rows[i][GF_CLAIM_PLACE], rows->rows[i][GF_CLAIM_ID],
+                              atoi(rows->rows[i][GF_CLAIM_ATTEMPTS]), &hold);
+        gf_limits_unused(s, &hold);
     }
     if (!*ids || !(dbd = gf_db_open(p, s))) return;   /* else the leases just expire */
     gf_db_pselect(s, p, dbd, t->labels[GF_SQL_RELEASE_REST], &res, 2, ids, lease_owner);
@@ -146,22 +150,11 @@ static void release_rest(server_rec *s, apr_pool_t *p, const gf_type_t *t, gf_db
                  rows->nrows - from);
 }
 
-/* The provider a claimed row is about to call: its chain's current
- * entry (NULL when the chain cannot be read; run_claimed fails it). */
-static const char *row_provider(apr_pool_t *p, const char *const *row)
+/* Is name one of the names of list? */
+int gf_names_has(const gf_skip_t *list, const char *name)
 {
-    const char *err;
-    const char *text = row[GF_CLAIM_CHAIN], *at = row[GF_CLAIM_CHAIN_INDEX];
-    apr_array_header_t *chain = text ? gf_chain_parse(p, text, &err) : NULL;
-    int index = at ? atoi(at) : -1;
-    if (!chain || index < 0 || index >= chain->nelts) return NULL;
-    return APR_ARRAY_IDX(chain, index, gf_chain_entry_t).provider;
-}
-
-/* Is name one of skip's names? */
-static int skip_has(const gf_skip_t *skip, const char *name, apr_size_t n)
-{
-    const char *at = skip->names;
+    apr_size_t n = strlen(name);
+    const char *at = list->names;
     while (*at) {
         const char *end = strchr(at, '\n');
         apr_size_t len = end ? (apr_size_t)(end - at) : strlen(at);
@@ -183,7 +176,7 @@ void gf_skip_add(gf_skip_t *skip, const char *list)
     copy = buf;
     for (name = apr_strtok(copy, "\n", &last); name; name = apr_strtok(NULL, "\n", &last)) {
         apr_size_t n = strlen(name);
-        if (skip_has(skip, name, n)) continue;
+        if (gf_names_has(skip, name)) continue;
         if (len + n + 2 > sizeof(skip->names)) return;
         if (len) skip->names[len++] = '\n';
         memcpy(skip->names + len, name, n + 1);
@@ -191,120 +184,187 @@ void gf_skip_add(gf_skip_t *skip, const char *list)
     }
 }
 
-static const char *skip_list(apr_pool_t *p, const gf_limits_claim_t *lc, const gf_skip_t *skip)
-{
-    const char *mine = gf_limits_claim_skip(lc);
-    if (!skip->names[0]) return mine;
-    return *mine ? apr_pstrcat(p, mine, "\n", skip->names, NULL) : skip->names;
-}
-
-/* Claim: new work first (a first attempt, a retry or a fallback), then
- * the due polls of accepted jobs, a batch at a time. The places of the
- * providers' limits are taken before each claim (*lc): the claim leaves
- * the rows of providers without one in the queue. */
-static gf_db_status_t claim(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
-                            const char *lease_owner, int places, gf_limits_claim_t **lc,
-                            gf_db_rows_t **rows, gf_skip_t *skip)
+/* Run claimed rows on the loop (each with its place); rows the loop
+ * would not take (it is stopping, or there is none) run here, one after
+ * the other, sharing one lease, and those not reached within half of it
+ * go back. 1 when something was done, -1 when only trouble. */
+static int run_claimed_rows(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
+                            gf_db_rows_t *rows, const char *lease_owner, int *places,
+                            gf_limits_gate_t *g)
 {
     server_rec *s = e->s;
-    gf_server_conf_t *sc = gf_server_conf(s);
-    const char *lease = apr_ltoa(p, gf_conf_lease_secs(sc));
-    int batch = places < GF_POLL_BATCH ? places : GF_POLL_BATCH;
-    gf_db_status_t st;
-    ap_dbd_t *dbd;
-
-    *lc = gf_limits_claim_begin(p, sc->providers, t->providers, 1);
-    if (!(dbd = gf_db_open(p, s))) return GF_DB_ERROR;
-    st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM], rows, 4, lease_owner, lease,
-                       e->names, skip_list(p, *lc, skip));
-    if (st == GF_DB_OK && (*rows)->nrows == 0) {
-        gf_limits_claim_end(*lc);
-        *lc = gf_limits_claim_begin(p, sc->providers, t->providers, batch);
-        /* No more rows than the places taken for any one provider. */
-        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_CLAIM_POLLS], rows, 5, lease_owner,
-                           lease, e->names, skip_list(p, *lc, skip),
-                           apr_ltoa(p, gf_limits_claim_room(*lc)));
-    }
-    gf_db_close(s, dbd);
-    /* The caller learns which providers had no place. */
-    gf_skip_add(skip, gf_limits_claim_skip(*lc));
-    return st;
-}
-
-int gf_run_one(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
-               const char *lease_owner, int *places, gf_skip_t *skip)
-{
-    server_rec *s = e->s;
-    gf_server_conf_t *sc = gf_server_conf(s);
-    int lease = gf_conf_lease_secs(sc);
-    gf_limits_claim_t *lc;
-    gf_limits_hold_t first;
-    gf_db_rows_t *rows;
     apr_time_t stop_by;
-    int i, from, worked = 0, trouble = 0;
+    int i, from, worked, trouble = 0;
+    gf_limits_hold_t first;
 
-    if (claim(e, p, t, lease_owner, *places, &lc, &rows, skip) != GF_DB_OK) {
-        gf_limits_claim_end(lc);
-        return -1;
-    }
-    /* Each row in flight on the loop at once, with its provider's place;
-     * the rows the loop could not take (it is stopping) run here. */
     for (i = 0; i < rows->nrows; i++) {
         gf_limits_hold_t hold;
-        gf_limits_claim_assign(lc, row_provider(p, rows->rows[i]), &hold);
+        gf_limits_gate_assign(g, rows->rows[i][GF_CLAIM_PLACE], rows->rows[i][GF_CLAIM_ID],
+                              atoi(rows->rows[i][GF_CLAIM_ATTEMPTS]), &hold);
         if (launch(e, t, rows, i, lease_owner, &hold) != 0) {
             first = hold;   /* the row runs here, with its place */
             break;
         }
         (*places)--;   /* the attempt keeps it until it lands */
     }
-    if (i == rows->nrows) {
-        gf_limits_claim_end(lc);
-        return rows->nrows > 0 ? 1 : 0;
-    }
+    if (i == rows->nrows) return 1;
     worked = i > 0;
-    /* The batch shares one lease, renewed only for the row being worked:
-     * rows not reached within half of it go back (the heartbeat of the
-     * running one is the listener's). */
-    stop_by = apr_time_now() + apr_time_from_sec(lease) / 2;
+    stop_by = apr_time_now() + apr_time_from_sec(gf_conf_lease_secs(gf_server_conf(s))) / 2;
     for (from = i; i < rows->nrows; i++) {
         gf_attempt_t slot;
         gf_limits_hold_t hold;
         if (i > from && (apr_time_now() >= stop_by || gf_engine_aborting()
                          || gf_engine_stopping())) {
-            release_rest(s, p, t, rows, i, lease_owner);
+            release_rest(s, p, t, rows, i, lease_owner, g);
             break;
         }
         memset(&slot, 0, sizeof(slot));
         if (i == from) hold = first;
-        else gf_limits_claim_assign(lc, row_provider(p, rows->rows[i]), &hold);
+        else gf_limits_gate_assign(g, rows->rows[i][GF_CLAIM_PLACE], rows->rows[i][GF_CLAIM_ID],
+                                   atoi(rows->rows[i][GF_CLAIM_ATTEMPTS]), &hold);
         if (run_row(e, p, t, rows->rows[i], lease_owner, &slot, &hold) < 0) trouble = 1;
         else worked = 1;
     }
-    gf_limits_claim_end(lc);
     /* A batch that got anything done is work, even if one outcome could
      * not be written: the worker goes on rather than sleeping it off. */
     return worked ? 1 : trouble ? -1 : 0;
 }
 
-int gf_run_due_types(const gf_database_t *e, apr_pool_t *p, int *due)
+int gf_run_claim(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t, const char *provider,
+                 int polls, int hand_on, const char *lease_owner, int *places, gf_skip_t *skip)
+{
+    return gf_run_claim_held(e, p, t, provider, polls, hand_on, NULL, lease_owner, places, skip);
+}
+
+int gf_run_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
+                      const char *provider, int polls, int hand_on, const gf_limits_hold_t *held,
+                      const char *lease_owner, int *places, gf_skip_t *skip)
+{
+    server_rec *s = e->s;
+    gf_server_conf_t *sc = gf_server_conf(s);
+    const gf_provider_t *prov = apr_hash_get(sc->providers, provider, APR_HASH_KEY_STRING);
+    int want = polls ? (*places < GF_POLL_BATCH ? *places : GF_POLL_BATCH) : 1, rc;
+    const char *args[GF_CLAIM_ARGS];
+    gf_limits_gate_t g;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    ap_dbd_t *dbd;
+
+    if (want <= 0) return 0;
+    /* A provider no chain of this server names any more (a row of an
+     * earlier configuration) is claimed without limits: its attempt
+     * fails over to the chain's next entry. */
+    if (prov && !gf_limits_gate_open(prov, want, hand_on || held, &g)) {
+        gf_skip_add(skip, provider);
+        return 0;
+    }
+    if (!prov) memset(&g, 0, sizeof(g));
+    args[GF_CLAIM_ARG_OWNER] = lease_owner;
+    args[GF_CLAIM_ARG_LEASE] = apr_ltoa(p, gf_conf_lease_secs(sc));
+    args[GF_CLAIM_ARG_NAMES] = e->names;
+    args[GF_CLAIM_ARG_PROVIDER] = provider;
+    args[GF_CLAIM_ARG_MAX_CONCURRENT] = apr_itoa(p, g.max_concurrent);
+    args[GF_CLAIM_ARG_SPACING_MS] = apr_itoa(p, g.spacing_ms);
+    args[GF_CLAIM_ARG_BATCH] = apr_itoa(p, gf_limits_gate_room(&g, held ? 1 : want));
+    args[GF_CLAIM_ARG_HELD_PLACE] = apr_itoa(p, held ? held->place : 0);
+    args[GF_CLAIM_ARG_HELD_ID] = held ? held->id : NULL;
+    args[GF_CLAIM_ARG_HELD_ATTEMPT] = apr_itoa(p, held ? held->attempt : 0);
+    if (!(dbd = gf_db_open(p, s))) {
+        gf_limits_gate_close(&g, NULL, NULL);
+        return -1;
+    }
+    st = gf_db_pselectv(s, p, dbd, t->labels[polls ? GF_SQL_CLAIM_POLLS : GF_SQL_CLAIM], &rows,
+                        GF_CLAIM_ARGS, args);
+    gf_db_close(s, dbd);
+    if (st != GF_DB_OK || rows->ncols != GF_CLAIM_COLS) {
+        gf_limits_gate_close(&g, NULL, NULL);
+        return -1;
+    }
+    if (rows->nrows == 0 || !rows->rows[0][GF_CLAIM_ID]) {
+        /* Nothing claimed: what the gate said is remembered, and a
+         * provider without a place is left alone for the rest of the
+         * round (and by the types below this one). */
+        const char *gate = rows->nrows ? rows->rows[0][GF_CLAIM_GATE] : NULL;
+        gf_limits_gate_close(&g, gate, rows->nrows ? rows->rows[0][GF_CLAIM_GATE_UNTIL] : NULL);
+        gf_metrics_claim(gf_metrics(), !gate ? "other" : !strcmp(gate, "open") ? "empty" : gate);
+        if (gate && strcmp(gate, "open")) gf_skip_add(skip, provider);
+        return 0;
+    }
+    gf_metrics_claim(gf_metrics(), "claimed");
+    rc = run_claimed_rows(e, p, t, rows, lease_owner, places, &g);
+    gf_limits_gate_close(&g, NULL, NULL);
+    return rc;
+}
+
+/* The names of list, split (at most GF_NAMES_MAX). */
+#define GF_NAMES_MAX 64
+static int split_names(apr_pool_t *p, const gf_skip_t *list, const char **names)
+{
+    char *copy = apr_pstrdup(p, list->names), *last, *name;
+    int n = 0;
+    for (name = apr_strtok(copy, "\n", &last); name && n < GF_NAMES_MAX;
+         name = apr_strtok(NULL, "\n", &last)) {
+        names[n++] = name;
+    }
+    return n;
+}
+
+/* Claim from the providers of list in turn, starting at the rotate-th,
+ * leaving alone those of skip: 1 at the first claim, else 0, -1 when
+ * only trouble. */
+static int claim_from(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
+                      const gf_skip_t *list, int polls, int rotate, const char *lease_owner,
+                      int *places, gf_skip_t *skip)
+{
+    const char *names[GF_NAMES_MAX];
+    int n = split_names(p, list, names), i, trouble = 0;
+
+    for (i = 0; i < n; i++) {
+        const char *name = names[(i + rotate) % n];
+        int rc;
+        if (gf_names_has(skip, name)) continue;
+        rc = gf_run_claim(e, p, t, name, polls, 0, lease_owner, places, skip);
+        if (rc > 0) return 1;
+        if (rc < 0) trouble = 1;
+    }
+    return trouble ? -1 : 0;
+}
+
+int gf_run_one(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
+               const char *lease_owner, int *places, gf_skip_t *skip, const gf_due_t *due,
+               int rotate)
+{
+    /* New work goes ahead of the polls of accepted jobs. */
+    int rc = claim_from(e, p, t, &due->fresh, 0, rotate, lease_owner, places, skip), rc2;
+    if (rc > 0) return 1;
+    rc2 = claim_from(e, p, t, &due->polls, 1, rotate, lease_owner, places, skip);
+    if (rc2 > 0) return 1;
+    return rc < 0 || rc2 < 0 ? -1 : 0;
+}
+
+int gf_run_due_types(const gf_database_t *e, apr_pool_t *p, gf_due_t *due)
 {
     gf_db_rows_t *rows;
     gf_db_status_t st = GF_DB_OK;
     ap_dbd_t *dbd;
     int i, j, k;
 
-    for (i = 0; i < e->types->nelts; i++) due[i] = 0;
+    for (i = 0; i < e->types->nelts; i++) memset(&due[i], 0, sizeof(due[i]));
     if (!(dbd = gf_db_open(p, e->s))) return -1;
     /* Usually one statement: every server of the database mounts the same
-     * types (the main server's, inherited). */
+     * types (the main server's, inherited). Each row: type, provider,
+     * kind ("new" or "poll"). */
     for (k = 0; k < e->due_labels->nelts && st == GF_DB_OK; k++) {
         st = gf_db_pselect(e->s, p, dbd, APR_ARRAY_IDX(e->due_labels, k, const char *), &rows,
                            1, e->names);
         for (j = 0; st == GF_DB_OK && j < rows->nrows; j++) {
+            const char *const *row = rows->rows[j];
+            if (!row[0] || !row[1] || !row[2]) continue;
             for (i = 0; i < e->types->nelts; i++) {
                 const gf_type_t *t = APR_ARRAY_IDX(e->types, i, gf_type_t *);
-                if (rows->rows[j][0] && !strcmp(rows->rows[j][0], t->name)) due[i] = 1;
+                if (strcmp(row[0], t->name)) continue;
+                due[i].any = 1;
+                gf_skip_add(!strcmp(row[2], "poll") ? &due[i].polls : &due[i].fresh, row[1]);
             }
         }
     }

@@ -65,10 +65,11 @@ typedef struct {
 } gf_claim_t;
 /* Polls of accepted jobs a worker claims at once (GF_SQL_CLAIM_POLLS). */
 #define GF_POLL_BATCH 16
-/* Providers a claim leaves alone, newline-separated: those whose limits
- * have no place now (the claim adds them), and those a type of a higher
- * priority found full at any time of the same round (the worker passes
- * them on, so that a place freed a moment later goes to the higher type). */
+/* Provider names, newline-separated: those a claim leaves alone (whose
+ * limits have no place now: the claim adds them; and those a type of a
+ * higher priority found full at any time of the same round: the worker
+ * passes them on, so that a place freed a moment later goes to the
+ * higher type), and those with work due. */
 #define GF_SKIP_MAX 1024
 typedef struct {
     char names[GF_SKIP_MAX];
@@ -76,20 +77,50 @@ typedef struct {
 /* Add the newline-separated names of list that skip lacks (as many as
  * fit). */
 void gf_skip_add(gf_skip_t *skip, const char *list);
-/* Work type t on engine e's database: one due generation without an
- * accepted provider job (new work goes first), else a batch of at most
- * *places due polls (places the worker reserved in the loop), each with
- * its own server's settings. Each claimed row becomes an attempt in
- * flight on the child's loop (gf_engine_launch), taking one place off
- * *places, or, without a loop, is run here. Returns 1 when something was
- * claimed, 0 when nothing was due, -1 on database trouble. */
+/* Is name one of list's names? */
+int gf_names_has(const gf_skip_t *list, const char *name);
+/* What the due-work probe says of one type: its providers with new work
+ * due (a first attempt, a retry, a fallback, a rescue) and with polls
+ * due. */
+typedef struct {
+    int any;
+    gf_skip_t fresh;
+    gf_skip_t polls;
+} gf_due_t;
+/* Claim rows of type t and provider on engine e's database: one due
+ * generation without an accepted provider job, or (polls) a batch of at
+ * most *places due polls (places the worker reserved in the loop), each
+ * with its provider's place and its own server's settings, if the
+ * provider's limits let a call start (hand_on: a place of it was just
+ * freed in this child: ask the database whatever it said last). Each
+ * claimed row becomes an attempt in flight on the child's loop
+ * (gf_engine_launch), taking one place off *places, or, without a loop,
+ * is run here. A provider without a place now is added to skip. 1 when
+ * something was claimed, 0 when nothing, -1 on database trouble. */
+int gf_run_claim(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t, const char *provider,
+                 int polls, int hand_on, const char *lease_owner, int *places, gf_skip_t *skip);
+/* The same, for the place a call that just ended holds (held: kept in
+ * the database): the claimed row takes that very place, or, when none
+ * is claimed, the claim frees it. */
+int gf_run_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
+                      const char *provider, int polls, int hand_on, const gf_limits_hold_t *held,
+                      const char *lease_owner, int *places, gf_skip_t *skip);
+/* Work type t on engine e's database: its due providers (due, from the
+ * probe), new work first, starting at the rotate-th provider, leaving
+ * those of skip alone; one claim at most. As gf_run_claim. */
 int gf_run_one(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
-               const char *lease_owner, int *places, gf_skip_t *skip);
-/* Which of engine e's types have work due now (usually one query):
- * due[i] for e->types[i]. 0, or -1 on database trouble. */
-int gf_run_due_types(const gf_database_t *e, apr_pool_t *p, int *due);
-/* Expire never-started generations and prune old failures of type t. */
-void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t);
+               const char *lease_owner, int *places, gf_skip_t *skip, const gf_due_t *due,
+               int rotate);
+/* Which of engine e's types have work due now, of which providers
+ * (usually one query): due[i] for e->types[i]. 0, or -1 on database
+ * trouble. */
+int gf_run_due_types(const gf_database_t *e, apr_pool_t *p, gf_due_t *due);
+/* Expire never-started generations (of the servers named: SERVED_BY)
+ * and prune old failures of type t. */
+void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *names);
+/* The providers of type t's queued rows that its chains do not name
+ * (newline-separated; "" when none or on trouble). */
+const char *gf_run_strays(server_rec *s, apr_pool_t *p, const gf_type_t *t);
 /* Sweeps that are not per type (idempotency records). */
 void gf_run_sweep_global(server_rec *s, apr_pool_t *p);
 /* One statement on a pooled connection of s, given back at once (the
@@ -99,8 +130,10 @@ gf_db_status_t gf_run_select(server_rec *s, apr_pool_t *p, const char *label,
                              gf_db_rows_t **rows, int nargs, const char *const *args);
 
 /* Take up to want places in the child's loop (0 when full; want when
- * there is no loop); each is given back by gf_engine_landed. */
+ * there is no loop); each is given back by gf_engine_landed, or, not
+ * used, by gf_engine_unreserve. */
 int gf_engine_reserve(int want);
+void gf_engine_unreserve(int n);
 /* Deliveries of the webhook outbox that are due (sql/021), each on the
  * child's loop where it has room. */
 void gf_run_webhooks(server_rec *s, apr_pool_t *p);
@@ -155,12 +188,15 @@ typedef struct gf_engine_t {
     apr_thread_t *loop_thread;
     gf_hop_t *hops, **hops_tail; /* blocking work of the loop's fibers */
     int in_flight;               /* attempts launched and not landed */
+    int loop_was_full;           /* a worker found no room: wake one at the next landing */
     int max_in_flight;           /* GenFlowMaxInFlight */
     apr_thread_t *listener;
     gf_waiter_t *waiters;
     const char *node;            /* host:pid, the prefix of lease owners */
     apr_interval_time_t heartbeat;
     gf_status_cache_t *cache;    /* status answers; NULL: off */
+    gf_skip_t handon;            /* providers of places freed here, one entry each,
+                                  * to hand on (mod_genflow_engine_handon.c) */
     void (*on_change)(const char *id); /* told after the waiters (child_init) */
 } gf_engine_t;
 
@@ -179,6 +215,18 @@ void gf_engine_announce_change(const char *id);
 void gf_engine_wake_all(int all);
 /* The status cache of a new child, with the marks of post_config. */
 gf_status_cache_t *gf_engine_cache_create(apr_pool_t *pchild, apr_size_t slots);
+
+/* mod_genflow_engine_handon.c: claim a due row for each place freed in
+ * this child since the last call (the hand-on list); 1 when one was. */
+int gf_engine_hand_on(gf_engine_t *W, apr_pool_t *pool, const char *lease_owner);
+
+/* mod_genflow_engine_doorbell.c: wake one idle worker of another child of
+ * this httpd (this one has no room for a freed place's row); the
+ * listener hears the bell (gf_engine_doorbell_fd, -1: none) and answers
+ * it with gf_engine_doorbell_heard. */
+void gf_engine_ring_doorbell(void);
+int gf_engine_doorbell_fd(void);
+void gf_engine_doorbell_heard(void);
 
 /* mod_genflow_engine_listener.c: the listener thread's body. */
 void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data);

@@ -228,16 +228,44 @@ static void connect_missing(gf_engine_t *W, apr_pool_t *pool, PGconn **conns, in
 }
 
 /* Read what a database's connection has and act on its notifications. */
+/* Can work of the type named (the payload of genflow_work) start now on
+ * engine e: one of the providers its chains name is not known to be
+ * without a place? Work of an unknown type wakes a worker. */
+static int may_start(const gf_database_t *e, const char *type)
+{
+    apr_hash_t *providers = gf_server_conf(e->s)->providers;
+    apr_hash_index_t *hi;
+    apr_pool_t *p;
+    int i, open = 0;
+    for (i = 0; i < e->types->nelts; i++) {
+        const gf_type_t *t = APR_ARRAY_IDX(e->types, i, gf_type_t *);
+        if (strcmp(t->name, type)) continue;
+        if (!t->providers || apr_pool_create(&p, NULL) != APR_SUCCESS) return 1;
+        for (hi = apr_hash_first(p, t->providers); hi && !open; hi = apr_hash_next(hi)) {
+            const gf_provider_t *prov = apr_hash_get(providers, apr_hash_this_key(hi),
+                                                     APR_HASH_KEY_STRING);
+            open = !prov || !gf_limits_blocked(prov);
+        }
+        apr_pool_destroy(p);
+        return open;
+    }
+    return 1;
+}
+
 static void hear(gf_engine_t *W, PGconn **conn, const gf_database_t *e)
 {
     PGnotify *note;
+    int work = 0;
     if (!PQconsumeInput(*conn)) {
         lost(W, conn, e);
         return;
     }
     while ((note = PQnotifies(*conn)) != NULL) {
+        /* However many arrived together: one wake (below), and none for
+         * work whose providers all have no place now (a freed place, a
+         * rate's next start or a pause's end wakes the workers then). */
         if (!strcmp(note->relname, "genflow_work")) {
-            gf_engine_wake_all(0);
+            if (!work && may_start(e, note->extra)) work = 1;
         }
         else if (!strcmp(note->relname, "genflow_change")) {
             /* "*": rows were deleted (sql/012); any id may be gone. */
@@ -245,6 +273,7 @@ static void hear(gf_engine_t *W, PGconn **conn, const gf_database_t *e)
         }
         PQfreemem(note);
     }
+    if (work) gf_engine_wake_all(0);
 }
 
 void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
@@ -266,8 +295,9 @@ void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
     apr_pool_tag(pool, "genflow_listener");
     /* Outlive the per-round clears of pool. */
     conns = calloc((apr_size_t)ne, sizeof(*conns));
-    pfd = calloc((apr_size_t)ne, sizeof(*pfd));
-    slot = calloc((apr_size_t)ne, sizeof(*slot));
+    /* One more for the doorbell (mod_genflow_engine_doorbell.c). */
+    pfd = calloc((apr_size_t)ne + 1, sizeof(*pfd));
+    slot = calloc((apr_size_t)ne + 1, sizeof(*slot));
     warned = calloc((apr_size_t)ne, sizeof(*warned));
     if (!conns || !pfd || !slot || !warned) {
         free(conns);
@@ -293,16 +323,24 @@ void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
             pfd[nfd].revents = 0;
             slot[nfd++] = i;
         }
+        if (gf_engine_doorbell_fd() >= 0) {
+            pfd[nfd].fd = gf_engine_doorbell_fd();
+            pfd[nfd].events = POLLIN;
+            pfd[nfd].revents = 0;
+            slot[nfd++] = -1;
+        }
         if (nfd == 0) {
             apr_sleep(apr_time_from_msec(LISTEN_TICK_MS));
         }
         else if (poll(pfd, (nfds_t)nfd, LISTEN_TICK_MS) > 0) {
             int k;
             for (k = 0; k < nfd; k++) {
-                if (pfd[k].revents) {
-                    hear(W, &conns[slot[k]],
-                         APR_ARRAY_IDX(W->databases, slot[k], gf_database_t *));
+                if (!pfd[k].revents) continue;
+                if (slot[k] < 0) {
+                    gf_engine_doorbell_heard();
+                    continue;
                 }
+                hear(W, &conns[slot[k]], APR_ARRAY_IDX(W->databases, slot[k], gf_database_t *));
             }
         }
         if (apr_time_now() >= next_beat && !W->stopping) {

@@ -1,10 +1,13 @@
 /* mod_genflow_engine_sweep.c: the set-based sweeps worker 0 of every child runs
  * every few seconds, per engine (database): created, never started
- * generations expire after GenFlowCreatedTTL and are refunded, old failed and
- * cancelled rows go after GenFlowRetention, generations no worker takes in
- * time expire (genflow_expire_orphans), Idempotency-Key records go after
- * 24 h. Each statement skips locked rows, so children and nodes never
- * collide.
+ * generations expire after GenFlowCreatedTTL and are refunded, queued ones
+ * that waited longer than GenFlowPendingTTL for a place fail with
+ * QUEUE_TIMEOUT, started ones that no attempt took past their deadline
+ * with TIMEOUT, old failed and cancelled rows go after GenFlowRetention,
+ * generations no worker takes in time expire (genflow_expire_orphans),
+ * users' turns and Idempotency-Key records go after a day. Each statement
+ * reads an index range of the rows it changes and skips locked rows, so
+ * children and nodes never collide and a long queue costs nothing.
  */
 #include <string.h>
 #include <apr_strings.h>
@@ -23,32 +26,95 @@ gf_db_status_t gf_run_select(server_rec *s, apr_pool_t *p, const char *label,
     return st;
 }
 
-void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t)
+/* How long past its deadline a started generation that no attempt took
+ * stays open before the sweep fails it (an attempt fails it first when
+ * one is claimed). */
+#define OVERDUE_GRACE "10"
+
+/* A sweep statement changes a batch of rows at most (100; the prune 500):
+ * it runs again while it fills its batch, up to this many times a sweep,
+ * so that a queue of 100,000 expiring at once is done in a minute, each
+ * statement short. */
+#define SWEEP_BATCH      100
+#define SWEEP_REPEAT     20
+
+/* One sweep statement that returns how many rows it changed, run again
+ * while it changed a whole batch; the count when it changed any, else
+ * NULL. arg2: a second argument, or NULL. */
+static const char *swept(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const char *label,
+                         const char *arg, const char *arg2)
+{
+    gf_db_rows_t *rows;
+    apr_int64_t total = 0, n;
+    int i;
+    for (i = 0; i < SWEEP_REPEAT; i++) {
+        if (gf_db_pselect(s, p, dbd, label, &rows, arg2 ? 2 : 1, arg, arg2) != GF_DB_OK
+            || rows->nrows != 1 || !rows->rows[0][0]) {
+            break;
+        }
+        total += (n = apr_atoi64(rows->rows[0][0]));
+        if (n < SWEEP_BATCH) break;
+    }
+    return total ? apr_psprintf(p, "%" APR_INT64_T_FMT, total) : NULL;
+}
+
+void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *names)
 {
     gf_server_conf_t *sc = gf_server_conf(s);
-    gf_db_rows_t *rows;
+    long queued_ttl = gf_conf_pending_ttl(sc) > 0 ? gf_conf_pending_ttl(sc) : 3600;
+    const char *n;
     ap_dbd_t *dbd;
 
     if (!(dbd = gf_db_open(p, s))) {
         return;
     }
     if (gf_conf_created_ttl(sc) > 0
-        && gf_db_pselect(s, p, dbd, t->labels[GF_SQL_EXPIRE], &rows, 1,
-                         apr_ltoa(p, gf_conf_created_ttl(sc))) == GF_DB_OK
-        && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
+        && (n = swept(s, p, dbd, t->labels[GF_SQL_EXPIRE], apr_ltoa(p, gf_conf_created_ttl(sc)), NULL))) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1403)
                      "expired type=%s count=%s (created, never started within %lds; refunded)",
-                     t->name, rows->rows[0][0], gf_conf_created_ttl(sc));
+                     t->name, n, gf_conf_created_ttl(sc));
+    }
+    /* Queued longer than GenFlowPendingTTL without a claim: the line was
+     * longer than the provider's limits could serve in that time. */
+    if ((n = swept(s, p, dbd, t->labels[GF_SQL_EXPIRE_QUEUED], apr_ltoa(p, queued_ttl), names))) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1410)
+                     "type=%s: %s generations waited longer than %lds in the queue without "
+                     "a free place of their provider (QUEUE_TIMEOUT, refunded): the queue is "
+                     "longer than the providers' limits serve in GenFlowPendingTTL",
+                     t->name, n, queued_ttl);
+    }
+    if ((n = swept(s, p, dbd, t->labels[GF_SQL_EXPIRE_OVERDUE], OVERDUE_GRACE, NULL))) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1411)
+                     "type=%s: %s started generations passed their deadline waiting for a "
+                     "place of their provider (TIMEOUT, refunded)", t->name, n);
     }
     if (gf_conf_retention(sc) > 0
-        && gf_db_pselect(s, p, dbd, t->labels[GF_SQL_PRUNE], &rows, 1,
-                         apr_ltoa(p, gf_conf_retention(sc))) == GF_DB_OK
-        && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
+        && (n = swept(s, p, dbd, t->labels[GF_SQL_PRUNE], apr_ltoa(p, gf_conf_retention(sc)), NULL))) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1404)
                      "pruned type=%s count=%s (failed/cancelled older than %lds)",
-                     t->name, rows->rows[0][0], gf_conf_retention(sc));
+                     t->name, n, gf_conf_retention(sc));
     }
     gf_db_close(s, dbd);
+}
+
+const char *gf_run_strays(server_rec *s, apr_pool_t *p, const gf_type_t *t)
+{
+    const char *known = "";
+    apr_hash_index_t *hi;
+    gf_db_rows_t *rows;
+    const char *out = "";
+    int i;
+
+    for (hi = t->providers ? apr_hash_first(p, t->providers) : NULL; hi; hi = apr_hash_next(hi)) {
+        known = apr_pstrcat(p, known, *known ? "\n" : "", (const char *)apr_hash_this_key(hi), NULL);
+    }
+    if (gf_run_select(s, p, t->labels[GF_SQL_LINE_PROVIDERS], &rows, 1, &known) != GF_DB_OK) {
+        return "";
+    }
+    for (i = 0; i < rows->nrows; i++) {
+        if (rows->rows[i][0]) out = apr_pstrcat(p, out, *out ? "\n" : "", rows->rows[i][0], NULL);
+    }
+    return out;
 }
 
 void gf_run_sweep_global(server_rec *s, apr_pool_t *p)
@@ -73,6 +139,13 @@ void gf_run_sweep_global(server_rec *s, apr_pool_t *p)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1408)
                      "expired %s generations that no worker took in time (a type mounted "
                      "nowhere?); refunded", rows->rows[0][0]);
+    }
+    /* Users' turns in the lines, forgotten a day after the longest wait. */
+    if (gf_db_pselect(s, p, dbd, GF_SQL_TURNS_PRUNE, &rows, 1, apr_ltoa(p, queued_ttl + 86400))
+            == GF_DB_OK
+        && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1417)
+                     "pruned %s users' turns unused for a day", rows->rows[0][0]);
     }
     /* Idempotency records are replayed for 24 h. */
     if (gf_db_pselect(s, p, dbd, GF_SQL_IDEM_PRUNE, &rows, 1, "86400") == GF_DB_OK

@@ -33,7 +33,8 @@
 #include "httpd/mod_genflow_engine_int.h"
 #include "net/gf_http.h"
 
-#define IDLE_WAIT        apr_time_from_msec(500)
+#define IDLE_WAIT        apr_time_from_msec(500)    /* worker 0: the backstop of NOTIFY */
+#define IDLE_WAIT_OTHERS apr_time_from_sec(2)       /* the others: woken when needed */
 #define TROUBLE_WAIT     apr_time_from_sec(1)
 #define SWEEP_INTERVAL   apr_time_from_sec(2)
 #define ROUND_CLAIMS     64     /* claims in one round of a worker */
@@ -96,7 +97,7 @@ static void sleep_for_work(apr_interval_time_t timeout)
 {
     gf_engine_t *W = gf_engine();
     apr_thread_mutex_lock(W->mutex);
-    if (!W->hops && !W->wake_pending) {
+    if (!W->hops && !W->wake_pending && !W->handon.names[0]) {
         apr_thread_cond_timedwait(W->work, W->mutex, timeout);
     }
     if (W->wake_pending > 0) W->wake_pending--;
@@ -164,8 +165,12 @@ void gf_engine_landed(void)
     if (!W || !W->loop) return;
     apr_thread_mutex_lock(W->mutex);
     W->in_flight--;
-    /* Room for one more: a worker sleeping on a full loop claims again. */
-    apr_thread_cond_signal(W->work);
+    /* Room for one more: a worker that found the loop full claims again
+     * (only then: a landing is no news to workers that had room). */
+    if (W->loop_was_full) {
+        W->loop_was_full = 0;
+        apr_thread_cond_signal(W->work);
+    }
     apr_thread_mutex_unlock(W->mutex);
 }
 
@@ -183,17 +188,21 @@ static int reserve(int want)
     if (n > want) n = want;
     if (n < 0) n = 0;
     W->in_flight += n;
+    if (n == 0) W->loop_was_full = 1;
     apr_thread_mutex_unlock(W->mutex);
     return n;
 }
 
-static void unreserve(int n)
+void gf_engine_unreserve(int n)
 {
     gf_engine_t *W = gf_engine();
     if (!W->loop || n <= 0) return;
     apr_thread_mutex_lock(W->mutex);
     W->in_flight -= n;
-    apr_thread_cond_signal(W->work);
+    if (W->loop_was_full) {
+        W->loop_was_full = 0;
+        apr_thread_cond_signal(W->work);
+    }
     apr_thread_mutex_unlock(W->mutex);
 }
 
@@ -210,6 +219,7 @@ static int room(void)
     if (!W->loop) return 1;
     apr_thread_mutex_lock(W->mutex);
     n = W->max_in_flight - W->in_flight;
+    if (n <= 0) W->loop_was_full = 1;
     apr_thread_mutex_unlock(W->mutex);
     return n > 0 ? n : 0;
 }
@@ -258,7 +268,8 @@ static void visit_order(const gf_database_t *e, int start, int *order)
  * a higher one waits for; free when every type has the same priority.
  * Each type is tried at most twice a round (tried), so a higher type that
  * cannot be served does not hold the lower ones up. */
-static int higher_due(const gf_database_t *e, apr_pool_t *pool, int k, int *due, const int *tried)
+static int higher_due(const gf_database_t *e, apr_pool_t *pool, int k, gf_due_t *due,
+                      const int *tried)
 {
     int pk = APR_ARRAY_IDX(e->types, k, gf_type_t *)->priority, i, any = 0;
     for (i = 0; i < e->types->nelts; i++) {
@@ -266,7 +277,7 @@ static int higher_due(const gf_database_t *e, apr_pool_t *pool, int k, int *due,
     }
     if (!any || gf_run_due_types(e, pool, due) < 0) return 0;
     for (i = 0; i < e->types->nelts; i++) {
-        if (due[i] && tried[i] < 2 && APR_ARRAY_IDX(e->types, i, gf_type_t *)->priority > pk) {
+        if (due[i].any && tried[i] < 2 && APR_ARRAY_IDX(e->types, i, gf_type_t *)->priority > pk) {
             return 1;
         }
     }
@@ -278,13 +289,14 @@ static int higher_due(const gf_database_t *e, apr_pool_t *pool, int k, int *due,
  * which types have work due, the order of the visit, how often each type
  * was tried, and the providers each type found full. */
 typedef struct {
-    int *due, *order, *tried;
+    gf_due_t *due;
+    int *order, *tried;
     gf_skip_t *found;
 } round_t;
 
 static int round_alloc(round_t *r, int maxtypes)
 {
-    r->due = calloc((apr_size_t)maxtypes, sizeof(int));
+    r->due = calloc((apr_size_t)maxtypes, sizeof(gf_due_t));
     r->order = calloc((apr_size_t)maxtypes, sizeof(int));
     r->tried = calloc((apr_size_t)maxtypes, sizeof(int));
     r->found = calloc((apr_size_t)maxtypes, sizeof(gf_skip_t));
@@ -329,7 +341,7 @@ static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int
      * that query per round, not a claim per type. */
     if (gf_run_due_types(e, pool, r->due) < 0) {
         trouble = 1;
-        for (i = 0; i < ntypes; i++) r->due[i] = 0;
+        for (i = 0; i < ntypes; i++) r->due[i].any = 0;
     }
     apr_pool_clear(pool);
     visit_order(e, start, r->order);
@@ -345,7 +357,7 @@ static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int
         gf_skip_t skip;
         /* Twice without work this round is enough (higher_due may have
          * marked it due again). */
-        if (!r->due[k] || r->tried[k] >= 2) continue;
+        if (!r->due[k].any || r->tried[k] >= 2) continue;
         if (i > 0 && higher_due(e, pool, k, r->due, r->tried)) {
             apr_pool_clear(pool);
             i = -1;
@@ -355,14 +367,15 @@ static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int
         skip_of_higher(e, r, k, &skip);
         before = strlen(skip.names);
         rc = gf_run_one(e, pool, APR_ARRAY_IDX(e->types, k, gf_type_t *),
-                        apr_psprintf(pool, "%s:%ld", W->node, index), &places, &skip);
+                        apr_psprintf(pool, "%s:%ld", W->node, index), &places, &skip,
+                        &r->due[k], start);
         /* What this claim found full: skip now ends with it. */
         {
             const char *found = skip.names + before;
             if (*found == '\n') found++;
             gf_skip_add(&r->found[k], found);
         }
-        unreserve(places);
+        gf_engine_unreserve(places);
         apr_pool_clear(pool);
         if (rc > 0) {
             worked = 1;
@@ -374,21 +387,54 @@ static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int
         }
         else {
             r->tried[k]++;
-            r->due[k] = 0;          /* nothing it could take this round */
+            r->due[k].any = 0;      /* nothing it could take this round */
             if (rc < 0) trouble = 1;
         }
     }
     return worked ? 1 : trouble ? -1 : 0;
 }
 
+/* Rows of providers that no chain of type t names any more (written
+ * under an earlier configuration): a few claims each sweep, without
+ * limits; their attempts fail over to the chain's next entry. */
+static void claim_strays(const gf_database_t *e, apr_pool_t *pool, const gf_type_t *t,
+                         const char *lease_owner)
+{
+    gf_engine_t *W = gf_engine();
+    char *names = apr_pstrdup(pool, gf_run_strays(e->s, pool, t)), *last, *name;
+    for (name = apr_strtok(names, "\n", &last); name && !W->stopping;
+         name = apr_strtok(NULL, "\n", &last)) {
+        int polls, n;
+        for (polls = 0; polls < 2; polls++) {
+            for (n = 0; n < GF_POLL_BATCH; n++) {
+                gf_skip_t skip;
+                int places = reserve(polls ? GF_POLL_BATCH : 1), rc;
+                skip.names[0] = '\0';
+                if (places == 0) return;
+                rc = gf_run_claim(e, pool, t, name, polls, 0, lease_owner, &places, &skip);
+                gf_engine_unreserve(places);
+                if (rc <= 0) break;
+            }
+        }
+    }
+}
+
 /* The sweeps of engine e: set-based and skipping locked rows, so children
  * and servers never collide. */
-static void sweep_engine(gf_database_t *e, apr_pool_t *pool)
+static void sweep_engine(gf_database_t *e, apr_pool_t *pool, const char *lease_owner)
 {
     gf_engine_t *W = gf_engine();
     int i;
     for (i = 0; i < e->types->nelts && !W->stopping; i++) {
-        gf_run_sweep(e->s, pool, APR_ARRAY_IDX(e->types, i, gf_type_t *));
+        const gf_type_t *t = APR_ARRAY_IDX(e->types, i, gf_type_t *);
+        gf_run_sweep(e->s, pool, t, e->names);
+        apr_pool_clear(pool);
+        claim_strays(e, pool, t, lease_owner);
+        apr_pool_clear(pool);
+    }
+    /* The rows of the providers' limits kept in the database. */
+    for (i = 0; i < e->servers->nelts && !W->stopping; i++) {
+        gf_limits_ensure(APR_ARRAY_IDX(e->servers, i, gf_server_t *)->s, pool);
         apr_pool_clear(pool);
     }
     gf_run_sweep_global(e->s, pool);
@@ -397,6 +443,24 @@ static void sweep_engine(gf_database_t *e, apr_pool_t *pool)
     apr_pool_clear(pool);
     gf_run_webhooks(e->s, pool);
     apr_pool_clear(pool);
+}
+
+/* How long an idle worker sleeps when nothing wakes it: workers 0 and 1
+ * look for work that became due by time (a retry's or a poll's moment)
+ * every half second, and at the moment a provider without a place may
+ * have one again (a rate's next start: a limit driven at its rate is
+ * claimed at the start it allows, not a tick later; two, so that worker
+ * 0's sweeps never delay that start); the others are woken when there is
+ * work for them. */
+static apr_interval_time_t idle_wait(long index)
+{
+    apr_time_t now = apr_time_now(), next;
+    if (index > 1) return IDLE_WAIT_OTHERS;
+    next = gf_limits_next_unblock(now);
+    if (next && next - now < IDLE_WAIT) {
+        return next - now > apr_time_from_msec(1) ? next - now : apr_time_from_msec(1);
+    }
+    return IDLE_WAIT;
 }
 
 /* What a worker thread is given: the child's engine and its number. */
@@ -414,8 +478,13 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     apr_pool_t *pool;
     int start = 0, maxtypes = 1, j;
     round_t round;
-    apr_time_t next_sweep = apr_time_now() + SWEEP_INTERVAL;
+    /* The first sweep at once: it makes the rows of the providers' limits
+     * kept in the database (gf_limits_ensure) before the first claims. */
+    apr_time_t next_sweep = apr_time_now();
+    char owner[320];             /* lease_owner: host:pid:worker */
     (void)thread;
+
+    apr_snprintf(owner, sizeof(owner), "%s:%ld", W->node, index);
 
     /* A thread of its own needs a pool with an allocator of its own: the
      * child's pool is not safe to allocate from concurrently. */
@@ -443,11 +512,18 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
             sleep_for_work(IDLE_WAIT);
             continue;
         }
+        /* A place freed here goes to the next due row of its provider
+         * before anything else. */
+        if (gf_engine_hand_on(W, pool, owner)) {
+            apr_pool_clear(pool);
+            continue;
+        }
+        apr_pool_clear(pool);
         /* Worker 0 of each child runs the sweeps, however full the loop
          * is: expiry and retention never wait for room. */
         if (index == 0 && apr_time_now() >= next_sweep) {
             for (j = 0; j < W->databases->nelts && !W->stopping; j++) {
-                sweep_engine(APR_ARRAY_IDX(W->databases, j, gf_database_t *), pool);
+                sweep_engine(APR_ARRAY_IDX(W->databases, j, gf_database_t *), pool, owner);
             }
             next_sweep = apr_time_now() + SWEEP_INTERVAL;
         }
@@ -473,7 +549,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
             sleep_for_work(TROUBLE_WAIT);
         }
         else if (!worked) {
-            sleep_for_work(IDLE_WAIT);
+            sleep_for_work(idle_wait(index));
         }
     }
     gf_http_thread_cleanup();

@@ -82,8 +82,19 @@ static int list_jobs(request_rec *r, ap_dbd_t *dbd)
         gf_db_rows_t *rows;
         gf_db_status_t st;
         if (type && strcmp(type, t->name)) continue;
-        st = gf_db_select(r, dbd, t->labels[GF_SQL_ADMIN_LIST], &rows, 5, status, status, user,
-                          user, apr_ltoa(r->pool, limit));
+        /* Each filter read from its own index (sql/022). */
+        if (user) {
+            st = gf_db_select(r, dbd, t->labels[GF_SQL_ADMIN_LIST_USER], &rows, 3, user, status,
+                              apr_ltoa(r->pool, limit));
+        }
+        else if (status) {
+            st = gf_db_select(r, dbd, t->labels[GF_SQL_ADMIN_LIST_STATUS], &rows, 2, status,
+                              apr_ltoa(r->pool, limit));
+        }
+        else {
+            st = gf_db_select(r, dbd, t->labels[GF_SQL_ADMIN_LIST], &rows, 1,
+                              apr_ltoa(r->pool, limit));
+        }
         if (st != GF_DB_OK) return gf_send_db_error(r, st);
         for (j = 0; j < rows->nrows; j++) {
             const char *err;
@@ -339,7 +350,7 @@ static json_object *providers_health(request_rec *r)
         apr_hash_this(hi, NULL, NULL, &v);
         prov = v;
         if (json_object_object_get_ex(out, prov->name, &o)) {
-            json_object_object_add(o, "limits", gf_limits_health(r->pool, prov));
+            json_object_object_add(o, "limits", gf_limits_health(r, prov));
         }
     }
     return out;

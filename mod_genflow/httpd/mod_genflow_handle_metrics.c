@@ -50,12 +50,14 @@ static int database_gauges(request_rec *r, apr_array_header_t *types, gf_mtext_t
             break;
         }
         for (j = 0; j < rows->nrows; j++) {
+            const char *const *row = rows->rows[j];
             gf_mtext_sample(db, "genflow_generations",
-                            apr_psprintf(r->pool, "%" APR_INT64_T_FMT, apr_atoi64(rows->rows[j][1])),
-                            "type", ty->name, "status", rows->rows[j][0], NULL);
-            n_due += apr_atoi64(rows->rows[j][2]);
-            if (apr_atoi64(rows->rows[j][3]) > age) age = apr_atoi64(rows->rows[j][3]);
-            n_near += apr_atoi64(rows->rows[j][4]);
+                            apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                                         apr_atoi64(row[GF_METRICS_COUNT])),
+                            "type", ty->name, "status", row[GF_METRICS_STATUS], NULL);
+            n_due += apr_atoi64(row[GF_METRICS_DUE]);
+            if (apr_atoi64(row[GF_METRICS_OLDEST]) > age) age = apr_atoi64(row[GF_METRICS_OLDEST]);
+            n_near += apr_atoi64(row[GF_METRICS_NEAR]);
         }
         gf_mtext_sample(&due, "genflow_jobs_due", apr_psprintf(r->pool, "%" APR_INT64_T_FMT, n_due),
                         "type", ty->name, NULL);

@@ -149,8 +149,10 @@ int gf_type_handle_history(request_rec *r, const gf_dir_conf_t *dc)
     }
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
     /* One row more than asked tells whether another page exists. */
-    st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_HISTORY), &rows, 4, r->user, before, before,
-                      apr_ltoa(r->pool, limit + 1));
+    st = before ? gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_HISTORY_AFTER), &rows, 3,
+                               r->user, before, apr_ltoa(r->pool, limit + 1))
+                : gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_HISTORY), &rows, 2, r->user,
+                               apr_ltoa(r->pool, limit + 1));
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     out = gf_json_pool_own(r->pool, json_object_new_object());
     items = json_object_new_array();

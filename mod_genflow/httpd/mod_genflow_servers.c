@@ -227,6 +227,28 @@ int gf_servers_post_config(apr_pool_t *pconf, server_rec *s)
  * a database that serves only some types may have only their tables, and
  * the usual case (every virtual host inherits the main server's types)
  * needs one statement, not one per host. */
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The providers t's chains name, sorted, newline-separated. */
+static const char *provider_list(apr_pool_t *p, const gf_type_t *t)
+{
+    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
+    apr_hash_index_t *hi;
+    const char *out = "";
+    int i;
+    for (hi = t->providers ? apr_hash_first(p, t->providers) : NULL; hi; hi = apr_hash_next(hi)) {
+        APR_ARRAY_PUSH(names, const char *) = apr_hash_this_key(hi);
+    }
+    qsort(names->elts, (size_t)names->nelts, sizeof(const char *), cmp_name);
+    for (i = 0; i < names->nelts; i++) {
+        out = apr_pstrcat(p, out, i ? "\n" : "", APR_ARRAY_IDX(names, i, const char *), NULL);
+    }
+    return out;
+}
+
 apr_array_header_t *gf_servers_due_statements(apr_pool_t *p)
 {
     apr_array_header_t *statements = apr_array_make(p, 2, sizeof(gf_sql_stmt_t));
@@ -238,18 +260,24 @@ apr_array_header_t *gf_servers_due_statements(apr_pool_t *p)
         int n = server->types->nelts;
         const char **names = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
         const char **tables = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
+        const char **providers = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
         const char *set = "";
         for (j = 0; j < n; j++) {
             gf_type_t *t = APR_ARRAY_IDX(server->types, j, gf_type_t *);
             names[j] = t->name;
             tables[j] = t->table;
+            providers[j] = provider_list(p, t);
             set = apr_pstrcat(p, set, t->name, "\n", NULL);
         }
         server->due_label = apr_hash_get(by_set, set, APR_HASH_KEY_STRING);
         if (!server->due_label) {
             server->due_label = apr_psprintf(p, "%s_%u", GF_SQL_DUE_TYPES,
                                            apr_hash_count(by_set));
-            gf_sql_due_types_statement(p, server->due_label, names, tables, n, statements);
+            /* Provider names are validated where they are declared. */
+            if (!gf_sql_due_types_statement(p, server->due_label, names, tables, providers, n,
+                                            statements)) {
+                return NULL;
+            }
             apr_hash_set(by_set, set, APR_HASH_KEY_STRING, server->due_label);
         }
     }
