@@ -25,6 +25,10 @@
  *                     checked in the statement's snapshot, then the
  *                     writes); spin must find the race with IDEM_TAKEOVER
  *                     (docs/architecture.md, "The model")
+ *   BROKEN_PLACE      PLACE_RELEASE without its holder guard (a place
+ *                     freed by whoever had it last): spin must find more
+ *                     calls open than places, beyond those whose lease ran
+ *                     out under them
  */
 
 /* ---- bounds ---------------------------------------------------------- */
@@ -49,9 +53,14 @@
 #endif
 #define CHAIN    2   /* providers in the chain */
 #define MAXRETRY 1   /* GenFlowMaxRetries */
+#ifdef BROKEN_PLACE
+#define MAXATT   4   /* a stale release needs a third call after two claims */
+#else
 #define MAXATT   3   /* claims per generation the model lets happen */
+#endif
 #define COST     1
 #define GRANT    2   /* the account's starting grant */
+#define MAXC     1   /* the provider's places (max_concurrent=, limits=site) */
 
 #define NOBODY   255 /* lease_owner IS NULL; also "no generation" */
 
@@ -114,9 +123,20 @@ byte rec_owner = NOBODY;
 byte rec_gen = NOBODY;
 bool rec_stale;       /* claimed_at older than GenFlowLeaseSeconds */
 
+/* the provider's places (genflow_provider_places, sql/022) */
+byte hg[MAXC];        /* generation_id of the call that holds it; NOBODY: free */
+byte ha[MAXC];        /* its attempt */
+bool plive[MAXC];     /* lease_until > now() */
+
 /* ghost state: not in the database, only for the properties */
 bool image[NG];       /* some provider call returned this generation's picture */
 byte created_by_key;  /* generations CREATE made for the key's requests */
+byte calls;           /* provider calls open at the provider */
+byte lapsed;          /* of them, calls whose place's lease ran out under them */
+bool incall[NW + 1];  /* worker w has a call open ... */
+byte callg[NW + 1];   /* ... of generation */
+byte calla[NW + 1];   /* ... and attempt */
+bool haslapsed[NW + 1]; /* its place's lease ran out during the call */
 
 #include "genflow_sql.pml"
 
@@ -254,38 +274,48 @@ proctype Canceller(byte g)
 /* A worker thread: claim, one attempt, one guarded outcome statement. */
 proctype Worker(byte w)
 {
-    byte g, a, cidx, retries, out, dec;
+    byte g, a, cidx, retries, out, dec, pl;
     bool j, jres, resc, ok, delay;
 
 end_idle:
     do
-    :: d_step {   /* CLAIM_SQL: new work (no provider job id) */
+    :: d_step {   /* CLAIM_SQL: new work (no provider job id), with a free place */
+           FREE_PLACE(pl) && (CLAIMABLE(0, 0) || CLAIMABLE(1, 0)) ->
            if
            :: CLAIMABLE(0, 0) -> g = 0
            :: CLAIMABLE(1, 0) -> g = 1
            fi;
            CLAIM_SET(w, g, a, resc);
+           TAKE_PLACE(pl, g, a);
            cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0
        };
        goto attempt
-    :: d_step {   /* CLAIM_POLLS_SQL: the poll of an accepted job */
+    :: d_step {   /* CLAIM_POLLS_SQL: the poll of an accepted job, with a place */
+           FREE_PLACE(pl) && (CLAIMABLE(0, 1) || CLAIMABLE(1, 1)) ->
            if
            :: CLAIMABLE(0, 1) -> g = 0
            :: CLAIMABLE(1, 1) -> g = 1
            fi;
            CLAIM_SET(w, g, a, resc);
+           TAKE_PLACE(pl, g, a);
            cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0
        };
        if
-       :: RELEASE_REST(w, g); goto idle   /* a batch row not reached */
+       :: RELEASE_REST(w, g); PLACE_RELEASE(g, a, pl); goto idle   /* a batch row not reached */
        :: goto attempt
        fi
     od;
 
 idle:   /* forget the attempt (fewer states, same behaviour) */
     atomic { g = 0; a = 0; cidx = 0; retries = 0; out = 0; dec = 0; j = 0; jres = 0; resc = 0;
-             ok = 0; delay = 0 };
+             ok = 0; delay = 0; pl = 0 };
     goto end_idle;
+
+killed:   /* the child dies: its connection to the provider closes (the call
+           * ends there), its row's lease and its place's lease run out by
+           * themselves (Clock) */
+    CALL_ENDS(w);
+    goto idle;
 
 attempt:
     /* run_claimed: the deadline first, then the rescue rule (local
@@ -298,18 +328,14 @@ attempt:
         fi;
         resc = 0;
         if
-        :: dec != 0 -> goto write
+        :: dec != 0 -> goto unused
         :: else -> skip
         fi
     };
 
-    /* No place of the provider's limits for this row (a claim that did
-     * not take one for it): back to the queue before any request went
-     * out, certain that nothing was sent (RELEASE, not uncertain). */
-    if
-    :: RELEASE(w, g, a, 0); goto idle
-    :: skip
-    fi;
+    /* The call: open at the provider from here until its answer (or the
+     * child's death, which closes its connection). */
+    CALL_STARTS(w, g, a);
 
     /* The provider call, no database connection held. The listener's
      * heartbeat may renew the lease meanwhile (or find it lost); the
@@ -328,11 +354,12 @@ attempt:
     :: skip
     fi;
 
-    /* the child stops (RELEASE), or is killed (nothing), or goes on:
+    /* the child stops (its calls are aborted, then RELEASE and the
+     * place given back), or is killed (nothing), or goes on:
      * gf_engine_aborting after the call) */
     if
-    :: RELEASE(w, g, a, !j); goto idle
-    :: goto idle
+    :: CALL_ENDS(w); RELEASE(w, g, a, !j); PLACE_RELEASE(g, a, pl); goto idle
+    :: goto killed
     :: skip
     fi;
 
@@ -368,6 +395,14 @@ attempt:
         j = j || jres;   /* the job id SCHEDULE writes */
         out = 0; jres = 0; cidx = 0; retries = 0
     };
+    /* gf_limits_done: the call ended; its place is free (PLACE_RELEASE,
+     * guarded by the holder), before the outcome is written. */
+    CALL_ENDS(w);
+    PLACE_RELEASE(g, a, pl);
+    goto write;
+
+unused:   /* no call made (the deadline, the rescue rule): gf_limits_unused */
+    PLACE_RELEASE(g, a, pl);
 
 write:
     /* apply(): the outcome statement */
@@ -420,6 +455,8 @@ end:
     :: d_step { live[1] -> live[1] = 0; printf("time: the lease of g1 runs out\n") }
     :: d_step { rec == R_RUNNING && rec_owner != NOBODY && !rec_stale -> rec_stale = 1;
                 printf("time: the key's record is older than the lease\n") }
+    :: d_step { plive[0] -> plive[0] = 0; PLACE_LAPSES(0);
+                printf("time: the lease of place 0 runs out\n") }
     od
 }
 
@@ -482,6 +519,9 @@ init
     atomic {
         for (i : 0 .. NG - 1) {
             owner[i] = NOBODY
+        }
+        for (i : 0 .. MAXC - 1) {
+            hg[i] = NOBODY
         }
         for (i : 0 .. NR - 1) {
             run Request(i);

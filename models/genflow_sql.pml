@@ -25,10 +25,21 @@ inline check_gen(g)
     assert(!OPEN(g) || nchg[g] + nref[g] == 0)
 }
 
+/* The provider's limit: never more calls open at the provider than it
+ * has places, but for calls whose place's lease ran out under them (a
+ * node hung, or cut off from the database for a lease, while its call
+ * was open: no lease can tell a live holder from a dead one; a killed
+ * node's calls end with it). */
+inline check_places()
+{
+    assert(calls <= MAXC + lapsed)
+}
+
 inline check()
 {
     check_money();
-    check_gen(0); check_gen(1)
+    check_gen(0); check_gen(1);
+    check_places()
 }
 
 /* The ledger's own rules (sql/001): a finalization follows the
@@ -121,6 +132,82 @@ inline CANCEL(g)
  * bound on time (the MAXATT-th claim finds the deadline passed). */
 #define DUE(g) (queued[g] && OPEN(g) && due[g] && !live[g] && att[g] < MAXATT)
 #define CLAIMABLE(g, polls) (DUE(g) && jid[g] == polls)
+
+/* CLAIM_GATES' place (sql/022): a free one, or one whose holder's lease
+ * ran out; the claim takes it in the statement that leases the row (a
+ * guard of the claim's d_step, TAKE_PLACE in its body). */
+#define FREE_PLACE(pl) (hg[0] == NOBODY || !plive[0])   /* the model's one place */
+inline TAKE_PLACE(pl, g, a)
+{
+    pl = 0;
+    printf("step CLAIM takes place %d for g%d attempt %d\n", pl, g, a);
+    hg[pl] = g; ha[pl] = a; plive[pl] = 1
+}
+
+/* PLACE_RELEASE: only the holder (generation, attempt) frees the place,
+ * so a call whose lease ran out never frees the place of the call that
+ * took it over (BROKEN_PLACE: by the place alone). */
+inline PLACE_RELEASE(g, a, pl)
+{
+    d_step {
+        if
+#ifdef BROKEN_PLACE
+        :: hg[pl] != NOBODY ->
+#else
+        :: hg[pl] == g && ha[pl] == a ->
+#endif
+            printf("step PLACE_RELEASE place %d by g%d attempt %d\n", pl, g, a);
+            hg[pl] = NOBODY; ha[pl] = 0; plive[pl] = 0
+        :: else -> printf("step PLACE_RELEASE place %d by g%d attempt %d: not its holder\n", pl, g, a)
+        fi;
+        check()
+    }
+}
+
+/* The call opens at the provider, and ends (its answer, an abort, the
+ * child's death). */
+inline CALL_STARTS(w, g, a)
+{
+    d_step {
+        calls = calls + 1; incall[w] = 1; callg[w] = g; calla[w] = a; haslapsed[w] = 0;
+        /* The place's lease ran out between the claim and the call. */
+        if
+        :: !(hg[0] == g && ha[0] == a && plive[0]) -> haslapsed[w] = 1; lapsed = lapsed + 1
+        :: else -> skip
+        fi;
+        printf("provider: call of g%d attempt %d opens (%d open)\n", g, a, calls);
+        check()
+    }
+}
+inline CALL_ENDS(w)
+{
+    d_step {
+        if
+        :: incall[w] ->
+            calls = calls - 1; incall[w] = 0;
+            if
+            :: haslapsed[w] -> lapsed = lapsed - 1; haslapsed[w] = 0
+            :: else -> skip
+            fi
+        :: else -> skip
+        fi;
+        check()
+    }
+}
+/* The place's lease ran out: a call of its holder still open counts as
+ * one the limit cannot answer for. */
+inline PLACE_LAPSES(pl)
+{
+    byte k;
+    for (k : 0 .. NW) {
+        if
+        :: incall[k] && !haslapsed[k] && callg[k] == hg[pl] && calla[k] == ha[pl] ->
+            haslapsed[k] = 1; lapsed = lapsed + 1
+        :: else -> skip
+        fi
+    }
+    k = 0
+}
 
 /* CLAIM_SET: processing, this worker's lease, the next attempt number,
  * deadline_at on the first claim; prev_owner says "rescue". */

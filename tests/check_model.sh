@@ -11,6 +11,8 @@
 #   MVCC_CREATE      must FAIL: CREATE as it was before it locked the key's
 #                    record (checked in its snapshot only) races with
 #                    IDEM_TAKEOVER (docs/architecture.md, "The model")
+#   BROKEN_PLACE     must FAIL: a provider's place freed without its holder
+#                    guard lets more calls open than places
 #
 # Prints states, memory, time and errors of each run, the counterexample of
 # each broken variant, and "model: N passed, M failed"; exits non-zero when
@@ -86,6 +88,7 @@ run "idempotent create"        pass safety   -DIDEM
 run "idempotent create"        pass liveness -DIDEM
 run "BROKEN_FINALIZE (cancel)" fail safety   -DBROKEN_FINALIZE
 run "BROKEN_STALE (lease)"     fail safety   -DBROKEN_STALE
+run "BROKEN_PLACE (limits)"    fail safety   -DBROKEN_PLACE
 # CREATE as it was before the fix, in the two steps READ COMMITTED gave it
 # (the snapshot's check of the key, then the writes): the race with
 # IDEM_TAKEOVER that the model found.
