@@ -81,10 +81,11 @@ is($rows->(), 0, 'and no generation, no reservation');
     my $table = 'long_type_' . ('a' x 37) . '_tb';
     is(length($type) . '/' . length($table), '60/50', 'a 60-character type, a 50-character table');
     psql("SELECT genflow_create_type_table('$type', '$table')");
-    is(psql("SELECT count(*) FROM pg_indexes WHERE tablename = '$table' AND indexname IN "
-            . "('${table}_user_history', '${table}_active', '${table}_provider_job', '${table}_due', "
-            . "'${table}_prunable', '${table}_due_new', '${table}_due_poll')"), 7,
-       'it has all seven of its indexes, under their full names');
+    my @indexes = map { "${table}_$_" }
+        qw(user_history provider_job due prunable fresh again polls created deadline status);
+    is(psql("SELECT count(*) FROM pg_indexes WHERE tablename = '$table' AND indexname IN ("
+            . join(', ', map { "'$_'" } @indexes) . ")"), scalar @indexes,
+       'it has all ' . scalar(@indexes) . ' of its indexes, under their full names');
     my (undef, $ok) = psql("SELECT genflow_create_type_table('too-long', '${table}x')");
     ok(!$ok && psql("SELECT count(*) FROM pg_tables WHERE tablename = '${table}x'") == 0,
        'a 51-character table is refused and not created');

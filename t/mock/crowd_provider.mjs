@@ -11,9 +11,11 @@
 //   (or the prompt's [latency:MS]), then 200 image/png with the
 //   finish-reason and seed headers.
 // GET  /_stats  {open, peak, total, prompts, repeated: [prompts submitted
-//               more than once]}; with ?arrivals=1 also arrivals: [{t,
-//               prompt, status}] (t in ms since the epoch, when the
-//               submission arrived)
+//               more than once], busy: seconds of calls open, summed over
+//               the calls (open × time) since the reset}; with ?arrivals=1
+//               also arrivals: [{t, prompt, status}] (t in ms since the
+//               epoch, when the submission arrived) and ends: [t, …] (when
+//               each call's answer went out or its client left)
 // POST /_reset  zeroes the peak, the total, the prompts and the arrivals
 // POST /_reject?n=N&retry_after=S  the next N submissions answer 429 at
 //               once, with Retry-After: S and the body Stability sends
@@ -31,6 +33,14 @@ const PNG = Buffer.from(
 let open = 0, peak = 0, total = 0;
 let prompts = new Map();
 let arrivals = [];
+let ends = [];
+// The integral of open over time: busy seconds.
+let busy = 0, busyAt = Date.now();
+function account() {
+  const now = Date.now();
+  busy += open * (now - busyAt) / 1000;
+  busyAt = now;
+}
 let reject = 0, rejectAfter = 0;
 
 function json(res, status, doc, headers = {}) {
@@ -53,8 +63,12 @@ const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     if (req.method === 'GET' && url.pathname === '/_stats') {
       const repeated = [...prompts].filter(([, n]) => n > 1).map(([p]) => p);
-      const doc = { open, peak, total, prompts: prompts.size, repeated };
-      if (url.searchParams.get('arrivals')) doc.arrivals = arrivals;
+      account();
+      const doc = { open, peak, total, prompts: prompts.size, repeated, busy };
+      if (url.searchParams.get('arrivals')) {
+        doc.arrivals = arrivals;
+        doc.ends = ends;
+      }
       return json(res, 200, doc);
     }
     if (req.method === 'POST' && url.pathname === '/_reset') {
@@ -62,6 +76,9 @@ const server = http.createServer((req, res) => {
       total = 0;
       prompts = new Map();
       arrivals = [];
+      ends = [];
+      account();
+      busy = 0;
       return json(res, 200, { ok: true });
     }
     if (req.method === 'POST' && url.pathname === '/_reject') {
@@ -91,13 +108,16 @@ const server = http.createServer((req, res) => {
     arrivals.push({ t: Date.now(), prompt, status: 200 });
     total++;
     prompts.set(prompt, (prompts.get(prompt) || 0) + 1);
+    account();
     open++;
     if (open > peak) peak = open;
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
+      account();
       open--;
+      ends.push(Date.now());
     };
     // A client that gave up is no longer open at the provider.
     res.on('close', finish);

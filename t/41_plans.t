@@ -1,0 +1,245 @@
+# The plans of the statements that run per job, per wake, per sweep or per
+# scrape, pinned at 100,000 rows: no Seq Scan over a type table or the
+# webhook outbox, and no Sort, in the plan PostgreSQL makes for the
+# prepared statement with its parameters unknown (the generic plan, which
+# a prepared statement ends up with) and with them known (a custom plan);
+# and, run on the rows, the claims, the due-work probe and a history page
+# 5,000 rows deep read only a handful of them. A later change that brings
+# a full scan or a sort of the queue back fails here, at any depth.
+#
+# The statements are the module's own text (bench/lib/print-sql, built by
+# make check from the core library); the rows are a type table of this
+# test's own (100,000 queued in two providers' lines, 2,000 running,
+# 10,000 asynchronous jobs held, 100,000 of history, one user 10,000 deep,
+# 5,000 created and never queued, 2,000 failed) and 100,000 webhook
+# deliveries, all removed at the end. admin_delete is left out: it deletes
+# what an administrator asks for, in one go, and reads what it deletes.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(-withtestmore);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use GenFlowTest;
+use JSON::PP;
+
+my $top = "$FindBin::Bin/..";
+my $print = "$top/bench/lib/print-sql";
+my ($type, $table) = ('plan-check', 'plan_check_media');
+my $json = JSON::PP->new;
+
+# Each statement: a label, how to print it, and the parameters of its
+# EXECUTE (SQL expressions).
+my $cursor = "(SELECT id FROM $table WHERE user_id = 'plan-deep' ORDER BY created_at DESC, id DESC "
+           . "OFFSET 5000 LIMIT 1)";
+my $some = "(SELECT id FROM $table WHERE status = 'processing' LIMIT 1)";
+my $lineA = "(SELECT id FROM $table WHERE status = 'pending' AND queued_at IS NULL LIMIT 1)";
+my @type_ops = (
+    [claim => "'w', 30, NULL, 'plan-a', 8, 0, 1"],
+    [claim => "'w', 30, NULL, 'plan-b', 0, 100, 1", 'claim (rate)'],
+    [claim => "'w', 30, NULL, 'plan-b', 0, 0, 1", 'claim (no limits)'],
+    [claim_polls => "'w', 30, NULL, 'plan-a', 8, 0, 16"],
+    [queue => "$lineA, 'plan-u1', NULL, NULL, 0"],
+    [create_queue => "'plan-u1', 1, 0, 'p', 'p', NULL, NULL, NULL, 1, '{}', 3, 'plan-a', 120, 0, "
+                     . "gen_random_uuid(), NULL, NULL, NULL"],
+    [create => "'plan-u1', 1, 0, 'p', 'p', NULL, NULL, NULL, 1, '{}', 3, 'plan-a', 120, 0, "
+               . "gen_random_uuid(), NULL, NULL, NULL"],
+    [get => "$some, 'plan-u1'"],
+    [schedule => "1000, 0, 0, 0, 0, NULL, NULL, 'plan-a', NULL, $some, 'w', 1"],
+    [complete => "$some, 'x', 'plan-a', NULL, 'w', 1"],
+    [fail => "$some, 'failed', 'API_ERROR', 'm', NULL, NULL, 'w', 1, NULL"],
+    [renew => "30, $some, 'w', 1"],
+    [release => "0, 0, $some, 'w', 1"],
+    [accepted => "'job', NULL, 'plan-a', $some, 'w', 1"],
+    [release_rest => "${some}::text, 'w'"],
+    [input => "$some, 'plan-u1'"],
+    [wake => "'job77'"],
+    [expire => "900"],
+    [expire_line => "3600, NULL"],
+    [expire_late => "10"],
+    [prune => "2592000"],
+    [metrics => "'x'"],
+    [history => "'plan-deep', 21"],
+    [history_next => "'plan-deep', $cursor, 21"],
+    [admin_list => "50"],
+    [admin_status => "'failed', 50"],
+    [admin_user => "'plan-deep', 'completed', 50"],
+    [strays => "'plan-a'"],
+);
+my @global_ops = (
+    [gf_webhook_claim => "20, 32"],
+    [gf_webhook_prune => "2592000"],
+    [gf_webhook_backlog => "'x'"],
+    [gf_webhook_failed => "'failed', 50"],
+    [gf_turns_prune => "90000"],
+    [gf_places_ensure => "'plan-a', 8"],
+    [gf_place_release => "'plan-a', 1, $some, 1"],
+    [gf_provider_pause => "'plan-a', 1000"],
+    [gf_provider_state => "'plan-a', 8"],
+);
+
+plan tests => 2 * (@type_ops + @global_ops + 2) + 7;
+
+ok(-x $print, 'bench/lib/print-sql is built (make check)');
+
+# ---- the rows -------------------------------------------------------------
+psql("SELECT genflow_create_type_table('$type', '$table')");
+psql(<<"SQL");
+INSERT INTO $table (user_id, status, prompt, seed, input, estimated_cost, created_at, started_at,
+                    finished_at, image_url, chain, queued_at, next_attempt_at)
+SELECT CASE WHEN i <= 10000 THEN 'plan-deep' ELSE 'plan-u' || (i % 500) END, 'completed', 'p', 1,
+       '{}', 1, now() - interval '2 days' + i * interval '1 ms', now() - interval '2 days',
+       now() - interval '2 days', 'x', 'plan-a', now() - interval '2 days', now() - interval '2 days'
+  FROM generate_series(1, 100000) i;
+INSERT INTO $table (user_id, status, prompt, seed, input, estimated_cost, created_at, chain,
+                    queued_at, next_attempt_at, turn)
+SELECT 'plan-u' || (i % 500), 'pending', 'p', 1, '{}', 1, now() - interval '1 hour' + i * interval '1 ms',
+       CASE WHEN i % 2 = 0 THEN 'plan-a' ELSE 'plan-b' END, now() - interval '1 hour' + i * interval '1 ms',
+       now() - interval '1 hour' + i * interval '1 ms', i / 500
+  FROM generate_series(1, 100000) i;
+INSERT INTO $table (user_id, status, prompt, seed, input, estimated_cost, created_at, chain,
+                    queued_at, next_attempt_at, lease_owner, lease_until, started_at, deadline_at, attempts)
+SELECT 'plan-u' || (i % 500), 'processing', 'p', 1, '{}', 1, now(), 'plan-a', now(),
+       now() + interval '30 s', 'w', now() + interval '30 s', now(), now() + interval '120 s', 1
+  FROM generate_series(1, 2000) i;
+INSERT INTO $table (user_id, status, prompt, seed, input, estimated_cost, created_at, chain,
+                    queued_at, next_attempt_at, provider_job_id, started_at, deadline_at, attempts)
+SELECT 'plan-u' || (i % 500), 'processing', 'p', 1, '{}', 1, now(), 'plan-a', now(),
+       now() + interval '60 s', 'job' || i, now(), now() + interval '1 day', 1
+  FROM generate_series(1, 10000) i;
+INSERT INTO $table (user_id, status, prompt, seed, input, estimated_cost, created_at, chain)
+SELECT 'plan-u' || (i % 500), 'pending', 'p', 1, '{}', 1, now() - i * interval '100 ms', 'plan-a'
+  FROM generate_series(1, 5000) i;
+INSERT INTO $table (user_id, status, prompt, seed, input, estimated_cost, created_at, chain,
+                    started_at, finished_at, error_code)
+SELECT 'plan-u' || (i % 500), 'failed', 'p', 1, '{}', 1, now() - interval '1 day', 'plan-a',
+       now() - interval '1 day', now() - interval '1 day', 'API_ERROR'
+  FROM generate_series(1, 2000) i;
+INSERT INTO genflow_webhook_outbox (webhook_id, generation_id, gen_type, user_id, event, url, payload,
+                                    state, delivered_at, created_at, next_attempt_at)
+SELECT 'msg_plan_' || i, gen_random_uuid(), '$type', 'plan-u1', 'completed', 'https://x.test/h', '{}',
+       CASE WHEN i % 100 = 0 THEN 'pending' WHEN i % 1000 = 1 THEN 'failed' ELSE 'delivered' END,
+       CASE WHEN i % 100 = 0 OR i % 1000 = 1 THEN NULL ELSE now() - interval '1 day' END,
+       now() - interval '1 day' + i * interval '1 ms', now() - interval '1 hour'
+  FROM generate_series(1, 100000) i;
+INSERT INTO genflow_provider_limits (provider) VALUES ('plan-a'), ('plan-b') ON CONFLICT DO NOTHING;
+INSERT INTO genflow_provider_places (provider, place) SELECT 'plan-a', n FROM generate_series(1, 8) n
+    ON CONFLICT DO NOTHING;
+ANALYZE $table;
+ANALYZE genflow_webhook_outbox;
+SQL
+is(psql("SELECT count(*) FROM $table WHERE status = 'pending' AND queued_at IS NOT NULL"), 100000,
+   '100,000 queued in the lines of two providers');
+
+# ---- reading plans ----------------------------------------------------------
+
+# Run a psql script; the outputs of its EXPLAINs, in order.
+sub explain_all {
+    my ($script) = @_;
+    my $bin = $ENV{GENFLOW_TEST_PG_BINDIR} ? "$ENV{GENFLOW_TEST_PG_BINDIR}/psql" : 'psql';
+    my $file = "/tmp/genflow-plans-$$.sql";
+    open my $fh, '>', $file or die $!;
+    print $fh $script;
+    close $fh;
+    my $out = `$bin -X -q -At -v ON_ERROR_STOP=1 "$ENV{GENFLOW_TEST_PG_URI}" -f $file 2>&1`;
+    unlink $file;
+    return ($out, $? == 0);
+}
+
+# The statement's text with apr_dbd's placeholders as PostgreSQL's.
+sub numbered {
+    my ($sql) = @_;
+    my $n = 0;
+    $sql =~ s/%[sd]/'$' . ++$n/ge;
+    return $sql;
+}
+
+# Every node of a plan (JSON), depth first.
+sub nodes {
+    my ($n) = @_;
+    return ($n, map { nodes($_) } @{ $n->{Plans} // [] });
+}
+
+# What is wrong with a plan: a Seq Scan of the type table or the outbox, a
+# Sort anywhere.
+sub faults {
+    my ($plan) = @_;
+    my @bad;
+    for my $n (nodes($plan)) {
+        my $t = $n->{'Node Type'} // '';
+        my $rel = $n->{'Relation Name'} // '';
+        push @bad, "Seq Scan on $rel" if $t eq 'Seq Scan' && ($rel eq $table || $rel eq 'genflow_webhook_outbox');
+        push @bad, $t if $t =~ /Sort$/;
+    }
+    return @bad;
+}
+
+sub check_plans {
+    my ($name, $sql, $args) = @_;
+    for my $mode (qw(force_generic_plan force_custom_plan)) {
+        my ($out, $ok) = explain_all("SET plan_cache_mode = $mode;\nPREPARE s AS " . numbered($sql)
+                                     . ";\nEXPLAIN (FORMAT JSON) EXECUTE s($args);\n");
+        my $doc = $ok ? eval { $json->decode($out) } : undef;
+        my @bad = $doc ? faults($doc->[0]{Plan}) : ("no plan: $out");
+        (my $short = $mode) =~ s/force_(\w+)_plan/$1/;
+        ok(!@bad, "$name, $short plan: " . (@bad ? join(', ', @bad) : 'index ranges only'));
+    }
+}
+
+sub print_sql {
+    my @args = @_;
+    open my $fh, '-|', $print, @args or die "print-sql: $!";
+    local $/;
+    my $sql = <$fh>;
+    close $fh;
+    return $sql // '';
+}
+
+for my $op (@type_ops) {
+    my ($name, $args, $label) = @$op;
+    check_plans($label // $name, print_sql($type, $table, $name), $args);
+}
+for my $op (@global_ops) {
+    my ($label, $args) = @$op;
+    check_plans($label, print_sql('global', $label), $args);
+}
+check_plans('due-work probe', print_sql('due', $type, $table, 'plan-a,plan-b'), 'NULL');
+check_plans('genflow_expire_orphans', psql("SELECT genflow_orphans_sql('$table', '$type')"), '3600, 900');
+
+# ---- how much the statements read, run on the rows ---------------------------
+
+# The most rows one scan of the type table returned in a run (per loop).
+sub rows_read {
+    my ($sql, $args) = @_;
+    my ($out, $ok) = explain_all("BEGIN;\nSET plan_cache_mode = force_generic_plan;\n"
+                                 . "PREPARE s AS " . numbered($sql) . ";\n"
+                                 . "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE s($args);\nROLLBACK;\n");
+    my $doc = $ok ? eval { $json->decode($out) } : undef;
+    return -1 unless $doc;
+    my $most = 0;
+    for my $n (nodes($doc->[0]{Plan})) {
+        next unless ($n->{'Relation Name'} // '') eq $table;
+        my $r = $n->{'Actual Rows'} // 0;
+        $most = $r if $r > $most;
+    }
+    return $most;
+}
+
+my $r = rows_read(print_sql($type, $table, 'claim'), "'w', 30, NULL, 'plan-a', 8, 0, 1");
+ok($r >= 0 && $r <= 2, "a claim at 100,000 queued reads one row of the line ($r)");
+$r = rows_read(print_sql($type, $table, 'claim_polls'), "'w', 30, NULL, 'plan-a', 8, 0, 16");
+ok($r >= 0 && $r <= 16, "a claim of polls reads at most its batch ($r)");
+$r = rows_read(print_sql('due', $type, $table, 'plan-a,plan-b'), 'NULL');
+ok($r >= 0 && $r <= 2, "the due-work probe reads a row per provider and line ($r)");
+$r = rows_read(print_sql($type, $table, 'history_next'), "'plan-deep', $cursor, 21");
+ok($r >= 0 && $r <= 21, "a history page 5,000 rows deep reads its 21 rows ($r)");
+
+# ---- gone again ---------------------------------------------------------------
+psql("DROP TABLE $table");
+psql("DELETE FROM genflow_types WHERE type_name = '$type'");
+psql("DELETE FROM genflow_status_counts WHERE gen_type = '$type'");
+psql("DELETE FROM genflow_turns WHERE gen_type = '$type'");
+psql("DELETE FROM genflow_webhook_outbox WHERE webhook_id LIKE 'msg_plan_%'");
+psql("DELETE FROM genflow_provider_places WHERE provider IN ('plan-a', 'plan-b')");
+psql("DELETE FROM genflow_provider_limits WHERE provider IN ('plan-a', 'plan-b')");
+is(psql("SELECT count(*) FROM genflow_types WHERE type_name = '$type'"), 0,
+   "the test's type and its rows are gone");

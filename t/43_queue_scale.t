@@ -1,0 +1,208 @@
+# A deep queue behind a provider's limits: wakes coalesced, expiry with a
+# code of its own, and users in turn.
+#
+# 1. 20,000 generations queued one transaction each (20,000 NOTIFYs)
+#    behind a provider whose one place is taken wake each child a handful
+#    of times, not a round per row; 20,000 more in one statement are one
+#    NOTIFY. Counted by the engine's own counters
+#    (genflow_engine_events_total).
+# 2. Three users queue 12 each, one after the other, behind a provider of
+#    one place and 250 ms calls, with GenFlowPendingTTL 5: about 20 start
+#    in time, the rest fail with QUEUE_TIMEOUT and are refunded, never
+#    started; users take turns, so each user gets a fair share of the
+#    starts (first come, first served would start all of the first
+#    user's and none of the last's).
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(-withtestmore);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use GenFlowTest;
+use LWP::UserAgent;
+use HTTP::Request;
+use JSON::PP;
+use IPC::Open2;
+use Time::HiRes qw(sleep time);
+
+plan tests => 19;
+
+my $json = JSON::PP->new;
+my $mport = free_port();
+my $mock = "http://127.0.0.1:$mport";
+my $mpid = open2(my $mout, my $min, 'node', "$FindBin::Bin/mock/crowd_provider.mjs", $mport, 250);
+is(scalar(<$mout>) // '', "ready\n", 'the crowd mock listens');
+END { kill 'TERM', $mpid if $mpid }
+
+sub mock_call {
+    my ($method, $path) = @_;
+    my $res = LWP::UserAgent->new(timeout => 10)->request(HTTP::Request->new($method => "$mock$path"));
+    return $res->is_success ? $json->decode($res->decoded_content) : {};
+}
+sub wait_for {
+    my ($cond, $secs) = @_;
+    my $until = time + $secs;
+    while (time < $until) { return 1 if $cond->(); sleep 0.1 }
+    return $cond->() ? 1 : 0;
+}
+
+my $table = 'deep_line_media';
+psql("SELECT genflow_create_type_table('deep-line', '$table')");
+my %user;
+for my $k (qw(a b c w)) { $user{$k} = new_user("deep$k") }
+for my $u (values %user) { api(GET => '/api/quota', user => $u); grant($u, 100000) }
+
+my $prov = "stability base_url=$mock key_env=GENFLOW_MOCK_KEY insecure_loopback=on timeout=120000 breaker=off";
+# The server of each part: two children of four workers; part 2 with a
+# queue TTL of 5 s.
+sub server {
+    my ($ttl) = @_;
+    return start_own_server(<<"BODY");
+StartServers 2
+ServerLimit 2
+ThreadsPerChild 10
+MaxRequestWorkers 20
+MinSpareThreads 10
+MaxSpareThreads 20
+GenFlowWorkers 4
+GenFlowLeaseSeconds 10
+GenFlowPendingTTL $ttl
+GenFlowMaxActive 100000
+GenFlowDailyLimit 0
+GenFlowProvider held $prov max_concurrent=1
+GenFlowProvider line $prov max_concurrent=1
+<Location /api/metrics>
+    SetHandler genflow-metrics
+</Location>
+<Location /api/deep-held>
+    GenFlowType deep-line
+    GenFlowProviders held
+    GenFlowWait 0
+</Location>
+<Location /api/deep-line>
+    GenFlowType deep-line
+    GenFlowProviders line
+    GenFlowWait 0
+</Location>
+BODY
+}
+my ($dir, $base) = server(3600);
+
+sub events {
+    my $m = own_api($base, GET => '/api/metrics', user => $user{w})->decoded_content;
+    my %e = $m =~ /^genflow_engine_events_total\{event="(\w+)"\} (\d+)/mg;
+    return \%e;
+}
+sub psql_file {
+    my ($sql) = @_;
+    my $bin = $ENV{GENFLOW_TEST_PG_BINDIR} ? "$ENV{GENFLOW_TEST_PG_BINDIR}/psql" : 'psql';
+    my $file = "/tmp/genflow-deep-$$.sql";
+    open my $fh, '>', $file or die $!;
+    print $fh $sql;
+    close $fh;
+    my $rc = system("$bin -X -q -v ON_ERROR_STOP=1 '$ENV{GENFLOW_TEST_PG_URI}' -f $file >/dev/null");
+    unlink $file;
+    return $rc == 0;
+}
+# One queued generation of the held provider's line, with its reservation,
+# in one statement (what a generate does, without the HTTP).
+sub queue_sql {
+    my ($n, $tag) = @_;
+    return "WITH acct AS (UPDATE genflow_accounts SET balance = balance - $n, active = active + $n "
+         . "WHERE user_id = '$user{w}' RETURNING user_id), "
+         . "gen AS (INSERT INTO $table (user_id, prompt, seed, input, estimated_cost, chain, "
+         . "queued_at, next_attempt_at, turn) SELECT acct.user_id, '$tag ' || i, 1, '{}', 1, 'held', "
+         . "now(), now(), i FROM acct, generate_series(1, $n) i RETURNING id, user_id) "
+         . "INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason) "
+         . "SELECT user_id, 'reserve', -1, 'deep-line', id, 'create' FROM gen;\n";
+}
+
+# 1. Wakes.
+{
+    my $tag = "wake-$$";
+    is(own_api($base, POST => '/api/deep-held/generate', user => $user{w},
+               body => { prompt => "$tag first [latency:90000]" })->code, 202,
+       'a generation that holds the one place of its provider');
+    ok(wait_for(sub { (mock_call(GET => '/_stats')->{open} // 0) >= 1 }, 20), 'its call is open');
+    sleep 1.5;
+    my $e0 = events();
+    my $t0 = time;
+    ok(psql_file(join '', map { queue_sql(1, "$tag one$_") } 1 .. 20000),
+       '20,000 generations queued behind it, one transaction (one NOTIFY) each');
+    my $secs = time - $t0;
+    sleep 1;
+    my $e1 = events();
+    my ($wakes, $rounds) = ($e1->{wake} - $e0->{wake}, $e1->{round} - $e0->{round});
+    cmp_ok($wakes, '<=', 4 * ($secs + 2),
+           sprintf('workers woken %d times in %.1f s for 20,000 notifications (at most ~1 a second '
+                   . 'a child: the provider is known full)', $wakes, $secs));
+    # Worker 0 of each child looks every half second anyway.
+    cmp_ok($rounds, '<=', 8 * ($secs + 2),
+           sprintf('%d rounds of the workers in %.1f s, not a round per generation', $rounds, $secs));
+    $e0 = events();
+    ok(psql_file(queue_sql(20000, "$tag all")), '20,000 more in one statement');
+    sleep 1;
+    $e1 = events();
+    cmp_ok($e1->{wake} - $e0->{wake}, '<=', 2 + 4, 'one NOTIFY: at most a wake a child (and the '
+                                                   . 'second-long looks)');
+    is(mock_call(GET => '/_stats')->{total}, 1, 'nothing else was sent to the provider');
+    # Gone again, refunded, as a cancel does it.
+    psql("WITH gen AS (UPDATE $table g SET status = 'cancelled', error_code = 'CANCELLED', "
+         . "error_message = 'test', credits_charged = 0, finished_at = now(), lease_owner = NULL, "
+         . "lease_until = NULL WHERE g.prompt LIKE '$tag %' AND g.status IN ('pending', 'processing') "
+         . "RETURNING g.*), led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, "
+         . "generation_id, reason) SELECT user_id, 'refund', estimated_cost, 'deep-line', id, 'CANCELLED' "
+         . "FROM gen RETURNING user_id, amount), pu AS (SELECT user_id, sum(amount) AS a, count(*) AS n "
+         . "FROM led GROUP BY user_id) UPDATE genflow_accounts a SET balance = a.balance + pu.a, "
+         . "active = greatest(a.active - pu.n, 0) FROM pu WHERE a.user_id = pu.user_id");
+    is(psql("SELECT count(*) FROM $table WHERE prompt LIKE '$tag %' AND status IN ('pending', 'processing')"),
+       0, 'the 40,001 cancelled and refunded');
+}
+
+# 2. Expiry behind a limit, users in turn.
+stop_own_server($dir);
+($dir, $base) = server(5);
+{
+    my $tag = "turn-$$";
+    mock_call(POST => '/_reset');
+    my $queued = 0;
+    for my $k (qw(a b c)) {
+        for my $i (1 .. 12) {
+            my $res = own_api($base, POST => '/api/deep-line/generate', user => $user{$k},
+                              body => { prompt => "$tag $k $i" });
+            $queued++ if $res->code == 202 || $res->code == 200;
+        }
+    }
+    is($queued, 36, "three users queued 12 each, one user after the other");
+    ok(wait_for(sub { psql("SELECT count(*) FROM $table WHERE prompt LIKE '$tag %' AND status IN "
+                           . "('pending', 'processing')") == 0 }, 60), 'none stays open');
+    my %done = map { $_->[0] => $_->[1] } psql_rows(
+        "SELECT split_part(prompt, ' ', 2), count(*) FROM $table WHERE prompt LIKE '$tag %' "
+        . "AND status = 'completed' GROUP BY 1");
+    my %late = map { $_->[0] => $_->[1] } psql_rows(
+        "SELECT split_part(prompt, ' ', 2), count(*) FROM $table WHERE prompt LIKE '$tag %' "
+        . "AND status = 'failed' AND error_code = 'QUEUE_TIMEOUT' GROUP BY 1");
+    my $all_late = 0;
+    $all_late += $_ for values %late;
+    my $all_done = 0;
+    $all_done += $_ for values %done;
+    is($all_done + $all_late, 36, "each completed or failed with QUEUE_TIMEOUT ($all_done completed, "
+                                  . "$all_late QUEUE_TIMEOUT)");
+    cmp_ok($all_late, '>=', 6, 'the line was longer than the provider could serve within the TTL');
+    my @counts = map { $done{$_} // 0 } qw(a b c);
+    my ($lo, $hi) = (sort { $a <=> $b } @counts)[0, -1];
+    ok($lo >= 3 && $hi - $lo <= 4, "each user got a fair share of the starts (completed: @counts; "
+                                   . "first come, first served: 12 for the first, 0 for the last)");
+    is(psql("SELECT count(*) FROM $table WHERE prompt LIKE '$tag %' AND error_code = 'QUEUE_TIMEOUT' "
+            . "AND (started_at IS NOT NULL OR attempts > 0)"), 0, 'the expired ones were never started');
+    is(psql("SELECT count(*) FROM $table g WHERE g.prompt LIKE '$tag %' AND g.error_code = 'QUEUE_TIMEOUT' "
+            . "AND (SELECT string_agg(kind, ',' ORDER BY id) FROM genflow_ledger l "
+            . "WHERE l.generation_id = g.id) IS DISTINCT FROM 'reserve,refund'"), 0,
+       'each expired one refunded once');
+    like(psql("SELECT error_message FROM $table WHERE prompt LIKE '$tag %' AND error_code = 'QUEUE_TIMEOUT' "
+              . "LIMIT 1"), qr/provider line had no free place/, 'the message names the provider');
+}
+
+stop_own_server($dir);
+is(psql("SELECT count(*) FROM genflow_check_invariants(600)"), 0,
+   'genflow_check_invariants finds nothing wrong')
+    or diag(psql("SELECT * FROM genflow_check_invariants(600)"));
