@@ -598,9 +598,9 @@ static const char EXPIRE_SQL[] =
     " gen AS (UPDATE {T} g SET status = 'failed', error_code = 'EXPIRED',"
     "   error_message = 'the generation was never started', credits_charged = 0,"
     "   finished_at = now()"
-    "  WHERE g.id IN (SELECT d.id FROM {T} d WHERE d.status = 'pending'"
+    "  WHERE g.id = ANY(ARRAY(SELECT d.id FROM {T} d WHERE d.status = 'pending'"
     "     AND d.queued_at IS NULL AND d.created_at < now() - make_interval(secs => " ARG("ttl") ")"
-    "     ORDER BY d.created_at LIMIT 100 FOR UPDATE SKIP LOCKED)"
+    "     ORDER BY d.created_at LIMIT 100 FOR UPDATE SKIP LOCKED))"
     "   AND g.status = 'pending' AND g.queued_at IS NULL"
     "  RETURNING g.*),"
     SWEEP_REFUND("EXPIRED", "");
@@ -617,11 +617,11 @@ static const char EXPIRE_QUEUED_SQL[] =
     "   error_message = 'not started within ' || " ARG("ttl") " || ' s: provider '"
     "     || g.cur_provider || ' had no free place for it in that time (GenFlowPendingTTL)',"
     "   credits_charged = 0, finished_at = now()"
-    "  WHERE g.id IN (SELECT d.id FROM {T} d WHERE d.queued_at IS NOT NULL"
+    "  WHERE g.id = ANY(ARRAY(SELECT d.id FROM {T} d WHERE d.queued_at IS NOT NULL"
     "     AND d.status = 'pending'"
     "     AND d.next_attempt_at < now() - make_interval(secs => " ARG("ttl") ")"
     SERVED_BY("d", ARG("names"))
-    "     ORDER BY d.next_attempt_at LIMIT 100 FOR UPDATE SKIP LOCKED)"
+    "     ORDER BY d.next_attempt_at LIMIT 100 FOR UPDATE SKIP LOCKED))"
     "   AND g.status = 'pending' AND g.queued_at IS NOT NULL"
     "  RETURNING g.*),"
     SWEEP_REFUND("QUEUE_TIMEOUT", SWEEP_QUEUED);
@@ -636,10 +636,10 @@ static const char EXPIRE_OVERDUE_SQL[] =
     " gen AS (UPDATE {T} g SET status = 'failed', error_code = 'TIMEOUT',"
     "   error_message = 'not finished by its deadline', credits_charged = 0,"
     "   finished_at = now(), lease_owner = NULL, lease_until = NULL"
-    "  WHERE g.id IN (SELECT d.id FROM {T} d WHERE d.status = 'processing'"
+    "  WHERE g.id = ANY(ARRAY(SELECT d.id FROM {T} d WHERE d.status = 'processing'"
     "     AND d.deadline_at < now() - make_interval(secs => " ARG("grace") ")"
     "     AND d.provider_job_id IS NULL AND (d.lease_until IS NULL OR d.lease_until < now())"
-    "     ORDER BY d.deadline_at LIMIT 100 FOR UPDATE SKIP LOCKED)"
+    "     ORDER BY d.deadline_at LIMIT 100 FOR UPDATE SKIP LOCKED))"
     "   AND g.status = 'processing' AND (g.lease_until IS NULL OR g.lease_until < now())"
     "  RETURNING g.*),"
     SWEEP_REFUND("TIMEOUT", SWEEP_QUEUED);
@@ -648,9 +648,9 @@ static const char EXPIRE_OVERDUE_SQL[] =
  * completed rows are the user's gallery and stay; the ledger stays. */
 /* (The <table>_prunable partial index of sql/010 serves the inner search.) */
 static const char PRUNE_SQL[] =
-    "WITH d AS (DELETE FROM {T} g WHERE g.id IN (SELECT x.id FROM {T} x"
+    "WITH d AS (DELETE FROM {T} g WHERE g.id = ANY(ARRAY(SELECT x.id FROM {T} x"
     "   WHERE x.status IN ('failed', 'cancelled')"
-    "     AND x.finished_at < now() - make_interval(secs => %d) LIMIT 500)"
+    "     AND x.finished_at < now() - make_interval(secs => %d) LIMIT 500))"
     "  RETURNING 1)"
     " SELECT count(*)::text FROM d";
 
@@ -724,7 +724,8 @@ static const char ADMIN_DELETE_SQL[] =
     " SELECT count(*)::text FROM d";
 
 /* args: a dummy. Generations per status (GF_METRICS_*): the open ones
- * counted in <table>_status, the finished ones from the counts the
+ * counted in the partial indexes of the queue (queued or only created;
+ * with or without a provider job), the finished ones from the counts the
  * triggers keep (sql/022: never a count over the history); and, on the
  * pending row, how many are due now (the line, all due, plus retries and
  * polls whose time came), how long the longest due one has waited
@@ -732,7 +733,8 @@ static const char ADMIN_DELETE_SQL[] =
  * started ones are within 15 s of their deadline (<table>_deadline). */
 static const char METRICS_SQL[] =
     "WITH args AS (SELECT %s::text AS x)"
-    " SELECT 'pending', (SELECT count(*) FROM {T} g WHERE g.status = 'pending')::text,"
+    " SELECT 'pending', ((SELECT count(*) FROM {T} g WHERE g.status = 'pending' AND g.queued_at IS NOT NULL)"
+    "   + (SELECT count(*) FROM {T} g WHERE g.status = 'pending' AND g.queued_at IS NULL))::text,"
     "  ((SELECT count(*) FROM {T} g WHERE g.status = 'pending' AND g.queued_at IS NOT NULL)"
     "   + (SELECT count(*) FROM {T} g WHERE g.status = 'processing' AND g.provider_job_id IS NULL"
     "       AND g.next_attempt_at <= now() AND (g.lease_until IS NULL OR g.lease_until < now()))"
@@ -743,7 +745,9 @@ static const char METRICS_SQL[] =
     "  (SELECT count(*) FROM {T} g WHERE g.status = 'processing'"
     "    AND g.deadline_at < now() + interval '15 seconds')::text"
     " UNION ALL"
-    " SELECT 'processing', (SELECT count(*) FROM {T} g WHERE g.status = 'processing')::text,"
+    " SELECT 'processing', ((SELECT count(*) FROM {T} g WHERE g.status = 'processing'"
+    "   AND g.provider_job_id IS NULL) + (SELECT count(*) FROM {T} g WHERE g.status = 'processing'"
+    "   AND g.provider_job_id IS NOT NULL))::text,"
     "  '0', '0', '0'"
     " UNION ALL"
     " SELECT c.status, sum(c.n)::text, '0', '0', '0' FROM genflow_status_counts c"

@@ -119,10 +119,10 @@ static const char UPLOAD_GET_SQL[] =
  * without a row, which the orphan sweep finds). Locked rows (another
  * child's sweep) are skipped. */
 static const char UPLOAD_EXPIRE_SQL[] =
-    "DELETE FROM genflow_uploads WHERE id IN (SELECT id FROM genflow_uploads"
+    "DELETE FROM genflow_uploads WHERE id = ANY(ARRAY(SELECT id FROM genflow_uploads"
     " WHERE last_used_at < now() - make_interval(secs => %d)"
     "  AND storage = ANY(string_to_array(%s, E'\\n'))"
-    " ORDER BY last_used_at LIMIT %d FOR UPDATE SKIP LOCKED)"
+    " ORDER BY last_used_at LIMIT %d FOR UPDATE SKIP LOCKED))"
     " RETURNING id::text, storage, storage_key";
 
 /* args: upload ids, comma-separated. Those that have a row. */
@@ -142,9 +142,9 @@ static const char COST_RECORD_SQL[] =
 static const char WEBHOOK_CLAIM_SQL[] =
     "UPDATE genflow_webhook_outbox o SET lease_until = now() + make_interval(secs => %d),"
     " attempts = o.attempts + 1"
-    " WHERE o.id IN (SELECT d.id FROM genflow_webhook_outbox d WHERE d.state = 'pending'"
+    " WHERE o.id = ANY(ARRAY(SELECT d.id FROM genflow_webhook_outbox d WHERE d.state = 'pending'"
     "  AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())"
-    "  ORDER BY d.next_attempt_at LIMIT %d FOR UPDATE SKIP LOCKED)"
+    "  ORDER BY d.next_attempt_at LIMIT %d FOR UPDATE SKIP LOCKED))"
     " RETURNING o.id::text, o.webhook_id, o.url, o.payload::text, o.attempts::text";
 
 /* args: HTTP status, id, attempt. Delivered (this very attempt's). */
@@ -186,11 +186,11 @@ static const char WEBHOOK_REDELIVER_SQL[] =
  * (genflow_webhook_outbox_done, sql/022: only the rows it deletes are
  * read). */
 static const char WEBHOOK_PRUNE_SQL[] =
-    "WITH d AS (DELETE FROM genflow_webhook_outbox WHERE id IN (SELECT id FROM genflow_webhook_outbox"
-    "  WHERE state IN ('delivered', 'failed')"
+    "WITH d AS (DELETE FROM genflow_webhook_outbox WHERE id = ANY(ARRAY(SELECT id"
+    "  FROM genflow_webhook_outbox WHERE state IN ('delivered', 'failed')"
     "   AND COALESCE(delivered_at, next_attempt_at) < now() - make_interval(secs => %d)"
     "  ORDER BY COALESCE(delivered_at, next_attempt_at)"
-    "  LIMIT 1000 FOR UPDATE SKIP LOCKED) RETURNING 1) SELECT count(*)::text FROM d";
+    "  LIMIT 1000 FOR UPDATE SKIP LOCKED)) RETURNING 1) SELECT count(*)::text FROM d";
 
 /* args: a dummy. The webhook outbox for the metrics: deliveries waiting,
  * the age in seconds of the oldest waiting one, and those failed; each
