@@ -234,8 +234,9 @@ LANGUAGE sql IMMUTABLE AS $fn$
          gen AS (UPDATE %1$I g SET status = 'failed', error_code = 'EXPIRED',
                error_message = 'no worker took the generation in time', credits_charged = 0,
                finished_at = now(), lease_owner = NULL, lease_until = NULL
-              WHERE g.id IN (SELECT l.id FROM %1$I l WHERE l.id IN (SELECT id FROM cand)
-                               FOR UPDATE SKIP LOCKED)
+              WHERE g.id = ANY(ARRAY(SELECT l.id FROM %1$I l
+                                      WHERE l.id = ANY(ARRAY(SELECT id FROM cand))
+                                      FOR UPDATE SKIP LOCKED))
                 AND g.status IN ('pending', 'processing')
               RETURNING g.*),
          led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)
@@ -281,3 +282,35 @@ CREATE INDEX genflow_webhook_outbox_done ON genflow_webhook_outbox
     ((COALESCE(delivered_at, next_attempt_at))) WHERE state IN ('delivered', 'failed');
 CREATE INDEX genflow_webhook_outbox_state ON genflow_webhook_outbox (state, created_at DESC, id DESC);
 DROP INDEX genflow_webhook_outbox_failed;
+
+-- ---- wakes ----------------------------------------------------------------
+
+-- genflow_work names the provider of the row's chain position as well as
+-- its type ("type\nprovider"): a listener whose node knows that provider
+-- to have no place now wakes no worker for it, however many rows are
+-- queued behind it (docs/architecture.md, "How a job flows"). Within one
+-- transaction PostgreSQL sends a payload once, so a statement that queues
+-- any number of rows of one provider is one notification.
+CREATE OR REPLACE FUNCTION genflow_notify_change() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF TG_OP = 'INSERT'
+       OR NEW.status IS DISTINCT FROM OLD.status
+       OR NEW.provider IS DISTINCT FROM OLD.provider
+       OR NEW.provider_job_id IS DISTINCT FROM OLD.provider_job_id
+       OR NEW.retry_count IS DISTINCT FROM OLD.retry_count
+       OR NEW.chain_index IS DISTINCT FROM OLD.chain_index
+       OR NEW.image_url IS DISTINCT FROM OLD.image_url
+       OR NEW.started_at IS DISTINCT FROM OLD.started_at THEN
+        PERFORM pg_notify('genflow_change', NEW.id::text);
+    END IF;
+    -- Due now and free: a worker anywhere should take it at once.
+    IF NEW.queued_at IS NOT NULL AND NEW.status IN ('pending', 'processing')
+       AND NEW.lease_owner IS NULL AND NEW.next_attempt_at <= now()
+       AND (TG_OP = 'INSERT' OR OLD.lease_owner IS NOT NULL
+            OR NEW.next_attempt_at IS DISTINCT FROM OLD.next_attempt_at) THEN
+        PERFORM pg_notify('genflow_work', TG_ARGV[0] || E'\n' || COALESCE(NEW.cur_provider, ''));
+    END IF;
+    RETURN NULL;
+END
+$fn$;

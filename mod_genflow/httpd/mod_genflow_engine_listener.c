@@ -228,18 +228,28 @@ static void connect_missing(gf_engine_t *W, apr_pool_t *pool, PGconn **conns, in
 }
 
 /* Read what a database's connection has and act on its notifications. */
-/* Can work of the type named (the payload of genflow_work) start now on
- * engine e: one of the providers its chains name is not known to be
- * without a place? Work of an unknown type wakes a worker. */
-static int may_start(const gf_database_t *e, const char *type)
+/* Can work announced by genflow_work start now on engine e? Its payload
+ * is "type\nprovider" (sql/022; an older database sends the type only):
+ * not when that provider is known to have no place now (full, paused,
+ * waiting for its rate: the place's end, the pause's end or the rate's
+ * next start wakes the workers then). A type alone can start when any
+ * provider its chains name is not known to be without a place; work of a
+ * type or provider this node does not know wakes a worker. */
+static int may_start(const gf_database_t *e, const char *payload)
 {
     apr_hash_t *providers = gf_server_conf(e->s)->providers;
+    const char *nl = strchr(payload, '\n');
+    apr_size_t tlen = nl ? (apr_size_t)(nl - payload) : strlen(payload);
     apr_hash_index_t *hi;
     apr_pool_t *p;
     int i, open = 0;
+    if (nl && nl[1]) {
+        const gf_provider_t *prov = apr_hash_get(providers, nl + 1, APR_HASH_KEY_STRING);
+        return !prov || !gf_limits_blocked(prov);
+    }
     for (i = 0; i < e->types->nelts; i++) {
         const gf_type_t *t = APR_ARRAY_IDX(e->types, i, gf_type_t *);
-        if (strcmp(t->name, type)) continue;
+        if (strlen(t->name) != tlen || strncmp(t->name, payload, tlen)) continue;
         if (!t->providers || apr_pool_create(&p, NULL) != APR_SUCCESS) return 1;
         for (hi = apr_hash_first(p, t->providers); hi && !open; hi = apr_hash_next(hi)) {
             const gf_provider_t *prov = apr_hash_get(providers, apr_hash_this_key(hi),
