@@ -93,15 +93,31 @@ int gf_engine_stopping(void)
     return W && W->stopping;
 }
 
-static void sleep_for_work(apr_interval_time_t timeout)
+/* Sleep until something is handed to the workers or timeout passes. 1
+ * when a wake asked for a round (gf_engine_wake, a landing in a full
+ * loop): a worker woken only for the fibers' statements runs them and
+ * sleeps on, without a round of due probes and claims of its own. */
+static int sleep_for_work(apr_interval_time_t timeout)
 {
     gf_engine_t *W = gf_engine();
+    int woken = 0;
     apr_thread_mutex_lock(W->mutex);
     if (!W->hops && !W->wake_pending && !W->handon.names[0]) {
         apr_thread_cond_timedwait(W->work, W->mutex, timeout);
     }
-    if (W->wake_pending > 0) W->wake_pending--;
+    if (W->wake_pending > 0) {
+        W->wake_pending--;
+        woken = 1;
+    }
     apr_thread_mutex_unlock(W->mutex);
+    return woken;
+}
+
+/* Ask one more worker for a round (the caller holds the mutex). */
+static void wake_for_round(gf_engine_t *W)
+{
+    if (W->wake_pending < W->nthreads) W->wake_pending++;
+    apr_thread_cond_signal(W->work);
 }
 
 /* ---- attempts in flight on the loop ------------------------------------ */
@@ -169,7 +185,7 @@ void gf_engine_landed(void)
      * (only then: a landing is no news to workers that had room). */
     if (W->loop_was_full) {
         W->loop_was_full = 0;
-        apr_thread_cond_signal(W->work);
+        wake_for_round(W);
     }
     apr_thread_mutex_unlock(W->mutex);
 }
@@ -201,7 +217,7 @@ void gf_engine_unreserve(int n)
     W->in_flight -= n;
     if (W->loop_was_full) {
         W->loop_was_full = 0;
-        apr_thread_cond_signal(W->work);
+        wake_for_round(W);
     }
     apr_thread_mutex_unlock(W->mutex);
 }
@@ -337,6 +353,7 @@ static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int
     gf_engine_t *W = gf_engine();
     int ntypes = e->types->nelts, i, worked = 0, trouble = 0, claims = 0;
 
+    gf_metrics_engine(gf_metrics(), GF_ENGINE_ROUND);
     /* One query says which types have work due; an idle engine costs
      * that query per round, not a claim per type. */
     if (gf_run_due_types(e, pool, r->due) < 0) {
@@ -480,7 +497,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     round_t round;
     /* The first sweep at once: it makes the rows of the providers' limits
      * kept in the database (gf_limits_ensure) before the first claims. */
-    apr_time_t next_sweep = apr_time_now();
+    apr_time_t next_sweep = apr_time_now(), round_at = 0;
     char owner[320];             /* lease_owner: host:pid:worker */
     (void)thread;
 
@@ -507,6 +524,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
      * (their rows are released through them) until none is in flight. */
     while (!W->stopping || flights_alive() > 0) {
         int worked = 0, trouble = 0;
+        apr_time_t now;
         if (run_hops()) continue;
         if (W->stopping) {
             sleep_for_work(IDLE_WAIT);
@@ -527,8 +545,20 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
             }
             next_sweep = apr_time_now() + SWEEP_INTERVAL;
         }
+        /* No round before one is asked for (a wake) or its time comes:
+         * the statements the fibers hand over wake workers too, and a
+         * round after each would probe for due work a few times per
+         * attempt. */
+        now = apr_time_now();
+        if (now < round_at) {
+            apr_time_t until = round_at;
+            if (index == 0 && next_sweep < until) until = next_sweep;
+            if (sleep_for_work(until > now ? until - now : 0)) round_at = 0;
+            continue;
+        }
         if (room() == 0) {
-            sleep_for_work(IDLE_WAIT);   /* a landing or a statement wakes it */
+            /* A landing wakes it for a round (the loop was full). */
+            round_at = apr_time_now() + IDLE_WAIT;
             continue;
         }
         /* Every database the child's servers use, in turn. */
@@ -543,14 +573,9 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
             /* no NOTIFY from some database: tell local waiters directly */
             gf_engine_announce_change(NULL);
         }
-        if (trouble && !worked) {
-            /* Database down: do not spin, but the fibers' statements
-             * still wake it. */
-            sleep_for_work(TROUBLE_WAIT);
-        }
-        else if (!worked) {
-            sleep_for_work(idle_wait(index));
-        }
+        /* Database down: do not spin (the fibers' statements still wake
+         * it); nothing due: the idle wait; work done: at once again. */
+        round_at = worked ? 0 : apr_time_now() + (trouble ? TROUBLE_WAIT : idle_wait(index));
     }
     gf_http_thread_cleanup();
     round_free(&round);
