@@ -7,10 +7,12 @@
  * leases (gf_sql.c, CLAIM_GATES): this file only frees a place when its
  * call ends (PLACE_RELEASE, guarded by the holder), writes a 429's pause
  * (PROVIDER_PAUSE), and remembers in shared memory what the last claim
- * said (blocked_until), so that the children of this httpd do not ask the
- * database again before a place can be free: a call that ends here clears
- * it and hands its place on, and it lasts a second at most when the
- * provider was full (a place freed on another node is found then).
+ * said, so that the children of this httpd do not ask the database again
+ * before a place can be free: until when the rate or a pause keeps the
+ * gate shut (blocked_until: idle workers wake at that moment), and that
+ * the provider was full (full_until: a call that ends here clears it and
+ * hands its place on; it lasts a second at most, so a place freed on
+ * another node is found then, by the workers' ordinary looks).
  *
  * Per node, the rules of core/gf_limit.h run on a state in shared memory,
  * so that the whole server, not each child, keeps to a provider's
@@ -52,7 +54,7 @@
 #define SHM_KEY "mod_genflow_limits_shm"
 #define MUTEX_KEY "mod_genflow_limits_mutex"
 #define MUTEX_TYPE "genflow-limits"
-#define LIM_MAGIC 0x67666c696d697432ULL   /* "gflimit2" */
+#define LIM_MAGIC 0x67666c696d697433ULL   /* "gflimit3" */
 #define NSLOTS 64
 #define KEY_MAX 300
 #define REAP_EVERY apr_time_from_sec(1)
@@ -63,7 +65,10 @@
 typedef struct {
     char key[KEY_MAX];           /* the breakers' key; "" for a free slot */
     gf_limit_state_t st;         /* per node: the counts; per site: the pause only */
-    apr_time_t blocked_until;    /* per site: no claim before (full, rate, pause) */
+    apr_time_t blocked_until;    /* per site: no claim before (the rate's next start, a
+                                  * pause): idle workers wake at that moment */
+    apr_time_t full_until;       /* per site: full when a claim last looked; a place
+                                  * freed here ends it, no worker waits for it */
 } slot_t;
 
 typedef struct {
@@ -309,7 +314,7 @@ int gf_limits_gate_open(const gf_provider_t *prov, int want, int hand_on, gf_lim
         open = 0;
     }
     else if (per_site(prov)) {
-        open = hand_on || slot->blocked_until <= now;
+        open = hand_on || (slot->blocked_until <= now && slot->full_until <= now);
     }
     else if (gf_limit_any(&prov->limit)) {
         while (g->taken < want && take_locked(prov, &slot->st, now)) g->taken++;
@@ -327,7 +332,7 @@ int gf_limits_blocked(const gf_provider_t *prov)
     int blocked;
     if (!slot || !lock()) return 0;
     if (slot->st.paused_until > now) blocked = 1;
-    else if (per_site(prov)) blocked = slot->blocked_until > now;
+    else if (per_site(prov)) blocked = slot->blocked_until > now || slot->full_until > now;
     else blocked = gf_limit_any(&prov->limit) && !gf_limit_room(&prov->limit, &slot->st, now);
     unlock();
     return blocked;
@@ -391,8 +396,14 @@ void gf_limits_gate_close(gf_limits_gate_t *g, const char *state, const char *un
         return;
     }
     if (!per_site(g->prov) || !state) return;
-    if (!strcmp(state, "full")) until = now + FULL_FOR;
-    else if (!strcmp(state, "rate") || !strcmp(state, "paused")) {
+    if (!strcmp(state, "full")) {
+        if (lock()) {
+            slot->full_until = now + FULL_FOR;
+            unlock();
+        }
+        return;
+    }
+    if (!strcmp(state, "rate") || !strcmp(state, "paused")) {
         until = until_ms ? apr_time_from_msec(apr_atoi64(until_ms)) : 0;
         /* Another claim held the gate for the moment (or it was not made
          * yet): look again very soon. */
@@ -536,9 +547,7 @@ static void freed_here(const gf_provider_t *prov)
 {
     slot_t *slot = slot_of(prov);
     if (slot && per_site(prov) && lock()) {
-        if (slot->blocked_until > apr_time_now() && slot->st.paused_until <= apr_time_now()) {
-            slot->blocked_until = 0;
-        }
+        slot->full_until = 0;
         unlock();
     }
     if (!per_site(prov) && limits()->engine.freed) limits()->engine.freed(prov->name);
