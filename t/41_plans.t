@@ -1,6 +1,6 @@
 # The plans of the statements that run per job, per wake, per sweep or per
 # scrape, pinned at 100,000 rows: no Seq Scan over a type table or the
-# webhook outbox, and no Sort, in the plan PostgreSQL makes for the
+# webhook outbox, and no Sort of their rows, in the plan PostgreSQL makes for the
 # prepared statement with its parameters unknown (the generic plan, which
 # a prepared statement ends up with) and with them known (a custom plan);
 # and, run on the rows, the claims, the due-work probe and a history page
@@ -29,15 +29,22 @@ my $json = JSON::PP->new;
 
 # Each statement: a label, how to print it, and the parameters of its
 # EXECUTE (SQL expressions).
-my $cursor = "(SELECT id FROM $table WHERE user_id = 'plan-deep' ORDER BY created_at DESC, id DESC "
-           . "OFFSET 5000 LIMIT 1)";
-my $some = "(SELECT id FROM $table WHERE status = 'processing' LIMIT 1)";
-my $lineA = "(SELECT id FROM $table WHERE status = 'pending' AND queued_at IS NULL LIMIT 1)";
+# Values taken from the rows (an EXECUTE's parameters cannot be
+# subqueries): set as psql variables before each statement (\gset).
+my %picks = (
+    cursor => "SELECT id FROM $table WHERE user_id = 'plan-deep' ORDER BY created_at DESC, id DESC "
+              . "OFFSET 5000 LIMIT 1",
+    some => "SELECT id FROM $table WHERE status = 'processing' LIMIT 1",
+    linea => "SELECT id FROM $table WHERE status = 'pending' AND queued_at IS NULL LIMIT 1",
+);
+my $picks = join('', map { "SELECT ($picks{$_}) AS $_ \\gset\n" } sort keys %picks);
+my ($cursor, $some, $lineA) = (":'cursor'", ":'some'", ":'linea'");
 my @type_ops = (
-    [claim => "'w', 30, NULL, 'plan-a', 8, 0, 1"],
-    [claim => "'w', 30, NULL, 'plan-b', 0, 100, 1", 'claim (rate)'],
-    [claim => "'w', 30, NULL, 'plan-b', 0, 0, 1", 'claim (no limits)'],
-    [claim_polls => "'w', 30, NULL, 'plan-a', 8, 0, 16"],
+    [claim => "'w', 30, NULL, 'plan-a', 8, 0, 1, 0, NULL, 0"],
+    [claim => "'w', 30, NULL, 'plan-a', 8, 0, 1, 3, $some, 1", 'claim (a place handed on)'],
+    [claim => "'w', 30, NULL, 'plan-b', 0, 100, 1, 0, NULL, 0", 'claim (rate)'],
+    [claim => "'w', 30, NULL, 'plan-b', 0, 0, 1, 0, NULL, 0", 'claim (no limits)'],
+    [claim_polls => "'w', 30, NULL, 'plan-a', 8, 0, 16, 0, NULL, 0"],
     [queue => "$lineA, 'plan-u1', NULL, NULL, 0"],
     [create_queue => "'plan-u1', 1, 0, 'p', 'p', NULL, NULL, NULL, 1, '{}', 3, 'plan-a', 120, 0, "
                      . "gen_random_uuid(), NULL, NULL, NULL"],
@@ -50,7 +57,7 @@ my @type_ops = (
     [renew => "30, $some, 'w', 1"],
     [release => "0, 0, $some, 'w', 1"],
     [accepted => "'job', NULL, 'plan-a', $some, 'w', 1"],
-    [release_rest => "${some}::text, 'w'"],
+    [release_rest => "$some, 'w'"],
     [input => "$some, 'plan-u1'"],
     [wake => "'job77'"],
     [expire => "900"],
@@ -138,7 +145,7 @@ sub explain_all {
     my $bin = $ENV{GENFLOW_TEST_PG_BINDIR} ? "$ENV{GENFLOW_TEST_PG_BINDIR}/psql" : 'psql';
     my $file = "/tmp/genflow-plans-$$.sql";
     open my $fh, '>', $file or die $!;
-    print $fh $script;
+    print $fh $picks, $script;
     close $fh;
     my $out = `$bin -X -q -At -v ON_ERROR_STOP=1 "$ENV{GENFLOW_TEST_PG_URI}" -f $file 2>&1`;
     unlink $file;
@@ -159,8 +166,18 @@ sub nodes {
     return ($n, map { nodes($_) } @{ $n->{Plans} // [] });
 }
 
-# What is wrong with a plan: a Seq Scan of the type table or the outbox, a
-# Sort anywhere.
+# Does the plan below n read the type table or the outbox itself (not
+# through a CTE, whose rows a LIMIT of the statement bounds)?
+sub reads_big {
+    my ($n) = @_;
+    my $rel = $n->{'Relation Name'} // '';
+    return 1 if $rel eq $table || $rel eq 'genflow_webhook_outbox';
+    return scalar grep { reads_big($_) } @{ $n->{Plans} // [] };
+}
+
+# What is wrong with a plan: a Seq Scan of the type table or the outbox,
+# or a Sort of their rows (a sort of a statement's own few rows, say the
+# refunds of a sweep's batch grouped by user, is no fault).
 sub faults {
     my ($plan) = @_;
     my @bad;
@@ -168,7 +185,7 @@ sub faults {
         my $t = $n->{'Node Type'} // '';
         my $rel = $n->{'Relation Name'} // '';
         push @bad, "Seq Scan on $rel" if $t eq 'Seq Scan' && ($rel eq $table || $rel eq 'genflow_webhook_outbox');
-        push @bad, $t if $t =~ /Sort$/;
+        push @bad, "$t of " . join(', ', @{ $n->{'Sort Key'} // [] }) if $t =~ /Sort$/ && reads_big($n);
     }
     return @bad;
 }
@@ -203,7 +220,7 @@ for my $op (@global_ops) {
     check_plans($label, print_sql('global', $label), $args);
 }
 check_plans('due-work probe', print_sql('due', $type, $table, 'plan-a,plan-b'), 'NULL');
-check_plans('genflow_expire_orphans', psql("SELECT genflow_orphans_sql('$table', '$type')"), '3600, 900');
+check_plans('genflow_expire_orphans', scalar psql("SELECT genflow_orphans_sql('$table', '$type')"), '3600, 900');
 
 # ---- how much the statements read, run on the rows ---------------------------
 
@@ -224,9 +241,9 @@ sub rows_read {
     return $most;
 }
 
-my $r = rows_read(print_sql($type, $table, 'claim'), "'w', 30, NULL, 'plan-a', 8, 0, 1");
+my $r = rows_read(print_sql($type, $table, 'claim'), "'w', 30, NULL, 'plan-a', 8, 0, 1, 0, NULL, 0");
 ok($r >= 0 && $r <= 2, "a claim at 100,000 queued reads one row of the line ($r)");
-$r = rows_read(print_sql($type, $table, 'claim_polls'), "'w', 30, NULL, 'plan-a', 8, 0, 16");
+$r = rows_read(print_sql($type, $table, 'claim_polls'), "'w', 30, NULL, 'plan-a', 8, 0, 16, 0, NULL, 0");
 ok($r >= 0 && $r <= 16, "a claim of polls reads at most its batch ($r)");
 $r = rows_read(print_sql('due', $type, $table, 'plan-a,plan-b'), 'NULL');
 ok($r >= 0 && $r <= 2, "the due-work probe reads a row per provider and line ($r)");

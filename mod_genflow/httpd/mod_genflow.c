@@ -141,7 +141,8 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
 }
 
 /* What the limits tell the engine (passed down: see gf_child_init). */
-static const gf_limits_engine_t engine_hooks = { gf_engine_place_freed, gf_engine_hand_on_place };
+static const gf_limits_engine_t engine_hooks = { gf_engine_place_freed, gf_engine_hand_on_place,
+                                                  gf_engine_ring_doorbell };
 
 static void gf_child_init(apr_pool_t *pchild, server_rec *s)
 {

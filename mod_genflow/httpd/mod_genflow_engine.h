@@ -29,8 +29,13 @@ void gf_engine_wake(void);
 void gf_engine_place_freed(const char *provider);
 /* The call that held a place of prov's limits kept in the database ended
  * in this child: claim prov's next due row with that place, where
- * statements may block; 1 when handed on or freed (gf_limits_engine_t). */
+ * statements may block; 1 when handed on or freed, 2 when this child has
+ * no room for it (gf_limits_engine_t). */
 int gf_engine_hand_on_place(server_rec *s, const gf_provider_t *prov, const gf_limits_hold_t *hold);
+/* Wake one idle worker of another child of this httpd: a place was freed
+ * in this child, which has no room for its next row
+ * (mod_genflow_engine_doorbell.c). */
+void gf_engine_ring_doorbell(void);
 /* Worker threads running in this child. */
 int gf_engine_running(void);
 /* This child's attempts in flight on its loop, their cap

@@ -139,18 +139,6 @@ static const gf_database_t *database_of(gf_engine_t *W, server_rec *s)
     return NULL;
 }
 
-/* Free the place a call held (no room here for its next row). */
-static void free_place(server_rec *s, apr_pool_t *p, const gf_limits_hold_t *hold)
-{
-    const char *args[4];
-    gf_db_rows_t *rows;
-    args[0] = hold->prov->name;
-    args[1] = apr_itoa(p, hold->place);
-    args[2] = hold->id;
-    args[3] = apr_itoa(p, hold->attempt);
-    gf_run_select(s, p, GF_SQL_PLACE_RELEASE, &rows, 4, args);
-}
-
 int gf_engine_hand_on_place(server_rec *s, const gf_provider_t *prov, const gf_limits_hold_t *hold)
 {
     gf_engine_t *W = gf_engine();
@@ -173,11 +161,11 @@ int gf_engine_hand_on_place(server_rec *s, const gf_provider_t *prov, const gf_l
     }
     apr_allocator_owner_set(allocator, pool);
     if ((places = gf_engine_reserve(1)) == 0) {
-        /* No room here: the place goes back, and another child takes it. */
-        free_place(s, pool, hold);
+        /* No room here: the limits free the place, then ring for another
+         * child (after the place is free, so that the child that answers
+         * finds it). */
         apr_pool_destroy(pool);
-        gf_engine_ring_doorbell();
-        return 1;
+        return 2;
     }
     owner = apr_pstrcat(pool, W->node, ":h", NULL);
     skip.names[0] = '\0';

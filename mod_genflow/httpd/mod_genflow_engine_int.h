@@ -220,11 +220,10 @@ gf_status_cache_t *gf_engine_cache_create(apr_pool_t *pchild, apr_size_t slots);
  * this child since the last call (the hand-on list); 1 when one was. */
 int gf_engine_hand_on(gf_engine_t *W, apr_pool_t *pool, const char *lease_owner);
 
-/* mod_genflow_engine_doorbell.c: wake one idle worker of another child of
- * this httpd (this one has no room for a freed place's row); the
- * listener hears the bell (gf_engine_doorbell_fd, -1: none) and answers
- * it with gf_engine_doorbell_heard. */
-void gf_engine_ring_doorbell(void);
+/* mod_genflow_engine_doorbell.c (gf_engine_ring_doorbell in
+ * mod_genflow_engine.h): the listener hears the bell
+ * (gf_engine_doorbell_fd, -1: none) and answers it with
+ * gf_engine_doorbell_heard. */
 int gf_engine_doorbell_fd(void);
 void gf_engine_doorbell_heard(void);
 

@@ -486,12 +486,16 @@ typedef struct {
 static void hand_on_now(void *baton)
 {
     hand_on_t *x = baton;
-    x->handed = limits()->engine.hand_on
-                && limits()->engine.hand_on(x->s, x->hold->prov, x->hold);
+    x->handed = limits()->engine.hand_on ? limits()->engine.hand_on(x->s, x->hold->prov, x->hold)
+                                         : 0;
 }
 
 /* 1 when the place was handed on by the engine (or freed by its claim,
- * which found nothing due), 0 when it was freed here. */
+ * which found nothing due), or freed here for another child (this one
+ * had no room for the next row: the hint that the provider is full is
+ * cleared, then another child is rung); 0 when it was freed here. */
+static void freed_here(const gf_provider_t *prov);
+
 static int release_site_place(server_rec *s, const gf_limits_hold_t *hold)
 {
     site_statement_t x;
@@ -502,7 +506,7 @@ static int release_site_place(server_rec *s, const gf_limits_hold_t *hold)
     h.hold = hold;
     h.handed = 0;
     gf_loop_blocking(hand_on_now, &h);
-    if (h.handed) return 1;
+    if (h.handed == 1) return 1;
     apr_snprintf(place, sizeof(place), "%d", hold->place);
     apr_snprintf(attempt, sizeof(attempt), "%d", hold->attempt);
     x.s = s;
@@ -513,7 +517,10 @@ static int release_site_place(server_rec *s, const gf_limits_hold_t *hold)
     x.args[2] = hold->id;
     x.args[3] = attempt;
     gf_loop_blocking(site_statement_now, &x);
-    return 0;
+    if (h.handed != 2) return 0;
+    freed_here(hold->prov);
+    if (limits()->engine.no_room) limits()->engine.no_room();
+    return 1;
 }
 
 /* A 429's pause for every node (the database) and every child (here). */

@@ -47,10 +47,13 @@ int gf_limits_post_config(apr_pool_t *pconf, server_rec *s);
  * database (per site) ended: the engine claims the provider's next due
  * row with that very place, in one statement, where statements may
  * block; 1 when it did, or freed the place with the claim that found
- * nothing due; 0 when the place must still be freed. */
+ * nothing due; 0 when the place must still be freed; 2 when this child
+ * has no room for another attempt: the place must be freed, and then
+ * no_room() tells another child (the doorbell). */
 typedef struct {
     void (*freed)(const char *provider);
     int (*hand_on)(server_rec *s, const gf_provider_t *prov, const gf_limits_hold_t *hold);
+    void (*no_room)(void);
 } gf_limits_engine_t;
 void gf_limits_child_init(apr_pool_t *pchild, server_rec *s, const gf_limits_engine_t *engine);
 
