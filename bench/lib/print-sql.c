@@ -28,7 +28,12 @@ int main(int argc, char **argv)
     apr_initialize();
     apr_pool_create(&p, NULL);
     stmts = apr_array_make(p, 32, sizeof(gf_sql_stmt_t));
-    if (argc == 3) {
+    if (argc == 4) {
+        gf_sql_type_statements(p, argv[1], argv[2], stmts);
+        want = apr_psprintf(p, "gf_%s_%s", argv[2], argv[3]);
+    }
+#ifndef GF_PRINT_SQL_TYPE_ONLY   /* bench/create-sql builds it against an old gf_sql.c */
+    else if (argc == 3) {
         gf_sql_global_statements(p, stmts);
         want = argv[2];
     }
@@ -43,9 +48,10 @@ int main(int argc, char **argv)
         }
         want = "due";
     }
+#endif
     else {
-        gf_sql_type_statements(p, argv[1], argv[2], stmts);
-        want = apr_psprintf(p, "gf_%s_%s", argv[2], argv[3]);
+        fprintf(stderr, "this print-sql prints the statements of a type only\n");
+        return 2;
     }
     for (i = 0; i < stmts->nelts; i++) {
         const gf_sql_stmt_t *st = &APR_ARRAY_IDX(stmts, i, gf_sql_stmt_t);
