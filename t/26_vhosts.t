@@ -223,7 +223,7 @@ stop($file);
     psql("UPDATE neo_glitch_media SET server_name = 'gone.test:1' WHERE id = '$gone'");
     call('alpha.test', 'POST', '/api/neo-glitch/generate', $user, { generationId => $gone });
     my $st;
-    for (1 .. 150) {
+    for (1 .. 300) {   # the orphans sweep runs every 10 s
         $st = psql("SELECT status || ' ' || coalesce(error_code, '-') || ' ' || attempts "
                    . "FROM neo_glitch_media WHERE id = '$gone'");
         last if $st =~ /^(completed|failed)/;

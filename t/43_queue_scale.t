@@ -24,7 +24,7 @@ use JSON::PP;
 use IPC::Open2;
 use Time::HiRes qw(sleep time);
 
-plan tests => 19;
+plan tests => 23;
 
 my $json = JSON::PP->new;
 my $mport = free_port();
@@ -135,9 +135,9 @@ sub queue_sql {
     cmp_ok($wakes, '<=', 4 * ($secs + 2),
            sprintf('workers woken %d times in %.1f s for 20,000 notifications (at most ~1 a second '
                    . 'a child: the provider is known full)', $wakes, $secs));
-    # Without a wake, workers 0 and 1 of each child look every half
-    # second, the other two every 2 s (10 rounds a second for the two
-    # children); each wake is one round more.
+    # Without a wake one worker of the httpd looks every half second
+    # (the others of both children join every 2 s while work comes: at
+    # most 10 rounds a second); each wake is one round more.
     cmp_ok($rounds, '<=', 10 * ($secs + 2) + $wakes,
            sprintf('%d rounds of the workers in %.1f s (%d wakes), not a round per generation',
                    $rounds, $secs, $wakes));
@@ -159,6 +159,26 @@ sub queue_sql {
          . "active = greatest(a.active - pu.n, 0) FROM pu WHERE a.user_id = pu.user_id");
     is(psql("SELECT count(*) FROM $table WHERE prompt LIKE '$tag %' AND status IN ('pending', 'processing')"),
        0, 'the 40,001 cancelled and refunded');
+}
+
+# 1b. Idle, the two children of the httpd share the duties on a clock:
+#     one look for work due by time per half second and one sweep per
+#     2 s for the whole httpd (every child on its own: 2 x 2 looks and
+#     2 x 0.5 sweeps a second, and a round of every other worker).
+{
+    sleep 3;
+    my $e0 = events();
+    my $t0 = time;
+    sleep 10;
+    my $e1 = events();
+    my $secs = time - $t0;
+    my ($rounds, $sweeps, $wakes) = map { $e1->{$_} - $e0->{$_} } qw(round sweep wake);
+    cmp_ok($rounds, '<=', 2.5 * $secs + $wakes,
+           sprintf('idle: %d rounds in %.1f s (%d wakes): the look, twice a second for the httpd',
+                   $rounds, $secs, $wakes));
+    cmp_ok($rounds, '>=', $secs, 'and it does look');
+    cmp_ok($sweeps, '<=', $secs / 2 + 1.5, "$sweeps sweeps in that time: one every 2 s for the httpd");
+    cmp_ok($sweeps, '>=', $secs / 2 - 2, 'and they do run');
 }
 
 # 2. Expiry behind a limit, users in turn.

@@ -83,6 +83,7 @@ static int gf_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     P->types = apr_pcalloc(pconf, gf_types_state_size);
     P->engine_shared = apr_pcalloc(pconf, gf_engine_shared_size);
     P->doorbell = apr_pcalloc(pconf, gf_engine_doorbell_size);
+    P->duty = apr_pcalloc(pconf, gf_engine_duty_size);
     process = P;
     gf_handlers_pre_config();
     apr_pool_cleanup_register(pconf, NULL, forget_process, apr_pool_cleanup_null);
@@ -132,6 +133,7 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     /* The status caches' marks, shared by the children. */
     gf_engine_post_config(pconf, s);
     gf_engine_doorbell_post_config(pconf, s);
+    gf_engine_duty_post_config(pconf, s);
     /* The servers that mount types, by the name generations record. */
     if (gf_servers_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;

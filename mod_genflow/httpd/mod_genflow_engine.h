@@ -15,6 +15,10 @@ void gf_engine_post_config(apr_pool_t *pconf, server_rec *s);
 /* Before the fork too: the doorbell by which a child with no room for a
  * freed place wakes one worker of another (mod_genflow_engine_doorbell.c). */
 void gf_engine_doorbell_post_config(apr_pool_t *pconf, server_rec *s);
+/* And the shared clock of the duties that run on time (the sweeps, the
+ * look for work due by time), so that one child of the httpd does each
+ * per tick, not every child (mod_genflow_engine_duty.c). */
+void gf_engine_duty_post_config(apr_pool_t *pconf, server_rec *s);
 /* Start this child's engine. on_change(id) hears every generation
  * announced as changed (id NULL: any may have), after the engine's own
  * waiters: the parked waits of the child (mod_genflow_watch.c), a concern

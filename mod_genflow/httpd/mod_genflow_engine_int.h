@@ -189,6 +189,7 @@ typedef struct gf_engine_t {
     gf_hop_t *hops, **hops_tail; /* blocking work of the loop's fibers */
     int in_flight;               /* attempts launched and not landed */
     int loop_was_full;           /* a worker found no room: wake one at the next landing */
+    apr_time_t worked_at;        /* a worker's round last took work (under mutex) */
     int max_in_flight;           /* GenFlowMaxInFlight */
     apr_thread_t *listener;
     gf_waiter_t *waiters;
@@ -226,6 +227,18 @@ int gf_engine_hand_on(gf_engine_t *W, apr_pool_t *pool, const char *lease_owner)
  * gf_engine_doorbell_heard. */
 int gf_engine_doorbell_fd(void);
 void gf_engine_doorbell_heard(void);
+
+/* mod_genflow_engine_duty.c: the duties on a clock, done by one child of
+ * the httpd at a time. */
+typedef enum {
+    GF_DUTY_SWEEP,      /* expiry, retention, webhooks, uploads: every 2 s */
+    GF_DUTY_TIDY,       /* what ages by the hour: strays, orphans, old turns */
+    GF_DUTY_LOOK,       /* a round for work due by time: every 500 ms */
+    GF_DUTIES
+} gf_duty_t;
+/* 1: the caller does duty now (its time had come and no other child took
+ * it); *next: when it is due again. */
+int gf_engine_duty_take(gf_duty_t duty, apr_interval_time_t every, apr_time_t *next);
 
 /* mod_genflow_engine_listener.c: the listener thread's body. */
 void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data);

@@ -1,4 +1,4 @@
-/* mod_genflow_engine_sweep.c: the set-based sweeps worker 0 of every child runs
+/* mod_genflow_engine_sweep.c: the set-based sweeps worker 0 of one child runs
  * every few seconds, per engine (database): created, never started
  * generations expire after GenFlowCreatedTTL and are refunded, queued ones
  * that waited longer than GenFlowPendingTTL for a place fail with

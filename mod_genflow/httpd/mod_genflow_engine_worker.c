@@ -33,10 +33,13 @@
 #include "httpd/mod_genflow_engine_int.h"
 #include "net/gf_http.h"
 
-#define IDLE_WAIT        apr_time_from_msec(500)    /* worker 0: the backstop of NOTIFY */
-#define IDLE_WAIT_OTHERS apr_time_from_sec(2)       /* the others: woken when needed */
+#define IDLE_WAIT        apr_time_from_msec(500)    /* the look for work due by time */
+#define IDLE_WAIT_OTHERS apr_time_from_sec(2)       /* the others, while work comes */
+#define IDLE_QUIET       apr_time_from_sec(30)      /* the others, when none came */
+#define BUSY_FOR         apr_time_from_sec(5)       /* "while work comes" */
 #define TROUBLE_WAIT     apr_time_from_sec(1)
 #define SWEEP_INTERVAL   apr_time_from_sec(2)
+#define TIDY_INTERVAL    apr_time_from_sec(10)
 #define ROUND_CLAIMS     64     /* claims in one round of a worker */
 #define EXIT_GRACE       apr_time_from_sec(3)   /* running attempts may finish */
 
@@ -343,15 +346,16 @@ static void skip_of_higher(const gf_database_t *e, const round_t *r, int k, gf_s
     }
 }
 
-/* Work engine e's due types once. 1: something was worked; -1: database
- * trouble only; 0: nothing due. After each claim that took work the visit
+/* Work engine e's due types once. 1: something was worked; 2: as many
+ * claims as a round makes, so more is due; -1: database trouble only; 0:
+ * nothing due. After each claim that took work the visit
  * starts again from the highest priority: a type of lower priority gets a
  * claim only when every type above it had nothing it could take. */
 static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int start,
                        round_t *r)
 {
     gf_engine_t *W = gf_engine();
-    int ntypes = e->types->nelts, i, worked = 0, trouble = 0, claims = 0;
+    int ntypes = e->types->nelts, i, worked = 0, trouble = 0, claims = 0, capped = 0;
 
     gf_metrics_engine(gf_metrics(), GF_ENGINE_ROUND);
     /* One query says which types have work due; an idle engine costs
@@ -398,7 +402,10 @@ static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int
             worked = 1;
             /* From the top again; a long queue still ends the round now
              * and then, for the sweeps and the next due probe. */
-            if (++claims >= ROUND_CLAIMS) break;
+            if (++claims >= ROUND_CLAIMS) {
+                capped = 1;
+                break;
+            }
             run_hops();
             i = -1;
         }
@@ -408,7 +415,7 @@ static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int
             if (rc < 0) trouble = 1;
         }
     }
-    return worked ? 1 : trouble ? -1 : 0;
+    return worked ? 1 + capped : trouble ? -1 : 0;
 }
 
 /* Rows of providers that no chain of type t names any more (written
@@ -437,47 +444,92 @@ static void claim_strays(const gf_database_t *e, apr_pool_t *pool, const gf_type
 }
 
 /* The sweeps of engine e: set-based and skipping locked rows, so children
- * and servers never collide. */
-static void sweep_engine(gf_database_t *e, apr_pool_t *pool, const char *lease_owner)
+ * and servers never collide. sweep (every 2 s): what users and the site's
+ * backend wait for (expiry, retention, webhook deliveries, orphaned
+ * uploads); tidy (every 10 s): what only ages by the hour (rows of
+ * providers no chain names, types mounted nowhere, old turns and
+ * Idempotency-Key records) and the rows of the providers' limits. */
+static void sweep_engine(gf_database_t *e, apr_pool_t *pool, const char *lease_owner,
+                         int sweep, int tidy)
 {
     gf_engine_t *W = gf_engine();
     int i;
     for (i = 0; i < e->types->nelts && !W->stopping; i++) {
         const gf_type_t *t = APR_ARRAY_IDX(e->types, i, gf_type_t *);
-        gf_run_sweep(e->s, pool, t, e->names);
+        if (sweep) gf_run_sweep(e->s, pool, t, e->names);
         apr_pool_clear(pool);
-        claim_strays(e, pool, t, lease_owner);
-        apr_pool_clear(pool);
-    }
-    /* The rows of the providers' limits kept in the database. */
-    for (i = 0; i < e->servers->nelts && !W->stopping; i++) {
-        gf_limits_ensure(APR_ARRAY_IDX(e->servers, i, gf_server_t *)->s, pool);
+        if (tidy) claim_strays(e, pool, t, lease_owner);
         apr_pool_clear(pool);
     }
-    gf_run_sweep_global(e->s, pool);
-    apr_pool_clear(pool);
+    if (tidy) {
+        /* The rows of the providers' limits kept in the database. */
+        for (i = 0; i < e->servers->nelts && !W->stopping; i++) {
+            gf_limits_ensure(APR_ARRAY_IDX(e->servers, i, gf_server_t *)->s, pool);
+            apr_pool_clear(pool);
+        }
+        gf_run_sweep_global(e->s, pool);
+        apr_pool_clear(pool);
+    }
+    if (!sweep) return;
     gf_run_sweep_uploads(e->s, pool, &e->uploads);
     apr_pool_clear(pool);
     gf_run_webhooks(e->s, pool);
     apr_pool_clear(pool);
 }
 
-/* How long an idle worker sleeps when nothing wakes it: workers 0 and 1
- * look for work that became due by time (a retry's or a poll's moment)
- * every half second, and at the moment a provider without a place may
- * have one again (a rate's next start: a limit driven at its rate is
- * claimed at the start it allows, not a tick later; two, so that worker
- * 0's sweeps never delay that start); the others are woken when there is
- * work for them. */
-static apr_interval_time_t idle_wait(long index)
+/* Worker 0's sweeps, when their time has come and no other child of the
+ * httpd took them (mod_genflow_engine_duty.c); a child's first sweep is
+ * whole, so that its providers' places exist before its first claims.
+ * The next time to ask. */
+static apr_time_t sweep_if_due(apr_pool_t *pool, const char *owner, int *first)
 {
-    apr_time_t now = apr_time_now(), next;
-    if (index > 1) return IDLE_WAIT_OTHERS;
-    next = gf_limits_next_unblock(now);
-    if (next && next - now < IDLE_WAIT) {
-        return next - now > apr_time_from_msec(1) ? next - now : apr_time_from_msec(1);
+    gf_engine_t *W = gf_engine();
+    apr_time_t next_sweep, next_tidy;
+    int sweep = gf_engine_duty_take(GF_DUTY_SWEEP, SWEEP_INTERVAL, &next_sweep) || *first;
+    int tidy = gf_engine_duty_take(GF_DUTY_TIDY, TIDY_INTERVAL, &next_tidy) || *first;
+    int j;
+    if (sweep) gf_metrics_engine(gf_metrics(), GF_ENGINE_SWEEP);
+    if (sweep || tidy) {
+        for (j = 0; j < W->databases->nelts && !W->stopping; j++) {
+            sweep_engine(APR_ARRAY_IDX(W->databases, j, gf_database_t *), pool, owner, sweep,
+                         tidy);
+        }
+        *first = 0;
     }
-    return IDLE_WAIT;
+    return next_sweep < next_tidy ? next_sweep : next_tidy;
+}
+
+/* How long an idle worker sleeps when nothing wakes it, and whether its
+ * round then is the look for work due by time (*look: one child of the
+ * httpd looks per half second, mod_genflow_engine_duty.c). Workers 0
+ * and 1 wake at the moment a provider without a place may have one again
+ * (a rate's next start: a limit driven at its rate is claimed at the
+ * start it allows, not a tick later; two, so that worker 0's sweeps never
+ * delay that start); worker 0 looks every half second; the others, woken
+ * when there is work for them, join a round every 2 s while work comes
+ * (a drain takes every worker) and look only now and then when none
+ * came: an idle site costs a look per half second per httpd, not a
+ * round per worker. */
+static apr_interval_time_t idle_wait(gf_engine_t *W, long index, int *look)
+{
+    apr_time_t now = apr_time_now(), next, worked_at;
+    *look = 0;
+    if (index <= 1) {
+        next = gf_limits_next_unblock(now);
+        if (next && next - now < IDLE_WAIT) {
+            return next - now > apr_time_from_msec(1) ? next - now : apr_time_from_msec(1);
+        }
+    }
+    *look = 1;
+    if (index == 0) return IDLE_WAIT;
+    apr_thread_mutex_lock(W->mutex);
+    worked_at = W->worked_at;
+    apr_thread_mutex_unlock(W->mutex);
+    if (now - worked_at < BUSY_FOR) {
+        *look = 0;
+        return IDLE_WAIT_OTHERS;
+    }
+    return IDLE_QUIET;
 }
 
 /* What a worker thread is given: the child's engine and its number. */
@@ -498,6 +550,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     /* The first sweep at once: it makes the rows of the providers' limits
      * kept in the database (gf_limits_ensure) before the first claims. */
     apr_time_t next_sweep = apr_time_now(), round_at = 0;
+    int first_sweep = 1, look = 0;
     char owner[320];             /* lease_owner: host:pid:worker */
     (void)thread;
 
@@ -540,10 +593,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         /* Worker 0 of each child runs the sweeps, however full the loop
          * is: expiry and retention never wait for room. */
         if (index == 0 && apr_time_now() >= next_sweep) {
-            for (j = 0; j < W->databases->nelts && !W->stopping; j++) {
-                sweep_engine(APR_ARRAY_IDX(W->databases, j, gf_database_t *), pool, owner);
-            }
-            next_sweep = apr_time_now() + SWEEP_INTERVAL;
+            next_sweep = sweep_if_due(pool, owner, &first_sweep);
         }
         /* No round before one is asked for (a wake) or its time comes:
          * the statements the fibers hand over wake workers too, and a
@@ -553,9 +603,18 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         if (now < round_at) {
             apr_time_t until = round_at;
             if (index == 0 && next_sweep < until) until = next_sweep;
-            if (sleep_for_work(until > now ? until - now : 0)) round_at = 0;
+            if (sleep_for_work(until > now ? until - now : 0)) round_at = look = 0;
             continue;
         }
+        /* A look for work due by time: this child's turn, or the next. */
+        if (look && room() > 0) {
+            apr_time_t next_look;
+            if (!gf_engine_duty_take(GF_DUTY_LOOK, IDLE_WAIT, &next_look)) {
+                round_at = index == 0 ? next_look : now + IDLE_QUIET;
+                continue;
+            }
+        }
+        look = 0;
         if (room() == 0) {
             /* A landing wakes it for a round (the loop was full). */
             round_at = apr_time_now() + IDLE_WAIT;
@@ -565,7 +624,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         for (j = 0; j < W->databases->nelts && !W->stopping; j++) {
             int rc = work_engine(APR_ARRAY_IDX(W->databases, j, gf_database_t *), pool, index,
                                  start, &round);
-            if (rc > 0) worked = 1;
+            if (rc > worked) worked = rc;
             else if (rc < 0) trouble = 1;
         }
         start++;
@@ -575,7 +634,18 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         }
         /* Database down: do not spin (the fibers' statements still wake
          * it); nothing due: the idle wait; work done: at once again. */
-        round_at = worked ? 0 : apr_time_now() + (trouble ? TROUBLE_WAIT : idle_wait(index));
+        if (worked) {
+            apr_thread_mutex_lock(W->mutex);
+            W->worked_at = apr_time_now();
+            /* A queue longer than a round: one more worker joins (each
+             * that fills a round asks the next, so a drain takes them
+             * all within a few rounds; idle ones look only now and then). */
+            if (worked > 1) wake_for_round(W);
+            apr_thread_mutex_unlock(W->mutex);
+            round_at = 0;
+        }
+        else if (trouble) round_at = apr_time_now() + TROUBLE_WAIT;
+        else round_at = apr_time_now() + idle_wait(W, index, &look);
     }
     gf_http_thread_cleanup();
     round_free(&round);

@@ -51,6 +51,7 @@ typedef struct gf_process_t {
     struct gf_engine_t *workers;          /* mod_genflow_engine_worker.c, per child */
     struct gf_engine_shared *engine_shared; /* mod_genflow_engine_changes.c, before the fork */
     struct gf_engine_doorbell *doorbell;   /* mod_genflow_engine_doorbell.c, before the fork */
+    struct gf_engine_duty *duty;           /* mod_genflow_engine_duty.c, before the fork */
     struct gf_watch_state *watch;          /* mod_genflow_watch.c, per child */
     struct gf_types_state *types;          /* mod_genflow_handle_types.c */
 } gf_process_t;
@@ -66,6 +67,6 @@ gf_process_t *gf_process(void);
 extern const apr_size_t gf_config_state_size, gf_authn_state_size, gf_authn_cache_state_size,
     gf_db_state_size, gf_http_state_size, gf_metrics_state_size, gf_servers_state_size,
     gf_breaker_state_size, gf_limits_state_size, gf_watch_state_size, gf_types_state_size,
-    gf_engine_shared_size, gf_engine_doorbell_size;
+    gf_engine_shared_size, gf_engine_doorbell_size, gf_engine_duty_size;
 
 #endif
