@@ -20,7 +20,7 @@ sub start_slow {
                   headers => { Prefer => 'wait=0' });
     return json_of($res)->{generationId};
 }
-sub wait_for {
+sub wait_status {
     my ($id, $want, $secs) = @_;
     my $st = '';
     for (1 .. $secs * 4) {
@@ -47,7 +47,7 @@ for (1 .. 40) {
 my ($pid) = $owner =~ /:(\d+):\d+$/;
 ok($pid, "a worker holds the job ($owner)");
 ok(kill('KILL', $pid), "SIGKILL to child $pid");
-is(wait_for($id, 'terminal', 40), 'completed', 'the lease expired and another worker completed it');
+is(wait_status($id, 'terminal', 40), 'completed', 'the lease expired and another worker completed it');
 cmp_ok(psql("SELECT attempts FROM neo_glitch_media WHERE id = '$id'"), '>=', 2,
        'it took a second attempt');
 is(ledger($id), 'reserve:-1,charge:0', 'charged exactly once');
@@ -62,7 +62,7 @@ my $pidfile = Apache::Test::vars('t_logs') . '/httpd.pid';
 open my $fh, '<', $pidfile or die "$pidfile: $!";
 chomp(my $parent = <$fh>);
 ok(kill('USR1', $parent), 'graceful restart (SIGUSR1) while the job runs');
-is(wait_for($id, 'terminal', 40), 'completed', 'the job still completes');
+is(wait_status($id, 'terminal', 40), 'completed', 'the job still completes');
 is(ledger($id), 'reserve:-1,charge:0', 'charged exactly once');
 sleep 1;
 my $after = api(POST => '/api/neo-glitch/generate', user => $u, body => { prompt => 'after graceful' });

@@ -30,12 +30,6 @@ sub ledger {
                 . "WHERE generation_id = '$id'") // '';
 }
 sub row { my ($id, $col) = @_; psql("SELECT $col FROM neo_glitch_media WHERE id = '$id'") }
-sub wait_for {
-    my ($cond, $secs) = @_;
-    my $until = time + $secs;
-    while (time < $until) { return 1 if $cond->(); sleep 0.1 }
-    return $cond->() ? 1 : 0;
-}
 sub stop_server { my ($dir) = @_; system("/usr/sbin/apache2 -f '$dir/httpd.conf' -k stop") }
 sub call {
     my ($method, $url, %a) = @_;

@@ -13,6 +13,7 @@ use Apache::Test qw(-withtestmore);
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
+$GenFlowTest::wait_step = 0.2;   # each look of its waits runs psql
 use File::Temp qw(tempdir);
 use LWP::UserAgent;
 use HTTP::Request;
@@ -25,6 +26,7 @@ plan tests => 31;
 my $json = JSON::PP->new;
 my $mport = free_port();
 my $mock = "http://127.0.0.1:$mport";
+mock_at($mock);
 
 # The crowd mock, once for the whole file.
 my $mpid = open2(my $mout, my $min, 'node', "$FindBin::Bin/mock/crowd_provider.mjs", $mport, 3000);
@@ -32,24 +34,6 @@ my $ready = <$mout>;
 is($ready // '', "ready\n", 'the crowd mock listens');
 END { kill 'TERM', $mpid if $mpid }
 
-sub mock_call {
-    my ($method, $path) = @_;
-    my $res = LWP::UserAgent->new(timeout => 10)->request(HTTP::Request->new($method => "$mock$path"));
-    return $res->is_success ? $json->decode($res->decoded_content) : {};
-}
-sub wait_for {
-    my ($cond, $secs) = @_;
-    my $until = time + $secs;
-    while (time < $until) { return 1 if $cond->(); sleep 0.2 }
-    return $cond->() ? 1 : 0;
-}
-sub child_pid {
-    my ($dir) = @_;
-    open my $fh, '<', "$dir/httpd.pid" or return;
-    chomp(my $parent = <$fh>);
-    my @kids = split /\s+/, `pgrep -P $parent` // '';
-    return $kids[0];
-}
 sub threads_of {
     my ($pid) = @_;
     open my $fh, '<', "/proc/$pid/status" or return -1;
@@ -129,7 +113,7 @@ sub submit {
 #    threads do not grow with them.
 {
     my $tag = "wide-$$";
-    my $child = child_pid($dir);
+    my $child = (pids_of($dir))[1];
     ok($child, 'the server has its child');
     sleep 2;
     my $idle_threads = threads_of($child);
@@ -185,7 +169,7 @@ sub submit {
     is(submit(200, $tag, '[latency:6000]'), 200, '200 generations queued');
     ok(wait_for(sub { (mock_call(GET => '/_stats')->{open} // 0) >= 150 }, 60),
        'at least 150 of them open at the provider');
-    my $child = child_pid($dir);
+    my $child = (pids_of($dir))[1];
     my $hres = own_api($base, GET => '/api/health', user => $u);
     my $health = json_of($hres) // {};
     cmp_ok($health->{workers}{inFlight} // 0, '>=', 150, 'the child has them in flight')
@@ -196,7 +180,7 @@ sub submit {
     is(($c->{completed} // 0) + ($c->{failed} // 0), 200, 'all 200 ended');
     cmp_ok($c->{completed} // 0, '>=', 190,
            "nearly all completed after their rescue ($c->{completed})");
-    isnt(child_pid($dir), $child, 'a new child works');
+    isnt((pids_of($dir))[1], $child, 'a new child works');
     is(ledger_once($tag), 'ok', 'each charged once or refunded once');
     cmp_ok(psql("SELECT count(*) FROM flight_type_media WHERE prompt LIKE '%$tag%' "
                 . "AND attempts >= 2"), '>=', 150,

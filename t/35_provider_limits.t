@@ -22,36 +22,13 @@ plan tests => 35;
 my $json = JSON::PP->new;
 my $mport = free_port();
 my $mock = "http://127.0.0.1:$mport";
+mock_at($mock);
 
 my $mpid = open2(my $mout, my $min, 'node', "$FindBin::Bin/mock/crowd_provider.mjs", $mport, 1000);
 my $ready = <$mout>;
 is($ready // '', "ready\n", 'the crowd mock listens');
 END { kill 'TERM', $mpid if $mpid }
 
-sub mock_call {
-    my ($method, $path) = @_;
-    my $res = LWP::UserAgent->new(timeout => 10)->request(HTTP::Request->new($method => "$mock$path"));
-    return $res->is_success ? $json->decode($res->decoded_content) : {};
-}
-sub wait_for {
-    my ($cond, $secs) = @_;
-    my $until = time + $secs;
-    while (time < $until) { return 1 if $cond->(); sleep 0.1 }
-    return $cond->() ? 1 : 0;
-}
-sub children {
-    my ($dir) = @_;
-    open my $fh, '<', "$dir/httpd.pid" or return ();
-    chomp(my $parent = <$fh>);
-    return grep { /^\d+$/ } split /\s+/, `pgrep -P $parent` // '';
-}
-# The mock's submissions (200 and 429) whose prompt has the tag, by time.
-sub arrivals {
-    my ($tag, $status) = @_;
-    my @a = grep { index($_->{prompt}, $tag) >= 0 && (!$status || $_->{status} == $status) }
-        @{ mock_call(GET => '/_stats?arrivals=1')->{arrivals} // [] };
-    return sort { $a <=> $b } map { $_->{t} } @a;
-}
 
 my %table = (cap => 'lim_cap_media', rate => 'lim_rate_media', pause => 'lim_pause_media',
              fair => 'lim_fair_media', low => 'lim_low_media', high => 'lim_high_media');
@@ -142,7 +119,7 @@ sub submit {
     return $ok;
 }
 
-ok(wait_for(sub { children($dir) == 2 }, 10), 'the server runs two children');
+ok(wait_for(sub { (() = pids_of($dir)) == 3 }, 10), 'the server runs two children');
 
 # 1. max_concurrent=3 across two children that may each hold two: the
 #    mock never sees a fourth call, and sees the third (both children).
@@ -170,7 +147,7 @@ ok(wait_for(sub { children($dir) == 2 }, 10), 'the server runs two children');
     mock_call(POST => '/_reset');
     is(submit('cap', $user{a}, 12, $tag, '[latency:2000]'), 12, '12 generations queued');
     ok(wait_for(sub { (mock_call(GET => '/_stats')->{open} // 0) >= 3 }, 20), '3 calls open');
-    my ($victim) = children($dir);
+    my $victim = (pids_of($dir))[1];
     ok(kill('KILL', $victim), "child $victim killed with calls open");
     sleep 0.5;
     mock_call(POST => '/_reset');   # the peak starts again from what is open now

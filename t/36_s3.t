@@ -25,12 +25,6 @@ ok($S3->{ready}, 'the S3 server listens');
 my ($s3, $key, $secret) = @$S3{qw(url key secret)};
 my $ua = LWP::UserAgent->new(timeout => 30);
 sub s3_call { s3_control($S3, @_) }
-sub wait_for {
-    my ($cond, $secs) = @_;
-    my $until = time + $secs;
-    while (time < $until) { return 1 if $cond->(); sleep 0.1 }
-    return $cond->() ? 1 : 0;
-}
 sub ledger { psql("SELECT string_agg(kind, ',' ORDER BY id) FROM genflow_ledger WHERE generation_id = '$_[0]'") }
 # The keys of a generation's picture among those the S3 server saw.
 sub keys_of {

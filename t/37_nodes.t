@@ -13,6 +13,7 @@ use Apache::Test qw(-withtestmore);
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
+$GenFlowTest::wait_step = 0.2;   # each look of its waits runs psql
 use GenFlowS3;
 use File::Temp qw(tempdir);
 use LWP::UserAgent;
@@ -25,12 +26,6 @@ my $S3 = start_s3();
 ok($S3->{ready}, 'the S3 server listens');
 my $ua = LWP::UserAgent->new(timeout => 30);
 
-sub wait_for {
-    my ($cond, $secs) = @_;
-    my $until = time + $secs;
-    while (time < $until) { return 1 if $cond->(); sleep 0.2 }
-    return $cond->() ? 1 : 0;
-}
 sub ledger_once {
     my ($tag) = @_;
     my $bad = psql(<<"SQL");

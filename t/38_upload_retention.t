@@ -10,6 +10,7 @@ use Apache::Test qw(-withtestmore);
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
+$GenFlowTest::wait_step = 0.2;   # each look of its waits runs psql
 use GenFlowS3;
 use LWP::UserAgent;
 use HTTP::Request;
@@ -22,12 +23,6 @@ ok($S3->{ready}, 'the S3 server listens');
 my $ua = LWP::UserAgent->new(timeout => 30);
 my $media = Apache::Test::vars('serverroot') . '/media';
 
-sub wait_for {
-    my ($cond, $secs) = @_;
-    my $until = time + $secs;
-    while (time < $until) { return 1 if $cond->(); sleep 0.2 }
-    return $cond->() ? 1 : 0;
-}
 sub has_row { psql("SELECT count(*) FROM genflow_uploads WHERE id = '$_[0]'") == 1 }
 sub uuid { lc join '-', map { unpack 'H*', pack 'C*', map { int rand 256 } 1 .. $_ } 4, 2, 2, 2, 6 }
 

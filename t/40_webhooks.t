@@ -13,6 +13,7 @@ use Apache::Test qw(-withtestmore);
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
+$GenFlowTest::wait_step = 0.25;   # each look of its waits runs psql
 use File::Temp qw(tempdir);
 use IPC::Open2;
 use LWP::UserAgent;
@@ -42,12 +43,6 @@ sub deliveries {
     return $res->is_success ? @{ $json->decode($res->decoded_content) } : ();
 }
 sub of { my ($path, $id) = @_; grep { $_->{path} eq $path && ($_->{generationId} // '') eq $id } deliveries() }
-sub wait_for {
-    my ($cond, $secs) = @_;
-    my $until = time + $secs;
-    while (time < $until) { return 1 if $cond->(); sleep 0.25 }
-    return $cond->() ? 1 : 0;
-}
 sub outbox {
     my ($id, $event) = @_;
     return psql("SELECT state || ' ' || attempts FROM genflow_webhook_outbox "

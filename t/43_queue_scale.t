@@ -29,21 +29,11 @@ plan tests => 23;
 my $json = JSON::PP->new;
 my $mport = free_port();
 my $mock = "http://127.0.0.1:$mport";
+mock_at($mock);
 my $mpid = open2(my $mout, my $min, 'node', "$FindBin::Bin/mock/crowd_provider.mjs", $mport, 250);
 is(scalar(<$mout>) // '', "ready\n", 'the crowd mock listens');
 END { kill 'TERM', $mpid if $mpid }
 
-sub mock_call {
-    my ($method, $path) = @_;
-    my $res = LWP::UserAgent->new(timeout => 10)->request(HTTP::Request->new($method => "$mock$path"));
-    return $res->is_success ? $json->decode($res->decoded_content) : {};
-}
-sub wait_for {
-    my ($cond, $secs) = @_;
-    my $until = time + $secs;
-    while (time < $until) { return 1 if $cond->(); sleep 0.1 }
-    return $cond->() ? 1 : 0;
-}
 
 my $table = 'deep_line_media';
 psql("SELECT genflow_create_type_table('deep-line', '$table')");

@@ -24,23 +24,28 @@ struct gf_engine_shared {
 };
 const apr_size_t gf_engine_shared_size = sizeof(struct gf_engine_shared);
 
+void *gf_engine_shm_zeroed(apr_pool_t *pconf, apr_size_t bytes, apr_status_t *rv)
+{
+    apr_shm_t *shm;
+    void *base;
+    if ((*rv = apr_shm_create(&shm, bytes, NULL, pconf)) != APR_SUCCESS) return NULL;
+    base = apr_shm_baseaddr_get(shm);
+    memset(base, 0, bytes);
+    return base;
+}
+
 void gf_engine_post_config(apr_pool_t *pconf, server_rec *s)
 {
     struct gf_engine_shared *sh = GF_PROCESS_STATE(engine_shared);
     apr_size_t bytes = sizeof(apr_uint32_t) * GF_STATUS_MARKS;
-    apr_shm_t *shm;
-    apr_status_t rv = apr_shm_create(&shm, bytes, NULL, pconf);
+    apr_status_t rv;
 
-    if (rv != APR_SUCCESS) {
+    if (!(sh->marks = gf_engine_shm_zeroed(pconf, bytes, &rv))) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, GF_LOGNO(1612)
                      "cannot create the status cache's shared marks (%" APR_SIZE_T_FMT
                      " bytes): a child may answer a status read from memory for a few "
                      "milliseconds after another child changed the generation", bytes);
-        sh->marks = NULL;
-        return;
     }
-    sh->marks = apr_shm_baseaddr_get(shm);
-    memset(sh->marks, 0, bytes);
 }
 
 gf_status_cache_t *gf_engine_cache_create(apr_pool_t *pchild, apr_size_t slots)

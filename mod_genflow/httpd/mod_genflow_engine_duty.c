@@ -19,8 +19,8 @@
  * the places of its providers' limits), while the old children finish on
  * the old segment.
  */
+#include <string.h>
 #include <apr_atomic.h>
-#include <apr_shm.h>
 
 #include "httpd/mod_genflow_engine_int.h"
 
@@ -34,20 +34,15 @@ void gf_engine_duty_post_config(apr_pool_t *pconf, server_rec *s)
 {
     struct gf_engine_duty *d = GF_PROCESS_STATE(duty);
     apr_size_t bytes = sizeof(apr_uint64_t) * GF_DUTIES;
-    apr_shm_t *shm;
-    apr_status_t rv = apr_shm_create(&shm, bytes, NULL, pconf);
-    int i;
+    apr_status_t rv;
 
-    for (i = 0; i < GF_DUTIES; i++) d->own[i] = 0;
-    if (rv != APR_SUCCESS) {
+    memset(d->own, 0, sizeof(d->own));
+    /* Zeroed: every duty is due at once. */
+    if (!(d->next = gf_engine_shm_zeroed(pconf, bytes, &rv))) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, GF_LOGNO(1618)
                      "cannot create the engine's shared clock (%" APR_SIZE_T_FMT " bytes): "
                      "every child sweeps and looks for due work on its own", bytes);
-        d->next = NULL;
-        return;
     }
-    d->next = apr_shm_baseaddr_get(shm);
-    for (i = 0; i < GF_DUTIES; i++) apr_atomic_set64(&d->next[i], 0);
 }
 
 int gf_engine_duty_take(gf_duty_t duty, apr_interval_time_t every, apr_time_t *next)

@@ -228,6 +228,10 @@ int gf_engine_hand_on(gf_engine_t *W, apr_pool_t *pool, const char *lease_owner)
 int gf_engine_doorbell_fd(void);
 void gf_engine_doorbell_heard(void);
 
+/* Shared memory of the configuration's lifetime, made before the fork,
+ * zeroed; NULL (and *rv) when refused. */
+void *gf_engine_shm_zeroed(apr_pool_t *pconf, apr_size_t bytes, apr_status_t *rv);
+
 /* mod_genflow_engine_duty.c: the duties on a clock, done by one child of
  * the httpd at a time. */
 typedef enum {

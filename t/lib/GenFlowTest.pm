@@ -12,9 +12,11 @@ use JSON::PP ();
 use Digest::SHA ();
 use MIME::Base64 ();
 use FindBin;
+use Time::HiRes ();
 
 our @EXPORT = qw(new_user api json_of psql psql_rows base_url is_json_error pg_ctl grant
-                 free_port own_httpd_conf start_own_server stop_own_server own_api);
+                 free_port own_httpd_conf start_own_server stop_own_server own_api
+                 wait_for mock_at mock_call arrivals pids_of);
 
 my $json = JSON::PP->new->canonical->allow_nonref;
 my $counter = 0;
@@ -230,6 +232,46 @@ sub pg_ctl {
     my $rc = system($bin, '-D', $ENV{GENFLOW_TEST_PGDATA}, '-w', '-t', '60', @opts,
                     '-l', "$ENV{GENFLOW_TEST_PGDATA}/postgresql.log", $action);
     return $rc == 0;
+}
+
+# Poll $cond until it holds or $secs pass, every $GenFlowTest::wait_step
+# seconds (0.1 unless a test file sets it): 1 when it held.
+our $wait_step = 0.1;
+sub wait_for {
+    my ($cond, $secs) = @_;
+    my $until = Time::HiRes::time() + $secs;
+    while (Time::HiRes::time() < $until) {
+        return 1 if $cond->();
+        Time::HiRes::sleep($wait_step);
+    }
+    return $cond->() ? 1 : 0;
+}
+
+# A mock provider's control endpoints (/_stats, /_reset, ...): mock_at
+# names its base URL once, mock_call answers the JSON ({} on a failure).
+my $mock_base = '';
+sub mock_at { $mock_base = $_[0] }
+sub mock_call {
+    my ($method, $path) = @_;
+    my $res = LWP::UserAgent->new(timeout => 10)->request(HTTP::Request->new($method => "$mock_base$path"));
+    return $res->is_success ? $json->decode($res->decoded_content) : {};
+}
+
+# The crowd mock's submissions whose prompt has $tag (only those answered
+# $status, when given), by the time they arrived (ms).
+sub arrivals {
+    my ($tag, $status) = @_;
+    my @a = grep { index($_->{prompt}, $tag) >= 0 && (!$status || $_->{status} == $status) }
+        @{ mock_call(GET => '/_stats?arrivals=1')->{arrivals} // [] };
+    return sort { $a <=> $b } map { $_->{t} } @a;
+}
+
+# An httpd's parent and then its children, from the pid file in $dir.
+sub pids_of {
+    my ($dir) = @_;
+    open my $fh, '<', "$dir/httpd.pid" or return ();
+    chomp(my $parent = <$fh>);
+    return ($parent, grep { /^\d+$/ } split /\s+/, `pgrep -P $parent` // '');
 }
 
 1;
