@@ -105,13 +105,25 @@ ok(!@stale, 'the read right after a cancel is the cancelled object, 20 times out
 # A finished generation's answer never changes, so each child keeps it
 # (GenFlowStatusCache) and answers later reads without a query. A change
 # made behind the module's back (no NOTIFY: the prompt is not a watched
-# column) shows that the cached answer is what is served...
-api(GET => "/api/neo-glitch/status/$id", user => $alice) for 1 .. 12;
-psql("UPDATE neo_glitch_media SET prompt = 'changed behind the module' WHERE id = '$id'");
-my @prompts = map { json_of(api(GET => "/api/neo-glitch/status/$id", user => $alice))->{prompt} }
-              1 .. 12;
-ok((grep { $_ ne 'changed behind the module' } @prompts) > 0,
-   "a finished generation's answer comes from the child's cache");
+# column) shows that the cached answer is what is served... Each read is
+# a connection of its own, so it may reach a child that has not read the
+# answer yet (a child the MPM has just started, whose listener is still
+# connecting and which keeps nothing until it listens): up to three
+# rounds of 12 reads, each after a change of its own. The number of reads
+# that did not see the round's change, and the round.
+sub served_from_cache {
+    my ($gid) = @_;
+    my ($served, $try) = (0, 0);
+    while (!$served && ++$try <= 3) {
+        api(GET => "/api/neo-glitch/status/$gid", user => $alice) for 1 .. 12;
+        psql("UPDATE neo_glitch_media SET prompt = 'changed behind the module $try' WHERE id = '$gid'");
+        $served = grep { ($_ // '') ne "changed behind the module $try" }
+                  map { json_of(api(GET => "/api/neo-glitch/status/$gid", user => $alice))->{prompt} } 1 .. 12;
+    }
+    return ($served, $try);
+}
+my ($served, $try) = served_from_cache($id);
+ok($served > 0, "a finished generation's answer comes from the child's cache (round $try)");
 $res = api(GET => "/api/neo-glitch/status/$id", user => $bob);
 ok(is_json_error($res, 404, 'GENERATION_NOT_FOUND'), "the cache never answers another user");
 # ...and a deletion, announced by NOTIFY (sql/012), empties it everywhere.
@@ -128,12 +140,9 @@ ok($gone, 'a deleted generation is 404 in every child right after the DELETE');
 # seen...
 my $p = json_of(api(POST => '/api/neo-glitch/create', user => $alice, body => { prompt => 'still pending' }));
 my $pid = $p->{generationId};
-api(GET => "/api/neo-glitch/status/$pid", user => $alice) for 1 .. 12;
+($served, $try) = served_from_cache($pid);
+ok($served > 0, "a pending generation's answer comes from the child's cache (round $try)");
 psql("UPDATE neo_glitch_media SET prompt = 'seen after the notification' WHERE id = '$pid'");
-@prompts = map { json_of(api(GET => "/api/neo-glitch/status/$pid", user => $alice))->{prompt} }
-           1 .. 12;
-ok((grep { $_ ne 'seen after the notification' } @prompts) > 0,
-   "a pending generation's answer comes from the child's cache");
 my $cached = api(GET => "/api/neo-glitch/status/$pid", user => $alice);
 ok(defined $cached->header('Retry-After') && $cached->header('Retry-After') =~ /^\d+$/,
    'a cached pending answer still carries its Retry-After');
