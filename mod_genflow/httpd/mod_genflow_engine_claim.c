@@ -292,7 +292,7 @@ int gf_run_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
     }
     gf_metrics_claim(gf_metrics(), "claimed");
     rc = run_claimed_rows(e, p, t, rows, lease_owner, places, &g);
-    gf_limits_gate_close(&g, NULL, NULL);
+    gf_limits_gate_close(&g, "open", NULL);
     return rc;
 }
 

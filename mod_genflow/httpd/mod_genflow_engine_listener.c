@@ -245,7 +245,7 @@ static int may_start(const gf_database_t *e, const char *payload)
     int i, open = 0;
     if (nl && nl[1]) {
         const gf_provider_t *prov = apr_hash_get(providers, nl + 1, APR_HASH_KEY_STRING);
-        return !prov || !gf_limits_blocked(prov);
+        return !prov || gf_limits_may_wake(prov);
     }
     for (i = 0; i < e->types->nelts; i++) {
         const gf_type_t *t = APR_ARRAY_IDX(e->types, i, gf_type_t *);
@@ -254,7 +254,7 @@ static int may_start(const gf_database_t *e, const char *payload)
         for (hi = apr_hash_first(p, t->providers); hi && !open; hi = apr_hash_next(hi)) {
             const gf_provider_t *prov = apr_hash_get(providers, apr_hash_this_key(hi),
                                                      APR_HASH_KEY_STRING);
-            open = !prov || !gf_limits_blocked(prov);
+            open = !prov || gf_limits_may_wake(prov);
         }
         apr_pool_destroy(p);
         return open;

@@ -69,6 +69,9 @@ typedef struct {
                                   * pause): idle workers wake at that moment */
     apr_time_t full_until;       /* per site: full when a claim last looked; a place
                                   * freed here ends it, no worker waits for it */
+    apr_time_t look_until;       /* per site: once full_until lapsed, a worker of some
+                                  * child was woken to look; no other wake until its
+                                  * claim answers or this passes */
 } slot_t;
 
 typedef struct {
@@ -325,17 +328,27 @@ int gf_limits_gate_open(const gf_provider_t *prov, int want, int hand_on, gf_lim
     return open;
 }
 
-int gf_limits_blocked(const gf_provider_t *prov)
+int gf_limits_may_wake(const gf_provider_t *prov)
 {
     slot_t *slot = slot_of(prov);
     apr_time_t now = apr_time_now();
     int blocked;
-    if (!slot || !lock()) return 0;
+    if (!slot || !lock()) return 1;
     if (slot->st.paused_until > now) blocked = 1;
-    else if (per_site(prov)) blocked = slot->blocked_until > now || slot->full_until > now;
+    else if (per_site(prov)) {
+        blocked = slot->blocked_until > now || slot->full_until > now;
+        if (!blocked && slot->full_until) {
+            /* The last claim found it full and that has lapsed: one look
+             * answers for every child, so the first listener to hear of
+             * work asks for it and the others wait for its answer (the
+             * claim's gate renews or clears full_until). */
+            blocked = slot->look_until > now;
+            if (!blocked) slot->look_until = now + FULL_FOR;
+        }
+    }
     else blocked = gf_limit_any(&prov->limit) && !gf_limit_room(&prov->limit, &slot->st, now);
     unlock();
-    return blocked;
+    return !blocked;
 }
 
 apr_time_t gf_limits_next_unblock(apr_time_t now)
@@ -396,6 +409,14 @@ void gf_limits_gate_close(gf_limits_gate_t *g, const char *state, const char *un
         return;
     }
     if (!per_site(g->prov) || !state) return;
+    if (!strcmp(state, "open")) {
+        /* A claim found a place (or no row to give one): not full. */
+        if (slot->full_until && lock()) {
+            slot->full_until = slot->look_until = 0;
+            unlock();
+        }
+        return;
+    }
     if (!strcmp(state, "full")) {
         if (lock()) {
             slot->full_until = now + FULL_FOR;
@@ -554,7 +575,7 @@ static void freed_here(const gf_provider_t *prov)
 {
     slot_t *slot = slot_of(prov);
     if (slot && per_site(prov) && lock()) {
-        slot->full_until = 0;
+        slot->full_until = slot->look_until = 0;
         unlock();
     }
     if (!per_site(prov) && limits()->engine.freed) limits()->engine.freed(prov->name);

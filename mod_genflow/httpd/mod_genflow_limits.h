@@ -65,10 +65,13 @@ void gf_limits_child_init(apr_pool_t *pchild, server_rec *s, const gf_limits_eng
  * prov just ended here; ask the database whatever the last claim said).
  * A provider without limits: 1 unless paused. */
 int gf_limits_gate_open(const gf_provider_t *prov, int want, int hand_on, gf_limits_gate_t *g);
-/* Is prov known to have no place now (the gate would say so without the
- * database: paused, per site full or waiting for its rate, per node
- * without room)? For waking no worker for work that cannot start. */
-int gf_limits_blocked(const gf_provider_t *prov);
+/* Should a worker be woken for work of prov now? 0 when prov is known to
+ * have no place (the gate would say so without the database: paused, per
+ * site full or waiting for its rate, per node without room), and per site
+ * while a worker of some child, woken when a "full" lapsed, has not
+ * answered yet (at most a second): one look a lapse for the whole httpd,
+ * however many notifications arrive. */
+int gf_limits_may_wake(const gf_provider_t *prov);
 /* The earliest moment after now when a provider known to have no place
  * may have one again (a rate's next start, a pause's end, a "full" that
  * lapses), or 0 when none: the workers wake then, not a tick later. */
@@ -79,9 +82,10 @@ int gf_limits_gate_room(const gf_limits_gate_t *g, int want);
  * held by the generation id and attempt) into *hold. */
 void gf_limits_gate_assign(gf_limits_gate_t *g, const char *place, const char *id, int attempt,
                            gf_limits_hold_t *hold);
-/* After the claim: the places no row took go back (per node); when no
- * row was claimed, what the claim's gate said ("full", "rate", "paused",
- * with until in ms since the epoch) is remembered. */
+/* After the claim: the places no row took go back (per node); what the
+ * claim's gate said is remembered: "open" (a row was claimed, or none was
+ * due) clears a "full", and "full", "rate" or "paused" (with until in ms
+ * since the epoch) keep the gate shut for a while. */
 void gf_limits_gate_close(gf_limits_gate_t *g, const char *state, const char *until_ms);
 
 /* Make sure *hold is a place of prov (per node: a row whose provider is
