@@ -1,4 +1,5 @@
-# GET /api/quota: balance, the day's allowance and the week, from the ledger.
+# GET /api/quota: balance, the day's allowance and the week's usage, kept in the
+# account.
 # Then the active limit (GenFlowMaxActive), on a server of the test's own
 # with a limit of 3: only generations queued or processing count; created
 # ones do not and never block; a refused start writes nothing; a created
@@ -11,7 +12,7 @@ use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 use POSIX qw(strftime);
 
-plan tests => 47;
+plan tests => 55;
 
 my $user = new_user('quota');
 my $res = api(GET => '/api/quota', user => $user);
@@ -36,7 +37,7 @@ api(POST => '/api/custom-prompt/create', user => $user, body => { prompt => 'q2'
 $q = json_of(api(GET => '/api/quota', user => $user));
 is($q->{currentBalance}, 7, 'balance after spending 3');
 is($q->{daily_used}, 3, 'daily_used counts reservations');
-is($q->{weekly_used}, 3, 'weekly_used from the ledger');
+is($q->{weekly_used}, 3, 'weekly_used counts reservations');
 
 # A per-user daily limit (genflow_accounts.daily_limit) overrides the default.
 psql("UPDATE genflow_accounts SET daily_limit = 4 WHERE user_id = '$user'");
@@ -149,12 +150,41 @@ is(active_of($au), 3, 'expiry of created generations leaves the active count');
 is(psql("SELECT balance FROM genflow_accounts WHERE user_id = '$au'"),
    psql("SELECT sum(amount) FROM genflow_ledger WHERE user_id = '$au'"), 'balance = ledger');
 
+# The week's usage is kept in the account, as the day's is: after creates,
+# cancels and the expiry sweep's refunds it equals the ledger's
+# reservations of this ISO week that were not refunded.
+sub weekly { (json_of(api(GET => '/api/quota', user => $au)) || {})->{weekly_used} }
+my $from_ledger = psql(
+    "SELECT COALESCE(sum(-r.amount), 0) FROM genflow_ledger r WHERE r.user_id = '$au' "
+    . "AND r.kind = 'reserve' AND r.created_at >= date_trunc('week', now() AT TIME ZONE 'UTC') "
+    . "AT TIME ZONE 'UTC' AND NOT EXISTS (SELECT 1 FROM genflow_ledger f "
+    . "WHERE f.generation_id = r.generation_id AND f.kind = 'refund')");
+cmp_ok($from_ledger, '>', 0, 'some of the week is still used (completed and pending generations)');
+is(weekly(), $from_ledger, "weekly_used ($from_ledger) is the ledger's week, kept by every refund");
+# A generation of an earlier week refunded now gives this week nothing back.
+my $old = (json_of(own(POST => '/api/neo-glitch/create', body => { prompt => 'last week' })) || {})
+          ->{generationId} // '';
+is(weekly(), $from_ledger + 1, 'a create counts in the week');
+psql("UPDATE neo_glitch_media SET created_at = now() - interval '8 days' WHERE id = '$old'");
+own(POST => "/api/neo-glitch/cancel/$old");
+is(gledger($old), 'reserve:-1,refund:1', 'a generation of an earlier week cancelled and refunded');
+is(weekly(), $from_ledger + 1, '... gives this week nothing back');
+# A new week starts from 0.
+psql("UPDATE genflow_accounts SET weekly_start = weekly_start - 7 WHERE user_id = '$au'");
+is(weekly(), 0, 'in a new week nothing is used yet');
+my $new = (json_of(own(POST => '/api/neo-glitch/create', body => { prompt => 'new week' })) || {})
+          ->{generationId} // '';
+is(weekly(), 1, 'and its first create counts from 0');
+own(POST => "/api/neo-glitch/cancel/$new");
+is(weekly(), 0, 'its refund takes it back');
+
 # Clean up: everything open is cancelled and refunded; nothing stays active.
 for my $id (@ids, $fresh) {
     own(POST => "/api/neo-glitch/cancel/$id");
 }
 is(active_of($au), 0, 'all cancelled: nothing is active');
 is(open_rows($au), 0, 'and no row is queued or processing');
+
 is(psql("SELECT count(*) FROM genflow_check_invariants(600)"), 0, 'genflow_check_invariants finds nothing wrong')
     or diag(psql("SELECT * FROM genflow_check_invariants(600)"));
 stop_own_server($dir);

@@ -78,6 +78,7 @@ my @global_ops = (
     [gf_webhook_backlog => "'x'"],
     [gf_webhook_failed => "'failed', 50"],
     [gf_turns_prune => "90000"],
+    [gf_counts_fold => "100000"],
     [gf_places_ensure => "'plan-a', 8"],
     [gf_place_release => "'plan-a', 1, $some, 1"],
     [gf_provider_pause => "'plan-a', 1000"],

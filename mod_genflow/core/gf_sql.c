@@ -186,7 +186,9 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
     "  FOR UPDATE OF i)," \
     " acct AS (UPDATE genflow_accounts a SET balance = a.balance - args.cost," \
     "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost," \
-    "   daily_date = " UTC_TODAY ", updated_at = now()" ACTIVE_SET \
+    "   daily_date = " UTC_TODAY "," \
+    "   weekly_used = CASE WHEN a.weekly_start = " UTC_WEEK " THEN a.weekly_used ELSE 0 END + args.cost," \
+    "   weekly_start = " UTC_WEEK ", updated_at = now()" ACTIVE_SET \
     "  FROM args WHERE a.user_id = args.user_id AND a.balance >= args.cost" \
     ACTIVE_GUARD \
     "   AND NOT EXISTS (SELECT 1 FROM {T} x WHERE x.id = args.id)" \
@@ -558,6 +560,8 @@ static const char FAIL_SQL[] =
     " acct AS (UPDATE genflow_accounts a SET balance = a.balance + led.amount,"
     "   daily_used = CASE WHEN a.daily_date = (gen.created_at AT TIME ZONE 'UTC')::date"
     "                     THEN greatest(a.daily_used - led.amount, 0) ELSE a.daily_used END,"
+    "   weekly_used = CASE WHEN a.weekly_start = " UTC_WEEK_OF("gen.created_at")
+    "                      THEN greatest(a.weekly_used - led.amount, 0) ELSE a.weekly_used END,"
     "   active = greatest(a.active - " WAS_ACTIVE("gen") ", 0), updated_at = now()"
     "  FROM led JOIN gen ON gen.id = led.generation_id WHERE a.user_id = led.user_id)"
     " SELECT " STATUS_JSON("gen") "::text, gen.provider_state FROM gen";
@@ -579,12 +583,16 @@ static const char INPUT_SQL[] =
     "  RETURNING user_id, amount, generation_id)," \
     " per_user AS (SELECT led.user_id, sum(led.amount) AS amount, count(*) AS n," \
     "   sum(CASE WHEN (gen.created_at AT TIME ZONE 'UTC')::date = " UTC_TODAY \
-    "            THEN led.amount ELSE 0 END) AS today" \
+    "            THEN led.amount ELSE 0 END) AS today," \
+    "   sum(CASE WHEN " UTC_WEEK_OF("gen.created_at") " = " UTC_WEEK \
+    "            THEN led.amount ELSE 0 END) AS week" \
     "  FROM led JOIN gen ON gen.id = led.generation_id GROUP BY led.user_id)," \
     " acct AS (UPDATE genflow_accounts a SET balance = a.balance + pu.amount," \
     ACTIVE \
     "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY \
     "                     THEN greatest(a.daily_used - pu.today, 0) ELSE a.daily_used END," \
+    "   weekly_used = CASE WHEN a.weekly_start = " UTC_WEEK \
+    "                      THEN greatest(a.weekly_used - pu.week, 0) ELSE a.weekly_used END," \
     "   updated_at = now()" \
     "  FROM per_user pu WHERE a.user_id = pu.user_id)" \
     " SELECT count(*)::text FROM gen"

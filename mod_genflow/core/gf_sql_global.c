@@ -24,15 +24,12 @@ static const char ACCOUNT_STATE_SQL[] =
     " FROM genflow_accounts a WHERE a.user_id = %s";
 
 /* args: configured daily limit, user. weekly_used: credits of this ISO
- * week's reservations that were not refunded, from the ledger. */
+ * week's reservations that were not refunded, kept in the account as the
+ * day's are (sql/023): one row read, however long the user's history. */
 static const char QUOTA_SQL[] =
     "SELECT a.balance, COALESCE(a.daily_limit, %d),"
     " CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END,"
-    " COALESCE((SELECT sum(-r.amount) FROM genflow_ledger r"
-    "   WHERE r.user_id = a.user_id AND r.kind = 'reserve'"
-    "     AND r.created_at >= date_trunc('week', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-    "     AND NOT EXISTS (SELECT 1 FROM genflow_ledger f WHERE f.generation_id = r.generation_id"
-    "                     AND f.kind = 'refund')), 0)"
+    " CASE WHEN a.weekly_start = " UTC_WEEK " THEN a.weekly_used ELSE 0 END"
     " FROM genflow_accounts a WHERE a.user_id = %s";
 
 /* args: type. Enabled presets in rotation order (gf_presets.c). */
@@ -255,6 +252,11 @@ static const char TURNS_PRUNE_SQL[] =
     "    WHERE m.gen_type = t.gen_type AND m.provider = t.provider) RETURNING 1)"
     " SELECT count(*)::text FROM d";
 
+/* args: at most this many deltas. Finished generations are counted as
+ * deltas, one row each (sql/024); the sweep folds them into each type's
+ * totals. Returns how many it folded. */
+static const char COUNTS_FOLD_SQL[] = "SELECT genflow_fold_status_counts(%d)::text";
+
 /* A cheap round trip for /api/health. args: a dummy (statements need one). */
 static const char PING_SQL[] = "SELECT %s::text";
 
@@ -301,4 +303,5 @@ void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
     gf_sql_add(stmts, GF_SQL_PROVIDER_PAUSE, PROVIDER_PAUSE_SQL, 1);
     gf_sql_add(stmts, GF_SQL_PROVIDER_STATE, PROVIDER_STATE_SQL, 1);
     gf_sql_add(stmts, GF_SQL_TURNS_PRUNE, TURNS_PRUNE_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_COUNTS_FOLD, COUNTS_FOLD_SQL, 1);
 }

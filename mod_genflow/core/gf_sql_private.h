@@ -7,6 +7,10 @@
 
 /* Today's date in UTC, the day the daily allowance counts. */
 #define UTC_TODAY "(now() AT TIME ZONE 'UTC')::date"
+/* The UTC Monday of this ISO week, the week weekly_used counts (sql/023),
+ * and of the week of a time t (an expression). */
+#define UTC_WEEK "(date_trunc('week', now() AT TIME ZONE 'UTC'))::date"
+#define UTC_WEEK_OF(t) "(date_trunc('week', " t " AT TIME ZONE 'UTC'))::date"
 
 /* Append (label, sql) to stmts; rerun_safe: see gf_sql_stmt_t. */
 void gf_sql_add(apr_array_header_t *stmts, const char *label, const char *sql, int rerun_safe);

@@ -5,7 +5,8 @@
  * QUEUE_TIMEOUT, started ones that no attempt took past their deadline
  * with TIMEOUT, old failed and cancelled rows go after GenFlowRetention,
  * generations no worker takes in time expire (genflow_expire_orphans),
- * users' turns and Idempotency-Key records go after a day. Each statement
+ * users' turns and Idempotency-Key records go after a day, and the counts
+ * of finished generations are folded. Each statement
  * reads an index range of the rows it changes and skips locked rows, so
  * children and nodes never collide and a long queue costs nothing.
  */
@@ -146,6 +147,13 @@ void gf_run_sweep_global(server_rec *s, apr_pool_t *p)
         && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1417)
                      "pruned %s users' turns unused for a day", rows->rows[0][0]);
+    }
+    /* The finished generations' counts, folded (sql/024): the metrics'
+     * gauges read a few rows. */
+    if (gf_db_pselect(s, p, dbd, GF_SQL_COUNTS_FOLD, &rows, 1, "100000") == GF_DB_OK
+        && rows->nrows == 1 && rows->rows[0][0] && strcmp(rows->rows[0][0], "0")) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1418)
+                     "folded %s counts of finished generations", rows->rows[0][0]);
     }
     /* Idempotency records are replayed for 24 h. */
     if (gf_db_pselect(s, p, dbd, GF_SQL_IDEM_PRUNE, &rows, 1, "86400") == GF_DB_OK
