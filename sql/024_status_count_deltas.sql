@@ -9,9 +9,10 @@
 -- transaction to find the newest: loading a million finished rows in one
 -- statement did not end in 20 minutes (quadratic). Each count is now a
 -- row of its own, a delta with a shard number of its own from a sequence;
--- the engine's global sweep folds the deltas into the shard 0 totals every
--- 2 s (genflow_fold_status_counts, up to 100,000 at a time), so the table stays a few rows, and the
--- sum of a type's rows is its count at any moment, folded or not.
+-- the engine's global sweep folds the deltas into the shard 0 totals
+-- every 10 s (genflow_fold_status_counts, up to 100,000 at a time), so
+-- the table stays small, and the sum of a type's rows is its count at
+-- any moment, folded or not.
 
 ALTER TABLE genflow_status_counts ALTER COLUMN shard TYPE bigint;
 CREATE SEQUENCE genflow_status_count_shard MINVALUE 1;

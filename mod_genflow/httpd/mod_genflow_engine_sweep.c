@@ -38,12 +38,15 @@ gf_db_status_t gf_run_select(server_rec *s, apr_pool_t *p, const char *label,
  * statement short. */
 #define SWEEP_BATCH      100
 #define SWEEP_REPEAT     20
+/* The counts' fold takes this many deltas a statement (20 a sweep: two
+ * million, a second or two of PostgreSQL's time). */
+#define FOLD_BATCH       100000
 
 /* One sweep statement that returns how many rows it changed, run again
- * while it changed a whole batch; the count when it changed any, else
- * NULL. arg2: a second argument, or NULL. */
-static const char *swept(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const char *label,
-                         const char *arg, const char *arg2)
+ * while it changed a whole batch (at least batch rows); the count when it
+ * changed any, else NULL. arg2: a second argument, or NULL. */
+static const char *swept_by(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const char *label,
+                            apr_int64_t batch, const char *arg, const char *arg2)
 {
     gf_db_rows_t *rows;
     apr_int64_t total = 0, n;
@@ -54,9 +57,15 @@ static const char *swept(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const char
             break;
         }
         total += (n = apr_atoi64(rows->rows[0][0]));
-        if (n < SWEEP_BATCH) break;
+        if (n < batch) break;
     }
     return total ? apr_psprintf(p, "%" APR_INT64_T_FMT, total) : NULL;
+}
+
+static const char *swept(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const char *label,
+                         const char *arg, const char *arg2)
+{
+    return swept_by(s, p, dbd, label, SWEEP_BATCH, arg, arg2);
 }
 
 void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *names)
@@ -123,6 +132,7 @@ void gf_run_sweep_global(server_rec *s, apr_pool_t *p)
     gf_server_conf_t *sc = gf_server_conf(s);
     long queued_ttl = gf_conf_pending_ttl(sc) > 0 ? gf_conf_pending_ttl(sc) : 3600;
     gf_db_rows_t *rows;
+    const char *n;
     ap_dbd_t *dbd;
 
     if (!(dbd = gf_db_open(p, s))) {
@@ -149,11 +159,11 @@ void gf_run_sweep_global(server_rec *s, apr_pool_t *p)
                      "pruned %s users' turns unused for a day", rows->rows[0][0]);
     }
     /* The finished generations' counts, folded (sql/024): the metrics'
-     * gauges read a few rows. */
-    if (gf_db_pselect(s, p, dbd, GF_SQL_COUNTS_FOLD, &rows, 1, "100000") == GF_DB_OK
-        && rows->nrows == 1 && rows->rows[0][0] && strcmp(rows->rows[0][0], "0")) {
+     * gauges read a few rows, even after a million were loaded at once. */
+    if ((n = swept_by(s, p, dbd, GF_SQL_COUNTS_FOLD, FOLD_BATCH,
+                      apr_ltoa(p, FOLD_BATCH), NULL))) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1418)
-                     "folded %s counts of finished generations", rows->rows[0][0]);
+                     "folded %s counts of finished generations", n);
     }
     /* Idempotency records are replayed for 24 h. */
     if (gf_db_pselect(s, p, dbd, GF_SQL_IDEM_PRUNE, &rows, 1, "86400") == GF_DB_OK

