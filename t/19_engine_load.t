@@ -317,7 +317,10 @@ BODY
 # 2 s lease, polls that take 0.4 s each. The 8 polls made due together
 # all run on the child's loop side by side, so none has to be given back
 # for want of time (GF1409, which a worker running them one after the
-# other needed), and every one is polled soon after.
+# other needed), and every one is polled soon after. The polls go through
+# the queue here (GenFlowKeptPolls 0): kept ones would not be claimed at
+# all (t/44_kept_polls.t), nor see the deadline this part moves behind
+# the engine's back.
 {
     my $b = new_user('batcher');
     api(GET => '/api/quota', user => $b);
@@ -327,6 +330,7 @@ BODY
 LogLevel warn genflow:debug
 GenFlowWorkers 1
 GenFlowLeaseSeconds 2
+GenFlowKeptPolls 0
 GenFlowProvider slowpoll local async=never latency=400
 <Location /api/batch-type>
     GenFlowType batch-type batch_type_media

@@ -55,6 +55,7 @@ my @type_ops = (
     [complete => "$some, 'x', 'plan-a', NULL, 'w', 1"],
     [fail => "$some, 'failed', 'API_ERROR', 'm', NULL, NULL, 'w', 1, NULL"],
     [renew => "30, $some, 'w', 1"],
+    [keep => "30, 3, $some, 'w', 1"],
     [release => "0, 0, $some, 'w', 1"],
     [accepted => "'job', NULL, 'plan-a', $some, 'w', 1"],
     [release_rest => "$some, 'w'"],

@@ -19,7 +19,7 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "create", "queue", "get", "claim", "schedule", "complete", "fail", "input", "expire",
     "prune", "wake", "history", "admin_list", "admin_delete", "metrics", "renew", "release",
     "accepted", "claim_polls", "release_rest", "create_queue", "history_next", "admin_status",
-    "admin_user", "expire_line", "expire_late", "strays"
+    "admin_user", "expire_line", "expire_late", "strays", "keep"
 };
 
 /* The status object of docs/api.md, built from the row's own columns
@@ -468,16 +468,35 @@ static const char SCHEDULE_SQL[] =
  * holds in its provider's limits (sql/022) is renewed too, whether or not
  * the row still is the attempt's: the call is open until the attempt
  * gives the place back. Only lease_until changes: an update that indexes
- * need not hear of. */
+ * need not hear of. It never shortens a lease (a kept poll's covers its
+ * next polls). */
 static const char RENEW_SQL[] =
     "WITH args AS (SELECT %d::int AS lease, %s::uuid AS id, %s::text AS owner, %d::int AS attempt),"
-    " renewed AS (UPDATE {T} g SET lease_until = now() + make_interval(secs => " ARG("lease") ")"
+    " renewed AS (UPDATE {T} g SET lease_until = greatest(g.lease_until,"
+    "   now() + make_interval(secs => " ARG("lease") "))"
     "  WHERE g.id = " ARG("id") " AND g.lease_owner = " ARG("owner")
     "   AND g.attempts = " ARG("attempt") " AND g.status = 'processing' RETURNING 1),"
     " held AS (UPDATE genflow_provider_places s"
     "   SET lease_until = now() + make_interval(secs => " ARG("lease") ")"
     "  WHERE s.generation_id = " ARG("id") " AND s.attempt = " ARG("attempt") ")"
     " SELECT 1 FROM renewed";
+
+/* args: seconds, poll count, id, lease owner, attempt. A poll its child
+ * keeps for the next ones (mod_genflow_engine_keep.c): the lease, and the
+ * moment a rescue would find the row due, that many seconds ahead, and
+ * the polls made so far (a rescuer goes on from there). Only the holder
+ * of this very attempt; no row when the lease is gone, the generation
+ * ended, or a webhook woke it (woken_at: the schedule then polls at
+ * once). */
+static const char KEEP_SQL[] =
+    "WITH args AS (SELECT %d::int AS secs, %d::int AS polls, %s::uuid AS id, %s::text AS owner,"
+    " %d::int AS attempt)"
+    " UPDATE {T} g SET lease_until = now() + make_interval(secs => a.secs),"
+    "  next_attempt_at = now() + make_interval(secs => a.secs), poll_count = a.polls,"
+    "  poll_errors = 0"
+    " FROM args a WHERE g.id = a.id AND g.lease_owner = a.owner AND g.attempts = a.attempt"
+    "  AND g.status = 'processing' AND g.woken_at IS NULL"
+    " RETURNING g.id::text";
 
 /* args: uncertain (1 when a submission was cut off: the provider may have
  * accepted it), delay ms, id, lease owner, attempt. An attempt abandoned at
@@ -664,12 +683,15 @@ static const char PRUNE_SQL[] =
 
 /* args: provider job id. A provider's webhook says the job finished: poll
  * it now (the poll does the completion, with all its guards), or right
- * after the attempt that holds it. Duplicate deliveries match nothing new. */
+ * after the attempt that holds it. Duplicate deliveries match nothing new.
+ * genflow_change tells the child that keeps the poll (its lease holds the
+ * row) to make it now. */
 static const char WAKE_SQL[] =
-    "UPDATE {T} g SET next_attempt_at = now(), woken_at = now()"
-    " WHERE g.provider_job_id = %s AND g.status IN ('pending', 'processing')"
-    "  AND g.queued_at IS NOT NULL"
-    " RETURNING g.id::text";
+    "WITH w AS (UPDATE {T} g SET next_attempt_at = now(), woken_at = now()"
+    "  WHERE g.provider_job_id = %s AND g.status IN ('pending', 'processing')"
+    "   AND g.queued_at IS NOT NULL"
+    "  RETURNING g.id)"
+    " SELECT w.id::text, pg_notify('genflow_change', w.id::text)::text FROM w";
 
 /* args: user, limit. The first page of the user's history, newest first
  * (<table>_user_history). */
@@ -787,7 +809,7 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
         ADMIN_DELETE_SQL, METRICS_SQL, RENEW_SQL, RELEASE_SQL, ACCEPTED_SQL,
         CLAIM_POLLS_SQL, RELEASE_REST_SQL, CREATE_QUEUED_SQL, HISTORY_AFTER_SQL,
         ADMIN_LIST_STATUS_SQL, ADMIN_LIST_USER_SQL, EXPIRE_QUEUED_SQL, EXPIRE_OVERDUE_SQL,
-        LINE_PROVIDERS_SQL
+        LINE_PROVIDERS_SQL, KEEP_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {

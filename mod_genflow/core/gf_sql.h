@@ -47,6 +47,7 @@ typedef enum {
     GF_SQL_EXPIRE_QUEUED, /* sweep: queued, never claimed within the TTL → QUEUE_TIMEOUT */
     GF_SQL_EXPIRE_OVERDUE, /* sweep: started, unclaimed past the deadline → TIMEOUT */
     GF_SQL_LINE_PROVIDERS, /* providers of queued rows that the chains no longer name */
+    GF_SQL_KEEP,         /* a poll kept by its child: the lease to cover the next polls */
     GF_SQL_TYPE_OPS
 } gf_sql_type_op_t;
 

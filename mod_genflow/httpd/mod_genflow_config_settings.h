@@ -39,6 +39,7 @@
 #define GF_DEFAULT_UPLOAD_RETENTION (30L * 86400)
 #define GF_DEFAULT_PARK_MAX         10000
 #define GF_DEFAULT_MAX_IN_FLIGHT    500
+#define GF_DEFAULT_KEPT_POLLS       10000
 #define GF_DEFAULT_EVENTS_PER_USER  16
 #define GF_DEFAULT_EVENTS_MAX_SECS  600
 #define GF_DEFAULT_EVENTS_HEARTBEAT 15
@@ -68,6 +69,9 @@
     S(PLAIN, long, max_in_flight, "GenFlowMaxInFlight", GF_DEFAULT_MAX_IN_FLIGHT, 1, 100000, "", \
       "a child's engine runs the attempts of all of its servers", RSRC_CONF, \
       "Attempts (provider calls and their waits) a child runs at once (default 500)") \
+    S(PLAIN, long, kept_polls, "GenFlowKeptPolls", GF_DEFAULT_KEPT_POLLS, 0, 1000000, "", \
+      "a child's engine keeps the polls of all of its servers", RSRC_CONF, \
+      "Polls of accepted jobs a child keeps between polls, no statement each (default 10000; 0 = none)") \
     S(PLAIN, long, park_max, "GenFlowParkMax", GF_DEFAULT_PARK_MAX, 0, 1000000, "", \
       "a child parks requests for all of its servers", RSRC_CONF, \
       "Waits a child parks without a thread under the event MPM (default 10000; 0 = never)") \

@@ -43,9 +43,9 @@ void gf_engine_ring_doorbell(void);
 /* Worker threads running in this child. */
 int gf_engine_running(void);
 /* This child's attempts in flight on its loop, their cap
- * (GenFlowMaxInFlight), and the HTTP exchanges open now; zeros without a
- * loop. */
-void gf_engine_flights(int *in_flight, int *max_in_flight, int *transfers);
+ * (GenFlowMaxInFlight), the HTTP exchanges open now, and the polls it
+ * keeps for their next poll (GenFlowKeptPolls); zeros without a loop. */
+void gf_engine_flights(int *in_flight, int *max_in_flight, int *transfers, int *kept);
 /* Is the child's listener connected (NOTIFY in force)? */
 int gf_engine_listening(void);
 /* Waiting for a generation to change: take the sequence BEFORE reading the

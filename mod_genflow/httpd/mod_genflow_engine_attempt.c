@@ -363,5 +363,7 @@ int gf_run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *s
     apr_generate_random_bytes((unsigned char *)&rnd, sizeof(rnd));
     js.now = apr_time_now();
     gf_job_decide(&js, &res, rnd, &d);
+    /* Still running: its next poll may stay in this child. */
+    if (gf_run_keep(s, p, c, prov, &res, &d)) return 1;
     return gf_run_apply(s, p, c, &d, prov, &res);
 }

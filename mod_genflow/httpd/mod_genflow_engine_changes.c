@@ -153,6 +153,8 @@ void gf_engine_announce_change(const char *id)
         }
     }
     apr_thread_mutex_unlock(W->mutex);
+    /* A kept poll of id (a webhook's wake, a cancel): due now. */
+    gf_engine_keep_changed(id);
     if (W->on_change) W->on_change(id);
 }
 
@@ -245,16 +247,17 @@ int gf_engine_running(void)
     return W ? W->nthreads : 0;
 }
 
-void gf_engine_flights(int *in_flight, int *max_in_flight, int *transfers)
+void gf_engine_flights(int *in_flight, int *max_in_flight, int *transfers, int *kept)
 {
     gf_engine_t *W = gf_engine();
-    *in_flight = *max_in_flight = *transfers = 0;
+    *in_flight = *max_in_flight = *transfers = *kept = 0;
     if (!W || !W->loop) return;
     apr_thread_mutex_lock(W->mutex);
     *in_flight = W->in_flight;
     apr_thread_mutex_unlock(W->mutex);
     *max_in_flight = W->max_in_flight;
     *transfers = gf_loop_transfers(W->loop);
+    *kept = gf_engine_kept();
 }
 
 /* The listener of every database is connected: every change is heard. */

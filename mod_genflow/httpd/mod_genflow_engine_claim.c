@@ -59,6 +59,11 @@ static int run_row(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
      * first server, the main one when it mounts types) or of a virtual
      * host of this engine. */
     if (!(s = gf_database_server_for(e, c.server_name))) s = e->s;
+    /* The claim leased the row a moment ago (kept polls extend it from
+     * here; a margin for the time since). */
+    c.lease_end = apr_time_now() + apr_time_from_sec(gf_conf_lease_secs(gf_server_conf(s)))
+                  - apr_time_from_sec(2);
+    c.seen = gf_engine_change_seq();
     gf_attempt_begin(slot, s, t, c.id, lease_owner, c.attempts);
     rc = gf_run_claimed(s, p, &c, slot, hold);
     gf_attempt_end(slot);

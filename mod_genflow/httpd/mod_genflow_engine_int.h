@@ -62,6 +62,8 @@ typedef struct {
     const char *strength;        /* parameters.strength as stored, or NULL */
     const char *server_name;     /* the server that created it ("host:port"), or NULL */
     apr_interval_time_t defer;   /* no place of its provider: due again after this */
+    apr_time_t lease_end;        /* the row's lease lasts at least until then */
+    apr_uint64_t seen;           /* the child's change count when the attempt began */
 } gf_claim_t;
 /* Polls of accepted jobs a worker claims at once (GF_SQL_CLAIM_POLLS). */
 #define GF_POLL_BATCH 16
@@ -198,6 +200,8 @@ typedef struct gf_engine_t {
     gf_status_cache_t *cache;    /* status answers; NULL: off */
     gf_skip_t handon;            /* providers of places freed here, one entry each,
                                   * to hand on (mod_genflow_engine_handon.c) */
+    struct gf_keep_t *keep;      /* polls kept for their next poll; NULL: none
+                                  * (mod_genflow_engine_keep.c) */
     void (*on_change)(const char *id); /* told after the waiters (child_init) */
 } gf_engine_t;
 
@@ -216,6 +220,16 @@ void gf_engine_announce_change(const char *id);
 void gf_engine_wake_all(int all);
 /* The status cache of a new child, with the marks of post_config. */
 gf_status_cache_t *gf_engine_cache_create(apr_pool_t *pchild, apr_size_t slots);
+
+/* mod_genflow_engine_keep.c: polls of accepted jobs kept by this child
+ * (gf_run_keep keeps one). Start keeping (up to max; a keeper fiber on
+ * the loop launches each when it is due); a change heard for id makes its
+ * poll due now; how many are kept; and, when the child stops, every kept
+ * row back to the queue, due now. */
+void gf_engine_keep_start(gf_engine_t *W, apr_pool_t *pchild, long max);
+void gf_engine_keep_changed(const char *id);
+int gf_engine_kept(void);
+void gf_engine_keep_release(gf_engine_t *W, apr_pool_t *p);
 
 /* mod_genflow_engine_handon.c: claim a due row for each place freed in
  * this child since the last call (the hand-on list); 1 when one was. */

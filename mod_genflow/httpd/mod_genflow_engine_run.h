@@ -23,6 +23,12 @@ int gf_run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *c, gf_attempt_t *sl
 int gf_run_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
                  const gf_provider_t *prov, const gf_provider_result_t *res);
 
+/* Keep the attempt c in this child for its next poll instead of writing
+ * the schedule d (mod_genflow_engine_keep.c): 1 when kept, nothing more to
+ * write; 0 when the caller writes it. */
+int gf_run_keep(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_provider_t *prov,
+                const gf_provider_result_t *res, const gf_decision_t *d);
+
 /* One guarded statement of this attempt (RENEW: is the lease still ours?
  * RELEASE: give the row back; certain: no request went out), run where
  * statements may block. 1 matched, 0 did not, -1 the database could not say. */

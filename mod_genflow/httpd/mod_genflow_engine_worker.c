@@ -692,6 +692,15 @@ static apr_status_t stop_workers(void *data)
         gf_loop_stop(W->loop);
         apr_thread_join(&rv, W->loop_thread);
     }
+    /* The polls kept for later go back to the queue, due now, while the
+     * database connections are still there. */
+    if (W->keep) {
+        apr_pool_t *p;
+        if (apr_pool_create(&p, NULL) == APR_SUCCESS) {
+            gf_engine_keep_release(W, p);
+            apr_pool_destroy(p);
+        }
+    }
     apr_thread_mutex_lock(W->mutex);
     apr_thread_cond_broadcast(W->work);
     apr_thread_mutex_unlock(W->mutex);
@@ -776,6 +785,7 @@ void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
     W->hops_tail = &W->hops;
     W->max_in_flight = (int)gf_conf_max_in_flight(sc);
     if (n > 0) start_loop(pchild, s);
+    gf_engine_keep_start(W, pchild, gf_conf_kept_polls(sc));
     for (i = 0; i < n; i++) {
         worker_arg_t *arg = apr_palloc(pchild, sizeof(*arg));
         arg->W = W;

@@ -384,11 +384,12 @@ int gf_health_handler(request_rec *r)
     {
         /* Attempts this child runs at once on its loop (their provider
          * exchanges hold no thread) and the exchanges open now. */
-        int in_flight, max_in_flight, transfers;
-        gf_engine_flights(&in_flight, &max_in_flight, &transfers);
+        int in_flight, max_in_flight, transfers, kept;
+        gf_engine_flights(&in_flight, &max_in_flight, &transfers, &kept);
         json_object_object_add(workers, "inFlight", json_object_new_int(in_flight));
         json_object_object_add(workers, "maxInFlight", json_object_new_int(max_in_flight));
         json_object_object_add(workers, "exchanges", json_object_new_int(transfers));
+        json_object_object_add(workers, "keptPolls", json_object_new_int(kept));
     }
     json_object_object_add(out, "workers", workers);
     {

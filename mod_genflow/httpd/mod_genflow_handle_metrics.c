@@ -91,13 +91,13 @@ static int database_gauges(request_rec *r, apr_array_header_t *types, gf_mtext_t
 /* What this child's engine is doing. */
 static void engine_gauges(request_rec *r)
 {
-    int in_flight, max_in_flight, transfers;
+    int in_flight, max_in_flight, transfers, kept;
     ap_rprintf(r, "# HELP genflow_workers_running Worker threads in the child that "
                   "answered this scrape.\n"
                   "# TYPE genflow_workers_running gauge\n"
                   "genflow_workers_running{pid=\"%d\"} %d\n",
                (int)getpid(), gf_engine_running());
-    gf_engine_flights(&in_flight, &max_in_flight, &transfers);
+    gf_engine_flights(&in_flight, &max_in_flight, &transfers, &kept);
     ap_rprintf(r, "# HELP genflow_attempts_in_flight Attempts the child that answered "
                   "this scrape runs at once (GenFlowMaxInFlight caps them).\n"
                   "# TYPE genflow_attempts_in_flight gauge\n"
@@ -105,8 +105,12 @@ static void engine_gauges(request_rec *r)
                   "# HELP genflow_provider_exchanges_open HTTP exchanges with "
                   "providers and stores open in that child now.\n"
                   "# TYPE genflow_provider_exchanges_open gauge\n"
-                  "genflow_provider_exchanges_open{pid=\"%d\"} %d\n",
-               (int)getpid(), in_flight, (int)getpid(), transfers);
+                  "genflow_provider_exchanges_open{pid=\"%d\"} %d\n"
+                  "# HELP genflow_polls_kept Polls of accepted jobs that child keeps "
+                  "for their next poll (GenFlowKeptPolls caps them).\n"
+                  "# TYPE genflow_polls_kept gauge\n"
+                  "genflow_polls_kept{pid=\"%d\"} %d\n",
+               (int)getpid(), in_flight, (int)getpid(), transfers, (int)getpid(), kept);
 }
 
 int gf_metrics_handler(request_rec *r)
