@@ -97,23 +97,14 @@ static void flight_main(void *baton)
 static int launch(const gf_database_t *e, const gf_type_t *t, const gf_db_rows_t *rows, int i,
                   const char *lease_owner, const gf_limits_hold_t *hold)
 {
-    apr_allocator_t *allocator;
     flight_t *f = calloc(1, sizeof(*f));
     int k;
 
     if (!f) return -1;
-    /* A pool of its own allocator: no other thread's pool is touched. */
-    if (apr_allocator_create(&allocator) != APR_SUCCESS) {
+    if (gf_engine_pool(&f->pool, "genflow_attempt") != APR_SUCCESS) {
         free(f);
         return -1;
     }
-    if (apr_pool_create_unmanaged_ex(&f->pool, NULL, allocator) != APR_SUCCESS) {
-        apr_allocator_destroy(allocator);
-        free(f);
-        return -1;
-    }
-    apr_allocator_owner_set(allocator, f->pool);
-    apr_pool_tag(f->pool, "genflow_attempt");
     f->e = e;
     f->t = t;
     f->lease_owner = apr_pstrdup(f->pool, lease_owner);

@@ -144,7 +144,6 @@ int gf_engine_hand_on_place(server_rec *s, const gf_provider_t *prov, const gf_l
     gf_engine_t *W = gf_engine();
     const gf_database_t *e;
     const gf_type_t *types[64];
-    apr_allocator_t *allocator;
     apr_pool_t *pool;
     gf_skip_t skip;
     const char *owner;
@@ -154,12 +153,7 @@ int gf_engine_hand_on_place(server_rec *s, const gf_provider_t *prov, const gf_l
         || (n = types_of(e, prov->name, types, 64)) == 0) {
         return 0;
     }
-    if (apr_allocator_create(&allocator) != APR_SUCCESS) return 0;
-    if (apr_pool_create_unmanaged_ex(&pool, NULL, allocator) != APR_SUCCESS) {
-        apr_allocator_destroy(allocator);
-        return 0;
-    }
-    apr_allocator_owner_set(allocator, pool);
+    if (gf_engine_pool(&pool, "genflow_hand_on") != APR_SUCCESS) return 0;
     if ((places = gf_engine_reserve(1)) == 0) {
         /* No room here: the limits free the place, then ring for another
          * child (after the place is free, so that the child that answers

@@ -27,6 +27,10 @@ int gf_engine_aborting(void);
  * gf_engine_landed() last, which frees the place. */
 int gf_engine_launch(void (*fn)(void *baton), void *baton);
 void gf_engine_landed(void);
+/* A pool for one attempt or delivery, tagged: unmanaged, so that any
+ * thread may destroy it, on the child's allocator for them, which keeps
+ * freed blocks for the next (APR_SUCCESS, or no memory). */
+apr_status_t gf_engine_pool(apr_pool_t **pool, const char *tag);
 
 /* One running attempt, renewed by the listener's heartbeat while it is
  * in the child's list (between gf_attempt_begin and gf_attempt_end). */
@@ -202,6 +206,7 @@ typedef struct gf_engine_t {
                                   * to hand on (mod_genflow_engine_handon.c) */
     struct gf_keep_t *keep;      /* polls kept for their next poll; NULL: none
                                   * (mod_genflow_engine_keep.c) */
+    apr_allocator_t *flights;    /* the blocks of the attempts' pools (gf_engine_pool) */
     void (*on_change)(const char *id); /* told after the waiters (child_init) */
 } gf_engine_t;
 

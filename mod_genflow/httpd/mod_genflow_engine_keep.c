@@ -168,15 +168,11 @@ static kept_t *record_of(const gf_claim_t *c, server_rec *s, apr_time_t due)
 static void kept_main(void *baton)
 {
     kept_t *r = baton;
-    apr_allocator_t *allocator = NULL;
     apr_pool_t *pool = NULL;
     gf_attempt_t slot;
     gf_limits_hold_t hold;
 
-    if (apr_allocator_create(&allocator) == APR_SUCCESS
-        && apr_pool_create_unmanaged_ex(&pool, NULL, allocator) == APR_SUCCESS) {
-        apr_allocator_owner_set(allocator, pool);
-        apr_pool_tag(pool, "genflow_kept_poll");
+    if (gf_engine_pool(&pool, "genflow_kept_poll") == APR_SUCCESS) {
         memset(&slot, 0, sizeof(slot));
         memset(&hold, 0, sizeof(hold));
         r->c.seen = gf_engine_change_seq();
@@ -193,11 +189,8 @@ static void kept_main(void *baton)
         }
         apr_pool_destroy(pool);
     }
-    else if (allocator) {
-        /* No memory for the attempt: its lease runs out and any worker
-         * rescues the row. */
-        apr_allocator_destroy(allocator);
-    }
+    /* Else no memory for the attempt: its lease runs out and any worker
+     * rescues the row. */
     free(r);
     gf_engine_landed();
 }

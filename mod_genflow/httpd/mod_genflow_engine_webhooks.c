@@ -163,21 +163,12 @@ static void delivery_main(void *baton)
 
 static delivery_t *delivery_of(server_rec *s, const char *const *row)
 {
-    apr_allocator_t *allocator;
     delivery_t *d = calloc(1, sizeof(*d));
     if (!d) return NULL;
-    /* A pool of its own allocator: no other thread's pool is touched. */
-    if (apr_allocator_create(&allocator) != APR_SUCCESS) {
+    if (gf_engine_pool(&d->pool, "genflow_webhook") != APR_SUCCESS) {
         free(d);
         return NULL;
     }
-    if (apr_pool_create_unmanaged_ex(&d->pool, NULL, allocator) != APR_SUCCESS) {
-        apr_allocator_destroy(allocator);
-        free(d);
-        return NULL;
-    }
-    apr_allocator_owner_set(allocator, d->pool);
-    apr_pool_tag(d->pool, "genflow_webhook");
     d->s = s;
     d->id = apr_pstrdup(d->pool, row[0]);
     d->webhook_id = apr_pstrdup(d->pool, row[1]);

@@ -718,6 +718,53 @@ static apr_status_t stop_workers(void *data)
     return APR_SUCCESS;
 }
 
+/* The blocks of the attempts' pools kept this far for the next ones:
+ * about a thousand attempts' worth. */
+#define FLIGHTS_MAX_FREE (16 * 1024 * 1024)
+
+/* The allocator of every attempt's and delivery's pool. One each cost a
+ * mapping and an unmapping of its blocks per attempt (Debian's APR maps
+ * every block, APR_ALLOCATOR_USES_MMAP), and an unmapping in a threaded
+ * process interrupts every core that runs one of its threads to flush
+ * its TLB: a seventh of the child's CPU with 10,000 polls held
+ * (bench/scale). Shared, its freed blocks serve the next attempt. It
+ * lives as long as the child (an attempt's pool may still be given back
+ * while the child's pool is cleaned up). NULL: each pool gets its own. */
+static apr_allocator_t *flights_allocator(apr_pool_t *pchild)
+{
+    apr_allocator_t *a;
+    apr_thread_mutex_t *m;
+    if (apr_allocator_create(&a) != APR_SUCCESS) return NULL;
+    if (apr_thread_mutex_create(&m, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS) {
+        apr_allocator_destroy(a);
+        return NULL;
+    }
+    apr_allocator_mutex_set(a, m);
+    apr_allocator_max_free_set(a, FLIGHTS_MAX_FREE);
+    return a;
+}
+
+apr_status_t gf_engine_pool(apr_pool_t **pool, const char *tag)
+{
+    gf_engine_t *W = gf_engine();
+    apr_allocator_t *a = W ? W->flights : NULL;
+    apr_status_t rv;
+
+    if (a) {
+        rv = apr_pool_create_unmanaged_ex(pool, NULL, a);
+    }
+    else {
+        if ((rv = apr_allocator_create(&a)) != APR_SUCCESS) return rv;
+        if ((rv = apr_pool_create_unmanaged_ex(pool, NULL, a)) != APR_SUCCESS) {
+            apr_allocator_destroy(a);
+            return rv;
+        }
+        apr_allocator_owner_set(a, *pool);
+    }
+    if (rv == APR_SUCCESS) apr_pool_tag(*pool, tag);
+    return rv;
+}
+
 /* The loop thread of the child's attempts. Without it (no memory, no
  * thread) each attempt runs on the worker that claimed it, as it always
  * could. */
@@ -784,6 +831,7 @@ void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
     W->threads = apr_pcalloc(pchild, sizeof(apr_thread_t *) * (apr_size_t)(n > 0 ? n : 1));
     W->hops_tail = &W->hops;
     W->max_in_flight = (int)gf_conf_max_in_flight(sc);
+    W->flights = flights_allocator(pchild);
     if (n > 0) start_loop(pchild, s);
     gf_engine_keep_start(W, pchild, gf_conf_kept_polls(sc));
     for (i = 0; i < n; i++) {
