@@ -86,7 +86,7 @@ my @global_ops = (
     [gf_provider_state => "'plan-a', 8"],
 );
 
-plan tests => 2 * (@type_ops + @global_ops + 2) + 7;
+plan tests => 2 * (@type_ops + @global_ops + 2) + 9;
 
 ok(-x $print, 'bench/lib/print-sql is built (make check)');
 
@@ -252,10 +252,25 @@ ok($r >= 0 && $r <= 2, "the due-work probe reads a row per provider and line ($r
 $r = rows_read(print_sql($type, $table, 'history_next'), "'plan-deep', $cursor, 21");
 ok($r >= 0 && $r <= 21, "a history page 5,000 rows deep reads its 21 rows ($r)");
 
+# ---- the finished counts after a load of 102,000 -----------------------------
+# The load counted each finished row as a delta. Folded, the totals hold
+# them and the deltas' table is empty: VACUUM cuts it back to nothing, so
+# a scrape reads a few rows, not the pages a million deltas once filled.
+psql("SELECT genflow_fold_status_counts(10000000)");
+psql("VACUUM genflow_status_counts");
+cmp_ok(psql("SELECT pg_relation_size('genflow_status_counts') / 8192"), '<=', 2,
+       "folded and vacuumed, the deltas' table is back to a page or two");
+my $metrics = print_sql($type, $table, 'metrics');
+$metrics =~ s/%s/'x'/;
+my %finished = map { $_->[0] => $_->[1] } psql_rows($metrics);
+is("$finished{completed}/$finished{failed}", '100000/2000',
+   'the scrape counts the finished rows from the totals: 100,000 completed, 2,000 failed');
+
 # ---- gone again ---------------------------------------------------------------
 psql("DROP TABLE $table");
 psql("DELETE FROM genflow_types WHERE type_name = '$type'");
 psql("DELETE FROM genflow_status_counts WHERE gen_type = '$type'");
+psql("DELETE FROM genflow_status_totals WHERE gen_type = '$type'");
 psql("DELETE FROM genflow_turns WHERE gen_type = '$type'");
 psql("DELETE FROM genflow_webhook_outbox WHERE webhook_id LIKE 'msg_plan_%'");
 psql("DELETE FROM genflow_provider_places WHERE provider IN ('plan-a', 'plan-b')");

@@ -755,8 +755,9 @@ static const char ADMIN_DELETE_SQL[] =
 
 /* args: a dummy. Generations per status (GF_METRICS_*): the open ones
  * counted in the partial indexes of the queue (queued or only created;
- * with or without a provider job), the finished ones from the counts the
- * triggers keep (sql/022: never a count over the history); and, on the
+ * with or without a provider job), the finished ones from the totals the
+ * sweep folds and the deltas the triggers add since (sql/024, sql/025:
+ * never a count over the history); and, on the
  * pending row, how many are due now (the line, all due, plus retries and
  * polls whose time came), how long the longest due one has waited
  * (seconds; <table>_due, in order: it stops at the first), and how many
@@ -780,8 +781,10 @@ static const char METRICS_SQL[] =
     "   AND g.provider_job_id IS NOT NULL))::text,"
     "  '0', '0', '0'"
     " UNION ALL"
-    " SELECT c.status, sum(c.n)::text, '0', '0', '0' FROM genflow_status_counts c"
-    "  WHERE c.gen_type = '{Y}' GROUP BY c.status";
+    " SELECT c.status, sum(c.n)::text, '0', '0', '0' FROM"
+    "  (SELECT t.status, t.n FROM genflow_status_totals t WHERE t.gen_type = '{Y}'"
+    "   UNION ALL SELECT d.status, d.n FROM genflow_status_counts d WHERE d.gen_type = '{Y}') c"
+    " GROUP BY c.status";
 
 /* args: the providers the type's chains name, newline-separated. The
  * providers of the queue's rows that are not among them (a chain written

@@ -254,7 +254,8 @@ static const char TURNS_PRUNE_SQL[] =
 
 /* args: at most this many deltas. Finished generations are counted as
  * deltas, one row each (sql/024); the sweep folds them into each type's
- * totals. Returns how many it folded. */
+ * totals (genflow_status_totals, sql/025), which leaves the deltas' table
+ * empty for VACUUM to cut back. Returns how many it folded. */
 static const char COUNTS_FOLD_SQL[] = "SELECT genflow_fold_status_counts(%d)::text";
 
 /* A cheap round trip for /api/health. args: a dummy (statements need one). */

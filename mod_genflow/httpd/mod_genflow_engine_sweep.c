@@ -158,8 +158,9 @@ void gf_run_sweep_global(server_rec *s, apr_pool_t *p)
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1417)
                      "pruned %s users' turns unused for a day", rows->rows[0][0]);
     }
-    /* The finished generations' counts, folded (sql/024): the metrics'
-     * gauges read a few rows, even after a million were loaded at once. */
+    /* The finished generations' counts, folded (sql/024, sql/025): the
+     * metrics' gauges read a few rows, even after a million were loaded at
+     * once. */
     if ((n = swept_by(s, p, dbd, GF_SQL_COUNTS_FOLD, FOLD_BATCH,
                       apr_ltoa(p, FOLD_BATCH), NULL))) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1418)
