@@ -172,8 +172,16 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
  * (it does not count against GenFlowMaxActive). CREATE_QUEUED, the one-call
  * generate and retry, inserts it queued and counts it active in the same
  * statement, under the same guard as QUEUE_SQL: refused by the limit, it
- * reserves and inserts nothing. */
-#define CREATE_TEMPLATE(ACTIVE_SET, ACTIVE_GUARD, TURN, QUEUE_COLS, QUEUE_VALS) \
+ * reserves and inserts nothing.
+ *
+ * The account is changed by genflow_reserve (sql/026), its one UPDATE with
+ * the balance, allowance and active guards, called only when the checks
+ * before it (ok: the id, the key's record, the upload) passed. In this
+ * statement, PostgreSQL's re-check of an account row that another
+ * transaction changed meanwhile would start every part of the statement
+ * again (the inserts with their indexes); in the function it starts that
+ * UPDATE alone. */
+#define CREATE_TEMPLATE(QUEUED, TURN, QUEUE_COLS, QUEUE_VALS) \
     "WITH args AS (SELECT %s::text AS user_id, %d::int AS cost, %d::int AS day_limit," \
     " %s::text AS prompt, %s::text AS user_prompt, %s::text AS preset," \
     " %s::text AS source_image, %s::text AS aspect_ratio, %s::bigint AS seed," \
@@ -184,24 +192,17 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
     "  WHERE i.user_id = args.user_id AND i.key = args.idem_key" \
     "   AND i.owner = args.idem_owner AND i.state = 'running' AND i.generation_id IS NULL" \
     "  FOR UPDATE OF i)," \
-    " acct AS (UPDATE genflow_accounts a SET balance = a.balance - args.cost," \
-    "   daily_used = CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost," \
-    "   daily_date = " UTC_TODAY "," \
-    "   weekly_used = CASE WHEN a.weekly_start = " UTC_WEEK " THEN a.weekly_used ELSE 0 END + args.cost," \
-    "   weekly_start = " UTC_WEEK ", updated_at = now()" ACTIVE_SET \
-    "  FROM args WHERE a.user_id = args.user_id AND a.balance >= args.cost" \
-    ACTIVE_GUARD \
-    "   AND NOT EXISTS (SELECT 1 FROM {T} x WHERE x.id = args.id)" \
+    " ok AS MATERIALIZED (SELECT args.user_id, args.cost, args.day_limit, args.max_active FROM args" \
+    "  WHERE NOT EXISTS (SELECT 1 FROM {T} x WHERE x.id = args.id)" \
     "   AND (args.idem_key IS NULL OR EXISTS (SELECT 1 FROM rec))" \
     "   AND (left(args.source_image, 7) IS DISTINCT FROM 'upload:'" \
     "        OR EXISTS (SELECT 1 FROM genflow_uploads u" \
     "         WHERE u.id = (CASE WHEN left(args.source_image, 7) = 'upload:'" \
     "                            THEN substr(args.source_image, 8) END)::uuid" \
-    "           AND u.user_id = args.user_id))" \
-    "   AND (COALESCE(a.daily_limit, args.day_limit) = 0" \
-    "        OR CASE WHEN a.daily_date = " UTC_TODAY " THEN a.daily_used ELSE 0 END + args.cost" \
-    "           <= COALESCE(a.daily_limit, args.day_limit))" \
-    "  RETURNING a.user_id)," \
+    "           AND u.user_id = args.user_id)))," \
+    " res AS MATERIALIZED (SELECT genflow_reserve(ok.user_id, ok.cost, ok.day_limit, ok.max_active, " \
+    QUEUED ") AS user_id FROM ok)," \
+    " acct AS (SELECT res.user_id FROM res WHERE res.user_id IS NOT NULL)," \
     TURN \
     " gen AS (INSERT INTO {T} (id, user_id, prompt, user_prompt, preset, source_image," \
     "   aspect_ratio, seed, input, estimated_cost, max_retries, chain, deadline_secs, server_name" \
@@ -222,15 +223,13 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
     " SELECT gen.id::text, gen.estimated_cost::text, gen.prompt, genflow_rfc3339(gen.created_at)" \
     " FROM gen"
 
-static const char CREATE_SQL[] = CREATE_TEMPLATE("", "", "", "", "");
+static const char CREATE_SQL[] = CREATE_TEMPLATE("false", "", "", "");
 
 /* The provider of a new generation's chain: its first entry's name. */
 #define FIRST_PROVIDER "(SELECT split_part(split_part(a.chain, ',', 1), ':', 1) FROM args a)"
 
 static const char CREATE_QUEUED_SQL[] =
-    CREATE_TEMPLATE(", active = a.active + 1",
-                    "   AND (args.max_active = 0 OR a.active < args.max_active)",
-                    TAKE_TURN(FIRST_PROVIDER, "acct.user_id", "acct"),
+    CREATE_TEMPLATE("true", TAKE_TURN(FIRST_PROVIDER, "acct.user_id", "acct"),
                     ", queued_at, next_attempt_at, turn",
                     ", now(), now(), (SELECT t.last_turn FROM turn t)");
 
@@ -242,18 +241,18 @@ static const char CREATE_QUEUED_SQL[] =
  * user already has max_active generations queued or processing. The row is
  * locked first (pick), then the account: the order every finalization
  * takes, so two statements never wait on each other in a circle; and the
- * account's guard is evaluated on its newest version (READ COMMITTED
- * re-checks an updated row), so concurrent queues of one user never pass
- * the limit. */
+ * account's guard is evaluated on its newest version (genflow_activate,
+ * sql/026: READ COMMITTED re-checks an updated row), so concurrent queues
+ * of one user never pass the limit. */
 static const char QUEUE_SQL[] =
     "WITH args AS (SELECT %s::uuid AS id, %s::text AS user_id, %s::text AS idem_key,"
     " %s::text AS idem_owner, %d::int AS max_active),"
     " pick AS (SELECT g.id, g.user_id, g.cur_provider FROM {T} g, args"
     "  WHERE g.id = args.id AND g.user_id = args.user_id AND g.status = 'pending'"
     "   AND g.queued_at IS NULL FOR UPDATE OF g),"
-    " acct AS (UPDATE genflow_accounts a SET active = a.active + 1 FROM pick, args"
-    "  WHERE a.user_id = pick.user_id AND (args.max_active = 0 OR a.active < args.max_active)"
-    "  RETURNING a.user_id),"
+    " res AS MATERIALIZED (SELECT genflow_activate(pick.user_id, args.max_active) AS user_id"
+    "  FROM pick, args),"
+    " acct AS (SELECT res.user_id FROM res WHERE res.user_id IS NOT NULL),"
     TAKE_TURN("(SELECT k.cur_provider FROM pick k)", "acct.user_id", "acct")
     " q AS (UPDATE {T} g SET queued_at = now(), next_attempt_at = now(),"
     "   turn = (SELECT t.last_turn FROM turn t) FROM acct, args"
@@ -537,7 +536,9 @@ static const char GET_SQL[] =
 /* args: id, image URL, provider, model, lease owner, attempt. The charge
  * row is inserted in the same statement as the state change; the unique
  * index on finalizations makes a second one impossible. The lease guard
- * keeps a worker whose lease was taken over from finishing the row. */
+ * keeps a worker whose lease was taken over from finishing the row. The
+ * account is changed by genflow_settle (sql/026), as CREATE's reservation
+ * is by genflow_reserve, for the same reason. */
 static const char COMPLETE_SQL[] =
     "WITH args AS (SELECT %s::uuid AS id, %s::text AS image_url, %s::text AS provider,"
     " %s::text AS model, %s::text AS lease_owner, %d::int AS attempts),"
@@ -550,15 +551,15 @@ static const char COMPLETE_SQL[] =
     "  RETURNING g.*),"
     " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
     "  SELECT user_id, 'charge', 0, '{Y}', id, 'completed' FROM gen),"
-    " acct AS (UPDATE genflow_accounts a"
-    "   SET active = greatest(a.active - " WAS_ACTIVE("gen") ", 0)"
-    "  FROM gen WHERE a.user_id = gen.user_id)"
-    " SELECT " STATUS_JSON("gen") "::text FROM gen";
+    " acct AS MATERIALIZED (SELECT genflow_settle(gen.user_id, NULL, gen.created_at, "
+    WAS_ACTIVE("gen") ") FROM gen)"
+    " SELECT " STATUS_JSON("gen") "::text FROM gen, acct";
 
 /* args: id, terminal status (failed|cancelled), error code, error message,
  * provider, model, lease owner, attempt (both NULL for a cancel, which
  * needs no lease), owner (NULL for a worker). Refunds the reservation and gives back the
- * day's allowance when the generation was created on the current UTC day. */
+ * day's (and week's) allowance when the generation was created on the
+ * current UTC day (week), through genflow_settle (sql/026). */
 static const char FAIL_SQL[] =
     "WITH args AS (SELECT %s::uuid AS id, %s::text AS status, %s::text AS error_code,"
     " %s::text AS error_message, %s::text AS provider, %s::text AS model,"
@@ -576,14 +577,9 @@ static const char FAIL_SQL[] =
     " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
     "  SELECT user_id, 'refund', estimated_cost, '{Y}', id, error_code FROM gen"
     "  RETURNING user_id, amount, generation_id),"
-    " acct AS (UPDATE genflow_accounts a SET balance = a.balance + led.amount,"
-    "   daily_used = CASE WHEN a.daily_date = (gen.created_at AT TIME ZONE 'UTC')::date"
-    "                     THEN greatest(a.daily_used - led.amount, 0) ELSE a.daily_used END,"
-    "   weekly_used = CASE WHEN a.weekly_start = " UTC_WEEK_OF("gen.created_at")
-    "                      THEN greatest(a.weekly_used - led.amount, 0) ELSE a.weekly_used END,"
-    "   active = greatest(a.active - " WAS_ACTIVE("gen") ", 0), updated_at = now()"
-    "  FROM led JOIN gen ON gen.id = led.generation_id WHERE a.user_id = led.user_id)"
-    " SELECT " STATUS_JSON("gen") "::text, gen.provider_state FROM gen";
+    " acct AS MATERIALIZED (SELECT genflow_settle(led.user_id, led.amount, gen.created_at, "
+    WAS_ACTIVE("gen") ") FROM led JOIN gen ON gen.id = led.generation_id)"
+    " SELECT " STATUS_JSON("gen") "::text, gen.provider_state FROM gen, acct";
 
 /* args: id, user. What a retry needs. */
 static const char INPUT_SQL[] =

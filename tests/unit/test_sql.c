@@ -46,15 +46,16 @@ START_TEST(type_statements)
     ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(st, GF_SQL_COMPLETE, gf_sql_stmt_t).sql,
                                  "'charge'"));
     /* Only a statement that queues counts a generation active, and the
-     * one that creates it queued checks the limit where it reserves. */
-    ck_assert_ptr_null(strstr(APR_ARRAY_IDX(st, GF_SQL_CREATE, gf_sql_stmt_t).sql,
-                              "a.active + 1"));
+     * one that creates it queued checks the limit where it reserves
+     * (genflow_reserve's last argument: queued; sql/026). */
+    ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(st, GF_SQL_CREATE, gf_sql_stmt_t).sql,
+                                 "ok.max_active, false)"));
     ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(st, GF_SQL_CREATE_QUEUED, gf_sql_stmt_t).sql,
-                                 "a.active < args.max_active"));
+                                 "ok.max_active, true)"));
     ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(st, GF_SQL_CREATE_QUEUED, gf_sql_stmt_t).sql,
                                  "'reserve'"));
     ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(st, GF_SQL_QUEUE, gf_sql_stmt_t).sql,
-                                 "a.active < args.max_active"));
+                                 "genflow_activate(pick.user_id, args.max_active)"));
     ck_assert_ptr_null(strstr(APR_ARRAY_IDX(st, GF_SQL_EXPIRE, gf_sql_stmt_t).sql, "active"));
 }
 END_TEST
