@@ -86,7 +86,7 @@ my @global_ops = (
     [gf_provider_state => "'plan-a', 8"],
 );
 
-plan tests => 2 * (@type_ops + @global_ops + 2) + 9;
+plan tests => 2 * (@type_ops + @global_ops + 2) + 10;
 
 ok(-x $print, 'bench/lib/print-sql is built (make check)');
 
@@ -265,6 +265,11 @@ $metrics =~ s/%s/'x'/;
 my %finished = map { $_->[0] => $_->[1] } psql_rows($metrics);
 is("$finished{completed}/$finished{failed}", '100000/2000',
    'the scrape counts the finished rows from the totals: 100,000 completed, 2,000 failed');
+
+# ---- the table's own autovacuum settings (sql/027) -----------------------------
+like(psql("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = '$table'"),
+     qr/autovacuum_vacuum_scale_factor=0\b.*autovacuum_vacuum_threshold=10000.*vacuum_index_cleanup=on/,
+     'a type table is vacuumed after 10,000 dead rows whatever its size, indexes always cleaned');
 
 # ---- gone again ---------------------------------------------------------------
 psql("DROP TABLE $table");
