@@ -17,7 +17,7 @@ perl -MTest::Harness -MTAP::Formatter::Console -e 1 2>/dev/null \
     || { echo "check_harness: perl's Test::Harness is missing"; exit 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/genflow-check-harness.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 mkdir -p "$work/t/lib" "$work/t/logs"
 cp "$top/t/lib/GenFlowFormatter.pm" "$work/t/lib/"
 cd "$work" || exit 1
@@ -38,6 +38,9 @@ use Test::More tests => 3; ok(1); exit 0;
 T
 cat > t/todo.t <<'T'
 use Test::More tests => 1; TODO: { local $TODO = 'later'; ok(0, 'not yet') }
+T
+cat > t/hang.t <<'T'
+use Test::More tests => 1; ok(1); sleep 600;
 T
 # Fails in every other run: the count lives in a file beside it.
 cat > t/flaky.t <<'T'
@@ -90,6 +93,15 @@ check 'a crash in the error_log fails the run' 1 $? "$out" 'the error_log shows 
 gf_suite_run "$work/run" /bin/false quiet t/pass.t t/fail.t
 out=$(gf_suite_slowest "$work/run" check 2)
 check 'the slowest files are listed' 0 $? "$out" '^check: the 2 slowest' '^ +[0-9.]+  t/(pass|fail)\.t'
+
+start=$SECONDS
+out=$(GF_SUITE_FILE_LIMIT=4 judge t/hang.t t/pass.t)
+check 'a file that hangs is stopped, fails the run by name, and the next file runs' 1 $? "$out" \
+    'FAILED: t/hang.t ran over 4 s \([0-9]+ s\) and was stopped' 'ran over 4 s; processes:'
+grep -q $'^t/pass.t\tok\t' "$work/run/results.tsv"
+check 'the file after it ran' 0 $? ""
+[ $((SECONDS - start)) -lt 60 ]
+check 'stopped within a minute, not after its ten' 0 $? ""
 
 rm -f t/flaky.count
 out=$(gf_suite_repeat 4 /bin/false "$work/repeat" t/pass.t t/flaky.t 2>&1)

@@ -29,22 +29,95 @@ gf_suite_harness() {
         -maxclients 40 -minclients 4 -verbose="${GENFLOW_TEST_VERBOSE:-0}" "$@"
 }
 
+# A test file that runs longer than this many seconds is stopped and
+# fails the run by name (gf_suite_watch): a file that hangs must not hold
+# the whole run until CI's own limit kills it with nothing said. The
+# slowest file takes about 90 s, and three times that under the
+# sanitizers.
+GF_SUITE_FILE_LIMIT=${GF_SUITE_FILE_LIMIT:-900}
+
+# gf_suite_descendants PID: every process below PID, one a line.
+gf_suite_descendants() {
+    local child
+    for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+        echo "$child"
+        gf_suite_descendants "$child"
+    done
+}
+
+# gf_suite_watch PID OUTDIR: while the harness PID runs, the file it runs
+# (the last "[hh:mm:ss] t/NN_x.t" line HARNESS_TIMER printed) is timed;
+# past GF_SUITE_FILE_LIMIT its process is stopped, so the harness records
+# it as failed and goes on to the next file. OUTDIR/hung gets one line
+# per file stopped, and hung.txt what was running then: the processes,
+# the database's sessions and the error_log's tail, to find the wait.
+gf_suite_watch() {
+    set +e   # a background watcher: nothing here may end it but the harness's end
+    local pid=$1 outdir=$2 file="" since=$SECONDS now
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 2
+        now=$(grep -aoE '^\[[0-9:]+\] t/[A-Za-z0-9_.-]+\.t' "$outdir/output.txt" 2>/dev/null \
+              | tail -n 1 | sed 's/^[^ ]* //')
+        if [ "$now" != "$file" ]; then file=$now since=$SECONDS; continue; fi
+        if [ -z "$file" ] || [ $((SECONDS - since)) -lt "$GF_SUITE_FILE_LIMIT" ]; then continue; fi
+        echo "$file $((SECONDS - since))" >>"$outdir/hung"
+        {
+            echo "==== $file ran over $GF_SUITE_FILE_LIMIT s; processes:"
+            ps -o pid,ppid,etime,time,stat,args -u "$(id -u)" --forest 2>/dev/null | cut -c1-240
+            if [ -n "${GENFLOW_TEST_PG_URI:-}" ]; then
+                echo "==== the database's sessions:"
+                psql "$GENFLOW_TEST_PG_URI" -XAq -F ' | ' -c "SELECT pid, state, wait_event_type, wait_event,
+                    now() - xact_start AS xact, left(regexp_replace(query, '\s+', ' ', 'g'), 200)
+                    FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()" 2>&1
+            fi
+            echo "==== the error_log's tail:"
+            tail -n 40 t/logs/error_log 2>/dev/null
+        } >>"$outdir/hung.txt" 2>&1
+        # The file's process: the innermost one naming it (the harness
+        # above it names it too when files were asked for by name).
+        local named=() p q inner
+        for p in $(gf_suite_descendants "$pid"); do
+            ps -o args= -p "$p" 2>/dev/null | grep -qF -- "$file" && named+=("$p")
+        done
+        local victims=() below=()
+        for p in "${named[@]}"; do
+            inner=1
+            for q in $(gf_suite_descendants "$p"); do
+                [[ " ${named[*]} " == *" $q "* ]] && inner=0
+            done
+            [ "$inner" = 0 ] || victims+=("$p")
+        done
+        # The file's own process and what it started; TERM first, as a
+        # test's servers are told to stop at its end.
+        for p in "${victims[@]}"; do mapfile -t -O "${#below[@]}" below < <(gf_suite_descendants "$p"); done
+        [ "${#victims[@]}" = 0 ] || kill -TERM "${victims[@]}" "${below[@]}" 2>/dev/null
+        sleep 5
+        [ "${#victims[@]}" = 0 ] || kill -KILL "${victims[@]}" 2>/dev/null
+        since=$SECONDS
+    done
+}
+
 # gf_suite_run OUTDIR HTTPD tee|quiet [FILES...]: t/TEST.PL against the
 # httpd binary HTTPD. OUTDIR gets output.txt (what the harness printed;
 # with "tee" it is printed as it comes), results.tsv (GenFlowFormatter),
-# rc (its exit status) and error_log (the suite httpd's). Returns 0.
+# rc (its exit status), error_log (the suite httpd's), and hung and
+# hung.txt when a file ran over GF_SUITE_FILE_LIMIT. Returns 0.
 gf_suite_run() {
     local outdir=$1 httpd=$2 show=$3 rc=0
     shift 3
     mkdir -p "$outdir"
-    rm -f "$outdir/results.tsv" "$outdir/error_log"
+    rm -f "$outdir/results.tsv" "$outdir/error_log" "$outdir/hung" "$outdir/hung.txt"
     rm -rf t/logs t/media
     HARNESS_TIMER=1 HARNESS_OPTIONS=fGenFlowFormatter GENFLOW_TEST_RESULTS="$outdir/results.tsv" \
     PERL5LIB="$PWD/t/lib${PERL5LIB:+:$PERL5LIB}" \
         gf_suite_harness "$httpd" "$@" >"$outdir/output.txt" 2>&1 &
     local pid=$!
+    gf_suite_watch "$pid" "$outdir" &
+    local watch=$!
     if [ "$show" = tee ]; then tail -n +1 --pid="$pid" -f "$outdir/output.txt" || true; fi
     wait "$pid" || rc=$?
+    kill "$watch" 2>/dev/null || true
+    wait "$watch" 2>/dev/null || true
     echo "$rc" >"$outdir/rc"
     cp t/logs/error_log "$outdir/error_log" 2>/dev/null || true
     return 0
@@ -58,6 +131,11 @@ gf_suite_judge() {
     shift
     local out="$outdir/output.txt" tsv="$outdir/results.tsv"
     [ -f "$tsv" ] || { gf_log "the harness wrote no results (Apache::Test did not run the tests)"; touch "$tsv"; verdict=1; }
+    if [ -s "$outdir/hung" ]; then
+        while read -r f line; do gf_log "FAILED: $f ran over $GF_SUITE_FILE_LIMIT s ($line s) and was stopped"; done <"$outdir/hung"
+        head -n 80 "$outdir/hung.txt" 2>/dev/null || true
+        verdict=1
+    fi
     while read -r f; do
         line=$(awk -F'\t' -v f="$f" '$1 == f' "$tsv")
         if [ -z "$line" ]; then
