@@ -137,6 +137,18 @@ bool incall[NW + 1];  /* worker w has a call open ... */
 byte callg[NW + 1];   /* ... of generation */
 byte calla[NW + 1];   /* ... and attempt */
 bool haslapsed[NW + 1]; /* its place's lease ran out during the call */
+/* Standby rows (mod_genflow_engine_standby.c): the place's holder a
+ * worker calls under (the attempt that claimed the place, or the one
+ * before it that passed it on), the worker standing by to take the place
+ * when the call ends, and the word it waits for. */
+byte tg[NW + 1];      /* the holder's generation ... */
+byte ta[NW + 1];      /* ... and attempt */
+byte sbfor[NW + 1];   /* the worker standing by for w's call; NOBODY: none */
+#define V_WAIT 0
+#define V_PASS 1
+#define V_DROP 2
+#define V_DEAD 3      /* the child died with the call */
+byte verdict[NW + 1]; /* what the standby w was told */
 
 #include "genflow_sql.pml"
 
@@ -271,6 +283,31 @@ proctype Canceller(byte g)
     fi
 }
 
+/* gf_engine_standby_settle: the place goes to the row standing by when
+ * its holder and lease still hold (the heartbeat saw them: the model's
+ * truth), or the row is dropped (always allowed: a 429, a stopping
+ * child) and the place is freed by its holder. */
+inline SETTLE(w, pl)
+{
+    if
+    :: atomic { sbfor[w] != NOBODY && hg[0] == tg[w] && ha[0] == ta[w] && plive[0] ->
+           printf("worker %d passes place %d (holder g%d attempt %d) to worker %d\n",
+                  w, pl, tg[w], ta[w], sbfor[w]);
+           tg[sbfor[w]] = tg[w]; ta[sbfor[w]] = ta[w]; verdict[sbfor[w]] = V_PASS;
+           sbfor[w] = NOBODY }
+    :: DROP_STANDBY(w); PLACE_RELEASE(tg[w], ta[w], pl)
+    fi
+}
+inline DROP_STANDBY(w)
+{
+    atomic {
+        if
+        :: sbfor[w] != NOBODY -> verdict[sbfor[w]] = V_DROP; sbfor[w] = NOBODY
+        :: else -> skip
+        fi
+    }
+}
+
 /* A worker thread: claim, one attempt, one guarded outcome statement. */
 proctype Worker(byte w)
 {
@@ -286,10 +323,27 @@ end_idle:
            :: CLAIMABLE(1, 0) -> g = 1
            fi;
            CLAIM_SET(w, g, a, resc);
-           TAKE_PLACE(pl, g, a);
+           TAKE_PLACE(pl, g, a); tg[w] = g; ta[w] = a;
            cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0
        };
        goto attempt
+    :: d_step {   /* CLAIM_SQL with standby = 1: while the other worker's call
+                   * is open under a place whose holder and lease still hold,
+                   * new work to run under that place when the call ends; no
+                   * place taken */
+           NW > 1 && incall[1 - w] && sbfor[1 - w] == NOBODY &&
+           hg[0] == tg[1 - w] && ha[0] == ta[1 - w] && plive[0] &&
+           (CLAIMABLE(0, 0) || CLAIMABLE(1, 0)) ->
+           if
+           :: CLAIMABLE(0, 0) -> g = 0
+           :: CLAIMABLE(1, 0) -> g = 1
+           fi;
+           CLAIM_SET(w, g, a, resc);
+           sbfor[1 - w] = w; verdict[w] = V_WAIT; pl = 0;
+           printf("step CLAIM g%d attempt %d by worker %d, standing by for worker %d\n", g, a, w, 1 - w);
+           cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0
+       };
+       goto standby
     :: d_step {   /* CLAIM_POLLS_SQL: the poll of an accepted job, with a place */
            FREE_PLACE(pl) && (CLAIMABLE(0, 1) || CLAIMABLE(1, 1)) ->
            if
@@ -297,7 +351,7 @@ end_idle:
            :: CLAIMABLE(1, 1) -> g = 1
            fi;
            CLAIM_SET(w, g, a, resc);
-           TAKE_PLACE(pl, g, a);
+           TAKE_PLACE(pl, g, a); tg[w] = g; ta[w] = a;
            cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0
        };
        if
@@ -307,15 +361,29 @@ end_idle:
     od;
 
 idle:   /* forget the attempt (fewer states, same behaviour) */
-    atomic { g = 0; a = 0; cidx = 0; retries = 0; out = 0; dec = 0; j = 0; jres = 0; resc = 0;
+    atomic { tg[w] = NOBODY; ta[w] = 0; verdict[w] = V_WAIT;
+             g = 0; a = 0; cidx = 0; retries = 0; out = 0; dec = 0; j = 0; jres = 0; resc = 0;
              ok = 0; delay = 0; pl = 0 };
     goto end_idle;
 
 killed:   /* the child dies: its connection to the provider closes (the call
            * ends there), its row's lease and its place's lease run out by
-           * themselves (Clock) */
+           * themselves (Clock), and its standby dies with it */
     CALL_ENDS(w);
+    atomic {
+        if
+        :: sbfor[w] != NOBODY -> verdict[sbfor[w]] = V_DEAD; sbfor[w] = NOBODY
+        :: else -> skip
+        fi
+    };
     goto idle;
+
+standby:   /* the standby row waits for the call's end (gf_loop_await) */
+    if
+    :: verdict[w] == V_PASS -> goto attempt   /* tg, ta: the place passed */
+    :: verdict[w] == V_DROP -> RELEASE(w, g, a, 0); goto idle   /* back to the queue, unsent */
+    :: verdict[w] == V_DEAD -> goto idle   /* its lease runs out (Clock) */
+    fi;
 
 attempt:
     /* run_claimed: the deadline first, then the rescue rule (local
@@ -335,7 +403,7 @@ attempt:
 
     /* The call: open at the provider from here until its answer (or the
      * child's death, which closes its connection). */
-    CALL_STARTS(w, g, a);
+    CALL_STARTS(w, tg[w], ta[w]);
 
     /* The provider call, no database connection held. The listener's
      * heartbeat may renew the lease meanwhile (or find it lost); the
@@ -344,7 +412,7 @@ attempt:
     if
     :: RENEW(w, g, a, ok);
        if
-       :: !ok -> goto idle   /* gf_attempt_lost: write nothing */
+       :: !ok -> goto lost   /* gf_attempt_lost: write nothing */
        :: else -> ok = 0
        fi
     :: skip
@@ -358,7 +426,8 @@ attempt:
      * place given back), or is killed (nothing), or goes on:
      * gf_engine_aborting after the call) */
     if
-    :: CALL_ENDS(w); RELEASE(w, g, a, !j); PLACE_RELEASE(g, a, pl); goto idle
+    :: CALL_ENDS(w); DROP_STANDBY(w); RELEASE(w, g, a, !j); PLACE_RELEASE(tg[w], ta[w], pl);
+       goto idle
     :: goto killed
     :: skip
     fi;
@@ -395,14 +464,21 @@ attempt:
         j = j || jres;   /* the job id SCHEDULE writes */
         out = 0; jres = 0; cidx = 0; retries = 0
     };
-    /* gf_limits_done: the call ended; its place is free (PLACE_RELEASE,
-     * guarded by the holder), before the outcome is written. */
+    /* gf_engine_standby_settle, then gf_limits_done: the call ended; its
+     * place goes to the standby row, or is free (PLACE_RELEASE, guarded
+     * by its holder), before the outcome is written. */
     CALL_ENDS(w);
-    PLACE_RELEASE(g, a, pl);
+    SETTLE(w, pl);
     goto write;
 
+lost:   /* the lease was lost during the call: the call ends, nothing is
+         * written, the place is passed or given back all the same */
+    CALL_ENDS(w);
+    SETTLE(w, pl);
+    goto idle;
+
 unused:   /* no call made (the deadline, the rescue rule): gf_limits_unused */
-    PLACE_RELEASE(g, a, pl);
+    PLACE_RELEASE(tg[w], ta[w], pl);
 
 write:
     /* apply(): the outcome statement */
@@ -522,6 +598,9 @@ init
         }
         for (i : 0 .. MAXC - 1) {
             hg[i] = NOBODY
+        }
+        for (i : 0 .. NW) {
+            sbfor[i] = NOBODY; tg[i] = NOBODY
         }
         for (i : 0 .. NR - 1) {
             run Request(i);

@@ -40,11 +40,12 @@ my %picks = (
 my $picks = join('', map { "SELECT ($picks{$_}) AS $_ \\gset\n" } sort keys %picks);
 my ($cursor, $some, $lineA) = (":'cursor'", ":'some'", ":'linea'");
 my @type_ops = (
-    [claim => "'w', 30, NULL, 'plan-a', 8, 0, 1, 0, NULL, 0"],
-    [claim => "'w', 30, NULL, 'plan-a', 8, 0, 1, 3, $some, 1", 'claim (a place handed on)'],
-    [claim => "'w', 30, NULL, 'plan-b', 0, 100, 1, 0, NULL, 0", 'claim (rate)'],
-    [claim => "'w', 30, NULL, 'plan-b', 0, 0, 1, 0, NULL, 0", 'claim (no limits)'],
-    [claim_polls => "'w', 30, NULL, 'plan-a', 8, 0, 16, 0, NULL, 0"],
+    [claim => "'w', 30, NULL, 'plan-a', 8, 0, 1, 0, NULL, 0, 0"],
+    [claim => "'w', 30, NULL, 'plan-a', 8, 0, 1, 3, $some, 1, 0", 'claim (a place handed on)'],
+    [claim => "'w', 30, NULL, 'plan-a', 8, 0, 1, 3, $some, 1, 1", 'claim (a standby for a place)'],
+    [claim => "'w', 30, NULL, 'plan-b', 0, 100, 1, 0, NULL, 0, 0", 'claim (rate)'],
+    [claim => "'w', 30, NULL, 'plan-b', 0, 0, 1, 0, NULL, 0, 0", 'claim (no limits)'],
+    [claim_polls => "'w', 30, NULL, 'plan-a', 8, 0, 16, 0, NULL, 0, 0"],
     [queue => "$lineA, 'plan-u1', NULL, NULL, 0"],
     [create_queue => "'plan-u1', 1, 0, 'p', 'p', NULL, NULL, NULL, 1, '{}', 3, 'plan-a', 120, 0, "
                      . "gen_random_uuid(), NULL, NULL, NULL"],
@@ -54,7 +55,8 @@ my @type_ops = (
     [schedule => "1000, 0, 0, 0, 0, NULL, NULL, 'plan-a', NULL, $some, 'w', 1"],
     [complete => "$some, 'x', 'plan-a', NULL, 'w', 1"],
     [fail => "$some, 'failed', 'API_ERROR', 'm', NULL, NULL, 'w', 1, NULL"],
-    [renew => "30, $some, 'w', 1"],
+    [renew => "30, $some, 'w', 1, NULL, 0"],
+    [renew => "30, $some, 'w', 1, $some, 2", 'renew (a place passed on)'],
     [keep => "30, 3, $some, 'w', 1"],
     [release => "0, 0, $some, 'w', 1"],
     [accepted => "'job', NULL, 'plan-a', $some, 'w', 1"],
@@ -86,7 +88,7 @@ my @global_ops = (
     [gf_provider_state => "'plan-a', 8"],
 );
 
-plan tests => 2 * (@type_ops + @global_ops + 2) + 11;
+plan tests => 2 * (@type_ops + @global_ops + 2) + @type_ops + 11;
 
 ok(-x $print, 'bench/lib/print-sql is built (make check)');
 
@@ -171,23 +173,24 @@ sub nodes {
 # Does the plan below n read the type table or the outbox itself (not
 # through a CTE, whose rows a LIMIT of the statement bounds)?
 sub reads_big {
-    my ($n) = @_;
+    my ($n, $tbl) = @_;
     my $rel = $n->{'Relation Name'} // '';
-    return 1 if $rel eq $table || $rel eq 'genflow_webhook_outbox';
-    return scalar grep { reads_big($_) } @{ $n->{Plans} // [] };
+    return 1 if $rel eq ($tbl // $table) || $rel eq 'genflow_webhook_outbox';
+    return scalar grep { reads_big($_, $tbl) } @{ $n->{Plans} // [] };
 }
 
 # What is wrong with a plan: a Seq Scan of the type table or the outbox,
 # or a Sort of their rows (a sort of a statement's own few rows, say the
 # refunds of a sweep's batch grouped by user, is no fault).
 sub faults {
-    my ($plan) = @_;
+    my ($plan, $tbl) = @_;
+    my $big = $tbl // $table;
     my @bad;
     for my $n (nodes($plan)) {
         my $t = $n->{'Node Type'} // '';
         my $rel = $n->{'Relation Name'} // '';
-        push @bad, "Seq Scan on $rel" if $t eq 'Seq Scan' && ($rel eq $table || $rel eq 'genflow_webhook_outbox');
-        push @bad, "$t of " . join(', ', @{ $n->{'Sort Key'} // [] }) if $t =~ /Sort$/ && reads_big($n);
+        push @bad, "Seq Scan on $rel" if $t eq 'Seq Scan' && ($rel eq $big || $rel eq 'genflow_webhook_outbox');
+        push @bad, "$t of " . join(', ', @{ $n->{'Sort Key'} // [] }) if $t =~ /Sort$/ && reads_big($n, $tbl);
     }
     return @bad;
 }
@@ -224,6 +227,28 @@ for my $op (@global_ops) {
 check_plans('due-work probe', print_sql('due', $type, $table, 'plan-a,plan-b'), 'NULL');
 check_plans('genflow_expire_orphans', scalar psql("SELECT genflow_orphans_sql('$table', '$type')"), '3600, 900');
 
+# ---- plans made while a type table is new -----------------------------------
+
+# mod_dbd's connections keep each statement's generic plan from its first
+# runs. For a new type (a site's first hour) that plan is made while the
+# table is empty and was never vacuumed, which PostgreSQL takes for ten
+# pages: a plan that scans the table there (a hash join of a claim's
+# picks with all of it) then reads every row, each time, once the queue
+# is deep, until an ANALYZE has the plan made again. Each statement's
+# generic plan on a new, empty table must read it by index or tuple id.
+my ($new_type, $new_table) = ('plan-new', 'plan_new_media');
+psql("SELECT genflow_create_type_table('$new_type', '$new_table')");
+for my $op (@type_ops) {
+    my ($name, $args, $label) = @$op;
+    my ($out, $ok) = explain_all("SET plan_cache_mode = force_generic_plan;\nPREPARE s AS "
+                                 . numbered(print_sql($new_type, $new_table, $name))
+                                 . ";\nEXPLAIN (FORMAT JSON) EXECUTE s($args);\n");
+    my $doc = $ok ? eval { $json->decode($out) } : undef;
+    my @bad = $doc ? faults($doc->[0]{Plan}, $new_table) : ("no plan: $out");
+    ok(!@bad, ($label // $name) . ', planned while its table was new: '
+              . (@bad ? join(', ', @bad) : 'index ranges only'));
+}
+
 # ---- how much the statements read, run on the rows ---------------------------
 
 # The most rows one scan of the type table returned in a run (per loop).
@@ -243,9 +268,9 @@ sub rows_read {
     return $most;
 }
 
-my $r = rows_read(print_sql($type, $table, 'claim'), "'w', 30, NULL, 'plan-a', 8, 0, 1, 0, NULL, 0");
+my $r = rows_read(print_sql($type, $table, 'claim'), "'w', 30, NULL, 'plan-a', 8, 0, 1, 0, NULL, 0, 0");
 ok($r >= 0 && $r <= 2, "a claim at 100,000 queued reads one row of the line ($r)");
-$r = rows_read(print_sql($type, $table, 'claim_polls'), "'w', 30, NULL, 'plan-a', 8, 0, 16, 0, NULL, 0");
+$r = rows_read(print_sql($type, $table, 'claim_polls'), "'w', 30, NULL, 'plan-a', 8, 0, 16, 0, NULL, 0, 0");
 ok($r >= 0 && $r <= 16, "a claim of polls reads at most its batch ($r)");
 $r = rows_read(print_sql('due', $type, $table, 'plan-a,plan-b'), 'NULL');
 ok($r >= 0 && $r <= 2, "the due-work probe reads a row per provider and line ($r)");

@@ -5,7 +5,9 @@
 # max_concurrent=, summed over the nodes, through a node killed with calls
 # open (its places free within the lease), a graceful restart and a rolling
 # restart of every node; rate= spaced evenly for all; a 429's pause kept by
-# every node; limits=node still counted per node. Then, on a server of two
+# every node; limits=node still counted per node; short calls, each place
+# passed in the child to the row claimed while its call was open (the
+# standby), unsent when a 429 ends that call. Then, on a server of two
 # children whose loops hold one attempt each, a place freed in a busy child
 # rings for an idle one (the doorbell).
 use strict;
@@ -20,7 +22,7 @@ use JSON::PP;
 use IPC::Open2;
 use Time::HiRes qw(sleep time);
 
-plan tests => 53;
+plan tests => 64;
 
 my $json = JSON::PP->new;
 my $mport = free_port();
@@ -62,6 +64,9 @@ GenFlowProvider siterate $prov rate=5/1
 GenFlowProvider nodecap $prov max_concurrent=2 limits=node
 <Location /api/health>
     SetHandler genflow-health
+</Location>
+<Location /api/metrics>
+    SetHandler genflow-metrics
 </Location>
 <Location /api/site-cap>
     GenFlowType site-lim
@@ -270,6 +275,10 @@ sub watch_open {
     mock_call(POST => '/_reject?n=1&retry_after=3');
     is(submit('site-cap', 1, "$tag first", '[latency:100]'), 1, 'one generation queued');
     ok(wait_for(sub { my @r = arrivals($tag, 429); @r >= 1 }, 20), 'the provider answered it 429');
+    # Freed by the hand-on's statement, which finds the provider paused,
+    # not left to its lease (4 s): the pause ends in 3.
+    ok(wait_for(sub { held_places('sitecap') == 0 }, 1.5),
+       'the place of the refused call is free at once');
     my ($t429) = arrivals($tag, 429);
     is(submit('site-cap', 9, "$tag then", '[latency:100]'), 9, 'nine more queued at the three nodes');
     ok(wait_for(sub { open_rows($tag) == 0 }, 60), 'all ended');
@@ -278,9 +287,49 @@ sub watch_open {
            'no node sent a submission before the pause ended (first after ' . ($ok[0] - $t429) . ' ms)');
 }
 
+# 7. Short calls: each place goes in the child to the row claimed while
+#    its call was open (the standby), with no statement between the end
+#    of one call and the start of the next. A 429 in the middle: the
+#    standby of the call it ended goes back to the queue, unsent.
+{
+    my $tag = "standby-$$";
+    my $passed = sub {
+        my $n = 0;
+        for my $b (values %base) {
+            my $m = own_api($b, GET => '/api/metrics', user => $u)->decoded_content;
+            $n += $1 if $m =~ /^genflow_engine_events_total\{event="standby"\} (\d+)/m;
+        }
+        return $n;
+    };
+    my $before = $passed->();
+    mock_call(POST => '/_reset');
+    is(submit_fast('site-cap', 90, $tag, '[latency:150]'), 90, '90 generations of 150 ms queued');
+    sleep 0.5;
+    mock_call(POST => '/_reject?n=1&retry_after=1');
+    my $most = watch_open(sub { open_rows($tag) == 0 }, 120);
+    cmp_ok($most, '>=', 0, 'all ended');
+    is(completed($tag), 90, 'all 90 completed');
+    my $st = mock_call(GET => '/_stats?arrivals=1');
+    is(scalar(grep { $_->{status} == 429 } @{ $st->{arrivals} }), 1, 'the provider refused one call (429)');
+    is($st->{peak}, 6, 'never more than 6 open at the provider, all nodes together');
+    is($st->{total}, 90, 'each generation submitted once: no standby was sent twice or left unsent');
+    is(scalar(@{ $st->{repeated} // [] }), 0, 'no prompt submitted twice');
+    my $n = $passed->() - $before;
+    cmp_ok($n, '>', 30, "places passed to their standby rows: $n of 90 calls "
+                        . '(genflow_engine_events_total{event="standby"})');
+    is(held_places('sitecap'), 0, 'every place given back')
+        or diag(psql("SELECT string_agg(format('place %s: g %s attempt %s owner %s lease %s s; row %s "
+                     . "attempts %s owner %s', s.place, s.generation_id, s.attempt, s.lease_owner, "
+                     . "round(extract(epoch FROM s.lease_until - now())::numeric, 1), g.status, "
+                     . "g.attempts, g.lease_owner), E'\n') FROM genflow_provider_places s "
+                     . "LEFT JOIN $table g ON g.id = s.generation_id WHERE s.provider = 'sitecap' "
+                     . "AND s.generation_id IS NOT NULL"));
+    ok(charged_once($tag), 'each charged once');
+}
+
 stop_own_server($dir{$_}) for @nodes;
 
-# 7. The doorbell: two children whose loops hold one attempt each, a
+# 8. The doorbell: two children whose loops hold one attempt each, a
 #    provider of two places. A child whose call ended has no room for the
 #    next row until its attempt lands; it rings, and the other child,
 #    idle, takes the place at once.

@@ -29,7 +29,7 @@ cp "$model" "$top/models/genflow_sql.pml" "$work/"
 cd "$work" || exit 1
 
 passed=0 failed=0
-MEMLIM=${GENFLOW_MODEL_MEMLIM:-2048}   # megabytes pan may use
+MEMLIM=${GENFLOW_MODEL_MEMLIM:-3072}   # megabytes pan may use (the engine's liveness run takes 1.9 GB)
 
 # run NAME EXPECT(pass|fail) MODE(safety|liveness) [spin -D switches]
 run() {

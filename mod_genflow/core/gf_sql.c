@@ -284,7 +284,7 @@ static const char QUEUE_SQL[] =
 #define CLAIM_ARGS \
     "WITH args AS (SELECT %s::text AS owner, %d::int AS lease, %s::text AS names," \
     " %s::text AS provider, %d::int AS max_concurrent, %d::int AS spacing_ms, %d::int AS batch," \
-    " %d::int AS held_place, %s::uuid AS held_id, %d::int AS held_attempt),"
+    " %d::int AS held_place, %s::uuid AS held_id, %d::int AS held_attempt, %d::int AS standby),"
 /* The gates of the provider's limits kept in the database for every node
  * (GenFlowProvider limits=site): the pause a 429 asked for (read), the
  * rate's next start (locked: two claims never take one start), and, for
@@ -310,6 +310,7 @@ static const char QUEUE_SQL[] =
     "    AND CASE WHEN " ARG("held_place") " > 0" \
     "        THEN s.place = " ARG("held_place") " AND s.generation_id = " ARG("held_id") \
     "         AND s.attempt = " ARG("held_attempt") \
+    "         AND (" ARG("standby") " = 0 OR s.lease_until >= now())" \
     "        ELSE s.generation_id IS NULL OR s.lease_until < now() END" \
     "    AND NOT EXISTS (SELECT 1 FROM lim WHERE lim.paused_until > now())" \
     "    AND (" ARG("spacing_ms") " = 0 OR EXISTS (SELECT 1 FROM rate))" \
@@ -319,6 +320,14 @@ static const char QUEUE_SQL[] =
     "   WHEN a.spacing_ms > 0 AND NOT EXISTS (SELECT 1 FROM rate) THEN 'rate'" \
     "   WHEN a.max_concurrent > 0 AND NOT EXISTS (SELECT 1 FROM place) THEN 'full'" \
     "   ELSE 'open' END AS state FROM args a),"
+
+/* The claimed rows are updated by the tuple ids their lock returned (the
+ * newest versions, locked by this statement, so unchanged since): a TID
+ * scan, whatever the statistics. Joined by id alone, a plan cached while
+ * the table was empty (a new type, a site's first hour) hash-joins the
+ * picks with a sequential scan of the whole table, each claim reading
+ * every row there is by the time the queue is deep. */
+#define CLAIM_BY_TID "g.ctid = pick.tid AND g.id = pick.id"
 
 /* What a claim sets: a lease, the attempt's number (which guards every
  * later write of the attempt), and the first claim's start and deadline;
@@ -334,17 +343,20 @@ static const char QUEUE_SQL[] =
 /* The places the claimed rows hold (row n takes place n), and the rate's
  * next start, S/N after this one (or after the last, if that is later):
  * the starts are spread evenly and no window of S seconds holds more
- * than N. */
+ * than N. A standby claim (standby = 1) takes no place and frees none:
+ * its row waits in the child for the held place, whose call is still
+ * open, and runs under that place's holder when the call ends. */
 #define CLAIM_TAKE \
     " took AS (UPDATE genflow_provider_places s SET generation_id = c.id, attempt = c.attempts," \
     "   lease_owner = c.lease_owner, lease_until = c.lease_until" \
-    "  FROM place, claimed c WHERE c.n = place.n" \
+    "  FROM place, claimed c WHERE c.n = place.n AND " ARG("standby") " = 0" \
     "   AND s.provider = place.provider AND s.place = place.place)," \
     " freed AS (UPDATE genflow_provider_places s SET generation_id = NULL, attempt = NULL," \
     "   lease_owner = NULL, lease_until = NULL" \
     "  WHERE " ARG("held_place") " > 0 AND s.provider = " ARG("provider") \
     "   AND s.place = " ARG("held_place") " AND s.generation_id = " ARG("held_id") \
-    "   AND s.attempt = " ARG("held_attempt") " AND NOT EXISTS (SELECT 1 FROM claimed))," \
+    "   AND s.attempt = " ARG("held_attempt") " AND " ARG("standby") " = 0" \
+    "   AND NOT EXISTS (SELECT 1 FROM claimed))," \
     " spaced AS (UPDATE genflow_provider_limits l" \
     "   SET next_start_at = greatest(l.next_start_at, now())" \
     "       + make_interval(secs => " ARG("spacing_ms") " / 1000.0)" \
@@ -379,7 +391,10 @@ static const char QUEUE_SQL[] =
  * none), a batch size (unused here), and a place a call that just ended
  * still holds (its number, generation and attempt; 0, NULL, 0: none): the
  * claimed row takes that very place, handed on in the one statement,
- * and when nothing is claimed the place is freed. Takes one row of that provider
+ * and when nothing is claimed the place is freed; with standby 1 the
+ * place's call is still open (its holder and its lease are only checked):
+ * the row is claimed to take the place in the child when the call ends
+ * (mod_genflow_engine_standby.c), and nothing is freed. Takes one row of that provider
  * that has no accepted provider job, if the provider's gates let a call
  * start: first a row claimed before whose next attempt is due (a retry,
  * a fallback, a rescue: a started generation, its deadline running),
@@ -390,22 +405,22 @@ static const char QUEUE_SQL[] =
 static const char CLAIM_SQL[] =
     CLAIM_ARGS
     CLAIM_GATES("1")
-    " again AS MATERIALIZED (SELECT d.id, d.lease_owner AS prev_owner FROM {T} d"
+    " again AS MATERIALIZED (SELECT d.id, d.ctid AS tid, d.lease_owner AS prev_owner FROM {T} d"
     "  WHERE (SELECT state FROM gate) = 'open'"
     "   AND d.status = 'processing' AND d.provider_job_id IS NULL"
     "   AND d.cur_provider = " ARG("provider")
     "   AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())"
     "   AND d.queued_at IS NOT NULL" SERVED_BY("d", ARG("names"))
     "  ORDER BY d.next_attempt_at LIMIT 1 FOR UPDATE OF d SKIP LOCKED),"
-    " fresh AS MATERIALIZED (SELECT d.id, NULL::text AS prev_owner FROM {T} d"
+    " fresh AS MATERIALIZED (SELECT d.id, d.ctid AS tid, NULL::text AS prev_owner FROM {T} d"
     "  WHERE (SELECT state FROM gate) = 'open' AND NOT EXISTS (SELECT 1 FROM again)"
     "   AND d.status = 'pending' AND d.queued_at IS NOT NULL"
     "   AND d.cur_provider = " ARG("provider") SERVED_BY("d", ARG("names"))
     "  ORDER BY d.turn, d.next_attempt_at LIMIT 1 FOR UPDATE OF d SKIP LOCKED),"
-    " pick AS (SELECT id, prev_owner, 1::bigint AS n FROM again"
-    "  UNION ALL SELECT id, prev_owner, 1::bigint FROM fresh),"
+    " pick AS (SELECT id, tid, prev_owner, 1::bigint AS n FROM again"
+    "  UNION ALL SELECT id, tid, prev_owner, 1::bigint FROM fresh),"
     " claimed AS (" CLAIM_SET
-    "  FROM pick WHERE g.id = pick.id RETURNING g.*, pick.prev_owner, pick.n),"
+    "  FROM pick WHERE " CLAIM_BY_TID " RETURNING g.*, pick.prev_owner, pick.n),"
     CLAIM_TAKE
     CLAIM_RESULT;
 
@@ -422,15 +437,15 @@ static const char CLAIM_POLLS_SQL[] =
     " room AS MATERIALIZED (SELECT CASE WHEN (SELECT state FROM gate) <> 'open' THEN 0"
     "   WHEN a.max_concurrent > 0 THEN (SELECT count(*) FROM place)"
     "   WHEN a.spacing_ms > 0 THEN 1 ELSE a.batch END AS n FROM args a),"
-    " polls AS MATERIALIZED (SELECT d.id, d.lease_owner AS prev_owner FROM {T} d"
+    " polls AS MATERIALIZED (SELECT d.id, d.ctid AS tid, d.lease_owner AS prev_owner FROM {T} d"
     "  WHERE d.status = 'processing' AND d.provider_job_id IS NOT NULL"
     "   AND d.cur_provider = " ARG("provider")
     "   AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())"
     "   AND d.queued_at IS NOT NULL" SERVED_BY("d", ARG("names"))
     "  ORDER BY d.next_attempt_at LIMIT (SELECT n FROM room) FOR UPDATE OF d SKIP LOCKED),"
-    " pick AS (SELECT id, prev_owner, row_number() OVER () AS n FROM polls),"
+    " pick AS (SELECT id, tid, prev_owner, row_number() OVER () AS n FROM polls),"
     " claimed AS (" CLAIM_SET
-    "  FROM pick WHERE g.id = pick.id RETURNING g.*, pick.prev_owner, pick.n),"
+    "  FROM pick WHERE " CLAIM_BY_TID " RETURNING g.*, pick.prev_owner, pick.n),"
     CLAIM_TAKE
     CLAIM_RESULT;
 
@@ -460,25 +475,32 @@ static const char SCHEDULE_SQL[] =
     "  AND g.status = 'processing'"
     " RETURNING g.id::text";
 
-/* args: lease seconds, id, lease owner, attempt. The heartbeat of a
- * running attempt: only the holder of this very attempt extends its
- * lease; no row means the lease was taken over or the generation ended
- * (cancelled), and the attempt must write nothing. The place the attempt
- * holds in its provider's limits (sql/022) is renewed too, whether or not
- * the row still is the attempt's: the call is open until the attempt
- * gives the place back. Only lease_until changes: an update that indexes
- * need not hear of. It never shortens a lease (a kept poll's covers its
- * next polls). */
+/* args: lease seconds, id, lease owner, attempt, and the holder of the
+ * place the attempt calls under (generation and attempt; NULL, 0: the
+ * attempt itself). The heartbeat of a running attempt: only the holder of
+ * this very attempt extends its lease; no row means the lease was taken
+ * over or the generation ended (cancelled), and the attempt must write
+ * nothing. The place the attempt holds in its provider's limits (sql/022)
+ * is renewed too, whether or not the row still is the attempt's: the call
+ * is open until the attempt gives the place back. A place passed on in
+ * the child (a standby row) keeps the holder that claimed it. The row
+ * says how many places were renewed (0: the place is no longer held by
+ * that holder). Only lease_until changes: an update that indexes need not
+ * hear of. It never shortens a lease (a kept poll's covers its next
+ * polls). */
 static const char RENEW_SQL[] =
-    "WITH args AS (SELECT %d::int AS lease, %s::uuid AS id, %s::text AS owner, %d::int AS attempt),"
+    "WITH args AS (SELECT %d::int AS lease, %s::uuid AS id, %s::text AS owner, %d::int AS attempt,"
+    " %s::uuid AS place_id, %d::int AS place_attempt),"
     " renewed AS (UPDATE {T} g SET lease_until = greatest(g.lease_until,"
     "   now() + make_interval(secs => " ARG("lease") "))"
     "  WHERE g.id = " ARG("id") " AND g.lease_owner = " ARG("owner")
     "   AND g.attempts = " ARG("attempt") " AND g.status = 'processing' RETURNING 1),"
     " held AS (UPDATE genflow_provider_places s"
     "   SET lease_until = now() + make_interval(secs => " ARG("lease") ")"
-    "  WHERE s.generation_id = " ARG("id") " AND s.attempt = " ARG("attempt") ")"
-    " SELECT 1 FROM renewed";
+    "  WHERE s.generation_id = COALESCE(" ARG("place_id") ", " ARG("id") ")"
+    "   AND s.attempt = CASE WHEN " ARG("place_id") " IS NULL THEN " ARG("attempt")
+    "    ELSE " ARG("place_attempt") " END RETURNING 1)"
+    " SELECT (SELECT count(*) FROM held)::text FROM renewed";
 
 /* args: seconds, poll count, id, lease owner, attempt. A poll its child
  * keeps for the next ones (mod_genflow_engine_keep.c): the lease, and the
@@ -669,12 +691,14 @@ static const char EXPIRE_OVERDUE_SQL[] =
 
 /* args: retention seconds. Failed and cancelled rows older than that go;
  * completed rows are the user's gallery and stay; the ledger stays. */
-/* (The <table>_prunable partial index of sql/010 serves the inner search.) */
+/* (The <table>_prunable partial index of sql/010 serves the inner search;
+ * the rows go by tuple id, a TID scan whatever the statistics: by
+ * id = ANY(...), a plan cached while the table was new scans it all.) */
 static const char PRUNE_SQL[] =
-    "WITH d AS (DELETE FROM {T} g WHERE g.id = ANY(ARRAY(SELECT x.id FROM {T} x"
+    "WITH d AS (DELETE FROM {T} g USING (SELECT x.ctid AS tid FROM {T} x"
     "   WHERE x.status IN ('failed', 'cancelled')"
-    "     AND x.finished_at < now() - make_interval(secs => %d) LIMIT 500))"
-    "  RETURNING 1)"
+    "     AND x.finished_at < now() - make_interval(secs => %d) LIMIT 500) p"
+    "  WHERE g.ctid = p.tid RETURNING 1)"
     " SELECT count(*)::text FROM d";
 
 /* args: provider job id. A provider's webhook says the job finished: poll

@@ -82,9 +82,11 @@ static int attempt_statement_now(server_rec *s, apr_pool_t *p, const gf_claim_t 
 
     if (!dbd) return -1;
     if (op == GF_SQL_RENEW) {
-        st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 4,
+        /* With the attempt's own place, if it claimed one (a place passed
+         * on to it is the heartbeat's). */
+        st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 6,
                            apr_ltoa(p, gf_conf_lease_secs(gf_server_conf(s))), c->id,
-                           c->lease_owner, apr_ltoa(p, c->attempts));
+                           c->lease_owner, apr_ltoa(p, c->attempts), NULL, "0");
     }
     else {
         /* RELEASE: a submission cut off may have been accepted; a
@@ -250,8 +252,9 @@ static void fill_job(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
 /* Submit to or poll the provider (an upload source is read first), with
  * its limits, metrics and circuit told. res holds the answer. */
 static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
-                          const gf_provider_t *prov, gf_job_t *job, gf_limits_hold_t *hold,
-                          apr_uint32_t probe, gf_provider_result_t *res)
+                          const gf_provider_t *prov, gf_job_t *job, gf_attempt_t *slot,
+                          gf_limits_hold_t *hold, apr_uint32_t probe,
+                          gf_provider_result_t *res)
 {
     int called = 0;
 
@@ -267,12 +270,16 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     if (!gf_input_upload_id(c->source_image)
         || (c->provider_job_id && prov->kind != &gf_provider_kind_local)
         || resolve_upload(s, p, c, prov, job, res)) {
+        /* The row that takes the place when this call ends, claimed
+         * meanwhile (mod_genflow_engine_standby.c). */
+        gf_standby_t *sb = gf_engine_standby_begin(s, hold);
         apr_time_t t0 = apr_time_now();
         const char *outcome, *code;
         gf_provider_attempt(prov, job, c->provider_job_id, p, res);
         if (APLOGdebug(s)) {
             gf_run_log(s, p, APLOG_DEBUG, c, prov->name, "called", NULL, NULL);
         }
+        gf_engine_standby_settle(sb, slot, hold, res, apr_time_now() - t0);
         gf_limits_done(s, prov, hold, res);
         gf_metrics_classify(res, &outcome, &code);
         gf_metrics_provider_call(gf_metrics(), prov->name,
@@ -357,7 +364,7 @@ int gf_run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *s
         default: break;
         }
         fill_job(s, p, c, entry, prov, &ab, &job);
-        call_provider(s, p, c, prov, &job, hold, probe, &res);
+        call_provider(s, p, c, prov, &job, slot, hold, probe, &res);
         if (left_behind(s, p, c, prov, slot)) return 1;
     }
     apr_generate_random_bytes((unsigned char *)&rnd, sizeof(rnd));

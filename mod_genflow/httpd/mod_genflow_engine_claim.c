@@ -43,6 +43,30 @@ static void fill_claim(const gf_type_t *t, const char *const *row, const char *l
     c->lease_owner = lease_owner;
 }
 
+server_rec *gf_run_fill(const gf_database_t *e, const gf_type_t *t, const char *const *row,
+                        const char *lease_owner, const gf_limits_hold_t *hold, gf_claim_t *c,
+                        gf_attempt_t *slot)
+{
+    server_rec *s;
+    fill_claim(t, row, lease_owner, c);
+    /* The claim took only rows of the main server (no name: the database's
+     * first server, the main one when it mounts types) or of a virtual
+     * host of this engine. */
+    if (!(s = gf_database_server_for(e, c->server_name))) s = e->s;
+    /* The claim leased the row a moment ago (kept polls extend it from
+     * here; a margin for the time since). */
+    c->lease_end = apr_time_now() + apr_time_from_sec(gf_conf_lease_secs(gf_server_conf(s)))
+                   - apr_time_from_sec(2);
+    c->seen = gf_engine_change_seq();
+    memset(slot, 0, sizeof(*slot));
+    if (hold && hold->prov && hold->place > 0) {
+        apr_cpystrn(slot->place_id, hold->id, sizeof(slot->place_id));
+        slot->place_attempt = hold->attempt;
+        slot->place_until = c->lease_end;
+    }
+    return s;
+}
+
 /* Run one claimed row under its slot (heartbeats follow it), with the
  * settings of the server (virtual host) that created it, and the place of
  * its provider's limits the claim took for it (hold), which goes back
@@ -52,18 +76,8 @@ static int run_row(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
                    gf_limits_hold_t *hold)
 {
     gf_claim_t c;
-    server_rec *s;
+    server_rec *s = gf_run_fill(e, t, row, lease_owner, hold, &c, slot);
     int rc;
-    fill_claim(t, row, lease_owner, &c);
-    /* The claim took only rows of the main server (no name: the database's
-     * first server, the main one when it mounts types) or of a virtual
-     * host of this engine. */
-    if (!(s = gf_database_server_for(e, c.server_name))) s = e->s;
-    /* The claim leased the row a moment ago (kept polls extend it from
-     * here; a margin for the time since). */
-    c.lease_end = apr_time_now() + apr_time_from_sec(gf_conf_lease_secs(gf_server_conf(s)))
-                  - apr_time_from_sec(2);
-    c.seen = gf_engine_change_seq();
     gf_attempt_begin(slot, s, t, c.id, lease_owner, c.attempts);
     rc = gf_run_claimed(s, p, &c, slot, hold);
     gf_attempt_end(slot);
@@ -249,8 +263,11 @@ int gf_run_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
     if (want <= 0) return 0;
     /* A provider no chain of this server names any more (a row of an
      * earlier configuration) is claimed without limits: its attempt
-     * fails over to the chain's next entry. */
-    if (prov && !gf_limits_gate_open(prov, want, hand_on || held, &g)) {
+     * fails over to the chain's next entry. With a place held, the
+     * statement runs whatever this httpd knows (a 429 just paused the
+     * provider here): it is what frees the place when nothing can take
+     * it. */
+    if (prov && !gf_limits_gate_open(prov, want, hand_on || held, &g) && !held) {
         gf_skip_add(skip, provider);
         return 0;
     }
@@ -265,6 +282,7 @@ int gf_run_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
     args[GF_CLAIM_ARG_HELD_PLACE] = apr_itoa(p, held ? held->place : 0);
     args[GF_CLAIM_ARG_HELD_ID] = held ? held->id : NULL;
     args[GF_CLAIM_ARG_HELD_ATTEMPT] = apr_itoa(p, held ? held->attempt : 0);
+    args[GF_CLAIM_ARG_STANDBY] = "0";
     if (!(dbd = gf_db_open(p, s))) {
         gf_limits_gate_close(&g, NULL, NULL);
         return -1;
@@ -290,6 +308,43 @@ int gf_run_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
     rc = run_claimed_rows(e, p, t, rows, lease_owner, places, &g);
     gf_limits_gate_close(&g, "open", NULL);
     return rc;
+}
+
+int gf_run_claim_standby(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
+                         const gf_limits_hold_t *held, const char *lease_owner,
+                         const char ***row)
+{
+    server_rec *s = e->s;
+    gf_server_conf_t *sc = gf_server_conf(s);
+    const char *args[GF_CLAIM_ARGS];
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    ap_dbd_t *dbd;
+    int k;
+
+    args[GF_CLAIM_ARG_OWNER] = lease_owner;
+    args[GF_CLAIM_ARG_LEASE] = apr_ltoa(p, gf_conf_lease_secs(sc));
+    args[GF_CLAIM_ARG_NAMES] = e->names;
+    args[GF_CLAIM_ARG_PROVIDER] = held->prov->name;
+    args[GF_CLAIM_ARG_MAX_CONCURRENT] = apr_itoa(p, held->prov->limit.max_concurrent);
+    args[GF_CLAIM_ARG_SPACING_MS] = "0";
+    args[GF_CLAIM_ARG_BATCH] = "1";
+    args[GF_CLAIM_ARG_HELD_PLACE] = apr_itoa(p, held->place);
+    args[GF_CLAIM_ARG_HELD_ID] = held->id;
+    args[GF_CLAIM_ARG_HELD_ATTEMPT] = apr_itoa(p, held->attempt);
+    args[GF_CLAIM_ARG_STANDBY] = "1";
+    if (!(dbd = gf_db_open(p, s))) return -1;
+    st = gf_db_pselectv(s, p, dbd, t->labels[GF_SQL_CLAIM], &rows, GF_CLAIM_ARGS, args);
+    gf_db_close(s, dbd);
+    if (st != GF_DB_OK || rows->ncols != GF_CLAIM_COLS) return -1;
+    if (rows->nrows == 0 || !rows->rows[0][GF_CLAIM_ID]) {
+        gf_metrics_claim(gf_metrics(), "empty");
+        return 0;
+    }
+    gf_metrics_claim(gf_metrics(), "claimed");
+    *row = apr_pcalloc(p, sizeof(char *) * (apr_size_t)rows->ncols);
+    for (k = 0; k < rows->ncols; k++) (*row)[k] = rows->rows[0][k];
+    return 1;
 }
 
 /* The names of list, split (at most GF_NAMES_MAX). */

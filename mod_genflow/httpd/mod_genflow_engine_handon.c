@@ -55,9 +55,8 @@ static int take_handon(gf_engine_t *W, gf_skip_t *names)
     return names->names[0] != '\0';
 }
 
-/* Engine e's types that name provider, highest priority first (the
- * order of e->types among equals). */
-static int types_of(const gf_database_t *e, const char *provider, const gf_type_t **out, int max)
+int gf_engine_types_of(const gf_database_t *e, const char *provider, const gf_type_t **out,
+                       int max)
 {
     int n = 0, i, j;
     for (i = 0; i < e->types->nelts && n < max; i++) {
@@ -80,7 +79,7 @@ static int hand_on_one(gf_engine_t *W, apr_pool_t *pool, const char *provider,
         for (j = 0; j < W->databases->nelts && !W->stopping; j++) {
             const gf_database_t *e = APR_ARRAY_IDX(W->databases, j, gf_database_t *);
             const gf_type_t *types[64];
-            int n = types_of(e, provider, types, 64), i;
+            int n = gf_engine_types_of(e, provider, types, 64), i;
             for (i = 0; i < n; i++) {
                 gf_skip_t skip;
                 int places = gf_engine_reserve(polls ? GF_POLL_BATCH : 1), rc;
@@ -125,8 +124,7 @@ int gf_engine_hand_on(gf_engine_t *W, apr_pool_t *pool, const char *lease_owner)
     return worked;
 }
 
-/* The child's database that serves server s. */
-static const gf_database_t *database_of(gf_engine_t *W, server_rec *s)
+const gf_database_t *gf_engine_database_of(gf_engine_t *W, server_rec *s)
 {
     int j, k;
     for (j = 0; j < W->databases->nelts; j++) {
@@ -149,8 +147,8 @@ int gf_engine_hand_on_place(server_rec *s, const gf_provider_t *prov, const gf_l
     const char *owner;
     int n, i, places, rc;
 
-    if (!W || W->stopping || !prov || !(e = database_of(W, s))
-        || (n = types_of(e, prov->name, types, 64)) == 0) {
+    if (!W || W->stopping || !prov || !(e = gf_engine_database_of(W, s))
+        || (n = gf_engine_types_of(e, prov->name, types, 64)) == 0) {
         return 0;
     }
     if (gf_engine_pool(&pool, "genflow_hand_on") != APR_SUCCESS) return 0;

@@ -43,9 +43,23 @@ typedef struct gf_attempt_t {
     int attempt;
     volatile int active;
     volatile int lost;           /* the lease is gone: write nothing */
+    /* The place of its provider's limits kept in the database that the
+     * attempt calls under (place_id empty: none): its holder, the attempt
+     * that claimed it (this one, or one before it in the child that
+     * passed it on: mod_genflow_engine_standby.c), renewed with the
+     * attempt's lease; and until when its lease is known to run (0: the
+     * heartbeat found it no longer that holder's). Set before
+     * gf_attempt_begin, then with gf_attempt_place. */
+    char place_id[40];
+    int place_attempt;
+    apr_time_t place_until;
 } gf_attempt_t;
 void gf_attempt_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, const char *id,
                       const char *owner, int attempt);
+/* The place's lease of a running attempt, as the heartbeat last saw it
+ * (until: set it; 0 with get: read it), under the child's mutex. */
+void gf_attempt_place_set(gf_attempt_t *a, apr_time_t until);
+apr_time_t gf_attempt_place_until(gf_attempt_t *a);
 void gf_attempt_end(gf_attempt_t *a);
 int gf_attempt_lost(const gf_attempt_t *a);
 
@@ -111,6 +125,20 @@ int gf_run_claim(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t, cons
 int gf_run_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
                       const char *provider, int polls, int hand_on, const gf_limits_hold_t *held,
                       const char *lease_owner, int *places, gf_skip_t *skip);
+/* A standby for the place held (kept in the database, its call still
+ * open): one due row of held's provider without an accepted job, claimed
+ * under a lease without a place of its own, to run under held when the
+ * call ends (mod_genflow_engine_standby.c). 1 with *row (in p), 0 when
+ * none was due or the place is no longer held's, -1 on database trouble. */
+int gf_run_claim_standby(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
+                         const gf_limits_hold_t *held, const char *lease_owner,
+                         const char ***row);
+/* A claimed row as its attempt reads it (c, from row, which it points
+ * into), its server (returned), and its slot, not yet begun, with the
+ * place it calls under (hold, if any). */
+server_rec *gf_run_fill(const gf_database_t *e, const gf_type_t *t, const char *const *row,
+                        const char *lease_owner, const gf_limits_hold_t *hold, gf_claim_t *c,
+                        gf_attempt_t *slot);
 /* Work type t on engine e's database: its due providers (due, from the
  * probe), new work first, starting at the rotate-th provider, leaving
  * those of skip alone; one claim at most. As gf_run_claim. */
@@ -175,6 +203,15 @@ typedef struct gf_hop_t {
     struct gf_hop_t *next;
 } gf_hop_t;
 
+/* A provider's recent times in this child (mod_genflow_engine_standby.c):
+ * its calls and the standby claims for it, moving averages; touched on
+ * the loop's thread only. */
+#define GF_PACE_MAX 16
+typedef struct {
+    const char *provider;        /* NULL: a free entry */
+    apr_interval_time_t call, claim;
+} gf_pace_t;
+
 typedef struct gf_engine_t {
     server_rec *s;               /* the main server: for the child's own log lines */
     apr_array_header_t *databases; /* gf_database_t *: one engine each */
@@ -207,6 +244,7 @@ typedef struct gf_engine_t {
     struct gf_keep_t *keep;      /* polls kept for their next poll; NULL: none
                                   * (mod_genflow_engine_keep.c) */
     apr_allocator_t *flights;    /* the blocks of the attempts' pools (gf_engine_pool) */
+    gf_pace_t pace[GF_PACE_MAX]; /* providers' call and claim times (the loop's) */
     void (*on_change)(const char *id); /* told after the waiters (child_init) */
 } gf_engine_t;
 
@@ -218,6 +256,24 @@ static APR_INLINE gf_engine_t *gf_engine(void)
     gf_process_t *P = gf_process();
     return P ? P->workers : NULL;
 }
+
+/* mod_genflow_engine_handon.c: engine e's types that name provider,
+ * highest priority first (the order of e->types among equals), into out;
+ * and the child's database that serves server s (NULL: none). */
+int gf_engine_types_of(const gf_database_t *e, const char *provider, const gf_type_t **out,
+                       int max);
+const gf_database_t *gf_engine_database_of(gf_engine_t *W, server_rec *s);
+
+/* mod_genflow_engine_standby.c: the row a call under a place kept in the
+ * database hands its place to when it ends, claimed while the call is in
+ * flight. begin: before the call (NULL: no standby for it); settle: after
+ * it, with its result: 1 when the place went to the standby (the hold is
+ * then empty), 0 when the place is the caller's to give back or hand on
+ * (and any standby row went back to the queue). */
+typedef struct gf_standby_t gf_standby_t;
+gf_standby_t *gf_engine_standby_begin(server_rec *s, const gf_limits_hold_t *hold);
+int gf_engine_standby_settle(gf_standby_t *sb, gf_attempt_t *slot, gf_limits_hold_t *hold,
+                             const gf_provider_result_t *res, apr_interval_time_t took);
 
 /* mod_genflow_engine_changes.c: wake the waiters of id (all: NULL) and forget
  * what the status cache holds of it; wake one (all) idle worker(s). */

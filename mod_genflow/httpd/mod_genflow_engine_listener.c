@@ -26,6 +26,22 @@
 #define LISTEN_TICK_MS   250          /* the listener checks for stop this often */
 #define RECONNECT_WAIT   apr_time_from_sec(1)
 
+/* The place's lease of attempt a, if it still runs (the record live, the
+ * same attempt). */
+static void renewed_place(gf_engine_t *W, const gf_attempt_t *live, const gf_attempt_t *a,
+                          apr_time_t until)
+{
+    gf_attempt_t *x;
+    apr_thread_mutex_lock(W->mutex);
+    for (x = W->attempts; x; x = x->next) {
+        if (x == live && !strcmp(x->id, a->id) && x->attempt == a->attempt) {
+            x->place_until = until;
+            break;
+        }
+    }
+    apr_thread_mutex_unlock(W->mutex);
+}
+
 /* Renew the lease of every running attempt of this child, each with its
  * server's lease and on its server's database: one pooled connection per
  * run of attempts of the same server (usually one for the whole beat),
@@ -61,9 +77,22 @@ static void beat(gf_engine_t *W, apr_pool_t *p)
         /* No connection: the lease may lapse, the statements' guards hold. */
         if (!dbd && !(dbd = gf_db_open(p, a->s))) continue;
         dbd_s = a->s;
-        st = gf_db_pselect(a->s, p, dbd, a->type->labels[GF_SQL_RENEW], &rows, 4,
-                           apr_itoa(p, gf_conf_lease_secs(gf_server_conf(a->s))), a->id,
-                           a->owner, apr_itoa(p, a->attempt));
+        {
+            int lease = gf_conf_lease_secs(gf_server_conf(a->s));
+            apr_time_t t0 = apr_time_now();
+            st = gf_db_pselect(a->s, p, dbd, a->type->labels[GF_SQL_RENEW], &rows, 6,
+                               apr_itoa(p, lease), a->id, a->owner, apr_itoa(p, a->attempt),
+                               a->place_id[0] ? a->place_id : NULL,
+                               apr_itoa(p, a->place_attempt));
+            if (st == GF_DB_OK && rows->nrows == 1 && a->place_id[0]) {
+                /* The place's lease runs a lease from the statement's
+                 * start (less a margin for clocks), or it is no longer
+                 * its holder's. */
+                renewed_place(W, seen[i].live, a,
+                              rows->rows[0][0] && atoi(rows->rows[0][0]) > 0
+                              ? t0 + apr_time_from_sec(lease) - apr_time_from_sec(2) : 0);
+            }
+        }
         if (st != GF_DB_OK || rows->nrows != 0) continue;
         apr_thread_mutex_lock(W->mutex);
         {

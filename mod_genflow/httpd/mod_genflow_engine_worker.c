@@ -66,6 +66,26 @@ void gf_attempt_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, const 
     apr_thread_mutex_unlock(W->mutex);
 }
 
+void gf_attempt_place_set(gf_attempt_t *a, apr_time_t until)
+{
+    gf_engine_t *W = gf_engine();
+    if (!W || !a) return;
+    apr_thread_mutex_lock(W->mutex);
+    a->place_until = until;
+    apr_thread_mutex_unlock(W->mutex);
+}
+
+apr_time_t gf_attempt_place_until(gf_attempt_t *a)
+{
+    gf_engine_t *W = gf_engine();
+    apr_time_t until;
+    if (!W || !a) return 0;
+    apr_thread_mutex_lock(W->mutex);
+    until = a->place_until;
+    apr_thread_mutex_unlock(W->mutex);
+    return until;
+}
+
 void gf_attempt_end(gf_attempt_t *a)
 {
     gf_engine_t *W = gf_engine();
