@@ -146,7 +146,10 @@ static void claim_standby(gf_standby_t *sb)
     sb->state = SB_CLAIMING;
     t0 = apr_time_now();
     gf_loop_blocking(claim_now, sb);
-    average(&pace_of(W, sb->hold.prov->name)->claim, apr_time_now() - t0);
+    {
+        gf_pace_t *pace = pace_of(W, sb->hold.prov->name);
+        if (pace) average(&pace->claim, apr_time_now() - t0);
+    }
     if (!sb->t) {
         gf_engine_unreserve(1);
         sb->state = SB_EMPTY;
@@ -240,7 +243,12 @@ int gf_engine_standby_settle(gf_standby_t *sb, gf_attempt_t *slot, gf_limits_hol
     gf_engine_t *W = gf_engine();
     int passed = 0;
 
-    if (W && hold->prov) average(&pace_of(W, hold->prov->name)->call, took);
+    /* The pace is the loop's (a row run on a worker thread, without the
+     * loop, leaves it alone). */
+    if (W && hold->prov && gf_loop_in_fiber()) {
+        gf_pace_t *pace = pace_of(W, hold->prov->name);
+        if (pace) average(&pace->call, took);
+    }
     if (!sb) return 0;
     if (sb->state == SB_CLAIMING) gf_loop_await(await_caller, sb);
     if (sb->state == SB_READY && passable(slot, hold, res)) {
