@@ -33,8 +33,10 @@
  * A call that ends while its standby is being claimed waits for that
  * claim (on its way already: sooner than a new one); one that ends while
  * the standby still sleeps, or when nothing was due, hands on the usual
- * way. Only the first entry of a chain without a rate= is done this way
- * (a rate's start is taken by the claim that starts the call).
+ * way. Only for providers without rate= (a rate's start is taken by the
+ * claim that starts the call), and only rows without an accepted job (the
+ * standby claim is CLAIM's): the due polls of a provider are left to the
+ * hand-on.
  *
  * Everything here runs on the loop's thread (the fibers of the call and
  * of its standby), but the claim's statement, on a worker thread.
