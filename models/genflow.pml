@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* genflow.pml: the job and credit state machine of mod_genflow, for spin.
  *
  * Every statement step (genflow_sql.pml) mirrors one SQL statement of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* genflow_sql.pml: the SQL statements of the model (included by
  * genflow.pml), one inline each, and the properties checked after every
  * statement. Each statement is one d_step: guard = its WHERE clause,

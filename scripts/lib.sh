@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # scripts/lib.sh: shared steps of scripts/demo and scripts/test (sourced).
 #
 # Packages, the build, and a throwaway PostgreSQL cluster. Nothing here

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 001: accounts and the append-only credit ledger (docs/operations.md).
 --
 -- Invariants the database itself enforces:

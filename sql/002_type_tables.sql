@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 002: one dedicated table per generation type (README.md), all made by the
 -- same function so a site can add a type with one call:
 --     SELECT genflow_create_type_table('my-type', 'my_type_media');

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 003: columns of the background job engine (docs/operations.md) on every type table.
 --
 -- A generation is "queued" once generate/retry asked for it (queued_at);

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 004: presets (docs/api.md, issue 5). Each preset belongs to a type; every
 -- ISO week a deterministic rotation makes GenFlowPresetsPerWeek of a type's
 -- enabled presets active (the module computes it from `position`).

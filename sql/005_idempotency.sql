@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 005: Idempotency-Key records (docs/api.md). The first request for
 -- (user, key) owns the record while it runs; its answer is stored and
 -- replayed for 24 h. The primary key makes concurrent duplicates collide

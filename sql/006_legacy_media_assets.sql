@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 006: moving a legacy unified media table into the dedicated type tables
 -- (issue 5). Nothing runs at migration time: an administrator calls
 --     SELECT * FROM genflow_migrate_media_assets();

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 007: the engine under real load and real failures.
 --
 --  * NOTIFY: every type table tells listeners (one connection per httpd

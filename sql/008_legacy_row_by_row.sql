@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 008: the legacy migration of 006, row by row.
 --
 -- 006 moved media_assets in one statement per run: one row with invalid

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 009: type table names of at most 50 characters.
 --
 -- A type table's indexes are named after it ("<table>_user_history",

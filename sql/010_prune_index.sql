@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 010: an index for the prune sweep.
 --
 -- Workers delete failed and cancelled generations older than the

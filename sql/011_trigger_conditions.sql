@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 011: triggers that run only when they have something to do.
 --
 -- Every create inserted a ledger row and a generation row, and each insert

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 012: deletions are announced.
 --
 -- Each httpd child keeps the status answers of finished generations

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 013: new work ahead of polls, and a cheap "is anything due?".
 --
 -- Workers took due rows in next_attempt_at order from one index, so with

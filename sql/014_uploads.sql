@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 014: users' uploaded pictures (POST /api/uploads, docs/api.md).
 --
 -- An upload is verified by decoding it before it is stored; this row is

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 015: each generation records the server (virtual host) that created it.
 --
 -- A site can mount types in several <VirtualHost>s, each with its own

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 016: the active count means "queued or processing".
 --
 -- genflow_accounts.active (sql/003) counted every generation not yet

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 017: genflow_create_type_table prints no NOTICE.
 --
 -- The function drops its triggers with DROP TRIGGER IF EXISTS before it

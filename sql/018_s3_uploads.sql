@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 018: uploads may live in an S3-compatible bucket (GenFlowS3).
 --
 -- A row names the backend that holds its bytes, so that a worker reads the

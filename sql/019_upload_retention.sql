@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 019: uploads are kept while they are used (GenFlowUploadRetention).
 --
 -- last_used_at is when the upload was made or last named as a create's

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 020: what provider calls cost (GenFlowProvider cost=, cost_per_unit=).
 --
 -- One row per attempt whose call reported a usage (AIML's credits,

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 021: webhooks to the site's backend (a create's webhook and webhookEvents).
 --
 -- The outbox: one row per event of a generation that asked for it, written

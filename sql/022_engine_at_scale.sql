@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 022: the engine at scale: claims, sweeps, gauges and reads in O(log n),
 -- users in turn without sorting the queue, and providers' limits kept in
 -- the database for every node together.

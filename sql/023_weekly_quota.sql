@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 023: the week's usage kept in the account, as the day's is.
 --
 -- GET /api/quota's weekly_used (credits of this ISO week's reservations

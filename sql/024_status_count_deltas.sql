@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 024: finished generations counted without updating one row many times
 -- in one transaction.
 --

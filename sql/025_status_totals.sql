@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 025: the totals of finished generations in a table of their own.
 --
 -- sql/024 kept the folded totals as the shard 0 rows of

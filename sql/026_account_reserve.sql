@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 026: the account's changes in statements of their own.
 --
 -- The create, queue, complete and fail statements each changed the

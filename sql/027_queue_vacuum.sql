@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 027: type tables vacuumed by what changed in them, not by their size.
 --
 -- A type table is a queue and a history at once: the queue's rows churn

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 028: the fold of the finished counts takes its deltas by their place in
 -- the table, whatever the statistics say.
 --

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # create and status: the row, the reservation, the Location, ownership.
 use strict;
 use warnings FATAL => 'all';

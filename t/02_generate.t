@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # generate: a completed generation in the same request, a PNG that Apache
 # serves, credits moved exactly once, and the local provider's determinism.
 use strict;

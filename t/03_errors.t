@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Every failure path answers the JSON error shape of docs/api.md.
 use strict;
 use warnings FATAL => 'all';

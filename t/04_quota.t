@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # GET /api/quota: balance, the day's allowance and the week's usage, kept in the
 # account.
 # Then the active limit (GenFlowMaxActive), on a server of the test's own

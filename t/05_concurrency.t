@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # 25 concurrent generations by one user who can afford 10 of them: every
 # answer is completed or 402, and the balance is start - completed x cost.
 # Then bursts against the active limit (GenFlowMaxActive 3, a server of the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The database itself forbids double reservations, double finalizations,
 # and rewriting the ledger; the docs/operations.md invariant holds for every user.
 use strict;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # PostgreSQL restarts under a running httpd: pooled connections lose their
 # sessions and prepared statements; the module must recover by itself, and
 # answer 503 with Retry-After (JSON, no crash) while the database is down.

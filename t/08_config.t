@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Bad configuration stops httpd at startup with a message that names the
 # directive and the problem.
 use strict;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The job engine: asynchronous providers, retries, fallback, moderation,
 # deadlines, cancel, retry, events, the per-user limit, expiry, retention.
 use strict;

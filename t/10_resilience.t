@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Nothing lost, nothing doubled: a child killed with SIGKILL mid-job, a
 # graceful restart mid-job, and 200 generations through flaky and broken
 # providers, with the ledger invariant checked exactly in SQL.

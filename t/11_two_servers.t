@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Two httpd servers on one database: both work the queue, no attempt is
 # worked twice, every generation is finalized exactly once.
 use strict;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Real provider protocols over libcurl against the mock providers: the seed
 # scenarios of the issue, the requests the module sends, and every fault.
 use strict;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Signed webhooks complete asynchronous jobs at once; bad or stale
 # signatures change nothing; duplicate deliveries are harmless.
 use strict;

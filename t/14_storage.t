@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Result storage: Cloudinary signed upload (the mock checks the signature),
 # the provider's URL kept when Cloudinary fails, the local directory as the
 # last resort for bytes, and STORAGE_ERROR with a refund when nothing can

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # History (newest first, cursor paging, only the caller's rows) and the
 # weekly presets.
 use strict;

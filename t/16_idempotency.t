@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Idempotency-Key: replays, conflicts, and 20 concurrent duplicates making
 # exactly one generation and one reservation.
 use strict;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Admin endpoints (rights from Apache Require) and health.
 use strict;
 use warnings FATAL => 'all';

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The legacy unified media_assets table moved into the dedicated tables:
 # classified by meta type, preset or URL; counts per type; unclassifiable
 # rows left in place and listed; a second run moves nothing. Then row by

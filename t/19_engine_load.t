@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The engine under real load and real failures: waits that hold no pooled
 # connection, leases that follow long calls, accepted jobs never
 # re-submitted, exactly-once through a lost connection, idempotency that

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Untrusted input: strict UTF-8 everywhere a client can put text, NUL
 # refused, methods checked by their exact token, bare JSON values told
 # apart. Each answer is a JSON 400/405 that names what is wrong, and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Metrics: valid Prometheus text 0.0.4, counters and histograms that move
 # with what the server did, and the same totals from every child.
 use strict;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Provider answers are untrusted: a URL they name is followed with the key
 # only on the provider's configured origin, result pictures come only from
 # public addresses and never with the key, provider text is cleaned before

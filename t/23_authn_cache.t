@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # genflow-cache: a bcrypt password is verified once and then served from
 # the shared cache; never a wrong password, never another user's, never an
 # old password after the watched file changed, never past the TTL without

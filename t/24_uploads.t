@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Uploads: POST /api/uploads (SetHandler genflow-uploads) verifies an image
 # by decoding it, stores it through the results' storage, and answers a
 # sourceImage reference that only its owner's creates accept; the local

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Cross-origin requests (GenFlowCORSOrigins) and the type list
 # (SetHandler genflow-types), against t/conf/extra.conf.in: /api allows
 # http://studio.example and http://127.0.0.1:5173, /api/nocors-glitch

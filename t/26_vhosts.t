@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Virtual hosts: each generation records the server that created it, and
 # the workers use that server's providers, storage, lease, deadline and
 # database. Directives that hold for a whole child or database are refused

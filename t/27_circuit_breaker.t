@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The circuit breaker of each provider, on an httpd of the test's own with
 # three child processes (event MPM): after N failures within the window
 # the provider's circuit opens and generations fall through to the chain's

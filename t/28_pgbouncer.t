@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # PgBouncer in transaction pooling in front of the suite's PostgreSQL
 # (Debian 12's pgbouncer 1.18: no max_prepared_statements).
 #

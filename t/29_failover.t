@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # PostgreSQL failover under load: a primary with a synchronous streaming
 # standby, an httpd of the test's own on the multi-host DBDParams
 # (target_session_attrs=read-write), clients creating and generating

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # sql/016 on a database shaped by the migrations before it: the active
 # count of every account becomes its generations queued or processing, in
 # the shipped type tables and in a site's own (genflow_create_type_table);

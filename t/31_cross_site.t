@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Cross-site writes: a page on another site can make the user's browser
 # send a form or a simple fetch (urlencoded, multipart, text/plain, or no
 # body) with the user's credentials and no preflight. Every state-changing

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Waiting costs no thread: event streams, generate's wait and the status
 # long-poll park in the event MPM (no worker thread, no database
 # connection), while other users' requests are answered; a capped blocking

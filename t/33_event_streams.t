@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Event streams done properly: ids that name the state, Last-Event-ID
 # resumes without a lost or repeated event, retry:, 204 once the terminal
 # event was seen (EventSource stops reconnecting), a comment heartbeat,

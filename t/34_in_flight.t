@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Attempts in flight on the child's loop: provider calls that hold no
 # thread. One child with two worker threads keeps hundreds of slow
 # submissions open at the provider at once (counted at a mock of

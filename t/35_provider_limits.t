@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Provider limits shared by every child, fairness between users, and
 # priority between types, counted at a mock of Stability's synchronous
 # endpoint (t/mock/crowd_provider.mjs) that records every submission.

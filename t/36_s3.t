@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # S3-compatible storage (GenFlowS3): results and uploads go to a bucket
 # over libcurl's own SigV4 signing, checked by an S3 server that computes
 # every signature again with AWS's signer (tests/s3/server.mjs, s3rver

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Several nodes for real: two httpd nodes with the module on the suite's
 # database and one S3 bucket, behind a third httpd that balances them with
 # Apache's own mod_proxy_balancer and serves the bucket's pictures under

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Upload retention (GenFlowUploadRetention): an upload no create has named
 # for the retention is deleted by the engine's sweep, row and stored
 # picture, in a local directory and in an S3 bucket; one a create used

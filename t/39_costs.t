@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Cost tracking: what provider calls cost, from the usage the provider
 # reports (AIML's meta.usage.credits_used, Replicate's
 # metrics.predict_time, both from the mock providers as the real APIs

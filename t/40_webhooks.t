@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Webhooks to the site's backend: a create's webhook (on an origin its
 # location allows) and webhookEvents; deliveries from the durable outbox,
 # signed as Standard Webhooks says and verified here by the reference

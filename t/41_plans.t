@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The plans of the statements that run per job, per wake, per sweep or per
 # scrape, pinned at 100,000 rows: no Seq Scan over a type table or the
 # webhook outbox, and no Sort of their rows, in the plan PostgreSQL makes for the

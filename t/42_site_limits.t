@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A provider's limits for every node of a database together (limits=site,
 # the default): three httpd nodes on the suite's database against one mock
 # of Stability's synchronous endpoint that counts the calls open at it

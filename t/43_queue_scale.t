@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A deep queue behind a provider's limits: wakes coalesced, expiry with a
 # code of its own, and users in turn.
 #

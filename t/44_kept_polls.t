@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Polls of accepted jobs kept by the child that made them
 # (GenFlowKeptPolls): a provider holds 20 jobs for as long as they run;
 # after their first poll each is polled from its child's memory, with no

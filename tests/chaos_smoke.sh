@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/chaos_smoke.sh: the mock providers' additions for bench/chaos, on
 # their own (a few seconds, no httpd, no database):
 #   [fault:pollfail]  the first status poll of an accepted job answers 503

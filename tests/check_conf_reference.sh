@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # conf/genflow.conf documents every directive of the command table, and
 # names no directive that does not exist.
 top="${top_srcdir:-.}"

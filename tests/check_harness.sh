@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The suite's judgement and the flake detector (tests/suite.sh with
 # t/lib/GenFlowFormatter.pm), checked on made-up test files run by a plain
 # test harness in place of Apache::Test: a file that passes counts as

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The include rule of mod_genflow/ (each folder's README.md, and
 # docs/architecture.md "Where each concern lives"): a folder includes only
 # the folders it may, and nothing outside httpd/ includes httpd, mod_dbd or

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Every GF_LOGNO(n) in the module is used once: a log tag names one place.
 src="${top_srcdir:-.}/mod_genflow"
 dups=$(grep -rho --include="*.c" 'GF_LOGNO([0-9]*)' "$src" | sort | uniq -d)

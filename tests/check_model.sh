@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/check_model.sh: model-check the job and credit state machine
 # (models/genflow.pml) with spin, in a temporary directory (pan writes its
 # files where it runs), as any user.

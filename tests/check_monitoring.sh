@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The monitoring kit holds together: promtool accepts the rules and their
 # unit tests pass; every series the rules read is one the module exports;
 # every panel of the Grafana dashboard plots a recording rule of those

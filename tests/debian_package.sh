@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/debian_package.sh: the Debian package of this tree (debian/), built,
 # checked, installed, enabled and purged on this machine. Needs root (it
 # installs the package); as another user it fails.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/demo_smoke.sh: scripts/demo as a person uses it. Start it, wait for
 # "ready", generate through the API, fetch the picture, check the credits
 # moved once; then a front-end developer's client generated from the served

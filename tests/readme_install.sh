@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/readme_install.sh: README.md's "Installing into an existing httpd",
 # from source, as written there. Run as root (scripts/test does).
 #

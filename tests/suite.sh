@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # tests/suite.sh: one run of the Apache::Test suite, judged, timed, and
 # repeated for flakes (sourced by scripts/test and tests/sanitize/run,
 # after scripts/lib.sh, from the top of the tree to test, with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* png-bench: milliseconds per 512 x 512 render of the local provider's
  * picture (draw and PNG encode), side by side with the renderer it
  * replaced, and the average PNG size of each. bench/png-render builds and

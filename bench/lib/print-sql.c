@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* print-sql TYPE TABLE OP: the SQL text of one of the module's statements,
  * exactly as mod_genflow prepares it (bench/status-sql runs it under
  * pgbench; t/41_plans.t reads its plans). print-sql global LABEL: one of

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- wrk script of bench/run: POST a JSON body (WRK_BODY) with an optional
 -- Prefer header (WRK_PREFER); the Authorization header comes from -H.
 wrk.method = "POST"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_authn_cache.c: key derivation, TTL arithmetic and file identity of
  * the verified-credential cache (gf_authn_cache.h says why each input is in
  * the key). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_authn_cache.h: the verified-credential cache of the genflow-cache
  * authn provider, without httpd.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_breaker.c: the circuit breaker's rules (see gf_breaker.h). */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_breaker.h: the circuit breaker of one provider, without httpd.
  *
  * closed ──(failures within window)──▶ open ──(cool-down over)──▶ half-open

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_cors.c: origin lists and preflight headers (see gf_cors.h). */
 #include <ctype.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_cors.h: cross-origin requests (GenFlowCORSOrigins, docs/api.md "CORS").
  *
  * Pure functions over strings: the origin list's syntax, which origin is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_credits.c: credit rules and times shown to clients (see gf_credits.h). */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_credits.h: credit rules that do not need the database (docs/operations.md).
  *
  * The authoritative arithmetic happens in single SQL statements (see

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_discovery.c: the type list of GET {genflow-types} (see gf_discovery.h). */
 #include <string.h>
 #include <apr_strings.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_discovery.h: the answer of GET {genflow-types} (docs/api.md).
  *
  * What a web page needs to list the types a server mounts and render

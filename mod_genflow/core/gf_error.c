@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_error.c: error codes and the JSON error body (see gf_error.h). */
 #include <json-c/json.h>
 #include <apr_strings.h>

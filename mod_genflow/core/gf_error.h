@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_error.h: the API's error vocabulary (docs/api.md).
  *
  * Every non-2xx answer of the module is {"error":{"code","message"}}; this

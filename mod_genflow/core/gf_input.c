@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_input.c: create-field validation (see gf_input.h). */
 #include <stdarg.h>
 #include <string.h>

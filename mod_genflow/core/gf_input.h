@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_input.h: validation of the create fields of docs/api.md.
  *
  * A create body is untrusted JSON; this is the only code that reads it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_job.c: retry, fallback, polling and deadline rules (see gf_job.h). */
 #include <string.h>
 #include <apr_strings.h>

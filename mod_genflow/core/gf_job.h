@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_job.h: the job state machine of docs/operations.md, without httpd or SQL.
  *
  * A worker runs one attempt of a generation on the provider its chain

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_json.c: pool-owned json-c parsing and serialisation (see gf_json.h). */
 #include <math.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_json.h: json-c objects tied to APR pools.
  *
  * A parsed object is released by a cleanup on the pool it was parsed in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_limit.c: the rules of gf_limit.h. */
 #include <stdlib.h>
 #include <string.h>

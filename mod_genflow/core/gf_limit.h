@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_limit.h: a provider's limits as pure rules: how many calls may be
  * open at once (max_concurrent=N), how many may start in any window of
  * S seconds (rate=N/S), and the pause a 429 with Retry-After asks for.

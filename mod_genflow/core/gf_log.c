@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_log.c: the core's logging callback (see gf_log.h). */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_log.h: logging for the httpd-free core.
  *
  * The core never includes httpd headers, so it cannot call ap_log_error.

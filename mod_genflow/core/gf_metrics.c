@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_metrics.c: the counters and histograms (see gf_metrics.h): the
  * layout of their slots, and the updates, atomic adds to slots that every
  * child and thread shares. Their text is gf_metrics_render.c's.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_metrics.h: the module's counters and histograms, without httpd.
  *
  * The numbers live in one block of 64-bit slots that the httpd glue

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_metrics_private.h: the slot layout that counting (gf_metrics.c) and
  * rendering (gf_metrics_render.c) share, and the text writer's labelled
  * sample (gf_metrics_text.c). Included by gf_metrics*.c only; the public

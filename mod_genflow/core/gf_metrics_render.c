@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_metrics_render.c: every counter and histogram family of the shared
  * slots, in the text format of gf_metrics_text.c (see gf_metrics.h). Buckets
  * are stored per interval and made cumulative here, so a scrape's _count

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_metrics_text.c: the Prometheus text exposition format 0.0.4 (see
  * gf_metrics.h): a growing buffer in a pool, HELP and TYPE lines, samples
  * with their label values escaped. It knows nothing of the counters, so

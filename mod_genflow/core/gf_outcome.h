@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_outcome.h: what one provider call came to (gf_provider_result_t).
  *
  * The providers fill it (providers/gf_provider.h); the job rules

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_presets.c: weekly preset rotation (see gf_presets.h). */
 #include <apr_strings.h>
 

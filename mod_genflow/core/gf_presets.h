@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_presets.h: the weekly preset rotation (issue 5).
  *
  * Each ISO week, n of a type's m enabled presets (ordered by position) are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_prompt.c: deterministic prompt templates (see gf_prompt.h). */
 #include <string.h>
 #include <apr_strings.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_prompt.h: the final prompt sent to providers (docs/api.md).
  *
  * A template is a comma-separated list of segments with placeholders

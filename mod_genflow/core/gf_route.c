@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_route.c: path routing and header parsing (see gf_route.h). */
 #include <ctype.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_route.h: the per-type API's paths and request headers (docs/api.md).
  *
  * Pure functions over strings, so the handler's routing and header rules

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_secret.c: secrets from files and the environment (see gf_secret.h). */
 #include <stdlib.h>
 #include <string.h>

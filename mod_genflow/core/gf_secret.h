@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_secret.h: API keys and secrets named in the configuration.
  *
  * Read once at startup (before httpd drops privileges, so a root-only file

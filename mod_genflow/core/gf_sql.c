@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_sql.c: the module's SQL (see gf_sql.h): the statements of each type's
  * table, and the due-work probe. The site-wide statements are in
  * gf_sql_global.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_sql.h: every SQL statement the module runs, as (label, text) pairs.
  *
  * Statements are built once at configuration time from the configured type

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_sql_global.c: the module's site-wide SQL (see gf_sql.h): accounts,
  * quota, presets, Idempotency-Key records, admin grants, uploads, the
  * health ping and the orphan sweep. Placeholders and the "args" CTE as in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_sql_private.h: what the two halves of the SQL text share (gf_sql.c,
  * the per-type statements; gf_sql_global.c, the site-wide ones). */
 #ifndef GF_SQL_PRIVATE_H

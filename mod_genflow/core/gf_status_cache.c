@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_status_cache.c: status answers of generations (see
  * gf_status_cache.h). */
 #include <stdlib.h>

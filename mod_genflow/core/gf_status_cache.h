@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_status_cache.h: a bounded table of status answers, per httpd child.
  *
  * Every write of the module that changes what a status object shows

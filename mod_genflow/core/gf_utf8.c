@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_utf8.c: strict UTF-8 validation and cleaning (see gf_utf8.h). */
 #include <string.h>
 

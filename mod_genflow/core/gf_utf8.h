@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_utf8.h: strict UTF-8 for text that arrives from clients, providers
  * and files.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow.c: module declaration and lifecycle.
  *
  * How the module comes up:

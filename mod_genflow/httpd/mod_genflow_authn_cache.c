@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_authn_cache.c: the genflow-cache authn provider.
  *
  *     AuthBasicProvider genflow-cache

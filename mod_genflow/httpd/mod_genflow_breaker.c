@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_breaker.c: every provider's circuit breaker (core/gf_breaker.h)
  * in shared memory, the way mod_slotmem_shm keeps mod_proxy_balancer's
  * member state.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_breaker.h: each provider's circuit breaker, in shared memory
  * that every child sees (mod_genflow_breaker.c).
  */

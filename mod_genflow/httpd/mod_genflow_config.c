@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_config.c: the GenFlow* directives: the command table and
  * its handlers, and the registry of the types that GenFlowType mounts.
  *

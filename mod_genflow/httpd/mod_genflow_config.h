@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_config.h: the module's settings: the records of servers,
  * locations and types, their defaults, and the getters that apply them.
  * The directives that fill them are all here (mod_genflow_config*.c), so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_config_authn.c: the directives of the genflow-cache authn
  * provider (mod_genflow_authn_cache.c runs it): the server-wide cache
  * (GenFlowAuthnCache, GenFlowAuthnCacheSize, main server only) and each

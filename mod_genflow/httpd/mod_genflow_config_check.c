@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_config_check.c: the checks across directives once the whole
  * configuration is read (post_config, see mod_genflow_config.h): every
  * network provider is usable, every chain names declared providers, every

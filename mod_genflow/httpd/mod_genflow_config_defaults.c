@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_config_defaults.c: the settings as the module uses them
  * (see mod_genflow_config.h): what a directive gave, or its default when it
  * was never given; a type's cost and required fields default to those of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_config_int.h: what the files of the configuration share
  * (mod_genflow_config*.c only; the rest of the module sees the records and
  * their getters in mod_genflow_config.h).

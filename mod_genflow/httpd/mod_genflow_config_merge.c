@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_config_merge.c: the module's configuration records (see
  * mod_genflow_config.h): a server's and a location's, as httpd creates
  * them for each context, merges them down to the request's, and the

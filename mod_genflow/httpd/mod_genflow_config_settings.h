@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_config_settings.h: every numeric setting, declared once.
  *
  * One line per setting. From it come the record's field, its "not given"

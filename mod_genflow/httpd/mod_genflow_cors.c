@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_cors.c: cross-origin requests (GenFlowCORSOrigins).
  *
  * In every location the module serves (a GenFlowType location or a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_cors.h: the CORS headers of every location the module
  * serves, preflights answered without authentication, and cross-site
  * writes refused (mod_genflow_cors.c says how; GenFlowCORSOrigins is the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_db.c: the module's use of mod_dbd (docs/architecture.md,
  * "Threads and connections").
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_db.h: statements on mod_dbd's connections (mod_genflow_db.c
  * says how they are prepared and repaired).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine.h: what the rest of the glue may see of the job
  * engine that runs in every child (worker threads, the loop of provider
  * exchanges, the listener; mod_genflow_engine_int.h has its inside).

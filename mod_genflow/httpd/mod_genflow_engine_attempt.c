@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_attempt.c: one attempt of one generation, in flight on the
  * child's loop (a fiber: its provider exchanges hold no thread, its
  * database statements run on a worker, gf_loop_blocking), or on the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_changes.c: waiting for a generation to change, and the
  * finished status answers a child keeps.
  *

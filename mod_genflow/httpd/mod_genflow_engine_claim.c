@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_claim.c: a worker's turn at one type: claim due rows
  * under a lease (new work first, then a batch of due polls), each with a
  * place of its provider's limits, and launch each on the child's loop (or

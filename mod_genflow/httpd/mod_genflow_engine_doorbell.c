@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_doorbell.c: one idle worker of another child, woken
  * through a pipe every child of this httpd shares.
  *

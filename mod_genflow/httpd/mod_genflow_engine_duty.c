@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_duty.c: the engine's timed duties, done once per
  * httpd rather than once per child.
  *

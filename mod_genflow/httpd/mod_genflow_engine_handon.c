@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_handon.c: a place freed is handed on at once.
  *
  * When a call to a limited provider ends in this child, its place goes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_int.h: what the engine's files of one child share:
  * the worker threads (mod_genflow_engine_worker.c), the listener and heartbeat
  * (mod_genflow_engine_listener.c), waiting for changes and the status cache

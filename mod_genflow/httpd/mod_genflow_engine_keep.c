@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_keep.c: polls of accepted jobs kept by the child that
  * made them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_listener.c: the listener thread of every child.
  *
  * It holds one connection of its own (not from mod_dbd's pool) to each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_outcome.c: what an attempt leaves behind. A completed
  * attempt's picture goes to the store (or the fallback store); then one
  * guarded statement records the outcome — scheduled again, or finalised

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_run.h: what the attempt runner's files share: the claim
  * (mod_genflow_engine_claim.c), the attempt (mod_genflow_engine_attempt.c, with
  * mod_genflow_engine_source.c for an upload source) and its outcome

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_source.c: an attempt's source picture when it is one of
  * the user's uploads ("upload:<id>", mod_genflow_handle_uploads.c): its row, read
  * on a connection held for that read only, and its bytes, read back from

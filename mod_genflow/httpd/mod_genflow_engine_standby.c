@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_standby.c: the next row of a place, claimed while
  * the place's call is in flight.
  *

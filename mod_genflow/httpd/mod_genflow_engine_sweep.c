@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_sweep.c: the set-based sweeps worker 0 of one child runs
  * every few seconds, per engine (database): created, never started
  * generations expire after GenFlowCreatedTTL and are refunded, queued ones

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_uploads.c: the uploads' retention, part of worker
  * 0's sweeps (mod_genflow_engine_worker.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_webhooks.c: deliveries of the webhook outbox (sql/021)
  * to the site's backend, part of worker 0's sweeps.
  *

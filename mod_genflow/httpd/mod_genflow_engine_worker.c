@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_worker.c: background workers inside every httpd child.
  *
  * child_init starts GenFlowWorkers threads, one listener thread

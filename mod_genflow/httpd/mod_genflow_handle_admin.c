@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_admin.c: the site-wide admin and health endpoints (docs/api.md).
  *
  *   SetHandler genflow-admin  (who may call it is decided by Apache Require)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_api.c: SetHandler genflow-api. */
 #include <http_protocol.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_metrics.c: what the counters (mod_genflow_metrics.c),
  * the circuit breakers, the provider limits and this child's engine show.
  *

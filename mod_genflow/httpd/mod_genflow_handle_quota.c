@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_quota.c: GET /api/quota (docs/api.md), SetHandler genflow-quota. */
 #include <apr_strings.h>
 #include <http_protocol.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_type.c: the per-type endpoints (docs/api.md), routed.
  *
  *   POST {base}/create       validate, build the prompt, reserve, insert

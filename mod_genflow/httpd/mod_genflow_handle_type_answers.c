@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_type_answers.c: what the endpoints of a type share (see
  * mod_genflow_handle_type.h): reading the status objects the database composes,
  * where a generation's status is polled, and the answers for an id that is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_type_create.c: POST {base}/create, and the creation of a
  * generation that generate and retry share (see mod_genflow_handle_type.h):
  * validate the input, build the prompt, choose the id and the seed, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_type_events.c: GET {base}/events/{id}, the caller's
  * generation as Server-Sent Events (see mod_genflow_handle_type.h).
  *

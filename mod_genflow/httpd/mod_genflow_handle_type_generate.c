@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_type_generate.c: the endpoints that start or stop a
  * generation (see mod_genflow_handle_type.h): POST {base}/generate and
  * {base}/retry/{id} hand a pending generation to the workers and answer

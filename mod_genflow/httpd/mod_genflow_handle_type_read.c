@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_type_read.c: the endpoints that read (see
  * mod_genflow_handle_type.h): GET {base}/status/{id} (and its long-poll),
  * {base}/history and {base}/presets; the status as Server-Sent Events is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_types.c: SetHandler genflow-types (docs/api.md).
  *
  * GET answers the type locations of the request's server (virtual host):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_uploads.c: POST /api/uploads (docs/api.md), SetHandler
  * genflow-uploads.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_webhook.c: POST {location}/{provider-name}, SetHandler
  * genflow-webhook (no Apache authentication: the signature is the proof).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handlers.c: the module's content handlers, each named once.
  *
  * One ap_hook_handler runs the entry whose name the request's handler is;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handlers.h: the module's content handlers, the top of the
  * glue: they may use every concern below. mod_genflow_handlers.c has
  * their one table; each is named there once.

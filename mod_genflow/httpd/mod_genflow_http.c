@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_http.c: JSON in and out, and JSON for httpd's own errors.
  *
  * Handlers write their answers themselves and return OK, so the client

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_http.h: JSON in and out of a request, and JSON for httpd's
  * own errors in the module's locations.
  */

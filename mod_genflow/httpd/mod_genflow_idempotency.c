@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_idempotency.c: the Idempotency-Key header.
  *
  * On create, generate and retry: the first request for (user, key) inserts

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_idempotency.h: requests under an Idempotency-Key
  * (mod_genflow_idempotency.c).
  */

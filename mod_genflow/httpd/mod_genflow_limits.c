@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_limits.c: each provider's limits, for every node of a
  * database (limits=site, the default) or for every child of this httpd
  * (limits=node).

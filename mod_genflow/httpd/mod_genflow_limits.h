@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_limits.h: each provider's limits (max_concurrent=, rate=,
  * and the pause a 429 asks for), for every node of a database together
  * (limits=site, the default: kept in PostgreSQL, sql/022) or for every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_metrics.c: the counters of operational metrics (docs/api.md,
  * docs/operations.md); mod_genflow_handle_metrics.c shows them
  * (SetHandler genflow-metrics, and a section of mod_status).

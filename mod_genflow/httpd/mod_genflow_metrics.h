@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_metrics.h: the module's counters and histograms, in shared
  * memory that every child adds to (mod_genflow_metrics.c), and the count
  * of every request of the module's locations.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_private.h: what every glue file needs: the module record,
  * the log setup and the few macros the handlers' conventions rest on.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_request.h: the module's state of one request
  * (r->request_config), which the concerns that serve a request share.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_servers.c: the servers (main and virtual hosts) that mount
  * types, and what a generation records of them.
  *

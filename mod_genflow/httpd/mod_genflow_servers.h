@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_servers.h: the servers (main, virtual hosts) that mount types,
  * and how they share databases.
  */

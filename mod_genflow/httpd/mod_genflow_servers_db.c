@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_servers_db.c: one engine per database the child's servers use.
  *
  * Servers that mount types (mod_genflow_servers.c) may each have a

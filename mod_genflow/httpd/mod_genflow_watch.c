@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_watch.c: waiting for a generation without a thread (see
  * mod_genflow_watch.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_watch.h: requests that wait for a generation to change
  * (generate's wait, the status long-poll, the event stream) without
  * holding a thread or a database connection (mod_genflow_watch.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_font.c: the bitmap font of the local provider's pictures (gf_font.h). */
 #include <string.h>
 #include <apr_strings.h>

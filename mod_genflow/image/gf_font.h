@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_font.h: a small bitmap font for the text in the local provider's
  * pictures (gf_png.c).
  *

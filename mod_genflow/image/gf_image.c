@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_image.c: decoding untrusted PNG, JPEG and WebP bytes (see gf_image.h).
  *
  * Every decoder is asked for the picture's size first, from its header,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_image.h: pictures as pixels, and the decoding of untrusted image bytes.
  *
  * An upload is verified by decoding it (PNG with libpng, JPEG with libjpeg,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_png.c: the local provider's deterministic pictures, with libpng (see
  * gf_png.h): an abstract scene or the user's picture, in the look of the
  * type, with the prompt written in (gf_font.c). This file plans a picture's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_png.h: the picture the built-in `local` provider draws.
  *
  * A real PNG, written with libpng, whose content is a pure function of its

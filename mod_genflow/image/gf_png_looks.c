@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_png_looks.c: what each type does to the local provider's picture (see
  * gf_png_private.h and docs/providers.md): the look's plan (its colours and
  * look-up tables, made once a picture) and its rows (neo-glitch's split

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_png_palette.c: the colours a look takes from words (see
  * gf_png_private.h): emotion-mask's mood from the words of its prompt,
  * the presets' tone from the preset's key, and a colour of its own for

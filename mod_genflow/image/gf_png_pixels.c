@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_png_pixels.c: the row operations the layers of the local provider's
  * picture share (see gf_png_private.h): filling, blending and darkening runs
  * of RGB bytes. A picture is painted a row at a time and these run for

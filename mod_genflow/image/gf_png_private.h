@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_png_private.h: what the files of the local provider's picture share
  * (gf_png*.c only; the public interface is gf_png.h).
  *

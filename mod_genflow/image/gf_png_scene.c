@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_png_scene.c: the abstract scene of the local provider's picture (see
  * gf_png_private.h): the seeded generator every random choice comes from,
  * the plan of the scene (a gradient, discs and slabs, glitch bands) and its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_png_source.c: the base row of the local provider's picture (see
  * gf_png_private.h): the user's picture, cropped to the picture's aspect
  * ratio and scaled by nearest neighbour, or without one the abstract scene.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_png_text.c: the text of the local provider's picture (see
  * gf_png_private.h): the prompt in a dark band at the bottom and the
  * preset's name in a box at the top left, laid out once a picture and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_http.c: libcurl exchanges for the provider adapters (see gf_http.h). */
 #include <string.h>
 #include <strings.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_http.h: one HTTP exchange over libcurl, for the provider adapters.
  *
  * Every call has a connect timeout, a total timeout and a response size

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_http_sink.c: libcurl's write and header callbacks (gf_http_sink.h). */
 #include <string.h>
 #include <apr_lib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_http_sink.h: libcurl's write and header callbacks, on their own so
  * that the unit tests and the fuzzers can feed them the bytes a provider
  * sends without a network.

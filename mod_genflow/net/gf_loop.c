@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_loop.c: the fibers and the libcurl multi loop of gf_loop.h. */
 #include <string.h>
 #include <stdlib.h>

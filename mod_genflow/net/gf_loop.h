@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_loop.h: one thread drives every provider exchange of a child.
  *
  * The loop runs on a thread of its own (gf_loop_run). Work reaches it from

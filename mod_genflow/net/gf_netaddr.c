@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_netaddr.c: public and non-public addresses (gf_netaddr.h). */
 #include <string.h>
 #include <arpa/inet.h>

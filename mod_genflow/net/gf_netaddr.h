@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_netaddr.h: is an address one the module may fetch a result from?
  *
  * Provider answers name the URL of their picture, and a spoofed or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_provider.c: provider declarations and chains (see gf_provider.h). */
 #include <stdlib.h>
 #include <string.h>

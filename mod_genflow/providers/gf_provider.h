@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_provider.h: one interface for every image provider (docs/providers.md).
  *
  * A provider is a declared instance (GenFlowProvider NAME KIND opts…) of a

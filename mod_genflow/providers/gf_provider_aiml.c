@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_provider_aiml.c: AI/ML API images (docs/providers.md).
  *
  * POST {base}/v1/images/generations, OpenAI-shaped JSON {model, prompt, …}

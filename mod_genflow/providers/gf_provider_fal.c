@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_provider_fal.c: fal.ai queue API (docs/providers.md).
  *
  * Submit POST {base}/{model} (the full model id with any sub-path) with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_provider_local.c: the built-in `local` provider (docs/providers.md).
  *
  * No network: it renders a deterministic PNG from the final prompt, the

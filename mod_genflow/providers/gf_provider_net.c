@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_provider_net.c: options, requests and error mapping shared by the
  * network provider kinds (see gf_provider_net.h). */
 #include <stdlib.h>

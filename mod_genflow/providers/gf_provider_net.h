@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_provider_net.h: what the network provider kinds share.
  *
  * Options of every network kind (GenFlowProvider NAME KIND key=value …):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_provider_replicate.c: Replicate predictions API (docs/providers.md).
  *
  * Create: POST {base}/v1/models/{owner}/{name}/predictions, or

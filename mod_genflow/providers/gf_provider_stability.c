@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_provider_stability.c: Stability AI v2beta stable-image (docs/providers.md).
  *
  * POST {base}/v2beta/stable-image/generate/{core|ultra|sd3} as

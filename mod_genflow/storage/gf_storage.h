@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_storage.h: where result images are persisted (docs/operations.md).
  *
  * Provider URLs are temporary, so a job stores the bytes before it

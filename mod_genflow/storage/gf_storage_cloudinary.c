@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_storage_cloudinary.c: results uploaded to Cloudinary (docs/operations.md).
  *
  * Signed upload: POST {base}/v1_1/{cloud}/image/upload, multipart with

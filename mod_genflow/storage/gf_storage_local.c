@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_storage_local.c: results stored as files that Apache serves.
  *
  * Each file is written to a temporary name, flushed to disk and renamed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_storage_s3.c: results and uploads in an S3-compatible bucket
  * (AWS S3, MinIO, Ceph, R2, B2, GCS's XML API; docs/operations.md).
  *

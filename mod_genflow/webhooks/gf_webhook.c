@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_webhook.c: webhook signature checks with OpenSSL (see gf_webhook.h). */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gf_webhook.h: signatures of provider webhooks (docs/providers.md).
  *
  * Replicate: headers webhook-id, webhook-timestamp, webhook-signature

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # GenFlowFormatter: the test harness's formatter for the suite
 # (HARNESS_OPTIONS=fGenFlowFormatter, set by tests/suite.sh).
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # GenFlowS3: the S3 server of tests/s3/server.mjs for a test file, started
 # once: s3rver behind a check of every SigV4 signature with AWS's signer.
 package GenFlowS3;

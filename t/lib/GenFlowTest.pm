@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # GenFlowTest: helpers shared by the mod_genflow Apache::Test files.
 package GenFlowTest;
 use strict;

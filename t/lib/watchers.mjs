@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // watchers.mjs: a crowd of waiting clients for t/32_waiting.t, on raw
 // sockets (no agent, no pooling: each request its own connection, as a
 // browser tab's EventSource is). Reads one JSON job from $WATCH_JOB:

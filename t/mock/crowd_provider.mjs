@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A mock of Stability's synchronous v2beta endpoint for crowds: thousands
 // of submissions held open at once (Node's event loop; the forking Perl
 // mock of providers.pl is one process per request). It counts what a

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # A TCP proxy in front of PostgreSQL that loses a connection at the worst
 # moment: after the server committed a statement, before its answer
 # reaches the client. The tests use it to prove that the module never

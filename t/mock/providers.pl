@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # Mock AI providers for the mod_genflow tests: Stability v2beta, fal queue,
 # Replicate predictions, AIML images — one loopback HTTP server that speaks
 # each protocol as docs/providers.md describes it, records

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // png.mjs: a small test photo made here (no file shipped): an RGB PNG of a
 // face on a blue background, encoded with node's zlib.
 import { deflateSync } from 'node:zlib';

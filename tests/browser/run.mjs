@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // run.mjs: the studio page (web/) as a person uses it, in Debian's chromium
 // driven by playwright-core. tests/browser/run.sh starts the demo and calls
 //     node run.mjs BASE_URL SCREENSHOT_DIR

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/browser/run.sh: the studio page (web/) in a real browser, as
 # scripts/test runs it. Starts its own scripts/demo with a slow site-defined
 # type and a user without credits, then runs run.mjs (playwright-core from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_aiml: the aiml adapter's reading of provider answers
  * (gf_provider_aiml.c and gf_provider_net.c), driven through the kind's own
  * generate/poll/cancel with fuzzed HTTP answers: see fuzz_provider.h for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_cloudinary: the Cloudinary storage backend (gf_storage_cloudinary.c):
  * reading the upload answer (secure_url, or error.message with the
  * status), and the signature's string to sign.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_common.c: pool allocators mapped to malloc, a fake gf_http_perform,
  * and small helpers for the libFuzzer targets (see fuzz_common.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_config: the core parsers behind the configuration directives.
  *
  * mod_genflow_config.c (httpd glue: cmd_parms, server_rec) cannot be

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_cors: GenFlowCORSOrigins' origin syntax and the preflight's
  * request headers (gf_cors.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_http_sink: libcurl's callbacks of the HTTP layer (gf_http_sink.c)
  * and its URL rules (gf_http_check_url and gf_http_check_origin, gf_http.c).
  *

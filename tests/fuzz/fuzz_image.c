@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_image: gf_image_sniff and gf_image_decode (gf_image.c) over
  * untrusted upload bytes: libpng's simplified reader, libjpeg with our
  * longjmp error manager and scan limit, libwebp.

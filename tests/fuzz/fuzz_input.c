@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_input: the create body (gf_input_parse over gf_json_parse, as the
  * create and generate handlers read it) and the generate body that names
  * a generation ({"generationId": "<uuid>"} alone).

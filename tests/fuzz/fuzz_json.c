@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_json: gf_json_parse, gf_json_str and gf_json_dump (gf_json.c).
  *
  * Properties: a refusal has a client-safe message (valid UTF-8); an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_prompt: prompt templates (gf_prompt.c): the httpd.conf check of a
  * template and the expansion with a request's fields.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_provider.h: the driver shared by the provider targets
  * (fuzz_stability.c, fuzz_fal.c, fuzz_replicate.c, fuzz_aiml.c).
  *

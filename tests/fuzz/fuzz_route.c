@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_route: the per-type API's path routing and request headers
  * (gf_route.c), and the query parameters the handlers read through it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_utf8: the strict UTF-8 validator and cleaner (gf_utf8.c), and the
  * code point count of gf_input.c.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_webhook_fal: fal's webhook keys and signatures (gf_webhook.c):
  * gf_webhook_load_fal_keys over a key file (JWKS or base64url lines) and
  * gf_webhook_verify_fal (hex signature, timestamp window, SHA-256 of the

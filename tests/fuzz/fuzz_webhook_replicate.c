@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_webhook_replicate: Replicate's webhook signature check
  * (gf_webhook_verify_replicate): header parsing ("v1,<base64>" entries,
  * space separated), the whsec_ secret, the timestamp window, the HMAC over

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/openapi/client.sh BASE WEBHOOK_SECRET: the API document as a
 # front-end developer meets it, against a live server (tests/demo_smoke.sh
 # runs it on scripts/demo):

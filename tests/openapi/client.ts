@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A front-end developer's program: the API through a client generated from
 // the served document (openapi-typescript → ./out/api.d.ts, openapi-fetch),
 // compiled with tsc --strict, run against a live server (tests/openapi/

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Validates docs/openapi.yaml itself (@seriousme/openapi-schema-validator)
 // and recorded answers (JSON lines: method, path, status, content_type,
 // headers, body) against the operation's documented response (Ajv, JSON

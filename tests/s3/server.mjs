@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An S3-compatible server that checks signatures, for t/37_s3.t.
 //
 //   node server.mjs PORT BUCKET REGION ACCESS_KEY SECRET_KEY DIR

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # GenFlowSanitizeHttpd: loaded into every perl of the sanitizer stage
 # (tests/sanitize/run sets PERL5OPT=-MGenFlowSanitizeHttpd), it sends the
 # test files' own httpd servers to the ASan wrapper too.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // follow.mjs BASE USER TYPE: one generation followed with the eventsource
 // package (what browsers' EventSource polyfills use), for
 // t/33_event_streams.t. It creates a generation, follows its stream, drops

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_authn_cache.c: key derivation, TTL arithmetic and file identity of
  * the verified-credential cache (gf_authn_cache.c). */
 #include <errno.h>

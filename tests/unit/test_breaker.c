@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_breaker.c: the circuit breaker's rules (core/gf_breaker.h). */
 #include <string.h>
 

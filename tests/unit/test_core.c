@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_core.c: runs every unit-test suite of the httpd-free core. */
 #include <stdlib.h>
 #include <string.h>

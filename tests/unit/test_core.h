@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_core.h: the suites of the core unit tests (libcheck). */
 #ifndef TEST_CORE_H
 #define TEST_CORE_H

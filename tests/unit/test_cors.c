@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_cors.c: GenFlowCORSOrigins' syntax and the preflight headers
  * (gf_cors.c), and the genflow-types answer (gf_discovery.c). */
 #include <string.h>

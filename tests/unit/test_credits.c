@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_credits.c: the credit rules shown to clients. */
 #include "test_core.h"
 #include "core/gf_credits.h"

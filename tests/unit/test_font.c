@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_font.c: the bitmap font of the local provider's pictures. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_image.c: uploads are verified by decoding them (gf_image.c).
  *
  * Small pictures are made here with each library's own encoder (libpng,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_input.c: create-field validation names the offending field. */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_job.c: the job state machine's retry, fallback, poll and deadline rules. */
 #include <string.h>
 

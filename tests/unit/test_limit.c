@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_limit.c: a provider's limits (core/gf_limit.h). */
 #include <string.h>
 #include <stdlib.h>

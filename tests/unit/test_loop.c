@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_loop.c: the engine's loop (net/gf_loop.h): many fibers on one
  * thread, their HTTP exchanges in flight together on one multi handle,
  * timers, waits handed to other threads, and the abort flag. */

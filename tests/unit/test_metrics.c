@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_metrics.c: counters, histograms and their Prometheus text (gf_metrics.c). */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_png.c: the local provider's pictures are real, deterministic PNGs,
  * and they show the prompt, the type, the preset and the source. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_presets.c: the weekly rotation is deterministic and fair. */
 #include "test_core.h"
 #include "core/gf_presets.h"

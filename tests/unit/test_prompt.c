@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_prompt.c: prompts are built deterministically from templates. */
 #include <string.h>
 

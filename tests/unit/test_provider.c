@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_provider.c: declarations, chains, the local provider and storage. */
 #include <string.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_route.c: paths, ids and request headers of the per-type API. */
 #include "test_core.h"
 #include "core/gf_route.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_sql.c: statements are built from validated names only. */
 #include <string.h>
 #include <apr_tables.h>

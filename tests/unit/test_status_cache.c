@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_status_cache.c: the per-child table of status answers. */
 #include <string.h>
 #include <apr_strings.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_utf8.c: strict UTF-8 (RFC 3629) for untrusted text, and the JSON
  * parser's refusal of strings that are not. */
 #include <string.h>

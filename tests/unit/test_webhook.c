@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_webhook.c: webhook signatures against the documented test vector
  * (Replicate) and a freshly generated Ed25519 key (fal). */
 #include <string.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Receivers of webhook deliveries for t/40_webhooks.t.
 //
 //   node receiver.mjs PORT SECRET

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // docs.js: Swagger UI over ./openapi.yaml. "Try it out" sends its requests
 // to this page's own server (the document's servers entry names the demo's
 // default address), so the browser's login and same-origin rules apply.

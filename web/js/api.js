@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // api.js: the HTTP API of mod_genflow as the page uses it (docs/api.md).
 //
 // Every call goes through request(), which turns a non-2xx answer into an

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // errors.js: what went wrong, in plain words (docs/api.md, "Errors").
 
 const FIELDS = ['prompt', 'customPrompt', 'preset', 'sourceImage', 'style', 'quality',

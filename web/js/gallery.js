@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // gallery.js: the caller's generations of one type, newest first, with
 // cursor paging: GET {base}/history?limit=&before= → {items, next}.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // main.js: the studio page. Plain ES modules, no build step (docs/web.md).
 
 import { api, ApiError, docsUrl, resolve } from './api.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // progress.js: live progress of one generation.
 //
 // GET {base}/events/{id} is a Server-Sent Events stream: `event: status`

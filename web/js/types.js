@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // types.js: which generation types the site serves.
 //
 // GET {api}/types (SetHandler genflow-types) lists every type the server

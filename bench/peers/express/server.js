@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // bench/peers/express/server.js: the two endpoints of mod_genflow that
 // bench/run and bench/waiters measure, written the usual Express way, as a peer to compare

@@ -1,4 +1,5 @@
 <?php
+// SPDX-License-Identifier: Apache-2.0
 // bench/peers/php/app.php: the two endpoints of mod_genflow that bench/run
 // measures, written the usual PHP way (mod_php, persistent PDO, opcache),
 // as a peer to compare with. httpd itself checks Basic auth (the same

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
 // bench/peers/queues/drain.mjs: how fast does a popular PostgreSQL job queue
 // drain a backlog of no-op jobs? Puts a number next to mod_genflow's own
 // drain rate, on the same PostgreSQL.
