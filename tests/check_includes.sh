@@ -41,29 +41,8 @@ for dir in "$src"/*/; do
 done
 [ "$n" -gt 0 ] || { echo "no sources found in $src"; exit 1; }
 
-# Inside httpd/, the glue's concerns in layers (docs/architecture.md "How
-# the code is laid out"): a file includes the headers of its own concern
-# and of concerns below it, never above, so no two concerns depend on each
-# other. mod_genflow.c, the module record, wires them all together.
-layers="private config request db http metrics servers breaker cors authn_cache
-        idempotency limits engine watch handlers"
-# A file's concern is its name's first word after mod_genflow_ (a naming
-# scheme in one folder, as mod_http2's h2_*): mod_genflow_engine_claim.c is
-# the engine's, mod_genflow_handle_type.c a handler's.
-concern_of() {   # file name → its concern
-    case $1 in
-        mod_genflow.c) echo record ;;
-        mod_genflow_authn_cache*) echo authn_cache ;;
-        mod_genflow_handle*) echo handlers ;;
-        mod_genflow_*) echo "$1" | sed 's/^mod_genflow_\([a-z]*\).*/\1/' ;;
-        *) echo "" ;;
-    esac
-}
-rank() {
-    i=0
-    for l in $layers; do [ "$l" = "$1" ] && { echo $i; return; }; i=$((i + 1)); done
-    echo -1
-}
+# Inside httpd/, the concerns in layers (tests/glue_layers.sh).
+. "${top_srcdir:-.}/tests/glue_layers.sh"
 m=0
 for f in "$src"/httpd/*.[ch]; do
     name=$(basename "$f")
@@ -79,7 +58,7 @@ for f in "$src"/httpd/*.[ch]; do
     for inc in $(sed -n 's/^#include "httpd\/\([a-z_]*\.h\)".*/\1/p' "$f"); do
         ic=$(concern_of "$inc")
         [ "$ic" = "$c" ] && continue
-        if [ "$(rank "$ic")" -ge "$mine" ] || [ "$ic" = record ]; then
+        if [ "$(rank "$ic")" -ge "$mine" ]; then
             echo "httpd/$name ($c) includes $inc ($ic), a concern above its own"; bad=1
         fi
         case $inc in *_int.h|mod_genflow_handle_type.h)

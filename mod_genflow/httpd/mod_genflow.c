@@ -33,7 +33,7 @@
 
 #include <mpm_common.h>
 
-#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_config.h"
 #include "httpd/mod_genflow_db.h"
 #include "httpd/mod_genflow_http.h"
@@ -49,19 +49,8 @@
 #include "net/gf_http.h"
 #include "core/gf_log.h"
 
-static gf_process_t *process;
-
-static apr_status_t forget_process(void *unused)
-{
-    (void)unused;
-    process = NULL;
-    return APR_SUCCESS;
-}
-
-gf_process_t *gf_process(void)
-{
-    return process;
-}
+/* The sizes of the process record's members, in its list's order. */
+static const apr_size_t *const member_sizes[] = { GF_PROCESS_MEMBERS(GF_PROCESS_SIZE_OF_) };
 
 /* A new record for each configuration read: nothing of the last one's
  * state is seen by this one's. */
@@ -69,25 +58,8 @@ static int gf_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     (void)plog;
     (void)ptemp;
-    gf_process_t *P = apr_pcalloc(pconf, sizeof(*P));
-    P->pconf = pconf;
-    P->config = apr_pcalloc(pconf, gf_config_state_size);
-    P->authn = apr_pcalloc(pconf, gf_authn_state_size);
-    P->authn_cache = apr_pcalloc(pconf, gf_authn_cache_state_size);
-    P->db = apr_pcalloc(pconf, gf_db_state_size);
-    P->http = apr_pcalloc(pconf, gf_http_state_size);
-    P->metrics = apr_pcalloc(pconf, gf_metrics_state_size);
-    P->servers = apr_pcalloc(pconf, gf_servers_state_size);
-    P->breaker = apr_pcalloc(pconf, gf_breaker_state_size);
-    P->limits = apr_pcalloc(pconf, gf_limits_state_size);
-    P->watch = apr_pcalloc(pconf, gf_watch_state_size);
-    P->types = apr_pcalloc(pconf, gf_types_state_size);
-    P->engine_shared = apr_pcalloc(pconf, gf_engine_shared_size);
-    P->doorbell = apr_pcalloc(pconf, gf_engine_doorbell_size);
-    P->duty = apr_pcalloc(pconf, gf_engine_duty_size);
-    process = P;
+    gf_process_create(pconf, member_sizes);
     gf_handlers_pre_config();
-    apr_pool_cleanup_register(pconf, NULL, forget_process, apr_pool_cleanup_null);
     return OK;
 }
 

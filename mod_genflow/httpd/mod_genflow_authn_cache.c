@@ -35,6 +35,7 @@
 #include <util_mutex.h>
 #include <openssl/crypto.h>
 
+#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_authn_cache.h"
 #include "core/gf_authn_cache.h"
 

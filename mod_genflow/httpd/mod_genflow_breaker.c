@@ -29,6 +29,7 @@
 #include <util_mutex.h>
 #include <mod_status.h>
 
+#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_breaker.h"
 #include "core/gf_credits.h"
 #include "core/gf_error.h"

@@ -16,6 +16,7 @@
 
 #include <libpq-fe.h>
 
+#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_config_int.h"
 #include "core/gf_cors.h"
 #include "core/gf_credits.h"

@@ -9,6 +9,7 @@
 #include <ap_provider.h>
 #include <http_core.h>
 
+#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_config_int.h"
 #include "core/gf_authn_cache.h"
 

@@ -20,6 +20,7 @@
 #include <apr_dbd.h>
 #include <libpq-fe.h>
 
+#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_db.h"
 #include "core/gf_sql.h"
 

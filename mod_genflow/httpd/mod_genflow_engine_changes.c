@@ -14,6 +14,7 @@
 #include <apr_strings.h>
 #include <apr_shm.h>
 
+#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_engine_int.h"
 
 /* Made in the parent for the configuration's lifetime: the children of a

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_engine_int.h"
 
 struct gf_engine_doorbell {

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <apr_atomic.h>
 
+#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_engine_int.h"
 
 struct gf_engine_duty {

@@ -12,6 +12,7 @@
 #include <apr_thread_mutex.h>
 #include <apr_thread_cond.h>
 
+#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_engine.h"
 #include "httpd/mod_genflow_servers.h"
 #include "httpd/mod_genflow_breaker.h"
@@ -255,7 +256,7 @@ typedef struct gf_engine_t {
 static APR_INLINE gf_engine_t *gf_engine(void)
 {
     gf_process_t *P = gf_process();
-    return P ? P->workers : NULL;
+    return P ? P->engine : NULL;
 }
 
 /* mod_genflow_engine_handon.c: engine e's types that name provider,

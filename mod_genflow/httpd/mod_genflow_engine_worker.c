@@ -31,6 +31,7 @@
 #include <apr_strings.h>
 #include <apr_network_io.h>
 
+#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_engine_int.h"
 #include "net/gf_http.h"
 
@@ -735,7 +736,7 @@ static apr_status_t stop_workers(void *data)
                  "genflow workers of %s stopped in %" APR_TIME_T_FMT " ms", W->node,
                  apr_time_as_msec(apr_time_now() - t0));
     gf_http_set_abort_flag(NULL);
-    gf_process()->workers = NULL;
+    gf_process()->engine = NULL;
     return APR_SUCCESS;
 }
 
@@ -832,7 +833,7 @@ void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
         int l = gf_conf_lease_secs(gf_server_conf(APR_ARRAY_IDX(servers, i, gf_server_t *)->s));
         if (l < lease) lease = l;
     }
-    W = gf_process()->workers = apr_pcalloc(pchild, sizeof(*W));
+    W = gf_process()->engine = apr_pcalloc(pchild, sizeof(*W));
     W->s = s;
     W->on_change = on_change;
     W->databases = gf_databases_build(pchild);

@@ -23,6 +23,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
+#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_handlers.h"
 #include "core/gf_discovery.h"
 #include "core/gf_error.h"

@@ -24,6 +24,7 @@
 #include <mod_core.h>
 #include <ap_expr.h>
 
+#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_http.h"
 #include "core/gf_error.h"
 

@@ -45,6 +45,7 @@
 #include <http_protocol.h>
 #include <util_mutex.h>
 
+#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_limits.h"
 #include "core/gf_credits.h"
 #include "core/gf_error.h"

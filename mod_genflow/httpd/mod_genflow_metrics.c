@@ -26,6 +26,7 @@
 #include <http_core.h>
 #include <http_protocol.h>
 
+#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_metrics.h"
 #include "core/gf_error.h"
 #include "core/gf_route.h"

@@ -26,6 +26,7 @@
 #include <http_core.h>
 #include <unixd.h>
 
+#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_servers.h"
 
 /* The servers that mount types: the process record's member, rebuilt

@@ -39,6 +39,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
+#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_watch.h"
 
 #define WAKE_BATCH       32

@@ -1,0 +1,37 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# The layers of the glue (tests/glue_layers.sh) hold for calls as they do
+# for includes: no object of httpd/ uses a function or variable that a
+# file of a concern above its own defines. Read from the built objects'
+# symbols (nm), so a declaration written by hand does not hide a call.
+# The one exception is genflow_module, the module's declaration, which
+# httpd's log macros (APLOG_USE_MODULE) and ap_get_module_config need in
+# every file, as every module's files do.
+top="${top_srcdir:-.}"
+build="${top_builddir:-.}"
+. "$top/tests/glue_layers.sh"
+objs=$(ls "$build"/mod_genflow/httpd/.libs/la-mod_genflow*.o 2>/dev/null)
+[ -n "$objs" ] || { echo "no objects of mod_genflow/httpd/ under $build: build first"; exit 1; }
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+for o in $objs; do
+    f=$(basename "$o" .o); f=${f#la-}
+    nm --defined-only -g "$o" | awk -v f="$f" 'NF == 3 { print $3, f }' >>"$tmp/defs"
+    nm -u "$o" | awk -v f="$f" '{ print f, $NF }' >>"$tmp/uses"
+done
+bad=0 n=0
+awk 'NR == FNR { d[$1] = $2; next } ($2 in d) && d[$2] != $1 { print $1, d[$2], $2 }' \
+    "$tmp/defs" "$tmp/uses" | sort -u >"$tmp/edges"
+while read -r from to sym; do
+    n=$((n + 1))
+    [ "$sym" = genflow_module ] && continue
+    cf=$(concern_of "$from"); ct=$(concern_of "$to")
+    [ "$cf" = "$ct" ] && continue
+    if [ "$(rank "$ct")" -ge "$(rank "$cf")" ]; then
+        echo "httpd/$from.c ($cf) uses $sym of httpd/$to.c ($ct), a concern above its own"
+        bad=1
+    fi
+done <"$tmp/edges"
+[ "$n" -gt 100 ] || { echo "only $n calls between the glue's files: is the build complete?"; exit 1; }
+[ "$bad" = 0 ] || exit 1
+echo "the layers of the glue hold in $n uses between its $(echo "$objs" | wc -l) objects"

@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: Apache-2.0
+# The glue's concerns in layers (docs/architecture.md "How the code is laid
+# out"), sourced by tests/check_includes.sh (what a file includes) and
+# tests/check_calls.sh (what its object calls): a file uses its own
+# concern and the concerns below it, never one above, so no two concerns
+# depend on each other. mod_genflow.c, the module's declaration and hooks,
+# is above them all and wires them together; mod_genflow_process.c, the
+# process's record, is below them all.
+layers="private process config request db http metrics servers breaker cors authn_cache
+        idempotency limits engine watch handlers"
+
+# A file's concern is its name's first word after mod_genflow_ (a naming
+# scheme in one folder, as mod_http2's h2_*): mod_genflow_engine_claim.c is
+# the engine's, mod_genflow_handle_type.c a handler's.
+concern_of() {   # file name (with or without .c/.h/.o) → its concern
+    case $1 in
+        mod_genflow|mod_genflow.[ch]) echo record ;;
+        mod_genflow_authn_cache*) echo authn_cache ;;
+        mod_genflow_handle*) echo handlers ;;
+        mod_genflow_*) echo "$1" | sed 's/^mod_genflow_\([a-z]*\).*/\1/' ;;
+        *) echo "" ;;
+    esac
+}
+
+rank() {   # concern → its layer, from 0 at the bottom; 999 for the record; -1 unknown
+    [ "$1" = record ] && { echo 999; return; }
+    i=0
+    for l in $layers; do [ "$l" = "$1" ] && { echo $i; return; }; i=$((i + 1)); done
+    echo -1
+}
