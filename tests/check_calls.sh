@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # The layers of the glue (tests/glue_layers.sh) hold for calls as they do
-# for includes: no object of httpd/ uses a function or variable that a
+# for includes, and so do the engine's parts among themselves: no object of httpd/ uses a function or variable that a
 # file of a concern above its own defines. Read from the built objects'
 # symbols (nm), so a declaration written by hand does not hide a call.
 # The one exception is genflow_module, the module's declaration, which
@@ -26,6 +26,16 @@ while read -r from to sym; do
     n=$((n + 1))
     [ "$sym" = genflow_module ] && continue
     cf=$(concern_of "$from"); ct=$(concern_of "$to")
+    if [ "$cf" = engine ] && [ "$ct" = engine ]; then
+        pf=$(part_of "$from"); pt=$(part_of "$to")
+        if [ "$(part_rank "$pf")" -lt 0 ]; then
+            echo "httpd/$from.c is no part of the engine's layers (tests/glue_layers.sh)"; bad=1
+        elif [ "$(part_rank "$pt")" -ge "$(part_rank "$pf")" ]; then
+            echo "httpd/$from.c (engine: $pf) uses $sym of httpd/$to.c (engine: $pt), a part above its own"
+            bad=1
+        fi
+        continue
+    fi
     [ "$cf" = "$ct" ] && continue
     if [ "$(rank "$ct")" -ge "$(rank "$cf")" ]; then
         echo "httpd/$from.c ($cf) uses $sym of httpd/$to.c ($ct), a concern above its own"

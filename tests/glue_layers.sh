@@ -28,3 +28,24 @@ rank() {   # concern → its layer, from 0 at the bottom; 999 for the record; -1
     for l in $layers; do [ "$l" = "$1" ] && { echo $i; return; }; i=$((i + 1)); done
     echo -1
 }
+
+# Inside the engine, its files in layers too (docs/architecture.md, "The
+# engine"): the engine object at the bottom, the workers (threads and
+# rounds) at the top, and between them the steps of an attempt, each
+# calling only those below it: worker → claim → attempt → standby → keep
+# → outcome → source → row → changes → engine.
+engine_parts="engine changes doorbell duty row source outcome keep standby attempt claim handon
+              sweep uploads webhooks listener worker"
+
+part_of() {   # an engine file's name → its part
+    case $1 in
+        mod_genflow_engine|mod_genflow_engine.[ch]) echo engine ;;
+        mod_genflow_engine_*) echo "$1" | sed 's/^mod_genflow_engine_\([a-z]*\).*/\1/' ;;
+    esac
+}
+
+part_rank() {   # part → its layer within the engine; -1 unknown
+    i=0
+    for l in $engine_parts; do [ "$l" = "$1" ] && { echo $i; return; }; i=$((i + 1)); done
+    echo -1
+}

@@ -139,6 +139,17 @@ gf_db_status_t gf_db_select1(request_rec *r, const char *label, gf_db_rows_t **r
     return st;
 }
 
+gf_db_status_t gf_db_select_once(server_rec *s, apr_pool_t *p, const char *label,
+                                 gf_db_rows_t **rows, int nargs, const char *const *args)
+{
+    ap_dbd_t *dbd = gf_db_open(p, s);
+    gf_db_status_t st;
+    if (!dbd) return GF_DB_UNAVAILABLE;
+    st = gf_db_pselectv(s, p, dbd, label, rows, nargs, args);
+    gf_db_close(s, dbd);
+    return st;
+}
+
 /* Outside a request (workers): a pooled connection that must be closed. */
 ap_dbd_t *gf_db_open(apr_pool_t *p, server_rec *s)
 {

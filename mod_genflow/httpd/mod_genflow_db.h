@@ -38,6 +38,11 @@ void gf_db_release(request_rec *r);
 gf_db_status_t gf_db_select1(request_rec *r, const char *label, gf_db_rows_t **rows,
                              int nargs, ...);
 ap_dbd_t *gf_db_open(apr_pool_t *p, server_rec *s);
+/* The same outside a request (the engine's reads and writes beside a
+ * claim): one statement on a pooled connection of s, given back at once;
+ * GF_DB_UNAVAILABLE without a connection. */
+gf_db_status_t gf_db_select_once(server_rec *s, apr_pool_t *p, const char *label,
+                                 gf_db_rows_t **rows, int nargs, const char *const *args);
 void gf_db_close(server_rec *s, ap_dbd_t *dbd);
 /* The connection parameters (DBDParams, as libpq resolved them) of one of
  * s's pooled connections, or NULL; free with PQconninfoFree. For the

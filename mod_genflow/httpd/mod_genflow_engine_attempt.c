@@ -12,7 +12,7 @@
  *   → gf_job_before_call (core): the chain's end, the deadline, the
  *     rescue rule; then the gates of the provider's limits and circuit
  *   → gf_job_decide (core): complete | poll | retry | fallback | fail
- *   → gf_run_apply (mod_genflow_engine_outcome.c): one guarded statement: schedule again, or finalize with the charge
+ *   → gf_engine_outcome_apply (mod_genflow_engine_outcome.c): one guarded statement: schedule again, or finalize with the charge
  *     or the refund in the same statement.
  * No database connection is held while the provider works; the child's
  * listener renews the lease meanwhile (heartbeat). An attempt whose lease
@@ -35,72 +35,6 @@
 #include "httpd/mod_genflow_engine_run.h"
 #include "httpd/mod_genflow_limits.h"
 #include "net/gf_loop.h"
-
-/* A guarded statement of this attempt, run where statements may block
- * (gf_loop_blocking: a worker thread, never the loop's). */
-typedef struct {
-    server_rec *s;
-    apr_pool_t *p;
-    const gf_claim_t *c;
-    gf_sql_type_op_t op;
-    int certain;
-    int rc;
-} statement_t;
-
-static int attempt_statement_now(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
-                                 gf_sql_type_op_t op, int certain);
-
-static void statement_now(void *baton)
-{
-    statement_t *x = baton;
-    x->rc = attempt_statement_now(x->s, x->p, x->c, x->op, x->certain);
-}
-
-/* Run one guarded statement of this attempt on a connection held only for
- * it: RENEW (is the lease still ours?) or RELEASE (certain: no request
- * went to the provider in this attempt). 1 when it matched, 0 when it did
- * not, -1 when the database could not say. */
-int gf_run_statement(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
-                     gf_sql_type_op_t op, int certain)
-{
-    statement_t x;
-    x.certain = certain;
-    x.s = s;
-    x.p = p;
-    x.c = c;
-    x.op = op;
-    x.rc = -1;
-    gf_loop_blocking(statement_now, &x);
-    return x.rc;
-}
-
-static int attempt_statement_now(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
-                                 gf_sql_type_op_t op, int certain)
-{
-    gf_db_rows_t *rows;
-    gf_db_status_t st;
-    ap_dbd_t *dbd = gf_db_open(p, s);
-
-    if (!dbd) return -1;
-    if (op == GF_SQL_RENEW) {
-        /* With the attempt's own place, if it claimed one (a place passed
-         * on to it is the heartbeat's). */
-        st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 6,
-                           apr_ltoa(p, gf_conf_lease_secs(gf_server_conf(s))), c->id,
-                           c->lease_owner, apr_ltoa(p, c->attempts), NULL, "0");
-    }
-    else {
-        /* RELEASE: a submission cut off may have been accepted; a
-         * certain one (a deferral) is due again after a while. */
-        st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 5,
-                           c->provider_job_id || certain ? "0" : "1",
-                           apr_ltoa(p, certain ? (long)apr_time_as_msec(c->defer) : 0), c->id,
-                           c->lease_owner, apr_ltoa(p, c->attempts));
-    }
-    gf_db_close(s, dbd);
-    if (st != GF_DB_OK) return -1;
-    return rows->nrows == 1;
-}
 
 typedef struct {
     server_rec *s;
@@ -155,7 +89,7 @@ typedef struct {
 static void source_now(void *baton)
 {
     source_t *x = baton;
-    x->ok = gf_run_resolve_upload(x->s, x->p, x->c, x->prov, x->job, x->res);
+    x->ok = gf_engine_source_resolve(x->s, x->p, x->c, x->prov, x->job, x->res);
 }
 
 static int resolve_upload(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
@@ -205,15 +139,15 @@ static gate_t pass_gates(server_rec *s, apr_pool_t *p, gf_claim_t *cp, const gf_
          * no longer name) and it has none now: back to the queue, certain
          * that nothing was sent, due when a place may be free. Before the
          * circuit breaker's gate, which would make this the probe. */
-        gf_run_statement(s, p, cp, GF_SQL_RELEASE, 1);
-        gf_run_log(s, p, APLOG_INFO, cp, prov->name, "deferred", NULL,
+        gf_engine_row_statement(s, p, cp, GF_SQL_RELEASE, 1);
+        gf_engine_row_log(s, p, APLOG_INFO, cp, prov->name, "deferred", NULL,
                    "the provider's limits are full; the row is back in the queue");
         return GATE_DEFERRED;
     }
     if (!cp->provider_job_id && gf_breaker_gate(s, p, prov, more, probe, d)) {
         /* The provider's circuit is open: no call (a poll is never held
          * back: that job is accepted and paid). */
-        gf_run_log(s, p, APLOG_INFO, cp, prov->name, "skipped", NULL,
+        gf_engine_row_log(s, p, APLOG_INFO, cp, prov->name, "skipped", NULL,
                    "the provider's circuit is open; not submitting to it");
         return GATE_DECIDED;
     }
@@ -260,7 +194,7 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     int called = 0;
 
     if (APLOGdebug(s)) {
-        gf_run_log(s, p, APLOG_DEBUG, c, prov->name, c->provider_job_id ? "poll" : "submit",
+        gf_engine_row_log(s, p, APLOG_DEBUG, c, prov->name, c->provider_job_id ? "poll" : "submit",
                    NULL, NULL);
     }
     /* An upload is read for a submission (network providers hold it after
@@ -273,12 +207,12 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
         || resolve_upload(s, p, c, prov, job, res)) {
         /* The row that takes the place when this call ends, claimed
          * meanwhile (mod_genflow_engine_standby.c). */
-        gf_standby_t *sb = gf_engine_standby_begin(s, hold);
+        gf_standby_t *sb = gf_engine_standby_begin(s, hold, gf_engine_attempt_run);
         apr_time_t t0 = apr_time_now();
         const char *outcome, *code;
         gf_provider_attempt(prov, job, c->provider_job_id, p, res);
         if (APLOGdebug(s)) {
-            gf_run_log(s, p, APLOG_DEBUG, c, prov->name, "called", NULL, NULL);
+            gf_engine_row_log(s, p, APLOG_DEBUG, c, prov->name, "called", NULL, NULL);
         }
         gf_engine_standby_settle(sb, slot, hold, res, apr_time_now() - t0);
         gf_limits_done(s, prov, hold, res);
@@ -302,14 +236,14 @@ static int left_behind(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                        const gf_provider_t *prov, gf_attempt_t *slot)
 {
     if (gf_engine_aborting()) {
-        int released = gf_run_statement(s, p, c, GF_SQL_RELEASE, 0) == 1;
-        gf_run_log(s, p, APLOG_INFO, c, prov->name, "abandoned", NULL,
+        int released = gf_engine_row_statement(s, p, c, GF_SQL_RELEASE, 0) == 1;
+        gf_engine_row_log(s, p, APLOG_INFO, c, prov->name, "abandoned", NULL,
                    released ? "the server is stopping; the row is released for another "
                               "worker" : "the server is stopping");
         return 1;
     }
-    if (gf_attempt_lost(slot)) {
-        gf_run_log(s, p, APLOG_WARNING, c, prov->name, "stale", NULL,
+    if (gf_engine_slot_lost(slot)) {
+        gf_engine_row_log(s, p, APLOG_WARNING, c, prov->name, "stale", NULL,
                    "the lease was taken over or the generation ended during the provider "
                    "call; the result is dropped");
         return 1;
@@ -317,7 +251,7 @@ static int left_behind(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     return 0;
 }
 
-int gf_run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot,
+int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot,
                    gf_limits_hold_t *hold)
 {
     const gf_claim_t *c = cp;
@@ -338,7 +272,7 @@ int gf_run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *s
         d.next = GF_NEXT_FAIL;
         d.code = GF_JOB_API;
         d.message = err;
-        return gf_run_apply(s, p, c, &d, NULL, &res);
+        return gf_engine_outcome_apply(s, p, c, &d, NULL, &res);
     }
     if (c->chain_index < chain->nelts) {
         entry = &APR_ARRAY_IDX(chain, c->chain_index, gf_chain_entry_t);
@@ -347,9 +281,9 @@ int gf_run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *s
     job_state(c, chain->nelts, prov, &js);
     if (gf_job_before_call(&js, &d)) {
         if (d.next == GF_NEXT_FALLBACK) {
-            gf_run_log(s, p, APLOG_WARNING, c, prov->name, "fallback", NULL, d.message);
+            gf_engine_row_log(s, p, APLOG_WARNING, c, prov->name, "fallback", NULL, d.message);
         }
-        return gf_run_apply(s, p, c, &d, prov, &res);
+        return gf_engine_outcome_apply(s, p, c, &d, prov, &res);
     }
     if (!prov) {
         /* Declared when the row was created, gone from the configuration
@@ -361,7 +295,7 @@ int gf_run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *s
         switch (pass_gates(s, p, cp, prov, hold, c->chain_index + 1 < chain->nelts, &probe,
                            &d)) {
         case GATE_DEFERRED: return 1;
-        case GATE_DECIDED: return gf_run_apply(s, p, c, &d, prov, &res);
+        case GATE_DECIDED: return gf_engine_outcome_apply(s, p, c, &d, prov, &res);
         default: break;
         }
         fill_job(s, p, c, entry, prov, &ab, &job);
@@ -372,6 +306,6 @@ int gf_run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *s
     js.now = apr_time_now();
     gf_job_decide(&js, &res, rnd, &d);
     /* Still running: its next poll may stay in this child. */
-    if (gf_run_keep(s, p, c, prov, &res, &d)) return 1;
-    return gf_run_apply(s, p, c, &d, prov, &res);
+    if (gf_engine_keep_put(s, p, c, prov, &res, &d)) return 1;
+    return gf_engine_outcome_apply(s, p, c, &d, prov, &res);
 }

@@ -26,16 +26,6 @@ struct gf_engine_shared {
 };
 const apr_size_t gf_engine_shared_size = sizeof(struct gf_engine_shared);
 
-void *gf_engine_shm_zeroed(apr_pool_t *pconf, apr_size_t bytes, apr_status_t *rv)
-{
-    apr_shm_t *shm;
-    void *base;
-    if ((*rv = apr_shm_create(&shm, bytes, NULL, pconf)) != APR_SUCCESS) return NULL;
-    base = apr_shm_baseaddr_get(shm);
-    memset(base, 0, bytes);
-    return base;
-}
-
 void gf_engine_post_config(apr_pool_t *pconf, server_rec *s)
 {
     struct gf_engine_shared *sh = GF_PROCESS_STATE(engine_shared);
@@ -128,7 +118,7 @@ void gf_engine_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
 }
 
 /* Wake the waiters of id, or all of them (id NULL), and forget what the
- * status cache holds of it. */
+ * status cache holds of it (what the child heard: gf_engine_heard). */
 void gf_engine_announce_change(const char *id)
 {
     gf_engine_t *W = gf_engine();
@@ -155,9 +145,6 @@ void gf_engine_announce_change(const char *id)
         }
     }
     apr_thread_mutex_unlock(W->mutex);
-    /* A kept poll of id (a webhook's wake, a cancel): due now. */
-    gf_engine_keep_changed(id);
-    if (W->on_change) W->on_change(id);
 }
 
 /* ---- status answers --------------------------------------------------- */
@@ -212,60 +199,5 @@ void gf_engine_status_changed(const char *id)
     apr_thread_mutex_lock(W->mutex);
     gf_status_cache_mark(W->cache, id);
     apr_thread_mutex_unlock(W->mutex);
-}
-
-/* A wake asks a worker to run one round more; a round takes everything it
- * can, so wakes that come while every worker already has one pending add
- * nothing: at most one is pending per worker, however many generations
- * were queued (a burst of 20,000 NOTIFYs is a handful of rounds). */
-void gf_engine_wake_all(int all)
-{
-    gf_engine_t *W = gf_engine();
-    int woke = 0;
-    if (!W) return;
-    apr_thread_mutex_lock(W->mutex);
-    if (all) {
-        woke = W->wake_pending < W->nthreads;
-        W->wake_pending = W->nthreads;
-        apr_thread_cond_broadcast(W->work);
-    }
-    else if (W->wake_pending < W->nthreads) {
-        W->wake_pending++;
-        woke = 1;
-        apr_thread_cond_signal(W->work);
-    }
-    apr_thread_mutex_unlock(W->mutex);
-    if (woke) gf_metrics_engine(gf_metrics(), GF_ENGINE_WAKE);
-}
-
-void gf_engine_wake(void)
-{
-    gf_engine_wake_all(0);
-}
-
-int gf_engine_running(void)
-{
-    gf_engine_t *W = gf_engine();
-    return W ? W->nthreads : 0;
-}
-
-void gf_engine_flights(int *in_flight, int *max_in_flight, int *transfers, int *kept)
-{
-    gf_engine_t *W = gf_engine();
-    *in_flight = *max_in_flight = *transfers = *kept = 0;
-    if (!W || !W->loop) return;
-    apr_thread_mutex_lock(W->mutex);
-    *in_flight = W->in_flight;
-    apr_thread_mutex_unlock(W->mutex);
-    *max_in_flight = W->max_in_flight;
-    *transfers = gf_loop_transfers(W->loop);
-    *kept = gf_engine_kept();
-}
-
-/* The listener of every database is connected: every change is heard. */
-int gf_engine_listening(void)
-{
-    gf_engine_t *W = gf_engine();
-    return W && W->listening == W->databases->nelts;
 }
 

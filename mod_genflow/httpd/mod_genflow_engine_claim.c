@@ -13,61 +13,6 @@
 #include "httpd/mod_genflow_engine_run.h"
 #include "httpd/mod_genflow_limits.h"
 
-/* The claimed row as the attempt reads it. */
-static void fill_claim(const gf_type_t *t, const char *const *row, const char *lease_owner,
-                       gf_claim_t *c)
-{
-    memset(c, 0, sizeof(*c));
-    c->type = t;
-    c->id = row[GF_CLAIM_ID];
-    c->user = row[GF_CLAIM_USER];
-    c->prompt = row[GF_CLAIM_PROMPT];
-    c->source_image = row[GF_CLAIM_SOURCE_IMAGE];
-    c->aspect_ratio = row[GF_CLAIM_ASPECT_RATIO];
-    c->seed = (apr_uint64_t)apr_atoi64(row[GF_CLAIM_SEED]);
-    c->chain = row[GF_CLAIM_CHAIN];
-    c->chain_index = atoi(row[GF_CLAIM_CHAIN_INDEX]);
-    c->retry_count = atoi(row[GF_CLAIM_RETRY_COUNT]);
-    c->max_retries = atoi(row[GF_CLAIM_MAX_RETRIES]);
-    c->poll_count = atoi(row[GF_CLAIM_POLL_COUNT]);
-    c->provider_job_id = row[GF_CLAIM_PROVIDER_JOB_ID];
-    c->attempts = atoi(row[GF_CLAIM_ATTEMPTS]);
-    c->deadline = apr_time_from_msec(apr_atoi64(row[GF_CLAIM_DEADLINE_MS]));
-    c->provider_state = row[GF_CLAIM_PROVIDER_STATE];
-    c->poll_errors = atoi(row[GF_CLAIM_POLL_ERRORS]);
-    c->rescued = row[GF_CLAIM_RESCUED] && !strcmp(row[GF_CLAIM_RESCUED], "1");
-    c->started = row[GF_CLAIM_STARTED_MS]
-                 ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_STARTED_MS])) : 0;
-    c->preset = row[GF_CLAIM_PRESET];
-    c->strength = row[GF_CLAIM_STRENGTH];
-    c->server_name = row[GF_CLAIM_SERVER_NAME];
-    c->lease_owner = lease_owner;
-}
-
-server_rec *gf_run_fill(const gf_database_t *e, const gf_type_t *t, const char *const *row,
-                        const char *lease_owner, const gf_limits_hold_t *hold, gf_claim_t *c,
-                        gf_attempt_t *slot)
-{
-    server_rec *s;
-    fill_claim(t, row, lease_owner, c);
-    /* The claim took only rows of the main server (no name: the database's
-     * first server, the main one when it mounts types) or of a virtual
-     * host of this engine. */
-    if (!(s = gf_database_server_for(e, c->server_name))) s = e->s;
-    /* The claim leased the row a moment ago (kept polls extend it from
-     * here; a margin for the time since). */
-    c->lease_end = apr_time_now() + apr_time_from_sec(gf_conf_lease_secs(gf_server_conf(s)))
-                   - apr_time_from_sec(2);
-    c->seen = gf_engine_change_seq();
-    memset(slot, 0, sizeof(*slot));
-    if (hold && hold->prov && hold->place > 0) {
-        apr_cpystrn(slot->place_id, hold->id, sizeof(slot->place_id));
-        slot->place_attempt = hold->attempt;
-        slot->place_until = c->lease_end;
-    }
-    return s;
-}
-
 /* Run one claimed row under its slot (heartbeats follow it), with the
  * settings of the server (virtual host) that created it, and the place of
  * its provider's limits the claim took for it (hold), which goes back
@@ -77,11 +22,11 @@ static int run_row(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
                    gf_limits_hold_t *hold)
 {
     gf_claim_t c;
-    server_rec *s = gf_run_fill(e, t, row, lease_owner, hold, &c, slot);
+    server_rec *s = gf_engine_row_fill(e, t, row, lease_owner, hold, &c, slot);
     int rc;
-    gf_attempt_begin(slot, s, t, c.id, lease_owner, c.attempts);
-    rc = gf_run_claimed(s, p, &c, slot, hold);
-    gf_attempt_end(slot);
+    gf_engine_slot_begin(slot, s, t, c.id, lease_owner, c.attempts);
+    rc = gf_engine_attempt_run(s, p, &c, slot, hold);
+    gf_engine_slot_end(slot);
     if (hold->prov) gf_limits_unused(s, hold);
     return rc;
 }
@@ -162,7 +107,7 @@ static void release_rest(server_rec *s, apr_pool_t *p, const gf_type_t *t, gf_db
 }
 
 /* Is name one of the names of list? */
-int gf_names_has(const gf_skip_t *list, const char *name)
+int gf_engine_claim_skip_has(const gf_skip_t *list, const char *name)
 {
     apr_size_t n = strlen(name);
     const char *at = list->names;
@@ -176,7 +121,7 @@ int gf_names_has(const gf_skip_t *list, const char *name)
     return 0;
 }
 
-void gf_skip_add(gf_skip_t *skip, const char *list)
+void gf_engine_claim_skip_add(gf_skip_t *skip, const char *list)
 {
     char *copy, *last, *name;
     apr_size_t len = strlen(skip->names);
@@ -187,7 +132,7 @@ void gf_skip_add(gf_skip_t *skip, const char *list)
     copy = buf;
     for (name = apr_strtok(copy, "\n", &last); name; name = apr_strtok(NULL, "\n", &last)) {
         apr_size_t n = strlen(name);
-        if (gf_names_has(skip, name)) continue;
+        if (gf_engine_claim_skip_has(skip, name)) continue;
         if (len + n + 2 > sizeof(skip->names)) return;
         if (len) skip->names[len++] = '\n';
         memcpy(skip->names + len, name, n + 1);
@@ -241,13 +186,13 @@ static int run_claimed_rows(const gf_database_t *e, apr_pool_t *p, const gf_type
     return worked ? 1 : trouble ? -1 : 0;
 }
 
-int gf_run_claim(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t, const char *provider,
+int gf_engine_claim(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t, const char *provider,
                  int polls, int hand_on, const char *lease_owner, int *places, gf_skip_t *skip)
 {
-    return gf_run_claim_held(e, p, t, provider, polls, hand_on, NULL, lease_owner, places, skip);
+    return gf_engine_claim_held(e, p, t, provider, polls, hand_on, NULL, lease_owner, places, skip);
 }
 
-int gf_run_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
+int gf_engine_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
                       const char *provider, int polls, int hand_on, const gf_limits_hold_t *held,
                       const char *lease_owner, int *places, gf_skip_t *skip)
 {
@@ -269,7 +214,7 @@ int gf_run_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
      * provider here): it is what frees the place when nothing can take
      * it. */
     if (prov && !gf_limits_gate_open(prov, want, hand_on || held, &g) && !held) {
-        gf_skip_add(skip, provider);
+        gf_engine_claim_skip_add(skip, provider);
         return 0;
     }
     if (!prov) memset(&g, 0, sizeof(g));
@@ -302,50 +247,13 @@ int gf_run_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
         const char *gate = rows->nrows ? rows->rows[0][GF_CLAIM_GATE] : NULL;
         gf_limits_gate_close(&g, gate, rows->nrows ? rows->rows[0][GF_CLAIM_GATE_UNTIL] : NULL);
         gf_metrics_claim(gf_metrics(), !gate ? "other" : !strcmp(gate, "open") ? "empty" : gate);
-        if (gate && strcmp(gate, "open")) gf_skip_add(skip, provider);
+        if (gate && strcmp(gate, "open")) gf_engine_claim_skip_add(skip, provider);
         return 0;
     }
     gf_metrics_claim(gf_metrics(), "claimed");
     rc = run_claimed_rows(e, p, t, rows, lease_owner, places, &g);
     gf_limits_gate_close(&g, "open", NULL);
     return rc;
-}
-
-int gf_run_claim_standby(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
-                         const gf_limits_hold_t *held, const char *lease_owner,
-                         const char ***row)
-{
-    server_rec *s = e->s;
-    gf_server_conf_t *sc = gf_server_conf(s);
-    const char *args[GF_CLAIM_ARGS];
-    gf_db_rows_t *rows;
-    gf_db_status_t st;
-    ap_dbd_t *dbd;
-    int k;
-
-    args[GF_CLAIM_ARG_OWNER] = lease_owner;
-    args[GF_CLAIM_ARG_LEASE] = apr_ltoa(p, gf_conf_lease_secs(sc));
-    args[GF_CLAIM_ARG_NAMES] = e->names;
-    args[GF_CLAIM_ARG_PROVIDER] = held->prov->name;
-    args[GF_CLAIM_ARG_MAX_CONCURRENT] = apr_itoa(p, held->prov->limit.max_concurrent);
-    args[GF_CLAIM_ARG_SPACING_MS] = "0";
-    args[GF_CLAIM_ARG_BATCH] = "1";
-    args[GF_CLAIM_ARG_HELD_PLACE] = apr_itoa(p, held->place);
-    args[GF_CLAIM_ARG_HELD_ID] = held->id;
-    args[GF_CLAIM_ARG_HELD_ATTEMPT] = apr_itoa(p, held->attempt);
-    args[GF_CLAIM_ARG_STANDBY] = "1";
-    if (!(dbd = gf_db_open(p, s))) return -1;
-    st = gf_db_pselectv(s, p, dbd, t->labels[GF_SQL_CLAIM], &rows, GF_CLAIM_ARGS, args);
-    gf_db_close(s, dbd);
-    if (st != GF_DB_OK || rows->ncols != GF_CLAIM_COLS) return -1;
-    if (rows->nrows == 0 || !rows->rows[0][GF_CLAIM_ID]) {
-        gf_metrics_claim(gf_metrics(), "empty");
-        return 0;
-    }
-    gf_metrics_claim(gf_metrics(), "claimed");
-    *row = apr_pcalloc(p, sizeof(char *) * (apr_size_t)rows->ncols);
-    for (k = 0; k < rows->ncols; k++) (*row)[k] = rows->rows[0][k];
-    return 1;
 }
 
 /* The names of list, split (at most GF_NAMES_MAX). */
@@ -374,15 +282,15 @@ static int claim_from(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
     for (i = 0; i < n; i++) {
         const char *name = names[(i + rotate) % n];
         int rc;
-        if (gf_names_has(skip, name)) continue;
-        rc = gf_run_claim(e, p, t, name, polls, 0, lease_owner, places, skip);
+        if (gf_engine_claim_skip_has(skip, name)) continue;
+        rc = gf_engine_claim(e, p, t, name, polls, 0, lease_owner, places, skip);
         if (rc > 0) return 1;
         if (rc < 0) trouble = 1;
     }
     return trouble ? -1 : 0;
 }
 
-int gf_run_one(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
+int gf_engine_claim_one(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
                const char *lease_owner, int *places, gf_skip_t *skip, const gf_due_t *due,
                int rotate)
 {
@@ -394,7 +302,7 @@ int gf_run_one(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
     return rc < 0 || rc2 < 0 ? -1 : 0;
 }
 
-int gf_run_due_types(const gf_database_t *e, apr_pool_t *p, gf_due_t *due)
+int gf_engine_claim_due_types(const gf_database_t *e, apr_pool_t *p, gf_due_t *due)
 {
     gf_db_rows_t *rows;
     gf_db_status_t st = GF_DB_OK;
@@ -416,7 +324,7 @@ int gf_run_due_types(const gf_database_t *e, apr_pool_t *p, gf_due_t *due)
                 const gf_type_t *t = APR_ARRAY_IDX(e->types, i, gf_type_t *);
                 if (strcmp(row[0], t->name)) continue;
                 due[i].any = 1;
-                gf_skip_add(!strcmp(row[2], "poll") ? &due[i].polls : &due[i].fresh, row[1]);
+                gf_engine_claim_skip_add(!strcmp(row[2], "poll") ? &due[i].polls : &due[i].fresh, row[1]);
             }
         }
     }

@@ -26,6 +26,7 @@
 #include <apr_strings.h>
 
 #include "httpd/mod_genflow_engine_int.h"
+#include "httpd/mod_genflow_engine_run.h"
 #include "core/gf_sql.h"
 
 void gf_engine_place_freed(const char *provider)
@@ -56,20 +57,6 @@ static int take_handon(gf_engine_t *W, gf_skip_t *names)
     return names->names[0] != '\0';
 }
 
-int gf_engine_types_of(const gf_database_t *e, const char *provider, const gf_type_t **out,
-                       int max)
-{
-    int n = 0, i, j;
-    for (i = 0; i < e->types->nelts && n < max; i++) {
-        const gf_type_t *t = APR_ARRAY_IDX(e->types, i, gf_type_t *);
-        if (!t->providers || !apr_hash_get(t->providers, provider, APR_HASH_KEY_STRING)) continue;
-        for (j = n; j > 0 && out[j - 1]->priority < t->priority; j--) out[j] = out[j - 1];
-        out[j] = t;
-        n++;
-    }
-    return n;
-}
-
 /* Claim one due row of provider on any of the child's databases, new
  * work first: 1 claimed, 0 nothing due, -1 no room in this child. */
 static int hand_on_one(gf_engine_t *W, apr_pool_t *pool, const char *provider,
@@ -80,13 +67,13 @@ static int hand_on_one(gf_engine_t *W, apr_pool_t *pool, const char *provider,
         for (j = 0; j < W->databases->nelts && !W->stopping; j++) {
             const gf_database_t *e = APR_ARRAY_IDX(W->databases, j, gf_database_t *);
             const gf_type_t *types[64];
-            int n = gf_engine_types_of(e, provider, types, 64), i;
+            int n = gf_database_types_of(e, provider, types, 64), i;
             for (i = 0; i < n; i++) {
                 gf_skip_t skip;
                 int places = gf_engine_reserve(polls ? GF_POLL_BATCH : 1), rc;
                 if (places == 0) return -1;
                 skip.names[0] = '\0';
-                rc = gf_run_claim(e, pool, types[i], provider, polls, 1, lease_owner, &places,
+                rc = gf_engine_claim(e, pool, types[i], provider, polls, 1, lease_owner, &places,
                                   &skip);
                 gf_engine_unreserve(places);
                 if (rc > 0) return 1;
@@ -125,19 +112,6 @@ int gf_engine_hand_on(gf_engine_t *W, apr_pool_t *pool, const char *lease_owner)
     return worked;
 }
 
-const gf_database_t *gf_engine_database_of(gf_engine_t *W, server_rec *s)
-{
-    int j, k;
-    for (j = 0; j < W->databases->nelts; j++) {
-        const gf_database_t *e = APR_ARRAY_IDX(W->databases, j, gf_database_t *);
-        if (e->s == s) return e;
-        for (k = 0; k < e->servers->nelts; k++) {
-            if (APR_ARRAY_IDX(e->servers, k, gf_server_t *)->s == s) return e;
-        }
-    }
-    return NULL;
-}
-
 int gf_engine_hand_on_place(server_rec *s, const gf_provider_t *prov, const gf_limits_hold_t *hold)
 {
     gf_engine_t *W = gf_engine();
@@ -148,8 +122,8 @@ int gf_engine_hand_on_place(server_rec *s, const gf_provider_t *prov, const gf_l
     const char *owner;
     int n, i, places, rc;
 
-    if (!W || W->stopping || !prov || !(e = gf_engine_database_of(W, s))
-        || (n = gf_engine_types_of(e, prov->name, types, 64)) == 0) {
+    if (!W || W->stopping || !prov || !(e = gf_database_of(W->databases, s))
+        || (n = gf_database_types_of(e, prov->name, types, 64)) == 0) {
         return 0;
     }
     if (gf_engine_pool(&pool, "genflow_hand_on") != APR_SUCCESS) return 0;
@@ -165,17 +139,17 @@ int gf_engine_hand_on_place(server_rec *s, const gf_provider_t *prov, const gf_l
     /* The highest type first, with the held place: claimed, or freed. */
     {
         apr_time_t t0 = apr_time_now();
-        rc = gf_run_claim_held(e, pool, types[0], prov->name, 0, 1, hold, owner, &places, &skip);
+        rc = gf_engine_claim_held(e, pool, types[0], prov->name, 0, 1, hold, owner, &places, &skip);
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1615)
                      "place %d of %s handed on (%d) in %" APR_TIME_T_FMT " us", hold->place,
                      prov->name, rc, apr_time_now() - t0);
     }
     if (rc >= 0) {
         for (i = 1; rc == 0 && i < n && !skip.names[0]; i++) {
-            rc = gf_run_claim(e, pool, types[i], prov->name, 0, 1, owner, &places, &skip);
+            rc = gf_engine_claim(e, pool, types[i], prov->name, 0, 1, owner, &places, &skip);
         }
         for (i = 0; rc == 0 && i < n && !skip.names[0]; i++) {
-            rc = gf_run_claim(e, pool, types[i], prov->name, 1, 1, owner, &places, &skip);
+            rc = gf_engine_claim(e, pool, types[i], prov->name, 1, 1, owner, &places, &skip);
         }
         if (rc > 0) gf_metrics_engine(gf_metrics(), GF_ENGINE_HAND_ON);
         rc = 1;

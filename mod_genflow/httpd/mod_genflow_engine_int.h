@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_int.h: what the engine's files of one child share:
- * the worker threads (mod_genflow_engine_worker.c), the listener and heartbeat
- * (mod_genflow_engine_listener.c), waiting for changes and the status cache
- * (mod_genflow_engine_changes.c), the attempts (mod_genflow_run*.c) and the
- * sweeps (mod_genflow_engine_sweep.c). Nothing outside them includes it.
+ * the engine object (mod_genflow_engine.c: the record, the registry of
+ * running attempts, the loop's places, stopping), the records of a
+ * claimed row and of its slot, the changes heard and the status cache
+ * (mod_genflow_engine_changes.c), the doorbell and the duties, and what
+ * the workers (mod_genflow_engine_worker.c) call above the attempt: the
+ * hand-on, the sweeps, the listener. The steps of an attempt are in
+ * mod_genflow_engine_run.h. Nothing outside the engine includes it.
  */
 #ifndef MOD_GENFLOW_ENGINE_INT_H
 #define MOD_GENFLOW_ENGINE_INT_H
@@ -35,7 +38,7 @@ void gf_engine_landed(void);
 apr_status_t gf_engine_pool(apr_pool_t **pool, const char *tag);
 
 /* One running attempt, renewed by the listener's heartbeat while it is
- * in the child's list (between gf_attempt_begin and gf_attempt_end). */
+ * in the child's list (between gf_engine_slot_begin and gf_engine_slot_end). */
 typedef struct gf_attempt_t {
     struct gf_attempt_t *prev, *next;
     server_rec *s;               /* whose lease and database */
@@ -51,19 +54,19 @@ typedef struct gf_attempt_t {
      * passed it on: mod_genflow_engine_standby.c), renewed with the
      * attempt's lease; and until when its lease is known to run (0: the
      * heartbeat found it no longer that holder's). Set before
-     * gf_attempt_begin, then with gf_attempt_place. */
+     * gf_engine_slot_begin, then with gf_attempt_place. */
     char place_id[40];
     int place_attempt;
     apr_time_t place_until;
 } gf_attempt_t;
-void gf_attempt_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, const char *id,
+void gf_engine_slot_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, const char *id,
                       const char *owner, int attempt);
 /* The place's lease of a running attempt, as the heartbeat last saw it
  * (until: set it; 0 with get: read it), under the child's mutex. */
-void gf_attempt_place_set(gf_attempt_t *a, apr_time_t until);
-apr_time_t gf_attempt_place_until(gf_attempt_t *a);
-void gf_attempt_end(gf_attempt_t *a);
-int gf_attempt_lost(const gf_attempt_t *a);
+void gf_engine_slot_place_set(gf_attempt_t *a, apr_time_t until);
+apr_time_t gf_engine_slot_place_until(gf_attempt_t *a);
+void gf_engine_slot_end(gf_attempt_t *a);
+int gf_engine_slot_lost(const gf_attempt_t *a);
 
 /* mod_genflow_engine_attempt.c: one attempt of one claimed generation */
 typedef struct {
@@ -96,11 +99,6 @@ typedef struct {
 typedef struct {
     char names[GF_SKIP_MAX];
 } gf_skip_t;
-/* Add the newline-separated names of list that skip lacks (as many as
- * fit). */
-void gf_skip_add(gf_skip_t *skip, const char *list);
-/* Is name one of list's names? */
-int gf_names_has(const gf_skip_t *list, const char *name);
 /* What the due-work probe says of one type: its providers with new work
  * due (a first attempt, a retry, a fallback, a rescue) and with polls
  * due. */
@@ -109,62 +107,14 @@ typedef struct {
     gf_skip_t fresh;
     gf_skip_t polls;
 } gf_due_t;
-/* Claim rows of type t and provider on engine e's database: one due
- * generation without an accepted provider job, or (polls) a batch of at
- * most *places due polls (places the worker reserved in the loop), each
- * with its provider's place and its own server's settings, if the
- * provider's limits let a call start (hand_on: a place of it was just
- * freed in this child: ask the database whatever it said last). Each
- * claimed row becomes an attempt in flight on the child's loop
- * (gf_engine_launch), taking one place off *places, or, without a loop,
- * is run here. A provider without a place now is added to skip. 1 when
- * something was claimed, 0 when nothing, -1 on database trouble. */
-int gf_run_claim(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t, const char *provider,
-                 int polls, int hand_on, const char *lease_owner, int *places, gf_skip_t *skip);
-/* The same, for the place a call that just ended holds (held: kept in
- * the database): the claimed row takes that very place, or, when none
- * is claimed, the claim frees it. */
-int gf_run_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
-                      const char *provider, int polls, int hand_on, const gf_limits_hold_t *held,
-                      const char *lease_owner, int *places, gf_skip_t *skip);
-/* A standby for the place held (kept in the database, its call still
- * open): one due row of held's provider without an accepted job, claimed
- * under a lease without a place of its own, to run under held when the
- * call ends (mod_genflow_engine_standby.c). 1 with *row (in p), 0 when
- * none was due or the place is no longer held's, -1 on database trouble. */
-int gf_run_claim_standby(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
-                         const gf_limits_hold_t *held, const char *lease_owner,
-                         const char ***row);
-/* A claimed row as its attempt reads it (c, from row, which it points
- * into), its server (returned), and its slot, not yet begun, with the
- * place it calls under (hold, if any). */
-server_rec *gf_run_fill(const gf_database_t *e, const gf_type_t *t, const char *const *row,
-                        const char *lease_owner, const gf_limits_hold_t *hold, gf_claim_t *c,
-                        gf_attempt_t *slot);
-/* Work type t on engine e's database: its due providers (due, from the
- * probe), new work first, starting at the rotate-th provider, leaving
- * those of skip alone; one claim at most. As gf_run_claim. */
-int gf_run_one(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
-               const char *lease_owner, int *places, gf_skip_t *skip, const gf_due_t *due,
-               int rotate);
-/* Which of engine e's types have work due now, of which providers
- * (usually one query): due[i] for e->types[i]. 0, or -1 on database
- * trouble. */
-int gf_run_due_types(const gf_database_t *e, apr_pool_t *p, gf_due_t *due);
 /* Expire never-started generations (of the servers named: SERVED_BY)
  * and prune old failures of type t. */
-void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *names);
+void gf_engine_sweep_type(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *names);
 /* The providers of type t's queued rows that its chains do not name
  * (newline-separated; "" when none or on trouble). */
-const char *gf_run_strays(server_rec *s, apr_pool_t *p, const gf_type_t *t);
+const char *gf_engine_sweep_strays(server_rec *s, apr_pool_t *p, const gf_type_t *t);
 /* Sweeps that are not per type (idempotency records). */
-void gf_run_sweep_global(server_rec *s, apr_pool_t *p);
-/* One statement on a pooled connection of s, given back at once (the
- * engine's own reads and writes outside a claim); GF_DB_UNAVAILABLE
- * without a connection. */
-gf_db_status_t gf_run_select(server_rec *s, apr_pool_t *p, const char *label,
-                             gf_db_rows_t **rows, int nargs, const char *const *args);
-
+void gf_engine_sweep_global(server_rec *s, apr_pool_t *p);
 /* Take up to want places in the child's loop (0 when full; want when
  * there is no loop); each is given back by gf_engine_landed, or, not
  * used, by gf_engine_unreserve. */
@@ -172,11 +122,11 @@ int gf_engine_reserve(int want);
 void gf_engine_unreserve(int n);
 /* Deliveries of the webhook outbox that are due (sql/021), each on the
  * child's loop where it has room. */
-void gf_run_webhooks(server_rec *s, apr_pool_t *p);
+void gf_engine_webhooks_deliver(server_rec *s, apr_pool_t *p);
 
 /* Uploads unused for GenFlowUploadRetention, row and object; and, at most
  * once a retention (scan), a page of the stored uploads that have no row. */
-void gf_run_sweep_uploads(server_rec *s, apr_pool_t *p, gf_uploads_scan_t *scan);
+void gf_engine_uploads_sweep(server_rec *s, apr_pool_t *p, gf_uploads_scan_t *scan);
 
 /* Waiters re-read at least this often: the backstop of NOTIFY. */
 #define GF_BACKSTOP_LISTENING apr_time_from_sec(2)
@@ -247,35 +197,34 @@ typedef struct gf_engine_t {
                                   * (mod_genflow_engine_keep.c) */
     apr_allocator_t *flights;    /* the blocks of the attempts' pools (gf_engine_pool) */
     gf_pace_t pace[GF_PACE_MAX]; /* providers' call and claim times (the loop's) */
+    volatile int kept;           /* polls kept (mod_genflow_engine_keep.c keeps the count) */
     void (*on_change)(const char *id); /* told after the waiters (child_init) */
 } gf_engine_t;
 
-/* This child's engine, the process record's member; NULL in the parent.
- * Its threads get it as their argument; this is for code that runs on
- * them without one (the attempts' fibers, the request handlers). */
-static APR_INLINE gf_engine_t *gf_engine(void)
-{
-    gf_process_t *P = gf_process();
-    return P ? P->engine : NULL;
-}
-
-/* mod_genflow_engine_handon.c: engine e's types that name provider,
- * highest priority first (the order of e->types among equals), into out;
- * and the child's database that serves server s (NULL: none). */
-int gf_engine_types_of(const gf_database_t *e, const char *provider, const gf_type_t **out,
-                       int max);
-const gf_database_t *gf_engine_database_of(gf_engine_t *W, server_rec *s);
-
-/* mod_genflow_engine_standby.c: the row a call under a place kept in the
- * database hands its place to when it ends, claimed while the call is in
- * flight. begin: before the call (NULL: no standby for it); settle: after
- * it, with its result: 1 when the place went to the standby (the hold is
- * then empty), 0 when the place is the caller's to give back or hand on
- * (and any standby row went back to the queue). */
-typedef struct gf_standby_t gf_standby_t;
-gf_standby_t *gf_engine_standby_begin(server_rec *s, const gf_limits_hold_t *hold);
-int gf_engine_standby_settle(gf_standby_t *sb, gf_attempt_t *slot, gf_limits_hold_t *hold,
-                             const gf_provider_result_t *res, apr_interval_time_t took);
+/* mod_genflow_engine.c: this child's engine, the process record's
+ * member; NULL in the parent. Its threads get it as their argument; this
+ * is for code that runs on them without one (the attempts' fibers, the
+ * request handlers). */
+gf_engine_t *gf_engine(void);
+/* child_init: the child's engine (its threads not started yet): the
+ * heartbeat from the shortest lease, the room for threads workers, the
+ * loop's cap; on_change hears what the engine announces. */
+gf_engine_t *gf_engine_create(apr_pool_t *pchild, server_rec *s, int lease_secs, int threads,
+                              long max_in_flight, void (*on_change)(const char *id));
+/* The child is gone: no engine any more. */
+void gf_engine_forget(void);
+/* The loop thread of the child's attempts (without it each attempt runs
+ * on the worker that claimed it). */
+void gf_engine_start_loop(apr_pool_t *pchild, server_rec *s);
+/* Ask one more worker for a round (the caller holds W->mutex). */
+void gf_engine_wake_round(gf_engine_t *W);
+/* Run the statements the loop's fibers handed over; 1 when there was any. */
+int gf_engine_run_hops(void);
+/* Attempts the workers may still start (0 marks the loop full); attempts
+ * in flight; attempts running (in the registry). */
+int gf_engine_room(void);
+int gf_engine_in_flight(void);
+int gf_engine_slots_running(void);
 
 /* mod_genflow_engine_changes.c: wake the waiters of id (all: NULL) and forget
  * what the status cache holds of it; wake one (all) idle worker(s). */
@@ -283,16 +232,6 @@ void gf_engine_announce_change(const char *id);
 void gf_engine_wake_all(int all);
 /* The status cache of a new child, with the marks of post_config. */
 gf_status_cache_t *gf_engine_cache_create(apr_pool_t *pchild, apr_size_t slots);
-
-/* mod_genflow_engine_keep.c: polls of accepted jobs kept by this child
- * (gf_run_keep keeps one). Start keeping (up to max; a keeper fiber on
- * the loop launches each when it is due); a change heard for id makes its
- * poll due now; how many are kept; and, when the child stops, every kept
- * row back to the queue, due now. */
-void gf_engine_keep_start(gf_engine_t *W, apr_pool_t *pchild, long max);
-void gf_engine_keep_changed(const char *id);
-int gf_engine_kept(void);
-void gf_engine_keep_release(gf_engine_t *W, apr_pool_t *p);
 
 /* mod_genflow_engine_handon.c: claim a due row for each place freed in
  * this child since the last call (the hand-on list); 1 when one was. */
@@ -321,7 +260,10 @@ typedef enum {
  * it); *next: when it is due again. */
 int gf_engine_duty_take(gf_duty_t duty, apr_interval_time_t every, apr_time_t *next);
 
-/* mod_genflow_engine_listener.c: the listener thread's body. */
-void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data);
+/* mod_genflow_engine_listener.c: the listener thread's body; and what
+ * the child heard of id (NULL: any may have changed): its waiters wake,
+ * its kept poll is due, the concern above hears it (on_change). */
+void gf_engine_heard(const char *id);
+void *APR_THREAD_FUNC gf_engine_listener_main(apr_thread_t *thread, void *data);
 
 #endif

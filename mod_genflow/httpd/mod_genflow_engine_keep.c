@@ -60,6 +60,8 @@ struct gf_keep_t {
     int n, max;
     apr_hash_t *by_id;
     apr_pool_t *pool;            /* the hash's */
+    volatile int *count;         /* the engine's count of them (gf_engine_flights) */
+    gf_engine_run_fn *run;       /* runs a due poll (gf_engine_attempt_run, given at start) */
 };
 
 /* ---- the heap ------------------------------------------------------------ */
@@ -100,6 +102,7 @@ static void heap_push(struct gf_keep_t *k, kept_t *r)
     heap_set(k, k->n++, r);
     sift_up(k, r->at);
     apr_hash_set(k->by_id, r->c.id, APR_HASH_KEY_STRING, r);
+    *k->count = k->n;
 }
 
 /* Under the mutex: the soonest record if it is due by now, taken out. */
@@ -113,6 +116,7 @@ static kept_t *heap_pop_due(struct gf_keep_t *k, apr_time_t now)
         heap_set(k, 0, k->heap[k->n]);
         sift_down(k, 0);
     }
+    *k->count = k->n;
     return r;
 }
 
@@ -177,15 +181,15 @@ static void kept_main(void *baton)
         memset(&slot, 0, sizeof(slot));
         memset(&hold, 0, sizeof(hold));
         r->c.seen = gf_engine_change_seq();
-        if (r->changed && gf_run_statement(r->s, pool, &r->c, GF_SQL_RENEW, 0) == 0) {
+        if (r->changed && gf_engine_row_statement(r->s, pool, &r->c, GF_SQL_RENEW, 0) == 0) {
             /* Cancelled, expired or taken over while kept: no poll. */
-            gf_run_log(r->s, pool, APLOG_INFO, &r->c, NULL, "stale", NULL,
+            gf_engine_row_log(r->s, pool, APLOG_INFO, &r->c, NULL, "stale", NULL,
                        "the generation is no longer this kept poll's; it ends");
         }
         else {
-            gf_attempt_begin(&slot, r->s, r->c.type, r->c.id, r->c.lease_owner, r->c.attempts);
-            gf_run_claimed(r->s, pool, &r->c, &slot, &hold);
-            gf_attempt_end(&slot);
+            gf_engine_slot_begin(&slot, r->s, r->c.type, r->c.id, r->c.lease_owner, r->c.attempts);
+            gf_engine()->keep->run(r->s, pool, &r->c, &slot, &hold);
+            gf_engine_slot_end(&slot);
             if (hold.prov) gf_limits_unused(r->s, &hold);
         }
         apr_pool_destroy(pool);
@@ -234,7 +238,7 @@ static void keeper_main(void *baton)
     }
 }
 
-void gf_engine_keep_start(gf_engine_t *W, apr_pool_t *pchild, long max)
+void gf_engine_keep_start(gf_engine_t *W, apr_pool_t *pchild, long max, gf_engine_run_fn *run)
 {
     struct gf_keep_t *k;
 
@@ -247,6 +251,8 @@ void gf_engine_keep_start(gf_engine_t *W, apr_pool_t *pchild, long max)
     k->max = (int)max;
     k->heap = apr_pcalloc(pchild, sizeof(kept_t *) * (apr_size_t)max);
     k->by_id = apr_hash_make(k->pool);
+    k->count = &W->kept;
+    k->run = run;
     W->keep = k;
     if (gf_loop_spawn(W->loop, keeper_main, W) != 0) W->keep = NULL;
 }
@@ -278,7 +284,7 @@ static void keep_now(void *baton)
     gf_db_close(x->s, dbd);
 }
 
-int gf_run_keep(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_provider_t *prov,
+int gf_engine_keep_put(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_provider_t *prov,
                 const gf_provider_result_t *res, const gf_decision_t *d)
 {
     gf_engine_t *W = gf_engine();
@@ -337,7 +343,7 @@ int gf_run_keep(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_prov
         return 0;
     }
     if (APLOGdebug(s)) {
-        gf_run_log(s, p, APLOG_DEBUG, c, prov->name, "kept", NULL,
+        gf_engine_row_log(s, p, APLOG_DEBUG, c, prov->name, "kept", NULL,
                    apr_psprintf(p, "next poll in %" APR_TIME_T_FMT " ms",
                                 apr_time_as_msec(due - now)));
     }
@@ -361,18 +367,6 @@ void gf_engine_keep_changed(const char *id)
         }
     }
     apr_thread_mutex_unlock(k->mutex);
-}
-
-int gf_engine_kept(void)
-{
-    gf_engine_t *W = gf_engine();
-    struct gf_keep_t *k = W ? W->keep : NULL;
-    int n;
-    if (!k) return 0;
-    apr_thread_mutex_lock(k->mutex);
-    n = k->n;
-    apr_thread_mutex_unlock(k->mutex);
-    return n;
 }
 
 /* The kept rows of one type and lease owner, back to the queue, due now,
@@ -406,6 +400,7 @@ void gf_engine_keep_release(gf_engine_t *W, apr_pool_t *p)
             /* Out of the heap: the last one takes its index (the heap's
              * order no longer matters, every record goes). */
             heap_set(k, i, k->heap[--k->n]);
+            *k->count = k->n;
             free(r);
         }
         apr_thread_mutex_unlock(k->mutex);

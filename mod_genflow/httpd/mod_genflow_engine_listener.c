@@ -23,9 +23,25 @@
 #include <libpq-fe.h>
 
 #include "httpd/mod_genflow_engine_int.h"
+#include "httpd/mod_genflow_engine_run.h"
 
 #define LISTEN_TICK_MS   250          /* the listener checks for stop this often */
 #define RECONNECT_WAIT   apr_time_from_sec(1)
+
+
+/* The child heard that id changed (NULL: any may have): its waiters
+ * wake and the status cache forgets it (mod_genflow_engine_changes.c), a
+ * kept poll of it is due now (a webhook's wake, a cancel:
+ * mod_genflow_engine_keep.c), and the concern above the engine hears it
+ * (on_change: the parked waits). */
+void gf_engine_heard(const char *id)
+{
+    gf_engine_t *W = gf_engine();
+    if (!W) return;
+    gf_engine_announce_change(id);
+    gf_engine_keep_changed(id);
+    if (W->on_change) W->on_change(id);
+}
 
 /* The place's lease of attempt a, if it still runs (the record live, the
  * same attempt). */
@@ -162,7 +178,7 @@ static int direct_session(PGconn *conn)
     return direct;
 }
 
-/* A connection of engine e's own, to its database: GenFlowListenParams of
+/* A connection of database e's own: GenFlowListenParams of
  * the database's first server when given (PgBouncer in front of the pool),
  * else the pool's parameters. *warned: the "not direct" warning was
  * logged for this engine already. */
@@ -235,7 +251,7 @@ static void lost(gf_engine_t *W, PGconn **conn, const gf_database_t *e)
     PQfinish(*conn);
     *conn = NULL;
     W->listening--;
-    gf_engine_announce_change(NULL);
+    gf_engine_heard(NULL);
 }
 
 /* Connect to every database not listened to yet. A connection found not
@@ -252,13 +268,13 @@ static void connect_missing(gf_engine_t *W, apr_pool_t *pool, PGconn **conns, in
             W->listening++;
             /* Anything that happened while deaf: look now. */
             gf_engine_wake_all(1);
-            gf_engine_announce_change(NULL);
+            gf_engine_heard(NULL);
         }
     }
 }
 
 /* Read what a database's connection has and act on its notifications. */
-/* Can work announced by genflow_work start now on engine e? Its payload
+/* Can work announced by genflow_work start now on database e? Its payload
  * is "type\nprovider" (sql/022; an older database sends the type only):
  * not when that provider is known to have no place now (full, paused,
  * waiting for its rate: the place's end, the pause's end or the rate's
@@ -309,14 +325,14 @@ static void hear(gf_engine_t *W, PGconn **conn, const gf_database_t *e)
         }
         else if (!strcmp(note->relname, "genflow_change")) {
             /* "*": rows were deleted (sql/012); any id may be gone. */
-            gf_engine_announce_change(strcmp(note->extra, "*") ? note->extra : NULL);
+            gf_engine_heard(strcmp(note->extra, "*") ? note->extra : NULL);
         }
         PQfreemem(note);
     }
     if (work) gf_engine_wake_all(0);
 }
 
-void *APR_THREAD_FUNC gf_listener_main(apr_thread_t *thread, void *data)
+void *APR_THREAD_FUNC gf_engine_listener_main(apr_thread_t *thread, void *data)
 {
     gf_engine_t *W = data;      /* the child's engine */
     int ne = W->databases->nelts, i;

@@ -17,20 +17,6 @@
 
 #define OUTCOME_RETRY_WAIT apr_time_from_msec(500)
 
-void gf_run_log(server_rec *s, apr_pool_t *p, int level, const gf_claim_t *c,
-                           const char *provider, const char *what, const char *code,
-                           const char *detail)
-{
-    /* The detail is often a provider's own words: escaped like any other
-     * outside text in the error_log (quotes, backslashes, control and
-     * non-ASCII bytes). */
-    ap_log_error(APLOG_MARK, level, 0, s, GF_LOGNO(1401)
-                 "%s type=%s id=%s user=%s provider=%s attempt=%d chain_index=%d "
-                 "retry=%d error=%s%s%s", what, c->type->name, c->id, c->user,
-                 provider ? provider : "-", c->attempts, c->chain_index, c->retry_count,
-                 code ? code : "-", detail ? ": " : "", detail ? ap_escape_logitem(p, detail) : "");
-}
-
 /* A key nobody can guess: the URL of a picture is given to its owner only. */
 static const char *storage_key(apr_pool_t *p, const gf_claim_t *c)
 {
@@ -149,7 +135,7 @@ static int store_result(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     *key = NULL;
     /* A cancelled or expired generation gets nothing stored: its late
      * picture is discarded here. */
-    if (gf_run_statement(s, p, c, GF_SQL_RENEW, 1) == 0) return 0;
+    if (gf_engine_row_statement(s, p, c, GF_SQL_RENEW, 1) == 0) return 0;
     if (!res->image) {
         *url = res->image_url;
         return 1;
@@ -241,7 +227,7 @@ static void count_outcome(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     else if (dd->next == GF_NEXT_FALLBACK) gf_metrics_fallback(gf_metrics(), name);
     /* The status object: the charge or refund and the duration. */
     else if (terminal) gf_metrics_terminal(gf_metrics(), p, name, rows->rows[0][0]);
-    gf_run_log(s, p, terminal ? APLOG_INFO : APLOG_DEBUG, c, provider,
+    gf_engine_row_log(s, p, terminal ? APLOG_INFO : APLOG_DEBUG, c, provider,
                gf_job_next_name(dd->next),
                dd->next == GF_NEXT_FAIL ? dd->code : (res ? res->error_code : NULL),
                dd->next == GF_NEXT_FAIL ? dd->message
@@ -271,7 +257,7 @@ static void cost_now(void *baton)
     args[4] = k->res->usage > 0 ? apr_psprintf(k->p, "%.6f", k->res->usage) : NULL;
     args[5] = k->res->usage > 0 ? k->res->usage_unit : NULL;
     args[6] = apr_psprintf(k->p, "%.6f", k->cost);
-    if (gf_run_select(k->s, k->p, GF_SQL_COST_RECORD, &rows, 7, args) != GF_DB_OK) {
+    if (gf_db_select_once(k->s, k->p, GF_SQL_COST_RECORD, &rows, 7, args) != GF_DB_OK) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, k->s, GF_LOGNO(1415)
                      "the cost of type=%s id=%s attempt=%d at %s was not recorded",
                      k->c->type->name, k->c->id, k->c->attempts, k->provider);
@@ -298,7 +284,7 @@ static void record_cost(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     gf_loop_blocking(cost_now, &k);
 }
 
-int gf_run_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
+int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
                  const gf_provider_t *prov, const gf_provider_result_t *res)
 {
     const gf_storage_t *stored = NULL;
@@ -310,7 +296,7 @@ int gf_run_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
 
     if (prov && res) record_cost(s, p, c, prov, res);
     if (dd.next == GF_NEXT_COMPLETE && !store_result(s, p, c, res, &dd, &url, &stored, &key)) {
-        gf_run_log(s, p, APLOG_INFO, c, provider, "discarded", NULL,
+        gf_engine_row_log(s, p, APLOG_INFO, c, provider, "discarded", NULL,
                    "the generation is no longer this attempt's (cancelled, expired or taken "
                    "over); its result is not stored");
         return 1;
@@ -327,7 +313,7 @@ int gf_run_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_dec
         /* The lease was taken over (we were too slow) or the generation was
          * cancelled meanwhile: our result is dropped, nothing is charged.
          * Or a run whose answer was lost had recorded it already. */
-        gf_run_log(s, p, APLOG_WARNING, c, provider, "stale", gf_job_next_name(dd.next),
+        gf_engine_row_log(s, p, APLOG_WARNING, c, provider, "stale", gf_job_next_name(dd.next),
                    maybe_applied ? "nothing to change: recorded by a run whose answer was "
                                    "lost, or the row changed under this attempt"
                                  : "the row changed under this attempt; result dropped");

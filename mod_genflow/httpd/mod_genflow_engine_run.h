@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* mod_genflow_engine_run.h: what the attempt runner's files share: the claim
- * (mod_genflow_engine_claim.c), the attempt (mod_genflow_engine_attempt.c, with
- * mod_genflow_engine_source.c for an upload source) and its outcome
- * (mod_genflow_engine_outcome.c). */
+/* mod_genflow_engine_run.h: the steps of an attempt (row, source,
+ * outcome, keep, standby, attempt, claim), for the engine's own files. */
 #ifndef MOD_GENFLOW_ENGINE_RUN_H
 #define MOD_GENFLOW_ENGINE_RUN_H
 
@@ -11,40 +9,124 @@
 #include "core/gf_sql.h"
 #include "httpd/mod_genflow_limits.h"
 
-/* Run one claimed row: the core's rules before any call, the gates of
- * the provider's limits and circuit, the call, the decision, its outcome.
- * 1 when done (whatever happened to the generation), -1 when its outcome
- * could not be written. */
-int gf_run_claimed(server_rec *s, apr_pool_t *p, gf_claim_t *c, gf_attempt_t *slot,
-                   gf_limits_hold_t *hold);
+/* The steps of an attempt, from the bottom up: each file calls only
+ * those above it in this header (tests/glue_layers.sh). */
 
-/* Store what the attempt made (for a completion) and record the decision
- * d in one guarded statement; the metrics and the log say what it did.
- * 1, or -1 when the database could not take it within a lease. */
-int gf_run_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
-                 const gf_provider_t *prov, const gf_provider_result_t *res);
+/* Run one claimed row under its slot and place (gf_engine_attempt_run).
+ * The steps below the attempt that run another row (a kept poll, a
+ * standby) are given it by the caller, so that none of them calls up. */
+typedef int gf_engine_run_fn(server_rec *s, apr_pool_t *p, gf_claim_t *c, gf_attempt_t *slot,
+                             gf_limits_hold_t *hold);
 
-/* Keep the attempt c in this child for its next poll instead of writing
- * the schedule d (mod_genflow_engine_keep.c): 1 when kept, nothing more to
- * write; 0 when the caller writes it. */
-int gf_run_keep(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_provider_t *prov,
-                const gf_provider_result_t *res, const gf_decision_t *d);
+/* ---- mod_genflow_engine_row.c: a claimed row ---------------------------- */
 
+/* A claimed row as its attempt reads it (c, from row, which it points
+ * into), its server (returned), and its slot, not yet begun, with the
+ * place it calls under (hold, if any). */
+server_rec *gf_engine_row_fill(const gf_database_t *e, const gf_type_t *t, const char *const *row,
+                        const char *lease_owner, const gf_limits_hold_t *hold, gf_claim_t *c,
+                        gf_attempt_t *slot);
 /* One guarded statement of this attempt (RENEW: is the lease still ours?
  * RELEASE: give the row back; certain: no request went out), run where
  * statements may block. 1 matched, 0 did not, -1 the database could not say. */
-int gf_run_statement(server_rec *s, apr_pool_t *p, const gf_claim_t *c, gf_sql_type_op_t op,
+int gf_engine_row_statement(server_rec *s, apr_pool_t *p, const gf_claim_t *c, gf_sql_type_op_t op,
                      int certain);
 
 /* The log line of an attempt's transition; detail is escaped. */
-void gf_run_log(server_rec *s, apr_pool_t *p, int level, const gf_claim_t *c,
+void gf_engine_row_log(server_rec *s, apr_pool_t *p, int level, const gf_claim_t *c,
                 const char *provider, const char *what, const char *code, const char *detail);
+
+/* ---- mod_genflow_engine_source.c -------------------------------------------- */
 
 /* An "upload:<id>" source: the upload's bytes (and, for the local
  * provider, its pixels) into job. 1 when the job has them; else 0 and res
  * says why: a transient STORAGE_ERROR (retried), or a permanent one when
  * the upload is gone or no longer what it was. */
-int gf_run_resolve_upload(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+int gf_engine_source_resolve(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                           const gf_provider_t *prov, gf_job_t *job, gf_provider_result_t *res);
 
+/* ---- mod_genflow_engine_outcome.c ------------------------------------------- */
+
+/* Store what the attempt made (for a completion) and record the decision
+ * d in one guarded statement; the metrics and the log say what it did.
+ * 1, or -1 when the database could not take it within a lease. */
+int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
+                 const gf_provider_t *prov, const gf_provider_result_t *res);
+
+/* ---- mod_genflow_engine_keep.c ---------------------------------------------- */
+
+/* Keep the attempt c in this child for its next poll instead of writing
+ * the schedule d (mod_genflow_engine_keep.c): 1 when kept, nothing more to
+ * write; 0 when the caller writes it. */
+int gf_engine_keep_put(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_provider_t *prov,
+                const gf_provider_result_t *res, const gf_decision_t *d);
+
+/* mod_genflow_engine_keep.c: polls of accepted jobs kept by this child
+ * (gf_engine_keep_put keeps one). Start keeping (up to max; a keeper fiber on
+ * the loop runs each with run when it is due); a change heard for id makes
+ * its poll due now; and, when the child stops, every kept
+ * row back to the queue, due now. */
+void gf_engine_keep_start(gf_engine_t *W, apr_pool_t *pchild, long max, gf_engine_run_fn *run);
+void gf_engine_keep_changed(const char *id);
+void gf_engine_keep_release(gf_engine_t *W, apr_pool_t *p);
+
+/* ---- mod_genflow_engine_standby.c ------------------------------------------- */
+
+/* mod_genflow_engine_standby.c: the row a call under a place kept in the
+ * database hands its place to when it ends, claimed while the call is in
+ * flight. begin: before the call (NULL: no standby for it); settle: after
+ * it, with its result: 1 when the place went to the standby (the hold is
+ * then empty), 0 when the place is the caller's to give back or hand on
+ * (and any standby row went back to the queue). run runs the standby
+ * row (the caller's gf_engine_attempt_run). */
+typedef struct gf_standby_t gf_standby_t;
+gf_standby_t *gf_engine_standby_begin(server_rec *s, const gf_limits_hold_t *hold,
+                                      gf_engine_run_fn *run);
+int gf_engine_standby_settle(gf_standby_t *sb, gf_attempt_t *slot, gf_limits_hold_t *hold,
+                             const gf_provider_result_t *res, apr_interval_time_t took);
+
+/* ---- mod_genflow_engine_attempt.c ------------------------------------------- */
+
+/* Run one claimed row: the core's rules before any call, the gates of
+ * the provider's limits and circuit, the call, the decision, its outcome.
+ * 1 when done (whatever happened to the generation), -1 when its outcome
+ * could not be written. */
+int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *c, gf_attempt_t *slot,
+                   gf_limits_hold_t *hold);
+
+/* ---- mod_genflow_engine_claim.c --------------------------------------------- */
+
+/* Add the newline-separated names of list that skip lacks (as many as
+ * fit). */
+void gf_engine_claim_skip_add(gf_skip_t *skip, const char *list);
+/* Is name one of list's names? */
+int gf_engine_claim_skip_has(const gf_skip_t *list, const char *name);
+/* Claim rows of type t and provider on database e: one due
+ * generation without an accepted provider job, or (polls) a batch of at
+ * most *places due polls (places the worker reserved in the loop), each
+ * with its provider's place and its own server's settings, if the
+ * provider's limits let a call start (hand_on: a place of it was just
+ * freed in this child: ask the database whatever it said last). Each
+ * claimed row becomes an attempt in flight on the child's loop
+ * (gf_engine_launch), taking one place off *places, or, without a loop,
+ * is run here. A provider without a place now is added to skip. 1 when
+ * something was claimed, 0 when nothing, -1 on database trouble. */
+int gf_engine_claim(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t, const char *provider,
+                 int polls, int hand_on, const char *lease_owner, int *places, gf_skip_t *skip);
+/* The same, for the place a call that just ended holds (held: kept in
+ * the database): the claimed row takes that very place, or, when none
+ * is claimed, the claim frees it. */
+int gf_engine_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
+                      const char *provider, int polls, int hand_on, const gf_limits_hold_t *held,
+                      const char *lease_owner, int *places, gf_skip_t *skip);
+/* Work type t on database e: its due providers (due, from the
+ * probe), new work first, starting at the rotate-th provider, leaving
+ * those of skip alone; one claim at most. As gf_engine_claim. */
+int gf_engine_claim_one(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
+               const char *lease_owner, int *places, gf_skip_t *skip, const gf_due_t *due,
+               int rotate);
+/* Which of database e's types have work due now, of which providers
+ * (usually one query): due[i] for e->types[i]. 0, or -1 on database
+ * trouble. */
+int gf_engine_claim_due_types(const gf_database_t *e, apr_pool_t *p, gf_due_t *due);
 #endif

@@ -63,6 +63,7 @@ struct gf_standby_t {
     apr_pool_t *pool;
     const gf_database_t *e;
     gf_limits_hold_t hold;       /* the place: its holder; the call's at the pass */
+    gf_engine_run_fn *run;       /* runs the row at the pass (the caller's attempt) */
     apr_time_t place_until;      /* the place's lease, as the call's heartbeat saw it */
     apr_interval_time_t lead;    /* sleep before the claim */
     const char *owner;
@@ -106,18 +107,59 @@ static void unref(gf_standby_t *sb)
     free(sb);
 }
 
+/* A standby for the place held (kept in the database, its call still
+ * open): one due row of held's provider without an accepted job, claimed
+ * under a lease without a place of its own (CLAIM with standby=1). 1 with
+ * *row (in p), 0 when none was due or the place is no longer held's, -1
+ * on database trouble. */
+static int claim_row(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
+                     const gf_limits_hold_t *held, const char *lease_owner, const char ***row)
+{
+    server_rec *s = e->s;
+    gf_server_conf_t *sc = gf_server_conf(s);
+    const char *args[GF_CLAIM_ARGS];
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    ap_dbd_t *dbd;
+    int k;
+
+    args[GF_CLAIM_ARG_OWNER] = lease_owner;
+    args[GF_CLAIM_ARG_LEASE] = apr_ltoa(p, gf_conf_lease_secs(sc));
+    args[GF_CLAIM_ARG_NAMES] = e->names;
+    args[GF_CLAIM_ARG_PROVIDER] = held->prov->name;
+    args[GF_CLAIM_ARG_MAX_CONCURRENT] = apr_itoa(p, held->prov->limit.max_concurrent);
+    args[GF_CLAIM_ARG_SPACING_MS] = "0";
+    args[GF_CLAIM_ARG_BATCH] = "1";
+    args[GF_CLAIM_ARG_HELD_PLACE] = apr_itoa(p, held->place);
+    args[GF_CLAIM_ARG_HELD_ID] = held->id;
+    args[GF_CLAIM_ARG_HELD_ATTEMPT] = apr_itoa(p, held->attempt);
+    args[GF_CLAIM_ARG_STANDBY] = "1";
+    if (!(dbd = gf_db_open(p, s))) return -1;
+    st = gf_db_pselectv(s, p, dbd, t->labels[GF_SQL_CLAIM], &rows, GF_CLAIM_ARGS, args);
+    gf_db_close(s, dbd);
+    if (st != GF_DB_OK || rows->ncols != GF_CLAIM_COLS) return -1;
+    if (rows->nrows == 0 || !rows->rows[0][GF_CLAIM_ID]) {
+        gf_metrics_claim(gf_metrics(), "empty");
+        return 0;
+    }
+    gf_metrics_claim(gf_metrics(), "claimed");
+    *row = apr_pcalloc(p, sizeof(char *) * (apr_size_t)rows->ncols);
+    for (k = 0; k < rows->ncols; k++) (*row)[k] = rows->rows[0][k];
+    return 1;
+}
+
 /* The standby claim, on a worker thread: the highest type first. */
 static void claim_now(void *baton)
 {
     gf_standby_t *sb = baton;
     const gf_type_t *types[64];
-    int n = gf_engine_types_of(sb->e, sb->hold.prov->name, types, 64), i;
+    int n = gf_database_types_of(sb->e, sb->hold.prov->name, types, 64), i;
     for (i = 0; i < n; i++) {
         const char **row = NULL;
-        int rc = gf_run_claim_standby(sb->e, sb->pool, types[i], &sb->hold, sb->owner, &row);
+        int rc = claim_row(sb->e, sb->pool, types[i], &sb->hold, sb->owner, &row);
         if (rc > 0) {
             sb->t = types[i];
-            sb->s = gf_run_fill(sb->e, types[i], row, sb->owner, &sb->hold, &sb->c, &sb->slot);
+            sb->s = gf_engine_row_fill(sb->e, types[i], row, sb->owner, &sb->hold, &sb->c, &sb->slot);
             return;
         }
         if (rc < 0) return;
@@ -158,7 +200,7 @@ static void claim_standby(gf_standby_t *sb)
         sb->state = SB_EMPTY;
         return;
     }
-    gf_attempt_begin(&sb->slot, sb->s, sb->t, sb->c.id, sb->owner, sb->c.attempts);
+    gf_engine_slot_begin(&sb->slot, sb->s, sb->t, sb->c.id, sb->owner, sb->c.attempts);
     sb->state = SB_READY;
 }
 
@@ -172,24 +214,25 @@ static void standby_main(void *baton)
     if (sb->state == SB_READY) {
         if (sb->verdict == SB_PENDING) gf_loop_await(await_self, sb);
         if (sb->verdict == SB_PASS) {
-            gf_attempt_place_set(&sb->slot, sb->place_until);
+            gf_engine_slot_place_set(&sb->slot, sb->place_until);
             gf_metrics_engine(gf_metrics(), GF_ENGINE_STANDBY);
-            gf_run_claimed(sb->s, sb->pool, &sb->c, &sb->slot, &sb->hold);
-            gf_attempt_end(&sb->slot);
+            sb->run(sb->s, sb->pool, &sb->c, &sb->slot, &sb->hold);
+            gf_engine_slot_end(&sb->slot);
             if (sb->hold.prov) gf_limits_unused(sb->s, &sb->hold);
         }
         else {
             /* Not passed: back to the queue, due now; nothing was sent. */
-            gf_attempt_end(&sb->slot);
+            gf_engine_slot_end(&sb->slot);
             sb->c.defer = 0;
-            gf_run_statement(sb->s, sb->pool, &sb->c, GF_SQL_RELEASE, 1);
+            gf_engine_row_statement(sb->s, sb->pool, &sb->c, GF_SQL_RELEASE, 1);
         }
         gf_engine_landed();
     }
     unref(sb);
 }
 
-gf_standby_t *gf_engine_standby_begin(server_rec *s, const gf_limits_hold_t *hold)
+gf_standby_t *gf_engine_standby_begin(server_rec *s, const gf_limits_hold_t *hold,
+                                      gf_engine_run_fn *run)
 {
     gf_engine_t *W = gf_engine();
     const gf_provider_t *prov = hold->prov;
@@ -199,7 +242,7 @@ gf_standby_t *gf_engine_standby_begin(server_rec *s, const gf_limits_hold_t *hol
 
     if (!W || !W->loop || !gf_loop_in_fiber() || W->stopping || !prov || hold->place <= 0
         || !prov->limit.max_concurrent || gf_limit_spacing_ms(&prov->limit) > 0
-        || !(e = gf_engine_database_of(W, s))) {
+        || !(e = gf_database_of(W->databases, s))) {
         return NULL;
     }
     /* Until a call of it ended here, nothing says when the next will:
@@ -212,6 +255,7 @@ gf_standby_t *gf_engine_standby_begin(server_rec *s, const gf_limits_hold_t *hol
     }
     sb->refs = 2;
     sb->e = e;
+    sb->run = run;
     sb->hold = *hold;
     {
         apr_interval_time_t margin = 2 * pace->claim + apr_time_from_msec(2);
@@ -237,7 +281,7 @@ static int passable(gf_attempt_t *slot, const gf_limits_hold_t *hold,
     if (res && res->error_code && !strcmp(res->error_code, GF_JOB_RATE_LIMIT)) return 0;
     /* place_until is two seconds short of the lease the database holds,
      * and the next beat renews it well before that. */
-    return gf_attempt_place_until(slot) > apr_time_now();
+    return gf_engine_slot_place_until(slot) > apr_time_now();
 }
 
 int gf_engine_standby_settle(gf_standby_t *sb, gf_attempt_t *slot, gf_limits_hold_t *hold,
@@ -256,7 +300,7 @@ int gf_engine_standby_settle(gf_standby_t *sb, gf_attempt_t *slot, gf_limits_hol
     if (sb->state == SB_CLAIMING) gf_loop_await(await_caller, sb);
     if (sb->state == SB_READY && passable(slot, hold, res)) {
         sb->hold = *hold;
-        sb->place_until = gf_attempt_place_until(slot);
+        sb->place_until = gf_engine_slot_place_until(slot);
         memset(hold, 0, sizeof(*hold));
         sb->verdict = SB_PASS;
         passed = 1;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_engine_sweep.c: the set-based sweeps worker 0 of one child runs
- * every few seconds, per engine (database): created, never started
+ * every few seconds, per database: created, never started
  * generations expire after GenFlowCreatedTTL and are refunded, queued ones
  * that waited longer than GenFlowPendingTTL for a place fail with
  * QUEUE_TIMEOUT, started ones that no attempt took past their deadline
@@ -16,17 +16,6 @@
 
 #include "httpd/mod_genflow_engine_int.h"
 #include "core/gf_sql.h"
-
-gf_db_status_t gf_run_select(server_rec *s, apr_pool_t *p, const char *label,
-                             gf_db_rows_t **rows, int nargs, const char *const *args)
-{
-    ap_dbd_t *dbd = gf_db_open(p, s);
-    gf_db_status_t st;
-    if (!dbd) return GF_DB_UNAVAILABLE;
-    st = gf_db_pselectv(s, p, dbd, label, rows, nargs, args);
-    gf_db_close(s, dbd);
-    return st;
-}
 
 /* How long past its deadline a started generation that no attempt took
  * stays open before the sweep fails it (an attempt fails it first when
@@ -69,7 +58,7 @@ static const char *swept(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const char
     return swept_by(s, p, dbd, label, SWEEP_BATCH, arg, arg2);
 }
 
-void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *names)
+void gf_engine_sweep_type(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *names)
 {
     gf_server_conf_t *sc = gf_server_conf(s);
     long queued_ttl = gf_conf_pending_ttl(sc) > 0 ? gf_conf_pending_ttl(sc) : 3600;
@@ -108,7 +97,7 @@ void gf_run_sweep(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *
     gf_db_close(s, dbd);
 }
 
-const char *gf_run_strays(server_rec *s, apr_pool_t *p, const gf_type_t *t)
+const char *gf_engine_sweep_strays(server_rec *s, apr_pool_t *p, const gf_type_t *t)
 {
     const char *known = "";
     apr_hash_index_t *hi;
@@ -119,7 +108,7 @@ const char *gf_run_strays(server_rec *s, apr_pool_t *p, const gf_type_t *t)
     for (hi = t->providers ? apr_hash_first(p, t->providers) : NULL; hi; hi = apr_hash_next(hi)) {
         known = apr_pstrcat(p, known, *known ? "\n" : "", (const char *)apr_hash_this_key(hi), NULL);
     }
-    if (gf_run_select(s, p, t->labels[GF_SQL_LINE_PROVIDERS], &rows, 1, &known) != GF_DB_OK) {
+    if (gf_db_select_once(s, p, t->labels[GF_SQL_LINE_PROVIDERS], &rows, 1, &known) != GF_DB_OK) {
         return "";
     }
     for (i = 0; i < rows->nrows; i++) {
@@ -128,7 +117,7 @@ const char *gf_run_strays(server_rec *s, apr_pool_t *p, const gf_type_t *t)
     return out;
 }
 
-void gf_run_sweep_global(server_rec *s, apr_pool_t *p)
+void gf_engine_sweep_global(server_rec *s, apr_pool_t *p)
 {
     gf_server_conf_t *sc = gf_server_conf(s);
     long queued_ttl = gf_conf_pending_ttl(sc) > 0 ? gf_conf_pending_ttl(sc) : 3600;

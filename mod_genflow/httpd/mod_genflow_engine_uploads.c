@@ -47,7 +47,7 @@ static void expire_unused(server_rec *s, apr_pool_t *p, long retention)
     args[1] = apr_pstrcat(p, sc->storage->backend, sc->fallback_storage ? "\n" : "",
                           sc->fallback_storage ? sc->fallback_storage->backend : "", NULL);
     args[2] = apr_itoa(p, EXPIRE_BATCH);
-    if (gf_run_select(s, p, GF_SQL_UPLOAD_EXPIRE, &rows, 3, args) != GF_DB_OK || rows->nrows == 0) {
+    if (gf_db_select_once(s, p, GF_SQL_UPLOAD_EXPIRE, &rows, 3, args) != GF_DB_OK || rows->nrows == 0) {
         return;
     }
     for (i = 0; i < rows->nrows; i++) {
@@ -103,7 +103,7 @@ static void remove_orphans(server_rec *s, apr_pool_t *p, const gf_storage_t *st,
     }
     if (objs->nelts < LIST_PAGE) *after = '\0';
     else apr_cpystrn(after, APR_ARRAY_IDX(objs, objs->nelts - 1, gf_storage_object_t).key, after_size);
-    if (!args[0] || gf_run_select(s, p, GF_SQL_UPLOAD_KNOWN, &rows, 1, args) != GF_DB_OK) return;
+    if (!args[0] || gf_db_select_once(s, p, GF_SQL_UPLOAD_KNOWN, &rows, 1, args) != GF_DB_OK) return;
     for (i = 0; i < rows->nrows; i++) apr_hash_set(known, rows->rows[i][0], 36, "");
     for (i = 0; i < objs->nelts; i++) {
         const gf_storage_object_t *o = &APR_ARRAY_IDX(objs, i, gf_storage_object_t);
@@ -118,7 +118,7 @@ static void remove_orphans(server_rec *s, apr_pool_t *p, const gf_storage_t *st,
     }
 }
 
-void gf_run_sweep_uploads(server_rec *s, apr_pool_t *p, gf_uploads_scan_t *scan)
+void gf_engine_uploads_sweep(server_rec *s, apr_pool_t *p, gf_uploads_scan_t *scan)
 {
     gf_server_conf_t *sc = gf_server_conf(s);
     long retention = gf_conf_upload_retention(sc);

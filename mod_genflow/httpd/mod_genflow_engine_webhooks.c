@@ -63,7 +63,7 @@ static void statement_now(void *baton)
 {
     statement_t *q = baton;
     gf_db_rows_t *rows;
-    q->st = gf_run_select(q->s, q->p, q->label, &rows, q->nargs, q->args);
+    q->st = gf_db_select_once(q->s, q->p, q->label, &rows, q->nargs, q->args);
 }
 
 static void record(delivery_t *d, int status, const char *error)
@@ -179,7 +179,7 @@ static delivery_t *delivery_of(server_rec *s, const char *const *row)
     return d;
 }
 
-void gf_run_webhooks(server_rec *s, apr_pool_t *p)
+void gf_engine_webhooks_deliver(server_rec *s, apr_pool_t *p)
 {
     gf_db_rows_t *rows;
     ap_dbd_t *dbd;

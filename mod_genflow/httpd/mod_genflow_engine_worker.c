@@ -6,7 +6,7 @@
  *
  * Workers loop over the databases the child's servers use (gf_database_t,
  * mod_genflow_servers_db.c), and over each one's types, claiming due
- * generations from PostgreSQL (gf_run_one), each worked with the settings
+ * generations from PostgreSQL (gf_engine_claim_one), each worked with the settings
  * of the server that created it. A claimed attempt runs in a fiber of the
  * loop thread, which drives every provider exchange of the child at once
  * (libcurl's multi interface), up to GenFlowMaxInFlight attempts: a
@@ -31,8 +31,8 @@
 #include <apr_strings.h>
 #include <apr_network_io.h>
 
-#include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_engine_int.h"
+#include "httpd/mod_genflow_engine_run.h"
 #include "net/gf_http.h"
 
 #define IDLE_WAIT        apr_time_from_msec(500)    /* the look for work due by time */
@@ -43,80 +43,7 @@
 #define SWEEP_INTERVAL   apr_time_from_sec(2)
 #define TIDY_INTERVAL    apr_time_from_sec(10)
 #define ROUND_CLAIMS     64     /* claims in one round of a worker */
-#define EXIT_GRACE       apr_time_from_sec(3)   /* running attempts may finish */
-
-
-/* ---- attempts (the listener renews their leases) ----------------------- */
-
-void gf_attempt_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, const char *id,
-                      const char *owner, int attempt)
-{
-    gf_engine_t *W = gf_engine();
-    if (!W || !a) return;
-    apr_thread_mutex_lock(W->mutex);
-    apr_cpystrn(a->id, id, sizeof(a->id));
-    apr_cpystrn(a->owner, owner, sizeof(a->owner));
-    a->s = s;
-    a->type = t;
-    a->attempt = attempt;
-    a->lost = 0;
-    a->active = 1;
-    a->prev = NULL;
-    a->next = W->attempts;
-    if (W->attempts) W->attempts->prev = a;
-    W->attempts = a;
-    apr_thread_mutex_unlock(W->mutex);
-}
-
-void gf_attempt_place_set(gf_attempt_t *a, apr_time_t until)
-{
-    gf_engine_t *W = gf_engine();
-    if (!W || !a) return;
-    apr_thread_mutex_lock(W->mutex);
-    a->place_until = until;
-    apr_thread_mutex_unlock(W->mutex);
-}
-
-apr_time_t gf_attempt_place_until(gf_attempt_t *a)
-{
-    gf_engine_t *W = gf_engine();
-    apr_time_t until;
-    if (!W || !a) return 0;
-    apr_thread_mutex_lock(W->mutex);
-    until = a->place_until;
-    apr_thread_mutex_unlock(W->mutex);
-    return until;
-}
-
-void gf_attempt_end(gf_attempt_t *a)
-{
-    gf_engine_t *W = gf_engine();
-    if (!W || !a || !a->active) return;
-    apr_thread_mutex_lock(W->mutex);
-    a->active = 0;
-    if (a->prev) a->prev->next = a->next;
-    else W->attempts = a->next;
-    if (a->next) a->next->prev = a->prev;
-    a->prev = a->next = NULL;
-    apr_thread_mutex_unlock(W->mutex);
-}
-
-int gf_attempt_lost(const gf_attempt_t *a)
-{
-    return a && a->lost;
-}
-
-int gf_engine_aborting(void)
-{
-    gf_engine_t *W = gf_engine();
-    return W && W->abort;
-}
-
-int gf_engine_stopping(void)
-{
-    gf_engine_t *W = gf_engine();
-    return W && W->stopping;
-}
+#define EXIT_GRACE       apr_time_from_sec(3)   
 
 /* Sleep until something is handed to the workers or timeout passes. 1
  * when a wake asked for a round (gf_engine_wake, a landing in a full
@@ -138,153 +65,9 @@ static int sleep_for_work(apr_interval_time_t timeout)
     return woken;
 }
 
-/* Ask one more worker for a round (the caller holds the mutex). */
-static void wake_for_round(gf_engine_t *W)
-{
-    if (W->wake_pending < W->nthreads) W->wake_pending++;
-    apr_thread_cond_signal(W->work);
-}
-
-/* ---- attempts in flight on the loop ------------------------------------ */
-
-/* gf_loop_conf_t.offload: a fiber's database statement goes to the
- * workers, which run it before they claim anything more. */
-static void offload(void *owner, gf_loop_wait_t *wait, void (*fn)(void *), void *baton)
-{
-    gf_engine_t *w = owner;
-    gf_hop_t *h = malloc(sizeof(*h));
-
-    if (!h) {
-        fn(baton);   /* no memory for the hand-over: run it here, late but done */
-        gf_loop_wake(wait);
-        return;
-    }
-    h->wait = wait;
-    h->fn = fn;
-    h->baton = baton;
-    h->next = NULL;
-    apr_thread_mutex_lock(w->mutex);
-    *w->hops_tail = h;
-    w->hops_tail = &h->next;
-    apr_thread_cond_signal(w->work);
-    apr_thread_mutex_unlock(w->mutex);
-}
-
-/* Run the fibers' waiting statements; 1 when there was any. */
-static int run_hops(void)
-{
-    gf_engine_t *W = gf_engine();
-    int ran = 0;
-    for (;;) {
-        gf_hop_t *h;
-        gf_loop_wait_t *wait;
-        apr_thread_mutex_lock(W->mutex);
-        if ((h = W->hops) != NULL) {
-            W->hops = h->next;
-            if (!W->hops) W->hops_tail = &W->hops;
-        }
-        apr_thread_mutex_unlock(W->mutex);
-        if (!h) return ran;
-        h->fn(h->baton);
-        wait = h->wait;
-        free(h);
-        gf_loop_wake(wait);
-        ran = 1;
-    }
-}
-
-int gf_engine_launch(void (*fn)(void *baton), void *baton)
-{
-    gf_engine_t *W = gf_engine();
-    if (!W || !W->loop) return -1;
-    return gf_loop_spawn(W->loop, fn, baton) == 0 ? 0 : -1;
-}
-
-void gf_engine_landed(void)
-{
-    gf_engine_t *W = gf_engine();
-    if (!W || !W->loop) return;
-    apr_thread_mutex_lock(W->mutex);
-    W->in_flight--;
-    /* Room for one more: a worker that found the loop full claims again
-     * (only then: a landing is no news to workers that had room). */
-    if (W->loop_was_full) {
-        W->loop_was_full = 0;
-        wake_for_round(W);
-    }
-    apr_thread_mutex_unlock(W->mutex);
-}
-
-/* Take up to want places in the loop for the rows a claim is about to
- * return. They are taken before the claim, under the mutex, so that two
- * workers never both fill the last place; each row launched keeps its
- * place until it lands, the others are given back (unreserve). */
-static int reserve(int want)
-{
-    gf_engine_t *W = gf_engine();
-    int n;
-    if (!W->loop) return want;
-    apr_thread_mutex_lock(W->mutex);
-    n = W->max_in_flight - W->in_flight;
-    if (n > want) n = want;
-    if (n < 0) n = 0;
-    W->in_flight += n;
-    if (n == 0) W->loop_was_full = 1;
-    apr_thread_mutex_unlock(W->mutex);
-    return n;
-}
-
-void gf_engine_unreserve(int n)
-{
-    gf_engine_t *W = gf_engine();
-    if (!W->loop || n <= 0) return;
-    apr_thread_mutex_lock(W->mutex);
-    W->in_flight -= n;
-    if (W->loop_was_full) {
-        W->loop_was_full = 0;
-        wake_for_round(W);
-    }
-    apr_thread_mutex_unlock(W->mutex);
-}
-
-int gf_engine_reserve(int want)
-{
-    return reserve(want);
-}
-
-/* Attempts the workers may still start. */
-static int room(void)
-{
-    gf_engine_t *W = gf_engine();
-    int n;
-    if (!W->loop) return 1;
-    apr_thread_mutex_lock(W->mutex);
-    n = W->max_in_flight - W->in_flight;
-    if (n <= 0) W->loop_was_full = 1;
-    apr_thread_mutex_unlock(W->mutex);
-    return n > 0 ? n : 0;
-}
-
-static int flights_alive(void)
-{
-    gf_engine_t *W = gf_engine();
-    int n;
-    apr_thread_mutex_lock(W->mutex);
-    n = W->in_flight;
-    apr_thread_mutex_unlock(W->mutex);
-    return n;
-}
-
-static void *APR_THREAD_FUNC loop_main(apr_thread_t *thread, void *data)
-{
-    (void)thread;
-    gf_loop_run(data);
-    return NULL;
-}
-
 /* ---- workers ----------------------------------------------------------- */
 
-/* The order in which a round visits engine e's types: higher
+/* The order in which a round visits database e's types: higher
  * GenFlowPriority first; among types of one priority, a different one
  * first each round (start), so that none of them starves. */
 static void visit_order(const gf_database_t *e, int start, int *order)
@@ -316,7 +99,7 @@ static int higher_due(const gf_database_t *e, apr_pool_t *pool, int k, gf_due_t 
     for (i = 0; i < e->types->nelts; i++) {
         if (APR_ARRAY_IDX(e->types, i, gf_type_t *)->priority > pk) any = 1;
     }
-    if (!any || gf_run_due_types(e, pool, due) < 0) return 0;
+    if (!any || gf_engine_claim_due_types(e, pool, due) < 0) return 0;
     for (i = 0; i < e->types->nelts; i++) {
         if (due[i].any && tried[i] < 2 && APR_ARRAY_IDX(e->types, i, gf_type_t *)->priority > pk) {
             return 1;
@@ -325,7 +108,7 @@ static int higher_due(const gf_database_t *e, apr_pool_t *pool, int k, gf_due_t 
     return 0;
 }
 
-/* What a worker keeps through one round of an engine, sized for the
+/* What a worker keeps through one round of a database, sized for the
  * child's largest one and outliving the per-round clears of its pool:
  * which types have work due, the order of the visit, how often each type
  * was tried, and the providers each type found full. */
@@ -363,17 +146,17 @@ static void skip_of_higher(const gf_database_t *e, const round_t *r, int k, gf_s
     skip->names[0] = '\0';
     for (i = 0; i < e->types->nelts; i++) {
         if (APR_ARRAY_IDX(e->types, i, gf_type_t *)->priority > pk) {
-            gf_skip_add(skip, r->found[i].names);
+            gf_engine_claim_skip_add(skip, r->found[i].names);
         }
     }
 }
 
-/* Work engine e's due types once. 1: something was worked; 2: as many
+/* Work database e's due types once. 1: something was worked; 2: as many
  * claims as a round makes, so more is due; -1: database trouble only; 0:
  * nothing due. After each claim that took work the visit
  * starts again from the highest priority: a type of lower priority gets a
  * claim only when every type above it had nothing it could take. */
-static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int start,
+static int work_database(const gf_database_t *e, apr_pool_t *pool, long index, int start,
                        round_t *r)
 {
     gf_engine_t *W = gf_engine();
@@ -382,7 +165,7 @@ static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int
     gf_metrics_engine(gf_metrics(), GF_ENGINE_ROUND);
     /* One query says which types have work due; an idle engine costs
      * that query per round, not a claim per type. */
-    if (gf_run_due_types(e, pool, r->due) < 0) {
+    if (gf_engine_claim_due_types(e, pool, r->due) < 0) {
         trouble = 1;
         for (i = 0; i < ntypes; i++) r->due[i].any = 0;
     }
@@ -393,7 +176,7 @@ static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int
         r->found[i].names[0] = '\0';
     }
     /* The fibers' statements go first: they hold attempts in flight. */
-    run_hops();
+    gf_engine_run_hops();
     for (i = 0; i < ntypes && !W->stopping; i++) {
         int k = r->order[i], rc, places;
         apr_size_t before;
@@ -406,17 +189,17 @@ static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int
             i = -1;
             continue;
         }
-        if ((places = reserve(GF_POLL_BATCH)) == 0) break;
+        if ((places = gf_engine_reserve(GF_POLL_BATCH)) == 0) break;
         skip_of_higher(e, r, k, &skip);
         before = strlen(skip.names);
-        rc = gf_run_one(e, pool, APR_ARRAY_IDX(e->types, k, gf_type_t *),
+        rc = gf_engine_claim_one(e, pool, APR_ARRAY_IDX(e->types, k, gf_type_t *),
                         apr_psprintf(pool, "%s:%ld", W->node, index), &places, &skip,
                         &r->due[k], start);
         /* What this claim found full: skip now ends with it. */
         {
             const char *found = skip.names + before;
             if (*found == '\n') found++;
-            gf_skip_add(&r->found[k], found);
+            gf_engine_claim_skip_add(&r->found[k], found);
         }
         gf_engine_unreserve(places);
         apr_pool_clear(pool);
@@ -428,7 +211,7 @@ static int work_engine(const gf_database_t *e, apr_pool_t *pool, long index, int
                 capped = 1;
                 break;
             }
-            run_hops();
+            gf_engine_run_hops();
             i = -1;
         }
         else {
@@ -447,17 +230,17 @@ static void claim_strays(const gf_database_t *e, apr_pool_t *pool, const gf_type
                          const char *lease_owner)
 {
     gf_engine_t *W = gf_engine();
-    char *names = apr_pstrdup(pool, gf_run_strays(e->s, pool, t)), *last, *name;
+    char *names = apr_pstrdup(pool, gf_engine_sweep_strays(e->s, pool, t)), *last, *name;
     for (name = apr_strtok(names, "\n", &last); name && !W->stopping;
          name = apr_strtok(NULL, "\n", &last)) {
         int polls, n;
         for (polls = 0; polls < 2; polls++) {
             for (n = 0; n < GF_POLL_BATCH; n++) {
                 gf_skip_t skip;
-                int places = reserve(polls ? GF_POLL_BATCH : 1), rc;
+                int places = gf_engine_reserve(polls ? GF_POLL_BATCH : 1), rc;
                 skip.names[0] = '\0';
                 if (places == 0) return;
-                rc = gf_run_claim(e, pool, t, name, polls, 0, lease_owner, &places, &skip);
+                rc = gf_engine_claim(e, pool, t, name, polls, 0, lease_owner, &places, &skip);
                 gf_engine_unreserve(places);
                 if (rc <= 0) break;
             }
@@ -465,20 +248,20 @@ static void claim_strays(const gf_database_t *e, apr_pool_t *pool, const gf_type
     }
 }
 
-/* The sweeps of engine e: set-based and skipping locked rows, so children
+/* The sweeps of database e: set-based and skipping locked rows, so children
  * and servers never collide. sweep (every 2 s): what users and the site's
  * backend wait for (expiry, retention, webhook deliveries, orphaned
  * uploads); tidy (every 10 s): what only ages by the hour (rows of
  * providers no chain names, types mounted nowhere, old turns and
  * Idempotency-Key records) and the rows of the providers' limits. */
-static void sweep_engine(gf_database_t *e, apr_pool_t *pool, const char *lease_owner,
+static void sweep_database(gf_database_t *e, apr_pool_t *pool, const char *lease_owner,
                          int sweep, int tidy)
 {
     gf_engine_t *W = gf_engine();
     int i;
     for (i = 0; i < e->types->nelts && !W->stopping; i++) {
         const gf_type_t *t = APR_ARRAY_IDX(e->types, i, gf_type_t *);
-        if (sweep) gf_run_sweep(e->s, pool, t, e->names);
+        if (sweep) gf_engine_sweep_type(e->s, pool, t, e->names);
         apr_pool_clear(pool);
         if (tidy) claim_strays(e, pool, t, lease_owner);
         apr_pool_clear(pool);
@@ -489,13 +272,13 @@ static void sweep_engine(gf_database_t *e, apr_pool_t *pool, const char *lease_o
             gf_limits_ensure(APR_ARRAY_IDX(e->servers, i, gf_server_t *)->s, pool);
             apr_pool_clear(pool);
         }
-        gf_run_sweep_global(e->s, pool);
+        gf_engine_sweep_global(e->s, pool);
         apr_pool_clear(pool);
     }
     if (!sweep) return;
-    gf_run_sweep_uploads(e->s, pool, &e->uploads);
+    gf_engine_uploads_sweep(e->s, pool, &e->uploads);
     apr_pool_clear(pool);
-    gf_run_webhooks(e->s, pool);
+    gf_engine_webhooks_deliver(e->s, pool);
     apr_pool_clear(pool);
 }
 
@@ -513,7 +296,7 @@ static apr_time_t sweep_if_due(apr_pool_t *pool, const char *owner, int *first)
     if (sweep) gf_metrics_engine(gf_metrics(), GF_ENGINE_SWEEP);
     if (sweep || tidy) {
         for (j = 0; j < W->databases->nelts && !W->stopping; j++) {
-            sweep_engine(APR_ARRAY_IDX(W->databases, j, gf_database_t *), pool, owner, sweep,
+            sweep_database(APR_ARRAY_IDX(W->databases, j, gf_database_t *), pool, owner, sweep,
                          tidy);
         }
         *first = 0;
@@ -597,10 +380,10 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     }
     /* A stopping child's workers go on serving the fibers' statements
      * (their rows are released through them) until none is in flight. */
-    while (!W->stopping || flights_alive() > 0) {
+    while (!W->stopping || gf_engine_in_flight() > 0) {
         int worked = 0, trouble = 0;
         apr_time_t now;
-        if (run_hops()) continue;
+        if (gf_engine_run_hops()) continue;
         if (W->stopping) {
             sleep_for_work(IDLE_WAIT);
             continue;
@@ -629,7 +412,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
             continue;
         }
         /* A look for work due by time: this child's turn, or the next. */
-        if (look && room() > 0) {
+        if (look && gf_engine_room() > 0) {
             apr_time_t next_look;
             if (!gf_engine_duty_take(GF_DUTY_LOOK, IDLE_WAIT, &next_look)) {
                 round_at = index == 0 ? next_look : now + IDLE_QUIET;
@@ -637,14 +420,14 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
             }
         }
         look = 0;
-        if (room() == 0) {
+        if (gf_engine_room() == 0) {
             /* A landing wakes it for a round (the loop was full). */
             round_at = apr_time_now() + IDLE_WAIT;
             continue;
         }
         /* Every database the child's servers use, in turn. */
         for (j = 0; j < W->databases->nelts && !W->stopping; j++) {
-            int rc = work_engine(APR_ARRAY_IDX(W->databases, j, gf_database_t *), pool, index,
+            int rc = work_database(APR_ARRAY_IDX(W->databases, j, gf_database_t *), pool, index,
                                  start, &round);
             if (rc > worked) worked = rc;
             else if (rc < 0) trouble = 1;
@@ -652,7 +435,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         start++;
         if (!gf_engine_listening() && worked) {
             /* no NOTIFY from some database: tell local waiters directly */
-            gf_engine_announce_change(NULL);
+            gf_engine_heard(NULL);
         }
         /* Database down: do not spin (the fibers' statements still wake
          * it); nothing due: the idle wait; work done: at once again. */
@@ -662,7 +445,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
             /* A queue longer than a round: one more worker joins (each
              * that fills a round asks the next, so a drain takes them
              * all within a few rounds; idle ones look only now and then). */
-            if (worked > 1) wake_for_round(W);
+            if (worked > 1) gf_engine_wake_round(W);
             apr_thread_mutex_unlock(W->mutex);
             round_at = 0;
         }
@@ -672,18 +455,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     gf_http_thread_cleanup();
     round_free(&round);
     apr_pool_destroy(pool);
-    return NULL;   /* as gf_listener_main: return, never apr_thread_exit() */
-}
-
-static int attempts_running(void)
-{
-    gf_engine_t *W = gf_engine();
-    int n = 0;
-    gf_attempt_t *a;
-    apr_thread_mutex_lock(W->mutex);
-    for (a = W->attempts; a; a = a->next) n++;
-    apr_thread_mutex_unlock(W->mutex);
-    return n;
+    return NULL;   /* as gf_engine_listener_main: return, never apr_thread_exit() */
 }
 
 static apr_status_t stop_workers(void *data)
@@ -699,12 +471,12 @@ static apr_status_t stop_workers(void *data)
     W->stopping = 1;
     apr_thread_cond_broadcast(W->work);
     apr_thread_mutex_unlock(W->mutex);
-    gf_engine_announce_change(NULL);
+    gf_engine_heard(NULL);
     /* Attempts in flight get a short grace (a submission that is being
      * answered should record its job id rather than be lost), then their
      * network calls and simulated waits are aborted and each releases its
      * row for rescue. Exit never waits out a provider call. */
-    while (attempts_running() > 0 && apr_time_now() < grace_end) {
+    while (gf_engine_slots_running() > 0 && apr_time_now() < grace_end) {
         apr_sleep(apr_time_from_msec(50));
     }
     W->abort = 1;
@@ -736,83 +508,8 @@ static apr_status_t stop_workers(void *data)
                  "genflow workers of %s stopped in %" APR_TIME_T_FMT " ms", W->node,
                  apr_time_as_msec(apr_time_now() - t0));
     gf_http_set_abort_flag(NULL);
-    gf_process()->engine = NULL;
+    gf_engine_forget();
     return APR_SUCCESS;
-}
-
-/* The blocks of the attempts' pools kept this far for the next ones:
- * about a thousand attempts' worth. */
-#define FLIGHTS_MAX_FREE (16 * 1024 * 1024)
-
-/* The allocator of every attempt's and delivery's pool. One each cost a
- * mapping and an unmapping of its blocks per attempt (Debian's APR maps
- * every block, APR_ALLOCATOR_USES_MMAP), and an unmapping in a threaded
- * process interrupts every core that runs one of its threads to flush
- * its TLB: a seventh of the child's CPU with 10,000 polls held
- * (bench/scale). Shared, its freed blocks serve the next attempt. It
- * lives as long as the child (an attempt's pool may still be given back
- * while the child's pool is cleaned up). NULL: each pool gets its own. */
-static apr_allocator_t *flights_allocator(apr_pool_t *pchild)
-{
-    apr_allocator_t *a;
-    apr_thread_mutex_t *m;
-    if (apr_allocator_create(&a) != APR_SUCCESS) return NULL;
-    if (apr_thread_mutex_create(&m, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS) {
-        apr_allocator_destroy(a);
-        return NULL;
-    }
-    apr_allocator_mutex_set(a, m);
-    apr_allocator_max_free_set(a, FLIGHTS_MAX_FREE);
-    return a;
-}
-
-apr_status_t gf_engine_pool(apr_pool_t **pool, const char *tag)
-{
-    gf_engine_t *W = gf_engine();
-    apr_allocator_t *a = W ? W->flights : NULL;
-    apr_status_t rv;
-
-    if (a) {
-        rv = apr_pool_create_unmanaged_ex(pool, NULL, a);
-    }
-    else {
-        if ((rv = apr_allocator_create(&a)) != APR_SUCCESS) return rv;
-        if ((rv = apr_pool_create_unmanaged_ex(pool, NULL, a)) != APR_SUCCESS) {
-            apr_allocator_destroy(a);
-            return rv;
-        }
-        apr_allocator_owner_set(a, *pool);
-    }
-    if (rv == APR_SUCCESS) apr_pool_tag(*pool, tag);
-    return rv;
-}
-
-/* The loop thread of the child's attempts. Without it (no memory, no
- * thread) each attempt runs on the worker that claimed it, as it always
- * could. */
-static void start_loop(apr_pool_t *pchild, server_rec *s)
-{
-    gf_engine_t *W = gf_engine();
-    gf_loop_conf_t conf;
-    apr_status_t rv;
-
-    memset(&conf, 0, sizeof(conf));
-    conf.offload = offload;
-    conf.offload_owner = W;
-    /* Idle connections to the providers' hosts, shared by every attempt. */
-    conf.idle_connections = W->max_in_flight < 64 ? 64 : W->max_in_flight;
-    if (!(W->loop = gf_loop_create(pchild, &conf))) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1609)
-                     "cannot create the genflow loop; each attempt holds a worker thread");
-        return;
-    }
-    rv = apr_thread_create(&W->loop_thread, NULL, loop_main, W->loop, pchild);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, GF_LOGNO(1611)
-                     "cannot start the genflow loop thread; each attempt holds a worker "
-                     "thread");
-        W->loop = NULL;
-    }
 }
 
 void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
@@ -821,7 +518,6 @@ void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
     gf_engine_t *W = gf_engine();
     gf_server_conf_t *sc = gf_server_conf(s);
     apr_array_header_t *servers = gf_servers();
-    char host[APRMAXHOSTLEN + 1];
     int i, n = gf_conf_workers(sc), lease = gf_conf_lease_secs(sc);
     apr_status_t rv;
 
@@ -833,29 +529,13 @@ void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
         int l = gf_conf_lease_secs(gf_server_conf(APR_ARRAY_IDX(servers, i, gf_server_t *)->s));
         if (l < lease) lease = l;
     }
-    W = gf_process()->engine = apr_pcalloc(pchild, sizeof(*W));
-    W->s = s;
-    W->on_change = on_change;
-    W->databases = gf_databases_build(pchild);
-    if (apr_gethostname(host, sizeof(host), pchild) != APR_SUCCESS) {
-        apr_cpystrn(host, "localhost", sizeof(host));
-    }
-    W->node = apr_psprintf(pchild, "%s:%" APR_PID_T_FMT, host, getpid());
-    /* Three beats per lease: one lost beat never lets a lease lapse. */
-    W->heartbeat = apr_time_from_msec(lease * 1000L / 3);
-    if (W->heartbeat < apr_time_from_msec(500)) W->heartbeat = apr_time_from_msec(500);
-    apr_thread_mutex_create(&W->mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
-    apr_thread_cond_create(&W->work, pchild);
+    W = gf_engine_create(pchild, s, lease, n, gf_conf_max_in_flight(sc), on_change);
     if (gf_conf_status_cache(sc) > 0) {
         W->cache = gf_engine_cache_create(pchild, (apr_size_t)gf_conf_status_cache(sc));
     }
     gf_http_set_abort_flag(&W->abort);
-    W->threads = apr_pcalloc(pchild, sizeof(apr_thread_t *) * (apr_size_t)(n > 0 ? n : 1));
-    W->hops_tail = &W->hops;
-    W->max_in_flight = (int)gf_conf_max_in_flight(sc);
-    W->flights = flights_allocator(pchild);
-    if (n > 0) start_loop(pchild, s);
-    gf_engine_keep_start(W, pchild, gf_conf_kept_polls(sc));
+    if (n > 0) gf_engine_start_loop(pchild, s);
+    gf_engine_keep_start(W, pchild, gf_conf_kept_polls(sc), gf_engine_attempt_run);
     for (i = 0; i < n; i++) {
         worker_arg_t *arg = apr_palloc(pchild, sizeof(*arg));
         arg->W = W;
@@ -868,7 +548,7 @@ void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
         }
         W->nthreads++;
     }
-    rv = apr_thread_create(&W->listener, NULL, gf_listener_main, W, pchild);
+    rv = apr_thread_create(&W->listener, NULL, gf_engine_listener_main, W, pchild);
     if (rv != APR_SUCCESS) {
         W->listener = NULL;
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, GF_LOGNO(1608)

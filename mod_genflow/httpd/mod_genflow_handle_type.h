@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_type.h: what the files of the per-type endpoints share
- * (mod_genflow_type*.c only; the rest of the module sees gf_type_handler
+ * (mod_genflow_handle_type*.c only; the rest of the module sees gf_type_handler
  * in mod_genflow_handlers.h).
  *
  *   mod_genflow_handle_type.c           routing: method, authentication, the

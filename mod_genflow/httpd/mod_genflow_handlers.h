@@ -3,7 +3,7 @@
  * glue: they may use every concern below. mod_genflow_handlers.c has
  * their one table; each is named there once.
  *
- *   mod_genflow_type*.c           genflow-type: the endpoints of a type's
+ *   mod_genflow_handle_type*.c    genflow-type: the endpoints of a type's
  *                                 location (mod_genflow_handle_type.h)
  *   mod_genflow_handle_quota.c           genflow-quota
  *   mod_genflow_handle_admin.c           genflow-admin, genflow-health

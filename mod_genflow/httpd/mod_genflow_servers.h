@@ -31,8 +31,8 @@ typedef struct {
     char after[2][128];
 } gf_uploads_scan_t;
 
-/* mod_genflow_servers_db.c: the child's servers grouped by database, one
- * engine each */
+/* mod_genflow_servers_db.c: the child's servers grouped by database: what
+ * the engine's workers claim from, sweep and listen to, one database each */
 typedef struct {
     server_rec *s;               /* its first server's server: claims, sweeps, listener */
     const char *db;              /* where its connections go, or NULL: not known at start */
@@ -45,8 +45,14 @@ typedef struct {
 } gf_database_t;
 /* child_init: group the servers by database (gf_database_t *). */
 apr_array_header_t *gf_databases_build(apr_pool_t *pchild);
-/* The server whose settings a row of engine e gets, by the server name it
+/* The server whose settings a row of database e gets, by the server name it
  * recorded; NULL for the main server's rows (use e->s). */
 server_rec *gf_database_server_for(const gf_database_t *e, const char *server_name);
+/* Database e's types that name provider, highest priority first (the
+ * order of e->types among equals), into out (at most max); and the
+ * database of databases that serves server s (NULL: none). */
+int gf_database_types_of(const gf_database_t *e, const char *provider, const gf_type_t **out,
+                         int max);
+const gf_database_t *gf_database_of(const apr_array_header_t *databases, server_rec *s);
 
 #endif

@@ -86,7 +86,7 @@ apr_array_header_t *gf_databases_build(apr_pool_t *pchild)
             if (db) apr_hash_set(by_db, db, APR_HASH_KEY_STRING, e);
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, server->s, GF_LOGNO(1610)
                          "genflow database %d: %s", databases->nelts - 1,
-                         db ? db : "(not reachable now: an engine of its own)");
+                         db ? db : "(not reachable now: a database of its own)");
         }
         add_server(pchild, e, server);
     }
@@ -100,6 +100,33 @@ server_rec *gf_database_server_for(const gf_database_t *e, const char *server_na
     for (i = 0; i < e->servers->nelts; i++) {
         const gf_server_t *server = APR_ARRAY_IDX(e->servers, i, gf_server_t *);
         if (server->name && !strcmp(server->name, server_name)) return server->s;
+    }
+    return NULL;
+}
+
+int gf_database_types_of(const gf_database_t *e, const char *provider, const gf_type_t **out,
+                       int max)
+{
+    int n = 0, i, j;
+    for (i = 0; i < e->types->nelts && n < max; i++) {
+        const gf_type_t *t = APR_ARRAY_IDX(e->types, i, gf_type_t *);
+        if (!t->providers || !apr_hash_get(t->providers, provider, APR_HASH_KEY_STRING)) continue;
+        for (j = n; j > 0 && out[j - 1]->priority < t->priority; j--) out[j] = out[j - 1];
+        out[j] = t;
+        n++;
+    }
+    return n;
+}
+
+const gf_database_t *gf_database_of(const apr_array_header_t *databases, server_rec *s)
+{
+    int j, k;
+    for (j = 0; j < databases->nelts; j++) {
+        const gf_database_t *e = APR_ARRAY_IDX(databases, j, gf_database_t *);
+        if (e->s == s) return e;
+        for (k = 0; k < e->servers->nelts; k++) {
+            if (APR_ARRAY_IDX(e->servers, k, gf_server_t *)->s == s) return e;
+        }
     }
     return NULL;
 }
