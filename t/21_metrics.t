@@ -279,5 +279,5 @@ diag('scrapes answered by children ' . join(', ', sort keys %pids));
 is($seen[0] - $start, 8, 'eight 404s on eight connections: the counter moved by exactly 8');
 is_deeply([ grep { $_ != $seen[0] } @seen ], [], 'six scrapes on six connections agree: @seen');
 ok(!grep({ $_->{name} =~ /^genflow_requests_total$/ && $_->{labels}{endpoint} !~
-           /^(create|generate|status|cancel|retry|events|history|presets|not_found|quota|admin|health|metrics|webhook|uploads|other)$/ }
+           /^(create|generate|status|cancel|retry|events|history|presets|not_found|quota|admin|health|metrics|webhook|uploads|types|other)$/ }
          @{ $m1->{samples} }), 'endpoint labels come from the fixed list');

@@ -19,4 +19,22 @@ if [ -n "$missing$extra" ]; then
     [ -n "$extra" ] && echo "documented but not in the code: $extra"
     exit 1
 fi
-echo "conf/genflow.conf documents all $(echo "$code" | wc -l) directives"
+
+# The directives a <VirtualHost> may not set, as conf/genflow.conf lists
+# them, are those whose line in the settings' X-macro gives a reason in
+# its vhost column (the ninth), not NULL.
+settings="$top"/mod_genflow/httpd/mod_genflow_config_settings.h
+refused=$(sed -n '/^#define GF_SERVER_SETTINGS(S)/,/^$/p' "$settings" | tr '\n' ' ' | sed 's/\\ / /g' \
+    | awk 'BEGIN { RS = "S\\(" } NR > 1 { split($0, a, ","); d = a[4]; v = a[9];
+                                          gsub(/[ "]/, "", d); gsub(/ /, "", v);
+                                          if (d != "" && v != "NULL") print d }' | sort)
+listed=$(sed -n '/are refused inside <VirtualHost>/,/^$/p' "$top"/conf/genflow.conf \
+    | grep -o 'GenFlow[A-Za-z0-9]*' | sort -u)
+[ -n "$refused" ] || { echo "no setting refused inside <VirtualHost> found in $settings"; exit 1; }
+if [ "$refused" != "$listed" ]; then
+    echo "conf/genflow.conf's list of directives refused inside <VirtualHost> differs from the settings':"
+    echo "  settings: $(echo $refused)"
+    echo "  listed:   $(echo $listed)"
+    exit 1
+fi
+echo "conf/genflow.conf documents all $(echo "$code" | wc -l) directives, and the $(echo "$refused" | wc -l) a virtual host may not set"

@@ -34,9 +34,10 @@ enum { H_MAGIC = 0, H_SIGNATURE, H_START, H_NSLOTS };
 void gf_metrics_offsets(const gf_metrics_t *m, offsets_t *o)
 {
     apr_size_t nt = (apr_size_t)m->ntypes, np = (apr_size_t)m->nproviders;
+    apr_size_t ne = (apr_size_t)m->nendpoints;
     o->req = GF_HDR;
-    o->req_dur = o->req + (nt + 1) * N(ENDPOINTS) * NSTATUS;
-    o->prov = o->req_dur + N(ENDPOINTS) * HIST_WIDTH(REQ_BOUNDS);
+    o->req_dur = o->req + (nt + 1) * ne * NSTATUS;
+    o->prov = o->req_dur + ne * HIST_WIDTH(REQ_BOUNDS);
     o->prov_dur = o->prov + (np + 1) * N(OUTCOMES) * N(CODES);
     o->prov_cost = o->prov_dur + (np + 1) * HIST_WIDTH(PROV_BOUNDS);
     o->retry = o->prov_cost + (np + 1);
@@ -76,7 +77,8 @@ static int find(const char *const *names, int n, const char *name)
 }
 
 gf_metrics_t *gf_metrics_layout(apr_pool_t *p, const char *const *types, int ntypes,
-                                const char *const *providers, int nproviders)
+                                const char *const *providers, int nproviders,
+                                const char *const *endpoints, int nendpoints)
 {
     gf_metrics_t *m = apr_pcalloc(p, sizeof(*m));
     apr_uint64_t h = 0xcbf29ce484222325ULL;
@@ -96,12 +98,22 @@ gf_metrics_t *gf_metrics_layout(apr_pool_t *p, const char *const *types, int nty
         }
     }
     qsort(m->providers, (size_t)m->nproviders, sizeof(char *), cmp_str);
+    m->endpoints = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(nendpoints + 2));
+    for (i = 0; i < nendpoints; i++) {
+        if (endpoints[i] && strcmp(endpoints[i], "other")
+            && find(m->endpoints, m->nendpoints, endpoints[i]) < 0) {
+            m->endpoints[m->nendpoints++] = apr_pstrdup(p, endpoints[i]);
+        }
+    }
+    m->endpoints[m->nendpoints++] = "other";
 
     h = fnv(h, "gf_metrics v1", 13);
     for (i = 0; i < m->ntypes; i++) h = fnv(h, m->types[i], strlen(m->types[i]) + 1);
     h = fnv(h, "|", 1);
     for (i = 0; i < m->nproviders; i++) h = fnv(h, m->providers[i], strlen(m->providers[i]) + 1);
-    sizes[0] = N(ENDPOINTS);
+    h = fnv(h, "|", 1);
+    for (i = 0; i < m->nendpoints; i++) h = fnv(h, m->endpoints[i], strlen(m->endpoints[i]) + 1);
+    sizes[0] = m->nendpoints;
     sizes[1] = NSTATUS;
     sizes[2] = N(OUTCOMES);
     sizes[3] = N(CODES);
@@ -199,8 +211,8 @@ void gf_metrics_request(gf_metrics_t *m, const char *type, const char *endpoint,
     gf_metrics_offsets(m, &o);
     ti = find(m->types, m->ntypes, type);
     if (ti < 0) ti = m->ntypes;   /* "-" */
-    ei = name_index(ENDPOINTS, N(ENDPOINTS), endpoint);
-    add(m, o.req + ((apr_size_t)ti * N(ENDPOINTS) + (apr_size_t)ei) * NSTATUS
+    ei = name_index(m->endpoints, m->nendpoints, endpoint);
+    add(m, o.req + ((apr_size_t)ti * (apr_size_t)m->nendpoints + (apr_size_t)ei) * NSTATUS
                + (apr_size_t)status_index(http_status), 1);
     observe(m, o.req_dur + (apr_size_t)ei * HIST_WIDTH(REQ_BOUNDS), REQ_BOUNDS, N(REQ_BOUNDS),
             duration);

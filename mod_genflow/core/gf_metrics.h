@@ -38,6 +38,8 @@ typedef struct {
     const char **types;        /* mounted types, in configuration order */
     int nproviders;
     const char **providers;    /* declared providers, sorted */
+    int nendpoints;
+    const char **endpoints;    /* request endpoint labels, "other" last */
     apr_uint64_t signature;    /* of the layout: a block is reused only with the same one */
     apr_size_t nslots;
     apr_uint64_t *slots;       /* NULL until attached: every update is then a no-op */
@@ -46,10 +48,13 @@ typedef struct {
 /* The most providers that get a label of their own; more are "other". */
 #define GF_METRICS_MAX_PROVIDERS 128
 
-/* A layout for these types and providers (copied into p; duplicates and
- * providers beyond the maximum are dropped). Not attached yet. */
+/* A layout for these types, providers and request endpoint labels
+ * (copied into p; duplicates and providers beyond the maximum are
+ * dropped; "other", for any label not given, is added last). Not attached
+ * yet. */
 gf_metrics_t *gf_metrics_layout(apr_pool_t *p, const char *const *types, int ntypes,
-                                const char *const *providers, int nproviders);
+                                const char *const *providers, int nproviders,
+                                const char *const *endpoints, int nendpoints);
 
 /* Bytes the slots of m need. */
 apr_size_t gf_metrics_bytes(const gf_metrics_t *m);

@@ -23,10 +23,6 @@
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-static const char *const ENDPOINTS[] = {
-    "create", "generate", "status", "cancel", "retry", "events", "history", "presets",
-    "not_found", "quota", "admin", "health", "metrics", "webhook", "uploads", "other"
-};
 static const int STATUSES[] = {
     200, 201, 202, 204, 301, 302, 304, 400, 401, 402, 403, 404, 405, 408, 409, 413, 415,
     422, 429, 500, 502, 503, 504

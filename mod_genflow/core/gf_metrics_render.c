@@ -77,14 +77,14 @@ void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
                     "Requests answered by the module's handlers, or refused by httpd in its "
                     "locations, by type (\"-\" for site-wide handlers), endpoint and HTTP status.");
     for (i = 0; i <= m->ntypes; i++) {
-        for (j = 0; j < N(ENDPOINTS); j++) {
+        for (j = 0; j < m->nendpoints; j++) {
             for (k = 0; k < NSTATUS; k++) {
-                apr_uint64_t v = gf_metrics_slot(m, o.req + ((apr_size_t)i * N(ENDPOINTS)
+                apr_uint64_t v = gf_metrics_slot(m, o.req + ((apr_size_t)i * (apr_size_t)m->nendpoints
                                                              + (apr_size_t)j)
                                                             * NSTATUS + (apr_size_t)k);
                 if (!v) continue;
                 gf_mtext_sample(t, "genflow_requests_total", u64(p, v), "type", type_name(m, i),
-                                "endpoint", ENDPOINTS[j], "status",
+                                "endpoint", m->endpoints[j], "status",
                                 k < N(STATUSES) ? apr_itoa(p, STATUSES[k]) : "other", NULL);
             }
         }
@@ -92,9 +92,9 @@ void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
 
     gf_mtext_family(t, "genflow_request_duration_seconds", "histogram",
                     "Time from the request's arrival to its log entry, by endpoint.");
-    for (j = 0; j < N(ENDPOINTS); j++) {
+    for (j = 0; j < m->nendpoints; j++) {
         kv[0] = "endpoint";
-        kv[1] = ENDPOINTS[j];
+        kv[1] = m->endpoints[j];
         histogram(t, m, "genflow_request_duration_seconds",
                   o.req_dur + (apr_size_t)j * HIST_WIDTH(REQ_BOUNDS), REQ_BOUNDS, N(REQ_BOUNDS),
                   kv, 1);

@@ -75,7 +75,8 @@ static void on_accepted(const void *data, const char *job_id, const char *state)
 }
 
 /* Reading an upload back takes a statement and the store's read (and a
- * decode for the local provider): work for a worker, not the loop. */
+ * decode for a kind that draws from its pixels): work for a worker, not
+ * the loop. */
 typedef struct {
     server_rec *s;
     apr_pool_t *p;
@@ -198,12 +199,13 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                    NULL, NULL);
     }
     /* An upload is read for a submission (network providers hold it after
-     * that) and for every call of the local provider, whose picture is
-     * drawn when its (simulated) job ends. Unreadable, res says why and no
+     * that) and for every call of a kind that draws from its pixels
+     * (source_pixels: the local provider, whose picture is drawn when its
+     * simulated job ends). Unreadable, res says why and no
      * call is made: the job rules retry a transient failure and fail a
      * permanent one, with a refund. */
     if (!gf_input_upload_id(c->source_image)
-        || (c->provider_job_id && prov->kind != &gf_provider_kind_local)
+        || (c->provider_job_id && !prov->kind->source_pixels)
         || resolve_upload(s, p, c, prov, job, res)) {
         /* The row that takes the place when this call ends, claimed
          * meanwhile (mod_genflow_engine_standby.c). */

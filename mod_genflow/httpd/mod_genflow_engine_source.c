@@ -91,7 +91,7 @@ int gf_engine_source_resolve(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     job->source_len = len;
     job->source_content_type = row[GF_UPLOAD_CONTENT_TYPE];
     job->source_url = row[GF_UPLOAD_URL];
-    if (prov->kind == &gf_provider_kind_local) {
+    if (prov->kind->source_pixels) {
         gf_image_t *img = apr_pcalloc(p, sizeof(*img));
         gf_image_format_t fmt;
         apr_uint64_t pixels = (apr_uint64_t)apr_atoi64(row[GF_UPLOAD_WIDTH]) * (apr_uint64_t)apr_atoi64(row[GF_UPLOAD_HEIGHT]);

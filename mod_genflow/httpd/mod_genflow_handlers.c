@@ -33,7 +33,7 @@ static const gf_handler_t handlers[] = {
     { .name = "genflow-uploads",  .handle = gf_uploads_handler, .allow = "POST",
       .metric = "uploads" },
     { .name = "genflow-types",    .handle = gf_types_handler,   .allow = "GET, HEAD",
-      .metric = "other" },
+      .metric = "types" },
     { .name = NULL }
 };
 

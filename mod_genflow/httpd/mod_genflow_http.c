@@ -220,6 +220,11 @@ void gf_http_set_handlers(const gf_handler_t *table)
     http()->handlers = table;
 }
 
+const gf_handler_t *gf_http_handlers(void)
+{
+    return http()->handlers;
+}
+
 const gf_handler_t *gf_handler_named(const char *name)
 {
     const gf_handler_t *h;

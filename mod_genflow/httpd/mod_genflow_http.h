@@ -34,8 +34,10 @@ typedef struct {
                                   * check (provider webhooks, signed) */
 } gf_handler_t;
 
-/* The table, ended by an entry without a name; once, in register_hooks. */
+/* The table, ended by an entry without a name; once, in pre_config. */
 void gf_http_set_handlers(const gf_handler_t *table);
+/* The table itself (ends with an entry without a name; NULL before pre_config). */
+const gf_handler_t *gf_http_handlers(void);
 /* The entry of name, or NULL. */
 const gf_handler_t *gf_handler_named(const char *name);
 /* The handler a location sets (SetHandler), also when httpd refused the

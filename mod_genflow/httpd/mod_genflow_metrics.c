@@ -50,11 +50,32 @@ gf_metrics_t *gf_metrics(void)
     return metrics()->M;
 }
 
+static const char *route_endpoint(gf_route_kind_t kind);
+
+/* The endpoint labels of genflow_requests_total: a type's endpoints (and
+ * not_found), then the handler table's, so a handler added to the table
+ * is counted under its own label (core/gf_metrics.c adds "other"). */
+static apr_array_header_t *endpoint_labels(apr_pool_t *p)
+{
+    apr_array_header_t *a = apr_array_make(p, 16, sizeof(const char *));
+    const gf_handler_t *h;
+    int k;
+    for (k = GF_ROUTE_NONE + 1; k <= GF_ROUTE_PRESETS; k++) {
+        APR_ARRAY_PUSH(a, const char *) = route_endpoint((gf_route_kind_t)k);
+    }
+    APR_ARRAY_PUSH(a, const char *) = route_endpoint(GF_ROUTE_NONE);
+    for (h = gf_http_handlers(); h && h->name; h++) {
+        if (h->metric) APR_ARRAY_PUSH(a, const char *) = h->metric;
+    }
+    return a;
+}
+
 void gf_metrics_post_config(apr_pool_t *pconf, server_rec *s)
 {
     apr_array_header_t *types = gf_registered_types();
     apr_array_header_t *tnames = apr_array_make(pconf, 8, sizeof(const char *));
     apr_array_header_t *pnames = apr_array_make(pconf, 8, sizeof(const char *));
+    apr_array_header_t *labels = endpoint_labels(pconf);
     apr_pool_t *proc = s->process->pool;
     apr_shm_t *shm = NULL;
     gf_metrics_t *m;
@@ -77,7 +98,8 @@ void gf_metrics_post_config(apr_pool_t *pconf, server_rec *s)
         }
     }
     m = gf_metrics_layout(pconf, (const char *const *)tnames->elts, tnames->nelts,
-                          (const char *const *)pnames->elts, pnames->nelts);
+                          (const char *const *)pnames->elts, pnames->nelts,
+                          (const char *const *)labels->elts, labels->nelts);
 
     apr_pool_userdata_get((void **)&shm, SHM_KEY, proc);
     if (shm && apr_shm_size_get(shm) >= gf_metrics_bytes(m)

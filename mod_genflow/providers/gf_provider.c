@@ -70,8 +70,12 @@ gf_provider_t *gf_provider_create(apr_pool_t *p, const char *name,
         return NULL;
     }
     if (!k) {
-        *err = apr_psprintf(p, "unknown provider kind '%s' (known: local, stability, fal, "
-                            "replicate, aiml)", kind);
+        const gf_provider_kind_t *const *known;
+        const char *names = "";
+        for (known = KINDS; *known; known++) {
+            names = apr_pstrcat(p, names, known == KINDS ? "" : ", ", (*known)->kind, NULL);
+        }
+        *err = apr_psprintf(p, "unknown provider kind '%s' (known: %s)", kind, names);
         return NULL;
     }
     prov = apr_pcalloc(p, sizeof(*prov));

@@ -83,6 +83,10 @@ typedef struct {
                                   apr_size_t len, apr_time_t now);
     /* The member of a verified delivery's JSON that names the job. */
     const char *webhook_job_field;
+    /* The kind draws from an upload's decoded pixels (job->source_pixels)
+     * at every call, polls included; the others send an upload's bytes
+     * once, with the submission (the engine reads it back accordingly). */
+    unsigned source_pixels : 1;
 } gf_provider_kind_t;
 
 struct gf_provider_t {

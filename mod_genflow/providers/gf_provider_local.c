@@ -255,4 +255,5 @@ const gf_provider_kind_t gf_provider_kind_local = {
     .poll = local_poll,
     .cancel = local_cancel,
     .worst_attempt = local_worst,
+    .source_pixels = 1,
 };

@@ -11,11 +11,16 @@
 
 static const char *const TYPES[] = { "neo-glitch", "custom-prompt" };
 static const char *const PROVIDERS[] = { "stab", "local", "local", "fal" };
+static const char *const ENDPOINTS[] = { "create", "generate", "status", "cancel", "retry",
+                                         "events", "history", "presets", "not_found", "quota",
+                                         "admin", "health", "metrics", "webhook", "uploads",
+                                         "types", "quota" };
+#define NEP ((int)(sizeof(ENDPOINTS) / sizeof(ENDPOINTS[0])))
 
 /* A layout attached to fresh memory from the test pool. */
 static gf_metrics_t *fresh(void)
 {
-    gf_metrics_t *m = gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4);
+    gf_metrics_t *m = gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4, ENDPOINTS, NEP);
     void *mem = apr_palloc(test_pool, gf_metrics_bytes(m));
     gf_metrics_attach(m, mem, 1, apr_time_from_sec(1000));
     return m;
@@ -139,14 +144,21 @@ END_TEST
 
 START_TEST(layout_is_bounded_and_signed)
 {
-    gf_metrics_t *m = gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4);
-    gf_metrics_t *same = gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4);
-    gf_metrics_t *other = gf_metrics_layout(test_pool, TYPES, 1, PROVIDERS, 4);
+    gf_metrics_t *m = gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4, ENDPOINTS, NEP);
+    gf_metrics_t *same = gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4, ENDPOINTS, NEP);
+    gf_metrics_t *other = gf_metrics_layout(test_pool, TYPES, 1, PROVIDERS, 4, ENDPOINTS, NEP);
     void *mem;
 
     ck_assert_int_eq(m->ntypes, 2);
     ck_assert_int_eq(m->nproviders, 3);                  /* duplicates dropped */
     ck_assert_str_eq(m->providers[0], "fal");            /* sorted */
+    /* The endpoints as given, duplicates dropped, "other" added last. */
+    ck_assert_int_eq(m->nendpoints, NEP);
+    ck_assert_str_eq(m->endpoints[15], "types");
+    ck_assert_str_eq(m->endpoints[NEP - 1], "other");
+    /* Another set of endpoint labels is another layout. */
+    ck_assert(gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4, ENDPOINTS, NEP - 2)->signature
+              != m->signature);
     ck_assert(m->signature == same->signature);
     ck_assert(m->signature != other->signature);
     ck_assert_uint_eq(gf_metrics_bytes(m), gf_metrics_bytes(same));
@@ -172,7 +184,7 @@ END_TEST
 
 START_TEST(unattached_is_a_no_op)
 {
-    gf_metrics_t *m = gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4);
+    gf_metrics_t *m = gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4, ENDPOINTS, NEP);
     gf_metrics_request(m, "neo-glitch", "create", 201, 1);
     gf_metrics_request(NULL, "neo-glitch", "create", 201, 1);
     gf_metrics_credits(NULL, GF_CREDITS_RESERVED, 3);
