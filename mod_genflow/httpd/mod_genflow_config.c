@@ -18,6 +18,7 @@
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_config_int.h"
+#include "core/gf_loopback.h"
 #include "core/gf_cors.h"
 #include "core/gf_credits.h"
 #include "core/gf_input.h"
@@ -112,7 +113,8 @@ static const char *set_cors_origins(cmd_parms *cmd, void *dcv, int argc, char *c
     apr_psprintf((cmd)->pool, "%s: %s", (cmd)->directive->directive, (msg))
 
 /* GenFlowWebhookOrigins: each scheme://host[:port], https, or http to a
- * loopback host only (a receiver on the same machine, as in the tests). */
+ * loopback host only (a receiver on the same machine, as in the tests;
+ * the same rule as the providers' insecure_loopback, core/gf_loopback.h). */
 static const char *set_webhook_origins(cmd_parms *cmd, void *dcv, int argc, char *const argv[])
 {
     gf_dir_conf_t *dc = dcv;
@@ -128,9 +130,7 @@ static const char *set_webhook_origins(cmd_parms *cmd, void *dcv, int argc, char
                                                      argv[i]));
         }
         if (strcasecmp(u.scheme, "https")
-            && (strcasecmp(u.scheme, "http") || (strcmp(u.hostname, "127.0.0.1")
-                                                  && strcmp(u.hostname, "localhost")
-                                                  && strcmp(u.hostname, "::1")))) {
+            && (strcasecmp(u.scheme, "http") || !gf_loopback_host(u.hostname))) {
             return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "'%s': https, or http to a "
                                                      "loopback host only", argv[i]));
         }

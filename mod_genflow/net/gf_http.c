@@ -12,6 +12,7 @@
 #include <apr_uri.h>
 
 #include "net/gf_http.h"
+#include "core/gf_loopback.h"
 #include "net/gf_http_sink.h"
 #include "net/gf_netaddr.h"
 #include "net/gf_loop.h"
@@ -156,17 +157,6 @@ static CURLcode run_transfer(void)
     return rc;
 }
 
-/* Names under .localhost are loopback too (RFC 6761; libcurl resolves
- * them so itself): an S3 bucket addressed by virtual host on a local
- * endpoint is <bucket>.localhost. */
-static int is_loopback_host(const char *host)
-{
-    apr_size_t n = host ? strlen(host) : 0;
-    return host && (!strcmp(host, "localhost") || !strncmp(host, "127.", 4)
-                    || !strcmp(host, "::1") || !strcmp(host, "[::1]")
-                    || (n > 10 && !strcasecmp(host + n - 10, ".localhost")));
-}
-
 const char *gf_http_check_url(apr_pool_t *p, const char *url, int allow_loopback_http)
 {
     apr_uri_t uri;
@@ -177,7 +167,7 @@ const char *gf_http_check_url(apr_pool_t *p, const char *url, int allow_loopback
     if (!strcasecmp(uri.scheme, "https")) {
         return NULL;
     }
-    if (!strcasecmp(uri.scheme, "http") && allow_loopback_http && is_loopback_host(uri.hostname)) {
+    if (!strcasecmp(uri.scheme, "http") && allow_loopback_http && gf_loopback_host(uri.hostname)) {
         return NULL;
     }
     return apr_psprintf(p, "'%s': only https is allowed (plain http only to a loopback "

@@ -54,6 +54,17 @@ struct gf_storage_t {
     void *impl;
 };
 
+/* One try of a network store's put: done, refused (our request is wrong:
+ * another try will not help), or failed for now. */
+typedef enum { GF_STORAGE_DONE, GF_STORAGE_REFUSED, GF_STORAGE_AGAIN } gf_storage_try_t;
+/* Up to attempts tries (gf_storage_retry.c), pausing 250 ms × the try's
+ * number between them (on the loop's timer in a fiber); APR_SUCCESS
+ * when one was done. And the longest that can take, each try at the
+ * whole timeout (a backend's worst_put). */
+apr_status_t gf_storage_retry(int attempts, gf_storage_try_t (*try_once)(void *baton),
+                              void *baton);
+apr_interval_time_t gf_storage_retry_worst(long timeout_ms, int attempts);
+
 /* Files under dir, served by Apache at url_prefix (e.g. "/media"). */
 gf_storage_t *gf_storage_local_create(apr_pool_t *p, const char *dir,
                                       const char *url_prefix);

@@ -19,7 +19,6 @@
 
 #include "storage/gf_storage.h"
 #include "net/gf_http.h"
-#include "net/gf_loop.h"
 #include "core/gf_json.h"
 #include "core/gf_secret.h"
 
@@ -90,6 +89,103 @@ const char *gf_cloudinary_sign(apr_pool_t *p, const apr_table_t *params, const c
     return gf_cloudinary_digest(p, gf_cloudinary_string_to_sign(p, params), secret, algorithm);
 }
 
+/* One put of a picture, as gf_storage_retry tries it. */
+typedef struct {
+    const cloudinary_t *cl;
+    apr_pool_t *p;
+    const char *key, *public_id, *content_type;
+    const unsigned char *data;
+    apr_size_t len;
+    const char **url, **err;
+} put_t;
+
+/* The signed multipart request of one try (a fresh timestamp each). */
+static void put_request(const put_t *x, gf_http_request_t *req)
+{
+    const cloudinary_t *cl = x->cl;
+    apr_pool_t *p = x->p;
+    apr_table_t *params = apr_table_make(p, 6);
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *e;
+    gf_http_part_t *pt;
+    int j;
+
+    apr_table_set(params, "timestamp", apr_psprintf(p, "%" APR_TIME_T_FMT,
+                                                    apr_time_sec(apr_time_now())));
+    apr_table_set(params, "public_id", x->public_id);
+    apr_table_set(params, "overwrite", "1");
+    memset(req, 0, sizeof(*req));
+    req->method = "POST";
+    req->url = apr_psprintf(p, "%s/v1_1/%s/image/upload", cl->base_url, cl->cloud);
+    req->timeout_ms = cl->timeout_ms;
+    req->connect_timeout_ms = 5000;
+    req->max_response = 1024 * 1024;
+    req->allow_loopback_http = cl->insecure_loopback;
+    req->parts = apr_array_make(p, 8, sizeof(gf_http_part_t));
+    arr = apr_table_elts(params);
+    e = (const apr_table_entry_t *)arr->elts;
+    for (j = 0; j < arr->nelts; j++) {
+        pt = apr_array_push(req->parts);
+        memset(pt, 0, sizeof(*pt));
+        pt->name = e[j].key;
+        pt->value = e[j].val;
+    }
+    pt = apr_array_push(req->parts);
+    memset(pt, 0, sizeof(*pt));
+    pt->name = "api_key";
+    pt->value = cl->api_key;
+    pt = apr_array_push(req->parts);
+    memset(pt, 0, sizeof(*pt));
+    pt->name = "signature";
+    pt->value = gf_cloudinary_sign(p, params, cl->secret, cl->algorithm);
+    pt = apr_array_push(req->parts);
+    memset(pt, 0, sizeof(*pt));
+    pt->name = "file";
+    pt->data = x->data;
+    pt->data_len = x->len;
+    /* The key's own extension: uploads are JPEG and WebP too. */
+    pt->filename = apr_pstrcat(p, x->public_id,
+                               strrchr(x->key, '.') ? strrchr(x->key, '.') : ".png", NULL);
+    pt->content_type = x->content_type ? x->content_type : "image/png";
+}
+
+static gf_storage_try_t put_once(void *baton)
+{
+    const put_t *x = baton;
+    apr_pool_t *p = x->p;
+    gf_http_request_t req;
+    gf_http_response_t hr;
+    json_object *doc, *v, *errobj;
+    const char *perr;
+
+    put_request(x, &req);
+    gf_http_perform(p, &req, &hr);
+    if (hr.error) {
+        *x->err = apr_psprintf(p, "cloudinary: %s", hr.error);
+    }
+    else if (hr.status != 200) {
+        doc = gf_json_parse(p, hr.body, hr.body_len, &perr);
+        *x->err = apr_psprintf(p, "cloudinary answered %d: %s", hr.status,
+                               (doc && json_object_object_get_ex(doc, "error", &errobj)
+                                && json_object_object_get_ex(errobj, "message", &v))
+                               ? json_object_get_string(v) : "no error message");
+        if (hr.status >= 400 && hr.status < 500 && hr.status != 420 && hr.status != 429) {
+            return GF_STORAGE_REFUSED;
+        }
+    }
+    else if ((doc = gf_json_parse(p, hr.body, hr.body_len, &perr)) != NULL
+             && json_object_object_get_ex(doc, "secure_url", &v)
+             && json_object_is_type(v, json_type_string)
+             && *json_object_get_string(v)) {   /* "" is no URL to serve */
+        *x->url = apr_pstrdup(p, json_object_get_string(v));
+        return GF_STORAGE_DONE;
+    }
+    else {
+        *x->err = "cloudinary: the answer has no secure_url";
+    }
+    return GF_STORAGE_AGAIN;
+}
+
 static apr_status_t cloudinary_put(const gf_storage_t *st, apr_pool_t *p, const char *key,
                                    const unsigned char *data, apr_size_t len,
                                    const char *content_type, const char **url,
@@ -97,89 +193,20 @@ static apr_status_t cloudinary_put(const gf_storage_t *st, apr_pool_t *p, const 
 {
     const cloudinary_t *cl = st->impl;
     char *public_id = apr_pstrdup(p, key), *dot = strrchr(public_id, '.');
-    int attempt;
+    put_t x;
 
     if (dot) *dot = '\0';
     if (cl->folder) public_id = apr_pstrcat(p, cl->folder, "/", public_id, NULL);
-    for (attempt = 1; attempt <= cl->attempts; attempt++) {
-        apr_table_t *params = apr_table_make(p, 6);
-        gf_http_request_t req;
-        gf_http_response_t hr;
-        const apr_array_header_t *arr;
-        const apr_table_entry_t *e;
-        json_object *doc, *v, *errobj;
-        const char *perr;
-        gf_http_part_t *pt;
-        int j;
-
-        apr_table_set(params, "timestamp", apr_psprintf(p, "%" APR_TIME_T_FMT,
-                                                        apr_time_sec(apr_time_now())));
-        apr_table_set(params, "public_id", public_id);
-        apr_table_set(params, "overwrite", "1");
-        memset(&req, 0, sizeof(req));
-        req.method = "POST";
-        req.url = apr_psprintf(p, "%s/v1_1/%s/image/upload", cl->base_url, cl->cloud);
-        req.timeout_ms = cl->timeout_ms;
-        req.connect_timeout_ms = 5000;
-        req.max_response = 1024 * 1024;
-        req.allow_loopback_http = cl->insecure_loopback;
-        req.parts = apr_array_make(p, 8, sizeof(gf_http_part_t));
-        arr = apr_table_elts(params);
-        e = (const apr_table_entry_t *)arr->elts;
-        for (j = 0; j < arr->nelts; j++) {
-            pt = apr_array_push(req.parts);
-            memset(pt, 0, sizeof(*pt));
-            pt->name = e[j].key;
-            pt->value = e[j].val;
-        }
-        pt = apr_array_push(req.parts);
-        memset(pt, 0, sizeof(*pt));
-        pt->name = "api_key";
-        pt->value = cl->api_key;
-        pt = apr_array_push(req.parts);
-        memset(pt, 0, sizeof(*pt));
-        pt->name = "signature";
-        pt->value = gf_cloudinary_sign(p, params, cl->secret, cl->algorithm);
-        pt = apr_array_push(req.parts);
-        memset(pt, 0, sizeof(*pt));
-        pt->name = "file";
-        pt->data = data;
-        pt->data_len = len;
-        /* The key's own extension: uploads are JPEG and WebP too. */
-        pt->filename = apr_pstrcat(p, public_id, strrchr(key, '.') ? strrchr(key, '.') : ".png",
-                                   NULL);
-        pt->content_type = content_type ? content_type : "image/png";
-
-        gf_http_perform(p, &req, &hr);
-        if (hr.error) {
-            *err = apr_psprintf(p, "cloudinary: %s", hr.error);
-        }
-        else if (hr.status != 200) {
-            doc = gf_json_parse(p, hr.body, hr.body_len, &perr);
-            *err = apr_psprintf(p, "cloudinary answered %d: %s", hr.status,
-                                (doc && json_object_object_get_ex(doc, "error", &errobj)
-                                 && json_object_object_get_ex(errobj, "message", &v))
-                                ? json_object_get_string(v) : "no error message");
-            if (hr.status >= 400 && hr.status < 500 && hr.status != 420 && hr.status != 429) {
-                return APR_EGENERAL;   /* our request is wrong: another try will not help */
-            }
-        }
-        else if ((doc = gf_json_parse(p, hr.body, hr.body_len, &perr)) != NULL
-                 && json_object_object_get_ex(doc, "secure_url", &v)
-                 && json_object_is_type(v, json_type_string)
-                 && *json_object_get_string(v)) {   /* "" is no URL to serve */
-            *url = apr_pstrdup(p, json_object_get_string(v));
-            return APR_SUCCESS;
-        }
-        else {
-            *err = "cloudinary: the answer has no secure_url";
-        }
-        if (attempt < cl->attempts) {
-            /* A timer of the engine's loop in a fiber: no thread waits. */
-            gf_loop_sleep(apr_time_from_msec(250L * attempt));
-        }
-    }
-    return APR_EGENERAL;
+    x.cl = cl;
+    x.p = p;
+    x.key = key;
+    x.public_id = public_id;
+    x.content_type = content_type;
+    x.data = data;
+    x.len = len;
+    x.url = url;
+    x.err = err;
+    return gf_storage_retry(cl->attempts, put_once, &x);
 }
 
 /* An upload read back for a provider: fetched from its secure_url, and
@@ -283,9 +310,7 @@ const char *gf_storage_cloudinary_create(apr_pool_t *p, int argc, char *const ar
     st->backend = "cloudinary";
     st->put = cloudinary_put;
     st->get = cloudinary_get;
-    /* Every attempt may take the whole timeout; the pauses between grow. */
-    st->worst_put = apr_time_from_msec(cl->timeout_ms * cl->attempts
-                                       + 250L * cl->attempts * (cl->attempts - 1) / 2);
+    st->worst_put = gf_storage_retry_worst(cl->timeout_ms, cl->attempts);
     st->impl = cl;
     *out = st;
     return NULL;

@@ -26,7 +26,6 @@
 
 #include "storage/gf_storage.h"
 #include "net/gf_http.h"
-#include "net/gf_loop.h"
 #include "core/gf_secret.h"
 
 struct gf_s3_t {
@@ -196,36 +195,56 @@ static void s3_exchange(const gf_s3_t *s3, apr_pool_t *p, const char *method, co
     gf_http_perform(p, &req, hr);
 }
 
+/* One PUT of an object, as gf_storage_retry tries it (a PUT overwrites:
+ * trying again is idempotent). */
+typedef struct {
+    const gf_s3_t *s3;
+    apr_pool_t *p;
+    const char *key, *content_type;
+    const unsigned char *data;
+    apr_size_t len;
+    const char **url, **err;
+} put_t;
+
+static gf_storage_try_t put_once(void *baton)
+{
+    const put_t *x = baton;
+    gf_http_response_t hr;
+
+    s3_exchange(x->s3, x->p, "PUT", gf_s3_object_url(x->p, x->s3, x->key), x->data, x->len,
+                x->content_type ? x->content_type : "image/png", 64 * 1024, &hr);
+    if (!hr.error && hr.status == 200) {
+        *x->url = gf_s3_public_url(x->p, x->s3, x->key);
+        return GF_STORAGE_DONE;
+    }
+    *x->err = s3_error(x->p, "PUT", &hr);
+    if (hr.refused || hr.too_large
+        || (!hr.error && hr.status < 500 && hr.status != 408 && hr.status != 429)) {
+        return GF_STORAGE_REFUSED;
+    }
+    return GF_STORAGE_AGAIN;
+}
+
 static apr_status_t s3_put(const gf_storage_t *st, apr_pool_t *p, const char *key,
                            const unsigned char *data, apr_size_t len, const char *content_type,
                            const char **url, const char **err)
 {
     const gf_s3_t *s3 = st->impl;
-    int attempt;
+    put_t x;
 
     if (!key_ok(key)) {
         *err = apr_psprintf(p, "s3: refusing the key '%s'", key ? key : "");
         return APR_EINVAL;
     }
-    for (attempt = 1; attempt <= s3->attempts; attempt++) {
-        gf_http_response_t hr;
-        s3_exchange(s3, p, "PUT", gf_s3_object_url(p, s3, key), data, len, content_type ? content_type : "image/png",
-                    64 * 1024, &hr);
-        if (!hr.error && hr.status == 200) {
-            *url = gf_s3_public_url(p, s3, key);
-            return APR_SUCCESS;
-        }
-        *err = s3_error(p, "PUT", &hr);
-        if (hr.refused || hr.too_large
-            || (!hr.error && hr.status < 500 && hr.status != 408 && hr.status != 429)) {
-            return APR_EGENERAL;   /* our request is wrong: another try will not help */
-        }
-        if (attempt < s3->attempts) {
-            /* A timer of the engine's loop in a fiber: no thread waits. */
-            gf_loop_sleep(apr_time_from_msec(250L * attempt));
-        }
-    }
-    return APR_EGENERAL;
+    x.s3 = s3;
+    x.p = p;
+    x.key = key;
+    x.content_type = content_type;
+    x.data = data;
+    x.len = len;
+    x.url = url;
+    x.err = err;
+    return gf_storage_retry(s3->attempts, put_once, &x);
 }
 
 static apr_status_t s3_get(const gf_storage_t *st, apr_pool_t *p, const char *key,
@@ -471,9 +490,7 @@ const char *gf_storage_s3_create(apr_pool_t *p, int argc, char *const argv[],
     st->get = s3_get;
     st->remove = s3_remove;
     st->list = s3_list;
-    /* Every attempt may take the whole timeout; the pauses between grow. */
-    st->worst_put = apr_time_from_msec(s3->timeout_ms * s3->attempts
-                                       + 250L * s3->attempts * (s3->attempts - 1) / 2);
+    st->worst_put = gf_storage_retry_worst(s3->timeout_ms, s3->attempts);
     st->impl = s3;
     *out = st;
     return NULL;

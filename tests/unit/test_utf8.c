@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "test_core.h"
+#include "core/gf_loopback.h"
 #include "core/gf_utf8.h"
 #include "core/gf_json.h"
 #include "core/gf_route.h"
@@ -118,6 +119,25 @@ START_TEST(query_args_never_turn_bad_into_absent)
 }
 END_TEST
 
+/* The loopback rule of insecure_loopback and GenFlowWebhookOrigins. */
+START_TEST(loopback_hosts_are_one_rule)
+{
+    static const char *const local[] = { "localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3",
+                                         "::1", "[::1]", "bucket.localhost", "a.b.LocalHost" };
+    static const char *const remote[] = { "example.com", "128.0.0.1", "localhost.example",
+                                          "1270.0.0.1", "::2", "x-localhost", ".localhost",
+                                          "", "10.0.0.1" };
+    size_t i;
+    for (i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
+        ck_assert_msg(gf_loopback_host(local[i]), "%s is loopback", local[i]);
+    }
+    for (i = 0; i < sizeof(remote) / sizeof(remote[0]); i++) {
+        ck_assert_msg(!gf_loopback_host(remote[i]), "%s is not loopback", remote[i]);
+    }
+    ck_assert(!gf_loopback_host(NULL));
+}
+END_TEST
+
 Suite *utf8_suite(void)
 {
     Suite *s = suite_create("utf8");
@@ -129,6 +149,7 @@ Suite *utf8_suite(void)
     tcase_add_test(tc, json_says_what_a_bare_value_is);
     tcase_add_test(tc, query_args_never_turn_bad_into_absent);
     tcase_add_test(tc, json_refuses_duplicate_members);
+    tcase_add_test(tc, loopback_hosts_are_one_rule);
     suite_add_tcase(s, tc);
     return s;
 }
