@@ -33,6 +33,7 @@
 
 #include "httpd/mod_genflow_engine_int.h"
 #include "httpd/mod_genflow_engine_run.h"
+#include "net/gf_abort.h"
 #include "net/gf_http.h"
 
 #define IDLE_WAIT        apr_time_from_msec(500)    /* the look for work due by time */
@@ -507,7 +508,7 @@ static apr_status_t stop_workers(void *data)
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, W->s, GF_LOGNO(1607)
                  "genflow workers of %s stopped in %" APR_TIME_T_FMT " ms", W->node,
                  apr_time_as_msec(apr_time_now() - t0));
-    gf_http_set_abort_flag(NULL);
+    gf_abort_set_flag(NULL);
     gf_engine_forget();
     return APR_SUCCESS;
 }
@@ -533,7 +534,7 @@ void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
     if (gf_conf_status_cache(sc) > 0) {
         W->cache = gf_engine_cache_create(pchild, (apr_size_t)gf_conf_status_cache(sc));
     }
-    gf_http_set_abort_flag(&W->abort);
+    gf_abort_set_flag(&W->abort);
     if (n > 0) gf_engine_start_loop(pchild, s);
     gf_engine_keep_start(W, pchild, gf_conf_kept_polls(sc), gf_engine_attempt_run);
     for (i = 0; i < n; i++) {

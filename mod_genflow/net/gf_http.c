@@ -16,6 +16,7 @@
 #include "net/gf_http_sink.h"
 #include "net/gf_netaddr.h"
 #include "net/gf_loop.h"
+#include "net/gf_abort.h"
 
 #define GF_HTTP_ABORTED "aborted: the server is stopping"
 
@@ -56,20 +57,6 @@ void gf_http_global_init(void)
         curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
         curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     }
-}
-
-/* Set at child start, before the worker threads run; read by them. */
-static const volatile int *volatile abort_flag;
-
-void gf_http_set_abort_flag(const volatile int *flag)
-{
-    abort_flag = flag;
-}
-
-int gf_http_aborting(void)
-{
-    const volatile int *flag = abort_flag;   /* read the pointer once */
-    return flag && *flag;
 }
 
 /* The calling thread's handles, kept for its lifetime so that connections
@@ -113,7 +100,7 @@ static int thread_handles(void)
 static int on_progress(void *baton, curl_off_t dltotal, curl_off_t dlnow,
                        curl_off_t ultotal, curl_off_t ulnow)
 {
-    return gf_http_aborting();
+    return gf_abort_raised();
 }
 
 /* Runs the transfer set up on tl_easy; CURLE_ABORTED_BY_CALLBACK when the
@@ -135,7 +122,7 @@ static CURLcode run_transfer(void)
         if (!running) {
             break;
         }
-        if (gf_http_aborting()) {
+        if (gf_abort_raised()) {
             /* Covers the states in which curl calls no progress callback;
              * removing the unfinished transfer closes its connection. */
             rc = CURLE_ABORTED_BY_CALLBACK;
@@ -270,7 +257,7 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
         res->refused = 1;
         return;
     }
-    if (gf_http_aborting()) {
+    if (gf_abort_raised()) {
         res->error = GF_HTTP_ABORTED;
         res->transient = res->aborted = 1;
         return;

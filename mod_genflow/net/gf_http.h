@@ -99,14 +99,6 @@ void gf_http_global_init(void);
  * none. A later gf_http_perform on the same thread makes new ones. */
 void gf_http_thread_cleanup(void);
 
-/* The process-wide abort flag, set once at child start before the worker
- * threads run (NULL: none). When *flag becomes non-zero, transfers fail
- * promptly with aborted = 1. */
-void gf_http_set_abort_flag(const volatile int *flag);
-
-/* Is the abort flag raised? For other waits in the core (e.g. the local
- * provider's simulated latency) to poll. */
-int gf_http_aborting(void);
 
 /* Is this URL allowed under the request's scheme rules? NULL or why not. */
 const char *gf_http_check_url(apr_pool_t *p, const char *url, int allow_loopback_http);

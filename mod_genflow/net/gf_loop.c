@@ -8,8 +8,8 @@
 #include <sys/mman.h>
 #include <apr_skiplist.h>
 
+#include "net/gf_abort.h"
 #include "net/gf_loop.h"
-#include "net/gf_http.h"
 
 /* AddressSanitizer must be told when the stack changes under it, or it
  * takes a fiber's frames for overflows of the thread's stack. */
@@ -334,7 +334,7 @@ static fiber_t *loop_collect(gf_loop_t *l, int *stop)
 {
     fiber_t *run = NULL, **tail = &run, *f;
     CURLMsg *msg;
-    int left, running, aborting = gf_http_aborting();
+    int left, running, aborting = gf_abort_raised();
     apr_time_t now = apr_time_now();
 
     pthread_mutex_lock(&l->lock);
@@ -409,22 +409,22 @@ void gf_loop_run(gf_loop_t *l)
 int gf_loop_sleep(apr_interval_time_t d)
 {
     fiber_t *f = tl_fiber;
-    if (d <= 0) return gf_http_aborting();
+    if (d <= 0) return gf_abort_raised();
     if (!f) {
         apr_time_t end = apr_time_now() + d;
         for (;;) {
             apr_interval_time_t left = end - apr_time_now();
-            if (gf_http_aborting()) return 1;
+            if (gf_abort_raised()) return 1;
             if (left <= 0) return 0;
             apr_sleep(left < apr_time_from_msec(50) ? left : apr_time_from_msec(50));
         }
     }
-    if (gf_http_aborting()) return 1;
+    if (gf_abort_raised()) return 1;
     f->wake_at = apr_time_now() + d;
     f->state = FIBER_TIMER;
     apr_skiplist_add(f->loop->timers, f);
     fiber_yield(f);
-    return gf_http_aborting();
+    return gf_abort_raised();
 }
 
 CURLcode gf_loop_transfer(CURL *easy)

@@ -20,7 +20,7 @@
  * valid), they are never pre-empted (a fiber runs until it waits or
  * returns), and they must not block the thread otherwise: no database
  * statement, no long computation. Every wait ends when the abort flag
- * (gf_http_set_abort_flag) is raised, except gf_loop_await, whose waker
+ * (gf_abort_set_flag) is raised, except gf_loop_await, whose waker
  * must always call gf_loop_wake.
  *
  * The connections of the multi handle are shared by every transfer of the

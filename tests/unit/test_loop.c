@@ -12,6 +12,7 @@
 #include <apr_strings.h>
 
 #include "test_core.h"
+#include "net/gf_abort.h"
 #include "net/gf_loop.h"
 #include "net/gf_http.h"
 
@@ -188,7 +189,7 @@ START_TEST(transfers_in_flight_together)
     int i;
 
     gf_http_global_init();
-    gf_http_set_abort_flag(NULL);
+    gf_abort_set_flag(NULL);
     hold_start(&s, 1000, 0);
     memset(&t, 0, sizeof(t));
     t.port = s.port;
@@ -425,7 +426,7 @@ START_TEST(abort_ends_transfers_and_timers)
 
     gf_http_global_init();
     abort_flag = 0;
-    gf_http_set_abort_flag(&abort_flag);
+    gf_abort_set_flag(&abort_flag);
     hold_start(&s, 0, 1);      /* never answers */
     memset(&t, 0, sizeof(t));
     memset(&ts, 0, sizeof(ts));
@@ -446,7 +447,7 @@ START_TEST(abort_ends_transfers_and_timers)
     ck_assert_int_eq(t.ok + t.failed, 0);
     ck_assert_int_eq(ts.aborted, 20);
     hold_stop(&s);
-    gf_http_set_abort_flag(NULL);
+    gf_abort_set_flag(NULL);
 }
 END_TEST
 

@@ -17,6 +17,7 @@
 #include "providers/gf_provider.h"
 #include "storage/gf_storage.h"
 #include "core/gf_error.h"
+#include "net/gf_abort.h"
 #include "net/gf_http.h"
 #include "net/gf_netaddr.h"
 #include "core/gf_secret.h"
@@ -536,8 +537,8 @@ START_TEST(http_abort_flag)
 
     gf_http_global_init();
     abort_flag = 0;
-    gf_http_set_abort_flag(&abort_flag);
-    ck_assert_int_eq(gf_http_aborting(), 0);
+    gf_abort_set_flag(&abort_flag);
+    ck_assert_int_eq(gf_abort_raised(), 0);
     srv_start(&s, 1);                    /* accepts, never answers */
     ck_assert_int_eq(pthread_create(&t, NULL, raise_abort, NULL), 0);
     t0 = now_s();
@@ -549,12 +550,12 @@ START_TEST(http_abort_flag)
     ck_assert_int_eq(res.status, 0);
     ck_assert_int_eq(res.transient, 1);
     ck_assert_ptr_nonnull(strstr(res.error, "aborted"));
-    ck_assert_int_eq(gf_http_aborting(), 1);
+    ck_assert_int_eq(gf_abort_raised(), 1);
     /* While the flag stays up, new calls fail at once. */
     srv_get(&s, 10000, &res);
     ck_assert_int_eq(res.aborted, 1);
-    gf_http_set_abort_flag(NULL);
-    ck_assert_int_eq(gf_http_aborting(), 0);
+    gf_abort_set_flag(NULL);
+    ck_assert_int_eq(gf_abort_raised(), 0);
     gf_http_thread_cleanup();
     srv_stop(&s);
 }
