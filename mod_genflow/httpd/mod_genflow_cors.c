@@ -12,8 +12,8 @@
  *    is marked there; the access_checker_ex hook then grants it, which
  *    makes httpd skip authentication and Require (ap_process_request_internal
  *    runs check_user_id and auth_checker only when every access_checker_ex
- *    declines), and the first handler answers it 204 with the endpoint's
- *    methods. A browser never sends credentials with a preflight, so it
+ *    declines), and the module's one handler answers it 204 with the
+ *    endpoint's methods (gf_cors_preflight, its first step). A browser never sends credentials with a preflight, so it
  *    could not pass them. The answer reveals nothing but the endpoint's
  *    methods and the allowed headers.
  * Any other origin gets no CORS header at all, and its preflight goes
@@ -22,8 +22,8 @@
  *
  * Cross-site writes: CORS only decides which pages may read answers. A
  * form or a simple fetch on any site can still send a POST with the
- * user's credentials and no preflight. The second handler refuses every
- * state-changing request that a browser says comes from a page other
+ * user's credentials and no preflight. The handler's second step
+ * (gf_cors_refuse_cross_site) refuses every state-changing request that a browser says comes from a page other
  * than the site's own or a listed origin (gf_cors_cross_site) with 403,
  * before any handler reads its body or the database; clients that are
  * not browsers send neither Origin nor Sec-Fetch-Site and go on (so do
@@ -106,31 +106,27 @@ static const char *endpoint_methods(request_rec *r)
     const gf_handler_t *h;
 
     if (dc && dc->type) {
-        gf_route_t route;
-        apr_size_t n = strlen(dc->base);
-        if (n && dc->base[n - 1] == '/') n--;
-        gf_route_parse(strncmp(r->uri, dc->base, n) == 0 ? r->uri + n : "", &route);
+        const gf_route_t *route = gf_req_route(r, dc->base);
         /* No such endpoint: let the real request through to its JSON 404. */
-        return route.allow ? route.allow : "GET, HEAD, POST";
+        return route->allow ? route->allow : "GET, HEAD, POST";
     }
     h = gf_handler_of(r);
     if (h && h->allow_at) return h->allow_at(r);
     return h && h->allow ? h->allow : "GET, HEAD, POST";
 }
 
-/* The first handler: answer a marked preflight, 204 without a body. */
-static int cors_preflight_handler(request_rec *r)
+int gf_cors_preflight(request_rec *r)
 {
     const gf_req_t *rq = ap_get_module_config(r->request_config, &genflow_module);
     const gf_cors_conf_t *conf;
     const char *origin, *allow, *headers;
 
     if (!rq || !rq->cors_preflight || !(conf = served_cors(r))) {
-        return DECLINED;
+        return GF_CONTINUE;
     }
     origin = apr_table_get(r->headers_in, "Origin");
     if (!(allow = gf_cors_allow_origin(conf, origin))) {
-        return DECLINED;   /* cannot happen: header_parser checked it */
+        return GF_CONTINUE;   /* cannot happen: header_parser checked it */
     }
     ap_discard_request_body(r);
     apr_table_setn(r->headers_out, "Access-Control-Allow-Origin", allow);
@@ -151,28 +147,26 @@ static int cors_preflight_handler(request_rec *r)
     return OK;
 }
 
-/* Second handler: refuse a state-changing request from another site's
- * page. Provider webhooks (server to server, signed) are not a browser's. */
-static int cross_site_handler(request_rec *r)
+int gf_cors_refuse_cross_site(request_rec *r)
 {
     gf_dir_conf_t *dc;
     const gf_handler_t *h;
     const char *why, *origin, *fetch_site;
 
     if (r->method_number == M_GET || r->method_number == M_OPTIONS) {
-        return DECLINED;
+        return GF_CONTINUE;
     }
     dc = gf_dir_conf(r);
     h = gf_handler_of(r);
     if ((!dc || !dc->type) && (!h || h->from_servers)) {
-        return DECLINED;
+        return GF_CONTINUE;
     }
     origin = apr_table_get(r->headers_in, "Origin");
     fetch_site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
     why = gf_cors_cross_site(dc ? dc->cors : NULL, origin, fetch_site,
                              apr_table_get(r->headers_in, "Host"));
     if (!why) {
-        return DECLINED;
+        return GF_CONTINUE;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1203)
                   "refused a cross-site %s (Origin: %s, Sec-Fetch-Site: %s)", r->method,
@@ -186,6 +180,5 @@ void gf_cors_register_hooks(void)
     ap_hook_header_parser(cors_header_parser, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_check_access_ex(cors_access, NULL, NULL, APR_HOOK_FIRST,
                             AP_AUTH_INTERNAL_PER_CONF);
-    ap_hook_handler(cors_preflight_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    ap_hook_handler(cross_site_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
+
 }

@@ -87,23 +87,12 @@ int gf_type_handler(request_rec *r)
 {
     gf_dir_conf_t *dc;
     gf_route_t route;
-    const char *path;
-    apr_size_t n;
 
     dc = gf_dir_conf(r);
     if (!dc || !dc->type) {
         return DECLINED;
     }
-    n = strlen(dc->base);
-    if (n && dc->base[n - 1] == '/') n--;
-    path = strncmp(r->uri, dc->base, n) == 0 ? r->uri + n : "";
-    gf_route_parse(path, &route);
-    {
-        /* Routed once: the metrics hook reads the result. */
-        gf_req_t *rq = gf_req(r);
-        rq->routed = 1;
-        rq->route_kind = (int)route.kind;
-    }
+    route = *gf_req_route(r, dc->base);
     if (route.kind == GF_ROUTE_NONE) {
         return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_NOT_FOUND,
                              apr_psprintf(r->pool, "no endpoint %s here; a type has create, "

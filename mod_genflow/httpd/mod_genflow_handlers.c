@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handlers.c: the module's content handlers, each named once.
  *
- * One ap_hook_handler runs the entry whose name the request's handler is;
+ * One ap_hook_handler, the module's only one, runs the entry whose name
+ * the request's handler is, after the CORS steps (a preflight answered,
+ * a cross-site write refused);
  * the CORS preflights take an entry's methods and the request metrics its
  * endpoint label from the same table (gf_handler_of). A new handler is
  * one line here and its function.
@@ -10,6 +12,7 @@
 
 #include "httpd/mod_genflow_handlers.h"
 #include "httpd/mod_genflow_metrics.h"
+#include "httpd/mod_genflow_cors.h"
 #include <apu.h>
 #include <apr_optional_hooks.h>
 #include <mod_status.h>
@@ -37,10 +40,17 @@ static const gf_handler_t handlers[] = {
     { .name = NULL }
 };
 
+/* The module's one handler: for a request whose handler is one of the
+ * table's, a CORS preflight is answered, a cross-site write refused, and
+ * anything else goes to the entry's function. */
 static int dispatch(request_rec *r)
 {
     const gf_handler_t *h = gf_handler_named(r->handler);
-    return h ? h->handle(r) : DECLINED;
+    int rc;
+    if (!h) return DECLINED;
+    if ((rc = gf_cors_preflight(r)) != GF_CONTINUE) return rc;
+    if ((rc = gf_cors_refuse_cross_site(r)) != GF_CONTINUE) return rc;
+    return h->handle(r);
 }
 
 void gf_handlers_pre_config(void)
@@ -50,6 +60,8 @@ void gf_handlers_pre_config(void)
 
 void gf_handlers_register_hooks(void)
 {
-    ap_hook_handler(dispatch, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Really first, as the CORS steps always ran: a preflight or a
+     * cross-site write never reaches another module's handler first. */
+    ap_hook_handler(dispatch, NULL, NULL, APR_HOOK_REALLY_FIRST);
     APR_OPTIONAL_HOOK(ap, status_hook, gf_metrics_status_section, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -156,17 +156,7 @@ static const char *route_endpoint(gf_route_kind_t kind)
  * 413). */
 static const char *type_endpoint(request_rec *r, const gf_dir_conf_t *dc)
 {
-    const gf_req_t *rq = ap_get_module_config(r->request_config, &genflow_module);
-    gf_route_t route;
-    apr_size_t n;
-    const char *path;
-
-    if (rq && rq->routed) return route_endpoint((gf_route_kind_t)rq->route_kind);
-    n = strlen(dc->base);
-    if (n && dc->base[n - 1] == '/') n--;
-    path = strncmp(r->uri, dc->base, n) == 0 ? r->uri + n : "";
-    gf_route_parse(path, &route);
-    return route_endpoint(route.kind);
+    return route_endpoint(gf_req_route(r, dc->base)->kind);
 }
 
 static int log_request(request_rec *r)

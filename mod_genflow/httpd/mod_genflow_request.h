@@ -5,9 +5,11 @@
 #ifndef MOD_GENFLOW_REQUEST_H
 #define MOD_GENFLOW_REQUEST_H
 
+#include <string.h>
 #include <mod_dbd.h>
 
 #include "httpd/mod_genflow_private.h"
+#include "core/gf_route.h"
 
 /* Per-request state of the module (r->request_config). */
 typedef struct {
@@ -23,8 +25,8 @@ typedef struct {
     const char *idem_key;        /* Idempotency-Key owned by this request, */
     const char *idem_owner;      /* and its owner token (NULL without) */
     int idem_linked;             /* a generation was linked to the key */
-    int routed;                  /* the type handler routed it: route_kind is set */
-    int route_kind;              /* its gf_route_kind_t, for the metrics */
+    int routed;                  /* route is set (gf_req_route) */
+    gf_route_t route;            /* the endpoint within a type's location */
     int not_a_file;              /* in a type's location: no filesystem walk */
     int cors_preflight;          /* a CORS preflight from an allowed origin */
     void (*answered)(request_rec *r); /* runs once a parked request's answer is
@@ -41,6 +43,21 @@ static inline gf_req_t *gf_req(request_rec *r)
         ap_set_module_config(r->request_config, &genflow_module, rq);
     }
     return rq;
+}
+
+/* The endpoint of r within the type's location mounted at base, routed
+ * once for the request and kept: the CORS preflight, the type handler and
+ * the request metrics all read this one. */
+static inline const gf_route_t *gf_req_route(request_rec *r, const char *base)
+{
+    gf_req_t *rq = gf_req(r);
+    if (!rq->routed) {
+        apr_size_t n = strlen(base);
+        if (n && base[n - 1] == '/') n--;
+        gf_route_parse(strncmp(r->uri, base, n) == 0 ? r->uri + n : "", &rq->route);
+        rq->routed = 1;
+    }
+    return &rq->route;
 }
 
 #endif
