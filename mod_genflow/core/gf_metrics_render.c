@@ -63,15 +63,12 @@ static const char *provider_name(const gf_metrics_t *m, int i)
     return i < m->nproviders ? m->providers[i] : "other";
 }
 
-void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
+/* The requests: counts by type, endpoint and status; durations by endpoint. */
+static void render_requests(const gf_metrics_t *m, const offsets_t *o, gf_mtext_t *t)
 {
     apr_pool_t *p = t->p;
     const char *kv[2 * MAX_LABELS];
-    offsets_t o;
     int i, j, k;
-
-    if (!m || !m->slots) return;
-    gf_metrics_offsets(m, &o);
 
     gf_mtext_family(t, "genflow_requests_total", "counter",
                     "Requests answered by the module's handlers, or refused by httpd in its "
@@ -79,7 +76,7 @@ void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
     for (i = 0; i <= m->ntypes; i++) {
         for (j = 0; j < m->nendpoints; j++) {
             for (k = 0; k < NSTATUS; k++) {
-                apr_uint64_t v = gf_metrics_slot(m, o.req + ((apr_size_t)i * (apr_size_t)m->nendpoints
+                apr_uint64_t v = gf_metrics_slot(m, o->req + ((apr_size_t)i * (apr_size_t)m->nendpoints
                                                              + (apr_size_t)j)
                                                             * NSTATUS + (apr_size_t)k);
                 if (!v) continue;
@@ -96,9 +93,17 @@ void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
         kv[0] = "endpoint";
         kv[1] = m->endpoints[j];
         histogram(t, m, "genflow_request_duration_seconds",
-                  o.req_dur + (apr_size_t)j * HIST_WIDTH(REQ_BOUNDS), REQ_BOUNDS, N(REQ_BOUNDS),
+                  o->req_dur + (apr_size_t)j * HIST_WIDTH(REQ_BOUNDS), REQ_BOUNDS, N(REQ_BOUNDS),
                   kv, 1);
     }
+}
+
+/* The provider calls: counts by outcome and code, durations, costs. */
+static void render_providers(const gf_metrics_t *m, const offsets_t *o, gf_mtext_t *t)
+{
+    apr_pool_t *p = t->p;
+    const char *kv[2 * MAX_LABELS];
+    int i, j, k;
 
     gf_mtext_family(t, "genflow_provider_calls_total", "counter",
                     "Provider attempts (submissions and polls) by provider, outcome (ok, pending, "
@@ -106,7 +111,7 @@ void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
     for (i = 0; i <= m->nproviders; i++) {
         for (j = 0; j < N(OUTCOMES); j++) {
             for (k = 0; k < N(CODES); k++) {
-                apr_uint64_t v = gf_metrics_slot(m, o.prov + ((apr_size_t)i * N(OUTCOMES)
+                apr_uint64_t v = gf_metrics_slot(m, o->prov + ((apr_size_t)i * N(OUTCOMES)
                                                               + (apr_size_t)j)
                                                              * N(CODES) + (apr_size_t)k);
                 if (!v) continue;
@@ -123,7 +128,7 @@ void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
         kv[0] = "provider";
         kv[1] = provider_name(m, i);
         histogram(t, m, "genflow_provider_call_duration_seconds",
-                  o.prov_dur + (apr_size_t)i * HIST_WIDTH(PROV_BOUNDS), PROV_BOUNDS,
+                  o->prov_dur + (apr_size_t)i * HIST_WIDTH(PROV_BOUNDS), PROV_BOUNDS,
                   N(PROV_BOUNDS), kv, 1);
     }
 
@@ -132,7 +137,7 @@ void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
                     "cost= per call and cost_per_unit= times the usage the provider reports), "
                     "by provider.");
     for (i = 0; i <= m->nproviders; i++) {
-        apr_uint64_t v = gf_metrics_slot(m, o.prov_cost + (apr_size_t)i);
+        apr_uint64_t v = gf_metrics_slot(m, o->prov_cost + (apr_size_t)i);
         if (!v && i == m->nproviders) continue;
         gf_mtext_sample(t, "genflow_provider_cost_total",
                         apr_psprintf(p, "%" APR_UINT64_T_FMT ".%06u",
@@ -140,19 +145,26 @@ void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
                                      (unsigned)(v % (apr_uint64_t)GF_METRICS_COST_UNIT)),
                         "provider", provider_name(m, i), NULL);
     }
+}
+
+/* What the jobs did: retries, fallbacks, claims, the engine's events. */
+static void render_jobs(const gf_metrics_t *m, const offsets_t *o, gf_mtext_t *t)
+{
+    apr_pool_t *p = t->p;
+    int i;
 
     gf_mtext_family(t, "genflow_retries_total", "counter",
                     "Retries scheduled on the same provider after a transient failure, by type.");
     for (i = 0; i < m->ntypes; i++) {
         gf_mtext_sample(t, "genflow_retries_total",
-                        u64(p, gf_metrics_slot(m, o.retry + (apr_size_t)i)),
+                        u64(p, gf_metrics_slot(m, o->retry + (apr_size_t)i)),
                         "type", m->types[i], NULL);
     }
     gf_mtext_family(t, "genflow_fallbacks_total", "counter",
                     "Fallbacks to the next provider of a chain, by type.");
     for (i = 0; i < m->ntypes; i++) {
         gf_mtext_sample(t, "genflow_fallbacks_total",
-                        u64(p, gf_metrics_slot(m, o.fallback + (apr_size_t)i)),
+                        u64(p, gf_metrics_slot(m, o->fallback + (apr_size_t)i)),
                         "type", m->types[i], NULL);
     }
 
@@ -162,7 +174,7 @@ void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
                     "start had not come, or a 429 paused it.");
     for (i = 0; i < N(CLAIM_RESULTS); i++) {
         gf_mtext_sample(t, "genflow_claims_total",
-                        u64(p, gf_metrics_slot(m, o.claims + (apr_size_t)i)),
+                        u64(p, gf_metrics_slot(m, o->claims + (apr_size_t)i)),
                         "result", CLAIM_RESULTS[i], NULL);
     }
     gf_mtext_family(t, "genflow_engine_events_total", "counter",
@@ -172,9 +184,17 @@ void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
                     "child rang for.");
     for (i = 0; i < N(ENGINE_EVENTS); i++) {
         gf_mtext_sample(t, "genflow_engine_events_total",
-                        u64(p, gf_metrics_slot(m, o.engine + (apr_size_t)i)),
+                        u64(p, gf_metrics_slot(m, o->engine + (apr_size_t)i)),
                         "event", ENGINE_EVENTS[i], NULL);
     }
+}
+
+/* The credits moved, the generations' durations, and since when. */
+static void render_outcomes(const gf_metrics_t *m, const offsets_t *o, gf_mtext_t *t)
+{
+    apr_pool_t *p = t->p;
+    const char *kv[2 * MAX_LABELS];
+    int i, j;
 
     gf_mtext_family(t, "genflow_credits_total", "counter",
                     "Credits moved by this server: reserved by creates, charged by completions, "
@@ -182,7 +202,7 @@ void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
                     "included (their statements report counts, not amounts).");
     for (i = 0; i < GF_CREDITS_MOVEMENTS; i++) {
         gf_mtext_sample(t, "genflow_credits_total",
-                        u64(p, gf_metrics_slot(m, o.credits + (apr_size_t)i)),
+                        u64(p, gf_metrics_slot(m, o->credits + (apr_size_t)i)),
                         "movement", MOVEMENTS[i], NULL);
     }
 
@@ -197,7 +217,7 @@ void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
             kv[2] = "status";
             kv[3] = GEN_STATUSES[j];
             histogram(t, m, "genflow_generation_duration_seconds",
-                      o.gen_dur + ((apr_size_t)i * N(GEN_STATUSES) + (apr_size_t)j)
+                      o->gen_dur + ((apr_size_t)i * N(GEN_STATUSES) + (apr_size_t)j)
                                   * HIST_WIDTH(GEN_BOUNDS), GEN_BOUNDS, N(GEN_BOUNDS), kv, 2);
         }
     }
@@ -209,3 +229,14 @@ void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
                     secs(p, (apr_uint64_t)gf_metrics_start_time(m)), NULL);
 }
 
+void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
+{
+    offsets_t o;
+
+    if (!m || !m->slots) return;
+    gf_metrics_offsets(m, &o);
+    render_requests(m, &o, t);
+    render_providers(m, &o, t);
+    render_jobs(m, &o, t);
+    render_outcomes(m, &o, t);
+}

@@ -332,15 +332,76 @@ static void hear(gf_engine_t *W, PGconn **conn, const gf_database_t *e)
     if (work) gf_engine_wake_all(0);
 }
 
+/* The listener's descriptors, outliving the per-round clears of its pool:
+ * one connection per database, and the poll set (one more for the
+ * doorbell, mod_genflow_engine_doorbell.c). */
+typedef struct {
+    PGconn **conns;
+    struct pollfd *pfd;
+    int *slot, *warned;
+} listen_set_t;
+
+static void set_free(listen_set_t *ls)
+{
+    free(ls->conns);
+    free(ls->pfd);
+    free(ls->slot);
+    free(ls->warned);
+}
+
+static int set_alloc(listen_set_t *ls, int ne)
+{
+    ls->conns = calloc((apr_size_t)ne, sizeof(*ls->conns));
+    ls->pfd = calloc((apr_size_t)ne + 1, sizeof(*ls->pfd));
+    ls->slot = calloc((apr_size_t)ne + 1, sizeof(*ls->slot));
+    ls->warned = calloc((apr_size_t)ne, sizeof(*ls->warned));
+    if (ls->conns && ls->pfd && ls->slot && ls->warned) return 1;
+    set_free(ls);
+    return 0;
+}
+
+/* Wait up to a tick for a notification on any connection or the doorbell,
+ * and hear what came. */
+static void listen_once(gf_engine_t *W, listen_set_t *ls)
+{
+    int ne = W->databases->nelts, nfd = 0, i, k;
+
+    for (i = 0; i < ne; i++) {
+        if (!ls->conns[i]) continue;
+        ls->pfd[nfd].fd = PQsocket(ls->conns[i]);
+        ls->pfd[nfd].events = POLLIN;
+        ls->pfd[nfd].revents = 0;
+        ls->slot[nfd++] = i;
+    }
+    if (gf_engine_doorbell_fd() >= 0) {
+        ls->pfd[nfd].fd = gf_engine_doorbell_fd();
+        ls->pfd[nfd].events = POLLIN;
+        ls->pfd[nfd].revents = 0;
+        ls->slot[nfd++] = -1;
+    }
+    if (nfd == 0) {
+        apr_sleep(apr_time_from_msec(LISTEN_TICK_MS));
+        return;
+    }
+    if (poll(ls->pfd, (nfds_t)nfd, LISTEN_TICK_MS) <= 0) return;
+    for (k = 0; k < nfd; k++) {
+        if (!ls->pfd[k].revents) continue;
+        if (ls->slot[k] < 0) {
+            gf_engine_doorbell_heard();
+            continue;
+        }
+        hear(W, &ls->conns[ls->slot[k]],
+             APR_ARRAY_IDX(W->databases, ls->slot[k], gf_database_t *));
+    }
+}
+
 void *APR_THREAD_FUNC gf_engine_listener_main(apr_thread_t *thread, void *data)
 {
     gf_engine_t *W = data;      /* the child's engine */
     int ne = W->databases->nelts, i;
     apr_allocator_t *allocator;
     apr_pool_t *pool;
-    PGconn **conns;
-    struct pollfd *pfd;
-    int *slot, *warned;
+    listen_set_t ls;
     apr_time_t next_beat = apr_time_now() + W->heartbeat, next_connect = 0;
     (void)thread;
 
@@ -349,56 +410,17 @@ void *APR_THREAD_FUNC gf_engine_listener_main(apr_thread_t *thread, void *data)
     apr_pool_create_unmanaged_ex(&pool, NULL, allocator);
     apr_allocator_owner_set(allocator, pool);
     apr_pool_tag(pool, "genflow_listener");
-    /* Outlive the per-round clears of pool. */
-    conns = calloc((apr_size_t)ne, sizeof(*conns));
-    /* One more for the doorbell (mod_genflow_engine_doorbell.c). */
-    pfd = calloc((apr_size_t)ne + 1, sizeof(*pfd));
-    slot = calloc((apr_size_t)ne + 1, sizeof(*slot));
-    warned = calloc((apr_size_t)ne, sizeof(*warned));
-    if (!conns || !pfd || !slot || !warned) {
-        free(conns);
-        free(pfd);
-        free(slot);
-        free(warned);
+    if (!set_alloc(&ls, ne)) {
         apr_pool_destroy(pool);
         return NULL;
     }
-
     while (!W->stopping) {
-        int nfd = 0;
-
         if (W->listening < ne && apr_time_now() >= next_connect) {
-            connect_missing(W, pool, conns, warned);
+            connect_missing(W, pool, ls.conns, ls.warned);
             apr_pool_clear(pool);
             next_connect = apr_time_now() + RECONNECT_WAIT;
         }
-        for (i = 0; i < ne; i++) {
-            if (!conns[i]) continue;
-            pfd[nfd].fd = PQsocket(conns[i]);
-            pfd[nfd].events = POLLIN;
-            pfd[nfd].revents = 0;
-            slot[nfd++] = i;
-        }
-        if (gf_engine_doorbell_fd() >= 0) {
-            pfd[nfd].fd = gf_engine_doorbell_fd();
-            pfd[nfd].events = POLLIN;
-            pfd[nfd].revents = 0;
-            slot[nfd++] = -1;
-        }
-        if (nfd == 0) {
-            apr_sleep(apr_time_from_msec(LISTEN_TICK_MS));
-        }
-        else if (poll(pfd, (nfds_t)nfd, LISTEN_TICK_MS) > 0) {
-            int k;
-            for (k = 0; k < nfd; k++) {
-                if (!pfd[k].revents) continue;
-                if (slot[k] < 0) {
-                    gf_engine_doorbell_heard();
-                    continue;
-                }
-                hear(W, &conns[slot[k]], APR_ARRAY_IDX(W->databases, slot[k], gf_database_t *));
-            }
-        }
+        listen_once(W, &ls);
         if (apr_time_now() >= next_beat && !W->stopping) {
             beat(W, pool);
             apr_pool_clear(pool);
@@ -406,13 +428,10 @@ void *APR_THREAD_FUNC gf_engine_listener_main(apr_thread_t *thread, void *data)
         }
     }
     for (i = 0; i < ne; i++) {
-        if (conns[i]) PQfinish(conns[i]);
+        if (ls.conns[i]) PQfinish(ls.conns[i]);
     }
     W->listening = 0;
-    free(conns);
-    free(pfd);
-    free(slot);
-    free(warned);
+    set_free(&ls);
     apr_pool_destroy(pool);
     /* Return, not apr_thread_exit(): pthread_exit unwinds the stack by
      * force, and APR 1.7's apr_thread_exit destroys the thread's subpool

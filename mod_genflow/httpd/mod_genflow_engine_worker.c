@@ -344,46 +344,128 @@ typedef struct {
     long index;
 } worker_arg_t;
 
-static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
-{
-    const worker_arg_t *arg = data;
-    gf_engine_t *W = arg->W;
-    long index = arg->index;
-    apr_allocator_t *allocator;
-    apr_pool_t *pool;
-    int start = 0, maxtypes = 1, j;
+/* A worker thread's own state, from one round to the next. */
+typedef struct {
+    gf_engine_t *W;
+    long index;
+    apr_pool_t *pool;            /* cleared after each step */
     round_t round;
+    int start;                   /* the rotation of the types' visit */
+    apr_time_t next_sweep;       /* worker 0's */
+    apr_time_t round_at;         /* no round before (0: at once) */
+    int first_sweep, look;
+    char owner[320];             /* lease_owner: host:pid:worker */
+} worker_t;
+
+/* May a round run now? Else sleep until one is asked for (a wake) or its
+ * time comes, 0. The statements the fibers hand over wake workers too,
+ * and a round after each would probe for due work a few times per
+ * attempt. */
+static int round_due(worker_t *wk)
+{
+    apr_time_t now = apr_time_now();
+
+    if (now < wk->round_at) {
+        apr_time_t until = wk->round_at;
+        if (wk->index == 0 && wk->next_sweep < until) until = wk->next_sweep;
+        if (sleep_for_work(until > now ? until - now : 0)) wk->round_at = wk->look = 0;
+        return 0;
+    }
+    /* A look for work due by time: this child's turn, or the next. */
+    if (wk->look && gf_engine_room() > 0) {
+        apr_time_t next_look;
+        if (!gf_engine_duty_take(GF_DUTY_LOOK, IDLE_WAIT, &next_look)) {
+            wk->round_at = wk->index == 0 ? next_look : now + IDLE_QUIET;
+            return 0;
+        }
+    }
+    wk->look = 0;
+    if (gf_engine_room() == 0) {
+        /* A landing wakes it for a round (the loop was full). */
+        wk->round_at = apr_time_now() + IDLE_WAIT;
+        return 0;
+    }
+    return 1;
+}
+
+/* One round over every database the child's servers use, in turn, and
+ * when the next is due: at once after work, later when there was none,
+ * a while after database trouble (the fibers' statements still wake it:
+ * no spinning). */
+static void work_round(worker_t *wk)
+{
+    gf_engine_t *W = wk->W;
+    int worked = 0, trouble = 0, j;
+
+    for (j = 0; j < W->databases->nelts && !W->stopping; j++) {
+        int rc = work_database(APR_ARRAY_IDX(W->databases, j, gf_database_t *), wk->pool,
+                               wk->index, wk->start, &wk->round);
+        if (rc > worked) worked = rc;
+        else if (rc < 0) trouble = 1;
+    }
+    wk->start++;
+    if (!gf_engine_listening() && worked) {
+        /* no NOTIFY from some database: tell local waiters directly */
+        gf_engine_heard(NULL);
+    }
+    if (worked) {
+        apr_thread_mutex_lock(W->mutex);
+        W->worked_at = apr_time_now();
+        /* A queue longer than a round: one more worker joins (each
+         * that fills a round asks the next, so a drain takes them
+         * all within a few rounds; idle ones look only now and then). */
+        if (worked > 1) gf_engine_wake_round(W);
+        apr_thread_mutex_unlock(W->mutex);
+        wk->round_at = 0;
+    }
+    else if (trouble) wk->round_at = apr_time_now() + TROUBLE_WAIT;
+    else wk->round_at = apr_time_now() + idle_wait(W, wk->index, &wk->look);
+}
+
+/* The worker's pool (a thread of its own needs an allocator of its own:
+ * the child's pool is not safe to allocate from concurrently) and its
+ * round's memory, sized for the child's largest database; 0 without. */
+static int worker_init(worker_t *wk, gf_engine_t *W, long index)
+{
+    apr_allocator_t *allocator;
+    int maxtypes = 1, j;
+
+    memset(wk, 0, sizeof(*wk));
+    wk->W = W;
+    wk->index = index;
     /* The first sweep at once: it makes the rows of the providers' limits
      * kept in the database (gf_limits_ensure) before the first claims. */
-    apr_time_t next_sweep = apr_time_now(), round_at = 0;
-    int first_sweep = 1, look = 0;
-    char owner[320];             /* lease_owner: host:pid:worker */
-    (void)thread;
-
-    apr_snprintf(owner, sizeof(owner), "%s:%ld", W->node, index);
-
-    /* A thread of its own needs a pool with an allocator of its own: the
-     * child's pool is not safe to allocate from concurrently. */
+    wk->next_sweep = apr_time_now();
+    wk->first_sweep = 1;
+    apr_snprintf(wk->owner, sizeof(wk->owner), "%s:%ld", W->node, index);
     apr_allocator_create(&allocator);
     apr_allocator_max_free_set(allocator, 1);
-    apr_pool_create_unmanaged_ex(&pool, NULL, allocator);
-    apr_allocator_owner_set(allocator, pool);
-    apr_pool_tag(pool, "genflow_worker");
-
+    apr_pool_create_unmanaged_ex(&wk->pool, NULL, allocator);
+    apr_allocator_owner_set(allocator, wk->pool);
+    apr_pool_tag(wk->pool, "genflow_worker");
     for (j = 0; j < W->databases->nelts; j++) {
         const gf_database_t *e = APR_ARRAY_IDX(W->databases, j, gf_database_t *);
         if (e->types->nelts > maxtypes) maxtypes = e->types->nelts;
     }
-    if (!round_alloc(&round, maxtypes)) {
-        round_free(&round);
-        apr_pool_destroy(pool);
-        return NULL;
+    if (!round_alloc(&wk->round, maxtypes)) {
+        round_free(&wk->round);
+        apr_pool_destroy(wk->pool);
+        return 0;
     }
+    return 1;
+}
+
+static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
+{
+    const worker_arg_t *arg = data;
+    gf_engine_t *W = arg->W;
+    worker_t wk;
+    (void)thread;
+
+    if (!worker_init(&wk, W, arg->index)) return NULL;
     /* A stopping child's workers go on serving the fibers' statements
      * (their rows are released through them) until none is in flight. */
     while (!W->stopping || gf_engine_in_flight() > 0) {
-        int worked = 0, trouble = 0;
-        apr_time_t now;
         if (gf_engine_run_hops()) continue;
         if (W->stopping) {
             sleep_for_work(IDLE_WAIT);
@@ -391,71 +473,21 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         }
         /* A place freed here goes to the next due row of its provider
          * before anything else. */
-        if (gf_engine_hand_on(W, pool, owner)) {
-            apr_pool_clear(pool);
+        if (gf_engine_hand_on(W, wk.pool, wk.owner)) {
+            apr_pool_clear(wk.pool);
             continue;
         }
-        apr_pool_clear(pool);
+        apr_pool_clear(wk.pool);
         /* Worker 0 of each child runs the sweeps, however full the loop
          * is: expiry and retention never wait for room. */
-        if (index == 0 && apr_time_now() >= next_sweep) {
-            next_sweep = sweep_if_due(pool, owner, &first_sweep);
+        if (wk.index == 0 && apr_time_now() >= wk.next_sweep) {
+            wk.next_sweep = sweep_if_due(wk.pool, wk.owner, &wk.first_sweep);
         }
-        /* No round before one is asked for (a wake) or its time comes:
-         * the statements the fibers hand over wake workers too, and a
-         * round after each would probe for due work a few times per
-         * attempt. */
-        now = apr_time_now();
-        if (now < round_at) {
-            apr_time_t until = round_at;
-            if (index == 0 && next_sweep < until) until = next_sweep;
-            if (sleep_for_work(until > now ? until - now : 0)) round_at = look = 0;
-            continue;
-        }
-        /* A look for work due by time: this child's turn, or the next. */
-        if (look && gf_engine_room() > 0) {
-            apr_time_t next_look;
-            if (!gf_engine_duty_take(GF_DUTY_LOOK, IDLE_WAIT, &next_look)) {
-                round_at = index == 0 ? next_look : now + IDLE_QUIET;
-                continue;
-            }
-        }
-        look = 0;
-        if (gf_engine_room() == 0) {
-            /* A landing wakes it for a round (the loop was full). */
-            round_at = apr_time_now() + IDLE_WAIT;
-            continue;
-        }
-        /* Every database the child's servers use, in turn. */
-        for (j = 0; j < W->databases->nelts && !W->stopping; j++) {
-            int rc = work_database(APR_ARRAY_IDX(W->databases, j, gf_database_t *), pool, index,
-                                 start, &round);
-            if (rc > worked) worked = rc;
-            else if (rc < 0) trouble = 1;
-        }
-        start++;
-        if (!gf_engine_listening() && worked) {
-            /* no NOTIFY from some database: tell local waiters directly */
-            gf_engine_heard(NULL);
-        }
-        /* Database down: do not spin (the fibers' statements still wake
-         * it); nothing due: the idle wait; work done: at once again. */
-        if (worked) {
-            apr_thread_mutex_lock(W->mutex);
-            W->worked_at = apr_time_now();
-            /* A queue longer than a round: one more worker joins (each
-             * that fills a round asks the next, so a drain takes them
-             * all within a few rounds; idle ones look only now and then). */
-            if (worked > 1) gf_engine_wake_round(W);
-            apr_thread_mutex_unlock(W->mutex);
-            round_at = 0;
-        }
-        else if (trouble) round_at = apr_time_now() + TROUBLE_WAIT;
-        else round_at = apr_time_now() + idle_wait(W, index, &look);
+        if (round_due(&wk)) work_round(&wk);
     }
     gf_http_thread_cleanup();
-    round_free(&round);
-    apr_pool_destroy(pool);
+    round_free(&wk.round);
+    apr_pool_destroy(wk.pool);
     return NULL;   /* as gf_engine_listener_main: return, never apr_thread_exit() */
 }
 

@@ -204,10 +204,6 @@ static void create_args(request_rec *r, const gf_dir_conf_t *dc, const gf_input_
     a[GF_CREATE_SERVER_NAME] = sc->server_name;
 }
 
-/* Validate and insert. Returns GF_CONTINUE with *out filled in, or the
- * result of the error answer it sent. The id is chosen here, before the
- * INSERT, so that a statement re-run after a lost connection cannot create
- * a second generation and recognises the first. */
 /* A create's webhook must be on an origin this location allows
  * (GenFlowWebhookOrigins), and the server must be able to sign. */
 static int check_webhook(request_rec *r, const gf_dir_conf_t *dc, const char *url)
@@ -230,39 +226,77 @@ static int check_webhook(request_rec *r, const gf_dir_conf_t *dc, const char *ur
                          "webhook: its origin is not one this API allows (GenFlowWebhookOrigins)");
 }
 
-int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
-                              json_object *body, int queued, gf_created_t *out)
+/* The create's input, read and checked (its webhook, its prompt), with
+ * its id and seed drawn and the statement's arguments (a) made from it.
+ * GF_CONTINUE, or the result of the error answer it sent. */
+static int prepare(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, json_object *body,
+                   gf_input_t *in, char *id, const char **a)
 {
-    gf_input_t in;
     gf_input_error_t ierr;
-    gf_db_rows_t *rows;
-    gf_db_status_t st;
     const char *prompt = NULL;
-    long cost = gf_conf_cost(dc);
     apr_uint64_t seed;
-    char id[APR_UUID_FORMATTED_LENGTH + 1];
-    const char *a[GF_CREATE_ARGS];
-    gf_req_t *rq = gf_req(r);
-    int pass, rc;
+    int rc;
 
-    if (!gf_input_parse(r->pool, body, gf_conf_needs(dc), &in, &ierr)) {
+    if (!gf_input_parse(r->pool, body, gf_conf_needs(dc), in, &ierr)) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, ierr.message);
     }
-    if (in.webhook && (rc = check_webhook(r, dc, in.webhook)) != GF_CONTINUE) return rc;
-    if ((rc = build_prompt(r, dbd, dc, &in, &prompt)) != GF_CONTINUE) return rc;
+    if (in->webhook && (rc = check_webhook(r, dc, in->webhook)) != GF_CONTINUE) return rc;
+    if ((rc = build_prompt(r, dbd, dc, in, &prompt)) != GF_CONTINUE) return rc;
     if (!*prompt) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
                              "prompt: the request gives nothing to build a prompt from");
     }
     draw_id_and_seed(id, &seed);
-    if (in.has_seed) {
-        seed = in.seed;
+    if (in->has_seed) {
+        seed = in->seed;
     } else {
         /* Store the seed that was drawn so the input can be replayed. */
-        in.has_seed = 1;
-        in.seed = seed;
+        in->has_seed = 1;
+        in->seed = seed;
     }
-    create_args(r, dc, &in, prompt, seed, id, a);
+    create_args(r, dc, in, prompt, seed, id, a);
+    return GF_CONTINUE;
+}
+
+/* The statement refuses an upload that is not this user's too: only when
+ * it refused a create with an upload does one more read tell that apart.
+ * The message is the same whether the upload does not exist or is someone
+ * else's. GF_CONTINUE when the upload is the user's (or none is given). */
+static int check_upload(request_rec *r, ap_dbd_t *dbd, const gf_input_t *in)
+{
+    gf_db_rows_t *up;
+    gf_db_status_t st;
+
+    if (!gf_input_upload_id(in->source_image)) return GF_CONTINUE;
+    if ((st = gf_db_select(r, dbd, GF_SQL_UPLOAD_GET, &up, 2,
+                           gf_input_upload_id(in->source_image), r->user)) != GF_DB_OK) {
+        return gf_send_db_error(r, st);
+    }
+    if (up->nrows == 0) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "sourceImage: no upload of yours has this id (upload it "
+                             "with POST /api/uploads and use its sourceImage)");
+    }
+    return GF_CONTINUE;
+}
+
+/* Validate and insert. Returns GF_CONTINUE with *out filled in, or the
+ * result of the error answer it sent. The id is chosen here, before the
+ * INSERT, so that a statement re-run after a lost connection cannot create
+ * a second generation and recognises the first. */
+int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
+                              json_object *body, int queued, gf_created_t *out)
+{
+    gf_input_t in;
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    long cost = gf_conf_cost(dc);
+    char id[APR_UUID_FORMATTED_LENGTH + 1];
+    const char *a[GF_CREATE_ARGS];
+    gf_req_t *rq = gf_req(r);
+    int pass, rc;
+
+    if ((rc = prepare(r, dbd, dc, body, &in, id, a)) != GF_CONTINUE) return rc;
     for (pass = 0;; pass++) {
         const char *before;
         st = gf_db_pselectv(r->server, r->pool, dbd,
@@ -285,22 +319,7 @@ int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t
                                  "another request took over this Idempotency-Key; retry to "
                                  "get its answer");
         }
-        if (gf_input_upload_id(in.source_image)) {
-            /* The statement also refuses an upload that is not this
-             * user's: only now, and only for an upload, one more read
-             * tells that apart. The message is the same whether the
-             * upload does not exist or is someone else's. */
-            gf_db_rows_t *up;
-            if ((st = gf_db_select(r, dbd, GF_SQL_UPLOAD_GET, &up, 2,
-                                   gf_input_upload_id(in.source_image), r->user)) != GF_DB_OK) {
-                return gf_send_db_error(r, st);
-            }
-            if (up->nrows == 0) {
-                return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
-                                     "sourceImage: no upload of yours has this id (upload it "
-                                     "with POST /api/uploads and use its sourceImage)");
-            }
-        }
+        if ((rc = check_upload(r, dbd, &in)) != GF_CONTINUE) return rc;
         /* Nothing reserved: a first create of this user (no account yet:
          * make it, with its starting grant, and create again), or a
          * refusal, 402 or 429. */

@@ -115,33 +115,17 @@ static void flush_mem(png_structp png)
     (void)png;
 }
 
-apr_status_t gf_png_render_spec(apr_pool_t *p, const gf_png_spec_t *spec,
-                                unsigned char **out, apr_size_t *out_len)
+/* The render's plan, in rd: its scene, look, source and text, and the
+ * rows of block (the source's column offsets, then the blur's row, the
+ * soft-edge ring); the row to paint into is returned. */
+static unsigned char *plan(apr_pool_t *p, const gf_png_spec_t *spec, render_t *rd,
+                           unsigned char *block)
 {
-    rng_t rng;
-    render_t *rd;
-    png_structp png = NULL;
-    png_infop info = NULL;
-    unsigned char *block, *line;
     unsigned width = spec->width, height = spec->height;
     size_t stride = (size_t)width * 3;
-    membuf_t mem = { NULL, 0, 0, 0 };
-    /* volatile: read after longjmp */
-    volatile apr_status_t rv = APR_EGENERAL;
-    unsigned y;
+    unsigned char *line;
+    rng_t rng;
 
-    if (!width || !height || width > 4096 || height > 4096) {
-        return APR_EINVAL;
-    }
-    /* The state (in p: a render is short, and the pool is the caller's
-     * request's or job's), and one block of scratch: the source's column
-     * offsets, then rows: the blur's, the one being painted, its scratch
-     * copy, the three of the soft-edge ring. */
-    rd = apr_pcalloc(p, sizeof(*rd));
-    block = malloc((size_t)width * sizeof(unsigned) + 6 * stride);
-    if (!block) {
-        return APR_ENOMEM;
-    }
     rd->soft = block + (size_t)width * sizeof(unsigned);
     line = rd->soft + stride;
     rd->w = width;
@@ -169,16 +153,12 @@ apr_status_t gf_png_render_spec(apr_pool_t *p, const gf_png_spec_t *spec,
             memcpy(rd->ring[0], rd->ring[1], stride);
         }
     }
+    return line;
+}
 
-    png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    if (!png || !(info = png_create_info_struct(png))) {
-        goto leave;
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        rv = APR_EGENERAL;
-        goto leave;
-    }
-    png_set_write_fn(png, &mem, write_mem, flush_mem);
+/* zlib's settings for a generated picture, or one drawn from a photo. */
+static void set_compression(png_structp png, int photo)
+{
     /* The demo's pictures are generated, not archived: zlib level 1 and no
      * row filter (libpng's adaptive filter search cost more than all the
      * rest; the SUB filter with zlib's run-length strategy saves zlib's
@@ -191,7 +171,7 @@ apr_status_t gf_png_render_spec(apr_pool_t *p, const gf_png_spec_t *spec,
     png_set_compression_level(png, 1);
     png_set_compression_mem_level(png, 4);
     png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
-    if (rd->src) {
+    if (photo) {
         /* A photo is no runs of flat colour: unfiltered, zlib's matching
          * finds little and is most of the cost (232 M instructions for
          * 512 x 512, 730 KB). The SUB filter turns its
@@ -200,6 +180,46 @@ apr_status_t gf_png_render_spec(apr_pool_t *p, const gf_png_spec_t *spec,
         png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_SUB);
         png_set_compression_strategy(png, Z_RLE);
     }
+}
+
+apr_status_t gf_png_render_spec(apr_pool_t *p, const gf_png_spec_t *spec,
+                                unsigned char **out, apr_size_t *out_len)
+{
+    render_t *rd;
+    png_structp png = NULL;
+    png_infop info = NULL;
+    unsigned char *block, *line;
+    unsigned width = spec->width, height = spec->height;
+    size_t stride = (size_t)width * 3;
+    membuf_t mem = { NULL, 0, 0, 0 };
+    /* volatile: read after longjmp */
+    volatile apr_status_t rv = APR_EGENERAL;
+    unsigned y;
+
+    if (!width || !height || width > 4096 || height > 4096) {
+        return APR_EINVAL;
+    }
+    /* The state (in p: a render is short, and the pool is the caller's
+     * request's or job's), and one block of scratch: the source's column
+     * offsets, then rows: the blur's, the one being painted, its scratch
+     * copy, the three of the soft-edge ring. */
+    rd = apr_pcalloc(p, sizeof(*rd));
+    block = malloc((size_t)width * sizeof(unsigned) + 6 * stride);
+    if (!block) {
+        return APR_ENOMEM;
+    }
+    line = plan(p, spec, rd, block);
+
+    png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    if (!png || !(info = png_create_info_struct(png))) {
+        goto leave;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        rv = APR_EGENERAL;
+        goto leave;
+    }
+    png_set_write_fn(png, &mem, write_mem, flush_mem);
+    set_compression(png, rd->src != NULL);
     png_set_IHDR(png, info, width, height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);

@@ -235,18 +235,145 @@ static int add_header(void *baton, const char *key, const char *value)
     return 1;
 }
 
+/* The options of one transfer, set afresh on each call: the previous
+ * call ended with curl_easy_reset (gf_http_perform), which keeps only
+ * connections and caches. */
+static void set_options(CURL *curl, const gf_http_request_t *req, gf_http_sink_t *sink,
+                        gf_http_response_t *res, char *errbuf, addr_guard_t *guard)
+{
+    curl_easy_setopt(curl, CURLOPT_SHARE, share);
+    curl_easy_setopt(curl, CURLOPT_URL, req->url);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, req->allow_loopback_http ? "http,https" : "https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, gf_http_on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, sink);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, gf_http_on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, res);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "mod_genflow/0.1");
+    memset(guard, 0, sizeof(*guard));
+    if (req->public_only) {
+        guard->allow_loopback = req->allow_loopback_http;
+        curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+        curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, guard);
+#if LIBCURL_VERSION_NUM >= 0x075000
+        curl_easy_setopt(curl, CURLOPT_PREREQFUNCTION, on_prereq);
+        curl_easy_setopt(curl, CURLOPT_PREREQDATA, guard);
+#endif
+    }
+    if (req->aws_sigv4) {
+        curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, req->aws_sigv4);
+        curl_easy_setopt(curl, CURLOPT_USERNAME, req->aws_key);
+        curl_easy_setopt(curl, CURLOPT_PASSWORD, req->aws_secret);
+    }
+}
+
+/* The request's headers (into *headers, freed by the caller), its body or
+ * multipart parts (the mime returned, or NULL) and its method. */
+static curl_mime *set_request(CURL *curl, const gf_http_request_t *req,
+                              struct curl_slist **headers)
+{
+    curl_mime *mime = NULL;
+    int i;
+
+    if (req->headers) {
+        apr_table_do(add_header, headers, req->headers, NULL);
+    }
+    /* No "Expect: 100-continue" round trip for uploads. Not when libcurl
+     * signs: 7.88 signs the emptied header as if it were sent, and the
+     * server's signature differs. It asks to continue only above 1 MiB,
+     * and S3 answers that at once. */
+    if (!req->aws_sigv4) *headers = curl_slist_append(*headers, "Expect:");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, *headers);
+
+    if (req->parts) {
+        mime = curl_mime_init(curl);
+        for (i = 0; i < req->parts->nelts; i++) {
+            const gf_http_part_t *pt = &APR_ARRAY_IDX(req->parts, i, gf_http_part_t);
+            curl_mimepart *part = curl_mime_addpart(mime);
+            curl_mime_name(part, pt->name);
+            if (pt->data) {
+                curl_mime_data(part, (const char *)pt->data, pt->data_len);
+                if (pt->filename) curl_mime_filename(part, pt->filename);
+            }
+            else {
+                curl_mime_data(part, pt->value ? pt->value : "", CURL_ZERO_TERMINATED);
+            }
+            if (pt->content_type) curl_mime_type(part, pt->content_type);
+        }
+        curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
+    }
+    else if (req->body) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    }
+    if (req->method && strcmp(req->method, "GET") && strcmp(req->method, "POST")) {
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
+    }
+    else if (req->method && !strcmp(req->method, "POST") && !req->body && !req->parts) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+    }
+    return mime;
+}
+
+/* What the transfer came to, into res. */
+static void take_result(apr_pool_t *p, CURL *curl, CURLcode rc, const addr_guard_t *guard,
+                        const gf_http_sink_t *sink, const char *errbuf, gf_http_response_t *res)
+{
+    long status = 0, sent = 0;
+
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (guard->refusal) {
+        /* Checked before the address was used: nothing was sent. */
+        res->error = apr_psprintf(p, "refused to connect to %s, %s", guard->ip, guard->refusal);
+        res->refused = 1;
+    }
+    else if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        res->error = GF_HTTP_ABORTED;
+        res->transient = res->aborted = 1;
+    }
+    else if (rc != CURLE_OK) {
+        res->too_large = sink->too_large;
+        res->error = sink->too_large
+            ? apr_psprintf(p, "answer larger than %" APR_SIZE_T_FMT " bytes", sink->max)
+            : apr_psprintf(p, "%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "", errbuf);
+        /* Every transport failure may go away; an oversized answer will not. */
+        res->transient = !sink->too_large;
+        /* Whether any of the request went out (a connect failure sends
+         * nothing): a timeout or a reset after it leaves open whether the
+         * server acted on it. */
+        if (curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK && sent > 0) {
+            res->sent = 1;
+        }
+    }
+    else {
+        const char *ct;
+        res->status = (int)status;
+        res->body = sink->buf ? sink->buf : apr_pstrdup(p, "");
+        if (sink->buf) res->body[sink->len] = '\0';
+        res->body_len = sink->len;
+        ct = apr_table_get(res->headers, "content-type");
+        res->content_type = ct ? ct : "";
+    }
+}
+
 void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_response_t *res)
 {
     CURL *curl;
     CURLcode rc;
     struct curl_slist *headers = NULL;
-    curl_mime *mime = NULL;
+    curl_mime *mime;
     gf_http_sink_t sink;
     addr_guard_t guard;
-    long status = 0, sent = 0;
     char errbuf[CURL_ERROR_SIZE];
     const char *bad;
-    int i, in_fiber = gf_loop_in_fiber();
+    int in_fiber = gf_loop_in_fiber();
 
     memset(res, 0, sizeof(*res));
     res->headers = apr_table_make(p, 16);
@@ -277,111 +404,10 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
         res->transient = 1;
         return;
     }
-    /* Every option is set afresh on each call: the previous call ended with
-     * curl_easy_reset (below), which keeps only connections and caches. */
-    curl_easy_setopt(curl, CURLOPT_SHARE, share);
-    curl_easy_setopt(curl, CURLOPT_URL, req->url);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, req->allow_loopback_http ? "http,https" : "https");
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                     req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, gf_http_on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, gf_http_on_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, res);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "mod_genflow/0.1");
-    memset(&guard, 0, sizeof(guard));
-    if (req->public_only) {
-        guard.allow_loopback = req->allow_loopback_http;
-        curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-        curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &guard);
-#if LIBCURL_VERSION_NUM >= 0x075000
-        curl_easy_setopt(curl, CURLOPT_PREREQFUNCTION, on_prereq);
-        curl_easy_setopt(curl, CURLOPT_PREREQDATA, &guard);
-#endif
-    }
-    if (req->aws_sigv4) {
-        curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, req->aws_sigv4);
-        curl_easy_setopt(curl, CURLOPT_USERNAME, req->aws_key);
-        curl_easy_setopt(curl, CURLOPT_PASSWORD, req->aws_secret);
-    }
-    if (req->headers) {
-        apr_table_do(add_header, &headers, req->headers, NULL);
-    }
-    /* No "Expect: 100-continue" round trip for uploads. Not when libcurl
-     * signs: 7.88 signs the emptied header as if it were sent, and the
-     * server's signature differs. It asks to continue only above 1 MiB,
-     * and S3 answers that at once. */
-    if (!req->aws_sigv4) headers = curl_slist_append(headers, "Expect:");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-
-    if (req->parts) {
-        mime = curl_mime_init(curl);
-        for (i = 0; i < req->parts->nelts; i++) {
-            const gf_http_part_t *pt = &APR_ARRAY_IDX(req->parts, i, gf_http_part_t);
-            curl_mimepart *part = curl_mime_addpart(mime);
-            curl_mime_name(part, pt->name);
-            if (pt->data) {
-                curl_mime_data(part, (const char *)pt->data, pt->data_len);
-                if (pt->filename) curl_mime_filename(part, pt->filename);
-            }
-            else {
-                curl_mime_data(part, pt->value ? pt->value : "", CURL_ZERO_TERMINATED);
-            }
-            if (pt->content_type) curl_mime_type(part, pt->content_type);
-        }
-        curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
-    }
-    else if (req->body) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-    }
-    if (req->method && strcmp(req->method, "GET") && strcmp(req->method, "POST")) {
-        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
-    }
-    else if (req->method && !strcmp(req->method, "POST") && !req->body && !req->parts) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-    }
-
+    set_options(curl, req, &sink, res, errbuf, &guard);
+    mime = set_request(curl, req, &headers);
     rc = in_fiber ? gf_loop_transfer(curl) : run_transfer();
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    if (guard.refusal) {
-        /* Checked before the address was used: nothing was sent. */
-        res->error = apr_psprintf(p, "refused to connect to %s, %s", guard.ip, guard.refusal);
-        res->refused = 1;
-    }
-    else if (rc == CURLE_ABORTED_BY_CALLBACK) {
-        res->error = GF_HTTP_ABORTED;
-        res->transient = res->aborted = 1;
-    }
-    else if (rc != CURLE_OK) {
-        res->too_large = sink.too_large;
-        res->error = sink.too_large
-            ? apr_psprintf(p, "answer larger than %" APR_SIZE_T_FMT " bytes", sink.max)
-            : apr_psprintf(p, "%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "", errbuf);
-        /* Every transport failure may go away; an oversized answer will not. */
-        res->transient = !sink.too_large;
-        /* Whether any of the request went out (a connect failure sends
-         * nothing): a timeout or a reset after it leaves open whether the
-         * server acted on it. */
-        if (curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK && sent > 0) {
-            res->sent = 1;
-        }
-    }
-    else {
-        const char *ct;
-        res->status = (int)status;
-        res->body = sink.buf ? sink.buf : apr_pstrdup(p, "");
-        if (sink.buf) res->body[sink.len] = '\0';
-        res->body_len = sink.len;
-        ct = apr_table_get(res->headers, "content-type");
-        res->content_type = ct ? ct : "";
-    }
+    take_result(p, curl, rc, &guard, &sink, errbuf, res);
     /* Drop every pointer into this call (errbuf on our stack, sink, res, the
      * header list, the mime, the body) before they die; the handle keeps its
      * connections and caches. */

@@ -204,15 +204,86 @@ static const char *jwk_str(apr_pool_t *p, json_object *k, apr_size_t i, const ch
     return NULL;
 }
 
+/* One JWK of a JWKS (keys[i]): its Ed25519 key pushed on keys, or
+ * nothing for another key type; an error, or NULL. */
+static const char *jwk_key(apr_pool_t *p, json_object *k, size_t i, apr_array_header_t *keys)
+{
+    const char *kty, *crv, *x, *err;
+    unsigned char *raw;
+
+    if (!k || !json_object_is_type(k, json_type_object)) {
+        return apr_psprintf(p, "keys[%" APR_SIZE_T_FMT "] is not an object", i);
+    }
+    if ((err = jwk_str(p, k, i, "kty", &kty)) != NULL
+        || (err = jwk_str(p, k, i, "crv", &crv)) != NULL
+        || (err = jwk_str(p, k, i, "x", &x)) != NULL) {
+        return err;
+    }
+    if (!kty) return apr_psprintf(p, "keys[%" APR_SIZE_T_FMT "] has no \"kty\"", i);
+    /* A JWKS may also publish other key types: those are skipped. */
+    if (strcmp(kty, "OKP")) return NULL;
+    if (!crv) return apr_psprintf(p, "keys[%" APR_SIZE_T_FMT "] (OKP) has no \"crv\"", i);
+    if (strcmp(crv, "Ed25519")) return NULL;
+    if (!x) return apr_psprintf(p, "keys[%" APR_SIZE_T_FMT "] (Ed25519) has no \"x\"", i);
+    if (!(raw = b64url_key(p, x))) {
+        return apr_psprintf(p, "keys[%" APR_SIZE_T_FMT "].x is not a base64url "
+                            "32-byte Ed25519 public key", i);
+    }
+    *(unsigned char **)apr_array_push(keys) = raw;
+    return NULL;
+}
+
+/* A JWKS document {"keys":[...]}: its Ed25519 keys onto keys; an error,
+ * or NULL. */
+static const char *jwks_keys(apr_pool_t *p, const char *text, apr_array_header_t *keys)
+{
+    const char *perr = NULL, *err;
+    json_object *doc, *list;
+    size_t i;
+
+    doc = gf_json_parse(p, text, strlen(text), &perr);
+    if (!doc || !json_object_is_type(doc, json_type_object)) {
+        return apr_psprintf(p, "not valid JSON: %s", perr ? perr : "parse error");
+    }
+    if (!json_object_object_get_ex(doc, "keys", &list)) {
+        return "not a JWKS document: no \"keys\" member";
+    }
+    if (!json_object_is_type(list, json_type_array)) {
+        return "not a JWKS document: \"keys\" is not an array";
+    }
+    for (i = 0; i < json_object_array_length(list); i++) {
+        if ((err = jwk_key(p, json_object_array_get_idx(list, i), i, keys)) != NULL) return err;
+    }
+    return NULL;
+}
+
+/* One base64url key a line, blank lines and # comments skipped: onto
+ * keys; an error, or NULL. */
+static const char *line_keys(apr_pool_t *p, const char *text, apr_array_header_t *keys)
+{
+    char *copy = apr_pstrdup(p, text), *line, *last = NULL;
+
+    for (line = apr_strtok(copy, "\r\n", &last); line; line = apr_strtok(NULL, "\r\n", &last)) {
+        unsigned char *raw;
+        char *end;
+        while (apr_isspace(*line)) line++;
+        if (!*line || *line == '#') continue;
+        /* Trailing blanks are not part of the key (strict alphabet below). */
+        end = line + strlen(line);
+        while (end > line && apr_isspace(end[-1])) *--end = '\0';
+        if (!(raw = b64url_key(p, line))) {
+            return "a line is not a base64url Ed25519 public key";
+        }
+        *(unsigned char **)apr_array_push(keys) = raw;
+    }
+    return NULL;
+}
+
 /* Errors are returned, never fatal here: the caller turns them into a
  * configuration error so httpd refuses to start with the message. */
 apr_array_header_t *gf_webhook_load_fal_keys(apr_pool_t *p, const char *text, const char **err)
 {
     apr_array_header_t *keys = apr_array_make(p, 4, sizeof(unsigned char *));
-    const char *perr = NULL;
-    json_object *doc = NULL, *list;
-    char *copy, *line, *last = NULL;
-    size_t i;
 
     if (!text) {
         *err = "no key text";
@@ -223,73 +294,8 @@ apr_array_header_t *gf_webhook_load_fal_keys(apr_pool_t *p, const char *text, co
         *err = "a JSON key file must be a JWKS object {\"keys\":[...]}, not an array";
         return NULL;
     }
-    if (*text == '{') {
-        doc = gf_json_parse(p, text, strlen(text), &perr);
-        if (!doc || !json_object_is_type(doc, json_type_object)) {
-            *err = apr_psprintf(p, "not valid JSON: %s", perr ? perr : "parse error");
-            return NULL;
-        }
-        if (!json_object_object_get_ex(doc, "keys", &list)) {
-            *err = "not a JWKS document: no \"keys\" member";
-            return NULL;
-        }
-        if (!json_object_is_type(list, json_type_array)) {
-            *err = "not a JWKS document: \"keys\" is not an array";
-            return NULL;
-        }
-        for (i = 0; i < json_object_array_length(list); i++) {
-            json_object *k = json_object_array_get_idx(list, i);
-            const char *kty, *crv, *x;
-            unsigned char *raw;
-
-            if (!k || !json_object_is_type(k, json_type_object)) {
-                *err = apr_psprintf(p, "keys[%" APR_SIZE_T_FMT "] is not an object", i);
-                return NULL;
-            }
-            if ((*err = jwk_str(p, k, i, "kty", &kty)) != NULL
-                || (*err = jwk_str(p, k, i, "crv", &crv)) != NULL
-                || (*err = jwk_str(p, k, i, "x", &x)) != NULL) {
-                return NULL;
-            }
-            if (!kty) {
-                *err = apr_psprintf(p, "keys[%" APR_SIZE_T_FMT "] has no \"kty\"", i);
-                return NULL;
-            }
-            /* A JWKS may also publish other key types: those are skipped. */
-            if (strcmp(kty, "OKP")) continue;
-            if (!crv) {
-                *err = apr_psprintf(p, "keys[%" APR_SIZE_T_FMT "] (OKP) has no \"crv\"", i);
-                return NULL;
-            }
-            if (strcmp(crv, "Ed25519")) continue;
-            if (!x) {
-                *err = apr_psprintf(p, "keys[%" APR_SIZE_T_FMT "] (Ed25519) has no \"x\"", i);
-                return NULL;
-            }
-            if (!(raw = b64url_key(p, x))) {
-                *err = apr_psprintf(p, "keys[%" APR_SIZE_T_FMT "].x is not a base64url "
-                                    "32-byte Ed25519 public key", i);
-                return NULL;
-            }
-            *(unsigned char **)apr_array_push(keys) = raw;
-        }
-    }
-    else {
-        copy = apr_pstrdup(p, text);
-        for (line = apr_strtok(copy, "\r\n", &last); line; line = apr_strtok(NULL, "\r\n", &last)) {
-            unsigned char *raw;
-            char *end;
-            while (apr_isspace(*line)) line++;
-            if (!*line || *line == '#') continue;
-            /* Trailing blanks are not part of the key (strict alphabet below). */
-            end = line + strlen(line);
-            while (end > line && apr_isspace(end[-1])) *--end = '\0';
-            if (!(raw = b64url_key(p, line))) {
-                *err = "a line is not a base64url Ed25519 public key";
-                return NULL;
-            }
-            *(unsigned char **)apr_array_push(keys) = raw;
-        }
+    if ((*err = *text == '{' ? jwks_keys(p, text, keys) : line_keys(p, text, keys)) != NULL) {
+        return NULL;
     }
     if (keys->nelts == 0) {
         *err = "no Ed25519 public keys found";
