@@ -179,7 +179,7 @@ my ($S, $W, $P) = (new_user('streamer'), new_user('waiter'), new_user('bystander
     $st = call($base, GET => "/api/watch-a/status/$id", user => $S,
                headers => { 'If-None-Match' => $etag, Prefer => 'wait=2' });
     # On an idle server: a deadline handed to the MPM as a timer in the
-    # future would not fire on time (the parker dates them in the past).
+    # future would not fire on time (the watcher dates them in the past).
     my $took = time - $t0;
     ok($st->code == 304 && $took >= 1.8 && $took < 5,
        sprintf('an unchanged generation: 304 after the wait (%.1f s)', $took));

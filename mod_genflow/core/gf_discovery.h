@@ -4,7 +4,7 @@
  * What a web page needs to list the types a server mounts and render
  * their forms: each type location's path, required fields, cost and
  * default wait, the create fields, and the choices of the enumerated
- * fields. Built once per server at startup (mod_genflow_handle_types.c).
+ * fields. Built once per server at startup (mod_genflow_handle_discovery.c).
  */
 #ifndef GF_DISCOVERY_H
 #define GF_DISCOVERY_H

@@ -85,7 +85,7 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     /* The metrics counters, in shared memory, before the children fork. */
     gf_metrics_post_config(pconf, s);
     /* Each server's genflow-types answer (empty without types). */
-    gf_types_post_config(pconf, s);
+    gf_discovery_post_config(pconf, s);
     if (!gf_registered_types()) {
         return OK;  /* loaded but unused */
     }

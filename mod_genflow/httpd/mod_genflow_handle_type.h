@@ -113,8 +113,11 @@ int gf_type_handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_rout
 gf_db_status_t gf_type_load_presets(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
                                     gf_db_rows_t **rows, int **active);
 int gf_type_handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
-int gf_type_handle_events(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
 int gf_type_handle_history(request_rec *r, const gf_dir_conf_t *dc);
 int gf_type_handle_presets(request_rec *r, const gf_dir_conf_t *dc);
+
+/* ---- mod_genflow_handle_type_events.c ---- */
+
+int gf_type_handle_events(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
 
 #endif

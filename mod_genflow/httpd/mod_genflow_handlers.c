@@ -35,7 +35,7 @@ static const gf_handler_t handlers[] = {
       .allow = "GET, HEAD, POST, DELETE", .metric = "not_found" },
     { .name = "genflow-uploads",  .handle = gf_uploads_handler, .allow = "POST",
       .metric = "uploads" },
-    { .name = "genflow-types",    .handle = gf_types_handler,   .allow = "GET, HEAD",
+    { .name = "genflow-types",    .handle = gf_discovery_handler,   .allow = "GET, HEAD",
       .metric = "types" },
     { .name = NULL }
 };

@@ -9,7 +9,7 @@
  *   mod_genflow_handle_admin.c           genflow-admin, genflow-health
  *   mod_genflow_handle_uploads.c         genflow-uploads
  *   mod_genflow_handle_webhook.c         genflow-webhook
- *   mod_genflow_handle_types.c    genflow-types (built at startup)
+ *   mod_genflow_handle_discovery.c    genflow-types (built at startup)
  *   mod_genflow_handle_metrics.c  genflow-metrics, and mod_status's section
  *   mod_genflow_handle_api.c      genflow-api: JSON 404 under the prefix
  */
@@ -38,14 +38,14 @@ const char *gf_admin_allow(request_rec *r);
 int gf_health_handler(request_rec *r);
 int gf_uploads_handler(request_rec *r);
 int gf_webhook_handler(request_rec *r);
-int gf_types_handler(request_rec *r);
+int gf_discovery_handler(request_rec *r);
 int gf_metrics_handler(request_rec *r);
 int gf_api_handler(request_rec *r);
 /* mod_status: the module's section. */
 int gf_metrics_status_section(request_rec *r, int flags);
 
 /* Each server's genflow-types answer, built once; post_config. */
-void gf_types_post_config(apr_pool_t *pconf, server_rec *s);
+void gf_discovery_post_config(apr_pool_t *pconf, server_rec *s);
 
 /* The account of r->user, made on first use with the starting credits
  * (mod_genflow_handle_quota.c; create uses it too). */

@@ -33,7 +33,7 @@
     X(doorbell, gf_engine_doorbell)         /* mod_genflow_engine_doorbell.c */ \
     X(duty, gf_engine_duty)                 /* mod_genflow_engine_duty.c */ \
     X(watch, gf_watch_state)                /* mod_genflow_watch.c */      \
-    X(types, gf_types_state)                /* mod_genflow_handle_types.c */
+    X(discovery, gf_discovery_state)                /* mod_genflow_handle_discovery.c */
 
 #define GF_PROCESS_MEMBER_(m, tag) struct tag *m;
 #define GF_PROCESS_SIZE_(m, tag) extern const apr_size_t tag##_size;

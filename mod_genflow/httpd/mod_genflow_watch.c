@@ -2,7 +2,7 @@
 /* mod_genflow_watch.c: waiting for a generation without a thread (see
  * mod_genflow_watch.h).
  *
- * Parked requests live in this child's parker: a record of our own per
+ * Parked requests live in this child's watcher: a record of our own per
  * request (malloc'd, never r->pool: a timed callback cannot be cancelled),
  * indexed by generation id, and one thread that
  *  - hears the listener's news (gf_watch_announce) and the timers of each
@@ -15,7 +15,7 @@
  *    WAKE_BATCH every WAKE_GAP_MS so that a thousand wakes do not starve
  *    other clients, and only once the MPM has suspended the connection
  *    (the suspend_connection hook: before it the MPM still uses it).
- * A record is either parked (the parker's) or handed (one callback's):
+ * A record is either parked (the watcher's) or handed (one callback's):
  * never both, so exactly one of wake, deadline, disconnect and shutdown
  * finishes a request.
  *
@@ -113,7 +113,7 @@ typedef struct {
 
 /* The process record's member. */
 struct gf_watch_state {
-    park_t *park;   /* this child's parker; NULL in the parent */
+    park_t *park;   /* this child's watcher; NULL in the parent */
 };
 
 const apr_size_t gf_watch_state_size = sizeof(struct gf_watch_state);
@@ -132,7 +132,7 @@ static void poke(park_t *k)
 {
     apr_uint64_t one = 1;
     if (write(k->evfd, &one, sizeof(one)) < 0) {
-        /* The counter is full: the parker is awake anyway. */
+        /* The counter is full: the watcher is awake anyway. */
     }
 }
 
@@ -171,7 +171,7 @@ static apr_interval_time_t spread(apr_interval_time_t period)
 
 /* ---- the MPM's side ---------------------------------------------------- */
 
-/* Under the event MPM, on HTTP/1.x, with room, in a child whose parker
+/* Under the event MPM, on HTTP/1.x, with room, in a child whose watcher
  * runs. prefork and worker refuse timed callbacks (APR_ENOTIMPL): probed
  * once per child, at its first request (the MPM's timer list exists only
  * after child_init). An HTTP/2 stream (a secondary connection) is reset by
@@ -263,7 +263,7 @@ static void finish(park_t *k, parked_t *p, int rc, int gone)
     apr_thread_mutex_lock(k->mutex);
     unlink_record(k, p);
     p->state = P_DEAD;
-    /* Freed by the parker before its next epoll_wait: an event of this
+    /* Freed by the watcher before its next epoll_wait: an event of this
      * socket may be in its hands now. */
     p->next = k->dead;
     k->dead = p;
@@ -295,7 +295,7 @@ static void repark(park_t *k, parked_t *p, unsigned woke)
     apr_thread_mutex_unlock(k->mutex);
 }
 
-/* A worker thread of the MPM, handed one record by the parker. */
+/* A worker thread of the MPM, handed one record by the watcher. */
 static void park_callback(void *baton)
 {
     parked_t *p = baton;
@@ -323,7 +323,7 @@ static void park_callback(void *baton)
     finish(k, p, rc == GF_WATCH_AGAIN ? OK : rc, 0);
 }
 
-/* ---- the parker thread ------------------------------------------------- */
+/* ---- the watcher thread ------------------------------------------------- */
 
 /* Under the mutex: mark what is due by time. */
 static void scan(park_t *k, apr_time_t now)
@@ -480,7 +480,7 @@ void gf_watch_child_init(apr_pool_t *pchild, server_rec *s)
     watch()->park = k;
     if (k->epfd < 0 || k->evfd < 0) {
         ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, GF_LOGNO(5003)
-                     "cannot create the parker's epoll; waits block a thread");
+                     "cannot create the watcher's epoll; waits block a thread");
         return;
     }
     memset(&ev, 0, sizeof(ev));
@@ -490,7 +490,7 @@ void gf_watch_child_init(apr_pool_t *pchild, server_rec *s)
     if (apr_thread_create(&k->thread, NULL, parker_main, k, pchild) != APR_SUCCESS) {
         k->thread = NULL;
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(5004)
-                     "cannot start the parker thread; waits block a thread");
+                     "cannot start the watcher thread; waits block a thread");
     }
     apr_pool_pre_cleanup_register(pchild, k, stop_parker);
 }
@@ -695,7 +695,7 @@ int gf_watch_run(request_rec *r, const gf_watch_t *w)
     /* No pooled connection is held while waiting. */
     gf_db_release(r);
     /* An aborted connection is never parked: the MPM closes it itself
-     * after the handler (and would free it under the parker). */
+     * after the handler (and would free it under the watcher). */
     if (r->connection->aborted) return OK;
     if (parkable && park_request(k, r, w, seq) == SUSPENDED) return SUSPENDED;
     return run_blocking(k, r, w, seq);

@@ -11,7 +11,7 @@
  *
  *  - parked, under the event MPM on HTTP/1.x: the handler returns
  *    SUSPENDED and gives its thread back; the steps run later on worker
- *    threads, handed to the MPM by this child's parker thread;
+ *    threads, handed to the MPM by this child's watcher thread;
  *  - else blocking, on the request's thread, while this child has fewer
  *    than GenFlowBlockingWaiters such waits (prefork, worker, HTTP/2
  *    streams, the parking limit GenFlowParkMax reached);

@@ -173,6 +173,24 @@ static void jpeg_on_progress(j_common_ptr cinfo)
     }
 }
 
+/* One row of CMYK samples (inverted: as Adobe's encoders store them) as
+ * RGB into dst. */
+static void cmyk_row(const JSAMPLE *row, unsigned width, int inverted, unsigned char *dst)
+{
+    unsigned x;
+    for (x = 0; x < width; x++) {
+        unsigned c = row[4 * x], m = row[4 * x + 1];
+        unsigned y = row[4 * x + 2], k = row[4 * x + 3];
+        if (!inverted) {
+            c = 255 - c; m = 255 - m; y = 255 - y; k = 255 - k;
+        }
+        /* Inverted values: 255 is no ink. */
+        dst[3 * x]     = (unsigned char)((c * k + 127) / 255);
+        dst[3 * x + 1] = (unsigned char)((m * k + 127) / 255);
+        dst[3 * x + 2] = (unsigned char)((y * k + 127) / 255);
+    }
+}
+
 static const char *decode_jpeg(apr_pool_t *p, const unsigned char *data, apr_size_t len,
                                apr_uint64_t max_pixels, gf_image_t *out)
 {
@@ -235,19 +253,8 @@ static const char *decode_jpeg(apr_pool_t *p, const unsigned char *data, apr_siz
             jpeg_read_scanlines(&cinfo, &row, 1);
         }
         else {
-            unsigned x;
             jpeg_read_scanlines(&cinfo, row4, 1);
-            for (x = 0; x < cinfo.output_width; x++) {
-                unsigned c = row4[0][4 * x], m = row4[0][4 * x + 1];
-                unsigned y = row4[0][4 * x + 2], k = row4[0][4 * x + 3];
-                if (!inverted) {
-                    c = 255 - c; m = 255 - m; y = 255 - y; k = 255 - k;
-                }
-                /* Inverted values: 255 is no ink. */
-                dst[3 * x]     = (unsigned char)((c * k + 127) / 255);
-                dst[3 * x + 1] = (unsigned char)((m * k + 127) / 255);
-                dst[3 * x + 2] = (unsigned char)((y * k + 127) / 255);
-            }
+            cmyk_row(row4[0], cinfo.output_width, inverted, dst);
         }
         if (jerr.truncated) {
             /* Stop at the first padded row: the rest is invented grey. */

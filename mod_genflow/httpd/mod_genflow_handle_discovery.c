@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* mod_genflow_handle_types.c: SetHandler genflow-types (docs/api.md).
+/* mod_genflow_handle_discovery.c: SetHandler genflow-types (docs/api.md).
  *
  * GET answers the type locations of the request's server (virtual host):
  * those of the main server, which apply to every host, then the host's
@@ -35,15 +35,15 @@ typedef struct {
 
 /* Each server's answer: the process record's member, rebuilt with each
  * configuration. */
-struct gf_types_state {
+struct gf_discovery_state {
     apr_hash_t *answers;   /* server_rec * → types_answer_t * */
 };
 
-const apr_size_t gf_types_state_size = sizeof(struct gf_types_state);
+const apr_size_t gf_types_state_size = sizeof(struct gf_discovery_state);
 
-static struct gf_types_state *types(void)
+static struct gf_discovery_state *discovery(void)
 {
-    return GF_PROCESS_STATE(types);
+    return GF_PROCESS_STATE(discovery);
 }
 
 /* Does the <Location> section cd apply to a request for uri? (As
@@ -112,23 +112,23 @@ static types_answer_t *build_answer(apr_pool_t *p, server_rec *s)
     return a;
 }
 
-void gf_types_post_config(apr_pool_t *pconf, server_rec *s)
+void gf_discovery_post_config(apr_pool_t *pconf, server_rec *s)
 {
     server_rec *sp;
 
-    types()->answers = apr_hash_make(pconf);
+    discovery()->answers = apr_hash_make(pconf);
     for (sp = s; sp; sp = sp->next) {
         types_answer_t *a = build_answer(pconf, sp);
         server_rec **key = apr_palloc(pconf, sizeof(*key));
         *key = sp;
-        apr_hash_set(types()->answers, key, sizeof(*key), a);
+        apr_hash_set(discovery()->answers, key, sizeof(*key), a);
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, sp, GF_LOGNO(3701)
                      "genflow-types for %s: %s", sp->server_hostname ? sp->server_hostname : "-",
                      a->json);
     }
 }
 
-int gf_types_handler(request_rec *r)
+int gf_discovery_handler(request_rec *r)
 {
     server_rec *s = r->server;
     types_answer_t *a;
@@ -138,7 +138,7 @@ int gf_types_handler(request_rec *r)
         return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD,
                              apr_psprintf(r->pool, "%s is not allowed here; use GET", r->method));
     }
-    a = types()->answers ? apr_hash_get(types()->answers, &s, sizeof(s)) : NULL;
+    a = discovery()->answers ? apr_hash_get(discovery()->answers, &s, sizeof(s)) : NULL;
     if (!a) {
         a = build_answer(r->pool, s);   /* not built at startup: build it now */
     }
