@@ -46,6 +46,8 @@
 #include "httpd/mod_genflow_engine.h"
 #include "httpd/mod_genflow_watch.h"
 #include "httpd/mod_genflow_handlers.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_request.h"
 #include "net/gf_http.h"
 #include "core/gf_log.h"
 

@@ -37,6 +37,8 @@
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_authn_cache.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_private.h"
 #include "core/gf_authn_cache.h"
 
 #define PROVIDER_NAME GF_AUTHN_CACHE_PROVIDER

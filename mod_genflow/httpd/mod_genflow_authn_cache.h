@@ -6,7 +6,6 @@
 #ifndef MOD_GENFLOW_AUTHN_CACHE_H
 #define MOD_GENFLOW_AUTHN_CACHE_H
 
-#include "httpd/mod_genflow_config.h"
 
 void gf_authn_cache_register_hooks(apr_pool_t *p);
 

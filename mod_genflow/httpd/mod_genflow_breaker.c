@@ -31,6 +31,9 @@
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_breaker.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_private.h"
+#include "core/gf_metrics.h"
 #include "core/gf_credits.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"

@@ -5,9 +5,9 @@
 #ifndef MOD_GENFLOW_BREAKER_H
 #define MOD_GENFLOW_BREAKER_H
 
-#include "httpd/mod_genflow_metrics.h"
 #include "core/gf_job.h"
 #include "core/gf_json.h"
+#include "providers/gf_provider.h"
 
 void gf_breaker_register_hooks(void);
 /* Create the shared states (keeping those of providers still declared

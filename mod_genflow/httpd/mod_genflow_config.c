@@ -18,6 +18,7 @@
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_config_int.h"
+#include "httpd/mod_genflow_config.h"
 #include "core/gf_loopback.h"
 #include "core/gf_cors.h"
 #include "core/gf_credits.h"

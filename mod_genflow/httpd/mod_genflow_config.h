@@ -7,9 +7,10 @@
 #ifndef MOD_GENFLOW_CONFIG_H
 #define MOD_GENFLOW_CONFIG_H
 
+#include <httpd.h>
+#include <http_config.h>
 #include <mod_auth.h>
 
-#include "httpd/mod_genflow_private.h"
 #include "httpd/mod_genflow_config_settings.h"
 #include "core/gf_sql.h"
 #include "providers/gf_provider.h"

@@ -11,6 +11,8 @@
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_config_int.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_private.h"
 #include "core/gf_authn_cache.h"
 
 /* Does some section of the configuration name a wrapped provider? The

@@ -10,6 +10,8 @@
 #include <apr_strings.h>
 
 #include "httpd/mod_genflow_config_int.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_private.h"
 #include <ap_mpm.h>
 
 /* The longest one attempt can take (the slowest provider's longest path

@@ -7,9 +7,10 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "httpd/mod_genflow_config_int.h"
 #include "core/gf_input.h"
 #include "core/gf_prompt.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_private.h"
 
 /* A setting, or its default when it was never given. */
 #define OR_DEFAULT(v, def) ((v) != GF_UNSET ? (v) : (def))

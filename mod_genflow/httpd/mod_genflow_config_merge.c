@@ -7,6 +7,7 @@
 #include <apr_strings.h>
 
 #include "httpd/mod_genflow_config_int.h"
+#include "httpd/mod_genflow_private.h"
 
 gf_server_conf_t *gf_server_conf(server_rec *s)
 {

@@ -38,6 +38,10 @@
 #include <http_request.h>
 
 #include "httpd/mod_genflow_cors.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_request.h"
 #include "core/gf_cors.h"
 #include "core/gf_error.h"
 #include "core/gf_route.h"

@@ -7,7 +7,6 @@
 #ifndef MOD_GENFLOW_CORS_H
 #define MOD_GENFLOW_CORS_H
 
-#include "httpd/mod_genflow_http.h"
 
 void gf_cors_register_hooks(void);
 /* The first steps of the module's one handler (mod_genflow_handlers.c),

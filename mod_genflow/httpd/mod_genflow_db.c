@@ -22,6 +22,9 @@
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_request.h"
 #include "core/gf_sql.h"
 
 /* mod_dbd's functions; every (label, sql) pair the module prepares, for

@@ -8,8 +8,6 @@
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 
-#include "httpd/mod_genflow_config.h"
-#include "httpd/mod_genflow_request.h"
 
 typedef enum {
     GF_DB_OK = 0,

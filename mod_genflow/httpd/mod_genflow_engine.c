@@ -21,6 +21,11 @@
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_engine_int.h"
+#include "httpd/mod_genflow_metrics.h"
+#include "httpd/mod_genflow_servers.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_engine.h"
 
 /* The blocks of the attempts' pools kept this far for the next ones:
  * about a thousand attempts' worth. */

@@ -7,6 +7,7 @@
 #define MOD_GENFLOW_ENGINE_H
 
 #include "httpd/mod_genflow_limits.h"
+#include "httpd/mod_genflow_config.h"
 
 /* Before the fork: the marks by which the children's status caches tell
  * each other of the changes they made (core/gf_status_cache.h). Without

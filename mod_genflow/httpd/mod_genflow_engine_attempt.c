@@ -34,6 +34,11 @@
 #include "core/gf_sql.h"
 #include "httpd/mod_genflow_engine_run.h"
 #include "httpd/mod_genflow_limits.h"
+#include "httpd/mod_genflow_breaker.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_metrics.h"
+#include "httpd/mod_genflow_private.h"
 #include "net/gf_loop.h"
 
 typedef struct {

@@ -16,6 +16,9 @@
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_engine_int.h"
+#include "httpd/mod_genflow_engine.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_private.h"
 
 /* Made in the parent for the configuration's lifetime: the children of a
  * graceful restart's old generation keep the segment they had, so during

@@ -12,6 +12,11 @@
 #include "core/gf_sql.h"
 #include "httpd/mod_genflow_engine_run.h"
 #include "httpd/mod_genflow_limits.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_engine.h"
+#include "httpd/mod_genflow_metrics.h"
+#include "httpd/mod_genflow_private.h"
 
 /* Run one claimed row under its slot (heartbeats follow it), with the
  * settings of the server (virtual host) that created it, and the place of

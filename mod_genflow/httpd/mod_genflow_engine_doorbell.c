@@ -18,6 +18,9 @@
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_engine_int.h"
+#include "httpd/mod_genflow_metrics.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_engine.h"
 
 struct gf_engine_doorbell {
     int fd[2];                   /* the pipe's ends; -1: none */

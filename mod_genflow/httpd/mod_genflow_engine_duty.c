@@ -25,6 +25,8 @@
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_engine_int.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_engine.h"
 
 struct gf_engine_duty {
     volatile apr_uint64_t *next;     /* GF_DUTIES times (apr_time_t), or NULL */

@@ -27,6 +27,11 @@
 
 #include "httpd/mod_genflow_engine_int.h"
 #include "httpd/mod_genflow_engine_run.h"
+#include "httpd/mod_genflow_engine.h"
+#include "httpd/mod_genflow_metrics.h"
+#include "httpd/mod_genflow_servers.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_private.h"
 #include "core/gf_sql.h"
 
 void gf_engine_place_freed(const char *provider)

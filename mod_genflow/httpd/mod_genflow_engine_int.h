@@ -15,11 +15,8 @@
 #include <apr_thread_mutex.h>
 #include <apr_thread_cond.h>
 
-#include "httpd/mod_genflow_process.h"
-#include "httpd/mod_genflow_engine.h"
 #include "httpd/mod_genflow_servers.h"
-#include "httpd/mod_genflow_breaker.h"
-#include "httpd/mod_genflow_limits.h"
+#include "httpd/mod_genflow_config.h"
 #include "core/gf_status_cache.h"
 #include "net/gf_loop.h"
 

@@ -37,6 +37,11 @@
 #include "httpd/mod_genflow_engine_int.h"
 #include "core/gf_sql.h"
 #include "httpd/mod_genflow_engine_run.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_engine.h"
+#include "httpd/mod_genflow_limits.h"
+#include "httpd/mod_genflow_private.h"
 #include "net/gf_loop.h"
 
 /* The keeper looks at least this often, so a poll kept while it slept

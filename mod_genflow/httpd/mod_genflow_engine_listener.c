@@ -24,6 +24,10 @@
 
 #include "httpd/mod_genflow_engine_int.h"
 #include "httpd/mod_genflow_engine_run.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_limits.h"
 
 #define LISTEN_TICK_MS   250          /* the listener checks for stop this often */
 #define RECONNECT_WAIT   apr_time_from_sec(1)

@@ -13,6 +13,10 @@
 #include "core/gf_error.h"
 #include "core/gf_sql.h"
 #include "httpd/mod_genflow_engine_run.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_metrics.h"
+#include "httpd/mod_genflow_config.h"
 #include "net/gf_loop.h"
 
 #define OUTCOME_RETRY_WAIT apr_time_from_msec(500)

@@ -12,6 +12,11 @@
 
 #include "httpd/mod_genflow_engine_int.h"
 #include "httpd/mod_genflow_engine_run.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_engine.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_servers.h"
 #include "core/gf_sql.h"
 #include "net/gf_loop.h"
 

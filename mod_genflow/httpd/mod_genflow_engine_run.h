@@ -8,6 +8,7 @@
 #include "core/gf_job.h"
 #include "core/gf_sql.h"
 #include "httpd/mod_genflow_limits.h"
+#include "httpd/mod_genflow_config.h"
 
 /* The steps of an attempt, from the bottom up: each file calls only
  * those above it in this header (tests/glue_layers.sh). */

@@ -8,6 +8,9 @@
 #include <apr_strings.h>
 
 #include "httpd/mod_genflow_engine_run.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_private.h"
 #include "core/gf_error.h"
 #include "core/gf_input.h"
 #include "image/gf_image.h"

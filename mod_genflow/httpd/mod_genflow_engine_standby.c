@@ -50,6 +50,11 @@
 #include "core/gf_error.h"
 #include "core/gf_sql.h"
 #include "httpd/mod_genflow_engine_run.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_limits.h"
+#include "httpd/mod_genflow_metrics.h"
+#include "httpd/mod_genflow_servers.h"
 
 typedef enum { SB_LEAD, SB_CLAIMING, SB_READY, SB_EMPTY } sb_state_t;
 typedef enum { SB_PENDING, SB_PASS, SB_DROP } sb_verdict_t;

@@ -15,6 +15,9 @@
 #include <apr_strings.h>
 
 #include "httpd/mod_genflow_engine_int.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_private.h"
 #include "core/gf_sql.h"
 
 /* How long past its deadline a started generation that no attempt took

@@ -18,6 +18,9 @@
 #include <apr_lib.h>
 
 #include "httpd/mod_genflow_engine_int.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_private.h"
 #include "core/gf_sql.h"
 #include "storage/gf_storage.h"
 

@@ -28,6 +28,9 @@
 #include <apr_uri.h>
 
 #include "httpd/mod_genflow_engine_int.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_private.h"
 #include "core/gf_sql.h"
 #include "net/gf_http.h"
 #include "net/gf_loop.h"

@@ -33,6 +33,12 @@
 
 #include "httpd/mod_genflow_engine_int.h"
 #include "httpd/mod_genflow_engine_run.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_engine.h"
+#include "httpd/mod_genflow_limits.h"
+#include "httpd/mod_genflow_metrics.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_servers.h"
 #include "net/gf_abort.h"
 #include "net/gf_http.h"
 

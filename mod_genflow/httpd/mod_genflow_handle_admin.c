@@ -17,6 +17,13 @@
 
 #include "httpd/mod_genflow_handlers.h"
 #include "httpd/mod_genflow_limits.h"
+#include "httpd/mod_genflow_breaker.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_engine.h"
+#include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_watch.h"
+#include "httpd/mod_genflow_private.h"
 #include "core/gf_credits.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"

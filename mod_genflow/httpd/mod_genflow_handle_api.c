@@ -3,6 +3,7 @@
 #include <http_protocol.h>
 
 #include "httpd/mod_genflow_handlers.h"
+#include "httpd/mod_genflow_http.h"
 #include "core/gf_error.h"
 
 /* SetHandler genflow-api: the API prefix itself (e.g. <Location /api>).

@@ -25,6 +25,9 @@
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_handlers.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_private.h"
 #include "core/gf_discovery.h"
 #include "core/gf_error.h"
 

@@ -16,6 +16,12 @@
 
 #include "httpd/mod_genflow_handlers.h"
 #include "httpd/mod_genflow_limits.h"
+#include "httpd/mod_genflow_breaker.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_engine.h"
+#include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_metrics.h"
+#include "httpd/mod_genflow_db.h"
 #include "core/gf_error.h"
 #include "core/gf_sql.h"
 

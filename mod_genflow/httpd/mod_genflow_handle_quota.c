@@ -4,6 +4,9 @@
 #include <http_protocol.h>
 
 #include "httpd/mod_genflow_handlers.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_http.h"
 #include "core/gf_credits.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"

@@ -21,6 +21,13 @@
 #include <http_request.h>
 
 #include "httpd/mod_genflow_handle_type.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_idempotency.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_request.h"
+#include "httpd/mod_genflow_handlers.h"
 #include "core/gf_error.h"
 #include "core/gf_route.h"
 #include "core/gf_sql.h"

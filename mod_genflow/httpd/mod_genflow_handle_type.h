@@ -18,9 +18,10 @@
 #ifndef MOD_GENFLOW_HANDLE_TYPE_H
 #define MOD_GENFLOW_HANDLE_TYPE_H
 
-#include "httpd/mod_genflow_handlers.h"
 #include "core/gf_json.h"
 #include "core/gf_route.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
 
 /* The prepared statement of op for the location's type. */
 static inline const char *gf_type_label(const gf_dir_conf_t *dc, gf_sql_type_op_t op)

@@ -9,6 +9,9 @@
 #include <apr_strings.h>
 
 #include "httpd/mod_genflow_handle_type.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_db.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
 #include "core/gf_job.h"

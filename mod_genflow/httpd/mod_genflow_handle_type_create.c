@@ -12,6 +12,14 @@
 #include <apr_uuid.h>
 
 #include "httpd/mod_genflow_handle_type.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_handlers.h"
+#include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_idempotency.h"
+#include "httpd/mod_genflow_metrics.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_request.h"
+#include "httpd/mod_genflow_db.h"
 #include "core/gf_error.h"
 #include "core/gf_input.h"
 #include "core/gf_json.h"

@@ -19,6 +19,9 @@
 
 #include "httpd/mod_genflow_handle_type.h"
 #include "httpd/mod_genflow_watch.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_http.h"
 #include "core/gf_error.h"
 
 /* What EventSource waits before it reconnects: after the stream's end,

@@ -10,6 +10,13 @@
 
 #include "httpd/mod_genflow_handle_type.h"
 #include "httpd/mod_genflow_watch.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_engine.h"
+#include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_metrics.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_request.h"
+#include "httpd/mod_genflow_db.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
 #include "core/gf_route.h"

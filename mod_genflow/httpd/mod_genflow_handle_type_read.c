@@ -10,6 +10,11 @@
 
 #include "httpd/mod_genflow_handle_type.h"
 #include "httpd/mod_genflow_watch.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_config_settings.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_engine.h"
+#include "httpd/mod_genflow_http.h"
 #include "core/gf_error.h"
 #include "core/gf_credits.h"
 #include "core/gf_json.h"

@@ -24,6 +24,10 @@
 #include <http_request.h>
 
 #include "httpd/mod_genflow_handlers.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_private.h"
 #include "core/gf_error.h"
 #include "image/gf_image.h"
 #include "core/gf_input.h"

@@ -12,6 +12,11 @@
 #include <http_protocol.h>
 
 #include "httpd/mod_genflow_handlers.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_engine.h"
+#include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_private.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
 #include "providers/gf_provider_net.h"

@@ -11,8 +11,9 @@
 #include <string.h>
 
 #include "httpd/mod_genflow_handlers.h"
-#include "httpd/mod_genflow_metrics.h"
 #include "httpd/mod_genflow_cors.h"
+#include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_private.h"
 #include <apu.h>
 #include <apr_optional_hooks.h>
 #include <mod_status.h>

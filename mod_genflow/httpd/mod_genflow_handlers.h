@@ -15,10 +15,8 @@
  */
 #ifndef MOD_GENFLOW_HANDLERS_H
 #define MOD_GENFLOW_HANDLERS_H
+#include "httpd/mod_genflow_db.h"
 
-#include "httpd/mod_genflow_idempotency.h"
-#include "httpd/mod_genflow_breaker.h"
-#include "httpd/mod_genflow_watch.h"
 
 /* Set by fixups in a GenFlowType location. */
 #define GF_TYPE_HANDLER "genflow-type"

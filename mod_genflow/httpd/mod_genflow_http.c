@@ -26,6 +26,9 @@
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_request.h"
 #include "core/gf_error.h"
 
 #define JSON_CONTENT_TYPE "application/json; charset=utf-8"

@@ -38,6 +38,11 @@
 #include <http_protocol.h>
 
 #include "httpd/mod_genflow_idempotency.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_request.h"
 #include "core/gf_error.h"
 #include "core/gf_job.h"
 #include "core/gf_json.h"

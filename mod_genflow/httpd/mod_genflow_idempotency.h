@@ -5,7 +5,6 @@
 #ifndef MOD_GENFLOW_IDEMPOTENCY_H
 #define MOD_GENFLOW_IDEMPOTENCY_H
 
-#include "httpd/mod_genflow_http.h"
 
 /* Run(r, baton) under the request's
  * Idempotency-Key, if it has one; resume(r, baton, id) answers for the

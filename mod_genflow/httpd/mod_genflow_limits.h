@@ -17,8 +17,10 @@
  */
 #ifndef MOD_GENFLOW_LIMITS_H
 #define MOD_GENFLOW_LIMITS_H
+#include "core/gf_json.h"
+#include "core/gf_outcome.h"
+#include "providers/gf_provider.h"
 
-#include "httpd/mod_genflow_breaker.h"
 
 /* One place of a limited provider, held for one call. */
 typedef struct {

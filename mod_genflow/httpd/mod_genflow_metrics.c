@@ -28,6 +28,10 @@
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_metrics.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_request.h"
 #include "core/gf_error.h"
 #include "core/gf_route.h"
 

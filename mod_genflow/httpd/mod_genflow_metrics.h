@@ -6,7 +6,6 @@
 #ifndef MOD_GENFLOW_METRICS_H
 #define MOD_GENFLOW_METRICS_H
 
-#include "httpd/mod_genflow_http.h"
 #include "core/gf_metrics.h"
 
 void gf_metrics_register_hooks(void);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_process.c: the process record (mod_genflow_process.h). */
+#include <apr_errno.h>
+
 #include "httpd/mod_genflow_process.h"
 
 static gf_process_t *process;

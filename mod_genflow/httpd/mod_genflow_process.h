@@ -12,7 +12,7 @@
 #ifndef MOD_GENFLOW_PROCESS_H
 #define MOD_GENFLOW_PROCESS_H
 
-#include "httpd/mod_genflow_private.h"
+#include <apr_pools.h>
 
 /* The members made, zeroed, with the record (pre_config, in the parent),
  * so that no child thread ever allocates from the configuration's pool:

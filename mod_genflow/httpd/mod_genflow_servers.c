@@ -28,6 +28,8 @@
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_servers.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_private.h"
 
 /* The servers that mount types: the process record's member, rebuilt
  * with each configuration. */

@@ -4,8 +4,8 @@
  */
 #ifndef MOD_GENFLOW_SERVERS_H
 #define MOD_GENFLOW_SERVERS_H
+#include "httpd/mod_genflow_config.h"
 
-#include "httpd/mod_genflow_db.h"
 
 /* mod_genflow_servers.c: the servers (main, virtual hosts) that mount types */
 typedef struct {

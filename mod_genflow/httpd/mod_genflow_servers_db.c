@@ -23,6 +23,9 @@
 #include <libpq-fe.h>
 
 #include "httpd/mod_genflow_servers.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_db.h"
 
 /* The identity of a server's database: the parameters of one of its pooled
  * connections that say where it goes (not the password), or NULL. */

@@ -41,6 +41,11 @@
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_watch.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_engine.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_request.h"
 
 #define WAKE_BATCH       32
 #define WAKE_BATCH_STOP  200

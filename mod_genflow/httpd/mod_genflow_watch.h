@@ -21,8 +21,6 @@
 #ifndef MOD_GENFLOW_WATCH_H
 #define MOD_GENFLOW_WATCH_H
 
-#include "httpd/mod_genflow_engine.h"
-#include "httpd/mod_genflow_http.h"
 
 /* A step's "not yet". */
 #define GF_WATCH_AGAIN (-4242)
