@@ -3,8 +3,8 @@
  * in shared memory, the way mod_slotmem_shm keeps mod_proxy_balancer's
  * member state.
  *
- * post_config gives each declared provider a slot of an anonymous shared
- * memory segment created in the parent before the children fork, so every
+ * post_config gives each declared provider (by its key, which
+ * mod_genflow_servers.c owns) a slot of an anonymous shared memory segment created in the parent before the children fork, so every
  * child and worker thread reads and changes the same state, under one
  * global mutex (the standard `Mutex genflow-breaker ...` directive
  * configures it; each child re-attaches in child_init). A slot is keyed by
@@ -32,6 +32,7 @@
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_breaker.h"
 #include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_servers.h"
 #include "httpd/mod_genflow_private.h"
 #include "core/gf_metrics.h"
 #include "core/gf_credits.h"
@@ -54,19 +55,13 @@ typedef struct {
     apr_uint64_t size;           /* of the slots, to refuse a foreign layout */
 } header_t;
 
-typedef struct {
-    const gf_provider_t *prov;
-    const char *server;          /* "host:port" of the declaring server, "" for the main */
-    const char *key;             /* its slot's key */
-} slot_info_t;
-
 /* The process record's member: this configuration's breakers. It goes
  * with the configuration's pool, the mutex with it: a configuration that
  * does not reach gf_breaker_post_config (no type mounted) has none. */
 struct gf_breaker_state {
     slot_t *slots;                 /* in the segment; NULL: no breakers */
     int nslots;
-    slot_info_t *info;             /* the process's own, same index */
+    gf_provider_key_t *info;       /* the providers' keys (mod_genflow_servers.c), same index */
     apr_global_mutex_t *mutex;
 };
 
@@ -84,61 +79,10 @@ static int brk_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     return ap_mutex_register(pconf, MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
 }
 
-static const char *server_label(apr_pool_t *p, server_rec *main_s, server_rec *sv)
-{
-    if (sv == main_s) return "";
-    return apr_psprintf(p, "%s:%u", sv->server_hostname ? sv->server_hostname : "-",
-                        sv->addrs ? (unsigned)sv->addrs->host_port : (unsigned)sv->port);
-}
-
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp((*(gf_provider_t *const *)a)->name, (*(gf_provider_t *const *)b)->name);
-}
-
-/* Each distinct provider once, in a stable order: by server, then name. */
-static apr_array_header_t *collect(apr_pool_t *p, server_rec *s)
-{
-    apr_array_header_t *out = apr_array_make(p, 16, sizeof(slot_info_t));
-    apr_hash_t *seen = apr_hash_make(p), *keys = apr_hash_make(p);
-    server_rec *sv;
-
-    for (sv = s; sv; sv = sv->next) {
-        gf_server_conf_t *sc = gf_server_conf(sv);
-        apr_array_header_t *provs = apr_array_make(p, 16, sizeof(gf_provider_t *));
-        apr_hash_index_t *hi;
-        int i;
-        if (!sc || !sc->providers) continue;
-        for (hi = apr_hash_first(p, sc->providers); hi; hi = apr_hash_next(hi)) {
-            void *v;
-            apr_hash_this(hi, NULL, NULL, &v);
-            if (apr_hash_get(seen, &v, sizeof(v))) continue;
-            apr_hash_set(seen, apr_pmemdup(p, &v, sizeof(v)), sizeof(v), v);
-            APR_ARRAY_PUSH(provs, gf_provider_t *) = v;
-        }
-        qsort(provs->elts, (size_t)provs->nelts, sizeof(gf_provider_t *), cmp_name);
-        for (i = 0; i < provs->nelts; i++) {
-            slot_info_t *si = apr_array_push(out);
-            const char *key;
-            int n = 1;
-            si->prov = APR_ARRAY_IDX(provs, i, gf_provider_t *);
-            si->server = server_label(p, s, sv);
-            key = apr_pstrcat(p, si->server, "/", si->prov->name, NULL);
-            /* Two virtual hosts of one name and port: told apart by order. */
-            while (apr_hash_get(keys, key, APR_HASH_KEY_STRING)) {
-                key = apr_psprintf(p, "%s/%s#%d", si->server, si->prov->name, ++n);
-            }
-            apr_hash_set(keys, key, APR_HASH_KEY_STRING, si);
-            si->key = key;
-        }
-    }
-    return out;
-}
-
 int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s)
 {
     apr_pool_t *proc = s->process->pool;
-    apr_array_header_t *list = collect(pconf, s);
+    apr_array_header_t *list = gf_servers_provider_keys(pconf, s);
     apr_hash_t *keys = apr_hash_make(pconf);
     apr_shm_t *old = NULL, *shm = NULL;
     const header_t *oh = NULL;
@@ -148,7 +92,7 @@ int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s)
     apr_status_t rv;
     int i, j, kept = 0;
 
-    breaker()->info = (slot_info_t *)list->elts;
+    breaker()->info = (gf_provider_key_t *)list->elts;
     rv = ap_global_mutex_create(&breaker()->mutex, NULL, MUTEX_TYPE, NULL, s, pconf, 0);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, GF_LOGNO(4401)
@@ -181,7 +125,7 @@ int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s)
         apr_hash_set(keys, os->key, APR_HASH_KEY_STRING, os);
     }
     for (i = 0; i < list->nelts; i++) {
-        slot_info_t *si = &breaker()->info[i];
+        gf_provider_key_t *si = &breaker()->info[i];
         gf_provider_t *prov = (gf_provider_t *)si->prov;
         const slot_t *os;
         memset(&ns[i], 0, sizeof(ns[i]));
@@ -330,9 +274,14 @@ void gf_breaker_record_call(server_rec *s, const gf_provider_t *prov, apr_uint32
 
 /* ---- what operators see ------------------------------------------------- */
 
-static const char *server_name(const slot_info_t *si)
+static const char *server_name(const gf_provider_key_t *si)
 {
     return *si->server ? si->server : "main";
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp((*(gf_provider_t *const *)a)->name, (*(gf_provider_t *const *)b)->name);
 }
 
 json_object *gf_breaker_health(apr_pool_t *p, server_rec *s)
@@ -439,15 +388,6 @@ void gf_breaker_status(request_rec *r, int flags)
                    b.opened, st == GF_BREAKER_OPEN ? gf_time_rfc3339(r->pool, b.retry_at) : "-");
     }
     ap_rputs("</table>\n", r);
-}
-
-void gf_breaker_each(void (*fn)(gf_provider_t *prov, const char *server, const char *key,
-                                void *baton), void *baton)
-{
-    int i;
-    for (i = 0; i < breaker()->nslots; i++) {
-        fn((gf_provider_t *)breaker()->info[i].prov, server_name(&breaker()->info[i]), breaker()->info[i].key, baton);
-    }
 }
 
 void gf_breaker_register_hooks(void)

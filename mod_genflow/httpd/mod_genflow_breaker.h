@@ -28,11 +28,4 @@ json_object *gf_breaker_health(apr_pool_t *p, server_rec *s);
 /* genflow-metrics and mod_status. */
 void gf_breaker_metrics(request_rec *r);
 void gf_breaker_status(request_rec *r, int flags);
-/* Every provider of the configuration once, with its server's label
- * ("main" or "host:port") and the key its shared state is found by
- * (the provider limits, a concern above this one, keep theirs by the
- * same key). */
-void gf_breaker_each(void (*fn)(gf_provider_t *prov, const char *server, const char *key,
-                                void *baton), void *baton);
-
 #endif

@@ -25,7 +25,8 @@
  * (its process pool): after a graceful restart the old generation's
  * children still have calls open and give them back here, under the same
  * mutex, so the cap holds across the restart too. A provider's state is
- * found by the breakers' key (server and name); a restart that declares
+ * found by its key (server and name, mod_genflow_servers.c), as its
+ * circuit breaker's is; a restart that declares
  * new providers gets free slots, or the slots of providers no longer
  * declared once none of their calls is open.
  *
@@ -47,7 +48,7 @@
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_limits.h"
-#include "httpd/mod_genflow_breaker.h"
+#include "httpd/mod_genflow_servers.h"
 #include "httpd/mod_genflow_config.h"
 #include "httpd/mod_genflow_db.h"
 #include "httpd/mod_genflow_private.h"
@@ -120,6 +121,21 @@ static int alive(apr_int32_t pid, void *baton)
 }
 
 /* ---- startup ------------------------------------------------------------ */
+
+/* fn for every provider of the configuration, with its server ("main" or
+ * "host:port") and its key (mod_genflow_servers.c: the circuit breakers
+ * find theirs by the same). */
+static void each_provider(apr_pool_t *pconf, server_rec *s,
+                          void (*fn)(gf_provider_t *prov, const char *server, const char *key,
+                                     void *baton), void *baton)
+{
+    apr_array_header_t *keys = gf_servers_provider_keys(pconf, s);
+    int i;
+    for (i = 0; keys && i < keys->nelts; i++) {
+        const gf_provider_key_t *pk = &APR_ARRAY_IDX(keys, i, gf_provider_key_t);
+        fn(pk->prov, *pk->server ? pk->server : "main", pk->key, baton);
+    }
+}
 
 typedef struct {
     apr_pool_t *p;
@@ -233,10 +249,10 @@ int gf_limits_post_config(apr_pool_t *pconf, server_rec *s)
     a.s = s;
     a.declared = apr_hash_make(pconf);
     a.missing = 0;
-    gf_breaker_each(collect_key, &a);
+    each_provider(pconf, s, collect_key, &a);
     /* Children of the previous generation may be using the slots. */
     if (apr_global_mutex_lock(limits()->mutex) != APR_SUCCESS) return HTTP_INTERNAL_SERVER_ERROR;
-    gf_breaker_each(assign, &a);
+    each_provider(pconf, s, assign, &a);
     apr_global_mutex_unlock(limits()->mutex);
     return a.missing ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
@@ -742,7 +758,7 @@ void gf_limits_metrics(request_rec *r)
     gf_mtext_family(&m.paused, "genflow_provider_paused_seconds", "gauge",
                     "Seconds until a provider that answered 429 with Retry-After is called "
                     "again (0: not paused).");
-    gf_breaker_each(metric_of, &m);
+    each_provider(NULL, NULL, metric_of, &m);
     ap_rputs(gf_mtext_str(&m.open), r);
     ap_rputs(gf_mtext_str(&m.paused), r);
 }

@@ -17,6 +17,7 @@
  * with STORAGE_ERROR and nothing would say why.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <grp.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,6 +37,7 @@
 struct gf_servers_state {
     apr_array_header_t *servers;   /* gf_server_t * */
     apr_hash_t *by_name;
+    apr_array_header_t *provider_keys; /* gf_provider_key_t, once made */
 };
 
 const apr_size_t gf_servers_state_size = sizeof(struct gf_servers_state);
@@ -76,20 +78,81 @@ static int own_worker_settings(apr_pool_t *p, server_rec *main_s, server_rec *s)
     return 0;
 }
 
-/* What a generation records of the server that created it: a virtual
- * host with worker settings of its own is named "host:port" (its
- * ServerName, and the port it names or the port of its first address).
- * The main server, and every host worked exactly as it is, have no name:
- * every httpd node has a main server, so any node on the database may work
- * those generations (nodes on one database run the same configuration). */
-static const char *server_name(apr_pool_t *p, server_rec *main_s, server_rec *s)
+const char *gf_server_label(apr_pool_t *p, server_rec *s)
 {
     apr_port_t port = s->port;
-    if (!s->is_virtual || !own_worker_settings(p, main_s, s)) return NULL;
     if (!port && s->addrs) port = s->addrs->host_port;
     return port ? apr_psprintf(p, "%s:%u", s->server_hostname ? s->server_hostname : "",
                                (unsigned)port)
                 : apr_pstrdup(p, s->server_hostname ? s->server_hostname : "");
+}
+
+/* What a generation records of the server that created it: a virtual
+ * host with worker settings of its own is named by its label. The main
+ * server, and every host worked exactly as it is, have no name: every
+ * httpd node has a main server, so any node on the database may work
+ * those generations (nodes on one database run the same configuration). */
+static const char *server_name(apr_pool_t *p, server_rec *main_s, server_rec *s)
+{
+    if (!s->is_virtual || !own_worker_settings(p, main_s, s)) return NULL;
+    return gf_server_label(p, s);
+}
+
+static int cmp_provider(const void *a, const void *b)
+{
+    return strcmp((*(gf_provider_t *const *)a)->name, (*(gf_provider_t *const *)b)->name);
+}
+
+/* The providers sv declares itself (not those it inherits from a server
+ * already seen), by name. */
+static apr_array_header_t *declared_by(apr_pool_t *p, server_rec *sv, apr_hash_t *seen)
+{
+    gf_server_conf_t *sc = gf_server_conf(sv);
+    apr_array_header_t *provs = apr_array_make(p, 16, sizeof(gf_provider_t *));
+    apr_hash_index_t *hi;
+
+    for (hi = sc && sc->providers ? apr_hash_first(p, sc->providers) : NULL; hi;
+         hi = apr_hash_next(hi)) {
+        void *v;
+        apr_hash_this(hi, NULL, NULL, &v);
+        if (apr_hash_get(seen, &v, sizeof(v))) continue;
+        apr_hash_set(seen, apr_pmemdup(p, &v, sizeof(v)), sizeof(v), v);
+        APR_ARRAY_PUSH(provs, gf_provider_t *) = v;
+    }
+    qsort(provs->elts, (size_t)provs->nelts, sizeof(gf_provider_t *), cmp_provider);
+    return provs;
+}
+
+apr_array_header_t *gf_servers_provider_keys(apr_pool_t *pconf, server_rec *s)
+{
+    apr_array_header_t *out;
+    apr_hash_t *seen, *keys;
+    server_rec *sv;
+
+    if (servers_state()->provider_keys || !pconf || !s) return servers_state()->provider_keys;
+    out = apr_array_make(pconf, 16, sizeof(gf_provider_key_t));
+    seen = apr_hash_make(pconf);
+    keys = apr_hash_make(pconf);
+    for (sv = s; sv; sv = sv->next) {
+        apr_array_header_t *provs = declared_by(pconf, sv, seen);
+        int i;
+        for (i = 0; i < provs->nelts; i++) {
+            gf_provider_key_t *pk = apr_array_push(out);
+            const char *key;
+            int n = 1;
+            pk->prov = APR_ARRAY_IDX(provs, i, gf_provider_t *);
+            pk->server = sv == s ? "" : gf_server_label(pconf, sv);
+            key = apr_pstrcat(pconf, pk->server, "/", pk->prov->name, NULL);
+            /* Two virtual hosts of one name and port: told apart by order. */
+            while (apr_hash_get(keys, key, APR_HASH_KEY_STRING)) {
+                key = apr_psprintf(pconf, "%s/%s#%d", pk->server, pk->prov->name, ++n);
+            }
+            apr_hash_set(keys, key, APR_HASH_KEY_STRING, pk);
+            pk->key = key;
+        }
+    }
+    servers_state()->provider_keys = out;
+    return out;
 }
 
 static const char *where(apr_pool_t *p, const server_rec *s)

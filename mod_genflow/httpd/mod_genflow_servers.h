@@ -23,6 +23,24 @@ apr_array_header_t *gf_servers(void);              /* gf_server_t *, or NULL */
  * servers mount, each server's due_label set to its own; after
  * gf_servers_post_config, for gf_db_register_statements. */
 apr_array_header_t *gf_servers_due_statements(apr_pool_t *p);
+/* The name of a virtual host, "host:port": its ServerName and the port it
+ * names, or the port of its first address (the one rule for generations'
+ * server names and the providers' keys). */
+const char *gf_server_label(apr_pool_t *p, server_rec *s);
+
+/* Every declared provider once (a virtual host's own declaration of a name
+ * is its own; one it inherits is the main server's), in a stable order (by
+ * server, then name), with the key by which the shared states of its
+ * circuit breaker and its limits find it: "host:port/name", "/name" for
+ * the main server's. The one owner of the providers' keys. */
+typedef struct {
+    gf_provider_t *prov;
+    const char *server;          /* gf_server_label, "" for the main server */
+    const char *key;
+} gf_provider_key_t;
+/* Made once per configuration, in pconf, on the first call of
+ * post_config (s: the main server); later calls (p, s: NULL) read it. */
+apr_array_header_t *gf_servers_provider_keys(apr_pool_t *pconf, server_rec *s);
 
 /* Where the look for stored uploads without a row stands: when it runs
  * next, and after which key of each store (main, fallback) it goes on. */
