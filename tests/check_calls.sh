@@ -16,6 +16,7 @@ tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 for o in $objs; do
     f=$(basename "$o" .o); f=${f#la-}
+    [ -e "$top/mod_genflow/httpd/$f.c" ] || continue   # left from a file since renamed
     nm --defined-only -g "$o" | awk -v f="$f" 'NF == 3 { print $3, f }' >>"$tmp/defs"
     nm -u "$o" | awk -v f="$f" '{ print f, $NF }' >>"$tmp/uses"
 done
@@ -43,5 +44,15 @@ while read -r from to sym; do
     fi
 done <"$tmp/edges"
 [ "$n" -gt 100 ] || { echo "only $n calls between the glue's files: is the build complete?"; exit 1; }
+# A module is a shared object: the linker lets an undefined symbol through,
+# and httpd refuses to load it. Every symbol of our own must be defined.
+so="$build/.libs/mod_genflow.so"
+[ -e "$so" ] || { echo "no $so: build first"; exit 1; }
+missing=$(nm -D --undefined-only "$so" | awk '$NF ~ /^(gf_|genflow_)/ { print $NF }')
+if [ -n "$missing" ]; then
+    echo "mod_genflow.so uses symbols of ours that nothing defines (httpd would not load it):"
+    echo "$missing" | sed 's/^/  /'
+    bad=1
+fi
 [ "$bad" = 0 ] || exit 1
 echo "the layers of the glue hold in $n uses between its $(echo "$objs" | wc -l) objects"

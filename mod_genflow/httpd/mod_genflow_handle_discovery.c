@@ -42,7 +42,7 @@ struct gf_discovery_state {
     apr_hash_t *answers;   /* server_rec * → types_answer_t * */
 };
 
-const apr_size_t gf_types_state_size = sizeof(struct gf_discovery_state);
+const apr_size_t gf_discovery_state_size = sizeof(struct gf_discovery_state);
 
 static struct gf_discovery_state *discovery(void)
 {
