@@ -4,31 +4,8 @@
 #include <apr_strings.h>
 
 #include "core/gf_prompt.h"
+#include "core/gf_builtin.h"
 #include "core/gf_utf8.h"
-
-typedef struct {
-    const char *type;
-    const char *tmpl;
-} type_template_t;
-
-/* Every default template has {preset}: a type's presets (sql/004, GET
- * {base}/presets) are offered for every type, so the chosen one's words
- * must reach the provider whatever the type (empty without a preset). */
-static const type_template_t DEFAULT_TEMPLATES[] = {
-    { "neo-glitch", "neo-glitch digital art, {prompt}, {preset}, {customPrompt}, "
-                    "chromatic aberration and scan-line glitches, {style}, {quality}, "
-                    "aspect ratio {aspectRatio}" },
-    { "emotion-mask", "expressive emotion mask portrait, {prompt}, {preset}, {customPrompt}, "
-                      "{style}, {quality}, aspect ratio {aspectRatio}" },
-    { "presets", "{preset} preset, {prompt}, {customPrompt}, {style}, {quality}, "
-                 "aspect ratio {aspectRatio}" },
-    { "ghibli-reaction", "hand-drawn Studio Ghibli style reaction, soft watercolor "
-                         "backgrounds, {prompt}, {preset}, {customPrompt}, {style}, {quality}, "
-                         "aspect ratio {aspectRatio}" },
-    { "custom-prompt", "{prompt}, {preset}, {customPrompt}, {style}, {quality}, "
-                       "aspect ratio {aspectRatio}" },
-    { NULL, NULL }
-};
 
 static const char *const PLACEHOLDERS[] = {
     "prompt", "customPrompt", "preset", "style", "quality", "aspectRatio", "type", NULL
@@ -36,12 +13,8 @@ static const char *const PLACEHOLDERS[] = {
 
 const char *gf_prompt_default_template(const char *type)
 {
-    const type_template_t *t;
-    for (t = DEFAULT_TEMPLATES; t->type; t++) {
-        if (!strcmp(t->type, type)) {
-            return t->tmpl;
-        }
-    }
+    const gf_builtin_type_t *b = gf_builtin_type(type);
+    if (b) return b->tmpl;
     return "{type}, {preset}, {prompt}, {customPrompt}, {style}, {quality}, "
            "aspect ratio {aspectRatio}";
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* mod_genflow.c: module declaration and lifecycle.
+/* mod_genflow.c: the module's declaration and hooks, the top of the glue:
+ * it alone sees every concern, and wires them together.
  *
  * How the module comes up:
  *  1. Directives (mod_genflow_config.c) declare providers and mount types
@@ -12,15 +13,17 @@
  *     and their limits theirs, kept from the parent's start to its end
  *     (mod_genflow_limits.c); the children's status caches share marks
  *     of the changes each made (mod_genflow_engine_changes.c).
- *  3. child_init: re-attach both mutexes, start the background
- *     workers (mod_genflow_engine_worker.c).
+ *  3. child_init: re-attach both mutexes, start the child's engine
+ *     (mod_genflow_engine_worker.c: its worker threads, loop and listener).
  *     translate_name + map_to_storage: a request inside a GenFlowType
  *     location names no file, so httpd's filesystem walk is skipped.
  *     header_parser + check_access_ex: CORS headers before authentication,
  *     and a preflight from an allowed origin needs none (mod_genflow_cors.c).
  *     fixups: a request of a type location gets our handler.
- *  4. handler: route, authenticate (r->user from any Apache auth), answer
- *     JSON (mod_genflow_handle_type.c, mod_genflow_handle_quota.c).
+ *  4. handler, the module's one (mod_genflow_handlers.c): a CORS preflight
+ *     answered, a cross-site write refused, then the table's entry: route,
+ *     authenticate (r->user from any Apache auth), answer JSON
+ *     (mod_genflow_handle_type.c, mod_genflow_handle_quota.c, …).
  *  5. insert_error_filter: httpd's own errors in our locations become JSON.
  *  6. log_transaction: every request of our locations is counted in the
  *     shared metrics (mod_genflow_metrics.c; post_config creates them).
@@ -167,9 +170,9 @@ static int gf_fixups(request_rec *r)
 
 static void gf_register_hooks(apr_pool_t *p)
 {
-    /* Before mod_dbd's post_config: nothing depends on it now (statements
-     * are prepared on first use, mod_genflow_db.c), and keeping the order
-     * keeps the log of a failed start the same. */
+    /* Before mod_dbd's post_config: nothing here needs mod_dbd's to have
+     * run (statements are prepared on first use, mod_genflow_db.c), and a
+     * start that fails logs the module's configuration errors first. */
     static const char *const before_dbd[] = { "mod_dbd.c", NULL };
 
     ap_hook_pre_config(gf_pre_config, NULL, NULL, APR_HOOK_REALLY_FIRST);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
+#include "core/gf_builtin.h"
 #include "core/gf_input.h"
 #include "core/gf_prompt.h"
 #include "httpd/mod_genflow_config.h"
@@ -44,44 +45,19 @@ int gf_conf_unnamed_statements(const gf_server_conf_t *sc)
     return OR_DEFAULT(sc->unnamed_statements, 0);
 }
 
-/* The shipped types and what they cost and need. */
-typedef struct {
-    const char *name;
-    long cost;
-    unsigned needs;
-} builtin_type_t;
-
-static const builtin_type_t BUILTIN_TYPES[] = {
-    { "neo-glitch",      1, GF_NEED_PROMPT },
-    { "emotion-mask",    2, GF_NEED_SOURCE_IMAGE },
-    { "presets",         2, GF_NEED_PRESET },
-    { "ghibli-reaction", 2, GF_NEED_SOURCE_IMAGE },
-    { "custom-prompt",   2, GF_NEED_PROMPT },
-    { NULL, 0, 0 }
-};
-
-static const builtin_type_t *builtin_type(const char *name)
-{
-    const builtin_type_t *b;
-    for (b = BUILTIN_TYPES; b->name; b++) {
-        if (!strcmp(b->name, name)) return b;
-    }
-    return NULL;
-}
-
 long gf_conf_cost(const gf_dir_conf_t *dc)
 {
-    const builtin_type_t *b;
+    const gf_builtin_type_t *b;
     if (dc->cost != GF_UNSET) return dc->cost;
-    b = builtin_type(dc->type->name);
+    b = gf_builtin_type(dc->type->name);
     return b ? b->cost : 1;
 }
 
 unsigned gf_conf_needs(const gf_dir_conf_t *dc)
 {
-    const builtin_type_t *b;
+    const gf_builtin_type_t *b;
     if (dc->needs_set) return dc->needs;
-    b = builtin_type(dc->type->name);
+    b = gf_builtin_type(dc->type->name);
     return b ? b->needs : GF_NEED_PROMPT;
 }
 
