@@ -4,7 +4,8 @@
  * member state.
  *
  * post_config gives each declared provider (by its key, which
- * mod_genflow_servers.c owns) a slot of an anonymous shared memory segment created in the parent before the children fork, so every
+ * mod_genflow_servers.c owns) a slot (mod_genflow_slots.c, the layout the
+ * limits share) of an anonymous shared memory segment created in the parent before the children fork, so every
  * child and worker thread reads and changes the same state, under one
  * global mutex (the standard `Mutex genflow-breaker ...` directive
  * configures it; each child re-attaches in child_init). A slot is keyed by
@@ -33,6 +34,7 @@
 #include "httpd/mod_genflow_breaker.h"
 #include "httpd/mod_genflow_config.h"
 #include "httpd/mod_genflow_servers.h"
+#include "httpd/mod_genflow_slots.h"
 #include "httpd/mod_genflow_private.h"
 #include "core/gf_metrics.h"
 #include "core/gf_credits.h"
@@ -41,19 +43,12 @@
 
 #define SHM_KEY "mod_genflow_breaker_shm"
 #define MUTEX_TYPE "genflow-breaker"
-#define BRK_MAGIC 0x67666272656b3031ULL   /* "gfbrek01" */
-#define KEY_MAX 300
+#define BRK_MAGIC 0x67666272656b3032ULL   /* "gfbrek02" */
 
 typedef struct {
-    char key[KEY_MAX];           /* "server/provider" ("/provider": the main server's) */
+    char key[GF_SLOT_KEY_MAX];   /* "server/provider" ("/provider": the main server's) */
     gf_breaker_t b;
 } slot_t;
-
-typedef struct {
-    apr_uint64_t magic;
-    apr_uint64_t nslots;
-    apr_uint64_t size;           /* of the slots, to refuse a foreign layout */
-} header_t;
 
 /* The process record's member: this configuration's breakers. It goes
  * with the configuration's pool, the mutex with it: a configuration that
@@ -83,11 +78,9 @@ int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s)
 {
     apr_pool_t *proc = s->process->pool;
     apr_array_header_t *list = gf_servers_provider_keys(pconf, s);
-    apr_hash_t *keys = apr_hash_make(pconf);
     apr_shm_t *old = NULL, *shm = NULL;
-    const header_t *oh = NULL;
-    apr_size_t bytes = sizeof(header_t) + sizeof(slot_t) * (apr_size_t)list->nelts;
-    header_t *h;
+    const slot_t *os = NULL;
+    apr_size_t bytes = sizeof(slot_t) * (apr_size_t)list->nelts, on = 0;
     slot_t *ns;
     apr_status_t rv;
     int i, j, kept = 0;
@@ -99,20 +92,15 @@ int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s)
                      "cannot create the circuit breakers' mutex (Mutex " MUTEX_TYPE ")");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    rv = apr_shm_create(&shm, bytes, NULL, proc);
-    if (rv != APR_SUCCESS) {
+    if (!(ns = gf_slots_create(proc, BRK_MAGIC, (apr_size_t)list->nelts, sizeof(slot_t), &shm,
+                               &rv))) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, GF_LOGNO(4402)
                      "cannot create the circuit breakers' shared memory (%" APR_SIZE_T_FMT
                      " bytes)", bytes);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    h = apr_shm_baseaddr_get(shm);
-    ns = (slot_t *)(h + 1);
     apr_pool_userdata_get((void **)&old, SHM_KEY, proc);
-    if (old) {
-        oh = apr_shm_baseaddr_get(old);
-        if (oh->magic != BRK_MAGIC || oh->size != oh->nslots * sizeof(slot_t)) oh = NULL;
-    }
+    if (old) os = gf_slots_of(old, BRK_MAGIC, sizeof(slot_t), &on);
     /* The previous generation's states, by key. After a graceful restart
      * its children may still be finishing attempts and writing to the old
      * segment, under a mutex this process no longer holds: the copy can
@@ -120,19 +108,13 @@ int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s)
      * (gf_breaker_sane), and what those children record after the copy
      * is lost (a probe of theirs is redone when its slot would have
      * expired, for a copied half-open state, or at once). */
-    for (j = 0; oh && j < (int)oh->nslots; j++) {
-        const slot_t *os = (const slot_t *)(oh + 1) + j;
-        apr_hash_set(keys, os->key, APR_HASH_KEY_STRING, os);
-    }
     for (i = 0; i < list->nelts; i++) {
         gf_provider_key_t *si = &breaker()->info[i];
         gf_provider_t *prov = (gf_provider_t *)si->prov;
-        const slot_t *os;
-        memset(&ns[i], 0, sizeof(ns[i]));
         apr_cpystrn(ns[i].key, si->key, sizeof(ns[i].key));
-        if ((os = apr_hash_get(keys, ns[i].key, APR_HASH_KEY_STRING)) != NULL
-            && gf_breaker_sane(&os->b)) {
-            ns[i].b = os->b;
+        j = os ? gf_slots_find(os, on, sizeof(slot_t), ns[i].key) : -1;
+        if (j >= 0 && gf_breaker_sane(&os[j].b)) {
+            ns[i].b = os[j].b;
             kept++;
         }
         else {
@@ -146,9 +128,6 @@ int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s)
         }
         prov->breaker_slot = i;
     }
-    h->magic = BRK_MAGIC;
-    h->nslots = (apr_uint64_t)list->nelts;
-    h->size = h->nslots * sizeof(slot_t);
     if (old) {
         /* Children of the previous generation keep their own mapping. */
         apr_pool_userdata_set(NULL, SHM_KEY, apr_pool_cleanup_null, proc);

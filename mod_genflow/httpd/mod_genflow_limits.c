@@ -25,8 +25,8 @@
  * (its process pool): after a graceful restart the old generation's
  * children still have calls open and give them back here, under the same
  * mutex, so the cap holds across the restart too. A provider's state is
- * found by its key (server and name, mod_genflow_servers.c), as its
- * circuit breaker's is; a restart that declares
+ * found by its key (server and name, mod_genflow_servers.c) in slots laid
+ * out as its circuit breaker's (mod_genflow_slots.c); a restart that declares
  * new providers gets free slots, or the slots of providers no longer
  * declared once none of their calls is open.
  *
@@ -49,6 +49,7 @@
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_limits.h"
 #include "httpd/mod_genflow_servers.h"
+#include "httpd/mod_genflow_slots.h"
 #include "httpd/mod_genflow_config.h"
 #include "httpd/mod_genflow_db.h"
 #include "httpd/mod_genflow_private.h"
@@ -64,14 +65,13 @@
 #define MUTEX_TYPE "genflow-limits"
 #define LIM_MAGIC 0x67666c696d697433ULL   /* "gflimit3" */
 #define NSLOTS 64
-#define KEY_MAX 300
 #define REAP_EVERY apr_time_from_sec(1)
 /* How long a claim's "full" keeps the children from asking again (per
  * site), unless a call of the provider ends here first. */
 #define FULL_FOR apr_time_from_sec(1)
 
 typedef struct {
-    char key[KEY_MAX];           /* the breakers' key; "" for a free slot */
+    char key[GF_SLOT_KEY_MAX];   /* the provider's key; "" for a free slot */
     gf_limit_state_t st;         /* per node: the counts; per site: the pause only */
     apr_time_t blocked_until;    /* per site: no claim before (the rate's next start, a
                                   * pause): idle workers wake at that moment */
@@ -82,11 +82,6 @@ typedef struct {
                                   * claim answers or this passes */
 } slot_t;
 
-typedef struct {
-    apr_uint64_t magic;
-    apr_uint64_t nslots;
-    apr_uint64_t slot_size;      /* a module built otherwise has another layout */
-} header_t;
 
 /* The process's view (the process record's member): the segment and
  * mutex of the parent's lifetime. */
@@ -156,10 +151,10 @@ static void collect_key(gf_provider_t *prov, const char *server, const char *key
  * longer declared and has nothing open (after reaping). -1: none. */
 static int slot_for(const char *key, apr_hash_t *declared)
 {
-    int i, free_one = -1;
-    for (i = 0; i < NSLOTS; i++) {
-        if (!strcmp(limits()->slots[i].key, key)) return i;
-        if (free_one < 0 && !limits()->slots[i].key[0]) free_one = i;
+    int i, free_one = gf_slots_find(limits()->slots, NSLOTS, sizeof(slot_t), key);
+    if (free_one >= 0) return free_one;
+    for (i = 0; free_one < 0 && i < NSLOTS; i++) {
+        if (!limits()->slots[i].key[0]) free_one = i;
     }
     for (i = 0; free_one < 0 && i < NSLOTS; i++) {
         gf_limit_reap(&limits()->slots[i].st, alive, NULL);
@@ -192,36 +187,28 @@ static int attach(apr_pool_t *proc, server_rec *s)
 {
     apr_shm_t *shm = NULL;
     apr_status_t rv;
-    header_t *h;
+    apr_size_t n = 0;
+    slot_t *slots = NULL;
 
     apr_pool_userdata_get((void **)&shm, SHM_KEY, proc);
     apr_pool_userdata_get((void **)&limits()->mutex, MUTEX_KEY, proc);
-    if (shm) {
+    if (shm && (!(slots = gf_slots_of(shm, LIM_MAGIC, sizeof(slot_t), &n)) || n != NSLOTS)) {
         /* Another build of the module (a restart after an upgrade) may
          * lay its slots out otherwise: it gets a segment of its own, and
          * the old children keep theirs. */
-        h = apr_shm_baseaddr_get(shm);
-        if (h->magic != LIM_MAGIC || h->nslots != NSLOTS || h->slot_size != sizeof(slot_t)) {
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, GF_LOGNO(4806)
-                         "provider limits: the shared memory of the previous module is laid "
-                         "out otherwise; counting starts afresh");
-            shm = NULL;
-        }
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, GF_LOGNO(4806)
+                     "provider limits: the shared memory of the previous module is laid "
+                     "out otherwise; counting starts afresh");
+        shm = NULL;
+        slots = NULL;
     }
     if (!shm) {
-        apr_size_t bytes = sizeof(header_t) + sizeof(slot_t) * NSLOTS;
-        rv = apr_shm_create(&shm, bytes, NULL, proc);
-        if (rv != APR_SUCCESS) {
+        if (!(slots = gf_slots_create(proc, LIM_MAGIC, NSLOTS, sizeof(slot_t), &shm, &rv))) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, GF_LOGNO(4802)
                          "cannot create the provider limits' shared memory (%" APR_SIZE_T_FMT
-                         " bytes)", bytes);
+                         " bytes)", sizeof(slot_t) * NSLOTS);
             return 0;
         }
-        h = apr_shm_baseaddr_get(shm);
-        memset(h, 0, bytes);
-        h->magic = LIM_MAGIC;
-        h->nslots = NSLOTS;
-        h->slot_size = sizeof(slot_t);
         apr_pool_userdata_set(shm, SHM_KEY, apr_pool_cleanup_null, proc);
     }
     if (!limits()->mutex) {
@@ -234,8 +221,7 @@ static int attach(apr_pool_t *proc, server_rec *s)
         }
         apr_pool_userdata_set(limits()->mutex, MUTEX_KEY, apr_pool_cleanup_null, proc);
     }
-    h = apr_shm_baseaddr_get(shm);
-    limits()->slots = (slot_t *)(h + 1);
+    limits()->slots = slots;
     return 1;
 }
 
