@@ -42,7 +42,7 @@ gf_engine_t *gf_engine(void)
 /* ---- attempts (the listener renews their leases) ----------------------- */
 
 void gf_engine_slot_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, const char *id,
-                      const char *owner, int attempt)
+                          const char *owner, int attempt)
 {
     gf_engine_t *W = gf_engine();
     if (!W || !a) return;

@@ -26,7 +26,7 @@ void gf_engine_duty_post_config(apr_pool_t *pconf, server_rec *s);
  * waiters: the parked waits of the child (mod_genflow_watch.c), a concern
  * above this one. */
 void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
-                           void (*on_change)(const char *id));
+                          void (*on_change)(const char *id));
 /* Wake one of this child's idle workers: new work was queued. */
 void gf_engine_wake(void);
 /* A place of provider's limits counted per node was freed in this
@@ -62,18 +62,18 @@ int gf_engine_changed_since(const char *id, apr_uint64_t since);
  * created, 0 for a finished one); the version of id to take before
  * reading its row; and remember an answer read after taking version. */
 int gf_engine_status_cached(apr_pool_t *p, const gf_type_t *t, const char *id,
-                             const char *user, const char **json, const char **etag,
-                             apr_time_t *born);
+                            const char *user, const char **json, const char **etag,
+                            apr_time_t *born);
 apr_uint64_t gf_engine_status_version(const char *id);
 /* This process changed id (a cancel, say): no child of this httpd answers
  * its next read of id from memory, whether or not its NOTIFY arrived.
  * Call it after the commit and before the answer. */
 void gf_engine_status_changed(const char *id);
 void gf_engine_status_store(const gf_type_t *t, const char *id, const char *user,
-                             const char *json, const char *etag, apr_time_t born,
-                             apr_uint64_t version);
+                            const char *json, const char *etag, apr_time_t born,
+                            apr_uint64_t version);
 void gf_engine_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
-                            apr_interval_time_t timeout);
+                           apr_interval_time_t timeout);
 /* Is this child's engine stopping (no new attempts)? */
 int gf_engine_stopping(void);
 

@@ -147,14 +147,14 @@ static gate_t pass_gates(server_rec *s, apr_pool_t *p, gf_claim_t *cp, const gf_
          * circuit breaker's gate, which would make this the probe. */
         gf_engine_row_statement(s, p, cp, GF_SQL_RELEASE, 1);
         gf_engine_row_log(s, p, APLOG_INFO, cp, prov->name, "deferred", NULL,
-                   "the provider's limits are full; the row is back in the queue");
+                          "the provider's limits are full; the row is back in the queue");
         return GATE_DEFERRED;
     }
     if (!cp->provider_job_id && gf_breaker_gate(s, p, prov, more, probe, d)) {
         /* The provider's circuit is open: no call (a poll is never held
          * back: that job is accepted and paid). */
         gf_engine_row_log(s, p, APLOG_INFO, cp, prov->name, "skipped", NULL,
-                   "the provider's circuit is open; not submitting to it");
+                          "the provider's circuit is open; not submitting to it");
         return GATE_DECIDED;
     }
     return GATE_OPEN;
@@ -201,7 +201,7 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
 
     if (APLOGdebug(s)) {
         gf_engine_row_log(s, p, APLOG_DEBUG, c, prov->name, c->provider_job_id ? "poll" : "submit",
-                   NULL, NULL);
+                          NULL, NULL);
     }
     /* An upload is read for a submission (network providers hold it after
      * that) and for every call of a kind that draws from its pixels
@@ -245,21 +245,21 @@ static int left_behind(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     if (gf_engine_aborting()) {
         int released = gf_engine_row_statement(s, p, c, GF_SQL_RELEASE, 0) == 1;
         gf_engine_row_log(s, p, APLOG_INFO, c, prov->name, "abandoned", NULL,
-                   released ? "the server is stopping; the row is released for another "
-                              "worker" : "the server is stopping");
+                          released ? "the server is stopping; the row is released for another "
+                          "worker" : "the server is stopping");
         return 1;
     }
     if (gf_engine_slot_lost(slot)) {
         gf_engine_row_log(s, p, APLOG_WARNING, c, prov->name, "stale", NULL,
-                   "the lease was taken over or the generation ended during the provider "
-                   "call; the result is dropped");
+                          "the lease was taken over or the generation ended during the provider "
+                          "call; the result is dropped");
         return 1;
     }
     return 0;
 }
 
 int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot,
-                   gf_limits_hold_t *hold)
+                          gf_limits_hold_t *hold)
 {
     const gf_claim_t *c = cp;
     const gf_chain_entry_t *entry = NULL;

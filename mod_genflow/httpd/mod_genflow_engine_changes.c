@@ -86,7 +86,7 @@ int gf_engine_changed_since(const char *id, apr_uint64_t since)
 }
 
 void gf_engine_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
-                            apr_interval_time_t timeout)
+                           apr_interval_time_t timeout)
 {
     gf_engine_t *W = gf_engine();
     gf_waiter_t me, **pp;
@@ -156,8 +156,8 @@ void gf_engine_announce_change(const char *id)
  * every change and deletion is announced by NOTIFY, and a deaf child could
  * serve an answer that changed. */
 int gf_engine_status_cached(apr_pool_t *p, const gf_type_t *t, const char *id,
-                             const char *user, const char **json, const char **etag,
-                             apr_time_t *born)
+                            const char *user, const char **json, const char **etag,
+                            apr_time_t *born)
 {
     gf_engine_t *W = gf_engine();
     int hit = 0;
@@ -183,8 +183,8 @@ apr_uint64_t gf_engine_status_version(const char *id)
  * (the cache refuses it), or the listener is deaf (it may have missed the
  * change; going deaf clears the cache, which refuses it too). */
 void gf_engine_status_store(const gf_type_t *t, const char *id, const char *user,
-                             const char *json, const char *etag, apr_time_t born,
-                             apr_uint64_t version)
+                            const char *json, const char *etag, apr_time_t born,
+                            apr_uint64_t version)
 {
     gf_engine_t *W = gf_engine();
     if (!W || !W->cache || !gf_engine_listening()) return;

@@ -192,14 +192,14 @@ static int run_claimed_rows(const gf_database_t *e, apr_pool_t *p, const gf_type
 }
 
 int gf_engine_claim(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t, const char *provider,
-                 int polls, int hand_on, const char *lease_owner, int *places, gf_skip_t *skip)
+                    int polls, int hand_on, const char *lease_owner, int *places, gf_skip_t *skip)
 {
     return gf_engine_claim_held(e, p, t, provider, polls, hand_on, NULL, lease_owner, places, skip);
 }
 
 int gf_engine_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
-                      const char *provider, int polls, int hand_on, const gf_limits_hold_t *held,
-                      const char *lease_owner, int *places, gf_skip_t *skip)
+                         const char *provider, int polls, int hand_on, const gf_limits_hold_t *held,
+                         const char *lease_owner, int *places, gf_skip_t *skip)
 {
     server_rec *s = e->s;
     gf_server_conf_t *sc = gf_server_conf(s);
@@ -296,8 +296,8 @@ static int claim_from(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
 }
 
 int gf_engine_claim_one(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
-               const char *lease_owner, int *places, gf_skip_t *skip, const gf_due_t *due,
-               int rotate)
+                        const char *lease_owner, int *places, gf_skip_t *skip, const gf_due_t *due,
+                        int rotate)
 {
     /* New work goes ahead of the polls of accepted jobs. */
     int rc = claim_from(e, p, t, &due->fresh, 0, rotate, lease_owner, places, skip), rc2;

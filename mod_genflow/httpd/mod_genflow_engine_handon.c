@@ -79,7 +79,7 @@ static int hand_on_one(gf_engine_t *W, apr_pool_t *pool, const char *provider,
                 if (places == 0) return -1;
                 skip.names[0] = '\0';
                 rc = gf_engine_claim(e, pool, types[i], provider, polls, 1, lease_owner, &places,
-                                  &skip);
+                                     &skip);
                 gf_engine_unreserve(places);
                 if (rc > 0) return 1;
                 /* The provider is full again (another child or node took

@@ -57,7 +57,7 @@ typedef struct gf_attempt_t {
     apr_time_t place_until;
 } gf_attempt_t;
 void gf_engine_slot_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, const char *id,
-                      const char *owner, int attempt);
+                          const char *owner, int attempt);
 /* The place's lease of a running attempt, as the heartbeat last saw it
  * (until: set it; 0 with get: read it), under the child's mutex. */
 void gf_engine_slot_place_set(gf_attempt_t *a, apr_time_t until);

@@ -189,7 +189,7 @@ static void kept_main(void *baton)
         if (r->changed && gf_engine_row_statement(r->s, pool, &r->c, GF_SQL_RENEW, 0) == 0) {
             /* Cancelled, expired or taken over while kept: no poll. */
             gf_engine_row_log(r->s, pool, APLOG_INFO, &r->c, NULL, "stale", NULL,
-                       "the generation is no longer this kept poll's; it ends");
+                              "the generation is no longer this kept poll's; it ends");
         }
         else {
             gf_engine_slot_begin(&slot, r->s, r->c.type, r->c.id, r->c.lease_owner, r->c.attempts);
@@ -290,7 +290,7 @@ static void keep_now(void *baton)
 }
 
 int gf_engine_keep_put(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_provider_t *prov,
-                const gf_provider_result_t *res, const gf_decision_t *d)
+                       const gf_provider_result_t *res, const gf_decision_t *d)
 {
     gf_engine_t *W = gf_engine();
     struct gf_keep_t *k = W ? W->keep : NULL;
@@ -349,8 +349,8 @@ int gf_engine_keep_put(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const 
     }
     if (APLOGdebug(s)) {
         gf_engine_row_log(s, p, APLOG_DEBUG, c, prov->name, "kept", NULL,
-                   apr_psprintf(p, "next poll in %" APR_TIME_T_FMT " ms",
-                                apr_time_as_msec(due - now)));
+                          apr_psprintf(p, "next poll in %" APR_TIME_T_FMT " ms",
+                          apr_time_as_msec(due - now)));
     }
     return 1;
 }

@@ -232,11 +232,11 @@ static void count_outcome(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     /* The status object: the charge or refund and the duration. */
     else if (terminal) gf_metrics_terminal(gf_metrics(), p, name, rows->rows[0][0]);
     gf_engine_row_log(s, p, terminal ? APLOG_INFO : APLOG_DEBUG, c, provider,
-               gf_job_next_name(dd->next),
-               dd->next == GF_NEXT_FAIL ? dd->code : (res ? res->error_code : NULL),
-               dd->next == GF_NEXT_FAIL ? dd->message
-                   : (dd->delay ? apr_psprintf(p, "in %" APR_TIME_T_FMT " ms",
-                                               apr_time_as_msec(dd->delay)) : NULL));
+                      gf_job_next_name(dd->next),
+                      dd->next == GF_NEXT_FAIL ? dd->code : (res ? res->error_code : NULL),
+                      dd->next == GF_NEXT_FAIL ? dd->message
+                      : (dd->delay ? apr_psprintf(p, "in %" APR_TIME_T_FMT " ms",
+                      apr_time_as_msec(dd->delay)) : NULL));
 }
 
 /* What one call cost, for cost_now: on a worker thread (gf_loop_blocking). */
@@ -289,7 +289,7 @@ static void record_cost(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
 }
 
 int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
-                 const gf_provider_t *prov, const gf_provider_result_t *res)
+                            const gf_provider_t *prov, const gf_provider_result_t *res)
 {
     const gf_storage_t *stored = NULL;
     const char *provider = prov ? prov->name : NULL, *url = NULL, *key = NULL;
@@ -301,8 +301,8 @@ int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, c
     if (prov && res) record_cost(s, p, c, prov, res);
     if (dd.next == GF_NEXT_COMPLETE && !store_result(s, p, c, res, &dd, &url, &stored, &key)) {
         gf_engine_row_log(s, p, APLOG_INFO, c, provider, "discarded", NULL,
-                   "the generation is no longer this attempt's (cancelled, expired or taken "
-                   "over); its result is not stored");
+                          "the generation is no longer this attempt's (cancelled, expired or taken "
+                          "over); its result is not stored");
         return 1;
     }
     st = write_outcome(s, p, c, &dd, provider, url, res, &rows, &maybe_applied);
@@ -318,9 +318,9 @@ int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, c
          * cancelled meanwhile: our result is dropped, nothing is charged.
          * Or a run whose answer was lost had recorded it already. */
         gf_engine_row_log(s, p, APLOG_WARNING, c, provider, "stale", gf_job_next_name(dd.next),
-                   maybe_applied ? "nothing to change: recorded by a run whose answer was "
-                                   "lost, or the row changed under this attempt"
-                                 : "the row changed under this attempt; result dropped");
+                          maybe_applied ? "nothing to change: recorded by a run whose answer was "
+                          "lost, or the row changed under this attempt"
+                          : "the row changed under this attempt; result dropped");
         return 1;
     }
     count_outcome(s, p, c, &dd, provider, res, rows);

@@ -52,8 +52,8 @@ static void fill_claim(const gf_type_t *t, const char *const *row, const char *l
 }
 
 server_rec *gf_engine_row_fill(const gf_database_t *e, const gf_type_t *t, const char *const *row,
-                        const char *lease_owner, const gf_limits_hold_t *hold, gf_claim_t *c,
-                        gf_attempt_t *slot)
+                               const char *lease_owner, const gf_limits_hold_t *hold, gf_claim_t *c,
+                               gf_attempt_t *slot)
 {
     server_rec *s;
     fill_claim(t, row, lease_owner, c);
@@ -100,7 +100,7 @@ static void statement_now(void *baton)
  * went to the provider in this attempt). 1 when it matched, 0 when it did
  * not, -1 when the database could not say. */
 int gf_engine_row_statement(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
-                     gf_sql_type_op_t op, int certain)
+                            gf_sql_type_op_t op, int certain)
 {
     statement_t x;
     x.certain = certain;
@@ -142,8 +142,8 @@ static int attempt_statement_now(server_rec *s, apr_pool_t *p, const gf_claim_t 
 }
 
 void gf_engine_row_log(server_rec *s, apr_pool_t *p, int level, const gf_claim_t *c,
-                           const char *provider, const char *what, const char *code,
-                           const char *detail)
+                       const char *provider, const char *what, const char *code,
+                       const char *detail)
 {
     /* The detail is often a provider's own words: escaped like any other
      * outside text in the error_log (quotes, backslashes, control and

@@ -25,13 +25,13 @@ typedef int gf_engine_run_fn(server_rec *s, apr_pool_t *p, gf_claim_t *c, gf_att
  * into), its server (returned), and its slot, not yet begun, with the
  * place it calls under (hold, if any). */
 server_rec *gf_engine_row_fill(const gf_database_t *e, const gf_type_t *t, const char *const *row,
-                        const char *lease_owner, const gf_limits_hold_t *hold, gf_claim_t *c,
-                        gf_attempt_t *slot);
+                               const char *lease_owner, const gf_limits_hold_t *hold, gf_claim_t *c,
+                               gf_attempt_t *slot);
 /* One guarded statement of this attempt (RENEW: is the lease still ours?
  * RELEASE: give the row back; certain: no request went out), run where
  * statements may block. 1 matched, 0 did not, -1 the database could not say. */
 int gf_engine_row_statement(server_rec *s, apr_pool_t *p, const gf_claim_t *c, gf_sql_type_op_t op,
-                     int certain);
+                            int certain);
 
 /* The log line of an attempt's transition; detail is escaped. */
 void gf_engine_row_log(server_rec *s, apr_pool_t *p, int level, const gf_claim_t *c,
@@ -44,7 +44,7 @@ void gf_engine_row_log(server_rec *s, apr_pool_t *p, int level, const gf_claim_t
  * says why: a transient STORAGE_ERROR (retried), or a permanent one when
  * the upload is gone or no longer what it was. */
 int gf_engine_source_resolve(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
-                          const gf_provider_t *prov, gf_job_t *job, gf_provider_result_t *res);
+                             const gf_provider_t *prov, gf_job_t *job, gf_provider_result_t *res);
 
 /* ---- mod_genflow_engine_outcome.c ------------------------------------------- */
 
@@ -52,7 +52,7 @@ int gf_engine_source_resolve(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
  * d in one guarded statement; the metrics and the log say what it did.
  * 1, or -1 when the database could not take it within a lease. */
 int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
-                 const gf_provider_t *prov, const gf_provider_result_t *res);
+                            const gf_provider_t *prov, const gf_provider_result_t *res);
 
 /* ---- mod_genflow_engine_keep.c ---------------------------------------------- */
 
@@ -60,7 +60,7 @@ int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, c
  * the schedule d (mod_genflow_engine_keep.c): 1 when kept, nothing more to
  * write; 0 when the caller writes it. */
 int gf_engine_keep_put(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_provider_t *prov,
-                const gf_provider_result_t *res, const gf_decision_t *d);
+                       const gf_provider_result_t *res, const gf_decision_t *d);
 
 /* mod_genflow_engine_keep.c: polls of accepted jobs kept by this child
  * (gf_engine_keep_put keeps one). Start keeping (up to max; a keeper fiber on
@@ -93,7 +93,7 @@ int gf_engine_standby_settle(gf_standby_t *sb, gf_attempt_t *slot, gf_limits_hol
  * 1 when done (whatever happened to the generation), -1 when its outcome
  * could not be written. */
 int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *c, gf_attempt_t *slot,
-                   gf_limits_hold_t *hold);
+                          gf_limits_hold_t *hold);
 
 /* ---- mod_genflow_engine_claim.c --------------------------------------------- */
 
@@ -113,19 +113,19 @@ int gf_engine_claim_skip_has(const gf_skip_t *list, const char *name);
  * is run here. A provider without a place now is added to skip. 1 when
  * something was claimed, 0 when nothing, -1 on database trouble. */
 int gf_engine_claim(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t, const char *provider,
-                 int polls, int hand_on, const char *lease_owner, int *places, gf_skip_t *skip);
+                    int polls, int hand_on, const char *lease_owner, int *places, gf_skip_t *skip);
 /* The same, for the place a call that just ended holds (held: kept in
  * the database): the claimed row takes that very place, or, when none
  * is claimed, the claim frees it. */
 int gf_engine_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
-                      const char *provider, int polls, int hand_on, const gf_limits_hold_t *held,
-                      const char *lease_owner, int *places, gf_skip_t *skip);
+                         const char *provider, int polls, int hand_on, const gf_limits_hold_t *held,
+                         const char *lease_owner, int *places, gf_skip_t *skip);
 /* Work type t on database e: its due providers (due, from the
  * probe), new work first, starting at the rotate-th provider, leaving
  * those of skip alone; one claim at most. As gf_engine_claim. */
 int gf_engine_claim_one(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
-               const char *lease_owner, int *places, gf_skip_t *skip, const gf_due_t *due,
-               int rotate);
+                        const char *lease_owner, int *places, gf_skip_t *skip, const gf_due_t *due,
+                        int rotate);
 /* Which of database e's types have work due now, of which providers
  * (usually one query): due[i] for e->types[i]. 0, or -1 on database
  * trouble. */

@@ -49,7 +49,7 @@ static const gf_storage_t *store_named(const gf_server_conf_t *sc, const char *b
 }
 
 int gf_engine_source_resolve(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
-                          const gf_provider_t *prov, gf_job_t *job, gf_provider_result_t *res)
+                             const gf_provider_t *prov, gf_job_t *job, gf_provider_result_t *res)
 {
     gf_server_conf_t *sc = gf_server_conf(s);
     const char *id = gf_input_upload_id(c->source_image), *err = NULL;

@@ -200,8 +200,8 @@ static int work_database(const gf_database_t *e, apr_pool_t *pool, long index, i
         skip_of_higher(e, r, k, &skip);
         before = strlen(skip.names);
         rc = gf_engine_claim_one(e, pool, APR_ARRAY_IDX(e->types, k, gf_type_t *),
-                        apr_psprintf(pool, "%s:%ld", W->node, index), &places, &skip,
-                        &r->due[k], start);
+                                 apr_psprintf(pool, "%s:%ld", W->node, index), &places, &skip,
+                                 &r->due[k], start);
         /* What this claim found full: skip now ends with it. */
         {
             const char *found = skip.names + before;
@@ -552,7 +552,7 @@ static apr_status_t stop_workers(void *data)
 }
 
 void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
-                           void (*on_change)(const char *id))
+                          void (*on_change)(const char *id))
 {
     gf_engine_t *W = gf_engine();
     gf_server_conf_t *sc = gf_server_conf(s);

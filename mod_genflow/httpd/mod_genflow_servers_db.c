@@ -108,7 +108,7 @@ server_rec *gf_database_server_for(const gf_database_t *e, const char *server_na
 }
 
 int gf_database_types_of(const gf_database_t *e, const char *provider, const gf_type_t **out,
-                       int max)
+                         int max)
 {
     int n = 0, i, j;
     for (i = 0; i < e->types->nelts && n < max; i++) {
