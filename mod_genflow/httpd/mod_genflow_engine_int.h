@@ -51,7 +51,7 @@ typedef struct gf_attempt_t {
      * passed it on: mod_genflow_engine_standby.c), renewed with the
      * attempt's lease; and until when its lease is known to run (0: the
      * heartbeat found it no longer that holder's). Set before
-     * gf_engine_slot_begin, then with gf_attempt_place. */
+     * gf_engine_slot_begin, then with gf_engine_slot_place_set. */
     char place_id[40];
     int place_attempt;
     apr_time_t place_until;
