@@ -150,10 +150,17 @@ let completed = '';
     params: { path: { type } }, body: { prompt: 'x'.repeat(70000) },
   }), 413, 'PAYLOAD_TOO_LARGE', 'createGeneration over GenFlowMaxBody');
 
+  const t0 = Date.now();
   const started = await demo.POST('/api/{type}/generate', {
     params: { path: { type }, header: { Prefer: 'wait=30' } }, body: { generationId: id },
   });
   expect(started, 200, 'startGeneration');
+  if (started.response.status !== 200) {
+    // What the generation was doing when the wait ended, for whoever reads the failure.
+    console.log(`client: startGeneration answered after ${Date.now() - t0} ms: ${JSON.stringify(started.data)}`);
+    const now = await demo.GET('/api/{type}/status/{id}', typeParams(id));
+    console.log(`client: the generation now: ${JSON.stringify(now.data)}`);
+  }
   // 200 is the status object, 202 the poll answer: the fields tell them apart.
   const done: Status | undefined = started.data && 'type' in started.data ? started.data : undefined;
   check(done?.status === 'completed' && !!done.imageUrl && done.creditsCharged === done.estimatedCost,
