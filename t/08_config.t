@@ -9,6 +9,14 @@ use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 use File::Temp qw(tempdir);
 
+# A webhook secret file whose second line is no secret: refused, naming the
+# file and the line, never echoing the good secret on the first.
+my $secrets = tempdir(CLEANUP => 1);
+chmod 0755, $secrets;
+open my $wf, '>', "$secrets/whsec" or die $!;
+print $wf "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\nthe-old-one\n";
+close $wf;
+
 my @cases = (
     [ 'GenFlowCost abc',                      qr/GenFlowCost: 'abc' is not a whole number/ ],
     [ 'GenFlowCost -2',                       qr/GenFlowCost: '-2' is not a whole number/ ],
@@ -40,6 +48,7 @@ my @server_cases = (
     [ 'GenFlowMaxInFlight 0',                 qr/GenFlowMaxInFlight: must be at least 1/ ],
     [ 'GenFlowMaxInFlight many',              qr/GenFlowMaxInFlight: 'many' is not a whole number/ ],
     [ 'GenFlowCORSOrigins studio.example',    qr{GenFlowCORSOrigins: origin 'studio.example' must start with http:// or https://} ],
+    [ "GenFlowWebhookSecretFile $secrets/whsec", qr{GenFlowWebhookSecretFile: \Q$secrets\E/whsec: line 2: the secret must start with whsec_(?!.*MfKQ9r8)} ],
 );
 plan tests => @cases + @server_cases + 12;
 

@@ -151,14 +151,15 @@ static const char WEBHOOK_DONE_SQL[] =
     " last_status = %d, last_error = NULL, lease_until = NULL"
     " WHERE id = %s::bigint AND attempts = %d AND state = 'pending' RETURNING 1";
 
-/* args: delay seconds, retry period seconds, HTTP status (0: none), error,
- * id, attempt. Not delivered: due again after the delay, or failed for
- * good once that would pass the period since retry_from. */
+/* args: stop (1: the receiver said 410 Gone), delay ms, retry period
+ * seconds, delay ms again, HTTP status (0: none), error, id, attempt. Not
+ * delivered: due again after the delay, or failed for good when told to
+ * stop or once the delay would pass the period since retry_from. */
 static const char WEBHOOK_RETRY_SQL[] =
     "UPDATE genflow_webhook_outbox SET"
-    " state = CASE WHEN now() + make_interval(secs => %d)"
+    " state = CASE WHEN %d = 1 OR now() + make_interval(secs => %d / 1000.0)"
     "              > retry_from + make_interval(secs => %d) THEN 'failed' ELSE 'pending' END,"
-    " next_attempt_at = now() + make_interval(secs => %d), lease_until = NULL,"
+    " next_attempt_at = now() + make_interval(secs => %d / 1000.0), lease_until = NULL,"
     " last_status = NULLIF(%d, 0), last_error = %s"
     " WHERE id = %s::bigint AND attempts = %d AND state = 'pending' RETURNING state";
 

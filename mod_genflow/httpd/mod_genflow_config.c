@@ -145,15 +145,19 @@ static const char *set_webhook_origins(cmd_parms *cmd, void *dcv, int argc, char
 static const char *set_webhook_secret(cmd_parms *cmd, void *dummy, const char *arg)
 {
     gf_server_conf_t *sc = gf_server_conf(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE), *secret;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE), *text;
+    const char *path = ap_server_root_relative(cmd->pool, arg);
     (void)dummy;
     if (err) return err;
-    if ((err = gf_secret_from_file(cmd->pool, cmd->directive->directive,
-                                   ap_server_root_relative(cmd->pool, arg), &secret)) != NULL) {
+    if ((err = gf_secret_text_from_file(cmd->pool, cmd->directive->directive, path,
+                                        &text)) != NULL) {
         return err;
     }
-    if ((err = gf_webhook_secret_check(cmd->pool, secret)) != NULL) return DIRECTIVE_ERROR(cmd, err);
-    sc->webhook_secret = secret;
+    /* Several lines, newest first: every delivery is signed with each, so
+     * the site's backend can move to a new secret without losing one. */
+    if (!(sc->webhook_secrets = gf_webhook_secrets_parse(cmd->pool, text, &err))) {
+        return DIRECTIVE_ERROR(cmd, apr_pstrcat(cmd->pool, path, ": ", err, NULL));
+    }
     return NULL;
 }
 

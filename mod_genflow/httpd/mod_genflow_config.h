@@ -48,7 +48,8 @@ typedef struct {
     gf_storage_t *fallback_storage; /* the local directory when Cloudinary is first */
     gf_storage_t *cloudinary;    /* GenFlowCloudinary, or NULL */
     gf_storage_t *s3;            /* GenFlowS3, or NULL */
-    const char *webhook_secret;  /* GenFlowWebhookSecretFile: "whsec_…", or NULL */
+    /* GenFlowWebhookSecretFile: "whsec_…" secrets, newest first, or NULL */
+    apr_array_header_t *webhook_secrets;
     const char *server_name;       /* a virtual host's "host:port" (post_config); NULL for
                                   * the main server, and where no type is mounted */
     int unnamed_statements;      /* GF_UNSET → 0; GenFlowPreparedStatements unnamed */

@@ -64,7 +64,7 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(sc, storage_url);
     MERGE_PTR(sc, cloudinary);
     MERGE_PTR(sc, s3);
-    MERGE_PTR(sc, webhook_secret);
+    MERGE_PTR(sc, webhook_secrets);
     MERGE_NUM(sc, unnamed_statements);
     MERGE_PTR(sc, listen_params);
     return sc;

@@ -13,10 +13,14 @@
  * server's GenFlowWebhookSecretFile), to the URL the create gave (on an
  * origin its location allowed), never following a redirect, connecting to
  * public addresses only (or loopback for an http origin the site allowed),
- * with a 10 s timeout and a 64 KiB cap on the answer. A 2xx delivers it;
- * anything else is tried again after GenFlowWebhookFirstRetry seconds,
- * doubling (at most 2 h apart), until GenFlowWebhookRetryPeriod has passed:
- * then it is failed, for the admin API to list and redeliver. Delivered
+ * with a 10 s timeout and a 64 KiB cap on the answer. It carries one
+ * signature per secret of the file (newest first), so the backend can
+ * rotate. A 2xx delivers it; a 410 Gone fails it at once (the receiver's
+ * "stop sending"); anything else is tried again after
+ * GenFlowWebhookFirstRetry seconds, doubling (at most 2 h apart), each wait
+ * spread to 80..120 % so that deliveries failing together do not return
+ * together, until GenFlowWebhookRetryPeriod has passed: then it is failed,
+ * for the admin API to list and redeliver. Delivered
  * and failed rows leave the outbox after GenFlowRetention. Only a
  * server with GenFlowWebhookSecretFile drains the outbox. A child
  * killed during a delivery leaves the lease to run out; the row is then
@@ -24,6 +28,7 @@
  */
 #include <string.h>
 #include <stdlib.h>
+#include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_uri.h>
 
@@ -69,16 +74,18 @@ static void statement_now(void *baton)
     q->st = gf_db_select_once(q->s, q->p, q->label, &rows, q->nargs, q->args);
 }
 
+/* A 410 Gone answer is the receiver's "stop sending" (Standard Webhooks):
+ * the delivery fails for good at once, its reason kept for the admin. */
+#define GONE 410
+
 static void record(delivery_t *d, int status, const char *error)
 {
     gf_server_conf_t *sc = gf_server_conf(d->s);
     statement_t q;
-    const char *args[7];
-    long delay = gf_conf_webhook_first_retry(sc);
-    int i;
+    const char *args[8];
+    apr_uint32_t rnd = 0;
+    long delay;                              /* ms */
 
-    for (i = 1; i < d->attempt && delay < MAX_DELAY; i++) delay *= 2;
-    if (delay > MAX_DELAY) delay = MAX_DELAY;
     memset(&q, 0, sizeof(q));
     q.s = d->s;
     q.p = d->pool;
@@ -91,18 +98,28 @@ static void record(delivery_t *d, int status, const char *error)
         args[2] = apr_itoa(d->pool, d->attempt);
     }
     else {
+        apr_generate_random_bytes((unsigned char *)&rnd, sizeof(rnd));
+        delay = gf_webhook_retry_delay_ms(gf_conf_webhook_first_retry(sc), d->attempt,
+                                          MAX_DELAY, rnd);
         q.label = GF_SQL_WEBHOOK_RETRY;
-        q.nargs = 7;
-        args[0] = apr_ltoa(d->pool, delay);
-        args[1] = apr_ltoa(d->pool, gf_conf_webhook_retry_period(sc));
-        args[2] = args[0];
-        args[3] = apr_itoa(d->pool, status);
-        args[4] = error;
-        args[5] = d->id;
-        args[6] = apr_itoa(d->pool, d->attempt);
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, GF_LOGNO(1416)
-                     "webhook %s attempt %d not delivered: %s", d->webhook_id, d->attempt,
-                     ap_escape_logitem(d->pool, error));
+        q.nargs = 8;
+        args[0] = status == GONE ? "1" : "0";
+        args[1] = apr_ltoa(d->pool, delay);
+        args[2] = apr_ltoa(d->pool, gf_conf_webhook_retry_period(sc));
+        args[3] = args[1];
+        args[4] = apr_itoa(d->pool, status);
+        args[5] = error;
+        args[6] = d->id;
+        args[7] = apr_itoa(d->pool, d->attempt);
+        if (status == GONE) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, GF_LOGNO(1419)
+                         "webhook %s answered 410 Gone: no more attempts", d->webhook_id);
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, GF_LOGNO(1416)
+                         "webhook %s attempt %d not delivered: %s", d->webhook_id, d->attempt,
+                         ap_escape_logitem(d->pool, error));
+        }
     }
     gf_loop_blocking(statement_now, &q);
 }
@@ -116,9 +133,8 @@ static void deliver(delivery_t *d)
     gf_http_response_t hr;
     apr_uri_t u;
 
-    if (!sc->webhook_secret
-        || !(sig = gf_webhook_sign(d->pool, sc->webhook_secret, d->webhook_id, ts, d->payload,
-                                   strlen(d->payload)))) {
+    if (!(sig = gf_webhook_sign_all(d->pool, sc->webhook_secrets, d->webhook_id, ts,
+                                    d->payload, strlen(d->payload)))) {
         record(d, 0, "no GenFlowWebhookSecretFile to sign with");
         return;
     }
@@ -149,7 +165,9 @@ static void deliver(delivery_t *d)
     if (hr.error) record(d, 0, hr.error);
     else if (hr.status < 200 || hr.status >= 300) {
         record(d, hr.status, apr_psprintf(d->pool, "answered %d%s", hr.status,
-                                          hr.status >= 300 && hr.status < 400
+                                          hr.status == GONE
+                                          ? " Gone: the receiver asked for no more deliveries"
+                                          : hr.status >= 300 && hr.status < 400
                                           ? " (redirects are not followed)" : ""));
     }
     else record(d, hr.status, NULL);
@@ -191,7 +209,7 @@ void gf_engine_webhooks_deliver(server_rec *s, apr_pool_t *p)
 
     /* Only a server that can sign delivers: another node on the database
      * without the secret leaves the outbox to those that have it. */
-    if (!gf_server_conf(s)->webhook_secret) return;
+    if (!gf_server_conf(s)->webhook_secrets) return;
     if ((places = gf_engine_reserve(BATCH)) <= 0) return;   /* the loop is full */
     if (!(dbd = gf_db_open(p, s))) {
         while (places-- > 0) gf_engine_landed();

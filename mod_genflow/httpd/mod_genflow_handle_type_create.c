@@ -217,7 +217,7 @@ static void create_args(request_rec *r, const gf_dir_conf_t *dc, const gf_input_
 static int check_webhook(request_rec *r, const gf_dir_conf_t *dc, const char *url)
 {
     int i;
-    if (!gf_server_conf(r->server)->webhook_secret) {
+    if (!gf_server_conf(r->server)->webhook_secrets) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(4030)
                       "a create asked for a webhook, but this server has no "
                       "GenFlowWebhookSecretFile to sign deliveries with");

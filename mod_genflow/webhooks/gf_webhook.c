@@ -98,6 +98,63 @@ const char *gf_webhook_sign(apr_pool_t *p, const char *secret, const char *id,
     return out;
 }
 
+const char *gf_webhook_sign_all(apr_pool_t *p, const apr_array_header_t *secrets,
+                                const char *id, const char *timestamp, const char *body,
+                                apr_size_t body_len)
+{
+    const char *all = NULL, *one;
+    int i;
+
+    for (i = 0; secrets && i < secrets->nelts; i++) {
+        one = gf_webhook_sign(p, APR_ARRAY_IDX(secrets, i, const char *), id, timestamp, body,
+                              body_len);
+        if (!one) return NULL;
+        all = all ? apr_pstrcat(p, all, " ", one, NULL) : one;
+    }
+    return all;
+}
+
+apr_array_header_t *gf_webhook_secrets_parse(apr_pool_t *p, const char *text, const char **err)
+{
+    apr_array_header_t *secrets = apr_array_make(p, 2, sizeof(const char *));
+    char *line = apr_pstrdup(p, text ? text : ""), *next;
+    int n;
+
+    for (n = 1; line; line = next, n++) {
+        const char *why;
+        char *end;
+        if ((next = strchr(line, '\n')) != NULL) *next++ = '\0';
+        end = line + strlen(line);
+        while (apr_isspace(*line)) line++;
+        while (end > line && apr_isspace(end[-1])) *--end = '\0';
+        if (!*line || *line == '#') continue;
+        if ((why = gf_webhook_secret_check(p, line)) != NULL) {
+            *err = apr_psprintf(p, "line %d: %s", n, why);
+            return NULL;
+        }
+        if (secrets->nelts == GF_WEBHOOK_SECRETS_MAX) {
+            *err = apr_psprintf(p, "at most %d secrets", GF_WEBHOOK_SECRETS_MAX);
+            return NULL;
+        }
+        APR_ARRAY_PUSH(secrets, const char *) = line;
+    }
+    if (!secrets->nelts) {
+        *err = "no secret in the file";
+        return NULL;
+    }
+    return secrets;
+}
+
+long gf_webhook_retry_delay_ms(long first_secs, int attempt, long max_secs, apr_uint32_t rnd)
+{
+    long d = first_secs > 0 ? first_secs : 1;
+    int i;
+
+    for (i = 1; i < attempt && d < max_secs; i++) d *= 2;
+    if (d > max_secs) d = max_secs;
+    return d * 1000 / 100 * (80 + (long)(rnd % 41));
+}
+
 const char *gf_webhook_verify_replicate(apr_pool_t *p, const char *secret, const char *id,
                                         const char *timestamp, const char *signatures,
                                         const char *body, apr_size_t body_len, apr_time_t now)

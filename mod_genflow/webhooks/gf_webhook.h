@@ -32,8 +32,31 @@ const char *gf_webhook_verify_replicate(apr_pool_t *p, const char *secret, const
 const char *gf_webhook_sign(apr_pool_t *p, const char *secret, const char *id,
                             const char *timestamp, const char *body, apr_size_t body_len);
 
+/* The webhook-signature header of one delivery under several secrets
+ * (newest first): one "v1,…" entry per secret, space separated, so a
+ * receiver that knows any one of them verifies it while the site rotates.
+ * NULL on failure or without a secret. */
+const char *gf_webhook_sign_all(apr_pool_t *p, const apr_array_header_t *secrets,
+                                const char *id, const char *timestamp, const char *body,
+                                apr_size_t body_len);
+
 /* NULL when secret is "whsec_" and 24 to 64 bytes in base64, else why not. */
 const char *gf_webhook_secret_check(apr_pool_t *p, const char *secret);
+
+/* The most secrets one file may hold (rotation needs two; a few spare). */
+#define GF_WEBHOOK_SECRETS_MAX 8
+
+/* The secrets of a secret file: one a line, newest first; blank lines and
+ * lines starting with '#' are skipped. Each must pass
+ * gf_webhook_secret_check. Returns an array of const char *, or NULL and
+ * *err (which names the line, never the secret). */
+apr_array_header_t *gf_webhook_secrets_parse(apr_pool_t *p, const char *text, const char **err);
+
+/* Milliseconds before delivery attempt number attempt + 1 after attempt
+ * failed (attempt is 1-based): first_secs, doubling, at most max_secs, then
+ * spread to 80..120 % by rnd so that deliveries failing together do not
+ * return together. */
+long gf_webhook_retry_delay_ms(long first_secs, int attempt, long max_secs, apr_uint32_t rnd);
 
 /* keys: raw 32-byte Ed25519 public keys. */
 const char *gf_webhook_verify_fal(apr_pool_t *p, const apr_array_header_t *keys,

@@ -245,6 +245,64 @@ START_TEST(kind_methods)
 }
 END_TEST
 
+/* Rotation: a file of secrets, newest first, signs every delivery with
+ * each, and the old secret's entry is the one it signed with alone. */
+START_TEST(secret_rotation)
+{
+    const char *err = NULL, *all;
+    apr_array_header_t *secrets;
+
+    secrets = gf_webhook_secrets_parse(test_pool, "# newest first\n"
+                                       "whsec_c2VjcmV0LW51bWJlci10d28taXMtbmV3ZXI=\r\n\n"
+                                       "  " VECTOR_SECRET "  \n", &err);
+    ck_assert_msg(secrets != NULL, "%s", err);
+    ck_assert_int_eq(secrets->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(secrets, 1, const char *), VECTOR_SECRET);
+    all = gf_webhook_sign_all(test_pool, secrets, VECTOR_ID, VECTOR_TS, VECTOR_BODY,
+                              strlen(VECTOR_BODY));
+    ck_assert_ptr_nonnull(all);
+    ck_assert_ptr_nonnull(strchr(all, ' '));
+    ck_assert_str_eq(strchr(all, ' ') + 1, VECTOR_SIG);
+    ck_assert_ptr_null(gf_webhook_verify_replicate(test_pool, VECTOR_SECRET, VECTOR_ID, VECTOR_TS,
+                                                   all, VECTOR_BODY, strlen(VECTOR_BODY),
+                                                   apr_time_from_sec(1614265330)));
+    ck_assert_ptr_null(gf_webhook_sign_all(test_pool, NULL, "a", "1", "", 0));
+
+    /* Refusals name the line and never echo the secret. */
+    ck_assert_ptr_null(gf_webhook_secrets_parse(test_pool, VECTOR_SECRET "\nnot-a-secret\n", &err));
+    ck_assert_str_eq(err, "line 2: the secret must start with whsec_ (Standard Webhooks)");
+    ck_assert_ptr_null(gf_webhook_secrets_parse(test_pool, "\n# only a comment\n", &err));
+    ck_assert_str_eq(err, "no secret in the file");
+    ck_assert_ptr_null(gf_webhook_secrets_parse(test_pool, apr_pstrcat(test_pool,
+        VECTOR_SECRET "\n", VECTOR_SECRET "\n", VECTOR_SECRET "\n", VECTOR_SECRET "\n",
+        VECTOR_SECRET "\n", VECTOR_SECRET "\n", VECTOR_SECRET "\n", VECTOR_SECRET "\n",
+        VECTOR_SECRET "\n", NULL), &err));
+    ck_assert_str_eq(err, "at most 8 secrets");
+}
+END_TEST
+
+/* Retries double up to the cap, spread 80..120 %: the whole range is
+ * reached, nothing outside it. */
+START_TEST(retry_jitter)
+{
+    long lo = 1L << 30, hi = 0, d;
+    apr_uint32_t r;
+
+    for (r = 0; r < 41; r++) {
+        d = gf_webhook_retry_delay_ms(1, 1, 7200, r);
+        if (d < lo) lo = d;
+        if (d > hi) hi = d;
+    }
+    ck_assert_int_eq(lo, 800);
+    ck_assert_int_eq(hi, 1200);
+    ck_assert_int_eq(gf_webhook_retry_delay_ms(1, 1, 7200, 41 + 5), 850);     /* rnd wraps */
+    ck_assert_int_eq(gf_webhook_retry_delay_ms(5, 3, 7200, 20), 20000);      /* 5·2² at 100 % */
+    ck_assert_int_eq(gf_webhook_retry_delay_ms(5, 40, 7200, 20), 7200000);   /* capped */
+    ck_assert_int_eq(gf_webhook_retry_delay_ms(5, 40, 7200, 40), 8640000);   /* cap, then spread */
+    ck_assert_int_eq(gf_webhook_retry_delay_ms(0, 1, 7200, 20), 1000);       /* at least 1 s */
+}
+END_TEST
+
 Suite *webhook_suite(void)
 {
     Suite *s = suite_create("webhook");
@@ -255,6 +313,8 @@ Suite *webhook_suite(void)
     tcase_add_test(tc, replicate_binary_body);
     tcase_add_test(tc, fal_keys_malformed);
     tcase_add_test(tc, kind_methods);
+    tcase_add_test(tc, secret_rotation);
+    tcase_add_test(tc, retry_jitter);
     suite_add_tcase(s, tc);
     return s;
 }
