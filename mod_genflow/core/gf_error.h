@@ -46,6 +46,11 @@
 #define GF_JOB_EXPIRED             "EXPIRED"
 #define GF_JOB_QUEUE_TIMEOUT       "QUEUE_TIMEOUT"  /* waited past GenFlowPendingTTL for a place */
 #define GF_JOB_CANCELLED           "CANCELLED"
+/* The request's own Cancel-After passed: before any provider took it
+ * (ABORTED, cancelled by the sweep) or while it ran (CANCEL_AFTER, the
+ * provider's job cancelled). Both cancelled, both refunded. */
+#define GF_JOB_ABORTED             "ABORTED"
+#define GF_JOB_CANCEL_AFTER        "CANCEL_AFTER"
 
 /* The code an error answer with this HTTP status carries when nothing more
  * specific is known (used for errors httpd itself raises, e.g. a 401 from

@@ -287,6 +287,14 @@ static int parse_parameters(apr_pool_t *p, json_object *obj, gf_input_t *in,
     return 1;
 }
 
+int gf_input_cancel_after(apr_pool_t *p, json_object *v, int *seconds, gf_input_error_t *err)
+{
+    double d;
+    if (!get_number(p, v, "cancelAfter", 1, GF_CANCEL_AFTER_MAX, 1, &d, err)) return 0;
+    *seconds = (int)d;
+    return 1;
+}
+
 int gf_input_parse(apr_pool_t *p, json_object *body, unsigned needs,
                    gf_input_t *in, gf_input_error_t *err)
 {
@@ -320,6 +328,8 @@ int gf_input_parse(apr_pool_t *p, json_object *body, unsigned needs,
             ok = get_webhook(p, val, &in->webhook, err);
         else if (!strcmp(key, "webhookEvents"))
             ok = get_webhook_events(p, val, &in->webhook_events, err);
+        else if (!strcmp(key, "cancelAfter"))
+            ok = gf_input_cancel_after(p, val, &in->cancel_after, err);
         else
             ok = fail(err, p, apr_pstrdup(p, key), "%s is not a known field", key);
         if (!ok) {
@@ -380,6 +390,9 @@ const char *gf_input_to_json(apr_pool_t *p, const gf_input_t *in)
         }
         add_str(o, "webhook", in->webhook);
         json_object_object_add(o, "webhookEvents", events);
+    }
+    if (in->cancel_after > 0) {
+        json_object_object_add(o, "cancelAfter", json_object_new_int(in->cancel_after));
     }
     return gf_json_dump(p, o);
 }

@@ -15,6 +15,8 @@
 #define GF_URL_MAX_CHARS         2048
 #define GF_PRESET_MAX_CHARS      64
 #define GF_SEED_MAX              4294967294.0
+/* cancelAfter's bounds here; the type's deadline bounds it again in the glue. */
+#define GF_CANCEL_AFTER_MAX      86400
 /* sourceImage may name one of the user's uploads: "upload:<uuid>". */
 #define GF_UPLOAD_REF_PREFIX     "upload:"
 
@@ -41,6 +43,8 @@ typedef struct {
     apr_uint64_t seed;
     const char *webhook;         /* where the site's backend hears of it, or NULL */
     unsigned webhook_events;     /* GF_WEBHOOK_* (the terminal ones by default) */
+    int cancel_after;            /* seconds from the request the client still wants
+                                  * it (cancelAfter, or Cancel-After), 0: none */
 } gf_input_t;
 
 /* The events a create's webhookEvents may name. */
@@ -59,6 +63,10 @@ typedef struct {
  * *err. */
 int gf_input_parse(apr_pool_t *p, json_object *body, unsigned needs,
                    gf_input_t *in, gf_input_error_t *err);
+
+/* cancelAfter alone (generate of a created generation takes it beside
+ * generationId): 1 and *seconds, or 0 and *err. */
+int gf_input_cancel_after(apr_pool_t *p, json_object *v, int *seconds, gf_input_error_t *err);
 
 /* Canonical JSON of the validated input (stored with the generation so a
  * retry or an idempotent replay sees exactly what was accepted). */

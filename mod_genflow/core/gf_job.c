@@ -68,6 +68,23 @@ static void fail(gf_decision_t *d, const char *code, const char *message)
     d->message = message;
 }
 
+/* The deadline ends the generation: TIMEOUT, or, when it was the
+ * request's own Cancel-After, cancelled with CANCEL_AFTER. An accepted job
+ * (job) is cancelled at the provider: nobody will collect its picture. */
+static void end_at_deadline(const gf_job_state_t *st, gf_decision_t *d, int job,
+                            const char *why)
+{
+    if (st->cancel_at && st->cancel_at <= st->deadline) {
+        fail(d, GF_JOB_CANCEL_AFTER, why ? "its Cancel-After leaves no time for another retry"
+                                         : "its Cancel-After passed while it was running");
+        d->cancelled = 1;
+    }
+    else {
+        fail(d, GF_JOB_TIMEOUT, why ? why : "the generation did not finish before its deadline");
+    }
+    d->cancel_job = job;
+}
+
 int gf_job_before_call(const gf_job_state_t *st, gf_decision_t *d)
 {
     memset(d, 0, sizeof(*d));
@@ -76,7 +93,7 @@ int gf_job_before_call(const gf_job_state_t *st, gf_decision_t *d)
         return 1;
     }
     if (st->now >= st->deadline) {
-        fail(d, GF_JOB_TIMEOUT, "the generation did not finish before its deadline");
+        end_at_deadline(st, d, st->polling, NULL);
         return 1;
     }
     if (st->rescued && !st->polling && st->submit_once
@@ -104,7 +121,7 @@ void gf_job_decide(const gf_job_state_t *st, const gf_provider_result_t *res,
         return;
     }
     if (st->now >= st->deadline) {
-        fail(d, GF_JOB_TIMEOUT, "the generation did not finish before its deadline");
+        end_at_deadline(st, d, st->polling || res->provider_job_id, NULL);
         return;
     }
     if ((st->polling || res->provider_job_id) && res->error_code && res->transient) {
@@ -154,7 +171,7 @@ void gf_job_decide(const gf_job_state_t *st, const gf_provider_result_t *res,
         }
         /* No time left for another try here. */
         if (!more) {
-            fail(d, GF_JOB_TIMEOUT, "no time left before the deadline for another retry");
+            end_at_deadline(st, d, 0, "no time left before the deadline for another retry");
             return;
         }
     }

@@ -51,7 +51,8 @@ typedef struct {
                              * child, a submission cut off at exit) */
     apr_time_t now;
     apr_time_t started;     /* the generation's first attempt (0: unknown) */
-    apr_time_t deadline;    /* started_at + GenFlowDeadline */
+    apr_time_t deadline;    /* started_at + GenFlowDeadline, or cancel_at if nearer */
+    apr_time_t cancel_at;   /* the request's own deadline (Cancel-After), 0: none */
 } gf_job_state_t;
 
 typedef struct {
@@ -60,6 +61,10 @@ typedef struct {
     int poll_failed;            /* POLL after a failed poll: count it, keep the job */
     const char *code;           /* for FAIL: the job error code */
     const char *message;
+    int cancelled;              /* FAIL as cancelled, not failed: the request's
+                                 * Cancel-After ended it (CANCEL_AFTER) */
+    int cancel_job;             /* FAIL at the deadline with a job accepted: cancel
+                                 * it at the provider (best effort) */
 } gf_decision_t;
 
 /* What to do before any call, from the claimed row alone: 1 with d

@@ -115,6 +115,40 @@ int gf_prefer_wait(const char *prefer, int max, int *seconds)
     return 0;
 }
 
+int gf_cancel_after(const char *value, long *seconds)
+{
+    static const struct { char unit; long secs; } UNITS[] = { {'h', 3600}, {'m', 60}, {'s', 1} };
+    const char *s = value;
+    long total = 0;
+    size_t next = 0;
+
+    if (!s) return 0;
+    while (*s == ' ' || *s == '\t') s++;
+    if (!isdigit((unsigned char)*s)) return 0;
+    while (isdigit((unsigned char)*s)) {
+        long n = 0;
+        size_t u;
+        for (; isdigit((unsigned char)*s); s++) {
+            if (n > 86400) return 0;
+            n = n * 10 + (*s - '0');
+        }
+        if (!*s || *s == ' ' || *s == '\t') {
+            if (next) return 0;                 /* "1m30": a unit is missing */
+            total = n;
+            break;
+        }
+        for (u = next; u < 3 && UNITS[u].unit != *s; u++) ;
+        if (u == 3 || n > 86400) return 0;      /* unknown, repeated or out of order */
+        total += n * UNITS[u].secs;
+        next = u + 1;
+        s++;
+    }
+    while (*s == ' ' || *s == '\t') s++;
+    if (*s || total > 86400) return 0;
+    *seconds = total;
+    return 1;
+}
+
 const char GF_QUERY_BAD[] = "";
 
 const char *gf_query_arg(apr_pool_t *p, const char *query, const char *name)

@@ -38,6 +38,13 @@ int gf_uuid_valid(const char *s);
  * *seconds (clamped to 0..max) when present and well formed, else 0. */
 int gf_prefer_wait(const char *prefer, int max, int *seconds);
 
+/* Read a Cancel-After header: whole seconds ("90"), or a duration of
+ * hours, minutes and seconds in that order as Replicate writes it ("1m30s",
+ * "2h", "45s"), at most a day. Returns 1 and sets *seconds when well
+ * formed, else 0 (the caller then answers 400; the range against the
+ * type's deadline is its business). */
+int gf_cancel_after(const char *value, long *seconds);
+
 /* The value of name in a query string (URL-decoded, in p), NULL when it
  * is absent, or GF_QUERY_BAD when it is there but unusable: malformed
  * %-escapes, %00, or not valid UTF-8. (Never "absent" for a bad value: a

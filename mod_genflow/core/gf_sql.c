@@ -20,7 +20,7 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "create", "queue", "get", "claim", "schedule", "complete", "fail", "input", "expire",
     "prune", "wake", "history", "admin_list", "admin_delete", "metrics", "renew", "release",
     "accepted", "claim_polls", "release_rest", "create_queue", "history_next", "admin_status",
-    "admin_user", "expire_line", "expire_late", "strays", "keep"
+    "admin_user", "expire_line", "expire_late", "strays", "keep", "abort"
 };
 
 /* The status object of docs/api.md, built from the row's own columns
@@ -206,11 +206,13 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
     " acct AS (SELECT res.user_id FROM res WHERE res.user_id IS NOT NULL)," \
     TURN \
     " gen AS (INSERT INTO {T} (id, user_id, prompt, user_prompt, preset, source_image," \
-    "   aspect_ratio, seed, input, estimated_cost, max_retries, chain, deadline_secs, server_name" \
-    QUEUE_COLS ")" \
+    "   aspect_ratio, seed, input, estimated_cost, max_retries, chain, deadline_secs, server_name," \
+    "   cancel_at" QUEUE_COLS ")" \
     "  SELECT args.id, acct.user_id, args.prompt, args.user_prompt, args.preset, args.source_image," \
     "   args.aspect_ratio, args.seed, args.input, args.cost, args.max_retries, args.chain," \
-    "   args.deadline_secs, args.server_name" QUEUE_VALS " FROM acct, args" \
+    "   args.deadline_secs, args.server_name," \
+    "   now() + make_interval(secs => (args.input->>'cancelAfter')::int)" \
+    QUEUE_VALS " FROM acct, args" \
     "  RETURNING id, user_id, estimated_cost, prompt, created_at)," \
     " used AS (UPDATE genflow_uploads u SET last_used_at = now() FROM gen, args" \
     "  WHERE u.id = (CASE WHEN left(args.source_image, 7) = 'upload:'" \
@@ -235,7 +237,8 @@ static const char CREATE_QUEUED_SQL[] =
                     ", now(), now(), (SELECT t.last_turn FROM turn t)");
 
 /* args: id, user, Idempotency-Key and owner token (or NULL), per-user
- * active limit (0 = none). Hands the owner's pending generation to the
+ * active limit (0 = none), Cancel-After seconds from now (0: the create's
+ * stands). Hands the owner's pending generation to the
  * workers (the row's trigger notifies them), counts it active and links it
  * to the key's record, all in one statement, or writes nothing: no row when
  * the generation is not the owner's pending, never queued one, or when the
@@ -247,7 +250,7 @@ static const char CREATE_QUEUED_SQL[] =
  * of one user never pass the limit. */
 static const char QUEUE_SQL[] =
     "WITH args AS (SELECT %s::uuid AS id, %s::text AS user_id, %s::text AS idem_key,"
-    " %s::text AS idem_owner, %d::int AS max_active),"
+    " %s::text AS idem_owner, %d::int AS max_active, %d::int AS cancel_after),"
     " pick AS (SELECT g.id, g.user_id, g.cur_provider FROM {T} g, args"
     "  WHERE g.id = args.id AND g.user_id = args.user_id AND g.status = 'pending'"
     "   AND g.queued_at IS NULL FOR UPDATE OF g),"
@@ -256,6 +259,8 @@ static const char QUEUE_SQL[] =
     " acct AS (SELECT res.user_id FROM res WHERE res.user_id IS NOT NULL),"
     TAKE_TURN("(SELECT k.cur_provider FROM pick k)", "acct.user_id", "acct")
     " q AS (UPDATE {T} g SET queued_at = now(), next_attempt_at = now(),"
+    "   cancel_at = CASE WHEN args.cancel_after > 0"
+    "                    THEN now() + make_interval(secs => args.cancel_after) ELSE g.cancel_at END,"
     "   turn = (SELECT t.last_turn FROM turn t) FROM acct, args"
     "  WHERE g.id = args.id AND g.user_id = acct.user_id AND g.status = 'pending'"
     "   AND g.queued_at IS NULL RETURNING g.*),"
@@ -331,15 +336,17 @@ static const char QUEUE_SQL[] =
 #define CLAIM_BY_TID "g.ctid = pick.tid AND g.id = pick.id"
 
 /* What a claim sets: a lease, the attempt's number (which guards every
- * later write of the attempt), and the first claim's start and deadline;
- * next_attempt_at moves to the lease's end, where a rescue would find the
- * row due. */
+ * later write of the attempt), and the first claim's start and deadline
+ * (GenFlowDeadline from now, or the request's own cancel_at if nearer:
+ * the deadline rules then end it in time); next_attempt_at moves to the
+ * lease's end, where a rescue would find the row due. */
 #define CLAIM_SET \
     "UPDATE {T} g SET status = 'processing', lease_owner = " ARG("owner") ", woken_at = NULL," \
     "  lease_until = now() + make_interval(secs => " ARG("lease") ")," \
     "  next_attempt_at = now() + make_interval(secs => " ARG("lease") ")," \
     "  attempts = g.attempts + 1, started_at = COALESCE(g.started_at, now())," \
-    "  deadline_at = COALESCE(g.deadline_at, now() + make_interval(secs => g.deadline_secs))"
+    "  deadline_at = COALESCE(g.deadline_at," \
+    "   LEAST(now() + make_interval(secs => g.deadline_secs), g.cancel_at))"
 
 /* The places the claimed rows hold (row n takes place n), and the rate's
  * next start, S/N after this one (or after the last, if that is later):
@@ -375,11 +382,12 @@ static const char QUEUE_SQL[] =
     "  c.poll_errors, (c.prev_owner IS NOT NULL)::int::text," \
     "  (extract(epoch FROM c.started_at) * 1000)::bigint::text, c.preset," \
     "  c.input->'parameters'->>'strength', c.server_name," \
+    "  (extract(epoch FROM c.cancel_at) * 1000)::bigint::text," \
     "  place.place::text, 'claimed', NULL::text" \
     " FROM claimed c LEFT JOIN place ON place.n = c.n" \
     " UNION ALL" \
     " SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL," \
-    "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, gate.state," \
+    "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, gate.state," \
     "  CASE gate.state" \
     "   WHEN 'paused' THEN (SELECT (extract(epoch FROM max(lim.paused_until)) * 1000)::bigint FROM lim)" \
     "   WHEN 'rate' THEN (SELECT (extract(epoch FROM max(lim.next_start_at)) * 1000)::bigint FROM lim)" \
@@ -417,6 +425,8 @@ static const char CLAIM_SQL[] =
     "  WHERE (SELECT state FROM gate) = 'open' AND NOT EXISTS (SELECT 1 FROM again)"
     "   AND d.status = 'pending' AND d.queued_at IS NOT NULL"
     "   AND d.cur_provider = " ARG("provider") SERVED_BY("d", ARG("names"))
+    /* Past its own Cancel-After before it started: the sweep's (ABORTED). */
+    "   AND (d.cancel_at IS NULL OR d.cancel_at > now())"
     "  ORDER BY d.turn, d.next_attempt_at LIMIT 1 FOR UPDATE OF d SKIP LOCKED),"
     " pick AS (SELECT id, tid, prev_owner, 1::bigint AS n FROM again"
     "  UNION ALL SELECT id, tid, prev_owner, 1::bigint FROM fresh),"
@@ -609,17 +619,18 @@ static const char INPUT_SQL[] =
     "SELECT g.status, g.input::text FROM {T} g WHERE g.id = %s::uuid AND g.user_id = %s";
 
 /* A sweep's finalization: the rows gen picked (up to 100, skipping
- * locked ones) failed with their code, each refunded, the refunds summed
- * per user into the account in one statement (and the day's allowance of
- * those created today); ACTIVE gives back the active count of rows that
- * were queued (SWEEP_QUEUED), or nothing for rows never queued. Returns
- * how many. */
-#define SWEEP_QUEUED "   active = greatest(a.active - pu.n, 0),"
-#define SWEEP_REFUND(code, ACTIVE) \
+ * locked ones) failed or cancelled with their code (the ledger's reason),
+ * each refunded, the refunds summed per user into the account in one
+ * statement (and the day's allowance of those created today); ACTIVE gives
+ * back the active count of the rows that were queued (SWEEP_QUEUED), or
+ * nothing for a sweep of rows never queued. Returns how many. */
+#define SWEEP_QUEUED "   active = greatest(a.active - pu.queued, 0),"
+#define SWEEP_REFUND(ACTIVE) \
     " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)" \
-    "  SELECT user_id, 'refund', estimated_cost, '{Y}', id, '" code "' FROM gen" \
+    "  SELECT user_id, 'refund', estimated_cost, '{Y}', id, error_code FROM gen" \
     "  RETURNING user_id, amount, generation_id)," \
-    " per_user AS (SELECT led.user_id, sum(led.amount) AS amount, count(*) AS n," \
+    " per_user AS (SELECT led.user_id, sum(led.amount) AS amount," \
+    "   count(*) FILTER (WHERE gen.queued_at IS NOT NULL) AS queued," \
     "   sum(CASE WHEN (gen.created_at AT TIME ZONE 'UTC')::date = " UTC_TODAY \
     "            THEN led.amount ELSE 0 END) AS today," \
     "   sum(CASE WHEN " UTC_WEEK_OF("gen.created_at") " = " UTC_WEEK \
@@ -649,7 +660,7 @@ static const char EXPIRE_SQL[] =
     "     ORDER BY d.created_at LIMIT 100 FOR UPDATE SKIP LOCKED))"
     "   AND g.status = 'pending' AND g.queued_at IS NULL"
     "  RETURNING g.*),"
-    SWEEP_REFUND("EXPIRED", "");
+    SWEEP_REFUND("");
 
 /* args: TTL seconds (GenFlowPendingTTL), server names (SERVED_BY).
  * Queued generations of these servers that waited in the line longer
@@ -670,17 +681,23 @@ static const char EXPIRE_QUEUED_SQL[] =
     "     ORDER BY d.next_attempt_at LIMIT 100 FOR UPDATE SKIP LOCKED))"
     "   AND g.status = 'pending' AND g.queued_at IS NOT NULL"
     "  RETURNING g.*),"
-    SWEEP_REFUND("QUEUE_TIMEOUT", SWEEP_QUEUED);
+    SWEEP_REFUND(SWEEP_QUEUED);
 
 /* args: grace seconds. Started generations without a provider job and
  * without a live lease, past their deadline by more than the grace (no
  * attempt took them to fail them: their provider had no place), become
- * failed/TIMEOUT (<table>_deadline). Those with a job are left to their
+ * failed/TIMEOUT, or cancelled/CANCEL_AFTER when the deadline was the
+ * request's own (<table>_deadline). Those with a job are left to their
  * polls, which also cancel the job. */
+#define OWN_DEADLINE "g.cancel_at IS NOT NULL AND g.cancel_at <= g.deadline_at"
 static const char EXPIRE_OVERDUE_SQL[] =
     "WITH args AS (SELECT %d::int AS grace),"
-    " gen AS (UPDATE {T} g SET status = 'failed', error_code = 'TIMEOUT',"
-    "   error_message = 'not finished by its deadline', credits_charged = 0,"
+    " gen AS (UPDATE {T} g SET"
+    "   status = CASE WHEN " OWN_DEADLINE " THEN 'cancelled' ELSE 'failed' END,"
+    "   error_code = CASE WHEN " OWN_DEADLINE " THEN 'CANCEL_AFTER' ELSE 'TIMEOUT' END,"
+    "   error_message = CASE WHEN " OWN_DEADLINE
+    "    THEN 'its Cancel-After passed while it waited to be tried again'"
+    "    ELSE 'not finished by its deadline' END, credits_charged = 0,"
     "   finished_at = now(), lease_owner = NULL, lease_until = NULL"
     "  WHERE g.id = ANY(ARRAY(SELECT d.id FROM {T} d WHERE d.status = 'processing'"
     "     AND d.deadline_at < now() - make_interval(secs => " ARG("grace") ")"
@@ -688,7 +705,25 @@ static const char EXPIRE_OVERDUE_SQL[] =
     "     ORDER BY d.deadline_at LIMIT 100 FOR UPDATE SKIP LOCKED))"
     "   AND g.status = 'processing' AND (g.lease_until IS NULL OR g.lease_until < now())"
     "  RETURNING g.*),"
-    SWEEP_REFUND("TIMEOUT", SWEEP_QUEUED);
+    SWEEP_REFUND(SWEEP_QUEUED);
+
+/* args: how many at most. Generations still waiting for their first
+ * attempt when their own Cancel-After passed (created, or queued behind
+ * their provider's limits) are cancelled with ABORTED, oldest deadline
+ * first (<table>_cancel_at): no provider was called, the reservation is
+ * refunded, and queued ones give back their active count. */
+static const char ABORT_SQL[] =
+    "WITH args AS (SELECT %d::int AS batch),"
+    " gen AS (UPDATE {T} g SET status = 'cancelled', error_code = 'ABORTED',"
+    "   error_message = 'not started before its Cancel-After: no provider was called,"
+    " nothing is charged',"
+    "   credits_charged = 0, finished_at = now()"
+    "  WHERE g.id = ANY(ARRAY(SELECT d.id FROM {T} d WHERE d.cancel_at IS NOT NULL"
+    "     AND d.status = 'pending' AND d.cancel_at <= now()"
+    "     ORDER BY d.cancel_at LIMIT " ARG("batch") " FOR UPDATE SKIP LOCKED))"
+    "   AND g.status = 'pending'"
+    "  RETURNING g.*),"
+    SWEEP_REFUND(SWEEP_QUEUED);
 
 /* args: retention seconds. Failed and cancelled rows older than that go;
  * completed rows are the user's gallery and stay; the ledger stays. */
@@ -833,7 +868,7 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
         ADMIN_DELETE_SQL, METRICS_SQL, RENEW_SQL, RELEASE_SQL, ACCEPTED_SQL,
         CLAIM_POLLS_SQL, RELEASE_REST_SQL, CREATE_QUEUED_SQL, HISTORY_AFTER_SQL,
         ADMIN_LIST_STATUS_SQL, ADMIN_LIST_USER_SQL, EXPIRE_QUEUED_SQL, EXPIRE_OVERDUE_SQL,
-        LINE_PROVIDERS_SQL, KEEP_SQL
+        LINE_PROVIDERS_SQL, KEEP_SQL, ABORT_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {

@@ -49,6 +49,7 @@ typedef enum {
     GF_SQL_EXPIRE_OVERDUE, /* sweep: started, unclaimed past the deadline → TIMEOUT */
     GF_SQL_LINE_PROVIDERS, /* providers of queued rows that the chains no longer name */
     GF_SQL_KEEP,         /* a poll kept by its child: the lease to cover the next polls */
+    GF_SQL_ABORT,        /* sweep: never started by its Cancel-After → cancelled/ABORTED */
     GF_SQL_TYPE_OPS
 } gf_sql_type_op_t;
 
@@ -88,7 +89,7 @@ typedef enum {
     GF_CLAIM_RETRY_COUNT, GF_CLAIM_MAX_RETRIES, GF_CLAIM_POLL_COUNT, GF_CLAIM_PROVIDER_JOB_ID,
     GF_CLAIM_ATTEMPTS, GF_CLAIM_DEADLINE_MS, GF_CLAIM_PROVIDER_STATE, GF_CLAIM_POLL_ERRORS,
     GF_CLAIM_RESCUED, GF_CLAIM_STARTED_MS, GF_CLAIM_PRESET, GF_CLAIM_STRENGTH,
-    GF_CLAIM_SERVER_NAME, GF_CLAIM_PLACE, GF_CLAIM_GATE, GF_CLAIM_GATE_UNTIL,
+    GF_CLAIM_SERVER_NAME, GF_CLAIM_CANCEL_MS, GF_CLAIM_PLACE, GF_CLAIM_GATE, GF_CLAIM_GATE_UNTIL,
     GF_CLAIM_COLS
 } gf_sql_claim_col_t;
 

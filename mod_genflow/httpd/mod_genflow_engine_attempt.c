@@ -128,6 +128,7 @@ static void job_state(const gf_claim_t *c, int chain_len, const gf_provider_t *p
     js->submit_once = prov && prov->kind->poll;
     js->rescued = c->rescued;
     js->deadline = c->deadline;
+    js->cancel_at = c->cancel_at;
     js->started = c->started;
     js->now = apr_time_now();
 }

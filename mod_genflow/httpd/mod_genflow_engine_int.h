@@ -74,7 +74,8 @@ typedef struct {
     int chain_index, retry_count, max_retries, poll_count, poll_errors, attempts;
     const char *provider_job_id;
     const char *provider_state;
-    apr_time_t deadline;
+    apr_time_t deadline;         /* GenFlowDeadline's, or cancel_at if nearer */
+    apr_time_t cancel_at;        /* the request's own deadline (Cancel-After), or 0 */
     apr_time_t started;          /* the first attempt's start */
     const char *lease_owner;
     int rescued;                 /* the previous attempt ended without an outcome */

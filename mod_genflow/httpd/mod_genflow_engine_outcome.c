@@ -53,7 +53,8 @@ static gf_db_status_t record_outcome(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd
                            provider, model, c->lease_owner, attempt);
         break;
     case GF_NEXT_FAIL:
-        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_FAIL], &rows, 9, c->id, "failed",
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_FAIL], &rows, 9, c->id,
+                           dd.cancelled ? "cancelled" : "failed",
                            dd.code, dd.message ? dd.message : dd.code, provider, model,
                            c->lease_owner, attempt, NULL);
         break;
@@ -288,6 +289,24 @@ static void record_cost(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     gf_loop_blocking(cost_now, &k);
 }
 
+/* A generation ended at its deadline (or its Cancel-After) while its
+ * provider held an accepted job: the job is cancelled there, as a user's
+ * cancel does, so that it stops costing. After the row is final and with
+ * no pooled connection held; best effort (a job that finishes anyway is
+ * dropped: nothing collects it). */
+static void cancel_job(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                       const gf_provider_t *prov, const gf_provider_result_t *res)
+{
+    const char *job = res && res->provider_job_id ? res->provider_job_id : c->provider_job_id;
+    const char *state = res && res->provider_state ? res->provider_state : c->provider_state;
+
+    if (!job || !prov || !prov->kind->cancel) return;
+    prov->kind->cancel(prov, job, state, p);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1420)
+                 "type=%s id=%s: cancelled job %s at %s (its deadline passed)", c->type->name,
+                 c->id, ap_escape_logitem(p, job), prov->name);
+}
+
 int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
                             const gf_provider_t *prov, const gf_provider_result_t *res)
 {
@@ -324,5 +343,6 @@ int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, c
         return 1;
     }
     count_outcome(s, p, c, &dd, provider, res, rows);
+    if (dd.next == GF_NEXT_FAIL && dd.cancel_job) cancel_job(s, p, c, prov, res);
     return 1;
 }

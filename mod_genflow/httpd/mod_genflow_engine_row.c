@@ -48,6 +48,8 @@ static void fill_claim(const gf_type_t *t, const char *const *row, const char *l
     c->preset = row[GF_CLAIM_PRESET];
     c->strength = row[GF_CLAIM_STRENGTH];
     c->server_name = row[GF_CLAIM_SERVER_NAME];
+    c->cancel_at = row[GF_CLAIM_CANCEL_MS]
+                   ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_CANCEL_MS])) : 0;
     c->lease_owner = lease_owner;
 }
 

@@ -4,7 +4,8 @@
  * generations expire after GenFlowCreatedTTL and are refunded, queued ones
  * that waited longer than GenFlowPendingTTL for a place fail with
  * QUEUE_TIMEOUT, started ones that no attempt took past their deadline
- * with TIMEOUT, old failed and cancelled rows go after GenFlowRetention,
+ * with TIMEOUT (or CANCEL_AFTER, when it was their own), ones whose own
+ * Cancel-After passed before they started are cancelled (ABORTED), old failed and cancelled rows go after GenFlowRetention,
  * generations no worker takes in time expire (genflow_expire_orphans),
  * users' turns and Idempotency-Key records go after a day, and the counts
  * of finished generations are folded. Each statement
@@ -30,6 +31,7 @@
  * so that a queue of 100,000 expiring at once is done in a minute, each
  * statement short. */
 #define SWEEP_BATCH      100
+#define SWEEP_BATCH_TEXT "100"
 #define SWEEP_REPEAT     20
 /* The counts' fold takes this many deltas a statement (20 a sweep: two
  * million, a second or two of PostgreSQL's time). */
@@ -90,6 +92,12 @@ void gf_engine_sweep_type(server_rec *s, apr_pool_t *p, const gf_type_t *t, cons
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1411)
                      "type=%s: %s started generations passed their deadline waiting for a "
                      "place of their provider (TIMEOUT, refunded)", t->name, n);
+    }
+    /* Their own Cancel-After passed before any provider took them. */
+    if ((n = swept(s, p, dbd, t->labels[GF_SQL_ABORT], SWEEP_BATCH_TEXT, NULL))) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1421)
+                     "type=%s: %s generations not started before their Cancel-After "
+                     "(cancelled, ABORTED, refunded)", t->name, n);
     }
     if (gf_conf_retention(sc) > 0
         && (n = swept(s, p, dbd, t->labels[GF_SQL_PRUNE], apr_ltoa(p, gf_conf_retention(sc)), NULL))) {

@@ -65,7 +65,7 @@ static int type_resume(request_rec *r, void *baton, const char *id)
         ap_dbd_t *dbd = gf_db_acquire(r);
         int rc;
         if (!dbd) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
-        if ((rc = gf_type_queue(r, dbd, dc, id, 0)) != GF_CONTINUE) return rc;
+        if ((rc = gf_type_queue(r, dbd, dc, id, 0, 0)) != GF_CONTINUE) return rc;
     }
     return gf_type_answer_when_done(r, dc, id, gf_type_requested_wait(r, dc));
 }

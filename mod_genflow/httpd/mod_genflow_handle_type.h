@@ -81,6 +81,10 @@ int gf_type_check_json_request(request_rec *r, const gf_dir_conf_t *dc, json_obj
  * when the user's active generations fill GenFlowMaxActive. */
 int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
                               json_object *body, int queued, gf_created_t *out);
+/* The request's own deadline: a Cancel-After header over *seconds (a
+ * body's cancelAfter, 0: none), at most the type's deadline. GF_CONTINUE
+ * with *seconds set, or the 400 sent. */
+int gf_type_cancel_after(request_rec *r, const gf_dir_conf_t *dc, int *seconds);
 /* 429 RATE_LIMIT with Retry-After: active (queued or processing) generations
  * of the user fill max_active. */
 int gf_type_send_active_limit(request_rec *r, long active, long max_active);
@@ -100,9 +104,11 @@ int gf_type_answer_when_done(request_rec *r, const gf_dir_conf_t *dc, const char
                              int wait_secs);
 /* Hand the caller's created generation to the workers within the active
  * limit: GF_CONTINUE when it is queued (now, or already: strict = 0, or a
- * re-run after a lost connection), else the answer sent (404, 409, 429). */
+ * re-run after a lost connection), else the answer sent (404, 409, 429).
+ * cancel_after: seconds from now the client still wants it (0: as the
+ * create said). */
 int gf_type_queue(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, const char *id,
-                  int strict);
+                  int strict, int cancel_after);
 int gf_type_handle_generate(request_rec *r, const gf_dir_conf_t *dc);
 int gf_type_handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
 int gf_type_handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);

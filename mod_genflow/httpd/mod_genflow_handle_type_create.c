@@ -234,6 +234,29 @@ static int check_webhook(request_rec *r, const gf_dir_conf_t *dc, const char *ur
                          "webhook: its origin is not one this API allows (GenFlowWebhookOrigins)");
 }
 
+int gf_type_cancel_after(request_rec *r, const gf_dir_conf_t *dc, int *seconds)
+{
+    const char *h = apr_table_get(r->headers_in, "Cancel-After");
+    const char *field = h ? "Cancel-After" : "cancelAfter";
+    long n;
+
+    if (h) {
+        if (!gf_cancel_after(h, &n) || n < 1) {
+            return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                                 "Cancel-After: give whole seconds (90) or a duration "
+                                 "(1m30s), at least 1 s");
+        }
+        *seconds = (int)n;
+    }
+    if (*seconds > gf_conf_deadline_secs(dc)) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             apr_psprintf(r->pool, "%s: at most %d s, the type's deadline "
+                                          "(GenFlowDeadline)", field,
+                                          gf_conf_deadline_secs(dc)));
+    }
+    return GF_CONTINUE;
+}
+
 /* The create's input, read and checked (its webhook, its prompt), with
  * its id and seed drawn and the statement's arguments (a) made from it.
  * GF_CONTINUE, or the result of the error answer it sent. */
@@ -248,6 +271,7 @@ static int prepare(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, json_
     if (!gf_input_parse(r->pool, body, gf_conf_needs(dc), in, &ierr)) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, ierr.message);
     }
+    if ((rc = gf_type_cancel_after(r, dc, &in->cancel_after)) != GF_CONTINUE) return rc;
     if (in->webhook && (rc = check_webhook(r, dc, in->webhook)) != GF_CONTINUE) return rc;
     if ((rc = build_prompt(r, dbd, dc, in, &prompt)) != GF_CONTINUE) return rc;
     if (!*prompt) {

@@ -18,6 +18,7 @@
 #include "httpd/mod_genflow_request.h"
 #include "httpd/mod_genflow_db.h"
 #include "core/gf_error.h"
+#include "core/gf_input.h"
 #include "core/gf_json.h"
 #include "core/gf_route.h"
 #include "core/gf_sql.h"
@@ -102,7 +103,7 @@ int gf_type_answer_when_done(request_rec *r, const gf_dir_conf_t *dc, const char
 #define QUEUE_PASSES 3
 
 int gf_type_queue(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, const char *id,
-                  int strict)
+                  int strict, int cancel_after)
 {
     gf_server_conf_t *sc = gf_server_conf(r->server);
     gf_req_t *rq = gf_req(r);
@@ -112,9 +113,9 @@ int gf_type_queue(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, const 
     int pass;
 
     for (pass = 0;; pass++) {
-        st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_QUEUE), &rows, 5, id, r->user,
+        st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_QUEUE), &rows, 6, id, r->user,
                           strict ? rq->idem_key : NULL, strict ? rq->idem_owner : NULL,
-                          apr_ltoa(r->pool, max_active));
+                          apr_ltoa(r->pool, max_active), apr_itoa(r->pool, cancel_after));
         if (st != GF_DB_OK) return gf_send_db_error(r, st);
         if (rows->nrows == 1) {
             rq->idem_linked = rq->idem_linked || (strict && rq->idem_key != NULL);
@@ -156,9 +157,9 @@ int gf_type_queue(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, const 
 /* Hand the owner's created generation to the workers and answer as
  * generate does; 404, 409 or 429 when it cannot be started. */
 static int queue_and_answer(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
-                            const char *id, int wait)
+                            const char *id, int wait, int cancel_after)
 {
-    int rc = gf_type_queue(r, dbd, dc, id, 1);
+    int rc = gf_type_queue(r, dbd, dc, id, 1, cancel_after);
     if (rc != GF_CONTINUE) return rc;
     return gf_type_answer_when_done(r, dc, id, wait);
 }
@@ -174,13 +175,36 @@ static int created_queued(request_rec *r, const gf_dir_conf_t *dc, const char *i
     return gf_type_answer_when_done(r, dc, id, wait);
 }
 
+/* generate of a created generation: {"generationId"} and at most its own
+ * deadline (cancelAfter, or the Cancel-After header). GF_CONTINUE with
+ * *cancel_after set, or the 400 sent. */
+static int generate_by_id_args(request_rec *r, const gf_dir_conf_t *dc, json_object *body,
+                               int *cancel_after)
+{
+    json_object *ca = NULL;
+    gf_input_error_t ierr;
+    int n = json_object_object_get_ex(body, "cancelAfter", &ca) ? 2 : 1;
+
+    if (json_object_object_length(body) != n) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             "generationId: give either generationId alone (with at most "
+                             "cancelAfter) or the create fields, not both");
+    }
+    *cancel_after = 0;
+    if (ca && !json_object_is_type(ca, json_type_null)
+        && !gf_input_cancel_after(r->pool, ca, cancel_after, &ierr)) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, ierr.message);
+    }
+    return gf_type_cancel_after(r, dc, cancel_after);
+}
+
 /* generate: {"generationId": "..."} alone, or the create fields. */
 int gf_type_handle_generate(request_rec *r, const gf_dir_conf_t *dc)
 {
     json_object *body = NULL, *idv = NULL;
     ap_dbd_t *dbd;
     const char *id;
-    int rc, wait;
+    int rc, wait, cancel_after = 0;
 
     if ((rc = gf_type_check_json_request(r, dc, &body)) != GF_CONTINUE) return rc;
     wait = gf_type_requested_wait(r, dc);
@@ -188,11 +212,7 @@ int gf_type_handle_generate(request_rec *r, const gf_dir_conf_t *dc)
 
     if (json_object_is_type(body, json_type_object)
         && json_object_object_get_ex(body, "generationId", &idv)) {
-        if (json_object_object_length(body) != 1) {
-            return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
-                                 "generationId: give either generationId alone or the create "
-                                 "fields, not both");
-        }
+        if ((rc = generate_by_id_args(r, dc, body, &cancel_after)) != GF_CONTINUE) return rc;
         if (!json_object_is_type(idv, json_type_string)
             || !gf_uuid_valid(json_object_get_string(idv))) {
             return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
@@ -210,7 +230,7 @@ int gf_type_handle_generate(request_rec *r, const gf_dir_conf_t *dc)
         return created_queued(r, dc, created.id, wait);
     }
 
-    return queue_and_answer(r, dbd, dc, id, wait);
+    return queue_and_answer(r, dbd, dc, id, wait, cancel_after);
 }
 
 /* POST {base}/retry/{id}: a failed or cancelled generation → a NEW one

@@ -114,6 +114,10 @@ START_TEST(rejects_bad_fields)
     rejects("{\"parameters\":{\"eta\":1}}", 0, "parameters.eta");
     rejects("{\"parameters\":[1]}", 0, "parameters");
     rejects("[1,2]", 0, "body");
+    rejects("{\"cancelAfter\":0}", 0, "cancelAfter");
+    rejects("{\"cancelAfter\":1.5}", 0, "cancelAfter");
+    rejects("{\"cancelAfter\":\"30\"}", 0, "cancelAfter");
+    rejects("{\"cancelAfter\":86401}", 0, "cancelAfter");
 }
 END_TEST
 
@@ -183,6 +187,12 @@ START_TEST(canonical_json_round_trips)
     ck_assert(gf_input_parse(test_pool, parse(j), 0, &again, &err));
     ck_assert_str_eq(again.prompt, "a \"quoted\" cat");
     ck_assert(again.has_seed && again.seed == 7);
+    ck_assert_int_eq(again.cancel_after, 0);
+    /* cancelAfter is kept with the input: a retry asks for the same. */
+    ck_assert(gf_input_parse(test_pool, parse("{\"prompt\":\"x\",\"cancelAfter\":45}"), 0,
+                             &in, &err));
+    ck_assert(gf_input_parse(test_pool, parse(gf_input_to_json(test_pool, &in)), 0, &again, &err));
+    ck_assert_int_eq(again.cancel_after, 45);
 }
 END_TEST
 

@@ -120,6 +120,54 @@ START_TEST(deadline_fails_with_timeout)
 }
 END_TEST
 
+/* The request's own Cancel-After as the deadline: the generation ends
+ * cancelled with CANCEL_AFTER, not failed with TIMEOUT, and an accepted
+ * job is to be cancelled at the provider (TIMEOUT's too). */
+START_TEST(cancel_after_cancels)
+{
+    gf_provider_result_t r = error(GF_JOB_NETWORK, 1), running;
+    gf_decision_t d;
+    gf_job_state_t st = state(0, 1, 0);
+
+    st.deadline = st.now + apr_time_from_sec(30);
+    st.cancel_at = st.deadline;
+    st.now = st.deadline;
+    gf_job_decide(&st, &r, 0, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_FAIL);
+    ck_assert_str_eq(d.code, GF_JOB_CANCEL_AFTER);
+    ck_assert_int_eq(d.cancelled, 1);
+    ck_assert_int_eq(d.cancel_job, 0);              /* no job was accepted */
+
+    /* Polling an accepted job at the deadline: before the call, cancel it. */
+    st.polling = 1;
+    ck_assert(gf_job_before_call(&st, &d));
+    ck_assert_str_eq(d.code, GF_JOB_CANCEL_AFTER);
+    ck_assert(d.cancelled && d.cancel_job);
+    /* A job accepted by this very attempt, answered at the deadline. */
+    st.polling = 0;
+    memset(&running, 0, sizeof(running));
+    running.provider_job_id = "job-1";
+    running.running = 1;
+    gf_job_decide(&st, &running, 0, &d);
+    ck_assert(d.next == GF_NEXT_FAIL && d.cancelled && d.cancel_job);
+
+    /* The type's deadline came first: TIMEOUT, failed, the job cancelled. */
+    st.cancel_at = st.deadline + apr_time_from_sec(1);
+    st.polling = 1;
+    ck_assert(gf_job_before_call(&st, &d));
+    ck_assert_str_eq(d.code, GF_JOB_TIMEOUT);
+    ck_assert(!d.cancelled && d.cancel_job);
+
+    /* No time left for a retry before the Cancel-After: cancelled now. */
+    st = state(0, 1, 0);
+    st.cancel_at = st.deadline = st.now + apr_time_from_sec(1);
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_FAIL);
+    ck_assert_str_eq(d.code, GF_JOB_CANCEL_AFTER);
+    ck_assert(d.cancelled && !d.cancel_job);
+}
+END_TEST
+
 /* Long-running jobs are polled less often: never less than a fifth of
  * their age, at most GF_POLL_LONG_CAP; a young job keeps the fast ramp. */
 START_TEST(long_jobs_back_off)
@@ -330,6 +378,7 @@ Suite *job_suite(void)
     tcase_add_test(tc, ambiguous_submission_falls_back);
     tcase_add_test(tc, before_call_rules);
     tcase_add_test(tc, rescued_submission_falls_back);
+    tcase_add_test(tc, cancel_after_cancels);
     suite_add_tcase(s, tc);
     return s;
 }

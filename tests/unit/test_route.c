@@ -62,6 +62,34 @@ START_TEST(prefer_wait)
 }
 END_TEST
 
+/* Cancel-After: whole seconds, or Replicate's h/m/s durations in order;
+ * anything else (units repeated or out of order, fractions, signs, more
+ * than a day) is refused. */
+START_TEST(cancel_after_header)
+{
+    long s = -1;
+    ck_assert(gf_cancel_after("90", &s) && s == 90);
+    ck_assert(gf_cancel_after(" 5 ", &s) && s == 5);
+    ck_assert(gf_cancel_after("1m30s", &s) && s == 90);
+    ck_assert(gf_cancel_after("2h", &s) && s == 7200);
+    ck_assert(gf_cancel_after("1h0m5s", &s) && s == 3605);
+    ck_assert(gf_cancel_after("0", &s) && s == 0);             /* the caller's range */
+    ck_assert(gf_cancel_after("86400", &s) && s == 86400);
+    ck_assert(!gf_cancel_after("86401", &s));
+    ck_assert(!gf_cancel_after("25h", &s));
+    ck_assert(!gf_cancel_after("99999999999999999999", &s));
+    ck_assert(!gf_cancel_after("1m30", &s));
+    ck_assert(!gf_cancel_after("30s1m", &s));
+    ck_assert(!gf_cancel_after("1s1s", &s));
+    ck_assert(!gf_cancel_after("1.5", &s));
+    ck_assert(!gf_cancel_after("-3", &s));
+    ck_assert(!gf_cancel_after("5 m", &s));
+    ck_assert(!gf_cancel_after("", &s));
+    ck_assert(!gf_cancel_after("s", &s));
+    ck_assert(!gf_cancel_after(NULL, &s));
+}
+END_TEST
+
 START_TEST(json_content_types)
 {
     ck_assert(gf_content_type_is_json("application/json"));
@@ -79,6 +107,7 @@ Suite *route_suite(void)
     tcase_add_test(tc, routes);
     tcase_add_test(tc, uuids);
     tcase_add_test(tc, prefer_wait);
+    tcase_add_test(tc, cancel_after_header);
     tcase_add_test(tc, json_content_types);
     suite_add_tcase(s, tc);
     return s;
