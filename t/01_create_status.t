@@ -7,7 +7,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 
-plan tests => 39;
+plan tests => 40;
 
 my $alice = new_user('alice');
 my $bob = new_user('bob');
@@ -40,10 +40,11 @@ is($s->{status}, 'pending', 'status object says pending');
 is_deeply([sort keys %$s],
           [sort qw(generationId type status prompt preset imageUrl provider model providerJobId
                    retryCount maxRetries error estimatedCost creditsCharged createdAt
-                   startedAt finishedAt processingTimeMs)],
+                   startedAt finishedAt processingTimeMs traceId)],
           'status object has exactly the documented fields');
 ok(!defined $s->{imageUrl} && !defined $s->{error} && !defined $s->{finishedAt},
    'unknown values are null');
+like($s->{traceId} // '', qr/^[0-9a-f]{32}$/, 'the trace id of the create');
 is($s->{maxRetries}, 3, 'maxRetries defaults to 3');
 
 # Another user's id is "not found", the same as an unknown id.

@@ -10,8 +10,9 @@
 #
 # The statements are the module's own text (bench/lib/print-sql, built by
 # make check from the core library); the rows are a type table of this
-# test's own (100,000 queued in two providers' lines, 2,000 running,
-# 10,000 asynchronous jobs held, 100,000 of history, one user 10,000 deep,
+# test's own (100,000 queued in two providers' lines, a tenth with a
+# Cancel-After, 2,000 running, 10,000 asynchronous jobs held, 100,000 of
+# history, one user 10,000 deep,
 # 5,000 created and never queued, 2,000 failed) and 100,000 webhook
 # deliveries, all removed at the end. admin_delete is left out: it deletes
 # what an administrator asks for, in one go, and reads what it deletes.
@@ -47,11 +48,12 @@ my @type_ops = (
     [claim => "'w', 30, NULL, 'plan-b', 0, 100, 1, 0, NULL, 0, 0", 'claim (rate)'],
     [claim => "'w', 30, NULL, 'plan-b', 0, 0, 1, 0, NULL, 0, 0", 'claim (no limits)'],
     [claim_polls => "'w', 30, NULL, 'plan-a', 8, 0, 16, 0, NULL, 0, 0"],
-    [queue => "$lineA, 'plan-u1', NULL, NULL, 0"],
-    [create_queue => "'plan-u1', 1, 0, 'p', 'p', NULL, NULL, NULL, 1, '{}', 3, 'plan-a', 120, 0, "
-                     . "gen_random_uuid(), NULL, NULL, NULL"],
+    [queue => "$lineA, 'plan-u1', NULL, NULL, 0, 30"],
+    [create_queue => "'plan-u1', 1, 0, 'p', 'p', NULL, NULL, NULL, 1, '{\"cancelAfter\":30}', 3, "
+                     . "'plan-a', 120, 0, gen_random_uuid(), NULL, NULL, NULL, NULL"],
     [create => "'plan-u1', 1, 0, 'p', 'p', NULL, NULL, NULL, 1, '{}', 3, 'plan-a', 120, 0, "
-               . "gen_random_uuid(), NULL, NULL, NULL"],
+               . "gen_random_uuid(), NULL, NULL, NULL, "
+               . "'00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'"],
     [get => "$some, 'plan-u1'"],
     [schedule => "1000, 0, 0, 0, 0, NULL, NULL, 'plan-a', NULL, $some, 'w', 1"],
     [complete => "$some, 'x', 'plan-a', NULL, 'w', 1"],
@@ -67,6 +69,7 @@ my @type_ops = (
     [expire => "900"],
     [expire_line => "3600, NULL"],
     [expire_late => "10"],
+    [abort => "100"],
     [prune => "2592000"],
     [metrics => "'x'"],
     [history => "'plan-deep', 21"],
@@ -103,10 +106,11 @@ SELECT CASE WHEN i <= 10000 THEN 'plan-deep' ELSE 'plan-u' || (i % 500) END, 'co
        now() - interval '2 days', 'x', 'plan-a', now() - interval '2 days', now() - interval '2 days'
   FROM generate_series(1, 100000) i;
 INSERT INTO $table (user_id, status, prompt, seed, input, estimated_cost, created_at, chain,
-                    queued_at, next_attempt_at, turn)
+                    queued_at, next_attempt_at, turn, cancel_at)
 SELECT 'plan-u' || (i % 500), 'pending', 'p', 1, '{}', 1, now() - interval '1 hour' + i * interval '1 ms',
        CASE WHEN i % 2 = 0 THEN 'plan-a' ELSE 'plan-b' END, now() - interval '1 hour' + i * interval '1 ms',
-       now() - interval '1 hour' + i * interval '1 ms', i / 500
+       now() - interval '1 hour' + i * interval '1 ms', i / 500,
+       CASE WHEN i % 10 = 0 THEN now() + interval '1 hour' + i * interval '1 ms' END
   FROM generate_series(1, 100000) i;
 INSERT INTO $table (user_id, status, prompt, seed, input, estimated_cost, created_at, chain,
                     queued_at, next_attempt_at, lease_owner, lease_until, started_at, deadline_at, attempts)

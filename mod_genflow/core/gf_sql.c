@@ -39,7 +39,8 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     " 'startedAt', genflow_rfc3339(" a ".started_at)," \
     " 'finishedAt', genflow_rfc3339(" a ".finished_at)," \
     " 'processingTimeMs', CASE WHEN " a ".finished_at IS NOT NULL AND " a ".started_at IS NOT NULL" \
-    "  THEN round(extract(epoch FROM " a ".finished_at - " a ".started_at) * 1000)::bigint END)"
+    "  THEN round(extract(epoch FROM " a ".finished_at - " a ".started_at) * 1000)::bigint END," \
+    " 'traceId', substr(" a ".traceparent, 4, 32))"
 
 /* 1 when the finalized row (alias a) counted as active: it was queued.
  * A generation that was only created never counted (docs/architecture.md,
@@ -188,7 +189,8 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
     " %s::text AS source_image, %s::text AS aspect_ratio, %s::bigint AS seed," \
     " %s::jsonb AS input, %d::int AS max_retries, %s::text AS chain," \
     " %d::int AS deadline_secs, %d::int AS max_active, %s::uuid AS id," \
-    " %s::text AS idem_key, %s::text AS idem_owner, %s::text AS server_name)," \
+    " %s::text AS idem_key, %s::text AS idem_owner, %s::text AS server_name," \
+    " %s::text AS traceparent)," \
     " rec AS MATERIALIZED (SELECT i.key FROM genflow_idempotency i, args" \
     "  WHERE i.user_id = args.user_id AND i.key = args.idem_key" \
     "   AND i.owner = args.idem_owner AND i.state = 'running' AND i.generation_id IS NULL" \
@@ -207,11 +209,11 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
     TURN \
     " gen AS (INSERT INTO {T} (id, user_id, prompt, user_prompt, preset, source_image," \
     "   aspect_ratio, seed, input, estimated_cost, max_retries, chain, deadline_secs, server_name," \
-    "   cancel_at" QUEUE_COLS ")" \
+    "   cancel_at, traceparent" QUEUE_COLS ")" \
     "  SELECT args.id, acct.user_id, args.prompt, args.user_prompt, args.preset, args.source_image," \
     "   args.aspect_ratio, args.seed, args.input, args.cost, args.max_retries, args.chain," \
     "   args.deadline_secs, args.server_name," \
-    "   now() + make_interval(secs => (args.input->>'cancelAfter')::int)" \
+    "   now() + make_interval(secs => (args.input->>'cancelAfter')::int), args.traceparent" \
     QUEUE_VALS " FROM acct, args" \
     "  RETURNING id, user_id, estimated_cost, prompt, created_at)," \
     " used AS (UPDATE genflow_uploads u SET last_used_at = now() FROM gen, args" \
@@ -382,12 +384,12 @@ static const char QUEUE_SQL[] =
     "  c.poll_errors, (c.prev_owner IS NOT NULL)::int::text," \
     "  (extract(epoch FROM c.started_at) * 1000)::bigint::text, c.preset," \
     "  c.input->'parameters'->>'strength', c.server_name," \
-    "  (extract(epoch FROM c.cancel_at) * 1000)::bigint::text," \
+    "  (extract(epoch FROM c.cancel_at) * 1000)::bigint::text, c.traceparent," \
     "  place.place::text, 'claimed', NULL::text" \
     " FROM claimed c LEFT JOIN place ON place.n = c.n" \
     " UNION ALL" \
     " SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL," \
-    "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, gate.state," \
+    "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, gate.state," \
     "  CASE gate.state" \
     "   WHEN 'paused' THEN (SELECT (extract(epoch FROM max(lim.paused_until)) * 1000)::bigint FROM lim)" \
     "   WHEN 'rate' THEN (SELECT (extract(epoch FROM max(lim.next_start_at)) * 1000)::bigint FROM lim)" \

@@ -143,7 +143,8 @@ static const char WEBHOOK_CLAIM_SQL[] =
     " WHERE o.id = ANY(ARRAY(SELECT d.id FROM genflow_webhook_outbox d WHERE d.state = 'pending'"
     "  AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())"
     "  ORDER BY d.next_attempt_at LIMIT %d FOR UPDATE SKIP LOCKED))"
-    " RETURNING o.id::text, o.webhook_id, o.url, o.payload::text, o.attempts::text";
+    " RETURNING o.id::text, o.webhook_id, o.url, o.payload::text, o.attempts::text,"
+    " o.payload->'data'->>'traceId'";
 
 /* args: HTTP status, id, attempt. Delivered (this very attempt's). */
 static const char WEBHOOK_DONE_SQL[] =

@@ -142,6 +142,13 @@ static const char *set_webhook_origins(cmd_parms *cmd, void *dcv, int argc, char
     return NULL;
 }
 
+static const char *set_trace_trust(cmd_parms *cmd, void *dcv, int on)
+{
+    (void)cmd;
+    ((gf_dir_conf_t *)dcv)->trace_trust_inbound = on;
+    return NULL;
+}
+
 static const char *set_webhook_secret(cmd_parms *cmd, void *dummy, const char *arg)
 {
     gf_server_conf_t *sc = gf_server_conf(cmd->server);
@@ -444,6 +451,8 @@ const command_rec gf_cmds[] = {
         "Declare a provider: GenFlowProvider NAME KIND [key=value ...]"),
     AP_INIT_TAKE_ARGV("GenFlowWebhookOrigins", set_webhook_origins, NULL, RSRC_CONF | ACCESS_CONF,
         "Origins (scheme://host[:port]) a create's webhook may point at, or none"),
+    AP_INIT_FLAG("GenFlowTraceTrustInbound", set_trace_trust, NULL, RSRC_CONF | ACCESS_CONF,
+        "Take a client's traceparent header as this request's trace (default off: a new one)"),
     AP_INIT_TAKE1("GenFlowWebhookSecretFile", set_webhook_secret, NULL, RSRC_CONF,
         "File holding the whsec_ secret that signs webhook deliveries (Standard Webhooks)"),
     AP_INIT_TAKE_ARGV("GenFlowS3", set_s3, NULL, RSRC_CONF,

@@ -71,6 +71,7 @@ typedef struct {
     struct gf_cors_conf *cors;   /* GenFlowCORSOrigins; NULL → inherited (none) */
     apr_array_header_t *webhook_origins; /* GenFlowWebhookOrigins (const char *
                                   * scheme://host:port); NULL → inherited (none) */
+    int trace_trust_inbound;     /* GenFlowTraceTrustInbound: 1, 0, GF_UNSET (off) */
 } gf_dir_conf_t;
 
 #define GF_RETRY_AFTER_UNAVAILABLE  "5"

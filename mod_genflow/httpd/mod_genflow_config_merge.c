@@ -78,6 +78,7 @@ void *gf_create_dir_conf(apr_pool_t *p, char *dir)
     dc->base = dir ? apr_pstrdup(p, dir) : NULL;
 #define UNSET(getter, type, field, ...) dc->field = GF_UNSET;
     GF_DIR_SETTINGS(UNSET)
+    dc->trace_trust_inbound = GF_UNSET;
 #undef UNSET
     return dc;
 }
@@ -101,5 +102,6 @@ void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->authn_cache = gf_authn_cache_merge_dir(p, base->authn_cache, add->authn_cache);
     MERGE_PTR(dc, cors);
     MERGE_PTR(dc, webhook_origins);         /* "none" is a list of its own: it overrides */
+    MERGE_NUM(dc, trace_trust_inbound);
     return dc;
 }

@@ -37,18 +37,17 @@ gf_engine_t *gf_engine(void)
     return P ? P->engine : NULL;
 }
 
-/* ---- the attempts the heartbeat renews --------------------------------- */
-
 /* ---- attempts (the listener renews their leases) ----------------------- */
 
 void gf_engine_slot_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, const char *id,
-                          const char *owner, int attempt)
+                          const char *owner, int attempt, const char *trace_id)
 {
     gf_engine_t *W = gf_engine();
     if (!W || !a) return;
     apr_thread_mutex_lock(W->mutex);
     apr_cpystrn(a->id, id, sizeof(a->id));
     apr_cpystrn(a->owner, owner, sizeof(a->owner));
+    apr_cpystrn(a->trace_id, trace_id ? trace_id : "-", sizeof(a->trace_id));
     a->s = s;
     a->type = t;
     a->attempt = attempt;

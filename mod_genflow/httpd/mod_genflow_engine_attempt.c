@@ -32,6 +32,7 @@
 #include "core/gf_input.h"
 #include "core/gf_job.h"
 #include "core/gf_sql.h"
+#include "core/gf_trace.h"
 #include "httpd/mod_genflow_engine_run.h"
 #include "httpd/mod_genflow_limits.h"
 #include "httpd/mod_genflow_breaker.h"
@@ -276,6 +277,9 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
 
     memset(&res, 0, sizeof(res));
     memset(&d, 0, sizeof(d));
+    /* Every exchange of the attempt (the provider's, a source read, the
+     * store's) continues the generation's trace. */
+    if (c->traced) gf_trace_attach(p, &c->trace);
     if (!(chain = gf_chain_parse(p, c->chain, &err))) {
         d.next = GF_NEXT_FAIL;
         d.code = GF_JOB_API;

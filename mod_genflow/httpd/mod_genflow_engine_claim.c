@@ -29,7 +29,7 @@ static int run_row(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
     gf_claim_t c;
     server_rec *s = gf_engine_row_fill(e, t, row, lease_owner, hold, &c, slot);
     int rc;
-    gf_engine_slot_begin(slot, s, t, c.id, lease_owner, c.attempts);
+    gf_engine_slot_begin(slot, s, t, c.id, lease_owner, c.attempts, gf_engine_row_trace(&c));
     rc = gf_engine_attempt_run(s, p, &c, slot, hold);
     gf_engine_slot_end(slot);
     if (hold->prov) gf_limits_unused(s, hold);

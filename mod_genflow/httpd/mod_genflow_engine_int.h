@@ -18,6 +18,7 @@
 #include "httpd/mod_genflow_servers.h"
 #include "httpd/mod_genflow_config.h"
 #include "core/gf_status_cache.h"
+#include "core/gf_trace.h"
 #include "net/gf_loop.h"
 
 /* The child is stopping: abandon the attempt, release its row. */
@@ -42,6 +43,7 @@ typedef struct gf_attempt_t {
     const gf_type_t *type;
     char id[40];
     char owner[320];
+    char trace_id[GF_TRACE_ID_HEX + 1];  /* the generation's, for its log lines ("-": none) */
     int attempt;
     volatile int active;
     volatile int lost;           /* the lease is gone: write nothing */
@@ -57,7 +59,7 @@ typedef struct gf_attempt_t {
     apr_time_t place_until;
 } gf_attempt_t;
 void gf_engine_slot_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, const char *id,
-                          const char *owner, int attempt);
+                          const char *owner, int attempt, const char *trace_id);
 /* The place's lease of a running attempt, as the heartbeat last saw it
  * (until: set it; 0 with get: read it), under the child's mutex. */
 void gf_engine_slot_place_set(gf_attempt_t *a, apr_time_t until);
@@ -76,6 +78,8 @@ typedef struct {
     const char *provider_state;
     apr_time_t deadline;         /* GenFlowDeadline's, or cancel_at if nearer */
     apr_time_t cancel_at;        /* the request's own deadline (Cancel-After), or 0 */
+    gf_trace_t trace;            /* the generation's trace (its traceparent) */
+    int traced;                  /* trace is set (rows made before sql/030 have none) */
     apr_time_t started;          /* the first attempt's start */
     const char *lease_owner;
     int rescued;                 /* the previous attempt ended without an outcome */

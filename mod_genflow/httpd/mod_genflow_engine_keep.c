@@ -192,7 +192,8 @@ static void kept_main(void *baton)
                               "the generation is no longer this kept poll's; it ends");
         }
         else {
-            gf_engine_slot_begin(&slot, r->s, r->c.type, r->c.id, r->c.lease_owner, r->c.attempts);
+            gf_engine_slot_begin(&slot, r->s, r->c.type, r->c.id, r->c.lease_owner, r->c.attempts,
+                                 gf_engine_row_trace(&r->c));
             gf_engine()->keep->run(r->s, pool, &r->c, &slot, &hold);
             gf_engine_slot_end(&slot);
             if (hold.prov) gf_limits_unused(r->s, &hold);

@@ -129,9 +129,9 @@ static void beat(gf_engine_t *W, apr_pool_t *p)
         }
         apr_thread_mutex_unlock(W->mutex);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, a->s, GF_LOGNO(1605)
-                     "type=%s id=%s attempt=%d: the lease is no longer this attempt's "
-                     "(taken over, or the generation ended); its result will be dropped",
-                     a->type->name, a->id, a->attempt);
+                     "type=%s id=%s attempt=%d trace=%s: the lease is no longer this "
+                     "attempt's (taken over, or the generation ended); its result will be "
+                     "dropped", a->type->name, a->id, a->attempt, a->trace_id);
     }
     if (dbd) gf_db_close(dbd_s, dbd);
 }

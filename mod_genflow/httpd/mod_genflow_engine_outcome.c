@@ -153,26 +153,26 @@ static int store_result(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
      * only bytes without one go to the store of last resort. */
     if (rv != APR_SUCCESS && res->image_url) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1406)
-                     "%s storage failed for type=%s id=%s (%s); keeping the provider's "
-                     "temporary URL", sc->storage->backend, c->type->name, c->id,
-                     ap_escape_logitem(p, err));
+                     "%s storage failed for type=%s id=%s trace=%s (%s); keeping the "
+                     "provider's temporary URL", sc->storage->backend, c->type->name, c->id,
+                     gf_engine_row_trace(c), ap_escape_logitem(p, err));
         *url = res->image_url;
         *stored = NULL;
         return 1;
     }
     if (rv != APR_SUCCESS && sc->fallback_storage) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1405)
-                     "%s storage failed for type=%s id=%s (%s); trying %s",
-                     sc->storage->backend, c->type->name, c->id, ap_escape_logitem(p, err),
-                     sc->fallback_storage->backend);
+                     "%s storage failed for type=%s id=%s trace=%s (%s); trying %s",
+                     sc->storage->backend, c->type->name, c->id, gf_engine_row_trace(c),
+                     ap_escape_logitem(p, err), sc->fallback_storage->backend);
         rv = gf_storage_put(sc->fallback_storage, p, *key, res->image, res->image_len,
                             res->content_type, url, &err);
         *stored = sc->fallback_storage;
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1402)
-                     "storage failed for type=%s id=%s: %s", c->type->name, c->id,
-                     ap_escape_logitem(p, err));
+                     "storage failed for type=%s trace=%s id=%s: %s", c->type->name,
+                     gf_engine_row_trace(c), c->id, ap_escape_logitem(p, err));
         *stored = NULL;
         *url = NULL;
         dd->next = GF_NEXT_FAIL;
@@ -264,8 +264,9 @@ static void cost_now(void *baton)
     args[6] = apr_psprintf(k->p, "%.6f", k->cost);
     if (gf_db_select_once(k->s, k->p, GF_SQL_COST_RECORD, &rows, 7, args) != GF_DB_OK) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, k->s, GF_LOGNO(1415)
-                     "the cost of type=%s id=%s attempt=%d at %s was not recorded",
-                     k->c->type->name, k->c->id, k->c->attempts, k->provider);
+                     "the cost of type=%s id=%s attempt=%d at %s was not recorded (trace=%s)",
+                     k->c->type->name, k->c->id, k->c->attempts, k->provider,
+                     gf_engine_row_trace(k->c));
     }
 }
 
@@ -303,8 +304,9 @@ static void cancel_job(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     if (!job || !prov || !prov->kind->cancel) return;
     prov->kind->cancel(prov, job, state, p);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1420)
-                 "type=%s id=%s: cancelled job %s at %s (its deadline passed)", c->type->name,
-                 c->id, ap_escape_logitem(p, job), prov->name);
+                 "type=%s id=%s trace=%s: cancelled job %s at %s (its deadline passed)",
+                 c->type->name, c->id, gf_engine_row_trace(c), ap_escape_logitem(p, job),
+                 prov->name);
 }
 
 int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,

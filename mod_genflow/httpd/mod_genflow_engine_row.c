@@ -50,6 +50,7 @@ static void fill_claim(const gf_type_t *t, const char *const *row, const char *l
     c->server_name = row[GF_CLAIM_SERVER_NAME];
     c->cancel_at = row[GF_CLAIM_CANCEL_MS]
                    ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_CANCEL_MS])) : 0;
+    c->traced = gf_trace_parse(row[GF_CLAIM_TRACEPARENT], &c->trace);
     c->lease_owner = lease_owner;
 }
 
@@ -143,6 +144,11 @@ static int attempt_statement_now(server_rec *s, apr_pool_t *p, const gf_claim_t 
     return rows->nrows == 1;
 }
 
+const char *gf_engine_row_trace(const gf_claim_t *c)
+{
+    return c->traced ? c->trace.trace_id : "-";
+}
+
 void gf_engine_row_log(server_rec *s, apr_pool_t *p, int level, const gf_claim_t *c,
                        const char *provider, const char *what, const char *code,
                        const char *detail)
@@ -152,7 +158,8 @@ void gf_engine_row_log(server_rec *s, apr_pool_t *p, int level, const gf_claim_t
      * non-ASCII bytes). */
     ap_log_error(APLOG_MARK, level, 0, s, GF_LOGNO(1401)
                  "%s type=%s id=%s user=%s provider=%s attempt=%d chain_index=%d "
-                 "retry=%d error=%s%s%s", what, c->type->name, c->id, c->user,
+                 "retry=%d trace=%s error=%s%s%s", what, c->type->name, c->id, c->user,
                  provider ? provider : "-", c->attempts, c->chain_index, c->retry_count,
+                 gf_engine_row_trace(c),
                  code ? code : "-", detail ? ": " : "", detail ? ap_escape_logitem(p, detail) : "");
 }

@@ -33,6 +33,9 @@ server_rec *gf_engine_row_fill(const gf_database_t *e, const gf_type_t *t, const
 int gf_engine_row_statement(server_rec *s, apr_pool_t *p, const gf_claim_t *c, gf_sql_type_op_t op,
                             int certain);
 
+/* The trace id a log line of the row names, or "-" (a row made before
+ * its trace was kept). */
+const char *gf_engine_row_trace(const gf_claim_t *c);
 /* The log line of an attempt's transition; detail is escaped. */
 void gf_engine_row_log(server_rec *s, apr_pool_t *p, int level, const gf_claim_t *c,
                 const char *provider, const char *what, const char *code, const char *detail);

@@ -21,8 +21,8 @@ static int source_failed(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                          const char *message, const char *detail)
 {
     ap_log_error(APLOG_MARK, transient ? APLOG_WARNING : APLOG_ERR, 0, s, GF_LOGNO(4120)
-                 "type=%s id=%s: %s%s%s", c->type->name, c->id, message, detail ? ": " : "",
-                 detail ? ap_escape_logitem(p, detail) : "");
+                 "type=%s id=%s trace=%s: %s%s%s", c->type->name, c->id, gf_engine_row_trace(c),
+                 message, detail ? ": " : "", detail ? ap_escape_logitem(p, detail) : "");
     res->error_code = code;
     res->transient = transient;
     res->error_message = message;

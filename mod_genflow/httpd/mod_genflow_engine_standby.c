@@ -205,7 +205,8 @@ static void claim_standby(gf_standby_t *sb)
         sb->state = SB_EMPTY;
         return;
     }
-    gf_engine_slot_begin(&sb->slot, sb->s, sb->t, sb->c.id, sb->owner, sb->c.attempts);
+    gf_engine_slot_begin(&sb->slot, sb->s, sb->t, sb->c.id, sb->owner, sb->c.attempts,
+                         gf_engine_row_trace(&sb->c));
     sb->state = SB_READY;
 }
 

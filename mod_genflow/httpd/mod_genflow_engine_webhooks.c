@@ -37,6 +37,7 @@
 #include "httpd/mod_genflow_db.h"
 #include "httpd/mod_genflow_private.h"
 #include "core/gf_sql.h"
+#include "core/gf_trace.h"
 #include "net/gf_http.h"
 #include "net/gf_loop.h"
 #include "webhooks/gf_webhook.h"
@@ -52,6 +53,7 @@ typedef struct {
     apr_pool_t *pool;
     server_rec *s;
     const char *id, *webhook_id, *url, *payload;
+    const char *trace_id;                    /* the generation's, or "-" */
     int attempt;
     int on_loop;                             /* took a place of the loop */
 } delivery_t;
@@ -113,12 +115,13 @@ static void record(delivery_t *d, int status, const char *error)
         args[7] = apr_itoa(d->pool, d->attempt);
         if (status == GONE) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, GF_LOGNO(1419)
-                         "webhook %s answered 410 Gone: no more attempts", d->webhook_id);
+                         "webhook %s (trace=%s) answered 410 Gone: no more attempts",
+                         d->webhook_id, d->trace_id);
         }
         else {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, GF_LOGNO(1416)
-                         "webhook %s attempt %d not delivered: %s", d->webhook_id, d->attempt,
-                         ap_escape_logitem(d->pool, error));
+                         "webhook %s (trace=%s) attempt %d not delivered: %s", d->webhook_id,
+                         d->trace_id, d->attempt, ap_escape_logitem(d->pool, error));
         }
     }
     gf_loop_blocking(statement_now, &q);
@@ -197,6 +200,18 @@ static delivery_t *delivery_of(server_rec *s, const char *const *row)
     d->url = apr_pstrdup(d->pool, row[2]);
     d->payload = apr_pstrdup(d->pool, row[3]);
     d->attempt = atoi(row[4]);
+    /* The delivery continues the generation's trace (its status object's
+     * traceId): a span of its own under the delivery's pool. */
+    {
+        gf_trace_t t;
+        unsigned char span[8];
+        d->trace_id = "-";
+        if (apr_generate_random_bytes(span, sizeof(span)) == APR_SUCCESS
+            && gf_trace_in(row[5], span, &t)) {
+            gf_trace_attach(d->pool, &t);
+            d->trace_id = apr_pstrdup(d->pool, t.trace_id);
+        }
+    }
     return d;
 }
 

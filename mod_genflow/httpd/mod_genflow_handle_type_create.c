@@ -20,6 +20,7 @@
 #include "httpd/mod_genflow_private.h"
 #include "httpd/mod_genflow_request.h"
 #include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_trace.h"
 #include "core/gf_error.h"
 #include "core/gf_input.h"
 #include "core/gf_json.h"
@@ -210,6 +211,7 @@ static void create_args(request_rec *r, const gf_dir_conf_t *dc, const gf_input_
     a[GF_CREATE_IDEM_KEY] = rq->idem_key;
     a[GF_CREATE_IDEM_OWNER] = rq->idem_owner;
     a[GF_CREATE_SERVER_NAME] = sc->server_name;
+    a[GF_CREATE_TRACEPARENT] = gf_trace_request_header(r);
 }
 
 /* A create's webhook must be on an origin this location allows
@@ -364,8 +366,8 @@ int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t
     out->created_at = rows->rows[0][GF_CREATED_AT];
     gf_metrics_credits(gf_metrics(), GF_CREDITS_RESERVED, cost);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1301)
-                  "created type=%s user=%s cost=%ld%s", dc->type->name, r->user, cost,
-                  queued ? " queued" : "");
+                  "created type=%s id=%s user=%s cost=%ld%s trace=%s", dc->type->name, out->id,
+                  r->user, cost, queued ? " queued" : "", gf_trace_request(r)->trace_id);
     return GF_CONTINUE;
 }
 

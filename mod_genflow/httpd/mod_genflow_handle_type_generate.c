@@ -17,6 +17,7 @@
 #include "httpd/mod_genflow_private.h"
 #include "httpd/mod_genflow_request.h"
 #include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_trace.h"
 #include "core/gf_error.h"
 #include "core/gf_input.h"
 #include "core/gf_json.h"
@@ -99,6 +100,14 @@ int gf_type_answer_when_done(request_rec *r, const gf_dir_conf_t *dc, const char
     return gf_watch_run(r, &w);
 }
 
+/* The trace id of a status object (its traceId), or "-". */
+static const char *trace_of(json_object *status)
+{
+    const char *t = status ? json_object_get_string(gf_type_status_field(status, "traceId"))
+                           : NULL;
+    return t ? t : "-";
+}
+
 /* Passes of the queue statement before a refusal by the limit is final. */
 #define QUEUE_PASSES 3
 
@@ -120,7 +129,8 @@ int gf_type_queue(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, const 
         if (rows->nrows == 1) {
             rq->idem_linked = rq->idem_linked || (strict && rq->idem_key != NULL);
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(1302)
-                          "queued type=%s id=%s user=%s", dc->type->name, id, r->user);
+                          "queued type=%s id=%s user=%s trace=%s", dc->type->name, id, r->user,
+                          trace_of(gf_type_parse_status(r, rows->rows[0][0])));
             gf_engine_wake();
             return GF_CONTINUE;
         }
@@ -169,8 +179,8 @@ static int queue_and_answer(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *
 static int created_queued(request_rec *r, const gf_dir_conf_t *dc, const char *id, int wait)
 {
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(4501)
-                  "created queued type=%s id=%s user=%s wait=%d", dc->type->name, id, r->user,
-                  wait);
+                  "created queued type=%s id=%s user=%s wait=%d trace=%s", dc->type->name, id,
+                  r->user, wait, gf_trace_request(r)->trace_id);
     gf_engine_wake();
     return gf_type_answer_when_done(r, dc, id, wait);
 }
@@ -266,7 +276,8 @@ int gf_type_handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route
     if ((rc = gf_type_create_generation(r, dbd, dc, input, 1, &created)) != GF_CONTINUE) return rc;
     id = created.id;
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1304)
-                  "retry type=%s of=%s new=%s user=%s", dc->type->name, route->id, id, r->user);
+                  "retry type=%s of=%s new=%s user=%s trace=%s", dc->type->name, route->id, id,
+                  r->user, gf_trace_request(r)->trace_id);
     return created_queued(r, dc, id, wait);
 }
 
@@ -281,7 +292,7 @@ int gf_type_handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_rout
     gf_db_rows_t *rows;
     gf_db_status_t st;
     json_object *status;
-    const char *provider, *job_id;
+    const char *provider, *job_id, *trace_id;
 
     if (!route->id_valid) {
         return gf_type_no_such_generation(r);
@@ -315,14 +326,17 @@ int gf_type_handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_rout
     status = gf_type_parse_status(r, rows->rows[0][0]);
     provider = status ? json_object_get_string(gf_type_status_field(status, "provider")) : NULL;
     job_id = status ? json_object_get_string(gf_type_status_field(status, "providerJobId")) : NULL;
+    trace_id = trace_of(status);
     if (provider && job_id) {
+        /* The cancel at the provider belongs to the generation's trace. */
+        gf_trace_for_generation(r, trace_id);
         gf_provider_t *prov = apr_hash_get(sc->providers, provider, APR_HASH_KEY_STRING);
         if (prov && prov->kind->cancel) {
             prov->kind->cancel(prov, job_id, rows->rows[0][1], r->pool);
         }
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1303)
-                  "cancelled type=%s id=%s user=%s provider=%s", dc->type->name, route->id,
-                  r->user, provider ? provider : "-");
+                  "cancelled type=%s id=%s user=%s provider=%s trace=%s", dc->type->name,
+                  route->id, r->user, provider ? provider : "-", trace_id);
     return gf_type_send_status(r, HTTP_OK, rows->rows[0][0]);
 }

@@ -2,8 +2,9 @@
 /* mod_genflow_handlers.c: the module's content handlers, each named once.
  *
  * One ap_hook_handler, the module's only one, runs the entry whose name
- * the request's handler is, after the CORS steps (a preflight answered,
- * a cross-site write refused);
+ * the request's handler is, after it made the request's trace
+ * (mod_genflow_trace.h) and the CORS steps (a preflight answered, a
+ * cross-site write refused);
  * the CORS preflights take an entry's methods and the request metrics its
  * endpoint label from the same table (gf_handler_of). A new handler is
  * one line here and its function.
@@ -14,6 +15,7 @@
 #include "httpd/mod_genflow_cors.h"
 #include "httpd/mod_genflow_http.h"
 #include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_trace.h"
 #include <apu.h>
 #include <apr_optional_hooks.h>
 #include <mod_status.h>
@@ -49,6 +51,7 @@ static int dispatch(request_rec *r)
     const gf_handler_t *h = gf_handler_named(r->handler);
     int rc;
     if (!h) return DECLINED;
+    gf_trace_request(r);   /* GENFLOW_TRACE_ID for the access log */
     if ((rc = gf_cors_preflight(r)) != GF_CONTINUE) return rc;
     if ((rc = gf_cors_refuse_cross_site(r)) != GF_CONTINUE) return rc;
     return h->handle(r);

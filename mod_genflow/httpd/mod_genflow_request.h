@@ -6,10 +6,12 @@
 #define MOD_GENFLOW_REQUEST_H
 
 #include <string.h>
+#include <apr_dbd.h>
 #include <mod_dbd.h>
 
 #include "httpd/mod_genflow_private.h"
 #include "core/gf_route.h"
+#include "core/gf_trace.h"
 
 /* Per-request state of the module (r->request_config). */
 typedef struct {
@@ -31,6 +33,7 @@ typedef struct {
     int cors_preflight;          /* a CORS preflight from an allowed origin */
     void (*answered)(request_rec *r); /* runs once a parked request's answer is
                                        * composed (the Idempotency-Key's record) */
+    gf_trace_t *trace;           /* the request's span (gf_trace_request), or NULL */
 } gf_req_t;
 
 

@@ -7,12 +7,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <curl/curl.h>
+#include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <apr_uri.h>
 
 #include "net/gf_http.h"
 #include "core/gf_loopback.h"
+#include "core/gf_trace.h"
 #include "net/gf_http_sink.h"
 #include "net/gf_netaddr.h"
 #include "net/gf_loop.h"
@@ -274,9 +276,25 @@ static void set_options(CURL *curl, const gf_http_request_t *req, gf_http_sink_t
     }
 }
 
+/* The traceparent of an exchange made for a generation (the trace
+ * attached to the pool it runs in, core/gf_trace.h): a span of its own,
+ * a child of the generation's. NULL outside a trace, or when the request
+ * names one itself. */
+static const char *traceparent(apr_pool_t *p, const gf_http_request_t *req)
+{
+    const gf_trace_t *t = gf_trace_of(p);
+    unsigned char span[8];
+    gf_trace_t child;
+
+    if (!t || (req->headers && apr_table_get(req->headers, "traceparent"))) return NULL;
+    if (apr_generate_random_bytes(span, sizeof(span)) != APR_SUCCESS) return NULL;
+    gf_trace_child(t, span, &child);
+    return apr_pstrcat(p, "traceparent: ", gf_trace_header(p, &child), NULL);
+}
+
 /* The request's headers (into *headers, freed by the caller), its body or
  * multipart parts (the mime returned, or NULL) and its method. */
-static curl_mime *set_request(CURL *curl, const gf_http_request_t *req,
+static curl_mime *set_request(CURL *curl, const gf_http_request_t *req, const char *trace,
                               struct curl_slist **headers)
 {
     curl_mime *mime = NULL;
@@ -285,6 +303,7 @@ static curl_mime *set_request(CURL *curl, const gf_http_request_t *req,
     if (req->headers) {
         apr_table_do(add_header, headers, req->headers, NULL);
     }
+    if (trace) *headers = curl_slist_append(*headers, trace);
     /* No "Expect: 100-continue" round trip for uploads. Not when libcurl
      * signs: 7.88 signs the emptied header as if it were sent, and the
      * server's signature differs. It asks to continue only above 1 MiB,
@@ -405,7 +424,7 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
         return;
     }
     set_options(curl, req, &sink, res, errbuf, &guard);
-    mime = set_request(curl, req, &headers);
+    mime = set_request(curl, req, traceparent(p, req), &headers);
     rc = in_fiber ? gf_loop_transfer(curl) : run_transfer();
     take_result(p, curl, rc, &guard, &sink, errbuf, res);
     /* Drop every pointer into this call (errbuf on our stack, sink, res, the

@@ -32,6 +32,10 @@
  * reused (CURLOPT_OPENSOCKETFUNCTION and CURLOPT_PREREQFUNCTION). With a
  * proxy configured (https_proxy), that is the proxy's address.
  *
+ * Trace: an exchange made in a pool that carries a generation's trace
+ * (core/gf_trace.h) sends a traceparent of that trace with a span id of its
+ * own, unless the request sets one.
+ *
  * Abort: once the process-wide abort flag is raised, every transfer in
  * progress stops within about 100 ms (and new ones do not start), so that
  * a stopping child exits in bounded time instead of waiting out provider

@@ -12,7 +12,8 @@
 // A presigned GET (SigV4 in the query) is checked the same way. Requests
 // without either are anonymous reads of a public bucket: GET and HEAD only.
 //
-// Control (not S3): GET /_stats (what was stored, deleted, refused),
+// Control (not S3): GET /_stats (what was stored, deleted, refused; the
+// traceparent of every signed request, in traces),
 // POST /_slow?ms=N (hold each PUT that long before answering),
 // POST /_reset (counters and slowness), POST /_put?key=K (store the body
 // as K without a signature, as if by someone else).
@@ -25,7 +26,8 @@ import { Hash } from '@smithy/hash-node';
 const [port, bucket, region, accessKey, secretKey, dir] = process.argv.slice(2);
 let stats, slowMs;
 function reset() {
-  stats = { puts: [], putsStarted: [], deletes: [], gets: 0, anonymous: 0, presigned: 0, virtualHost: 0, refused: [] };
+  stats = { puts: [], putsStarted: [], deletes: [], gets: 0, anonymous: 0, presigned: 0, virtualHost: 0, refused: [],
+            traces: [] };
   slowMs = 0;
 }
 reset();
@@ -185,6 +187,7 @@ const server = http.createServer((req, res) => {
     const bad = await verify(req, body);
     if (bad) return s3Error(res, ...bad);
     if (virtualHost) stats.virtualHost++;
+    stats.traces.push({ method: req.method, key, traceparent: req.headers.traceparent || null });
     pathStyle();
     if (req.method === 'PUT') {
       stats.putsStarted.push(key);

@@ -37,5 +37,6 @@ Suite *breaker_suite(void);
 Suite *discovery_suite(void);
 Suite *loop_suite(void);
 Suite *limit_suite(void);
+Suite *trace_suite(void);
 
 #endif

@@ -7,7 +7,7 @@
 // reference library) once under each secret given, as a backend that knows
 // only that one would, and logged: path, webhook-id, whether it verified
 // under every secret (and under which), the payload's type and generation
-// id. What each path answers:
+// id, its traceparent. What each path answers:
 //   /ok          200
 //   /flaky       500 to the first two deliveries of each webhook-id, then 200
 //   /silent      never answers (the connection stays open)
@@ -47,6 +47,7 @@ http.createServer((req, res) => {
     const n = (seen.get(req.url + id) || 0) + 1;
     seen.set(req.url + id, n);
     log.push({ path: req.url, id, n, verified, verifiedWith, error, type: payload.type,
+               traceparent: req.headers.traceparent || null,
                generationId: payload.data && payload.data.generationId,
                status: payload.data && payload.data.status, at: Date.now() });
     if (req.url === '/flaky' && n <= 2) { res.writeHead(500); return res.end('not yet'); }
