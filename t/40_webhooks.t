@@ -19,16 +19,13 @@ use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 $GenFlowTest::wait_step = 0.25;   # each look of its waits runs psql
 use File::Temp qw(tempdir);
-use IPC::Open2;
+use GenFlowReceiver;
 use LWP::UserAgent;
 use JSON::PP;
 use Time::HiRes qw(sleep time);
 
 plan tests => 39;
 
-my $top = "$FindBin::Bin/..";
-system("cd '$top/tests/webhooks' && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1") == 0
-    or die "npm ci in tests/webhooks failed";
 # Newest first: the new secret, then the old one the backend still knows.
 my $new_secret = 'whsec_c2VjcmV0LW51bWJlci10d28taXMtbmV3ZXI=';
 my $old_secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -37,18 +34,11 @@ chmod 0755, $tmp;
 open my $sf, '>', "$tmp/whsec" or die $!;
 print $sf "# rotating: the new secret first\n$new_secret\n$old_secret\n";
 close $sf;
-my $rport = free_port();
-my $recv = "http://127.0.0.1:$rport";
-my $rpid = open2(my $rout, my $rin, 'node', "$top/tests/webhooks/receiver.mjs", $rport,
-                "$new_secret,$old_secret");
-is(scalar(<$rout>) // '', "ready\n", 'the receiver listens');
-END { kill 'TERM', $rpid if $rpid }
+my $R = start_receiver($new_secret, $old_secret);
+ok($R->{ready}, 'the receiver listens');
+my $recv = $R->{url};
 
-my $json = JSON::PP->new;
-sub deliveries {
-    my $res = LWP::UserAgent->new(timeout => 10)->get("$recv/_log");
-    return $res->is_success ? @{ $json->decode($res->decoded_content) } : ();
-}
+sub deliveries { receiver_log($R) }
 sub of { my ($path, $id) = @_; grep { $_->{path} eq $path && ($_->{generationId} // '') eq $id } deliveries() }
 sub outbox {
     my ($id, $event) = @_;

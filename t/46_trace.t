@@ -18,9 +18,9 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 use GenFlowS3;
+use GenFlowReceiver;
 $GenFlowTest::wait_step = 0.25;
 use File::Temp qw(tempdir);
-use IPC::Open2;
 use LWP::UserAgent;
 use JSON::PP;
 use Compress::Zlib ();
@@ -29,25 +29,20 @@ use Time::HiRes qw(sleep time);
 plan tests => 29;
 
 my $json = JSON::PP->new;
-my $top = "$FindBin::Bin/..";
 my $mock = $ENV{GENFLOW_MOCK_URL};
 
 # The S3 server, the webhook receiver.
 my $S3 = start_s3();
 ok($S3->{ready}, 'the S3 server listens');
-system("cd '$top/tests/webhooks' && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1") == 0
-    or die "npm ci in tests/webhooks failed";
 my $secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 my $tmp = tempdir(CLEANUP => 1);
 chmod 0777, $tmp;
 open my $sf, '>', "$tmp/whsec" or die $!;
 print $sf "$secret\n";
 close $sf;
-my $rport = free_port();
-my $recv = "http://127.0.0.1:$rport";
-my $rpid = open2(my $rout, my $rin, 'node', "$top/tests/webhooks/receiver.mjs", $rport, $secret);
-is(scalar(<$rout>) // '', "ready\n", 'the receiver listens');
-END { kill 'TERM', $rpid if $rpid }
+my $R = start_receiver($secret);
+ok($R->{ready}, 'the receiver listens');
+my $recv = $R->{url};
 
 psql("SELECT genflow_create_type_table('tr-type', 'tr_type_media')");
 my $u = new_user('tracer');
@@ -98,10 +93,6 @@ sub mock_log {
     my $res = LWP::UserAgent->new(timeout => 10)->get("$mock/_log");
     return map { $json->decode($_) } grep { length } split /\n/, $res->decoded_content;
 }
-sub receiver_log {
-    my $res = LWP::UserAgent->new(timeout => 10)->get("$recv/_log");
-    return $res->is_success ? @{ $json->decode($res->decoded_content) } : ();
-}
 sub generate {
     my ($path, $body, %h) = @_;
     return json_of(own_api($base, POST => "/api/$path/generate", user => $u, body => $body,
@@ -140,8 +131,8 @@ ok(all_children($T, $S, map { $_->{headers}{traceparent} } @calls),
 my @puts = grep { $_->{method} eq 'PUT' && $_->{key} =~ /\Q$id\E/ } @{ s3_control($S3, GET => '/_stats')->{traces} // [] };
 is(scalar @puts, 1, 'the picture was stored in S3');
 ok(all_children($T, $S, map { $_->{traceparent} } @puts), 'the PUT carried the trace');
-ok(wait_for(sub { grep { ($_->{generationId} // '') eq $id } receiver_log() }, 20), 'the webhook was delivered');
-my @hooks = grep { ($_->{generationId} // '') eq $id } receiver_log();
+ok(wait_for(sub { grep { ($_->{generationId} // '') eq $id } receiver_log($R) }, 20), 'the webhook was delivered');
+my @hooks = grep { ($_->{generationId} // '') eq $id } receiver_log($R);
 ok(all_children($T, $S, map { $_->{traceparent} } @hooks), 'the delivery carried the trace');
 ok($hooks[0]{verified}, 'and still verified');
 my @lines = do { open my $fh, '<', "$dir/error_log" or die; grep { /\Q$id\E/ } <$fh> };
