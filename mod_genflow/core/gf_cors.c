@@ -146,7 +146,7 @@ const char *gf_cors_allow_origin(const gf_cors_conf_t *conf, const char *origin)
 /* The allowed request headers, in their answer spelling. */
 static const char *const ALLOWED[] = {
     "Authorization", "Content-Type", "Idempotency-Key", "Prefer", "If-None-Match",
-    "Last-Event-ID", NULL
+    "Last-Event-ID", "Cancel-After", "traceparent", "tracestate", NULL
 };
 
 const char *gf_cors_allow_headers(apr_pool_t *p, const char *requested)

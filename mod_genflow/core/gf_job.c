@@ -68,6 +68,12 @@ static void fail(gf_decision_t *d, const char *code, const char *message)
     d->message = message;
 }
 
+/* The request's own Cancel-After was the deadline, and it has passed. */
+static int own_deadline_passed(const gf_job_state_t *st)
+{
+    return st->cancel_at && st->cancel_at <= st->deadline && st->now >= st->cancel_at;
+}
+
 /* The deadline ends the generation: TIMEOUT, or, when it was the
  * request's own Cancel-After, cancelled with CANCEL_AFTER. An accepted job
  * (job) is cancelled at the provider: nobody will collect its picture. */
@@ -108,6 +114,33 @@ int gf_job_before_call(const gf_job_state_t *st, gf_decision_t *d)
     return 0;
 }
 
+/* An accepted job to poll again: after a failed poll with the retry
+ * backoff (the job is kept, never submitted again), or while it runs;
+ * never past the deadline. 1 when d says so. */
+static int poll_again(const gf_job_state_t *st, const gf_provider_result_t *res,
+                      apr_uint32_t rnd, gf_decision_t *d)
+{
+    if ((st->polling || res->provider_job_id) && res->error_code && res->transient) {
+        d->next = GF_NEXT_POLL;
+        d->poll_failed = 1;
+        d->delay = gf_job_backoff(st->poll_errors + 1, res->retry_after, rnd);
+    }
+    else if (!res->error_code && (res->provider_job_id || res->running)) {
+        d->next = GF_NEXT_POLL;
+        d->delay = gf_job_poll_delay_at(st->poll_count + 1,
+                                        st->started ? st->now - st->started : 0);
+        /* A provider that will call a webhook asks to be polled rarely. */
+        if (res->retry_after > d->delay) d->delay = res->retry_after;
+    }
+    else {
+        return 0;
+    }
+    if (st->now + d->delay >= st->deadline) {
+        d->delay = st->deadline - st->now;
+    }
+    return 1;
+}
+
 void gf_job_decide(const gf_job_state_t *st, const gf_provider_result_t *res,
                    apr_uint32_t rnd, gf_decision_t *d)
 {
@@ -116,34 +149,24 @@ void gf_job_decide(const gf_job_state_t *st, const gf_provider_result_t *res,
     memset(d, 0, sizeof(*d));
     if (!res->error_code && (res->image || res->image_url)) {
         /* An image is success, whatever else the answer said (docs/operations.md:
-         * never fall back on an ambiguous answer that carries an image). */
+         * never fall back on an ambiguous answer that carries an image),
+         * unless it came after the request's own Cancel-After: the client
+         * no longer wants it, so it is neither stored nor charged. */
+        if (own_deadline_passed(st)) {
+            end_at_deadline(st, d, 0, NULL);
+            return;
+        }
         d->next = GF_NEXT_COMPLETE;
         return;
     }
     if (st->now >= st->deadline) {
-        end_at_deadline(st, d, st->polling || res->provider_job_id, NULL);
+        /* An accepted job still running (or not known to have ended) is
+         * cancelled; one that failed for good is over already. */
+        end_at_deadline(st, d, (st->polling || res->provider_job_id)
+                               && (!res->error_code || res->transient), NULL);
         return;
     }
-    if ((st->polling || res->provider_job_id) && res->error_code && res->transient) {
-        d->next = GF_NEXT_POLL;
-        d->poll_failed = 1;
-        d->delay = gf_job_backoff(st->poll_errors + 1, res->retry_after, rnd);
-        if (st->now + d->delay >= st->deadline) {
-            d->delay = st->deadline - st->now;
-        }
-        return;
-    }
-    if (!res->error_code && (res->provider_job_id || res->running)) {
-        d->next = GF_NEXT_POLL;
-        d->delay = gf_job_poll_delay_at(st->poll_count + 1,
-                                        st->started ? st->now - st->started : 0);
-        /* A provider that will call a webhook asks to be polled rarely. */
-        if (res->retry_after > d->delay) d->delay = res->retry_after;
-        if (st->now + d->delay >= st->deadline) {
-            d->delay = st->deadline - st->now;
-        }
-        return;
-    }
+    if (poll_again(st, res, rnd, d)) return;
     if (!res->error_code) {
         fail(d, GF_JOB_API, "the provider returned neither an image nor a job");
         return;

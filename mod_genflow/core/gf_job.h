@@ -77,6 +77,8 @@ typedef struct {
 int gf_job_before_call(const gf_job_state_t *st, gf_decision_t *d);
 
 /* What to do after an attempt produced res. rnd feeds the jitter.
+ * An image is success, except one that came after the request's own
+ * Cancel-After (then cancelled with CANCEL_AFTER, not stored).
  * A transient failure of a poll, or of any step after the provider
  * accepted the job (res carries its id: a result download, say), polls again with the retry backoff until the deadline: an accepted job
  * is never submitted again and never abandoned for a fallback while it

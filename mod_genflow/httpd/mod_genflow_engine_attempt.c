@@ -278,8 +278,9 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
     memset(&res, 0, sizeof(res));
     memset(&d, 0, sizeof(d));
     /* Every exchange of the attempt (the provider's, a source read, the
-     * store's) continues the generation's trace. */
-    if (c->traced) gf_trace_attach(p, &c->trace);
+     * store's) continues the generation's trace; a row without one (made
+     * before traces were kept) clears what the pool's previous row left. */
+    gf_trace_attach(p, c->traced ? &c->trace : NULL);
     if (!(chain = gf_chain_parse(p, c->chain, &err))) {
         d.next = GF_NEXT_FAIL;
         d.code = GF_JOB_API;

@@ -17,7 +17,7 @@
  * signature per secret of the file (newest first), so the backend can
  * rotate. A 2xx delivers it; a 410 Gone fails it at once (the receiver's
  * "stop sending"); anything else is tried again after
- * GenFlowWebhookFirstRetry seconds, doubling (at most 2 h apart), each wait
+ * GenFlowWebhookFirstRetry seconds, doubling up to 2 h, each wait
  * spread to 80..120 % so that deliveries failing together do not return
  * together, until GenFlowWebhookRetryPeriod has passed: then it is failed,
  * for the admin API to list and redeliver. Delivered
@@ -46,7 +46,7 @@
 #define LEASE_SECS   20                      /* over a delivery's timeout */
 #define TIMEOUT_MS   10000L
 #define MAX_ANSWER   (64 * 1024)
-#define MAX_DELAY    7200L                   /* seconds between two tries at most */
+#define MAX_DELAY    7200L                   /* the doubling stops here (then spread) */
 
 /* One delivery, in a pool of its own (the fiber outlives the sweep's). */
 typedef struct {

@@ -98,6 +98,8 @@ START_TEST(preflight_headers)
                                            " idempotency-key , X-Evil,PREFER,prefer, last-event-id"),
                      "Idempotency-Key, Prefer, Last-Event-ID");
     ck_assert_str_eq(gf_cors_allow_headers(test_pool, "if-none-match"), "If-None-Match");
+    ck_assert_str_eq(gf_cors_allow_headers(test_pool, "cancel-after, Traceparent, tracestate"),
+                     "Cancel-After, traceparent, tracestate");
     /* A prefix of an allowed name is not that name. */
     ck_assert_ptr_null(gf_cors_allow_headers(test_pool, "authorizatio, content-type-x"));
     ck_assert_str_eq(gf_cors_allow_methods(test_pool, "GET, HEAD"), "GET, HEAD, OPTIONS");

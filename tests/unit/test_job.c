@@ -158,6 +158,33 @@ START_TEST(cancel_after_cancels)
     ck_assert_str_eq(d.code, GF_JOB_TIMEOUT);
     ck_assert(!d.cancelled && d.cancel_job);
 
+    /* A picture that arrives after the Cancel-After is not wanted: not
+     * stored, not charged. After the type's deadline it still completes. */
+    {
+        gf_provider_result_t img;
+        memset(&img, 0, sizeof(img));
+        img.image_url = "https://example.com/x.png";
+        st.polling = 0;
+        st.cancel_at = st.deadline;
+        gf_job_decide(&st, &img, 0, &d);
+        ck_assert(d.next == GF_NEXT_FAIL && d.cancelled);
+        ck_assert_str_eq(d.code, GF_JOB_CANCEL_AFTER);
+        st.cancel_at = st.deadline + apr_time_from_sec(1);
+        gf_job_decide(&st, &img, 0, &d);
+        ck_assert_int_eq(d.next, GF_NEXT_COMPLETE);
+        st.cancel_at = 0;
+        gf_job_decide(&st, &img, 0, &d);
+        ck_assert_int_eq(d.next, GF_NEXT_COMPLETE);
+    }
+    /* A job that failed for good at the deadline is over: nothing to cancel. */
+    {
+        gf_provider_result_t dead = error(GF_JOB_API, 0);
+        st.polling = 1;
+        st.cancel_at = st.deadline;
+        gf_job_decide(&st, &dead, 0, &d);
+        ck_assert(d.next == GF_NEXT_FAIL && d.cancelled && !d.cancel_job);
+    }
+
     /* No time left for a retry before the Cancel-After: cancelled now. */
     st = state(0, 1, 0);
     st.cancel_at = st.deadline = st.now + apr_time_from_sec(1);
