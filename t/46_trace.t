@@ -100,6 +100,9 @@ sub generate {
 }
 sub a_trace { join '', map { sprintf '%02x', int rand 256 } 1 .. 16 }
 sub a_span { join '', map { sprintf '%02x', int rand 256 } 1 .. 8 }
+# The mock provider's log outlives a run of the suite (the suite runs twice,
+# the second time against the sanitizer build): prompts of this run only.
+my $run = a_span();
 # Every traceparent given is of the trace $t, with a span id of its own
 # (not the caller's $span), all different.
 sub all_children {
@@ -114,13 +117,13 @@ sub all_children {
 
 # 1. Trusted, end to end: a fal generation with a webhook, its picture to S3.
 my ($T, $S) = (a_trace(), a_span());
-my $g = generate('tr-in', { prompt => 'a traced fox', webhook => "$recv/ok" },
+my $g = generate('tr-in', { prompt => "a traced fox $run", webhook => "$recv/ok" },
                  traceparent => "00-$T-$S-01", Prefer => 'wait=30');
 is($g->{status}, 'completed', 'a traced generation completes');
 is($g->{traceId}, $T, "its status shows the client's trace id");
 my $id = $g->{generationId} // 'none';
 my $rid = psql("SELECT provider_job_id FROM tr_type_media WHERE id = '$id'");
-my @calls = grep { index($_->{path}, $rid) >= 0 || ($_->{fields}{prompt} // '') =~ /a traced fox/ } mock_log();
+my @calls = grep { index($_->{path}, $rid) >= 0 || ($_->{fields}{prompt} // '') =~ /a traced fox \Q$run\E/ } mock_log();
 my %kinds = map { ($_->{method} eq 'POST' ? 'submit' : $_->{path} =~ /status$/ ? 'status'
                    : $_->{path} =~ m{^/files/} ? 'download' : 'result') => 1 } @calls;
 is(join(',', sort keys %kinds), 'download,result,status,submit',
@@ -153,7 +156,7 @@ is($row->{traceId}, $T, 'the admin list shows the trace id');
                              headers => { 'Content-Type' => 'image/png' })) // {};
     ok($up->{sourceImage}, 'an upload to S3');
     my ($T2, $S2) = (a_trace(), a_span());
-    my $g2 = generate('tr-in', { prompt => 'a traced cat', sourceImage => $up->{sourceImage} },
+    my $g2 = generate('tr-in', { prompt => "a traced cat $run", sourceImage => $up->{sourceImage} },
                       traceparent => "00-$T2-$S2-01", Prefer => 'wait=30');
     is($g2->{status}, 'completed', 'a generation from the upload completes');
     (my $key = $up->{sourceImage} // 'none') =~ s/^upload://;
@@ -167,7 +170,7 @@ is($row->{traceId}, $T, 'the admin list shows the trace id');
 #    the cancel request's).
 {
     my ($T3, $S3span) = (a_trace(), a_span());
-    my $n = generate('tr-in', { prompt => 'a never traced [fault:never]' },
+    my $n = generate('tr-in', { prompt => "a never traced [fault:never] $run" },
                      traceparent => "00-$T3-$S3span-01", Prefer => 'wait=0');
     my $nid = $n->{generationId} // 'none';
     ok(wait_for(sub { psql("SELECT provider_job_id FROM tr_type_media WHERE id = '$nid'") }, 10),
@@ -184,29 +187,29 @@ is($row->{traceId}, $T, 'the admin list shows the trace id');
 # 4. Not trusted: the client's traceparent is ignored, a new trace.
 {
     my $T4 = a_trace();
-    my $g4 = generate('tr-out', { prompt => 'an untrusted owl' },
+    my $g4 = generate('tr-out', { prompt => "an untrusted owl $run" },
                       traceparent => "00-$T4-" . a_span() . '-01', Prefer => 'wait=30');
     is($g4->{status}, 'completed', 'completes');
     like($g4->{traceId} // '', qr/^[0-9a-f]{32}$/, 'with a trace id');
     isnt($g4->{traceId}, $T4, "not the untrusted client's");
-    my $calls = grep { ($_->{fields}{prompt} // '') =~ /an untrusted owl/
+    my $calls = grep { ($_->{fields}{prompt} // '') =~ /an untrusted owl \Q$run\E/
                        && ($_->{headers}{traceparent} // '') =~ /^00-\Q$g4->{traceId}\E-/ } mock_log();
     ok($calls, 'its provider call carries the new trace');
 }
 
 # 5. mod_otel's ids win over the client's.
 {
-    my $g5 = generate('tr-otel', { prompt => 'an otel heron' },
+    my $g5 = generate('tr-otel', { prompt => "an otel heron $run" },
                       traceparent => '00-' . a_trace() . '-' . a_span() . '-01', Prefer => 'wait=30');
     is($g5->{traceId}, $otel_trace, "OTEL_TRACEID is the generation's trace");
-    my @c = grep { ($_->{fields}{prompt} // '') =~ /an otel heron/ } mock_log();
+    my @c = grep { ($_->{fields}{prompt} // '') =~ /an otel heron \Q$run\E/ } mock_log();
     ok(all_children($otel_trace, $otel_span, map { $_->{headers}{traceparent} } @c),
        "its calls are children of mod_otel's span");
 }
 
 # 6. A malformed traceparent on a trusted location: a new trace, no harm.
 {
-    my $g6 = generate('tr-in', { prompt => 'a malformed jay' }, traceparent => '00-xyz-01',
+    my $g6 = generate('tr-in', { prompt => "a malformed jay $run" }, traceparent => '00-xyz-01',
                       Prefer => 'wait=30');
     is($g6->{status}, 'completed', 'a malformed traceparent: the generation completes');
     like($g6->{traceId} // '', qr/^[0-9a-f]{32}$/, 'in a trace of its own');
