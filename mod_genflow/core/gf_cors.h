@@ -16,9 +16,11 @@
 #define GF_CORS_EXPOSE_HEADERS \
     "Location, Retry-After, ETag, Idempotent-Replayed, Preference-Applied, Allow"
 
-/* Request headers a preflight may ask for (in this spelling). */
+/* Request headers a preflight may ask for (in this spelling): the list
+ * gf_cors.c answers from, written out for the fuzzer to check it against. */
 #define GF_CORS_ALLOW_HEADERS \
-    "Authorization, Content-Type, Idempotency-Key, Prefer, If-None-Match, Last-Event-ID"
+    "Authorization, Content-Type, Idempotency-Key, Prefer, If-None-Match, Last-Event-ID, " \
+    "Cancel-After, traceparent, tracestate"
 
 /* How long a browser may keep a preflight's answer, in seconds. */
 #define GF_CORS_MAX_AGE "600"
