@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # The plans of the statements that run per job, per wake, per sweep or per
-# scrape, pinned at 100,000 rows: no Seq Scan over a type table or the
+# scrape, pinned at 100,000 rows: no Seq Scan over a type table, the lines' counts or the
 # webhook outbox, and no Sort of their rows, in the plan PostgreSQL makes for the
 # prepared statement with its parameters unknown (the generic plan, which
 # a prepared statement ends up with) and with them known (a custom plan);
@@ -38,9 +38,14 @@ my %picks = (
               . "OFFSET 5000 LIMIT 1",
     some => "SELECT id FROM $table WHERE status = 'processing' LIMIT 1",
     linea => "SELECT id FROM $table WHERE status = 'pending' AND queued_at IS NULL LIMIT 1",
+    lastq => "SELECT id FROM $table WHERE status = 'pending' AND queued_at IS NOT NULL "
+             . "AND cur_provider = 'plan-a' ORDER BY turn DESC, ticket DESC LIMIT 1",
+    lastu => "SELECT user_id FROM $table WHERE status = 'pending' AND queued_at IS NOT NULL "
+             . "AND cur_provider = 'plan-a' ORDER BY turn DESC, ticket DESC LIMIT 1",
 );
 my $picks = join('', map { "SELECT ($picks{$_}) AS $_ \\gset\n" } sort keys %picks);
 my ($cursor, $some, $lineA) = (":'cursor'", ":'some'", ":'linea'");
+my ($lastq, $lastu) = (":'lastq'", ":'lastu'");
 my @type_ops = (
     [claim => "'w', 30, NULL, 'plan-a', 8, 0, 1, 0, NULL, 0, 0"],
     [claim => "'w', 30, NULL, 'plan-a', 8, 0, 1, 3, $some, 1, 0", 'claim (a place handed on)'],
@@ -55,6 +60,7 @@ my @type_ops = (
                . "gen_random_uuid(), NULL, NULL, NULL, "
                . "'00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'"],
     [get => "$some, 'plan-u1'"],
+    [get => "$lastq, $lastu", 'get (the last of a line 50,000 deep: its place)'],
     [schedule => "1000, 0, 0, 0, 0, NULL, NULL, 'plan-a', NULL, $some, 'w', 1"],
     [complete => "$some, 'x', 'plan-a', NULL, 'w', 1"],
     [fail => "$some, 'failed', 'API_ERROR', 'm', NULL, NULL, 'w', 1, NULL"],
@@ -86,13 +92,14 @@ my @global_ops = (
     [gf_webhook_failed => "'failed', 50"],
     [gf_turns_prune => "90000"],
     [gf_counts_fold => "100000"],
+    [gf_line_fold => "100000"],
     [gf_places_ensure => "'plan-a', 8"],
     [gf_place_release => "'plan-a', 1, $some, 1"],
     [gf_provider_pause => "'plan-a', 1000"],
     [gf_provider_state => "'plan-a', 8"],
 );
 
-plan tests => 2 * (@type_ops + @global_ops + 2) + @type_ops + 11;
+plan tests => 2 * (@type_ops + @global_ops + 2) + @type_ops + 13;
 
 ok(-x $print, 'bench/lib/print-sql is built (make check)');
 
@@ -194,7 +201,8 @@ sub faults {
     for my $n (nodes($plan)) {
         my $t = $n->{'Node Type'} // '';
         my $rel = $n->{'Relation Name'} // '';
-        push @bad, "Seq Scan on $rel" if $t eq 'Seq Scan' && ($rel eq $big || $rel eq 'genflow_webhook_outbox');
+        push @bad, "Seq Scan on $rel" if $t eq 'Seq Scan'
+            && ($rel eq $big || $rel eq 'genflow_webhook_outbox' || $rel eq 'genflow_line_counts');
         push @bad, "$t of " . join(', ', @{ $n->{'Sort Key'} // [] }) if $t =~ /Sort$/ && reads_big($n, $tbl);
     }
     return @bad;
@@ -256,9 +264,10 @@ for my $op (@type_ops) {
 
 # ---- how much the statements read, run on the rows ---------------------------
 
-# The most rows one scan of the type table returned in a run (per loop).
+# The most rows one scan of the type table (or of $rel) returned in a run
+# (per loop).
 sub rows_read {
-    my ($sql, $args) = @_;
+    my ($sql, $args, $rel) = @_;
     my ($out, $ok) = explain_all("BEGIN;\nSET plan_cache_mode = force_generic_plan;\n"
                                  . "PREPARE s AS " . numbered($sql) . ";\n"
                                  . "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE s($args);\nROLLBACK;\n");
@@ -266,7 +275,7 @@ sub rows_read {
     return -1 unless $doc;
     my $most = 0;
     for my $n (nodes($doc->[0]{Plan})) {
-        next unless ($n->{'Relation Name'} // '') eq $table;
+        next unless ($n->{'Relation Name'} // '') eq ($rel // $table);
         my $r = $n->{'Actual Rows'} // 0;
         $most = $r if $r > $most;
     }
@@ -281,6 +290,13 @@ $r = rows_read(print_sql('due', $type, $table, 'plan-a,plan-b'), 'NULL');
 ok($r >= 0 && $r <= 2, "the due-work probe reads a row per provider and line ($r)");
 $r = rows_read(print_sql($type, $table, 'history_next'), "'plan-deep', $cursor, 21");
 ok($r >= 0 && $r <= 21, "a history page 5,000 rows deep reads its 21 rows ($r)");
+# A place in line is counted, not searched: the row, at most 15 entries of
+# its own block of tickets, and the line's buckets (at most 15 live ones a
+# level and shard, eight levels), whatever the depth.
+$r = rows_read(print_sql($type, $table, 'get'), "$lastq, $lastu");
+ok($r >= 0 && $r <= 16, "the status of the last of 50,000 queued reads $r rows of the type table");
+$r = rows_read(print_sql($type, $table, 'get'), "$lastq, $lastu", 'genflow_line_counts');
+ok($r >= 0 && $r <= 300, "and $r rows of the line's counts");
 
 # ---- the finished counts after a load of 102,000 -----------------------------
 # The load counted each finished row as a delta. Folded, the totals hold

@@ -66,6 +66,40 @@ int gf_limit_any(const gf_limit_conf_t *c)
     return c && (c->max_concurrent > 0 || c->rate_n > 0);
 }
 
+#define WAIT_MAX apr_time_from_sec(86400)
+#define ESTIMATE_STEP apr_time_from_sec(5)
+
+apr_interval_time_t gf_limit_wait(const gf_limit_conf_t *c, apr_int64_t ahead,
+                                  apr_interval_time_t recent_call)
+{
+    apr_interval_time_t wait = -1;
+    if (!c || ahead < 0) return -1;
+    if (c->max_concurrent > 0 && recent_call > 0) {
+        apr_int64_t calls = ahead / c->max_concurrent + 1;
+        wait = calls > WAIT_MAX / recent_call ? WAIT_MAX : calls * recent_call;
+    }
+    if (c->rate_n > 0) {
+        apr_interval_time_t spacing = c->rate_window / c->rate_n;
+        apr_interval_time_t w = spacing > 0 && ahead > WAIT_MAX / spacing ? WAIT_MAX
+                                                                          : ahead * spacing;
+        if (w > wait) wait = w;
+    }
+    return wait > WAIT_MAX ? WAIT_MAX : wait;
+}
+
+apr_time_t gf_limit_start_estimate(apr_time_t now, apr_interval_time_t wait)
+{
+    apr_time_t at = now + (wait > 0 ? wait : 0);
+    return (at + ESTIMATE_STEP - 1) / ESTIMATE_STEP * ESTIMATE_STEP;
+}
+
+apr_interval_time_t gf_limit_call_average(apr_interval_time_t old, apr_interval_time_t took)
+{
+    if (took < 0) took = 0;
+    if (old <= 0) return took;
+    return old + (took - old) / 4;
+}
+
 /* Forget the starts that left the window. */
 static void expire(const gf_limit_conf_t *c, gf_limit_state_t *st, apr_time_t now)
 {

@@ -66,6 +66,26 @@ int gf_limit_any(const gf_limit_conf_t *c);
  * window of S seconds holds more than N); 0 without a rate. */
 int gf_limit_spacing_ms(const gf_limit_conf_t *c);
 
+/* How long until a generation with `ahead` generations before it in the
+ * provider's line may start, from its limits and how long its calls took
+ * lately (recent_call, 0: unknown): with max_concurrent=N a place frees
+ * every recent_call / N, so the row waits (ahead / N + 1) calls; with
+ * rate=N/S it waits `ahead` starts of S/N; with both, the longer. -1 when
+ * they say nothing: no limit (the row is taken as soon as a worker is
+ * free), or only max_concurrent= and no call measured yet. At most a
+ * day. */
+apr_interval_time_t gf_limit_wait(const gf_limit_conf_t *c, apr_int64_t ahead,
+                                  apr_interval_time_t recent_call);
+
+/* The start a wait gives, from now, rounded up to the next multiple of 5 s
+ * since the epoch: an estimate that moves with the clock would change with
+ * every read (and an event stream would send it every second). */
+apr_time_t gf_limit_start_estimate(apr_time_t now, apr_interval_time_t wait);
+
+/* The running average of a provider's call times after one more call
+ * (old 0: none yet): each call weighs a quarter. */
+apr_interval_time_t gf_limit_call_average(apr_interval_time_t old, apr_interval_time_t took);
+
 /* May a call of process pid start at now? 1: it may, and it is counted
  * (one more open, one start in the window). 0: not now; *next is when a
  * start could be allowed by the rate or the pause, or 0 when only a

@@ -24,10 +24,13 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
 };
 
 /* The status object of docs/api.md, built from the row's own columns
- * (alias a) in one pass. genflow_status_object('{Y}', to_jsonb(row))
+ * (alias a) in one pass; its place in line only where a status read
+ * computes it (STATUS_JSON_AT, GET_SQL), else null, and estimatedStartAt
+ * always null here (the glue fills it in from the provider's limits). genflow_status_object('{Y}', to_jsonb(row))
  * gives the same object, but PostgreSQL inlines that SQL function and
  * then evaluates to_jsonb(row) once for each of its 22 references. */
-#define STATUS_JSON(a) \
+#define STATUS_JSON(a) STATUS_JSON_AT(a, "NULL::bigint")
+#define STATUS_JSON_AT(a, place) \
     "json_build_object('generationId', " a ".id, 'type', '{Y}', 'status', " a ".status," \
     " 'prompt', " a ".prompt, 'preset', " a ".preset, 'imageUrl', " a ".image_url," \
     " 'provider', " a ".provider, 'model', " a ".model, 'providerJobId', " a ".provider_job_id," \
@@ -40,7 +43,8 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     " 'finishedAt', genflow_rfc3339(" a ".finished_at)," \
     " 'processingTimeMs', CASE WHEN " a ".finished_at IS NOT NULL AND " a ".started_at IS NOT NULL" \
     "  THEN round(extract(epoch FROM " a ".finished_at - " a ".started_at) * 1000)::bigint END," \
-    " 'traceId', substr(" a ".traceparent, 4, 32))"
+    " 'traceId', substr(" a ".traceparent, 4, 32)," \
+    " 'queuePosition', " place ", 'estimatedStartAt', NULL::text)"
 
 /* 1 when the finalized row (alias a) counted as active: it was queued.
  * A generation that was only created never counted (docs/architecture.md,
@@ -263,7 +267,7 @@ static const char QUEUE_SQL[] =
     " q AS (UPDATE {T} g SET queued_at = now(), next_attempt_at = now(),"
     "   cancel_at = CASE WHEN args.cancel_after > 0"
     "                    THEN now() + make_interval(secs => args.cancel_after) ELSE g.cancel_at END,"
-    "   turn = (SELECT t.last_turn FROM turn t) FROM acct, args"
+    "   turn = (SELECT t.last_turn FROM turn t), ticket = nextval('genflow_ticket') FROM acct, args"
     "  WHERE g.id = args.id AND g.user_id = acct.user_id AND g.status = 'pending'"
     "   AND g.queued_at IS NULL RETURNING g.*),"
     " idem AS (UPDATE genflow_idempotency i SET generation_id = q.id FROM q, args"
@@ -429,7 +433,7 @@ static const char CLAIM_SQL[] =
     "   AND d.cur_provider = " ARG("provider") SERVED_BY("d", ARG("names"))
     /* Past its own Cancel-After before it started: the sweep's (ABORTED). */
     "   AND (d.cancel_at IS NULL OR d.cancel_at > now())"
-    "  ORDER BY d.turn, d.next_attempt_at LIMIT 1 FOR UPDATE OF d SKIP LOCKED),"
+    "  ORDER BY d.turn, d.ticket LIMIT 1 FOR UPDATE OF d SKIP LOCKED),"
     " pick AS (SELECT id, tid, prev_owner, 1::bigint AS n FROM again"
     "  UNION ALL SELECT id, tid, prev_owner, 1::bigint FROM fresh),"
     " claimed AS (" CLAIM_SET
@@ -558,14 +562,59 @@ static const char ACCEPTED_SQL[] =
     "  AND g.status = 'processing'"
     " RETURNING 1";
 
-/* args: id, user. The status object, and for the status handler (which
- * sends the object as it comes, never parsing it) the state and the age in
- * milliseconds, for Retry-After; then 1 when the generation was queued
- * (a pending one that was never queued is only created). */
+/* A queued row's place in its provider's line (sql/031): how many rows
+ * a claim takes before it, those with a smaller (turn, ticket).
+ *  - The earlier turns, from the line's counts: at each of the four turn
+ *    levels the buckets left of the row's own within their parent (at the
+ *    top, all to the left), one index range of at most 15 live buckets.
+ *  - Its own turn, where users queued before it: counted in <table>_fresh
+ *    (one index range) while they are at most LINE_SCAN (the usual case:
+ *    a turn holds one row per user waiting); past that, from the ticket
+ *    levels of the counts (four more ranges) and the row's own block of
+ *    16 tickets (at most 15 entries of <table>_fresh).
+ *  - Retries, fallbacks and rescues due now go first (CLAIM_SQL's again:
+ *    bounded by the calls in flight, counted up to 1000).
+ * A fixed number of index ranges, each of a bounded number of entries,
+ * whatever the line's length. */
+#define LINE_SCAN "256"
+#define LINE_COUNTS(g, levels) \
+    "(SELECT COALESCE(sum(c.n), 0) FROM genflow_line_counts c" \
+    "  WHERE c.gen_type = '{Y}' AND c.provider = " g ".cur_provider AND (" levels "))"
+#define LINE_TURNS(g, lvl, shift, own) \
+    "(c.lvl = " lvl " AND c.turn >= (" g ".turn >> " shift ") << 4 AND c.turn < " g ".turn" own ")"
+#define LINE_TICKETS(g, lvl, shift, own) \
+    "(c.lvl = " lvl " AND c.turn = " g ".turn AND c.sub >= (" g ".ticket >> " shift ") << 4" \
+    " AND c.sub < " g ".ticket" own ")"
+#define LINE_OWN_TURN(g, from, lim) \
+    "(SELECT count(*) FROM (SELECT 1 FROM {T} h WHERE h.status = 'pending'" \
+    "   AND h.queued_at IS NOT NULL AND h.cur_provider = " g ".cur_provider" \
+    "   AND h.turn = " g ".turn AND h.ticket >= " from " AND h.ticket < " g ".ticket" lim ") x)"
+#define LINE_PLACE(g) \
+    "(" LINE_COUNTS(g, LINE_TURNS(g, "0", "4", "") " OR " LINE_TURNS(g, "1", "8", " >> 4") \
+                    " OR " LINE_TURNS(g, "2", "12", " >> 8") \
+                    " OR (c.lvl = 3 AND c.turn < " g ".turn >> 12)") \
+    " + (SELECT CASE WHEN t.n <= " LINE_SCAN " THEN t.n ELSE " \
+    LINE_COUNTS(g, LINE_TICKETS(g, "-1", "8", " >> 4") " OR " LINE_TICKETS(g, "-2", "12", " >> 8") \
+                " OR " LINE_TICKETS(g, "-3", "16", " >> 12") \
+                " OR (c.lvl = -4 AND c.turn = " g ".turn AND c.sub < " g ".ticket >> 16)") \
+    "   + " LINE_OWN_TURN(g, "(" g ".ticket >> 4) << 4", "") " END" \
+    "  FROM (SELECT " LINE_OWN_TURN(g, "0", " LIMIT " LINE_SCAN " + 1") " AS n) t)" \
+    " + (SELECT count(*) FROM (SELECT 1 FROM {T} d WHERE d.status = 'processing'" \
+    "     AND d.provider_job_id IS NULL AND d.cur_provider = " g ".cur_provider" \
+    "     AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())" \
+    "     AND d.queued_at IS NOT NULL LIMIT 1000) x))"
+
+/* args: id, user. The status object, and for the status handler the
+ * state and the age in milliseconds, for Retry-After; then 1 when the
+ * generation was queued (a pending one that was never queued is only
+ * created); its place in line (NULL when it is not in one) and its
+ * provider, from which the glue estimates when it starts. */
 static const char GET_SQL[] =
-    "SELECT " STATUS_JSON("g") "::text, g.status,"
+    "SELECT " STATUS_JSON_AT("g", "pos.n") "::text, g.status,"
     "  (extract(epoch FROM now() - g.created_at) * 1000)::bigint,"
-    "  (g.queued_at IS NOT NULL)::int::text FROM {T} g"
+    "  (g.queued_at IS NOT NULL)::int::text, pos.n::text, g.cur_provider FROM {T} g"
+    " CROSS JOIN LATERAL (SELECT CASE WHEN g.status = 'pending' AND g.queued_at IS NOT NULL"
+    "   AND g.turn IS NOT NULL AND g.ticket IS NOT NULL THEN " LINE_PLACE("g") " END AS n OFFSET 0) pos"
     " WHERE g.id = %s::uuid AND g.user_id = %s";
 
 /* args: id, image URL, provider, model, lease owner, attempt. The charge

@@ -158,6 +158,7 @@ typedef enum {
 #define GF_SQL_PROVIDER_STATE  "gf_provider_state"
 #define GF_SQL_TURNS_PRUNE     "gf_turns_prune"
 #define GF_SQL_COUNTS_FOLD     "gf_counts_fold"
+#define GF_SQL_LINE_FOLD       "gf_line_fold"
 
 /* The longest table name: PostgreSQL names a type table's indexes after
  * it ("<table>_user_history", 13 more bytes) and cuts every name at 63

@@ -261,6 +261,12 @@ static const char TURNS_PRUNE_SQL[] =
  * empty for VACUUM to cut back. Returns how many it folded. */
 static const char COUNTS_FOLD_SQL[] = "SELECT genflow_fold_status_counts(%d)::text";
 
+/* args: at most this many buckets. The lines' counts (sql/031) that
+ * writers added to their shards, folded into one row per bucket, and the
+ * buckets the line has moved past dropped: a place in line sums few rows.
+ * Returns how many buckets it folded (0 too when another node folds). */
+static const char LINE_FOLD_SQL[] = "SELECT genflow_fold_line_counts(%d)::text";
+
 /* A cheap round trip for /api/health. args: a dummy (statements need one). */
 static const char PING_SQL[] = "SELECT %s::text";
 
@@ -308,4 +314,5 @@ void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
     gf_sql_add(stmts, GF_SQL_PROVIDER_STATE, PROVIDER_STATE_SQL, 1);
     gf_sql_add(stmts, GF_SQL_TURNS_PRUNE, TURNS_PRUNE_SQL, 1);
     gf_sql_add(stmts, GF_SQL_COUNTS_FOLD, COUNTS_FOLD_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_LINE_FOLD, LINE_FOLD_SQL, 1);
 }

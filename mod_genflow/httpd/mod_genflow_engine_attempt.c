@@ -225,6 +225,7 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
         }
         gf_engine_standby_settle(sb, slot, hold, res, apr_time_now() - t0);
         gf_limits_done(s, prov, hold, res);
+        gf_limits_call_took(prov, apr_time_now() - t0);
         gf_metrics_classify(res, &outcome, &code);
         gf_metrics_provider_call(gf_metrics(), prov->name,
                                  gf_engine_aborting() ? "aborted" : outcome, code,

@@ -167,6 +167,13 @@ void gf_engine_sweep_global(server_rec *s, apr_pool_t *p)
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1418)
                      "folded %s counts of finished generations", n);
     }
+    /* The lines' counts (sql/031), folded: a place in line sums about
+     * one row per bucket however many claims and queues wrote to it. */
+    if ((n = swept_by(s, p, dbd, GF_SQL_LINE_FOLD, FOLD_BATCH,
+                      apr_ltoa(p, FOLD_BATCH), NULL))) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1422)
+                     "folded %s buckets of the lines' counts", n);
+    }
     /* Idempotency records are replayed for 24 h. */
     if (gf_db_pselect(s, p, dbd, GF_SQL_IDEM_PRUNE, &rows, 1, "86400") == GF_DB_OK
         && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {

@@ -54,8 +54,13 @@ int gf_type_refused_by_state(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t 
 typedef struct {
     const char *json, *etag;
     int terminal;
+    int in_line;                 /* queued, not started: it shows its place in line,
+                                  * which changes without a NOTIFY of its own */
     apr_time_t born;             /* a running generation's creation time */
 } gf_type_snap_t;
+/* How often a watch of a queued generation reads its place in line
+ * again (nothing announces a claim ahead of it). */
+#define GF_TYPE_LINE_LOOK apr_time_from_sec(1)
 /* The caller's generation id as the status answer: from the child's
  * cache, else one SELECT on a connection held only for it. */
 gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const char *id,

@@ -10,7 +10,10 @@
  * stream; the stream ends after the terminal event, or after
  * GenFlowEventsMaxSeconds (the client reconnects and resumes). A client
  * that has seen the terminal event and comes back gets 204, which tells
- * EventSource to stop reconnecting. While it waits, a stream holds no
+ * EventSource to stop reconnecting. A queued generation's place in line
+ * (queuePosition, estimatedStartAt) changes with other rows' claims, which
+ * wake nobody: such a stream reads again once a second and sends the
+ * state when it differs. While it waits, a stream holds no
  * thread where it can park (mod_genflow_watch.h).
  */
 #include <string.h>
@@ -35,6 +38,7 @@ typedef struct {
     const char *id;
     char last[EVENT_ID_MAX];     /* the id of the state the client has */
     int started;
+    apr_interval_time_t look;    /* gf_watch_t.look */
 } events_t;
 
 /* The event id of a state: its ETag without the quotes. */
@@ -75,6 +79,9 @@ static int events_step(request_rec *r, void *ctx, int woke)
         }
         else {
             char id[EVENT_ID_MAX];
+            /* While it waits in line, its place is read again each second
+             * (and sent when it moved): at most one such event a second. */
+            ev->look = snap.in_line ? GF_TYPE_LINE_LOOK : 0;
             event_id(snap.etag, id);
             if (strcmp(id, ev->last)) {
                 if (!ev->started) start(r, ev);
@@ -138,6 +145,7 @@ int gf_type_handle_events(request_rec *r, const gf_dir_conf_t *dc, const gf_rout
     w.deadline = r->request_time + apr_time_from_sec(gf_conf_events_max_secs(dc));
     w.beat = apr_time_from_sec(gf_conf_events_heartbeat(dc));
     w.streams = 1;
+    w.look = &ev->look;
     w.step = events_step;
     w.ctx = ev;
     return gf_watch_run(r, &w);

@@ -15,6 +15,7 @@
 #include "httpd/mod_genflow_db.h"
 #include "httpd/mod_genflow_engine.h"
 #include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_limits.h"
 #include "core/gf_error.h"
 #include "core/gf_credits.h"
 #include "core/gf_json.h"
@@ -22,6 +23,30 @@
 #include "core/gf_sql.h"
 #include "core/gf_job.h"
 #include "core/gf_presets.h"
+#include "core/gf_limit.h"
+
+/* A queued generation's object gets when it may start: its provider's
+ * limits and how long its calls took lately on this node
+ * (gf_limit_wait). Unchanged when that is unknown (estimatedStartAt
+ * stays null). */
+static const char *with_start_estimate(request_rec *r, const char *json, const char *place,
+                                       const char *provider)
+{
+    const gf_provider_t *prov = provider ? apr_hash_get(gf_server_conf(r->server)->providers,
+                                                        provider, APR_HASH_KEY_STRING) : NULL;
+    apr_interval_time_t wait;
+    json_object *o;
+    const char *out;
+
+    if (!prov) return json;
+    wait = gf_limit_wait(&prov->limit, apr_atoi64(place), gf_limits_recent_call(prov));
+    if (wait < 0 || !(o = json_tokener_parse(json))) return json;
+    json_object_object_add(o, "estimatedStartAt", json_object_new_string(
+        gf_time_rfc3339(r->pool, gf_limit_start_estimate(apr_time_now(), wait))));
+    out = apr_pstrdup(r->pool, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    return out;
+}
 
 gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const char *id,
                                 gf_type_snap_t *snap)
@@ -40,6 +65,10 @@ gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const c
     st = gf_db_select1(r, gf_type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
     if (st != GF_DB_OK || rows->nrows == 0) return st;
     snap->json = rows->rows[0][0];
+    snap->in_line = rows->rows[0][4] != NULL;
+    if (snap->in_line) {
+        snap->json = with_start_estimate(r, snap->json, rows->rows[0][4], rows->rows[0][5]);
+    }
     snap->etag = gf_json_etag(r->pool, snap->json);
     snap->terminal = gf_type_is_terminal(rows->rows[0][1]);
     if (!snap->terminal) {
@@ -47,7 +76,12 @@ gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const c
         snap->born = apr_time_now() - apr_time_from_msec(apr_atoi64(rows->rows[0][2]));
         if (snap->born <= 0) snap->born = 1;
     }
-    gf_engine_status_store(dc->type, id, r->user, snap->json, snap->etag, snap->born, version);
+    /* A place in line changes with every claim ahead, which no NOTIFY of
+     * this id announces: such an answer is never cached. */
+    if (!snap->in_line) {
+        gf_engine_status_store(dc->type, id, r->user, snap->json, snap->etag, snap->born,
+                               version);
+    }
     return GF_DB_OK;
 }
 
@@ -65,6 +99,7 @@ static int send_snapshot(request_rec *r, const gf_type_snap_t *snap)
 typedef struct {
     const gf_dir_conf_t *dc;
     const char *id;
+    apr_interval_time_t look;    /* gf_watch_t.look */
 } status_poll_t;
 
 /* The status long-poll: answer once the generation differs from the
@@ -78,6 +113,7 @@ static int status_poll_step(request_rec *r, void *ctx, int woke)
 
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (!snap.json) return gf_type_no_such_generation(r);
+    poll->look = snap.in_line ? GF_TYPE_LINE_LOOK : 0;
     apr_table_setn(r->headers_out, "ETag", snap.etag);
     if (ap_meets_conditions(r) == OK || snap.terminal
         || (woke & (GF_WOKE_DEADLINE | GF_WOKE_STOP | GF_WOKE_FULL))) {
@@ -116,6 +152,7 @@ int gf_type_handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_rout
         w.deadline = r->request_time + apr_time_from_sec(wait);
         w.step = status_poll_step;
         w.ctx = poll;
+        w.look = &poll->look;
         apr_table_setn(r->headers_out, "Preference-Applied",
                        apr_psprintf(r->pool, "wait=%d", wait));
         return gf_watch_run(r, &w);

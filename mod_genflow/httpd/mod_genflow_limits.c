@@ -39,6 +39,7 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_shm.h>
 #include <apr_global_mutex.h>
@@ -63,7 +64,7 @@
 #define SHM_KEY "mod_genflow_limits_shm"
 #define MUTEX_KEY "mod_genflow_limits_mutex"
 #define MUTEX_TYPE "genflow-limits"
-#define LIM_MAGIC 0x67666c696d697433ULL   /* "gflimit3" */
+#define LIM_MAGIC 0x67666c696d697434ULL   /* "gflimit4" */
 #define NSLOTS 64
 #define REAP_EVERY apr_time_from_sec(1)
 /* How long a claim's "full" keeps the children from asking again (per
@@ -80,6 +81,8 @@ typedef struct {
     apr_time_t look_until;       /* per site: once full_until lapsed, a worker of some
                                   * child was woken to look; no other wake until its
                                   * claim answers or this passes */
+    volatile apr_uint32_t call_ms; /* how long its calls from this node took lately
+                                  * (gf_limit_call_average; 0: none yet) */
 } slot_t;
 
 
@@ -621,6 +624,24 @@ void gf_limits_done(server_rec *s, const gf_provider_t *prov, gf_limits_hold_t *
                      "child or node for %" APR_TIME_T_FMT " s", prov->name,
                      apr_time_sec(until - apr_time_now() + APR_USEC_PER_SEC - 1));
     }
+}
+
+void gf_limits_call_took(const gf_provider_t *prov, apr_interval_time_t took)
+{
+    slot_t *slot = slot_of(prov);
+    apr_interval_time_t avg;
+    if (!slot) return;
+    /* Two calls that end together may each write their own average: one
+     * of them counts, and an average needs no more. */
+    avg = gf_limit_call_average(apr_time_from_msec(apr_atomic_read32(&slot->call_ms)), took);
+    apr_atomic_set32(&slot->call_ms, (apr_uint32_t)(apr_time_as_msec(avg) > 0
+                                                    ? apr_time_as_msec(avg) : 1));
+}
+
+apr_interval_time_t gf_limits_recent_call(const gf_provider_t *prov)
+{
+    slot_t *slot = slot_of(prov);
+    return slot ? apr_time_from_msec(apr_atomic_read32(&slot->call_ms)) : 0;
 }
 
 void gf_limits_unused(server_rec *s, gf_limits_hold_t *hold)

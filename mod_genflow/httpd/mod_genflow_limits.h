@@ -113,6 +113,11 @@ void gf_limits_ensure(server_rec *s, apr_pool_t *p);
 /* For /api/health (with the request's database: calls open on every node
  * for limits=site), the metrics and server-status. */
 json_object *gf_limits_health(request_rec *r, const gf_provider_t *prov);
+/* A call of prov from this node took that long (its running average, in
+ * this httpd's shared memory), and that average (0: no call yet): what a
+ * queued generation's estimatedStartAt is made of (gf_limit_wait). */
+void gf_limits_call_took(const gf_provider_t *prov, apr_interval_time_t took);
+apr_interval_time_t gf_limits_recent_call(const gf_provider_t *prov);
 void gf_limits_metrics(request_rec *r);
 
 #endif

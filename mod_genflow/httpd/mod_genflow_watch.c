@@ -281,13 +281,22 @@ static void finish(park_t *k, parked_t *p, int rc, int gone)
     close_suspended(c);
 }
 
+/* When a watch reads again unprompted: as soon as its step asked, else
+ * at the backstop. */
+static apr_interval_time_t look_in(const gf_watch_t *w)
+{
+    return w->look && *w->look > 0 ? *w->look : backstop();
+}
+
 static void repark(park_t *k, parked_t *p, unsigned woke)
 {
     apr_time_t now = apr_time_now();
     apr_thread_mutex_lock(k->mutex);
     p->state = P_PARKED;
     if (woke & GF_WOKE_BEAT) p->next_beat = now + p->w.beat;
-    if (woke & GF_WOKE_CHANGE) p->next_look = now + backstop();
+    if ((woke & GF_WOKE_CHANGE) || now + look_in(&p->w) < p->next_look) {
+        p->next_look = now + look_in(&p->w);
+    }
     if (k->stopping) p->woke |= GF_WOKE_STOP;
     if (p->woke) {
         enqueue(k, p);
@@ -597,7 +606,7 @@ static int park_request(park_t *k, request_rec *r, const gf_watch_t *w, apr_uint
      * their period: a crowd that arrived together would otherwise beat
      * together, a burst of callbacks every period. */
     p->next_beat = now + spread(w->beat);
-    p->next_look = now + spread(backstop());
+    p->next_look = now + (w->look && *w->look > 0 ? *w->look : spread(backstop()));
     /* No keep-alive after a parked answer: the connection cannot go back
      * to the MPM. */
     c->keepalive = AP_CONN_CLOSE;
@@ -667,6 +676,7 @@ static int run_blocking(park_t *k, request_rec *r, const gf_watch_t *w, apr_uint
         apr_time_t until = w->deadline;
         int woke = GF_WOKE_CHANGE;
         if (w->beat && next_beat < until) until = next_beat;
+        if (w->look && *w->look > 0 && now + *w->look < until) until = now + *w->look;
         if (until > now) gf_engine_wait_change(r->pool, w->id, seq, until - now);
         now = apr_time_now();
         if (now >= w->deadline) woke |= GF_WOKE_DEADLINE;

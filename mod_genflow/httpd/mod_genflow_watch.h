@@ -45,6 +45,11 @@ typedef struct {
                                   * the answer if it may park */
     gf_watch_step_fn *step;
     void *ctx;
+    const apr_interval_time_t *look; /* NULL, or where the step says how soon to
+                                  * read again unprompted (GF_WOKE_CHANGE) after
+                                  * this step: 0 the backstop; else that soon
+                                  * (what NOTIFY does not announce, such as
+                                  * the place in line of a queued generation) */
 } gf_watch_t;
 
 /* Run the watch; the handler returns what this returns. */

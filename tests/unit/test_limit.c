@@ -203,6 +203,42 @@ START_TEST(untake_forgets_the_start)
 }
 END_TEST
 
+START_TEST(wait_estimate)
+{
+    /* max_concurrent=2, calls of 4 s: a place frees every 2 s. */
+    gf_limit_conf_t c = { 2, 0, 0, 0 };
+    gf_limit_conf_t none = { 0, 0, 0, 0 };
+    gf_limit_conf_t rate = { 0, 2, SEC(1), 0 };
+    gf_limit_conf_t both = { 1, 1, SEC(10), 0 };
+    ck_assert(gf_limit_wait(&c, 0, SEC(4)) == SEC(4));
+    ck_assert(gf_limit_wait(&c, 1, SEC(4)) == SEC(4));
+    ck_assert(gf_limit_wait(&c, 11, SEC(4)) == SEC(24));
+    ck_assert(gf_limit_wait(&c, 11, 0) == -1);         /* no call measured yet */
+    ck_assert(gf_limit_wait(&none, 11, SEC(4)) == -1); /* no limit: unknown */
+    ck_assert(gf_limit_wait(&c, -1, SEC(4)) == -1);
+    ck_assert(gf_limit_wait(NULL, 1, SEC(4)) == -1);
+    /* rate=2/1: a start every 0.5 s, with or without call times. */
+    ck_assert(gf_limit_wait(&rate, 0, 0) == 0);
+    ck_assert(gf_limit_wait(&rate, 12, 0) == apr_time_from_msec(6000));
+    /* Both: the longer (10 s a start against 3 s a call). */
+    ck_assert(gf_limit_wait(&both, 3, SEC(3)) == SEC(30));
+    /* Capped at a day, without overflow. */
+    ck_assert(gf_limit_wait(&c, APR_INT64_C(4000000000000), SEC(4)) == SEC(86400));
+    ck_assert(gf_limit_wait(&rate, APR_INT64_C(4000000000000000), 0) == SEC(86400));
+    /* The estimate sits on a 5 s grid, never before now. */
+    ck_assert(gf_limit_start_estimate(SEC(100), 0) == SEC(100));
+    ck_assert(gf_limit_start_estimate(SEC(100) + 1, 0) == SEC(105));
+    ck_assert(gf_limit_start_estimate(SEC(101), SEC(3)) == SEC(105));
+    ck_assert(gf_limit_start_estimate(SEC(101), -1) == SEC(105));
+    ck_assert(gf_limit_start_estimate(SEC(102), SEC(3)) == SEC(105));
+    ck_assert(gf_limit_start_estimate(SEC(103), SEC(3)) == SEC(110));
+    /* The average: the first call as it is, then a quarter each. */
+    ck_assert(gf_limit_call_average(0, SEC(4)) == SEC(4));
+    ck_assert(gf_limit_call_average(SEC(4), SEC(8)) == SEC(5));
+    ck_assert(gf_limit_call_average(SEC(4), -5) == SEC(3));
+}
+END_TEST
+
 Suite *limit_suite(void)
 {
     Suite *s = suite_create("limit");
@@ -215,6 +251,7 @@ Suite *limit_suite(void)
     tcase_add_test(tc, pause_429);
     tcase_add_test(tc, holders_reaped);
     tcase_add_test(tc, untake_forgets_the_start);
+    tcase_add_test(tc, wait_estimate);
     suite_add_tcase(s, tc);
     return s;
 }
