@@ -2,12 +2,15 @@
 // run.mjs: the studio page (web/) as a person uses it, in Debian's chromium
 // driven by playwright-core. tests/browser/run.sh starts the demo and calls
 //     node run.mjs BASE_URL SCREENSHOT_DIR
-// The demo serves the five types plus the site-defined type slow-demo (a
-// local provider with 20 s latency), users demo/demo (50 credits) and
-// demo2/demo2 (opened with a zero balance).
+// The demo serves the five types plus the site-defined types slow-demo (a
+// local provider with 20 s latency) and line-demo (2 s calls, one at a
+// time), users demo/demo (50 credits) and demo2/demo2 (opened with a zero
+// balance). GENFLOW_BROWSER_DB and GENFLOW_PSQL reach the demo's database
+// (to pause line-demo's provider, as a 429 would).
 //
 // Prints "ok - NAME" / "not ok - NAME: why" per case and the closing line
 // "browser: N passed, M failed"; exits 1 when any case failed.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -107,6 +110,22 @@ async function apiGet(user, path) {
   return res.json();
 }
 
+async function apiPost(user, path, body) {
+  const auth = 'Basic ' + Buffer.from(`${user}:${user}`).toString('base64');
+  const res = await fetch(new URL(path, base), {
+    method: 'POST',
+    headers: { Authorization: auth, 'Content-Type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (res.status >= 300) throw new Error(`POST ${path} answered ${res.status}`);
+  return res.json();
+}
+
+function sql(statement) {
+  execFileSync(process.env.GENFLOW_PSQL || 'psql',
+    [process.env.GENFLOW_BROWSER_DB, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', statement]);
+}
+
 async function balance(page) {
   const t = await page.locator('#q-balance').textContent({ timeout: 10000 });
   return Number(t);
@@ -139,8 +158,9 @@ async function main() {
   const desktop = await newContext(browser, 'demo');
   let page = await openStudio(desktop);
 
-  await runCase('type picker: the five types and the site-defined slow-demo', async () => {
-    for (const t of ['neo-glitch', 'emotion-mask', 'presets', 'ghibli-reaction', 'custom-prompt', 'slow-demo']) {
+  await runCase('type picker: the five types and the site-defined slow-demo and line-demo', async () => {
+    for (const t of ['neo-glitch', 'emotion-mask', 'presets', 'ghibli-reaction', 'custom-prompt', 'slow-demo',
+      'line-demo']) {
       check(await page.locator(`#type-${t}`).count() === 1, `no choice for type ${t}`);
     }
     await page.getByRole('radio', { name: /Presets/ }).check();
@@ -252,6 +272,42 @@ async function main() {
     await page.getByRole('button', { name: 'Cancel', exact: true }).click();
     await waitTerminal(page, 'cancelled', 10000);
     await page.waitForFunction((b) => Number(document.getElementById('q-balance').textContent) === b, before);
+  }, page);
+
+  await runCase('a place in line: "12th in line, about N s" behind a paused provider', async () => {
+    // One call of the provider measures its time; then it is paused (as a
+    // 429 with Retry-After does), so the line keeps still while it is read.
+    await seed('demo', 'line-demo', [`first in line ${stamp}`]);
+    sql("INSERT INTO genflow_provider_limits (provider, paused_until) VALUES ('lined', now() + interval '120 s') "
+        + "ON CONFLICT (provider) DO UPDATE SET paused_until = EXCLUDED.paused_until");
+    const ahead = [];
+    for (let i = 1; i <= 11; i++) {
+      ahead.push(await apiPost('demo', '/api/line-demo/generate', { prompt: `waiting ${i} ${stamp}` }));
+    }
+    try {
+      await page.getByRole('radio', { name: /Line demo/ }).check();
+      await page.getByLabel(/^Prompt/).fill(`twelfth in line ${stamp}`);
+      await page.getByRole('button', { name: 'Generate', exact: true }).click();
+      await page.waitForFunction(() => /in line/.test(document.getElementById('progress').textContent),
+        null, { timeout: 10000 });
+      const text = await page.locator('#progress').textContent();
+      check(/^12th in line, about \d+ (s|min)$/.test(text), `progress says "${text}"`);
+      const newest = (await apiGet('demo', '/api/line-demo/history?limit=1')).items[0];
+      const st = await apiGet('demo', `/api/line-demo/status/${newest.generationId}`);
+      check(st.queuePosition === 11, `the API says queuePosition ${st.queuePosition}`);
+      await page.locator('.columns').screenshot({ path: join(shots, 'studio-line.png') });
+      // One ahead leaves the line: the page moves up, without a reload.
+      await apiPost('demo', `/api/line-demo/cancel/${ahead[0].generationId}`);
+      await page.waitForFunction(() => /^11th in line/.test(document.getElementById('progress').textContent),
+        null, { timeout: 6000 });
+      await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+      await waitTerminal(page, 'cancelled', 10000);
+    } finally {
+      for (const a of ahead.slice(1)) {
+        await apiPost('demo', `/api/line-demo/cancel/${a.generationId}`).catch(() => {});
+      }
+      sql("UPDATE genflow_provider_limits SET paused_until = now() WHERE provider = 'lined'");
+    }
   }, page);
 
   await runCase('insufficient credits: a user with no credits reads why', async () => {

@@ -32,15 +32,25 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/genflow-browser.XXXXXX")
 chmod 755 "$dir"
 out="$dir/demo.out"
 # A type of the site's own whose provider takes 20 s: something to watch
-# and to cancel, and a type the picker learns of from /api/types only. A
+# and to cancel, and a type the picker learns of from /api/types only; and
+# one whose provider takes one 2 s call at a time, for a line to stand in
+# (its user may have more than the default 10 generations active). A
 # cancelled call keeps its worker until the provider answers: two more
 # workers keep the other cases from waiting for them.
 cat > "$dir/extra.conf" <<'CONF'
 GenFlowWorkers 4
+GenFlowMaxActive 100
 GenFlowProvider slow local latency=20000
 <Location /api/slow-demo>
     GenFlowType slow-demo
     GenFlowProviders slow
+    GenFlowRequire prompt
+    GenFlowCost 1
+</Location>
+GenFlowProvider lined local latency=2000 max_concurrent=1
+<Location /api/line-demo>
+    GenFlowType line-demo
+    GenFlowProviders lined
     GenFlowRequire prompt
     GenFlowCost 1
 </Location>
@@ -83,6 +93,7 @@ rc=0
 # by scripts/test with GENFLOW_TEST_KEEP=1).
 rm -rf "$top/tests/browser-failures"
 GENFLOW_CHROMIUM="$chrome" GENFLOW_BROWSER_FAILSHOTS="$top/tests/browser-failures" \
+    GENFLOW_BROWSER_DB="$uri" GENFLOW_PSQL="$(gf_pg_bindir)/psql" \
     node "$top/tests/browser/run.mjs" "http://127.0.0.1:$port/" "$shots" || rc=$?
 if [ "$rc" != 0 ]; then
     # What the server saw, for the failures above.

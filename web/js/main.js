@@ -4,7 +4,7 @@
 import { api, ApiError, docsUrl, resolve } from './api.js';
 import { describe, describeJob, fieldOf } from './errors.js';
 import { Gallery, altText } from './gallery.js';
-import { TERMINAL, Watcher } from './progress.js';
+import { TERMINAL, Watcher, lineText } from './progress.js';
 import { label, loadTypes } from './types.js';
 
 const $ = (id) => document.getElementById(id);
@@ -344,7 +344,7 @@ function setProgress(text) { $('progress').textContent = text; }
 
 function progressText(s) {
   switch (s.status) {
-    case 'pending': return 'Waiting for a worker…';
+    case 'pending': return lineText(s) || 'Waiting for a worker…';
     case 'processing':
       return s.retryCount > 0 ? `Generating… (retry ${s.retryCount} of ${s.maxRetries})` : 'Generating…';
     case 'completed': return 'Done: the picture is ready.';

@@ -12,6 +12,27 @@ import { api, resolve, sameOrigin } from './api.js';
 
 export const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
+/** 1 → "1st", 2 → "2nd", 11 → "11th", 22 → "22nd". */
+export function ordinal(n) {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' }[n % 10] || 'th');
+  return `${n}${suffix}`;
+}
+
+/**
+ * Where a queued generation stands: "12th in line, about 40 s" from its
+ * queuePosition (generations ahead of it) and estimatedStartAt; null when
+ * the status has no place in line (not queued, or already started).
+ */
+export function lineText(s, now = Date.now()) {
+  if (s.status !== 'pending' || !Number.isInteger(s.queuePosition)) return null;
+  const place = `${ordinal(s.queuePosition + 1)} in line`;
+  const at = Date.parse(s.estimatedStartAt);
+  if (Number.isNaN(at)) return place;
+  const secs = Math.max(0, Math.round((at - now) / 1000));
+  return `${place}, about ${secs < 60 ? `${secs} s` : `${Math.round(secs / 60)} min`}`;
+}
+
 export class Watcher {
   /** onStatus(statusObject) is called for every change, the last one terminal. */
   constructor(base, id, onStatus) {
