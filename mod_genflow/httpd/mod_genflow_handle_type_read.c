@@ -48,6 +48,22 @@ static const char *with_start_estimate(request_rec *r, const char *json, const c
     return out;
 }
 
+/* The answer names where its stream is (eventsUrl): on an events host the
+ * URL carries a token of the reader's, so it is added to each reader's
+ * answer, after the cache that a type's mounts share, and the ETag is of
+ * the answer as sent. */
+static gf_db_status_t with_events_url(request_rec *r, const gf_dir_conf_t *dc, const char *id,
+                                      gf_type_snap_t *snap)
+{
+    const char *json = gf_json_add_string(r->pool, snap->json, "eventsUrl",
+                                          gf_type_events_url(r, dc, id));
+    if (json) {
+        snap->json = json;
+        snap->etag = gf_json_etag(r->pool, json);
+    }
+    return GF_DB_OK;
+}
+
 gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const char *id,
                                 gf_type_snap_t *snap)
 {
@@ -59,7 +75,7 @@ gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const c
     if (gf_engine_status_cached(r->pool, dc->type, id, r->user, &snap->json, &snap->etag,
                                  &snap->born)) {
         snap->terminal = snap->born == 0;
-        return GF_DB_OK;
+        return with_events_url(r, dc, id, snap);
     }
     version = gf_engine_status_version(id);
     st = gf_db_select1(r, gf_type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
@@ -82,7 +98,7 @@ gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const c
         gf_engine_status_store(dc->type, id, r->user, snap->json, snap->etag, snap->born,
                                version);
     }
-    return GF_DB_OK;
+    return with_events_url(r, dc, id, snap);
 }
 
 /* Send a snapshot as a status answer: 200, or 304 when the client's
