@@ -230,7 +230,9 @@ my @places = map { $_->{s}{queuePosition} } @pending;
 ok(!grep({ $places[$_] >= $places[$_ - 1] } 1 .. $#places),
    'each with a place further up (' . join(', ', @places) . ')');
 my @gaps = map { $pending[$_]{at} - $pending[$_ - 1]{at} } 1 .. $#pending;
-ok(!grep({ $_ < 0.9 } @gaps),
+# Measured where the events arrive, so a little of the network's jitter
+# is allowed: the server reads again a second after each look.
+ok(!grep({ $_ < 0.75 } @gaps),
    'at most one a second (gaps ' . join(', ', map { sprintf '%.2f', $_ } @gaps) . ')');
 is($ev[-1]{s}{status}, 'completed', 'then it ran and completed');
 
