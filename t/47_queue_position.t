@@ -227,8 +227,14 @@ ok(defined $pos && defined $wait && $wait >= ($pos + 1) * 1.0 - 1 && $wait <= ($
 my @pending = grep { $_->{s}{status} eq 'pending' } @ev;
 ok(@pending >= 2, scalar(@pending) . ' events while it waited in line');
 my @places = map { $_->{s}{queuePosition} } @pending;
-ok(!grep({ $places[$_] >= $places[$_ - 1] } 1 .. $#places),
-   'each with a place further up (' . join(', ', @places) . ')');
+my @etas = map { $_->{s}{estimatedStartAt} // '' } @pending;
+# Each event says something new: a place further up, or (the place the
+# same) an estimate that moved on its 5 s grid; never one back.
+ok(@places >= 2 && $places[-1] < $places[0]
+   && !grep({ $places[$_] > $places[$_ - 1]
+              || ($places[$_] == $places[$_ - 1] && $etas[$_] eq $etas[$_ - 1]) } 1 .. $#places),
+   'each with a place further up, or a new estimate (' . join(', ', map { "$places[$_] $etas[$_]" }
+                                                             0 .. $#places) . ')');
 my @gaps = map { $pending[$_]{at} - $pending[$_ - 1]{at} } 1 .. $#pending;
 # Measured where the events arrive, so a little of the network's jitter
 # is allowed: the server reads again a second after each look.

@@ -139,9 +139,10 @@ static int status_poll_step(request_rec *r, void *ctx, int woke)
 }
 
 /* GET/HEAD {base}/status/{id}: the object goes out as PostgreSQL composed
- * it (never parsed again), from the child's cache (GenFlowStatusCache)
- * when it holds the answer, running or finished: every change of what it
- * shows is announced by NOTIFY and forgets it. A poller that sends the
+ * it with its eventsUrl added to the text (a queued one's estimate is
+ * written by json-c), from the child's cache (GenFlowStatusCache) when it
+ * holds the answer, running or finished, never one waiting in line: every
+ * change of what it shows is announced by NOTIFY and forgets it. A poller that sends the
  * ETag it has back in If-None-Match gets 304 and no body while nothing
  * changed; with Prefer: wait=N as well the request waits up to N s for a
  * change first (a long-poll), without a thread where it can park. */
