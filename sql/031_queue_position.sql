@@ -62,10 +62,13 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 8 AS $$
 $$;
 
 -- Add rows to (d = 1) or take them from (d = -1) their lines' counts, in
--- this backend's shard, one upsert per bucket, in key order.
+-- this backend's shard, one upsert per bucket, in key order. PL/pgSQL, not
+-- SQL: a session plans the statement once (an SQL function's would be
+-- planned at every call, 0.3 ms of every queue and claim).
 CREATE FUNCTION genflow_line_apply(p_type text, p_provider text[], p_turn bigint[],
                                    p_ticket bigint[], p_d int[]) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $fn$
+BEGIN
     INSERT INTO genflow_line_counts AS l (gen_type, provider, lvl, turn, sub, shard, n)
     SELECT p_type, s.provider, k.lvl, k.turn, k.sub, (pg_backend_pid() % 4 + 1)::smallint, sum(s.d)
       FROM unnest(p_provider, p_turn, p_ticket, p_d) s(provider, turn, ticket, d)
@@ -73,8 +76,9 @@ LANGUAGE sql AS $$
      GROUP BY s.provider, k.lvl, k.turn, k.sub
     HAVING sum(s.d) <> 0
      ORDER BY 2, 3, 4, 5
-    ON CONFLICT (gen_type, provider, lvl, turn, sub, shard) DO UPDATE SET n = l.n + EXCLUDED.n
-$$;
+    ON CONFLICT (gen_type, provider, lvl, turn, sub, shard) DO UPDATE SET n = l.n + EXCLUDED.n;
+END
+$fn$;
 
 -- The statement triggers of a type table (TG_ARGV[0]: the type): the rows
 -- that entered a line (queued, not started) and those that left it. A

@@ -42,7 +42,9 @@ my %user;
 for my $k (qw(a b c w)) { $user{$k} = new_user("deep$k") }
 for my $u (values %user) { api(GET => '/api/quota', user => $u); grant($u, 100000) }
 
-my $prov = "stability base_url=$mock key_env=GENFLOW_MOCK_KEY insecure_loopback=on timeout=120000 breaker=off";
+# The first part's call holds the one place for 4 minutes: longer than its
+# 40,000 queues take on a loaded machine (a CI run's fuzzers beside it).
+my $prov = "stability base_url=$mock key_env=GENFLOW_MOCK_KEY insecure_loopback=on timeout=300000 breaker=off";
 # The server of each part: two children of four workers; part 2 with a
 # queue TTL of 5 s.
 sub server {
@@ -68,6 +70,7 @@ GenFlowProvider line $prov max_concurrent=1
     GenFlowType deep-line
     GenFlowProviders held
     GenFlowWait 0
+    GenFlowDeadline 600
 </Location>
 <Location /api/deep-line>
     GenFlowType deep-line
@@ -111,7 +114,7 @@ sub queue_sql {
 {
     my $tag = "wake-$$";
     is(own_api($base, POST => '/api/deep-held/generate', user => $user{w},
-               body => { prompt => "$tag first [latency:90000]" })->code, 202,
+               body => { prompt => "$tag first [latency:240000]" })->code, 202,
        'a generation that holds the one place of its provider');
     ok(wait_for(sub { (mock_call(GET => '/_stats')->{open} // 0) >= 1 }, 20), 'its call is open');
     sleep 1.5;
