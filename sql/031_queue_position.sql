@@ -166,32 +166,47 @@ BEGIN
 END
 $fn$;
 
--- Fold up to p_limit buckets that have shard rows into one shard 0 row
--- each, or none when their rows sum to nothing (the line moved past
--- them): the table keeps about one row per live bucket, and a read sums
--- few rows. One node folds at a time; a writer that adds to a bucket
--- meanwhile waits for the fold's commit and then inserts its shard anew.
--- Returns how many buckets were folded.
+-- Fold up to p_limit shard rows into their buckets' shard 0 rows, and drop
+-- the shard 0 rows that then hold nothing (the line moved past them): the
+-- table keeps about one row per live bucket, and a read sums few rows.
+-- Writers (the triggers) lock the shard rows they add to, in key order;
+-- the fold takes only shard rows no writer holds (SKIP LOCKED), and shard
+-- 0 rows, which no writer touches: it never waits for a writer, so the
+-- two never deadlock (a writer may wait for the fold's commit, then adds
+-- its shard row anew). One node folds at a time. Returns how many shard
+-- rows it folded.
 CREATE FUNCTION genflow_fold_line_counts(p_limit integer) RETURNS integer
 LANGUAGE plpgsql AS $fn$
 DECLARE
     k integer;
+    z_type text[]; z_provider text[]; z_lvl smallint[]; z_turn bigint[]; z_sub bigint[];
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('genflow_fold_line_counts')) THEN
         RETURN 0;
     END IF;
-    WITH b AS MATERIALIZED (SELECT DISTINCT o.gen_type, o.provider, o.lvl, o.turn, o.sub
-                              FROM genflow_line_counts o WHERE o.shard <> 0 LIMIT p_limit),
-         d AS (DELETE FROM genflow_line_counts c USING b
-                WHERE (c.gen_type, c.provider, c.lvl, c.turn, c.sub)
-                    = (b.gen_type, b.provider, b.lvl, b.turn, b.sub)
+    WITH d AS (DELETE FROM genflow_line_counts c
+                WHERE c.ctid = ANY(ARRAY(SELECT o.ctid FROM genflow_line_counts o
+                                          WHERE o.shard <> 0 LIMIT p_limit
+                                          FOR UPDATE SKIP LOCKED))
                RETURNING c.gen_type, c.provider, c.lvl, c.turn, c.sub, c.n),
-         s AS (SELECT d.gen_type, d.provider, d.lvl, d.turn, d.sub, sum(d.n) AS n
+         s AS (SELECT d.gen_type, d.provider, d.lvl, d.turn, d.sub, sum(d.n) AS n, count(*) AS rows
                  FROM d GROUP BY 1, 2, 3, 4, 5),
-         f AS (INSERT INTO genflow_line_counts (gen_type, provider, lvl, turn, sub, shard, n)
+         f AS (INSERT INTO genflow_line_counts AS l (gen_type, provider, lvl, turn, sub, shard, n)
                SELECT s.gen_type, s.provider, s.lvl, s.turn, s.sub, 0, s.n FROM s
-                WHERE s.n <> 0 ORDER BY 1, 2, 3, 4, 5)
-    SELECT count(*) INTO k FROM s;
+                ORDER BY 1, 2, 3, 4, 5
+               ON CONFLICT (gen_type, provider, lvl, turn, sub, shard)
+                  DO UPDATE SET n = l.n + EXCLUDED.n
+               RETURNING l.gen_type, l.provider, l.lvl, l.turn, l.sub, l.n)
+    SELECT (SELECT COALESCE(sum(s.rows), 0) FROM s),
+           array_agg(f.gen_type), array_agg(f.provider), array_agg(f.lvl), array_agg(f.turn),
+           array_agg(f.sub)
+      INTO k, z_type, z_provider, z_lvl, z_turn, z_sub
+      FROM f WHERE f.n = 0;
+    DELETE FROM genflow_line_counts c
+     USING unnest(z_type, z_provider, z_lvl, z_turn, z_sub) z(gen_type, provider, lvl, turn, sub)
+     WHERE (c.gen_type, c.provider, c.lvl, c.turn, c.sub, c.shard)
+         = (z.gen_type, z.provider, z.lvl, z.turn, z.sub, 0)
+       AND c.n = 0;
     RETURN k;
 END
 $fn$;

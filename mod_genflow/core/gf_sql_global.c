@@ -261,10 +261,11 @@ static const char TURNS_PRUNE_SQL[] =
  * empty for VACUUM to cut back. Returns how many it folded. */
 static const char COUNTS_FOLD_SQL[] = "SELECT genflow_fold_status_counts(%d)::text";
 
-/* args: at most this many buckets. The lines' counts (sql/031) that
- * writers added to their shards, folded into one row per bucket, and the
- * buckets the line has moved past dropped: a place in line sums few rows.
- * Returns how many buckets it folded (0 too when another node folds). */
+/* args: at most this many shard rows. The lines' counts (sql/031) that
+ * writers added to their shards, folded into one row per bucket (those no
+ * writer holds now: the fold never waits for one), and the buckets the
+ * line has moved past dropped: a place in line sums few rows. Returns how
+ * many shard rows it folded (0 too when another node folds). */
 static const char LINE_FOLD_SQL[] = "SELECT genflow_fold_line_counts(%d)::text";
 
 /* A cheap round trip for /api/health. args: a dummy (statements need one). */

@@ -172,7 +172,7 @@ void gf_engine_sweep_global(server_rec *s, apr_pool_t *p)
     if ((n = swept_by(s, p, dbd, GF_SQL_LINE_FOLD, FOLD_BATCH,
                       apr_ltoa(p, FOLD_BATCH), NULL))) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1422)
-                     "folded %s buckets of the lines' counts", n);
+                     "folded %s shard rows of the lines' counts", n);
     }
     /* Idempotency records are replayed for 24 h. */
     if (gf_db_pselect(s, p, dbd, GF_SQL_IDEM_PRUNE, &rows, 1, "86400") == GF_DB_OK
