@@ -110,11 +110,12 @@ async function apiGet(user, path) {
   return res.json();
 }
 
+// A POST that does not wait for the generation (the demo's GenFlowWait).
 async function apiPost(user, path, body) {
   const auth = 'Basic ' + Buffer.from(`${user}:${user}`).toString('base64');
   const res = await fetch(new URL(path, base), {
     method: 'POST',
-    headers: { Authorization: auth, 'Content-Type': 'application/json' },
+    headers: { Authorization: auth, 'Content-Type': 'application/json', Prefer: 'wait=0' },
     body: body ? JSON.stringify(body) : undefined,
   });
   if (res.status >= 300) throw new Error(`POST ${path} answered ${res.status}`);
