@@ -337,3 +337,30 @@ const char *gf_json_canonical(apr_pool_t *p, json_object *obj)
     write_canonical(p, obj, out);
     return apr_array_pstrcat(p, out, 0);
 }
+
+static int json_space(char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+const char *gf_json_add_string(apr_pool_t *p, const char *obj, const char *name,
+                               const char *value)
+{
+    apr_size_t n = obj ? strlen(obj) : 0, open = 0, i;
+    json_object *v;
+    const char *esc;
+    int empty = 1;
+
+    while (n > 0 && json_space(obj[n - 1])) n--;
+    while (open < n && json_space(obj[open])) open++;
+    if (n < open + 2 || obj[open] != '{' || obj[n - 1] != '}') return NULL;
+    for (i = open + 1; i < n - 1 && empty; i++) {
+        if (!json_space(obj[i])) empty = 0;   /* "{}" or "{ }": the first member */
+    }
+    v = json_object_new_string(value ? value : "");
+    esc = apr_pstrdup(p, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN
+                                                           | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(v);
+    return apr_pstrcat(p, apr_pstrmemdup(p, obj, n - 1), empty ? "\"" : ",\"", name, "\":", esc,
+                       "}", NULL);
+}

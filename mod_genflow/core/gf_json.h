@@ -26,6 +26,13 @@ json_object *gf_json_pool_own(apr_pool_t *p, json_object *obj);
  * string there. */
 const char *gf_json_str(json_object *o, const char *key);
 
+/* The JSON object text obj with one more string member name: value (a
+ * name that needs no escaping), written before its closing brace, so that
+ * an object composed elsewhere (the database's) is not parsed again. NULL
+ * when obj is not an object's text. */
+const char *gf_json_add_string(apr_pool_t *p, const char *obj, const char *name,
+                               const char *value);
+
 /* Compact serialisation copied into p. */
 const char *gf_json_dump(apr_pool_t *p, json_object *obj);
 

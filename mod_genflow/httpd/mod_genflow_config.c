@@ -149,22 +149,78 @@ static const char *set_trace_trust(cmd_parms *cmd, void *dcv, int on)
     return NULL;
 }
 
+/* The text of a secret file a server-wide directive names (its path
+ * relative to ServerRoot), or the error. */
+static const char *secret_file_text(cmd_parms *cmd, const char *arg, const char **path,
+                                    const char **text)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+    if (err) return err;
+    *path = ap_server_root_relative(cmd->pool, arg);
+    return gf_secret_text_from_file(cmd->pool, cmd->directive->directive, *path, text);
+}
+
 static const char *set_webhook_secret(cmd_parms *cmd, void *dummy, const char *arg)
 {
     gf_server_conf_t *sc = gf_server_conf(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE), *text;
-    const char *path = ap_server_root_relative(cmd->pool, arg);
+    const char *err, *text, *path;
     (void)dummy;
-    if (err) return err;
-    if ((err = gf_secret_text_from_file(cmd->pool, cmd->directive->directive, path,
-                                        &text)) != NULL) {
-        return err;
-    }
+    if ((err = secret_file_text(cmd, arg, &path, &text)) != NULL) return err;
     /* Several lines, newest first: every delivery is signed with each, so
      * the site's backend can move to a new secret without losing one. */
     if (!(sc->webhook_secrets = gf_webhook_secrets_parse(cmd->pool, text, &err))) {
         return DIRECTIVE_ERROR(cmd, apr_pstrcat(cmd->pool, path, ": ", err, NULL));
     }
+    return NULL;
+}
+
+/* GenFlowEventsBase: where browsers follow this location's generations
+ * (scheme://host[:port][/path]), https, or http to a loopback host only
+ * (the token in its URLs must not cross a network in the clear); "none"
+ * for the same host. */
+static const char *set_events_base(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    gf_dir_conf_t *dc = dcv;
+    apr_uri_t u;
+    char *base;
+    apr_size_t n;
+
+    if (!strcmp(arg, "none")) {
+        dc->events_base = "";
+        return NULL;
+    }
+    if (apr_uri_parse(cmd->pool, arg, &u) != APR_SUCCESS || !u.scheme || !u.hostname
+        || u.query || u.fragment || u.user || u.password || strpbrk(arg, "\"<>\\ ")) {
+        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "'%s' is not "
+                                                 "scheme://host[:port][/path]", arg));
+    }
+    if (strcasecmp(u.scheme, "https")
+        && (strcasecmp(u.scheme, "http") || !gf_loopback_host(u.hostname))) {
+        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "'%s': https, or http to a loopback "
+                                                 "host only (its URLs carry a token)", arg));
+    }
+    base = apr_pstrdup(cmd->pool, arg);
+    n = strlen(base);
+    while (n > 0 && base[n - 1] == '/') base[--n] = '\0';
+    dc->events_base = base;
+    return NULL;
+}
+
+/* GenFlowEventsSecretFile: the key of the events URLs' tokens; every host
+ * and node that makes or checks them reads the same. */
+static const char *set_events_secret(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    gf_server_conf_t *sc = gf_server_conf(cmd->server);
+    const char *err, *text, *path;
+    (void)dummy;
+    if ((err = secret_file_text(cmd, arg, &path, &text)) != NULL) return err;
+    if (strlen(text) < 32) {
+        return DIRECTIVE_ERROR(cmd, apr_pstrcat(cmd->pool, path, ": the secret must be at "
+                                                "least 32 characters (openssl rand -hex 32)",
+                                                NULL));
+    }
+    sc->events_key = (const unsigned char *)text;
+    sc->events_key_len = strlen(text);
     return NULL;
 }
 
@@ -455,6 +511,11 @@ const command_rec gf_cmds[] = {
         "Take a client's traceparent header as this request's trace (default off: a new one)"),
     AP_INIT_TAKE1("GenFlowWebhookSecretFile", set_webhook_secret, NULL, RSRC_CONF,
         "File holding the whsec_ secret that signs webhook deliveries (Standard Webhooks)"),
+    AP_INIT_TAKE1("GenFlowEventsBase", set_events_base, NULL, RSRC_CONF | ACCESS_CONF,
+        "Where browsers follow generations: scheme://host[:port][/path] of a host of its own "
+        "(eventsUrl), or none"),
+    AP_INIT_TAKE1("GenFlowEventsSecretFile", set_events_secret, NULL, RSRC_CONF,
+        "File holding the secret (32 characters or more) of the tokens in events URLs"),
     AP_INIT_TAKE_ARGV("GenFlowS3", set_s3, NULL, RSRC_CONF,
         "Store results and uploads in an S3-compatible bucket: bucket= region= endpoint= "
         "key_file=|key_env= secret_file=|secret_env= [style=path|virtual] [public_url=] ..."),

@@ -54,6 +54,8 @@ typedef struct {
                                   * the main server, and where no type is mounted */
     int unnamed_statements;      /* GF_UNSET → 0; GenFlowPreparedStatements unnamed */
     const char *listen_params;   /* GenFlowListenParams; NULL → the pool's parameters */
+    const unsigned char *events_key; /* GenFlowEventsSecretFile's bytes, or NULL */
+    apr_size_t events_key_len;
     const char *authn_socache;   /* GenFlowAuthnCache (main server), or NULL → shmcb */
     apr_size_t authn_socache_size; /* GenFlowAuthnCacheSize (main server), or 0 → default */
 } gf_server_conf_t;
@@ -72,6 +74,8 @@ typedef struct {
     apr_array_header_t *webhook_origins; /* GenFlowWebhookOrigins (const char *
                                   * scheme://host:port); NULL → inherited (none) */
     int trace_trust_inbound;     /* GenFlowTraceTrustInbound: 1, 0, GF_UNSET (off) */
+    const char *events_base;     /* GenFlowEventsBase scheme://host[:port][/path], "" for
+                                  * none (overrides), NULL → inherited (none) */
 } gf_dir_conf_t;
 
 #define GF_RETRY_AFTER_UNAVAILABLE  "5"

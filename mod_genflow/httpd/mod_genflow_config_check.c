@@ -157,6 +157,23 @@ static int settle_storage(apr_pool_t *p, server_rec *s)
     return 1;
 }
 
+/* A location whose streams are on a host of their own (GenFlowEventsBase,
+ * there or for its whole server) signs their URLs: its server needs the
+ * key. */
+static int check_events_key(server_rec *sp, const gf_mount_t *m)
+{
+    const gf_dir_conf_t *server_dc = ap_get_module_config(sp->lookup_defaults, &genflow_module);
+    const char *base = m->dc->events_base ? m->dc->events_base
+                                          : server_dc ? server_dc->events_base : NULL;
+    if (!base || !*base || gf_server_conf(sp)->events_key) return 1;
+    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1008)
+                 "%s: GenFlowEventsBase %s needs GenFlowEventsSecretFile (the key of the "
+                 "tokens in its events URLs)%s%s", m->where, base,
+                 sp->is_virtual ? " for the virtual host " : "",
+                 sp->is_virtual ? sp->server_hostname : "");
+    return 0;
+}
+
 int gf_conf_check(apr_pool_t *p, server_rec *s)
 {
     apr_array_header_t *mounts = gf_conf_mounts();
@@ -203,6 +220,7 @@ int gf_conf_check(apr_pool_t *p, server_rec *s)
         for (sp = s; sp; sp = sp->next) {
             gf_server_conf_t *sc = gf_server_conf(sp);
             if (sp != m->s && m->s->is_virtual) continue;
+            if (!check_events_key(sp, m)) return HTTP_INTERNAL_SERVER_ERROR;
             for (j = 0; j < m->dc->chain->nelts; j++) {
                 gf_chain_entry_t *e = &APR_ARRAY_IDX(m->dc->chain, j, gf_chain_entry_t);
                 if (!apr_hash_get(sc->providers, e->provider, APR_HASH_KEY_STRING)) {

@@ -65,6 +65,10 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(sc, cloudinary);
     MERGE_PTR(sc, s3);
     MERGE_PTR(sc, webhook_secrets);
+    if (!add->events_key) {
+        sc->events_key = base->events_key;
+        sc->events_key_len = base->events_key_len;
+    }
     MERGE_NUM(sc, unnamed_statements);
     MERGE_PTR(sc, listen_params);
     return sc;
@@ -103,5 +107,6 @@ void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(dc, cors);
     MERGE_PTR(dc, webhook_origins);         /* "none" is a list of its own: it overrides */
     MERGE_NUM(dc, trace_trust_inbound);
+    MERGE_PTR(dc, events_base);
     return dc;
 }

@@ -112,6 +112,11 @@ int gf_type_handler(request_rec *r)
                              apr_psprintf(r->pool, "%s is not allowed here; use %s",
                                           r->method, route.allow));
     }
+    if (route.kind == GF_ROUTE_EVENTS && (!r->user || !*r->user)) {
+        /* An events host (GenFlowEventsBase), which no login reaches. */
+        int rc = gf_type_events_token(r, dc, &route);
+        if (rc != DECLINED && (!r->user || !*r->user)) return rc;   /* refused: answered */
+    }
     if (!r->user || !*r->user) {
         return gf_send_error(r, HTTP_UNAUTHORIZED, GF_ERR_UNAUTHORIZED,
                              GF_MSG_NO_USER);

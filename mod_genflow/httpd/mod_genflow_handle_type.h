@@ -33,6 +33,10 @@ static inline const char *gf_type_label(const gf_dir_conf_t *dc, gf_sql_type_op_
 
 /* Where the generation id is polled: {base}/status/{id}. */
 const char *gf_type_status_url(request_rec *r, const gf_dir_conf_t *dc, const char *id);
+/* Where r->user follows generation id (eventsUrl): the events path on this
+ * host, or on the host of GenFlowEventsBase with a token of the user's
+ * (core/gf_stream_token.h), which no login needs. */
+const char *gf_type_events_url(request_rec *r, const gf_dir_conf_t *dc, const char *id);
 /* A field of a status object (NULL when it has none). */
 json_object *gf_type_status_field(json_object *status, const char *key);
 /* A status object the database composed, parsed (NULL if it is not JSON). */
@@ -46,6 +50,12 @@ int gf_type_no_such_generation(request_rec *r);
 /* A conditional statement changed nothing: 404 or 409. */
 int gf_type_refused_by_state(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
                              const char *id, const char *allowed, const char *action);
+
+/* GET {base}/events/{id}?token= without a login (an events host): r->user
+ * becomes the token's user (OK), or a 401 is sent (the token is not valid
+ * for this generation; r->user stays unset, and the caller returns what
+ * this returned); DECLINED without a token. */
+int gf_type_events_token(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
 
 /* ---- mod_genflow_handle_type_read.c ---- */
 
@@ -117,6 +127,12 @@ int gf_type_queue(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, const 
 int gf_type_handle_generate(request_rec *r, const gf_dir_conf_t *dc);
 int gf_type_handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
 int gf_type_handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
+
+/* GET {base}/events/{id}?token= without a login (an events host): r->user
+ * becomes the token's user (OK), or a 401 is sent (the token is not valid
+ * for this generation; r->user stays unset, and the caller returns what
+ * this returned); DECLINED without a token. */
+int gf_type_events_token(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
 
 /* ---- mod_genflow_handle_type_read.c ---- */
 

@@ -13,17 +13,36 @@
 #include "httpd/mod_genflow_http.h"
 #include "httpd/mod_genflow_db.h"
 #include "core/gf_error.h"
+#include "core/gf_stream_token.h"
 #include "core/gf_json.h"
 #include "core/gf_job.h"
 
-const char *gf_type_status_url(request_rec *r, const gf_dir_conf_t *dc, const char *id)
+/* The path of an endpoint of the type for generation id. */
+static const char *type_url(request_rec *r, const gf_dir_conf_t *dc, const char *endpoint,
+                            const char *id)
 {
     /* "/api/x/" and "/api/x" give "/api/x/status/…"; "/" gives "/status/…"
      * (not "//status/…", which a browser reads as a host named status). */
     apr_size_t n = strlen(dc->base);
     const char *base = (n >= 1 && dc->base[n - 1] == '/') ? apr_pstrmemdup(r->pool, dc->base, n - 1)
                                                           : dc->base;
-    return apr_pstrcat(r->pool, base, "/status/", id, NULL);
+    return apr_pstrcat(r->pool, base, "/", endpoint, "/", id, NULL);
+}
+
+const char *gf_type_status_url(request_rec *r, const gf_dir_conf_t *dc, const char *id)
+{
+    return type_url(r, dc, "status", id);
+}
+
+const char *gf_type_events_url(request_rec *r, const gf_dir_conf_t *dc, const char *id)
+{
+    const gf_server_conf_t *sc = gf_server_conf(r->server);
+    const char *path = type_url(r, dc, "events", id), *token;
+
+    if (!dc->events_base || !*dc->events_base || !sc->events_key) return path;
+    token = gf_stream_token_make(r->pool, sc->events_key, sc->events_key_len, dc->type->name, id,
+                                 r->user, gf_stream_token_expiry(apr_time_sec(apr_time_now())));
+    return token ? apr_pstrcat(r->pool, dc->events_base, path, "?token=", token, NULL) : path;
 }
 
 /* A field of a status object produced by the database. */

@@ -423,6 +423,8 @@ int gf_type_send_created(request_rec *r, const gf_dir_conf_t *dc, const gf_creat
     json_object_object_add(out, "createdAt",
                            c->created_at ? json_object_new_string(c->created_at) : NULL);
     json_object_object_add(out, "statusUrl", json_object_new_string(url));
+    json_object_object_add(out, "eventsUrl",
+                           json_object_new_string(gf_type_events_url(r, dc, c->id)));
     apr_table_setn(r->headers_out, "Location", url);
     return gf_send_json(r, HTTP_CREATED, gf_json_dump(r->pool, out));
 }

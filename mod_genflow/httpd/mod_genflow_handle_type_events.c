@@ -26,6 +26,8 @@
 #include "httpd/mod_genflow_db.h"
 #include "httpd/mod_genflow_http.h"
 #include "core/gf_error.h"
+#include "core/gf_route.h"
+#include "core/gf_stream_token.h"
 
 /* What EventSource waits before it reconnects: after the stream's end,
  * and longer when the server had no room to keep it open. */
@@ -108,6 +110,25 @@ static int events_step(request_rec *r, void *ctx, int woke)
     if (ap_rflush(r) != APR_SUCCESS || r->connection->aborted) return OK;
     if (woke & (GF_WOKE_DEADLINE | GF_WOKE_STOP)) return OK;
     return GF_WATCH_AGAIN;
+}
+
+int gf_type_events_token(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route)
+{
+    const char *token = gf_query_arg(r->pool, r->args, "token"), *why = NULL, *user;
+    const gf_server_conf_t *sc = gf_server_conf(r->server);
+
+    if (!token) return DECLINED;
+    if (!route->id_valid) return gf_type_no_such_generation(r);
+    if (!sc->events_key) {
+        return gf_send_error(r, HTTP_UNAUTHORIZED, GF_ERR_UNAUTHORIZED,
+                             "this server has no GenFlowEventsSecretFile: it cannot check an "
+                             "events URL's token; log in instead");
+    }
+    user = gf_stream_token_user(r->pool, sc->events_key, sc->events_key_len, dc->type->name,
+                                route->id, token, apr_time_sec(apr_time_now()), &why);
+    if (!user) return gf_send_error(r, HTTP_UNAUTHORIZED, GF_ERR_UNAUTHORIZED, why);
+    r->user = (char *)user;
+    return OK;
 }
 
 /* A Last-Event-ID this server could have sent: printable, short. */

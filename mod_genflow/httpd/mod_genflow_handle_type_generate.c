@@ -68,6 +68,8 @@ static int generate_step(request_rec *r, void *ctx, int woke)
     json_object_object_add(out, "status", json_object_new_string(state ? state : "pending"));
     json_object_object_add(out, "pollUrl",
                            json_object_new_string(gf_type_status_url(r, gw->dc, gw->id)));
+    json_object_object_add(out, "eventsUrl",
+                           json_object_new_string(gf_type_events_url(r, gw->dc, gw->id)));
     apr_table_setn(r->headers_out, "Retry-After",
                    apr_itoa(r->pool, gf_job_client_retry_after(apr_time_now() - r->request_time)));
     apr_table_setn(r->headers_out, "Location", gf_type_status_url(r, gw->dc, gw->id));

@@ -48,6 +48,22 @@ static const char *with_start_estimate(request_rec *r, const char *json, const c
     return out;
 }
 
+/* The answer names where its stream is (eventsUrl): on an events host the
+ * URL carries a token of the reader's, so it is added to each reader's
+ * answer, after the cache that a type's mounts share, and the ETag is of
+ * the answer as sent. */
+static gf_db_status_t with_events_url(request_rec *r, const gf_dir_conf_t *dc, const char *id,
+                                      gf_type_snap_t *snap)
+{
+    const char *json = gf_json_add_string(r->pool, snap->json, "eventsUrl",
+                                          gf_type_events_url(r, dc, id));
+    if (json) {
+        snap->json = json;
+        snap->etag = gf_json_etag(r->pool, json);
+    }
+    return GF_DB_OK;
+}
+
 gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const char *id,
                                 gf_type_snap_t *snap)
 {
@@ -59,7 +75,7 @@ gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const c
     if (gf_engine_status_cached(r->pool, dc->type, id, r->user, &snap->json, &snap->etag,
                                  &snap->born)) {
         snap->terminal = snap->born == 0;
-        return GF_DB_OK;
+        return with_events_url(r, dc, id, snap);
     }
     version = gf_engine_status_version(id);
     st = gf_db_select1(r, gf_type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
@@ -82,7 +98,7 @@ gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const c
         gf_engine_status_store(dc->type, id, r->user, snap->json, snap->etag, snap->born,
                                version);
     }
-    return GF_DB_OK;
+    return with_events_url(r, dc, id, snap);
 }
 
 /* Send a snapshot as a status answer: 200, or 304 when the client's
@@ -123,10 +139,10 @@ static int status_poll_step(request_rec *r, void *ctx, int woke)
 }
 
 /* GET/HEAD {base}/status/{id}: the object goes out as PostgreSQL composed
- * it (a queued one's, with its estimate, as json-c writes it), from the
- * child's cache (GenFlowStatusCache) when it holds the answer, running or
- * finished, never one waiting in line: every change of what it shows is
- * announced by NOTIFY and forgets it. A poller that sends the
+ * it with its eventsUrl added to the text (a queued one's estimate is
+ * written by json-c), from the child's cache (GenFlowStatusCache) when it
+ * holds the answer, running or finished, never one waiting in line: every
+ * change of what it shows is announced by NOTIFY and forgets it. A poller that sends the
  * ETag it has back in If-None-Match gets 304 and no body while nothing
  * changed; with Prefer: wait=N as well the request waits up to N s for a
  * change first (a long-poll), without a thread where it can park. */

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "webhooks/gf_webhook.h"
+#include "core/gf_hmac.h"
 #include "core/gf_json.h"
 
 static const char *check_time(apr_pool_t *p, const char *timestamp, apr_time_t now)
@@ -25,29 +26,6 @@ static const char *check_time(apr_pool_t *p, const char *timestamp, apr_time_t n
                             GF_WEBHOOK_TOLERANCE_SECS);
     }
     return NULL;
-}
-
-/* HMAC-SHA256 over the concatenation of n byte ranges, fed one range at a
- * time. The body is binary and attacker-controlled: building one C string
- * of "id.timestamp.body" would stop at its first NUL and the MAC would then
- * read past the copy (a remote crash), so every part goes in with its
- * explicit length. EVP_DigestSign with an EVP_PKEY_HMAC key is used because
- * it exists in OpenSSL 1.1.1 (our minimum) and is not deprecated in 3.x,
- * unlike HMAC_CTX, which would break the -Werror build. */
-static int hmac_sha256_parts(const unsigned char *key, size_t keylen, const void *const *parts,
-                             const size_t *lens, int n, unsigned char *mac, size_t *maclen)
-{
-    EVP_PKEY *pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_HMAC, NULL, key, keylen);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int i, ok = pk && ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pk) == 1;
-
-    for (i = 0; ok && i < n; i++) {
-        ok = EVP_DigestSignUpdate(ctx, parts[i], lens[i]) == 1;
-    }
-    ok = ok && EVP_DigestSignFinal(ctx, mac, maclen) == 1;
-    EVP_MD_CTX_free(ctx);
-    EVP_PKEY_free(pk);
-    return ok;
 }
 
 const char *gf_webhook_secret_check(apr_pool_t *p, const char *secret)
@@ -71,7 +49,7 @@ const char *gf_webhook_sign(apr_pool_t *p, const char *secret, const char *id,
                             const char *timestamp, const char *body, apr_size_t body_len)
 {
     const char *b64key = !strncmp(secret, "whsec_", 6) ? secret + 6 : secret;
-    unsigned char key[256], mac[EVP_MAX_MD_SIZE];
+    unsigned char key[256], mac[GF_HMAC_SHA256_LEN];
     size_t maclen = sizeof(mac);
     int keylen;
     char *out;
@@ -87,7 +65,7 @@ const char *gf_webhook_sign(apr_pool_t *p, const char *secret, const char *id,
     parts[3] = ".";       lens[3] = 1;
     parts[4] = body ? (const void *)body : "";
     lens[4] = body_len;
-    if (keylen <= 0 || !hmac_sha256_parts(key, (size_t)keylen, parts, lens, 5, mac, &maclen)) {
+    if (keylen <= 0 || !gf_hmac_sha256(key, (size_t)keylen, parts, lens, 5, mac)) {
         OPENSSL_cleanse(key, sizeof(key));
         return NULL;
     }

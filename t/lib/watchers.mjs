@@ -2,7 +2,8 @@
 // watchers.mjs: a crowd of waiting clients for t/32_waiting.t, on raw
 // sockets (no agent, no pooling: each request its own connection, as a
 // browser tab's EventSource is). Reads one JSON job from $WATCH_JOB:
-//   { host, port, streams: [{base, id, user, n, drop}], waits: [{user, n,
+//   { host, port, streams: [{base, id, user, n, drop} or {path, n}: a path
+//     with its query, no login], waits: [{user, n,
 //     body, wait, path, method, headers}], probe: {user, paths, count,
 //     rounds, gapMs}, holdMs,
 //     startAfterOpen: [{path, user, body}], timeoutMs, settleMs }
@@ -21,8 +22,9 @@ function request(method, path, user, { body, headers = {} } = {}) {
   const rec = { sock, raw: '', headersDone: false, code: 0, ended: false, events: [],
                 comments: 0, retry: null, resetOrError: null, closedAt: 0 };
   // Connection: close: a request's end is its connection's close.
+  // user null: no login (an events host's URL carries a token instead).
   let head = `${method} ${path} HTTP/1.1\r\nHost: ${job.host}:${job.port}\r\n` +
-             `Authorization: ${auth(user)}\r\nConnection: close\r\n`;
+             (user === null ? '' : `Authorization: ${auth(user)}\r\n`) + 'Connection: close\r\n';
   for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
   if (body !== undefined) {
     const b = Buffer.from(JSON.stringify(body));
@@ -89,7 +91,7 @@ const markOpen = () => { if (++opened === expected) signalOpened(); };
 for (const s of job.streams || []) {
   for (let k = 0; k < s.n; k++) {
     expected++;
-    const rec = request('GET', `${s.base}/events/${s.id}`, s.user,
+    const rec = request('GET', s.path || `${s.base}/events/${s.id}`, s.user ?? null,
                         { headers: { Accept: 'text/event-stream' } });
     rec.drop = !!s.drop;
     rec.onHeaders = () => {

@@ -288,7 +288,15 @@ async function main() {
     try {
       await page.getByRole('radio', { name: /Line demo/ }).check();
       await page.getByLabel(/^Prompt/).fill(`twelfth in line ${stamp}`);
+      // The page follows it on the demo's events host (GenFlowEventsBase):
+      // another origin, a token instead of a login.
+      const stream = page.waitForResponse((r) => {
+        const u = new URL(r.url());
+        return u.pathname.startsWith('/api/line-demo/events/') && u.origin !== origin
+          && u.searchParams.has('token');
+      }, { timeout: 10000 });
       await page.getByRole('button', { name: 'Generate', exact: true }).click();
+      check((await stream).status() === 200, 'the stream on the events host did not answer 200');
       await page.waitForFunction(() => /in line/.test(document.getElementById('progress').textContent),
         null, { timeout: 10000 });
       const text = await page.locator('#progress').textContent();

@@ -55,7 +55,8 @@ GenFlowProvider lined local latency=2000 max_concurrent=1
     GenFlowCost 1
 </Location>
 CONF
-GENFLOW_PORT=$port GENFLOW_DEMO_DIR="$dir/state" GENFLOW_EXTRA_CONF="$dir/extra.conf" \
+events_port=$(gf_free_port)
+GENFLOW_PORT=$port GENFLOW_EVENTS_PORT=$events_port GENFLOW_DEMO_DIR="$dir/state" GENFLOW_EXTRA_CONF="$dir/extra.conf" \
     "$top/scripts/demo" >"$out" 2>&1 &
 demo_pid=$!
 stop_demo() {

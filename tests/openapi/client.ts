@@ -197,6 +197,22 @@ let completed = '';
         'streamGenerationEvents: the completed status');
   expectError(await demo.GET('/api/{type}/events/{id}', typeParams('00000000-0000-4000-8000-000000000000')),
               404, 'GENERATION_NOT_FOUND', 'streamGenerationEvents of no generation');
+  // Where the status says to follow it: the demo's events host
+  // (GenFlowEventsBase), another origin, with a token instead of a login.
+  const eventsUrl = new URL(read.data?.eventsUrl ?? '/', base);
+  const token = eventsUrl.searchParams.get('token') ?? '';
+  check(token.length > 0 && eventsUrl.origin !== new URL(base).origin,
+        'getGeneration: eventsUrl names the events host, with a token');
+  const eventsHost = createClient<paths>({ baseUrl: eventsUrl.origin, fetch: recorded });
+  const followed = await eventsHost.GET('/api/{type}/events/{id}', {
+    params: { path: { type, id }, query: { token } }, parseAs: 'text',
+  });
+  expect(followed, 200, 'streamGenerationEvents on the events host, by its token');
+  check(typeof followed.data === 'string' && followed.data.includes('"completed"'),
+        'streamGenerationEvents by the token: the completed status');
+  expectError(await eventsHost.GET('/api/{type}/events/{id}', {
+    params: { path: { type, id }, query: { token: `${token}x` } },
+  }), 401, 'UNAUTHORIZED', 'streamGenerationEvents with a changed token');
 
   // Cancel, and retry what was cancelled.
   const fresh = await demo.POST('/api/{type}/create', { params: { path: { type } }, body: { prompt: 'to cancel' } });

@@ -38,5 +38,6 @@ Suite *discovery_suite(void);
 Suite *loop_suite(void);
 Suite *limit_suite(void);
 Suite *trace_suite(void);
+Suite *stream_token_suite(void);
 
 #endif

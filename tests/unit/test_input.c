@@ -236,6 +236,32 @@ START_TEST(canonical_json_compares_meaning)
 }
 END_TEST
 
+START_TEST(json_member_added_to_composed_text)
+{
+    apr_pool_t *p;
+    json_object *o;
+    const char *out;
+    apr_pool_create(&p, NULL);
+    /* PostgreSQL's spacing, json-c's, an empty object, trailing space. */
+    out = gf_json_add_string(p, "{\"a\" : 1, \"b\" : null}", "eventsUrl", "/x/events/1?token=a.b.c");
+    ck_assert_str_eq(out, "{\"a\" : 1, \"b\" : null,\"eventsUrl\":\"/x/events/1?token=a.b.c\"}");
+    ck_assert_str_eq(gf_json_add_string(p, "{\"a\":1}\n", "k", "v"), "{\"a\":1,\"k\":\"v\"}");
+    ck_assert_str_eq(gf_json_add_string(p, "{ }", "k", "v"), "{ \"k\":\"v\"}");
+    /* The value is escaped; the result parses. */
+    out = gf_json_add_string(p, "{\"a\":1}", "k", "q\"\\\n");
+    o = json_tokener_parse(out);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "k")), "q\"\\\n");
+    json_object_put(o);
+    /* Not an object. */
+    ck_assert_ptr_null(gf_json_add_string(p, "[1]", "k", "v"));
+    ck_assert_ptr_null(gf_json_add_string(p, "", "k", "v"));
+    ck_assert_ptr_null(gf_json_add_string(p, NULL, "k", "v"));
+    ck_assert_ptr_null(gf_json_add_string(p, "{", "k", "v"));
+    apr_pool_destroy(p);
+}
+END_TEST
+
 Suite *input_suite(void)
 {
     Suite *s = suite_create("input");
@@ -250,6 +276,7 @@ Suite *input_suite(void)
     tcase_add_test(tc, canonical_json_round_trips);
     tcase_add_test(tc, canonical_json_compares_meaning);
     tcase_add_test(tc, source_image_may_be_an_upload);
+    tcase_add_test(tc, json_member_added_to_composed_text);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -423,7 +423,7 @@ function watch(t, answer, opened = false) {
     if (state.current !== cur) return;
     if (!s) { stopWatching(); setBusy(false); reportError(err); return; }
     onStatus(s);
-  }).start();
+  }, answer.eventsUrl).start();
 }
 
 function onStatus(s) {

@@ -34,10 +34,16 @@ export function lineText(s, now = Date.now()) {
 }
 
 export class Watcher {
-  /** onStatus(statusObject) is called for every change, the last one terminal. */
-  constructor(base, id, onStatus) {
+  /**
+   * onStatus(statusObject) is called for every change, the last one terminal.
+   * eventsUrl: where the API said the stream is (a status object's, or the
+   * create or generate answer's); on an events host of the site's own it
+   * carries a token, and no login is sent there.
+   */
+  constructor(base, id, onStatus, eventsUrl) {
     this.base = base;
     this.id = id;
+    this.eventsUrl = eventsUrl || null;
     this.onStatus = onStatus;
     this.closed = false;
     this.es = null;
@@ -47,9 +53,11 @@ export class Watcher {
   }
 
   start() {
-    const url = `${resolve(this.base)}/events/${encodeURIComponent(this.id)}`;
+    const url = this.eventsUrl ? resolve(this.eventsUrl)
+      : `${resolve(this.base)}/events/${encodeURIComponent(this.id)}`;
     if (typeof EventSource !== 'function') { this.poll(); return this; }
-    this.es = new EventSource(url, { withCredentials: !sameOrigin(url) });
+    const tokened = new URL(url).searchParams.has('token');
+    this.es = new EventSource(url, { withCredentials: !tokened && !sameOrigin(url) });
     this.es.addEventListener('status', (ev) => {
       let status;
       try { status = JSON.parse(ev.data); } catch { return; }
