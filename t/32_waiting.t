@@ -110,6 +110,8 @@ sub error_log_clean {
     open my $fh, '<', "$dir/error_log" or return 0;
     my @bad = grep { /exit signal|AH00052|Segmentation|AddressSanitizer|scoreboard is full/ } <$fh>;
     print STDERR "# error_log: $_" for @bad;
+    # With the backtrace of each core the crash left.
+    print STDERR map { "# $_\n" } split /\n/, crash_report($dir) if @bad;
     return !@bad;
 }
 

@@ -13,9 +13,10 @@
 # none is a 401; a token made by hand from the documented form works.
 # 1,000 streams through the events host park (one child of 25 threads) and
 # all hear their generations end. A page on one HTTP/2 connection follows
-# 8 generations by their eventsUrl and still gets its other requests
-# answered at once; with the streams on the same connection (a location
-# without GenFlowEventsBase) it does not. One httpd for the file.
+# 8 generations by their eventsUrl, holding no thread, and still gets its
+# other requests answered at once; with the streams on the same connection
+# (a location without GenFlowEventsBase) each holds a thread. One httpd
+# for the file.
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
@@ -30,7 +31,7 @@ use MIME::Base64 qw(encode_base64url);
 use File::Temp qw(tempfile);
 use Time::HiRes qw(time sleep);
 
-plan tests => 27;
+plan tests => 28;
 
 for my $t (qw(eh-a eh-b)) {
     (my $table = $t) =~ s/-/_/g;
@@ -210,15 +211,22 @@ sub page {
 my $p = page('eh-a');
 is(scalar(grep { $_->{via} eq 'http/1.1' && ($_->{status} // '') eq 'pending' } @{ $p->{streams} }), 8,
    'with GenFlowEventsBase: the page follows 8 generations on the events host');
+ok(($p->{waiters}{parked} // 0) >= 8 && ($p->{waiters}{blocking} // -1) == 0,
+   "where they park: no thread held ($p->{waiters}{parked} parked, $p->{waiters}{blocking} blocking)");
 is(scalar(grep { $_->{status} == 200 && $_->{ms} < 2000 } @{ $p->{requests} }), 3,
    'and its other requests on its HTTP/2 connection are answered at once ('
    . join(', ', map { "$_->{status} in $_->{ms} ms" } @{ $p->{requests} }) . ')');
 $p = page('eh-b');
 is(scalar(grep { $_->{via} eq 'h2' } @{ $p->{streams} }), 8,
    'without: its 8 streams share its HTTP/2 connection');
-ok(scalar(grep { $_->{status} == 0 } @{ $p->{requests} }) >= 1,
-   'and its other requests there wait behind them (mod_http2 runs 6 a connection): '
-   . join(', ', map { $_->{status} ? "$_->{status} in $_->{ms} ms" : 'no answer in 3 s' } @{ $p->{requests} }));
+# mod_http2 runs 6 streams of a new connection at once and raises that as
+# requests on it finish: whether the page's status reads raised it before
+# the streams opened is a matter of timing, so the stall behind them is
+# shown, not asserted. The threads they hold are asserted.
+ok(($p->{waiters}{blocking} // 0) >= 6,
+   "where each holds a thread ($p->{waiters}{blocking} blocking)");
+diag('without: the requests behind its streams: '
+     . join(', ', map { $_->{status} ? "$_->{status} in $_->{ms} ms" : 'no answer in 3 s' } @{ $p->{requests} }));
 
 # Everything this file made ends, refunded (the suite's invariants hold
 # no generation open for good).
@@ -231,8 +239,6 @@ is(scalar psql("SELECT count(*) FROM eh_a_media WHERE status IN ('pending', 'pro
                . "UNION ALL SELECT count(*) FROM eh_b_media WHERE status IN ('pending', 'processing')"),
    "0\n0", 'every generation of the file ended');
 
-open my $log, '<', "$dir/error_log" or die $!;
-my @bad = grep { /exit signal|AH00052|Segmentation|AddressSanitizer/ } <$log>;
-close $log;
-ok(!@bad, 'no crash in the error_log') or diag(@bad);
+my $crash = crash_report($dir);
+is($crash, '', 'no crash in the error_log');
 stop_own_server($dir);

@@ -17,7 +17,7 @@ use Time::HiRes ();
 
 our @EXPORT = qw(new_user api json_of psql psql_rows base_url is_json_error pg_ctl grant
                  free_port own_httpd_conf start_own_server stop_own_server own_api
-                 wait_for mock_at mock_call arrivals pids_of);
+                 wait_for mock_at mock_call arrivals pids_of crash_report);
 
 my $json = JSON::PP->new->canonical->allow_nonref;
 my $counter = 0;
@@ -152,6 +152,7 @@ ErrorLog "$dir/error_log"
 LogLevel warn genflow:info
 Mutex file:$dir default
 DefaultRuntimeDir "$dir"
+CoreDumpDirectory "$dir"
 ${load}LoadModule genflow_module "$so"
 StartServers 1
 DBDriver pgsql
@@ -186,7 +187,8 @@ GenFlowStorageURL /media
 $body
 BODY
     # As many descriptors as the user may have: a test may park thousands.
-    system("ulimit -n \$(ulimit -Hn); /usr/sbin/apache2 -f '$dir/httpd.conf' -k start") == 0
+    # A child that crashes leaves a core in $dir for crash_report().
+    system("ulimit -c unlimited 2>/dev/null; ulimit -n \$(ulimit -Hn); /usr/sbin/apache2 -f '$dir/httpd.conf' -k start") == 0
         or die "own httpd: $dir";
     for (1 .. 50) { last if -s "$dir/httpd.pid"; select undef, undef, undef, 0.1 }
     return ($dir, "http://127.0.0.1:$port");
@@ -196,6 +198,22 @@ sub stop_own_server {
     my ($dir) = @_;
     system("/usr/sbin/apache2 -f '$dir/httpd.conf' -k stop");
     for (1 .. 100) { last unless -e "$dir/httpd.pid"; select undef, undef, undef, 0.1 }
+}
+
+# The crashes an own server's error_log shows, each with the backtrace of
+# the core its child left in DIR (start_own_server allows cores; gdb reads
+# them), so that a crash seen once in CI says where it was. Empty: none.
+sub crash_report {
+    my ($dir) = @_;
+    open my $log, '<', "$dir/error_log" or return "no error_log in $dir\n";
+    my @bad = grep { /exit signal|AH00052|Segmentation|AddressSanitizer/ } <$log>;
+    close $log;
+    return '' unless @bad;
+    my $report = join '', @bad;
+    for my $core (glob "$dir/core*") {
+        $report .= "--- $core:\n" . `gdb -batch -nx -ex 'thread apply all bt 30' /usr/sbin/apache2 '$core' 2>&1`;
+    }
+    return $report;
 }
 
 # As api(), against another server's base URL; recorded for the OpenAPI

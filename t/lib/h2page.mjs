@@ -9,7 +9,8 @@
 // its connection, one after the other, each given `timeoutMs`. Reads one
 // JSON job from $H2_JOB: { main, user, type, ids: [...], requests,
 // timeoutMs } and prints one JSON line: each stream's transport and first
-// event, and each request's status and milliseconds (0: timed out).
+// event, the server's waiters while they are open (/api/health), and each
+// request's status and milliseconds (0: timed out).
 import http from 'node:http';
 import http2 from 'node:http2';
 
@@ -74,6 +75,19 @@ for (const url of urls) {
 }
 await Promise.all(opened);
 
+// What the streams cost the server now: /api/health's waiters (parked: no
+// thread; blocking: one thread each), on a connection of its own.
+const waiters = await new Promise((resolve) => {
+  const req = http.get(`${job.main}/api/health`, { headers: { authorization: auth } }, (res) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (d) => { body += d; });
+    res.on('end', () => { try { resolve(JSON.parse(body).waiters || {}); } catch { resolve({}); } });
+  });
+  req.on('error', () => resolve({}));
+  req.setTimeout(job.timeoutMs, () => { req.destroy(); resolve({}); });
+});
+
 const requests = [];
 for (let i = 0; i < job.requests; i++) {
   const t0 = Date.now();
@@ -87,6 +101,7 @@ for (const s of streams) s.close?.();
 process.stdout.write(JSON.stringify({
   streams: streams.map((s) => ({ via: s.via, status: s.first && s.first.status })),
   requests,
+  waiters,
 }) + '\n');
 session.destroy();
 process.exit(0);
