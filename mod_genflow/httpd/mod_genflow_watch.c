@@ -251,8 +251,14 @@ static void finish(park_t *k, parked_t *p, int rc, int gone)
     request_rec *r = p->r;
     conn_rec *c = r->connection;
     gf_req_t *rq = gf_req(r);
-    int fd = p->fd;
 
+    /* Out of the watcher's epoll first: once the answer is out (ap_die
+     * below sends it) the client may close at once, and an event for this
+     * socket reported after the record is freed (the watcher frees dead
+     * records before each epoll_wait) would be a pointer to freed memory.
+     * After this, only an epoll_wait already running can still report it,
+     * and the watcher frees nothing until that one's events are handled. */
+    epoll_ctl(k->epfd, EPOLL_CTL_DEL, p->fd, NULL);
     if (rq->answered) {
         void (*answered)(request_rec *) = rq->answered;
         rq->answered = NULL;
@@ -269,12 +275,12 @@ static void finish(park_t *k, parked_t *p, int rc, int gone)
     unlink_record(k, p);
     p->state = P_DEAD;
     /* Freed by the watcher before its next epoll_wait: an event of this
-     * socket may be in its hands now. */
+     * socket may be in its hands now (from a wait that began before the
+     * EPOLL_CTL_DEL above). */
     p->next = k->dead;
     k->dead = p;
     apr_thread_mutex_unlock(k->mutex);
     /* p may be freed from here on. */
-    epoll_ctl(k->epfd, EPOLL_CTL_DEL, fd, NULL);
     ap_set_module_config(c->conn_config, &genflow_module, NULL);
     ap_process_request_after_handler(r);
     /* r and r->pool may be gone now. */
