@@ -13,8 +13,8 @@
  *  - hands due requests to the MPM with a timed callback dated in the past
  *    (a future one does not fire on an idle event MPM), at most
  *    WAKE_BATCH every WAKE_GAP_MS so that a thousand wakes do not starve
- *    other clients, and only once the MPM has suspended the connection
- *    (the suspend_connection hook: before it the MPM still uses it).
+ *    other clients, and only once the MPM is done with the connection
+ *    (settled(): before it the MPM's thread still writes to it).
  * A record is either parked (the watcher's) or handed (one callback's):
  * never both, so exactly one of wake, deadline, disconnect and shutdown
  * finishes a request.
@@ -54,6 +54,9 @@
  * whose heartbeats and deadlines fall a few ms apart, a scan per timer
  * would walk every record hundreds of times a second. */
 #define SCAN_GAP         apr_time_from_msec(100)
+/* How long after the suspend hook a connection is taken as the MPM's no
+ * longer (settled()). */
+#define SETTLE_GAP       apr_time_from_msec(WAKE_GAP_MS)
 #define GF_WOKE_GONE     0x100      /* the client left: no answer */
 /* The hand-over's timed callbacks are dated a second in the past. The
  * event MPM's listener takes its poll timeout only from a timer that has
@@ -82,7 +85,7 @@ struct parked_t {
     int fd;
     int state;
     int queued;                  /* in the due queue */
-    int suspended;               /* the MPM is done with the connection */
+    apr_time_t suspended_at;     /* when the MPM's suspend hook ran; 0 before */
     unsigned woke, handed;       /* reasons pending; reasons of the hand-off */
     apr_time_t next_beat, next_look;
     parked_t *prev, *next;       /* every record */
@@ -160,6 +163,23 @@ static apr_time_t first_time(const parked_t *p)
     return t;
 }
 
+/* Under the mutex: whether the MPM's thread is done with the connection,
+ * so that another thread may answer it and free it. The suspend hook runs
+ * inside the event MPM's notify_suspend(), which then still writes to the
+ * connection (c->sbh = NULL, then its own state, in the connection's
+ * pool) before the thread lets it go. So a record counts as settled once
+ * the hook ran, that first write is seen, and SETTLE_GAP has passed: a
+ * thread that is two stores from the end of a function for that long is
+ * not expected. An MPM that no longer clears c->sbh there is waited for
+ * ten times as long instead of forever. (httpd 2.4 offers no exact
+ * signal: resuming a suspended connection is trunk's.) */
+static int settled(const parked_t *p, apr_time_t now)
+{
+    apr_interval_time_t since = now - p->suspended_at;
+    if (!p->suspended_at || since < SETTLE_GAP) return 0;
+    return *(void *volatile *)&p->r->connection->sbh == NULL || since >= 10 * SETTLE_GAP;
+}
+
 static apr_interval_time_t backstop(void)
 {
     return gf_engine_listening() ? PARK_BACKSTOP_LISTENING : PARK_BACKSTOP_DEAF;
@@ -186,6 +206,10 @@ static int can_park(park_t *k, request_rec *r)
     int ok;
     if (!k || !k->thread || k->stopping || k->park_max <= 0) return 0;
     if (r->connection->master || !r->connection->cs || r->proto_num >= 2000) return 0;
+    /* An internal redirect (ErrorDocument, a rewrite with [PT], Action)
+     * or a subrequest: whoever made it finishes the request once we
+     * return, and a parked record would outlive it. */
+    if (r->main || r->prev) return 0;
     apr_thread_mutex_lock(k->mutex);
     if (k->mpm_parks < 0) {
         int async = 0;
@@ -373,6 +397,7 @@ static void scan(park_t *k, apr_time_t now)
 static void hand_over(park_t *k)
 {
     int budget = k->stopping ? WAKE_BATCH_STOP : WAKE_BATCH;
+    apr_time_t now = apr_time_now();
     parked_t *p, *waiting = NULL, *waiting_tail = NULL;
 
     while (budget > 0 && (p = k->due_head) != NULL) {
@@ -383,7 +408,7 @@ static void hand_over(park_t *k)
             p->queued = 0;
             continue;
         }
-        if (!p->suspended) {
+        if (!settled(p, now)) {
             /* The MPM still has the connection: later. */
             p->due_next = NULL;
             if (waiting_tail) waiting_tail->due_next = p;
@@ -411,11 +436,20 @@ static void hand_over(park_t *k)
     }
 }
 
-static void free_dead(park_t *k)
+/* Under the mutex (or alone): free the finished records, but not one the
+ * due queue still links (the child-stopping hook finishes records without
+ * taking them off it): hand_over() unlinks it first, a later pass frees
+ * it. */
+static void free_dead(park_t *k, int all)
 {
-    while (k->dead) {
-        parked_t *p = k->dead;
-        k->dead = p->next;
+    parked_t **pp = &k->dead;
+    while (*pp) {
+        parked_t *p = *pp;
+        if (p->queued && !all) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
         free(p);
     }
 }
@@ -431,7 +465,7 @@ static void *APR_THREAD_FUNC parker_main(apr_thread_t *thread, void *data)
         apr_time_t now;
 
         apr_thread_mutex_lock(k->mutex);
-        free_dead(k);
+        free_dead(k, 0);
         now = apr_time_now();
         if (k->due_head) timeout_ms = WAKE_GAP_MS;
         else if (!k->all) timeout_ms = 1000;
@@ -471,7 +505,7 @@ static apr_status_t stop_parker(void *data)
     k->quit = 1;
     poke(k);
     if (k->thread) apr_thread_join(&rv, k->thread);
-    free_dead(k);
+    free_dead(k, 1);
     close(k->epfd);
     close(k->evfd);
     watch()->park = NULL;
@@ -492,8 +526,24 @@ void gf_watch_child_init(apr_pool_t *pchild, server_rec *s)
     k->per_user = (int)gf_conf_events_per_user(sc);
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
     k->blocking_cap = (int)gf_conf_blocking_waiters(sc, threads);
-    k->by_id = apr_hash_make(pchild);
-    k->streams = apr_hash_make(pchild);
+    /* The two hashes grow from worker threads (under k->mutex): from a
+     * pool and an allocator of their own, never pchild's, which other
+     * threads of the child may use meanwhile (APR pools are not
+     * thread-safe). */
+    {
+        apr_allocator_t *a = NULL;
+        apr_pool_t *hp = NULL;
+        if (apr_allocator_create(&a) == APR_SUCCESS
+            && apr_pool_create_ex(&hp, pchild, NULL, a) == APR_SUCCESS) {
+            apr_allocator_owner_set(a, hp);
+        }
+        else {
+            if (a) apr_allocator_destroy(a);
+            hp = NULL;
+        }
+        k->by_id = apr_hash_make(hp ? hp : pchild);
+        k->streams = apr_hash_make(hp ? hp : pchild);
+    }
     apr_thread_mutex_create(&k->mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
     k->epfd = epoll_create1(EPOLL_CLOEXEC);
     k->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -520,9 +570,11 @@ void gf_watch_suspended(conn_rec *c, request_rec *r)
     parked_t *p = ap_get_module_config(c->conn_config, &genflow_module);
     park_t *k = watch()->park;
     (void)r;
-    if (!p || !k) return;
+    /* The MPM announces other suspensions too (write completion,
+     * keep-alive): only a parked request's own counts. */
+    if (!p || !k || !c->cs || c->cs->state != CONN_STATE_SUSPENDED) return;
     apr_thread_mutex_lock(k->mutex);
-    p->suspended = 1;
+    p->suspended_at = apr_time_now();
     if (p->queued) poke(k);
     apr_thread_mutex_unlock(k->mutex);
 }
@@ -537,16 +589,18 @@ void gf_watch_child_stopping(apr_pool_t *pchild, int graceful)
 {
     park_t *k = watch()->park;
     parked_t *p, *mine = NULL;
+    apr_time_t now;
     (void)pchild;
     (void)graceful;
     if (!k) return;
     apr_thread_mutex_lock(k->mutex);
     k->stopping = 1;
     k->next_time = 0;
+    now = apr_time_now();
     for (p = k->all; p; p = p->next) {
         if (p->state != P_PARKED) continue;
         p->woke |= GF_WOKE_STOP;
-        if (!p->suspended) continue;
+        if (!settled(p, now)) continue;
         p->state = P_HANDED;
         p->handed = p->woke;
         p->woke = 0;
