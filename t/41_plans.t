@@ -119,15 +119,18 @@ SELECT 'plan-u' || (i % 500), 'pending', 'p', 1, '{}', 1, now() - interval '1 ho
        now() - interval '1 hour' + i * interval '1 ms', i / 500,
        CASE WHEN i % 10 = 0 THEN now() + interval '1 hour' + i * interval '1 ms' END
   FROM generate_series(1, 100000) i;
+-- Running attempts and kept polls, none due for an hour: the file runs for
+-- half a minute or more (longer under the sanitizers), and leases of 30 s
+-- fell due during it, which the due-work probe then read.
 INSERT INTO $table (user_id, status, prompt, seed, input, estimated_cost, created_at, chain,
                     queued_at, next_attempt_at, lease_owner, lease_until, started_at, deadline_at, attempts)
 SELECT 'plan-u' || (i % 500), 'processing', 'p', 1, '{}', 1, now(), 'plan-a', now(),
-       now() + interval '30 s', 'w', now() + interval '30 s', now(), now() + interval '120 s', 1
+       now() + interval '1 hour', 'w', now() + interval '1 hour', now(), now() + interval '2 hours', 1
   FROM generate_series(1, 2000) i;
 INSERT INTO $table (user_id, status, prompt, seed, input, estimated_cost, created_at, chain,
                     queued_at, next_attempt_at, provider_job_id, started_at, deadline_at, attempts)
 SELECT 'plan-u' || (i % 500), 'processing', 'p', 1, '{}', 1, now(), 'plan-a', now(),
-       now() + interval '60 s', 'job' || i, now(), now() + interval '1 day', 1
+       now() + interval '1 hour', 'job' || i, now(), now() + interval '1 day', 1
   FROM generate_series(1, 10000) i;
 INSERT INTO $table (user_id, status, prompt, seed, input, estimated_cost, created_at, chain)
 SELECT 'plan-u' || (i % 500), 'pending', 'p', 1, '{}', 1, now() - i * interval '100 ms', 'plan-a'
