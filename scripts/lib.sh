@@ -72,7 +72,8 @@ PY
 }
 
 # gf_pg_start DATADIR PORT: a fresh cluster with trust auth on 127.0.0.1,
-# database "genflow", owned by the current user.
+# database "genflow", owned by the current user; GF_PG_EXTRA_CONF's lines
+# go into a new cluster's postgresql.conf.
 gf_pg_start() {
     local data=$1 port=$2 bin
     bin=$(gf_pg_bindir)
@@ -89,6 +90,8 @@ unix_socket_directories = '$data'
 max_connections = 200
 fsync = off
 CONF
+        # GF_PG_EXTRA_CONF: lines a bench adds (pg_stat_statements, say).
+        [ -z "${GF_PG_EXTRA_CONF:-}" ] || printf '%s\n' "$GF_PG_EXTRA_CONF" >> "$data/postgresql.conf"
     fi
     "$bin/pg_ctl" -D "$data" -l "$data/postgresql.log" -w -t 60 start >/dev/null \
         || { cat "$data/postgresql.log" >&2; gf_die "PostgreSQL did not start"; }

@@ -117,12 +117,18 @@ ok(start_fails(conf(location => '', server => '', storage => ''),
 # 503 (no database functions were bound), metrics a valid page, and the
 # child does not crash.
 {
-    my $file = own_httpd_conf($dir, $port, <<"BODY");
+    my $htpasswd = Apache::Test::vars('t_conf') . '/htpasswd';
+    my $file = own_httpd_conf($dir, $port, <<"BODY", qw(auth_basic authn_core authn_file authz_user));
 <Location /health>
     SetHandler genflow-health
 </Location>
 <Location /metrics>
     SetHandler genflow-metrics
+    AuthType Basic
+    AuthName metrics
+    AuthBasicProvider file
+    AuthUserFile "$htpasswd"
+    Require valid-user
 </Location>
 BODY
     unlink "$dir/error_log";
@@ -133,7 +139,7 @@ BODY
     my $h = $ua->get("http://127.0.0.1:$port/health");
     ok($h->code == 503 && $h->decoded_content =~ /"SERVICE_UNAVAILABLE"|"database"/,
        'no type mounted: health answers 503 JSON') or diag($h->code . ' ' . $h->decoded_content);
-    my $m = $ua->get("http://127.0.0.1:$port/metrics");
+    my $m = $ua->get("http://127.0.0.1:$port/metrics", Authorization => 'Basic YWRtaW46YWRtaW4=');
     is($m->code, 200, 'and metrics answers');
     system("/usr/sbin/apache2 -f '$file' -k stop");
     for (1 .. 50) { last unless -e "$dir/httpd.pid"; select undef, undef, undef, 0.1 }

@@ -31,7 +31,7 @@ use MIME::Base64 qw(encode_base64url);
 use File::Temp qw(tempfile);
 use Time::HiRes qw(time sleep);
 
-plan tests => 28;
+plan tests => 31;
 
 for my $t (qw(eh-a eh-b)) {
     (my $table = $t) =~ s/-/_/g;
@@ -79,11 +79,8 @@ GenFlowEventsSecretFile "$secret_file"
 Listen 127.0.0.1:$ep
 <VirtualHost 127.0.0.1:$ep>
     Protocols http/1.1
-    # Only the streams go without a login: every other path keeps the
-    # main server's Require (an administrator's endpoints above all).
-    <LocationMatch "/events/[^/]+\$">
-        Require all granted
-    </LocationMatch>
+    # No access rule of its own: the module answers the streams alone
+    # here, and their token is the credential the /api Require takes.
     <Location /api/eh-a>
         GenFlowCORSOrigins https://studio.example
     </Location>
@@ -163,13 +160,27 @@ like(json($res)->{error}{message} // '', qr/expired/, 'saying it expired');
 is(call(GET => "http://127.0.0.1:$ep/api/eh-a/events/$id", login => 0)->code, 401,
    'no token and no login: 401');
 (my $status_url = $s->{eventsUrl}) =~ s{/events/}{/status/};
-is(call(GET => $status_url, login => 0)->code, 401, 'a token opens the stream only, not the status');
-is(call(GET => "http://127.0.0.1:$ep/api/quota", login => 0)->code, 401,
-   "the events host's other paths keep the login");
-($res, $ev) = first_event("http://127.0.0.1:$ep/api/eh-a/events/$id?token="
-                          . token('eh-a', $id, $U, int(time) + 3600));
+$res = call(GET => $status_url, login => 0);
+ok($res->code == 404 && json($res)->{error}{code} eq 'NOT_FOUND',
+   'a token opens the stream only: the status is no endpoint of the events host (404)');
+$res = call(GET => "http://127.0.0.1:$ep/api/quota");
+ok($res->code == 404 && json($res)->{error}{code} eq 'NOT_FOUND',
+   "the events host's other paths are 404, a login or not")
+    or diag($res->as_string);
+my $by_hand = "http://127.0.0.1:$ep/api/eh-a/events/$id?token=" . token('eh-a', $id, $U, int(time) + 3600);
+($res, $ev) = first_event($by_hand);
 ok($res->code == 200 && $ev && $ev->{generationId} eq $id,
    'a token made by hand from the documented form works');
+# Its expiry (an hour) is not the one the site gives (the end of the next
+# day): an event that minted a token would show the site's.
+is($ev->{eventsUrl}, $by_hand, "the stream's events repeat the URL it was opened with: a token never "
+                               . 'renews itself');
+($res, $ev) = first_event("http://127.0.0.1:$ep/api/eh-a/events/$id?token="
+                          . token('eh-a', $id, $U, int(time) + 3600), Authorization => 'Basic '
+                          . MIME::Base64::encode_base64("$U:$U", ''));
+ok($res->code == 200, 'a login beside the token changes nothing');
+$res = call(GET => "http://127.0.0.1:$ep/api/eh-a/events/$id");
+is($res->code, 401, 'a login without a token opens no stream on the events host');
 
 # ---- 1,000 streams through the events host ------------------------------------
 my @ids = map { create('eh-a')->{generationId} } 1 .. 4;

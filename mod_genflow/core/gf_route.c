@@ -78,6 +78,43 @@ void gf_route_parse(const char *path, gf_route_t *route)
     }
 }
 
+void gf_admin_route_parse(const char *rest, gf_admin_route_t *route)
+{
+    static const char WEBHOOKS[] = "/webhooks/", REDELIVER[] = "/redeliver";
+    const char *c;
+    size_t n;
+
+    memset(route, 0, sizeof(*route));
+    if (!strcmp(rest, "/jobs")) {
+        route->kind = GF_ADMIN_JOBS;
+        route->allow = "GET, DELETE";
+    }
+    else if (!strcmp(rest, "/credits")) {
+        route->kind = GF_ADMIN_CREDITS;
+        route->allow = "POST";
+    }
+    else if (!strcmp(rest, "/webhooks")) {
+        route->kind = GF_ADMIN_WEBHOOKS;
+        route->allow = "GET";
+    }
+    else if (!strncmp(rest, WEBHOOKS, sizeof(WEBHOOKS) - 1)) {
+        rest += sizeof(WEBHOOKS) - 1;
+        for (c = rest; *c >= '0' && *c <= '9'; c++) ;
+        n = (size_t)(c - rest);
+        if (n >= 1 && n < sizeof(route->id) && !strcmp(c, REDELIVER)) {
+            route->kind = GF_ADMIN_REDELIVER;
+            route->allow = "POST";
+            memcpy(route->id, rest, n);
+            route->id[n] = '\0';
+        }
+    }
+}
+
+const char *gf_route_segment(const char *rest)
+{
+    return rest[0] == '/' && rest[1] && !strchr(rest + 1, '/') ? rest + 1 : NULL;
+}
+
 int gf_prefer_wait(const char *prefer, int max, int *seconds)
 {
     const char *s = prefer;

@@ -31,6 +31,30 @@ typedef struct {
 /* path is what follows the type's base, e.g. "/status/abc". */
 void gf_route_parse(const char *path, gf_route_t *route);
 
+/* The admin API's endpoints (SetHandler genflow-admin), by the path that
+ * follows its location: exactly these, nothing that merely ends like one
+ * ("/events/jobs" is no endpoint). */
+typedef enum {
+    GF_ADMIN_NONE = 0,
+    GF_ADMIN_JOBS,          /* GET, DELETE {admin}/jobs */
+    GF_ADMIN_CREDITS,       /* POST {admin}/credits */
+    GF_ADMIN_WEBHOOKS,      /* GET {admin}/webhooks */
+    GF_ADMIN_REDELIVER      /* POST {admin}/webhooks/{id}/redeliver */
+} gf_admin_kind_t;
+
+typedef struct {
+    gf_admin_kind_t kind;
+    const char *allow;     /* its methods; NULL for none */
+    char id[19];           /* the delivery id of redeliver (1..18 digits), "" otherwise */
+} gf_admin_route_t;
+
+void gf_admin_route_parse(const char *rest, gf_admin_route_t *route);
+
+/* The one segment of rest ("/name"): name, when rest is a slash and one
+ * non-empty segment without another slash; else NULL. For a location
+ * whose endpoint is {location}/{name} (the provider webhooks). */
+const char *gf_route_segment(const char *rest);
+
 /* Is s a UUID in canonical 8-4-4-4-12 hex form? */
 int gf_uuid_valid(const char *s);
 

@@ -11,7 +11,8 @@
 typedef struct {
     const void *scope;          /* NULL: the slot is empty */
     char *id, *user, *json, *etag;   /* one malloc'd block, id first */
-    apr_time_t born;
+    apr_time_t born, until;
+    apr_time_t refresh;         /* past until: when a get was sent to read it again */
     apr_uint32_t mark;          /* its bucket's shared mark when it was read */
 } entry_t;
 
@@ -69,11 +70,26 @@ gf_status_cache_t *gf_status_cache_create(apr_pool_t *p, apr_size_t slots)
 
 int gf_status_cache_get(gf_status_cache_t *c, const void *scope, const char *id,
                         const char *user, apr_pool_t *p, const char **json, const char **etag,
-                        apr_time_t *born)
+                        apr_time_t *born, apr_time_t *until)
 {
     entry_t *e = &c->slots[slot_of(c, id)];
     if (!e->scope || e->scope != scope || strcmp(e->id, id) || strcmp(e->user, user)) {
         return 0;
+    }
+    if (e->until) {
+        /* Past its time: the first get reads it again (a miss), and the
+         * gets meanwhile take this one for GF_STATUS_CACHE_REFRESH, so
+         * that a crowd whose looks fall due together sends one read, not
+         * one each. A reader that never puts is replaced after that. */
+        apr_time_t now = apr_time_now();
+        if (now >= e->until + GF_STATUS_CACHE_REFRESH) {
+            drop(c, e);
+            return 0;
+        }
+        if (now >= e->until && (!e->refresh || now >= e->refresh + GF_STATUS_CACHE_REFRESH)) {
+            e->refresh = now;
+            return 0;
+        }
     }
     if (e->mark != mark_of(c, id)) {
         /* Another process changed it (or an id of its bucket). */
@@ -83,6 +99,7 @@ int gf_status_cache_get(gf_status_cache_t *c, const void *scope, const char *id,
     *json = apr_pstrdup(p, e->json);
     *etag = apr_pstrdup(p, e->etag);
     if (born) *born = e->born;
+    if (until) *until = e->until;
     return 1;
 }
 
@@ -95,7 +112,7 @@ apr_uint64_t gf_status_cache_version(const gf_status_cache_t *c, const char *id)
 
 int gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id,
                         const char *user, const char *json, const char *etag, apr_time_t born,
-                        apr_uint64_t version)
+                        apr_time_t until, apr_uint64_t version)
 {
     apr_size_t slot = slot_of(c, id);
     entry_t *e = &c->slots[slot];
@@ -103,8 +120,14 @@ int gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id,
            le = strlen(etag) + 1;
     char *block;
 
-    /* Forgotten (changed) after the caller read it: the answer may be stale. */
-    if (version != gf_status_cache_version(c, id)) return 0;
+    /* Forgotten (changed) after the caller read it: the answer may be
+     * stale. So may the entry of the id that another put left meanwhile
+     * (one with a place in line, kept a second, read before the caller's):
+     * neither is kept. */
+    if (version != gf_status_cache_version(c, id)) {
+        if (e->scope && !strcmp(e->id, id)) drop(c, e);
+        return 0;
+    }
     if (!scope || li + lu + lj + le > GF_STATUS_CACHE_ENTRY_MAX) return 0;
     if (!(block = malloc(li + lu + lj + le))) return 0;
     drop(c, e);
@@ -115,6 +138,8 @@ int gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id,
     memcpy(e->id, id, li);
     e->scope = scope;
     e->born = born;
+    e->until = until;
+    e->refresh = 0;
     e->mark = (apr_uint32_t)version;
     c->count++;
     return 1;

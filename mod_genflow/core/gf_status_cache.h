@@ -50,12 +50,19 @@ typedef struct gf_status_cache_t gf_status_cache_t;
  * malloc'd and freed on replacement, on forget/clear and at p's cleanup. */
 gf_status_cache_t *gf_status_cache_create(apr_pool_t *p, apr_size_t slots);
 
+/* How long an answer past its until (gf_status_cache_put) is still given
+ * while one caller reads it again: the first get past its time misses,
+ * the others meanwhile get it, one read for a crowd; after this, the
+ * entry is gone. */
+#define GF_STATUS_CACHE_REFRESH apr_time_from_sec(1)
+
 /* The cached answer of (scope, id, user), copied into p: 1, or 0 when
- * there is none. scope tells types apart (the type's address). *born (if
- * born is not NULL): what the caller stored with it. */
+ * there is none, or its time is up (see GF_STATUS_CACHE_REFRESH). scope
+ * tells types apart (the type's address). *born and *until (each if not
+ * NULL): what the caller stored with it. */
 int gf_status_cache_get(gf_status_cache_t *c, const void *scope, const char *id,
                         const char *user, apr_pool_t *p, const char **json, const char **etag,
-                        apr_time_t *born);
+                        apr_time_t *born, apr_time_t *until);
 
 /* The version of id's slot (and of its shared mark), to take before
  * reading the row. */
@@ -63,11 +70,15 @@ apr_uint64_t gf_status_cache_version(const gf_status_cache_t *c, const char *id)
 
 /* Remember an answer read at version (replacing the slot's entry), with
  * born, a time of the caller's (the running generation's start, for its
- * Retry-After). 1 stored; 0 refused: the slot was forgotten or cleared,
- * or its mark bumped, since version, or the answer is too large. */
+ * Retry-After). until: 0, kept until the generation changes; else only
+ * until that time as well (an answer that changes without a notification,
+ * such as a place in line: read again at most that often, however many
+ * ask). 1 stored; 0 refused: the slot was forgotten or cleared, or its
+ * mark bumped, since version (the id's entry, if any, is dropped too: it
+ * may be older than the caller's answer), or the answer is too large. */
 int gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id,
                         const char *user, const char *json, const char *etag, apr_time_t born,
-                        apr_uint64_t version);
+                        apr_time_t until, apr_uint64_t version);
 
 /* Forget the entry of id (whatever its scope and user), if cached, and
  * refuse puts of id read before. */

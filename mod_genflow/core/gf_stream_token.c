@@ -2,6 +2,7 @@
 /* gf_stream_token.c: the tokens of events URLs (see gf_stream_token.h). */
 #include <string.h>
 #include <apr_base64.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <openssl/crypto.h>
 
@@ -10,6 +11,8 @@
 
 #define USER_MAX 255
 #define DAY 86400
+
+static const char EXPIRED[] = "the token has expired: read the status again for a new eventsUrl";
 
 static int mac_of(const unsigned char *key, size_t keylen, const char *type, const char *id,
                   const char *user, size_t user_len, const char *expiry,
@@ -110,11 +113,59 @@ const char *gf_stream_token_user(apr_pool_t *p, const unsigned char *key, size_t
     }
     expiry = apr_atoi64(exp);
     if (expiry <= now) {
-        *why = "the token has expired: read the status again for a new eventsUrl";
+        *why = EXPIRED;
         return NULL;
     }
     *why = NULL;
     return apr_pstrmemdup(p, (const char *)user, (apr_size_t)user_len);
+}
+
+apr_array_header_t *gf_stream_keys_parse(apr_pool_t *p, const char *text, const char **err)
+{
+    apr_array_header_t *keys = apr_array_make(p, 2, sizeof(const char *));
+    char *line = apr_pstrdup(p, text ? text : ""), *next, *end;
+    int n;
+
+    for (n = 1; line; line = next, n++) {
+        if ((next = strchr(line, '\n')) != NULL) *next++ = '\0';
+        end = line + strlen(line);
+        while (apr_isspace(*line)) line++;
+        while (end > line && apr_isspace(end[-1])) *--end = '\0';
+        if (!*line || *line == '#') continue;
+        if (strlen(line) < GF_STREAM_KEY_MIN) {
+            *err = apr_psprintf(p, "line %d: a key must be at least %d characters "
+                                "(openssl rand -hex 32)", n, GF_STREAM_KEY_MIN);
+            return NULL;
+        }
+        if (keys->nelts == GF_STREAM_KEYS_MAX) {
+            *err = apr_psprintf(p, "at most %d keys", GF_STREAM_KEYS_MAX);
+            return NULL;
+        }
+        APR_ARRAY_PUSH(keys, const char *) = line;
+    }
+    if (!keys->nelts) {
+        *err = "no key in the file";
+        return NULL;
+    }
+    return keys;
+}
+
+const char *gf_stream_token_user_any(apr_pool_t *p, const apr_array_header_t *keys,
+                                     const char *type, const char *id, const char *token,
+                                     apr_int64_t now, const char **why)
+{
+    const char *first_why = "the token is not one this site made", *user;
+    int i;
+
+    for (i = 0; keys && i < keys->nelts; i++) {
+        const char *key = APR_ARRAY_IDX(keys, i, const char *);
+        user = gf_stream_token_user(p, (const unsigned char *)key, strlen(key), type, id, token,
+                                    now, why);
+        if (user) return user;
+        if (!strcmp(*why, EXPIRED)) first_why = EXPIRED;
+    }
+    *why = first_why;
+    return NULL;
 }
 
 apr_int64_t gf_stream_token_expiry(apr_int64_t now)

@@ -17,6 +17,7 @@
 #define GF_STREAM_TOKEN_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 
 /* Longest token accepted (a user of 255 bytes fits). */
 #define GF_STREAM_TOKEN_MAX 512
@@ -33,6 +34,24 @@ const char *gf_stream_token_make(apr_pool_t *p, const unsigned char *key, size_t
 const char *gf_stream_token_user(apr_pool_t *p, const unsigned char *key, size_t keylen,
                                  const char *type, const char *id, const char *token,
                                  apr_int64_t now, const char **why);
+
+/* The keys of GenFlowEventsSecretFile (const char *): one a line, newest
+ * first, blank lines and '#' comments skipped, each at least
+ * GF_STREAM_KEY_MIN characters, at most GF_STREAM_KEYS_MAX. The first
+ * makes tokens and every one checks them: a new key put first while the
+ * old one stays second lets the tokens given out meanwhile live out their
+ * day or two. NULL, with *err saying why, for a file without a key or
+ * with a short one. */
+#define GF_STREAM_KEY_MIN 32
+#define GF_STREAM_KEYS_MAX 4
+apr_array_header_t *gf_stream_keys_parse(apr_pool_t *p, const char *text, const char **err);
+
+/* gf_stream_token_user under each of keys in turn: the user of the first
+ * that takes the token. *why is the expiry's when a key made it but it has
+ * expired. */
+const char *gf_stream_token_user_any(apr_pool_t *p, const apr_array_header_t *keys,
+                                     const char *type, const char *id, const char *token,
+                                     apr_int64_t now, const char **why);
 
 /* The expiry of a token made at now: the end of the next UTC day. A token
  * is the same all day (so the status answer that carries it stays the

@@ -5,7 +5,10 @@
  * How the module comes up:
  *  1. Directives (mod_genflow_config.c) declare providers and mount types
  *     at <Location>s; each GenFlowType registers its type module-wide.
- *  2. post_config, ordered before mod_dbd's: check the configuration as a
+ *  2. check_config (also under apache2ctl -t): which virtual hosts are
+ *     events hosts, and warnings about the access rules around them and
+ *     around the admin and metrics locations (mod_genflow_site.c).
+ *     post_config, ordered before mod_dbd's: check the configuration as a
  *     whole and build every type's SQL; each pooled connection prepares a
  *     statement the first time it runs it (mod_genflow_db.c).
  *     The providers' circuit breakers get their shared memory and global
@@ -17,6 +20,9 @@
  *     (mod_genflow_engine_worker.c: its worker threads, loop and listener).
  *     translate_name + map_to_storage: a request inside a GenFlowType
  *     location names no file, so httpd's filesystem walk is skipped.
+ *     post_perdir_config + check_authn: an events host answers its event
+ *     streams alone, each authenticated by its token
+ *     (mod_genflow_handle_gate.c).
  *     header_parser + check_access_ex: CORS headers before authentication,
  *     and a preflight from an allowed origin needs none (mod_genflow_cors.c).
  *     fixups: a request of a type location gets our handler.
@@ -51,6 +57,7 @@
 #include "httpd/mod_genflow_handlers.h"
 #include "httpd/mod_genflow_private.h"
 #include "httpd/mod_genflow_request.h"
+#include "httpd/mod_genflow_site.h"
 #include "net/gf_http.h"
 #include "core/gf_log.h"
 
@@ -78,6 +85,15 @@ static void log_print(void *baton, gf_log_level_t level, const char *msg)
 {
     server_rec *s = baton;
     ap_log_error(APLOG_MARK, (int)level, 0, s, GF_LOGNO(1501) "%s", msg);
+}
+
+/* The whole configuration is read, the virtual hosts set up: find the
+ * events hosts and check the access rules around them; this runs under
+ * apache2ctl -t too, which post_config does not. */
+static int gf_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    (void)plog;
+    return gf_site_check_config(pconf, ptemp, s);
 }
 
 static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
@@ -108,6 +124,10 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     if (gf_limits_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* Each user's watching requests, counted for every child. */
+    if (gf_watch_users_post_config(pconf, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     /* The status caches' marks, shared by the children. */
     gf_engine_post_config(pconf, s);
     gf_engine_doorbell_post_config(pconf, s);
@@ -132,6 +152,7 @@ static void gf_child_init(apr_pool_t *pchild, server_rec *s)
     gf_limits_child_init(pchild, s, &engine_hooks);
     gf_engine_child_init(pchild, s, gf_watch_announce);
     gf_watch_child_init(pchild, s);
+    gf_watch_users_child_init(pchild, s);
 }
 
 /* A GenFlowType location is not a directory: mark its requests while the
@@ -176,6 +197,7 @@ static void gf_register_hooks(apr_pool_t *p)
     static const char *const before_dbd[] = { "mod_dbd.c", NULL };
 
     ap_hook_pre_config(gf_pre_config, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_check_config(gf_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(gf_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
     /* After mod_dbd's child_init, which creates the connection pool the
      * workers use. */
@@ -194,6 +216,7 @@ static void gf_register_hooks(apr_pool_t *p)
     gf_metrics_register_hooks();
     gf_breaker_register_hooks();
     gf_limits_register_hooks();
+    gf_watch_users_register_hooks();
     gf_authn_cache_register_hooks(p);
     ap_hook_insert_error_filter(gf_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
     gf_register_error_filter();

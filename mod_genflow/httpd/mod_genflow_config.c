@@ -26,6 +26,7 @@
 #include "core/gf_prompt.h"
 #include "core/gf_sql.h"
 #include "core/gf_secret.h"
+#include "core/gf_stream_token.h"
 #include "webhooks/gf_webhook.h"
 #include <apr_uri.h>
 
@@ -35,6 +36,7 @@
 struct gf_config_state {
     apr_array_header_t *types;    /* gf_type_t* */
     apr_array_header_t *mounts;   /* gf_mount_t */
+    apr_array_header_t *events_bases; /* gf_events_base_t */
 };
 const apr_size_t gf_config_state_size = sizeof(struct gf_config_state);
 
@@ -46,6 +48,22 @@ apr_array_header_t *gf_registered_types(void)
 apr_array_header_t *gf_conf_mounts(void)
 {
     return GF_PROCESS_STATE(config)->mounts;
+}
+
+apr_array_header_t *gf_conf_type_bases(apr_pool_t *p)
+{
+    apr_array_header_t *mounts = gf_conf_mounts(), *out = apr_array_make(p, 8, sizeof(char *));
+    int i;
+    for (i = 0; mounts && i < mounts->nelts; i++) {
+        const char *b = APR_ARRAY_IDX(mounts, i, gf_mount_t).dc->base;
+        if (b && b[0] == '/' && !strpbrk(b, "^$()[]|+*?\\{}")) APR_ARRAY_PUSH(out, const char *) = b;
+    }
+    return out;
+}
+
+apr_array_header_t *gf_conf_events_bases(void)
+{
+    return GF_PROCESS_STATE(config)->events_bases;
 }
 
 /* ---- directive handlers ------------------------------------------------- */
@@ -203,24 +221,50 @@ static const char *set_events_base(cmd_parms *cmd, void *dcv, const char *arg)
     n = strlen(base);
     while (n > 0 && base[n - 1] == '/') base[--n] = '\0';
     dc->events_base = base;
+    {
+        /* Where it names, for the events host's search (mod_genflow_site.c). */
+        struct gf_config_state *reg = GF_PROCESS_STATE(config);
+        gf_events_base_t *eb;
+        if (!reg->events_bases) {
+            reg->events_bases = apr_array_make(cmd->pool, 4, sizeof(gf_events_base_t));
+        }
+        eb = apr_array_push(reg->events_bases);
+        eb->url = base;
+        eb->s = cmd->server;
+        eb->where = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                                 cmd->directive->line_num);
+    }
     return NULL;
 }
 
-/* GenFlowEventsSecretFile: the key of the events URLs' tokens; every host
- * and node that makes or checks them reads the same. */
+/* GenFlowEventsHost On|Off, in a <VirtualHost>: it is (or is not) the
+ * events host, whatever GenFlowEventsBase names; for an events host that
+ * the URL does not name as httpd sees it (a proxy in front that changes
+ * the host name), or one of another node's configuration. */
+static const char *set_events_host(cmd_parms *cmd, void *dummy, int on)
+{
+    (void)dummy;
+    if (!cmd->server->is_virtual) {
+        return DIRECTIVE_ERROR(cmd, "belongs in the events host's <VirtualHost>: on the main "
+                               "server every request would be an event stream's");
+    }
+    gf_server_conf(cmd->server)->events_host = on;
+    return NULL;
+}
+
+/* GenFlowEventsSecretFile: the keys of the events URLs' tokens, newest
+ * first (a rotation puts the new one first and drops the old one a day or
+ * two later); every host and node that makes or checks them reads the
+ * same file. */
 static const char *set_events_secret(cmd_parms *cmd, void *dummy, const char *arg)
 {
     gf_server_conf_t *sc = gf_server_conf(cmd->server);
     const char *err, *text, *path;
     (void)dummy;
     if ((err = secret_file_text(cmd, arg, &path, &text)) != NULL) return err;
-    if (strlen(text) < 32) {
-        return DIRECTIVE_ERROR(cmd, apr_pstrcat(cmd->pool, path, ": the secret must be at "
-                                                "least 32 characters (openssl rand -hex 32)",
-                                                NULL));
+    if (!(sc->events_keys = gf_stream_keys_parse(cmd->pool, text, &err))) {
+        return DIRECTIVE_ERROR(cmd, apr_pstrcat(cmd->pool, path, ": ", err, NULL));
     }
-    sc->events_key = (const unsigned char *)text;
-    sc->events_key_len = strlen(text);
     return NULL;
 }
 
@@ -514,6 +558,9 @@ const command_rec gf_cmds[] = {
     AP_INIT_TAKE1("GenFlowEventsBase", set_events_base, NULL, RSRC_CONF | ACCESS_CONF,
         "Where browsers follow generations: scheme://host[:port][/path] of a host of its own "
         "(eventsUrl), or none"),
+    AP_INIT_FLAG("GenFlowEventsHost", set_events_host, NULL, RSRC_CONF,
+        "This virtual host is (On) or is not (Off) the events host: event streams only, "
+        "opened by their token (default: the host GenFlowEventsBase names)"),
     AP_INIT_TAKE1("GenFlowEventsSecretFile", set_events_secret, NULL, RSRC_CONF,
         "File holding the secret (32 characters or more) of the tokens in events URLs"),
     AP_INIT_TAKE_ARGV("GenFlowS3", set_s3, NULL, RSRC_CONF,

@@ -54,11 +54,21 @@ typedef struct {
                                   * the main server, and where no type is mounted */
     int unnamed_statements;      /* GF_UNSET → 0; GenFlowPreparedStatements unnamed */
     const char *listen_params;   /* GenFlowListenParams; NULL → the pool's parameters */
-    const unsigned char *events_key; /* GenFlowEventsSecretFile's bytes, or NULL */
-    apr_size_t events_key_len;
+    /* GenFlowEventsSecretFile's keys (const char *), newest first: the
+     * first makes tokens, each checks them; NULL without */
+    apr_array_header_t *events_keys;
     const char *authn_socache;   /* GenFlowAuthnCache (main server), or NULL → shmcb */
     apr_size_t authn_socache_size; /* GenFlowAuthnCacheSize (main server), or 0 → default */
+    int events_host;             /* GenFlowEventsHost (a virtual host's): 1, 0, GF_UNSET
+                                  * (the host GenFlowEventsBase names, mod_genflow_site.c) */
 } gf_server_conf_t;
+
+/* A GenFlowEventsBase other than none, where it was given. */
+typedef struct {
+    const char *url;             /* scheme://host[:port][/path] */
+    server_rec *s;               /* the server whose configuration has it */
+    const char *where;           /* "file:line" */
+} gf_events_base_t;
 
 /* Per-location settings. */
 typedef struct {
@@ -89,6 +99,11 @@ void *gf_merge_dir_conf(apr_pool_t *p, void *base, void *add);
 gf_server_conf_t *gf_server_conf(server_rec *s);
 gf_dir_conf_t *gf_dir_conf(request_rec *r);
 apr_array_header_t *gf_registered_types(void);   /* gf_type_t* of every mounted type */
+/* Every GenFlowEventsBase URL of the configuration (gf_events_base_t), or NULL. */
+apr_array_header_t *gf_conf_events_bases(void);
+/* The paths of the <Location>s that mount a type (const char *; not the
+ * patterns of a <LocationMatch>), in p. */
+apr_array_header_t *gf_conf_type_bases(apr_pool_t *p);
 /* The getters of the settings' PLAIN lines: what was given, or the default. */
 GF_SERVER_SETTINGS(GF_SETTING_SERVER_GETTER)
 GF_DIR_SETTINGS(GF_SETTING_DIR_GETTER)

@@ -165,7 +165,7 @@ static int check_events_key(server_rec *sp, const gf_mount_t *m)
     const gf_dir_conf_t *server_dc = ap_get_module_config(sp->lookup_defaults, &genflow_module);
     const char *base = m->dc->events_base ? m->dc->events_base
                                           : server_dc ? server_dc->events_base : NULL;
-    if (!base || !*base || gf_server_conf(sp)->events_key) return 1;
+    if (!base || !*base || gf_server_conf(sp)->events_keys) return 1;
     ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1008)
                  "%s: GenFlowEventsBase %s needs GenFlowEventsSecretFile (the key of the "
                  "tokens in its events URLs)%s%s", m->where, base,

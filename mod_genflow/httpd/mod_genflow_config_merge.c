@@ -36,6 +36,7 @@ void *gf_create_server_conf(apr_pool_t *p, server_rec *s)
     GF_SERVER_SETTINGS(UNSET)
 #undef UNSET
     sc->unnamed_statements = GF_UNSET;
+    sc->events_host = GF_UNSET;
     return sc;
 }
 
@@ -65,12 +66,10 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(sc, cloudinary);
     MERGE_PTR(sc, s3);
     MERGE_PTR(sc, webhook_secrets);
-    if (!add->events_key) {
-        sc->events_key = base->events_key;
-        sc->events_key_len = base->events_key_len;
-    }
+    MERGE_PTR(sc, events_keys);
     MERGE_NUM(sc, unnamed_statements);
     MERGE_PTR(sc, listen_params);
+    MERGE_NUM(sc, events_host);
     return sc;
 }
 

@@ -59,11 +59,13 @@ apr_uint64_t gf_engine_change_seq(void);
 int gf_engine_changed_since(const char *id, apr_uint64_t since);
 /* Status answers of this child (GenFlowStatusCache): the cached answer of
  * (type, id, user), 1 on a hit (*born: when the running generation was
- * created, 0 for a finished one); the version of id to take before
- * reading its row; and remember an answer read after taking version. */
+ * created, 0 for a finished one; *until: 0, or the time it is kept until,
+ * an answer with a place in line); the version of id to take before
+ * reading its row; and remember an answer read after taking version
+ * (until as gf_status_cache_put's). */
 int gf_engine_status_cached(apr_pool_t *p, const gf_type_t *t, const char *id,
                             const char *user, const char **json, const char **etag,
-                            apr_time_t *born);
+                            apr_time_t *born, apr_time_t *until);
 apr_uint64_t gf_engine_status_version(const char *id);
 /* This process changed id (a cancel, say): no child of this httpd answers
  * its next read of id from memory, whether or not its NOTIFY arrived.
@@ -71,7 +73,7 @@ apr_uint64_t gf_engine_status_version(const char *id);
 void gf_engine_status_changed(const char *id);
 void gf_engine_status_store(const gf_type_t *t, const char *id, const char *user,
                             const char *json, const char *etag, apr_time_t born,
-                            apr_uint64_t version);
+                            apr_time_t until, apr_uint64_t version);
 void gf_engine_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
                            apr_interval_time_t timeout);
 /* Is this child's engine stopping (no new attempts)? */

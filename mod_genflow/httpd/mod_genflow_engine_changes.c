@@ -157,13 +157,13 @@ void gf_engine_announce_change(const char *id)
  * serve an answer that changed. */
 int gf_engine_status_cached(apr_pool_t *p, const gf_type_t *t, const char *id,
                             const char *user, const char **json, const char **etag,
-                            apr_time_t *born)
+                            apr_time_t *born, apr_time_t *until)
 {
     gf_engine_t *W = gf_engine();
     int hit = 0;
     if (!W || !W->cache || !gf_engine_listening()) return 0;
     apr_thread_mutex_lock(W->mutex);
-    hit = gf_status_cache_get(W->cache, t, id, user, p, json, etag, born);
+    hit = gf_status_cache_get(W->cache, t, id, user, p, json, etag, born, until);
     apr_thread_mutex_unlock(W->mutex);
     return hit;
 }
@@ -184,13 +184,13 @@ apr_uint64_t gf_engine_status_version(const char *id)
  * change; going deaf clears the cache, which refuses it too). */
 void gf_engine_status_store(const gf_type_t *t, const char *id, const char *user,
                             const char *json, const char *etag, apr_time_t born,
-                            apr_uint64_t version)
+                            apr_time_t until, apr_uint64_t version)
 {
     gf_engine_t *W = gf_engine();
     if (!W || !W->cache || !gf_engine_listening()) return;
     apr_thread_mutex_lock(W->mutex);
     if (gf_engine_listening()) {
-        gf_status_cache_put(W->cache, t, id, user, json, etag, born, version);
+        gf_status_cache_put(W->cache, t, id, user, json, etag, born, until, version);
     }
     apr_thread_mutex_unlock(W->mutex);
 }

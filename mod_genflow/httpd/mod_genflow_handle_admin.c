@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_admin.c: the site-wide admin and health endpoints (docs/api.md).
  *
- *   SetHandler genflow-admin  (who may call it is decided by Apache Require)
+ *   SetHandler genflow-admin  (who may call it is decided by Apache Require;
+ *                              the handler answers only an authenticated user)
  *     GET    {loc}/jobs?type=&status=&user=&limit=   {"items": [...]}
  *     DELETE {loc}/jobs?status=&olderThan=SECONDS     {"deleted": N}
  *     POST   {loc}/credits {"user","amount","reason"} {"user","currentBalance"}
@@ -24,7 +25,10 @@
 #include "httpd/mod_genflow_http.h"
 #include "httpd/mod_genflow_watch.h"
 #include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_request.h"
+#include "httpd/mod_genflow_site.h"
 #include "core/gf_credits.h"
+#include "core/gf_utf8.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
 #include "core/gf_route.h"
@@ -281,64 +285,64 @@ static int redeliver_webhook(request_rec *r, ap_dbd_t *dbd, const char *id)
     return gf_send_json(r, HTTP_ACCEPTED, gf_json_dump(r->pool, out));
 }
 
-/* The {id} of ".../webhooks/{id}/redeliver" (digits only), or NULL. */
-static const char *redeliver_id(request_rec *r)
+/* The admin endpoint r names, by the path below the admin location. */
+static void admin_route(request_rec *r, gf_admin_route_t *route)
 {
-    const char *w = strstr(r->uri, "/webhooks/"), *c;
-    apr_size_t n;
-    if (!w) return NULL;
-    w += sizeof("/webhooks/") - 1;
-    for (c = w; *c >= '0' && *c <= '9'; c++);
-    n = (apr_size_t)(c - w);
-    if (n == 0 || n > 18 || strcmp(c, "/redeliver")) return NULL;
-    return apr_pstrmemdup(r->pool, w, n);
+    const char *rest = gf_site_rest(r);
+    gf_admin_route_parse(rest ? rest : "", route);
 }
 
 const char *gf_admin_allow(request_rec *r)
 {
-    const char *tail = strrchr(r->uri, '/');
-    tail = tail ? tail + 1 : "";
-    if (!strcmp(tail, "jobs")) return "GET, DELETE";
-    if (!strcmp(tail, "credits") || !strcmp(tail, "redeliver")) return "POST";
-    if (!strcmp(tail, "webhooks")) return "GET";
-    return "GET, POST, DELETE";
+    gf_admin_route_t route;
+    admin_route(r, &route);
+    return route.allow;
+}
+
+/* Who may call the admin API is Apache's Require; the handler still
+ * wants someone it authenticated: a configuration that grants the
+ * location to all (or an events host's token) gets no answer from it. */
+int gf_refuse_without_user(request_rec *r)
+{
+    if (!r->user || !*r->user || gf_req(r)->events_token) {
+        return gf_send_error(r, HTTP_UNAUTHORIZED, GF_ERR_UNAUTHORIZED,
+                             "this endpoint is for an authenticated administrator; the "
+                             "location lets anyone in, but the module does not answer them");
+    }
+    return GF_CONTINUE;
 }
 
 int gf_admin_handler(request_rec *r)
 {
-    const char *tail;
+    gf_admin_route_t route;
     ap_dbd_t *dbd;
+    int rc;
 
-    tail = strrchr(r->uri, '/');
-    tail = tail ? tail + 1 : "";
-    if (!strcmp(tail, "jobs")) {
-        if (strcmp(r->method, "GET") && strcmp(r->method, "DELETE")) {
-            apr_table_setn(r->headers_out, "Allow", "GET, DELETE");
-            return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use GET or DELETE");
-        }
-    }
-    else if (!strcmp(tail, "credits") || (!strcmp(tail, "redeliver") && redeliver_id(r))) {
-        if (strcmp(r->method, "POST")) {
-            apr_table_setn(r->headers_out, "Allow", "POST");
-            return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use POST");
-        }
-    }
-    else if (!strcmp(tail, "webhooks")) {
-        if (strcmp(r->method, "GET")) {
-            apr_table_setn(r->headers_out, "Allow", "GET");
-            return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use GET");
-        }
-    }
-    else {
+    admin_route(r, &route);
+    if (route.kind == GF_ADMIN_NONE) {
         return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_NOT_FOUND,
                              apr_psprintf(r->pool, "no endpoint %s here; the admin API has "
-                                          "jobs, credits and webhooks", r->uri));
+                                          "jobs, credits, webhooks and "
+                                          "webhooks/{id}/redeliver",
+                                          gf_utf8_clean(r->pool, r->uri, strlen(r->uri), 200)));
+    }
+    if ((rc = gf_refuse_without_user(r)) != GF_CONTINUE) return rc;
+    if (!((r->method_number == M_GET && strstr(route.allow, "GET"))
+          || (r->method_number == M_POST && strstr(route.allow, "POST"))
+          || (r->method_number == M_DELETE && strstr(route.allow, "DELETE")))
+        || (r->method_number == M_GET && r->header_only)) {
+        apr_table_setn(r->headers_out, "Allow", route.allow);
+        return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD,
+                             apr_psprintf(r->pool, "use %s", route.allow));
     }
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
-    if (!strcmp(tail, "credits")) return grant_credits(r, dbd);
-    if (!strcmp(tail, "webhooks")) return list_webhooks(r, dbd);
-    if (!strcmp(tail, "redeliver")) return redeliver_webhook(r, dbd, redeliver_id(r));
-    return !strcmp(r->method, "GET") ? list_jobs(r, dbd) : delete_jobs(r, dbd);
+    switch (route.kind) {
+    case GF_ADMIN_CREDITS:   return grant_credits(r, dbd);
+    case GF_ADMIN_WEBHOOKS:  return list_webhooks(r, dbd);
+    case GF_ADMIN_REDELIVER: return redeliver_webhook(r, dbd, route.id);
+    default:
+        return r->method_number == M_GET ? list_jobs(r, dbd) : delete_jobs(r, dbd);
+    }
 }
 
 /* The circuit breakers of this server's providers and their limits

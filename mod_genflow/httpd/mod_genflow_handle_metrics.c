@@ -2,7 +2,8 @@
 /* mod_genflow_handle_metrics.c: what the counters (mod_genflow_metrics.c),
  * the circuit breakers, the provider limits and this child's engine show.
  *
- *   SetHandler genflow-metrics   Prometheus text exposition format 0.0.4
+ *   SetHandler genflow-metrics   Prometheus text exposition format 0.0.4, to
+ *                                an authenticated user only (a scraper logs in)
  *   mod_status (server-status)   a "mod_genflow" section, ?auto friendly
  *
  * The gauges of generations by status and of jobs due are read from
@@ -22,6 +23,7 @@
 #include "httpd/mod_genflow_http.h"
 #include "httpd/mod_genflow_metrics.h"
 #include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_private.h"
 #include "core/gf_error.h"
 #include "core/gf_sql.h"
 
@@ -124,8 +126,9 @@ int gf_metrics_handler(request_rec *r)
 {
     apr_array_header_t *types = gf_registered_types();
     gf_mtext_t t, db;
-    int up = 0, has_db;
+    int up = 0, has_db, rc;
 
+    if ((rc = gf_refuse_without_user(r)) != GF_CONTINUE) return rc;
     if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) {
         apr_table_setn(r->headers_out, "Allow", "GET, HEAD");
         return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use GET");

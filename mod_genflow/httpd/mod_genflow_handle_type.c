@@ -28,6 +28,7 @@
 #include "httpd/mod_genflow_private.h"
 #include "httpd/mod_genflow_request.h"
 #include "httpd/mod_genflow_handlers.h"
+#include "httpd/mod_genflow_site.h"
 #include "core/gf_error.h"
 #include "core/gf_route.h"
 #include "core/gf_sql.h"
@@ -112,10 +113,12 @@ int gf_type_handler(request_rec *r)
                              apr_psprintf(r->pool, "%s is not allowed here; use %s",
                                           r->method, route.allow));
     }
-    if (route.kind == GF_ROUTE_EVENTS && (!r->user || !*r->user)) {
-        /* An events host (GenFlowEventsBase), which no login reaches. */
-        int rc = gf_type_events_token(r, dc, &route);
-        if (rc != DECLINED && (!r->user || !*r->user)) return rc;   /* refused: answered */
+    if (gf_site_events_host(r->server)) {
+        /* An events host: its streams alone, each opened by its token
+         * (the gate let nothing else through; a login does not count). */
+        int rc;
+        if (route.kind != GF_ROUTE_EVENTS) return gf_send_events_host_404(r);
+        if ((rc = gf_type_events_token(r, dc, &route)) != GF_CONTINUE) return rc;
     }
     if (!r->user || !*r->user) {
         return gf_send_error(r, HTTP_UNAUTHORIZED, GF_ERR_UNAUTHORIZED,

@@ -35,8 +35,13 @@ static inline const char *gf_type_label(const gf_dir_conf_t *dc, gf_sql_type_op_
 const char *gf_type_status_url(request_rec *r, const gf_dir_conf_t *dc, const char *id);
 /* Where r->user follows generation id (eventsUrl): the events path on this
  * host, or on the host of GenFlowEventsBase with a token of the user's
- * (core/gf_stream_token.h), which no login needs. */
+ * (core/gf_stream_token.h), which no login needs; on the events host, the
+ * URL the stream was opened with (its token is never renewed there). */
 const char *gf_type_events_url(request_rec *r, const gf_dir_conf_t *dc, const char *id);
+/* 429 with Retry-After: r->user has GenFlowEventsPerUser watching
+ * requests open on this server already. */
+#define GF_TYPE_WATCHERS_RETRY_AFTER "10"
+int gf_type_too_many_watchers(request_rec *r);
 /* A field of a status object (NULL when it has none). */
 json_object *gf_type_status_field(json_object *status, const char *key);
 /* A status object the database composed, parsed (NULL if it is not JSON). */
@@ -50,12 +55,6 @@ int gf_type_no_such_generation(request_rec *r);
 /* A conditional statement changed nothing: 404 or 409. */
 int gf_type_refused_by_state(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
                              const char *id, const char *allowed, const char *action);
-
-/* GET {base}/events/{id}?token= without a login (an events host): r->user
- * becomes the token's user (OK), or a 401 is sent (the token is not valid
- * for this generation; r->user stays unset, and the caller returns what
- * this returned); DECLINED without a token. */
-int gf_type_events_token(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
 
 /* ---- mod_genflow_handle_type_read.c ---- */
 
@@ -72,9 +71,12 @@ typedef struct {
  * again (nothing announces a claim ahead of it). */
 #define GF_TYPE_LINE_LOOK apr_time_from_sec(1)
 /* The caller's generation id as the status answer: from the child's
- * cache, else one SELECT on a connection held only for it. */
+ * cache, else one SELECT on a connection held only for it. watching: for
+ * a watch's step (a stream, a long-poll, generate's wait), which may take
+ * a place in line read by another watcher of this child within the last
+ * GF_TYPE_LINE_LOOK; a plain read computes the place afresh. */
 gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const char *id,
-                                gf_type_snap_t *snap);
+                                int watching, gf_type_snap_t *snap);
 
 /* ---- mod_genflow_handle_type_create.c ---- */
 
@@ -128,10 +130,11 @@ int gf_type_handle_generate(request_rec *r, const gf_dir_conf_t *dc);
 int gf_type_handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
 int gf_type_handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
 
-/* GET {base}/events/{id}?token= without a login (an events host): r->user
- * becomes the token's user (OK), or a 401 is sent (the token is not valid
- * for this generation; r->user stays unset, and the caller returns what
- * this returned); DECLINED without a token. */
+/* GET {base}/events/{id}?token= on an events host, where the token is the
+ * one credential: r->user becomes the token's user and
+ * gf_req(r)->events_token the token (GF_CONTINUE), or a 401 is sent (no
+ * token, or one not valid for this generation; the caller returns what
+ * this returned). */
 int gf_type_events_token(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route);
 
 /* ---- mod_genflow_handle_type_read.c ---- */

@@ -10,6 +10,7 @@
 
 #include "httpd/mod_genflow_handle_type.h"
 #include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_request.h"
 #include "httpd/mod_genflow_http.h"
 #include "httpd/mod_genflow_db.h"
 #include "core/gf_error.h"
@@ -37,12 +38,30 @@ const char *gf_type_status_url(request_rec *r, const gf_dir_conf_t *dc, const ch
 const char *gf_type_events_url(request_rec *r, const gf_dir_conf_t *dc, const char *id)
 {
     const gf_server_conf_t *sc = gf_server_conf(r->server);
-    const char *path = type_url(r, dc, "events", id), *token;
+    const char *path = type_url(r, dc, "events", id), *token = gf_req(r)->events_token, *key;
 
-    if (!dc->events_base || !*dc->events_base || !sc->events_key) return path;
-    token = gf_stream_token_make(r->pool, sc->events_key, sc->events_key_len, dc->type->name, id,
-                                 r->user, gf_stream_token_expiry(apr_time_sec(apr_time_now())));
+    /* A stream an events token opened repeats the URL it was opened with:
+     * a token never renews itself, only a login's status read makes one. */
+    if (token) {
+        return apr_pstrcat(r->pool, dc->events_base ? dc->events_base : "", path, "?token=",
+                           token, NULL);
+    }
+    if (!dc->events_base || !*dc->events_base || !sc->events_keys) return path;
+    key = APR_ARRAY_IDX(sc->events_keys, 0, const char *);
+    token = gf_stream_token_make(r->pool, (const unsigned char *)key, strlen(key), dc->type->name,
+                                 id, r->user,
+                                 gf_stream_token_expiry(apr_time_sec(apr_time_now())));
     return token ? apr_pstrcat(r->pool, dc->events_base, path, "?token=", token, NULL) : path;
+}
+
+int gf_type_too_many_watchers(request_rec *r)
+{
+    apr_table_setn(r->headers_out, "Retry-After", GF_TYPE_WATCHERS_RETRY_AFTER);
+    return gf_send_error(r, HTTP_TOO_MANY_REQUESTS, GF_ERR_RATE_LIMIT,
+                         "too many event streams and status long-polls are open for this "
+                         "user on this server; close the streams of finished generations "
+                         "(EventSource.close() at the terminal event), follow one "
+                         "generation once, or read its status without waiting");
 }
 
 /* A field of a status object produced by the database. */

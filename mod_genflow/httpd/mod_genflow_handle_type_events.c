@@ -23,6 +23,7 @@
 #include "httpd/mod_genflow_handle_type.h"
 #include "httpd/mod_genflow_watch.h"
 #include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_request.h"
 #include "httpd/mod_genflow_db.h"
 #include "httpd/mod_genflow_http.h"
 #include "core/gf_error.h"
@@ -69,7 +70,7 @@ static int events_step(request_rec *r, void *ctx, int woke)
 
     if (woke == 0 || (woke & GF_WOKE_CHANGE)) {
         gf_type_snap_t snap;
-        gf_db_status_t st = gf_type_snapshot(r, ev->dc, ev->id, &snap);
+        gf_db_status_t st = gf_type_snapshot(r, ev->dc, ev->id, 1, &snap);
         if (st != GF_DB_OK) {
             /* Mid-stream, a database outage is waited out (the backstop
              * reads again); at the start the client hears it. */
@@ -116,19 +117,26 @@ int gf_type_events_token(request_rec *r, const gf_dir_conf_t *dc, const gf_route
 {
     const char *token = gf_query_arg(r->pool, r->args, "token"), *why = NULL, *user;
     const gf_server_conf_t *sc = gf_server_conf(r->server);
+    gf_req_t *rq = gf_req(r);
 
-    if (!token) return DECLINED;
+    if (rq->events_token) return GF_CONTINUE;              /* checked already (authn) */
+    if (!token || token == GF_QUERY_BAD) {
+        return gf_send_error(r, HTTP_UNAUTHORIZED, GF_ERR_UNAUTHORIZED,
+                             "this host opens an event stream by the token of its eventsUrl "
+                             "alone: read the generation's status where you log in for one");
+    }
     if (!route->id_valid) return gf_type_no_such_generation(r);
-    if (!sc->events_key) {
+    if (!sc->events_keys) {
         return gf_send_error(r, HTTP_UNAUTHORIZED, GF_ERR_UNAUTHORIZED,
                              "this server has no GenFlowEventsSecretFile: it cannot check an "
-                             "events URL's token; log in instead");
+                             "events URL's token");
     }
-    user = gf_stream_token_user(r->pool, sc->events_key, sc->events_key_len, dc->type->name,
-                                route->id, token, apr_time_sec(apr_time_now()), &why);
+    user = gf_stream_token_user_any(r->pool, sc->events_keys, dc->type->name, route->id, token,
+                                    apr_time_sec(apr_time_now()), &why);
     if (!user) return gf_send_error(r, HTTP_UNAUTHORIZED, GF_ERR_UNAUTHORIZED, why);
     r->user = (char *)user;
-    return OK;
+    rq->events_token = token;
+    return GF_CONTINUE;
 }
 
 /* A Last-Event-ID this server could have sent: printable, short. */
@@ -150,12 +158,7 @@ int gf_type_handle_events(request_rec *r, const gf_dir_conf_t *dc, const gf_rout
     if (!route->id_valid) {
         return gf_type_no_such_generation(r);
     }
-    if (!gf_watch_stream_open(r)) {
-        return gf_send_error(r, HTTP_TOO_MANY_REQUESTS, GF_ERR_RATE_LIMIT,
-                             "too many event streams are open for this user; close the "
-                             "streams of finished generations (EventSource.close() at the "
-                             "terminal event) or read their status instead");
-    }
+    if (!gf_watch_user_open(r)) return gf_type_too_many_watchers(r);
     ev = apr_pcalloc(r->pool, sizeof(*ev));
     ev->dc = dc;
     /* route lives on the handler's stack, gone once the request parks. */

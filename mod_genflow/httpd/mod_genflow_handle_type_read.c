@@ -65,16 +65,20 @@ static gf_db_status_t with_events_url(request_rec *r, const gf_dir_conf_t *dc, c
 }
 
 gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const char *id,
-                                gf_type_snap_t *snap)
+                                int watching, gf_type_snap_t *snap)
 {
     gf_db_rows_t *rows;
     gf_db_status_t st;
     apr_uint64_t version;
+    apr_time_t until = 0;
 
     memset(snap, 0, sizeof(*snap));
+    /* A place in line from memory is for watchers, which look again each
+     * second anyway; a plain read computes it afresh. */
     if (gf_engine_status_cached(r->pool, dc->type, id, r->user, &snap->json, &snap->etag,
-                                 &snap->born)) {
+                                 &snap->born, &until) && (!until || watching)) {
         snap->terminal = snap->born == 0;
+        snap->in_line = until != 0;
         return with_events_url(r, dc, id, snap);
     }
     version = gf_engine_status_version(id);
@@ -93,11 +97,14 @@ gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const c
         if (snap->born <= 0) snap->born = 1;
     }
     /* A place in line changes with every claim ahead, which no NOTIFY of
-     * this id announces: such an answer is never cached. */
-    if (!snap->in_line) {
-        gf_engine_status_store(dc->type, id, r->user, snap->json, snap->etag, snap->born,
-                               version);
-    }
+     * this id announces: such an answer is kept for GF_TYPE_LINE_LOOK
+     * only, and for watchers only, so that however many watch it (the
+     * streams and long-polls of a crowd, which all look again that often),
+     * this child reads it from the database at most once in that time.
+     * Its own changes (claimed, cancelled) forget it at once, as any other
+     * answer's. */
+    gf_engine_status_store(dc->type, id, r->user, snap->json, snap->etag, snap->born,
+                           snap->in_line ? apr_time_now() + GF_TYPE_LINE_LOOK : 0, version);
     return with_events_url(r, dc, id, snap);
 }
 
@@ -125,7 +132,7 @@ static int status_poll_step(request_rec *r, void *ctx, int woke)
 {
     status_poll_t *poll = ctx;
     gf_type_snap_t snap;
-    gf_db_status_t st = gf_type_snapshot(r, poll->dc, poll->id, &snap);
+    gf_db_status_t st = gf_type_snapshot(r, poll->dc, poll->id, 1, &snap);
 
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (!snap.json) return gf_type_no_such_generation(r);
@@ -161,6 +168,8 @@ int gf_type_handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_rout
         && wait > 0 && !r->header_only) {
         status_poll_t *poll = apr_pcalloc(r->pool, sizeof(*poll));
         gf_watch_t w;
+        /* A long-poll watches as a stream does: counted with them. */
+        if (!gf_watch_user_open(r)) return gf_type_too_many_watchers(r);
         poll->dc = dc;
         /* route lives on the handler's stack, gone once the request parks. */
         poll->id = apr_pstrdup(r->pool, route->id);
@@ -174,7 +183,7 @@ int gf_type_handle_status(request_rec *r, const gf_dir_conf_t *dc, const gf_rout
                        apr_psprintf(r->pool, "wait=%d", wait));
         return gf_watch_run(r, &w);
     }
-    st = gf_type_snapshot(r, dc, route->id, &snap);
+    st = gf_type_snapshot(r, dc, route->id, 0, &snap);
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     /* Also for another user's id: no existence leak. */
     if (!snap.json) return gf_type_no_such_generation(r);

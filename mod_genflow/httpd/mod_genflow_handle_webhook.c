@@ -12,12 +12,14 @@
 #include <http_protocol.h>
 
 #include "httpd/mod_genflow_handlers.h"
+#include "httpd/mod_genflow_site.h"
 #include "httpd/mod_genflow_config.h"
 #include "httpd/mod_genflow_db.h"
 #include "httpd/mod_genflow_engine.h"
 #include "httpd/mod_genflow_http.h"
 #include "httpd/mod_genflow_private.h"
 #include "core/gf_error.h"
+#include "core/gf_route.h"
 #include "core/gf_json.h"
 #include "providers/gf_provider_net.h"
 #include "core/gf_sql.h"
@@ -45,9 +47,10 @@ int gf_webhook_handler(request_rec *r)
         return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use POST");
     }
     sc = gf_server_conf(r->server);
-    name = strrchr(r->uri, '/');
-    name = name ? name + 1 : "";
-    prov = apr_hash_get(sc->providers, name, APR_HASH_KEY_STRING);
+    /* {location}/{provider}: one segment, nothing more or less. */
+    name = gf_site_rest(r);
+    name = name ? gf_route_segment(name) : NULL;
+    prov = name ? apr_hash_get(sc->providers, name, APR_HASH_KEY_STRING) : NULL;
     ns = prov ? prov->impl : NULL;
     if (!prov || !ns || (!ns->webhook_secret && !ns->webhook_keys)) {
         return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_NOT_FOUND,

@@ -12,6 +12,7 @@
  *   mod_genflow_handle_discovery.c    genflow-types (built at startup)
  *   mod_genflow_handle_metrics.c  genflow-metrics, and mod_status's section
  *   mod_genflow_handle_api.c      genflow-api: JSON 404 under the prefix
+ *   mod_genflow_handle_gate.c     an events host: its streams only
  */
 #ifndef MOD_GENFLOW_HANDLERS_H
 #define MOD_GENFLOW_HANDLERS_H
@@ -28,10 +29,20 @@ void gf_handlers_register_hooks(void);
  * below (CORS, metrics); pre_config, once the record exists. */
 void gf_handlers_pre_config(void);
 
+/* An events host's gate and its token authentication
+ * (mod_genflow_handle_gate.c), and the 404 of everything else there. */
+void gf_gate_register_hooks(void);
+int gf_send_events_host_404(request_rec *r);
+
 int gf_type_handler(request_rec *r);
 int gf_quota_handler(request_rec *r);
 int gf_admin_handler(request_rec *r);
-/* The methods of the admin endpoint at r's path (jobs, credits). */
+/* GF_CONTINUE when r has an authenticated user (not an events token's);
+ * else the 401 sent: the admin and metrics handlers answer no one else,
+ * whatever Require grants. */
+int gf_refuse_without_user(request_rec *r);
+/* The methods of the admin endpoint at r's path (jobs, credits), or NULL
+ * where there is none. */
 const char *gf_admin_allow(request_rec *r);
 int gf_health_handler(request_rec *r);
 int gf_uploads_handler(request_rec *r);

@@ -32,6 +32,9 @@ typedef struct {
                                   * NULL: the route's own */
     int from_servers;            /* called by servers, not pages: no cross-site
                                   * check (provider webhooks, signed) */
+    int below;                   /* it answers paths below its location, routing
+                                  * them itself; else its location's path alone,
+                                  * and 404 below it */
 } gf_handler_t;
 
 /* The table, ended by an entry without a name; once, in pre_config. */

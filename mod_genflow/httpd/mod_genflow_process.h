@@ -32,7 +32,9 @@
     X(engine_shared, gf_engine_shared)      /* mod_genflow_engine_changes.c */ \
     X(doorbell, gf_engine_doorbell)         /* mod_genflow_engine_doorbell.c */ \
     X(duty, gf_engine_duty)                 /* mod_genflow_engine_duty.c */ \
+    X(site, gf_site_state)                  /* mod_genflow_site.c */       \
     X(watch, gf_watch_state)                /* mod_genflow_watch.c */      \
+    X(watch_users, gf_watch_users_state)    /* mod_genflow_watch_users.c */ \
     X(discovery, gf_discovery_state)                /* mod_genflow_handle_discovery.c */
 
 #define GF_PROCESS_MEMBER_(m, tag) struct tag *m;

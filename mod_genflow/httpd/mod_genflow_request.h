@@ -34,6 +34,8 @@ typedef struct {
     void (*answered)(request_rec *r); /* runs once a parked request's answer is
                                        * composed (the Idempotency-Key's record) */
     gf_trace_t *trace;           /* the request's span (gf_trace_request), or NULL */
+    const char *events_token;    /* the events token that authenticated r->user (an
+                                  * events host's stream), or NULL */
 } gf_req_t;
 
 

@@ -100,20 +100,15 @@ typedef struct {
 } id_bucket_t;
 
 typedef struct {
-    char *user;
-    int n;
-} user_count_t;
-
-typedef struct {
     server_rec *s;
     apr_pool_t *pool;
     apr_thread_mutex_t *mutex;
     apr_thread_t *thread;
     int epfd, evfd;
-    apr_hash_t *by_id, *streams;
+    apr_hash_t *by_id;
     parked_t *all, *due_head, *due_tail, *dead;
     int parked, blocking;
-    int park_max, blocking_cap, per_user;
+    int park_max, blocking_cap;
     int mpm_parks;               /* -1 not probed, 0 no, 1 yes */
     apr_time_t next_time;
     volatile int stopping, quit;
@@ -523,10 +518,9 @@ void gf_watch_child_init(apr_pool_t *pchild, server_rec *s)
     k->pool = pchild;
     k->mpm_parks = -1;
     k->park_max = (int)gf_conf_park_max(sc);
-    k->per_user = (int)gf_conf_events_per_user(sc);
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
     k->blocking_cap = (int)gf_conf_blocking_waiters(sc, threads);
-    /* The two hashes grow from worker threads (under k->mutex): from a
+    /* The hash grows from worker threads (under k->mutex): from a
      * pool and an allocator of their own, never pchild's, which other
      * threads of the child may use meanwhile (APR pools are not
      * thread-safe). */
@@ -542,7 +536,6 @@ void gf_watch_child_init(apr_pool_t *pchild, server_rec *s)
             hp = NULL;
         }
         k->by_id = apr_hash_make(hp ? hp : pchild);
-        k->streams = apr_hash_make(hp ? hp : pchild);
     }
     apr_thread_mutex_create(&k->mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
     k->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -774,57 +767,6 @@ int gf_watch_run(request_rec *r, const gf_watch_t *w)
     if (r->connection->aborted) return OK;
     if (parkable && park_request(k, r, w, seq) == SUSPENDED) return SUSPENDED;
     return run_blocking(k, r, w, seq);
-}
-
-/* ---- open streams per user --------------------------------------------- */
-
-typedef struct {
-    park_t *k;
-    user_count_t *u;
-} stream_ref_t;
-
-static apr_status_t stream_closed(void *data)
-{
-    stream_ref_t *ref = data;
-    park_t *k = ref->k;
-    apr_thread_mutex_lock(k->mutex);
-    if (--ref->u->n == 0) {
-        apr_hash_set(k->streams, ref->u->user, APR_HASH_KEY_STRING, NULL);
-        free(ref->u->user);
-        free(ref->u);
-    }
-    apr_thread_mutex_unlock(k->mutex);
-    return APR_SUCCESS;
-}
-
-int gf_watch_stream_open(request_rec *r)
-{
-    park_t *k = watch()->park;
-    user_count_t *u;
-    stream_ref_t *ref;
-
-    if (!k || k->per_user <= 0) return 1;
-    apr_thread_mutex_lock(k->mutex);
-    u = apr_hash_get(k->streams, r->user, APR_HASH_KEY_STRING);
-    if (u && u->n >= k->per_user) {
-        apr_thread_mutex_unlock(k->mutex);
-        return 0;
-    }
-    if (!u) {
-        if (!(u = calloc(1, sizeof(*u))) || !(u->user = strdup(r->user))) {
-            free(u);
-            apr_thread_mutex_unlock(k->mutex);
-            return 1;
-        }
-        apr_hash_set(k->streams, u->user, APR_HASH_KEY_STRING, u);
-    }
-    u->n++;
-    apr_thread_mutex_unlock(k->mutex);
-    ref = apr_palloc(r->pool, sizeof(*ref));
-    ref->k = k;
-    ref->u = u;
-    apr_pool_cleanup_register(r->pool, ref, stream_closed, apr_pool_cleanup_null);
-    return 1;
 }
 
 void gf_watch_counts(int *parked, int *blocking)

@@ -55,9 +55,11 @@ typedef struct {
 /* Run the watch; the handler returns what this returns. */
 int gf_watch_run(request_rec *r, const gf_watch_t *w);
 
-/* Count an open event stream of r->user until r ends: 0 when the user
- * has GenFlowEventsPerUser open already in this child. */
-int gf_watch_stream_open(request_rec *r);
+/* Count a watching request of r->user (an event stream, a status
+ * long-poll) until r ends: 0 when the user has GenFlowEventsPerUser open
+ * already on this server, every child together
+ * (mod_genflow_watch_users.c). */
+int gf_watch_user_open(request_rec *r);
 
 /* Requests waiting now in this child: parked, and blocking a thread. */
 void gf_watch_counts(int *parked, int *blocking);
@@ -67,5 +69,11 @@ void gf_watch_child_init(apr_pool_t *pchild, server_rec *s);
 void gf_watch_announce(const char *id);          /* NULL: every generation */
 void gf_watch_suspended(conn_rec *c, request_rec *r);
 void gf_watch_child_stopping(apr_pool_t *pchild, int graceful);
+/* The table of watching requests per user: its Mutex registered
+ * (register_hooks), made in the parent (post_config), attached by each
+ * child (child_init). */
+void gf_watch_users_register_hooks(void);
+int gf_watch_users_post_config(apr_pool_t *pconf, server_rec *s);
+void gf_watch_users_child_init(apr_pool_t *pchild, server_rec *s);
 
 #endif

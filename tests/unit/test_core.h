@@ -39,5 +39,6 @@ Suite *loop_suite(void);
 Suite *limit_suite(void);
 Suite *trace_suite(void);
 Suite *stream_token_suite(void);
+Suite *watchers_suite(void);
 
 #endif

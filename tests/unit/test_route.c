@@ -2,6 +2,7 @@
 /* test_route.c: paths, ids and request headers of the per-type API. */
 #include "test_core.h"
 #include "core/gf_route.h"
+#include "core/gf_vhost.h"
 
 START_TEST(routes)
 {
@@ -100,6 +101,80 @@ START_TEST(json_content_types)
 }
 END_TEST
 
+/* The admin API routes exactly: a path that only ends like an endpoint,
+ * or has a segment more or less, is none. */
+START_TEST(admin_routes)
+{
+    gf_admin_route_t a;
+    gf_admin_route_parse("/jobs", &a);
+    ck_assert_int_eq(a.kind, GF_ADMIN_JOBS);
+    ck_assert_str_eq(a.allow, "GET, DELETE");
+    gf_admin_route_parse("/credits", &a);
+    ck_assert_int_eq(a.kind, GF_ADMIN_CREDITS);
+    ck_assert_str_eq(a.allow, "POST");
+    gf_admin_route_parse("/webhooks", &a);
+    ck_assert_int_eq(a.kind, GF_ADMIN_WEBHOOKS);
+    gf_admin_route_parse("/webhooks/42/redeliver", &a);
+    ck_assert_int_eq(a.kind, GF_ADMIN_REDELIVER);
+    ck_assert_str_eq(a.id, "42");
+    gf_admin_route_parse("/webhooks/123456789012345678/redeliver", &a);
+    ck_assert_int_eq(a.kind, GF_ADMIN_REDELIVER);
+    {
+        static const char *const none[] = {
+            "", "/", "/jobs/", "/jobs/x", "/events/jobs", "/x/credits", "/credits;x", "/jobs;x",
+            "//jobs", "/JOBS", "/webhooks/", "/webhooks/x/redeliver", "/webhooks//redeliver",
+            "/webhooks/1234567890123456789/redeliver", "/webhooks/1/redeliver/",
+            "/webhooks/1/redeliverx", "/a/webhooks/1/redeliver", "/webhooks/1%2Fredeliver", NULL
+        };
+        int i;
+        for (i = 0; none[i]; i++) {
+            gf_admin_route_parse(none[i], &a);
+            ck_assert_msg(a.kind == GF_ADMIN_NONE && !a.allow, "%s routed", none[i]);
+        }
+    }
+}
+END_TEST
+
+START_TEST(one_segment)
+{
+    ck_assert_str_eq(gf_route_segment("/rephook"), "rephook");
+    ck_assert_ptr_null(gf_route_segment(""));
+    ck_assert_ptr_null(gf_route_segment("/"));
+    ck_assert_ptr_null(gf_route_segment("/a/rephook"));
+    ck_assert_ptr_null(gf_route_segment("/rephook/"));
+    ck_assert_ptr_null(gf_route_segment("rephook"));
+}
+END_TEST
+
+/* Which virtual host an events URL names: by name or address, on a port
+ * it listens on; by name alone behind a proxy; never another. */
+START_TEST(vhost_names)
+{
+    static const char *const events_names[] = { "events.example.com", "*.events.example.net",
+                                                NULL };
+    static const gf_vhost_addr_t any443[] = { { NULL, 443 } };
+    static const gf_vhost_addr_t local[] = { { "127.0.0.1", 8081 }, { "::1", 8081 } };
+    static const gf_vhost_addr_t anyport[] = { { NULL, 0 } };
+    static const char *const localhost[] = { "localhost", NULL };
+    gf_vhost_t named = { events_names, any443, 1 };
+    gf_vhost_t by_addr = { localhost, local, 2 };
+    gf_vhost_t wild = { events_names, anyport, 1 };
+
+    ck_assert_int_eq(gf_vhost_match("events.example.com", 443, &named), GF_VHOST_EXACT);
+    ck_assert_int_eq(gf_vhost_match("EVENTS.example.COM", 443, &named), GF_VHOST_EXACT);
+    ck_assert_int_eq(gf_vhost_match("a.events.example.net", 443, &named), GF_VHOST_EXACT);
+    ck_assert_int_eq(gf_vhost_match("events.example.com", 8443, &named), GF_VHOST_NAME);
+    ck_assert_int_eq(gf_vhost_match("www.example.com", 443, &named), GF_VHOST_NO);
+    ck_assert_int_eq(gf_vhost_match("example.net", 443, &named), GF_VHOST_NO);
+    ck_assert_int_eq(gf_vhost_match("127.0.0.1", 8081, &by_addr), GF_VHOST_EXACT);
+    ck_assert_int_eq(gf_vhost_match("::1", 8081, &by_addr), GF_VHOST_EXACT);
+    /* An address names its own port only; the main server's port is another host. */
+    ck_assert_int_eq(gf_vhost_match("127.0.0.1", 8080, &by_addr), GF_VHOST_NO);
+    ck_assert_int_eq(gf_vhost_match("localhost", 8081, &by_addr), GF_VHOST_EXACT);
+    ck_assert_int_eq(gf_vhost_match("events.example.com", 8080, &wild), GF_VHOST_EXACT);
+}
+END_TEST
+
 Suite *route_suite(void)
 {
     Suite *s = suite_create("route");
@@ -109,6 +184,9 @@ Suite *route_suite(void)
     tcase_add_test(tc, prefer_wait);
     tcase_add_test(tc, cancel_after_header);
     tcase_add_test(tc, json_content_types);
+    tcase_add_test(tc, admin_routes);
+    tcase_add_test(tc, one_segment);
+    tcase_add_test(tc, vhost_names);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -15,16 +15,16 @@ START_TEST(test_hit_needs_scope_id_and_user)
     gf_status_cache_t *c = gf_status_cache_create(test_pool, 64);
     const char *json = NULL, *etag = NULL;
 
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL), 0);
-    gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{\"status\":\"completed\"}", "\"e1\"", 0, gf_status_cache_version(c, ID1));
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL), 1);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL, NULL), 0);
+    gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{\"status\":\"completed\"}", "\"e1\"", 0, 0, gf_status_cache_version(c, ID1));
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL, NULL), 1);
     ck_assert_str_eq(json, "{\"status\":\"completed\"}");
     ck_assert_str_eq(etag, "\"e1\"");
     /* Another user's request for the same id, or the id under another
      * type, never gets alice's answer. */
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "bob", test_pool, &json, &etag, NULL), 0);
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_B, ID1, "alice", test_pool, &json, &etag, NULL), 0);
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID2, "alice", test_pool, &json, &etag, NULL), 0);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "bob", test_pool, &json, &etag, NULL, NULL), 0);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_B, ID1, "alice", test_pool, &json, &etag, NULL, NULL), 0);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID2, "alice", test_pool, &json, &etag, NULL, NULL), 0);
     ck_assert_int_eq(gf_status_cache_count(c), 1);
 }
 END_TEST
@@ -34,17 +34,17 @@ START_TEST(test_forget_and_clear)
     gf_status_cache_t *c = gf_status_cache_create(test_pool, 64);
     const char *json, *etag;
 
-    gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{}", "\"a\"", 0, gf_status_cache_version(c, ID1));
-    gf_status_cache_put(c, &TYPE_A, ID2, "alice", "{}", "\"b\"", 0, gf_status_cache_version(c, ID2));
+    gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{}", "\"a\"", 0, 0, gf_status_cache_version(c, ID1));
+    gf_status_cache_put(c, &TYPE_A, ID2, "alice", "{}", "\"b\"", 0, 0, gf_status_cache_version(c, ID2));
     ck_assert_int_eq(gf_status_cache_count(c), 2);
     gf_status_cache_forget(c, ID1);
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL), 0);
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID2, "alice", test_pool, &json, &etag, NULL), 1);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL, NULL), 0);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID2, "alice", test_pool, &json, &etag, NULL, NULL), 1);
     gf_status_cache_forget(c, ID1);   /* twice: nothing happens */
     ck_assert_int_eq(gf_status_cache_count(c), 1);
     gf_status_cache_clear(c);
     ck_assert_int_eq(gf_status_cache_count(c), 0);
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID2, "alice", test_pool, &json, &etag, NULL), 0);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID2, "alice", test_pool, &json, &etag, NULL, NULL), 0);
 }
 END_TEST
 
@@ -60,17 +60,17 @@ START_TEST(test_put_refused_after_change)
 
     gf_status_cache_forget(c, ID1);
     ck_assert_int_eq(gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{\"status\":\"pending\"}",
-                                         "\"p\"", 5, v1), 0);
+                                         "\"p\"", 5, 0, v1), 0);
     ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag,
-                                         NULL), 0);
+                                         NULL, NULL), 0);
     v1 = gf_status_cache_version(c, ID1);
     gf_status_cache_clear(c);
-    ck_assert_int_eq(gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{}", "\"p\"", 5, v1), 0);
+    ck_assert_int_eq(gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{}", "\"p\"", 5, 0, v1), 0);
     v1 = gf_status_cache_version(c, ID1);
     gf_status_cache_forget(c, ID2);     /* another slot (both fit at once, above) */
-    ck_assert_int_eq(gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{}", "\"p\"", 5, v1), 1);
+    ck_assert_int_eq(gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{}", "\"p\"", 5, 0, v1), 1);
     ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag,
-                                         &born), 1);
+                                         &born, NULL), 1);
     ck_assert_int_eq(born, 5);
 }
 END_TEST
@@ -84,18 +84,18 @@ START_TEST(test_bounded_by_slots)
 
     for (i = 0; i < 1000; i++) {
         const char *id = apr_psprintf(test_pool, "id-%d", i);
-        gf_status_cache_put(c, &TYPE_A, id, "u", "{}", "\"x\"", 0, gf_status_cache_version(c, id));
+        gf_status_cache_put(c, &TYPE_A, id, "u", "{}", "\"x\"", 0, 0, gf_status_cache_version(c, id));
         ck_assert_uint_le(gf_status_cache_count(c), 8);
     }
     for (i = 0; i < 1000; i++) {
         hits += gf_status_cache_get(c, &TYPE_A, apr_psprintf(test_pool, "id-%d", i), "u",
-                                    test_pool, &json, &etag, NULL);
+                                    test_pool, &json, &etag, NULL, NULL);
     }
     ck_assert_int_le(hits, 8);
     ck_assert_int_ge(hits, 1);
     /* A replaced entry answers with the new value. */
-    gf_status_cache_put(c, &TYPE_A, "id-999", "u", "{\"v\":2}", "\"y\"", 0, gf_status_cache_version(c, "id-999"));
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, "id-999", "u", test_pool, &json, &etag, NULL), 1);
+    gf_status_cache_put(c, &TYPE_A, "id-999", "u", "{\"v\":2}", "\"y\"", 0, 0, gf_status_cache_version(c, "id-999"));
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, "id-999", "u", test_pool, &json, &etag, NULL, NULL), 1);
     ck_assert_str_eq(json, "{\"v\":2}");
 }
 END_TEST
@@ -108,8 +108,53 @@ START_TEST(test_oversized_entry_not_cached)
 
     memset(big, 'x', GF_STATUS_CACHE_ENTRY_MAX);
     big[GF_STATUS_CACHE_ENTRY_MAX] = '\0';
-    gf_status_cache_put(c, &TYPE_A, ID1, "u", big, "\"x\"", 0, gf_status_cache_version(c, ID1));
-    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "u", test_pool, &json, &etag, NULL), 0);
+    gf_status_cache_put(c, &TYPE_A, ID1, "u", big, "\"x\"", 0, 0, gf_status_cache_version(c, ID1));
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "u", test_pool, &json, &etag, NULL, NULL), 0);
+    ck_assert_int_eq(gf_status_cache_count(c), 0);
+}
+END_TEST
+
+/* An answer kept until a time (a place in line, which no notification
+ * announces) is served until then, with its time, and missed after. */
+START_TEST(test_kept_until_a_time)
+{
+    gf_status_cache_t *c = gf_status_cache_create(test_pool, 8);
+    const char *json, *etag;
+    apr_time_t until = 0, soon = apr_time_now() + apr_time_from_sec(60);
+
+    ck_assert_int_eq(gf_status_cache_put(c, &TYPE_A, ID1, "u", "{\"queuePosition\":3}", "\"q\"", 7,
+                                         soon, gf_status_cache_version(c, ID1)), 1);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "u", test_pool, &json, &etag, NULL,
+                                         &until), 1);
+    ck_assert(until == soon);
+    /* A put read before a change is refused, and takes the id's entry
+     * (stored meanwhile by a later read) with it: nothing older stays. */
+    {
+        apr_uint64_t old = gf_status_cache_version(c, ID1), now_v;
+        gf_status_cache_forget(c, ID1);
+        now_v = gf_status_cache_version(c, ID1);
+        ck_assert_int_eq(gf_status_cache_put(c, &TYPE_A, ID1, "u", "{\"queuePosition\":8}", "\"s\"",
+                                             7, soon, now_v), 1);
+        ck_assert_int_eq(gf_status_cache_put(c, &TYPE_A, ID1, "u", "{\"queuePosition\":9}", "\"t\"",
+                                             7, soon, old), 0);
+        ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "u", test_pool, &json, &etag, NULL,
+                                             &until), 0);
+    }
+    /* Past its time: the first get misses (it reads again), the next ones
+     * meanwhile are given the old answer, not sent to read too. */
+    ck_assert_int_eq(gf_status_cache_put(c, &TYPE_A, ID1, "u", "{\"queuePosition\":2}", "\"r\"", 7,
+                                         apr_time_now() - 1, gf_status_cache_version(c, ID1)), 1);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "u", test_pool, &json, &etag, NULL,
+                                         &until), 0);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "u", test_pool, &json, &etag, NULL,
+                                         &until), 1);
+    ck_assert_str_eq(etag, "\"r\"");
+    /* Long past it (the reader never came back): gone. */
+    ck_assert_int_eq(gf_status_cache_put(c, &TYPE_A, ID1, "u", "{\"queuePosition\":2}", "\"r\"", 7,
+                                         apr_time_now() - GF_STATUS_CACHE_REFRESH - 1,
+                                         gf_status_cache_version(c, ID1)), 1);
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "u", test_pool, &json, &etag, NULL,
+                                         &until), 0);
     ck_assert_int_eq(gf_status_cache_count(c), 0);
 }
 END_TEST
@@ -127,29 +172,29 @@ START_TEST(test_shared_marks_reach_the_other_processes)
 
     gf_status_cache_share(a, marks);
     gf_status_cache_share(b, marks);
-    gf_status_cache_put(a, &TYPE_A, ID1, "alice", "{\"status\":\"pending\"}", "\"p\"", 5,
+    gf_status_cache_put(a, &TYPE_A, ID1, "alice", "{\"status\":\"pending\"}", "\"p\"", 5, 0,
                         gf_status_cache_version(a, ID1));
-    gf_status_cache_put(a, &TYPE_A, ID2, "alice", "{}", "\"q\"", 5,
+    gf_status_cache_put(a, &TYPE_A, ID2, "alice", "{}", "\"q\"", 5, 0,
                         gf_status_cache_version(a, ID2));
-    gf_status_cache_put(b, &TYPE_A, ID1, "alice", "{\"status\":\"pending\"}", "\"p\"", 5,
+    gf_status_cache_put(b, &TYPE_A, ID1, "alice", "{\"status\":\"pending\"}", "\"p\"", 5, 0,
                         gf_status_cache_version(b, ID1));
-    ck_assert_int_eq(gf_status_cache_get(a, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL), 1);
+    ck_assert_int_eq(gf_status_cache_get(a, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL, NULL), 1);
 
     gf_status_cache_mark(b, ID1);        /* b cancelled it */
-    ck_assert_int_eq(gf_status_cache_get(b, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL), 0);
-    ck_assert_int_eq(gf_status_cache_get(a, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL), 0);
+    ck_assert_int_eq(gf_status_cache_get(b, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL, NULL), 0);
+    ck_assert_int_eq(gf_status_cache_get(a, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL, NULL), 0);
     ck_assert_int_eq(gf_status_cache_count(a), 1);   /* dropped, not only skipped */
-    ck_assert_int_eq(gf_status_cache_get(a, &TYPE_A, ID2, "alice", test_pool, &json, &etag, NULL), 1);
+    ck_assert_int_eq(gf_status_cache_get(a, &TYPE_A, ID2, "alice", test_pool, &json, &etag, NULL, NULL), 1);
 
     /* Read by a before b's change, stored after it: refused. */
     v = gf_status_cache_version(a, ID1);
     gf_status_cache_mark(b, ID1);
-    ck_assert_int_eq(gf_status_cache_put(a, &TYPE_A, ID1, "alice", "{}", "\"p\"", 5, v), 0);
+    ck_assert_int_eq(gf_status_cache_put(a, &TYPE_A, ID1, "alice", "{}", "\"p\"", 5, 0, v), 0);
     /* Read after it: kept, and answered until the next change. */
     v = gf_status_cache_version(a, ID1);
     ck_assert_int_eq(gf_status_cache_put(a, &TYPE_A, ID1, "alice", "{\"status\":\"cancelled\"}",
-                                         "\"c\"", 0, v), 1);
-    ck_assert_int_eq(gf_status_cache_get(a, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL), 1);
+                                         "\"c\"", 0, 0, v), 1);
+    ck_assert_int_eq(gf_status_cache_get(a, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL, NULL), 1);
     ck_assert_str_eq(etag, "\"c\"");
 }
 END_TEST
@@ -163,6 +208,7 @@ Suite *status_cache_suite(void)
     tcase_add_test(tc, test_put_refused_after_change);
     tcase_add_test(tc, test_bounded_by_slots);
     tcase_add_test(tc, test_oversized_entry_not_cached);
+    tcase_add_test(tc, test_kept_until_a_time);
     tcase_add_test(tc, test_shared_marks_reach_the_other_processes);
     suite_add_tcase(s, tc);
     return s;

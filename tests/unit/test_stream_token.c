@@ -86,6 +86,40 @@ START_TEST(expiry)
 }
 END_TEST
 
+/* A key file of several keys: the first makes tokens, each checks them,
+ * so a rotation keeps the tokens of the old key working for their life. */
+START_TEST(rotation)
+{
+    apr_pool_t *p;
+    apr_array_header_t *keys;
+    const char *err = NULL, *why, *t_old, *t_new;
+    apr_pool_create(&p, NULL);
+    keys = gf_stream_keys_parse(p, "# rotated 2026-11-26\n  fedcba9876543210fedcba9876543210 \n\n"
+                                   "0123456789abcdef0123456789abcdef\n", &err);
+    ck_assert_ptr_nonnull(keys);
+    ck_assert_int_eq(keys->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(keys, 0, const char *), "fedcba9876543210fedcba9876543210");
+    t_old = gf_stream_token_make(p, KEY, KLEN, "neo-glitch", ID, "alice", 2000);
+    t_new = gf_stream_token_make(p, OTHER, KLEN, "neo-glitch", ID, "alice", 2000);
+    ck_assert_str_eq(gf_stream_token_user_any(p, keys, "neo-glitch", ID, t_old, 1, &why), "alice");
+    ck_assert_str_eq(gf_stream_token_user_any(p, keys, "neo-glitch", ID, t_new, 1, &why), "alice");
+    /* Expired under the old key: said so, whichever key is tried last. */
+    ck_assert_ptr_null(gf_stream_token_user_any(p, keys, "neo-glitch", ID, t_old, 2000, &why));
+    ck_assert(strstr(why, "expired") != NULL);
+    /* Once the old key is gone, its tokens are not taken. */
+    keys = gf_stream_keys_parse(p, "fedcba9876543210fedcba9876543210\n", &err);
+    ck_assert_ptr_null(gf_stream_token_user_any(p, keys, "neo-glitch", ID, t_old, 1, &why));
+    ck_assert(strstr(why, "not one this site made") != NULL);
+    /* Short keys, no key, too many keys. */
+    ck_assert_ptr_null(gf_stream_keys_parse(p, "0123456789abcdef0123456789abcdef\nshort\n", &err));
+    ck_assert(strstr(err, "line 2") != NULL);
+    ck_assert_ptr_null(gf_stream_keys_parse(p, "# nothing\n\n", &err));
+    ck_assert_ptr_null(gf_stream_keys_parse(p, apr_pstrcat(p, KEY, "\n", KEY, "\n", KEY, "\n",
+                                                           KEY, "\n", KEY, NULL), &err));
+    apr_pool_destroy(p);
+}
+END_TEST
+
 Suite *stream_token_suite(void)
 {
     Suite *s = suite_create("stream_token");
@@ -93,6 +127,7 @@ Suite *stream_token_suite(void)
     tcase_add_test(tc, round_trip);
     tcase_add_test(tc, refused);
     tcase_add_test(tc, expiry);
+    tcase_add_test(tc, rotation);
     suite_add_tcase(s, tc);
     return s;
 }

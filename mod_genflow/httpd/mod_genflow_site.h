@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* mod_genflow_site.h: the site's layout as httpd read it
+ * (mod_genflow_site.c):
+ *
+ *  - which <Location> set a request's handler, and the path that follows
+ *    it, so that every site-wide handler answers exactly its own paths
+ *    and never a neighbour's ("/api/admin/events/jobs" is not
+ *    "/api/admin/jobs");
+ *  - which virtual host is an events host: the one GenFlowEventsBase
+ *    names (or GenFlowEventsHost On marks), where the module answers
+ *    event streams and nothing else;
+ *  - the startup checks of the access rules around them, in check_config
+ *    so that `apache2ctl -t` prints them too.
+ */
+#ifndef MOD_GENFLOW_SITE_H
+#define MOD_GENFLOW_SITE_H
+
+#include <httpd.h>
+
+/* What follows the path of the <Location> (or <LocationMatch>: what
+ * follows its match) whose SetHandler gave r its handler: "" for the
+ * location itself (also "/api/quota/" of a <Location /api/quota/>),
+ * "/jobs" below it. NULL when no <Location> of r's server
+ * set it (SetHandler in a <Directory>, <Files> or <If>, AddHandler, a
+ * rewrite's H=): nothing then says which paths are the handler's, and
+ * the handlers answer 404. */
+const char *gf_site_rest(request_rec *r);
+
+/* Is s an events host? */
+int gf_site_events_host(const server_rec *s);
+
+/* check_config: find the events hosts; warn where an events host's
+ * access rule covers more than its event streams, or an admin or metrics
+ * location has no Require of its own. Not OK (logged) when a
+ * GenFlowEventsBase names the virtual host it is set in, or the main
+ * server is marked an events host. */
+int gf_site_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+
+#endif
