@@ -50,7 +50,7 @@ my @server_cases = (
     [ 'GenFlowCORSOrigins studio.example',    qr{GenFlowCORSOrigins: origin 'studio.example' must start with http:// or https://} ],
     [ "GenFlowWebhookSecretFile $secrets/whsec", qr{GenFlowWebhookSecretFile: \Q$secrets\E/whsec: line 2: the secret must start with whsec_(?!.*MfKQ9r8)} ],
 );
-plan tests => @cases + @server_cases + 12;
+plan tests => @cases + @server_cases + 13;
 
 my $dir = tempdir(CLEANUP => 1);
 my $port = free_port();
@@ -130,6 +130,11 @@ ok(start_fails(conf(location => '', server => '', storage => ''),
     AuthUserFile "$htpasswd"
     Require valid-user
 </Location>
+# Granted to anyone: the handler still answers no one it did not authenticate.
+<Location /openmetrics>
+    SetHandler genflow-metrics
+    Require all granted
+</Location>
 BODY
     unlink "$dir/error_log";
     system("/usr/sbin/apache2 -f '$file' -k start") == 0 or die "start";
@@ -141,6 +146,10 @@ BODY
        'no type mounted: health answers 503 JSON') or diag($h->code . ' ' . $h->decoded_content);
     my $m = $ua->get("http://127.0.0.1:$port/metrics", Authorization => 'Basic YWRtaW46YWRtaW4=');
     is($m->code, 200, 'and metrics answers');
+    $m = $ua->get("http://127.0.0.1:$port/openmetrics");
+    ok($m->code == 401 && $m->decoded_content =~ /"UNAUTHORIZED"/,
+       'metrics granted to anyone by Require still answer no one without a login: 401')
+        or diag($m->code . ' ' . $m->decoded_content);
     system("/usr/sbin/apache2 -f '$file' -k stop");
     for (1 .. 50) { last unless -e "$dir/httpd.pid"; select undef, undef, undef, 0.1 }
     my $log = '';

@@ -80,8 +80,9 @@
       "a child's threads serve all of its servers", RSRC_CONF, \
       "Waits that may hold a thread of a child (default half of ThreadsPerChild)") \
     S(PLAIN, long, events_per_user, "GenFlowEventsPerUser", GF_DEFAULT_EVENTS_PER_USER, \
-      0, 1000000, "", "a child counts the streams of all of its servers", RSRC_CONF, \
-      "Event streams one user may keep open in a child (default 16; 0 = no cap)") \
+      0, 1000000, "", "the server counts the watchers of all of its hosts", RSRC_CONF, \
+      "Event streams and status long-polls one user may keep open on the server, every " \
+      "child together (default 16; 0 = no cap)") \
     S(PLAIN, int, lease_secs, "GenFlowLeaseSeconds", GF_DEFAULT_LEASE_SECS, 2, 3600, "second", \
       NULL, RSRC_CONF, "How long a worker owns an attempt before another may rescue it") \
     S(PLAIN, long, presets_per_week, "GenFlowPresetsPerWeek", GF_DEFAULT_PRESETS_PER_WEEK, \
