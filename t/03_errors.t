@@ -7,7 +7,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 
-plan tests => 33;
+plan tests => 35;
 
 my $user = new_user('err');
 my $res = api(GET => '/api/quota', user => $user);   # opens the account: 10 credits
@@ -92,6 +92,15 @@ $res = api(DELETE => '/api/neo-glitch/status/11111111-1111-1111-1111-11111111111
 ok(is_json_error($res, 405, 'METHOD_NOT_ALLOWED'), 'DELETE status is 405');
 $res = api(POST => '/api/quota', user => $user, body => {});
 ok(is_json_error($res, 405, 'METHOD_NOT_ALLOWED'), 'POST quota is 405');
+
+# 404 for a path httpd refuses before it walks the locations (an encoded
+# slash, AllowEncodedSlashes Off): JSON too, under the API's prefix.
+$res = api(GET => '/api/neo-glitch%2Fstatus/11111111-1111-1111-1111-111111111111', user => $user);
+ok(is_json_error($res, 404, 'NOT_FOUND'), 'an encoded slash under the API is a JSON 404')
+    or diag($res->as_string);
+# A path that only looks like an endpoint of a site-wide handler is none.
+$res = api(GET => '/api/quota/x', user => $user);
+ok(is_json_error($res, 404, 'NOT_FOUND'), '/api/quota/x is no endpoint: 404');
 
 # 409 is covered by 02_generate.t; 503 by 07_db_restart.t.
 

@@ -28,6 +28,7 @@
 #include "httpd/mod_genflow_http.h"
 #include "httpd/mod_genflow_config.h"
 #include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_site.h"
 #include "httpd/mod_genflow_request.h"
 #include "core/gf_error.h"
 
@@ -250,12 +251,20 @@ const gf_handler_t *gf_handler_of(request_rec *r)
     return err ? NULL : gf_handler_named(h);
 }
 
-/* insert_error_filter hook: only in locations that serve a GenFlow API,
- * and only when the site has no ErrorDocument of its own for the status. */
+static int is_module_handler(const char *name)
+{
+    return gf_handler_named(name) != NULL;
+}
+
+/* insert_error_filter hook: only in locations that serve a GenFlow API
+ * (also where httpd refused the path before it merged them: an encoded
+ * slash), and only when the site has no ErrorDocument of its own for the
+ * status. */
 void gf_insert_error_filter(request_rec *r)
 {
     gf_dir_conf_t *dc = gf_dir_conf(r);
-    int is_api = (dc && dc->type) || gf_handler_of(r) != NULL;
+    int is_api = (dc && dc->type) || gf_handler_of(r) != NULL
+                 || (!ap_is_HTTP_SUCCESS(r->status) && gf_site_module_path(r, is_module_handler));
 
     if (!is_api || ap_is_HTTP_SUCCESS(r->status) || ap_is_HTTP_REDIRECT(r->status)) {
         return;

@@ -93,6 +93,32 @@ const char *gf_site_rest(request_rec *r)
     return NULL;
 }
 
+int gf_site_module_path(request_rec *r, int (*genflow_handler)(const char *name))
+{
+    core_server_config *sconf = ap_get_core_module_config(r->server->module_config);
+    ap_conf_vector_t **sec;
+    const ap_expr_info_t *handler = NULL;
+    char *merged;
+    int i, typed = 0;
+
+    if (!sconf->sec_url || !r->uri) return 0;
+    merged = apr_pstrdup(r->pool, r->uri);
+    ap_no2slash(merged);
+    sec = (ap_conf_vector_t **)sconf->sec_url->elts;
+    for (i = 0; i < sconf->sec_url->nelts; i++) {
+        core_dir_config *e = ap_get_core_module_config(sec[i]);
+        gf_dir_conf_t *dc = ap_get_module_config(sec[i], &genflow_module);
+        if (section_match(e, r->uri, merged) < 0) continue;
+        if (dc && dc->type) typed = 1;
+        if (e->expr_handler) handler = e->expr_handler;
+    }
+    if (handler) {
+        const char *err = NULL, *name = ap_expr_str_exec(r, handler, &err);
+        return !err && genflow_handler(name);
+    }
+    return typed;
+}
+
 /* ---- events hosts --------------------------------------------------------- */
 
 /* Why s is an events host (the URL that names it, or "GenFlowEventsHost

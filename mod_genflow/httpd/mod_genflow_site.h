@@ -26,6 +26,13 @@
  * the handlers answer 404. */
 const char *gf_site_rest(request_rec *r);
 
+/* For an error httpd raised before its location walk merged the
+ * sections (an encoded slash, AllowEncodedSlashes Off): would r's path
+ * have come to a location of the module (a GenFlowType location, or one
+ * whose SetHandler genflow_handler says is the module's)? Then the error
+ * is the module's to answer, in JSON. */
+int gf_site_module_path(request_rec *r, int (*genflow_handler)(const char *name));
+
 /* Is s an events host? */
 int gf_site_events_host(const server_rec *s);
 
