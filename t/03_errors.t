@@ -7,7 +7,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 
-plan tests => 35;
+plan tests => 36;
 
 my $user = new_user('err');
 my $res = api(GET => '/api/quota', user => $user);   # opens the account: 10 credits
@@ -101,6 +101,8 @@ ok(is_json_error($res, 404, 'NOT_FOUND'), 'an encoded slash under the API is a J
 # A path that only looks like an endpoint of a site-wide handler is none.
 $res = api(GET => '/api/quota/x', user => $user);
 ok(is_json_error($res, 404, 'NOT_FOUND'), '/api/quota/x is no endpoint: 404');
+$res = api(GET => '/api/quota/', user => $user);
+ok(is_json_error($res, 404, 'NOT_FOUND'), 'nor is /api/quota/ (a trailing slash): 404');
 
 # 409 is covered by 02_generate.t; 503 by 07_db_restart.t.
 

@@ -88,7 +88,11 @@ const char *gf_site_rest(request_rec *r)
         if (e->expr_handler != cd->expr_handler) continue;
         if ((at = section_match(e, r->uri, merged)) < 0) continue;
         rest = e->r ? r->uri + at : merged + at;
-        return strcmp(rest, "/") || e->r || e->d_is_fnmatch ? rest : "";
+        /* <Location /api/quota/> is that path itself: its rest "/" is none. */
+        if (!e->r && !e->d_is_fnmatch && !strcmp(rest, "/") && e->d[strlen(e->d) - 1] == '/') {
+            return "";
+        }
+        return rest;
     }
     return NULL;
 }
