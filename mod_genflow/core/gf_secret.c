@@ -106,3 +106,35 @@ const char *gf_secret_from_env(apr_pool_t *p, const char *option, const char *na
     *secret = apr_pstrdup(p, v);
     return NULL;
 }
+
+apr_array_header_t *gf_secret_lines(apr_pool_t *p, const char *text, int max, const char *what,
+                                    const char *(*check)(apr_pool_t *p, const char *line),
+                                    const char **err)
+{
+    apr_array_header_t *lines = apr_array_make(p, 2, sizeof(const char *));
+    char *line = apr_pstrdup(p, text ? text : ""), *next, *end;
+    const char *why;
+    int n;
+
+    for (n = 1; line; line = next, n++) {
+        if ((next = strchr(line, '\n')) != NULL) *next++ = '\0';
+        end = line + strlen(line);
+        while (apr_isspace(*line)) line++;
+        while (end > line && apr_isspace(end[-1])) *--end = '\0';
+        if (!*line || *line == '#') continue;
+        if ((why = check(p, line)) != NULL) {
+            *err = apr_psprintf(p, "line %d: %s", n, why);
+            return NULL;
+        }
+        if (lines->nelts == max) {
+            *err = apr_psprintf(p, "at most %d %ss", max, what);
+            return NULL;
+        }
+        APR_ARRAY_PUSH(lines, const char *) = line;
+    }
+    if (!lines->nelts) {
+        *err = apr_psprintf(p, "no %s in the file", what);
+        return NULL;
+    }
+    return lines;
+}

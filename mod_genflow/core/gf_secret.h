@@ -9,6 +9,7 @@
 #define GF_SECRET_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 
 /* The largest secret or key file read. */
 #define GF_SECRET_FILE_MAX 65536
@@ -25,5 +26,15 @@ const char *gf_secret_from_env(apr_pool_t *p, const char *option, const char *na
 /* A text file (fal's JWKS or key lines): valid UTF-8 without NUL, trimmed. */
 const char *gf_secret_text_from_file(apr_pool_t *p, const char *option, const char *path,
                                      const char **text);
+
+/* The keys of a file that holds several, one a line, newest first (the
+ * rotation of webhook secrets and of events tokens' keys): each line
+ * trimmed, blank lines and '#' comments skipped, each passed to check
+ * (NULL: fine; else why not), at most max. NULL with *err ("line N: …",
+ * "at most N …", "no … in the file", naming what, "secret" or "key") when
+ * one fails or none is there. */
+apr_array_header_t *gf_secret_lines(apr_pool_t *p, const char *text, int max, const char *what,
+                                    const char *(*check)(apr_pool_t *p, const char *line),
+                                    const char **err);
 
 #endif

@@ -2,12 +2,12 @@
 /* gf_stream_token.c: the tokens of events URLs (see gf_stream_token.h). */
 #include <string.h>
 #include <apr_base64.h>
-#include <apr_lib.h>
 #include <apr_strings.h>
 #include <openssl/crypto.h>
 
 #include "core/gf_stream_token.h"
 #include "core/gf_hmac.h"
+#include "core/gf_secret.h"
 
 #define USER_MAX 255
 #define DAY 86400
@@ -120,34 +120,17 @@ const char *gf_stream_token_user(apr_pool_t *p, const unsigned char *key, size_t
     return apr_pstrmemdup(p, (const char *)user, (apr_size_t)user_len);
 }
 
+static const char *key_check(apr_pool_t *p, const char *line)
+{
+    return strlen(line) < GF_STREAM_KEY_MIN
+           ? apr_psprintf(p, "a key must be at least %d characters (openssl rand -hex 32)",
+                          GF_STREAM_KEY_MIN)
+           : NULL;
+}
+
 apr_array_header_t *gf_stream_keys_parse(apr_pool_t *p, const char *text, const char **err)
 {
-    apr_array_header_t *keys = apr_array_make(p, 2, sizeof(const char *));
-    char *line = apr_pstrdup(p, text ? text : ""), *next, *end;
-    int n;
-
-    for (n = 1; line; line = next, n++) {
-        if ((next = strchr(line, '\n')) != NULL) *next++ = '\0';
-        end = line + strlen(line);
-        while (apr_isspace(*line)) line++;
-        while (end > line && apr_isspace(end[-1])) *--end = '\0';
-        if (!*line || *line == '#') continue;
-        if (strlen(line) < GF_STREAM_KEY_MIN) {
-            *err = apr_psprintf(p, "line %d: a key must be at least %d characters "
-                                "(openssl rand -hex 32)", n, GF_STREAM_KEY_MIN);
-            return NULL;
-        }
-        if (keys->nelts == GF_STREAM_KEYS_MAX) {
-            *err = apr_psprintf(p, "at most %d keys", GF_STREAM_KEYS_MAX);
-            return NULL;
-        }
-        APR_ARRAY_PUSH(keys, const char *) = line;
-    }
-    if (!keys->nelts) {
-        *err = "no key in the file";
-        return NULL;
-    }
-    return keys;
+    return gf_secret_lines(p, text, GF_STREAM_KEYS_MAX, "key", key_check, err);
 }
 
 const char *gf_stream_token_user_any(apr_pool_t *p, const apr_array_header_t *keys,

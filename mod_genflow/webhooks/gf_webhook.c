@@ -11,6 +11,7 @@
 
 #include "webhooks/gf_webhook.h"
 #include "core/gf_hmac.h"
+#include "core/gf_secret.h"
 #include "core/gf_json.h"
 
 static const char *check_time(apr_pool_t *p, const char *timestamp, apr_time_t now)
@@ -94,33 +95,8 @@ const char *gf_webhook_sign_all(apr_pool_t *p, const apr_array_header_t *secrets
 
 apr_array_header_t *gf_webhook_secrets_parse(apr_pool_t *p, const char *text, const char **err)
 {
-    apr_array_header_t *secrets = apr_array_make(p, 2, sizeof(const char *));
-    char *line = apr_pstrdup(p, text ? text : ""), *next;
-    int n;
-
-    for (n = 1; line; line = next, n++) {
-        const char *why;
-        char *end;
-        if ((next = strchr(line, '\n')) != NULL) *next++ = '\0';
-        end = line + strlen(line);
-        while (apr_isspace(*line)) line++;
-        while (end > line && apr_isspace(end[-1])) *--end = '\0';
-        if (!*line || *line == '#') continue;
-        if ((why = gf_webhook_secret_check(p, line)) != NULL) {
-            *err = apr_psprintf(p, "line %d: %s", n, why);
-            return NULL;
-        }
-        if (secrets->nelts == GF_WEBHOOK_SECRETS_MAX) {
-            *err = apr_psprintf(p, "at most %d secrets", GF_WEBHOOK_SECRETS_MAX);
-            return NULL;
-        }
-        APR_ARRAY_PUSH(secrets, const char *) = line;
-    }
-    if (!secrets->nelts) {
-        *err = "no secret in the file";
-        return NULL;
-    }
-    return secrets;
+    return gf_secret_lines(p, text, GF_WEBHOOK_SECRETS_MAX, "secret", gf_webhook_secret_check,
+                           err);
 }
 
 long gf_webhook_retry_delay_ms(long first_secs, int attempt, long max_secs, apr_uint32_t rnd)
