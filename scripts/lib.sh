@@ -8,7 +8,7 @@
 GF_PACKAGES="build-essential autoconf automake libtool pkg-config
  apache2 apache2-dev apache2-utils libapr1-dev libaprutil1-dev libaprutil1-dbd-pgsql
  libcurl4-openssl-dev libssl-dev openssl libjson-c-dev libpng-dev libjpeg-dev libwebp-dev libpq-dev check
- postgresql postgresql-client libapache2-mod-perl2 libwww-perl libhttp-daemon-perl curl"
+ postgresql postgresql-client libapache2-mod-perl2 libwww-perl libhttp-daemon-perl libyaml-libyaml-perl curl"
 
 # Each line carries the seconds since the script started, so the log of a
 # run shows how long every stage took.
