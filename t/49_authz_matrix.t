@@ -1,0 +1,262 @@
+# SPDX-License-Identifier: Apache-2.0
+# The authorization matrix (t/lib/GenFlowMatrix.pm), generated from the
+# x-genflow-authz of every operation of docs/openapi.yaml: every operation
+# on every host of a site (the main host, its events host, a second virtual
+# host with a type of its own), with every credential (none, the owner,
+# another user, the administrator; the events URL's token, another
+# generation's, an expired one and a changed one, without a login), and
+# every spelling of its path (canonical, a trailing slash, an extra segment,
+# "/events" before the last segment, ";x", "//", "/./", "/x/../", "%2F").
+# One assertion per (operation, host, credential) covers all the forms;
+# a refused call must have changed nothing in the database. One httpd for
+# the file.
+#
+# Then the configuration checks of the site's layout, with apache2 -t: an
+# events host's access rule that covers more than the streams (GF5104), an
+# admin or metrics location without a Require (GF5105), a GenFlowEventsBase
+# naming its own virtual host (GF5101, fatal), GenFlowEventsHost at the
+# main server level (a syntax error).
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(-withtestmore);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use GenFlowTest;
+use GenFlowMatrix ();
+use File::Temp qw(tempdir tempfile);
+use Time::HiRes qw(time);
+
+my $t0 = time;
+my $doc = "$FindBin::Bin/../docs/openapi.yaml";
+my @ops = GenFlowMatrix::operations($doc);
+my @creds = GenFlowMatrix::credentials();
+my @hosts_names = qw(main events vhost2);
+plan tests => @ops * @hosts_names * @creds + 1 + 8;
+
+for my $t (qw(mx-a mx-b)) {
+    (my $table = $t) =~ s/-/_/g;
+    psql("SELECT genflow_create_type_table('$t', '${table}_media')");
+}
+my $owner = new_user('mxowner');
+my $other = new_user('mxother');
+
+sub secret_file {
+    my ($text) = @_;
+    my ($fh, $file) = tempfile(UNLINK => 1);
+    print $fh "$text\n";
+    close $fh;
+    chmod 0644, $file;
+    return $file;
+}
+my $secret = 'm' x 16 . join('', map { sprintf '%02x', int rand 256 } 1 .. 16);
+my $secret_file = secret_file($secret);
+my $whsec_file = secret_file('whsec_' . join('', map { ('A' .. 'Z')[rand 26] } 1 .. 32));
+my $key_file = secret_file('authz-matrix-dummy-key');
+my $ep = free_port();
+my $p3 = free_port();
+
+# The site-wide handlers as the suite's configuration mounts them.
+my $handlers = <<'CONF';
+<Location /api>
+    SetHandler genflow-api
+</Location>
+<Location /api/quota>
+    SetHandler genflow-quota
+</Location>
+<Location /api/types>
+    SetHandler genflow-types
+</Location>
+<Location /api/uploads>
+    SetHandler genflow-uploads
+</Location>
+<Location /api/admin>
+    SetHandler genflow-admin
+    Require user admin
+    AuthzSendForbiddenOnFailure On
+</Location>
+<Location /api/health>
+    SetHandler genflow-health
+    Require all granted
+</Location>
+<Location /api/metrics>
+    SetHandler genflow-metrics
+    Require user admin
+    AuthzSendForbiddenOnFailure On
+</Location>
+<Location /hooks>
+    SetHandler genflow-webhook
+</Location>
+CONF
+
+my ($dir, $base) = start_own_server(<<"BODY");
+DBDMin 0
+DBDKeep 4
+DBDMax 12
+GenFlowStartingCredits 100000
+GenFlowDailyLimit 0
+GenFlowMaxActive 0
+GenFlowEventsSecretFile "$secret_file"
+# A provider that signs its webhooks: /hooks/mxhook checks a signature.
+GenFlowProvider mxhook replicate key_file=$key_file webhook_url=https://example.test/hooks/mxhook webhook_secret_file=$whsec_file
+$handlers
+<Location /api/mx-a>
+    GenFlowType mx-a
+    GenFlowProviders local
+    GenFlowEventsBase http://127.0.0.1:$ep
+</Location>
+Listen 127.0.0.1:$ep
+<VirtualHost 127.0.0.1:$ep>
+    # The events host: no access rule of its own (the module closes it).
+    Protocols http/1.1
+</VirtualHost>
+Listen 127.0.0.1:$p3
+<VirtualHost 127.0.0.1:$p3>
+    # A second site: a type of its own, the main server's other locations.
+    <Location /api/mx-b>
+        GenFlowType mx-b
+        GenFlowProviders local
+    </Location>
+</VirtualHost>
+BODY
+
+my %base = (main => $base, events => "http://127.0.0.1:$ep", vhost2 => "http://127.0.0.1:$p3");
+my $m = eval {
+    GenFlowMatrix::run_matrix(
+        doc => $doc,
+        hosts => [ { name => 'main', base => $base{main}, kind => 'api', type => 'mx-a' },
+                   { name => 'events', base => $base{events}, kind => 'events', type => 'mx-a',
+                     fixtures_from => $base{main} },
+                   { name => 'vhost2', base => $base{vhost2}, kind => 'api', type => 'mx-b' } ],
+        users => { owner => [$owner, $owner], other => [$other, $other], admin => ['admin', 'admin'] },
+        events_key => $secret,
+        provider => 'mxhook',
+        psql => $ENV{GENFLOW_TEST_PG_URI},
+        tables => ['mx_a_media', 'mx_b_media'],
+        log => sub { diag(@_) if $ENV{GENFLOW_TEST_VERBOSE} },
+    );
+};
+diag("the matrix did not run: $@") unless $m;
+$m //= { results => [], ran => {}, requests => 0, seconds => 0 };
+
+my %by;
+push @{ $by{"$_->{op} $_->{host} $_->{cred}"} }, $_ for @{ $m->{results} };
+for my $op (@ops) {
+    for my $host (@hosts_names) {
+        for my $cred (@creds) {
+            my $rs = $by{"$op->{id} $host $cred"} || [];
+            my @bad = grep { !$_->{ok} } @$rs;
+            ok(@$rs == GenFlowMatrix::forms() && !@bad,
+               "$op->{id} on $host as $cred: " . scalar(@$rs) . ' forms')
+                or diag(join "\n", (@$rs ? () : ('not run')), map {
+                    sprintf '  %s %s [%s]: expected %s, got %s%s%s; %s', $_->{method},
+                        $_->{path}, $_->{form}, $_->{expected}, $_->{status},
+                        defined $_->{code} ? " $_->{code}" : '', $_->{why} ? " ($_->{why})" : '',
+                        $_->{status} < 400 ? 'a success (the database is compared for refusals)'
+                        : $_->{db_changed} ? 'the database CHANGED' : 'the database did not change'
+                } @bad);
+        }
+    }
+}
+my @missed = grep { ($m->{ran}{ $_->{id} } // 0) != @hosts_names * @creds * GenFlowMatrix::forms() } @ops;
+ok(!@missed && @ops >= 21, 'every operation of the document was run on every host, with every '
+   . 'credential and form (' . scalar(@ops) . ' operations)')
+    or diag('not run in full: ' . join(', ', map { $_->{id} } @missed));
+my ($passed, $failed) = GenFlowMatrix::summary($m);
+diag(sprintf 'authz-matrix: %d passed, %d failed; %d requests in all (fixtures included) in %.1f s',
+             $passed, $failed, $m->{requests}, $m->{seconds});
+
+# Everything the matrix made ends (the suite's invariants hold no
+# generation open for good).
+for my $t (qw(mx-a mx-b)) {
+    (my $table = $t) =~ s/-/_/g;
+    my $b = $t eq 'mx-a' ? $base{main} : $base{vhost2};
+    for my $row (psql_rows("SELECT id, user_id FROM ${table}_media WHERE status IN ('pending', 'processing')")) {
+        own_api($b, POST => "/api/$t/cancel/$row->[0]", user => $row->[1]);
+    }
+}
+my $crash = crash_report($dir);
+is($crash, '', 'no crash in the error_log');
+stop_own_server($dir);
+
+# ---- the configuration checks (apache2 -t) ------------------------------------
+my $htpasswd = Apache::Test::vars('t_conf') . '/htpasswd';
+sub config_test {
+    my ($body) = @_;
+    my $d = tempdir(CLEANUP => 1);
+    my $port = free_port();
+    my $file = own_httpd_conf($d, $port, <<"CONF", qw(auth_basic authn_core authn_file authz_user));
+GenFlowEventsSecretFile "$secret_file"
+<Location /api>
+    AuthType Basic
+    AuthName "genflow tests"
+    AuthBasicProvider file
+    AuthUserFile "$htpasswd"
+    Require valid-user
+</Location>
+$body
+CONF
+    my $out = `/usr/sbin/apache2 -t -f '$file' 2>&1`;
+    return ($? == 0, $out);
+}
+sub events_site {
+    my ($events_rules, %o) = @_;
+    my $q = free_port();
+    my $h = $handlers;
+    $h =~ s{\n    Require user admin\n(?=    AuthzSendForbiddenOnFailure On\n</Location>\n<Location /hooks>)}{\n}
+        if $o{unguarded_metrics};
+    return <<"CONF";
+$h
+<Location /api/mx-a>
+    GenFlowType mx-a
+    GenFlowEventsBase http://127.0.0.1:$q
+</Location>
+Listen 127.0.0.1:$q
+<VirtualHost 127.0.0.1:$q>
+    Protocols http/1.1
+$events_rules
+</VirtualHost>
+CONF
+}
+
+my ($ok, $out) = config_test(events_site(<<'RULES'));
+    <LocationMatch "/events/[^/]+$">
+        Require all granted
+    </LocationMatch>
+RULES
+ok($ok && $out =~ /GF5104.*<LocationMatch "\/events\/\[\^\/\]\+\$">/,
+   'an unanchored <LocationMatch "/events/[^/]+$"> granting all on the events host: GF5104 names it')
+    or diag($out);
+($ok, $out) = config_test(events_site(<<'RULES'));
+    <LocationMatch "^/api/[^/]+/events/[^/]+$">
+        Require all granted
+    </LocationMatch>
+RULES
+ok($ok && $out !~ /GF5104/, 'the anchored <LocationMatch "^/api/[^/]+/events/[^/]+$">: no GF5104')
+    or diag($out);
+
+($ok, $out) = config_test(events_site('', unguarded_metrics => 1));
+ok($ok && $out =~ /GF5105.*<Location \/api\/metrics> sets genflow-metrics/,
+   '<Location /api/metrics> SetHandler genflow-metrics without a Require: GF5105')
+    or diag($out);
+($ok, $out) = config_test(events_site(''));
+ok($ok && $out !~ /GF5105/, 'with Require user admin: no GF5105') or diag($out);
+unlike($out, qr/GF5104/, 'and an events host without a rule of its own: no GF5104');
+
+my $q = free_port();
+($ok, $out) = config_test(<<"CONF");
+$handlers
+Listen 127.0.0.1:$q
+<VirtualHost 127.0.0.1:$q>
+    <Location /api/mx-a>
+        GenFlowType mx-a
+        GenFlowEventsBase http://127.0.0.1:$q
+    </Location>
+</VirtualHost>
+CONF
+ok(!$ok && $out =~ /GF5101/, 'a GenFlowEventsBase naming its own virtual host: apache2 -t fails with GF5101')
+    or diag($out);
+
+($ok, $out) = config_test("GenFlowEventsHost On\n");
+ok(!$ok && $out =~ /GenFlowEventsHost/ && $out =~ /VirtualHost/,
+   'GenFlowEventsHost On at the main server level: a syntax error') or diag($out);
+diag(sprintf 'the file took %.1f s', time - $t0);
