@@ -183,19 +183,25 @@ sub sql_quote { my ($s) = @_; $s =~ s/'/''/g; return "'$s'" }
 # users' balances and ledger rows, every type table's rows by status, the
 # users' webhook deliveries (state, attempts, retry period; the attempts of
 # a waiting one are the delivery loop's, not a request's), uploads and
-# idempotency records.
+# idempotency records. Generations the matrix started and that are still
+# running (their ids) are left out of the type tables and the ledger: the
+# workers change them meanwhile (a completion leaves the balance as it
+# is), and no refused request names them.
 sub snapshot_sql {
-    my ($users, $tables) = @_;
+    my ($users, $tables, $running) = @_;
     my $in = join ', ', map { sql_quote($_) } @$users;
+    my $skip = @$running ? join(', ', map { sql_quote($_) . '::uuid' } @$running) : undef;
+    my $rows = $skip ? " WHERE id NOT IN ($skip)" : '';
+    my $ledger = $skip ? " AND (generation_id IS NULL OR generation_id NOT IN ($skip))" : '';
     my @parts = (
         "'accounts:' || coalesce((SELECT string_agg(user_id || '=' || balance, ',' ORDER BY user_id)"
         . " FROM genflow_accounts WHERE user_id IN ($in)), '')",
         "'ledger:' || coalesce((SELECT string_agg(user_id || '=' || n, ',' ORDER BY user_id)"
-        . " FROM (SELECT user_id, count(*) AS n FROM genflow_ledger WHERE user_id IN ($in)"
+        . " FROM (SELECT user_id, count(*) AS n FROM genflow_ledger WHERE user_id IN ($in)$ledger"
         . " GROUP BY user_id) l), '')",
         (map {
             "'$_:' || coalesce((SELECT string_agg(status || '=' || n, ',' ORDER BY status)"
-            . " FROM (SELECT status, count(*) AS n FROM \"$_\" GROUP BY status) s), '')"
+            . " FROM (SELECT status, count(*) AS n FROM \"$_\"$rows GROUP BY status) s), '')"
         } @$tables),
         "'outbox:' || coalesce((SELECT count(*) || ':' || string_agg(id || '/' || state || '/'"
         . " || CASE WHEN state = 'pending' THEN '-' ELSE attempts::text END || '/' || retry_from,"
@@ -205,6 +211,32 @@ sub snapshot_sql {
         . " ',' ORDER BY user_id, key) FROM genflow_idempotency WHERE user_id IN ($in)), '')",
     );
     return 'SELECT concat_ws(\' ; \', ' . join(', ', @parts) . ')';
+}
+
+sub snapshot {
+    my ($self) = @_;
+    return db_query($self->{db}, snapshot_sql($self->{names}, $self->{tables},
+                                              [sort keys %{ $self->{running} }]));
+}
+
+# The generations the matrix started end (they are left out of the
+# snapshot meanwhile); a user keeps fewer than GenFlowMaxActive's default
+# (10) running.
+sub drain {
+    my ($self, $user) = @_;
+    my $r = $self->{running};
+    for my $id (sort grep { !defined $user || $r->{$_}{user} eq $user } keys %$r) {
+        $self->wait_terminal($r->{$id}{type}, $id);
+        delete $r->{$id};
+    }
+    $self->{snap} = undef;
+}
+
+sub running {
+    my ($self, $type, $id, $user) = @_;
+    $self->{running}{$id} = { type => $type, user => $user };
+    $self->{snap} = undef;
+    $self->drain($user) if 8 <= grep { $_->{user} eq $user } values %{ $self->{running} };
 }
 
 # ---- tokens ---------------------------------------------------------------
@@ -247,8 +279,8 @@ sub new_run {
         snap => undef,
         log => $a{log} // sub { },
     }, __PACKAGE__;
-    my @names = map { $a{users}{$_}[0] } qw(owner other admin);
-    $self->{snapshot_sql} = snapshot_sql(\@names, $a{tables});
+    $self->{names} = [map { $a{users}{$_}[0] } qw(owner other admin)];
+    $self->{running} = {};
     $self->{tables_of} = { map { split /\|/, $_, 2 }
                            split /\n/, db_query($self->{db}, 'SELECT type_name, table_name FROM genflow_types') };
     return $self;
@@ -305,17 +337,23 @@ sub wait_terminal {
     die "generation $id of $type did not end in 60 s\n";
 }
 
-# A completed generation of the user on an API host (generate, waiting).
-sub completed_fixture {
-    my ($self, $base, $type, $user) = @_;
+# A generation of the user on an API host, started (generate, waiting
+# up to WAIT seconds for its end).
+sub generated_fixture {
+    my ($self, $base, $type, $user, $wait) = @_;
     my ($res, $doc) = $self->call_json($base, POST => "/api/$type/generate", $user,
                                        body => { prompt => 'authorization matrix fixture' },
-                                       headers => { Prefer => 'wait=30' });
+                                       headers => { Prefer => "wait=$wait" });
     die "fixture: generate on $base/api/$type as $user->[0]: " . $res->status_line . "\n"
         . $res->decoded_content unless $res->code =~ /^20[02]$/ && $doc->{generationId};
-    my $st = $self->wait_terminal($type, $doc->{generationId});
-    die "fixture: generation $doc->{generationId} ended $st\n" unless $st eq 'completed';
     return $doc->{generationId};
+}
+
+sub completed {
+    my ($self, $type, $id) = @_;
+    my $st = $self->wait_terminal($type, $id);
+    die "fixture: generation $id ended $st\n" unless $st eq 'completed';
+    return $id;
 }
 
 sub pending_fixture {
@@ -360,8 +398,10 @@ sub fixtures {
     my ($self, $base, $type) = @_;
     return $self->{fixtures}{"$base $type"} //= do {
         my $u = $self->{users};
-        my $mine = $self->completed_fixture($base, $type, $u->{owner});
-        my $theirs = $self->completed_fixture($base, $type, $u->{other});
+        # The other user's runs while the owner's is waited for.
+        my $theirs = $self->generated_fixture($base, $type, $u->{other}, 0);
+        my $mine = $self->completed($type, $self->generated_fixture($base, $type, $u->{owner}, 30));
+        $self->completed($type, $theirs);
         my ($this, $url) = $self->token_of($base, $type, $mine, $u->{owner});
         my ($other) = $self->token_of($base, $type, $theirs, $u->{other});
         $self->{log}->("fixtures of $base/api/$type: completed $mine, other's $theirs, eventsUrl $url");
@@ -411,18 +451,23 @@ sub top_up {
     $self->{snap} = undef;
 }
 
-# Until nothing changes for a moment (work the setup started).
+# Until the users have no generation running (the accounts' count of
+# them) and nothing changes for a moment: work the setup, or whatever ran
+# before, started.
 sub settle {
     my ($self) = @_;
-    my $until = Time::HiRes::time() + 20;
-    my $last = db_query($self->{db}, $self->{snapshot_sql});
-    while (Time::HiRes::time() < $until) {
-        Time::HiRes::sleep(0.3);
-        my $now = db_query($self->{db}, $self->{snapshot_sql});
-        last if $now eq $last;
+    my $in = join ', ', map { sql_quote($_) } @{ $self->{names} };
+    my $until = Time::HiRes::time() + 120;
+    my $last = '';
+    while (1) {
+        my $active = db_query($self->{db}, "SELECT coalesce(sum(active), 0) FROM genflow_accounts"
+                              . " WHERE user_id IN ($in)");
+        my $now = $self->snapshot;
+        last if ($active == 0 && $now eq $last) || Time::HiRes::time() > $until;
         $last = $now;
+        Time::HiRes::sleep(0.3);
     }
-    $self->{snap} = $last;
+    $self->{snap} = undef;
 }
 
 # ---- expectations -----------------------------------------------------------
@@ -613,11 +658,12 @@ sub after_success {
         $self->cancel_as($host->{base}, $host->{type}, $gid, $user);
         return;
     }
-    $self->wait_terminal($host->{type}, $gid);
+    $self->running($host->{type}, $gid, $user->[0]);
 }
 
 sub run_one {
     my ($self, $op, $host, $cred, $form, $fn, $normalises, $exp) = @_;
+    my $t0 = Time::HiRes::time();
     my $api_base = $host->{fixtures_from} // $host->{base};
     my ($path, $fx, $fresh) = $self->concrete_path($op, $host, $api_base);
     my $url = $host->{base} . $fn->($path);
@@ -626,7 +672,7 @@ sub run_one {
     push @q, "token=$fx->{$cred}" if $cred =~ /^token_/;
     $url .= '?' . join('&', @q) if @q;
     my ($content, $ct) = $self->body_of($op);
-    my $before = $self->{snap} // db_query($self->{db}, $self->{snapshot_sql});
+    my $before = $self->{snap} // $self->snapshot;
     my ($res, $buf, $event, $died) = $self->send_request(
         method => $op->{method}, url => $url,
         login => ($cred =~ /^(owner|other|admin)$/ ? $self->{users}{$cred} : undef),
@@ -637,10 +683,10 @@ sub run_one {
     if ($st < 300 && $op->{method} eq 'POST') {
         # The snapshot sees what a success does (else it would not see a
         # refusal do it either).
-        $inert = db_query($self->{db}, $self->{snapshot_sql}) eq $before;
+        $inert = $self->snapshot eq $before;
     }
     if ($st >= 400) {
-        my $after = db_query($self->{db}, $self->{snapshot_sql});
+        my $after = $self->snapshot;
         $changed = $after ne $before ? 1 : 0;
         $self->{snap} = $after;
         if ($changed) {
@@ -664,7 +710,8 @@ sub run_one {
     return { host => $host->{name}, op => $op->{id}, method => $op->{method},
              path => $fn->($path), form => $form, cred => $cred, expected => $exp->{text},
              status => $st, code => $code, db_changed => $changed ? 1 : 0,
-             ok => $ok ? 1 : 0, why => $why };
+             ok => $ok ? 1 : 0, why => $why,
+             ms => int(1000 * (Time::HiRes::time() - $t0)) };    # its fixtures and clean-up included
 }
 
 # The operation's path with its parameters filled in (an id of the right
@@ -709,6 +756,7 @@ sub run_matrix {
             }
         }
     }
+    $self->drain;
     db_close($self->{db});
     return { results => \@results, operations => [map { $_->{id} } @ops], ran => \%ran,
              requests => $self->{requests}, seconds => Time::HiRes::time() - $t0 };
