@@ -3,8 +3,9 @@
 # tests/demo_smoke.sh: scripts/demo as a person uses it. Start it, wait for
 # "ready", generate through the API, fetch the picture, check the credits
 # moved once; then a front-end developer's client generated from the served
-# API document goes through every operation (tests/openapi/client.sh);
-# then SIGTERM it and check it stops everything.
+# API document goes through every operation (tests/openapi/client.sh), and
+# the authorization matrix runs on its hosts (tests/authz/matrix.pl); then
+# SIGTERM it and check it stops everything.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$top/scripts/lib.sh"
@@ -69,6 +70,13 @@ grep -q '"week":"' <<<"$presets" || fail "no presets: $presets"
 ledger=$(psql "$uri" -XAt -c "SELECT string_agg(kind, ',' ORDER BY id) FROM genflow_ledger WHERE user_id = 'demo'")
 [ "$ledger" = "grant,reserve,charge" ] || fail "ledger is '$ledger'"
 "$top/tests/openapi/client.sh" "$base" "$whsec" || fail "the generated client (tests/openapi/client.sh)"
+# The authorization matrix of the API document (x-genflow-authz) against
+# the demo's own configuration: its main host and its events host, every
+# operation with every credential and path form; a refusal changes nothing.
+"$top/tests/authz/matrix.pl" --base "$base" --events-secret "$dir/state/events.secret" --psql "$uri" \
+    --type neo-glitch --provider rephook --owner demo:demo --other demo2:demo2 --admin admin:admin \
+    > "$dir/matrix.out" 2>&1 || { tail -n 150 "$dir/matrix.out"; fail "the authorization matrix (tests/authz/matrix.pl)"; }
+tail -n 1 "$dir/matrix.out"
 kill -TERM "$pid"
 for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
 kill -0 "$pid" 2>/dev/null && fail "demo did not stop on SIGTERM"
