@@ -61,6 +61,9 @@ my @type_ops = (
                . "'00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'"],
     [get => "$some, 'plan-u1'"],
     [get => "$lastq, $lastu", 'get (the last of a line 50,000 deep: its place)'],
+    [get_line => "jsonb_build_array(jsonb_build_object('id', $lastq, 'u', $lastu), "
+                 . "jsonb_build_object('id', $some, 'u', 'plan-u1'))",
+     'get_line (the watched of a line, the last of 50,000 among them)'],
     [schedule => "1000, 0, 0, 0, 0, NULL, NULL, 'plan-a', NULL, $some, 'w', 1"],
     [complete => "$some, 'x', 'plan-a', NULL, 'w', 1"],
     [fail => "$some, 'failed', 'API_ERROR', 'm', NULL, NULL, 'w', 1, NULL"],
@@ -99,7 +102,7 @@ my @global_ops = (
     [gf_provider_state => "'plan-a', 8"],
 );
 
-plan tests => 2 * (@type_ops + @global_ops + 2) + @type_ops + 13;
+plan tests => 2 * (@type_ops + @global_ops + 2) + @type_ops + 14;
 
 ok(-x $print, 'bench/lib/print-sql is built (make check)');
 
@@ -298,6 +301,12 @@ ok($r >= 0 && $r <= 21, "a history page 5,000 rows deep reads its 21 rows ($r)")
 # level and shard, eight levels), whatever the depth.
 $r = rows_read(print_sql($type, $table, 'get'), "$lastq, $lastu");
 ok($r >= 0 && $r <= 16, "the status of the last of 50,000 queued reads $r rows of the type table");
+# The watched of a line read together: each by its key, its place counted.
+$r = rows_read(print_sql($type, $table, 'get_line'),
+               "jsonb_build_array(jsonb_build_object('id', $lastq, 'u', $lastu), "
+               . "jsonb_build_object('id', $some, 'u', 'plan-u1'))");
+ok($r >= 0 && $r <= 16, "the statuses of two watched of a line, one of them the last of 50,000, "
+                        . "read $r rows of the type table a loop");
 $r = rows_read(print_sql($type, $table, 'get'), "$lastq, $lastu", 'genflow_line_counts');
 ok($r >= 0 && $r <= 300, "and $r rows of the line's counts");
 

@@ -31,7 +31,7 @@ my $doc = "$FindBin::Bin/../docs/openapi.yaml";
 my @ops = GenFlowMatrix::operations($doc);
 my @creds = GenFlowMatrix::credentials();
 my @hosts_names = qw(main events vhost2);
-plan tests => @ops * @hosts_names * @creds + 1 + 8;
+plan tests => @ops * @hosts_names * @creds + 1 + 10;
 
 for my $t (qw(mx-a mx-b)) {
     (my $table = $t) =~ s/-/_/g;
@@ -226,12 +226,26 @@ RULES
 ok($ok && $out =~ /GF5104.*<LocationMatch "\/events\/\[\^\/\]\+\$">/,
    'an unanchored <LocationMatch "/events/[^/]+$"> granting all on the events host: GF5104 names it')
     or diag($out);
+# Anchored, but any segment before /events: /api/admin/events/jobs too.
 ($ok, $out) = config_test(events_site(<<'RULES'));
     <LocationMatch "^/api/[^/]+/events/[^/]+$">
         Require all granted
     </LocationMatch>
 RULES
-ok($ok && $out !~ /GF5104/, 'the anchored <LocationMatch "^/api/[^/]+/events/[^/]+$">: no GF5104')
+ok($ok && $out =~ m{GF5104.*covers /api/(admin|metrics|quota|health|types|uploads)/events/},
+   'an anchored pattern for any segment, <LocationMatch "^/api/[^/]+/events/[^/]+$">, covers '
+   . '/api/admin/events/...: GF5104')
+    or diag($out);
+like($out, qr{GF5104.*e\.g\. <LocationMatch "\^\(/api/mx-a\)/events/\[\^/\]\+\$">},
+     "and the warning suggests the pattern of this site's types");
+# The types' own paths alone: nothing more.
+($ok, $out) = config_test(events_site(<<'RULES'));
+    <LocationMatch "^(/api/mx-a)/events/[^/]+$">
+        Require all granted
+    </LocationMatch>
+RULES
+ok($ok && $out !~ /GF5104/, 'the pattern of the types\' streams alone, '
+                            . '<LocationMatch "^(/api/mx-a)/events/[^/]+$">: no GF5104')
     or diag($out);
 
 ($ok, $out) = config_test(events_site('', unguarded_metrics => 1));

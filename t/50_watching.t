@@ -21,7 +21,7 @@ use MIME::Base64 qw(encode_base64);
 use Time::HiRes qw(time sleep);
 use POSIX ();
 
-plan tests => 12;
+plan tests => 13;
 
 psql("SELECT genflow_create_type_table('wl-a', 'wl_a_media')");
 psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
@@ -105,6 +105,10 @@ sub calls_of_get {   # what PostgreSQL ran of the type's status read so far
     return psql("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
                 . "WHERE query LIKE '%FROM wl_a_media g CROSS JOIN LATERAL%'") + 0;
 }
+sub calls_of_line {  # ... and of its read of a line's watched generations
+    return psql("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+                . "WHERE query LIKE '%jsonb_to_recordset%FROM wl_a_media t WHERE%'") + 0;
+}
 
 # ---- the cap, for every child together -----------------------------------------
 my @pending = map { json(call(POST => '/api/wl-a/create', body => { prompt => "watched $_" }))->{generationId} } 1 .. 2;
@@ -167,14 +171,14 @@ ok(defined json($st)->{queuePosition}, 'a generation no worker takes waits in li
 my $before = calls_of_get();
 call(GET => "/api/wl-a/status/$queued") for 1 .. 3;
 is(calls_of_get() - $before, 3, 'each plain status read of it computes its place afresh (3 reads)');
-sub crowd {   # N long-polls of the queued generation for SECS: (reads, seconds)
+sub crowd {   # N long-polls of the queued generation for SECS: (reads of any kind, seconds)
     my ($n, $secs) = @_;
     my $etag = call(GET => "/api/wl-a/status/$queued")->header('ETag');
-    my $b = calls_of_get();
+    my $b = calls_of_get() + calls_of_line();
     my $t0 = time;
     my @socks = map { long_poll_of($queued, $etag, $secs) } 1 .. $n;
     read_response($_) for @socks;
-    return (calls_of_get() - $b, time - $t0);
+    return (calls_of_get() + calls_of_line() - $b, time - $t0);
 }
 sub long_poll_of {
     my ($id, $etag, $secs) = @_;
@@ -195,6 +199,21 @@ ok($one >= $secs - 2 && $one <= $secs + 3,
 ok($many <= 3 * ($secs + 2),
    sprintf('40 long-polls of it share the reads: %d in %.1f s (one long-poll: %d; at most %d, '
            . 'one a second in each of 3 children)', $many, $tn, $one, 3 * ($secs + 2)));
+
+# And a line whose generations are each watched: 30 queued generations,
+# a long-poll on each. Read one by one, that is 30 reads a second; read
+# together, one statement a second per child for the whole line.
+my @line = map { json(call(POST => '/api/wl-a/generate', headers => { Prefer => 'wait=0' },
+                           body => { prompt => "line $_" }))->{generationId} } 1 .. 30;
+my %line_etag = map { $_ => call(GET => "/api/wl-a/status/$_")->header('ETag') } @line;
+my ($g0, $l0, $t0) = (calls_of_get(), calls_of_line(), time);
+my @socks = map { long_poll_of($_, $line_etag{$_}, $secs) } @line;
+read_response($_) for @socks;
+my ($gets, $lines, $tl) = (calls_of_get() - $g0, calls_of_line() - $l0, time - $t0);
+ok($gets + $lines <= 30 + 3 * ($secs + 2) && $lines >= 1,
+   sprintf('30 long-polls of 30 queued generations of one line for %.1f s: %d single reads and '
+           . '%d reads of the whole line (one by one they would be over %d)', $tl, $gets, $lines,
+           30 * ($secs - 1)));
 
 my $crash = crash_report($dir);
 is($crash, '', 'no child crashed') or diag($crash);

@@ -20,7 +20,7 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "create", "queue", "get", "claim", "schedule", "complete", "fail", "input", "expire",
     "prune", "wake", "history", "admin_list", "admin_delete", "metrics", "renew", "release",
     "accepted", "claim_polls", "release_rest", "create_queue", "history_next", "admin_status",
-    "admin_user", "expire_line", "expire_late", "strays", "keep", "abort"
+    "admin_user", "expire_line", "expire_late", "strays", "keep", "abort", "get_line"
 };
 
 /* The status object of docs/api.md, built from the row's own columns
@@ -617,6 +617,22 @@ static const char GET_SQL[] =
     "   AND g.turn IS NOT NULL AND g.ticket IS NOT NULL THEN " LINE_PLACE("g") " END AS n OFFSET 0) pos"
     " WHERE g.id = %s::uuid AND g.user_id = %s";
 
+/* args: the generations and their owners, as a JSON array of {"id","u"}
+ * (json-c writes it: any user name goes in escaped). GET's columns for
+ * each that exists and is that user's, with its id and user after them:
+ * one statement for the watchers of a line in a child, whatever their
+ * number (docs/architecture.md, "Status"), each row by its primary key. */
+static const char GET_LINE_SQL[] =
+    "SELECT " STATUS_JSON_AT("g", "pos.n") "::text, g.status,"
+    "  (extract(epoch FROM now() - g.created_at) * 1000)::bigint,"
+    "  (g.queued_at IS NOT NULL)::int::text, pos.n::text, g.cur_provider, g.id::text, g.user_id"
+    " FROM jsonb_to_recordset(%s::jsonb) AS w(id uuid, u text)"
+    /* Each row by its key, even while the table is new and small (a join
+     * would scan it then, and mod_dbd's connections keep that plan). */
+    " CROSS JOIN LATERAL (SELECT * FROM {T} t WHERE t.id = w.id AND t.user_id = w.u OFFSET 0) g"
+    " CROSS JOIN LATERAL (SELECT CASE WHEN g.status = 'pending' AND g.queued_at IS NOT NULL"
+    "   AND g.turn IS NOT NULL AND g.ticket IS NOT NULL THEN " LINE_PLACE("g") " END AS n OFFSET 0) pos";
+
 /* args: id, image URL, provider, model, lease owner, attempt. The charge
  * row is inserted in the same statement as the state change; the unique
  * index on finalizations makes a second one impossible. The lease guard
@@ -919,7 +935,7 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
         ADMIN_DELETE_SQL, METRICS_SQL, RENEW_SQL, RELEASE_SQL, ACCEPTED_SQL,
         CLAIM_POLLS_SQL, RELEASE_REST_SQL, CREATE_QUEUED_SQL, HISTORY_AFTER_SQL,
         ADMIN_LIST_STATUS_SQL, ADMIN_LIST_USER_SQL, EXPIRE_QUEUED_SQL, EXPIRE_OVERDUE_SQL,
-        LINE_PROVIDERS_SQL, KEEP_SQL, ABORT_SQL
+        LINE_PROVIDERS_SQL, KEEP_SQL, ABORT_SQL, GET_LINE_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {

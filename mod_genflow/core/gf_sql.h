@@ -50,6 +50,8 @@ typedef enum {
     GF_SQL_LINE_PROVIDERS, /* providers of queued rows that the chains no longer name */
     GF_SQL_KEEP,         /* a poll kept by its child: the lease to cover the next polls */
     GF_SQL_ABORT,        /* sweep: never started by its Cancel-After → cancelled/ABORTED */
+    GF_SQL_GET_LINE,     /* status objects of several owners' generations (the watched
+                          * generations of a line): GET's columns + id, user */
     GF_SQL_TYPE_OPS
 } gf_sql_type_op_t;
 

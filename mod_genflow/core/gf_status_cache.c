@@ -11,6 +11,7 @@
 typedef struct {
     const void *scope;          /* NULL: the slot is empty */
     char *id, *user, *json, *etag;   /* one malloc'd block, id first */
+    char *line;                 /* in the block too: the line it waits in, or NULL */
     apr_time_t born, until;
     apr_time_t refresh;         /* past until: when a get was sent to read it again */
     apr_uint32_t mark;          /* its bucket's shared mark when it was read */
@@ -114,10 +115,18 @@ int gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id,
                         const char *user, const char *json, const char *etag, apr_time_t born,
                         apr_time_t until, apr_uint64_t version)
 {
+    return gf_status_cache_put_line(c, scope, id, user, json, etag, born, until, NULL, version);
+}
+
+int gf_status_cache_put_line(gf_status_cache_t *c, const void *scope, const char *id,
+                             const char *user, const char *json, const char *etag,
+                             apr_time_t born, apr_time_t until, const char *line,
+                             apr_uint64_t version)
+{
     apr_size_t slot = slot_of(c, id);
     entry_t *e = &c->slots[slot];
     size_t li = strlen(id) + 1, lu = strlen(user) + 1, lj = strlen(json) + 1,
-           le = strlen(etag) + 1;
+           le = strlen(etag) + 1, ll = line ? strlen(line) + 1 : 0;
     char *block;
 
     /* Forgotten (changed) after the caller read it: the answer may be
@@ -128,13 +137,14 @@ int gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id,
         if (e->scope && !strcmp(e->id, id)) drop(c, e);
         return 0;
     }
-    if (!scope || li + lu + lj + le > GF_STATUS_CACHE_ENTRY_MAX) return 0;
-    if (!(block = malloc(li + lu + lj + le))) return 0;
+    if (!scope || li + lu + lj + le + ll > GF_STATUS_CACHE_ENTRY_MAX) return 0;
+    if (!(block = malloc(li + lu + lj + le + ll))) return 0;
     drop(c, e);
     e->id = block;
     e->user = memcpy(block + li, user, lu);
     e->json = memcpy(block + li + lu, json, lj);
     e->etag = memcpy(block + li + lu + lj, etag, le);
+    e->line = line ? memcpy(block + li + lu + lj + le, line, ll) : NULL;
     memcpy(e->id, id, li);
     e->scope = scope;
     e->born = born;
@@ -143,6 +153,44 @@ int gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id,
     e->mark = (apr_uint32_t)version;
     c->count++;
     return 1;
+}
+
+/* The entry of (scope, id, user), whatever its time, or NULL. */
+static entry_t *entry_of(gf_status_cache_t *c, const void *scope, const char *id,
+                         const char *user)
+{
+    entry_t *e = &c->slots[slot_of(c, id)];
+    if (!e->scope || e->scope != scope || strcmp(e->id, id) || strcmp(e->user, user)) return NULL;
+    return e;
+}
+
+const char *gf_status_cache_line(gf_status_cache_t *c, const void *scope, const char *id,
+                                 const char *user, apr_pool_t *p)
+{
+    entry_t *e = entry_of(c, scope, id, user);
+    return e && e->line && e->until ? apr_pstrdup(p, e->line) : NULL;
+}
+
+int gf_status_cache_line_watched(gf_status_cache_t *c, const void *scope, const char *line,
+                                 int max, apr_pool_t *p, apr_array_header_t *ids,
+                                 apr_array_header_t *users)
+{
+    apr_time_t now = apr_time_now();
+    apr_size_t i;
+    int n = 0;
+    for (i = 0; i < c->n && n < max; i++) {
+        entry_t *e = &c->slots[i];
+        /* Looked at within the last refresh: watched still. */
+        if (!e->scope || e->scope != scope || !e->line || !e->until || strcmp(e->line, line)
+            || now >= e->until + GF_STATUS_CACHE_REFRESH) {
+            continue;
+        }
+        e->refresh = now;
+        APR_ARRAY_PUSH(ids, const char *) = apr_pstrdup(p, e->id);
+        APR_ARRAY_PUSH(users, const char *) = apr_pstrdup(p, e->user);
+        n++;
+    }
+    return n;
 }
 
 void gf_status_cache_forget(gf_status_cache_t *c, const char *id)

@@ -38,6 +38,7 @@
 #define GF_STATUS_CACHE_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 #include <apr_time.h>
 
 typedef struct gf_status_cache_t gf_status_cache_t;
@@ -79,6 +80,26 @@ apr_uint64_t gf_status_cache_version(const gf_status_cache_t *c, const char *id)
 int gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id,
                         const char *user, const char *json, const char *etag, apr_time_t born,
                         apr_time_t until, apr_uint64_t version);
+
+/* gf_status_cache_put of an answer with a place in the line named line
+ * (its type's provider), whose watchers may be read again together. */
+int gf_status_cache_put_line(gf_status_cache_t *c, const void *scope, const char *id,
+                             const char *user, const char *json, const char *etag,
+                             apr_time_t born, apr_time_t until, const char *line,
+                             apr_uint64_t version);
+
+/* The line of (scope, id, user)'s entry when it is an answer with a place
+ * in line, past its time or not (copied into p); else NULL. */
+const char *gf_status_cache_line(gf_status_cache_t *c, const void *scope, const char *id,
+                                 const char *user, apr_pool_t *p);
+
+/* The entries of scope's line that someone looked at lately (within
+ * GF_STATUS_CACHE_REFRESH of their time), at most max: their ids and
+ * users pushed (copies in p), and each marked as being read again, so that
+ * their gets meanwhile take them as they are. The count. */
+int gf_status_cache_line_watched(gf_status_cache_t *c, const void *scope, const char *line,
+                                 int max, apr_pool_t *p, apr_array_header_t *ids,
+                                 apr_array_header_t *users);
 
 /* Forget the entry of id (whatever its scope and user), if cached, and
  * refuse puts of id read before. */

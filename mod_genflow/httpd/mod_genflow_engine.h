@@ -73,7 +73,15 @@ apr_uint64_t gf_engine_status_version(const char *id);
 void gf_engine_status_changed(const char *id);
 void gf_engine_status_store(const gf_type_t *t, const char *id, const char *user,
                             const char *json, const char *etag, apr_time_t born,
-                            apr_time_t until, apr_uint64_t version);
+                            apr_time_t until, const char *line, apr_uint64_t version);
+/* The watched answers with a place in one line (line: the provider whose
+ * line it is), read again together: the line of id's answer, if it has a
+ * place (NULL otherwise); the ids and users of that line's answers that
+ * were looked at lately (at most max), marked as being read. */
+const char *gf_engine_status_line(apr_pool_t *p, const gf_type_t *t, const char *id,
+                                  const char *user);
+int gf_engine_status_line_watched(apr_pool_t *p, const gf_type_t *t, const char *line, int max,
+                                  apr_array_header_t *ids, apr_array_header_t *users);
 void gf_engine_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
                            apr_interval_time_t timeout);
 /* Is this child's engine stopping (no new attempts)? */

@@ -184,15 +184,39 @@ apr_uint64_t gf_engine_status_version(const char *id)
  * change; going deaf clears the cache, which refuses it too). */
 void gf_engine_status_store(const gf_type_t *t, const char *id, const char *user,
                             const char *json, const char *etag, apr_time_t born,
-                            apr_time_t until, apr_uint64_t version)
+                            apr_time_t until, const char *line, apr_uint64_t version)
 {
     gf_engine_t *W = gf_engine();
     if (!W || !W->cache || !gf_engine_listening()) return;
     apr_thread_mutex_lock(W->mutex);
     if (gf_engine_listening()) {
-        gf_status_cache_put(W->cache, t, id, user, json, etag, born, until, version);
+        gf_status_cache_put_line(W->cache, t, id, user, json, etag, born, until, line, version);
     }
     apr_thread_mutex_unlock(W->mutex);
+}
+
+const char *gf_engine_status_line(apr_pool_t *p, const gf_type_t *t, const char *id,
+                                  const char *user)
+{
+    gf_engine_t *W = gf_engine();
+    const char *line;
+    if (!W || !W->cache || !gf_engine_listening()) return NULL;
+    apr_thread_mutex_lock(W->mutex);
+    line = gf_status_cache_line(W->cache, t, id, user, p);
+    apr_thread_mutex_unlock(W->mutex);
+    return line;
+}
+
+int gf_engine_status_line_watched(apr_pool_t *p, const gf_type_t *t, const char *line, int max,
+                                  apr_array_header_t *ids, apr_array_header_t *users)
+{
+    gf_engine_t *W = gf_engine();
+    int n;
+    if (!W || !W->cache) return 0;
+    apr_thread_mutex_lock(W->mutex);
+    n = gf_status_cache_line_watched(W->cache, t, line, max, p, ids, users);
+    apr_thread_mutex_unlock(W->mutex);
+    return n;
 }
 
 void gf_engine_status_changed(const char *id)

@@ -37,13 +37,16 @@ int gf_send_events_host_404(request_rec *r)
                          "the eventsUrl of a generation");
 }
 
-/* The type location and route of r when it is a type's events route. */
+/* The type location of r when r is a stream a token may open: GET (or
+ * its CORS preflight) of a type's events route with a generation id.
+ * Anything else of that shape (a POST, "events/create") is no stream. */
 static const gf_dir_conf_t *events_route(request_rec *r, const gf_route_t **route)
 {
     const gf_dir_conf_t *dc = gf_dir_conf(r);
     if (!dc || !dc->type) return NULL;
     *route = gf_req_route(r, dc->base);
-    return (*route)->kind == GF_ROUTE_EVENTS ? dc : NULL;
+    if ((*route)->kind != GF_ROUTE_EVENTS || !(*route)->id_valid) return NULL;
+    return r->method_number == M_GET || r->method_number == M_OPTIONS ? dc : NULL;
 }
 
 static int gate(request_rec *r)

@@ -5,6 +5,7 @@
  * mod_genflow_handle_type_events.c.
  */
 #include <string.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <http_protocol.h>
 
@@ -64,12 +65,85 @@ static gf_db_status_t with_events_url(request_rec *r, const gf_dir_conf_t *dc, c
     return GF_DB_OK;
 }
 
+/* A row of GET or GET_LINE as the snapshot of generation id of user
+ * (without its eventsUrl), kept in the child's cache for the next reads
+ * (read after version). A place in line changes with every claim ahead,
+ * which no NOTIFY of this id announces: such an answer is kept for
+ * GF_TYPE_LINE_LOOK only, and for watchers only, so that however many
+ * watch it (the streams and long-polls of a crowd, which all look again
+ * that often), this child reads it from the database at most once in that
+ * time. Its own changes (claimed, cancelled) forget it at once, as any
+ * other answer's. */
+static void snap_of_row(request_rec *r, const gf_dir_conf_t *dc, const char *id,
+                        const char *user, const char *const *row, apr_uint64_t version,
+                        gf_type_snap_t *snap)
+{
+    snap->json = row[0];
+    snap->in_line = row[4] != NULL;
+    if (snap->in_line) snap->json = with_start_estimate(r, snap->json, row[4], row[5]);
+    snap->etag = gf_json_etag(r->pool, snap->json);
+    snap->terminal = gf_type_is_terminal(row[1]);
+    if (!snap->terminal) {
+        /* When it was created: its Retry-After grows with its age. */
+        snap->born = apr_time_now() - apr_time_from_msec(apr_atoi64(row[2]));
+        if (snap->born <= 0) snap->born = 1;
+    }
+    gf_engine_status_store(dc->type, id, user, snap->json, snap->etag, snap->born,
+                           snap->in_line ? apr_time_now() + GF_TYPE_LINE_LOOK : 0,
+                           snap->in_line ? row[5] : NULL, version);
+}
+
+/* How many of a line's watched generations one look reads again. */
+#define LINE_BATCH_MAX 500
+
+/* A watcher's look at generation id whose answer had a place in line:
+ * every generation of that line that this child's watchers look at is
+ * read again with it, in one statement (GET_LINE), and kept; so a line
+ * costs one read a second per child, whatever watches it. id's snapshot
+ * in snap (json NULL: it is gone, or not the user's). */
+static gf_db_status_t line_snapshot(request_rec *r, const gf_dir_conf_t *dc, const char *id,
+                                    const char *line, gf_type_snap_t *snap)
+{
+    apr_array_header_t *ids = apr_array_make(r->pool, 16, sizeof(const char *));
+    apr_array_header_t *users = apr_array_make(r->pool, 16, sizeof(const char *));
+    json_object *pairs = gf_json_pool_own(r->pool, json_object_new_array());
+    apr_hash_t *versions = apr_hash_make(r->pool);
+    gf_db_rows_t *rows;
+    gf_db_status_t st;
+    int i;
+
+    gf_engine_status_line_watched(r->pool, dc->type, line, LINE_BATCH_MAX, ids, users);
+    APR_ARRAY_PUSH(ids, const char *) = id;            /* once more if listed: harmless */
+    APR_ARRAY_PUSH(users, const char *) = r->user;
+    for (i = 0; i < ids->nelts; i++) {
+        const char *gid = APR_ARRAY_IDX(ids, i, const char *);
+        json_object *o = json_object_new_object();
+        apr_uint64_t *v = apr_palloc(r->pool, sizeof(*v));
+        *v = gf_engine_status_version(gid);
+        apr_hash_set(versions, gid, APR_HASH_KEY_STRING, v);
+        json_object_object_add(o, "id", json_object_new_string(gid));
+        json_object_object_add(o, "u", json_object_new_string(APR_ARRAY_IDX(users, i, const char *)));
+        json_object_array_add(pairs, o);
+    }
+    st = gf_db_select1(r, gf_type_label(dc, GF_SQL_GET_LINE), &rows, 1, gf_json_dump(r->pool, pairs));
+    if (st != GF_DB_OK) return st;
+    for (i = 0; i < rows->nrows; i++) {
+        const char *const *row = rows->rows[i];
+        const apr_uint64_t *v = apr_hash_get(versions, row[6], APR_HASH_KEY_STRING);
+        gf_type_snap_t one;
+        memset(&one, 0, sizeof(one));
+        snap_of_row(r, dc, row[6], row[7], row, v ? *v : 0, &one);
+        if (!strcmp(row[6], id) && !strcmp(row[7], r->user)) *snap = one;
+    }
+    return GF_DB_OK;
+}
+
 gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const char *id,
                                 int watching, gf_type_snap_t *snap)
 {
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    apr_uint64_t version;
+    const char *line;
     apr_time_t until = 0;
 
     memset(snap, 0, sizeof(*snap));
@@ -81,30 +155,17 @@ gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const c
         snap->in_line = until != 0;
         return with_events_url(r, dc, id, snap);
     }
-    version = gf_engine_status_version(id);
-    st = gf_db_select1(r, gf_type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
-    if (st != GF_DB_OK || rows->nrows == 0) return st;
-    snap->json = rows->rows[0][0];
-    snap->in_line = rows->rows[0][4] != NULL;
-    if (snap->in_line) {
-        snap->json = with_start_estimate(r, snap->json, rows->rows[0][4], rows->rows[0][5]);
+    if (watching && (line = gf_engine_status_line(r->pool, dc->type, id, r->user)) != NULL) {
+        st = line_snapshot(r, dc, id, line, snap);
     }
-    snap->etag = gf_json_etag(r->pool, snap->json);
-    snap->terminal = gf_type_is_terminal(rows->rows[0][1]);
-    if (!snap->terminal) {
-        /* When it was created: its Retry-After grows with its age. */
-        snap->born = apr_time_now() - apr_time_from_msec(apr_atoi64(rows->rows[0][2]));
-        if (snap->born <= 0) snap->born = 1;
+    else {
+        apr_uint64_t version = gf_engine_status_version(id);
+        st = gf_db_select1(r, gf_type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
+        if (st == GF_DB_OK && rows->nrows == 1) {
+            snap_of_row(r, dc, id, r->user, (const char *const *)rows->rows[0], version, snap);
+        }
     }
-    /* A place in line changes with every claim ahead, which no NOTIFY of
-     * this id announces: such an answer is kept for GF_TYPE_LINE_LOOK
-     * only, and for watchers only, so that however many watch it (the
-     * streams and long-polls of a crowd, which all look again that often),
-     * this child reads it from the database at most once in that time.
-     * Its own changes (claimed, cancelled) forget it at once, as any other
-     * answer's. */
-    gf_engine_status_store(dc->type, id, r->user, snap->json, snap->etag, snap->born,
-                           snap->in_line ? apr_time_now() + GF_TYPE_LINE_LOOK : 0, version);
+    if (st != GF_DB_OK || !snap->json) return st;
     return with_events_url(r, dc, id, snap);
 }
 

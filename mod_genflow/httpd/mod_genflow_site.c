@@ -350,7 +350,7 @@ static apr_array_header_t *probe_paths(apr_pool_t *p, const ap_directive_t *tree
         if (section_of(p, d, &sec) && !sec.r && !sec.d_is_fnmatch && section_handler(p, d)) {
             APR_ARRAY_PUSH(out, const char *) = sec.d;
             APR_ARRAY_PUSH(out, const char *) = apr_pstrcat(p, sec.d, "/jobs", NULL);
-            APR_ARRAY_PUSH(out, const char *) = apr_pstrcat(p, sec.d, "/events/x", NULL);
+            APR_ARRAY_PUSH(out, const char *) = apr_pstrcat(p, sec.d, "/events/jobs", NULL);
         }
         if (d->first_child) probe_paths(p, d->first_child, out);
     }
@@ -389,6 +389,28 @@ static const ap_directive_t *vhost_node(const server_rec *sp)
     return NULL;
 }
 
+/* The pattern of the types' streams alone: ^(/api/a|/api/b)/events/[^/]+$. */
+static const char *streams_pattern(apr_pool_t *p)
+{
+    apr_array_header_t *bases = gf_conf_type_bases(p);
+    apr_hash_t *seen = apr_hash_make(p);
+    const char *alt = "";
+    int i;
+    for (i = 0; bases && i < bases->nelts; i++) {
+        const char *b = APR_ARRAY_IDX(bases, i, const char *), *c;
+        char *quoted = apr_palloc(p, 2 * strlen(b) + 1), *q = quoted;
+        for (c = b; *c; c++) {
+            if (*c == '.') *q++ = '\\';
+            *q++ = *c;
+        }
+        *q = '\0';
+        if (apr_hash_get(seen, quoted, APR_HASH_KEY_STRING)) continue;
+        apr_hash_set(seen, quoted, APR_HASH_KEY_STRING, quoted);
+        alt = *alt ? apr_pstrcat(p, alt, "|", quoted, NULL) : quoted;
+    }
+    return apr_pstrcat(p, "^(", alt, ")/events/[^/]+$", NULL);
+}
+
 /* An events host's own sections that grant something to a path that is
  * no event stream: the module answers only streams there, but a rule that
  * says more than it does is one edit away from opening it. */
@@ -407,10 +429,11 @@ static void warn_events_host_rules(apr_pool_t *p, server_rec *sp, apr_array_head
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sp, GF_LOGNO(5104)
                          "%s:%d: the events host %s has %s %s> with its own access rule "
                          "(%s:%d), which covers %s: an events host answers event streams "
-                         "only, so anchor it to them, e.g. <LocationMatch "
-                         "\"^/api/[^/]+/events/[^/]+$\">", d->filename, d->line_num,
+                         "only, so name its types' streams alone, e.g. <LocationMatch "
+                         "\"%s\">", d->filename, d->line_num,
                          vhost_label(p, sp), d->directive, d->args ? apr_pstrndup(p, d->args,
-                         strcspn(d->args, ">")) : "", rule->filename, rule->line_num, path);
+                         strcspn(d->args, ">")) : "", rule->filename, rule->line_num, path,
+                         streams_pattern(p));
             break;
         }
     }

@@ -159,6 +159,43 @@ START_TEST(test_kept_until_a_time)
 }
 END_TEST
 
+/* Answers with a place in one line: the watched ones of that line are
+ * listed together (and marked as being read), other lines and scopes, and
+ * answers nobody looked at lately, are not. */
+START_TEST(test_line_watched)
+{
+    gf_status_cache_t *c = gf_status_cache_create(test_pool, 64);
+    apr_array_header_t *ids = apr_array_make(test_pool, 4, sizeof(const char *));
+    apr_array_header_t *users = apr_array_make(test_pool, 4, sizeof(const char *));
+    apr_time_t soon = apr_time_now() + apr_time_from_sec(1);
+    const char *json, *etag;
+
+    ck_assert_int_eq(gf_status_cache_put_line(c, &TYPE_A, ID1, "u1", "{}", "\"a\"", 5, soon, "prov",
+                                              gf_status_cache_version(c, ID1)), 1);
+    ck_assert_int_eq(gf_status_cache_put_line(c, &TYPE_A, ID2, "u2", "{}", "\"b\"", 5, soon, "prov",
+                                              gf_status_cache_version(c, ID2)), 1);
+    ck_assert_int_eq(gf_status_cache_put_line(c, &TYPE_A, "id-other-line", "u3", "{}", "\"c\"", 5,
+                                              soon, "elsewhere",
+                                              gf_status_cache_version(c, "id-other-line")), 1);
+    ck_assert_int_eq(gf_status_cache_put_line(c, &TYPE_B, "id-other-type", "u4", "{}", "\"d\"", 5,
+                                              soon, "prov",
+                                              gf_status_cache_version(c, "id-other-type")), 1);
+    ck_assert_int_eq(gf_status_cache_put_line(c, &TYPE_A, "id-forgotten", "u5", "{}", "\"e\"", 5,
+                                              apr_time_now() - GF_STATUS_CACHE_REFRESH - 1, "prov",
+                                              gf_status_cache_version(c, "id-forgotten")), 1);
+    ck_assert_str_eq(gf_status_cache_line(c, &TYPE_A, ID1, "u1", test_pool), "prov");
+    ck_assert_ptr_null(gf_status_cache_line(c, &TYPE_A, ID1, "u2", test_pool));
+    ck_assert_int_eq(gf_status_cache_line_watched(c, &TYPE_A, "prov", 10, test_pool, ids, users), 2);
+    ck_assert_int_eq(ids->nelts, 2);
+    ck_assert_int_eq(gf_status_cache_line_watched(c, &TYPE_A, "prov", 1, test_pool, ids, users), 1);
+    /* An answer without a line (a running generation's) has none. */
+    gf_status_cache_put(c, &TYPE_A, ID1, "u1", "{}", "\"f\"", 5, 0, gf_status_cache_version(c, ID1));
+    ck_assert_ptr_null(gf_status_cache_line(c, &TYPE_A, ID1, "u1", test_pool));
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "u1", test_pool, &json, &etag, NULL,
+                                         NULL), 1);
+}
+END_TEST
+
 /* Two processes of one httpd: a change one of them made (its mark) is
  * seen by the other's next get, before any notification, and refuses an
  * answer the other read before it; ids of other buckets keep theirs. */
@@ -209,6 +246,7 @@ Suite *status_cache_suite(void)
     tcase_add_test(tc, test_bounded_by_slots);
     tcase_add_test(tc, test_oversized_entry_not_cached);
     tcase_add_test(tc, test_kept_until_a_time);
+    tcase_add_test(tc, test_line_watched);
     tcase_add_test(tc, test_shared_marks_reach_the_other_processes);
     suite_add_tcase(s, tc);
     return s;
