@@ -22,6 +22,7 @@ struct gf_status_cache_t {
     apr_uint32_t *versions;     /* per slot: forgets seen */
     apr_uint32_t epoch;         /* clears seen */
     apr_uint32_t *marks;        /* shared with the node's other processes, or NULL */
+    gf_status_place_t *places;  /* likewise, GF_STATUS_PLACES of them, or NULL */
     apr_size_t n, count;
 };
 
@@ -212,6 +213,65 @@ void gf_status_cache_clear(gf_status_cache_t *c)
 void gf_status_cache_share(gf_status_cache_t *c, apr_uint32_t *marks)
 {
     c->marks = marks;
+}
+
+void gf_status_cache_share_places(gf_status_cache_t *c, gf_status_place_t *places)
+{
+    c->places = places;
+}
+
+void gf_status_cache_publish_place(gf_status_cache_t *c, const char *id, long place,
+                                   apr_time_t read_at, apr_int32_t pid)
+{
+    gf_status_place_t *s;
+    apr_uint32_t seq;
+    if (!c->places || strlen(id) >= sizeof(s->id)) return;
+    s = &c->places[hash_of(id) % GF_STATUS_PLACES];
+    seq = apr_atomic_read32(&s->seq);
+    /* Being written by another, or taken meanwhile: that one's is as good. */
+    if ((seq & 1) || apr_atomic_cas32(&s->seq, seq + 1, seq) != seq) return;
+    apr_cpystrn(s->id, id, sizeof(s->id));
+    s->place = (apr_int32_t)place;
+    s->pid = pid;
+    s->read_at = read_at;
+    apr_atomic_inc32(&s->seq);       /* even again: whole (a full barrier) */
+}
+
+int gf_status_cache_shared_place(const gf_status_cache_t *c, const char *id, apr_time_t now,
+                                 apr_int32_t self, apr_interval_time_t own_age,
+                                 apr_interval_time_t max_age, long *place)
+{
+    const gf_status_place_t *s;
+    gf_status_place_t copy;
+    apr_uint32_t before;
+    if (!c->places) return 0;
+    s = &c->places[hash_of(id) % GF_STATUS_PLACES];
+    /* Adding 0 reads the sequence with a full barrier on each side. */
+    before = apr_atomic_add32((volatile apr_uint32_t *)&s->seq, 0);
+    if (before & 1) return 0;
+    memcpy(&copy, (const void *)s, sizeof(copy));
+    if (apr_atomic_add32((volatile apr_uint32_t *)&s->seq, 0) != before) return 0;
+    copy.id[sizeof(copy.id) - 1] = '\0';
+    if (copy.pid == self) max_age = own_age;
+    if (strcmp(copy.id, id) || copy.read_at > now || now - copy.read_at >= max_age) return 0;
+    *place = copy.place;
+    return 1;
+}
+
+int gf_status_cache_peek(gf_status_cache_t *c, const void *scope, const char *id,
+                         const char *user, apr_pool_t *p, const char **json, apr_time_t *born,
+                         const char **line)
+{
+    entry_t *e = entry_of(c, scope, id, user);
+    if (!e) return 0;
+    if (e->mark != mark_of(c, id)) {
+        drop(c, e);
+        return 0;
+    }
+    *json = apr_pstrdup(p, e->json);
+    *born = e->born;
+    *line = e->line ? apr_pstrdup(p, e->line) : NULL;
+    return 1;
 }
 
 void gf_status_cache_mark(gf_status_cache_t *c, const char *id)

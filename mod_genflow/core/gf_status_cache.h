@@ -121,6 +121,42 @@ void gf_status_cache_share(gf_status_cache_t *c, apr_uint32_t *marks);
  * processes; the caller serialises it with the other calls here. */
 void gf_status_cache_mark(gf_status_cache_t *c, const char *id);
 
+/* Places in line read from the database, shared by the processes of the
+ * node (shared memory made before the fork, zeroed): one process's read
+ * serves the watchers of the others, which take the place into the answer
+ * they hold rather than read it again. A slot per hash of the id; written
+ * by whoever gets it (a compare-and-swap on seq, odd while written: a
+ * writer that finds it taken does not wait), read whole or not at all. */
+typedef struct {
+    volatile apr_uint32_t seq;
+    char id[40];
+    apr_int32_t place;           /* -1: no longer in line */
+    apr_int32_t pid;             /* the process that read it */
+    apr_time_t read_at;
+} gf_status_place_t;
+
+#define GF_STATUS_PLACES 4096
+
+void gf_status_cache_share_places(gf_status_cache_t *c, gf_status_place_t *places);
+
+/* id's place (-1: not in line), read from the database at read_at by
+ * process pid. */
+void gf_status_cache_publish_place(gf_status_cache_t *c, const char *id, long place,
+                                   apr_time_t read_at, apr_int32_t pid);
+
+/* 1 and *place when id's place was published less than max_age before
+ * now by another process than self, or less than own_age before now by
+ * self; else 0. */
+int gf_status_cache_shared_place(const gf_status_cache_t *c, const char *id, apr_time_t now,
+                                 apr_int32_t self, apr_interval_time_t own_age,
+                                 apr_interval_time_t max_age, long *place);
+
+/* The answer of (scope, id, user) whatever its time (its mark still
+ * holding), with its born and line: 1, or 0 when there is none. */
+int gf_status_cache_peek(gf_status_cache_t *c, const void *scope, const char *id,
+                         const char *user, apr_pool_t *p, const char **json, apr_time_t *born,
+                         const char **line);
+
 /* Entries held now (for tests and the debug log). */
 apr_size_t gf_status_cache_count(const gf_status_cache_t *c);
 

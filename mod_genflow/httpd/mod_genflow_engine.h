@@ -82,6 +82,16 @@ const char *gf_engine_status_line(apr_pool_t *p, const gf_type_t *t, const char 
                                   const char *user);
 int gf_engine_status_line_watched(apr_pool_t *p, const gf_type_t *t, const char *line, int max,
                                   apr_array_header_t *ids, apr_array_header_t *users);
+/* Places in line shared by the children (gf_status_place_t): publish one
+ * read from the database now; take one another child read less than
+ * max_age ago, or this child less than own_age ago (1); the answer this
+ * child holds for (type, id, user) whatever its time, to put such a place
+ * into (1). */
+void gf_engine_place_publish(const char *id, long place);
+int gf_engine_place_shared(const char *id, apr_interval_time_t own_age,
+                           apr_interval_time_t max_age, long *place);
+int gf_engine_status_peek(apr_pool_t *p, const gf_type_t *t, const char *id, const char *user,
+                          const char **json, apr_time_t *born, const char **line);
 void gf_engine_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
                            apr_interval_time_t timeout);
 /* Is this child's engine stopping (no new attempts)? */

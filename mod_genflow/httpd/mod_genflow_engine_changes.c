@@ -13,6 +13,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_shm.h>
+#include <unistd.h>
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_engine_int.h"
@@ -26,6 +27,7 @@
  * by NOTIFY only. */
 struct gf_engine_shared {
     apr_uint32_t *marks;         /* GF_STATUS_MARKS counters, or NULL */
+    gf_status_place_t *places;   /* GF_STATUS_PLACES places in line, or NULL */
 };
 const apr_size_t gf_engine_shared_size = sizeof(struct gf_engine_shared);
 
@@ -41,6 +43,12 @@ void gf_engine_post_config(apr_pool_t *pconf, server_rec *s)
                      " bytes): a child may answer a status read from memory for a few "
                      "milliseconds after another child changed the generation", bytes);
     }
+    bytes = sizeof(gf_status_place_t) * GF_STATUS_PLACES;
+    if (!(sh->places = gf_engine_shm_zeroed(pconf, bytes, &rv))) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, GF_LOGNO(1619)
+                     "cannot create the places in line the children share (%" APR_SIZE_T_FMT
+                     " bytes): each child reads the places its watchers look at itself", bytes);
+    }
 }
 
 gf_status_cache_t *gf_engine_cache_create(apr_pool_t *pchild, apr_size_t slots)
@@ -48,6 +56,7 @@ gf_status_cache_t *gf_engine_cache_create(apr_pool_t *pchild, apr_size_t slots)
     gf_status_cache_t *c = gf_status_cache_create(pchild, slots);
     struct gf_engine_shared *sh = GF_PROCESS_STATE(engine_shared);
     if (sh->marks) gf_status_cache_share(c, sh->marks);
+    if (sh->places) gf_status_cache_share_places(c, sh->places);
     return c;
 }
 
@@ -205,6 +214,40 @@ const char *gf_engine_status_line(apr_pool_t *p, const gf_type_t *t, const char 
     line = gf_status_cache_line(W->cache, t, id, user, p);
     apr_thread_mutex_unlock(W->mutex);
     return line;
+}
+
+void gf_engine_place_publish(const char *id, long place)
+{
+    gf_engine_t *W = gf_engine();
+    if (!W || !W->cache) return;
+    apr_thread_mutex_lock(W->mutex);
+    gf_status_cache_publish_place(W->cache, id, place, apr_time_now(), (apr_int32_t)getpid());
+    apr_thread_mutex_unlock(W->mutex);
+}
+
+int gf_engine_place_shared(const char *id, apr_interval_time_t own_age,
+                           apr_interval_time_t max_age, long *place)
+{
+    gf_engine_t *W = gf_engine();
+    int ok;
+    if (!W || !W->cache || !gf_engine_listening()) return 0;
+    apr_thread_mutex_lock(W->mutex);
+    ok = gf_status_cache_shared_place(W->cache, id, apr_time_now(), (apr_int32_t)getpid(),
+                                      own_age, max_age, place);
+    apr_thread_mutex_unlock(W->mutex);
+    return ok;
+}
+
+int gf_engine_status_peek(apr_pool_t *p, const gf_type_t *t, const char *id, const char *user,
+                          const char **json, apr_time_t *born, const char **line)
+{
+    gf_engine_t *W = gf_engine();
+    int hit;
+    if (!W || !W->cache || !gf_engine_listening()) return 0;
+    apr_thread_mutex_lock(W->mutex);
+    hit = gf_status_cache_peek(W->cache, t, id, user, p, json, born, line);
+    apr_thread_mutex_unlock(W->mutex);
+    return hit;
 }
 
 int gf_engine_status_line_watched(apr_pool_t *p, const gf_type_t *t, const char *line, int max,

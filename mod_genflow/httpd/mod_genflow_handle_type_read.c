@@ -26,23 +26,25 @@
 #include "core/gf_presets.h"
 #include "core/gf_limit.h"
 
-/* A queued generation's object gets when it may start: its provider's
- * limits and how long its calls took lately on this node
- * (gf_limit_wait). Unchanged when that is unknown (estimatedStartAt
- * stays null). */
-static const char *with_start_estimate(request_rec *r, const char *json, const char *place,
-                                       const char *provider)
+/* A queued generation's object with its place in line and when it may
+ * start (estimatedStartAt: from its provider's limits and how long its
+ * calls took lately on this node, gf_limit_wait; null when that is
+ * unknown), written by json-c: the same text for the same place whether
+ * this child read it or took it from another (its ETag with it). json as
+ * it was when it cannot be parsed. */
+static const char *in_line_json(request_rec *r, const char *json, long place,
+                                const char *provider)
 {
     const gf_provider_t *prov = provider ? apr_hash_get(gf_server_conf(r->server)->providers,
                                                         provider, APR_HASH_KEY_STRING) : NULL;
-    apr_interval_time_t wait;
+    apr_interval_time_t wait = -1;
     json_object *o;
     const char *out;
 
-    if (!prov) return json;
-    wait = gf_limit_wait(&prov->limit, apr_atoi64(place), gf_limits_recent_call(prov));
-    if (wait < 0 || !(o = json_tokener_parse(json))) return json;
-    json_object_object_add(o, "estimatedStartAt", json_object_new_string(
+    if (!(o = json_tokener_parse(json))) return json;
+    json_object_object_add(o, "queuePosition", json_object_new_int64(place));
+    if (prov) wait = gf_limit_wait(&prov->limit, place, gf_limits_recent_call(prov));
+    json_object_object_add(o, "estimatedStartAt", wait < 0 ? NULL : json_object_new_string(
         gf_time_rfc3339(r->pool, gf_limit_start_estimate(apr_time_now(), wait))));
     out = apr_pstrdup(r->pool, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     json_object_put(o);
@@ -80,7 +82,7 @@ static void snap_of_row(request_rec *r, const gf_dir_conf_t *dc, const char *id,
 {
     snap->json = row[0];
     snap->in_line = row[4] != NULL;
-    if (snap->in_line) snap->json = with_start_estimate(r, snap->json, row[4], row[5]);
+    if (snap->in_line) snap->json = in_line_json(r, snap->json, (long)apr_atoi64(row[4]), row[5]);
     snap->etag = gf_json_etag(r->pool, snap->json);
     snap->terminal = gf_type_is_terminal(row[1]);
     if (!snap->terminal) {
@@ -91,6 +93,40 @@ static void snap_of_row(request_rec *r, const gf_dir_conf_t *dc, const char *id,
     gf_engine_status_store(dc->type, id, user, snap->json, snap->etag, snap->born,
                            snap->in_line ? apr_time_now() + GF_TYPE_LINE_LOOK : 0,
                            snap->in_line ? row[5] : NULL, version);
+    /* The other children's watchers take this place rather than read it. */
+    gf_engine_place_publish(id, snap->in_line ? (long)apr_atoi64(row[4]) : -1);
+}
+
+/* How old a place another child read may be for a watcher here to take
+ * it: two looks, so that the children need not read in step (one reads a
+ * line each second, the others take its places). A child's own read
+ * serves it for half a look only: its cache keeps the answer for the
+ * look, and then it reads again. */
+#define SHARED_PLACE_AGE (2 * GF_TYPE_LINE_LOOK)
+
+/* The answer this child holds for generation id of user, with the place
+ * another child read lately put in (and the start estimate made again
+ * from it), kept for a look: 1, and its snapshot in snap; 0 when there is
+ * no such place (or it is no longer in line), or no answer to put it in. */
+static int take_shared_place(request_rec *r, const gf_dir_conf_t *dc, const char *id,
+                             const char *user, apr_uint64_t version, gf_type_snap_t *snap)
+{
+    const char *json, *line;
+    apr_time_t born;
+    long place;
+
+    if (!gf_engine_place_shared(id, GF_TYPE_LINE_LOOK / 2, SHARED_PLACE_AGE, &place) || place < 0
+        || !gf_engine_status_peek(r->pool, dc->type, id, user, &json, &born, &line) || !line) {
+        return 0;
+    }
+    snap->json = in_line_json(r, json, place, line);
+    snap->etag = gf_json_etag(r->pool, snap->json);
+    snap->in_line = 1;
+    snap->terminal = 0;
+    snap->born = born;
+    gf_engine_status_store(dc->type, id, user, snap->json, snap->etag, born,
+                           apr_time_now() + GF_TYPE_LINE_LOOK, line, version);
+    return 1;
 }
 
 /* How many of a line's watched generations one look reads again. */
@@ -98,9 +134,11 @@ static void snap_of_row(request_rec *r, const gf_dir_conf_t *dc, const char *id,
 
 /* A watcher's look at generation id whose answer had a place in line:
  * every generation of that line that this child's watchers look at is
- * read again with it, in one statement (GET_LINE), and kept; so a line
- * costs one read a second per child, whatever watches it. id's snapshot
- * in snap (json NULL: it is gone, or not the user's). */
+ * looked at with it. A place another child read lately is taken as it is;
+ * the rest are read in one statement (GET_LINE) and kept, and their places
+ * shared. So a line costs the node about one read a second, whatever
+ * watches it, in whichever child. id's snapshot in snap (json NULL: it is
+ * gone, or not the user's). */
 static gf_db_status_t line_snapshot(request_rec *r, const gf_dir_conf_t *dc, const char *id,
                                     const char *line, gf_type_snap_t *snap)
 {
@@ -117,18 +155,27 @@ static gf_db_status_t line_snapshot(request_rec *r, const gf_dir_conf_t *dc, con
     APR_ARRAY_PUSH(users, const char *) = r->user;
     for (i = 0; i < ids->nelts; i++) {
         const char *gid = APR_ARRAY_IDX(ids, i, const char *);
-        json_object *o = json_object_new_object();
+        const char *user = APR_ARRAY_IDX(users, i, const char *);
         apr_uint64_t *v = apr_palloc(r->pool, sizeof(*v));
+        gf_type_snap_t one;
+        json_object *o;
         *v = gf_engine_status_version(gid);
+        memset(&one, 0, sizeof(one));
+        if (take_shared_place(r, dc, gid, user, *v, &one)) {
+            if (!strcmp(gid, id) && !strcmp(user, r->user)) *snap = one;
+            continue;
+        }
         apr_hash_set(versions, gid, APR_HASH_KEY_STRING, v);
+        o = json_object_new_object();
         json_object_object_add(o, "id", json_object_new_string(gid));
-        json_object_object_add(o, "u", json_object_new_string(APR_ARRAY_IDX(users, i, const char *)));
+        json_object_object_add(o, "u", json_object_new_string(user));
         json_object_array_add(pairs, o);
     }
+    if (json_object_array_length(pairs) == 0) return GF_DB_OK;
     st = gf_db_select1(r, gf_type_label(dc, GF_SQL_GET_LINE), &rows, 1, gf_json_dump(r->pool, pairs));
     if (st != GF_DB_OK) return st;
     for (i = 0; i < rows->nrows; i++) {
-        const char *const *row = rows->rows[i];
+        const char *const *row = (const char *const *)rows->rows[i];
         const apr_uint64_t *v = apr_hash_get(versions, row[6], APR_HASH_KEY_STRING);
         gf_type_snap_t one;
         memset(&one, 0, sizeof(one));

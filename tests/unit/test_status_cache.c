@@ -196,6 +196,44 @@ START_TEST(test_line_watched)
 }
 END_TEST
 
+/* A place one process read serves the others while it is young; an old
+ * one, another id's in the slot, or none, does not. */
+START_TEST(test_shared_places)
+{
+    static gf_status_place_t places[GF_STATUS_PLACES];
+    gf_status_cache_t *a = gf_status_cache_create(test_pool, 8);
+    gf_status_cache_t *b = gf_status_cache_create(test_pool, 8);
+    apr_time_t now = apr_time_now(), one = apr_time_from_sec(1), two = apr_time_from_sec(2);
+    long place = 0;
+    const char *json, *line;
+    apr_time_t born;
+
+    ck_assert_int_eq(gf_status_cache_shared_place(b, ID1, now, 2, one, two, &place), 0);
+    gf_status_cache_share_places(a, places);
+    gf_status_cache_share_places(b, places);
+    ck_assert_int_eq(gf_status_cache_shared_place(b, ID1, now, 2, one, two, &place), 0);
+    /* Process 1 read it 1.5 s ago: another process takes it, 1 itself no
+     * longer (its own reads serve it one look). */
+    gf_status_cache_publish_place(a, ID1, 7, now - apr_time_from_msec(1500), 1);
+    ck_assert_int_eq(gf_status_cache_shared_place(b, ID1, now, 2, one, two, &place), 1);
+    ck_assert_int_eq(place, 7);
+    ck_assert_int_eq(gf_status_cache_shared_place(a, ID1, now, 1, one, two, &place), 0);
+    ck_assert_int_eq(gf_status_cache_shared_place(b, ID1, now, 2, one, apr_time_from_msec(1400),
+                                                  &place), 0);
+    ck_assert_int_eq(gf_status_cache_shared_place(b, ID2, now, 2, one, two, &place), 0);
+    gf_status_cache_publish_place(a, ID1, -1, now, 1);
+    ck_assert_int_eq(gf_status_cache_shared_place(b, ID1, now, 2, one, two, &place), 1);
+    ck_assert_int_eq(place, -1);
+    /* peek: an answer past its time is still there, with its line. */
+    gf_status_cache_put_line(a, &TYPE_A, ID2, "u", "{}", "\"p\"", 9, now - 1, "prov",
+                             gf_status_cache_version(a, ID2));
+    ck_assert_int_eq(gf_status_cache_peek(a, &TYPE_A, ID2, "u", test_pool, &json, &born, &line), 1);
+    ck_assert_str_eq(line, "prov");
+    ck_assert(born == 9);
+    ck_assert_int_eq(gf_status_cache_peek(a, &TYPE_A, ID2, "v", test_pool, &json, &born, &line), 0);
+}
+END_TEST
+
 /* Two processes of one httpd: a change one of them made (its mark) is
  * seen by the other's next get, before any notification, and refuses an
  * answer the other read before it; ids of other buckets keep theirs. */
@@ -247,6 +285,7 @@ Suite *status_cache_suite(void)
     tcase_add_test(tc, test_oversized_entry_not_cached);
     tcase_add_test(tc, test_kept_until_a_time);
     tcase_add_test(tc, test_line_watched);
+    tcase_add_test(tc, test_shared_places);
     tcase_add_test(tc, test_shared_marks_reach_the_other_processes);
     suite_add_tcase(s, tc);
     return s;
