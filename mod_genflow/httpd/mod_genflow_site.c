@@ -38,7 +38,7 @@ struct gf_site_state {
 };
 const apr_size_t gf_site_state_size = sizeof(struct gf_site_state);
 
-/* An all-zero id: the probes' generation. */
+/* A made-up generation id: the probes' streams and status reads. */
 #define PROBE_ID "00000000-0000-4000-8000-000000000000"
 
 /* ---- where a handler is mounted ------------------------------------------ */
