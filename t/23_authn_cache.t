@@ -71,65 +71,65 @@ sub events {
 
 # ---- a bcrypt user, verified once, then from the cache --------------------------
 new_log();
-is(get('/gfcache-watched/', $alice, 'alice-pw-1'), 200, 'a bcrypt user gets in');
+is(get('/gfcache-watched', $alice, 'alice-pw-1'), 200, 'a bcrypt user gets in');
 my $t = new_log();
 is(events($t, 'miss', $alice) . '/' . events($t, 'stored', $alice), '1/1',
    'the first request asked the file and stored the verification');
-is(get('/gfcache-watched/', $alice, 'alice-pw-1'), 200, 'the same user and password again');
+is(get('/gfcache-watched', $alice, 'alice-pw-1'), 200, 'the same user and password again');
 $t = new_log();
 is(events($t, 'hit', $alice) . '/' . events($t, 'miss', $alice), '1/0',
    'the second request was a hit: bcrypt did not run');
 unlike($t, qr/alice-pw-1/, 'the password is never logged');
 
 # ---- wrong passwords never use the entry ---------------------------------------
-is(get('/gfcache-watched/', $alice, 'alice-pw-X'), 401, 'a wrong password is refused after the right one was cached');
+is(get('/gfcache-watched', $alice, 'alice-pw-X'), 401, 'a wrong password is refused after the right one was cached');
 $t = new_log();
 is(events($t, 'hit', $alice) . '/' . events($t, 'miss', $alice) . '/' . events($t, 'stored', $alice),
    '0/1/0', 'the wrong password was a miss, asked the file, and nothing was stored');
-is(get('/gfcache-watched/', $alice, 'alice-pw-X'), 401, 'and it stays refused (refusals are not cached)');
+is(get('/gfcache-watched', $alice, 'alice-pw-X'), 401, 'and it stays refused (refusals are not cached)');
 
-is(get('/gfcache-watched/', $bob, 'bob-pw'), 200, 'a second user gets in');
-is(get('/gfcache-watched/', $alice, 'bob-pw'), 401, "the second user's password does not open the first user's entry");
-is(get('/gfcache-watched/', $bob, 'alice-pw-1'), 401, "nor the first user's password the second's");
+is(get('/gfcache-watched', $bob, 'bob-pw'), 200, 'a second user gets in');
+is(get('/gfcache-watched', $alice, 'bob-pw'), 401, "the second user's password does not open the first user's entry");
+is(get('/gfcache-watched', $bob, 'alice-pw-1'), 401, "nor the first user's password the second's");
 $t = new_log();
 is(events($t, 'hit', $alice) + events($t, 'hit', $bob), 0, 'neither cross attempt was a hit');
 
 # ---- a changed password file takes effect on the next request -------------------
-is(get('/gfcache-watched/', $alice, 'alice-pw-1'), 200, 'alice is cached again');
+is(get('/gfcache-watched', $alice, 'alice-pw-1'), 200, 'alice is cached again');
 new_log();
 htpasswd('-bB', '-C', '5', $file, $alice, 'alice-pw-2');
-is(get('/gfcache-watched/', $alice, 'alice-pw-1'), 401, 'the old password is refused on the very next request');
-is(get('/gfcache-watched/', $alice, 'alice-pw-2'), 200, 'and the new one works');
+is(get('/gfcache-watched', $alice, 'alice-pw-1'), 401, 'the old password is refused on the very next request');
+is(get('/gfcache-watched', $alice, 'alice-pw-2'), 200, 'and the new one works');
 $t = new_log();
 is(events($t, 'hit', $alice), 0, 'no entry made under the old file was used');
-is(get('/gfcache-watched/', $alice, 'alice-pw-2'), 200, 'the new password, again');
+is(get('/gfcache-watched', $alice, 'alice-pw-2'), 200, 'the new password, again');
 is(events(new_log(), 'hit', $alice), 1, 'is a hit now');
 
 # ---- a removed user is refused at once when the file is watched ----------------
 # The edit above voided bob's entry too: the first request stores it again.
-is(get('/gfcache-watched/', $bob, 'bob-pw') . '/' . get('/gfcache-watched/', $bob, 'bob-pw'), '200/200',
+is(get('/gfcache-watched', $bob, 'bob-pw') . '/' . get('/gfcache-watched', $bob, 'bob-pw'), '200/200',
    'bob, cached again');
 $t = new_log();
 is(events($t, 'miss', $bob) . '/' . events($t, 'hit', $bob), '1/1',
    'the edit of the file had voided his entry as well; now it is a hit');
 htpasswd('-D', $file, $bob);
-is(get('/gfcache-watched/', $bob, 'bob-pw'), 401, 'a user removed from the watched file is refused at once');
+is(get('/gfcache-watched', $bob, 'bob-pw'), 401, 'a user removed from the watched file is refused at once');
 
 # ---- without a watched file only the TTL bounds staleness (documented) ----------
-is(get('/gfcache-unwatched/', $carol, 'carol-pw'), 200, 'carol gets in where no file is watched');
+is(get('/gfcache-unwatched', $carol, 'carol-pw'), 200, 'carol gets in where no file is watched');
 htpasswd('-D', $file, $carol);
-is(get('/gfcache-unwatched/', $carol, 'carol-pw'), 200,
+is(get('/gfcache-unwatched', $carol, 'carol-pw'), 200,
    'removed from the unwatched file, carol is still let in within the TTL');
-is(get('/gfcache-watched/', $carol, 'carol-pw'), 401, 'but not in the watched location');
+is(get('/gfcache-watched', $carol, 'carol-pw'), 401, 'but not in the watched location');
 
 # ---- the TTL: after it, the file is asked again ---------------------------------
 new_log();
-is(get('/gfcache-short/', $dave, 'dave-pw'), 200, 'dave, in a location with a 3 s TTL');
-is(get('/gfcache-short/', $dave, 'dave-pw'), 200, 'and again at once');
+is(get('/gfcache-short', $dave, 'dave-pw'), 200, 'dave, in a location with a 3 s TTL');
+is(get('/gfcache-short', $dave, 'dave-pw'), 200, 'and again at once');
 $t = new_log();
 is(events($t, 'stored', $dave) . '/' . events($t, 'hit', $dave), '1/1', 'stored, then a hit');
 sleep 4;
-is(get('/gfcache-short/', $dave, 'dave-pw'), 200, 'after the TTL dave still gets in');
+is(get('/gfcache-short', $dave, 'dave-pw'), 200, 'after the TTL dave still gets in');
 $t = new_log();
 is(events($t, 'hit', $dave) . '/' . events($t, 'miss', $dave) . '/' . events($t, 'stored', $dave),
    '0/1/1', 'because the file was asked again (a miss, then stored again)');
@@ -138,7 +138,7 @@ is(events($t, 'hit', $dave) . '/' . events($t, 'miss', $dave) . '/' . events($t,
 # Several clients at once, each request on a new connection: the children
 # that answer them must all find the entry stored by whichever child
 # verified it first.
-is(get('/gfcache-watched/', $dave, 'dave-pw'), 200, 'dave in the watched location');
+is(get('/gfcache-watched', $dave, 'dave-pw'), 200, 'dave in the watched location');
 $t = new_log();
 my ($stored_pid) = $t =~ /\[pid (\d+)[^\]]*\][^\n]*genflow-cache: stored user \Q$dave\E(?![\w])/;
 my @kids;
@@ -146,7 +146,7 @@ for my $k (1 .. 4) {
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         my $bad = 0;
-        for (1 .. 10) { $bad++ if get('/gfcache-watched/', $dave, 'dave-pw') != 200 }
+        for (1 .. 10) { $bad++ if get('/gfcache-watched', $dave, 'dave-pw') != 200 }
         exit($bad ? 1 : 0);
     }
     push @kids, $pid;
