@@ -71,6 +71,10 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.clos
 PY
 }
 
+# What a cluster needs for a test or a bench to count what PostgreSQL ran
+# (pg_stat_statements; t/50_watching.t, bench/waiters): GF_PG_EXTRA_CONF.
+GF_PG_STATS="shared_preload_libraries = 'pg_stat_statements'"
+
 # gf_pg_start DATADIR PORT: a fresh cluster with trust auth on 127.0.0.1,
 # database "genflow", owned by the current user; GF_PG_EXTRA_CONF's lines
 # go into a new cluster's postgresql.conf.

@@ -22,7 +22,13 @@ use POSIX ();
 plan tests => 13;
 
 psql("SELECT genflow_create_type_table('wl-a', 'wl_a_media')");
-psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+# What PostgreSQL ran is counted by pg_stat_statements, which the suite's
+# cluster loads (GF_PG_STATS in scripts/lib.sh): without it nothing here
+# could be measured, so say so at once.
+my (undef, $pgss) = psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; "
+                         . "SELECT count(*) FROM pg_stat_statements");
+BAIL_OUT('pg_stat_statements is not loaded in the suite\'s PostgreSQL (scripts/lib.sh, GF_PG_STATS)')
+    unless $pgss;
 my $U = new_user('watching');
 
 # Three children with every thread idle, kept alive (MinSpareThreads), so
