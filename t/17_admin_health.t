@@ -8,7 +8,7 @@ use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 use LWP::UserAgent;
 
-plan tests => 30;
+plan tests => 34;
 
 my $u = new_user('adm');
 api(POST => '/api/neo-glitch/generate', user => $u, body => { prompt => 'a' });
@@ -25,6 +25,15 @@ my %admin = (user => 'admin', password => 'admin');
 $res = api(GET => "/api/admin/jobs?user=$u", %admin);
 is($res->code, 200, 'admin lists jobs');
 my $items = json_of($res)->{items};
+# The same API mounted by a <LocationMatch>: its endpoints exactly below
+# the match, nothing that only ends like one.
+is(api(GET => "/ops/admin/jobs?user=$u", %admin)->code, 200, 'a <LocationMatch> admin API lists jobs');
+ok(is_json_error(api(GET => '/ops/admin/events/jobs', %admin), 404, 'NOT_FOUND'),
+   'and answers /ops/admin/events/jobs with 404, not the jobs');
+ok(is_json_error(api(GET => '/ops/adminx/jobs', %admin), 404, 'NOT_FOUND'),
+   'nor /ops/adminx/jobs (what follows its match is no endpoint)');
+ok(is_json_error(api(GET => "/ops/admin/jobs?user=$u", user => $u), 403, 'FORBIDDEN'),
+   'a plain user gets 403 there too');
 is(scalar @$items, 3, 'all three generations of the user, across types');
 is($items->[0]{type}, 'custom-prompt', 'newest first');
 ok(!grep({ $_->{user} ne $u } @$items), 'each item names its user');

@@ -31,7 +31,7 @@ my $doc = "$FindBin::Bin/../docs/openapi.yaml";
 my @ops = GenFlowMatrix::operations($doc);
 my @creds = GenFlowMatrix::credentials();
 my @hosts_names = qw(main events vhost2);
-plan tests => @ops * @hosts_names * @creds + 1 + 10;
+plan tests => @ops * @hosts_names * @creds + 1 + 13;
 
 for my $t (qw(mx-a mx-b)) {
     (my $table = $t) =~ s/-/_/g;
@@ -268,6 +268,36 @@ Listen 127.0.0.1:$q
 </VirtualHost>
 CONF
 ok(!$ok && $out =~ /GF5101/, 'a GenFlowEventsBase naming its own virtual host: apache2 -t fails with GF5101')
+    or diag($out);
+
+# Which virtual host is the events host: one marked On; not one marked Off
+# that the URL names; one named by its ServerName alone (a proxy in front
+# on the URL's port 443).
+sub vhost_site {
+    my ($base_url, $vhost) = @_;
+    my $p = free_port();
+    return <<"CONF";
+$handlers
+<Location /api/mx-a>
+    GenFlowType mx-a
+    GenFlowEventsBase $base_url
+</Location>
+Listen 127.0.0.1:$p
+<VirtualHost 127.0.0.1:$p>
+$vhost
+</VirtualHost>
+CONF
+}
+($ok, $out) = config_test(vhost_site('https://elsewhere.example.test', 'GenFlowEventsHost On'));
+ok($ok && $out =~ /GF5103.*is an events host \(GenFlowEventsHost On\)/,
+   'GenFlowEventsHost On marks its virtual host an events host') or diag($out);
+($ok, $out) = config_test(vhost_site('https://events.example.test',
+                                     "ServerName events.example.test\nGenFlowEventsHost Off"));
+ok($ok && $out !~ /GF5103/ && $out =~ /GF5102.*names no virtual host/,
+   'GenFlowEventsHost Off keeps the host the URL names a whole API') or diag($out);
+($ok, $out) = config_test(vhost_site('https://events.example.test', 'ServerName events.example.test'));
+ok($ok && $out =~ m{GF5103.*events\.example\.test.*is an events host \(https://events\.example\.test\)},
+   'a host named by its ServerName alone, on another port (a proxy in front): the events host')
     or diag($out);
 
 ($ok, $out) = config_test("GenFlowEventsHost On\n");

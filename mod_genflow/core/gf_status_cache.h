@@ -73,8 +73,8 @@ apr_uint64_t gf_status_cache_version(const gf_status_cache_t *c, const char *id)
  * born, a time of the caller's (the running generation's start, for its
  * Retry-After). until: 0, kept until the generation changes; else only
  * until that time as well (an answer that changes without a notification,
- * such as a place in line: read again at most that often, however many
- * ask). 1 stored; 0 refused: the slot was forgotten or cleared, or its
+ * such as a place in line: read again about that often, however many
+ * ask, see GF_STATUS_CACHE_REFRESH). 1 stored; 0 refused: the slot was forgotten or cleared, or its
  * mark bumped, since version (the id's entry, if any, is dropped too: it
  * may be older than the caller's answer), or the answer is too large. */
 int gf_status_cache_put(gf_status_cache_t *c, const void *scope, const char *id,

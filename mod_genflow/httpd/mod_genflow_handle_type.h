@@ -72,9 +72,11 @@ typedef struct {
 #define GF_TYPE_LINE_LOOK apr_time_from_sec(1)
 /* The caller's generation id as the status answer: from the child's
  * cache, else one SELECT on a connection held only for it. watching: for
- * a watch's step (a stream, a long-poll, generate's wait), which may take
- * a place in line read by another watcher of this child within the last
- * GF_TYPE_LINE_LOOK; a plain read computes the place afresh. */
+ * a watch's later looks (a stream, a long-poll, generate's wait), which
+ * may take a place in line read by another watcher within the last
+ * GF_TYPE_LINE_LOOK (or by another child, two); a plain read and a
+ * watch's first look compute the place afresh, so that a watcher starts
+ * from the current place. */
 gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const char *id,
                                 int watching, gf_type_snap_t *snap);
 

@@ -70,7 +70,7 @@ static int events_step(request_rec *r, void *ctx, int woke)
 
     if (woke == 0 || (woke & GF_WOKE_CHANGE)) {
         gf_type_snap_t snap;
-        gf_db_status_t st = gf_type_snapshot(r, ev->dc, ev->id, 1, &snap);
+        gf_db_status_t st = gf_type_snapshot(r, ev->dc, ev->id, woke != 0, &snap);
         if (st != GF_DB_OK) {
             /* Mid-stream, a database outage is waited out (the backstop
              * reads again); at the start the client hears it. */

@@ -49,7 +49,7 @@ static int generate_step(request_rec *r, void *ctx, int woke)
     gf_type_snap_t snap;
     json_object *status, *out;
     const char *state;
-    gf_db_status_t st = gf_type_snapshot(r, gw->dc, gw->id, 1, &snap);
+    gf_db_status_t st = gf_type_snapshot(r, gw->dc, gw->id, woke != 0, &snap);
 
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (!snap.json) return gf_type_no_such_generation(r);

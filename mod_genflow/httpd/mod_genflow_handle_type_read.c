@@ -73,9 +73,9 @@ static gf_db_status_t with_events_url(request_rec *r, const gf_dir_conf_t *dc, c
  * which no NOTIFY of this id announces: such an answer is kept for
  * GF_TYPE_LINE_LOOK only, and for watchers only, so that however many
  * watch it (the streams and long-polls of a crowd, which all look again
- * that often), this child reads it from the database at most once in that
- * time. Its own changes (claimed, cancelled) forget it at once, as any
- * other answer's. */
+ * that often), this child reads it from the database once in that time
+ * (besides each watcher's first look, which reads it afresh). Its own
+ * changes (claimed, cancelled) forget it at once, as any other answer's. */
 static void snap_of_row(request_rec *r, const gf_dir_conf_t *dc, const char *id,
                         const char *user, const char *const *row, apr_uint64_t version,
                         gf_type_snap_t *snap)
@@ -93,8 +93,10 @@ static void snap_of_row(request_rec *r, const gf_dir_conf_t *dc, const char *id,
     gf_engine_status_store(dc->type, id, user, snap->json, snap->etag, snap->born,
                            snap->in_line ? apr_time_now() + GF_TYPE_LINE_LOOK : 0,
                            snap->in_line ? row[5] : NULL, version);
-    /* The other children's watchers take this place rather than read it. */
-    gf_engine_place_publish(id, snap->in_line ? (long)apr_atoi64(row[4]) : -1);
+    /* The other children's watchers take this place rather than read it
+     * (one that left the line is announced by its NOTIFY, which drops
+     * every child's answer of it). */
+    if (snap->in_line) gf_engine_place_publish(id, (long)apr_atoi64(row[4]));
 }
 
 /* How old a place another child read may be for a watcher here to take
@@ -136,9 +138,10 @@ static int take_shared_place(request_rec *r, const gf_dir_conf_t *dc, const char
  * every generation of that line that this child's watchers look at is
  * looked at with it. A place another child read lately is taken as it is;
  * the rest are read in one statement (GET_LINE) and kept, and their places
- * shared. So a line costs the node about one read a second, whatever
- * watches it, in whichever child. id's snapshot in snap (json NULL: it is
- * gone, or not the user's). */
+ * shared. So a line costs each child about one statement a second,
+ * whatever watches it, and a generation watched in several children is
+ * read by one of them. id's snapshot in snap (json NULL: it is gone, or not
+ * the user's). */
 static gf_db_status_t line_snapshot(request_rec *r, const gf_dir_conf_t *dc, const char *id,
                                     const char *line, gf_type_snap_t *snap)
 {
@@ -151,8 +154,11 @@ static gf_db_status_t line_snapshot(request_rec *r, const gf_dir_conf_t *dc, con
     int i;
 
     gf_engine_status_line_watched(r->pool, dc->type, line, LINE_BATCH_MAX, ids, users);
-    APR_ARRAY_PUSH(ids, const char *) = id;            /* once more if listed: harmless */
-    APR_ARRAY_PUSH(users, const char *) = r->user;
+    for (i = 0; i < ids->nelts && strcmp(APR_ARRAY_IDX(ids, i, const char *), id); i++) ;
+    if (i == ids->nelts) {                             /* r's own, unless listed */
+        APR_ARRAY_PUSH(ids, const char *) = id;
+        APR_ARRAY_PUSH(users, const char *) = r->user;
+    }
     for (i = 0; i < ids->nelts; i++) {
         const char *gid = APR_ARRAY_IDX(ids, i, const char *);
         const char *user = APR_ARRAY_IDX(users, i, const char *);
@@ -194,8 +200,9 @@ gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const c
     apr_time_t until = 0;
 
     memset(snap, 0, sizeof(*snap));
-    /* A place in line from memory is for watchers, which look again each
-     * second anyway; a plain read computes it afresh. */
+    /* A place in line from memory is for watchers' later looks, which
+     * come each second anyway; a plain read and a first look compute it
+     * afresh. */
     if (gf_engine_status_cached(r->pool, dc->type, id, r->user, &snap->json, &snap->etag,
                                  &snap->born, &until) && (!until || watching)) {
         snap->terminal = snap->born == 0;
@@ -240,7 +247,7 @@ static int status_poll_step(request_rec *r, void *ctx, int woke)
 {
     status_poll_t *poll = ctx;
     gf_type_snap_t snap;
-    gf_db_status_t st = gf_type_snapshot(r, poll->dc, poll->id, 1, &snap);
+    gf_db_status_t st = gf_type_snapshot(r, poll->dc, poll->id, woke != 0, &snap);
 
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (!snap.json) return gf_type_no_such_generation(r);
