@@ -316,6 +316,7 @@ sub watch_open {
     is($st->{total}, 90, 'each generation submitted once: no standby was sent twice or left unsent');
     is(scalar(@{ $st->{repeated} // [] }), 0, 'no prompt submitted twice');
     my $n = $passed->() - $before;
+    diag("standby: $n of 90 places passed in the child");
     cmp_ok($n, '>', 30, "places passed to their standby rows: $n of 90 calls "
                         . '(genflow_engine_events_total{event="standby"})');
     is(held_places('sitecap'), 0, 'every place given back')

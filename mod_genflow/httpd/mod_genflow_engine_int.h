@@ -158,7 +158,8 @@ typedef struct gf_hop_t {
 } gf_hop_t;
 
 /* A provider's recent times in this child (mod_genflow_engine_standby.c):
- * its calls and the standby claims for it, moving averages; touched on
+ * its calls, low (the shortest lately: when the next may end at the
+ * soonest), and the standby claims for it, a moving average; touched on
  * the loop's thread only. */
 #define GF_PACE_MAX 16
 typedef struct {
