@@ -217,9 +217,17 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
         /* The row that takes the place when this call ends, claimed
          * meanwhile (mod_genflow_engine_standby.c). */
         gf_standby_t *sb = gf_engine_standby_begin(s, hold, gf_engine_attempt_run);
-        apr_time_t t0 = apr_time_now();
+        apr_time_t t0 = apr_time_now(), until;
         const char *outcome, *code;
+        /* A call ends with its generation's deadline (the nearer of
+         * GenFlowDeadline and Cancel-After): a synchronous call under way
+         * is cut there, and the decision ends the generation. Not the
+         * submission of a job the provider keeps (submits_jobs): cut, it
+         * could be accepted there without its id here, a paid job nobody
+         * cancels; its polls are cut, and the job is cancelled. */
+        until = gf_loop_until(prov->kind->submits_jobs && !c->provider_job_id ? 0 : c->deadline);
         gf_provider_attempt(prov, job, c->provider_job_id, p, res);
+        gf_loop_until(until);
         if (APLOGdebug(s)) {
             gf_engine_row_log(s, p, APLOG_DEBUG, c, prov->name, "called", NULL, NULL);
         }

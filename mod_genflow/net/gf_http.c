@@ -240,6 +240,21 @@ static int add_header(void *baton, const char *key, const char *value)
 /* The options of one transfer, set afresh on each call: the previous
  * call ended with curl_easy_reset (gf_http_perform), which keeps only
  * connections and caches. */
+/* The request's total timeout, cut to the calling fiber's end (an
+ * attempt's deadline, gf_loop_until) when that comes first: a
+ * millisecond past it, so that the attempt's decision sees the deadline
+ * passed. */
+static long total_timeout_ms(const gf_http_request_t *req)
+{
+    long ms = req->timeout_ms > 0 ? req->timeout_ms : 60000L;
+    apr_interval_time_t left = gf_loop_left();
+    if (left >= 0) {
+        long to_end = (long)((left + 999) / 1000) + 1;
+        if (to_end < ms) ms = to_end;
+    }
+    return ms;
+}
+
 static void set_options(CURL *curl, const gf_http_request_t *req, gf_http_sink_t *sink,
                         gf_http_response_t *res, char *errbuf, addr_guard_t *guard)
 {
@@ -250,7 +265,7 @@ static void set_options(CURL *curl, const gf_http_request_t *req, gf_http_sink_t
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                      req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, total_timeout_ms(req));
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, gf_http_on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, sink);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, gf_http_on_header);

@@ -53,6 +53,7 @@ struct gf_loop_wait_t {
     void *baton;
     fiber_state_t state;
     apr_time_t wake_at;
+    apr_time_t until;          /* its waits end here (gf_loop_until); 0: never */
     CURL *easy;                /* FIBER_IO: its transfer */
     CURLcode result;
     struct gf_loop_wait_t *next;            /* in a run list or the spare list */
@@ -406,10 +407,39 @@ void gf_loop_run(gf_loop_t *l)
 
 /* ---- waits (in a fiber) ------------------------------------------------ */
 
+apr_time_t gf_loop_until(apr_time_t until)
+{
+    fiber_t *f = tl_fiber;
+    apr_time_t prev;
+    if (!f) return 0;
+    prev = f->until;
+    f->until = until;
+    return prev;
+}
+
+apr_interval_time_t gf_loop_left(void)
+{
+    fiber_t *f = tl_fiber;
+    apr_interval_time_t left;
+    if (!f || !f->until) return -1;
+    left = f->until - apr_time_now();
+    return left > 0 ? left : 0;
+}
+
 int gf_loop_sleep(apr_interval_time_t d)
 {
     fiber_t *f = tl_fiber;
-    if (d <= 0) return gf_abort_raised();
+    int cut = 0;
+    if (f && f->until) {
+        /* A millisecond past it, so that whoever looks at the clock next
+         * sees the fiber's end come. */
+        apr_interval_time_t left = f->until + apr_time_from_msec(1) - apr_time_now();
+        if (left < d) {
+            d = left;
+            cut = 1;
+        }
+    }
+    if (d <= 0) return cut || gf_abort_raised();
     if (!f) {
         apr_time_t end = apr_time_now() + d;
         for (;;) {
@@ -424,7 +454,7 @@ int gf_loop_sleep(apr_interval_time_t d)
     f->state = FIBER_TIMER;
     apr_skiplist_add(f->loop->timers, f);
     fiber_yield(f);
-    return gf_abort_raised();
+    return cut || gf_abort_raised();
 }
 
 CURLcode gf_loop_transfer(CURL *easy)

@@ -81,9 +81,22 @@ int gf_loop_transfers(gf_loop_t *loop);
 /* Is the calling code running in a fiber? */
 int gf_loop_in_fiber(void);
 
-/* Sleep for d, or less when the abort flag is raised: on a timer in a
- * fiber, else on this thread in short steps. 1 when aborted. */
+/* Sleep for d, or less when the abort flag is raised or (in a fiber) its
+ * end (gf_loop_until) comes first: on a timer in a fiber, else on this
+ * thread in short steps. 1 when aborted or cut at the fiber's end. */
 int gf_loop_sleep(apr_interval_time_t d);
+
+/* In a fiber: the time its waits end (0: never), like the abort flag but
+ * for this fiber alone: gf_loop_sleep returns 1 there, and gf_http cuts a
+ * transfer's total timeout to it. An attempt sets its generation's
+ * deadline (the nearer of GenFlowDeadline and the request's
+ * Cancel-After), so that a call under way ends with it. Returns the
+ * previous value; outside a fiber, nothing and 0. */
+apr_time_t gf_loop_until(apr_time_t until);
+
+/* The time left before the calling fiber's end (0 when it has come), or
+ * -1 when it has none or the caller is not a fiber. */
+apr_interval_time_t gf_loop_left(void);
 
 /* In a fiber: run easy's transfer on the loop's multi handle and return
  * its result (CURLE_ABORTED_BY_CALLBACK when the abort flag ended it). */

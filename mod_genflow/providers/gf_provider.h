@@ -87,6 +87,11 @@ typedef struct {
      * at every call, polls included; the others send an upload's bytes
      * once, with the submission (the engine reads it back accordingly). */
     unsigned source_pixels : 1;
+    /* A submission makes a job the provider runs and bills on its own
+     * (fal's queue, Replicate's predictions): cut short, its answer and
+     * the job's id could be lost with the job still running, so it is
+     * never cut at the attempt's end (gf_loop_until); its polls are. */
+    unsigned submits_jobs : 1;
 } gf_provider_kind_t;
 
 struct gf_provider_t {

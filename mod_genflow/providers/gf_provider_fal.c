@@ -254,4 +254,5 @@ const gf_provider_kind_t gf_provider_kind_fal = {
     .worst_attempt = fal_worst,
     .webhook_verify = fal_webhook_verify,
     .webhook_job_field = "request_id",
+    .submits_jobs = 1,
 };

@@ -25,6 +25,7 @@
 #include "image/gf_png.h"
 #include "core/gf_error.h"
 #include "net/gf_http.h"
+#include "net/gf_abort.h"
 #include "net/gf_loop.h"
 
 #define LOCAL_DEFAULT_MODEL "local-glitch-v1"
@@ -158,8 +159,9 @@ static void render(const gf_provider_t *prov, const gf_job_t *job, apr_pool_t *p
 }
 
 /* The simulated latency: aborted like a network call when the server
- * stops; in a fiber of the engine's loop it holds no thread (gf_loop.h).
- * Returns 1 when aborted. */
+ * stops, and cut like one at the attempt's end (gf_loop_until: the
+ * generation's deadline or Cancel-After); in a fiber of the engine's
+ * loop it holds no thread (gf_loop.h). Returns 1 when aborted or cut. */
 static int simulated_wait(long ms)
 {
     return gf_loop_sleep(apr_time_from_msec(ms));
@@ -167,9 +169,14 @@ static int simulated_wait(long ms)
 
 static void aborted(gf_provider_result_t *res)
 {
+    res->transient = 1;
+    if (!gf_abort_raised()) {
+        res->error_code = GF_JOB_TIMEOUT;
+        res->error_message = "the call was cut at the generation's deadline";
+        return;
+    }
     res->error_code = GF_JOB_NETWORK;
     res->error_message = "aborted: the server is stopping";
-    res->transient = 1;
 }
 
 /* Latency and simulated failures; returns 1 when the call failed. */

@@ -287,4 +287,5 @@ const gf_provider_kind_t gf_provider_kind_replicate = {
     .worst_attempt = replicate_worst,
     .webhook_verify = replicate_webhook_verify,
     .webhook_job_field = "id",
+    .submits_jobs = 1,
 };

@@ -451,6 +451,73 @@ START_TEST(abort_ends_transfers_and_timers)
 }
 END_TEST
 
+/* ---- a fiber's own end (gf_loop_until) ---------------------------------- */
+
+typedef struct {
+    int port;
+    double slept_ms, got_ms;
+    int sleep_cut, get_failed, left_ok, restored;
+} until_t;
+
+/* An attempt's deadline 150 ms away: a 20 s sleep and a transfer of a
+ * server that never answers (20 s timeout) each end at it. */
+static void fiber_until(void *baton)
+{
+    until_t *u = baton;
+    apr_pool_t *p;
+    gf_http_request_t req;
+    gf_http_response_t res;
+    apr_time_t prev;
+    double t0;
+
+    prev = gf_loop_until(apr_time_now() + apr_time_from_msec(150));
+    u->left_ok = gf_loop_left() > 0 && gf_loop_left() <= apr_time_from_msec(150);
+    t0 = mono_ms();
+    u->sleep_cut = gf_loop_sleep(apr_time_from_sec(20));
+    u->slept_ms = mono_ms() - t0;
+    gf_loop_until(apr_time_now() + apr_time_from_msec(150));
+    apr_pool_create(&p, NULL);
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = apr_psprintf(p, "http://127.0.0.1:%d/x", u->port);
+    req.timeout_ms = 20000;
+    req.allow_loopback_http = 1;
+    t0 = mono_ms();
+    gf_http_perform(p, &req, &res);
+    u->got_ms = mono_ms() - t0;
+    u->get_failed = res.error != NULL && res.transient && !res.aborted;
+    apr_pool_destroy(p);
+    gf_loop_until(prev);
+    u->restored = gf_loop_left() == -1;
+}
+
+START_TEST(until_ends_a_fibers_waits)
+{
+    hold_srv_t s;
+    until_t u;
+    pthread_t lt;
+    gf_loop_t *loop;
+
+    gf_http_global_init();
+    hold_start(&s, 0, 1);      /* never answers */
+    memset(&u, 0, sizeof(u));
+    u.port = s.port;
+    loop = loop_start(&lt, NULL);
+    ck_assert_int_eq(gf_loop_spawn(loop, fiber_until, &u), 0);
+    loop_finish(loop, lt);
+    ck_assert_int_eq(u.left_ok, 1);
+    ck_assert_int_eq(u.sleep_cut, 1);
+    ck_assert_msg(u.slept_ms >= 140 && u.slept_ms < 2000, "slept %.0f ms", u.slept_ms);
+    ck_assert_int_eq(u.get_failed, 1);
+    ck_assert_msg(u.got_ms >= 140 && u.got_ms < 2000, "transfer took %.0f ms", u.got_ms);
+    ck_assert_int_eq(u.restored, 1);
+    /* Outside a fiber: nothing. */
+    ck_assert_int_eq(gf_loop_until(apr_time_now()), 0);
+    ck_assert_int_eq(gf_loop_left(), -1);
+    hold_stop(&s);
+}
+END_TEST
+
 Suite *loop_suite(void)
 {
     Suite *s = suite_create("loop");
@@ -462,6 +529,7 @@ Suite *loop_suite(void)
     tcase_add_test(tc, await_other_threads);
     tcase_add_test(tc, blocking_work_offloaded);
     tcase_add_test(tc, abort_ends_transfers_and_timers);
+    tcase_add_test(tc, until_ends_a_fibers_waits);
     suite_add_tcase(s, tc);
     return s;
 }
