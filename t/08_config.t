@@ -50,7 +50,7 @@ my @server_cases = (
     [ 'GenFlowCORSOrigins studio.example',    qr{GenFlowCORSOrigins: origin 'studio.example' must start with http:// or https://} ],
     [ "GenFlowWebhookSecretFile $secrets/whsec", qr{GenFlowWebhookSecretFile: \Q$secrets\E/whsec: line 2: the secret must start with whsec_(?!.*MfKQ9r8)} ],
 );
-plan tests => @cases + @server_cases + 13;
+plan tests => @cases + @server_cases + 14;
 
 my $dir = tempdir(CLEANUP => 1);
 my $port = free_port();
@@ -89,14 +89,23 @@ ok($ok, 'a good configuration passes apache2 -t') or diag $out;
 sub start_fails {
     my ($file, $re) = @_;
     unlink "$dir/error_log";
-    my $rc = system("timeout 20 /usr/sbin/apache2 -f '$file' -DFOREGROUND >/dev/null 2>&1");
-    my $log = do { local $/; open my $fh, '<', "$dir/error_log" or return 0; <$fh> } // '';
+    my $rc = system("timeout 20 /usr/sbin/apache2 -f '$file' -DFOREGROUND >/dev/null 2>'$dir/stderr'");
+    # What the checks before the logs open (check_config) say goes to
+    # stderr, as apache2ctl -t prints it.
+    my $log = '';
+    for my $f ("$dir/error_log", "$dir/stderr") {
+        open my $fh, '<', $f or next;
+        local $/;
+        $log .= <$fh> // '';
+    }
     system("kill \$(cat '$dir/httpd.pid' 2>/dev/null) 2>/dev/null") if $rc == 0 || $rc >> 8 == 124;
     return $rc != 0 && ($rc >> 8) != 124 && $log =~ $re;
 }
 ok(start_fails(conf(location => 'GenFlowProviders ghost', server => ''),
                qr/GenFlowProviders names 'ghost', which no GenFlowProvider declares/),
    'an undeclared provider in a chain stops startup');
+($ok, $out) = syntax_check(conf(location => 'GenFlowProviders ghost', server => ''));
+ok(!$ok && $out =~ /GF1001.*GenFlowProviders names 'ghost'/, 'apache2 -t says so too') or diag $out;
 ok(start_fails(conf(location => '', server => 'GenFlowProvider s stability'),
                qr/provider s has no API key: add key_file=PATH or key_env=NAME/),
    'a network provider without a key stops startup');

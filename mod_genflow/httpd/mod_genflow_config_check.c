@@ -177,7 +177,7 @@ static int check_events_key(server_rec *sp, const gf_mount_t *m)
 int gf_conf_check(apr_pool_t *p, server_rec *s)
 {
     apr_array_header_t *mounts = gf_conf_mounts();
-    int i, j;
+    int i;
     server_rec *sp;
 
     /* Each declared provider that talks to a network has a key and an
@@ -200,38 +200,15 @@ int gf_conf_check(apr_pool_t *p, server_rec *s)
     if (!mounts) {
         return OK;
     }
-    /* A generation is worked with the providers of the server its request
-     * came to: a <Location> of the main server applies to every virtual
-     * host, so each of them must have what its chain names. */
+    /* Each type's providers (t->providers) and the chains' check against
+     * each server's declarations are the site's layout's, read in
+     * check_config (mod_genflow_site_chains.c). A <Location> of the main
+     * server applies to every virtual host. */
     for (i = 0; i < mounts->nelts; i++) {
         gf_mount_t *m = &APR_ARRAY_IDX(mounts, i, gf_mount_t);
-        gf_type_t *t = m->dc->type;
-        /* The providers the type's rows are made to call: those whose
-         * limits a claim of the type takes places of. */
-        if (!t->providers) t->providers = apr_hash_make(p);
-        if (!m->dc->chain) {
-            apr_hash_set(t->providers, "local", APR_HASH_KEY_STRING, "local");
-            continue;
-        }
-        for (j = 0; j < m->dc->chain->nelts; j++) {
-            const char *name = APR_ARRAY_IDX(m->dc->chain, j, gf_chain_entry_t).provider;
-            apr_hash_set(t->providers, name, APR_HASH_KEY_STRING, name);
-        }
         for (sp = s; sp; sp = sp->next) {
-            gf_server_conf_t *sc = gf_server_conf(sp);
             if (sp != m->s && m->s->is_virtual) continue;
             if (!check_events_key(sp, m)) return HTTP_INTERNAL_SERVER_ERROR;
-            for (j = 0; j < m->dc->chain->nelts; j++) {
-                gf_chain_entry_t *e = &APR_ARRAY_IDX(m->dc->chain, j, gf_chain_entry_t);
-                if (!apr_hash_get(sc->providers, e->provider, APR_HASH_KEY_STRING)) {
-                    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1001)
-                                 "%s: GenFlowProviders names '%s', which no GenFlowProvider "
-                                 "declares (built in: local)%s%s", m->where, e->provider,
-                                 sp->is_virtual ? " for the virtual host " : "",
-                                 sp->is_virtual ? sp->server_hostname : "");
-                    return HTTP_INTERNAL_SERVER_ERROR;
-                }
-            }
         }
     }
     if (!settle_storage(p, s)) return HTTP_INTERNAL_SERVER_ERROR;

@@ -39,6 +39,7 @@
 #include "httpd/mod_genflow_metrics.h"
 #include "httpd/mod_genflow_private.h"
 #include "httpd/mod_genflow_servers.h"
+#include "httpd/mod_genflow_site.h"
 #include "net/gf_abort.h"
 #include "net/gf_http.h"
 
@@ -232,7 +233,12 @@ static int work_database(const gf_database_t *e, apr_pool_t *pool, long index, i
 
 /* Rows of providers that no chain of type t names any more (written
  * under an earlier configuration): a few claims each sweep, without
- * limits; their attempts fail over to the chain's next entry. */
+ * limits; their attempts fail over to the chain's next entry. A row of a
+ * provider that some chain of the configuration does name is, unless
+ * the type's chains changed since the row was made, the engine's fault:
+ * it should have been watched (t->providers, mod_genflow_site_chains.c)
+ * and was found only by this tick; said (GF1620) and counted
+ * (genflow_engine_events_total{event="stray"}). */
 static void claim_strays(const gf_database_t *e, apr_pool_t *pool, const gf_type_t *t,
                          const char *lease_owner)
 {
@@ -240,7 +246,7 @@ static void claim_strays(const gf_database_t *e, apr_pool_t *pool, const gf_type
     char *names = apr_pstrdup(pool, gf_engine_sweep_strays(e->s, pool, t)), *last, *name;
     for (name = apr_strtok(names, "\n", &last); name && !W->stopping;
          name = apr_strtok(NULL, "\n", &last)) {
-        int polls, n;
+        int polls, n, named = gf_site_chain_named(name);
         for (polls = 0; polls < 2; polls++) {
             for (n = 0; n < GF_POLL_BATCH; n++) {
                 gf_skip_t skip;
@@ -250,6 +256,15 @@ static void claim_strays(const gf_database_t *e, apr_pool_t *pool, const gf_type
                 rc = gf_engine_claim(e, pool, t, name, polls, 0, lease_owner, &places, &skip);
                 gf_engine_unreserve(places);
                 if (rc <= 0) break;
+                if (named) {
+                    gf_metrics_engine(gf_metrics(), GF_ENGINE_STRAY);
+                    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, e->s, GF_LOGNO(1620)
+                                 "type=%s provider=%s: a row the engine did not watch was "
+                                 "claimed by the tidy sweep, though a chain of this "
+                                 "configuration names its provider: unless the type's chains "
+                                 "changed since the row was made, a bug of the module (please "
+                                 "report it with the configuration)", t->name, name);
+                }
             }
         }
     }

@@ -33,6 +33,7 @@
     X(doorbell, gf_engine_doorbell)         /* mod_genflow_engine_doorbell.c */ \
     X(duty, gf_engine_duty)                 /* mod_genflow_engine_duty.c */ \
     X(site, gf_site_state)                  /* mod_genflow_site.c */       \
+    X(site_chains, gf_site_chains_state)    /* mod_genflow_site_chains.c */ \
     X(watch, gf_watch_state)                /* mod_genflow_watch.c */      \
     X(watch_users, gf_watch_users_state)    /* mod_genflow_watch_users.c */ \
     X(discovery, gf_discovery_state)                /* mod_genflow_handle_discovery.c */

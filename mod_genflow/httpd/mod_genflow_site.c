@@ -43,12 +43,12 @@ const apr_size_t gf_site_state_size = sizeof(struct gf_site_state);
 
 /* ---- where a handler is mounted ------------------------------------------ */
 
-/* Where sec matches uri as httpd's location walk matches it (server/
- * request.c, ap_location_walk): the length of the match, or -1. A prefix
+/* As httpd's location walk matches (server/request.c, ap_location_walk).
+ * A prefix
  * matches at a segment's end; a wildcard path the whole path; a regex
  * anywhere, and what follows its match is the rest. */
-static apr_ssize_t section_match(const core_dir_config *sec, const char *uri,
-                                 const char *merged)
+apr_ssize_t gf_site_section_match(const core_dir_config *sec, const char *uri,
+                                  const char *merged)
 {
     apr_size_t len;
     if (sec->r) {
@@ -86,7 +86,7 @@ const char *gf_site_rest(request_rec *r)
         apr_ssize_t at;
         const char *rest;
         if (e->expr_handler != cd->expr_handler) continue;
-        if ((at = section_match(e, r->uri, merged)) < 0) continue;
+        if ((at = gf_site_section_match(e, r->uri, merged)) < 0) continue;
         rest = e->r ? r->uri + at : merged + at;
         /* <Location /api/quota/> is that path itself: its rest "/" is none. */
         if (!e->r && !e->d_is_fnmatch && !strcmp(rest, "/") && e->d[strlen(e->d) - 1] == '/') {
@@ -112,7 +112,7 @@ int gf_site_module_path(request_rec *r, int (*genflow_handler)(const char *name)
     for (i = 0; i < sconf->sec_url->nelts; i++) {
         core_dir_config *e = ap_get_core_module_config(sec[i]);
         gf_dir_conf_t *dc = ap_get_module_config(sec[i], &genflow_module);
-        if (section_match(e, r->uri, merged) < 0) continue;
+        if (gf_site_section_match(e, r->uri, merged) < 0) continue;
         if (dc && dc->type) typed = 1;
         if (e->expr_handler) handler = e->expr_handler;
     }
@@ -267,7 +267,7 @@ static int find_events_hosts(apr_pool_t *p, server_rec *s, int quiet)
 /* ---- the access rules, as written ---------------------------------------- */
 
 /* A <Location>, <Location ~>, <LocationMatch> section: what it matches, in
- * core_dir_config's terms, so that section_match() reads it. */
+ * core_dir_config's terms, so that gf_site_section_match() reads it. */
 static int section_of(apr_pool_t *p, const ap_directive_t *d, core_dir_config *sec)
 {
     const char *args, *word;
@@ -299,7 +299,7 @@ static int section_covers(apr_pool_t *p, const core_dir_config *sec, const char 
 {
     char *merged = apr_pstrdup(p, uri);
     ap_no2slash(merged);
-    return section_match(sec, uri, merged) >= 0;
+    return gf_site_section_match(sec, uri, merged) >= 0;
 }
 
 /* The first word of a directive's arguments, unquoted. */
@@ -472,6 +472,7 @@ int gf_site_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 
     GF_PROCESS_STATE(site)->events_hosts = NULL;
     if (find_events_hosts(pconf, s, quiet) != OK) return HTTP_INTERNAL_SERVER_ERROR;
+    if (gf_site_chains(pconf, ptemp, s, quiet) != OK) return HTTP_INTERNAL_SERVER_ERROR;
     if (quiet) return OK;
     warn_unguarded(ptemp, s, ap_conftree);
     for (sp = s->next; sp; sp = sp->next) {

@@ -16,6 +16,7 @@
 #define MOD_GENFLOW_SITE_H
 
 #include <httpd.h>
+#include <http_core.h>
 
 /* What follows the path of the <Location> (or <LocationMatch>: what
  * follows its match) whose SetHandler gave r its handler: "" for the
@@ -32,6 +33,22 @@ const char *gf_site_rest(request_rec *r);
  * whose SetHandler genflow_handler says is the module's)? Then the error
  * is the module's to answer, in JSON. */
 int gf_site_module_path(request_rec *r, int (*genflow_handler)(const char *name));
+
+/* Where a <Location>-like section sec (core's record) matches uri as
+ * httpd's location walk matches it (merged: uri with its slashes merged):
+ * the length of the match, or -1. */
+apr_ssize_t gf_site_section_match(const core_dir_config *sec, const char *uri,
+                                  const char *merged);
+
+/* check_config (mod_genflow_site_chains.c): each type's providers
+ * (t->providers), those of every chain its requests can get wherever the
+ * site wrote it; not OK (logged) when a chain names a provider its server
+ * does not declare; warns, unless quiet, about chains httpd never merges
+ * into a type's request. */
+int gf_site_chains(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, int quiet);
+
+/* Does some chain a type's request can get name provider? */
+int gf_site_chain_named(const char *provider);
 
 /* Is s an events host? */
 int gf_site_events_host(const server_rec *s);
