@@ -304,10 +304,27 @@ static void sweep_database(gf_database_t *e, apr_pool_t *pool, const char *lease
     apr_pool_clear(pool);
 }
 
+/* The rows of the providers' limits kept in the database, for every
+ * server of every database, then a round for every worker: a claim
+ * before them found no place, and the generations that came meanwhile
+ * (a server's first second) start now rather than at the next look. */
+static void ensure_places(apr_pool_t *pool)
+{
+    gf_engine_t *W = gf_engine();
+    int i, j;
+    for (j = 0; j < W->databases->nelts && !W->stopping; j++) {
+        gf_database_t *e = APR_ARRAY_IDX(W->databases, j, gf_database_t *);
+        for (i = 0; i < e->servers->nelts && !W->stopping; i++) {
+            gf_limits_ensure(APR_ARRAY_IDX(e->servers, i, gf_server_t *)->s, pool);
+            apr_pool_clear(pool);
+        }
+    }
+    gf_engine_wake_all(1);
+}
+
 /* Worker 0's sweeps, when their time has come and no other child of the
  * httpd took them (mod_genflow_engine_duty.c); a child's first sweep is
- * whole, so that its providers' places exist before its first claims.
- * The next time to ask. */
+ * whole, its providers' places made first. The next time to ask. */
 static apr_time_t sweep_if_due(apr_pool_t *pool, const char *owner, int *first)
 {
     gf_engine_t *W = gf_engine();
@@ -315,6 +332,7 @@ static apr_time_t sweep_if_due(apr_pool_t *pool, const char *owner, int *first)
     int sweep = gf_engine_duty_take(GF_DUTY_SWEEP, SWEEP_INTERVAL, &next_sweep) || *first;
     int tidy = gf_engine_duty_take(GF_DUTY_TIDY, TIDY_INTERVAL, &next_tidy) || *first;
     int j;
+    if (*first) ensure_places(pool);
     if (sweep) gf_metrics_engine(gf_metrics(), GF_ENGINE_SWEEP);
     if (sweep || tidy) {
         for (j = 0; j < W->databases->nelts && !W->stopping; j++) {
