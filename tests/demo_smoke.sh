@@ -11,6 +11,9 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$top/scripts/lib.sh"
 GF_SCRIPT=demo-smoke
 port=$(gf_free_port)
+# The events host's port too: the default (GENFLOW_PORT + 1) may be taken.
+events_port=$(gf_free_port)
+while [ "$events_port" = "$port" ]; do events_port=$(gf_free_port); done
 dir=$(mktemp -d "${TMPDIR:-/tmp}/genflow-demo-smoke.XXXXXX")
 out="$dir/out"
 extra="$dir/extra.conf"
@@ -29,7 +32,7 @@ CONF
 # A real provider's key in the environment puts it in front of `local`; with
 # no network here it fails at once and the chain falls back to local.
 GENFLOW_CLIENT_KEY=demo-smoke-dummy-key GENFLOW_CLIENT_WHSEC=$whsec \
-AIMLAPI_KEY=demo-smoke-dummy-key GENFLOW_PORT=$port GENFLOW_DEMO_DIR="$dir/state" \
+AIMLAPI_KEY=demo-smoke-dummy-key GENFLOW_PORT=$port GENFLOW_EVENTS_PORT=$events_port GENFLOW_DEMO_DIR="$dir/state" \
     GENFLOW_EXTRA_CONF="$extra" "$top/scripts/demo" >"$out" 2>&1 &
 pid=$!
 fail() { echo "demo-smoke: FAIL: $*"; cat "$out"; kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"; exit 1; }
