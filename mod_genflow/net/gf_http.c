@@ -237,9 +237,6 @@ static int add_header(void *baton, const char *key, const char *value)
     return 1;
 }
 
-/* The options of one transfer, set afresh on each call: the previous
- * call ended with curl_easy_reset (gf_http_perform), which keeps only
- * connections and caches. */
 /* The request's total timeout, cut to the calling fiber's end (an
  * attempt's deadline, gf_loop_until) when that comes first: a
  * millisecond past it, so that the attempt's decision sees the deadline
@@ -255,6 +252,9 @@ static long total_timeout_ms(const gf_http_request_t *req)
     return ms;
 }
 
+/* The options of one transfer, set afresh on each call: the previous
+ * call ended with curl_easy_reset (gf_http_perform), which keeps only
+ * connections and caches. */
 static void set_options(CURL *curl, const gf_http_request_t *req, gf_http_sink_t *sink,
                         gf_http_response_t *res, char *errbuf, addr_guard_t *guard)
 {
