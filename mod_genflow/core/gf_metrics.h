@@ -86,8 +86,8 @@ void gf_metrics_provider_cost(gf_metrics_t *m, const char *provider, double cost
 void gf_metrics_provider_call(gf_metrics_t *m, const char *provider, const char *outcome,
                               const char *code, apr_interval_time_t duration);
 
-/* A claim's result: "claimed", "empty" (nothing due), "full", "rate",
- * "paused" (the provider's gate). */
+/* A claim's result: "claimed", "empty" (nothing due), "full", "busy",
+ * "rate", "paused" (the provider's gate). */
 void gf_metrics_claim(gf_metrics_t *m, const char *result);
 
 /* What the job engine of a child did (genflow_engine_events_total{event}). */

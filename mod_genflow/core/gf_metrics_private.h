@@ -37,10 +37,11 @@ static const char *const CODES[] = {
 };
 static const char *const GEN_STATUSES[] = { "completed", "failed", "cancelled" };
 /* What a claim came to (genflow_claims_total{result}): rows taken; nothing
- * due; the provider's limits without a place, its rate's next start not
- * yet come, or paused by a 429. */
-static const char *const CLAIM_RESULTS[] = { "claimed", "empty", "full", "rate", "paused",
-                                             "other" };
+ * due; the provider's limits without a place, a free place locked by
+ * another claim for the moment, its rate's next start not yet come, or
+ * paused by a 429. */
+static const char *const CLAIM_RESULTS[] = { "claimed", "empty", "full", "busy", "rate",
+                                             "paused", "other" };
 static const char *const ENGINE_EVENTS[] = { "wake", "round", "hand_on", "doorbell", "sweep",
                                              "standby", "stray" };
 

@@ -305,7 +305,11 @@ static const char QUEUE_SQL[] =
  * holder's lease ran out is free: a killed node's calls free theirs. The
  * row locks are re-checked on the newest version of the row (READ
  * COMMITTED), so a place or a start taken by a claim that committed
- * after this statement's snapshot is not taken again. With 0 for both
+ * after this statement's snapshot is not taken again. No place it could
+ * lock, though one is free in its snapshot, is 'busy', not 'full': another
+ * claim holds that place's lock for the moment of its statement (and
+ * may take nothing: its row pick comes after the place's lock), so the
+ * answer is "ask again", not "wait for a call to end". With 0 for both
  * limits (a provider without limits, or one counted per node) only the
  * pause is read. */
 #define CLAIM_GATES(n) \
@@ -330,7 +334,11 @@ static const char QUEUE_SQL[] =
     " gate AS MATERIALIZED (SELECT CASE" \
     "   WHEN EXISTS (SELECT 1 FROM lim WHERE lim.paused_until > now()) THEN 'paused'" \
     "   WHEN a.spacing_ms > 0 AND NOT EXISTS (SELECT 1 FROM rate) THEN 'rate'" \
-    "   WHEN a.max_concurrent > 0 AND NOT EXISTS (SELECT 1 FROM place) THEN 'full'" \
+    "   WHEN a.max_concurrent > 0 AND NOT EXISTS (SELECT 1 FROM place) THEN" \
+    "    CASE WHEN " ARG("held_place") " = 0 AND EXISTS (SELECT 1 FROM genflow_provider_places s" \
+    "      WHERE s.provider = " ARG("provider") " AND s.place <= " ARG("max_concurrent") \
+    "       AND (s.generation_id IS NULL OR s.lease_until < now()))" \
+    "    THEN 'busy' ELSE 'full' END" \
     "   ELSE 'open' END AS state FROM args a),"
 
 /* The claimed rows are updated by the tuple ids their lock returned (the
@@ -379,7 +387,7 @@ static const char QUEUE_SQL[] =
 /* The claimed rows (GF_CLAIM_*: times in milliseconds since the epoch;
  * whether the row still had an owner, a rescue; the place it holds), or,
  * when none was claimed, one row that says why (GF_CLAIM_GATE: 'open' with
- * nothing due, 'full', 'rate' or 'paused', and until when in
+ * nothing due, 'full', 'busy', 'rate' or 'paused', and until when in
  * GF_CLAIM_GATE_UNTIL for the last two). */
 #define CLAIM_RESULT \
     " SELECT c.id::text, c.user_id, c.prompt, c.source_image, c.aspect_ratio, c.seed::text," \

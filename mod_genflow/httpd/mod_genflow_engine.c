@@ -132,6 +132,26 @@ void gf_engine_wake_round(gf_engine_t *W)
     apr_thread_cond_signal(W->work);
 }
 
+void gf_engine_look_again(apr_time_t at)
+{
+    gf_engine_t *W = gf_engine();
+    if (!W) return;
+    apr_thread_mutex_lock(W->mutex);
+    if (!W->look_again_at || at < W->look_again_at) W->look_again_at = at;
+    apr_thread_mutex_unlock(W->mutex);
+}
+
+apr_time_t gf_engine_take_look_again(void)
+{
+    gf_engine_t *W = gf_engine();
+    apr_time_t at;
+    apr_thread_mutex_lock(W->mutex);
+    at = W->look_again_at;
+    W->look_again_at = 0;
+    apr_thread_mutex_unlock(W->mutex);
+    return at;
+}
+
 /* A wake asks a worker to run one round more; a round takes everything it
  * can, so wakes that come while every worker already has one pending add
  * nothing: at most one is pending per worker, however many generations

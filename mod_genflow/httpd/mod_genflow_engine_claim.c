@@ -191,6 +191,40 @@ static int run_claimed_rows(const gf_database_t *e, apr_pool_t *p, const gf_type
     return worked ? 1 : trouble ? -1 : 0;
 }
 
+/* A claim whose gate said 'busy' (a free place locked by another claim's
+ * statement, which may find no row to give it) asks again, after 1 ms,
+ * then 2, 4, ... 64 (127 ms in all, without a connection held): that
+ * statement ends within milliseconds, and the place is then free or
+ * taken. Were it taken for 'full', no worker of this httpd would ask for
+ * a second (FULL_FOR, mod_genflow_limits.c). */
+#define BUSY_TRIES 8
+#define BUSY_WAIT  apr_time_from_msec(1)
+
+/* Run claim statement label; its rows, or NULL on trouble. */
+static gf_db_rows_t *claim_statement(server_rec *s, apr_pool_t *p, const char *label,
+                                     const char **args)
+{
+    apr_interval_time_t wait = BUSY_WAIT;
+    int tries;
+    for (tries = 1; ; tries++) {
+        gf_db_rows_t *rows;
+        gf_db_status_t st;
+        const char *gate;
+        ap_dbd_t *dbd = gf_db_open(p, s);
+        if (!dbd) return NULL;
+        st = gf_db_pselectv(s, p, dbd, label, &rows, GF_CLAIM_ARGS, args);
+        gf_db_close(s, dbd);
+        if (st != GF_DB_OK || rows->ncols != GF_CLAIM_COLS) return NULL;
+        gate = rows->nrows && !rows->rows[0][GF_CLAIM_ID] ? rows->rows[0][GF_CLAIM_GATE] : NULL;
+        if (!gate || strcmp(gate, "busy") || tries >= BUSY_TRIES || gf_engine_stopping()) {
+            return rows;
+        }
+        gf_metrics_claim(gf_metrics(), "busy");
+        apr_sleep(wait);
+        wait *= 2;
+    }
+}
+
 int gf_engine_claim(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t, const char *provider,
                     int polls, int hand_on, const char *lease_owner, int *places, gf_skip_t *skip)
 {
@@ -208,8 +242,6 @@ int gf_engine_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t 
     const char *args[GF_CLAIM_ARGS];
     gf_limits_gate_t g;
     gf_db_rows_t *rows;
-    gf_db_status_t st;
-    ap_dbd_t *dbd;
 
     if (want <= 0) return 0;
     /* A provider no chain of this server names any more (a row of an
@@ -234,14 +266,8 @@ int gf_engine_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t 
     args[GF_CLAIM_ARG_HELD_ID] = held ? held->id : NULL;
     args[GF_CLAIM_ARG_HELD_ATTEMPT] = apr_itoa(p, held ? held->attempt : 0);
     args[GF_CLAIM_ARG_STANDBY] = "0";
-    if (!(dbd = gf_db_open(p, s))) {
-        gf_limits_gate_close(&g, NULL, NULL);
-        return -1;
-    }
-    st = gf_db_pselectv(s, p, dbd, t->labels[polls ? GF_SQL_CLAIM_POLLS : GF_SQL_CLAIM], &rows,
-                        GF_CLAIM_ARGS, args);
-    gf_db_close(s, dbd);
-    if (st != GF_DB_OK || rows->ncols != GF_CLAIM_COLS) {
+    if (!(rows = claim_statement(s, p, t->labels[polls ? GF_SQL_CLAIM_POLLS : GF_SQL_CLAIM],
+                                 args))) {
         gf_limits_gate_close(&g, NULL, NULL);
         return -1;
     }
@@ -251,6 +277,9 @@ int gf_engine_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t 
          * round (and by the types below this one). */
         const char *gate = rows->nrows ? rows->rows[0][GF_CLAIM_GATE] : NULL;
         gf_limits_gate_close(&g, gate, rows->nrows ? rows->rows[0][GF_CLAIM_GATE_UNTIL] : NULL);
+        if (gate && !strcmp(gate, "busy")) {
+            gf_engine_look_again(apr_time_now() + GF_LIMITS_BUSY_AGAIN);
+        }
         gf_metrics_claim(gf_metrics(), !gate ? "other" : !strcmp(gate, "open") ? "empty" : gate);
         if (gate && strcmp(gate, "open")) gf_engine_claim_skip_add(skip, provider);
         return 0;

@@ -188,6 +188,8 @@ typedef struct gf_engine_t {
     int in_flight;               /* attempts launched and not landed */
     int loop_was_full;           /* a worker found no room: wake one at the next landing */
     apr_time_t worked_at;        /* a worker's round last took work (under mutex) */
+    apr_time_t look_again_at;    /* a claim's free place stayed busy: the next idle
+                                  * worker looks again then (under mutex; 0: none) */
     int max_in_flight;           /* GenFlowMaxInFlight */
     apr_thread_t *listener;
     gf_waiter_t *waiters;
@@ -219,6 +221,11 @@ void gf_engine_forget(void);
 /* The loop thread of the child's attempts (without it each attempt runs
  * on the worker that claimed it). */
 void gf_engine_start_loop(apr_pool_t *pchild, server_rec *s);
+/* A claim found a free place locked by another statement through its
+ * tries: one worker looks again at at, the next to go idle (take: the
+ * time, once, or 0). */
+void gf_engine_look_again(apr_time_t at);
+apr_time_t gf_engine_take_look_again(void);
 /* Ask one more worker for a round (the caller holds W->mutex). */
 void gf_engine_wake_round(gf_engine_t *W);
 /* Run the statements the loop's fibers handed over; 1 when there was any. */

@@ -354,11 +354,17 @@ static apr_time_t sweep_if_due(apr_pool_t *pool, const char *owner, int *first)
  * when there is work for them, join a round every 2 s while work comes
  * (a drain takes every worker) and look only now and then when none
  * came: an idle site costs a look per half second per httpd, not a
- * round per worker. */
+ * round per worker. A claim that found a free place locked by another
+ * statement through all its tries has the next idle worker ask again
+ * GF_LIMITS_BUSY_AGAIN later, whatever its number. */
 static apr_interval_time_t idle_wait(gf_engine_t *W, long index, int *look)
 {
-    apr_time_t now = apr_time_now(), next, worked_at;
+    apr_time_t now = apr_time_now(), next = gf_engine_take_look_again(), worked_at;
     *look = 0;
+    if (next) {
+        /* A claim found a free place busy: this worker asks again. */
+        return next - now > apr_time_from_msec(1) ? next - now : apr_time_from_msec(1);
+    }
     if (index <= 1) {
         next = gf_limits_next_unblock(now);
         if (next && next - now < IDLE_WAIT) {

@@ -13,7 +13,10 @@
  * gate shut (blocked_until: idle workers wake at that moment), and that
  * the provider was full (full_until: a call that ends here clears it and
  * hands its place on; it lasts a second at most, so a place freed on
- * another node is found then, by the workers' ordinary looks).
+ * another node is found then, by the workers' ordinary looks). A free
+ * place locked by another claim's statement is not full ('busy'): the
+ * claim asks again, and only a lock held longer than its tries keeps the
+ * gate shut, for GF_LIMITS_BUSY_AGAIN.
  *
  * Per node, the rules of core/gf_limit.h run on a state in shared memory,
  * so that the whole server, not each child, keeps to a provider's
@@ -436,7 +439,12 @@ void gf_limits_gate_close(gf_limits_gate_t *g, const char *state, const char *un
         }
         return;
     }
-    if (!strcmp(state, "rate") || !strcmp(state, "paused")) {
+    if (!strcmp(state, "busy")) {
+        /* A free place stayed locked through the claim's tries (a
+         * statement slower than a claim's holds it): look again soon. */
+        until = now + GF_LIMITS_BUSY_AGAIN;
+    }
+    else if (!strcmp(state, "rate") || !strcmp(state, "paused")) {
         until = until_ms ? apr_time_from_msec(apr_atoi64(until_ms)) : 0;
         /* Another claim held the gate for the moment (or it was not made
          * yet): look again very soon. */

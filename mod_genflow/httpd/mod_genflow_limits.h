@@ -88,7 +88,10 @@ void gf_limits_gate_assign(gf_limits_gate_t *g, const char *place, const char *i
 /* After the claim: the places no row took go back (per node); what the
  * claim's gate said is remembered: "open" (a row was claimed, or none was
  * due) clears a "full", and "full", "rate" or "paused" (with until in ms
- * since the epoch) keep the gate shut for a while. */
+ * since the epoch) keep the gate shut for a while, "busy" (a free place
+ * stayed locked by another statement through the claim's tries) for
+ * GF_LIMITS_BUSY_AGAIN. */
+#define GF_LIMITS_BUSY_AGAIN apr_time_from_msec(10)
 void gf_limits_gate_close(gf_limits_gate_t *g, const char *state, const char *until_ms);
 
 /* Make sure *hold is a place of prov (per node: a row whose provider is
