@@ -20,7 +20,7 @@ use LWP::UserAgent;
 use JSON::PP;
 use Time::HiRes qw(sleep time);
 
-plan tests => 33;
+plan tests => 42;
 
 my $json = JSON::PP->new;
 psql("SELECT genflow_create_type_table('ca-slow', 'ca_slow_media')");
@@ -40,6 +40,13 @@ GenFlowProvider one local latency=6000 max_concurrent=1
     GenFlowProviders rep
     GenFlowDeadline 60
     GenFlowWait 0
+</Location>
+<Location /api/health>
+    SetHandler genflow-health
+    Require all granted
+</Location>
+<Location /api/metrics>
+    SetHandler genflow-metrics
 </Location>
 <Location /api/ca-line>
     GenFlowType ca-line
@@ -146,7 +153,42 @@ ok(wait_for(sub { (status_of('ca-line', $created->{generationId} // 'none')->{er
 ok(is_json_error(call('ca-line/generate', { generationId => $created->{generationId} // 'none' }), 409,
                  'INVALID_GENERATION_STATUS'), 'and can no longer be generated');
 
-# 5. Retry with the header: the new generation carries its own deadline
+# 5. The user's cancel of a running synchronous call (the 6 s call of the
+#    one place): the status turns at once, the call is cut in the child
+#    that runs it (the place is free at once: the next in line starts
+#    within a second of the cancel, not when the 6 s are over), and
+#    nothing is charged.
+{
+    my $a = json_of(call('ca-line/generate', { prompt => 'cancelled while it runs' })) // {};
+    ok(wait_for(sub { (status_of('ca-line', $a->{generationId} // 'none')->{status} // '') eq 'processing' }, 10),
+       'a running call holds the one place');
+    my $b = json_of(call('ca-line/generate', { prompt => 'next after the cancelled one' })) // {};
+    sleep 0.5;
+    my $at = time;
+    my $res = call('ca-line/cancel/' . ($a->{generationId} // 'none'));
+    is((json_of($res) // {})->{status}, 'cancelled', 'the cancel answers cancelled at once');
+    my $sb;
+    wait_for(sub { ($sb = status_of('ca-line', $b->{generationId} // 'none'))->{startedAt} }, 10);
+    my $bound = $ENV{GENFLOW_SANITIZE_HTTPD} ? 2 : 1;
+    my $after = (psql("SELECT extract(epoch FROM started_at) FROM ca_line_media "
+                      . "WHERE id = '" . ($b->{generationId} // 'none') . "'") || 1e12) - $at;
+    cmp_ok($after, '<', $bound, sprintf('the next in line started %.2f s after the cancel: the call '
+                                        . 'was cut, its place freed', $after));
+    my $sa = status_of('ca-line', $a->{generationId} // 'none');
+    is("$sa->{status} " . ($sa->{error}{code} // ''), 'cancelled CANCELLED', 'it stays cancelled');
+    is(ledger($a->{generationId} // 'none'), "reserve:-$cost,refund:$cost", 'refunded, never charged');
+    ok(wait_for(sub { `grep -c 'cancelled during the call' '$dir/error_log'` > 0 }, 10),
+       'the child that ran it says it cut the call');
+    my $m = own_api($base, GET => '/api/metrics', user => $u)->decoded_content;
+    like($m, qr/^genflow_provider_calls_total\{provider="one",outcome="aborted",code="[^"]*"\} [1-9]/m,
+         'counted as a call cut off here (outcome aborted)');
+    my $h = json_of(own_api($base, GET => '/api/health')) // {};
+    is($h->{providers}{one}{failures}, 0, 'and not as a failure of the provider (its circuit breaker)');
+    is(terminal('ca-line', $b->{generationId} // 'none', 20)->{status}, 'completed',
+       'the next one completes');
+}
+
+# 6. Retry with the header: the new generation carries its own deadline
 #    (a minute from the retry), the old one's input otherwise.
 $res = call("ca-slow/retry/" . ($slow->{generationId} // 'none'), undef, 'Cancel-After' => '1m');
 my $retried = json_of($res) // {};
@@ -158,9 +200,9 @@ ok(wait_for(sub { (status_of('ca-slow', $retried->{generationId} // 'none')->{st
    'and it runs');
 call("ca-slow/cancel/" . ($retried->{generationId} // 'none'));
 
-# 6. Every credit is back but the one completed generation's, and no
+# 7. Every credit is back but the two completed generations', and no
 #    generation counts as active.
-ok(wait_for(sub { balance() == $before - $cost }, 20), 'the balance lost only the completed one')
-    or diag(balance() . " vs $before - $cost");
+ok(wait_for(sub { balance() == $before - 2 * $cost }, 20), 'the balance lost only the completed ones')
+    or diag(balance() . " vs $before - 2 * $cost");
 is(psql("SELECT active FROM genflow_accounts WHERE user_id = '$u'"), 0, 'no generation counts as active');
 stop_own_server($dir);

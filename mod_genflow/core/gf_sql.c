@@ -667,7 +667,9 @@ static const char COMPLETE_SQL[] =
  * provider, model, lease owner, attempt (both NULL for a cancel, which
  * needs no lease), owner (NULL for a worker). Refunds the reservation and gives back the
  * day's (and week's) allowance when the generation was created on the
- * current UTC day (week), through genflow_settle (sql/026). */
+ * current UTC day (week), through genflow_settle (sql/026). A user's
+ * cancel also says so on genflow_cancel (at its commit): the child whose
+ * attempt is calling the provider for it cuts the call. */
 static const char FAIL_SQL[] =
     "WITH args AS (SELECT %s::uuid AS id, %s::text AS status, %s::text AS error_code,"
     " %s::text AS error_message, %s::text AS provider, %s::text AS model,"
@@ -686,8 +688,11 @@ static const char FAIL_SQL[] =
     "  SELECT user_id, 'refund', estimated_cost, '{Y}', id, error_code FROM gen"
     "  RETURNING user_id, amount, generation_id),"
     " acct AS MATERIALIZED (SELECT genflow_settle(led.user_id, led.amount, gen.created_at, "
-    WAS_ACTIVE("gen") ") FROM led JOIN gen ON gen.id = led.generation_id)"
-    " SELECT " STATUS_JSON("gen") "::text, gen.provider_state FROM gen, acct";
+    WAS_ACTIVE("gen") ") FROM led JOIN gen ON gen.id = led.generation_id),"
+    " told AS MATERIALIZED (SELECT pg_notify('genflow_cancel', gen.id::text) FROM gen, args"
+    "  WHERE args.lease_owner IS NULL AND args.status = 'cancelled')"
+    " SELECT " STATUS_JSON("gen") "::text, gen.provider_state FROM gen, acct,"
+    " (SELECT count(*) FROM told) t";
 
 /* args: id, user. What a retry needs. */
 static const char INPUT_SQL[] =

@@ -52,6 +52,8 @@ void gf_engine_slot_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, co
     a->type = t;
     a->attempt = attempt;
     a->lost = 0;
+    a->cancelled = 0;
+    a->fiber = gf_loop_self();
     a->active = 1;
     a->prev = NULL;
     a->next = W->attempts;
@@ -93,6 +95,24 @@ void gf_engine_slot_end(gf_attempt_t *a)
     if (a->next) a->next->prev = a->prev;
     a->prev = a->next = NULL;
     apr_thread_mutex_unlock(W->mutex);
+}
+
+int gf_engine_cut(const char *id)
+{
+    gf_engine_t *W = gf_engine();
+    gf_attempt_t *a;
+    int n = 0;
+    if (!W || !id) return 0;
+    apr_thread_mutex_lock(W->mutex);
+    for (a = W->attempts; a; a = a->next) {
+        if (strcmp(a->id, id)) continue;
+        a->lost = a->cancelled = 1;
+        /* Registered attempts leave the list before their fiber ends. */
+        if (a->fiber) gf_loop_cut(a->fiber);
+        n++;
+    }
+    apr_thread_mutex_unlock(W->mutex);
+    return n;
 }
 
 int gf_engine_slot_lost(const gf_attempt_t *a)

@@ -219,6 +219,7 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
         gf_standby_t *sb = gf_engine_standby_begin(s, hold, gf_engine_attempt_run);
         apr_time_t t0 = apr_time_now(), until;
         const char *outcome, *code;
+        int cut;
         /* A call ends with its generation's deadline (the nearer of
          * GenFlowDeadline and Cancel-After): a synchronous call under way
          * is cut there, and the decision ends the generation. Not the
@@ -227,18 +228,21 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
          * cancels; its polls are cut, and the job is cancelled. */
         until = gf_loop_until(prov->kind->submits_jobs && !c->provider_job_id ? 0 : c->deadline);
         gf_provider_attempt(prov, job, c->provider_job_id, p, res);
+        /* Cut off here (the deadline, a cancel), not by the provider: its
+         * circuit and its call times are not told. */
+        cut = gf_loop_was_cut();
         gf_loop_until(until);
         if (APLOGdebug(s)) {
             gf_engine_row_log(s, p, APLOG_DEBUG, c, prov->name, "called", NULL, NULL);
         }
         gf_engine_standby_settle(sb, slot, hold, res, apr_time_now() - t0);
         gf_limits_done(s, prov, hold, res);
-        gf_limits_call_took(prov, apr_time_now() - t0);
+        if (!cut) gf_limits_call_took(prov, apr_time_now() - t0);
         gf_metrics_classify(res, &outcome, &code);
         gf_metrics_provider_call(gf_metrics(), prov->name,
-                                 gf_engine_aborting() ? "aborted" : outcome, code,
+                                 gf_engine_aborting() || cut ? "aborted" : outcome, code,
                                  apr_time_now() - t0);
-        called = 1;
+        called = !cut;
     }
     if (!c->provider_job_id) {
         /* A submission's result counts for the circuit (a cut-off one, or
@@ -258,6 +262,12 @@ static int left_behind(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
         gf_engine_row_log(s, p, APLOG_INFO, c, prov->name, "abandoned", NULL,
                           released ? "the server is stopping; the row is released for another "
                           "worker" : "the server is stopping");
+        return 1;
+    }
+    if (slot->cancelled) {
+        gf_engine_row_log(s, p, APLOG_INFO, c, prov->name, "stale", NULL,
+                          "cancelled during the call: the call was cut (or never made) and "
+                          "its result dropped");
         return 1;
     }
     if (gf_engine_slot_lost(slot)) {
@@ -321,7 +331,11 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
         default: break;
         }
         fill_job(s, p, c, entry, prov, &ab, &job);
-        call_provider(s, p, c, prov, &job, slot, hold, probe, &res);
+        /* Cancelled since its claim (a standby that waited for its place):
+         * no call. */
+        if (!gf_engine_slot_lost(slot)) {
+            call_provider(s, p, c, prov, &job, slot, hold, probe, &res);
+        }
         if (left_behind(s, p, c, prov, slot)) return 1;
     }
     apr_generate_random_bytes((unsigned char *)&rnd, sizeof(rnd));

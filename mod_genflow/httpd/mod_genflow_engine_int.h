@@ -47,6 +47,9 @@ typedef struct gf_attempt_t {
     int attempt;
     volatile int active;
     volatile int lost;           /* the lease is gone: write nothing */
+    volatile int cancelled;      /* lost to its user's cancel (gf_engine_cut) */
+    gf_loop_wait_t *fiber;       /* the fiber it runs in (gf_engine_cut ends its
+                                  * waits); NULL on a worker */
     /* The place of its provider's limits kept in the database that the
      * attempt calls under (place_id empty: none): its holder, the attempt
      * that claimed it (this one, or one before it in the child that
@@ -66,6 +69,11 @@ void gf_engine_slot_place_set(gf_attempt_t *a, apr_time_t until);
 apr_time_t gf_engine_slot_place_until(gf_attempt_t *a);
 void gf_engine_slot_end(gf_attempt_t *a);
 int gf_engine_slot_lost(const gf_attempt_t *a);
+/* Its user cancelled generation id (the listener heard genflow_cancel):
+ * each of its attempts running in this child is lost and its fiber cut
+ * (gf_loop_cut): a call under way ends now, its result dropped, its place
+ * free for the next. How many there were. */
+int gf_engine_cut(const char *id);
 
 /* mod_genflow_engine_attempt.c: one attempt of one claimed generation */
 typedef struct {

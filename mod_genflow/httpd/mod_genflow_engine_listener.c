@@ -234,7 +234,8 @@ static PGconn *listener_connect(apr_pool_t *p, const gf_database_t *e, int *warn
         return NULL;
     }
     {
-        PGresult *res = PQexec(conn, "LISTEN genflow_work; LISTEN genflow_change");
+        PGresult *res = PQexec(conn, "LISTEN genflow_work; LISTEN genflow_change; "
+                                     "LISTEN genflow_cancel");
         int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         PQclear(res);
         if (!ok) {
@@ -330,6 +331,11 @@ static void hear(gf_engine_t *W, PGconn **conn, const gf_database_t *e)
         else if (!strcmp(note->relname, "genflow_change")) {
             /* "*": rows were deleted (sql/012); any id may be gone. */
             gf_engine_heard(strcmp(note->extra, "*") ? note->extra : NULL);
+        }
+        else if (!strcmp(note->relname, "genflow_cancel")) {
+            /* A user cancelled it (FAIL, core/gf_sql.c): a call of it
+             * under way here is cut. */
+            gf_engine_cut(note->extra);
         }
         PQfreemem(note);
     }

@@ -6,6 +6,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <apr_atomic.h>
 #include <apr_skiplist.h>
 
 #include "net/gf_abort.h"
@@ -54,6 +55,9 @@ struct gf_loop_wait_t {
     fiber_state_t state;
     apr_time_t wake_at;
     apr_time_t until;          /* its waits end here (gf_loop_until); 0: never */
+    volatile apr_uint32_t cut; /* gf_loop_cut: its waits end now, and every later one */
+    int cut_listed;            /* on the loop's cut list (under lock) */
+    struct gf_loop_wait_t *cut_next;
     CURL *easy;                /* FIBER_IO: its transfer */
     CURLcode result;
     struct gf_loop_wait_t *next;            /* in a run list or the spare list */
@@ -78,6 +82,7 @@ struct gf_loop_t {
     pthread_mutex_t lock;
     fiber_t *incoming, **incoming_tail;   /* new or woken, in order */
     int stopping;
+    fiber_t *cuts;             /* cut since the loop last looked (cut_next) */
     volatile int live;         /* fibers queued or alive */
     volatile int transfers;    /* FIBER_IO fibers */
     void *fake_stack;          /* AddressSanitizer's view of the loop's stack */
@@ -196,10 +201,15 @@ static void fiber_start(gf_loop_t *l, fiber_t *f)
 static void fiber_free(gf_loop_t *l, fiber_t *f)
 {
     stack_give(l, f);
-    free(f);
     pthread_mutex_lock(&l->lock);
+    if (f->cut_listed) {
+        fiber_t **at = &l->cuts;
+        while (*at && *at != f) at = &(*at)->cut_next;
+        if (*at) *at = f->cut_next;
+    }
     l->live--;
     pthread_mutex_unlock(&l->lock);
+    free(f);
 }
 
 /* Run f (start or resume it) and free it if it ended. */
@@ -329,11 +339,35 @@ static void io_done(gf_loop_t *l, fiber_t *f, CURLcode rc, fiber_t ***tail)
     *tail = &f->next;
 }
 
+/* The waits of the fibers cut since the last look (cut, taken off the
+ * loop's list) end: a transfer is taken off the multi handle (its
+ * connection closed), a timer ends. A fiber that awaits another thread's
+ * wake, or is about to run, is left alone: its next wait ends at once.
+ * On the loop thread, where fibers end: none of them is gone. */
+static void end_cut_waits(gf_loop_t *l, fiber_t *cut, fiber_t ***tail)
+{
+    while (cut) {
+        fiber_t *f = cut;
+        cut = f->cut_next;
+        f->cut_next = NULL;
+        if (f->state == FIBER_IO) {
+            io_done(l, f, CURLE_OPERATION_TIMEDOUT, tail);
+        }
+        else if (f->state == FIBER_TIMER) {
+            apr_skiplist_remove(l->timers, f, NULL);
+            f->state = f->map ? FIBER_READY : FIBER_NEW;
+            f->next = NULL;
+            **tail = f;
+            *tail = &f->next;
+        }
+    }
+}
+
 /* Collect the fibers to run now: woken or new ones from other threads,
  * ended transfers, due timers; every waiter when the abort flag is up. */
 static fiber_t *loop_collect(gf_loop_t *l, int *stop)
 {
-    fiber_t *run = NULL, **tail = &run, *f;
+    fiber_t *run = NULL, **tail = &run, *f, *cuts;
     CURLMsg *msg;
     int left, running, aborting = gf_abort_raised();
     apr_time_t now = apr_time_now();
@@ -346,6 +380,9 @@ static fiber_t *loop_collect(gf_loop_t *l, int *stop)
         l->incoming_tail = &l->incoming;
     }
     *stop = l->stopping && l->live == 0;
+    cuts = l->cuts;
+    l->cuts = NULL;
+    for (f = cuts; f; f = f->cut_next) f->cut_listed = 0;
     pthread_mutex_unlock(&l->lock);
 
     curl_multi_perform(l->multi, &running);
@@ -363,6 +400,7 @@ static fiber_t *loop_collect(gf_loop_t *l, int *stop)
          * removing an unfinished transfer closes its connection. */
         while (l->io) io_done(l, l->io, CURLE_ABORTED_BY_CALLBACK, &tail);
     }
+    if (!aborting) end_cut_waits(l, cuts, &tail);
     while ((f = apr_skiplist_peek(l->timers)) != NULL && (aborting || f->wake_at <= now)) {
         apr_skiplist_pop(l->timers, NULL);
         /* A fiber that never got a stack starts again from the top. */
@@ -417,10 +455,37 @@ apr_time_t gf_loop_until(apr_time_t until)
     return prev;
 }
 
+gf_loop_wait_t *gf_loop_self(void)
+{
+    return tl_fiber;
+}
+
+void gf_loop_cut(gf_loop_wait_t *f)
+{
+    gf_loop_t *l = f->loop;
+    pthread_mutex_lock(&l->lock);
+    if (!apr_atomic_read32(&f->cut)) {
+        apr_atomic_set32(&f->cut, 1);
+        f->cut_next = l->cuts;
+        l->cuts = f;
+        f->cut_listed = 1;
+    }
+    pthread_mutex_unlock(&l->lock);
+    curl_multi_wakeup(l->multi);
+}
+
+int gf_loop_was_cut(void)
+{
+    fiber_t *f = tl_fiber;
+    if (!f) return 0;
+    return apr_atomic_read32(&f->cut) || (f->until && apr_time_now() >= f->until);
+}
+
 apr_interval_time_t gf_loop_left(void)
 {
     fiber_t *f = tl_fiber;
     apr_interval_time_t left;
+    if (f && apr_atomic_read32(&f->cut)) return 0;
     if (!f || !f->until) return -1;
     left = f->until - apr_time_now();
     return left > 0 ? left : 0;
@@ -430,6 +495,7 @@ int gf_loop_sleep(apr_interval_time_t d)
 {
     fiber_t *f = tl_fiber;
     int cut = 0;
+    if (f && apr_atomic_read32(&f->cut)) return 1;
     if (f && f->until) {
         /* A millisecond past it, so that whoever looks at the clock next
          * sees the fiber's end come. */
@@ -454,7 +520,7 @@ int gf_loop_sleep(apr_interval_time_t d)
     f->state = FIBER_TIMER;
     apr_skiplist_add(f->loop->timers, f);
     fiber_yield(f);
-    return cut || gf_abort_raised();
+    return cut || apr_atomic_read32(&f->cut) || gf_abort_raised();
 }
 
 CURLcode gf_loop_transfer(CURL *easy)
@@ -463,6 +529,7 @@ CURLcode gf_loop_transfer(CURL *easy)
     gf_loop_t *l;
 
     if (!f) return CURLE_FAILED_INIT;
+    if (apr_atomic_read32(&f->cut)) return CURLE_OPERATION_TIMEDOUT;
     l = f->loop;
     curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)(void *)f);
     if (curl_multi_add_handle(l->multi, easy) != CURLM_OK) return CURLE_FAILED_INIT;

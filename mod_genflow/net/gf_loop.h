@@ -94,9 +94,26 @@ int gf_loop_sleep(apr_interval_time_t d);
  * previous value; outside a fiber, nothing and 0. */
 apr_time_t gf_loop_until(apr_time_t until);
 
-/* The time left before the calling fiber's end (0 when it has come), or
- * -1 when it has none or the caller is not a fiber. */
+/* The time left before the calling fiber's end (0 when it has come or
+ * the fiber was cut), or -1 when it has none or the caller is not a
+ * fiber. */
 apr_interval_time_t gf_loop_left(void);
+
+/* The calling fiber, as a handle for gf_loop_cut (NULL outside a fiber). */
+gf_loop_wait_t *gf_loop_self(void);
+
+/* Any thread: fiber f's end comes now, as if its gf_loop_until had
+ * passed: a transfer under way ends (CURLE_OPERATION_TIMEDOUT, its
+ * connection closed), a gf_loop_sleep returns 1, and every later wait of
+ * f ends at once (a gf_loop_await still waits for its wake). The caller
+ * makes sure f has not ended (the engine cuts only attempts in its
+ * registry, which leave it before their fiber ends). */
+void gf_loop_cut(gf_loop_wait_t *f);
+
+/* In a fiber: was it cut, or has its end (gf_loop_until) come? Then a
+ * call that just ended was cut off by the fiber's end, not by the other
+ * side. 0 outside a fiber. */
+int gf_loop_was_cut(void);
 
 /* In a fiber: run easy's transfer on the loop's multi handle and return
  * its result (CURLE_ABORTED_BY_CALLBACK when the abort flag ended it). */

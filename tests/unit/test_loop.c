@@ -518,6 +518,103 @@ START_TEST(until_ends_a_fibers_waits)
 }
 END_TEST
 
+/* ---- a fiber cut from another thread (gf_loop_cut) ----------------------- */
+
+typedef struct {
+    int port;
+    gf_loop_wait_t *volatile sleeper, *volatile getter;
+    double slept_ms, got_ms;
+    int sleep_cut, get_failed, was_cut_sleep, was_cut_get, after_cut, left_zero;
+    int other_cut, other_was_cut;
+} cut_t;
+
+/* Sleeps 20 s unless cut. */
+static void fiber_cut_sleep(void *baton)
+{
+    cut_t *c = baton;
+    double t0 = mono_ms();
+    c->sleeper = gf_loop_self();
+    c->sleep_cut = gf_loop_sleep(apr_time_from_sec(20));
+    c->slept_ms = mono_ms() - t0;
+    c->was_cut_sleep = gf_loop_was_cut();
+    /* Every later wait ends at once. */
+    t0 = mono_ms();
+    c->after_cut = gf_loop_sleep(apr_time_from_sec(20)) == 1 && mono_ms() - t0 < 1000;
+    c->left_zero = gf_loop_left() == 0;
+}
+
+/* A transfer of a server that never answers (20 s timeout) unless cut. */
+static void fiber_cut_get(void *baton)
+{
+    cut_t *c = baton;
+    apr_pool_t *p;
+    gf_http_request_t req;
+    gf_http_response_t res;
+    double t0;
+
+    apr_pool_create(&p, NULL);
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = apr_psprintf(p, "http://127.0.0.1:%d/x", c->port);
+    req.timeout_ms = 20000;
+    req.allow_loopback_http = 1;
+    c->getter = gf_loop_self();
+    t0 = mono_ms();
+    gf_http_perform(p, &req, &res);
+    c->got_ms = mono_ms() - t0;
+    c->get_failed = res.error != NULL && res.transient && !res.aborted;
+    c->was_cut_get = gf_loop_was_cut();
+    apr_pool_destroy(p);
+}
+
+/* Not cut: its 300 ms sleep runs out. */
+static void fiber_not_cut(void *baton)
+{
+    cut_t *c = baton;
+    c->other_cut = gf_loop_sleep(apr_time_from_msec(300));
+    c->other_was_cut = gf_loop_was_cut();
+}
+
+START_TEST(cut_ends_a_fibers_waits_from_another_thread)
+{
+    hold_srv_t s;
+    cut_t c;
+    pthread_t lt;
+    gf_loop_t *loop;
+    double t0;
+
+    gf_http_global_init();
+    hold_start(&s, 0, 1);      /* never answers */
+    memset(&c, 0, sizeof(c));
+    c.port = s.port;
+    c.other_cut = c.other_was_cut = -1;
+    loop = loop_start(&lt, NULL);
+    ck_assert_int_eq(gf_loop_spawn(loop, fiber_cut_sleep, &c), 0);
+    ck_assert_int_eq(gf_loop_spawn(loop, fiber_cut_get, &c), 0);
+    ck_assert_int_eq(gf_loop_spawn(loop, fiber_not_cut, &c), 0);
+    while (!c.sleeper || !c.getter || s.open_now < 1) usleep(2000);
+    t0 = mono_ms();
+    gf_loop_cut(c.sleeper);
+    gf_loop_cut(c.getter);
+    gf_loop_cut(c.getter);     /* twice: no harm */
+    loop_finish(loop, lt);
+    ck_assert_msg(mono_ms() - t0 < 2000, "the cut took %.0f ms", mono_ms() - t0);
+    ck_assert_int_eq(c.sleep_cut, 1);
+    ck_assert_int_eq(c.was_cut_sleep, 1);
+    ck_assert_int_eq(c.after_cut, 1);
+    ck_assert_int_eq(c.left_zero, 1);
+    ck_assert_int_eq(c.get_failed, 1);
+    ck_assert_int_eq(c.was_cut_get, 1);
+    ck_assert_msg(c.got_ms < 2000, "transfer took %.0f ms", c.got_ms);
+    ck_assert_int_eq(c.other_cut, 0);
+    ck_assert_int_eq(c.other_was_cut, 0);
+    /* Outside a fiber: nothing. */
+    ck_assert_ptr_null(gf_loop_self());
+    ck_assert_int_eq(gf_loop_was_cut(), 0);
+    hold_stop(&s);
+}
+END_TEST
+
 Suite *loop_suite(void)
 {
     Suite *s = suite_create("loop");
@@ -530,6 +627,7 @@ Suite *loop_suite(void)
     tcase_add_test(tc, blocking_work_offloaded);
     tcase_add_test(tc, abort_ends_transfers_and_timers);
     tcase_add_test(tc, until_ends_a_fibers_waits);
+    tcase_add_test(tc, cut_ends_a_fibers_waits_from_another_thread);
     suite_add_tcase(s, tc);
     return s;
 }
