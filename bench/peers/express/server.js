@@ -16,7 +16,9 @@
 // PGHOST PGPORT PGDATABASE PGUSER (node-postgres reads them), HTPASSWD,
 // GET_SQL_FILE, BASE (/api/neo-glitch), TYPE (neo-glitch), TABLE
 // (neo_glitch_media), COST, MAX_RETRIES, CHAIN, DEADLINE_SECS,
-// STARTING_CREDITS, DAILY_LIMIT; WORKERS (processes, default
+// STARTING_CREDITS, DAILY_LIMIT; EVENTS_BASE and EVENTS_KEY_FILE (the events
+// host and its GenFlowEventsSecretFile: the answers' eventsUrl carries a
+// token signed as the module signs it); WORKERS (processes, default
 // one per core, as httpd uses every core too; each has its own pool of 20).
 const cluster = require('cluster');
 const os = require('os');
@@ -52,6 +54,26 @@ const DEADLINE_SECS = parseInt(env('DEADLINE_SECS', '120'), 10);
 const STARTING_CREDITS = parseInt(env('STARTING_CREDITS', '50'), 10);
 const DAILY_LIMIT = parseInt(env('DAILY_LIMIT', '100'), 10);
 const PROMPT_MAX = 2000, PRESET_MAX = 64, URL_MAX = 2048, SEED_MAX = 4294967294;
+
+// Where a generation's stream is, as the module says it (eventsUrl): on
+// the events host, with a token of the reader's (HMAC-SHA256 of the type,
+// id, user and expiry under the first key of the secret file, valid to
+// the end of the day after tomorrow, UTC), else the path on this host.
+const EVENTS_BASE = env('EVENTS_BASE', '');
+const EVENTS_KEY = (() => {
+  const f = env('EVENTS_KEY_FILE', '');
+  if (!f) return '';
+  return fs.readFileSync(f, 'utf8').split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('#')) || '';
+})();
+const b64url = (buf) => buf.toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+function eventsUrl(id, user) {
+  const path = BASE + '/events/' + id;
+  if (!EVENTS_BASE || !EVENTS_KEY) return path;
+  const expiry = String((Math.floor(Date.now() / 86400000) + 2) * 86400);
+  const mac = crypto.createHmac('sha256', EVENTS_KEY)
+    .update(`genflow-events-v1\n${TYPE}\n${id}\n${user}\n${expiry}`).digest();
+  return `${EVENTS_BASE}${path}?token=${expiry}.${b64url(Buffer.from(user))}.${b64url(mac)}`;
+}
 
 // apr_dbd placeholders (%s, %d) → $1, $2, ...
 const toDollar = (sql) => { let n = 0; return sql.replace(/%[sd]/g, () => '$' + (++n)); };
@@ -116,7 +138,8 @@ app.get(BASE + '/status/:id', async (req, res) => {
     return sendError(res, 500, 'INTERNAL_ERROR', 'internal error; see the server log');
   }
   if (r.rows.length === 0) return sendError(res, 404, 'GENERATION_NOT_FOUND', NOT_FOUND_MSG);
-  const [json, state, ageMs] = r.rows[0];
+  const [row, state, ageMs] = r.rows[0];
+  const json = row.replace(/\s*$/, '').slice(0, -1) + ',"eventsUrl":' + JSON.stringify(eventsUrl(id, req.user)) + '}';
   if (!terminal(state)) {
     res.set('Retry-After', String(Math.min(10, 1 + Math.floor(Math.floor(Number(ageMs) / 1000) / 5))));
   }
@@ -355,7 +378,8 @@ app.post(BASE + '/create', express.json({ limit: '64kb', strict: false }), async
   const url = BASE + '/status/' + id;
   res.set('Location', url);
   sendJson(res, 201, JSON.stringify({ generationId: id, type: TYPE, status: 'pending',
-    estimatedCost: row[0], prompt: row[1], createdAt: row[2], statusUrl: url }));
+    estimatedCost: row[0], prompt: row[1], createdAt: row[2], statusUrl: url,
+    eventsUrl: eventsUrl(id, req.user) }));
 });
 
 app.use((err, req, res, next) => {

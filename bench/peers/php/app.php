@@ -59,6 +59,25 @@ function positional(string $sql): string
     return preg_replace('/%[sd]/', '?', $sql);
 }
 
+/* Where a generation's stream is, as the module says it (eventsUrl): on
+ * the events host, with a token of the reader's (HMAC-SHA256 of the type,
+ * id, user and expiry under the first key of the secret file, valid to
+ * the end of the day after tomorrow, UTC), else the path on this host. */
+function b64url(string $bytes): string
+{
+    return rtrim(strtr(base64_encode($bytes), '+/', '-_'), '=');
+}
+
+function events_url(array $conf, string $id, string $user): string
+{
+    $path = $conf['base'] . '/events/' . $id;
+    if (($conf['events_base'] ?? '') === '' || ($conf['events_key'] ?? '') === '') return $path;
+    $expiry = (string)((intdiv(time(), 86400) + 2) * 86400);
+    $mac = hash_hmac('sha256', "genflow-events-v1\n{$conf['type']}\n$id\n$user\n$expiry",
+                     $conf['events_key'], true);
+    return $conf['events_base'] . $path . '?token=' . $expiry . '.' . b64url($user) . '.' . b64url($mac);
+}
+
 function status(array $conf, string $user, string $id): void
 {
     if (!preg_match('/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/', $id)) {
@@ -73,6 +92,8 @@ function status(array $conf, string $user, string $id): void
         return;
     }
     [$json, $state, $age_ms] = $row;
+    $json = substr(rtrim($json), 0, -1) . ',"eventsUrl":'
+        . json_encode(events_url($conf, $id, $user), JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE) . '}';
     if (!in_array($state, ['completed', 'failed', 'cancelled'], true)) {
         header('Retry-After: ' . min(10, 1 + intdiv(intdiv((int)$age_ms, 1000), 5)));
     }
@@ -276,6 +297,7 @@ function create(array $conf, string $user): void
     send_json(201, json_encode([
         'generationId' => $id, 'type' => $conf['type'], 'status' => 'pending',
         'estimatedCost' => (int)$row[0], 'prompt' => $row[1], 'createdAt' => $row[2], 'statusUrl' => $url,
+        'eventsUrl' => events_url($conf, $id, $user),
     ], JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE));
 }
 
