@@ -31,7 +31,7 @@ use MIME::Base64 qw(encode_base64url);
 use File::Temp qw(tempfile);
 use Time::HiRes qw(time sleep);
 
-plan tests => 31;
+plan tests => 35;
 
 for my $t (qw(eh-a eh-b)) {
     (my $table = $t) =~ s/-/_/g;
@@ -68,6 +68,10 @@ GenFlowEventsSecretFile "$secret_file"
 </Location>
 <Location /api/eh-b>
     GenFlowType eh-b
+    GenFlowProviders local
+</Location>
+<Location /api/eh-a2>
+    GenFlowType eh-a
     GenFlowProviders local
 </Location>
 <Location /api/health>
@@ -137,6 +141,36 @@ like(json($g)->{eventsUrl} // '', qr{^http://127\.0\.0\.1:$ep/api/eh-a/events/},
 my $b = create('eh-b');
 is($b->{eventsUrl}, "/api/eh-b/events/$b->{generationId}",
    'without GenFlowEventsBase: the path on the same host');
+
+# ---- the answer each child keeps dressed for its reader ---------------------------
+# A child keeps a status answer with its reader's eventsUrl (the token's
+# HMAC and the ETag's hash made once, not per read), under what the URL
+# depends on: the same type read through another mount (no events host)
+# names its own URL, and the first mount's answers, read again in turn
+# across both children, never take the other's; the token is the one the
+# documented form gives; its ETag answers 304.
+{
+    my $exp = (int(time / 86400) + 2) * 86400;
+    my $tok_url = "http://127.0.0.1:$ep/api/eh-a/events/$id?token=" . token('eh-a', $id, $U, $exp);
+    my (%urls, %etags, $bad);
+    for my $i (1 .. 8) {
+        for my $mount (qw(eh-a eh-a2)) {
+            my $r = call(GET => "/api/$mount/status/$id");
+            my $u = json($r)->{eventsUrl} // '';
+            $urls{$mount}{$u}++;
+            $etags{$mount}{$r->header('ETag') // ''}++;
+        }
+    }
+    is(join(' ', sort keys %{ $urls{'eh-a'} }), $tok_url,
+       'read 8 times through its events mount: the token of the documented form, every time');
+    is(join(' ', sort keys %{ $urls{'eh-a2'} }), "/api/eh-a2/events/$id",
+       'read between them through another mount: its own path, every time');
+    my ($ea) = keys %{ $etags{'eh-a'} };
+    ok(keys %{ $etags{'eh-a'} } == 1 && keys %{ $etags{'eh-a2'} } == 1 && $ea ne (keys %{ $etags{'eh-a2'} })[0],
+       'one ETag per mount, the ETag of the answer as sent');
+    is(call(GET => "/api/eh-a/status/$id", headers => { 'If-None-Match' => $ea })->code, 304,
+       'which a reader sends back for a 304');
+}
 
 # ---- the events host ----------------------------------------------------------
 my ($res, $ev) = first_event($s->{eventsUrl}, Origin => 'https://studio.example');

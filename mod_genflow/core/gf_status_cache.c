@@ -12,6 +12,8 @@ typedef struct {
     const void *scope;          /* NULL: the slot is empty */
     char *id, *user, *json, *etag;   /* one malloc'd block, id first */
     char *line;                 /* in the block too: the line it waits in, or NULL */
+    char *dress, *dressed, *dressed_etag; /* one malloc'd block, dress first, or NULL:
+                                  * the answer as one reader's was sent */
     apr_time_t born, until;
     apr_time_t refresh;         /* past until: when a get was sent to read it again */
     apr_uint32_t mark;          /* its bucket's shared mark when it was read */
@@ -46,10 +48,14 @@ static apr_uint32_t mark_of(const gf_status_cache_t *c, const char *id)
     return apr_atomic_read32(&c->marks[hash_of(id) % GF_STATUS_MARKS]);
 }
 
+static entry_t *entry_of(gf_status_cache_t *c, const void *scope, const char *id,
+                         const char *user);
+
 static void drop(gf_status_cache_t *c, entry_t *e)
 {
     if (!e->scope) return;
     free(e->id);
+    free(e->dress);
     memset(e, 0, sizeof(*e));
     c->count--;
 }
@@ -73,6 +79,14 @@ gf_status_cache_t *gf_status_cache_create(apr_pool_t *p, apr_size_t slots)
 int gf_status_cache_get(gf_status_cache_t *c, const void *scope, const char *id,
                         const char *user, apr_pool_t *p, const char **json, const char **etag,
                         apr_time_t *born, apr_time_t *until)
+{
+    return gf_status_cache_get_dressed(c, scope, id, user, NULL, p, json, etag, born, until);
+}
+
+int gf_status_cache_get_dressed(gf_status_cache_t *c, const void *scope, const char *id,
+                                const char *user, const char *dress, apr_pool_t *p,
+                                const char **json, const char **etag, apr_time_t *born,
+                                apr_time_t *until)
 {
     entry_t *e = &c->slots[slot_of(c, id)];
     if (!e->scope || e->scope != scope || strcmp(e->id, id) || strcmp(e->user, user)) {
@@ -98,10 +112,33 @@ int gf_status_cache_get(gf_status_cache_t *c, const void *scope, const char *id,
         drop(c, e);
         return 0;
     }
-    *json = apr_pstrdup(p, e->json);
-    *etag = apr_pstrdup(p, e->etag);
     if (born) *born = e->born;
     if (until) *until = e->until;
+    if (dress && e->dress && !strcmp(e->dress, dress)) {
+        *json = apr_pstrdup(p, e->dressed);
+        *etag = apr_pstrdup(p, e->dressed_etag);
+        return 2;
+    }
+    *json = apr_pstrdup(p, e->json);
+    *etag = apr_pstrdup(p, e->etag);
+    return 1;
+}
+
+int gf_status_cache_dress(gf_status_cache_t *c, const void *scope, const char *id,
+                          const char *user, const char *base_etag, const char *dress,
+                          const char *json, const char *etag)
+{
+    entry_t *e = entry_of(c, scope, id, user);
+    size_t ld = strlen(dress) + 1, lj = strlen(json) + 1, le = strlen(etag) + 1;
+    char *block;
+
+    /* Not the answer it was dressed from (changed, or read again since). */
+    if (!e || strcmp(e->etag, base_etag) || ld + lj + le > GF_STATUS_CACHE_ENTRY_MAX) return 0;
+    if (!(block = malloc(ld + lj + le))) return 0;
+    free(e->dress);
+    e->dress = memcpy(block, dress, ld);
+    e->dressed = memcpy(block + ld, json, lj);
+    e->dressed_etag = memcpy(block + ld + lj, etag, le);
     return 1;
 }
 

@@ -65,6 +65,27 @@ int gf_status_cache_get(gf_status_cache_t *c, const void *scope, const char *id,
                         const char *user, apr_pool_t *p, const char **json, const char **etag,
                         apr_time_t *born, apr_time_t *until);
 
+/* An answer as sent to one reader holds something of the reader's (say,
+ * an eventsUrl whose token is the user's, and the ETag of the whole) that
+ * costs more to make than the read itself. The entry keeps it, made once
+ * and named by dress (a key of the caller's that says everything it was
+ * made from, cheap to compute): gf_status_cache_get_dressed is
+ * gf_status_cache_get that gives the dressed answer instead, 2, when the
+ * entry holds one under dress (1: the plain answer, to dress and keep with
+ * gf_status_cache_dress). */
+int gf_status_cache_get_dressed(gf_status_cache_t *c, const void *scope, const char *id,
+                                const char *user, const char *dress, apr_pool_t *p,
+                                const char **json, const char **etag, apr_time_t *born,
+                                apr_time_t *until);
+
+/* Keep json and etag as (scope, id, user)'s answer dressed under dress,
+ * replacing the one it held, if its entry still holds the plain answer
+ * whose ETag is base_etag (the one it was made from): 1 kept. It goes
+ * with the entry. */
+int gf_status_cache_dress(gf_status_cache_t *c, const void *scope, const char *id,
+                          const char *user, const char *base_etag, const char *dress,
+                          const char *json, const char *etag);
+
 /* The version of id's slot (and of its shared mark), to take before
  * reading the row. */
 apr_uint64_t gf_status_cache_version(const gf_status_cache_t *c, const char *id);

@@ -60,12 +60,17 @@ int gf_engine_changed_since(const char *id, apr_uint64_t since);
 /* Status answers of this child (GenFlowStatusCache): the cached answer of
  * (type, id, user), 1 on a hit (*born: when the running generation was
  * created, 0 for a finished one; *until: 0, or the time it is kept until,
- * an answer with a place in line); the version of id to take before
- * reading its row; and remember an answer read after taking version
- * (until as gf_status_cache_put's). */
+ * an answer with a place in line), 2 when it is the answer dressed for
+ * its reader under dress (NULL: none wanted; gf_status_cache_get_dressed);
+ * the version of id to take before reading its row; and remember an
+ * answer read after taking version (until as gf_status_cache_put's), and
+ * its dressing (gf_status_cache_dress). */
 int gf_engine_status_cached(apr_pool_t *p, const gf_type_t *t, const char *id,
-                            const char *user, const char **json, const char **etag,
-                            apr_time_t *born, apr_time_t *until);
+                            const char *user, const char *dress, const char **json,
+                            const char **etag, apr_time_t *born, apr_time_t *until);
+void gf_engine_status_dress(const gf_type_t *t, const char *id, const char *user,
+                            const char *base_etag, const char *dress, const char *json,
+                            const char *etag);
 apr_uint64_t gf_engine_status_version(const char *id);
 /* This process changed id (a cancel, say): no child of this httpd answers
  * its next read of id from memory, whether or not its NOTIFY arrived.

@@ -165,16 +165,27 @@ void gf_engine_announce_change(const char *id)
  * every change and deletion is announced by NOTIFY, and a deaf child could
  * serve an answer that changed. */
 int gf_engine_status_cached(apr_pool_t *p, const gf_type_t *t, const char *id,
-                            const char *user, const char **json, const char **etag,
-                            apr_time_t *born, apr_time_t *until)
+                            const char *user, const char *dress, const char **json,
+                            const char **etag, apr_time_t *born, apr_time_t *until)
 {
     gf_engine_t *W = gf_engine();
     int hit = 0;
     if (!W || !W->cache || !gf_engine_listening()) return 0;
     apr_thread_mutex_lock(W->mutex);
-    hit = gf_status_cache_get(W->cache, t, id, user, p, json, etag, born, until);
+    hit = gf_status_cache_get_dressed(W->cache, t, id, user, dress, p, json, etag, born, until);
     apr_thread_mutex_unlock(W->mutex);
     return hit;
+}
+
+void gf_engine_status_dress(const gf_type_t *t, const char *id, const char *user,
+                            const char *base_etag, const char *dress, const char *json,
+                            const char *etag)
+{
+    gf_engine_t *W = gf_engine();
+    if (!W || !W->cache || !dress || !gf_engine_listening()) return;
+    apr_thread_mutex_lock(W->mutex);
+    gf_status_cache_dress(W->cache, t, id, user, base_etag, dress, json, etag);
+    apr_thread_mutex_unlock(W->mutex);
 }
 
 apr_uint64_t gf_engine_status_version(const char *id)

@@ -38,6 +38,11 @@ const char *gf_type_status_url(request_rec *r, const gf_dir_conf_t *dc, const ch
  * (core/gf_stream_token.h), which no login needs; on the events host, the
  * URL the stream was opened with (its token is never renewed there). */
 const char *gf_type_events_url(request_rec *r, const gf_dir_conf_t *dc, const char *id);
+/* What gf_type_events_url would give r depends on, in a string made
+ * without signing anything: the URL itself where it has no token made
+ * here; else its host and path, the signing key (which of the keys in
+ * this process) and the token's expiry. r->user and id are not in it. */
+const char *gf_type_events_url_key(request_rec *r, const gf_dir_conf_t *dc, const char *id);
 /* 429 with Retry-After: r->user has GenFlowEventsPerUser watching
  * requests open on this server already. */
 #define GF_TYPE_WATCHERS_RETRY_AFTER "10"

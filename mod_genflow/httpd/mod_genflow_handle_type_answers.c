@@ -54,6 +54,19 @@ const char *gf_type_events_url(request_rec *r, const gf_dir_conf_t *dc, const ch
     return token ? apr_pstrcat(r->pool, dc->events_base, path, "?token=", token, NULL) : path;
 }
 
+const char *gf_type_events_url_key(request_rec *r, const gf_dir_conf_t *dc, const char *id)
+{
+    const gf_server_conf_t *sc = gf_server_conf(r->server);
+
+    if (gf_req(r)->events_token || !dc->events_base || !*dc->events_base || !sc->events_keys) {
+        return gf_type_events_url(r, dc, id);
+    }
+    return apr_psprintf(r->pool, "%s%s?%pp.%" APR_INT64_T_FMT, dc->events_base,
+                        type_url(r, dc, "events", id),
+                        APR_ARRAY_IDX(sc->events_keys, 0, const char *),
+                        gf_stream_token_expiry(apr_time_sec(apr_time_now())));
+}
+
 int gf_type_too_many_watchers(request_rec *r)
 {
     apr_table_setn(r->headers_out, "Retry-After", GF_TYPE_WATCHERS_RETRY_AFTER);

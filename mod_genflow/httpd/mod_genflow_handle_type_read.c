@@ -54,15 +54,19 @@ static const char *in_line_json(request_rec *r, const char *json, long place,
 /* The answer names where its stream is (eventsUrl): on an events host the
  * URL carries a token of the reader's, so it is added to each reader's
  * answer, after the cache that a type's mounts share, and the ETag is of
- * the answer as sent. */
+ * the answer as sent. The cached entry keeps it, dressed, under dress
+ * (gf_type_events_url_key): the token's HMAC and the ETag's hash of the
+ * whole are made once per entry and day, not per read. */
 static gf_db_status_t with_events_url(request_rec *r, const gf_dir_conf_t *dc, const char *id,
-                                      gf_type_snap_t *snap)
+                                      const char *dress, gf_type_snap_t *snap)
 {
     const char *json = gf_json_add_string(r->pool, snap->json, "eventsUrl",
                                           gf_type_events_url(r, dc, id));
     if (json) {
+        const char *base_etag = snap->etag;
         snap->json = json;
         snap->etag = gf_json_etag(r->pool, json);
+        gf_engine_status_dress(dc->type, id, r->user, base_etag, dress, snap->json, snap->etag);
     }
     return GF_DB_OK;
 }
@@ -196,18 +200,20 @@ gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const c
 {
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    const char *line;
+    const char *line, *dress = gf_type_events_url_key(r, dc, id);
     apr_time_t until = 0;
+    int hit;
 
     memset(snap, 0, sizeof(*snap));
     /* A place in line from memory is for watchers' later looks, which
      * come each second anyway; a plain read and a first look compute it
      * afresh. */
-    if (gf_engine_status_cached(r->pool, dc->type, id, r->user, &snap->json, &snap->etag,
-                                 &snap->born, &until) && (!until || watching)) {
+    hit = gf_engine_status_cached(r->pool, dc->type, id, r->user, dress, &snap->json, &snap->etag,
+                                  &snap->born, &until);
+    if (hit && (!until || watching)) {
         snap->terminal = snap->born == 0;
         snap->in_line = until != 0;
-        return with_events_url(r, dc, id, snap);
+        return hit == 2 ? GF_DB_OK : with_events_url(r, dc, id, dress, snap);
     }
     if (watching && (line = gf_engine_status_line(r->pool, dc->type, id, r->user)) != NULL) {
         st = line_snapshot(r, dc, id, line, snap);
@@ -220,7 +226,7 @@ gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const c
         }
     }
     if (st != GF_DB_OK || !snap->json) return st;
-    return with_events_url(r, dc, id, snap);
+    return with_events_url(r, dc, id, dress, snap);
 }
 
 /* Send a snapshot as a status answer: 200, or 304 when the client's

@@ -29,6 +29,46 @@ START_TEST(test_hit_needs_scope_id_and_user)
 }
 END_TEST
 
+/* An answer dressed for its reader is kept with the entry under its key,
+ * given only under that key, and goes with the answer it was made from:
+ * a new read, a forget, another user. */
+START_TEST(test_dressed_answer_goes_with_its_entry)
+{
+    gf_status_cache_t *c = gf_status_cache_create(test_pool, 64);
+    const char *json = NULL, *etag = NULL;
+
+    gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{\"s\":1}", "\"e1\"", 0, 0, gf_status_cache_version(c, ID1));
+    ck_assert_int_eq(gf_status_cache_get_dressed(c, &TYPE_A, ID1, "alice", "k1", test_pool, &json, &etag, NULL, NULL), 1);
+    ck_assert_str_eq(json, "{\"s\":1}");
+    /* Made from another answer than the entry's: not kept. */
+    ck_assert_int_eq(gf_status_cache_dress(c, &TYPE_A, ID1, "alice", "\"old\"", "k1", "{\"s\":0,\"u\":1}", "\"d0\""), 0);
+    ck_assert_int_eq(gf_status_cache_dress(c, &TYPE_A, ID1, "bob", "\"e1\"", "k1", "{\"s\":1,\"u\":1}", "\"d1\""), 0);
+    ck_assert_int_eq(gf_status_cache_dress(c, &TYPE_A, ID1, "alice", "\"e1\"", "k1", "{\"s\":1,\"u\":1}", "\"d1\""), 1);
+    ck_assert_int_eq(gf_status_cache_get_dressed(c, &TYPE_A, ID1, "alice", "k1", test_pool, &json, &etag, NULL, NULL), 2);
+    ck_assert_str_eq(json, "{\"s\":1,\"u\":1}");
+    ck_assert_str_eq(etag, "\"d1\"");
+    /* Another key (tomorrow's token, another mount): the plain answer. */
+    ck_assert_int_eq(gf_status_cache_get_dressed(c, &TYPE_A, ID1, "alice", "k2", test_pool, &json, &etag, NULL, NULL), 1);
+    ck_assert_str_eq(etag, "\"e1\"");
+    ck_assert_int_eq(gf_status_cache_get(c, &TYPE_A, ID1, "alice", test_pool, &json, &etag, NULL, NULL), 1);
+    ck_assert_str_eq(etag, "\"e1\"");
+    ck_assert_int_eq(gf_status_cache_get_dressed(c, &TYPE_A, ID1, "bob", "k1", test_pool, &json, &etag, NULL, NULL), 0);
+    /* The next dressing replaces it. */
+    ck_assert_int_eq(gf_status_cache_dress(c, &TYPE_A, ID1, "alice", "\"e1\"", "k2", "{\"s\":1,\"u\":2}", "\"d2\""), 1);
+    ck_assert_int_eq(gf_status_cache_get_dressed(c, &TYPE_A, ID1, "alice", "k1", test_pool, &json, &etag, NULL, NULL), 1);
+    ck_assert_int_eq(gf_status_cache_get_dressed(c, &TYPE_A, ID1, "alice", "k2", test_pool, &json, &etag, NULL, NULL), 2);
+    ck_assert_str_eq(etag, "\"d2\"");
+    /* A new answer read: its old dressing is gone. */
+    gf_status_cache_put(c, &TYPE_A, ID1, "alice", "{\"s\":2}", "\"e2\"", 0, 0, gf_status_cache_version(c, ID1));
+    ck_assert_int_eq(gf_status_cache_get_dressed(c, &TYPE_A, ID1, "alice", "k2", test_pool, &json, &etag, NULL, NULL), 1);
+    ck_assert_str_eq(json, "{\"s\":2}");
+    ck_assert_int_eq(gf_status_cache_dress(c, &TYPE_A, ID1, "alice", "\"e2\"", "k2", "{\"s\":2,\"u\":2}", "\"d3\""), 1);
+    gf_status_cache_forget(c, ID1);
+    ck_assert_int_eq(gf_status_cache_get_dressed(c, &TYPE_A, ID1, "alice", "k2", test_pool, &json, &etag, NULL, NULL), 0);
+    ck_assert_int_eq(gf_status_cache_dress(c, &TYPE_A, ID1, "alice", "\"e2\"", "k2", "{}", "\"d4\""), 0);
+}
+END_TEST
+
 START_TEST(test_forget_and_clear)
 {
     gf_status_cache_t *c = gf_status_cache_create(test_pool, 64);
@@ -279,6 +319,7 @@ Suite *status_cache_suite(void)
     Suite *s = suite_create("status_cache");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_hit_needs_scope_id_and_user);
+    tcase_add_test(tc, test_dressed_answer_goes_with_its_entry);
     tcase_add_test(tc, test_forget_and_clear);
     tcase_add_test(tc, test_put_refused_after_change);
     tcase_add_test(tc, test_bounded_by_slots);
