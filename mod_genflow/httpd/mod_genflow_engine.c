@@ -53,6 +53,7 @@ void gf_engine_slot_begin(gf_attempt_t *a, server_rec *s, const gf_type_t *t, co
     a->attempt = attempt;
     a->lost = 0;
     a->cancelled = 0;
+    a->in_call = 0;
     a->fiber = gf_loop_self();
     a->active = 1;
     a->prev = NULL;
@@ -108,11 +109,21 @@ int gf_engine_cut(const char *id)
         if (strcmp(a->id, id)) continue;
         a->lost = a->cancelled = 1;
         /* Registered attempts leave the list before their fiber ends. */
-        if (a->fiber) gf_loop_cut(a->fiber);
+        if (a->fiber && a->in_call) gf_loop_cut(a->fiber);
         n++;
     }
     apr_thread_mutex_unlock(W->mutex);
     return n;
+}
+
+void gf_engine_slot_calling(gf_attempt_t *a, int on)
+{
+    gf_engine_t *W = gf_engine();
+    if (!W || !a || !a->active) return;
+    apr_thread_mutex_lock(W->mutex);
+    a->in_call = on;
+    if (on && a->cancelled && a->fiber) gf_loop_cut(a->fiber);
+    apr_thread_mutex_unlock(W->mutex);
 }
 
 int gf_engine_slot_lost(const gf_attempt_t *a)

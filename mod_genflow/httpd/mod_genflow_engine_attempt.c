@@ -219,15 +219,18 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
         gf_standby_t *sb = gf_engine_standby_begin(s, hold, gf_engine_attempt_run);
         apr_time_t t0 = apr_time_now(), until;
         const char *outcome, *code;
-        int cut;
+        int cut, cuttable = !prov->kind->submits_jobs || c->provider_job_id;
         /* A call ends with its generation's deadline (the nearer of
          * GenFlowDeadline and Cancel-After): a synchronous call under way
-         * is cut there, and the decision ends the generation. Not the
-         * submission of a job the provider keeps (submits_jobs): cut, it
-         * could be accepted there without its id here, a paid job nobody
-         * cancels; its polls are cut, and the job is cancelled. */
-        until = gf_loop_until(prov->kind->submits_jobs && !c->provider_job_id ? 0 : c->deadline);
+         * is cut there, and the decision ends the generation; so is it at
+         * its user's cancel (gf_engine_cut). Not the submission of a job
+         * the provider keeps (submits_jobs): cut, it could be accepted
+         * there without its id here, a paid job nobody cancels; its polls
+         * are cut, and the job is cancelled. */
+        until = gf_loop_until(cuttable ? c->deadline : 0);
+        if (cuttable) gf_engine_slot_calling(slot, 1);
         gf_provider_attempt(prov, job, c->provider_job_id, p, res);
+        if (cuttable) gf_engine_slot_calling(slot, 0);
         /* Cut off here (the deadline, a cancel), not by the provider: its
          * circuit and its call times are not told. */
         cut = gf_loop_was_cut();

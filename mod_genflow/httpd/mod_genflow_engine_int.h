@@ -50,6 +50,8 @@ typedef struct gf_attempt_t {
     volatile int cancelled;      /* lost to its user's cancel (gf_engine_cut) */
     gf_loop_wait_t *fiber;       /* the fiber it runs in (gf_engine_cut ends its
                                   * waits); NULL on a worker */
+    int in_call;                 /* in its provider call, which a cancel cuts
+                                  * (gf_engine_slot_calling; under the mutex) */
     /* The place of its provider's limits kept in the database that the
      * attempt calls under (place_id empty: none): its holder, the attempt
      * that claimed it (this one, or one before it in the child that
@@ -70,10 +72,15 @@ apr_time_t gf_engine_slot_place_until(gf_attempt_t *a);
 void gf_engine_slot_end(gf_attempt_t *a);
 int gf_engine_slot_lost(const gf_attempt_t *a);
 /* Its user cancelled generation id (the listener heard genflow_cancel):
- * each of its attempts running in this child is lost and its fiber cut
- * (gf_loop_cut): a call under way ends now, its result dropped, its place
- * free for the next. How many there were. */
+ * each of its attempts running in this child is lost, and the fiber of
+ * one in its provider call is cut (gf_loop_cut): the call ends now, its
+ * result dropped, its place free for the next. Only the provider call:
+ * a picture on its way to the store finishes, and the outcome's guard
+ * deletes it, as for a cancel before this. How many there were. */
 int gf_engine_cut(const char *id);
+/* Attempt a enters (on) or leaves its provider call, where a cancel cuts
+ * it; entering after its cancel was heard, it is cut at once. */
+void gf_engine_slot_calling(gf_attempt_t *a, int on);
 
 /* mod_genflow_engine_attempt.c: one attempt of one claimed generation */
 typedef struct {
