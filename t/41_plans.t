@@ -102,7 +102,7 @@ my @global_ops = (
     [gf_provider_state => "'plan-a', 8"],
 );
 
-plan tests => 2 * (@type_ops + @global_ops + 2) + @type_ops + 14;
+plan tests => 2 * (@type_ops + @global_ops + 2) + @type_ops + 19;
 
 ok(-x $print, 'bench/lib/print-sql is built (make check)');
 
@@ -246,6 +246,19 @@ for my $op (@global_ops) {
 check_plans('due-work probe', print_sql('due', $type, $table, 'plan-a,plan-b'), 'NULL');
 check_plans('genflow_expire_orphans', scalar psql("SELECT genflow_orphans_sql('$table', '$type')"), '3600, 900');
 
+# A scrape's gauges of a type (sql/032) are read by <table>_gauges(), which
+# forbids sequential and bitmap scans: each count a range of a partial
+# index, each sum a range of the deltas' key. A read no index serves would
+# still be a Seq Scan there.
+{
+    my ($out, $ok) = explain_all("SET enable_seqscan = off;\nSET enable_bitmapscan = off;\n"
+                                 . "EXPLAIN (FORMAT JSON) " . psql("SELECT genflow_gauges_sql('$type', '$table')") . ";\n");
+    my $doc = $ok ? eval { $json->decode($out) } : undef;
+    my @bad = $doc ? faults($doc->[0]{Plan}) : ("no plan: $out");
+    ok(!@bad, "$table" . "_gauges(), the scrape's counts: "
+              . (@bad ? join(', ', @bad) : 'index ranges only'));
+}
+
 # ---- plans made while a type table is new -----------------------------------
 
 # mod_dbd's connections keep each statement's generic plan from its first
@@ -346,13 +359,67 @@ my %finished = map { $_->[0] => $_->[1] } psql_rows($metrics);
 is("$finished{completed}/$finished{failed}", '100000/2000',
    'the scrape counts the finished rows from the totals: 100,000 completed, 2,000 failed');
 
+# ---- a scrape after a burst: the statistics of a table mostly queued -----------
+# Autovacuum analyzes a type table after 10,000 changes (sql/027), so in the
+# middle of a burst: its statistics then say most rows are pending, and
+# stay so after they drained, until the next analyze. A count of the
+# pending rows planned on them read the whole table (twice a scrape: 16 of
+# a scrape's 17.8 ms on 21,400 rows right after they drained); the scrape
+# must read the open rows through their indexes whatever the statistics.
+my ($burst_type, $burst) = ('plan-burst', 'plan_burst_media');
+psql("SELECT genflow_create_type_table('$burst_type', '$burst')");
+# No autovacuum on it: an analyze during the test would end the situation
+# under test.
+psql("ALTER TABLE $burst SET (autovacuum_enabled = false)");
+psql(<<"SQL");
+SET session_replication_role = replica;
+INSERT INTO $burst (user_id, status, prompt, seed, input, estimated_cost, chain, queued_at, next_attempt_at,
+                    turn)
+SELECT 'plan-u' || (i % 500), 'pending', 'p', 1, '{}', 1, 'plan-a', now(), now(), i / 500
+  FROM generate_series(1, 50000) i;
+ANALYZE $burst;
+SQL
+# Queued and drained without the triggers (no notification to the suite's
+# server, no counts: only the plans are under test here).
+psql("SET session_replication_role = replica; UPDATE $burst SET status = 'completed', finished_at = now(), "
+     . "started_at = now(), credits_charged = 1, image_url = 'x'");
+like((explain_all("EXPLAIN SELECT count(*) FROM $burst g WHERE g.status = 'pending' "
+                        . "AND g.queued_at IS NOT NULL;\n"))[0], qr/Seq Scan on $burst/,
+     'after the burst drained, a plain count of the pending rows is planned as a scan of the table');
+my $burst_metrics = print_sql($burst_type, $burst, 'metrics');
+$burst_metrics =~ s/%s/'x'/;
+my $seq = "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = '$burst'";
+my $seq0 = psql($seq);
+psql_rows($burst_metrics) for 1 .. 3;
+my %open = map { $_->[0] => $_->[1] } psql_rows($burst_metrics);
+is(psql($seq) - $seq0, 0, 'three scrapes of that type read none of its table by a sequential scan');
+is(($open{pending} // 'none') . '/' . ($open{processing} // 'none'), '0/0',
+   'and count 0 pending and 0 processing');
+# Deltas of finished generations just folded (deleted, not yet vacuumed):
+# the first scrape meets their index entries and marks them dead, the next
+# ones skip them. A bitmap scan marks nothing: every scrape read them all.
+psql("INSERT INTO genflow_status_counts (gen_type, status, shard, n) "
+     . "SELECT '$burst_type', 'completed', -i, 0 FROM generate_series(1, 20000) i");
+psql("DELETE FROM genflow_status_counts WHERE gen_type = '$burst_type' AND shard < 0");
+psql_rows($burst_metrics);
+my $entries = "SELECT idx_tup_read FROM pg_stat_user_indexes WHERE indexrelname = 'genflow_status_counts_pkey'";
+my $entries0 = psql($entries);
+psql_rows($burst_metrics) for 1 .. 3;
+cmp_ok(psql($entries) - $entries0, '<', 1000,
+       'after a fold of 20,000 deltas, three more scrapes read few entries of their index, not 60,000');
+psql("DROP TABLE $burst; DROP FUNCTION ${burst}_gauges()");
+psql("DELETE FROM genflow_types WHERE type_name = '$burst_type'");
+psql("DELETE FROM genflow_line_counts WHERE gen_type = '$burst_type'");
+psql("DELETE FROM genflow_status_counts WHERE gen_type = '$burst_type'");
+psql("DELETE FROM genflow_status_totals WHERE gen_type = '$burst_type'");
+
 # ---- the table's own autovacuum settings (sql/027) -----------------------------
 like(psql("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = '$table'"),
      qr/autovacuum_vacuum_scale_factor=0\b.*autovacuum_vacuum_threshold=10000.*vacuum_index_cleanup=on/,
      'a type table is vacuumed after 10,000 dead rows whatever its size, indexes always cleaned');
 
 # ---- gone again ---------------------------------------------------------------
-psql("DROP TABLE $table");
+psql("DROP TABLE $table; DROP FUNCTION ${table}_gauges()");
 psql("DELETE FROM genflow_types WHERE type_name = '$type'");
 psql("DELETE FROM genflow_status_counts WHERE gen_type = '$type'");
 psql("DELETE FROM genflow_status_totals WHERE gen_type = '$type'");

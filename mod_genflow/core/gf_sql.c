@@ -275,15 +275,7 @@ static const char QUEUE_SQL[] =
     "   AND i.owner = args.idem_owner AND i.generation_id IS NULL)"
     " SELECT " STATUS_JSON("q") "::text FROM q";
 
-/* Due now, and the lease free or expired (an interrupted attempt:
- * rescued). The due-work probe and the metrics ask it of every queued
- * row. A claim sets next_attempt_at to the end of its lease, so a
- * running row is not due until its lease could have run out. */
-#define DUE_NOW(d) \
-    d ".queued_at IS NOT NULL AND " d ".status IN ('pending', 'processing')" \
-    " AND " d ".next_attempt_at <= now() AND (" d ".lease_until IS NULL OR " d ".lease_until < now())"
-
-/* ... and created by a server this worker's httpd has: the main server
+/* Created by a server this worker's httpd has: the main server
  * (no name; every node has one) or one of the virtual hosts named in
  * names, newline-separated. A generation of a virtual host that no node
  * has any more is left to expire (genflow_expire_orphans, refunded). */
@@ -889,38 +881,18 @@ static const char ADMIN_DELETE_SQL[] =
     "   AND g.finished_at < now() - make_interval(secs => %d) RETURNING 1)"
     " SELECT count(*)::text FROM d";
 
-/* args: a dummy. Generations per status (GF_METRICS_*): the open ones
- * counted in the partial indexes of the queue (queued or only created;
- * with or without a provider job), the finished ones from the totals the
- * sweep folds and the deltas the triggers add since (sql/024, sql/025:
- * never a count over the history); and, on the
- * pending row, how many are due now (the line, all due, plus retries and
- * polls whose time came), how long the longest due one has waited
- * (seconds; <table>_due, in order: it stops at the first), and how many
- * started ones are within 15 s of their deadline (<table>_deadline). */
+/* args: a dummy. Generations per status (GF_METRICS_*), read by the type
+ * table's own <table>_gauges() (sql/032): the open ones counted in the
+ * partial indexes of the queue, the finished ones from the totals the
+ * sweep folds and the deltas the triggers add since (sql/024, sql/025),
+ * all through indexes whatever the tables' statistics say, never a scan
+ * of the history; and, on the pending row, how many are due now (the
+ * line, all due, plus retries and polls whose time came), how long the
+ * longest due one has waited (seconds) and how many started ones are
+ * within 15 s of their deadline. */
 static const char METRICS_SQL[] =
     "WITH args AS (SELECT %s::text AS x)"
-    " SELECT 'pending', ((SELECT count(*) FROM {T} g WHERE g.status = 'pending' AND g.queued_at IS NOT NULL)"
-    "   + (SELECT count(*) FROM {T} g WHERE g.status = 'pending' AND g.queued_at IS NULL))::text,"
-    "  ((SELECT count(*) FROM {T} g WHERE g.status = 'pending' AND g.queued_at IS NOT NULL)"
-    "   + (SELECT count(*) FROM {T} g WHERE g.status = 'processing' AND g.provider_job_id IS NULL"
-    "       AND g.next_attempt_at <= now() AND (g.lease_until IS NULL OR g.lease_until < now()))"
-    "   + (SELECT count(*) FROM {T} g WHERE g.status = 'processing' AND g.provider_job_id IS NOT NULL"
-    "       AND g.next_attempt_at <= now() AND (g.lease_until IS NULL OR g.lease_until < now())))::text,"
-    "  COALESCE(extract(epoch FROM now() - (SELECT d.next_attempt_at FROM {T} d WHERE " DUE_NOW("d")
-    "   ORDER BY d.next_attempt_at LIMIT 1)), 0)::bigint::text,"
-    "  (SELECT count(*) FROM {T} g WHERE g.status = 'processing'"
-    "    AND g.deadline_at < now() + interval '15 seconds')::text"
-    " UNION ALL"
-    " SELECT 'processing', ((SELECT count(*) FROM {T} g WHERE g.status = 'processing'"
-    "   AND g.provider_job_id IS NULL) + (SELECT count(*) FROM {T} g WHERE g.status = 'processing'"
-    "   AND g.provider_job_id IS NOT NULL))::text,"
-    "  '0', '0', '0'"
-    " UNION ALL"
-    " SELECT c.status, sum(c.n)::text, '0', '0', '0' FROM"
-    "  (SELECT t.status, t.n FROM genflow_status_totals t WHERE t.gen_type = '{Y}'"
-    "   UNION ALL SELECT d.status, d.n FROM genflow_status_counts d WHERE d.gen_type = '{Y}') c"
-    " GROUP BY c.status";
+    " SELECT g.status, g.n::text, g.due::text, g.oldest::text, g.near::text FROM {T}_gauges() g";
 
 /* args: the providers the type's chains name, newline-separated. The
  * providers of the queue's rows that are not among them (a chain written
