@@ -380,7 +380,10 @@ static const char QUEUE_SQL[] =
  * whether the row still had an owner, a rescue; the place it holds), or,
  * when none was claimed, one row that says why (GF_CLAIM_GATE: 'open' with
  * nothing due, 'full', 'busy', 'rate' or 'paused', and until when in
- * GF_CLAIM_GATE_UNTIL for the last two). */
+ * GF_CLAIM_GATE_UNTIL for the last two, rounded up to the millisecond: a
+ * worker that wakes then finds the gate open; one woken up to half a
+ * millisecond early was told 'rate' again, and waited 2 ms and a claim
+ * more: gf_limits_gate_close). */
 #define CLAIM_RESULT \
     " SELECT c.id::text, c.user_id, c.prompt, c.source_image, c.aspect_ratio, c.seed::text," \
     "  c.chain, c.chain_index, c.retry_count, c.max_retries, c.poll_count, c.provider_job_id," \
@@ -395,8 +398,8 @@ static const char QUEUE_SQL[] =
     " SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL," \
     "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, gate.state," \
     "  CASE gate.state" \
-    "   WHEN 'paused' THEN (SELECT (extract(epoch FROM max(lim.paused_until)) * 1000)::bigint FROM lim)" \
-    "   WHEN 'rate' THEN (SELECT (extract(epoch FROM max(lim.next_start_at)) * 1000)::bigint FROM lim)" \
+    "   WHEN 'paused' THEN (SELECT ceil(extract(epoch FROM max(lim.paused_until)) * 1000)::bigint FROM lim)" \
+    "   WHEN 'rate' THEN (SELECT ceil(extract(epoch FROM max(lim.next_start_at)) * 1000)::bigint FROM lim)" \
     "  END::text" \
     " FROM gate WHERE NOT EXISTS (SELECT 1 FROM claimed)"
 
