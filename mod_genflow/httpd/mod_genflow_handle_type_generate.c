@@ -133,6 +133,10 @@ int gf_type_queue(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, const 
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(1302)
                           "queued type=%s id=%s user=%s trace=%s", dc->type->name, id, r->user,
                           trace_of(gf_type_parse_status(r, rows->rows[0][0])));
+            /* Committed: the client's next read, on whichever child, sees
+             * it queued (a child that kept its created answer has not
+             * always heard the NOTIFY by then). */
+            gf_engine_status_changed(id);
             gf_engine_wake();
             return GF_CONTINUE;
         }
