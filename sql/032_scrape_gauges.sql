@@ -23,9 +23,11 @@
 -- Each type table now has a function of its own, <table>_gauges(), that
 -- forbids sequential and bitmap scans: each count is a range of its
 -- partial index, each sum a range of the deltas' key, and an index scan
--- marks the entries of dead rows it meets, so the next scrape skips them.
--- A scrape reads the open rows and the deltas of the last few seconds,
--- never the history. A function per table, with its statement written in
+-- marks the entries of dead rows it meets once no snapshot still sees
+-- them, so the next scrape skips them (a long transaction delays that, as
+-- it delays VACUUM). A scrape reads the open rows, the deltas of the last
+-- few seconds and the entries not yet marked or vacuumed, never the
+-- history. A function per table, with its statement written in
 -- it, so that each connection plans it once (a statement made at each
 -- call, EXECUTE, was planned at each scrape: 0.6 ms a type).
 --
