@@ -23,7 +23,7 @@ use JSON::PP;
 use IPC::Open2;
 use Time::HiRes qw(sleep time);
 
-plan tests => 64;
+plan tests => 65;
 
 my $json = JSON::PP->new;
 my $mport = free_port();
@@ -244,6 +244,13 @@ sub watch_open {
     cmp_ok($db1, '>=', 200 - 0.01, sprintf('no two starts closer than 200 ms in the database (closest: %.1f ms)', $db1))
         or diag('starts: ' . join(' ', map { sprintf '%.0f', $_ - $s[0] } @s));
     cmp_ok($db5, '>=', 1000 - 0.01, sprintf('any 6 starts span a second (closest: %.1f ms)', $db5));
+    # A line kept busy keeps the rate's grid: each start is claimed a
+    # moment before it comes (the pacer), so the next is counted from the
+    # start the rate gave, not from a claim a millisecond or two late,
+    # which would push every later start back by as much.
+    my $on_grid = grep { abs($s[$_] - $s[$_ - 1] - 200) < 0.01 } 1 .. $#s;
+    cmp_ok($on_grid, '>=', 10, "of 14 starts after the first, $on_grid exactly 200 ms after the one before")
+        or diag('gaps: ' . join(' ', map { sprintf '%.3f', $s[$_] - $s[$_ - 1] } 1 .. $#s));
     # At the provider each start arrives as late as its node sends it,
     # after the claim's commit: on a machine short of CPU a late send and
     # an early one come closer than their starts (a CI run saw 6 within

@@ -53,12 +53,12 @@ const char *gf_limit_option(apr_pool_t *p, gf_limit_conf_t *c, const char *key,
     return GF_LIMIT_NOT_MINE;
 }
 
-int gf_limit_spacing_ms(const gf_limit_conf_t *c)
+apr_interval_time_t gf_limit_spacing(const gf_limit_conf_t *c)
 {
-    apr_int64_t ms;
+    apr_interval_time_t us;
     if (!c || c->rate_n <= 0) return 0;
-    ms = (apr_time_as_msec(c->rate_window) + c->rate_n - 1) / c->rate_n;
-    return ms > 0 ? (int)ms : 1;
+    us = (c->rate_window + c->rate_n - 1) / c->rate_n;
+    return us > 0 ? us : 1;
 }
 
 int gf_limit_any(const gf_limit_conf_t *c)

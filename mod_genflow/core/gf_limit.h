@@ -62,9 +62,11 @@ const char *gf_limit_option(apr_pool_t *p, gf_limit_conf_t *c, const char *key,
 int gf_limit_any(const gf_limit_conf_t *c);
 
 /* The rate as the database keeps it (limits=site): starts spaced evenly,
- * this many milliseconds apart at least (S/N, rounded up, so that no
- * window of S seconds holds more than N); 0 without a rate. */
-int gf_limit_spacing_ms(const gf_limit_conf_t *c);
+ * this far apart at least (S/N, rounded up to the microsecond, so that
+ * no window of S seconds holds more than N; to the millisecond, 3/1
+ * would run at 2.994 a second, and a line 20 starts long would end 13 ms
+ * behind the rate); 0 without a rate. */
+apr_interval_time_t gf_limit_spacing(const gf_limit_conf_t *c);
 
 /* How long until a generation with `ahead` generations before it in the
  * provider's line may start, from its limits and how long its calls took

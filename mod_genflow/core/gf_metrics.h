@@ -98,7 +98,8 @@ typedef enum {
     GF_ENGINE_DOORBELL,      /* another child's freed place answered here */
     GF_ENGINE_SWEEP,         /* the sweeps of the databases (one child of the httpd a tick) */
     GF_ENGINE_STANDBY,       /* a place passed in the child to the row claimed to follow its call */
-    GF_ENGINE_STRAY          /* a row of a provider some chain names, found only by the tidy sweep */
+    GF_ENGINE_STRAY,         /* a row of a provider some chain names, found only by the tidy sweep */
+    GF_ENGINE_PACED          /* a row claimed just before its rate's start, started at it */
 } gf_engine_event_t;
 void gf_metrics_engine(gf_metrics_t *m, gf_engine_event_t ev);
 

@@ -43,7 +43,7 @@ static const char *const GEN_STATUSES[] = { "completed", "failed", "cancelled" }
 static const char *const CLAIM_RESULTS[] = { "claimed", "empty", "full", "busy", "rate",
                                              "paused", "other" };
 static const char *const ENGINE_EVENTS[] = { "wake", "round", "hand_on", "doorbell", "sweep",
-                                             "standby", "stray" };
+                                             "standby", "stray", "paced" };
 
 static const double REQ_BOUNDS[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
                                      30, 60 };

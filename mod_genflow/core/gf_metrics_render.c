@@ -180,8 +180,9 @@ static void render_jobs(const gf_metrics_t *m, const offsets_t *o, gf_mtext_t *t
     gf_mtext_family(t, "genflow_engine_events_total", "counter",
                     "What the job engine's workers did: woken for work (at most one wake "
                     "pending per worker, however many notifications), rounds over the due "
-                    "work, places handed on in the child that freed them, and places another "
-                    "child rang for.");
+                    "work, places handed on in the child that freed them, places another "
+                    "child rang for, sweeps, places passed to a standby row, rows only the "
+                    "stray sweep found, and rows started at their rate's start (paced).");
     for (i = 0; i < N(ENGINE_EVENTS); i++) {
         gf_mtext_sample(t, "genflow_engine_events_total",
                         u64(p, gf_metrics_slot(m, o->engine + (apr_size_t)i)),

@@ -287,11 +287,14 @@ static const char QUEUE_SQL[] =
  * conditions (a join with the args row would lose the index's order). */
 #define CLAIM_ARGS \
     "WITH args AS (SELECT %s::text AS owner, %d::int AS lease, %s::text AS names," \
-    " %s::text AS provider, %d::int AS max_concurrent, %d::int AS spacing_ms, %d::int AS batch," \
+    " %s::text AS provider, %d::int AS max_concurrent, %s::bigint AS spacing_us, %d::int AS batch," \
     " %d::int AS held_place, %s::uuid AS held_id, %d::int AS held_attempt, %d::int AS standby),"
 /* The gates of the provider's limits kept in the database for every node
  * (GenFlowProvider limits=site): the pause a 429 asked for (read), the
- * rate's next start (locked: two claims never take one start), and, for
+ * rate's next start (locked: two claims never take one start; its slot is
+ * that start, or now if later; a rate's standby, standby = 2, may take it
+ * up to GF_CLAIM_RATE_AHEAD_MS ahead, its row then waiting in the child
+ * until the slot), and, for
  * max_concurrent=, up to n free places (locked, skipping the ones other
  * claims hold: each claim takes places nobody else can). A place whose
  * holder's lease ran out is free: a killed node's calls free theirs. The
@@ -307,9 +310,14 @@ static const char QUEUE_SQL[] =
 #define CLAIM_GATES(n) \
     " lim AS MATERIALIZED (SELECT l.next_start_at, l.paused_until FROM genflow_provider_limits l" \
     "  WHERE l.provider = " ARG("provider") ")," \
-    " rate AS MATERIALIZED (SELECT l.provider FROM genflow_provider_limits l" \
-    "  WHERE " ARG("spacing_ms") " > 0 AND l.provider = " ARG("provider") \
-    "   AND l.next_start_at <= now() AND l.paused_until <= now()" \
+    " rate AS MATERIALIZED (SELECT l.provider, greatest(l.next_start_at, now()) AS slot" \
+    "  FROM genflow_provider_limits l" \
+    "  WHERE " ARG("spacing_us") " > 0 AND l.provider = " ARG("provider") \
+    "   AND l.next_start_at <= now() + CASE WHEN " ARG("standby") " = 2" \
+    "    THEN make_interval(secs => least(" ARG("spacing_us") " / 1000000.0," \
+    "     " GF_SQL_STRINGIFY(GF_CLAIM_RATE_AHEAD_MS) " / 1000.0))" \
+    "    ELSE interval '0' END" \
+    "   AND l.paused_until <= now()" \
     "  FOR UPDATE OF l SKIP LOCKED)," \
     " place AS MATERIALIZED (SELECT p.provider, p.place, row_number() OVER (ORDER BY p.place) AS n" \
     "  FROM (SELECT s.provider, s.place FROM genflow_provider_places s" \
@@ -321,11 +329,11 @@ static const char QUEUE_SQL[] =
     "         AND (" ARG("standby") " = 0 OR s.lease_until >= now())" \
     "        ELSE s.generation_id IS NULL OR s.lease_until < now() END" \
     "    AND NOT EXISTS (SELECT 1 FROM lim WHERE lim.paused_until > now())" \
-    "    AND (" ARG("spacing_ms") " = 0 OR EXISTS (SELECT 1 FROM rate))" \
+    "    AND (" ARG("spacing_us") " = 0 OR EXISTS (SELECT 1 FROM rate))" \
     "   ORDER BY s.place LIMIT " n " FOR UPDATE OF s SKIP LOCKED) p)," \
     " gate AS MATERIALIZED (SELECT CASE" \
     "   WHEN EXISTS (SELECT 1 FROM lim WHERE lim.paused_until > now()) THEN 'paused'" \
-    "   WHEN a.spacing_ms > 0 AND NOT EXISTS (SELECT 1 FROM rate) THEN 'rate'" \
+    "   WHEN a.spacing_us > 0 AND NOT EXISTS (SELECT 1 FROM rate) THEN 'rate'" \
     "   WHEN a.max_concurrent > 0 AND NOT EXISTS (SELECT 1 FROM place) THEN" \
     "    CASE WHEN " ARG("held_place") " = 0 AND EXISTS (SELECT 1 FROM genflow_provider_places s" \
     "      WHERE s.provider = " ARG("provider") " AND s.place <= " ARG("max_concurrent") \
@@ -342,7 +350,8 @@ static const char QUEUE_SQL[] =
 #define CLAIM_BY_TID "g.ctid = pick.tid AND g.id = pick.id"
 
 /* What a claim sets: a lease, the attempt's number (which guards every
- * later write of the attempt), and the first claim's start and deadline
+ * later write of the attempt), and the first claim's start (the rate's
+ * slot where it took one: a rate's standby starts its call then) and deadline
  * (GenFlowDeadline from now, or the request's own cancel_at if nearer:
  * the deadline rules then end it in time); next_attempt_at moves to the
  * lease's end, where a rescue would find the row due. */
@@ -350,14 +359,17 @@ static const char QUEUE_SQL[] =
     "UPDATE {T} g SET status = 'processing', lease_owner = " ARG("owner") ", woken_at = NULL," \
     "  lease_until = now() + make_interval(secs => " ARG("lease") ")," \
     "  next_attempt_at = now() + make_interval(secs => " ARG("lease") ")," \
-    "  attempts = g.attempts + 1, started_at = COALESCE(g.started_at, now())," \
+    "  attempts = g.attempts + 1," \
+    "  started_at = COALESCE(g.started_at, greatest(now(), (SELECT max(r.slot) FROM rate r)))," \
     "  deadline_at = COALESCE(g.deadline_at," \
     "   LEAST(now() + make_interval(secs => g.deadline_secs), g.cancel_at))"
 
 /* The places the claimed rows hold (row n takes place n), and the rate's
- * next start, S/N after this one (or after the last, if that is later):
- * the starts are spread evenly and no window of S seconds holds more
- * than N. A standby claim (standby = 1) takes no place and frees none:
+ * next start, S/N after the slot taken (the start that was due, or now
+ * if later): the starts are spread evenly, no window of S seconds holds
+ * more than N, and a start taken on time by a standby keeps the next on
+ * the same grid (a claim late by a millisecond would push every later
+ * start of a busy line back by as much). A standby claim (standby = 1) takes no place and frees none:
  * its row waits in the child for the held place, whose call is still
  * open, and runs under that place's holder when the call ends. */
 #define CLAIM_TAKE \
@@ -373,12 +385,13 @@ static const char QUEUE_SQL[] =
     "   AND NOT EXISTS (SELECT 1 FROM claimed))," \
     " spaced AS (UPDATE genflow_provider_limits l" \
     "   SET next_start_at = greatest(l.next_start_at, now())" \
-    "       + make_interval(secs => " ARG("spacing_ms") " / 1000.0)" \
+    "       + make_interval(secs => " ARG("spacing_us") " / 1000000.0)" \
     "  FROM rate WHERE l.provider = rate.provider AND EXISTS (SELECT 1 FROM claimed))"
 
 /* The claimed rows (GF_CLAIM_*: times in milliseconds since the epoch;
- * whether the row still had an owner, a rescue; the place it holds), or,
- * when none was claimed, one row that says why (GF_CLAIM_GATE: 'open' with
+ * whether the row still had an owner, a rescue; the place it holds; the
+ * rate's slot taken, GF_CLAIM_GATE_UNTIL, rounded up to the millisecond),
+ * or, when none was claimed, one row that says why (GF_CLAIM_GATE: 'open' with
  * nothing due, 'full', 'busy', 'rate' or 'paused', and until when in
  * GF_CLAIM_GATE_UNTIL for the last two, rounded up to the millisecond: a
  * worker that wakes then finds the gate open; one woken up to half a
@@ -392,7 +405,8 @@ static const char QUEUE_SQL[] =
     "  (extract(epoch FROM c.started_at) * 1000)::bigint::text, c.preset," \
     "  c.input->'parameters'->>'strength', c.server_name," \
     "  (extract(epoch FROM c.cancel_at) * 1000)::bigint::text, c.traceparent," \
-    "  place.place::text, 'claimed', NULL::text" \
+    "  place.place::text, 'claimed'," \
+    "  (SELECT ceil(extract(epoch FROM max(r.slot)) * 1000)::bigint FROM rate r)::text" \
     " FROM claimed c LEFT JOIN place ON place.n = c.n" \
     " UNION ALL" \
     " SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL," \
@@ -405,14 +419,16 @@ static const char QUEUE_SQL[] =
 
 /* args (GF_CLAIM_ARG_*): lease owner, lease seconds, server names
  * (SERVED_BY), the provider, its max_concurrent= and its rate's spacing
- * in ms when they are kept in the database (else 0: counted per node, or
+ * in microseconds when they are kept in the database (else 0: counted per node, or
  * none), a batch size (unused here), and a place a call that just ended
  * still holds (its number, generation and attempt; 0, NULL, 0: none): the
  * claimed row takes that very place, handed on in the one statement,
  * and when nothing is claimed the place is freed; with standby 1 the
  * place's call is still open (its holder and its lease are only checked):
  * the row is claimed to take the place in the child when the call ends
- * (mod_genflow_engine_standby.c), and nothing is freed. Takes one row of that provider
+ * (mod_genflow_engine_standby.c), and nothing is freed; with standby 2,
+ * a rate's standby, it takes the rate's next start even a little ahead
+ * (mod_genflow_engine_pacer.c). Takes one row of that provider
  * that has no accepted provider job, if the provider's gates let a call
  * start: first a row claimed before whose next attempt is due (a retry,
  * a fallback, a rescue: a started generation, its deadline running),
@@ -456,7 +472,7 @@ static const char CLAIM_POLLS_SQL[] =
     CLAIM_GATES(ARG("batch"))
     " room AS MATERIALIZED (SELECT CASE WHEN (SELECT state FROM gate) <> 'open' THEN 0"
     "   WHEN a.max_concurrent > 0 THEN (SELECT count(*) FROM place)"
-    "   WHEN a.spacing_ms > 0 THEN 1 ELSE a.batch END AS n FROM args a),"
+    "   WHEN a.spacing_us > 0 THEN 1 ELSE a.batch END AS n FROM args a),"
     " polls AS MATERIALIZED (SELECT d.id, d.ctid AS tid, d.lease_owner AS prev_owner FROM {T} d"
     "  WHERE d.status = 'processing' AND d.provider_job_id IS NOT NULL"
     "   AND d.cur_provider = " ARG("provider")

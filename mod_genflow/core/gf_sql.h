@@ -75,16 +75,26 @@ typedef enum {
 /* The arguments of CLAIM and CLAIM_POLLS. */
 typedef enum {
     GF_CLAIM_ARG_OWNER = 0, GF_CLAIM_ARG_LEASE, GF_CLAIM_ARG_NAMES, GF_CLAIM_ARG_PROVIDER,
-    GF_CLAIM_ARG_MAX_CONCURRENT, GF_CLAIM_ARG_SPACING_MS, GF_CLAIM_ARG_BATCH,
+    GF_CLAIM_ARG_MAX_CONCURRENT, GF_CLAIM_ARG_SPACING_US, GF_CLAIM_ARG_BATCH,
     GF_CLAIM_ARG_HELD_PLACE, GF_CLAIM_ARG_HELD_ID, GF_CLAIM_ARG_HELD_ATTEMPT,
     GF_CLAIM_ARG_STANDBY,
     GF_CLAIM_ARGS
 } gf_sql_claim_arg_t;
 
-/* The columns of a claimed row (CLAIM, CLAIM_POLLS); when none was
- * claimed, one row whose GF_CLAIM_ID is NULL, with the gate's state
- * ("open": nothing due; "full", "rate", "paused") and, for the last two,
- * until when (ms since the epoch). */
+/* GF_CLAIM_ARG_STANDBY: 0, an ordinary claim; 1, a place's standby (the
+ * row waits in the child for the place's call to end); 2, a rate's
+ * standby: it may take the rate's next start up to GF_CLAIM_RATE_AHEAD_MS
+ * ahead, and its row waits in the child until that start. */
+#define GF_CLAIM_RATE_AHEAD_MS 250
+#define GF_SQL_STRINGIFY_(x) #x
+#define GF_SQL_STRINGIFY(x) GF_SQL_STRINGIFY_(x)
+
+/* The columns of a claimed row (CLAIM, CLAIM_POLLS): GF_CLAIM_GATE_UNTIL
+ * is then the rate's start it took (ms since the epoch, rounded up; NULL
+ * without a rate), when its call may go. When none was claimed, one row
+ * whose GF_CLAIM_ID is NULL, with the gate's state ("open": nothing due;
+ * "full", "busy", "rate", "paused") and, for the last two, until when (ms
+ * since the epoch). */
 typedef enum {
     GF_CLAIM_ID = 0, GF_CLAIM_USER, GF_CLAIM_PROMPT, GF_CLAIM_SOURCE_IMAGE,
     GF_CLAIM_ASPECT_RATIO, GF_CLAIM_SEED, GF_CLAIM_CHAIN, GF_CLAIM_CHAIN_INDEX,

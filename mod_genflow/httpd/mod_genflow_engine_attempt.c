@@ -218,6 +218,9 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
          * meanwhile (mod_genflow_engine_standby.c). */
         gf_standby_t *sb = gf_engine_standby_begin(s, hold, gf_engine_attempt_run);
         apr_time_t t0 = apr_time_now(), until;
+        /* The row that takes the rate's next start, claimed a moment
+         * before it (mod_genflow_engine_pacer.c). */
+        gf_engine_pacer_begin(s, prov, c, gf_engine_attempt_run);
         const char *outcome, *code;
         int cut, cuttable = !prov->kind->submits_jobs || c->provider_job_id;
         /* A call ends with its generation's deadline (the nearer of

@@ -260,7 +260,7 @@ int gf_engine_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t 
     args[GF_CLAIM_ARG_NAMES] = e->names;
     args[GF_CLAIM_ARG_PROVIDER] = provider;
     args[GF_CLAIM_ARG_MAX_CONCURRENT] = apr_itoa(p, g.max_concurrent);
-    args[GF_CLAIM_ARG_SPACING_MS] = apr_itoa(p, g.spacing_ms);
+    args[GF_CLAIM_ARG_SPACING_US] = apr_psprintf(p, "%" APR_TIME_T_FMT, g.spacing);
     args[GF_CLAIM_ARG_BATCH] = apr_itoa(p, gf_limits_gate_room(&g, held ? 1 : want));
     args[GF_CLAIM_ARG_HELD_PLACE] = apr_itoa(p, held ? held->place : 0);
     args[GF_CLAIM_ARG_HELD_ID] = held ? held->id : NULL;

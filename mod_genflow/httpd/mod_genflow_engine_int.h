@@ -96,6 +96,8 @@ typedef struct {
     gf_trace_t trace;            /* the generation's trace (its traceparent) */
     int traced;                  /* trace is set (rows made before sql/030 have none) */
     apr_time_t started;          /* the first attempt's start */
+    apr_time_t slot;             /* the rate's start this claim took (its call goes
+                                  * then or after), or 0 */
     const char *lease_owner;
     int rescued;                 /* the previous attempt ended without an outcome */
     const char *preset;          /* the create's preset key, or NULL */

@@ -89,6 +89,40 @@ gf_standby_t *gf_engine_standby_begin(server_rec *s, const gf_limits_hold_t *hol
 int gf_engine_standby_settle(gf_standby_t *sb, gf_attempt_t *slot, gf_limits_hold_t *hold,
                              const gf_provider_result_t *res, apr_interval_time_t took);
 
+/* A standby's claim (mod_genflow_engine_standby.c), from a fiber of the
+ * loop, its statement on a worker thread: one due row of prov without an
+ * accepted job, the highest type first, leased to owner. kind 1: a
+ * place's standby (held: the place, its call still open); kind 2: a
+ * rate's (the rate's next start, up to GF_CLAIM_RATE_AHEAD_MS ahead). On
+ * return t is the row's type (NULL: none claimed), s its server, c and
+ * slot filled (c->slot: the rate's start taken). */
+typedef struct {
+    const gf_database_t *e;
+    apr_pool_t *pool;
+    const gf_provider_t *prov;
+    int kind;
+    const gf_limits_hold_t *held;
+    const char *owner;
+    const gf_type_t *t;
+    server_rec *s;
+    gf_claim_t *c;
+    gf_attempt_t *slot;
+} gf_standby_claim_t;
+void gf_engine_standby_claim(gf_standby_claim_t *q);
+/* How long a standby claim of prov took lately in this child (0: none yet). */
+apr_interval_time_t gf_engine_standby_claim_time(const gf_provider_t *prov);
+
+/* ---- mod_genflow_engine_pacer.c --------------------------------------------- */
+
+/* mod_genflow_engine_pacer.c: the row that takes a rate's next
+ * start, claimed a moment before that start by a fiber that the call
+ * under the current start launches (for a provider with rate= kept in
+ * the database and no max_concurrent=); it waits in the child and its
+ * call goes at its start. c is the claim of the call that begins. run
+ * runs the row (the caller's gf_engine_attempt_run). */
+void gf_engine_pacer_begin(server_rec *s, const gf_provider_t *prov, const gf_claim_t *c,
+                                  gf_engine_run_fn *run);
+
 /* ---- mod_genflow_engine_attempt.c ------------------------------------------- */
 
 /* Run one claimed row: the core's rules before any call, the gates of

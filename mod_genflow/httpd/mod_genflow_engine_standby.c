@@ -122,33 +122,34 @@ static void unref(gf_standby_t *sb)
     free(sb);
 }
 
-/* A standby for the place held (kept in the database, its call still
- * open): one due row of held's provider without an accepted job, claimed
- * under a lease without a place of its own (CLAIM with standby=1). 1 with
- * *row (in p), 0 when none was due or the place is no longer held's, -1
- * on database trouble. */
-static int claim_row(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
-                     const gf_limits_hold_t *held, const char *lease_owner, const char ***row)
+/* One standby row of q's provider (CLAIM with standby = q->kind), a type
+ * at a time: 1 with the row filled in q, 0 when none was due (or the
+ * place is no longer held's; or the rate's next start is further ahead
+ * than a standby may take it), -1 on database trouble. */
+static int claim_row(gf_standby_claim_t *q, const gf_type_t *t)
 {
-    server_rec *s = e->s;
+    server_rec *s = q->e->s;
     gf_server_conf_t *sc = gf_server_conf(s);
+    const gf_limits_hold_t *held = q->kind == 1 ? q->held : NULL;
+    apr_pool_t *p = q->pool;
     const char *args[GF_CLAIM_ARGS];
+    const char **row;
     gf_db_rows_t *rows;
     gf_db_status_t st;
     ap_dbd_t *dbd;
     int k;
 
-    args[GF_CLAIM_ARG_OWNER] = lease_owner;
+    args[GF_CLAIM_ARG_OWNER] = q->owner;
     args[GF_CLAIM_ARG_LEASE] = apr_ltoa(p, gf_conf_lease_secs(sc));
-    args[GF_CLAIM_ARG_NAMES] = e->names;
-    args[GF_CLAIM_ARG_PROVIDER] = held->prov->name;
-    args[GF_CLAIM_ARG_MAX_CONCURRENT] = apr_itoa(p, held->prov->limit.max_concurrent);
-    args[GF_CLAIM_ARG_SPACING_MS] = "0";
+    args[GF_CLAIM_ARG_NAMES] = q->e->names;
+    args[GF_CLAIM_ARG_PROVIDER] = q->prov->name;
+    args[GF_CLAIM_ARG_MAX_CONCURRENT] = held ? apr_itoa(p, q->prov->limit.max_concurrent) : "0";
+    args[GF_CLAIM_ARG_SPACING_US] = held ? "0" : apr_psprintf(p, "%" APR_TIME_T_FMT, gf_limit_spacing(&q->prov->limit));
     args[GF_CLAIM_ARG_BATCH] = "1";
-    args[GF_CLAIM_ARG_HELD_PLACE] = apr_itoa(p, held->place);
-    args[GF_CLAIM_ARG_HELD_ID] = held->id;
-    args[GF_CLAIM_ARG_HELD_ATTEMPT] = apr_itoa(p, held->attempt);
-    args[GF_CLAIM_ARG_STANDBY] = "1";
+    args[GF_CLAIM_ARG_HELD_PLACE] = apr_itoa(p, held ? held->place : 0);
+    args[GF_CLAIM_ARG_HELD_ID] = held ? held->id : NULL;
+    args[GF_CLAIM_ARG_HELD_ATTEMPT] = apr_itoa(p, held ? held->attempt : 0);
+    args[GF_CLAIM_ARG_STANDBY] = held ? "1" : "2";
     if (!(dbd = gf_db_open(p, s))) return -1;
     st = gf_db_pselectv(s, p, dbd, t->labels[GF_SQL_CLAIM], &rows, GF_CLAIM_ARGS, args);
     gf_db_close(s, dbd);
@@ -158,27 +159,37 @@ static int claim_row(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
         return 0;
     }
     gf_metrics_claim(gf_metrics(), "claimed");
-    *row = apr_pcalloc(p, sizeof(char *) * (apr_size_t)rows->ncols);
-    for (k = 0; k < rows->ncols; k++) (*row)[k] = rows->rows[0][k];
+    row = apr_pcalloc(p, sizeof(char *) * (apr_size_t)rows->ncols);
+    for (k = 0; k < rows->ncols; k++) row[k] = rows->rows[0][k];
+    q->t = t;
+    q->s = gf_engine_row_fill(q->e, t, row, q->owner, held, q->c, q->slot);
     return 1;
 }
 
 /* The standby claim, on a worker thread: the highest type first. */
 static void claim_now(void *baton)
 {
-    gf_standby_t *sb = baton;
+    gf_standby_claim_t *q = baton;
     const gf_type_t *types[64];
-    int n = gf_database_types_of(sb->e, sb->hold.prov->name, types, 64), i;
-    for (i = 0; i < n; i++) {
-        const char **row = NULL;
-        int rc = claim_row(sb->e, sb->pool, types[i], &sb->hold, sb->owner, &row);
-        if (rc > 0) {
-            sb->t = types[i];
-            sb->s = gf_engine_row_fill(sb->e, types[i], row, sb->owner, &sb->hold, &sb->c, &sb->slot);
-            return;
-        }
-        if (rc < 0) return;
+    int n = gf_database_types_of(q->e, q->prov->name, types, 64), i;
+    for (i = 0; i < n && claim_row(q, types[i]) == 0; i++) {
     }
+}
+
+void gf_engine_standby_claim(gf_standby_claim_t *q)
+{
+    gf_engine_t *W = gf_engine();
+    apr_time_t t0 = apr_time_now();
+    gf_pace_t *pace;
+    q->t = NULL;
+    gf_loop_blocking(claim_now, q);
+    if ((pace = pace_of(W, q->prov->name)) != NULL) average(&pace->claim, apr_time_now() - t0);
+}
+
+apr_interval_time_t gf_engine_standby_claim_time(const gf_provider_t *prov)
+{
+    gf_pace_t *pace = pace_of(gf_engine(), prov->name);
+    return pace ? pace->claim : 0;
 }
 
 static void await_caller(gf_loop_wait_t *wait, void *baton)
@@ -197,18 +208,26 @@ static void await_self(gf_loop_wait_t *wait, void *baton)
 static void claim_standby(gf_standby_t *sb)
 {
     gf_engine_t *W = gf_engine();
-    apr_time_t t0;
     if ((sb->lead > 0 && gf_loop_sleep(sb->lead)) || sb->verdict != SB_PENDING || W->stopping
         || gf_engine_aborting() || gf_engine_reserve(1) == 0) {
         sb->state = SB_EMPTY;
         return;
     }
     sb->state = SB_CLAIMING;
-    t0 = apr_time_now();
-    gf_loop_blocking(claim_now, sb);
     {
-        gf_pace_t *pace = pace_of(W, sb->hold.prov->name);
-        if (pace) average(&pace->claim, apr_time_now() - t0);
+        gf_standby_claim_t q;
+        memset(&q, 0, sizeof(q));
+        q.e = sb->e;
+        q.pool = sb->pool;
+        q.prov = sb->hold.prov;
+        q.kind = 1;
+        q.held = &sb->hold;
+        q.owner = sb->owner;
+        q.c = &sb->c;
+        q.slot = &sb->slot;
+        gf_engine_standby_claim(&q);
+        sb->t = q.t;
+        sb->s = q.s;
     }
     if (!sb->t) {
         gf_engine_unreserve(1);
@@ -257,7 +276,7 @@ gf_standby_t *gf_engine_standby_begin(server_rec *s, const gf_limits_hold_t *hol
     gf_pace_t *pace;
 
     if (!W || !W->loop || !gf_loop_in_fiber() || W->stopping || !prov || hold->place <= 0
-        || !prov->limit.max_concurrent || gf_limit_spacing_ms(&prov->limit) > 0
+        || !prov->limit.max_concurrent || gf_limit_spacing(&prov->limit) > 0
         || !(e = gf_database_of(W->databases, s))) {
         return NULL;
     }

@@ -321,7 +321,7 @@ int gf_limits_gate_open(const gf_provider_t *prov, int want, int hand_on, gf_lim
     g->prov = prov;
     if (per_site(prov)) {
         g->max_concurrent = prov->limit.max_concurrent;
-        g->spacing_ms = gf_limit_spacing_ms(&prov->limit);
+        g->spacing = gf_limit_spacing(&prov->limit);
     }
     if (!slot) return 1;
     if (!lock()) {

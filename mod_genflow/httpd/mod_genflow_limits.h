@@ -37,7 +37,7 @@ typedef struct {
     int taken;                   /* per node: places taken, not yet assigned */
     apr_time_t taken_at;
     int max_concurrent;          /* per site: the claim's arguments (0: none) */
-    int spacing_ms;
+    apr_interval_time_t spacing;
 } gf_limits_gate_t;
 
 void gf_limits_register_hooks(void);

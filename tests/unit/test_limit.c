@@ -42,22 +42,27 @@ START_TEST(options)
 }
 END_TEST
 
-/* The database spaces a rate's starts S/N apart, rounded up: never more
- * than N in any window of S seconds. */
+/* The database spaces a rate's starts S/N apart, rounded up to the
+ * microsecond: never more than N in any window of S seconds, and no
+ * millisecond lost per start (3/1 at 334 ms would be 2.994 a second). */
 START_TEST(spacing)
 {
     gf_limit_conf_t c;
     memset(&c, 0, sizeof(c));
-    ck_assert_int_eq(gf_limit_spacing_ms(&c), 0);
+    ck_assert_int_eq(gf_limit_spacing(&c), 0);
     ck_assert_ptr_null(gf_limit_option(test_pool, &c, "rate", "150/10"));
-    ck_assert_int_eq(gf_limit_spacing_ms(&c), 67);     /* 66.7 ms, up */
-    ck_assert_int_eq(150 * gf_limit_spacing_ms(&c) >= 10000, 1);
+    ck_assert_int_eq(gf_limit_spacing(&c), 66667);     /* 66,666.7 us, up */
+    ck_assert_int_eq(150 * gf_limit_spacing(&c) >= apr_time_from_sec(10), 1);
     ck_assert_ptr_null(gf_limit_option(test_pool, &c, "rate", "600/60"));
-    ck_assert_int_eq(gf_limit_spacing_ms(&c), 100);
+    ck_assert_int_eq(gf_limit_spacing(&c), 100000);
     ck_assert_ptr_null(gf_limit_option(test_pool, &c, "rate", "3/1"));
-    ck_assert_int_eq(gf_limit_spacing_ms(&c), 334);
+    ck_assert_int_eq(gf_limit_spacing(&c), 333334);
+    ck_assert_int_eq(3 * gf_limit_spacing(&c) >= apr_time_from_sec(1), 1);
+    ck_assert_int_eq(3 * gf_limit_spacing(&c) - apr_time_from_sec(1) < 3, 1);
     ck_assert_ptr_null(gf_limit_option(test_pool, &c, "rate", "1000/1"));
-    ck_assert_int_eq(gf_limit_spacing_ms(&c), 1);
+    ck_assert_int_eq(gf_limit_spacing(&c), 1000);
+    ck_assert_ptr_null(gf_limit_option(test_pool, &c, "rate", "1/3600"));
+    ck_assert_int_eq(gf_limit_spacing(&c), APR_INT64_C(3600000000));  /* past 32 bits */
 }
 END_TEST
 
