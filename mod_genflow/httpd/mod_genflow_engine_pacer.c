@@ -27,9 +27,9 @@
  * The call never goes before its start: the claim returns the start
  * rounded up to the millisecond, and the wait ends there. A child that
  * stops while a row waits gives it back, due now (nothing was sent); the
- * start it took is lost, which only leaves the provider a call short. A
- * user's cancel meanwhile is found when the row runs (its slot lost):
- * no call.
+ * start it took is lost, which only leaves the provider a call short; so
+ * does one whose provider a 429 paused meanwhile. A user's cancel
+ * meanwhile is found when the row runs (its slot lost): no call.
  */
 #include <string.h>
 #include <stdlib.h>
@@ -89,8 +89,10 @@ static int claim_and_wait(rate_standby_t *rs, const gf_type_t **t, server_rec **
     gf_engine_slot_begin(&rs->slot, q.s, q.t, rs->c.id, rs->owner, rs->c.attempts,
                          gf_engine_row_trace(&rs->c));
     now = apr_time_now();
-    if (rs->c.slot > now && gf_loop_sleep(rs->c.slot - now)) {
-        /* The child stops: back to the queue, due now; nothing was sent. */
+    if ((rs->c.slot > now && gf_loop_sleep(rs->c.slot - now)) || gf_limits_paused(rs->prov)) {
+        /* The child stops, or a 429 paused the provider meanwhile: back
+         * to the queue, due now (its claims wait for the pause's end);
+         * nothing was sent. */
         gf_engine_slot_end(&rs->slot);
         rs->c.defer = 0;
         gf_engine_row_statement(q.s, rs->pool, &rs->c, GF_SQL_RELEASE, 1);

@@ -366,6 +366,16 @@ int gf_limits_may_wake(const gf_provider_t *prov)
     return !blocked;
 }
 
+int gf_limits_paused(const gf_provider_t *prov)
+{
+    slot_t *slot = slot_of(prov);
+    int paused;
+    if (!slot || !lock()) return 0;
+    paused = slot->st.paused_until > apr_time_now();
+    unlock();
+    return paused;
+}
+
 apr_time_t gf_limits_next_unblock(apr_time_t now)
 {
     apr_time_t next = 0;

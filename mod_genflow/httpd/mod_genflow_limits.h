@@ -75,6 +75,8 @@ int gf_limits_gate_open(const gf_provider_t *prov, int want, int hand_on, gf_lim
  * answered yet (at most a second): one look a lapse for the whole httpd,
  * however many notifications arrive. */
 int gf_limits_may_wake(const gf_provider_t *prov);
+/* Is prov paused by a 429's Retry-After, as this httpd knows? */
+int gf_limits_paused(const gf_provider_t *prov);
 /* The earliest moment after now when a provider known to have no place
  * may have one again (a rate's next start, a pause's end, a "full" that
  * lapses), or 0 when none: the workers wake then, not a tick later. */
