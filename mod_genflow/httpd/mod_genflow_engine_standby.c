@@ -155,7 +155,8 @@ static int claim_row(gf_standby_claim_t *q, const gf_type_t *t)
     gf_db_close(s, dbd);
     if (st != GF_DB_OK || rows->ncols != GF_CLAIM_COLS) return -1;
     if (rows->nrows == 0 || !rows->rows[0][GF_CLAIM_ID]) {
-        gf_metrics_claim(gf_metrics(), "empty");
+        const char *gate = rows->nrows ? rows->rows[0][GF_CLAIM_GATE] : NULL;
+        gf_metrics_claim(gf_metrics(), !gate ? "other" : !strcmp(gate, "open") ? "empty" : gate);
         return 0;
     }
     gf_metrics_claim(gf_metrics(), "claimed");
