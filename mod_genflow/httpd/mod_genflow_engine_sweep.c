@@ -36,17 +36,25 @@
 /* The counts' fold takes this many deltas a statement (20 a sweep: two
  * million, a second or two of PostgreSQL's time). */
 #define FOLD_BATCH       100000
+/* The lines' fold takes this many shard rows a statement, up to 100 a
+ * sweep (500,000): short statements, because a writer (a queue, a claim)
+ * that adds to a shard row the fold is taking waits for the fold's
+ * commit. At 100,000 a statement, a claim of a rate= provider waited
+ * 190-220 ms every 10 s (bench/scale, the limits part: its call reached
+ * the provider that late, right beside the next start's). */
+#define LINE_FOLD_BATCH  5000
+#define LINE_FOLD_REPEAT 100
 
 /* One sweep statement that returns how many rows it changed, run again
  * while it changed a whole batch (at least batch rows); the count when it
  * changed any, else NULL. arg2: a second argument, or NULL. */
 static const char *swept_by(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const char *label,
-                            apr_int64_t batch, const char *arg, const char *arg2)
+                            apr_int64_t batch, int repeat, const char *arg, const char *arg2)
 {
     gf_db_rows_t *rows;
     apr_int64_t total = 0, n;
     int i;
-    for (i = 0; i < SWEEP_REPEAT; i++) {
+    for (i = 0; i < repeat; i++) {
         if (gf_db_pselect(s, p, dbd, label, &rows, arg2 ? 2 : 1, arg, arg2) != GF_DB_OK
             || rows->nrows != 1 || !rows->rows[0][0]) {
             break;
@@ -60,7 +68,7 @@ static const char *swept_by(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const c
 static const char *swept(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const char *label,
                          const char *arg, const char *arg2)
 {
-    return swept_by(s, p, dbd, label, SWEEP_BATCH, arg, arg2);
+    return swept_by(s, p, dbd, label, SWEEP_BATCH, SWEEP_REPEAT, arg, arg2);
 }
 
 void gf_engine_sweep_type(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *names)
@@ -162,15 +170,15 @@ void gf_engine_sweep_global(server_rec *s, apr_pool_t *p)
     /* The finished generations' counts, folded (sql/024, sql/025): the
      * metrics' gauges read a few rows, even after a million were loaded at
      * once. */
-    if ((n = swept_by(s, p, dbd, GF_SQL_COUNTS_FOLD, FOLD_BATCH,
+    if ((n = swept_by(s, p, dbd, GF_SQL_COUNTS_FOLD, FOLD_BATCH, SWEEP_REPEAT,
                       apr_ltoa(p, FOLD_BATCH), NULL))) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1418)
                      "folded %s counts of finished generations", n);
     }
     /* The lines' counts (sql/031), folded: a place in line sums about
      * one row per bucket however many claims and queues wrote to it. */
-    if ((n = swept_by(s, p, dbd, GF_SQL_LINE_FOLD, FOLD_BATCH,
-                      apr_ltoa(p, FOLD_BATCH), NULL))) {
+    if ((n = swept_by(s, p, dbd, GF_SQL_LINE_FOLD, LINE_FOLD_BATCH, LINE_FOLD_REPEAT,
+                      apr_ltoa(p, LINE_FOLD_BATCH), NULL))) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1422)
                      "folded %s shard rows of the lines' counts", n);
     }
