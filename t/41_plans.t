@@ -103,7 +103,7 @@ my @global_ops = (
     [gf_provider_state => "'plan-a', 8"],
 );
 
-plan tests => 2 * (@type_ops + @global_ops + 2) + @type_ops + 19;
+plan tests => 2 * (@type_ops + @global_ops + 2) + @type_ops + 20;
 
 ok(-x $print, 'bench/lib/print-sql is built (make check)');
 
@@ -323,6 +323,42 @@ ok($r >= 0 && $r <= 16, "the statuses of two watched of a line, one of them the 
                         . "read $r rows of the type table a loop");
 $r = rows_read(print_sql($type, $table, 'get'), "$lastq, $lastu", 'genflow_line_counts');
 ok($r >= 0 && $r <= 300, "and $r rows of the line's counts");
+
+# The lines' fold reads the shard rows it folds, not the table (sql/033):
+# beside 200,000 folded buckets (shard 0, as a line of 40,000 queued in
+# one statement leaves them), ten shard rows are folded by a statement
+# that reads a few pages of the counts. The sequential scan it was read
+# every page to find them, at every sweep. What the rows above left is
+# folded and vacuumed first (each under the fold's advisory lock, so the
+# suite server's sweep cannot hold it meanwhile); then one transaction,
+# rolled back.
+psql(<<"SQL");
+BEGIN;
+SELECT pg_advisory_xact_lock(hashtext('genflow_fold_line_counts'));
+SELECT genflow_fold_line_counts(10000000);
+COMMIT;
+SQL
+psql("VACUUM genflow_line_counts");
+my @fold = psql_rows(<<"SQL");
+BEGIN;
+SELECT pg_advisory_xact_lock(hashtext('genflow_fold_line_counts'));
+INSERT INTO genflow_line_counts (gen_type, provider, lvl, turn, sub, shard, n)
+SELECT 'plan-fold', 'x', 0, i, 0, 0, 1 FROM generate_series(1, 200000) i;
+INSERT INTO genflow_line_counts (gen_type, provider, lvl, turn, sub, shard, n)
+SELECT 'plan-fold', 'x', 0, i * 1000, 0, 2, -1 FROM generate_series(1, 10) i;
+SELECT 'pages', pg_relation_size('genflow_line_counts') / 8192;
+SELECT 'before', pg_stat_get_xact_blocks_fetched('genflow_line_counts'::regclass);
+SELECT 'folded', genflow_fold_line_counts(5000);
+SELECT 'after', pg_stat_get_xact_blocks_fetched('genflow_line_counts'::regclass);
+SELECT 'left', count(*) FROM genflow_line_counts WHERE gen_type = 'plan-fold' AND (shard <> 0 OR n = 0);
+ROLLBACK;
+SQL
+my %fold = map { $_->[0] => $_->[1] } grep { @$_ == 2 } @fold;
+my $fold_read = ($fold{after} // 0) - ($fold{before} // 0);
+ok(($fold{folded} // 0) >= 10 && ($fold{left} // -1) == 0 && ($fold{pages} // 0) >= 1000
+   && defined $fold{before} && $fold_read <= 200,
+   "a fold of 10 shard rows beside 200,000 buckets reads $fold_read pages of the counts' "
+   . ($fold{pages} // '?') . " (folded " . ($fold{folded} // 'none') . ', left ' . ($fold{left} // '?') . ')');
 
 # ---- the finished counts after a load of 102,000 -----------------------------
 # The load counted each finished row as a delta. Folded, the totals hold
