@@ -7,9 +7,9 @@
 -- from its first page. Once a line of 100,000 rows queued in one
 -- statement was folded (about 500,000 shard 0 rows), each fold statement
 -- read the whole table to find the few shard rows the claims had added
--- since, 73 ms a statement with nothing to fold, up to 100 statements a
--- sweep; while the line drained, each statement held the rows it had
--- taken that much longer, and the claims adding to them waited for it.
+-- since (73 ms a statement even with nothing to fold); while the line
+-- drained, each statement held the rows it had taken that much longer,
+-- and the claims adding to them waited for it.
 -- It now takes them in the order of their partial index
 -- (genflow_line_counts_shards, which holds only shard rows), so a
 -- statement reads what it folds and an empty fold reads an empty index;

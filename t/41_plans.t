@@ -103,7 +103,7 @@ my @global_ops = (
     [gf_provider_state => "'plan-a', 8"],
 );
 
-plan tests => 2 * (@type_ops + @global_ops + 2) + @type_ops + 20;
+plan tests => 2 * (@type_ops + @global_ops + 2) + @type_ops + 21;
 
 ok(-x $print, 'bench/lib/print-sql is built (make check)');
 
@@ -346,19 +346,30 @@ INSERT INTO genflow_line_counts (gen_type, provider, lvl, turn, sub, shard, n)
 SELECT 'plan-fold', 'x', 0, i, 0, 0, 1 FROM generate_series(1, 200000) i;
 INSERT INTO genflow_line_counts (gen_type, provider, lvl, turn, sub, shard, n)
 SELECT 'plan-fold', 'x', 0, i * 1000, 0, 2, -1 FROM generate_series(1, 10) i;
+-- A row queued and claimed between two sweeps (+1 and -1 in two shards of
+-- a bucket with no shard 0 row), and the same in a bucket that holds 5:
+-- the first leaves no row, the second its 5 untouched.
+INSERT INTO genflow_line_counts (gen_type, provider, lvl, turn, sub, shard, n)
+VALUES ('plan-fold', 'x', 1, 1, 0, 1, 1), ('plan-fold', 'x', 1, 1, 0, 3, -1),
+       ('plan-fold', 'x', 1, 2, 0, 0, 5), ('plan-fold', 'x', 1, 2, 0, 1, 1),
+       ('plan-fold', 'x', 1, 2, 0, 3, -1);
 SELECT 'pages', pg_relation_size('genflow_line_counts') / 8192;
 SELECT 'before', pg_stat_get_xact_blocks_fetched('genflow_line_counts'::regclass);
 SELECT 'folded', genflow_fold_line_counts(5000);
 SELECT 'after', pg_stat_get_xact_blocks_fetched('genflow_line_counts'::regclass);
 SELECT 'left', count(*) FROM genflow_line_counts WHERE gen_type = 'plan-fold' AND (shard <> 0 OR n = 0);
+SELECT 'pairs', string_agg(turn || ':' || n, ',' ORDER BY turn) FROM genflow_line_counts
+ WHERE gen_type = 'plan-fold' AND lvl = 1;
 ROLLBACK;
 SQL
 my %fold = map { $_->[0] => $_->[1] } grep { @$_ == 2 } @fold;
 my $fold_read = ($fold{after} // 0) - ($fold{before} // 0);
-ok(($fold{folded} // 0) >= 10 && ($fold{left} // -1) == 0 && ($fold{pages} // 0) >= 1000
+ok(($fold{folded} // 0) >= 14 && ($fold{left} // -1) == 0 && ($fold{pages} // 0) >= 1000
    && defined $fold{before} && $fold_read <= 200,
-   "a fold of 10 shard rows beside 200,000 buckets reads $fold_read pages of the counts' "
+   "a fold of 14 shard rows beside 200,000 buckets reads $fold_read pages of the counts' "
    . ($fold{pages} // '?') . " (folded " . ($fold{folded} // 'none') . ', left ' . ($fold{left} // '?') . ')');
+is($fold{pairs}, '2:5', 'a +1 and a -1 of one bucket leave no row, and a shard 0 row they cancel out in '
+   . 'keeps its count');
 
 # ---- the finished counts after a load of 102,000 -----------------------------
 # The load counted each finished row as a delta. Folded, the totals hold
