@@ -8,7 +8,7 @@ use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 use LWP::UserAgent;
 
-plan tests => 34;
+plan tests => 36;
 
 my $u = new_user('adm');
 api(POST => '/api/neo-glitch/generate', user => $u, body => { prompt => 'a' });
@@ -94,3 +94,17 @@ like($res->content, qr/^genflow_generations\{type="neo-glitch",status="completed
 like($res->content, qr/^genflow_database_up 1$/m, 'database up');
 my $st = LWP::UserAgent->new->get(base_url() . '/server-status?auto');
 like($st->content, qr/^GenFlowWorkersRunning: \d+$/m, 'mod_status shows the module');
+# The release (configure.ac's) and the schema it needs (the newest expand
+# migration), in the metrics and in mod_status.
+my ($release) = do {
+    open my $ac, '<', Apache::Test::vars('serverroot') . '/../configure.ac' or die $!;
+    map { /^AC_INIT\(\[mod_genflow\], \[([^\]]+)\]/ ? $1 : () } <$ac>;
+};
+my ($needs) = do {
+    open my $h, '<', Apache::Test::vars('serverroot') . '/../mod_genflow/core/gf_schema.h' or die $!;
+    map { /^#define GF_SCHEMA_NEEDS (\d+)/ ? $1 : () } <$h>;
+};
+like($res->content, qr/^genflow_build_info\{version="\Q$release\E",schema="$needs"\} 1$/m,
+     "genflow_build_info names $release and schema $needs");
+like($st->content, qr/^GenFlowVersion: \Q$release\E\nGenFlowSchemaNeeds: $needs$/m,
+     'mod_status names them too');

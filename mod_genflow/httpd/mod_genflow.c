@@ -58,6 +58,7 @@
 #include "httpd/mod_genflow_private.h"
 #include "httpd/mod_genflow_request.h"
 #include "httpd/mod_genflow_site.h"
+#include "httpd/mod_genflow_schema.h"
 #include "net/gf_http.h"
 #include "core/gf_log.h"
 
@@ -92,8 +93,16 @@ static void log_print(void *baton, gf_log_level_t level, const char *msg)
  * apache2ctl -t too, which post_config does not. */
 static int gf_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
+    int rc;
     (void)plog;
-    return gf_site_check_config(pconf, ptemp, s);
+    if ((rc = gf_site_check_config(pconf, ptemp, s)) != OK) return rc;
+    /* The database's schema, once per start or restart (httpd reads its
+     * configuration twice when it first starts) and under apache2ctl -t. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
+        && ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_CONFIG_TEST) {
+        return OK;
+    }
+    return gf_schema_check_config(ptemp, s);
 }
 
 static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
@@ -101,6 +110,7 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     (void)plog;
     (void)ptemp;
     gf_log_set(log_enabled, log_print, s);
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) gf_schema_log_startup(s);
     /* libcurl's global state, once, while the process is single-threaded. */
     gf_http_global_init();
     /* The metrics counters, in shared memory, before the children fork. */

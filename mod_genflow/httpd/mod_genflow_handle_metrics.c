@@ -26,6 +26,7 @@
 #include "httpd/mod_genflow_private.h"
 #include "core/gf_error.h"
 #include "core/gf_sql.h"
+#include "core/gf_schema.h"
 
 /* The gauges read from PostgreSQL, appended to db: generations by type
  * and status, jobs due, the longest wait, those near their deadline, and
@@ -143,6 +144,11 @@ int gf_metrics_handler(request_rec *r)
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     if (!r->header_only) {
+        ap_rprintf(r, "# HELP genflow_build_info The module's release and the database schema "
+                      "version it needs (always 1).\n"
+                      "# TYPE genflow_build_info gauge\n"
+                      "genflow_build_info{version=\"%s\",schema=\"%d\"} 1\n",
+                   GF_VERSION, GF_SCHEMA_NEEDS);
         ap_rputs(gf_mtext_str(&t), r);
         ap_rputs(gf_mtext_str(&db), r);
         gf_breaker_metrics(r);
@@ -161,14 +167,15 @@ int gf_metrics_status_section(request_rec *r, int flags)
     apr_array_header_t *types = gf_registered_types();
     if (!types) return OK;
     if (flags & AP_STATUS_SHORT) {
-        ap_rprintf(r, "GenFlowTypes: %d\nGenFlowWorkersRunning: %d\n", types->nelts,
-                   gf_engine_running());
+        ap_rprintf(r, "GenFlowVersion: %s\nGenFlowSchemaNeeds: %d\n"
+                   "GenFlowTypes: %d\nGenFlowWorkersRunning: %d\n", GF_VERSION, GF_SCHEMA_NEEDS,
+                   types->nelts, gf_engine_running());
         gf_breaker_status(r, flags);
         return OK;
     }
-    ap_rprintf(r, "<hr />\n<h2>mod_genflow</h2>\n<dl><dt>Types: %d</dt>"
-               "<dt>Worker threads in this child (pid %d): %d</dt></dl>\n",
-               types->nelts, (int)getpid(), gf_engine_running());
+    ap_rprintf(r, "<hr />\n<h2>mod_genflow %s</h2>\n<dl><dt>Database schema needed: %d</dt>"
+               "<dt>Types: %d</dt><dt>Worker threads in this child (pid %d): %d</dt></dl>\n",
+               GF_VERSION, GF_SCHEMA_NEEDS, types->nelts, (int)getpid(), gf_engine_running());
     gf_breaker_status(r, flags);
     return OK;
 }

@@ -40,5 +40,6 @@ Suite *limit_suite(void);
 Suite *trace_suite(void);
 Suite *stream_token_suite(void);
 Suite *watchers_suite(void);
+Suite *schema_suite(void);
 
 #endif
