@@ -42,7 +42,7 @@
 CREATE TABLE genflow_status_counts (
     gen_type  text NOT NULL,
     status    text NOT NULL CHECK (status IN ('completed', 'failed', 'cancelled')),
-    shard     integer NOT NULL,
+    shard     bigint NOT NULL,
     n         bigint NOT NULL,
     PRIMARY KEY (gen_type, status, shard)
 );
@@ -275,14 +275,8 @@ BEGIN
 END
 $fn$;
 
--- The outbox: done rows by the time they were done (the prune), and every
--- row by state, newest first (the backlog gauge's counts and oldest, the
--- admin list of deliveries by state), which replaces the index of failed
--- ones.
-CREATE INDEX genflow_webhook_outbox_done ON genflow_webhook_outbox
-    ((COALESCE(delivered_at, next_attempt_at))) WHERE state IN ('delivered', 'failed');
-CREATE INDEX genflow_webhook_outbox_state ON genflow_webhook_outbox (state, created_at DESC, id DESC);
-DROP INDEX genflow_webhook_outbox_failed;
+-- The outbox's two new indexes are built CONCURRENTLY by sql/035, and
+-- the index they replace dropped by sql/036 (contract).
 
 -- ---- wakes ----------------------------------------------------------------
 
