@@ -204,6 +204,52 @@ gf_suite_invariants() {
     return 1
 }
 
+# gf_suite_restore_check: the suite's database through pg_dump and
+# pg_restore into a new database (docs/operations.md, "Restoring a
+# backup"): the money and liveness rules hold there, and the restored
+# database reads as the original does: every table's rows, the finished
+# counts of the metrics against the rows' own (status counts and totals,
+# as a scrape sums them), and every type's line against its queued rows
+# (genflow_line_check). Prints what differs; returns 1 then.
+gf_restore_state() {   # URI → what the restore must keep, one line each
+    local uri=$1 t
+    for t in $(psql "$uri" -XAtq -c "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"); do
+        echo "$t rows $(psql "$uri" -XAtq -c "SELECT count(*) FROM \"$t\"")"
+    done
+    psql "$uri" -XAtq -c "
+        SELECT format('%s %s: counted %s, rows %s', ty.type_name, s.status, c.n, r.n)
+          FROM genflow_types ty CROSS JOIN (VALUES ('completed'), ('failed'), ('cancelled')) s(status),
+          LATERAL (SELECT COALESCE(sum(u.n), 0) AS n FROM (
+                     SELECT t.n FROM genflow_status_totals t WHERE t.gen_type = ty.type_name AND t.status = s.status
+                     UNION ALL SELECT d.n FROM genflow_status_counts d
+                      WHERE d.gen_type = ty.type_name AND d.status = s.status) u) c,
+          LATERAL (SELECT (xpath('/row/n/text()', query_to_xml(format(
+                     'SELECT count(*) AS n FROM %I WHERE status = %L', ty.table_name, s.status),
+                     false, true, '')))[1]::text::bigint AS n) r
+          WHERE to_regclass(ty.table_name) IS NOT NULL ORDER BY 1" 2>&1
+    psql "$uri" -XAtq -c "SELECT type_name || ' line: ' || l::text FROM genflow_types,
+                           LATERAL genflow_line_check(type_name) l
+                           WHERE to_regclass(table_name) IS NOT NULL ORDER BY 1" 2>&1
+}
+gf_suite_restore_check() {
+    local src=$GENFLOW_TEST_PG_URI dst tmp bad
+    dst=${src%/*}/genflow_restored
+    tmp=$(mktemp -d)
+    psql "$src" -XAtq -c 'DROP DATABASE IF EXISTS genflow_restored WITH (FORCE)' \
+        -c 'CREATE DATABASE genflow_restored' >/dev/null \
+        && pg_dump -Fc -f "$tmp/dump" "$src" && pg_restore --exit-on-error -d "$dst" "$tmp/dump" \
+        || { echo "pg_dump or pg_restore failed"; rm -rf "$tmp"; return 1; }
+    bad=$(psql "$dst" -XAtq -c "SELECT * FROM genflow_check_invariants(60)" 2>&1) || bad="query failed: $bad"
+    gf_restore_state "$src" > "$tmp/src"
+    gf_restore_state "$dst" > "$tmp/dst"
+    bad="$bad$(diff "$tmp/src" "$tmp/dst" | sed -n 's/^[<>]/restored differs: &/p')"
+    psql "$src" -XAtq -c 'DROP DATABASE IF EXISTS genflow_restored WITH (FORCE)' >/dev/null
+    rm -rf "$tmp"
+    [ -z "$bad" ] && return 0
+    printf '%s\n' "$bad" | head -20
+    return 1
+}
+
 # gf_suite_repeat N HTTPD OUTDIR [FILES...]: the flake detector. Runs the
 # files N times, each time on a database of its own, and prints each
 # file's pass count and median seconds, the failures' reasons and
