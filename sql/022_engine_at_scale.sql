@@ -9,9 +9,15 @@
 -- the history (docs/architecture.md, "The queue"; t/41_plans.t pins the
 -- plans at 100,000 rows):
 --
---  * cur_provider: the provider of the row's current chain position, a
---    stored generated column, so that the claims of one provider read that
---    provider's rows only, and a provider without a place is never read.
+--  * cur_provider: the provider of the row's current chain position, kept
+--    by a trigger (genflow_keep_provider), so that the claims of one
+--    provider read that provider's rows only, and a provider without a
+--    place is never read. A trigger, not a stored generated column, which
+--    would rewrite the whole table under an ACCESS EXCLUSIVE lock: this
+--    migration only adds columns (no rewrite) and triggers, and holds each
+--    type table for milliseconds; open rows get theirs in the batched
+--    backfill of sql/038, and finished rows, which no claim reads, keep
+--    NULL (all rows made from now on have it).
 --  * turn: a queued generation's place in line. A user's next generation
 --    of a type and provider gets greatest(the head of the line, the turn
 --    of the user's previous one + 1) (genflow_turns keeps the latter): a
@@ -23,10 +29,16 @@
 --    rescues; by due time) and polls (an accepted provider job; by due
 --    time), each led by cur_provider; created (never queued: the created
 --    TTL); deadline (near-deadline gauge); status (admin lists by status).
---    The _due_new, _due_poll and _active indexes go: these replace them.
+--    sql/037 builds them CONCURRENTLY; the _due_new, _due_poll and _active
+--    indexes they replace stay for 0.1.0's nodes until the contract step
+--    (sql/039).
 --  * genflow_status_counts: finished generations per type and status,
 --    kept by triggers (sharded by backend, so concurrent finalizations do
 --    not queue on one row), so that the metrics never count the history.
+--    The rows finished before this migration are counted by the batched
+--    backfill of sql/038, in id order; until it is done with a type
+--    (genflow_count_progress), its triggers count only the rows it has
+--    passed, so no row is counted twice or missed.
 --  * genflow_provider_places and genflow_provider_limits: a provider's
 --    max_concurrent= places and rate=/429 gate for every node of the
 --    database (GenFlowProvider limits=site, the default). A claim takes a
@@ -47,11 +59,28 @@ CREATE TABLE genflow_status_counts (
     PRIMARY KEY (gen_type, status, shard)
 );
 
+-- A type whose finished rows the backfill (sql/038) is still counting, in
+-- id order: its triggers count a row only once the backfill has passed it
+-- (upto NULL: none yet). No row: every row counts.
+CREATE TABLE genflow_count_progress (
+    gen_type text PRIMARY KEY,
+    upto     uuid
+);
+
+CREATE FUNCTION genflow_counts_row(p_type text, p_id uuid) RETURNS boolean
+LANGUAGE sql STABLE AS $fn$
+    SELECT NOT EXISTS (SELECT 1 FROM genflow_count_progress p
+                        WHERE p.gen_type = p_type AND (p.upto IS NULL OR p_id > p.upto))
+$fn$;
+
 -- A finished generation counts once, in a shard of its own backend's: two
 -- workers that finish at the same moment do not wait for each other.
 CREATE FUNCTION genflow_count_finished() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
+    IF NOT genflow_counts_row(TG_ARGV[0], NEW.id) THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO genflow_status_counts (gen_type, status, shard, n)
     VALUES (TG_ARGV[0], NEW.status, pg_backend_pid() % 16, 1)
     ON CONFLICT (gen_type, status, shard) DO UPDATE SET n = genflow_status_counts.n + 1;
@@ -65,7 +94,8 @@ LANGUAGE plpgsql AS $fn$
 BEGIN
     INSERT INTO genflow_status_counts (gen_type, status, shard, n)
     SELECT TG_ARGV[0], g.status, pg_backend_pid() % 16, -count(*) FROM gone g
-     WHERE g.status IN ('completed', 'failed', 'cancelled') GROUP BY g.status
+     WHERE g.status IN ('completed', 'failed', 'cancelled') AND genflow_counts_row(TG_ARGV[0], g.id)
+     GROUP BY g.status
     ON CONFLICT (gen_type, status, shard) DO UPDATE
         SET n = genflow_status_counts.n + EXCLUDED.n;
     RETURN NULL;
@@ -93,54 +123,58 @@ CREATE INDEX genflow_turns_last ON genflow_turns (gen_type, provider, last_turn)
 -- Pruning old entries.
 CREATE INDEX genflow_turns_updated ON genflow_turns (updated_at);
 
+-- A row's provider (its chain position's), and the turn of a row queued
+-- without one: queued by a node of 0.1.0 while both releases run, or
+-- queued before this migration (the backfill of sql/038 touches those).
+-- Such a row takes the turn after the highest given in its line (first
+-- come, first served, as all rows were before this release); this
+-- release's own nodes give turns in the statement that queues.
+CREATE FUNCTION genflow_take_turn(p_type text, p_provider text, p_user text) RETURNS bigint
+LANGUAGE sql AS $fn$
+    INSERT INTO genflow_turns (gen_type, provider, user_id, last_turn)
+    SELECT p_type, p_provider, p_user,
+           COALESCE((SELECT t.last_turn FROM genflow_turns t
+                      WHERE t.gen_type = p_type AND t.provider = p_provider
+                      ORDER BY t.last_turn DESC LIMIT 1), 0)
+    ON CONFLICT (gen_type, provider, user_id) DO UPDATE
+        SET last_turn = greatest(genflow_turns.last_turn + 1, EXCLUDED.last_turn), updated_at = now()
+    RETURNING last_turn
+$fn$;
+
+CREATE FUNCTION genflow_keep_provider() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    NEW.cur_provider := split_part(split_part(NEW.chain, ',', NEW.chain_index + 1), ':', 1);
+    IF NEW.turn IS NULL AND NEW.status = 'pending' AND NEW.queued_at IS NOT NULL THEN
+        NEW.turn := genflow_take_turn(TG_ARGV[0], NEW.cur_provider, NEW.user_id);
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+
+-- Per type table: columns (no default: no rewrite) and triggers, each
+-- lock held for milliseconds. The indexes are sql/037's (CONCURRENTLY),
+-- the rows' own values sql/038's backfill.
 CREATE FUNCTION genflow_add_scale(p_type text, p_table text) RETURNS void
 LANGUAGE plpgsql SET client_min_messages = warning AS $fn$
+DECLARE
+    has_rows boolean;
 BEGIN
     EXECUTE format($ddl$ALTER TABLE %I
-        ADD COLUMN IF NOT EXISTS cur_provider text
-            GENERATED ALWAYS AS (split_part(split_part(chain, ',', chain_index + 1), ':', 1)) STORED,
+        ADD COLUMN IF NOT EXISTS cur_provider text,
         ADD COLUMN IF NOT EXISTS turn bigint$ddl$, p_table);
-    -- Rows queued before this migration take their turns in the order
-    -- they became due.
-    EXECUTE format($sql$UPDATE %1$I g SET turn = o.n FROM
-        (SELECT id, row_number() OVER (PARTITION BY cur_provider ORDER BY next_attempt_at, id) AS n
-           FROM %1$I WHERE status = 'pending' AND queued_at IS NOT NULL AND turn IS NULL) o
-        WHERE g.id = o.id$sql$, p_table);
-    EXECUTE format($sql$INSERT INTO genflow_turns (gen_type, provider, user_id, last_turn)
-        SELECT %2$L, cur_provider, user_id, max(turn) FROM %1$I
-         WHERE status = 'pending' AND queued_at IS NOT NULL GROUP BY cur_provider, user_id
-        ON CONFLICT (gen_type, provider, user_id) DO UPDATE
-            SET last_turn = greatest(genflow_turns.last_turn, EXCLUDED.last_turn)$sql$,
-        p_table, p_type);
-
-    EXECUTE format('DROP INDEX IF EXISTS %I', p_table || '_due_new');
-    EXECUTE format('DROP INDEX IF EXISTS %I', p_table || '_due_poll');
-    EXECUTE format('DROP INDEX IF EXISTS %I', p_table || '_active');
-    -- Queued, never claimed: the line, in turn order.
-    EXECUTE format($ddl$CREATE INDEX IF NOT EXISTS %I ON %I (cur_provider, turn, next_attempt_at)
-                        WHERE status = 'pending' AND queued_at IS NOT NULL$ddl$,
-                   p_table || '_fresh', p_table);
-    -- Claimed before, no provider job: retries, fallbacks and rescues, by
-    -- due time. A claim sets next_attempt_at to the end of its lease, so
-    -- running rows are not at the front.
-    EXECUTE format($ddl$CREATE INDEX IF NOT EXISTS %I ON %I (cur_provider, next_attempt_at)
-                        WHERE status = 'processing' AND provider_job_id IS NULL$ddl$,
-                   p_table || '_again', p_table);
-    -- Accepted provider jobs, by their next poll.
-    EXECUTE format($ddl$CREATE INDEX IF NOT EXISTS %I ON %I (cur_provider, next_attempt_at)
-                        WHERE status = 'processing' AND provider_job_id IS NOT NULL$ddl$,
-                   p_table || '_polls', p_table);
-    -- Created, never queued: GenFlowCreatedTTL.
-    EXECUTE format($ddl$CREATE INDEX IF NOT EXISTS %I ON %I (created_at)
-                        WHERE status = 'pending' AND queued_at IS NULL$ddl$,
-                   p_table || '_created', p_table);
-    -- Started ones by deadline: genflow_generations_near_deadline.
-    EXECUTE format($ddl$CREATE INDEX IF NOT EXISTS %I ON %I (deadline_at)
-                        WHERE status = 'processing'$ddl$,
-                   p_table || '_deadline', p_table);
-    -- Every row by status, newest first: the admin list, open counts.
-    EXECUTE format($ddl$CREATE INDEX IF NOT EXISTS %I ON %I (status, created_at DESC, id DESC)$ddl$,
-                   p_table || '_status', p_table);
+    EXECUTE format('DROP TRIGGER IF EXISTS genflow_provider_insert ON %I', p_table);
+    EXECUTE format($ddl$CREATE TRIGGER genflow_provider_insert BEFORE INSERT ON %I
+        FOR EACH ROW EXECUTE FUNCTION genflow_keep_provider(%L)$ddl$, p_table, p_type);
+    -- Only when the provider may change, or a row lacks what this release
+    -- needs: the engine's own updates (leases, polls) run no function.
+    EXECUTE format('DROP TRIGGER IF EXISTS genflow_provider_update ON %I', p_table);
+    EXECUTE format($ddl$CREATE TRIGGER genflow_provider_update BEFORE UPDATE ON %I
+        FOR EACH ROW WHEN (NEW.chain IS DISTINCT FROM OLD.chain
+                           OR NEW.chain_index IS DISTINCT FROM OLD.chain_index
+                           OR (NEW.cur_provider IS NULL AND NEW.status IN ('pending', 'processing'))
+                           OR (NEW.turn IS NULL AND NEW.status = 'pending' AND NEW.queued_at IS NOT NULL))
+        EXECUTE FUNCTION genflow_keep_provider(%L)$ddl$, p_table, p_type);
 
     EXECUTE format('DROP TRIGGER IF EXISTS genflow_count_update ON %I', p_table);
     EXECUTE format($ddl$CREATE TRIGGER genflow_count_update AFTER UPDATE OF status ON %I
@@ -159,11 +193,15 @@ BEGIN
     EXECUTE format($ddl$CREATE TRIGGER genflow_count_truncate AFTER TRUNCATE ON %I
         FOR EACH STATEMENT EXECUTE FUNCTION genflow_count_truncated(%L)$ddl$, p_table, p_type);
 
+    -- Its finished rows, counted by the backfill from the lowest id up. A
+    -- new table has none: its triggers count every row from the first.
+    -- (The ALTER TABLE above holds the table: no row comes meanwhile.)
     DELETE FROM genflow_status_counts WHERE gen_type = p_type;
-    EXECUTE format($sql$INSERT INTO genflow_status_counts (gen_type, status, shard, n)
-        SELECT %2$L, status, 0, count(*) FROM %1$I
-         WHERE status IN ('completed', 'failed', 'cancelled') GROUP BY status$sql$,
-        p_table, p_type);
+    DELETE FROM genflow_count_progress WHERE gen_type = p_type;
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I)', p_table) INTO has_rows;
+    IF has_rows THEN
+        INSERT INTO genflow_count_progress (gen_type, upto) VALUES (p_type, NULL);
+    END IF;
 END
 $fn$;
 

@@ -18,9 +18,14 @@
 ALTER TABLE genflow_status_counts ALTER COLUMN shard TYPE bigint;
 CREATE SEQUENCE genflow_status_count_shard MINVALUE 1;
 
+-- Both still count only the rows the backfill of sql/038 has passed while
+-- it counts a type (genflow_counts_row, sql/022).
 CREATE OR REPLACE FUNCTION genflow_count_finished() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
+    IF NOT genflow_counts_row(TG_ARGV[0], NEW.id) THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO genflow_status_counts (gen_type, status, shard, n)
     VALUES (TG_ARGV[0], NEW.status, nextval('genflow_status_count_shard'), 1);
     RETURN NULL;
@@ -32,7 +37,8 @@ LANGUAGE plpgsql AS $fn$
 BEGIN
     INSERT INTO genflow_status_counts (gen_type, status, shard, n)
     SELECT TG_ARGV[0], g.status, nextval('genflow_status_count_shard'), -count(*) FROM gone g
-     WHERE g.status IN ('completed', 'failed', 'cancelled') GROUP BY g.status;
+     WHERE g.status IN ('completed', 'failed', 'cancelled') AND genflow_counts_row(TG_ARGV[0], g.id)
+     GROUP BY g.status;
     RETURN NULL;
 END
 $fn$;

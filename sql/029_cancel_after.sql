@@ -10,14 +10,12 @@
 -- at cancel_at is cancelled by the sweep with ABORTED: no provider was
 -- called, nothing is charged. <table>_cancel_at holds only the open rows
 -- that asked, so the sweep's search is an index range scan however long
--- the table.
+-- the table; sql/037 builds it CONCURRENTLY (the column comes without a
+-- default: no rewrite).
 CREATE FUNCTION genflow_add_cancel_at(p_table text) RETURNS void
 LANGUAGE plpgsql SET client_min_messages = warning AS $fn$
 BEGIN
     EXECUTE format('ALTER TABLE %I ADD COLUMN IF NOT EXISTS cancel_at timestamptz', p_table);
-    EXECUTE format($ddl$CREATE INDEX IF NOT EXISTS %I ON %I (cancel_at)
-                        WHERE cancel_at IS NOT NULL AND status = 'pending'$ddl$,
-                   p_table || '_cancel_at', p_table);
 END
 $fn$;
 

@@ -211,32 +211,18 @@ BEGIN
 END
 $fn$;
 
--- A type table gets its tickets, its line index in claim order, its
--- triggers and its counts. Rows already queued keep their order: their
--- tickets follow (turn, next_attempt_at), the order claims used before.
+-- A type table gets its tickets (the column's default: no rewrite) and its
+-- line's triggers, each lock held for milliseconds. Its line index in
+-- claim order (cur_provider, turn, ticket) is sql/037's (CONCURRENTLY);
+-- rows already queued get their tickets from sql/038's backfill, in the
+-- order claims used before (due time), and enter the counts as they get
+-- them (the update trigger counts a row that enters the line).
 CREATE FUNCTION genflow_add_line(p_type text, p_table text) RETURNS void
 LANGUAGE plpgsql SET client_min_messages = warning AS $fn$
-DECLARE
-    base bigint;
-    cnt bigint;
 BEGIN
     EXECUTE format('ALTER TABLE %I ADD COLUMN IF NOT EXISTS ticket bigint', p_table);
-    EXECUTE format('SELECT count(*) FROM %I WHERE status = %L AND queued_at IS NOT NULL'
-                   ' AND ticket IS NULL', p_table, 'pending') INTO cnt;
-    IF cnt > 0 THEN
-        base := nextval('genflow_ticket');
-        PERFORM setval('genflow_ticket', base + cnt);
-        EXECUTE format($q$UPDATE %1$I g SET ticket = $1 + o.k FROM
-            (SELECT id, row_number() OVER (ORDER BY turn, next_attempt_at, id) AS k FROM %1$I
-              WHERE status = 'pending' AND queued_at IS NOT NULL AND ticket IS NULL) o
-            WHERE g.id = o.id$q$, p_table) USING base;
-    END IF;
     EXECUTE format($q$ALTER TABLE %I ALTER COLUMN ticket SET DEFAULT nextval('genflow_ticket')$q$,
                    p_table);
-    EXECUTE format('DROP INDEX IF EXISTS %I', p_table || '_fresh');
-    EXECUTE format($ddl$CREATE INDEX %I ON %I (cur_provider, turn, ticket)
-                        WHERE status = 'pending' AND queued_at IS NOT NULL$ddl$,
-                   p_table || '_fresh', p_table);
     EXECUTE format($ddl$CREATE OR REPLACE TRIGGER %I AFTER INSERT ON %I
                         REFERENCING NEW TABLE AS line_new
                         FOR EACH STATEMENT EXECUTE FUNCTION genflow_line_count(%L)$ddl$,
@@ -249,7 +235,6 @@ BEGIN
                         REFERENCING OLD TABLE AS line_old
                         FOR EACH STATEMENT EXECUTE FUNCTION genflow_line_count(%L)$ddl$,
                    p_table || '_line_del', p_table, p_type);
-    PERFORM genflow_line_rebuild(p_type);
 END
 $fn$;
 
@@ -275,6 +260,8 @@ BEGIN
     DELETE FROM genflow_status_counts WHERE gen_type = TG_ARGV[0];
     DELETE FROM genflow_status_totals WHERE gen_type = TG_ARGV[0];
     DELETE FROM genflow_line_counts WHERE gen_type = TG_ARGV[0];
+    -- An empty table is counted: nothing is left for a backfill (sql/038).
+    DELETE FROM genflow_count_progress WHERE gen_type = TG_ARGV[0];
     RETURN NULL;
 END
 $fn$;

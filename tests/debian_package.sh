@@ -12,7 +12,11 @@
 #     studio page are in the package;
 #  4. apt-get install ./the.deb (apache2 first if missing), a2enmod genflow:
 #     genflow and dbd enabled, apache2ctl -t passes; a2dismod genflow, purge:
-#     the module and the mods-available files are gone.
+#     the module and the mods-available files are gone;
+#  5. the previous release's package (NEWS names its commit; built from
+#     this clone's history) installed, enabled and its genflow.conf edited,
+#     then this one installed over it unattended (--force-confold): the
+#     site's genflow.conf kept, the new one as .dpkg-dist, still enabled.
 # The machine is left as it was: dbd's enabled state and a2enmod's state in
 # /var/lib/apache2 are put back, /etc/apache2 is compared before and after,
 # and packages apt-get pulled in for the .deb are purged again. A machine
@@ -188,6 +192,65 @@ for f in /usr/lib/apache2/modules/mod_genflow.so /etc/apache2/mods-available/gen
          /etc/apache2/mods-available/genflow.conf /usr/sbin/genflow-migrate /usr/share/mod_genflow; do
     check "purged: $f is gone" [ ! -e "$f" ]
 done
+
+# ---- 5. an upgrade from the previous release's package ------------------------
+# The previous release (NEWS: its commit), built from this clone's history
+# and installed and enabled as a site has it, its genflow.conf edited by
+# the site; then this package installed over it as an unattended upgrade
+# does (apt-get with --force-confdef --force-confold): the site's
+# genflow.conf stays byte for byte, the new reference lands beside it as
+# genflow.conf.dpkg-dist, the module stays enabled and apache2ctl -t
+# passes.
+prev_commit=$(awk '/^Release /{n++} n==2 && /^  commit: /{print $2; exit}' "$src/NEWS")
+prev_version=$(awk '/^Release /{n++; if (n==2) {print $2; exit}}' "$src/NEWS")
+if [ -z "$prev_commit" ] || ! git -C "$top" cat-file -e "$prev_commit^{commit}" 2>/dev/null; then
+    nok "the previous release's commit (NEWS: '${prev_commit:-none}') is in this clone (a shallow clone has no history)"
+else
+    gf_log "the package of $prev_version ($prev_commit), then this one over it"
+    mkdir -p "$tmp/prev-src"
+    git -C "$top" archive "$prev_commit" | tar -C "$tmp/prev-src" -xf -
+    if (cd "$tmp/prev-src" && DEB_BUILD_OPTIONS="parallel=$(nproc) nocheck" dpkg-buildpackage -us -uc -b) \
+            >"$tmp/prev-build.out" 2>&1; then
+        ok "dpkg-buildpackage of $prev_version"
+    else
+        tail -n 30 "$tmp/prev-build.out"; nok "dpkg-buildpackage of $prev_version"
+    fi
+    prev_deb="$tmp/${pkg}_$(cd "$tmp/prev-src" && dpkg-parsechangelog -S Version)_${arch}.deb"
+    conf=/etc/apache2/mods-available/genflow.conf
+    if apt-get install -y -q --no-install-recommends "$prev_deb" >"$tmp/prev-install.out" 2>&1 \
+            && a2enmod -q genflow >/dev/null 2>&1; then
+        ok "apt-get install of $prev_version, a2enmod genflow"
+    else
+        tail -n 20 "$tmp/prev-install.out"; nok "apt-get install of $prev_version, a2enmod genflow"
+    fi
+    printf '# The site'"'"'s own line, kept across upgrades.\n' >> "$conf"
+    site_sum=$(md5sum < "$conf")
+    if apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef \
+            -o Dpkg::Options::=--force-confold "$deb" >"$tmp/upgrade.out" 2>&1; then
+        ok "apt-get install of $version over $prev_version"
+    else
+        tail -n 20 "$tmp/upgrade.out"; nok "apt-get install of $version over $prev_version"
+    fi
+    check "the installed version is $version" \
+        bash -c "[ \"\$(dpkg-query -W -f='\${Version}' $pkg)\" = '$version' ]"
+    check "the site's genflow.conf is kept byte for byte" bash -c "[ \"\$(md5sum < $conf)\" = '$site_sum' ]"
+    if cmp -s "$tmp/x/etc/apache2/mods-available/genflow.conf" "$tmp/prev-src/conf/genflow.conf"; then
+        check "no genflow.conf.dpkg-dist (the reference did not change)" [ ! -e "$conf.dpkg-dist" ]
+    else
+        check "the new reference beside it as genflow.conf.dpkg-dist" \
+            cmp -s "$conf.dpkg-dist" "$tmp/x/etc/apache2/mods-available/genflow.conf"
+    fi
+    check "genflow is still enabled" a2query -q -m genflow
+    check "the new migrations are installed" \
+        [ "$(ls /usr/share/mod_genflow/sql/[0-9][0-9][0-9]_*.sql | wc -l)" = "$n" ]
+    if apache2ctl -t >"$tmp/t2.out" 2>&1; then ok "apache2ctl -t after the upgrade"
+    else sed 's/^/    /' "$tmp/t2.out"; nok "apache2ctl -t after the upgrade"; fi
+    a2dismod -q genflow >/dev/null 2>&1
+    apt-get purge -y -q "$pkg" >"$tmp/purge2.out" 2>&1 || { tail -n 20 "$tmp/purge2.out"; nok "apt-get purge after the upgrade"; }
+    check "purged after the upgrade: no genflow.conf, no .dpkg-dist" \
+        bash -c "[ ! -e $conf ] && [ ! -e $conf.dpkg-dist ]"
+fi
+
 dbd_was=$dbd_before
 restore_machine
 check "dbd is $dbd_was again" bash -c "[ \"\$(a2query -q -m dbd && echo enabled || echo disabled)\" = $dbd_was ]"
