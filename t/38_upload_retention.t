@@ -67,6 +67,10 @@ sub upload {
 }
 # As if nobody had used the upload for an hour.
 sub age { psql("UPDATE genflow_uploads SET last_used_at = now() - interval '1 hour' WHERE id = '$_[0]'") }
+# As if used a minute from now: the retention of 8 s is shorter than these
+# steps can take on a loaded machine (a sanitizer build), so the upload
+# that must stay is put out of its reach, and only the aged one is due.
+sub fresh { psql("UPDATE genflow_uploads SET last_used_at = now() + interval '1 minute' WHERE id = '$_[0]'") }
 
 # 1. In the local directory: the unused upload goes, the used one stays.
 {
@@ -77,6 +81,7 @@ sub age { psql("UPDATE genflow_uploads SET last_used_at = now() - interval '1 ho
     is($g->{status}, 'completed', 'a generation from the first');
     is(psql("SELECT last_used_at > created_at FROM genflow_uploads WHERE id = '$a->{uploadId}'"), 't',
        'the create marked it used');
+    fresh($a->{uploadId});
     age($b->{uploadId});
     ok(wait_for(sub { !has_row($b->{uploadId}) }, 20), 'the upload unused for an hour is deleted');
     ok(!-e "$media/uploads/$b->{uploadId}.png", 'its file too');
@@ -92,6 +97,7 @@ sub age { psql("UPDATE genflow_uploads SET last_used_at = now() - interval '1 ho
     s3_control($S3, POST => '/_reset');
     my ($c, $d) = (upload($s3), upload($s3));
     ok($c->{uploadId} && $d->{uploadId}, 'two uploads to the bucket');
+    fresh($c->{uploadId});
     age($d->{uploadId});
     ok(wait_for(sub { !has_row($d->{uploadId}) }, 20), 'the unused one is deleted');
     my $st = s3_control($S3, GET => '/_stats');
@@ -109,7 +115,7 @@ sub age { psql("UPDATE genflow_uploads SET last_used_at = now() - interval '1 ho
     # An upload with a row, used as if it had just been (the retention of 8 s
     # would take it during the wait otherwise).
     my $kept = upload($local)->{uploadId} // '';
-    psql("UPDATE genflow_uploads SET last_used_at = now() + interval '1 hour' WHERE id = '$kept'");
+    fresh($kept);
     my ($old, $tmp, $young) = (uuid(), uuid(), uuid());
     for my $f ("$old.png", "$tmp.webp.Ab12Cd", "$young.jpg") {
         open my $fh, '>', "$media/uploads/$f" or die "$f: $!";
