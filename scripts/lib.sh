@@ -110,6 +110,26 @@ gf_pg_stop() {
     "$(gf_pg_bindir)/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
+# The previous release, as NEWS names it (its second "Release" entry):
+# gf_prev_release TOP prints "VERSION COMMIT", nothing when NEWS names none.
+gf_prev_release() {
+    awk '/^Release /{n++; if (n == 2) v = $2} n == 2 && /^  commit: /{print v, $2; exit}' "$1/NEWS"
+}
+
+# gf_prev_release_export TOP DEST: the previous release's source, from
+# TOP's git history at the commit NEWS names, into DEST (replaced). The
+# upgrade tests build it (t/55_rolling_upgrade.t, the .deb of
+# tests/debian_package.sh). Fails when TOP has no such commit: a shallow
+# clone or a tarball has no history.
+gf_prev_release_export() {
+    local top=$1 dest=$2 version commit
+    read -r version commit <<<"$(gf_prev_release "$top")"
+    [ -n "${commit:-}" ] && git -C "$top" cat-file -e "$commit^{commit}" 2>/dev/null || return 1
+    rm -rf "$dest"
+    mkdir -p "$dest"
+    git -C "$top" archive "$commit" | tar -C "$dest" -xf -
+}
+
 # Build from scratch with warnings as errors.
 gf_build() {
     local top=$1

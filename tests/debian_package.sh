@@ -201,14 +201,11 @@ done
 # genflow.conf stays byte for byte, the new reference lands beside it as
 # genflow.conf.dpkg-dist, the module stays enabled and apache2ctl -t
 # passes.
-prev_commit=$(awk '/^Release /{n++} n==2 && /^  commit: /{print $2; exit}' "$src/NEWS")
-prev_version=$(awk '/^Release /{n++; if (n==2) {print $2; exit}}' "$src/NEWS")
-if [ -z "$prev_commit" ] || ! git -C "$top" cat-file -e "$prev_commit^{commit}" 2>/dev/null; then
+read -r prev_version prev_commit <<<"$(gf_prev_release "$src")"
+if ! gf_prev_release_export "$top" "$tmp/prev-src"; then
     nok "the previous release's commit (NEWS: '${prev_commit:-none}') is in this clone (a shallow clone has no history)"
 else
     gf_log "the package of $prev_version ($prev_commit), then this one over it"
-    mkdir -p "$tmp/prev-src"
-    git -C "$top" archive "$prev_commit" | tar -C "$tmp/prev-src" -xf -
     if (cd "$tmp/prev-src" && DEB_BUILD_OPTIONS="parallel=$(nproc) nocheck" dpkg-buildpackage -us -uc -b) \
             >"$tmp/prev-build.out" 2>&1; then
         ok "dpkg-buildpackage of $prev_version"

@@ -302,6 +302,11 @@ gf_suite_repeat() {
             rc=1
         fi
     done < <(gf_suite_files "$@")
+    # What a test measured for a benchmark ("# bench: ..." lines), per run:
+    # bench/upgrade reads t/55's.
+    for i in $(seq 1 "$n"); do
+        sed -n "s/^# bench: /repeat: run $i: bench: /p" "$outdir/run-$i/output.txt" 2>/dev/null || true
+    done
     for i in $runs_bad; do
         echo "repeat: run $i failed ($outdir/run-$i):"
         sed 's/^/    /' "$outdir/run-$i/judge.txt" | head -n 30 || true

@@ -135,10 +135,15 @@ sub free_port {
 # The MPM of the next own server (mpm_event, mpm_worker or mpm_prefork).
 our $MPM = 'mpm_event';
 
+# The module an own server loads and the database it serves: this
+# build's and the suite's, unless a test names others (t/55 runs the
+# previous release's module, then this one, on a database of its own).
+our ($own_module, $own_dbd_params);
 sub own_httpd_conf {
     my ($dir, $port, $body, @modules) = @_;
     my $mods = $ENV{GENFLOW_HTTPD_MODULES};
-    my $so = Apache::Test::vars('serverroot') . '/../.libs/mod_genflow.so';
+    my $so = $own_module // Apache::Test::vars('serverroot') . '/../.libs/mod_genflow.so';
+    my $dbd = $own_dbd_params // $ENV{GENFLOW_TEST_DBD_PARAMS};
     my $load = join '', map { "LoadModule ${_}_module $mods/mod_$_.so\n" }
                          ($MPM, 'authz_core', 'dbd', @modules);
     my $file = "$dir/httpd.conf";
@@ -156,7 +161,7 @@ CoreDumpDirectory "$dir"
 ${load}LoadModule genflow_module "$so"
 StartServers 1
 DBDriver pgsql
-DBDParams "$ENV{GENFLOW_TEST_DBD_PARAMS}"
+DBDParams "$dbd"
 $body
 CONF
     close $fh;
