@@ -15,7 +15,7 @@ use GenFlowTest;
 use File::Temp qw(tempdir);
 use Time::HiRes ();
 
-plan tests => 29;
+plan tests => 31;
 
 my $top = Apache::Test::vars('serverroot') . '/..';
 my $db = "genflow_migrate_$$";
@@ -183,7 +183,7 @@ if (!$reader) {
 waitpid $holder, 0;
 waitpid $reader, 0;
 ok($ok, 'applied once the lock was free') or diag $out;
-like($out, qr/a lock was not granted within 300ms \(try 1 of 20\): again in 1 s/, 'after retries') or diag $out;
+like($out, qr/a lock was not granted within 300ms \(try 1 of 40\): again in 1 s/, 'after retries') or diag $out;
 my $worst = do { local (@ARGV, $/) = ("$dir/worst"); <> };
 cmp_ok($worst, '<', 1.0, "a read waited at most ${worst} s meanwhile (the timeout is 0.3 s)");
 
@@ -200,5 +200,42 @@ ok(!$ok && $out =~ /009_add_z: a lock was not granted within 200ms in 1 try; not
    'without retries the run stops, saying why') or diag $out;
 is(psql_db("SELECT count(*) FROM pg_class WHERE relname = 't_marker'")
    . psql_db('SELECT count(*) FROM genflow_schema_version WHERE version = 9'), '00', 'and nothing of the file is applied');
+
+# A deadlock with a transaction of the site's: it holds t_deadlock and
+# waits for t_items, which the migration took first; the migration then
+# wants t_deadlock. The other side checks for deadlocks only after 10 s, so
+# PostgreSQL rolls the migration back (40P01) a second after its wait
+# began; the whole file is tried again, and applied once the other
+# transaction is through. (With the default --lock-timeout, 500ms, below
+# deadlock_timeout, the migration gives up its wait before.)
+psql_db('CREATE TABLE t_deadlock (id int)');
+file('010_two_tables.sql', <<'SQL');
+-- genflow-migrate: locks=ACCESS EXCLUSIVE on t_items and t_deadlock for a moment
+ALTER TABLE t_items ADD COLUMN d1 text;
+SELECT pg_sleep(2);
+ALTER TABLE t_deadlock ADD COLUMN d2 text;
+SQL
+$holder = fork // die;
+if (!$holder) {
+    exec $bin, '-X', '-q', $uri, '-c', <<'SQL';
+BEGIN;
+SET LOCAL deadlock_timeout = '10s';
+LOCK TABLE t_deadlock IN ROW EXCLUSIVE MODE;
+DO $$ BEGIN
+    WHILE NOT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 't_items'::regclass
+                         AND mode = 'AccessExclusiveLock' AND granted) LOOP
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END $$;
+SELECT count(*) FROM t_items;
+COMMIT;
+SQL
+}
+($ok, $out) = migrate('--sql-dir', $dir, '--lock-timeout', '5s');
+waitpid $holder, 0;
+ok($ok && $out =~ /010_two_tables \(expand\)\n  a deadlock with another transaction, rolled back \(try 1 of 40\): again in 1 s/,
+   'a deadlock: the file rolled back, tried again and applied') or diag $out;
+is(psql_db("SELECT count(*) FROM information_schema.columns WHERE column_name IN ('d1', 'd2')"), 2,
+   'both its columns are there');
 
 psql("DROP DATABASE IF EXISTS $db WITH (FORCE)");
