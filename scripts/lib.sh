@@ -122,8 +122,8 @@ gf_prev_release() {
 # tests/debian_package.sh). Fails when TOP has no such commit: a shallow
 # clone or a tarball has no history.
 gf_prev_release_export() {
-    local top=$1 dest=$2 version commit
-    read -r version commit <<<"$(gf_prev_release "$top")"
+    local top=$1 dest=$2 commit
+    read -r _ commit <<<"$(gf_prev_release "$top")"
     [ -n "${commit:-}" ] && git -C "$top" cat-file -e "$commit^{commit}" 2>/dev/null || return 1
     rm -rf "$dest"
     mkdir -p "$dest"
