@@ -11,6 +11,7 @@
 #include <apr_pools.h>
 
 #define GF_ERR_VALIDATION          "VALIDATION_ERROR"
+#define GF_ERR_CONTENT_POLICY      "CONTENT_POLICY"   /* 400: the site's GenFlowPromptPolicy */
 #define GF_ERR_UNSUPPORTED_MEDIA   "UNSUPPORTED_MEDIA_TYPE"
 #define GF_ERR_UNAUTHORIZED        "UNAUTHORIZED"
 #define GF_ERR_FORBIDDEN           "FORBIDDEN"

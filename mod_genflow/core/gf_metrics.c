@@ -14,6 +14,8 @@
  *   generation time types × terminal statuses × (generation buckets + 2)
  *   claims          claim results
  *   engine          engine events (wakes, rounds, hand-ons, doorbells)
+ *   policy          content policy checks × outcomes
+ *   moderation      the moderation endpoint's time (its buckets + 2)
  * Buckets are stored per interval and made cumulative when rendered
  * (gf_metrics_render.c), so a scrape's _count always equals its +Inf bucket.
  * The lists behind the indexes are in gf_metrics_private.h.
@@ -46,7 +48,9 @@ void gf_metrics_offsets(const gf_metrics_t *m, offsets_t *o)
     o->gen_dur = o->credits + GF_CREDITS_MOVEMENTS;
     o->claims = o->gen_dur + nt * N(GEN_STATUSES) * HIST_WIDTH(GEN_BOUNDS);
     o->engine = o->claims + N(CLAIM_RESULTS);
-    o->total = o->engine + N(ENGINE_EVENTS);
+    o->policy = o->engine + N(ENGINE_EVENTS);
+    o->moderation = o->policy + N(POLICY_CHECKS) * N(POLICY_OUTCOMES);
+    o->total = o->moderation + HIST_WIDTH(MOD_BOUNDS);
 }
 
 /* FNV-1a, 64 bits. */
@@ -82,7 +86,7 @@ gf_metrics_t *gf_metrics_layout(apr_pool_t *p, const char *const *types, int nty
 {
     gf_metrics_t *m = apr_pcalloc(p, sizeof(*m));
     apr_uint64_t h = 0xcbf29ce484222325ULL;
-    int sizes[10], i;
+    int sizes[12], i;
     offsets_t o;
 
     m->types = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(ntypes + 1));
@@ -123,6 +127,8 @@ gf_metrics_t *gf_metrics_layout(apr_pool_t *p, const char *const *types, int nty
     sizes[7] = N(GEN_BOUNDS);
     sizes[8] = N(CLAIM_RESULTS);
     sizes[9] = N(ENGINE_EVENTS);
+    sizes[10] = N(POLICY_CHECKS) * N(POLICY_OUTCOMES);
+    sizes[11] = N(MOD_BOUNDS);
     h = fnv(h, sizes, sizeof(sizes));
     m->signature = h;
     gf_metrics_offsets(m, &o);
@@ -270,6 +276,25 @@ void gf_metrics_engine(gf_metrics_t *m, gf_engine_event_t ev)
     if (!m || !m->slots || (int)ev < 0 || (int)ev >= N(ENGINE_EVENTS)) return;
     gf_metrics_offsets(m, &o);
     add(m, o.engine + (apr_size_t)ev, 1);
+}
+
+void gf_metrics_policy(gf_metrics_t *m, gf_policy_check_t check, gf_policy_outcome_t outcome)
+{
+    offsets_t o;
+    if (!m || !m->slots || (int)check < 0 || (int)check >= N(POLICY_CHECKS) || (int)outcome < 0
+        || (int)outcome >= N(POLICY_OUTCOMES)) {
+        return;
+    }
+    gf_metrics_offsets(m, &o);
+    add(m, o.policy + (apr_size_t)check * N(POLICY_OUTCOMES) + (apr_size_t)outcome, 1);
+}
+
+void gf_metrics_moderation_time(gf_metrics_t *m, apr_interval_time_t duration)
+{
+    offsets_t o;
+    if (!m || !m->slots) return;
+    gf_metrics_offsets(m, &o);
+    observe(m, o.moderation, MOD_BOUNDS, N(MOD_BOUNDS), duration);
 }
 
 void gf_metrics_fallback(gf_metrics_t *m, const char *type)

@@ -103,6 +103,15 @@ typedef enum {
 } gf_engine_event_t;
 void gf_metrics_engine(gf_metrics_t *m, gf_engine_event_t ev);
 
+/* The content policy's checks of a create's prompt
+ * (genflow_prompt_policy_checks_total{check,outcome}) and how long the
+ * moderation endpoint took to answer (genflow_moderation_duration_seconds). */
+typedef enum { GF_POLICY_DENY_LIST = 0, GF_POLICY_MODERATION, GF_POLICY_CHECKS } gf_policy_check_t;
+typedef enum { GF_POLICY_ALLOWED = 0, GF_POLICY_REFUSED, GF_POLICY_ERROR,
+               GF_POLICY_OUTCOMES } gf_policy_outcome_t;
+void gf_metrics_policy(gf_metrics_t *m, gf_policy_check_t check, gf_policy_outcome_t outcome);
+void gf_metrics_moderation_time(gf_metrics_t *m, apr_interval_time_t duration);
+
 void gf_metrics_retry(gf_metrics_t *m, const char *type);
 void gf_metrics_fallback(gf_metrics_t *m, const char *type);
 void gf_metrics_credits(gf_metrics_t *m, gf_credit_movement_t movement, long amount);

@@ -45,16 +45,20 @@ static const char *const CLAIM_RESULTS[] = { "claimed", "empty", "full", "busy",
 static const char *const ENGINE_EVENTS[] = { "wake", "round", "hand_on", "doorbell", "sweep",
                                              "standby", "stray", "paced" };
 
+static const char *const POLICY_CHECKS[] = { "deny_list", "moderation" };
+static const char *const POLICY_OUTCOMES[] = { "allowed", "refused", "error" };
+
 static const double REQ_BOUNDS[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
                                      30, 60 };
 static const double PROV_BOUNDS[] = { 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120 };
+static const double MOD_BOUNDS[] = { 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 static const double GEN_BOUNDS[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
                                      1800, 3600 };
 #define HIST_WIDTH(b) (N(b) + 2)
 
 typedef struct {
     apr_size_t req, req_dur, prov, prov_dur, prov_cost, retry, fallback, credits, gen_dur, claims,
-        engine, total;
+        engine, policy, moderation, total;
 } offsets_t;
 
 /* Where each kind of slot starts in m's block (the layout of gf_metrics.c). */

@@ -190,6 +190,31 @@ static void render_jobs(const gf_metrics_t *m, const offsets_t *o, gf_mtext_t *t
     }
 }
 
+/* The content policy: its checks by outcome, the moderation endpoint's time. */
+static void render_policy(const gf_metrics_t *m, const offsets_t *o, gf_mtext_t *t)
+{
+    apr_pool_t *p = t->p;
+    const char *kv[2 * MAX_LABELS];
+    int i, j;
+
+    gf_mtext_family(t, "genflow_prompt_policy_checks_total", "counter",
+                    "Prompts of creates checked by GenFlowPromptPolicy, by check (deny_list, "
+                    "moderation) and outcome (allowed, refused: answered 400 CONTENT_POLICY, "
+                    "error: the moderation endpoint gave no usable answer).");
+    for (i = 0; i < N(POLICY_CHECKS); i++) {
+        for (j = 0; j < N(POLICY_OUTCOMES); j++) {
+            gf_mtext_sample(t, "genflow_prompt_policy_checks_total",
+                            u64(p, gf_metrics_slot(m, o->policy + (apr_size_t)(i * N(POLICY_OUTCOMES) + j))),
+                            "check", POLICY_CHECKS[i], "outcome", POLICY_OUTCOMES[j], NULL);
+        }
+    }
+    gf_mtext_family(t, "genflow_moderation_duration_seconds", "histogram",
+                    "How long the moderation endpoint of GenFlowPromptPolicy took to answer "
+                    "(or to fail), per create it checked.");
+    histogram(t, m, "genflow_moderation_duration_seconds", o->moderation, MOD_BOUNDS,
+              N(MOD_BOUNDS), kv, 0);
+}
+
 /* The credits moved, the generations' durations, and since when. */
 static void render_outcomes(const gf_metrics_t *m, const offsets_t *o, gf_mtext_t *t)
 {
@@ -240,4 +265,5 @@ void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
     render_providers(m, &o, t);
     render_jobs(m, &o, t);
     render_outcomes(m, &o, t);
+    render_policy(m, &o, t);
 }

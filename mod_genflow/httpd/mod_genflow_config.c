@@ -580,6 +580,10 @@ const command_rec gf_cmds[] = {
         "The provider chain of the types below, tried in order: NAME[:MODEL] ..."),
     AP_INIT_TAKE_ARGV("GenFlowRequire", set_require, NULL, ACCESS_CONF,
         "Create fields this type requires: prompt, sourceImage, preset, or none"),
+    AP_INIT_TAKE_ARGV("GenFlowPromptPolicy", gf_conf_set_policy, NULL, RSRC_CONF | ACCESS_CONF,
+                      "The content policy of the prompts of creates: off, or deny_list=FILE "
+                      "and/or moderation=URL with key_file=|key_env=, model=, timeout=MS, "
+                      "on_error=allow|deny, categories=a,b"),
     AP_INIT_TAKE1("GenFlowPromptTemplate", set_prompt_template, NULL, ACCESS_CONF,
         "Template of the final prompt, e.g. \"art, {prompt}, {style}\""),
     /* The genflow-cache authn provider (mod_genflow_authn_cache.c). */

@@ -12,6 +12,7 @@
 #include <mod_auth.h>
 
 #include "httpd/mod_genflow_config_settings.h"
+#include "core/gf_policy.h"
 #include "core/gf_sql.h"
 #include "providers/gf_provider.h"
 #include "storage/gf_storage.h"
@@ -70,6 +71,26 @@ typedef struct {
     const char *where;           /* "file:line" */
 } gf_events_base_t;
 
+/* One GenFlowPromptPolicy line (mod_genflow_config_policy.c, read at startup: a
+ * graceful restart reads the deny list again; mod_genflow_policy.c applies it). */
+struct gf_policy_conf {
+    int off;                         /* "off": no policy here (a parent's is not inherited) */
+    const gf_policy_list_t *deny;    /* deny_list=FILE, or NULL */
+    const char *deny_file;
+    const char *moderation_url;      /* moderation=URL, or NULL */
+    const char *key;                 /* key_file= / key_env=: Bearer, or NULL */
+    const char *model;               /* model=, or NULL (the endpoint's default) */
+    long timeout_ms;                 /* timeout= (default 2000) */
+    int on_error_allow;              /* on_error=allow (default deny: 503) */
+    int insecure_loopback;           /* insecure_loopback=on: http to loopback (tests) */
+    apr_array_header_t *categories;  /* categories=a,b: only these refuse; NULL: flagged */
+    const char *where;               /* "file:line" */
+};
+
+/* The timeout of a moderation call by default, and the largest answer read. */
+#define GF_POLICY_TIMEOUT_MS 2000
+#define GF_POLICY_ANSWER_MAX (64 * 1024)
+
 /* Per-location settings. */
 typedef struct {
     const char *base;            /* the <Location> path */
@@ -86,6 +107,7 @@ typedef struct {
     int trace_trust_inbound;     /* GenFlowTraceTrustInbound: 1, 0, GF_UNSET (off) */
     const char *events_base;     /* GenFlowEventsBase scheme://host[:port][/path], "" for
                                   * none (overrides), NULL → inherited (none) */
+    struct gf_policy_conf *policy; /* GenFlowPromptPolicy here; NULL → inherited (none) */
 } gf_dir_conf_t;
 
 #define GF_RETRY_AFTER_UNAVAILABLE  "5"

@@ -5,6 +5,7 @@
  *
  *   mod_genflow_config.c           the GenFlow* directives (gf_cmds[])
  *   mod_genflow_config_authn.c     the directives of genflow-cache
+ *   mod_genflow_config_policy.c    GenFlowPromptPolicy (mod_genflow_policy.h)
  *   mod_genflow_config_merge.c     the records: create, merge, look up
  *   mod_genflow_config_defaults.c  the getters that apply the defaults
  *   mod_genflow_config_check.c     the checks across directives at startup
@@ -34,5 +35,8 @@ const char *gf_authn_cache_set_size(cmd_parms *cmd, void *dc, const char *arg);
 const char *gf_authn_cache_set_provider(cmd_parms *cmd, void *dc, const char *arg);
 const char *gf_authn_cache_set_ttl(cmd_parms *cmd, void *dc, const char *arg);
 const char *gf_authn_cache_add_watch(cmd_parms *cmd, void *dc, const char *arg);
+
+/* mod_genflow_config_policy.c */
+const char *gf_conf_set_policy(cmd_parms *cmd, void *dcv, int argc, char *const argv[]);
 
 #endif

@@ -17,6 +17,7 @@
 #include "httpd/mod_genflow_http.h"
 #include "httpd/mod_genflow_idempotency.h"
 #include "httpd/mod_genflow_metrics.h"
+#include "httpd/mod_genflow_policy.h"
 #include "httpd/mod_genflow_private.h"
 #include "httpd/mod_genflow_request.h"
 #include "httpd/mod_genflow_db.h"
@@ -402,6 +403,8 @@ int gf_type_handle_create(request_rec *r, const gf_dir_conf_t *dc)
     int rc;
 
     if ((rc = gf_type_check_json_request(r, dc, &body)) != GF_CONTINUE) return rc;
+    /* Before a pooled connection is taken: the policy may ask the network. */
+    if ((rc = gf_policy_check(r, dc, body)) != GF_CONTINUE) return rc;
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
     if ((rc = gf_type_create_generation(r, dbd, dc, body, 0, &created)) != GF_CONTINUE) return rc;
     gf_db_release(r);

@@ -14,6 +14,7 @@
 #include "httpd/mod_genflow_engine.h"
 #include "httpd/mod_genflow_http.h"
 #include "httpd/mod_genflow_metrics.h"
+#include "httpd/mod_genflow_policy.h"
 #include "httpd/mod_genflow_private.h"
 #include "httpd/mod_genflow_request.h"
 #include "httpd/mod_genflow_db.h"
@@ -220,14 +221,18 @@ int gf_type_handle_generate(request_rec *r, const gf_dir_conf_t *dc)
     json_object *body = NULL, *idv = NULL;
     ap_dbd_t *dbd;
     const char *id;
-    int rc, wait, cancel_after = 0;
+    int rc, wait, by_id, cancel_after = 0;
 
     if ((rc = gf_type_check_json_request(r, dc, &body)) != GF_CONTINUE) return rc;
     wait = gf_type_requested_wait(r, dc);
+    by_id = json_object_is_type(body, json_type_object)
+            && json_object_object_get_ex(body, "generationId", &idv);
+    /* The create fields pass the policy before a pooled connection is
+     * taken: it may ask the network. */
+    if (!by_id && (rc = gf_policy_check(r, dc, body)) != GF_CONTINUE) return rc;
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
 
-    if (json_object_is_type(body, json_type_object)
-        && json_object_object_get_ex(body, "generationId", &idv)) {
+    if (by_id) {
         if ((rc = generate_by_id_args(r, dc, body, &cancel_after)) != GF_CONTINUE) return rc;
         if (!json_object_is_type(idv, json_type_string)
             || !gf_uuid_valid(json_object_get_string(idv))) {
@@ -278,6 +283,14 @@ int gf_type_handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route
     }
     input = gf_json_parse(r->pool, rows->rows[0][1], strlen(rows->rows[0][1]), &err);
     if (!input) return gf_send_db_error(r, GF_DB_ERROR);
+    /* A retry is a new generation, under the policy as it is now; the
+     * connection goes back to the pool while the policy may ask the
+     * network. */
+    if (dc->policy) {
+        gf_db_release(r);
+        if ((rc = gf_policy_check(r, dc, input)) != GF_CONTINUE) return rc;
+        if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+    }
     /* The stored input is validated again: the rules may have changed. */
     if ((rc = gf_type_create_generation(r, dbd, dc, input, 1, &created)) != GF_CONTINUE) return rc;
     id = created.id;

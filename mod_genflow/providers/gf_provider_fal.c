@@ -6,7 +6,9 @@
  * request_id, status_url, response_url and cancel_url, which are stored
  * and always followed (they drop the model's sub-path). Status answers 202
  * {status: IN_QUEUE|IN_PROGRESS} until 200 {status: COMPLETED}; then the
- * response_url gives the output {images: [{url, …}], …}, whose picture is
+ * response_url gives the output {images: [{url, …}], has_nsfw_concepts, …}
+ * (a first picture its safety checker flagged fails the job:
+ * CONTENT_FILTERED, no fallback), whose picture is
  * downloaded at once (fal URLs are temporary). fal re-queues failed runs
  * itself, so an accepted request is polled, never submitted again.
  * Errors: {detail: "…"} or {detail: [{loc, msg, type}]}.
@@ -153,6 +155,19 @@ static void fal_generate(const gf_provider_t *prov, const gf_job_t *job,
     if (ns->webhook_url) res->retry_after = apr_time_from_sec(ns->webhook_poll_secs);
 }
 
+/* Did the model's safety checker flag the first picture (the one taken)?
+ * has_nsfw_concepts: one boolean per picture. */
+static int nsfw_flagged(json_object *out)
+{
+    json_object *flags, *first;
+    if (!json_object_object_get_ex(out, "has_nsfw_concepts", &flags)
+        || !json_object_is_type(flags, json_type_array) || json_object_array_length(flags) == 0) {
+        return 0;
+    }
+    first = json_object_array_get_idx(flags, 0);
+    return json_object_is_type(first, json_type_boolean) && json_object_get_boolean(first);
+}
+
 static void fal_poll(const gf_provider_t *prov, const gf_job_t *job, const char *id,
                      apr_pool_t *p, gf_provider_result_t *res)
 {
@@ -201,6 +216,15 @@ static void fal_poll(const gf_provider_t *prov, const gf_job_t *job, const char 
         || !(url = gf_json_str(json_object_array_get_idx(images, 0), "url"))) {
         gf_net_fail(res, GF_JOB_API, 0, apr_psprintf(p, "%s: the result has no image",
                                                      prov->name));
+        return;
+    }
+    if (nsfw_flagged(out)) {
+        /* The model's safety checker replaced the picture (a black one):
+         * the provider refused the content, as Stability's
+         * CONTENT_FILTERED; no fallback, refunded. */
+        gf_net_fail(res, GF_JOB_CONTENT_FILTERED, 0,
+                    apr_psprintf(p, "%s: the model's safety checker flagged the picture "
+                                 "(has_nsfw_concepts)", prov->name));
         return;
     }
     gf_net_download(p, prov, ns, url, res);

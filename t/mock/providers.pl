@@ -473,7 +473,9 @@ sub handle {
         return send_json($c, 422, { detail => evil() }) if $prompt =~ /\[fault:evilmsg\]/;
         return send_json($c, 200, { images => [{ url => file_base($prompt) . "/files/$id.png", width => 1, height => 1,
                                                  content_type => 'image/png' }],
-                                    seed => 123, has_nsfw_concepts => [JSON::PP::false], prompt => $prompt,
+                                    seed => 123, prompt => $prompt,
+                                    # fal's safety checker: a black picture, flagged
+                                    has_nsfw_concepts => [$prompt =~ /\[fault:nsfw\]/ ? JSON::PP::true : JSON::PP::false],
                                     timings => { inference => 1.1 } });
     }
     if ($path =~ m{^/(fal-ai/[^/]+)(/[\w./-]+)?$} && $r->method eq 'POST') {
@@ -583,6 +585,45 @@ sub handle {
             if $prompt =~ /\[fault:b64\]/;
         return send_json($c, 200, { data => [{ url => file_base($prompt) . '/files/aiml.png', b64_json => undef }],
                                     meta => { usage => { credits_used => 120000 } } });
+    }
+
+    # ---- a moderation endpoint (OpenAI's POST /v1/moderations shape) -------
+    # The input's markers choose the answer: [mod:flag] flags violence,
+    # [mod:sexual] sexual; [mod:500] an error, [mod:slow] 5 s late,
+    # [mod:badjson] a 200 that is not JSON; anything else is not flagged.
+    if ($path eq '/v1/moderations' && $r->method eq 'POST') {
+        my $in = eval { $json->decode($r->content) } || {};
+        my $text = ref $in->{input} eq 'ARRAY' ? join("\n", @{ $in->{input} }) : ($in->{input} // '');
+        # As text: other tests read fields.input as Replicate's object.
+        record($r, { text => $text, model => $in->{model} });
+        return send_json($c, 401, { error => { message => 'Incorrect API key provided', type => 'invalid_request_error',
+                                               param => undef, code => 'invalid_api_key' } })
+            unless $auth eq "Bearer $KEY";
+        return send_json($c, 400, { error => { message => "'input' is a required property", type => 'invalid_request_error',
+                                               param => undef, code => undef } }) unless length $text;
+        sleep 5 if $text =~ /\[mod:slow\]/;
+        return send_json($c, 500, { error => { message => 'The server had an error', type => 'server_error',
+                                               param => undef, code => undef } }) if $text =~ /\[mod:500\]/;
+        if ($text =~ /\[mod:badjson\]/) {
+            my $res = HTTP::Response->new(200);
+            $res->header('Content-Type' => 'application/json');
+            $res->content('{"results": [');
+            return $c->send_response($res);
+        }
+        my @names = qw(harassment harassment/threatening hate hate/threatening illicit illicit/violent self-harm
+                       self-harm/instructions self-harm/intent sexual sexual/minors violence violence/graphic);
+        my %hit = (violence => $text =~ /\[mod:flag\]/ ? 1 : 0, sexual => $text =~ /\[mod:sexual\]/ ? 1 : 0);
+        my (%cats, %scores, %types);
+        for my $n (@names) {
+            $cats{$n} = $hit{$n} ? JSON::PP::true : JSON::PP::false;
+            $scores{$n} = $hit{$n} ? 0.91 : 0.0004;
+            $types{$n} = ['text'];
+        }
+        my $flagged = grep { $_ } values %hit;
+        return send_json($c, 200, { id => 'modr-' . sha1_hex($text . rand()), model => $in->{model} // 'omni-moderation-latest',
+                                    results => [{ flagged => $flagged ? JSON::PP::true : JSON::PP::false,
+                                                  categories => \%cats, category_scores => \%scores,
+                                                  category_applied_input_types => \%types }] });
     }
 
     record($r, {});

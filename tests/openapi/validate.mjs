@@ -48,7 +48,7 @@ const validator = (schema) => {
 const METHODS = ['get', 'head', 'post', 'put', 'patch', 'delete'];
 // The error code each status stands for (docs/api.md "Errors").
 const CODES = {
-  400: ['VALIDATION_ERROR'], 401: ['UNAUTHORIZED'], 402: ['INSUFFICIENT_CREDITS'], 403: ['FORBIDDEN'],
+  400: ['VALIDATION_ERROR', 'CONTENT_POLICY'], 401: ['UNAUTHORIZED'], 402: ['INSUFFICIENT_CREDITS'], 403: ['FORBIDDEN'],
   404: ['NOT_FOUND', 'GENERATION_NOT_FOUND'], 405: ['METHOD_NOT_ALLOWED'],
   409: ['INVALID_GENERATION_STATUS', 'IDEMPOTENCY_CONFLICT'], 413: ['PAYLOAD_TOO_LARGE'],
   415: ['UNSUPPORTED_MEDIA_TYPE'], 422: ['IDEMPOTENCY_CONFLICT'], 429: ['RATE_LIMIT'],

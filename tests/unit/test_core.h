@@ -40,6 +40,7 @@ Suite *limit_suite(void);
 Suite *trace_suite(void);
 Suite *stream_token_suite(void);
 Suite *watchers_suite(void);
+Suite *policy_suite(void);
 Suite *schema_suite(void);
 
 #endif

@@ -38,6 +38,9 @@ export function describe(err, ctx = {}) {
     case 0:
       return 'The server could not be reached. Check your connection and try again.';
     case 400:
+      if (err.code === 'CONTENT_POLICY') {
+        return 'This prompt is not allowed on this site. Change the prompt and try again; nothing was charged.';
+      }
       return `Please check the form: ${msg}.`.replace(/\.\.$/, '.');
     case 401:
       return 'You are not signed in, or the user name or password was wrong. Reload the page to sign in.';

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* gf_policy.h: the site's content policy for prompts (GenFlowPromptPolicy),
+ * without httpd: the normal form prompts and deny lists are compared in,
+ * the deny list itself, and the moderation endpoint's request and answer
+ * (OpenAI's moderation API shape).
+ *
+ * The normal form (gf_policy_normalise) is what a word filter must see so
+ * that spelling tricks do not pass it:
+ *  - Unicode compatibility decomposition with case folding (libunistring's
+ *    u8_casefold, NFKD): "ＮＳＦＷ" (full width), "𝐍𝐒𝐅𝐖" (mathematical
+ *    letters) and "NSFW" all become "nsfw"; ligatures come apart ("ﬁ" is
+ *    "fi");
+ *  - marks (Mn, Me) and format characters (Cf: zero-width spaces and
+ *    joiners, soft hyphens, bidirectional controls) are dropped, so
+ *    "nsfẁ" and "ns\u200Bfw" are "nsfw";
+ *  - words are the runs of letters and digits; everything else separates
+ *    them, and the normal form is the words with one space between;
+ *  - a run of two or more one-letter words is one word: "n.s.f.w",
+ *    "n s f w" and "n-s-f-w" are "nsfw".
+ * Entries of the deny list are put in the same form when it is read, so
+ * an entry matches however either side was written.
+ */
+#ifndef GF_POLICY_H
+#define GF_POLICY_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+/* The largest deny list file read, and the most entries it may hold. */
+#define GF_POLICY_LIST_MAX_BYTES (4 * 1024 * 1024)
+#define GF_POLICY_LIST_MAX_ENTRIES 100000
+
+/* The normal form of len bytes of valid UTF-8 (NULs are separators):
+ * words of folded letters and digits, one space between, none at either
+ * end ("" for text without a word). NULL when text is not valid UTF-8. */
+const char *gf_policy_normalise(apr_pool_t *p, const char *text, apr_size_t len);
+
+typedef struct gf_policy_list gf_policy_list_t;
+
+/* A deny list from a file's text: one entry a line; blank lines and lines
+ * whose first non-blank character is '#' are skipped;
+ *   word or several words   matches those words, whole, in that order
+ *                           (in the normal form: "Bad  Word" is "bad word")
+ *   re:PATTERN              a POSIX extended regular expression, searched
+ *                           in the normal form (lower case, one space
+ *                           between words)
+ * NULL and *err ("line N: …") when a line is not valid UTF-8, has no word,
+ * or its pattern does not compile; also over GF_POLICY_LIST_MAX_ENTRIES. */
+gf_policy_list_t *gf_policy_list_parse(apr_pool_t *p, const char *text, apr_size_t len,
+                                       const char **err);
+
+/* Entries the list holds. */
+int gf_policy_list_size(const gf_policy_list_t *l);
+
+/* Does the normal form (gf_policy_normalise) hold an entry of l? The line
+ * of the first entry found goes to *line (for the site's log; the user is
+ * never told which). 0 when none matches. */
+int gf_policy_list_match(const gf_policy_list_t *l, const char *normal, int *line);
+
+/* ---- the moderation endpoint (OpenAI's moderation API shape) ---- */
+
+/* The body of POST {moderation URL}: {"input": input} and "model" when
+ * model is not NULL. */
+const char *gf_policy_moderation_body(apr_pool_t *p, const char *input, const char *model);
+
+typedef enum {
+    GF_MODERATION_ALLOWED = 0,   /* no result flagged */
+    GF_MODERATION_FLAGGED,       /* a result flagged (in one of the categories asked) */
+    GF_MODERATION_BAD            /* not an answer of that shape */
+} gf_moderation_t;
+
+/* Read a 200 answer {"results": [{"flagged": bool, "categories": {name:
+ * bool, …}}, …]}. categories (const char *), or NULL for all: only a result
+ * with one of these categories true refuses. *why: the categories found
+ * true (for the site's log), or what is wrong with the answer. */
+gf_moderation_t gf_policy_moderation_read(apr_pool_t *p, const char *body, apr_size_t len,
+                                          const apr_array_header_t *categories,
+                                          const char **why);
+
+#endif

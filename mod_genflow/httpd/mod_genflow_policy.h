@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* mod_genflow_policy.h: the content policy a location applies to the
+ * prompts of its creates (GenFlowPromptPolicy), before anything is
+ * reserved or any provider is called. The rules of the deny list and the
+ * moderation answer are the core's (core/gf_policy.h); the directive and
+ * its record are the configuration's (mod_genflow_config_policy.c).
+ */
+#ifndef MOD_GENFLOW_POLICY_H
+#define MOD_GENFLOW_POLICY_H
+
+#include <httpd.h>
+#include <json-c/json.h>
+
+#include "httpd/mod_genflow_config.h"
+
+
+/* The policy of dc applied to the create fields in body (the user's
+ * prompt and customPrompt): GF_CONTINUE when they pass (or the body is
+ * not a valid create: the create answers that), else the result of the
+ * answer it sent: 400 CONTENT_POLICY, or 503 when the moderation endpoint
+ * could not say and on_error=deny. No database connection may be held:
+ * the moderation call waits on the network. */
+int gf_policy_check(request_rec *r, const gf_dir_conf_t *dc, json_object *body);
+
+#endif

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_policy.c: the content policy's normal form, deny list and
+ * moderation answers (core/gf_policy.h). */
+#include <string.h>
+
+#include "test_core.h"
+#include "core/gf_policy.h"
+
+static const char *norm(const char *s)
+{
+    const char *n = gf_policy_normalise(test_pool, s, strlen(s));
+    ck_assert_ptr_nonnull(n);
+    return n;
+}
+
+START_TEST(normal_form_folds_what_spelling_tricks_change)
+{
+    ck_assert_str_eq(norm("NSFW"), "nsfw");
+    ck_assert_str_eq(norm("\xef\xbc\xae\xef\xbc\xb3\xef\xbc\xa6\xef\xbc\xb7"), "nsfw"); /* ＮＳＦＷ */
+    ck_assert_str_eq(norm("\xf0\x9d\x90\x8d\xf0\x9d\x90\x92\xf0\x9d\x90\x85\xf0\x9d\x90\x96"),
+                     "nsfw");                                  /* 𝐍𝐒𝐅𝐖 */
+    ck_assert_str_eq(norm("n.s.f.w"), "nsfw");
+    ck_assert_str_eq(norm("n s f w"), "nsfw");
+    ck_assert_str_eq(norm("N-S-F-W!"), "nsfw");
+    ck_assert_str_eq(norm("ns\xe2\x80\x8b" "fw"), "nsfw");     /* zero-width space inside */
+    ck_assert_str_eq(norm("nsf\xc2\xad" "w"), "nsfw");         /* soft hyphen */
+    ck_assert_str_eq(norm("nsfw\xcc\x80"), "nsfw");            /* combining grave */
+    ck_assert_str_eq(norm("Caf\xc3\xa9"), "cafe");             /* é decomposed, mark dropped */
+    ck_assert_str_eq(norm("\xef\xac\x81ne"), "fine");          /* ﬁ ligature */
+    ck_assert_str_eq(norm("STRASSE stra\xc3\x9f" "e"), "strasse strasse");
+}
+END_TEST
+
+START_TEST(normal_form_keeps_words_apart)
+{
+    ck_assert_str_eq(norm("  A cat,  on the\tmat. "), "a cat on the mat");
+    ck_assert_str_eq(norm("i am a cat"), "i am a cat");        /* lone letters stay */
+    ck_assert_str_eq(norm("x y z and a b"), "xyz and ab");
+    ck_assert_str_eq(norm(""), "");
+    ck_assert_str_eq(norm("!!! ..."), "");
+    ck_assert_str_eq(norm("a"), "a");
+    ck_assert_str_eq(norm("r2d2 c-3po"), "r2d2 c 3po");
+    ck_assert_ptr_null(gf_policy_normalise(test_pool, "\xff", 1));
+    ck_assert_ptr_null(gf_policy_normalise(test_pool, "\xed\xa0\x80", 3));
+}
+END_TEST
+
+static gf_policy_list_t *list(const char *text)
+{
+    const char *err = NULL;
+    gf_policy_list_t *l = gf_policy_list_parse(test_pool, text, strlen(text), &err);
+    ck_assert_msg(l != NULL, "parse: %s", err ? err : "?");
+    return l;
+}
+
+static int denies(const gf_policy_list_t *l, const char *prompt, int *line)
+{
+    return gf_policy_list_match(l, norm(prompt), line);
+}
+
+START_TEST(deny_list_matches_words_phrases_and_patterns)
+{
+    gf_policy_list_t *l = list("# a comment\n\nNSFW\n  bad   Word \nre:^(kill|hurt) \nre:go+r+e\n");
+    int line = 0;
+    ck_assert_int_eq(gf_policy_list_size(l), 4);
+    ck_assert(denies(l, "a ＮＳＦＷ picture", &line));
+    ck_assert_int_eq(line, 3);
+    ck_assert(denies(l, "n.s.f.w", NULL));
+    ck_assert(denies(l, "such a BAD, word!", &line));
+    ck_assert_int_eq(line, 4);
+    ck_assert(denies(l, "Kill the lights", &line));
+    ck_assert_int_eq(line, 5);
+    ck_assert(denies(l, "goooorrre", &line));
+    ck_assert_int_eq(line, 6);
+    ck_assert(!denies(l, "a nsfwish picture", NULL));          /* whole words only */
+    ck_assert(!denies(l, "badword", NULL));
+    ck_assert(!denies(l, "word bad", NULL));
+    ck_assert(!denies(l, "skill the lights", NULL));
+    ck_assert(!denies(l, "a cat on a mat", NULL));
+}
+END_TEST
+
+START_TEST(deny_list_refuses_what_it_cannot_use)
+{
+    const char *err = NULL;
+    ck_assert_ptr_null(gf_policy_list_parse(test_pool, "ok\n...\n", 7, &err));
+    ck_assert_str_eq(err, "line 2: no letter or digit to match");
+    ck_assert_ptr_null(gf_policy_list_parse(test_pool, "ok\nre:(\n", 8, &err));
+    ck_assert(strncmp(err, "line 2: the pattern does not compile", 36) == 0);
+    ck_assert_ptr_null(gf_policy_list_parse(test_pool, "\xff\n", 2, &err));
+    ck_assert_str_eq(err, "line 1: not valid UTF-8 text");
+    ck_assert_ptr_null(gf_policy_list_parse(test_pool, "a\0b\n", 4, &err));
+    ck_assert_int_eq(gf_policy_list_size(list("")), 0);
+    ck_assert(!gf_policy_list_match(NULL, "x", NULL));
+}
+END_TEST
+
+START_TEST(moderation_answers_in_openai_shape)
+{
+    const char *why;
+    apr_array_header_t *cats = apr_array_make(test_pool, 1, sizeof(const char *));
+    const char *flagged = "{\"id\":\"modr-1\",\"model\":\"omni-moderation-latest\",\"results\":"
+                          "[{\"flagged\":true,\"categories\":{\"violence\":true,\"sexual\":false},"
+                          "\"category_scores\":{\"violence\":0.9}}]}";
+    const char *clean = "{\"results\":[{\"flagged\":false,\"categories\":{\"violence\":false}}]}";
+
+    ck_assert_int_eq(gf_policy_moderation_read(test_pool, flagged, strlen(flagged), NULL, &why),
+                     GF_MODERATION_FLAGGED);
+    ck_assert_str_eq(why, "violence");
+    ck_assert_int_eq(gf_policy_moderation_read(test_pool, clean, strlen(clean), NULL, &why),
+                     GF_MODERATION_ALLOWED);
+    APR_ARRAY_PUSH(cats, const char *) = "sexual";
+    ck_assert_int_eq(gf_policy_moderation_read(test_pool, flagged, strlen(flagged), cats, &why),
+                     GF_MODERATION_ALLOWED);                   /* only the categories asked */
+    ck_assert_int_eq(gf_policy_moderation_read(test_pool, "nope", 4, NULL, &why),
+                     GF_MODERATION_BAD);
+    ck_assert_int_eq(gf_policy_moderation_read(test_pool, "{\"results\":[]}", 14, NULL, &why),
+                     GF_MODERATION_BAD);
+    ck_assert_int_eq(gf_policy_moderation_read(test_pool, "{\"results\":[{\"flagged\":\"yes\"}]}",
+                                               31, NULL, &why), GF_MODERATION_BAD);
+    ck_assert_str_eq(gf_policy_moderation_body(test_pool, "a \"cat\"", NULL),
+                     "{\"input\":\"a \\\"cat\\\"\"}");
+    ck_assert_str_eq(gf_policy_moderation_body(test_pool, "x", "m"),
+                     "{\"input\":\"x\",\"model\":\"m\"}");
+}
+END_TEST
+
+Suite *policy_suite(void)
+{
+    Suite *s = suite_create("policy");
+    TCase *tc = tcase_create("policy");
+    tcase_add_test(tc, normal_form_folds_what_spelling_tricks_change);
+    tcase_add_test(tc, normal_form_keeps_words_apart);
+    tcase_add_test(tc, deny_list_matches_words_phrases_and_patterns);
+    tcase_add_test(tc, deny_list_refuses_what_it_cannot_use);
+    tcase_add_test(tc, moderation_answers_in_openai_shape);
+    suite_add_tcase(s, tc);
+    return s;
+}
