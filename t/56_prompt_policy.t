@@ -22,7 +22,7 @@ use LWP::UserAgent;
 use JSON::PP;
 use Time::HiRes qw(time);
 
-plan tests => 58;
+plan tests => 62;
 
 my $json = JSON::PP->new;
 my $mock = $ENV{GENFLOW_MOCK_URL};
@@ -31,6 +31,8 @@ my $tmp = tempdir(CLEANUP => 1);
 chmod 0777, $tmp;
 sub write_file { open my $fh, '>:raw', $_[0] or die $!; print $fh $_[1]; close $fh }
 write_file("$tmp/deny.txt", "# words a site does not serve\nNSFW\nbad word\nre:^kill \n");
+write_file("$tmp/vhost-deny.txt", "giraffe\n");
+my $vport = free_port();
 my $policy_conf = <<"CONF";
 GenFlowPromptPolicy deny_list=$tmp/deny.txt
 <Location /api/pol-inc>
@@ -84,6 +86,15 @@ Include "$tmp/policy.conf"
     GenFlowProviders polprov
     GenFlowPromptPolicy off
 </Location>
+Listen 127.0.0.1:$vport
+<VirtualHost 127.0.0.1:$vport>
+    ServerName policy-vhost.test
+    GenFlowPromptPolicy deny_list=$tmp/vhost-deny.txt
+    <Location /api/pol-vh>
+        GenFlowType pol-type
+        GenFlowProviders polprov
+    </Location>
+</VirtualHost>
 BODY
 
 sub mock_log {
@@ -127,6 +138,17 @@ is(balance(), $b0 - 1, 'and reserves its cost');
 refused(create('pol-inc', "NSFW $run-g"), "$run-g", balance(), 'the server-level policy of an Included file');
 # 3. "off" below a parent that has one.
 is(create('pp/off', "nsfw $run-h")->code, 201, '"off" in a child location lets the word through');
+
+# 3b. A virtual host's own policy, in place of the main server's.
+{
+    my $vbase = "http://127.0.0.1:$vport";
+    my $b = balance();
+    my $res = own_api($vbase, POST => '/api/pol-vh/create', user => $u, body => encode_json({ prompt => "a Giraffe $run-u" }));
+    is((json_of($res) // {})->{error}{code} // $res->code, 'CONTENT_POLICY', "a virtual host's own deny list refuses");
+    is(own_api($vbase, POST => '/api/pol-vh/create', user => $u, body => encode_json({ prompt => "nsfw $run-v" }))->code,
+       201, "and the main server's list is not the virtual host's");
+    is(create('pp/deny', "a giraffe $run-w")->code, 201, "nor the virtual host's the main server's");
+}
 
 # 4. A retry is a new generation under the policy as it is now.
 {
@@ -251,6 +273,12 @@ is(create('pp/off', "nsfw $run-h")->code, 201, '"off" in a child location lets t
         my $out = `/usr/sbin/apache2 -f '$dir/httpd.conf' -t 2>&1`;
         ok($? != 0 && index($out, $bad{$line}) >= 0, "-t refuses: $line") or diag $out;
     }
+    # The demo's line for a real OpenAI key (scripts/demo), as it writes it.
+    my $top = Apache::Test::vars('serverroot') . '/..';
+    my ($demo) = do { open my $d, '<', "$top/scripts/demo" or die $!; map { /echo "(GenFlowPromptPolicy [^"]+)"/ ? $1 : () } <$d> };
+    write_file("$tmp/policy.conf", ($demo // 'missing') . "\n");
+    my $out = `OPENAI_API_KEY=sk-test /usr/sbin/apache2 -f '$dir/httpd.conf' -t 2>&1`;
+    ok($demo && $? == 0, "the demo's line for an OpenAI key passes apache2 -t") or diag(($demo // 'no line') . "\n$out");
     # As it was: apache2 -k stop reads the configuration too.
     write_file("$tmp/policy.conf", $policy_conf);
 }
