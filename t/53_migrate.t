@@ -207,12 +207,25 @@ is(psql_db("SELECT count(*) FROM pg_class WHERE relname = 't_marker'")
 # PostgreSQL rolls the migration back (40P01) a second after its wait
 # began; the whole file is tried again, and applied once the other
 # transaction is through. (With the default --lock-timeout, 500ms, below
-# deadlock_timeout, the migration gives up its wait before.)
-psql_db('CREATE TABLE t_deadlock (id int)');
+# deadlock_timeout, the migration gives up its wait before.) The file's
+# first try waits until the other side holds t_deadlock (a fixed sleep of
+# 2 s was once too short for the other psql to start on a loaded machine:
+# no deadlock, and the file went through at once); its second goes on.
+psql_db('CREATE TABLE t_deadlock (id int); CREATE SEQUENCE t_deadlock_tries');
 file('010_two_tables.sql', <<'SQL');
 -- genflow-migrate: locks=ACCESS EXCLUSIVE on t_items and t_deadlock for a moment
 ALTER TABLE t_items ADD COLUMN d1 text;
-SELECT pg_sleep(2);
+DO $$ BEGIN
+    -- A sequence counts the tries (nextval survives the rollback).
+    IF nextval('t_deadlock_tries') = 1 THEN
+        FOR i IN 1 .. 1200 LOOP
+            EXIT WHEN EXISTS (SELECT 1 FROM pg_locks WHERE relation = 't_deadlock'::regclass
+                                 AND mode = 'RowExclusiveLock' AND granted
+                                 AND pid <> pg_backend_pid());
+            PERFORM pg_sleep(0.05);
+        END LOOP;
+    END IF;
+END $$;
 ALTER TABLE t_deadlock ADD COLUMN d2 text;
 SQL
 $holder = fork // die;

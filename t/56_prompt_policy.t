@@ -7,7 +7,7 @@
 # calls no provider. The moderation call carries the key and the trace of
 # the generation it lets through; its failures answer 503 (on_error=deny)
 # or let the prompt pass (on_error=allow); categories= limits what refuses.
-# The policy as sites write it: on a parent <Location /api>, in the type's
+# The policy as sites write it: on a parent <LocationMatch>, in the type's
 # own location, in an Included file at server level, and "off" below a
 # parent. A graceful restart reads the deny list again; a list that does
 # not parse stops apache2 -t with its line. The metrics count each check.
@@ -22,7 +22,7 @@ use LWP::UserAgent;
 use JSON::PP;
 use Time::HiRes qw(time);
 
-plan tests => 62;
+plan tests => 63;
 
 my $json = JSON::PP->new;
 my $mock = $ENV{GENFLOW_MOCK_URL};
@@ -30,7 +30,7 @@ my $run = "p$$";
 my $tmp = tempdir(CLEANUP => 1);
 chmod 0777, $tmp;
 sub write_file { open my $fh, '>:raw', $_[0] or die $!; print $fh $_[1]; close $fh }
-write_file("$tmp/deny.txt", "# words a site does not serve\nNSFW\nbad word\nre:^kill \n");
+write_file("$tmp/deny.txt", "# words a site does not serve\nNSFW\nbad word\nre:^kill( |\$)\n");
 write_file("$tmp/vhost-deny.txt", "giraffe\n");
 my $vport = free_port();
 my $policy_conf = <<"CONF";
@@ -58,10 +58,10 @@ Include "$tmp/policy.conf"
 <Location /api/metrics>
     SetHandler genflow-metrics
 </Location>
-<Location /api/pp>
+<LocationMatch "^/api/pp-">
     GenFlowPromptPolicy deny_list=$tmp/deny.txt
-</Location>
-<Location /api/pp/deny>
+</LocationMatch>
+<Location /api/pp-deny>
     GenFlowType pol-type
     GenFlowProviders polprov
 </Location>
@@ -81,7 +81,7 @@ Include "$tmp/policy.conf"
     GenFlowPromptPolicy off
     GenFlowWait 30
 </Location>
-<Location /api/pp/off>
+<Location /api/pp-off>
     GenFlowType pol-type
     GenFlowProviders polprov
     GenFlowPromptPolicy off
@@ -119,25 +119,26 @@ sub refused {
        "$what: no row, no credit moved, no provider call");
 }
 
-# 1. The deny list of a parent location, normalised.
+# 1. The deny list of a parent section (a <LocationMatch> over the types'
+#    locations), normalised.
 my $b0 = balance();
-refused(create('pp/deny', "a \x{ff2e}\x{ff33}\x{ff26}\x{ff37} picture $run-a"), "$run-a", $b0,
+refused(create('pp-deny', "a \x{ff2e}\x{ff33}\x{ff26}\x{ff37} picture $run-a"), "$run-a", $b0,
         'full-width NSFW');
-refused(own_api($base, POST => '/api/pp/deny/generate', user => $u,
+refused(own_api($base, POST => '/api/pp-deny/generate', user => $u,
                 body => encode_json({ prompt => "n.s.f.w $run-b" })), "$run-b", $b0, 'n.s.f.w through generate');
-refused(create('pp/deny', "ns\x{200b}fw $run-c"), "$run-c", $b0, 'a zero-width space inside');
-refused(create('pp/deny', "such a BAD,  Word $run-d"), "$run-d", $b0, 'a phrase');
-refused(own_api($base, POST => '/api/pp/deny/create', user => $u,
+refused(create('pp-deny', "ns\x{200b}fw $run-c"), "$run-c", $b0, 'a zero-width space inside');
+refused(create('pp-deny', "such a BAD,  Word $run-d"), "$run-d", $b0, 'a phrase');
+refused(own_api($base, POST => '/api/pp-deny/create', user => $u,
                 body => encode_json({ prompt => "a cat $run-e", customPrompt => 'Kill it' })), "$run-e", $b0,
         'a pattern in customPrompt');
-my $ok = create('pp/deny', "a nsfwish cat $run-f");
+my $ok = create('pp-deny', "a nsfwish cat $run-f");
 is($ok->code, 201, 'a prompt with no denied word is created (whole words only)');
 is(balance(), $b0 - 1, 'and reserves its cost');
 
 # 2. In an Included file at server level: every location without its own.
 refused(create('pol-inc', "NSFW $run-g"), "$run-g", balance(), 'the server-level policy of an Included file');
 # 3. "off" below a parent that has one.
-is(create('pp/off', "nsfw $run-h")->code, 201, '"off" in a child location lets the word through');
+is(create('pp-off', "nsfw $run-h")->code, 201, '"off" in a child location lets the word through');
 
 # 3b. A virtual host's own policy, in place of the main server's.
 {
@@ -147,15 +148,15 @@ is(create('pp/off', "nsfw $run-h")->code, 201, '"off" in a child location lets t
     is((json_of($res) // {})->{error}{code} // $res->code, 'CONTENT_POLICY', "a virtual host's own deny list refuses");
     is(own_api($vbase, POST => '/api/pol-vh/create', user => $u, body => encode_json({ prompt => "nsfw $run-v" }))->code,
        201, "and the main server's list is not the virtual host's");
-    is(create('pp/deny', "a giraffe $run-w")->code, 201, "nor the virtual host's the main server's");
+    is(create('pp-deny', "a giraffe $run-w")->code, 201, "nor the virtual host's the main server's");
 }
 
 # 4. A retry is a new generation under the policy as it is now.
 {
-    my $gen = json_of(create('pp/off', "nsfw retry $run-i"));
-    own_api($base, POST => "/api/pp/off/cancel/$gen->{generationId}", user => $u);
+    my $gen = json_of(create('pp-off', "nsfw retry $run-i"));
+    own_api($base, POST => "/api/pp-off/cancel/$gen->{generationId}", user => $u);
     my $b = balance();
-    my $res = own_api($base, POST => "/api/pp/deny/retry/$gen->{generationId}", user => $u);
+    my $res = own_api($base, POST => "/api/pp-deny/retry/$gen->{generationId}", user => $u);
     is((json_of($res) // {})->{error}{code} // $res->code, 'CONTENT_POLICY', 'a retry of a denied prompt is refused');
     is(rows_with("$run-i"), 1, 'and creates nothing');
     is(balance(), $b, 'nor reserves');
@@ -250,11 +251,15 @@ is(create('pp/off', "nsfw $run-h")->code, 201, '"off" in a child location lets t
     my $resumed = sub { open my $fh, '<', "$dir/error_log" or die; scalar grep { /resuming normal operations/ } <$fh> };
     my $n = $resumed->();
     write_file("$tmp/deny.txt", "NSFW\nzebra\n");
-    is(create('pp/deny', "a zebra $run-s")->code, 201, 'before the restart, the new entry is not read');
+    is(create('pp-deny', "a zebra $run-s")->code, 201, 'before the restart, the new entry is not read');
     system("/usr/sbin/apache2 -f '$dir/httpd.conf' -k graceful") == 0 or die;
     ok(wait_for(sub { $resumed->() > $n }, 20), 'graceful restart');
     my $b = balance();
-    refused(create('pp/deny', "a zebra $run-r"), "$run-r", $b, 'after a graceful restart, the new entry');
+    refused(create('pp-deny', "a zebra $run-r"), "$run-r", $b, 'after a graceful restart, the new entry');
+    write_file("$tmp/deny.txt", "# nothing yet\n");
+    my $empty = `/usr/sbin/apache2 -f '$dir/httpd.conf' -t 2>&1`;
+    ok($? == 0 && $empty =~ /GF5404: GenFlowPromptPolicy at \S+:\d+: deny_list=\S+deny\.txt has no entry: it refuses nothing/,
+       'an empty deny list starts, with a warning') or diag $empty;
     write_file("$tmp/deny.txt", "NSFW\n\n...\n");
     my $out = `/usr/sbin/apache2 -f '$dir/httpd.conf' -t 2>&1`;
     ok($? != 0 && $out =~ /GenFlowPromptPolicy: deny_list=\S+deny\.txt: line 3: no letter or digit to match/,

@@ -47,10 +47,13 @@ static int word_char(ucs4_t uc)
 {
     if (uc < 0x80) return (uc >= 'a' && uc <= 'z') || (uc >= 'A' && uc <= 'Z')
                           || (uc >= '0' && uc <= '9');
-    return uc_is_general_category(uc, UC_CATEGORY_L) || uc_is_general_category(uc, UC_CATEGORY_N);
+    return uc_is_general_category(uc, UC_CATEGORY_L) || uc_is_general_category(uc, UC_CATEGORY_N)
+           || uc_is_general_category(uc, UC_CATEGORY_Mc);
 }
 
-/* Is uc dropped without separating (a mark, a format character)? */
+/* Is uc dropped without separating (a mark over a letter, a format
+ * character)? Spacing marks (Mc: the vowel signs of Indic scripts) are
+ * part of their word (word_char). */
 static int dropped(ucs4_t uc)
 {
     return uc >= 0x80 && (uc_is_general_category(uc, UC_CATEGORY_Mn)
@@ -220,6 +223,11 @@ gf_policy_list_t *gf_policy_list_parse(apr_pool_t *p, const char *text, apr_size
     l->phrases = apr_array_make(p, 8, sizeof(phrase_t));
     l->patterns = apr_array_make(p, 8, sizeof(pattern_t *));
     *err = NULL;
+    if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) {
+        /* A byte order mark before the first line (an editor's). */
+        text += 3;
+        len -= 3;
+    }
     if (len > GF_POLICY_LIST_MAX_BYTES) {
         *err = apr_psprintf(p, "the file is larger than %d bytes", GF_POLICY_LIST_MAX_BYTES);
         return NULL;

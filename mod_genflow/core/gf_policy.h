@@ -13,8 +13,9 @@
  *  - marks (Mn, Me) and format characters (Cf: zero-width spaces and
  *    joiners, soft hyphens, bidirectional controls) are dropped, so
  *    "nsfẁ" and "ns\u200Bfw" are "nsfw";
- *  - words are the runs of letters and digits; everything else separates
- *    them, and the normal form is the words with one space between;
+ *  - words are the runs of letters, digits and spacing marks (Mc: the
+ *    vowel signs of Indic scripts); everything else separates them, and
+ *    the normal form is the words with one space between;
  *  - a run of two or more one-letter words is one word: "n.s.f.w",
  *    "n s f w" and "n-s-f-w" are "nsfw".
  * Entries of the deny list are put in the same form when it is read, so
@@ -37,13 +38,16 @@ const char *gf_policy_normalise(apr_pool_t *p, const char *text, apr_size_t len)
 
 typedef struct gf_policy_list gf_policy_list_t;
 
-/* A deny list from a file's text: one entry a line; blank lines and lines
- * whose first non-blank character is '#' are skipped;
+/* A deny list from a file's text (a leading byte order mark skipped): one
+ * entry a line, blanks around it trimmed; blank lines and lines whose
+ * first non-blank character is '#' are skipped (a '#' later in a line is
+ * part of the entry);
  *   word or several words   matches those words, whole, in that order
  *                           (in the normal form: "Bad  Word" is "bad word")
  *   re:PATTERN              a POSIX extended regular expression, searched
  *                           in the normal form (lower case, one space
- *                           between words)
+ *                           between words, none at either end: a word's
+ *                           end is "( |$)")
  * NULL and *err ("line N: …") when a line is not valid UTF-8, has no word,
  * or its pattern does not compile; also over GF_POLICY_LIST_MAX_ENTRIES. */
 gf_policy_list_t *gf_policy_list_parse(apr_pool_t *p, const char *text, apr_size_t len,

@@ -16,6 +16,7 @@
 #include <apr_strings.h>
 
 #include "httpd/mod_genflow_config_int.h"
+#include "httpd/mod_genflow_private.h"
 #include "core/gf_secret.h"
 #include "core/gf_utf8.h"
 #include "net/gf_http.h"
@@ -51,6 +52,12 @@ static const char *read_list(cmd_parms *cmd, const char *arg, struct gf_policy_c
     apr_file_close(f);
     if (!(pc->deny = gf_policy_list_parse(cmd->pool, buf, n, &err))) {
         return apr_psprintf(cmd->pool, "deny_list=%s: %s", path, err);
+    }
+    if (!gf_policy_list_size(pc->deny)) {
+        /* Allowed (a list kept empty for now), but likely a mistake. */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, GF_LOGNO(5404)
+                     "GenFlowPromptPolicy at %s:%d: deny_list=%s has no entry: it refuses nothing",
+                     cmd->directive->filename, cmd->directive->line_num, path);
     }
     pc->deny_file = path;
     return NULL;

@@ -31,6 +31,13 @@ static int refuse(request_rec *r)
     return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_CONTENT_POLICY, REFUSED_MESSAGE);
 }
 
+static int unavailable(request_rec *r)
+{
+    apr_table_setn(r->headers_out, "Retry-After", GF_RETRY_AFTER_UNAVAILABLE);
+    return gf_send_error(r, HTTP_SERVICE_UNAVAILABLE, GF_ERR_UNAVAILABLE,
+                         "the site's content check is unavailable; try again shortly");
+}
+
 /* The user's own texts of the create: its prompt and customPrompt (the
  * site's templates and presets are the site's). 0: none, or the body is
  * not a valid create (the create answers that). */
@@ -48,7 +55,8 @@ static int user_texts(request_rec *r, const gf_dir_conf_t *dc, json_object *body
 }
 
 /* 1 when the deny list holds a word of one of the texts (each in its own
- * normal form: a pattern's ^ is the start of each). */
+ * normal form: a pattern's ^ is the start of each); -1 when a normal form
+ * could not be made (no memory: the texts are valid UTF-8 by now). */
 static int denied(request_rec *r, const gf_dir_conf_t *dc, const struct gf_policy_conf *pc,
                   const char *const *texts, int n)
 {
@@ -56,7 +64,11 @@ static int denied(request_rec *r, const gf_dir_conf_t *dc, const struct gf_polic
 
     for (i = 0; i < n && !hit; i++) {
         const char *normal = gf_policy_normalise(r->pool, texts[i], strlen(texts[i]));
-        hit = normal && gf_policy_list_match(pc->deny, normal, &line);
+        if (!normal) {
+            gf_metrics_policy(gf_metrics(), GF_POLICY_DENY_LIST, GF_POLICY_ERROR);
+            return -1;
+        }
+        hit = gf_policy_list_match(pc->deny, normal, &line);
     }
     if (!hit) {
         gf_metrics_policy(gf_metrics(), GF_POLICY_DENY_LIST, GF_POLICY_ALLOWED);
@@ -116,7 +128,10 @@ int gf_policy_check(request_rec *r, const gf_dir_conf_t *dc, json_object *body)
     int n;
 
     if (!pc || pc->off || !(n = user_texts(r, dc, body, texts))) return GF_CONTINUE;
-    if (pc->deny && denied(r, dc, pc, texts, n)) return refuse(r);
+    if (pc->deny && (n = denied(r, dc, pc, texts, n)) != 0) {
+        /* Not judged is not passed: the check fails closed. */
+        return n > 0 ? refuse(r) : unavailable(r);
+    }
     if (!pc->moderation_url) return GF_CONTINUE;
     /* One call: the texts one a line. */
     switch (moderate(r, pc, n == 2 ? apr_pstrcat(r->pool, texts[0], "\n", texts[1], NULL)
@@ -138,9 +153,6 @@ int gf_policy_check(request_rec *r, const gf_dir_conf_t *dc, json_object *body)
                       "type=%s user=%s trace=%s", pc->where, why ? why : "-",
                       pc->on_error_allow ? "allow: accepted" : "deny: answered 503",
                       dc->type ? dc->type->name : "-", r->user, gf_trace_request(r)->trace_id);
-        if (pc->on_error_allow) return GF_CONTINUE;
-        apr_table_setn(r->headers_out, "Retry-After", GF_RETRY_AFTER_UNAVAILABLE);
-        return gf_send_error(r, HTTP_SERVICE_UNAVAILABLE, GF_ERR_UNAVAILABLE,
-                             "the site's content check is unavailable; try again shortly");
+        return pc->on_error_allow ? GF_CONTINUE : unavailable(r);
     }
 }

@@ -3,7 +3,7 @@
  * answer (gf_policy.c) on any bytes.
  *
  * Properties: the normal form exists exactly for valid UTF-8; it is valid
- * UTF-8 of letters, digits and single spaces, with no space at either
+ * UTF-8 of letters, digits, spacing marks and single spaces, with no space at either
  * end; it is its own normal form (so a deny list entry, normalised when
  * read, compares with a prompt normalised when checked); a deny list of
  * one line matches that line's own text however it was written; and the
@@ -31,7 +31,8 @@ static void check_normal(apr_pool_t *p, const char *n)
         int k = u8_mbtouc(&uc, (const uint8_t *)n + i, len - i);
         FUZZ_CHECK(k > 0);
         FUZZ_CHECK(uc == ' ' || uc_is_general_category(uc, UC_CATEGORY_L)
-                   || uc_is_general_category(uc, UC_CATEGORY_N));
+                   || uc_is_general_category(uc, UC_CATEGORY_N)
+                   || uc_is_general_category(uc, UC_CATEGORY_Mc));
         i += (size_t)k;
     }
     again = gf_policy_normalise(p, n, len);

@@ -40,6 +40,8 @@ START_TEST(normal_form_keeps_words_apart)
     ck_assert_str_eq(norm("!!! ..."), "");
     ck_assert_str_eq(norm("a"), "a");
     ck_assert_str_eq(norm("r2d2 c-3po"), "r2d2 c 3po");
+    /* Hindi: the vowel sign (Mc) stays in its word: kaam is not kam. */
+    ck_assert_str_eq(norm("\xe0\xa4\x95\xe0\xa4\xbe\xe0\xa4\xae"), "\xe0\xa4\x95\xe0\xa4\xbe\xe0\xa4\xae");
     ck_assert_ptr_null(gf_policy_normalise(test_pool, "\xff", 1));
     ck_assert_ptr_null(gf_policy_normalise(test_pool, "\xed\xa0\x80", 3));
 }
@@ -60,9 +62,10 @@ static int denies(const gf_policy_list_t *l, const char *prompt, int *line)
 
 START_TEST(deny_list_matches_words_phrases_and_patterns)
 {
-    gf_policy_list_t *l = list("# a comment\n\nNSFW\n  bad   Word \nre:^(kill|hurt) \nre:go+r+e\n");
+    gf_policy_list_t *l = list("\xef\xbb\xbf# a comment after a byte order mark\n\nNSFW\n  bad   Word \n"
+                                "re:^(kill|hurt)( |$)\nre:go+r+e\nzebra # not a comment\n");
     int line = 0;
-    ck_assert_int_eq(gf_policy_list_size(l), 4);
+    ck_assert_int_eq(gf_policy_list_size(l), 5);
     ck_assert(denies(l, "a ＮＳＦＷ picture", &line));
     ck_assert_int_eq(line, 3);
     ck_assert(denies(l, "n.s.f.w", NULL));
@@ -76,6 +79,11 @@ START_TEST(deny_list_matches_words_phrases_and_patterns)
     ck_assert(!denies(l, "badword", NULL));
     ck_assert(!denies(l, "word bad", NULL));
     ck_assert(!denies(l, "skill the lights", NULL));
+    ck_assert(!denies(l, "killer whale", NULL));               /* ( |$): the word's end */
+    ck_assert(denies(l, "hurt", &line));
+    ck_assert(denies(l, "a zebra, not a comment", &line));     /* '#' inside a line is text */
+    ck_assert_int_eq(line, 7);
+    ck_assert(!denies(l, "a zebra", NULL));
     ck_assert(!denies(l, "a cat on a mat", NULL));
 }
 END_TEST
