@@ -22,7 +22,7 @@ use LWP::UserAgent;
 use JSON::PP;
 use Time::HiRes qw(time);
 
-plan tests => 63;
+plan tests => 65;
 
 my $json = JSON::PP->new;
 my $mock = $ENV{GENFLOW_MOCK_URL};
@@ -172,6 +172,9 @@ is(create('pp-off', "nsfw $run-h")->code, 201, '"off" in a child location lets t
        && ($call->{fields}{model} // '') eq 'omni-moderation-latest'
        && ($call->{headers}{'content-type'} // '') =~ m{^application/json},
        'the moderation call: POST {input, model} with the key') or diag explain $call;
+    refused(own_api($base, POST => '/api/pol-mod/create', user => $u,
+                    body => encode_json({ prompt => "a calm sea $run-x", customPrompt => '[mod:flag] a fight' })),
+            "$run-x", $b, 'a flagged customPrompt beside a clean prompt, with a deny list too');
     refused(create('pol-mod', "nsfw [mod:flag] $run-k"), "$run-k", $b, 'the deny list first');
     ok(!grep({ ($_->{fields}{text} // '') =~ /\Q$run-k\E/ } mock_log()), 'and no moderation call for what it refused');
 
@@ -229,7 +232,7 @@ is(create('pp-off', "nsfw $run-h")->code, 201, '"off" in a child location lets t
     my %v;
     $v{"$1/$2"} = $3 while $m =~ /^genflow_prompt_policy_checks_total\{check="(\w+)",outcome="(\w+)"\} (\d+)$/mg;
     cmp_ok($v{'deny_list/refused'} // 0, '>=', 8, "deny-list refusals counted ($v{'deny_list/refused'})");
-    cmp_ok($v{'moderation/refused'} // 0, '>=', 2, 'moderation refusals counted');
+    cmp_ok($v{'moderation/refused'} // 0, '>=', 3, 'moderation refusals counted');
     cmp_ok($v{'moderation/error'} // 0, '>=', 4, 'moderation errors counted');
     cmp_ok($v{'moderation/allowed'} // 0, '>=', 2, 'moderation passes counted');
     my ($n) = $m =~ /^genflow_moderation_duration_seconds_count (\d+)$/m;

@@ -125,12 +125,12 @@ int gf_policy_check(request_rec *r, const gf_dir_conf_t *dc, json_object *body)
 {
     const struct gf_policy_conf *pc = dc->policy;
     const char *texts[2], *why = NULL;
-    int n;
+    int n, hit;
 
     if (!pc || pc->off || !(n = user_texts(r, dc, body, texts))) return GF_CONTINUE;
-    if (pc->deny && (n = denied(r, dc, pc, texts, n)) != 0) {
+    if (pc->deny && (hit = denied(r, dc, pc, texts, n)) != 0) {
         /* Not judged is not passed: the check fails closed. */
-        return n > 0 ? refuse(r) : unavailable(r);
+        return hit > 0 ? refuse(r) : unavailable(r);
     }
     if (!pc->moderation_url) return GF_CONTINUE;
     /* One call: the texts one a line. */
