@@ -176,12 +176,12 @@ typedef struct gf_hop_t {
 
 /* A provider's recent times in this child (mod_genflow_engine_standby.c):
  * its calls, low (the shortest lately: when the next may end at the
- * soonest), and the standby claims for it, a moving average; touched on
- * the loop's thread only. */
+ * soonest), and the standby claims for it, a moving average and high (the
+ * longest lately); touched on the loop's thread only. */
 #define GF_PACE_MAX 16
 typedef struct {
     const char *provider;        /* NULL: a free entry */
-    apr_interval_time_t call, claim;
+    apr_interval_time_t call, claim, claim_high;
 } gf_pace_t;
 
 typedef struct gf_engine_t {

@@ -14,7 +14,7 @@
  *
  * So the call that takes a start launches a fiber that sleeps until a
  * little before the next start (two of this child's recent standby
- * claims, at least LEAD_MIN), then claims the first due row of the line
+ * claims, and at least the longest of late plus LEAD_MIN), then claims the first due row of the line
  * with that start (CLAIM with standby = 2: the rate's next start even up
  * to GF_CLAIM_RATE_AHEAD_MS ahead, the row's started_at that start, the
  * start after it counted from it, on the same grid). The row is leased to
@@ -135,8 +135,13 @@ void gf_engine_pacer_begin(server_rec *s, const gf_provider_t *prov, const gf_cl
         || !(e = gf_database_of(W->databases, s))) {
         return;
     }
+    /* Twice the average, and not less than the longest claim lately
+     * with the least lead beside it: a claim as slow as the slowest of
+     * late still takes its start before it comes. */
     lead = 2 * gf_engine_standby_claim_time(prov);
-    if (lead < LEAD_MIN) lead = LEAD_MIN;
+    if (lead < gf_engine_standby_claim_high(prov) + LEAD_MIN) {
+        lead = gf_engine_standby_claim_high(prov) + LEAD_MIN;
+    }
     if (lead > spacing / 2) lead = spacing / 2;
     if (lead > apr_time_from_msec(GF_CLAIM_RATE_AHEAD_MS) / 2) {
         lead = apr_time_from_msec(GF_CLAIM_RATE_AHEAD_MS) / 2;

@@ -109,8 +109,10 @@ typedef struct {
     gf_attempt_t *slot;
 } gf_standby_claim_t;
 void gf_engine_standby_claim(gf_standby_claim_t *q);
-/* How long a standby claim of prov took lately in this child (0: none yet). */
+/* How long a standby claim of prov took lately in this child (0: none
+ * yet): on average, and the longest lately. */
 apr_interval_time_t gf_engine_standby_claim_time(const gf_provider_t *prov);
+apr_interval_time_t gf_engine_standby_claim_high(const gf_provider_t *prov);
 
 /* ---- mod_genflow_engine_pacer.c --------------------------------------------- */
 

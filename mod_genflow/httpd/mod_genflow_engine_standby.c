@@ -115,6 +115,16 @@ static void low(apr_interval_time_t *lo, apr_interval_time_t v)
     *lo = !*lo || v < *lo ? v : *lo + (v - *lo) / 16;
 }
 
+/* The longest claim lately: a longer one at once, a shorter one a
+ * sixteenth of the way down. A rate's standby is claimed this long before
+ * its start at least (mod_genflow_engine_pacer.c): timed on twice the
+ * average, a claim slowed by a busy machine or database came after the
+ * start it was to take, and the call went late. */
+static void high(apr_interval_time_t *hi, apr_interval_time_t v)
+{
+    *hi = v > *hi ? v : *hi - (*hi - v) / 16;
+}
+
 static void unref(gf_standby_t *sb)
 {
     if (--sb->refs > 0) return;
@@ -184,13 +194,23 @@ void gf_engine_standby_claim(gf_standby_claim_t *q)
     gf_pace_t *pace;
     q->t = NULL;
     gf_loop_blocking(claim_now, q);
-    if ((pace = pace_of(W, q->prov->name)) != NULL) average(&pace->claim, apr_time_now() - t0);
+    if ((pace = pace_of(W, q->prov->name)) != NULL) {
+        apr_interval_time_t took = apr_time_now() - t0;
+        average(&pace->claim, took);
+        high(&pace->claim_high, took);
+    }
 }
 
 apr_interval_time_t gf_engine_standby_claim_time(const gf_provider_t *prov)
 {
     gf_pace_t *pace = pace_of(gf_engine(), prov->name);
     return pace ? pace->claim : 0;
+}
+
+apr_interval_time_t gf_engine_standby_claim_high(const gf_provider_t *prov)
+{
+    gf_pace_t *pace = pace_of(gf_engine(), prov->name);
+    return pace ? pace->claim_high : 0;
 }
 
 static void await_caller(gf_loop_wait_t *wait, void *baton)

@@ -284,12 +284,15 @@ int gf_type_handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route
     input = gf_json_parse(r->pool, rows->rows[0][1], strlen(rows->rows[0][1]), &err);
     if (!input) return gf_send_db_error(r, GF_DB_ERROR);
     /* A retry is a new generation, under the policy as it is now; the
-     * connection goes back to the pool while the policy may ask the
-     * network. */
-    if (dc->policy) {
+     * connection goes back to the pool while the policy asks the network
+     * (a deny list alone is read in memory, with the connection kept). */
+    if (gf_policy_asks_network(dc)) {
         gf_db_release(r);
         if ((rc = gf_policy_check(r, dc, input)) != GF_CONTINUE) return rc;
         if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+    }
+    else if ((rc = gf_policy_check(r, dc, input)) != GF_CONTINUE) {
+        return rc;
     }
     /* The stored input is validated again: the rules may have changed. */
     if ((rc = gf_type_create_generation(r, dbd, dc, input, 1, &created)) != GF_CONTINUE) return rc;

@@ -156,3 +156,8 @@ int gf_policy_check(request_rec *r, const gf_dir_conf_t *dc, json_object *body)
         return pc->on_error_allow ? GF_CONTINUE : unavailable(r);
     }
 }
+
+int gf_policy_asks_network(const gf_dir_conf_t *dc)
+{
+    return dc->policy && !dc->policy->off && dc->policy->moderation_url;
+}

@@ -22,4 +22,8 @@
  * the moderation call waits on the network. */
 int gf_policy_check(request_rec *r, const gf_dir_conf_t *dc, json_object *body);
 
+/* Whether dc's policy may call the network (a moderation endpoint): a
+ * caller that holds a pooled connection gives it back first only then. */
+int gf_policy_asks_network(const gf_dir_conf_t *dc);
+
 #endif
