@@ -6,7 +6,7 @@
 # depend on each other. mod_genflow.c, the module's declaration and hooks,
 # is above them all and wires them together; mod_genflow_process.c, the
 # process's record, is below them all.
-layers="private process config request site schema trace db http metrics servers slots breaker cors policy authn_cache
+layers="private process config request site schema trace db http metrics servers slots breaker cors policy lines authn_cache
         idempotency limits engine watch handlers"
 
 # A file's concern is its name's first word after mod_genflow_ (a naming

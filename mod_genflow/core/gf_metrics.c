@@ -16,6 +16,7 @@
  *   engine          engine events (wakes, rounds, hand-ons, doorbells)
  *   policy          content policy checks × outcomes
  *   moderation      the moderation endpoint's time (its buckets + 2)
+ *   line starts     types × lines (standard, the GenFlowLine names, other)
  * Buckets are stored per interval and made cumulative when rendered
  * (gf_metrics_render.c), so a scrape's _count always equals its +Inf bucket.
  * The lists behind the indexes are in gf_metrics_private.h.
@@ -50,7 +51,8 @@ void gf_metrics_offsets(const gf_metrics_t *m, offsets_t *o)
     o->engine = o->claims + N(CLAIM_RESULTS);
     o->policy = o->engine + N(ENGINE_EVENTS);
     o->moderation = o->policy + N(POLICY_CHECKS) * N(POLICY_OUTCOMES);
-    o->total = o->moderation + HIST_WIDTH(MOD_BOUNDS);
+    o->line_starts = o->moderation + HIST_WIDTH(MOD_BOUNDS);
+    o->total = o->line_starts + nt * (apr_size_t)m->nlines;
 }
 
 /* FNV-1a, 64 bits. */
@@ -82,7 +84,8 @@ static int find(const char *const *names, int n, const char *name)
 
 gf_metrics_t *gf_metrics_layout(apr_pool_t *p, const char *const *types, int ntypes,
                                 const char *const *providers, int nproviders,
-                                const char *const *endpoints, int nendpoints)
+                                const char *const *endpoints, int nendpoints,
+                                const char *const *lines, int nlines)
 {
     gf_metrics_t *m = apr_pcalloc(p, sizeof(*m));
     apr_uint64_t h = 0xcbf29ce484222325ULL;
@@ -110,6 +113,14 @@ gf_metrics_t *gf_metrics_layout(apr_pool_t *p, const char *const *types, int nty
         }
     }
     m->endpoints[m->nendpoints++] = "other";
+    m->lines = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(nlines + 2));
+    m->lines[m->nlines++] = "standard";
+    for (i = 0; i < nlines && m->nlines <= GF_METRICS_MAX_LINES; i++) {
+        if (lines[i] && strcmp(lines[i], "other") && find(m->lines, m->nlines, lines[i]) < 0) {
+            m->lines[m->nlines++] = apr_pstrdup(p, lines[i]);
+        }
+    }
+    m->lines[m->nlines++] = "other";
 
     h = fnv(h, "gf_metrics v1", 13);
     for (i = 0; i < m->ntypes; i++) h = fnv(h, m->types[i], strlen(m->types[i]) + 1);
@@ -117,6 +128,8 @@ gf_metrics_t *gf_metrics_layout(apr_pool_t *p, const char *const *types, int nty
     for (i = 0; i < m->nproviders; i++) h = fnv(h, m->providers[i], strlen(m->providers[i]) + 1);
     h = fnv(h, "|", 1);
     for (i = 0; i < m->nendpoints; i++) h = fnv(h, m->endpoints[i], strlen(m->endpoints[i]) + 1);
+    h = fnv(h, "|", 1);
+    for (i = 0; i < m->nlines; i++) h = fnv(h, m->lines[i], strlen(m->lines[i]) + 1);
     sizes[0] = m->nendpoints;
     sizes[1] = NSTATUS;
     sizes[2] = N(OUTCOMES);
@@ -222,6 +235,16 @@ void gf_metrics_request(gf_metrics_t *m, const char *type, const char *endpoint,
                + (apr_size_t)status_index(http_status), 1);
     observe(m, o.req_dur + (apr_size_t)ei * HIST_WIDTH(REQ_BOUNDS), REQ_BOUNDS, N(REQ_BOUNDS),
             duration);
+}
+
+void gf_metrics_line_start(gf_metrics_t *m, const char *type, const char *line)
+{
+    offsets_t o;
+    int ti;
+    if (!m || !m->slots || (ti = find(m->types, m->ntypes, type)) < 0) return;
+    gf_metrics_offsets(m, &o);
+    add(m, o.line_starts + (apr_size_t)ti * (apr_size_t)m->nlines
+               + (apr_size_t)name_index(m->lines, m->nlines, line ? line : "standard"), 1);
 }
 
 void gf_metrics_provider_call(gf_metrics_t *m, const char *provider, const char *outcome,

@@ -40,21 +40,27 @@ typedef struct {
     const char **providers;    /* declared providers, sorted */
     int nendpoints;
     const char **endpoints;    /* request endpoint labels, "other" last */
+    int nlines;
+    const char **lines;        /* "standard", the GenFlowLine names, "other" last */
     apr_uint64_t signature;    /* of the layout: a block is reused only with the same one */
     apr_size_t nslots;
     apr_uint64_t *slots;       /* NULL until attached: every update is then a no-op */
 } gf_metrics_t;
 
-/* The most providers that get a label of their own; more are "other". */
+/* The most providers (lines) that get a label of their own; more are
+ * "other". */
 #define GF_METRICS_MAX_PROVIDERS 128
+#define GF_METRICS_MAX_LINES 32
 
-/* A layout for these types, providers and request endpoint labels
- * (copied into p; duplicates and providers beyond the maximum are
- * dropped; "other", for any label not given, is added last). Not attached
- * yet. */
+/* A layout for these types, providers, request endpoint labels and
+ * GenFlowLine names (copied into p; duplicates and providers or lines
+ * beyond the maximum are dropped; "other", for any label not given, is
+ * added last; the lines start with "standard", the starts of no line).
+ * Not attached yet. */
 gf_metrics_t *gf_metrics_layout(apr_pool_t *p, const char *const *types, int ntypes,
                                 const char *const *providers, int nproviders,
-                                const char *const *endpoints, int nendpoints);
+                                const char *const *endpoints, int nendpoints,
+                                const char *const *lines, int nlines);
 
 /* Bytes the slots of m need. */
 apr_size_t gf_metrics_bytes(const gf_metrics_t *m);
@@ -111,6 +117,10 @@ typedef enum { GF_POLICY_ALLOWED = 0, GF_POLICY_REFUSED, GF_POLICY_ERROR,
                GF_POLICY_OUTCOMES } gf_policy_outcome_t;
 void gf_metrics_policy(gf_metrics_t *m, gf_policy_check_t check, gf_policy_outcome_t outcome);
 void gf_metrics_moderation_time(gf_metrics_t *m, apr_interval_time_t duration);
+
+/* A generation of type started (its first claim) that was queued in
+ * line (GenFlowLine; NULL: standard) (genflow_line_starts_total). */
+void gf_metrics_line_start(gf_metrics_t *m, const char *type, const char *line);
 
 void gf_metrics_retry(gf_metrics_t *m, const char *type);
 void gf_metrics_fallback(gf_metrics_t *m, const char *type);

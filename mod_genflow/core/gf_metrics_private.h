@@ -58,7 +58,7 @@ static const double GEN_BOUNDS[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
 
 typedef struct {
     apr_size_t req, req_dur, prov, prov_dur, prov_cost, retry, fallback, credits, gen_dur, claims,
-        engine, policy, moderation, total;
+        engine, policy, moderation, line_starts, total;
 } offsets_t;
 
 /* Where each kind of slot starts in m's block (the layout of gf_metrics.c). */

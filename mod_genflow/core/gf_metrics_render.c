@@ -188,6 +188,19 @@ static void render_jobs(const gf_metrics_t *m, const offsets_t *o, gf_mtext_t *t
                         u64(p, gf_metrics_slot(m, o->engine + (apr_size_t)i)),
                         "event", ENGINE_EVENTS[i], NULL);
     }
+    gf_mtext_family(t, "genflow_line_starts_total", "counter",
+                    "Generations started (their first claim), by type and by the line they "
+                    "were queued in (GenFlowLine; standard: no line's expression matched): "
+                    "a line of weight w takes w turns for one of standard's.");
+    for (i = 0; i < m->ntypes; i++) {
+        int j;
+        for (j = 0; j < m->nlines; j++) {
+            gf_mtext_sample(t, "genflow_line_starts_total",
+                            u64(p, gf_metrics_slot(m, o->line_starts
+                                                      + (apr_size_t)(i * m->nlines + j))),
+                            "type", m->types[i], "line", m->lines[j], NULL);
+        }
+    }
 }
 
 /* The content policy: its checks by outcome, the moderation endpoint's time. */

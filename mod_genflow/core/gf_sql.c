@@ -69,12 +69,20 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "         (SELECT t.last_turn FROM genflow_turns t WHERE t.gen_type = '{Y}'" \
     "           AND t.provider = " prov " ORDER BY t.last_turn DESC LIMIT 1), 0)"
 /* Take the user's turn in the line of prov: one row (last_turn), none
- * when `from` has no row (the statement was refused). */
-#define TAKE_TURN(prov, user, from) \
-    " turn AS (INSERT INTO genflow_turns (gen_type, provider, user_id, last_turn)" \
-    "  SELECT '{Y}', " prov ", " user ", " LINE_HEAD(prov) " FROM " from \
+ * when `from` has no row (the statement was refused). A user of weight w
+ * (GenFlowLine, sql/040) keeps the last turn while fewer than w of the
+ * user's generations have it and the head has not passed it; weight 1
+ * always takes the next. */
+#define SHARES_TURN(weight) \
+    "(genflow_turns.taken < " weight " AND genflow_turns.last_turn >= EXCLUDED.last_turn)"
+#define TAKE_TURN(prov, user, from, weight) \
+    " turn AS (INSERT INTO genflow_turns (gen_type, provider, user_id, last_turn, taken)" \
+    "  SELECT '{Y}', " prov ", " user ", " LINE_HEAD(prov) ", 1 FROM " from \
     "  ON CONFLICT (gen_type, provider, user_id) DO UPDATE" \
-    "   SET last_turn = greatest(genflow_turns.last_turn + 1, EXCLUDED.last_turn), updated_at = now()" \
+    "   SET last_turn = CASE WHEN " SHARES_TURN(weight) " THEN genflow_turns.last_turn" \
+    "        ELSE greatest(genflow_turns.last_turn + 1, EXCLUDED.last_turn) END," \
+    "    taken = CASE WHEN " SHARES_TURN(weight) " THEN genflow_turns.taken + 1 ELSE 1 END," \
+    "    updated_at = now()" \
     "  RETURNING last_turn),"
 
 int gf_sql_valid_table(const char *s)
@@ -194,7 +202,7 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
     " %s::jsonb AS input, %d::int AS max_retries, %s::text AS chain," \
     " %d::int AS deadline_secs, %d::int AS max_active, %s::uuid AS id," \
     " %s::text AS idem_key, %s::text AS idem_owner, %s::text AS server_name," \
-    " %s::text AS traceparent)," \
+    " %s::text AS traceparent, %d::int AS weight, %s::text AS line)," \
     " rec AS MATERIALIZED (SELECT i.key FROM genflow_idempotency i, args" \
     "  WHERE i.user_id = args.user_id AND i.key = args.idem_key" \
     "   AND i.owner = args.idem_owner AND i.state = 'running' AND i.generation_id IS NULL" \
@@ -238,13 +246,14 @@ static const char CREATE_SQL[] = CREATE_TEMPLATE("false", "", "", "");
 #define FIRST_PROVIDER "(SELECT split_part(split_part(a.chain, ',', 1), ':', 1) FROM args a)"
 
 static const char CREATE_QUEUED_SQL[] =
-    CREATE_TEMPLATE("true", TAKE_TURN(FIRST_PROVIDER, "acct.user_id", "acct"),
-                    ", queued_at, next_attempt_at, turn",
-                    ", now(), now(), (SELECT t.last_turn FROM turn t)");
+    CREATE_TEMPLATE("true", TAKE_TURN(FIRST_PROVIDER, "acct.user_id", "acct", ARG("weight")),
+                    ", queued_at, next_attempt_at, turn, line",
+                    ", now(), now(), (SELECT t.last_turn FROM turn t), args.line");
 
 /* args: id, user, Idempotency-Key and owner token (or NULL), per-user
  * active limit (0 = none), Cancel-After seconds from now (0: the create's
- * stands). Hands the owner's pending generation to the
+ * stands), the weight and name of the request's line (GenFlowLine; 1 and
+ * NULL: standard). Hands the owner's pending generation to the
  * workers (the row's trigger notifies them), counts it active and links it
  * to the key's record, all in one statement, or writes nothing: no row when
  * the generation is not the owner's pending, never queued one, or when the
@@ -256,15 +265,16 @@ static const char CREATE_QUEUED_SQL[] =
  * of one user never pass the limit. */
 static const char QUEUE_SQL[] =
     "WITH args AS (SELECT %s::uuid AS id, %s::text AS user_id, %s::text AS idem_key,"
-    " %s::text AS idem_owner, %d::int AS max_active, %d::int AS cancel_after),"
+    " %s::text AS idem_owner, %d::int AS max_active, %d::int AS cancel_after,"
+    " %d::int AS weight, %s::text AS line),"
     " pick AS (SELECT g.id, g.user_id, g.cur_provider FROM {T} g, args"
     "  WHERE g.id = args.id AND g.user_id = args.user_id AND g.status = 'pending'"
     "   AND g.queued_at IS NULL FOR UPDATE OF g),"
     " res AS MATERIALIZED (SELECT genflow_activate(pick.user_id, args.max_active) AS user_id"
     "  FROM pick, args),"
     " acct AS (SELECT res.user_id FROM res WHERE res.user_id IS NOT NULL),"
-    TAKE_TURN("(SELECT k.cur_provider FROM pick k)", "acct.user_id", "acct")
-    " q AS (UPDATE {T} g SET queued_at = now(), next_attempt_at = now(),"
+    TAKE_TURN("(SELECT k.cur_provider FROM pick k)", "acct.user_id", "acct", ARG("weight"))
+    " q AS (UPDATE {T} g SET queued_at = now(), next_attempt_at = now(), line = args.line,"
     "   cancel_at = CASE WHEN args.cancel_after > 0"
     "                    THEN now() + make_interval(secs => args.cancel_after) ELSE g.cancel_at END,"
     "   turn = (SELECT t.last_turn FROM turn t), ticket = nextval('genflow_ticket') FROM acct, args"
@@ -404,13 +414,13 @@ static const char QUEUE_SQL[] =
     "  c.poll_errors, (c.prev_owner IS NOT NULL)::int::text," \
     "  (extract(epoch FROM c.started_at) * 1000)::bigint::text, c.preset," \
     "  c.input->'parameters'->>'strength', c.server_name," \
-    "  (extract(epoch FROM c.cancel_at) * 1000)::bigint::text, c.traceparent," \
+    "  (extract(epoch FROM c.cancel_at) * 1000)::bigint::text, c.traceparent, c.line," \
     "  place.place::text, 'claimed'," \
     "  (SELECT ceil(extract(epoch FROM max(r.slot)) * 1000)::bigint FROM rate r)::text" \
     " FROM claimed c LEFT JOIN place ON place.n = c.n" \
     " UNION ALL" \
     " SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL," \
-    "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, gate.state," \
+    "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, gate.state," \
     "  CASE gate.state" \
     "   WHEN 'paused' THEN (SELECT ceil(extract(epoch FROM max(lim.paused_until)) * 1000)::bigint FROM lim)" \
     "   WHEN 'rate' THEN (SELECT ceil(extract(epoch FROM max(lim.next_start_at)) * 1000)::bigint FROM lim)" \

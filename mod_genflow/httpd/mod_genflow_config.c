@@ -37,6 +37,7 @@ struct gf_config_state {
     apr_array_header_t *types;    /* gf_type_t* */
     apr_array_header_t *mounts;   /* gf_mount_t */
     apr_array_header_t *events_bases; /* gf_events_base_t */
+    apr_array_header_t *line_names;   /* const char *, each once */
 };
 const apr_size_t gf_config_state_size = sizeof(struct gf_config_state);
 
@@ -64,6 +65,22 @@ apr_array_header_t *gf_conf_type_bases(apr_pool_t *p)
 apr_array_header_t *gf_conf_events_bases(void)
 {
     return GF_PROCESS_STATE(config)->events_bases;
+}
+
+apr_array_header_t *gf_conf_line_names(void)
+{
+    return GF_PROCESS_STATE(config)->line_names;
+}
+
+void gf_conf_line_name_add(apr_pool_t *p, const char *name)
+{
+    struct gf_config_state *reg = GF_PROCESS_STATE(config);
+    int i;
+    if (!reg->line_names) reg->line_names = apr_array_make(p, 4, sizeof(const char *));
+    for (i = 0; i < reg->line_names->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(reg->line_names, i, const char *), name)) return;
+    }
+    APR_ARRAY_PUSH(reg->line_names, const char *) = name;
 }
 
 /* ---- directive handlers ------------------------------------------------- */
@@ -580,6 +597,9 @@ const command_rec gf_cmds[] = {
         "The provider chain of the types below, tried in order: NAME[:MODEL] ..."),
     AP_INIT_TAKE_ARGV("GenFlowRequire", set_require, NULL, ACCESS_CONF,
         "Create fields this type requires: prompt, sourceImage, preset, or none"),
+    AP_INIT_TAKE_ARGV("GenFlowLine", gf_conf_add_line, NULL, RSRC_CONF | ACCESS_CONF,
+                      "A premium line: NAME \"EXPR\" [weight=N] (an ap_expr over the request; "
+                      "its users take N turns for one of a standard user's), or none"),
     AP_INIT_TAKE_ARGV("GenFlowPromptPolicy", gf_conf_set_policy, NULL, RSRC_CONF | ACCESS_CONF,
                       "The content policy of the prompts of creates: off, or deny_list=FILE "
                       "and/or moderation=URL with key_file=|key_env=, model=, timeout=MS, "

@@ -10,6 +10,7 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <mod_auth.h>
+#include <ap_expr.h>
 
 #include "httpd/mod_genflow_config_settings.h"
 #include "core/gf_policy.h"
@@ -87,6 +88,19 @@ struct gf_policy_conf {
     const char *where;               /* "file:line" */
 };
 
+/* A premium line (GenFlowLine NAME EXPR [weight=N]): a request for which
+ * expr is true queues its generation in line name, whose user takes
+ * weight turns of a provider's line for one of a standard user's. */
+typedef struct {
+    const char *name;
+    const ap_expr_info_t *expr;
+    int weight;
+    const char *where;               /* "file:line" */
+} gf_line_t;
+
+#define GF_LINE_WEIGHT_DEFAULT 2
+#define GF_LINE_WEIGHT_MAX 16
+
 /* The timeout of a moderation call by default, and the largest answer read. */
 #define GF_POLICY_TIMEOUT_MS 2000
 #define GF_POLICY_ANSWER_MAX (64 * 1024)
@@ -108,6 +122,8 @@ typedef struct {
     const char *events_base;     /* GenFlowEventsBase scheme://host[:port][/path], "" for
                                   * none (overrides), NULL → inherited (none) */
     struct gf_policy_conf *policy; /* GenFlowPromptPolicy here; NULL → inherited (none) */
+    apr_array_header_t *lines;   /* gf_line_t of GenFlowLine here, in order; NULL →
+                                  * inherited (none); empty: "GenFlowLine none" */
 } gf_dir_conf_t;
 
 #define GF_RETRY_AFTER_UNAVAILABLE  "5"
@@ -121,6 +137,9 @@ void *gf_merge_dir_conf(apr_pool_t *p, void *base, void *add);
 gf_server_conf_t *gf_server_conf(server_rec *s);
 gf_dir_conf_t *gf_dir_conf(request_rec *r);
 apr_array_header_t *gf_registered_types(void);   /* gf_type_t* of every mounted type */
+/* The name of every GenFlowLine of the configuration (const char *, each
+ * once), or NULL. */
+apr_array_header_t *gf_conf_line_names(void);
 /* Every GenFlowEventsBase URL of the configuration (gf_events_base_t), or NULL. */
 apr_array_header_t *gf_conf_events_bases(void);
 /* The paths of the <Location>s that mount a type (const char *; not the

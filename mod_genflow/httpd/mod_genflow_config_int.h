@@ -6,6 +6,7 @@
  *   mod_genflow_config.c           the GenFlow* directives (gf_cmds[])
  *   mod_genflow_config_authn.c     the directives of genflow-cache
  *   mod_genflow_config_policy.c    GenFlowPromptPolicy (mod_genflow_policy.h)
+ *   mod_genflow_config_lines.c     GenFlowLine (mod_genflow_lines.h)
  *   mod_genflow_config_merge.c     the records: create, merge, look up
  *   mod_genflow_config_defaults.c  the getters that apply the defaults
  *   mod_genflow_config_check.c     the checks across directives at startup
@@ -38,5 +39,10 @@ const char *gf_authn_cache_add_watch(cmd_parms *cmd, void *dc, const char *arg);
 
 /* mod_genflow_config_policy.c */
 const char *gf_conf_set_policy(cmd_parms *cmd, void *dcv, int argc, char *const argv[]);
+
+/* mod_genflow_config_lines.c; the names for the metrics' labels are kept
+ * by mod_genflow_config.c (gf_conf_line_names). */
+const char *gf_conf_add_line(cmd_parms *cmd, void *dcv, int argc, char *const argv[]);
+void gf_conf_line_name_add(apr_pool_t *p, const char *name);
 
 #endif

@@ -107,6 +107,7 @@ void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(dc, webhook_origins);         /* "none" is a list of its own: it overrides */
     MERGE_NUM(dc, trace_trust_inbound);
     MERGE_PTR(dc, events_base);
+    MERGE_PTR(dc, lines);                   /* a location's own list replaces its parent's */
     MERGE_PTR(dc, policy);                  /* "off" is a record of its own: it overrides */
     return dc;
 }

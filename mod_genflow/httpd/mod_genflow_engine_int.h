@@ -95,6 +95,7 @@ typedef struct {
     apr_time_t cancel_at;        /* the request's own deadline (Cancel-After), or 0 */
     gf_trace_t trace;            /* the generation's trace (its traceparent) */
     int traced;                  /* trace is set (rows made before sql/030 have none) */
+    const char *line;            /* the GenFlowLine it was queued in, or NULL (standard) */
     apr_time_t started;          /* the first attempt's start */
     apr_time_t slot;             /* the rate's start this claim took (its call goes
                                   * then or after), or 0 */

@@ -14,6 +14,7 @@
 #include "httpd/mod_genflow_engine_run.h"
 #include "httpd/mod_genflow_config.h"
 #include "httpd/mod_genflow_engine.h"
+#include "httpd/mod_genflow_metrics.h"
 #include "httpd/mod_genflow_db.h"
 #include "httpd/mod_genflow_private.h"
 #include "httpd/mod_genflow_servers.h"
@@ -51,6 +52,7 @@ static void fill_claim(const gf_type_t *t, const char *const *row, const char *l
     c->cancel_at = row[GF_CLAIM_CANCEL_MS]
                    ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_CANCEL_MS])) : 0;
     c->traced = gf_trace_parse(row[GF_CLAIM_TRACEPARENT], &c->trace);
+    c->line = row[GF_CLAIM_LINE];
     c->slot = row[GF_CLAIM_GATE_UNTIL]
               ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_GATE_UNTIL])) : 0;
     c->lease_owner = lease_owner;
@@ -62,6 +64,9 @@ server_rec *gf_engine_row_fill(const gf_database_t *e, const gf_type_t *t, const
 {
     server_rec *s;
     fill_claim(t, row, lease_owner, c);
+    /* Its first claim is its start, counted under its line (a share of
+     * the starts per line: GenFlowLine's weights at work). */
+    if (c->attempts == 1) gf_metrics_line_start(gf_metrics(), t->name, c->line);
     /* The claim took only rows of the main server (no name: the database's
      * first server, the main one when it mounts types) or of a virtual
      * host of this database. */

@@ -15,6 +15,7 @@
 #include "httpd/mod_genflow_config.h"
 #include "httpd/mod_genflow_handlers.h"
 #include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_lines.h"
 #include "httpd/mod_genflow_idempotency.h"
 #include "httpd/mod_genflow_metrics.h"
 #include "httpd/mod_genflow_policy.h"
@@ -332,6 +333,12 @@ int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t
     int pass, rc;
 
     if ((rc = prepare(r, dbd, dc, body, &in, id, a)) != GF_CONTINUE) return rc;
+    {
+        /* Queued now: in the line the request's expressions say. */
+        const gf_line_t *line = queued ? gf_line_of(r, dc) : NULL;
+        a[GF_CREATE_WEIGHT] = apr_itoa(r->pool, GF_LINE_WEIGHT(line));
+        a[GF_CREATE_LINE] = GF_LINE_NAME(line);
+    }
     for (pass = 0;; pass++) {
         const char *before;
         st = gf_db_pselectv(r->server, r->pool, dbd,

@@ -13,6 +13,7 @@
 #include "httpd/mod_genflow_config.h"
 #include "httpd/mod_genflow_engine.h"
 #include "httpd/mod_genflow_http.h"
+#include "httpd/mod_genflow_lines.h"
 #include "httpd/mod_genflow_metrics.h"
 #include "httpd/mod_genflow_policy.h"
 #include "httpd/mod_genflow_private.h"
@@ -122,12 +123,14 @@ int gf_type_queue(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, const 
     gf_db_rows_t *rows, *now, *acct;
     gf_db_status_t st;
     long max_active = gf_conf_max_active(sc), active;
+    const gf_line_t *line = gf_line_of(r, dc);
     int pass;
 
     for (pass = 0;; pass++) {
-        st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_QUEUE), &rows, 6, id, r->user,
+        st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_QUEUE), &rows, 8, id, r->user,
                           strict ? rq->idem_key : NULL, strict ? rq->idem_owner : NULL,
-                          apr_ltoa(r->pool, max_active), apr_itoa(r->pool, cancel_after));
+                          apr_ltoa(r->pool, max_active), apr_itoa(r->pool, cancel_after),
+                          apr_itoa(r->pool, GF_LINE_WEIGHT(line)), GF_LINE_NAME(line));
         if (st != GF_DB_OK) return gf_send_db_error(r, st);
         if (rows->nrows == 1) {
             rq->idem_linked = rq->idem_linked || (strict && rq->idem_key != NULL);

@@ -79,7 +79,7 @@ void gf_metrics_post_config(apr_pool_t *pconf, server_rec *s)
     apr_array_header_t *types = gf_registered_types();
     apr_array_header_t *tnames = apr_array_make(pconf, 8, sizeof(const char *));
     apr_array_header_t *pnames = apr_array_make(pconf, 8, sizeof(const char *));
-    apr_array_header_t *labels = endpoint_labels(pconf);
+    apr_array_header_t *labels = endpoint_labels(pconf), *lnames;
     apr_pool_t *proc = s->process->pool;
     apr_shm_t *shm = NULL;
     gf_metrics_t *m;
@@ -101,9 +101,12 @@ void gf_metrics_post_config(apr_pool_t *pconf, server_rec *s)
             APR_ARRAY_PUSH(pnames, const char *) = key;
         }
     }
+    lnames = gf_conf_line_names();
     m = gf_metrics_layout(pconf, (const char *const *)tnames->elts, tnames->nelts,
                           (const char *const *)pnames->elts, pnames->nelts,
-                          (const char *const *)labels->elts, labels->nelts);
+                          (const char *const *)labels->elts, labels->nelts,
+                          lnames ? (const char *const *)lnames->elts : NULL,
+                          lnames ? lnames->nelts : 0);
 
     apr_pool_userdata_get((void **)&shm, SHM_KEY, proc);
     if (shm && apr_shm_size_get(shm) >= gf_metrics_bytes(m)

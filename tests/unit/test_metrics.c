@@ -20,7 +20,7 @@ static const char *const ENDPOINTS[] = { "create", "generate", "status", "cancel
 /* A layout attached to fresh memory from the test pool. */
 static gf_metrics_t *fresh(void)
 {
-    gf_metrics_t *m = gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4, ENDPOINTS, NEP);
+    gf_metrics_t *m = gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4, ENDPOINTS, NEP, NULL, 0);
     void *mem = apr_palloc(test_pool, gf_metrics_bytes(m));
     gf_metrics_attach(m, mem, 1, apr_time_from_sec(1000));
     return m;
@@ -144,9 +144,9 @@ END_TEST
 
 START_TEST(layout_is_bounded_and_signed)
 {
-    gf_metrics_t *m = gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4, ENDPOINTS, NEP);
-    gf_metrics_t *same = gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4, ENDPOINTS, NEP);
-    gf_metrics_t *other = gf_metrics_layout(test_pool, TYPES, 1, PROVIDERS, 4, ENDPOINTS, NEP);
+    gf_metrics_t *m = gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4, ENDPOINTS, NEP, NULL, 0);
+    gf_metrics_t *same = gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4, ENDPOINTS, NEP, NULL, 0);
+    gf_metrics_t *other = gf_metrics_layout(test_pool, TYPES, 1, PROVIDERS, 4, ENDPOINTS, NEP, NULL, 0);
     void *mem;
 
     ck_assert_int_eq(m->ntypes, 2);
@@ -157,7 +157,7 @@ START_TEST(layout_is_bounded_and_signed)
     ck_assert_str_eq(m->endpoints[15], "types");
     ck_assert_str_eq(m->endpoints[NEP - 1], "other");
     /* Another set of endpoint labels is another layout. */
-    ck_assert(gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4, ENDPOINTS, NEP - 2)->signature
+    ck_assert(gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4, ENDPOINTS, NEP - 2, NULL, 0)->signature
               != m->signature);
     ck_assert(m->signature == same->signature);
     ck_assert(m->signature != other->signature);
@@ -182,9 +182,39 @@ START_TEST(layout_is_bounded_and_signed)
 }
 END_TEST
 
+START_TEST(line_starts_by_type_and_line)
+{
+    static const char *const LINES[] = { "premium", "other", "premium", "pro", "standard" };
+    gf_metrics_t *m = gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4, ENDPOINTS, NEP, LINES, 5);
+    const char *text;
+
+    /* "standard" first, each name once ("other" and "standard" are the
+     * layout's own), "other" last; another set of lines is another layout. */
+    ck_assert_int_eq(m->nlines, 4);
+    ck_assert_str_eq(m->lines[0], "standard");
+    ck_assert_str_eq(m->lines[1], "premium");
+    ck_assert_str_eq(m->lines[2], "pro");
+    ck_assert_str_eq(m->lines[3], "other");
+    ck_assert(m->signature != gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4, ENDPOINTS, NEP,
+                                                LINES, 1)->signature);
+    gf_metrics_attach(m, apr_palloc(test_pool, gf_metrics_bytes(m)), 1, 0);
+    gf_metrics_line_start(m, "neo-glitch", "premium");
+    gf_metrics_line_start(m, "neo-glitch", "premium");
+    gf_metrics_line_start(m, "neo-glitch", NULL);
+    gf_metrics_line_start(m, "custom-prompt", "gone");      /* a name the layout lacks */
+    gf_metrics_line_start(m, "no-such-type", "premium");    /* not counted */
+    text = render(m);
+    ck_assert(has_line(text, "genflow_line_starts_total{type=\"neo-glitch\",line=\"premium\"} 2"));
+    ck_assert(has_line(text, "genflow_line_starts_total{type=\"neo-glitch\",line=\"standard\"} 1"));
+    ck_assert(has_line(text, "genflow_line_starts_total{type=\"neo-glitch\",line=\"pro\"} 0"));
+    ck_assert(has_line(text, "genflow_line_starts_total{type=\"custom-prompt\",line=\"other\"} 1"));
+    ck_assert(has_line(text, "genflow_line_starts_total{type=\"custom-prompt\",line=\"premium\"} 0"));
+}
+END_TEST
+
 START_TEST(unattached_is_a_no_op)
 {
-    gf_metrics_t *m = gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4, ENDPOINTS, NEP);
+    gf_metrics_t *m = gf_metrics_layout(test_pool, TYPES, 2, PROVIDERS, 4, ENDPOINTS, NEP, NULL, 0);
     gf_metrics_request(m, "neo-glitch", "create", 201, 1);
     gf_metrics_request(NULL, "neo-glitch", "create", 201, 1);
     gf_metrics_credits(NULL, GF_CREDITS_RESERVED, 3);
@@ -357,6 +387,7 @@ Suite *metrics_suite(void)
     tcase_add_test(tc, label_values_are_escaped);
     tcase_add_test(tc, text_buffer_grows);
     tcase_add_test(tc, layout_is_bounded_and_signed);
+    tcase_add_test(tc, line_starts_by_type_and_line);
     tcase_add_test(tc, unattached_is_a_no_op);
     tcase_add_test(tc, requests_are_counted_with_bounded_labels);
     tcase_add_test(tc, provider_calls_and_engine_counters);
