@@ -54,12 +54,12 @@ my @type_ops = (
     [claim => "'w', 30, NULL, 'plan-b', 0, 100000, 1, 0, NULL, 0, 2", 'claim (the pacer of a rate)'],
     [claim => "'w', 30, NULL, 'plan-b', 0, 0, 1, 0, NULL, 0, 0", 'claim (no limits)'],
     [claim_polls => "'w', 30, NULL, 'plan-a', 8, 0, 16, 0, NULL, 0, 0"],
-    [queue => "$lineA, 'plan-u1', NULL, NULL, 0, 30"],
+    [queue => "$lineA, 'plan-u1', NULL, NULL, 0, 30, 4, 'premium'"],
     [create_queue => "'plan-u1', 1, 0, 'p', 'p', NULL, NULL, NULL, 1, '{\"cancelAfter\":30}', 3, "
-                     . "'plan-a', 120, 0, gen_random_uuid(), NULL, NULL, NULL, NULL"],
+                     . "'plan-a', 120, 0, gen_random_uuid(), NULL, NULL, NULL, NULL, 4, 'premium'"],
     [create => "'plan-u1', 1, 0, 'p', 'p', NULL, NULL, NULL, 1, '{}', 3, 'plan-a', 120, 0, "
                . "gen_random_uuid(), NULL, NULL, NULL, "
-               . "'00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'"],
+               . "'00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', 1, NULL"],
     [get => "$some, 'plan-u1'"],
     [get => "$lastq, $lastu", 'get (the last of a line 50,000 deep: its place)'],
     [get_line => "jsonb_build_array(jsonb_build_object('id', $lastq, 'u', $lastu), "

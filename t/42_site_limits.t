@@ -257,6 +257,7 @@ sub watch_open {
     # the two checks above.
     my $on_grid = grep { abs($s[$_] - $s[$_ - 1] - 200) < 0.01 } 1 .. $#s;
     my $want = 6;
+    diag("pacer: $on_grid of 14 starts exactly on the rate's grid");
     cmp_ok($on_grid, '>=', $want, "of 14 starts after the first, $on_grid exactly 200 ms after the one before")
         or diag('gaps: ' . join(' ', map { sprintf '%.3f', $s[$_] - $s[$_ - 1] } 1 .. $#s));
     # At the provider each start arrives as late as its node sends it,
