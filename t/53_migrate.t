@@ -15,7 +15,7 @@ use GenFlowTest;
 use File::Temp qw(tempdir);
 use Time::HiRes ();
 
-plan tests => 31;
+plan tests => 32;
 
 my $top = Apache::Test::vars('serverroot') . '/..';
 my $db = "genflow_migrate_$$";
@@ -207,10 +207,14 @@ is(psql_db("SELECT count(*) FROM pg_class WHERE relname = 't_marker'")
 # PostgreSQL rolls the migration back (40P01) a second after its wait
 # began; the whole file is tried again, and applied once the other
 # transaction is through. (With the default --lock-timeout, 500ms, below
-# deadlock_timeout, the migration gives up its wait before.) The file's
-# first try waits until the other side holds t_deadlock (a fixed sleep of
-# 2 s was once too short for the other psql to start on a loaded machine:
-# no deadlock, and the file went through at once); its second goes on.
+# deadlock_timeout, the migration gives up its wait before.) The order is
+# made, not waited for: the migration starts once the other side says it
+# holds t_deadlock (a file its psql touches), and the file's first try
+# asks for t_deadlock only once the other side waits for t_items, so the
+# migration's own check finds the deadlock. (A fixed sleep was once too
+# short on a loaded machine; a wait inside the file for the other side's
+# lock once ran into the statement timeout: the other psql's error is now
+# printed when it never says it is ready.)
 psql_db('CREATE TABLE t_deadlock (id int); CREATE SEQUENCE t_deadlock_tries');
 file('010_two_tables.sql', <<'SQL');
 -- genflow-migrate: locks=ACCESS EXCLUSIVE on t_items and t_deadlock for a moment
@@ -218,22 +222,25 @@ ALTER TABLE t_items ADD COLUMN d1 text;
 DO $$ BEGIN
     -- A sequence counts the tries (nextval survives the rollback).
     IF nextval('t_deadlock_tries') = 1 THEN
-        FOR i IN 1 .. 1200 LOOP
-            EXIT WHEN EXISTS (SELECT 1 FROM pg_locks WHERE relation = 't_deadlock'::regclass
-                                 AND mode = 'RowExclusiveLock' AND granted
-                                 AND pid <> pg_backend_pid());
+        FOR i IN 1 .. 600 LOOP
+            EXIT WHEN EXISTS (SELECT 1 FROM pg_locks WHERE relation = 't_items'::regclass
+                                 AND NOT granted AND pid <> pg_backend_pid());
             PERFORM pg_sleep(0.05);
         END LOOP;
     END IF;
 END $$;
 ALTER TABLE t_deadlock ADD COLUMN d2 text;
 SQL
-$holder = fork // die;
-if (!$holder) {
-    exec $bin, '-X', '-q', $uri, '-c', <<'SQL';
+my $side = tempdir(CLEANUP => 1);
+chmod 0777, $side;
+open my $hs, '>', "$side/holder.sql" or die $!;
+print $hs <<"SQL";
 BEGIN;
 SET LOCAL deadlock_timeout = '10s';
 LOCK TABLE t_deadlock IN ROW EXCLUSIVE MODE;
+\\! touch '$side/ready'
+SQL
+print $hs <<'SQL';
 DO $$ BEGIN
     WHILE NOT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 't_items'::regclass
                          AND mode = 'AccessExclusiveLock' AND granted) LOOP
@@ -243,7 +250,17 @@ END $$;
 SELECT count(*) FROM t_items;
 COMMIT;
 SQL
+close $hs;
+$holder = fork // die;
+if (!$holder) {
+    open STDOUT, '>', '/dev/null' or die;
+    open STDERR, '>', "$side/holder.err" or die;
+    exec $bin, '-X', '-q', '-v', 'ON_ERROR_STOP=1', $uri, '-f', "$side/holder.sql";
 }
+my $since = Time::HiRes::time();
+Time::HiRes::sleep(0.05) while !-e "$side/ready" && Time::HiRes::time() - $since < 60;
+ok(-e "$side/ready", sprintf('the other transaction holds t_deadlock (after %.1f s)', Time::HiRes::time() - $since))
+    or diag(do { local (@ARGV, $/) = ("$side/holder.err"); <> } // 'no output');
 ($ok, $out) = migrate('--sql-dir', $dir, '--lock-timeout', '5s');
 waitpid $holder, 0;
 ok($ok && $out =~ /010_two_tables \(expand\)\n  a deadlock with another transaction, rolled back \(try 1 of 40\): again in 1 s/,
