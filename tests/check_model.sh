@@ -15,6 +15,11 @@
 #   BROKEN_PLACE     must FAIL: a provider's place freed without its holder
 #                    guard lets more calls open than places
 #
+# and the order of a provider's line with premium lines
+# (models/genflow_turns.pml): safety, and two variants that must FAIL:
+#   BROKEN_SHARE_HEAD  the last turn shared without the head check
+#   BROKEN_TAKEN       the last turn shared without counting its rows
+#
 # Prints states, memory, time and errors of each run, the counterexample of
 # each broken variant, and "model: N passed, M failed"; exits non-zero when
 # the real model has an error or a broken variant has none.
@@ -26,10 +31,11 @@ for tool in spin gcc; do
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/genflow-model.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-cp "$model" "$top/models/genflow_sql.pml" "$work/"
+cp "$model" "$top/models/genflow_sql.pml" "$top/models/genflow_turns.pml" "$work/"
 cd "$work" || exit 1
 
 passed=0 failed=0
+pml=genflow.pml                        # the model the runs below check
 MEMLIM=${GENFLOW_MODEL_MEMLIM:-3072}   # megabytes pan may use (the engine's liveness run takes 1.9 GB)
 
 # run NAME EXPECT(pass|fail) MODE(safety|liveness) [spin -D switches]
@@ -44,7 +50,7 @@ run() {
     fi
     rm -f pan pan.* ./*.trail
     start=$SECONDS
-    if ! spin "$@" -a genflow.pml >spin.out 2>&1 || ! gcc -O2 -w $flags -o pan pan.c >gcc.out 2>&1; then
+    if ! spin "$@" -a "$pml" >spin.out 2>&1 || ! gcc -O2 -w $flags -o pan pan.c >gcc.out 2>&1; then
         cat spin.out gcc.out
         echo "FAIL $name: the model did not build"
         failed=$((failed + 1)); return
@@ -60,20 +66,20 @@ run() {
         "$name" "$mode" "${states:-?}" "${mem:-?}" "${ptime:-?}" "$secs" "${errors:-?}"
     if [ "$expect" = info ]; then
         echo "INFO $name: not counted; spin's trail (docs/architecture.md, \"The model\"):"
-        [ -f genflow.pml.trail ] && spin "$@" -t genflow.pml 2>&1 | grep -E '^ *(step|time:|provider|spin:)' | sed 's/^ */    /' | tail -n 25
+        [ -f "$pml.trail" ] && spin "$@" -t "$pml" 2>&1 | grep -E '^ *(step|time:|provider|spin:)' | sed 's/^ */    /' | tail -n 25
     elif [ "$expect" = pass ]; then
         if [ "${errors:-1}" = 0 ] && ! grep -qE 'Search not completed|reached -DMEMLIM|max search depth too small' <<<"$out"; then
             echo "PASS $name $mode"; passed=$((passed + 1))
         else
             grep -E 'pan:|Warning|violated|cycle' <<<"$out" | head -n 10
-            [ -f genflow.pml.trail ] && spin "$@" -t genflow.pml 2>&1 | grep -E '^ *(step|time:|provider|spin:)' | sed 's/^ */    /' | tail -n 40
+            [ -f "$pml.trail" ] && spin "$@" -t "$pml" 2>&1 | grep -E '^ *(step|time:|provider|spin:)' | sed 's/^ */    /' | tail -n 40
             echo "FAIL $name $mode: the model of the code has an error (or the search did not complete)"
             failed=$((failed + 1))
         fi
     else
-        if [ "${errors:-0}" != 0 ] && [ -f genflow.pml.trail ]; then
+        if [ "${errors:-0}" != 0 ] && [ -f "$pml.trail" ]; then
             echo "PASS $name $mode: spin rejects it; the counterexample:"
-            spin "$@" -t genflow.pml 2>&1 | grep -E '^ *(step|time:|provider|spin:)' | sed 's/^ */    /' | tail -n 25
+            spin "$@" -t "$pml" 2>&1 | grep -E '^ *(step|time:|provider|spin:)' | sed 's/^ */    /' | tail -n 25
             passed=$((passed + 1))
         else
             echo "FAIL $name $mode: spin found no error in a variant that is broken on purpose"
@@ -82,7 +88,7 @@ run() {
     fi
 }
 
-echo "check_model: $(spin -V), models/genflow.pml"
+echo "check_model: $(spin -V), models/genflow.pml and models/genflow_turns.pml"
 run "engine"                   pass safety
 run "engine"                   pass liveness
 run "idempotent create"        pass safety   -DIDEM
@@ -94,6 +100,12 @@ run "BROKEN_PLACE (limits)"    fail safety   -DBROKEN_PLACE
 # (the snapshot's check of the key, then the writes): the race with
 # IDEM_TAKEOVER that the model found.
 run "MVCC_CREATE (key checked in the snapshot)" fail safety -DIDEM -DMVCC_CREATE
+
+# The turns of a line with GenFlowLine weights (2, 1, 1).
+pml=genflow_turns.pml
+run "turns (premium lines)"         pass safety
+run "BROKEN_SHARE_HEAD (turns)"     fail safety -DBROKEN_SHARE_HEAD
+run "BROKEN_TAKEN (turns)"          fail safety -DBROKEN_TAKEN
 
 echo "model: $passed passed, $failed failed"
 [ "$failed" = 0 ]
