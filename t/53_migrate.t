@@ -15,7 +15,7 @@ use GenFlowTest;
 use File::Temp qw(tempdir);
 use Time::HiRes ();
 
-plan tests => 32;
+plan tests => 33;
 
 my $top = Apache::Test::vars('serverroot') . '/..';
 my $db = "genflow_migrate_$$";
@@ -200,6 +200,14 @@ ok(!$ok && $out =~ /009_add_z: a lock was not granted within 200ms in 1 try; not
    'without retries the run stops, saying why') or diag $out;
 is(psql_db("SELECT count(*) FROM pg_class WHERE relname = 't_marker'")
    . psql_db('SELECT count(*) FROM genflow_schema_version WHERE version = 9'), '00', 'and nothing of the file is applied');
+# The next run, the lock free, applies it (and, before the deadlock below,
+# takes t_items only for its own file: the other side there waits for the
+# migration's lock on t_items, and once caught this file's, went through
+# before the deadlock's file began, and there was no deadlock).
+($ok, $out) = migrate('--sql-dir', $dir);
+ok($ok && $out =~ /applying 009_add_z/
+   && psql_db('SELECT count(*) FROM genflow_schema_version WHERE version = 9') eq '1',
+   'the next run applies it') or diag $out;
 
 # A deadlock with a transaction of the site's: it holds t_deadlock and
 # waits for t_items, which the migration took first; the migration then
@@ -212,9 +220,9 @@ is(psql_db("SELECT count(*) FROM pg_class WHERE relname = 't_marker'")
 # holds t_deadlock (a file its psql touches), and the file's first try
 # asks for t_deadlock only once the other side waits for t_items, so the
 # migration's own check finds the deadlock. (A fixed sleep was once too
-# short on a loaded machine; a wait inside the file for the other side's
-# lock once ran into the statement timeout: the other psql's error is now
-# printed when it never says it is ready.)
+# short on a loaded machine. Once the other side took another file's lock
+# on t_items for the migration's, and was through before this file began:
+# no file but this one is pending now.)
 psql_db('CREATE TABLE t_deadlock (id int); CREATE SEQUENCE t_deadlock_tries');
 file('010_two_tables.sql', <<'SQL');
 -- genflow-migrate: locks=ACCESS EXCLUSIVE on t_items and t_deadlock for a moment
@@ -264,7 +272,9 @@ ok(-e "$side/ready", sprintf('the other transaction holds t_deadlock (after %.1f
 ($ok, $out) = migrate('--sql-dir', $dir, '--lock-timeout', '5s');
 waitpid $holder, 0;
 ok($ok && $out =~ /010_two_tables \(expand\)\n  a deadlock with another transaction, rolled back \(try 1 of 40\): again in 1 s/,
-   'a deadlock: the file rolled back, tried again and applied') or diag $out;
+   'a deadlock: the file rolled back, tried again and applied')
+    or diag($out . "the other transaction's psql (exit status $?): "
+            . (do { local (@ARGV, $/) = ("$side/holder.err"); <> } // 'no output'));
 is(psql_db("SELECT count(*) FROM information_schema.columns WHERE column_name IN ('d1', 'd2')"), 2,
    'both its columns are there');
 
