@@ -30,6 +30,9 @@ typedef struct {
                                 * said): AIML's meta.usage.credits_used, Replicate's
                                 * metrics.predict_time */
     const char *usage_unit;    /* "credits", "seconds", or NULL */
+    int has_progress;          /* running, and the provider reported how far
+                                * (gf_progress.h): progress is that fraction */
+    double progress;           /* 0..1 in hundredths */
 } gf_provider_result_t;
 
 #endif

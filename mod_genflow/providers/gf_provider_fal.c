@@ -15,6 +15,8 @@
  * Options: model=owner/app[/path] (default fal-ai/fast-sdxl) + common ones.
  * With webhook_url the submit carries ?fal_webhook=URL; the webhook
  * (Ed25519, keys from webhook_keys_file) wakes the poll at once.
+ * The status is asked for with ?logs=1: a running model's log lines carry
+ * its progress bar (gf_progress_scan), the newest line with one counts.
  */
 #include <string.h>
 #include <apr_strings.h>
@@ -25,6 +27,7 @@
 #include "webhooks/gf_webhook.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
+#include "core/gf_progress.h"
 
 #define FAL_BASE "https://queue.fal.run"
 #define FAL_DEFAULT_MODEL "fal-ai/fast-sdxl"
@@ -168,6 +171,32 @@ static int nsfw_flagged(json_object *out)
     return json_object_is_type(first, json_type_boolean) && json_object_get_boolean(first);
 }
 
+/* The newest progress bar in a status answer's logs [{message, …}]. */
+static void fal_progress(json_object *out, gf_provider_result_t *res)
+{
+    json_object *logs;
+    apr_size_t i;
+    if (!json_object_object_get_ex(out, "logs", &logs) || !json_object_is_type(logs, json_type_array)) {
+        return;
+    }
+    for (i = json_object_array_length(logs); i > 0; i--) {
+        json_object *line = json_object_array_get_idx(logs, i - 1), *m;
+        if (json_object_object_get_ex(line, "message", &m) && json_object_is_type(m, json_type_string)
+            && gf_progress_scan(json_object_get_string(m), (apr_size_t)json_object_get_string_len(m),
+                                &res->progress)) {
+            res->has_progress = 1;
+            return;
+        }
+    }
+}
+
+/* The status URL with ?logs=1 (fal's URLs carry no query of their own;
+ * one that does gets the parameter added). */
+static const char *with_logs(apr_pool_t *p, const char *url)
+{
+    return apr_pstrcat(p, url, strchr(url, '?') ? "&" : "?", "logs=1", NULL);
+}
+
 static void fal_poll(const gf_provider_t *prov, const gf_job_t *job, const char *id,
                      apr_pool_t *p, gf_provider_result_t *res)
 {
@@ -185,7 +214,7 @@ static void fal_poll(const gf_provider_t *prov, const gf_job_t *job, const char 
         gf_net_fail(res, GF_JOB_API, 0, "fal request state lost");
         return;
     }
-    gf_net_request(p, ns, &req, "GET", gf_json_str(state, "status_url"));
+    gf_net_request(p, ns, &req, "GET", with_logs(p, gf_json_str(state, "status_url")));
     fal_auth(p, ns, &req);
     gf_http_perform(p, &req, &hr);
     if (fal_failed(p, prov, &hr, res)) return;
@@ -198,6 +227,7 @@ static void fal_poll(const gf_provider_t *prov, const gf_job_t *job, const char 
     }
     if (strcmp(status, "COMPLETED")) {
         res->running = 1;   /* IN_QUEUE or IN_PROGRESS */
+        fal_progress(out, res);
         if (ns->webhook_url) res->retry_after = apr_time_from_sec(ns->webhook_poll_secs);
         return;
     }

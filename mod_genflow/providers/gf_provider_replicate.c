@@ -17,6 +17,8 @@
  * 10) + the common network options. With webhook_url the prediction is
  * created with {"webhook", "webhook_events_filter": ["completed"]}; the
  * webhook (signed with webhook_secret_*) wakes the poll at once.
+ * A running prediction's "logs" carry a diffusion model's progress bar
+ * (gf_progress_scan).
  */
 #include <string.h>
 #include <apr_strings.h>
@@ -28,6 +30,7 @@
 #include "webhooks/gf_webhook.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
+#include "core/gf_progress.h"
 
 #define REPLICATE_BASE "https://api.replicate.com"
 #define REPLICATE_DEFAULT_MODEL "black-forest-labs/flux-schnell"
@@ -122,7 +125,16 @@ static void prediction(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t 
                                                      id, status, e ? ": " : "", e ? e : ""));
         return;
     }
-    /* starting / processing: poll it (provider_job_id and state are set). */
+    /* starting / processing: poll it (provider_job_id and state are set).
+     * A diffusion model's progress bar is in its logs. */
+    {
+        json_object *logs;
+        if (json_object_object_get_ex(o, "logs", &logs) && json_object_is_type(logs, json_type_string)
+            && gf_progress_scan(json_object_get_string(logs),
+                                (apr_size_t)json_object_get_string_len(logs), &res->progress)) {
+            res->has_progress = 1;
+        }
+    }
     if (ns->webhook_url) {
         res->retry_after = apr_time_from_sec(ns->webhook_poll_secs);
     }

@@ -32,6 +32,11 @@
 #   [fault:private6]    … https://[fd00:ec2::254]/…
 #   [fault:evilmsg]     the error text carries a newline, quotes and an
 #                       escape sequence (fal 422 detail, AIML 400 message)
+#   [progress:SECS]     fal/Replicate: the job runs SECS seconds from its
+#                       acceptance, and while it runs its logs carry a
+#                       diffusion model's progress bar (tqdm's lines, 50
+#                       steps, as Replicate's logs and fal's status logs
+#                       with ?logs=1 show them), the step where the clock is
 #
 # Source images (uploads, t/24_uploads.t): what arrives is recorded in the
 # request's fields as "_image" => {via, content_type, bytes, format, width,
@@ -137,6 +142,22 @@ sub remember {           # the prompt of a job, for its later polls
     open my $fh, '>', "$state/job.$id" or die;
     print $fh $prompt;
     close $fh;
+}
+# [progress:SECS]: (seconds, steps done of 50, finished) of job id, by
+# the clock since it was accepted (its job file's time); () without it.
+sub progress_of {
+    my ($id, $prompt) = @_;
+    return () unless ($prompt // '') =~ /\[progress:(\d+(?:\.\d+)?)\]/;
+    my $secs = $1;
+    my $born = (Time::HiRes::stat("$state/job.$id"))[9] // Time::HiRes::time();
+    my $f = (Time::HiRes::time() - $born) / $secs;
+    return ($secs, $f >= 1 ? 50 : int($f * 50), $f >= 1);
+}
+# The lines tqdm prints for steps 0..k of 50 (Replicate's logs is their text).
+sub tqdm_lines {
+    my ($k) = @_;
+    return ('Using seed: 42', map { sprintf '%3d%%|%-10s| %d/50 [00:0%d<00:0%d, 17.10it/s]', $_ * 2,
+                                    '#' x int($_ / 5), $_, $_ / 17, (50 - $_) / 17 } 0 .. $k);
 }
 sub recall {
     my ($id) = @_;
@@ -463,6 +484,14 @@ sub handle {
             return send_json($c, 503, { detail => 'Runner unavailable' }) if poll_fault('fal', $id, $prompt);
             my $n = counter("fal.$id");
             return send_json($c, 200, { status => 'COMPLETED', logs => [], %$urls }) if -e "$state/done.$id";
+            if (my ($secs, $k, $done) = progress_of($id, $prompt)) {
+                return send_json($c, 200, { status => 'COMPLETED', logs => [], %$urls }) if $done;
+                # fal sends the runner's logs only when asked (?logs=1).
+                my @logs = ($r->uri->query // '') =~ /(?:^|&)logs=1(?:&|$)/
+                    ? map { { message => $_, level => 'STDERR', source => 'USER',
+                              timestamp => '2026-11-28T08:00:00.000000' } } tqdm_lines($k) : ();
+                return send_json($c, 202, { status => 'IN_PROGRESS', logs => \@logs, %$urls });
+            }
             return send_json($c, 202, { status => 'IN_QUEUE', queue_position => 0, %$urls }) if $n == 1;
             return send_json($c, 202, { status => 'IN_PROGRESS', logs => [], %$urls })
                 if $n == 2 || ($prompt =~ /\[fault:never\]/ && !-e "$state/done.$id");
@@ -523,6 +552,10 @@ sub handle {
             if poll_fault('rep', $id, $prompt);
         my $n = counter("rep.$id");
         return send_json($c, 200, prediction($id, 'succeeded', $prompt)) if -e "$state/done.$id";
+        if (my ($secs, $k, $done) = progress_of($id, $prompt)) {
+            return send_json($c, 200, prediction($id, $done ? 'succeeded' : 'processing', $prompt,
+                                                 join("\n", tqdm_lines($k))));
+        }
         return send_json($c, 200, prediction($id, 'processing', $prompt))
             if $n < 2 || ($prompt =~ /\[fault:never\]/ && !-e "$state/done.$id");
         return send_json($c, 200, prediction($id, 'succeeded', $prompt));
@@ -553,7 +586,7 @@ sub handle {
         my $id = join '', map { ('a' .. 'z', 0 .. 9)[rand 36] } 1 .. 26;
         remember($id, $prompt);
         my $status = $prompt =~ /\[fault:failed\]/ ? 'failed'
-                   : ($prompt =~ /\[fault:(queue|never|foreign:\d+)\]/ || ($r->header('Prefer') // '') !~ /wait/) ? 'starting'
+                   : ($prompt =~ /\[(fault:queue|fault:never|fault:foreign:\d+|progress:[\d.]+)\]/ || ($r->header('Prefer') // '') !~ /wait/) ? 'starting'
                    : 'succeeded';
         accepted($provider, $id, $prompt) if $status ne 'failed';
         return send_json($c, 201, prediction($id, $status, $prompt));
@@ -631,9 +664,9 @@ sub handle {
 }
 
 sub prediction {
-    my ($id, $status, $prompt) = @_;
+    my ($id, $status, $prompt, $logs) = @_;
     return { id => $id, model => 'owner/model', version => 'v' x 64, input => { prompt => $prompt },
-             logs => '', status => $status, created_at => '2026-11-22T16:19:34.765994Z',
+             logs => $logs // '', status => $status, created_at => '2026-11-22T16:19:34.765994Z',
              output => $status eq 'succeeded' ? [ file_base($prompt) . "/files/$id.png" ] : undef,
              error => $status eq 'failed' ? 'CUDA out of memory' : undef,
              data_removed => JSON::PP::false, source => 'api',

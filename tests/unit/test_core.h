@@ -41,6 +41,7 @@ Suite *trace_suite(void);
 Suite *stream_token_suite(void);
 Suite *watchers_suite(void);
 Suite *policy_suite(void);
+Suite *progress_suite(void);
 Suite *schema_suite(void);
 
 #endif
