@@ -40,7 +40,7 @@ is($s->{status}, 'pending', 'status object says pending');
 is_deeply([sort keys %$s],
           [sort qw(generationId type status prompt preset imageUrl provider model providerJobId
                    retryCount maxRetries error estimatedCost creditsCharged createdAt
-                   startedAt finishedAt processingTimeMs traceId queuePosition estimatedStartAt
+                   startedAt finishedAt processingTimeMs traceId queuePosition estimatedStartAt progress estimatedFinishAt
                    eventsUrl)],
           'status object has exactly the documented fields');
 ok(!defined $s->{imageUrl} && !defined $s->{error} && !defined $s->{finishedAt},

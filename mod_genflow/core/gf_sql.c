@@ -20,13 +20,19 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "create", "queue", "get", "claim", "schedule", "complete", "fail", "input", "expire",
     "prune", "wake", "history", "admin_list", "admin_delete", "metrics", "renew", "release",
     "accepted", "claim_polls", "release_rest", "create_queue", "history_next", "admin_status",
-    "admin_user", "expire_line", "expire_late", "strays", "keep", "abort", "get_line"
+    "admin_user", "expire_line", "expire_late", "strays", "keep", "abort", "get_line",
+    "progress"
 };
 
 /* The status object of docs/api.md, built from the row's own columns
  * (alias a) in one pass; its place in line only where a status read
  * computes it (STATUS_JSON_AT, GET_SQL), else null, and estimatedStartAt
- * always null here (the glue fills it in from the provider's limits). genflow_status_object('{Y}', to_jsonb(row))
+ * always null here (the glue fills it in from the provider's limits).
+ * A processing generation's progress and estimatedFinishAt are its
+ * provider's report of its current job (sql/041: the end is where the
+ * reported fraction puts it, from the job's start; a job given up for a
+ * fallback shows none); without one, null here, and the glue estimates
+ * them from the provider's recent job times. genflow_status_object('{Y}', to_jsonb(row))
  * gives the same object, but PostgreSQL inlines that SQL function and
  * then evaluates to_jsonb(row) once for each of its 22 references. */
 #define STATUS_JSON(a) STATUS_JSON_AT(a, "NULL::bigint")
@@ -44,7 +50,13 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     " 'processingTimeMs', CASE WHEN " a ".finished_at IS NOT NULL AND " a ".started_at IS NOT NULL" \
     "  THEN round(extract(epoch FROM " a ".finished_at - " a ".started_at) * 1000)::bigint END," \
     " 'traceId', substr(" a ".traceparent, 4, 32)," \
-    " 'queuePosition', " place ", 'estimatedStartAt', NULL::text)"
+    " 'queuePosition', " place ", 'estimatedStartAt', NULL::text," \
+    " 'progress', CASE WHEN " a ".status = 'processing' AND " a ".provider_job_id IS NOT NULL" \
+    "  THEN " a ".progress END," \
+    " 'estimatedFinishAt', CASE WHEN " a ".status = 'processing'" \
+    "  AND " a ".provider_job_id IS NOT NULL AND " a ".progress > 0" \
+    "  THEN genflow_rfc3339(" a ".job_started_at" \
+    "   + (" a ".progress_at - " a ".job_started_at) / " a ".progress::float8) END)"
 
 /* 1 when the finalized row (alias a) counted as active: it was queued.
  * A generation that was only created never counted (docs/architecture.md,
@@ -370,6 +382,9 @@ static const char QUEUE_SQL[] =
     "  lease_until = now() + make_interval(secs => " ARG("lease") ")," \
     "  next_attempt_at = now() + make_interval(secs => " ARG("lease") ")," \
     "  attempts = g.attempts + 1," \
+    "  job_started_at = CASE WHEN g.provider_job_id IS NULL THEN now() ELSE g.job_started_at END," \
+    "  progress = CASE WHEN g.provider_job_id IS NULL THEN NULL ELSE g.progress END," \
+    "  progress_at = CASE WHEN g.provider_job_id IS NULL THEN NULL ELSE g.progress_at END," \
     "  started_at = COALESCE(g.started_at, greatest(now(), (SELECT max(r.slot) FROM rate r)))," \
     "  deadline_at = COALESCE(g.deadline_at," \
     "   LEAST(now() + make_interval(secs => g.deadline_secs), g.cancel_at))"
@@ -415,12 +430,13 @@ static const char QUEUE_SQL[] =
     "  (extract(epoch FROM c.started_at) * 1000)::bigint::text, c.preset," \
     "  c.input->'parameters'->>'strength', c.server_name," \
     "  (extract(epoch FROM c.cancel_at) * 1000)::bigint::text, c.traceparent, c.line," \
+    "  (extract(epoch FROM c.job_started_at) * 1000)::bigint::text," \
     "  place.place::text, 'claimed'," \
     "  (SELECT ceil(extract(epoch FROM max(r.slot)) * 1000)::bigint FROM rate r)::text" \
     " FROM claimed c LEFT JOIN place ON place.n = c.n" \
     " UNION ALL" \
     " SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL," \
-    "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, gate.state," \
+    "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, gate.state," \
     "  CASE gate.state" \
     "   WHEN 'paused' THEN (SELECT ceil(extract(epoch FROM max(lim.paused_until)) * 1000)::bigint FROM lim)" \
     "   WHEN 'rate' THEN (SELECT ceil(extract(epoch FROM max(lim.next_start_at)) * 1000)::bigint FROM lim)" \
@@ -591,6 +607,22 @@ static const char ACCEPTED_SQL[] =
     "  AND g.status = 'processing'"
     " RETURNING 1";
 
+/* args: fraction (0..1), id, lease owner, attempt. The progress its
+ * provider reported for the accepted job of this very attempt, written
+ * only when it grew and at most once a second (sql/041), and announced
+ * on genflow_progress: the watchers of the generation read it again, and
+ * nothing else wakes (genflow_change would make a kept poll due at once). */
+static const char PROGRESS_SQL[] =
+    "WITH args AS (SELECT %s::real AS progress, %s::uuid AS id, %s::text AS owner,"
+    " %d::int AS attempt),"
+    " up AS (UPDATE {T} g SET progress = a.progress, progress_at = now() FROM args a"
+    "  WHERE g.id = a.id AND g.lease_owner = a.owner AND g.attempts = a.attempt"
+    "   AND g.status = 'processing' AND g.provider_job_id IS NOT NULL"
+    "   AND (g.progress IS NULL OR g.progress < a.progress)"
+    "   AND (g.progress_at IS NULL OR g.progress_at <= now() - interval '1 second')"
+    "  RETURNING g.id)"
+    " SELECT up.id::text, pg_notify('genflow_progress', up.id::text)::text FROM up";
+
 /* A queued row's place in its provider's line (sql/031): how many rows
  * a claim takes before it, those with a smaller (turn, ticket).
  *  - The earlier turns, from the line's counts: at each of the four turn
@@ -638,10 +670,17 @@ static const char ACCEPTED_SQL[] =
  * generation was queued (a pending one that was never queued is only
  * created); its place in line (NULL when it is not in one) and its
  * provider, from which the glue estimates when it starts. */
+/* A processing row's provider job start (ms since the epoch) when its
+ * provider reported no progress: the glue's estimate starts there. */
+#define JOB_STARTED(g) \
+    "CASE WHEN " g ".status = 'processing' AND (" g ".progress IS NULL OR " g ".provider_job_id IS NULL)" \
+    " THEN (extract(epoch FROM " g ".job_started_at) * 1000)::bigint::text END"
+
 static const char GET_SQL[] =
     "SELECT " STATUS_JSON_AT("g", "pos.n") "::text, g.status,"
     "  (extract(epoch FROM now() - g.created_at) * 1000)::bigint,"
-    "  (g.queued_at IS NOT NULL)::int::text, pos.n::text, g.cur_provider FROM {T} g"
+    "  (g.queued_at IS NOT NULL)::int::text, pos.n::text, g.cur_provider, " JOB_STARTED("g")
+    " FROM {T} g"
     " CROSS JOIN LATERAL (SELECT CASE WHEN g.status = 'pending' AND g.queued_at IS NOT NULL"
     "   AND g.turn IS NOT NULL AND g.ticket IS NOT NULL THEN " LINE_PLACE("g") " END AS n OFFSET 0) pos"
     " WHERE g.id = %s::uuid AND g.user_id = %s";
@@ -654,7 +693,8 @@ static const char GET_SQL[] =
 static const char GET_LINE_SQL[] =
     "SELECT " STATUS_JSON_AT("g", "pos.n") "::text, g.status,"
     "  (extract(epoch FROM now() - g.created_at) * 1000)::bigint,"
-    "  (g.queued_at IS NOT NULL)::int::text, pos.n::text, g.cur_provider, g.id::text, g.user_id"
+    "  (g.queued_at IS NOT NULL)::int::text, pos.n::text, g.cur_provider, g.id::text, g.user_id,"
+    "  " JOB_STARTED("g")
     " FROM jsonb_to_recordset(%s::jsonb) AS w(id uuid, u text)"
     /* Each row by its key, even while the table is new and small (a join
      * would scan it then, and mod_dbd's connections keep that plan). */
@@ -949,7 +989,7 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
         ADMIN_DELETE_SQL, METRICS_SQL, RENEW_SQL, RELEASE_SQL, ACCEPTED_SQL,
         CLAIM_POLLS_SQL, RELEASE_REST_SQL, CREATE_QUEUED_SQL, HISTORY_AFTER_SQL,
         ADMIN_LIST_STATUS_SQL, ADMIN_LIST_USER_SQL, EXPIRE_QUEUED_SQL, EXPIRE_OVERDUE_SQL,
-        LINE_PROVIDERS_SQL, KEEP_SQL, ABORT_SQL, GET_LINE_SQL
+        LINE_PROVIDERS_SQL, KEEP_SQL, ABORT_SQL, GET_LINE_SQL, PROGRESS_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {

@@ -23,7 +23,8 @@ typedef struct {
 typedef enum {
     GF_SQL_CREATE = 0,   /* reserve credits + insert pending row + ledger (not active) */
     GF_SQL_QUEUE,        /* the owner's pending row → queued + active, within the limit */
-    GF_SQL_GET,          /* status object of the owner's generation */
+    GF_SQL_GET,          /* status object of the owner's generation: json, status, age ms,
+                          * queued, place, provider, job start ms (no report) */
     GF_SQL_CLAIM,        /* a worker takes one due row of a provider under a lease */
     GF_SQL_SCHEDULE,     /* a worker puts its row back for a later attempt */
     GF_SQL_COMPLETE,     /* → completed + charge */
@@ -51,7 +52,9 @@ typedef enum {
     GF_SQL_KEEP,         /* a poll kept by its child: the lease to cover the next polls */
     GF_SQL_ABORT,        /* sweep: never started by its Cancel-After → cancelled/ABORTED */
     GF_SQL_GET_LINE,     /* status objects of several owners' generations (the watched
-                          * generations of a line): GET's columns + id, user */
+                          * generations of a line): GET's columns but the last,
+                          * id, user, then GET's last */
+    GF_SQL_PROGRESS,     /* the progress a provider reported for a running job */
     GF_SQL_TYPE_OPS
 } gf_sql_type_op_t;
 
@@ -103,7 +106,7 @@ typedef enum {
     GF_CLAIM_ATTEMPTS, GF_CLAIM_DEADLINE_MS, GF_CLAIM_PROVIDER_STATE, GF_CLAIM_POLL_ERRORS,
     GF_CLAIM_RESCUED, GF_CLAIM_STARTED_MS, GF_CLAIM_PRESET, GF_CLAIM_STRENGTH,
     GF_CLAIM_SERVER_NAME, GF_CLAIM_CANCEL_MS, GF_CLAIM_TRACEPARENT, GF_CLAIM_LINE,
-    GF_CLAIM_PLACE, GF_CLAIM_GATE, GF_CLAIM_GATE_UNTIL,
+    GF_CLAIM_JOB_STARTED_MS, GF_CLAIM_PLACE, GF_CLAIM_GATE, GF_CLAIM_GATE_UNTIL,
     GF_CLAIM_COLS
 } gf_sql_claim_col_t;
 

@@ -347,7 +347,9 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
     apr_generate_random_bytes((unsigned char *)&rnd, sizeof(rnd));
     js.now = apr_time_now();
     gf_job_decide(&js, &res, rnd, &d);
-    /* Still running: its next poll may stay in this child. */
+    /* Still running: how far, for its watchers; its next poll may stay in
+     * this child. */
+    gf_engine_progress_note(s, p, cp, &res, &d);
     if (gf_engine_keep_put(s, p, c, prov, &res, &d)) return 1;
     return gf_engine_outcome_apply(s, p, c, &d, prov, &res);
 }

@@ -159,6 +159,15 @@ void gf_engine_announce_change(const char *id)
     apr_thread_mutex_unlock(W->mutex);
 }
 
+void gf_engine_announce_progress(const char *id)
+{
+    gf_engine_t *W = gf_engine();
+    if (!W || !id) return;
+    apr_thread_mutex_lock(W->mutex);
+    if (W->cache) gf_status_cache_forget(W->cache, id);
+    apr_thread_mutex_unlock(W->mutex);
+}
+
 /* ---- status answers --------------------------------------------------- */
 
 /* The cache is consulted only while the listener hears notifications:

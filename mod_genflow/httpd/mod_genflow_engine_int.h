@@ -107,6 +107,11 @@ typedef struct {
     apr_interval_time_t defer;   /* no place of its provider: due again after this */
     apr_time_t lease_end;        /* the row's lease lasts at least until then */
     apr_uint64_t seen;           /* the child's change count when the attempt began */
+    apr_time_t job_started;      /* when its provider job began (the submitting
+                                  * claim), or 0 */
+    double progress;             /* the progress this attempt (or the kept polls
+                                  * before it) last wrote, 0: none */
+    apr_time_t progress_at;      /* and when */
 } gf_claim_t;
 /* Polls of accepted jobs a worker claims at once (GF_SQL_CLAIM_POLLS). */
 #define GF_POLL_BATCH 16
@@ -257,6 +262,9 @@ int gf_engine_slots_running(void);
 /* mod_genflow_engine_changes.c: wake the waiters of id (all: NULL) and forget
  * what the status cache holds of it; wake one (all) idle worker(s). */
 void gf_engine_announce_change(const char *id);
+/* Only forget what the status cache holds of id (its progress moved):
+ * no waiter wakes and no "changed since" sees it. */
+void gf_engine_announce_progress(const char *id);
 void gf_engine_wake_all(int all);
 /* The status cache of a new child, with the marks of post_config. */
 gf_status_cache_t *gf_engine_cache_create(apr_pool_t *pchild, apr_size_t slots);

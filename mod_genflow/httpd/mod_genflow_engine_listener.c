@@ -47,6 +47,18 @@ void gf_engine_heard(const char *id)
     if (W->on_change) W->on_change(id);
 }
 
+/* Its provider reported how far generation id has come (genflow_progress,
+ * mod_genflow_engine_progress.c): its watchers read it again, and nothing
+ * else hears of it (a kept poll of it is not made due, nor is a wait for
+ * its end woken). */
+static void heard_progress(const char *id)
+{
+    gf_engine_t *W = gf_engine();
+    if (!W) return;
+    gf_engine_announce_progress(id);
+    if (W->on_change) W->on_change(id);
+}
+
 /* The place's lease of attempt a, if it still runs (the record live, the
  * same attempt). */
 static void renewed_place(gf_engine_t *W, const gf_attempt_t *live, const gf_attempt_t *a,
@@ -235,7 +247,7 @@ static PGconn *listener_connect(apr_pool_t *p, const gf_database_t *e, int *warn
     }
     {
         PGresult *res = PQexec(conn, "LISTEN genflow_work; LISTEN genflow_change; "
-                                     "LISTEN genflow_cancel");
+                                     "LISTEN genflow_cancel; LISTEN genflow_progress");
         int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         PQclear(res);
         if (!ok) {
@@ -331,6 +343,9 @@ static void hear(gf_engine_t *W, PGconn **conn, const gf_database_t *e)
         else if (!strcmp(note->relname, "genflow_change")) {
             /* "*": rows were deleted (sql/012); any id may be gone. */
             gf_engine_heard(strcmp(note->extra, "*") ? note->extra : NULL);
+        }
+        else if (!strcmp(note->relname, "genflow_progress")) {
+            heard_progress(note->extra);
         }
         else if (!strcmp(note->relname, "genflow_cancel")) {
             /* A user cancelled it (FAIL, core/gf_sql.c): a call of it

@@ -16,6 +16,7 @@
 #include "httpd/mod_genflow_db.h"
 #include "httpd/mod_genflow_private.h"
 #include "httpd/mod_genflow_metrics.h"
+#include "httpd/mod_genflow_limits.h"
 #include "httpd/mod_genflow_config.h"
 #include "net/gf_loop.h"
 
@@ -345,6 +346,11 @@ int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, c
         return 1;
     }
     count_outcome(s, p, c, &dd, provider, res, rows);
+    /* How long its jobs take: a processing generation's estimate without
+     * a report of its provider's. */
+    if (dd.next == GF_NEXT_COMPLETE && prov && c->job_started > 0) {
+        gf_limits_job_took(prov, apr_time_now() - c->job_started);
+    }
     if (dd.next == GF_NEXT_FAIL && dd.cancel_job) cancel_job(s, p, c, prov, res);
     return 1;
 }

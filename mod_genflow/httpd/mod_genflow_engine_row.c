@@ -53,6 +53,8 @@ static void fill_claim(const gf_type_t *t, const char *const *row, const char *l
                    ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_CANCEL_MS])) : 0;
     c->traced = gf_trace_parse(row[GF_CLAIM_TRACEPARENT], &c->trace);
     c->line = row[GF_CLAIM_LINE];
+    c->job_started = row[GF_CLAIM_JOB_STARTED_MS]
+                     ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_JOB_STARTED_MS])) : 0;
     c->slot = row[GF_CLAIM_GATE_UNTIL]
               ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_GATE_UNTIL])) : 0;
     c->lease_owner = lease_owner;

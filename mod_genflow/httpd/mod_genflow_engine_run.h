@@ -57,6 +57,14 @@ int gf_engine_source_resolve(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
 int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
                             const gf_provider_t *prov, const gf_provider_result_t *res);
 
+/* ---- mod_genflow_engine_progress.c ------------------------------------------ */
+
+/* A poll of c found its job running, with the fraction its provider
+ * reported (res->has_progress): written for the watchers when it grew and
+ * a second has passed since the last write (c remembers it). */
+void gf_engine_progress_note(server_rec *s, apr_pool_t *p, gf_claim_t *c,
+                             const gf_provider_result_t *res, const gf_decision_t *d);
+
 /* ---- mod_genflow_engine_keep.c ---------------------------------------------- */
 
 /* Keep the attempt c in this child for its next poll instead of writing

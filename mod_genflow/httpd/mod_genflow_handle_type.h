@@ -70,6 +70,8 @@ typedef struct {
     int terminal;
     int in_line;                 /* queued, not started: it shows its place in line,
                                   * which changes without a NOTIFY of its own */
+    int moving;                  /* processing: its progress is estimated from job
+                                  * times, and moves with the clock */
     apr_time_t born;             /* a running generation's creation time */
 } gf_type_snap_t;
 /* How often a watch of a queued generation reads its place in line

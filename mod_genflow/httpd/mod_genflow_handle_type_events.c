@@ -83,8 +83,10 @@ static int events_step(request_rec *r, void *ctx, int woke)
         else {
             char id[EVENT_ID_MAX];
             /* While it waits in line, its place is read again each second
-             * (and sent when it moved): at most one such event a second. */
-            ev->look = snap.in_line ? GF_TYPE_LINE_LOOK : 0;
+             * (and sent when it moved), and so is a progress estimated from
+             * job times: at most one such event a second. A provider's
+             * report is written at most once a second, and announced. */
+            ev->look = snap.in_line || snap.moving ? GF_TYPE_LINE_LOOK : 0;
             event_id(snap.etag, id);
             if (strcmp(id, ev->last)) {
                 if (!ev->started) start(r, ev);

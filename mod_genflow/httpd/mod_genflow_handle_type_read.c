@@ -25,6 +25,7 @@
 #include "core/gf_job.h"
 #include "core/gf_presets.h"
 #include "core/gf_limit.h"
+#include "core/gf_progress.h"
 
 /* A queued generation's object with its place in line and when it may
  * start (estimatedStartAt: from its provider's limits and how long its
@@ -48,6 +49,42 @@ static const char *in_line_json(request_rec *r, const char *json, long place,
         gf_time_rfc3339(r->pool, gf_limit_start_estimate(apr_time_now(), wait))));
     out = apr_pstrdup(r->pool, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     json_object_put(o);
+    return out;
+}
+
+/* A processing generation whose provider reported no progress (its job's
+ * start given: job_started, ms since the epoch): its progress and
+ * estimatedFinishAt from how long the provider's jobs took lately on this
+ * node (gf_progress_estimate; nothing when no job of it has completed
+ * here yet). The fraction moves with the clock, in hundredths: *moving
+ * says so, and the answer is kept for a watcher's look only (a second),
+ * as a place in line is. The end is a whole second, fixed until the
+ * average moves. json as it was when there is nothing to estimate. */
+static const char *estimated_json(request_rec *r, const char *json, const char *job_started,
+                                  const char *provider, int *moving)
+{
+    const gf_provider_t *prov = provider ? apr_hash_get(gf_server_conf(r->server)->providers,
+                                                        provider, APR_HASH_KEY_STRING) : NULL;
+    apr_time_t finish = 0, now = apr_time_now();
+    double fraction;
+    json_object *o;
+    const char *out;
+
+    *moving = 0;
+    if (!job_started || !prov
+        || !gf_progress_estimate(apr_time_from_msec(apr_atoi64(job_started)),
+                                 gf_limits_recent_job(prov), now, &fraction, &finish)
+        || !(o = json_tokener_parse(json))) {
+        return json;
+    }
+    json_object_object_add(o, "progress", json_object_new_double_s(
+        fraction, apr_psprintf(r->pool, "%.2f", fraction)));
+    json_object_object_add(o, "estimatedFinishAt", finish ? json_object_new_string(
+        gf_time_rfc3339(r->pool, apr_time_from_sec(apr_time_sec(finish + APR_USEC_PER_SEC - 1))))
+        : NULL);
+    out = apr_pstrdup(r->pool, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    *moving = fraction < GF_PROGRESS_ESTIMATE_MAX;
     return out;
 }
 
@@ -81,12 +118,13 @@ static gf_db_status_t with_events_url(request_rec *r, const gf_dir_conf_t *dc, c
  * (besides each watcher's first look, which reads it afresh). Its own
  * changes (claimed, cancelled) forget it at once, as any other answer's. */
 static void snap_of_row(request_rec *r, const gf_dir_conf_t *dc, const char *id,
-                        const char *user, const char *const *row, apr_uint64_t version,
-                        gf_type_snap_t *snap)
+                        const char *user, const char *const *row, const char *job_started,
+                        apr_uint64_t version, gf_type_snap_t *snap)
 {
     snap->json = row[0];
     snap->in_line = row[4] != NULL;
     if (snap->in_line) snap->json = in_line_json(r, snap->json, (long)apr_atoi64(row[4]), row[5]);
+    else snap->json = estimated_json(r, snap->json, job_started, row[5], &snap->moving);
     snap->etag = gf_json_etag(r->pool, snap->json);
     snap->terminal = gf_type_is_terminal(row[1]);
     if (!snap->terminal) {
@@ -95,7 +133,7 @@ static void snap_of_row(request_rec *r, const gf_dir_conf_t *dc, const char *id,
         if (snap->born <= 0) snap->born = 1;
     }
     gf_engine_status_store(dc->type, id, user, snap->json, snap->etag, snap->born,
-                           snap->in_line ? apr_time_now() + GF_TYPE_LINE_LOOK : 0,
+                           snap->in_line || snap->moving ? apr_time_now() + GF_TYPE_LINE_LOOK : 0,
                            snap->in_line ? row[5] : NULL, version);
     /* The other children's watchers take this place rather than read it
      * (one that left the line is announced by its NOTIFY, which drops
@@ -189,7 +227,7 @@ static gf_db_status_t line_snapshot(request_rec *r, const gf_dir_conf_t *dc, con
         const apr_uint64_t *v = apr_hash_get(versions, row[6], APR_HASH_KEY_STRING);
         gf_type_snap_t one;
         memset(&one, 0, sizeof(one));
-        snap_of_row(r, dc, row[6], row[7], row, v ? *v : 0, &one);
+        snap_of_row(r, dc, row[6], row[7], row, row[8], v ? *v : 0, &one);
         if (!strcmp(row[6], id) && !strcmp(row[7], r->user)) *snap = one;
     }
     return GF_DB_OK;
@@ -212,6 +250,8 @@ gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const c
                                   &snap->born, &until);
     if (hit && (!until || watching)) {
         snap->terminal = snap->born == 0;
+        /* An answer kept for a look (a place in line, an estimate that
+         * moves): the watcher looks again in a second. */
         snap->in_line = until != 0;
         return hit == 2 ? GF_DB_OK : with_events_url(r, dc, id, dress, snap);
     }
@@ -222,7 +262,8 @@ gf_db_status_t gf_type_snapshot(request_rec *r, const gf_dir_conf_t *dc, const c
         apr_uint64_t version = gf_engine_status_version(id);
         st = gf_db_select1(r, gf_type_label(dc, GF_SQL_GET), &rows, 2, id, r->user);
         if (st == GF_DB_OK && rows->nrows == 1) {
-            snap_of_row(r, dc, id, r->user, (const char *const *)rows->rows[0], version, snap);
+            snap_of_row(r, dc, id, r->user, (const char *const *)rows->rows[0],
+                        rows->rows[0][6], version, snap);
         }
     }
     if (st != GF_DB_OK || !snap->json) return st;
@@ -257,7 +298,7 @@ static int status_poll_step(request_rec *r, void *ctx, int woke)
 
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (!snap.json) return gf_type_no_such_generation(r);
-    poll->look = snap.in_line ? GF_TYPE_LINE_LOOK : 0;
+    poll->look = snap.in_line || snap.moving ? GF_TYPE_LINE_LOOK : 0;
     apr_table_setn(r->headers_out, "ETag", snap.etag);
     if (ap_meets_conditions(r) == OK || snap.terminal
         || (woke & (GF_WOKE_DEADLINE | GF_WOKE_STOP | GF_WOKE_FULL))) {

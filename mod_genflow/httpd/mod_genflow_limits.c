@@ -86,6 +86,7 @@ typedef struct {
                                   * claim answers or this passes */
     volatile apr_uint32_t call_ms; /* how long its calls from this node took lately
                                   * (gf_limit_call_average; 0: none yet) */
+    volatile apr_uint32_t job_ms;  /* and its jobs, submission to completion */
 } slot_t;
 
 
@@ -644,22 +645,38 @@ void gf_limits_done(server_rec *s, const gf_provider_t *prov, gf_limits_hold_t *
     }
 }
 
+/* One more time into a running average in shared memory (ms). Two that
+ * end together may each write their own average: one of them counts, and
+ * an average needs no more. */
+static void average_in(volatile apr_uint32_t *ms, apr_interval_time_t took)
+{
+    apr_interval_time_t avg = gf_limit_call_average(apr_time_from_msec(apr_atomic_read32(ms)),
+                                                    took);
+    apr_atomic_set32(ms, (apr_uint32_t)(apr_time_as_msec(avg) > 0 ? apr_time_as_msec(avg) : 1));
+}
+
 void gf_limits_call_took(const gf_provider_t *prov, apr_interval_time_t took)
 {
     slot_t *slot = slot_of(prov);
-    apr_interval_time_t avg;
-    if (!slot) return;
-    /* Two calls that end together may each write their own average: one
-     * of them counts, and an average needs no more. */
-    avg = gf_limit_call_average(apr_time_from_msec(apr_atomic_read32(&slot->call_ms)), took);
-    apr_atomic_set32(&slot->call_ms, (apr_uint32_t)(apr_time_as_msec(avg) > 0
-                                                    ? apr_time_as_msec(avg) : 1));
+    if (slot) average_in(&slot->call_ms, took);
 }
 
 apr_interval_time_t gf_limits_recent_call(const gf_provider_t *prov)
 {
     slot_t *slot = slot_of(prov);
     return slot ? apr_time_from_msec(apr_atomic_read32(&slot->call_ms)) : 0;
+}
+
+void gf_limits_job_took(const gf_provider_t *prov, apr_interval_time_t took)
+{
+    slot_t *slot = slot_of(prov);
+    if (slot && took > 0) average_in(&slot->job_ms, took);
+}
+
+apr_interval_time_t gf_limits_recent_job(const gf_provider_t *prov)
+{
+    slot_t *slot = slot_of(prov);
+    return slot ? apr_time_from_msec(apr_atomic_read32(&slot->job_ms)) : 0;
 }
 
 void gf_limits_unused(server_rec *s, gf_limits_hold_t *hold)

@@ -123,6 +123,13 @@ json_object *gf_limits_health(request_rec *r, const gf_provider_t *prov);
  * queued generation's estimatedStartAt is made of (gf_limit_wait). */
 void gf_limits_call_took(const gf_provider_t *prov, apr_interval_time_t took);
 apr_interval_time_t gf_limits_recent_call(const gf_provider_t *prov);
+/* A job of prov completed that long after it began (its submission's
+ * claim to the completing poll; a synchronous call's whole attempt), and
+ * the running average of those on this node (0: none yet): what a
+ * processing generation's estimate is made of when its provider reports
+ * no progress (gf_progress_estimate). */
+void gf_limits_job_took(const gf_provider_t *prov, apr_interval_time_t took);
+apr_interval_time_t gf_limits_recent_job(const gf_provider_t *prov);
 void gf_limits_metrics(request_rec *r);
 
 #endif
