@@ -319,6 +319,29 @@ async function main() {
     }
   }, page);
 
+  await runCase('progress: a real bar, "N %, about M s left", from the provider\'s job times', async () => {
+    // One picture times the provider (5 s); the next one's progress is
+    // estimated from that, and the stream sends it once a second.
+    await seed('demo', 'timed-demo', [`a timed lighthouse ${stamp}`]);
+    await page.getByRole('radio', { name: /Timed demo/ }).check();
+    await page.getByLabel(/^Prompt/).fill(`a timed harbour ${stamp}`);
+    await page.getByRole('button', { name: 'Generate', exact: true }).click();
+    await page.waitForFunction(() => Number(document.getElementById('bar').getAttribute('aria-valuenow')) > 0,
+      null, { timeout: 10000 });
+    const first = Number(await page.locator('#bar').getAttribute('aria-valuenow'));
+    const text = await page.locator('#progress').textContent();
+    check(/^Generating… \d+ %, about \d+ s left$/.test(text), `progress says "${text}"`);
+    check(await page.getByRole('progressbar', { name: 'Progress' }).isVisible(), 'no visible progressbar');
+    const width = await page.locator('#bar > div').evaluate((d) => d.style.width);
+    check(width === `${first}%`, `the bar is ${width} wide at ${first} %`);
+    await page.locator('.columns').screenshot({ path: join(shots, 'studio-progress.png') });
+    // It grows while the picture is made, without a reload.
+    await page.waitForFunction((f) => Number(document.getElementById('bar').getAttribute('aria-valuenow')) > f,
+      first, { timeout: 6000 });
+    await waitTerminal(page, 'completed', 15000);
+    check(await page.locator('#bar').isHidden(), 'the bar stays after the end');
+  }, page);
+
   await runCase('insufficient credits: a user with no credits reads why', async () => {
     const ctx2 = await newContext(browser, 'demo2');
     const p2 = await openStudio(ctx2, '#type=neo-glitch');

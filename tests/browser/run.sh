@@ -36,7 +36,9 @@ out="$dir/demo.out"
 # one whose provider takes one 2 s call at a time, for a line to stand in
 # (its user may have more than the default 10 generations active). A
 # cancelled call keeps its worker until the provider answers: two more
-# workers keep the other cases from waiting for them.
+# workers keep the other cases from waiting for them. And one whose
+# provider takes 5 s and reports nothing: its progress is estimated from
+# the time its pictures took.
 cat > "$dir/extra.conf" <<'CONF'
 GenFlowWorkers 4
 GenFlowMaxActive 100
@@ -51,6 +53,13 @@ GenFlowProvider lined local latency=2000 max_concurrent=1
 <Location /api/line-demo>
     GenFlowType line-demo
     GenFlowProviders lined
+    GenFlowRequire prompt
+    GenFlowCost 1
+</Location>
+GenFlowProvider timed local latency=5000
+<Location /api/timed-demo>
+    GenFlowType timed-demo
+    GenFlowProviders timed
     GenFlowRequire prompt
     GenFlowCost 1
 </Location>

@@ -4,7 +4,7 @@
 import { api, ApiError, docsUrl, resolve } from './api.js';
 import { describe, describeJob, fieldOf } from './errors.js';
 import { Gallery, altText } from './gallery.js';
-import { TERMINAL, Watcher, lineText } from './progress.js';
+import { TERMINAL, Watcher, lineText, workText } from './progress.js';
 import { label, loadTypes } from './types.js';
 
 const $ = (id) => document.getElementById(id);
@@ -345,8 +345,11 @@ function setProgress(text) { $('progress').textContent = text; }
 function progressText(s) {
   switch (s.status) {
     case 'pending': return lineText(s) || 'Waiting for a worker…';
-    case 'processing':
-      return s.retryCount > 0 ? `Generating… (retry ${s.retryCount} of ${s.maxRetries})` : 'Generating…';
+    case 'processing': {
+      const base = s.retryCount > 0 ? `Generating… (retry ${s.retryCount} of ${s.maxRetries})` : 'Generating…';
+      const work = workText(s);
+      return work ? `${base} ${work}` : base;
+    }
     case 'completed': return 'Done: the picture is ready.';
     case 'cancelled': return 'Cancelled. Your credits were given back.';
     case 'failed': return `Failed. ${describeJob(s.error)}`;
@@ -370,6 +373,22 @@ function elapsedOf(cur) {
   return Number.isNaN(created) ? NaN : Date.now() - created;
 }
 
+// The bar: how far it has come when the API says (progress), else a
+// sliding bar that says only that it runs.
+function showBar(s) {
+  const bar = $('bar');
+  const known = s.status === 'processing' && typeof s.progress === 'number';
+  bar.classList.toggle('known', known);
+  if (known) {
+    const pct = Math.round(Math.min(1, Math.max(0, s.progress)) * 100);
+    bar.setAttribute('aria-valuenow', String(pct));
+    bar.firstElementChild.style.width = `${pct}%`;
+  } else {
+    bar.removeAttribute('aria-valuenow');
+    bar.firstElementChild.style.width = '';
+  }
+}
+
 function renderCurrent() {
   const cur = state.current;
   if (!cur) return;
@@ -381,6 +400,7 @@ function renderCurrent() {
   $('m-provider').textContent = s.provider ? (s.model ? `${s.provider} (${s.model})` : s.provider) : 'not chosen yet';
   const terminal = TERMINAL.has(s.status);
   $('bar').hidden = terminal;
+  showBar(s);
   $('cancel').disabled = terminal;
   $('retry').disabled = !(s.status === 'failed' || s.status === 'cancelled');
   const fig = $('figure');

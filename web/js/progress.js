@@ -33,6 +33,20 @@ export function lineText(s, now = Date.now()) {
   return `${place}, about ${secs < 60 ? `${secs} s` : `${Math.round(secs / 60)} min`}`;
 }
 
+/**
+ * How far a processing generation has come: "52 %, about 3 s left" from its
+ * progress (its provider's report, or an estimate from job times) and
+ * estimatedFinishAt; null when its progress is not known.
+ */
+export function workText(s, now = Date.now()) {
+  if (s.status !== 'processing' || typeof s.progress !== 'number') return null;
+  const pct = `${Math.round(s.progress * 100)} %`;
+  const at = Date.parse(s.estimatedFinishAt);
+  if (Number.isNaN(at)) return pct;
+  const secs = Math.max(0, Math.round((at - now) / 1000));
+  return `${pct}, about ${secs < 60 ? `${secs} s` : `${Math.round(secs / 60)} min`} left`;
+}
+
 export class Watcher {
   /**
    * onStatus(statusObject) is called for every change, the last one terminal.
