@@ -91,6 +91,7 @@ my @type_ops = (
     [strays => "'plan-a'"],
 );
 my @global_ops = (
+    [gf_budget_spent => "'plan-a', 'day', 'UTC'"],
     [gf_webhook_claim => "20, 32"],
     [gf_webhook_prune => "2592000"],
     [gf_webhook_backlog => "'x'"],

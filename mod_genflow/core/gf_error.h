@@ -52,6 +52,9 @@
  * provider's job cancelled). Both cancelled, both refunded. */
 #define GF_JOB_ABORTED             "ABORTED"
 #define GF_JOB_CANCEL_AFTER        "CANCEL_AFTER"
+/* The provider's budget for the period is spent (budget=) and the chain
+ * has no entry after it: failed before any call, refunded. */
+#define GF_JOB_BUDGET              "BUDGET_EXHAUSTED"
 
 /* The code an error answer with this HTTP status carries when nothing more
  * specific is known (used for errors httpd itself raises, e.g. a 401 from

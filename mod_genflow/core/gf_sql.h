@@ -161,6 +161,7 @@ typedef enum {
 #define GF_SQL_UPLOAD_EXPIRE   "gf_upload_expire"
 #define GF_SQL_UPLOAD_KNOWN    "gf_upload_known"
 #define GF_SQL_COST_RECORD     "gf_cost_record"
+#define GF_SQL_BUDGET_SPENT    "gf_budget_spent"
 #define GF_SQL_WEBHOOK_CLAIM   "gf_webhook_claim"
 #define GF_SQL_WEBHOOK_DONE    "gf_webhook_done"
 #define GF_SQL_WEBHOOK_RETRY   "gf_webhook_retry"

@@ -128,11 +128,37 @@ static const char UPLOAD_KNOWN_SQL[] =
     "SELECT id::text FROM genflow_uploads WHERE id = ANY(string_to_array(%s, ',')::uuid[])";
 
 /* args: generation id, type, attempt, provider, usage (or NULL), its
- * unit (or NULL), cost. Once per (generation, attempt, provider). */
+ * unit (or NULL), cost, and the provider's budget period and zone (NULL,
+ * NULL without a budget). Once per (generation, attempt, provider): a
+ * statement run again after a lost answer writes nothing. With a budget
+ * the cost is added to the period's spend (sql/042) in the same
+ * statement. */
 static const char COST_RECORD_SQL[] =
-    "INSERT INTO genflow_provider_costs (generation_id, gen_type, attempt, provider, usage,"
-    " usage_unit, cost) VALUES (%s::uuid, %s, %d, %s, %s::numeric, %s, %s::numeric)"
-    " ON CONFLICT DO NOTHING RETURNING 1";
+    "WITH args AS (SELECT %s::uuid AS id, %s::text AS gen_type, %d::int AS attempt,"
+    " %s::text AS provider, %s::numeric AS usage, %s::text AS unit, %s::numeric AS cost,"
+    " %s::text AS period, %s::text AS zone),"
+    " c AS (INSERT INTO genflow_provider_costs (generation_id, gen_type, attempt, provider, usage,"
+    "  usage_unit, cost) SELECT id, gen_type, attempt, provider, usage, unit, cost FROM args"
+    "  ON CONFLICT DO NOTHING RETURNING 1),"
+    " s AS (SELECT genflow_spend_add(a.provider, a.period, a.zone, a.cost, a.id, a.attempt)"
+    "  FROM args a WHERE a.period IS NOT NULL AND EXISTS (SELECT 1 FROM c))"
+    " SELECT 1 FROM c, (SELECT count(*) FROM s) x";
+
+/* args: provider, its budget's period and zone. What the period of now
+ * cost so far (sql/042), how many calls were priced, and when the period
+ * began (ms since the epoch): one row by its key; until the period's first
+ * priced call, the calls recorded since it began (one index range,
+ * sql/043). */
+#define PERIOD_COSTS(what) \
+    "(SELECT " what " FROM genflow_provider_costs c" \
+    "  WHERE c.provider = a.provider AND c.created_at >= a.start)"
+static const char BUDGET_SPENT_SQL[] =
+    "WITH args AS (SELECT %s::text AS provider, genflow_period_start(%s, %s, now()) AS start)"
+    " SELECT COALESCE(s.spent, " PERIOD_COSTS("COALESCE(sum(c.cost), 0)") ")::text,"
+    "  COALESCE(s.calls, " PERIOD_COSTS("count(*)") ")::text,"
+    "  (extract(epoch FROM a.start) * 1000)::bigint::text"
+    " FROM args a LEFT JOIN genflow_provider_spend s"
+    "  ON s.provider = a.provider AND s.period_start = a.start";
 
 /* args: lease seconds, how many. Due deliveries of the outbox (sql/021),
  * each under a lease for this worker's delivery and its attempt counted;
@@ -302,6 +328,7 @@ void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
     gf_sql_add(stmts, GF_SQL_UPLOAD_EXPIRE, UPLOAD_EXPIRE_SQL, 0);
     gf_sql_add(stmts, GF_SQL_UPLOAD_KNOWN, UPLOAD_KNOWN_SQL, 1);
     gf_sql_add(stmts, GF_SQL_COST_RECORD, COST_RECORD_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_BUDGET_SPENT, BUDGET_SPENT_SQL, 1);
     gf_sql_add(stmts, GF_SQL_WEBHOOK_CLAIM, WEBHOOK_CLAIM_SQL, 0);
     gf_sql_add(stmts, GF_SQL_WEBHOOK_DONE, WEBHOOK_DONE_SQL, 1);
     gf_sql_add(stmts, GF_SQL_WEBHOOK_RETRY, WEBHOOK_RETRY_SQL, 1);

@@ -29,6 +29,13 @@
 #include "core/gf_stream_token.h"
 #include "webhooks/gf_webhook.h"
 #include <apr_uri.h>
+#include <apr_file_info.h>
+
+/* Where the system's time zones are (Debian's tzdata, which PostgreSQL
+ * reads too): a budget's zone must be one of them. */
+#ifndef GF_ZONEINFO_DIR
+#define GF_ZONEINFO_DIR "/usr/share/zoneinfo"
+#endif
 
 /* Types mounted anywhere in the configuration, and the locations that
  * mount them, for the statement registration and the startup checks: the
@@ -285,6 +292,22 @@ static const char *set_events_secret(cmd_parms *cmd, void *dummy, const char *ar
     return NULL;
 }
 
+/* A budget's zone is one the system knows (PostgreSQL on Debian reads the
+ * same zone database), and budget_tz= comes with a budget. */
+static const char *check_budget(apr_pool_t *p, const gf_provider_t *prov)
+{
+    const gf_budget_conf_t *b = &prov->budget;
+    apr_finfo_t fi;
+    if (!b->tz) return NULL;
+    if (b->period == GF_BUDGET_NONE) return "provider option budget_tz= needs budget=AMOUNT/PERIOD";
+    if (strcmp(b->tz, "UTC") && apr_stat(&fi, apr_pstrcat(p, GF_ZONEINFO_DIR "/", b->tz, NULL),
+                                         APR_FINFO_TYPE, p) != APR_SUCCESS) {
+        return apr_psprintf(p, "provider option budget_tz=%s: no such time zone in "
+                            GF_ZONEINFO_DIR, b->tz);
+    }
+    return NULL;
+}
+
 static const char *set_provider(cmd_parms *cmd, void *dummy, int argc, char *const argv[])
 {
     gf_server_conf_t *sc = gf_server_conf(cmd->server);
@@ -304,6 +327,7 @@ static const char *set_provider(cmd_parms *cmd, void *dummy, int argc, char *con
             return DIRECTIVE_ERROR(cmd, err);
         }
     }
+    if ((err = check_budget(cmd->pool, prov)) != NULL) return DIRECTIVE_ERROR(cmd, err);
     apr_hash_set(sc->providers, prov->name, APR_HASH_KEY_STRING, prov);
     return NULL;
 }

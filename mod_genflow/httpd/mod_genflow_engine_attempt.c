@@ -10,7 +10,8 @@
  *     chain's end), or poll an accepted job (never re-submit it: a failing
  *     poll is polled again)
  *   → gf_job_before_call (core): the chain's end, the deadline, the
- *     rescue rule; then the gates of the provider's limits and circuit
+ *     rescue rule; then the gates of the provider's limits, budget and
+ *     circuit
  *   → gf_job_decide (core): complete | poll | retry | fallback | fail
  *   → gf_engine_outcome_apply (mod_genflow_engine_outcome.c): one guarded statement: schedule again, or finalize with the charge
  *     or the refund in the same statement.
@@ -36,6 +37,7 @@
 #include "httpd/mod_genflow_engine_run.h"
 #include "httpd/mod_genflow_limits.h"
 #include "httpd/mod_genflow_breaker.h"
+#include "httpd/mod_genflow_budgets.h"
 #include "httpd/mod_genflow_config.h"
 #include "httpd/mod_genflow_db.h"
 #include "httpd/mod_genflow_metrics.h"
@@ -152,6 +154,26 @@ static gate_t pass_gates(server_rec *s, apr_pool_t *p, gf_claim_t *cp, const gf_
                           "the provider's limits are full; the row is back in the queue");
         return GATE_DEFERRED;
     }
+    if (!cp->provider_job_id) {
+        /* The provider's budget for the period is spent: skipped as an
+         * open circuit is (before the breaker's gate, which would make
+         * this the probe). A spend the database cannot tell makes no
+         * call: the row is back in the queue for a while. */
+        int spent = gf_budgets_gate(s, p, prov, more, d);
+        if (spent < 0) {
+            cp->defer = apr_time_from_sec(1);
+            gf_engine_row_statement(s, p, cp, GF_SQL_RELEASE, 1);
+            gf_engine_row_log(s, p, APLOG_WARNING, cp, prov->name, "deferred", NULL,
+                              "the provider's spend in its budget period could not be read");
+            return GATE_DEFERRED;
+        }
+        if (spent > 0) {
+            gf_engine_row_log(s, p, APLOG_INFO, cp, prov->name, "skipped", NULL,
+                              "the provider's budget for the period is spent; not submitting "
+                              "to it");
+            return GATE_DECIDED;
+        }
+    }
     if (!cp->provider_job_id && gf_breaker_gate(s, p, prov, more, probe, d)) {
         /* The provider's circuit is open: no call (a poll is never held
          * back: that job is accepted and paid). */
@@ -241,6 +263,10 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
         if (APLOGdebug(s)) {
             gf_engine_row_log(s, p, APLOG_DEBUG, c, prov->name, "called", NULL, NULL);
         }
+        /* What it cost, before its place goes to the next call: a
+         * budget's gate (mod_genflow_budgets.c) counts every call that
+         * holds no place any more. */
+        gf_engine_outcome_cost(s, p, c, prov, res);
         gf_engine_standby_settle(sb, slot, hold, res, apr_time_now() - t0);
         gf_limits_done(s, prov, hold, res);
         if (!cut) gf_limits_call_took(prov, apr_time_now() - t0);

@@ -246,6 +246,7 @@ typedef struct {
     server_rec *s;
     apr_pool_t *p;
     const gf_claim_t *c;
+    const gf_provider_t *prov;
     const char *provider;
     const gf_provider_result_t *res;
     double cost;
@@ -255,7 +256,8 @@ static void cost_now(void *baton)
 {
     call_cost_t *k = baton;
     gf_db_rows_t *rows;
-    const char *args[7];
+    const char *args[9];
+    const gf_budget_conf_t *b = &k->prov->budget;
     args[0] = k->c->id;
     args[1] = k->c->type->name;
     args[2] = apr_itoa(k->p, k->c->attempts);
@@ -263,7 +265,10 @@ static void cost_now(void *baton)
     args[4] = k->res->usage > 0 ? apr_psprintf(k->p, "%.6f", k->res->usage) : NULL;
     args[5] = k->res->usage > 0 ? k->res->usage_unit : NULL;
     args[6] = apr_psprintf(k->p, "%.6f", k->cost);
-    if (gf_db_select_once(k->s, k->p, GF_SQL_COST_RECORD, &rows, 7, args) != GF_DB_OK) {
+    /* With a budget, the cost counts against its period (sql/042). */
+    args[7] = gf_budget_period_name(b->period);
+    args[8] = args[7] ? (b->tz ? b->tz : "UTC") : NULL;
+    if (gf_db_select_once(k->s, k->p, GF_SQL_COST_RECORD, &rows, 9, args) != GF_DB_OK) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, k->s, GF_LOGNO(1415)
                      "the cost of type=%s id=%s attempt=%d at %s was not recorded (trace=%s)",
                      k->c->type->name, k->c->id, k->c->attempts, k->provider,
@@ -273,10 +278,10 @@ static void cost_now(void *baton)
 
 /* The call was made and cost what it cost, whatever becomes of its
  * result: counted (genflow_provider_cost_total) and recorded per attempt
- * (genflow_provider_costs) when the provider reported a usage or has a
- * price. */
-static void record_cost(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
-                        const gf_provider_t *prov, const gf_provider_result_t *res)
+ * (genflow_provider_costs, and its budget period's spend) when the
+ * provider reported a usage or has a price. */
+void gf_engine_outcome_cost(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                            const gf_provider_t *prov, const gf_provider_result_t *res)
 {
     call_cost_t k;
     memset(&k, 0, sizeof(k));
@@ -286,6 +291,7 @@ static void record_cost(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     k.s = s;
     k.p = p;
     k.c = c;
+    k.prov = prov;
     k.provider = prov->name;
     k.res = res;
     gf_loop_blocking(cost_now, &k);
@@ -320,7 +326,6 @@ int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, c
     gf_db_status_t st;
     int maybe_applied;
 
-    if (prov && res) record_cost(s, p, c, prov, res);
     if (dd.next == GF_NEXT_COMPLETE && !store_result(s, p, c, res, &dd, &url, &stored, &key)) {
         gf_engine_row_log(s, p, APLOG_INFO, c, provider, "discarded", NULL,
                           "the generation is no longer this attempt's (cancelled, expired or taken "

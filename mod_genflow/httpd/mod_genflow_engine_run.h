@@ -54,6 +54,11 @@ int gf_engine_source_resolve(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
 /* Store what the attempt made (for a completion) and record the decision
  * d in one guarded statement; the metrics and the log say what it did.
  * 1, or -1 when the database could not take it within a lease. */
+/* A call's cost, recorded as soon as the call ends (before its place in
+ * the provider's limits is given back: a budget's gate then sees every
+ * call that no longer holds a place), whatever becomes of its result. */
+void gf_engine_outcome_cost(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                            const gf_provider_t *prov, const gf_provider_result_t *res);
 int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
                             const gf_provider_t *prov, const gf_provider_result_t *res);
 

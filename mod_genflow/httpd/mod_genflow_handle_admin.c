@@ -19,6 +19,7 @@
 #include "httpd/mod_genflow_handlers.h"
 #include "httpd/mod_genflow_limits.h"
 #include "httpd/mod_genflow_breaker.h"
+#include "httpd/mod_genflow_budgets.h"
 #include "httpd/mod_genflow_config.h"
 #include "httpd/mod_genflow_db.h"
 #include "httpd/mod_genflow_engine.h"
@@ -345,9 +346,9 @@ int gf_admin_handler(request_rec *r)
     }
 }
 
-/* The circuit breakers of this server's providers and their limits
- * (both shared by every child: the same answer whichever child serves
- * it), by provider name. */
+/* The circuit breakers of this server's providers, their limits and
+ * their budgets (shared by every child, the budgets by every node: the
+ * same answer whichever child serves it), by provider name. */
 static json_object *providers_health(request_rec *r)
 {
     gf_server_conf_t *sc = gf_server_conf(r->server);
@@ -363,6 +364,7 @@ static json_object *providers_health(request_rec *r)
         prov = v;
         if (json_object_object_get_ex(out, prov->name, &o)) {
             json_object_object_add(o, "limits", gf_limits_health(r, prov));
+            json_object_object_add(o, "budget", gf_budgets_health(r, prov));
         }
     }
     return out;

@@ -17,6 +17,7 @@
 
 #include "httpd/mod_genflow_handlers.h"
 #include "httpd/mod_genflow_limits.h"
+#include "httpd/mod_genflow_budgets.h"
 #include "httpd/mod_genflow_breaker.h"
 #include "httpd/mod_genflow_config.h"
 #include "httpd/mod_genflow_engine.h"
@@ -153,6 +154,7 @@ int gf_metrics_handler(request_rec *r)
         ap_rputs(gf_mtext_str(&db), r);
         gf_breaker_metrics(r);
         gf_limits_metrics(r);
+        gf_budgets_metrics(r);
         ap_rputs("# HELP genflow_database_up 1 when PostgreSQL answered this scrape.\n"
                  "# TYPE genflow_database_up gauge\n", r);
         if (has_db) ap_rprintf(r, "genflow_database_up %d\n", up);
@@ -171,11 +173,13 @@ int gf_metrics_status_section(request_rec *r, int flags)
                    "GenFlowTypes: %d\nGenFlowWorkersRunning: %d\n", GF_VERSION, GF_SCHEMA_NEEDS,
                    types->nelts, gf_engine_running());
         gf_breaker_status(r, flags);
+        gf_budgets_status(r, flags);
         return OK;
     }
     ap_rprintf(r, "<hr />\n<h2>mod_genflow %s</h2>\n<dl><dt>Database schema needed: %d</dt>"
                "<dt>Types: %d</dt><dt>Worker threads in this child (pid %d): %d</dt></dl>\n",
                GF_VERSION, GF_SCHEMA_NEEDS, types->nelts, (int)getpid(), gf_engine_running());
     gf_breaker_status(r, flags);
+    gf_budgets_status(r, flags);
     return OK;
 }

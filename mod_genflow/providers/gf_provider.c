@@ -150,6 +150,9 @@ const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *a
         if ((err = gf_limit_option(p, &prov->limit, key, value)) != GF_LIMIT_NOT_MINE) {
             return err;
         }
+        if ((err = gf_budget_option(p, &prov->budget, key, value)) != GF_BUDGET_NOT_MINE) {
+            return err;
+        }
     }
     if (prov->kind->set_option) {
         return prov->kind->set_option(p, prov, key, value);

@@ -15,6 +15,7 @@
 #include <apr_time.h>
 
 #include "core/gf_breaker.h"
+#include "core/gf_budget.h"
 #include "core/gf_limit.h"
 #include "core/gf_outcome.h"
 #include "image/gf_image.h"
@@ -105,6 +106,7 @@ struct gf_provider_t {
     gf_limit_conf_t limit;     /* max_concurrent=, rate= (gf_limit.h) */
     double cost_per_call;      /* cost=: the site's money per picture delivered */
     double cost_per_unit;      /* cost_per_unit=: per unit of the usage it reports */
+    gf_budget_conf_t budget;   /* budget=, budget_tz= (gf_budget.h) */
     int limit_slot;            /* its limits' index in the shared memory, -1 none */
 };
 
@@ -127,8 +129,8 @@ gf_provider_t *gf_provider_create(apr_pool_t *p, const char *name,
                                   const char *kind, const char **err);
 
 /* "key=value" from the declaration line: model=, the circuit breaker's
- * options (gf_breaker_option), the limits (gf_limit_option), or the
- * kind's own. */
+ * options (gf_breaker_option), the limits (gf_limit_option), the budget
+ * (gf_budget_option), or the kind's own. */
 const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *arg);
 
 /* What one attempt's call cost in the site's money unit: the reported

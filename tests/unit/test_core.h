@@ -42,6 +42,7 @@ Suite *stream_token_suite(void);
 Suite *watchers_suite(void);
 Suite *policy_suite(void);
 Suite *progress_suite(void);
+Suite *budget_suite(void);
 Suite *schema_suite(void);
 
 #endif

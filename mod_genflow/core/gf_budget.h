@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* gf_budget.h: a provider's budget (GenFlowProvider … budget=AMOUNT/PERIOD
+ * budget_tz=ZONE), without httpd.
+ *
+ * A budget caps what the site spends on one provider in a period: an hour,
+ * a day or a calendar month, each starting on the hour, at midnight or on
+ * the 1st in the stated time zone (default UTC), in the site's money unit
+ * of cost= and cost_per_unit=. What was spent is kept in PostgreSQL for
+ * every node of the database together (sql/042, genflow_provider_spend):
+ * each call's cost is added as it is recorded. A submission starts only
+ * while what was spent plus the call's expected cost stays within the
+ * budget (gf_budget_allows); otherwise the provider is skipped as an open
+ * circuit is. Calls already in flight when the budget ran out still
+ * finish, so the spend can pass the budget by at most their cost: with N
+ * calls of cost c open at once, by (N - 1) × c (max_concurrent=N bounds N).
+ */
+#ifndef GF_BUDGET_H
+#define GF_BUDGET_H
+
+#include <apr_pools.h>
+
+typedef enum {
+    GF_BUDGET_NONE = 0,
+    GF_BUDGET_HOUR,
+    GF_BUDGET_DAY,
+    GF_BUDGET_MONTH
+} gf_budget_period_t;
+
+#define GF_BUDGET_MAX 1e9          /* the largest amount a budget may have */
+#define GF_BUDGET_TZ_MAX 64        /* the longest time zone name */
+
+typedef struct {
+    double amount;                 /* in the site's money unit; 0 with NONE */
+    gf_budget_period_t period;
+    const char *tz;                /* an IANA zone name ("Europe/Berlin") or "UTC" */
+} gf_budget_conf_t;
+
+/* Returned by gf_budget_option for a key that is not a budget's. */
+#define GF_BUDGET_NOT_MINE ((const char *)-1)
+
+/* budget=AMOUNT/PERIOD (hour, day, month) or budget_tz=ZONE: NULL, an
+ * error, or GF_BUDGET_NOT_MINE. A zone is its name's syntax here; the glue
+ * checks it against the time zones the system knows. */
+const char *gf_budget_option(apr_pool_t *p, gf_budget_conf_t *b, const char *key,
+                             const char *value);
+
+/* "hour", "day", "month" (PostgreSQL's date_trunc field), or NULL. */
+const char *gf_budget_period_name(gf_budget_period_t period);
+
+/* What the next call is expected to cost: the price per picture (cost=)
+ * when there is one, else what the period's calls cost on average so far
+ * (cost_per_unit=), 0 when nothing is known yet. */
+double gf_budget_next_cost(double cost_per_call, double spent, long calls);
+
+/* May a call start with spent of the period gone and next to come? */
+int gf_budget_allows(const gf_budget_conf_t *b, double spent, double next);
+
+#endif

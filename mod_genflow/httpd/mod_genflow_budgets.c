@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* mod_genflow_budgets.c: providers' budgets (see mod_genflow_budgets.h).
+ *
+ * What a provider cost in the current period is the database's
+ * (genflow_provider_spend, sql/042): every node adds each call's cost as it
+ * records it (COST_RECORD), and reads the period's row by its key before
+ * each submission (BUDGET_SPENT). Nothing is kept in memory: a node that
+ * starts, or one of several, sees what all of them spent. The read is one
+ * statement on a pooled connection, given back before the call; only
+ * providers with budget= pay it, and a poll of an accepted job never does
+ * (that job is paid already).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <http_protocol.h>
+#include <mod_status.h>
+
+#include "httpd/mod_genflow_budgets.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_servers.h"
+#include "core/gf_credits.h"
+#include "core/gf_error.h"
+#include "core/gf_metrics.h"
+#include "core/gf_sql.h"
+#include "net/gf_loop.h"
+
+typedef struct {
+    double spent;
+    long calls;
+    apr_time_t start;            /* when the period began */
+} spend_t;
+
+typedef struct {
+    server_rec *s;
+    apr_pool_t *p;
+    const gf_provider_t *prov;
+    spend_t *out;
+    int ok;
+} spend_read_t;
+
+static const char *zone_of(const gf_budget_conf_t *b)
+{
+    return b->tz ? b->tz : "UTC";
+}
+
+static void spend_now(void *baton)
+{
+    spend_read_t *x = baton;
+    const gf_budget_conf_t *b = &x->prov->budget;
+    const char *args[3];
+    gf_db_rows_t *rows;
+
+    args[0] = x->prov->name;
+    args[1] = gf_budget_period_name(b->period);
+    args[2] = zone_of(b);
+    x->ok = gf_db_select_once(x->s, x->p, GF_SQL_BUDGET_SPENT, &rows, 3, args) == GF_DB_OK
+            && rows->nrows == 1;
+    if (!x->ok) return;
+    x->out->spent = strtod(rows->rows[0][0], NULL);
+    x->out->calls = atol(rows->rows[0][1]);
+    x->out->start = apr_time_from_msec(apr_atoi64(rows->rows[0][2]));
+}
+
+/* The period's spend of prov: 1, or 0 when the database could not say.
+ * Where statements may block (gf_loop_blocking). */
+static int spend_of(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, spend_t *out)
+{
+    spend_read_t x;
+    memset(&x, 0, sizeof(x));
+    memset(out, 0, sizeof(*out));
+    x.s = s;
+    x.p = p;
+    x.prov = prov;
+    x.out = out;
+    gf_loop_blocking(spend_now, &x);
+    return x.ok;
+}
+
+int gf_budgets_gate(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, int more,
+                    gf_decision_t *d)
+{
+    const gf_budget_conf_t *b = &prov->budget;
+    spend_t sp;
+    double next;
+
+    if (b->period == GF_BUDGET_NONE) return 0;
+    if (!spend_of(s, p, prov, &sp)) return -1;
+    next = gf_budget_next_cost(prov->cost_per_call, sp.spent, sp.calls);
+    if (gf_budget_allows(b, sp.spent, next)) return 0;
+    memset(d, 0, sizeof(*d));
+    if (more) {
+        d->next = GF_NEXT_FALLBACK;
+        return 1;
+    }
+    /* The chain's last entry: fail now, refunded like any failure. */
+    d->next = GF_NEXT_FAIL;
+    d->code = GF_JOB_BUDGET;
+    d->message = apr_psprintf(p, "provider '%s' has spent its budget of %g per %s "
+                              "(%.4f since %s); no new request before the next %s",
+                              prov->name, b->amount, gf_budget_period_name(b->period), sp.spent,
+                              gf_time_rfc3339(p, sp.start), gf_budget_period_name(b->period));
+    return 1;
+}
+
+json_object *gf_budgets_health(request_rec *r, const gf_provider_t *prov)
+{
+    const gf_budget_conf_t *b = &prov->budget;
+    json_object *o;
+    spend_t sp;
+    int known;
+
+    if (b->period == GF_BUDGET_NONE) return NULL;
+    known = spend_of(r->server, r->pool, prov, &sp);
+    o = json_object_new_object();
+    json_object_object_add(o, "amount", json_object_new_double(b->amount));
+    json_object_object_add(o, "period", json_object_new_string(gf_budget_period_name(b->period)));
+    json_object_object_add(o, "timeZone", json_object_new_string(zone_of(b)));
+    json_object_object_add(o, "periodStart", known ? json_object_new_string(
+        gf_time_rfc3339(r->pool, sp.start)) : NULL);
+    json_object_object_add(o, "spent", known ? json_object_new_double(sp.spent) : NULL);
+    json_object_object_add(o, "left", known ? json_object_new_double(
+        b->amount > sp.spent ? b->amount - sp.spent : 0) : NULL);
+    return o;
+}
+
+void gf_budgets_metrics(request_rec *r)
+{
+    apr_array_header_t *keys = gf_servers_provider_keys(NULL, NULL);
+    /* A name declared in several servers is one budget: once. */
+    apr_hash_t *seen = apr_hash_make(r->pool);
+    gf_mtext_t budget, spent;
+    int i;
+
+    gf_mtext_init(&budget, r->pool);
+    gf_mtext_init(&spent, r->pool);
+    gf_mtext_family(&budget, "genflow_provider_budget", "gauge",
+                    "A provider's budget (budget=) per period, in the site's money unit.");
+    gf_mtext_family(&spent, "genflow_provider_spent", "gauge",
+                    "What the provider's calls cost in the current budget period, on every "
+                    "node of the database, in the site's money unit.");
+    for (i = 0; keys && i < keys->nelts; i++) {
+        const gf_provider_t *prov = APR_ARRAY_IDX(keys, i, gf_provider_key_t).prov;
+        const char *period = gf_budget_period_name(prov->budget.period);
+        spend_t sp;
+        if (!period || apr_hash_get(seen, prov->name, APR_HASH_KEY_STRING)) continue;
+        apr_hash_set(seen, prov->name, APR_HASH_KEY_STRING, prov);
+        gf_mtext_sample(&budget, "genflow_provider_budget",
+                        apr_psprintf(r->pool, "%.6f", prov->budget.amount),
+                        "provider", prov->name, "period", period, NULL);
+        if (spend_of(r->server, r->pool, prov, &sp)) {
+            gf_mtext_sample(&spent, "genflow_provider_spent", apr_psprintf(r->pool, "%.6f", sp.spent),
+                            "provider", prov->name, "period", period, NULL);
+        }
+    }
+    ap_rputs(gf_mtext_str(&budget), r);
+    ap_rputs(gf_mtext_str(&spent), r);
+}
+
+void gf_budgets_status(request_rec *r, int flags)
+{
+    apr_array_header_t *keys = gf_servers_provider_keys(NULL, NULL);
+    apr_hash_t *seen = apr_hash_make(r->pool);
+    int i, n = 0;
+
+    for (i = 0; keys && i < keys->nelts; i++) {
+        const gf_provider_t *prov = APR_ARRAY_IDX(keys, i, gf_provider_key_t).prov;
+        const char *period = gf_budget_period_name(prov->budget.period);
+        spend_t sp;
+        int known;
+        if (!period || apr_hash_get(seen, prov->name, APR_HASH_KEY_STRING)) continue;
+        apr_hash_set(seen, prov->name, APR_HASH_KEY_STRING, prov);
+        known = spend_of(r->server, r->pool, prov, &sp);
+        if (flags & AP_STATUS_SHORT) {
+            ap_rprintf(r, "GenFlowBudget_%s: %s %.4f of %g per %s\n", prov->name,
+                       known ? "spent" : "unknown", known ? sp.spent : 0.0, prov->budget.amount,
+                       period);
+            continue;
+        }
+        if (n++ == 0) {
+            ap_rputs("<h3>Provider budgets</h3>\n<table border=\"0\"><tr><th>provider</th>"
+                     "<th>budget</th><th>period since</th><th>spent</th></tr>\n", r);
+        }
+        ap_rprintf(r, "<tr><td>%s</td><td>%g per %s (%s)</td><td>%s</td><td>%s</td></tr>\n",
+                   ap_escape_html(r->pool, prov->name), prov->budget.amount, period,
+                   ap_escape_html(r->pool, zone_of(&prov->budget)),
+                   known ? gf_time_rfc3339(r->pool, sp.start) : "-",
+                   known ? apr_psprintf(r->pool, "%.4f", sp.spent) : "unknown");
+    }
+    if (n) ap_rputs("</table>\n", r);
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_budget.c: providers' budgets (core/gf_budget.h). */
+#include <string.h>
+
+#include "test_core.h"
+#include "core/gf_budget.h"
+
+START_TEST(budget_options)
+{
+    gf_budget_conf_t b;
+    memset(&b, 0, sizeof(b));
+    ck_assert_ptr_null(gf_budget_option(test_pool, &b, "budget", "100/day"));
+    ck_assert(b.amount == 100 && b.period == GF_BUDGET_DAY);
+    ck_assert_ptr_null(gf_budget_option(test_pool, &b, "budget", "2.5/hour"));
+    ck_assert(b.amount == 2.5 && b.period == GF_BUDGET_HOUR);
+    ck_assert_ptr_null(gf_budget_option(test_pool, &b, "budget", "3000/month"));
+    ck_assert_str_eq(gf_budget_period_name(b.period), "month");
+    ck_assert_ptr_null(gf_budget_option(test_pool, &b, "budget_tz", "Europe/Berlin"));
+    ck_assert_str_eq(b.tz, "Europe/Berlin");
+    ck_assert_ptr_null(gf_budget_option(test_pool, &b, "budget_tz", "America/Argentina/Buenos_Aires"));
+    ck_assert_ptr_null(gf_budget_option(test_pool, &b, "budget_tz", "Etc/GMT+5"));
+    ck_assert(gf_budget_option(test_pool, &b, "model", "x") == GF_BUDGET_NOT_MINE);
+}
+END_TEST
+
+START_TEST(budget_options_refused)
+{
+    static const char *const bad[][2] = {
+        { "budget", "100" }, { "budget", "/day" }, { "budget", "0/day" }, { "budget", "-5/day" },
+        { "budget", "100/week" }, { "budget", "100/days" }, { "budget", "1e10/day" },
+        { "budget", "abc/day" }, { "budget", "100/" }, { "budget", "nan/day" },
+        { "budget_tz", "" }, { "budget_tz", "/etc/passwd" }, { "budget_tz", "../../etc/passwd" },
+        { "budget_tz", "Europe//Berlin" }, { "budget_tz", "Europe/Berlin/" },
+        { "budget_tz", "Europe Berlin" }, { "budget_tz", "UTC'; DROP TABLE x; --" },
+    };
+    gf_budget_conf_t b;
+    apr_size_t i;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *err;
+        memset(&b, 0, sizeof(b));
+        err = gf_budget_option(test_pool, &b, bad[i][0], bad[i][1]);
+        ck_assert_msg(err && err != GF_BUDGET_NOT_MINE, "%s=%s was taken", bad[i][0], bad[i][1]);
+        ck_assert(b.period == GF_BUDGET_NONE && !b.tz);
+    }
+}
+END_TEST
+
+START_TEST(budget_rule)
+{
+    gf_budget_conf_t b = { 10, GF_BUDGET_DAY, NULL }, none = { 0, GF_BUDGET_NONE, NULL };
+    /* The next call's cost: the price per picture, else the average so far. */
+    ck_assert(gf_budget_next_cost(1.5, 9, 3) == 1.5);
+    ck_assert(gf_budget_next_cost(0, 9, 3) == 3);
+    ck_assert(gf_budget_next_cost(0, 0, 0) == 0);
+    /* A call starts while the spend and its cost stay within the budget. */
+    ck_assert(gf_budget_allows(&b, 9, 1));
+    ck_assert(!gf_budget_allows(&b, 9, 1.01));
+    ck_assert(gf_budget_allows(&b, 0.1 + 0.2 + 9.7 - 1, 1));   /* 10 in floating point */
+    ck_assert(!gf_budget_allows(&b, 10, 0.0001));
+    ck_assert(gf_budget_allows(&none, 1e12, 1));
+    ck_assert(gf_budget_allows(NULL, 1e12, 1));
+}
+END_TEST
+
+Suite *budget_suite(void)
+{
+    Suite *s = suite_create("budget");
+    TCase *tc = tcase_create("budget");
+    tcase_add_test(tc, budget_options);
+    tcase_add_test(tc, budget_options_refused);
+    tcase_add_test(tc, budget_rule);
+    suite_add_tcase(s, tc);
+    return s;
+}
