@@ -180,8 +180,10 @@ sub spent_row {
     is($spent, $total, 'each call to the provider cost 1, and was counted once');
     ok($spent >= 20, 'the budget was used up');
     ok($peak >= 1 && $peak <= 3, "its calls were in flight at most 3 at once, on the three nodes together ($peak)");
-    ok($spent <= 20 + $peak - 1,
-       "and it passed the budget by at most the calls in flight less one ($spent <= 20 + $peak - 1)");
+    # The bound is of the calls holding a place (max_concurrent=3): one may
+    # hold it before it reaches the mock, so it is 3, not the mock's peak.
+    ok($spent <= 20 + 3 - 1,
+       "and it passed the budget by at most the calls in flight less one ($spent <= 20 + 3 - 1)");
     is(scalar(psql("SELECT count(*) FROM bud_art_media WHERE prompt LIKE '%crowd %' AND status = 'completed' "
                    . "AND provider = '$run-free'")), 45 - $total,
        'the others went to the next entry of the chain');
