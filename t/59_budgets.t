@@ -24,7 +24,7 @@ use IPC::Open2;
 use JSON::PP;
 use Time::HiRes qw(sleep);
 
-plan tests => 31;
+plan tests => 39;
 
 my $json = JSON::PP->new;
 my $tmp = tempdir(CLEANUP => 1);
@@ -85,6 +85,11 @@ Include "$tmp/budgets.conf"
 <Location /server-status>
     SetHandler server-status
 </Location>
+<Location /api/admin>
+    SetHandler genflow-admin
+    Require user admin
+    AuthzSendForbiddenOnFailure On
+</Location>
 CONF
 my ($dir, $base) = start_own_server("GenFlowWorkers 4\n$common", 'status');
 
@@ -131,6 +136,25 @@ sub spent_row {
     ok(exists $free->{budget} && !defined $free->{budget}, 'a provider without a budget: null');
     my $st = own_api($base, GET => '/server-status?auto', user => $u)->decoded_content;
     like($st, qr/^GenFlowBudget_\Q$run-paid\E: spent 5\.0+ of 5 per day$/m, 'server-status shows it');
+
+    my $res = own_api($base, GET => '/api/admin/providers', user => 'admin');
+    is($res->code, 200, 'GET /api/admin/providers answers the admin');
+    my %items = map { ($_->{name} // '?') => $_ } @{ (json_of($res) // {})->{items} || [] };
+    my $p = $items{"$run-paid"} || {};
+    my $pb = $p->{budget} || {};
+    is(join(' ', map { $pb->{$_} // 'null' } qw(amount period timeZone spent left)), '5 day UTC 5 0',
+       'it lists the budget, its spend and what is left');
+    is(join(' ', map { $p->{$_} // 'null' } qw(kind cost costPerUnit)), 'local 1 null',
+       'with the kind and the prices');
+    is(($p->{circuit} || {})->{state} // '', 'closed', 'and the circuit');
+    my $c = $items{"$run-crowd"} || {};
+    is(join(' ', map { ($c->{limits} || {})->{$_} // 'null' } qw(maxConcurrent scope)), '3 site',
+       'a limited provider shows its limits');
+    ok(exists $items{"$run-free"} && !defined $items{"$run-free"}{budget},
+       'a provider without a budget: null');
+    my @names = map { $_->{name} } @{ (json_of($res) // {})->{items} || [] };
+    is(join(',', @names), join(',', sort @names), 'sorted by name');
+    is(own_api($base, GET => '/api/admin/providers', user => $u)->code, 403, 'a user is refused');
 }
 
 # ---- 2. a budget set during its period ----------------------------------------

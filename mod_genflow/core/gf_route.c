@@ -97,6 +97,10 @@ void gf_admin_route_parse(const char *rest, gf_admin_route_t *route)
         route->kind = GF_ADMIN_WEBHOOKS;
         route->allow = "GET";
     }
+    else if (!strcmp(rest, "/providers")) {
+        route->kind = GF_ADMIN_PROVIDERS;
+        route->allow = "GET";
+    }
     else if (!strncmp(rest, WEBHOOKS, sizeof(WEBHOOKS) - 1)) {
         rest += sizeof(WEBHOOKS) - 1;
         for (c = rest; *c >= '0' && *c <= '9'; c++) ;

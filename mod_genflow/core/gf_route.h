@@ -39,7 +39,8 @@ typedef enum {
     GF_ADMIN_JOBS,          /* GET, DELETE {admin}/jobs */
     GF_ADMIN_CREDITS,       /* POST {admin}/credits */
     GF_ADMIN_WEBHOOKS,      /* GET {admin}/webhooks */
-    GF_ADMIN_REDELIVER      /* POST {admin}/webhooks/{id}/redeliver */
+    GF_ADMIN_REDELIVER,     /* POST {admin}/webhooks/{id}/redeliver */
+    GF_ADMIN_PROVIDERS      /* GET {admin}/providers */
 } gf_admin_kind_t;
 
 typedef struct {

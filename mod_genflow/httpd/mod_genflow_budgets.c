@@ -45,26 +45,38 @@ static const char *zone_of(const gf_budget_conf_t *b)
     return b->tz ? b->tz : "UTC";
 }
 
+static void spend_args(const gf_provider_t *prov, const char *args[3])
+{
+    args[0] = prov->name;
+    args[1] = gf_budget_period_name(prov->budget.period);
+    args[2] = zone_of(&prov->budget);
+}
+
+static int spend_parse(gf_db_status_t st, gf_db_rows_t *rows, spend_t *out)
+{
+    if (st != GF_DB_OK || rows->nrows != 1) return 0;
+    out->spent = strtod(rows->rows[0][0], NULL);
+    out->calls = atol(rows->rows[0][1]);
+    out->start = apr_time_from_msec(apr_atoi64(rows->rows[0][2]));
+    return 1;
+}
+
 static void spend_now(void *baton)
 {
     spend_read_t *x = baton;
-    const gf_budget_conf_t *b = &x->prov->budget;
     const char *args[3];
-    gf_db_rows_t *rows;
+    gf_db_rows_t *rows = NULL;
+    gf_db_status_t st;
 
-    args[0] = x->prov->name;
-    args[1] = gf_budget_period_name(b->period);
-    args[2] = zone_of(b);
-    x->ok = gf_db_select_once(x->s, x->p, GF_SQL_BUDGET_SPENT, &rows, 3, args) == GF_DB_OK
-            && rows->nrows == 1;
-    if (!x->ok) return;
-    x->out->spent = strtod(rows->rows[0][0], NULL);
-    x->out->calls = atol(rows->rows[0][1]);
-    x->out->start = apr_time_from_msec(apr_atoi64(rows->rows[0][2]));
+    spend_args(x->prov, args);
+    st = gf_db_select_once(x->s, x->p, GF_SQL_BUDGET_SPENT, &rows, 3, args);
+    x->ok = spend_parse(st, rows, x->out);
 }
 
-/* The period's spend of prov: 1, or 0 when the database could not say.
- * Where statements may block (gf_loop_blocking). */
+/* The period's spend of prov for the engine: 1, or 0 when the database
+ * could not say. A connection of the pool for this one statement, given
+ * back before the call it gates; where statements may block
+ * (gf_loop_blocking). */
 static int spend_of(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, spend_t *out)
 {
     spend_read_t x;
@@ -76,6 +88,53 @@ static int spend_of(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, spe
     x.out = out;
     gf_loop_blocking(spend_now, &x);
     return x.ok;
+}
+
+/* The same for a request that shows it (health, admin, metrics,
+ * server-status): on the request's own connection, which its other
+ * statements share. */
+static int spend_for(request_rec *r, const gf_provider_t *prov, spend_t *out)
+{
+    ap_dbd_t *dbd = gf_db_acquire(r);
+    const char *args[3];
+    gf_db_rows_t *rows = NULL;
+    gf_db_status_t st;
+
+    memset(out, 0, sizeof(*out));
+    if (!dbd) return 0;
+    spend_args(prov, args);
+    st = gf_db_pselectv(r->server, r->pool, dbd, GF_SQL_BUDGET_SPENT, &rows, 3, args);
+    return spend_parse(st, rows, out);
+}
+
+/* The providers with a budget, each name once (a name declared in several
+ * servers is one budget). */
+static apr_array_header_t *budgeted(apr_pool_t *p)
+{
+    apr_array_header_t *keys = gf_servers_provider_keys(NULL, NULL);
+    apr_array_header_t *out = apr_array_make(p, 4, sizeof(const gf_provider_t *));
+    apr_hash_t *seen = apr_hash_make(p);
+    int i;
+
+    for (i = 0; keys && i < keys->nelts; i++) {
+        const gf_provider_t *prov = APR_ARRAY_IDX(keys, i, gf_provider_key_t).prov;
+        if (prov->budget.period == GF_BUDGET_NONE
+            || apr_hash_get(seen, prov->name, APR_HASH_KEY_STRING)) {
+            continue;
+        }
+        apr_hash_set(seen, prov->name, APR_HASH_KEY_STRING, prov);
+        APR_ARRAY_PUSH(out, const gf_provider_t *) = prov;
+    }
+    return out;
+}
+
+int gf_budgets_room(server_rec *s, apr_pool_t *p, const gf_provider_t *prov)
+{
+    spend_t sp;
+    if (prov->budget.period == GF_BUDGET_NONE) return 1;
+    if (!spend_of(s, p, prov, &sp)) return -1;
+    return gf_budget_allows(&prov->budget, sp.spent,
+                            gf_budget_next_cost(prov->cost_per_call, sp.spent, sp.calls));
 }
 
 int gf_budgets_gate(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, int more,
@@ -112,7 +171,7 @@ json_object *gf_budgets_health(request_rec *r, const gf_provider_t *prov)
     int known;
 
     if (b->period == GF_BUDGET_NONE) return NULL;
-    known = spend_of(r->server, r->pool, prov, &sp);
+    known = spend_for(r, prov, &sp);
     o = json_object_new_object();
     json_object_object_add(o, "amount", json_object_new_double(b->amount));
     json_object_object_add(o, "period", json_object_new_string(gf_budget_period_name(b->period)));
@@ -127,9 +186,7 @@ json_object *gf_budgets_health(request_rec *r, const gf_provider_t *prov)
 
 void gf_budgets_metrics(request_rec *r)
 {
-    apr_array_header_t *keys = gf_servers_provider_keys(NULL, NULL);
-    /* A name declared in several servers is one budget: once. */
-    apr_hash_t *seen = apr_hash_make(r->pool);
+    apr_array_header_t *provs = budgeted(r->pool);
     gf_mtext_t budget, spent;
     int i;
 
@@ -140,16 +197,14 @@ void gf_budgets_metrics(request_rec *r)
     gf_mtext_family(&spent, "genflow_provider_spent", "gauge",
                     "What the provider's calls cost in the current budget period, on every "
                     "node of the database, in the site's money unit.");
-    for (i = 0; keys && i < keys->nelts; i++) {
-        const gf_provider_t *prov = APR_ARRAY_IDX(keys, i, gf_provider_key_t).prov;
+    for (i = 0; i < provs->nelts; i++) {
+        const gf_provider_t *prov = APR_ARRAY_IDX(provs, i, const gf_provider_t *);
         const char *period = gf_budget_period_name(prov->budget.period);
         spend_t sp;
-        if (!period || apr_hash_get(seen, prov->name, APR_HASH_KEY_STRING)) continue;
-        apr_hash_set(seen, prov->name, APR_HASH_KEY_STRING, prov);
         gf_mtext_sample(&budget, "genflow_provider_budget",
                         apr_psprintf(r->pool, "%.6f", prov->budget.amount),
                         "provider", prov->name, "period", period, NULL);
-        if (spend_of(r->server, r->pool, prov, &sp)) {
+        if (spend_for(r, prov, &sp)) {
             gf_mtext_sample(&spent, "genflow_provider_spent", apr_psprintf(r->pool, "%.6f", sp.spent),
                             "provider", prov->name, "period", period, NULL);
         }
@@ -160,25 +215,21 @@ void gf_budgets_metrics(request_rec *r)
 
 void gf_budgets_status(request_rec *r, int flags)
 {
-    apr_array_header_t *keys = gf_servers_provider_keys(NULL, NULL);
-    apr_hash_t *seen = apr_hash_make(r->pool);
-    int i, n = 0;
+    apr_array_header_t *provs = budgeted(r->pool);
+    int i;
 
-    for (i = 0; keys && i < keys->nelts; i++) {
-        const gf_provider_t *prov = APR_ARRAY_IDX(keys, i, gf_provider_key_t).prov;
+    for (i = 0; i < provs->nelts; i++) {
+        const gf_provider_t *prov = APR_ARRAY_IDX(provs, i, const gf_provider_t *);
         const char *period = gf_budget_period_name(prov->budget.period);
         spend_t sp;
-        int known;
-        if (!period || apr_hash_get(seen, prov->name, APR_HASH_KEY_STRING)) continue;
-        apr_hash_set(seen, prov->name, APR_HASH_KEY_STRING, prov);
-        known = spend_of(r->server, r->pool, prov, &sp);
+        int known = spend_for(r, prov, &sp);
         if (flags & AP_STATUS_SHORT) {
             ap_rprintf(r, "GenFlowBudget_%s: %s %.4f of %g per %s\n", prov->name,
                        known ? "spent" : "unknown", known ? sp.spent : 0.0, prov->budget.amount,
                        period);
             continue;
         }
-        if (n++ == 0) {
+        if (i == 0) {
             ap_rputs("<h3>Provider budgets</h3>\n<table border=\"0\"><tr><th>provider</th>"
                      "<th>budget</th><th>period since</th><th>spent</th></tr>\n", r);
         }
@@ -188,5 +239,5 @@ void gf_budgets_status(request_rec *r, int flags)
                    known ? gf_time_rfc3339(r->pool, sp.start) : "-",
                    known ? apr_psprintf(r->pool, "%.4f", sp.spent) : "unknown");
     }
-    if (n) ap_rputs("</table>\n", r);
+    if (provs->nelts && !(flags & AP_STATUS_SHORT)) ap_rputs("</table>\n", r);
 }

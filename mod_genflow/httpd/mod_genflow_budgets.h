@@ -17,10 +17,15 @@
  * (BUDGET_EXHAUSTED, refunded); -1 when the database could not say (the
  * caller puts the row back for later: no call is made on an unknown
  * spend). */
+/* Has prov room in its budget for its next call? 1 (or no budget), 0
+ * when spent, -1 when the database could not say. A look for a group's
+ * choice; the gate decides. Where statements may block. */
+int gf_budgets_room(server_rec *s, apr_pool_t *p, const gf_provider_t *prov);
 int gf_budgets_gate(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, int more,
                     gf_decision_t *d);
-/* genflow-health: prov's budget and its period's spend, or NULL without
- * a budget. */
+/* genflow-health and GET {admin}/providers: prov's budget and its
+ * period's spend (read on the request's connection), or NULL without a
+ * budget. */
 json_object *gf_budgets_health(request_rec *r, const gf_provider_t *prov);
 /* genflow-metrics (genflow_provider_budget, genflow_provider_spent) and
  * mod_status. */

@@ -6,6 +6,9 @@
  *     GET    {loc}/jobs?type=&status=&user=&limit=   {"items": [...]}
  *     DELETE {loc}/jobs?status=&olderThan=SECONDS     {"deleted": N}
  *     POST   {loc}/credits {"user","amount","reason"} {"user","currentBalance"}
+ *     GET    {loc}/webhooks?state=&limit=                {"items": [...]}
+ *     POST   {loc}/webhooks/{id}/redeliver               {"id","webhookId","state"}
+ *     GET    {loc}/providers                             {"items": [...]}
  *   SetHandler genflow-health
  *     GET    → 200 {"status":"ok","database":"ok","workers":{…},"waiters":{…}} or 503
  */
@@ -286,6 +289,42 @@ static int redeliver_webhook(request_rec *r, ap_dbd_t *dbd, const char *id)
     return gf_send_json(r, HTTP_ACCEPTED, gf_json_dump(r->pool, out));
 }
 
+static json_object *cost_or_null(double v)
+{
+    return v > 0 ? json_object_new_double(v) : NULL;
+}
+
+/* GET {admin}/providers: what this server's providers are set to and
+ * where they stand: the circuit (shared memory), the limits and the
+ * budget's period spend (the database, for every node), by name. */
+static int list_providers(request_rec *r)
+{
+    gf_server_conf_t *sc = gf_server_conf(r->server);
+    /* By name: the circuits come sorted, one per provider of the server. */
+    json_object *circuits = gf_breaker_health(r->pool, r->server);
+    json_object *out = gf_json_pool_own(r->pool, json_object_new_object());
+    json_object *items = json_object_new_array();
+
+    json_object_object_foreach(circuits, name, circuit) {
+        const gf_provider_t *prov = apr_hash_get(sc->providers, name, APR_HASH_KEY_STRING);
+        json_object *it;
+        if (!prov) continue;
+        it = json_object_new_object();
+        json_object_object_add(it, "name", json_object_new_string(prov->name));
+        json_object_object_add(it, "kind", json_object_new_string(prov->kind->kind));
+        json_object_object_add(it, "model", prov->default_model
+                               ? json_object_new_string(prov->default_model) : NULL);
+        json_object_object_add(it, "cost", cost_or_null(prov->cost_per_call));
+        json_object_object_add(it, "costPerUnit", cost_or_null(prov->cost_per_unit));
+        json_object_object_add(it, "circuit", json_object_get(circuit));
+        json_object_object_add(it, "limits", gf_limits_health(r, prov));
+        json_object_object_add(it, "budget", gf_budgets_health(r, prov));
+        json_object_array_add(items, it);
+    }
+    json_object_object_add(out, "items", items);
+    return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, out));
+}
+
 /* The admin endpoint r names, by the path below the admin location. */
 static void admin_route(request_rec *r, gf_admin_route_t *route)
 {
@@ -323,8 +362,8 @@ int gf_admin_handler(request_rec *r)
     if (route.kind == GF_ADMIN_NONE) {
         return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_NOT_FOUND,
                              apr_psprintf(r->pool, "no endpoint %s here; the admin API has "
-                                          "jobs, credits, webhooks and "
-                                          "webhooks/{id}/redeliver",
+                                          "jobs, credits, webhooks, "
+                                          "webhooks/{id}/redeliver and providers",
                                           gf_utf8_clean(r->pool, r->uri, strlen(r->uri), 200)));
     }
     if ((rc = gf_refuse_without_user(r)) != GF_CONTINUE) return rc;
@@ -341,6 +380,7 @@ int gf_admin_handler(request_rec *r)
     case GF_ADMIN_CREDITS:   return grant_credits(r, dbd);
     case GF_ADMIN_WEBHOOKS:  return list_webhooks(r, dbd);
     case GF_ADMIN_REDELIVER: return redeliver_webhook(r, dbd, route.id);
+    case GF_ADMIN_PROVIDERS: return list_providers(r);
     default:
         return r->method_number == M_GET ? list_jobs(r, dbd) : delete_jobs(r, dbd);
     }

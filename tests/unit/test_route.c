@@ -119,12 +119,16 @@ START_TEST(admin_routes)
     ck_assert_str_eq(a.id, "42");
     gf_admin_route_parse("/webhooks/123456789012345678/redeliver", &a);
     ck_assert_int_eq(a.kind, GF_ADMIN_REDELIVER);
+    gf_admin_route_parse("/providers", &a);
+    ck_assert_int_eq(a.kind, GF_ADMIN_PROVIDERS);
+    ck_assert_str_eq(a.allow, "GET");
     {
         static const char *const none[] = {
             "", "/", "/jobs/", "/jobs/x", "/events/jobs", "/x/credits", "/credits;x", "/jobs;x",
             "//jobs", "/JOBS", "/webhooks/", "/webhooks/x/redeliver", "/webhooks//redeliver",
             "/webhooks/1234567890123456789/redeliver", "/webhooks/1/redeliver/",
-            "/webhooks/1/redeliverx", "/a/webhooks/1/redeliver", "/webhooks/1%2Fredeliver", NULL
+            "/webhooks/1/redeliverx", "/a/webhooks/1/redeliver", "/webhooks/1%2Fredeliver",
+            "/providers/", "/providers/fal", "/Providers", "/providersx", NULL
         };
         int i;
         for (i = 0; none[i]; i++) {
