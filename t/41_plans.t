@@ -92,6 +92,8 @@ my @type_ops = (
 );
 my @global_ops = (
     [gf_budget_spent => "'plan-a', 'day', 'UTC'"],
+    [gf_group_stats => "'plan-s7|plan-s99999'"],
+    [gf_group_record => "'plan-s42', '120.5', '0.002'"],
     [gf_webhook_claim => "20, 32"],
     [gf_webhook_prune => "2592000"],
     [gf_webhook_backlog => "'x'"],
@@ -101,11 +103,12 @@ my @global_ops = (
     [gf_line_fold => "100000"],
     [gf_places_ensure => "'plan-a', 8"],
     [gf_place_release => "'plan-a', 1, $some, 1"],
+    [gf_place_take => "'plan-a', 8, 0, $some, 1, 'w', 30"],
     [gf_provider_pause => "'plan-a', 1000"],
     [gf_provider_state => "'plan-a', 8"],
 );
 
-plan tests => 2 * (@type_ops + @global_ops + 2) + @type_ops + 21;
+plan tests => 2 * (@type_ops + @global_ops + 4) + @type_ops + 21;
 
 ok(-x $print, 'bench/lib/print-sql is built (make check)');
 
@@ -154,6 +157,17 @@ SELECT 'msg_plan_' || i, gen_random_uuid(), '$type', 'plan-u1', 'completed', 'ht
        now() - interval '1 day' + i * interval '1 ms', now() - interval '1 hour'
   FROM generate_series(1, 100000) i;
 INSERT INTO genflow_provider_limits (provider) VALUES ('plan-a'), ('plan-b') ON CONFLICT DO NOTHING;
+INSERT INTO genflow_provider_stats (provider, latency_ms)
+SELECT 'plan-s' || i, i FROM generate_series(1, 100000) i ON CONFLICT DO NOTHING;
+ANALYZE genflow_provider_stats;
+INSERT INTO genflow_provider_costs (generation_id, gen_type, attempt, provider, cost, created_at)
+SELECT gen_random_uuid(), 'plan', 1, 'plan-c' || (i % 10), 0.01, now() - i * interval '1 s'
+  FROM generate_series(1, 100000) i;
+INSERT INTO genflow_provider_spend (provider, period_start, spent, calls)
+SELECT 'plan-p' || i, date_trunc('day', now()), 1, 1 FROM generate_series(1, 100000) i
+    ON CONFLICT DO NOTHING;
+ANALYZE genflow_provider_costs;
+ANALYZE genflow_provider_spend;
 INSERT INTO genflow_provider_places (provider, place) SELECT 'plan-a', n FROM generate_series(1, 8) n
     ON CONFLICT DO NOTHING;
 ANALYZE $table;
@@ -211,7 +225,9 @@ sub faults {
         my $t = $n->{'Node Type'} // '';
         my $rel = $n->{'Relation Name'} // '';
         push @bad, "Seq Scan on $rel" if $t eq 'Seq Scan'
-            && ($rel eq $big || $rel eq 'genflow_webhook_outbox' || $rel eq 'genflow_line_counts');
+            && ($rel eq $big || $rel eq 'genflow_webhook_outbox' || $rel eq 'genflow_line_counts'
+                || $rel eq 'genflow_provider_stats' || $rel eq 'genflow_provider_spend'
+                || $rel eq 'genflow_provider_costs');
         push @bad, "$t of " . join(', ', @{ $n->{'Sort Key'} // [] }) if $t =~ /Sort$/ && reads_big($n, $tbl);
     }
     return @bad;
@@ -247,6 +263,25 @@ for my $op (@global_ops) {
     check_plans($label, print_sql('global', $label), $args);
 }
 check_plans('due-work probe', print_sql('due', $type, $table, 'plan-a,plan-b'), 'NULL');
+# genflow_spend_add (sql/042), which every priced call of a provider with a
+# budget runs inside COST_RECORD: its two statements as the function has
+# them (a plpgsql function is a Function Scan to EXPLAIN): the period's row
+# by its key, and a period's first row from that period's costs, one range
+# of genflow_provider_costs' index by provider and time (sql/043).
+check_plans('genflow_spend_add: the period row by its key',
+            "UPDATE genflow_provider_spend s SET spent = s.spent + %s::numeric, calls = s.calls + 1,"
+            . " updated_at = now() WHERE s.provider = %s"
+            . " AND s.period_start = genflow_period_start(%s, %s, now())",
+            "1, 'plan-p7', 'day', 'UTC'");
+check_plans("genflow_spend_add: a period's first row",
+            "INSERT INTO genflow_provider_spend AS s (provider, period_start, spent, calls)"
+            . " SELECT %s, genflow_period_start(%s, %s, now()), COALESCE(sum(c.cost), 0) + %s::numeric,"
+            . " count(*) + 1 FROM genflow_provider_costs c WHERE c.provider = %s"
+            . " AND c.created_at >= genflow_period_start(%s, %s, now())"
+            . " AND NOT (c.generation_id = %s::uuid AND c.attempt = %s::int)"
+            . " ON CONFLICT (provider, period_start) DO UPDATE"
+            . " SET spent = s.spent + 1, calls = s.calls + 1, updated_at = now()",
+            "'plan-c3', 'day', 'UTC', 1, 'plan-c3', 'day', 'UTC', $some, 1");
 check_plans('genflow_expire_orphans', scalar psql("SELECT genflow_orphans_sql('$table', '$type')"), '3600, 900');
 
 # A scrape's gauges of a type (sql/032) are read by <table>_gauges(), which
@@ -472,6 +507,9 @@ psql("DELETE FROM genflow_status_totals WHERE gen_type = '$type'");
 psql("DELETE FROM genflow_turns WHERE gen_type = '$type'");
 psql("DELETE FROM genflow_webhook_outbox WHERE webhook_id LIKE 'msg_plan_%'");
 psql("DELETE FROM genflow_provider_places WHERE provider IN ('plan-a', 'plan-b')");
+psql("DELETE FROM genflow_provider_stats WHERE provider LIKE 'plan-s%'");
+psql("DELETE FROM genflow_provider_costs WHERE provider LIKE 'plan-c%'");
+psql("DELETE FROM genflow_provider_spend WHERE provider LIKE 'plan-p%'");
 psql("DELETE FROM genflow_provider_limits WHERE provider IN ('plan-a', 'plan-b')");
 is(psql("SELECT count(*) FROM genflow_types WHERE type_name = '$type'"), 0,
    "the test's type and its rows are gone");

@@ -7,7 +7,7 @@
 # is above them all and wires them together; mod_genflow_process.c, the
 # process's record, is below them all.
 layers="private process config request site schema trace db http metrics servers slots breaker cors policy lines authn_cache
-        idempotency limits budgets engine watch handlers"
+        idempotency limits budgets router engine watch handlers"
 
 # A file's concern is its name's first word after mod_genflow_ (a naming
 # scheme in one folder, as mod_http2's h2_*): mod_genflow_engine_claim.c is

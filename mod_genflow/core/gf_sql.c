@@ -430,13 +430,13 @@ static const char QUEUE_SQL[] =
     "  (extract(epoch FROM c.started_at) * 1000)::bigint::text, c.preset," \
     "  c.input->'parameters'->>'strength', c.server_name," \
     "  (extract(epoch FROM c.cancel_at) * 1000)::bigint::text, c.traceparent, c.line," \
-    "  (extract(epoch FROM c.job_started_at) * 1000)::bigint::text," \
+    "  (extract(epoch FROM c.job_started_at) * 1000)::bigint::text, c.provider," \
     "  place.place::text, 'claimed'," \
     "  (SELECT ceil(extract(epoch FROM max(r.slot)) * 1000)::bigint FROM rate r)::text" \
     " FROM claimed c LEFT JOIN place ON place.n = c.n" \
     " UNION ALL" \
     " SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL," \
-    "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, gate.state," \
+    "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, gate.state," \
     "  CASE gate.state" \
     "   WHEN 'paused' THEN (SELECT ceil(extract(epoch FROM max(lim.paused_until)) * 1000)::bigint FROM lim)" \
     "   WHEN 'rate' THEN (SELECT ceil(extract(epoch FROM max(lim.next_start_at)) * 1000)::bigint FROM lim)" \

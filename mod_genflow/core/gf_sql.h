@@ -106,7 +106,7 @@ typedef enum {
     GF_CLAIM_ATTEMPTS, GF_CLAIM_DEADLINE_MS, GF_CLAIM_PROVIDER_STATE, GF_CLAIM_POLL_ERRORS,
     GF_CLAIM_RESCUED, GF_CLAIM_STARTED_MS, GF_CLAIM_PRESET, GF_CLAIM_STRENGTH,
     GF_CLAIM_SERVER_NAME, GF_CLAIM_CANCEL_MS, GF_CLAIM_TRACEPARENT, GF_CLAIM_LINE,
-    GF_CLAIM_JOB_STARTED_MS, GF_CLAIM_PLACE, GF_CLAIM_GATE, GF_CLAIM_GATE_UNTIL,
+    GF_CLAIM_JOB_STARTED_MS, GF_CLAIM_ACCEPTED_BY, GF_CLAIM_PLACE, GF_CLAIM_GATE, GF_CLAIM_GATE_UNTIL,
     GF_CLAIM_COLS
 } gf_sql_claim_col_t;
 
@@ -162,6 +162,9 @@ typedef enum {
 #define GF_SQL_UPLOAD_KNOWN    "gf_upload_known"
 #define GF_SQL_COST_RECORD     "gf_cost_record"
 #define GF_SQL_BUDGET_SPENT    "gf_budget_spent"
+#define GF_SQL_GROUP_STATS     "gf_group_stats"
+#define GF_SQL_PLACE_TAKE      "gf_place_take"
+#define GF_SQL_GROUP_RECORD    "gf_group_record"
 #define GF_SQL_WEBHOOK_CLAIM   "gf_webhook_claim"
 #define GF_SQL_WEBHOOK_DONE    "gf_webhook_done"
 #define GF_SQL_WEBHOOK_RETRY   "gf_webhook_retry"

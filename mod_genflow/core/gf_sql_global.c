@@ -160,6 +160,24 @@ static const char BUDGET_SPENT_SQL[] =
     " FROM args a LEFT JOIN genflow_provider_spend s"
     "  ON s.provider = a.provider AND s.period_start = a.start";
 
+/* args: a group's members' names, '|'-separated. Their measures
+ * (sql/044), each row by its key: provider, latency (ms), cost or NULL. */
+static const char GROUP_STATS_SQL[] =
+    "SELECT s.provider, s.latency_ms::text, s.cost::text FROM genflow_provider_stats s"
+    " WHERE s.provider = ANY(string_to_array(%s, '|'))";
+
+/* args: provider, call time (ms), what the picture cost (0: not known).
+ * One more completed generation of a group's member into its running
+ * averages (GF_GROUP_ALPHA, core/gf_router.h), by its key. */
+static const char GROUP_RECORD_SQL[] =
+    "INSERT INTO genflow_provider_stats AS s (provider, latency_ms, cost)"
+    " VALUES (%s, %s::float8, NULLIF(%s::float8, 0))"
+    " ON CONFLICT (provider) DO UPDATE SET"
+    "  latency_ms = s.latency_ms + 0.3 * (EXCLUDED.latency_ms - s.latency_ms),"
+    "  cost = CASE WHEN EXCLUDED.cost IS NULL THEN s.cost WHEN s.cost IS NULL THEN EXCLUDED.cost"
+    "   ELSE s.cost + 0.3 * (EXCLUDED.cost - s.cost) END,"
+    "  calls = s.calls + 1, updated_at = now()";
+
 /* args: lease seconds, how many. Due deliveries of the outbox (sql/021),
  * each under a lease for this worker's delivery and its attempt counted;
  * locked rows (another child's) are skipped. */
@@ -249,6 +267,42 @@ static const char PLACE_RELEASE_SQL[] =
     " lease_until = NULL"
     " WHERE provider = %s AND place = %d AND generation_id = %s::uuid AND attempt = %d RETURNING 1";
 
+/* args: provider, its max_concurrent= and its rate's spacing in
+ * microseconds (0: none), generation id, attempt, lease owner, lease
+ * seconds. A call's place and start, taken for a row whose claim took none
+ * of this provider (a group's member, chosen after the claim; a row of a
+ * chain the configuration no longer names): one row, the place taken (0:
+ * the provider has no max_concurrent=), or NULL when it has no room now
+ * (all places held, its rate's next start not come, or a pause). The
+ * place is the claim's kind: the lease renewal and PLACE_RELEASE find it
+ * by generation and attempt. */
+static const char PLACE_TAKE_SQL[] =
+    "WITH args AS (SELECT %s::text AS provider, %d::int AS max_concurrent,"
+    "  %s::bigint AS spacing_us, %s::uuid AS id, %d::int AS attempt, %s::text AS owner,"
+    "  %d::int AS lease),"
+    " rate AS MATERIALIZED (SELECT l.provider FROM genflow_provider_limits l, args a"
+    "  WHERE a.spacing_us > 0 AND l.provider = a.provider AND l.next_start_at <= now()"
+    "  FOR UPDATE OF l SKIP LOCKED),"
+    " place AS MATERIALIZED (SELECT s.provider, s.place FROM genflow_provider_places s, args a"
+    "  WHERE a.max_concurrent > 0 AND s.provider = a.provider AND s.place <= a.max_concurrent"
+    "   AND (s.generation_id IS NULL OR s.lease_until < now())"
+    "  ORDER BY s.place LIMIT 1 FOR UPDATE OF s SKIP LOCKED),"
+    " ok AS MATERIALIZED (SELECT 1 AS ok FROM args a"
+    "  WHERE (a.max_concurrent = 0 OR EXISTS (SELECT 1 FROM place))"
+    "   AND (a.spacing_us = 0 OR EXISTS (SELECT 1 FROM rate))"
+    "   AND NOT EXISTS (SELECT 1 FROM genflow_provider_limits l"
+    "    WHERE l.provider = a.provider AND l.paused_until > now())),"
+    " took AS (UPDATE genflow_provider_places s SET generation_id = a.id, attempt = a.attempt,"
+    "   lease_owner = a.owner, lease_until = now() + make_interval(secs => a.lease)"
+    "  FROM place, args a WHERE s.provider = place.provider AND s.place = place.place"
+    "   AND EXISTS (SELECT 1 FROM ok) RETURNING s.place),"
+    " spaced AS (UPDATE genflow_provider_limits l"
+    "   SET next_start_at = greatest(l.next_start_at, now())"
+    "       + make_interval(secs => a.spacing_us / 1000000.0)"
+    "  FROM rate, args a WHERE l.provider = rate.provider AND EXISTS (SELECT 1 FROM ok))"
+    " SELECT CASE WHEN EXISTS (SELECT 1 FROM ok)"
+    "  THEN COALESCE((SELECT place FROM took), 0)::text END";
+
 /* args: provider, milliseconds. A 429 with Retry-After: no call to the
  * provider from any node until then (a later pause extends it, an
  * earlier one does not shorten it). */
@@ -329,6 +383,8 @@ void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
     gf_sql_add(stmts, GF_SQL_UPLOAD_KNOWN, UPLOAD_KNOWN_SQL, 1);
     gf_sql_add(stmts, GF_SQL_COST_RECORD, COST_RECORD_SQL, 1);
     gf_sql_add(stmts, GF_SQL_BUDGET_SPENT, BUDGET_SPENT_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_GROUP_STATS, GROUP_STATS_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_GROUP_RECORD, GROUP_RECORD_SQL, 1);
     gf_sql_add(stmts, GF_SQL_WEBHOOK_CLAIM, WEBHOOK_CLAIM_SQL, 0);
     gf_sql_add(stmts, GF_SQL_WEBHOOK_DONE, WEBHOOK_DONE_SQL, 1);
     gf_sql_add(stmts, GF_SQL_WEBHOOK_RETRY, WEBHOOK_RETRY_SQL, 1);
@@ -338,6 +394,7 @@ void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
     gf_sql_add(stmts, GF_SQL_WEBHOOK_PRUNE, WEBHOOK_PRUNE_SQL, 1);
     gf_sql_add(stmts, GF_SQL_PLACES_ENSURE, PLACES_ENSURE_SQL, 1);
     gf_sql_add(stmts, GF_SQL_PLACE_RELEASE, PLACE_RELEASE_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_PLACE_TAKE, PLACE_TAKE_SQL, 0);
     gf_sql_add(stmts, GF_SQL_PROVIDER_PAUSE, PROVIDER_PAUSE_SQL, 1);
     gf_sql_add(stmts, GF_SQL_PROVIDER_STATE, PROVIDER_STATE_SQL, 1);
     gf_sql_add(stmts, GF_SQL_TURNS_PRUNE, TURNS_PRUNE_SQL, 1);

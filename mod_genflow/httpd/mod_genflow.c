@@ -52,6 +52,7 @@
 #include "httpd/mod_genflow_cors.h"
 #include "httpd/mod_genflow_authn_cache.h"
 #include "httpd/mod_genflow_limits.h"
+#include "httpd/mod_genflow_router.h"
 #include "httpd/mod_genflow_engine.h"
 #include "httpd/mod_genflow_watch.h"
 #include "httpd/mod_genflow_handlers.h"
@@ -160,6 +161,7 @@ static void gf_child_init(apr_pool_t *pchild, server_rec *s)
     /* A place given back goes to the engine; a change it hears reaches the
      * parked waits: each is passed down, so neither concern calls up. */
     gf_limits_child_init(pchild, s, &engine_hooks);
+    gf_router_child_init(pchild);
     gf_engine_child_init(pchild, s, gf_watch_announce);
     gf_watch_child_init(pchild, s);
     gf_watch_users_child_init(pchild, s);

@@ -184,6 +184,13 @@ static int snapshot(const gf_provider_t *prov, gf_breaker_t *out)
     return 1;
 }
 
+int gf_breaker_closed(const gf_provider_t *prov)
+{
+    gf_breaker_t b;
+    if (!prov->breaker.enabled || !snapshot(prov, &b)) return 1;
+    return !(b.state == GF_BREAKER_OPEN && apr_time_now() < b.retry_at);
+}
+
 int gf_breaker_gate(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, int more,
                     apr_uint32_t *probe, gf_decision_t *d)
 {

@@ -17,6 +17,9 @@ void gf_breaker_child_init(apr_pool_t *pchild, server_rec *s);
 /* Before a submission to prov: 0 when it may go (*probe: hand it back to
  * gf_breaker_record_call), 1 when the circuit is open and d says what
  * happens instead: the chain's next entry now (more), or a failure. */
+/* May prov be submitted to now, as its circuit stands (0 while it is
+ * open and cooling down)? A look only: no probe is taken. */
+int gf_breaker_closed(const gf_provider_t *prov);
 int gf_breaker_gate(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, int more,
                     apr_uint32_t *probe, gf_decision_t *d);
 /* After a submission admitted by gf_breaker_gate (res NULL: cut off, no

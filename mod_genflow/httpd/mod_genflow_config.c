@@ -491,10 +491,17 @@ static const char *set_chain(cmd_parms *cmd, void *dcv, int argc, char *const ar
     }
     dc->chain = apr_array_make(cmd->pool, argc, sizeof(gf_chain_entry_t));
     for (i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "->") || !strcmp(argv[i], "\xe2\x86\x92")) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "->") || !strcmp(arg, "\xe2\x86\x92")) {
             continue;  /* "stability -> aiml" reads well; the arrows are optional */
         }
-        if ((err = gf_chain_entry_parse(cmd->pool, argv[i], apr_array_push(dc->chain))) != NULL) {
+        /* A group "{fal replicate}@latency" spans arguments up to its '}'. */
+        if (arg[0] == '{') {
+            while (!strchr(arg, '}') && i + 1 < argc) {
+                arg = apr_pstrcat(cmd->temp_pool, arg, " ", argv[++i], NULL);
+            }
+        }
+        if ((err = gf_chain_entry_parse(cmd->pool, arg, apr_array_push(dc->chain))) != NULL) {
             return DIRECTIVE_ERROR(cmd, err);
         }
     }
@@ -618,7 +625,8 @@ const command_rec gf_cmds[] = {
     AP_INIT_TAKE1("GenFlowPriority", set_priority, NULL, ACCESS_CONF,
         "Claim this location's type ahead of types of a lower priority: -1000..1000, default 0"),
     AP_INIT_TAKE_ARGV("GenFlowProviders", set_chain, NULL, RSRC_CONF | ACCESS_CONF,
-        "The provider chain of the types below, tried in order: NAME[:MODEL] ..."),
+        "The provider chain of the types below, tried in order: NAME[:MODEL] ..., "
+        "or a group {NAME[:MODEL][=WEIGHT] ...}@latency|cost|least-busy|shuffle"),
     AP_INIT_TAKE_ARGV("GenFlowRequire", set_require, NULL, ACCESS_CONF,
         "Create fields this type requires: prompt, sourceImage, preset, or none"),
     AP_INIT_TAKE_ARGV("GenFlowLine", gf_conf_add_line, NULL, RSRC_CONF | ACCESS_CONF,

@@ -77,9 +77,7 @@ const char *gf_conf_chain_text(apr_pool_t *p, const gf_dir_conf_t *dc)
     }
     for (i = 0; i < dc->chain->nelts; i++) {
         const gf_chain_entry_t *e = &APR_ARRAY_IDX(dc->chain, i, gf_chain_entry_t);
-        const char *item = e->model ? apr_pstrcat(p, e->provider, ":", e->model, NULL)
-                                    : e->provider;
-        text = text ? apr_pstrcat(p, text, ",", item, NULL) : item;
+        text = text ? apr_pstrcat(p, text, ",", e->text, NULL) : e->text;
     }
     return text;
 }

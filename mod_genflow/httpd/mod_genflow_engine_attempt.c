@@ -38,6 +38,7 @@
 #include "httpd/mod_genflow_limits.h"
 #include "httpd/mod_genflow_breaker.h"
 #include "httpd/mod_genflow_budgets.h"
+#include "httpd/mod_genflow_router.h"
 #include "httpd/mod_genflow_config.h"
 #include "httpd/mod_genflow_db.h"
 #include "httpd/mod_genflow_metrics.h"
@@ -141,12 +142,20 @@ typedef enum { GATE_OPEN, GATE_DEFERRED, GATE_DECIDED } gate_t;
 /* The gates of the shared state before a call: a place in the provider's
  * limits, then its circuit (which makes this call the probe, *probe). */
 static gate_t pass_gates(server_rec *s, apr_pool_t *p, gf_claim_t *cp, const gf_provider_t *prov,
-                         gf_limits_hold_t *hold, int more, apr_uint32_t *probe, gf_decision_t *d)
+                         int grouped, gf_limits_hold_t *hold, int more, apr_uint32_t *probe,
+                         gf_decision_t *d)
 {
-    if (!gf_limits_hold(prov, hold, &cp->defer)) {
+    gf_limits_claim_t row;
+    row.s = s;
+    row.id = cp->id;
+    row.attempt = cp->attempts;
+    row.owner = cp->lease_owner;
+    row.lease_secs = gf_conf_lease_secs(gf_server_conf(s));
+    row.other_line = grouped;
+    if (!gf_limits_hold(&row, prov, hold, &cp->defer)) {
         /* The claim took no place of this provider (a virtual host's own
-         * declaration of the name, a row of a chain the type's locations
-         * no longer name) and it has none now: back to the queue, certain
+         * declaration of the name, a group's member chosen after the
+         * claim) and it has none now: back to the queue, certain
          * that nothing was sent, due when a place may be free. Before the
          * circuit breaker's gate, which would make this the probe. */
         gf_engine_row_statement(s, p, cp, GF_SQL_RELEASE, 1);
@@ -254,7 +263,9 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
          * are cut, and the job is cancelled. */
         until = gf_loop_until(cuttable ? c->deadline : 0);
         if (cuttable) gf_engine_slot_calling(slot, 1);
+        gf_limits_call_begin(prov);
         gf_provider_attempt(prov, job, c->provider_job_id, p, res);
+        gf_limits_call_end(prov);
         if (cuttable) gf_engine_slot_calling(slot, 0);
         /* Cut off here (the deadline, a cancel), not by the provider: its
          * circuit and its call times are not told. */
@@ -311,6 +322,26 @@ static int left_behind(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     return 0;
 }
 
+/* A group's member for this attempt (mod_genflow_router.c), and *entry
+ * made the entry of that member alone (its model); NULL when none of the
+ * group's providers is declared here. */
+static const gf_provider_t *chosen_member(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                                         const gf_chain_entry_t **entry)
+{
+    const gf_chain_member_t *m = NULL;
+    const gf_provider_t *prov = gf_router_choose(s, p, *entry, c->provider_job_id ? c->accepted_by
+                                                                               : NULL, &m);
+    gf_chain_entry_t *one;
+
+    if (!prov) return NULL;
+    one = apr_pcalloc(p, sizeof(*one));
+    one->provider = m->provider;
+    one->model = m->model;
+    one->text = m->provider;
+    *entry = one;
+    return prov;
+}
+
 int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot,
                           gf_limits_hold_t *hold)
 {
@@ -325,6 +356,7 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
     accepted_baton_t ab;
     const char *err = NULL;
     apr_uint32_t rnd = 0, probe = 0;
+    int grouped = 0;
 
     memset(&res, 0, sizeof(res));
     memset(&d, 0, sizeof(d));
@@ -340,7 +372,10 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
     }
     if (c->chain_index < chain->nelts) {
         entry = &APR_ARRAY_IDX(chain, c->chain_index, gf_chain_entry_t);
-        prov = apr_hash_get(gf_server_conf(s)->providers, entry->provider, APR_HASH_KEY_STRING);
+        grouped = entry->members != NULL;
+        prov = grouped ? chosen_member(s, p, c, &entry)
+                       : apr_hash_get(gf_server_conf(s)->providers, entry->provider,
+                                      APR_HASH_KEY_STRING);
     }
     job_state(c, chain->nelts, prov, &js);
     if (gf_job_before_call(&js, &d)) {
@@ -356,8 +391,8 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
         res.error_message = apr_psprintf(p, "provider '%s' is not configured", entry->provider);
     }
     else {
-        switch (pass_gates(s, p, cp, prov, hold, c->chain_index + 1 < chain->nelts, &probe,
-                           &d)) {
+        switch (pass_gates(s, p, cp, prov, grouped, hold, c->chain_index + 1 < chain->nelts,
+                           &probe, &d)) {
         case GATE_DEFERRED: return 1;
         case GATE_DECIDED: return gf_engine_outcome_apply(s, p, c, &d, prov, &res);
         default: break;

@@ -91,6 +91,8 @@ typedef struct {
     int chain_index, retry_count, max_retries, poll_count, poll_errors, attempts;
     const char *provider_job_id;
     const char *provider_state;
+    const char *accepted_by;     /* the provider that accepted provider_job_id (a
+                                  * group's member to poll), or NULL */
     apr_time_t deadline;         /* GenFlowDeadline's, or cancel_at if nearer */
     apr_time_t cancel_at;        /* the request's own deadline (Cancel-After), or 0 */
     gf_trace_t trace;            /* the generation's trace (its traceparent) */

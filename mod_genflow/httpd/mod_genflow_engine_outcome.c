@@ -17,6 +17,7 @@
 #include "httpd/mod_genflow_private.h"
 #include "httpd/mod_genflow_metrics.h"
 #include "httpd/mod_genflow_limits.h"
+#include "httpd/mod_genflow_router.h"
 #include "httpd/mod_genflow_config.h"
 #include "net/gf_loop.h"
 
@@ -355,6 +356,9 @@ int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, c
      * a report of its provider's. */
     if (dd.next == GF_NEXT_COMPLETE && prov && c->job_started > 0) {
         gf_limits_job_took(prov, apr_time_now() - c->job_started);
+        /* And, for a group's member, for every node's choice. */
+        gf_router_record(s, p, prov, apr_time_now() - c->job_started,
+                         gf_provider_attempt_cost(prov, res));
     }
     if (dd.next == GF_NEXT_FAIL && dd.cancel_job) cancel_job(s, p, c, prov, res);
     return 1;

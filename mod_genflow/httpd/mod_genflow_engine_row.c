@@ -42,6 +42,7 @@ static void fill_claim(const gf_type_t *t, const char *const *row, const char *l
     c->attempts = atoi(row[GF_CLAIM_ATTEMPTS]);
     c->deadline = apr_time_from_msec(apr_atoi64(row[GF_CLAIM_DEADLINE_MS]));
     c->provider_state = row[GF_CLAIM_PROVIDER_STATE];
+    c->accepted_by = row[GF_CLAIM_ACCEPTED_BY];
     c->poll_errors = atoi(row[GF_CLAIM_POLL_ERRORS]);
     c->rescued = row[GF_CLAIM_RESCUED] && !strcmp(row[GF_CLAIM_RESCUED], "1");
     c->started = row[GF_CLAIM_STARTED_MS]

@@ -87,6 +87,7 @@ typedef struct {
     volatile apr_uint32_t call_ms; /* how long its calls from this node took lately
                                   * (gf_limit_call_average; 0: none yet) */
     volatile apr_uint32_t job_ms;  /* and its jobs, submission to completion */
+    volatile apr_uint32_t calls_open; /* its calls from this node open now */
 } slot_t;
 
 
@@ -468,7 +469,57 @@ void gf_limits_gate_close(gf_limits_gate_t *g, const char *state, const char *un
     }
 }
 
-int gf_limits_hold(const gf_provider_t *prov, gf_limits_hold_t *hold, apr_interval_time_t *defer)
+/* A place of per-site prov for a row whose claim took none (a group's
+ * member): 1 when taken (hold made its holder), 0 when prov has no room
+ * now or the database did not say. */
+typedef struct {
+    server_rec *s;
+    apr_pool_t *p;
+    const char *args[7];
+    const char *place;
+    int ok;
+} site_take_t;
+
+static void site_take_now(void *baton)
+{
+    site_take_t *x = baton;
+    gf_db_rows_t *rows = NULL;
+    x->ok = gf_db_select_once(x->s, x->p, GF_SQL_PLACE_TAKE, &rows, 7, x->args) == GF_DB_OK
+            && rows->nrows == 1 && rows->rows[0][0];
+    if (x->ok) x->place = apr_pstrdup(x->p, rows->rows[0][0]);
+}
+
+static int take_site_place(const gf_limits_claim_t *c, const gf_provider_t *prov,
+                           gf_limits_hold_t *hold)
+{
+    site_take_t x;
+    apr_pool_t *p;
+
+    if (!c || !c->s || apr_pool_create(&p, NULL) != APR_SUCCESS) return 0;
+    memset(&x, 0, sizeof(x));
+    x.s = c->s;
+    x.p = p;
+    x.args[0] = prov->name;
+    x.args[1] = apr_itoa(p, prov->limit.max_concurrent);
+    x.args[2] = apr_psprintf(p, "%" APR_TIME_T_FMT, gf_limit_spacing(&prov->limit));
+    x.args[3] = c->id;
+    x.args[4] = apr_itoa(p, c->attempt);
+    x.args[5] = c->owner;
+    x.args[6] = apr_itoa(p, c->lease_secs);
+    gf_loop_blocking(site_take_now, &x);
+    if (x.ok) {
+        memset(hold, 0, sizeof(*hold));
+        hold->prov = prov;
+        hold->place = atoi(x.place);
+        apr_cpystrn(hold->id, c->id, sizeof(hold->id));
+        hold->attempt = c->attempt;
+    }
+    apr_pool_destroy(p);
+    return x.ok;
+}
+
+int gf_limits_hold(const gf_limits_claim_t *c, const gf_provider_t *prov, gf_limits_hold_t *hold,
+                   apr_interval_time_t *defer)
 {
     gf_limit_state_t *st;
     apr_time_t now = apr_time_now(), next = 0;
@@ -479,7 +530,12 @@ int gf_limits_hold(const gf_provider_t *prov, gf_limits_hold_t *hold, apr_interv
     /* Per site a place is a provider name's, whoever declared it. */
     if (per_site(prov) && hold->prov && !strcmp(hold->prov->name, prov->name)) return 1;
     if (hold->prov && !per_site(hold->prov)) gf_limits_unused(NULL, hold);
-    if (per_site(prov) || !(st = state_of(prov))) return 1;
+    /* Per site, a claim of another line (a group's) took none of prov's:
+     * take one now. A claim of prov's own line holds what it took (a
+     * standby's and a pacer's row run under the place and start they
+     * were given). */
+    if (per_site(prov)) return c && c->other_line ? take_site_place(c, prov, hold) : 1;
+    if (!(st = state_of(prov))) return 1;
     if (!lock()) return !gf_limit_any(&prov->limit);
     if (!gf_limit_any(&prov->limit)) {
         ok = st->paused_until <= now;
@@ -653,6 +709,27 @@ static void average_in(volatile apr_uint32_t *ms, apr_interval_time_t took)
     apr_interval_time_t avg = gf_limit_call_average(apr_time_from_msec(apr_atomic_read32(ms)),
                                                     took);
     apr_atomic_set32(ms, (apr_uint32_t)(apr_time_as_msec(avg) > 0 ? apr_time_as_msec(avg) : 1));
+}
+
+void gf_limits_call_begin(const gf_provider_t *prov)
+{
+    slot_t *slot = slot_of(prov);
+    if (slot) apr_atomic_inc32(&slot->calls_open);
+}
+
+void gf_limits_call_end(const gf_provider_t *prov)
+{
+    slot_t *slot = slot_of(prov);
+    apr_uint32_t n;
+    /* Never below 0: a slot made afresh while a call was open. */
+    while (slot && (n = apr_atomic_read32(&slot->calls_open)) > 0
+           && apr_atomic_cas32(&slot->calls_open, n - 1, n) != n) ;
+}
+
+int gf_limits_calls_open(const gf_provider_t *prov)
+{
+    slot_t *slot = slot_of(prov);
+    return slot ? (int)apr_atomic_read32(&slot->calls_open) : 0;
 }
 
 void gf_limits_call_took(const gf_provider_t *prov, apr_interval_time_t took)

@@ -96,11 +96,26 @@ void gf_limits_gate_assign(gf_limits_gate_t *g, const char *place, const char *i
 #define GF_LIMITS_BUSY_AGAIN apr_time_from_msec(10)
 void gf_limits_gate_close(gf_limits_gate_t *g, const char *state, const char *until_ms);
 
-/* Make sure *hold is a place of prov (per node: a row whose provider is
- * not the one the claim assumed, a virtual host's own declaration). 1
- * when held or prov has no limit; 0 when prov has no room now, and
- * *defer is how long until one may be free (at least a second). */
-int gf_limits_hold(const gf_provider_t *prov, gf_limits_hold_t *hold, apr_interval_time_t *defer);
+/* The claimed row an attempt holds a place for. */
+typedef struct {
+    server_rec *s;               /* its database: where a place per site is taken */
+    const char *id;
+    int attempt;
+    const char *owner;           /* its lease's */
+    int lease_secs;
+    int other_line;              /* claimed in a line not prov's (a group's): per
+                                  * site, the claim took none of prov's places */
+} gf_limits_claim_t;
+/* Make sure *hold is a place of prov for the row c: per node, a row whose
+ * provider is not the one the claim assumed (a virtual host's own
+ * declaration); per site, a row claimed in another line (a group's
+ * member, chosen after the claim): a place and a start taken in the
+ * database, renewed with the row's lease and freed as a claim's. 1 when held or prov has no
+ * limit; 0 when prov has no room now (or the database did not say), and
+ * *defer is how long until one may be free (at least a second). Where
+ * statements may block. */
+int gf_limits_hold(const gf_limits_claim_t *c, const gf_provider_t *prov, gf_limits_hold_t *hold,
+                   apr_interval_time_t *defer);
 /* The call to prov made with *hold (held or not: a provider without
  * limits) ended; res is what it came to. The place is freed (per site: a
  * statement on s's database, where statements may block) and handed on;
@@ -118,6 +133,12 @@ void gf_limits_ensure(server_rec *s, apr_pool_t *p);
 /* For /api/health (with the request's database: calls open on every node
  * for limits=site), the metrics and server-status. */
 json_object *gf_limits_health(request_rec *r, const gf_provider_t *prov);
+/* A call of prov from this node begins, and ends (counted in this
+ * httpd's shared memory for every child: what a group's least-busy
+ * choice compares, gf_limits_calls_open). */
+void gf_limits_call_begin(const gf_provider_t *prov);
+void gf_limits_call_end(const gf_provider_t *prov);
+int gf_limits_calls_open(const gf_provider_t *prov);
 /* A call of prov from this node took that long (its running average, in
  * this httpd's shared memory), and that average (0: no call yet): what a
  * queued generation's estimatedStartAt is made of (gf_limit_wait). */

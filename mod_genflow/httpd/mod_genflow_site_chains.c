@@ -55,7 +55,9 @@ static gf_dir_conf_t *genflow_of(ap_conf_vector_t *v)
     return v ? ap_get_module_config(v, &genflow_module) : NULL;
 }
 
-/* chain's providers into set; no chain is the built-in local. */
+/* chain's providers into set; no chain is the built-in local. A group
+ * adds its key (its rows' queue), its members, and each member once more
+ * as "\nNAME", which gf_site_chains turns into the member's grouped mark. */
 static void add_chain(apr_hash_t *set, const apr_array_header_t *chain)
 {
     int j;
@@ -64,8 +66,17 @@ static void add_chain(apr_hash_t *set, const apr_array_header_t *chain)
         return;
     }
     for (j = 0; j < chain->nelts; j++) {
-        const char *name = APR_ARRAY_IDX(chain, j, gf_chain_entry_t).provider;
-        apr_hash_set(set, name, APR_HASH_KEY_STRING, name);
+        const gf_chain_entry_t *e = &APR_ARRAY_IDX(chain, j, gf_chain_entry_t);
+        int k;
+        /* A group's rows wait under its key; its members must be declared
+         * (and their places freed are watched like any provider's). */
+        apr_hash_set(set, e->provider, APR_HASH_KEY_STRING, e->provider);
+        for (k = 0; e->members && k < e->members->nelts; k++) {
+            const char *name = APR_ARRAY_IDX(e->members, k, gf_chain_member_t).provider;
+            apr_hash_set(set, name, APR_HASH_KEY_STRING, name);
+            apr_hash_set(set, apr_pstrcat(apr_hash_pool_get(set), "\n", name, NULL),
+                         APR_HASH_KEY_STRING, "");
+        }
     }
 }
 
@@ -154,7 +165,8 @@ static void mount_chains(apr_pool_t *p, server_rec *sp, ap_conf_vector_t *mount,
     if (!t->providers) t->providers = apr_hash_make(sp->process->pconf);
     for (hi = apr_hash_first(p, set); hi; hi = apr_hash_next(hi)) {
         const char *name = apr_pstrdup(sp->process->pconf, apr_hash_this_key(hi));
-        apr_hash_set(t->providers, name, APR_HASH_KEY_STRING, name);
+        /* "\nNAME" marks a group's member for the server, not a queue. */
+        if (name[0] != '\n') apr_hash_set(t->providers, name, APR_HASH_KEY_STRING, name);
         apr_hash_set(server_set, name, APR_HASH_KEY_STRING, name);
     }
 }
@@ -168,8 +180,9 @@ static const ap_directive_t *chain_line(apr_pool_t *p, const ap_directive_t *tre
         if (!strcasecmp(d->directive, "GenFlowProviders") && d->args) {
             const char *args = d->args, *w;
             while (*(w = ap_getword_conf(p, &args))) {
+                if (*w == '{') w++;   /* a group's first member */
                 if (!strncmp(w, provider, strlen(provider))
-                    && (w[strlen(provider)] == '\0' || w[strlen(provider)] == ':')) {
+                    && strchr(":=}", w[strlen(provider)])) {
                     return d;
                 }
             }
@@ -227,8 +240,19 @@ int gf_site_chains(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, int quie
         for (hi = apr_hash_first(ptemp, server_set); hi; hi = apr_hash_next(hi)) {
             const char *name = apr_hash_this_key(hi);
             const ap_directive_t *d;
+            gf_provider_t *member;
+            if (name[0] == '\n') {
+                /* "\nNAME": NAME is a group's member: its measures are kept. */
+                if ((member = apr_hash_get(sc->providers, name + 1, APR_HASH_KEY_STRING))) {
+                    member->grouped = 1;
+                }
+                continue;
+            }
             apr_hash_set(st->named, apr_pstrdup(pconf, name), APR_HASH_KEY_STRING, "");
-            if (apr_hash_get(sc->providers, name, APR_HASH_KEY_STRING)) continue;
+            if (!strncmp(name, GF_GROUP_KEY_PREFIX, sizeof(GF_GROUP_KEY_PREFIX) - 1)
+                || apr_hash_get(sc->providers, name, APR_HASH_KEY_STRING)) {
+                continue;
+            }
             d = chain_line(ptemp, ap_conftree, name);
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1001)
                          "%s:%d: GenFlowProviders names '%s', which no GenFlowProvider "

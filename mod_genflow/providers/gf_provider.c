@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <apr_base64.h>
+#include <apr_sha1.h>
 
 #include "providers/gf_provider.h"
 #include "core/gf_utf8.h"
@@ -67,6 +68,11 @@ gf_provider_t *gf_provider_create(apr_pool_t *p, const char *name,
 
     if (!valid_name(name)) {
         *err = apr_psprintf(p, "provider name '%s' may only use letters, digits, '-', '_' and '.'", name);
+        return NULL;
+    }
+    if (!strncmp(name, GF_GROUP_KEY_PREFIX, sizeof(GF_GROUP_KEY_PREFIX) - 1)) {
+        *err = apr_psprintf(p, "provider name '%s': names beginning with '" GF_GROUP_KEY_PREFIX
+                            "' are the keys of provider groups", name);
         return NULL;
     }
     if (!k) {
@@ -160,15 +166,118 @@ const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *a
     return apr_psprintf(p, "provider kind '%s' has no option '%s'", prov->kind->kind, key);
 }
 
+static const char *member_parse(apr_pool_t *p, const char *arg, gf_chain_member_t *m)
+{
+    const char *colon = strchr(arg, ':'), *eq = strrchr(arg, '=');
+    const char *end = eq ? eq : arg + strlen(arg);
+
+    m->weight = 1;
+    if (eq) {
+        char *stop;
+        long w = strtol(eq + 1, &stop, 10);
+        if (!eq[1] || *stop || w < 1 || w > GF_GROUP_WEIGHT_MAX) {
+            return apr_psprintf(p, "group member '%s': a weight is =1 to =%d", arg,
+                                GF_GROUP_WEIGHT_MAX);
+        }
+        m->weight = (int)w;
+    }
+    if (colon && colon > end) colon = NULL;
+    m->provider = apr_pstrmemdup(p, arg, (apr_size_t)((colon ? colon : end) - arg));
+    m->model = colon ? apr_pstrmemdup(p, colon + 1, (apr_size_t)(end - colon - 1)) : NULL;
+    if (!valid_name(m->provider)) {
+        return apr_psprintf(p, "group member '%s': bad provider name", arg);
+    }
+    if (m->model && !valid_model(m->model)) {
+        return apr_psprintf(p, "group member '%s': a model name has letters, digits and "
+                            ". _ ~ : / @ + - only", arg);
+    }
+    return NULL;
+}
+
+/* "{a b:m=2}@latency" (or "{a|b:m=2}@latency"): a group; key: the one
+ * its row's chain keeps it under, or NULL to make it. */
+static const char *group_parse(apr_pool_t *p, const char *arg, const char *key,
+                               gf_chain_entry_t *entry)
+{
+    const char *close = strchr(arg, '}'), *text = NULL;
+    char *inner, *last, *tok;
+    int i, j;
+
+    if (!close || close[1] != '@') {
+        return apr_psprintf(p, "chain entry '%s': a group is {provider provider ...}@policy, "
+                            "policy latency, cost, least-busy or shuffle",
+                            gf_utf8_printable_str(arg) ? arg : "(not text)");
+    }
+    if (!(entry->policy = gf_group_policy_parse(close + 2))) {
+        return apr_psprintf(p, "chain entry '%s': the policy after @ is latency, cost, "
+                            "least-busy or shuffle", gf_utf8_printable_str(arg) ? arg : "(not text)");
+    }
+    entry->members = apr_array_make(p, 4, sizeof(gf_chain_member_t));
+    inner = apr_pstrmemdup(p, arg + 1, (apr_size_t)(close - arg - 1));
+    for (tok = apr_strtok(inner, " \t|", &last); tok; tok = apr_strtok(NULL, " \t|", &last)) {
+        const char *err;
+        if (entry->members->nelts == GF_GROUP_MEMBERS_MAX) {
+            return apr_psprintf(p, "a group has at most %d providers", GF_GROUP_MEMBERS_MAX);
+        }
+        if ((err = member_parse(p, tok, apr_array_push(entry->members))) != NULL) return err;
+    }
+    if (entry->members->nelts < 2) {
+        return "a group names at least two providers (one alone is a plain chain entry)";
+    }
+    for (i = 0; i < entry->members->nelts; i++) {
+        const gf_chain_member_t *m = &APR_ARRAY_IDX(entry->members, i, gf_chain_member_t);
+        const char *item = m->model ? apr_pstrcat(p, m->provider, ":", m->model, NULL)
+                                    : m->provider;
+        for (j = 0; j < i; j++) {
+            const gf_chain_member_t *o = &APR_ARRAY_IDX(entry->members, j, gf_chain_member_t);
+            if (!strcmp(o->provider, m->provider)
+                && !strcmp(o->model ? o->model : "", m->model ? m->model : "")) {
+                return apr_psprintf(p, "a group names %s twice", item);
+            }
+        }
+        if (m->weight != 1) item = apr_psprintf(p, "%s=%d", item, m->weight);
+        text = text ? apr_pstrcat(p, text, "|", item, NULL) : item;
+    }
+    text = apr_pstrcat(p, "{", text, "}@", gf_group_policy_name(entry->policy), NULL);
+    /* A row's cur_provider (its line) is its chain entry up to the first
+     * ':': the key, a name of the group's text that SQL takes as it is. */
+    if (!key) {
+        unsigned char d[APR_SHA1_DIGESTSIZE];
+        apr_sha1_ctx_t c;
+        apr_sha1_init(&c);
+        apr_sha1_update(&c, text, (unsigned int)strlen(text));
+        apr_sha1_final(d, &c);
+        key = apr_psprintf(p, GF_GROUP_KEY_PREFIX "%02x%02x%02x%02x%02x", d[0], d[1], d[2], d[3],
+                           d[4]);
+    }
+    entry->provider = key;
+    entry->text = apr_pstrcat(p, key, ":", text, NULL);
+    entry->model = NULL;
+    return NULL;
+}
+
 const char *gf_chain_entry_parse(apr_pool_t *p, const char *arg, gf_chain_entry_t *entry)
 {
     const char *colon = strchr(arg, ':');
 
+    memset(entry, 0, sizeof(*entry));
+    if (arg[0] == '{') return group_parse(p, arg, NULL, entry);
+    /* A group as a row's chain keeps it: "group.KEY:{...}@policy". */
+    if (!strncmp(arg, GF_GROUP_KEY_PREFIX, sizeof(GF_GROUP_KEY_PREFIX) - 1) && colon
+        && colon[1] == '{') {
+        const char *key = apr_pstrmemdup(p, arg, (apr_size_t)(colon - arg));
+        if (!valid_name(key)) return apr_psprintf(p, "chain entry '%s': bad group key", arg);
+        return group_parse(p, colon + 1, key, entry);
+    }
     entry->provider = colon ? apr_pstrmemdup(p, arg, (apr_size_t)(colon - arg))
                             : apr_pstrdup(p, arg);
     entry->model = colon ? apr_pstrdup(p, colon + 1) : NULL;
     if (!valid_name(entry->provider)) {
         return apr_psprintf(p, "chain entry '%s': bad provider name", arg);
+    }
+    if (!strncmp(entry->provider, GF_GROUP_KEY_PREFIX, sizeof(GF_GROUP_KEY_PREFIX) - 1)) {
+        return apr_psprintf(p, "chain entry '%s': names beginning with '" GF_GROUP_KEY_PREFIX
+                            "' are the keys of provider groups", arg);
     }
     if (entry->model && !*entry->model) {
         return apr_psprintf(p, "chain entry '%s': empty model after ':'", arg);
@@ -177,6 +286,8 @@ const char *gf_chain_entry_parse(apr_pool_t *p, const char *arg, gf_chain_entry_
         return apr_psprintf(p, "chain entry '%s': a model name has letters, digits and "
                             ". _ ~ : / @ + - only", gf_utf8_printable_str(arg) ? arg : "(not text)");
     }
+    entry->text = entry->model ? apr_pstrcat(p, entry->provider, ":", entry->model, NULL)
+                               : entry->provider;
     return NULL;
 }
 

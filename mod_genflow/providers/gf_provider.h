@@ -18,6 +18,7 @@
 #include "core/gf_budget.h"
 #include "core/gf_limit.h"
 #include "core/gf_outcome.h"
+#include "core/gf_router.h"
 #include "image/gf_image.h"
 
 typedef struct {
@@ -108,11 +109,29 @@ struct gf_provider_t {
     double cost_per_unit;      /* cost_per_unit=: per unit of the usage it reports */
     gf_budget_conf_t budget;   /* budget=, budget_tz= (gf_budget.h) */
     int limit_slot;            /* its limits' index in the shared memory, -1 none */
+    int grouped;               /* a member of some chain's group: its measures are
+                                * kept for the group's choice (sql/044) */
 };
 
+/* One member of a chain entry's group. */
 typedef struct {
     const char *provider;      /* declared provider name */
     const char *model;         /* NULL → the provider's default */
+    int weight;                /* 1..GF_GROUP_WEIGHT_MAX */
+} gf_chain_member_t;
+
+/* A group's key begins so (no provider may be named so): "group." and ten
+ * hex digits of its text's SHA-1. */
+#define GF_GROUP_KEY_PREFIX "group."
+
+typedef struct {
+    const char *provider;      /* declared provider name; a group's key (the
+                                * row's cur_provider, its line, while it
+                                * waits at the entry) */
+    const char *model;         /* NULL → the provider's default */
+    gf_group_policy_t policy;  /* GF_GROUP_NONE: one provider; else a group */
+    apr_array_header_t *members; /* a group's gf_chain_member_t */
+    const char *text;          /* the entry as a row's chain keeps it */
 } gf_chain_entry_t;
 
 /* The built-in kinds. */
@@ -138,7 +157,11 @@ const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *a
  * 0 when nothing is known. */
 double gf_provider_attempt_cost(const gf_provider_t *prov, const gf_provider_result_t *res);
 
-/* Parse "name" or "name:model" of a chain. */
+/* Parse "name", "name:model", or a group of equivalent providers
+ * "{name[:model][=weight] ...}@policy" (members separated by spaces as
+ * written in httpd.conf; policy: latency, cost, least-busy or shuffle; 2
+ * to GF_GROUP_MEMBERS_MAX members, each once), or a group as a row's
+ * chain keeps it, "group.KEY:{a|b:model=2}@policy" (entry->text). */
 const char *gf_chain_entry_parse(apr_pool_t *p, const char *arg, gf_chain_entry_t *entry);
 
 /* Provider text kept at most (bytes of UTF-8, cut on a character). */

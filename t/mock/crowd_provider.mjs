@@ -18,13 +18,15 @@
 //               epoch, when the submission arrived) and ends: [t, …] (when
 //               each call's answer went out or its client left)
 // POST /_reset  zeroes the peak, the total, the prompts and the arrivals
+// POST /_latency?ms=N  from now on, calls are held N ms (a provider that
+//               became faster or slower)
 // POST /_reject?n=N&retry_after=S  the next N submissions answer 429 at
 //               once, with Retry-After: S and the body Stability sends
 //               when its rate limit is exceeded
 import http from 'node:http';
 
 const port = Number(process.argv[2]);
-const latency = Number(process.argv[3] || 5000);
+let latency = Number(process.argv[3] || 5000);
 const KEY = process.env.GENFLOW_MOCK_KEY || 'test-key';
 // A real 1x1 PNG.
 const PNG = Buffer.from(
@@ -81,6 +83,10 @@ const server = http.createServer((req, res) => {
       account();
       busy = 0;
       return json(res, 200, { ok: true });
+    }
+    if (req.method === 'POST' && url.pathname === '/_latency') {
+      latency = Number(url.searchParams.get('ms') || latency);
+      return json(res, 200, { latency });
     }
     if (req.method === 'POST' && url.pathname === '/_reject') {
       reject = Number(url.searchParams.get('n') || 0);

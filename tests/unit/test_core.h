@@ -43,6 +43,7 @@ Suite *watchers_suite(void);
 Suite *policy_suite(void);
 Suite *progress_suite(void);
 Suite *budget_suite(void);
+Suite *router_suite(void);
 Suite *schema_suite(void);
 
 #endif

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* mod_genflow_router.c: a group's member for one attempt (see
+ * mod_genflow_router.h).
+ *
+ * What the choice knows of each member:
+ *   - whether it may take a call now: its circuit is not open
+ *     (gf_breaker_closed), its budget has room (gf_budgets_room), its
+ *     limits are not known to be full (gf_limits_may_wake);
+ *   - its recent call time and cost per picture: running averages kept in
+ *     PostgreSQL for every node (sql/044), read for the whole group by
+ *     their keys and kept in this child for a second, so every node
+ *     chooses from the same numbers within a second; cost= where set;
+ *   - its calls open now from this httpd (gf_limits_calls_open).
+ * The rule is core's (gf_router_pick).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_general.h>
+#include <apr_thread_mutex.h>
+
+#include "httpd/mod_genflow_router.h"
+#include "httpd/mod_genflow_breaker.h"
+#include "httpd/mod_genflow_budgets.h"
+#include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_db.h"
+#include "httpd/mod_genflow_limits.h"
+#include "httpd/mod_genflow_private.h"
+#include "core/gf_sql.h"
+#include "net/gf_loop.h"
+
+/* How long a child keeps a group's measures before it reads them again. */
+#define MEASURES_FOR apr_time_from_sec(1)
+#define CACHED_GROUPS 32
+
+typedef struct {
+    char key[1200];              /* the group's text; "" free */
+    apr_time_t read_at;
+    double latency[GF_GROUP_MEMBERS_MAX], cost[GF_GROUP_MEMBERS_MAX];
+} measures_t;
+
+/* This child's copies of its groups' measures (made at child_init). The
+ * engine's threads share them; one lock, held for a copy only. */
+static struct {
+    apr_thread_mutex_t *lock;
+    measures_t groups[CACHED_GROUPS];
+} cache;
+
+void gf_router_child_init(apr_pool_t *pchild)
+{
+    memset(&cache, 0, sizeof(cache));
+    if (apr_thread_mutex_create(&cache.lock, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS) {
+        cache.lock = NULL;   /* no copies kept: each choice reads the database */
+    }
+}
+
+static apr_thread_mutex_t *cache_lock(void)
+{
+    return cache.lock;
+}
+
+typedef struct {
+    server_rec *s;
+    apr_pool_t *p;
+    const gf_chain_entry_t *entry;
+    measures_t *out;
+    int ok;
+} stats_read_t;
+
+static void stats_now(void *baton)
+{
+    stats_read_t *x = baton;
+    const char *names = NULL, *args[1];
+    gf_db_rows_t *rows = NULL;
+    int i, j;
+
+    for (i = 0; i < x->entry->members->nelts; i++) {
+        const char *n = APR_ARRAY_IDX(x->entry->members, i, gf_chain_member_t).provider;
+        names = names ? apr_pstrcat(x->p, names, "|", n, NULL) : n;
+    }
+    args[0] = names;
+    if (gf_db_select_once(x->s, x->p, GF_SQL_GROUP_STATS, &rows, 1, args) != GF_DB_OK) return;
+    x->ok = 1;
+    for (j = 0; j < rows->nrows; j++) {
+        for (i = 0; i < x->entry->members->nelts; i++) {
+            if (strcmp(rows->rows[j][0],
+                       APR_ARRAY_IDX(x->entry->members, i, gf_chain_member_t).provider)) continue;
+            x->out->latency[i] = strtod(rows->rows[j][1], NULL);
+            x->out->cost[i] = rows->rows[j][2] ? strtod(rows->rows[j][2], NULL) : -1;
+        }
+    }
+}
+
+/* entry's measures (latency, cost: -1 where none), from this child's copy
+ * when it is less than a second old. */
+static void measures_of(server_rec *s, apr_pool_t *p, const gf_chain_entry_t *entry,
+                        measures_t *m)
+{
+    apr_thread_mutex_t *lock = cache_lock();
+    apr_time_t now = apr_time_now();
+    stats_read_t x;
+    int i, slot = -1, oldest = 0;
+
+    for (i = 0; i < GF_GROUP_MEMBERS_MAX; i++) m->latency[i] = m->cost[i] = -1;
+    if (lock && apr_thread_mutex_lock(lock) == APR_SUCCESS) {
+        for (i = 0; i < CACHED_GROUPS; i++) {
+            if (!strcmp(cache.groups[i].key, entry->text)) {
+                slot = i;
+                break;
+            }
+            if (cache.groups[i].read_at < cache.groups[oldest].read_at) oldest = i;
+        }
+        if (slot >= 0 && now - cache.groups[slot].read_at < MEASURES_FOR) {
+            *m = cache.groups[slot];
+            apr_thread_mutex_unlock(lock);
+            return;
+        }
+        apr_thread_mutex_unlock(lock);
+    }
+    memset(&x, 0, sizeof(x));
+    x.s = s;
+    x.p = p;
+    x.entry = entry;
+    x.out = m;
+    gf_loop_blocking(stats_now, &x);
+    if (!x.ok || strlen(entry->text) >= sizeof(m->key)) return;
+    apr_cpystrn(m->key, entry->text, sizeof(m->key));
+    m->read_at = now;
+    if (lock && apr_thread_mutex_lock(lock) == APR_SUCCESS) {
+        cache.groups[slot >= 0 ? slot : oldest] = *m;
+        apr_thread_mutex_unlock(lock);
+    }
+}
+
+const gf_provider_t *gf_router_choose(server_rec *s, apr_pool_t *p, const gf_chain_entry_t *entry,
+                                      const char *accepted_by, const gf_chain_member_t **member)
+{
+    apr_hash_t *providers = gf_server_conf(s)->providers;
+    const gf_provider_t *provs[GF_GROUP_MEMBERS_MAX];
+    gf_group_member_t m[GF_GROUP_MEMBERS_MAX];
+    measures_t ms;
+    apr_uint32_t rnd = 0;
+    int i, n = entry->members->nelts, pick;
+
+    if (n > GF_GROUP_MEMBERS_MAX) n = GF_GROUP_MEMBERS_MAX;
+    for (i = 0; i < n; i++) {
+        const gf_chain_member_t *cm = &APR_ARRAY_IDX(entry->members, i, gf_chain_member_t);
+        provs[i] = apr_hash_get(providers, cm->provider, APR_HASH_KEY_STRING);
+        /* An accepted job is polled where it was accepted. */
+        if (accepted_by && provs[i] && !strcmp(accepted_by, cm->provider)) {
+            *member = cm;
+            return provs[i];
+        }
+    }
+    /* Its member is gone from the configuration: nobody else may poll
+     * that job (the attempt fails over, as for an undeclared provider). */
+    if (accepted_by) return NULL;
+    measures_of(s, p, entry, &ms);
+    for (i = 0; i < n; i++) {
+        const gf_chain_member_t *cm = &APR_ARRAY_IDX(entry->members, i, gf_chain_member_t);
+        memset(&m[i], 0, sizeof(m[i]));
+        m[i].weight = cm->weight;
+        m[i].latency_ms = ms.latency[i];
+        m[i].cost = provs[i] && provs[i]->cost_per_call > 0 ? provs[i]->cost_per_call : ms.cost[i];
+        if (!provs[i]) continue;
+        m[i].busy = gf_limits_calls_open(provs[i]);
+        m[i].available = gf_breaker_closed(provs[i]) && gf_limits_may_wake(provs[i])
+                         && gf_budgets_room(s, p, provs[i]) != 0;
+    }
+    apr_generate_random_bytes((unsigned char *)&rnd, sizeof(rnd));
+    pick = gf_router_pick(entry->policy, m, n, rnd);
+    /* Undeclared members are never picked while a declared one is. */
+    if (pick >= 0 && !provs[pick]) {
+        for (pick = 0; pick < n && !provs[pick]; pick++) ;
+    }
+    if (pick < 0 || pick >= n) return NULL;
+    *member = &APR_ARRAY_IDX(entry->members, pick, gf_chain_member_t);
+    return provs[pick];
+}
+
+typedef struct {
+    server_rec *s;
+    apr_pool_t *p;
+    const char *args[3];
+} record_t;
+
+static void record_now(void *baton)
+{
+    record_t *x = baton;
+    gf_db_rows_t *rows;
+    gf_db_status_t st = gf_db_select_once(x->s, x->p, GF_SQL_GROUP_RECORD, &rows, 3, x->args);
+    if (st != GF_DB_OK) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, x->s, GF_LOGNO(4901)
+                     "provider %s: its call time was not recorded for its group's choice "
+                     "(the database did not answer)", x->args[0]);
+    }
+}
+
+void gf_router_record(server_rec *s, apr_pool_t *p, const gf_provider_t *prov,
+                      apr_interval_time_t took, double cost)
+{
+    record_t x;
+    if (!prov->grouped || took <= 0) return;
+    x.s = s;
+    x.p = p;
+    x.args[0] = prov->name;
+    x.args[1] = apr_psprintf(p, "%.3f", (double)took / 1000.0);
+    x.args[2] = apr_psprintf(p, "%.6f", cost > 0 ? cost : 0.0);
+    gf_loop_blocking(record_now, &x);
+}

@@ -1,0 +1,205 @@
+# SPDX-License-Identifier: Apache-2.0
+# Groups of equivalent providers in a chain (GenFlowProviders
+# "{a b}@latency -> local"): each attempt at the entry goes to one member,
+# chosen from what the site measured of them (genflow_provider_stats, for
+# every node).
+#  1. @latency between two crowd mocks, one fast and one slow: most calls
+#     go to the fast one; when their speeds swap mid-run, the share moves
+#     to the new fast one within the window the docs state (about ten calls
+#     of the slowed one and a second).
+#     A second node that made no call chooses the same from its first.
+#  1b. @least-busy, one member limited to one call at a time: both take
+#     calls, and the limited one never has two open (its place is taken
+#     for the group's call).
+#  2. @shuffle with weights 3 and 1: about three quarters to the first.
+#  3. @cost: the cheaper member takes every call until its budget is
+#     spent, then the other (a member without room is left out).
+#  4. A group written in an Included file, under a parent <Location>.
+#  5. Bad groups and undeclared members stop apache2 -t.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(-withtestmore);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use GenFlowTest;
+use File::Temp qw(tempdir);
+use IPC::Open2;
+use LWP::UserAgent;
+use HTTP::Request;
+use Time::HiRes qw(sleep time);
+
+plan tests => 23;
+
+my $tmp = tempdir(CLEANUP => 1);
+chmod 0777, $tmp;
+sub write_file { open my $fh, '>', $_[0] or die $!; print $fh $_[1]; close $fh }
+
+psql("SELECT genflow_create_type_table('rt-art', 'rt_art_media')");
+my $run = "r$$";
+my $u = new_user('route');
+api(GET => '/api/quota', user => $u);
+grant($u, 100000);
+
+# Two crowd mocks: the same API, each its own speed.
+my (%mock, @pids);
+for my $name (qw(a b)) {
+    my $port = free_port();
+    my $pid = open2(my $out, my $in, 'node', "$FindBin::Bin/mock/crowd_provider.mjs", $port,
+                    $name eq 'a' ? 100 : 700);
+    push @pids, $pid;
+    is(scalar(<$out>) // '', "ready\n", "crowd mock $name listens");
+    $mock{$name} = "http://127.0.0.1:$port";
+}
+END { kill 'TERM', @pids if @pids }
+sub latency {
+    my ($name, $ms) = @_;
+    LWP::UserAgent->new(timeout => 10)->request(HTTP::Request->new(POST => "$mock{$name}/_latency?ms=$ms"));
+}
+
+write_file("$tmp/routing.conf", <<"INC");
+<Location /api/rt-inc>
+    GenFlowType rt-art
+    GenFlowWait 30
+</Location>
+<Location /api/rt-inc/>
+    GenFlowProviders {$run-c1 $run-c2}\@shuffle
+</Location>
+INC
+write_file("$tmp/bad.conf", '');
+my $common = <<"CONF";
+GenFlowDailyLimit 0
+GenFlowMaxActive 0
+GenFlowProvider $run-a stability base_url=$mock{a} key_env=GENFLOW_MOCK_KEY insecure_loopback=on timeout=30000 breaker=off
+GenFlowProvider $run-b stability base_url=$mock{b} key_env=GENFLOW_MOCK_KEY insecure_loopback=on timeout=30000 breaker=off
+GenFlowProvider $run-la stability base_url=$mock{a} key_env=GENFLOW_MOCK_KEY insecure_loopback=on timeout=30000 breaker=off max_concurrent=1
+GenFlowProvider $run-lb stability base_url=$mock{b} key_env=GENFLOW_MOCK_KEY insecure_loopback=on timeout=30000 breaker=off
+GenFlowProvider $run-s1 local
+GenFlowProvider $run-s2 local
+GenFlowProvider $run-c1 local cost=1 budget=4/day
+GenFlowProvider $run-c2 local cost=2
+Include "$tmp/routing.conf"
+Include "$tmp/bad.conf"
+<Location /api/rt-lat>
+    GenFlowType rt-art
+    GenFlowProviders {$run-a $run-b}\@latency -> local
+    GenFlowWait 30
+</Location>
+<Location /api/rt-busy>
+    GenFlowType rt-art
+    GenFlowProviders {$run-la $run-lb}\@least-busy
+    GenFlowWait 0
+</Location>
+<Location /api/rt-shuffle>
+    GenFlowType rt-art
+    GenFlowProviders {$run-s1=3 $run-s2}\@shuffle
+    GenFlowWait 30
+</Location>
+<Location /api/rt-cost>
+    GenFlowType rt-art
+    GenFlowProviders {$run-c2 $run-c1}\@cost
+    GenFlowWait 30
+</Location>
+CONF
+my ($dir, $base) = start_own_server("GenFlowWorkers 4\n$common");
+
+sub generate {
+    my ($path, $prompt) = @_;
+    return json_of(own_api($base, POST => "/api/$path/generate", user => $u,
+                           body => { prompt => $prompt })) // {};
+}
+sub providers_of {
+    my ($path, $tag, $n) = @_;
+    return map { generate($path, "$tag $_")->{provider} // '?' } 1 .. $n;
+}
+sub share { my ($want, @p) = @_; return @p ? (grep { $_ eq $want } @p) / @p : 0 }
+
+# ---- 1. @latency ------------------------------------------------------------------
+{
+    my @first = providers_of('rt-lat', 'lat1', 30);
+    my $a = share("$run-a", @first);
+    diag(sprintf 'a (100 ms) took %.0f %% of 30 against b (700 ms)', 100 * $a);
+    ok($a >= 0.7, 'most calls went to the faster member');
+    ok(share("$run-b", @first) > 0, 'the slower one still got a share (its measure stays fresh)');
+    my ($la, $lb) = map { scalar psql("SELECT round(latency_ms) FROM genflow_provider_stats WHERE provider = '$run-$_'") } qw(a b);
+    ok($la > 50 && $la < 400 && $lb > 500 && $lb < 1500,
+       "the site measured both (a $la ms, b $lb ms), in the database");
+
+    latency('a', 700);
+    latency('b', 100);
+    my $t0 = time;
+    my @swap = providers_of('rt-lat', 'lat2', 40);
+    my @late = @swap[20 .. 39];
+    my $b = share("$run-b", @late);
+    diag(sprintf 'after the swap: b took %.0f %% of the last 20 of 40 (%.1f s)', 100 * $b, time - $t0);
+    ok($b >= 0.7, 'the share moved to the new faster member');
+    my $first_b = (grep { $swap[$_] eq "$run-b" } 0 .. 39)[0] // 99;
+    ok($first_b <= 15, "it took b again within the window ($first_b calls after the swap)");
+
+    # A second node, which has made no call of its own: it chooses from
+    # the same measures (the database's) from its first generation.
+    my ($dir2, $base2) = start_own_server("GenFlowWorkers 2\n$common");
+    my @other = map { (json_of(own_api($base2, POST => '/api/rt-lat/generate', user => $u,
+                                       body => { prompt => "lat3 $_" })) // {})->{provider} // '?' } 1 .. 10;
+    my $b2 = share("$run-b", @other);
+    diag(sprintf 'a second node: b took %.0f %% of its first 10', 100 * $b2);
+    ok($b2 >= 0.7, 'a second node sends its first calls to the faster member too');
+    stop_own_server($dir2);
+}
+
+# ---- 1b. @least-busy, one member limited to one call at a time -----------------------
+{
+    latency($_, 1500) for qw(a b);
+    LWP::UserAgent->new(timeout => 10)->request(HTTP::Request->new(POST => "$mock{$_}/_reset")) for qw(a b);
+    my @ids = map { generate('rt-busy', "busy $_")->{generationId} // '' } 1 .. 6;
+    ok(wait_for(sub { psql("SELECT count(*) FROM rt_art_media WHERE prompt LIKE '%busy %' "
+                           . "AND status = 'completed'") == 6 }, 60), 'six generations at once completed');
+    my %by = map { @$_ } psql_rows("SELECT provider, count(*) FROM rt_art_media WHERE prompt LIKE '%busy %' GROUP BY 1");
+    my $peak_a = json_of(LWP::UserAgent->new(timeout => 10)->get("$mock{a}/_stats"))->{peak} // -1;
+    diag(sprintf 'least-busy: la %d (peak %d), lb %d', $by{"$run-la"} // 0, $peak_a, $by{"$run-lb"} // 0);
+    ok(($by{"$run-la"} // 0) >= 1 && ($by{"$run-lb"} // 0) >= 3, 'both members took calls, the unlimited one most');
+    ok($peak_a == 1, "the member of max_concurrent=1 never had two calls open (peak $peak_a): its place was taken for the group's call");
+}
+
+# ---- 2. @shuffle, weights 3 : 1 ---------------------------------------------------------
+{
+    my @p = providers_of('rt-shuffle', 'shuf', 80);
+    my $s1 = share("$run-s1", @p);
+    diag(sprintf 's1 (weight 3) took %.0f %% of 80', 100 * $s1);
+    ok($s1 >= 0.6 && $s1 <= 0.9, 'about three quarters to the member of weight 3');
+    is(scalar(grep { $_ ne "$run-s1" && $_ ne "$run-s2" } @p), 0, 'and the rest to the other');
+}
+
+# ---- 3. @cost, with a budget ----------------------------------------------------------
+{
+    my @p = providers_of('rt-cost', 'cost', 7);
+    is(join(',', @p), join(',', ("$run-c1") x 4, ("$run-c2") x 3),
+       'the cheaper member until its budget of 4 was spent, then the other');
+}
+
+# ---- 4. a group from an Included file, in a separate <Location> --------------------------
+{
+    my @p = providers_of('rt-inc', 'inc', 6);
+    is(scalar(grep { /^\Q$run\E-c[12]$/ } @p), 6, 'the Included chain\'s group served every call');
+    my $row = psql("SELECT cur_provider || ' ' || chain FROM rt_art_media WHERE prompt LIKE '%inc 1' LIMIT 1");
+    like($row, qr/^(group\.[0-9a-f]{10}) \1:\{\Q$run-c1|$run-c2\E\}\@shuffle$/,
+         "its rows waited under the group's key, their chain keeps the group ($row)");
+}
+
+# ---- 5. bad groups stop apache2 -t ---------------------------------------------------
+{
+    my %bad = ("{$run-a}\@latency" => 'at least two providers',
+               "{$run-a $run-b}\@fastest" => 'the policy after @',
+               "{$run-a $run-a}\@shuffle" => 'twice',
+               "{$run-a nosuch}\@shuffle" => "'nosuch', which no GenFlowProvider declares",
+               "{$run-a $run-b=0}\@shuffle" => 'a weight is',
+               "{$run-a local}\@cost -> group.x" => 'are the keys of provider groups');
+    for my $group (sort keys %bad) {
+        write_file("$tmp/bad.conf", "<Location /api/rt-bad>\n GenFlowType rt-art\n GenFlowProviders $group\n</Location>\n");
+        my $out = `/usr/sbin/apache2 -f '$dir/httpd.conf' -t 2>&1`;
+        ok($? != 0 && index($out, $bad{$group}) >= 0, "-t refuses $group") or diag $out;
+    }
+    write_file("$tmp/bad.conf", '');
+}
+
+unlike(crash_report($dir), qr/\S/, 'no child crashed');
+stop_own_server($dir);
