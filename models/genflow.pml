@@ -26,6 +26,10 @@
  *                     checked in the statement's snapshot, then the
  *                     writes); spin must find the race with IDEM_TAKEOVER
  *                     (docs/architecture.md, "The model")
+ *   GROUP             the row waits at a group of providers ("{a b}@…"):
+ *                     its claim takes no place; the chosen member's is
+ *                     taken after it (PLACE_TAKE, gf_sql_global.c), or
+ *                     the row goes back (RELEASE) when none is free
  *   BROKEN_PLACE      PLACE_RELEASE without its holder guard (a place
  *                     freed by whoever had it last): spin must find more
  *                     calls open than places, beyond those whose lease ran
@@ -317,6 +321,24 @@ proctype Worker(byte w)
 
 end_idle:
     do
+#ifdef GROUP
+    :: d_step {   /* CLAIM_SQL of a row waiting at a group: no place */
+           (CLAIMABLE(0, 0) || CLAIMABLE(1, 0)) ->
+           if
+           :: CLAIMABLE(0, 0) -> g = 0
+           :: CLAIMABLE(1, 0) -> g = 1
+           fi;
+           CLAIM_SET(w, g, a, resc);
+           cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0
+       };
+       /* The member chosen, its place: PLACE_TAKE (one statement, a free
+        * place or one whose lease ran out), or none free: the row back to
+        * the queue (RELEASE). */
+       if
+       :: d_step { FREE_PLACE(pl) -> TAKE_PLACE(pl, g, a); tg[w] = g; ta[w] = a }; goto attempt
+       :: RELEASE(w, g, a, 0); goto idle
+       fi
+#else
     :: d_step {   /* CLAIM_SQL: new work (no provider job id), with a free place */
            FREE_PLACE(pl) && (CLAIMABLE(0, 0) || CLAIMABLE(1, 0)) ->
            if
@@ -328,6 +350,8 @@ end_idle:
            cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0
        };
        goto attempt
+#endif
+#ifndef GROUP   /* a group's rows have no standby: their claim holds no place */
     :: d_step {   /* CLAIM_SQL with standby = 1: while the other worker's call
                    * is open under a place whose holder and lease still hold,
                    * new work to run under that place when the call ends; no
@@ -345,6 +369,7 @@ end_idle:
            cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0
        };
        goto standby
+#endif
     :: d_step {   /* CLAIM_POLLS_SQL: the poll of an accepted job, with a place */
            FREE_PLACE(pl) && (CLAIMABLE(0, 1) || CLAIMABLE(1, 1)) ->
            if

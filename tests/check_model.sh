@@ -14,6 +14,8 @@
 #                    IDEM_TAKEOVER (docs/architecture.md, "The model")
 #   BROKEN_PLACE     must FAIL: a provider's place freed without its holder
 #                    guard lets more calls open than places
+#   GROUP            a row waiting at a group of providers: safety and
+#                    liveness, and BROKEN_PLACE must FAIL there too
 #
 # and the order of a provider's line with premium lines
 # (models/genflow_turns.pml): safety, and two variants that must FAIL:
@@ -96,6 +98,11 @@ run "idempotent create"        pass liveness -DIDEM
 run "BROKEN_FINALIZE (cancel)" fail safety   -DBROKEN_FINALIZE
 run "BROKEN_STALE (lease)"     fail safety   -DBROKEN_STALE
 run "BROKEN_PLACE (limits)"    fail safety   -DBROKEN_PLACE
+# A row waiting at a group of providers: its member's place taken after
+# the claim (PLACE_TAKE), or the row back to the queue.
+run "group (place after claim)" pass safety   -DGROUP
+run "group (place after claim)" pass liveness -DGROUP
+run "BROKEN_PLACE (group)"      fail safety   -DGROUP -DBROKEN_PLACE
 # CREATE as it was before the fix, in the two steps READ COMMITTED gave it
 # (the snapshot's check of the key, then the writes): the race with
 # IDEM_TAKEOVER that the model found.
