@@ -109,6 +109,9 @@ gf_suite_run() {
     mkdir -p "$outdir"
     rm -f "$outdir/results.tsv" "$outdir/error_log" "$outdir/hung" "$outdir/hung.txt"
     rm -rf t/logs t/media
+    # Made before the harness starts in the background, so that the tail
+    # below never looks for it before the job's redirection has made it.
+    : >"$outdir/output.txt"
     HARNESS_TIMER=1 HARNESS_OPTIONS=fGenFlowFormatter GENFLOW_TEST_RESULTS="$outdir/results.tsv" \
     PERL5LIB="$PWD/t/lib${PERL5LIB:+:$PERL5LIB}" \
         gf_suite_harness "$httpd" "$@" >"$outdir/output.txt" 2>&1 &
