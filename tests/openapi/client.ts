@@ -295,6 +295,11 @@ let completed = '';
   check(again.data?.webhookId === waiting?.webhookId, 'adminRedeliverWebhook: the same webhook-id');
   expectError(await admin.POST('/api/admin/webhooks/{id}/redeliver', { params: { path: { id: 999999999 } } }),
               404, 'NOT_FOUND', 'adminRedeliverWebhook of no such delivery');
+  const providers = await admin.GET('/api/admin/providers', {});
+  expect(providers, 200, 'adminListProviders');
+  check((providers.data?.items ?? []).some((p) => p.name === 'local' && p.kind === 'local' && p.budget === null),
+        'adminListProviders: the built-in local provider, without a budget');
+  expectError(await demo.GET('/api/admin/providers', {}), 403, 'FORBIDDEN', 'adminListProviders as a user');
   const metrics = await admin.GET('/api/metrics', { parseAs: 'text' });
   expect(metrics, 200, 'getMetrics');
   check((metrics.data ?? '').includes('# TYPE'), 'getMetrics: Prometheus text');
