@@ -21,7 +21,7 @@ use LWP::UserAgent;
 use JSON::PP;
 use Time::HiRes qw(sleep time);
 
-plan tests => 21;
+plan tests => 23;
 
 my $S3 = start_s3();
 ok($S3->{ready}, 'the S3 server listens');
@@ -87,7 +87,16 @@ GenFlowProvider slow local latency=1500
 <Location /api/uploads>
     SetHandler genflow-uploads
 </Location>
+<Location /api/health>
+    SetHandler genflow-health
+</Location>
 BODY
+}
+# Both engines listen before the burst: httpd.pid comes before a child's
+# engine, and a node not yet working would leave every row to the other.
+for my $n (qw(a b)) {
+    my $s = own_listening($base{$n}, $u);
+    ok(defined $s, "node ${n}'s engine listens" . (defined $s ? sprintf(' (after %.1f s)', $s) : ''));
 }
 my $mods = $ENV{GENFLOW_HTTPD_MODULES};
 my $lbdir = tempdir(CLEANUP => !$ENV{GENFLOW_TEST_KEEP});

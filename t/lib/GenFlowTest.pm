@@ -17,7 +17,7 @@ use Time::HiRes ();
 
 our @EXPORT = qw(new_user api json_of psql psql_rows base_url is_json_error pg_ctl grant
                  free_port own_httpd_conf start_own_server stop_own_server own_api
-                 wait_for mock_at mock_call arrivals pids_of crash_report);
+                 wait_for mock_at mock_call arrivals pids_of crash_report own_listening);
 
 my $json = JSON::PP->new->canonical->allow_nonref;
 my $counter = 0;
@@ -197,6 +197,21 @@ BODY
         or die "own httpd: $dir";
     for (1 .. 50) { last if -s "$dir/httpd.pid"; select undef, undef, undef, 0.1 }
     return ($dir, "http://127.0.0.1:$port");
+}
+
+# Seconds until an own server's engine listens (its /api/health, which
+# the server's body must route, says workers.listening), or undef after
+# SECS. httpd.pid appears before a child's engine has its threads and its
+# LISTEN connection: a test that needs a node's engine to take part in
+# a burst waits for this first.
+sub own_listening {
+    my ($base, $user, $secs) = @_;
+    my $t0 = Time::HiRes::time();
+    my $ok = wait_for(sub {
+        my $h = json_of(own_api($base, GET => '/api/health', user => $user)) // {};
+        ($h->{workers} // {})->{listening};
+    }, $secs // 30);
+    return $ok ? Time::HiRes::time() - $t0 : undef;
 }
 
 sub stop_own_server {
