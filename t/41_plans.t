@@ -92,7 +92,9 @@ my @type_ops = (
 );
 my @global_ops = (
     [gf_budget_spent => "'plan-a', 'day', 'UTC'"],
-    [gf_group_stats => "'plan-s7|plan-s99999'"],
+    [gf_group_stats => "'node-x', 'plan-s7|plan-s99999'"],
+    [gf_group_open => "'plan-o7|plan-o8', '2|0', 'node-x', 'node-x'"],
+    [gf_group_open_prune => ""],
     [gf_group_record => "'plan-s42', '120.5', '0.002'"],
     [gf_webhook_claim => "20, 32"],
     [gf_webhook_prune => "2592000"],
@@ -160,6 +162,10 @@ INSERT INTO genflow_provider_limits (provider) VALUES ('plan-a'), ('plan-b') ON 
 INSERT INTO genflow_provider_stats (provider, latency_ms)
 SELECT 'plan-s' || i, i FROM generate_series(1, 100000) i ON CONFLICT DO NOTHING;
 ANALYZE genflow_provider_stats;
+INSERT INTO genflow_provider_open (provider, node, open, updated_at)
+SELECT 'plan-o' || (i % 1000), 'node-' || i, 1, now() - (i % 1000) * interval '1 ms'
+  FROM generate_series(1, 100000) i ON CONFLICT DO NOTHING;
+ANALYZE genflow_provider_open;
 INSERT INTO genflow_provider_costs (generation_id, gen_type, attempt, provider, cost, created_at)
 SELECT gen_random_uuid(), 'plan', 1, 'plan-c' || (i % 10), 0.01, now() - i * interval '1 s'
   FROM generate_series(1, 100000) i;
@@ -227,7 +233,7 @@ sub faults {
         push @bad, "Seq Scan on $rel" if $t eq 'Seq Scan'
             && ($rel eq $big || $rel eq 'genflow_webhook_outbox' || $rel eq 'genflow_line_counts'
                 || $rel eq 'genflow_provider_stats' || $rel eq 'genflow_provider_spend'
-                || $rel eq 'genflow_provider_costs');
+                || $rel eq 'genflow_provider_costs' || $rel eq 'genflow_provider_open');
         push @bad, "$t of " . join(', ', @{ $n->{'Sort Key'} // [] }) if $t =~ /Sort$/ && reads_big($n, $tbl);
     }
     return @bad;
@@ -237,7 +243,7 @@ sub check_plans {
     my ($name, $sql, $args) = @_;
     for my $mode (qw(force_generic_plan force_custom_plan)) {
         my ($out, $ok) = explain_all("SET plan_cache_mode = $mode;\nPREPARE s AS " . numbered($sql)
-                                     . ";\nEXPLAIN (FORMAT JSON) EXECUTE s($args);\n");
+                                     . ";\nEXPLAIN (FORMAT JSON) EXECUTE s" . ($args ne '' ? "($args)" : '') . ";\n");
         my $doc = $ok ? eval { $json->decode($out) } : undef;
         my @bad = $doc ? faults($doc->[0]{Plan}) : ("no plan: $out");
         (my $short = $mode) =~ s/force_(\w+)_plan/$1/;
@@ -508,6 +514,7 @@ psql("DELETE FROM genflow_turns WHERE gen_type = '$type'");
 psql("DELETE FROM genflow_webhook_outbox WHERE webhook_id LIKE 'msg_plan_%'");
 psql("DELETE FROM genflow_provider_places WHERE provider IN ('plan-a', 'plan-b')");
 psql("DELETE FROM genflow_provider_stats WHERE provider LIKE 'plan-s%'");
+psql("DELETE FROM genflow_provider_open WHERE provider LIKE 'plan-o%'");
 psql("DELETE FROM genflow_provider_costs WHERE provider LIKE 'plan-c%'");
 psql("DELETE FROM genflow_provider_spend WHERE provider LIKE 'plan-p%'");
 psql("DELETE FROM genflow_provider_limits WHERE provider IN ('plan-a', 'plan-b')");

@@ -11,6 +11,9 @@
 #  1b. @least-busy, one member limited to one call at a time: both take
 #     calls, and the limited one never has two open (its place is taken
 #     for the group's call).
+#  1c. @least-busy across nodes: node 1 keeps a member busy; node 2,
+#     which has no call of its own open, sends every call to the other
+#     member (each httpd writes its calls open every half second).
 #  2. @shuffle with weights 3 and 1: about three quarters to the first.
 #  3. @cost: the cheaper member takes every call until its budget is
 #     spent, then the other (a member without room is left out).
@@ -28,13 +31,14 @@ use LWP::UserAgent;
 use HTTP::Request;
 use Time::HiRes qw(sleep time);
 
-plan tests => 23;
+plan tests => 29;
 
 my $tmp = tempdir(CLEANUP => 1);
 chmod 0777, $tmp;
 sub write_file { open my $fh, '>', $_[0] or die $!; print $fh $_[1]; close $fh }
 
 psql("SELECT genflow_create_type_table('rt-art', 'rt_art_media')");
+psql("SELECT genflow_create_type_table('rt-site', 'rt_site_media')");
 my $run = "r$$";
 my $u = new_user('route');
 api(GET => '/api/quota', user => $u);
@@ -73,6 +77,8 @@ GenFlowProvider $run-a stability base_url=$mock{a} key_env=GENFLOW_MOCK_KEY inse
 GenFlowProvider $run-b stability base_url=$mock{b} key_env=GENFLOW_MOCK_KEY insecure_loopback=on timeout=30000 breaker=off
 GenFlowProvider $run-la stability base_url=$mock{a} key_env=GENFLOW_MOCK_KEY insecure_loopback=on timeout=30000 breaker=off max_concurrent=1
 GenFlowProvider $run-lb stability base_url=$mock{b} key_env=GENFLOW_MOCK_KEY insecure_loopback=on timeout=30000 breaker=off
+GenFlowProvider $run-da stability base_url=$mock{a} key_env=GENFLOW_MOCK_KEY insecure_loopback=on timeout=30000 breaker=off
+GenFlowProvider $run-db stability base_url=$mock{b} key_env=GENFLOW_MOCK_KEY insecure_loopback=on timeout=30000 breaker=off
 GenFlowProvider $run-s1 local
 GenFlowProvider $run-s2 local
 GenFlowProvider $run-c1 local cost=1 budget=4/day
@@ -88,6 +94,18 @@ Include "$tmp/bad.conf"
     GenFlowType rt-art
     GenFlowProviders {$run-la $run-lb}\@least-busy
     GenFlowWait 0
+</Location>
+<Location /api/rt-hold>
+    GenFlowType rt-art
+    GenFlowProviders $run-da
+    GenFlowWait 0
+</Location>
+<Location /api/rt-spare>
+    GenFlowType rt-art
+    GenFlowProviders {$run-da $run-db}\@least-busy
+</Location>
+<Location /api/health>
+    SetHandler genflow-health
 </Location>
 <Location /api/rt-shuffle>
     GenFlowType rt-art
@@ -160,6 +178,37 @@ sub share { my ($want, @p) = @_; return @p ? (grep { $_ eq $want } @p) / @p : 0 
     diag(sprintf 'least-busy: la %d (peak %d), lb %d', $by{"$run-la"} // 0, $peak_a, $by{"$run-lb"} // 0);
     ok(($by{"$run-la"} // 0) >= 1 && ($by{"$run-lb"} // 0) >= 3, 'both members took calls, the unlimited one most');
     ok($peak_a == 1, "the member of max_concurrent=1 never had two calls open (peak $peak_a): its place was taken for the group's call");
+}
+
+# ---- 1c. @least-busy across nodes ----------------------------------------------------
+{
+    latency('a', 10000);
+    latency('b', 100);
+    # Node 1 keeps da busy with three calls of a chain that names it alone.
+    generate('rt-hold', "hold $_") for 1 .. 3;
+    ok(wait_for(sub { (json_of(LWP::UserAgent->new(timeout => 10)->get("$mock{a}/_stats")) // {})->{open} == 3 }, 15),
+       'node 1 has three calls open to da');
+    ok(wait_for(sub { psql("SELECT string_agg(open::text, ',') FROM genflow_provider_open "
+                           . "WHERE provider = '$run-da' AND updated_at > now() - interval '3 seconds'") eq '3' }, 5),
+       'and wrote them for the other nodes (one row: da, 3)');
+    # Node 2 starts now (so it claimed none of them), with a type node 1
+    # does not mount: its own engine makes every choice.
+    my ($dir2, $base2) = start_own_server("GenFlowWorkers 2\n$common" . <<"SITE");
+<Location /api/rt-site>
+    GenFlowType rt-site
+    GenFlowProviders {$run-da $run-db}\@least-busy
+    GenFlowWait 30
+</Location>
+SITE
+    ok(defined own_listening($base2, $u), 'node 2 listens');
+    my @p = map { (json_of(own_api($base2, POST => '/api/rt-site/generate', user => $u,
+                                   body => { prompt => "site $_" })) // {})->{provider} // '?' } 1 .. 6;
+    diag('least-busy on node 2, while node 1 keeps da busy: ' . join(' ', map { s/^\Q$run-\E//r } @p));
+    is(join(',', @p), join(',', ("$run-db") x 6), 'node 2 sent every call to db, the member node 1 does not keep busy');
+    ok(wait_for(sub { psql("SELECT count(*) FROM genflow_provider_open WHERE provider = '$run-da'") == 0 }, 20),
+       "when node 1's calls to da ended, its row went");
+    unlike(crash_report($dir2), qr/\S/, 'node 2: no child crashed');
+    stop_own_server($dir2);
 }
 
 # ---- 2. @shuffle, weights 3 : 1 ---------------------------------------------------------

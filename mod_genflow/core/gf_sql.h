@@ -165,6 +165,8 @@ typedef enum {
 #define GF_SQL_GROUP_STATS     "gf_group_stats"
 #define GF_SQL_PLACE_TAKE      "gf_place_take"
 #define GF_SQL_GROUP_RECORD    "gf_group_record"
+#define GF_SQL_GROUP_OPEN      "gf_group_open"
+#define GF_SQL_GROUP_OPEN_PRUNE "gf_group_open_prune"
 #define GF_SQL_WEBHOOK_CLAIM   "gf_webhook_claim"
 #define GF_SQL_WEBHOOK_DONE    "gf_webhook_done"
 #define GF_SQL_WEBHOOK_RETRY   "gf_webhook_retry"

@@ -160,11 +160,37 @@ static const char BUDGET_SPENT_SQL[] =
     " FROM args a LEFT JOIN genflow_provider_spend s"
     "  ON s.provider = a.provider AND s.period_start = a.start";
 
-/* args: a group's members' names, '|'-separated. Their measures
- * (sql/044), each row by its key: provider, latency (ms), cost or NULL. */
+/* args: a group's members' names, '|'-separated; this httpd's node.
+ * Their measures (sql/044), each member's rows by their keys: provider,
+ * latency (ms) or NULL, cost or NULL, and the calls the other nodes have
+ * open to it (their rows of the last 3 s: a node that died stops
+ * counting). */
 static const char GROUP_STATS_SQL[] =
-    "SELECT s.provider, s.latency_ms::text, s.cost::text FROM genflow_provider_stats s"
-    " WHERE s.provider = ANY(string_to_array(%s, '|'))";
+    "SELECT m.provider, s.latency_ms::text, s.cost::text,"
+    "  (SELECT COALESCE(sum(o.open), 0) FROM genflow_provider_open o"
+    "    WHERE o.provider = m.provider AND o.node <> %s"
+    "    AND o.updated_at > now() - interval '3 seconds')::text"
+    " FROM unnest(string_to_array(%s, '|')) AS m(provider)"
+    " LEFT JOIN genflow_provider_stats s ON s.provider = m.provider";
+
+/* args: this httpd's node; members' names and their calls open from it,
+ * each '|'-separated in the same order. Each member's row by its key:
+ * written while it has calls open, deleted when it has none. */
+static const char GROUP_OPEN_SQL[] =
+    "WITH u AS (SELECT a.provider, a.open::bigint AS open"
+    "   FROM unnest(string_to_array(%s, '|'), string_to_array(%s, '|')) AS a(provider, open)),"
+    " gone AS (DELETE FROM genflow_provider_open o USING u"
+    "   WHERE o.provider = u.provider AND o.node = %s AND u.open = 0 RETURNING 1)"
+    " INSERT INTO genflow_provider_open AS o (provider, node, open)"
+    " SELECT u.provider, %s, u.open FROM u WHERE u.open > 0"
+    " ON CONFLICT (provider, node) DO UPDATE SET open = EXCLUDED.open, updated_at = now()";
+
+/* The rows of nodes that stopped writing a minute ago (they died with
+ * calls open), by the index on updated_at; how many. */
+static const char GROUP_OPEN_PRUNE_SQL[] =
+    "WITH gone AS (DELETE FROM genflow_provider_open"
+    "  WHERE updated_at < now() - interval '1 minute' RETURNING 1)"
+    " SELECT count(*)::text FROM gone";
 
 /* args: provider, call time (ms), what the picture cost (0: not known).
  * One more completed generation of a group's member into its running
@@ -385,6 +411,8 @@ void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
     gf_sql_add(stmts, GF_SQL_BUDGET_SPENT, BUDGET_SPENT_SQL, 1);
     gf_sql_add(stmts, GF_SQL_GROUP_STATS, GROUP_STATS_SQL, 1);
     gf_sql_add(stmts, GF_SQL_GROUP_RECORD, GROUP_RECORD_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_GROUP_OPEN, GROUP_OPEN_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_GROUP_OPEN_PRUNE, GROUP_OPEN_PRUNE_SQL, 1);
     gf_sql_add(stmts, GF_SQL_WEBHOOK_CLAIM, WEBHOOK_CLAIM_SQL, 0);
     gf_sql_add(stmts, GF_SQL_WEBHOOK_DONE, WEBHOOK_DONE_SQL, 1);
     gf_sql_add(stmts, GF_SQL_WEBHOOK_RETRY, WEBHOOK_RETRY_SQL, 1);

@@ -292,6 +292,7 @@ typedef enum {
     GF_DUTY_SWEEP,      /* expiry, retention, webhooks, uploads: every 2 s */
     GF_DUTY_TIDY,       /* what ages by the hour: strays, orphans, old turns */
     GF_DUTY_LOOK,       /* a round for work due by time: every 500 ms */
+    GF_DUTY_OPEN,       /* this httpd's calls open to groups' members, for the other nodes */
     GF_DUTIES
 } gf_duty_t;
 /* 1: the caller does duty now (its time had come and no other child took

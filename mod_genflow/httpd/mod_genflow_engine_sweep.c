@@ -184,6 +184,14 @@ void gf_engine_sweep_global(server_rec *s, apr_pool_t *p)
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(1422)
                      "folded %s shard rows of the lines' counts", n);
     }
+    /* Rows of calls open that a node stopped writing (it died with calls
+     * open): a reader no longer counts them after 3 s. */
+    if (gf_db_pselect(s, p, dbd, GF_SQL_GROUP_OPEN_PRUNE, &rows, 0) == GF_DB_OK
+        && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GF_LOGNO(4902)
+                     "pruned %s rows of calls open that their nodes stopped writing",
+                     rows->rows[0][0]);
+    }
     /* Idempotency records are replayed for 24 h. */
     if (gf_db_pselect(s, p, dbd, GF_SQL_IDEM_PRUNE, &rows, 1, "86400") == GF_DB_OK
         && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {

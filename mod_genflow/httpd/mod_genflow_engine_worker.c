@@ -38,6 +38,7 @@
 #include "httpd/mod_genflow_limits.h"
 #include "httpd/mod_genflow_metrics.h"
 #include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_router.h"
 #include "httpd/mod_genflow_servers.h"
 #include "httpd/mod_genflow_site.h"
 #include "net/gf_abort.h"
@@ -50,6 +51,7 @@
 #define TROUBLE_WAIT     apr_time_from_sec(1)
 #define SWEEP_INTERVAL   apr_time_from_sec(2)
 #define TIDY_INTERVAL    apr_time_from_sec(10)
+#define OPEN_INTERVAL    apr_time_from_msec(500)     /* calls open, for the other nodes */
 #define ROUND_CLAIMS     64     /* claims in one round of a worker */
 #define EXIT_GRACE       apr_time_from_sec(3)   
 
@@ -322,16 +324,36 @@ static void ensure_places(apr_pool_t *pool)
     gf_engine_wake_all(1);
 }
 
+/* This httpd's calls open to the members of groups, written for the
+ * other nodes' least-busy choices (mod_genflow_router.c), into every
+ * database. */
+static void publish_open(apr_pool_t *pool)
+{
+    gf_engine_t *W = gf_engine();
+    int i, j;
+    for (j = 0; j < W->databases->nelts && !W->stopping; j++) {
+        gf_database_t *e = APR_ARRAY_IDX(W->databases, j, gf_database_t *);
+        server_rec **servers = apr_palloc(pool, sizeof(server_rec *) * (e->servers->nelts + 1));
+        for (i = 0; i < e->servers->nelts; i++) {
+            servers[i] = APR_ARRAY_IDX(e->servers, i, gf_server_t *)->s;
+        }
+        if (e->servers->nelts) gf_router_publish(servers, e->servers->nelts, pool);
+        apr_pool_clear(pool);
+    }
+}
+
 /* Worker 0's sweeps, when their time has come and no other child of the
  * httpd took them (mod_genflow_engine_duty.c); a child's first sweep is
  * whole, its providers' places made first. The next time to ask. */
 static apr_time_t sweep_if_due(apr_pool_t *pool, const char *owner, int *first)
 {
     gf_engine_t *W = gf_engine();
-    apr_time_t next_sweep, next_tidy;
+    apr_time_t next_sweep, next_tidy, next_open;
     int sweep = gf_engine_duty_take(GF_DUTY_SWEEP, SWEEP_INTERVAL, &next_sweep) || *first;
     int tidy = gf_engine_duty_take(GF_DUTY_TIDY, TIDY_INTERVAL, &next_tidy) || *first;
     int j;
+    if (gf_engine_duty_take(GF_DUTY_OPEN, OPEN_INTERVAL, &next_open)) publish_open(pool);
+    if (next_open < next_tidy) next_tidy = next_open;
     if (*first) ensure_places(pool);
     if (sweep) gf_metrics_engine(gf_metrics(), GF_ENGINE_SWEEP);
     if (sweep || tidy) {

@@ -67,7 +67,7 @@
 #define SHM_KEY "mod_genflow_limits_shm"
 #define MUTEX_KEY "mod_genflow_limits_mutex"
 #define MUTEX_TYPE "genflow-limits"
-#define LIM_MAGIC 0x67666c696d697434ULL   /* "gflimit4" */
+#define LIM_MAGIC 0x67666c696d697435ULL   /* "gflimit5" */
 #define NSLOTS 64
 #define REAP_EVERY apr_time_from_sec(1)
 /* How long a claim's "full" keeps the children from asking again (per
@@ -88,6 +88,7 @@ typedef struct {
                                   * (gf_limit_call_average; 0: none yet) */
     volatile apr_uint32_t job_ms;  /* and its jobs, submission to completion */
     volatile apr_uint32_t calls_open; /* its calls from this node open now */
+    volatile apr_uint32_t calls_told; /* calls_open as last written for the other nodes */
 } slot_t;
 
 
@@ -730,6 +731,18 @@ int gf_limits_calls_open(const gf_provider_t *prov)
 {
     slot_t *slot = slot_of(prov);
     return slot ? (int)apr_atomic_read32(&slot->calls_open) : 0;
+}
+
+int gf_limits_calls_told(const gf_provider_t *prov)
+{
+    slot_t *slot = slot_of(prov);
+    return slot ? (int)apr_atomic_read32(&slot->calls_told) : 0;
+}
+
+void gf_limits_calls_tell(const gf_provider_t *prov, int open)
+{
+    slot_t *slot = slot_of(prov);
+    if (slot) apr_atomic_set32(&slot->calls_told, (apr_uint32_t)(open > 0 ? open : 0));
 }
 
 void gf_limits_call_took(const gf_provider_t *prov, apr_interval_time_t took)

@@ -139,6 +139,12 @@ json_object *gf_limits_health(request_rec *r, const gf_provider_t *prov);
 void gf_limits_call_begin(const gf_provider_t *prov);
 void gf_limits_call_end(const gf_provider_t *prov);
 int gf_limits_calls_open(const gf_provider_t *prov);
+/* The count of prov's calls open that this httpd last wrote for the
+ * other nodes (the router's rows, mod_genflow_router.c), kept with the
+ * count so that whichever child writes next knows it; and its update
+ * after a write. */
+int gf_limits_calls_told(const gf_provider_t *prov);
+void gf_limits_calls_tell(const gf_provider_t *prov, int open);
 /* A call of prov from this node took that long (its running average, in
  * this httpd's shared memory), and that average (0: no call yet): what a
  * queued generation's estimatedStartAt is made of (gf_limit_wait). */

@@ -8,13 +8,18 @@
  *     limits are not known to be full (gf_limits_may_wake);
  *   - its recent call time and cost per picture: running averages kept in
  *     PostgreSQL for every node (sql/044), read for the whole group by
- *     their keys and kept in this child for a second, so every node
- *     chooses from the same numbers within a second; cost= where set;
- *   - its calls open now from this httpd (gf_limits_calls_open).
- * The rule is core's (gf_router_pick).
+ *     their keys and kept in this child for half a second; cost= where
+ *     set;
+ *   - its calls open now: this httpd's (gf_limits_calls_open, live) and
+ *     the other nodes', which each httpd writes every half second
+ *     (gf_router_publish) and the group's read sums;
+ * so every node chooses from the same numbers within a second. The rule
+ * is core's (gf_router_pick).
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <apr_network_io.h>
 #include <apr_strings.h>
 #include <apr_general.h>
 #include <apr_thread_mutex.h>
@@ -29,29 +34,44 @@
 #include "core/gf_sql.h"
 #include "net/gf_loop.h"
 
-/* How long a child keeps a group's measures before it reads them again. */
-#define MEASURES_FOR apr_time_from_sec(1)
+/* How long a child keeps a group's measures before it reads them again:
+ * with the other nodes' calls written every half second, a choice sees
+ * them within a second. */
+#define MEASURES_FOR apr_time_from_msec(500)
 #define CACHED_GROUPS 32
+/* The most members one httpd writes calls open for (the limits' slots). */
+#define PUBLISHED_MAX 64
 
 typedef struct {
     char key[1200];              /* the group's text; "" free */
     apr_time_t read_at;
     double latency[GF_GROUP_MEMBERS_MAX], cost[GF_GROUP_MEMBERS_MAX];
+    int others[GF_GROUP_MEMBERS_MAX];  /* calls the other nodes have open */
 } measures_t;
 
 /* This child's copies of its groups' measures (made at child_init). The
- * engine's threads share them; one lock, held for a copy only. */
+ * engine's threads share them; one lock, held for a copy only. node: this
+ * httpd's name in the rows of calls open, "host:pid" of its parent
+ * process, which outlives the children and graceful restarts as the
+ * shared counters do. */
 static struct {
     apr_thread_mutex_t *lock;
     measures_t groups[CACHED_GROUPS];
+    char node[APRMAXHOSTLEN + 32];
 } cache;
 
 void gf_router_child_init(apr_pool_t *pchild)
 {
+    char host[APRMAXHOSTLEN + 1];
+
     memset(&cache, 0, sizeof(cache));
     if (apr_thread_mutex_create(&cache.lock, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS) {
         cache.lock = NULL;   /* no copies kept: each choice reads the database */
     }
+    if (apr_gethostname(host, sizeof(host), pchild) != APR_SUCCESS) {
+        apr_cpystrn(host, "localhost", sizeof(host));
+    }
+    apr_snprintf(cache.node, sizeof(cache.node), "%s:%ld", host, (long)getppid());
 }
 
 static apr_thread_mutex_t *cache_lock(void)
@@ -70,7 +90,7 @@ typedef struct {
 static void stats_now(void *baton)
 {
     stats_read_t *x = baton;
-    const char *names = NULL, *args[1];
+    const char *names = NULL, *args[2];
     gf_db_rows_t *rows = NULL;
     int i, j;
 
@@ -78,21 +98,23 @@ static void stats_now(void *baton)
         const char *n = APR_ARRAY_IDX(x->entry->members, i, gf_chain_member_t).provider;
         names = names ? apr_pstrcat(x->p, names, "|", n, NULL) : n;
     }
-    args[0] = names;
-    if (gf_db_select_once(x->s, x->p, GF_SQL_GROUP_STATS, &rows, 1, args) != GF_DB_OK) return;
+    args[0] = cache.node;
+    args[1] = names;
+    if (gf_db_select_once(x->s, x->p, GF_SQL_GROUP_STATS, &rows, 2, args) != GF_DB_OK) return;
     x->ok = 1;
     for (j = 0; j < rows->nrows; j++) {
-        for (i = 0; i < x->entry->members->nelts; i++) {
+        for (i = 0; i < x->entry->members->nelts && i < GF_GROUP_MEMBERS_MAX; i++) {
             if (strcmp(rows->rows[j][0],
                        APR_ARRAY_IDX(x->entry->members, i, gf_chain_member_t).provider)) continue;
-            x->out->latency[i] = strtod(rows->rows[j][1], NULL);
+            x->out->latency[i] = rows->rows[j][1] ? strtod(rows->rows[j][1], NULL) : -1;
             x->out->cost[i] = rows->rows[j][2] ? strtod(rows->rows[j][2], NULL) : -1;
+            x->out->others[i] = rows->rows[j][3] ? atoi(rows->rows[j][3]) : 0;
         }
     }
 }
 
-/* entry's measures (latency, cost: -1 where none), from this child's copy
- * when it is less than a second old. */
+/* entry's measures (latency, cost: -1 where none; the other nodes' calls
+ * open), from this child's copy when it is less than MEASURES_FOR old. */
 static void measures_of(server_rec *s, apr_pool_t *p, const gf_chain_entry_t *entry,
                         measures_t *m)
 {
@@ -101,7 +123,10 @@ static void measures_of(server_rec *s, apr_pool_t *p, const gf_chain_entry_t *en
     stats_read_t x;
     int i, slot = -1, oldest = 0;
 
-    for (i = 0; i < GF_GROUP_MEMBERS_MAX; i++) m->latency[i] = m->cost[i] = -1;
+    for (i = 0; i < GF_GROUP_MEMBERS_MAX; i++) {
+        m->latency[i] = m->cost[i] = -1;
+        m->others[i] = 0;
+    }
     if (lock && apr_thread_mutex_lock(lock) == APR_SUCCESS) {
         for (i = 0; i < CACHED_GROUPS; i++) {
             if (!strcmp(cache.groups[i].key, entry->text)) {
@@ -163,7 +188,7 @@ const gf_provider_t *gf_router_choose(server_rec *s, apr_pool_t *p, const gf_cha
         m[i].latency_ms = ms.latency[i];
         m[i].cost = provs[i] && provs[i]->cost_per_call > 0 ? provs[i]->cost_per_call : ms.cost[i];
         if (!provs[i]) continue;
-        m[i].busy = gf_limits_calls_open(provs[i]);
+        m[i].busy = gf_limits_calls_open(provs[i]) + ms.others[i];
         m[i].available = gf_breaker_closed(provs[i]) && gf_limits_may_wake(provs[i])
                          && gf_budgets_room(s, p, provs[i]) != 0;
     }
@@ -207,4 +232,75 @@ void gf_router_record(server_rec *s, apr_pool_t *p, const gf_provider_t *prov,
     x.args[1] = apr_psprintf(p, "%.3f", (double)took / 1000.0);
     x.args[2] = apr_psprintf(p, "%.6f", cost > 0 ? cost : 0.0);
     gf_loop_blocking(record_now, &x);
+}
+
+/* ---- this httpd's calls open, for the other nodes -------------------------- */
+
+typedef struct {
+    const char *name;
+    int open, changed;
+    const gf_provider_t *provs[4];   /* the instances counted (one per server that declares it) */
+    int opens[4];                    /* and their counts, as written */
+    int nprovs;
+} told_t;
+
+/* prov's count into its member's line of out (one line per name: the
+ * instances of a name in several servers are summed, each counted once). */
+static void count_in(told_t *out, int *n, const gf_provider_t *prov)
+{
+    int i, j, open = gf_limits_calls_open(prov);
+    for (i = 0; i < *n && strcmp(out[i].name, prov->name); i++) ;
+    if (i == *n) {
+        if (*n == PUBLISHED_MAX) return;
+        memset(&out[i], 0, sizeof(out[i]));
+        out[i].name = prov->name;
+        (*n)++;
+    }
+    for (j = 0; j < out[i].nprovs; j++) {
+        if (out[i].provs[j] == prov || out[i].provs[j]->limit_slot == prov->limit_slot) return;
+    }
+    if (out[i].nprovs == (int)(sizeof(out[i].provs) / sizeof(out[i].provs[0]))) return;
+    out[i].opens[out[i].nprovs] = open;
+    out[i].provs[out[i].nprovs++] = prov;
+    out[i].open += open;
+    if (open != gf_limits_calls_told(prov)) out[i].changed = 1;
+}
+
+int gf_router_publish(server_rec *const *servers, int nservers, apr_pool_t *p)
+{
+    told_t told[PUBLISHED_MAX];
+    const char *names = NULL, *opens = NULL, *args[4];
+    gf_db_rows_t *rows;
+    int n = 0, i, j, any = 0;
+
+    for (i = 0; i < nservers; i++) {
+        apr_hash_index_t *hi;
+        for (hi = apr_hash_first(p, gf_server_conf(servers[i])->providers); hi;
+             hi = apr_hash_next(hi)) {
+            const gf_provider_t *prov = apr_hash_this_val(hi);
+            if (prov->grouped) count_in(told, &n, prov);
+        }
+    }
+    /* A member with calls open is written each time (its row stays
+     * fresh); one whose calls ended, once (its row goes). */
+    for (i = 0; i < n; i++) {
+        if (!told[i].open && !told[i].changed) continue;
+        names = names ? apr_pstrcat(p, names, "|", told[i].name, NULL) : told[i].name;
+        opens = opens ? apr_pstrcat(p, opens, "|", apr_itoa(p, told[i].open), NULL)
+                      : apr_itoa(p, told[i].open);
+        any = 1;
+    }
+    if (!any) return 0;
+    args[0] = names;
+    args[1] = opens;
+    args[2] = args[3] = cache.node;
+    if (gf_db_select_once(servers[0], p, GF_SQL_GROUP_OPEN, &rows, 4, args) != GF_DB_OK) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < told[i].nprovs; j++) {
+            gf_limits_calls_tell(told[i].provs[j], told[i].opens[j]);
+        }
+    }
+    return 1;
 }

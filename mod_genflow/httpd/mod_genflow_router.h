@@ -22,5 +22,13 @@ const gf_provider_t *gf_router_choose(server_rec *s, apr_pool_t *p, const gf_cha
  * cost into the site's running averages (sql/044). */
 void gf_router_record(server_rec *s, apr_pool_t *p, const gf_provider_t *prov,
                       apr_interval_time_t took, double cost);
+/* This httpd's calls open to each member of a group (the counts every
+ * child shares, gf_limits_calls_open), written for the other nodes'
+ * least-busy choices: the members with calls open, and those whose calls
+ * ended since the last write, in one statement on servers[0]'s database
+ * (a worker's duty every half second, one child of the httpd at a time).
+ * servers: those of that database. 1 written, 0 nothing to write, -1 the
+ * database did not answer (written again next time). */
+int gf_router_publish(server_rec *const *servers, int nservers, apr_pool_t *p);
 
 #endif
