@@ -18,6 +18,13 @@
 #  3. @cost: the cheaper member takes every call until its budget is
 #     spent, then the other (a member without room is left out).
 #  4. A group written in an Included file, under a parent <Location>.
+#  4b. The layouts sites write, each with a group of its own: in a
+#     parent <Location> with the authentication, in a <LocationMatch>, in
+#     a virtual host's own block, at the server's level. In each, a
+#     generation starts within a second of its create (the engine watches
+#     the group's line wherever the chain is written, not at the sweep's
+#     10 s tick) at a member of that group, and no row is claimed by the
+#     sweep's stray claims.
 #  5. Bad groups and undeclared members stop apache2 -t.
 use strict;
 use warnings FATAL => 'all';
@@ -30,8 +37,9 @@ use IPC::Open2;
 use LWP::UserAgent;
 use HTTP::Request;
 use Time::HiRes qw(sleep time);
+use Time::Local qw(timegm);
 
-plan tests => 29;
+plan tests => 38;
 
 my $tmp = tempdir(CLEANUP => 1);
 chmod 0777, $tmp;
@@ -70,6 +78,51 @@ write_file("$tmp/routing.conf", <<"INC");
 </Location>
 INC
 write_file("$tmp/bad.conf", '');
+my $htpasswd = Apache::Test::vars('t_conf') . '/htpasswd';
+my $vport = free_port();
+my @layouts = qw(par rx vh srv);
+my %policy = (par => 'shuffle', rx => 'latency', vh => 'cost', srv => 'least-busy');
+my $layout_members = join '', map { "GenFlowProvider $run-$_-1 local latency=200\nGenFlowProvider $run-$_-2 local latency=200\n" } @layouts;
+my $layouts = <<"LAYOUTS";
+GenFlowProviders {$run-srv-1 $run-srv-2}\@least-busy
+<Location /api/rt-srv>
+    GenFlowType rt-art
+    GenFlowWait 0
+</Location>
+<Location /gen>
+    AuthType Basic
+    AuthName "genflow tests"
+    AuthBasicProvider file
+    AuthUserFile "$htpasswd"
+    Require valid-user
+    GenFlowProviders {$run-par-1 $run-par-2}\@shuffle
+</Location>
+<Location /gen/rt-par>
+    GenFlowType rt-art
+    GenFlowWait 0
+</Location>
+<Location /api/rt-rx>
+    GenFlowType rt-art
+    GenFlowWait 0
+</Location>
+<LocationMatch "^/api/rt-rx/(create|generate|retry)">
+    GenFlowProviders {$run-rx-1 $run-rx-2}\@latency
+</LocationMatch>
+<Location /api/rt-vh>
+    GenFlowType rt-art
+    GenFlowWait 0
+</Location>
+Listen 127.0.0.1:$vport
+<VirtualHost 127.0.0.1:$vport>
+    ServerName routing-vhost.test
+    <Location /api/rt-vh>
+        GenFlowProviders {$run-vh-1 $run-vh-2}\@cost
+    </Location>
+</VirtualHost>
+<Location /api/metrics>
+    SetHandler genflow-metrics
+</Location>
+LAYOUTS
 my $common = <<"CONF";
 GenFlowDailyLimit 0
 GenFlowMaxActive 0
@@ -118,7 +171,7 @@ Include "$tmp/bad.conf"
     GenFlowWait 30
 </Location>
 CONF
-my ($dir, $base) = start_own_server("GenFlowWorkers 4\n$common");
+my ($dir, $base) = start_own_server("GenFlowWorkers 4\n$common$layout_members$layouts");
 
 sub generate {
     my ($path, $prompt) = @_;
@@ -234,6 +287,42 @@ SITE
     my $row = psql("SELECT cur_provider || ' ' || chain FROM rt_art_media WHERE prompt LIKE '%inc 1' LIMIT 1");
     like($row, qr/^(group\.[0-9a-f]{10}) \1:\{\Q$run-c1|$run-c2\E\}\@shuffle$/,
          "its rows waited under the group's key, their chain keeps the group ($row)");
+}
+
+# ---- 4b. the layouts sites write ------------------------------------------------------
+{
+    my %url = map { $_ => $base } @layouts;
+    $url{vh} = "http://127.0.0.1:$vport";
+    my %path = map { $_ => "/api/rt-$_" } @layouts;
+    $path{par} = '/gen/rt-par';
+    my $soon = $ENV{GENFLOW_SANITIZE_HTTPD} ? 2.5 : 1;
+    sub secs {
+        return undef unless defined $_[0] && $_[0] =~ /^(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)(\.\d+)?Z$/;
+        return timegm($6, $5, $4, $3, $2 - 1, $1) + ($7 // 0);
+    }
+    my %ids;
+    for my $l (@layouts) {
+        $ids{$l} = [ map { (json_of(own_api($url{$l}, POST => "$path{$l}/generate", user => $u,
+                                            body => { prompt => "layout $l $_" })) // {})->{generationId} // 'none' } 1 .. 2 ];
+    }
+    for my $l (@layouts) {
+        my @st;
+        for my $id (@{ $ids{$l} }) {
+            my $st = {};
+            wait_for(sub { $st = json_of(own_api($url{$l}, GET => "$path{$l}/status/$id", user => $u)) // {};
+                           ($st->{status} // '') =~ /^(completed|failed|cancelled)$/ }, 20);
+            push @st, $st;
+        }
+        my @late = grep { !defined $_->{startedAt} || secs($_->{startedAt}) - (secs($_->{createdAt}) // 0) > $soon } @st;
+        is(scalar(@late), 0, "$l ($policy{$l}): both started within $soon s of their create")
+            or diag(join ' ', map { ($_->{status} // '?') . ' ' . ($_->{createdAt} // '?') . ' -> ' . ($_->{startedAt} // 'none') } @st);
+        is(scalar(grep { ($_->{status} // '') eq 'completed' && ($_->{provider} // '') =~ /^\Q$run-$l-\E[12]$/ } @st), 2,
+           "$l: both completed at a member of the layout's group")
+            or diag(join ' ', map { ($_->{status} // '?') . ' ' . ($_->{provider} // '?') } @st);
+    }
+    my $m = own_api($base, GET => '/api/metrics', user => $u)->decoded_content;
+    is($m =~ /^genflow_engine_events_total\{event="stray"\} (\d+)/m ? $1 : -1, 0,
+       'no row claimed by the sweep\'s stray claims (genflow_engine_events_total{event="stray"})');
 }
 
 # ---- 5. bad groups stop apache2 -t ---------------------------------------------------

@@ -55,14 +55,24 @@ static gf_dir_conf_t *genflow_of(ap_conf_vector_t *v)
     return v ? ap_get_module_config(v, &genflow_module) : NULL;
 }
 
+/* What a name of a chains' set is: a queue of rows (a provider, a
+ * group's key), or a group's member too, whose measures are kept
+ * (gf_site_chains marks it grouped). A member stays one. */
+static const char NAMED[] = "named", MEMBER[] = "member";
+
+static void name_in(apr_hash_t *set, const char *name, const char *kind)
+{
+    if (kind != MEMBER && apr_hash_get(set, name, APR_HASH_KEY_STRING)) return;
+    apr_hash_set(set, name, APR_HASH_KEY_STRING, kind);
+}
+
 /* chain's providers into set; no chain is the built-in local. A group
- * adds its key (its rows' queue), its members, and each member once more
- * as "\nNAME", which gf_site_chains turns into the member's grouped mark. */
+ * adds its key (its rows' queue) and its members. */
 static void add_chain(apr_hash_t *set, const apr_array_header_t *chain)
 {
     int j;
     if (!chain) {
-        apr_hash_set(set, "local", APR_HASH_KEY_STRING, "local");
+        name_in(set, "local", NAMED);
         return;
     }
     for (j = 0; j < chain->nelts; j++) {
@@ -70,12 +80,9 @@ static void add_chain(apr_hash_t *set, const apr_array_header_t *chain)
         int k;
         /* A group's rows wait under its key; its members must be declared
          * (and their places freed are watched like any provider's). */
-        apr_hash_set(set, e->provider, APR_HASH_KEY_STRING, e->provider);
+        name_in(set, e->provider, NAMED);
         for (k = 0; e->members && k < e->members->nelts; k++) {
-            const char *name = APR_ARRAY_IDX(e->members, k, gf_chain_member_t).provider;
-            apr_hash_set(set, name, APR_HASH_KEY_STRING, name);
-            apr_hash_set(set, apr_pstrcat(apr_hash_pool_get(set), "\n", name, NULL),
-                         APR_HASH_KEY_STRING, "");
+            name_in(set, APR_ARRAY_IDX(e->members, k, gf_chain_member_t).provider, MEMBER);
         }
     }
 }
@@ -165,9 +172,8 @@ static void mount_chains(apr_pool_t *p, server_rec *sp, ap_conf_vector_t *mount,
     if (!t->providers) t->providers = apr_hash_make(sp->process->pconf);
     for (hi = apr_hash_first(p, set); hi; hi = apr_hash_next(hi)) {
         const char *name = apr_pstrdup(sp->process->pconf, apr_hash_this_key(hi));
-        /* "\nNAME" marks a group's member for the server, not a queue. */
-        if (name[0] != '\n') apr_hash_set(t->providers, name, APR_HASH_KEY_STRING, name);
-        apr_hash_set(server_set, name, APR_HASH_KEY_STRING, name);
+        apr_hash_set(t->providers, name, APR_HASH_KEY_STRING, name);
+        name_in(server_set, name, apr_hash_this_val(hi));
     }
 }
 
@@ -241,12 +247,10 @@ int gf_site_chains(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, int quie
             const char *name = apr_hash_this_key(hi);
             const ap_directive_t *d;
             gf_provider_t *member;
-            if (name[0] == '\n') {
-                /* "\nNAME": NAME is a group's member: its measures are kept. */
-                if ((member = apr_hash_get(sc->providers, name + 1, APR_HASH_KEY_STRING))) {
-                    member->grouped = 1;
-                }
-                continue;
+            /* A group's member: its measures are kept. */
+            if (apr_hash_this_val(hi) == MEMBER
+                && (member = apr_hash_get(sc->providers, name, APR_HASH_KEY_STRING))) {
+                member->grouped = 1;
             }
             apr_hash_set(st->named, apr_pstrdup(pconf, name), APR_HASH_KEY_STRING, "");
             if (!strncmp(name, GF_GROUP_KEY_PREFIX, sizeof(GF_GROUP_KEY_PREFIX) - 1)
