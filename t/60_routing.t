@@ -9,11 +9,16 @@
 #     of the slowed one and a second).
 #     A second node that made no call chooses the same from its first.
 #  1b. @least-busy, one member limited to one call at a time: both take
-#     calls, and the limited one never has two open (its place is taken
-#     for the group's call).
+#     calls, the limited one never has two open (its place is taken for
+#     the group's call), and each generation is done within 0.7 s of its
+#     1.5 s call: a row whose chosen member turned out full (its place
+#     taken a moment before) chooses again at once, not a second later.
 #  1c. @least-busy across nodes: node 1 keeps a member busy; node 2,
 #     which has no call of its own open, sends every call to the other
 #     member (each httpd writes its calls open every half second).
+#  1d. A member without room (its one place held by a call of a chain
+#     that names it alone, whose claims find it full): each generation of
+#     the group starts at once at the other member.
 #  2. @shuffle with weights 3 and 1: about three quarters to the first.
 #  3. @cost: the cheaper member takes every call until its budget is
 #     spent, then the other (a member without room is left out).
@@ -39,7 +44,7 @@ use HTTP::Request;
 use Time::HiRes qw(sleep time);
 use Time::Local qw(timegm);
 
-plan tests => 38;
+plan tests => 42;
 
 my $tmp = tempdir(CLEANUP => 1);
 chmod 0777, $tmp;
@@ -84,6 +89,18 @@ my @layouts = qw(par rx vh srv);
 my %policy = (par => 'shuffle', rx => 'latency', vh => 'cost', srv => 'least-busy');
 my $layout_members = join '', map { "GenFlowProvider $run-$_-1 local latency=200\nGenFlowProvider $run-$_-2 local latency=200\n" } @layouts;
 my $layouts = <<"LAYOUTS";
+GenFlowProvider $run-gl1 local latency=6000 max_concurrent=1
+GenFlowProvider $run-gl2 local
+<Location /api/rt-gl-hold>
+    GenFlowType rt-art
+    GenFlowProviders $run-gl1
+    GenFlowWait 0
+</Location>
+<Location /api/rt-gfull>
+    GenFlowType rt-art
+    GenFlowProviders {$run-gl1 $run-gl2}\@shuffle
+    GenFlowWait 30
+</Location>
 GenFlowProviders {$run-srv-1 $run-srv-2}\@least-busy
 <Location /api/rt-srv>
     GenFlowType rt-art
@@ -183,6 +200,10 @@ sub providers_of {
     return map { generate($path, "$tag $_")->{provider} // '?' } 1 .. $n;
 }
 sub share { my ($want, @p) = @_; return @p ? (grep { $_ eq $want } @p) / @p : 0 }
+sub secs {
+    return undef unless defined $_[0] && $_[0] =~ /^(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)(\.\d+)?Z$/;
+    return timegm($6, $5, $4, $3, $2 - 1, $1) + ($7 // 0);
+}
 
 # ---- 1. @latency ------------------------------------------------------------------
 {
@@ -231,6 +252,13 @@ sub share { my ($want, @p) = @_; return @p ? (grep { $_ eq $want } @p) / @p : 0 
     diag(sprintf 'least-busy: la %d (peak %d), lb %d', $by{"$run-la"} // 0, $peak_a, $by{"$run-lb"} // 0);
     ok(($by{"$run-la"} // 0) >= 1 && ($by{"$run-lb"} // 0) >= 3, 'both members took calls, the unlimited one most');
     ok($peak_a == 1, "the member of max_concurrent=1 never had two calls open (peak $peak_a): its place was taken for the group's call");
+    # The calls take 1.5 s: a generation deferred a second (its member
+    # full, the row back in the queue) ends 2.5 s or more after its create.
+    my @took = map { my $st = json_of(own_api($base, GET => "/api/rt-busy/status/$_", user => $u)) // {};
+                     (secs($st->{finishedAt}) // 1e12) - (secs($st->{createdAt}) // 0) } @ids;
+    diag('least-busy: done after ' . join(' ', map { sprintf '%.2f', $_ } @took) . ' s (1.5 s calls)');
+    my $within = $ENV{GENFLOW_SANITIZE_HTTPD} ? 2.4 : 2.2;
+    is(scalar(grep { $_ > $within } @took), 0, "each done within $within s of its create: none waited a second for a full member");
 }
 
 # ---- 1c. @least-busy across nodes ----------------------------------------------------
@@ -262,6 +290,21 @@ SITE
        "when node 1's calls to da ended, its row went");
     unlike(crash_report($dir2), qr/\S/, 'node 2: no child crashed');
     stop_own_server($dir2);
+}
+
+# ---- 1d. a member without room --------------------------------------------------------
+{
+    generate('rt-gl-hold', 'gl hold');
+    ok(wait_for(sub { psql("SELECT count(*) FROM genflow_provider_places WHERE provider = '$run-gl1' "
+                           . "AND generation_id IS NOT NULL") == 1 }, 10), "gl1's one place is held");
+    my @st = map { json_of(own_api($base, POST => '/api/rt-gfull/generate', user => $u,
+                                   body => { prompt => "gfull $_" })) // {} } 1 .. 8;
+    my @waited = map { (secs($_->{startedAt}) // 1e12) - (secs($_->{createdAt}) // 0) } @st;
+    diag('a member without room: started after ' . join(' ', map { sprintf '%.2f', $_ } @waited) . ' s');
+    is(join(',', map { $_->{provider} // '?' } @st), join(',', ("$run-gl2") x 8),
+       'every generation of the group went to the member with room');
+    my $soon = $ENV{GENFLOW_SANITIZE_HTTPD} ? 1.5 : 0.5;
+    is(scalar(grep { $_ > $soon } @waited), 0, "each started within $soon s of its create (not a second later)");
 }
 
 # ---- 2. @shuffle, weights 3 : 1 ---------------------------------------------------------
@@ -296,10 +339,6 @@ SITE
     my %path = map { $_ => "/api/rt-$_" } @layouts;
     $path{par} = '/gen/rt-par';
     my $soon = $ENV{GENFLOW_SANITIZE_HTTPD} ? 2.5 : 1;
-    sub secs {
-        return undef unless defined $_[0] && $_[0] =~ /^(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)(\.\d+)?Z$/;
-        return timegm($6, $5, $4, $3, $2 - 1, $1) + ($7 // 0);
-    }
     my %ids;
     for my $l (@layouts) {
         $ids{$l} = [ map { (json_of(own_api($url{$l}, POST => "$path{$l}/generate", user => $u,

@@ -142,8 +142,8 @@ typedef enum { GATE_OPEN, GATE_DEFERRED, GATE_DECIDED } gate_t;
 /* The gates of the shared state before a call: a place in the provider's
  * limits, then its circuit (which makes this call the probe, *probe). */
 static gate_t pass_gates(server_rec *s, apr_pool_t *p, gf_claim_t *cp, const gf_provider_t *prov,
-                         int grouped, gf_limits_hold_t *hold, int more, apr_uint32_t *probe,
-                         gf_decision_t *d)
+                         const gf_chain_entry_t *group, gf_limits_hold_t *hold, int more,
+                         apr_uint32_t *probe, gf_decision_t *d)
 {
     gf_limits_claim_t row;
     row.s = s;
@@ -151,13 +151,16 @@ static gate_t pass_gates(server_rec *s, apr_pool_t *p, gf_claim_t *cp, const gf_
     row.attempt = cp->attempts;
     row.owner = cp->lease_owner;
     row.lease_secs = gf_conf_lease_secs(gf_server_conf(s));
-    row.other_line = grouped;
+    row.other_line = group != NULL;
     if (!gf_limits_hold(&row, prov, hold, &cp->defer)) {
         /* The claim took no place of this provider (a virtual host's own
          * declaration of the name, a group's member chosen after the
          * claim) and it has none now: back to the queue, certain
-         * that nothing was sent, due when a place may be free. Before the
+         * that nothing was sent, due when a place may be free; a group's
+         * row at once when another member may take it (this one is now
+         * known to be full: the choice leaves it out). Before the
          * circuit breaker's gate, which would make this the probe. */
+        if (group && gf_router_other_room(s, p, group, prov)) cp->defer = 0;
         gf_engine_row_statement(s, p, cp, GF_SQL_RELEASE, 1);
         gf_engine_row_log(s, p, APLOG_INFO, cp, prov->name, "deferred", NULL,
                           "the provider's limits are full; the row is back in the queue");
@@ -356,7 +359,7 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
     accepted_baton_t ab;
     const char *err = NULL;
     apr_uint32_t rnd = 0, probe = 0;
-    int grouped = 0;
+    const gf_chain_entry_t *group = NULL;
 
     memset(&res, 0, sizeof(res));
     memset(&d, 0, sizeof(d));
@@ -372,8 +375,8 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
     }
     if (c->chain_index < chain->nelts) {
         entry = &APR_ARRAY_IDX(chain, c->chain_index, gf_chain_entry_t);
-        grouped = entry->members != NULL;
-        prov = grouped ? chosen_member(s, p, c, &entry)
+        if (entry->members) group = entry;
+        prov = group ? chosen_member(s, p, c, &entry)
                        : apr_hash_get(gf_server_conf(s)->providers, entry->provider,
                                       APR_HASH_KEY_STRING);
     }
@@ -391,7 +394,7 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
         res.error_message = apr_psprintf(p, "provider '%s' is not configured", entry->provider);
     }
     else {
-        switch (pass_gates(s, p, cp, prov, grouped, hold, c->chain_index + 1 < chain->nelts,
+        switch (pass_gates(s, p, cp, prov, group, hold, c->chain_index + 1 < chain->nelts,
                            &probe, &d)) {
         case GATE_DEFERRED: return 1;
         case GATE_DECIDED: return gf_engine_outcome_apply(s, p, c, &d, prov, &res);

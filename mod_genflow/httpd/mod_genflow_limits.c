@@ -478,16 +478,36 @@ typedef struct {
     apr_pool_t *p;
     const char *args[7];
     const char *place;
-    int ok;
+    int answered, ok;
 } site_take_t;
 
 static void site_take_now(void *baton)
 {
     site_take_t *x = baton;
     gf_db_rows_t *rows = NULL;
-    x->ok = gf_db_select_once(x->s, x->p, GF_SQL_PLACE_TAKE, &rows, 7, x->args) == GF_DB_OK
-            && rows->nrows == 1 && rows->rows[0][0];
+    x->answered = gf_db_select_once(x->s, x->p, GF_SQL_PLACE_TAKE, &rows, 7, x->args) == GF_DB_OK
+                  && rows->nrows == 1;
+    x->ok = x->answered && rows->rows[0][0];
     if (x->ok) x->place = apr_pstrdup(x->p, rows->rows[0][0]);
+}
+
+/* The database said prov has no room now: the children leave it out of
+ * their groups' choices (gf_limits_may_wake) for a while, as a claim's
+ * "full" does: until its rate's next start may have come (the statement
+ * does not say which of its limits was the one), else for FULL_FOR or
+ * until a call of it ends here. */
+static void site_no_room(const gf_provider_t *prov)
+{
+    slot_t *slot = slot_of(prov);
+    apr_time_t now = apr_time_now(), spacing = gf_limit_spacing(&prov->limit);
+    if (!slot || !lock()) return;
+    if (spacing > 0) {
+        if (now + spacing > slot->blocked_until) slot->blocked_until = now + spacing;
+    }
+    else {
+        slot->full_until = now + FULL_FOR;
+    }
+    unlock();
 }
 
 static int take_site_place(const gf_limits_claim_t *c, const gf_provider_t *prov,
@@ -508,6 +528,7 @@ static int take_site_place(const gf_limits_claim_t *c, const gf_provider_t *prov
     x.args[5] = c->owner;
     x.args[6] = apr_itoa(p, c->lease_secs);
     gf_loop_blocking(site_take_now, &x);
+    if (x.answered && !x.ok) site_no_room(prov);
     if (x.ok) {
         memset(hold, 0, sizeof(*hold));
         hold->prov = prov;

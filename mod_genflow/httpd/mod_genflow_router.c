@@ -157,6 +157,30 @@ static void measures_of(server_rec *s, apr_pool_t *p, const gf_chain_entry_t *en
     }
 }
 
+/* May prov take a call now, as this child knows? Its circuit is not
+ * open, its limits are not known to be full, its budget has room (or the
+ * spend could not be read). */
+static int available(server_rec *s, apr_pool_t *p, const gf_provider_t *prov)
+{
+    return gf_breaker_closed(prov) && gf_limits_may_wake(prov) && gf_budgets_room(s, p, prov) != 0;
+}
+
+int gf_router_other_room(server_rec *s, apr_pool_t *p, const gf_chain_entry_t *entry,
+                         const gf_provider_t *prov)
+{
+    apr_hash_t *providers = gf_server_conf(s)->providers;
+    int i;
+    for (i = 0; entry->members && i < entry->members->nelts; i++) {
+        const gf_provider_t *other = apr_hash_get(
+            providers, APR_ARRAY_IDX(entry->members, i, gf_chain_member_t).provider,
+            APR_HASH_KEY_STRING);
+        if (other && other != prov && strcmp(other->name, prov->name) && available(s, p, other)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 const gf_provider_t *gf_router_choose(server_rec *s, apr_pool_t *p, const gf_chain_entry_t *entry,
                                       const char *accepted_by, const gf_chain_member_t **member)
 {
@@ -189,8 +213,7 @@ const gf_provider_t *gf_router_choose(server_rec *s, apr_pool_t *p, const gf_cha
         m[i].cost = provs[i] && provs[i]->cost_per_call > 0 ? provs[i]->cost_per_call : ms.cost[i];
         if (!provs[i]) continue;
         m[i].busy = gf_limits_calls_open(provs[i]) + ms.others[i];
-        m[i].available = gf_breaker_closed(provs[i]) && gf_limits_may_wake(provs[i])
-                         && gf_budgets_room(s, p, provs[i]) != 0;
+        m[i].available = available(s, p, provs[i]);
     }
     apr_generate_random_bytes((unsigned char *)&rnd, sizeof(rnd));
     pick = gf_router_pick(entry->policy, m, n, rnd);

@@ -18,6 +18,10 @@ void gf_router_child_init(apr_pool_t *pchild);
  * (gf_loop_blocking). */
 const gf_provider_t *gf_router_choose(server_rec *s, apr_pool_t *p, const gf_chain_entry_t *entry,
                                       const char *accepted_by, const gf_chain_member_t **member);
+/* Could a member of group entry other than prov take a call now? (A row
+ * whose chosen member had no room chooses again at once when one can.) */
+int gf_router_other_room(server_rec *s, apr_pool_t *p, const gf_chain_entry_t *entry,
+                         const gf_provider_t *prov);
 /* A generation of a group's member completed: its call time and what it
  * cost into the site's running averages (sql/044). */
 void gf_router_record(server_rec *s, apr_pool_t *p, const gf_provider_t *prov,
