@@ -44,7 +44,7 @@ use HTTP::Request;
 use Time::HiRes qw(sleep time);
 use Time::Local qw(timegm);
 
-plan tests => 42;
+plan tests => 44;
 
 my $tmp = tempdir(CLEANUP => 1);
 chmod 0777, $tmp;
@@ -263,7 +263,7 @@ sub secs {
 
 # ---- 1c. @least-busy across nodes ----------------------------------------------------
 {
-    latency('a', 10000);
+    latency('a', 15000);
     latency('b', 100);
     # Node 1 keeps da busy with three calls of a chain that names it alone.
     generate('rt-hold', "hold $_") for 1 .. 3;
@@ -272,6 +272,8 @@ sub secs {
     ok(wait_for(sub { psql("SELECT string_agg(open::text, ',') FROM genflow_provider_open "
                            . "WHERE provider = '$run-da' AND updated_at > now() - interval '3 seconds'") eq '3' }, 5),
        'and wrote them for the other nodes (one row: da, 3)');
+    my $node1 = psql("SELECT node FROM genflow_provider_open WHERE provider = '$run-da'");
+    like($node1, qr/^[^:]+:[0-9a-f]{12}$/, "node 1's name there: its host and a random tag ($node1)");
     # Node 2 starts now (so it claimed none of them), with a type node 1
     # does not mount: its own engine makes every choice.
     my ($dir2, $base2) = start_own_server("GenFlowWorkers 2\n$common" . <<"SITE");
@@ -286,6 +288,14 @@ SITE
                                    body => { prompt => "site $_" })) // {})->{provider} // '?' } 1 .. 6;
     diag('least-busy on node 2, while node 1 keeps da busy: ' . join(' ', map { s/^\Q$run-\E//r } @p));
     is(join(',', @p), join(',', ("$run-db") x 6), 'node 2 sent every call to db, the member node 1 does not keep busy');
+    # A graceful restart of node 1 while its calls are open: the old
+    # children finish them and the new ones write the same counts, under
+    # the same name (one row, not two).
+    system("/usr/sbin/apache2 -f '$dir/httpd.conf' -k graceful");
+    sleep 1.5;
+    is(psql("SELECT string_agg(node || ' ' || open, ',') FROM genflow_provider_open "
+            . "WHERE provider = '$run-da' AND updated_at > now() - interval '3 seconds'"), "$node1 3",
+       'after a graceful restart node 1 still writes its 3 calls, under its name');
     ok(wait_for(sub { psql("SELECT count(*) FROM genflow_provider_open WHERE provider = '$run-da'") == 0 }, 20),
        "when node 1's calls to da ended, its row went");
     unlike(crash_report($dir2), qr/\S/, 'node 2: no child crashed');
