@@ -19,6 +19,9 @@
 #  1d. A member without room (its one place held by a call of a chain
 #     that names it alone, whose claims find it full): each generation of
 #     the group starts at once at the other member.
+#  1e. A child killed in the middle of a call to a member is counted out:
+#     the httpd's row for that member goes (a count that only grew would
+#     make every node lean away from the member for good).
 #  2. @shuffle with weights 3 and 1: about three quarters to the first.
 #  3. @cost: the cheaper member takes every call until its budget is
 #     spent, then the other (a member without room is left out).
@@ -44,7 +47,7 @@ use HTTP::Request;
 use Time::HiRes qw(sleep time);
 use Time::Local qw(timegm);
 
-plan tests => 44;
+plan tests => 48;
 
 my $tmp = tempdir(CLEANUP => 1);
 chmod 0777, $tmp;
@@ -315,6 +318,21 @@ SITE
        'every generation of the group went to the member with room');
     my $soon = $ENV{GENFLOW_SANITIZE_HTTPD} ? 1.5 : 0.5;
     is(scalar(grep { $_ > $soon } @waited), 0, "each started within $soon s of its create (not a second later)");
+}
+
+# ---- 1e. a child killed in the middle of a call ------------------------------------------
+{
+    latency('a', 15000);
+    generate('rt-hold', "killed $run");
+    ok(wait_for(sub { psql("SELECT string_agg(open::text, ',') FROM genflow_provider_open "
+                           . "WHERE provider = '$run-da' AND updated_at > now() - interval '3 seconds'") eq '1' }, 15),
+       'node 1 wrote its one call to da');
+    my ($victim) = psql("SELECT lease_owner FROM rt_art_media WHERE prompt LIKE '%killed $run'") =~ /^[^:]+:(\d+):/;
+    ok($victim && kill('KILL', $victim), 'the child making the call killed (' . ($victim // '?') . ')');
+    latency('a', 100);   # the rescue's call, whenever it comes, ends at once
+    ok(wait_for(sub { psql("SELECT count(*) FROM genflow_provider_open WHERE provider = '$run-da'") == 0 }, 10),
+       "the killed child's call is counted out: node 1's row for da went");
+    ok(defined own_listening($base, $u), 'node 1 has a child listening again');
 }
 
 # ---- 2. @shuffle, weights 3 : 1 ---------------------------------------------------------

@@ -120,7 +120,7 @@ static int allowed(const gf_limit_conf_t *c, const gf_limit_state_t *st, apr_tim
         *next = st->paused_until;
         return 0;
     }
-    if (c->max_concurrent > 0 && st->open >= (apr_uint32_t)c->max_concurrent) {
+    if (c->max_concurrent > 0 && st->calls.open >= (apr_uint32_t)c->max_concurrent) {
         return 0;
     }
     if (c->rate_n > 0) {
@@ -149,13 +149,13 @@ int gf_limit_room(const gf_limit_conf_t *c, const gf_limit_state_t *st, apr_time
 }
 
 /* pid's holder entry; a free one is taken when create. */
-static gf_limit_holder_t *holder(gf_limit_state_t *st, apr_int32_t pid, int create)
+static gf_limit_holder_t *holder(gf_limit_holders_t *h, apr_int32_t pid, int create)
 {
     gf_limit_holder_t *free_one = NULL;
     int i;
     for (i = 0; i < GF_LIMIT_HOLDERS; i++) {
-        if (st->holders[i].pid == pid) return &st->holders[i];
-        if (!free_one && st->holders[i].pid == 0) free_one = &st->holders[i];
+        if (h->each[i].pid == pid) return &h->each[i];
+        if (!free_one && h->each[i].pid == 0) free_one = &h->each[i];
     }
     if (!create || !free_one) return NULL;
     free_one->pid = pid;
@@ -163,16 +163,53 @@ static gf_limit_holder_t *holder(gf_limit_state_t *st, apr_int32_t pid, int crea
     return free_one;
 }
 
+int gf_limit_hold(gf_limit_holders_t *h, apr_int32_t pid)
+{
+    gf_limit_holder_t *e = holder(h, pid, 1);
+    if (!e) return 0;
+    e->open++;
+    h->open++;
+    return 1;
+}
+
+void gf_limit_unhold(gf_limit_holders_t *h, apr_int32_t pid)
+{
+    gf_limit_holder_t *e = holder(h, pid, 0);
+    if (!e || e->open == 0) return;
+    e->open--;
+    if (h->open > 0) h->open--;
+}
+
+void gf_limit_hello(gf_limit_holders_t *h, apr_int32_t pid)
+{
+    gf_limit_holder_t *e = holder(h, pid, 0);
+    if (!e) return;
+    h->open = h->open >= e->open ? h->open - e->open : 0;
+    e->pid = 0;
+    e->open = 0;
+}
+
+int gf_limit_reap(gf_limit_holders_t *h, int (*alive)(apr_int32_t pid, void *baton),
+                  void *baton)
+{
+    int i, freed = 0;
+    for (i = 0; i < GF_LIMIT_HOLDERS; i++) {
+        gf_limit_holder_t *e = &h->each[i];
+        if (e->pid == 0 || alive(e->pid, baton)) continue;
+        freed += (int)e->open;
+        h->open = h->open >= e->open ? h->open - e->open : 0;
+        e->pid = 0;
+        e->open = 0;
+    }
+    return freed;
+}
+
 int gf_limit_take(const gf_limit_conf_t *c, gf_limit_state_t *st, apr_time_t now,
                   apr_int32_t pid, apr_time_t *next)
 {
-    gf_limit_holder_t *h;
     *next = 0;
     if (c->rate_n > 0) expire(c, st, now);
-    if (!allowed(c, st, now, next)) return 0;
-    if (!(h = holder(st, pid, 1))) return 0;
-    h->open++;
-    st->open++;
+    if (!allowed(c, st, now, next) || !gf_limit_hold(&st->calls, pid)) return 0;
     if (c->rate_n > 0) {
         /* The ring holds rate_n starts at most: expire() made room. */
         st->starts[(st->head + st->count) % GF_LIMIT_RATE_MAX] = now;
@@ -183,11 +220,7 @@ int gf_limit_take(const gf_limit_conf_t *c, gf_limit_state_t *st, apr_time_t now
 
 void gf_limit_give(gf_limit_state_t *st, apr_int32_t pid)
 {
-    gf_limit_holder_t *h = holder(st, pid, 0);
-    /* A call of a holder reaped meanwhile was already counted out. */
-    if (!h || h->open == 0) return;
-    h->open--;
-    if (st->open > 0) st->open--;
+    gf_limit_unhold(&st->calls, pid);
 }
 
 void gf_limit_untake(gf_limit_state_t *st, apr_int32_t pid, apr_time_t started)
@@ -204,30 +237,6 @@ void gf_limit_untake(gf_limit_state_t *st, apr_int32_t pid, apr_time_t started)
         st->count--;
         return;
     }
-}
-
-void gf_limit_hello(gf_limit_state_t *st, apr_int32_t pid)
-{
-    gf_limit_holder_t *h = holder(st, pid, 0);
-    if (!h) return;
-    st->open = st->open >= h->open ? st->open - h->open : 0;
-    h->pid = 0;
-    h->open = 0;
-}
-
-int gf_limit_reap(gf_limit_state_t *st, int (*alive)(apr_int32_t pid, void *baton),
-                  void *baton)
-{
-    int i, freed = 0;
-    for (i = 0; i < GF_LIMIT_HOLDERS; i++) {
-        gf_limit_holder_t *h = &st->holders[i];
-        if (h->pid == 0 || alive(h->pid, baton)) continue;
-        freed += (int)h->open;
-        st->open = st->open >= h->open ? st->open - h->open : 0;
-        h->pid = 0;
-        h->open = 0;
-    }
-    return freed;
 }
 
 void gf_limit_pause(gf_limit_state_t *st, apr_time_t until)

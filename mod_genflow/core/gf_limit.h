@@ -12,7 +12,7 @@
  * Open calls are counted per process (holders), so that the calls of a
  * process that died without giving them back can be found and freed
  * (gf_limit_reap): a killed child must not shrink a provider's cap for
- * good.
+ * good, nor leave a provider counted busier than it is.
  */
 #ifndef GF_LIMIT_H
 #define GF_LIMIT_H
@@ -41,13 +41,19 @@ typedef struct {
     apr_uint32_t open;               /* calls of that process open now */
 } gf_limit_holder_t;
 
+/* Calls open, counted per process: plain data of fixed size, for shared
+ * memory, used under the caller's mutex. */
 typedef struct {
-    apr_uint32_t open;               /* calls open now (the holders' sum) */
+    apr_uint32_t open;               /* the holders' sum */
+    gf_limit_holder_t each[GF_LIMIT_HOLDERS];
+} gf_limit_holders_t;
+
+typedef struct {
+    gf_limit_holders_t calls;        /* calls open now, per process */
     apr_uint32_t head, count;        /* the ring of starts: oldest, how many */
     apr_time_t paused_until;         /* no start before (a 429's Retry-After) */
     apr_time_t reaped_at;            /* the last look for dead holders */
     apr_time_t starts[GF_LIMIT_RATE_MAX];
-    gf_limit_holder_t holders[GF_LIMIT_HOLDERS];
 } gf_limit_state_t;
 
 /* One option of GenFlowProvider: max_concurrent=N (1..100000), rate=N/S
@@ -105,13 +111,21 @@ void gf_limit_give(gf_limit_state_t *st, apr_int32_t pid);
  * start in the window are both given back. */
 void gf_limit_untake(gf_limit_state_t *st, apr_int32_t pid, apr_time_t started);
 
-/* A process starts using the state: whatever an earlier process of the
+/* One more call of process pid open: 1, or 0 when no holder entry is
+ * free (nothing counted). */
+int gf_limit_hold(gf_limit_holders_t *h, apr_int32_t pid);
+
+/* A call of pid counted by gf_limit_hold ended (a holder reaped
+ * meanwhile counts nothing; never below 0). */
+void gf_limit_unhold(gf_limit_holders_t *h, apr_int32_t pid);
+
+/* A process starts using the holders: whatever an earlier process of the
  * same pid left is forgotten (it cannot have calls open any more). */
-void gf_limit_hello(gf_limit_state_t *st, apr_int32_t pid);
+void gf_limit_hello(gf_limit_holders_t *h, apr_int32_t pid);
 
 /* Free the calls of every holder that alive() says is gone; the number
  * of calls freed. */
-int gf_limit_reap(gf_limit_state_t *st, int (*alive)(apr_int32_t pid, void *baton),
+int gf_limit_reap(gf_limit_holders_t *h, int (*alive)(apr_int32_t pid, void *baton),
                   void *baton);
 
 /* The provider asked for a pause (429 with Retry-After): no start before

@@ -35,7 +35,10 @@
  *
  * Calls are counted per process: a child killed with calls open would
  * otherwise shrink the cap for good. When a provider is full, the dead
- * holders' calls are freed (gf_limit_reap, at most once a second).
+ * holders' calls are freed (gf_limit_reap, at most once a second). So are
+ * the calls open to every provider, limited or not (what a group's
+ * least-busy choice compares): the writer of this httpd's counts for the
+ * other nodes frees the dead holders' first (gf_limits_calls_reap).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -67,7 +70,7 @@
 #define SHM_KEY "mod_genflow_limits_shm"
 #define MUTEX_KEY "mod_genflow_limits_mutex"
 #define MUTEX_TYPE "genflow-limits"
-#define LIM_MAGIC 0x67666c696d697435ULL   /* "gflimit5" */
+#define LIM_MAGIC 0x67666c696d697436ULL   /* "gflimit6" */
 #define NSLOTS 64
 #define REAP_EVERY apr_time_from_sec(1)
 /* How long a claim's "full" keeps the children from asking again (per
@@ -87,8 +90,10 @@ typedef struct {
     volatile apr_uint32_t call_ms; /* how long its calls from this node took lately
                                   * (gf_limit_call_average; 0: none yet) */
     volatile apr_uint32_t job_ms;  /* and its jobs, submission to completion */
-    volatile apr_uint32_t calls_open; /* its calls from this node open now */
-    volatile apr_uint32_t calls_told; /* calls_open as last written for the other nodes */
+    gf_limit_holders_t calls;    /* its calls from this node open now, per process
+                                  * (every provider, limited or not) */
+    apr_time_t calls_reaped_at;  /* the last look for their dead holders */
+    volatile apr_uint32_t calls_told; /* calls.open as last written for the other nodes */
 } slot_t;
 
 
@@ -166,9 +171,10 @@ static int slot_for(const char *key, apr_hash_t *declared)
         if (!limits()->slots[i].key[0]) free_one = i;
     }
     for (i = 0; free_one < 0 && i < NSLOTS; i++) {
-        gf_limit_reap(&limits()->slots[i].st, alive, NULL);
+        gf_limit_reap(&limits()->slots[i].st.calls, alive, NULL);
+        gf_limit_reap(&limits()->slots[i].calls, alive, NULL);
         if (!apr_hash_get(declared, limits()->slots[i].key, APR_HASH_KEY_STRING)
-            && limits()->slots[i].st.open == 0) {
+            && limits()->slots[i].st.calls.open == 0 && limits()->slots[i].calls.open == 0) {
             free_one = i;
         }
     }
@@ -268,7 +274,10 @@ void gf_limits_child_init(apr_pool_t *pchild, server_rec *s, const gf_limits_eng
     }
     limits()->self = (apr_int32_t)getpid();
     if (apr_global_mutex_lock(limits()->mutex) != APR_SUCCESS) return;
-    for (i = 0; i < NSLOTS; i++) gf_limit_hello(&limits()->slots[i].st, limits()->self);
+    for (i = 0; i < NSLOTS; i++) {
+        gf_limit_hello(&limits()->slots[i].st.calls, limits()->self);
+        gf_limit_hello(&limits()->slots[i].calls, limits()->self);
+    }
     apr_global_mutex_unlock(limits()->mutex);
 }
 
@@ -311,7 +320,7 @@ static int take_locked(const gf_provider_t *prov, gf_limit_state_t *st, apr_time
     if (gf_limit_take(&prov->limit, st, now, limits()->self, &next)) return 1;
     if (next || now - st->reaped_at < REAP_EVERY) return 0;
     st->reaped_at = now;
-    return gf_limit_reap(st, alive, NULL) > 0 && gf_limit_take(&prov->limit, st, now, limits()->self, &next);
+    return gf_limit_reap(&st->calls, alive, NULL) > 0 && gf_limit_take(&prov->limit, st, now, limits()->self, &next);
 }
 
 int gf_limits_gate_open(const gf_provider_t *prov, int want, int hand_on, gf_limits_gate_t *g)
@@ -733,25 +742,44 @@ static void average_in(volatile apr_uint32_t *ms, apr_interval_time_t took)
     apr_atomic_set32(ms, (apr_uint32_t)(apr_time_as_msec(avg) > 0 ? apr_time_as_msec(avg) : 1));
 }
 
+/* Counted per process under the mutex, as the limits' places are, so
+ * that a child killed in the middle of a call leaves no count behind
+ * (gf_limits_calls_reap): a count that only grew would make a group's
+ * least-busy choice, on every node, lean away from the member for good.
+ * Without the mutex (a broken child) the call is not counted. */
 void gf_limits_call_begin(const gf_provider_t *prov)
 {
     slot_t *slot = slot_of(prov);
-    if (slot) apr_atomic_inc32(&slot->calls_open);
+    if (!slot || !lock()) return;
+    gf_limit_hold(&slot->calls, limits()->self);
+    unlock();
 }
 
 void gf_limits_call_end(const gf_provider_t *prov)
 {
     slot_t *slot = slot_of(prov);
-    apr_uint32_t n;
-    /* Never below 0: a slot made afresh while a call was open. */
-    while (slot && (n = apr_atomic_read32(&slot->calls_open)) > 0
-           && apr_atomic_cas32(&slot->calls_open, n - 1, n) != n) ;
+    if (!slot || !lock()) return;
+    gf_limit_unhold(&slot->calls, limits()->self);
+    unlock();
 }
 
 int gf_limits_calls_open(const gf_provider_t *prov)
 {
     slot_t *slot = slot_of(prov);
-    return slot ? (int)apr_atomic_read32(&slot->calls_open) : 0;
+    /* One aligned word, written under the mutex: read without it. */
+    return slot ? (int)apr_atomic_read32((volatile apr_uint32_t *)&slot->calls.open) : 0;
+}
+
+void gf_limits_calls_reap(const gf_provider_t *prov)
+{
+    slot_t *slot = slot_of(prov);
+    apr_time_t now = apr_time_now();
+    if (!slot || !gf_limits_calls_open(prov) || !lock()) return;
+    if (now - slot->calls_reaped_at >= REAP_EVERY) {
+        slot->calls_reaped_at = now;
+        gf_limit_reap(&slot->calls, alive, NULL);
+    }
+    unlock();
 }
 
 int gf_limits_calls_told(const gf_provider_t *prov)
@@ -847,7 +875,7 @@ static int snapshot(request_rec *r, const gf_provider_t *prov, apr_uint32_t *ope
         return 1;
     }
     if (!st || !lock()) return 0;
-    *open = st->open;
+    *open = st->calls.open;
     *paused = st->paused_until;
     unlock();
     return 1;

@@ -134,11 +134,15 @@ void gf_limits_ensure(server_rec *s, apr_pool_t *p);
  * for limits=site), the metrics and server-status. */
 json_object *gf_limits_health(request_rec *r, const gf_provider_t *prov);
 /* A call of prov from this node begins, and ends (counted in this
- * httpd's shared memory for every child: what a group's least-busy
- * choice compares, gf_limits_calls_open). */
+ * httpd's shared memory for every child, per process: what a group's
+ * least-busy choice compares, gf_limits_calls_open). */
 void gf_limits_call_begin(const gf_provider_t *prov);
 void gf_limits_call_end(const gf_provider_t *prov);
 int gf_limits_calls_open(const gf_provider_t *prov);
+/* The calls of prov's holders that died with them open (a child killed
+ * mid-call) are counted out; at most once a second, nothing when none is
+ * open. The writer of the counts for the other nodes calls it first. */
+void gf_limits_calls_reap(const gf_provider_t *prov);
 /* The count of prov's calls open that this httpd last wrote for the
  * other nodes (the router's rows, mod_genflow_router.c), kept with the
  * count so that whichever child writes next knows it; and its update

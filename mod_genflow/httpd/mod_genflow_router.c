@@ -296,7 +296,9 @@ typedef struct {
  * instances of a name in several servers are summed, each counted once). */
 static void count_in(told_t *out, int *n, const gf_provider_t *prov)
 {
-    int i, j, open = gf_limits_calls_open(prov);
+    int i, j, open;
+    gf_limits_calls_reap(prov);
+    open = gf_limits_calls_open(prov);
     for (i = 0; i < *n && strcmp(out[i].name, prov->name); i++) ;
     if (i == *n) {
         if (*n == PUBLISHED_MAX) return;

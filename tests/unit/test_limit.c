@@ -76,15 +76,15 @@ START_TEST(concurrency_cap)
     ck_assert(!gf_limit_room(&c, st, SEC(1)));
     ck_assert(!gf_limit_take(&c, st, SEC(100), 7, &next));
     ck_assert(next == 0);   /* only a call's end frees room */
-    ck_assert_uint_eq(st->open, 2);
+    ck_assert_uint_eq(st->calls.open, 2);
     gf_limit_give(st, 7);
     ck_assert(gf_limit_room(&c, st, SEC(1)));
-    ck_assert_uint_eq(st->open, 1);   /* room() took nothing */
+    ck_assert_uint_eq(st->calls.open, 1);   /* room() took nothing */
     ck_assert(gf_limit_take(&c, st, SEC(1), 7, &next));
     gf_limit_give(st, 7);
     gf_limit_give(st, 7);
     gf_limit_give(st, 7);                /* never below zero */
-    ck_assert_uint_eq(st->open, 0);
+    ck_assert_uint_eq(st->calls.open, 0);
     free(st);
 }
 END_TEST
@@ -169,19 +169,47 @@ START_TEST(holders_reaped)
     ck_assert(gf_limit_take(&c, st, SEC(1), 12, &next));
     ck_assert(gf_limit_take(&c, st, SEC(1), 13, &next));
     ck_assert(!gf_limit_take(&c, st, SEC(1), 13, &next));
-    ck_assert_int_eq(gf_limit_reap(st, alive_odd, NULL), 3);   /* 12 is gone */
-    ck_assert_uint_eq(st->open, 2);
+    ck_assert_int_eq(gf_limit_reap(&st->calls, alive_odd, NULL), 3);   /* 12 is gone */
+    ck_assert_uint_eq(st->calls.open, 2);
     gf_limit_give(st, 12);            /* nothing of 12's is counted any more */
-    ck_assert_uint_eq(st->open, 2);
+    ck_assert_uint_eq(st->calls.open, 2);
     ck_assert(gf_limit_take(&c, st, SEC(1), 13, &next));
     /* A new process of an old pid starts from nothing. */
-    gf_limit_hello(st, 13);
-    ck_assert_uint_eq(st->open, 1);
+    gf_limit_hello(&st->calls, 13);
+    ck_assert_uint_eq(st->calls.open, 1);
     gf_limit_give(st, 13);
-    ck_assert_uint_eq(st->open, 1);
+    ck_assert_uint_eq(st->calls.open, 1);
     gf_limit_give(st, 11);
-    ck_assert_uint_eq(st->open, 0);
+    ck_assert_uint_eq(st->calls.open, 0);
     free(st);
+}
+END_TEST
+
+START_TEST(holders_alone)
+{
+    /* The count of calls open without limits (a group's least-busy
+     * measure): per process, a dead process's calls counted out by the
+     * reap, a full table counting nothing rather than a wrong pid. */
+    gf_limit_holders_t *h = calloc(1, sizeof(*h));
+    apr_int32_t pid;
+    ck_assert(gf_limit_hold(h, 11));
+    ck_assert(gf_limit_hold(h, 12));
+    ck_assert(gf_limit_hold(h, 12));
+    ck_assert_uint_eq(h->open, 3);
+    gf_limit_unhold(h, 99);               /* not a holder: nothing */
+    ck_assert_uint_eq(h->open, 3);
+    ck_assert_int_eq(gf_limit_reap(h, alive_odd, NULL), 2);   /* 12 was killed mid-call */
+    ck_assert_uint_eq(h->open, 1);
+    gf_limit_unhold(h, 11);
+    gf_limit_unhold(h, 11);               /* never below zero */
+    ck_assert_uint_eq(h->open, 0);
+    for (pid = 1; pid <= GF_LIMIT_HOLDERS; pid++) ck_assert(gf_limit_hold(h, pid));
+    ck_assert(!gf_limit_hold(h, GF_LIMIT_HOLDERS + 1));
+    ck_assert_uint_eq(h->open, GF_LIMIT_HOLDERS);
+    ck_assert(gf_limit_hold(h, 7));       /* a holder already: counted */
+    ck_assert_int_eq(gf_limit_reap(h, alive_odd, NULL), GF_LIMIT_HOLDERS / 2);
+    ck_assert(gf_limit_hold(h, GF_LIMIT_HOLDERS + 1));   /* the dead's entries are free */
+    free(h);
 }
 END_TEST
 
@@ -197,7 +225,7 @@ START_TEST(untake_forgets_the_start)
     ck_assert(gf_limit_take(&c, st, SEC(102), 7, &next));
     ck_assert(!gf_limit_room(&c, st, SEC(103)));
     gf_limit_untake(st, 8, SEC(101));
-    ck_assert_uint_eq(st->open, 2);
+    ck_assert_uint_eq(st->calls.open, 2);
     ck_assert(gf_limit_take(&c, st, SEC(103), 8, &next));
     ck_assert(!gf_limit_take(&c, st, SEC(104), 8, &next));
     ck_assert(next == SEC(110));      /* 100 is still the oldest start */
@@ -255,6 +283,7 @@ Suite *limit_suite(void)
     tcase_add_test(tc, rate_never_exceeded);
     tcase_add_test(tc, pause_429);
     tcase_add_test(tc, holders_reaped);
+    tcase_add_test(tc, holders_alone);
     tcase_add_test(tc, untake_forgets_the_start);
     tcase_add_test(tc, wait_estimate);
     suite_add_tcase(s, tc);
