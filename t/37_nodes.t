@@ -173,7 +173,7 @@ like($up->{sourceImage} // '', qr/^upload:/, 'node a took an upload');
     my $tag = "kill-$$";
     my @ids = map { create($lb, 'node-art', { prompt => "$tag $_" })->{generationId} } 1 .. 20;
     is(scalar(grep { defined } @ids), 20, '20 more created through the balancer');
-    # A lease owner is host:child pid:worker; two children, two nodes.
+    # A lease owner is host:node tag:child pid:worker; two tags, two nodes.
     ok(wait_for(sub {
         psql("SELECT count(DISTINCT split_part(lease_owner, ':', 2)) FROM node_art_media "
              . "WHERE prompt LIKE '%$tag%' AND status = 'processing'") >= 2 }, 30),

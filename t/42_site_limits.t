@@ -171,7 +171,7 @@ sub watch_open {
                 . psql("SELECT string_agg(status || '/' || coalesce(lease_owner, '-'), ' ') FROM $table WHERE prompt LIKE '%$tag%' AND status = 'processing'"));
     my $owner_pids = join('|', pids_of($dir{a}));
     my $held_by_a = psql("SELECT count(*) FROM genflow_provider_places WHERE provider = 'sitecap' "
-                         . "AND generation_id IS NOT NULL AND split_part(lease_owner, ':', 2) ~ '^($owner_pids)\$'");
+                         . "AND generation_id IS NOT NULL AND split_part(lease_owner, ':', 3) ~ '^($owner_pids)\$'");
     my @pids = pids_of($dir{a});
     is(kill('KILL', @pids), scalar(@pids), "node a killed, every process (it held $held_by_a places)");
     unlink "$dir{a}/httpd.pid";

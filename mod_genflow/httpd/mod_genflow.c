@@ -139,8 +139,8 @@ static int gf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     if (gf_watch_users_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    gf_process_name(s->process->pool);
     /* The status caches' marks, shared by the children. */
-    gf_router_post_config(s);
     gf_engine_post_config(pconf, s);
     gf_engine_doorbell_post_config(pconf, s);
     gf_engine_duty_post_config(pconf, s);

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_shm.h>
-#include <apr_network_io.h>
 
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_engine_int.h"
@@ -459,15 +458,15 @@ gf_engine_t *gf_engine_create(apr_pool_t *pchild, server_rec *s, int lease_secs,
                               long max_in_flight, void (*on_change)(const char *id))
 {
     gf_engine_t *W = gf_process()->engine = apr_pcalloc(pchild, sizeof(*W));
-    char host[APRMAXHOSTLEN + 1];
 
     W->s = s;
     W->on_change = on_change;
     W->databases = gf_databases_build(pchild);
-    if (apr_gethostname(host, sizeof(host), pchild) != APR_SUCCESS) {
-        apr_cpystrn(host, "localhost", sizeof(host));
-    }
-    W->node = apr_psprintf(pchild, "%s:%" APR_PID_T_FMT, host, getpid());
+    /* The httpd's name, not only its host: two httpds on one host name
+     * may have children of the same pid (containers on the host's
+     * network), and a lease is known by its owner. */
+    W->node = apr_psprintf(pchild, "%s:%" APR_PID_T_FMT,
+                           gf_process()->node ? gf_process()->node : "localhost:0", getpid());
     /* Three beats per lease: one lost beat never lets a lease lapse. */
     W->heartbeat = apr_time_from_msec(lease_secs * 1000L / 3);
     if (W->heartbeat < apr_time_from_msec(500)) W->heartbeat = apr_time_from_msec(500);

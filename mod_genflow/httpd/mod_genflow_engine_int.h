@@ -218,7 +218,8 @@ typedef struct gf_engine_t {
     int max_in_flight;           /* GenFlowMaxInFlight */
     apr_thread_t *listener;
     gf_waiter_t *waiters;
-    const char *node;            /* host:pid, the prefix of lease owners */
+    const char *node;            /* httpd name:pid ("host:tag:pid"), the prefix of
+                                  * lease owners */
     apr_interval_time_t heartbeat;
     gf_status_cache_t *cache;    /* status answers; NULL: off */
     gf_skip_t handon;            /* providers of places freed here, one entry each,

@@ -421,7 +421,7 @@ typedef struct {
     apr_time_t next_sweep;       /* worker 0's */
     apr_time_t round_at;         /* no round before (0: at once) */
     int first_sweep, look;
-    char owner[320];             /* lease_owner: host:pid:worker */
+    char owner[320];             /* lease_owner: host:tag:pid:worker */
 } worker_t;
 
 /* May a round run now? Else sleep until one is asked for (a wake) or its

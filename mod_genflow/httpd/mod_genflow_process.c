@@ -1,8 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_process.c: the process record (mod_genflow_process.h). */
+#include <string.h>
 #include <apr_errno.h>
+#include <apr_escape.h>
+#include <apr_general.h>
+#include <apr_network_io.h>
+#include <apr_strings.h>
+#include <apr_time.h>
 
 #include "httpd/mod_genflow_process.h"
+
+#define NODE_KEY "mod_genflow_node"
 
 static gf_process_t *process;
 
@@ -30,4 +38,24 @@ void gf_process_create(apr_pool_t *pconf, const apr_size_t *const *sizes)
     GF_PROCESS_MEMBERS(GF_PROCESS_ALLOC_)
     process = P;
     apr_pool_cleanup_register(pconf, NULL, forget_process, apr_pool_cleanup_null);
+}
+
+void gf_process_name(apr_pool_t *proc)
+{
+    const char *node = NULL;
+    apr_pool_userdata_get((void **)&node, NODE_KEY, proc);
+    if (!node) {
+        char host[APRMAXHOSTLEN + 1];
+        unsigned char bits[6];
+        if (apr_gethostname(host, sizeof(host), proc) != APR_SUCCESS) {
+            apr_cpystrn(host, "localhost", sizeof(host));
+        }
+        if (apr_generate_random_bytes(bits, sizeof(bits)) != APR_SUCCESS) {
+            apr_time_t now = apr_time_now();
+            memcpy(bits, &now, sizeof(bits));
+        }
+        node = apr_pstrcat(proc, host, ":", apr_pescape_hex(proc, bits, sizeof(bits), 0), NULL);
+        apr_pool_userdata_set(node, NODE_KEY, apr_pool_cleanup_null, proc);
+    }
+    process->node = node;
 }

@@ -47,12 +47,22 @@ typedef struct gf_process_t {
     apr_pool_t *pconf;
     GF_PROCESS_MEMBERS(GF_PROCESS_MEMBER_)
     struct gf_engine_t *engine;  /* the child's engine (mod_genflow_engine.c); NULL in the parent */
+    const char *node;            /* this httpd's name (gf_process_name) */
 } gf_process_t;
 
 /* pre_config: a new record for the configuration being read, its members
  * of the sizes given in the list's order (the module's hooks, which see
  * every concern, pass them: GF_PROCESS_MEMBERS(GF_PROCESS_SIZE_OF_)). */
 void gf_process_create(apr_pool_t *pconf, const apr_size_t *const *sizes);
+
+/* post_config: this httpd's name for the other nodes of its databases,
+ * its host and 48 random bits ("host:0123456789ab"), made once in the
+ * parent process and kept in its pool (proc), so that it lasts through
+ * graceful restarts and two httpds never share one, even on one host name
+ * with the same pids (containers that each run httpd as pid 1 on the
+ * host's network). Its children's lease owners and the rows of calls open
+ * to a group's members carry it. */
+void gf_process_name(apr_pool_t *proc);
 
 /* The record of the configuration being read or run. */
 gf_process_t *gf_process(void);

@@ -18,7 +18,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <apr_escape.h>
 #include <apr_network_io.h>
 #include <apr_strings.h>
 #include <apr_general.h>
@@ -31,6 +30,7 @@
 #include "httpd/mod_genflow_db.h"
 #include "httpd/mod_genflow_limits.h"
 #include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_process.h"
 #include "core/gf_sql.h"
 #include "net/gf_loop.h"
 
@@ -49,16 +49,7 @@ typedef struct {
     int others[GF_GROUP_MEMBERS_MAX];  /* calls the other nodes have open */
 } measures_t;
 
-#define NODE_KEY "mod_genflow_router_node"
 #define NODE_MAX (APRMAXHOSTLEN + 32)
-
-/* This httpd's name in the rows of calls open: its host and 48 random
- * bits, made once in the parent process and kept in its pool, so that it
- * lasts as long as the shared counters it writes (through graceful
- * restarts) and two httpds never share one, even on one host name with
- * one pid (containers that each run httpd as pid 1 on the host's
- * network). */
-static char parent_node[NODE_MAX];
 
 /* This child's copies of its groups' measures (made at child_init). The
  * engine's threads share them; one lock, held for a copy only. */
@@ -68,35 +59,14 @@ static struct {
     char node[NODE_MAX];
 } cache;
 
-void gf_router_post_config(server_rec *s)
-{
-    apr_pool_t *proc = s->process->pool;
-    const char *node = NULL;
-
-    apr_pool_userdata_get((void **)&node, NODE_KEY, proc);
-    if (!node) {
-        char host[APRMAXHOSTLEN + 1];
-        unsigned char bits[6];
-        if (apr_gethostname(host, sizeof(host), proc) != APR_SUCCESS) {
-            apr_cpystrn(host, "localhost", sizeof(host));
-        }
-        if (apr_generate_random_bytes(bits, sizeof(bits)) != APR_SUCCESS) {
-            apr_time_t now = apr_time_now();
-            memcpy(bits, &now, sizeof(bits));
-        }
-        node = apr_pstrcat(proc, host, ":", apr_pescape_hex(proc, bits, sizeof(bits), 0), NULL);
-        apr_pool_userdata_set(node, NODE_KEY, apr_pool_cleanup_null, proc);
-    }
-    apr_cpystrn(parent_node, node, sizeof(parent_node));
-}
-
 void gf_router_child_init(apr_pool_t *pchild)
 {
     memset(&cache, 0, sizeof(cache));
     if (apr_thread_mutex_create(&cache.lock, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS) {
         cache.lock = NULL;   /* no copies kept: each choice reads the database */
     }
-    apr_cpystrn(cache.node, parent_node[0] ? parent_node : "unnamed", sizeof(cache.node));
+    /* This httpd's name in the rows of calls open (gf_process_name). */
+    apr_cpystrn(cache.node, gf_process()->node ? gf_process()->node : "unnamed", sizeof(cache.node));
 }
 
 static apr_thread_mutex_t *cache_lock(void)

@@ -9,9 +9,6 @@
 #include <httpd.h>
 #include "providers/gf_provider.h"
 
-/* This httpd's name for the other nodes, made once per parent process
- * (post_config). */
-void gf_router_post_config(server_rec *s);
 /* The child's copies of the groups' measures (child_init). */
 void gf_router_child_init(apr_pool_t *pchild);
 /* The member of group entry for an attempt, or NULL when none of its
