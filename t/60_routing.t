@@ -21,7 +21,9 @@
 #     each generation of the group is done at once by the other member.
 #  1e. A child killed in the middle of a call to a member is counted out:
 #     the httpd's row for that member goes (a count that only grew would
-#     make every node lean away from the member for good).
+#     make every node lean away from the member for good); the call's
+#     lease owner carries the httpd's name; the generation is rescued
+#     (checked at the end of the file, once its lease ran out).
 #  2. @shuffle with weights 3 and 1: about three quarters to the first.
 #  3. @cost: the cheaper member takes every call until its budget is
 #     spent, then the other (a member without room is left out).
@@ -47,7 +49,7 @@ use HTTP::Request;
 use Time::HiRes qw(sleep time);
 use Time::Local qw(timegm);
 
-plan tests => 50;
+plan tests => 52;
 
 my $tmp = tempdir(CLEANUP => 1);
 chmod 0777, $tmp;
@@ -422,5 +424,11 @@ SITE
     write_file("$tmp/bad.conf", '');
 }
 
+# The generation whose child 1e killed: taken again once its lease ran
+# out (GenFlowLeaseSeconds, 30 s), completed and charged once.
+ok(wait_for(sub { psql("SELECT status FROM rt_art_media WHERE prompt LIKE '%killed $run'") eq 'completed' }, 60),
+   'the generation whose child was killed (1e) was rescued and completed');
+is(psql("SELECT count(*) FROM genflow_ledger l JOIN rt_art_media g ON g.id = l.generation_id "
+        . "WHERE g.prompt LIKE '%killed $run' AND l.kind = 'charge'"), 1, 'and charged once');
 unlike(crash_report($dir), qr/\S/, 'no child crashed');
 stop_own_server($dir);
