@@ -15,7 +15,7 @@ use GenFlowTest;
 use File::Temp qw(tempdir);
 use Time::HiRes ();
 
-plan tests => 33;
+plan tests => 38;
 
 my $top = Apache::Test::vars('serverroot') . '/..';
 my $db = "genflow_migrate_$$";
@@ -277,5 +277,40 @@ ok($ok && $out =~ /010_two_tables \(expand\)\n  a deadlock with another transact
             . (do { local (@ARGV, $/) = ("$side/holder.err"); <> } // 'no output'));
 is(psql_db("SELECT count(*) FROM information_schema.columns WHERE column_name IN ('d1', 'd2')"), 2,
    'both its columns are there');
+
+# Names in the catalog are anybody's with CREATE on the schema: a table
+# named to break out of a quoted string, with an invalid index, on a type
+# table (genflow_types names it, so its index is dropped) and on a table
+# of nobody's (kept). Neither name reaches SQL as text: the role the
+# injection would promote stays as it was, and the run goes on.
+my $role = "reporter_$$";
+psql_db("DROP ROLE IF EXISTS $role; CREATE ROLE $role NOLOGIN");
+my $evil = "x'; ALTER ROLE $role SUPERUSER; SELECT '";
+(my $evil_sql = $evil) =~ s/"/""/g;
+my $evil2 = "y\"; ALTER ROLE $role SUPERUSER; SELECT '";
+(my $evil2_sql = $evil2) =~ s/"/""/g;
+psql_db("CREATE TABLE genflow_types (table_name text)");
+psql_db(qq{INSERT INTO genflow_types VALUES (\$n\$$evil\$n\$)});
+for my $t ([$evil_sql, 'i_evil'], [$evil2_sql, "j\"\"; DROP TABLE t_items; --"]) {
+    psql_db(qq{CREATE TABLE "$t->[0]" (v int); INSERT INTO "$t->[0]" VALUES (1), (1)});
+}
+my $bad = sub {
+    my ($table, $index) = @_;
+    system($bin, '-X', '-q', $uri, '-c', qq{CREATE UNIQUE INDEX CONCURRENTLY "$index" ON "$table" (v)});
+};
+$bad->($evil_sql, 'i_evil');
+$bad->($evil2_sql, "j\"\"; DROP TABLE t_items; --");
+is(psql_db("SELECT count(*) FROM pg_index WHERE NOT indisvalid"), 2, 'two invalid indexes on hostile tables');
+file('011_concurrently.sql', <<'SQL');
+-- genflow-migrate: transaction=none
+CREATE INDEX CONCURRENTLY IF NOT EXISTS t_items_y ON t_items (y);
+SQL
+($ok, $out) = migrate('--sql-dir', $dir);
+ok($ok && $out =~ /applying 011_concurrently/, 'the run goes on past hostile names') or diag $out;
+is(psql_db("SELECT rolsuper FROM pg_roles WHERE rolname = '$role'"), 'f', 'no name was run as SQL: the role is not superuser');
+is(psql_db("SELECT string_agg(c.relname, ',') FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid"),
+   'j"; DROP TABLE t_items; --', "the type table's invalid index dropped, by its quoted name; the other table's kept");
+is(psql_db("SELECT count(*) FROM t_items"), 12345, 't_items is whole');
+psql_db("DROP ROLE IF EXISTS $role");
 
 psql("DROP DATABASE IF EXISTS $db WITH (FORCE)");
