@@ -7,7 +7,7 @@
 
 GF_PACKAGES="build-essential autoconf automake libtool pkg-config
  apache2 apache2-dev apache2-utils libapr1-dev libaprutil1-dev libaprutil1-dbd-pgsql
- libcurl4-openssl-dev libssl-dev openssl libjson-c-dev libunistring-dev libpng-dev libjpeg-dev libwebp-dev libpq-dev check
+ libcurl4-openssl-dev libssl-dev openssl libjson-c-dev libunistring-dev libicu-dev libpng-dev libjpeg-dev libwebp-dev libpq-dev check
  postgresql postgresql-client libapache2-mod-perl2 libwww-perl libhttp-daemon-perl libyaml-libyaml-perl curl"
 
 # Each line carries the seconds since the script started, so the log of a

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gf_policy.c: the content policy's normal form, deny list and moderation
- * answer (gf_policy.h). The Unicode work is libunistring's: its case
- * folding with compatibility decomposition, its general categories. */
+ * answer (gf_policy.h). The Unicode work is libunistring's (its case
+ * folding with compatibility decomposition, its general categories and
+ * properties) and ICU's (the confusable skeleton of UTS #39, from its
+ * spoof checker). */
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +14,13 @@
 #include <unictype.h>
 #include <uninorm.h>
 #include <unistr.h>
+#include <unicode/uspoof.h>
 
 #include "core/gf_policy.h"
 #include "core/gf_json.h"
 
 typedef struct {
-    const char *spaced;          /* " word word " */
+    const char *spaced;          /* " word word ", as a skeleton */
     int line;
 } phrase_t;
 
@@ -27,7 +30,8 @@ typedef struct {
 } pattern_t;
 
 struct gf_policy_list {
-    apr_hash_t *words;           /* one word → its line (int *) */
+    USpoofChecker *spoof;        /* the skeletons' (closed with the pool) */
+    apr_hash_t *words;           /* one word's skeleton → its line (int *) */
     apr_array_header_t *phrases; /* phrase_t */
     apr_array_header_t *patterns;/* pattern_t * */
     int size;
@@ -52,13 +56,16 @@ static int word_char(ucs4_t uc)
 }
 
 /* Is uc dropped without separating (a mark over a letter, a format
- * character)? Spacing marks (Mc: the vowel signs of Indic scripts) are
- * part of their word (word_char). */
+ * character, any default-ignorable code point: those a renderer shows as
+ * nothing, the Hangul fillers among them though they are letters)?
+ * Spacing marks (Mc: the vowel signs of Indic scripts) are part of their
+ * word (word_char). */
 static int dropped(ucs4_t uc)
 {
     return uc >= 0x80 && (uc_is_general_category(uc, UC_CATEGORY_Mn)
                           || uc_is_general_category(uc, UC_CATEGORY_Me)
-                          || uc_is_general_category(uc, UC_CATEGORY_Cf));
+                          || uc_is_general_category(uc, UC_CATEGORY_Cf)
+                          || uc_is_property_default_ignorable_code_point(uc));
 }
 
 /* Case folding with compatibility decomposition (malloc'd, as
@@ -123,7 +130,7 @@ static apr_size_t put_word(char *out, const word_t *w)
         ucs4_t uc;
         int k = u8_mbtouc(&uc, w->at + i, w->len - i);
         if (k <= 0) break;
-        if (word_char(uc)) {
+        if (word_char(uc) && !dropped(uc)) {
             memcpy(out + o, w->at + i, (size_t)k);
             o += (apr_size_t)k;
         }
@@ -168,6 +175,44 @@ const char *gf_policy_normalise(apr_pool_t *p, const char *text, apr_size_t len)
 
 /* ---- the deny list ------------------------------------------------------------ */
 
+/* The confusable skeleton (UTS #39) of normal-form text, malloc'd: the
+ * same for look-alikes of any script ("nѕfw" with a Cyrillic dze is
+ * "nsfw"). Spaces stay spaces, so words stay words. NULL when ICU fails. */
+static char *skeleton(const USpoofChecker *sc, const char *s, size_t n)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    int32_t cap = (int32_t)(n * 2 + 16), k;
+    char *out;
+
+    if (n > (size_t)INT32_MAX / 4 || !(out = malloc((size_t)cap))) return NULL;
+    k = uspoof_getSkeletonUTF8(sc, 0, s, (int32_t)n, out, cap, &st);
+    if (st == U_BUFFER_OVERFLOW_ERROR || st == U_STRING_NOT_TERMINATED_WARNING) {
+        char *more = realloc(out, (size_t)k + 1);
+        if (!more) { free(out); return NULL; }
+        out = more;
+        st = U_ZERO_ERROR;
+        k = uspoof_getSkeletonUTF8(sc, 0, s, (int32_t)n, out, k + 1, &st);
+    }
+    if (U_FAILURE(st)) { free(out); return NULL; }
+    out[k] = '\0';
+    return out;
+}
+
+/* A skeleton in p (for the list's entries). */
+static const char *skeleton_in(apr_pool_t *p, const USpoofChecker *sc, const char *s)
+{
+    char *m = skeleton(sc, s, strlen(s));
+    const char *out = m ? apr_pstrdup(p, m) : NULL;
+    free(m);
+    return out;
+}
+
+static apr_status_t spoof_close(void *data)
+{
+    uspoof_close(data);
+    return APR_SUCCESS;
+}
+
 static apr_status_t pattern_free(void *data)
 {
     regfree(&((pattern_t *)data)->re);
@@ -195,6 +240,9 @@ static const char *add_entry(apr_pool_t *p, gf_policy_list_t *l, const char *ent
         int *at;
         if (!normal) return apr_psprintf(p, "line %d: not valid UTF-8", line);
         if (!*normal) return apr_psprintf(p, "line %d: no letter or digit to match", line);
+        if (!(normal = skeleton_in(p, l->spoof, normal))) {
+            return apr_psprintf(p, "line %d: no confusable skeleton (ICU)", line);
+        }
         at = apr_palloc(p, sizeof(*at));
         *at = line;
         if (!strchr(normal, ' ')) {
@@ -218,11 +266,18 @@ gf_policy_list_t *gf_policy_list_parse(apr_pool_t *p, const char *text, apr_size
     gf_policy_list_t *l = apr_pcalloc(p, sizeof(*l));
     apr_size_t at = 0;
     int line = 0;
+    UErrorCode st = U_ZERO_ERROR;
 
+    *err = NULL;
+    l->spoof = uspoof_open(&st);
+    if (U_FAILURE(st) || !l->spoof) {
+        *err = apr_psprintf(p, "ICU's spoof checker did not open (%s)", u_errorName(st));
+        return NULL;
+    }
+    apr_pool_cleanup_register(p, l->spoof, spoof_close, apr_pool_cleanup_null);
     l->words = apr_hash_make(p);
     l->phrases = apr_array_make(p, 8, sizeof(phrase_t));
     l->patterns = apr_array_make(p, 8, sizeof(pattern_t *));
-    *err = NULL;
     if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) {
         /* A byte order mark before the first line (an editor's). */
         text += 3;
@@ -258,42 +313,61 @@ int gf_policy_list_size(const gf_policy_list_t *l)
     return l ? l->size : 0;
 }
 
-int gf_policy_list_match(const gf_policy_list_t *l, const char *normal, int *line)
+/* Does the skeleton of the normal form hold a word or phrase entry? */
+static int words_match(const gf_policy_list_t *l, const char *skel, int *line)
 {
-    const char *w = normal;
+    const char *w = skel;
+    size_t n = strlen(skel);
+    char *spaced;
     int i;
 
-    if (!l || !normal) return 0;
     /* Each word of the text against the one-word entries. */
     while (*w) {
         const char *e = strchr(w, ' ');
-        apr_size_t n = e ? (apr_size_t)(e - w) : strlen(w);
-        int *at = apr_hash_get(l->words, w, (apr_ssize_t)n);
+        apr_size_t k = e ? (apr_size_t)(e - w) : strlen(w);
+        int *at = apr_hash_get(l->words, w, (apr_ssize_t)k);
         if (at) {
             if (line) *line = *at;
             return 1;
         }
-        w += n + (e ? 1 : 0);
+        w += k + (e ? 1 : 0);
     }
-    if (l->phrases->nelts) {
-        /* Phrases whole: " text " holds " a b " only on word boundaries. */
-        size_t n = strlen(normal);
-        char *spaced = malloc(n + 3);
-        if (!spaced) return 0;
-        spaced[0] = ' ';
-        memcpy(spaced + 1, normal, n);
-        spaced[n + 1] = ' ';
-        spaced[n + 2] = '\0';
-        for (i = 0; i < l->phrases->nelts; i++) {
-            const phrase_t *ph = &APR_ARRAY_IDX(l->phrases, i, phrase_t);
-            if (strstr(spaced, ph->spaced)) {
-                if (line) *line = ph->line;
-                free(spaced);
-                return 1;
-            }
+    if (!l->phrases->nelts) return 0;
+    /* Phrases whole: " text " holds " a b " only on word boundaries. */
+    if (!(spaced = malloc(n + 3))) return 0;
+    spaced[0] = ' ';
+    memcpy(spaced + 1, skel, n);
+    spaced[n + 1] = ' ';
+    spaced[n + 2] = '\0';
+    for (i = 0; i < l->phrases->nelts; i++) {
+        const phrase_t *ph = &APR_ARRAY_IDX(l->phrases, i, phrase_t);
+        if (strstr(spaced, ph->spaced)) {
+            if (line) *line = ph->line;
+            free(spaced);
+            return 1;
         }
-        free(spaced);
     }
+    free(spaced);
+    return 0;
+}
+
+int gf_policy_list_match(const gf_policy_list_t *l, const char *normal, int *line)
+{
+    char *skel;
+    int i, hit;
+
+    if (!l || !normal) return 0;
+    if (l->words && (apr_hash_count(l->words) || l->phrases->nelts)) {
+        /* A skeleton ICU cannot make refuses: the policy fails closed. */
+        if (!(skel = skeleton(l->spoof, normal, strlen(normal)))) {
+            if (line) *line = 0;
+            return 1;
+        }
+        hit = words_match(l, skel, line);
+        free(skel);
+        if (hit) return 1;
+    }
+    /* Patterns see the normal form itself (gf_policy.h). */
     for (i = 0; i < l->patterns->nelts; i++) {
         pattern_t *pt = APR_ARRAY_IDX(l->patterns, i, pattern_t *);
         if (regexec(&pt->re, normal, 0, NULL, 0) == 0) {

@@ -10,16 +10,25 @@
  *    u8_casefold, NFKD): "ＮＳＦＷ" (full width), "𝐍𝐒𝐅𝐖" (mathematical
  *    letters) and "NSFW" all become "nsfw"; ligatures come apart ("ﬁ" is
  *    "fi");
- *  - marks (Mn, Me) and format characters (Cf: zero-width spaces and
- *    joiners, soft hyphens, bidirectional controls) are dropped, so
- *    "nsfẁ" and "ns\u200Bfw" are "nsfw";
+ *  - marks (Mn, Me), format characters (Cf: zero-width spaces and
+ *    joiners, soft hyphens, bidirectional controls) and every other
+ *    default-ignorable code point (the Hangul fillers, letters that show
+ *    as nothing) are dropped, so "nsfẁ", "ns\u200Bfw" and "ns\u3164fw"
+ *    are "nsfw";
  *  - words are the runs of letters, digits and spacing marks (Mc: the
  *    vowel signs of Indic scripts); everything else separates them, and
  *    the normal form is the words with one space between;
  *  - a run of two or more one-letter words is one word: "n.s.f.w",
- *    "n s f w" and "n-s-f-w" are "nsfw".
+ *    "n s f w" and "n-s-f-w" are "nsfw". The run takes every one-letter
+ *    word in it ("a n.s.f.w" is "ansfw"), and a word cut into pieces of
+ *    two letters or more stays cut ("ns.fw" is "ns fw"): a site that
+ *    cares lists the phrase or a pattern.
  * Entries of the deny list are put in the same form when it is read, so
- * an entry matches however either side was written.
+ * an entry matches however either side was written. Word and phrase
+ * entries are then compared by their confusable skeleton (UTS #39, ICU's
+ * spoof checker) on both sides: look-alike letters of other scripts
+ * ("nѕfw" with a Cyrillic dze) and digits that pass for letters ("he11")
+ * match; so do "rn" and "m". Patterns see the normal form itself.
  */
 #ifndef GF_POLICY_H
 #define GF_POLICY_H

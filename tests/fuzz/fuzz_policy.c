@@ -33,6 +33,8 @@ static void check_normal(apr_pool_t *p, const char *n)
         FUZZ_CHECK(uc == ' ' || uc_is_general_category(uc, UC_CATEGORY_L)
                    || uc_is_general_category(uc, UC_CATEGORY_N)
                    || uc_is_general_category(uc, UC_CATEGORY_Mc));
+        /* nothing that shows as nothing (a Hangul filler is a letter) */
+        FUZZ_CHECK(!uc_is_property_default_ignorable_code_point(uc));
         i += (size_t)k;
     }
     again = gf_policy_normalise(p, n, len);

@@ -47,6 +47,71 @@ START_TEST(normal_form_keeps_words_apart)
 }
 END_TEST
 
+static gf_policy_list_t *list(const char *text);
+static int denies(const gf_policy_list_t *l, const char *prompt, int *line);
+
+START_TEST(normal_form_drops_every_default_ignorable)
+{
+    /* Letters (Lo) that show as nothing: the Hangul fillers. */
+    ck_assert_str_eq(norm("ns\xe3\x85\xa4" "fw"), "nsfw");     /* U+3164 HANGUL FILLER */
+    ck_assert_str_eq(norm("ns\xe1\x85\x9f" "fw"), "nsfw");     /* U+115F CHOSEONG FILLER */
+    ck_assert_str_eq(norm("ns\xe1\x85\xa0" "fw"), "nsfw");     /* U+1160 JUNGSEONG FILLER */
+    ck_assert_str_eq(norm("ns\xef\xbe\xa0" "fw"), "nsfw");     /* U+FFA0 HALFWIDTH FILLER */
+    /* Marks and format characters that are default-ignorable too. */
+    ck_assert_str_eq(norm("ns\xcd\x8f" "fw"), "nsfw");         /* U+034F GRAPHEME JOINER */
+    ck_assert_str_eq(norm("ns\xe1\xa0\x8e" "fw"), "nsfw");     /* U+180E MONGOLIAN VOWEL SEP. */
+    ck_assert_str_eq(norm("ns\xe2\x81\xa4" "fw"), "nsfw");     /* U+2064 INVISIBLE PLUS */
+    ck_assert_str_eq(norm("ns\xf3\xa0\x80\x81" "fw"), "nsfw"); /* U+E0001 LANGUAGE TAG */
+    ck_assert_str_eq(norm("ns\xe1\x9e\xb4" "fw"), "nsfw");     /* U+17B4 KHMER VOWEL AQ */
+    ck_assert_str_eq(norm("\xe3\x85\xa4 \xe1\x85\x9f"), "");   /* fillers alone: no word */
+}
+END_TEST
+
+START_TEST(normal_form_splits_words_as_documented)
+{
+    /* A run of one-letter words is one word, with the one-letter words
+     * beside it ("a" included), and a word cut by punctuation into longer
+     * pieces stays cut: the docs (gf_policy.h, docs/security.md) say so
+     * and name the entries that catch them. */
+    gf_policy_list_t *l = list("nsfw\nns fw\n");
+    int line = 0;
+    ck_assert_str_eq(norm("a n.s.f.w"), "ansfw");
+    ck_assert_str_eq(norm("ns.fw"), "ns fw");
+    ck_assert(!denies(list("nsfw\n"), "a n.s.f.w", NULL));
+    ck_assert(!denies(list("nsfw\n"), "ns.fw", NULL));
+    ck_assert(denies(l, "ns.fw", &line));                      /* the phrase entry */
+    ck_assert_int_eq(line, 2);
+    ck_assert(denies(list("re:(^| )a?nsfw( |$)\n"), "a n.s.f.w", NULL));
+}
+END_TEST
+
+START_TEST(deny_list_matches_look_alikes_by_skeleton)
+{
+    /* UTS #39's confusable skeleton (ICU's spoof checker), on both the
+     * entries and the prompt: look-alike letters of other scripts, and
+     * digits that pass for letters. */
+    gf_policy_list_t *l = list("nsfw\nbad word\nhell\nn\xd0\xb0ked\nre:^plain$\n");
+    int line = 0;
+    ck_assert(denies(l, "n\xd1\x95" "fw", &line));              /* Cyrillic dze */
+    ck_assert_int_eq(line, 1);
+    ck_assert(denies(l, "N\xd0\x85" "FW", NULL));               /* its capital, folded */
+    ck_assert(denies(l, "\xd5\xb8sfw", NULL));                  /* Armenian vo */
+    ck_assert(denies(l, "so b\xd0\xb0" "d word", &line));       /* Cyrillic a, in a phrase */
+    ck_assert_int_eq(line, 2);
+    ck_assert(denies(l, "he11", &line));                        /* digits one */
+    ck_assert_int_eq(line, 3);
+    ck_assert(denies(l, "naked", &line));                       /* an entry in Cyrillic */
+    ck_assert_int_eq(line, 4);
+    ck_assert(!denies(l, "nsfa", NULL));
+    ck_assert(!denies(l, "bad words", NULL));
+    /* Patterns see the normal form, not the skeleton. */
+    ck_assert(denies(l, "plain", NULL));
+    ck_assert(!denies(l, "p1ain", NULL));
+    /* The skeleton's own equivalences hold for entries too: "rn" is "m". */
+    ck_assert(denies(list("corn\n"), "com", NULL));
+}
+END_TEST
+
 static gf_policy_list_t *list(const char *text)
 {
     const char *err = NULL;
@@ -138,6 +203,9 @@ Suite *policy_suite(void)
     Suite *s = suite_create("policy");
     TCase *tc = tcase_create("policy");
     tcase_add_test(tc, normal_form_folds_what_spelling_tricks_change);
+    tcase_add_test(tc, normal_form_drops_every_default_ignorable);
+    tcase_add_test(tc, normal_form_splits_words_as_documented);
+    tcase_add_test(tc, deny_list_matches_look_alikes_by_skeleton);
     tcase_add_test(tc, normal_form_keeps_words_apart);
     tcase_add_test(tc, deny_list_matches_words_phrases_and_patterns);
     tcase_add_test(tc, deny_list_refuses_what_it_cannot_use);
