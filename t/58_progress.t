@@ -22,7 +22,7 @@ use LWP::UserAgent;
 use JSON::PP;
 use POSIX qw(floor);
 
-plan tests => 25;
+plan tests => 28;
 
 my $mock = $ENV{GENFLOW_MOCK_URL};
 my $table = 'prog_art_media';
@@ -200,6 +200,49 @@ sub json_of_text { my $o = eval { JSON::PP->new->decode($_[0]) }; return $o // {
     psql("UPDATE $table SET progress_at = now() - interval '2 seconds' WHERE id = '$id'");
     is(join(',', $upd->(0.2, 'w'), $upd->(0.6, 'w')), '0,1', 'never smaller; a grown one a second later');
     psql("DELETE FROM $table WHERE id = '$id'");
+}
+
+# ---- 5. a report the database did not take is tried again at the next poll --
+{
+    # The test's own trigger refuses the first write of this generation's
+    # progress (as the statement's own second does when the database's
+    # clock is ahead of the node's, or another node wrote last): the row
+    # is left alone, and the next poll's report, which grew, must be
+    # written then, not a second after the refused try.
+    psql("CREATE TABLE prog_tries (id uuid, progress real, written boolean, "
+         . "at timestamptz DEFAULT clock_timestamp())");
+    psql("CREATE FUNCTION prog_refuse() RETURNS trigger LANGUAGE plpgsql AS \$\$BEGIN "
+         . "IF NEW.prompt LIKE '%refuse-once%' AND NEW.progress IS DISTINCT FROM OLD.progress "
+         . "AND NEW.progress IS NOT NULL THEN "
+         . "IF NOT EXISTS (SELECT 1 FROM prog_tries WHERE id = NEW.id) THEN "
+         . "INSERT INTO prog_tries (id, progress, written) VALUES (NEW.id, NEW.progress, false); "
+         . "RETURN NULL; END IF; "
+         . "INSERT INTO prog_tries (id, progress, written) VALUES (NEW.id, NEW.progress, true); "
+         . "END IF; RETURN NEW; END\$\$");
+    psql("CREATE TRIGGER prog_refuse BEFORE UPDATE ON $table FOR EACH ROW EXECUTE FUNCTION prog_refuse()");
+    my $id = generate('prog-rep', 'a kite over the dunes refuse-once [progress:5]');
+    my $s = {};
+    wait_for(sub { ($s = status_of('prog-rep', $id))->{status} =~ /completed|failed/ }, 20);
+    my @tries = psql_rows("SELECT progress, written, extract(epoch FROM at) FROM prog_tries "
+                          . "WHERE id = '$id' ORDER BY at");
+    diag('tries (progress, written, seconds after the first): '
+         . join(' ', map { sprintf '%.2f/%s/%.2f', $_->[0], $_->[1], $_->[2] - $tries[0][2] } @tries));
+    ok(@tries >= 2 && $tries[0][1] eq 'f' && $tries[1][1] eq 't',
+       'the first write was refused, the next try was written');
+    # The polls of this prediction (the mock's log, by the same clock):
+    # the written try must come from the first poll after the refused
+    # one, before the poll after that. (Counted as written, the refused
+    # try made the node wait a second, past that poll, when the two polls
+    # were less than a second apart.)
+    my $pid = psql("SELECT provider_job_id FROM $table WHERE id = '$id'");
+    my @polls = map { $_->{at} } grep { $_->{method} eq 'GET' && $_->{path} eq "/v1/predictions/$pid" }
+                map { json_of_text($_) } split /\n/, LWP::UserAgent->new->get("$mock/_log")->decoded_content;
+    my @after = grep { $_ > $tries[0][2] } @polls;
+    diag(sprintf 'polls after the refused try: %s', join(' ', map { sprintf '+%.2f', $_ - $tries[0][2] } @after));
+    ok(@tries >= 2 && @after >= 1 && $tries[1][2] > $after[0] && (@after < 2 || $tries[1][2] < $after[1]),
+       'the next try was written at the first poll after the refused one, not a poll later');
+    is($s->{status}, 'completed', 'the generation completed');
+    psql("DROP TRIGGER prog_refuse ON $table");
 }
 
 stop_own_server($dir);

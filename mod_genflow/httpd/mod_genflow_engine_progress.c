@@ -5,7 +5,8 @@
  * A poll that finds the job still running may carry a fraction (a
  * diffusion model's progress bar in Replicate's or fal's logs). It is
  * written when it grew and at most once a second: the attempt remembers
- * what it wrote (a kept poll carries that in its record), and the
+ * what it wrote, when the statement wrote it (a kept poll carries that
+ * in its record), and the
  * statement (PROGRESS, core/gf_sql.c) holds the database to the same rule
  * for every node. Its NOTIFY is genflow_progress: the generation's
  * watchers read it again (mod_genflow_engine_listener.c), a kept poll is
@@ -52,10 +53,9 @@ void gf_engine_progress_note(server_rec *s, apr_pool_t *p, gf_claim_t *c,
                              const gf_provider_result_t *res, const gf_decision_t *d)
 {
     progress_statement_t x;
-    apr_time_t now = apr_time_now();
 
     if (d->next != GF_NEXT_POLL || d->poll_failed || !res->has_progress
-        || !(res->progress > c->progress) || now - c->progress_at < PROGRESS_EVERY) {
+        || !(res->progress > c->progress) || apr_time_now() - c->progress_at < PROGRESS_EVERY) {
         return;
     }
     x.s = s;
@@ -64,9 +64,14 @@ void gf_engine_progress_note(server_rec *s, apr_pool_t *p, gf_claim_t *c,
     x.fraction = res->progress;
     x.rc = -1;
     gf_loop_blocking(progress_now, &x);
-    if (x.rc < 0) return;
-    /* Written, or the row already had as much (another node's poll):
-     * either way this attempt need not write it again. */
+    /* Only a row written counts. The statement holds its own second
+     * against the database's clock, and a row it left alone (a second
+     * not yet past there, or another node's larger report) leaves this
+     * attempt free to write at its next poll: counting it as written
+     * would drop the next report that grew. The time is taken after the
+     * statement: never before the database's own, so the next try is
+     * never early by this clock. */
+    if (x.rc <= 0) return;
     c->progress = res->progress;
-    c->progress_at = now;
+    c->progress_at = apr_time_now();
 }

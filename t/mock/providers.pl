@@ -255,7 +255,7 @@ sub record {
     my %h;
     $r->headers->scan(sub { $h{lc $_[0]} = $_[1] });
     my $entry = { method => $r->method, path => $r->uri->path, query => $r->uri->query // '',
-                  headers => \%h, fields => $fields };
+                  headers => \%h, fields => $fields, at => Time::HiRes::time() };
     open my $fh, '>>', "$state/requests.log" or die;
     flock $fh, LOCK_EX;
     print $fh $json->encode($entry), "\n";
