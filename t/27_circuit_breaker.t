@@ -70,7 +70,7 @@ GenFlowStartingCredits 100
 </Location>
 <Location /api/metrics>
     SetHandler genflow-metrics
-    # The handler answers an authenticated user only.
+    # The handler answers an administrator only (GenFlowAdministrators).
     AuthType Basic
     AuthName metrics
     AuthBasicProvider file
@@ -195,7 +195,7 @@ is_deeply([keys %states], ['open'], "each of 30 answers (from children "
     or diag(explain \%states);
 
 # --- (d) metrics and server-status show it -----------------------------------
-my ($mres) = call('GET', '/api/metrics', user => $user);
+my ($mres) = call('GET', '/api/metrics', user => 'admin');
 my $metrics = $mres->decoded_content // '';
 like($metrics, qr/^genflow_provider_circuit_state\{server="\Q$host\E:$port",provider="brk"\} 1$/m,
      'the metrics gauge says open (1)')

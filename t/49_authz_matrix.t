@@ -7,6 +7,10 @@
 # generation's, an expired one and a changed one, without a login), and
 # every spelling of its path (canonical, a trailing slash, an extra segment,
 # "/events" before the last segment, ";x", "//", "/./", "/x/../", "%2F").
+# The fourth host writes its rule for /api after its admin's and metrics'
+# sections (as mods-enabled/ before conf-enabled/ gives a site): httpd
+# lets every user through to the admin API and the metrics there, and the
+# module (GenFlowAdministrators) answers them 403.
 # One assertion per (operation, host, credential) covers all the forms;
 # a refused call must have changed nothing in the database. One httpd for
 # the file.
@@ -30,8 +34,8 @@ my $t0 = time;
 my $doc = "$FindBin::Bin/../docs/openapi.yaml";
 my @ops = GenFlowMatrix::operations($doc);
 my @creds = GenFlowMatrix::credentials();
-my @hosts_names = qw(main events vhost2);
-plan tests => @ops * @hosts_names * @creds + 1 + 13;
+my @hosts_names = qw(main events vhost2 later);
+plan tests => @ops * @hosts_names * @creds + 1 + 17;
 
 for my $t (qw(mx-a mx-b)) {
     (my $table = $t) =~ s/-/_/g;
@@ -54,6 +58,7 @@ my $whsec_file = secret_file('whsec_' . join('', map { ('A' .. 'Z')[rand 26] } 1
 my $key_file = secret_file('authz-matrix-dummy-key');
 my $ep = free_port();
 my $p3 = free_port();
+my $p4 = free_port();
 
 # The site-wide handlers as the suite's configuration mounts them.
 my $handlers = <<'CONF';
@@ -117,16 +122,42 @@ Listen 127.0.0.1:$p3
         GenFlowProviders local
     </Location>
 </VirtualHost>
+Listen 127.0.0.1:$p4
+<VirtualHost 127.0.0.1:$p4>
+    # A site whose admin's sections come first and whose /api rule comes
+    # later: the rule in force for /api/admin and /api/metrics is
+    # valid-user. The module still answers the administrator alone.
+    <Location /api/mx-b>
+        GenFlowType mx-b
+        GenFlowProviders local
+    </Location>
+    <Location /api/admin>
+        SetHandler genflow-admin
+        Require user admin
+    </Location>
+    <Location /api/metrics>
+        SetHandler genflow-metrics
+        Require user admin
+    </Location>
+    <Location /api>
+        Require valid-user
+    </Location>
+    <Location /api/health>
+        Require all granted
+    </Location>
+</VirtualHost>
 BODY
 
-my %base = (main => $base, events => "http://127.0.0.1:$ep", vhost2 => "http://127.0.0.1:$p3");
+my %base = (main => $base, events => "http://127.0.0.1:$ep", vhost2 => "http://127.0.0.1:$p3",
+            later => "http://127.0.0.1:$p4");
 my $m = eval {
     GenFlowMatrix::run_matrix(
         doc => $doc,
         hosts => [ { name => 'main', base => $base{main}, kind => 'api', type => 'mx-a' },
                    { name => 'events', base => $base{events}, kind => 'events', type => 'mx-a',
                      fixtures_from => $base{main} },
-                   { name => 'vhost2', base => $base{vhost2}, kind => 'api', type => 'mx-b' } ],
+                   { name => 'vhost2', base => $base{vhost2}, kind => 'api', type => 'mx-b' },
+                   { name => 'later', base => $base{later}, kind => 'api', type => 'mx-b' } ],
         users => { owner => [$owner, $owner], other => [$other, $other], admin => ['admin', 'admin'] },
         events_key => $secret,
         provider => 'mxhook',
@@ -173,6 +204,12 @@ for my $t (qw(mx-a mx-b)) {
     for my $row (psql_rows("SELECT id, user_id FROM ${table}_media WHERE status IN ('pending', 'processing')")) {
         own_api($b, POST => "/api/$t/cancel/$row->[0]", user => $row->[1]);
     }
+}
+# On the later host httpd let the users through: the module refused them.
+{
+    my @codes = map { own_api($base{later}, GET => $_, user => $other)->code } qw(/api/admin/jobs /api/metrics);
+    is(join(',', @codes), '403,403', 'on the host whose /api rule comes later, a user reaches the '
+       . 'admin API and the metrics (httpd) and the module answers 403');
 }
 my $crash = crash_report($dir);
 is($crash, '', 'no crash in the error_log');
@@ -255,6 +292,31 @@ ok($ok && $out =~ /GF5105.*<Location \/api\/metrics> sets genflow-metrics/,
 ($ok, $out) = config_test(events_site(''));
 ok($ok && $out !~ /GF5105/, 'with Require user admin: no GF5105') or diag($out);
 unlike($out, qr/GF5104/, 'and an events host without a rule of its own: no GF5104');
+
+# The rule in force, as httpd merges sections: /api's, written after the
+# admin's and metrics' sections, lets every user in (GF5108 names both);
+# written before them, nothing to say; without GenFlowAdministrators, the
+# admin API answers nobody (GF5109).
+(my $later = $handlers) =~ s{\A<Location /api>\n    SetHandler genflow-api\n</Location>\n}{};
+($ok, $out) = config_test(<<"CONF");
+$later
+<Location /api>
+    SetHandler genflow-api
+    Require valid-user
+</Location>
+CONF
+ok($ok && $out =~ m{GF5108.*<Location /api/admin> sets genflow-admin, and the access rule in force for /api/admin/jobs is that of <Location /api>}
+   && $out =~ m{GF5108.*<Location /api/metrics> sets genflow-metrics},
+   'a later <Location /api> Require valid-user: GF5108 for the admin API and the metrics')
+    or diag($out);
+($ok, $out) = config_test(events_site(''));
+ok($ok && $out !~ /GF510[89]/, 'the admin rules after /api\'s: no GF5108') or diag($out);
+{
+    local $GenFlowTest::own_module = Apache::Test::vars('serverroot') . '/../.libs/mod_genflow.so';
+    ($ok, $out) = config_test(events_site(''));
+}
+ok($ok && $out =~ /GF5109.*GenFlowAdministrators names nobody/, 'no GenFlowAdministrators: GF5109')
+    or diag($out);
 
 my $q = free_port();
 ($ok, $out) = config_test(<<"CONF");

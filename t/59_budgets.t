@@ -24,7 +24,7 @@ use IPC::Open2;
 use JSON::PP;
 use Time::HiRes qw(sleep);
 
-plan tests => 39;
+plan tests => 40;
 
 my $json = JSON::PP->new;
 my $tmp = tempdir(CLEANUP => 1);
@@ -123,12 +123,19 @@ sub spent_row {
     is(scalar(psql("SELECT count(*) FROM genflow_provider_costs WHERE generation_id = '$id'")), 0,
        'no call was made for it');
 
-    my $m = own_api($base, GET => '/api/metrics', user => $u)->decoded_content;
+    my $m = own_api($base, GET => '/api/metrics', user => 'admin')->decoded_content;
     like($m, qr/^genflow_provider_budget\{provider="\Q$run-paid\E",period="day"\} 5\.0+$/m,
          'the metrics show the budget');
     like($m, qr/^genflow_provider_spent\{provider="\Q$run-paid\E",period="day"\} 5\.0+$/m,
          'and the spend');
-    my $h = json_of(own_api($base, GET => '/api/health', user => $u)) // {};
+    # Money is an administrator's: health without one carries no budget,
+    # spend or limits (and reads nothing for them).
+    my $hu = json_of(own_api($base, GET => '/api/health', user => $u)) // {};
+    my $hp = ($hu->{providers} || {})->{"$run-paid"} || {};
+    ok(%$hp && !exists $hp->{budget} && !exists $hp->{limits},
+       'health for a user who is no administrator: the circuit, no budget, no limits')
+        or diag(explain $hp);
+    my $h = json_of(own_api($base, GET => '/api/health', user => 'admin')) // {};
     my $b = (($h->{providers} || {})->{"$run-paid"} || {})->{budget} || {};
     is(join(' ', map { $b->{$_} // 'null' } qw(amount period timeZone spent left)), '5 day UTC 5 0',
        'the health answer shows the budget, its spend and what is left');
@@ -169,7 +176,7 @@ sub spent_row {
 
 # ---- 3. a day in a time zone of its own ---------------------------------------
 {
-    my $h = json_of(own_api($base, GET => '/api/health', user => $u)) // {};
+    my $h = json_of(own_api($base, GET => '/api/health', user => 'admin')) // {};
     my $b = (($h->{providers} || {})->{"$run-tz"} || {})->{budget} || {};
     my $want = psql("SELECT to_char(date_trunc('day', now() AT TIME ZONE 'Pacific/Kiritimati') "
                     . "AT TIME ZONE 'Pacific/Kiritimati' AT TIME ZONE 'UTC', "

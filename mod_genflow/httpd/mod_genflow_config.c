@@ -19,6 +19,7 @@
 #include "httpd/mod_genflow_process.h"
 #include "httpd/mod_genflow_config_int.h"
 #include "httpd/mod_genflow_config.h"
+#include "httpd/mod_genflow_private.h"
 #include "core/gf_loopback.h"
 #include "core/gf_cors.h"
 #include "core/gf_credits.h"
@@ -289,6 +290,45 @@ static const char *set_events_secret(cmd_parms *cmd, void *dummy, const char *ar
     if (!(sc->events_keys = gf_stream_keys_parse(cmd->pool, text, &err))) {
         return DIRECTIVE_ERROR(cmd, apr_pstrcat(cmd->pool, path, ": ", err, NULL));
     }
+    return NULL;
+}
+
+/* GenFlowAdministrators user NAME... | expr "EXPR" | none: who is an
+ * administrator, as the module itself checks it in the admin and metrics
+ * handlers, whatever a section written later grants (a virtual host has
+ * its own or the main server's). */
+static const char *set_admins(cmd_parms *cmd, void *dummy, int argc, char *const argv[])
+{
+    gf_server_conf_t *sc = gf_server_conf(cmd->server);
+    gf_admins_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
+    const char *err = NULL;
+    int i;
+    (void)dummy;
+
+    a->where = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                            cmd->directive->line_num);
+    if (argc == 1 && !strcmp(argv[0], "none")) {
+        sc->admins = a;
+        return NULL;
+    }
+    if (argc == 2 && !strcmp(argv[0], "expr")) {
+        a->expr = ap_expr_parse_cmd(cmd, argv[1], 0, &err, NULL);
+        if (err || !a->expr) {
+            return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "the expression does not "
+                                                     "parse: %s", err ? err : "?"));
+        }
+        sc->admins = a;
+        return NULL;
+    }
+    if (argc < 2 || strcmp(argv[0], "user")) {
+        return DIRECTIVE_ERROR(cmd, "use user NAME..., expr \"EXPR\" or none");
+    }
+    a->users = apr_array_make(cmd->pool, argc - 1, sizeof(const char *));
+    for (i = 1; i < argc; i++) {
+        if (!*argv[i]) return DIRECTIVE_ERROR(cmd, "an empty user name");
+        APR_ARRAY_PUSH(a->users, const char *) = apr_pstrdup(cmd->pool, argv[i]);
+    }
+    sc->admins = a;
     return NULL;
 }
 
@@ -609,6 +649,9 @@ const command_rec gf_cmds[] = {
     AP_INIT_FLAG("GenFlowEventsHost", set_events_host, NULL, RSRC_CONF,
         "This virtual host is (On) or is not (Off) the events host: event streams only, "
         "opened by their token (default: the host GenFlowEventsBase names)"),
+    AP_INIT_TAKE_ARGV("GenFlowAdministrators", set_admins, NULL, RSRC_CONF,
+                      "Who is an administrator of the admin API and the metrics: user NAME..., "
+                      "expr \"EXPR\" (an ap_expr over the request) or none (the default)"),
     AP_INIT_TAKE1("GenFlowEventsSecretFile", set_events_secret, NULL, RSRC_CONF,
         "File holding the secret (32 characters or more) of the tokens in events URLs"),
     AP_INIT_TAKE_ARGV("GenFlowS3", set_s3, NULL, RSRC_CONF,

@@ -39,6 +39,15 @@ typedef struct {
     const char *priority_where;  /* the directive that set it, or NULL */
 } gf_type_t;
 
+/* GenFlowAdministrators: who the admin API and the metrics answer, checked
+ * by their handlers besides the site's Require (mod_genflow_handle_admin.c).
+ * Neither set: nobody. */
+typedef struct {
+    apr_array_header_t *users;   /* user names (const char *), or NULL */
+    const ap_expr_info_t *expr;  /* an ap_expr over the request, or NULL */
+    const char *where;           /* "file:line" */
+} gf_admins_t;
+
 /* Server (module-wide) settings. */
 typedef struct {
     apr_hash_t *providers;       /* name → gf_provider_t* */
@@ -63,6 +72,7 @@ typedef struct {
     apr_size_t authn_socache_size; /* GenFlowAuthnCacheSize (main server), or 0 → default */
     int events_host;             /* GenFlowEventsHost (a virtual host's): 1, 0, GF_UNSET
                                   * (the host GenFlowEventsBase names, mod_genflow_site.c) */
+    const gf_admins_t *admins;   /* GenFlowAdministrators, or NULL: nobody */
 } gf_server_conf_t;
 
 /* A GenFlowEventsBase other than none, where it was given. */

@@ -70,6 +70,7 @@ void *gf_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(sc, unnamed_statements);
     MERGE_PTR(sc, listen_params);
     MERGE_NUM(sc, events_host);
+    MERGE_PTR(sc, admins);
     return sc;
 }
 

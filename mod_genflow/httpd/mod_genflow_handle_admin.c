@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_admin.c: the site-wide admin and health endpoints (docs/api.md).
  *
- *   SetHandler genflow-admin  (who may call it is decided by Apache Require;
- *                              the handler answers only an authenticated user)
+ *   SetHandler genflow-admin  (who reaches it is Apache's Require; the handler
+ *                              answers only a user GenFlowAdministrators names)
  *     GET    {loc}/jobs?type=&status=&user=&limit=   {"items": [...]}
  *     DELETE {loc}/jobs?status=&olderThan=SECONDS     {"deleted": N}
  *     POST   {loc}/credits {"user","amount","reason"} {"user","currentBalance"}
@@ -339,9 +339,53 @@ const char *gf_admin_allow(request_rec *r)
     return route.allow;
 }
 
-/* Who may call the admin API is Apache's Require; the handler still
- * wants someone it authenticated: a configuration that grants the
- * location to all (or an events host's token) gets no answer from it. */
+/* Is the request's user an administrator (GenFlowAdministrators)? Only
+ * someone Apache authenticated, never by an events host's token. */
+int gf_request_is_admin(request_rec *r)
+{
+    const gf_admins_t *a = gf_server_conf(r->server)->admins;
+    int i;
+
+    if (!a || !r->user || !*r->user || gf_req(r)->events_token) return 0;
+    for (i = 0; a->users && i < a->users->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(a->users, i, const char *), r->user)) return 1;
+    }
+    if (a->expr) {
+        const char *err = NULL;
+        int rc = ap_expr_exec(r, a->expr, &err);
+        if (err) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(5106)
+                          "GenFlowAdministrators (%s): the expression failed: %s; "
+                          "%s is not taken for an administrator", a->where, err, r->user);
+            return 0;
+        }
+        return rc > 0;
+    }
+    return 0;
+}
+
+/* The admin API and the metrics answer administrators only. Apache's
+ * Require decides who reaches the handler; the module checks again, so
+ * that a section written later (<Location /api> Require valid-user after
+ * <Location /api/admin>) cannot open them to every user. */
+int gf_refuse_unless_admin(request_rec *r)
+{
+    int rc = gf_refuse_without_user(r);
+    if (rc != GF_CONTINUE) return rc;
+    if (gf_request_is_admin(r)) return GF_CONTINUE;
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, GF_LOGNO(5107)
+                  "%s is not an administrator (GenFlowAdministrators%s%s), though the access "
+                  "rules of %s let them in: refused", r->user,
+                  gf_server_conf(r->server)->admins ? " at " : ": not set, nobody is",
+                  gf_server_conf(r->server)->admins ? gf_server_conf(r->server)->admins->where : "",
+                  r->uri);
+    return gf_send_error(r, HTTP_FORBIDDEN, GF_ERR_FORBIDDEN,
+                         "this endpoint is for an administrator");
+}
+
+/* Who may call the admin API is Apache's Require and GenFlowAdministrators;
+ * the handler wants someone it authenticated: a configuration that grants
+ * the location to all (or an events host's token) gets no answer from it. */
 int gf_refuse_without_user(request_rec *r)
 {
     if (!r->user || !*r->user || gf_req(r)->events_token) {
@@ -366,7 +410,7 @@ int gf_admin_handler(request_rec *r)
                                           "webhooks/{id}/redeliver and providers",
                                           gf_utf8_clean(r->pool, r->uri, strlen(r->uri), 200)));
     }
-    if ((rc = gf_refuse_without_user(r)) != GF_CONTINUE) return rc;
+    if ((rc = gf_refuse_unless_admin(r)) != GF_CONTINUE) return rc;
     if (!((r->method_number == M_GET && strstr(route.allow, "GET"))
           || (r->method_number == M_POST && strstr(route.allow, "POST"))
           || (r->method_number == M_DELETE && strstr(route.allow, "DELETE")))
@@ -386,14 +430,16 @@ int gf_admin_handler(request_rec *r)
     }
 }
 
-/* The circuit breakers of this server's providers, their limits and
- * their budgets (shared by every child, the budgets by every node: the
- * same answer whichever child serves it), by provider name. */
+/* The circuit breakers of this server's providers and, for an
+ * administrator, their limits and budgets (shared by every child, the
+ * budgets by every node: the same answer whichever child serves it), by
+ * provider name. */
 static json_object *providers_health(request_rec *r)
 {
     gf_server_conf_t *sc = gf_server_conf(r->server);
     json_object *out = gf_breaker_health(r->pool, r->server);
     apr_hash_index_t *hi;
+    int admin = gf_request_is_admin(r);
 
     for (hi = sc->providers ? apr_hash_first(r->pool, sc->providers) : NULL; hi;
          hi = apr_hash_next(hi)) {
@@ -402,7 +448,9 @@ static json_object *providers_health(request_rec *r)
         void *v;
         apr_hash_this(hi, NULL, NULL, &v);
         prov = v;
-        if (json_object_object_get_ex(out, prov->name, &o)) {
+        /* Limits and money are an administrator's to see (and the budget
+         * costs a read of the database): health is usually anonymous. */
+        if (admin && json_object_object_get_ex(out, prov->name, &o)) {
             json_object_object_add(o, "limits", gf_limits_health(r, prov));
             json_object_object_add(o, "budget", gf_budgets_health(r, prov));
         }

@@ -130,7 +130,7 @@ int gf_metrics_handler(request_rec *r)
     gf_mtext_t t, db;
     int up = 0, has_db, rc;
 
-    if ((rc = gf_refuse_without_user(r)) != GF_CONTINUE) return rc;
+    if ((rc = gf_refuse_unless_admin(r)) != GF_CONTINUE) return rc;
     if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) {
         apr_table_setn(r->headers_out, "Allow", "GET, HEAD");
         return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use GET");

@@ -41,6 +41,10 @@ int gf_admin_handler(request_rec *r);
  * else the 401 sent: the admin and metrics handlers answer no one else,
  * whatever Require grants. */
 int gf_refuse_without_user(request_rec *r);
+/* Is r's user an administrator (GenFlowAdministrators)? */
+int gf_request_is_admin(request_rec *r);
+/* GF_CONTINUE for an administrator; else the 401 (no user) or 403 sent. */
+int gf_refuse_unless_admin(request_rec *r);
 /* The methods of the admin endpoint at r's path (jobs, credits), or NULL
  * where there is none. */
 const char *gf_admin_allow(request_rec *r);

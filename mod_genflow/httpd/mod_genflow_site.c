@@ -462,6 +462,140 @@ static void warn_unguarded(apr_pool_t *p, server_rec *s, const ap_directive_t *t
     }
 }
 
+/* ---- the access rule in force for the admin API and the metrics ----------- */
+
+/* Does one Require line grant a user who is not an administrator? Only
+ * what certainly does: all granted, valid-user, a user the list lacks.
+ * What cannot be judged here (groups, expressions, addresses, "not")
+ * is not reported. */
+static int require_looser(apr_pool_t *p, const ap_directive_t *d, const gf_admins_t *a)
+{
+    const char *args = d->args ? d->args : "", *w = ap_getword_conf(p, &args);
+    int i;
+
+    if (!strcasecmp(w, "all")) return !strcasecmp(ap_getword_conf(p, &args), "granted");
+    if (!strcasecmp(w, "valid-user")) return 1;
+    if (strcasecmp(w, "user")) return 0;
+    if (!a || !a->users) return 1;
+    while (*(w = ap_getword_conf(p, &args))) {
+        for (i = 0; i < a->users->nelts; i++) {
+            if (!strcmp(APR_ARRAY_IDX(a->users, i, const char *), w)) break;
+        }
+        if (i == a->users->nelts) return 1;
+    }
+    return 0;
+}
+
+/* Is an access rule (a Require, or a <RequireAll|Any|None> block) looser
+ * than an administrator? RequireAll is as tight as its tightest part. */
+static int rule_looser(apr_pool_t *p, const ap_directive_t *d, const gf_admins_t *a)
+{
+    const ap_directive_t *c;
+    int all = !strcasecmp(d->directive, "<RequireAll"), any = 0, every = 1;
+
+    if (!strcasecmp(d->directive, "Require")) return require_looser(p, d, a);
+    if (!all && strcasecmp(d->directive, "<RequireAny")) return 0;
+    for (c = d->first_child; c; c = c->next) {
+        int l;
+        if (!is_access_rule(c)) continue;
+        l = rule_looser(p, c, a);
+        any |= l;
+        every &= l;
+    }
+    return all ? every && any : any;
+}
+
+static int section_looser(apr_pool_t *p, const ap_directive_t *section, const gf_admins_t *a)
+{
+    const ap_directive_t *d;
+    for (d = section->first_child; d; d = d->next) {
+        if (is_access_rule(d) && rule_looser(p, d, a)) return 1;
+    }
+    return 0;
+}
+
+/* The last section of the tree (a virtual host's own sections after the
+ * main server's, as httpd merges them) that covers path and has an access
+ * rule: the one in force, AuthMerging aside. */
+static const ap_directive_t *rule_section(apr_pool_t *p, const ap_directive_t *tree,
+                                          const char *path, const ap_directive_t *last)
+{
+    const ap_directive_t *d;
+    for (d = tree; d; d = d->next) {
+        core_dir_config sec;
+        if (!strcasecmp(d->directive, "<VirtualHost")) continue;
+        if (section_of(p, d, &sec) && access_rule_of(d) && section_covers(p, &sec, path)) {
+            last = d;
+        }
+    }
+    return last;
+}
+
+static void warn_looser_one(apr_pool_t *p, server_rec *s, const ap_directive_t *vh,
+                            const ap_directive_t *d, const char *h, const char *path)
+{
+    const gf_admins_t *a = gf_server_conf(s)->admins;
+    const ap_directive_t *main_rule = rule_section(p, ap_conftree, path, NULL), *in_force;
+
+    in_force = vh ? rule_section(p, vh->first_child, path, main_rule) : main_rule;
+    /* A main server's section under a main server's rule: said once, for
+     * the main server. */
+    if (vh && in_force == main_rule && d->parent != vh) return;
+    if (!a) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(5109)
+                     "%s:%d: %s %s> sets %s, and GenFlowAdministrators names nobody for "
+                     "this server: it answers every user 403; name them "
+                     "(GenFlowAdministrators user NAME...)", d->filename, d->line_num,
+                     d->directive, d->args ? apr_pstrndup(p, d->args, strcspn(d->args, ">"))
+                     : "", h);
+        return;
+    }
+    if (!in_force || !section_looser(p, in_force, a)) return;
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(5108)
+                 "%s:%d: %s %s> sets %s, and the access rule in force for %s is that of "
+                 "%s %s> (%s:%d), which lets in users who are not administrators: the "
+                 "module refuses them (GenFlowAdministrators), but write the admin's section "
+                 "after it, or give it a rule no looser than an administrator",
+                 d->filename, d->line_num, d->directive,
+                 d->args ? apr_pstrndup(p, d->args, strcspn(d->args, ">")) : "", h, path,
+                 in_force->directive, in_force->args ? apr_pstrndup(p, in_force->args,
+                 strcspn(in_force->args, ">")) : "", in_force->filename, in_force->line_num);
+}
+
+/* Each admin or metrics <Location> of a tree (the main server's, or one
+ * virtual host's), probed as a request below it would be merged. */
+static void warn_looser(apr_pool_t *p, server_rec *s, const ap_directive_t *vh,
+                        const ap_directive_t *tree)
+{
+    const ap_directive_t *d;
+    for (d = tree; d; d = d->next) {
+        core_dir_config sec;
+        const char *h;
+        if (!strcasecmp(d->directive, "<VirtualHost")) continue;
+        if (section_of(p, d, &sec) && !sec.r && !sec.d_is_fnmatch
+            && (h = section_handler(p, d)) != NULL
+            && (!strcmp(h, "genflow-admin") || !strcmp(h, "genflow-metrics"))) {
+            warn_looser_one(p, s, vh, d, h,
+                            !strcmp(h, "genflow-admin") ? apr_pstrcat(p, sec.d, "/jobs", NULL)
+                                                        : sec.d);
+        }
+    }
+}
+
+/* The admin API and the metrics of every host, and who answers them. */
+static void check_admins(apr_pool_t *p, server_rec *s)
+{
+    server_rec *sp;
+    const ap_directive_t *vh;
+    warn_looser(p, s, NULL, ap_conftree);
+    for (sp = s->next; sp; sp = sp->next) {
+        if (!(vh = vhost_node(sp))) continue;
+        /* The main server's own sections apply to the virtual host too. */
+        warn_looser(p, sp, vh, ap_conftree);
+        warn_looser(p, sp, vh, vh->first_child);
+    }
+}
+
 int gf_site_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     /* A start reads the configuration twice: say it once (the second
@@ -475,6 +609,7 @@ int gf_site_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     if (gf_site_chains(pconf, ptemp, s, quiet) != OK) return HTTP_INTERNAL_SERVER_ERROR;
     if (quiet) return OK;
     warn_unguarded(ptemp, s, ap_conftree);
+    check_admins(ptemp, s);
     for (sp = s->next; sp; sp = sp->next) {
         apr_array_header_t *probes;
         if (!gf_site_events_host(sp)) continue;
