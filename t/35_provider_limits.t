@@ -190,7 +190,7 @@ ok(wait_for(sub { (() = pids_of($dir)) == 3 }, 10), 'the server runs two childre
         return defined $paused;
     }, 3);
     ok(defined $paused, '/api/health shows the pause' . ($paused ? " (until $paused)" : ''));
-    like(own_api($base, GET => '/api/metrics', user => $user{b})->decoded_content,
+    like(own_api($base, GET => '/api/metrics', user => 'admin')->decoded_content,
          qr/genflow_provider_paused_seconds\{server="main",provider="paced"\} [1-9]/,
          'the metrics show the seconds left');
     is(submit('pause', $user{b}, 6, "$tag then", '[latency:100]'), 6, 'six more queued meanwhile');

@@ -313,7 +313,7 @@ sub watch_open {
     my $passed = sub {
         my $n = 0;
         for my $b (values %base) {
-            my $m = own_api($b, GET => '/api/metrics', user => $u)->decoded_content;
+            my $m = own_api($b, GET => '/api/metrics', user => 'admin')->decoded_content;
             $n += $1 if $m =~ /^genflow_engine_events_total\{event="standby"\} (\d+)/m;
         }
         return $n;
@@ -376,7 +376,7 @@ GenFlowProvider bell $prov max_concurrent=1
 BODY
     ok(wait_for(sub { (() = pids_of($dir)) >= 3 }, 10), 'a server of two children');
     my $rang = sub {
-        my $m = own_api($base, GET => '/api/metrics', user => $u)->decoded_content;
+        my $m = own_api($base, GET => '/api/metrics', user => 'admin')->decoded_content;
         return $m =~ /^genflow_engine_events_total\{event="doorbell"\} (\d+)/m ? $1 : -1;
     };
     my $before = $rang->();

@@ -82,7 +82,7 @@ BODY
 my ($dir, $base) = server(3600);
 
 sub events {
-    my $m = own_api($base, GET => '/api/metrics', user => $user{w})->decoded_content;
+    my $m = own_api($base, GET => '/api/metrics', user => 'admin')->decoded_content;
     my %e = $m =~ /^genflow_engine_events_total\{event="(\w+)"\} (\d+)/mg;
     return \%e;
 }

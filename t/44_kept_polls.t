@@ -54,7 +54,7 @@ BODY
 # The shared counters of the httpd: provider calls to held, and claims
 # that took a row.
 sub counters {
-    my $m = own_api($base, GET => '/api/metrics', user => $u)->decoded_content;
+    my $m = own_api($base, GET => '/api/metrics', user => 'admin')->decoded_content;
     my ($calls, $claims) = (0, 0);
     $calls += $1 while $m =~ /^genflow_provider_calls_total\{provider="held"[^}]*\} (\d+)/mg;
     $claims = $1 if $m =~ /^genflow_claims_total\{result="claimed"\} (\d+)/m;

@@ -228,7 +228,7 @@ is(create('pp-off', "nsfw $run-h")->code, 201, '"off" in a child location lets t
 
 # 8. The metrics.
 {
-    my $m = own_api($base, GET => '/api/metrics', user => $u)->decoded_content;
+    my $m = own_api($base, GET => '/api/metrics', user => 'admin')->decoded_content;
     my %v;
     $v{"$1/$2"} = $3 while $m =~ /^genflow_prompt_policy_checks_total\{check="(\w+)",outcome="(\w+)"\} (\d+)$/mg;
     cmp_ok($v{'deny_list/refused'} // 0, '>=', 8, "deny-list refusals counted ($v{'deny_list/refused'})");
