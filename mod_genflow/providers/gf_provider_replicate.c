@@ -244,7 +244,10 @@ static void replicate_poll(const gf_provider_t *prov, const gf_job_t *job, const
     }
     prediction(p, prov, NULL, &hr, res);
     if (res->provider_job_id) {
-        res->running = 1;
+        /* Running only while it has neither its picture nor an error: a
+         * succeeded prediction's picture is a delivery, priced with cost=
+         * (gf_provider_attempt_cost). */
+        if (!res->image && !res->image_url && !res->error_code) res->running = 1;
         res->provider_job_id = NULL;   /* same prediction, keep polling */
         res->provider_state = NULL;
     }
