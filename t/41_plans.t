@@ -92,6 +92,7 @@ my @type_ops = (
 );
 my @global_ops = (
     [gf_budget_spent => "'plan-a', 'day', 'UTC'"],
+    [gf_holds_expire => ""],
     [gf_group_stats => "'node-x', 'plan-s7|plan-s99999'"],
     [gf_group_open => "'plan-o7|plan-o8', '2|0', 'node-x', 'node-x'"],
     [gf_group_open_prune => ""],
@@ -110,7 +111,7 @@ my @global_ops = (
     [gf_provider_state => "'plan-a', 8"],
 );
 
-plan tests => 2 * (@type_ops + @global_ops + 4) + @type_ops + 21;
+plan tests => 2 * (@type_ops + @global_ops + 4 + 4) + @type_ops + 21;
 
 ok(-x $print, 'bench/lib/print-sql is built (make check)');
 
@@ -174,6 +175,14 @@ SELECT 'plan-p' || i, date_trunc('day', now()), 1, 1 FROM generate_series(1, 100
     ON CONFLICT DO NOTHING;
 ANALYZE genflow_provider_costs;
 ANALYZE genflow_provider_spend;
+INSERT INTO genflow_provider_holds (generation_id, provider, gen_type, job, period_start, amount, until)
+SELECT gen_random_uuid(), 'plan-h' || (i % 100), 'plan', true, date_trunc('day', now()), 1,
+       now() + (i % 3600) * interval '1 s'
+  FROM generate_series(1, 100000) i;
+INSERT INTO genflow_provider_jobs (provider, running)
+SELECT 'plan-j' || i, 1 FROM generate_series(1, 100000) i ON CONFLICT DO NOTHING;
+ANALYZE genflow_provider_holds;
+ANALYZE genflow_provider_jobs;
 INSERT INTO genflow_provider_places (provider, place) SELECT 'plan-a', n FROM generate_series(1, 8) n
     ON CONFLICT DO NOTHING;
 ANALYZE $table;
@@ -233,7 +242,8 @@ sub faults {
         push @bad, "Seq Scan on $rel" if $t eq 'Seq Scan'
             && ($rel eq $big || $rel eq 'genflow_webhook_outbox' || $rel eq 'genflow_line_counts'
                 || $rel eq 'genflow_provider_stats' || $rel eq 'genflow_provider_spend'
-                || $rel eq 'genflow_provider_costs' || $rel eq 'genflow_provider_open');
+                || $rel eq 'genflow_provider_costs' || $rel eq 'genflow_provider_open'
+                || $rel eq 'genflow_provider_holds' || $rel eq 'genflow_provider_jobs');
         push @bad, "$t of " . join(', ', @{ $n->{'Sort Key'} // [] }) if $t =~ /Sort$/ && reads_big($n, $tbl);
     }
     return @bad;
@@ -288,6 +298,24 @@ check_plans("genflow_spend_add: a period's first row",
             . " ON CONFLICT (provider, period_start) DO UPDATE"
             . " SET spent = s.spent + 1, calls = s.calls + 1, updated_at = now()",
             "'plan-c3', 'day', 'UTC', 1, 'plan-c3', 'day', 'UTC', $some, 1");
+# genflow_provider_hold and genflow_provider_release (sql/045), run per
+# submission and per job end of a provider with a budget or max_jobs=:
+# their statements as the functions have them, each by a key.
+check_plans("genflow_provider_hold: this job's hold by its key",
+            "SELECT 1 FROM genflow_provider_holds WHERE generation_id = %s::uuid AND provider = %s",
+            "$some, 'plan-h7'");
+check_plans('genflow_provider_hold: a job slot of the provider\'s row',
+            "UPDATE genflow_provider_jobs j SET running = j.running + 1, updated_at = now()"
+            . " WHERE j.provider = %s AND j.running < %s::int",
+            "'plan-j7', 2");
+check_plans("genflow_provider_hold: room in the period's row",
+            "UPDATE genflow_provider_spend s SET held = s.held + %s::numeric, updated_at = now()"
+            . " WHERE s.provider = %s AND s.period_start = genflow_period_start(%s, %s, now())"
+            . " AND s.spent + s.held + %s::numeric <= %s::numeric + 0.000000001",
+            "1, 'plan-p7', 'day', 'UTC', 1, 10");
+check_plans('genflow_provider_release: the hold by its key',
+            "DELETE FROM genflow_provider_holds WHERE generation_id = %s::uuid AND provider = %s",
+            "$some, 'plan-h7'");
 check_plans('genflow_expire_orphans', scalar psql("SELECT genflow_orphans_sql('$table', '$type')"), '3600, 900');
 
 # A scrape's gauges of a type (sql/032) are read by <table>_gauges(), which
@@ -517,6 +545,8 @@ psql("DELETE FROM genflow_provider_stats WHERE provider LIKE 'plan-s%'");
 psql("DELETE FROM genflow_provider_open WHERE provider LIKE 'plan-o%'");
 psql("DELETE FROM genflow_provider_costs WHERE provider LIKE 'plan-c%'");
 psql("DELETE FROM genflow_provider_spend WHERE provider LIKE 'plan-p%'");
+psql("DELETE FROM genflow_provider_holds WHERE provider LIKE 'plan-h%'");
+psql("DELETE FROM genflow_provider_jobs WHERE provider LIKE 'plan-j%'");
 psql("DELETE FROM genflow_provider_limits WHERE provider IN ('plan-a', 'plan-b')");
 is(psql("SELECT count(*) FROM genflow_types WHERE type_name = '$type'"), 0,
    "the test's type and its rows are gone");

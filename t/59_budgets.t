@@ -24,7 +24,7 @@ use IPC::Open2;
 use JSON::PP;
 use Time::HiRes qw(sleep);
 
-plan tests => 40;
+plan tests => 40 - 1 + 4 * 4 + 1 + 4 + 1 + 2;
 
 my $json = JSON::PP->new;
 my $tmp = tempdir(CLEANUP => 1);
@@ -38,6 +38,7 @@ my $u = new_user('budget');
 api(GET => '/api/quota', user => $u);
 grant($u, 1000);
 
+my $mock = $ENV{GENFLOW_MOCK_URL};
 my $cport = free_port();
 my $crowd = "http://127.0.0.1:$cport";
 mock_at($crowd);
@@ -55,6 +56,20 @@ GenFlowProvider $run-pre local cost=1 budget=4/day
 GenFlowProvider $run-tz local cost=1 budget=100/day budget_tz=Pacific/Kiritimati
 GenFlowProvider $run-free local
 GenFlowProvider $run-crowd stability base_url=$crowd key_env=GENFLOW_MOCK_KEY insecure_loopback=on timeout=30000 breaker=off cost=1 budget=20/day max_concurrent=3
+# Asynchronous jobs: each holds its cost from its submission to its end.
+GenFlowProvider $run-afal fal base_url=$mock key_env=GENFLOW_MOCK_KEY insecure_loopback=on breaker=off cost=1 budget=3/day
+GenFlowProvider $run-arep replicate base_url=$mock key_env=GENFLOW_MOCK_KEY insecure_loopback=on wait=1 breaker=off cost=1 budget=3/day
+GenFlowProvider $run-aloc local async=3 cost=1 budget=2/day max_concurrent=1
+# A usage price (Replicate's predict_time, 2.5 s a job in the mock) with
+# the worst cost of a job held.
+# An account that runs 2 jobs at once (max_jobs=: jobs accepted and not
+# finished, on every node), of its own model so that the mock's log tells
+# its jobs apart.
+GenFlowProvider $run-fjobs fal base_url=$mock key_env=GENFLOW_MOCK_KEY insecure_loopback=on breaker=off model=fal-ai/jobs$run max_jobs=2
+# max_concurrent= counts calls open (exchanges): an asynchronous job
+# between its polls holds no place.
+GenFlowProvider $run-fconc fal base_url=$mock key_env=GENFLOW_MOCK_KEY insecure_loopback=on breaker=off model=fal-ai/conc$run max_concurrent=1
+GenFlowProvider $run-ausage replicate base_url=$mock key_env=GENFLOW_MOCK_KEY insecure_loopback=on wait=1 breaker=off cost_per_unit=1 budget=6/day budget_hold=3
 Include "$tmp/budgets.conf"
 <Location /api/bud-chain>
     GenFlowType bud-art
@@ -74,6 +89,36 @@ Include "$tmp/budgets.conf"
 <Location /api/bud-crowd>
     GenFlowType bud-art
     GenFlowProviders $run-crowd -> $run-free
+    GenFlowWait 0
+</Location>
+<Location /api/bud-afal>
+    GenFlowType bud-art
+    GenFlowProviders $run-afal -> $run-free
+    GenFlowWait 0
+</Location>
+<Location /api/bud-arep>
+    GenFlowType bud-art
+    GenFlowProviders $run-arep -> $run-free
+    GenFlowWait 0
+</Location>
+<Location /api/bud-aloc>
+    GenFlowType bud-art
+    GenFlowProviders $run-aloc -> $run-free
+    GenFlowWait 0
+</Location>
+<Location /api/bud-fjobs>
+    GenFlowType bud-art
+    GenFlowProviders $run-fjobs
+    GenFlowWait 0
+</Location>
+<Location /api/bud-fconc>
+    GenFlowType bud-art
+    GenFlowProviders $run-fconc
+    GenFlowWait 0
+</Location>
+<Location /api/bud-ausage>
+    GenFlowType bud-art
+    GenFlowProviders $run-ausage -> $run-free
     GenFlowWait 0
 </Location>
 <Location /api/metrics>
@@ -97,6 +142,25 @@ sub generate {
     my ($b, $path, $prompt) = @_;
     return json_of(own_api($b, POST => "/api/$path/generate", user => $u,
                            body => { prompt => $prompt })) // {};
+}
+# The most jobs of fal app APP the mock had at once: from a submission
+# (POST /APP) to the fetch of its result (GET /APP/requests/ID), by the
+# times of the mock's log; and how many were submitted.
+sub mock_jobs_peak {
+    my ($app) = @_;
+    my @ev;
+    for my $line (split /\n/, LWP::UserAgent->new->get("$mock/_log")->decoded_content) {
+        my $e = eval { $json->decode($line) } or next;
+        next unless ($e->{path} // '') =~ m{^/fal-ai/\Q$app\E(/requests/[\w-]+)?$};
+        push @ev, [$e->{at}, $1 ? -1 : 1] if $e->{method} eq 'POST' || ($1 && $e->{method} eq 'GET');
+    }
+    my ($now, $peak, $subs) = (0, 0, 0);
+    for my $e (sort { $a->[0] <=> $b->[0] || $a->[1] <=> $b->[1] } @ev) {
+        $now += $e->[1];
+        $subs++ if $e->[1] > 0;
+        $peak = $now if $now > $peak;
+    }
+    return ($peak, $subs);
 }
 sub spent_row {
     my ($prov) = @_;
@@ -209,15 +273,99 @@ sub spent_row {
     my $spent = spent_row("$run-crowd");
     diag("crowd: $total calls, at most $peak open at once; spent $spent of 20");
     is($spent, $total, 'each call to the provider cost 1, and was counted once');
-    ok($spent >= 20, 'the budget was used up');
     ok($peak >= 1 && $peak <= 3, "its calls were in flight at most 3 at once, on the three nodes together ($peak)");
-    # The bound is of the calls holding a place (max_concurrent=3): one may
-    # hold it before it reaches the mock, so it is 3, not the mock's peak.
-    ok($spent <= 20 + 3 - 1,
-       "and it passed the budget by at most the calls in flight less one ($spent <= 20 + 3 - 1)");
+    # Each call held its price from before it was sent: with a price per
+    # picture the spend never passes the budget, and uses it up.
+    is($spent, 20, 'the budget was used up and never passed (each call held its cost before it went)');
     is(scalar(psql("SELECT count(*) FROM bud_art_media WHERE prompt LIKE '%crowd %' AND status = 'completed' "
                    . "AND provider = '$run-free'")), 45 - $total,
        'the others went to the next entry of the chain');
+    # Asynchronous jobs on three nodes: fal's queue, Replicate past
+    # Prefer: wait, the local provider's async=, and a usage price. 8 of
+    # each queued at once, jobs of 3 s: each job holds its cost from its
+    # submission until its cost is recorded, so no more start than the
+    # budget holds, on every node together.
+    my %budget = (afal => 3, arep => 3, aloc => 2, ausage => 2);
+    for my $kind (qw(afal arep aloc ausage)) {
+        my $cfg = "$tmp/curl-$kind.cfg";
+        open my $kf, '>', $cfg or die $!;
+        for my $k (0 .. 7) {
+            my $b = $nodes[$k % 3][1];
+            print $kf "url = \"$b/api/bud-$kind/generate\"\n"
+                    . "data = \"{\\\"prompt\\\":\\\"$kind $k [progress:3]\\\"}\"\n"
+                    . "header = \"Content-Type: application/json\"\nuser = \"$u:$u\"\n"
+                    . "output = \"/dev/null\"\nwrite-out = \"%{http_code}\\n\"\n" . ($k < 7 ? "next\n" : '');
+        }
+        close $kf;
+        my @codes = split /\n/, `curl -s --parallel --parallel-max 8 -K $cfg`;
+        my $queued = grep { /^20[02]$/ } @codes;   # 200: done at once (the next entry)
+        diag("$kind: answers @codes") if $queued != 8;
+        if ($kind eq 'afal') {
+            # While its jobs run, what they hold shows in the admin list,
+            # the metrics and server-status.
+            my $held_now = 0;
+            wait_for(sub {
+                my %it = map { ($_->{name} // '?') => $_ }
+                         @{ (json_of(own_api($base, GET => '/api/admin/providers', user => 'admin')) // {})->{items} || [] };
+                $held_now = (($it{"$run-afal"} || {})->{budget} || {})->{held} // 0;
+                $held_now >= 1;
+            }, 10);
+            my $m = own_api($base, GET => '/api/metrics', user => 'admin')->decoded_content;
+            my ($mh) = $m =~ /^genflow_provider_held\{provider="\Q$run-afal\E",period="day"\} ([\d.]+)$/m;
+            my $st = own_api($base, GET => '/server-status?auto', user => 'admin')->decoded_content;
+            my ($sh) = $st =~ /^GenFlowBudgetHeld_\Q$run-afal\E: ([\d.]+)$/m;
+            ok($held_now >= 1 && ($mh // 0) >= 1 && ($sh // 0) >= 1,
+               "afal: jobs in flight hold their cost: the admin list ($held_now), the metrics ("
+               . ($mh // 'none') . ') and server-status (' . ($sh // 'none') . ') show it');
+        }
+        ok($queued == 8 && psql("SELECT count(*) FROM bud_art_media WHERE prompt LIKE '%$kind %'") == 8
+           && wait_for(sub { psql("SELECT count(*) FROM bud_art_media WHERE prompt LIKE '%$kind %' "
+                                              . "AND status NOT IN ('completed', 'failed', 'cancelled')") == 0 }, 90),
+           "$kind: 8 queued on three nodes at once ($queued), all finished");
+        my $paid = psql("SELECT count(*) FROM bud_art_media WHERE prompt LIKE '%$kind %' AND status = 'completed' "
+                        . "AND provider = '$run-$kind'");
+        my $free = psql("SELECT count(*) FROM bud_art_media WHERE prompt LIKE '%$kind %' AND status = 'completed' "
+                        . "AND provider = '$run-free'");
+        my $spent = spent_row("$run-$kind");
+        my $held = psql("SELECT COALESCE(sum(held), 0)::float8 FROM genflow_provider_spend WHERE provider = '$run-$kind'");
+        my $limit = $kind eq 'ausage' ? 6 : $budget{$kind};
+        diag("$kind: $paid on the budgeted provider, $free on the next entry; spent $spent of $limit, held $held");
+        is("$paid/" . ($paid + $free), "$budget{$kind}/8",
+           "$kind: as many jobs as the budget holds ran there ($budget{$kind}), the others on the next entry");
+        ok($spent <= $limit && $spent >= ($kind eq 'ausage' ? 5 : $limit),
+           "$kind: the spend never passed the budget ($spent of $limit)");
+        is(0 + $held . '/' . psql("SELECT count(*) FROM genflow_provider_holds WHERE provider = '$run-$kind'"),
+           '0/0', "$kind: every hold was settled");
+    }
+    # max_jobs=2 on three nodes: 6 jobs of 2 s at once. The mock sees a
+    # job from its submission to the fetch of its result: never more than
+    # 2 at once, and every one done there (a job waits for a slot; it does
+    # not go elsewhere).
+    {
+        my @ids = map { generate($nodes[$_ % 3][1], 'bud-fjobs', "fjobs $_ [progress:2]")->{generationId} } 0 .. 5;
+        ok(6 == grep({ $_ } @ids) && psql("SELECT count(*) FROM bud_art_media WHERE prompt LIKE '%fjobs %'") == 6
+           && wait_for(sub { psql("SELECT count(*) FROM bud_art_media WHERE prompt LIKE '%fjobs %' "
+                                                          . "AND status NOT IN ('completed', 'failed', 'cancelled')") == 0 }, 90),
+           'max_jobs: 6 queued on three nodes, all finished');
+        is(scalar(psql("SELECT count(*) FROM bud_art_media WHERE prompt LIKE '%fjobs %' AND status = 'completed' "
+                       . "AND provider = '$run-fjobs'")), 6, 'max_jobs: all 6 completed at the provider');
+        my ($peak, $subs) = mock_jobs_peak("jobs$run");
+        diag("max_jobs: $subs submissions, at most $peak jobs at the mock at once");
+        ok($subs == 6 && $peak == 2, "max_jobs=2: 6 submissions, never more than 2 jobs running at once on "
+                                     . "three nodes ($peak), and 2 at times");
+        is(scalar(psql("SELECT COALESCE(sum(running), 0) FROM genflow_provider_jobs WHERE provider = '$run-fjobs'"))
+           . '/' . psql("SELECT count(*) FROM genflow_provider_holds WHERE provider = '$run-fjobs'"), '0/0',
+           'max_jobs: every slot given back');
+        # max_concurrent=1 on the same kind: 3 jobs of 2 s run at once at
+        # the provider (each exchange is short; a job between its polls
+        # holds no place).
+        my @c = map { generate($base, 'bud-fconc', "fconc $_ [progress:2]")->{generationId} } 0 .. 2;
+        wait_for(sub { psql("SELECT count(*) FROM bud_art_media WHERE prompt LIKE '%fconc %' "
+                            . "AND status NOT IN ('completed', 'failed', 'cancelled')") == 0 }, 60);
+        my ($cpeak, $csubs) = mock_jobs_peak("conc$run");
+        ok($csubs == 3 && $cpeak >= 2, "max_concurrent=1 counts exchanges: $csubs jobs, $cpeak at the "
+                                        . 'provider at once (max_jobs= counts jobs)');
+    }
     stop_own_server($_->[0]) for @nodes[1, 2];
 }
 
@@ -227,7 +375,9 @@ sub spent_row {
                "GenFlowProvider x local budget=10/week" => 'the period is hour, day or month',
                "GenFlowProvider x local budget=0/day" => 'the amount is a number above 0',
                "GenFlowProvider x local budget=10/day budget_tz=Mars/Olympus" => 'no such time zone',
-               "GenFlowProvider x local budget_tz=UTC" => 'budget_tz= needs budget=');
+               "GenFlowProvider x local budget_tz=UTC" => 'budget_tz= needs budget=',
+               "GenFlowProvider x local cost_per_unit=1 budget_hold=2" => 'budget_hold= needs budget=',
+               "GenFlowProvider x aiml key_env=GENFLOW_MOCK_KEY max_jobs=2" => 'max_jobs= is for a provider whose jobs run asynchronously');
     for my $line (sort keys %bad) {
         write_file("$tmp/budgets.conf", "$line\n");
         my $out = `/usr/sbin/apache2 -f '$dir/httpd.conf' -t 2>&1`;

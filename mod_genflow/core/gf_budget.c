@@ -60,6 +60,16 @@ const char *gf_budget_option(apr_pool_t *p, gf_budget_conf_t *b, const char *key
         b->period = (gf_budget_period_t)i;
         return NULL;
     }
+    if (!strcmp(key, "budget_hold")) {
+        char *end;
+        double v = strtod(value, &end);
+        if (!*value || *end || !(v > 0 && v <= GF_BUDGET_MAX)) {
+            return apr_psprintf(p, "provider option budget_hold=%s: what one job may cost at "
+                                "most, a number above 0 (the site's money unit of cost=)", value);
+        }
+        b->hold = v;
+        return NULL;
+    }
     if (!strcmp(key, "budget_tz")) {
         if (!zone_syntax(value)) {
             return apr_psprintf(p, "provider option budget_tz=%s: a time zone name such as UTC "
@@ -75,6 +85,14 @@ double gf_budget_next_cost(double cost_per_call, double spent, long calls)
 {
     if (cost_per_call > 0) return cost_per_call;
     return calls > 0 && spent > 0 ? spent / (double)calls : 0;
+}
+
+double gf_budget_hold_amount(const gf_budget_conf_t *b, double cost_per_call,
+                             double cost_per_unit)
+{
+    if (b && b->hold > 0) return b->hold;
+    if (cost_per_unit > 0) return -1;
+    return cost_per_call > 0 ? cost_per_call : 0;
 }
 
 int gf_budget_allows(const gf_budget_conf_t *b, double spent, double next)

@@ -7,12 +7,24 @@
  * the 1st in the stated time zone (default UTC), in the site's money unit
  * of cost= and cost_per_unit=. What was spent is kept in PostgreSQL for
  * every node of the database together (sql/042, genflow_provider_spend):
- * each call's cost is added as it is recorded. A submission starts only
- * while what was spent plus the call's expected cost stays within the
- * budget (gf_budget_allows); otherwise the provider is skipped as an open
- * circuit is. Calls already in flight when the budget ran out still
- * finish, so the spend can pass the budget by at most their cost: with N
- * calls of cost c open at once, by (N - 1) × c (max_concurrent=N bounds N).
+ * each call's cost is added as it is recorded.
+ *
+ * Every job holds its expected cost from the moment it is submitted until
+ * its cost is known (sql/045): a synchronous call until it answers, an
+ * asynchronous job (fal, Replicate past wait=, local async=) until the
+ * poll that finishes it, a killed child's until its deadline. A
+ * submission starts only when spent + held + its own hold stays within the
+ * budget, in one conditional update of the period's row on every node
+ * (gf_budget_hold_amount says what it holds); otherwise the provider is
+ * skipped as an open circuit is.
+ *
+ * The bound: spend passes the budget by at most what the jobs in flight
+ * when it ran out cost beyond what they held, each at its own worst cost.
+ * With a price per picture (cost=) and no usage price, a job costs what it
+ * held, and the spend never passes the budget. With cost_per_unit= a job
+ * holds budget_hold= (its worst cost, when the site sets it: then the
+ * spend never passes the budget either) or else the period's average so
+ * far, and each job in flight may pass by its cost above that.
  */
 #ifndef GF_BUDGET_H
 #define GF_BUDGET_H
@@ -33,13 +45,14 @@ typedef struct {
     double amount;                 /* in the site's money unit; 0 with NONE */
     gf_budget_period_t period;
     const char *tz;                /* an IANA zone name ("Europe/Berlin") or "UTC" */
+    double hold;                   /* budget_hold=: what a job holds (its worst cost), or 0 */
 } gf_budget_conf_t;
 
 /* Returned by gf_budget_option for a key that is not a budget's. */
 #define GF_BUDGET_NOT_MINE ((const char *)-1)
 
-/* budget=AMOUNT/PERIOD (hour, day, month) or budget_tz=ZONE: NULL, an
- * error, or GF_BUDGET_NOT_MINE. A zone is its name's syntax here; the glue
+/* budget=AMOUNT/PERIOD (hour, day, month), budget_tz=ZONE or
+ * budget_hold=AMOUNT: NULL, an error, or GF_BUDGET_NOT_MINE. A zone is its name's syntax here; the glue
  * checks it against the time zones the system knows. */
 const char *gf_budget_option(apr_pool_t *p, gf_budget_conf_t *b, const char *key,
                              const char *value);
@@ -52,7 +65,15 @@ const char *gf_budget_period_name(gf_budget_period_t period);
  * (cost_per_unit=), 0 when nothing is known yet. */
 double gf_budget_next_cost(double cost_per_call, double spent, long calls);
 
-/* May a call start with spent of the period gone and next to come? */
+/* May a call start with spent of the period gone (and held by jobs in
+ * flight) and next to come? */
 int gf_budget_allows(const gf_budget_conf_t *b, double spent, double next);
+
+/* What a job holds of the budget when it is submitted: budget_hold= when
+ * set, else the price per picture (cost=) plus nothing for usage; a
+ * negative value when the period's average must decide (usage prices
+ * without budget_hold=: the database knows it). */
+double gf_budget_hold_amount(const gf_budget_conf_t *b, double cost_per_call,
+                             double cost_per_unit);
 
 #endif

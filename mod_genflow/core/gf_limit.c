@@ -31,6 +31,13 @@ const char *gf_limit_option(apr_pool_t *p, gf_limit_conf_t *c, const char *key,
         c->max_concurrent = (int)n;
         return NULL;
     }
+    if (!strcmp(key, "max_jobs")) {
+        if (!whole(value, 1, 100000, &n)) {
+            return "max_jobs= takes a whole number of jobs, 1..100000";
+        }
+        c->max_jobs = (int)n;
+        return NULL;
+    }
     if (!strcmp(key, "rate")) {
         const char *slash = value ? strchr(value, '/') : NULL;
         if (!slash || !whole(apr_pstrndup(p, value, (apr_size_t)(slash - value)), 1,

@@ -28,12 +28,16 @@
 #define GF_LIMIT_PAUSE_MAX apr_time_from_sec(300)
 
 typedef struct {
-    int max_concurrent;              /* 0: no cap on open calls */
+    int max_concurrent;              /* 0: no cap on open calls (exchanges) */
     int rate_n;                      /* 0: no rate */
     apr_interval_time_t rate_window; /* S */
     int per_node;                    /* limits=node: counted by each httpd alone (this
                                       * state, in its shared memory); else (limits=site)
                                       * in the database, for every node together */
+    int max_jobs;                    /* max_jobs=: 0, or the cap on an asynchronous
+                                      * provider's jobs accepted and not finished, for
+                                      * every node (sql/045; not in gf_limit_any: the
+                                      * engine's hold gate counts them) */
 } gf_limit_conf_t;
 
 typedef struct {
@@ -57,7 +61,8 @@ typedef struct {
 } gf_limit_state_t;
 
 /* One option of GenFlowProvider: max_concurrent=N (1..100000), rate=N/S
- * (N 1..GF_LIMIT_RATE_MAX, S 1..3600 seconds) or limits=site|node. NULL
+ * (N 1..GF_LIMIT_RATE_MAX, S 1..3600 seconds), max_jobs=N (1..100000) or
+ * limits=site|node. NULL
  * when applied, GF_LIMIT_NOT_MINE when the key is another's, else the
  * error. */
 extern const char GF_LIMIT_NOT_MINE[];

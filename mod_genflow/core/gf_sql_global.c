@@ -145,10 +145,10 @@ static const char COST_RECORD_SQL[] =
     " SELECT 1 FROM c, (SELECT count(*) FROM s) x";
 
 /* args: provider, its budget's period and zone. What the period of now
- * cost so far (sql/042), how many calls were priced, and when the period
- * began (ms since the epoch): one row by its key; until the period's first
- * priced call, the calls recorded since it began (one index range,
- * sql/043). */
+ * cost so far (sql/042), how many calls were priced, when the period
+ * began (ms since the epoch), and what its jobs in flight hold (sql/045):
+ * one row by its key; until the period's first priced call, the calls
+ * recorded since it began (one index range, sql/043). */
 #define PERIOD_COSTS(what) \
     "(SELECT " what " FROM genflow_provider_costs c" \
     "  WHERE c.provider = a.provider AND c.created_at >= a.start)"
@@ -156,9 +156,34 @@ static const char BUDGET_SPENT_SQL[] =
     "WITH args AS (SELECT %s::text AS provider, genflow_period_start(%s, %s, now()) AS start)"
     " SELECT COALESCE(s.spent, " PERIOD_COSTS("COALESCE(sum(c.cost), 0)") ")::text,"
     "  COALESCE(s.calls, " PERIOD_COSTS("count(*)") ")::text,"
-    "  (extract(epoch FROM a.start) * 1000)::bigint::text"
+    "  (extract(epoch FROM a.start) * 1000)::bigint::text,"
+    "  COALESCE(s.held, 0)::text"
     " FROM args a LEFT JOIN genflow_provider_spend s"
     "  ON s.provider = a.provider AND s.period_start = a.start";
+
+/* args: provider, max_jobs= (0: none), its budget's period (NULL: none),
+ * zone and amount, the amount this job holds (NULL: the period's
+ * average), generation id, type, and until when (ms since the epoch: its
+ * deadline and a lease). What the job holds from its submission to its
+ * end (sql/045): a job slot (one conditional update of the provider's row
+ * by its key) and its expected cost (one of the period's row): 'held',
+ * 'jobs' (no slot) or 'budget' (no room). */
+static const char PROVIDER_HOLD_SQL[] =
+    "SELECT genflow_provider_hold(%s, %s::int, %s, %s, %s::numeric, %s::numeric, %s::uuid, %s,"
+    " to_timestamp(%s::bigint / 1000.0))";
+
+/* args: generation id, provider. Its hold released (sql/045), if it has
+ * one: the amount, or NULL. */
+static const char PROVIDER_RELEASE_SQL[] =
+    "SELECT genflow_provider_release(%s::uuid, %s)::text";
+
+/* Holds past their job's deadline (a child killed with its job, a
+ * generation cancelled or expired while its job ran), by the index on
+ * until, at most 500 a sweep; how many. */
+static const char HOLDS_EXPIRE_SQL[] =
+    "SELECT count(genflow_provider_release(h.generation_id, h.provider))::text"
+    " FROM (SELECT generation_id, provider FROM genflow_provider_holds"
+    "  WHERE until < now() ORDER BY until LIMIT 500) h";
 
 /* args: a group's members' names, '|'-separated; this httpd's node.
  * Their measures (sql/044), each member's rows by their keys: provider,
@@ -409,6 +434,9 @@ void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
     gf_sql_add(stmts, GF_SQL_UPLOAD_KNOWN, UPLOAD_KNOWN_SQL, 1);
     gf_sql_add(stmts, GF_SQL_COST_RECORD, COST_RECORD_SQL, 1);
     gf_sql_add(stmts, GF_SQL_BUDGET_SPENT, BUDGET_SPENT_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_PROVIDER_HOLD, PROVIDER_HOLD_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_PROVIDER_RELEASE, PROVIDER_RELEASE_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_HOLDS_EXPIRE, HOLDS_EXPIRE_SQL, 0);
     gf_sql_add(stmts, GF_SQL_GROUP_STATS, GROUP_STATS_SQL, 1);
     gf_sql_add(stmts, GF_SQL_GROUP_RECORD, GROUP_RECORD_SQL, 1);
     gf_sql_add(stmts, GF_SQL_GROUP_OPEN, GROUP_OPEN_SQL, 1);

@@ -11,18 +11,25 @@
 #include "core/gf_json.h"
 #include "providers/gf_provider.h"
 
-/* Before a submission to prov: 0 when it may go (no budget, or room for
- * its expected cost); 1 when the period's budget is spent and d says what
- * happens instead: the chain's next entry now (more), or a failure
- * (BUDGET_EXHAUSTED, refunded); -1 when the database could not say (the
- * caller puts the row back for later: no call is made on an unknown
- * spend). */
 /* Has prov room in its budget for its next call? 1 (or no budget), 0
  * when spent, -1 when the database could not say. A look for a group's
  * choice; the gate decides. Where statements may block. */
 int gf_budgets_room(server_rec *s, apr_pool_t *p, const gf_provider_t *prov);
-int gf_budgets_gate(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, int more,
-                    gf_decision_t *d);
+/* Before a submission of generation id (of type) to prov: 0 when it may
+ * go (nothing to hold, or what the job needs now held until `until`, its
+ * deadline and a lease: its expected cost, a job slot of max_jobs=); 1
+ * when spent + held leave no room and d says what happens instead: the
+ * chain's next entry now (more), or a failure (BUDGET_EXHAUSTED,
+ * refunded); 2 when every job slot is taken (the caller puts the row back,
+ * due in a second, as a full max_concurrent= does); -1 when the database
+ * could not say (the caller puts the row back for later: no call is made
+ * on an unknown spend). A submission tried again holds once. */
+int gf_budgets_gate(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, const char *id,
+                    const char *type, apr_time_t until, int more, gf_decision_t *d);
+/* The attempt ended generation id's job at prov without a cost record
+ * (or after it): its hold, if any, is released. Where statements may
+ * block; best effort (the tidy sweep releases it past its deadline). */
+void gf_budgets_release(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, const char *id);
 /* genflow-health and GET {admin}/providers: prov's budget and its
  * period's spend (read on the request's connection), or NULL without a
  * budget. */

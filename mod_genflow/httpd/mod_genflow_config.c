@@ -333,11 +333,15 @@ static const char *set_admins(cmd_parms *cmd, void *dummy, int argc, char *const
 }
 
 /* A budget's zone is one the system knows (PostgreSQL on Debian reads the
- * same zone database), and budget_tz= comes with a budget. */
+ * same zone database), and budget_tz= and budget_hold= come with a
+ * budget. */
 static const char *check_budget(apr_pool_t *p, const gf_provider_t *prov)
 {
     const gf_budget_conf_t *b = &prov->budget;
     apr_finfo_t fi;
+    if (b->hold > 0 && b->period == GF_BUDGET_NONE) {
+        return "provider option budget_hold= needs budget=AMOUNT/PERIOD";
+    }
     if (!b->tz) return NULL;
     if (b->period == GF_BUDGET_NONE) return "provider option budget_tz= needs budget=AMOUNT/PERIOD";
     if (strcmp(b->tz, "UTC") && apr_stat(&fi, apr_pstrcat(p, GF_ZONEINFO_DIR "/", b->tz, NULL),
@@ -368,6 +372,13 @@ static const char *set_provider(cmd_parms *cmd, void *dummy, int argc, char *con
         }
     }
     if ((err = check_budget(cmd->pool, prov)) != NULL) return DIRECTIVE_ERROR(cmd, err);
+    if (prov->limit.max_jobs && !prov->kind->poll) {
+        /* A synchronous call is its job: max_concurrent= counts them. */
+        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "max_jobs= is for a provider whose "
+                                                 "jobs run asynchronously; %s answers each call "
+                                                 "with its picture: use max_concurrent=",
+                                                 argv[1]));
+    }
     apr_hash_set(sc->providers, prov->name, APR_HASH_KEY_STRING, prov);
     return NULL;
 }

@@ -171,12 +171,25 @@ static gate_t pass_gates(server_rec *s, apr_pool_t *p, gf_claim_t *cp, const gf_
          * open circuit is (before the breaker's gate, which would make
          * this the probe). A spend the database cannot tell makes no
          * call: the row is back in the queue for a while. */
-        int spent = gf_budgets_gate(s, p, prov, more, d);
+        apr_time_t until = (cp->deadline ? cp->deadline : apr_time_now() + apr_time_from_sec(3600))
+                           + apr_time_from_sec(row.lease_secs);
+        int spent = gf_budgets_gate(s, p, prov, cp->id, cp->type->name, until, more, d);
         if (spent < 0) {
             cp->defer = apr_time_from_sec(1);
             gf_engine_row_statement(s, p, cp, GF_SQL_RELEASE, 1);
             gf_engine_row_log(s, p, APLOG_WARNING, cp, prov->name, "deferred", NULL,
                               "the provider's spend in its budget period could not be read");
+            return GATE_DEFERRED;
+        }
+        if (spent == 2) {
+            /* Every job slot taken (max_jobs=): back to the queue, as a
+             * full max_concurrent= puts it, due when a job may have
+             * ended. */
+            cp->defer = apr_time_from_sec(1);
+            gf_engine_row_statement(s, p, cp, GF_SQL_RELEASE, 1);
+            gf_engine_row_log(s, p, APLOG_INFO, cp, prov->name, "deferred", NULL,
+                              "the provider runs as many jobs as max_jobs= allows; the row is "
+                              "back in the queue");
             return GATE_DEFERRED;
         }
         if (spent > 0) {
@@ -188,7 +201,8 @@ static gate_t pass_gates(server_rec *s, apr_pool_t *p, gf_claim_t *cp, const gf_
     }
     if (!cp->provider_job_id && gf_breaker_gate(s, p, prov, more, probe, d)) {
         /* The provider's circuit is open: no call (a poll is never held
-         * back: that job is accepted and paid). */
+         * back: that job is accepted and paid), and nothing held for it. */
+        gf_budgets_release(s, p, prov, cp->id);
         gf_engine_row_log(s, p, APLOG_INFO, cp, prov->name, "skipped", NULL,
                           "the provider's circuit is open; not submitting to it");
         return GATE_DECIDED;
@@ -345,6 +359,15 @@ static const gf_provider_t *chosen_member(server_rec *s, apr_pool_t *p, const gf
     return prov;
 }
 
+/* The attempt ends its job at prov (any decision but another poll): what
+ * the job held of prov's budget goes, unless its cost record took it. */
+static int settle(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
+                  const gf_provider_t *prov, const gf_provider_result_t *res)
+{
+    if (prov && d->next != GF_NEXT_POLL) gf_budgets_release(s, p, prov, c->id);
+    return gf_engine_outcome_apply(s, p, c, d, prov, res);
+}
+
 int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attempt_t *slot,
                           gf_limits_hold_t *hold)
 {
@@ -385,7 +408,7 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
         if (d.next == GF_NEXT_FALLBACK) {
             gf_engine_row_log(s, p, APLOG_WARNING, c, prov->name, "fallback", NULL, d.message);
         }
-        return gf_engine_outcome_apply(s, p, c, &d, prov, &res);
+        return settle(s, p, c, &d, prov, &res);
     }
     if (!prov) {
         /* Declared when the row was created, gone from the configuration
@@ -397,7 +420,7 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
         switch (pass_gates(s, p, cp, prov, group, hold, c->chain_index + 1 < chain->nelts,
                            &probe, &d)) {
         case GATE_DEFERRED: return 1;
-        case GATE_DECIDED: return gf_engine_outcome_apply(s, p, c, &d, prov, &res);
+        case GATE_DECIDED: return settle(s, p, c, &d, prov, &res);
         default: break;
         }
         fill_job(s, p, c, entry, prov, &ab, &job);
@@ -415,5 +438,5 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
      * this child. */
     gf_engine_progress_note(s, p, cp, &res, &d);
     if (gf_engine_keep_put(s, p, c, prov, &res, &d)) return 1;
-    return gf_engine_outcome_apply(s, p, c, &d, prov, &res);
+    return settle(s, p, c, &d, prov, &res);
 }

@@ -192,6 +192,14 @@ void gf_engine_sweep_global(server_rec *s, apr_pool_t *p)
                      "pruned %s rows of calls open that their nodes stopped writing",
                      rows->rows[0][0]);
     }
+    /* Jobs' holds (budget, job slots) past their deadline (sql/045): a
+     * child killed with the job, a generation cancelled or expired while
+     * it ran. */
+    if (gf_db_pselect(s, p, dbd, GF_SQL_HOLDS_EXPIRE, &rows, 0) == GF_DB_OK
+        && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(4903)
+                     "released what %s jobs held past their deadlines", rows->rows[0][0]);
+    }
     /* Idempotency records are replayed for 24 h. */
     if (gf_db_pselect(s, p, dbd, GF_SQL_IDEM_PRUNE, &rows, 1, "86400") == GF_DB_OK
         && rows->nrows == 1 && strcmp(rows->rows[0][0], "0")) {

@@ -891,6 +891,7 @@ json_object *gf_limits_health(request_rec *r, const gf_provider_t *prov)
     snapshot(r, prov, &open, &paused);
     json_object_object_add(o, "maxConcurrent",
                            c->max_concurrent ? json_object_new_int(c->max_concurrent) : NULL);
+    json_object_object_add(o, "maxJobs", c->max_jobs ? json_object_new_int(c->max_jobs) : NULL);
     json_object_object_add(o, "rate", c->rate_n
                            ? json_object_new_string(apr_psprintf(r->pool, "%d/%" APR_TIME_T_FMT,
                                                                  c->rate_n,

@@ -32,6 +32,8 @@ START_TEST(budget_options_refused)
         { "budget_tz", "" }, { "budget_tz", "/etc/passwd" }, { "budget_tz", "../../etc/passwd" },
         { "budget_tz", "Europe//Berlin" }, { "budget_tz", "Europe/Berlin/" },
         { "budget_tz", "Europe Berlin" }, { "budget_tz", "UTC'; DROP TABLE x; --" },
+        { "budget_hold", "" }, { "budget_hold", "0" }, { "budget_hold", "-1" },
+        { "budget_hold", "1e10" }, { "budget_hold", "2 " }, { "budget_hold", "nan" },
     };
     gf_budget_conf_t b;
     apr_size_t i;
@@ -40,7 +42,7 @@ START_TEST(budget_options_refused)
         memset(&b, 0, sizeof(b));
         err = gf_budget_option(test_pool, &b, bad[i][0], bad[i][1]);
         ck_assert_msg(err && err != GF_BUDGET_NOT_MINE, "%s=%s was taken", bad[i][0], bad[i][1]);
-        ck_assert(b.period == GF_BUDGET_NONE && !b.tz);
+        ck_assert(b.period == GF_BUDGET_NONE && !b.tz && b.hold == 0);
     }
 }
 END_TEST
@@ -62,6 +64,24 @@ START_TEST(budget_rule)
 }
 END_TEST
 
+START_TEST(budget_hold_amount)
+{
+    gf_budget_conf_t b;
+    memset(&b, 0, sizeof(b));
+    ck_assert_ptr_null(gf_budget_option(test_pool, &b, "budget_hold", "0.25"));
+    ck_assert(b.hold == 0.25);
+    /* budget_hold= wins: a usage price's worst cost, as the site knows it. */
+    ck_assert(gf_budget_hold_amount(&b, 1, 0.01) == 0.25);
+    b.hold = 0;
+    /* A price per picture alone: the job holds what it will cost. */
+    ck_assert(gf_budget_hold_amount(&b, 1.5, 0) == 1.5);
+    /* A usage price without budget_hold=: the period's average decides. */
+    ck_assert(gf_budget_hold_amount(&b, 1.5, 0.01) < 0);
+    ck_assert(gf_budget_hold_amount(&b, 0, 0) == 0);
+    ck_assert(gf_budget_hold_amount(NULL, 2, 0) == 2);
+}
+END_TEST
+
 Suite *budget_suite(void)
 {
     Suite *s = suite_create("budget");
@@ -69,6 +89,7 @@ Suite *budget_suite(void)
     tcase_add_test(tc, budget_options);
     tcase_add_test(tc, budget_options_refused);
     tcase_add_test(tc, budget_rule);
+    tcase_add_test(tc, budget_hold_amount);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -22,6 +22,19 @@ START_TEST(options)
     ck_assert_ptr_nonnull(strstr(gf_limit_option(test_pool, &c, "max_concurrent", "0"), "1..100000"));
     ck_assert_ptr_nonnull(gf_limit_option(test_pool, &c, "max_concurrent", "ten"));
     ck_assert_ptr_nonnull(gf_limit_option(test_pool, &c, "max_concurrent", ""));
+    /* max_jobs=: an asynchronous provider's jobs in flight, not a limit
+     * of the shared-memory state (gf_limit_any does not count it). */
+    ck_assert_ptr_null(gf_limit_option(test_pool, &c, "max_jobs", "24"));
+    ck_assert_int_eq(c.max_jobs, 24);
+    ck_assert_ptr_nonnull(strstr(gf_limit_option(test_pool, &c, "max_jobs", "0"), "1..100000"));
+    ck_assert_ptr_nonnull(gf_limit_option(test_pool, &c, "max_jobs", "100001"));
+    ck_assert_ptr_nonnull(gf_limit_option(test_pool, &c, "max_jobs", "2x"));
+    {
+        gf_limit_conf_t j;
+        memset(&j, 0, sizeof(j));
+        j.max_jobs = 3;
+        ck_assert(!gf_limit_any(&j));
+    }
     ck_assert_ptr_nonnull(strstr(gf_limit_option(test_pool, &c, "rate", "5"), "N/S"));
     ck_assert_ptr_nonnull(gf_limit_option(test_pool, &c, "rate", "0/1"));
     ck_assert_ptr_nonnull(gf_limit_option(test_pool, &c, "rate", "1001/1"));
