@@ -49,7 +49,7 @@ END_TEST
 
 START_TEST(budget_rule)
 {
-    gf_budget_conf_t b = { 10, GF_BUDGET_DAY, NULL }, none = { 0, GF_BUDGET_NONE, NULL };
+    gf_budget_conf_t b = { 10, GF_BUDGET_DAY, NULL, 0 }, none = { 0, GF_BUDGET_NONE, NULL, 0 };
     /* The next call's cost: the price per picture, else the average so far. */
     ck_assert(gf_budget_next_cost(1.5, 9, 3) == 1.5);
     ck_assert(gf_budget_next_cost(0, 9, 3) == 3);

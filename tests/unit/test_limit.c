@@ -81,7 +81,7 @@ END_TEST
 
 START_TEST(concurrency_cap)
 {
-    gf_limit_conf_t c = { 2, 0, 0, 1 };
+    gf_limit_conf_t c = { 2, 0, 0, 1, 0 };
     gf_limit_state_t *st = calloc(1, sizeof(*st));
     apr_time_t next = 1;
     ck_assert(gf_limit_take(&c, st, SEC(1), 7, &next));
@@ -104,7 +104,7 @@ END_TEST
 
 START_TEST(rate_window)
 {
-    gf_limit_conf_t c = { 0, 3, SEC(10), 1 };
+    gf_limit_conf_t c = { 0, 3, SEC(10), 1, 0 };
     gf_limit_state_t *st = calloc(1, sizeof(*st));
     apr_time_t next;
     ck_assert(gf_limit_take(&c, st, SEC(100), 7, &next));
@@ -125,7 +125,7 @@ START_TEST(rate_never_exceeded)
 {
     /* Random arrivals against rate=7/3: no window of 3 s ever holds more
      * than 7 starts, and every refusal names a time that is honoured. */
-    gf_limit_conf_t c = { 0, 7, SEC(3), 1 };
+    gf_limit_conf_t c = { 0, 7, SEC(3), 1, 0 };
     gf_limit_state_t *st = calloc(1, sizeof(*st));
     apr_time_t *starts = calloc(20000, sizeof(apr_time_t)), now = SEC(1000), next;
     int n = 0, i, j;
@@ -148,7 +148,7 @@ END_TEST
 
 START_TEST(pause_429)
 {
-    gf_limit_conf_t c = { 0, 0, 0, 1 };
+    gf_limit_conf_t c = { 0, 0, 0, 1, 0 };
     gf_limit_state_t *st = calloc(1, sizeof(*st));
     apr_time_t next;
     /* Even a provider without limits honours a pause. */
@@ -173,7 +173,7 @@ START_TEST(holders_reaped)
 {
     /* A process that died with calls open gives them back when reaped;
      * the living keep theirs, and a give after the reap counts nothing. */
-    gf_limit_conf_t c = { 5, 0, 0, 1 };
+    gf_limit_conf_t c = { 5, 0, 0, 1, 0 };
     gf_limit_state_t *st = calloc(1, sizeof(*st));
     apr_time_t next;
     ck_assert(gf_limit_take(&c, st, SEC(1), 11, &next));
@@ -230,7 +230,7 @@ START_TEST(untake_forgets_the_start)
 {
     /* A take no call followed frees its place and its start in the
      * window, and only its own: the others' starts stay counted. */
-    gf_limit_conf_t c = { 0, 3, SEC(10), 1 };
+    gf_limit_conf_t c = { 0, 3, SEC(10), 1, 0 };
     gf_limit_state_t *st = calloc(1, sizeof(*st));
     apr_time_t next;
     ck_assert(gf_limit_take(&c, st, SEC(100), 7, &next));
@@ -252,10 +252,10 @@ END_TEST
 START_TEST(wait_estimate)
 {
     /* max_concurrent=2, calls of 4 s: a place frees every 2 s. */
-    gf_limit_conf_t c = { 2, 0, 0, 0 };
-    gf_limit_conf_t none = { 0, 0, 0, 0 };
-    gf_limit_conf_t rate = { 0, 2, SEC(1), 0 };
-    gf_limit_conf_t both = { 1, 1, SEC(10), 0 };
+    gf_limit_conf_t c = { 2, 0, 0, 0, 0 };
+    gf_limit_conf_t none = { 0, 0, 0, 0, 0 };
+    gf_limit_conf_t rate = { 0, 2, SEC(1), 0, 0 };
+    gf_limit_conf_t both = { 1, 1, SEC(10), 0, 0 };
     ck_assert(gf_limit_wait(&c, 0, SEC(4)) == SEC(4));
     ck_assert(gf_limit_wait(&c, 1, SEC(4)) == SEC(4));
     ck_assert(gf_limit_wait(&c, 11, SEC(4)) == SEC(24));
