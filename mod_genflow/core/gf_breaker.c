@@ -145,7 +145,7 @@ gf_breaker_state_t gf_breaker_record(gf_breaker_t *b, const gf_breaker_conf_t *c
         if (outcome == GF_BREAKER_SUCCESS) {
             close_circuit(b);
         }
-        else if (outcome == GF_BREAKER_FAILURE) {
+        else if (outcome == GF_BREAKER_FAILURE || outcome == GF_BREAKER_EXHAUSTED) {
             open_circuit(b, conf, now);
         }
         else {
@@ -157,8 +157,12 @@ gf_breaker_state_t gf_breaker_record(gf_breaker_t *b, const gf_breaker_conf_t *c
         close_circuit(b);   /* a success forgets the failures before it */
         return GF_BREAKER_CLOSED;
     }
-    if (outcome != GF_BREAKER_FAILURE || !conf->enabled) {
+    if ((outcome != GF_BREAKER_FAILURE && outcome != GF_BREAKER_EXHAUSTED) || !conf->enabled) {
         return GF_BREAKER_CLOSED;
+    }
+    if (outcome == GF_BREAKER_EXHAUSTED) {
+        open_circuit(b, conf, now);
+        return (gf_breaker_state_t)b->state;
     }
     b->fail_at[b->head] = now;
     b->head = (b->head + 1) % GF_BREAKER_MAX_FAILURES;
@@ -179,6 +183,9 @@ gf_breaker_outcome_t gf_breaker_outcome(const gf_provider_result_t *res)
         || !strcmp(res->error_code, GF_JOB_TIMEOUT) || !strcmp(res->error_code, GF_JOB_RATE_LIMIT)
         || !strcmp(res->error_code, GF_JOB_API)) {
         return GF_BREAKER_FAILURE;
+    }
+    if (!strcmp(res->error_code, GF_JOB_PROVIDER_CREDITS)) {
+        return GF_BREAKER_EXHAUSTED;
     }
     return GF_BREAKER_NEUTRAL;
 }

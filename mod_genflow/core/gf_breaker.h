@@ -72,7 +72,10 @@ typedef enum {
 typedef enum {
     GF_BREAKER_NEUTRAL = 0,        /* says nothing about the provider's health */
     GF_BREAKER_SUCCESS,
-    GF_BREAKER_FAILURE
+    GF_BREAKER_FAILURE,
+    GF_BREAKER_EXHAUSTED           /* the account is out of credits: every call
+                                    * would fail alike until someone pays, so
+                                    * the circuit opens at once */
 } gf_breaker_outcome_t;
 
 /* The defaults: on, 5 failures within 60 s, 30 s cool-down, the probe's
@@ -110,8 +113,9 @@ gf_breaker_state_t gf_breaker_record(gf_breaker_t *b, const gf_breaker_conf_t *c
 
 /* How a submission's result counts: an image, an accepted or running job
  * is a success; a transient failure (connect, DNS, TLS, timeout, HTTP
- * 408/429/5xx) or API_ERROR is a failure; anything else (content
- * filtered, validation, the provider's credits or key) is neutral. */
+ * 408/429/5xx) or API_ERROR is a failure; PROVIDER_CREDITS exhausts the
+ * account (the circuit opens at once); anything else (content filtered,
+ * validation, the provider's key) is neutral. */
 gf_breaker_outcome_t gf_breaker_outcome(const gf_provider_result_t *res);
 
 /* Failures within the window before now (closed), else 0. */

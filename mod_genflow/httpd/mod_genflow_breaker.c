@@ -218,7 +218,7 @@ int gf_breaker_gate(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, int
     d->next = GF_NEXT_FAIL;
     d->code = GF_JOB_API;
     d->message = apr_psprintf(p, "provider '%s' is unavailable: its circuit breaker is open "
-                              "after repeated failures (no new request before %s)",
+                              "after failures (no new request before %s)",
                               prov->name, gf_time_rfc3339(p, retry_at));
     return 1;
 }
@@ -242,6 +242,12 @@ void gf_breaker_record_call(server_rec *s, const gf_provider_t *prov, apr_uint32
                      "provider %s: the probe failed (%s), circuit re-opened: no submission "
                      "for %" APR_TIME_T_FMT " s", prov->name,
                      res && res->error_code ? res->error_code : "-",
+                     apr_time_sec(prov->breaker.cooldown));
+    }
+    else if (opened && o == GF_BREAKER_EXHAUSTED) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(4409)
+                     "provider %s: the account is out of credits (PROVIDER_CREDITS), circuit "
+                     "opened: no submission for %" APR_TIME_T_FMT " s", prov->name,
                      apr_time_sec(prov->breaker.cooldown));
     }
     else if (opened) {

@@ -122,6 +122,28 @@ START_TEST(test_success_and_neutral)
 }
 END_TEST
 
+/* An account out of credits opens the circuit at its first answer, and
+ * a probe that finds it still empty opens it again. */
+START_TEST(test_exhausted_opens_at_once)
+{
+    gf_breaker_conf_t c;
+    gf_breaker_t b;
+    apr_uint32_t probe = 0;
+
+    conf3(&c);
+    gf_breaker_init(&b);
+    ck_assert_int_eq(gf_breaker_record(&b, &c, T0, 0, GF_BREAKER_EXHAUSTED), GF_BREAKER_OPEN);
+    ck_assert_int_eq(gf_breaker_admit(&b, &c, T0 + SEC(1), &probe), GF_BREAKER_SKIP);
+    ck_assert_int_eq(gf_breaker_admit(&b, &c, T0 + c.cooldown + SEC(1), &probe), GF_BREAKER_PROBE);
+    ck_assert_int_eq(gf_breaker_record(&b, &c, T0 + c.cooldown + SEC(1), probe, GF_BREAKER_EXHAUSTED),
+                     GF_BREAKER_OPEN);
+    /* breaker=off: an empty account does not open it either. */
+    gf_breaker_init(&b);
+    c.enabled = 0;
+    ck_assert_int_eq(gf_breaker_record(&b, &c, T0, 0, GF_BREAKER_EXHAUSTED), GF_BREAKER_CLOSED);
+}
+END_TEST
+
 START_TEST(test_open_skips_then_one_probe)
 {
     gf_breaker_conf_t c;
@@ -231,8 +253,10 @@ START_TEST(test_outcome_classification)
     ck_assert_int_eq(gf_breaker_outcome(&r), GF_BREAKER_NEUTRAL);
     r.error_code = GF_JOB_VALIDATION;
     ck_assert_int_eq(gf_breaker_outcome(&r), GF_BREAKER_NEUTRAL);
-    r.error_code = GF_JOB_PROVIDER_CREDITS;
+    r.error_code = GF_JOB_PROVIDER_AUTH;
     ck_assert_int_eq(gf_breaker_outcome(&r), GF_BREAKER_NEUTRAL);
+    r.error_code = GF_JOB_PROVIDER_CREDITS;
+    ck_assert_int_eq(gf_breaker_outcome(&r), GF_BREAKER_EXHAUSTED);
     ck_assert_str_eq(gf_breaker_state_name(GF_BREAKER_HALF_OPEN), "half_open");
 }
 END_TEST
@@ -263,6 +287,7 @@ Suite *breaker_suite(void)
     tcase_add_test(tc, test_opens_after_n_failures_in_window);
     tcase_add_test(tc, test_failures_outside_window_forgotten);
     tcase_add_test(tc, test_success_and_neutral);
+    tcase_add_test(tc, test_exhausted_opens_at_once);
     tcase_add_test(tc, test_open_skips_then_one_probe);
     tcase_add_test(tc, test_probe_failure_reopens);
     tcase_add_test(tc, test_stale_probe_expires);
