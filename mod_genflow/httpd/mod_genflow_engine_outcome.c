@@ -221,6 +221,19 @@ static gf_db_status_t write_outcome(server_rec *s, apr_pool_t *p, const gf_claim
     return o.st;
 }
 
+/* Why a retry or a fallback happened, for the log: the provider's own
+ * words (the user's answer carries only the code), and when the next
+ * call comes. */
+static const char *outcome_detail(apr_pool_t *p, const gf_decision_t *dd,
+                                  const gf_provider_result_t *res)
+{
+    const char *why = res && res->error_code ? res->error_message : NULL;
+    const char *when = dd->delay ? apr_psprintf(p, "in %" APR_TIME_T_FMT " ms",
+                                                apr_time_as_msec(dd->delay)) : NULL;
+    if (why && when) return apr_pstrcat(p, why, " (", when, ")", NULL);
+    return why ? why : when;
+}
+
 /* What a recorded outcome did, for the metrics (it matched, so it ran
  * once) and the log. */
 static void count_outcome(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
@@ -237,9 +250,7 @@ static void count_outcome(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     gf_engine_row_log(s, p, terminal ? APLOG_INFO : APLOG_DEBUG, c, provider,
                       gf_job_next_name(dd->next),
                       dd->next == GF_NEXT_FAIL ? dd->code : (res ? res->error_code : NULL),
-                      dd->next == GF_NEXT_FAIL ? dd->message
-                      : (dd->delay ? apr_psprintf(p, "in %" APR_TIME_T_FMT " ms",
-                      apr_time_as_msec(dd->delay)) : NULL));
+                      dd->next == GF_NEXT_FAIL ? dd->message : outcome_detail(p, dd, res));
 }
 
 /* What one call cost, for cost_now: on a worker thread (gf_loop_blocking). */
