@@ -29,7 +29,7 @@ typedef struct {
     double usage;              /* what the provider says the call used (0: nothing
                                 * said): AIML's meta.usage.credits_used, Replicate's
                                 * metrics.predict_time */
-    const char *usage_unit;    /* "credits", "seconds", or NULL */
+    const char *usage_unit;    /* "credits", "seconds", "tokens", or NULL */
     int has_progress;          /* running, and the provider reported how far
                                 * (gf_progress.h): progress is that fraction */
     double progress;           /* 0..1 in hundredths */

@@ -19,6 +19,9 @@ static const gf_provider_kind_t *const KINDS[] = {
     &gf_provider_kind_fal,
     &gf_provider_kind_replicate,
     &gf_provider_kind_aiml,
+    &gf_provider_kind_openai,
+    &gf_provider_kind_gemini,
+    &gf_provider_kind_bfl,
     NULL
 };
 

@@ -2,7 +2,8 @@
 /* gf_provider.h: one interface for every image provider (docs/providers.md).
  *
  * A provider is a declared instance (GenFlowProvider NAME KIND opts…) of a
- * provider kind (local, stability, fal, replicate, aiml). A type's
+ * provider kind (local, stability, fal, replicate, aiml, openai, gemini,
+ * bfl). A type's
  * chain lists providers, each optionally with a model ("fal:fal-ai/fast-sdxl").
  * The job engine calls generate() and gets back either image bytes, an
  * image URL, or a classified error.
@@ -140,6 +141,9 @@ extern const gf_provider_kind_t gf_provider_kind_stability;
 extern const gf_provider_kind_t gf_provider_kind_fal;
 extern const gf_provider_kind_t gf_provider_kind_replicate;
 extern const gf_provider_kind_t gf_provider_kind_aiml;
+extern const gf_provider_kind_t gf_provider_kind_openai;
+extern const gf_provider_kind_t gf_provider_kind_gemini;
+extern const gf_provider_kind_t gf_provider_kind_bfl;
 
 const gf_provider_kind_t *gf_provider_kind_find(const char *kind);
 

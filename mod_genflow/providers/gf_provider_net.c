@@ -7,6 +7,7 @@
 #include <apr_strings.h>
 #include <apr_file_io.h>
 #include <apr_lib.h>
+#include <apr_base64.h>
 
 #include "providers/gf_provider_net.h"
 #include "core/gf_utf8.h"
@@ -218,8 +219,8 @@ const char *gf_net_excerpt(apr_pool_t *p, const char *body)
     return gf_utf8_clean(p, body, body ? strlen(body) : 0, 200);
 }
 
-void gf_net_download(apr_pool_t *p, const gf_provider_t *prov, const gf_net_settings_t *ns,
-                     const char *url, gf_provider_result_t *res)
+int gf_net_fetch(apr_pool_t *p, const gf_provider_t *prov, const gf_net_settings_t *ns,
+                 const char *url, gf_provider_result_t *res)
 {
     gf_http_request_t req;
     gf_http_response_t hr;
@@ -232,28 +233,126 @@ void gf_net_download(apr_pool_t *p, const gf_provider_t *prov, const gf_net_sett
     gf_http_perform(p, &req, &hr);
     if (hr.error) {
         gf_net_transport_failure(p, prov, &hr, res);
-        return;
+        return 0;
     }
     if (hr.status != 200) {
         gf_net_status_failure(p, prov, hr.status, "downloading the result", gf_net_retry_after(&hr),
                               res);
         res->transient = 1;   /* the result exists; fetching it may work next time */
-        return;
+        return hr.status;
     }
     if (strncasecmp(hr.content_type, "image/", 6) || hr.body_len == 0) {
         gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: result URL gave %s, not an image",
                                                      prov->name, *hr.content_type
                                                      ? hr.content_type : "no content type"));
-        return;
+        return hr.status;
     }
     res->image = (unsigned char *)hr.body;
     res->image_len = hr.body_len;
     res->content_type = apr_pstrdup(p, hr.content_type);
     res->image_url = url;   /* kept if the picture cannot be stored */
+    return hr.status;
+}
+
+void gf_net_download(apr_pool_t *p, const gf_provider_t *prov, const gf_net_settings_t *ns,
+                     const char *url, gf_provider_result_t *res)
+{
+    (void)gf_net_fetch(p, prov, ns, url, res);
 }
 
 apr_interval_time_t gf_net_worst(const gf_provider_t *prov, int calls)
 {
     const gf_net_settings_t *ns = prov->impl;
     return ns ? apr_time_from_msec(ns->timeout_ms * calls) : 0;
+}
+
+void gf_net_kind_option(apr_pool_t *p, gf_provider_t *prov, const char *default_base,
+                        const char *key, const char *value)
+{
+    gf_net_settings_t *ns = gf_net_settings(prov, p, default_base);
+    if (!ns->kind_opts) ns->kind_opts = apr_table_make(p, 4);
+    apr_table_set(ns->kind_opts, key, value);
+}
+
+const char *gf_net_kind_get(const gf_net_settings_t *ns, const char *key, const char *dflt)
+{
+    const char *v = ns && ns->kind_opts ? apr_table_get(ns->kind_opts, key) : NULL;
+    return v ? v : dflt;
+}
+
+int gf_net_one_of(const char *value, const char *list)
+{
+    apr_size_t n = strlen(value);
+    const char *s = list, *bar;
+    if (!n) return 0;
+    for (;;) {
+        bar = strchr(s, '|');
+        if ((apr_size_t)((bar ? bar : s + strlen(s)) - s) == n && !strncmp(s, value, n)) return 1;
+        if (!bar) return 0;
+        s = bar + 1;
+    }
+}
+
+/* The base64 alphabet's value of c, -1 outside it. */
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+/* Standard base64 with its padding: a multiple of 4 characters, '=' only
+ * as the last one or two. */
+static int b64_strict(const char *s, apr_size_t len)
+{
+    apr_size_t i, pad = 0;
+    if (len == 0 || len % 4) return 0;
+    if (s[len - 1] == '=') pad++;
+    if (pad && s[len - 2] == '=') pad++;
+    for (i = 0; i < len - pad; i++) {
+        if (b64_value((unsigned char)s[i]) < 0) return 0;
+    }
+    return 1;
+}
+
+void gf_net_b64_picture(apr_pool_t *p, const gf_provider_t *prov, const char *b64,
+                        apr_size_t len, gf_provider_result_t *res)
+{
+    unsigned char *buf;
+    apr_size_t o;
+    gf_image_format_t fmt;
+
+    /* APR decodes up to the first character outside the alphabet: a
+     * damaged answer would pass as a shorter picture, so it is checked
+     * whole first. b64 is NUL-terminated (json-c's strings are). */
+    if (!b64_strict(b64, len) || len > (apr_size_t)APR_INT32_MAX) {
+        gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: the picture is not valid base64",
+                                                     prov->name));
+        return;
+    }
+    buf = apr_palloc(p, (apr_size_t)apr_base64_decode_len(b64) + 1);
+    o = (apr_size_t)apr_base64_decode_binary(buf, b64);
+    fmt = gf_image_sniff(buf, o);
+    if (o == 0 || fmt == GF_IMAGE_UNKNOWN) {
+        gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: the answer's picture is not a "
+                                                     "PNG, JPEG or WebP", prov->name));
+        return;
+    }
+    res->image = buf;
+    res->image_len = o;
+    res->content_type = gf_image_content_type(fmt);
+}
+
+apr_interval_time_t gf_net_retry_after_ms(const gf_http_response_t *hr)
+{
+    const char *v = apr_table_get(hr->headers, "retry-after-ms");
+    long ms;
+    if (v && apr_isdigit(*v)) {
+        ms = strtol(v, NULL, 10);
+        return apr_time_from_msec(ms > 3600000L ? 3600000L : ms);
+    }
+    return gf_net_retry_after(hr);
 }

@@ -36,6 +36,7 @@ typedef struct {
     const char *webhook_secret; /* replicate: whsec_… */
     apr_array_header_t *webhook_keys; /* fal: Ed25519 public keys */
     long webhook_poll_secs;     /* with webhooks, poll only this often (backup) */
+    apr_table_t *kind_opts;     /* options of the kind's own, validated by it */
 } gf_net_settings_t;
 
 /* The kind's settings, created with its default base URL on first use. */
@@ -89,8 +90,36 @@ apr_interval_time_t gf_net_retry_after(const gf_http_response_t *hr);
 void gf_net_download(apr_pool_t *p, const gf_provider_t *prov, const gf_net_settings_t *ns,
                      const char *url, gf_provider_result_t *res);
 
+/* gf_net_download, returning the answer's HTTP status (0: none came), so
+ * that a kind can tell an expired result (403, 404, 410) from a failure. */
+int gf_net_fetch(apr_pool_t *p, const gf_provider_t *prov, const gf_net_settings_t *ns,
+                 const char *url, gf_provider_result_t *res);
+
 /* calls exchanges at their full timeout: the worst attempt of a kind. */
 apr_interval_time_t gf_net_worst(const gf_provider_t *prov, int calls);
+
+/* Set one option of the kind's own (already validated) in kind_opts. */
+void gf_net_kind_option(apr_pool_t *p, gf_provider_t *prov, const char *default_base,
+                        const char *key, const char *value);
+
+/* A kind's own option, or dflt. */
+const char *gf_net_kind_get(const gf_net_settings_t *ns, const char *key, const char *dflt);
+
+/* value is one of the words of list (separated by '|'). */
+int gf_net_one_of(const char *value, const char *list);
+
+/* A picture given as base64 in an answer (OpenAI's b64_json, Gemini's
+ * inlineData.data, Imagen's bytesBase64Encoded): strictly checked
+ * (the base64 alphabet, padding only at the end), decoded, and its format
+ * taken from its own bytes (PNG, JPEG or WebP; anything else fails the
+ * call, transient). The answer it came in is already capped at
+ * max_bytes, so the picture is at most three quarters of that. */
+void gf_net_b64_picture(apr_pool_t *p, const gf_provider_t *prov, const char *b64,
+                        apr_size_t len, gf_provider_result_t *res);
+
+/* Retry-After of an answer in either of its forms OpenAI sends
+ * (retry-after-ms, retry-after seconds), 0 when absent; at most 3600 s. */
+apr_interval_time_t gf_net_retry_after_ms(const gf_http_response_t *hr);
 
 /* A short, safe excerpt of an error body for messages. */
 const char *gf_net_excerpt(apr_pool_t *p, const char *body);

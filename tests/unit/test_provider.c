@@ -15,6 +15,7 @@
 
 #include "test_core.h"
 #include "providers/gf_provider.h"
+#include "providers/gf_provider_net.h"
 #include "storage/gf_storage.h"
 #include "core/gf_error.h"
 #include "net/gf_abort.h"
@@ -34,7 +35,7 @@ START_TEST(declarations)
     ck_assert_ptr_null(gf_provider_create(test_pool, "x", "dalle9", &err));
     ck_assert_ptr_nonnull(strstr(err, "unknown provider kind"));
     /* The known kinds are the table's, not a list kept by hand. */
-    ck_assert_ptr_nonnull(strstr(err, "(known: local, stability, fal, replicate, aiml)"));
+    ck_assert_ptr_nonnull(strstr(err, "(known: local, stability, fal, replicate, aiml, openai, gemini, bfl)"));
     p = gf_provider_create(test_pool, "s", "stability", &err);
     ck_assert_ptr_nonnull(p);
     /* Network kinds need a key, and https unless loopback http is allowed. */
@@ -176,6 +177,76 @@ START_TEST(local_storage)
     apr_file_remove(path, test_pool);
     apr_dir_remove(apr_pstrcat(test_pool, dir, "/neo-glitch", NULL), test_pool);
     apr_dir_remove(dir, test_pool);
+}
+END_TEST
+
+/* The direct model APIs' own options: each value checked where it is
+ * declared, so a typo stops httpd -t instead of reaching the provider. */
+START_TEST(direct_kind_options)
+{
+    const char *err = NULL;
+    gf_provider_t *o = gf_provider_create(test_pool, "o", "openai", &err);
+    gf_provider_t *g = gf_provider_create(test_pool, "g", "gemini", &err);
+    gf_provider_t *b = gf_provider_create(test_pool, "b", "bfl", &err);
+    const gf_net_settings_t *ns;
+
+    ck_assert_ptr_nonnull(o);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_ptr_null(gf_provider_option(test_pool, o, "quality=high"));
+    ck_assert_ptr_null(gf_provider_option(test_pool, o, "moderation=low"));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, o, "quality=ultra"));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, o, "background=hig"));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, o, "output_format="));
+    ns = o->impl;
+    ck_assert_str_eq(ns->base_url, "https://api.openai.com/v1");
+    ck_assert_str_eq(gf_net_kind_get(ns, "quality", "-"), "high");
+    ck_assert_str_eq(gf_net_kind_get(ns, "background", "-"), "-");
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, g, "quality=high"));
+    ck_assert_ptr_null(gf_provider_option(test_pool, b, "safety_tolerance=6"));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, b, "safety_tolerance=7"));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, b, "output_format=gif"));
+    ck_assert_ptr_null(gf_provider_option(test_pool, b, "poll_hosts=*.bfl.ai,api.us1.bfl.ai"));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, b, "poll_hosts=https://x.bfl.ai"));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, b, "poll_hosts=x.bfl.ai:8443"));
+    /* BFL is asynchronous: max_jobs= is its own (24 tasks an account). */
+    ck_assert_ptr_null(gf_provider_option(test_pool, b, "max_jobs=24"));
+    ck_assert_int_eq(gf_net_one_of("png", "jpeg|png|webp"), 1);
+    ck_assert_int_eq(gf_net_one_of("pn", "jpeg|png|webp"), 0);
+    ck_assert_int_eq(gf_net_one_of("", "jpeg|png|webp"), 0);
+}
+END_TEST
+
+/* A base64 picture: decoded when it is strict base64 of a PNG, JPEG or
+ * WebP; anything else fails the call (transient) without a picture. */
+START_TEST(b64_pictures)
+{
+    static const char PNG1[] = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC";
+    static const char *const BAD[] = {
+        "iVBORw0K!!oAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC",
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmC",
+        "bm90IGEgcGljdHVyZQ==",   /* "not a picture" */
+        "iVBO=w0K",
+        "",
+    };
+    const char *err = NULL;
+    gf_provider_t *o = gf_provider_create(test_pool, "o", "openai", &err);
+    gf_provider_result_t res;
+    apr_size_t i;
+
+    memset(&res, 0, sizeof(res));
+    gf_net_b64_picture(test_pool, o, PNG1, strlen(PNG1), &res);
+    ck_assert_ptr_null(res.error_code);
+    ck_assert_ptr_nonnull(res.image);
+    ck_assert_str_eq(res.content_type, "image/png");
+    ck_assert_uint_eq(res.image_len, 69);
+    for (i = 0; i < sizeof(BAD) / sizeof(BAD[0]); i++) {
+        memset(&res, 0, sizeof(res));
+        gf_net_b64_picture(test_pool, o, BAD[i], strlen(BAD[i]), &res);
+        ck_assert_str_eq(res.error_code, "API_ERROR");
+        ck_assert_int_eq(res.transient, 1);
+        ck_assert_ptr_null(res.image);
+    }
 }
 END_TEST
 
@@ -746,6 +817,8 @@ Suite *provider_suite(void)
     tcase_add_test(tc, http_abort_flag);
     tcase_add_test(tc, netaddr_public_and_not);
     tcase_add_test(tc, secrets_are_one_printable_word);
+    tcase_add_test(tc, direct_kind_options);
+    tcase_add_test(tc, b64_pictures);
     tcase_add_test(tc, http_origin_rule);
     tcase_add_test(tc, http_refuses_before_sending);
     tcase_add_test(tc, http_public_only_with_loopback_allowed);

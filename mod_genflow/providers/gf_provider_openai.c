@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* gf_provider_openai.c: OpenAI's Images API (docs/providers.md).
+ *
+ * Synchronous. Without a source picture: POST {base}/images/generations
+ * with JSON {model, prompt, n, size, quality, output_format, background,
+ * moderation}; with one: POST {base}/images/edits in its JSON form, where
+ * the pictures are images: [{image_url}] (an https URL, or the upload as a
+ * data: URL) and a mask would be mask: {image_url}. base_url includes the
+ * version, as OpenAI's own clients write it (https://api.openai.com/v1).
+ * "Authorization: Bearer …". The GPT image models answer base64 only:
+ * 200 {created, data: [{b64_json}], usage: {input_tokens, output_tokens,
+ * total_tokens, …}}; the picture is decoded (gf_net_b64_picture) and the
+ * tokens are the call's usage (cost_per_unit= prices one token).
+ * Errors: {error: {message, type, param, code}}; code moderation_blocked
+ * or content_policy_violation is a refusal (CONTENT_FILTERED, no
+ * fallback), insufficient_quota and billing_hard_limit_reached are the
+ * account's credits (PROVIDER_CREDITS, even on a 429), other 429s wait
+ * for retry-after-ms or retry-after.
+ * Options: model=ID (default gpt-image-1), quality=low|medium|high|auto,
+ * output_format=png|jpeg|webp, background=transparent|opaque|auto,
+ * moderation=low|auto + the common network options.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <json-c/json.h>
+
+#include "providers/gf_provider_net.h"
+#include "core/gf_error.h"
+#include "core/gf_json.h"
+
+#define OPENAI_BASE "https://api.openai.com/v1"
+#define OPENAI_DEFAULT_MODEL "gpt-image-1"
+
+static const struct {
+    const char *key, *values;
+} OPENAI_OPTIONS[] = {
+    { "quality", "low|medium|high|auto" },
+    { "output_format", "png|jpeg|webp" },
+    { "background", "transparent|opaque|auto" },
+    { "moderation", "low|auto" },
+};
+
+static const char *openai_set_option(apr_pool_t *p, gf_provider_t *prov,
+                                     const char *key, const char *value)
+{
+    apr_size_t i;
+    for (i = 0; i < sizeof(OPENAI_OPTIONS) / sizeof(OPENAI_OPTIONS[0]); i++) {
+        if (strcmp(key, OPENAI_OPTIONS[i].key)) continue;
+        if (!gf_net_one_of(value, OPENAI_OPTIONS[i].values)) {
+            return apr_psprintf(p, "%s= must be one of %s", key, OPENAI_OPTIONS[i].values);
+        }
+        gf_net_kind_option(p, prov, OPENAI_BASE, key, value);
+        return NULL;
+    }
+    return gf_net_set_option(p, prov, OPENAI_BASE, key, value);
+}
+
+/* The GPT image models' three sizes, by the picture's orientation. */
+static const char *openai_size(const char *ar)
+{
+    int w, h;
+    if (!ar || sscanf(ar, "%d:%d", &w, &h) != 2 || w <= 0 || h <= 0) return NULL;
+    return w == h ? "1024x1024" : w > h ? "1536x1024" : "1024x1536";
+}
+
+static json_object *openai_body(apr_pool_t *p, const gf_net_settings_t *ns, const gf_job_t *job,
+                                const char *model, const char *source)
+{
+    json_object *body = gf_json_pool_own(p, json_object_new_object());
+    const char *size = openai_size(job->aspect_ratio);
+    apr_size_t i;
+
+    json_object_object_add(body, "model", json_object_new_string(model));
+    json_object_object_add(body, "prompt", json_object_new_string(job->prompt));
+    json_object_object_add(body, "n", json_object_new_int(1));
+    if (size) json_object_object_add(body, "size", json_object_new_string(size));
+    for (i = 0; i < sizeof(OPENAI_OPTIONS) / sizeof(OPENAI_OPTIONS[0]); i++) {
+        const char *v = gf_net_kind_get(ns, OPENAI_OPTIONS[i].key, NULL);
+        if (v) json_object_object_add(body, OPENAI_OPTIONS[i].key, json_object_new_string(v));
+    }
+    if (source) {
+        json_object *images = json_object_new_array(), *ref = json_object_new_object();
+        json_object_object_add(ref, "image_url", json_object_new_string(source));
+        json_object_array_add(images, ref);
+        json_object_object_add(body, "images", images);
+    }
+    return body;
+}
+
+/* A refusal of the content, by the error's code. */
+static int openai_refused(const char *code)
+{
+    return code && (!strcmp(code, "moderation_blocked") || !strcmp(code, "content_policy_violation"));
+}
+
+static int openai_no_credits(const char *code)
+{
+    return code && (!strcmp(code, "insufficient_quota") || !strcmp(code, "billing_hard_limit_reached"));
+}
+
+static void openai_failure(apr_pool_t *p, const gf_provider_t *prov, const gf_http_response_t *hr,
+                           gf_provider_result_t *res)
+{
+    const char *err;
+    json_object *out = gf_json_parse(p, hr->body, hr->body_len, &err), *e = NULL;
+    const char *msg, *code;
+
+    if (out) json_object_object_get_ex(out, "error", &e);
+    msg = gf_json_str(e, "message");
+    code = gf_json_str(e, "code");
+    gf_net_status_failure(p, prov, hr->status,
+                          msg ? gf_net_excerpt(p, msg) : gf_net_excerpt(p, hr->body),
+                          gf_net_retry_after_ms(hr), res);
+    if (openai_refused(code)) {
+        res->error_code = GF_JOB_CONTENT_FILTERED;
+        res->transient = 0;
+    }
+    else if (openai_no_credits(code)) {
+        res->error_code = GF_JOB_PROVIDER_CREDITS;
+        res->transient = 0;
+    }
+}
+
+static void openai_generate(const gf_provider_t *prov, const gf_job_t *job,
+                            apr_pool_t *p, gf_provider_result_t *res)
+{
+    const gf_net_settings_t *ns = prov->impl;
+    const char *model = job->model ? job->model
+                      : (prov->default_model ? prov->default_model : OPENAI_DEFAULT_MODEL);
+    const char *source = job->source_image ? gf_provider_source_uri(p, job) : NULL;
+    gf_http_request_t req;
+    gf_http_response_t hr;
+    json_object *out, *data, *first, *b64;
+    const char *err;
+
+    gf_net_request(p, ns, &req, "POST",
+                   apr_pstrcat(p, ns->base_url, source ? "/images/edits" : "/images/generations",
+                               NULL));
+    apr_table_set(req.headers, "Authorization", apr_pstrcat(p, "Bearer ", ns->key, NULL));
+    apr_table_set(req.headers, "Content-Type", "application/json");
+    apr_table_set(req.headers, "Accept", "application/json");
+    req.body = gf_json_dump(p, openai_body(p, ns, job, model, source));
+    req.body_len = strlen(req.body);
+    gf_http_perform(p, &req, &hr);
+    res->model = model;
+    if (hr.error) {
+        gf_net_transport_failure(p, prov, &hr, res);
+        return;
+    }
+    if (hr.status < 200 || hr.status > 299) {
+        openai_failure(p, prov, &hr, res);
+        return;
+    }
+    out = gf_json_parse(p, hr.body, hr.body_len, &err);
+    if (!out) {
+        gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: malformed JSON answer (%s)",
+                                                     prov->name, err));
+        return;
+    }
+    gf_net_usage(out, "usage", "total_tokens", NULL, "tokens", res);
+    if (!json_object_object_get_ex(out, "data", &data) || !json_object_is_type(data, json_type_array)
+        || json_object_array_length(data) == 0
+        || !(first = json_object_array_get_idx(data, 0))
+        || !json_object_object_get_ex(first, "b64_json", &b64)
+        || !json_object_is_type(b64, json_type_string)) {
+        gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: the answer has no b64_json picture",
+                                                     prov->name));
+        return;
+    }
+    gf_net_b64_picture(p, prov, json_object_get_string(b64),
+                       (apr_size_t)json_object_get_string_len(b64), res);
+}
+
+/* One exchange: the picture comes in the answer. */
+static apr_interval_time_t openai_worst(const gf_provider_t *prov)
+{
+    return gf_net_worst(prov, 1);
+}
+
+const gf_provider_kind_t gf_provider_kind_openai = {
+    .kind = "openai",
+    .set_option = openai_set_option,
+    .generate = openai_generate,
+    .check = gf_net_check,
+    .worst_attempt = openai_worst,
+};
