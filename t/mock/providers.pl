@@ -1,7 +1,9 @@
 #!/usr/bin/perl
 # SPDX-License-Identifier: Apache-2.0
 # Mock AI providers for the mod_genflow tests: Stability v2beta, fal queue,
-# Replicate predictions, AIML images — one loopback HTTP server that speaks
+# Replicate predictions, AIML images, OpenAI's Images API (under /openai/v1),
+# Google's Gemini API (generateContent and Imagen's predict) and Black
+# Forest Labs' FLUX API — one loopback HTTP server that speaks
 # each protocol as docs/providers.md describes it, records
 # every request it gets (GET /_log) and misbehaves on demand: a marker in
 # the prompt picks the fault.
@@ -32,6 +34,23 @@
 #   [fault:private6]    … https://[fd00:ec2::254]/…
 #   [fault:evilmsg]     the error text carries a newline, quotes and an
 #                       escape sequence (fal 422 detail, AIML 400 message)
+#   OpenAI, Gemini and BFL (written from their OpenAPI documents, protocol
+#   definitions and recorded exchanges):
+#   [fault:moderation]  OpenAI 400 moderation_blocked
+#   [fault:quota]       OpenAI 429 insufficient_quota
+#   [fault:badb64]      a base64 picture with characters outside the alphabet
+#   [fault:notimage]    valid base64 of bytes that are no picture
+#   [fault:bigb64]      a base64 picture of 3 MiB
+#   [fault:url]         OpenAI answers DALL-E's shape, a URL (on [fault:foreignfile:PORT])
+#   [fault:blocked]     Gemini promptFeedback.blockReason PROHIBITED_CONTENT
+#   [fault:imagesafety] Gemini finishReason IMAGE_SAFETY, no content
+#   [fault:noimage]     Gemini text only, finishReason NO_IMAGE; Imagen {}
+#   [fault:filtered]    (Imagen) a prediction with raiFilteredReason
+#   [fault:reqmod] [fault:moderated] [fault:error] [fault:lost]
+#                       BFL's Request Moderated / Content Moderated / Error /
+#                       Task not found
+#   [fault:expired]     BFL Ready, its result.sample answers 403 (expired)
+#   [fault:pollhost]    BFL's polling_url names http://localhost:PORT
 #   [progress:SECS]     fal/Replicate: the job runs SECS seconds from its
 #                       acceptance, and while it runs its logs carry a
 #                       diffusion model's progress bar (tqdm's lines, 50
@@ -618,6 +637,187 @@ sub handle {
             if $prompt =~ /\[fault:b64\]/;
         return send_json($c, 200, { data => [{ url => file_base($prompt) . '/files/aiml.png', b64_json => undef }],
                                     meta => { usage => { credits_used => 120000 } } });
+    }
+
+    # ---- OpenAI Images (base_url .../openai/v1, as OpenAI's clients write it) ----
+    if ($path =~ m{^/openai/v1/images/(generations|edits)$} && $r->method eq 'POST') {
+        my $op = $1;
+        my $in = eval { $json->decode($r->content) } || {};
+        for my $ref (ref $in->{images} eq 'ARRAY' ? @{ $in->{images} } : ()) {
+            next unless ref $ref eq 'HASH' && defined $ref->{image_url};
+            $ref->{_image} = describe_source($ref->{image_url});
+            $ref->{image_url} = 'data:...' if $ref->{image_url} =~ /^data:/;
+        }
+        record($r, $in);
+        my $err = sub {
+            my ($code, $msg, $type, $ecode, %h) = @_;
+            send_json($c, $code, { error => { message => $msg, type => $type, param => undef, code => $ecode } }, %h);
+        };
+        return $err->(401, 'Incorrect API key provided: fake_key. You can find your API key at https://platform.openai.com/account/api-keys.',
+                      'invalid_request_error', 'invalid_api_key', 'WWW-Authenticate' => 'Bearer realm="OpenAI API"')
+            unless $auth eq "Bearer $KEY";
+        my $prompt = $in->{prompt} // '';
+        submitted("openai:$op:" . ($in->{model} // ''), $prompt);
+        return if common_fault($c, $prompt);
+        # What the GPT image models refuse (openapi.yaml, CreateImageRequest).
+        return $err->(400, "Unknown parameter: 'response_format'.", 'invalid_request_error', 'unknown_parameter')
+            if exists $in->{response_format};
+        return $err->(400, "Missing required parameter: 'prompt'.", 'invalid_request_error', 'missing_required_parameter')
+            unless length $prompt;
+        return $err->(400, "Invalid value for 'n': must be 1..10.", 'invalid_request_error', 'invalid_value')
+            if defined $in->{n} && ($in->{n} !~ /^\d+$/ || $in->{n} < 1 || $in->{n} > 10);
+        return $err->(400, "Invalid value: '$in->{size}'. Supported values are: '1024x1024', '1024x1536', '1536x1024', and 'auto'.",
+                      'invalid_request_error', 'invalid_value')
+            if defined $in->{size} && $in->{size} !~ /^(1024x1024|1024x1536|1536x1024|auto)$/;
+        return $err->(400, "Invalid 'images': edits need 1..16 images.", 'invalid_request_error', 'invalid_value')
+            if $op eq 'edits' && !(ref $in->{images} eq 'ARRAY' && @{ $in->{images} } >= 1 && @{ $in->{images} } <= 16);
+        return $err->(400, 'Your request was rejected as a result of our safety system. Your request may contain content that is not allowed by our safety system.',
+                      'image_generation_user_error', 'moderation_blocked') if $prompt =~ /\[fault:moderation\]/;
+        return $err->(429, 'Rate limit reached for gpt-image-1 on images per min (IPM): Limit 5, Used 5, Requested 1. Please try again in 1s.',
+                      'requests', 'rate_limit_exceeded', 'retry-after-ms' => 1500) if $prompt =~ /\[fault:429\]/;
+        return $err->(429, 'You exceeded your current quota, please check your plan and billing details.',
+                      'insufficient_quota', 'insufficient_quota') if $prompt =~ /\[fault:quota\]/;
+        return $err->(500, 'The server had an error while processing your request. Sorry about that!', 'server_error', undef)
+            if $prompt =~ /\[fault:500\]/;
+        my $b64 = encode_base64($PNG, '');
+        $b64 = substr($b64, 0, 20) . '!!' . substr($b64, 22) if $prompt =~ /\[fault:badb64\]/;
+        $b64 = encode_base64('not a picture at all', '') if $prompt =~ /\[fault:notimage\]/;
+        $b64 = encode_base64($PNG . ("\0" x (3 * 1024 * 1024)), '') if $prompt =~ /\[fault:bigb64\]/;
+        # DALL-E's shape: a URL, which a GPT image model never sends.
+        my $item = $prompt =~ /\[fault:url\]/ ? { url => file_base($prompt) . '/files/openai.png' } : { b64_json => $b64 };
+        return send_json($c, 200, { created => 1795300000, data => [$item], background => 'opaque',
+            output_format => $in->{output_format} // 'png', size => $in->{size} // '1024x1536', quality => $in->{quality} // 'high',
+            usage => { input_tokens => 50, input_tokens_details => { text_tokens => 50, image_tokens => 0 },
+                       output_tokens => 6240, output_tokens_details => { image_tokens => 6240, text_tokens => 0 },
+                       total_tokens => 6290 } });
+    }
+
+    # ---- Google Gemini API: generateContent (Gemini) and predict (Imagen) ----
+    if ($path =~ m{^/v1beta/models/([\w.-]+):(generateContent|predict)$} && $r->method eq 'POST') {
+        my ($model, $op) = ($1, $2);
+        my $in = eval { $json->decode($r->content) } || {};
+        my $prompt = '';
+        if ($op eq 'predict') {
+            $prompt = ((ref $in->{instances} eq 'ARRAY' ? $in->{instances}[0] : undef) || {})->{prompt} // '';
+        }
+        else {
+            for my $part (map { ref $_->{parts} eq 'ARRAY' ? @{ $_->{parts} } : () }
+                          (ref $in->{contents} eq 'ARRAY' ? @{ $in->{contents} } : ())) {
+                $prompt .= $part->{text} if defined $part->{text};
+                if (ref $part->{inlineData} eq 'HASH') {
+                    my $d = $part->{inlineData};
+                    $d->{_image} = describe_source("data:" . ($d->{mimeType} // '') . ";base64," . ($d->{data} // ''));
+                    $d->{data} = '...';
+                }
+            }
+        }
+        $in->{_prompt} = $prompt;
+        record($r, $in);
+        my $gerr = sub {
+            my ($code, $status, $msg, @details) = @_;
+            send_json($c, $code, { error => { code => $code, message => $msg, status => $status,
+                                              (@details ? (details => \@details) : ()) } });
+        };
+        return $gerr->(400, 'INVALID_ARGUMENT', 'API key not valid. Please pass a valid API key.',
+                       { '@type' => 'type.googleapis.com/google.rpc.ErrorInfo', reason => 'API_KEY_INVALID',
+                         domain => 'googleapis.com', metadata => { service => 'generativelanguage.googleapis.com' } })
+            unless ($r->header('x-goog-api-key') // '') eq $KEY;
+        submitted("gemini:$model", $prompt);
+        return if common_fault($c, $prompt);
+        return $gerr->(400, 'INVALID_ARGUMENT', '* GenerateContentRequest.contents: contents is not specified')
+            unless length $prompt;
+        return $gerr->(429, 'RESOURCE_EXHAUSTED', 'You exceeded your current quota, please check your plan.',
+                       { '@type' => 'type.googleapis.com/google.rpc.QuotaFailure',
+                         violations => [{ quotaId => 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier' }] },
+                       { '@type' => 'type.googleapis.com/google.rpc.RetryInfo', retryDelay => '1.2s' })
+            if $prompt =~ /\[fault:429\]/;
+        return $gerr->(500, 'INTERNAL', 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting')
+            if $prompt =~ /\[fault:500\]/;
+        my $b64 = encode_base64($PNG, '');
+        $b64 = substr($b64, 0, 20) . '!!' . substr($b64, 22) if $prompt =~ /\[fault:badb64\]/;
+        my $usage = { promptTokenCount => 9, candidatesTokenCount => 1290, totalTokenCount => 1299,
+                      candidatesTokensDetails => [{ modality => 'IMAGE', tokenCount => 1290 }] };
+        if ($op eq 'predict') {
+            return send_json($c, 200, { predictions => [{ raiFilteredReason => 'Your current safety filter threshold filtered out 1 generated images. You will not be charged for blocked images.' }] })
+                if $prompt =~ /\[fault:filtered\]/;
+            return send_json($c, 200, {}) if $prompt =~ /\[fault:noimage\]/;
+            return send_json($c, 200, { predictions => [{ bytesBase64Encoded => $b64, mimeType => 'image/png', prompt => "$prompt (rewritten)" },
+                                                        { contentType => 'Positive Prompt', safetyAttributes => { categories => [], scores => [] } }] });
+        }
+        return send_json($c, 200, { promptFeedback => { blockReason => 'PROHIBITED_CONTENT' }, usageMetadata => $usage, modelVersion => $model })
+            if $prompt =~ /\[fault:blocked\]/;
+        return send_json($c, 200, { candidates => [{ finishReason => 'IMAGE_SAFETY', index => 0 }], usageMetadata => $usage, modelVersion => $model })
+            if $prompt =~ /\[fault:imagesafety\]/;
+        return send_json($c, 200, { candidates => [{ content => { parts => [{ text => 'I cannot draw that, but here is a poem instead.' }], role => 'model' },
+                                                     finishReason => 'NO_IMAGE', index => 0 }], usageMetadata => $usage, modelVersion => $model })
+            if $prompt =~ /\[fault:noimage\]/;
+        return send_json($c, 200, { candidates => [{ content => { parts => [{ text => "Here's the picture you asked for! " },
+                                                                             { inlineData => { mimeType => 'image/png', data => $b64 } }],
+                                                                  role => 'model' },
+                                                     finishReason => 'STOP', index => 0 }],
+                                    usageMetadata => $usage, modelVersion => $model, responseId => 'r' . int rand 1e9 });
+    }
+
+    # ---- Black Forest Labs FLUX API ------------------------------------------
+    if ($path eq '/v1/get_result' && $r->method eq 'GET') {
+        my ($id) = ($r->uri->query // '') =~ /(?:^|&)id=([\w-]+)/;
+        record($r, {});
+        return send_json($c, 403, { detail => 'Not authenticated' }) unless ($r->header('x-key') // '') eq $KEY;
+        my $prompt = defined $id ? recall($id) : '';
+        return send_json($c, 200, { id => $id, status => 'Task not found', result => undef, progress => undef,
+                                    details => undef, preview => undef })
+            if !length $prompt || $prompt =~ /\[fault:lost\]/;
+        return send_json($c, 503, { detail => 'Service temporarily unavailable' }) if poll_fault('bfl', $id, $prompt);
+        my $n = counter("bfl.$id");
+        my $st = sub { send_json($c, 200, { id => $id, status => $_[0], result => $_[1], progress => $_[2],
+                                            details => undef, preview => undef }) };
+        return $st->('Request Moderated', undef, undef) if $prompt =~ /\[fault:reqmod\]/;
+        return $st->('Pending', undef, 0.1 * $n) if $n <= 2 || ($prompt =~ /\[fault:never\]/ && !-e "$state/done.$id");
+        return $st->('Content Moderated', undef, undef) if $prompt =~ /\[fault:moderated\]/;
+        return $st->('Error', undef, undef) if $prompt =~ /\[fault:error\]/;
+        my $file = $prompt =~ /\[fault:expired\]/ ? "/expired/$id.png" : "/files/bfl-$id.png";
+        return $st->('Ready', { sample => file_base($prompt) . $file, prompt => $prompt, seed => 42,
+                                start_time => 1795300000.1, end_time => 1795300004.2, duration => 4.1 }, undef);
+    }
+    if ($path =~ m{^/expired/}) {     # an Azure blob whose signed URL has expired
+        record($r, {});
+        my $res = HTTP::Response->new(403);
+        $res->header('Content-Type' => 'application/xml');
+        $res->content('<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code>'
+                      . '<Message>Server failed to authenticate the request. Signed expiry time has passed.</Message></Error>');
+        return $c->send_response($res);
+    }
+    if ($path =~ m{^/v1/(flux-[\w.-]+)$} && $r->method eq 'POST') {
+        my $model = $1;
+        my $in = eval { $json->decode($r->content) } || {};
+        if (defined $in->{input_image}) {
+            my $v = $in->{input_image};
+            $in->{_image} = $v =~ m{^https?://} ? describe_source($v)
+                          : describe_source('data:application/octet-stream;base64,' . $v);
+            $in->{_image}{via} = 'base64' if $v !~ m{^https?://};
+            $in->{input_image} = '...' if $v !~ m{^https?://};
+        }
+        record($r, $in);
+        return send_json($c, 403, { detail => 'Not authenticated' }) unless ($r->header('x-key') // '') eq $KEY;
+        my $prompt = $in->{prompt} // '';
+        submitted("bfl:$model", $prompt);
+        return if common_fault($c, $prompt);
+        return send_json($c, 422, { detail => [{ loc => ['body', 'prompt'], msg => 'Field required', type => 'missing' }] })
+            unless length $prompt;
+        return send_json($c, 422, { detail => [{ loc => ['body', 'width'], msg => 'Input should be a multiple of 32', type => 'multiple_of' }] })
+            if defined $in->{width} && ($in->{width} % 32 || $in->{width} < 256 || $in->{width} > 1440
+                                        || ($in->{height} // 0) % 32 || ($in->{height} // 0) < 256 || ($in->{height} // 0) > 1440);
+        return send_json($c, 402, { detail => 'Insufficient credits. Please add credits to your account.' }) if $prompt =~ /\[fault:402\]/;
+        return send_json($c, 429, { detail => 'You have exceeded the number of concurrent tasks (24).' }, 'Retry-After' => 1)
+            if $prompt =~ /\[fault:429\]/;
+        return send_json($c, 500, { detail => 'Internal Server Error' }) if $prompt =~ /\[fault:500\]/;
+        my $id = sprintf '%08x-%04x-4%03x-8%03x-%06x%06x', int rand 2**32, int rand 2**16,
+                         int rand 2**12, int rand 2**12, int rand 2**24, int rand 2**24;
+        remember($id, $prompt);
+        accepted("bfl:$model", $id, $prompt);
+        my $poll = $prompt =~ /\[fault:pollhost\]/ ? "http://localhost:$port/v1/get_result?id=$id"
+                 : api_base($prompt) . "/v1/get_result?id=$id";
+        return send_json($c, 200, { id => $id, polling_url => $poll, cost => 4.0, input_mp => 0, output_mp => 1.05 });
     }
 
     # ---- a moderation endpoint (OpenAI's POST /v1/moderations shape) -------
