@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_provider.h: the driver shared by the provider targets
- * (fuzz_stability.c, fuzz_fal.c, fuzz_replicate.c, fuzz_aiml.c).
+ * (fuzz_stability.c, fuzz_fal.c, fuzz_replicate.c, fuzz_aiml.c,
+ * fuzz_openai.c, fuzz_gemini.c, fuzz_bfl.c).
  *
  * A provider of the kind is declared, one attempt (generate or poll) or a
  * cancel is run through the kind's own functions, and every HTTP exchange
