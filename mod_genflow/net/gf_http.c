@@ -261,7 +261,8 @@ static void set_options(CURL *curl, const gf_http_request_t *req, gf_http_sink_t
     curl_easy_setopt(curl, CURLOPT_SHARE, share);
     curl_easy_setopt(curl, CURLOPT_URL, req->url);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, req->allow_loopback_http ? "http,https" : "https");
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR,
+                     req->allow_loopback_http || req->http_to_origin ? "http,https" : "https");
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                      req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000L);
@@ -412,8 +413,9 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
     memset(res, 0, sizeof(*res));
     res->headers = apr_table_make(p, 16);
     res->content_type = "";
-    if ((bad = gf_http_check_url(p, req->url, req->allow_loopback_http)) != NULL
-        || (req->origin && (bad = gf_http_check_origin(p, req->url, req->origin)) != NULL)) {
+    if ((req->origin && (bad = gf_http_check_origin(p, req->url, req->origin)) != NULL)
+        || (!(req->http_to_origin && req->origin)
+            && (bad = gf_http_check_url(p, req->url, req->allow_loopback_http)) != NULL)) {
         res->error = bad;
         res->refused = 1;
         return;

@@ -26,7 +26,9 @@
  * Origins and addresses: a request with an origin is refused before any
  * byte leaves unless its URL is on that origin (the provider adapters set
  * the configured base_url, so a poll or cancel URL taken from an answer
- * never carries the key elsewhere); redirects are never followed. A
+ * never carries the key elsewhere); redirects are never followed. With
+ * http_to_origin, plain http is allowed to that one origin and nowhere
+ * else (a site's own GPU server on a private address). A
  * request marked public_only (result downloads) connects only to public
  * addresses, checked on the address curl actually connects to, new or
  * reused (CURLOPT_OPENSOCKETFUNCTION and CURLOPT_PREREQFUNCTION). With a
@@ -69,6 +71,8 @@ typedef struct {
     int allow_loopback_http;   /* permit http:// to 127.0.0.0/8, localhost, ::1 */
     const char *origin;        /* if set, the URL must be on this origin (scheme, host,
                                 * port) or nothing is sent: API calls carry the key */
+    int http_to_origin;        /* permit plain http to exactly origin (a site's own
+                                * server on its own network: ComfyUI) */
     int public_only;           /* connect only to public addresses (gf_netaddr.h);
                                 * loopback too with allow_loopback_http */
     const char *aws_sigv4;     /* libcurl signs the request (CURLOPT_AWS_SIGV4), e.g.
