@@ -85,6 +85,8 @@
 #define O_RUNNING   2   /* a job id, not finished */
 #define O_TRANSIENT 3
 #define O_PERMANENT 4
+#define O_LOST      5   /* the provider lost the accepted job (job_lost: a
+                         * ComfyUI server that restarted): submitted again */
 
 /* gf_job_decide's verdicts */
 #define D_COMPLETE 1
@@ -466,24 +468,27 @@ attempt:
         :: !j && !jres -> out = O_PERMANENT   /* a refused submission */
         :: j || jres -> out = O_RUNNING        /* the job is not finished */
         :: j -> out = O_PERMANENT              /* the job failed */
+        :: j -> out = O_LOST                   /* the provider forgot the job */
         fi;
-        printf("provider answers g%d worker %d attempt %d: %d (1 image, 2 running, 3 transient, 4 permanent)\n", g, w, a, out);
+        printf("provider answers g%d worker %d attempt %d: %d (1 image, 2 running, 3 transient, 4 permanent, 5 lost)\n", g, w, a, out);
         if
         :: out == O_IMAGE -> image[g] = 1; dec = D_COMPLETE
         :: out != O_IMAGE && deadline[g] -> dec = D_FAIL
         :: out != O_IMAGE && !deadline[g] && (j || jres) && out == O_TRANSIENT -> dec = D_POLL; delay = 1
         :: out != O_IMAGE && !deadline[g] && out == O_RUNNING -> dec = D_POLL; delay = 1
         :: out != O_IMAGE && !deadline[g] && !((j || jres) && out == O_TRANSIENT) && out != O_RUNNING ->
+            /* A lost job is a transient failure like a submission's:
+             * retried (its job id cleared by SCHEDULE), never polled. */
             if
-            :: out == O_TRANSIENT && retries < MAXRETRY ->
+            :: (out == O_TRANSIENT || out == O_LOST) && retries < MAXRETRY ->
                 if
                 :: dec = D_RETRY; delay = 1
                 :: cidx + 1 < CHAIN -> dec = D_FALLBACK; delay = 0   /* no time left */
                 :: cidx + 1 >= CHAIN -> dec = D_FAIL
                 fi
-            :: !(out == O_TRANSIENT && retries < MAXRETRY) && cidx + 1 < CHAIN ->
+            :: !((out == O_TRANSIENT || out == O_LOST) && retries < MAXRETRY) && cidx + 1 < CHAIN ->
                 dec = D_FALLBACK; delay = 0
-            :: !(out == O_TRANSIENT && retries < MAXRETRY) && cidx + 1 >= CHAIN ->
+            :: !((out == O_TRANSIENT || out == O_LOST) && retries < MAXRETRY) && cidx + 1 >= CHAIN ->
                 dec = D_FAIL
             fi
         fi;

@@ -116,11 +116,14 @@ int gf_job_before_call(const gf_job_state_t *st, gf_decision_t *d)
 
 /* An accepted job to poll again: after a failed poll with the retry
  * backoff (the job is kept, never submitted again), or while it runs;
- * never past the deadline. 1 when d says so. */
+ * never past the deadline. 1 when d says so. A job the provider lost
+ * (job_lost) is not polled again: it is a transient failure like a
+ * submission's, retried (a group chooses again) with its id cleared. */
 static int poll_again(const gf_job_state_t *st, const gf_provider_result_t *res,
                       apr_uint32_t rnd, gf_decision_t *d)
 {
-    if ((st->polling || res->provider_job_id) && res->error_code && res->transient) {
+    if ((st->polling || res->provider_job_id) && res->error_code && res->transient
+        && !res->job_lost) {
         d->next = GF_NEXT_POLL;
         d->poll_failed = 1;
         d->delay = gf_job_backoff(st->poll_errors + 1, res->retry_after, rnd);

@@ -14,6 +14,10 @@ typedef struct {
     const char *error_code;    /* NULL on success, else a GF_JOB_* code */
     const char *error_message;
     int transient;             /* worth retrying on the same provider */
+    int job_lost;              /* a poll found the accepted job gone from the
+                                * provider (a ComfyUI server that restarted or
+                                * went down forgets its queue): nothing of it
+                                * will come, so submitting again is safe */
     int maybe_accepted;        /* the call failed after the request went out (a
                                 * timeout, a reset): the provider may hold a job
                                 * this attempt never learned the id of */

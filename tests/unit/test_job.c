@@ -306,6 +306,30 @@ START_TEST(failed_poll_polls_again)
 }
 END_TEST
 
+/* A job the provider lost (a ComfyUI server that restarted forgets its
+ * queue) is not polled again: it is retried like a failed submission,
+ * its id cleared by the retry, and falls back once the retries are used. */
+START_TEST(lost_job_is_retried)
+{
+    gf_provider_result_t r = error(GF_JOB_API, 1);
+    gf_job_state_t st = state(0, 2, 0);
+    gf_decision_t d;
+
+    st.polling = 1;
+    r.job_lost = 1;
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_RETRY);
+    ck_assert_int_eq(d.poll_failed, 0);
+    st.retry_count = 3;
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_FALLBACK);
+    /* Without job_lost the same failure polls again. */
+    r.job_lost = 0;
+    gf_job_decide(&st, &r, 20, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_POLL);
+}
+END_TEST
+
 /* A submission that failed after the request went out (a timeout, a
  * reset) may have been accepted: a provider that keeps such jobs and has
  * no idempotency key is not sent it again while the chain has a next
@@ -402,6 +426,7 @@ Suite *job_suite(void)
     tcase_add_test(tc, long_jobs_back_off);
     tcase_add_test(tc, http_classification);
     tcase_add_test(tc, failed_poll_polls_again);
+    tcase_add_test(tc, lost_job_is_retried);
     tcase_add_test(tc, ambiguous_submission_falls_back);
     tcase_add_test(tc, before_call_rules);
     tcase_add_test(tc, rescued_submission_falls_back);
