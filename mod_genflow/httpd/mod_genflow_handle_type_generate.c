@@ -10,6 +10,7 @@
 
 #include "httpd/mod_genflow_handle_type.h"
 #include "httpd/mod_genflow_watch.h"
+#include "httpd/mod_genflow_budgets.h"
 #include "httpd/mod_genflow_config.h"
 #include "httpd/mod_genflow_engine.h"
 #include "httpd/mod_genflow_http.h"
@@ -352,13 +353,16 @@ int gf_type_handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_rout
     provider = status ? json_object_get_string(gf_type_status_field(status, "provider")) : NULL;
     job_id = status ? json_object_get_string(gf_type_status_field(status, "providerJobId")) : NULL;
     trace_id = trace_of(status);
-    if (provider && job_id) {
+    if (provider) {
+        gf_provider_t *prov = apr_hash_get(sc->providers, provider, APR_HASH_KEY_STRING);
         /* The cancel at the provider belongs to the generation's trace. */
         gf_trace_for_generation(r, trace_id);
-        gf_provider_t *prov = apr_hash_get(sc->providers, provider, APR_HASH_KEY_STRING);
-        if (prov && prov->kind->cancel) {
+        if (job_id && prov && prov->kind->cancel) {
             prov->kind->cancel(prov, job_id, rows->rows[0][1], r->pool);
         }
+        /* Its job slot and budget hold go back now, not at its deadline:
+         * a GPU with max_jobs=1 takes the next generation at once. */
+        gf_budgets_release(r->server, r->pool, prov, route->id);
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1303)
                   "cancelled type=%s id=%s user=%s provider=%s trace=%s", dc->type->name,
