@@ -247,7 +247,9 @@ static void count_outcome(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     else if (dd->next == GF_NEXT_FALLBACK) gf_metrics_fallback(gf_metrics(), name);
     /* The status object: the charge or refund and the duration. */
     else if (terminal) gf_metrics_terminal(gf_metrics(), p, name, rows->rows[0][0]);
-    gf_engine_row_log(s, p, terminal ? APLOG_INFO : APLOG_DEBUG, c, provider,
+    /* A fallback is the chain moving on: worth a line at info, with why. */
+    gf_engine_row_log(s, p, terminal || dd->next == GF_NEXT_FALLBACK ? APLOG_INFO : APLOG_DEBUG,
+                      c, provider,
                       gf_job_next_name(dd->next),
                       dd->next == GF_NEXT_FAIL ? dd->code : (res ? res->error_code : NULL),
                       dd->next == GF_NEXT_FAIL ? dd->message : outcome_detail(p, dd, res));
