@@ -22,6 +22,7 @@ static const gf_provider_kind_t *const KINDS[] = {
     &gf_provider_kind_openai,
     &gf_provider_kind_gemini,
     &gf_provider_kind_bfl,
+    &gf_provider_kind_comfyui,
     NULL
 };
 

@@ -3,7 +3,7 @@
  *
  * A provider is a declared instance (GenFlowProvider NAME KIND opts…) of a
  * provider kind (local, stability, fal, replicate, aiml, openai, gemini,
- * bfl). A type's
+ * bfl, comfyui). A type's
  * chain lists providers, each optionally with a model ("fal:fal-ai/fast-sdxl").
  * The job engine calls generate() and gets back either image bytes, an
  * image URL, or a classified error.
@@ -144,6 +144,7 @@ extern const gf_provider_kind_t gf_provider_kind_aiml;
 extern const gf_provider_kind_t gf_provider_kind_openai;
 extern const gf_provider_kind_t gf_provider_kind_gemini;
 extern const gf_provider_kind_t gf_provider_kind_bfl;
+extern const gf_provider_kind_t gf_provider_kind_comfyui;
 
 const gf_provider_kind_t *gf_provider_kind_find(const char *kind);
 

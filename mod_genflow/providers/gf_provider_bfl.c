@@ -59,23 +59,14 @@ static const char *bfl_set_option(apr_pool_t *p, gf_provider_t *prov,
  * 256..1440); Ultra and Kontext take the ratio itself. */
 static void bfl_size(json_object *in, const char *model, const char *ar)
 {
-    static const struct { const char *ar; int w, h; } SIZES[] = {
-        { "1:1", 1024, 1024 }, { "16:9", 1344, 768 }, { "9:16", 768, 1344 },
-        { "4:3", 1152, 896 }, { "3:4", 896, 1152 }, { "3:2", 1216, 832 },
-        { "2:3", 832, 1216 }, { "21:9", 1440, 608 },
-    };
-    apr_size_t i;
+    int w, h;
     if (!ar) return;
     if (strstr(model, "ultra") || strstr(model, "kontext")) {
         json_object_object_add(in, "aspect_ratio", json_object_new_string(ar));
-        return;
     }
-    for (i = 0; i < sizeof(SIZES) / sizeof(SIZES[0]); i++) {
-        if (!strcmp(SIZES[i].ar, ar)) {
-            json_object_object_add(in, "width", json_object_new_int(SIZES[i].w));
-            json_object_object_add(in, "height", json_object_new_int(SIZES[i].h));
-            return;
-        }
+    else if (gf_net_ratio_size(ar, &w, &h)) {
+        json_object_object_add(in, "width", json_object_new_int(w));
+        json_object_object_add(in, "height", json_object_new_int(h));
     }
 }
 

@@ -123,27 +123,13 @@ static void gemini_failure(apr_pool_t *p, const gf_provider_t *prov, const gf_ht
 static json_object *gemini_source(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t *job,
                                   gf_provider_result_t *res)
 {
-    const gf_net_settings_t *ns = prov->impl;
-    gf_provider_result_t got;
-    const unsigned char *bytes = job->source_bytes;
-    apr_size_t len = job->source_len;
-    const char *type = job->source_content_type;
+    const unsigned char *bytes;
+    apr_size_t len;
+    const char *type;
     json_object *part, *inl;
     char *b64;
 
-    if (!bytes) {
-        memset(&got, 0, sizeof(got));
-        gf_net_download(p, prov, ns, job->source_image, &got);
-        if (got.error_code) {
-            gf_net_fail(res, got.error_code, got.transient,
-                        apr_psprintf(p, "%s: the source picture could not be read: %s",
-                                     prov->name, got.error_message));
-            return NULL;
-        }
-        bytes = got.image;
-        len = got.image_len;
-        type = got.content_type;
-    }
+    if (!gf_net_source_bytes(p, prov, job, &bytes, &len, &type, res)) return NULL;
     if (len > (apr_size_t)(APR_INT32_MAX / 4 * 3 - 4)) {
         gf_net_fail(res, GF_JOB_VALIDATION, 0, apr_psprintf(p, "%s: the source picture is too large",
                                                             prov->name));

@@ -356,3 +356,47 @@ apr_interval_time_t gf_net_retry_after_ms(const gf_http_response_t *hr)
     }
     return gf_net_retry_after(hr);
 }
+
+int gf_net_source_bytes(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t *job,
+                        const unsigned char **bytes, apr_size_t *len, const char **type,
+                        gf_provider_result_t *res)
+{
+    gf_provider_result_t got;
+
+    if (job->source_bytes) {
+        *bytes = job->source_bytes;
+        *len = job->source_len;
+        *type = job->source_content_type;
+        return 1;
+    }
+    memset(&got, 0, sizeof(got));
+    gf_net_download(p, prov, prov->impl, job->source_image, &got);
+    if (got.error_code) {
+        gf_net_fail(res, got.error_code, got.transient,
+                    apr_psprintf(p, "%s: the source picture could not be read: %s",
+                                 prov->name, got.error_message));
+        return 0;
+    }
+    *bytes = got.image;
+    *len = got.image_len;
+    *type = got.content_type;
+    return 1;
+}
+
+int gf_net_ratio_size(const char *ar, int *w, int *h)
+{
+    static const struct { const char *ar; int w, h; } SIZES[] = {
+        { "1:1", 1024, 1024 }, { "16:9", 1344, 768 }, { "9:16", 768, 1344 },
+        { "4:3", 1152, 896 }, { "3:4", 896, 1152 }, { "3:2", 1216, 832 },
+        { "2:3", 832, 1216 }, { "21:9", 1440, 608 },
+    };
+    apr_size_t i;
+    for (i = 0; ar && i < sizeof(SIZES) / sizeof(SIZES[0]); i++) {
+        if (!strcmp(SIZES[i].ar, ar)) {
+            *w = SIZES[i].w;
+            *h = SIZES[i].h;
+            return 1;
+        }
+    }
+    return 0;
+}

@@ -95,6 +95,20 @@ void gf_net_download(apr_pool_t *p, const gf_provider_t *prov, const gf_net_sett
 int gf_net_fetch(apr_pool_t *p, const gf_provider_t *prov, const gf_net_settings_t *ns,
                  const char *url, gf_provider_result_t *res);
 
+/* The job's source picture as bytes, for a kind that must send them
+ * itself (Gemini's inlineData, ComfyUI's upload): an upload's, or an
+ * https URL's, fetched as a result is (public addresses only, no key,
+ * max_bytes). 1 with *bytes, *len and *type set; 0 after filling res
+ * with the failure. */
+int gf_net_source_bytes(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t *job,
+                        const unsigned char **bytes, apr_size_t *len, const char **type,
+                        gf_provider_result_t *res);
+
+/* Width and height for an aspect ratio of the create, in multiples of 32
+ * near a megapixel (what FLUX and SDXL-class models take): 0 when ar is
+ * not one of the eight. */
+int gf_net_ratio_size(const char *ar, int *w, int *h);
+
 /* calls exchanges at their full timeout: the worst attempt of a kind. */
 apr_interval_time_t gf_net_worst(const gf_provider_t *prov, int calls);
 

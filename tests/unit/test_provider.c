@@ -35,7 +35,7 @@ START_TEST(declarations)
     ck_assert_ptr_null(gf_provider_create(test_pool, "x", "dalle9", &err));
     ck_assert_ptr_nonnull(strstr(err, "unknown provider kind"));
     /* The known kinds are the table's, not a list kept by hand. */
-    ck_assert_ptr_nonnull(strstr(err, "(known: local, stability, fal, replicate, aiml, openai, gemini, bfl)"));
+    ck_assert_ptr_nonnull(strstr(err, "(known: local, stability, fal, replicate, aiml, openai, gemini, bfl, comfyui)"));
     p = gf_provider_create(test_pool, "s", "stability", &err);
     ck_assert_ptr_nonnull(p);
     /* Network kinds need a key, and https unless loopback http is allowed. */
