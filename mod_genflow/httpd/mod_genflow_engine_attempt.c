@@ -228,6 +228,7 @@ static void fill_job(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     job->poll_count = c->poll_count;
     job->provider_state = c->provider_state;
     job->preset = c->preset;
+    job->steps = c->steps;
     if (c->strength) {
         job->has_strength = 1;
         job->strength = strtod(c->strength, NULL);

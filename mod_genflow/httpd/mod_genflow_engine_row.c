@@ -49,6 +49,7 @@ static void fill_claim(const gf_type_t *t, const char *const *row, const char *l
                  ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_STARTED_MS])) : 0;
     c->preset = row[GF_CLAIM_PRESET];
     c->strength = row[GF_CLAIM_STRENGTH];
+    c->steps = row[GF_CLAIM_STEPS] ? atoi(row[GF_CLAIM_STEPS]) : 0;
     c->server_name = row[GF_CLAIM_SERVER_NAME];
     c->cancel_at = row[GF_CLAIM_CANCEL_MS]
                    ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_CANCEL_MS])) : 0;

@@ -42,6 +42,7 @@ typedef struct {
     int has_strength;          /* parameters.strength given (image-to-image) */
     double strength;           /* 0..1 */
     const char *aspect_ratio;  /* or NULL */
+    int steps;                 /* parameters.num_inference_steps, 0: not given */
     apr_uint64_t seed;
     const char *model;         /* from the chain entry, or NULL for the default */
     int attempt;               /* 1 for the first attempt of the generation */
