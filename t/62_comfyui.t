@@ -19,7 +19,7 @@ use JSON::PP;
 use LWP::UserAgent;
 use Time::HiRes qw(sleep time);
 
-plan tests => 54;
+plan tests => 64;
 
 my $tmp = tempdir(CLEANUP => 1);
 my (@gpu, @pids);
@@ -67,7 +67,7 @@ my $wf = {
 open my $wfh, '>', "$tmp/flux.json" or die;
 print $wfh JSON::PP->new->canonical->encode($wf);
 close $wfh;
-my $map = "workflow=$tmp/flux.json prompt=6.text seed=3.seed width=5.width height=5.height image=10.image";
+my $map = "workflow=$tmp/flux.json prompt=6.text seed=3.seed width=5.width height=5.height steps=3.steps image=10.image";
 # Image to image: the LoadImage feeds the sampler through a VAEEncode (the
 # server then checks that the uploaded file is there).
 my $i2i = { %$wf, '11' => { class_type => 'VAEEncode', inputs => { pixels => ['10', 0], vae => ['4', 2] } } };
@@ -81,8 +81,9 @@ my $u = new_user('gpu');
 api(GET => '/api/quota', user => $u);
 grant($u, 300);
 my ($dir, $base) = start_own_server(<<"CONF");
+LogLevel warn genflow:debug
 GenFlowWorkers 4
-GenFlowProvider gpu1 comfyui base_url=$gpu[0] $map timeout=3000 breaker=off max_jobs=1
+GenFlowProvider gpu1 comfyui base_url=$gpu[0] $map timeout=3000 max_bytes=1048576 breaker=off max_jobs=1
 GenFlowProvider gpu2 comfyui base_url=$gpu[1] $map timeout=3000 breaker=off max_jobs=1
 # The group's members: a server that is down opens its circuit at once.
 GenFlowProvider gpa comfyui base_url=$gpu[0] $map timeout=3000 breaker_failures=1 max_jobs=1
@@ -137,7 +138,7 @@ sub ledger {
 sub own_log { local $/; open my $fh, '<', "$dir/error_log" or return ''; <$fh> }
 
 # 1. A prompt on one GPU.
-my ($g, $tag) = gen('gpu', 'a lighthouse', aspectRatio => '16:9', parameters => { seed => 77 });
+my ($g, $tag) = gen('gpu', 'a lighthouse', aspectRatio => '16:9', parameters => { seed => 77, num_inference_steps => 12 });
 is(wait_terminal($g->{generationId}), 'completed', 'comfyui: queued, polled, completed');
 is(row($g->{generationId}, 'provider'), 'gpu1', 'by gpu1');
 my ($sub, @rest) = gpu_for(1, $tag);
@@ -150,10 +151,12 @@ is(row($g->{generationId}, 'provider_job_id'), $sub->{fields}{prompt_id}, 'recor
 like($graph->{6}{inputs}{text}, qr/a lighthouse \Q$tag\E/, 'the prompt went into 6.text');
 is($graph->{7}{inputs}{text}, 'blurry, watermark', "the workflow's other inputs are kept");
 is($graph->{3}{inputs}{seed}, 77, 'the seed into 3.seed');
+is($graph->{3}{inputs}{steps}, 12, 'parameters.num_inference_steps into 3.steps');
 is("$graph->{5}{inputs}{width}x$graph->{5}{inputs}{height}", '1344x768', 'the size into 5.width and 5.height (16:9)');
 is_deeply($graph->{3}{inputs}{model}, ['4', 0], 'links between nodes are kept');
 my @hist = grep { $_->{path} =~ m{^/api/history/} } @rest;
-cmp_ok(scalar @hist, '>=', 2, 'its end was found by polling its history');
+ok(@hist >= 1 && (grep { $_->{method} eq 'GET' && $_->{path} eq '/api/queue' && $_->{at} < $hist[0]{at} } gpu_log(1)),
+   'its end was found by polling the queue, then its history');
 my @views = grep { $_->{path} eq '/api/view' } gpu_log(1);
 ok((grep { $_->{query} =~ /^filename=genflow_\d{5}_\.png&subfolder=&type=output$/ } @views),
    "the output picture was fetched with /api/view (type=output; the temp preview is skipped)");
@@ -184,6 +187,7 @@ is(join(',', map { $upl->{fields}{$_} // '-' } qw(type subfolder overwrite)), 'i
    'into input/genflow, overwriting');
 is(($upl->{fields}{_image} || {})->{sha1}, sha1_hex($png), 'the uploaded bytes, whole');
 is($sub->{fields}{prompt}{10}{inputs}{image}, "genflow/$g->{generationId}.png", 'and named in 10.image');
+is($sub->{fields}{prompt}{3}{inputs}{steps}, 20, "without num_inference_steps the workflow's own steps stay");
 
 # 3. A workflow the server refuses: permanent, the node named in the log only.
 ($g, $tag) = gen('gpu-only', 'a checkpoint [fault:nodeerror]');
@@ -200,6 +204,19 @@ is(wait_terminal($g->{generationId}) . ' ' . row($g->{generationId}, 'error_code
    'an execution_error: failed for good');
 like(own_log(), qr/provider gpu1: prompt \S+ ended in error: node 3 \(KSampler\): CUDA out of memory/,
      'the failing node is named in the log');
+# The fault matrix of a submission and of the picture's fetch.
+my %fault = ('[fault:500]' => 2, '[fault:429]' => 2, '[fault:badjson]' => 2, '[fault:truncated]' => 2,
+             '[fault:slow]' => 2, '[fault:bigview]' => 1);
+my %fid;
+for my $f (sort keys %fault) { my ($fg) = gen('gpu-only', "fault $f"); $fid{$f} = [$fg->{generationId}, $n] }
+for my $f (sort keys %fault) {
+    my ($id, $k) = @{ $fid{$f} };
+    is(wait_terminal($id, 40) . ' ' . scalar(grep { $_->{path} eq '/api/prompt' && index($_->{fields}{_text} // '', "c$k-$$") >= 0 } gpu_log(1)),
+       "failed $fault{$f}", "comfyui $f: failed, submitted $fault{$f} time(s), refunded");
+}
+like(row($fid{'[fault:bigview]'}[0], 'error_message'), qr/larger than 1048576 bytes/, 'an oversized picture is cut at max_bytes');
+is(psql("SELECT count(*) FROM neo_glitch_media WHERE id IN (" . join(',', map { "'$_->[0]'" } values %fid)
+        . ") AND credits_charged = 0"), scalar(keys %fault), 'none charged');
 ($g, $tag) = gen('gpu', 'no picture [fault:noout]');
 is(wait_terminal($g->{generationId}) . ' ' . row($g->{generationId}, 'provider'), 'completed local',
    'a prompt with no output picture: the chain went on');
@@ -214,7 +231,10 @@ my ($g2, $t2) = gen('gpu-only', 'queued behind [run:1]');
 my $c = json_of(own_api($base, POST => "/api/gpu-only/cancel/$g2->{generationId}", user => $u)) // {};
 is($c->{status}, 'cancelled', 'the second, waiting in the line, is cancelled');
 is(scalar(my @none = gpu_for(1, $t2)), 0, 'it never reached the GPU');
-ok(wait_for(sub { my @q = grep { $_->{path} eq '/api/history/' . (row($g1->{generationId}, 'provider_job_id') // 'x') } gpu_log(1); @q >= 1 }, 10),
+ok(wait_for(sub {
+       my ($s1) = gpu_for(1, $t1);
+       row($g1->{generationId}, 'provider_job_id')
+           && grep { $_->{method} eq 'GET' && $_->{path} eq '/api/queue' && $_->{at} > $s1->{at} } gpu_log(1) }, 10),
    'the first is running and polled');
 my $pid1 = row($g1->{generationId}, 'provider_job_id');
 $c = json_of(own_api($base, POST => "/api/gpu-only/cancel/$g1->{generationId}", user => $u)) // {};

@@ -3,9 +3,10 @@
  *
  * The site's workflow, in ComfyUI's API format (node id → {class_type,
  * inputs}), is read at startup (workflow=PATH); the declaration names
- * the node inputs that take the prompt, the seed, the size and the
- * source picture (prompt=6.text seed=3.seed width=5.width height=5.height
- * image=10.image). Asynchronous:
+ * the node inputs that take the prompt, the seed, the size, the steps
+ * (parameters.num_inference_steps) and the source picture (prompt=6.text
+ * seed=3.seed width=5.width height=5.height steps=3.steps image=10.image).
+ * Asynchronous:
  *  - submit: a source picture first goes to POST {base}/api/upload/image
  *    (multipart: image, type=input, subfolder=genflow, overwrite=true;
  *    answer {name, subfolder, type}), then POST {base}/api/prompt
@@ -15,13 +16,15 @@
  *    named in the error_log, the user's answer says only that the server
  *    refused the workflow.
  *  - poll (no thread waits in between: the engine's poll path):
- *    GET {base}/api/history/{id} is {} until the prompt ends, then
- *    {id: {outputs, status: {status_str, messages}}}. While it is {},
- *    GET {base}/api/queue tells queued or running from lost: a server that
+ *    GET {base}/api/queue says whether it is queued or running; if not,
+ *    GET {base}/api/history/{id} has it, {id: {outputs, status:
+ *    {status_str, messages}}} (ComfyUI moves a finished prompt from the
+ *    queue to the history under one lock), or it is lost: a server that
  *    restarted forgets its queue, and one that refuses the connection is
  *    down with it, so the prompt is gone (job_lost): it is submitted
- *    again, a group's member chosen again; still charged once. Success: the first output image (type
- *    "output") is fetched with GET {base}/api/view?filename&subfolder&type.
+ *    again, a group's member chosen again; still charged once. Success:
+ *    the first output image (type "output") is fetched with
+ *    GET {base}/api/view?filename&subfolder&type.
  *    Error: the failing node (execution_error) is logged.
  *  - cancel: POST {base}/api/queue {delete: [id]} removes it if queued;
  *    then, only if GET /api/queue shows this very prompt running,
@@ -51,7 +54,8 @@
 #define COMFY_WORKFLOW_MAX 4194304
 
 /* The node inputs a declaration may map, by option name. */
-static const char *const COMFY_SLOTS[] = { "prompt", "seed", "width", "height", "image", NULL };
+static const char *const COMFY_SLOTS[] = { "prompt", "seed", "width", "height", "steps", "image",
+                                            NULL };
 
 static int comfy_slot(const char *key)
 {
@@ -344,6 +348,7 @@ static void comfy_generate(const gf_provider_t *prov, const gf_job_t *job,
     /* A generation without a seed still gets one of its own: a workflow's
      * fixed seed would draw the same picture for every prompt alike. */
     comfy_set(p, graph, ns, "seed", json_object_new_int64((int64_t)comfy_seed(job)));
+    if (job->steps > 0) comfy_set(p, graph, ns, "steps", json_object_new_int(job->steps));
     if (gf_net_ratio_size(job->aspect_ratio, &w, &h)) {
         comfy_set(p, graph, ns, "width", json_object_new_int(w));
         comfy_set(p, graph, ns, "height", json_object_new_int(h));
@@ -385,7 +390,7 @@ static void comfy_generate(const gf_provider_t *prov, const gf_job_t *job,
 /* Where the prompt is in the server's queue: 2 running, 1 pending, 0 not
  * there, -1 after filling res with a failure. */
 static int comfy_queue_place(apr_pool_t *p, const gf_provider_t *prov, const char *id,
-                             gf_provider_result_t *res)
+                             gf_provider_result_t *res, int *unreachable)
 {
     static const char *const LISTS[] = { "queue_pending", "queue_running" };
     gf_http_request_t req;
@@ -397,6 +402,7 @@ static int comfy_queue_place(apr_pool_t *p, const gf_provider_t *prov, const cha
 
     comfy_request(p, prov->impl, &req, "GET", "/api/queue");
     gf_http_perform(p, &req, &hr);
+    if (unreachable) *unreachable = hr.error && !hr.sent && !hr.aborted && !hr.refused;
     if (hr.error || hr.status != 200) {
         if (hr.error) gf_net_transport_failure(p, prov, &hr, res);
         else gf_net_status_failure(p, prov, hr.status, "reading the queue", 0, res);
@@ -515,18 +521,28 @@ static void comfy_poll(const gf_provider_t *prov, const gf_job_t *job, const cha
     gf_http_response_t hr;
     json_object *out, *entry, *status, *outputs;
     const char *err, *st;
-    int place;
+    int place, unreachable = 0;
 
     res->model = job->model ? job->model : (prov->default_model ? prov->default_model : "workflow");
+    /* The queue first, then the history: ComfyUI moves a finished prompt
+     * from the one to the other under one lock, so a prompt in neither
+     * is lost (history first could miss one that ends in between). */
+    if ((place = comfy_queue_place(p, prov, id, res, &unreachable)) < 0) {
+        /* No connection at all: the server is not running, and a ComfyUI
+         * server keeps its queue in memory only. The prompt is gone with
+         * it: submitted again (a group's member chosen again). */
+        res->job_lost = unreachable;
+        return;
+    }
+    if (place > 0) {
+        res->running = 1;   /* queued or running */
+        return;
+    }
     comfy_request(p, prov->impl, &req, "GET",
                   apr_pstrcat(p, "/api/history/", apr_pescape_path_segment(p, id), NULL));
     gf_http_perform(p, &req, &hr);
     if (hr.error) {
         gf_net_transport_failure(p, prov, &hr, res);
-        /* No connection at all: the server is not running, and a ComfyUI
-         * server keeps its queue in memory only. The prompt is gone with
-         * it: submitted again (a group's member chosen again). */
-        res->job_lost = !hr.sent && !hr.aborted && !hr.refused;
         return;
     }
     if (hr.status != 200) {
@@ -539,16 +555,11 @@ static void comfy_poll(const gf_provider_t *prov, const gf_job_t *job, const cha
         return;
     }
     if (!json_object_object_get_ex(out, id, &entry)) {
-        if ((place = comfy_queue_place(p, prov, id, res)) < 0) return;
-        if (place == 0) {
-            /* Neither finished nor queued: the server restarted and forgot
-             * it. Nothing of it will come, so it is submitted again. */
-            gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: the server knows the prompt no "
-                                                         "more (it restarted?)", prov->name));
-            res->job_lost = 1;
-            return;
-        }
-        res->running = 1;   /* queued or running */
+        /* Neither queued nor finished: the server restarted and forgot
+         * it. Nothing of it will come, so it is submitted again. */
+        gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: the server knows the prompt no "
+                                                     "more (it restarted?)", prov->name));
+        res->job_lost = 1;
         return;
     }
     json_object_object_get_ex(entry, "status", &status);
@@ -587,7 +598,7 @@ static void comfy_cancel(const gf_provider_t *prov, const char *id, const char *
     memset(&res, 0, sizeof(res));
     /* Only this very prompt: an interrupt without its id (older servers
      * ignore the id) would stop whatever runs. */
-    if (comfy_queue_place(p, prov, id, &res) == 2) {
+    if (comfy_queue_place(p, prov, id, &res, NULL) == 2) {
         o = gf_json_pool_own(p, json_object_new_object());
         json_object_object_add(o, "prompt_id", json_object_new_string(id));
         comfy_post_json(p, prov->impl, "/api/interrupt", gf_json_dump(p, o));

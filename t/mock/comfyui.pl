@@ -26,6 +26,11 @@
 #   [fault:execerror]  the run ends in execution_error at node 3 (KSampler)
 #   [fault:noout]      success without an output picture
 #   [fault:500]        POST /api/prompt answers 500
+#   [fault:429]        … 429 with Retry-After: 1 (a proxy's limit)
+#   [fault:slow]       … after 5 s
+#   [fault:badjson]    … 200 with malformed JSON
+#   [fault:truncated]  … a 200 whose body ends early
+#   [fault:bigview]    the output picture is 3 MiB
 # Test hooks: GET /_log (every request, one JSON a line, with its time),
 # POST /_restart (the server forgets its queue and history, as a restarted
 # ComfyUI does), GET /_busy (seconds this GPU has been running prompts, and
@@ -158,7 +163,8 @@ sub history_entry {
     }
     push @msgs, ['execution_success', { prompt_id => $e->{id}, timestamp => int($e->{end} * 1000) }];
     my $outputs = $t =~ /\[fault:noout\]/ ? {}
-                : { '9' => { images => [{ filename => sprintf('genflow_%05d_.png', $e->{number}), subfolder => '', type => 'output' }] },
+                : { '9' => { images => [{ filename => sprintf('genflow_%05d_%s.png', $e->{number}, $t =~ /\[fault:bigview\]/ ? 'big' : ''),
+                                          subfolder => '', type => 'output' }] },
                     '12' => { images => [{ filename => 'preview.png', subfolder => '', type => 'temp' }] } };
     return { prompt => [$e->{number}, $e->{id}, {}, {}, ['9']], outputs => $outputs,
              status => { status_str => 'success', completed => JSON::PP::true, messages => \@msgs }, meta => {} };
@@ -225,6 +231,24 @@ sub handle {
                           "ckpt_name: 'missing.safetensors' not in ['flux1-dev.safetensors']")
             if $text =~ /\[fault:nodeerror\]/;
         return send_json($c, 500, { error => 'internal' }) if $text =~ /\[fault:500\]/;
+        if ($text =~ /\[fault:429\]/) {      # a proxy's limit in front of the server
+            my $res = HTTP::Response->new(429);
+            $res->header('Content-Type' => 'application/json', 'Retry-After' => 1);
+            $res->content('{"error":"Too Many Requests"}');
+            return $c->send_response($res);
+        }
+        sleep 5 if $text =~ /\[fault:slow\]/;
+        if ($text =~ /\[fault:badjson\]/) {
+            my $res = HTTP::Response->new(200);
+            $res->header('Content-Type' => 'application/json');
+            $res->content('{"prompt_id": ');
+            return $c->send_response($res);
+        }
+        if ($text =~ /\[fault:truncated\]/) {
+            print $c "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 300\r\n\r\n{\"prompt_id\":";
+            $c->close;
+            exit 0;
+        }
         my $id = $in->{prompt_id};
         return send_json($c, 400, { error => { type => 'invalid_prompt_id', message => 'prompt_id must be a UUID' }, node_errors => {} })
             if defined $id && $id !~ /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -316,11 +340,11 @@ sub handle {
         record($r, {});
         my %q = $r->uri->query_form;
         return send_json($c, 400, { error => 'bad filename' }) if ($q{filename} // '') =~ m{^/|\.\.};
-        my $ok = ($q{type} // 'output') eq 'output' && ($q{filename} // '') =~ /^genflow_\d{5}_\.png$/;
+        my $ok = ($q{type} // 'output') eq 'output' && ($q{filename} // '') =~ /^genflow_\d{5}_(big)?\.png$/;
         return send_json($c, 404, { error => 'not found' }) unless $ok;
         my $res = HTTP::Response->new(200);
         $res->header('Content-Type' => 'image/png');
-        $res->content($PNG);
+        $res->content($1 ? $PNG . ("\0" x (3 * 1024 * 1024)) : $PNG);
         return $c->send_response($res);
     }
     record($r, {});

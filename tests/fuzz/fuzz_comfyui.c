@@ -23,6 +23,7 @@ static void setup(apr_pool_t *p, gf_provider_t *prov)
     FUZZ_CHECK(gf_provider_option(p, prov, "seed=3.seed") == NULL);
     FUZZ_CHECK(gf_provider_option(p, prov, "width=5.width") == NULL);
     FUZZ_CHECK(gf_provider_option(p, prov, "height=5.height") == NULL);
+    FUZZ_CHECK(gf_provider_option(p, prov, "steps=3.steps") == NULL);
     FUZZ_CHECK(gf_provider_option(p, prov, "image=10.image") == NULL);
 }
 

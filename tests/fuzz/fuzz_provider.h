@@ -8,7 +8,7 @@
  * is answered by the fake gf_http_perform of fuzz_common.c from the input:
  *
  *   line 1: OP [TOKEN …]   OP = generate | poll | cancel; tokens: id=…
- *           (the provider job id to poll/cancel), job_model=…, seed=N,
+ *           (the provider job id to poll/cancel), job_model=…, seed=N, steps=N,
  *           ar=…, src=…, or a provider option key=value passed to
  *           gf_provider_option (options naming a file are skipped, and so
  *           are tokens that are not valid UTF-8: configuration is trusted)
@@ -95,6 +95,7 @@ static inline int fuzz_provider_with(const char *kind, fuzz_setup_fn *setup, int
         else if (!strncmp(tok, "job_model=", 10)) job.model = *(eq + 1) ? eq + 1 : NULL;
         else if (!strncmp(tok, "seed=", 5)) job.seed = strtoull(eq + 1, NULL, 10);
         else if (!strncmp(tok, "ar=", 3)) job.aspect_ratio = eq + 1;
+        else if (!strncmp(tok, "steps=", 6)) job.steps = atoi(eq + 1);
         else if (!strncmp(tok, "src=", 4)) job.source_image = eq + 1;
         else if (eq - tok >= 5 && !strncmp(eq - 5, "_file", 5)) continue;
         else if (!strncmp(tok, "workflow=", 9)) continue;
