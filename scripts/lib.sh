@@ -64,6 +64,49 @@ gf_pg_bindir() {
     echo "$d"
 }
 
+# gf_demo_providers TOP: the demo's providers for the environment, as
+# httpd.conf lines: the site's own ComfyUI servers first (COMFYUI_URL, one
+# address or several separated by commas, which become one group, least
+# busy, each running one prompt at a time from this site's line;
+# COMFYUI_WORKFLOW, the site's workflow in API format, default TOP's
+# conf/comfyui-txt2img.json; COMFYUI_INPUTS, where its inputs go), then
+# each real provider whose key is in the environment, then local, in
+# every type's chain. With OPENAI_API_KEY, prompts pass OpenAI's
+# moderation endpoint first (a flagged prompt answers 400 CONTENT_POLICY).
+gf_demo_providers() {
+    local top=$1 chain="" wf inputs gpus="" k=0 url spec kind var more t
+    local -a urls
+    if [ -n "${COMFYUI_URL:-}" ]; then
+        wf=${COMFYUI_WORKFLOW:-$top/conf/comfyui-txt2img.json}
+        inputs=${COMFYUI_INPUTS:-prompt=6.text seed=3.seed width=5.width height=5.height steps=3.steps}
+        IFS=, read -r -a urls <<< "$COMFYUI_URL"
+        for url in "${urls[@]}"; do
+            k=$((k + 1))
+            echo "GenFlowProvider gpu$k comfyui base_url=$url workflow=$wf $inputs max_jobs=1 breaker_failures=2"
+            gpus="$gpus gpu$k"
+        done
+        if [ "$k" -gt 1 ]; then chain=" {${gpus# }}@least-busy ->"; else chain=" gpu1 ->"; fi
+    fi
+    for spec in stability:STABILITY_API_KEY fal:FAL_KEY replicate:REPLICATE_API_TOKEN aiml:AIMLAPI_KEY \
+                openai:OPENAI_API_KEY gemini:GEMINI_API_KEY bfl:BFL_API_KEY; do
+        kind=${spec%%:*} var=${spec#*:} more=""
+        # BFL runs 24 tasks of an account at once: the rest wait here.
+        [ "$kind" = bfl ] && more=" max_jobs=24"
+        if [ -n "${!var:-}" ]; then
+            echo "GenFlowProvider $kind $kind key_env=$var$more"
+            chain="$chain $kind ->"
+        fi
+    done
+    if [ -n "${OPENAI_API_KEY:-}" ]; then
+        echo "GenFlowPromptPolicy moderation=https://api.openai.com/v1/moderations key_env=OPENAI_API_KEY model=omni-moderation-latest"
+    fi
+    if [ -n "$chain" ]; then
+        for t in neo-glitch emotion-mask presets ghibli-reaction custom-prompt; do
+            printf '<Location /api/%s>\n    GenFlowProviders%s local\n</Location>\n' "$t" "$chain"
+        done
+    fi
+}
+
 gf_free_port() {
     python3 - <<'PY' 2>/dev/null || perl -MIO::Socket::INET -e 'my $s=IO::Socket::INET->new(Listen=>1,LocalAddr=>"127.0.0.1",LocalPort=>0) or die; print $s->sockport, "\n"'
 import socket
