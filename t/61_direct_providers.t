@@ -16,7 +16,7 @@ use JSON::PP;
 use LWP::UserAgent;
 use Time::HiRes qw(sleep time);
 
-plan tests => 110;
+plan tests => 118;
 
 my $u = new_user('direct');
 api(GET => '/api/quota', user => $u);
@@ -211,11 +211,15 @@ is(scalar(grep { $_->{path} =~ /generateContent/ } sent_for($tag)), 2, 'after a 
 is(scalar @sent, 2, 'RESOURCE_EXHAUSTED: retried once');
 cmp_ok($sent[1]{at} - $sent[0]{at}, '>=', 1.9, "the retry waited for RetryInfo's retryDelay (1.2 s, rounded up to 2)");
 is($g->{provider}, 'local', 'then the chain went on');
-for my $f ('[fault:500]', '[fault:badb64]', '[fault:truncated]', '[fault:wrongtype]') {
+for my $f ('[fault:500]', '[fault:badb64]', '[fault:truncated]', '[fault:wrongtype]', '[fault:badjson]',
+           '[fault:slow]', '[fault:reset]') {
     ($g, $tag) = gen('gem', "fault $f");
     is($g->{provider} . ' ' . scalar(grep { $_->{path} =~ /generateContent/ } sent_for($tag)), 'local 2',
        "gemini $f: retried, then the next entry");
 }
+($g, $tag) = gen('gem', 'fault [fault:bigb64]');
+is($g->{provider} . ' ' . scalar(grep { $_->{path} =~ /generateContent/ } sent_for($tag)), 'local 1',
+   'gemini: an oversized base64 answer is cut at max_bytes, not retried, the next entry');
 
 # ---- Imagen through the Gemini API -----------------------------------------
 ($g, $tag) = gen('imagen', 'a tower', body => { aspectRatio => '9:16' });
@@ -289,6 +293,21 @@ is(wait_terminal($g->{generationId}) . ' ' . row($g->{generationId}, 'provider')
 is(wait_terminal($g->{generationId}) . ' ' . row($g->{generationId}, 'provider'), 'completed bfl',
    'a failing poll is polled again, not submitted again');
 is(scalar(grep { $_->{method} eq 'POST' } sent_for($tag)), 1, 'one submission');
+# Submissions that fail: 500 and broken answers are retried (nothing was
+# accepted); a timeout after the request went out may have been: not sent
+# again while the chain has a next entry.
+for my $f ('[fault:500]', '[fault:badjson]') {
+    ($g, $tag) = gen('bfl', "submit $f", wait => 0);
+    is(wait_terminal($g->{generationId}) . ' ' . row($g->{generationId}, 'provider') . ' '
+       . scalar(grep { $_->{method} eq 'POST' } sent_for($tag)), 'completed local 2',
+       "bfl $f on submit: tried twice, then the next entry");
+}
+for my $f ('[fault:slow]', '[fault:truncated]') {
+    ($g, $tag) = gen('bfl', "submit $f", wait => 0);
+    is(wait_terminal($g->{generationId}) . ' ' . row($g->{generationId}, 'provider') . ' '
+       . scalar(grep { $_->{method} eq 'POST' } sent_for($tag)), 'completed local 1',
+       "bfl $f on submit (it may have been accepted): not sent again, the next entry");
+}
 ($g, $tag) = gen('bfl', 'busy [fault:429]', wait => 0);
 wait_terminal($g->{generationId});
 is(scalar(grep { $_->{method} eq 'POST' } sent_for($tag)), 2, 'a 429 on submit is tried again (nothing was accepted)');

@@ -735,6 +735,7 @@ sub handle {
             if $prompt =~ /\[fault:500\]/;
         my $b64 = encode_base64($PNG, '');
         $b64 = substr($b64, 0, 20) . '!!' . substr($b64, 22) if $prompt =~ /\[fault:badb64\]/;
+        $b64 = encode_base64($PNG . ("\0" x (3 * 1024 * 1024)), '') if $prompt =~ /\[fault:bigb64\]/;
         my $usage = { promptTokenCount => 9, candidatesTokenCount => 1290, totalTokenCount => 1299,
                       candidatesTokensDetails => [{ modality => 'IMAGE', tokenCount => 1290 }] };
         if ($op eq 'predict') {
