@@ -281,9 +281,10 @@ is(create('pp-off', "nsfw $run-h")->code, 201, '"off" in a child location lets t
         my $out = `/usr/sbin/apache2 -f '$dir/httpd.conf' -t 2>&1`;
         ok($? != 0 && index($out, $bad{$line}) >= 0, "-t refuses: $line") or diag $out;
     }
-    # The demo's line for a real OpenAI key (scripts/demo), as it writes it.
+    # The demo's line for a real OpenAI key (gf_demo_providers in
+    # scripts/lib.sh, which scripts/demo runs), as it writes it.
     my $top = Apache::Test::vars('serverroot') . '/..';
-    my ($demo) = do { open my $d, '<', "$top/scripts/demo" or die $!; map { /echo "(GenFlowPromptPolicy [^"]+)"/ ? $1 : () } <$d> };
+    my ($demo) = do { open my $d, '<', "$top/scripts/lib.sh" or die $!; map { /echo "(GenFlowPromptPolicy [^"]+)"/ ? $1 : () } <$d> };
     write_file("$tmp/policy.conf", ($demo // 'missing') . "\n");
     my $out = `OPENAI_API_KEY=sk-test /usr/sbin/apache2 -f '$dir/httpd.conf' -t 2>&1`;
     ok($demo && $? == 0, "the demo's line for an OpenAI key passes apache2 -t") or diag(($demo // 'no line') . "\n$out");
