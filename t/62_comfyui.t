@@ -77,6 +77,9 @@ open $wfh, '>', "$tmp/i2i.json" or die;
 print $wfh JSON::PP->new->canonical->encode($i2i);
 close $wfh;
 
+# A type of this file's own: the suite's httpd, on the same database,
+# serves neo-glitch too and would claim rows whose GPUs it does not know.
+psql("SELECT genflow_create_type_table('gpu-art', 'gpu_art_media')");
 my $u = new_user('gpu');
 api(GET => '/api/quota', user => $u);
 grant($u, 300);
@@ -90,25 +93,25 @@ GenFlowProvider gpa comfyui base_url=$gpu[0] $map timeout=3000 breaker_failures=
 GenFlowProvider gpb comfyui base_url=$gpu[1] $map timeout=3000 breaker_failures=1 max_jobs=1
 GenFlowProvider gpui comfyui base_url=$gpu[0] workflow=$tmp/i2i.json prompt=6.text seed=3.seed image=10.image timeout=3000 breaker=off
 <Location /api/gpu-i2i>
-    GenFlowType neo-glitch
+    GenFlowType gpu-art
     GenFlowProviders gpui
     GenFlowMaxRetries 1
     GenFlowWait 0
 </Location>
 <Location /api/gpu>
-    GenFlowType neo-glitch
+    GenFlowType gpu-art
     GenFlowProviders gpu1 -> local
     GenFlowMaxRetries 1
     GenFlowWait 0
 </Location>
 <Location /api/gpu-only>
-    GenFlowType neo-glitch
+    GenFlowType gpu-art
     GenFlowProviders gpu1
     GenFlowMaxRetries 1
     GenFlowWait 0
 </Location>
 <Location /api/gpus>
-    GenFlowType neo-glitch
+    GenFlowType gpu-art
     GenFlowProviders {gpa gpb}\@least-busy -> local
     GenFlowWait 0
 </Location>
@@ -126,7 +129,7 @@ sub gen {
                             body => { prompt => "$prompt $tag", %body })) // {};
     return ($g, $tag);
 }
-sub row { my ($id, $col) = @_; psql("SELECT $col FROM neo_glitch_media WHERE id = '$id'") }
+sub row { my ($id, $col) = @_; psql("SELECT $col FROM gpu_art_media WHERE id = '$id'") }
 sub wait_terminal {
     my ($id, $secs) = @_;
     wait_for(sub { row($id, 'status') =~ /^(completed|failed|cancelled)$/ }, $secs // 30);
@@ -215,7 +218,7 @@ for my $f (sort keys %fault) {
        "failed $fault{$f}", "comfyui $f: failed, submitted $fault{$f} time(s), refunded");
 }
 like(row($fid{'[fault:bigview]'}[0], 'error_message'), qr/larger than 1048576 bytes/, 'an oversized picture is cut at max_bytes');
-is(psql("SELECT count(*) FROM neo_glitch_media WHERE id IN (" . join(',', map { "'$_->[0]'" } values %fid)
+is(psql("SELECT count(*) FROM gpu_art_media WHERE id IN (" . join(',', map { "'$_->[0]'" } values %fid)
         . ") AND credits_charged = 0"), scalar(keys %fault), 'none charged');
 ($g, $tag) = gen('gpu', 'no picture [fault:noout]');
 is(wait_terminal($g->{generationId}) . ' ' . row($g->{generationId}, 'provider'), 'completed local',
@@ -287,7 +290,7 @@ is(ledger($g->{generationId}), 'reserve:-1,charge:0', 'charged once');
 my @ids;
 for (1 .. 6) { my ($gg) = gen('gpus', 'the fleet [run:1]'); push @ids, $gg->{generationId} }
 wait_terminal($_, 40) for @ids;
-is(psql("SELECT count(*) FROM neo_glitch_media WHERE id IN (" . join(',', map { "'$_'" } @ids) . ") AND status = 'completed'"),
+is(psql("SELECT count(*) FROM gpu_art_media WHERE id IN (" . join(',', map { "'$_'" } @ids) . ") AND status = 'completed'"),
    6, 'six group prompts completed');
 my %by = map { (row($_, 'provider') // '-') => 1 } @ids;
 ok($by{gpa} && $by{gpb}, 'on both GPUs (' . join(',', sort keys %by) . ')');
