@@ -19,7 +19,7 @@ use JSON::PP;
 use LWP::UserAgent;
 use Time::HiRes qw(sleep time);
 
-plan tests => 64;
+plan tests => 71;
 
 my $tmp = tempdir(CLEANUP => 1);
 my (@gpu, @pids);
@@ -91,6 +91,8 @@ GenFlowProvider gpu2 comfyui base_url=$gpu[1] $map timeout=3000 breaker=off max_
 # The group's members: a server that is down opens its circuit at once.
 GenFlowProvider gpa comfyui base_url=$gpu[0] $map timeout=3000 breaker_failures=1 max_jobs=1
 GenFlowProvider gpb comfyui base_url=$gpu[1] $map timeout=3000 breaker_failures=1 max_jobs=1
+# Declared only, for its settings: a slower pace of polls.
+GenFlowProvider gpoll comfyui base_url=$gpu[1] $map poll=250
 GenFlowProvider gpui comfyui base_url=$gpu[0] workflow=$tmp/i2i.json prompt=6.text seed=3.seed image=10.image timeout=3000 breaker=off
 <Location /api/gpu-i2i>
     GenFlowType gpu-art
@@ -117,6 +119,9 @@ GenFlowProvider gpui comfyui base_url=$gpu[0] workflow=$tmp/i2i.json prompt=6.te
 </Location>
 <Location /api/uploads>
     SetHandler genflow-uploads
+</Location>
+<Location /api/admin>
+    SetHandler genflow-admin
 </Location>
 CONF
 END { stop_own_server($dir) if $dir }
@@ -294,6 +299,20 @@ is(psql("SELECT count(*) FROM gpu_art_media WHERE id IN (" . join(',', map { "'$
    6, 'six group prompts completed');
 my %by = map { (row($_, 'provider') // '-') => 1 } @ids;
 ok($by{gpa} && $by{gpb}, 'on both GPUs (' . join(',', sort keys %by) . ')');
+ok(!$by{local}, 'none fell back to local while both GPUs were busy: they waited in the line');
+# max_jobs=1: each GPU got a prompt only once its previous one had ended,
+# so nothing waited in ComfyUI's memory (its queue, as the mock keeps it).
+for my $k (1, 2) {
+    open my $fh, '<', "$tmp/gpu$k/queue.json" or die;
+    my $q = decode_json(do { local $/; <$fh> });
+    my ($free, $waited) = (0, 0);
+    for my $e (grep { !$_->{deleted} && $_->{text} =~ /the fleet/ } @$q) {
+        $waited++ if $e->{queued} < $free - 0.05;
+        my $start = $e->{queued} > $free ? $e->{queued} : $free;
+        $free = $start + $e->{secs};
+    }
+    is($waited, 0, "GPU $k: no prompt of the group waited in the server's own queue");
+}
 
 # 7. A GPU that goes down mid-prompt: its prompt is submitted to the
 # other member of the group and charged once.
@@ -307,14 +326,37 @@ system("pkill -KILL -f 'comfyui.pl " . ($gpu[$k - 1] =~ /:(\d+)$/)[0] . "'");
 is(wait_terminal($g->{generationId}, 40), 'completed', 'the GPU died: completed all the same');
 is(row($g->{generationId}, 'provider'), $k == 1 ? 'gpb' : 'gpa', 'by the other GPU of the group');
 is(ledger($g->{generationId}), 'reserve:-1,charge:0', 'charged once');
+# With one GPU dead (its circuit open) and the other busy, the group's
+# prompts wait for the living one: a full member is worth waiting for, a
+# broken one is not (no fallback to local through the dead one).
+my $living = $k == 1 ? 'gpb' : 'gpa';
+@ids = ();
+for (1 .. 3) { my ($gg) = gen('gpus', 'after the death [run:1]'); push @ids, $gg->{generationId} }
+wait_terminal($_, 40) for @ids;
+is(join(',', map { (row($_, 'status') // '-') . ':' . (row($_, 'provider') // '-') } @ids),
+   join(',', ("completed:$living") x 3), 'all three waited for the living GPU and completed there');
 
 # 8. The declaration is checked at startup.
 for my $case (['prompt=99.text', qr/prompt=99\.text: the workflow has no such node input/],
-              ['image=6.image', qr/image=6\.image: the workflow has no such node input/]) {
+              ['image=6.image', qr/image=6\.image: the workflow has no such node input/],
+              ['poll=10', qr/poll=10: milliseconds between two polls of a job, 50 to 60000/]) {
     my $d2 = tempdir(CLEANUP => 1);
     my $conf = own_httpd_conf($d2, free_port(), "GenFlowProvider bad comfyui base_url=$gpu[0] $map $case->[0]\n");
     my $out = `/usr/sbin/apache2 -t -f '$conf' 2>&1`;
     like($out, $case->[1], "apache2 -t refuses $case->[0]");
+}
+{
+    my $d2 = tempdir(CLEANUP => 1);
+    my $conf = own_httpd_conf($d2, free_port(), "GenFlowProvider bad openai key_env=HOME poll=100\n");
+    like(scalar(`/usr/sbin/apache2 -t -f '$conf' 2>&1`), qr/'openai' provider answers at once; poll= is for the kinds whose jobs are polled/,
+         'apache2 -t refuses poll= for a provider that answers at once');
+}
+# The pace of each one's polls, as an administrator sees it.
+{
+    my $res = own_api($base, GET => '/api/admin/providers', user => 'admin');
+    my %p = map { $_->{name} => $_ } @{ (json_of($res) // {})->{items} || [] };
+    is(join(',', map { ($p{$_}{kind} // '-') . ':' . ($p{$_}{pollMs} // 'null') } qw(gpu1 gpoll local)),
+       'comfyui:100,comfyui:250,local:null', 'pollMs: comfyui polls every 100 ms unless poll= says');
 }
 open my $bad, '>', "$tmp/ui.json" or die;
 print $bad encode_json({ nodes => [], links => [] });   # the UI's format, not the API's

@@ -130,8 +130,9 @@ static int poll_again(const gf_job_state_t *st, const gf_provider_result_t *res,
     }
     else if (!res->error_code && (res->provider_job_id || res->running)) {
         d->next = GF_NEXT_POLL;
-        d->delay = gf_job_poll_delay_at(st->poll_count + 1,
-                                        st->started ? st->now - st->started : 0);
+        d->delay = st->poll_every > 0 ? st->poll_every
+                                      : gf_job_poll_delay_at(st->poll_count + 1,
+                                                             st->started ? st->now - st->started : 0);
         /* A provider that will call a webhook asks to be polled rarely. */
         if (res->retry_after > d->delay) d->delay = res->retry_after;
     }

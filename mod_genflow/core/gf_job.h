@@ -53,6 +53,8 @@ typedef struct {
     apr_time_t started;     /* the generation's first attempt (0: unknown) */
     apr_time_t deadline;    /* started_at + GenFlowDeadline, or cancel_at if nearer */
     apr_time_t cancel_at;   /* the request's own deadline (Cancel-After), 0: none */
+    apr_interval_time_t poll_every; /* the provider's pace for a running job (poll=);
+                             * 0: gf_job_poll_delay_at's schedule */
 } gf_job_state_t;
 
 typedef struct {

@@ -45,19 +45,30 @@ static double share(gf_group_policy_t policy, const gf_group_member_t *m, int un
     }
 }
 
+/* How far a member is from taking a call: 0 it may now; 1 it is full
+ * (its call or its job waits for a place); 2 its circuit is open (the
+ * call would fail over to the chain's next entry). */
+static int tier(const gf_group_member_t *m)
+{
+    return m->available ? 0 : m->down ? 2 : 1;
+}
+
 int gf_router_pick(gf_group_policy_t policy, const gf_group_member_t *m, int n, apr_uint32_t rnd)
 {
     double shares[GF_GROUP_MEMBERS_MAX], total = 0, best = 0, at;
-    int any = 0, unknown = 0, i, first = 1;
+    int low = 2, unknown = 0, i, first = 1;
 
     if (n <= 0) return -1;
     if (n > GF_GROUP_MEMBERS_MAX) n = GF_GROUP_MEMBERS_MAX;
-    for (i = 0; i < n; i++) any |= m[i].available;
+    /* The candidates: the members nearest to taking a call. */
+    for (i = 0; i < n; i++) {
+        if (tier(&m[i]) < low) low = tier(&m[i]);
+    }
     /* The policy's best value, and whether a member is still unmeasured,
      * among the candidates. */
     for (i = 0; i < n; i++) {
         double v;
-        if (any && !m[i].available) continue;
+        if (tier(&m[i]) != low) continue;
         if (policy == GF_GROUP_LATENCY) unknown |= m[i].latency_ms < 0;
         if (policy == GF_GROUP_COST) unknown |= m[i].cost < 0;
         v = policy == GF_GROUP_COST ? m[i].cost : (double)m[i].busy;
@@ -67,7 +78,7 @@ int gf_router_pick(gf_group_policy_t policy, const gf_group_member_t *m, int n, 
         }
     }
     for (i = 0; i < n; i++) {
-        shares[i] = any && !m[i].available ? 0 : share(policy, &m[i], unknown, best);
+        shares[i] = tier(&m[i]) != low ? 0 : share(policy, &m[i], unknown, best);
         total += shares[i];
     }
     if (total <= 0) return 0;

@@ -49,7 +49,10 @@ typedef struct {
     int weight;                    /* 1..GF_GROUP_WEIGHT_MAX */
     double latency_ms;             /* recent call time; < 0: not measured yet */
     double cost;                   /* per picture; < 0: not known yet */
-    int busy;                      /* calls open to it now */
+    int busy;                      /* calls open to it now (jobs running, for a
+                                    * member with max_jobs=) */
+    int down;                      /* its circuit is open: chosen only when every
+                                    * member's is */
 } gf_group_member_t;
 
 /* "latency", "cost", "least-busy", "shuffle" → the policy, or NONE. */
@@ -57,9 +60,11 @@ gf_group_policy_t gf_group_policy_parse(const char *name);
 const char *gf_group_policy_name(gf_group_policy_t policy);
 
 /* The member for one attempt: an index of m, or -1 when n is 0. When no
- * member is available all are considered (the caller's gates then say
- * what happens: the chain's next entry, a wait for a place). rnd: a
- * random number, the one source of chance. */
+ * member is available those whose circuit is closed are considered (the
+ * caller's gates then make the attempt wait for a place: a full member
+ * is worth waiting for, a broken one is not), and when every circuit is
+ * open all are (the chain's next entry then). rnd: a random number, the
+ * one source of chance. */
 int gf_router_pick(gf_group_policy_t policy, const gf_group_member_t *m, int n,
                    apr_uint32_t rnd);
 

@@ -187,14 +187,16 @@ static const char HOLDS_EXPIRE_SQL[] =
 
 /* args: a group's members' names, '|'-separated; this httpd's node.
  * Their measures (sql/044), each member's rows by their keys: provider,
- * latency (ms) or NULL, cost or NULL, and the calls the other nodes have
+ * latency (ms) or NULL, cost or NULL, the calls the other nodes have
  * open to it (their rows of the last 3 s: a node that died stops
- * counting). */
+ * counting), and its jobs running on every node (max_jobs=, sql/045) or
+ * NULL. */
 static const char GROUP_STATS_SQL[] =
     "SELECT m.provider, s.latency_ms::text, s.cost::text,"
     "  (SELECT COALESCE(sum(o.open), 0) FROM genflow_provider_open o"
     "    WHERE o.provider = m.provider AND o.node <> %s"
-    "    AND o.updated_at > now() - interval '3 seconds')::text"
+    "    AND o.updated_at > now() - interval '3 seconds')::text,"
+    "  (SELECT j.running FROM genflow_provider_jobs j WHERE j.provider = m.provider)::text"
     " FROM unnest(string_to_array(%s, '|')) AS m(provider)"
     " LEFT JOIN genflow_provider_stats s ON s.provider = m.provider";
 

@@ -165,19 +165,54 @@ void gf_engine_wake_round(gf_engine_t *W)
 void gf_engine_look_again(apr_time_t at)
 {
     gf_engine_t *W = gf_engine();
+    int i, earliest;
     if (!W) return;
     apr_thread_mutex_lock(W->mutex);
-    if (!W->look_again_at || at < W->look_again_at) W->look_again_at = at;
+    for (i = 0; i < W->looks_again; i++) {
+        if (W->look_again[i] == at) {   /* asked already (a gate's lapse) */
+            apr_thread_mutex_unlock(W->mutex);
+            return;
+        }
+    }
+    earliest = !W->looks_again || at < W->look_again[0];
+    if (W->looks_again == GF_LOOK_AGAIN_MAX) {
+        /* Full: the latest gives way when this one is sooner (the
+         * half-second look finds its rows anyway). */
+        if (at >= W->look_again[GF_LOOK_AGAIN_MAX - 1]) {
+            apr_thread_mutex_unlock(W->mutex);
+            return;
+        }
+        W->looks_again--;
+    }
+    for (i = W->looks_again; i > 0 && W->look_again[i - 1] > at; i--) {
+        W->look_again[i] = W->look_again[i - 1];
+    }
+    W->look_again[i] = at;
+    W->looks_again++;
+    /* A sleeping worker wakes to wait for the new earliest moment. */
+    if (earliest) apr_thread_cond_signal(W->work);
     apr_thread_mutex_unlock(W->mutex);
 }
 
 apr_time_t gf_engine_take_look_again(void)
 {
     gf_engine_t *W = gf_engine();
+    apr_time_t at = 0;
+    apr_thread_mutex_lock(W->mutex);
+    if (W->looks_again) {
+        at = W->look_again[0];
+        memmove(W->look_again, W->look_again + 1, sizeof(apr_time_t) * (apr_size_t)--W->looks_again);
+    }
+    apr_thread_mutex_unlock(W->mutex);
+    return at;
+}
+
+apr_time_t gf_engine_peek_look_again(void)
+{
+    gf_engine_t *W = gf_engine();
     apr_time_t at;
     apr_thread_mutex_lock(W->mutex);
-    at = W->look_again_at;
-    W->look_again_at = 0;
+    at = W->looks_again ? W->look_again[0] : 0;
     apr_thread_mutex_unlock(W->mutex);
     return at;
 }

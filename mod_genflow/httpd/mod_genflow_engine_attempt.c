@@ -134,6 +134,7 @@ static void job_state(const gf_claim_t *c, int chain_len, const gf_provider_t *p
     js->deadline = c->deadline;
     js->cancel_at = c->cancel_at;
     js->started = c->started;
+    js->poll_every = prov ? prov->poll_every : 0;
     js->now = apr_time_now();
 }
 
@@ -182,16 +183,20 @@ static gate_t pass_gates(server_rec *s, apr_pool_t *p, gf_claim_t *cp, const gf_
             return GATE_DEFERRED;
         }
         if (spent == 2) {
-            /* Every job slot taken (max_jobs=): back to the queue, as a
-             * full max_concurrent= puts it, due when a job may have
-             * ended. */
-            cp->defer = apr_time_from_sec(1);
+            /* Every job slot taken (max_jobs=): back to the queue, due at
+             * once, its turn kept. This child now knows the provider is
+             * full: a group chooses another member, and the provider's
+             * rows are not claimed here again until a job of it ends here
+             * or a second passes (gf_router_jobs_full). */
+            gf_router_jobs_full(prov);
+            cp->defer = 0;
             gf_engine_row_statement(s, p, cp, GF_SQL_RELEASE, 1);
             gf_engine_row_log(s, p, APLOG_INFO, cp, prov->name, "deferred", NULL,
                               "the provider runs as many jobs as max_jobs= allows; the row is "
                               "back in the queue");
             return GATE_DEFERRED;
         }
+        if (spent == 0 && prov->limit.max_jobs) gf_router_job_began(prov);
         if (spent > 0) {
             gf_engine_row_log(s, p, APLOG_INFO, cp, prov->name, "skipped", NULL,
                               "the provider's budget for the period is spent; not submitting "
@@ -365,7 +370,15 @@ static const gf_provider_t *chosen_member(server_rec *s, apr_pool_t *p, const gf
 static int settle(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
                   const gf_provider_t *prov, const gf_provider_result_t *res)
 {
-    if (prov && d->next != GF_NEXT_POLL) gf_budgets_release(s, p, prov, c->id);
+    if (prov && d->next != GF_NEXT_POLL) {
+        gf_budgets_release(s, p, prov, c->id);
+        if (prov->limit.max_jobs) {
+            /* Its job slot is free: the next row of its line (or its
+             * groups') is claimed now, not at the next look. */
+            gf_router_job_ended(prov);
+            gf_engine_look_again(apr_time_now());
+        }
+    }
     return gf_engine_outcome_apply(s, p, c, d, prov, res);
 }
 

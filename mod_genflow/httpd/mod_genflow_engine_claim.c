@@ -17,6 +17,8 @@
 #include "httpd/mod_genflow_engine.h"
 #include "httpd/mod_genflow_metrics.h"
 #include "httpd/mod_genflow_private.h"
+#include "httpd/mod_genflow_router.h"
+#include "httpd/mod_genflow_site.h"
 
 /* Run one claimed row under its slot (heartbeats follow it), with the
  * settings of the server (virtual host) that created it, and the place of
@@ -225,6 +227,20 @@ static gf_db_rows_t *claim_statement(server_rec *s, apr_pool_t *p, const char *l
     }
 }
 
+/* May a new row of line provider (a provider, a group's key) be claimed,
+ * as this child knows of job slots (max_jobs=)? 0 while its provider, or
+ * every member of its group, is known to have none: a worker looks again
+ * when that knowledge lapses, and at once when a job of it ends here. */
+static int jobs_room(server_rec *s, const gf_provider_t *prov, const char *provider)
+{
+    const gf_chain_entry_t *group;
+    apr_time_t until = 0;
+    int room = prov ? gf_router_jobs_room(prov, &until)
+                    : (group = gf_site_group(provider)) ? gf_router_group_room(s, group, &until) : 1;
+    if (!room && until) gf_engine_look_again(until);
+    return room;
+}
+
 int gf_engine_claim(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t, const char *provider,
                     int polls, int hand_on, const char *lease_owner, int *places, gf_skip_t *skip)
 {
@@ -244,6 +260,9 @@ int gf_engine_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t 
     gf_db_rows_t *rows;
 
     if (want <= 0) return 0;
+    /* No job slot for a new row: not skipped for the rest of the round,
+     * its accepted jobs are polled all the same. */
+    if (!polls && !held && !jobs_room(s, prov, provider)) return 0;
     /* A provider no chain of this server names any more (a row of an
      * earlier configuration) is claimed without limits: its attempt
      * fails over to the chain's next entry. With a place held, the

@@ -188,6 +188,9 @@ typedef struct gf_hop_t {
  * soonest), and the standby claims for it, a moving average and high (the
  * longest lately); touched on the loop's thread only. */
 #define GF_PACE_MAX 16
+/* The most moments a child's workers are asked to look again at (a
+ * worker idle for less than the half-second look serves each). */
+#define GF_LOOK_AGAIN_MAX 64
 typedef struct {
     const char *provider;        /* NULL: a free entry */
     apr_interval_time_t call, claim, claim_high;
@@ -214,8 +217,11 @@ typedef struct gf_engine_t {
     int in_flight;               /* attempts launched and not landed */
     int loop_was_full;           /* a worker found no room: wake one at the next landing */
     apr_time_t worked_at;        /* a worker's round last took work (under mutex) */
-    apr_time_t look_again_at;    /* a claim's free place stayed busy: the next idle
-                                  * worker looks again then (under mutex; 0: none) */
+    /* When a worker looks again for rows due by time, earliest first
+     * (under mutex): a claim's free place that stayed busy, a job polled
+     * at a short pace (poll=). The half-second look finds the rest. */
+    apr_time_t look_again[GF_LOOK_AGAIN_MAX];
+    int looks_again;
     int max_in_flight;           /* GenFlowMaxInFlight */
     apr_thread_t *listener;
     gf_waiter_t *waiters;
@@ -248,11 +254,13 @@ void gf_engine_forget(void);
 /* The loop thread of the child's attempts (without it each attempt runs
  * on the worker that claimed it). */
 void gf_engine_start_loop(apr_pool_t *pchild, server_rec *s);
-/* A claim found a free place locked by another statement through its
- * tries: one worker looks again at at, the next to go idle (take: the
- * time, once, or 0). */
+/* Rows come due at at (a claim found a free place locked by another
+ * statement through its tries; a job is polled again soon): one worker
+ * looks again then, a sleeping one woken to wait for it. take: the
+ * earliest such time, once, or 0; peek: the same, kept. */
 void gf_engine_look_again(apr_time_t at);
 apr_time_t gf_engine_take_look_again(void);
+apr_time_t gf_engine_peek_look_again(void);
 /* Ask one more worker for a round (the caller holds W->mutex). */
 void gf_engine_wake_round(gf_engine_t *W);
 /* Run the statements the loop's fibers handed over; 1 when there was any. */

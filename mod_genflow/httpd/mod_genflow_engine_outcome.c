@@ -22,6 +22,9 @@
 #include "net/gf_loop.h"
 
 #define OUTCOME_RETRY_WAIT apr_time_from_msec(500)
+/* A poll due sooner than the workers' half-second look for rows due by
+ * time: a worker is asked to look then. */
+#define SHORT_POLL apr_time_from_msec(500)
 
 /* A key nobody can guess: the URL of a picture is given to its owner only. */
 static const char *storage_key(apr_pool_t *p, const gf_claim_t *c)
@@ -216,6 +219,11 @@ static gf_db_status_t write_outcome(server_rec *s, apr_pool_t *p, const gf_claim
         if (o.st == GF_DB_OK || apr_time_now() >= until || gf_engine_aborting()) break;
         /* A timer of the loop in a fiber: no thread waits for the database. */
         gf_loop_sleep(OUTCOME_RETRY_WAIT);
+    }
+    /* A job polled at a short pace (poll=) is looked for when its poll is
+     * due, not at the next half-second look for rows due by time. */
+    if (o.st == GF_DB_OK && dd->next == GF_NEXT_POLL && dd->delay < SHORT_POLL) {
+        gf_engine_look_again(apr_time_now() + dd->delay);
     }
     *rows = o.rows;
     return o.st;

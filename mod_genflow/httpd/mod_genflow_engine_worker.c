@@ -433,7 +433,16 @@ static int round_due(worker_t *wk)
     apr_time_t now = apr_time_now();
 
     if (now < wk->round_at) {
-        apr_time_t until = wk->round_at;
+        apr_time_t until = wk->round_at, again = gf_engine_peek_look_again();
+        /* Rows come due sooner (a job polled at a short pace): this
+         * worker looks then. */
+        if (again && again <= now) {
+            gf_engine_take_look_again();
+            wk->round_at = now;
+            wk->look = 0;
+            return 0;
+        }
+        if (again && again < until) until = again;
         if (wk->index == 0 && wk->next_sweep < until) until = wk->next_sweep;
         if (sleep_for_work(until > now ? until - now : 0)) wk->round_at = wk->look = 0;
         return 0;

@@ -13,6 +13,12 @@
  *   - its calls open now: this httpd's (gf_limits_calls_open, live) and
  *     the other nodes', which each httpd writes every half second
  *     (gf_router_publish) and the group's read sums;
+ *   - for a member with max_jobs= (a GPU that runs one prompt at a time),
+ *     its jobs running on every node (genflow_provider_jobs, sql/045),
+ *     which then are its load instead of its calls: a job is not a call
+ *     open while it runs there. A member whose slots are all taken is
+ *     left out; one a hold found full here is too, until a job of it
+ *     ends here or a second passes;
  * so every node chooses from the same numbers within a second. The rule
  * is core's (gf_router_pick).
  */
@@ -47,15 +53,26 @@ typedef struct {
     apr_time_t read_at;
     double latency[GF_GROUP_MEMBERS_MAX], cost[GF_GROUP_MEMBERS_MAX];
     int others[GF_GROUP_MEMBERS_MAX];  /* calls the other nodes have open */
+    int jobs[GF_GROUP_MEMBERS_MAX];    /* jobs running on every node (-1: none counted) */
 } measures_t;
 
 #define NODE_MAX (APRMAXHOSTLEN + 32)
 
-/* This child's copies of its groups' measures (made at child_init). The
- * engine's threads share them; one lock, held for a copy only. */
+/* A provider whose job slots a hold found all taken, and when. */
+#define JOBS_FULL_FOR apr_time_from_sec(1)
+#define MARKS_MAX 64
+typedef struct {
+    const char *name;            /* NULL: free */
+    apr_time_t full_at;
+} jobs_mark_t;
+
+/* This child's copies of its groups' measures (made at child_init) and
+ * its marks of full job slots. The engine's threads share them; one
+ * lock, held for a copy only. */
 static struct {
     apr_thread_mutex_t *lock;
     measures_t groups[CACHED_GROUPS];
+    jobs_mark_t marks[MARKS_MAX];
     char node[NODE_MAX];
 } cache;
 
@@ -104,6 +121,7 @@ static void stats_now(void *baton)
             x->out->latency[i] = rows->rows[j][1] ? strtod(rows->rows[j][1], NULL) : -1;
             x->out->cost[i] = rows->rows[j][2] ? strtod(rows->rows[j][2], NULL) : -1;
             x->out->others[i] = rows->rows[j][3] ? atoi(rows->rows[j][3]) : 0;
+            x->out->jobs[i] = rows->rows[j][4] ? atoi(rows->rows[j][4]) : -1;
         }
     }
 }
@@ -121,6 +139,7 @@ static void measures_of(server_rec *s, apr_pool_t *p, const gf_chain_entry_t *en
     for (i = 0; i < GF_GROUP_MEMBERS_MAX; i++) {
         m->latency[i] = m->cost[i] = -1;
         m->others[i] = 0;
+        m->jobs[i] = -1;
     }
     if (lock && apr_thread_mutex_lock(lock) == APR_SUCCESS) {
         for (i = 0; i < CACHED_GROUPS; i++) {
@@ -152,12 +171,136 @@ static void measures_of(server_rec *s, apr_pool_t *p, const gf_chain_entry_t *en
     }
 }
 
+/* ---- job slots known full ------------------------------------------- */
+
+/* prov's mark (under the lock): its entry, or NULL. */
+static jobs_mark_t *mark_of(const gf_provider_t *prov)
+{
+    int i;
+    for (i = 0; i < MARKS_MAX && cache.marks[i].name; i++) {
+        if (!strcmp(cache.marks[i].name, prov->name)) return &cache.marks[i];
+    }
+    return NULL;
+}
+
+/* The measures read again at the next choice of every group (a member's
+ * jobs changed here). */
+static void measures_forget(void)
+{
+    int i;
+    for (i = 0; i < CACHED_GROUPS; i++) cache.groups[i].read_at = 0;
+}
+
+/* prov marked full now (under the lock). */
+static void mark_full(const gf_provider_t *prov)
+{
+    jobs_mark_t *m = mark_of(prov);
+    int i;
+    if (!m) {
+        for (i = 0; i < MARKS_MAX && cache.marks[i].name; i++) ;
+        if (i == MARKS_MAX) return;
+        m = &cache.marks[i];
+        m->name = prov->name;
+    }
+    m->full_at = apr_time_now();
+}
+
+void gf_router_jobs_full(const gf_provider_t *prov)
+{
+    if (!cache.lock || apr_thread_mutex_lock(cache.lock) != APR_SUCCESS) return;
+    mark_full(prov);
+    measures_forget();
+    apr_thread_mutex_unlock(cache.lock);
+}
+
+/* Every member of a choice whose slots the database's counts show taken
+ * is marked full when none of them may take the job: the group's rows
+ * then wait unclaimed here until a job of it ends (or a second passes),
+ * instead of each claim finding one more member full. */
+static void mark_group_full(const gf_provider_t *const *provs, const gf_group_member_t *m,
+                            const measures_t *ms, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        if (m[i].available) return;
+    }
+    if (!cache.lock || apr_thread_mutex_lock(cache.lock) != APR_SUCCESS) return;
+    for (i = 0; i < n; i++) {
+        if (provs[i] && provs[i]->limit.max_jobs > 0 && ms->jobs[i] >= provs[i]->limit.max_jobs) {
+            mark_full(provs[i]);
+        }
+    }
+    apr_thread_mutex_unlock(cache.lock);
+}
+
+static void job_changed(const gf_provider_t *prov, int ended)
+{
+    jobs_mark_t *m;
+    if (!cache.lock || apr_thread_mutex_lock(cache.lock) != APR_SUCCESS) return;
+    if (ended && (m = mark_of(prov))) m->full_at = 0;
+    measures_forget();
+    apr_thread_mutex_unlock(cache.lock);
+}
+
+void gf_router_job_began(const gf_provider_t *prov)
+{
+    job_changed(prov, 0);
+}
+
+void gf_router_job_ended(const gf_provider_t *prov)
+{
+    job_changed(prov, 1);
+}
+
+int gf_router_jobs_room(const gf_provider_t *prov, apr_time_t *until)
+{
+    const jobs_mark_t *m;
+    apr_time_t now = apr_time_now();
+    int room = 1;
+    if (!prov->limit.max_jobs || !cache.lock
+        || apr_thread_mutex_lock(cache.lock) != APR_SUCCESS) {
+        return 1;
+    }
+    if ((m = mark_of(prov)) && m->full_at && now - m->full_at < JOBS_FULL_FOR) {
+        room = 0;
+        if (until) *until = m->full_at + JOBS_FULL_FOR;
+    }
+    apr_thread_mutex_unlock(cache.lock);
+    return room;
+}
+
+int gf_router_group_room(server_rec *s, const gf_chain_entry_t *entry, apr_time_t *until)
+{
+    apr_hash_t *providers = gf_server_conf(s)->providers;
+    apr_time_t first = 0, lapse;
+    int i, full = 0;
+    for (i = 0; entry->members && i < entry->members->nelts; i++) {
+        const gf_provider_t *prov = apr_hash_get(
+            providers, APR_ARRAY_IDX(entry->members, i, gf_chain_member_t).provider,
+            APR_HASH_KEY_STRING);
+        if (!prov) return 1;
+        /* A member whose circuit is open takes no job while another's is
+         * closed (gf_router_pick): it gives the group no room. */
+        if (!gf_breaker_closed(prov)) continue;
+        lapse = 0;
+        if (!prov->limit.max_jobs || gf_router_jobs_room(prov, &lapse)) return 1;
+        full = 1;
+        if (!first || lapse < first) first = lapse;
+    }
+    /* Every circuit open: the attempt goes on (to the chain's next
+     * entry). */
+    if (!full) return 1;
+    if (until) *until = first;
+    return 0;
+}
+
 /* May prov take a call now, as this child knows? Its circuit is not
- * open, its limits are not known to be full, its budget has room (or the
- * spend could not be read). */
+ * open, its limits are not known to be full, nor its job slots, its
+ * budget has room (or the spend could not be read). */
 static int available(server_rec *s, apr_pool_t *p, const gf_provider_t *prov)
 {
-    return gf_breaker_closed(prov) && gf_limits_may_wake(prov) && gf_budgets_room(s, p, prov) != 0;
+    return gf_breaker_closed(prov) && gf_limits_may_wake(prov) && gf_router_jobs_room(prov, NULL)
+           && gf_budgets_room(s, p, prov) != 0;
 }
 
 int gf_router_other_room(server_rec *s, apr_pool_t *p, const gf_chain_entry_t *entry,
@@ -207,9 +350,18 @@ const gf_provider_t *gf_router_choose(server_rec *s, apr_pool_t *p, const gf_cha
         m[i].latency_ms = ms.latency[i];
         m[i].cost = provs[i] && provs[i]->cost_per_call > 0 ? provs[i]->cost_per_call : ms.cost[i];
         if (!provs[i]) continue;
-        m[i].busy = gf_limits_calls_open(provs[i]) + ms.others[i];
         m[i].available = available(s, p, provs[i]);
+        m[i].down = !gf_breaker_closed(provs[i]);
+        if (provs[i]->limit.max_jobs > 0 && ms.jobs[i] >= 0) {
+            /* A member that runs jobs: its load is its jobs running. */
+            m[i].busy = ms.jobs[i];
+            if (ms.jobs[i] >= provs[i]->limit.max_jobs) m[i].available = 0;
+        }
+        else {
+            m[i].busy = gf_limits_calls_open(provs[i]) + ms.others[i];
+        }
     }
+    mark_group_full(provs, m, &ms, n);
     apr_generate_random_bytes((unsigned char *)&rnd, sizeof(rnd));
     pick = gf_router_pick(entry->policy, m, n, rnd);
     /* Undeclared members are never picked while a declared one is. */

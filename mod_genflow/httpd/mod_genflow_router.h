@@ -22,6 +22,24 @@ const gf_provider_t *gf_router_choose(server_rec *s, apr_pool_t *p, const gf_cha
  * whose chosen member had no room chooses again at once when one can.) */
 int gf_router_other_room(server_rec *s, apr_pool_t *p, const gf_chain_entry_t *entry,
                          const gf_provider_t *prov);
+/* Job slots (max_jobs=): what this child knows of them between two
+ * reads of the database's counts (sql/045), so that neither a group's
+ * choice nor a claim asks for a slot known to be taken.
+ *   jobs_full   a hold found every slot of prov taken: prov is left out
+ *               of its groups' choice, and its rows are not claimed, for
+ *               a second (a slot freed on another node is seen then) or
+ *               until a job of prov ends here;
+ *   job_began   a job of prov holds a slot now;
+ *   job_ended   a job of prov gave its slot back here: the mark goes, and
+ *               the groups' counts are read again at the next choice.
+ * jobs_room: 0 while prov is marked full (*until: when the mark lapses);
+ * group_room: 0 while no member of group entry may take a job: each is
+ * marked full or has its circuit open, and one at least is full. */
+void gf_router_jobs_full(const gf_provider_t *prov);
+void gf_router_job_began(const gf_provider_t *prov);
+void gf_router_job_ended(const gf_provider_t *prov);
+int gf_router_jobs_room(const gf_provider_t *prov, apr_time_t *until);
+int gf_router_group_room(server_rec *s, const gf_chain_entry_t *entry, apr_time_t *until);
 /* A generation of a group's member completed: its call time and what it
  * cost into the site's running averages (sql/044). */
 void gf_router_record(server_rec *s, apr_pool_t *p, const gf_provider_t *prov,

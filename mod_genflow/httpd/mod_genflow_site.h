@@ -17,6 +17,7 @@
 
 #include <httpd.h>
 #include <http_core.h>
+#include "providers/gf_provider.h"
 
 /* What follows the path of the <Location> (or <LocationMatch>: what
  * follows its match) whose SetHandler gave r its handler: "" for the
@@ -49,6 +50,8 @@ int gf_site_chains(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, int quie
 
 /* Does some chain a type's request can get name provider? */
 int gf_site_chain_named(const char *provider);
+/* The group whose rows wait under key (a chain entry's group), or NULL. */
+const gf_chain_entry_t *gf_site_group(const char *key);
 
 /* Is s an events host? */
 int gf_site_events_host(const server_rec *s);

@@ -47,6 +47,7 @@
  * record's member. */
 struct gf_site_chains_state {
     apr_hash_t *named;
+    apr_hash_t *groups;          /* a group's key → its chain entry */
 };
 const apr_size_t gf_site_chains_state_size = sizeof(struct gf_site_chains_state);
 
@@ -66,6 +67,16 @@ static void name_in(apr_hash_t *set, const char *name, const char *kind)
     apr_hash_set(set, name, APR_HASH_KEY_STRING, kind);
 }
 
+/* A group's entry by its key, for the engine's claims of its line. The
+ * entries are the configuration's (pconf). */
+static void note_group(const gf_chain_entry_t *e)
+{
+    struct gf_site_chains_state *st = GF_PROCESS_STATE(site_chains);
+    if (st->groups && !apr_hash_get(st->groups, e->provider, APR_HASH_KEY_STRING)) {
+        apr_hash_set(st->groups, e->provider, APR_HASH_KEY_STRING, e);
+    }
+}
+
 /* chain's providers into set; no chain is the built-in local. A group
  * adds its key (its rows' queue) and its members. */
 static void add_chain(apr_hash_t *set, const apr_array_header_t *chain)
@@ -81,6 +92,7 @@ static void add_chain(apr_hash_t *set, const apr_array_header_t *chain)
         /* A group's rows wait under its key; its members must be declared
          * (and their places freed are watched like any provider's). */
         name_in(set, e->provider, NAMED);
+        if (e->members) note_group(e);
         for (k = 0; e->members && k < e->members->nelts; k++) {
             name_in(set, APR_ARRAY_IDX(e->members, k, gf_chain_member_t).provider, MEMBER);
         }
@@ -231,6 +243,7 @@ int gf_site_chains(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, int quie
     server_rec *sp;
 
     st->named = apr_hash_make(pconf);
+    st->groups = apr_hash_make(pconf);
     for (sp = s; sp; sp = sp->next) {
         core_server_config *csc = ap_get_core_module_config(sp->module_config);
         ap_conf_vector_t **sec = (ap_conf_vector_t **)csc->sec_url->elts;
@@ -275,4 +288,10 @@ int gf_site_chain_named(const char *provider)
 {
     struct gf_site_chains_state *st = GF_PROCESS_STATE(site_chains);
     return st->named && apr_hash_get(st->named, provider, APR_HASH_KEY_STRING) != NULL;
+}
+
+const gf_chain_entry_t *gf_site_group(const char *key)
+{
+    struct gf_site_chains_state *st = GF_PROCESS_STATE(site_chains);
+    return st->groups ? apr_hash_get(st->groups, key, APR_HASH_KEY_STRING) : NULL;
 }

@@ -94,6 +94,7 @@ gf_provider_t *gf_provider_create(apr_pool_t *p, const char *name,
     gf_breaker_conf_default(&prov->breaker);
     prov->breaker_slot = -1;
     prov->limit_slot = -1;
+    prov->poll_every = k->poll_every;
     return prov;
 }
 
@@ -152,6 +153,20 @@ const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *a
         }
         if (!strcmp(key, "cost")) prov->cost_per_call = v;
         else prov->cost_per_unit = v;
+        return NULL;
+    }
+    if (!strcmp(key, "poll")) {
+        char *end;
+        long ms = strtol(value, &end, 10);
+        if (!prov->kind->poll) {
+            return apr_psprintf(p, "provider option poll=: a '%s' provider answers at once; "
+                                "poll= is for the kinds whose jobs are polled", prov->kind->kind);
+        }
+        if (!*value || *end || ms < GF_POLL_EVERY_MIN_MS || ms > GF_POLL_EVERY_MAX_MS) {
+            return apr_psprintf(p, "provider option poll=%s: milliseconds between two polls of a "
+                                "job, %d to %d", value, GF_POLL_EVERY_MIN_MS, GF_POLL_EVERY_MAX_MS);
+        }
+        prov->poll_every = apr_time_from_msec(ms);
         return NULL;
     }
     {

@@ -22,6 +22,10 @@
 #include "core/gf_router.h"
 #include "image/gf_image.h"
 
+/* poll=: the bounds of a job's polling pace, in milliseconds. */
+#define GF_POLL_EVERY_MIN_MS 50
+#define GF_POLL_EVERY_MAX_MS 60000
+
 typedef struct {
     const char *type;          /* generation type, e.g. "neo-glitch" */
     const char *id;            /* generation id */
@@ -96,6 +100,11 @@ typedef struct {
      * the job's id could be lost with the job still running, so it is
      * never cut at the attempt's end (gf_loop_until); its polls are. */
     unsigned submits_jobs : 1;
+    /* How often an accepted job of this kind is polled unless the site
+     * says (poll=): 0, the schedule that grows with the job's age (a
+     * cloud API, polled across the internet); a pace for a server of the
+     * site's own, whose end is worth seeing at once (comfyui). */
+    apr_interval_time_t poll_every;
 } gf_provider_kind_t;
 
 struct gf_provider_t {
@@ -113,6 +122,8 @@ struct gf_provider_t {
     int limit_slot;            /* its limits' index in the shared memory, -1 none */
     int grouped;               /* a member of some chain's group: its measures are
                                 * kept for the group's choice (sql/044) */
+    apr_interval_time_t poll_every; /* poll=: an accepted job polled at this
+                                * pace; 0: the growing schedule (gf_job.h) */
 };
 
 /* One member of a chain entry's group. */

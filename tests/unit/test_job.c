@@ -248,6 +248,41 @@ START_TEST(async_jobs_are_polled)
 }
 END_TEST
 
+/* poll=: a provider's own pace replaces the growing schedule, however old
+ * the job, and still gives way to a longer Retry-After, to the deadline,
+ * and to the backoff of a failed poll. */
+START_TEST(poll_pace_of_the_provider)
+{
+    gf_provider_result_t r;
+    gf_decision_t d;
+    gf_job_state_t st = state(0, 2, 0);
+    memset(&r, 0, sizeof(r));
+    r.running = 1;
+    st.polling = 1;
+    st.poll_every = apr_time_from_msec(100);
+    st.poll_count = 30;
+    st.started = st.now - apr_time_from_sec(100);
+    gf_job_decide(&st, &r, 0, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_POLL);
+    ck_assert_int_eq(d.delay, apr_time_from_msec(100));
+    r.retry_after = apr_time_from_sec(2);
+    gf_job_decide(&st, &r, 0, &d);
+    ck_assert_int_eq(d.delay, apr_time_from_sec(2));
+    r.retry_after = 0;
+    st.deadline = st.now + apr_time_from_msec(40);
+    gf_job_decide(&st, &r, 0, &d);
+    ck_assert_int_eq(d.delay, apr_time_from_msec(40));
+    st.deadline = st.now + apr_time_from_sec(60);
+    r.running = 0;
+    r.provider_job_id = "p-1";
+    r.error_code = "NETWORK_ERROR";
+    r.transient = 1;
+    gf_job_decide(&st, &r, 0, &d);
+    ck_assert_int_eq(d.next, GF_NEXT_POLL);
+    ck_assert(d.poll_failed && d.delay >= apr_time_from_msec(1600));
+}
+END_TEST
+
 START_TEST(http_classification)
 {
     ck_assert(gf_job_http_transient(429));
@@ -423,6 +458,7 @@ Suite *job_suite(void)
     tcase_add_test(tc, backoff_schedule);
     tcase_add_test(tc, deadline_fails_with_timeout);
     tcase_add_test(tc, async_jobs_are_polled);
+    tcase_add_test(tc, poll_pace_of_the_provider);
     tcase_add_test(tc, long_jobs_back_off);
     tcase_add_test(tc, http_classification);
     tcase_add_test(tc, failed_poll_polls_again);

@@ -96,9 +96,9 @@ START_TEST(group_choice)
     gf_group_member_t m[3];
     int c[3];
     memset(m, 0, sizeof(m));
-    m[0] = (gf_group_member_t){ 1, 1, 100, 2, 0 };
-    m[1] = (gf_group_member_t){ 1, 1, 500, 1, 3 };
-    m[2] = (gf_group_member_t){ 1, 2, 500, 1, 3 };
+    m[0] = (gf_group_member_t){ 1, 1, 100, 2, 0, 0 };
+    m[1] = (gf_group_member_t){ 1, 1, 500, 1, 3, 0 };
+    m[2] = (gf_group_member_t){ 1, 2, 500, 1, 3, 0 };
     /* latency: weight / t^2: 1/101^2 against 1/501^2 and 2/501^2. */
     shares(GF_GROUP_LATENCY, m, 3, c);
     ck_assert_msg(c[0] > 850 && c[2] > c[1] && c[1] > 0, "%d %d %d", c[0], c[1], c[2]);
@@ -119,6 +119,22 @@ START_TEST(group_choice)
     m[1].available = m[2].available = 0;
     shares(GF_GROUP_LEAST_BUSY, m, 3, c);
     ck_assert_int_eq(c[0], 1000);
+    /* ... but a full member is worth waiting for and a broken one is
+     * not: with none available, a member whose circuit is open is left
+     * out while another's is closed, even the least busy ... */
+    m[0].down = 1;
+    shares(GF_GROUP_LEAST_BUSY, m, 3, c);
+    ck_assert_msg(c[0] == 0 && c[1] + c[2] == 1000, "%d %d %d", c[0], c[1], c[2]);
+    /* ... and an available member goes before both. */
+    m[1].available = 1;
+    shares(GF_GROUP_LEAST_BUSY, m, 3, c);
+    ck_assert_int_eq(c[1], 1000);
+    /* Every circuit open: all are considered (the chain moves on). */
+    m[1].available = 0;
+    m[0].down = m[1].down = m[2].down = 1;
+    shares(GF_GROUP_LEAST_BUSY, m, 3, c);
+    ck_assert_int_eq(c[0], 1000);
+    m[0].down = m[1].down = m[2].down = 0;
     /* Not measured yet: tried first. */
     m[0].available = m[1].available = m[2].available = 1;
     m[2].latency_ms = -1;
