@@ -316,6 +316,10 @@ static int list_providers(request_rec *r)
                                ? json_object_new_string(prov->default_model) : NULL);
         json_object_object_add(it, "cost", cost_or_null(prov->cost_per_call));
         json_object_object_add(it, "costPerUnit", cost_or_null(prov->cost_per_unit));
+        /* poll=: the pace of its jobs' polls, or the growing schedule. */
+        json_object_object_add(it, "pollMs", prov->poll_every > 0
+                               ? json_object_new_int64(apr_time_as_msec(prov->poll_every))
+                               : NULL);
         json_object_object_add(it, "circuit", json_object_get(circuit));
         json_object_object_add(it, "limits", gf_limits_health(r, prov));
         json_object_object_add(it, "budget", gf_budgets_health(r, prov));
