@@ -19,7 +19,7 @@ use JSON::PP;
 use LWP::UserAgent;
 use Time::HiRes qw(sleep time);
 
-plan tests => 71;
+plan tests => 73;
 
 my $tmp = tempdir(CLEANUP => 1);
 my (@gpu, @pids);
@@ -123,6 +123,28 @@ GenFlowProvider gpui comfyui base_url=$gpu[0] workflow=$tmp/i2i.json prompt=6.te
 <Location /api/admin>
     SetHandler genflow-admin
 </Location>
+# The same group written once in a parent <Location>, its type below.
+<Location /api/pgpus>
+    GenFlowProviders {gpa gpb}\@least-busy -> local
+</Location>
+<Location /api/pgpus/t>
+    GenFlowType gpu-art
+    GenFlowWait 0
+</Location>
+# A virtual host with GPUs of its own (the first host stays the default).
+<VirtualHost *:*>
+    ServerName localhost
+</VirtualHost>
+<VirtualHost *:*>
+    ServerName gpus.test
+    GenFlowProvider vga comfyui base_url=$gpu[0] $map timeout=3000 max_jobs=1
+    GenFlowProvider vgb comfyui base_url=$gpu[1] $map timeout=3000 max_jobs=1
+    <Location /api/vgpus>
+        GenFlowType gpu-art
+        GenFlowProviders {vga vgb}\@least-busy
+        GenFlowWait 0
+    </Location>
+</VirtualHost>
 CONF
 END { stop_own_server($dir) if $dir }
 
@@ -291,9 +313,10 @@ is(scalar(grep { $_->{path} eq '/api/prompt' && index($_->{fields}{_text} // '',
    'submitted again once the server had forgotten it');
 is(ledger($g->{generationId}), 'reserve:-1,charge:0', 'charged once');
 
-# 6. A group of GPUs: six prompts at once use both.
+# 6. A group of GPUs: six prompts at once use both, half of them through
+# the group written in a parent <Location>.
 my @ids;
-for (1 .. 6) { my ($gg) = gen('gpus', 'the fleet [run:1]'); push @ids, $gg->{generationId} }
+for (1 .. 6) { my ($gg) = gen($_ % 2 ? 'gpus' : 'pgpus/t', 'the fleet [run:1]'); push @ids, $gg->{generationId} }
 wait_terminal($_, 40) for @ids;
 is(psql("SELECT count(*) FROM gpu_art_media WHERE id IN (" . join(',', map { "'$_'" } @ids) . ") AND status = 'completed'"),
    6, 'six group prompts completed');
@@ -313,6 +336,19 @@ for my $k (1, 2) {
     }
     is($waited, 0, "GPU $k: no prompt of the group waited in the server's own queue");
 }
+# The virtual host's own group, on the same GPUs.
+@ids = ();
+for (1 .. 4) {
+    my $tag = 'c' . ++$n . "-$$";
+    my $g = json_of(own_api($base, POST => '/api/vgpus/generate', user => $u, headers => { Host => 'gpus.test' },
+                            body => { prompt => "the vhost herd [run:1] $tag" })) // {};
+    push @ids, $g->{generationId};
+}
+wait_terminal($_, 40) for grep { defined } @ids;
+%by = map { (row($_, 'provider') // '-') => 1 } grep { defined } @ids;
+is(psql("SELECT count(*) FROM gpu_art_media WHERE id IN (" . join(',', map { "'$_'" } grep { defined } @ids) . ") AND status = 'completed'"),
+   4, "four prompts of the virtual host's group completed");
+ok($by{vga} && $by{vgb} && keys(%by) == 2, "on the virtual host's own members (" . join(',', sort keys %by) . ')');
 
 # 7. A GPU that goes down mid-prompt: its prompt is submitted to the
 # other member of the group and charged once.
