@@ -44,6 +44,7 @@ Suite *policy_suite(void);
 Suite *progress_suite(void);
 Suite *budget_suite(void);
 Suite *router_suite(void);
+Suite *sse_suite(void);
 Suite *schema_suite(void);
 
 #endif
