@@ -19,6 +19,7 @@
 #include "httpd/mod_genflow_policy.h"
 #include "httpd/mod_genflow_private.h"
 #include "httpd/mod_genflow_request.h"
+#include "httpd/mod_genflow_router.h"
 #include "httpd/mod_genflow_db.h"
 #include "httpd/mod_genflow_trace.h"
 #include "core/gf_error.h"
@@ -361,8 +362,13 @@ int gf_type_handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_rout
             prov->kind->cancel(prov, job_id, rows->rows[0][1], r->pool);
         }
         /* Its job slot and budget hold go back now, not at its deadline:
-         * a GPU with max_jobs=1 takes the next generation at once. */
+         * a GPU with max_jobs=1 takes the next generation at once (this
+         * child's workers are told; another's within a second). */
         gf_budgets_release(r->server, r->pool, prov, route->id);
+        if (prov && prov->limit.max_jobs) {
+            gf_router_job_ended(prov);
+            gf_engine_wake();
+        }
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(1303)
                   "cancelled type=%s id=%s user=%s provider=%s trace=%s", dc->type->name,
