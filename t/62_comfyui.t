@@ -19,7 +19,7 @@ use JSON::PP;
 use LWP::UserAgent;
 use Time::HiRes qw(sleep time);
 
-plan tests => 73;
+plan tests => 74;
 
 my $tmp = tempdir(CLEANUP => 1);
 my (@gpu, @pids);
@@ -85,6 +85,12 @@ api(GET => '/api/quota', user => $u);
 grant($u, 300);
 my ($dir, $base) = start_own_server(<<"CONF");
 LogLevel warn genflow:debug
+# The same group written once in the parent <Location /api>, for a type
+# below that names no chain of its own (the others here name theirs, in
+# sections that come after this one, as httpd merges them in order).
+<Location /api>
+    GenFlowProviders {gpa gpb}\@least-busy -> local
+</Location>
 GenFlowWorkers 4
 GenFlowProvider gpu1 comfyui base_url=$gpu[0] $map timeout=3000 max_bytes=1048576 breaker=off max_jobs=1
 GenFlowProvider gpu2 comfyui base_url=$gpu[1] $map timeout=3000 breaker=off max_jobs=1
@@ -123,11 +129,7 @@ GenFlowProvider gpui comfyui base_url=$gpu[0] workflow=$tmp/i2i.json prompt=6.te
 <Location /api/admin>
     SetHandler genflow-admin
 </Location>
-# The same group written once in a parent <Location>, its type below.
 <Location /api/pgpus>
-    GenFlowProviders {gpa gpb}\@least-busy -> local
-</Location>
-<Location /api/pgpus/t>
     GenFlowType gpu-art
     GenFlowWait 0
 </Location>
@@ -314,9 +316,9 @@ is(scalar(grep { $_->{path} eq '/api/prompt' && index($_->{fields}{_text} // '',
 is(ledger($g->{generationId}), 'reserve:-1,charge:0', 'charged once');
 
 # 6. A group of GPUs: six prompts at once use both, half of them through
-# the group written in a parent <Location>.
+# the group written once in the parent <Location /api>.
 my @ids;
-for (1 .. 6) { my ($gg) = gen($_ % 2 ? 'gpus' : 'pgpus/t', 'the fleet [run:1]'); push @ids, $gg->{generationId} }
+for (1 .. 6) { my ($gg) = gen($_ % 2 ? 'gpus' : 'pgpus', 'the fleet [run:1]'); push @ids, $gg->{generationId} }
 wait_terminal($_, 40) for @ids;
 is(psql("SELECT count(*) FROM gpu_art_media WHERE id IN (" . join(',', map { "'$_'" } @ids) . ") AND status = 'completed'"),
    6, 'six group prompts completed');
@@ -349,6 +351,14 @@ wait_terminal($_, 40) for grep { defined } @ids;
 is(psql("SELECT count(*) FROM gpu_art_media WHERE id IN (" . join(',', map { "'$_'" } grep { defined } @ids) . ") AND status = 'completed'"),
    4, "four prompts of the virtual host's group completed");
 ok($by{vga} && $by{vgb} && keys(%by) == 2, "on the virtual host's own members (" . join(',', sort keys %by) . ')');
+# While both GPUs were busy the waiting rows were not claimed over and
+# over (a row comes back to a full GPU at most about once a second).
+{
+    my $log = own_log();
+    my $churn = 0;
+    for my $id (grep { defined } @ids) { $churn += () = $log =~ /GF1401: deferred [^\n]*id=\Q$id\E/g }
+    cmp_ok($churn, '<', 20, "the virtual host's waiting rows were deferred $churn times, not claimed in a loop");
+}
 
 # 7. A GPU that goes down mid-prompt: its prompt is submitted to the
 # other member of the group and charged once.

@@ -207,12 +207,15 @@ apr_time_t gf_engine_take_look_again(void)
     return at;
 }
 
-apr_time_t gf_engine_peek_look_again(void)
+apr_time_t gf_engine_take_due_look(apr_time_t now)
 {
     gf_engine_t *W = gf_engine();
-    apr_time_t at;
+    apr_time_t at = 0;
     apr_thread_mutex_lock(W->mutex);
-    at = W->looks_again ? W->look_again[0] : 0;
+    if (W->looks_again && W->look_again[0] <= now) {
+        at = W->look_again[0];
+        memmove(W->look_again, W->look_again + 1, sizeof(apr_time_t) * (apr_size_t)--W->looks_again);
+    }
     apr_thread_mutex_unlock(W->mutex);
     return at;
 }

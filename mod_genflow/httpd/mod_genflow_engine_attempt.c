@@ -183,13 +183,15 @@ static gate_t pass_gates(server_rec *s, apr_pool_t *p, gf_claim_t *cp, const gf_
             return GATE_DEFERRED;
         }
         if (spent == 2) {
-            /* Every job slot taken (max_jobs=): back to the queue, due at
-             * once, its turn kept. This child now knows the provider is
-             * full: a group chooses another member, and the provider's
-             * rows are not claimed here again until a job of it ends here
-             * or a second passes (gf_router_jobs_full). */
-            gf_router_jobs_full(prov);
-            cp->defer = 0;
+            /* Every job slot taken (max_jobs=): back to the queue, its turn
+             * kept. This child now knows the provider is full: a group
+             * chooses another member, and the provider's rows are not
+             * claimed here again until a job of it ends here or a second
+             * passes (gf_router_jobs_full), so the row is due at once;
+             * a row that came back to it straight away was not held back
+             * by the claim's gate (a group with members of other kinds,
+             * the marks' table full): it waits out the second. */
+            cp->defer = gf_router_jobs_full(prov, cp->id) ? apr_time_from_sec(1) : 0;
             gf_engine_row_statement(s, p, cp, GF_SQL_RELEASE, 1);
             gf_engine_row_log(s, p, APLOG_INFO, cp, prov->name, "deferred", NULL,
                               "the provider runs as many jobs as max_jobs= allows; the row is "

@@ -227,18 +227,49 @@ static gf_db_rows_t *claim_statement(server_rec *s, apr_pool_t *p, const char *l
     }
 }
 
-/* May a new row of line provider (a provider, a group's key) be claimed,
- * as this child knows of job slots (max_jobs=)? 0 while its provider, or
- * every member of its group, is known to have none: a worker looks again
- * when that knowledge lapses, and at once when a job of it ends here. */
-static int jobs_room(server_rec *s, const gf_provider_t *prov, const char *provider)
+/* Does a member of group have a declaration on s? */
+static int group_declared(server_rec *s, const gf_chain_entry_t *group)
 {
-    const gf_chain_entry_t *group;
-    apr_time_t until = 0;
-    int room = prov ? gf_router_jobs_room(prov, &until)
-                    : (group = gf_site_group(provider)) ? gf_router_group_room(s, group, &until) : 1;
-    if (!room && until) gf_engine_look_again(until);
-    return room;
+    apr_hash_t *providers = gf_server_conf(s)->providers;
+    int i;
+    for (i = 0; group->members && i < group->members->nelts; i++) {
+        if (apr_hash_get(providers, APR_ARRAY_IDX(group->members, i, gf_chain_member_t).provider,
+                         APR_HASH_KEY_STRING)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* May a new row of line provider (a provider, a group's key) be claimed,
+ * as this child knows of job slots (max_jobs=)? 0 while, on every server
+ * of the database that declares it (a virtual host may have providers of
+ * its own), its provider, or each member of its group, is known to have
+ * none: a worker looks again when that knowledge lapses, and at once when
+ * a job of it ends here. */
+static int jobs_room(const gf_database_t *e, const char *provider)
+{
+    const gf_chain_entry_t *group = gf_site_group(provider);
+    apr_time_t first = 0, until;
+    int i, known = 0;
+    for (i = 0; i < e->servers->nelts; i++) {
+        server_rec *s = APR_ARRAY_IDX(e->servers, i, gf_server_t *)->s;
+        const gf_provider_t *prov = NULL;
+        if (group ? !group_declared(s, group)
+                  : !(prov = apr_hash_get(gf_server_conf(s)->providers, provider,
+                                          APR_HASH_KEY_STRING))) {
+            continue;
+        }
+        known = 1;
+        until = 0;
+        if (group ? gf_router_group_room(s, group, &until) : gf_router_jobs_room(prov, &until)) {
+            return 1;
+        }
+        if (until && (!first || until < first)) first = until;
+    }
+    if (!known) return 1;
+    if (first) gf_engine_look_again(first);
+    return 0;
 }
 
 int gf_engine_claim(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t, const char *provider,
@@ -262,7 +293,7 @@ int gf_engine_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t 
     if (want <= 0) return 0;
     /* No job slot for a new row: not skipped for the rest of the round,
      * its accepted jobs are polled all the same. */
-    if (!polls && !held && !jobs_room(s, prov, provider)) return 0;
+    if (!polls && !held && !jobs_room(e, provider)) return 0;
     /* A provider no chain of this server names any more (a row of an
      * earlier configuration) is claimed without limits: its attempt
      * fails over to the chain's next entry. With a place held, the

@@ -256,11 +256,12 @@ void gf_engine_forget(void);
 void gf_engine_start_loop(apr_pool_t *pchild, server_rec *s);
 /* Rows come due at at (a claim found a free place locked by another
  * statement through its tries; a job is polled again soon): one worker
- * looks again then, a sleeping one woken to wait for it. take: the
- * earliest such time, once, or 0; peek: the same, kept. */
+ * looks again then, a sleeping one woken to wait for it (sleep_for_work
+ * never sleeps past the earliest). take: the earliest such time, once, or
+ * 0; take_due: the same only when it is at or before now. */
 void gf_engine_look_again(apr_time_t at);
 apr_time_t gf_engine_take_look_again(void);
-apr_time_t gf_engine_peek_look_again(void);
+apr_time_t gf_engine_take_due_look(apr_time_t now);
 /* Ask one more worker for a round (the caller holds W->mutex). */
 void gf_engine_wake_round(gf_engine_t *W);
 /* Run the statements the loop's fibers handed over; 1 when there was any. */

@@ -64,7 +64,13 @@ static int sleep_for_work(apr_interval_time_t timeout)
     gf_engine_t *W = gf_engine();
     int woken = 0;
     apr_thread_mutex_lock(W->mutex);
-    if (!W->hops && !W->wake_pending && !W->handon.names[0]) {
+    /* Not past a moment a worker was asked to look at (read under the
+     * mutex its asker signals under: none is missed). */
+    if (W->looks_again && !W->stopping) {
+        apr_interval_time_t due = W->look_again[0] - apr_time_now();
+        if (due < timeout) timeout = due > 0 ? due : 0;
+    }
+    if (!W->hops && !W->wake_pending && !W->handon.names[0] && timeout > 0) {
         apr_thread_cond_timedwait(W->work, W->mutex, timeout);
     }
     if (W->wake_pending > 0) {
@@ -433,16 +439,14 @@ static int round_due(worker_t *wk)
     apr_time_t now = apr_time_now();
 
     if (now < wk->round_at) {
-        apr_time_t until = wk->round_at, again = gf_engine_peek_look_again();
-        /* Rows come due sooner (a job polled at a short pace): this
-         * worker looks then. */
-        if (again && again <= now) {
-            gf_engine_take_look_again();
+        apr_time_t until = wk->round_at;
+        /* Rows came due sooner (a job polled at a short pace): this
+         * worker looks now (sleep_for_work wakes it for the next). */
+        if (gf_engine_take_due_look(now)) {
             wk->round_at = now;
             wk->look = 0;
             return 0;
         }
-        if (again && again < until) until = again;
         if (wk->index == 0 && wk->next_sweep < until) until = wk->next_sweep;
         if (sleep_for_work(until > now ? until - now : 0)) wk->round_at = wk->look = 0;
         return 0;

@@ -61,9 +61,15 @@ typedef struct {
 /* A provider whose job slots a hold found all taken, and when. */
 #define JOBS_FULL_FOR apr_time_from_sec(1)
 #define MARKS_MAX 64
+/* A row that comes back to a full provider this soon after its hold
+ * sent it back was not held back by the claim's gate: it waits out the
+ * mark. */
+#define JOBS_AGAIN_WITHIN apr_time_from_msec(100)
 typedef struct {
     const char *name;            /* NULL: free */
     apr_time_t full_at;
+    apr_time_t deferred_at;      /* when its hold last sent a row back ... */
+    char deferred_id[40];        /* ... and which */
 } jobs_mark_t;
 
 /* This child's copies of its groups' measures (made at child_init) and
@@ -191,26 +197,43 @@ static void measures_forget(void)
     for (i = 0; i < CACHED_GROUPS; i++) cache.groups[i].read_at = 0;
 }
 
-/* prov marked full now (under the lock). */
-static void mark_full(const gf_provider_t *prov)
+/* Is mark m in force at now? (A clock that stepped back lapses it.) */
+static int marked(const jobs_mark_t *m, apr_time_t now)
+{
+    return m && m->full_at && now >= m->full_at && now - m->full_at < JOBS_FULL_FOR;
+}
+
+/* prov marked full now (under the lock): its mark, or NULL when no entry
+ * was free. */
+static jobs_mark_t *mark_full(const gf_provider_t *prov)
 {
     jobs_mark_t *m = mark_of(prov);
     int i;
     if (!m) {
         for (i = 0; i < MARKS_MAX && cache.marks[i].name; i++) ;
-        if (i == MARKS_MAX) return;
+        if (i == MARKS_MAX) return NULL;
         m = &cache.marks[i];
         m->name = prov->name;
     }
     m->full_at = apr_time_now();
+    return m;
 }
 
-void gf_router_jobs_full(const gf_provider_t *prov)
+int gf_router_jobs_full(const gf_provider_t *prov, const char *id)
 {
-    if (!cache.lock || apr_thread_mutex_lock(cache.lock) != APR_SUCCESS) return;
-    mark_full(prov);
+    apr_time_t now = apr_time_now();
+    jobs_mark_t *m;
+    int again = 1;
+    if (!cache.lock || apr_thread_mutex_lock(cache.lock) != APR_SUCCESS) return 1;
+    if ((m = mark_full(prov))) {
+        again = m->deferred_at && now >= m->deferred_at && now - m->deferred_at < JOBS_AGAIN_WITHIN
+                && !strcmp(m->deferred_id, id);
+        m->deferred_at = now;
+        apr_cpystrn(m->deferred_id, id, sizeof(m->deferred_id));
+    }
     measures_forget();
     apr_thread_mutex_unlock(cache.lock);
+    return again;
 }
 
 /* Every member of a choice whose slots the database's counts show taken
@@ -261,7 +284,7 @@ int gf_router_jobs_room(const gf_provider_t *prov, apr_time_t *until)
         || apr_thread_mutex_lock(cache.lock) != APR_SUCCESS) {
         return 1;
     }
-    if ((m = mark_of(prov)) && m->full_at && now - m->full_at < JOBS_FULL_FOR) {
+    if (marked(m = mark_of(prov), now)) {
         room = 0;
         if (until) *until = m->full_at + JOBS_FULL_FOR;
     }
@@ -278,9 +301,10 @@ int gf_router_group_room(server_rec *s, const gf_chain_entry_t *entry, apr_time_
         const gf_provider_t *prov = apr_hash_get(
             providers, APR_ARRAY_IDX(entry->members, i, gf_chain_member_t).provider,
             APR_HASH_KEY_STRING);
-        if (!prov) return 1;
-        /* A member whose circuit is open takes no job while another's is
-         * closed (gf_router_pick): it gives the group no room. */
+        /* A member not declared here, or whose circuit is open, takes no
+         * job while another may (gf_router_pick): it gives the group no
+         * room. */
+        if (!prov) continue;
         if (!gf_breaker_closed(prov)) continue;
         lapse = 0;
         if (!prov->limit.max_jobs || gf_router_jobs_room(prov, &lapse)) return 1;
@@ -349,7 +373,10 @@ const gf_provider_t *gf_router_choose(server_rec *s, apr_pool_t *p, const gf_cha
         m[i].weight = cm->weight;
         m[i].latency_ms = ms.latency[i];
         m[i].cost = provs[i] && provs[i]->cost_per_call > 0 ? provs[i]->cost_per_call : ms.cost[i];
-        if (!provs[i]) continue;
+        if (!provs[i]) {
+            m[i].down = 1;   /* not declared here: never before a declared one */
+            continue;
+        }
         m[i].available = available(s, p, provs[i]);
         m[i].down = !gf_breaker_closed(provs[i]);
         if (provs[i]->limit.max_jobs > 0 && ms.jobs[i] >= 0) {

@@ -28,14 +28,18 @@ int gf_router_other_room(server_rec *s, apr_pool_t *p, const gf_chain_entry_t *e
  *   jobs_full   a hold found every slot of prov taken: prov is left out
  *               of its groups' choice, and its rows are not claimed, for
  *               a second (a slot freed on another node is seen then) or
- *               until a job of prov ends here;
+ *               until a job of prov ends here. 1 when the same row (id)
+ *               came back to prov within 100 ms (or no mark could be
+ *               kept): the claim's gate did not hold it back (a group
+ *               with members of other kinds, say), and it must wait out
+ *               the second rather than come round again at once;
  *   job_began   a job of prov holds a slot now;
  *   job_ended   a job of prov gave its slot back here: the mark goes, and
  *               the groups' counts are read again at the next choice.
  * jobs_room: 0 while prov is marked full (*until: when the mark lapses);
  * group_room: 0 while no member of group entry may take a job: each is
  * marked full or has its circuit open, and one at least is full. */
-void gf_router_jobs_full(const gf_provider_t *prov);
+int gf_router_jobs_full(const gf_provider_t *prov, const char *id);
 void gf_router_job_began(const gf_provider_t *prov);
 void gf_router_job_ended(const gf_provider_t *prov);
 int gf_router_jobs_room(const gf_provider_t *prov, apr_time_t *until);

@@ -79,7 +79,8 @@ static int take_line(gf_sse_t *s, const char *line, apr_size_t len)
         s->type[n] = '\0';
     }
     else if (name_len == 4 && !memcmp(line, "data", 4)) {
-        if (s->data_len + value_len + 1 > s->max) return -1;
+        /* The last line's LF is not the data's: max bytes of data fit. */
+        if (s->data_len + value_len > s->max) return -1;
         if (!reserve(&s->data, &s->data_cap, s->data_len + value_len + 1)) return -1;
         memcpy(s->data + s->data_len, value, value_len);
         s->data_len += value_len;
