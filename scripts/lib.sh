@@ -92,6 +92,8 @@ gf_demo_providers() {
         kind=${spec%%:*} var=${spec#*:} more=""
         # BFL runs 24 tasks of an account at once: the rest wait here.
         [ "$kind" = bfl ] && more=" max_jobs=24"
+        # OpenAI streams the picture as it draws it: previews on the page.
+        [ "$kind" = openai ] && more=" partial_images=2"
         if [ -n "${!var:-}" ]; then
             echo "GenFlowProvider $kind $kind key_env=$var$more"
             chain="$chain $kind ->"

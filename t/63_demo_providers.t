@@ -30,7 +30,7 @@ sub providers {
 is(providers(), '', 'no key, no COMFYUI_URL: nothing (local alone)');
 my $conf = providers(BFL_API_KEY => 'k', OPENAI_API_KEY => 'k', AIMLAPI_KEY => 'k');
 like($conf, qr/^GenFlowProvider bfl bfl key_env=BFL_API_KEY max_jobs=24$/m, 'BFL_API_KEY: bfl, with max_jobs=24');
-like($conf, qr/^GenFlowProvider openai openai key_env=OPENAI_API_KEY$/m, 'OPENAI_API_KEY: openai');
+like($conf, qr/^GenFlowProvider openai openai key_env=OPENAI_API_KEY partial_images=2$/m, 'OPENAI_API_KEY: openai, streamed (previews)');
 like($conf, qr/^GenFlowPromptPolicy moderation=https:\/\/api\.openai\.com\/v1\/moderations /m,
      "and OpenAI's moderation endpoint for prompts");
 is(scalar(() = $conf =~ /^    GenFlowProviders aiml -> openai -> bfl -> local$/mg), 5,

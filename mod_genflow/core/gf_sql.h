@@ -161,6 +161,7 @@ typedef enum {
 #define GF_SQL_UPLOAD_GET      "gf_upload_get"
 #define GF_SQL_UPLOAD_EXPIRE   "gf_upload_expire"
 #define GF_SQL_UPLOAD_KNOWN    "gf_upload_known"
+#define GF_SQL_PREVIEW_NOTE    "gf_preview_note"
 #define GF_SQL_COST_RECORD     "gf_cost_record"
 #define GF_SQL_BUDGET_SPENT    "gf_budget_spent"
 #define GF_SQL_PROVIDER_HOLD   "gf_provider_hold"

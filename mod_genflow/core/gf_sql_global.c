@@ -404,6 +404,11 @@ static const char LINE_FOLD_SQL[] = "SELECT genflow_fold_line_counts(%d)::text";
 /* A cheap round trip for /api/health. args: a dummy (statements need one). */
 static const char PING_SQL[] = "SELECT %s::text";
 
+/* args: "<generation id> <url>". A picture being drawn, for the watchers
+ * of its generation on every node (mod_genflow_engine_preview.c): no row
+ * is written, nothing else listens. */
+static const char PREVIEW_NOTE_SQL[] = "SELECT pg_notify('genflow_preview', %s)::text";
+
 /* args: seconds a queued generation may stay due without a worker
  * (GenFlowPendingTTL), seconds a created one may stay unqueued
  * (GenFlowCreatedTTL). Generations of any type that no worker took in time
@@ -434,6 +439,7 @@ void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
     gf_sql_add(stmts, GF_SQL_UPLOAD_GET, UPLOAD_GET_SQL, 1);
     gf_sql_add(stmts, GF_SQL_UPLOAD_EXPIRE, UPLOAD_EXPIRE_SQL, 0);
     gf_sql_add(stmts, GF_SQL_UPLOAD_KNOWN, UPLOAD_KNOWN_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_PREVIEW_NOTE, PREVIEW_NOTE_SQL, 1);
     gf_sql_add(stmts, GF_SQL_COST_RECORD, COST_RECORD_SQL, 1);
     gf_sql_add(stmts, GF_SQL_BUDGET_SPENT, BUDGET_SPENT_SQL, 1);
     gf_sql_add(stmts, GF_SQL_PROVIDER_HOLD, PROVIDER_HOLD_SQL, 1);

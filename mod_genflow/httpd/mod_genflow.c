@@ -163,9 +163,10 @@ static void gf_child_init(apr_pool_t *pchild, server_rec *s)
      * parked waits: each is passed down, so neither concern calls up. */
     gf_limits_child_init(pchild, s, &engine_hooks);
     gf_router_child_init(pchild);
-    gf_engine_child_init(pchild, s, gf_watch_announce);
+    gf_engine_child_init(pchild, s, gf_watch_announce, gf_watch_preview_heard);
     gf_watch_child_init(pchild, s);
     gf_watch_users_child_init(pchild, s);
+    gf_watch_previews_child_init(pchild, s);
 }
 
 /* A GenFlowType location is not a directory: mark its requests while the

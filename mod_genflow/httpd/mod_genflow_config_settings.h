@@ -38,6 +38,7 @@
 #define GF_DEFAULT_CREATED_TTL      900
 #define GF_DEFAULT_RETENTION        (30L * 86400)
 #define GF_DEFAULT_UPLOAD_RETENTION (30L * 86400)
+#define GF_DEFAULT_PREVIEW_KEEP     600
 #define GF_DEFAULT_PARK_MAX         10000
 #define GF_DEFAULT_MAX_IN_FLIGHT    500
 #define GF_DEFAULT_KEPT_POLLS       10000
@@ -106,7 +107,10 @@
       "Seconds a webhook delivery is retried before it is failed (default 86400)") \
     S(PLAIN, long, upload_retention, "GenFlowUploadRetention", GF_DEFAULT_UPLOAD_RETENTION, 0, \
       GF_TEN_YEARS, "", GF_VHOST_SWEEPS, RSRC_CONF, \
-      "Seconds an upload no generation uses is kept (default 30 days; 0 = forever)")
+      "Seconds an upload no generation uses is kept (default 30 days; 0 = forever)") \
+    S(PLAIN, long, preview_keep, "GenFlowPreviewKeep", GF_DEFAULT_PREVIEW_KEEP, 1, 86400, \
+      "second", GF_VHOST_SWEEPS, RSRC_CONF, \
+      "Seconds a preview of a picture being drawn is kept in the store (default 600)")
 
 /* Settings of the location record (gf_dir_conf_t). */
 #define GF_DIR_SETTINGS(S) \

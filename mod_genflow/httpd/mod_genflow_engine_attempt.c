@@ -220,7 +220,7 @@ static gate_t pass_gates(server_rec *s, apr_pool_t *p, gf_claim_t *cp, const gf_
 /* The job the provider's adapter sees; ab carries what on_accepted needs. */
 static void fill_job(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                      const gf_chain_entry_t *entry, const gf_provider_t *prov,
-                     accepted_baton_t *ab, gf_job_t *job)
+                     accepted_baton_t *ab, gf_preview_hook_t *ph, gf_job_t *job)
 {
     memset(job, 0, sizeof(*job));
     job->type = c->type->name;
@@ -246,6 +246,16 @@ static void fill_job(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     ab->provider = prov->name;
     job->accepted = on_accepted;
     job->accepted_baton = ab;
+    /* Partial pictures a provider streams reach the generation's
+     * watchers (mod_genflow_engine_preview.c), where the store can sweep
+     * them away again. */
+    if (gf_engine_previews_on(s)) {
+        ph->s = s;
+        ph->id = c->id;
+        ph->last = 0;
+        job->preview = gf_engine_preview_hook;
+        job->preview_baton = ph;
+    }
 }
 
 /* Submit to or poll the provider (an upload source is read first), with
@@ -396,6 +406,7 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
     gf_decision_t d;
     gf_job_t job;
     accepted_baton_t ab;
+    gf_preview_hook_t ph;
     const char *err = NULL;
     apr_uint32_t rnd = 0, probe = 0;
     const gf_chain_entry_t *group = NULL;
@@ -439,7 +450,7 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
         case GATE_DECIDED: return settle(s, p, c, &d, prov, &res);
         default: break;
         }
-        fill_job(s, p, c, entry, prov, &ab, &job);
+        fill_job(s, p, c, entry, prov, &ab, &ph, &job);
         /* Cancelled since its claim (a standby that waited for its place):
          * no call. */
         if (!gf_engine_slot_lost(slot)) {

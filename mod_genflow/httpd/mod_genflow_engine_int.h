@@ -156,6 +156,7 @@ void gf_engine_webhooks_deliver(server_rec *s, apr_pool_t *p);
  * once a retention (scan), a page of the stored uploads that have no row. */
 void gf_engine_uploads_sweep(server_rec *s, apr_pool_t *p, gf_uploads_scan_t *scan);
 
+
 /* Waiters re-read at least this often: the backstop of NOTIFY. */
 #define GF_BACKSTOP_LISTENING apr_time_from_sec(2)
 #define GF_BACKSTOP_DEAF      apr_time_from_msec(250)
@@ -237,6 +238,8 @@ typedef struct gf_engine_t {
     gf_pace_t pace[GF_PACE_MAX]; /* providers' call and claim times (the loop's) */
     volatile int kept;           /* polls kept (mod_genflow_engine_keep.c keeps the count) */
     void (*on_change)(const char *id); /* told after the waiters (child_init) */
+    void (*on_preview)(const char *payload); /* hears genflow_preview (child_init) */
+    volatile apr_uint32_t previews;  /* previews being made (mod_genflow_engine_preview.c) */
 } gf_engine_t;
 
 /* mod_genflow_engine.c: this child's engine, the process record's

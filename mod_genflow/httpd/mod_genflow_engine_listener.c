@@ -7,7 +7,10 @@
  * trigger sends (sql/007): genflow_work (work became due now: wake a
  * worker, so a job queued on any child or server is picked up at once) and
  * genflow_change (a generation's visible state changed: wake the requests
- * waiting on that id — Prefer: wait and the events stream). While a
+ * waiting on that id — Prefer: wait and the events stream); and, from the
+ * module's own statements, genflow_progress (a provider's report),
+ * genflow_cancel (a user's cancel: a call under way here is cut) and
+ * genflow_preview (a picture being drawn, for the event streams). While a
  * database's connection is down, waiters and workers fall back to short
  * polls.
  *
@@ -247,7 +250,8 @@ static PGconn *listener_connect(apr_pool_t *p, const gf_database_t *e, int *warn
     }
     {
         PGresult *res = PQexec(conn, "LISTEN genflow_work; LISTEN genflow_change; "
-                                     "LISTEN genflow_cancel; LISTEN genflow_progress");
+                                     "LISTEN genflow_cancel; LISTEN genflow_progress; "
+                                     "LISTEN genflow_preview");
         int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         PQclear(res);
         if (!ok) {
@@ -346,6 +350,11 @@ static void hear(gf_engine_t *W, PGconn **conn, const gf_database_t *e)
         }
         else if (!strcmp(note->relname, "genflow_progress")) {
             heard_progress(note->extra);
+        }
+        else if (!strcmp(note->relname, "genflow_preview")) {
+            /* A picture being drawn (mod_genflow_engine_preview.c): for
+             * the watchers alone. */
+            if (W->on_preview) W->on_preview(note->extra);
         }
         else if (!strcmp(note->relname, "genflow_cancel")) {
             /* A user cancelled it (FAIL, core/gf_sql.c): a call of it

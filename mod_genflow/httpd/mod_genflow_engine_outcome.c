@@ -27,7 +27,8 @@
 #define SHORT_POLL apr_time_from_msec(500)
 
 /* A key nobody can guess: the URL of a picture is given to its owner only. */
-static const char *storage_key(apr_pool_t *p, const gf_claim_t *c)
+const char *gf_engine_object_key(apr_pool_t *p, const char *folder, const char *id,
+                                 const char *ext)
 {
     unsigned char b[8];
     char hex[17];
@@ -37,7 +38,7 @@ static const char *storage_key(apr_pool_t *p, const gf_claim_t *c)
         memcpy(b, &t, sizeof(b));
     }
     for (i = 0; i < 8; i++) apr_snprintf(hex + 2 * i, 3, "%02x", b[i]);
-    return apr_pstrcat(p, c->type->name, "/", c->id, "-", hex, ".png", NULL);
+    return apr_pstrcat(p, folder, "/", id, "-", hex, ext, NULL);
 }
 
 /* One guarded statement that records the attempt's outcome. */
@@ -150,7 +151,7 @@ static int store_result(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
         *url = res->image_url;
         return 1;
     }
-    *key = storage_key(p, c);
+    *key = gf_engine_object_key(p, c->type->name, c->id, ".png");
     rv = gf_storage_put(sc->storage, p, *key, res->image, res->image_len, res->content_type,
                         url, &err);
     *stored = sc->storage;

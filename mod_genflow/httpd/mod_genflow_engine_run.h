@@ -51,16 +51,37 @@ int gf_engine_source_resolve(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
 
 /* ---- mod_genflow_engine_outcome.c ------------------------------------------- */
 
-/* Store what the attempt made (for a completion) and record the decision
- * d in one guarded statement; the metrics and the log say what it did.
- * 1, or -1 when the database could not take it within a lease. */
 /* A call's cost, recorded as soon as the call ends (before its place in
  * the provider's limits is given back: a budget's gate then sees every
  * call that no longer holds a place), whatever becomes of its result. */
 void gf_engine_outcome_cost(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                             const gf_provider_t *prov, const gf_provider_result_t *res);
+/* A stored object's key no one guesses: "<folder>/<id>-<16 hex><ext>". */
+const char *gf_engine_object_key(apr_pool_t *p, const char *folder, const char *id,
+                                 const char *ext);
+/* Store what the attempt made (for a completion) and record the decision
+ * d in one guarded statement; the metrics and the log say what it did.
+ * 1, or -1 when the database could not take it within a lease. */
 int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
                             const gf_provider_t *prov, const gf_provider_result_t *res);
+
+/* ---- mod_genflow_engine_preview.c ------------------------------------------- */
+
+/* Previews of pictures being drawn. The hook's state, one per attempt:
+ * its server and generation, and when it last took a picture. */
+typedef struct {
+    server_rec *s;
+    const char *id;
+    apr_time_t last;
+} gf_preview_hook_t;
+/* Does s's store take previews (it can list and remove: the sweep)? */
+int gf_engine_previews_on(server_rec *s);
+/* gf_job_t.preview, with a gf_preview_hook_t as its baton. */
+void gf_engine_preview_hook(void *baton, const unsigned char *bytes, apr_size_t len,
+                            const char *content_type);
+/* Previews older than GenFlowPreviewKeep removed from the stores of
+ * database e's servers, a page each at most once a keep time (scan). */
+void gf_engine_previews_sweep(const gf_database_t *e, apr_pool_t *p, gf_previews_scan_t *scan);
 
 /* ---- mod_genflow_engine_progress.c ------------------------------------------ */
 

@@ -308,6 +308,8 @@ static void sweep_database(gf_database_t *e, apr_pool_t *pool, const char *lease
     if (!sweep) return;
     gf_engine_uploads_sweep(e->s, pool, &e->uploads);
     apr_pool_clear(pool);
+    gf_engine_previews_sweep(e, pool, &e->previews);
+    apr_pool_clear(pool);
     gf_engine_webhooks_deliver(e->s, pool);
     apr_pool_clear(pool);
 }
@@ -626,7 +628,8 @@ static apr_status_t stop_workers(void *data)
 }
 
 void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
-                          void (*on_change)(const char *id))
+                          void (*on_change)(const char *id),
+                          void (*on_preview)(const char *payload))
 {
     gf_engine_t *W = gf_engine();
     gf_server_conf_t *sc = gf_server_conf(s);
@@ -643,6 +646,7 @@ void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
         if (l < lease) lease = l;
     }
     W = gf_engine_create(pchild, s, lease, n, gf_conf_max_in_flight(sc), on_change);
+    W->on_preview = on_preview;
     if (gf_conf_status_cache(sc) > 0) {
         W->cache = gf_engine_cache_create(pchild, (apr_size_t)gf_conf_status_cache(sc));
     }

@@ -15,6 +15,13 @@
  * wake nobody: such a stream reads again once a second and sends the
  * state when it differs. While it waits, a stream holds no
  * thread where it can park (mod_genflow_watch.h).
+ *
+ * While the generation is not finished, a provider that streams partial
+ * pictures gives it previews (mod_genflow_engine_preview.c): the newest
+ * this child heard of is sent as a "preview" event, {"generationId",
+ * "url"}, at most one a second, without an id (a reconnect resumes from
+ * the states, and a preview missed is no loss). A stream that opens while
+ * one is fresh gets it after the state.
  */
 #include <string.h>
 #include <apr_strings.h>
@@ -29,12 +36,16 @@
 #include "core/gf_error.h"
 #include "core/gf_route.h"
 #include "core/gf_stream_token.h"
+#include "core/gf_previews.h"
+#include "core/gf_json.h"
 
 /* What EventSource waits before it reconnects: after the stream's end,
  * and longer when the server had no room to keep it open. */
 #define RETRY_MS       2000
 #define RETRY_FULL_MS  10000
 #define EVENT_ID_MAX   64
+/* At most one preview a second per stream. */
+#define PREVIEW_EVERY  apr_time_from_sec(1)
 
 typedef struct {
     const gf_dir_conf_t *dc;
@@ -42,7 +53,34 @@ typedef struct {
     char last[EVENT_ID_MAX];     /* the id of the state the client has */
     int started;
     apr_interval_time_t look;    /* gf_watch_t.look */
+    apr_uint32_t preview;        /* the sequence number of the preview sent, 0 none */
+    apr_time_t preview_at;       /* and when */
 } events_t;
+
+/* The newest preview of a generation still being drawn, once it is new to
+ * this stream and a second has passed since the last; else, when one
+ * waits for that second, the look is brought forward to it. */
+static void send_preview(request_rec *r, events_t *ev)
+{
+    char url[GF_PREVIEW_URL_MAX];
+    apr_time_t now = apr_time_now(), due;
+    apr_interval_time_t keep = apr_time_from_sec(gf_conf_preview_keep(gf_server_conf(r->server)));
+    apr_uint32_t seq = gf_watch_preview_get(ev->id, keep, url, sizeof(url));
+    json_object *o;
+
+    if (!seq || seq == ev->preview) return;
+    due = ev->preview_at + PREVIEW_EVERY;
+    if (ev->preview_at && now < due && now >= ev->preview_at) {
+        if (!ev->look || due - now < ev->look) ev->look = due - now;
+        return;
+    }
+    o = gf_json_pool_own(r->pool, json_object_new_object());
+    json_object_object_add(o, "generationId", json_object_new_string(ev->id));
+    json_object_object_add(o, "url", json_object_new_string(url));
+    ap_rprintf(r, "event: preview\ndata: %s\n\n", gf_json_dump(r->pool, o));
+    ev->preview = seq;
+    ev->preview_at = now;
+}
 
 /* The event id of a state: its ETag without the quotes. */
 static void event_id(const char *etag, char *out)
@@ -101,6 +139,8 @@ static int events_step(request_rec *r, void *ctx, int woke)
                 ap_rflush(r);
                 return OK;
             }
+            if (!ev->started) start(r, ev);
+            send_preview(r, ev);
         }
     }
     if (!ev->started) start(r, ev);

@@ -36,6 +36,7 @@
     X(site_chains, gf_site_chains_state)    /* mod_genflow_site_chains.c */ \
     X(watch, gf_watch_state)                /* mod_genflow_watch.c */      \
     X(watch_users, gf_watch_users_state)    /* mod_genflow_watch_users.c */ \
+    X(watch_previews, gf_watch_previews_state) /* mod_genflow_watch_previews.c */ \
     X(discovery, gf_discovery_state)                /* mod_genflow_handle_discovery.c */
 
 #define GF_PROCESS_MEMBER_(m, tag) struct tag *m;

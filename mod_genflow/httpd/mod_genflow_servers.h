@@ -49,6 +49,15 @@ typedef struct {
     char after[2][128];
 } gf_uploads_scan_t;
 
+/* Where the sweep of old previews stands: when it looks next, and after
+ * which key of each of the database's stores (up to GF_PREVIEW_STORES;
+ * the servers' stores in their order, each once). */
+#define GF_PREVIEW_STORES 4
+typedef struct {
+    apr_time_t at;
+    char after[GF_PREVIEW_STORES][128];
+} gf_previews_scan_t;
+
 /* mod_genflow_servers_db.c: the child's servers grouped by database: what
  * the engine's workers claim from, sweep and listen to, one database each */
 typedef struct {
@@ -60,6 +69,7 @@ typedef struct {
     apr_array_header_t *types;   /* gf_type_t *: the types its servers mount */
     apr_array_header_t *due_labels; /* const char *: its distinct due-work statements */
     gf_uploads_scan_t uploads;   /* worker 0's look for orphaned uploads */
+    gf_previews_scan_t previews; /* and for old previews */
 } gf_database_t;
 /* child_init: group the servers by database (gf_database_t *). */
 apr_array_header_t *gf_databases_build(apr_pool_t *pchild);

@@ -42,4 +42,10 @@ const char *gf_image_decode(apr_pool_t *p, const unsigned char *data, apr_size_t
                             apr_uint64_t max_pixels, gf_image_format_t *fmt,
                             gf_image_t *out);
 
+/* A small JPEG of img (gf_image_small.c): its longer side max_side at
+ * most (a smaller picture keeps its size), quality 1..100, into *out in
+ * p. NULL on success, else why not. */
+const char *gf_image_small_jpeg(apr_pool_t *p, const gf_image_t *img, unsigned max_side,
+                                int quality, unsigned char **out, apr_size_t *out_len);
+
 #endif

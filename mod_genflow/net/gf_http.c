@@ -375,11 +375,14 @@ static void take_result(apr_pool_t *p, CURL *curl, CURLcode rc, const addr_guard
     }
     else if (rc != CURLE_OK) {
         res->too_large = sink->too_large;
+        res->tapped = sink->tapping;
         res->error = sink->too_large
             ? apr_psprintf(p, "answer larger than %" APR_SIZE_T_FMT " bytes", sink->max)
+            : sink->tap_refused ? "the streamed answer was refused by its reader"
             : apr_psprintf(p, "%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "", errbuf);
-        /* Every transport failure may go away; an oversized answer will not. */
-        res->transient = !sink->too_large;
+        /* Every transport failure may go away; an oversized answer, or a
+         * stream its reader refused, will not. */
+        res->transient = !sink->too_large && !sink->tap_refused;
         /* Whether any of the request went out (a connect failure sends
          * nothing): a timeout or a reset after it leaves open whether the
          * server acted on it. */
@@ -390,9 +393,10 @@ static void take_result(apr_pool_t *p, CURL *curl, CURLcode rc, const addr_guard
     else {
         const char *ct;
         res->status = (int)status;
-        res->body = sink->buf ? sink->buf : apr_pstrdup(p, "");
-        if (sink->buf) res->body[sink->len] = '\0';
-        res->body_len = sink->len;
+        res->tapped = sink->tapping;
+        res->body = sink->buf && !sink->tapping ? sink->buf : apr_pstrdup(p, "");
+        if (sink->buf && !sink->tapping) res->body[sink->len] = '\0';
+        res->body_len = sink->tapping ? 0 : sink->len;
         ct = apr_table_get(res->headers, "content-type");
         res->content_type = ct ? ct : "";
     }
@@ -428,6 +432,9 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
     memset(&sink, 0, sizeof(sink));
     sink.p = p;
     sink.max = req->max_response ? req->max_response : 10 * 1024 * 1024;
+    sink.tap = req->tap;
+    sink.tap_baton = req->tap_baton;
+    sink.headers = res->headers;
     errbuf[0] = '\0';
 
     /* In a fiber of the engine's loop (gf_loop.h) the transfer joins the

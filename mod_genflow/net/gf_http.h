@@ -80,6 +80,14 @@ typedef struct {
                                 * the payload hash is the caller's x-amz-content-sha256 */
     const char *aws_key;
     const char *aws_secret;
+    /* A streamed answer (OpenAI's partial pictures): when the answer is
+     * text/event-stream, its body goes to tap as it comes, counted against
+     * max_response but not kept; any other answer (an error's JSON) is
+     * kept as usual. tap runs inside the transfer (on the loop thread in
+     * a fiber) and must not block; it returns 0, or -1 to stop the
+     * transfer (the answer is then an error, not transient). */
+    int (*tap)(void *baton, const char *data, apr_size_t len);
+    void *tap_baton;
 } gf_http_request_t;
 
 typedef struct {
@@ -96,6 +104,7 @@ typedef struct {
                                 * (permanent; error says why) */
     int sent;                  /* a transport failure after the request went out: the
                                 * server may have acted on it without our knowing */
+    int tapped;                /* the body went to the request's tap (body is "") */
 } gf_http_response_t;
 
 /* Once per process, while single-threaded (post_config): curl's global

@@ -1,10 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gf_http_sink.c: libcurl's write and header callbacks (gf_http_sink.h). */
 #include <string.h>
+#include <strings.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "net/gf_http_sink.h"
+
+/* Is the answer a stream for the tap? Asked at its first byte, when its
+ * headers are all in. */
+static int is_event_stream(const apr_table_t *headers)
+{
+    const char *ct = headers ? apr_table_get(headers, "content-type") : NULL;
+    return ct && !strncasecmp(ct, "text/event-stream", 17)
+        && (ct[17] == '\0' || ct[17] == ';' || ct[17] == ' ');
+}
 
 size_t gf_http_on_body(char *data, size_t size, size_t n, void *baton)
 {
@@ -14,6 +24,19 @@ size_t gf_http_on_body(char *data, size_t size, size_t n, void *baton)
     if (s->len + len > s->max) {
         s->too_large = 1;
         return 0;   /* aborts the transfer: CURLE_WRITE_ERROR */
+    }
+    if (!s->decided) {
+        s->decided = 1;
+        s->tapping = s->tap && is_event_stream(s->headers);
+    }
+    if (s->tapping) {
+        /* Counted, not kept: a stream's events are read as they come. */
+        s->len += len;
+        if (s->tap(s->tap_baton, data, len) != 0) {
+            s->tap_refused = 1;
+            return 0;
+        }
+        return len;
     }
     if (s->len + len + 1 > s->cap) {
         apr_size_t cap = s->cap ? s->cap * 2 : 16384;

@@ -58,6 +58,14 @@ typedef struct {
      * again, whatever happens next. NULL when nobody listens. */
     void (*accepted)(const void *baton, const char *provider_job_id, const char *state);
     const void *accepted_baton;
+    /* Called by an adapter that reads a streamed answer (openai with
+     * partial_images=) each time a partial picture arrives, decoded and
+     * checked to be a PNG, JPEG or WebP. It runs inside the transfer (on
+     * the loop thread in a fiber): it must not block, and what it keeps
+     * it copies. NULL when nobody listens. */
+    void (*preview)(void *baton, const unsigned char *bytes, apr_size_t len,
+                    const char *content_type);
+    void *preview_baton;
 } gf_job_t;
 
 typedef struct gf_provider_t gf_provider_t;

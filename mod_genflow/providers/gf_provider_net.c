@@ -167,8 +167,9 @@ void gf_net_fail(gf_provider_result_t *res, const char *code, int transient, con
 void gf_net_transport_failure(apr_pool_t *p, const gf_provider_t *prov,
                               const gf_http_response_t *hr, gf_provider_result_t *res)
 {
-    if (hr->too_large || hr->refused) {
-        /* Neither goes away by asking again. */
+    if (hr->too_large || hr->refused || !hr->transient) {
+        /* None goes away by asking again (a stream its reader refused is
+         * past its cap too). */
         gf_net_fail(res, GF_JOB_API, 0, apr_psprintf(p, "%s: %s", prov->name, hr->error));
         return;
     }
@@ -318,8 +319,8 @@ static int b64_strict(const char *s, apr_size_t len)
     return 1;
 }
 
-void gf_net_b64_picture(apr_pool_t *p, const gf_provider_t *prov, const char *b64,
-                        apr_size_t len, gf_provider_result_t *res)
+const char *gf_net_b64_decode(apr_pool_t *p, const char *b64, apr_size_t len,
+                              unsigned char **bytes, apr_size_t *n, const char **why)
 {
     unsigned char *buf;
     apr_size_t o;
@@ -329,21 +330,35 @@ void gf_net_b64_picture(apr_pool_t *p, const gf_provider_t *prov, const char *b6
      * damaged answer would pass as a shorter picture, so it is checked
      * whole first. b64 is NUL-terminated (json-c's strings are). */
     if (!b64_strict(b64, len) || len > (apr_size_t)APR_INT32_MAX) {
-        gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: the picture is not valid base64",
-                                                     prov->name));
-        return;
+        *why = "the picture is not valid base64";
+        return NULL;
     }
     buf = apr_palloc(p, (apr_size_t)apr_base64_decode_len(b64) + 1);
     o = (apr_size_t)apr_base64_decode_binary(buf, b64);
     fmt = gf_image_sniff(buf, o);
     if (o == 0 || fmt == GF_IMAGE_UNKNOWN) {
-        gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: the answer's picture is not a "
-                                                     "PNG, JPEG or WebP", prov->name));
+        *why = "the answer's picture is not a PNG, JPEG or WebP";
+        return NULL;
+    }
+    *bytes = buf;
+    *n = o;
+    return gf_image_content_type(fmt);
+}
+
+void gf_net_b64_picture(apr_pool_t *p, const gf_provider_t *prov, const char *b64,
+                        apr_size_t len, gf_provider_result_t *res)
+{
+    unsigned char *buf;
+    apr_size_t o;
+    const char *why = NULL, *type = gf_net_b64_decode(p, b64, len, &buf, &o, &why);
+
+    if (!type) {
+        gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: %s", prov->name, why));
         return;
     }
     res->image = buf;
     res->image_len = o;
-    res->content_type = gf_image_content_type(fmt);
+    res->content_type = type;
 }
 
 apr_interval_time_t gf_net_retry_after_ms(const gf_http_response_t *hr)

@@ -130,6 +130,10 @@ int gf_net_one_of(const char *value, const char *list);
  * max_bytes, so the picture is at most three quarters of that. */
 void gf_net_b64_picture(apr_pool_t *p, const gf_provider_t *prov, const char *b64,
                         apr_size_t len, gf_provider_result_t *res);
+/* Its check and decoding alone: the picture's bytes in p and its
+ * content type, or NULL with *why (a partial picture of a stream). */
+const char *gf_net_b64_decode(apr_pool_t *p, const char *b64, apr_size_t len,
+                              unsigned char **bytes, apr_size_t *n, const char **why);
 
 /* Retry-After of an answer in either of its forms OpenAI sends
  * (retry-after-ms, retry-after seconds), 0 when absent; at most 3600 s. */

@@ -18,14 +18,23 @@
  * for retry-after-ms or retry-after.
  * Options: model=ID (default gpt-image-1), quality=low|medium|high|auto,
  * output_format=png|jpeg|webp, background=transparent|opaque|auto,
- * moderation=low|auto + the common network options.
+ * moderation=low|auto, partial_images=0..3 + the common network options.
+ *
+ * With partial_images=1..3 the call asks for a stream (stream: true,
+ * partial_images: N, Accept: text/event-stream): the answer is read as it
+ * comes (gf_provider_openai_stream.h), each partial picture goes to the
+ * job's preview hook, and the completed event is the picture. The whole
+ * stream counts against max_bytes. An answer that is not a stream (an
+ * error, or a server that ignored stream) is read as above.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <json-c/json.h>
 
 #include "providers/gf_provider_net.h"
+#include "providers/gf_provider_openai_stream.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
 
@@ -39,7 +48,12 @@ static const struct {
     { "output_format", "png|jpeg|webp" },
     { "background", "transparent|opaque|auto" },
     { "moderation", "low|auto" },
+    { "partial_images", "0|1|2|3" },
 };
+
+/* The options that go into the body as they are written (partial_images
+ * asks for a stream, and goes in as a number). */
+#define OPENAI_BODY_OPTIONS 4
 
 static const char *openai_set_option(apr_pool_t *p, gf_provider_t *prov,
                                      const char *key, const char *value)
@@ -65,7 +79,7 @@ static const char *openai_size(const char *ar)
 }
 
 static json_object *openai_body(apr_pool_t *p, const gf_net_settings_t *ns, const gf_job_t *job,
-                                const char *model, const char *source)
+                                const char *model, const char *source, int partials)
 {
     json_object *body = gf_json_pool_own(p, json_object_new_object());
     const char *size = openai_size(job->aspect_ratio);
@@ -75,9 +89,13 @@ static json_object *openai_body(apr_pool_t *p, const gf_net_settings_t *ns, cons
     json_object_object_add(body, "prompt", json_object_new_string(job->prompt));
     json_object_object_add(body, "n", json_object_new_int(1));
     if (size) json_object_object_add(body, "size", json_object_new_string(size));
-    for (i = 0; i < sizeof(OPENAI_OPTIONS) / sizeof(OPENAI_OPTIONS[0]); i++) {
+    for (i = 0; i < OPENAI_BODY_OPTIONS; i++) {
         const char *v = gf_net_kind_get(ns, OPENAI_OPTIONS[i].key, NULL);
         if (v) json_object_object_add(body, OPENAI_OPTIONS[i].key, json_object_new_string(v));
+    }
+    if (partials > 0) {
+        json_object_object_add(body, "stream", json_object_new_boolean(1));
+        json_object_object_add(body, "partial_images", json_object_new_int(partials));
     }
     if (source) {
         json_object *images = json_object_new_array(), *ref = json_object_new_object();
@@ -86,17 +104,6 @@ static json_object *openai_body(apr_pool_t *p, const gf_net_settings_t *ns, cons
         json_object_object_add(body, "images", images);
     }
     return body;
-}
-
-/* A refusal of the content, by the error's code. */
-static int openai_refused(const char *code)
-{
-    return code && (!strcmp(code, "moderation_blocked") || !strcmp(code, "content_policy_violation"));
-}
-
-static int openai_no_credits(const char *code)
-{
-    return code && (!strcmp(code, "insufficient_quota") || !strcmp(code, "billing_hard_limit_reached"));
 }
 
 static void openai_failure(apr_pool_t *p, const gf_provider_t *prov, const gf_http_response_t *hr,
@@ -112,47 +119,24 @@ static void openai_failure(apr_pool_t *p, const gf_provider_t *prov, const gf_ht
     gf_net_status_failure(p, prov, hr->status,
                           msg ? gf_net_excerpt(p, msg) : gf_net_excerpt(p, hr->body),
                           gf_net_retry_after_ms(hr), res);
-    if (openai_refused(code)) {
+    if (gf_openai_refused(code)) {
         res->error_code = GF_JOB_CONTENT_FILTERED;
         res->transient = 0;
     }
-    else if (openai_no_credits(code)) {
+    else if (gf_openai_no_credits(code)) {
         res->error_code = GF_JOB_PROVIDER_CREDITS;
         res->transient = 0;
     }
 }
 
-static void openai_generate(const gf_provider_t *prov, const gf_job_t *job,
-                            apr_pool_t *p, gf_provider_result_t *res)
+/* The answer as one JSON document: its picture and usage into res. */
+static void openai_answer(apr_pool_t *p, const gf_provider_t *prov, const gf_http_response_t *hr,
+                          gf_provider_result_t *res)
 {
-    const gf_net_settings_t *ns = prov->impl;
-    const char *model = job->model ? job->model
-                      : (prov->default_model ? prov->default_model : OPENAI_DEFAULT_MODEL);
-    const char *source = job->source_image ? gf_provider_source_uri(p, job) : NULL;
-    gf_http_request_t req;
-    gf_http_response_t hr;
     json_object *out, *data, *first, *b64;
     const char *err;
 
-    gf_net_request(p, ns, &req, "POST",
-                   apr_pstrcat(p, ns->base_url, source ? "/images/edits" : "/images/generations",
-                               NULL));
-    apr_table_set(req.headers, "Authorization", apr_pstrcat(p, "Bearer ", ns->key, NULL));
-    apr_table_set(req.headers, "Content-Type", "application/json");
-    apr_table_set(req.headers, "Accept", "application/json");
-    req.body = gf_json_dump(p, openai_body(p, ns, job, model, source));
-    req.body_len = strlen(req.body);
-    gf_http_perform(p, &req, &hr);
-    res->model = model;
-    if (hr.error) {
-        gf_net_transport_failure(p, prov, &hr, res);
-        return;
-    }
-    if (hr.status < 200 || hr.status > 299) {
-        openai_failure(p, prov, &hr, res);
-        return;
-    }
-    out = gf_json_parse(p, hr.body, hr.body_len, &err);
+    out = gf_json_parse(p, hr->body, hr->body_len, &err);
     if (!out) {
         gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: malformed JSON answer (%s)",
                                                      prov->name, err));
@@ -170,6 +154,46 @@ static void openai_generate(const gf_provider_t *prov, const gf_job_t *job,
     }
     gf_net_b64_picture(p, prov, json_object_get_string(b64),
                        (apr_size_t)json_object_get_string_len(b64), res);
+}
+
+static void openai_generate(const gf_provider_t *prov, const gf_job_t *job,
+                            apr_pool_t *p, gf_provider_result_t *res)
+{
+    const gf_net_settings_t *ns = prov->impl;
+    const char *model = job->model ? job->model
+                      : (prov->default_model ? prov->default_model : OPENAI_DEFAULT_MODEL);
+    const char *source = job->source_image ? gf_provider_source_uri(p, job) : NULL;
+    int partials = atoi(gf_net_kind_get(ns, "partial_images", "0"));
+    gf_openai_stream_t *stream = NULL;
+    gf_http_request_t req;
+    gf_http_response_t hr;
+
+    gf_net_request(p, ns, &req, "POST",
+                   apr_pstrcat(p, ns->base_url, source ? "/images/edits" : "/images/generations",
+                               NULL));
+    apr_table_set(req.headers, "Authorization", apr_pstrcat(p, "Bearer ", ns->key, NULL));
+    apr_table_set(req.headers, "Content-Type", "application/json");
+    apr_table_set(req.headers, "Accept", partials > 0 ? "text/event-stream, application/json"
+                                                      : "application/json");
+    req.body = gf_json_dump(p, openai_body(p, ns, job, model, source, partials));
+    req.body_len = strlen(req.body);
+    if (partials > 0) {
+        stream = gf_openai_stream_make(p, prov, job, req.max_response);
+        req.tap = gf_openai_stream_tap;
+        req.tap_baton = stream;
+    }
+    gf_http_perform(p, &req, &hr);
+    res->model = model;
+    if (hr.error) {
+        gf_net_transport_failure(p, prov, &hr, res);
+        return;
+    }
+    if (hr.status < 200 || hr.status > 299) {
+        openai_failure(p, prov, &hr, res);
+        return;
+    }
+    if (hr.tapped) gf_openai_stream_end(stream, res);
+    else openai_answer(p, prov, &hr, res);
 }
 
 /* One exchange: the picture comes in the answer. */

@@ -17,7 +17,8 @@ use Time::HiRes ();
 
 our @EXPORT = qw(new_user api json_of psql psql_rows base_url is_json_error pg_ctl grant
                  free_port own_httpd_conf start_own_server stop_own_server own_api
-                 wait_for mock_at mock_call arrivals pids_of crash_report own_listening);
+                 wait_for mock_at mock_call arrivals pids_of crash_report own_listening
+                 ledger_of row_of wait_terminal_of mock_journal);
 
 my $json = JSON::PP->new->canonical->allow_nonref;
 my $counter = 0;
@@ -287,6 +288,33 @@ sub wait_for {
         Time::HiRes::sleep($wait_step);
     }
     return $cond->() ? 1 : 0;
+}
+
+# The requests the suite's mock providers got (t/mock/providers.pl's
+# journal), oldest first.
+sub mock_journal {
+    my $res = LWP::UserAgent->new(timeout => 30)->get("$ENV{GENFLOW_MOCK_URL}/_log");
+    return map { $json->decode($_) } grep { length } split /\n/, $res->content;
+}
+
+# A generation's ledger rows in order, as "kind:amount,…".
+sub ledger_of {
+    my ($id) = @_;
+    return psql("SELECT string_agg(kind || ':' || amount, ',' ORDER BY id) FROM genflow_ledger "
+                . "WHERE generation_id = '$id'");
+}
+
+# A column of a generation's row in TABLE; and its status once terminal
+# (or the last one seen after SECS, default 30).
+sub row_of {
+    my ($table, $id, $col) = @_;
+    return psql("SELECT $col FROM $table WHERE id = '$id'");
+}
+sub wait_terminal_of {
+    my ($table, $id, $secs) = @_;
+    my $st = '';
+    wait_for(sub { ($st = row_of($table, $id, 'status')) =~ /^(completed|failed|cancelled)$/ }, $secs // 30);
+    return $st;
 }
 
 # A mock provider's control endpoints (/_stats, /_reset, ...): mock_at

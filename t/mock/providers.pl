@@ -95,6 +95,7 @@ use Fcntl qw(:flock);
 use POSIX ':sys_wait_h';
 use Digest::SHA qw(sha1_hex sha256_hex);
 use Time::HiRes ();
+use Compress::Zlib ();
 
 my ($port, $state) = @ARGV;
 die "usage: providers.pl PORT STATE_DIR\n" unless $port && $state;
@@ -295,6 +296,58 @@ sub send_png {
     $res->header('Content-Type' => 'image/png', %h);
     $res->content($PNG);
     $c->send_response($res);
+}
+
+# A PNG of w x h pixels of one colour (the partial pictures of a stream).
+sub png_solid {
+    my ($w, $h, @rgb) = @_;
+    my $raw = ("\0" . pack('C3', @rgb) x $w) x $h;
+    my $chunk = sub {
+        my ($t, $d) = @_;
+        return pack('N', length $d) . $t . $d . pack('N', Compress::Zlib::crc32($t . $d));
+    };
+    return "\x89PNG\r\n\x1a\n" . $chunk->('IHDR', pack('NNC5', $w, $h, 8, 2, 0, 0, 0))
+         . $chunk->('IDAT', Compress::Zlib::compress($raw)) . $chunk->('IEND', '');
+}
+
+# OpenAI's streamed answer: text/event-stream, partial_images events (each
+# a picture of 800x600 in its own colour), then the completed event with
+# the picture and the usage. Faults: [stream:slow] 1.5 s between events
+# (else 50 ms); [fault:streamerror] an error event after the first
+# partial picture; [fault:streamcut] the connection closed after it;
+# [stream:badpartial] a first partial picture that is no picture.
+sub send_image_stream {
+    my ($c, $op, $in, $prompt) = @_;
+    my $fam = $op eq 'edits' ? 'image_edit' : 'image_generation';
+    my $n = $in->{partial_images} // 0;
+    my $gap = $prompt =~ /\[stream:slow\]/ ? 1.5 : 0.05;
+    my %shape = (created_at => 1795300000, size => $in->{size} // '1024x1024', quality => $in->{quality} // 'high',
+                 background => $in->{background} // 'opaque', output_format => $in->{output_format} // 'png');
+    $c->autoflush(1);
+    print $c "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+           . "Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
+    my $event = sub {
+        my ($type, %doc) = @_;
+        print $c "event: $type\ndata: " . $json->encode({ type => $type, %doc }) . "\n\n";
+    };
+    for my $i (0 .. $n - 1) {
+        my $pic = $i == 0 && $prompt =~ /\[stream:badpartial\]/ ? 'not a picture'
+                : png_solid(800, 600, 40 + 60 * $i, 90, 220 - 60 * $i);
+        $event->("$fam.partial_image", %shape, b64_json => encode_base64($pic, ''), partial_image_index => $i);
+        if ($prompt =~ /\[fault:streamerror\]/) {
+            $event->('error', error => { type => 'image_generation_user_error', code => 'moderation_blocked', param => undef,
+                     message => 'Your request was rejected as a result of our safety system.' });
+            $c->close;
+            exit 0;
+        }
+        if ($prompt =~ /\[fault:streamcut\]/) { $c->close; exit 0 }
+        Time::HiRes::sleep($gap);
+    }
+    $event->("$fam.completed", %shape, b64_json => encode_base64($PNG, ''),
+             usage => { input_tokens => 50, input_tokens_details => { text_tokens => 50, image_tokens => 0 },
+                        output_tokens => 6240, total_tokens => 6290 });
+    $c->close;
+    exit 0;
 }
 
 # Faults common to every protocol; returns 1 when it answered.
@@ -679,6 +732,13 @@ sub handle {
                       'insufficient_quota', 'insufficient_quota') if $prompt =~ /\[fault:quota\]/;
         return $err->(500, 'The server had an error while processing your request. Sorry about that!', 'server_error', undef)
             if $prompt =~ /\[fault:500\]/;
+        # Streamed (stream: true, partial_images 0..3; openapi.yaml
+        # PartialImages and the ImageGen/ImageEdit stream events).
+        if ($in->{stream} && $prompt !~ /\[fault:streamjson\]/) {
+            return $err->(400, "Invalid value for 'partial_images': must be 0..3.", 'invalid_request_error', 'invalid_value')
+                if defined $in->{partial_images} && ($in->{partial_images} !~ /^\d$/ || $in->{partial_images} > 3);
+            return send_image_stream($c, $op, $in, $prompt);
+        }
         my $b64 = encode_base64($PNG, '');
         $b64 = substr($b64, 0, 20) . '!!' . substr($b64, 22) if $prompt =~ /\[fault:badb64\]/;
         $b64 = encode_base64('not a picture at all', '') if $prompt =~ /\[fault:notimage\]/;

@@ -302,26 +302,36 @@ void __wrap_gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http
     memset(&sink, 0, sizeof(sink));
     sink.p = p;
     sink.max = req->max_response ? req->max_response : 10 * 1024 * 1024;
+    sink.tap = req->tap;
+    sink.tap_baton = req->tap_baton;
+    sink.headers = res->headers;
     while (line < end) {
         char *copy;
         chunk = CHUNKS[c++ % (sizeof(CHUNKS) / sizeof(CHUNKS[0]))];
         if (chunk > (size_t)(end - line)) chunk = (size_t)(end - line);
         copy = apr_pmemdup(p, line, chunk);
         if (gf_http_on_body(copy, 1, chunk, &sink) != chunk) {
-            FUZZ_CHECK(sink.too_large);
+            FUZZ_CHECK(sink.too_large || sink.tap_refused);
+            res->tapped = sink.tapping;
+            if (sink.tap_refused) {
+                res->error = "the streamed answer was refused by its reader";
+                res->status = 0;
+                return;
+            }
             res->too_large = 1;
             res->error = apr_psprintf(p, "answer larger than %" APR_SIZE_T_FMT " bytes", sink.max);
             res->status = 0;
             return;
         }
-        FUZZ_CHECK(sink.len <= sink.max && sink.len < sink.cap);
+        FUZZ_CHECK(sink.len <= sink.max && (sink.tapping || sink.len < sink.cap));
         line += chunk;
     }
     {
         const char *ct;
-        res->body = sink.buf ? sink.buf : apr_pstrdup(p, "");
-        if (sink.buf) res->body[sink.len] = '\0';
-        res->body_len = sink.len;
+        res->tapped = sink.tapping;
+        res->body = sink.buf && !sink.tapping ? sink.buf : apr_pstrdup(p, "");
+        if (sink.buf && !sink.tapping) res->body[sink.len] = '\0';
+        res->body_len = sink.tapping ? 0 : sink.len;
         ct = apr_table_get(res->headers, "content-type");
         res->content_type = ct ? ct : "";
     }

@@ -45,6 +45,7 @@ Suite *progress_suite(void);
 Suite *budget_suite(void);
 Suite *router_suite(void);
 Suite *sse_suite(void);
+Suite *previews_suite(void);
 Suite *schema_suite(void);
 
 #endif
