@@ -4,7 +4,9 @@
  *
  * A preview is a small picture of a generation not yet finished (a
  * partial picture a provider streamed), announced to every node on the
- * notification channel genflow_preview as "<generation id> <url>". Each
+ * notification channel genflow_preview as "<generation id> <stamp> <url>",
+ * the stamp being when it was taken (µs since the epoch): a preview
+ * announced late never replaces one taken after it. Each
  * child's listener puts what it hears on its board, and an event stream
  * of that generation sends the newest one it has not sent. The board is a
  * fixed array: a generation's preview replaces its last one, and a new
@@ -28,6 +30,7 @@ typedef struct {
     char url[GF_PREVIEW_URL_MAX];
     apr_uint32_t seq;               /* 0: an empty slot */
     apr_time_t at;                  /* when it was heard */
+    apr_time_t stamp;               /* when it was taken */
 } gf_preview_t;
 
 typedef struct {
@@ -35,15 +38,21 @@ typedef struct {
     apr_uint32_t seq;               /* the last sequence number given */
 } gf_previews_t;
 
-/* A notification's payload "<id> <url>": 1 with id and url copied out
- * (NUL-terminated), 0 when it is not one (an id that is not a UUID, a URL
- * empty, too long or with a byte outside printable ASCII). */
-int gf_previews_parse(const char *payload, char id[GF_PREVIEW_ID_MAX],
+/* A notification's payload "<id> <stamp> <url>": 1 with id, stamp and url
+ * copied out (NUL-terminated), 0 when it is not one (an id that is not a
+ * UUID, a stamp that is not a number, a URL empty, too long or with a byte
+ * outside printable ASCII). */
+int gf_previews_parse(const char *payload, char id[GF_PREVIEW_ID_MAX], apr_time_t *stamp,
                       char url[GF_PREVIEW_URL_MAX]);
 
-/* Put id's newest preview, heard at now; its sequence number (never 0,
- * higher than every earlier one). */
-apr_uint32_t gf_previews_put(gf_previews_t *b, const char *id, const char *url, apr_time_t now);
+/* Is key one of the store's previews, "previews/<uuid>-<16 hex>.jpg"? */
+int gf_previews_key(const char *key);
+
+/* Put id's preview taken at stamp, heard at now: its sequence number
+ * (never 0, higher than every earlier one), or 0 when the board holds one
+ * of id taken later (it stays). */
+apr_uint32_t gf_previews_put(gf_previews_t *b, const char *id, apr_time_t stamp, const char *url,
+                             apr_time_t now);
 
 /* id's newest preview heard within keep of now: its sequence number, with
  * its URL copied into url (size bytes); 0 when there is none. */

@@ -24,11 +24,12 @@ void gf_engine_duty_post_config(apr_pool_t *pconf, server_rec *s);
 /* Start this child's engine. on_change(id) hears every generation
  * announced as changed (id NULL: any may have), after the engine's own
  * waiters: the parked waits of the child (mod_genflow_watch.c), a concern
- * above this one. on_preview(payload) hears each preview announced on
- * genflow_preview ("<id> <url>", mod_genflow_engine_preview.c). */
+ * above this one. on_preview(id, stamp, url) hears each preview announced on
+ * genflow_preview (mod_genflow_engine_preview.c): 1 when it is news, and
+ * the generation's waiters are woken. */
 void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
                           void (*on_change)(const char *id),
-                          void (*on_preview)(const char *payload));
+                          int (*on_preview)(const char *id, apr_time_t stamp, const char *url));
 /* Wake one of this child's idle workers: new work was queued. */
 void gf_engine_wake(void);
 /* A place of provider's limits counted per node was freed in this

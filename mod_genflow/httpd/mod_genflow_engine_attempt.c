@@ -254,6 +254,7 @@ static void fill_job(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
         ph->id = c->id;
         ph->last = 0;
         job->preview = gf_engine_preview_hook;
+        job->preview_wanted = gf_engine_preview_wanted;
         job->preview_baton = ph;
     }
 }

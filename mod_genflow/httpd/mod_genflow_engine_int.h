@@ -238,7 +238,8 @@ typedef struct gf_engine_t {
     gf_pace_t pace[GF_PACE_MAX]; /* providers' call and claim times (the loop's) */
     volatile int kept;           /* polls kept (mod_genflow_engine_keep.c keeps the count) */
     void (*on_change)(const char *id); /* told after the waiters (child_init) */
-    void (*on_preview)(const char *payload); /* hears genflow_preview (child_init) */
+    int (*on_preview)(const char *id, apr_time_t stamp, const char *url);
+                                 /* hears genflow_preview (child_init) */
     volatile apr_uint32_t previews;  /* previews being made (mod_genflow_engine_preview.c) */
 } gf_engine_t;
 

@@ -31,6 +31,7 @@
 #include "httpd/mod_genflow_db.h"
 #include "httpd/mod_genflow_private.h"
 #include "httpd/mod_genflow_limits.h"
+#include "core/gf_previews.h"
 
 #define LISTEN_TICK_MS   250          /* the listener checks for stop this often */
 #define RECONNECT_WAIT   apr_time_from_sec(1)
@@ -47,6 +48,20 @@ void gf_engine_heard(const char *id)
     if (!W) return;
     gf_engine_announce_change(id);
     gf_engine_keep_changed(id);
+    if (W->on_change) W->on_change(id);
+}
+
+/* A picture of generation id being drawn (genflow_preview,
+ * mod_genflow_engine_preview.c): on the watchers' board, and its waiters
+ * woken, parked and blocking, as for a change (a status answer cached is
+ * dropped: one more read a second at most). */
+static void heard_preview(gf_engine_t *W, const char *payload)
+{
+    char id[GF_PREVIEW_ID_MAX], url[GF_PREVIEW_URL_MAX];
+    apr_time_t stamp;
+    if (!W->on_preview || !gf_previews_parse(payload, id, &stamp, url)) return;
+    if (!W->on_preview(id, stamp, url)) return;
+    gf_engine_announce_change(id);
     if (W->on_change) W->on_change(id);
 }
 
@@ -352,9 +367,7 @@ static void hear(gf_engine_t *W, PGconn **conn, const gf_database_t *e)
             heard_progress(note->extra);
         }
         else if (!strcmp(note->relname, "genflow_preview")) {
-            /* A picture being drawn (mod_genflow_engine_preview.c): for
-             * the watchers alone. */
-            if (W->on_preview) W->on_preview(note->extra);
+            heard_preview(W, note->extra);
         }
         else if (!strcmp(note->relname, "genflow_cancel")) {
             /* A user cancelled it (FAIL, core/gf_sql.c): a call of it

@@ -5,16 +5,22 @@
  * A provider that streams partial pictures (openai with partial_images=)
  * hands each to the job's preview hook, inside its transfer on the loop
  * thread. The hook must not block: it takes at most one picture a second
- * per attempt, copies it, and starts a fiber for it, at most
- * PREVIEWS_AT_ONCE in a child (a preview is never worth memory a picture
- * needs). The fiber:
+ * per attempt (the stream reader asks it first, gf_job_t.preview_wanted,
+ * so that a picture it would drop is not even decoded), copies it, and
+ * starts a fiber for it, at most PREVIEWS_AT_ONCE in a child (a preview
+ * is never worth memory a picture needs). The fiber holds a place of the
+ * loop as an attempt does (gf_engine_reserve): a stopping child's workers
+ * serve its statements until it ends, and it stores nothing once the
+ * child stops. The fiber:
  *   - shrinks it to a small JPEG on a worker (a decode is no work for the
  *     loop);
  *   - stores it under previews/ in the site's store (put in the fiber, as
  *     a result's picture is);
- *   - announces "<id> <url>" on genflow_preview with one statement, no row
- *     written: every child of every node hears it, and the generation's
- *     event streams send it (mod_genflow_watch_previews.c).
+ *   - announces "<id> <stamp> <url>" on genflow_preview with one
+ *     statement, no row written (the stamp: when the hook took it, so
+ *     that a slower earlier preview never replaces a later one): every
+ *     child of every node hears it, and the generation's event streams
+ *     send it (mod_genflow_watch_previews.c).
  * A preview is never charged and never part of the generation's row.
  * What fails on the way is dropped (logged at debug): the picture itself
  * goes on. The previews are swept from the store once older than
@@ -49,6 +55,7 @@
 typedef struct {
     server_rec *s;
     char id[GF_PREVIEW_ID_MAX];
+    apr_time_t taken;            /* when the hook took it */
     apr_pool_t *p;
     const unsigned char *bytes;  /* the partial picture, after the record */
     apr_size_t len;
@@ -89,22 +96,42 @@ static void note_now(void *baton)
     x->noted = gf_db_select_once(x->s, x->p, GF_SQL_PREVIEW_NOTE, &rows, 1, args) == GF_DB_OK;
 }
 
+/* A URL the listeners would refuse (gf_previews_parse) is said once. */
+static apr_uint32_t url_warned;
+
 static void preview_main(void *baton)
 {
     preview_t *x = baton;
     gf_engine_t *W = gf_engine();
     const gf_storage_t *st = gf_server_conf(x->s)->storage;
     const char *url = NULL, *err = NULL;
+    char id[GF_PREVIEW_ID_MAX], u[GF_PREVIEW_URL_MAX];
+    apr_time_t stamp;
 
-    if (gf_engine_pool(&x->p, "genflow-preview") == APR_SUCCESS) {
+    if (!W->stopping && gf_engine_pool(&x->p, "genflow-preview") == APR_SUCCESS) {
         gf_loop_blocking(shrink_now, x);
-        if (!x->why && gf_storage_put(st, x->p, gf_engine_object_key(x->p, PREVIEW_FOLDER, x->id, ".jpg"), x->small, x->small_len,
-                                      "image/jpeg", &url, &err) != APR_SUCCESS) {
+        if (!x->why && W->stopping) x->why = "the child is stopping";
+        if (!x->why && gf_storage_put(st, x->p, gf_engine_object_key(x->p, PREVIEW_FOLDER, x->id,
+                                                                     ".jpg"),
+                                      x->small, x->small_len, "image/jpeg", &url, &err)
+                       != APR_SUCCESS) {
             x->why = err ? err : "the store refused it";
         }
-        if (!x->why && (!url || strlen(url) >= GF_PREVIEW_URL_MAX)) x->why = "its URL is too long";
         if (!x->why) {
-            x->payload = apr_pstrcat(x->p, x->id, " ", url, NULL);
+            x->payload = apr_psprintf(x->p, "%s %" APR_TIME_T_FMT " %s", x->id, x->taken,
+                                      url ? url : "");
+            if (!gf_previews_parse(x->payload, id, &stamp, u)) {
+                x->why = "its URL is not printable ASCII without spaces, or too long";
+                if (apr_atomic_cas32(&url_warned, 1, 0) == 0) {
+                    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, x->s, GF_LOGNO(1724)
+                                 "no previews: the store's URLs (%s) are not printable ASCII "
+                                 "without spaces of at most %d bytes",
+                                 ap_escape_logitem(x->p, url ? url : ""),
+                                 GF_PREVIEW_URL_MAX - 1);
+                }
+            }
+        }
+        if (!x->why) {
             gf_loop_blocking(note_now, x);
             if (!x->noted) x->why = "the database did not take its announcement";
         }
@@ -116,6 +143,17 @@ static void preview_main(void *baton)
     }
     apr_atomic_dec32(&W->previews);
     free(x);
+    gf_engine_landed();
+}
+
+/* Would the hook take a picture now? (Asked before the picture is decoded.) */
+int gf_engine_preview_wanted(void *baton)
+{
+    gf_preview_hook_t *h = baton;
+    gf_engine_t *W = gf_engine();
+    apr_time_t now = apr_time_now();
+    return W && !W->stopping && apr_atomic_read32(&W->previews) < PREVIEWS_AT_ONCE
+        && !(h->last && now - h->last < PREVIEW_EVERY && now >= h->last);
 }
 
 void gf_engine_preview_hook(void *baton, const unsigned char *bytes, apr_size_t len,
@@ -123,33 +161,38 @@ void gf_engine_preview_hook(void *baton, const unsigned char *bytes, apr_size_t 
 {
     gf_preview_hook_t *h = baton;
     gf_engine_t *W = gf_engine();
-    apr_time_t now = apr_time_now();
     preview_t *x;
 
     (void)content_type;   /* the decoder reads the format from the bytes */
-    if (!W || W->stopping || (h->last && now - h->last < PREVIEW_EVERY && now >= h->last)) {
-        return;
-    }
+    if (!gf_engine_preview_wanted(baton)) return;
     if (apr_atomic_inc32(&W->previews) >= PREVIEWS_AT_ONCE) {
         apr_atomic_dec32(&W->previews);
         return;
     }
+    /* A place of the loop, as an attempt holds one: no place, no preview. */
+    if (gf_engine_reserve(1) != 1) {
+        apr_atomic_dec32(&W->previews);
+        return;
+    }
     if (!(x = malloc(sizeof(*x) + len))) {
+        gf_engine_unreserve(1);
         apr_atomic_dec32(&W->previews);
         return;
     }
     memset(x, 0, sizeof(*x));
     x->s = h->s;
+    x->taken = apr_time_now();
     apr_cpystrn(x->id, h->id, sizeof(x->id));
     memcpy(x + 1, bytes, len);
     x->bytes = (const unsigned char *)(x + 1);
     x->len = len;
     if (gf_engine_launch(preview_main, x) != 0) {
+        gf_engine_unreserve(1);
         apr_atomic_dec32(&W->previews);
         free(x);
         return;
     }
-    h->last = now;
+    h->last = x->taken;
 }
 
 /* ---- the sweep ---------------------------------------------------------- */
@@ -171,7 +214,12 @@ static int sweep_store(server_rec *s, apr_pool_t *p, const gf_storage_t *st, apr
     }
     for (i = 0; i < objs->nelts; i++) {
         const gf_storage_object_t *o = &APR_ARRAY_IDX(objs, i, gf_storage_object_t);
-        if (o->mtime < before && gf_storage_remove(st, p, o->key) == APR_SUCCESS) removed++;
+        /* Only what the previews put there: a type may be called
+         * "previews" too (its results end in .png). */
+        if (o->mtime < before && gf_previews_key(o->key)
+            && gf_storage_remove(st, p, o->key) == APR_SUCCESS) {
+            removed++;
+        }
     }
     /* The next page at the next look; after the last, the first again. */
     if (objs->nelts < LIST_PAGE) *after = '\0';
@@ -185,23 +233,25 @@ static int sweep_store(server_rec *s, apr_pool_t *p, const gf_storage_t *st, apr
 
 void gf_engine_previews_sweep(const gf_database_t *e, apr_pool_t *p, gf_previews_scan_t *scan)
 {
-    const gf_storage_t *seen[GF_PREVIEW_STORES];
+    apr_array_header_t *seen = apr_array_make(p, 4, sizeof(const gf_storage_t *));
     long keep = gf_conf_preview_keep(gf_server_conf(e->s));
     apr_time_t now = apr_time_now(), before = now - apr_time_from_sec(keep);
-    int i, j, n = 0, removed = 0, more = 0;
+    int i, j, removed = 0, more = 0;
 
     if (now < scan->at) return;
     /* A look a keep time, at least 2 s and at most a minute apart. */
     scan->at = now + apr_time_from_sec(keep < 2 ? 2 : keep > 60 ? 60 : keep);
-    for (i = 0; i < e->servers->nelts && n < GF_PREVIEW_STORES; i++) {
+    for (i = 0; i < e->servers->nelts; i++) {
         server_rec *s = APR_ARRAY_IDX(e->servers, i, gf_server_t *)->s;
         const gf_storage_t *st = gf_server_conf(s)->storage;
+        char first[128] = "", *after;
+        int n = seen->nelts;
         if (!gf_engine_previews_on(s)) continue;
-        for (j = 0; j < n && seen[j] != st; j++) {}
+        for (j = 0; j < n && APR_ARRAY_IDX(seen, j, const gf_storage_t *) != st; j++) {}
         if (j < n) continue;
-        seen[n] = st;
-        removed += sweep_store(s, p, st, before, scan->after[n], sizeof(scan->after[n]), &more);
-        n++;
+        APR_ARRAY_PUSH(seen, const gf_storage_t *) = st;
+        after = n < GF_PREVIEW_STORES ? scan->after[n] : first;
+        removed += sweep_store(s, p, st, before, after, sizeof(first), &more);
     }
     if (more) scan->at = now;   /* the next page at the next round */
     if (removed && APLOGdebug(e->s)) {

@@ -76,7 +76,9 @@ typedef struct {
 } gf_preview_hook_t;
 /* Does s's store take previews (it can list and remove: the sweep)? */
 int gf_engine_previews_on(server_rec *s);
-/* gf_job_t.preview, with a gf_preview_hook_t as its baton. */
+/* gf_job_t.preview and preview_wanted, with a gf_preview_hook_t as
+ * their baton. */
+int gf_engine_preview_wanted(void *baton);
 void gf_engine_preview_hook(void *baton, const unsigned char *bytes, apr_size_t len,
                             const char *content_type);
 /* Previews older than GenFlowPreviewKeep removed from the stores of

@@ -629,7 +629,7 @@ static apr_status_t stop_workers(void *data)
 
 void gf_engine_child_init(apr_pool_t *pchild, server_rec *s,
                           void (*on_change)(const char *id),
-                          void (*on_preview)(const char *payload))
+                          int (*on_preview)(const char *id, apr_time_t stamp, const char *url))
 {
     gf_engine_t *W = gf_engine();
     gf_server_conf_t *sc = gf_server_conf(s);

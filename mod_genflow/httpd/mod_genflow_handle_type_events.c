@@ -108,6 +108,9 @@ static int events_step(request_rec *r, void *ctx, int woke)
 
     if (woke == 0 || (woke & GF_WOKE_CHANGE)) {
         gf_type_snap_t snap;
+        /* A look asked for is for the next read only: a preview's second
+         * must not outlive it (a database away would be read in a loop). */
+        ev->look = 0;
         gf_db_status_t st = gf_type_snapshot(r, ev->dc, ev->id, woke != 0, &snap);
         if (st != GF_DB_OK) {
             /* Mid-stream, a database outage is waited out (the backstop

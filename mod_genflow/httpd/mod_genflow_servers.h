@@ -50,9 +50,10 @@ typedef struct {
 } gf_uploads_scan_t;
 
 /* Where the sweep of old previews stands: when it looks next, and after
- * which key of each of the database's stores (up to GF_PREVIEW_STORES;
- * the servers' stores in their order, each once). */
-#define GF_PREVIEW_STORES 4
+ * which key of each of the database's stores (the servers' stores in
+ * their order, each once; past GF_PREVIEW_STORES, a store's look starts
+ * at its first page each time). */
+#define GF_PREVIEW_STORES 16
 typedef struct {
     apr_time_t at;
     char after[GF_PREVIEW_STORES][128];

@@ -77,12 +77,12 @@ int gf_watch_users_post_config(apr_pool_t *pconf, server_rec *s);
 void gf_watch_users_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* The previews of pictures being drawn (mod_genflow_watch_previews.c):
- * the board made (child_init); a notification on genflow_preview
- * ("<id> <url>") put on it and its generation's watchers woken (the
- * listener's news); and id's newest preview heard within keep, its
- * sequence number (0: none) and its URL into url. */
+ * the board made (child_init); a preview heard on genflow_preview put on
+ * it (the listener's news; 1 when it is the generation's newest, and the
+ * listener then wakes its watchers); and id's newest preview heard within
+ * keep, its sequence number (0: none) and its URL into url. */
 void gf_watch_previews_child_init(apr_pool_t *pchild, server_rec *s);
-void gf_watch_preview_heard(const char *payload);
+int gf_watch_preview_heard(const char *id, apr_time_t stamp, const char *url);
 apr_uint32_t gf_watch_preview_get(const char *id, apr_interval_time_t keep, char *url,
                                   apr_size_t size);
 

@@ -3,8 +3,8 @@
  * event streams it serves (core/gf_previews.h, mod_genflow_watch.h).
  *
  * The listener hears each preview on genflow_preview (every child of every
- * node does); it goes on this child's board, and the generation's
- * watchers are woken to send it. The board is made in child_init and
+ * node does) and puts it on this child's board; then it wakes the
+ * generation's watchers, parked and blocking, to send it. The board is made in child_init and
  * lives as long as the child; a mutex guards it, held for a copy only.
  */
 #include <apr_thread_mutex.h>
@@ -38,16 +38,16 @@ void gf_watch_previews_child_init(apr_pool_t *pchild, server_rec *s)
     st->board = apr_pcalloc(pchild, sizeof(*st->board));
 }
 
-void gf_watch_preview_heard(const char *payload)
+int gf_watch_preview_heard(const char *id, apr_time_t stamp, const char *url)
 {
     struct gf_watch_previews_state *st = previews();
-    char id[GF_PREVIEW_ID_MAX], url[GF_PREVIEW_URL_MAX];
+    apr_uint32_t seq;
 
-    if (!st->board || !gf_previews_parse(payload, id, url)) return;
+    if (!st->board) return 0;
     apr_thread_mutex_lock(st->mutex);
-    gf_previews_put(st->board, id, url, apr_time_now());
+    seq = gf_previews_put(st->board, id, stamp, url, apr_time_now());
     apr_thread_mutex_unlock(st->mutex);
-    gf_watch_announce(id);
+    return seq != 0;
 }
 
 apr_uint32_t gf_watch_preview_get(const char *id, apr_interval_time_t keep, char *url,

@@ -434,7 +434,7 @@ void gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http_respon
     sink.max = req->max_response ? req->max_response : 10 * 1024 * 1024;
     sink.tap = req->tap;
     sink.tap_baton = req->tap_baton;
-    sink.headers = res->headers;
+    sink.res = res;
     errbuf[0] = '\0';
 
     /* In a fiber of the engine's loop (gf_loop.h) the transfer joins the

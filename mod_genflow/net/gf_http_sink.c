@@ -8,11 +8,13 @@
 #include "net/gf_http_sink.h"
 
 /* Is the answer a stream for the tap? Asked at its first byte, when its
- * headers are all in. */
-static int is_event_stream(const apr_table_t *headers)
+ * status and headers are in: a successful one, of text/event-stream (an
+ * error's body is kept, to be read as the error it is). */
+static int is_event_stream(const gf_http_response_t *res)
 {
-    const char *ct = headers ? apr_table_get(headers, "content-type") : NULL;
-    return ct && !strncasecmp(ct, "text/event-stream", 17)
+    const char *ct = res && res->headers ? apr_table_get(res->headers, "content-type") : NULL;
+    return ct && res->status >= 200 && res->status <= 299
+        && !strncasecmp(ct, "text/event-stream", 17)
         && (ct[17] == '\0' || ct[17] == ';' || ct[17] == ' ');
 }
 
@@ -27,7 +29,7 @@ size_t gf_http_on_body(char *data, size_t size, size_t n, void *baton)
     }
     if (!s->decided) {
         s->decided = 1;
-        s->tapping = s->tap && is_event_stream(s->headers);
+        s->tapping = s->tap && is_event_stream(s->res);
     }
     if (s->tapping) {
         /* Counted, not kept: a stream's events are read as they come. */
@@ -61,7 +63,15 @@ size_t gf_http_on_header(char *data, size_t size, size_t n, void *baton)
     apr_pool_t *p = apr_table_elts(res->headers)->pool;
 
     if (!strncmp(data, "HTTP/", 5)) {
-        apr_table_clear(res->headers);   /* a new response (after 100 or a redirect) */
+        /* A new response (after 100 or a redirect): its status, for the
+         * body's sink, before curl reports it at the end. */
+        const char *sp = memchr(data, ' ', len);
+        apr_table_clear(res->headers);
+        res->status = 0;
+        if (sp && (apr_size_t)(sp - data) + 4 <= len && apr_isdigit(sp[1]) && apr_isdigit(sp[2])
+            && apr_isdigit(sp[3])) {
+            res->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
+        }
         return len;
     }
     if (!colon) {

@@ -5,12 +5,12 @@
  *
  * The body sink collects at most `max` bytes; one byte more sets
  * too_large and makes the callback return 0, which aborts the transfer
- * (CURLE_WRITE_ERROR). With a tap, an answer whose headers say
- * text/event-stream goes to the tap instead of the buffer (still counted
- * against max); a tap that answers -1 sets tap_refused and aborts too.
- * The header callback keeps the headers of the last
- * response only (a status line clears them), with lower-cased names and
- * trimmed values.
+ * (CURLE_WRITE_ERROR). With a tap, a successful answer (2xx) whose
+ * headers say text/event-stream goes to the tap instead of the buffer
+ * (still counted against max); a tap that answers -1 sets tap_refused and
+ * aborts too. The header callback keeps the status and the headers of
+ * the last response only (a status line clears them), with lower-cased
+ * names and trimmed values.
  */
 #ifndef GF_HTTP_SINK_H
 #define GF_HTTP_SINK_H
@@ -24,12 +24,12 @@ typedef struct {
     char *buf;                 /* not NUL-terminated; the caller adds one at buf[len] (cap > len) */
     apr_size_t len, cap, max;
     int too_large;
-    /* The request's tap (gf_http_request_t), and the headers that say
-     * whether the answer is a stream; tapping is decided at the first
-     * byte of the body. */
+    /* The request's tap (gf_http_request_t), and the response whose
+     * status and headers say whether the answer is a stream; tapping is
+     * decided at the first byte of the body. */
     int (*tap)(void *baton, const char *data, apr_size_t len);
     void *tap_baton;
-    const apr_table_t *headers;
+    const gf_http_response_t *res;
     int decided, tapping, tap_refused;
 } gf_http_sink_t;
 

@@ -65,6 +65,9 @@ typedef struct {
      * it copies. NULL when nobody listens. */
     void (*preview)(void *baton, const unsigned char *bytes, apr_size_t len,
                     const char *content_type);
+    /* Asked before a partial picture is decoded: would preview take one
+     * now? (It takes one a second at most.) NULL: always. */
+    int (*preview_wanted)(void *baton);
     void *preview_baton;
 } gf_job_t;
 

@@ -52,6 +52,7 @@ static void take_partial(gf_openai_stream_t *st, apr_pool_t *sub, json_object *e
 
     st->partials++;
     if (!st->job->preview) return;
+    if (st->job->preview_wanted && !st->job->preview_wanted(st->job->preview_baton)) return;
     if (json_object_object_get_ex(ev, "b64_json", &b64)
         && json_object_is_type(b64, json_type_string)
         && (type = gf_net_b64_decode(sub, json_object_get_string(b64),
@@ -87,6 +88,14 @@ static void on_event(void *baton, const char *event, const char *data, apr_size_
     if (!is_event(event, "partial_image") && !is_event(event, "completed")
         && strcmp(event, "error") && strcmp(event, "message")) {
         return;                                    /* an event of no concern */
+    }
+    /* A partial picture nobody would take now is counted, not parsed:
+     * its megabytes are no work for the loop. */
+    if (is_event(event, "partial_image")
+        && (!st->job->preview
+            || (st->job->preview_wanted && !st->job->preview_wanted(st->job->preview_baton)))) {
+        st->partials++;
+        return;
     }
     if (apr_pool_create(&sub, st->p) != APR_SUCCESS) return;
     ev = gf_json_parse(sub, data, len, &err);

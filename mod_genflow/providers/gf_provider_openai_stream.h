@@ -8,7 +8,8 @@
  *       {b64_json, partial_image_index, …}: a picture being drawn, handed
  *       to the job's preview hook once its base64 is checked and its
  *       bytes are a PNG, JPEG or WebP (a damaged one is skipped: a
- *       preview is never worth failing the picture for);
+ *       preview is never worth failing the picture for); one the hook
+ *       would not take now (preview_wanted) is not even parsed;
  *   image_generation.completed, image_edit.completed
  *       {b64_json, usage, …}: the picture; the first one counts;
  *   error {error: {message, code}} (or message and code at the top): the

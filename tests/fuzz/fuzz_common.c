@@ -284,11 +284,13 @@ void __wrap_gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http
         char *copy = apr_palloc(p, len + (nl ? 0 : 1));
         memcpy(copy, line, len);
         if (!nl) copy[len] = '\n';
+        FUZZ_CHECK(gf_http_on_header(copy, 1, len + (nl ? 0 : 1), res) == len + (nl ? 0 : 1));
+        /* libcurl's reading of the status line, which the callback's own
+         * (for the body's sink) agrees with on every status it accepts. */
         if (len >= 5 && !memcmp(line, "HTTP/", 5)) {
             const char *sp = memchr(line, ' ', len);
             res->status = sp ? atoi(apr_pstrmemdup(p, sp + 1, len - (size_t)(sp + 1 - line))) : 0;
         }
-        FUZZ_CHECK(gf_http_on_header(copy, 1, len + (nl ? 0 : 1), res) == len + (nl ? 0 : 1));
         line += len;
         if (len == 1 || (len == 2 && line[-2] == '\r')) break;   /* the empty line */
     }
@@ -304,7 +306,7 @@ void __wrap_gf_http_perform(apr_pool_t *p, const gf_http_request_t *req, gf_http
     sink.max = req->max_response ? req->max_response : 10 * 1024 * 1024;
     sink.tap = req->tap;
     sink.tap_baton = req->tap_baton;
-    sink.headers = res->headers;
+    sink.res = res;
     while (line < end) {
         char *copy;
         chunk = CHUNKS[c++ % (sizeof(CHUNKS) / sizeof(CHUNKS[0]))];

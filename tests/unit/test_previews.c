@@ -19,20 +19,39 @@ START_TEST(previews_parse)
 {
     char id[GF_PREVIEW_ID_MAX], url[GF_PREVIEW_URL_MAX];
     char *long_url = apr_pcalloc(test_pool, GF_PREVIEW_URL_MAX + 64);
+    apr_time_t stamp = 0;
 
-    ck_assert(gf_previews_parse(ID1 " /media/previews/x.jpg", id, url));
+    ck_assert(gf_previews_parse(ID1 " 1795300000123456 /media/previews/x.jpg", id, &stamp, url));
     ck_assert_str_eq(id, ID1);
+    ck_assert(stamp == (apr_time_t)1795300000123456LL);
     ck_assert_str_eq(url, "/media/previews/x.jpg");
-    ck_assert(!gf_previews_parse(NULL, id, url));
-    ck_assert(!gf_previews_parse(ID1, id, url));                       /* no URL */
-    ck_assert(!gf_previews_parse(ID1 " ", id, url));                   /* an empty one */
-    ck_assert(!gf_previews_parse("not-a-uuid /x.jpg", id, url));
-    ck_assert(!gf_previews_parse(ID1 " /a b.jpg", id, url));           /* a space */
-    ck_assert(!gf_previews_parse(ID1 " /a\x01.jpg", id, url));         /* a control byte */
-    ck_assert(!gf_previews_parse(ID1 " /\xc3\xa9.jpg", id, url));      /* not ASCII */
-    memcpy(long_url, ID1 " /", 38);
-    memset(long_url + 38, 'a', GF_PREVIEW_URL_MAX);
-    ck_assert(!gf_previews_parse(long_url, id, url));                  /* too long */
+    ck_assert(!gf_previews_parse(NULL, id, &stamp, url));
+    ck_assert(!gf_previews_parse(ID1, id, &stamp, url));                       /* nothing else */
+    ck_assert(!gf_previews_parse(ID1 " 12", id, &stamp, url));                 /* no URL */
+    ck_assert(!gf_previews_parse(ID1 " 12 ", id, &stamp, url));                /* an empty one */
+    ck_assert(!gf_previews_parse(ID1 " /x.jpg", id, &stamp, url));             /* no stamp */
+    ck_assert(!gf_previews_parse(ID1 " 1x /x.jpg", id, &stamp, url));
+    ck_assert(!gf_previews_parse(ID1 " 1234567890123456789 /x.jpg", id, &stamp, url));
+    ck_assert(!gf_previews_parse("not-a-uuid 12 /x.jpg", id, &stamp, url));
+    ck_assert(!gf_previews_parse(ID1 " 12 /a b.jpg", id, &stamp, url));        /* a space */
+    ck_assert(!gf_previews_parse(ID1 " 12 /a\x01.jpg", id, &stamp, url));      /* a control byte */
+    ck_assert(!gf_previews_parse(ID1 " 12 /\xc3\xa9.jpg", id, &stamp, url));   /* not ASCII */
+    memcpy(long_url, ID1 " 12 /", 41);
+    memset(long_url + 41, 'a', GF_PREVIEW_URL_MAX);
+    ck_assert(!gf_previews_parse(long_url, id, &stamp, url));                  /* too long */
+}
+END_TEST
+
+START_TEST(previews_keys)
+{
+    ck_assert(gf_previews_key("previews/" ID1 "-0123456789abcdef.jpg"));
+    ck_assert(!gf_previews_key("previews/" ID1 "-0123456789abcdef.png"));   /* a type's result */
+    ck_assert(!gf_previews_key("previews/" ID1 "-0123456789abcdeg.jpg"));
+    ck_assert(!gf_previews_key("previews/" ID1 "-0123456789abcde.jpg"));
+    ck_assert(!gf_previews_key("previews/notes.txt"));
+    ck_assert(!gf_previews_key("uploads/" ID1 "-0123456789abcdef.jpg"));
+    ck_assert(!gf_previews_key("previews/sub/" ID1 "-0123456789abcdef.jpg"));
+    ck_assert(!gf_previews_key(NULL));
 }
 END_TEST
 
@@ -45,15 +64,19 @@ START_TEST(previews_board)
     int i;
 
     ck_assert_uint_eq(gf_previews_get(b, ID1, now, keep, url, sizeof(url)), 0);
-    s1 = gf_previews_put(b, ID1, "/p/1.jpg", now);
-    s2 = gf_previews_put(b, ID2, "/p/2.jpg", now);
+    s1 = gf_previews_put(b, ID1, now, "/p/1.jpg", now);
+    s2 = gf_previews_put(b, ID2, now, "/p/2.jpg", now);
     ck_assert_uint_ne(s1, 0);
     ck_assert_uint_gt(s2, s1);
     ck_assert_uint_eq(gf_previews_get(b, ID1, now, keep, url, sizeof(url)), s1);
     ck_assert_str_eq(url, "/p/1.jpg");
-    /* A newer preview replaces the last one of its generation. */
-    s3 = gf_previews_put(b, ID1, "/p/3.jpg", now + 1);
+    /* A newer preview replaces the last one of its generation... */
+    s3 = gf_previews_put(b, ID1, now + 2, "/p/3.jpg", now + 1);
     ck_assert_uint_gt(s3, s2);
+    ck_assert_uint_eq(gf_previews_get(b, ID1, now + 1, keep, url, sizeof(url)), s3);
+    ck_assert_str_eq(url, "/p/3.jpg");
+    /* ...and one taken before it, heard late, does not. */
+    ck_assert_uint_eq(gf_previews_put(b, ID1, now + 1, "/p/late.jpg", now + 1), 0);
     ck_assert_uint_eq(gf_previews_get(b, ID1, now + 1, keep, url, sizeof(url)), s3);
     ck_assert_str_eq(url, "/p/3.jpg");
     /* Past the keep time it is not handed out. */
@@ -62,11 +85,11 @@ START_TEST(previews_board)
      * first) goes, and the board never grows. */
     for (i = 0; i < GF_PREVIEWS_SLOTS - 2; i++) {
         apr_snprintf(id, sizeof(id), "0a1b2c3d-0000-4000-8000-%012d", i);
-        gf_previews_put(b, id, "/p/x.jpg", now + 2);
+        gf_previews_put(b, id, now, "/p/x.jpg", now + 2);
     }
     ck_assert_uint_eq(gf_previews_get(b, ID1, now + 2, keep, url, sizeof(url)), s3);
     ck_assert_uint_eq(gf_previews_get(b, ID2, now + 2, keep, url, sizeof(url)), s2);
-    gf_previews_put(b, "0a1b2c3d-0000-4000-8000-ffffffffffff", "/p/y.jpg", now + 3);
+    gf_previews_put(b, "0a1b2c3d-0000-4000-8000-ffffffffffff", now, "/p/y.jpg", now + 3);
     ck_assert_uint_eq(gf_previews_get(b, ID2, now + 3, keep, url, sizeof(url)), 0);
     ck_assert_uint_eq(gf_previews_get(b, ID1, now + 3, keep, url, sizeof(url)), s3);
 }
@@ -136,7 +159,16 @@ typedef struct {
     int n;
     apr_size_t len;
     const char *type;
+    int refuse;                  /* preview_wanted answers 0 */
+    int asked;
 } previews_seen_t;
+
+static int preview_wanted(void *baton)
+{
+    previews_seen_t *x = baton;
+    x->asked++;
+    return !x->refuse;
+}
 
 static void on_preview(void *baton, const unsigned char *bytes, apr_size_t len, const char *type)
 {
@@ -155,13 +187,17 @@ static gf_openai_stream_t *read_stream(const char *text, apr_size_t piece, apr_s
     static gf_job_t job;
     gf_openai_stream_t *st;
     apr_size_t len = strlen(text), at = 0;
+    int refuse;
 
     memset(&prov, 0, sizeof(prov));
     prov.name = "oai";
     memset(&job, 0, sizeof(job));
     job.preview = on_preview;
+    job.preview_wanted = preview_wanted;
     job.preview_baton = seen;
+    refuse = seen->refuse;
     memset(seen, 0, sizeof(*seen));
+    seen->refuse = refuse;
     memset(res, 0, sizeof(*res));
     st = gf_openai_stream_make(test_pool, &prov, &job, max);
     *rc = 0;
@@ -192,7 +228,7 @@ START_TEST(openai_stream_pictures)
     int rc, previewed;
 
     for (piece = 0; piece < 40; piece += 7) {
-        previews_seen_t seen;
+        previews_seen_t seen = { 0 };
         gf_provider_result_t res;
         gf_openai_stream_t *st = read_stream(text, piece, 1 << 20, &seen, &res, &rc);
         ck_assert_int_eq(rc, 0);
@@ -206,12 +242,26 @@ START_TEST(openai_stream_pictures)
         ck_assert(res.usage > 6289 && res.usage < 6291);
         ck_assert_str_eq(res.usage_unit, "tokens");
     }
+    /* A hook that would not take one now: the partial pictures are
+     * counted, none is handed over, and the picture still comes. */
+    {
+        previews_seen_t seen = { 0 };
+        gf_provider_result_t res;
+        gf_openai_stream_t *st;
+        seen.refuse = 1;
+        st = read_stream(text, 0, 1 << 20, &seen, &res, &rc);
+        ck_assert_int_eq(seen.n, 0);
+        ck_assert_int_ge(seen.asked, 2);
+        ck_assert_int_eq(gf_openai_stream_partials(st, &previewed), 2);
+        ck_assert_int_eq(previewed, 0);
+        ck_assert_ptr_nonnull(res.image);
+    }
 }
 END_TEST
 
 START_TEST(openai_stream_failures)
 {
-    previews_seen_t seen;
+    previews_seen_t seen = { 0 };
     gf_provider_result_t res;
     int rc;
 
@@ -270,6 +320,7 @@ Suite *previews_suite(void)
     Suite *s = suite_create("previews");
     TCase *tc = tcase_create("previews");
     tcase_add_test(tc, previews_parse);
+    tcase_add_test(tc, previews_keys);
     tcase_add_test(tc, previews_board);
     tcase_add_test(tc, small_jpeg);
     tcase_add_test(tc, openai_stream_pictures);
