@@ -21,7 +21,7 @@ use LWP::UserAgent;
 use POSIX ();
 use Time::HiRes qw(sleep time);
 
-plan tests => 42;
+plan tests => 45;
 
 my $u = new_user('preview');
 api(GET => '/api/quota', user => $u);
@@ -112,6 +112,15 @@ is(ledger($id), 'reserve:-1,charge:0', 'previews cost nothing: one charge, for t
 is(psql("SELECT usage::float8 || ' ' || usage_unit FROM genflow_provider_costs WHERE generation_id = '$id'"),
    '6290 tokens', 'the usage of the completed event is recorded');
 my $first_url = $previews[0]{data}{url};
+
+# ---- the local provider draws them too ----------------------------------
+my ($lid) = start('drawing', 'a lighthouse drawn by hand');
+my @lev = watch('drawing', $lid);
+my @lp = grep { $_->{event} eq 'preview' } @lev;
+is(scalar(@lp), 2, 'local previews=2: two previews while the picture is drawn') or diag explain \@lev;
+my @sizes = map { join 'x', jpeg_size(LWP::UserAgent->new->get(base_url() . $_->{data}{url})->content) } @lp;
+is("@sizes", '32x32 128x128', 'coarse, then sharper: drawn at 1/16, then 1/4 of its size');
+is(row($lid, 'credits_charged'), 1, 'charged once, for the picture');
 
 # ---- at most one a second from the source -------------------------------
 my ($fid) = start('oai-stream3', 'three partial pictures at once');

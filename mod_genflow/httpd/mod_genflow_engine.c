@@ -194,19 +194,6 @@ void gf_engine_look_again(apr_time_t at)
     apr_thread_mutex_unlock(W->mutex);
 }
 
-apr_time_t gf_engine_take_look_again(void)
-{
-    gf_engine_t *W = gf_engine();
-    apr_time_t at = 0;
-    apr_thread_mutex_lock(W->mutex);
-    if (W->looks_again) {
-        at = W->look_again[0];
-        memmove(W->look_again, W->look_again + 1, sizeof(apr_time_t) * (apr_size_t)--W->looks_again);
-    }
-    apr_thread_mutex_unlock(W->mutex);
-    return at;
-}
-
 apr_time_t gf_engine_take_due_look(apr_time_t now)
 {
     gf_engine_t *W = gf_engine();
@@ -218,6 +205,11 @@ apr_time_t gf_engine_take_due_look(apr_time_t now)
     }
     apr_thread_mutex_unlock(W->mutex);
     return at;
+}
+
+apr_time_t gf_engine_take_look_again(void)
+{
+    return gf_engine_take_due_look(APR_INT64_MAX);
 }
 
 /* A wake asks a worker to run one round more; a round takes everything it

@@ -24,8 +24,10 @@
  * A preview is never charged and never part of the generation's row.
  * What fails on the way is dropped (logged at debug): the picture itself
  * goes on. The previews are swept from the store once older than
- * GenFlowPreviewKeep (gf_engine_previews_sweep), by listing previews/: a
- * store that cannot list (Cloudinary) gets no previews.
+ * GenFlowPreviewKeep (gf_engine_previews_sweep), by listing previews/ of
+ * the store of each database's first server, as the uploads' sweep does:
+ * a server with a store of its own (a virtual host's), or a store that
+ * cannot list (Cloudinary), gets no previews.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -66,10 +68,27 @@ typedef struct {
     int noted;
 } preview_t;
 
+/* The store the sweep looks through for s's previews: that of the first
+ * server of s's database, as for the uploads. NULL: s is on none. */
+static const gf_storage_t *swept_store(server_rec *s)
+{
+    gf_engine_t *W = gf_engine();
+    int i, j;
+    for (i = 0; W && W->databases && i < W->databases->nelts; i++) {
+        const gf_database_t *e = APR_ARRAY_IDX(W->databases, i, gf_database_t *);
+        for (j = 0; j < e->servers->nelts; j++) {
+            if (APR_ARRAY_IDX(e->servers, j, gf_server_t *)->s == s) {
+                return gf_server_conf(e->s)->storage;
+            }
+        }
+    }
+    return NULL;
+}
+
 int gf_engine_previews_on(server_rec *s)
 {
     const gf_storage_t *st = gf_server_conf(s)->storage;
-    return st && st->list && st->remove;
+    return st && st->list && st->remove && st == swept_store(s);
 }
 
 /* On a worker: the picture decoded and shrunk. */
@@ -233,27 +252,17 @@ static int sweep_store(server_rec *s, apr_pool_t *p, const gf_storage_t *st, apr
 
 void gf_engine_previews_sweep(const gf_database_t *e, apr_pool_t *p, gf_previews_scan_t *scan)
 {
-    apr_array_header_t *seen = apr_array_make(p, 4, sizeof(const gf_storage_t *));
     long keep = gf_conf_preview_keep(gf_server_conf(e->s));
     apr_time_t now = apr_time_now(), before = now - apr_time_from_sec(keep);
-    int i, j, removed = 0, more = 0;
+    int removed, more = 0;
 
-    if (now < scan->at) return;
-    /* A look a keep time, at least 2 s and at most a minute apart. */
+    if (now < scan->at || !gf_engine_previews_on(e->s)) return;
+    /* A look a keep time, at least 2 s and at most a minute apart; the
+     * next page at the next round. */
     scan->at = now + apr_time_from_sec(keep < 2 ? 2 : keep > 60 ? 60 : keep);
-    for (i = 0; i < e->servers->nelts; i++) {
-        server_rec *s = APR_ARRAY_IDX(e->servers, i, gf_server_t *)->s;
-        const gf_storage_t *st = gf_server_conf(s)->storage;
-        char first[128] = "", *after;
-        int n = seen->nelts;
-        if (!gf_engine_previews_on(s)) continue;
-        for (j = 0; j < n && APR_ARRAY_IDX(seen, j, const gf_storage_t *) != st; j++) {}
-        if (j < n) continue;
-        APR_ARRAY_PUSH(seen, const gf_storage_t *) = st;
-        after = n < GF_PREVIEW_STORES ? scan->after[n] : first;
-        removed += sweep_store(s, p, st, before, after, sizeof(first), &more);
-    }
-    if (more) scan->at = now;   /* the next page at the next round */
+    removed = sweep_store(e->s, p, gf_server_conf(e->s)->storage, before, scan->after,
+                          sizeof(scan->after), &more);
+    if (more) scan->at = now;
     if (removed && APLOGdebug(e->s)) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, e->s, GF_LOGNO(1723)
                      "removed %d previews older than %lds", removed, keep);

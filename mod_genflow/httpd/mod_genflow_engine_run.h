@@ -74,15 +74,16 @@ typedef struct {
     const char *id;
     apr_time_t last;
 } gf_preview_hook_t;
-/* Does s's store take previews (it can list and remove: the sweep)? */
+/* Does s's store take previews? It is its database's first server's
+ * (the one the sweep looks through) and it can list and remove. */
 int gf_engine_previews_on(server_rec *s);
 /* gf_job_t.preview and preview_wanted, with a gf_preview_hook_t as
  * their baton. */
 int gf_engine_preview_wanted(void *baton);
 void gf_engine_preview_hook(void *baton, const unsigned char *bytes, apr_size_t len,
                             const char *content_type);
-/* Previews older than GenFlowPreviewKeep removed from the stores of
- * database e's servers, a page each at most once a keep time (scan). */
+/* Previews older than GenFlowPreviewKeep removed from the store of
+ * database e's first server, a page at most once a keep time (scan). */
 void gf_engine_previews_sweep(const gf_database_t *e, apr_pool_t *p, gf_previews_scan_t *scan);
 
 /* ---- mod_genflow_engine_progress.c ------------------------------------------ */

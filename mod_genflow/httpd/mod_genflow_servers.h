@@ -50,13 +50,10 @@ typedef struct {
 } gf_uploads_scan_t;
 
 /* Where the sweep of old previews stands: when it looks next, and after
- * which key of each of the database's stores (the servers' stores in
- * their order, each once; past GF_PREVIEW_STORES, a store's look starts
- * at its first page each time). */
-#define GF_PREVIEW_STORES 16
+ * which key of the store (its database's first server's). */
 typedef struct {
     apr_time_t at;
-    char after[GF_PREVIEW_STORES][128];
+    char after[128];
 } gf_previews_scan_t;
 
 /* mod_genflow_servers_db.c: the child's servers grouped by database: what

@@ -14,6 +14,12 @@
  *   async=N            accept the job, then complete on the Nth poll;
  *                      async=never accepts and never finishes
  *   retry_after=SECS   transient failures carry this Retry-After
+ *   previews=N         1..3: a synchronous call with a latency shows the
+ *                      picture being drawn, as a provider that streams
+ *                      partial pictures does: the latency is cut in N+1
+ *                      parts, and after each of the first N the picture
+ *                      drawn at a fraction of its size (1/16, 1/4, …:
+ *                      coarse, then sharper) goes to the job's preview hook
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +43,7 @@ typedef struct {
     const char *fail_code;
     int async_polls;        /* 0 = synchronous */
     long retry_after_secs;
+    long previews;          /* partial pictures during the latency, 0 none */
 } local_settings_t;
 
 static local_settings_t *settings(gf_provider_t *prov, apr_pool_t *p)
@@ -82,6 +89,10 @@ static const char *local_set_option(apr_pool_t *p, gf_provider_t *prov,
     if (!strcmp(key, "retry_after")) {
         return number(p, key, value, 3600, &ls->retry_after_secs);
     }
+    if (!strcmp(key, "previews")) {
+        if ((err = number(p, key, value, 3, &ls->previews)) != NULL) return err;
+        return NULL;
+    }
     if (!strcmp(key, "async")) {
         if (!strcmp(value, "never")) {
             ls->async_polls = ASYNC_NEVER;
@@ -101,12 +112,12 @@ static const char *local_set_option(apr_pool_t *p, gf_provider_t *prov,
         return apr_psprintf(p, "local option fail=%s: not a job error code", value);
     }
     return apr_psprintf(p, "provider kind 'local' has no option '%s' (latency, fail_rate, "
-                        "fail, async, retry_after)", key);
+                        "fail, async, retry_after, previews)", key);
 }
 
 static const local_settings_t *get(const gf_provider_t *prov)
 {
-    static const local_settings_t none = { 0, 0, NULL, 0, 0 };
+    static const local_settings_t none = { 0, 0, NULL, 0, 0, 0 };
     return prov->impl ? prov->impl : &none;
 }
 
@@ -115,6 +126,7 @@ typedef struct {
     const gf_job_t *job;
     apr_pool_t *p;
     gf_provider_result_t *res;
+    unsigned shrink;        /* 1: the picture; n: drawn at 1/n of its size */
 } render_t;
 
 static void render_now(void *baton)
@@ -128,6 +140,11 @@ static void render_now(void *baton)
 
     memset(&spec, 0, sizeof(spec));
     gf_png_dimensions(job->aspect_ratio, &spec.width, &spec.height);
+    if (r->shrink > 1) {
+        /* No side under 16 pixels: a preview is a picture still. */
+        spec.width = spec.width / r->shrink > 16 ? spec.width / r->shrink : 16;
+        spec.height = spec.height / r->shrink > 16 ? spec.height / r->shrink : 16;
+    }
     spec.prompt = job->prompt;
     spec.seed = job->seed;
     /* The type decides the look (a type of the site's own: the default
@@ -155,7 +172,31 @@ static void render(const gf_provider_t *prov, const gf_job_t *job, apr_pool_t *p
     r.job = job;
     r.p = p;
     r.res = res;
+    r.shrink = 1;
     gf_loop_blocking(render_now, &r);
+}
+
+/* Partial picture i of n (0-based): drawn at 1/4^(n-i) of its size, to
+ * the preview hook when it would take one. */
+static void draw_preview(const gf_provider_t *prov, const gf_job_t *job, apr_pool_t *p,
+                         long i, long n)
+{
+    gf_provider_result_t part;
+    render_t r;
+
+    if (!job->preview || (job->preview_wanted && !job->preview_wanted(job->preview_baton))) {
+        return;
+    }
+    memset(&part, 0, sizeof(part));
+    r.prov = prov;
+    r.job = job;
+    r.p = p;
+    r.res = &part;
+    r.shrink = 1u << (2 * (n - i));
+    gf_loop_blocking(render_now, &r);
+    if (!part.error_code && part.image && part.image_len) {
+        job->preview(job->preview_baton, part.image, part.image_len, part.content_type);
+    }
 }
 
 /* The simulated latency: aborted like a network call when the server
@@ -179,14 +220,22 @@ static void aborted(gf_provider_result_t *res)
     res->error_message = "aborted: the server is stopping";
 }
 
-/* Latency and simulated failures; returns 1 when the call failed. */
-static int simulate(const local_settings_t *ls, gf_provider_result_t *res)
+/* Latency and simulated failures; returns 1 when the call failed. With
+ * previews (a synchronous call), the picture being drawn is shown during
+ * the latency. */
+static int simulate(const gf_provider_t *prov, const gf_job_t *job, apr_pool_t *p,
+                    gf_provider_result_t *res)
 {
+    const local_settings_t *ls = get(prov);
+    long parts = ls->previews && !ls->async_polls && job ? ls->previews + 1 : 1, i;
     unsigned char b = 0;
 
-    if (ls->latency_ms && simulated_wait(ls->latency_ms)) {
-        aborted(res);
-        return 1;
+    for (i = 0; ls->latency_ms && i < parts; i++) {
+        if (simulated_wait(ls->latency_ms / parts)) {
+            aborted(res);
+            return 1;
+        }
+        if (i + 1 < parts) draw_preview(prov, job, p, i, parts - 1);
     }
     if (ls->fail_code) {
         res->error_code = ls->fail_code;
@@ -214,7 +263,7 @@ static void local_generate(const gf_provider_t *prov, const gf_job_t *job,
 {
     const local_settings_t *ls = get(prov);
 
-    if (simulate(ls, res)) {
+    if (simulate(prov, job, p, res)) {
         return;
     }
     if (ls->async_polls) {

@@ -342,6 +342,32 @@ async function main() {
     check(await page.locator('#bar').isHidden(), 'the bar stays after the end');
   }, page);
 
+  await runCase('previews: the picture being drawn takes the bar\'s place, sharper as it comes', async () => {
+    await page.getByRole('radio', { name: /Drawing demo/ }).check();
+    await page.getByLabel(/^Prompt/).fill(`a drawn lighthouse ${stamp}`);
+    await page.getByRole('button', { name: 'Generate', exact: true }).click();
+    const shown = () => {
+      const p = document.getElementById('preview');
+      return !p.hidden && p.complete && p.naturalWidth > 0;
+    };
+    await page.waitForFunction(shown, null, { timeout: 10000 });
+    const first = await page.locator('#preview').evaluate((i) => ({ src: i.src, w: i.naturalWidth }));
+    check(/\/previews\/[0-9a-f-]{36}-[0-9a-f]{16}\.jpg$/.test(first.src), `the preview is ${first.src}`);
+    check(await page.getByRole('img', { name: 'The picture being drawn' }).isVisible(), 'no visible preview');
+    check(await page.locator('#bar').isHidden(), 'the bar is shown beside the preview');
+    await page.locator('.columns').screenshot({ path: join(shots, 'studio-preview.png') });
+    // A sharper one replaces it, without a reload.
+    await page.waitForFunction((src) => {
+      const p = document.getElementById('preview');
+      return !p.hidden && p.src !== src && p.complete && p.naturalWidth > 0;
+    }, first.src, { timeout: 6000 });
+    const second = await page.locator('#preview').evaluate((i) => i.naturalWidth);
+    check(second > first.w, `the second preview (${second} px) is not sharper than the first (${first.w} px)`);
+    await waitTerminal(page, 'completed', 15000);
+    check(await page.locator('#preview').isHidden(), 'the preview stays after the end');
+    check(await page.locator('#picture').isVisible(), 'no picture at the end');
+  }, page);
+
   await runCase('insufficient credits: a user with no credits reads why', async () => {
     const ctx2 = await newContext(browser, 'demo2');
     const p2 = await openStudio(ctx2, '#type=neo-glitch');

@@ -38,7 +38,8 @@ out="$dir/demo.out"
 # cancelled call keeps its worker until the provider answers: two more
 # workers keep the other cases from waiting for them. And one whose
 # provider takes 5 s and reports nothing: its progress is estimated from
-# the time its pictures took.
+# the time its pictures took. And one whose provider shows the picture
+# being drawn (previews) during its 4.5 s.
 cat > "$dir/extra.conf" <<'CONF'
 GenFlowWorkers 4
 GenFlowMaxActive 100
@@ -60,6 +61,13 @@ GenFlowProvider timed local latency=5000
 <Location /api/timed-demo>
     GenFlowType timed-demo
     GenFlowProviders timed
+    GenFlowRequire prompt
+    GenFlowCost 1
+</Location>
+GenFlowProvider drawing local latency=4500 previews=2
+<Location /api/drawing-demo>
+    GenFlowType drawing-demo
+    GenFlowProviders drawing
     GenFlowRequire prompt
     GenFlowCost 1
 </Location>

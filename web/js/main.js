@@ -399,8 +399,16 @@ function renderCurrent() {
   $('m-retries').textContent = s.maxRetries != null ? `${s.retryCount || 0} of ${s.maxRetries}` : '–';
   $('m-provider').textContent = s.provider ? (s.model ? `${s.provider} (${s.model})` : s.provider) : 'not chosen yet';
   const terminal = TERMINAL.has(s.status);
-  $('bar').hidden = terminal;
+  // The picture being drawn takes the bar's place while it comes.
+  const drawing = !terminal && !!cur.preview;
+  $('bar').hidden = terminal || drawing;
   showBar(s);
+  const pv = $('preview');
+  if (drawing) {
+    const src = resolve(cur.preview);
+    if (pv.src !== src) pv.src = src;
+  }
+  pv.hidden = !drawing;
   $('cancel').disabled = terminal;
   $('retry').disabled = !(s.status === 'failed' || s.status === 'cancelled');
   const fig = $('figure');
@@ -443,7 +451,11 @@ function watch(t, answer, opened = false) {
     if (state.current !== cur) return;
     if (!s) { stopWatching(); setBusy(false); reportError(err); return; }
     onStatus(s);
-  }, answer.eventsUrl).start();
+  }, answer.eventsUrl, (url) => {
+    if (state.current !== cur) return;
+    cur.preview = url;
+    renderCurrent();
+  }).start();
 }
 
 function onStatus(s) {

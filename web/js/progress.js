@@ -49,16 +49,18 @@ export function workText(s, now = Date.now()) {
 
 export class Watcher {
   /**
-   * onStatus(statusObject) is called for every change, the last one terminal.
+   * onStatus(statusObject) is called for every change, the last one terminal;
+   * onPreview(url), where given, for each picture of it being drawn.
    * eventsUrl: where the API said the stream is (a status object's, or the
    * create or generate answer's); on an events host of the site's own it
    * carries a token, and no login is sent there.
    */
-  constructor(base, id, onStatus, eventsUrl) {
+  constructor(base, id, onStatus, eventsUrl, onPreview) {
     this.base = base;
     this.id = id;
     this.eventsUrl = eventsUrl || null;
     this.onStatus = onStatus;
+    this.onPreview = onPreview || null;
     this.closed = false;
     this.es = null;
     this.timer = null;
@@ -77,6 +79,14 @@ export class Watcher {
       try { status = JSON.parse(ev.data); } catch { return; }
       this.failures = 0;
       this.deliver(status);
+    });
+    // The picture being drawn, where the provider streams it: a small
+    // picture's URL, at most one a second, only while it runs.
+    this.es.addEventListener('preview', (ev) => {
+      let p;
+      try { p = JSON.parse(ev.data); } catch { return; }
+      if (this.closed || !this.onPreview || !p || p.generationId !== this.id) return;
+      if (typeof p.url === 'string' && p.url) this.onPreview(p.url);
     });
     this.es.addEventListener('error', () => {
       if (this.closed) return;
