@@ -255,7 +255,9 @@ is(wait_terminal($g->{generationId}) . ' ' . row($g->{generationId}, 'provider')
 
 # 4. Cancels: a queued prompt is deleted from the queue; a running one is
 # interrupted by its own id; neither touches the other's.
-my ($g1, $t1) = gen('gpu-only', 'a long one [run:4]');
+# Long enough that it still runs when the cancel comes on a loaded
+# machine (the interrupt ends it at once).
+my ($g1, $t1) = gen('gpu-only', 'a long one [run:15]');
 wait_for(sub { scalar(my @x = gpu_for(1, $t1)) }, 10);
 my ($g2, $t2) = gen('gpu-only', 'queued behind [run:1]');
 # (max_jobs=1 keeps the second in this site's line: it reaches the GPU
