@@ -16,6 +16,10 @@
  *   BROKEN_FINALIZE   the user's cancel (FAIL as cancel) without its
  *                     status guard: spin must find a second finalization
  *                     (a refund after a refund or after a charge)
+ *   BROKEN_COUNT      COMPLETE charging the whole count whatever was
+ *                     delivered (no give-back): spin must find a balance
+ *                     that is not grants - reservations + refunds + what
+ *                     the undelivered pictures reserved
  *   BROKEN_STALE      the worker's outcome statements without the
  *                     (lease_owner, attempts) guard: spin must find a
  *                     stale attempt changing the row
@@ -63,8 +67,10 @@
 #else
 #define MAXATT   3   /* claims per generation the model lets happen */
 #endif
-#define COST     1
-#define GRANT    2   /* the account's starting grant */
+#define NPICS    2   /* the count each generation asks for */
+#define PIC      1   /* a picture's cost (GenFlowCost) */
+#define COST     (PIC * NPICS)   /* the reservation: count x cost */
+#define GRANT    (2 * COST)      /* the account's starting grant */
 #define MAXC     1   /* the provider's places (max_concurrent=, limits=site) */
 
 #define NOBODY   255 /* lease_owner IS NULL; also "no generation" */
@@ -137,6 +143,7 @@ bool plive[MAXC];     /* lease_until > now() */
 
 /* ghost state: not in the database, only for the properties */
 bool image[NG];       /* some provider call returned this generation's picture */
+byte delivered[NG];   /* the pictures the completing attempt stored (its images) */
 byte created_by_key;  /* generations CREATE made for the key's requests */
 byte calls;           /* provider calls open at the provider */
 byte lapsed;          /* of them, calls whose place's lease ran out under them */
@@ -319,6 +326,7 @@ inline DROP_STANDBY(w)
 proctype Worker(byte w)
 {
     byte g, a, cidx, retries, out, dec, pl;
+    byte pics;   /* the pictures this attempt stored (0: none: STORAGE_ERROR) */
     bool j, jres, resc, ok, delay;
 
 end_idle:
@@ -472,7 +480,15 @@ attempt:
         fi;
         printf("provider answers g%d worker %d attempt %d: %d (1 image, 2 running, 3 transient, 4 permanent, 5 lost)\n", g, w, a, out);
         if
-        :: out == O_IMAGE -> image[g] = 1; dec = D_COMPLETE
+        :: out == O_IMAGE -> image[g] = 1; dec = D_COMPLETE;
+            /* the answer's pictures that were stored: every one of the
+             * count, fewer (the provider brought fewer, or one did not
+             * decode), or none (no store took them) */
+            if
+            :: pics = NPICS
+            :: pics = 1
+            :: pics = 0
+            fi
         :: out != O_IMAGE && deadline[g] -> dec = D_FAIL
         :: out != O_IMAGE && !deadline[g] && (j || jres) && out == O_TRANSIENT -> dec = D_POLL; delay = 1
         :: out != O_IMAGE && !deadline[g] && out == O_RUNNING -> dec = D_POLL; delay = 1
@@ -517,12 +533,12 @@ write:
     :: dec == D_COMPLETE ->
         RENEW(w, g, a, ok);   /* still this attempt's? else discard */
         if
-        :: !ok -> goto idle
+        :: !ok -> pics = 0; goto idle
         :: else -> skip
         fi;
         if
-        :: COMPLETE(w, g, a)
-        :: FAIL(w, g, a)      /* storage put failed: STORAGE_ERROR */
+        :: pics > 0 -> COMPLETE(w, g, a, pics)
+        :: pics == 0 -> FAIL(w, g, a)      /* no picture stored: STORAGE_ERROR */
         fi
     :: dec == D_FAIL -> FAIL(w, g, a)
     :: dec == D_POLL || dec == D_RETRY || dec == D_FALLBACK ->

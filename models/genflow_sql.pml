@@ -7,8 +7,10 @@
 /* ---- the properties, checked after every statement --------------------- */
 inline check_money()
 {
-    /* balance = grants - reservations + refunds (charges carry 0) */
-    assert(balance == GRANT - COST * (nres[0] + nres[1]) + COST * (nref[0] + nref[1]));
+    /* balance = grants - reservations + refunds + what charges gave back
+     * (the undelivered pictures of a count) */
+    assert(balance == GRANT - COST * (nres[0] + nres[1]) + COST * (nref[0] + nref[1])
+                      + PIC * (nchg[0] * (NPICS - delivered[0]) + nchg[1] * (NPICS - delivered[1])));
     assert(balance >= 0);
     /* genflow_accounts.active counts the queued, unfinished rows (sql/016) */
     assert(nactive == ACTIVE(0) + ACTIVE(1));
@@ -22,6 +24,10 @@ inline check_gen(g)
     assert(nchg[g] + nref[g] <= 1);             /* one finalization */
     assert(st[g] == ABSENT || nres[g] == 1);    /* a row has its reservation */
     assert(nchg[g] == 0 || (st[g] == COMPLETED && image[g]));  /* no charge without completion */
+    /* charged per picture delivered: at least one, at most the count, and
+     * what the ledger took (COST less what was given back) is PIC each */
+    assert(nchg[g] == 0 || (delivered[g] >= 1 && delivered[g] <= NPICS));
+    assert(nchg[g] == 1 || delivered[g] == 0);
     assert(nref[g] == 0 || st[g] == FAILED || st[g] == CANCELLED);
     assert(!OPEN(g) || nchg[g] + nref[g] == 0)
 }
@@ -48,10 +54,15 @@ inline check()
  * one (unique index genflow_ledger_one_finalization). The model asserts
  * the statements' guards never leave those to the database: an insert
  * the index would reject is a violation here. */
-inline charge(g)
+inline charge(g, n)
 {
     assert(nres[g] == 1 && nchg[g] == 0 && nref[g] == 0);
+    assert(n >= 1 && n <= NPICS);   /* the guard jsonb_array_length(images) >= 1 */
     nchg[g] = 1;
+    delivered[g] = n;
+#ifndef BROKEN_COUNT
+    balance = balance + PIC * (NPICS - n);   /* the charge row gives back the rest */
+#endif
     if
     :: queued[g] -> nactive = nactive - 1
     :: else -> skip
@@ -282,17 +293,20 @@ inline SCHEDULE(w, g, a, dec, jobid, delay)
     }
 }
 
-/* COMPLETE_SQL: completed, the charge row, active - 1. */
-inline COMPLETE(w, g, a)
+/* COMPLETE_SQL: completed with the n pictures stored, the charge row
+ * giving back what the others reserved, active - 1. n is the worker's,
+ * cleared with the statement. */
+inline COMPLETE(w, g, a, n)
 {
     d_step {
         if
         :: MINE(w, g, a) ->
             CURRENT(w, g, a);
-            printf("step COMPLETE g%d worker %d attempt %d: charge\n", g, w, a);
-            st[g] = COMPLETED; owner[g] = NOBODY; live[g] = 0; charge(g)
+            printf("step COMPLETE g%d worker %d attempt %d: %d picture(s), charge\n", g, w, a, n);
+            st[g] = COMPLETED; owner[g] = NOBODY; live[g] = 0; charge(g, n)
         :: else -> printf("step COMPLETE g%d worker %d attempt %d: no row (stale)\n", g, w, a)
         fi;
+        n = 0;
         check()
     }
 }

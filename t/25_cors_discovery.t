@@ -194,9 +194,9 @@ is_deeply([ map { $_->{base} } @types[0 .. 4] ],
 is(scalar(keys %by_base), scalar(@types), '... each location once');
 is_deeply($by_base{'/api/neo-glitch'},
           { type => 'neo-glitch', base => '/api/neo-glitch', needs => ['prompt'], cost => 1,
-            fields => [qw(prompt preset sourceImage style quality aspectRatio customPrompt parameters)],
+            fields => [qw(prompt preset sourceImage style quality aspectRatio customPrompt parameters count)],
             presetsUrl => '/api/neo-glitch/presets', historyUrl => '/api/neo-glitch/history',
-            defaultWait => 30 },
+            defaultWait => 30, maxCount => 4 },
           '... neo-glitch: needs, cost, fields, URLs and the wait inherited from /api');
 is_deeply([ map { [ $_->{type}, join(',', @{ $_->{needs} }), $_->{cost} ] }
             @by_base{'/api/emotion-mask', '/api/ghibli-reaction', '/api/presets', '/api/custom-prompt'} ],

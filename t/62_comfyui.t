@@ -19,7 +19,7 @@ use JSON::PP;
 use LWP::UserAgent;
 use Time::HiRes qw(sleep time);
 
-plan tests => 74;
+plan tests => 78;
 
 my $tmp = tempdir(CLEANUP => 1);
 my (@gpu, @pids);
@@ -100,6 +100,13 @@ GenFlowProvider gpb comfyui base_url=$gpu[1] $map timeout=3000 breaker_failures=
 # Declared only, for its settings: a slower pace of polls.
 GenFlowProvider gpoll comfyui base_url=$gpu[1] $map poll=250
 GenFlowProvider gpui comfyui base_url=$gpu[0] workflow=$tmp/i2i.json prompt=6.text seed=3.seed image=10.image timeout=3000 breaker=off
+# Several pictures in one prompt: the empty latent's batch (batch=).
+GenFlowProvider gpubatch comfyui base_url=$gpu[1] $map batch=5.batch_size timeout=3000 breaker=off
+<Location /api/gpu-batch>
+    GenFlowType gpu-art
+    GenFlowProviders gpubatch
+    GenFlowWait 0
+</Location>
 <Location /api/gpu-i2i>
     GenFlowType gpu-art
     GenFlowProviders gpui
@@ -402,6 +409,17 @@ for my $case (['prompt=99.text', qr/prompt=99\.text: the workflow has no such no
     like(scalar(`/usr/sbin/apache2 -t -f '$conf' 2>&1`), qr/'openai' provider answers at once; poll= is for the kinds whose jobs are polled/,
          'apache2 -t refuses poll= for a provider that answers at once');
 }
+# Several pictures: one prompt with the batch, every output picture fetched.
+{
+    my ($bg, $btag) = gen('gpu-batch', 'three moons', count => 3);
+    is(wait_terminal($bg->{generationId}), 'completed', 'comfyui, count 3: completed');
+    my $imgs = decode_json(row($bg->{generationId}, 'images') || '[]');
+    is(scalar @$imgs, 3, 'three pictures, each fetched from /view');
+    my ($bsub, @brest) = gpu_for(2, $btag);
+    is($bsub && $bsub->{fields}{prompt}{5}{inputs}{batch_size}, 3, 'one prompt, its batch_size 3');
+    is(ledger($bg->{generationId}), 'reserve:-3,charge:0', 'charged three pictures');
+}
+
 # The pace of each one's polls, as an administrator sees it.
 {
     my $res = own_api($base, GET => '/api/admin/providers', user => 'admin');

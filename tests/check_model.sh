@@ -9,6 +9,8 @@
 #   the key (-DIDEM) the same, for two creates with one Idempotency-Key
 #   BROKEN_FINALIZE  must FAIL: a cancel without its status guard
 #   BROKEN_STALE     must FAIL: outcome statements without the lease guard
+#   BROKEN_COUNT     must FAIL: a completion of fewer pictures than the
+#                    count charged all of them
 #   MVCC_CREATE      must FAIL: CREATE as it was before it locked the key's
 #                    record (checked in its snapshot only) races with
 #                    IDEM_TAKEOVER (docs/architecture.md, "The model")
@@ -38,7 +40,7 @@ cd "$work" || exit 1
 
 passed=0 failed=0
 pml=genflow.pml                        # the model the runs below check
-MEMLIM=${GENFLOW_MODEL_MEMLIM:-3072}   # megabytes pan may use (the engine's liveness run takes 1.9 GB)
+MEMLIM=${GENFLOW_MODEL_MEMLIM:-4608}   # megabytes pan may use (the engine's liveness run takes about 2.8 GB)
 
 # run NAME EXPECT(pass|fail) MODE(safety|liveness) [spin -D switches]
 run() {
@@ -97,6 +99,7 @@ run "idempotent create"        pass safety   -DIDEM
 run "idempotent create"        pass liveness -DIDEM
 run "BROKEN_FINALIZE (cancel)" fail safety   -DBROKEN_FINALIZE
 run "BROKEN_STALE (lease)"     fail safety   -DBROKEN_STALE
+run "BROKEN_COUNT (pictures)"  fail safety   -DBROKEN_COUNT
 run "BROKEN_PLACE (limits)"    fail safety   -DBROKEN_PLACE
 # A row waiting at a group of providers: its member's place taken after
 # the claim (PLACE_TAKE), or the row back to the queue.

@@ -10,7 +10,7 @@
 
 const char *const GF_DISCOVERY_FIELDS[] = {
     "prompt", "preset", "sourceImage", "style", "quality", "aspectRatio", "customPrompt",
-    "parameters", NULL
+    "parameters", "count", NULL
 };
 /* The same lists as gf_input.c accepts; tests/unit/test_discovery.c
  * checks every choice against the validation. */
@@ -66,6 +66,7 @@ const char *gf_discovery_json(apr_pool_t *p, const gf_discovery_type_t *types, i
         json_object_object_add(o, "historyUrl",
                                json_object_new_string(gf_discovery_url(p, t->base, "history")));
         json_object_object_add(o, "defaultWait", json_object_new_int(t->wait));
+        json_object_object_add(o, "maxCount", json_object_new_int(t->max_count));
         json_object_array_add(list, o);
     }
     json_object_object_add(out, "types", list);

@@ -17,6 +17,7 @@ typedef struct {
     unsigned needs;              /* GF_NEED_* */
     long cost;
     int wait;                    /* GenFlowWait, seconds */
+    int max_count;               /* GenFlowMaxCount: the most pictures of a count */
 } gf_discovery_type_t;
 
 /* The create fields, in the order a form shows them. */
@@ -27,7 +28,8 @@ extern const char *const GF_DISCOVERY_QUALITIES[];
 extern const char *const GF_DISCOVERY_ASPECT_RATIOS[];
 
 /* {"types":[{type, base, needs, cost, fields, presetsUrl, historyUrl,
- * defaultWait}, ...], "options":{style, quality, aspectRatio}}, compact. */
+ * defaultWait, maxCount}, ...], "options":{style, quality, aspectRatio}},
+ * compact. */
 const char *gf_discovery_json(apr_pool_t *p, const gf_discovery_type_t *types, int n);
 
 /* base + "/" + endpoint without a doubled slash ("/" + "presets" gives

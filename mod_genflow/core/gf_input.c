@@ -295,10 +295,21 @@ int gf_input_cancel_after(apr_pool_t *p, json_object *v, int *seconds, gf_input_
     return 1;
 }
 
+/* count: a whole number of pictures, 1..GF_COUNT_MAX (the type's own
+ * maximum, GenFlowMaxCount, is the glue's to check). */
+static int get_count(apr_pool_t *p, json_object *v, int *count, gf_input_error_t *err)
+{
+    double d;
+    if (!get_number(p, v, "count", 1, GF_COUNT_MAX, 1, &d, err)) return 0;
+    *count = (int)d;
+    return 1;
+}
+
 int gf_input_parse(apr_pool_t *p, json_object *body, unsigned needs,
                    gf_input_t *in, gf_input_error_t *err)
 {
     memset(in, 0, sizeof(*in));
+    in->count = 1;
     if (!json_object_is_type(body, json_type_object)) {
         return fail(err, p, "body", "the request body must be a JSON object");
     }
@@ -330,6 +341,8 @@ int gf_input_parse(apr_pool_t *p, json_object *body, unsigned needs,
             ok = get_webhook_events(p, val, &in->webhook_events, err);
         else if (!strcmp(key, "cancelAfter"))
             ok = gf_input_cancel_after(p, val, &in->cancel_after, err);
+        else if (!strcmp(key, "count"))
+            ok = get_count(p, val, &in->count, err);
         else
             ok = fail(err, p, apr_pstrdup(p, key), "%s is not a known field", key);
         if (!ok) {
@@ -393,6 +406,12 @@ const char *gf_input_to_json(apr_pool_t *p, const gf_input_t *in)
     }
     if (in->cancel_after > 0) {
         json_object_object_add(o, "cancelAfter", json_object_new_int(in->cancel_after));
+    }
+    /* One picture is every generation's count before count existed:
+     * written only when more, so an input of one reads as it always did
+     * (an Idempotency-Key's stored body, a retry's input). */
+    if (in->count > 1) {
+        json_object_object_add(o, "count", json_object_new_int(in->count));
     }
     return gf_json_dump(p, o);
 }

@@ -17,6 +17,10 @@
 #define GF_SEED_MAX              4294967294.0
 /* cancelAfter's bounds here; the type's deadline bounds it again in the glue. */
 #define GF_CANCEL_AFTER_MAX      86400
+/* count's bounds here (OpenAI's n goes to 10); the type's GenFlowMaxCount
+ * bounds it again in the glue. */
+#define GF_COUNT_MAX             10
+#define GF_COUNT_DEFAULT_MAX     4
 /* sourceImage may name one of the user's uploads: "upload:<uuid>". */
 #define GF_UPLOAD_REF_PREFIX     "upload:"
 
@@ -45,6 +49,8 @@ typedef struct {
     unsigned webhook_events;     /* GF_WEBHOOK_* (the terminal ones by default) */
     int cancel_after;            /* seconds from the request the client still wants
                                   * it (cancelAfter, or Cancel-After), 0: none */
+    int count;                   /* pictures asked for, 1..GF_COUNT_MAX (1 when
+                                  * not given) */
 } gf_input_t;
 
 /* The events a create's webhookEvents may name. */

@@ -402,7 +402,12 @@ int gf_metrics_terminal(gf_metrics_t *m, apr_pool_t *p, const char *type,
         return 0;
     }
     if (!strcmp(status, "completed")) {
-        gf_metrics_credits(m, GF_CREDITS_CHARGED, json_long(o, "creditsCharged"));
+        long charged = json_long(o, "creditsCharged");
+        gf_metrics_credits(m, GF_CREDITS_CHARGED, charged);
+        /* Fewer pictures than the count: the rest was given back. */
+        if (json_long(o, "estimatedCost") > charged) {
+            gf_metrics_credits(m, GF_CREDITS_REFUNDED, json_long(o, "estimatedCost") - charged);
+        }
     }
     else {
         /* The refund of a failure or a cancel is the whole reservation. */

@@ -10,6 +10,22 @@
 
 #include <apr_time.h>
 
+/* One picture of a result beyond the first (the first is the result's
+ * own image, image_len, content_type, image_url): bytes to store, or a
+ * provider-hosted URL. seed is what the provider said it drew with, when
+ * has_seed. */
+typedef struct {
+    unsigned char *image;
+    apr_size_t image_len;
+    const char *content_type;
+    const char *image_url;
+    int has_seed;
+    apr_uint64_t seed;
+} gf_picture_t;
+
+/* The most pictures one result carries (a create's count, at most 10). */
+#define GF_PICTURES_MAX 10
+
 typedef struct {
     const char *error_code;    /* NULL on success, else a GF_JOB_* code */
     const char *error_message;
@@ -29,6 +45,11 @@ typedef struct {
     apr_size_t image_len;
     const char *content_type;  /* of image, e.g. "image/png" */
     const char *image_url;     /* provider-hosted result, or NULL */
+    int has_seed;              /* the provider said the first picture's seed */
+    apr_uint64_t seed;
+    gf_picture_t *more;        /* the pictures after the first (a count of
+                                * more than one), n_more of them, or NULL */
+    int n_more;
     const char *model;         /* the model that produced it */
     double usage;              /* what the provider says the call used (0: nothing
                                 * said): AIML's meta.usage.credits_used, Replicate's

@@ -36,9 +36,20 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
  * gives the same object, but PostgreSQL inlines that SQL function and
  * then evaluates to_jsonb(row) once for each of its 22 references. */
 #define STATUS_JSON(a) STATUS_JSON_AT(a, "NULL::bigint")
+/* The pictures of a row (alias a): its images (sql/047), or for a row
+ * completed before them its one image_url, or none; genflow_images_of
+ * says the same for the webhooks' payloads. */
+#define IMAGES_OF(a) \
+    "CASE WHEN jsonb_typeof(" a ".images) = 'array' THEN " a ".images" \
+    " WHEN " a ".status = 'completed' AND " a ".image_url IS NOT NULL" \
+    " THEN jsonb_build_array(jsonb_build_object('url', " a ".image_url, 'width', NULL," \
+    "  'height', NULL, 'seed', NULL)) ELSE '[]'::jsonb END"
+/* How many pictures the generation asks for (the create's count). */
+#define COUNT_OF(a) "COALESCE((" a ".input->>'count')::int, 1)"
 #define STATUS_JSON_AT(a, place) \
     "json_build_object('generationId', " a ".id, 'type', '{Y}', 'status', " a ".status," \
     " 'prompt', " a ".prompt, 'preset', " a ".preset, 'imageUrl', " a ".image_url," \
+    " 'images', " IMAGES_OF(a) ", 'count', " COUNT_OF(a) "," \
     " 'provider', " a ".provider, 'model', " a ".model, 'providerJobId', " a ".provider_job_id," \
     " 'retryCount', " a ".retry_count, 'maxRetries', " a ".max_retries," \
     " 'error', CASE WHEN " a ".error_code IS NULL THEN NULL" \
@@ -433,7 +444,7 @@ static const char QUEUE_SQL[] =
     "  (extract(epoch FROM c.job_started_at) * 1000)::bigint::text, c.provider," \
     "  place.place::text, 'claimed'," \
     "  (SELECT ceil(extract(epoch FROM max(r.slot)) * 1000)::bigint FROM rate r)::text," \
-    "  c.input->'parameters'->>'num_inference_steps'" \
+    "  c.input->'parameters'->>'num_inference_steps', c.input->>'count'" \
     " FROM claimed c LEFT JOIN place ON place.n = c.n" \
     " UNION ALL" \
     " SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL," \
@@ -441,7 +452,7 @@ static const char QUEUE_SQL[] =
     "  CASE gate.state" \
     "   WHEN 'paused' THEN (SELECT ceil(extract(epoch FROM max(lim.paused_until)) * 1000)::bigint FROM lim)" \
     "   WHEN 'rate' THEN (SELECT ceil(extract(epoch FROM max(lim.next_start_at)) * 1000)::bigint FROM lim)" \
-    "  END::text, NULL" \
+    "  END::text, NULL, NULL" \
     " FROM gate WHERE NOT EXISTS (SELECT 1 FROM claimed)"
 
 /* args (GF_CLAIM_ARG_*): lease owner, lease seconds, server names
@@ -703,25 +714,34 @@ static const char GET_LINE_SQL[] =
     " CROSS JOIN LATERAL (SELECT CASE WHEN g.status = 'pending' AND g.queued_at IS NOT NULL"
     "   AND g.turn IS NOT NULL AND g.ticket IS NOT NULL THEN " LINE_PLACE("g") " END AS n OFFSET 0) pos";
 
-/* args: id, image URL, provider, model, lease owner, attempt. The charge
- * row is inserted in the same statement as the state change; the unique
- * index on finalizations makes a second one impossible. The lease guard
- * keeps a worker whose lease was taken over from finishing the row. The
- * account is changed by genflow_settle (sql/026), as CREATE's reservation
- * is by genflow_reserve, for the same reason. */
+/* args: id, the first picture's URL, every picture delivered (a JSON
+ * array of {url, width, height, seed}, at least one, at most the count),
+ * provider, model, lease owner, attempt. The row is charged its cost per
+ * picture delivered (the reservation was the cost of the count asked
+ * for), and the charge row, inserted in the same statement as the state
+ * change, gives back what the pictures not delivered reserved (0 when
+ * all came); the unique index on finalizations makes a second one
+ * impossible. The lease guard keeps a worker whose lease was taken over
+ * from finishing the row. The account is changed by genflow_settle
+ * (sql/026), as CREATE's reservation is by genflow_reserve, for the same
+ * reason: with what was given back, or NULL when nothing was. */
 static const char COMPLETE_SQL[] =
-    "WITH args AS (SELECT %s::uuid AS id, %s::text AS image_url, %s::text AS provider,"
-    " %s::text AS model, %s::text AS lease_owner, %d::int AS attempts),"
+    "WITH args AS (SELECT %s::uuid AS id, %s::text AS image_url, %s::jsonb AS images,"
+    " %s::text AS provider, %s::text AS model, %s::text AS lease_owner, %d::int AS attempts),"
     " gen AS (UPDATE {T} g SET status = 'completed', image_url = args.image_url,"
-    "   provider = args.provider, model = args.model, credits_charged = g.estimated_cost,"
+    "   images = args.images, provider = args.provider, model = args.model,"
+    "   credits_charged = g.estimated_cost / " COUNT_OF("g")
+    "    * least(jsonb_array_length(args.images), " COUNT_OF("g") "),"
     "   error_code = NULL, error_message = NULL, finished_at = now(),"
     "   lease_owner = NULL, lease_until = NULL"
     "  FROM args WHERE g.id = args.id AND g.status IN ('pending', 'processing')"
     "   AND g.lease_owner = args.lease_owner AND g.attempts = args.attempts"
+    "   AND jsonb_array_length(args.images) >= 1"
     "  RETURNING g.*),"
     " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
-    "  SELECT user_id, 'charge', 0, '{Y}', id, 'completed' FROM gen),"
-    " acct AS MATERIALIZED (SELECT genflow_settle(gen.user_id, NULL, gen.created_at, "
+    "  SELECT user_id, 'charge', estimated_cost - credits_charged, '{Y}', id, 'completed' FROM gen),"
+    " acct AS MATERIALIZED (SELECT genflow_settle(gen.user_id,"
+    "  NULLIF(gen.estimated_cost - gen.credits_charged, 0), gen.created_at, "
     WAS_ACTIVE("gen") ") FROM gen)"
     " SELECT " STATUS_JSON("gen") "::text FROM gen, acct";
 

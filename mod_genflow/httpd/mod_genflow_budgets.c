@@ -180,7 +180,7 @@ static int holds_jobs(const gf_provider_t *prov)
  * (no job slot), "budget" (no room), or NULL when the database could not
  * say. */
 static const char *hold(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, const char *id,
-                        const char *type, apr_time_t until)
+                        const char *type, apr_time_t until, int count)
 {
     const gf_budget_conf_t *b = &prov->budget;
     double h = gf_budget_hold_amount(b, prov->cost_per_call, prov->cost_per_unit);
@@ -196,7 +196,9 @@ static const char *hold(server_rec *s, apr_pool_t *p, const gf_provider_t *prov,
     x.args[2] = gf_budget_period_name(b->period);
     x.args[3] = zone_of(b);
     x.args[4] = apr_psprintf(p, "%.9f", b->amount);
-    x.args[5] = h >= 0 ? apr_psprintf(p, "%.9f", h) : NULL;
+    /* A job of several pictures (count) holds what each costs. Without a
+     * price, the period's average per call stands (sql/045). */
+    x.args[5] = h >= 0 ? apr_psprintf(p, "%.9f", h * (count > 1 ? count : 1)) : NULL;
     x.args[6] = id;
     x.args[7] = type;
     x.args[8] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)apr_time_as_msec(until));
@@ -221,14 +223,15 @@ void gf_budgets_release(server_rec *s, apr_pool_t *p, const gf_provider_t *prov,
 }
 
 int gf_budgets_gate(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, const char *id,
-                    const char *type, apr_time_t until, int more, gf_decision_t *d)
+                    const char *type, int count, apr_time_t until, int more, gf_decision_t *d)
 {
     const gf_budget_conf_t *b = &prov->budget;
     const char *held;
     spend_t sp;
 
     if (!holds_jobs(prov)) return 0;
-    if (!(held = hold(s, p, prov, id, type, apr_time_now() > until ? apr_time_now() : until))) {
+    if (!(held = hold(s, p, prov, id, type, apr_time_now() > until ? apr_time_now() : until,
+                      count))) {
         return -1;
     }
     if (!strcmp(held, "held")) return 0;

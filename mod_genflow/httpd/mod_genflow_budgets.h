@@ -15,9 +15,10 @@
  * when spent, -1 when the database could not say. A look for a group's
  * choice; the gate decides. Where statements may block. */
 int gf_budgets_room(server_rec *s, apr_pool_t *p, const gf_provider_t *prov);
-/* Before a submission of generation id (of type) to prov: 0 when it may
- * go (nothing to hold, or what the job needs now held until `until`, its
- * deadline and a lease: its expected cost, a job slot of max_jobs=); 1
+/* Before a submission of generation id (of type, asking for count
+ * pictures) to prov: 0 when it may go (nothing to hold, or what the job
+ * needs now held until `until`, its deadline and a lease: its expected
+ * cost, count times a picture's, a job slot of max_jobs=); 1
  * when spent + held leave no room and d says what happens instead: the
  * chain's next entry now (more), or a failure (BUDGET_EXHAUSTED,
  * refunded); 2 when every job slot is taken (the caller puts the row back,
@@ -25,7 +26,7 @@ int gf_budgets_room(server_rec *s, apr_pool_t *p, const gf_provider_t *prov);
  * could not say (the caller puts the row back for later: no call is made
  * on an unknown spend). A submission tried again holds once. */
 int gf_budgets_gate(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, const char *id,
-                    const char *type, apr_time_t until, int more, gf_decision_t *d);
+                    const char *type, int count, apr_time_t until, int more, gf_decision_t *d);
 /* The attempt ended generation id's job at prov without a cost record
  * (or after it): its hold, if any, is released. Where statements may
  * block; best effort (the tidy sweep releases it past its deadline). */

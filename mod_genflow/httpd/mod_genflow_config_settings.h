@@ -22,6 +22,7 @@
 #define MOD_GENFLOW_CONFIG_SETTINGS_H
 
 #include "core/gf_credits.h"
+#include "core/gf_input.h"
 
 #define GF_DEFAULT_STARTING_CREDITS 10
 #define GF_DEFAULT_DAILY_LIMIT      100
@@ -118,6 +119,9 @@
       "Credits one generation of this type costs") \
     S(PLAIN, long, max_body, "GenFlowMaxBody", GF_DEFAULT_MAX_BODY, 256, GF_MAX_BODY_LIMIT, \
       "byte", NULL, ACCESS_CONF, "Largest request body accepted, in bytes") \
+    S(PLAIN, int, max_count, "GenFlowMaxCount", GF_COUNT_DEFAULT_MAX, 1, GF_COUNT_MAX, "picture", \
+      NULL, RSRC_CONF | ACCESS_CONF, \
+      "Most pictures one generation of this type may ask for (count; default 4)") \
     S(PLAIN, int, wait_default, "GenFlowWait", 0, 0, GF_PREFER_WAIT_MAX, "", NULL, ACCESS_CONF, \
       "Seconds generate waits for a result when the client sends no Prefer: wait") \
     S(PLAIN, int, max_retries, "GenFlowMaxRetries", GF_DEFAULT_MAX_RETRIES, 0, 10, "", NULL, \

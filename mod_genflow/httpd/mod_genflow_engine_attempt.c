@@ -174,7 +174,8 @@ static gate_t pass_gates(server_rec *s, apr_pool_t *p, gf_claim_t *cp, const gf_
          * call: the row is back in the queue for a while. */
         apr_time_t until = (cp->deadline ? cp->deadline : apr_time_now() + apr_time_from_sec(3600))
                            + apr_time_from_sec(row.lease_secs);
-        int spent = gf_budgets_gate(s, p, prov, cp->id, cp->type->name, until, more, d);
+        int spent = gf_budgets_gate(s, p, prov, cp->id, cp->type->name, cp->count, until,
+                                    more, d);
         if (spent < 0) {
             cp->defer = apr_time_from_sec(1);
             gf_engine_row_statement(s, p, cp, GF_SQL_RELEASE, 1);
@@ -236,6 +237,7 @@ static void fill_job(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     job->provider_state = c->provider_state;
     job->preset = c->preset;
     job->steps = c->steps;
+    job->count = c->count;
     if (c->strength) {
         job->has_strength = 1;
         job->strength = strtod(c->strength, NULL);

@@ -20,6 +20,8 @@
 #include "httpd/mod_genflow_router.h"
 #include "httpd/mod_genflow_config.h"
 #include "net/gf_loop.h"
+#include "core/gf_json.h"
+#include "image/gf_image.h"
 
 #define OUTCOME_RETRY_WAIT apr_time_from_msec(500)
 /* A poll due sooner than the workers' half-second look for rows due by
@@ -45,7 +47,8 @@ const char *gf_engine_object_key(apr_pool_t *p, const char *folder, const char *
 static gf_db_status_t record_outcome(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd,
                                      const gf_claim_t *c, const gf_decision_t *d,
                                      const char *provider, const char *model, const char *url,
-                                     const gf_provider_result_t *res, gf_db_rows_t **rowsp)
+                                     const char *images, const gf_provider_result_t *res,
+                                     gf_db_rows_t **rowsp)
 {
     const gf_type_t *t = c->type;
     const char *attempt = apr_ltoa(p, c->attempts);
@@ -55,7 +58,7 @@ static gf_db_status_t record_outcome(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd
 
     switch (dd.next) {
     case GF_NEXT_COMPLETE:
-        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_COMPLETE], &rows, 6, c->id, url,
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_COMPLETE], &rows, 7, c->id, url, images,
                            provider, model, c->lease_owner, attempt);
         break;
     case GF_NEXT_FAIL:
@@ -112,7 +115,7 @@ typedef struct {
     apr_pool_t *p;
     const gf_claim_t *c;
     const gf_decision_t *d;
-    const char *provider, *model, *url;
+    const char *provider, *model, *url, *images;
     const gf_provider_result_t *res;
     gf_db_rows_t *rows;
     gf_db_status_t st;
@@ -124,46 +127,51 @@ static void outcome_now(void *baton)
     ap_dbd_t *dbd = gf_db_open(o->p, o->s);
     o->st = GF_DB_UNAVAILABLE;
     if (!dbd) return;
-    o->st = record_outcome(o->s, o->p, dbd, o->c, o->d, o->provider, o->model, o->url, o->res,
-                           &o->rows);
+    o->st = record_outcome(o->s, o->p, dbd, o->c, o->d, o->provider, o->model, o->url,
+                           o->images, o->res, &o->rows);
     gf_db_close(o->s, dbd);
 }
 
-/* A completed attempt's picture into the store: *url is where it is, and
- * *stored the store that holds a copy of ours (NULL: none to take back).
- * A picture no store took turns the decision into STORAGE_ERROR. 0 when
- * the generation is no longer this attempt's: nothing is stored. */
-static int store_result(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
-                        const gf_provider_result_t *res, gf_decision_t *dd, const char **url,
-                        const gf_storage_t **stored, const char **key)
+/* The pictures of a completed attempt as they were stored: the first's
+ * URL, all of them as the row's images (JSON), and what our stores hold
+ * (to take back when the row turned out not to be this attempt's). */
+typedef struct {
+    const char *url;
+    const char *images;
+    int n;
+    const gf_storage_t *stored[GF_PICTURES_MAX];
+    const char *keys[GF_PICTURES_MAX];
+    int n_stored;
+} stored_t;
+
+/* One picture into the store: 1 with *url where it is (and *store, *key
+ * when a store of ours holds it), 0 when no store took its bytes and the
+ * provider gave no URL to keep. */
+static int store_picture(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                         const gf_picture_t *pic, const char **url,
+                         const gf_storage_t **store, const char **key)
 {
     gf_server_conf_t *sc = gf_server_conf(s);
     const char *err = NULL;
     apr_status_t rv;
 
-    *stored = NULL;
-    *url = NULL;
+    *store = NULL;
     *key = NULL;
-    /* A cancelled or expired generation gets nothing stored: its late
-     * picture is discarded here. */
-    if (gf_engine_row_statement(s, p, c, GF_SQL_RENEW, 1) == 0) return 0;
-    if (!res->image) {
-        *url = res->image_url;
-        return 1;
-    }
+    *url = pic->image_url;
+    if (!pic->image) return pic->image_url != NULL;
     *key = gf_engine_object_key(p, c->type->name, c->id, ".png");
-    rv = gf_storage_put(sc->storage, p, *key, res->image, res->image_len, res->content_type,
+    rv = gf_storage_put(sc->storage, p, *key, pic->image, pic->image_len, pic->content_type,
                         url, &err);
-    *stored = sc->storage;
+    *store = sc->storage;
     /* When the primary store fails, keep the provider's URL (saying so);
      * only bytes without one go to the store of last resort. */
-    if (rv != APR_SUCCESS && res->image_url) {
+    if (rv != APR_SUCCESS && pic->image_url) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1406)
                      "%s storage failed for type=%s id=%s trace=%s (%s); keeping the "
                      "provider's temporary URL", sc->storage->backend, c->type->name, c->id,
                      gf_engine_row_trace(c), ap_escape_logitem(p, err));
-        *url = res->image_url;
-        *stored = NULL;
+        *url = pic->image_url;
+        *store = NULL;
         return 1;
     }
     if (rv != APR_SUCCESS && sc->fallback_storage) {
@@ -171,20 +179,88 @@ static int store_result(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                      "%s storage failed for type=%s id=%s trace=%s (%s); trying %s",
                      sc->storage->backend, c->type->name, c->id, gf_engine_row_trace(c),
                      ap_escape_logitem(p, err), sc->fallback_storage->backend);
-        rv = gf_storage_put(sc->fallback_storage, p, *key, res->image, res->image_len,
-                            res->content_type, url, &err);
-        *stored = sc->fallback_storage;
+        rv = gf_storage_put(sc->fallback_storage, p, *key, pic->image, pic->image_len,
+                            pic->content_type, url, &err);
+        *store = sc->fallback_storage;
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1402)
                      "storage failed for type=%s trace=%s id=%s: %s", c->type->name,
                      gf_engine_row_trace(c), c->id, ap_escape_logitem(p, err));
-        *stored = NULL;
+        *store = NULL;
         *url = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+/* The i-th picture of res (0: the result's own). */
+static gf_picture_t picture_of(const gf_provider_result_t *res, int i)
+{
+    gf_picture_t pic;
+    if (i > 0) return res->more[i - 1];
+    memset(&pic, 0, sizeof(pic));
+    pic.image = res->image;
+    pic.image_len = res->image_len;
+    pic.content_type = res->content_type;
+    pic.image_url = res->image_url;
+    pic.has_seed = res->has_seed;
+    pic.seed = res->seed;
+    return pic;
+}
+
+/* A picture's member of the row's images: its URL, its size when its
+ * bytes say it, its seed when the provider said it. */
+static json_object *image_entry(const gf_picture_t *pic, const char *url)
+{
+    json_object *o = json_object_new_object();
+    unsigned w, h;
+    int sized = pic->image && gf_image_measure(pic->image, pic->image_len, NULL, &w, &h);
+    json_object_object_add(o, "url", json_object_new_string(url));
+    json_object_object_add(o, "width", sized ? json_object_new_int64(w) : NULL);
+    json_object_object_add(o, "height", sized ? json_object_new_int64(h) : NULL);
+    json_object_object_add(o, "seed", pic->has_seed ? json_object_new_int64((int64_t)pic->seed)
+                                                    : NULL);
+    return o;
+}
+
+/* A completed attempt's pictures into the store, at most the count asked
+ * for (what was reserved). A picture no store took is left out; when
+ * none was taken the decision becomes STORAGE_ERROR. 0 when the
+ * generation is no longer this attempt's: nothing is stored. */
+static int store_result(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                        const gf_provider_result_t *res, gf_decision_t *dd, stored_t *out)
+{
+    json_object *images;
+    int i, n = 1 + (res->more ? res->n_more : 0);
+
+    memset(out, 0, sizeof(*out));
+    /* A cancelled or expired generation gets nothing stored: its late
+     * picture is discarded here. */
+    if (gf_engine_row_statement(s, p, c, GF_SQL_RENEW, 1) == 0) return 0;
+    if (n > c->count) n = c->count;
+    if (n > GF_PICTURES_MAX) n = GF_PICTURES_MAX;
+    images = gf_json_pool_own(p, json_object_new_array());
+    for (i = 0; i < n; i++) {
+        gf_picture_t pic = picture_of(res, i);
+        const gf_storage_t *store;
+        const char *url, *key;
+        if (!store_picture(s, p, c, &pic, &url, &store, &key)) continue;
+        if (store) {
+            out->stored[out->n_stored] = store;
+            out->keys[out->n_stored++] = key;
+        }
+        if (!out->url) out->url = url;
+        json_object_array_add(images, image_entry(&pic, url));
+        out->n++;
+    }
+    if (out->n == 0) {
         dd->next = GF_NEXT_FAIL;
         dd->code = GF_JOB_STORAGE;
-        dd->message = "the image could not be stored";
+        dd->message = n > 1 ? "none of the images could be stored" : "the image could not be stored";
+        return 1;
     }
+    out->images = gf_json_dump(p, images);
     return 1;
 }
 
@@ -197,7 +273,7 @@ static int store_result(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
  * an earlier run of the statement may have committed. */
 static gf_db_status_t write_outcome(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                                     const gf_decision_t *dd, const char *provider,
-                                    const char *url, const gf_provider_result_t *res,
+                                    const stored_t *pictures, const gf_provider_result_t *res,
                                     gf_db_rows_t **rows, int *maybe_applied)
 {
     apr_time_t until = apr_time_now()
@@ -213,7 +289,8 @@ static gf_db_status_t write_outcome(server_rec *s, apr_pool_t *p, const gf_claim
         o.d = dd;
         o.provider = provider;
         o.model = res ? res->model : NULL;
-        o.url = url;
+        o.url = pictures->url;
+        o.images = pictures->images;
         o.res = res;
         gf_loop_blocking(outcome_now, &o);
         if (o.st != GF_DB_OK || o.rows->rerun) *maybe_applied = 1;
@@ -342,25 +419,28 @@ static void cancel_job(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
 int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
                             const gf_provider_t *prov, const gf_provider_result_t *res)
 {
-    const gf_storage_t *stored = NULL;
-    const char *provider = prov ? prov->name : NULL, *url = NULL, *key = NULL;
+    stored_t stored;
+    const char *provider = prov ? prov->name : NULL;
     gf_decision_t dd = *d;
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    int maybe_applied;
+    int maybe_applied, i;
 
-    if (dd.next == GF_NEXT_COMPLETE && !store_result(s, p, c, res, &dd, &url, &stored, &key)) {
+    memset(&stored, 0, sizeof(stored));
+    if (dd.next == GF_NEXT_COMPLETE && !store_result(s, p, c, res, &dd, &stored)) {
         gf_engine_row_log(s, p, APLOG_INFO, c, provider, "discarded", NULL,
                           "the generation is no longer this attempt's (cancelled, expired or taken "
                           "over); its result is not stored");
         return 1;
     }
-    st = write_outcome(s, p, c, &dd, provider, url, res, &rows, &maybe_applied);
-    if (st == GF_DB_OK && rows->nrows == 0 && !maybe_applied && stored) {
-        /* Cancelled between the check and the completion: the picture
+    st = write_outcome(s, p, c, &dd, provider, &stored, res, &rows, &maybe_applied);
+    if (st == GF_DB_OK && rows->nrows == 0 && !maybe_applied) {
+        /* Cancelled between the check and the completion: the pictures
          * must not stay behind a generation that has none. (When an
-         * earlier run may have completed it, the picture stays.) */
-        gf_storage_remove(stored, p, key);
+         * earlier run may have completed it, they stay.) */
+        for (i = 0; i < stored.n_stored; i++) {
+            gf_storage_remove(stored.stored[i], p, stored.keys[i]);
+        }
     }
     if (st != GF_DB_OK) return -1;
     if (rows->nrows == 0) {

@@ -19,6 +19,7 @@
 #include "httpd/mod_genflow_private.h"
 #include "httpd/mod_genflow_servers.h"
 #include "core/gf_sql.h"
+#include "core/gf_input.h"
 #include "net/gf_loop.h"
 
 /* The claimed row as the attempt reads it. */
@@ -50,6 +51,8 @@ static void fill_claim(const gf_type_t *t, const char *const *row, const char *l
     c->preset = row[GF_CLAIM_PRESET];
     c->strength = row[GF_CLAIM_STRENGTH];
     c->steps = row[GF_CLAIM_STEPS] ? atoi(row[GF_CLAIM_STEPS]) : 0;
+    c->count = row[GF_CLAIM_COUNT] ? atoi(row[GF_CLAIM_COUNT]) : 1;
+    if (c->count < 1 || c->count > GF_COUNT_MAX) c->count = 1;
     c->server_name = row[GF_CLAIM_SERVER_NAME];
     c->cancel_at = row[GF_CLAIM_CANCEL_MS]
                    ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_CANCEL_MS])) : 0;

@@ -196,7 +196,9 @@ static void create_args(request_rec *r, const gf_dir_conf_t *dc, const gf_input_
     gf_req_t *rq = gf_req(r);
 
     a[GF_CREATE_USER] = r->user;
-    a[GF_CREATE_COST] = apr_ltoa(r->pool, gf_conf_cost(dc));
+    /* The cost of every picture asked for: what is not delivered is
+     * given back when the generation completes (sql/047). */
+    a[GF_CREATE_COST] = apr_ltoa(r->pool, gf_conf_cost(dc) * in->count);
     a[GF_CREATE_DAY_LIMIT] = apr_ltoa(r->pool, gf_conf_daily_limit(sc));
     a[GF_CREATE_PROMPT] = prompt;
     a[GF_CREATE_USER_PROMPT] = in->prompt;
@@ -275,6 +277,12 @@ static int prepare(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, json_
     if (!gf_input_parse(r->pool, body, gf_conf_needs(dc), in, &ierr)) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, ierr.message);
     }
+    if (in->count > gf_conf_max_count(dc)) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
+                             apr_psprintf(r->pool, "count: at most %d picture%s for this type "
+                                          "(GenFlowMaxCount)", gf_conf_max_count(dc),
+                                          gf_conf_max_count(dc) == 1 ? "" : "s"));
+    }
     if ((rc = gf_type_cancel_after(r, dc, &in->cancel_after)) != GF_CONTINUE) return rc;
     if (in->webhook && (rc = check_webhook(r, dc, in->webhook)) != GF_CONTINUE) return rc;
     if ((rc = build_prompt(r, dbd, dc, in, &prompt)) != GF_CONTINUE) return rc;
@@ -326,13 +334,14 @@ int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t
     gf_input_t in;
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    long cost = gf_conf_cost(dc);
+    long cost;
     char id[APR_UUID_FORMATTED_LENGTH + 1];
     const char *a[GF_CREATE_ARGS];
     gf_req_t *rq = gf_req(r);
     int pass, rc;
 
     if ((rc = prepare(r, dbd, dc, body, &in, id, a)) != GF_CONTINUE) return rc;
+    cost = gf_conf_cost(dc) * in.count;
     {
         /* Queued now: in the line the request's expressions say. */
         const gf_line_t *line = queued ? gf_line_of(r, dc) : NULL;

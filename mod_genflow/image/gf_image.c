@@ -341,3 +341,67 @@ const char *gf_image_decode(apr_pool_t *p, const unsigned char *data, apr_size_t
     default:            return "the data is not a PNG, JPEG or WebP image";
     }
 }
+
+/* ---- sizes ----------------------------------------------------------------- */
+
+/* The JPEG's header only: its frame's size, no pixel decoded. */
+static int measure_jpeg(const unsigned char *data, apr_size_t len, unsigned *w, unsigned *h)
+{
+    struct jpeg_decompress_struct cinfo;
+    jpeg_err_t jerr;
+
+    memset(&cinfo, 0, sizeof(cinfo));
+    memset(&jerr, 0, sizeof(jerr));
+    cinfo.err = jpeg_std_error(&jerr.pub);
+    jerr.pub.error_exit = jpeg_on_error;
+    jerr.pub.emit_message = jpeg_on_message;
+    jerr.pub.output_message = jpeg_no_output;
+    if (setjmp(jerr.jump)) {
+        jpeg_destroy_decompress(&cinfo);
+        return 0;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, (unsigned long)len);
+    jpeg_read_header(&cinfo, TRUE);
+    *w = cinfo.image_width;
+    *h = cinfo.image_height;
+    jpeg_destroy_decompress(&cinfo);
+    return 1;
+}
+
+int gf_image_measure(const unsigned char *data, apr_size_t len, gf_image_format_t *fmt,
+                     unsigned *width, unsigned *height)
+{
+    gf_image_format_t f = gf_image_sniff(data, len);
+    unsigned w = 0, h = 0;
+    int ok = 0;
+
+    if (fmt) *fmt = f;
+    if (f == GF_IMAGE_PNG) {
+        png_image img;
+        memset(&img, 0, sizeof(img));
+        img.version = PNG_IMAGE_VERSION;
+        if (png_image_begin_read_from_memory(&img, data, len)) {
+            w = img.width;
+            h = img.height;
+            png_image_free(&img);
+            ok = 1;
+        }
+    }
+    else if (f == GF_IMAGE_JPEG) {
+        ok = measure_jpeg(data, len, &w, &h);
+    }
+    else if (f == GF_IMAGE_WEBP) {
+        WebPBitstreamFeatures features;
+        if (WebPGetFeatures(data, len, &features) == VP8_STATUS_OK
+            && features.width > 0 && features.height > 0) {
+            w = (unsigned)features.width;
+            h = (unsigned)features.height;
+            ok = 1;
+        }
+    }
+    if (!ok || w == 0 || h == 0) return 0;
+    *width = w;
+    *height = h;
+    return 1;
+}

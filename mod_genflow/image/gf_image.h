@@ -42,6 +42,12 @@ const char *gf_image_decode(apr_pool_t *p, const unsigned char *data, apr_size_t
                             apr_uint64_t max_pixels, gf_image_format_t *fmt,
                             gf_image_t *out);
 
+/* The format and size of a picture from its header alone (libpng's,
+ * libjpeg's, libwebp's readers; no pixel is decoded): 1 and *width,
+ * *height, or 0 when data is none of the three or its header is bad. */
+int gf_image_measure(const unsigned char *data, apr_size_t len, gf_image_format_t *fmt,
+                     unsigned *width, unsigned *height);
+
 /* A small JPEG of img (gf_image_small.c): its longer side max_side at
  * most (a smaller picture keeps its size), quality 1..100, into *out in
  * p. NULL on success, else why not. */

@@ -115,8 +115,10 @@ double gf_provider_attempt_cost(const gf_provider_t *prov, const gf_provider_res
     double cost = 0;
     if (!prov || !res) return 0;
     if (res->usage > 0 && res->usage < 1e12) cost += res->usage * prov->cost_per_unit;
+    /* cost= is per picture delivered: a call that brought several
+     * (OpenAI's n, fal's num_images) cost that many. */
     if (!res->error_code && !res->running && (res->image || res->image_url)) {
-        cost += prov->cost_per_call;
+        cost += prov->cost_per_call * (1 + (res->n_more > 0 ? res->n_more : 0));
     }
     return cost;
 }

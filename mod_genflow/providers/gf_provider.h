@@ -47,6 +47,11 @@ typedef struct {
     double strength;           /* 0..1 */
     const char *aspect_ratio;  /* or NULL */
     int steps;                 /* parameters.num_inference_steps, 0: not given */
+    int count;                 /* pictures asked for, 1..GF_COUNT_MAX: a kind
+                                * whose API takes a number asks for them all
+                                * in its one call (OpenAI's n, fal's
+                                * num_images); it returns what came, the
+                                * first in res and the rest in res->more */
     apr_uint64_t seed;
     const char *model;         /* from the chain entry, or NULL for the default */
     int attempt;               /* 1 for the first attempt of the generation */

@@ -27,20 +27,34 @@ static const char *aiml_set_option(apr_pool_t *p, gf_provider_t *prov,
     return gf_net_set_option(p, prov, AIML_BASE, key, value);
 }
 
-static void aiml_generate(const gf_provider_t *prov, const gf_job_t *job,
-                          apr_pool_t *p, gf_provider_result_t *res)
+/* A count of more than one: the answer's other pictures, as many as were
+ * asked for, each in the form it came in. */
+static void aiml_more(apr_pool_t *p, const gf_provider_t *prov, const gf_net_settings_t *ns,
+                      const gf_job_t *job, json_object *data, gf_provider_result_t *res)
 {
-    const gf_net_settings_t *ns = prov->impl;
-    const char *model = job->model ? job->model
-                      : (prov->default_model ? prov->default_model : AIML_DEFAULT_MODEL);
-    json_object *body = gf_json_pool_own(p, json_object_new_object()), *out, *data, *first;
-    gf_http_request_t req;
-    gf_http_response_t hr;
-    const char *err, *b64, *url;
+    size_t i;
+    for (i = 1; i < json_object_array_length(data) && i < (size_t)(job->count > 1 ? job->count : 1);
+         i++) {
+        json_object *o = json_object_array_get_idx(data, i);
+        const char *b64 = gf_json_str(o, "b64_json"), *url = gf_json_str(o, "url");
+        if (b64 && *b64) gf_net_more_b64(p, b64, strlen(b64), res);
+        else if (url && *url) gf_net_more_download(p, prov, ns, url, res);
+    }
+}
+
+/* The request: OpenAI's shape, with the model's own name for a count. */
+static json_object *aiml_body(apr_pool_t *p, const gf_job_t *job, const char *model)
+{
+    json_object *body = gf_json_pool_own(p, json_object_new_object());
 
     json_object_object_add(body, "model", json_object_new_string(model));
     json_object_object_add(body, "prompt", json_object_new_string(job->prompt));
     if (job->seed) json_object_object_add(body, "seed", json_object_new_int64((int64_t)job->seed));
+    if (job->count > 1) {
+        /* OpenAI's models there take OpenAI's n; the others num_images. */
+        int openai = !strncmp(model, "dall-e", 6) || !strncmp(model, "openai/", 7);
+        json_object_object_add(body, openai ? "n" : "num_images", json_object_new_int(job->count));
+    }
     if (job->source_image) {
         /* The https URL when there is one, else the upload inline. */
         const char *src = gf_provider_source_uri(p, job);
@@ -49,6 +63,20 @@ static void aiml_generate(const gf_provider_t *prov, const gf_job_t *job,
             json_object_object_add(body, "strength", json_object_new_double(job->strength));
         }
     }
+    return body;
+}
+
+static void aiml_generate(const gf_provider_t *prov, const gf_job_t *job,
+                          apr_pool_t *p, gf_provider_result_t *res)
+{
+    const gf_net_settings_t *ns = prov->impl;
+    const char *model = job->model ? job->model
+                      : (prov->default_model ? prov->default_model : AIML_DEFAULT_MODEL);
+    json_object *body = aiml_body(p, job, model), *out, *data, *first;
+    gf_http_request_t req;
+    gf_http_response_t hr;
+    const char *err, *b64, *url;
+
     gf_net_request(p, ns, &req, "POST", apr_pstrcat(p, ns->base_url, "/v1/images/generations", NULL));
     apr_table_set(req.headers, "Authorization", apr_pstrcat(p, "Bearer ", ns->key, NULL));
     apr_table_set(req.headers, "Content-Type", "application/json");
@@ -99,15 +127,19 @@ static void aiml_generate(const gf_provider_t *prov, const gf_job_t *job,
             /* b64_json that decodes to nothing: no picture to store or charge for */
             res->image = NULL;
             gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: empty image", prov->name));
+            return;
         }
-        return;
     }
-    if ((url = gf_json_str(first, "url")) != NULL && *url) {
+    else if ((url = gf_json_str(first, "url")) != NULL && *url) {
         gf_net_download(p, prov, ns, url, res);
+        if (res->error_code) return;
+    }
+    else {
+        gf_net_fail(res, GF_JOB_API, 0, apr_psprintf(p, "%s: the answer has neither url nor "
+                                                     "b64_json", prov->name));
         return;
     }
-    gf_net_fail(res, GF_JOB_API, 0, apr_psprintf(p, "%s: the answer has neither url nor b64_json",
-                                                 prov->name));
+    aiml_more(p, prov, ns, job, data, res);
 }
 
 /* The longest attempt: the request, then the download of the result. */

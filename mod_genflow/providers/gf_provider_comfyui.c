@@ -55,7 +55,7 @@
 
 /* The node inputs a declaration may map, by option name. */
 static const char *const COMFY_SLOTS[] = { "prompt", "seed", "width", "height", "steps", "image",
-                                            NULL };
+                                            "batch", NULL };
 
 static int comfy_slot(const char *key)
 {
@@ -349,6 +349,8 @@ static void comfy_generate(const gf_provider_t *prov, const gf_job_t *job,
      * fixed seed would draw the same picture for every prompt alike. */
     comfy_set(p, graph, ns, "seed", json_object_new_int64((int64_t)comfy_seed(job)));
     if (job->steps > 0) comfy_set(p, graph, ns, "steps", json_object_new_int(job->steps));
+    /* Several pictures: the workflow's batch (an empty latent's batch_size). */
+    if (job->count > 1) comfy_set(p, graph, ns, "batch", json_object_new_int(job->count));
     if (gf_net_ratio_size(job->aspect_ratio, &w, &h)) {
         comfy_set(p, graph, ns, "width", json_object_new_int(w));
         comfy_set(p, graph, ns, "height", json_object_new_int(h));
@@ -432,12 +434,48 @@ static int comfy_queue_place(apr_pool_t *p, const gf_provider_t *prov, const cha
     return 0;
 }
 
-/* The first output picture of a finished prompt, fetched from the server. */
-static void comfy_fetch_output(apr_pool_t *p, const gf_provider_t *prov, json_object *outputs,
-                               gf_provider_result_t *res)
+/* One output picture from the server's /view: 1 with its bytes in pic,
+ * else 0 with why in res (a transient failure: the file may come next
+ * time). */
+static int comfy_view(apr_pool_t *p, const gf_provider_t *prov, json_object *im,
+                      gf_picture_t *pic, gf_provider_result_t *res)
 {
+    const char *f = gf_json_str(im, "filename"), *sub = gf_json_str(im, "subfolder");
     gf_http_request_t req;
     gf_http_response_t hr;
+
+    comfy_request(p, prov->impl, &req, "GET",
+                  apr_pstrcat(p, "/api/view?filename=", apr_pescape_urlencoded(p, f),
+                              "&subfolder=", apr_pescape_urlencoded(p, sub ? sub : ""),
+                              "&type=output", NULL));
+    gf_http_perform(p, &req, &hr);
+    if (hr.error) {
+        gf_net_transport_failure(p, prov, &hr, res);
+        return 0;
+    }
+    if (hr.status != 200) {
+        gf_net_status_failure(p, prov, hr.status, "fetching the output picture", 0, res);
+        res->transient = 1;   /* the prompt finished: its file may come next time */
+        return 0;
+    }
+    if (strncasecmp(hr.content_type, "image/", 6) || hr.body_len == 0) {
+        gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: /view gave %s, not an image",
+                                                     prov->name, gf_net_excerpt(p, hr.content_type)));
+        return 0;
+    }
+    pic->image = (unsigned char *)hr.body;
+    pic->image_len = hr.body_len;
+    pic->content_type = apr_pstrdup(p, hr.content_type);
+    return 1;
+}
+
+/* The output pictures of a finished prompt, fetched from the server: the
+ * first into res, and with a count of more than one (batch=) the others
+ * after it, up to the count (one that does not come is left out). */
+static void comfy_fetch_output(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t *job,
+                               json_object *outputs, gf_provider_result_t *res)
+{
+    int want = job && job->count > 1 ? job->count : 1, got = 0;
 
     json_object_object_foreach(outputs, node, o) {
         json_object *images;
@@ -447,35 +485,29 @@ static void comfy_fetch_output(apr_pool_t *p, const gf_provider_t *prov, json_ob
             || !json_object_is_type(images, json_type_array)) {
             continue;
         }
-        for (i = 0; i < json_object_array_length(images); i++) {
+        for (i = 0; i < json_object_array_length(images) && got < want; i++) {
             json_object *im = json_object_array_get_idx(images, i);
-            const char *f = gf_json_str(im, "filename"), *sub = gf_json_str(im, "subfolder");
-            const char *type = gf_json_str(im, "type");
+            const char *f = gf_json_str(im, "filename"), *type = gf_json_str(im, "type");
             if (!f || !*f || (type && strcmp(type, "output"))) continue;   /* previews: temp */
-            comfy_request(p, prov->impl, &req, "GET",
-                          apr_pstrcat(p, "/api/view?filename=", apr_pescape_urlencoded(p, f),
-                                      "&subfolder=", apr_pescape_urlencoded(p, sub ? sub : ""),
-                                      "&type=output", NULL));
-            gf_http_perform(p, &req, &hr);
-            if (hr.error) {
-                gf_net_transport_failure(p, prov, &hr, res);
-            }
-            else if (hr.status != 200) {
-                gf_net_status_failure(p, prov, hr.status, "fetching the output picture", 0, res);
-                res->transient = 1;   /* the prompt finished: its file may come next time */
-            }
-            else if (strncasecmp(hr.content_type, "image/", 6) || hr.body_len == 0) {
-                gf_net_fail(res, GF_JOB_API, 1, apr_psprintf(p, "%s: /view gave %s, not an image",
-                                                             prov->name, gf_net_excerpt(p, hr.content_type)));
+            if (got++ == 0) {
+                gf_picture_t first;
+                memset(&first, 0, sizeof(first));
+                if (!comfy_view(p, prov, im, &first, res)) return;
+                res->image = first.image;
+                res->image_len = first.image_len;
+                res->content_type = first.content_type;
             }
             else {
-                res->image = (unsigned char *)hr.body;
-                res->image_len = hr.body_len;
-                res->content_type = apr_pstrdup(p, hr.content_type);
+                gf_picture_t *pic = gf_net_more(p, res);
+                gf_provider_result_t why;
+                memset(&why, 0, sizeof(why));
+                if (pic && comfy_view(p, prov, im, pic, &why)) res->n_more++;
+                else if (pic) memset(pic, 0, sizeof(*pic));
             }
-            return;
         }
+        if (got >= want) return;
     }
+    if (got) return;
     gf_net_fail(res, GF_JOB_API, 0, apr_psprintf(p, "%s: the prompt finished without an output "
                                                  "picture (a SaveImage node)", prov->name));
 }
@@ -566,7 +598,7 @@ static void comfy_poll(const gf_provider_t *prov, const gf_job_t *job, const cha
     st = gf_json_str(status, "status_str");
     if (st && !strcmp(st, "success") && json_object_object_get_ex(entry, "outputs", &outputs)
         && json_object_is_type(outputs, json_type_object)) {
-        comfy_fetch_output(p, prov, outputs, res);
+        comfy_fetch_output(p, prov, job, outputs, res);
         return;
     }
     comfy_failed(p, prov, id, status, res);

@@ -108,6 +108,8 @@ static void fal_generate(const gf_provider_t *prov, const gf_job_t *job,
     json_object_object_add(in, "prompt", json_object_new_string(job->prompt));
     if (job->seed) json_object_object_add(in, "seed", json_object_new_int64((int64_t)job->seed));
     if (size) json_object_object_add(in, "image_size", json_object_new_string(size));
+    /* Several pictures in the one job (its models take num_images). */
+    if (job->count > 1) json_object_object_add(in, "num_images", json_object_new_int(job->count));
     if (job->source_image) {
         /* An upload goes inline as a data: URI (fal accepts one wherever
          * it takes an image URL), or as its https storage URL. */
@@ -207,6 +209,7 @@ static void fal_poll(const gf_provider_t *prov, const gf_job_t *job, const char 
     json_object *out, *images;
     gf_http_request_t req;
     gf_http_response_t hr;
+    size_t i;
 
     (void)id;
     res->model = job->model ? job->model : prov->default_model;
@@ -258,6 +261,22 @@ static void fal_poll(const gf_provider_t *prov, const gf_job_t *job, const char 
         return;
     }
     gf_net_download(p, prov, ns, url, res);
+    if (res->error_code) return;
+    {
+        /* fal says the seed it drew with: the first picture's. */
+        json_object *seed;
+        if (json_object_object_get_ex(out, "seed", &seed) && json_object_is_type(seed, json_type_int)
+            && json_object_get_int64(seed) >= 0) {
+            res->has_seed = 1;
+            res->seed = (apr_uint64_t)json_object_get_int64(seed);
+        }
+    }
+    /* num_images: the others, as many as were asked for. */
+    for (i = 1; i < json_object_array_length(images) && i < (size_t)(job->count > 1 ? job->count : 1);
+         i++) {
+        gf_net_more_download(p, prov, ns, gf_json_str(json_object_array_get_idx(images, i), "url"),
+                             res);
+    }
 }
 
 static void fal_cancel(const gf_provider_t *prov, const char *id, const char *state_json,

@@ -187,7 +187,9 @@ static json_object *gemini_predict_body(apr_pool_t *p, const gf_job_t *job)
     json_object_object_add(inst, "prompt", json_object_new_string(job->prompt));
     json_object_array_add(instances, inst);
     json_object_object_add(body, "instances", instances);
-    json_object_object_add(params, "sampleCount", json_object_new_int(1));
+    /* Imagen makes 1..4 pictures a call. */
+    json_object_object_add(params, "sampleCount",
+                           json_object_new_int(job->count > 4 ? 4 : job->count > 1 ? job->count : 1));
     if (ratio) json_object_object_add(params, "aspectRatio", json_object_new_string(ratio));
     json_object_object_add(body, "parameters", params);
     return body;
@@ -241,26 +243,36 @@ static void gemini_read_content(apr_pool_t *p, const gf_provider_t *prov, json_o
                              finish ? gf_net_excerpt(p, finish) : "none"));
 }
 
-/* :predict's answer: the first prediction with a picture. */
-static void gemini_read_predictions(apr_pool_t *p, const gf_provider_t *prov, json_object *out,
-                                    gf_provider_result_t *res)
+/* :predict's answer: its predictions with a picture, up to the count
+ * (the first into res, the others after it); a filtered one is skipped. */
+static void gemini_read_predictions(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t *job,
+                                    json_object *out, gf_provider_result_t *res)
 {
     json_object *preds, *data;
     const char *filtered = NULL;
     apr_size_t i;
+    int got = 0, want = job->count > 1 ? job->count : 1;
 
     if (json_object_object_get_ex(out, "predictions", &preds)
         && json_object_is_type(preds, json_type_array)) {
-        for (i = 0; i < json_object_array_length(preds); i++) {
+        for (i = 0; i < json_object_array_length(preds) && got < want; i++) {
             json_object *pr = json_object_array_get_idx(preds, i);
             if (json_object_object_get_ex(pr, "bytesBase64Encoded", &data)
                 && json_object_is_type(data, json_type_string)) {
-                gf_net_b64_picture(p, prov, json_object_get_string(data),
-                                   (apr_size_t)json_object_get_string_len(data), res);
-                return;
+                if (got++ == 0) {
+                    gf_net_b64_picture(p, prov, json_object_get_string(data),
+                                       (apr_size_t)json_object_get_string_len(data), res);
+                    if (res->error_code) return;
+                }
+                else {
+                    gf_net_more_b64(p, json_object_get_string(data),
+                                    (apr_size_t)json_object_get_string_len(data), res);
+                }
+                continue;
             }
             if (!filtered) filtered = gf_json_str(pr, "raiFilteredReason");
         }
+        if (got) return;
     }
     if (filtered) {
         gf_net_fail(res, GF_JOB_CONTENT_FILTERED, 0,
@@ -313,7 +325,7 @@ static void gemini_generate(const gf_provider_t *prov, const gf_job_t *job,
         return;
     }
     gf_net_usage(out, "usageMetadata", "totalTokenCount", NULL, "tokens", res);
-    if (imagen) gemini_read_predictions(p, prov, out, res);
+    if (imagen) gemini_read_predictions(p, prov, job, out, res);
     else gemini_read_content(p, prov, out, res);
 }
 

@@ -20,6 +20,11 @@
  *                      parts, and after each of the first N the picture
  *                      drawn at a fraction of its size (1/16, 1/4, …:
  *                      coarse, then sharper) goes to the job's preview hook
+ *   pictures=N         1..10: a call brings at most N pictures, whatever
+ *                      the count asked for (a provider that delivers
+ *                      fewer); without it, every picture asked for comes
+ *
+ * A count of n draws n pictures, the i-th (0-based) with the seed plus i.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +49,7 @@ typedef struct {
     int async_polls;        /* 0 = synchronous */
     long retry_after_secs;
     long previews;          /* partial pictures during the latency, 0 none */
+    long pictures;          /* at most this many per call, 0: the count */
 } local_settings_t;
 
 static local_settings_t *settings(gf_provider_t *prov, apr_pool_t *p)
@@ -93,6 +99,12 @@ static const char *local_set_option(apr_pool_t *p, gf_provider_t *prov,
         if ((err = number(p, key, value, 3, &ls->previews)) != NULL) return err;
         return NULL;
     }
+    if (!strcmp(key, "pictures")) {
+        if ((err = number(p, key, value, GF_PICTURES_MAX, &ls->pictures)) != NULL) return err;
+        if (ls->pictures < 1) return apr_psprintf(p, "local option pictures=%s: expected 1..%d",
+                                                  value, GF_PICTURES_MAX);
+        return NULL;
+    }
     if (!strcmp(key, "async")) {
         if (!strcmp(value, "never")) {
             ls->async_polls = ASYNC_NEVER;
@@ -112,12 +124,12 @@ static const char *local_set_option(apr_pool_t *p, gf_provider_t *prov,
         return apr_psprintf(p, "local option fail=%s: not a job error code", value);
     }
     return apr_psprintf(p, "provider kind 'local' has no option '%s' (latency, fail_rate, "
-                        "fail, async, retry_after, previews)", key);
+                        "fail, async, retry_after, previews, pictures)", key);
 }
 
 static const local_settings_t *get(const gf_provider_t *prov)
 {
-    static const local_settings_t none = { 0, 0, NULL, 0, 0, 0 };
+    static const local_settings_t none = { 0, 0, NULL, 0, 0, 0, 0 };
     return prov->impl ? prov->impl : &none;
 }
 
@@ -127,7 +139,15 @@ typedef struct {
     apr_pool_t *p;
     gf_provider_result_t *res;
     unsigned shrink;        /* 1: the picture; n: drawn at 1/n of its size */
+    int pictures;           /* how many (1 for a preview) */
 } render_t;
+
+/* The i-th picture's seed: the generation's plus i, within the seed's
+ * range (0..4294967294). */
+static apr_uint64_t nth_seed(apr_uint64_t seed, int i)
+{
+    return (seed + (apr_uint64_t)i) % 4294967295ULL;
+}
 
 static void render_now(void *baton)
 {
@@ -158,6 +178,21 @@ static void render_now(void *baton)
         return;
     }
     res->content_type = "image/png";
+    res->has_seed = 1;
+    res->seed = spec.seed;
+    if (r->pictures > 1) {
+        int i;
+        res->more = apr_pcalloc(p, sizeof(*res->more) * (apr_size_t)(r->pictures - 1));
+        for (i = 1; i < r->pictures; i++) {
+            gf_picture_t *pic = &res->more[i - 1];
+            spec.seed = nth_seed(job->seed, i);
+            if (gf_png_render_spec(p, &spec, &pic->image, &pic->image_len) != APR_SUCCESS) break;
+            pic->content_type = "image/png";
+            pic->has_seed = 1;
+            pic->seed = spec.seed;
+            res->n_more++;
+        }
+    }
     res->model = job->model ? job->model
                : (prov->default_model ? prov->default_model : LOCAL_DEFAULT_MODEL);
 }
@@ -173,6 +208,9 @@ static void render(const gf_provider_t *prov, const gf_job_t *job, apr_pool_t *p
     r.p = p;
     r.res = res;
     r.shrink = 1;
+    r.pictures = job->count > 1 ? job->count : 1;
+    if (r.pictures > GF_PICTURES_MAX) r.pictures = GF_PICTURES_MAX;
+    if (get(prov)->pictures && r.pictures > get(prov)->pictures) r.pictures = (int)get(prov)->pictures;
     gf_loop_blocking(render_now, &r);
 }
 
@@ -193,6 +231,7 @@ static void draw_preview(const gf_provider_t *prov, const gf_job_t *job, apr_poo
     r.p = p;
     r.res = &part;
     r.shrink = 1u << (2 * (n - i));
+    r.pictures = 1;
     gf_loop_blocking(render_now, &r);
     if (!part.error_code && part.image && part.image_len) {
         job->preview(job->preview_baton, part.image, part.image_len, part.content_type);

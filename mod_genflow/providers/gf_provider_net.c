@@ -261,6 +261,40 @@ void gf_net_download(apr_pool_t *p, const gf_provider_t *prov, const gf_net_sett
     (void)gf_net_fetch(p, prov, ns, url, res);
 }
 
+gf_picture_t *gf_net_more(apr_pool_t *p, gf_provider_result_t *res)
+{
+    if (!res->more) res->more = apr_pcalloc(p, sizeof(*res->more) * (GF_PICTURES_MAX - 1));
+    if (res->n_more >= GF_PICTURES_MAX - 1) return NULL;
+    return &res->more[res->n_more];
+}
+
+void gf_net_more_b64(apr_pool_t *p, const char *b64, apr_size_t len, gf_provider_result_t *res)
+{
+    gf_picture_t *pic = gf_net_more(p, res);
+    const char *why;
+    if (!pic || !b64) return;
+    if (!(pic->content_type = gf_net_b64_decode(p, b64, len, &pic->image, &pic->image_len, &why))) {
+        memset(pic, 0, sizeof(*pic));
+        return;
+    }
+    res->n_more++;
+}
+
+void gf_net_more_download(apr_pool_t *p, const gf_provider_t *prov, const gf_net_settings_t *ns,
+                          const char *url, gf_provider_result_t *res)
+{
+    gf_picture_t *pic = gf_net_more(p, res);
+    gf_provider_result_t one;
+    if (!pic || !url) return;
+    memset(&one, 0, sizeof(one));
+    gf_net_download(p, prov, ns, url, &one);
+    if (one.error_code || !one.image) return;
+    pic->image = one.image;
+    pic->image_len = one.image_len;
+    pic->content_type = one.content_type;
+    res->n_more++;
+}
+
 apr_interval_time_t gf_net_worst(const gf_provider_t *prov, int calls)
 {
     const gf_net_settings_t *ns = prov->impl;

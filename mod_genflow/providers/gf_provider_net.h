@@ -135,6 +135,19 @@ void gf_net_b64_picture(apr_pool_t *p, const gf_provider_t *prov, const char *b6
 const char *gf_net_b64_decode(apr_pool_t *p, const char *b64, apr_size_t len,
                               unsigned char **bytes, apr_size_t *n, const char **why);
 
+/* The pictures of an answer after its first (a count of more than one):
+ * gf_net_more gives the next free one of res->more (NULL when
+ * GF_PICTURES_MAX are there), which counts once filled in;
+ * gf_net_more_b64 adds one given as base64 (checked as
+ * gf_net_b64_decode checks it), gf_net_more_download one behind a URL
+ * (fetched as gf_net_download fetches). A picture that does not decode
+ * or download is left out: the generation delivers, and is charged for,
+ * the others. */
+gf_picture_t *gf_net_more(apr_pool_t *p, gf_provider_result_t *res);
+void gf_net_more_b64(apr_pool_t *p, const char *b64, apr_size_t len, gf_provider_result_t *res);
+void gf_net_more_download(apr_pool_t *p, const gf_provider_t *prov, const gf_net_settings_t *ns,
+                          const char *url, gf_provider_result_t *res);
+
 /* Retry-After of an answer in either of its forms OpenAI sends
  * (retry-after-ms, retry-after seconds), 0 when absent; at most 3600 s. */
 apr_interval_time_t gf_net_retry_after_ms(const gf_http_response_t *hr);

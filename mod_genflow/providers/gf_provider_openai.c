@@ -87,7 +87,7 @@ static json_object *openai_body(apr_pool_t *p, const gf_net_settings_t *ns, cons
 
     json_object_object_add(body, "model", json_object_new_string(model));
     json_object_object_add(body, "prompt", json_object_new_string(job->prompt));
-    json_object_object_add(body, "n", json_object_new_int(1));
+    json_object_object_add(body, "n", json_object_new_int(job->count > 1 ? job->count : 1));
     if (size) json_object_object_add(body, "size", json_object_new_string(size));
     for (i = 0; i < OPENAI_BODY_OPTIONS; i++) {
         const char *v = gf_net_kind_get(ns, OPENAI_OPTIONS[i].key, NULL);
@@ -130,11 +130,12 @@ static void openai_failure(apr_pool_t *p, const gf_provider_t *prov, const gf_ht
 }
 
 /* The answer as one JSON document: its picture and usage into res. */
-static void openai_answer(apr_pool_t *p, const gf_provider_t *prov, const gf_http_response_t *hr,
-                          gf_provider_result_t *res)
+static void openai_answer(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t *job,
+                          const gf_http_response_t *hr, gf_provider_result_t *res)
 {
     json_object *out, *data, *first, *b64;
     const char *err;
+    size_t i;
 
     out = gf_json_parse(p, hr->body, hr->body_len, &err);
     if (!out) {
@@ -154,6 +155,15 @@ static void openai_answer(apr_pool_t *p, const gf_provider_t *prov, const gf_htt
     }
     gf_net_b64_picture(p, prov, json_object_get_string(b64),
                        (apr_size_t)json_object_get_string_len(b64), res);
+    /* n > 1: the others, as many as were asked for. */
+    for (i = 1; !res->error_code && i < json_object_array_length(data)
+                && i < (size_t)(job->count > 1 ? job->count : 1); i++) {
+        json_object *o = json_object_array_get_idx(data, i);
+        if (json_object_object_get_ex(o, "b64_json", &b64) && json_object_is_type(b64, json_type_string)) {
+            gf_net_more_b64(p, json_object_get_string(b64),
+                            (apr_size_t)json_object_get_string_len(b64), res);
+        }
+    }
 }
 
 static void openai_generate(const gf_provider_t *prov, const gf_job_t *job,
@@ -163,7 +173,9 @@ static void openai_generate(const gf_provider_t *prov, const gf_job_t *job,
     const char *model = job->model ? job->model
                       : (prov->default_model ? prov->default_model : OPENAI_DEFAULT_MODEL);
     const char *source = job->source_image ? gf_provider_source_uri(p, job) : NULL;
-    int partials = atoi(gf_net_kind_get(ns, "partial_images", "0"));
+    /* A stream of partial pictures is read for one picture; several come
+     * in one answer, without previews. */
+    int partials = job->count > 1 ? 0 : atoi(gf_net_kind_get(ns, "partial_images", "0"));
     gf_openai_stream_t *stream = NULL;
     gf_http_request_t req;
     gf_http_response_t hr;
@@ -193,7 +205,7 @@ static void openai_generate(const gf_provider_t *prov, const gf_job_t *job,
         return;
     }
     if (hr.tapped) gf_openai_stream_end(stream, res);
-    else openai_answer(p, prov, &hr, res);
+    else openai_answer(p, prov, job, &hr, res);
 }
 
 /* One exchange: the picture comes in the answer. */

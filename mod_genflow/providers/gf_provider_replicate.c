@@ -39,6 +39,20 @@
 static const char *replicate_set_option(apr_pool_t *p, gf_provider_t *prov,
                                         const char *key, const char *value)
 {
+    if (!strcmp(key, "count_input")) {
+        /* The model's input that takes a number of pictures (num_outputs
+         * for most): models differ, so the site names it. */
+        apr_size_t i, n = strlen(value);
+        if (n == 0 || n > 64) return "count_input= must be an input's name (1..64 of a-z, 0-9, _)";
+        for (i = 0; i < n; i++) {
+            if (!((value[i] >= 'a' && value[i] <= 'z') || (value[i] >= '0' && value[i] <= '9')
+                  || value[i] == '_')) {
+                return "count_input= must be an input's name (1..64 of a-z, 0-9, _)";
+            }
+        }
+        gf_net_kind_option(p, prov, REPLICATE_BASE, key, value);
+        return NULL;
+    }
     return gf_net_set_option(p, prov, REPLICATE_BASE, key, value);
 }
 
@@ -56,6 +70,23 @@ static const char *problem_detail(apr_pool_t *p, const gf_http_response_t *hr)
     if (detail) return detail;
     if (title) return title;
     return gf_net_excerpt(p, hr->body);
+}
+
+/* count_input=: the output's other pictures, as many as were asked for,
+ * each downloaded. */
+static void more_outputs(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t *job,
+                         json_object *output, gf_provider_result_t *res)
+{
+    const gf_net_settings_t *ns = prov->impl;
+    size_t i, want = job && job->count > 1 && gf_net_kind_get(ns, "count_input", NULL)
+                     ? (size_t)job->count : 1;
+    if (!json_object_is_type(output, json_type_array)) return;
+    for (i = 1; i < json_object_array_length(output) && i < want; i++) {
+        json_object *u = json_object_array_get_idx(output, i);
+        if (json_object_is_type(u, json_type_string)) {
+            gf_net_more_download(p, prov, ns, json_object_get_string(u), res);
+        }
+    }
 }
 
 /* Read a prediction object into res. */
@@ -117,6 +148,7 @@ static void prediction(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t 
             return;
         }
         gf_net_download(p, prov, ns, url, res);
+        if (!res->error_code) more_outputs(p, prov, job, output, res);
         return;
     }
     if (!strcmp(status, "failed") || !strcmp(status, "canceled") || !strcmp(status, "aborted")) {
@@ -162,6 +194,10 @@ static void replicate_generate(const gf_provider_t *prov, const gf_job_t *job,
 
     json_object_object_add(input, "prompt", json_object_new_string(job->prompt));
     if (job->seed) json_object_object_add(input, "seed", json_object_new_int64((int64_t)job->seed));
+    if (job->count > 1 && gf_net_kind_get(ns, "count_input", NULL)) {
+        json_object_object_add(input, gf_net_kind_get(ns, "count_input", NULL),
+                               json_object_new_int(job->count));
+    }
     if (job->aspect_ratio) {
         json_object_object_add(input, "aspect_ratio", json_object_new_string(job->aspect_ratio));
     }

@@ -163,8 +163,9 @@ sub history_entry {
     }
     push @msgs, ['execution_success', { prompt_id => $e->{id}, timestamp => int($e->{end} * 1000) }];
     my $outputs = $t =~ /\[fault:noout\]/ ? {}
-                : { '9' => { images => [{ filename => sprintf('genflow_%05d_%s.png', $e->{number}, $t =~ /\[fault:bigview\]/ ? 'big' : ''),
-                                          subfolder => '', type => 'output' }] },
+                : { '9' => { images => [map { { filename => sprintf('genflow_%05d_%s%s.png', $e->{number},
+                                                                   $t =~ /\[fault:bigview\]/ ? 'big' : '', $_ > 1 ? "_$_" : ''),
+                                                subfolder => '', type => 'output' } } 1 .. ($e->{batch} || 1)] },
                     '12' => { images => [{ filename => 'preview.png', subfolder => '', type => 'temp' }] } };
     return { prompt => [$e->{number}, $e->{id}, {}, {}, ['9']], outputs => $outputs,
              status => { status_str => 'success', completed => JSON::PP::true, messages => \@msgs }, meta => {} };
@@ -256,8 +257,10 @@ sub handle {
         my $run = $text =~ /\[run:([\d.]+)\]/ ? $1 : $secs;
         my $number = with_queue(sub {
             my ($q) = @_;
+            # An empty latent's batch_size: as many output pictures.
+            my ($batch) = map { $_->{inputs}{batch_size} } grep { ($_->{class_type} // '') eq 'EmptyLatentImage' } values %$g;
             push @$q, { id => $id, number => scalar(@$q), queued => $t, secs => $run, text => $text,
-                        client_id => $in->{client_id} // '' };
+                        client_id => $in->{client_id} // '', batch => ($batch // 1) =~ /^\d+$/ ? $batch // 1 : 1 };
             return scalar(@$q) - 1;
         });
         return send_json($c, 200, { prompt_id => $id, number => $number, node_errors => {} });
@@ -340,7 +343,7 @@ sub handle {
         record($r, {});
         my %q = $r->uri->query_form;
         return send_json($c, 400, { error => 'bad filename' }) if ($q{filename} // '') =~ m{^/|\.\.};
-        my $ok = ($q{type} // 'output') eq 'output' && ($q{filename} // '') =~ /^genflow_\d{5}_(big)?\.png$/;
+        my $ok = ($q{type} // 'output') eq 'output' && ($q{filename} // '') =~ /^genflow_\d{5}_(big)?(_\d+)?\.png$/;
         return send_json($c, 404, { error => 'not found' }) unless $ok;
         my $res = HTTP::Response->new(200);
         $res->header('Content-Type' => 'image/png');

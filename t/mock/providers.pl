@@ -179,6 +179,14 @@ sub tqdm_lines {
     return ('Using seed: 42', map { sprintf '%3d%%|%-10s| %d/50 [00:0%d<00:0%d, 17.10it/s]', $_ * 2,
                                     '#' x int($_ / 5), $_, $_ / 17, (50 - $_) / 17 } 0 .. $k);
 }
+# How many pictures an answer carries for $n asked: one fewer with
+# [fault:fewer] (a provider that delivered less than asked), at least one.
+sub pictures_for {
+    my ($n, $prompt) = @_;
+    $n-- if $prompt =~ /\[fault:fewer\]/ && $n > 1;
+    return $n;
+}
+
 sub recall {
     my ($id) = @_;
     open my $fh, '<', "$state/job.$id" or return '';
@@ -572,8 +580,9 @@ sub handle {
         return send_json($c, 422, { detail => [{ loc => ['body', 'prompt'], msg => 'prompt is not allowed', type => 'value_error' }] })
             if $prompt =~ /\[fault:failed\]/;
         return send_json($c, 422, { detail => evil() }) if $prompt =~ /\[fault:evilmsg\]/;
-        return send_json($c, 200, { images => [{ url => file_base($prompt) . "/files/$id.png", width => 1, height => 1,
-                                                 content_type => 'image/png' }],
+        my $count = pictures_for(recall("n.$id") || 1, $prompt);
+        return send_json($c, 200, { images => [map { { url => file_base($prompt) . "/files/$id-$_.png", width => 1, height => 1,
+                                                       content_type => 'image/png' } } 1 .. $count],
                                     seed => 123, prompt => $prompt,
                                     # fal's safety checker: a black picture, flagged
                                     has_nsfw_concepts => [$prompt =~ /\[fault:nsfw\]/ ? JSON::PP::true : JSON::PP::false],
@@ -603,6 +612,11 @@ sub handle {
         my $id = sprintf '%08x-%04x-4%03x-8%03x-%06x%06x', int rand 2**32, int rand 2**16,
                          int rand 2**12, int rand 2**12, int rand 2**24, int rand 2**24;
         remember($id, $prompt);
+        # num_images (1..4 on fal's image models): as many pictures in the result.
+        return send_json($c, 422, { detail => [{ loc => ['body', 'num_images'], msg => 'ensure this value is less than or equal to 4',
+                                                 type => 'value_error.number.not_le' }] })
+            if defined $in->{num_images} && ($in->{num_images} !~ /^\d+$/ || $in->{num_images} < 1 || $in->{num_images} > 4);
+        remember("n.$id", $in->{num_images} // 1);
         accepted($provider, $id, $prompt);
         # The returned URLs name owner/app only, without the model's sub-path.
         return send_json($c, 200, { request_id => $id, status => 'IN_QUEUE', queue_position => 0,
@@ -657,6 +671,11 @@ sub handle {
             if $prompt =~ /\[fault:402\]/;
         my $id = join '', map { ('a' .. 'z', 0 .. 9)[rand 36] } 1 .. 26;
         remember($id, $prompt);
+        my $outputs = ($in->{input} || {})->{num_outputs};
+        return send_json($c, 422, { type => 'about:blank', title => 'Input validation failed', status => 422,
+                                    detail => '- input.num_outputs: Must be less than or equal to 4' })
+            if defined $outputs && ($outputs !~ /^\d+$/ || $outputs < 1 || $outputs > 4);
+        remember("n.$id", $outputs // 1);
         my $status = $prompt =~ /\[fault:failed\]/ ? 'failed'
                    : ($prompt =~ /\[(fault:queue|fault:never|fault:foreign:\d+|progress:[\d.]+)\]/ || ($r->header('Prefer') // '') !~ /wait/) ? 'starting'
                    : 'succeeded';
@@ -688,8 +707,12 @@ sub handle {
         return $err->(500, 'Internal server error') if $prompt =~ /\[fault:500\]/;
         return send_json($c, 201, { data => [{ url => undef, b64_json => encode_base64($PNG, '') }] })
             if $prompt =~ /\[fault:b64\]/;
-        return send_json($c, 200, { data => [{ url => file_base($prompt) . '/files/aiml.png', b64_json => undef }],
-                                    meta => { usage => { credits_used => 120000 } } });
+        # OpenAI's models there take n, the others num_images (the model's document).
+        my $asked = ($in->{model} =~ /^(dall-e|openai\/)/ ? $in->{n} : $in->{num_images}) // 1;
+        return $err->(400, 'Body validation error!') if $asked !~ /^\d+$/ || $asked < 1 || $asked > 4;
+        return send_json($c, 200, { data => [map { { url => file_base($prompt) . "/files/aiml-$_.png", b64_json => undef } }
+                                             1 .. pictures_for($asked, $prompt)],
+                                    meta => { usage => { credits_used => 120000 * $asked } } });
     }
 
     # ---- OpenAI Images (base_url .../openai/v1, as OpenAI's clients write it) ----
@@ -745,7 +768,10 @@ sub handle {
         $b64 = encode_base64($PNG . ("\0" x (3 * 1024 * 1024)), '') if $prompt =~ /\[fault:bigb64\]/;
         # DALL-E's shape: a URL, which a GPT image model never sends.
         my $item = $prompt =~ /\[fault:url\]/ ? { url => file_base($prompt) . '/files/openai.png' } : { b64_json => $b64 };
-        return send_json($c, 200, { created => 1795300000, data => [$item], background => 'opaque',
+        # n pictures (a damaged second one with [fault:onebad]).
+        my @items = map { $_ == 2 && $prompt =~ /\[fault:onebad\]/ ? { b64_json => encode_base64('no picture', '') } : {%$item} }
+                    1 .. pictures_for($in->{n} // 1, $prompt);
+        return send_json($c, 200, { created => 1795300000, data => \@items, background => 'opaque',
             output_format => $in->{output_format} // 'png', size => $in->{size} // '1024x1536', quality => $in->{quality} // 'high',
             usage => { input_tokens => 50, input_tokens_details => { text_tokens => 50, image_tokens => 0 },
                        output_tokens => 6240, output_tokens_details => { image_tokens => 6240, text_tokens => 0 },
@@ -802,7 +828,14 @@ sub handle {
             return send_json($c, 200, { predictions => [{ raiFilteredReason => 'Your current safety filter threshold filtered out 1 generated images. You will not be charged for blocked images.' }] })
                 if $prompt =~ /\[fault:filtered\]/;
             return send_json($c, 200, {}) if $prompt =~ /\[fault:noimage\]/;
-            return send_json($c, 200, { predictions => [{ bytesBase64Encoded => $b64, mimeType => 'image/png', prompt => "$prompt (rewritten)" },
+            # sampleCount 1..4 pictures; [fault:onefiltered]: the second filtered.
+            my $samples = (($in->{parameters} || {})->{sampleCount}) // 1;
+            return $gerr->(400, 'INVALID_ARGUMENT', 'sampleCount must be between 1 and 4')
+                if $samples !~ /^\d+$/ || $samples < 1 || $samples > 4;
+            my @preds = map { $_ == 2 && $prompt =~ /\[fault:onefiltered\]/
+                                  ? { raiFilteredReason => 'Your current safety filter threshold filtered out 1 generated images.' }
+                                  : { bytesBase64Encoded => $b64, mimeType => 'image/png', prompt => "$prompt (rewritten)" } } 1 .. $samples;
+            return send_json($c, 200, { predictions => [@preds,
                                                         { contentType => 'Positive Prompt', safetyAttributes => { categories => [], scores => [] } }] });
         }
         return send_json($c, 200, { promptFeedback => { blockReason => 'PROHIBITED_CONTENT' }, usageMetadata => $usage, modelVersion => $model })
@@ -928,7 +961,10 @@ sub prediction {
     my ($id, $status, $prompt, $logs) = @_;
     return { id => $id, model => 'owner/model', version => 'v' x 64, input => { prompt => $prompt },
              logs => $logs // '', status => $status, created_at => '2026-11-22T16:19:34.765994Z',
-             output => $status eq 'succeeded' ? [ file_base($prompt) . "/files/$id.png" ] : undef,
+             # num_outputs (the models that take it): as many URLs.
+             output => $status eq 'succeeded'
+                 ? [ map { file_base($prompt) . "/files/$id-$_.png" } 1 .. pictures_for(recall("n.$id") || 1, $prompt) ]
+                 : undef,
              error => $status eq 'failed' ? 'CUDA out of memory' : undef,
              data_removed => JSON::PP::false, source => 'api',
              # Terminal predictions say how long they ran (what Replicate bills).

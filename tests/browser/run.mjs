@@ -249,6 +249,34 @@ async function main() {
     await page.locator('.columns').screenshot({ path: join(shots, 'studio-upload.png') });
   }, page);
 
+  await runCase('several pictures: a count of 3, its cost, a grid of three, each downloadable', async () => {
+    await page.getByRole('radio', { name: /Custom prompt/ }).check();
+    check(await page.locator('#count-field').isVisible(), 'no count picker');
+    const max = await page.locator('#count option').count();
+    check(max === 4, `the count picker offers ${max} choices, not GenFlowMaxCount's 4`);
+    await page.getByLabel('Pictures').selectOption('3');
+    check(/Costs 6 credits \(3 pictures/.test(await page.locator('#cost').textContent()),
+      `the cost says: ${await page.locator('#cost').textContent()}`);
+    const before = await balance(page);
+    await page.getByLabel(/^Prompt/).fill(`three lanterns ${stamp}`);
+    const generated = page.waitForResponse((r) => r.url().endsWith('/api/custom-prompt/generate'));
+    await page.getByRole('button', { name: 'Generate', exact: true }).click();
+    const body = (await generated).request().postDataJSON();
+    check(body.count === 3, `generate sent count ${body.count}`);
+    await waitTerminal(page, 'completed');
+    await page.waitForFunction(() => [...document.querySelectorAll('#pictures img')]
+      .filter((i) => i.complete && i.naturalWidth > 0).length === 3);
+    check(await page.locator('#pictures').isVisible() && !(await page.locator('#figure').isVisible()),
+      'three pictures are not shown as a grid');
+    const links = await page.locator('#pictures a[download]').evaluateAll((as) => as.map((a) => a.href));
+    const srcs = await page.locator('#pictures img').evaluateAll((is) => is.map((i) => i.src));
+    check(links.length === 3 && links.every((h, i) => h === srcs[i]), 'each picture is not downloadable');
+    check(new Set(srcs).size === 3, 'the three pictures are not three');
+    await page.waitForFunction((b) => Number(document.getElementById('q-balance').textContent) === b - 6, before);
+    await page.locator('.columns').screenshot({ path: join(shots, 'studio-count.png') });
+    await page.getByLabel('Pictures').selectOption('1');
+  }, page);
+
   await runCase('cancel and retry: a slow generation of the site-defined type', async () => {
     await page.getByRole('radio', { name: /Slow demo/ }).check();
     const before = (await apiGet('demo', '/api/quota')).currentBalance;

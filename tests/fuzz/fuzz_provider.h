@@ -9,6 +9,7 @@
  *
  *   line 1: OP [TOKEN …]   OP = generate | poll | cancel; tokens: id=…
  *           (the provider job id to poll/cancel), job_model=…, seed=N, steps=N,
+ *           count=N (pictures asked for, 1..10),
  *           ar=…, src=…, or a provider option key=value passed to
  *           gf_provider_option (options naming a file are skipped, and so
  *           are tokens that are not valid UTF-8: configuration is trusted)
@@ -19,7 +20,9 @@
  * from its target's setup function instead.
  *
  * Properties of every attempt's result (what the job engine relies on and
- * what goes to the database): at most three exchanges; a failure has a
+ * what goes to the database): at most three exchanges, and a download of
+ * each picture after the first; fewer pictures after the first than the
+ * count, each with its bytes and content type; a failure has a
  * code and a message that is valid UTF-8 (PostgreSQL refuses anything
  * else) without control characters, at most GF_PROVIDER_MESSAGE_MAX
  * bytes; a success has a picture (non-empty, with a
@@ -96,6 +99,10 @@ static inline int fuzz_provider_with(const char *kind, fuzz_setup_fn *setup, int
         else if (!strncmp(tok, "seed=", 5)) job.seed = strtoull(eq + 1, NULL, 10);
         else if (!strncmp(tok, "ar=", 3)) job.aspect_ratio = eq + 1;
         else if (!strncmp(tok, "steps=", 6)) job.steps = atoi(eq + 1);
+        else if (!strncmp(tok, "count=", 6)) {
+            job.count = atoi(eq + 1);
+            if (job.count < 1 || job.count > GF_PICTURES_MAX) job.count = 1;
+        }
         else if (!strncmp(tok, "src=", 4)) job.source_image = eq + 1;
         else if (eq - tok >= 5 && !strncmp(eq - 5, "_file", 5)) continue;
         else if (!strncmp(tok, "workflow=", 9)) continue;
@@ -109,7 +116,8 @@ static inline int fuzz_provider_with(const char *kind, fuzz_setup_fn *setup, int
     }
     else {
         gf_provider_attempt(prov, &job, !strcmp(op, "poll") ? job_id : NULL, p, &res);
-        FUZZ_CHECK(fuzz_http_calls() <= 3);
+        /* Three, and a download of each picture after the first. */
+        FUZZ_CHECK(fuzz_http_calls() <= 3 + (job.count > 1 ? job.count - 1 : 0));
         if (res.error_code) {
             const char *c;
             FUZZ_CHECK(res.error_message && gf_utf8_valid_str(res.error_message));
@@ -120,6 +128,16 @@ static inline int fuzz_provider_with(const char *kind, fuzz_setup_fn *setup, int
             FUZZ_CHECK(res.image || res.image_url || res.provider_job_id || res.running);
         }
         if (res.image) FUZZ_CHECK(res.image_len > 0 && res.content_type);
+        /* The pictures after the first: fewer than the count, each whole. */
+        FUZZ_CHECK(res.n_more >= 0 && res.n_more < (job.count > 1 ? job.count : 1));
+        FUZZ_CHECK(res.n_more == 0 || (res.more && !res.error_code));
+        {
+            int i;
+            for (i = 0; i < res.n_more; i++) {
+                FUZZ_CHECK((res.more[i].image && res.more[i].image_len > 0
+                            && res.more[i].content_type) || res.more[i].image_url);
+            }
+        }
         FUZZ_CHECK(!res.provider_job_id || (gf_utf8_valid_str(res.provider_job_id)
                                             && strlen(res.provider_job_id) <= GF_PROVIDER_ID_MAX));
         fuzz_check_state(p, res.provider_state);

@@ -179,8 +179,8 @@ static json_object *member(json_object *o, const char *key)
 START_TEST(types_answer)
 {
     gf_discovery_type_t t[2] = {
-        { "neo-glitch", "/api/neo-glitch", GF_NEED_PROMPT, 1, 30 },
-        { "emotion-mask", "/", GF_NEED_SOURCE_IMAGE | GF_NEED_PRESET, 2, 0 },
+        { "neo-glitch", "/api/neo-glitch", GF_NEED_PROMPT, 1, 30, 4 },
+        { "emotion-mask", "/", GF_NEED_SOURCE_IMAGE | GF_NEED_PRESET, 2, 0, 1 },
     };
     const char *json = gf_discovery_json(test_pool, t, 2), *err;
     json_object *doc = gf_json_parse(test_pool, json, strlen(json), &err), *types, *a, *b;
@@ -198,7 +198,9 @@ START_TEST(types_answer)
     ck_assert_int_eq(json_object_get_int(member(a, "defaultWait")), 30);
     ck_assert_str_eq(json_object_get_string(member(a, "presetsUrl")), "/api/neo-glitch/presets");
     ck_assert_str_eq(json_object_get_string(member(a, "historyUrl")), "/api/neo-glitch/history");
-    ck_assert_int_eq((int)json_object_array_length(member(a, "fields")), 8);
+    ck_assert_int_eq((int)json_object_array_length(member(a, "fields")), 9);
+    ck_assert_int_eq(json_object_get_int(member(a, "maxCount")), 4);
+    ck_assert_int_eq(json_object_get_int(member(b, "maxCount")), 1);
     ck_assert_str_eq(json_object_to_json_string_ext(member(b, "needs"), JSON_C_TO_STRING_PLAIN),
                      "[\"sourceImage\",\"preset\"]");
     /* A type at "/" does not get "//presets" (a host named presets). */

@@ -395,6 +395,33 @@ START_TEST(refuses_too_many_pixels)
 }
 END_TEST
 
+/* gf_image_measure reads the size from the header alone: of each format,
+ * of a picture too large to decode, and refuses what is not a picture. */
+START_TEST(measures_from_the_header)
+{
+    unsigned char *px = pattern(20, 10, 3);
+    unsigned char *files[3];
+    apr_size_t lens[3];
+    gf_image_format_t fmt;
+    unsigned w = 0, h = 0;
+    int i;
+
+    files[0] = make_png(px, 20, 10, 0, &lens[0]);
+    files[1] = make_jpeg(px, 20, 10, 0, &lens[1]);
+    files[2] = make_webp(px, 20, 10, 0, &lens[2]);
+    for (i = 0; i < 3; i++) {
+        ck_assert(gf_image_measure(files[i], lens[i], &fmt, &w, &h));
+        ck_assert_uint_eq(w, 20);
+        ck_assert_uint_eq(h, 10);
+        ck_assert_int_eq(fmt, i == 0 ? GF_IMAGE_PNG : i == 1 ? GF_IMAGE_JPEG : GF_IMAGE_WEBP);
+        /* Cut inside its header: no size. */
+        ck_assert(!gf_image_measure(files[i], 12, &fmt, &w, &h));
+    }
+    ck_assert(!gf_image_measure((const unsigned char *)"hello, world", 12, &fmt, &w, &h));
+    ck_assert(!gf_image_measure((const unsigned char *)"", 0, NULL, &w, &h));
+}
+END_TEST
+
 /* gf_storage_get of the local directory reads back what put wrote, and
  * refuses a file larger than asked for, an unsafe key or a missing file. */
 START_TEST(local_storage_reads_back)
@@ -457,6 +484,7 @@ Suite *image_suite(void)
     Suite *s = suite_create("image");
     TCase *tc = tcase_create("decode");
     tcase_add_test(tc, sniffs_by_signature);
+    tcase_add_test(tc, measures_from_the_header);
     tcase_add_test(tc, decodes_png);
     tcase_add_test(tc, png_alpha_is_composed_over_white);
     tcase_add_test(tc, decodes_jpeg);

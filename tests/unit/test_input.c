@@ -118,6 +118,11 @@ START_TEST(rejects_bad_fields)
     rejects("{\"cancelAfter\":1.5}", 0, "cancelAfter");
     rejects("{\"cancelAfter\":\"30\"}", 0, "cancelAfter");
     rejects("{\"cancelAfter\":86401}", 0, "cancelAfter");
+    rejects("{\"count\":0}", 0, "count");
+    rejects("{\"count\":11}", 0, "count");
+    rejects("{\"count\":2.5}", 0, "count");
+    rejects("{\"count\":\"2\"}", 0, "count");
+    rejects("{\"count\":true}", 0, "count");
 }
 END_TEST
 
@@ -193,6 +198,14 @@ START_TEST(canonical_json_round_trips)
                              &in, &err));
     ck_assert(gf_input_parse(test_pool, parse(gf_input_to_json(test_pool, &in)), 0, &again, &err));
     ck_assert_int_eq(again.cancel_after, 45);
+    /* So is count; one picture, the count of every input before it, is
+     * not written, so such an input reads as it always did. */
+    ck_assert_int_eq(in.count, 1);
+    ck_assert_ptr_null(strstr(gf_input_to_json(test_pool, &in), "count"));
+    ck_assert(gf_input_parse(test_pool, parse("{\"prompt\":\"x\",\"count\":10}"), 0, &in, &err));
+    ck_assert_int_eq(in.count, 10);
+    ck_assert(gf_input_parse(test_pool, parse(gf_input_to_json(test_pool, &in)), 0, &again, &err));
+    ck_assert_int_eq(again.count, 10);
 }
 END_TEST
 

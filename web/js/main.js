@@ -14,7 +14,7 @@ const ACCEPTED = ['image/png', 'image/jpeg', 'image/webp'];
 const FIELD_CONTROL = {
   prompt: 'prompt', customPrompt: 'prompt', preset: 'preset', sourceImage: 'source',
   style: 'style', quality: 'quality', aspectRatio: 'aspectRatio', 'parameters.seed': 'seed',
-  parameters: 'seed',
+  parameters: 'seed', count: 'count',
 };
 
 const state = {
@@ -159,6 +159,26 @@ function setRequired(id, required, optionalToo = true) {
   $(id).textContent = required ? '(required)' : optionalToo ? '(optional)' : '';
 }
 
+/** The count picker: 1..the type's maxCount, hidden when it takes one. */
+function fillCount(t) {
+  const sel = $('count');
+  const max = has(t, 'count') ? t.maxCount : 1;
+  const keep = Math.min(Number(sel.value) || 1, max);
+  sel.replaceChildren(...Array.from({ length: max }, (_, i) => new Option(String(i + 1))));
+  sel.value = String(keep);
+  $('count-field').hidden = max <= 1;
+}
+
+/** What a generate reserves: the type's cost for each picture asked for. */
+function showCost() {
+  const t = state.type;
+  if (!t) return;
+  const n = $('count-field').hidden ? 1 : Number($('count').value) || 1;
+  const total = t.cost * n;
+  const each = n > 1 ? ` (${n} pictures; a picture that does not come is given back)` : '';
+  $('cost').textContent = `Costs ${total === 1 ? '1 credit' : `${total} credits`}${each}.`;
+}
+
 async function selectType(t) {
   state.type = t;
   const radio = $(`type-${t.type}`);
@@ -167,7 +187,8 @@ async function selectType(t) {
   if (window.location.hash !== hash) window.history.replaceState(null, '', hash);
   clearFieldErrors();
   $('type-about').textContent = t.about;
-  $('cost').textContent = `Costs ${t.cost === 1 ? '1 credit' : `${t.cost} credits`}.`;
+  fillCount(t);
+  showCost();
 
   $('prompt-field').hidden = !has(t, 'prompt');
   $('prompt').required = needs(t, 'prompt');
@@ -272,6 +293,8 @@ function collect(t) {
   for (const k of ['style', 'quality', 'aspectRatio']) {
     if (has(t, k) && $(k).value) f[k] = $(k).value;
   }
+  const count = Number($('count').value) || 1;
+  if (!$('count-field').hidden && count > 1) f.count = count;
   const seed = $('seed').value.trim();
   if (has(t, 'parameters') && seed) {
     const n = Number(seed);
@@ -412,16 +435,53 @@ function renderCurrent() {
   $('cancel').disabled = terminal;
   $('retry').disabled = !(s.status === 'failed' || s.status === 'cancelled');
   const fig = $('figure');
-  if (s.status === 'completed' && s.imageUrl) {
+  const pics = picturesOf(s);
+  if (pics.length === 1) {
     const img = $('picture');
-    const src = resolve(s.imageUrl);
+    const src = resolve(pics[0].url);
     if (img.src !== src) img.src = src;
     img.alt = altText(s.prompt);
     $('caption').textContent = s.prompt || '';
+    $('download').href = src;
     fig.hidden = false;
   } else {
     fig.hidden = true;
   }
+  showGrid(s, pics.length > 1 ? pics : []);
+}
+
+/** A completed generation's pictures: its images, or its one imageUrl. */
+function picturesOf(s) {
+  if (s.status !== 'completed') return [];
+  if (Array.isArray(s.images) && s.images.length) return s.images.filter((p) => p && p.url);
+  return s.imageUrl ? [{ url: s.imageUrl }] : [];
+}
+
+/** Several pictures: a grid, each with its own download link. */
+function showGrid(s, pics) {
+  const list = $('pictures');
+  const key = pics.map((p) => p.url).join(' ');
+  if (list.dataset.key !== key) {
+    list.dataset.key = key;
+    list.replaceChildren(...pics.map((p, i) => {
+      const li = document.createElement('li');
+      const fig = document.createElement('figure');
+      const img = document.createElement('img');
+      img.src = resolve(p.url);
+      img.alt = `${altText(s.prompt)} (${i + 1} of ${pics.length})`;
+      if (p.width && p.height) { img.width = p.width; img.height = p.height; }
+      const cap = document.createElement('figcaption');
+      const a = document.createElement('a');
+      a.href = img.src;
+      a.download = '';
+      a.textContent = `Download ${i + 1}`;
+      cap.append(a);
+      fig.append(img, cap);
+      li.append(fig);
+      return li;
+    }));
+  }
+  list.hidden = pics.length === 0;
 }
 
 function stopWatching() {
@@ -529,6 +589,7 @@ async function start() {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); $('form').requestSubmit(); }
   });
   $('preset').addEventListener('change', onPresetChange);
+  $('count').addEventListener('change', showCost);
   $('source-file').addEventListener('change', onFileChange);
   $('source-url').addEventListener('input', onUrlInput);
   $('cancel').addEventListener('click', onCancel);

@@ -3,7 +3,8 @@
 //
 // GET {api}/types (SetHandler genflow-types) lists every type the server
 // mounts, site-defined ones included:
-//   {"types":[{"type","base","needs":[…],"cost","fields":[…],"presetsUrl","defaultWait"}]}
+//   {"types":[{"type","base","needs":[…],"cost","fields":[…],"presetsUrl","defaultWait",
+//              "maxCount"}]}
 // A server without that endpoint (404) gets the five shipped types at
 // {api}/<type> with their documented defaults (docs/api.md).
 
@@ -49,6 +50,8 @@ function normalise(t) {
     needs,
     fields,
     cost: Number.isInteger(t.cost) ? t.cost : (known.cost ?? 1),
+    // The most pictures one generation may ask for (GenFlowMaxCount).
+    maxCount: Number.isInteger(t.maxCount) && t.maxCount >= 1 ? t.maxCount : 1,
     presetsUrl: t.presetsUrl !== undefined ? t.presetsUrl
       : (needs.includes('preset') ? `${t.base || `${apiBase()}/${t.type}`}/presets` : null),
     about: known.about || 'A type defined by this site.',

@@ -1,0 +1,235 @@
+# SPDX-License-Identifier: Apache-2.0
+# Several pictures per generation (the create's count): the reservation is
+# count times the type's cost; each picture delivered is stored and
+# charged, the rest given back in the statement that completes the row;
+# a generation that delivered none fails and is refunded whole. The
+# status object, the history, the event stream and the webhooks' payload
+# carry images (url, width, height, seed) and count; imageUrl stays the
+# first picture. Providers whose API takes a number get it in their one
+# call: OpenAI's n, fal's num_images, AIML's n or num_images (the mocks
+# answer as many, or one fewer with [fault:fewer]). GenFlowMaxCount bounds
+# count per type; bad counts are refused before anything is reserved.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(-withtestmore);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use GenFlowTest;
+use Digest::SHA qw(sha1_hex);
+use File::Temp qw(tempdir);
+use HTTP::Request;
+use LWP::UserAgent;
+
+plan tests => 76;
+
+my $u = new_user('count');
+api(GET => '/api/quota', user => $u);
+grant($u, 200);
+my $media = "$FindBin::Bin/media";
+my $n = 0;
+
+sub balance { psql("SELECT balance FROM genflow_accounts WHERE user_id = '$u'") }
+sub row { row_of('neo_glitch_media', @_) }
+sub ledger { ledger_of(@_) }
+sub generate {
+    my ($path, $body, %o) = @_;
+    my $tag = 'c' . ++$n . "-$$";
+    $body = { prompt => "pictures $tag", %$body };
+    return api(POST => "/api/$path/generate", user => $o{user} // $u, body => $body,
+               headers => { Prefer => 'wait=30' });
+}
+sub status_of {
+    my ($path, $id) = @_;
+    return json_of(api(GET => "/api/$path/status/$id", user => $u)) || {};
+}
+sub file_of { my ($url) = @_; return $url =~ m{^/media/(.+)$} ? "$media/$1" : undef }
+
+# ---- one picture, as before ------------------------------------------------------
+my $one = json_of(generate('neo-glitch', {})) || {};
+is($one->{status}, 'completed', 'no count: one picture');
+is($one->{count}, 1, 'count is 1');
+is(scalar @{ $one->{images} || [] }, 1, 'images has the one picture');
+is($one->{images}[0]{url}, $one->{imageUrl}, 'imageUrl is the first picture');
+ok(($one->{images}[0]{width} // 0) > 0 && ($one->{images}[0]{height} // 0) > 0,
+   'its width and height, read from the picture') or diag explain $one->{images};
+is($one->{images}[0]{seed}, psql("SELECT seed FROM neo_glitch_media WHERE id = '$one->{generationId}'"),
+   'its seed, the generation\'s');
+is(ledger($one->{generationId}), 'reserve:-1,charge:0', 'charged its one picture');
+
+# ---- three pictures, all delivered ------------------------------------------------
+my $before = balance();
+my $res = generate('count-glitch', { count => 3 });
+my $three = json_of($res) || {};
+is($three->{status}, 'completed', 'count 3: completed') or diag $res->decoded_content;
+is($three->{estimatedCost}, 6, 'estimatedCost is count times the cost (3 x 2)');
+is($three->{creditsCharged}, 6, 'charged for the three delivered');
+is($three->{count}, 3, 'count is 3');
+my @imgs = @{ $three->{images} || [] };
+is(scalar @imgs, 3, 'three pictures');
+is(scalar(keys %{ { map { $_->{url} => 1 } @imgs } }), 3, 'at three URLs');
+is(scalar(grep { defined file_of($_->{url}) && -s file_of($_->{url}) } @imgs), 3, 'each stored');
+my $seed = psql("SELECT seed FROM neo_glitch_media WHERE id = '$three->{generationId}'");
+is(join(',', map { $_->{seed} } @imgs), join(',', $seed, $seed + 1, $seed + 2),
+   'each drawn with its own seed: the generation\'s, then one more each');
+isnt(sha1_hex(slurp(file_of($imgs[0]{url}) // '')), sha1_hex(slurp(file_of($imgs[1]{url}) // '')),
+     'different pictures');
+is($three->{imageUrl}, $imgs[0]{url}, 'imageUrl is the first');
+is(ledger($three->{generationId}), 'reserve:-6,charge:0', 'reserved 6, nothing given back');
+is(balance(), $before - 6, 'the balance moved by 6');
+
+my $hist = json_of(api(GET => '/api/count-glitch/history?limit=5', user => $u)) || {};
+my ($item) = grep { $_->{generationId} eq $three->{generationId} } @{ $hist->{items} || [] };
+is_deeply($item && $item->{images}, \@imgs, 'the history item carries the same images');
+is(psql("SELECT (genflow_status_object('neo-glitch', to_jsonb(g))::jsonb->'images') = '"
+        . JSON::PP->new->canonical->encode(\@imgs) . "'::jsonb FROM neo_glitch_media g "
+        . "WHERE id = '$three->{generationId}'"), 't',
+   'the webhooks\' payload (genflow_status_object) carries the same images');
+
+# The event stream's last status carries them too.
+{
+    my $req = HTTP::Request->new(GET => base_url() . "/api/count-glitch/events/$three->{generationId}");
+    $req->authorization_basic($u, $u);
+    my $body = LWP::UserAgent->new(timeout => 20)->request($req)->decoded_content // '';
+    my ($last) = reverse($body =~ /^data: (\{.*\})$/mg);
+    my $ev = $last ? eval { JSON::PP->new->decode($last) } : undef;
+    is(scalar @{ ($ev || {})->{images} || [] }, 3, 'the event stream\'s status has the three pictures');
+}
+
+# ---- fewer delivered than asked: charged per picture, the rest given back ----------
+$before = balance();
+my $daily = (json_of(api(GET => '/api/quota', user => $u)) || {})->{daily_used};
+$res = generate('few-glitch', { count => 4 });
+my $few = json_of($res) || {};
+is($few->{status}, 'completed', 'count 4 from a provider that brings two: completed');
+is($few->{estimatedCost}, 12, 'reserved 4 x 3');
+is(scalar @{ $few->{images} || [] }, 2, 'two pictures delivered');
+is($few->{creditsCharged}, 6, 'charged for two: 6');
+is(ledger($few->{generationId}), 'reserve:-12,charge:6', 'the charge row gives back the other two (6)');
+is(balance(), $before - 6, 'the balance moved by 6, not 12');
+is((json_of(api(GET => '/api/quota', user => $u)) || {})->{daily_used}, $daily + 6,
+   'the day\'s allowance counts the 6 charged, not the 12 reserved');
+
+# ---- none delivered: failed, refunded whole ------------------------------------------
+$before = balance();
+my $broke = json_of(generate('count-broke', { count => 3 })) || {};
+is($broke->{status}, 'failed', 'count 3 from a failing provider: failed');
+is_deeply($broke->{images}, [], 'no pictures');
+is($broke->{creditsCharged}, 0, 'nothing charged');
+is(ledger($broke->{generationId}), 'reserve:-6,refund:6', 'refunded whole');
+is(balance(), $before, 'the balance is back');
+my $retry = json_of(api(POST => "/api/count-broke/retry/$broke->{generationId}", user => $u,
+                        headers => { Prefer => 'wait=30' })) || {};
+is($retry->{count}, 3, 'a retry asks for the same count');
+is($retry->{estimatedCost}, 6, 'and reserves it again');
+
+# ---- providers that take a number ----------------------------------------------------
+my @journal_before = mock_journal();
+my $oai = json_of(generate('oai', { count => 3 })) || {};
+is($oai->{status}, 'completed', 'OpenAI, count 3: completed') or diag explain $oai;
+is(scalar @{ $oai->{images} || [] }, 3, 'three pictures from one answer');
+my @oai_calls = grep { ($_->{path} // '') =~ m{^/openai/v1/images/generations$} } mock_journal();
+splice @oai_calls, 0, scalar(grep { ($_->{path} // '') =~ m{^/openai/v1/images/generations$} } @journal_before);
+is(scalar @oai_calls, 1, 'one call');
+is($oai_calls[-1]{fields}{n}, 3, 'with n = 3');
+
+my $oaifew = json_of(generate('oai', { count => 3, prompt => 'one bad [fault:onebad]' })) || {};
+is(scalar @{ $oaifew->{images} || [] }, 2, 'OpenAI: a picture that does not decode is left out');
+is($oaifew->{creditsCharged}, 2, 'and not charged');
+is(ledger($oaifew->{generationId}), 'reserve:-3,charge:1', 'its share given back');
+
+my $fal = json_of(generate('fal', { count => 4 })) || {};
+is($fal->{status}, 'completed', 'fal, count 4: completed') or diag explain $fal;
+is(scalar @{ $fal->{images} || [] }, 4, 'four pictures, each downloaded');
+my ($fal_submit) = grep { ($_->{path} // '') =~ m{^/fal-ai/flux/dev$} && ($_->{fields}{prompt} // '') eq ($fal->{prompt} // '-') }
+                   mock_journal();
+is($fal_submit && $fal_submit->{fields}{num_images}, 4, 'one submission with num_images = 4');
+is($fal->{images}[0]{seed}, 123, 'the first picture\'s seed is the one fal said');
+
+my $falfew = json_of(generate('fal', { count => 3, prompt => 'fewer [fault:fewer]' })) || {};
+is(scalar @{ $falfew->{images} || [] }, 2, 'fal brought one fewer: two pictures');
+is(ledger($falfew->{generationId}), 'reserve:-3,charge:1', 'charged two, one given back');
+
+my $aiml = json_of(generate('aiml', { count => 2 })) || {};
+is(scalar @{ $aiml->{images} || [] }, 2, 'AIML (flux/schnell), count 2: two pictures');
+my ($aiml_call) = grep { ($_->{path} // '') eq '/v1/images/generations' && ($_->{fields}{prompt} // '') eq ($aiml->{prompt} // '-') }
+                  mock_journal();
+is($aiml_call && $aiml_call->{fields}{num_images}, 2, 'asked with num_images (its model\'s name for it)');
+
+my $img = json_of(generate('imagen', { count => 3 })) || {};
+is(scalar @{ $img->{images} || [] }, 3, 'Imagen, count 3: three pictures');
+my ($img_call) = grep { ($_->{path} // '') =~ /:predict$/ && (($_->{fields}{instances} || [{}])->[0]{prompt} // '') eq ($img->{prompt} // '-') }
+                 mock_journal();
+is($img_call && $img_call->{fields}{parameters}{sampleCount}, 3, 'asked with sampleCount = 3');
+my $imgf = json_of(generate('imagen', { count => 3, prompt => 'one filtered [fault:onefiltered]' })) || {};
+is(scalar @{ $imgf->{images} || [] }, 2, 'Imagen: a filtered picture is left out, the others delivered');
+is(ledger($imgf->{generationId}), 'reserve:-3,charge:1', 'and its share given back');
+
+my $rep = json_of(generate('rep-many', { count => 2 })) || {};
+is(scalar @{ $rep->{images} || [] }, 2, 'Replicate with count_input=num_outputs, count 2: two pictures');
+my ($rep_call) = grep { ($_->{path} // '') =~ m{/predictions$} && ((($_->{fields} || {})->{input} || {})->{prompt} // '') eq ($rep->{prompt} // '-') }
+                 mock_journal();
+is($rep_call && $rep_call->{fields}{input}{num_outputs}, 2, 'asked with num_outputs = 2');
+my $rep1 = json_of(generate('rep', { count => 2 })) || {};
+is(scalar @{ $rep1->{images} || [] }, 1, 'Replicate without count_input: one picture (its model may take no number)');
+is(ledger($rep1->{generationId}), 'reserve:-2,charge:1', 'the other given back');
+my ($rep1_call) = grep { ((($_->{fields} || {})->{input} || {})->{prompt} // '') eq ($rep1->{prompt} // '-') } mock_journal();
+ok($rep1_call && !exists $rep1_call->{fields}{input}{num_outputs}, 'and nothing asked of it that it may not take');
+
+# ---- refused before anything is reserved ----------------------------------------------
+$before = balance();
+my $bad = 0;
+for my $case ([neo => 'neo-glitch', 5, 'above the default GenFlowMaxCount of 4'],
+              [max => 'count-glitch', 7, 'above the type\'s GenFlowMaxCount 6'],
+              [one => 'one-glitch', 2, 'above GenFlowMaxCount 1'],
+              [zero => 'neo-glitch', 0, 'zero'],
+              [big => 'neo-glitch', 11, 'above 10'],
+              [str => 'neo-glitch', '2', 'a string'],
+              [frac => 'neo-glitch', 2.5, 'not whole']) {
+    my ($name, $path, $count, $why) = @$case;
+    my $r = api(POST => "/api/$path/create", user => $u, body => { prompt => 'x', count => $count });
+    ok(is_json_error($r, 400, 'VALIDATION_ERROR') && (json_of($r)->{error}{message} // '') =~ /^count\b/,
+       "count $why: 400 naming count") or diag $r->decoded_content;
+}
+is(balance(), $before, 'nothing reserved by any of them');
+
+my $poor = new_user('countpoor');
+api(GET => '/api/quota', user => $poor);
+my $pb = psql("SELECT balance FROM genflow_accounts WHERE user_id = '$poor'");
+my $r402 = api(POST => '/api/count-glitch/create', user => $poor,
+               body => { prompt => 'x', count => int($pb / 2) + 1 });
+ok(is_json_error($r402, 402, 'INSUFFICIENT_CREDITS'), 'count x cost above the balance: 402')
+    or diag $r402->decoded_content;
+
+# ---- the ledger's rules ------------------------------------------------------------------
+my $pend = json_of(api(POST => '/api/count-glitch/create', user => $u, body => { prompt => 'pending', count => 2 })) || {};
+my $over = `psql -X -q -d '$ENV{GENFLOW_TEST_PG_URI}' -c "INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason) VALUES ('$u', 'charge', 5, 'neo-glitch', '$pend->{generationId}', 'test')" 2>&1`;
+like($over, qr/outside 0\.\.4/, 'a charge that gives back more than was reserved is refused');
+is(psql("SELECT count(*) FROM genflow_ledger WHERE generation_id = '$pend->{generationId}'"), 1,
+   'nothing written');
+api(POST => "/api/count-glitch/cancel/$pend->{generationId}", user => $u);
+is(ledger($pend->{generationId}), 'reserve:-4,refund:4', 'a cancel before any picture refunds the whole count');
+
+# A row completed before images existed reads as one picture.
+psql("UPDATE neo_glitch_media SET images = NULL WHERE id = '$one->{generationId}'");
+my $old = status_of('neo-glitch', $one->{generationId});
+is_deeply($old->{images}, [{ url => $one->{imageUrl}, width => undef, height => undef, seed => undef }],
+          'a row completed before images: its imageUrl as its one picture');
+
+is(psql("SELECT count(*) FROM genflow_check_invariants(600)"), 0,
+   'genflow_check_invariants finds nothing wrong')
+    or diag(psql("SELECT * FROM genflow_check_invariants(600)"));
+
+# ---- configuration -------------------------------------------------------------------------
+my $d = tempdir(CLEANUP => 1);
+for my $v (0, 11) {
+    my $conf = own_httpd_conf($d, free_port(), "<Location /api/x>\n GenFlowType neo-glitch\n GenFlowMaxCount $v\n</Location>\n");
+    like(scalar(`/usr/sbin/apache2 -t -f '$conf' 2>&1`), qr/GenFlowMaxCount/, "apache2 -t refuses GenFlowMaxCount $v");
+}
+
+sub slurp {
+    my ($f) = @_;
+    return '' unless defined $f;
+    open my $fh, '<:raw', $f or return '';
+    local $/;
+    return <$fh>;
+}
