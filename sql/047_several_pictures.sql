@@ -196,37 +196,38 @@ BEGIN
              WHERE a.active <> COALESCE(c.n, 0)$sql$, counts);
     END IF;
     FOR t IN SELECT type_name, table_name FROM genflow_types ORDER BY type_name LOOP
+        -- One read of each row's ledger (its generation's rows by the
+        -- index), and the rules of that row from it: its reservation and
+        -- finalization, what the ledger took against credits_charged (a
+        -- row with a reservation), a picture's cost per picture.
         FOR v IN EXECUTE format($sql$
-            SELECT format('%%s %%s (%%s): %%s reservation(s), %%s charge(s), %%s refund(s)',
-                          %1$L, g.id, g.status, r.n, c.n, f.n)
+            SELECT m.msg
               FROM %2$I g
-              CROSS JOIN LATERAL (SELECT count(*) AS n FROM genflow_ledger
-                                   WHERE generation_id = g.id AND kind = 'reserve') r
-              CROSS JOIN LATERAL (SELECT count(*) AS n FROM genflow_ledger
-                                   WHERE generation_id = g.id AND kind = 'charge') c
-              CROSS JOIN LATERAL (SELECT count(*) AS n FROM genflow_ledger
-                                   WHERE generation_id = g.id AND kind = 'refund') f
-             WHERE r.n <> 1
-                OR (g.status = 'completed' AND (c.n <> 1 OR f.n <> 0))
-                OR (g.status IN ('failed', 'cancelled') AND (f.n <> 1 OR c.n <> 0))
-                OR (g.status IN ('pending', 'processing') AND c.n + f.n <> 0)
-            UNION ALL
-            SELECT format('%%s %%s (%%s): the ledger took %%s, credits_charged says %%s',
-                          %1$L, g.id, g.status, -l.took, g.credits_charged)
-              FROM %2$I g
-              CROSS JOIN LATERAL (SELECT sum(amount) AS took FROM genflow_ledger
-                                   WHERE generation_id = g.id) l
-             WHERE g.status IN ('completed', 'failed', 'cancelled')
-               AND -l.took IS DISTINCT FROM g.credits_charged::bigint
-            UNION ALL
-            SELECT format('%%s %%s: %%s picture(s) of %%s delivered, %%s of %%s charged',
-                          %1$L, g.id, jsonb_array_length(g.images),
-                          COALESCE((g.input->>'count')::int, 1), g.credits_charged, g.estimated_cost)
-              FROM %2$I g
-             WHERE g.status = 'completed' AND jsonb_typeof(g.images) = 'array'
-               AND (jsonb_array_length(g.images) NOT BETWEEN 1 AND COALESCE((g.input->>'count')::int, 1)
-                    OR g.credits_charged::bigint * COALESCE((g.input->>'count')::int, 1)
-                       <> g.estimated_cost::bigint * jsonb_array_length(g.images))
+              CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE kind = 'reserve') AS r,
+                                         count(*) FILTER (WHERE kind = 'charge') AS c,
+                                         count(*) FILTER (WHERE kind = 'refund') AS f,
+                                         sum(amount) AS took
+                                    FROM genflow_ledger WHERE generation_id = g.id) l
+              CROSS JOIN LATERAL (VALUES
+                (CASE WHEN l.r <> 1
+                        OR (g.status = 'completed' AND (l.c <> 1 OR l.f <> 0))
+                        OR (g.status IN ('failed', 'cancelled') AND (l.f <> 1 OR l.c <> 0))
+                        OR (g.status IN ('pending', 'processing') AND l.c + l.f <> 0)
+                      THEN format('%%s %%s (%%s): %%s reservation(s), %%s charge(s), %%s refund(s)',
+                                  %1$L, g.id, g.status, l.r, l.c, l.f) END),
+                (CASE WHEN l.r = 1 AND g.status IN ('completed', 'failed', 'cancelled')
+                       AND -l.took <> g.credits_charged::bigint
+                      THEN format('%%s %%s (%%s): the ledger took %%s, credits_charged says %%s',
+                                  %1$L, g.id, g.status, -l.took, g.credits_charged) END),
+                (CASE WHEN g.status = 'completed' AND jsonb_typeof(g.images) = 'array'
+                       AND (jsonb_array_length(g.images) NOT BETWEEN 1 AND COALESCE((g.input->>'count')::int, 1)
+                            OR g.credits_charged::bigint * COALESCE((g.input->>'count')::int, 1)
+                               <> g.estimated_cost::bigint * jsonb_array_length(g.images))
+                      THEN format('%%s %%s: %%s picture(s) of %%s delivered, %%s of %%s charged',
+                                  %1$L, g.id, jsonb_array_length(g.images),
+                                  COALESCE((g.input->>'count')::int, 1), g.credits_charged,
+                                  g.estimated_cost) END)) m(msg)
+             WHERE m.msg IS NOT NULL
             UNION ALL
             SELECT format('%%s %%s is %%s since %%s: held past its deadline', %1$L, g.id,
                           g.status, g.created_at)

@@ -87,7 +87,7 @@ is($aiml->{headers}{authorization}, "Bearer $KEY", 'AIML: Bearer key');
 like($aiml->{headers}{'content-type'}, qr{^application/json}, 'AIML: JSON body');
 is($aiml->{fields}{model}, 'flux/schnell', 'AIML: default model');
 like($aiml->{fields}{prompt}, qr/a fox/, 'AIML: the prompt');
-ok(grep({ $_->{path} eq '/files/aiml.png' } mock_log()), 'the AIML result URL was downloaded');
+ok(grep({ $_->{path} eq '/files/aiml-1.png' } mock_log()), 'the AIML result URL was downloaded');
 
 # 3. Both fail → failed, 0 charged.
 ($g, $tag) = gen('stab-aiml', 'a wolf [fault:500]');

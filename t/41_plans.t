@@ -66,7 +66,7 @@ my @type_ops = (
                  . "jsonb_build_object('id', $some, 'u', 'plan-u1'))",
      'get_line (the watched of a line, the last of 50,000 among them)'],
     [schedule => "1000, 0, 0, 0, 0, NULL, NULL, 'plan-a', NULL, $some, 'w', 1"],
-    [complete => "$some, 'x', 'plan-a', NULL, 'w', 1"],
+    [complete => "$some, 'x', '[{\"url\":\"x\"}]', 'plan-a', NULL, 'w', 1"],
     [fail => "$some, 'failed', 'API_ERROR', 'm', NULL, NULL, 'w', 1, NULL"],
     [renew => "30, $some, 'w', 1, NULL, 0"],
     [renew => "30, $some, 'w', 1, $some, 2", 'renew (a place passed on)'],

@@ -20,7 +20,7 @@ use File::Temp qw(tempdir);
 use HTTP::Request;
 use LWP::UserAgent;
 
-plan tests => 76;
+plan tests => 80;
 
 my $u = new_user('count');
 api(GET => '/api/quota', user => $u);
@@ -209,10 +209,29 @@ is(psql("SELECT count(*) FROM genflow_ledger WHERE generation_id = '$pend->{gene
 api(POST => "/api/count-glitch/cancel/$pend->{generationId}", user => $u);
 is(ledger($pend->{generationId}), 'reserve:-4,refund:4', 'a cancel before any picture refunds the whole count');
 
+# A cancel while the pictures are being made: nothing charged, nothing
+# stored (the pictures of a generation come all at once, at its end).
+{
+    my $sc = json_of(api(POST => '/api/slow-count/generate', user => $u,
+                         body => { prompt => "cancelled pictures $$", count => 3 },
+                         headers => { Prefer => 'wait=0' })) || {};
+    my $sid = $sc->{generationId} // 'none';
+    wait_for(sub { row($sid, 'status') eq 'processing' }, 10);
+    my $cancel = api(POST => "/api/slow-count/cancel/$sid", user => $u);
+    is((json_of($cancel) || {})->{status}, 'cancelled', 'count 3, cancelled while its pictures are made');
+    sleep 3.5;   # past the provider's 2.5 s: its pictures came, and were dropped
+    is(ledger($sid), 'reserve:-6,refund:6', 'refunded whole: nothing charged');
+    opendir my $dh, "$media/neo-glitch" or die;
+    is(scalar(grep { /^\Q$sid\E-/ } readdir $dh), 0, 'and none of its pictures stored');
+    is_deeply(status_of('slow-count', $sid)->{images}, [], 'its status has no pictures');
+}
+
 # A row completed before images existed reads as one picture.
+# (Read from the history: a finished generation's status is cached.)
 psql("UPDATE neo_glitch_media SET images = NULL WHERE id = '$one->{generationId}'");
-my $old = status_of('neo-glitch', $one->{generationId});
-is_deeply($old->{images}, [{ url => $one->{imageUrl}, width => undef, height => undef, seed => undef }],
+my ($old) = grep { $_->{generationId} eq $one->{generationId} }
+            @{ (json_of(api(GET => '/api/neo-glitch/history?limit=100', user => $u)) || {})->{items} || [] };
+is_deeply($old && $old->{images}, [{ url => $one->{imageUrl}, width => undef, height => undef, seed => undef }],
           'a row completed before images: its imageUrl as its one picture');
 
 is(psql("SELECT count(*) FROM genflow_check_invariants(600)"), 0,
