@@ -254,7 +254,7 @@ async function main() {
     check(await page.locator('#count-field').isVisible(), 'no count picker');
     const max = await page.locator('#count option').count();
     check(max === 4, `the count picker offers ${max} choices, not GenFlowMaxCount's 4`);
-    await page.getByLabel('Pictures').selectOption('3');
+    await page.getByLabel('Pictures', { exact: true }).selectOption('3');
     check(/Costs 6 credits \(3 pictures/.test(await page.locator('#cost').textContent()),
       `the cost says: ${await page.locator('#cost').textContent()}`);
     const before = await balance(page);
@@ -274,7 +274,7 @@ async function main() {
     check(new Set(srcs).size === 3, 'the three pictures are not three');
     await page.waitForFunction((b) => Number(document.getElementById('q-balance').textContent) === b - 6, before);
     await page.locator('.columns').screenshot({ path: join(shots, 'studio-count.png') });
-    await page.getByLabel('Pictures').selectOption('1');
+    await page.getByLabel('Pictures', { exact: true }).selectOption('1');
   }, page);
 
   await runCase('cancel and retry: a slow generation of the site-defined type', async () => {
