@@ -111,7 +111,7 @@ my @global_ops = (
     [gf_provider_state => "'plan-a', 8"],
 );
 
-plan tests => 2 * (@type_ops + @global_ops + 4 + 4) + @type_ops + 21;
+plan tests => 2 * (@type_ops + @global_ops + 4 + 4) + @type_ops + 22;
 
 ok(-x $print, 'bench/lib/print-sql is built (make check)');
 
@@ -527,6 +527,23 @@ psql("DELETE FROM genflow_types WHERE type_name = '$burst_type'");
 psql("DELETE FROM genflow_line_counts WHERE gen_type = '$burst_type'");
 psql("DELETE FROM genflow_status_counts WHERE gen_type = '$burst_type'");
 psql("DELETE FROM genflow_status_totals WHERE gen_type = '$burst_type'");
+
+# ---- genflow_check_invariants: each row's ledger by its indexes ----------------
+# Its per-row read of the ledger, as the function has it (sql/047), under
+# 100,000 rows of the type table: by the reservation's and the
+# finalization's partial indexes, never a scan of the ledger per row.
+{
+    my $src = psql("SELECT prosrc FROM pg_proc WHERE proname = 'genflow_check_invariants'");
+    my ($read) = $src =~ /(\(SELECT count\(\*\) FILTER .*?FROM genflow_ledger WHERE generation_id = g\.id.*?\)\) l)/s;
+    my ($out, $ok) = $read ? explain_all("EXPLAIN (FORMAT JSON) SELECT * FROM $table g CROSS JOIN LATERAL $read;\n")
+                           : ('the function has no such read', 0);
+    my $doc = $ok ? eval { $json->decode($out) } : undef;
+    my @ledger = $doc ? grep { ($_->{'Relation Name'} // '') eq 'genflow_ledger' } nodes($doc->[0]{Plan}) : ();
+    ok(@ledger && !grep({ ($_->{'Node Type'} // '') eq 'Seq Scan' } @ledger),
+       'genflow_check_invariants reads each row\'s ledger by its indexes, no scan of the ledger per row: '
+       . join(', ', map { $_->{'Node Type'} . (defined $_->{'Index Name'} ? " ($_->{'Index Name'})" : '') } @ledger))
+        or diag($out);
+}
 
 # ---- the table's own autovacuum settings (sql/027) -----------------------------
 like(psql("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = '$table'"),
