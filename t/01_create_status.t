@@ -41,7 +41,7 @@ is_deeply([sort keys %$s],
           [sort qw(generationId type status prompt preset imageUrl provider model providerJobId
                    retryCount maxRetries error estimatedCost creditsCharged createdAt
                    startedAt finishedAt processingTimeMs traceId queuePosition estimatedStartAt progress estimatedFinishAt
-                   eventsUrl)],
+                   eventsUrl images count)],
           'status object has exactly the documented fields');
 ok(!defined $s->{imageUrl} && !defined $s->{error} && !defined $s->{finishedAt},
    'unknown values are null');

@@ -96,7 +96,7 @@ is($f{signature}, sha1_hex($tosign . $ENV{GENFLOW_MOCK_CLOUD_SECRET}), 'SHA-1 si
 $ua->get("$mock/_cloudinary_fail/3");
 $g = gen_b('cloud-aiml', 'cloud down, url kept');
 is($g->{status}, 'completed', 'Cloudinary failing after its retries does not fail the job');
-is($g->{imageUrl}, "$mock/files/aiml.png", "the provider's URL is kept");
+is($g->{imageUrl}, "$mock/files/aiml-1.png", "the provider's URL is kept");
 my $blog = do { local $/; open my $l, '<', "$tmp/error_log" or die; <$l> };
 like($blog, qr/keeping the provider's temporary URL/, 'and the log says so');
 
