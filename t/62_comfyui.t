@@ -203,6 +203,18 @@ my $img = LWP::UserAgent->new->get(base_url() . (row($g->{generationId}, 'image_
 is(substr($img->content, 1, 3), 'PNG', 'and stored, served by Apache');
 is(ledger($g->{generationId}), 'reserve:-1,charge:0', 'charged once');
 
+# 1b. Several pictures: one prompt with the batch, every output picture
+# fetched (while both GPUs live: section 7 kills one of them).
+{
+    my ($bg, $btag) = gen('gpu-batch', 'three moons', count => 3);
+    is(wait_terminal($bg->{generationId}), 'completed', 'comfyui, count 3: completed');
+    my $imgs = decode_json(row($bg->{generationId}, 'images') || '[]');
+    is(scalar @$imgs, 3, 'three pictures, each fetched from /view');
+    my ($bsub, @brest) = gpu_for(2, $btag);
+    is($bsub && $bsub->{fields}{prompt}{5}{inputs}{batch_size}, 3, 'one prompt, its batch_size 3');
+    is(ledger($bg->{generationId}), 'reserve:-3,charge:0', 'charged three pictures');
+}
+
 # 2. From an upload: sent first with /api/upload/image, then named in 10.image.
 my $png = do {
     my $raw = join '', map { "\0" . pack('C3', 10, $_, 90) x 20 } 0 .. 14;
@@ -409,17 +421,6 @@ for my $case (['prompt=99.text', qr/prompt=99\.text: the workflow has no such no
     like(scalar(`/usr/sbin/apache2 -t -f '$conf' 2>&1`), qr/'openai' provider answers at once; poll= is for the kinds whose jobs are polled/,
          'apache2 -t refuses poll= for a provider that answers at once');
 }
-# Several pictures: one prompt with the batch, every output picture fetched.
-{
-    my ($bg, $btag) = gen('gpu-batch', 'three moons', count => 3);
-    is(wait_terminal($bg->{generationId}), 'completed', 'comfyui, count 3: completed');
-    my $imgs = decode_json(row($bg->{generationId}, 'images') || '[]');
-    is(scalar @$imgs, 3, 'three pictures, each fetched from /view');
-    my ($bsub, @brest) = gpu_for(2, $btag);
-    is($bsub && $bsub->{fields}{prompt}{5}{inputs}{batch_size}, 3, 'one prompt, its batch_size 3');
-    is(ledger($bg->{generationId}), 'reserve:-3,charge:0', 'charged three pictures');
-}
-
 # The pace of each one's polls, as an administrator sees it.
 {
     my $res = own_api($base, GET => '/api/admin/providers', user => 'admin');
