@@ -29,6 +29,17 @@ static json_object *word_list(const char *const *words)
     return a;
 }
 
+/* Every type's fields, and the edit inputs this one takes (GenFlowAccept). */
+static json_object *type_fields(const gf_discovery_type_t *t)
+{
+    json_object *a = word_list(GF_DISCOVERY_FIELDS);
+    if (t->accepts & GF_ACCEPT_MASK) json_object_array_add(a, json_object_new_string("mask"));
+    if (t->accepts & GF_ACCEPT_REFERENCES) {
+        json_object_array_add(a, json_object_new_string("referenceImages"));
+    }
+    return a;
+}
+
 const char *gf_discovery_url(apr_pool_t *p, const char *base, const char *endpoint)
 {
     apr_size_t n = strlen(base);
@@ -60,13 +71,16 @@ const char *gf_discovery_json(apr_pool_t *p, const gf_discovery_type_t *types, i
         json_object_object_add(o, "base", json_object_new_string(t->base));
         json_object_object_add(o, "needs", needs);
         json_object_object_add(o, "cost", json_object_new_int64(t->cost));
-        json_object_object_add(o, "fields", word_list(GF_DISCOVERY_FIELDS));
+        json_object_object_add(o, "fields", type_fields(t));
         json_object_object_add(o, "presetsUrl",
                                json_object_new_string(gf_discovery_url(p, t->base, "presets")));
         json_object_object_add(o, "historyUrl",
                                json_object_new_string(gf_discovery_url(p, t->base, "history")));
         json_object_object_add(o, "defaultWait", json_object_new_int(t->wait));
         json_object_object_add(o, "maxCount", json_object_new_int(t->max_count));
+        if (t->accepts & GF_ACCEPT_REFERENCES) {
+            json_object_object_add(o, "maxReferences", json_object_new_int(t->max_references));
+        }
         json_object_array_add(list, o);
     }
     json_object_object_add(out, "types", list);

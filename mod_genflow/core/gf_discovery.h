@@ -18,6 +18,8 @@ typedef struct {
     long cost;
     int wait;                    /* GenFlowWait, seconds */
     int max_count;               /* GenFlowMaxCount: the most pictures of a count */
+    unsigned accepts;            /* GenFlowAccept: GF_ACCEPT_* */
+    int max_references;          /* GenFlowMaxReferences */
 } gf_discovery_type_t;
 
 /* The create fields, in the order a form shows them. */

@@ -28,12 +28,11 @@ apr_size_t gf_utf8_length(const char *s)
     return n;
 }
 
-static int fail(gf_input_error_t *err, apr_pool_t *p, const char *field,
-                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#define fail gf_input_fail
 
 /* Record a rejection; fmt's arguments name the field. Returns 0. */
-static int fail(gf_input_error_t *err, apr_pool_t *p, const char *field,
-                const char *fmt, ...)
+int gf_input_fail(gf_input_error_t *err, apr_pool_t *p, const char *field,
+                  const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -168,23 +167,10 @@ static int get_https_url(apr_pool_t *p, json_object *v, const char *field,
 static int get_source_image(apr_pool_t *p, json_object *v, const char **out,
                             gf_input_error_t *err)
 {
-    const char *s;
-
     if (json_object_is_type(v, json_type_string)
         && !strncmp(json_object_get_string(v), GF_UPLOAD_REF_PREFIX,
                     sizeof(GF_UPLOAD_REF_PREFIX) - 1)) {
-        s = json_object_get_string(v) + sizeof(GF_UPLOAD_REF_PREFIX) - 1;
-        if ((apr_size_t)json_object_get_string_len(v) != strlen(json_object_get_string(v))
-            || !gf_uuid_valid(s)) {
-            return fail(err, p, "sourceImage", "sourceImage: '%s…' must be followed by the "
-                        "uploadId of an upload (upload:<uuid>)", GF_UPLOAD_REF_PREFIX);
-        }
-        {
-            char *ref = apr_pstrcat(p, GF_UPLOAD_REF_PREFIX, s, NULL), *c;
-            for (c = ref; *c; c++) *c = (char)apr_tolower(*c);
-            *out = ref;
-        }
-        return 1;
+        return gf_input_upload_ref(p, v, "sourceImage", out, err);
     }
     if (!get_https_url(p, v, "sourceImage", out, err)) {
         if (err->message && strstr(err->message, "must be an https URL")) {
@@ -193,6 +179,30 @@ static int get_source_image(apr_pool_t *p, json_object *v, const char **out,
         }
         return 0;
     }
+    return 1;
+}
+
+int gf_input_upload_ref(apr_pool_t *p, json_object *v, const char *field, const char **out,
+                        gf_input_error_t *err)
+{
+    const char *s;
+    char *ref, *c;
+
+    if (!json_object_is_type(v, json_type_string)
+        || strncmp(json_object_get_string(v), GF_UPLOAD_REF_PREFIX,
+                   sizeof(GF_UPLOAD_REF_PREFIX) - 1)) {
+        return fail(err, p, field, "%s must be an upload reference (upload:<uuid>, from "
+                    "POST /api/uploads)", field);
+    }
+    s = json_object_get_string(v) + sizeof(GF_UPLOAD_REF_PREFIX) - 1;
+    if ((apr_size_t)json_object_get_string_len(v) != strlen(json_object_get_string(v))
+        || !gf_uuid_valid(s)) {
+        return fail(err, p, field, "%s: '%s…' must be followed by the uploadId of an upload "
+                    "(upload:<uuid>)", field, GF_UPLOAD_REF_PREFIX);
+    }
+    ref = apr_pstrcat(p, GF_UPLOAD_REF_PREFIX, s, NULL);
+    for (c = ref; *c; c++) *c = (char)apr_tolower(*c);
+    *out = ref;
     return 1;
 }
 
@@ -343,6 +353,10 @@ int gf_input_parse(apr_pool_t *p, json_object *body, unsigned needs,
             ok = gf_input_cancel_after(p, val, &in->cancel_after, err);
         else if (!strcmp(key, "count"))
             ok = get_count(p, val, &in->count, err);
+        else if (!strcmp(key, "mask"))
+            ok = gf_input_get_mask(p, val, in, err);
+        else if (!strcmp(key, "referenceImages"))
+            ok = gf_input_get_references(p, val, in, err);
         else
             ok = fail(err, p, apr_pstrdup(p, key), "%s is not a known field", key);
         if (!ok) {
@@ -362,7 +376,7 @@ int gf_input_parse(apr_pool_t *p, json_object *body, unsigned needs,
     if ((needs & GF_NEED_PRESET) && !in->preset) {
         return fail(err, p, "preset", "preset is required for this type");
     }
-    return 1;
+    return gf_input_edits_consistent(p, in, err);
 }
 
 static void add_str(json_object *o, const char *k, const char *v)
@@ -413,6 +427,7 @@ const char *gf_input_to_json(apr_pool_t *p, const gf_input_t *in)
     if (in->count > 1) {
         json_object_object_add(o, "count", json_object_new_int(in->count));
     }
+    gf_input_edits_to_json(o, in);
     return gf_json_dump(p, o);
 }
 

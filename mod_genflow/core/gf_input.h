@@ -23,11 +23,19 @@
 #define GF_COUNT_DEFAULT_MAX     4
 /* sourceImage may name one of the user's uploads: "upload:<uuid>". */
 #define GF_UPLOAD_REF_PREFIX     "upload:"
+/* referenceImages' bounds here (OpenAI's edits take 16); the type's
+ * GenFlowMaxReferences bounds it again in the glue. */
+#define GF_REFERENCES_MAX         16
+#define GF_REFERENCES_DEFAULT_MAX 4
 
 /* What a type requires in its create body (GenFlowRequire). */
 #define GF_NEED_PROMPT        0x1u
 #define GF_NEED_SOURCE_IMAGE  0x2u
 #define GF_NEED_PRESET        0x4u
+
+/* What a type takes beyond the fields every type takes (GenFlowAccept). */
+#define GF_ACCEPT_MASK        0x1u
+#define GF_ACCEPT_REFERENCES  0x2u
 
 typedef struct {
     const char *prompt;          /* NULL when absent */
@@ -51,6 +59,10 @@ typedef struct {
                                   * it (cancelAfter, or Cancel-After), 0: none */
     int count;                   /* pictures asked for, 1..GF_COUNT_MAX (1 when
                                   * not given) */
+    const char *mask;            /* "upload:<uuid>" of a PNG the size of the
+                                  * source upload, or NULL */
+    const char *const *references; /* "upload:<uuid>" each, n_references of them */
+    int n_references;
 } gf_input_t;
 
 /* The events a create's webhookEvents may name. */
@@ -80,6 +92,49 @@ const char *gf_input_to_json(apr_pool_t *p, const gf_input_t *in);
 
 /* The upload id of an "upload:<uuid>" source image, else NULL. */
 const char *gf_input_upload_id(const char *source_image);
+
+/* An "upload:<uuid>" reference in v, lower-cased into *out: 1, or 0 and
+ * *err naming field. */
+int gf_input_upload_ref(apr_pool_t *p, json_object *v, const char *field, const char **out,
+                        gf_input_error_t *err);
+
+/* Record a rejection of field (fmt names it). Returns 0. */
+int gf_input_fail(gf_input_error_t *err, apr_pool_t *p, const char *field,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* gf_input_edits.c: the fields of an edit, mask and referenceImages. */
+int gf_input_get_mask(apr_pool_t *p, json_object *v, gf_input_t *in, gf_input_error_t *err);
+int gf_input_get_references(apr_pool_t *p, json_object *v, gf_input_t *in,
+                            gf_input_error_t *err);
+/* The rules between fields: a mask edits a source upload. */
+int gf_input_edits_consistent(apr_pool_t *p, const gf_input_t *in, gf_input_error_t *err);
+void gf_input_edits_to_json(json_object *o, const gf_input_t *in);
+
+/* Whether the type takes what the input gives (accepts: GF_ACCEPT_*,
+ * max_references: GenFlowMaxReferences). 1, or 0 and *err. */
+int gf_input_edits_accepted(apr_pool_t *p, const gf_input_t *in, unsigned accepts,
+                            int max_references, gf_input_error_t *err);
+
+/* An upload as its row describes it (the create reads the rows of the
+ * uploads an input names, the caller's only). */
+typedef struct {
+    const char *id;              /* the uuid, lower case */
+    const char *content_type;    /* image/png, image/jpeg, image/webp */
+    unsigned width, height;
+} gf_upload_info_t;
+
+/* The uploads an edit names ("id,id,…", the source's first): NULL when
+ * the input names no mask and no reference (the create's own statement
+ * checks a source alone). */
+const char *gf_input_edit_upload_ids(apr_pool_t *p, const gf_input_t *in);
+
+/* Every upload the input names is among ups (the caller's), the mask is
+ * a PNG the size of the source. 1, or 0 and *err naming the field. */
+int gf_input_edit_uploads_ok(apr_pool_t *p, const gf_input_t *in, const gf_upload_info_t *ups,
+                             int n, gf_input_error_t *err);
+
+/* Parse the words of GenFlowAccept, "mask" and "referenceImages". */
+int gf_input_accept_from_word(const char *word, unsigned *accept);
 
 /* Parse the needs words "prompt", "sourceImage", "preset" (config). */
 int gf_input_need_from_word(const char *word, unsigned *need);

@@ -444,7 +444,8 @@ static const char QUEUE_SQL[] =
     "  (extract(epoch FROM c.job_started_at) * 1000)::bigint::text, c.provider," \
     "  place.place::text, 'claimed'," \
     "  (SELECT ceil(extract(epoch FROM max(r.slot)) * 1000)::bigint FROM rate r)::text," \
-    "  c.input->'parameters'->>'num_inference_steps', c.input->>'count'" \
+    "  c.input->'parameters'->>'num_inference_steps', c.input->>'count'," \
+    "  c.input->>'mask', c.input->>'referenceImages'" \
     " FROM claimed c LEFT JOIN place ON place.n = c.n" \
     " UNION ALL" \
     " SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL," \
@@ -452,7 +453,7 @@ static const char QUEUE_SQL[] =
     "  CASE gate.state" \
     "   WHEN 'paused' THEN (SELECT ceil(extract(epoch FROM max(lim.paused_until)) * 1000)::bigint FROM lim)" \
     "   WHEN 'rate' THEN (SELECT ceil(extract(epoch FROM max(lim.next_start_at)) * 1000)::bigint FROM lim)" \
-    "  END::text, NULL, NULL" \
+    "  END::text, NULL, NULL, NULL, NULL" \
     " FROM gate WHERE NOT EXISTS (SELECT 1 FROM claimed)"
 
 /* args (GF_CLAIM_ARG_*): lease owner, lease seconds, server names

@@ -107,7 +107,7 @@ typedef enum {
     GF_CLAIM_RESCUED, GF_CLAIM_STARTED_MS, GF_CLAIM_PRESET, GF_CLAIM_STRENGTH,
     GF_CLAIM_SERVER_NAME, GF_CLAIM_CANCEL_MS, GF_CLAIM_TRACEPARENT, GF_CLAIM_LINE,
     GF_CLAIM_JOB_STARTED_MS, GF_CLAIM_ACCEPTED_BY, GF_CLAIM_PLACE, GF_CLAIM_GATE, GF_CLAIM_GATE_UNTIL,
-    GF_CLAIM_STEPS, GF_CLAIM_COUNT,
+    GF_CLAIM_STEPS, GF_CLAIM_COUNT, GF_CLAIM_MASK, GF_CLAIM_REFERENCES,
     GF_CLAIM_COLS
 } gf_sql_claim_col_t;
 
@@ -126,6 +126,12 @@ typedef enum {
     GF_METRICS_STATUS = 0, GF_METRICS_COUNT, GF_METRICS_DUE, GF_METRICS_OLDEST, GF_METRICS_NEAR,
     GF_METRICS_COLS
 } gf_sql_metrics_col_t;
+
+/* The columns of UPLOAD_EDIT. */
+enum {
+    GF_UPLOAD_EDIT_ID = 0, GF_UPLOAD_EDIT_CONTENT_TYPE, GF_UPLOAD_EDIT_WIDTH,
+    GF_UPLOAD_EDIT_HEIGHT, GF_UPLOAD_EDIT_COLS
+};
 
 /* The columns of UPLOAD_GET. */
 typedef enum {
@@ -161,6 +167,7 @@ typedef enum {
 #define GF_SQL_UPLOAD_GET      "gf_upload_get"
 #define GF_SQL_UPLOAD_EXPIRE   "gf_upload_expire"
 #define GF_SQL_UPLOAD_KNOWN    "gf_upload_known"
+#define GF_SQL_UPLOAD_EDIT     "gf_upload_edit"
 #define GF_SQL_PREVIEW_NOTE    "gf_preview_note"
 #define GF_SQL_COST_RECORD     "gf_cost_record"
 #define GF_SQL_BUDGET_SPENT    "gf_budget_spent"

@@ -110,6 +110,16 @@ static const char UPLOAD_GET_SQL[] =
     "SELECT storage, storage_key, url, content_type, width::text, height::text, bytes::text,"
     " genflow_rfc3339(created_at) FROM genflow_uploads WHERE id = %s::uuid AND user_id = %s";
 
+/* args: upload ids ("id,id,…", checked uuids), user. The rows of the
+ * uploads an edit names that are the user's, each marked used now, so
+ * GenFlowUploadRetention counts from this create for a mask and a
+ * reference as the create's own statement does for a source. By the
+ * primary key, one row each. */
+static const char UPLOAD_EDIT_SQL[] =
+    "UPDATE genflow_uploads SET last_used_at = now()"
+    " WHERE id = ANY(string_to_array(%s, ',')::uuid[]) AND user_id = %s"
+    " RETURNING id::text, content_type, width::text, height::text";
+
 /* args: seconds (GenFlowUploadRetention), storage backends of this
  * server (newline-separated), how many at most. Uploads no generation
  * has used for that long, deleted from the table: the caller then removes
@@ -439,6 +449,7 @@ void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
     gf_sql_add(stmts, GF_SQL_UPLOAD_GET, UPLOAD_GET_SQL, 1);
     gf_sql_add(stmts, GF_SQL_UPLOAD_EXPIRE, UPLOAD_EXPIRE_SQL, 0);
     gf_sql_add(stmts, GF_SQL_UPLOAD_KNOWN, UPLOAD_KNOWN_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_UPLOAD_EDIT, UPLOAD_EDIT_SQL, 1);
     gf_sql_add(stmts, GF_SQL_PREVIEW_NOTE, PREVIEW_NOTE_SQL, 1);
     gf_sql_add(stmts, GF_SQL_COST_RECORD, COST_RECORD_SQL, 1);
     gf_sql_add(stmts, GF_SQL_BUDGET_SPENT, BUDGET_SPENT_SQL, 1);

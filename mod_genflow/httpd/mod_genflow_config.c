@@ -629,6 +629,25 @@ static const char *set_require(cmd_parms *cmd, void *dcv, int argc, char *const 
     return NULL;
 }
 
+static const char *set_accept(cmd_parms *cmd, void *dcv, int argc, char *const argv[])
+{
+    gf_dir_conf_t *dc = dcv;
+    int i;
+
+    dc->accepts_set = 1;
+    dc->accepts = 0;
+    for (i = 0; i < argc; i++) {
+        unsigned accept;
+        if (!strcasecmp(argv[i], "none")) continue;
+        if (!gf_input_accept_from_word(argv[i], &accept)) {
+            return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "unknown input '%s' "
+                                   "(mask, referenceImages or none)", argv[i]));
+        }
+        dc->accepts |= accept;
+    }
+    return NULL;
+}
+
 static const char *set_prompt_template(cmd_parms *cmd, void *dcv, const char *arg)
 {
     gf_dir_conf_t *dc = dcv;
@@ -683,6 +702,9 @@ const command_rec gf_cmds[] = {
         "or a group {NAME[:MODEL][=WEIGHT] ...}@latency|cost|least-busy|shuffle"),
     AP_INIT_TAKE_ARGV("GenFlowRequire", set_require, NULL, ACCESS_CONF,
         "Create fields this type requires: prompt, sourceImage, preset, or none"),
+    AP_INIT_TAKE_ARGV("GenFlowAccept", set_accept, NULL, RSRC_CONF | ACCESS_CONF,
+        "Edit inputs this type takes beyond the usual fields: mask, referenceImages, or none "
+        "(the default)"),
     AP_INIT_TAKE_ARGV("GenFlowLine", gf_conf_add_line, NULL, RSRC_CONF | ACCESS_CONF,
                       "A premium line: NAME \"EXPR\" [weight=N] (an ap_expr over the request; "
                       "its users take N turns for one of a standard user's), or none"),

@@ -123,6 +123,8 @@ typedef struct {
     GF_DIR_SETTINGS(GF_SETTING_FIELD)
     int needs_set;
     unsigned needs;              /* GF_NEED_* */
+    int accepts_set;
+    unsigned accepts;            /* GF_ACCEPT_* (GenFlowAccept; none unset) */
     const char *prompt_template; /* NULL → built-in */
     struct gf_authn_cache_dir *authn_cache; /* GenFlowAuthnCache* here, or NULL */
     struct gf_cors_conf *cors;   /* GenFlowCORSOrigins; NULL → inherited (none) */
@@ -161,6 +163,7 @@ GF_DIR_SETTINGS(GF_SETTING_DIR_GETTER)
 /* A type's cost: GenFlowCost, else the shipped type's of that name, else 1. */
 long gf_conf_cost(const gf_dir_conf_t *dc);
 unsigned gf_conf_needs(const gf_dir_conf_t *dc);
+unsigned gf_conf_accepts(const gf_dir_conf_t *dc);
 const char *gf_conf_prompt_template(const gf_dir_conf_t *dc);
 /* GenFlowBlockingWaiters, else half of the child's threads (0 under prefork). */
 long gf_conf_blocking_waiters(const gf_server_conf_t *sc, int threads_per_child);

@@ -61,6 +61,13 @@ unsigned gf_conf_needs(const gf_dir_conf_t *dc)
     return b ? b->needs : GF_NEED_PROMPT;
 }
 
+/* A type takes no mask and no reference picture unless GenFlowAccept
+ * says so: the shipped types keep what they take. */
+unsigned gf_conf_accepts(const gf_dir_conf_t *dc)
+{
+    return dc->accepts_set ? dc->accepts : 0;
+}
+
 const char *gf_conf_prompt_template(const gf_dir_conf_t *dc)
 {
     return dc->prompt_template ? dc->prompt_template

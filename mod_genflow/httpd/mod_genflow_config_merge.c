@@ -102,6 +102,8 @@ void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 #undef MERGE
     dc->needs_set = add->needs_set || base->needs_set;
     dc->needs = add->needs_set ? add->needs : base->needs;
+    dc->accepts_set = add->accepts_set || base->accepts_set;
+    dc->accepts = add->accepts_set ? add->accepts : base->accepts;
     MERGE_PTR(dc, prompt_template);
     dc->authn_cache = gf_authn_cache_merge_dir(p, base->authn_cache, add->authn_cache);
     MERGE_PTR(dc, cors);

@@ -122,6 +122,9 @@
     S(PLAIN, int, max_count, "GenFlowMaxCount", GF_COUNT_DEFAULT_MAX, 1, GF_COUNT_MAX, "picture", \
       NULL, RSRC_CONF | ACCESS_CONF, \
       "Most pictures one generation of this type may ask for (count; default 4)") \
+    S(PLAIN, int, max_references, "GenFlowMaxReferences", GF_REFERENCES_DEFAULT_MAX, 1, \
+      GF_REFERENCES_MAX, "picture", NULL, RSRC_CONF | ACCESS_CONF, \
+      "Most reference pictures a create of this type may give (referenceImages; default 4)") \
     S(PLAIN, int, wait_default, "GenFlowWait", 0, 0, GF_PREFER_WAIT_MAX, "", NULL, ACCESS_CONF, \
       "Seconds generate waits for a result when the client sends no Prefer: wait") \
     S(PLAIN, int, max_retries, "GenFlowMaxRetries", GF_DEFAULT_MAX_RETRIES, 0, 10, "", NULL, \

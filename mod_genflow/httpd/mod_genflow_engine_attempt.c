@@ -238,6 +238,7 @@ static void fill_job(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     job->preset = c->preset;
     job->steps = c->steps;
     job->count = c->count;
+    job->masked = c->mask != NULL;
     if (c->strength) {
         job->has_strength = 1;
         job->strength = strtod(c->strength, NULL);
@@ -280,7 +281,7 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
      * simulated job ends). Unreadable, res says why and no
      * call is made: the job rules retry a transient failure and fail a
      * permanent one, with a refund. */
-    if (!gf_input_upload_id(c->source_image)
+    if ((!gf_input_upload_id(c->source_image) && !c->mask && !c->references)
         || (c->provider_job_id && !prov->kind->source_pixels)
         || resolve_upload(s, p, c, prov, job, res)) {
         /* The row that takes the place when this call ends, claimed

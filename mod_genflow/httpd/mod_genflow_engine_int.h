@@ -107,6 +107,8 @@ typedef struct {
     const char *strength;        /* parameters.strength as stored, or NULL */
     int steps;                   /* parameters.num_inference_steps, 0: not given */
     int count;                   /* pictures asked for (the create's count), 1.. */
+    const char *mask;            /* the create's mask ("upload:<id>"), or NULL */
+    const char *references;      /* its referenceImages as JSON, or NULL */
     const char *server_name;     /* the server that created it ("host:port"), or NULL */
     apr_interval_time_t defer;   /* no place of its provider: due again after this */
     apr_time_t lease_end;        /* the row's lease lasts at least until then */

@@ -147,7 +147,8 @@ static kept_t *record_of(const gf_claim_t *c, server_rec *s, apr_time_t due)
     apr_size_t len = LEN(c->id) + LEN(c->user) + LEN(c->prompt) + LEN(c->source_image)
                      + LEN(c->aspect_ratio) + LEN(c->chain) + LEN(c->provider_job_id)
                      + LEN(c->provider_state) + LEN(c->lease_owner) + LEN(c->preset)
-                     + LEN(c->strength) + LEN(c->server_name) + LEN(c->accepted_by);
+                     + LEN(c->strength) + LEN(c->server_name) + LEN(c->accepted_by)
+                     + LEN(c->mask) + LEN(c->references);
     kept_t *r = malloc(sizeof(*r) + len);
     char *at;
 
@@ -171,6 +172,8 @@ static kept_t *record_of(const gf_claim_t *c, server_rec *s, apr_time_t due)
     r->c.strength = put(&at, c->strength);
     r->c.server_name = put(&at, c->server_name);
     r->c.accepted_by = put(&at, c->accepted_by);
+    r->c.mask = put(&at, c->mask);
+    r->c.references = put(&at, c->references);
     return r;
 }
 

@@ -42,10 +42,11 @@ void gf_engine_row_log(server_rec *s, apr_pool_t *p, int level, const gf_claim_t
 
 /* ---- mod_genflow_engine_source.c -------------------------------------------- */
 
-/* An "upload:<id>" source: the upload's bytes (and, for the local
- * provider, its pixels) into job. 1 when the job has them; else 0 and res
- * says why: a transient STORAGE_ERROR (retried), or a permanent one when
- * the upload is gone or no longer what it was. */
+/* The uploads an attempt names: an "upload:<id>" source's bytes (and,
+ * for the local provider, its pixels), an edit's mask and references,
+ * into job. 1 when the job has them; else 0 and res says why: a
+ * transient STORAGE_ERROR (retried), or a permanent one when an upload is
+ * gone or no longer what it was. */
 int gf_engine_source_resolve(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                              const gf_provider_t *prov, gf_job_t *job, gf_provider_result_t *res);
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* mod_genflow_engine_source.c: an attempt's source picture when it is one of
- * the user's uploads ("upload:<id>", mod_genflow_handle_uploads.c): its row, read
- * on a connection held for that read only, and its bytes, read back from
+/* mod_genflow_engine_source.c: an attempt's pictures that are the user's
+ * uploads ("upload:<id>", mod_genflow_handle_uploads.c): the source, an
+ * edit's mask and its reference pictures. Each upload's row is read on a
+ * connection held for that read only, and its bytes are read back from
  * the storage backend that keeps them (never across a pooled connection).
  */
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "httpd/mod_genflow_private.h"
 #include "core/gf_error.h"
 #include "core/gf_input.h"
+#include "core/gf_json.h"
 #include "image/gf_image.h"
 
 /* The attempt cannot start: its source upload could not be read. */
@@ -29,13 +31,6 @@ static int source_failed(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     return 0;
 }
 
-/* An "upload:<id>" source: the upload's row (on a connection held for
- * that read only, never across the storage read), its bytes read back
- * from the backend that stored them (at most the size the row records),
- * and for the local provider its pixels, decoded again with the row's
- * pixel count as the cap. 1 when the job has them; else 0 and res says
- * why: a transient STORAGE_ERROR (retried), or a permanent one when the
- * upload is gone or no longer what it was. */
 /* The store of this server that holds an upload of backend (the name its
  * row keeps): the main store or the local fallback; NULL when this
  * server has no such store any more. */
@@ -48,11 +43,16 @@ static const gf_storage_t *store_named(const gf_server_conf_t *sc, const char *b
     return NULL;
 }
 
-int gf_engine_source_resolve(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
-                             const gf_provider_t *prov, gf_job_t *job, gf_provider_result_t *res)
+/* One upload of the user read back: its row (on a connection held for
+ * that read only), then its bytes from the store that keeps them, at
+ * most the size the row records. 1 with *pic and *row_out; else 0 and
+ * res says why (what names the picture in the message). */
+static int read_upload(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const char *ref,
+                       const char *what, gf_job_picture_t *pic, const char *const **row_out,
+                       gf_provider_result_t *res)
 {
     gf_server_conf_t *sc = gf_server_conf(s);
-    const char *id = gf_input_upload_id(c->source_image), *err = NULL;
+    const char *id = gf_input_upload_id(ref), *err = NULL;
     const gf_storage_t *store;
     const char *const *row;
     unsigned char *bytes = NULL;
@@ -61,44 +61,69 @@ int gf_engine_source_resolve(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     gf_db_status_t st;
     ap_dbd_t *dbd;
 
+    if (!id) {
+        return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
+                             apr_pstrcat(p, what, " is not an upload", NULL), ref);
+    }
     if (!(dbd = gf_db_open(p, s))) {
         return source_failed(s, p, c, res, GF_JOB_STORAGE, 1,
-                             "the source upload could not be looked up", "no database connection");
+                             apr_pstrcat(p, what, " could not be looked up", NULL),
+                             "no database connection");
     }
     st = gf_db_pselect(s, p, dbd, GF_SQL_UPLOAD_GET, &rows, 2, id, c->user);
     gf_db_close(s, dbd);
     if (st != GF_DB_OK) {
         return source_failed(s, p, c, res, GF_JOB_STORAGE, 1,
-                             "the source upload could not be looked up", "database error");
+                             apr_pstrcat(p, what, " could not be looked up", NULL), "database error");
     }
     if (rows->nrows != 1) {
         return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
-                             "the source upload no longer exists", id);
+                             apr_pstrcat(p, what, " no longer exists", NULL), id);
     }
     row = rows->rows[0];
     store = store_named(sc, row[GF_UPLOAD_STORAGE]);
     if (!store) {
         return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
-                             "the source upload's storage is not configured here", row[GF_UPLOAD_STORAGE]);
+                             apr_pstrcat(p, what, "'s storage is not configured here", NULL),
+                             row[GF_UPLOAD_STORAGE]);
     }
     want = (apr_size_t)apr_atoi64(row[GF_UPLOAD_BYTES]);
     if (gf_storage_get(store, p, row[GF_UPLOAD_KEY], row[GF_UPLOAD_URL], want, &bytes, &len, &err) != APR_SUCCESS) {
         return source_failed(s, p, c, res, GF_JOB_STORAGE, 1,
-                             "the source upload could not be read back", err);
+                             apr_pstrcat(p, what, " could not be read back", NULL), err);
     }
     if (len != want) {
         return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
-                             "the source upload changed since it was uploaded", row[GF_UPLOAD_KEY]);
+                             apr_pstrcat(p, what, " changed since it was uploaded", NULL),
+                             row[GF_UPLOAD_KEY]);
     }
-    job->source_bytes = bytes;
-    job->source_len = len;
-    job->source_content_type = row[GF_UPLOAD_CONTENT_TYPE];
-    job->source_url = row[GF_UPLOAD_URL];
+    pic->bytes = bytes;
+    pic->len = len;
+    pic->content_type = row[GF_UPLOAD_CONTENT_TYPE];
+    pic->url = row[GF_UPLOAD_URL];
+    *row_out = row;
+    return 1;
+}
+
+/* The source upload, and for a kind that draws from them its pixels,
+ * decoded again with the row's pixel count as the cap. */
+static int resolve_source(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                          const gf_provider_t *prov, gf_job_t *job, gf_provider_result_t *res)
+{
+    gf_job_picture_t pic;
+    const char *const *row;
+    const char *err;
+
+    if (!read_upload(s, p, c, c->source_image, "the source upload", &pic, &row, res)) return 0;
+    job->source_bytes = pic.bytes;
+    job->source_len = pic.len;
+    job->source_content_type = pic.content_type;
+    job->source_url = pic.url;
     if (prov->kind->source_pixels) {
         gf_image_t *img = apr_pcalloc(p, sizeof(*img));
         gf_image_format_t fmt;
         apr_uint64_t pixels = (apr_uint64_t)apr_atoi64(row[GF_UPLOAD_WIDTH]) * (apr_uint64_t)apr_atoi64(row[GF_UPLOAD_HEIGHT]);
-        if ((err = gf_image_decode(p, bytes, len, pixels, &fmt, img)) != NULL
+        if ((err = gf_image_decode(p, pic.bytes, pic.len, pixels, &fmt, img)) != NULL
             || strcmp(gf_image_content_type(fmt), row[GF_UPLOAD_CONTENT_TYPE])) {
             return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
                                  "the source upload no longer decodes as it did", err);
@@ -108,3 +133,45 @@ int gf_engine_source_resolve(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     return 1;
 }
 
+/* The mask and the reference pictures of an edit (the create checked
+ * them; a reference list that no longer parses is the row's damage). */
+static int resolve_edits(server_rec *s, apr_pool_t *p, const gf_claim_t *c, gf_job_t *job,
+                         gf_provider_result_t *res)
+{
+    const char *const *row;
+    json_object *refs = NULL;
+    const char *err;
+    size_t i, n;
+
+    if (c->mask) {
+        gf_job_picture_t *m = apr_pcalloc(p, sizeof(*m));
+        if (!read_upload(s, p, c, c->mask, "the mask upload", m, &row, res)) return 0;
+        job->mask = m;
+    }
+    if (!c->references) return 1;
+    refs = gf_json_parse(p, c->references, strlen(c->references), &err);
+    if (!refs || !json_object_is_type(refs, json_type_array)
+        || (n = json_object_array_length(refs)) > GF_REFERENCES_MAX) {
+        return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
+                             "the reference pictures are not a list of uploads", c->references);
+    }
+    job->references = apr_pcalloc(p, (n + 1) * sizeof(*job->references));
+    for (i = 0; i < n; i++) {
+        const char *ref = json_object_get_string(json_object_array_get_idx(refs, i));
+        if (!read_upload(s, p, c, ref, apr_psprintf(p, "reference picture %d", (int)i),
+                         (gf_job_picture_t *)&job->references[i], &row, res)) {
+            return 0;
+        }
+    }
+    job->n_references = (int)n;
+    return 1;
+}
+
+int gf_engine_source_resolve(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
+                             const gf_provider_t *prov, gf_job_t *job, gf_provider_result_t *res)
+{
+    if (gf_input_upload_id(c->source_image) && !resolve_source(s, p, c, prov, job, res)) {
+        return 0;
+    }
+    return resolve_edits(s, p, c, job, res);
+}

@@ -110,6 +110,8 @@ static types_answer_t *build_answer(apr_pool_t *p, server_rec *s)
         t->cost = gf_conf_cost(dc);
         t->wait = gf_conf_wait_default(dc);
         t->max_count = gf_conf_max_count(dc);
+        t->accepts = gf_conf_accepts(dc);
+        t->max_references = gf_conf_max_references(dc);
     }
     a->json = gf_discovery_json(p, (const gf_discovery_type_t *)list->elts, list->nelts);
     a->etag = gf_json_etag(p, a->json);

@@ -18,6 +18,7 @@
 #ifndef MOD_GENFLOW_HANDLE_TYPE_H
 #define MOD_GENFLOW_HANDLE_TYPE_H
 
+#include "core/gf_input.h"
 #include "core/gf_json.h"
 #include "core/gf_route.h"
 #include "httpd/mod_genflow_config.h"
@@ -111,6 +112,14 @@ int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t
  * body's cancelAfter, 0: none), at most the type's deadline. GF_CONTINUE
  * with *seconds set, or the 400 sent. */
 int gf_type_cancel_after(request_rec *r, const gf_dir_conf_t *dc, int *seconds);
+/* ---- mod_genflow_handle_type_edits.c ---- */
+
+/* A create's mask and referenceImages: taken by the type, the caller's
+ * uploads, the mask a PNG the size of its source. GF_CONTINUE, or the
+ * 400 (or the database's error) sent. */
+int gf_type_check_edits(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
+                        const gf_input_t *in);
+
 /* 429 RATE_LIMIT with Retry-After: active (queued or processing) generations
  * of the user fill max_active. */
 int gf_type_send_active_limit(request_rec *r, long active, long max_active);

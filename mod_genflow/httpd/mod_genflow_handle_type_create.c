@@ -284,6 +284,7 @@ static int prepare(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, json_
                                           gf_conf_max_count(dc) == 1 ? "" : "s"));
     }
     if ((rc = gf_type_cancel_after(r, dc, &in->cancel_after)) != GF_CONTINUE) return rc;
+    if ((rc = gf_type_check_edits(r, dbd, dc, in)) != GF_CONTINUE) return rc;
     if (in->webhook && (rc = check_webhook(r, dc, in->webhook)) != GF_CONTINUE) return rc;
     if ((rc = build_prompt(r, dbd, dc, in, &prompt)) != GF_CONTINUE) return rc;
     if (!*prompt) {

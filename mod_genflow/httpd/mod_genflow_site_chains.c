@@ -155,10 +155,44 @@ static void add_all_chains(apr_hash_t *set, server_rec *sp)
     }
 }
 
+/* The edits the type of mount takes (GenFlowAccept) are ones each of
+ * its providers maps: 1, or 0 after logging which does not. A group's
+ * members are in set beside it. */
+static int check_edits(apr_pool_t *p, server_rec *sp, ap_conf_vector_t *mount, apr_hash_t *set)
+{
+    gf_dir_conf_t *dc = genflow_of(mount);
+    gf_server_conf_t *sc = gf_server_conf(sp);
+    unsigned accepts = gf_conf_accepts(dc);
+    apr_hash_index_t *hi;
+
+    if (!accepts) return 1;
+    for (hi = apr_hash_first(p, set); hi; hi = apr_hash_next(hi)) {
+        const gf_provider_t *prov = apr_hash_get(sc->providers, apr_hash_this_key(hi),
+                                                 APR_HASH_KEY_STRING);
+        const char *why = NULL;
+        if (!prov) continue;
+        if ((accepts & GF_ACCEPT_MASK) && !prov->kind->takes_mask) why = "takes no mask";
+        else if ((accepts & GF_ACCEPT_REFERENCES)
+                 && prov->kind->max_references < gf_conf_max_references(dc)) {
+            why = apr_psprintf(p, "takes %d reference pictures at most, and "
+                               "GenFlowMaxReferences is %d", prov->kind->max_references,
+                               gf_conf_max_references(dc));
+        }
+        if (why) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1013)
+                         "type %s: GenFlowAccept: provider '%s' (%s) %s", dc->type->name,
+                         prov->name, prov->kind->kind, why);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* The providers that the requests of the type mounted by section mount
- * on sp can make rows with, into t's set and sp's. */
-static void mount_chains(apr_pool_t *p, server_rec *sp, ap_conf_vector_t *mount,
-                         apr_hash_t *server_set)
+ * on sp can make rows with, into t's set and sp's. 0 when the type's
+ * edits are not every provider's (logged). */
+static int mount_chains(apr_pool_t *p, server_rec *sp, ap_conf_vector_t *mount,
+                        apr_hash_t *server_set)
 {
     static const char *const tails[] = { "", "/create", "/generate", "/retry/" PROBE_ID, NULL };
     core_dir_config *cd = ap_get_core_module_config(mount);
@@ -187,6 +221,7 @@ static void mount_chains(apr_pool_t *p, server_rec *sp, ap_conf_vector_t *mount,
         apr_hash_set(t->providers, name, APR_HASH_KEY_STRING, name);
         name_in(server_set, name, apr_hash_this_val(hi));
     }
+    return check_edits(p, sp, mount, set);
 }
 
 /* Where a GenFlowProviders line names provider, for the error. */
@@ -254,7 +289,9 @@ int gf_site_chains(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, int quie
 
         for (i = 0; i < csc->sec_url->nelts; i++) {
             gf_dir_conf_t *dc = genflow_of(sec[i]);
-            if (dc && dc->type) mount_chains(ptemp, sp, sec[i], server_set);
+            if (dc && dc->type && !mount_chains(ptemp, sp, sec[i], server_set)) {
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
         }
         for (hi = apr_hash_first(ptemp, server_set); hi; hi = apr_hash_next(hi)) {
             const char *name = apr_hash_this_key(hi);

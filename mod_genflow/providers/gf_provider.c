@@ -35,22 +35,50 @@ static int valid_name(const char *s)
     return 1;
 }
 
-const char *gf_provider_source_uri(apr_pool_t *p, const gf_job_t *job)
+const char *gf_provider_data_uri(apr_pool_t *p, const unsigned char *bytes, apr_size_t len,
+                                 const char *content_type)
 {
     char *b64;
+    if (!bytes || !len || !content_type || len > (apr_size_t)(APR_INT32_MAX / 4 * 3 - 4)) {
+        return NULL;
+    }
+    b64 = apr_palloc(p, (apr_size_t)apr_base64_encode_len((int)len));
+    apr_base64_encode_binary(b64, bytes, (int)len);
+    return apr_pstrcat(p, "data:", content_type, ";base64,", b64, NULL);
+}
 
+const char *gf_provider_source_uri(apr_pool_t *p, const gf_job_t *job)
+{
     if (!job->source_image) return NULL;
     if (!gf_input_upload_id(job->source_image)) return job->source_image;   /* https URL */
     if (job->source_url && !strncasecmp(job->source_url, "https://", 8)) return job->source_url;
     /* A local directory's URL is a path on this site, which a provider
      * cannot fetch: the bytes travel inline. */
-    if (!job->source_bytes || !job->source_len || !job->source_content_type
-        || job->source_len > (apr_size_t)(APR_INT32_MAX / 4 * 3 - 4)) {
-        return NULL;
+    return gf_provider_data_uri(p, job->source_bytes, job->source_len, job->source_content_type);
+}
+
+const char *gf_provider_picture_uri(apr_pool_t *p, const gf_job_picture_t *pic)
+{
+    if (pic->url && !strncasecmp(pic->url, "https://", 8)) return pic->url;
+    return gf_provider_data_uri(p, pic->bytes, pic->len, pic->content_type);
+}
+
+int gf_provider_mask(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t *job,
+                     gf_mask_form_t form, const unsigned char **bytes, apr_size_t *len,
+                     gf_provider_result_t *res)
+{
+    unsigned char *out = NULL;
+    unsigned w, h;
+    const char *err = gf_mask_convert(p, job->mask->bytes, job->mask->len, form, &out, len,
+                                      &w, &h);
+    if (err) {
+        res->error_code = GF_JOB_VALIDATION;
+        res->transient = 0;
+        res->error_message = apr_psprintf(p, "%s: %s", prov->name, err);
+        return 0;
     }
-    b64 = apr_palloc(p, (apr_size_t)apr_base64_encode_len((int)job->source_len));
-    apr_base64_encode_binary(b64, job->source_bytes, (int)job->source_len);
-    return apr_pstrcat(p, "data:", job->source_content_type, ";base64,", b64, NULL);
+    *bytes = out;
+    return 1;
 }
 
 const gf_provider_kind_t *gf_provider_kind_find(const char *kind)

@@ -21,10 +21,20 @@
 #include "core/gf_outcome.h"
 #include "core/gf_router.h"
 #include "image/gf_image.h"
+#include "image/gf_mask.h"
 
 /* poll=: the bounds of a job's polling pace, in milliseconds. */
 #define GF_POLL_EVERY_MIN_MS 50
 #define GF_POLL_EVERY_MAX_MS 60000
+
+/* A picture of an edit (a mask, a reference), one of the user's uploads
+ * read back from storage for the attempt. */
+typedef struct {
+    const unsigned char *bytes;  /* as uploaded */
+    apr_size_t len;
+    const char *content_type;    /* image/png, image/jpeg, image/webp */
+    const char *url;             /* where storage serves it, or NULL */
+} gf_job_picture_t;
 
 typedef struct {
     const char *type;          /* generation type, e.g. "neo-glitch" */
@@ -42,6 +52,14 @@ typedef struct {
                                            * https for Cloudinary, a path for
                                            * the local directory) or NULL */
     const gf_image_t *source_pixels;      /* decoded, for the local provider */
+    /* An edit's mask, as uploaded: a PNG the size of the source upload
+     * whose transparent pixels (or, without any, its white ones) mark
+     * what to change (gf_mask.h makes each provider's own form), or NULL. */
+    const gf_job_picture_t *mask;
+    const gf_job_picture_t *references;   /* referenceImages, in order */
+    int n_references;
+    int masked;                /* the generation's input has a mask (set for
+                                * its polls too, where mask is not read) */
     const char *preset;        /* the preset key of the create, or NULL */
     int has_strength;          /* parameters.strength given (image-to-image) */
     double strength;           /* 0..1 */
@@ -107,6 +125,11 @@ typedef struct {
                                   apr_size_t len, apr_time_t now);
     /* The member of a verified delivery's JSON that names the job. */
     const char *webhook_job_field;
+    /* The edits the kind maps (docs/providers.md): it takes a mask, and
+     * this many reference pictures at most (0: none). A type's
+     * GenFlowAccept is checked against its chain at startup. */
+    unsigned takes_mask : 1;
+    int max_references;
     /* The kind draws from an upload's decoded pixels (job->source_pixels)
      * at every call, polls included; the others send an upload's bytes
      * once, with the submission (the engine reads it back accordingly). */
@@ -218,6 +241,18 @@ void gf_provider_attempt(const gf_provider_t *prov, const gf_job_t *job,
  * upload whose bytes were not read (the engine fails such an attempt
  * before any provider sees it). */
 const char *gf_provider_source_uri(apr_pool_t *p, const gf_job_t *job);
+/* bytes as a data: URL (NULL for none, or too large to encode). */
+const char *gf_provider_data_uri(apr_pool_t *p, const unsigned char *bytes, apr_size_t len,
+                                 const char *content_type);
+/* An edit's picture as a JSON provider takes it: its https URL where
+ * storage serves one, else its bytes as a data: URL. */
+const char *gf_provider_picture_uri(apr_pool_t *p, const gf_job_picture_t *pic);
+/* The job's mask in the provider's form (gf_mask.h): 1 and the PNG's
+ * bytes, or 0 with res a permanent VALIDATION_ERROR (a mask that is not
+ * a PNG or marks nothing). */
+int gf_provider_mask(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t *job,
+                     gf_mask_form_t form, const unsigned char **bytes, apr_size_t *len,
+                     gf_provider_result_t *res);
 
 /* The kind's worst_attempt, or 0. */
 apr_interval_time_t gf_provider_worst_attempt(const gf_provider_t *prov);

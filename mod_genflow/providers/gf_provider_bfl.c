@@ -15,6 +15,9 @@
  * circuit (gf_breaker.h). BFL runs 24 tasks of an account at once: a
  * site says max_jobs=24 (docs/providers.md). The submit's cost (credits)
  * is the call's usage. BFL has no cancel.
+ * An edit with a mask goes to FLUX Fill (fill_model=, default
+ * flux-pro-1.0-fill) with {prompt, seed, image, mask}, the mask white
+ * where to paint; reference pictures go to Kontext's input_image_2..4.
  * Options: model=ID (default flux-pro-1.1), output_format=jpeg|png|webp
  * (default png), safety_tolerance=0..6, poll_hosts=HOST[,HOST…] (a
  * "*.domain" entry allows that domain's hosts; default *.bfl.ai with the
@@ -33,6 +36,8 @@
 
 #define BFL_BASE "https://api.bfl.ai"
 #define BFL_DEFAULT_MODEL "flux-pro-1.1"
+/* An edit with a mask goes to FLUX Fill, whatever model= says. */
+#define BFL_FILL_MODEL "flux-pro-1.0-fill"
 
 static const char *bfl_set_option(apr_pool_t *p, gf_provider_t *prov,
                                   const char *key, const char *value)
@@ -42,6 +47,11 @@ static const char *bfl_set_option(apr_pool_t *p, gf_provider_t *prov,
     }
     else if (!strcmp(key, "safety_tolerance")) {
         if (!gf_net_one_of(value, "0|1|2|3|4|5|6")) return "safety_tolerance= must be 0..6";
+    }
+    else if (!strcmp(key, "fill_model")) {
+        if (!*value || strchr(value, '/') || strchr(value, '?')) {
+            return "fill_model= takes a model id (flux-pro-1.0-fill)";
+        }
     }
     else if (!strcmp(key, "poll_hosts")) {
         if (!*value || strchr(value, '/') || strchr(value, ':')) {
@@ -78,6 +88,52 @@ static const char *bfl_source(apr_pool_t *p, const gf_job_t *job)
     if (!uri || strncmp(uri, "data:", 5)) return uri;
     comma = strchr(uri, ',');
     return comma ? comma + 1 : NULL;
+}
+
+/* Base64 of bytes as BFL's JSON takes pictures (no data: prefix). */
+static const char *bfl_b64(apr_pool_t *p, const unsigned char *bytes, apr_size_t len,
+                           const char *type)
+{
+    const char *uri = gf_provider_data_uri(p, bytes, len, type), *comma;
+    comma = uri ? strchr(uri, ',') : NULL;
+    return comma ? comma + 1 : NULL;
+}
+
+/* An edit's pictures into the body: with a mask (FLUX Fill) the source
+ * as image and the mask white where to paint; reference pictures as
+ * Kontext's input_image_2.. after the source (input_image onwards
+ * without one). 0 with res set when the mask does not convert. */
+static int bfl_edits(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t *job,
+                     json_object *in, gf_provider_result_t *res)
+{
+    int k, at = job->source_image ? 2 : 1;
+
+    if (job->mask) {
+        const unsigned char *m;
+        apr_size_t ml;
+        const char *src = bfl_b64(p, job->source_bytes, job->source_len, job->source_content_type);
+        if (!src) {
+            gf_net_fail(res, GF_JOB_VALIDATION, 0,
+                        apr_psprintf(p, "%s: a fill needs its source upload", prov->name));
+            return 0;
+        }
+        if (!gf_provider_mask(p, prov, job, GF_MASK_WHITE_EDITS, &m, &ml, res)) return 0;
+        json_object_object_add(in, "image", json_object_new_string(src));
+        json_object_object_add(in, "mask", json_object_new_string(bfl_b64(p, m, ml, "image/png")));
+        return 1;
+    }
+    if (job->source_image) {
+        const char *src = bfl_source(p, job);
+        if (src) json_object_object_add(in, "input_image", json_object_new_string(src));
+    }
+    for (k = 0; k < job->n_references; k++, at++) {
+        const gf_job_picture_t *r = &job->references[k];
+        const char *v = r->url && !strncasecmp(r->url, "https://", 8)
+                        ? r->url : bfl_b64(p, r->bytes, r->len, r->content_type);
+        json_object_object_add(in, at == 1 ? "input_image" : apr_psprintf(p, "input_image_%d", at),
+                               json_object_new_string(v ? v : ""));
+    }
+    return 1;
 }
 
 static void bfl_failure(apr_pool_t *p, const gf_provider_t *prov, const gf_http_response_t *hr,
@@ -146,17 +202,15 @@ static void bfl_generate(const gf_provider_t *prov, const gf_job_t *job,
     gf_http_request_t req;
     gf_http_response_t hr;
 
+    if (job->masked) model = gf_net_kind_get(ns, "fill_model", BFL_FILL_MODEL);
     res->model = model;
     json_object_object_add(in, "prompt", json_object_new_string(job->prompt));
     if (job->seed) json_object_object_add(in, "seed", json_object_new_int64((int64_t)job->seed));
-    bfl_size(in, model, job->aspect_ratio);
+    if (!job->mask) bfl_size(in, model, job->aspect_ratio);
     json_object_object_add(in, "output_format",
                            json_object_new_string(gf_net_kind_get(ns, "output_format", "png")));
     if (tol) json_object_object_add(in, "safety_tolerance", json_object_new_int(atoi(tol)));
-    if (job->source_image) {
-        const char *src = bfl_source(p, job);
-        if (src) json_object_object_add(in, "input_image", json_object_new_string(src));
-    }
+    if (!bfl_edits(p, prov, job, in, res)) return;
     gf_net_request(p, ns, &req, "POST", apr_pstrcat(p, ns->base_url, "/v1/", model, NULL));
     apr_table_set(req.headers, "x-key", ns->key);
     apr_table_set(req.headers, "Content-Type", "application/json");
@@ -228,8 +282,9 @@ static void bfl_poll(const gf_provider_t *prov, const gf_job_t *job, const char 
     gf_http_response_t hr;
 
     (void)id;
-    res->model = job->model ? job->model : (prov->default_model ? prov->default_model
-                                                               : BFL_DEFAULT_MODEL);
+    res->model = job->masked ? gf_net_kind_get(ns, "fill_model", BFL_FILL_MODEL)
+               : job->model ? job->model
+               : (prov->default_model ? prov->default_model : BFL_DEFAULT_MODEL);
     if (!(url = gf_json_str(state, "polling_url"))) {
         gf_net_fail(res, GF_JOB_API, 0, "bfl task state lost");
         return;
@@ -287,6 +342,8 @@ static apr_interval_time_t bfl_worst(const gf_provider_t *prov)
 
 const gf_provider_kind_t gf_provider_kind_bfl = {
     .kind = "bfl",
+    .takes_mask = 1,
+    .max_references = 3,    /* Kontext's input_image_2..4 */
     .set_option = bfl_set_option,
     .generate = bfl_generate,
     .poll = bfl_poll,

@@ -4,8 +4,10 @@
  * The site's workflow, in ComfyUI's API format (node id → {class_type,
  * inputs}), is read at startup (workflow=PATH); the declaration names
  * the node inputs that take the prompt, the seed, the size, the steps
- * (parameters.num_inference_steps) and the source picture (prompt=6.text
- * seed=3.seed width=5.width height=5.height steps=3.steps image=10.image).
+ * (parameters.num_inference_steps), the source picture and an edit's mask
+ * (prompt=6.text seed=3.seed width=5.width height=5.height steps=3.steps
+ * image=10.image mask=11.image: the mask is uploaded as a second picture,
+ * white where to paint, for a LoadImageMask node).
  * Asynchronous:
  *  - submit: a source picture first goes to POST {base}/api/upload/image
  *    (multipart: image, type=input, subfolder=genflow, overwrite=true;
@@ -55,7 +57,7 @@
 
 /* The node inputs a declaration may map, by option name. */
 static const char *const COMFY_SLOTS[] = { "prompt", "seed", "width", "height", "steps", "image",
-                                            "batch", NULL };
+                                            "batch", "mask", NULL };
 
 static int comfy_slot(const char *key)
 {
@@ -209,15 +211,16 @@ static void comfy_set(apr_pool_t *p, json_object *graph, const gf_net_settings_t
     else json_object_put(value);
 }
 
-/* Upload the source picture; its name as LoadImage takes it, or NULL
+/* Upload a picture of the job (name: its file name there, what: what it
+ * is, for a failure's message); its name as LoadImage takes it, or NULL
  * after filling res. */
-static const char *comfy_upload(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t *job,
-                                gf_provider_result_t *res)
+static const char *comfy_upload_bytes(apr_pool_t *p, const gf_provider_t *prov,
+                                      const unsigned char *bytes, apr_size_t len,
+                                      const char *type, const char *name, const char *what,
+                                      gf_provider_result_t *res)
 {
     const gf_net_settings_t *ns = prov->impl;
-    const unsigned char *bytes;
-    apr_size_t len;
-    const char *type, *err, *name, *sub;
+    const char *err, *sub;
     gf_http_request_t req;
     gf_http_response_t hr;
     gf_http_part_t *pt;
@@ -227,7 +230,6 @@ static const char *comfy_upload(apr_pool_t *p, const gf_provider_t *prov, const 
     };
     int i;
 
-    if (!gf_net_source_bytes(p, prov, job, &bytes, &len, &type, res)) return NULL;
     comfy_request(p, ns, &req, "POST", "/api/upload/image");
     req.parts = apr_array_make(p, 4, sizeof(gf_http_part_t));
     pt = apr_array_push(req.parts);
@@ -236,8 +238,8 @@ static const char *comfy_upload(apr_pool_t *p, const gf_provider_t *prov, const 
     pt->data = bytes;
     pt->data_len = len;
     pt->content_type = type;
-    pt->filename = apr_pstrcat(p, job->id, !strcmp(type, "image/jpeg") ? ".jpg"
-                                         : !strcmp(type, "image/webp") ? ".webp" : ".png", NULL);
+    pt->filename = apr_pstrcat(p, name, !strcmp(type, "image/jpeg") ? ".jpg"
+                                      : !strcmp(type, "image/webp") ? ".webp" : ".png", NULL);
     for (i = 0; i < 3; i++) {
         pt = apr_array_push(req.parts);
         memset(pt, 0, sizeof(*pt));
@@ -250,7 +252,7 @@ static const char *comfy_upload(apr_pool_t *p, const gf_provider_t *prov, const 
         return NULL;
     }
     if (hr.status != 200) {
-        gf_net_status_failure(p, prov, hr.status, "uploading the source picture",
+        gf_net_status_failure(p, prov, hr.status, apr_pstrcat(p, "uploading ", what, NULL),
                               gf_net_retry_after(&hr), res);
         return NULL;
     }
@@ -262,6 +264,36 @@ static const char *comfy_upload(apr_pool_t *p, const gf_provider_t *prov, const 
     }
     sub = gf_json_str(out, "subfolder");
     return sub && *sub ? apr_pstrcat(p, sub, "/", name, NULL) : name;
+}
+
+/* The source picture uploaded (fetched first when it is a URL). */
+static const char *comfy_upload(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t *job,
+                                gf_provider_result_t *res)
+{
+    const unsigned char *bytes;
+    apr_size_t len;
+    const char *type;
+
+    if (!gf_net_source_bytes(p, prov, job, &bytes, &len, &type, res)) return NULL;
+    return comfy_upload_bytes(p, prov, bytes, len, type, job->id, "the source picture", res);
+}
+
+/* An edit's mask, white where to paint (as LoadImageMask reads a
+ * channel), uploaded beside its source. */
+static const char *comfy_upload_mask(apr_pool_t *p, const gf_provider_t *prov,
+                                     const gf_job_t *job, gf_provider_result_t *res)
+{
+    const unsigned char *m;
+    apr_size_t ml;
+
+    if (!gf_net_kind_get(prov->impl, "mask", NULL)) {
+        gf_net_fail(res, GF_JOB_VALIDATION, 0, apr_psprintf(p, "%s: the workflow takes no "
+                                                            "mask (mask=)", prov->name));
+        return NULL;
+    }
+    if (!gf_provider_mask(p, prov, job, GF_MASK_WHITE_EDITS, &m, &ml, res)) return NULL;
+    return comfy_upload_bytes(p, prov, m, ml, "image/png", apr_pstrcat(p, job->id, "-mask", NULL),
+                              "the mask", res);
 }
 
 /* The nodes a refusal names, for the log: "6 (CLIPTextEncode): msg; …". */
@@ -343,6 +375,10 @@ static void comfy_generate(const gf_provider_t *prov, const gf_job_t *job,
         }
         if (!(image = comfy_upload(p, prov, job, res))) return;
         comfy_set(p, graph, ns, "image", json_object_new_string(image));
+    }
+    if (job->mask) {
+        if (!(image = comfy_upload_mask(p, prov, job, res))) return;
+        comfy_set(p, graph, ns, "mask", json_object_new_string(image));
     }
     comfy_set(p, graph, ns, "prompt", json_object_new_string(job->prompt));
     /* A generation without a seed still gets one of its own: a workflow's
@@ -637,15 +673,16 @@ static void comfy_cancel(const gf_provider_t *prov, const char *id, const char *
     }
 }
 
-/* The longest attempt: a source fetched, uploaded, then the prompt; or a
- * poll's history, queue and picture. */
+/* The longest attempt: a source fetched, uploaded, a mask uploaded
+ * (mask=), then the prompt; or a poll's history, queue and picture. */
 static apr_interval_time_t comfy_worst(const gf_provider_t *prov)
 {
-    return gf_net_worst(prov, 3);
+    return gf_net_worst(prov, gf_net_kind_get(prov->impl, "mask", NULL) ? 4 : 3);
 }
 
 const gf_provider_kind_t gf_provider_kind_comfyui = {
     .kind = "comfyui",
+    .takes_mask = 1,        /* with mask=NODE.INPUT */
     .set_option = comfy_set_option,
     .generate = comfy_generate,
     .poll = comfy_poll,

@@ -120,18 +120,24 @@ static void gemini_failure(apr_pool_t *p, const gf_provider_t *prov, const gf_ht
 
 /* The source picture's bytes, as inlineData wants them: an upload's, or
  * an https URL's, fetched. NULL after filling res with the failure. */
-static json_object *gemini_source(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t *job,
-                                  gf_provider_result_t *res)
+static json_object *text_part(const char *text)
 {
-    const unsigned char *bytes;
-    apr_size_t len;
-    const char *type;
+    json_object *part = json_object_new_object();
+    json_object_object_add(part, "text", json_object_new_string(text));
+    return part;
+}
+
+/* A picture as an inlineData part; NULL after filling res when it is too
+ * large to encode. */
+static json_object *inline_part(apr_pool_t *p, const gf_provider_t *prov,
+                                const unsigned char *bytes, apr_size_t len, const char *type,
+                                gf_provider_result_t *res)
+{
     json_object *part, *inl;
     char *b64;
 
-    if (!gf_net_source_bytes(p, prov, job, &bytes, &len, &type, res)) return NULL;
     if (len > (apr_size_t)(APR_INT32_MAX / 4 * 3 - 4)) {
-        gf_net_fail(res, GF_JOB_VALIDATION, 0, apr_psprintf(p, "%s: the source picture is too large",
+        gf_net_fail(res, GF_JOB_VALIDATION, 0, apr_psprintf(p, "%s: a picture is too large",
                                                             prov->name));
         return NULL;
     }
@@ -145,17 +151,38 @@ static json_object *gemini_source(apr_pool_t *p, const gf_provider_t *prov, cons
     return part;
 }
 
-static json_object *gemini_content_body(apr_pool_t *p, const gf_job_t *job, json_object *source)
+/* The pictures of the call as inlineData parts, in parts: the source
+ * (an upload's bytes, or an https URL's, fetched), then the reference
+ * pictures. 0 after filling res with the failure. */
+static int gemini_pictures(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t *job,
+                           json_object *parts, gf_provider_result_t *res)
+{
+    const unsigned char *bytes;
+    apr_size_t len;
+    const char *type;
+    json_object *part;
+    int k;
+
+    if (job->source_image) {
+        if (!gf_net_source_bytes(p, prov, job, &bytes, &len, &type, res)) return 0;
+        if (!(part = inline_part(p, prov, bytes, len, type, res))) return 0;
+        json_object_array_add(parts, part);
+    }
+    for (k = 0; k < job->n_references; k++) {
+        const gf_job_picture_t *r = &job->references[k];
+        if (!(part = inline_part(p, prov, r->bytes, r->len, r->content_type, res))) return 0;
+        json_object_array_add(parts, part);
+    }
+    return 1;
+}
+
+static json_object *gemini_content_body(apr_pool_t *p, const gf_job_t *job, json_object *parts)
 {
     json_object *body = gf_json_pool_own(p, json_object_new_object());
-    json_object *content = json_object_new_object(), *parts = json_object_new_array();
-    json_object *text = json_object_new_object(), *contents = json_object_new_array();
+    json_object *content = json_object_new_object(), *contents = json_object_new_array();
     json_object *config = json_object_new_object(), *modalities = json_object_new_array();
     const char *ratio = gemini_ratio(job->aspect_ratio, 0);
 
-    json_object_object_add(text, "text", json_object_new_string(job->prompt));
-    json_object_array_add(parts, text);
-    if (source) json_object_array_add(parts, source);
     json_object_object_add(content, "role", json_object_new_string("user"));
     json_object_object_add(content, "parts", parts);
     json_object_array_add(contents, content);
@@ -290,19 +317,23 @@ static void gemini_generate(const gf_provider_t *prov, const gf_job_t *job,
     const char *model = job->model ? job->model
                       : (prov->default_model ? prov->default_model : GEMINI_DEFAULT_MODEL);
     int imagen = is_imagen(model);
-    json_object *body, *source = NULL, *out;
+    json_object *body, *parts = json_object_new_array(), *out;
     gf_http_request_t req;
     gf_http_response_t hr;
     const char *err;
 
     res->model = model;
-    if (job->source_image && imagen) {
+    gf_json_pool_own(p, parts);
+    if ((job->source_image || job->n_references > 0) && imagen) {
         gf_net_fail(res, GF_JOB_VALIDATION, 0,
                     apr_psprintf(p, "%s: Imagen (%s) takes no source picture", prov->name, model));
         return;
     }
-    if (job->source_image && !(source = gemini_source(p, prov, job, res))) return;
-    body = imagen ? gemini_predict_body(p, job) : gemini_content_body(p, job, source);
+    /* The text first, then the pictures. */
+    json_object_array_add(parts, text_part(job->prompt));
+    if (!gemini_pictures(p, prov, job, parts, res)) return;
+    body = imagen ? gemini_predict_body(p, job)
+                  : gemini_content_body(p, job, json_object_get(parts));
     gf_net_request(p, ns, &req, "POST",
                    apr_pstrcat(p, ns->base_url, "/v1beta/models/", apr_pescape_path_segment(p, model),
                                imagen ? ":predict" : ":generateContent", NULL));
@@ -337,6 +368,7 @@ static apr_interval_time_t gemini_worst(const gf_provider_t *prov)
 
 const gf_provider_kind_t gf_provider_kind_gemini = {
     .kind = "gemini",
+    .max_references = 13,   /* 14 pictures, the source among them */
     .set_option = gemini_set_option,
     .generate = gemini_generate,
     .check = gf_net_check,

@@ -5,7 +5,9 @@
  * with JSON {model, prompt, n, size, quality, output_format, background,
  * moderation}; with one: POST {base}/images/edits in its JSON form, where
  * the pictures are images: [{image_url}] (an https URL, or the upload as a
- * data: URL) and a mask would be mask: {image_url}. base_url includes the
+ * data: URL; the source, then the reference pictures, 16 in all) and an
+ * edit's mask is mask: {image_url}, a PNG data: URL transparent where the
+ * picture is to change (gf_mask.h). base_url includes the
  * version, as OpenAI's own clients write it (https://api.openai.com/v1).
  * "Authorization: Bearer …". The GPT image models answer base64 only:
  * 200 {created, data: [{b64_json}], usage: {input_tokens, output_tokens,
@@ -78,8 +80,17 @@ static const char *openai_size(const char *ar)
     return w == h ? "1024x1024" : w > h ? "1536x1024" : "1024x1536";
 }
 
+/* A picture of the edits' JSON form: {image_url}. */
+static json_object *image_ref(const char *uri)
+{
+    json_object *ref = json_object_new_object();
+    json_object_object_add(ref, "image_url", json_object_new_string(uri ? uri : ""));
+    return ref;
+}
+
 static json_object *openai_body(apr_pool_t *p, const gf_net_settings_t *ns, const gf_job_t *job,
-                                const char *model, const char *source, int partials)
+                                const char *model, const char *source, const char *mask,
+                                int partials)
 {
     json_object *body = gf_json_pool_own(p, json_object_new_object());
     const char *size = openai_size(job->aspect_ratio);
@@ -97,12 +108,16 @@ static json_object *openai_body(apr_pool_t *p, const gf_net_settings_t *ns, cons
         json_object_object_add(body, "stream", json_object_new_boolean(1));
         json_object_object_add(body, "partial_images", json_object_new_int(partials));
     }
-    if (source) {
-        json_object *images = json_object_new_array(), *ref = json_object_new_object();
-        json_object_object_add(ref, "image_url", json_object_new_string(source));
-        json_object_array_add(images, ref);
+    if (source || job->n_references > 0) {
+        json_object *images = json_object_new_array();
+        int k;
+        if (source) json_object_array_add(images, image_ref(source));
+        for (k = 0; k < job->n_references; k++) {
+            json_object_array_add(images, image_ref(gf_provider_picture_uri(p, &job->references[k])));
+        }
         json_object_object_add(body, "images", images);
     }
+    if (mask) json_object_object_add(body, "mask", image_ref(mask));
     return body;
 }
 
@@ -173,6 +188,7 @@ static void openai_generate(const gf_provider_t *prov, const gf_job_t *job,
     const char *model = job->model ? job->model
                       : (prov->default_model ? prov->default_model : OPENAI_DEFAULT_MODEL);
     const char *source = job->source_image ? gf_provider_source_uri(p, job) : NULL;
+    const char *mask = NULL;
     /* A stream of partial pictures is read for one picture; several come
      * in one answer, without previews. */
     int partials = job->count > 1 ? 0 : atoi(gf_net_kind_get(ns, "partial_images", "0"));
@@ -180,14 +196,21 @@ static void openai_generate(const gf_provider_t *prov, const gf_job_t *job,
     gf_http_request_t req;
     gf_http_response_t hr;
 
+    if (job->mask) {
+        /* OpenAI edits where the mask is transparent. */
+        const unsigned char *mb;
+        apr_size_t ml;
+        if (!gf_provider_mask(p, prov, job, GF_MASK_CLEAR_EDITS, &mb, &ml, res)) return;
+        mask = gf_provider_data_uri(p, mb, ml, "image/png");
+    }
     gf_net_request(p, ns, &req, "POST",
-                   apr_pstrcat(p, ns->base_url, source ? "/images/edits" : "/images/generations",
-                               NULL));
+                   apr_pstrcat(p, ns->base_url, source || job->n_references > 0
+                                                ? "/images/edits" : "/images/generations", NULL));
     apr_table_set(req.headers, "Authorization", apr_pstrcat(p, "Bearer ", ns->key, NULL));
     apr_table_set(req.headers, "Content-Type", "application/json");
     apr_table_set(req.headers, "Accept", partials > 0 ? "text/event-stream, application/json"
                                                       : "application/json");
-    req.body = gf_json_dump(p, openai_body(p, ns, job, model, source, partials));
+    req.body = gf_json_dump(p, openai_body(p, ns, job, model, source, mask, partials));
     req.body_len = strlen(req.body);
     if (partials > 0) {
         stream = gf_openai_stream_make(p, prov, job, req.max_response);
@@ -216,6 +239,8 @@ static apr_interval_time_t openai_worst(const gf_provider_t *prov)
 
 const gf_provider_kind_t gf_provider_kind_openai = {
     .kind = "openai",
+    .takes_mask = 1,
+    .max_references = 15,   /* 16 pictures, the source among them */
     .set_option = openai_set_option,
     .generate = openai_generate,
     .check = gf_net_check,

@@ -9,6 +9,8 @@
  * Asynchronous endpoints answer {id}; GET {base}/v2beta/results/{id} gives
  * 202 {id, status: in-progress} until 200 with the picture.
  * Errors: {id, name, errors[]}; 403 content_moderation → CONTENT_FILTERED.
+ * An edit with a mask goes to POST {base}/v2beta/stable-image/edit/inpaint
+ * instead: the source upload as image, the mask white where to paint.
  * Options: model=core|ultra|sd3|sd3.5-large|… (default core), plus the
  * common network options (gf_provider_net.h).
  */
@@ -148,6 +150,51 @@ static void add_part(apr_array_header_t *parts, const char *name, const char *va
     pt->value = value;
 }
 
+static void add_file(apr_array_header_t *parts, const char *name, const unsigned char *data,
+                     apr_size_t len, const char *content_type)
+{
+    gf_http_part_t *pt = apr_array_push(parts);
+    memset(pt, 0, sizeof(*pt));
+    pt->name = name;
+    pt->data = data;
+    pt->data_len = len;
+    pt->content_type = content_type;
+    pt->filename = !strcmp(content_type, "image/jpeg") ? "source.jpg"
+                 : !strcmp(content_type, "image/webp") ? "source.webp" : "source.png";
+}
+
+/* An edit with a mask: POST {base}/v2beta/stable-image/edit/inpaint,
+ * the source picture and the mask white where it is to change. */
+static void stability_inpaint(const gf_provider_t *prov, const gf_job_t *job, apr_pool_t *p,
+                              gf_provider_result_t *res)
+{
+    const gf_net_settings_t *ns = prov->impl;
+    const unsigned char *mask;
+    apr_size_t mask_len;
+    gf_http_request_t req;
+    gf_http_response_t hr;
+
+    if (!job->source_bytes || !job->source_content_type) {
+        gf_net_fail(res, GF_JOB_VALIDATION, 0,
+                    apr_psprintf(p, "%s: an inpaint needs its source upload", prov->name));
+        return;
+    }
+    if (!gf_provider_mask(p, prov, job, GF_MASK_WHITE_EDITS, &mask, &mask_len, res)) return;
+    gf_net_request(p, ns, &req, "POST",
+                   apr_pstrcat(p, ns->base_url, "/v2beta/stable-image/edit/inpaint", NULL));
+    apr_table_set(req.headers, "Authorization", apr_pstrcat(p, "Bearer ", ns->key, NULL));
+    apr_table_set(req.headers, "Accept", "image/*");
+    req.parts = apr_array_make(p, 6, sizeof(gf_http_part_t));
+    add_part(req.parts, "prompt", job->prompt);
+    add_part(req.parts, "output_format", "png");
+    if (job->seed) add_part(req.parts, "seed", apr_psprintf(p, "%" APR_UINT64_T_FMT, job->seed));
+    add_file(req.parts, "image", job->source_bytes, job->source_len, job->source_content_type);
+    add_file(req.parts, "mask", mask, mask_len, "image/png");
+    gf_http_perform(p, &req, &hr);
+    stability_answer(p, prov, &hr, res);
+    if (res->image || res->provider_job_id) res->model = "inpaint";
+}
+
 static void stability_generate(const gf_provider_t *prov, const gf_job_t *job,
                                apr_pool_t *p, gf_provider_result_t *res)
 {
@@ -157,12 +204,15 @@ static void stability_generate(const gf_provider_t *prov, const gf_job_t *job,
     const char *endpoint = model;
     gf_http_request_t req;
     gf_http_response_t hr;
-    gf_http_part_t *img;
     /* An upload's bytes make it image-to-image (a plain URL source is not
      * fetched for Stability: it takes the picture only as a part). */
     int i2i = job->source_bytes && job->source_len && job->source_content_type;
     int i;
 
+    if (job->mask) {
+        stability_inpaint(prov, job, p, res);
+        return;
+    }
     if (i2i && !strcmp(model, "core")) model = STABILITY_I2I_MODEL;
     if (!strncmp(model, "sd3.", 4)) endpoint = "sd3";
     gf_net_request(p, ns, &req, "POST",
@@ -178,15 +228,8 @@ static void stability_generate(const gf_provider_t *prov, const gf_job_t *job,
         /* sd3 names the mode (and takes no aspect ratio then); ultra
          * knows it from the image. strength: how far from the source. */
         if (!strcmp(endpoint, "sd3")) add_part(req.parts, "mode", "image-to-image");
-        img = apr_array_push(req.parts);
-        memset(img, 0, sizeof(*img));
-        img->name = "image";
-        img->data = job->source_bytes;
-        img->data_len = job->source_len;
-        img->content_type = job->source_content_type;
-        img->filename = !strcmp(job->source_content_type, "image/jpeg") ? "source.jpg"
-                      : !strcmp(job->source_content_type, "image/webp") ? "source.webp"
-                      : "source.png";
+        add_file(req.parts, "image", job->source_bytes, job->source_len,
+                 job->source_content_type);
         {
             /* libc's %g: APR's formatter drops the leading zero (".35"). */
             char num[32];
@@ -231,6 +274,7 @@ static apr_interval_time_t stability_worst(const gf_provider_t *prov)
 
 const gf_provider_kind_t gf_provider_kind_stability = {
     .kind = "stability",
+    .takes_mask = 1,
     .set_option = stability_set_option,
     .generate = stability_generate,
     .poll = stability_poll,

@@ -6,7 +6,8 @@
 # document and the shapes its clients rely on:
 #   POST /api/prompt {prompt, client_id, prompt_id}
 #        → 200 {prompt_id, number, node_errors: {}}; 400 {error, node_errors}
-#          for a graph that is not in the API format, a LoadImage whose
+#          for a graph that is not in the API format, a LoadImage (or
+#          LoadImageMask) whose
 #          file was never uploaded, or [fault:nodeerror] (a checkpoint not
 #          in the list)
 #   GET  /api/history/{id} → {} until the prompt ends, then {id: {prompt,
@@ -47,6 +48,9 @@ use Fcntl qw(:flock);
 use POSIX ':sys_wait_h';
 use Digest::SHA qw(sha1_hex);
 use Time::HiRes ();
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use GenFlowPNG qw(png_stats);
 
 my ($port, $state, $secs) = @ARGV;
 die "usage: comfyui.pl PORT STATE_DIR [SECONDS]\n" unless $port && $state;
@@ -222,9 +226,9 @@ sub handle {
         }
         for my $id (sort grep { $g->{$_} } keys %need) {
             my $n = $g->{$id};
-            if ($n->{class_type} eq 'LoadImage') {
+            if ($n->{class_type} =~ /^LoadImage(Mask)?$/) {
                 my $img = $n->{inputs}{image} // '';
-                return node_error($c, $id, 'LoadImage', 'image', 'Invalid image file', "image: $img")
+                return node_error($c, $id, $n->{class_type}, 'image', 'Invalid image file', "image: $img")
                     unless $img =~ m{^[\w./-]+$} && $img !~ /\.\./ && -e "$state/input/$img";
             }
         }
@@ -327,8 +331,11 @@ sub handle {
             }
             $f{$name} = $part->content;
         }
+        my $png = defined $bytes ? png_stats($bytes) : undef;
         record($r, { %f, _image => defined $bytes ? { filename => $fname, content_type => $ctype, bytes => length $bytes,
-                                                       sha1 => sha1_hex($bytes) } : undef });
+                                                       sha1 => sha1_hex($bytes),
+                                                       $png ? (png => { map { $_ => $png->{$_} } qw(clear white pixels) }) : () }
+                                                  : undef });
         return send_json($c, 400, { error => 'No file provided' }) unless defined $bytes && length $fname;
         my $sub = $f{subfolder} // '';
         return send_json($c, 400, { error => 'bad subfolder' }) if $sub =~ /\.\./ || $sub =~ m{^/};

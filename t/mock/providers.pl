@@ -96,6 +96,9 @@ use POSIX ':sys_wait_h';
 use Digest::SHA qw(sha1_hex sha256_hex);
 use Time::HiRes ();
 use Compress::Zlib ();
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use GenFlowPNG qw(png_stats);
 
 my ($port, $state) = @ARGV;
 die "usage: providers.pl PORT STATE_DIR\n" unless $port && $state;
@@ -239,9 +242,27 @@ sub describe_source {
         my ($type, $bytes) = ($1, decode_base64($2));
         my ($fmt, $w, $h) = image_info($bytes);
         return { via => 'data', content_type => $type, bytes => length $bytes, format => $fmt,
-                 width => $w, height => $h, sha1 => sha1_hex($bytes) };
+                 width => $w, height => $h, sha1 => sha1_hex($bytes), png_of($bytes) };
     }
     return { via => 'url', url => $v };
+}
+
+# A PNG's pixels as a mask reads them (t/lib/GenFlowPNG.pm): png =>
+# {clear, white, pixels, color_type}, or nothing.
+sub png_of {
+    my $st = png_stats($_[0]) or return ();
+    return (png => { map { $_ => $st->{$_} } qw(clear white pixels color_type) });
+}
+
+# A multipart picture part as the log shows it.
+sub describe_part {
+    my ($part) = @_;
+    my $bytes = $part->content;
+    my ($fmt, $w, $h) = image_info($bytes);
+    my ($fname) = ($part->header('Content-Disposition') // '') =~ /filename="([^"]*)"/;
+    return { via => 'part', content_type => scalar($part->header('Content-Type')), filename => $fname,
+             bytes => length $bytes, format => $fmt, width => $w, height => $h, sha1 => sha1_hex($bytes),
+             png_of($bytes) };
 }
 
 # The submission and acceptance journals of bench/chaos (see the top).
@@ -480,6 +501,29 @@ sub handle {
     }
 
     # ---- Stability v2beta ------------------------------------------------
+    # edit/inpaint: multipart image and mask (white: paint here; the mask
+    # must be the image's size), prompt; the picture as generate answers.
+    if ($path eq '/v2beta/stable-image/edit/inpaint' && $r->method eq 'POST') {
+        my %f;
+        for my $part ($r->parts) {
+            my ($name) = ($part->header('Content-Disposition') // '') =~ /name="([^"]+)"/;
+            next unless defined $name;
+            if ($name eq 'image' || $name eq 'mask') { $f{"_$name"} = describe_part($part); next }
+            $f{$name} = $part->content;
+        }
+        record($r, \%f);
+        return send_json($c, 401, { id => 'x' x 32, name => 'unauthorized', errors => ['bad key'] })
+            unless $auth eq "Bearer $KEY";
+        my $prompt = $f{prompt} // '';
+        submitted('stability:inpaint', $prompt);
+        return if common_fault($c, $prompt);
+        return send_json($c, 400, { id => 'a' x 32, name => 'bad_request', errors => ['image: is required'] })
+            unless $f{_image} && length $prompt;
+        return send_json($c, 400, { id => 'a' x 32, name => 'bad_request',
+            errors => ['mask: the mask must have the same dimensions as the image'] })
+            if $f{_mask} && ($f{_mask}{width} != $f{_image}{width} || $f{_mask}{height} != $f{_image}{height});
+        return send_png($c, 'finish-reason' => 'SUCCESS', seed => '7');
+    }
     if ($path =~ m{^/v2beta/stable-image/generate/(core|ultra|sd3)$} && $r->method eq 'POST') {
         my $endpoint = $1;
         my %f;
@@ -724,6 +768,10 @@ sub handle {
             $ref->{_image} = describe_source($ref->{image_url});
             $ref->{image_url} = 'data:...' if $ref->{image_url} =~ /^data:/;
         }
+        if (ref $in->{mask} eq 'HASH' && defined $in->{mask}{image_url}) {
+            $in->{mask}{_image} = describe_source($in->{mask}{image_url});
+            $in->{mask}{image_url} = 'data:...' if $in->{mask}{image_url} =~ /^data:/;
+        }
         record($r, $in);
         my $err = sub {
             my ($code, $msg, $type, $ecode, %h) = @_;
@@ -891,6 +939,14 @@ sub handle {
             $in->{_image}{via} = 'base64' if $v !~ m{^https?://};
             $in->{input_image} = '...' if $v !~ m{^https?://};
         }
+        # FLUX Fill's image and mask, Kontext's input_image_2..4: base64 (or a URL).
+        for my $k ('image', 'mask', map { "input_image_$_" } 2 .. 4) {
+            my $v = $in->{$k};
+            next unless defined $v && !ref $v;
+            $in->{"_$k"} = $v =~ m{^https?://} ? describe_source($v)
+                         : describe_source('data:application/octet-stream;base64,' . $v);
+            $in->{$k} = '...' if $v !~ m{^https?://};
+        }
         record($r, $in);
         return send_json($c, 403, { detail => 'Not authenticated' }) unless ($r->header('x-key') // '') eq $KEY;
         my $prompt = $in->{prompt} // '';
@@ -898,6 +954,9 @@ sub handle {
         return if common_fault($c, $prompt);
         return send_json($c, 422, { detail => [{ loc => ['body', 'prompt'], msg => 'Field required', type => 'missing' }] })
             unless length $prompt;
+        return send_json($c, 422, { detail => [{ loc => ['body', 'mask'], msg => 'Mask dimensions must match the image', type => 'value_error' }] })
+            if $in->{_mask} && (!$in->{_image} || $in->{_mask}{width} != $in->{_image}{width}
+                                || $in->{_mask}{height} != $in->{_image}{height});
         return send_json($c, 422, { detail => [{ loc => ['body', 'width'], msg => 'Input should be a multiple of 32', type => 'multiple_of' }] })
             if defined $in->{width} && ($in->{width} % 32 || $in->{width} < 256 || $in->{width} > 1440
                                         || ($in->{height} // 0) % 32 || ($in->{height} // 0) < 256 || ($in->{height} // 0) > 1440);

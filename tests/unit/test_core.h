@@ -17,6 +17,7 @@ int test_listen_loopback(int backlog, int *port);
 void test_server_stop(pthread_t thread, int lfd, int stop[2]);
 
 Suite *input_suite(void);
+Suite *edits_suite(void);
 Suite *prompt_suite(void);
 Suite *png_suite(void);
 Suite *font_suite(void);

@@ -179,8 +179,9 @@ static json_object *member(json_object *o, const char *key)
 START_TEST(types_answer)
 {
     gf_discovery_type_t t[2] = {
-        { "neo-glitch", "/api/neo-glitch", GF_NEED_PROMPT, 1, 30, 4 },
-        { "emotion-mask", "/", GF_NEED_SOURCE_IMAGE | GF_NEED_PRESET, 2, 0, 1 },
+        { "neo-glitch", "/api/neo-glitch", GF_NEED_PROMPT, 1, 30, 4, 0, 4 },
+        { "emotion-mask", "/", GF_NEED_SOURCE_IMAGE | GF_NEED_PRESET, 2, 0, 1,
+          GF_ACCEPT_MASK | GF_ACCEPT_REFERENCES, 3 },
     };
     const char *json = gf_discovery_json(test_pool, t, 2), *err;
     json_object *doc = gf_json_parse(test_pool, json, strlen(json), &err), *types, *a, *b;
@@ -201,6 +202,14 @@ START_TEST(types_answer)
     ck_assert_int_eq((int)json_object_array_length(member(a, "fields")), 9);
     ck_assert_int_eq(json_object_get_int(member(a, "maxCount")), 4);
     ck_assert_int_eq(json_object_get_int(member(b, "maxCount")), 1);
+    /* The edits a type takes are among its fields, with their bound. */
+    ck_assert_ptr_null(strstr(json_object_to_json_string(member(a, "fields")), "mask"));
+    ck_assert(!json_object_object_get_ex(a, "maxReferences", NULL));
+    ck_assert_int_eq((int)json_object_array_length(member(b, "fields")), 11);
+    ck_assert_ptr_nonnull(strstr(json_object_to_json_string_ext(member(b, "fields"),
+                                                                 JSON_C_TO_STRING_PLAIN),
+                                 "\"mask\",\"referenceImages\""));
+    ck_assert_int_eq(json_object_get_int(member(b, "maxReferences")), 3);
     ck_assert_str_eq(json_object_to_json_string_ext(member(b, "needs"), JSON_C_TO_STRING_PLAIN),
                      "[\"sourceImage\",\"preset\"]");
     /* A type at "/" does not get "//presets" (a host named presets). */
