@@ -12,6 +12,7 @@ use Apache::Test qw(-withtestmore);
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
+use GenFlowPNG qw(png_make);
 use Compress::Zlib ();
 use Digest::SHA qw(sha1_hex);
 use File::Temp qw(tempdir);
@@ -19,7 +20,7 @@ use JSON::PP;
 use LWP::UserAgent;
 use Time::HiRes qw(sleep time);
 
-plan tests => 78;
+plan tests => 82;
 
 my $tmp = tempdir(CLEANUP => 1);
 my (@gpu, @pids);
@@ -76,6 +77,13 @@ delete $i2i->{5};
 open $wfh, '>', "$tmp/i2i.json" or die;
 print $wfh JSON::PP->new->canonical->encode($i2i);
 close $wfh;
+# Inpainting: the source through VAEEncodeForInpaint with a LoadImageMask.
+my $inpaint = { %$i2i, '12' => { class_type => 'LoadImageMask', inputs => { image => 'mask.png', channel => 'red' } } };
+$inpaint->{11} = { class_type => 'VAEEncodeForInpaint',
+                   inputs => { pixels => ['10', 0], vae => ['4', 2], mask => ['12', 0], grow_mask_by => 6 } };
+open $wfh, '>', "$tmp/inpaint.json" or die;
+print $wfh JSON::PP->new->canonical->encode($inpaint);
+close $wfh;
 
 # A type of this file's own: the suite's httpd, on the same database,
 # serves neo-glitch too and would claim rows whose GPUs it does not know.
@@ -102,6 +110,14 @@ GenFlowProvider gpoll comfyui base_url=$gpu[1] $map poll=250
 GenFlowProvider gpui comfyui base_url=$gpu[0] workflow=$tmp/i2i.json prompt=6.text seed=3.seed image=10.image timeout=3000 breaker=off
 # Several pictures in one prompt: the empty latent's batch (batch=).
 GenFlowProvider gpubatch comfyui base_url=$gpu[1] $map batch=5.batch_size timeout=3000 breaker=off
+# An inpaint: the source and its mask (mask=), white where to paint.
+GenFlowProvider gpumask comfyui base_url=$gpu[0] workflow=$tmp/inpaint.json prompt=6.text seed=3.seed image=10.image mask=12.image timeout=3000 breaker=off
+<Location /api/gpu-mask>
+    GenFlowType gpu-art
+    GenFlowProviders gpumask
+    GenFlowAccept mask
+    GenFlowWait 0
+</Location>
 <Location /api/gpu-batch>
     GenFlowType gpu-art
     GenFlowProviders gpubatch
@@ -239,6 +255,25 @@ is(join(',', map { $upl->{fields}{$_} // '-' } qw(type subfolder overwrite)), 'i
 is(($upl->{fields}{_image} || {})->{sha1}, sha1_hex($png), 'the uploaded bytes, whole');
 is($sub->{fields}{prompt}{10}{inputs}{image}, "genflow/$g->{generationId}.png", 'and named in 10.image');
 is($sub->{fields}{prompt}{3}{inputs}{steps}, 20, "without num_inference_steps the workflow's own steps stay");
+
+# 2b. An inpaint: the mask (transparent on the left half) uploaded too,
+# white there, named in the LoadImageMask's 12.image.
+{
+    my $mask = png_make(20, 15, 6, sub { (0, 0, 0, $_[0] < 10 ? 0 : 255) });
+    my $req = HTTP::Request->new(POST => "$base/api/uploads");
+    $req->authorization_basic($u, $u);
+    $req->content($mask);
+    $req->header('Content-Type' => 'image/png');
+    my $mup = json_of(LWP::UserAgent->new->request($req)) // {};
+    my ($mg, $mtag) = gen('gpu-mask', 'a door', sourceImage => $up->{sourceImage}, mask => $mup->{sourceImage});
+    is(wait_terminal($mg->{generationId}), 'completed', 'comfyui, with a mask: completed (both files found)');
+    my ($msub) = gpu_for(1, $mtag);
+    my ($mupl) = grep { $_->{path} eq '/api/upload/image'
+                        && ($_->{fields}{_image} || {})->{filename} eq "$mg->{generationId}-mask.png" } gpu_log(1);
+    is(($mupl->{fields}{_image}{png} || {})->{white}, 150, 'the mask uploaded white on the half to change');
+    is($msub->{fields}{prompt}{12}{inputs}{image}, "genflow/$mg->{generationId}-mask.png", 'and named in 12.image');
+    is($msub->{fields}{prompt}{10}{inputs}{image}, "genflow/$mg->{generationId}.png", 'the source in 10.image');
+}
 
 # 3. A workflow the server refuses: permanent, the node named in the log only.
 ($g, $tag) = gen('gpu-only', 'a checkpoint [fault:nodeerror]');
