@@ -5,7 +5,7 @@
  *
  * Properties: an accepted body yields fields within their documented
  * ranges (docs/api.md: prompt 1..2000 characters and not blank, preset
- * 1..64, https sourceImage, the enums, guidance_scale 0..20,
+ * 1..64, an https or upload sourceImage, an edit's uploads, the enums, guidance_scale 0..20,
  * num_inference_steps 1..100, strength 0..1, seed 0..4294967294), the
  * required fields are there, and its canonical JSON (gf_input_to_json)
  * is accepted again and canonicalises to itself. A refusal names a field
@@ -28,6 +28,15 @@ static void check_string(const char *s, apr_size_t max)
     FUZZ_CHECK(strspn(s, " \t\r\n") < strlen(s));
 }
 
+/* "upload:" and a lower-case uuid. */
+static int is_upload_ref(const char *s)
+{
+    const char *id = gf_input_upload_id(s), *c;
+    if (!id || !gf_uuid_valid(id)) return 0;
+    for (c = id; *c; c++) if (*c >= 'A' && *c <= 'F') return 0;
+    return 1;
+}
+
 static int one_of(const char *s, const char *const *words)
 {
     if (!s) return 1;
@@ -45,7 +54,19 @@ static void check_input(const gf_input_t *in, unsigned needs)
     check_string(in->custom_prompt, GF_PROMPT_MAX_CHARS);
     check_string(in->preset, GF_PRESET_MAX_CHARS);
     check_string(in->source_image, GF_URL_MAX_CHARS);
-    FUZZ_CHECK(!in->source_image || !strncasecmp(in->source_image, "https://", 8));
+    FUZZ_CHECK(!in->source_image || !strncasecmp(in->source_image, "https://", 8)
+               || is_upload_ref(in->source_image));
+    /* An edit: uploads only, lower-cased; a mask over a source upload;
+     * 1..16 references, all different. */
+    FUZZ_CHECK(!in->mask || (is_upload_ref(in->mask) && gf_input_upload_id(in->source_image)));
+    FUZZ_CHECK(in->n_references >= 0 && in->n_references <= GF_REFERENCES_MAX);
+    {
+        int i, j;
+        for (i = 0; i < in->n_references; i++) {
+            FUZZ_CHECK(is_upload_ref(in->references[i]));
+            for (j = 0; j < i; j++) FUZZ_CHECK(strcmp(in->references[i], in->references[j]));
+        }
+    }
     FUZZ_CHECK(one_of(in->style, styles) && one_of(in->quality, qualities)
                && one_of(in->aspect_ratio, ratios));
     FUZZ_CHECK(!in->has_guidance_scale || (in->guidance_scale >= 0 && in->guidance_scale <= 20));
