@@ -35,7 +35,8 @@ my $doc = "$FindBin::Bin/../docs/openapi.yaml";
 my @ops = GenFlowMatrix::operations($doc);
 my @creds = GenFlowMatrix::credentials();
 my @hosts_names = qw(main events vhost2 later);
-plan tests => @ops * @hosts_names * @creds + 1 + 17;
+my @edit_creds = qw(none owner other admin);
+plan tests => @ops * @hosts_names * @creds + 1 + 17 + 1 + @hosts_names * @edit_creds * 3;
 
 for my $t (qw(mx-a mx-b)) {
     (my $table = $t) =~ s/-/_/g;
@@ -108,6 +109,13 @@ $handlers
     GenFlowType mx-a
     GenFlowProviders local
     GenFlowEventsBase http://127.0.0.1:$ep
+</Location>
+# Edits (a mask, reference pictures) name uploads: created only, never run.
+GenFlowProvider mxedit openai key_file=$key_file base_url=http://127.0.0.1:9/v1 insecure_loopback=on
+<Location /api/mx-edit>
+    GenFlowType mx-a
+    GenFlowProviders mxedit
+    GenFlowAccept mask referenceImages
 </Location>
 Listen 127.0.0.1:$ep
 <VirtualHost 127.0.0.1:$ep>
@@ -195,6 +203,48 @@ ok(!@missed && @ops >= 21, 'every operation of the document was run on every hos
 my ($passed, $failed) = GenFlowMatrix::summary($m);
 diag(sprintf 'authz-matrix: %d passed, %d failed; %d requests in all (fixtures included) in %.1f s',
              $passed, $failed, $m->{requests}, $m->{seconds});
+
+# ---- the edits' inputs on every host, with every login -------------------------
+# A mask and reference pictures name uploads: only their owner's creates
+# take them; another user (the administrator too) gets 400 naming the
+# field, the same as for an id that does not exist, and nothing changes.
+{
+    my $png = $GenFlowMatrix::PNG;
+    my @up = map {
+        json_of(own_api($base{main}, POST => '/api/uploads', user => $owner, body => $png,
+                        headers => { 'Content-Type' => 'image/png' })) || {}
+    } 1 .. 3;
+    ok(3 == grep({ ($_->{sourceImage} // '') =~ /^upload:/ } @up), 'edits: the owner\'s three uploads')
+        or diag explain \@up;
+    my ($src, $mask, $ref) = map { $_->{sourceImage} } @up;
+    my %who = (none => undef, owner => $owner, other => $other, admin => 'admin');
+    my $state = sub {
+        psql("SELECT (SELECT count(*) FROM mx_a_media) || '/' || (SELECT count(*) FROM genflow_ledger)"
+             . " || '/' || (SELECT string_agg(balance::text, ',' ORDER BY user_id) FROM genflow_accounts)");
+    };
+    my @bodies = (
+        [mask => { prompt => 'edit', sourceImage => $src, mask => $mask }, 'sourceImage'],
+        [references => { prompt => 'edit', referenceImages => [$ref] }, 'referenceImages\[0\]'],
+        [all => { prompt => 'edit', sourceImage => $src, mask => $mask, referenceImages => [$ref] }, 'sourceImage'],
+    );
+    for my $host (@hosts_names) {
+        for my $cred (@edit_creds) {
+            for my $b (@bodies) {
+                my $before = $state->();
+                my $res = own_api($base{$host}, POST => '/api/mx-edit/create', user => $who{$cred}, body => $b->[1]);
+                my $err = (json_of($res) || {})->{error} || {};
+                my $ok = $host eq 'events' ? $res->code >= 400 && $state->() eq $before
+                       : $cred eq 'none'   ? $res->code == 401 && $state->() eq $before
+                       : $cred eq 'owner'  ? $res->code == 201
+                       : $res->code == 400 && ($err->{message} // '') =~ /^$b->[2]: no upload of yours/
+                         && $state->() eq $before;
+                ok($ok, "edits, $b->[0], on $host as $cred: "
+                   . ($host eq 'events' ? 'refused' : $cred eq 'owner' ? '201' : $cred eq 'none' ? '401' : '400')
+                   . ', nothing changed when refused') or diag $res->code . ' ' . $res->content;
+            }
+        }
+    }
+}
 
 # Everything the matrix made ends (the suite's invariants hold no
 # generation open for good).

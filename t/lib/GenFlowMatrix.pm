@@ -82,7 +82,7 @@ my %IDS = map { $_ => 1 } qw(completed pending cancelled delivery);
 my %KEYS = map { $_ => 1 } qw(access id body headers query upload token);
 
 # A 2x2 RGB PNG (the image of createUpload).
-my $PNG = MIME::Base64::decode_base64(
+our $PNG = MIME::Base64::decode_base64(
     'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==');
 
 # ---- the document ---------------------------------------------------------
