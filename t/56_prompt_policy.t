@@ -17,12 +17,13 @@ use Apache::Test qw(-withtestmore);
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
+use GenFlowPNG qw(png_make);
 use File::Temp qw(tempdir);
 use LWP::UserAgent;
 use JSON::PP;
 use Time::HiRes qw(time);
 
-plan tests => 65;
+plan tests => 76;
 
 my $json = JSON::PP->new;
 my $mock = $ENV{GENFLOW_MOCK_URL};
@@ -75,6 +76,17 @@ Include "$tmp/policy.conf"
     GenFlowProviders polprov
     GenFlowPromptPolicy $mod on_error=allow categories=sexual,sexual/minors
 </Location>
+# The pictures of a create go to moderation too (images=on).
+GenFlowProvider polgem gemini base_url=$mock key_env=GENFLOW_MOCK_KEY insecure_loopback=on timeout=3000 breaker=off
+<Location /api/uploads>
+    SetHandler genflow-uploads
+</Location>
+<Location /api/pol-img>
+    GenFlowType pol-type
+    GenFlowProviders polgem
+    GenFlowAccept referenceImages
+    GenFlowPromptPolicy $mod images=on
+</Location>
 <Location /api/pol-fal>
     GenFlowType pol-type
     GenFlowProviders polfal local
@@ -115,6 +127,16 @@ sub refused {
     ok($res->code == 400 && ($e->{code} // '') eq 'CONTENT_POLICY'
        && ($e->{message} // '') eq "the prompt is not allowed by this site's content policy",
        "$what: 400 CONTENT_POLICY, one message for every rule") or diag $res->code . ' ' . $res->decoded_content;
+    ok(rows_with($tag) == 0 && balance() == $before && provider_calls($tag) == 0,
+       "$what: no row, no credit moved, no provider call");
+}
+
+sub refused_pictures {
+    my ($res, $tag, $before, $what) = @_;
+    my $e = (json_of($res) // {})->{error} // {};
+    ok($res->code == 400 && ($e->{code} // '') eq 'CONTENT_POLICY'
+       && ($e->{message} // '') eq "the prompt or a picture is not allowed by this site's content policy",
+       "$what: 400 CONTENT_POLICY") or diag $res->code . ' ' . $res->decoded_content;
     ok(rows_with($tag) == 0 && balance() == $before && provider_calls($tag) == 0,
        "$what: no row, no credit moved, no provider call");
 }
@@ -207,6 +229,61 @@ is(create('pp-off', "nsfw $run-h")->code, 201, '"off" in a child location lets t
     is(create('pol-allow', "[mod:flag] $run-p")->code, 201, 'categories=: a flag in another category passes');
     my $b = balance();
     refused(create('pol-allow', "[mod:sexual] $run-q"), "$run-q", $b, 'a category asked for refuses');
+}
+
+# 6b. images=on: the create's pictures go to the moderation endpoint in
+#     omni-moderation's parts, uploads as small JPEG data: URLs (the
+#     endpoint cannot reach the site's media), an https source as its URL;
+#     a flagged picture refuses the create as a flagged prompt does.
+{
+    my $upload = sub {
+        my ($w, $h, $user) = @_;
+        my $png = png_make($w, $h, 2, sub { ($_[0] % 256, $_[1] % 256, 120) });
+        my $res = own_api($base, POST => '/api/uploads', user => $user // $u, body => $png,
+                          headers => { 'Content-Type' => 'image/png' });
+        return (json_of($res) // {})->{sourceImage};
+    };
+    my $img_call = sub {
+        my ($tag) = @_;
+        my ($c) = grep { $_->{path} eq '/v1/moderations' && ($_->{fields}{text} // '') =~ /\Q$tag\E/ } mock_log();
+        return $c // {};
+    };
+    my $create_img = sub {
+        my ($tag, %f) = @_;
+        return own_api($base, POST => '/api/pol-img/create', user => $u, body => encode_json({ prompt => "a sky $tag", %f }));
+    };
+    my ($clean, $flagged, $big) = ($upload->(20, 15), $upload->(13, 10), $upload->(1200, 900));
+    my $res = $create_img->("$run-u1", sourceImage => $clean);
+    is($res->code, 201, 'images=on: a clean upload as the source is created') or diag $res->decoded_content;
+    my @imgs = @{ $img_call->("$run-u1")->{fields}{images} || [] };
+    is(scalar @imgs, 1, 'images=on: the moderation call had one picture beside the text');
+    is(join(',', map { $_ // '' } @{ $imgs[0] || {} }{qw(via format width height)}), 'data,jpeg,20,15',
+       'images=on: a JPEG data: URL of the upload, its size kept');
+    my $b = balance();
+    refused_pictures($create_img->("$run-u2", sourceImage => $flagged), "$run-u2", $b, 'a flagged upload as the source');
+    refused_pictures($create_img->("$run-u3", sourceImage => $clean, referenceImages => [$upload->(16, 16), $flagged]),
+                     "$run-u3", $b, 'a flagged reference picture');
+    $res = $create_img->("$run-u4", sourceImage => $big);
+    @imgs = @{ $img_call->("$run-u4")->{fields}{images} || [] };
+    is(join('x', map { $_ // '' } @{ $imgs[0] || {} }{qw(width height)}), '512x384',
+       'images=on: a large upload goes at most 512 pixels on its longer side');
+    $res = $create_img->("$run-u5", sourceImage => 'https://pictures.example/cat.png');
+    @imgs = @{ $img_call->("$run-u5")->{fields}{images} || [] };
+    is(join(',', map { $_ // '' } @{ $imgs[0] || {} }{qw(via url)}), 'url,https://pictures.example/cat.png',
+       'images=on: an https source goes as its URL');
+    # Another user's upload is not read: the create refuses it after the policy.
+    my $theirs = $upload->(13, 10, 'admin');
+    $res = $create_img->("$run-u6", sourceImage => $theirs);
+    my $e = (json_of($res) // {})->{error} // {};
+    ok($res->code == 400 && ($e->{code} // '') eq 'VALIDATION_ERROR'
+       && !@{ $img_call->("$run-u6")->{fields}{images} || [] },
+       "images=on: another user's upload is not read, and the create answers 400 for it")
+        or diag $res->decoded_content;
+    # images= is off unless said: pol-mod sends the text alone.
+    $res = own_api($base, POST => '/api/pol-mod/create', user => $u,
+                   body => encode_json({ prompt => "a sea $run-u7", sourceImage => $flagged }));
+    ok($res->code == 201 && !exists $img_call->("$run-u7")->{fields}{images},
+       'without images=on the pictures are not sent') or diag $res->decoded_content;
 }
 
 # 7. A provider's own refusal, after the policy let the prompt through:

@@ -128,6 +128,11 @@ typedef struct {
  * checks a source alone). */
 const char *gf_input_edit_upload_ids(apr_pool_t *p, const gf_input_t *in);
 
+/* The uploads whose pictures a content policy sees ("id,id,…": the
+ * source, then the references; a mask is no picture of its own), or
+ * NULL for none. */
+const char *gf_input_picture_upload_ids(apr_pool_t *p, const gf_input_t *in);
+
 /* Every upload the input names is among ups (the caller's), the mask is
  * a PNG the size of the source. 1, or 0 and *err naming the field. */
 int gf_input_edit_uploads_ok(apr_pool_t *p, const gf_input_t *in, const gf_upload_info_t *ups,

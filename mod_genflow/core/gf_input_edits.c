@@ -108,6 +108,18 @@ const char *gf_input_edit_upload_ids(apr_pool_t *p, const gf_input_t *in)
     return ids;
 }
 
+const char *gf_input_picture_upload_ids(apr_pool_t *p, const gf_input_t *in)
+{
+    const char *ids = gf_input_upload_id(in->source_image);
+    int i;
+
+    for (i = 0; i < in->n_references; i++) {
+        const char *id = gf_input_upload_id(in->references[i]);
+        ids = ids ? apr_pstrcat(p, ids, ",", id, NULL) : id;
+    }
+    return ids;
+}
+
 static const gf_upload_info_t *find_upload(const char *ref, const gf_upload_info_t *ups, int n)
 {
     const char *id = gf_input_upload_id(ref);

@@ -388,6 +388,30 @@ const char *gf_policy_moderation_body(apr_pool_t *p, const char *input, const ch
     return gf_json_dump(p, o);
 }
 
+const char *gf_policy_moderation_parts(apr_pool_t *p, const char *text,
+                                       const char *const *urls, int n, const char *model)
+{
+    json_object *o = gf_json_pool_own(p, json_object_new_object()), *in = json_object_new_array();
+    int i;
+
+    if (text) {
+        json_object *t = json_object_new_object();
+        json_object_object_add(t, "type", json_object_new_string("text"));
+        json_object_object_add(t, "text", json_object_new_string(text));
+        json_object_array_add(in, t);
+    }
+    for (i = 0; i < n; i++) {
+        json_object *img = json_object_new_object(), *u = json_object_new_object();
+        json_object_object_add(u, "url", json_object_new_string(urls[i]));
+        json_object_object_add(img, "type", json_object_new_string("image_url"));
+        json_object_object_add(img, "image_url", u);
+        json_object_array_add(in, img);
+    }
+    json_object_object_add(o, "input", in);
+    if (model) json_object_object_add(o, "model", json_object_new_string(model));
+    return gf_json_dump(p, o);
+}
+
 /* The categories of one result that are true and asked for, comma
  * separated, or NULL. */
 static const char *true_categories(apr_pool_t *p, json_object *cats,

@@ -75,6 +75,12 @@ int gf_policy_list_match(const gf_policy_list_t *l, const char *normal, int *lin
 /* The body of POST {moderation URL}: {"input": input} and "model" when
  * model is not NULL. */
 const char *gf_policy_moderation_body(apr_pool_t *p, const char *input, const char *model);
+/* The same with pictures, in the multi-modal shape of OpenAI's
+ * omni-moderation models: input [{type: text, text} (when text is not
+ * NULL), {type: image_url, image_url: {url}} for each of urls (data:
+ * URLs, or https)]. */
+const char *gf_policy_moderation_parts(apr_pool_t *p, const char *text,
+                                       const char *const *urls, int n, const char *model);
 
 typedef enum {
     GF_MODERATION_ALLOWED = 0,   /* no result flagged */

@@ -127,6 +127,13 @@ typedef enum {
     GF_METRICS_COLS
 } gf_sql_metrics_col_t;
 
+/* The columns of UPLOAD_READ. */
+enum {
+    GF_UPLOAD_READ_ID = 0, GF_UPLOAD_READ_STORAGE, GF_UPLOAD_READ_KEY, GF_UPLOAD_READ_URL,
+    GF_UPLOAD_READ_CONTENT_TYPE, GF_UPLOAD_READ_WIDTH, GF_UPLOAD_READ_HEIGHT,
+    GF_UPLOAD_READ_BYTES, GF_UPLOAD_READ_COLS
+};
+
 /* The columns of UPLOAD_EDIT. */
 enum {
     GF_UPLOAD_EDIT_ID = 0, GF_UPLOAD_EDIT_CONTENT_TYPE, GF_UPLOAD_EDIT_WIDTH,
@@ -168,6 +175,7 @@ typedef enum {
 #define GF_SQL_UPLOAD_EXPIRE   "gf_upload_expire"
 #define GF_SQL_UPLOAD_KNOWN    "gf_upload_known"
 #define GF_SQL_UPLOAD_EDIT     "gf_upload_edit"
+#define GF_SQL_UPLOAD_READ     "gf_upload_read"
 #define GF_SQL_PREVIEW_NOTE    "gf_preview_note"
 #define GF_SQL_COST_RECORD     "gf_cost_record"
 #define GF_SQL_BUDGET_SPENT    "gf_budget_spent"

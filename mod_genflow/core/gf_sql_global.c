@@ -120,6 +120,14 @@ static const char UPLOAD_EDIT_SQL[] =
     " WHERE id = ANY(string_to_array(%s, ',')::uuid[]) AND user_id = %s"
     " RETURNING id::text, content_type, width::text, height::text";
 
+/* args: upload ids ("id,id,…", checked uuids), user. Where the uploads
+ * a create names are kept, to read them back (the content policy's
+ * pictures), the user's only; by the primary key. */
+static const char UPLOAD_READ_SQL[] =
+    "SELECT id::text, storage, storage_key, url, content_type, width::text, height::text,"
+    " bytes::text FROM genflow_uploads"
+    " WHERE id = ANY(string_to_array(%s, ',')::uuid[]) AND user_id = %s";
+
 /* args: seconds (GenFlowUploadRetention), storage backends of this
  * server (newline-separated), how many at most. Uploads no generation
  * has used for that long, deleted from the table: the caller then removes
@@ -450,6 +458,7 @@ void gf_sql_global_statements(apr_pool_t *p, apr_array_header_t *stmts)
     gf_sql_add(stmts, GF_SQL_UPLOAD_EXPIRE, UPLOAD_EXPIRE_SQL, 0);
     gf_sql_add(stmts, GF_SQL_UPLOAD_KNOWN, UPLOAD_KNOWN_SQL, 1);
     gf_sql_add(stmts, GF_SQL_UPLOAD_EDIT, UPLOAD_EDIT_SQL, 1);
+    gf_sql_add(stmts, GF_SQL_UPLOAD_READ, UPLOAD_READ_SQL, 1);
     gf_sql_add(stmts, GF_SQL_PREVIEW_NOTE, PREVIEW_NOTE_SQL, 1);
     gf_sql_add(stmts, GF_SQL_COST_RECORD, COST_RECORD_SQL, 1);
     gf_sql_add(stmts, GF_SQL_BUDGET_SPENT, BUDGET_SPENT_SQL, 1);

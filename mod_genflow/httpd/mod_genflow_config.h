@@ -94,6 +94,7 @@ struct gf_policy_conf {
     long timeout_ms;                 /* timeout= (default 2000) */
     int on_error_allow;              /* on_error=allow (default deny: 503) */
     int insecure_loopback;           /* insecure_loopback=on: http to loopback (tests) */
+    int images;                      /* images=on: the create's pictures go to moderation too */
     apr_array_header_t *categories;  /* categories=a,b: only these refuse; NULL: flagged */
     const char *where;               /* "file:line" */
 };
@@ -164,6 +165,10 @@ GF_DIR_SETTINGS(GF_SETTING_DIR_GETTER)
 long gf_conf_cost(const gf_dir_conf_t *dc);
 unsigned gf_conf_needs(const gf_dir_conf_t *dc);
 unsigned gf_conf_accepts(const gf_dir_conf_t *dc);
+/* The store of this server that keeps objects of backend (the name an
+ * upload's row keeps): the main store or the local fallback; NULL when
+ * this server has no such store any more. */
+const gf_storage_t *gf_conf_store_named(const gf_server_conf_t *sc, const char *backend);
 const char *gf_conf_prompt_template(const gf_dir_conf_t *dc);
 /* GenFlowBlockingWaiters, else half of the child's threads (0 under prefork). */
 long gf_conf_blocking_waiters(const gf_server_conf_t *sc, int threads_per_child);

@@ -88,3 +88,13 @@ const char *gf_conf_chain_text(apr_pool_t *p, const gf_dir_conf_t *dc)
     }
     return text;
 }
+
+const gf_storage_t *gf_conf_store_named(const gf_server_conf_t *sc, const char *backend)
+{
+    if (!backend) return NULL;
+    if (sc->storage && !strcmp(sc->storage->backend, backend)) return sc->storage;
+    if (sc->fallback_storage && !strcmp(sc->fallback_storage->backend, backend)) {
+        return sc->fallback_storage;
+    }
+    return NULL;
+}

@@ -4,7 +4,7 @@
  *   GenFlowPromptPolicy off
  *   GenFlowPromptPolicy [deny_list=FILE] [moderation=URL [key_file=PATH |
  *       key_env=NAME] [model=NAME] [timeout=MS] [on_error=allow|deny]
- *       [categories=a,b,…] [insecure_loopback=on]]
+ *       [categories=a,b,…] [images=on] [insecure_loopback=on]]
  *
  * In the server, a virtual host or a <Location>; a location inherits its
  * parent's line unless it has its own ("off" included). The deny list is
@@ -117,8 +117,14 @@ static const char *set_option(cmd_parms *cmd, struct gf_policy_conf *pc, const c
         pc->insecure_loopback = !strcmp(value, "on");
         return NULL;
     }
+    if (!strcmp(key, "images")) {
+        if (strcmp(value, "on") && strcmp(value, "off")) return "images= is on or off";
+        pc->images = !strcmp(value, "on");
+        return NULL;
+    }
     return apr_psprintf(p, "no option '%s' (deny_list=, moderation=, key_file=, key_env=, "
-                        "model=, timeout=, on_error=, categories=, insecure_loopback=)", key);
+                        "model=, timeout=, on_error=, categories=, images=, insecure_loopback=)",
+                        key);
 }
 
 /* What the options say together. */
@@ -129,8 +135,8 @@ static const char *check_whole(cmd_parms *cmd, const struct gf_policy_conf *pc, 
         return "give deny_list=FILE, moderation=URL or both (or off)";
     }
     if (!pc->moderation_url && moderation_opts) {
-        return "key_file=, key_env=, model=, timeout=, on_error= and categories= go with "
-               "moderation=URL";
+        return "key_file=, key_env=, model=, timeout=, on_error=, categories= and images= go "
+               "with moderation=URL";
     }
     if (pc->moderation_url
         && (why = gf_http_check_url(cmd->pool, pc->moderation_url, pc->insecure_loopback))) {

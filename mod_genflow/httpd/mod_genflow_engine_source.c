@@ -31,18 +31,6 @@ static int source_failed(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     return 0;
 }
 
-/* The store of this server that holds an upload of backend (the name its
- * row keeps): the main store or the local fallback; NULL when this
- * server has no such store any more. */
-static const gf_storage_t *store_named(const gf_server_conf_t *sc, const char *backend)
-{
-    if (sc->storage && !strcmp(sc->storage->backend, backend)) return sc->storage;
-    if (sc->fallback_storage && !strcmp(sc->fallback_storage->backend, backend)) {
-        return sc->fallback_storage;
-    }
-    return NULL;
-}
-
 /* One upload of the user read back: its row (on a connection held for
  * that read only), then its bytes from the store that keeps them, at
  * most the size the row records. 1 with *pic and *row_out; else 0 and
@@ -81,7 +69,7 @@ static int read_upload(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const 
                              apr_pstrcat(p, what, " no longer exists", NULL), id);
     }
     row = rows->rows[0];
-    store = store_named(sc, row[GF_UPLOAD_STORAGE]);
+    store = gf_conf_store_named(sc, row[GF_UPLOAD_STORAGE]);
     if (!store) {
         return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
                              apr_pstrcat(p, what, "'s storage is not configured here", NULL),

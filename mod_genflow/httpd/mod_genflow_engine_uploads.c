@@ -29,16 +29,6 @@
 #define SCAN_MIN     apr_time_from_sec(2)
 #define SCAN_MAX     apr_time_from_sec(3600)
 
-/* The server's store of an upload's backend (the main or the fallback). */
-static const gf_storage_t *store_named(const gf_server_conf_t *sc, const char *backend)
-{
-    if (sc->storage && !strcmp(sc->storage->backend, backend)) return sc->storage;
-    if (sc->fallback_storage && !strcmp(sc->fallback_storage->backend, backend)) {
-        return sc->fallback_storage;
-    }
-    return NULL;
-}
-
 static void expire_unused(server_rec *s, apr_pool_t *p, long retention)
 {
     gf_server_conf_t *sc = gf_server_conf(s);
@@ -54,7 +44,7 @@ static void expire_unused(server_rec *s, apr_pool_t *p, long retention)
         return;
     }
     for (i = 0; i < rows->nrows; i++) {
-        const gf_storage_t *st = store_named(sc, rows->rows[i][1]);
+        const gf_storage_t *st = gf_conf_store_named(sc, rows->rows[i][1]);
         apr_status_t rv = st ? gf_storage_remove(st, p, rows->rows[i][2]) : APR_ENOTIMPL;
         if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) kept++;
     }

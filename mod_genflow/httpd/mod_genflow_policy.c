@@ -25,10 +25,17 @@
 #include "net/gf_http.h"
 
 #define REFUSED_MESSAGE "the prompt is not allowed by this site's content policy"
+#define REFUSED_PICTURES "the prompt or a picture is not allowed by this site's content policy"
 
 static int refuse(request_rec *r)
 {
     return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_CONTENT_POLICY, REFUSED_MESSAGE);
+}
+
+/* A refusal of a call that judged pictures too. */
+static int refuse_pictures(request_rec *r)
+{
+    return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_CONTENT_POLICY, REFUSED_PICTURES);
 }
 
 static int unavailable(request_rec *r)
@@ -38,19 +45,13 @@ static int unavailable(request_rec *r)
                          "the site's content check is unavailable; try again shortly");
 }
 
-/* The user's own texts of the create: its prompt and customPrompt (the
- * site's templates and presets are the site's). 0: none, or the body is
- * not a valid create (the create answers that). */
-static int user_texts(request_rec *r, const gf_dir_conf_t *dc, json_object *body,
-                      const char *texts[2])
+/* The user's own texts of the create in: its prompt and customPrompt
+ * (the site's templates and presets are the site's). */
+static int user_texts(const gf_input_t *in, const char *texts[2])
 {
-    gf_input_t in;
-    gf_input_error_t ierr;
     int n = 0;
-
-    if (!gf_input_parse(r->pool, body, gf_conf_needs(dc), &in, &ierr)) return 0;
-    if (in.prompt && *in.prompt) texts[n++] = in.prompt;
-    if (in.custom_prompt && *in.custom_prompt) texts[n++] = in.custom_prompt;
+    if (in->prompt && *in->prompt) texts[n++] = in->prompt;
+    if (in->custom_prompt && *in->custom_prompt) texts[n++] = in->custom_prompt;
     return n;
 }
 
@@ -82,9 +83,11 @@ static int denied(request_rec *r, const gf_dir_conf_t *dc, const struct gf_polic
     return 1;
 }
 
-/* What the moderation endpoint says of text. */
+/* What the moderation endpoint says of text (NULL: none) and the
+ * pictures (n data: or https URLs). */
 static gf_moderation_t moderate(request_rec *r, const struct gf_policy_conf *pc,
-                                const char *text, const char **why)
+                                const char *text, const char *const *pictures, int n,
+                                const char **why)
 {
     gf_http_request_t req;
     gf_http_response_t res;
@@ -99,7 +102,8 @@ static gf_moderation_t moderate(request_rec *r, const struct gf_policy_conf *pc,
     apr_table_setn(req.headers, "Content-Type", "application/json");
     if (pc->key) apr_table_setn(req.headers, "Authorization", apr_pstrcat(r->pool, "Bearer ",
                                                                            pc->key, NULL));
-    req.body = gf_policy_moderation_body(r->pool, text, pc->model);
+    req.body = n > 0 ? gf_policy_moderation_parts(r->pool, text, pictures, n, pc->model)
+                     : gf_policy_moderation_body(r->pool, text, pc->model);
     req.body_len = strlen(req.body);
     req.connect_timeout_ms = pc->timeout_ms;
     req.timeout_ms = pc->timeout_ms;
@@ -121,31 +125,23 @@ static gf_moderation_t moderate(request_rec *r, const struct gf_policy_conf *pc,
     return verdict;
 }
 
-int gf_policy_check(request_rec *r, const gf_dir_conf_t *dc, json_object *body)
+/* The moderation endpoint's verdict answered: GF_CONTINUE, 400 or 503. */
+static int judged(request_rec *r, const gf_dir_conf_t *dc, const struct gf_policy_conf *pc,
+                  gf_moderation_t verdict, const char *why, int pictures)
 {
-    const struct gf_policy_conf *pc = dc->policy;
-    const char *texts[2], *why = NULL;
-    int n, hit;
-
-    if (!pc || pc->off || !(n = user_texts(r, dc, body, texts))) return GF_CONTINUE;
-    if (pc->deny && (hit = denied(r, dc, pc, texts, n)) != 0) {
-        /* Not judged is not passed: the check fails closed. */
-        return hit > 0 ? refuse(r) : unavailable(r);
-    }
-    if (!pc->moderation_url) return GF_CONTINUE;
-    /* One call: the texts one a line. */
-    switch (moderate(r, pc, n == 2 ? apr_pstrcat(r->pool, texts[0], "\n", texts[1], NULL)
-                                   : texts[0], &why)) {
+    switch (verdict) {
     case GF_MODERATION_ALLOWED:
         gf_metrics_policy(gf_metrics(), GF_POLICY_MODERATION, GF_POLICY_ALLOWED);
         return GF_CONTINUE;
     case GF_MODERATION_FLAGGED:
         gf_metrics_policy(gf_metrics(), GF_POLICY_MODERATION, GF_POLICY_REFUSED);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(5402)
-                      "prompt refused by the moderation endpoint (categories: %s) type=%s "
-                      "user=%s trace=%s", why ? why : "-", dc->type ? dc->type->name : "-",
-                      r->user, gf_trace_request(r)->trace_id);
-        return refuse(r);
+                      "prompt refused by the moderation endpoint (categories: %s)%s type=%s "
+                      "user=%s trace=%s", why ? why : "-",
+                      pictures ? apr_psprintf(r->pool, " with %d picture%s", pictures,
+                                              pictures == 1 ? "" : "s") : "",
+                      dc->type ? dc->type->name : "-", r->user, gf_trace_request(r)->trace_id);
+        return pictures ? refuse_pictures(r) : refuse(r);
     default:
         gf_metrics_policy(gf_metrics(), GF_POLICY_MODERATION, GF_POLICY_ERROR);
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, GF_LOGNO(5403)
@@ -155,6 +151,36 @@ int gf_policy_check(request_rec *r, const gf_dir_conf_t *dc, json_object *body)
                       dc->type ? dc->type->name : "-", r->user, gf_trace_request(r)->trace_id);
         return pc->on_error_allow ? GF_CONTINUE : unavailable(r);
     }
+}
+
+int gf_policy_check(request_rec *r, const gf_dir_conf_t *dc, json_object *body)
+{
+    const struct gf_policy_conf *pc = dc->policy;
+    const char *texts[2], *why = NULL, *text;
+    const char **pictures = NULL;
+    gf_input_t in;
+    gf_input_error_t ierr;
+    gf_moderation_t verdict;
+    int n, hit, npics = 0;
+
+    /* A body that is no valid create: the create answers that. */
+    if (!pc || pc->off || !gf_input_parse(r->pool, body, gf_conf_needs(dc), &in, &ierr)) {
+        return GF_CONTINUE;
+    }
+    n = user_texts(&in, texts);
+    if (n && pc->deny && (hit = denied(r, dc, pc, texts, n)) != 0) {
+        /* Not judged is not passed: the check fails closed. */
+        return hit > 0 ? refuse(r) : unavailable(r);
+    }
+    if (!pc->moderation_url) return GF_CONTINUE;
+    if (pc->images && !gf_policy_pictures(r, &in, &pictures, &npics, &why)) {
+        return judged(r, dc, pc, GF_MODERATION_BAD, why, 0);
+    }
+    if (!n && !npics) return GF_CONTINUE;
+    /* One call: the texts one a line, then the pictures. */
+    text = n == 2 ? apr_pstrcat(r->pool, texts[0], "\n", texts[1], NULL) : n ? texts[0] : NULL;
+    verdict = moderate(r, pc, text, pictures, npics, &why);
+    return judged(r, dc, pc, verdict, why, npics);
 }
 
 int gf_policy_asks_network(const gf_dir_conf_t *dc)

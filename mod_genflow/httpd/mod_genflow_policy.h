@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "httpd/mod_genflow_config.h"
+#include "core/gf_input.h"
 
 
 /* The policy of dc applied to the create fields in body (the user's
@@ -21,6 +22,13 @@
  * could not say and on_error=deny. No database connection may be held:
  * the moderation call waits on the network. */
 int gf_policy_check(request_rec *r, const gf_dir_conf_t *dc, json_object *body);
+
+/* mod_genflow_policy_pictures.c: the pictures of the create in (its
+ * https source, the caller's uploads it names as source or references)
+ * as data: URLs of small JPEGs (https URLs as they are): 1 with *urls and
+ * *n (0: none), or 0 and *why when one could not be read. */
+int gf_policy_pictures(request_rec *r, const gf_input_t *in, const char ***urls, int *n,
+                       const char **why);
 
 /* Whether dc's policy may call the network (a moderation endpoint): a
  * caller that holds a pooled connection gives it back first only then. */

@@ -977,16 +977,29 @@ sub handle {
     # The input's markers choose the answer: [mod:flag] flags violence,
     # [mod:sexual] sexual; [mod:500] an error, [mod:slow] 5 s late,
     # [mod:badjson] a 200 that is not JSON; anything else is not flagged.
+    # A picture (omni-moderation's image_url parts) 13 pixels wide is
+    # flagged sexual.
     if ($path eq '/v1/moderations' && $r->method eq 'POST') {
         my $in = eval { $json->decode($r->content) } || {};
-        my $text = ref $in->{input} eq 'ARRAY' ? join("\n", @{ $in->{input} }) : ($in->{input} // '');
+        # A string, strings, or omni-moderation's parts: {type: text, text}
+        # and {type: image_url, image_url: {url}} (decoded into images).
+        my (@texts, @images);
+        for my $x (ref $in->{input} eq 'ARRAY' ? @{ $in->{input} } : ($in->{input} // '')) {
+            if (ref $x eq 'HASH') {
+                push @texts, $x->{text} // '' if ($x->{type} // '') eq 'text';
+                push @images, describe_source(ref $x->{image_url} eq 'HASH' ? $x->{image_url}{url} : undef) // {}
+                    if ($x->{type} // '') eq 'image_url';
+            }
+            else { push @texts, $x }
+        }
+        my $text = join "\n", @texts;
         # As text: other tests read fields.input as Replicate's object.
-        record($r, { text => $text, model => $in->{model} });
+        record($r, { text => $text, model => $in->{model}, @images ? (images => \@images) : () });
         return send_json($c, 401, { error => { message => 'Incorrect API key provided', type => 'invalid_request_error',
                                                param => undef, code => 'invalid_api_key' } })
             unless $auth eq "Bearer $KEY";
         return send_json($c, 400, { error => { message => "'input' is a required property", type => 'invalid_request_error',
-                                               param => undef, code => undef } }) unless length $text;
+                                               param => undef, code => undef } }) unless length $text || @images;
         sleep 5 if $text =~ /\[mod:slow\]/;
         return send_json($c, 500, { error => { message => 'The server had an error', type => 'server_error',
                                                param => undef, code => undef } }) if $text =~ /\[mod:500\]/;
@@ -998,12 +1011,15 @@ sub handle {
         }
         my @names = qw(harassment harassment/threatening hate hate/threatening illicit illicit/violent self-harm
                        self-harm/instructions self-harm/intent sexual sexual/minors violence violence/graphic);
-        my %hit = (violence => $text =~ /\[mod:flag\]/ ? 1 : 0, sexual => $text =~ /\[mod:sexual\]/ ? 1 : 0);
+        # A picture 13 pixels wide is flagged sexual (a marker a picture can carry).
+        my $pic_hit = grep { ($_->{width} // 0) == 13 } @images;
+        my %hit = (violence => $text =~ /\[mod:flag\]/ ? 1 : 0,
+                   sexual => ($text =~ /\[mod:sexual\]/ || $pic_hit) ? 1 : 0);
         my (%cats, %scores, %types);
         for my $n (@names) {
             $cats{$n} = $hit{$n} ? JSON::PP::true : JSON::PP::false;
             $scores{$n} = $hit{$n} ? 0.91 : 0.0004;
-            $types{$n} = ['text'];
+            $types{$n} = $n eq 'sexual' && $pic_hit ? ['image'] : ['text'];
         }
         my $flagged = grep { $_ } values %hit;
         return send_json($c, 200, { id => 'modr-' . sha1_hex($text . rand()), model => $in->{model} // 'omni-moderation-latest',

@@ -198,6 +198,22 @@ START_TEST(moderation_answers_in_openai_shape)
 }
 END_TEST
 
+/* Pictures go as omni-moderation's parts, after the text. */
+START_TEST(moderation_parts_carry_pictures)
+{
+    static const char *const urls[] = { "data:image/jpeg;base64,AAA=", "https://a.example/b.png" };
+    ck_assert_str_eq(gf_policy_moderation_parts(test_pool, "a cat", urls, 2, "omni-moderation-latest"),
+                     "{\"input\":[{\"type\":\"text\",\"text\":\"a cat\"},"
+                     "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/jpeg;base64,AAA=\"}},"
+                     "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://a.example/b.png\"}}],"
+                     "\"model\":\"omni-moderation-latest\"}");
+    /* No text: the pictures alone. */
+    ck_assert_str_eq(gf_policy_moderation_parts(test_pool, NULL, urls + 1, 1, NULL),
+                     "{\"input\":[{\"type\":\"image_url\",\"image_url\":"
+                     "{\"url\":\"https://a.example/b.png\"}}]}");
+}
+END_TEST
+
 Suite *policy_suite(void)
 {
     Suite *s = suite_create("policy");
@@ -210,6 +226,7 @@ Suite *policy_suite(void)
     tcase_add_test(tc, deny_list_matches_words_phrases_and_patterns);
     tcase_add_test(tc, deny_list_refuses_what_it_cannot_use);
     tcase_add_test(tc, moderation_answers_in_openai_shape);
+    tcase_add_test(tc, moderation_parts_carry_pictures);
     suite_add_tcase(s, tc);
     return s;
 }
