@@ -16,14 +16,14 @@ use Apache::Test qw(-withtestmore);
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
-use GenFlowPNG qw(png_make png_stats);
+use GenFlowPNG qw(png_make png_stats png_pixel);
 use Digest::SHA qw(sha1_hex);
 use File::Temp qw(tempdir);
 use JSON::PP;
 use LWP::UserAgent;
 use MIME::Base64 qw(decode_base64);
 
-plan tests => 74;
+plan tests => 80;
 
 my $u = new_user('edit');
 my $other = new_user('editother');
@@ -242,6 +242,28 @@ like($parts[0]{text} // '', qr/\Q$tag\E/, 'gemini: the text first');
 is_deeply([map { $_->{inlineData}{_image}{sha1} // '' } @parts[1 .. $#parts]],
           [map { $sha->($_) } $source_png, @ref_png[0, 1]], 'gemini: then the source and the references as inlineData');
 
+# ---- local: the source kept outside the mask, the references along the bottom -------
+{
+    ($res, $tag) = generate('edit-local', { sourceImage => $source, mask => $clear,
+                                            referenceImages => [@refs[0, 1]] });
+    $g = json_of($res) || {};
+    is($g->{status}, 'completed', 'local: an edit completes') or diag $res->content;
+    my $pic = LWP::UserAgent->new->get(base_url() . ($g->{imageUrl} // '/none'))->content;
+    my $st = png_stats($pic) || {};
+    my ($pw, $ph) = ($st->{width} // 0, $st->{height} // 0);
+    # The right half is kept: the source stretched, its blue exactly 90.
+    my @kept = map { [png_pixel($pic, int($pw * $_ / 8), int($ph / 3))] } 5 .. 7;
+    is(join(',', map { $_->[2] // '-' } @kept), '90,90,90', 'local: the source where the mask keeps it');
+    my @drawn = map { [png_pixel($pic, int($pw * $_ / 8), int($ph / 3))] } 0 .. 2;
+    ok((grep { ($_->[2] // 90) != 90 } @drawn) >= 2, 'local: drawn where the mask says change');
+    my $cell = int($ph / 6);
+    my @frame = png_pixel($pic, 2, $ph - $cell - 2);
+    is(join(',', @frame), '255,255,255', 'local: a reference\'s white frame along the bottom');
+    my @in1 = png_pixel($pic, 2 + int($cell / 2), $ph - int($cell / 2) - 2);
+    my @in2 = png_pixel($pic, 2 + $cell + 2 + int($cell / 2), $ph - int($cell / 2) - 2);
+    is(join(',', @in1[0, 1], @in2[0, 1]), '40,170,80,140', 'local: the two references, in order');
+}
+
 # ---- a mask that marks nothing fails, refunded, no provider asked ------------------
 $before = balance();
 ($res, $tag) = generate('edit-oai', { sourceImage => $source, mask => $empty });
@@ -285,9 +307,9 @@ BODY
     my $out = `/usr/sbin/apache2 -t -f '$file' 2>&1`;
     return ($? == 0, $out);
 }
-my ($ok, $out) = syntax_check("GenFlowProviders local\nGenFlowAccept mask", '');
-ok(!$ok && $out =~ /GF1013.*type neo-glitch: GenFlowAccept: provider 'local' \(local\) takes no mask/,
-   'startup: a mask on a chain with local is refused') or diag $out;
+my ($ok, $out) = syntax_check("GenFlowProviders a\nGenFlowAccept mask", 'GenFlowProvider a aiml key_env=HOME');
+ok(!$ok && $out =~ /GF1013.*type neo-glitch: GenFlowAccept: provider 'a' \(aiml\) takes no mask/,
+   'startup: a mask on a chain with aiml is refused') or diag $out;
 ($ok, $out) = syntax_check("GenFlowProviders b\nGenFlowAccept referenceImages\nGenFlowMaxReferences 4",
                            'GenFlowProvider b bfl key_env=HOME');
 ok(!$ok && $out =~ /provider 'b' \(bfl\) takes 3 reference pictures at most, and GenFlowMaxReferences is 4/,
@@ -295,6 +317,8 @@ ok(!$ok && $out =~ /provider 'b' \(bfl\) takes 3 reference pictures at most, and
 ($ok, $out) = syntax_check("GenFlowProviders b\nGenFlowAccept mask referenceImages\nGenFlowMaxReferences 3",
                            'GenFlowProvider b bfl key_env=HOME');
 ok($ok, 'startup: what bfl takes passes') or diag $out;
+($ok, $out) = syntax_check("GenFlowProviders local\nGenFlowAccept mask referenceImages\nGenFlowMaxReferences 16", '');
+ok($ok, 'startup: local takes a mask and 16 references') or diag $out;
 ($ok, $out) = syntax_check("GenFlowProviders local\nGenFlowAccept masks", '');
 ok(!$ok && $out =~ /unknown input 'masks' \(mask, referenceImages or none\)/, 'GenFlowAccept: an unknown word')
     or diag $out;

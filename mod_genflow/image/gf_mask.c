@@ -42,13 +42,11 @@ static png_uint_32 write_form(const unsigned char *edit, apr_size_t n, gf_mask_f
     return PNG_FORMAT_RGBA;
 }
 
-const char *gf_mask_convert(apr_pool_t *p, const unsigned char *png, apr_size_t len,
-                            gf_mask_form_t form, unsigned char **out, apr_size_t *out_len,
-                            unsigned *width, unsigned *height)
+const char *gf_mask_read(apr_pool_t *p, const unsigned char *png, apr_size_t len,
+                         unsigned char **edit, unsigned *width, unsigned *height)
 {
     png_image img;
-    unsigned char *rgba, *edit;
-    png_alloc_size_t size = 0;
+    unsigned char *rgba;
     apr_size_t n;
 
     memset(&img, 0, sizeof(img));
@@ -62,23 +60,39 @@ const char *gf_mask_convert(apr_pool_t *p, const unsigned char *png, apr_size_t 
     img.format = PNG_FORMAT_RGBA;
     n = (apr_size_t)img.width * img.height;
     rgba = apr_palloc(p, 4 * n);
-    edit = apr_palloc(p, n);
-    if (!png_image_finish_read(&img, NULL, rgba, 0, NULL)) {
-        png_image_free(&img);
-        return "the mask does not decode";
-    }
-    if (mark_edits(rgba, n, edit) == 0) return "the mask marks nothing to change";
-    img.format = write_form(edit, n, form, rgba);
-    img.flags = 0;
-    if (!png_image_write_to_memory(&img, NULL, &size, 0, rgba, 0, NULL) || size == 0) {
+    *edit = apr_palloc(p, n);
+    if (!png_image_finish_read(&img, NULL, rgba, 0, NULL)) return "the mask does not decode";
+    if (mark_edits(rgba, n, *edit) == 0) return "the mask marks nothing to change";
+    *width = img.width;
+    *height = img.height;
+    return NULL;
+}
+
+const char *gf_mask_convert(apr_pool_t *p, const unsigned char *png, apr_size_t len,
+                            gf_mask_form_t form, unsigned char **out, apr_size_t *out_len,
+                            unsigned *width, unsigned *height)
+{
+    png_image img;
+    unsigned char *edit, *px;
+    png_alloc_size_t size = 0;
+    const char *err;
+    apr_size_t n;
+
+    if ((err = gf_mask_read(p, png, len, &edit, width, height)) != NULL) return err;
+    n = (apr_size_t)*width * *height;
+    px = apr_palloc(p, 4 * n);
+    memset(&img, 0, sizeof(img));
+    img.version = PNG_IMAGE_VERSION;
+    img.width = *width;
+    img.height = *height;
+    img.format = write_form(edit, n, form, px);
+    if (!png_image_write_to_memory(&img, NULL, &size, 0, px, 0, NULL) || size == 0) {
         return "the mask could not be written";
     }
     *out = apr_palloc(p, size);
-    if (!png_image_write_to_memory(&img, *out, &size, 0, rgba, 0, NULL)) {
+    if (!png_image_write_to_memory(&img, *out, &size, 0, px, 0, NULL)) {
         return "the mask could not be written";
     }
     *out_len = size;
-    *width = img.width;
-    *height = img.height;
     return NULL;
 }

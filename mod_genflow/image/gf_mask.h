@@ -24,6 +24,12 @@ typedef enum {
     GF_MASK_WHITE_EDITS        /* greyscale: 255 where to change, 0 elsewhere */
 } gf_mask_form_t;
 
+/* Which pixels of the mask png (len bytes) are to change: *edit, one
+ * byte a pixel (1: change), *width by *height, in p. NULL, or why not
+ * (as gf_mask_convert). */
+const char *gf_mask_read(apr_pool_t *p, const unsigned char *png, apr_size_t len,
+                         unsigned char **edit, unsigned *width, unsigned *height);
+
 /* The mask png (len bytes) written in form into *out (PNG, in p), its
  * size in *width, *height. NULL on success, else why not: not a PNG,
  * too large, or no pixel marks anything to change. */

@@ -38,6 +38,22 @@ typedef struct {
 apr_status_t gf_png_render_spec(apr_pool_t *p, const gf_png_spec_t *spec,
                                 unsigned char **png, apr_size_t *png_len);
 
+/* An edit the local provider draws (gf_png_edit.c): the mask (one byte a
+ * pixel, 1: change; mask_width x mask_height, the source's size) keeps
+ * the source outside it; the references are shown along the bottom. */
+typedef struct {
+    const unsigned char *mask;     /* or NULL */
+    unsigned mask_width, mask_height;
+    const gf_image_t *source;      /* with a mask: the source's pixels */
+    const gf_image_t *refs;        /* n_refs decoded reference pictures */
+    int n_refs;
+} gf_png_edit_t;
+
+/* The drawn picture *png (*png_len bytes) made the edit's: replaced by a
+ * new PNG in p. APR_SUCCESS, or APR_EGENERAL (then *png is unchanged). */
+apr_status_t gf_png_edit(apr_pool_t *p, const gf_png_edit_t *e, unsigned char **png,
+                         apr_size_t *png_len);
+
 /* The plain picture of prompt and seed (no type, no text, no source): the
  * local provider's picture before types had a look of their own.
  * Returns APR_SUCCESS or an error as gf_png_render_spec. */

@@ -25,6 +25,8 @@
  *                      fewer); without it, every picture asked for comes
  *
  * A count of n draws n pictures, the i-th (0-based) with the seed plus i.
+ * An edit is drawn too: outside its mask the source upload stays, and its
+ * reference pictures are shown along the bottom (gf_png_edit.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,8 @@
 
 #include "providers/gf_provider.h"
 #include "image/gf_png.h"
+#include "image/gf_mask.h"
+#include "core/gf_input.h"
 #include "core/gf_error.h"
 #include "net/gf_http.h"
 #include "net/gf_abort.h"
@@ -149,6 +153,40 @@ static apr_uint64_t nth_seed(apr_uint64_t seed, int i)
     return (seed + (apr_uint64_t)i) % 4294967295ULL;
 }
 
+/* The job's edit as the renderer takes it: its mask read, its
+ * references decoded. 1, or 0 with res a permanent VALIDATION_ERROR. */
+static int local_edit(apr_pool_t *p, const gf_job_t *job, gf_png_edit_t *e,
+                      gf_provider_result_t *res)
+{
+    const char *err = NULL;
+    int i;
+
+    memset(e, 0, sizeof(*e));
+    if (job->mask) {
+        unsigned char *edit;
+        err = gf_mask_read(p, job->mask->bytes, job->mask->len, &edit, &e->mask_width,
+                           &e->mask_height);
+        e->mask = edit;
+        e->source = job->source_pixels;
+    }
+    if (!err && job->n_references > 0) {
+        gf_image_t *refs = apr_pcalloc(p, (apr_size_t)job->n_references * sizeof(*refs));
+        for (i = 0; !err && i < job->n_references; i++) {
+            gf_image_format_t fmt;
+            err = gf_image_decode(p, job->references[i].bytes, job->references[i].len,
+                                  GF_MASK_MAX_PIXELS, &fmt, &refs[i]);
+        }
+        e->refs = refs;
+        e->n_refs = job->n_references;
+    }
+    if (err) {
+        res->error_code = GF_JOB_VALIDATION;
+        res->error_message = apr_pstrcat(p, "local: ", err, NULL);
+        return 0;
+    }
+    return 1;
+}
+
 static void render_now(void *baton)
 {
     const render_t *r = baton;
@@ -157,7 +195,10 @@ static void render_now(void *baton)
     apr_pool_t *p = r->p;
     gf_provider_result_t *res = r->res;
     gf_png_spec_t spec;
+    gf_png_edit_t edit;
+    int edited = job->mask || job->n_references > 0;
 
+    if (edited && !local_edit(p, job, &edit, res)) return;
     memset(&spec, 0, sizeof(spec));
     gf_png_dimensions(job->aspect_ratio, &spec.width, &spec.height);
     if (r->shrink > 1) {
@@ -172,7 +213,8 @@ static void render_now(void *baton)
     spec.type = job->type ? job->type : "";
     spec.preset = job->preset;
     spec.source = job->source_pixels;
-    if (gf_png_render_spec(p, &spec, &res->image, &res->image_len) != APR_SUCCESS) {
+    if (gf_png_render_spec(p, &spec, &res->image, &res->image_len) != APR_SUCCESS
+        || (edited && gf_png_edit(p, &edit, &res->image, &res->image_len) != APR_SUCCESS)) {
         res->error_code = GF_JOB_API;
         res->error_message = "local renderer failed";
         return;
@@ -186,7 +228,10 @@ static void render_now(void *baton)
         for (i = 1; i < r->pictures; i++) {
             gf_picture_t *pic = &res->more[i - 1];
             spec.seed = nth_seed(job->seed, i);
-            if (gf_png_render_spec(p, &spec, &pic->image, &pic->image_len) != APR_SUCCESS) break;
+            if (gf_png_render_spec(p, &spec, &pic->image, &pic->image_len) != APR_SUCCESS
+                || (edited && gf_png_edit(p, &edit, &pic->image, &pic->image_len) != APR_SUCCESS)) {
+                break;
+            }
             pic->content_type = "image/png";
             pic->has_seed = 1;
             pic->seed = spec.seed;
@@ -351,4 +396,6 @@ const gf_provider_kind_t gf_provider_kind_local = {
     .cancel = local_cancel,
     .worst_attempt = local_worst,
     .source_pixels = 1,
+    .takes_mask = 1,
+    .max_references = GF_REFERENCES_MAX,
 };

@@ -11,7 +11,7 @@ use warnings;
 use Exporter 'import';
 use Compress::Zlib ();
 
-our @EXPORT_OK = qw(png_make png_stats);
+our @EXPORT_OK = qw(png_make png_stats png_pixel);
 
 my %CHANNELS = (0 => 1, 2 => 3, 4 => 2, 6 => 4);
 
@@ -95,6 +95,26 @@ sub png_stats {
     }
     return { width => $h{width}, height => $h{height}, color_type => $h{ct},
              pixels => $h{width} * $h{height}, clear => $clear, white => $white };
+}
+
+# The channel values of pixel (x, y) of a PNG (as png_stats reads it), or ().
+sub png_pixel {
+    my ($b, $x, $y) = @_;
+    return () unless defined $b && substr($b, 0, 8) eq "\x89PNG\r\n\x1a\n";
+    my ($at, $idat, %h) = (8, '');
+    while ($at + 8 <= length $b) {
+        my ($len, $type) = unpack('Na4', substr($b, $at, 8));
+        my $d = substr($b, $at + 8, $len);
+        @h{qw(width height depth ct interlace)} = unpack('NNCCxxC', $d) if $type eq 'IHDR';
+        $idat .= $d if $type eq 'IDAT';
+        $at += 12 + $len;
+    }
+    my $n = $CHANNELS{ $h{ct} // -1 };
+    return () unless $n && ($h{depth} // 0) == 8 && !$h{interlace} && $x < $h{width} && $y < $h{height};
+    my $data = Compress::Zlib::uncompress($idat);
+    my @rows = defined $data ? rows_of($data, $h{width}, $h{height}, $n) : ();
+    return () unless @rows == $h{height};
+    return unpack('C*', substr($rows[$y], $x * $n, $n));
 }
 
 1;
