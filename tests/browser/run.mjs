@@ -51,6 +51,7 @@ async function newContext(browser, user, viewport = { width: 1280, height: 900 }
   const ctx = await browser.newContext({
     viewport,
     deviceScaleFactor: viewport.width < 500 ? 2 : 1,
+    hasTouch: viewport.width < 500,
     // The page relies on the browser's own Basic-auth login (same origin).
     httpCredentials: { username: user, password: user, origin, send: 'always' },
     colorScheme: 'light',
@@ -277,6 +278,67 @@ async function main() {
     await page.getByLabel('Pictures', { exact: true }).selectOption('1');
   }, page);
 
+  await runCase('edits: a mask painted with the mouse over the photo, references dropped in', async () => {
+    await page.getByRole('radio', { name: /Edit demo/ }).check();
+    check(await page.locator('#refs-field').isVisible(), 'no reference pictures field');
+    await page.setInputFiles('#source-file', { name: 'edit-face.png', mimeType: 'image/png', buffer: facePng(128) });
+    await page.locator('#mask[data-photo="edit-face.png"]').waitFor({ state: 'visible' });
+    const size = await page.locator('#mask').evaluate((c) => [c.width, c.height]);
+    check(size[0] === 128 && size[1] === 128, `the mask canvas is ${size}, not the photo's 128x128`);
+    // A stroke down the left third with the mouse.
+    await page.locator('#mask').scrollIntoViewIfNeeded();
+    const box = await page.locator('#mask').boundingBox();
+    await page.mouse.move(box.x + box.width * 0.15, box.y + box.height * 0.1);
+    await page.mouse.down();
+    for (let k = 1; k <= 8; k++) await page.mouse.move(box.x + box.width * 0.15, box.y + box.height * (0.1 + k * 0.1));
+    await page.mouse.up();
+    check(/will change/.test(await page.locator('#mask-info').textContent()), 'the stroke did not paint');
+    // Two pictures dropped on the drop zone.
+    const dt = await page.evaluateHandle((pngs) => {
+      const d = new DataTransfer();
+      pngs.forEach((b, i) => d.items.add(new File([Uint8Array.from(atob(b), (ch) => ch.charCodeAt(0))],
+        `ref${i}.png`, { type: 'image/png' })));
+      return d;
+    }, [facePng(48).toString('base64'), facePng(40).toString('base64')]);
+    await page.dispatchEvent('#refs', 'drop', { dataTransfer: dt });
+    check(await page.locator('#refs-list li').count() === 2, 'the dropped pictures are not listed');
+    await page.getByLabel(/^Prompt/).fill(`a masked face ${stamp}`);
+    const uploads = [];
+    const onUpload = (r) => { if (r.url().endsWith('/api/uploads')) uploads.push(r); };
+    page.on('response', onUpload);
+    const generated = page.waitForResponse((r) => r.url().endsWith('/api/edit-demo/generate'));
+    await page.getByRole('button', { name: 'Generate', exact: true }).click();
+    const body = (await generated).request().postDataJSON();
+    page.off('response', onUpload);
+    check(uploads.length === 4, `${uploads.length} uploads, not the photo, the mask and two references`);
+    check(/^upload:/.test(body.mask || '') && (body.referenceImages || []).length === 2,
+      `generate sent ${JSON.stringify({ mask: body.mask, referenceImages: body.referenceImages })}`);
+    // The mask as the API reads it: transparent where painted, opaque elsewhere.
+    const maskUp = await Promise.all(uploads.map((r) => r.json()));
+    const m = maskUp.find((u) => u.sourceImage === body.mask);
+    const alpha = await page.evaluate(async (url) => {
+      const img = new Image();
+      img.src = url;
+      await img.decode();
+      const c = document.createElement('canvas');
+      c.width = img.naturalWidth;
+      c.height = img.naturalHeight;
+      const ctx = c.getContext('2d');
+      ctx.drawImage(img, 0, 0);
+      return [ctx.getImageData(19, 64, 1, 1).data[3], ctx.getImageData(100, 64, 1, 1).data[3], c.width];
+    }, m.url);
+    check(alpha[0] === 0 && alpha[1] === 255 && alpha[2] === 128,
+      `the mask's alpha is ${alpha[0]} where painted and ${alpha[1]} elsewhere (${alpha[2]} wide)`);
+    await waitTerminal(page, 'completed');
+    await page.waitForFunction(() => {
+      const i = document.getElementById('picture');
+      return !document.getElementById('figure').hidden && i.complete && i.naturalWidth > 0;
+    });
+    await page.locator('.columns').screenshot({ path: join(shots, 'studio-edit.png') });
+    await page.getByRole('button', { name: 'Clear the mask' }).click();
+    check(/Nothing painted/.test(await page.locator('#mask-info').textContent()), 'the mask did not clear');
+  }, page);
+
   await runCase('cancel and retry: a slow generation of the site-defined type', async () => {
     await page.getByRole('radio', { name: /Slow demo/ }).check();
     const before = (await apiGet('demo', '/api/quota')).currentBalance;
@@ -459,6 +521,48 @@ async function main() {
       check(overflow2 <= 0, `after generating, the page is ${overflow2} px wider than the screen`);
       await p.locator(`#gallery img[alt*="${stamp}"]`).first().waitFor();
       await p.screenshot({ path: join(shots, 'studio-375.png'), fullPage: true });
+    } finally {
+      await phone.close();
+    }
+  }, page);
+
+  await runCase('375 px wide, edits by touch and keyboard: paint, add references, generate', async () => {
+    const phone = await newContext(browser, 'demo', { width: 375, height: 812 });
+    const p = watchPage(await phone.newPage());
+    try {
+      await p.goto(new URL('/#type=edit-demo', base).href);
+      await p.waitForSelector('body[data-ready="true"]');
+      await p.setInputFiles('#source-file', { name: 'face.png', mimeType: 'image/png', buffer: facePng(96) });
+      await p.locator('#mask[data-photo="face.png"]').waitFor({ state: 'visible' });
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(overflow <= 0, `with the mask editor, the page is ${overflow} px wider than the screen`);
+      // A finger's tap paints.
+      await p.locator('#mask').scrollIntoViewIfNeeded();
+      const box = await p.locator('#mask').boundingBox();
+      check(box.width <= 375, `the canvas is ${box.width} px wide`);
+      await p.touchscreen.tap(box.x + box.width * 0.8, box.y + box.height * 0.2);
+      check(/will change/.test(await p.locator('#mask-info').textContent()), 'a tap did not paint');
+      await p.getByRole('button', { name: 'Clear the mask' }).click();
+      // The keyboard: focus the picture, Space paints, Shift+arrows paint along.
+      await p.locator('#mask').focus();
+      check(await p.locator('#mask-cursor').isVisible(), 'no brush ring for the keyboard');
+      await p.keyboard.press('Space');
+      check(/will change/.test(await p.locator('#mask-info').textContent()), 'Space did not paint');
+      await p.keyboard.press('Shift+ArrowRight');
+      await p.keyboard.press('Shift+ArrowRight');
+      await p.keyboard.press(']');
+      await p.setInputFiles('#refs-file', [{ name: 'r1.png', mimeType: 'image/png', buffer: facePng(32) }]);
+      check(await p.locator('#refs-list li').count() === 1, 'the chosen reference is not listed');
+      await p.getByLabel(/^Prompt/).fill(`a touch edit ${stamp}`);
+      const generated = p.waitForResponse((r) => r.url().endsWith('/api/edit-demo/generate'));
+      await p.getByRole('button', { name: 'Generate', exact: true }).click();
+      const body = (await generated).request().postDataJSON();
+      check(/^upload:/.test(body.mask || '') && (body.referenceImages || []).length === 1,
+        `generate sent ${JSON.stringify({ mask: body.mask, referenceImages: body.referenceImages })}`);
+      await waitTerminal(p, 'completed');
+      const overflow2 = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(overflow2 <= 0, `after generating, the page is ${overflow2} px wider than the screen`);
+      await p.screenshot({ path: join(shots, 'studio-edit-375.png'), fullPage: true });
     } finally {
       await phone.close();
     }

@@ -39,7 +39,8 @@ out="$dir/demo.out"
 # workers keep the other cases from waiting for them. And one whose
 # provider takes 5 s and reports nothing: its progress is estimated from
 # the time its pictures took. And one whose provider shows the picture
-# being drawn (previews) during its 4.5 s.
+# being drawn (previews) during its 4.5 s. And one that takes edits: a
+# mask and reference pictures (the local provider draws them).
 cat > "$dir/extra.conf" <<'CONF'
 GenFlowWorkers 4
 GenFlowMaxActive 100
@@ -69,6 +70,13 @@ GenFlowProvider drawing local latency=4500 previews=2
     GenFlowType drawing-demo
     GenFlowProviders drawing
     GenFlowRequire prompt
+    GenFlowCost 1
+</Location>
+<Location /api/edit-demo>
+    GenFlowType edit-demo
+    GenFlowProviders local
+    GenFlowRequire sourceImage
+    GenFlowAccept mask referenceImages
     GenFlowCost 1
 </Location>
 CONF

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // errors.js: what went wrong, in plain words (docs/api.md, "Errors").
 
-const FIELDS = ['prompt', 'customPrompt', 'preset', 'sourceImage', 'style', 'quality',
+const FIELDS = ['mask', 'referenceImages', 'prompt', 'customPrompt', 'preset', 'sourceImage', 'style', 'quality',
   'aspectRatio', 'parameters.seed', 'parameters'];
 
 /** The create field a 400 message names ("parameters.seed must be …"), or null. */

@@ -2,6 +2,7 @@
 // main.js: the studio page. Plain ES modules, no build step (docs/web.md).
 
 import { api, ApiError, docsUrl, resolve } from './api.js';
+import { MaskEditor, References } from './edits.js';
 import { describe, describeJob, fieldOf } from './errors.js';
 import { Gallery, altText } from './gallery.js';
 import { TERMINAL, Watcher, lineText, workText } from './progress.js';
@@ -14,7 +15,7 @@ const ACCEPTED = ['image/png', 'image/jpeg', 'image/webp'];
 const FIELD_CONTROL = {
   prompt: 'prompt', customPrompt: 'prompt', preset: 'preset', sourceImage: 'source',
   style: 'style', quality: 'quality', aspectRatio: 'aspectRatio', 'parameters.seed': 'seed',
-  parameters: 'seed', count: 'count',
+  parameters: 'seed', count: 'count', mask: 'mask', referenceImages: 'refs',
 };
 
 const state = {
@@ -29,6 +30,8 @@ const state = {
 };
 
 let gallery;
+let maskEditor;
+let references;
 
 // ---- messages -------------------------------------------------------------
 
@@ -204,6 +207,11 @@ async function selectType(t) {
 
   $('source-field').hidden = !has(t, 'sourceImage');
   setRequired('source-req', needs(t, 'sourceImage'));
+  // Edits: the mask over a chosen photo, the reference pictures.
+  maskEditor.load(has(t, 'mask') ? $('source-file').files[0] : null);
+  $('refs-field').hidden = !has(t, 'referenceImages');
+  references.setMax(t.maxReferences);
+  if (!has(t, 'referenceImages')) references.clear();
 
   for (const f of ['style', 'quality', 'aspectRatio']) $(f).closest('.field').hidden = !has(t, f);
   $('seed').closest('details').hidden = !has(t, 'parameters');
@@ -257,7 +265,7 @@ function onFileChange() {
   const file = $('source-file').files[0];
   const preview = $('source-preview');
   clearFieldErrors();
-  if (!file) { preview.hidden = true; return; }
+  if (!file) { preview.hidden = true; maskEditor.load(null); return; }
   $('source-url').value = '';
   if (!ACCEPTED.includes(file.type)) {
     fieldError('source', 'Choose a PNG, JPEG or WebP picture.');
@@ -270,12 +278,15 @@ function onFileChange() {
   img.src = img.dataset.objectUrl;
   $('source-info').textContent = `${file.name}, ${Math.max(1, Math.round(file.size / 1024))} kB`;
   preview.hidden = false;
+  // A type that takes a mask: paint it over this photo.
+  if (state.type && has(state.type, 'mask')) maskEditor.load(file);
 }
 
 function onUrlInput() {
   if ($('source-url').value.trim()) {
     $('source-file').value = '';
     $('source-preview').hidden = true;
+    maskEditor.load(null);
   }
 }
 
@@ -351,6 +362,7 @@ async function onGenerate(ev) {
       }
       fields.sourceImage = state.uploaded.answer.sourceImage;
     }
+    await addEdits(t, fields, (a) => { action = a; });
     setProgress('Starting…');
     const answer = await api.generate(t.base, fields);
     watch(t, answer);
@@ -359,6 +371,25 @@ async function onGenerate(ev) {
     setProgress(state.current ? progressText(state.current.status) : 'Nothing generated yet.');
     await reportError(e, { cost: t.cost, action });
   }
+}
+
+/** The edit's uploads into fields: the painted mask (over an uploaded
+ * photo only), the reference pictures. */
+async function addEdits(t, fields, setAction) {
+  if (has(t, 'mask') && fields.sourceImage && fields.sourceImage.startsWith('upload:')) {
+    const blob = await maskEditor.blob();
+    if (blob) {
+      setAction('upload');
+      setProgress('Uploading the mask…');
+      fields.mask = (await api.upload(new File([blob], 'mask.png', { type: 'image/png' }))).sourceImage;
+    }
+  }
+  if (has(t, 'referenceImages') && references.items.length) {
+    setAction('upload');
+    setProgress('Uploading the reference pictures…');
+    fields.referenceImages = await references.references((file) => api.upload(file));
+  }
+  setAction('generate');
 }
 
 // ---- the current generation ----------------------------------------------
@@ -592,6 +623,8 @@ async function start() {
   $('count').addEventListener('change', showCost);
   $('source-file').addEventListener('change', onFileChange);
   $('source-url').addEventListener('input', onUrlInput);
+  maskEditor = new MaskEditor();
+  references = new References((text) => fieldError('refs', text));
   $('cancel').addEventListener('click', onCancel);
   $('retry').addEventListener('click', onRetry);
 
