@@ -23,7 +23,7 @@ use JSON::PP;
 use LWP::UserAgent;
 use MIME::Base64 qw(decode_base64);
 
-plan tests => 80;
+plan tests => 88;
 
 my $u = new_user('edit');
 my $other = new_user('editother');
@@ -125,7 +125,18 @@ my @refusals = (
     ['edit-oai', { sourceImage => 'https://example.com/a.png', mask => $clear },
      qr/^mask: a mask marks what to change in a sourceImage that is an upload/, 'a mask over a URL source'],
     ['edit-oai', { sourceImage => $source, mask => 'https://example.com/m.png' },
-     qr/^mask must be an upload reference/, 'a mask given as a URL'],
+     qr/^mask: a URL is taken only from the origins this API allows \(GenFlowPictureOrigins\)/,
+     'a mask given as a URL where no picture origin is allowed'],
+    ['edit-local', { sourceImage => $source, mask => 'https://example.com/m.png' },
+     qr/^mask: a URL is taken only from the origins/, 'a mask URL on an origin that is not allowed'],
+    ['edit-local', { referenceImages => [$refs[0], "$ENV{GENFLOW_MOCK_URL}/pictures/missing.png"] },
+     qr/^referenceImages\[1\]: the picture at the URL could not be fetched \(HTTP 404\)/,
+     'a reference URL that answers 404'],
+    ['edit-local', { referenceImages => ["$ENV{GENFLOW_MOCK_URL}/pictures/notpng.png"] },
+     qr/^referenceImages\[0\]: the URL is not a PNG, JPEG or WebP picture/, 'a reference URL that is no picture'],
+    ['edit-local', { sourceImage => "$ENV{GENFLOW_MOCK_URL}/pictures/64x48-rgb.png",
+                     mask => "$ENV{GENFLOW_MOCK_URL}/pictures/32x32-clearleft.png" },
+     qr/^mask is 32x32: it must be the size of sourceImage, 64x48/, 'URLs: a mask of another size than its source'],
     ['edit-oai', { sourceImage => $source, mask => 'upload:nope' }, qr/^mask: 'upload:…' must be followed/,
      'a mask reference that is no uuid'],
     ['edit-oai', { referenceImages => $refs[0] }, qr/^referenceImages must be an array/, 'references not an array'],
@@ -262,6 +273,28 @@ is_deeply([map { $_->{inlineData}{_image}{sha1} // '' } @parts[1 .. $#parts]],
     my @in1 = png_pixel($pic, 2 + int($cell / 2), $ph - int($cell / 2) - 2);
     my @in2 = png_pixel($pic, 2 + $cell + 2 + int($cell / 2), $ph - int($cell / 2) - 2);
     is(join(',', @in1[0, 1], @in2[0, 1]), '40,170,80,140', 'local: the two references, in order');
+}
+
+# ---- URLs on the location's GenFlowPictureOrigins: fetched, kept as uploads ----------
+{
+    my $m = $ENV{GENFLOW_MOCK_URL};
+    my $uploads = psql("SELECT count(*) FROM genflow_uploads WHERE user_id = '$u'");
+    ($res, $tag) = generate('edit-local', { sourceImage => "$m/pictures/64x48-rgb.png",
+                                            mask => "$m/pictures/64x48-clearleft.png",
+                                            referenceImages => ["$m/pictures/16x16-rgb.png"] });
+    $g = json_of($res) || {};
+    is($g->{status}, 'completed', 'URLs: an edit of three pictures fetched from the allowed origin')
+        or diag $res->content;
+    is(psql("SELECT count(*) FROM genflow_uploads WHERE user_id = '$u'"), $uploads + 3,
+       'URLs: each kept as an upload of the caller');
+    my $in = decode_json(psql("SELECT input FROM neo_glitch_media WHERE id = '$g->{generationId}'") || '{}');
+    ok(($in->{sourceImage} // '') =~ /^upload:/ && ($in->{mask} // '') =~ /^upload:/
+       && ($in->{referenceImages}[0] // '') =~ /^upload:/, 'URLs: the stored input names the uploads')
+        or diag explain $in;
+    my $pic = LWP::UserAgent->new->get(base_url() . ($g->{imageUrl} // '/none'))->content;
+    my $st = png_stats($pic) || {};
+    is((png_pixel($pic, int(($st->{width} // 8) * 7 / 8), int(($st->{height} // 3) / 3)))[2], 90,
+       'URLs: the fetched source is kept where the fetched mask keeps it');
 }
 
 # ---- a mask that marks nothing fails, refunded, no provider asked ------------------

@@ -156,15 +156,16 @@ static const char *set_cors_origins(cmd_parms *cmd, void *dcv, int argc, char *c
 #define DIRECTIVE_ERROR(cmd, msg) \
     apr_psprintf((cmd)->pool, "%s: %s", (cmd)->directive->directive, (msg))
 
-/* GenFlowWebhookOrigins: each scheme://host[:port], https, or http to a
- * loopback host only (a receiver on the same machine, as in the tests;
- * the same rule as the providers' insecure_loopback, core/gf_loopback.h). */
-static const char *set_webhook_origins(cmd_parms *cmd, void *dcv, int argc, char *const argv[])
+/* A list of origins, each scheme://host[:port]: https, or http to a
+ * loopback host only (a receiver or a server on the same machine, as in
+ * the tests; the same rule as the providers' insecure_loopback,
+ * core/gf_loopback.h). "none" alone: an empty list. */
+static const char *parse_origins(cmd_parms *cmd, int argc, char *const argv[],
+                                 apr_array_header_t **out)
 {
-    gf_dir_conf_t *dc = dcv;
     int i;
 
-    dc->webhook_origins = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    *out = apr_array_make(cmd->pool, argc, sizeof(const char *));
     for (i = 0; i < argc; i++) {
         apr_uri_t u;
         if (!strcmp(argv[i], "none") && argc == 1) return NULL;
@@ -178,11 +179,23 @@ static const char *set_webhook_origins(cmd_parms *cmd, void *dcv, int argc, char
             return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "'%s': https, or http to a "
                                                      "loopback host only", argv[i]));
         }
-        APR_ARRAY_PUSH(dc->webhook_origins, const char *) =
+        APR_ARRAY_PUSH(*out, const char *) =
             apr_psprintf(cmd->pool, "%s://%s:%u", u.scheme, u.hostname,
                          u.port ? u.port : apr_uri_port_of_scheme(u.scheme));
     }
     return NULL;
+}
+
+/* GenFlowWebhookOrigins: where a create's webhook may point. */
+static const char *set_webhook_origins(cmd_parms *cmd, void *dcv, int argc, char *const argv[])
+{
+    return parse_origins(cmd, argc, argv, &((gf_dir_conf_t *)dcv)->webhook_origins);
+}
+
+/* GenFlowPictureOrigins: where an edit's pictures may be fetched from. */
+static const char *set_picture_origins(cmd_parms *cmd, void *dcv, int argc, char *const argv[])
+{
+    return parse_origins(cmd, argc, argv, &((gf_dir_conf_t *)dcv)->picture_origins);
 }
 
 static const char *set_trace_trust(cmd_parms *cmd, void *dcv, int on)
@@ -667,6 +680,9 @@ const command_rec gf_cmds[] = {
     GF_DIR_SETTINGS(DIR_DIRECTIVE)
     AP_INIT_TAKE_ARGV("GenFlowProvider", set_provider, NULL, RSRC_CONF,
         "Declare a provider: GenFlowProvider NAME KIND [key=value ...]"),
+    AP_INIT_TAKE_ARGV("GenFlowPictureOrigins", set_picture_origins, NULL, RSRC_CONF | ACCESS_CONF,
+                      "Origins (scheme://host[:port]) an edit's mask, references and its "
+                      "source under a mask may be fetched from, as URLs; or none"),
     AP_INIT_TAKE_ARGV("GenFlowWebhookOrigins", set_webhook_origins, NULL, RSRC_CONF | ACCESS_CONF,
         "Origins (scheme://host[:port]) a create's webhook may point at, or none"),
     AP_INIT_FLAG("GenFlowTraceTrustInbound", set_trace_trust, NULL, RSRC_CONF | ACCESS_CONF,

@@ -131,6 +131,8 @@ typedef struct {
     struct gf_cors_conf *cors;   /* GenFlowCORSOrigins; NULL → inherited (none) */
     apr_array_header_t *webhook_origins; /* GenFlowWebhookOrigins (const char *
                                   * scheme://host:port); NULL → inherited (none) */
+    apr_array_header_t *picture_origins; /* GenFlowPictureOrigins, the same; NULL →
+                                  * inherited (none) */
     int trace_trust_inbound;     /* GenFlowTraceTrustInbound: 1, 0, GF_UNSET (off) */
     const char *events_base;     /* GenFlowEventsBase scheme://host[:port][/path], "" for
                                   * none (overrides), NULL → inherited (none) */

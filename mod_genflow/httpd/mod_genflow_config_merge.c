@@ -108,6 +108,7 @@ void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->authn_cache = gf_authn_cache_merge_dir(p, base->authn_cache, add->authn_cache);
     MERGE_PTR(dc, cors);
     MERGE_PTR(dc, webhook_origins);         /* "none" is a list of its own: it overrides */
+    MERGE_PTR(dc, picture_origins);
     MERGE_NUM(dc, trace_trust_inbound);
     MERGE_PTR(dc, events_base);
     MERGE_PTR(dc, lines);                   /* a location's own list replaces its parent's */

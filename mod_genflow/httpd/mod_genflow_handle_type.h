@@ -120,6 +120,15 @@ int gf_type_cancel_after(request_rec *r, const gf_dir_conf_t *dc, int *seconds);
 int gf_type_check_edits(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
                         const gf_input_t *in);
 
+/* ---- mod_genflow_handle_type_pictures.c ---- */
+
+/* The URLs of an edit's pictures in body (mask, referenceImages, and the
+ * source of a masked edit), on the location's GenFlowPictureOrigins,
+ * fetched and kept as uploads of the caller: body then names them
+ * "upload:<id>". GF_CONTINUE, or the answer sent (400 naming the field).
+ * No pooled connection may be held: it waits on the network. */
+int gf_type_import_pictures(request_rec *r, const gf_dir_conf_t *dc, json_object *body);
+
 /* 429 RATE_LIMIT with Retry-After: active (queued or processing) generations
  * of the user fill max_active. */
 int gf_type_send_active_limit(request_rec *r, long active, long max_active);

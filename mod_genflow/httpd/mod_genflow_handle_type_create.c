@@ -420,7 +420,9 @@ int gf_type_handle_create(request_rec *r, const gf_dir_conf_t *dc)
     int rc;
 
     if ((rc = gf_type_check_json_request(r, dc, &body)) != GF_CONTINUE) return rc;
-    /* Before a pooled connection is taken: the policy may ask the network. */
+    /* Before a pooled connection is taken: an edit's pictures may be
+     * fetched, the policy may ask the network. */
+    if ((rc = gf_type_import_pictures(r, dc, body)) != GF_CONTINUE) return rc;
     if ((rc = gf_policy_check(r, dc, body)) != GF_CONTINUE) return rc;
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
     if ((rc = gf_type_create_generation(r, dbd, dc, body, 0, &created)) != GF_CONTINUE) return rc;

@@ -232,8 +232,9 @@ int gf_type_handle_generate(request_rec *r, const gf_dir_conf_t *dc)
     wait = gf_type_requested_wait(r, dc);
     by_id = json_object_is_type(body, json_type_object)
             && json_object_object_get_ex(body, "generationId", &idv);
-    /* The create fields pass the policy before a pooled connection is
-     * taken: it may ask the network. */
+    /* The create fields' pictures are fetched and pass the policy before a
+     * pooled connection is taken: both may ask the network. */
+    if (!by_id && (rc = gf_type_import_pictures(r, dc, body)) != GF_CONTINUE) return rc;
     if (!by_id && (rc = gf_policy_check(r, dc, body)) != GF_CONTINUE) return rc;
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
 

@@ -265,18 +265,54 @@ static int store(request_rec *r, const char *id, const char *key, const unsigned
     return GF_CONTINUE;
 }
 
+int gf_uploads_save(request_rec *r, const unsigned char *data, apr_size_t len,
+                    gf_image_format_t fmt, unsigned width, unsigned height, gf_upload_saved_t *out)
+{
+    const gf_storage_t *st = NULL;
+    const char *key, *url = NULL, *ctype = gf_image_content_type(fmt);
+    char *id = apr_palloc(r->pool, APR_UUID_FORMATTED_LENGTH + 1);
+    gf_db_rows_t *rows;
+    gf_db_status_t dst;
+    int rc;
+
+    new_upload_id(id);
+    key = apr_psprintf(r->pool, "uploads/%s.%s", id, extension(fmt));
+    if ((rc = store(r, id, key, data, len, ctype, &st, &url)) != GF_CONTINUE) return rc;
+    out->id = id;
+    out->url = url;
+    out->content_type = ctype;
+    /* The row, on a connection held for this statement only. */
+    dst = gf_db_select1(r, GF_SQL_UPLOAD_INSERT, &rows, 9, id, r->user, st->backend, key, url,
+                        ctype, apr_itoa(r->pool, (int)width), apr_itoa(r->pool, (int)height),
+                        apr_psprintf(r->pool, "%" APR_SIZE_T_FMT, len));
+    if (dst == GF_DB_OK && rows->nrows == 0 && rows->rerun) {
+        /* Run twice after a lost connection: the first run wrote it. */
+        dst = gf_db_select1(r, GF_SQL_UPLOAD_GET, &rows, 2, id, r->user);
+        if (dst == GF_DB_OK && rows->nrows == 1) {
+            out->created_at = rows->rows[0][GF_UPLOAD_CREATED_AT];
+            return GF_CONTINUE;
+        }
+    }
+    if (dst != GF_DB_OK || rows->nrows != 1) {
+        /* No row: the stored bytes would be nobody's. */
+        gf_storage_remove(st, r->pool, key);
+        return gf_send_db_error(r, dst != GF_DB_OK ? dst : GF_DB_ERROR);
+    }
+    out->created_at = rows->rows[0][0];
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(4104)
+                  "upload %s user=%s %s %ux%u %" APR_SIZE_T_FMT " bytes in %s", id,
+                  ap_escape_logitem(r->pool, r->user), ctype, width, height, len, st->backend);
+    return GF_CONTINUE;
+}
+
 int gf_uploads_handler(request_rec *r)
 {
     gf_dir_conf_t *dc;
-    const gf_storage_t *st = NULL;
     unsigned char *data = NULL;
     apr_size_t len = 0;
     gf_image_format_t fmt = GF_IMAGE_UNKNOWN;
     unsigned width = 0, height = 0;
-    const char *key, *url = NULL, *ctype;
-    char id[APR_UUID_FORMATTED_LENGTH + 1];
-    gf_db_rows_t *rows;
-    gf_db_status_t dst;
+    gf_upload_saved_t saved;
     int rc;
 
     if ((rc = refused(r)) != GF_CONTINUE) return rc;
@@ -291,29 +327,7 @@ int gf_uploads_handler(request_rec *r)
     }
     if ((rc = verify(r, dc, data, len, &fmt, &width, &height)) != GF_CONTINUE) return rc;
     /* What is stored and answered is what the bytes are. */
-    ctype = gf_image_content_type(fmt);
-    new_upload_id(id);
-    key = apr_psprintf(r->pool, "uploads/%s.%s", id, extension(fmt));
-    if ((rc = store(r, id, key, data, len, ctype, &st, &url)) != GF_CONTINUE) return rc;
-    /* The row, on a connection held for this statement only. */
-    dst = gf_db_select1(r, GF_SQL_UPLOAD_INSERT, &rows, 9, id, r->user, st->backend, key, url,
-                        ctype, apr_itoa(r->pool, (int)width), apr_itoa(r->pool, (int)height),
-                        apr_psprintf(r->pool, "%" APR_SIZE_T_FMT, len));
-    if (dst == GF_DB_OK && rows->nrows == 0 && rows->rerun) {
-        /* Run twice after a lost connection: the first run wrote it. */
-        dst = gf_db_select1(r, GF_SQL_UPLOAD_GET, &rows, 2, id, r->user);
-        if (dst == GF_DB_OK && rows->nrows == 1) {
-            return send_created(r, id, url, ctype, width, height, len,
-                                rows->rows[0][GF_UPLOAD_CREATED_AT]);
-        }
-    }
-    if (dst != GF_DB_OK || rows->nrows != 1) {
-        /* No row: the stored bytes would be nobody's. */
-        gf_storage_remove(st, r->pool, key);
-        return gf_send_db_error(r, dst != GF_DB_OK ? dst : GF_DB_ERROR);
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GF_LOGNO(4104)
-                  "upload %s user=%s %s %ux%u %" APR_SIZE_T_FMT " bytes in %s", id,
-                  ap_escape_logitem(r->pool, r->user), ctype, width, height, len, st->backend);
-    return send_created(r, id, url, ctype, width, height, len, rows->rows[0][0]);
+    if ((rc = gf_uploads_save(r, data, len, fmt, width, height, &saved)) != GF_CONTINUE) return rc;
+    return send_created(r, saved.id, saved.url, saved.content_type, width, height, len,
+                        saved.created_at);
 }

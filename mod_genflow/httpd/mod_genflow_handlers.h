@@ -17,6 +17,7 @@
 #ifndef MOD_GENFLOW_HANDLERS_H
 #define MOD_GENFLOW_HANDLERS_H
 #include "httpd/mod_genflow_db.h"
+#include "image/gf_image.h"
 
 
 /* Set by fixups in a GenFlowType location. */
@@ -50,6 +51,14 @@ int gf_refuse_unless_admin(request_rec *r);
 const char *gf_admin_allow(request_rec *r);
 int gf_health_handler(request_rec *r);
 int gf_uploads_handler(request_rec *r);
+/* A verified picture (fmt, width x height) kept as an upload of r's user,
+ * as POST /api/uploads keeps one: stored, then its row. GF_CONTINUE with
+ * *out, or the error answer sent (503 when the store will not take it). */
+typedef struct {
+    const char *id, *url, *content_type, *created_at;
+} gf_upload_saved_t;
+int gf_uploads_save(request_rec *r, const unsigned char *data, apr_size_t len,
+                    gf_image_format_t fmt, unsigned width, unsigned height, gf_upload_saved_t *out);
 int gf_webhook_handler(request_rec *r);
 int gf_discovery_handler(request_rec *r);
 int gf_metrics_handler(request_rec *r);

@@ -98,7 +98,7 @@ use Time::HiRes ();
 use Compress::Zlib ();
 use FindBin;
 use lib "$FindBin::Bin/../lib";
-use GenFlowPNG qw(png_stats);
+use GenFlowPNG qw(png_make png_stats);
 
 my ($port, $state) = @ARGV;
 die "usage: providers.pl PORT STATE_DIR\n" unless $port && $state;
@@ -498,6 +498,27 @@ sub handle {
     if ($path =~ m{^/files/}) {
         record($r, {});
         return send_png($c);
+    }
+
+    # ---- pictures on a site's own origin (an edit's URLs, t/66) -----------
+    # GET /pictures/WxH-KIND.png: rgb (a gradient, its blue 90), clearleft
+    # (RGBA, transparent on the left half); notpng.png is text.
+    if ($path =~ m{^/pictures/(\d{1,4})x(\d{1,4})-(rgb|clearleft)\.png$} && $r->method eq 'GET') {
+        my ($w, $h, $kind) = ($1, $2, $3);
+        record($r, {});
+        my $png = $kind eq 'rgb' ? png_make($w, $h, 2, sub { ($_[0] * 4 % 256, $_[1] * 5 % 256, 90) })
+                                 : png_make($w, $h, 6, sub { (0, 0, 0, $_[0] < $w / 2 ? 0 : 255) });
+        my $res = HTTP::Response->new(200);
+        $res->header('Content-Type' => 'image/png');
+        $res->content($png);
+        return $c->send_response($res);
+    }
+    if ($path eq '/pictures/notpng.png' && $r->method eq 'GET') {
+        record($r, {});
+        my $res = HTTP::Response->new(200);
+        $res->header('Content-Type' => 'image/png');
+        $res->content("this is not a picture\n");
+        return $c->send_response($res);
     }
 
     # ---- Stability v2beta ------------------------------------------------
