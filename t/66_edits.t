@@ -23,7 +23,7 @@ use JSON::PP;
 use LWP::UserAgent;
 use MIME::Base64 qw(decode_base64);
 
-plan tests => 88;
+plan tests => 90;
 
 my $u = new_user('edit');
 my $other = new_user('editother');
@@ -343,6 +343,14 @@ BODY
 my ($ok, $out) = syntax_check("GenFlowProviders a\nGenFlowAccept mask", 'GenFlowProvider a aiml key_env=HOME');
 ok(!$ok && $out =~ /GF1013.*type neo-glitch: GenFlowAccept: provider 'a' \(aiml\) takes no mask/,
    'startup: a mask on a chain with aiml is refused') or diag $out;
+($ok, $out) = syntax_check("GenFlowProviders a", "GenFlowProvider a aiml key_env=HOME\n"
+                           . "<Location /api>\n    GenFlowAccept mask\n</Location>");
+ok(!$ok && $out =~ /GF1013.*provider 'a' \(aiml\) takes no mask/,
+   'startup: GenFlowAccept in a parent <Location /api> is checked against the type\'s chain too') or diag $out;
+($ok, $out) = syntax_check("GenFlowProviders b\nGenFlowAccept referenceImages",
+                           "GenFlowProvider b bfl key_env=HOME\n<Location /api>\n    GenFlowMaxReferences 5\n</Location>");
+ok(!$ok && $out =~ /provider 'b' \(bfl\) takes 3 reference pictures at most, and GenFlowMaxReferences is 5/,
+   'startup: GenFlowMaxReferences in a parent section too') or diag $out;
 ($ok, $out) = syntax_check("GenFlowProviders b\nGenFlowAccept referenceImages\nGenFlowMaxReferences 4",
                            'GenFlowProvider b bfl key_env=HOME');
 ok(!$ok && $out =~ /provider 'b' \(bfl\) takes 3 reference pictures at most, and GenFlowMaxReferences is 4/,

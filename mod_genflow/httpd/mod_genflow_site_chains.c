@@ -118,8 +118,21 @@ static void add_if_chains(apr_hash_t *set, ap_conf_vector_t *v)
  * the sections (the last that sets one wins) into *chain, and the <If>
  * chains of the covering sections into set; the type the request is of,
  * or NULL. */
+/* The edits a walk's sections take: GenFlowAccept and
+ * GenFlowMaxReferences of the last sections that set them. */
+typedef struct {
+    unsigned accepts;
+    int max_refs;
+} edits_t;
+
+static void edits_of(const gf_dir_conf_t *dc, edits_t *e)
+{
+    if (dc->accepts_set) e->accepts = dc->accepts;
+    if (dc->max_references != GF_UNSET) e->max_refs = dc->max_references;
+}
+
 static const gf_type_t *walk(server_rec *sp, const char *uri, const apr_array_header_t **chain,
-                             apr_hash_t *set)
+                             apr_hash_t *set, edits_t *edits)
 {
     core_server_config *csc = ap_get_core_module_config(sp->module_config);
     ap_conf_vector_t **sec = (ap_conf_vector_t **)csc->sec_url->elts;
@@ -128,12 +141,18 @@ static const gf_type_t *walk(server_rec *sp, const char *uri, const apr_array_he
     int i;
 
     *chain = top ? top->chain : NULL;
+    edits->accepts = 0;
+    edits->max_refs = GF_REFERENCES_DEFAULT_MAX;
+    if (top) edits_of(top, edits);
     for (i = 0; i < csc->sec_url->nelts; i++) {
         gf_dir_conf_t *dc = genflow_of(sec[i]);
         if (gf_site_section_match(ap_get_core_module_config(sec[i]), uri, uri) < 0) continue;
         if (!dc) continue;
         if (dc->chain) *chain = dc->chain;
         if (dc->type) type = dc->type;
+        /* GenFlowAccept and GenFlowMaxReferences merge as the chain does:
+         * the last section that sets them. */
+        edits_of(dc, edits);
         add_if_chains(set, sec[i]);
     }
     return type;
@@ -158,11 +177,10 @@ static void add_all_chains(apr_hash_t *set, server_rec *sp)
 /* The edits the type of mount takes (GenFlowAccept) are ones each of
  * its providers maps: 1, or 0 after logging which does not. A group's
  * members are in set beside it. */
-static int check_edits(apr_pool_t *p, server_rec *sp, ap_conf_vector_t *mount, apr_hash_t *set)
+static int check_edits(apr_pool_t *p, server_rec *sp, const gf_type_t *t, unsigned accepts,
+                       int max_refs, apr_hash_t *set)
 {
-    gf_dir_conf_t *dc = genflow_of(mount);
     gf_server_conf_t *sc = gf_server_conf(sp);
-    unsigned accepts = gf_conf_accepts(dc);
     apr_hash_index_t *hi;
 
     if (!accepts) return 1;
@@ -172,15 +190,13 @@ static int check_edits(apr_pool_t *p, server_rec *sp, ap_conf_vector_t *mount, a
         const char *why = NULL;
         if (!prov) continue;
         if ((accepts & GF_ACCEPT_MASK) && !prov->kind->takes_mask) why = "takes no mask";
-        else if ((accepts & GF_ACCEPT_REFERENCES)
-                 && prov->kind->max_references < gf_conf_max_references(dc)) {
+        else if ((accepts & GF_ACCEPT_REFERENCES) && prov->kind->max_references < max_refs) {
             why = apr_psprintf(p, "takes %d reference pictures at most, and "
-                               "GenFlowMaxReferences is %d", prov->kind->max_references,
-                               gf_conf_max_references(dc));
+                               "GenFlowMaxReferences is %d", prov->kind->max_references, max_refs);
         }
         if (why) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1013)
-                         "type %s: GenFlowAccept: provider '%s' (%s) %s", dc->type->name,
+                         "type %s: GenFlowAccept: provider '%s' (%s) %s", t->name,
                          prov->name, prov->kind->kind, why);
             return 0;
         }
@@ -199,8 +215,12 @@ static int mount_chains(apr_pool_t *p, server_rec *sp, ap_conf_vector_t *mount,
     gf_type_t *t = genflow_of(mount)->type;
     apr_hash_t *set = apr_hash_make(p);
     apr_hash_index_t *hi;
+    edits_t own = { 0, GF_REFERENCES_DEFAULT_MAX }, edits = own;
     int j;
 
+    /* What any request of the type may take: every path's walk, the
+     * mount's own section at least. */
+    edits_of(genflow_of(mount), &own);
     if (cd->r || cd->d_is_fnmatch || !cd->d) {
         add_all_chains(set, sp);
     }
@@ -212,7 +232,11 @@ static int mount_chains(apr_pool_t *p, server_rec *sp, ap_conf_vector_t *mount,
         for (j = 0; tails[j]; j++) {
             const apr_array_header_t *chain;
             const char *uri = apr_pstrcat(p, base, tails[j], NULL);
-            if (walk(sp, uri, &chain, set) == t) add_chain(set, chain);
+            if (walk(sp, uri, &chain, set, &edits) == t) {
+                add_chain(set, chain);
+                own.accepts |= edits.accepts;
+                if (edits.max_refs > own.max_refs) own.max_refs = edits.max_refs;
+            }
         }
     }
     if (!t->providers) t->providers = apr_hash_make(sp->process->pconf);
@@ -221,7 +245,7 @@ static int mount_chains(apr_pool_t *p, server_rec *sp, ap_conf_vector_t *mount,
         apr_hash_set(t->providers, name, APR_HASH_KEY_STRING, name);
         name_in(server_set, name, apr_hash_this_val(hi));
     }
-    return check_edits(p, sp, mount, set);
+    return check_edits(p, sp, t, own.accepts, own.max_refs, set);
 }
 
 /* Where a GenFlowProviders line names provider, for the error. */
