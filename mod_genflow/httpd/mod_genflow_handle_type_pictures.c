@@ -131,9 +131,13 @@ int gf_type_import_pictures(request_rec *r, const gf_dir_conf_t *dc, json_object
     size_t i;
     int rc;
 
+    /* Only what the type takes is fetched: the create refuses the rest. */
     if (!json_object_is_type(body, json_type_object)) return GF_CONTINUE;
-    json_object_object_get_ex(body, "referenceImages", &refs);
-    if (json_object_object_get_ex(body, "mask", &mask) && (url = url_value(mask)) != NULL) {
+    if (gf_conf_accepts(dc) & GF_ACCEPT_REFERENCES) {
+        json_object_object_get_ex(body, "referenceImages", &refs);
+    }
+    if ((gf_conf_accepts(dc) & GF_ACCEPT_MASK) && json_object_object_get_ex(body, "mask", &mask)
+        && (url = url_value(mask)) != NULL) {
         if ((rc = import(r, dc, "mask", url, &ref)) != GF_CONTINUE) return rc;
         json_object_object_add(body, "mask", json_object_new_string(ref));
     }

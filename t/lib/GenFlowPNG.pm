@@ -64,42 +64,10 @@ sub rows_of {
     return @rows;
 }
 
-# {width, height, color_type, pixels, clear (alpha < 128), white (grey or
-# RGB brightness >= 128, opaque or not)} of a PNG, or undef.
-sub png_stats {
+# The header and the unfiltered rows of a PNG: (\%header, channels, rows),
+# or () when it is not one png_stats and png_pixel read.
+sub parse {
     my ($b) = @_;
-    return undef unless defined $b && substr($b, 0, 8) eq "\x89PNG\r\n\x1a\n";
-    my ($at, $idat, %h) = (8, '');
-    while ($at + 8 <= length $b) {
-        my ($len, $type) = unpack('Na4', substr($b, $at, 8));
-        my $d = substr($b, $at + 8, $len);
-        @h{qw(width height depth ct interlace)} = unpack('NNCCxxC', $d) if $type eq 'IHDR';
-        $idat .= $d if $type eq 'IDAT';
-        $at += 12 + $len;
-    }
-    my $n = $CHANNELS{ $h{ct} // -1 };
-    return undef unless $n && ($h{depth} // 0) == 8 && !$h{interlace};
-    my $data = Compress::Zlib::uncompress($idat);
-    return undef unless defined $data;
-    my @rows = rows_of($data, $h{width}, $h{height}, $n);
-    return undef unless @rows == $h{height};
-    my ($clear, $white) = (0, 0);
-    for my $row (@rows) {
-        my @v = unpack('C*', $row);
-        for (my $i = 0; $i < @v; $i += $n) {
-            my $alpha = $n == 2 ? $v[$i + 1] : $n == 4 ? $v[$i + 3] : 255;
-            my $luma = $n >= 3 ? (299 * $v[$i] + 587 * $v[$i + 1] + 114 * $v[$i + 2]) / 1000 : $v[$i];
-            $clear++ if $alpha < 128;
-            $white++ if $luma >= 128;
-        }
-    }
-    return { width => $h{width}, height => $h{height}, color_type => $h{ct},
-             pixels => $h{width} * $h{height}, clear => $clear, white => $white };
-}
-
-# The channel values of pixel (x, y) of a PNG (as png_stats reads it), or ().
-sub png_pixel {
-    my ($b, $x, $y) = @_;
     return () unless defined $b && substr($b, 0, 8) eq "\x89PNG\r\n\x1a\n";
     my ($at, $idat, %h) = (8, '');
     while ($at + 8 <= length $b) {
@@ -110,11 +78,38 @@ sub png_pixel {
         $at += 12 + $len;
     }
     my $n = $CHANNELS{ $h{ct} // -1 };
-    return () unless $n && ($h{depth} // 0) == 8 && !$h{interlace} && $x < $h{width} && $y < $h{height};
+    return () unless $n && ($h{depth} // 0) == 8 && !$h{interlace};
     my $data = Compress::Zlib::uncompress($idat);
-    my @rows = defined $data ? rows_of($data, $h{width}, $h{height}, $n) : ();
+    return () unless defined $data;
+    my @rows = rows_of($data, $h{width}, $h{height}, $n);
     return () unless @rows == $h{height};
-    return unpack('C*', substr($rows[$y], $x * $n, $n));
+    return (\%h, $n, \@rows);
+}
+
+# {width, height, color_type, pixels, clear (alpha < 128), white (grey or
+# RGB brightness >= 128, opaque or not)} of a PNG, or undef.
+sub png_stats {
+    my ($h, $n, $rows) = parse($_[0]) or return undef;
+    my ($clear, $white) = (0, 0);
+    for my $row (@$rows) {
+        my @v = unpack('C*', $row);
+        for (my $i = 0; $i < @v; $i += $n) {
+            my $alpha = $n == 2 ? $v[$i + 1] : $n == 4 ? $v[$i + 3] : 255;
+            my $luma = $n >= 3 ? (299 * $v[$i] + 587 * $v[$i + 1] + 114 * $v[$i + 2]) / 1000 : $v[$i];
+            $clear++ if $alpha < 128;
+            $white++ if $luma >= 128;
+        }
+    }
+    return { width => $h->{width}, height => $h->{height}, color_type => $h->{ct},
+             pixels => $h->{width} * $h->{height}, clear => $clear, white => $white };
+}
+
+# The channel values of pixel (x, y) of a PNG, or ().
+sub png_pixel {
+    my ($b, $x, $y) = @_;
+    my ($h, $n, $rows) = parse($b) or return ();
+    return () unless $x < $h->{width} && $y < $h->{height};
+    return unpack('C*', substr($rows->[$y], $x * $n, $n));
 }
 
 1;
