@@ -20,6 +20,10 @@
  *                     delivered (no give-back): spin must find a balance
  *                     that is not grants - reservations + refunds + what
  *                     the undelivered pictures reserved
+ *   BROKEN_KEPT       COMPLETE recording only its own call's pictures,
+ *                     not those earlier calls kept on the row (MORE):
+ *                     spin must find a charge that left a stored picture
+ *                     out
  *   BROKEN_STALE      the worker's outcome statements without the
  *                     (lease_owner, attempts) guard: spin must find a
  *                     stale attempt changing the row
@@ -143,7 +147,11 @@ bool plive[MAXC];     /* lease_until > now() */
 
 /* ghost state: not in the database, only for the properties */
 bool image[NG];       /* some provider call returned this generation's picture */
-byte delivered[NG];   /* the pictures the completing attempt stored (its images) */
+byte delivered[NG];   /* the pictures the completion charged (its images) */
+byte kept[NG];        /* the images of an open row: pictures earlier calls stored
+                       * (MORE), asked one call after another */
+byte stored[NG];      /* ghost: the pictures stored for it when it completed
+                       * (the kept ones and the completing call's) */
 byte created_by_key;  /* generations CREATE made for the key's requests */
 byte calls;           /* provider calls open at the provider */
 byte lapsed;          /* of them, calls whose place's lease ran out under them */
@@ -327,7 +335,8 @@ proctype Worker(byte w)
 {
     byte g, a, cidx, retries, out, dec, pl;
     byte pics;   /* the pictures this attempt stored (0: none: STORAGE_ERROR) */
-    bool j, jres, resc, ok, delay;
+    byte k;      /* the pictures earlier calls kept on the row, as claimed */
+    bool j, jres, resc, ok, delay, more;
 
 end_idle:
     do
@@ -339,7 +348,7 @@ end_idle:
            :: CLAIMABLE(1, 0) -> g = 1
            fi;
            CLAIM_SET(w, g, a, resc);
-           cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0
+           cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0; k = kept[g]
        };
        /* The member chosen, its place: PLACE_TAKE (one statement, a free
         * place or one whose lease ran out), or none free: the row back to
@@ -357,7 +366,7 @@ end_idle:
            fi;
            CLAIM_SET(w, g, a, resc);
            TAKE_PLACE(pl, g, a); tg[w] = g; ta[w] = a;
-           cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0
+           cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0; k = kept[g]
        };
        goto attempt
 #endif
@@ -376,7 +385,7 @@ end_idle:
            CLAIM_SET(w, g, a, resc);
            sbfor[1 - w] = w; verdict[w] = V_WAIT; pl = 0;
            printf("step CLAIM g%d attempt %d by worker %d, standing by for worker %d\n", g, a, w, 1 - w);
-           cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0
+           cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0; k = kept[g]
        };
        goto standby
 #endif
@@ -388,7 +397,7 @@ end_idle:
            fi;
            CLAIM_SET(w, g, a, resc);
            TAKE_PLACE(pl, g, a); tg[w] = g; ta[w] = a;
-           cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0
+           cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0; k = kept[g]
        };
        if
        :: RELEASE_REST(w, g); PLACE_RELEASE(g, a, pl); goto idle   /* a batch row not reached */
@@ -399,7 +408,7 @@ end_idle:
 idle:   /* forget the attempt (fewer states, same behaviour) */
     atomic { tg[w] = NOBODY; ta[w] = 0; verdict[w] = V_WAIT;
              g = 0; a = 0; cidx = 0; retries = 0; out = 0; dec = 0; j = 0; jres = 0; resc = 0;
-             ok = 0; delay = 0; pl = 0 };
+             ok = 0; delay = 0; pl = 0; k = 0; more = 0 };
     goto end_idle;
 
 killed:   /* the child dies: its connection to the provider closes (the call
@@ -481,12 +490,15 @@ attempt:
         printf("provider answers g%d worker %d attempt %d: %d (1 image, 2 running, 3 transient, 4 permanent, 5 lost)\n", g, w, a, out);
         if
         :: out == O_IMAGE -> image[g] = 1; dec = D_COMPLETE;
-            /* the answer's pictures that were stored: every one of the
-             * count, fewer (the provider brought fewer, or one did not
-             * decode), or none (no store took them) */
+            /* the answer's pictures that were stored: every one the
+             * count still lacked, fewer (the provider brought fewer, or
+             * one did not decode), or none (no store took them); or one
+             * of a call that asked for one (a provider that takes no
+             * number): the rest by the next call (gf_job_wants_more) */
             if
-            :: pics = NPICS
-            :: pics = 1
+            :: pics = NPICS - k
+            :: k + 1 < NPICS -> pics = 1
+            :: k + 1 < NPICS -> pics = 1; more = 1
             :: pics = 0
             fi
         :: out != O_IMAGE && deadline[g] -> dec = D_FAIL
@@ -533,14 +545,19 @@ write:
     :: dec == D_COMPLETE ->
         RENEW(w, g, a, ok);   /* still this attempt's? else discard */
         if
-        :: !ok -> pics = 0; goto idle
+        :: !ok -> pics = 0; more = 0; goto idle
         :: else -> skip
         fi;
         if
-        :: pics > 0 -> COMPLETE(w, g, a, pics)
-        :: pics == 0 -> FAIL(w, g, a)      /* no picture stored: STORAGE_ERROR */
+        :: pics > 0 && more -> MORE(w, g, a, pics)
+        :: pics > 0 && !more -> COMPLETE(w, g, a, pics)
+        /* no picture stored: STORAGE_ERROR, or completed with the kept
+         * ones (gf_job_keeps_stored) */
+        :: pics == 0 && k > 0 -> COMPLETE(w, g, a, pics)
+        :: pics == 0 && k == 0 -> FAIL(w, g, a)
         fi
-    :: dec == D_FAIL -> FAIL(w, g, a)
+    :: dec == D_FAIL && k > 0 -> COMPLETE(w, g, a, pics)   /* gf_job_keeps_stored (pics is 0) */
+    :: dec == D_FAIL && k == 0 -> FAIL(w, g, a)
     :: dec == D_POLL || dec == D_RETRY || dec == D_FALLBACK ->
         SCHEDULE(w, g, a, dec, j, delay)
     fi;

@@ -28,6 +28,10 @@ inline check_gen(g)
      * what the ledger took (COST less what was given back) is PIC each */
     assert(nchg[g] == 0 || (delivered[g] >= 1 && delivered[g] <= NPICS));
     assert(nchg[g] == 1 || delivered[g] == 0);
+    /* a completion charges every picture its calls stored, the kept ones
+     * (MORE) too; and only a call that brought a picture keeps one */
+    assert(nchg[g] == 0 || delivered[g] == stored[g]);
+    assert(kept[g] < NPICS && (kept[g] == 0 || image[g]));
     assert(nref[g] == 0 || st[g] == FAILED || st[g] == CANCELLED);
     assert(!OPEN(g) || nchg[g] + nref[g] == 0)
 }
@@ -57,11 +61,12 @@ inline check()
 inline charge(g, n)
 {
     assert(nres[g] == 1 && nchg[g] == 0 && nref[g] == 0);
-    assert(n >= 1 && n <= NPICS);   /* the guard jsonb_array_length(images) >= 1 */
+    /* (n) in parentheses: an inline's argument is put in as written */
+    assert((n) >= 1 && (n) <= NPICS);   /* the guard jsonb_array_length(images) >= 1 */
     nchg[g] = 1;
-    delivered[g] = n;
+    delivered[g] = (n);
 #ifndef BROKEN_COUNT
-    balance = balance + PIC * (NPICS - n);   /* the charge row gives back the rest */
+    balance = balance + PIC * (NPICS - (n));   /* the charge row gives back the rest */
 #endif
     if
     :: queued[g] -> nactive = nactive - 1
@@ -293,17 +298,45 @@ inline SCHEDULE(w, g, a, dec, jobid, delay)
     }
 }
 
-/* COMPLETE_SQL: completed with the n pictures stored, the charge row
+/* MORE_SQL: the call's n pictures added to the row's kept ones, the row
+ * back to the queue due now, a fresh retry count, no job. */
+inline MORE(w, g, a, n)
+{
+    d_step {
+        if
+        :: MINE(w, g, a) ->
+            CURRENT(w, g, a);
+            printf("step MORE g%d worker %d attempt %d: %d picture(s) kept\n", g, w, a, n);
+            kept[g] = kept[g] + n; due[g] = 1; woken[g] = 0; overdue[g] = 0;
+            rc[g] = 0; jid[g] = 0; owner[g] = NOBODY; live[g] = 0
+        :: else -> printf("step MORE g%d worker %d attempt %d: no row (stale)\n", g, w, a)
+        fi;
+        n = 0; more = 0;
+        check()
+    }
+}
+
+/* COMPLETE_SQL: completed with the pictures earlier calls kept and the n
+ * this one stored (at least one in all: its guard), the charge row
  * giving back what the others reserved, active - 1. n is the worker's,
  * cleared with the statement. */
 inline COMPLETE(w, g, a, n)
 {
     d_step {
         if
-        :: MINE(w, g, a) ->
+        :: MINE(w, g, a) && kept[g] + n >= 1 ->
             CURRENT(w, g, a);
-            printf("step COMPLETE g%d worker %d attempt %d: %d picture(s), charge\n", g, w, a, n);
-            st[g] = COMPLETED; owner[g] = NOBODY; live[g] = 0; charge(g, n)
+            printf("step COMPLETE g%d worker %d attempt %d: %d picture(s) and %d kept, charge\n", g, w, a, n, kept[g]);
+            st[g] = COMPLETED; owner[g] = NOBODY; live[g] = 0;
+            stored[g] = kept[g] + n;   /* ghost: every picture stored for it */
+#ifdef BROKEN_KEPT
+            if
+            :: n > 0 -> charge(g, n)
+            :: else -> charge(g, kept[g])
+            fi
+#else
+            charge(g, kept[g] + n)
+#endif
         :: else -> printf("step COMPLETE g%d worker %d attempt %d: no row (stale)\n", g, w, a)
         fi;
         n = 0;

@@ -11,6 +11,9 @@
 #   BROKEN_STALE     must FAIL: outcome statements without the lease guard
 #   BROKEN_COUNT     must FAIL: a completion of fewer pictures than the
 #                    count charged all of them
+#   BROKEN_KEPT      must FAIL: a completion that records only its own
+#                    call's pictures, not those earlier calls kept (a
+#                    count asked one call after another)
 #   MVCC_CREATE      must FAIL: CREATE as it was before it locked the key's
 #                    record (checked in its snapshot only) races with
 #                    IDEM_TAKEOVER (docs/architecture.md, "The model")
@@ -100,6 +103,7 @@ run "idempotent create"        pass liveness -DIDEM
 run "BROKEN_FINALIZE (cancel)" fail safety   -DBROKEN_FINALIZE
 run "BROKEN_STALE (lease)"     fail safety   -DBROKEN_STALE
 run "BROKEN_COUNT (pictures)"  fail safety   -DBROKEN_COUNT
+run "BROKEN_KEPT (pictures)"   fail safety   -DBROKEN_KEPT
 run "BROKEN_PLACE (limits)"    fail safety   -DBROKEN_PLACE
 # A row waiting at a group of providers: its member's place taken after
 # the claim (PLACE_TAKE), or the row back to the queue.
