@@ -12,6 +12,9 @@
 
 # What counts as a crash in an error_log (tests/sanitize/run adds the
 # sanitizers' report lines).
+# What a failed run's summary repeats from its output (scripts/test):
+# verdicts, failed assertions, what the invariants and a restore found.
+GF_FAILED_RE='FAILED|^not ok|#   Failed test|found broken|restored differs|differs or breaks|held past its deadline|reservation\(s\)|the ledger took|picture\(s\) of|^balance of|^active of|sessions still connected|Apache::Test (exited|did not)|were skipped|shows a crash|did not run|ran over|ERROR: AddressSanitizer|runtime error:|the chaos soak failed|browser tests failed|did not install|query failed'
 GF_CRASH_RE=${GF_CRASH_RE:-'Segmentation fault|exit signal (Segmentation|Aborted|Bus error|Illegal|Floating)|glibc detected|Assertion .* failed|AddressSanitizer'}
 
 # gf_suite_files [FILES...]: the test files a run asks for, one a line
@@ -200,11 +203,38 @@ gf_suite_reset_db() {
 # (genflow_check_invariants); prints what is broken, returns 1 then.
 gf_suite_invariants() {
     local broken
+    gf_suite_quiet
     broken=$(psql "$GENFLOW_TEST_PG_URI" -XAtq -c "SELECT * FROM genflow_check_invariants(60)" 2>&1) \
         || broken="query failed: $broken"
     [ -z "$broken" ] && return 0
     printf '%s\n' "$broken" | head -20 || true
+    gf_suite_sessions
     return 1
+}
+
+# gf_suite_quiet: waits (up to 60 s) until no other session is connected
+# to the suite's database: the checks after the suite read it at rest,
+# not while a stopping httpd's children still write their last outcomes.
+# Sessions that stay are printed (a server a test left running).
+gf_suite_quiet() {
+    local i n
+    for i in $(seq 1 120); do
+        n=$(psql "$GENFLOW_TEST_PG_URI" -XAtq -c "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid()
+                AND backend_type = 'client backend'" 2>/dev/null || echo 0)
+        [ "${n:-0}" = 0 ] && return 0
+        sleep 0.5
+    done
+    echo "after 60 s, other sessions are still connected to the suite's database:"
+    gf_suite_sessions
+}
+
+# gf_suite_sessions: the database's other sessions, when a check after
+# the suite failed: a server left running by a test still writes.
+gf_suite_sessions() {
+    psql "$GENFLOW_TEST_PG_URI" -XAtq -F ' | ' -c "SELECT 'sessions still connected: ' || pid, application_name,
+        client_addr, state, now() - backend_start, left(regexp_replace(query, '\s+', ' ', 'g'), 120)
+        FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()" 2>&1 | head -20 || true
 }
 
 # gf_suite_restore_check: the suite's database through pg_dump and
@@ -235,21 +265,33 @@ gf_restore_state() {   # URI → what the restore must keep, one line each
                            WHERE to_regclass(table_name) IS NOT NULL ORDER BY 1" 2>&1
 }
 gf_suite_restore_check() {
-    local src=$GENFLOW_TEST_PG_URI dst tmp bad
+    local src=$GENFLOW_TEST_PG_URI dst tmp bad try
     dst=${src%/*}/genflow_restored
     tmp=$(mktemp -d)
-    psql "$src" -XAtq -c 'DROP DATABASE IF EXISTS genflow_restored WITH (FORCE)' \
-        -c 'CREATE DATABASE genflow_restored' >/dev/null \
-        && pg_dump -Fc -f "$tmp/dump" "$src" && pg_restore --exit-on-error -d "$dst" "$tmp/dump" \
-        || { echo "pg_dump or pg_restore failed"; rm -rf "$tmp"; return 1; }
+    gf_suite_quiet
+    # The state read before and after the dump: a database that changed
+    # meanwhile (a session still writing) is dumped again, and said so.
+    for try in 1 2 3; do
+        gf_restore_state "$src" > "$tmp/src"
+        psql "$src" -XAtq -c 'DROP DATABASE IF EXISTS genflow_restored WITH (FORCE)' \
+            -c 'CREATE DATABASE genflow_restored' >/dev/null \
+            && pg_dump -Fc -f "$tmp/dump" "$src" && pg_restore --exit-on-error -d "$dst" "$tmp/dump" \
+            || { echo "pg_dump or pg_restore failed"; rm -rf "$tmp"; return 1; }
+        gf_restore_state "$src" > "$tmp/src.after"
+        cmp -s "$tmp/src" "$tmp/src.after" && break
+        echo "the suite's database changed while it was dumped (try $try):"
+        diff "$tmp/src" "$tmp/src.after" | sed -n 's/^[<>]/  &/p' | head -5
+        gf_suite_sessions
+        sleep 5
+    done
     bad=$(psql "$dst" -XAtq -c "SELECT * FROM genflow_check_invariants(60)" 2>&1) || bad="query failed: $bad"
-    gf_restore_state "$src" > "$tmp/src"
     gf_restore_state "$dst" > "$tmp/dst"
     bad="$bad$(diff "$tmp/src" "$tmp/dst" | sed -n 's/^[<>]/restored differs: &/p')"
     psql "$src" -XAtq -c 'DROP DATABASE IF EXISTS genflow_restored WITH (FORCE)' >/dev/null
     rm -rf "$tmp"
     [ -z "$bad" ] && return 0
     printf '%s\n' "$bad" | head -20
+    gf_suite_sessions
     return 1
 }
 
