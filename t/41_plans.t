@@ -72,6 +72,7 @@ my @type_ops = (
     [renew => "30, $some, 'w', 1, $some, 2", 'renew (a place passed on)'],
     [keep => "30, 3, $some, 'w', 1"],
     [progress => "0.5, $some, 'w', 1"],
+    [more => "'[{\"url\":\"x\"}]', 'plan-a', NULL, $some, 'w', 1"],
     [release => "0, 0, $some, 'w', 1"],
     [accepted => "'job', NULL, 'plan-a', $some, 'w', 1"],
     [release_rest => "$some, 'w'"],

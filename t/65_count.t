@@ -7,7 +7,9 @@
 # carry images (url, width, height, seed) and count; imageUrl stays the
 # first picture. Providers whose API takes a number get it in their one
 # call: OpenAI's n, fal's num_images, AIML's n or num_images (the mocks
-# answer as many, or one fewer with [fault:fewer]). GenFlowMaxCount bounds
+# answer as many, or one fewer with [fault:fewer]); the others get one
+# call after another, each picture stored on the row as it comes, a retry
+# or a fallback asking only for the missing ones. GenFlowMaxCount bounds
 # count per type; bad counts are refused before anything is reserved.
 use strict;
 use warnings FATAL => 'all';
@@ -20,7 +22,7 @@ use File::Temp qw(tempdir);
 use HTTP::Request;
 use LWP::UserAgent;
 
-plan tests => 80;
+plan tests => 119;
 
 my $u = new_user('count');
 api(GET => '/api/quota', user => $u);
@@ -170,10 +172,113 @@ my ($rep_call) = grep { ($_->{path} // '') =~ m{/predictions$} && ((($_->{fields
                  mock_journal();
 is($rep_call && $rep_call->{fields}{input}{num_outputs}, 2, 'asked with num_outputs = 2');
 my $rep1 = json_of(generate('rep', { count => 2 })) || {};
-is(scalar @{ $rep1->{images} || [] }, 1, 'Replicate without count_input: one picture (its model may take no number)');
-is(ledger($rep1->{generationId}), 'reserve:-2,charge:1', 'the other given back');
-my ($rep1_call) = grep { ((($_->{fields} || {})->{input} || {})->{prompt} // '') eq ($rep1->{prompt} // '-') } mock_journal();
-ok($rep1_call && !exists $rep1_call->{fields}{input}{num_outputs}, 'and nothing asked of it that it may not take');
+is(scalar @{ $rep1->{images} || [] }, 2, 'Replicate without count_input, count 2: two pictures');
+is(ledger($rep1->{generationId}), 'reserve:-2,charge:0', 'both charged');
+my @rep1_calls = grep { ($_->{method} // '') eq 'POST' && ((($_->{fields} || {})->{input} || {})->{prompt} // '') eq ($rep1->{prompt} // '-') } mock_journal();
+is(scalar @rep1_calls, 2, 'in two predictions, one picture each (its model may take no number)');
+ok(@rep1_calls && !grep({ exists $_->{fields}{input}{num_outputs} } @rep1_calls),
+   'and nothing asked of it that it may not take');
+
+# ---- providers that take no number: one call after another ----------------------------
+# Each call is a claim of its own (its place, its rate's start, its budget
+# hold); its pictures are stored on the row as they come, charged when the
+# generation completes; a retry or a fallback asks only for the missing.
+sub stab_calls {
+    my ($prompt) = @_;
+    return scalar grep { ($_->{path} // '') =~ m{^/v2beta/stable-image/} && ($_->{fields}{prompt} // '') eq $prompt }
+                 mock_journal();
+}
+$before = balance();
+my $st3 = json_of(generate('count-stab', { count => 3 })) || {};
+is($st3->{status}, 'completed', 'Stability, count 3: completed') or diag explain $st3;
+is(scalar @{ $st3->{images} || [] }, 3, 'three pictures');
+is(scalar(grep { defined file_of($_->{url}) && -s file_of($_->{url}) } @{ $st3->{images} || [] }), 3,
+   'each stored');
+is(scalar(keys %{ { map { $_->{url} => 1 } @{ $st3->{images} || [] } } }), 3, 'at three URLs');
+is($st3->{imageUrl}, ($st3->{images} || [{}])->[0]{url}, 'imageUrl is the first');
+is(stab_calls($st3->{prompt} // '-'), 3, 'in three calls, one picture each');
+is(ledger($st3->{generationId}), 'reserve:-6,charge:0', 'all three charged, in one charge row');
+is(balance(), $before - 6, 'the balance moved by 6');
+is(psql("SELECT attempts FROM neo_glitch_media WHERE id = '$st3->{generationId}'"), 3,
+   'each call its own claim (attempt)');
+
+my $st5 = json_of(generate('count-stab', { count => 2, prompt => 'second fails once ' . ++$n . "-$$ [fault:then500]" })) || {};
+is(scalar @{ $st5->{images} || [] }, 2, 'count 2, the second call fails once: both pictures');
+is(stab_calls($st5->{prompt} // '-'), 3, 'three calls: the retry asked only for the missing one');
+is(ledger($st5->{generationId}), 'reserve:-4,charge:0', 'both charged');
+
+$before = balance();
+my $st4 = json_of(generate('count-stab', { count => 3, prompt => 'then refused ' . ++$n . "-$$ [fault:then400]" })) || {};
+is($st4->{status}, 'completed', 'count 3, refused after the first picture: completed with it')
+    or diag explain $st4;
+is(scalar @{ $st4->{images} || [] }, 1, 'one picture');
+is($st4->{creditsCharged}, 2, 'charged for it alone');
+is(ledger($st4->{generationId}), 'reserve:-6,charge:4', 'the other two given back');
+is(balance(), $before - 2, 'the balance moved by 2');
+
+my $fb = json_of(generate('count-stab-oai', { count => 3, prompt => 'then falls back ' . ++$n . "-$$ [fault:then400]" })) || {};
+is(scalar @{ $fb->{images} || [] }, 3, 'count 3, Stability refuses after one, OpenAI brings the rest');
+my ($fb_oai) = grep { ($_->{path} // '') =~ m{/images/generations$} && ($_->{fields}{prompt} // '') eq ($fb->{prompt} // '-') }
+               mock_journal();
+is($fb_oai && $fb_oai->{fields}{n}, 2, 'OpenAI asked for the two missing (n = 2)');
+is($fb->{provider}, 'oai', 'the provider of the last call');
+
+my @bfl_before = mock_journal();
+my $bf = json_of(generate('bfl', { count => 2 })) || {};
+is(scalar @{ $bf->{images} || [] }, 2, 'BFL, count 2: two pictures') or diag explain $bf;
+is($bf->{provider}, 'bfl', 'both from BFL');
+my @bfl_new = @{ [mock_journal()] }[scalar(@bfl_before) .. $#{ [mock_journal()] }];
+is(scalar(grep { ($_->{path} // '') eq '/v1/flux-pro-1.1' && ($_->{fields}{prompt} // '') eq ($bf->{prompt} // '-') } @bfl_new),
+   2, 'two submissions');
+my %bfl_ids = map { (($_->{query} // '') =~ /id=([^&]+)/)[0] => 1 }
+              grep { ($_->{path} // '') eq '/v1/get_result' } @bfl_new;
+cmp_ok(scalar(keys %bfl_ids), '>=', 2, 'two jobs polled, each by its own id');
+
+my $gm = json_of(generate('gem', { count => 2 })) || {};
+is(scalar @{ $gm->{images} || [] }, 2, 'Gemini (a content model), count 2: two pictures');
+is(scalar(grep { ($_->{path} // '') =~ /:generateContent$/
+                 && ((((($_->{fields}{contents} || [{}])->[0]{parts}) || [{}])->[0]{text}) // '') eq ($gm->{prompt} // '-') }
+          mock_journal()), 2, 'in two calls');
+
+# The deadline passes after the first picture (the second call is slower
+# than the provider's 2 s timeout, then its retry is due past the 3 s
+# deadline): completed with the one stored, charged for it alone.
+my $late = json_of(generate('count-stab-late', { count => 2, prompt => "late second " . ++$n . "-$$ [fault:thenslow]" })) || {};
+is($late->{status}, 'completed', 'count 2, the deadline passes after the first picture: completed')
+    or diag explain $late;
+is(scalar @{ $late->{images} || [] }, 1, 'with the one stored');
+is(ledger($late->{generationId}), 'reserve:-2,charge:1', 'charged for it, the other given back');
+
+# A Cancel-After that passes after the first picture: cancelled, nothing
+# charged (a cancel of the request's own, as the user's is).
+{
+    my $r = api(POST => '/api/count-stab/generate', user => $u,
+                body => { prompt => "cancel-after one " . ++$n . "-$$ [fault:thenslow]", count => 2 },
+                headers => { Prefer => 'wait=15', 'Cancel-After' => 3 });
+    my $ca = json_of($r) || {};
+    my $cid = $ca->{generationId} // 'none';
+    is(wait_terminal_of('neo_glitch_media', $cid, 15), 'cancelled', 'count 2, Cancel-After passes after the first: cancelled');
+    is(psql("SELECT jsonb_array_length(images) FROM neo_glitch_media WHERE id = '$cid'"), 1,
+       'its first picture had been stored');
+    is(ledger($cid), 'reserve:-4,refund:4', 'refunded whole');
+}
+
+# A cancel while some pictures are stored charges nothing: only a
+# completed generation delivers its pictures.
+{
+    my $sc = json_of(api(POST => '/api/count-stab/generate', user => $u,
+                         body => { prompt => "cancel after one " . ++$n . "-$$ [fault:thenslow]", count => 3 },
+                         headers => { Prefer => 'wait=0' })) || {};
+    my $sid = $sc->{generationId} // 'none';
+    ok(wait_for(sub { psql("SELECT COALESCE(jsonb_array_length(images), 0) FROM neo_glitch_media WHERE id = '$sid'") == 1 }, 15),
+       'count 3: the first picture is stored on the row');
+    is_deeply(status_of('count-stab', $sid)->{images}, [], 'its status lists none while it is open');
+    is(api(POST => "/api/count-stab/cancel/$sid", user => $u)->code, 200, 'cancelled then');
+    is(ledger($sid), 'reserve:-6,refund:6', 'refunded whole: nothing charged');
+    is_deeply(status_of('count-stab', $sid)->{images}, [], 'its status lists no pictures');
+    is(psql("SELECT genflow_status_object('neo-glitch', to_jsonb(g))::jsonb->'images' FROM neo_glitch_media g WHERE id = '$sid'"),
+       '[]', 'nor does the webhooks\' payload');
+}
 
 # ---- refused before anything is reserved ----------------------------------------------
 $before = balance();

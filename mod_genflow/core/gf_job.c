@@ -57,8 +57,29 @@ int gf_job_client_retry_after(apr_interval_time_t age)
 
 const char *gf_job_next_name(gf_next_t next)
 {
-    static const char *const NAMES[] = { "complete", "poll", "retry", "fallback", "fail" };
+    static const char *const NAMES[] = { "complete", "poll", "retry", "fallback", "fail",
+                                          "more" };
     return (unsigned)next < sizeof(NAMES) / sizeof(NAMES[0]) ? NAMES[next] : "?";
+}
+
+int gf_job_call_count(int count, int stored, int max_per_call)
+{
+    int lack = count - (stored > 0 ? stored : 0);
+    if (lack < 1) lack = 1;
+    if (max_per_call < 1) max_per_call = 1;
+    return lack < max_per_call ? lack : max_per_call;
+}
+
+int gf_job_wants_more(int count, int stored, int asked, int got)
+{
+    return got >= 1 && got >= asked && (stored > 0 ? stored : 0) + got < count;
+}
+
+int gf_job_keeps_stored(gf_decision_t *d, int stored)
+{
+    if (d->next != GF_NEXT_FAIL || d->cancelled || stored < 1) return 0;
+    d->next = GF_NEXT_COMPLETE;   /* cancel_job stays: a job the deadline ended goes */
+    return 1;
 }
 
 static void fail(gf_decision_t *d, const char *code, const char *message)

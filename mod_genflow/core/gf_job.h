@@ -32,7 +32,9 @@ typedef enum {
     GF_NEXT_POLL,           /* asynchronous job accepted/running: poll after delay */
     GF_NEXT_RETRY,          /* same provider again after delay */
     GF_NEXT_FALLBACK,       /* next provider of the chain, now */
-    GF_NEXT_FAIL            /* terminal failure, refund */
+    GF_NEXT_FAIL,           /* terminal failure, refund */
+    GF_NEXT_MORE            /* pictures stored, more of the count to ask for:
+                             * the next call, now (gf_job_wants_more) */
 } gf_next_t;
 
 typedef struct {
@@ -108,5 +110,23 @@ int gf_job_http_transient(int status);
 int gf_job_client_retry_after(apr_interval_time_t age);
 
 const char *gf_job_next_name(gf_next_t next);
+
+/* Several pictures (a create's count). How many one call asks for: what
+ * the count still lacks after the stored ones, at most what the provider
+ * brings in one call (max_per_call, gf_provider_max_count). */
+int gf_job_call_count(int count, int stored, int max_per_call);
+
+/* After a call asked for `asked` pictures and `got` of them were stored:
+ * 1 when the generation asks for more (the call brought every one it was
+ * asked for, and the count still lacks some: a provider that takes no
+ * number, or a count beyond it), 0 when it completes now (with what it
+ * has: a call that brought fewer than asked is not asked again). */
+int gf_job_wants_more(int count, int stored, int asked, int got);
+
+/* A failure decided while earlier calls stored pictures (stored > 0):
+ * unless it is a cancel, the generation completes with them, charged for
+ * them alone (d becomes COMPLETE; returns 1). A cancel (the request's
+ * Cancel-After) charges nothing, like the user's own. */
+int gf_job_keeps_stored(gf_decision_t *d, int stored);
 
 #endif

@@ -21,7 +21,7 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "prune", "wake", "history", "admin_list", "admin_delete", "metrics", "renew", "release",
     "accepted", "claim_polls", "release_rest", "create_queue", "history_next", "admin_status",
     "admin_user", "expire_line", "expire_late", "strays", "keep", "abort", "get_line",
-    "progress"
+    "progress", "more"
 };
 
 /* The status object of docs/api.md, built from the row's own columns
@@ -36,12 +36,15 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
  * gives the same object, but PostgreSQL inlines that SQL function and
  * then evaluates to_jsonb(row) once for each of its 22 references. */
 #define STATUS_JSON(a) STATUS_JSON_AT(a, "NULL::bigint")
-/* The pictures of a row (alias a): its images (sql/047), or for a row
- * completed before them its one image_url, or none; genflow_images_of
- * says the same for the webhooks' payloads. */
+/* The pictures of a completed row (alias a): its images (sql/047), or
+ * for a row completed before them its one image_url; none for any other
+ * (an open row's images are those its calls stored so far, MORE_SQL, not
+ * delivered until it completes); genflow_images_of (sql/050) says the
+ * same for the webhooks' payloads. */
 #define IMAGES_OF(a) \
-    "CASE WHEN jsonb_typeof(" a ".images) = 'array' THEN " a ".images" \
-    " WHEN " a ".status = 'completed' AND " a ".image_url IS NOT NULL" \
+    "CASE WHEN " a ".status <> 'completed' THEN '[]'::jsonb" \
+    " WHEN jsonb_typeof(" a ".images) = 'array' THEN " a ".images" \
+    " WHEN " a ".image_url IS NOT NULL" \
     " THEN jsonb_build_array(jsonb_build_object('url', " a ".image_url, 'width', NULL," \
     "  'height', NULL, 'seed', NULL)) ELSE '[]'::jsonb END"
 /* How many pictures the generation asks for (the create's count). */
@@ -445,7 +448,8 @@ static const char QUEUE_SQL[] =
     "  place.place::text, 'claimed'," \
     "  (SELECT ceil(extract(epoch FROM max(r.slot)) * 1000)::bigint FROM rate r)::text," \
     "  c.input->'parameters'->>'num_inference_steps', c.input->>'count'," \
-    "  c.input->>'mask', c.input->>'referenceImages'" \
+    "  c.input->>'mask', c.input->>'referenceImages'," \
+    "  jsonb_array_length(CASE WHEN jsonb_typeof(c.images) = 'array' THEN c.images END)::text" \
     " FROM claimed c LEFT JOIN place ON place.n = c.n" \
     " UNION ALL" \
     " SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL," \
@@ -453,7 +457,7 @@ static const char QUEUE_SQL[] =
     "  CASE gate.state" \
     "   WHEN 'paused' THEN (SELECT ceil(extract(epoch FROM max(lim.paused_until)) * 1000)::bigint FROM lim)" \
     "   WHEN 'rate' THEN (SELECT ceil(extract(epoch FROM max(lim.next_start_at)) * 1000)::bigint FROM lim)" \
-    "  END::text, NULL, NULL, NULL, NULL" \
+    "  END::text, NULL, NULL, NULL, NULL, NULL" \
     " FROM gate WHERE NOT EXISTS (SELECT 1 FROM claimed)"
 
 /* args (GF_CLAIM_ARG_*): lease owner, lease seconds, server names
@@ -715,10 +719,35 @@ static const char GET_LINE_SQL[] =
     " CROSS JOIN LATERAL (SELECT CASE WHEN g.status = 'pending' AND g.queued_at IS NOT NULL"
     "   AND g.turn IS NOT NULL AND g.ticket IS NOT NULL THEN " LINE_PLACE("g") " END AS n OFFSET 0) pos";
 
-/* args: id, the first picture's URL, every picture delivered (a JSON
- * array of {url, width, height, seed}, at least one, at most the count),
- * provider, model, lease owner, attempt. The row is charged its cost per
- * picture delivered (the reservation was the cost of the count asked
+/* The pictures earlier calls of an open row stored (MORE_SQL), as a
+ * JSON array (empty when none). */
+#define KEPT(a) "COALESCE(CASE WHEN jsonb_typeof(" a ".images) = 'array' THEN " a ".images END," \
+    " '[]'::jsonb)"
+
+/* args: id, this call's pictures (a JSON array of {url, width, height,
+ * seed}), provider, model, lease owner, attempt. A count asked one call
+ * after another (a provider that takes no number, or a count beyond its
+ * number): the call's pictures are added to the row's images, where
+ * COMPLETE_SQL finds them, and the row goes back to the queue due now for
+ * the next call, as a retry does, with a fresh retry count and no job:
+ * a retry or a rescue then asks only for the pictures still missing.
+ * Nothing is charged until the generation completes. Only the lease
+ * holder of this very attempt. */
+static const char MORE_SQL[] =
+    "WITH args AS (SELECT %s::jsonb AS images, %s::text AS provider, %s::text AS model,"
+    " %s::uuid AS id, %s::text AS owner, %d::int AS attempt)"
+    " UPDATE {T} g SET images = " KEPT("g") " || a.images, provider = a.provider,"
+    "  model = a.model, retry_count = 0, poll_count = 0, poll_errors = 0,"
+    "  provider_job_id = NULL, provider_state = NULL, progress = NULL, progress_at = NULL,"
+    "  woken_at = NULL, next_attempt_at = now(), lease_owner = NULL, lease_until = NULL"
+    " FROM args a WHERE g.id = a.id AND g.lease_owner = a.owner AND g.attempts = a.attempt"
+    "  AND g.status = 'processing' AND jsonb_array_length(a.images) >= 1"
+    " RETURNING g.id::text";
+
+/* args: id, the first picture's URL, this call's pictures (a JSON array
+ * of {url, width, height, seed}; with those earlier calls stored, at
+ * least one, at most the count), provider, model, lease owner, attempt.
+ * The row is charged its cost per picture delivered (the reservation was the cost of the count asked
  * for), and the charge row, inserted in the same statement as the state
  * change, gives back what the pictures not delivered reserved (0 when
  * all came); the unique index on finalizations makes a second one
@@ -729,15 +758,17 @@ static const char GET_LINE_SQL[] =
 static const char COMPLETE_SQL[] =
     "WITH args AS (SELECT %s::uuid AS id, %s::text AS image_url, %s::jsonb AS images,"
     " %s::text AS provider, %s::text AS model, %s::text AS lease_owner, %d::int AS attempts),"
-    " gen AS (UPDATE {T} g SET status = 'completed', image_url = args.image_url,"
-    "   images = args.images, provider = args.provider, model = args.model,"
+    " gen AS (UPDATE {T} g SET status = 'completed',"
+    "   image_url = COALESCE(" KEPT("g") "->0->>'url', args.image_url),"
+    "   images = " KEPT("g") " || args.images, provider = COALESCE(args.provider, g.provider),"
+    "   model = CASE WHEN args.provider IS NULL THEN g.model ELSE args.model END,"
     "   credits_charged = g.estimated_cost / " COUNT_OF("g")
-    "    * least(jsonb_array_length(args.images), " COUNT_OF("g") "),"
+    "    * least(jsonb_array_length(" KEPT("g") " || args.images), " COUNT_OF("g") "),"
     "   error_code = NULL, error_message = NULL, finished_at = now(),"
     "   lease_owner = NULL, lease_until = NULL"
     "  FROM args WHERE g.id = args.id AND g.status IN ('pending', 'processing')"
     "   AND g.lease_owner = args.lease_owner AND g.attempts = args.attempts"
-    "   AND jsonb_array_length(args.images) >= 1"
+    "   AND jsonb_array_length(" KEPT("g") " || args.images) >= 1"
     "  RETURNING g.*),"
     " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
     "  SELECT user_id, 'charge', estimated_cost - credits_charged, '{Y}', id, 'completed' FROM gen),"
@@ -1011,7 +1042,7 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
         ADMIN_DELETE_SQL, METRICS_SQL, RENEW_SQL, RELEASE_SQL, ACCEPTED_SQL,
         CLAIM_POLLS_SQL, RELEASE_REST_SQL, CREATE_QUEUED_SQL, HISTORY_AFTER_SQL,
         ADMIN_LIST_STATUS_SQL, ADMIN_LIST_USER_SQL, EXPIRE_QUEUED_SQL, EXPIRE_OVERDUE_SQL,
-        LINE_PROVIDERS_SQL, KEEP_SQL, ABORT_SQL, GET_LINE_SQL, PROGRESS_SQL
+        LINE_PROVIDERS_SQL, KEEP_SQL, ABORT_SQL, GET_LINE_SQL, PROGRESS_SQL, MORE_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {

@@ -55,6 +55,8 @@ typedef enum {
                           * generations of a line): GET's columns but the last,
                           * id, user, then GET's last */
     GF_SQL_PROGRESS,     /* the progress a provider reported for a running job */
+    GF_SQL_MORE,         /* a call's pictures stored on the row, the rest of the
+                          * count asked by the next call */
     GF_SQL_TYPE_OPS
 } gf_sql_type_op_t;
 
@@ -107,7 +109,7 @@ typedef enum {
     GF_CLAIM_RESCUED, GF_CLAIM_STARTED_MS, GF_CLAIM_PRESET, GF_CLAIM_STRENGTH,
     GF_CLAIM_SERVER_NAME, GF_CLAIM_CANCEL_MS, GF_CLAIM_TRACEPARENT, GF_CLAIM_LINE,
     GF_CLAIM_JOB_STARTED_MS, GF_CLAIM_ACCEPTED_BY, GF_CLAIM_PLACE, GF_CLAIM_GATE, GF_CLAIM_GATE_UNTIL,
-    GF_CLAIM_STEPS, GF_CLAIM_COUNT, GF_CLAIM_MASK, GF_CLAIM_REFERENCES,
+    GF_CLAIM_STEPS, GF_CLAIM_COUNT, GF_CLAIM_MASK, GF_CLAIM_REFERENCES, GF_CLAIM_STORED,
     GF_CLAIM_COLS
 } gf_sql_claim_col_t;
 

@@ -174,7 +174,7 @@ static gate_t pass_gates(server_rec *s, apr_pool_t *p, gf_claim_t *cp, const gf_
          * call: the row is back in the queue for a while. */
         apr_time_t until = (cp->deadline ? cp->deadline : apr_time_now() + apr_time_from_sec(3600))
                            + apr_time_from_sec(row.lease_secs);
-        int spent = gf_budgets_gate(s, p, prov, cp->id, cp->type->name, cp->count, until,
+        int spent = gf_budgets_gate(s, p, prov, cp->id, cp->type->name, cp->asked, until,
                                     more, d);
         if (spent < 0) {
             cp->defer = apr_time_from_sec(1);
@@ -237,7 +237,7 @@ static void fill_job(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     job->provider_state = c->provider_state;
     job->preset = c->preset;
     job->steps = c->steps;
-    job->count = c->count;
+    job->count = c->asked;
     job->masked = c->mask != NULL;
     if (c->strength) {
         job->has_strength = 1;
@@ -448,6 +448,10 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
         res.error_message = apr_psprintf(p, "provider '%s' is not configured", entry->provider);
     }
     else {
+        /* The pictures this call asks for: the count, or what it still
+         * lacks, at most what one call of the provider brings (a count
+         * beyond it is asked one call after another: GF_NEXT_MORE). */
+        cp->asked = gf_job_call_count(c->count, c->stored, gf_provider_max_count(prov, entry->model));
         switch (pass_gates(s, p, cp, prov, group, hold, c->chain_index + 1 < chain->nelts,
                            &probe, &d)) {
         case GATE_DEFERRED: return 1;

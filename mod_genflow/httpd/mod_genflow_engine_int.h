@@ -107,6 +107,9 @@ typedef struct {
     const char *strength;        /* parameters.strength as stored, or NULL */
     int steps;                   /* parameters.num_inference_steps, 0: not given */
     int count;                   /* pictures asked for (the create's count), 1.. */
+    int stored;                  /* of them, stored on the row by earlier calls
+                                  * (a count asked one call after another) */
+    int asked;                   /* of them, what this attempt's call asks for */
     const char *mask;            /* the create's mask ("upload:<id>"), or NULL */
     const char *references;      /* its referenceImages as JSON, or NULL */
     const char *server_name;     /* the server that created it ("host:port"), or NULL */

@@ -61,6 +61,10 @@ static gf_db_status_t record_outcome(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd
         st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_COMPLETE], &rows, 7, c->id, url, images,
                            provider, model, c->lease_owner, attempt);
         break;
+    case GF_NEXT_MORE:
+        st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_MORE], &rows, 6, images, provider, model,
+                           c->id, c->lease_owner, attempt);
+        break;
     case GF_NEXT_FAIL:
         st = gf_db_pselect(s, p, dbd, t->labels[GF_SQL_FAIL], &rows, 9, c->id,
                            dd.cancelled ? "cancelled" : "failed",
@@ -224,21 +228,23 @@ static json_object *image_entry(const gf_picture_t *pic, const char *url)
     return o;
 }
 
-/* A completed attempt's pictures into the store, at most the count asked
- * for (what was reserved). A picture no store took is left out; when
- * none was taken the decision becomes STORAGE_ERROR. 0 when the
- * generation is no longer this attempt's: nothing is stored. */
+/* A completed attempt's pictures into the store, at most what its call
+ * asked for (the count, or what it still lacked: never more than was
+ * reserved). A picture no store took is left out; when none was taken
+ * the decision becomes STORAGE_ERROR. 0 when the generation is no longer
+ * this attempt's: nothing is stored. */
 static int store_result(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                         const gf_provider_result_t *res, gf_decision_t *dd, stored_t *out)
 {
     json_object *images;
     int i, n = 1 + (res->more ? res->n_more : 0);
+    int asked = c->asked > 0 ? c->asked : c->count - c->stored;
 
     memset(out, 0, sizeof(*out));
     /* A cancelled or expired generation gets nothing stored: its late
      * picture is discarded here. */
     if (gf_engine_row_statement(s, p, c, GF_SQL_RENEW, 1) == 0) return 0;
-    if (n > c->count) n = c->count;
+    if (n > asked) n = asked;
     if (n > GF_PICTURES_MAX) n = GF_PICTURES_MAX;
     images = gf_json_pool_own(p, json_object_new_array());
     for (i = 0; i < n; i++) {
@@ -334,7 +340,8 @@ static void count_outcome(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     /* The status object: the charge or refund and the duration. */
     else if (terminal) gf_metrics_terminal(gf_metrics(), p, name, rows->rows[0][0]);
     /* A fallback is the chain moving on: worth a line at info, with why. */
-    gf_engine_row_log(s, p, terminal || dd->next == GF_NEXT_FALLBACK ? APLOG_INFO : APLOG_DEBUG,
+    gf_engine_row_log(s, p, terminal || dd->next == GF_NEXT_FALLBACK || dd->next == GF_NEXT_MORE
+                            ? APLOG_INFO : APLOG_DEBUG,
                       c, provider,
                       gf_job_next_name(dd->next),
                       dd->next == GF_NEXT_FAIL ? dd->code : (res ? res->error_code : NULL),
@@ -433,6 +440,15 @@ int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, c
                           "over); its result is not stored");
         return 1;
     }
+    if (dd.next == GF_NEXT_COMPLETE && gf_job_wants_more(c->count, c->stored, c->asked, stored.n)) {
+        dd.next = GF_NEXT_MORE;   /* the rest of the count by the next call */
+    }
+    else if (gf_job_keeps_stored(&dd, c->stored)) {
+        /* Failed for good after earlier calls stored some: completed with
+         * those, charged for them alone (the log line names the failure). */
+        stored.images = "[]";
+        stored.url = NULL;
+    }
     st = write_outcome(s, p, c, &dd, provider, &stored, res, &rows, &maybe_applied);
     if (st == GF_DB_OK && rows->nrows == 0 && !maybe_applied) {
         /* Cancelled between the check and the completion: the pictures
@@ -456,12 +472,15 @@ int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, c
     count_outcome(s, p, c, &dd, provider, res, rows);
     /* How long its jobs take: a processing generation's estimate without
      * a report of its provider's. */
-    if (dd.next == GF_NEXT_COMPLETE && prov && c->job_started > 0) {
+    if ((dd.next == GF_NEXT_COMPLETE || dd.next == GF_NEXT_MORE) && stored.n > 0 && prov
+        && c->job_started > 0) {
         gf_limits_job_took(prov, apr_time_now() - c->job_started);
         /* And, for a group's member, for every node's choice. */
         gf_router_record(s, p, prov, apr_time_now() - c->job_started,
                          gf_provider_attempt_cost(prov, res));
     }
-    if (dd.next == GF_NEXT_FAIL && dd.cancel_job) cancel_job(s, p, c, prov, res);
+    if (dd.cancel_job && (dd.next == GF_NEXT_FAIL || dd.next == GF_NEXT_COMPLETE)) {
+        cancel_job(s, p, c, prov, res);
+    }
     return 1;
 }

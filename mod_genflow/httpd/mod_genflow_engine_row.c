@@ -53,6 +53,9 @@ static void fill_claim(const gf_type_t *t, const char *const *row, const char *l
     c->steps = row[GF_CLAIM_STEPS] ? atoi(row[GF_CLAIM_STEPS]) : 0;
     c->count = row[GF_CLAIM_COUNT] ? atoi(row[GF_CLAIM_COUNT]) : 1;
     if (c->count < 1 || c->count > GF_COUNT_MAX) c->count = 1;
+    c->stored = row[GF_CLAIM_STORED] ? atoi(row[GF_CLAIM_STORED]) : 0;
+    if (c->stored < 0) c->stored = 0;
+    if (c->stored >= c->count) c->stored = c->count - 1;   /* never written so */
     c->mask = row[GF_CLAIM_MASK];
     c->references = row[GF_CLAIM_REFERENCES];
     c->server_name = row[GF_CLAIM_SERVER_NAME];

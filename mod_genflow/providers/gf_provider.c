@@ -151,6 +151,12 @@ double gf_provider_attempt_cost(const gf_provider_t *prov, const gf_provider_res
     return cost;
 }
 
+int gf_provider_max_count(const gf_provider_t *prov, const char *model)
+{
+    int n = prov && prov->kind->max_count ? prov->kind->max_count(prov, model) : 1;
+    return n < 1 ? 1 : n > GF_COUNT_MAX ? GF_COUNT_MAX : n;
+}
+
 const char *gf_provider_option(apr_pool_t *p, gf_provider_t *prov, const char *arg)
 {
     const char *eq = strchr(arg, '=');

@@ -130,6 +130,11 @@ typedef struct {
      * GenFlowAccept is checked against its chain at startup. */
     unsigned takes_mask : 1;
     int max_references;
+    /* How many pictures one call can bring for model (the chain entry's,
+     * or NULL for the default): a count beyond it is asked in several
+     * calls, one after another, each picture stored as it comes
+     * (docs/providers.md, "Several pictures"). NULL: one per call. */
+    int (*max_count)(const gf_provider_t *prov, const char *model);
     /* The kind draws from an upload's decoded pixels (job->source_pixels)
      * at every call, polls included; the others send an upload's bytes
      * once, with the submission (the engine reads it back accordingly). */
@@ -253,6 +258,9 @@ const char *gf_provider_picture_uri(apr_pool_t *p, const gf_job_picture_t *pic);
 int gf_provider_mask(apr_pool_t *p, const gf_provider_t *prov, const gf_job_t *job,
                      gf_mask_form_t form, const unsigned char **bytes, apr_size_t *len,
                      gf_provider_result_t *res);
+
+/* The kind's max_count for model, 1..GF_COUNT_MAX (1 without one). */
+int gf_provider_max_count(const gf_provider_t *prov, const char *model);
 
 /* The kind's worst_attempt, or 0. */
 apr_interval_time_t gf_provider_worst_attempt(const gf_provider_t *prov);

@@ -148,8 +148,19 @@ static apr_interval_time_t aiml_worst(const gf_provider_t *prov)
     return gf_net_worst(prov, 2);
 }
 
+/* OpenAI's models there take n (1..10; DALL-E 3 one), the others
+ * num_images (1..4). */
+static int aiml_max_count(const gf_provider_t *prov, const char *model)
+{
+    const char *m = model ? model : (prov->default_model ? prov->default_model
+                                                         : AIML_DEFAULT_MODEL);
+    if (!strncmp(m, "dall-e-3", 8) || !strncmp(m, "openai/dall-e-3", 15)) return 1;
+    return !strncmp(m, "dall-e", 6) || !strncmp(m, "openai/", 7) ? 10 : 4;
+}
+
 const gf_provider_kind_t gf_provider_kind_aiml = {
     .kind = "aiml",
+    .max_count = aiml_max_count,
     .set_option = aiml_set_option,
     .generate = aiml_generate,
     .check = gf_net_check,

@@ -48,6 +48,7 @@
 
 #include "providers/gf_provider_net.h"
 #include "core/gf_error.h"
+#include "core/gf_input.h"
 #include "core/gf_json.h"
 #include "core/gf_log.h"
 #include "core/gf_secret.h"
@@ -680,8 +681,17 @@ static apr_interval_time_t comfy_worst(const gf_provider_t *prov)
     return gf_net_worst(prov, gf_net_kind_get(prov->impl, "mask", NULL) ? 4 : 3);
 }
 
+/* With batch= the workflow draws a whole count at once (the site's own
+ * GPU); without it, one picture a call. */
+static int comfyui_max_count(const gf_provider_t *prov, const char *model)
+{
+    (void)model;
+    return gf_net_kind_get(prov->impl, "batch", NULL) ? GF_COUNT_MAX : 1;
+}
+
 const gf_provider_kind_t gf_provider_kind_comfyui = {
     .kind = "comfyui",
+    .max_count = comfyui_max_count,
     .takes_mask = 1,        /* with mask=NODE.INPUT */
     .set_option = comfy_set_option,
     .generate = comfy_generate,

@@ -317,8 +317,17 @@ static const char *fal_webhook_verify(apr_pool_t *p, const gf_provider_t *prov,
                                  body, len, now);
 }
 
+/* num_images is 1..4 on fal's image models. */
+static int fal_max_count(const gf_provider_t *prov, const char *model)
+{
+    (void)prov;
+    (void)model;
+    return 4;
+}
+
 const gf_provider_kind_t gf_provider_kind_fal = {
     .kind = "fal",
+    .max_count = fal_max_count,
     .set_option = fal_set_option,
     .generate = fal_generate,
     .poll = fal_poll,

@@ -366,8 +366,16 @@ static apr_interval_time_t gemini_worst(const gf_provider_t *prov)
     return gf_net_worst(prov, 2);
 }
 
+/* Imagen's sampleCount is 1..4; a content model draws one a call. */
+static int gemini_max_count(const gf_provider_t *prov, const char *model)
+{
+    return is_imagen(model ? model : (prov->default_model ? prov->default_model
+                                                          : GEMINI_DEFAULT_MODEL)) ? 4 : 1;
+}
+
 const gf_provider_kind_t gf_provider_kind_gemini = {
     .kind = "gemini",
+    .max_count = gemini_max_count,
     .max_references = 13,   /* 14 pictures, the source among them */
     .set_option = gemini_set_option,
     .generate = gemini_generate,

@@ -388,8 +388,17 @@ static apr_interval_time_t local_worst(const gf_provider_t *prov)
     return apr_time_from_msec(get(prov)->latency_ms);
 }
 
+/* The local provider draws any count at once. */
+static int local_max_count(const gf_provider_t *prov, const char *model)
+{
+    (void)prov;
+    (void)model;
+    return GF_COUNT_MAX;
+}
+
 const gf_provider_kind_t gf_provider_kind_local = {
     .kind = "local",
+    .max_count = local_max_count,
     .set_option = local_set_option,
     .generate = local_generate,
     .poll = local_poll,

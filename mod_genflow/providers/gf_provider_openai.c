@@ -237,8 +237,17 @@ static apr_interval_time_t openai_worst(const gf_provider_t *prov)
     return gf_net_worst(prov, 1);
 }
 
+/* n is 1..10, but DALL-E 3 draws one picture a call. */
+static int openai_max_count(const gf_provider_t *prov, const char *model)
+{
+    const char *m = model ? model : (prov->default_model ? prov->default_model
+                                                         : OPENAI_DEFAULT_MODEL);
+    return !strncmp(m, "dall-e-3", 8) ? 1 : 10;
+}
+
 const gf_provider_kind_t gf_provider_kind_openai = {
     .kind = "openai",
+    .max_count = openai_max_count,
     .takes_mask = 1,
     .max_references = 15,   /* 16 pictures, the source among them */
     .set_option = openai_set_option,

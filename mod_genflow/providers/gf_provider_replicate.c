@@ -328,8 +328,17 @@ static const char *replicate_webhook_verify(apr_pool_t *p, const gf_provider_t *
                                        body, len, now);
 }
 
+/* With count_input= the model takes a number (num_outputs is 1..4 on
+ * the common image models); without it, one picture a call. */
+static int replicate_max_count(const gf_provider_t *prov, const char *model)
+{
+    (void)model;
+    return gf_net_kind_get(prov->impl, "count_input", NULL) ? 4 : 1;
+}
+
 const gf_provider_kind_t gf_provider_kind_replicate = {
     .kind = "replicate",
+    .max_count = replicate_max_count,
     .set_option = replicate_set_option,
     .generate = replicate_generate,
     .poll = replicate_poll,

@@ -15,6 +15,9 @@
 #   [fault:truncated]   Content-Length promises more than is sent
 #   [fault:reset]       the connection closes without an answer
 #   [fault:slow]        the answer comes after 5 s
+#   [fault:then500]     Stability: the prompt's second call answers 500
+#   [fault:then400]     Stability: its calls after the first answer 400
+#   [fault:thenslow]    Stability: its calls after the first answer after 5 s
 #   [fault:oversized]   a 3 MiB answer
 #   [fault:wrongtype]   200 text/html
 #   [fault:odd]         200 image with an empty seed and no finish-reason
@@ -571,6 +574,19 @@ sub handle {
         my $prompt = $f{prompt} // '';
         submitted("stability:$endpoint", $prompt);
         return if common_fault($c, $prompt);
+        if ($prompt =~ /\[fault:then(500|400|slow)\]/) {
+            # The first call of this prompt answers as usual; then [fault:then500]
+            # fails the second with 500, [fault:then400] every later one with 400,
+            # [fault:thenslow] answers every later one after 5 s.
+            my ($what, $nth) = ($1, counter('then.' . sha1_hex($prompt)));
+            return send_json($c, 500, { id => 'b' x 32, name => 'internal_error',
+                errors => ['An unexpected server error has occurred, please try again later.'] })
+                if $what eq '500' && $nth == 2;
+            return send_json($c, 400, { id => 'a' x 32, name => 'bad_request',
+                errors => ['prompt: this prompt cannot be drawn'] })
+                if $what eq '400' && $nth >= 2;
+            sleep 5 if $what eq 'slow' && $nth >= 2;
+        }
         return send_json($c, 400, { id => 'a' x 32, name => 'bad_request', errors => ['prompt: is required'] })
             unless length $prompt && $f{_multipart};
         return send_json($c, 429, { id => 'rate_limit_exceeded', name => 'rate_limit_exceeded',

@@ -447,6 +447,48 @@ START_TEST(rescued_submission_falls_back)
 }
 END_TEST
 
+/* A count asked one call after another: each call asks for what is
+ * still missing, at most the provider's number; it asks again only after
+ * a call that brought all it was asked; a failure after some were stored
+ * completes with them, a cancel does not. */
+START_TEST(several_calls_for_a_count)
+{
+    gf_decision_t d;
+
+    ck_assert_int_eq(gf_job_call_count(4, 0, 1), 1);    /* no number: one a call */
+    ck_assert_int_eq(gf_job_call_count(4, 0, 10), 4);   /* all in one call */
+    ck_assert_int_eq(gf_job_call_count(6, 0, 4), 4);    /* beyond its number */
+    ck_assert_int_eq(gf_job_call_count(6, 4, 4), 2);    /* then the rest */
+    ck_assert_int_eq(gf_job_call_count(3, 2, 1), 1);
+    ck_assert_int_eq(gf_job_call_count(3, 3, 1), 1);    /* never 0 */
+    ck_assert_int_eq(gf_job_call_count(1, 0, 0), 1);
+
+    ck_assert_int_eq(gf_job_wants_more(4, 0, 1, 1), 1);
+    ck_assert_int_eq(gf_job_wants_more(4, 3, 1, 1), 0); /* the fourth: complete */
+    ck_assert_int_eq(gf_job_wants_more(6, 0, 4, 4), 1);
+    ck_assert_int_eq(gf_job_wants_more(6, 0, 4, 3), 0); /* fewer than asked: complete */
+    ck_assert_int_eq(gf_job_wants_more(4, 1, 1, 0), 0); /* none stored */
+    ck_assert_int_eq(gf_job_wants_more(1, 0, 1, 1), 0);
+
+    memset(&d, 0, sizeof(d));
+    d.next = GF_NEXT_FAIL;
+    d.code = "API_ERROR";
+    ck_assert_int_eq(gf_job_keeps_stored(&d, 0), 0);    /* nothing stored: failed */
+    ck_assert_int_eq(d.next, GF_NEXT_FAIL);
+    d.cancelled = 1;                                    /* Cancel-After: nothing charged */
+    ck_assert_int_eq(gf_job_keeps_stored(&d, 2), 0);
+    ck_assert_int_eq(d.next, GF_NEXT_FAIL);
+    d.cancelled = 0;
+    d.cancel_job = 1;
+    ck_assert_int_eq(gf_job_keeps_stored(&d, 2), 1);
+    ck_assert_int_eq(d.next, GF_NEXT_COMPLETE);
+    ck_assert_int_eq(d.cancel_job, 1);                  /* its job still cancelled */
+    d.next = GF_NEXT_RETRY;
+    ck_assert_int_eq(gf_job_keeps_stored(&d, 2), 0);
+    ck_assert_str_eq(gf_job_next_name(GF_NEXT_MORE), "more");
+}
+END_TEST
+
 Suite *job_suite(void)
 {
     Suite *s = suite_create("job");
@@ -467,6 +509,7 @@ Suite *job_suite(void)
     tcase_add_test(tc, before_call_rules);
     tcase_add_test(tc, rescued_submission_falls_back);
     tcase_add_test(tc, cancel_after_cancels);
+    tcase_add_test(tc, several_calls_for_a_count);
     suite_add_tcase(s, tc);
     return s;
 }

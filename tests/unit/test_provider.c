@@ -22,6 +22,7 @@
 #include "net/gf_http.h"
 #include "net/gf_netaddr.h"
 #include "core/gf_secret.h"
+#include "core/gf_input.h"
 
 START_TEST(declarations)
 {
@@ -214,6 +215,39 @@ START_TEST(direct_kind_options)
     ck_assert_int_eq(gf_net_one_of("png", "jpeg|png|webp"), 1);
     ck_assert_int_eq(gf_net_one_of("pn", "jpeg|png|webp"), 0);
     ck_assert_int_eq(gf_net_one_of("", "jpeg|png|webp"), 0);
+}
+END_TEST
+
+/* How many pictures one call of each kind brings: a count beyond it is
+ * asked one call after another. */
+START_TEST(pictures_per_call)
+{
+    const char *err = NULL;
+    gf_provider_t *k;
+#define PER_CALL(kind, opt, model, want)                                          \
+    do {                                                                          \
+        k = gf_provider_create(test_pool, "k", kind, &err);                       \
+        ck_assert_ptr_nonnull(k);                                                 \
+        if (opt) ck_assert_ptr_null(gf_provider_option(test_pool, k, opt));       \
+        ck_assert_int_eq(gf_provider_max_count(k, model), want);                  \
+    } while (0)
+    PER_CALL("stability", NULL, NULL, 1);
+    PER_CALL("bfl", NULL, "flux-kontext-pro", 1);
+    PER_CALL("openai", NULL, NULL, 10);
+    PER_CALL("openai", NULL, "dall-e-3", 1);
+    PER_CALL("openai", "model=dall-e-3", NULL, 1);
+    PER_CALL("fal", NULL, "fal-ai/flux/schnell", 4);
+    PER_CALL("aiml", NULL, "dall-e-2", 10);
+    PER_CALL("aiml", NULL, "dall-e-3", 1);
+    PER_CALL("aiml", NULL, "flux/schnell", 4);
+    PER_CALL("gemini", NULL, "imagen-4.0-generate-001", 4);
+    PER_CALL("gemini", NULL, "gemini-2.5-flash-image", 1);
+    PER_CALL("replicate", NULL, NULL, 1);
+    PER_CALL("replicate", "count_input=num_outputs", NULL, 4);
+    PER_CALL("local", NULL, NULL, GF_COUNT_MAX);
+    PER_CALL("comfyui", NULL, NULL, 1);
+#undef PER_CALL
+    ck_assert_int_eq(gf_provider_max_count(NULL, NULL), 1);
 }
 END_TEST
 
@@ -819,6 +853,7 @@ Suite *provider_suite(void)
     tcase_add_test(tc, secrets_are_one_printable_word);
     tcase_add_test(tc, direct_kind_options);
     tcase_add_test(tc, b64_pictures);
+    tcase_add_test(tc, pictures_per_call);
     tcase_add_test(tc, http_origin_rule);
     tcase_add_test(tc, http_refuses_before_sending);
     tcase_add_test(tc, http_public_only_with_loopback_allowed);
