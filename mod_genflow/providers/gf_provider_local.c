@@ -23,6 +23,10 @@
  *   pictures=N         1..10: a call brings at most N pictures, whatever
  *                      the count asked for (a provider that delivers
  *                      fewer); without it, every picture asked for comes
+ *   per_call=N         1..10: a call is asked for at most N pictures,
+ *                      as a provider whose API takes a number up to N
+ *                      (1: one that takes none): a larger count is asked
+ *                      one call after another
  *
  * A count of n draws n pictures, the i-th (0-based) with the seed plus i.
  * An edit is drawn too: outside its mask the source upload stays, and its
@@ -54,6 +58,7 @@ typedef struct {
     long retry_after_secs;
     long previews;          /* partial pictures during the latency, 0 none */
     long pictures;          /* at most this many per call, 0: the count */
+    long per_call;          /* the number a call takes (max_count), 0: any */
 } local_settings_t;
 
 static local_settings_t *settings(gf_provider_t *prov, apr_pool_t *p)
@@ -109,6 +114,12 @@ static const char *local_set_option(apr_pool_t *p, gf_provider_t *prov,
                                                   value, GF_PICTURES_MAX);
         return NULL;
     }
+    if (!strcmp(key, "per_call")) {
+        if ((err = number(p, key, value, GF_COUNT_MAX, &ls->per_call)) != NULL) return err;
+        if (ls->per_call < 1) return apr_psprintf(p, "local option per_call=%s: expected 1..%d",
+                                                  value, GF_COUNT_MAX);
+        return NULL;
+    }
     if (!strcmp(key, "async")) {
         if (!strcmp(value, "never")) {
             ls->async_polls = ASYNC_NEVER;
@@ -128,12 +139,12 @@ static const char *local_set_option(apr_pool_t *p, gf_provider_t *prov,
         return apr_psprintf(p, "local option fail=%s: not a job error code", value);
     }
     return apr_psprintf(p, "provider kind 'local' has no option '%s' (latency, fail_rate, "
-                        "fail, async, retry_after, previews, pictures)", key);
+                        "fail, async, retry_after, previews, pictures, per_call)", key);
 }
 
 static const local_settings_t *get(const gf_provider_t *prov)
 {
-    static const local_settings_t none = { 0, 0, NULL, 0, 0, 0, 0 };
+    static const local_settings_t none = { 0, 0, NULL, 0, 0, 0, 0, 0 };
     return prov->impl ? prov->impl : &none;
 }
 
@@ -388,12 +399,11 @@ static apr_interval_time_t local_worst(const gf_provider_t *prov)
     return apr_time_from_msec(get(prov)->latency_ms);
 }
 
-/* The local provider draws any count at once. */
+/* The local provider draws any count at once, unless per_call= says. */
 static int local_max_count(const gf_provider_t *prov, const char *model)
 {
-    (void)prov;
     (void)model;
-    return GF_COUNT_MAX;
+    return get(prov)->per_call ? (int)get(prov)->per_call : GF_COUNT_MAX;
 }
 
 const gf_provider_kind_t gf_provider_kind_local = {

@@ -245,9 +245,14 @@ START_TEST(pictures_per_call)
     PER_CALL("replicate", NULL, NULL, 1);
     PER_CALL("replicate", "count_input=num_outputs", NULL, 4);
     PER_CALL("local", NULL, NULL, GF_COUNT_MAX);
+    PER_CALL("local", "per_call=1", NULL, 1);
+    PER_CALL("local", "per_call=3", NULL, 3);
     PER_CALL("comfyui", NULL, NULL, 1);
 #undef PER_CALL
     ck_assert_int_eq(gf_provider_max_count(NULL, NULL), 1);
+    k = gf_provider_create(test_pool, "k", "local", &err);
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, k, "per_call=0"));
+    ck_assert_ptr_nonnull(gf_provider_option(test_pool, k, "per_call=11"));
 }
 END_TEST
 
