@@ -22,7 +22,7 @@ use File::Temp qw(tempdir);
 use HTTP::Request;
 use LWP::UserAgent;
 
-plan tests => 119;
+plan tests => 128;
 
 my $u = new_user('count');
 api(GET => '/api/quota', user => $u);
@@ -239,6 +239,35 @@ is(scalar @{ $gm->{images} || [] }, 2, 'Gemini (a content model), count 2: two p
 is(scalar(grep { ($_->{path} // '') =~ /:generateContent$/
                  && ((((($_->{fields}{contents} || [{}])->[0]{parts}) || [{}])->[0]{text}) // '') eq ($gm->{prompt} // '-') }
           mock_journal()), 2, 'in two calls');
+
+# Each call has its own place, its own start under the rate and its own
+# hold of the budget.
+{
+    my $bu = json_of(generate('count-each-budget', { count => 3 })) || {};
+    is($bu->{status}, 'completed', 'count 3 at a provider whose budget holds two pictures: completed')
+        or diag explain $bu;
+    is(scalar @{ $bu->{images} || [] }, 2, 'with two: the third call found the budget spent');
+    is(ledger($bu->{generationId}), 'reserve:-3,charge:1', 'charged two, the third given back');
+    is(psql("SELECT count(*) || ':' || sum(cost)::int FROM genflow_provider_costs WHERE generation_id = '$bu->{generationId}'"),
+       '2:2', 'two calls, each its own cost record');
+
+    my $ra = json_of(generate('count-each-rate', { count => 3 })) || {};
+    is(scalar @{ $ra->{images} || [] }, 3, 'count 3 at a provider of rate=2/1: three pictures');
+    cmp_ok($ra->{processingTimeMs} // 0, '>=', 950,
+           'its three calls took three starts of the rate, half a second apart');
+
+    my @pl = map { json_of(api(POST => '/api/count-each-place/generate', user => $u,
+                                body => { prompt => "one place $_ " . ++$n . "-$$", count => 2 },
+                                headers => { Prefer => 'wait=0' })) || {} } 1 .. 2;
+    my @pid = map { $_->{generationId} // 'none' } @pl;
+    is(join(',', map { wait_terminal_of('neo_glitch_media', $_, 20) } @pid), 'completed,completed',
+       'two generations of count 2 at a provider of max_concurrent=1: both completed');
+    is(psql("SELECT count(*) FROM genflow_provider_costs WHERE generation_id IN ('$pid[0]', '$pid[1]')"), 4,
+       'in four calls');
+    cmp_ok(psql("SELECT extract(epoch FROM max(created_at) - min(created_at)) * 1000 FROM genflow_provider_costs "
+                . "WHERE generation_id IN ('$pid[0]', '$pid[1]')"), '>=', 850,
+           'one at a time: each call of 300 ms took the one place in turn');
+}
 
 # The deadline passes after the first picture (the second call is slower
 # than the provider's 2 s timeout, then its retry is due past the 3 s
