@@ -43,7 +43,7 @@ cd "$work" || exit 1
 
 passed=0 failed=0
 pml=genflow.pml                        # the model the runs below check
-MEMLIM=${GENFLOW_MODEL_MEMLIM:-8192}   # megabytes pan may use (a liveness run takes 2.5 to 4.6 GB: the hash table doubles as it grows)
+MEMLIM=${GENFLOW_MODEL_MEMLIM:-8192}   # megabytes pan may use (a liveness run takes about 5.5 GB: the hash table doubles as it grows)
 
 # run NAME EXPECT(pass|fail) MODE(safety|liveness) [spin -D switches]
 run() {
