@@ -22,6 +22,7 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 mkdir -p "$work/t/lib" "$work/t/logs"
 cp "$top/t/lib/GenFlowFormatter.pm" "$work/t/lib/"
 cd "$work" || exit 1
+export CHECK_WORK=$work
 cat > t/pass.t <<'T'
 use Test::More tests => 2; ok(1, 'one'); ok(1, 'two');
 T
@@ -46,7 +47,7 @@ T
 # Fails in every other run: the count lives in a file beside it.
 cat > t/flaky.t <<'T'
 use Test::More tests => 1;
-open my $fh, '+>>', 't/flaky.count' or die; seek $fh, 0, 0;
+open my $fh, '+>>', "$ENV{CHECK_WORK}/flaky.count" or die; seek $fh, 0, 0;
 my $n = (<$fh> // 0) + 1; truncate $fh, 0; print $fh $n; close $fh;
 ok($n % 2, "odd run ($n)") or diag("an even run: $n");
 T
@@ -60,6 +61,15 @@ gf_suite_harness() {
 }
 gf_suite_reset_db() { :; }
 gf_suite_invariants() { :; }
+# Lanes (gf_suite_lanes): each lane its own copy of the tree here, in
+# place of a cluster and mock providers of its own.
+gf_suite_lane_up() {
+    if [ "$1" = 1 ]; then echo "lane_tree=$PWD" >"$2/env"; return 0; fi
+    [ "$1" != "${CHECK_BROKEN_LANE:-}" ] || { echo "lane $1: no cluster today"; return 1; }
+    mkdir -p "$2/tree"
+    cp -r t "$2/tree/"
+    echo "lane_tree=$2/tree" >"$2/env"
+}
 
 passed=0 failed=0
 check() {   # check NAME EXPECTED-RC ACTUAL-RC [OUTPUT PATTERN...]
@@ -104,14 +114,63 @@ check 'the file after it ran' 0 $? ""
 [ $((SECONDS - start)) -lt 60 ]
 check 'stopped within a minute, not after its ten' 0 $? ""
 
-rm -f t/flaky.count
+rm -f "$work/flaky.count"
 out=$(gf_suite_repeat 4 /bin/false "$work/repeat" t/pass.t t/flaky.t 2>&1)
 check 'repeat: a file failing every other run is counted, and fails it' 1 $? "$out" \
     'repeat: t/pass.t +4/4 passed' 'repeat: t/flaky.t +2/4 passed' \
     'run 2: 1 failed \(1\)' 'run 4: 1 failed \(1\)' 'an even run: 2' '^repeat: FAIL$'
-rm -f t/flaky.count
+rm -f "$work/flaky.count"
 out=$(gf_suite_repeat 3 /bin/false "$work/repeat" t/pass.t 2>&1)
 check 'repeat: a file that always passes' 0 $? "$out" 'repeat: t/pass.t +3/3 passed' '^repeat: PASS$'
+
+lanes() {   # lanes FILES...: runs them in lanes and judges them; prints the judgement
+    local rc=0
+    gf_suite_lanes "$work/lanes" /bin/false "$@" 2>&1 || rc=$?
+    gf_suite_lanes_judge "$work/lanes" 2>&1 || rc=$?
+    return $rc
+}
+out=$(GF_SUITE_LANES=2 lanes t/pass.t t/todo.t t/fail.t)
+check 'lanes: a failed assertion in any lane fails the run, naming the file' 1 $? "$out" \
+    'FAILED: t/fail.t: 1 failed \(2\)' 'FAILED: t/todo.t: 1 TODO'
+[ "$(awk '{ print $1 }' "$work/lanes/plan" | sort -u | wc -l)" = 2 ] && [ "$(wc -l <"$work/lanes/plan")" = 3 ]
+check 'lanes: the three files went to two lanes, each once' 0 $? ""
+[ "$(gf_suite_counts "$work/lanes")" = "3 5 1" ]
+check 'lanes: the counts are summed over the lanes (a TODO is not a failed subtest to the harness)' 0 $? "$(gf_suite_counts "$work/lanes")"
+out=$(GF_SUITE_LANES=3 lanes t/pass.t t/skip.t t/short.t)
+check 'lanes: a skip and a file short of its plan fail from any lane' 1 $? "$out" \
+    'FAILED: t/skip.t: 1 skipped' 'FAILED: t/short.t: planned 3, ran 1'
+out=$(GF_SUITE_LANES=2 CHECK_BROKEN_LANE=2 lanes t/pass.t t/todo.t)
+check 'lanes: a lane that could not start fails the run, naming its files' 1 $? "$out" \
+    'no cluster today' 'FAILED: lane 2 did not run \(t/(pass|todo)\.t \)'
+out=$(GF_SUITE_LANES=4 lanes t/pass.t)
+check 'lanes: more lanes than files run one lane' 0 $? "$out"
+[ "$(wc -l <"$work/lanes/plan")" = 1 ]
+check 'lanes: one lane planned' 0 $? ""
+printf 't/pass.t\t90\nt/fail.t\t50\nt/todo.t\t45\n' >"$work/weights.tsv"
+[ "$(GF_SUITE_WEIGHTS="$work/weights.tsv" gf_suite_plan 2 t/todo.t t/fail.t t/pass.t | tr '\n' ' ')" \
+  = "1 t/pass.t 2 t/fail.t 2 t/todo.t " ]
+check 'lanes: the longest file first, each to the lane with the fewest seconds' 0 $? \
+    "$(GF_SUITE_WEIGHTS="$work/weights.tsv" gf_suite_plan 2 t/todo.t t/fail.t t/pass.t)"
+
+# A file that needs the machine to itself (t/lib/GenFlowTest.pm): the
+# other lane's files do not run while it runs.
+cp "$top/t/lib/GenFlowTest.pm" t/lib/
+for f in alone other1 other2 other3; do
+    {
+        [ "$f" != alone ] || echo '# genflow-test: alone, because it measures'
+        echo 'use lib "t/lib"; use GenFlowTest (); use Time::HiRes (); use Test::More tests => 1;'
+        echo 'my $t0 = Time::HiRes::time(); Time::HiRes::sleep(0.6);'
+        echo 'open my $fh, ">>", "$ENV{CHECK_WORK}/spans" or die; printf $fh "%s %.3f %.3f\n", $0, $t0, Time::HiRes::time(); close $fh; ok(1);'
+    } >"t/$f.t"
+done
+rm -rf "$work/locks" "$work/spans"
+mkdir -p "$work/locks"
+out=$(GENFLOW_TEST_LOCKDIR="$work/locks" GF_SUITE_LANES=2 PERL5LIB="$top/t/lib" lanes t/alone.t t/other1.t t/other2.t t/other3.t)
+check 'lanes: four files, one alone, pass in two lanes' 0 $? "$out"
+awk '$1 == "t/alone.t" { a = $2; b = $3 } { s[NR] = $2; e[NR] = $3; n[NR] = $1 }
+     END { bad = 0; for (i in n) if (n[i] != "t/alone.t" && s[i] < b && e[i] > a) bad = 1; exit (a == "" || NR != 4 || bad) }' \
+    "$work/spans"
+check 'lanes: no file ran while the file alone ran' 0 $? "$(cat "$work/spans")"
 
 echo "check_harness: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -171,12 +171,14 @@ gf_suite_judge() {
     return $verdict
 }
 
-# gf_suite_counts OUTDIR: "FILES TESTS FAILED" as the harness counted them.
+# gf_suite_counts OUTDIR: "FILES TESTS FAILED" as the harness counted them
+# (summed over the lanes of a run in lanes: each printed its own).
 gf_suite_counts() {
     local out="$1/output.txt" files tests failed
-    files=$(sed -n 's/^Files=\([0-9]*\), Tests=\([0-9]*\).*/\1/p' "$out" | tail -n 1)
-    tests=$(sed -n 's/^Files=\([0-9]*\), Tests=\([0-9]*\).*/\2/p' "$out" | tail -n 1)
-    failed=$(sed -n 's/^Failed [0-9]*\/[0-9]* test programs\. \([0-9]*\)\/[0-9]* subtests failed\./\1/p' "$out" | tail -n 1)
+    files=$(sed -n 's/^Files=\([0-9]*\), Tests=\([0-9]*\).*/\1/p' "$out" | awk '{ s += $1 } END { print s + 0 }')
+    tests=$(sed -n 's/^Files=\([0-9]*\), Tests=\([0-9]*\).*/\2/p' "$out" | awk '{ s += $1 } END { print s + 0 }')
+    failed=$(sed -n 's/^Failed [0-9]*\/[0-9]* test programs\. \([0-9]*\)\/[0-9]* subtests failed\./\1/p' "$out" \
+             | awk '{ s += $1 } END { print s + 0 }')
     echo "${files:-0} ${tests:-0} ${failed:-0}"
 }
 
@@ -296,7 +298,8 @@ gf_suite_restore_check() {
 }
 
 # gf_suite_repeat N HTTPD OUTDIR [FILES...]: the flake detector. Runs the
-# files N times, each time on a database of its own, and prints each
+# files N times in lanes (gf_suite_lanes), each time on databases of their
+# own, and prints each
 # file's pass count and median seconds, the failures' reasons and
 # assertions, and the runs whose error_log showed a crash or whose ledger
 # broke an invariant.
@@ -314,12 +317,15 @@ gf_suite_repeat() {
     for i in $(seq 1 "$n"); do
         start=$SECONDS
         gf_suite_reset_db
-        gf_suite_run "$outdir/run-$i" "$httpd" quiet "$@"
         local run_ok=1
-        gf_suite_judge "$outdir/run-$i" "$@" >"$outdir/run-$i/judge.txt" 2>&1 || run_ok=0
-        if ! gf_suite_invariants >>"$outdir/run-$i/judge.txt" 2>&1; then
+        gf_suite_lanes "$outdir/run-$i" "$httpd" "$@" >"$outdir/lanes.txt" 2>&1 || run_ok=0
+        mv "$outdir/lanes.txt" "$outdir/run-$i/lanes.txt"
+        gf_suite_lanes_judge "$outdir/run-$i" >"$outdir/run-$i/judge.txt" 2>&1 || run_ok=0
+        cat "$outdir/run-$i/lanes.txt" >>"$outdir/run-$i/judge.txt"
+        if ! gf_suite_lanes_each "$outdir/run-$i" gf_suite_invariants >>"$outdir/run-$i/judge.txt" 2>&1; then
             echo "genflow_check_invariants found broken rules" >>"$outdir/run-$i/judge.txt"; run_ok=0
         fi
+        gf_suite_lanes_down "$outdir/run-$i"
         if [ -n "${GF_REPEAT_EXTRA:-}" ] && ! "$GF_REPEAT_EXTRA" "$outdir/run-$i" >>"$outdir/run-$i/judge.txt" 2>&1; then
             run_ok=0
         fi
@@ -361,4 +367,186 @@ gf_suite_repeat() {
     done
     echo "repeat: $([ "$rc" = 0 ] && echo PASS || echo FAIL)"
     return $rc
+}
+
+# ---- lanes ---------------------------------------------------------------
+# A run of several files runs them in lanes side by side: the suite's
+# files wait on real timers (leases, cool-downs, backoffs, a provider's
+# polls) far more than on the machine, so lanes that wait at the same
+# time finish sooner without one file seeing the others. Each lane has
+# its own tree (lane 1 the caller's, the others a copy), its own httpd on
+# a port block of its own (APACHE_TEST_PORT: GF_SUITE_PORT_BASE + 20 per
+# lane, below the kernel's ephemeral ports the tests' own servers take),
+# its own PostgreSQL cluster and its own mock providers; lane 1 uses the
+# caller's. Files go to lanes longest first, each to the lane with the
+# fewest seconds so far, by tests/lanes.tsv (each file's seconds in a
+# measured run; 30 for a file it does not name). The judgement is each
+# lane's, on the files it was given: every file asked for runs in exactly
+# one lane, and a run that checks fewer fails as before.
+#
+# A file that needs the machine to itself says so in its first 40 lines
+# ("# genflow-test: alone, because ..."): t/lib/GenFlowTest.pm then waits
+# until the files running in other lanes (and in the other suite, which
+# shares GENFLOW_TEST_LOCKDIR) have ended, and keeps new ones from
+# starting until it ends.
+GF_SUITE_LANES=${GENFLOW_TEST_LANES:-3}
+GF_SUITE_PORT_BASE=${GF_SUITE_PORT_BASE:-8529}
+
+# gf_suite_plan N FILES...: "LANE FILE" lines, longest file first, each to
+# the lane with the fewest seconds so far.
+gf_suite_plan() {
+    local n=$1
+    shift
+    printf '%s\n' "$@" | awk -v w="${GF_SUITE_WEIGHTS:-tests/lanes.tsv}" '
+        BEGIN { while ((getline l < w) > 0) { split(l, a, "\t"); s[a[1]] = a[2] } }
+        { printf "%s %s\n", (($0 in s) ? s[$0] : 30), $0 }' \
+    | sort -k1,1gr -k2,2 \
+    | awk -v n="$n" '{ best = 1; for (i = 2; i <= n; i++) if (load[i] < load[best]) best = i
+                       load[best] += $1; print best, $2 }'
+}
+
+# gf_suite_lane_up LANE DIR: lane LANE's tree, cluster and mock providers
+# (lane 1: the caller's). Writes DIR/env, which the lane sources: the
+# environment that points its tests at them (DIR/tree, GENFLOW_TEST_* and
+# GENFLOW_MOCK_*). tests/check_harness.sh puts a plain one in its place.
+gf_suite_lane_up() {
+    local lane=$1 dir=$2 pgport mockport tree=$2/tree
+    if [ "$lane" = 1 ]; then echo "lane_tree=$PWD" >"$dir/env"; return 0; fi
+    mkdir -p "$tree"
+    # The tree as built, without what runs write (another stage may write
+    # in it meanwhile: GNU tar says so with exit status 1, not an error).
+    tar -C "$PWD" --exclude=./.git --exclude=./t/logs --exclude=./t/media --exclude=./tests/repeat.out \
+        --exclude=./tests/suite.out --exclude=./tests/stages --exclude=./tests/fuzz/out \
+        --exclude=./tests/openapi/node_modules --exclude='./tests/*.out' --exclude=./tests/run.log \
+        --warning=no-file-changed -cf - . | tar -C "$tree" -xf -
+    [ -x "$tree/scripts/genflow-migrate" ] || { echo "lane $lane: the tree did not copy"; return 1; }
+    pgport=$(gf_free_port)
+    ( GF_PG_EXTRA_CONF=$GF_PG_STATS gf_pg_start "$dir/pgdata" "$pgport" ) >"$dir/pg.out" 2>&1 \
+        || { cat "$dir/pg.out"; echo "lane $lane: PostgreSQL did not start"; return 1; }
+    "$tree/scripts/genflow-migrate" "postgresql://genflow@127.0.0.1:$pgport/genflow" >"$dir/migrate.out" 2>&1 \
+        || { cat "$dir/migrate.out"; echo "lane $lane: genflow-migrate failed"; return 1; }
+    mockport=$(gf_suite_mock_start "$dir" "$tree") || { echo "lane $lane: the mock providers did not start"; return 1; }
+    cat >"$dir/env" <<ENV
+lane_tree=$tree
+export GENFLOW_TEST_PG_URI=postgresql://genflow@127.0.0.1:$pgport/genflow
+export GENFLOW_TEST_DBD_PARAMS="host=127.0.0.1 port=$pgport dbname=genflow user=genflow"
+export GENFLOW_TEST_PGDATA=$dir/pgdata GENFLOW_TEST_PGPORT=$pgport
+export GENFLOW_MOCK_URL=http://127.0.0.1:$mockport GENFLOW_MOCK_STATE=$dir/mock
+ENV
+}
+
+# gf_suite_mock_start DIR TREE: TREE's mock providers (t/mock/providers.pl)
+# on a free port, their state in DIR/mock, their pid in DIR/mock.pid;
+# prints the port once they are ready (what they printed otherwise).
+gf_suite_mock_start() {
+    local dir=$1 tree=$2 port
+    port=$(gf_free_port)
+    perl "$tree/t/mock/providers.pl" "$port" "$dir/mock" >"$dir/mock.out" 2>&1 &
+    echo $! >"$dir/mock.pid"
+    for _ in $(seq 1 100); do grep -q ready "$dir/mock.out" 2>/dev/null && break; sleep 0.1; done
+    grep -q ready "$dir/mock.out" || { cat "$dir/mock.out" >&2; return 1; }
+    echo "$port"
+}
+
+# gf_suite_lane_down DIR: stops what gf_suite_lane_up started there.
+gf_suite_lane_down() {
+    local dir=$1
+    [ ! -f "$dir/mock.pid" ] || kill "$(cat "$dir/mock.pid")" 2>/dev/null || true
+    [ ! -d "$dir/pgdata" ] || gf_pg_stop "$dir/pgdata"
+    [ -n "${GENFLOW_TEST_KEEP:-}" ] || rm -rf "$dir/tree" "$dir/pgdata"
+}
+
+# gf_suite_lanes OUTDIR HTTPD [FILES...]: the files (all of t/) in lanes.
+# OUTDIR gets plan ("LANE FILE" lines), lane-N/ (each lane's env and its
+# gf_suite_run in lane-N/run), and the lanes together as one run's
+# output.txt, results.tsv, rc, error_log and hung, which gf_suite_slowest
+# and gf_suite_counts read as before. The answers recorded for the
+# OpenAPI check are gathered into the caller's t/logs/exchanges.jsonl.
+# Returns 1 when a lane could not be set up (its files then did not run).
+gf_suite_lanes() {
+    local outdir=$1 httpd=$2 n i rc=0 start=$SECONDS
+    shift 2
+    local files
+    mapfile -t files < <(gf_suite_files "$@")
+    n=$GF_SUITE_LANES
+    [ "${#files[@]}" -ge "$n" ] || n=${#files[@]}
+    [ "$n" -ge 1 ] || n=1
+    rm -rf "$outdir"
+    mkdir -p "$outdir"
+    gf_suite_plan "$n" "${files[@]}" >"$outdir/plan"
+    local pids=()
+    for i in $(seq 1 "$n"); do
+        mkdir -p "$outdir/lane-$i"
+        if ! gf_suite_lane_up "$i" "$outdir/lane-$i" >"$outdir/lane-$i/up.out" 2>&1; then
+            cat "$outdir/lane-$i/up.out"; rc=1; continue
+        fi
+        (
+            # shellcheck disable=SC1090,SC1091
+            . "$outdir/lane-$i/env"
+            cd "$lane_tree" || exit 1
+            export APACHE_TEST_PORT=$((GF_SUITE_PORT_BASE + 20 * (i - 1)))
+            # shellcheck disable=SC2046
+            gf_suite_run "$outdir/lane-$i/run" "$httpd" quiet $(awk -v l="$i" '$1 == l { print $2 }' "$outdir/plan")
+            echo "$((SECONDS - start))" >"$outdir/lane-$i/seconds"
+        ) &
+        pids+=($!)
+    done
+    for i in "${pids[@]}"; do wait "$i" || true; done
+    local lrc=0 run
+    : >"$outdir/output.txt"; : >"$outdir/results.tsv"; : >"$outdir/error_log"
+    for i in $(seq 1 "$n"); do
+        run="$outdir/lane-$i/run"
+        {
+            echo "==== lane $i ($(awk -v l="$i" '$1 == l' "$outdir/plan" | wc -l) files, $(cat "$outdir/lane-$i/seconds" 2>/dev/null || echo '?') s):"
+            cat "$run/output.txt" 2>/dev/null
+        } >>"$outdir/output.txt"
+        cat "$run/results.tsv" >>"$outdir/results.tsv" 2>/dev/null
+        cat "$run/error_log" >>"$outdir/error_log" 2>/dev/null
+        cat "$run/hung" >>"$outdir/hung" 2>/dev/null
+        cat "$run/hung.txt" >>"$outdir/hung.txt" 2>/dev/null
+        [ "$(cat "$run/rc" 2>/dev/null || echo 1)" = 0 ] || lrc=$(cat "$run/rc" 2>/dev/null || echo 1)
+        if [ "$i" != 1 ] && [ -f "$outdir/lane-$i/env" ]; then
+            local t
+            t=$(sed -n 's/^lane_tree=//p' "$outdir/lane-$i/env")
+            mkdir -p t/logs
+            cat "$t/t/logs/exchanges.jsonl" >>t/logs/exchanges.jsonl 2>/dev/null || true
+        fi
+    done
+    echo "$lrc" >"$outdir/rc"
+    return $rc
+}
+
+# gf_suite_lanes_judge OUTDIR: gf_suite_judge of each lane on its files;
+# returns 1 when any lane failed, a file of the plan was in no lane's
+# results, or a lane did not run at all.
+gf_suite_lanes_judge() {
+    local outdir=$1 i verdict=0
+    for i in $(awk '{ print $1 }' "$outdir/plan" | sort -un); do
+        if [ ! -d "$outdir/lane-$i/run" ]; then
+            gf_log "FAILED: lane $i did not run ($(awk -v l="$i" '$1 == l { printf "%s ", $2 }' "$outdir/plan"))"
+            verdict=1; continue
+        fi
+        # shellcheck disable=SC2046
+        gf_suite_judge "$outdir/lane-$i/run" $(awk -v l="$i" '$1 == l { print $2 }' "$outdir/plan") || verdict=1
+    done
+    return $verdict
+}
+
+# gf_suite_lanes_each OUTDIR FUNCTION: FUNCTION once per lane, in the
+# lane's environment (its database); returns 1 when it failed in any.
+gf_suite_lanes_each() {
+    local outdir=$1 fn=$2 i rc=0
+    for i in $(awk '{ print $1 }' "$outdir/plan" | sort -un); do
+        [ -f "$outdir/lane-$i/env" ] || continue
+        # shellcheck disable=SC1090,SC1091
+        ( . "$outdir/lane-$i/env"; "$fn" ) || { echo "(lane $i)"; rc=1; }
+    done
+    return $rc
+}
+
+# gf_suite_lanes_down OUTDIR: every lane's cluster and mock stopped.
+gf_suite_lanes_down() {
+    local d
+    for d in "$1"/lane-*; do [ -d "$d" ] && gf_suite_lane_down "$d"; done
+    return 0
 }

@@ -23,6 +23,32 @@ our @EXPORT = qw(new_user api json_of psql psql_rows base_url is_json_error pg_c
 my $json = JSON::PP->new->canonical->allow_nonref;
 my $counter = 0;
 
+# The suite runs its files in lanes side by side (tests/suite.sh). A file
+# that needs the machine to itself says so in its first 40 lines
+# ("# genflow-test: alone, because ..."): it waits here until the files
+# running in every other lane, of both suites, have ended, and keeps new
+# ones from starting until it ends. The gate keeps it from waiting
+# forever behind files that keep starting: every file passes the gate
+# before it takes its share, and a file alone holds the gate.
+our @machine_locks;
+if (my $dir = $ENV{GENFLOW_TEST_LOCKDIR}) {
+    require Fcntl;
+    my $alone = 0;
+    if (open my $self, '<', $0) {
+        while (my $line = <$self>) {
+            last if $. > 40;
+            $alone = 1 if $line =~ /^# genflow-test: alone\b/;
+        }
+        close $self;
+    }
+    open my $gate, '>>', "$dir/gate" or die "$dir/gate: $!";
+    open my $machine, '>>', "$dir/machine" or die "$dir/machine: $!";
+    flock($gate, Fcntl::LOCK_EX()) or die "flock $dir/gate: $!";
+    flock($machine, $alone ? Fcntl::LOCK_EX() : Fcntl::LOCK_SH()) or die "flock $dir/machine: $!";
+    flock($gate, Fcntl::LOCK_UN()) unless $alone;
+    @machine_locks = ($gate, $machine);
+}
+
 sub base_url {
     my $cfg = Apache::Test::config();
     return 'http://' . Apache::TestRequest::hostport($cfg);
