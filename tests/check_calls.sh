@@ -10,13 +10,15 @@
 top="${top_srcdir:-.}"
 build="${top_builddir:-.}"
 . "$top/tests/glue_layers.sh"
-objs=$(ls "$build"/mod_genflow/httpd/.libs/la-mod_genflow*.o 2>/dev/null)
+objs=$(ls "$build"/mod_genflow/httpd/.libs/la-mod_genflow*.o "$build"/mod_genflow/httpd/*/.libs/la-mod_genflow*.o 2>/dev/null)
 [ -n "$objs" ] || { echo "no objects of mod_genflow/httpd/ under $build: build first"; exit 1; }
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 for o in $objs; do
     f=$(basename "$o" .o); f=${f#la-}
-    [ -e "$top/mod_genflow/httpd/$f.c" ] || continue   # left from a file since renamed
+    src=""
+    for p in "$top"/mod_genflow/httpd/"$f".c "$top"/mod_genflow/httpd/*/"$f".c; do [ -e "$p" ] && src=$p; done
+    [ -n "$src" ] || continue   # left from a file since renamed
     nm --defined-only -g "$o" | awk -v f="$f" 'NF == 3 { print $3, f }' >>"$tmp/defs"
     nm -u "$o" | awk -v f="$f" '{ print f, $NF }' >>"$tmp/uses"
 done

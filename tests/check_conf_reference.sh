@@ -5,10 +5,10 @@
 top="${top_srcdir:-.}"
 # The command table's own entries, and the numeric settings' lines, from
 # which the table gets one entry each.
-code=$( (grep -o 'AP_INIT_[A-Z0-9_]*("GenFlow[A-Za-z0-9]*"' "$top"/mod_genflow/httpd/mod_genflow_config*.c \
+code=$( (grep -o 'AP_INIT_[A-Z0-9_]*("GenFlow[A-Za-z0-9]*"' "$top"/mod_genflow/httpd/config/mod_genflow_config*.c \
          | sed 's/.*("\(.*\)"/\1/';
          grep -o '^ *S([A-Z]*, [a-z]*, [a-z_]*, "GenFlow[A-Za-z0-9]*"' \
-             "$top"/mod_genflow/httpd/mod_genflow_config_settings.h | sed 's/.*"\(.*\)"/\1/') \
+             "$top"/mod_genflow/httpd/config/mod_genflow_config_settings.h | sed 's/.*"\(.*\)"/\1/') \
        | sort -u)
 doc=$(grep -o '^#* *GenFlow[A-Za-z0-9]*' "$top"/conf/genflow.conf | sed 's/^#* *//' | sort -u)
 [ -n "$code" ] || { echo "no directives found in the command table"; exit 1; }
@@ -23,7 +23,7 @@ fi
 # The directives a <VirtualHost> may not set, as conf/genflow.conf lists
 # them, are those whose line in the settings' X-macro gives a reason in
 # its vhost column (the ninth), not NULL.
-settings="$top"/mod_genflow/httpd/mod_genflow_config_settings.h
+settings="$top"/mod_genflow/httpd/config/mod_genflow_config_settings.h
 refused=$(sed -n '/^#define GF_SERVER_SETTINGS(S)/,/^$/p' "$settings" | tr '\n' ' ' | sed 's/\\ / /g' \
     | awk 'BEGIN { RS = "S\\(" } NR > 1 { split($0, a, ","); d = a[4]; v = a[9];
                                           gsub(/[ "]/, "", d); gsub(/ /, "", v);

@@ -22,7 +22,7 @@ for dir in "$src"/*/; do
     folder=$(basename "$dir")
     ok=$(allowed "$folder")
     [ -n "$ok" ] || { echo "unknown folder mod_genflow/$folder: give it an include rule"; bad=1; continue; }
-    for f in "$dir"*.[ch]; do
+    for f in "$dir"*.[ch] "$dir"*/*.[ch]; do
         [ -e "$f" ] || continue
         n=$((n + 1))
         for inc in $(sed -n 's/^#include "\([a-z]*\)\/.*/\1/p' "$f"); do
@@ -44,7 +44,8 @@ done
 # Inside httpd/, the concerns in layers (tests/glue_layers.sh).
 . "${top_srcdir:-.}/tests/glue_layers.sh"
 m=0
-for f in "$src"/httpd/*.[ch]; do
+for f in "$src"/httpd/*.[ch] "$src"/httpd/*/*.[ch]; do
+    [ -e "$f" ] || continue
     name=$(basename "$f")
     c=$(concern_of "$name")
     if [ -z "$c" ] || { [ "$c" != record ] && [ "$(rank "$c")" -lt 0 ]; }; then
@@ -52,10 +53,16 @@ for f in "$src"/httpd/*.[ch]; do
         bad=1
         continue
     fi
+    # Its folder is its concern's (tests/glue_layers.sh, folder_of).
+    at=$(basename "$(dirname "$f")")
+    [ "$at" = httpd ] && at=.
+    if [ "$at" != "$(folder_of "$c")" ]; then
+        echo "httpd/$at/$name ($c) belongs in httpd/$(folder_of "$c")/"; bad=1
+    fi
     m=$((m + 1))
     [ "$c" = record ] && continue
     mine=$(rank "$c")
-    for inc in $(sed -n 's/^#include "httpd\/\([a-z_]*\.h\)".*/\1/p' "$f"); do
+    for inc in $(sed -nE 's/^#include "httpd\/([a-z]+\/)?([a-z_]+\.h)".*/\2/p' "$f"); do
         ic=$(concern_of "$inc")
         [ "$ic" = "$c" ] && continue
         if [ "$(rank "$ic")" -ge "$mine" ]; then

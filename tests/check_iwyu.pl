@@ -17,10 +17,12 @@ sub slurp { local $/; open my $f, '<', $_[0] or die "$_[0]: $!"; my $s = <$f>; c
 sub strip { my $s = shift; $s =~ s{/\*.*?\*/}{ }gs; $s =~ s{//[^\n]*}{}g;
             $s =~ s{^(?!#include)([^\n]*)}{ (my $l = $1) =~ s/"(?:[^"\\\\\n]|\\\\.)*"/""/g; $l }mge; $s }
 my (%provides, %incs, %body);
-opendir my $dh, $dir or die; my @files = sort grep { /^mod_genflow.*\.[ch]$/ } readdir $dh; closedir $dh;
+# The glue's files in httpd/ and its folders, by name (names are unique).
+my %path = map { (m{([^/]+)$})[0] => $_ } glob("$dir/mod_genflow*.[ch] $dir/*/mod_genflow*.[ch]");
+my @files = sort keys %path;
 for my $f (@files) {
-    my $s = strip(slurp("$dir/$f"));
-    my @inc = $s =~ /^#include "httpd\/([a-z_]+\.h)"/mg;
+    my $s = strip(slurp($path{$f}));
+    my @inc = $s =~ /^#include "httpd\/(?:[a-z]+\/)?([a-z_]+\.h)"/mg;
     $incs{$f} = \@inc;
     (my $b = $s) =~ s/^#include[^\n]*\n//mg;
     $body{$f} = $b;
@@ -57,14 +59,14 @@ for my $h (grep { /\.h$/ } @files) {
 # 2. A glue file includes, itself, the header of every glue function or
 #    variable its object uses (nm), and every header it includes is used.
 my %def;
-for my $o (glob "$build/mod_genflow/httpd/.libs/la-mod_genflow*.o") {
+for my $o (glob "$build/mod_genflow/httpd/.libs/la-mod_genflow*.o $build/mod_genflow/httpd/*/.libs/la-mod_genflow*.o") {
     (my $f = $o) =~ s{.*/la-}{}; $f =~ s/\.o$/.c/;
     for (`nm --defined-only -g $o`) { my @w = split; $def{$w[2]} = $f if @w == 3; }
 }
 my $n = 0;
-for my $o (glob "$build/mod_genflow/httpd/.libs/la-mod_genflow*.o") {
+for my $o (glob "$build/mod_genflow/httpd/.libs/la-mod_genflow*.o $build/mod_genflow/httpd/*/.libs/la-mod_genflow*.o") {
     (my $f = $o) =~ s{.*/la-}{}; $f =~ s/\.o$/.c/;
-    next unless -e "$dir/$f";   # an object left from a file since renamed
+    next unless exists $path{$f};   # an object left from a file since renamed
     $n++;
     my %direct = map { $_ => 1 } @{$incs{$f} || []};
     for (`nm -u $o`) {

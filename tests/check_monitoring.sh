@@ -52,4 +52,4 @@ perl -MJSON::PP -e '
     printf "monitoring kit: %d recording rules, %d panel expressions, %d module series read\n",
            scalar(keys %recorded), $n, scalar(keys %used_src);
     exit($bad ? 1 : 0);
-' "$rules" "$dash" "$top"/mod_genflow/core/gf_metrics_render.c "$top"/mod_genflow/httpd/*.c
+' "$rules" "$dash" "$top"/mod_genflow/core/gf_metrics_render.c "$top"/mod_genflow/httpd/*.c "$top"/mod_genflow/httpd/*/*.c

@@ -9,6 +9,32 @@
 layers="private process config request site schema trace db http metrics servers slots breaker cors policy lines authn_cache
         idempotency limits budgets router engine watch handlers"
 
+# The concerns live in folders of httpd/, named for what they hold, one
+# folder for a run of neighbouring layers, so that the folders are in
+# layers too, from the bottom: config (the process record, the
+# configuration, the request record, the site's layout), io (the database,
+# HTTP answers, traces, metrics), servers (the servers and their providers'
+# shared state: slots, circuit breakers), gates (what a request meets at
+# the door: CORS, the prompt policy, premium lines, the authn cache,
+# idempotency keys), limits (the providers' limits, the budgets, the
+# router), engine, watch (waiting clients), api (the handlers). The
+# module's record, mod_genflow.c, stays at the top of httpd/.
+folders="config io servers gates limits engine watch api"
+folder_of() {   # concern → its folder under httpd/ ("." for the record)
+    case $1 in
+        record) echo . ;;
+        private|process|config|request|site) echo config ;;
+        schema|trace|db|http|metrics) echo io ;;
+        servers|slots|breaker) echo servers ;;
+        cors|policy|lines|authn_cache|idempotency) echo gates ;;
+        limits|budgets|router) echo limits ;;
+        engine) echo engine ;;
+        watch) echo watch ;;
+        handlers) echo api ;;
+        *) echo "" ;;
+    esac
+}
+
 # A file's concern is its name's first word after mod_genflow_ (a naming
 # scheme in one folder, as mod_http2's h2_*): mod_genflow_engine_claim.c is
 # the engine's, mod_genflow_handle_type.c a handler's.

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* mod_genflow_engine_uploads.c: the uploads' retention, part of worker
+ * 0's sweeps (mod_genflow_engine_worker.c).
+ *
+ * An upload that no create has named as its sourceImage for
+ * GenFlowUploadRetention goes: its row first (one statement, locked rows
+ * skipped, so children and nodes never collide), then its object. A store
+ * that fails to delete leaves an object without a row; so does a child
+ * killed between storing an upload and writing its row. Those are found by
+ * listing the store's uploads/ folder a page at a time, at most once a
+ * retention (an hour at most), and removed once they are older than the
+ * retention: an upload in progress writes its row within moments of its
+ * object. No pooled connection is held while a store is listed or
+ * deleted from.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+
+#include "httpd/engine/mod_genflow_engine_int.h"
+#include "httpd/config/mod_genflow_config.h"
+#include "httpd/io/mod_genflow_db.h"
+#include "httpd/config/mod_genflow_private.h"
+#include "core/gf_sql.h"
+#include "storage/gf_storage.h"
+
+#define EXPIRE_BATCH 100      /* uploads per statement; the next sweep takes more */
+#define LIST_PAGE    1000     /* objects per look (one S3 page) */
+#define SCAN_MIN     apr_time_from_sec(2)
+#define SCAN_MAX     apr_time_from_sec(3600)
+
+static void expire_unused(server_rec *s, apr_pool_t *p, long retention)
+{
+    gf_server_conf_t *sc = gf_server_conf(s);
+    const char *args[3];
+    gf_db_rows_t *rows;
+    int i, kept = 0;
+
+    args[0] = apr_ltoa(p, retention);
+    args[1] = apr_pstrcat(p, sc->storage->backend, sc->fallback_storage ? "\n" : "",
+                          sc->fallback_storage ? sc->fallback_storage->backend : "", NULL);
+    args[2] = apr_itoa(p, EXPIRE_BATCH);
+    if (gf_db_select_once(s, p, GF_SQL_UPLOAD_EXPIRE, &rows, 3, args) != GF_DB_OK || rows->nrows == 0) {
+        return;
+    }
+    for (i = 0; i < rows->nrows; i++) {
+        const gf_storage_t *st = gf_conf_store_named(sc, rows->rows[i][1]);
+        apr_status_t rv = st ? gf_storage_remove(st, p, rows->rows[i][2]) : APR_ENOTIMPL;
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) kept++;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1412)
+                 "deleted %d uploads unused for %lds%s", rows->nrows, retention,
+                 kept ? apr_psprintf(p, " (%d objects stay, for the orphan sweep)", kept) : "");
+}
+
+/* "uploads/<uuid>.<ext>" (or a temporary name after it): the uuid, or NULL. */
+static const char *upload_id(apr_pool_t *p, const char *key)
+{
+    const char *name = key + sizeof("uploads/") - 1;
+    apr_size_t i;
+    if (strncmp(key, "uploads/", sizeof("uploads/") - 1) || strlen(name) < 37 || name[36] != '.') {
+        return NULL;
+    }
+    for (i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? name[i] != '-' : !apr_isxdigit(name[i])) return NULL;
+    }
+    return apr_pstrmemdup(p, name, 36);
+}
+
+/* The next page of st's uploads/ after *after: objects older than the
+ * retention whose upload has no row are removed; *after moves on, or back
+ * to the start after the last page. */
+static void remove_orphans(server_rec *s, apr_pool_t *p, const gf_storage_t *st,
+                           long retention, char *after, apr_size_t after_size)
+{
+    apr_array_header_t *objs;
+    apr_hash_t *known = apr_hash_make(p);
+    const char *err = NULL, *args[1] = { NULL };
+    apr_time_t before = apr_time_now() - apr_time_from_sec(retention);
+    gf_db_rows_t *rows;
+    int i, removed = 0;
+
+    if (!st->list) return;
+    if (gf_storage_list(st, p, "uploads/", *after ? after : NULL, LIST_PAGE, &objs, &err)
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1413)
+                     "cannot look for orphaned uploads in the %s storage: %s", st->backend,
+                     ap_escape_logitem(p, err));
+        return;
+    }
+    for (i = 0; i < objs->nelts; i++) {
+        const gf_storage_object_t *o = &APR_ARRAY_IDX(objs, i, gf_storage_object_t);
+        const char *id = upload_id(p, o->key);
+        if (id && o->mtime < before) args[0] = args[0] ? apr_pstrcat(p, args[0], ",", id, NULL) : id;
+    }
+    if (objs->nelts < LIST_PAGE) *after = '\0';
+    else apr_cpystrn(after, APR_ARRAY_IDX(objs, objs->nelts - 1, gf_storage_object_t).key, after_size);
+    if (!args[0] || gf_db_select_once(s, p, GF_SQL_UPLOAD_KNOWN, &rows, 1, args) != GF_DB_OK) return;
+    for (i = 0; i < rows->nrows; i++) apr_hash_set(known, rows->rows[i][0], 36, "");
+    for (i = 0; i < objs->nelts; i++) {
+        const gf_storage_object_t *o = &APR_ARRAY_IDX(objs, i, gf_storage_object_t);
+        const char *id = upload_id(p, o->key);
+        if (!id || o->mtime >= before || apr_hash_get(known, id, 36)) continue;
+        if (gf_storage_remove(st, p, o->key) == APR_SUCCESS) removed++;
+    }
+    if (removed) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1414)
+                     "removed %d stored uploads of the %s storage that no row names", removed,
+                     st->backend);
+    }
+}
+
+void gf_engine_uploads_sweep(server_rec *s, apr_pool_t *p, gf_uploads_scan_t *scan)
+{
+    gf_server_conf_t *sc = gf_server_conf(s);
+    long retention = gf_conf_upload_retention(sc);
+    apr_time_t now = apr_time_now(), every;
+
+    if (retention <= 0 || !sc->storage) return;
+    expire_unused(s, p, retention);
+    if (now < scan->at) return;
+    every = apr_time_from_sec(retention);
+    scan->at = now + (every < SCAN_MIN ? SCAN_MIN : every > SCAN_MAX ? SCAN_MAX : every);
+    remove_orphans(s, p, sc->storage, retention, scan->after[0], sizeof(scan->after[0]));
+    if (sc->fallback_storage) {
+        remove_orphans(s, p, sc->fallback_storage, retention, scan->after[1],
+                       sizeof(scan->after[1]));
+    }
+}
