@@ -39,6 +39,16 @@ while read -r from to sym; do
         fi
         continue
     fi
+    if [ "$cf" = handlers ] && [ "$ct" = handlers ]; then
+        pf=$(api_part_of "$from"); pt=$(api_part_of "$to")
+        if [ "$(api_part_rank "$pf")" -lt 0 ]; then
+            echo "httpd/$from.c is no part of the handlers' layers (tests/glue_layers.sh)"; bad=1
+        elif [ "$(api_part_rank "$pt")" -ge "$(api_part_rank "$pf")" ]; then
+            echo "httpd/$from.c (handlers: $pf) uses $sym of httpd/$to.c (handlers: $pt), a part above its own"
+            bad=1
+        fi
+        continue
+    fi
     [ "$cf" = "$ct" ] && continue
     if [ "$(rank "$ct")" -ge "$(rank "$cf")" ]; then
         echo "httpd/$from.c ($cf) uses $sym of httpd/$to.c ($ct), a concern above its own"

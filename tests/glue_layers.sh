@@ -75,3 +75,23 @@ part_rank() {   # part → its layer within the engine; -1 unknown
     for l in $engine_parts; do [ "$l" = "$1" ] && { echo $i; return; }; i=$((i + 1)); done
     echo -1
 }
+
+# Inside the handlers (httpd/api/), their files in layers too: the
+# answers and reads at the bottom, the type handler and the one handler
+# table at the top; a file calls only those below it, so the type's
+# files, which share one header (mod_genflow_handle_type.h), call one way.
+api_parts="quota uploads admin type_answers type_read type_edits type_pictures type_create type_generate type_events
+           gate type api discovery metrics webhook handlers"
+
+api_part_of() {   # a handlers file's name → its part
+    case $1 in
+        mod_genflow_handlers|mod_genflow_handlers.[ch]) echo handlers ;;
+        mod_genflow_handle_*) echo "$1" | sed 's/^mod_genflow_handle_\([a-z_]*\).*/\1/; s/\.[ch]$//' ;;
+    esac
+}
+
+api_part_rank() {   # part → its layer within the handlers; -1 unknown
+    i=0
+    for l in $api_parts; do [ "$l" = "$1" ] && { echo $i; return; }; i=$((i + 1)); done
+    echo -1
+}

@@ -37,31 +37,6 @@ static struct gf_authn_cache_dir *dir_settings(cmd_parms *cmd, void *dcv)
     return dc->authn_cache;
 }
 
-struct gf_authn_cache_dir *gf_authn_cache_merge_dir(apr_pool_t *p,
-                                                    struct gf_authn_cache_dir *base,
-                                                    struct gf_authn_cache_dir *add)
-{
-    struct gf_authn_cache_dir *m;
-
-    if (!base || !add) {
-        return add ? add : base;
-    }
-    m = apr_pcalloc(p, sizeof(*m));
-    if (add->provider) {
-        m->provider_name = add->provider_name;
-        m->provider = add->provider;
-        m->context = add->context;
-    }
-    else {
-        m->provider_name = base->provider_name;
-        m->provider = base->provider;
-        m->context = base->context;
-    }
-    m->ttl = add->ttl != GF_UNSET ? add->ttl : base->ttl;
-    m->watch = add->watch ? add->watch : base->watch;
-    return m;
-}
-
 const char *gf_authn_cache_set_socache(cmd_parms *cmd, void *dcv, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);

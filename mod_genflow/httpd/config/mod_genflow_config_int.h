@@ -28,9 +28,6 @@ typedef struct {
 apr_array_header_t *gf_conf_mounts(void);
 
 /* mod_genflow_config_authn.c */
-struct gf_authn_cache_dir *gf_authn_cache_merge_dir(apr_pool_t *p,
-                                                    struct gf_authn_cache_dir *base,
-                                                    struct gf_authn_cache_dir *add);
 const char *gf_authn_cache_set_socache(cmd_parms *cmd, void *dc, const char *arg);
 const char *gf_authn_cache_set_size(cmd_parms *cmd, void *dc, const char *arg);
 const char *gf_authn_cache_set_provider(cmd_parms *cmd, void *dc, const char *arg);

@@ -87,6 +87,34 @@ void *gf_create_dir_conf(apr_pool_t *p, char *dir)
     return dc;
 }
 
+/* A section's genflow-cache settings over its parent's (merged here, with
+ * the rest of the record, so that the merge calls nothing of the files
+ * that set them: they call the merge's look-ups). */
+static struct gf_authn_cache_dir *merge_authn_cache(apr_pool_t *p,
+                                                   struct gf_authn_cache_dir *base,
+                                                   struct gf_authn_cache_dir *add)
+{
+    struct gf_authn_cache_dir *m;
+
+    if (!base || !add) {
+        return add ? add : base;
+    }
+    m = apr_pcalloc(p, sizeof(*m));
+    if (add->provider) {
+        m->provider_name = add->provider_name;
+        m->provider = add->provider;
+        m->context = add->context;
+    }
+    else {
+        m->provider_name = base->provider_name;
+        m->provider = base->provider;
+        m->context = base->context;
+    }
+    m->ttl = add->ttl != GF_UNSET ? add->ttl : base->ttl;
+    m->watch = add->watch ? add->watch : base->watch;
+    return m;
+}
+
 void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
     gf_dir_conf_t *base = basev, *add = addv;
@@ -105,7 +133,7 @@ void *gf_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->accepts_set = add->accepts_set || base->accepts_set;
     dc->accepts = add->accepts_set ? add->accepts : base->accepts;
     MERGE_PTR(dc, prompt_template);
-    dc->authn_cache = gf_authn_cache_merge_dir(p, base->authn_cache, add->authn_cache);
+    dc->authn_cache = merge_authn_cache(p, base->authn_cache, add->authn_cache);
     MERGE_PTR(dc, cors);
     MERGE_PTR(dc, webhook_origins);         /* "none" is a list of its own: it overrides */
     MERGE_PTR(dc, picture_origins);
