@@ -6,7 +6,7 @@
  */
 #include <apr_strings.h>
 
-#include "httpd/config/mod_genflow_config_int.h"
+#include "httpd/config/mod_genflow_config.h"
 #include "httpd/config/mod_genflow_private.h"
 
 gf_server_conf_t *gf_server_conf(server_rec *s)
