@@ -43,7 +43,7 @@ cd "$work" || exit 1
 
 passed=0 failed=0
 pml=genflow.pml                        # the model the runs below check
-MEMLIM=${GENFLOW_MODEL_MEMLIM:-8192}   # megabytes pan may use (a liveness run takes about 5.5 GB: the hash table doubles as it grows)
+MEMLIM=${GENFLOW_MODEL_MEMLIM:-8192}   # megabytes one pan may use (a liveness run takes about 5.5 GB: the hash table doubles as it grows; two run at once)
 
 # run NAME EXPECT(pass|fail) MODE(safety|liveness) [spin -D switches]
 run() {
@@ -96,30 +96,60 @@ run() {
 }
 
 echo "check_model: $(spin -V), models/genflow.pml and models/genflow_turns.pml"
-run "engine"                   pass safety
-run "engine"                   pass liveness
-run "idempotent create"        pass safety   -DIDEM
-run "idempotent create"        pass liveness -DIDEM
-run "BROKEN_FINALIZE (cancel)" fail safety   -DBROKEN_FINALIZE
-run "BROKEN_STALE (lease)"     fail safety   -DBROKEN_STALE
-run "BROKEN_COUNT (pictures)"  fail safety   -DBROKEN_COUNT
-run "BROKEN_KEPT (pictures)"   fail safety   -DBROKEN_KEPT
-run "BROKEN_PLACE (limits)"    fail safety   -DBROKEN_PLACE
-# A row waiting at a group of providers: its member's place taken after
-# the claim (PLACE_TAKE), or the row back to the queue.
-run "group (place after claim)" pass safety   -DGROUP
-run "group (place after claim)" pass liveness -DGROUP
-run "BROKEN_PLACE (group)"      fail safety   -DGROUP -DBROKEN_PLACE
-# CREATE as it was before the fix, in the two steps READ COMMITTED gave it
-# (the snapshot's check of the key, then the writes): the race with
-# IDEM_TAKEOVER that the model found.
-run "MVCC_CREATE (key checked in the snapshot)" fail safety -DIDEM -DMVCC_CREATE
-
-# The turns of a line with GenFlowLine weights (2, 1, 1).
-pml=genflow_turns.pml
-run "turns (premium lines)"         pass safety
-run "BROKEN_SHARE_HEAD (turns)"     fail safety -DBROKEN_SHARE_HEAD
-run "BROKEN_TAKEN (turns)"          fail safety -DBROKEN_TAKEN
-
+# The runs are independent: each runs in a directory of its own (pan
+# writes its files where it runs), GENFLOW_MODEL_JOBS (2) at a time, the
+# longest first, so that the model keeps both cores busy once the suites
+# beside it are done. Each run's lines are printed in the order below
+# when all are done; the counts are the PASS and FAIL lines.
+# job NAME EXPECT MODE MODEL [spin -D switches]
+jobs_list() {
+    # The liveness runs first: they are the long ones (minutes each).
+    echo 'engine|pass|liveness|genflow.pml|'
+    echo 'group (place after claim)|pass|liveness|genflow.pml|-DGROUP'
+    echo 'idempotent create|pass|liveness|genflow.pml|-DIDEM'
+    echo 'engine|pass|safety|genflow.pml|'
+    echo 'idempotent create|pass|safety|genflow.pml|-DIDEM'
+    echo 'BROKEN_FINALIZE (cancel)|fail|safety|genflow.pml|-DBROKEN_FINALIZE'
+    echo 'BROKEN_STALE (lease)|fail|safety|genflow.pml|-DBROKEN_STALE'
+    echo 'BROKEN_COUNT (pictures)|fail|safety|genflow.pml|-DBROKEN_COUNT'
+    echo 'BROKEN_KEPT (pictures)|fail|safety|genflow.pml|-DBROKEN_KEPT'
+    echo 'BROKEN_PLACE (limits)|fail|safety|genflow.pml|-DBROKEN_PLACE'
+    # A row waiting at a group of providers: its member's place taken after
+    # the claim (PLACE_TAKE), or the row back to the queue.
+    echo 'group (place after claim)|pass|safety|genflow.pml|-DGROUP'
+    echo 'BROKEN_PLACE (group)|fail|safety|genflow.pml|-DGROUP -DBROKEN_PLACE'
+    # CREATE as it was before the fix, in the two steps READ COMMITTED gave it
+    # (the snapshot's check of the key, then the writes): the race with
+    # IDEM_TAKEOVER that the model found.
+    echo 'MVCC_CREATE (key checked in the snapshot)|fail|safety|genflow.pml|-DIDEM -DMVCC_CREATE'
+    # The turns of a line with GenFlowLine weights (2, 1, 1).
+    echo 'turns (premium lines)|pass|safety|genflow_turns.pml|'
+    echo 'BROKEN_SHARE_HEAD (turns)|fail|safety|genflow_turns.pml|-DBROKEN_SHARE_HEAD'
+    echo 'BROKEN_TAKEN (turns)|fail|safety|genflow_turns.pml|-DBROKEN_TAKEN'
+}
+one_job() {   # INDEX LINE: the run, in WORK/INDEX, its lines in WORK/INDEX.out
+    local i=$1 name expect mode model defs
+    IFS='|' read -r name expect mode model defs <<<"$2"
+    mkdir -p "$work/$i"
+    cp "$work"/*.pml "$work/$i/"
+    (
+        cd "$work/$i" || exit 1
+        pml=$model
+        passed=0 failed=0
+        # shellcheck disable=SC2086
+        run "$name" "$expect" "$mode" $defs
+    ) >"$work/$i.out" 2>&1
+}
+JOBS=${GENFLOW_MODEL_JOBS:-2}
+i=0
+while IFS= read -r line; do
+    i=$((i + 1))
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n 2>/dev/null || sleep 1; done
+    one_job "$i" "$line" &
+done < <(jobs_list)
+wait
+for n in $(seq 1 "$i"); do cat "$work/$n.out"; done
+passed=$(cat "$work"/[0-9]*.out | grep -c '^PASS ')
+failed=$((i - passed))   # a FAIL line, or no verdict at all
 echo "model: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -422,16 +422,18 @@ sub handle {
     my $auth = $r->header('Authorization') // '';
 
     if ($path eq '/_log') {
-        open my $fh, '<', "$state/requests.log";
+        # Nothing logged yet: no file (open's handle is a true value
+        # even when it failed, so the open's own result decides).
+        my $fh;
         my $res = HTTP::Response->new(200);
-        $res->content($fh ? do { local $/; <$fh> } : '');
+        $res->content(open($fh, '<', "$state/requests.log") ? do { local $/; <$fh> } : '');
         return $c->send_response($res);
     }
     if ($path =~ m{^/_(accepted|submitted|events)$}) {
-        open my $fh, '<', "$state/$1.log";
+        my ($fh, $log) = (undef, "$state/$1.log");
         my $res = HTTP::Response->new(200);
         $res->header('Content-Type' => 'text/plain; charset=utf-8');
-        $res->content($fh ? do { local $/; <$fh> } : '');
+        $res->content(open($fh, '<', $log) ? do { local $/; <$fh> } : '');
         return $c->send_response($res);
     }
     if ($path =~ m{^/_complete/([\w-]+)$}) {      # the test ends a job "on the provider"
