@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# genflow-test: alone, because it bounds the next start after a cancel in seconds
 # A deadline of the request's own: Cancel-After (whole seconds or h/m/s)
 # and the body's cancelAfter, on create, generate and retry, within 1 s ..
 # the type's deadline. A generation running at a slow provider (the mock

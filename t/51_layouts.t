@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# genflow-test: alone, because it bounds each layout's starts in seconds
 # The layouts sites write: a type's chain in its own <Location>, in a
 # separate <Location> of the same path, once in a parent <Location> (with
 # the authentication, as sites write <Location /api>), in a

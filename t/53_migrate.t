@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# genflow-test: alone, because it bounds a read's wait during a migration in seconds
 # genflow-migrate's mechanics on migrations of the test's own: phases
 # (expand by default on a database with a schema, everything on a new one,
 # contract on its own and never ahead of an expand step), files run

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# genflow-test: alone, because it bounds a request's wait during the upgrade in seconds
 # The schema upgrade from the previous release (NEWS names it and its
 # schema) on a database with history and a queue, while rows finish, are
 # queued and are deleted under it: after the expand phase every open row

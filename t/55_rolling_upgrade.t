@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# genflow-test: alone, because it bounds a request's wait during the rolling upgrade in seconds
 # A rolling upgrade from the previous release (NEWS names it; scripts/test
 # builds its module from that commit into prev-release/) to this build,
 # under traffic, as docs/operations.md ("Upgrading") tells a site to do

@@ -171,6 +171,8 @@ awk '$1 == "t/alone.t" { a = $2; b = $3 } { s[NR] = $2; e[NR] = $3; n[NR] = $1 }
      END { bad = 0; for (i in n) if (n[i] != "t/alone.t" && s[i] < b && e[i] > a) bad = 1; exit (a == "" || NR != 4 || bad) }' \
     "$work/spans"
 check 'lanes: no file ran while the file alone ran' 0 $? "$(cat "$work/spans")"
+[ "$(head -n 1 "$work/lanes/plan")" = "1 t/alone.t" ]
+check 'lanes: the file alone is planned first, at a lane'"'"'s start' 0 $? "$(cat "$work/lanes/plan")"
 
 echo "check_harness: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -392,17 +392,28 @@ gf_suite_repeat() {
 GF_SUITE_LANES=${GENFLOW_TEST_LANES:-3}
 GF_SUITE_PORT_BASE=${GF_SUITE_PORT_BASE:-8529}
 
-# gf_suite_plan N FILES...: "LANE FILE" lines, longest file first, each to
+# gf_suite_alone FILE: true when the file says it needs the machine to
+# itself (in its first 40 lines, as t/lib/GenFlowTest.pm reads it).
+gf_suite_alone() {
+    head -n 40 "$1" 2>/dev/null | grep -q '^# genflow-test: alone'
+}
+
+# gf_suite_plan N FILES...: "LANE FILE" lines. The files that need the
+# machine to themselves first, so that they run at the lanes' start, one
+# after another, while little else runs (they would wait for the other
+# lanes' running files otherwise); then the longest file first, each to
 # the lane with the fewest seconds so far.
 gf_suite_plan() {
-    local n=$1
+    local n=$1 f
     shift
-    printf '%s\n' "$@" | awk -v w="${GF_SUITE_WEIGHTS:-tests/lanes.tsv}" '
+    for f in "$@"; do
+        if gf_suite_alone "$f"; then echo "1 $f"; else echo "0 $f"; fi
+    done | awk -v w="${GF_SUITE_WEIGHTS:-tests/lanes.tsv}" '
         BEGIN { while ((getline l < w) > 0) { split(l, a, "\t"); s[a[1]] = a[2] } }
-        { printf "%s %s\n", (($0 in s) ? s[$0] : 30), $0 }' \
-    | sort -k1,1gr -k2,2 \
+        { printf "%s %s %s\n", $1, (($2 in s) ? s[$2] : 30), $2 }' \
+    | sort -k1,1nr -k2,2gr -k3,3 \
     | awk -v n="$n" '{ best = 1; for (i = 2; i <= n; i++) if (load[i] < load[best]) best = i
-                       load[best] += $1; print best, $2 }'
+                       load[best] += $2; print best, $3 }'
 }
 
 # gf_suite_lane_up LANE DIR: lane LANE's tree, cluster and mock providers
