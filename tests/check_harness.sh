@@ -174,5 +174,25 @@ check 'lanes: no file ran while the file alone ran' 0 $? "$(cat "$work/spans")"
 [ "$(head -n 1 "$work/lanes/plan")" = "1 t/alone.t" ]
 check 'lanes: the file alone is planned first, at a lane'"'"'s start' 0 $? "$(cat "$work/lanes/plan")"
 
+# A child forked by a file alone that outlives it does not keep the lock.
+{
+    echo '# genflow-test: alone, because it forks'
+    echo 'use lib "t/lib"; use GenFlowTest (); use Time::HiRes (); use Test::More tests => 1;'
+    # The child closes every descriptor but the locks' (the harness waits
+    # for the end of the TAP pipe): they stay open unless fork closed them.
+    echo 'require POSIX; my %lock = map { fileno($_) => 1 } @GenFlowTest::machine_locks;'
+    echo 'my $pid = fork // die; if (!$pid) { $lock{$_} or POSIX::close($_) for 0 .. 1023; sleep 6; POSIX::_exit(0) }'
+    echo 'open my $fh, ">>", "$ENV{CHECK_WORK}/forker" or die; printf $fh "%.3f\n", Time::HiRes::time(); close $fh; ok(1);'
+} >t/a_forker.t
+{
+    echo 'use lib "t/lib"; use GenFlowTest (); use Time::HiRes (); use Test::More tests => 1;'
+    echo 'open my $fh, ">>", "$ENV{CHECK_WORK}/after" or die; printf $fh "%.3f\n", Time::HiRes::time(); close $fh; ok(1);'
+} >t/b_after.t
+rm -f "$work/forker" "$work/after"
+out=$(GENFLOW_TEST_LOCKDIR="$work/locks" GF_SUITE_LANES=1 PERL5LIB="$top/t/lib" lanes t/a_forker.t t/b_after.t)
+check 'lanes: two files in one lane pass' 0 $? "$out"
+awk 'NR == FNR { f = $1; next } { exit !($1 - f < 4) }' "$work/forker" "$work/after"
+check 'lanes: a child that outlives a file alone does not keep the lock' 0 $? "$(cat "$work/forker" "$work/after")"
+
 echo "check_harness: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -38,6 +38,10 @@ for tool in spin gcc; do
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/genflow-model.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+# Stopped (scripts/test's cleanup): every run with it, the ones it would
+# start next included.
+kill_runs() { local c; for c in $(pgrep -P "$1"); do kill_runs "$c"; done; [ "$1" = "$$" ] || kill "$1" 2>/dev/null; }
+trap 'trap - TERM INT; kill_runs $$; exit 143' TERM INT
 cp "$model" "$top/models/genflow_sql.pml" "$top/models/genflow_turns.pml" "$work/"
 cd "$work" || exit 1
 

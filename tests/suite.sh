@@ -422,7 +422,7 @@ gf_suite_plan() {
 # GENFLOW_MOCK_*). tests/check_harness.sh puts a plain one in its place.
 gf_suite_lane_up() {
     local lane=$1 dir=$2 pgport mockport tree=$2/tree
-    if [ "$lane" = 1 ]; then echo "lane_tree=$PWD" >"$dir/env"; return 0; fi
+    if [ "$lane" = 1 ]; then printf 'lane_tree=%q\n' "$PWD" >"$dir/env"; return 0; fi
     mkdir -p "$tree"
     # The tree as built, without what runs write (another stage may write
     # in it meanwhile: GNU tar says so with exit status 1, not an error).
@@ -437,13 +437,25 @@ gf_suite_lane_up() {
     "$tree/scripts/genflow-migrate" "postgresql://genflow@127.0.0.1:$pgport/genflow" >"$dir/migrate.out" 2>&1 \
         || { cat "$dir/migrate.out"; echo "lane $lane: genflow-migrate failed"; return 1; }
     mockport=$(gf_suite_mock_start "$dir" "$tree") || { echo "lane $lane: the mock providers did not start"; return 1; }
-    cat >"$dir/env" <<ENV
-lane_tree=$tree
-export GENFLOW_TEST_PG_URI=postgresql://genflow@127.0.0.1:$pgport/genflow
-export GENFLOW_TEST_DBD_PARAMS="host=127.0.0.1 port=$pgport dbname=genflow user=genflow"
-export GENFLOW_TEST_PGDATA=$dir/pgdata GENFLOW_TEST_PGPORT=$pgport
-export GENFLOW_MOCK_URL=http://127.0.0.1:$mockport GENFLOW_MOCK_STATE=$dir/mock
-ENV
+    {
+        printf 'lane_tree=%q\n' "$tree"
+        printf 'export GENFLOW_TEST_PG_URI=%q\n' "postgresql://genflow@127.0.0.1:$pgport/genflow"
+        printf 'export GENFLOW_TEST_DBD_PARAMS=%q\n' "host=127.0.0.1 port=$pgport dbname=genflow user=genflow"
+        printf 'export GENFLOW_TEST_PGDATA=%q GENFLOW_TEST_PGPORT=%q\n' "$dir/pgdata" "$pgport"
+        printf 'export GENFLOW_MOCK_URL=%q GENFLOW_MOCK_STATE=%q\n' "http://127.0.0.1:$mockport" "$dir/mock"
+    } >"$dir/env"
+}
+
+# gf_suite_kill_tree PID: PID and every process below it, the deepest first.
+gf_suite_kill_tree() {
+    local c
+    for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do gf_suite_kill_tree "$c"; done
+    kill "$1" 2>/dev/null || true
+}
+
+# gf_suite_port_free PORT: nothing listens on 127.0.0.1:PORT.
+gf_suite_port_free() {
+    ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 # gf_suite_mock_start DIR TREE: TREE's mock providers (t/mock/providers.pl)
@@ -460,9 +472,18 @@ gf_suite_mock_start() {
 }
 
 # gf_suite_lane_down DIR: stops what gf_suite_lane_up started there.
+# A run cut short leaves its lanes running: their harness and its httpd
+# are stopped too.
 gf_suite_lane_down() {
-    local dir=$1
+    local dir=$1 tree=""
+    [ ! -f "$dir/run.pid" ] || gf_suite_kill_tree "$(cat "$dir/run.pid")"
+    rm -f "$dir/run.pid"
+    [ ! -f "$dir/env" ] || tree=$(. "$dir/env" >/dev/null 2>&1; echo "${lane_tree:-}")
+    if [ -n "$tree" ] && [ -f "$tree/t/logs/httpd.pid" ]; then
+        kill "$(cat "$tree/t/logs/httpd.pid")" 2>/dev/null || true
+    fi
     [ ! -f "$dir/mock.pid" ] || kill "$(cat "$dir/mock.pid")" 2>/dev/null || true
+    rm -f "$dir/mock.pid"
     [ ! -d "$dir/pgdata" ] || gf_pg_stop "$dir/pgdata"
     [ -n "${GENFLOW_TEST_KEEP:-}" ] || rm -rf "$dir/tree" "$dir/pgdata"
 }
@@ -485,24 +506,38 @@ gf_suite_lanes() {
     rm -rf "$outdir"
     mkdir -p "$outdir"
     gf_suite_plan "$n" "${files[@]}" >"$outdir/plan"
-    local pids=()
+    # Every lane up first (the copies read the tree, which a running
+    # lane's harness writes into), each on a port block nothing listens
+    # on (GF_SUITE_PORT_BASE and up, 20 a lane).
+    local port=$GF_SUITE_PORT_BASE pids=()
     for i in $(seq 1 "$n"); do
         mkdir -p "$outdir/lane-$i"
+        # A lane the plan gave no file (a zero weight) would run all of t/.
+        [ -n "$(awk -v l="$i" '$1 == l' "$outdir/plan")" ] || continue
+        while ! gf_suite_port_free "$port"; do port=$((port + 20)); done
+        echo "$port" >"$outdir/lane-$i/port"
+        port=$((port + 20))
         if ! gf_suite_lane_up "$i" "$outdir/lane-$i" >"$outdir/lane-$i/up.out" 2>&1; then
-            cat "$outdir/lane-$i/up.out"; rc=1; continue
+            cat "$outdir/lane-$i/up.out"; rc=1; rm -f "$outdir/lane-$i/port"
         fi
+    done
+    for i in $(seq 1 "$n"); do
+        [ -f "$outdir/lane-$i/port" ] || continue
         (
             # shellcheck disable=SC1090,SC1091
             . "$outdir/lane-$i/env"
             cd "$lane_tree" || exit 1
-            export APACHE_TEST_PORT=$((GF_SUITE_PORT_BASE + 20 * (i - 1)))
+            APACHE_TEST_PORT=$(cat "$outdir/lane-$i/port")
+            export APACHE_TEST_PORT
             # shellcheck disable=SC2046
             gf_suite_run "$outdir/lane-$i/run" "$httpd" quiet $(awk -v l="$i" '$1 == l { print $2 }' "$outdir/plan")
             echo "$((SECONDS - start))" >"$outdir/lane-$i/seconds"
         ) &
         pids+=($!)
+        echo "$!" >"$outdir/lane-$i/run.pid"
     done
     for i in "${pids[@]}"; do wait "$i" || true; done
+    rm -f "$outdir"/lane-*/run.pid
     local lrc=0 run
     : >"$outdir/output.txt"; : >"$outdir/results.tsv"; : >"$outdir/error_log"
     for i in $(seq 1 "$n"); do
@@ -518,7 +553,8 @@ gf_suite_lanes() {
         [ "$(cat "$run/rc" 2>/dev/null || echo 1)" = 0 ] || lrc=$(cat "$run/rc" 2>/dev/null || echo 1)
         if [ "$i" != 1 ] && [ -f "$outdir/lane-$i/env" ]; then
             local t
-            t=$(sed -n 's/^lane_tree=//p' "$outdir/lane-$i/env")
+            # shellcheck disable=SC1090,SC1091
+            t=$(. "$outdir/lane-$i/env" >/dev/null 2>&1; echo "${lane_tree:-}")
             mkdir -p t/logs
             cat "$t/t/logs/exchanges.jsonl" >>t/logs/exchanges.jsonl 2>/dev/null || true
         fi

@@ -48,6 +48,21 @@ if (my $dir = $ENV{GENFLOW_TEST_LOCKDIR}) {
     flock($gate, Fcntl::LOCK_UN()) unless $alone;
     @machine_locks = ($gate, $machine);
 }
+# A child the file forks (a server of its own, a client of a crowd) does
+# not keep the locks should it outlive the file: it closes its copies of
+# the handles (the file's own stay open, and with them the locks).
+# Installed before the test file's code is compiled, so its forks use it.
+BEGIN {
+    no warnings 'once';
+    *CORE::GLOBAL::fork = sub () {
+        my $pid = CORE::fork();
+        if (defined $pid && $pid == 0 && @GenFlowTest::machine_locks) {
+            close $_ for @GenFlowTest::machine_locks;
+            @GenFlowTest::machine_locks = ();
+        }
+        return $pid;
+    };
+}
 
 sub base_url {
     my $cfg = Apache::Test::config();
