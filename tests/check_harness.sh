@@ -174,6 +174,10 @@ check 'lanes: no file ran while the file alone ran' 0 $? "$(cat "$work/spans")"
 [ "$(head -n 1 "$work/lanes/plan")" = "1 t/alone.t" ]
 check 'lanes: the file alone is planned first, at a lane'"'"'s start' 0 $? "$(cat "$work/lanes/plan")"
 
+[ "$(GF_SUITE_ALONE_AT=last gf_suite_plan 2 t/alone.t t/other1.t t/other2.t t/other3.t | tail -n 1 | cut -d' ' -f2)" = t/alone.t ]
+check 'lanes: with GF_SUITE_ALONE_AT=last, the file alone is planned last' 0 $? \
+    "$(GF_SUITE_ALONE_AT=last gf_suite_plan 2 t/alone.t t/other1.t t/other2.t t/other3.t)"
+
 # A child forked by a file alone that outlives it does not keep the lock.
 {
     echo '# genflow-test: alone, because it forks'

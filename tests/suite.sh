@@ -401,13 +401,16 @@ gf_suite_alone() {
 # gf_suite_plan N FILES...: "LANE FILE" lines. The files that need the
 # machine to themselves first, so that they run at the lanes' start, one
 # after another, while little else runs (they would wait for the other
-# lanes' running files otherwise); then the longest file first, each to
-# the lane with the fewest seconds so far.
+# lanes' running files otherwise), or last with GF_SUITE_ALONE_AT=last
+# (the sanitizer suite's, which starts while the plain suite runs: at its
+# start they would hold the plain suite's lanes); otherwise the longest
+# file first, each to the lane with the fewest seconds so far.
 gf_suite_plan() {
-    local n=$1 f
+    local n=$1 f a=1 b=0
     shift
+    [ "${GF_SUITE_ALONE_AT:-first}" = first ] || { a=0; b=1; }
     for f in "$@"; do
-        if gf_suite_alone "$f"; then echo "1 $f"; else echo "0 $f"; fi
+        if gf_suite_alone "$f"; then echo "$a $f"; else echo "$b $f"; fi
     done | awk -v w="${GF_SUITE_WEIGHTS:-tests/lanes.tsv}" '
         BEGIN { while ((getline l < w) > 0) { split(l, a, "\t"); s[a[1]] = a[2] } }
         { printf "%s %s %s\n", $1, (($2 in s) ? s[$2] : 30), $2 }' \
