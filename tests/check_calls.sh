@@ -29,22 +29,12 @@ while read -r from to sym; do
     n=$((n + 1))
     [ "$sym" = genflow_module ] && continue
     cf=$(concern_of "$from"); ct=$(concern_of "$to")
-    if [ "$cf" = engine ] && [ "$ct" = engine ]; then
-        pf=$(part_of "$from"); pt=$(part_of "$to")
-        if [ "$(part_rank "$pf")" -lt 0 ]; then
-            echo "httpd/$from.c is no part of the engine's layers (tests/glue_layers.sh)"; bad=1
-        elif [ "$(part_rank "$pt")" -ge "$(part_rank "$pf")" ]; then
-            echo "httpd/$from.c (engine: $pf) uses $sym of httpd/$to.c (engine: $pt), a part above its own"
-            bad=1
-        fi
-        continue
-    fi
-    if [ "$cf" = handlers ] && [ "$ct" = handlers ]; then
-        pf=$(api_part_of "$from"); pt=$(api_part_of "$to")
-        if [ "$(api_part_rank "$pf")" -lt 0 ]; then
-            echo "httpd/$from.c is no part of the handlers' layers (tests/glue_layers.sh)"; bad=1
-        elif [ "$(api_part_rank "$pt")" -ge "$(api_part_rank "$pf")" ]; then
-            echo "httpd/$from.c (handlers: $pf) uses $sym of httpd/$to.c (handlers: $pt), a part above its own"
+    if [ "$cf" = "$ct" ] && [ -n "$(parts_of "$cf")" ]; then
+        pf=$(part_of "$cf" "$from"); pt=$(part_of "$cf" "$to")
+        if [ "$(part_rank "$cf" "$pf")" -lt 0 ]; then
+            echo "httpd/$from.c is no part of the $cf's layers (tests/glue_layers.sh)"; bad=1
+        elif [ "$(part_rank "$cf" "$pt")" -ge "$(part_rank "$cf" "$pf")" ]; then
+            echo "httpd/$from.c ($cf: $pf) uses $sym of httpd/$to.c ($cf: $pt), a part above its own"
             bad=1
         fi
         continue

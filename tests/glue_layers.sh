@@ -63,19 +63,6 @@ rank() {   # concern → its layer, from 0 at the bottom; 999 for the record; -1
 engine_parts="engine changes doorbell duty row source outcome progress preview keep standby pacer attempt claim handon
               sweep uploads webhooks listener worker"
 
-part_of() {   # an engine file's name → its part
-    case $1 in
-        mod_genflow_engine|mod_genflow_engine.[ch]) echo engine ;;
-        mod_genflow_engine_*) echo "$1" | sed 's/^mod_genflow_engine_\([a-z]*\).*/\1/' ;;
-    esac
-}
-
-part_rank() {   # part → its layer within the engine; -1 unknown
-    i=0
-    for l in $engine_parts; do [ "$l" = "$1" ] && { echo $i; return; }; i=$((i + 1)); done
-    echo -1
-}
-
 # Inside the handlers (httpd/api/), their files in layers too: the
 # answers and reads at the bottom, the type handler and the one handler
 # table at the top; a file calls only those below it, so the type's
@@ -83,15 +70,25 @@ part_rank() {   # part → its layer within the engine; -1 unknown
 api_parts="quota uploads admin type_answers type_read type_edits type_pictures type_create type_generate type_events
            gate type api discovery metrics webhook handlers"
 
-api_part_of() {   # a handlers file's name → its part
+# The concerns whose files are in layers of their own, and those layers.
+parts_of() {   # concern → its parts from the bottom; nothing for a concern of one layer
     case $1 in
-        mod_genflow_handlers|mod_genflow_handlers.[ch]) echo handlers ;;
-        mod_genflow_handle_*) echo "$1" | sed 's/^mod_genflow_handle_\([a-z_]*\).*/\1/; s/\.[ch]$//' ;;
+        engine) echo "$engine_parts" ;;
+        handlers) echo "$api_parts" ;;
     esac
 }
 
-api_part_rank() {   # part → its layer within the handlers; -1 unknown
+part_of() {   # concern, a file's name → its part within the concern
+    case $1:$2 in
+        engine:mod_genflow_engine|engine:mod_genflow_engine.[ch]) echo engine ;;
+        engine:mod_genflow_engine_*) echo "$2" | sed 's/^mod_genflow_engine_\([a-z]*\).*/\1/' ;;
+        handlers:mod_genflow_handlers|handlers:mod_genflow_handlers.[ch]) echo handlers ;;
+        handlers:mod_genflow_handle_*) echo "$2" | sed 's/^mod_genflow_handle_\([a-z_]*\).*/\1/; s/\.[ch]$//' ;;
+    esac
+}
+
+part_rank() {   # concern, part → its layer within the concern; -1 unknown
     i=0
-    for l in $api_parts; do [ "$l" = "$1" ] && { echo $i; return; }; i=$((i + 1)); done
+    for l in $(parts_of "$1"); do [ "$l" = "$2" ] && { echo $i; return; }; i=$((i + 1)); done
     echo -1
 }
