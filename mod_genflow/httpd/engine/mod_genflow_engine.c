@@ -12,6 +12,7 @@
  * mod_genflow_engine_worker.c) sit above everything, and the attempts
  * (claim, attempt, outcome) between them and this.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/config/mod_genflow_private.h"
 #include "httpd/engine/mod_genflow_engine.h"
+#include "core/gf_round.h"
 
 /* The blocks of the attempts' pools kept this far for the next ones:
  * about a thousand attempts' worth. */
@@ -165,44 +167,19 @@ void gf_engine_wake_round(gf_engine_t *W)
 void gf_engine_look_again(apr_time_t at)
 {
     gf_engine_t *W = gf_engine();
-    int i, earliest;
     if (!W) return;
     apr_thread_mutex_lock(W->mutex);
-    for (i = 0; i < W->looks_again; i++) {
-        if (W->look_again[i] == at) {   /* asked already (a gate's lapse) */
-            apr_thread_mutex_unlock(W->mutex);
-            return;
-        }
-    }
-    earliest = !W->looks_again || at < W->look_again[0];
-    if (W->looks_again == GF_LOOK_AGAIN_MAX) {
-        /* Full: the latest gives way when this one is sooner (the
-         * half-second look finds its rows anyway). */
-        if (at >= W->look_again[GF_LOOK_AGAIN_MAX - 1]) {
-            apr_thread_mutex_unlock(W->mutex);
-            return;
-        }
-        W->looks_again--;
-    }
-    for (i = W->looks_again; i > 0 && W->look_again[i - 1] > at; i--) {
-        W->look_again[i] = W->look_again[i - 1];
-    }
-    W->look_again[i] = at;
-    W->looks_again++;
     /* A sleeping worker wakes to wait for the new earliest moment. */
-    if (earliest) apr_thread_cond_signal(W->work);
+    if (gf_round_looks_add(&W->looks, at)) apr_thread_cond_signal(W->work);
     apr_thread_mutex_unlock(W->mutex);
 }
 
 apr_time_t gf_engine_take_due_look(apr_time_t now)
 {
     gf_engine_t *W = gf_engine();
-    apr_time_t at = 0;
+    apr_time_t at;
     apr_thread_mutex_lock(W->mutex);
-    if (W->looks_again && W->look_again[0] <= now) {
-        at = W->look_again[0];
-        memmove(W->look_again, W->look_again + 1, sizeof(apr_time_t) * (apr_size_t)--W->looks_again);
-    }
+    at = gf_round_looks_take(&W->looks, now);
     apr_thread_mutex_unlock(W->mutex);
     return at;
 }
@@ -323,9 +300,7 @@ int gf_engine_reserve(int want)
     int n;
     if (!W->loop) return want;
     apr_thread_mutex_lock(W->mutex);
-    n = W->max_in_flight - W->in_flight;
-    if (n > want) n = want;
-    if (n < 0) n = 0;
+    n = gf_round_places(W->max_in_flight, W->in_flight, want);
     W->in_flight += n;
     if (n == 0) W->loop_was_full = 1;
     apr_thread_mutex_unlock(W->mutex);
@@ -352,10 +327,10 @@ int gf_engine_room(void)
     int n;
     if (!W->loop) return 1;
     apr_thread_mutex_lock(W->mutex);
-    n = W->max_in_flight - W->in_flight;
-    if (n <= 0) W->loop_was_full = 1;
+    n = gf_round_places(W->max_in_flight, W->in_flight, INT_MAX);
+    if (n == 0) W->loop_was_full = 1;
     apr_thread_mutex_unlock(W->mutex);
-    return n > 0 ? n : 0;
+    return n;
 }
 
 int gf_engine_in_flight(void)

@@ -174,11 +174,6 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *c, gf_attemp
 
 /* ---- mod_genflow_engine_claim.c --------------------------------------------- */
 
-/* Add the newline-separated names of list that skip lacks (as many as
- * fit). */
-void gf_engine_claim_skip_add(gf_skip_t *skip, const char *list);
-/* Is name one of list's names? */
-int gf_engine_claim_skip_has(const gf_skip_t *list, const char *name);
 /* Claim rows of type t and provider on database e: one due
  * generation without an accepted provider job, or (polls) a batch of at
  * most *places due polls (places the worker reserved in the loop), each
