@@ -62,13 +62,13 @@ apr_interval_time_t gf_pacer_spacing(const gf_limit_conf_t *limit)
     return spacing > 0 ? spacing : 0;
 }
 
-apr_interval_time_t gf_pacer_lead(apr_interval_time_t claim, apr_interval_time_t claim_high,
-                                  apr_interval_time_t spacing)
+apr_interval_time_t gf_pacer_lead(const gf_pace_t *pace, apr_interval_time_t spacing)
 {
+    apr_interval_time_t claim = pace ? pace->claim : 0, high = pace ? pace->claim_high : 0;
     /* A claim as slow as the slowest of late still takes its start
      * before it comes. */
     apr_interval_time_t lead = 2 * claim;
-    if (lead < claim_high + GF_PACER_LEAD_MIN) lead = claim_high + GF_PACER_LEAD_MIN;
+    if (lead < high + GF_PACER_LEAD_MIN) lead = high + GF_PACER_LEAD_MIN;
     if (lead > spacing / 2) lead = spacing / 2;
     if (lead > apr_time_from_msec(GF_CLAIM_RATE_AHEAD_MS) / 2) {
         lead = apr_time_from_msec(GF_CLAIM_RATE_AHEAD_MS) / 2;

@@ -57,12 +57,12 @@ void gf_pacer_called(gf_pace_t *pace, apr_interval_time_t took);
 /* The spacing of a provider's starts when the pacer takes them (a rate
  * kept in the database, no max_concurrent=), else 0. */
 apr_interval_time_t gf_pacer_spacing(const gf_limit_conf_t *limit);
-/* How long before the next start its row is claimed, from the standby
- * claims' average and high: twice the average, and not less than the
- * high with the least lead beside it; at most half the spacing and half
- * of how far ahead a standby may take a start (GF_CLAIM_RATE_AHEAD_MS). */
-apr_interval_time_t gf_pacer_lead(apr_interval_time_t claim, apr_interval_time_t claim_high,
-                                  apr_interval_time_t spacing);
+/* How long before the next start its row is claimed, from the
+ * provider's standby claims lately (pace; NULL: none measured): twice
+ * their average, and not less than the longest with the least lead
+ * beside it; at most half the spacing and half of how far ahead a
+ * standby may take a start (GF_CLAIM_RATE_AHEAD_MS). */
+apr_interval_time_t gf_pacer_lead(const gf_pace_t *pace, apr_interval_time_t spacing);
 /* When the pacer claims: a lead before the next start, a spacing after
  * this call's (slot: the start its claim took; 0: now, for a row claimed
  * before the slots were returned). */

@@ -200,6 +200,22 @@ apr_time_t gf_round_looks_take(gf_round_looks_t *l, apr_time_t now);
 apr_interval_time_t gf_round_looks_sleep(const gf_round_looks_t *l, apr_time_t now,
                                          apr_interval_time_t timeout);
 
+/* Rounds asked of a child's nthreads workers (pending, kept under the
+ * child's mutex by the glue). A wake asks a worker to run one round more;
+ * a round takes everything it can, so wakes that come while every worker
+ * already has one pending add nothing: at most one is pending per
+ * worker, however many generations were queued (a burst of 20,000
+ * NOTIFYs is a handful of rounds). add: one more (all: one for every
+ * worker); how many were added. take: a worker takes one (1) or finds
+ * none (0). */
+int gf_round_wakes_add(int *pending, int nthreads, int all);
+int gf_round_wakes_take(int *pending);
+
+/* genflow_work's payload: "type\nprovider" (sql/022; an older database
+ * sends the type only). The provider (NULL: none named) and the type's
+ * length (*type_len; it ends at the newline). */
+const char *gf_round_work_payload(const char *payload, apr_size_t *type_len);
+
 /* The sooner of two moments, 0 being none. */
 apr_time_t gf_round_sooner(apr_time_t a, apr_time_t b);
 /* Places the loop has for want more attempts, with in_flight of

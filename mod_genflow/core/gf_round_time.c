@@ -49,6 +49,29 @@ apr_interval_time_t gf_round_looks_sleep(const gf_round_looks_t *l, apr_time_t n
     return timeout;
 }
 
+int gf_round_wakes_add(int *pending, int nthreads, int all)
+{
+    int added = nthreads - *pending;
+    if (added <= 0) return 0;
+    if (!all) added = 1;
+    *pending += added;
+    return added;
+}
+
+int gf_round_wakes_take(int *pending)
+{
+    if (*pending <= 0) return 0;
+    (*pending)--;
+    return 1;
+}
+
+const char *gf_round_work_payload(const char *payload, apr_size_t *type_len)
+{
+    const char *nl = strchr(payload, '\n');
+    *type_len = nl ? (apr_size_t)(nl - payload) : strlen(payload);
+    return nl && nl[1] ? nl + 1 : NULL;
+}
+
 apr_time_t gf_round_sooner(apr_time_t a, apr_time_t b)
 {
     if (!a) return b;

@@ -99,19 +99,30 @@ START_TEST(pacer_applies)
 }
 END_TEST
 
+/* A pace of the standby claims lately: average claim, longest high. */
+static const gf_pace_t *claims(apr_interval_time_t claim, apr_interval_time_t high)
+{
+    static gf_pace_t pace;
+    memset(&pace, 0, sizeof(pace));
+    pace.claim = claim;
+    pace.claim_high = high;
+    return &pace;
+}
+
 START_TEST(pacer_lead)
 {
     apr_interval_time_t cap = MS(GF_CLAIM_RATE_AHEAD_MS) / 2;
     /* Twice the average claim... */
-    ck_assert(gf_pacer_lead(MS(10), MS(12), SEC(1)) == MS(20));
+    ck_assert(gf_pacer_lead(claims(MS(10), MS(12)), SEC(1)) == MS(20));
     /* ... but no less than the longest lately with the least lead. */
-    ck_assert(gf_pacer_lead(MS(10), MS(30), SEC(1)) == MS(30) + GF_PACER_LEAD_MIN);
-    ck_assert(gf_pacer_lead(0, 0, SEC(1)) == GF_PACER_LEAD_MIN);
+    ck_assert(gf_pacer_lead(claims(MS(10), MS(30)), SEC(1)) == MS(30) + GF_PACER_LEAD_MIN);
+    ck_assert(gf_pacer_lead(claims(0, 0), SEC(1)) == GF_PACER_LEAD_MIN);
+    ck_assert(gf_pacer_lead(NULL, SEC(1)) == GF_PACER_LEAD_MIN);
     /* At most half the spacing, and half of how far ahead a standby may
      * take a start. */
-    ck_assert(gf_pacer_lead(MS(10), MS(12), MS(30)) == MS(15));
-    ck_assert(gf_pacer_lead(MS(400), MS(500), SEC(10)) == cap);
-    ck_assert(gf_pacer_lead(MS(400), MS(500), MS(100)) == MS(50));
+    ck_assert(gf_pacer_lead(claims(MS(10), MS(12)), MS(30)) == MS(15));
+    ck_assert(gf_pacer_lead(claims(MS(400), MS(500)), SEC(10)) == cap);
+    ck_assert(gf_pacer_lead(claims(MS(400), MS(500)), MS(100)) == MS(50));
     /* The claim a lead before the start a spacing after this call's. */
     ck_assert(gf_pacer_wake_at(SEC(100), SEC(50), MS(250), MS(20)) == SEC(100) + MS(230));
     ck_assert(gf_pacer_wake_at(0, SEC(50), MS(250), MS(20)) == SEC(50) + MS(230));

@@ -333,6 +333,46 @@ START_TEST(places_and_moments)
 }
 END_TEST
 
+START_TEST(wakes)
+{
+    int pending = 0;
+    /* One at a time, at most one per worker. */
+    ck_assert_int_eq(gf_round_wakes_add(&pending, 3, 0), 1);
+    ck_assert_int_eq(gf_round_wakes_add(&pending, 3, 0), 1);
+    ck_assert_int_eq(pending, 2);
+    /* All: the rest at once. */
+    ck_assert_int_eq(gf_round_wakes_add(&pending, 3, 1), 1);
+    ck_assert_int_eq(pending, 3);
+    ck_assert_int_eq(gf_round_wakes_add(&pending, 3, 0), 0);
+    ck_assert_int_eq(gf_round_wakes_add(&pending, 3, 1), 0);
+    ck_assert_int_eq(pending, 3);
+    ck_assert_int_eq(gf_round_wakes_take(&pending), 1);
+    ck_assert_int_eq(pending, 2);
+    pending = 0;
+    ck_assert_int_eq(gf_round_wakes_take(&pending), 0);
+    ck_assert_int_eq(pending, 0);
+    ck_assert_int_eq(gf_round_wakes_add(&pending, 4, 1), 4);
+    /* No workers: nothing to wake. */
+    pending = 0;
+    ck_assert_int_eq(gf_round_wakes_add(&pending, 0, 0), 0);
+}
+END_TEST
+
+START_TEST(work_payload)
+{
+    apr_size_t n;
+    ck_assert_str_eq(gf_round_work_payload("image\nfal", &n), "fal");
+    ck_assert_uint_eq(n, 5);
+    /* An older database: the type only. */
+    ck_assert_ptr_null(gf_round_work_payload("image", &n));
+    ck_assert_uint_eq(n, 5);
+    ck_assert_ptr_null(gf_round_work_payload("image\n", &n));
+    ck_assert_uint_eq(n, 5);
+    ck_assert_ptr_null(gf_round_work_payload("", &n));
+    ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
 /* A child as the worker's clock sees it. */
 static apr_time_t t_now, t_due_look, t_look_again, t_unblock, t_worked, t_next_look;
 static int t_woken, t_turn, t_room, t_unblock_asked, t_worked_asked, t_sleeps;
@@ -502,6 +542,8 @@ Suite *round_suite(void)
     tcase_add_test(tc, round_found_full);
     tcase_add_test(tc, looks);
     tcase_add_test(tc, places_and_moments);
+    tcase_add_test(tc, wakes);
+    tcase_add_test(tc, work_payload);
     tcase_add_test(tc, idle_wait);
     tcase_add_test(tc, round_due);
     tcase_add_test(tc, round_ended);

@@ -160,7 +160,7 @@ int gf_engine_stopping(void)
 /* Ask one more worker for a round (the caller holds the mutex). */
 void gf_engine_wake_round(gf_engine_t *W)
 {
-    if (W->wake_pending < W->nthreads) W->wake_pending++;
+    gf_round_wakes_add(&W->wake_pending, W->nthreads, 0);
     apr_thread_cond_signal(W->work);
 }
 
@@ -189,26 +189,16 @@ apr_time_t gf_engine_take_look_again(void)
     return gf_engine_take_due_look(APR_INT64_MAX);
 }
 
-/* A wake asks a worker to run one round more; a round takes everything it
- * can, so wakes that come while every worker already has one pending add
- * nothing: at most one is pending per worker, however many generations
- * were queued (a burst of 20,000 NOTIFYs is a handful of rounds). */
+/* At most one round pending per worker (gf_round_wakes_add). */
 void gf_engine_wake_all(int all)
 {
     gf_engine_t *W = gf_engine();
-    int woke = 0;
+    int woke;
     if (!W) return;
     apr_thread_mutex_lock(W->mutex);
-    if (all) {
-        woke = W->wake_pending < W->nthreads;
-        W->wake_pending = W->nthreads;
-        apr_thread_cond_broadcast(W->work);
-    }
-    else if (W->wake_pending < W->nthreads) {
-        W->wake_pending++;
-        woke = 1;
-        apr_thread_cond_signal(W->work);
-    }
+    woke = gf_round_wakes_add(&W->wake_pending, W->nthreads, all) > 0;
+    if (all) apr_thread_cond_broadcast(W->work);
+    else if (woke) apr_thread_cond_signal(W->work);
     apr_thread_mutex_unlock(W->mutex);
     if (woke) gf_metrics_engine(gf_metrics(), GF_ENGINE_WAKE);
 }

@@ -131,8 +131,8 @@ void gf_engine_pacer_begin(server_rec *s, const gf_provider_t *prov, const gf_cl
         || !(e = gf_database_of(W->databases, s))) {
         return;
     }
-    lead = gf_pacer_lead(gf_engine_standby_claim_time(prov), gf_engine_standby_claim_high(prov),
-                         spacing);
+    /* The pace is the loop's, and this is a fiber of it. */
+    lead = gf_pacer_lead(gf_pacer_pace_of(W->pace, prov->name), spacing);
     if (!(rs = calloc(1, sizeof(*rs)))) return;
     if (gf_engine_pool(&rs->pool, "genflow_pacer") != APR_SUCCESS) {
         free(rs);

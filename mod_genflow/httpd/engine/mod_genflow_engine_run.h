@@ -146,11 +146,9 @@ typedef struct {
     gf_claim_t *c;
     gf_attempt_t *slot;
 } gf_standby_claim_t;
+/* Its time goes into prov's pace (gf_pacer_claimed), which the pacer
+ * reads. */
 void gf_engine_standby_claim(gf_standby_claim_t *q);
-/* How long a standby claim of prov took lately in this child (0: none
- * yet): on average, and the longest lately. */
-apr_interval_time_t gf_engine_standby_claim_time(const gf_provider_t *prov);
-apr_interval_time_t gf_engine_standby_claim_high(const gf_provider_t *prov);
 
 /* ---- mod_genflow_engine_pacer.c --------------------------------------------- */
 

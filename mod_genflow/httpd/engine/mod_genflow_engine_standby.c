@@ -152,18 +152,6 @@ void gf_engine_standby_claim(gf_standby_claim_t *q)
     }
 }
 
-apr_interval_time_t gf_engine_standby_claim_time(const gf_provider_t *prov)
-{
-    gf_pace_t *pace = gf_pacer_pace_of(gf_engine()->pace, prov->name);
-    return pace ? pace->claim : 0;
-}
-
-apr_interval_time_t gf_engine_standby_claim_high(const gf_provider_t *prov)
-{
-    gf_pace_t *pace = gf_pacer_pace_of(gf_engine()->pace, prov->name);
-    return pace ? pace->claim_high : 0;
-}
-
 static void await_caller(gf_loop_wait_t *wait, void *baton)
 {
     ((gf_standby_t *)baton)->caller = wait;

@@ -56,17 +56,14 @@
 static int sleep_for_work(apr_interval_time_t timeout)
 {
     gf_engine_t *W = gf_engine();
-    int woken = 0;
+    int woken;
     apr_thread_mutex_lock(W->mutex);
     /* Read under the mutex its asker signals under: none is missed. */
     if (!W->stopping) timeout = gf_round_looks_sleep(&W->looks, apr_time_now(), timeout);
     if (!W->hops && !W->wake_pending && !W->handon.names[0] && timeout > 0) {
         apr_thread_cond_timedwait(W->work, W->mutex, timeout);
     }
-    if (W->wake_pending > 0) {
-        W->wake_pending--;
-        woken = 1;
-    }
+    woken = gf_round_wakes_take(&W->wake_pending);
     apr_thread_mutex_unlock(W->mutex);
     return woken;
 }
