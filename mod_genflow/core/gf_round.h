@@ -218,9 +218,23 @@ const char *gf_round_work_payload(const char *payload, apr_size_t *type_len);
 
 /* The sooner of two moments, 0 being none. */
 apr_time_t gf_round_sooner(apr_time_t a, apr_time_t b);
-/* Places the loop has for want more attempts, with in_flight of
- * max_in_flight taken: never more than want, never below 0. */
-int gf_round_places(int max_in_flight, int in_flight, int want);
+
+/* The places of a child's loop (GenFlowMaxInFlight), kept under the
+ * child's mutex by the glue: attempts launched and not landed, and
+ * whether a worker found no room (the next place given back wakes one:
+ * only then, a landing is no news to workers that had room). */
+typedef struct {
+    int in_flight, max_in_flight, was_full;
+} gf_round_loop_t;
+/* Take up to want places (0 marks the loop full); how many. They are
+ * taken before a claim, so that two workers never both fill the last
+ * place. */
+int gf_round_loop_take(gf_round_loop_t *l, int want);
+/* Places free now, taking none (0 marks the loop full). */
+int gf_round_loop_room(gf_round_loop_t *l);
+/* n places given back (a landing, or a claim's unused ones): 1 when a
+ * worker that found the loop full should be woken for a round. */
+int gf_round_loop_give(gf_round_loop_t *l, int n);
 
 /* What the worker's clock asks of the child (the glue's functions): now;
  * take the earliest look asked for at or before now (0: none), or any

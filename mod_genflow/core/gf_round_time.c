@@ -79,11 +79,32 @@ apr_time_t gf_round_sooner(apr_time_t a, apr_time_t b)
     return a < b ? a : b;
 }
 
-int gf_round_places(int max_in_flight, int in_flight, int want)
+int gf_round_loop_room(gf_round_loop_t *l)
 {
-    int n = max_in_flight - in_flight;
+    int n = l->max_in_flight - l->in_flight;
+    if (n > 0) return n;
+    l->was_full = 1;
+    return 0;
+}
+
+int gf_round_loop_take(gf_round_loop_t *l, int want)
+{
+    int n = gf_round_loop_room(l);
     if (n > want) n = want;
-    return n < 0 ? 0 : n;
+    if (n <= 0) {
+        l->was_full = 1;
+        return 0;
+    }
+    l->in_flight += n;
+    return n;
+}
+
+int gf_round_loop_give(gf_round_loop_t *l, int n)
+{
+    l->in_flight -= n;
+    if (!l->was_full) return 0;
+    l->was_full = 0;
+    return 1;
 }
 
 /* From now until at, a millisecond at least. */

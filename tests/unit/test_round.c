@@ -2,7 +2,6 @@
 /* test_round.c: which row (type, provider) a worker's claim takes next
  * and when a worker looks again (core/gf_round.h). */
 #include <string.h>
-#include <limits.h>
 
 #include "test_core.h"
 #include "core/gf_round.h"
@@ -320,11 +319,31 @@ END_TEST
 
 START_TEST(places_and_moments)
 {
-    ck_assert_int_eq(gf_round_places(10, 3, 16), 7);
-    ck_assert_int_eq(gf_round_places(10, 3, 2), 2);
-    ck_assert_int_eq(gf_round_places(10, 10, 1), 0);
-    ck_assert_int_eq(gf_round_places(10, 12, 1), 0);
-    ck_assert_int_eq(gf_round_places(10, 4, INT_MAX), 6);
+    gf_round_loop_t l;
+    memset(&l, 0, sizeof(l));
+    l.max_in_flight = 10;
+    l.in_flight = 3;
+    ck_assert_int_eq(gf_round_loop_room(&l), 7);
+    ck_assert_int_eq(gf_round_loop_take(&l, 2), 2);
+    ck_assert_int_eq(l.in_flight, 5);
+    ck_assert_int_eq(gf_round_loop_take(&l, 16), 5);
+    ck_assert_int_eq(l.in_flight, 10);
+    ck_assert_int_eq(l.was_full, 0);
+    /* Full: nothing taken, and the next place given back wakes a
+     * worker, once. */
+    ck_assert_int_eq(gf_round_loop_take(&l, 1), 0);
+    ck_assert_int_eq(l.in_flight, 10);
+    ck_assert_int_eq(l.was_full, 1);
+    ck_assert_int_eq(gf_round_loop_give(&l, 1), 1);
+    ck_assert_int_eq(gf_round_loop_give(&l, 2), 0);
+    ck_assert_int_eq(l.in_flight, 7);
+    /* Found full by a look at the room alone, too. */
+    l.in_flight = 12;
+    ck_assert_int_eq(gf_round_loop_room(&l), 0);
+    ck_assert_int_eq(l.was_full, 1);
+    ck_assert_int_eq(gf_round_loop_give(&l, 3), 1);
+    ck_assert_int_eq(gf_round_loop_room(&l), 1);
+    ck_assert_int_eq(l.was_full, 0);
     ck_assert(gf_round_sooner(0, 0) == 0);
     ck_assert(gf_round_sooner(0, 5) == 5);
     ck_assert(gf_round_sooner(5, 0) == 5);

@@ -12,7 +12,6 @@
  * mod_genflow_engine_worker.c) sit above everything, and the attempts
  * (claim, attempt, outcome) between them and this.
  */
-#include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -270,29 +269,21 @@ void gf_engine_landed(void)
     gf_engine_t *W = gf_engine();
     if (!W || !W->loop) return;
     apr_thread_mutex_lock(W->mutex);
-    W->in_flight--;
-    /* Room for one more: a worker that found the loop full claims again
-     * (only then: a landing is no news to workers that had room). */
-    if (W->loop_was_full) {
-        W->loop_was_full = 0;
-        gf_engine_wake_round(W);
-    }
+    /* Room for one more: a worker that found the loop full claims again. */
+    if (gf_round_loop_give(&W->places, 1)) gf_engine_wake_round(W);
     apr_thread_mutex_unlock(W->mutex);
 }
 
 /* Take up to want places in the loop for the rows a claim is about to
- * return. They are taken before the claim, under the mutex, so that two
- * workers never both fill the last place; each row launched keeps its
- * place until it lands, the others are given back (gf_engine_unreserve). */
+ * return, under the mutex; each row launched keeps its place until it
+ * lands, the others are given back (gf_engine_unreserve). */
 int gf_engine_reserve(int want)
 {
     gf_engine_t *W = gf_engine();
     int n;
     if (!W->loop) return want;
     apr_thread_mutex_lock(W->mutex);
-    n = gf_round_places(W->max_in_flight, W->in_flight, want);
-    W->in_flight += n;
-    if (n == 0) W->loop_was_full = 1;
+    n = gf_round_loop_take(&W->places, want);
     apr_thread_mutex_unlock(W->mutex);
     return n;
 }
@@ -302,11 +293,7 @@ void gf_engine_unreserve(int n)
     gf_engine_t *W = gf_engine();
     if (!W->loop || n <= 0) return;
     apr_thread_mutex_lock(W->mutex);
-    W->in_flight -= n;
-    if (W->loop_was_full) {
-        W->loop_was_full = 0;
-        gf_engine_wake_round(W);
-    }
+    if (gf_round_loop_give(&W->places, n)) gf_engine_wake_round(W);
     apr_thread_mutex_unlock(W->mutex);
 }
 
@@ -317,8 +304,7 @@ int gf_engine_room(void)
     int n;
     if (!W->loop) return 1;
     apr_thread_mutex_lock(W->mutex);
-    n = gf_round_places(W->max_in_flight, W->in_flight, INT_MAX);
-    if (n == 0) W->loop_was_full = 1;
+    n = gf_round_loop_room(&W->places);
     apr_thread_mutex_unlock(W->mutex);
     return n;
 }
@@ -328,7 +314,7 @@ int gf_engine_in_flight(void)
     gf_engine_t *W = gf_engine();
     int n;
     apr_thread_mutex_lock(W->mutex);
-    n = W->in_flight;
+    n = W->places.in_flight;
     apr_thread_mutex_unlock(W->mutex);
     return n;
 }
@@ -353,7 +339,7 @@ void gf_engine_start_loop(apr_pool_t *pchild, server_rec *s)
     conf.offload = offload;
     conf.offload_owner = W;
     /* Idle connections to the providers' hosts, shared by every attempt. */
-    conf.idle_connections = W->max_in_flight < 64 ? 64 : W->max_in_flight;
+    conf.idle_connections = W->places.max_in_flight < 64 ? 64 : W->places.max_in_flight;
     if (!(W->loop = gf_loop_create(pchild, &conf))) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1609)
                      "cannot create the genflow loop; each attempt holds a worker thread");
@@ -435,9 +421,9 @@ void gf_engine_flights(int *in_flight, int *max_in_flight, int *transfers, int *
     *in_flight = *max_in_flight = *transfers = *kept = 0;
     if (!W || !W->loop) return;
     apr_thread_mutex_lock(W->mutex);
-    *in_flight = W->in_flight;
+    *in_flight = W->places.in_flight;
     apr_thread_mutex_unlock(W->mutex);
-    *max_in_flight = W->max_in_flight;
+    *max_in_flight = W->places.max_in_flight;
     *transfers = gf_loop_transfers(W->loop);
     *kept = W->kept;
 }
@@ -469,7 +455,7 @@ gf_engine_t *gf_engine_create(apr_pool_t *pchild, server_rec *s, int lease_secs,
     apr_thread_cond_create(&W->work, pchild);
     W->threads = apr_pcalloc(pchild, sizeof(apr_thread_t *) * (apr_size_t)(threads > 0 ? threads : 1));
     W->hops_tail = &W->hops;
-    W->max_in_flight = (int)max_in_flight;
+    W->places.max_in_flight = (int)max_in_flight;
     W->flights = flights_allocator(pchild);
     return W;
 }

@@ -193,13 +193,11 @@ typedef struct gf_engine_t {
                                   * each runs on the worker that claimed it */
     apr_thread_t *loop_thread;
     gf_hop_t *hops, **hops_tail; /* blocking work of the loop's fibers */
-    int in_flight;               /* attempts launched and not landed */
-    int loop_was_full;           /* a worker found no room: wake one at the next landing */
+    gf_round_loop_t places;      /* the loop's: in flight, GenFlowMaxInFlight, found full */
     apr_time_t worked_at;        /* a worker's round last took work (under mutex) */
     gf_round_looks_t looks;      /* when a worker looks again for rows due by time
                                   * (under mutex): a worker idle for less than the
                                   * half-second look serves each */
-    int max_in_flight;           /* GenFlowMaxInFlight */
     apr_thread_t *listener;
     gf_waiter_t *waiters;
     const char *node;            /* httpd name:pid ("host:tag:pid"), the prefix of
