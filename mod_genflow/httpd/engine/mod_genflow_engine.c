@@ -25,6 +25,7 @@
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/config/mod_genflow_private.h"
 #include "httpd/engine/mod_genflow_engine.h"
+#include "core/gf_round.h"
 
 /* The blocks of the attempts' pools kept this far for the next ones:
  * about a thousand attempts' worth. */
@@ -158,51 +159,26 @@ int gf_engine_stopping(void)
 /* Ask one more worker for a round (the caller holds the mutex). */
 void gf_engine_wake_round(gf_engine_t *W)
 {
-    if (W->wake_pending < W->nthreads) W->wake_pending++;
+    gf_round_wakes_add(&W->wake_pending, W->nthreads, 0);
     apr_thread_cond_signal(W->work);
 }
 
 void gf_engine_look_again(apr_time_t at)
 {
     gf_engine_t *W = gf_engine();
-    int i, earliest;
     if (!W) return;
     apr_thread_mutex_lock(W->mutex);
-    for (i = 0; i < W->looks_again; i++) {
-        if (W->look_again[i] == at) {   /* asked already (a gate's lapse) */
-            apr_thread_mutex_unlock(W->mutex);
-            return;
-        }
-    }
-    earliest = !W->looks_again || at < W->look_again[0];
-    if (W->looks_again == GF_LOOK_AGAIN_MAX) {
-        /* Full: the latest gives way when this one is sooner (the
-         * half-second look finds its rows anyway). */
-        if (at >= W->look_again[GF_LOOK_AGAIN_MAX - 1]) {
-            apr_thread_mutex_unlock(W->mutex);
-            return;
-        }
-        W->looks_again--;
-    }
-    for (i = W->looks_again; i > 0 && W->look_again[i - 1] > at; i--) {
-        W->look_again[i] = W->look_again[i - 1];
-    }
-    W->look_again[i] = at;
-    W->looks_again++;
     /* A sleeping worker wakes to wait for the new earliest moment. */
-    if (earliest) apr_thread_cond_signal(W->work);
+    if (gf_round_looks_add(&W->looks, at)) apr_thread_cond_signal(W->work);
     apr_thread_mutex_unlock(W->mutex);
 }
 
 apr_time_t gf_engine_take_due_look(apr_time_t now)
 {
     gf_engine_t *W = gf_engine();
-    apr_time_t at = 0;
+    apr_time_t at;
     apr_thread_mutex_lock(W->mutex);
-    if (W->looks_again && W->look_again[0] <= now) {
-        at = W->look_again[0];
-        memmove(W->look_again, W->look_again + 1, sizeof(apr_time_t) * (apr_size_t)--W->looks_again);
-    }
+    at = gf_round_looks_take(&W->looks, now);
     apr_thread_mutex_unlock(W->mutex);
     return at;
 }
@@ -212,26 +188,16 @@ apr_time_t gf_engine_take_look_again(void)
     return gf_engine_take_due_look(APR_INT64_MAX);
 }
 
-/* A wake asks a worker to run one round more; a round takes everything it
- * can, so wakes that come while every worker already has one pending add
- * nothing: at most one is pending per worker, however many generations
- * were queued (a burst of 20,000 NOTIFYs is a handful of rounds). */
+/* At most one round pending per worker (gf_round_wakes_add). */
 void gf_engine_wake_all(int all)
 {
     gf_engine_t *W = gf_engine();
-    int woke = 0;
+    int woke;
     if (!W) return;
     apr_thread_mutex_lock(W->mutex);
-    if (all) {
-        woke = W->wake_pending < W->nthreads;
-        W->wake_pending = W->nthreads;
-        apr_thread_cond_broadcast(W->work);
-    }
-    else if (W->wake_pending < W->nthreads) {
-        W->wake_pending++;
-        woke = 1;
-        apr_thread_cond_signal(W->work);
-    }
+    woke = gf_round_wakes_add(&W->wake_pending, W->nthreads, all) > 0;
+    if (all) apr_thread_cond_broadcast(W->work);
+    else if (woke) apr_thread_cond_signal(W->work);
     apr_thread_mutex_unlock(W->mutex);
     if (woke) gf_metrics_engine(gf_metrics(), GF_ENGINE_WAKE);
 }
@@ -303,31 +269,21 @@ void gf_engine_landed(void)
     gf_engine_t *W = gf_engine();
     if (!W || !W->loop) return;
     apr_thread_mutex_lock(W->mutex);
-    W->in_flight--;
-    /* Room for one more: a worker that found the loop full claims again
-     * (only then: a landing is no news to workers that had room). */
-    if (W->loop_was_full) {
-        W->loop_was_full = 0;
-        gf_engine_wake_round(W);
-    }
+    /* Room for one more: a worker that found the loop full claims again. */
+    if (gf_round_loop_give(&W->places, 1)) gf_engine_wake_round(W);
     apr_thread_mutex_unlock(W->mutex);
 }
 
 /* Take up to want places in the loop for the rows a claim is about to
- * return. They are taken before the claim, under the mutex, so that two
- * workers never both fill the last place; each row launched keeps its
- * place until it lands, the others are given back (gf_engine_unreserve). */
+ * return, under the mutex; each row launched keeps its place until it
+ * lands, the others are given back (gf_engine_unreserve). */
 int gf_engine_reserve(int want)
 {
     gf_engine_t *W = gf_engine();
     int n;
     if (!W->loop) return want;
     apr_thread_mutex_lock(W->mutex);
-    n = W->max_in_flight - W->in_flight;
-    if (n > want) n = want;
-    if (n < 0) n = 0;
-    W->in_flight += n;
-    if (n == 0) W->loop_was_full = 1;
+    n = gf_round_loop_take(&W->places, want);
     apr_thread_mutex_unlock(W->mutex);
     return n;
 }
@@ -337,11 +293,7 @@ void gf_engine_unreserve(int n)
     gf_engine_t *W = gf_engine();
     if (!W->loop || n <= 0) return;
     apr_thread_mutex_lock(W->mutex);
-    W->in_flight -= n;
-    if (W->loop_was_full) {
-        W->loop_was_full = 0;
-        gf_engine_wake_round(W);
-    }
+    if (gf_round_loop_give(&W->places, n)) gf_engine_wake_round(W);
     apr_thread_mutex_unlock(W->mutex);
 }
 
@@ -352,10 +304,9 @@ int gf_engine_room(void)
     int n;
     if (!W->loop) return 1;
     apr_thread_mutex_lock(W->mutex);
-    n = W->max_in_flight - W->in_flight;
-    if (n <= 0) W->loop_was_full = 1;
+    n = gf_round_loop_room(&W->places);
     apr_thread_mutex_unlock(W->mutex);
-    return n > 0 ? n : 0;
+    return n;
 }
 
 int gf_engine_in_flight(void)
@@ -363,7 +314,7 @@ int gf_engine_in_flight(void)
     gf_engine_t *W = gf_engine();
     int n;
     apr_thread_mutex_lock(W->mutex);
-    n = W->in_flight;
+    n = W->places.in_flight;
     apr_thread_mutex_unlock(W->mutex);
     return n;
 }
@@ -388,7 +339,7 @@ void gf_engine_start_loop(apr_pool_t *pchild, server_rec *s)
     conf.offload = offload;
     conf.offload_owner = W;
     /* Idle connections to the providers' hosts, shared by every attempt. */
-    conf.idle_connections = W->max_in_flight < 64 ? 64 : W->max_in_flight;
+    conf.idle_connections = W->places.max_in_flight < 64 ? 64 : W->places.max_in_flight;
     if (!(W->loop = gf_loop_create(pchild, &conf))) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, GF_LOGNO(1609)
                      "cannot create the genflow loop; each attempt holds a worker thread");
@@ -470,9 +421,9 @@ void gf_engine_flights(int *in_flight, int *max_in_flight, int *transfers, int *
     *in_flight = *max_in_flight = *transfers = *kept = 0;
     if (!W || !W->loop) return;
     apr_thread_mutex_lock(W->mutex);
-    *in_flight = W->in_flight;
+    *in_flight = W->places.in_flight;
     apr_thread_mutex_unlock(W->mutex);
-    *max_in_flight = W->max_in_flight;
+    *max_in_flight = W->places.max_in_flight;
     *transfers = gf_loop_transfers(W->loop);
     *kept = W->kept;
 }
@@ -504,7 +455,7 @@ gf_engine_t *gf_engine_create(apr_pool_t *pchild, server_rec *s, int lease_secs,
     apr_thread_cond_create(&W->work, pchild);
     W->threads = apr_pcalloc(pchild, sizeof(apr_thread_t *) * (apr_size_t)(threads > 0 ? threads : 1));
     W->hops_tail = &W->hops;
-    W->max_in_flight = (int)max_in_flight;
+    W->places.max_in_flight = (int)max_in_flight;
     W->flights = flights_allocator(pchild);
     return W;
 }

@@ -9,6 +9,7 @@
 #include <apr_strings.h>
 
 #include "httpd/engine/mod_genflow_engine_int.h"
+#include "core/gf_round.h"
 #include "core/gf_sql.h"
 #include "httpd/engine/mod_genflow_engine_run.h"
 #include "httpd/limits/mod_genflow_limits.h"
@@ -113,40 +114,6 @@ static void release_rest(server_rec *s, apr_pool_t *p, const gf_type_t *t, gf_db
                  rows->nrows - from);
 }
 
-/* Is name one of the names of list? */
-int gf_engine_claim_skip_has(const gf_skip_t *list, const char *name)
-{
-    apr_size_t n = strlen(name);
-    const char *at = list->names;
-    while (*at) {
-        const char *end = strchr(at, '\n');
-        apr_size_t len = end ? (apr_size_t)(end - at) : strlen(at);
-        if (len == n && !memcmp(at, name, n)) return 1;
-        if (!end) break;
-        at = end + 1;
-    }
-    return 0;
-}
-
-void gf_engine_claim_skip_add(gf_skip_t *skip, const char *list)
-{
-    char *copy, *last, *name;
-    apr_size_t len = strlen(skip->names);
-    char buf[GF_SKIP_MAX];
-
-    if (!list || !*list) return;
-    apr_cpystrn(buf, list, sizeof(buf));
-    copy = buf;
-    for (name = apr_strtok(copy, "\n", &last); name; name = apr_strtok(NULL, "\n", &last)) {
-        apr_size_t n = strlen(name);
-        if (gf_engine_claim_skip_has(skip, name)) continue;
-        if (len + n + 2 > sizeof(skip->names)) return;
-        if (len) skip->names[len++] = '\n';
-        memcpy(skip->names + len, name, n + 1);
-        len += n;
-    }
-}
-
 /* Run claimed rows on the loop (each with its place); rows the loop
  * would not take (it is stopping, or there is none) run here, one after
  * the other, sharing one lease, and those not reached within half of it
@@ -172,12 +139,12 @@ static int run_claimed_rows(const gf_database_t *e, apr_pool_t *p, const gf_type
     }
     if (i == rows->nrows) return 1;
     worked = i > 0;
-    stop_by = apr_time_now() + apr_time_from_sec(gf_conf_lease_secs(gf_server_conf(s))) / 2;
+    stop_by = gf_round_stop_by(apr_time_now(), gf_conf_lease_secs(gf_server_conf(s)));
     for (from = i; i < rows->nrows; i++) {
         gf_attempt_t slot;
         gf_limits_hold_t hold;
-        if (i > from && (apr_time_now() >= stop_by || gf_engine_aborting()
-                         || gf_engine_stopping())) {
+        if (gf_round_give_back(i, from, apr_time_now(), stop_by,
+                               gf_engine_aborting() || gf_engine_stopping())) {
             release_rest(s, p, t, rows, i, lease_owner, g);
             break;
         }
@@ -188,25 +155,15 @@ static int run_claimed_rows(const gf_database_t *e, apr_pool_t *p, const gf_type
         if (run_row(e, p, t, rows->rows[i], lease_owner, &slot, &hold) < 0) trouble = 1;
         else worked = 1;
     }
-    /* A batch that got anything done is work, even if one outcome could
-     * not be written: the worker goes on rather than sleeping it off. */
-    return worked ? 1 : trouble ? -1 : 0;
+    return gf_round_batch_result(worked, trouble);
 }
 
-/* A claim whose gate said 'busy' (a free place locked by another claim's
- * statement, which may find no row to give it) asks again, after 1 ms,
- * then 2, 4, ... 64 (127 ms in all, without a connection held): that
- * statement ends within milliseconds, and the place is then free or
- * taken. Were it taken for 'full', no worker of this httpd would ask for
- * a second (FULL_FOR, mod_genflow_limits.c). */
-#define BUSY_TRIES 8
-#define BUSY_WAIT  apr_time_from_msec(1)
-
-/* Run claim statement label; its rows, or NULL on trouble. */
+/* Run claim statement label; its rows, or NULL on trouble. A 'busy'
+ * gate is asked again a moment later (gf_round_busy_again). */
 static gf_db_rows_t *claim_statement(server_rec *s, apr_pool_t *p, const char *label,
                                      const char **args)
 {
-    apr_interval_time_t wait = BUSY_WAIT;
+    apr_interval_time_t wait;
     int tries;
     for (tries = 1; ; tries++) {
         gf_db_rows_t *rows;
@@ -218,12 +175,9 @@ static gf_db_rows_t *claim_statement(server_rec *s, apr_pool_t *p, const char *l
         gf_db_close(s, dbd);
         if (st != GF_DB_OK || rows->ncols != GF_CLAIM_COLS) return NULL;
         gate = rows->nrows && !rows->rows[0][GF_CLAIM_ID] ? rows->rows[0][GF_CLAIM_GATE] : NULL;
-        if (!gate || strcmp(gate, "busy") || tries >= BUSY_TRIES || gf_engine_stopping()) {
-            return rows;
-        }
+        if (!(wait = gf_round_busy_again(gate, tries, gf_engine_stopping()))) return rows;
         gf_metrics_claim(gf_metrics(), "busy");
         apr_sleep(wait);
-        wait *= 2;
     }
 }
 
@@ -265,7 +219,7 @@ static int jobs_room(const gf_database_t *e, const char *provider)
         if (group ? gf_router_group_room(s, group, &until) : gf_router_jobs_room(prov, &until)) {
             return 1;
         }
-        if (until && (!first || until < first)) first = until;
+        first = gf_round_sooner(first, until);
     }
     if (!known) return 1;
     if (first) gf_engine_look_again(first);
@@ -301,7 +255,7 @@ int gf_engine_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t 
      * provider here): it is what frees the place when nothing can take
      * it. */
     if (prov && !gf_limits_gate_open(prov, want, hand_on || held, &g) && !held) {
-        gf_engine_claim_skip_add(skip, provider);
+        gf_round_skip_add(skip, provider);
         return 0;
     }
     if (!prov) memset(&g, 0, sizeof(g));
@@ -327,30 +281,15 @@ int gf_engine_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t 
          * round (and by the types below this one). */
         const char *gate = rows->nrows ? rows->rows[0][GF_CLAIM_GATE] : NULL;
         gf_limits_gate_close(&g, gate, rows->nrows ? rows->rows[0][GF_CLAIM_GATE_UNTIL] : NULL);
-        if (gate && !strcmp(gate, "busy")) {
-            gf_engine_look_again(apr_time_now() + GF_LIMITS_BUSY_AGAIN);
-        }
-        gf_metrics_claim(gf_metrics(), !gate ? "other" : !strcmp(gate, "open") ? "empty" : gate);
-        if (gate && strcmp(gate, "open")) gf_engine_claim_skip_add(skip, provider);
+        if (gf_round_gate_busy(gate)) gf_engine_look_again(apr_time_now() + GF_LIMITS_BUSY_AGAIN);
+        gf_metrics_claim(gf_metrics(), gf_round_gate_label(gate));
+        if (gf_round_gate_skips(gate)) gf_round_skip_add(skip, provider);
         return 0;
     }
     gf_metrics_claim(gf_metrics(), "claimed");
     rc = run_claimed_rows(e, p, t, rows, lease_owner, places, &g);
     gf_limits_gate_close(&g, "open", NULL);
     return rc;
-}
-
-/* The names of list, split (at most GF_NAMES_MAX). */
-#define GF_NAMES_MAX 64
-static int split_names(apr_pool_t *p, const gf_skip_t *list, const char **names)
-{
-    char *copy = apr_pstrdup(p, list->names), *last, *name;
-    int n = 0;
-    for (name = apr_strtok(copy, "\n", &last); name && n < GF_NAMES_MAX;
-         name = apr_strtok(NULL, "\n", &last)) {
-        names[n++] = name;
-    }
-    return n;
 }
 
 /* Claim from the providers of list in turn, starting at the rotate-th,
@@ -360,13 +299,13 @@ static int claim_from(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t,
                       const gf_skip_t *list, int polls, int rotate, const char *lease_owner,
                       int *places, gf_skip_t *skip)
 {
-    const char *names[GF_NAMES_MAX];
-    int n = split_names(p, list, names), i, trouble = 0;
+    const char *names[GF_ROUND_NAMES_MAX];
+    int n = gf_round_split_names(p, list, names), i, trouble = 0;
 
     for (i = 0; i < n; i++) {
-        const char *name = names[(i + rotate) % n];
+        const char *name = gf_round_provider(names, n, i, rotate, skip);
         int rc;
-        if (gf_engine_claim_skip_has(skip, name)) continue;
+        if (!name) continue;
         rc = gf_engine_claim(e, p, t, name, polls, 0, lease_owner, places, skip);
         if (rc > 0) return 1;
         if (rc < 0) trouble = 1;
@@ -406,9 +345,7 @@ int gf_engine_claim_due_types(const gf_database_t *e, apr_pool_t *p, gf_due_t *d
             if (!row[0] || !row[1] || !row[2]) continue;
             for (i = 0; i < e->types->nelts; i++) {
                 const gf_type_t *t = APR_ARRAY_IDX(e->types, i, gf_type_t *);
-                if (strcmp(row[0], t->name)) continue;
-                due[i].any = 1;
-                gf_engine_claim_skip_add(!strcmp(row[2], "poll") ? &due[i].polls : &due[i].fresh, row[1]);
+                if (!strcmp(row[0], t->name)) gf_round_due_mark(&due[i], row[1], row[2]);
             }
         }
     }

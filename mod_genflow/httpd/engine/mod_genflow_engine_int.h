@@ -17,6 +17,8 @@
 
 #include "httpd/servers/mod_genflow_servers.h"
 #include "httpd/config/mod_genflow_config.h"
+#include "core/gf_pacer.h"
+#include "core/gf_round.h"
 #include "core/gf_status_cache.h"
 #include "core/gf_trace.h"
 #include "net/gf_loop.h"
@@ -124,23 +126,6 @@ typedef struct {
 } gf_claim_t;
 /* Polls of accepted jobs a worker claims at once (GF_SQL_CLAIM_POLLS). */
 #define GF_POLL_BATCH 16
-/* Provider names, newline-separated: those a claim leaves alone (whose
- * limits have no place now: the claim adds them; and those a type of a
- * higher priority found full at any time of the same round: the worker
- * passes them on, so that a place freed a moment later goes to the
- * higher type), and those with work due. */
-#define GF_SKIP_MAX 1024
-typedef struct {
-    char names[GF_SKIP_MAX];
-} gf_skip_t;
-/* What the due-work probe says of one type: its providers with new work
- * due (a first attempt, a retry, a fallback, a rescue) and with polls
- * due. */
-typedef struct {
-    int any;
-    gf_skip_t fresh;
-    gf_skip_t polls;
-} gf_due_t;
 /* Expire never-started generations (of the servers named: SERVED_BY)
  * and prune old failures of type t. */
 void gf_engine_sweep_type(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *names);
@@ -190,19 +175,6 @@ typedef struct gf_hop_t {
     struct gf_hop_t *next;
 } gf_hop_t;
 
-/* A provider's recent times in this child (mod_genflow_engine_standby.c):
- * its calls, low (the shortest lately: when the next may end at the
- * soonest), and the standby claims for it, a moving average and high (the
- * longest lately); touched on the loop's thread only. */
-#define GF_PACE_MAX 16
-/* The most moments a child's workers are asked to look again at (a
- * worker idle for less than the half-second look serves each). */
-#define GF_LOOK_AGAIN_MAX 64
-typedef struct {
-    const char *provider;        /* NULL: a free entry */
-    apr_interval_time_t call, claim, claim_high;
-} gf_pace_t;
-
 typedef struct gf_engine_t {
     server_rec *s;               /* the main server: for the child's own log lines */
     apr_array_header_t *databases; /* gf_database_t *: one engine each */
@@ -221,15 +193,11 @@ typedef struct gf_engine_t {
                                   * each runs on the worker that claimed it */
     apr_thread_t *loop_thread;
     gf_hop_t *hops, **hops_tail; /* blocking work of the loop's fibers */
-    int in_flight;               /* attempts launched and not landed */
-    int loop_was_full;           /* a worker found no room: wake one at the next landing */
+    gf_round_loop_t places;      /* the loop's: in flight, GenFlowMaxInFlight, found full */
     apr_time_t worked_at;        /* a worker's round last took work (under mutex) */
-    /* When a worker looks again for rows due by time, earliest first
-     * (under mutex): a claim's free place that stayed busy, a job polled
-     * at a short pace (poll=). The half-second look finds the rest. */
-    apr_time_t look_again[GF_LOOK_AGAIN_MAX];
-    int looks_again;
-    int max_in_flight;           /* GenFlowMaxInFlight */
+    gf_round_looks_t looks;      /* when a worker looks again for rows due by time
+                                  * (under mutex): a worker idle for less than the
+                                  * half-second look serves each */
     apr_thread_t *listener;
     gf_waiter_t *waiters;
     const char *node;            /* httpd name:pid ("host:tag:pid"), the prefix of

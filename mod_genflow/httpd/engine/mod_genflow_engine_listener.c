@@ -32,6 +32,7 @@
 #include "httpd/config/mod_genflow_private.h"
 #include "httpd/limits/mod_genflow_limits.h"
 #include "core/gf_previews.h"
+#include "core/gf_round.h"
 
 #define LISTEN_TICK_MS   250          /* the listener checks for stop this often */
 #define RECONNECT_WAIT   apr_time_from_sec(1)
@@ -320,13 +321,13 @@ static void connect_missing(gf_engine_t *W, apr_pool_t *pool, PGconn **conns, in
 static int may_start(const gf_database_t *e, const char *payload)
 {
     apr_hash_t *providers = gf_server_conf(e->s)->providers;
-    const char *nl = strchr(payload, '\n');
-    apr_size_t tlen = nl ? (apr_size_t)(nl - payload) : strlen(payload);
+    apr_size_t tlen;
+    const char *named = gf_round_work_payload(payload, &tlen);
     apr_hash_index_t *hi;
     apr_pool_t *p;
     int i, open = 0;
-    if (nl && nl[1]) {
-        const gf_provider_t *prov = apr_hash_get(providers, nl + 1, APR_HASH_KEY_STRING);
+    if (named) {
+        const gf_provider_t *prov = apr_hash_get(providers, named, APR_HASH_KEY_STRING);
         return !prov || gf_limits_may_wake(prov);
     }
     for (i = 0; i < e->types->nelts; i++) {

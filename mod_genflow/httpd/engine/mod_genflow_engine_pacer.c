@@ -14,7 +14,8 @@
  *
  * So the call that takes a start launches a fiber that sleeps until a
  * little before the next start (two of this child's recent standby
- * claims, and at least the longest of late plus LEAD_MIN), then claims the first due row of the line
+ * claims, and at least the longest of late plus GF_PACER_LEAD_MIN:
+ * gf_pacer_lead, core/gf_pacer.c), then claims the first due row of the line
  * with that start (CLAIM with standby = 2: the rate's next start even up
  * to GF_CLAIM_RATE_AHEAD_MS ahead, the row's started_at that start, the
  * start after it counted from it, on the same grid). The row is leased to
@@ -40,12 +41,8 @@
 #include "httpd/limits/mod_genflow_limits.h"
 #include "httpd/io/mod_genflow_metrics.h"
 #include "httpd/servers/mod_genflow_servers.h"
-#include "core/gf_limit.h"
+#include "core/gf_pacer.h"
 #include "core/gf_sql.h"
-
-/* The least lead before a start: a claim's round trip, and the timer's
- * millisecond. */
-#define LEAD_MIN apr_time_from_msec(5)
 
 typedef struct {
     apr_pool_t *pool;
@@ -130,22 +127,12 @@ void gf_engine_pacer_begin(server_rec *s, const gf_provider_t *prov, const gf_cl
     rate_standby_t *rs;
 
     if (!W || !W->loop || !gf_loop_in_fiber() || W->stopping || !prov
-        || prov->limit.per_node || prov->limit.max_concurrent
-        || (spacing = gf_limit_spacing(&prov->limit)) <= 0
+        || (spacing = gf_pacer_spacing(&prov->limit)) <= 0
         || !(e = gf_database_of(W->databases, s))) {
         return;
     }
-    /* Twice the average, and not less than the longest claim lately
-     * with the least lead beside it: a claim as slow as the slowest of
-     * late still takes its start before it comes. */
-    lead = 2 * gf_engine_standby_claim_time(prov);
-    if (lead < gf_engine_standby_claim_high(prov) + LEAD_MIN) {
-        lead = gf_engine_standby_claim_high(prov) + LEAD_MIN;
-    }
-    if (lead > spacing / 2) lead = spacing / 2;
-    if (lead > apr_time_from_msec(GF_CLAIM_RATE_AHEAD_MS) / 2) {
-        lead = apr_time_from_msec(GF_CLAIM_RATE_AHEAD_MS) / 2;
-    }
+    /* The pace is the loop's, and this is a fiber of it. */
+    lead = gf_pacer_lead(gf_pacer_pace_of(W->pace, prov->name), spacing);
     if (!(rs = calloc(1, sizeof(*rs)))) return;
     if (gf_engine_pool(&rs->pool, "genflow_pacer") != APR_SUCCESS) {
         free(rs);
@@ -154,9 +141,7 @@ void gf_engine_pacer_begin(server_rec *s, const gf_provider_t *prov, const gf_cl
     rs->e = e;
     rs->prov = prov;
     rs->run = run;
-    /* The next start is a spacing after this call's (the claim's, or now
-     * for a row claimed before the slots were returned). */
-    rs->wake_at = (c->slot ? c->slot : apr_time_now()) + spacing - lead;
+    rs->wake_at = gf_pacer_wake_at(c->slot, apr_time_now(), spacing, lead);
     rs->owner = apr_pstrcat(rs->pool, W->node, ":r", NULL);
     if (gf_engine_launch(pacer_main, rs) != 0) {
         apr_pool_destroy(rs->pool);

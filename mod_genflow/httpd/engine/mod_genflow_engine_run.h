@@ -146,11 +146,9 @@ typedef struct {
     gf_claim_t *c;
     gf_attempt_t *slot;
 } gf_standby_claim_t;
+/* Its time goes into prov's pace (gf_pacer_claimed), which the pacer
+ * reads. */
 void gf_engine_standby_claim(gf_standby_claim_t *q);
-/* How long a standby claim of prov took lately in this child (0: none
- * yet): on average, and the longest lately. */
-apr_interval_time_t gf_engine_standby_claim_time(const gf_provider_t *prov);
-apr_interval_time_t gf_engine_standby_claim_high(const gf_provider_t *prov);
 
 /* ---- mod_genflow_engine_pacer.c --------------------------------------------- */
 
@@ -174,11 +172,6 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *c, gf_attemp
 
 /* ---- mod_genflow_engine_claim.c --------------------------------------------- */
 
-/* Add the newline-separated names of list that skip lacks (as many as
- * fit). */
-void gf_engine_claim_skip_add(gf_skip_t *skip, const char *list);
-/* Is name one of list's names? */
-int gf_engine_claim_skip_has(const gf_skip_t *list, const char *name);
 /* Claim rows of type t and provider on database e: one due
  * generation without an accepted provider job, or (polls) a batch of at
  * most *places due polls (places the worker reserved in the loop), each

@@ -13,10 +13,9 @@
  *
  *  - when a call under a place kept in the database starts, a standby
  *    fiber is spawned. It sleeps until the call may end at the soonest
- *    (the provider's shortest recent call in this child, less a quarter
- *    of it or twice a standby claim's, whichever is longer, but no more
- *    than LEAD_MARGIN_MAX), then claims one due row of the provider without a place of
- *    its own (the place's holder and its lease are checked; nothing is
+ *    (less a margin: gf_pacer_standby_lead, core/gf_pacer.c), then
+ *    claims one due row of the provider without a place of its own
+ *    (the place's holder and its lease are checked; nothing is
  *    taken or freed: CLAIM with standby=1), and waits. The row is leased
  *    to this child and its lease is renewed by the heartbeat meanwhile.
  *  - when the call ends (gf_engine_standby_settle), the standby row runs at
@@ -47,7 +46,8 @@
 #include <apr_strings.h>
 
 #include "httpd/engine/mod_genflow_engine_int.h"
-#include "core/gf_error.h"
+#include "core/gf_pacer.h"
+#include "core/gf_round.h"
 #include "core/gf_sql.h"
 #include "httpd/engine/mod_genflow_engine_run.h"
 #include "httpd/config/mod_genflow_config.h"
@@ -77,53 +77,6 @@ struct gf_standby_t {
     gf_claim_t c;
     gf_attempt_t slot;
 };
-
-/* How long before its call's expected end a standby is claimed: a
- * quarter of the call, at least two claims' time, at most this (a longer
- * call's end is less exact than that anyway, and its place's idle round
- * trip matters less; the standby row waits, its deadline running). */
-#define LEAD_MARGIN_MAX apr_time_from_msec(250)
-
-static gf_pace_t *pace_of(gf_engine_t *W, const char *provider)
-{
-    int i;
-    gf_pace_t *free_one = NULL;
-    for (i = 0; i < GF_PACE_MAX; i++) {
-        if (W->pace[i].provider && !strcmp(W->pace[i].provider, provider)) return &W->pace[i];
-        if (!W->pace[i].provider && !free_one) free_one = &W->pace[i];
-    }
-    if (free_one) {
-        memset(free_one, 0, sizeof(*free_one));
-        free_one->provider = provider;   /* the configuration's: lives as long */
-    }
-    return free_one;
-}
-
-/* A moving average (an eighth of the new value), the first value as is. */
-static void average(apr_interval_time_t *avg, apr_interval_time_t v)
-{
-    *avg = *avg ? (*avg * 7 + v) / 8 : v;
-}
-
-/* The shortest call lately: a shorter one at once, a longer one a
- * sixteenth of the way. A standby sleeps until the call may end at the
- * soonest: timed on an average, it slept past the end of every call
- * shorter than the average (on a busy machine, most), and the place went
- * the long way. Claimed early, its row waits a little longer. */
-static void low(apr_interval_time_t *lo, apr_interval_time_t v)
-{
-    *lo = !*lo || v < *lo ? v : *lo + (v - *lo) / 16;
-}
-
-/* The longest claim lately: a longer one at once, a shorter one a
- * sixteenth of the way down. A rate's standby is claimed this long before
- * its start at least (mod_genflow_engine_pacer.c): timed on twice the
- * average, a claim slowed by a busy machine or database came after the
- * start it was to take, and the call went late. */
-static void high(apr_interval_time_t *hi, apr_interval_time_t v)
-{
-    *hi = v > *hi ? v : *hi - (*hi - v) / 16;
-}
 
 static void unref(gf_standby_t *sb)
 {
@@ -166,7 +119,7 @@ static int claim_row(gf_standby_claim_t *q, const gf_type_t *t)
     if (st != GF_DB_OK || rows->ncols != GF_CLAIM_COLS) return -1;
     if (rows->nrows == 0 || !rows->rows[0][GF_CLAIM_ID]) {
         const char *gate = rows->nrows ? rows->rows[0][GF_CLAIM_GATE] : NULL;
-        gf_metrics_claim(gf_metrics(), !gate ? "other" : !strcmp(gate, "open") ? "empty" : gate);
+        gf_metrics_claim(gf_metrics(), gf_round_gate_label(gate));
         return 0;
     }
     gf_metrics_claim(gf_metrics(), "claimed");
@@ -194,23 +147,9 @@ void gf_engine_standby_claim(gf_standby_claim_t *q)
     gf_pace_t *pace;
     q->t = NULL;
     gf_loop_blocking(claim_now, q);
-    if ((pace = pace_of(W, q->prov->name)) != NULL) {
-        apr_interval_time_t took = apr_time_now() - t0;
-        average(&pace->claim, took);
-        high(&pace->claim_high, took);
+    if ((pace = gf_pacer_pace_of(W->pace, q->prov->name)) != NULL) {
+        gf_pacer_claimed(pace, apr_time_now() - t0);
     }
-}
-
-apr_interval_time_t gf_engine_standby_claim_time(const gf_provider_t *prov)
-{
-    gf_pace_t *pace = pace_of(gf_engine(), prov->name);
-    return pace ? pace->claim : 0;
-}
-
-apr_interval_time_t gf_engine_standby_claim_high(const gf_provider_t *prov)
-{
-    gf_pace_t *pace = pace_of(gf_engine(), prov->name);
-    return pace ? pace->claim_high : 0;
 }
 
 static void await_caller(gf_loop_wait_t *wait, void *baton)
@@ -296,14 +235,14 @@ gf_standby_t *gf_engine_standby_begin(server_rec *s, const gf_limits_hold_t *hol
     gf_standby_t *sb;
     gf_pace_t *pace;
 
-    if (!W || !W->loop || !gf_loop_in_fiber() || W->stopping || !prov || hold->place <= 0
-        || !prov->limit.max_concurrent || gf_limit_spacing(&prov->limit) > 0
+    if (!W || !W->loop || !gf_loop_in_fiber() || W->stopping || !prov
+        || !gf_pacer_standby_applies(&prov->limit, hold->place)
         || !(e = gf_database_of(W->databases, s))) {
         return NULL;
     }
     /* Until a call of it ended here, nothing says when the next will:
      * no standby (it would wait a whole call, its deadline running). */
-    if (!(pace = pace_of(W, prov->name)) || !pace->call) return NULL;
+    if (!(pace = gf_pacer_pace_of(W->pace, prov->name)) || !pace->call) return NULL;
     if (!(sb = calloc(1, sizeof(*sb)))) return NULL;
     if (gf_engine_pool(&sb->pool, "genflow_standby") != APR_SUCCESS) {
         free(sb);
@@ -313,12 +252,7 @@ gf_standby_t *gf_engine_standby_begin(server_rec *s, const gf_limits_hold_t *hol
     sb->e = e;
     sb->run = run;
     sb->hold = *hold;
-    {
-        apr_interval_time_t margin = 2 * pace->claim + apr_time_from_msec(2);
-        if (margin < pace->call / 4) margin = pace->call / 4;
-        if (margin > LEAD_MARGIN_MAX) margin = LEAD_MARGIN_MAX;
-        sb->lead = pace->call > margin ? pace->call - margin : 0;
-    }
+    sb->lead = gf_pacer_standby_lead(pace);
     sb->owner = apr_pstrcat(sb->pool, W->node, ":s", NULL);
     if (gf_engine_launch(standby_main, sb) != 0) {
         apr_pool_destroy(sb->pool);
@@ -328,16 +262,14 @@ gf_standby_t *gf_engine_standby_begin(server_rec *s, const gf_limits_hold_t *hol
     return sb;
 }
 
-/* May the place go to the standby? */
+/* May the place go to the standby (gf_pacer_passable)? */
 static int passable(gf_attempt_t *slot, const gf_limits_hold_t *hold,
                     const gf_provider_result_t *res)
 {
-    gf_engine_t *W = gf_engine();
-    if (!hold->prov || hold->place <= 0 || W->stopping || gf_engine_aborting()) return 0;
-    if (res && res->error_code && !strcmp(res->error_code, GF_JOB_RATE_LIMIT)) return 0;
-    /* place_until is two seconds short of the lease the database holds,
-     * and the next beat renews it well before that. */
-    return gf_engine_slot_place_until(slot) > apr_time_now();
+    return gf_pacer_passable(hold->prov ? hold->place : 0,
+                             gf_engine()->stopping || gf_engine_aborting(),
+                             res ? res->error_code : NULL, gf_engine_slot_place_until(slot),
+                             apr_time_now());
 }
 
 int gf_engine_standby_settle(gf_standby_t *sb, gf_attempt_t *slot, gf_limits_hold_t *hold,
@@ -349,8 +281,8 @@ int gf_engine_standby_settle(gf_standby_t *sb, gf_attempt_t *slot, gf_limits_hol
     /* The pace is the loop's (a row run on a worker thread, without the
      * loop, leaves it alone). */
     if (W && hold->prov && gf_loop_in_fiber()) {
-        gf_pace_t *pace = pace_of(W, hold->prov->name);
-        if (pace) low(&pace->call, took);
+        gf_pace_t *pace = gf_pacer_pace_of(W->pace, hold->prov->name);
+        if (pace) gf_pacer_called(pace, took);
     }
     if (!sb) return 0;
     if (sb->state == SB_CLAIMING) gf_loop_await(await_caller, sb);

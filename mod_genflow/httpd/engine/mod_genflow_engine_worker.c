@@ -44,15 +44,9 @@
 #include "net/gf_abort.h"
 #include "net/gf_http.h"
 
-#define IDLE_WAIT        apr_time_from_msec(500)    /* the look for work due by time */
-#define IDLE_WAIT_OTHERS apr_time_from_sec(2)       /* the others, while work comes */
-#define IDLE_QUIET       apr_time_from_sec(30)      /* the others, when none came */
-#define BUSY_FOR         apr_time_from_sec(5)       /* "while work comes" */
-#define TROUBLE_WAIT     apr_time_from_sec(1)
 #define SWEEP_INTERVAL   apr_time_from_sec(2)
 #define TIDY_INTERVAL    apr_time_from_sec(10)
 #define OPEN_INTERVAL    apr_time_from_msec(500)     /* calls open, for the other nodes */
-#define ROUND_CLAIMS     64     /* claims in one round of a worker */
 #define EXIT_GRACE       apr_time_from_sec(3)   
 
 /* Sleep until something is handed to the workers or timeout passes. 1
@@ -62,181 +56,62 @@
 static int sleep_for_work(apr_interval_time_t timeout)
 {
     gf_engine_t *W = gf_engine();
-    int woken = 0;
+    int woken;
     apr_thread_mutex_lock(W->mutex);
-    /* Not past a moment a worker was asked to look at (read under the
-     * mutex its asker signals under: none is missed). */
-    if (W->looks_again && !W->stopping) {
-        apr_interval_time_t due = W->look_again[0] - apr_time_now();
-        if (due < timeout) timeout = due > 0 ? due : 0;
-    }
+    /* Read under the mutex its asker signals under: none is missed. */
+    if (!W->stopping) timeout = gf_round_looks_sleep(&W->looks, apr_time_now(), timeout);
     if (!W->hops && !W->wake_pending && !W->handon.names[0] && timeout > 0) {
         apr_thread_cond_timedwait(W->work, W->mutex, timeout);
     }
-    if (W->wake_pending > 0) {
-        W->wake_pending--;
-        woken = 1;
-    }
+    woken = gf_round_wakes_take(&W->wake_pending);
     apr_thread_mutex_unlock(W->mutex);
     return woken;
 }
 
 /* ---- workers ----------------------------------------------------------- */
 
-/* The order in which a round visits database e's types: higher
- * GenFlowPriority first; among types of one priority, a different one
- * first each round (start), so that none of them starves. */
-static void visit_order(const gf_database_t *e, int start, int *order)
-{
-    int ntypes = e->types->nelts, i, j;
-    for (i = 0; i < ntypes; i++) order[i] = (start + i) % ntypes;
-    /* Insertion sort, stable: the rotation stays within each priority. */
-    for (i = 1; i < ntypes; i++) {
-        int k = order[i];
-        int pk = APR_ARRAY_IDX(e->types, k, gf_type_t *)->priority;
-        for (j = i; j > 0 && APR_ARRAY_IDX(e->types, order[j - 1], gf_type_t *)->priority < pk;
-             j--) {
-            order[j] = order[j - 1];
-        }
-        order[j] = k;
-    }
-}
-
-/* Is a type of a higher priority than type k due (queued since the
- * round's probe, or a place freed since its claim found none)? Asked
- * before a claim of a lower priority, so that it does not take the place
- * a higher one waits for; free when every type has the same priority.
- * Each type is tried at most twice a round (tried), so a higher type that
- * cannot be served does not hold the lower ones up. */
-static int higher_due(const gf_database_t *e, apr_pool_t *pool, int k, gf_due_t *due,
-                      const int *tried)
-{
-    int pk = APR_ARRAY_IDX(e->types, k, gf_type_t *)->priority, i, any = 0;
-    for (i = 0; i < e->types->nelts; i++) {
-        if (APR_ARRAY_IDX(e->types, i, gf_type_t *)->priority > pk) any = 1;
-    }
-    if (!any || gf_engine_claim_due_types(e, pool, due) < 0) return 0;
-    for (i = 0; i < e->types->nelts; i++) {
-        if (due[i].any && tried[i] < 2 && APR_ARRAY_IDX(e->types, i, gf_type_t *)->priority > pk) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* What a worker keeps through one round of a database, sized for the
- * child's largest one and outliving the per-round clears of its pool:
- * which types have work due, the order of the visit, how often each type
- * was tried, and the providers each type found full. */
-typedef struct {
-    gf_due_t *due;
-    int *order, *tried;
-    gf_skip_t *found;
-} round_t;
-
-static int round_alloc(round_t *r, int maxtypes)
-{
-    r->due = calloc((apr_size_t)maxtypes, sizeof(gf_due_t));
-    r->order = calloc((apr_size_t)maxtypes, sizeof(int));
-    r->tried = calloc((apr_size_t)maxtypes, sizeof(int));
-    r->found = calloc((apr_size_t)maxtypes, sizeof(gf_skip_t));
-    return r->due && r->order && r->tried && r->found;
-}
-
-static void round_free(round_t *r)
-{
-    free(r->due);
-    free(r->order);
-    free(r->tried);
-    free(r->found);
-}
-
-/* The providers a claim of type k leaves to the types above it: those
- * that any type of a higher priority found full at any time of the round,
- * so that a place freed a moment later goes to the higher type, even
- * after that type was tried its two times and the visit went on without
- * it (its next round takes the place). Not passed on within a priority. */
-static void skip_of_higher(const gf_database_t *e, const round_t *r, int k, gf_skip_t *skip)
-{
-    int pk = APR_ARRAY_IDX(e->types, k, gf_type_t *)->priority, i;
-    skip->names[0] = '\0';
-    for (i = 0; i < e->types->nelts; i++) {
-        if (APR_ARRAY_IDX(e->types, i, gf_type_t *)->priority > pk) {
-            gf_engine_claim_skip_add(skip, r->found[i].names);
-        }
-    }
-}
-
-/* Work database e's due types once. 1: something was worked; 2: as many
- * claims as a round makes, so more is due; -1: database trouble only; 0:
- * nothing due. After each claim that took work the visit
- * starts again from the highest priority: a type of lower priority gets a
- * claim only when every type above it had nothing it could take. */
+/* Work database e's due types once, in the order of gf_round.h: 1:
+ * something was worked; 2: as many claims as a round makes, so more is
+ * due; -1: database trouble only; 0: nothing due. */
 static int work_database(const gf_database_t *e, apr_pool_t *pool, long index, int start,
-                       round_t *r)
+                         gf_round_t *r)
 {
     gf_engine_t *W = gf_engine();
-    int ntypes = e->types->nelts, i, worked = 0, trouble = 0, claims = 0, capped = 0;
+    int i, k, probed;
 
     gf_metrics_engine(gf_metrics(), GF_ENGINE_ROUND);
+    for (i = 0; i < e->types->nelts; i++) {
+        r->priority[i] = APR_ARRAY_IDX(e->types, i, gf_type_t *)->priority;
+    }
     /* One query says which types have work due; an idle engine costs
      * that query per round, not a claim per type. */
-    if (gf_engine_claim_due_types(e, pool, r->due) < 0) {
-        trouble = 1;
-        for (i = 0; i < ntypes; i++) r->due[i].any = 0;
-    }
+    probed = gf_engine_claim_due_types(e, pool, r->due) == 0;
     apr_pool_clear(pool);
-    visit_order(e, start, r->order);
-    for (i = 0; i < ntypes; i++) {
-        r->tried[i] = 0;
-        r->found[i].names[0] = '\0';
-    }
+    gf_round_begin(r, e->types->nelts, start, probed);
     /* The fibers' statements go first: they hold attempts in flight. */
     gf_engine_run_hops();
-    for (i = 0; i < ntypes && !W->stopping; i++) {
-        int k = r->order[i], rc, places;
+    while (!W->stopping && (k = gf_round_next(r)) >= 0) {
+        int rc, places;
         apr_size_t before;
         gf_skip_t skip;
-        /* Twice without work this round is enough (higher_due may have
-         * marked it due again). */
-        if (!r->due[k].any || r->tried[k] >= 2) continue;
-        if (i > 0 && higher_due(e, pool, k, r->due, r->tried)) {
+        if (gf_round_asks_higher(r, k) && gf_engine_claim_due_types(e, pool, r->due) == 0
+            && gf_round_higher_due(r, k)) {
             apr_pool_clear(pool);
-            i = -1;
+            gf_round_top(r);
             continue;
         }
         if ((places = gf_engine_reserve(GF_POLL_BATCH)) == 0) break;
-        skip_of_higher(e, r, k, &skip);
-        before = strlen(skip.names);
+        before = gf_round_skip_of_higher(r, k, &skip);
         rc = gf_engine_claim_one(e, pool, APR_ARRAY_IDX(e->types, k, gf_type_t *),
                                  apr_psprintf(pool, "%s:%ld", W->node, index), &places, &skip,
                                  &r->due[k], start);
-        /* What this claim found full: skip now ends with it. */
-        {
-            const char *found = skip.names + before;
-            if (*found == '\n') found++;
-            gf_engine_claim_skip_add(&r->found[k], found);
-        }
+        gf_round_found(r, k, &skip, before);
         gf_engine_unreserve(places);
         apr_pool_clear(pool);
-        if (rc > 0) {
-            worked = 1;
-            /* From the top again; a long queue still ends the round now
-             * and then, for the sweeps and the next due probe. */
-            if (++claims >= ROUND_CLAIMS) {
-                capped = 1;
-                break;
-            }
-            gf_engine_run_hops();
-            i = -1;
-        }
-        else {
-            r->tried[k]++;
-            r->due[k].any = 0;      /* nothing it could take this round */
-            if (rc < 0) trouble = 1;
-        }
+        if ((rc = gf_round_claimed(r, k, rc)) < 0) break;
+        if (rc > 0) gf_engine_run_hops();
     }
-    return worked ? 1 + capped : trouble ? -1 : 0;
+    return gf_round_result(r);
 }
 
 /* Rows of providers that no chain of type t names any more (written
@@ -361,7 +236,7 @@ static apr_time_t sweep_if_due(apr_pool_t *pool, const char *owner, int *first)
     int tidy = gf_engine_duty_take(GF_DUTY_TIDY, TIDY_INTERVAL, &next_tidy) || *first;
     int j;
     if (gf_engine_duty_take(GF_DUTY_OPEN, OPEN_INTERVAL, &next_open)) publish_open(pool);
-    if (next_open < next_tidy) next_tidy = next_open;
+    next_tidy = gf_round_sooner(next_tidy, next_open);
     if (*first) ensure_places(pool);
     if (sweep) gf_metrics_engine(gf_metrics(), GF_ENGINE_SWEEP);
     if (sweep || tidy) {
@@ -371,47 +246,32 @@ static apr_time_t sweep_if_due(apr_pool_t *pool, const char *owner, int *first)
         }
         *first = 0;
     }
-    return next_sweep < next_tidy ? next_sweep : next_tidy;
+    return gf_round_sooner(next_sweep, next_tidy);
 }
 
-/* How long an idle worker sleeps when nothing wakes it, and whether its
- * round then is the look for work due by time (*look: one child of the
- * httpd looks per half second, mod_genflow_engine_duty.c). Workers 0
- * and 1 wake at the moment a provider without a place may have one again
- * (a rate's next start: a limit driven at its rate is claimed at the
- * start it allows, not a tick later; two, so that worker 0's sweeps never
- * delay that start); worker 0 looks every half second; the others, woken
- * when there is work for them, join a round every 2 s while work comes
- * (a drain takes every worker) and look only now and then when none
- * came: an idle site costs a look per half second per httpd, not a
- * round per worker. A claim that found a free place locked by another
- * statement through all its tries has the next idle worker ask again
- * GF_LIMITS_BUSY_AGAIN later, whatever its number. */
-static apr_interval_time_t idle_wait(gf_engine_t *W, long index, int *look)
+/* When a worker last took work (gf_round_ops_t.worked_at). */
+static apr_time_t worked_at(void)
 {
-    apr_time_t now = apr_time_now(), next = gf_engine_take_look_again(), worked_at;
-    *look = 0;
-    if (next) {
-        /* A claim found a free place busy: this worker asks again. */
-        return next - now > apr_time_from_msec(1) ? next - now : apr_time_from_msec(1);
-    }
-    if (index <= 1) {
-        next = gf_limits_next_unblock(now);
-        if (next && next - now < IDLE_WAIT) {
-            return next - now > apr_time_from_msec(1) ? next - now : apr_time_from_msec(1);
-        }
-    }
-    *look = 1;
-    if (index == 0) return IDLE_WAIT;
+    gf_engine_t *W = gf_engine();
+    apr_time_t at;
     apr_thread_mutex_lock(W->mutex);
-    worked_at = W->worked_at;
+    at = W->worked_at;
     apr_thread_mutex_unlock(W->mutex);
-    if (now - worked_at < BUSY_FOR) {
-        *look = 0;
-        return IDLE_WAIT_OTHERS;
-    }
-    return IDLE_QUIET;
+    return at;
 }
+
+/* The half-second look for work due by time: one child of the httpd
+ * looks (mod_genflow_engine_duty.c). */
+static int take_look(apr_time_t *next)
+{
+    return gf_engine_duty_take(GF_DUTY_LOOK, GF_ROUND_IDLE_WAIT, next);
+}
+
+/* What the worker's clock (core/gf_round.h) asks of the child. */
+static const gf_round_ops_t clock_ops = {
+    apr_time_now, gf_engine_take_due_look, gf_engine_take_look_again, gf_limits_next_unblock,
+    worked_at, sleep_for_work, take_look, gf_engine_room
+};
 
 /* What a worker thread is given: the child's engine and its number. */
 typedef struct {
@@ -424,56 +284,15 @@ typedef struct {
     gf_engine_t *W;
     long index;
     apr_pool_t *pool;            /* cleared after each step */
-    round_t round;
+    gf_round_t round;
     int start;                   /* the rotation of the types' visit */
-    apr_time_t next_sweep;       /* worker 0's */
-    apr_time_t round_at;         /* no round before (0: at once) */
-    int first_sweep, look;
+    gf_round_clock_t clock;      /* its index, next round and worker 0's sweep */
+    int first_sweep;
     char owner[320];             /* lease_owner: host:tag:pid:worker */
 } worker_t;
 
-/* May a round run now? Else sleep until one is asked for (a wake) or its
- * time comes, 0. The statements the fibers hand over wake workers too,
- * and a round after each would probe for due work a few times per
- * attempt. */
-static int round_due(worker_t *wk)
-{
-    apr_time_t now = apr_time_now();
-
-    if (now < wk->round_at) {
-        apr_time_t until = wk->round_at;
-        /* Rows came due sooner (a job polled at a short pace): this
-         * worker looks now (sleep_for_work wakes it for the next). */
-        if (gf_engine_take_due_look(now)) {
-            wk->round_at = now;
-            wk->look = 0;
-            return 0;
-        }
-        if (wk->index == 0 && wk->next_sweep < until) until = wk->next_sweep;
-        if (sleep_for_work(until > now ? until - now : 0)) wk->round_at = wk->look = 0;
-        return 0;
-    }
-    /* A look for work due by time: this child's turn, or the next. */
-    if (wk->look && gf_engine_room() > 0) {
-        apr_time_t next_look;
-        if (!gf_engine_duty_take(GF_DUTY_LOOK, IDLE_WAIT, &next_look)) {
-            wk->round_at = wk->index == 0 ? next_look : now + IDLE_QUIET;
-            return 0;
-        }
-    }
-    wk->look = 0;
-    if (gf_engine_room() == 0) {
-        /* A landing wakes it for a round (the loop was full). */
-        wk->round_at = apr_time_now() + IDLE_WAIT;
-        return 0;
-    }
-    return 1;
-}
-
 /* One round over every database the child's servers use, in turn, and
- * when the next is due: at once after work, later when there was none,
- * a while after database trouble (the fibers' statements still wake it:
- * no spinning). */
+ * when the next is due (gf_round_ended). */
 static void work_round(worker_t *wk)
 {
     gf_engine_t *W = wk->W;
@@ -498,10 +317,8 @@ static void work_round(worker_t *wk)
          * all within a few rounds; idle ones look only now and then). */
         if (worked > 1) gf_engine_wake_round(W);
         apr_thread_mutex_unlock(W->mutex);
-        wk->round_at = 0;
     }
-    else if (trouble) wk->round_at = apr_time_now() + TROUBLE_WAIT;
-    else wk->round_at = apr_time_now() + idle_wait(W, wk->index, &wk->look);
+    gf_round_ended(&wk->clock, &clock_ops, worked, trouble);
 }
 
 /* The worker's pool (a thread of its own needs an allocator of its own:
@@ -517,7 +334,8 @@ static int worker_init(worker_t *wk, gf_engine_t *W, long index)
     wk->index = index;
     /* The first sweep at once: it makes the rows of the providers' limits
      * kept in the database (gf_limits_ensure) before the first claims. */
-    wk->next_sweep = apr_time_now();
+    wk->clock.index = index;
+    wk->clock.next_sweep = apr_time_now();
     wk->first_sweep = 1;
     apr_snprintf(wk->owner, sizeof(wk->owner), "%s:%ld", W->node, index);
     apr_allocator_create(&allocator);
@@ -529,8 +347,8 @@ static int worker_init(worker_t *wk, gf_engine_t *W, long index)
         const gf_database_t *e = APR_ARRAY_IDX(W->databases, j, gf_database_t *);
         if (e->types->nelts > maxtypes) maxtypes = e->types->nelts;
     }
-    if (!round_alloc(&wk->round, maxtypes)) {
-        round_free(&wk->round);
+    if (!gf_round_alloc(&wk->round, maxtypes)) {
+        gf_round_free(&wk->round);
         apr_pool_destroy(wk->pool);
         return 0;
     }
@@ -550,7 +368,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     while (!W->stopping || gf_engine_in_flight() > 0) {
         if (gf_engine_run_hops()) continue;
         if (W->stopping) {
-            sleep_for_work(IDLE_WAIT);
+            sleep_for_work(GF_ROUND_IDLE_WAIT);
             continue;
         }
         /* A place freed here goes to the next due row of its provider
@@ -562,13 +380,13 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         apr_pool_clear(wk.pool);
         /* Worker 0 of each child runs the sweeps, however full the loop
          * is: expiry and retention never wait for room. */
-        if (wk.index == 0 && apr_time_now() >= wk.next_sweep) {
-            wk.next_sweep = sweep_if_due(wk.pool, wk.owner, &wk.first_sweep);
+        if (wk.index == 0 && apr_time_now() >= wk.clock.next_sweep) {
+            wk.clock.next_sweep = sweep_if_due(wk.pool, wk.owner, &wk.first_sweep);
         }
-        if (round_due(&wk)) work_round(&wk);
+        if (gf_round_due(&wk.clock, &clock_ops)) work_round(&wk);
     }
     gf_http_thread_cleanup();
-    round_free(&wk.round);
+    gf_round_free(&wk.round);
     apr_pool_destroy(wk.pool);
     return NULL;   /* as gf_engine_listener_main: return, never apr_thread_exit() */
 }
