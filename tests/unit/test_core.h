@@ -38,6 +38,7 @@ Suite *breaker_suite(void);
 Suite *discovery_suite(void);
 Suite *loop_suite(void);
 Suite *limit_suite(void);
+Suite *limit_gate_suite(void);
 Suite *trace_suite(void);
 Suite *stream_token_suite(void);
 Suite *watchers_suite(void);
