@@ -67,6 +67,7 @@ int main(void)
     srunner_add_suite(sr, loop_suite());
     srunner_add_suite(sr, limit_suite());
     srunner_add_suite(sr, limit_gate_suite());
+    srunner_add_suite(sr, server_suite());
     srunner_add_suite(sr, trace_suite());
     srunner_add_suite(sr, stream_token_suite());
     srunner_add_suite(sr, watchers_suite());

@@ -39,6 +39,7 @@ Suite *discovery_suite(void);
 Suite *loop_suite(void);
 Suite *limit_suite(void);
 Suite *limit_gate_suite(void);
+Suite *server_suite(void);
 Suite *trace_suite(void);
 Suite *stream_token_suite(void);
 Suite *watchers_suite(void);
