@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 
 #include "core/gf_breaker.h"
+#include "core/gf_credits.h"
 #include "core/gf_error.h"
 
 void gf_breaker_conf_default(gf_breaker_conf_t *conf)
@@ -202,4 +203,69 @@ const char *gf_breaker_state_name(gf_breaker_state_t state)
     case GF_BREAKER_HALF_OPEN: return "half_open";
     default:                   return "closed";
     }
+}
+
+int gf_breaker_closed_at(const gf_breaker_t *b, apr_time_t now)
+{
+    return !(b->state == GF_BREAKER_OPEN && now < b->retry_at);
+}
+
+apr_time_t gf_breaker_retry_at(const gf_breaker_t *b)
+{
+    return b->state == GF_BREAKER_OPEN ? b->retry_at : b->probe_until;
+}
+
+apr_interval_time_t gf_breaker_probe_ttl(const gf_breaker_conf_t *conf,
+                                         apr_interval_time_t worst)
+{
+    return worst > conf->cooldown ? worst : conf->cooldown;
+}
+
+void gf_breaker_refusal(apr_pool_t *p, const char *name, int more, apr_time_t retry_at,
+                        gf_decision_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    if (more) {
+        d->next = GF_NEXT_FALLBACK;
+        return;
+    }
+    /* The chain's last entry: fail now (refunded like any failure) rather
+     * than hold the credits and a worker for the rest of the cool-down. */
+    d->next = GF_NEXT_FAIL;
+    d->code = GF_JOB_API;
+    d->message = apr_psprintf(p, "provider '%s' is unavailable: its circuit breaker is open "
+                              "after failures (no new request before %s)",
+                              name, gf_time_rfc3339(p, retry_at));
+}
+
+gf_breaker_news_t gf_breaker_news(gf_breaker_state_t before, gf_breaker_state_t after,
+                                  int opened, gf_breaker_outcome_t outcome)
+{
+    if (opened && before == GF_BREAKER_HALF_OPEN) return GF_BREAKER_NEWS_REOPENED;
+    if (opened && outcome == GF_BREAKER_EXHAUSTED) return GF_BREAKER_NEWS_EXHAUSTED;
+    if (opened) return GF_BREAKER_NEWS_OPENED;
+    if (before != GF_BREAKER_CLOSED && after == GF_BREAKER_CLOSED) return GF_BREAKER_NEWS_CLOSED;
+    return GF_BREAKER_NEWS_NONE;
+}
+
+json_object *gf_breaker_health_json(apr_pool_t *p, const gf_breaker_conf_t *conf,
+                                    const gf_breaker_t *b, apr_time_t now)
+{
+    json_object *o = json_object_new_object();
+    gf_breaker_state_t st = gf_breaker_state(b);
+    json_object_object_add(o, "enabled", json_object_new_boolean(conf->enabled));
+    json_object_object_add(o, "state", json_object_new_string(gf_breaker_state_name(st)));
+    json_object_object_add(o, "failures", json_object_new_int(gf_breaker_failures(b, conf, now)));
+    json_object_object_add(o, "threshold", json_object_new_int(conf->failures));
+    json_object_object_add(o, "openedAt", st != GF_BREAKER_CLOSED && b->opened_at
+                           ? json_object_new_string(gf_time_rfc3339(p, b->opened_at)) : NULL);
+    /* When the next submission may go: the cool-down's end (open), or
+     * when the running probe's slot expires (half-open). */
+    json_object_object_add(o, "retryAt", st == GF_BREAKER_OPEN
+                           ? json_object_new_string(gf_time_rfc3339(p, b->retry_at))
+                           : st == GF_BREAKER_HALF_OPEN && b->probe_until
+                           ? json_object_new_string(gf_time_rfc3339(p, b->probe_until)) : NULL);
+    json_object_object_add(o, "skipped", json_object_new_int64((int64_t)b->skipped));
+    json_object_object_add(o, "opened", json_object_new_int64((int64_t)b->opened));
+    return o;
 }

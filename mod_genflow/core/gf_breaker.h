@@ -21,8 +21,11 @@
 #ifndef GF_BREAKER_H
 #define GF_BREAKER_H
 
+#include <apr_pools.h>
 #include <apr_time.h>
+#include <json-c/json.h>
 
+#include "core/gf_job.h"
 #include "core/gf_outcome.h"
 
 /* The most failures a window can require (the ring's size). */
@@ -127,5 +130,41 @@ gf_breaker_state_t gf_breaker_state(const gf_breaker_t *b);
 
 /* "closed", "open", "half_open". */
 const char *gf_breaker_state_name(gf_breaker_state_t state);
+
+/* May a submission go at now, as b stands (a look only: no probe taken)?
+ * 0 while it is open and cooling down. */
+int gf_breaker_closed_at(const gf_breaker_t *b, apr_time_t now);
+
+/* When the next submission may go: the cool-down's end (open), else when
+ * the running probe's slot expires (0: none). */
+apr_time_t gf_breaker_retry_at(const gf_breaker_t *b);
+
+/* How long a probe's slot is held: the cool-down, or the longest attempt
+ * the provider can take (worst) when that is longer. */
+apr_interval_time_t gf_breaker_probe_ttl(const gf_breaker_conf_t *conf,
+                                         apr_interval_time_t worst);
+
+/* The circuit of provider name is open (retry_at: when it may be tried
+ * again): d is what happens instead, the chain's next entry (more) or a
+ * failure (API_ERROR), refunded like any. */
+void gf_breaker_refusal(apr_pool_t *p, const char *name, int more, apr_time_t retry_at,
+                        gf_decision_t *d);
+
+/* What a recorded result changed, for the log: */
+typedef enum {
+    GF_BREAKER_NEWS_NONE = 0,
+    GF_BREAKER_NEWS_REOPENED,      /* the probe failed: open again */
+    GF_BREAKER_NEWS_EXHAUSTED,     /* out of credits: opened at once */
+    GF_BREAKER_NEWS_OPENED,        /* failures within the window opened it */
+    GF_BREAKER_NEWS_CLOSED         /* the probe succeeded */
+} gf_breaker_news_t;
+/* From the state before and after gf_breaker_record, whether it opened
+ * (its count grew) and how the result counted. */
+gf_breaker_news_t gf_breaker_news(gf_breaker_state_t before, gf_breaker_state_t after,
+                                  int opened, gf_breaker_outcome_t outcome);
+
+/* What /api/health shows of one provider's circuit at now. */
+json_object *gf_breaker_health_json(apr_pool_t *p, const gf_breaker_conf_t *conf,
+                                    const gf_breaker_t *b, apr_time_t now);
 
 #endif

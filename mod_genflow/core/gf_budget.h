@@ -30,6 +30,10 @@
 #define GF_BUDGET_H
 
 #include <apr_pools.h>
+#include <apr_time.h>
+#include <json-c/json.h>
+
+#include "core/gf_job.h"
 
 typedef enum {
     GF_BUDGET_NONE = 0,
@@ -75,5 +79,59 @@ int gf_budget_allows(const gf_budget_conf_t *b, double spent, double next);
  * without budget_hold=: the database knows it). */
 double gf_budget_hold_amount(const gf_budget_conf_t *b, double cost_per_call,
                              double cost_per_unit);
+
+/* What the database says of a budget's current period (sql/042, sql/045):
+ * spent, the calls priced, when it began, what jobs in flight hold. */
+typedef struct {
+    double spent;
+    long calls;
+    apr_time_t start;
+    double held;
+} gf_budget_spend_t;
+
+/* The budget's time zone: budget_tz=, else "UTC". */
+const char *gf_budget_zone(const gf_budget_conf_t *b);
+
+/* The spend statement's one row (spent, calls, the period's start in ms
+ * since the epoch, held) into *out. */
+void gf_budget_spend_parse(const char *const *row, gf_budget_spend_t *out);
+
+/* What a job of a provider holds: budget_hold=, cost=, or the period's
+ * average so far (the database's, given the calls priced). */
+double gf_budget_job_hold(const gf_budget_conf_t *b, double cost_per_call, double cost_per_unit,
+                          const gf_budget_spend_t *sp);
+
+/* Has the budget room for the next job, with sp spent and held? */
+int gf_budget_room(const gf_budget_conf_t *b, double cost_per_call, double cost_per_unit,
+                   const gf_budget_spend_t *sp);
+
+/* Does a provider hold anything per job: a budget, or job slots
+ * (max_jobs=)? */
+int gf_budget_holds_jobs(const gf_budget_conf_t *b, int max_jobs);
+
+/* The hold statement's amount for a job of count pictures: what each
+ * holds times count (at least one), or NULL when the period's average
+ * must stand (usage prices without budget_hold=). */
+const char *gf_budget_hold_arg(apr_pool_t *p, const gf_budget_conf_t *b, double cost_per_call,
+                               double cost_per_unit, int count);
+
+/* What the hold statement answered: 0 "held" (the call goes), 2 "jobs"
+ * (no job slot: the row waits), 1 anything else (the budget has no room). */
+int gf_budget_held(const char *answer);
+
+/* The budget of provider name has no room: d is what happens instead,
+ * the chain's next entry (more) or a failure (BUDGET_EXHAUSTED) whose
+ * message says what was spent and held (sp: zeros when unknown). */
+void gf_budget_refusal(apr_pool_t *p, const char *name, const gf_budget_conf_t *b, int more,
+                       const gf_budget_spend_t *sp, gf_decision_t *d);
+
+/* What /api/health shows of a budget: its terms, and its period's spend
+ * when known (else nulls). */
+json_object *gf_budget_health_json(apr_pool_t *p, const gf_budget_conf_t *b, int known,
+                                   const gf_budget_spend_t *sp);
+
+/* server-status's short lines of provider name's budget. */
+const char *gf_budget_status_short(apr_pool_t *p, const char *name, const gf_budget_conf_t *b,
+                                   int known, const gf_budget_spend_t *sp);
 
 #endif

@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 
 #include "core/gf_limit.h"
+#include "core/gf_error.h"
 
 const char GF_LIMIT_NOT_MINE[] = "not a limit";
 
@@ -249,4 +250,13 @@ void gf_limit_untake(gf_limit_state_t *st, apr_int32_t pid, apr_time_t started)
 void gf_limit_pause(gf_limit_state_t *st, apr_time_t until)
 {
     if (until > st->paused_until) st->paused_until = until;
+}
+
+apr_time_t gf_limit_pause_of(const gf_provider_result_t *res, apr_time_t now)
+{
+    if (!res || !res->error_code || strcmp(res->error_code, GF_JOB_RATE_LIMIT)
+        || res->retry_after <= 0) {
+        return 0;
+    }
+    return now + (res->retry_after < GF_LIMIT_PAUSE_MAX ? res->retry_after : GF_LIMIT_PAUSE_MAX);
 }

@@ -20,6 +20,8 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
+#include "core/gf_outcome.h"
+
 /* The largest N of rate=N/S (the ring's size). */
 #define GF_LIMIT_RATE_MAX 1000
 /* The most processes that hold calls of one provider at once. */
@@ -137,5 +139,9 @@ int gf_limit_reap(gf_limit_holders_t *h, int (*alive)(apr_int32_t pid, void *bat
  * until (a later pause extends it, an earlier one does not shorten it).
  * The caller caps it (GF_LIMIT_PAUSE_MAX). */
 void gf_limit_pause(gf_limit_state_t *st, apr_time_t until);
+
+/* When a call's result pauses its provider: now + Retry-After (at most
+ * GF_LIMIT_PAUSE_MAX) for a RATE_LIMIT answer that gave one, else 0. */
+apr_time_t gf_limit_pause_of(const gf_provider_result_t *res, apr_time_t now);
 
 #endif

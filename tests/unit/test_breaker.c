@@ -279,6 +279,68 @@ START_TEST(test_sane)
 }
 END_TEST
 
+START_TEST(test_gate_and_health)
+{
+    gf_breaker_conf_t c;
+    gf_breaker_t b;
+    gf_decision_t d;
+    apr_uint32_t probe;
+    json_object *o;
+
+    conf3(&c);
+    gf_breaker_init(&b);
+    ck_assert(gf_breaker_closed_at(&b, T0));
+    ck_assert(gf_breaker_probe_ttl(&c, SEC(10)) == SEC(30));
+    ck_assert(gf_breaker_probe_ttl(&c, SEC(90)) == SEC(90));
+    o = gf_breaker_health_json(test_pool, &c, &b, T0);
+    ck_assert_str_eq(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+                     "{\"enabled\":true,\"state\":\"closed\",\"failures\":0,\"threshold\":3,"
+                     "\"openedAt\":null,\"retryAt\":null,\"skipped\":0,\"opened\":0}");
+    json_object_put(o);
+    gf_breaker_record(&b, &c, SEC(10), 0, GF_BREAKER_EXHAUSTED);
+    ck_assert(!gf_breaker_closed_at(&b, SEC(39)));
+    ck_assert(gf_breaker_closed_at(&b, SEC(40)));   /* cool-down over: a probe may go */
+    ck_assert(gf_breaker_retry_at(&b) == SEC(40));
+    o = gf_breaker_health_json(test_pool, &c, &b, SEC(20));
+    ck_assert_str_eq(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+                     "{\"enabled\":true,\"state\":\"open\",\"failures\":0,\"threshold\":3,"
+                     "\"openedAt\":\"1970-01-01T00:00:10Z\",\"retryAt\":\"1970-01-01T00:00:40Z\","
+                     "\"skipped\":0,\"opened\":1}");
+    json_object_put(o);
+    ck_assert_int_eq(gf_breaker_admit(&b, &c, SEC(41), &probe), GF_BREAKER_PROBE);
+    ck_assert(gf_breaker_retry_at(&b) == SEC(71));   /* the probe's slot */
+    o = gf_breaker_health_json(test_pool, &c, &b, SEC(41));
+    ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "retryAt")),
+                     "1970-01-01T00:01:11Z");
+    json_object_put(o);
+    gf_breaker_refusal(test_pool, "fal", 1, SEC(40), &d);
+    ck_assert_int_eq(d.next, GF_NEXT_FALLBACK);
+    ck_assert_ptr_null(d.code);
+    gf_breaker_refusal(test_pool, "fal", 0, SEC(40), &d);
+    ck_assert_int_eq(d.next, GF_NEXT_FAIL);
+    ck_assert_str_eq(d.code, GF_JOB_API);
+    ck_assert_str_eq(d.message, "provider 'fal' is unavailable: its circuit breaker is open "
+                     "after failures (no new request before 1970-01-01T00:00:40Z)");
+}
+END_TEST
+
+START_TEST(test_news)
+{
+    ck_assert_int_eq(gf_breaker_news(GF_BREAKER_HALF_OPEN, GF_BREAKER_OPEN, 1, GF_BREAKER_EXHAUSTED),
+                     GF_BREAKER_NEWS_REOPENED);
+    ck_assert_int_eq(gf_breaker_news(GF_BREAKER_CLOSED, GF_BREAKER_OPEN, 1, GF_BREAKER_EXHAUSTED),
+                     GF_BREAKER_NEWS_EXHAUSTED);
+    ck_assert_int_eq(gf_breaker_news(GF_BREAKER_CLOSED, GF_BREAKER_OPEN, 1, GF_BREAKER_FAILURE),
+                     GF_BREAKER_NEWS_OPENED);
+    ck_assert_int_eq(gf_breaker_news(GF_BREAKER_HALF_OPEN, GF_BREAKER_CLOSED, 0, GF_BREAKER_SUCCESS),
+                     GF_BREAKER_NEWS_CLOSED);
+    ck_assert_int_eq(gf_breaker_news(GF_BREAKER_CLOSED, GF_BREAKER_CLOSED, 0, GF_BREAKER_FAILURE),
+                     GF_BREAKER_NEWS_NONE);
+    ck_assert_int_eq(gf_breaker_news(GF_BREAKER_HALF_OPEN, GF_BREAKER_HALF_OPEN, 0,
+                                     GF_BREAKER_NEUTRAL), GF_BREAKER_NEWS_NONE);
+}
+END_TEST
+
 Suite *breaker_suite(void)
 {
     Suite *s = suite_create("breaker");
@@ -293,6 +355,8 @@ Suite *breaker_suite(void)
     tcase_add_test(tc, test_stale_probe_expires);
     tcase_add_test(tc, test_outcome_classification);
     tcase_add_test(tc, test_sane);
+    tcase_add_test(tc, test_gate_and_health);
+    tcase_add_test(tc, test_news);
     suite_add_tcase(s, tc);
     return s;
 }

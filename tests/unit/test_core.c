@@ -68,6 +68,8 @@ int main(void)
     srunner_add_suite(sr, limit_suite());
     srunner_add_suite(sr, round_suite());
     srunner_add_suite(sr, pacer_suite());
+    srunner_add_suite(sr, limit_gate_suite());
+    srunner_add_suite(sr, server_suite());
     srunner_add_suite(sr, trace_suite());
     srunner_add_suite(sr, stream_token_suite());
     srunner_add_suite(sr, watchers_suite());

@@ -40,6 +40,8 @@ Suite *loop_suite(void);
 Suite *limit_suite(void);
 Suite *round_suite(void);
 Suite *pacer_suite(void);
+Suite *limit_gate_suite(void);
+Suite *server_suite(void);
 Suite *trace_suite(void);
 Suite *stream_token_suite(void);
 Suite *watchers_suite(void);

@@ -15,7 +15,6 @@
  * call; only providers with budget= pay them, and a poll of an accepted
  * job never does (that job holds already).
  */
-#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <http_protocol.h>
@@ -26,17 +25,11 @@
 #include "httpd/config/mod_genflow_private.h"
 #include "httpd/servers/mod_genflow_servers.h"
 #include "core/gf_credits.h"
-#include "core/gf_error.h"
 #include "core/gf_metrics.h"
 #include "core/gf_sql.h"
 #include "net/gf_loop.h"
 
-typedef struct {
-    double spent;
-    long calls;
-    apr_time_t start;            /* when the period began */
-    double held;                 /* by the period's jobs in flight */
-} spend_t;
+typedef gf_budget_spend_t spend_t;
 
 typedef struct {
     server_rec *s;
@@ -46,25 +39,17 @@ typedef struct {
     int ok;
 } spend_read_t;
 
-static const char *zone_of(const gf_budget_conf_t *b)
-{
-    return b->tz ? b->tz : "UTC";
-}
-
 static void spend_args(const gf_provider_t *prov, const char *args[3])
 {
     args[0] = prov->name;
     args[1] = gf_budget_period_name(prov->budget.period);
-    args[2] = zone_of(&prov->budget);
+    args[2] = gf_budget_zone(&prov->budget);
 }
 
 static int spend_parse(gf_db_status_t st, gf_db_rows_t *rows, spend_t *out)
 {
     if (st != GF_DB_OK || rows->nrows != 1) return 0;
-    out->spent = strtod(rows->rows[0][0], NULL);
-    out->calls = atol(rows->rows[0][1]);
-    out->start = apr_time_from_msec(apr_atoi64(rows->rows[0][2]));
-    out->held = strtod(rows->rows[0][3], NULL);
+    gf_budget_spend_parse((const char *const *)rows->rows[0], out);
     return 1;
 }
 
@@ -135,20 +120,12 @@ static apr_array_header_t *budgeted(apr_pool_t *p)
     return out;
 }
 
-/* What a job of prov holds: budget_hold=, cost=, or the period's average
- * (the database's, given the calls priced so far). */
-static double hold_of(const gf_provider_t *prov, const spend_t *sp)
-{
-    double h = gf_budget_hold_amount(&prov->budget, prov->cost_per_call, prov->cost_per_unit);
-    return h >= 0 ? h : gf_budget_next_cost(prov->cost_per_call, sp->spent, sp->calls);
-}
-
 int gf_budgets_room(server_rec *s, apr_pool_t *p, const gf_provider_t *prov)
 {
     spend_t sp;
     if (prov->budget.period == GF_BUDGET_NONE) return 1;
     if (!spend_of(s, p, prov, &sp)) return -1;
-    return gf_budget_allows(&prov->budget, sp.spent + sp.held, hold_of(prov, &sp));
+    return gf_budget_room(&prov->budget, prov->cost_per_call, prov->cost_per_unit, &sp);
 }
 
 typedef struct {
@@ -173,7 +150,7 @@ static void budget_stmt_now(void *baton)
 /* Does prov hold anything per job (a budget, job slots)? */
 static int holds_jobs(const gf_provider_t *prov)
 {
-    return prov && (prov->budget.period != GF_BUDGET_NONE || prov->limit.max_jobs > 0);
+    return prov && gf_budget_holds_jobs(&prov->budget, prov->limit.max_jobs);
 }
 
 /* Hold what the job needs until its deadline (sql/045): "held", "jobs"
@@ -183,7 +160,6 @@ static const char *hold(server_rec *s, apr_pool_t *p, const gf_provider_t *prov,
                         const char *type, apr_time_t until, int count)
 {
     const gf_budget_conf_t *b = &prov->budget;
-    double h = gf_budget_hold_amount(b, prov->cost_per_call, prov->cost_per_unit);
     budget_stmt_t x;
 
     memset(&x, 0, sizeof(x));
@@ -194,11 +170,9 @@ static const char *hold(server_rec *s, apr_pool_t *p, const gf_provider_t *prov,
     x.args[0] = prov->name;
     x.args[1] = apr_itoa(p, prov->limit.max_jobs);
     x.args[2] = gf_budget_period_name(b->period);
-    x.args[3] = zone_of(b);
+    x.args[3] = gf_budget_zone(b);
     x.args[4] = apr_psprintf(p, "%.9f", b->amount);
-    /* A job of several pictures (count) holds what each costs. Without a
-     * price, the period's average per call stands (sql/045). */
-    x.args[5] = h >= 0 ? apr_psprintf(p, "%.9f", h * (count > 1 ? count : 1)) : NULL;
+    x.args[5] = gf_budget_hold_arg(p, b, prov->cost_per_call, prov->cost_per_unit, count);
     x.args[6] = id;
     x.args[7] = type;
     x.args[8] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)apr_time_as_msec(until));
@@ -225,56 +199,30 @@ void gf_budgets_release(server_rec *s, apr_pool_t *p, const gf_provider_t *prov,
 int gf_budgets_gate(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, const char *id,
                     const char *type, int count, apr_time_t until, int more, gf_decision_t *d)
 {
-    const gf_budget_conf_t *b = &prov->budget;
     const char *held;
     spend_t sp;
+    int verdict;
 
     if (!holds_jobs(prov)) return 0;
     if (!(held = hold(s, p, prov, id, type, apr_time_now() > until ? apr_time_now() : until,
                       count))) {
         return -1;
     }
-    if (!strcmp(held, "held")) return 0;
-    if (!strcmp(held, "jobs")) return 2;
+    if ((verdict = gf_budget_held(held)) != 1) return verdict;
     /* No room: what was spent and held, for the message. */
     if (!spend_of(s, p, prov, &sp)) memset(&sp, 0, sizeof(sp));
-    memset(d, 0, sizeof(*d));
-    if (more) {
-        d->next = GF_NEXT_FALLBACK;
-        return 1;
-    }
-    /* The chain's last entry: fail now, refunded like any failure. */
-    d->next = GF_NEXT_FAIL;
-    d->code = GF_JOB_BUDGET;
-    d->message = apr_psprintf(p, "provider '%s' has spent its budget of %g per %s "
-                              "(%.4f since %s, %.4f more held by jobs in flight); no new "
-                              "request before the next %s or before those end",
-                              prov->name, b->amount, gf_budget_period_name(b->period), sp.spent,
-                              gf_time_rfc3339(p, sp.start), sp.held,
-                              gf_budget_period_name(b->period));
+    gf_budget_refusal(p, prov->name, &prov->budget, more, &sp, d);
     return 1;
 }
 
 json_object *gf_budgets_health(request_rec *r, const gf_provider_t *prov)
 {
-    const gf_budget_conf_t *b = &prov->budget;
-    json_object *o;
     spend_t sp;
     int known;
 
-    if (b->period == GF_BUDGET_NONE) return NULL;
+    if (prov->budget.period == GF_BUDGET_NONE) return NULL;
     known = spend_for(r, prov, &sp);
-    o = json_object_new_object();
-    json_object_object_add(o, "amount", json_object_new_double(b->amount));
-    json_object_object_add(o, "period", json_object_new_string(gf_budget_period_name(b->period)));
-    json_object_object_add(o, "timeZone", json_object_new_string(zone_of(b)));
-    json_object_object_add(o, "periodStart", known ? json_object_new_string(
-        gf_time_rfc3339(r->pool, sp.start)) : NULL);
-    json_object_object_add(o, "spent", known ? json_object_new_double(sp.spent) : NULL);
-    json_object_object_add(o, "held", known ? json_object_new_double(sp.held) : NULL);
-    json_object_object_add(o, "left", known ? json_object_new_double(
-        b->amount > sp.spent + sp.held ? b->amount - sp.spent - sp.held : 0) : NULL);
-    return o;
+    return gf_budget_health_json(r->pool, &prov->budget, known, &sp);
 }
 
 void gf_budgets_metrics(request_rec *r)
@@ -325,10 +273,7 @@ void gf_budgets_status(request_rec *r, int flags)
         spend_t sp;
         int known = spend_for(r, prov, &sp);
         if (flags & AP_STATUS_SHORT) {
-            ap_rprintf(r, "GenFlowBudget_%s: %s %.4f of %g per %s\n", prov->name,
-                       known ? "spent" : "unknown", known ? sp.spent : 0.0, prov->budget.amount,
-                       period);
-            if (known) ap_rprintf(r, "GenFlowBudgetHeld_%s: %.4f\n", prov->name, sp.held);
+            ap_rputs(gf_budget_status_short(r->pool, prov->name, &prov->budget, known, &sp), r);
             continue;
         }
         if (i == 0) {
@@ -337,7 +282,7 @@ void gf_budgets_status(request_rec *r, int flags)
         }
         ap_rprintf(r, "<tr><td>%s</td><td>%g per %s (%s)</td><td>%s</td><td>%s</td><td>%s</td>"
                    "</tr>\n", ap_escape_html(r->pool, prov->name), prov->budget.amount, period,
-                   ap_escape_html(r->pool, zone_of(&prov->budget)),
+                   ap_escape_html(r->pool, gf_budget_zone(&prov->budget)),
                    known ? gf_time_rfc3339(r->pool, sp.start) : "-",
                    known ? apr_psprintf(r->pool, "%.4f", sp.spent) : "unknown",
                    known ? apr_psprintf(r->pool, "%.4f", sp.held) : "unknown");

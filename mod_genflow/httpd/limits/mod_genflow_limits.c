@@ -64,6 +64,7 @@
 #include "core/gf_credits.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
+#include "core/gf_limit_gate.h"
 #include "core/gf_sql.h"
 #include "net/gf_loop.h"
 
@@ -72,29 +73,11 @@
 #define MUTEX_TYPE "genflow-limits"
 #define LIM_MAGIC 0x67666c696d697436ULL   /* "gflimit6" */
 #define NSLOTS 64
-#define REAP_EVERY apr_time_from_sec(1)
-/* How long a claim's "full" keeps the children from asking again (per
- * site), unless a call of the provider ends here first. */
-#define FULL_FOR apr_time_from_sec(1)
+/* The shared memory's slots and the keyed slots' layout agree on the
+ * room for a key. */
+typedef char key_room_agrees[GF_LIMIT_KEY_MAX == GF_SLOT_KEY_MAX ? 1 : -1];
 
-typedef struct {
-    char key[GF_SLOT_KEY_MAX];   /* the provider's key; "" for a free slot */
-    gf_limit_state_t st;         /* per node: the counts; per site: the pause only */
-    apr_time_t blocked_until;    /* per site: no claim before (the rate's next start, a
-                                  * pause): idle workers wake at that moment */
-    apr_time_t full_until;       /* per site: full when a claim last looked; a place
-                                  * freed here ends it, no worker waits for it */
-    apr_time_t look_until;       /* per site: once full_until lapsed, a worker of some
-                                  * child was woken to look; no other wake until its
-                                  * claim answers or this passes */
-    volatile apr_uint32_t call_ms; /* how long its calls from this node took lately
-                                  * (gf_limit_call_average; 0: none yet) */
-    volatile apr_uint32_t job_ms;  /* and its jobs, submission to completion */
-    gf_limit_holders_t calls;    /* its calls from this node open now, per process
-                                  * (every provider, limited or not) */
-    apr_time_t calls_reaped_at;  /* the last look for their dead holders */
-    volatile apr_uint32_t calls_told; /* calls.open as last written for the other nodes */
-} slot_t;
+typedef gf_limit_slot_t slot_t;
 
 
 /* The process's view (the process record's member): the segment and
@@ -129,6 +112,16 @@ static int alive(apr_int32_t pid, void *baton)
     return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
 }
 
+/* This process, as the rules of core/gf_limit_gate.h see it. */
+static const gf_limit_who_t *me(void)
+{
+    static gf_limit_who_t who;
+    who.pid = limits()->self;
+    who.alive = alive;
+    who.baton = NULL;
+    return &who;
+}
+
 /* ---- startup ------------------------------------------------------------ */
 
 /* fn for every provider of the configuration, with its server ("main" or
@@ -161,34 +154,16 @@ static void collect_key(gf_provider_t *prov, const char *server, const char *key
     apr_hash_set(a->declared, key, APR_HASH_KEY_STRING, key);
 }
 
-/* A slot for key: its own, a free one, or one whose provider is no
- * longer declared and has nothing open (after reaping). -1: none. */
-static int slot_for(const char *key, apr_hash_t *declared)
+static int is_declared(const char *key, void *baton)
 {
-    int i, free_one = gf_slots_find(limits()->slots, NSLOTS, sizeof(slot_t), key);
-    if (free_one >= 0) return free_one;
-    for (i = 0; free_one < 0 && i < NSLOTS; i++) {
-        if (!limits()->slots[i].key[0]) free_one = i;
-    }
-    for (i = 0; free_one < 0 && i < NSLOTS; i++) {
-        gf_limit_reap(&limits()->slots[i].st.calls, alive, NULL);
-        gf_limit_reap(&limits()->slots[i].calls, alive, NULL);
-        if (!apr_hash_get(declared, limits()->slots[i].key, APR_HASH_KEY_STRING)
-            && limits()->slots[i].st.calls.open == 0 && limits()->slots[i].calls.open == 0) {
-            free_one = i;
-        }
-    }
-    if (free_one >= 0) {
-        memset(&limits()->slots[free_one], 0, sizeof(limits()->slots[free_one]));
-        apr_cpystrn(limits()->slots[free_one].key, key, sizeof(limits()->slots[free_one].key));
-    }
-    return free_one;
+    return apr_hash_get(baton, key, APR_HASH_KEY_STRING) != NULL;
 }
 
 static void assign(gf_provider_t *prov, const char *server, const char *key, void *baton)
 {
     assign_t *a = baton;
-    prov->limit_slot = slot_for(key, a->declared);
+    prov->limit_slot = gf_limit_slot_for(limits()->slots, NSLOTS, key, is_declared, a->declared,
+                                         me());
     if (prov->limit_slot >= 0) return;
     ap_log_error(APLOG_MARK, gf_limit_any(&prov->limit) ? APLOG_CRIT : APLOG_WARNING, 0, a->s,
                  GF_LOGNO(4801) "provider %s (server %s): no room for its limits in shared "
@@ -298,7 +273,7 @@ static gf_limit_state_t *state_of(const gf_provider_t *prov)
 /* Are prov's limits kept in the database, for every node? */
 static int per_site(const gf_provider_t *prov)
 {
-    return prov && gf_limit_any(&prov->limit) && !prov->limit.per_node;
+    return prov && gf_limit_per_site(&prov->limit);
 }
 
 static int lock(void)
@@ -312,22 +287,11 @@ static void unlock(void)
     apr_global_mutex_unlock(limits()->mutex);
 }
 
-/* Take one place under the lock; a full provider first frees the places
- * of dead processes (once a second). */
-static int take_locked(const gf_provider_t *prov, gf_limit_state_t *st, apr_time_t now)
-{
-    apr_time_t next;
-    if (gf_limit_take(&prov->limit, st, now, limits()->self, &next)) return 1;
-    if (next || now - st->reaped_at < REAP_EVERY) return 0;
-    st->reaped_at = now;
-    return gf_limit_reap(&st->calls, alive, NULL) > 0 && gf_limit_take(&prov->limit, st, now, limits()->self, &next);
-}
-
 int gf_limits_gate_open(const gf_provider_t *prov, int want, int hand_on, gf_limits_gate_t *g)
 {
     slot_t *slot = slot_of(prov);
     apr_time_t now = apr_time_now();
-    int open = 1;
+    int open;
 
     memset(g, 0, sizeof(*g));
     g->prov = prov;
@@ -340,17 +304,8 @@ int gf_limits_gate_open(const gf_provider_t *prov, int want, int hand_on, gf_lim
         /* No count to keep to: a provider counted per node gets no call. */
         return !(gf_limit_any(&prov->limit) && prov->limit.per_node);
     }
-    if (slot->st.paused_until > now) {
-        open = 0;
-    }
-    else if (per_site(prov)) {
-        open = hand_on || (slot->blocked_until <= now && slot->full_until <= now);
-    }
-    else if (gf_limit_any(&prov->limit)) {
-        while (g->taken < want && take_locked(prov, &slot->st, now)) g->taken++;
-        g->taken_at = now;
-        open = g->taken > 0;
-    }
+    open = gf_limit_gate_decide(slot, &prov->limit, now, hand_on, want, me(), &g->taken);
+    g->taken_at = now;
     unlock();
     return open;
 }
@@ -358,24 +313,11 @@ int gf_limits_gate_open(const gf_provider_t *prov, int want, int hand_on, gf_lim
 int gf_limits_may_wake(const gf_provider_t *prov)
 {
     slot_t *slot = slot_of(prov);
-    apr_time_t now = apr_time_now();
-    int blocked;
+    int wake;
     if (!slot || !lock()) return 1;
-    if (slot->st.paused_until > now) blocked = 1;
-    else if (per_site(prov)) {
-        blocked = slot->blocked_until > now || slot->full_until > now;
-        if (!blocked && slot->full_until) {
-            /* The last claim found it full and that has lapsed: one look
-             * answers for every child, so the first listener to hear of
-             * work asks for it and the others wait for its answer (the
-             * claim's gate renews or clears full_until). */
-            blocked = slot->look_until > now;
-            if (!blocked) slot->look_until = now + FULL_FOR;
-        }
-    }
-    else blocked = gf_limit_any(&prov->limit) && !gf_limit_room(&prov->limit, &slot->st, now);
+    wake = gf_limit_slot_may_wake(slot, &prov->limit, apr_time_now());
     unlock();
-    return !blocked;
+    return wake;
 }
 
 int gf_limits_paused(const gf_provider_t *prov)
@@ -390,26 +332,16 @@ int gf_limits_paused(const gf_provider_t *prov)
 
 apr_time_t gf_limits_next_unblock(apr_time_t now)
 {
-    apr_time_t next = 0;
-    int i;
+    apr_time_t next;
     if (!limits()->slots || !lock()) return 0;
-    for (i = 0; i < NSLOTS; i++) {
-        const slot_t *slot = &limits()->slots[i];
-        apr_time_t t = slot->blocked_until > slot->st.paused_until ? slot->blocked_until
-                                                                   : slot->st.paused_until;
-        if (!slot->key[0] || t <= now) continue;
-        if (!next || t < next) next = t;
-    }
+    next = gf_limit_slots_next_unblock(limits()->slots, NSLOTS, now);
     unlock();
     return next;
 }
 
 int gf_limits_gate_room(const gf_limits_gate_t *g, int want)
 {
-    if (g->prov && gf_limit_any(&g->prov->limit) && g->prov->limit.per_node) {
-        return g->taken < want ? g->taken : want;
-    }
-    return want;
+    return g->prov ? gf_limit_gate_room(&g->prov->limit, g->taken, want) : want;
 }
 
 void gf_limits_gate_assign(gf_limits_gate_t *g, const char *place, const char *id, int attempt,
@@ -432,7 +364,8 @@ void gf_limits_gate_assign(gf_limits_gate_t *g, const char *place, const char *i
 void gf_limits_gate_close(gf_limits_gate_t *g, const char *state, const char *until_ms)
 {
     slot_t *slot = slot_of(g->prov);
-    apr_time_t now = apr_time_now(), until = 0;
+    apr_time_t now = apr_time_now(), until;
+    gf_limit_said_t said;
 
     if (!slot) return;
     if (g->taken > 0) {
@@ -445,36 +378,12 @@ void gf_limits_gate_close(gf_limits_gate_t *g, const char *state, const char *un
         }
         return;
     }
-    if (!per_site(g->prov) || !state) return;
-    if (!strcmp(state, "open")) {
-        /* A claim found a place (or no row to give one): not full. */
-        if (slot->full_until && lock()) {
-            slot->full_until = slot->look_until = 0;
-            unlock();
-        }
-        return;
-    }
-    if (!strcmp(state, "full")) {
-        if (lock()) {
-            slot->full_until = now + FULL_FOR;
-            unlock();
-        }
-        return;
-    }
-    if (!strcmp(state, "busy")) {
-        /* A free place stayed locked through the claim's tries (a
-         * statement slower than a claim's holds it): look again soon. */
-        until = now + GF_LIMITS_BUSY_AGAIN;
-    }
-    else if (!strcmp(state, "rate") || !strcmp(state, "paused")) {
-        until = until_ms ? apr_time_from_msec(apr_atoi64(until_ms)) : 0;
-        /* Another claim held the gate for the moment (or it was not made
-         * yet): look again very soon. */
-        if (until <= now) until = now + apr_time_from_msec(2);
-        if (until > now + GF_LIMIT_PAUSE_MAX) until = now + GF_LIMIT_PAUSE_MAX;
-    }
-    if (until && lock()) {
-        if (until > slot->blocked_until) slot->blocked_until = until;
+    if (!per_site(g->prov)) return;
+    said = gf_limit_gate_said(state, until_ms, now, &until);
+    /* "open" with nothing to clear takes no lock. */
+    if (said == GF_LIMIT_SAID_NOTHING || (said == GF_LIMIT_SAID_OPEN && !slot->full_until)) return;
+    if (lock()) {
+        gf_limit_slot_note(slot, said, until, now);
         unlock();
     }
 }
@@ -502,20 +411,12 @@ static void site_take_now(void *baton)
 
 /* The database said prov has no room now: the children leave it out of
  * their groups' choices (gf_limits_may_wake) for a while, as a claim's
- * "full" does: until its rate's next start may have come (the statement
- * does not say which of its limits was the one), else for FULL_FOR or
- * until a call of it ends here. */
+ * "full" does (gf_limit_slot_no_room). */
 static void site_no_room(const gf_provider_t *prov)
 {
     slot_t *slot = slot_of(prov);
-    apr_time_t now = apr_time_now(), spacing = gf_limit_spacing(&prov->limit);
     if (!slot || !lock()) return;
-    if (spacing > 0) {
-        if (now + spacing > slot->blocked_until) slot->blocked_until = now + spacing;
-    }
-    else {
-        slot->full_until = now + FULL_FOR;
-    }
+    gf_limit_slot_no_room(slot, gf_limit_spacing(&prov->limit), apr_time_now());
     unlock();
 }
 
@@ -568,22 +469,13 @@ int gf_limits_hold(const gf_limits_claim_t *c, const gf_provider_t *prov, gf_lim
     if (per_site(prov)) return c && c->other_line ? take_site_place(c, prov, hold) : 1;
     if (!(st = state_of(prov))) return 1;
     if (!lock()) return !gf_limit_any(&prov->limit);
-    if (!gf_limit_any(&prov->limit)) {
-        ok = st->paused_until <= now;
-        next = st->paused_until;
-    }
-    else if ((ok = take_locked(prov, st, now)) != 0) {
+    ok = gf_limit_slot_hold(&prov->limit, st, now, me(), &next);
+    unlock();
+    if (ok && gf_limit_any(&prov->limit)) {
         hold->prov = prov;
         hold->taken = now;
     }
-    else {
-        next = st->paused_until;
-    }
-    unlock();
-    /* Due again when the pause ends (or in a second: a call's end or the
-     * rate's window frees a place sooner than anyone can tell). */
-    if (!ok && next > now + *defer) *defer = next - now;
-    if (*defer > GF_LIMIT_PAUSE_MAX) *defer = GF_LIMIT_PAUSE_MAX;
+    *defer = gf_limit_hold_defer(ok, next, now);
     return ok;
 }
 
@@ -670,11 +562,7 @@ static void pause_provider(server_rec *s, const gf_provider_t *prov, apr_time_t 
     char ms[32];
 
     if (slot && lock()) {
-        if (until > slot->st.paused_until) {
-            gf_limit_pause(&slot->st, until);
-            *extended = 1;
-        }
-        if (until > slot->blocked_until) slot->blocked_until = until;
+        *extended = gf_limit_slot_pause(slot, until);
         unlock();
     }
     if (!s) return;
@@ -693,7 +581,7 @@ static void freed_here(const gf_provider_t *prov)
 {
     slot_t *slot = slot_of(prov);
     if (slot && per_site(prov) && lock()) {
-        slot->full_until = slot->look_until = 0;
+        gf_limit_slot_freed(slot);
         unlock();
     }
     if (!per_site(prov) && limits()->engine.freed) limits()->engine.freed(prov->name);
@@ -703,14 +591,9 @@ void gf_limits_done(server_rec *s, const gf_provider_t *prov, gf_limits_hold_t *
                     const gf_provider_result_t *res)
 {
     gf_limit_state_t *st = state_of(prov);
-    apr_time_t until = 0;
+    apr_time_t until = gf_limit_pause_of(res, apr_time_now());
     int extended = 0, held = hold->prov != NULL;
 
-    if (res && res->error_code && !strcmp(res->error_code, GF_JOB_RATE_LIMIT)
-        && res->retry_after > 0) {
-        until = apr_time_now()
-                + (res->retry_after < GF_LIMIT_PAUSE_MAX ? res->retry_after : GF_LIMIT_PAUSE_MAX);
-    }
     /* The pause first: the place is not handed on to a call the
      * provider has just refused to take. */
     if (until) pause_provider(s, prov, until, &extended);
@@ -730,16 +613,6 @@ void gf_limits_done(server_rec *s, const gf_provider_t *prov, gf_limits_hold_t *
                      "child or node for %" APR_TIME_T_FMT " s", prov->name,
                      apr_time_sec(until - apr_time_now() + APR_USEC_PER_SEC - 1));
     }
-}
-
-/* One more time into a running average in shared memory (ms). Two that
- * end together may each write their own average: one of them counts, and
- * an average needs no more. */
-static void average_in(volatile apr_uint32_t *ms, apr_interval_time_t took)
-{
-    apr_interval_time_t avg = gf_limit_call_average(apr_time_from_msec(apr_atomic_read32(ms)),
-                                                    took);
-    apr_atomic_set32(ms, (apr_uint32_t)(apr_time_as_msec(avg) > 0 ? apr_time_as_msec(avg) : 1));
 }
 
 /* Counted per process under the mutex, as the limits' places are, so
@@ -775,10 +648,7 @@ void gf_limits_calls_reap(const gf_provider_t *prov)
     slot_t *slot = slot_of(prov);
     apr_time_t now = apr_time_now();
     if (!slot || !gf_limits_calls_open(prov) || !lock()) return;
-    if (now - slot->calls_reaped_at >= REAP_EVERY) {
-        slot->calls_reaped_at = now;
-        gf_limit_reap(&slot->calls, alive, NULL);
-    }
+    gf_limit_slot_calls_reap(slot, now, me());
     unlock();
 }
 
@@ -797,7 +667,7 @@ void gf_limits_calls_tell(const gf_provider_t *prov, int open)
 void gf_limits_call_took(const gf_provider_t *prov, apr_interval_time_t took)
 {
     slot_t *slot = slot_of(prov);
-    if (slot) average_in(&slot->call_ms, took);
+    if (slot) gf_limit_average_in(&slot->call_ms, took);
 }
 
 apr_interval_time_t gf_limits_recent_call(const gf_provider_t *prov)
@@ -809,7 +679,7 @@ apr_interval_time_t gf_limits_recent_call(const gf_provider_t *prov)
 void gf_limits_job_took(const gf_provider_t *prov, apr_interval_time_t took)
 {
     slot_t *slot = slot_of(prov);
-    if (slot && took > 0) average_in(&slot->job_ms, took);
+    if (slot && took > 0) gf_limit_average_in(&slot->job_ms, took);
 }
 
 apr_interval_time_t gf_limits_recent_job(const gf_provider_t *prov)
@@ -883,25 +753,11 @@ static int snapshot(request_rec *r, const gf_provider_t *prov, apr_uint32_t *ope
 
 json_object *gf_limits_health(request_rec *r, const gf_provider_t *prov)
 {
-    json_object *o = json_object_new_object();
     apr_uint32_t open = 0;
     apr_time_t paused = 0;
-    const gf_limit_conf_t *c = &prov->limit;
 
     snapshot(r, prov, &open, &paused);
-    json_object_object_add(o, "maxConcurrent",
-                           c->max_concurrent ? json_object_new_int(c->max_concurrent) : NULL);
-    json_object_object_add(o, "maxJobs", c->max_jobs ? json_object_new_int(c->max_jobs) : NULL);
-    json_object_object_add(o, "rate", c->rate_n
-                           ? json_object_new_string(apr_psprintf(r->pool, "%d/%" APR_TIME_T_FMT,
-                                                                 c->rate_n,
-                                                                 apr_time_sec(c->rate_window)))
-                           : NULL);
-    json_object_object_add(o, "scope", json_object_new_string(c->per_node ? "node" : "site"));
-    json_object_object_add(o, "open", json_object_new_int((int)open));
-    json_object_object_add(o, "pausedUntil", paused > apr_time_now()
-                           ? json_object_new_string(gf_time_rfc3339(r->pool, paused)) : NULL);
-    return o;
+    return gf_limit_health_json(r->pool, &prov->limit, open, paused, apr_time_now());
 }
 
 typedef struct {
@@ -922,8 +778,7 @@ static void metric_of(gf_provider_t *prov, const char *server, const char *key, 
                         "server", server, "provider", prov->name, NULL);
     }
     gf_mtext_sample(&m->paused, "genflow_provider_paused_seconds",
-                    apr_psprintf(m->paused.p, "%.3f", paused > m->now
-                                 ? (double)(paused - m->now) / APR_USEC_PER_SEC : 0.0),
+                    gf_limit_paused_text(m->paused.p, paused, m->now),
                     "server", server, "provider", prov->name, NULL);
 }
 

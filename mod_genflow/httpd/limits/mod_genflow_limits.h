@@ -18,6 +18,7 @@
 #ifndef MOD_GENFLOW_LIMITS_H
 #define MOD_GENFLOW_LIMITS_H
 #include "core/gf_json.h"
+#include "core/gf_limit_gate.h"
 #include "core/gf_outcome.h"
 #include "providers/gf_provider.h"
 
@@ -93,7 +94,7 @@ void gf_limits_gate_assign(gf_limits_gate_t *g, const char *place, const char *i
  * since the epoch) keep the gate shut for a while, "busy" (a free place
  * stayed locked by another statement through the claim's tries) for
  * GF_LIMITS_BUSY_AGAIN. */
-#define GF_LIMITS_BUSY_AGAIN apr_time_from_msec(10)
+#define GF_LIMITS_BUSY_AGAIN GF_LIMIT_BUSY_AGAIN
 void gf_limits_gate_close(gf_limits_gate_t *g, const char *state, const char *until_ms);
 
 /* The claimed row an attempt holds a place for. */

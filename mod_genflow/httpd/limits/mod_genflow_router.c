@@ -40,45 +40,18 @@
 #include "core/gf_sql.h"
 #include "net/gf_loop.h"
 
-/* How long a child keeps a group's measures before it reads them again:
- * with the other nodes' calls written every half second, a choice sees
- * them within a second. */
-#define MEASURES_FOR apr_time_from_msec(500)
-#define CACHED_GROUPS 32
 /* The most members one httpd writes calls open for (the limits' slots). */
 #define PUBLISHED_MAX 64
 
-typedef struct {
-    char key[1200];              /* the group's text; "" free */
-    apr_time_t read_at;
-    double latency[GF_GROUP_MEMBERS_MAX], cost[GF_GROUP_MEMBERS_MAX];
-    int others[GF_GROUP_MEMBERS_MAX];  /* calls the other nodes have open */
-    int jobs[GF_GROUP_MEMBERS_MAX];    /* jobs running on every node (-1: none counted) */
-} measures_t;
-
 #define NODE_MAX (APRMAXHOSTLEN + 32)
-
-/* A provider whose job slots a hold found all taken, and when. */
-#define JOBS_FULL_FOR apr_time_from_sec(1)
-#define MARKS_MAX 64
-/* A row that comes back to a full provider this soon after its hold
- * sent it back was not held back by the claim's gate: it waits out the
- * mark. */
-#define JOBS_AGAIN_WITHIN apr_time_from_msec(100)
-typedef struct {
-    const char *name;            /* NULL: free */
-    apr_time_t full_at;
-    apr_time_t deferred_at;      /* when its hold last sent a row back ... */
-    char deferred_id[40];        /* ... and which */
-} jobs_mark_t;
 
 /* This child's copies of its groups' measures (made at child_init) and
  * its marks of full job slots. The engine's threads share them; one
  * lock, held for a copy only. */
 static struct {
     apr_thread_mutex_t *lock;
-    measures_t groups[CACHED_GROUPS];
-    jobs_mark_t marks[MARKS_MAX];
+    gf_router_measures_t groups[GF_ROUTER_CACHED_GROUPS];
+    gf_router_marks_t marks;
     char node[NODE_MAX];
 } cache;
 
@@ -101,61 +74,42 @@ typedef struct {
     server_rec *s;
     apr_pool_t *p;
     const gf_chain_entry_t *entry;
-    measures_t *out;
+    gf_router_measures_t *out;
     int ok;
 } stats_read_t;
 
 static void stats_now(void *baton)
 {
     stats_read_t *x = baton;
-    const char *names = NULL, *args[2];
+    const char *names[GF_GROUP_MEMBERS_MAX], *args[2];
     gf_db_rows_t *rows = NULL;
-    int i, j;
+    int i, n = x->entry->members->nelts < GF_GROUP_MEMBERS_MAX ? x->entry->members->nelts
+                                                               : GF_GROUP_MEMBERS_MAX;
 
-    for (i = 0; i < x->entry->members->nelts; i++) {
-        const char *n = APR_ARRAY_IDX(x->entry->members, i, gf_chain_member_t).provider;
-        names = names ? apr_pstrcat(x->p, names, "|", n, NULL) : n;
-    }
+    for (i = 0; i < n; i++) names[i] = APR_ARRAY_IDX(x->entry->members, i, gf_chain_member_t).provider;
     args[0] = cache.node;
-    args[1] = names;
+    args[1] = gf_router_join(x->p, names, n);
     if (gf_db_select_once(x->s, x->p, GF_SQL_GROUP_STATS, &rows, 2, args) != GF_DB_OK) return;
     x->ok = 1;
-    for (j = 0; j < rows->nrows; j++) {
-        for (i = 0; i < x->entry->members->nelts && i < GF_GROUP_MEMBERS_MAX; i++) {
-            if (strcmp(rows->rows[j][0],
-                       APR_ARRAY_IDX(x->entry->members, i, gf_chain_member_t).provider)) continue;
-            x->out->latency[i] = rows->rows[j][1] ? strtod(rows->rows[j][1], NULL) : -1;
-            x->out->cost[i] = rows->rows[j][2] ? strtod(rows->rows[j][2], NULL) : -1;
-            x->out->others[i] = rows->rows[j][3] ? atoi(rows->rows[j][3]) : 0;
-            x->out->jobs[i] = rows->rows[j][4] ? atoi(rows->rows[j][4]) : -1;
-        }
+    for (i = 0; i < rows->nrows; i++) {
+        gf_router_measures_row(x->out, names, n, (const char *const *)rows->rows[i]);
     }
 }
 
 /* entry's measures (latency, cost: -1 where none; the other nodes' calls
  * open), from this child's copy when it is less than MEASURES_FOR old. */
 static void measures_of(server_rec *s, apr_pool_t *p, const gf_chain_entry_t *entry,
-                        measures_t *m)
+                        gf_router_measures_t *m)
 {
     apr_thread_mutex_t *lock = cache_lock();
     apr_time_t now = apr_time_now();
     stats_read_t x;
-    int i, slot = -1, oldest = 0;
+    int slot = -1, oldest = 0;
 
-    for (i = 0; i < GF_GROUP_MEMBERS_MAX; i++) {
-        m->latency[i] = m->cost[i] = -1;
-        m->others[i] = 0;
-        m->jobs[i] = -1;
-    }
+    gf_router_measures_init(m);
     if (lock && apr_thread_mutex_lock(lock) == APR_SUCCESS) {
-        for (i = 0; i < CACHED_GROUPS; i++) {
-            if (!strcmp(cache.groups[i].key, entry->text)) {
-                slot = i;
-                break;
-            }
-            if (cache.groups[i].read_at < cache.groups[oldest].read_at) oldest = i;
-        }
-        if (slot >= 0 && now - cache.groups[slot].read_at < MEASURES_FOR) {
+        if (gf_router_measures_find(cache.groups, GF_ROUTER_CACHED_GROUPS, entry->text, now,
+                                    &slot, &oldest)) {
             *m = cache.groups[slot];
             apr_thread_mutex_unlock(lock);
             return;
@@ -168,9 +122,7 @@ static void measures_of(server_rec *s, apr_pool_t *p, const gf_chain_entry_t *en
     x.entry = entry;
     x.out = m;
     gf_loop_blocking(stats_now, &x);
-    if (!x.ok || strlen(entry->text) >= sizeof(m->key)) return;
-    apr_cpystrn(m->key, entry->text, sizeof(m->key));
-    m->read_at = now;
+    if (!x.ok || !gf_router_measures_stamp(m, entry->text, now)) return;
     if (lock && apr_thread_mutex_lock(lock) == APR_SUCCESS) {
         cache.groups[slot >= 0 ? slot : oldest] = *m;
         apr_thread_mutex_unlock(lock);
@@ -179,89 +131,40 @@ static void measures_of(server_rec *s, apr_pool_t *p, const gf_chain_entry_t *en
 
 /* ---- job slots known full ------------------------------------------- */
 
-/* prov's mark (under the lock): its entry, or NULL. */
-static jobs_mark_t *mark_of(const gf_provider_t *prov)
-{
-    int i;
-    for (i = 0; i < MARKS_MAX && cache.marks[i].name; i++) {
-        if (!strcmp(cache.marks[i].name, prov->name)) return &cache.marks[i];
-    }
-    return NULL;
-}
-
-/* The measures read again at the next choice of every group (a member's
- * jobs changed here). */
-static void measures_forget(void)
-{
-    int i;
-    for (i = 0; i < CACHED_GROUPS; i++) cache.groups[i].read_at = 0;
-}
-
-/* Is mark m in force at now? (A clock that stepped back lapses it.) */
-static int marked(const jobs_mark_t *m, apr_time_t now)
-{
-    return m && m->full_at && now >= m->full_at && now - m->full_at < JOBS_FULL_FOR;
-}
-
-/* prov marked full now (under the lock): its mark, or NULL when no entry
- * was free. */
-static jobs_mark_t *mark_full(const gf_provider_t *prov)
-{
-    jobs_mark_t *m = mark_of(prov);
-    int i;
-    if (!m) {
-        for (i = 0; i < MARKS_MAX && cache.marks[i].name; i++) ;
-        if (i == MARKS_MAX) return NULL;
-        m = &cache.marks[i];
-        m->name = prov->name;
-    }
-    m->full_at = apr_time_now();
-    return m;
-}
-
 int gf_router_jobs_full(const gf_provider_t *prov, const char *id)
 {
-    apr_time_t now = apr_time_now();
-    jobs_mark_t *m;
-    int again = 1;
+    int again;
     if (!cache.lock || apr_thread_mutex_lock(cache.lock) != APR_SUCCESS) return 1;
-    if ((m = mark_full(prov))) {
-        again = m->deferred_at && now >= m->deferred_at && now - m->deferred_at < JOBS_AGAIN_WITHIN
-                && !strcmp(m->deferred_id, id);
-        m->deferred_at = now;
-        apr_cpystrn(m->deferred_id, id, sizeof(m->deferred_id));
-    }
-    measures_forget();
+    again = gf_router_mark_deferred(&cache.marks, prov->name, id, apr_time_now());
+    gf_router_measures_forget(cache.groups, GF_ROUTER_CACHED_GROUPS);
     apr_thread_mutex_unlock(cache.lock);
     return again;
 }
 
 /* Every member of a choice whose slots the database's counts show taken
- * is marked full when none of them may take the job: the group's rows
- * then wait unclaimed here until a job of it ends (or a second passes),
- * instead of each claim finding one more member full. */
-static void mark_group_full(const gf_provider_t *const *provs, const gf_group_member_t *m,
-                            const measures_t *ms, int n)
+ * is marked full when none of them may take the job
+ * (gf_router_none_available). */
+static void mark_group_full(const gf_group_member_t *m, const gf_router_input_t *in,
+                            const gf_router_measures_t *ms, const gf_provider_t *const *provs,
+                            int n)
 {
+    apr_time_t now = apr_time_now();
     int i;
-    for (i = 0; i < n; i++) {
-        if (m[i].available) return;
+    if (!gf_router_none_available(m, n) || !cache.lock
+        || apr_thread_mutex_lock(cache.lock) != APR_SUCCESS) {
+        return;
     }
-    if (!cache.lock || apr_thread_mutex_lock(cache.lock) != APR_SUCCESS) return;
     for (i = 0; i < n; i++) {
-        if (provs[i] && provs[i]->limit.max_jobs > 0 && ms->jobs[i] >= provs[i]->limit.max_jobs) {
-            mark_full(provs[i]);
-        }
+        if (gf_router_slots_taken(&in[i], ms, i)) gf_router_mark_full(&cache.marks, provs[i]->name, now);
     }
     apr_thread_mutex_unlock(cache.lock);
 }
 
 static void job_changed(const gf_provider_t *prov, int ended)
 {
-    jobs_mark_t *m;
     if (!cache.lock || apr_thread_mutex_lock(cache.lock) != APR_SUCCESS) return;
-    if (ended && (m = mark_of(prov))) m->full_at = 0;
-    measures_forget();
+    if (ended) gf_router_mark_ended(&cache.marks, prov->name);
+    gf_router_measures_forget(cache.groups, GF_ROUTER_CACHED_GROUPS);
     apr_thread_mutex_unlock(cache.lock);
 }
 
@@ -277,17 +180,12 @@ void gf_router_job_ended(const gf_provider_t *prov)
 
 int gf_router_jobs_room(const gf_provider_t *prov, apr_time_t *until)
 {
-    const jobs_mark_t *m;
-    apr_time_t now = apr_time_now();
-    int room = 1;
+    int room;
     if (!prov->limit.max_jobs || !cache.lock
         || apr_thread_mutex_lock(cache.lock) != APR_SUCCESS) {
         return 1;
     }
-    if (marked(m = mark_of(prov), now)) {
-        room = 0;
-        if (until) *until = m->full_at + JOBS_FULL_FOR;
-    }
+    room = gf_router_mark_room(&cache.marks, prov->name, apr_time_now(), until);
     apr_thread_mutex_unlock(cache.lock);
     return room;
 }
@@ -295,27 +193,22 @@ int gf_router_jobs_room(const gf_provider_t *prov, apr_time_t *until)
 int gf_router_group_room(server_rec *s, const gf_chain_entry_t *entry, apr_time_t *until)
 {
     apr_hash_t *providers = gf_server_conf(s)->providers;
-    apr_time_t first = 0, lapse;
-    int i, full = 0;
+    gf_router_room_t r[GF_GROUP_MEMBERS_MAX];
+    int i, n = 0;
     for (i = 0; entry->members && i < entry->members->nelts; i++) {
         const gf_provider_t *prov = apr_hash_get(
             providers, APR_ARRAY_IDX(entry->members, i, gf_chain_member_t).provider,
             APR_HASH_KEY_STRING);
-        /* A member not declared here, or whose circuit is open, takes no
-         * job while another may (gf_router_pick): it gives the group no
-         * room. */
-        if (!prov) continue;
-        if (!gf_breaker_closed(prov)) continue;
-        lapse = 0;
-        if (!prov->limit.max_jobs || gf_router_jobs_room(prov, &lapse)) return 1;
-        full = 1;
-        if (!first || lapse < first) first = lapse;
+        gf_router_room_t *e = &r[n];
+        memset(e, 0, sizeof(*e));
+        e->declared = prov != NULL;
+        e->closed = prov && gf_breaker_closed(prov);
+        e->max_jobs = e->closed ? prov->limit.max_jobs : 0;
+        e->room = e->max_jobs && gf_router_jobs_room(prov, &e->lapse);
+        if (e->closed && (!e->max_jobs || e->room)) return 1;
+        if (++n == GF_GROUP_MEMBERS_MAX) break;
     }
-    /* Every circuit open: the attempt goes on (to the chain's next
-     * entry). */
-    if (!full) return 1;
-    if (until) *until = first;
-    return 0;
+    return gf_router_group_room_of(r, n, until);
 }
 
 /* May prov take a call now, as this child knows? Its circuit is not
@@ -349,7 +242,8 @@ const gf_provider_t *gf_router_choose(server_rec *s, apr_pool_t *p, const gf_cha
     apr_hash_t *providers = gf_server_conf(s)->providers;
     const gf_provider_t *provs[GF_GROUP_MEMBERS_MAX];
     gf_group_member_t m[GF_GROUP_MEMBERS_MAX];
-    measures_t ms;
+    gf_router_input_t in[GF_GROUP_MEMBERS_MAX];
+    gf_router_measures_t ms;
     apr_uint32_t rnd = 0;
     int i, n = entry->members->nelts, pick;
 
@@ -368,34 +262,20 @@ const gf_provider_t *gf_router_choose(server_rec *s, apr_pool_t *p, const gf_cha
     if (accepted_by) return NULL;
     measures_of(s, p, entry, &ms);
     for (i = 0; i < n; i++) {
-        const gf_chain_member_t *cm = &APR_ARRAY_IDX(entry->members, i, gf_chain_member_t);
-        memset(&m[i], 0, sizeof(m[i]));
-        m[i].weight = cm->weight;
-        m[i].latency_ms = ms.latency[i];
-        m[i].cost = provs[i] && provs[i]->cost_per_call > 0 ? provs[i]->cost_per_call : ms.cost[i];
-        if (!provs[i]) {
-            m[i].down = 1;   /* not declared here: never before a declared one */
-            continue;
+        memset(&in[i], 0, sizeof(in[i]));
+        in[i].weight = APR_ARRAY_IDX(entry->members, i, gf_chain_member_t).weight;
+        if ((in[i].declared = provs[i] != NULL)) {
+            in[i].cost_per_call = provs[i]->cost_per_call;
+            in[i].max_jobs = provs[i]->limit.max_jobs;
+            in[i].available = available(s, p, provs[i]);
+            in[i].closed = gf_breaker_closed(provs[i]);
+            in[i].calls_open = gf_limits_calls_open(provs[i]);
         }
-        m[i].available = available(s, p, provs[i]);
-        m[i].down = !gf_breaker_closed(provs[i]);
-        if (provs[i]->limit.max_jobs > 0 && ms.jobs[i] >= 0) {
-            /* A member that runs jobs: its load is its jobs running. */
-            m[i].busy = ms.jobs[i];
-            if (ms.jobs[i] >= provs[i]->limit.max_jobs) m[i].available = 0;
-        }
-        else {
-            m[i].busy = gf_limits_calls_open(provs[i]) + ms.others[i];
-        }
+        gf_router_member(&m[i], &in[i], &ms, i);
     }
-    mark_group_full(provs, m, &ms, n);
+    mark_group_full(m, in, &ms, provs, n);
     apr_generate_random_bytes((unsigned char *)&rnd, sizeof(rnd));
-    pick = gf_router_pick(entry->policy, m, n, rnd);
-    /* Undeclared members are never picked while a declared one is. */
-    if (pick >= 0 && !provs[pick]) {
-        for (pick = 0; pick < n && !provs[pick]; pick++) ;
-    }
-    if (pick < 0 || pick >= n) return NULL;
+    if ((pick = gf_router_pick_declared(entry->policy, m, in, n, rnd)) < 0) return NULL;
     *member = &APR_ARRAY_IDX(entry->members, pick, gf_chain_member_t);
     return provs[pick];
 }
@@ -433,72 +313,32 @@ void gf_router_record(server_rec *s, apr_pool_t *p, const gf_provider_t *prov,
 
 /* ---- this httpd's calls open, for the other nodes -------------------------- */
 
-typedef struct {
-    const char *name;
-    int open, changed;
-    const gf_provider_t *provs[4];   /* the instances counted (one per server that declares it) */
-    int opens[4];                    /* and their counts, as written */
-    int nprovs;
-} told_t;
-
-/* prov's count into its member's line of out (one line per name: the
- * instances of a name in several servers are summed, each counted once). */
-static void count_in(told_t *out, int *n, const gf_provider_t *prov)
-{
-    int i, j, open;
-    gf_limits_calls_reap(prov);
-    open = gf_limits_calls_open(prov);
-    for (i = 0; i < *n && strcmp(out[i].name, prov->name); i++) ;
-    if (i == *n) {
-        if (*n == PUBLISHED_MAX) return;
-        memset(&out[i], 0, sizeof(out[i]));
-        out[i].name = prov->name;
-        (*n)++;
-    }
-    for (j = 0; j < out[i].nprovs; j++) {
-        if (out[i].provs[j] == prov || out[i].provs[j]->limit_slot == prov->limit_slot) return;
-    }
-    if (out[i].nprovs == (int)(sizeof(out[i].provs) / sizeof(out[i].provs[0]))) return;
-    out[i].opens[out[i].nprovs] = open;
-    out[i].provs[out[i].nprovs++] = prov;
-    out[i].open += open;
-    if (open != gf_limits_calls_told(prov)) out[i].changed = 1;
-}
-
 int gf_router_publish(server_rec *const *servers, int nservers, apr_pool_t *p)
 {
-    told_t told[PUBLISHED_MAX];
-    const char *names = NULL, *opens = NULL, *args[4];
+    gf_router_told_t told[PUBLISHED_MAX];
+    const char *args[4];
     gf_db_rows_t *rows;
-    int n = 0, i, j, any = 0;
+    int n = 0, i, j;
 
     for (i = 0; i < nservers; i++) {
         apr_hash_index_t *hi;
         for (hi = apr_hash_first(p, gf_server_conf(servers[i])->providers); hi;
              hi = apr_hash_next(hi)) {
             const gf_provider_t *prov = apr_hash_this_val(hi);
-            if (prov->grouped) count_in(told, &n, prov);
+            if (!prov->grouped) continue;
+            gf_limits_calls_reap(prov);
+            gf_router_count_in(told, &n, PUBLISHED_MAX, prov->name, prov, prov->limit_slot,
+                               gf_limits_calls_open(prov), gf_limits_calls_told(prov));
         }
     }
-    /* A member with calls open is written each time (its row stays
-     * fresh); one whose calls ended, once (its row goes). */
-    for (i = 0; i < n; i++) {
-        if (!told[i].open && !told[i].changed) continue;
-        names = names ? apr_pstrcat(p, names, "|", told[i].name, NULL) : told[i].name;
-        opens = opens ? apr_pstrcat(p, opens, "|", apr_itoa(p, told[i].open), NULL)
-                      : apr_itoa(p, told[i].open);
-        any = 1;
-    }
-    if (!any) return 0;
-    args[0] = names;
-    args[1] = opens;
+    if (!gf_router_told_args(p, told, n, &args[0], &args[1])) return 0;
     args[2] = args[3] = cache.node;
     if (gf_db_select_once(servers[0], p, GF_SQL_GROUP_OPEN, &rows, 4, args) != GF_DB_OK) {
         return -1;
     }
     for (i = 0; i < n; i++) {
         for (j = 0; j < told[i].nprovs; j++) {
-            gf_limits_calls_tell(told[i].provs[j], told[i].opens[j]);
+            gf_limits_calls_tell(told[i].ids[j], told[i].opens[j]);
         }
     }
     return 1;

@@ -122,10 +122,8 @@ int gf_breaker_post_config(apr_pool_t *pconf, server_rec *s)
         }
         /* A probe's slot is held for the cool-down, or for the longest
          * attempt the provider can take when that is longer. */
-        prov->breaker.probe_ttl = prov->breaker.cooldown;
-        if (gf_provider_worst_attempt(prov) > prov->breaker.probe_ttl) {
-            prov->breaker.probe_ttl = gf_provider_worst_attempt(prov);
-        }
+        prov->breaker.probe_ttl = gf_breaker_probe_ttl(&prov->breaker,
+                                                       gf_provider_worst_attempt(prov));
         prov->breaker_slot = i;
     }
     if (old) {
@@ -188,7 +186,7 @@ int gf_breaker_closed(const gf_provider_t *prov)
 {
     gf_breaker_t b;
     if (!prov->breaker.enabled || !snapshot(prov, &b)) return 1;
-    return !(b.state == GF_BREAKER_OPEN && apr_time_now() < b.retry_at);
+    return gf_breaker_closed_at(&b, apr_time_now());
 }
 
 int gf_breaker_gate(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, int more,
@@ -201,25 +199,14 @@ int gf_breaker_gate(server_rec *s, apr_pool_t *p, const gf_provider_t *prov, int
     *probe = 0;
     if (!sl || !prov->breaker.enabled || !lock()) return 0;
     a = gf_breaker_admit(&sl->b, &prov->breaker, apr_time_now(), probe);
-    retry_at = sl->b.state == GF_BREAKER_OPEN ? sl->b.retry_at : sl->b.probe_until;
+    retry_at = gf_breaker_retry_at(&sl->b);
     unlock();
     if (a == GF_BREAKER_PROBE) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, GF_LOGNO(4405)
                      "provider %s: circuit half-open, this submission is the probe", prov->name);
     }
     if (a != GF_BREAKER_SKIP) return 0;
-    memset(d, 0, sizeof(*d));
-    if (more) {
-        d->next = GF_NEXT_FALLBACK;
-        return 1;
-    }
-    /* The chain's last entry: fail now (refunded like any failure) rather
-     * than hold the credits and a worker for the rest of the cool-down. */
-    d->next = GF_NEXT_FAIL;
-    d->code = GF_JOB_API;
-    d->message = apr_psprintf(p, "provider '%s' is unavailable: its circuit breaker is open "
-                              "after failures (no new request before %s)",
-                              prov->name, gf_time_rfc3339(p, retry_at));
+    gf_breaker_refusal(p, prov->name, more, retry_at, d);
     return 1;
 }
 
@@ -237,30 +224,34 @@ void gf_breaker_record_call(server_rec *s, const gf_provider_t *prov, apr_uint32
     after = gf_breaker_record(&sl->b, &prov->breaker, apr_time_now(), probe, o);
     opened = sl->b.opened - opened;
     unlock();
-    if (opened && before == GF_BREAKER_HALF_OPEN) {
+    switch (gf_breaker_news((gf_breaker_state_t)before, (gf_breaker_state_t)after, opened != 0, o)) {
+    case GF_BREAKER_NEWS_REOPENED:
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(4406)
                      "provider %s: the probe failed (%s), circuit re-opened: no submission "
                      "for %" APR_TIME_T_FMT " s", prov->name,
                      res && res->error_code ? res->error_code : "-",
                      apr_time_sec(prov->breaker.cooldown));
-    }
-    else if (opened && o == GF_BREAKER_EXHAUSTED) {
+        break;
+    case GF_BREAKER_NEWS_EXHAUSTED:
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(4409)
                      "provider %s: the account is out of credits (PROVIDER_CREDITS), circuit "
                      "opened: no submission for %" APR_TIME_T_FMT " s", prov->name,
                      apr_time_sec(prov->breaker.cooldown));
-    }
-    else if (opened) {
+        break;
+    case GF_BREAKER_NEWS_OPENED:
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(4408)
                      "provider %s: %d failures within %" APR_TIME_T_FMT " s (last: %s), "
                      "circuit opened: no submission for %" APR_TIME_T_FMT " s", prov->name,
                      prov->breaker.failures, apr_time_sec(prov->breaker.window),
                      res && res->error_code ? res->error_code : "-",
                      apr_time_sec(prov->breaker.cooldown));
-    }
-    else if (before != GF_BREAKER_CLOSED && after == GF_BREAKER_CLOSED) {
+        break;
+    case GF_BREAKER_NEWS_CLOSED:
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, GF_LOGNO(4407)
                      "provider %s: the probe succeeded, circuit closed", prov->name);
+        break;
+    default:
+        break;
     }
 }
 
@@ -294,27 +285,9 @@ json_object *gf_breaker_health(apr_pool_t *p, server_rec *s)
     qsort(provs->elts, (size_t)provs->nelts, sizeof(gf_provider_t *), cmp_name);
     for (i = 0; i < provs->nelts; i++) {
         const gf_provider_t *prov = APR_ARRAY_IDX(provs, i, gf_provider_t *);
-        json_object *o = json_object_new_object();
         gf_breaker_t b;
-        gf_breaker_state_t st;
         if (!snapshot(prov, &b)) gf_breaker_init(&b);
-        st = gf_breaker_state(&b);
-        json_object_object_add(o, "enabled", json_object_new_boolean(prov->breaker.enabled));
-        json_object_object_add(o, "state", json_object_new_string(gf_breaker_state_name(st)));
-        json_object_object_add(o, "failures",
-                               json_object_new_int(gf_breaker_failures(&b, &prov->breaker, now)));
-        json_object_object_add(o, "threshold", json_object_new_int(prov->breaker.failures));
-        json_object_object_add(o, "openedAt", st != GF_BREAKER_CLOSED && b.opened_at
-                               ? json_object_new_string(gf_time_rfc3339(p, b.opened_at)) : NULL);
-        /* When the next submission may go: the cool-down's end (open),
-         * or when the running probe's slot expires (half-open). */
-        json_object_object_add(o, "retryAt", st == GF_BREAKER_OPEN
-                               ? json_object_new_string(gf_time_rfc3339(p, b.retry_at))
-                               : st == GF_BREAKER_HALF_OPEN && b.probe_until
-                               ? json_object_new_string(gf_time_rfc3339(p, b.probe_until)) : NULL);
-        json_object_object_add(o, "skipped", json_object_new_int64((int64_t)b.skipped));
-        json_object_object_add(o, "opened", json_object_new_int64((int64_t)b.opened));
-        json_object_object_add(out, prov->name, o);
+        json_object_object_add(out, prov->name, gf_breaker_health_json(p, &prov->breaker, &b, now));
     }
     return out;
 }

@@ -31,6 +31,7 @@
 #include "httpd/servers/mod_genflow_servers.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/config/mod_genflow_private.h"
+#include "core/gf_server.h"
 
 /* The servers that mount types: the process record's member, rebuilt
  * with each configuration. */
@@ -82,9 +83,7 @@ const char *gf_server_label(apr_pool_t *p, server_rec *s)
 {
     apr_port_t port = s->port;
     if (!port && s->addrs) port = s->addrs->host_port;
-    return port ? apr_psprintf(p, "%s:%u", s->server_hostname ? s->server_hostname : "",
-                               (unsigned)port)
-                : apr_pstrdup(p, s->server_hostname ? s->server_hostname : "");
+    return gf_server_label_of(p, s->server_hostname, port);
 }
 
 /* What a generation records of the server that created it: a virtual
@@ -138,17 +137,10 @@ apr_array_header_t *gf_servers_provider_keys(apr_pool_t *pconf, server_rec *s)
         int i;
         for (i = 0; i < provs->nelts; i++) {
             gf_provider_key_t *pk = apr_array_push(out);
-            const char *key;
-            int n = 1;
             pk->prov = APR_ARRAY_IDX(provs, i, gf_provider_t *);
             pk->server = sv == s ? "" : gf_server_label(pconf, sv);
-            key = apr_pstrcat(pconf, pk->server, "/", pk->prov->name, NULL);
-            /* Two virtual hosts of one name and port: told apart by order. */
-            while (apr_hash_get(keys, key, APR_HASH_KEY_STRING)) {
-                key = apr_psprintf(pconf, "%s/%s#%d", pk->server, pk->prov->name, ++n);
-            }
-            apr_hash_set(keys, key, APR_HASH_KEY_STRING, pk);
-            pk->key = key;
+            pk->key = gf_server_provider_key(pconf, keys, pk->server, pk->prov->name);
+            apr_hash_set(keys, pk->key, APR_HASH_KEY_STRING, pk);
         }
     }
     servers_state()->provider_keys = out;
@@ -184,26 +176,18 @@ static apr_array_header_t *mounted_types(apr_pool_t *p, server_rec *s)
 }
 
 /* Can uid (with primary group gid, named user) write and enter a
- * directory of mode st? As the kernel decides for the permission bits;
- * ACLs are not consulted. */
+ * directory of mode st? (gf_server_may_write, with user's groups.) */
 static int user_may_write(const struct stat *st, uid_t uid, gid_t gid, const char *user)
 {
     gid_t groups[64];
-    int n = (int)(sizeof(groups) / sizeof(groups[0])), i;
+    int n = (int)(sizeof(groups) / sizeof(groups[0]));
 
-    if (uid == 0) return 1;
-    if (st->st_uid == uid) return (st->st_mode & (S_IWUSR | S_IXUSR)) == (S_IWUSR | S_IXUSR);
     if (user && getgrouplist(user, gid, groups, &n) < 0) n = 0;
     if (!user) {
         groups[0] = gid;
         n = 1;
     }
-    for (i = 0; i < n; i++) {
-        if (groups[i] == st->st_gid) {
-            return (st->st_mode & (S_IWGRP | S_IXGRP)) == (S_IWGRP | S_IXGRP);
-        }
-    }
-    return (st->st_mode & (S_IWOTH | S_IXOTH)) == (S_IWOTH | S_IXOTH);
+    return gf_server_may_write(st->st_mode, st->st_uid, st->st_gid, uid, groups, n);
 }
 
 /* GenFlowStorageDir of a server: a directory the children can write. */
@@ -294,28 +278,6 @@ int gf_servers_post_config(apr_pool_t *pconf, server_rec *s)
  * a database that serves only some types may have only their tables, and
  * the usual case (every virtual host inherits the main server's types)
  * needs one statement, not one per host. */
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The providers t's chains name, sorted, newline-separated. */
-static const char *provider_list(apr_pool_t *p, const gf_type_t *t)
-{
-    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
-    apr_hash_index_t *hi;
-    const char *out = "";
-    int i;
-    for (hi = t->providers ? apr_hash_first(p, t->providers) : NULL; hi; hi = apr_hash_next(hi)) {
-        APR_ARRAY_PUSH(names, const char *) = apr_hash_this_key(hi);
-    }
-    qsort(names->elts, (size_t)names->nelts, sizeof(const char *), cmp_name);
-    for (i = 0; i < names->nelts; i++) {
-        out = apr_pstrcat(p, out, i ? "\n" : "", APR_ARRAY_IDX(names, i, const char *), NULL);
-    }
-    return out;
-}
-
 apr_array_header_t *gf_servers_due_statements(apr_pool_t *p)
 {
     apr_array_header_t *statements = apr_array_make(p, 2, sizeof(gf_sql_stmt_t));
@@ -333,7 +295,8 @@ apr_array_header_t *gf_servers_due_statements(apr_pool_t *p)
             gf_type_t *t = APR_ARRAY_IDX(server->types, j, gf_type_t *);
             names[j] = t->name;
             tables[j] = t->table;
-            providers[j] = provider_list(p, t);
+            /* The providers t's chains name, sorted, newline-separated. */
+            providers[j] = gf_server_sorted_keys(p, t->providers);
             set = apr_pstrcat(p, set, t->name, "\n", NULL);
         }
         server->due_label = apr_hash_get(by_set, set, APR_HASH_KEY_STRING);
