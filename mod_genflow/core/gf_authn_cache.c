@@ -251,3 +251,40 @@ const char *gf_authn_cache_parse_size(apr_pool_t *p, const char *arg, apr_size_t
     *out = (apr_size_t)(v * mult);
     return NULL;
 }
+
+const char *gf_authn_cache_check_socache(const char *arg)
+{
+    if (!*arg || *arg == ':') return "GenFlowAuthnCache: give a socache provider, e.g. shmcb";
+    return NULL;
+}
+
+const char *gf_authn_cache_check_wrap(const char *name)
+{
+    if (!strcmp(name, GF_AUTHN_CACHE_PROVIDER)) {
+        return "GenFlowAuthnCacheProvider cannot wrap genflow-cache itself";
+    }
+    return NULL;
+}
+
+void gf_authn_cache_socache_spec(apr_pool_t *p, const char *spec, const char **name,
+                                 const char **args)
+{
+    const char *sep;
+
+    if (!spec) spec = GF_AUTHN_CACHE_SOCACHE_DEFAULT;
+    sep = strchr(spec, ':');
+    *name = sep ? apr_pstrmemdup(p, spec, (apr_size_t)(sep - spec)) : spec;
+    *args = sep ? sep + 1 : NULL;
+}
+
+const char *gf_authn_cache_shmcb_args(apr_pool_t *p, const char *path, apr_size_t size)
+{
+    return apr_psprintf(p, "%s(%" APR_SIZE_T_FMT ")", path,
+                        size ? size : (apr_size_t)GF_AUTHN_CACHE_SIZE_DEFAULT);
+}
+
+const char *gf_authn_cache_context(apr_pool_t *p, const char *host, unsigned port,
+                                   const char *section)
+{
+    return apr_psprintf(p, "%s:%u %s", host ? host : "", port, section);
+}

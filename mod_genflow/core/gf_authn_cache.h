@@ -103,4 +103,28 @@ int gf_authn_cache_value_decode(const unsigned char *in, unsigned int len, apr_t
 const char *gf_authn_cache_parse_ttl(const char *arg, int *out);
 const char *gf_authn_cache_parse_size(apr_pool_t *p, const char *arg, apr_size_t *out);
 
+/* GenFlowAuthnCache provider[:args]: NULL when a provider is named, else
+ * the directive's whole message. */
+const char *gf_authn_cache_check_socache(const char *arg);
+
+/* GenFlowAuthnCacheProvider NAME: NULL unless NAME is genflow-cache
+ * itself (the directive's whole message). */
+const char *gf_authn_cache_check_wrap(const char *name);
+
+/* The socache a spec names (NULL: GF_AUTHN_CACHE_SOCACHE_DEFAULT): *name
+ * before its first ':', *args after it or NULL. */
+#define GF_AUTHN_CACHE_SOCACHE_DEFAULT "shmcb"
+void gf_authn_cache_socache_spec(apr_pool_t *p, const char *spec, const char **name,
+                                 const char **args);
+
+/* shmcb's arguments when none were given: the file it uses only where
+ * anonymous shared memory is missing, and the size (0:
+ * GF_AUTHN_CACHE_SIZE_DEFAULT), "path(size)". */
+const char *gf_authn_cache_shmcb_args(apr_pool_t *p, const char *path, apr_size_t size);
+
+/* The key's context: "host:port section" (host NULL as ""), so that
+ * entries of one server and section never serve another. */
+const char *gf_authn_cache_context(apr_pool_t *p, const char *host, unsigned port,
+                                   const char *section);
+
 #endif
