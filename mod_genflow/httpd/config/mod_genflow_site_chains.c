@@ -38,6 +38,7 @@
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/config/mod_genflow_process.h"
 #include "httpd/config/mod_genflow_site.h"
+#include "core/gf_chain_spec.h"
 
 /* A made-up generation id for the retry path. */
 #define PROBE_ID "00000000-0000-4000-8000-000000000000"
@@ -187,13 +188,10 @@ static int check_edits(apr_pool_t *p, server_rec *sp, const gf_type_t *t, unsign
     for (hi = apr_hash_first(p, set); hi; hi = apr_hash_next(hi)) {
         const gf_provider_t *prov = apr_hash_get(sc->providers, apr_hash_this_key(hi),
                                                  APR_HASH_KEY_STRING);
-        const char *why = NULL;
+        const char *why;
         if (!prov) continue;
-        if ((accepts & GF_ACCEPT_MASK) && !prov->kind->takes_mask) why = "takes no mask";
-        else if ((accepts & GF_ACCEPT_REFERENCES) && prov->kind->max_references < max_refs) {
-            why = apr_psprintf(p, "takes %d reference pictures at most, and "
-                               "GenFlowMaxReferences is %d", prov->kind->max_references, max_refs);
-        }
+        why = gf_chain_spec_edits_refusal(p, accepts, prov->kind->takes_mask,
+                                          prov->kind->max_references, max_refs);
         if (why) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1013)
                          "type %s: GenFlowAccept: provider '%s' (%s) %s", t->name,
@@ -225,9 +223,7 @@ static int mount_chains(apr_pool_t *p, server_rec *sp, ap_conf_vector_t *mount,
         add_all_chains(set, sp);
     }
     else {
-        apr_size_t len = strlen(cd->d);
-        const char *base = len > 1 && cd->d[len - 1] == '/' ? apr_pstrndup(p, cd->d, len - 1)
-                                                            : cd->d;
+        const char *base = gf_chain_spec_mount_base(p, cd->d);
         add_if_chains(set, sp->lookup_defaults);
         for (j = 0; tails[j]; j++) {
             const apr_array_header_t *chain;
@@ -257,11 +253,7 @@ static const ap_directive_t *chain_line(apr_pool_t *p, const ap_directive_t *tre
         if (!strcasecmp(d->directive, "GenFlowProviders") && d->args) {
             const char *args = d->args, *w;
             while (*(w = ap_getword_conf(p, &args))) {
-                if (*w == '{') w++;   /* a group's first member */
-                if (!strncmp(w, provider, strlen(provider))
-                    && strchr(":=}", w[strlen(provider)])) {
-                    return d;
-                }
+                if (gf_chain_spec_names(w, provider)) return d;
             }
         }
         if (d->first_child && (found = chain_line(p, d->first_child, provider))) return found;
@@ -273,15 +265,11 @@ static const ap_directive_t *chain_line(apr_pool_t *p, const ap_directive_t *tre
  * chain is never merged into a type's request. */
 static void warn_unmerged(apr_pool_t *p, server_rec *s, const ap_directive_t *tree)
 {
-    static const char *const never[] = { "<Directory", "<DirectoryMatch", "<Files",
-                                         "<FilesMatch", "<Proxy", "<ProxyMatch", NULL };
     const ap_directive_t *d, *up;
-    int k;
     for (d = tree; d; d = d->next) {
         if (!strcasecmp(d->directive, "GenFlowProviders")) {
             for (up = d->parent; up; up = up->parent) {
-                for (k = 0; never[k] && strcasecmp(up->directive, never[k]); k++);
-                if (!never[k]) continue;
+                if (!gf_chain_spec_unmerged(up->directive)) continue;
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(5201)
                              "%s:%d: GenFlowProviders in %s %s> never applies to a type's "
                              "requests: they have no file, httpd skips their directory and "

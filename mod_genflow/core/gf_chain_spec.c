@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* gf_chain_spec.c: the rules of gf_chain_spec.h, GenFlowProviders' words
+ * and the site chains' startup checks. */
+#include <string.h>
+#include <strings.h>
+#include <apr_strings.h>
+
+#include "core/gf_chain_spec.h"
+#include "core/gf_input.h"
+
+const char *gf_chain_spec_split(apr_pool_t *p, int argc, char *const argv[],
+                                apr_array_header_t **entries)
+{
+    int i;
+
+    *entries = apr_array_make(p, argc > 0 ? argc : 1, sizeof(const char *));
+    for (i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "->") || !strcmp(arg, "\xe2\x86\x92")) {
+            continue;  /* "stability -> aiml" reads well; the arrows are optional */
+        }
+        /* A group "{fal replicate}@latency" spans arguments up to its '}'. */
+        if (arg[0] == '{') {
+            while (!strchr(arg, '}') && i + 1 < argc) {
+                arg = apr_pstrcat(p, arg, " ", argv[++i], NULL);
+            }
+        }
+        APR_ARRAY_PUSH(*entries, const char *) = arg;
+    }
+    return (*entries)->nelts ? NULL : "needs at least one provider";
+}
+
+int gf_chain_spec_names(const char *word, const char *provider)
+{
+    apr_size_t n = strlen(provider);
+
+    if (*word == '{') word++;   /* a group's first member */
+    return !strncmp(word, provider, n) && strchr(":=}", word[n]);
+}
+
+int gf_chain_spec_unmerged(const char *section)
+{
+    static const char *const never[] = { "<Directory", "<DirectoryMatch", "<Files",
+                                         "<FilesMatch", "<Proxy", "<ProxyMatch", NULL };
+    int k;
+
+    for (k = 0; never[k]; k++) {
+        if (!strcasecmp(section, never[k])) return 1;
+    }
+    return 0;
+}
+
+const char *gf_chain_spec_edits_refusal(apr_pool_t *p, unsigned accepts, int takes_mask,
+                                        int max_references, int max_refs)
+{
+    if ((accepts & GF_ACCEPT_MASK) && !takes_mask) return "takes no mask";
+    if ((accepts & GF_ACCEPT_REFERENCES) && max_references < max_refs) {
+        return apr_psprintf(p, "takes %d reference pictures at most, and GenFlowMaxReferences "
+                            "is %d", max_references, max_refs);
+    }
+    return NULL;
+}
+
+const char *gf_chain_spec_mount_base(apr_pool_t *p, const char *path)
+{
+    apr_size_t len = strlen(path);
+
+    return len > 1 && path[len - 1] == '/' ? apr_pstrndup(p, path, len - 1) : path;
+}

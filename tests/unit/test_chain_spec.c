@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_chain_spec.c: GenFlowProviders' words made into chain entries, and
+ * the plain rules of the site chains' startup checks (gf_chain_spec.c). */
+#include <string.h>
+#include <apr_strings.h>
+
+#include "test_core.h"
+#include "core/gf_chain_spec.h"
+#include "core/gf_input.h"
+
+#define ENTRY(a, i) APR_ARRAY_IDX((a), (i), const char *)
+
+START_TEST(split_entries)
+{
+    apr_array_header_t *e;
+    char *arrows[] = { "stability", "->", "aiml:flux", "\xe2\x86\x92", "local" };
+    char *group[] = { "{fal", "replicate:m=2}@latency", "->", "local" };
+    char *one_word_group[] = { "{fal replicate}@cost" };
+    char *open_group[] = { "a", "{fal", "replicate" };
+    char *only_arrows[] = { "->", "\xe2\x86\x92" };
+
+    ck_assert_ptr_null(gf_chain_spec_split(test_pool, 5, arrows, &e));
+    ck_assert_int_eq(e->nelts, 3);
+    ck_assert_str_eq(ENTRY(e, 0), "stability");
+    ck_assert_str_eq(ENTRY(e, 1), "aiml:flux");
+    ck_assert_str_eq(ENTRY(e, 2), "local");
+    ck_assert_ptr_null(gf_chain_spec_split(test_pool, 4, group, &e));
+    ck_assert_int_eq(e->nelts, 2);
+    ck_assert_str_eq(ENTRY(e, 0), "{fal replicate:m=2}@latency");
+    ck_assert_str_eq(ENTRY(e, 1), "local");
+    ck_assert_ptr_null(gf_chain_spec_split(test_pool, 1, one_word_group, &e));
+    ck_assert_str_eq(ENTRY(e, 0), "{fal replicate}@cost");
+    /* A group never closed takes the words to the end (the entry's parser
+     * refuses it). */
+    ck_assert_ptr_null(gf_chain_spec_split(test_pool, 3, open_group, &e));
+    ck_assert_int_eq(e->nelts, 2);
+    ck_assert_str_eq(ENTRY(e, 1), "{fal replicate");
+    ck_assert_str_eq(gf_chain_spec_split(test_pool, 2, only_arrows, &e),
+                     "needs at least one provider");
+    ck_assert_str_eq(gf_chain_spec_split(test_pool, 0, only_arrows, &e),
+                     "needs at least one provider");
+}
+END_TEST
+
+START_TEST(word_names_provider)
+{
+    ck_assert(gf_chain_spec_names("fal", "fal"));
+    ck_assert(gf_chain_spec_names("fal:flux", "fal"));
+    ck_assert(gf_chain_spec_names("{fal", "fal"));
+    ck_assert(gf_chain_spec_names("fal=2}@cost", "fal"));
+    ck_assert(gf_chain_spec_names("fal}@cost", "fal"));
+    ck_assert(!gf_chain_spec_names("falx", "fal"));
+    ck_assert(!gf_chain_spec_names("fa", "fal"));
+    ck_assert(!gf_chain_spec_names("->", "fal"));
+    ck_assert(!gf_chain_spec_names("{{fal", "fal"));
+}
+END_TEST
+
+START_TEST(unmerged_sections)
+{
+    ck_assert(gf_chain_spec_unmerged("<Directory"));
+    ck_assert(gf_chain_spec_unmerged("<directorymatch"));
+    ck_assert(gf_chain_spec_unmerged("<Files"));
+    ck_assert(gf_chain_spec_unmerged("<FilesMatch"));
+    ck_assert(gf_chain_spec_unmerged("<Proxy"));
+    ck_assert(gf_chain_spec_unmerged("<ProxyMatch"));
+    ck_assert(!gf_chain_spec_unmerged("<Location"));
+    ck_assert(!gf_chain_spec_unmerged("<LocationMatch"));
+    ck_assert(!gf_chain_spec_unmerged("<VirtualHost"));
+    ck_assert(!gf_chain_spec_unmerged("<If"));
+}
+END_TEST
+
+START_TEST(edits_refusal)
+{
+    ck_assert_ptr_null(gf_chain_spec_edits_refusal(test_pool, 0, 0, 0, 4));
+    ck_assert_ptr_null(gf_chain_spec_edits_refusal(test_pool, GF_ACCEPT_MASK, 1, 0, 4));
+    ck_assert_str_eq(gf_chain_spec_edits_refusal(test_pool, GF_ACCEPT_MASK, 0, 8, 4),
+                     "takes no mask");
+    /* The mask is named first when both fail. */
+    ck_assert_str_eq(gf_chain_spec_edits_refusal(test_pool, GF_ACCEPT_MASK | GF_ACCEPT_REFERENCES,
+                                                 0, 0, 4), "takes no mask");
+    ck_assert_ptr_null(gf_chain_spec_edits_refusal(test_pool, GF_ACCEPT_REFERENCES, 0, 4, 4));
+    ck_assert_str_eq(gf_chain_spec_edits_refusal(test_pool, GF_ACCEPT_REFERENCES, 1, 3, 4),
+                     "takes 3 reference pictures at most, and GenFlowMaxReferences is 4");
+    ck_assert_ptr_null(gf_chain_spec_edits_refusal(test_pool, GF_ACCEPT_MASK, 1, 0, 9));
+}
+END_TEST
+
+START_TEST(mount_base)
+{
+    ck_assert_str_eq(gf_chain_spec_mount_base(test_pool, "/gen/anime/"), "/gen/anime");
+    ck_assert_str_eq(gf_chain_spec_mount_base(test_pool, "/gen/anime"), "/gen/anime");
+    ck_assert_str_eq(gf_chain_spec_mount_base(test_pool, "/"), "/");
+    ck_assert_str_eq(gf_chain_spec_mount_base(test_pool, "/a//"), "/a/");
+}
+END_TEST
+
+Suite *chain_spec_suite(void)
+{
+    Suite *s = suite_create("chain_spec");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, split_entries);
+    tcase_add_test(tc, word_names_provider);
+    tcase_add_test(tc, unmerged_sections);
+    tcase_add_test(tc, edits_refusal);
+    tcase_add_test(tc, mount_base);
+    suite_add_tcase(s, tc);
+    return s;
+}
