@@ -35,6 +35,23 @@ int gf_file_id_read(const char *path, gf_file_id_t *id)
     return 0;
 }
 
+int gf_file_ids_read(apr_pool_t *p, const apr_array_header_t *paths, const gf_file_id_t **ids,
+                     const char **failed)
+{
+    gf_file_id_t *out;
+    int i, e;
+
+    *ids = NULL;
+    if (!paths || !paths->nelts) return 0;
+    out = apr_palloc(p, sizeof(*out) * (apr_size_t)paths->nelts);
+    for (i = 0; i < paths->nelts; i++) {
+        *failed = APR_ARRAY_IDX(paths, i, const char *);
+        if ((e = gf_file_id_read(*failed, &out[i])) != 0) return e;
+    }
+    *ids = out;
+    return 0;
+}
+
 int gf_file_id_equal(const gf_file_id_t *a, const gf_file_id_t *b)
 {
     if (!a->exists || !b->exists) {

@@ -28,6 +28,7 @@
 #define GF_AUTHN_CACHE_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 #include <apr_time.h>
 
 #define GF_AUTHN_CACHE_SECRET_LEN 32   /* bytes of the per-boot HMAC key */
@@ -53,6 +54,13 @@ typedef struct {
 /* stat(2) of path into *id. Returns 0, or the errno of the failure (then
  * id->exists is 0). One syscall: cheap enough for every request. */
 int gf_file_id_read(const char *path, gf_file_id_t *id);
+
+/* Every watched file's identity (paths: const char *), in order, into
+ * *ids (NULL when there is none). Returns 0, or the errno of the first
+ * that cannot be read, its path in *failed: which version of it verified
+ * a password is then not known, so no entry may be used or stored. */
+int gf_file_ids_read(apr_pool_t *p, const apr_array_header_t *paths, const gf_file_id_t **ids,
+                     const char **failed);
 
 /* Do a and b name the same version of the same file? */
 int gf_file_id_equal(const gf_file_id_t *a, const gf_file_id_t *b);

@@ -293,6 +293,29 @@ START_TEST(parse_size)
 }
 END_TEST
 
+START_TEST(watched_files)
+{
+    apr_array_header_t *paths = apr_array_make(test_pool, 2, sizeof(const char *));
+    const gf_file_id_t *ids = (const gf_file_id_t *)1;
+    const char *failed = NULL;
+
+    ck_assert_int_eq(gf_file_ids_read(test_pool, NULL, &ids, &failed), 0);
+    ck_assert_ptr_null(ids);
+    ck_assert_int_eq(gf_file_ids_read(test_pool, paths, &ids, &failed), 0);
+    ck_assert_ptr_null(ids);
+    APR_ARRAY_PUSH(paths, const char *) = "/";
+    APR_ARRAY_PUSH(paths, const char *) = "/etc";
+    ck_assert_int_eq(gf_file_ids_read(test_pool, paths, &ids, &failed), 0);
+    ck_assert_ptr_nonnull(ids);
+    ck_assert(ids[0].exists && ids[1].exists);
+    ck_assert(!gf_file_id_equal(&ids[0], &ids[1]));
+    APR_ARRAY_PUSH(paths, const char *) = "/nonexistent/genflow";
+    ck_assert_int_ne(gf_file_ids_read(test_pool, paths, &ids, &failed), 0);
+    ck_assert_str_eq(failed, "/nonexistent/genflow");
+    ck_assert_ptr_null(ids);
+}
+END_TEST
+
 START_TEST(directive_values)
 {
     const char *name, *args;
@@ -340,6 +363,7 @@ Suite *authn_cache_suite(void)
     tcase_add_test(tc, parse_ttl);
     tcase_add_test(tc, parse_size);
     tcase_add_test(tc, directive_values);
+    tcase_add_test(tc, watched_files);
     suite_add_tcase(s, tc);
     return s;
 }

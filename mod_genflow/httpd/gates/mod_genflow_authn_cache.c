@@ -232,24 +232,17 @@ static authn_status call_wrapped(request_rec *r, const struct gf_authn_cache_dir
 static int key_fields(request_rec *r, const struct gf_authn_cache_dir *ac, const char *user,
                       const char *password, gf_authn_cache_fields_t *f)
 {
-    int i;
+    const char *path = NULL;
+    int e;
 
     memset(f, 0, sizeof(*f));
-    if (ac->watch && ac->watch->nelts) {
-        gf_file_id_t *ids = apr_palloc(r->pool, sizeof(*ids) * (apr_size_t)ac->watch->nelts);
-        for (i = 0; i < ac->watch->nelts; i++) {
-            const char *path = APR_ARRAY_IDX(ac->watch, i, const char *);
-            int e = gf_file_id_read(path, &ids[i]);
-            if (e) {
-                ap_log_rerror(APLOG_MARK, APLOG_WARNING, e, r, GF_LOGNO(3110)
-                              "genflow-cache: cannot stat the watched file %s; "
-                              "verifying without the cache", path);
-                return 0;
-            }
-        }
-        f->files = ids;
-        f->nfiles = ac->watch->nelts;
+    if ((e = gf_file_ids_read(r->pool, ac->watch, &f->files, &path)) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, e, r, GF_LOGNO(3110)
+                      "genflow-cache: cannot stat the watched file %s; "
+                      "verifying without the cache", path);
+        return 0;
     }
+    f->nfiles = f->files ? ac->watch->nelts : 0;
     f->context = gf_authn_cache_context(r->pool, r->server->server_hostname,
                                         (unsigned)r->server->port, ac->context);
     f->realm = ap_auth_name(r);
