@@ -8,6 +8,8 @@
 #include "core/gf_chain_spec.h"
 #include "core/gf_input.h"
 
+const char GF_CHAIN_NAMED[] = "named", GF_CHAIN_MEMBER[] = "member";
+
 const char *gf_chain_spec_split(apr_pool_t *p, int argc, char *const argv[],
                                 apr_array_header_t **entries)
 {
@@ -66,4 +68,10 @@ const char *gf_chain_spec_mount_base(apr_pool_t *p, const char *path)
     apr_size_t len = strlen(path);
 
     return len > 1 && path[len - 1] == '/' ? apr_pstrndup(p, path, len - 1) : path;
+}
+
+void gf_chain_spec_name_in(apr_hash_t *set, const char *name, const char *kind)
+{
+    if (kind != GF_CHAIN_MEMBER && apr_hash_get(set, name, APR_HASH_KEY_STRING)) return;
+    apr_hash_set(set, name, APR_HASH_KEY_STRING, kind);
 }

@@ -12,6 +12,7 @@
 #ifndef GF_CHAIN_SPEC_H
 #define GF_CHAIN_SPEC_H
 
+#include <apr_hash.h>
 #include <apr_pools.h>
 #include <apr_tables.h>
 
@@ -36,6 +37,12 @@ int gf_chain_spec_unmerged(const char *section);
  * takes (a mask; max_references pictures); NULL when it can. */
 const char *gf_chain_spec_edits_refusal(apr_pool_t *p, unsigned accepts, int takes_mask,
                                         int max_references, int max_refs);
+
+/* What a name in a set of the site's chains' names is (the set's value,
+ * compared by address): a queue of rows (a provider, a group's key), or a
+ * group's member too, whose measures are kept. A member stays one. */
+extern const char GF_CHAIN_NAMED[], GF_CHAIN_MEMBER[];
+void gf_chain_spec_name_in(apr_hash_t *set, const char *name, const char *kind);
 
 /* A <Location> path without its one trailing '/' (but "/" itself), to
  * append a route's tail to. */

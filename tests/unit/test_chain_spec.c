@@ -2,6 +2,7 @@
 /* test_chain_spec.c: GenFlowProviders' words made into chain entries, and
  * the plain rules of the site chains' startup checks (gf_chain_spec.c). */
 #include <string.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 
 #include "test_core.h"
@@ -96,6 +97,22 @@ START_TEST(mount_base)
 }
 END_TEST
 
+START_TEST(names_set)
+{
+    apr_hash_t *set = apr_hash_make(test_pool);
+
+    gf_chain_spec_name_in(set, "fal", GF_CHAIN_NAMED);
+    ck_assert_ptr_eq(apr_hash_get(set, "fal", APR_HASH_KEY_STRING), GF_CHAIN_NAMED);
+    /* A member stays one, whatever names it later. */
+    gf_chain_spec_name_in(set, "fal", GF_CHAIN_MEMBER);
+    ck_assert_ptr_eq(apr_hash_get(set, "fal", APR_HASH_KEY_STRING), GF_CHAIN_MEMBER);
+    gf_chain_spec_name_in(set, "fal", GF_CHAIN_NAMED);
+    ck_assert_ptr_eq(apr_hash_get(set, "fal", APR_HASH_KEY_STRING), GF_CHAIN_MEMBER);
+    gf_chain_spec_name_in(set, "local", GF_CHAIN_NAMED);
+    ck_assert_int_eq((int)apr_hash_count(set), 2);
+}
+END_TEST
+
 Suite *chain_spec_suite(void)
 {
     Suite *s = suite_create("chain_spec");
@@ -105,6 +122,7 @@ Suite *chain_spec_suite(void)
     tcase_add_test(tc, unmerged_sections);
     tcase_add_test(tc, edits_refusal);
     tcase_add_test(tc, mount_base);
+    tcase_add_test(tc, names_set);
     suite_add_tcase(s, tc);
     return s;
 }

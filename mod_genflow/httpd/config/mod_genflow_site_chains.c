@@ -57,17 +57,6 @@ static gf_dir_conf_t *genflow_of(ap_conf_vector_t *v)
     return v ? ap_get_module_config(v, &genflow_module) : NULL;
 }
 
-/* What a name of a chains' set is: a queue of rows (a provider, a
- * group's key), or a group's member too, whose measures are kept
- * (gf_site_chains marks it grouped). A member stays one. */
-static const char NAMED[] = "named", MEMBER[] = "member";
-
-static void name_in(apr_hash_t *set, const char *name, const char *kind)
-{
-    if (kind != MEMBER && apr_hash_get(set, name, APR_HASH_KEY_STRING)) return;
-    apr_hash_set(set, name, APR_HASH_KEY_STRING, kind);
-}
-
 /* A group's entry by its key, for the engine's claims of its line. The
  * entries are the configuration's (pconf). */
 static void note_group(const gf_chain_entry_t *e)
@@ -84,7 +73,7 @@ static void add_chain(apr_hash_t *set, const apr_array_header_t *chain)
 {
     int j;
     if (!chain) {
-        name_in(set, "local", NAMED);
+        gf_chain_spec_name_in(set, "local", GF_CHAIN_NAMED);
         return;
     }
     for (j = 0; j < chain->nelts; j++) {
@@ -92,10 +81,11 @@ static void add_chain(apr_hash_t *set, const apr_array_header_t *chain)
         int k;
         /* A group's rows wait under its key; its members must be declared
          * (and their places freed are watched like any provider's). */
-        name_in(set, e->provider, NAMED);
+        gf_chain_spec_name_in(set, e->provider, GF_CHAIN_NAMED);
         if (e->members) note_group(e);
         for (k = 0; e->members && k < e->members->nelts; k++) {
-            name_in(set, APR_ARRAY_IDX(e->members, k, gf_chain_member_t).provider, MEMBER);
+            gf_chain_spec_name_in(set, APR_ARRAY_IDX(e->members, k, gf_chain_member_t).provider,
+                                  GF_CHAIN_MEMBER);
         }
     }
 }
@@ -239,7 +229,7 @@ static int mount_chains(apr_pool_t *p, server_rec *sp, ap_conf_vector_t *mount,
     for (hi = apr_hash_first(p, set); hi; hi = apr_hash_next(hi)) {
         const char *name = apr_pstrdup(sp->process->pconf, apr_hash_this_key(hi));
         apr_hash_set(t->providers, name, APR_HASH_KEY_STRING, name);
-        name_in(server_set, name, apr_hash_this_val(hi));
+        gf_chain_spec_name_in(server_set, name, apr_hash_this_val(hi));
     }
     return check_edits(p, sp, t, own.accepts, own.max_refs, set);
 }
@@ -310,7 +300,7 @@ int gf_site_chains(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, int quie
             const ap_directive_t *d;
             gf_provider_t *member;
             /* A group's member: its measures are kept. */
-            if (apr_hash_this_val(hi) == MEMBER
+            if (apr_hash_this_val(hi) == GF_CHAIN_MEMBER
                 && (member = apr_hash_get(sc->providers, name, APR_HASH_KEY_STRING))) {
                 member->grouped = 1;
             }
