@@ -63,11 +63,31 @@ const char *gf_chain_spec_edits_refusal(apr_pool_t *p, unsigned accepts, int tak
     return NULL;
 }
 
-const char *gf_chain_spec_mount_base(apr_pool_t *p, const char *path)
+apr_array_header_t *gf_chain_spec_row_paths(apr_pool_t *p, const char *location)
 {
-    apr_size_t len = strlen(path);
+    static const char *const tails[] = { "", "/create", "/generate",
+                                         "/retry/" GF_CHAIN_SPEC_PROBE_ID, NULL };
+    apr_array_header_t *out = apr_array_make(p, 4, sizeof(const char *));
+    apr_size_t len = strlen(location);
+    const char *base = len > 1 && location[len - 1] == '/' ? apr_pstrndup(p, location, len - 1)
+                                                           : location;
+    int j;
 
-    return len > 1 && path[len - 1] == '/' ? apr_pstrndup(p, path, len - 1) : path;
+    for (j = 0; tails[j]; j++) APR_ARRAY_PUSH(out, const char *) = apr_pstrcat(p, base, tails[j],
+                                                                              NULL);
+    return out;
+}
+
+void gf_chain_spec_edits_start(gf_chain_edits_t *e)
+{
+    e->accepts = 0;
+    e->max_refs = GF_REFERENCES_DEFAULT_MAX;
+}
+
+void gf_chain_spec_edits_widen(gf_chain_edits_t *own, const gf_chain_edits_t *e)
+{
+    own->accepts |= e->accepts;
+    if (e->max_refs > own->max_refs) own->max_refs = e->max_refs;
 }
 
 void gf_chain_spec_name_in(apr_hash_t *set, const char *name, const char *kind)

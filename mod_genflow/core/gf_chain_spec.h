@@ -44,8 +44,25 @@ const char *gf_chain_spec_edits_refusal(apr_pool_t *p, unsigned accepts, int tak
 extern const char GF_CHAIN_NAMED[], GF_CHAIN_MEMBER[];
 void gf_chain_spec_name_in(apr_hash_t *set, const char *name, const char *kind);
 
-/* A <Location> path without its one trailing '/' (but "/" itself), to
- * append a route's tail to. */
-const char *gf_chain_spec_mount_base(apr_pool_t *p, const char *path);
+/* The paths below a type's <Location> path whose requests make rows
+ * (const char *): the base itself (create), /create, /generate and a
+ * /retry/{id} of a made-up id. The location's one trailing '/' (but "/"
+ * itself) is not doubled. */
+#define GF_CHAIN_SPEC_PROBE_ID "00000000-0000-4000-8000-000000000000"
+apr_array_header_t *gf_chain_spec_row_paths(apr_pool_t *p, const char *location);
+
+/* The edits a request's sections let a type take: GenFlowAccept's
+ * GF_ACCEPT_* and GenFlowMaxReferences, as the last section that set each
+ * gave it. */
+typedef struct {
+    unsigned accepts;
+    int max_refs;
+} gf_chain_edits_t;
+
+/* None, and the default number of references. */
+void gf_chain_spec_edits_start(gf_chain_edits_t *e);
+
+/* What any request of a type may take: own widened by one path's e. */
+void gf_chain_spec_edits_widen(gf_chain_edits_t *own, const gf_chain_edits_t *e);
 
 #endif

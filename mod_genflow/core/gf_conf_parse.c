@@ -215,6 +215,12 @@ const char *gf_conf_parse_setting(apr_pool_t *p, const char *arg, long min, long
     return NULL;
 }
 
+const char *gf_conf_vhost_refusal(apr_pool_t *p, const char *name, const char *why)
+{
+    return apr_psprintf(p, "%s cannot occur within <VirtualHost> section: %s; set it outside, "
+                        "for every server", name, why);
+}
+
 const char *gf_conf_parse_needs(apr_pool_t *p, int argc, char *const argv[], unsigned *out)
 {
     int i;

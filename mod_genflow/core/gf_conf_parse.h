@@ -85,6 +85,10 @@ const char *gf_conf_priority_clash(apr_pool_t *p, const char *name, const char *
 const char *gf_conf_parse_setting(apr_pool_t *p, const char *arg, long min, long max,
                                   const char *unit, long *out);
 
+/* The answer of a directive (name) that holds for a whole child or
+ * database when it stands in a <VirtualHost>, saying why. */
+const char *gf_conf_vhost_refusal(apr_pool_t *p, const char *name, const char *why);
+
 /* GenFlowRequire: GF_NEED_* of each word, "none" adding nothing. */
 const char *gf_conf_parse_needs(apr_pool_t *p, int argc, char *const argv[], unsigned *out);
 

@@ -45,10 +45,15 @@ void gf_idem_fingerprints(apr_pool_t *p, const char *method, const char *uri,
     }
 }
 
+int gf_idem_owned(const char *const *rec, const char *token)
+{
+    return rec[GF_IDEM_OWNER] && !strcmp(rec[GF_IDEM_OWNER], token);
+}
+
 gf_idem_verdict_t gf_idem_judge(const char *const *rec, const char *token, const char *fp,
                                 const char *fp_bytes)
 {
-    if (rec[GF_IDEM_OWNER] && !strcmp(rec[GF_IDEM_OWNER], token)) return GF_IDEM_RUN_OWN;
+    if (gf_idem_owned(rec, token)) return GF_IDEM_RUN_OWN;
     if (strcmp(rec[GF_IDEM_FINGERPRINT], fp) && strcmp(rec[GF_IDEM_FINGERPRINT], fp_bytes)) {
         return GF_IDEM_OTHER_REQUEST;
     }

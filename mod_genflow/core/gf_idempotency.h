@@ -40,6 +40,9 @@ typedef enum {
     GF_IDEM_STILL_RUNNING    /* the first request runs: 409, Retry-After */
 } gf_idem_verdict_t;
 
+/* Is the record (IDEM_GET's columns) still owned by token? */
+int gf_idem_owned(const char *const *rec, const char *token);
+
 gf_idem_verdict_t gf_idem_judge(const char *const *rec, const char *token, const char *fp,
                                 const char *fp_bytes);
 

@@ -88,12 +88,42 @@ START_TEST(edits_refusal)
 }
 END_TEST
 
-START_TEST(mount_base)
+START_TEST(row_paths)
 {
-    ck_assert_str_eq(gf_chain_spec_mount_base(test_pool, "/gen/anime/"), "/gen/anime");
-    ck_assert_str_eq(gf_chain_spec_mount_base(test_pool, "/gen/anime"), "/gen/anime");
-    ck_assert_str_eq(gf_chain_spec_mount_base(test_pool, "/"), "/");
-    ck_assert_str_eq(gf_chain_spec_mount_base(test_pool, "/a//"), "/a/");
+    apr_array_header_t *u = gf_chain_spec_row_paths(test_pool, "/gen/anime/");
+
+    ck_assert_int_eq(u->nelts, 4);
+    ck_assert_str_eq(ENTRY(u, 0), "/gen/anime");
+    ck_assert_str_eq(ENTRY(u, 1), "/gen/anime/create");
+    ck_assert_str_eq(ENTRY(u, 2), "/gen/anime/generate");
+    ck_assert_str_eq(ENTRY(u, 3), "/gen/anime/retry/" GF_CHAIN_SPEC_PROBE_ID);
+    u = gf_chain_spec_row_paths(test_pool, "/gen/anime");
+    ck_assert_str_eq(ENTRY(u, 1), "/gen/anime/create");
+    u = gf_chain_spec_row_paths(test_pool, "/");
+    ck_assert_str_eq(ENTRY(u, 0), "/");
+    ck_assert_str_eq(ENTRY(u, 2), "//generate");
+    u = gf_chain_spec_row_paths(test_pool, "/a//");
+    ck_assert_str_eq(ENTRY(u, 1), "/a//create");
+}
+END_TEST
+
+START_TEST(edits_widen)
+{
+    gf_chain_edits_t own, e;
+
+    gf_chain_spec_edits_start(&own);
+    ck_assert_uint_eq(own.accepts, 0);
+    ck_assert_int_eq(own.max_refs, GF_REFERENCES_DEFAULT_MAX);
+    e.accepts = GF_ACCEPT_MASK;
+    e.max_refs = 2;
+    gf_chain_spec_edits_widen(&own, &e);
+    ck_assert_uint_eq(own.accepts, GF_ACCEPT_MASK);
+    ck_assert_int_eq(own.max_refs, GF_REFERENCES_DEFAULT_MAX);   /* never narrowed */
+    e.accepts = GF_ACCEPT_REFERENCES;
+    e.max_refs = 9;
+    gf_chain_spec_edits_widen(&own, &e);
+    ck_assert_uint_eq(own.accepts, GF_ACCEPT_MASK | GF_ACCEPT_REFERENCES);
+    ck_assert_int_eq(own.max_refs, 9);
 }
 END_TEST
 
@@ -121,7 +151,8 @@ Suite *chain_spec_suite(void)
     tcase_add_test(tc, word_names_provider);
     tcase_add_test(tc, unmerged_sections);
     tcase_add_test(tc, edits_refusal);
-    tcase_add_test(tc, mount_base);
+    tcase_add_test(tc, row_paths);
+    tcase_add_test(tc, edits_widen);
     tcase_add_test(tc, names_set);
     suite_add_tcase(s, tc);
     return s;

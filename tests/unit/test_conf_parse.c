@@ -236,6 +236,9 @@ START_TEST(settings)
                      "must be at least 3");
     ck_assert_str_eq(gf_conf_parse_setting(test_pool, "11", 1, 10, "second", &v),
                      "'11' is not a whole number between 0 and 10");
+    ck_assert_str_eq(gf_conf_vhost_refusal(test_pool, "GenFlowWorkers", "why"),
+                     "GenFlowWorkers cannot occur within <VirtualHost> section: why; set it "
+                     "outside, for every server");
 }
 END_TEST
 

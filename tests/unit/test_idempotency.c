@@ -74,6 +74,11 @@ START_TEST(judge)
 {
     const char *rec[GF_IDEM_COLS];
 
+    record(rec, "fp", "running", NULL, NULL, NULL, NULL);
+    ck_assert(!gf_idem_owned(rec, "tok"));
+    record(rec, "fp", "running", NULL, NULL, "tok2", NULL);
+    ck_assert(!gf_idem_owned(rec, "tok"));
+    ck_assert(gf_idem_owned(rec, "tok2"));
     /* Our own BEGIN, whatever else the record says. */
     record(rec, "other", "running", NULL, NULL, "tok", "0");
     ck_assert_int_eq(gf_idem_judge(rec, "tok", "fp", "fpb"), GF_IDEM_RUN_OWN);

@@ -84,15 +84,6 @@ void gf_conf_line_name_add(apr_pool_t *p, const char *name)
 
 /* ---- directive handlers ------------------------------------------------- */
 
-/* For a directive that holds for a whole child or database: the error
- * when it stands in a <VirtualHost>, saying why; else NULL. */
-static const char *gf_refuse_in_vhost(cmd_parms *cmd, const char *why)
-{
-    if (!cmd->server->is_virtual) return NULL;
-    return apr_psprintf(cmd->pool, "%s cannot occur within <VirtualHost> section: %s; set it "
-                        "outside, for every server", cmd->cmd->name, why);
-}
-
 /* GenFlowPreparedStatements named|unnamed (mod_genflow_db.c says why
  * unnamed ones exist: a transaction-pooling PgBouncer). */
 static const char *set_statements(cmd_parms *cmd, void *dummy, const char *arg)
@@ -468,7 +459,9 @@ static const char *set_setting(cmd_parms *cmd, void *dcv, const char *arg)
     long v;
 
     if (err) return err;
-    if (st->vhost && (err = gf_refuse_in_vhost(cmd, st->vhost)) != NULL) return err;
+    if (st->vhost && cmd->server->is_virtual) {
+        return gf_conf_vhost_refusal(cmd->pool, cmd->cmd->name, st->vhost);
+    }
     if ((err = gf_conf_parse_setting(cmd->pool, arg, st->min, st->max, st->unit, &v)) != NULL) {
         return DIRECTIVE_ERROR(cmd, err);
     }

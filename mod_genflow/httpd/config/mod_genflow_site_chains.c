@@ -40,9 +40,6 @@
 #include "httpd/config/mod_genflow_site.h"
 #include "core/gf_chain_spec.h"
 
-/* A made-up generation id for the retry path. */
-#define PROBE_ID "00000000-0000-4000-8000-000000000000"
-
 /* Every provider some chain of the configuration names: a stray claim of
  * one of them is the engine's fault, not an old row's. The process
  * record's member. */
@@ -111,19 +108,14 @@ static void add_if_chains(apr_hash_t *set, ap_conf_vector_t *v)
  * or NULL. */
 /* The edits a walk's sections take: GenFlowAccept and
  * GenFlowMaxReferences of the last sections that set them. */
-typedef struct {
-    unsigned accepts;
-    int max_refs;
-} edits_t;
-
-static void edits_of(const gf_dir_conf_t *dc, edits_t *e)
+static void edits_of(const gf_dir_conf_t *dc, gf_chain_edits_t *e)
 {
     if (dc->accepts_set) e->accepts = dc->accepts;
     if (dc->max_references != GF_UNSET) e->max_refs = dc->max_references;
 }
 
 static const gf_type_t *walk(server_rec *sp, const char *uri, const apr_array_header_t **chain,
-                             apr_hash_t *set, edits_t *edits)
+                             apr_hash_t *set, gf_chain_edits_t *edits)
 {
     core_server_config *csc = ap_get_core_module_config(sp->module_config);
     ap_conf_vector_t **sec = (ap_conf_vector_t **)csc->sec_url->elts;
@@ -132,8 +124,7 @@ static const gf_type_t *walk(server_rec *sp, const char *uri, const apr_array_he
     int i;
 
     *chain = top ? top->chain : NULL;
-    edits->accepts = 0;
-    edits->max_refs = GF_REFERENCES_DEFAULT_MAX;
+    gf_chain_spec_edits_start(edits);
     if (top) edits_of(top, edits);
     for (i = 0; i < csc->sec_url->nelts; i++) {
         gf_dir_conf_t *dc = genflow_of(sec[i]);
@@ -198,30 +189,28 @@ static int check_edits(apr_pool_t *p, server_rec *sp, const gf_type_t *t, unsign
 static int mount_chains(apr_pool_t *p, server_rec *sp, ap_conf_vector_t *mount,
                         apr_hash_t *server_set)
 {
-    static const char *const tails[] = { "", "/create", "/generate", "/retry/" PROBE_ID, NULL };
     core_dir_config *cd = ap_get_core_module_config(mount);
     gf_type_t *t = genflow_of(mount)->type;
     apr_hash_t *set = apr_hash_make(p);
     apr_hash_index_t *hi;
-    edits_t own = { 0, GF_REFERENCES_DEFAULT_MAX }, edits = own;
+    gf_chain_edits_t own, edits;
     int j;
 
     /* What any request of the type may take: every path's walk, the
      * mount's own section at least. */
+    gf_chain_spec_edits_start(&own);
     edits_of(genflow_of(mount), &own);
     if (cd->r || cd->d_is_fnmatch || !cd->d) {
         add_all_chains(set, sp);
     }
     else {
-        const char *base = gf_chain_spec_mount_base(p, cd->d);
+        apr_array_header_t *uris = gf_chain_spec_row_paths(p, cd->d);
         add_if_chains(set, sp->lookup_defaults);
-        for (j = 0; tails[j]; j++) {
+        for (j = 0; j < uris->nelts; j++) {
             const apr_array_header_t *chain;
-            const char *uri = apr_pstrcat(p, base, tails[j], NULL);
-            if (walk(sp, uri, &chain, set, &edits) == t) {
+            if (walk(sp, APR_ARRAY_IDX(uris, j, const char *), &chain, set, &edits) == t) {
                 add_chain(set, chain);
-                own.accepts |= edits.accepts;
-                if (edits.max_refs > own.max_refs) own.max_refs = edits.max_refs;
+                gf_chain_spec_edits_widen(&own, &edits);
             }
         }
     }

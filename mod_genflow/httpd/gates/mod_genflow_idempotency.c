@@ -63,7 +63,7 @@ int gf_idempotency_still_owned(request_rec *r)
     const char *stale = apr_itoa(r->pool, gf_conf_lease_secs(gf_server_conf(r->server)));
     if (!rq->idem_key) return 1;
     return gf_db_select1(r, GF_SQL_IDEM_GET, &rows, 3, stale, r->user, rq->idem_key) == GF_DB_OK
-           && rows->nrows == 1 && rows->rows[0][5] && !strcmp(rows->rows[0][5], rq->idem_owner);
+           && rows->nrows == 1 && gf_idem_owned(rows->rows[0], rq->idem_owner);
 }
 
 /* Record what the owner answered (rq->capture holds it): keep a replayable
