@@ -35,6 +35,23 @@ int gf_file_id_read(const char *path, gf_file_id_t *id)
     return 0;
 }
 
+int gf_file_ids_read(apr_pool_t *p, const apr_array_header_t *paths, const gf_file_id_t **ids,
+                     const char **failed)
+{
+    gf_file_id_t *out;
+    int i, e;
+
+    *ids = NULL;
+    if (!paths || !paths->nelts) return 0;
+    out = apr_palloc(p, sizeof(*out) * (apr_size_t)paths->nelts);
+    for (i = 0; i < paths->nelts; i++) {
+        *failed = APR_ARRAY_IDX(paths, i, const char *);
+        if ((e = gf_file_id_read(*failed, &out[i])) != 0) return e;
+    }
+    *ids = out;
+    return 0;
+}
+
 int gf_file_id_equal(const gf_file_id_t *a, const gf_file_id_t *b)
 {
     if (!a->exists || !b->exists) {
@@ -250,4 +267,41 @@ const char *gf_authn_cache_parse_size(apr_pool_t *p, const char *arg, apr_size_t
     }
     *out = (apr_size_t)(v * mult);
     return NULL;
+}
+
+const char *gf_authn_cache_check_socache(const char *arg)
+{
+    if (!*arg || *arg == ':') return "GenFlowAuthnCache: give a socache provider, e.g. shmcb";
+    return NULL;
+}
+
+const char *gf_authn_cache_check_wrap(const char *name)
+{
+    if (!strcmp(name, GF_AUTHN_CACHE_PROVIDER)) {
+        return "GenFlowAuthnCacheProvider cannot wrap genflow-cache itself";
+    }
+    return NULL;
+}
+
+void gf_authn_cache_socache_spec(apr_pool_t *p, const char *spec, const char **name,
+                                 const char **args)
+{
+    const char *sep;
+
+    if (!spec) spec = GF_AUTHN_CACHE_SOCACHE_DEFAULT;
+    sep = strchr(spec, ':');
+    *name = sep ? apr_pstrmemdup(p, spec, (apr_size_t)(sep - spec)) : spec;
+    *args = sep ? sep + 1 : NULL;
+}
+
+const char *gf_authn_cache_shmcb_args(apr_pool_t *p, const char *path, apr_size_t size)
+{
+    return apr_psprintf(p, "%s(%" APR_SIZE_T_FMT ")", path,
+                        size ? size : (apr_size_t)GF_AUTHN_CACHE_SIZE_DEFAULT);
+}
+
+const char *gf_authn_cache_context(apr_pool_t *p, const char *host, unsigned port,
+                                   const char *section)
+{
+    return apr_psprintf(p, "%s:%u %s", host ? host : "", port, section);
 }

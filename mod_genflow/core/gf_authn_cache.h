@@ -28,6 +28,7 @@
 #define GF_AUTHN_CACHE_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 #include <apr_time.h>
 
 #define GF_AUTHN_CACHE_SECRET_LEN 32   /* bytes of the per-boot HMAC key */
@@ -53,6 +54,13 @@ typedef struct {
 /* stat(2) of path into *id. Returns 0, or the errno of the failure (then
  * id->exists is 0). One syscall: cheap enough for every request. */
 int gf_file_id_read(const char *path, gf_file_id_t *id);
+
+/* Every watched file's identity (paths: const char *), in order, into
+ * *ids (NULL when there is none). Returns 0, or the errno of the first
+ * that cannot be read, its path in *failed: which version of it verified
+ * a password is then not known, so no entry may be used or stored. */
+int gf_file_ids_read(apr_pool_t *p, const apr_array_header_t *paths, const gf_file_id_t **ids,
+                     const char **failed);
 
 /* Do a and b name the same version of the same file? */
 int gf_file_id_equal(const gf_file_id_t *a, const gf_file_id_t *b);
@@ -102,5 +110,29 @@ int gf_authn_cache_value_decode(const unsigned char *in, unsigned int len, apr_t
  * with an optional K or M suffix, GF_AUTHN_CACHE_SIZE_MIN to _MAX. */
 const char *gf_authn_cache_parse_ttl(const char *arg, int *out);
 const char *gf_authn_cache_parse_size(apr_pool_t *p, const char *arg, apr_size_t *out);
+
+/* GenFlowAuthnCache provider[:args]: NULL when a provider is named, else
+ * the directive's whole message. */
+const char *gf_authn_cache_check_socache(const char *arg);
+
+/* GenFlowAuthnCacheProvider NAME: NULL unless NAME is genflow-cache
+ * itself (the directive's whole message). */
+const char *gf_authn_cache_check_wrap(const char *name);
+
+/* The socache a spec names (NULL: GF_AUTHN_CACHE_SOCACHE_DEFAULT): *name
+ * before its first ':', *args after it or NULL. */
+#define GF_AUTHN_CACHE_SOCACHE_DEFAULT "shmcb"
+void gf_authn_cache_socache_spec(apr_pool_t *p, const char *spec, const char **name,
+                                 const char **args);
+
+/* shmcb's arguments when none were given: the file it uses only where
+ * anonymous shared memory is missing, and the size (0:
+ * GF_AUTHN_CACHE_SIZE_DEFAULT), "path(size)". */
+const char *gf_authn_cache_shmcb_args(apr_pool_t *p, const char *path, apr_size_t size);
+
+/* The key's context: "host:port section" (host NULL as ""), so that
+ * entries of one server and section never serve another. */
+const char *gf_authn_cache_context(apr_pool_t *p, const char *host, unsigned port,
+                                   const char *section);
 
 #endif

@@ -215,3 +215,29 @@ const char *gf_cors_cross_site(const gf_cors_conf_t *conf, const char *origin,
     return "a page of another origin may not change anything here; an administrator can "
            "list the page's origin in GenFlowCORSOrigins";
 }
+
+void gf_cors_actual_headers(const gf_cors_conf_t *conf, const char *allow, apr_table_t *out)
+{
+    apr_table_setn(out, "Access-Control-Allow-Origin", allow);
+    if (!conf->any) {
+        apr_table_setn(out, "Access-Control-Allow-Credentials", "true");
+    }
+    apr_table_setn(out, "Access-Control-Expose-Headers", GF_CORS_EXPOSE_HEADERS);
+}
+
+void gf_cors_preflight_headers(apr_pool_t *p, const gf_cors_conf_t *conf, const char *allow,
+                               const char *methods, const char *requested, apr_table_t *out)
+{
+    const char *headers = gf_cors_allow_headers(p, requested);
+
+    apr_table_setn(out, "Access-Control-Allow-Origin", allow);
+    if (!conf->any) {
+        apr_table_setn(out, "Access-Control-Allow-Credentials", "true");
+    }
+    apr_table_setn(out, "Access-Control-Allow-Methods", gf_cors_allow_methods(p, methods));
+    if (headers) {
+        apr_table_setn(out, "Access-Control-Allow-Headers", headers);
+    }
+    apr_table_setn(out, "Access-Control-Max-Age", GF_CORS_MAX_AGE);
+    apr_table_mergen(out, "Vary", "Access-Control-Request-Method, Access-Control-Request-Headers");
+}

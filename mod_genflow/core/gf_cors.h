@@ -82,4 +82,20 @@ const char *gf_cors_cross_site(const gf_cors_conf_t *conf, const char *origin,
 /* An endpoint's Allow list ("GET, HEAD") with OPTIONS added. */
 const char *gf_cors_allow_methods(apr_pool_t *p, const char *allow);
 
+/* The methods a preflight is answered with when its endpoint names none
+ * (no such route: the real request then gets its JSON 404). */
+#define GF_CORS_DEFAULT_METHODS "GET, HEAD, POST"
+
+/* The CORS headers of an actual request's answer from an allowed origin
+ * (allow: gf_cors_allow_origin's value), into out: Allow-Origin,
+ * Allow-Credentials unless "*", Expose-Headers. */
+void gf_cors_actual_headers(const gf_cors_conf_t *conf, const char *allow, apr_table_t *out);
+
+/* The answer's headers of a preflight from an allowed origin, into out:
+ * Allow-Origin, Allow-Credentials unless "*", Allow-Methods (the
+ * endpoint's methods and OPTIONS), Allow-Headers (of requested, those
+ * allowed; none when none is), Max-Age, and Vary by what it asked. */
+void gf_cors_preflight_headers(apr_pool_t *p, const gf_cors_conf_t *conf, const char *allow,
+                               const char *methods, const char *requested, apr_table_t *out);
+
 #endif

@@ -475,3 +475,34 @@ gf_moderation_t gf_policy_moderation_read(apr_pool_t *p, const char *body, apr_s
     *why = hit;
     return any ? GF_MODERATION_FLAGGED : GF_MODERATION_ALLOWED;
 }
+
+int gf_policy_user_texts(const gf_input_t *in, const char *texts[2])
+{
+    int n = 0;
+    if (in->prompt && *in->prompt) texts[n++] = in->prompt;
+    if (in->custom_prompt && *in->custom_prompt) texts[n++] = in->custom_prompt;
+    return n;
+}
+
+int gf_policy_deny_texts(apr_pool_t *p, const gf_policy_list_t *l, const char *const *texts,
+                         int n, int *line)
+{
+    int i, hit = 0;
+
+    for (i = 0; i < n && !hit; i++) {
+        const char *normal = gf_policy_normalise(p, texts[i], strlen(texts[i]));
+        if (!normal) return -1;
+        hit = gf_policy_list_match(l, normal, line);
+    }
+    return hit;
+}
+
+const char *gf_policy_moderation_request(apr_pool_t *p, const char *const *texts, int n,
+                                         const char *const *pictures, int npics,
+                                         const char *model)
+{
+    const char *text = n >= 2 ? apr_pstrcat(p, texts[0], "\n", texts[1], NULL)
+                              : n ? texts[0] : NULL;
+    return npics > 0 ? gf_policy_moderation_parts(p, text, pictures, npics, model)
+                     : gf_policy_moderation_body(p, text, model);
+}

@@ -36,6 +36,8 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 
+#include "core/gf_input.h"
+
 /* The largest deny list file read, and the most entries it may hold. */
 #define GF_POLICY_LIST_MAX_BYTES (4 * 1024 * 1024)
 #define GF_POLICY_LIST_MAX_ENTRIES 100000
@@ -70,6 +72,18 @@ int gf_policy_list_size(const gf_policy_list_t *l);
  * never told which). 0 when none matches. */
 int gf_policy_list_match(const gf_policy_list_t *l, const char *normal, int *line);
 
+/* The user's own texts of a create, into texts: its prompt and
+ * customPrompt when not empty (the site's templates and presets are the
+ * site's, not judged). Returns how many. */
+int gf_policy_user_texts(const gf_input_t *in, const char *texts[2]);
+
+/* Does the deny list hold a word of one of the n texts, each in its own
+ * normal form (a pattern's ^ is the start of each)? 1 (the entry's line in
+ * *line), 0, or -1 when a normal form could not be made (no memory: the
+ * texts are valid UTF-8 by then). */
+int gf_policy_deny_texts(apr_pool_t *p, const gf_policy_list_t *l, const char *const *texts,
+                         int n, int *line);
+
 /* ---- the moderation endpoint (OpenAI's moderation API shape) ---- */
 
 /* The body of POST {moderation URL}: {"input": input} and "model" when
@@ -81,6 +95,13 @@ const char *gf_policy_moderation_body(apr_pool_t *p, const char *input, const ch
  * URLs, or https)]. */
 const char *gf_policy_moderation_parts(apr_pool_t *p, const char *text,
                                        const char *const *urls, int n, const char *model);
+
+/* The one call that judges the n user texts (one a line; NULL for none)
+ * and the npics pictures: its body, with pictures in the multi-modal
+ * shape. */
+const char *gf_policy_moderation_request(apr_pool_t *p, const char *const *texts, int n,
+                                         const char *const *pictures, int npics,
+                                         const char *model);
 
 typedef enum {
     GF_MODERATION_ALLOWED = 0,   /* no result flagged */

@@ -293,6 +293,60 @@ START_TEST(parse_size)
 }
 END_TEST
 
+START_TEST(watched_files)
+{
+    apr_array_header_t *paths = apr_array_make(test_pool, 2, sizeof(const char *));
+    const gf_file_id_t *ids = (const gf_file_id_t *)1;
+    const char *failed = NULL;
+
+    ck_assert_int_eq(gf_file_ids_read(test_pool, NULL, &ids, &failed), 0);
+    ck_assert_ptr_null(ids);
+    ck_assert_int_eq(gf_file_ids_read(test_pool, paths, &ids, &failed), 0);
+    ck_assert_ptr_null(ids);
+    APR_ARRAY_PUSH(paths, const char *) = "/";
+    APR_ARRAY_PUSH(paths, const char *) = "/etc";
+    ck_assert_int_eq(gf_file_ids_read(test_pool, paths, &ids, &failed), 0);
+    ck_assert_ptr_nonnull(ids);
+    ck_assert(ids[0].exists && ids[1].exists);
+    ck_assert(!gf_file_id_equal(&ids[0], &ids[1]));
+    APR_ARRAY_PUSH(paths, const char *) = "/nonexistent/genflow";
+    ck_assert_int_ne(gf_file_ids_read(test_pool, paths, &ids, &failed), 0);
+    ck_assert_str_eq(failed, "/nonexistent/genflow");
+    ck_assert_ptr_null(ids);
+}
+END_TEST
+
+START_TEST(directive_values)
+{
+    const char *name, *args;
+
+    ck_assert_ptr_null(gf_authn_cache_check_socache("shmcb"));
+    ck_assert_ptr_null(gf_authn_cache_check_socache("dbm:/run/x"));
+    ck_assert_str_eq(gf_authn_cache_check_socache(""),
+                     "GenFlowAuthnCache: give a socache provider, e.g. shmcb");
+    ck_assert_ptr_nonnull(gf_authn_cache_check_socache(":args"));
+    ck_assert_ptr_null(gf_authn_cache_check_wrap("file"));
+    ck_assert_str_eq(gf_authn_cache_check_wrap("genflow-cache"),
+                     "GenFlowAuthnCacheProvider cannot wrap genflow-cache itself");
+
+    gf_authn_cache_socache_spec(test_pool, NULL, &name, &args);
+    ck_assert_str_eq(name, "shmcb");
+    ck_assert_ptr_null(args);
+    gf_authn_cache_socache_spec(test_pool, "dbm:/run/c:x", &name, &args);
+    ck_assert_str_eq(name, "dbm");
+    ck_assert_str_eq(args, "/run/c:x");
+    gf_authn_cache_socache_spec(test_pool, "memcache:", &name, &args);
+    ck_assert_str_eq(name, "memcache");
+    ck_assert_str_eq(args, "");
+
+    ck_assert_str_eq(gf_authn_cache_shmcb_args(test_pool, "/run/c", 0), "/run/c(1048576)");
+    ck_assert_str_eq(gf_authn_cache_shmcb_args(test_pool, "/run/c", 8192), "/run/c(8192)");
+    ck_assert_str_eq(gf_authn_cache_context(test_pool, "h.example", 443, "/api"),
+                     "h.example:443 /api");
+    ck_assert_str_eq(gf_authn_cache_context(test_pool, NULL, 0, "(server)"), ":0 (server)");
+}
+END_TEST
+
 Suite *authn_cache_suite(void)
 {
     Suite *s = suite_create("authn_cache");
@@ -308,6 +362,8 @@ Suite *authn_cache_suite(void)
     tcase_add_test(tc, file_identity);
     tcase_add_test(tc, parse_ttl);
     tcase_add_test(tc, parse_size);
+    tcase_add_test(tc, directive_values);
+    tcase_add_test(tc, watched_files);
     suite_add_tcase(s, tc);
     return s;
 }

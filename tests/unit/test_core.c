@@ -81,6 +81,10 @@ int main(void)
     srunner_add_suite(sr, sse_suite());
     srunner_add_suite(sr, previews_suite());
     srunner_add_suite(sr, edits_suite());
+    srunner_add_suite(sr, conf_parse_suite());
+    srunner_add_suite(sr, conf_check_suite());
+    srunner_add_suite(sr, chain_spec_suite());
+    srunner_add_suite(sr, idempotency_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -52,5 +52,9 @@ Suite *router_suite(void);
 Suite *sse_suite(void);
 Suite *previews_suite(void);
 Suite *schema_suite(void);
+Suite *conf_parse_suite(void);
+Suite *conf_check_suite(void);
+Suite *chain_spec_suite(void);
+Suite *idempotency_suite(void);
 
 #endif

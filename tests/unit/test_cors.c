@@ -154,6 +154,45 @@ START_TEST(cross_site_writes)
 }
 END_TEST
 
+START_TEST(answer_headers)
+{
+    gf_cors_conf_t *c = NULL;
+    char *one[] = { "https://a.example" };
+    char *any[] = { "*" };
+    apr_table_t *t = apr_table_make(test_pool, 8);
+
+    ck_assert_ptr_null(gf_cors_parse(test_pool, 1, one, &c));
+    gf_cors_actual_headers(c, "https://a.example", t);
+    ck_assert_str_eq(apr_table_get(t, "Access-Control-Allow-Origin"), "https://a.example");
+    ck_assert_str_eq(apr_table_get(t, "Access-Control-Allow-Credentials"), "true");
+    ck_assert_str_eq(apr_table_get(t, "Access-Control-Expose-Headers"), GF_CORS_EXPOSE_HEADERS);
+    ck_assert_int_eq(apr_table_elts(t)->nelts, 3);
+
+    t = apr_table_make(test_pool, 8);
+    apr_table_setn(t, "Vary", "Origin");
+    gf_cors_preflight_headers(test_pool, c, "https://a.example", GF_CORS_DEFAULT_METHODS,
+                              "content-type, x-unknown", t);
+    ck_assert_str_eq(apr_table_get(t, "Access-Control-Allow-Methods"),
+                     gf_cors_allow_methods(test_pool, "GET, HEAD, POST"));
+    ck_assert_str_eq(apr_table_get(t, "Access-Control-Allow-Headers"), "Content-Type");
+    ck_assert_str_eq(apr_table_get(t, "Access-Control-Max-Age"), GF_CORS_MAX_AGE);
+    ck_assert_str_eq(apr_table_get(t, "Access-Control-Allow-Credentials"), "true");
+    ck_assert_str_eq(apr_table_get(t, "Vary"),
+                     "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+
+    /* "*": never with credentials; no allowed header asked, none named. */
+    ck_assert_ptr_null(gf_cors_parse(test_pool, 1, any, &c));
+    t = apr_table_make(test_pool, 8);
+    gf_cors_preflight_headers(test_pool, c, "*", "GET", NULL, t);
+    ck_assert_str_eq(apr_table_get(t, "Access-Control-Allow-Origin"), "*");
+    ck_assert_ptr_null(apr_table_get(t, "Access-Control-Allow-Credentials"));
+    ck_assert_ptr_null(apr_table_get(t, "Access-Control-Allow-Headers"));
+    t = apr_table_make(test_pool, 8);
+    gf_cors_actual_headers(c, "*", t);
+    ck_assert_ptr_null(apr_table_get(t, "Access-Control-Allow-Credentials"));
+}
+END_TEST
+
 Suite *cors_suite(void)
 {
     Suite *s = suite_create("cors");
@@ -163,6 +202,7 @@ Suite *cors_suite(void)
     tcase_add_test(tc, directive_values);
     tcase_add_test(tc, preflight_headers);
     tcase_add_test(tc, cross_site_writes);
+    tcase_add_test(tc, answer_headers);
     suite_add_tcase(s, tc);
     return s;
 }

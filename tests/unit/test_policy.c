@@ -214,6 +214,53 @@ START_TEST(moderation_parts_carry_pictures)
 }
 END_TEST
 
+START_TEST(user_texts_are_judged_together)
+{
+    static const char list[] = "bad word\n# two\nre:^evil";
+    const char *err = NULL, *texts[2];
+    const gf_policy_list_t *l = gf_policy_list_parse(test_pool, list, strlen(list), &err);
+    const char *pics[1] = { "https://a.example/b.png" };
+    gf_input_t in;
+    int line = 0;
+
+    ck_assert_ptr_nonnull(l);
+    memset(&in, 0, sizeof(in));
+    ck_assert_int_eq(gf_policy_user_texts(&in, texts), 0);
+    in.prompt = "";
+    in.custom_prompt = "a cat";
+    ck_assert_int_eq(gf_policy_user_texts(&in, texts), 1);
+    ck_assert_str_eq(texts[0], "a cat");
+    in.prompt = "Evil cat";
+    ck_assert_int_eq(gf_policy_user_texts(&in, texts), 2);
+    ck_assert_str_eq(texts[0], "Evil cat");
+    /* Each text in its own normal form: the pattern's ^ is the start of
+     * the second as well, and the line is the entry's. */
+    ck_assert_int_eq(gf_policy_deny_texts(test_pool, l, texts, 2, &line), 1);
+    ck_assert_int_eq(line, 3);
+    texts[0] = "a cat";
+    texts[1] = "an EVIL cat";
+    ck_assert_int_eq(gf_policy_deny_texts(test_pool, l, texts, 2, &line), 0);
+    texts[1] = "BAD  word";
+    ck_assert_int_eq(gf_policy_deny_texts(test_pool, l, texts, 2, &line), 1);
+    ck_assert_int_eq(line, 1);
+    ck_assert_int_eq(gf_policy_deny_texts(test_pool, l, texts, 1, &line), 0);
+    texts[0] = "\xff";
+    ck_assert_int_eq(gf_policy_deny_texts(test_pool, l, texts, 1, &line), -1);
+
+    /* One call: the texts one a line, the pictures in the parts' shape. */
+    texts[0] = "a";
+    texts[1] = "b";
+    ck_assert_str_eq(gf_policy_moderation_request(test_pool, texts, 2, NULL, 0, NULL),
+                     "{\"input\":\"a\\nb\"}");
+    ck_assert_str_eq(gf_policy_moderation_request(test_pool, texts, 1, NULL, 0, "m"),
+                     gf_policy_moderation_body(test_pool, "a", "m"));
+    ck_assert_str_eq(gf_policy_moderation_request(test_pool, texts, 0, pics, 1, NULL),
+                     gf_policy_moderation_parts(test_pool, NULL, pics, 1, NULL));
+    ck_assert_str_eq(gf_policy_moderation_request(test_pool, texts, 2, pics, 1, NULL),
+                     gf_policy_moderation_parts(test_pool, "a\nb", pics, 1, NULL));
+}
+END_TEST
+
 Suite *policy_suite(void)
 {
     Suite *s = suite_create("policy");
@@ -227,6 +274,7 @@ Suite *policy_suite(void)
     tcase_add_test(tc, deny_list_refuses_what_it_cannot_use);
     tcase_add_test(tc, moderation_answers_in_openai_shape);
     tcase_add_test(tc, moderation_parts_carry_pictures);
+    tcase_add_test(tc, user_texts_are_judged_together);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,23 +20,14 @@
 #include "httpd/config/mod_genflow_config_int.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/config/mod_genflow_private.h"
-#include "core/gf_loopback.h"
+#include "core/gf_chain_spec.h"
+#include "core/gf_conf_parse.h"
 #include "core/gf_cors.h"
-#include "core/gf_credits.h"
-#include "core/gf_input.h"
 #include "core/gf_prompt.h"
 #include "core/gf_sql.h"
 #include "core/gf_secret.h"
 #include "core/gf_stream_token.h"
 #include "webhooks/gf_webhook.h"
-#include <apr_uri.h>
-#include <apr_file_info.h>
-
-/* Where the system's time zones are (Debian's tzdata, which PostgreSQL
- * reads too): a budget's zone must be one of them. */
-#ifndef GF_ZONEINFO_DIR
-#define GF_ZONEINFO_DIR "/usr/share/zoneinfo"
-#endif
 
 /* Types mounted anywhere in the configuration, and the locations that
  * mount them, for the statement registration and the startup checks: the
@@ -65,7 +56,7 @@ apr_array_header_t *gf_conf_type_bases(apr_pool_t *p)
     int i;
     for (i = 0; mounts && i < mounts->nelts; i++) {
         const char *b = APR_ARRAY_IDX(mounts, i, gf_mount_t).dc->base;
-        if (b && b[0] == '/' && !strpbrk(b, "^$()[]|+*?\\{}")) APR_ARRAY_PUSH(out, const char *) = b;
+        if (gf_conf_plain_path(b)) APR_ARRAY_PUSH(out, const char *) = b;
     }
     return out;
 }
@@ -93,31 +84,14 @@ void gf_conf_line_name_add(apr_pool_t *p, const char *name)
 
 /* ---- directive handlers ------------------------------------------------- */
 
-/* For a directive that holds for a whole child or database: the error
- * when it stands in a <VirtualHost>, saying why; else NULL. */
-static const char *gf_refuse_in_vhost(cmd_parms *cmd, const char *why)
-{
-    if (!cmd->server->is_virtual) return NULL;
-    return apr_psprintf(cmd->pool, "%s cannot occur within <VirtualHost> section: %s; set it "
-                        "outside, for every server", cmd->cmd->name, why);
-}
-
 /* GenFlowPreparedStatements named|unnamed (mod_genflow_db.c says why
  * unnamed ones exist: a transaction-pooling PgBouncer). */
 static const char *set_statements(cmd_parms *cmd, void *dummy, const char *arg)
 {
-    gf_server_conf_t *sc = gf_server_conf(cmd->server);
+    const char *err = gf_conf_parse_statements(cmd->pool, arg,
+                                               &gf_server_conf(cmd->server)->unnamed_statements);
     (void)dummy;
-    if (!ap_cstr_casecmp(arg, "named")) {
-        sc->unnamed_statements = 0;
-    }
-    else if (!ap_cstr_casecmp(arg, "unnamed")) {
-        sc->unnamed_statements = 1;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "%s: named or unnamed, not '%s'", cmd->cmd->name, arg);
-    }
-    return NULL;
+    return err ? apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err, NULL) : NULL;
 }
 
 /* GenFlowListenParams: checked with libpq's own parser now, so a typo
@@ -156,34 +130,12 @@ static const char *set_cors_origins(cmd_parms *cmd, void *dcv, int argc, char *c
 #define DIRECTIVE_ERROR(cmd, msg) \
     apr_psprintf((cmd)->pool, "%s: %s", (cmd)->directive->directive, (msg))
 
-/* A list of origins, each scheme://host[:port]: https, or http to a
- * loopback host only (a receiver or a server on the same machine, as in
- * the tests; the same rule as the providers' insecure_loopback,
- * core/gf_loopback.h). "none" alone: an empty list. */
+/* A list of origins (gf_conf_parse_origins). */
 static const char *parse_origins(cmd_parms *cmd, int argc, char *const argv[],
                                  apr_array_header_t **out)
 {
-    int i;
-
-    *out = apr_array_make(cmd->pool, argc, sizeof(const char *));
-    for (i = 0; i < argc; i++) {
-        apr_uri_t u;
-        if (!strcmp(argv[i], "none") && argc == 1) return NULL;
-        if (apr_uri_parse(cmd->pool, argv[i], &u) != APR_SUCCESS || !u.scheme || !u.hostname
-            || (u.path && strcmp(u.path, "") && strcmp(u.path, "/")) || u.query || u.user) {
-            return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "'%s' is not scheme://host[:port]",
-                                                     argv[i]));
-        }
-        if (strcasecmp(u.scheme, "https")
-            && (strcasecmp(u.scheme, "http") || !gf_loopback_host(u.hostname))) {
-            return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "'%s': https, or http to a "
-                                                     "loopback host only", argv[i]));
-        }
-        APR_ARRAY_PUSH(*out, const char *) =
-            apr_psprintf(cmd->pool, "%s://%s:%u", u.scheme, u.hostname,
-                         u.port ? u.port : apr_uri_port_of_scheme(u.scheme));
-    }
-    return NULL;
+    const char *err = gf_conf_parse_origins(cmd->pool, argc, argv, out);
+    return err ? DIRECTIVE_ERROR(cmd, err) : NULL;
 }
 
 /* GenFlowWebhookOrigins: where a create's webhook may point. */
@@ -237,29 +189,11 @@ static const char *set_webhook_secret(cmd_parms *cmd, void *dummy, const char *a
 static const char *set_events_base(cmd_parms *cmd, void *dcv, const char *arg)
 {
     gf_dir_conf_t *dc = dcv;
-    apr_uri_t u;
-    char *base;
-    apr_size_t n;
+    const char *base, *err = gf_conf_parse_events_base(cmd->pool, arg, &base);
 
-    if (!strcmp(arg, "none")) {
-        dc->events_base = "";
-        return NULL;
-    }
-    if (apr_uri_parse(cmd->pool, arg, &u) != APR_SUCCESS || !u.scheme || !u.hostname
-        || u.query || u.fragment || u.user || u.password || strpbrk(arg, "\"<>\\ ")) {
-        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "'%s' is not "
-                                                 "scheme://host[:port][/path]", arg));
-    }
-    if (strcasecmp(u.scheme, "https")
-        && (strcasecmp(u.scheme, "http") || !gf_loopback_host(u.hostname))) {
-        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "'%s': https, or http to a loopback "
-                                                 "host only (its URLs carry a token)", arg));
-    }
-    base = apr_pstrdup(cmd->pool, arg);
-    n = strlen(base);
-    while (n > 0 && base[n - 1] == '/') base[--n] = '\0';
+    if (err) return DIRECTIVE_ERROR(cmd, err);
     dc->events_base = base;
-    {
+    if (*base) {
         /* Where it names, for the events host's search (mod_genflow_site.c). */
         struct gf_config_state *reg = GF_PROCESS_STATE(config);
         gf_events_base_t *eb;
@@ -314,54 +248,17 @@ static const char *set_admins(cmd_parms *cmd, void *dummy, int argc, char *const
 {
     gf_server_conf_t *sc = gf_server_conf(cmd->server);
     gf_admins_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
-    const char *err = NULL;
-    int i;
+    const char *expr, *err = gf_conf_parse_admins(cmd->pool, argc, argv, &expr, &a->users);
     (void)dummy;
 
+    if (err) return DIRECTIVE_ERROR(cmd, err);
     a->where = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
                             cmd->directive->line_num);
-    if (argc == 1 && !strcmp(argv[0], "none")) {
-        sc->admins = a;
-        return NULL;
-    }
-    if (argc == 2 && !strcmp(argv[0], "expr")) {
-        a->expr = ap_expr_parse_cmd(cmd, argv[1], 0, &err, NULL);
-        if (err || !a->expr) {
-            return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "the expression does not "
-                                                     "parse: %s", err ? err : "?"));
-        }
-        sc->admins = a;
-        return NULL;
-    }
-    if (argc < 2 || strcmp(argv[0], "user")) {
-        return DIRECTIVE_ERROR(cmd, "use user NAME..., expr \"EXPR\" or none");
-    }
-    a->users = apr_array_make(cmd->pool, argc - 1, sizeof(const char *));
-    for (i = 1; i < argc; i++) {
-        if (!*argv[i]) return DIRECTIVE_ERROR(cmd, "an empty user name");
-        APR_ARRAY_PUSH(a->users, const char *) = apr_pstrdup(cmd->pool, argv[i]);
+    if (expr && (!(a->expr = ap_expr_parse_cmd(cmd, expr, 0, &err, NULL)) || err)) {
+        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "the expression does not "
+                                                 "parse: %s", err ? err : "?"));
     }
     sc->admins = a;
-    return NULL;
-}
-
-/* A budget's zone is one the system knows (PostgreSQL on Debian reads the
- * same zone database), and budget_tz= and budget_hold= come with a
- * budget. */
-static const char *check_budget(apr_pool_t *p, const gf_provider_t *prov)
-{
-    const gf_budget_conf_t *b = &prov->budget;
-    apr_finfo_t fi;
-    if (b->hold > 0 && b->period == GF_BUDGET_NONE) {
-        return "provider option budget_hold= needs budget=AMOUNT/PERIOD";
-    }
-    if (!b->tz) return NULL;
-    if (b->period == GF_BUDGET_NONE) return "provider option budget_tz= needs budget=AMOUNT/PERIOD";
-    if (strcmp(b->tz, "UTC") && apr_stat(&fi, apr_pstrcat(p, GF_ZONEINFO_DIR "/", b->tz, NULL),
-                                         APR_FINFO_TYPE, p) != APR_SUCCESS) {
-        return apr_psprintf(p, "provider option budget_tz=%s: no such time zone in "
-                            GF_ZONEINFO_DIR, b->tz);
-    }
     return NULL;
 }
 
@@ -384,13 +281,10 @@ static const char *set_provider(cmd_parms *cmd, void *dummy, int argc, char *con
             return DIRECTIVE_ERROR(cmd, err);
         }
     }
-    if ((err = check_budget(cmd->pool, prov)) != NULL) return DIRECTIVE_ERROR(cmd, err);
-    if (prov->limit.max_jobs && !prov->kind->poll) {
-        /* A synchronous call is its job: max_concurrent= counts them. */
-        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "max_jobs= is for a provider whose "
-                                                 "jobs run asynchronously; %s answers each call "
-                                                 "with its picture: use max_concurrent=",
-                                                 argv[1]));
+    if ((err = gf_conf_check_budget(cmd->pool, &prov->budget, GF_ZONEINFO_DIR)) != NULL
+        || (err = gf_conf_check_max_jobs(cmd->pool, prov->limit.max_jobs != 0,
+                                         prov->kind->poll != NULL, argv[1])) != NULL) {
+        return DIRECTIVE_ERROR(cmd, err);
     }
     apr_hash_set(sc->providers, prov->name, APR_HASH_KEY_STRING, prov);
     return NULL;
@@ -441,9 +335,7 @@ static const char *set_storage_url(cmd_parms *cmd, void *dummy, const char *arg)
 
     (void)dummy;
     if (err) return err;
-    if (arg[0] != '/' && strncmp(arg, "https://", 8) && strncmp(arg, "http://", 7)) {
-        return DIRECTIVE_ERROR(cmd, "must be a path such as /media or an http(s) URL prefix");
-    }
+    if ((err = gf_conf_check_storage_url(arg)) != NULL) return DIRECTIVE_ERROR(cmd, err);
     sc->storage_url = arg;
     return NULL;
 }
@@ -454,29 +346,14 @@ static const char *set_type(cmd_parms *cmd, void *dcv, const char *name, const c
     struct gf_config_state *reg = GF_PROCESS_STATE(config);
     gf_type_t *type = NULL, **tp;
     gf_mount_t *mount;
-    int i, op;
+    const char *err;
+    int i, op, same;
 
     if (!cmd->path) {
         return DIRECTIVE_ERROR(cmd, "belongs in a <Location> block");
     }
-    if (!gf_sql_valid_type(name)) {
-        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "type name '%s' must be lower-case "
-                               "letters, digits and '-', starting with a letter", name));
-    }
-    if (!table) {
-        char *t = apr_pstrcat(cmd->pool, name, "_media", NULL), *c;
-        for (c = t; *c; c++) if (*c == '-') *c = '_';
-        table = t;
-    }
-    if (strlen(table) > GF_SQL_TABLE_MAX) {
-        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "table name '%s' is longer than %d "
-                               "characters (PostgreSQL cuts the names of its indexes at 63); "
-                               "give a shorter one as the second argument: GenFlowType %s TABLE",
-                               table, GF_SQL_TABLE_MAX, name));
-    }
-    if (!gf_sql_valid_table(table)) {
-        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "table name '%s' must be lower-case "
-                               "letters, digits and '_'", table));
+    if ((err = gf_conf_type_table(cmd->pool, name, table, &table)) != NULL) {
+        return DIRECTIVE_ERROR(cmd, err);
     }
     if (!reg->types) {
         reg->types = apr_array_make(cmd->pool, 8, sizeof(gf_type_t *));
@@ -484,17 +361,10 @@ static const char *set_type(cmd_parms *cmd, void *dcv, const char *name, const c
     }
     for (i = 0; i < reg->types->nelts; i++) {
         gf_type_t *t = APR_ARRAY_IDX(reg->types, i, gf_type_t *);
-        if (!strcmp(t->name, name)) {
-            if (strcmp(t->table, table)) {
-                return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "type '%s' is already "
-                                       "mounted with table '%s'", name, t->table));
-            }
-            type = t;
+        if ((err = gf_conf_type_clash(cmd->pool, name, table, t->name, t->table, &same))) {
+            return DIRECTIVE_ERROR(cmd, err);
         }
-        else if (!strcmp(t->table, table)) {
-            return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "table '%s' already belongs "
-                                   "to type '%s'", table, t->name));
-        }
+        if (same) type = t;
     }
     if (!type) {
         type = apr_pcalloc(cmd->pool, sizeof(*type));
@@ -522,57 +392,37 @@ static const char *set_type(cmd_parms *cmd, void *dcv, const char *name, const c
 static const char *set_priority(cmd_parms *cmd, void *dcv, const char *arg)
 {
     gf_dir_conf_t *dc = dcv;
-    char *end;
-    long n = strtol(arg, &end, 10);
-    const char *where;
+    const char *err;
+    int n;
 
-    if (!*arg || *end || n < -1000 || n > 1000) {
-        return DIRECTIVE_ERROR(cmd, "takes a whole number, -1000..1000 (higher is claimed "
-                               "first; default 0)");
-    }
+    if ((err = gf_conf_parse_priority(arg, &n)) != NULL) return DIRECTIVE_ERROR(cmd, err);
     if (!dc->type) {
         return DIRECTIVE_ERROR(cmd, "belongs after GenFlowType in the type's <Location>");
     }
-    where = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num);
-    if (dc->type->priority_where && dc->type->priority != (int)n) {
-        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "type '%s' already has priority %d "
-                               "(%s)", dc->type->name, dc->type->priority,
-                               dc->type->priority_where));
+    if ((err = gf_conf_priority_clash(cmd->pool, dc->type->name, dc->type->priority_where,
+                                      dc->type->priority, n)) != NULL) {
+        return DIRECTIVE_ERROR(cmd, err);
     }
-    dc->type->priority = (int)n;
-    dc->type->priority_where = where;
+    dc->type->priority = n;
+    dc->type->priority_where = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                                            cmd->directive->line_num);
     return NULL;
 }
 
 static const char *set_chain(cmd_parms *cmd, void *dcv, int argc, char *const argv[])
 {
     gf_dir_conf_t *dc = dcv;
-    const char *err;
+    apr_array_header_t *texts;
+    const char *err = gf_chain_spec_split(cmd->temp_pool, argc, argv, &texts);
     int i;
 
-    if (argc < 1) {
-        return DIRECTIVE_ERROR(cmd, "needs at least one provider");
+    if (err) return DIRECTIVE_ERROR(cmd, err);
+    dc->chain = apr_array_make(cmd->pool, texts->nelts, sizeof(gf_chain_entry_t));
+    for (i = 0; i < texts->nelts && !err; i++) {
+        err = gf_chain_entry_parse(cmd->pool, APR_ARRAY_IDX(texts, i, const char *),
+                                   apr_array_push(dc->chain));
     }
-    dc->chain = apr_array_make(cmd->pool, argc, sizeof(gf_chain_entry_t));
-    for (i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!strcmp(arg, "->") || !strcmp(arg, "\xe2\x86\x92")) {
-            continue;  /* "stability -> aiml" reads well; the arrows are optional */
-        }
-        /* A group "{fal replicate}@latency" spans arguments up to its '}'. */
-        if (arg[0] == '{') {
-            while (!strchr(arg, '}') && i + 1 < argc) {
-                arg = apr_pstrcat(cmd->temp_pool, arg, " ", argv[++i], NULL);
-            }
-        }
-        if ((err = gf_chain_entry_parse(cmd->pool, arg, apr_array_push(dc->chain))) != NULL) {
-            return DIRECTIVE_ERROR(cmd, err);
-        }
-    }
-    if (dc->chain->nelts == 0) {
-        return DIRECTIVE_ERROR(cmd, "needs at least one provider");
-    }
-    return NULL;
+    return err ? DIRECTIVE_ERROR(cmd, err) : NULL;
 }
 
 /* ---- the numeric settings (mod_genflow_config_settings.h) -------------- */
@@ -609,14 +459,11 @@ static const char *set_setting(cmd_parms *cmd, void *dcv, const char *arg)
     long v;
 
     if (err) return err;
-    if (st->vhost && (err = gf_refuse_in_vhost(cmd, st->vhost)) != NULL) return err;
-    if ((err = gf_parse_amount(cmd->pool, arg, st->max, &v)) != NULL) {
-        return DIRECTIVE_ERROR(cmd, err);
+    if (st->vhost && cmd->server->is_virtual) {
+        return gf_conf_vhost_refusal(cmd->pool, cmd->cmd->name, st->vhost);
     }
-    if (v < st->min) {
-        return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "must be at least %ld%s%s%s",
-                                                 st->min, *st->unit ? " " : "", st->unit,
-                                                 *st->unit && st->min != 1 ? "s" : ""));
+    if ((err = gf_conf_parse_setting(cmd->pool, arg, st->min, st->max, st->unit, &v)) != NULL) {
+        return DIRECTIVE_ERROR(cmd, err);
     }
     if (st->is_long) *(long *)(void *)(rec + st->offset) = v;
     else *(int *)(void *)(rec + st->offset) = (int)v;
@@ -626,39 +473,19 @@ static const char *set_setting(cmd_parms *cmd, void *dcv, const char *arg)
 static const char *set_require(cmd_parms *cmd, void *dcv, int argc, char *const argv[])
 {
     gf_dir_conf_t *dc = dcv;
-    int i;
+    const char *err = gf_conf_parse_needs(cmd->pool, argc, argv, &dc->needs);
 
     dc->needs_set = 1;
-    dc->needs = 0;
-    for (i = 0; i < argc; i++) {
-        unsigned need;
-        if (!strcasecmp(argv[i], "none")) continue;
-        if (!gf_input_need_from_word(argv[i], &need)) {
-            return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "unknown field '%s' "
-                                   "(prompt, sourceImage, preset or none)", argv[i]));
-        }
-        dc->needs |= need;
-    }
-    return NULL;
+    return err ? DIRECTIVE_ERROR(cmd, err) : NULL;
 }
 
 static const char *set_accept(cmd_parms *cmd, void *dcv, int argc, char *const argv[])
 {
     gf_dir_conf_t *dc = dcv;
-    int i;
+    const char *err = gf_conf_parse_accepts(cmd->pool, argc, argv, &dc->accepts);
 
     dc->accepts_set = 1;
-    dc->accepts = 0;
-    for (i = 0; i < argc; i++) {
-        unsigned accept;
-        if (!strcasecmp(argv[i], "none")) continue;
-        if (!gf_input_accept_from_word(argv[i], &accept)) {
-            return DIRECTIVE_ERROR(cmd, apr_psprintf(cmd->pool, "unknown input '%s' "
-                                   "(mask, referenceImages or none)", argv[i]));
-        }
-        dc->accepts |= accept;
-    }
-    return NULL;
+    return err ? DIRECTIVE_ERROR(cmd, err) : NULL;
 }
 
 static const char *set_prompt_template(cmd_parms *cmd, void *dcv, const char *arg)

@@ -42,10 +42,7 @@ const char *gf_authn_cache_set_socache(cmd_parms *cmd, void *dcv, const char *ar
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 
     (void)dcv;
-    if (err) return err;
-    if (!*arg || *arg == ':') {
-        return "GenFlowAuthnCache: give a socache provider, e.g. shmcb";
-    }
+    if (err || (err = gf_authn_cache_check_socache(arg)) != NULL) return err;
     /* Looked up in post_config, so the order of LoadModule lines does not
      * matter; a provider that is not loaded then stops the startup. */
     gf_server_conf(cmd->server)->authn_socache = arg;
@@ -69,10 +66,9 @@ const char *gf_authn_cache_set_provider(cmd_parms *cmd, void *dcv, const char *a
 {
     struct gf_authn_cache_dir *ac = dir_settings(cmd, dcv);
     const authn_provider *prov;
+    const char *err = gf_authn_cache_check_wrap(arg);
 
-    if (!strcmp(arg, GF_AUTHN_CACHE_PROVIDER)) {
-        return "GenFlowAuthnCacheProvider cannot wrap genflow-cache itself";
-    }
+    if (err) return err;
     /* As mod_auth_basic does for AuthBasicProvider: providers register in
      * their modules' register_hooks, which ran at their LoadModule. */
     prov = ap_lookup_provider(AUTHN_PROVIDER_GROUP, arg, AUTHN_PROVIDER_VERSION);

@@ -5,13 +5,13 @@
  * server has somewhere to keep the pictures, mod_dbd's pool can be made,
  * and how the slowest attempt compares with the lease.
  */
-#include <stdlib.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
 
 #include "httpd/config/mod_genflow_config_int.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/config/mod_genflow_private.h"
+#include "core/gf_conf_check.h"
 #include <ap_mpm.h>
 
 /* The longest one attempt can take (the slowest provider's longest path
@@ -56,23 +56,10 @@ static void log_worst_attempt(apr_pool_t *p, server_rec *s)
 /* mod_dbd's pool settings, as written: mod_dbd keeps its record to
  * itself, so they are read off the configuration tree (the top level for
  * the main server, each <VirtualHost>'s own over those). */
-typedef struct {
-    long n[3];                   /* DBDMin, DBDKeep, DBDMax */
-    const char *where[3];
-} dbd_pool_t;
-
-static const char *const DBD_POOL[3] = { "DBDMin", "DBDKeep", "DBDMax" };
-
-static void dbd_read(apr_pool_t *p, const ap_directive_t *d, dbd_pool_t *pool)
+static void dbd_read(apr_pool_t *p, const ap_directive_t *d, gf_conf_dbd_pool_t *pool)
 {
-    int i;
     for (; d; d = d->next) {
-        for (i = 0; i < 3; i++) {
-            if (d->args && !strcasecmp(d->directive, DBD_POOL[i])) {
-                pool->n[i] = atol(d->args);
-                pool->where[i] = apr_psprintf(p, "%s:%d", d->filename, d->line_num);
-            }
-        }
+        gf_conf_dbd_pool_take(p, pool, d->directive, d->args, d->filename, d->line_num);
     }
 }
 
@@ -80,35 +67,33 @@ static void dbd_read(apr_pool_t *p, const ap_directive_t *d, dbd_pool_t *pool)
  * every request that needs a connection with an error (our 503) while
  * the log says only "DBD: failed to initialise". Stop at startup
  * instead, naming both values. */
-static int dbd_check(server_rec *s, const dbd_pool_t *pool, const char *server)
+static int dbd_check(server_rec *s, const gf_conf_dbd_pool_t *pool, const char *server)
 {
-    int i;
-    for (i = 0; i < 2; i++) {
-        if (pool->n[i] <= pool->n[i + 1]) continue;
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, GF_LOGNO(1006)
-                     "%s %ld (%s) is above %s %ld (%s)%s%s: mod_dbd cannot make its "
-                     "connection pool, and every request that needs the database would "
-                     "answer 503; make %s at most %s", DBD_POOL[i], pool->n[i], pool->where[i],
-                     DBD_POOL[i + 1], pool->n[i + 1], pool->where[i + 1],
-                     server ? " for the virtual host " : "", server ? server : "",
-                     DBD_POOL[i], DBD_POOL[i + 1]);
-        return 0;
-    }
-    return 1;
+    int i = gf_conf_dbd_pool_bad(pool);
+    if (i < 0) return 1;
+    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, GF_LOGNO(1006)
+                 "%s %ld (%s) is above %s %ld (%s)%s%s: mod_dbd cannot make its "
+                 "connection pool, and every request that needs the database would "
+                 "answer 503; make %s at most %s", GF_CONF_DBD_POOL[i], pool->n[i],
+                 pool->where[i], GF_CONF_DBD_POOL[i + 1], pool->n[i + 1], pool->where[i + 1],
+                 server ? " for the virtual host " : "", server ? server : "",
+                 GF_CONF_DBD_POOL[i], GF_CONF_DBD_POOL[i + 1]);
+    return 0;
 }
 
 static int check_dbd_pools(apr_pool_t *p, server_rec *s)
 {
-    dbd_pool_t main_pool = { { 1, 2, 10 }, { "default", "default", "default" } };
+    gf_conf_dbd_pool_t main_pool;
     const ap_directive_t *d;
     int threaded = 0;
 
     /* Only a threaded MPM's mod_dbd keeps a pool of these sizes. */
     if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) != APR_SUCCESS || !threaded) return 1;
+    gf_conf_dbd_pool_default(&main_pool);
     dbd_read(p, ap_conftree, &main_pool);
     if (!dbd_check(s, &main_pool, NULL)) return 0;
     for (d = ap_conftree; d; d = d->next) {
-        dbd_pool_t vhost = main_pool;
+        gf_conf_dbd_pool_t vhost = main_pool;
         if (strcasecmp(d->directive, "<VirtualHost")) continue;
         dbd_read(p, d->first_child, &vhost);
         /* The section's arguments end with its '>'. */
@@ -130,15 +115,17 @@ static int settle_storage(apr_pool_t *p, server_rec *s)
     for (sp = s; sp; sp = sp->next) {
         gf_server_conf_t *sc = gf_server_conf(sp);
         gf_storage_t *local = NULL;
-        if ((sc->storage_dir != NULL) != (sc->storage_url != NULL)
-            || (!sc->storage_dir && !sc->cloudinary && !sc->s3)) {
+        gf_conf_storage_t verdict = gf_conf_storage_check(sc->storage_dir != NULL,
+                                                          sc->storage_url != NULL,
+                                                          sc->cloudinary != NULL, sc->s3 != NULL);
+        if (verdict == GF_CONF_STORAGE_NONE) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1002)
                          "GenFlowType is used but GenFlowStorageDir and GenFlowStorageURL "
                          "are not both set (nor GenFlowCloudinary, nor GenFlowS3) for server %s",
                          sp->server_hostname);
             return 0;
         }
-        if (sc->cloudinary && sc->s3) {
+        if (verdict == GF_CONF_STORAGE_TWO) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1007)
                          "GenFlowCloudinary and GenFlowS3 are both set for server %s: "
                          "results go to one store", sp->server_hostname);
@@ -163,9 +150,10 @@ static int settle_storage(apr_pool_t *p, server_rec *s)
 static int check_events_key(server_rec *sp, const gf_mount_t *m)
 {
     const gf_dir_conf_t *server_dc = ap_get_module_config(sp->lookup_defaults, &genflow_module);
-    const char *base = m->dc->events_base ? m->dc->events_base
-                                          : server_dc ? server_dc->events_base : NULL;
-    if (!base || !*base || gf_server_conf(sp)->events_keys) return 1;
+    const char *base = gf_conf_events_key_missing(m->dc->events_base,
+                                                  server_dc ? server_dc->events_base : NULL,
+                                                  gf_server_conf(sp)->events_keys != NULL);
+    if (!base) return 1;
     ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1008)
                  "%s: GenFlowEventsBase %s needs GenFlowEventsSecretFile (the key of the "
                  "tokens in its events URLs)%s%s", m->where, base,

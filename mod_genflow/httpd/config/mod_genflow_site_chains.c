@@ -38,9 +38,7 @@
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/config/mod_genflow_process.h"
 #include "httpd/config/mod_genflow_site.h"
-
-/* A made-up generation id for the retry path. */
-#define PROBE_ID "00000000-0000-4000-8000-000000000000"
+#include "core/gf_chain_spec.h"
 
 /* Every provider some chain of the configuration names: a stray claim of
  * one of them is the engine's fault, not an old row's. The process
@@ -54,17 +52,6 @@ const apr_size_t gf_site_chains_state_size = sizeof(struct gf_site_chains_state)
 static gf_dir_conf_t *genflow_of(ap_conf_vector_t *v)
 {
     return v ? ap_get_module_config(v, &genflow_module) : NULL;
-}
-
-/* What a name of a chains' set is: a queue of rows (a provider, a
- * group's key), or a group's member too, whose measures are kept
- * (gf_site_chains marks it grouped). A member stays one. */
-static const char NAMED[] = "named", MEMBER[] = "member";
-
-static void name_in(apr_hash_t *set, const char *name, const char *kind)
-{
-    if (kind != MEMBER && apr_hash_get(set, name, APR_HASH_KEY_STRING)) return;
-    apr_hash_set(set, name, APR_HASH_KEY_STRING, kind);
 }
 
 /* A group's entry by its key, for the engine's claims of its line. The
@@ -83,7 +70,7 @@ static void add_chain(apr_hash_t *set, const apr_array_header_t *chain)
 {
     int j;
     if (!chain) {
-        name_in(set, "local", NAMED);
+        gf_chain_spec_name_in(set, "local", GF_CHAIN_NAMED);
         return;
     }
     for (j = 0; j < chain->nelts; j++) {
@@ -91,10 +78,11 @@ static void add_chain(apr_hash_t *set, const apr_array_header_t *chain)
         int k;
         /* A group's rows wait under its key; its members must be declared
          * (and their places freed are watched like any provider's). */
-        name_in(set, e->provider, NAMED);
+        gf_chain_spec_name_in(set, e->provider, GF_CHAIN_NAMED);
         if (e->members) note_group(e);
         for (k = 0; e->members && k < e->members->nelts; k++) {
-            name_in(set, APR_ARRAY_IDX(e->members, k, gf_chain_member_t).provider, MEMBER);
+            gf_chain_spec_name_in(set, APR_ARRAY_IDX(e->members, k, gf_chain_member_t).provider,
+                                  GF_CHAIN_MEMBER);
         }
     }
 }
@@ -120,19 +108,14 @@ static void add_if_chains(apr_hash_t *set, ap_conf_vector_t *v)
  * or NULL. */
 /* The edits a walk's sections take: GenFlowAccept and
  * GenFlowMaxReferences of the last sections that set them. */
-typedef struct {
-    unsigned accepts;
-    int max_refs;
-} edits_t;
-
-static void edits_of(const gf_dir_conf_t *dc, edits_t *e)
+static void edits_of(const gf_dir_conf_t *dc, gf_chain_edits_t *e)
 {
     if (dc->accepts_set) e->accepts = dc->accepts;
     if (dc->max_references != GF_UNSET) e->max_refs = dc->max_references;
 }
 
 static const gf_type_t *walk(server_rec *sp, const char *uri, const apr_array_header_t **chain,
-                             apr_hash_t *set, edits_t *edits)
+                             apr_hash_t *set, gf_chain_edits_t *edits)
 {
     core_server_config *csc = ap_get_core_module_config(sp->module_config);
     ap_conf_vector_t **sec = (ap_conf_vector_t **)csc->sec_url->elts;
@@ -141,8 +124,7 @@ static const gf_type_t *walk(server_rec *sp, const char *uri, const apr_array_he
     int i;
 
     *chain = top ? top->chain : NULL;
-    edits->accepts = 0;
-    edits->max_refs = GF_REFERENCES_DEFAULT_MAX;
+    gf_chain_spec_edits_start(edits);
     if (top) edits_of(top, edits);
     for (i = 0; i < csc->sec_url->nelts; i++) {
         gf_dir_conf_t *dc = genflow_of(sec[i]);
@@ -187,13 +169,10 @@ static int check_edits(apr_pool_t *p, server_rec *sp, const gf_type_t *t, unsign
     for (hi = apr_hash_first(p, set); hi; hi = apr_hash_next(hi)) {
         const gf_provider_t *prov = apr_hash_get(sc->providers, apr_hash_this_key(hi),
                                                  APR_HASH_KEY_STRING);
-        const char *why = NULL;
+        const char *why;
         if (!prov) continue;
-        if ((accepts & GF_ACCEPT_MASK) && !prov->kind->takes_mask) why = "takes no mask";
-        else if ((accepts & GF_ACCEPT_REFERENCES) && prov->kind->max_references < max_refs) {
-            why = apr_psprintf(p, "takes %d reference pictures at most, and "
-                               "GenFlowMaxReferences is %d", prov->kind->max_references, max_refs);
-        }
+        why = gf_chain_spec_edits_refusal(p, accepts, prov->kind->takes_mask,
+                                          prov->kind->max_references, max_refs);
         if (why) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, GF_LOGNO(1013)
                          "type %s: GenFlowAccept: provider '%s' (%s) %s", t->name,
@@ -210,32 +189,28 @@ static int check_edits(apr_pool_t *p, server_rec *sp, const gf_type_t *t, unsign
 static int mount_chains(apr_pool_t *p, server_rec *sp, ap_conf_vector_t *mount,
                         apr_hash_t *server_set)
 {
-    static const char *const tails[] = { "", "/create", "/generate", "/retry/" PROBE_ID, NULL };
     core_dir_config *cd = ap_get_core_module_config(mount);
     gf_type_t *t = genflow_of(mount)->type;
     apr_hash_t *set = apr_hash_make(p);
     apr_hash_index_t *hi;
-    edits_t own = { 0, GF_REFERENCES_DEFAULT_MAX }, edits = own;
+    gf_chain_edits_t own, edits;
     int j;
 
     /* What any request of the type may take: every path's walk, the
      * mount's own section at least. */
+    gf_chain_spec_edits_start(&own);
     edits_of(genflow_of(mount), &own);
     if (cd->r || cd->d_is_fnmatch || !cd->d) {
         add_all_chains(set, sp);
     }
     else {
-        apr_size_t len = strlen(cd->d);
-        const char *base = len > 1 && cd->d[len - 1] == '/' ? apr_pstrndup(p, cd->d, len - 1)
-                                                            : cd->d;
+        apr_array_header_t *uris = gf_chain_spec_row_paths(p, cd->d);
         add_if_chains(set, sp->lookup_defaults);
-        for (j = 0; tails[j]; j++) {
+        for (j = 0; j < uris->nelts; j++) {
             const apr_array_header_t *chain;
-            const char *uri = apr_pstrcat(p, base, tails[j], NULL);
-            if (walk(sp, uri, &chain, set, &edits) == t) {
+            if (walk(sp, APR_ARRAY_IDX(uris, j, const char *), &chain, set, &edits) == t) {
                 add_chain(set, chain);
-                own.accepts |= edits.accepts;
-                if (edits.max_refs > own.max_refs) own.max_refs = edits.max_refs;
+                gf_chain_spec_edits_widen(&own, &edits);
             }
         }
     }
@@ -243,7 +218,7 @@ static int mount_chains(apr_pool_t *p, server_rec *sp, ap_conf_vector_t *mount,
     for (hi = apr_hash_first(p, set); hi; hi = apr_hash_next(hi)) {
         const char *name = apr_pstrdup(sp->process->pconf, apr_hash_this_key(hi));
         apr_hash_set(t->providers, name, APR_HASH_KEY_STRING, name);
-        name_in(server_set, name, apr_hash_this_val(hi));
+        gf_chain_spec_name_in(server_set, name, apr_hash_this_val(hi));
     }
     return check_edits(p, sp, t, own.accepts, own.max_refs, set);
 }
@@ -257,11 +232,7 @@ static const ap_directive_t *chain_line(apr_pool_t *p, const ap_directive_t *tre
         if (!strcasecmp(d->directive, "GenFlowProviders") && d->args) {
             const char *args = d->args, *w;
             while (*(w = ap_getword_conf(p, &args))) {
-                if (*w == '{') w++;   /* a group's first member */
-                if (!strncmp(w, provider, strlen(provider))
-                    && strchr(":=}", w[strlen(provider)])) {
-                    return d;
-                }
+                if (gf_chain_spec_names(w, provider)) return d;
             }
         }
         if (d->first_child && (found = chain_line(p, d->first_child, provider))) return found;
@@ -273,15 +244,11 @@ static const ap_directive_t *chain_line(apr_pool_t *p, const ap_directive_t *tre
  * chain is never merged into a type's request. */
 static void warn_unmerged(apr_pool_t *p, server_rec *s, const ap_directive_t *tree)
 {
-    static const char *const never[] = { "<Directory", "<DirectoryMatch", "<Files",
-                                         "<FilesMatch", "<Proxy", "<ProxyMatch", NULL };
     const ap_directive_t *d, *up;
-    int k;
     for (d = tree; d; d = d->next) {
         if (!strcasecmp(d->directive, "GenFlowProviders")) {
             for (up = d->parent; up; up = up->parent) {
-                for (k = 0; never[k] && strcasecmp(up->directive, never[k]); k++);
-                if (!never[k]) continue;
+                if (!gf_chain_spec_unmerged(up->directive)) continue;
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(5201)
                              "%s:%d: GenFlowProviders in %s %s> never applies to a type's "
                              "requests: they have no file, httpd skips their directory and "
@@ -322,7 +289,7 @@ int gf_site_chains(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, int quie
             const ap_directive_t *d;
             gf_provider_t *member;
             /* A group's member: its measures are kept. */
-            if (apr_hash_this_val(hi) == MEMBER
+            if (apr_hash_this_val(hi) == GF_CHAIN_MEMBER
                 && (member = apr_hash_get(sc->providers, name, APR_HASH_KEY_STRING))) {
                 member->grouped = 1;
             }

@@ -43,7 +43,6 @@
 
 #define PROVIDER_NAME GF_AUTHN_CACHE_PROVIDER
 #define MUTEX_TYPE    "genflow-authn-cache"
-#define DEFAULT_SOCACHE "shmcb"
 
 /* Server-wide state (the process record's member), rebuilt with each
  * configuration (ac_post_config) and gone with it. */
@@ -116,11 +115,8 @@ static int ac_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         GF_AUTHN_CACHE_KEY_LEN, 32, apr_time_from_sec(GF_AUTHN_CACHE_TTL_DEFAULT)
     };
     const gf_server_conf_t *sc = gf_server_conf(s);
-    const char *spec = sc->authn_socache ? sc->authn_socache : DEFAULT_SOCACHE;
-    const char *sep = strchr(spec, ':');
-    const char *name = sep ? apr_pstrmemdup(ptemp, spec, (apr_size_t)(sep - spec)) : spec;
-    const char *args = sep ? sep + 1 : NULL;
-    const char *err;
+    const char *spec = sc->authn_socache ? sc->authn_socache : GF_AUTHN_CACHE_SOCACHE_DEFAULT;
+    const char *name, *args, *err;
     unsigned char secret[GF_AUTHN_CACHE_SECRET_LEN];
     ap_socache_instance_t *inst = NULL;
     const ap_socache_provider_t *prov;
@@ -130,6 +126,7 @@ static int ac_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     if (!gf_conf_authn_cache_used()) {
         return OK;   /* nobody uses genflow-cache: no shared memory, no mutex */
     }
+    gf_authn_cache_socache_spec(ptemp, spec, &name, &args);
     prov = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION);
     if (!prov) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, GF_LOGNO(3102)
@@ -141,10 +138,8 @@ static int ac_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     if (!args && !strcmp(name, "shmcb")) {
         /* shmcb takes its size in the argument, after a file name it only
          * uses where anonymous shared memory is missing. */
-        args = apr_psprintf(ptemp, "%s(%" APR_SIZE_T_FMT ")",
-                            ap_runtime_dir_relative(ptemp, "genflow-authn-cache"),
-                            sc->authn_socache_size ? sc->authn_socache_size
-                            : (apr_size_t)GF_AUTHN_CACHE_SIZE_DEFAULT);
+        args = gf_authn_cache_shmcb_args(ptemp, ap_runtime_dir_relative(ptemp,
+                                         "genflow-authn-cache"), sc->authn_socache_size);
     }
     if ((err = prov->create(&inst, args, ptemp, pconf)) != NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, GF_LOGNO(3103)
@@ -237,27 +232,19 @@ static authn_status call_wrapped(request_rec *r, const struct gf_authn_cache_dir
 static int key_fields(request_rec *r, const struct gf_authn_cache_dir *ac, const char *user,
                       const char *password, gf_authn_cache_fields_t *f)
 {
-    int i;
+    const char *path = NULL;
+    int e;
 
     memset(f, 0, sizeof(*f));
-    if (ac->watch && ac->watch->nelts) {
-        gf_file_id_t *ids = apr_palloc(r->pool, sizeof(*ids) * (apr_size_t)ac->watch->nelts);
-        for (i = 0; i < ac->watch->nelts; i++) {
-            const char *path = APR_ARRAY_IDX(ac->watch, i, const char *);
-            int e = gf_file_id_read(path, &ids[i]);
-            if (e) {
-                ap_log_rerror(APLOG_MARK, APLOG_WARNING, e, r, GF_LOGNO(3110)
-                              "genflow-cache: cannot stat the watched file %s; "
-                              "verifying without the cache", path);
-                return 0;
-            }
-        }
-        f->files = ids;
-        f->nfiles = ac->watch->nelts;
+    if ((e = gf_file_ids_read(r->pool, ac->watch, &f->files, &path)) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, e, r, GF_LOGNO(3110)
+                      "genflow-cache: cannot stat the watched file %s; "
+                      "verifying without the cache", path);
+        return 0;
     }
-    f->context = apr_psprintf(r->pool, "%s:%u %s",
-                              r->server->server_hostname ? r->server->server_hostname : "",
-                              (unsigned)r->server->port, ac->context);
+    f->nfiles = f->files ? ac->watch->nelts : 0;
+    f->context = gf_authn_cache_context(r->pool, r->server->server_hostname,
+                                        (unsigned)r->server->port, ac->context);
     f->realm = ap_auth_name(r);
     f->provider = ac->provider_name;
     f->user = user;

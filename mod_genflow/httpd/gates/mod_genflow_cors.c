@@ -84,11 +84,7 @@ static int cors_header_parser(request_rec *r)
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "CORS preflight from %s", origin);
         return DECLINED;
     }
-    apr_table_setn(r->err_headers_out, "Access-Control-Allow-Origin", allow);
-    if (!conf->any) {
-        apr_table_setn(r->err_headers_out, "Access-Control-Allow-Credentials", "true");
-    }
-    apr_table_setn(r->err_headers_out, "Access-Control-Expose-Headers", GF_CORS_EXPOSE_HEADERS);
+    gf_cors_actual_headers(conf, allow, r->err_headers_out);
     return DECLINED;
 }
 
@@ -112,18 +108,18 @@ static const char *endpoint_methods(request_rec *r)
     if (dc && dc->type) {
         const gf_route_t *route = gf_req_route(r, dc->base);
         /* No such endpoint: let the real request through to its JSON 404. */
-        return route->allow ? route->allow : "GET, HEAD, POST";
+        return route->allow ? route->allow : GF_CORS_DEFAULT_METHODS;
     }
     h = gf_handler_of(r);
     if (h && h->allow_at) return h->allow_at(r);
-    return h && h->allow ? h->allow : "GET, HEAD, POST";
+    return h && h->allow ? h->allow : GF_CORS_DEFAULT_METHODS;
 }
 
 int gf_cors_preflight(request_rec *r)
 {
     const gf_req_t *rq = ap_get_module_config(r->request_config, &genflow_module);
     const gf_cors_conf_t *conf;
-    const char *origin, *allow, *headers;
+    const char *origin, *allow;
 
     if (!rq || !rq->cors_preflight || !(conf = served_cors(r))) {
         return GF_CONTINUE;
@@ -133,20 +129,9 @@ int gf_cors_preflight(request_rec *r)
         return GF_CONTINUE;   /* cannot happen: header_parser checked it */
     }
     ap_discard_request_body(r);
-    apr_table_setn(r->headers_out, "Access-Control-Allow-Origin", allow);
-    if (!conf->any) {
-        apr_table_setn(r->headers_out, "Access-Control-Allow-Credentials", "true");
-    }
-    apr_table_setn(r->headers_out, "Access-Control-Allow-Methods",
-                   gf_cors_allow_methods(r->pool, endpoint_methods(r)));
-    headers = gf_cors_allow_headers(r->pool,
-                                    apr_table_get(r->headers_in, "Access-Control-Request-Headers"));
-    if (headers) {
-        apr_table_setn(r->headers_out, "Access-Control-Allow-Headers", headers);
-    }
-    apr_table_setn(r->headers_out, "Access-Control-Max-Age", GF_CORS_MAX_AGE);
-    apr_table_mergen(r->headers_out, "Vary",
-                     "Access-Control-Request-Method, Access-Control-Request-Headers");
+    gf_cors_preflight_headers(r->pool, conf, allow, endpoint_methods(r),
+                              apr_table_get(r->headers_in, "Access-Control-Request-Headers"),
+                              r->headers_out);
     r->status = HTTP_NO_CONTENT;
     return OK;
 }

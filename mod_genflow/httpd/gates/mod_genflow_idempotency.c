@@ -33,7 +33,6 @@
  */
 #include <string.h>
 #include <apr_strings.h>
-#include <apr_sha1.h>
 #include <apr_uuid.h>
 #include <http_protocol.h>
 
@@ -44,55 +43,9 @@
 #include "httpd/config/mod_genflow_private.h"
 #include "httpd/config/mod_genflow_request.h"
 #include "core/gf_error.h"
+#include "core/gf_idempotency.h"
 #include "core/gf_job.h"
-#include "core/gf_json.h"
 #include "core/gf_sql.h"
-
-#define IDEMPOTENCY_KEY_MAX 255
-
-/* Only an answer of a request that did its work is kept for replay: a
- * refusal (4xx) or a failure (5xx) changed nothing the key could stand
- * for. One that failed after binding a generation is released instead,
- * so that the next request with the key answers for that generation. */
-static int worth_replaying(int status)
-{
-    return status >= 200 && status < 300;
-}
-
-/* "{SHA}" + base64 of SHA-1 over the n bytes at material. */
-static const char *fingerprint(apr_pool_t *p, const char *material, apr_size_t n)
-{
-    char *fp = apr_palloc(p, APR_SHA1PW_IDLEN + 28 + 1);
-    apr_sha1_base64(material, (int)n, fp);
-    return fp;
-}
-
-/* The request's fingerprints: over "METHOD URI\n" and the body's
- * canonical JSON (or its bytes when it is not JSON: retry's empty body,
- * or one create and generate refuse), and over the body's bytes. Records
- * written by versions that compared bytes keep matching for their 24 h. */
-static void fingerprints(request_rec *r, const char *body, apr_size_t len, const char **fp,
-                         const char **fp_bytes)
-{
-    const char *head = apr_pstrcat(r->pool, r->method, " ", r->uri, "\n", NULL);
-    apr_size_t head_len = strlen(head);
-    const char *err = NULL, *canon = NULL;
-    json_object *doc = len ? gf_json_parse(r->pool, body, len, &err) : NULL;
-    char *material;
-
-    /* Byte for byte, NULs included: the body is not a C string. */
-    material = apr_palloc(r->pool, head_len + len + 1);
-    memcpy(material, head, head_len);
-    if (len) memcpy(material + head_len, body, len);
-    *fp_bytes = fingerprint(r->pool, material, head_len + len);
-    if (doc) {
-        canon = apr_pstrcat(r->pool, head, gf_json_canonical(r->pool, doc), NULL);
-        *fp = fingerprint(r->pool, canon, strlen(canon));
-    }
-    else {
-        *fp = *fp_bytes;
-    }
-}
 
 static const char *new_token(apr_pool_t *p)
 {
@@ -110,7 +63,7 @@ int gf_idempotency_still_owned(request_rec *r)
     const char *stale = apr_itoa(r->pool, gf_conf_lease_secs(gf_server_conf(r->server)));
     if (!rq->idem_key) return 1;
     return gf_db_select1(r, GF_SQL_IDEM_GET, &rows, 3, stale, r->user, rq->idem_key) == GF_DB_OK
-           && rows->nrows == 1 && rows->rows[0][5] && !strcmp(rows->rows[0][5], rq->idem_owner);
+           && rows->nrows == 1 && gf_idem_owned(rows->rows[0], rq->idem_owner);
 }
 
 /* Record what the owner answered (rq->capture holds it): keep a replayable
@@ -123,18 +76,17 @@ static void record_answer(request_rec *r)
     const char *key = rq->idem_key, *token = rq->idem_owner;
 
     rq->capture = 0;
-    if (rq->body && worth_replaying(rq->status)) {
+    switch (gf_idem_ending(rq->body != NULL, rq->status, rq->idem_linked)) {
+    case GF_IDEM_SAVE:
         st = gf_db_select1(r, GF_SQL_IDEM_SAVE, &rows, 6, apr_itoa(r->pool, rq->status),
                            rq->body, rq->location, r->user, key, token);
-    }
-    else if (!rq->idem_linked) {
-        /* Nothing was created: the key is free again. */
+        break;
+    case GF_IDEM_DROP:
         st = gf_db_select1(r, GF_SQL_IDEM_DROP, &rows, 3, r->user, key, token);
-    }
-    else {
-        /* A generation exists but the answer failed: the next request
-         * with the key answers for it. */
+        break;
+    default:
         st = gf_db_select1(r, GF_SQL_IDEM_RELEASE, &rows, 3, r->user, key, token);
+        break;
     }
     if (st != GF_DB_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GF_LOGNO(1801)
@@ -208,14 +160,14 @@ int gf_idempotent(request_rec *r, long max_body, int (*run)(request_rec *, void 
     if (!key) {
         return run(r, baton);
     }
-    if (!*key || strlen(key) > IDEMPOTENCY_KEY_MAX) {
+    if (!gf_idem_key_valid(key)) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
                              "Idempotency-Key must be 1 to 255 characters");
     }
     if ((rc = gf_read_json_body(r, max_body, &body, &len)) != GF_CONTINUE) {
         return rc;
     }
-    fingerprints(r, body, len, &fp, &fp_bytes);
+    gf_idem_fingerprints(r->pool, r->method, r->uri, body, len, &fp, &fp_bytes);
     token = new_token(r->pool);
     stale = apr_itoa(r->pool, gf_conf_lease_secs(gf_server_conf(r->server)));
 
@@ -235,20 +187,16 @@ read_record:
                              "to keep; send it again");
     }
     rec = rows->rows[0];
-    if (rec[GF_IDEM_OWNER] && !strcmp(rec[GF_IDEM_OWNER], token)) {
-        /* Our own BEGIN, committed before its answer was lost. */
+    switch (gf_idem_judge(rec, token, fp, fp_bytes)) {
+    case GF_IDEM_RUN_OWN:
         return run_owned(r, key, token, run, resume, baton, NULL);
-    }
-    if (strcmp(rec[GF_IDEM_FINGERPRINT], fp) && strcmp(rec[GF_IDEM_FINGERPRINT], fp_bytes)) {
+    case GF_IDEM_OTHER_REQUEST:
         return gf_send_error(r, 422, GF_ERR_IDEMPOTENCY,
                              "this Idempotency-Key was used with a different request; use a "
                              "new key for a new request");
-    }
-    if (!strcmp(rec[GF_IDEM_STATE], "done") && rec[GF_IDEM_STATUS] && rec[GF_IDEM_BODY]) {
+    case GF_IDEM_REPLAY:
         return replay(r, rec);
-    }
-    if (!strcmp(rec[GF_IDEM_STATE], "running") && rec[GF_IDEM_FREE]
-        && !strcmp(rec[GF_IDEM_FREE], "1")) {
+    case GF_IDEM_TAKE_OVER:
         /* Its owner released it or is gone: this request takes over. */
         st = gf_db_select1(r, GF_SQL_IDEM_TAKEOVER, &rows, 4, token, r->user, key, stale);
         if (st != GF_DB_OK) return gf_send_db_error(r, st);
@@ -267,6 +215,8 @@ read_record:
             took_over_tried = 1;
             goto read_record;
         }
+        return still_running(r);
+    default:
+        return still_running(r);
     }
-    return still_running(r);
 }

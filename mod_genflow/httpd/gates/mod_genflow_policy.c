@@ -45,31 +45,16 @@ static int unavailable(request_rec *r)
                          "the site's content check is unavailable; try again shortly");
 }
 
-/* The user's own texts of the create in: its prompt and customPrompt
- * (the site's templates and presets are the site's). */
-static int user_texts(const gf_input_t *in, const char *texts[2])
-{
-    int n = 0;
-    if (in->prompt && *in->prompt) texts[n++] = in->prompt;
-    if (in->custom_prompt && *in->custom_prompt) texts[n++] = in->custom_prompt;
-    return n;
-}
-
-/* 1 when the deny list holds a word of one of the texts (each in its own
- * normal form: a pattern's ^ is the start of each); -1 when a normal form
- * could not be made (no memory: the texts are valid UTF-8 by now). */
+/* The deny list's verdict on the texts (gf_policy_deny_texts), counted
+ * and logged: 1, 0 or -1. */
 static int denied(request_rec *r, const gf_dir_conf_t *dc, const struct gf_policy_conf *pc,
                   const char *const *texts, int n)
 {
-    int i, line = 0, hit = 0;
+    int line = 0, hit = gf_policy_deny_texts(r->pool, pc->deny, texts, n, &line);
 
-    for (i = 0; i < n && !hit; i++) {
-        const char *normal = gf_policy_normalise(r->pool, texts[i], strlen(texts[i]));
-        if (!normal) {
-            gf_metrics_policy(gf_metrics(), GF_POLICY_DENY_LIST, GF_POLICY_ERROR);
-            return -1;
-        }
-        hit = gf_policy_list_match(pc->deny, normal, &line);
+    if (hit < 0) {
+        gf_metrics_policy(gf_metrics(), GF_POLICY_DENY_LIST, GF_POLICY_ERROR);
+        return -1;
     }
     if (!hit) {
         gf_metrics_policy(gf_metrics(), GF_POLICY_DENY_LIST, GF_POLICY_ALLOWED);
@@ -83,11 +68,11 @@ static int denied(request_rec *r, const gf_dir_conf_t *dc, const struct gf_polic
     return 1;
 }
 
-/* What the moderation endpoint says of text (NULL: none) and the
- * pictures (n data: or https URLs). */
+/* What the moderation endpoint says of the user's texts and the
+ * pictures (npics data: or https URLs). */
 static gf_moderation_t moderate(request_rec *r, const struct gf_policy_conf *pc,
-                                const char *text, const char *const *pictures, int n,
-                                const char **why)
+                                const char *const *texts, int n, const char *const *pictures,
+                                int npics, const char **why)
 {
     gf_http_request_t req;
     gf_http_response_t res;
@@ -102,8 +87,7 @@ static gf_moderation_t moderate(request_rec *r, const struct gf_policy_conf *pc,
     apr_table_setn(req.headers, "Content-Type", "application/json");
     if (pc->key) apr_table_setn(req.headers, "Authorization", apr_pstrcat(r->pool, "Bearer ",
                                                                            pc->key, NULL));
-    req.body = n > 0 ? gf_policy_moderation_parts(r->pool, text, pictures, n, pc->model)
-                     : gf_policy_moderation_body(r->pool, text, pc->model);
+    req.body = gf_policy_moderation_request(r->pool, texts, n, pictures, npics, pc->model);
     req.body_len = strlen(req.body);
     req.connect_timeout_ms = pc->timeout_ms;
     req.timeout_ms = pc->timeout_ms;
@@ -156,7 +140,7 @@ static int judged(request_rec *r, const gf_dir_conf_t *dc, const struct gf_polic
 int gf_policy_check(request_rec *r, const gf_dir_conf_t *dc, json_object *body)
 {
     const struct gf_policy_conf *pc = dc->policy;
-    const char *texts[2], *why = NULL, *text;
+    const char *texts[2], *why = NULL;
     const char **pictures = NULL;
     gf_input_t in;
     gf_input_error_t ierr;
@@ -167,7 +151,7 @@ int gf_policy_check(request_rec *r, const gf_dir_conf_t *dc, json_object *body)
     if (!pc || pc->off || !gf_input_parse(r->pool, body, gf_conf_needs(dc), &in, &ierr)) {
         return GF_CONTINUE;
     }
-    n = user_texts(&in, texts);
+    n = gf_policy_user_texts(&in, texts);
     if (n && pc->deny && (hit = denied(r, dc, pc, texts, n)) != 0) {
         /* Not judged is not passed: the check fails closed. */
         return hit > 0 ? refuse(r) : unavailable(r);
@@ -177,9 +161,7 @@ int gf_policy_check(request_rec *r, const gf_dir_conf_t *dc, json_object *body)
         return judged(r, dc, pc, GF_MODERATION_BAD, why, 0);
     }
     if (!n && !npics) return GF_CONTINUE;
-    /* One call: the texts one a line, then the pictures. */
-    text = n == 2 ? apr_pstrcat(r->pool, texts[0], "\n", texts[1], NULL) : n ? texts[0] : NULL;
-    verdict = moderate(r, pc, text, pictures, npics, &why);
+    verdict = moderate(r, pc, texts, n, pictures, npics, &why);
     return judged(r, dc, pc, verdict, why, npics);
 }
 
