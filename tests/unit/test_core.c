@@ -69,6 +69,7 @@ int main(void)
     srunner_add_suite(sr, trace_suite());
     srunner_add_suite(sr, stream_token_suite());
     srunner_add_suite(sr, watchers_suite());
+    srunner_add_suite(sr, park_suite());
     srunner_add_suite(sr, schema_suite());
     srunner_add_suite(sr, policy_suite());
     srunner_add_suite(sr, progress_suite());

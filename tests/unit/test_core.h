@@ -41,6 +41,7 @@ Suite *limit_suite(void);
 Suite *trace_suite(void);
 Suite *stream_token_suite(void);
 Suite *watchers_suite(void);
+Suite *park_suite(void);
 Suite *policy_suite(void);
 Suite *progress_suite(void);
 Suite *budget_suite(void);
