@@ -42,6 +42,8 @@ Suite *trace_suite(void);
 Suite *stream_token_suite(void);
 Suite *watchers_suite(void);
 Suite *park_suite(void);
+Suite *answer_suite(void);
+Suite *create_suite(void);
 Suite *policy_suite(void);
 Suite *progress_suite(void);
 Suite *budget_suite(void);
