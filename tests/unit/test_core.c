@@ -72,6 +72,7 @@ int main(void)
     srunner_add_suite(sr, park_suite());
     srunner_add_suite(sr, answer_suite());
     srunner_add_suite(sr, create_suite());
+    srunner_add_suite(sr, admin_suite());
     srunner_add_suite(sr, schema_suite());
     srunner_add_suite(sr, policy_suite());
     srunner_add_suite(sr, progress_suite());

@@ -44,6 +44,7 @@ Suite *watchers_suite(void);
 Suite *park_suite(void);
 Suite *answer_suite(void);
 Suite *create_suite(void);
+Suite *admin_suite(void);
 Suite *policy_suite(void);
 Suite *progress_suite(void);
 Suite *budget_suite(void);
