@@ -91,3 +91,10 @@ const char *gf_discovery_json(apr_pool_t *p, const gf_discovery_type_t *types, i
     json_object_object_add(out, "options", options);
     return gf_json_dump(p, out);
 }
+
+int gf_discovery_location_matches(const char *path, const char *uri)
+{
+    size_t len = strlen(path);
+    if (strncmp(path, uri, len)) return 0;
+    return len == 0 || path[len - 1] == '/' || uri[len] == '/' || uri[len] == '\0';
+}

@@ -38,4 +38,9 @@ const char *gf_discovery_json(apr_pool_t *p, const gf_discovery_type_t *types, i
  * "/presets"). */
 const char *gf_discovery_url(apr_pool_t *p, const char *base, const char *endpoint);
 
+/* Does a literal <Location> path apply to a request for uri? As httpd's
+ * location walk decides: a prefix of uri that ends at a '/' boundary (its
+ * own last character, or uri's next one) or at uri's end. */
+int gf_discovery_location_matches(const char *path, const char *uri);
+
 #endif

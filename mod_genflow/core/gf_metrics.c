@@ -30,6 +30,7 @@
 #include "core/gf_metrics_private.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
+#include "core/gf_route.h"
 
 enum { H_MAGIC = 0, H_SIGNATURE, H_START, H_NSLOTS };
 #define GF_METRICS_MAGIC 0x67666d6574726963ULL   /* "gfmetric" */
@@ -439,4 +440,30 @@ void gf_metrics_classify(const gf_provider_result_t *res, const char **outcome,
         *outcome = res->transient ? "transient" : "permanent";
         *code = res->error_code;
     }
+}
+
+const char *gf_metrics_route_endpoint(int route_kind)
+{
+    switch ((gf_route_kind_t)route_kind) {
+    case GF_ROUTE_CREATE:   return "create";
+    case GF_ROUTE_GENERATE: return "generate";
+    case GF_ROUTE_STATUS:   return "status";
+    case GF_ROUTE_CANCEL:   return "cancel";
+    case GF_ROUTE_RETRY:    return "retry";
+    case GF_ROUTE_EVENTS:   return "events";
+    case GF_ROUTE_HISTORY:  return "history";
+    case GF_ROUTE_PRESETS:  return "presets";
+    default:                return "not_found";
+    }
+}
+
+apr_array_header_t *gf_metrics_endpoint_labels(apr_pool_t *p)
+{
+    apr_array_header_t *a = apr_array_make(p, 16, sizeof(const char *));
+    int k;
+    for (k = GF_ROUTE_NONE + 1; k <= GF_ROUTE_PRESETS; k++) {
+        APR_ARRAY_PUSH(a, const char *) = gf_metrics_route_endpoint(k);
+    }
+    APR_ARRAY_PUSH(a, const char *) = gf_metrics_route_endpoint(GF_ROUTE_NONE);
+    return a;
 }

@@ -19,6 +19,7 @@
 #define GF_METRICS_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 #include <apr_time.h>
 
 #include "core/gf_outcome.h"
@@ -177,5 +178,42 @@ void gf_mtext_append(gf_mtext_t *t, const gf_mtext_t *other);
 
 /* Every counter and histogram family of m, and the start time gauge. */
 void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t);
+
+/* The endpoint label of genflow_requests_total for a type's route
+ * ("not_found" for GF_ROUTE_NONE), and every such label: the type's
+ * endpoints in route order, then "not_found" (the handler table's follow,
+ * the glue's). */
+const char *gf_metrics_route_endpoint(int route_kind);
+apr_array_header_t *gf_metrics_endpoint_labels(apr_pool_t *p);
+
+/* genflow_build_info: the release and the schema version it needs. */
+const char *gf_metrics_build_info(apr_pool_t *p);
+
+/* What the child that answered a scrape runs: its worker threads, the
+ * attempts in flight, its open exchanges and kept polls (by its pid). */
+const char *gf_metrics_engine_text(apr_pool_t *p, int pid, int running, int in_flight,
+                                   int exchanges, int kept_polls);
+
+/* mod_status's section of a child: ?auto's lines (brief), or HTML. */
+const char *gf_metrics_status_text(apr_pool_t *p, int brief, int types, int pid, int running);
+
+/* The gauges read from the database at a scrape, appended to db: the
+ * generations by type and status, then (each family's samples contiguous)
+ * the jobs due, the longest wait and those near their deadline by type,
+ * and the webhook outbox. */
+typedef struct {
+    gf_mtext_t *db;
+    gf_mtext_t due, oldest, near;
+} gf_mgauges_t;
+
+/* The families' HELP and TYPE. */
+void gf_mgauges_init(gf_mgauges_t *g, gf_mtext_t *db, apr_pool_t *p);
+/* A type's rows of its metrics statement (GF_METRICS_* columns). */
+void gf_mgauges_type(gf_mgauges_t *g, const char *type, const char *const *const *rows,
+                     int nrows);
+/* The webhook outbox's row: pending, the oldest pending's age, failed. */
+void gf_mgauges_webhooks(gf_mgauges_t *g, const char *const *row);
+/* The per-type families after the others, in db. */
+void gf_mgauges_finish(gf_mgauges_t *g);
 
 #endif

@@ -2,13 +2,17 @@
 /* gf_metrics_render.c: every counter and histogram family of the shared
  * slots, in the text format of gf_metrics_text.c (see gf_metrics.h). Buckets
  * are stored per interval and made cumulative here, so a scrape's _count
- * always equals its +Inf bucket.
+ * always equals its +Inf bucket. Also the families a scrape adds from
+ * elsewhere: the build, this child's engine, and the database's gauges
+ * (gf_mgauges_*, from the rows the glue reads).
  */
 #include <stdio.h>
 #include <apr_strings.h>
 
 #include "core/gf_metrics.h"
 #include "core/gf_metrics_private.h"
+#include "core/gf_schema.h"
+#include "core/gf_sql.h"
 
 static const char *const MOVEMENTS[GF_CREDITS_MOVEMENTS] = { "reserved", "charged", "refunded" };
 
@@ -279,4 +283,112 @@ void gf_metrics_render(const gf_metrics_t *m, gf_mtext_t *t)
     render_jobs(m, &o, t);
     render_outcomes(m, &o, t);
     render_policy(m, &o, t);
+}
+
+const char *gf_metrics_build_info(apr_pool_t *p)
+{
+    return apr_psprintf(p, "# HELP genflow_build_info The module's release and the database "
+                           "schema version it needs (always 1).\n"
+                           "# TYPE genflow_build_info gauge\n"
+                           "genflow_build_info{version=\"%s\",schema=\"%d\"} 1\n",
+                        GF_VERSION, GF_SCHEMA_NEEDS);
+}
+
+const char *gf_metrics_engine_text(apr_pool_t *p, int pid, int running, int in_flight,
+                                   int exchanges, int kept_polls)
+{
+    return apr_psprintf(p, "# HELP genflow_workers_running Worker threads in the child that "
+                           "answered this scrape.\n"
+                           "# TYPE genflow_workers_running gauge\n"
+                           "genflow_workers_running{pid=\"%d\"} %d\n"
+                           "# HELP genflow_attempts_in_flight Attempts the child that answered "
+                           "this scrape runs at once (GenFlowMaxInFlight caps them).\n"
+                           "# TYPE genflow_attempts_in_flight gauge\n"
+                           "genflow_attempts_in_flight{pid=\"%d\"} %d\n"
+                           "# HELP genflow_provider_exchanges_open HTTP exchanges with "
+                           "providers and stores open in that child now.\n"
+                           "# TYPE genflow_provider_exchanges_open gauge\n"
+                           "genflow_provider_exchanges_open{pid=\"%d\"} %d\n"
+                           "# HELP genflow_polls_kept Polls of accepted jobs that child keeps "
+                           "for their next poll (GenFlowKeptPolls caps them).\n"
+                           "# TYPE genflow_polls_kept gauge\n"
+                           "genflow_polls_kept{pid=\"%d\"} %d\n",
+                        pid, running, pid, in_flight, pid, exchanges, pid, kept_polls);
+}
+
+const char *gf_metrics_status_text(apr_pool_t *p, int brief, int types, int pid, int running)
+{
+    if (brief) {
+        return apr_psprintf(p, "GenFlowVersion: %s\nGenFlowSchemaNeeds: %d\n"
+                               "GenFlowTypes: %d\nGenFlowWorkersRunning: %d\n",
+                            GF_VERSION, GF_SCHEMA_NEEDS, types, running);
+    }
+    return apr_psprintf(p, "<hr />\n<h2>mod_genflow %s</h2>\n<dl><dt>Database schema needed: "
+                           "%d</dt><dt>Types: %d</dt><dt>Worker threads in this child (pid %d): "
+                           "%d</dt></dl>\n",
+                        GF_VERSION, GF_SCHEMA_NEEDS, types, pid, running);
+}
+
+void gf_mgauges_init(gf_mgauges_t *g, gf_mtext_t *db, apr_pool_t *p)
+{
+    g->db = db;
+    gf_mtext_init(&g->due, p);
+    gf_mtext_init(&g->oldest, p);
+    gf_mtext_init(&g->near, p);
+    gf_mtext_family(db, "genflow_generations", "gauge",
+                    "Generations in the database by type and status.");
+    gf_mtext_family(&g->due, "genflow_jobs_due", "gauge",
+                    "Queued generations whose next attempt is due now, by type.");
+    gf_mtext_family(&g->oldest, "genflow_queue_oldest_seconds", "gauge",
+                    "How long the longest-waiting due generation has waited for a worker, "
+                    "by type (0: none due).");
+    gf_mtext_family(&g->near, "genflow_generations_near_deadline", "gauge",
+                    "Open generations within 15 s of their deadline (GenFlowDeadline), by type.");
+}
+
+static const char *i64(apr_pool_t *p, apr_int64_t v)
+{
+    return apr_psprintf(p, "%" APR_INT64_T_FMT, v);
+}
+
+void gf_mgauges_type(gf_mgauges_t *g, const char *type, const char *const *const *rows,
+                     int nrows)
+{
+    apr_pool_t *p = g->db->p;
+    apr_int64_t n_due = 0, n_near = 0, age = 0;
+    int j;
+
+    for (j = 0; j < nrows; j++) {
+        const char *const *row = rows[j];
+        gf_mtext_sample(g->db, "genflow_generations", i64(p, apr_atoi64(row[GF_METRICS_COUNT])),
+                        "type", type, "status", row[GF_METRICS_STATUS], NULL);
+        n_due += apr_atoi64(row[GF_METRICS_DUE]);
+        if (apr_atoi64(row[GF_METRICS_OLDEST]) > age) age = apr_atoi64(row[GF_METRICS_OLDEST]);
+        n_near += apr_atoi64(row[GF_METRICS_NEAR]);
+    }
+    gf_mtext_sample(&g->due, "genflow_jobs_due", i64(p, n_due), "type", type, NULL);
+    gf_mtext_sample(&g->oldest, "genflow_queue_oldest_seconds", i64(p, age), "type", type, NULL);
+    gf_mtext_sample(&g->near, "genflow_generations_near_deadline", i64(p, n_near), "type", type,
+                    NULL);
+}
+
+void gf_mgauges_webhooks(gf_mgauges_t *g, const char *const *row)
+{
+    gf_mtext_family(&g->near, "genflow_webhooks_pending", "gauge",
+                    "Webhook deliveries to the site's backend waiting to go out or to be "
+                    "tried again.");
+    gf_mtext_sample(&g->near, "genflow_webhooks_pending", row[0], NULL);
+    gf_mtext_family(&g->near, "genflow_webhooks_oldest_pending_seconds", "gauge",
+                    "Age of the oldest waiting webhook delivery (0: none).");
+    gf_mtext_sample(&g->near, "genflow_webhooks_oldest_pending_seconds", row[1], NULL);
+    gf_mtext_family(&g->near, "genflow_webhooks_failed", "gauge",
+                    "Webhook deliveries that failed for good (the admin API lists them).");
+    gf_mtext_sample(&g->near, "genflow_webhooks_failed", row[2], NULL);
+}
+
+void gf_mgauges_finish(gf_mgauges_t *g)
+{
+    gf_mtext_append(g->db, &g->due);
+    gf_mtext_append(g->db, &g->oldest);
+    gf_mtext_append(g->db, &g->near);
 }

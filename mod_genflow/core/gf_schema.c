@@ -33,3 +33,12 @@ gf_schema_verdict_t gf_schema_judge(apr_pool_t *p, const gf_schema_seen_t *seen,
                         seen->newest, GF_VERSION, needs);
     return GF_SCHEMA_OK;
 }
+
+const char *gf_schema_one_line(apr_pool_t *p, const char *msg)
+{
+    char *s = apr_pstrdup(p, msg), *c;
+    for (c = s; *c; c++) {
+        if (*c == '\n' || *c == '\r') *c = ' ';
+    }
+    return s;
+}

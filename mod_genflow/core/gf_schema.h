@@ -47,4 +47,8 @@ typedef enum {
 gf_schema_verdict_t gf_schema_judge(apr_pool_t *p, const gf_schema_seen_t *seen, long needs,
                                     const char **msg);
 
+/* msg (libpq's, which ends in a newline and may span lines) on one line of
+ * the error log: line breaks made spaces, in a copy from p. */
+const char *gf_schema_one_line(apr_pool_t *p, const char *msg);
+
 #endif

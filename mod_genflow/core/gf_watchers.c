@@ -101,3 +101,11 @@ void gf_watchers_forget_pid(gf_watchers_cell_t *cells, apr_size_t ncells, apr_in
         if (cells[i].pid == pid) cells[i].n = 0;
     }
 }
+
+apr_size_t gf_watchers_cells_wanted(int children, long per_child)
+{
+    apr_size_t n = (apr_size_t)GF_WATCHERS_CELLS_PER_WATCHER
+                   * (apr_size_t)(children > 0 ? children : 1) * (apr_size_t)per_child;
+    return n < GF_WATCHERS_CELLS_MIN ? GF_WATCHERS_CELLS_MIN
+           : n > GF_WATCHERS_CELLS_MAX ? GF_WATCHERS_CELLS_MAX : n;
+}

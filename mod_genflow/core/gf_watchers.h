@@ -55,4 +55,14 @@ int gf_watchers_count(const gf_watchers_cell_t *cells, apr_size_t ncells, apr_ui
  * counted is its no longer. */
 void gf_watchers_forget_pid(gf_watchers_cell_t *cells, apr_size_t ncells, apr_int32_t pid);
 
+/* The table's size for a server of children processes (at least 1) that
+ * may each hold per_child watchers (parked and blocking): a cell counts
+ * one user's in one process, so GF_WATCHERS_CELLS_PER_WATCHER cells per
+ * watcher possible keep it at most half full; bounded, since a process's
+ * start walks the table. */
+#define GF_WATCHERS_CELLS_PER_WATCHER 2
+#define GF_WATCHERS_CELLS_MIN 1024
+#define GF_WATCHERS_CELLS_MAX (1 << 18)
+apr_size_t gf_watchers_cells_wanted(int children, long per_child);
+
 #endif

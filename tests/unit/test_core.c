@@ -73,6 +73,10 @@ int main(void)
     srunner_add_suite(sr, trace_suite());
     srunner_add_suite(sr, stream_token_suite());
     srunner_add_suite(sr, watchers_suite());
+    srunner_add_suite(sr, park_suite());
+    srunner_add_suite(sr, answer_suite());
+    srunner_add_suite(sr, create_suite());
+    srunner_add_suite(sr, admin_suite());
     srunner_add_suite(sr, schema_suite());
     srunner_add_suite(sr, policy_suite());
     srunner_add_suite(sr, progress_suite());

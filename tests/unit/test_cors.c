@@ -295,12 +295,28 @@ START_TEST(options_match_validation)
 }
 END_TEST
 
+/* A literal <Location> applies at '/' boundaries only, as httpd's walk. */
+START_TEST(location_matches)
+{
+    ck_assert(gf_discovery_location_matches("/api/x", "/api/x"));
+    ck_assert(gf_discovery_location_matches("/api/x", "/api/x/status/1"));
+    ck_assert(!gf_discovery_location_matches("/api/x", "/api/xy"));
+    ck_assert(gf_discovery_location_matches("/api/", "/api/xy"));
+    ck_assert(gf_discovery_location_matches("/api/x/", "/api/x/"));
+    ck_assert(!gf_discovery_location_matches("/api/x/", "/api/x"));
+    ck_assert(gf_discovery_location_matches("", "/anything"));
+    ck_assert(gf_discovery_location_matches("/", "/api"));
+    ck_assert(!gf_discovery_location_matches("/api/x", "/api"));
+}
+END_TEST
+
 Suite *discovery_suite(void)
 {
     Suite *s = suite_create("discovery");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, types_answer);
     tcase_add_test(tc, options_match_validation);
+    tcase_add_test(tc, location_matches);
     suite_add_tcase(s, tc);
     return s;
 }

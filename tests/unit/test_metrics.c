@@ -8,6 +8,9 @@
 #include "test_core.h"
 #include "core/gf_metrics.h"
 #include "core/gf_error.h"
+#include "core/gf_route.h"
+#include "core/gf_schema.h"
+#include "core/gf_sql.h"
 
 static const char *const TYPES[] = { "neo-glitch", "custom-prompt" };
 static const char *const PROVIDERS[] = { "stab", "local", "local", "fal" };
@@ -379,11 +382,130 @@ START_TEST(terminal_status_objects)
 }
 END_TEST
 
+/* The endpoint labels: a type's routes in order, then not_found. */
+START_TEST(endpoint_labels)
+{
+    apr_array_header_t *a = gf_metrics_endpoint_labels(test_pool);
+    const char *const want[] = { "create", "generate", "status", "cancel", "retry", "events",
+                                 "history", "presets", "not_found" };
+    int i;
+
+    ck_assert_int_eq(a->nelts, 9);
+    for (i = 0; i < 9; i++) ck_assert_str_eq(APR_ARRAY_IDX(a, i, const char *), want[i]);
+    ck_assert_str_eq(gf_metrics_route_endpoint(GF_ROUTE_STATUS), "status");
+    ck_assert_str_eq(gf_metrics_route_endpoint(GF_ROUTE_NONE), "not_found");
+    ck_assert_str_eq(gf_metrics_route_endpoint(99), "not_found");
+}
+END_TEST
+
+START_TEST(scrape_texts)
+{
+    ck_assert_str_eq(gf_metrics_build_info(test_pool), apr_psprintf(test_pool,
+        "# HELP genflow_build_info The module's release and the database schema version it "
+        "needs (always 1).\n# TYPE genflow_build_info gauge\n"
+        "genflow_build_info{version=\"%s\",schema=\"%d\"} 1\n", GF_VERSION, GF_SCHEMA_NEEDS));
+    ck_assert_str_eq(gf_metrics_engine_text(test_pool, 42, 3, 7, 5, 2),
+        "# HELP genflow_workers_running Worker threads in the child that answered this scrape.\n"
+        "# TYPE genflow_workers_running gauge\n"
+        "genflow_workers_running{pid=\"42\"} 3\n"
+        "# HELP genflow_attempts_in_flight Attempts the child that answered this scrape runs "
+        "at once (GenFlowMaxInFlight caps them).\n"
+        "# TYPE genflow_attempts_in_flight gauge\n"
+        "genflow_attempts_in_flight{pid=\"42\"} 7\n"
+        "# HELP genflow_provider_exchanges_open HTTP exchanges with providers and stores open "
+        "in that child now.\n"
+        "# TYPE genflow_provider_exchanges_open gauge\n"
+        "genflow_provider_exchanges_open{pid=\"42\"} 5\n"
+        "# HELP genflow_polls_kept Polls of accepted jobs that child keeps for their next poll "
+        "(GenFlowKeptPolls caps them).\n"
+        "# TYPE genflow_polls_kept gauge\n"
+        "genflow_polls_kept{pid=\"42\"} 2\n");
+    ck_assert_str_eq(gf_metrics_status_text(test_pool, 1, 2, 42, 3), apr_psprintf(test_pool,
+        "GenFlowVersion: %s\nGenFlowSchemaNeeds: %d\nGenFlowTypes: 2\n"
+        "GenFlowWorkersRunning: 3\n", GF_VERSION, GF_SCHEMA_NEEDS));
+    ck_assert_str_eq(gf_metrics_status_text(test_pool, 0, 2, 42, 3), apr_psprintf(test_pool,
+        "<hr />\n<h2>mod_genflow %s</h2>\n<dl><dt>Database schema needed: %d</dt>"
+        "<dt>Types: 2</dt><dt>Worker threads in this child (pid 42): 3</dt></dl>\n",
+        GF_VERSION, GF_SCHEMA_NEEDS));
+}
+END_TEST
+
+/* The database's gauges: generations by type and status first, then each
+ * per-type family contiguous, the webhook outbox last. */
+START_TEST(database_gauges)
+{
+    static const char *a0[GF_METRICS_COLS], *a1[GF_METRICS_COLS], *b0[GF_METRICS_COLS];
+    static const char *hooks[] = { "4", "120", "1" };
+    const char *const *arows[] = { a0, a1 }, *const *brows[] = { b0 };
+    gf_mtext_t db;
+    gf_mgauges_t g;
+    const char *out;
+
+    a0[GF_METRICS_STATUS] = "pending";
+    a0[GF_METRICS_COUNT] = "5";
+    a0[GF_METRICS_DUE] = "2";
+    a0[GF_METRICS_OLDEST] = "30";
+    a0[GF_METRICS_NEAR] = "0";
+    a1[GF_METRICS_STATUS] = "processing";
+    a1[GF_METRICS_COUNT] = "3";
+    a1[GF_METRICS_DUE] = "1";
+    a1[GF_METRICS_OLDEST] = "45";
+    a1[GF_METRICS_NEAR] = "1";
+    b0[GF_METRICS_STATUS] = "completed";
+    b0[GF_METRICS_COUNT] = "9";
+    b0[GF_METRICS_DUE] = "0";
+    b0[GF_METRICS_OLDEST] = "0";
+    b0[GF_METRICS_NEAR] = "0";
+    gf_mtext_init(&db, test_pool);
+    gf_mgauges_init(&g, &db, test_pool);
+    gf_mgauges_type(&g, "a", arows, 2);
+    gf_mgauges_type(&g, "b", brows, 1);
+    gf_mgauges_webhooks(&g, hooks);
+    gf_mgauges_finish(&g);
+    out = gf_mtext_str(&db);
+    ck_assert_str_eq(out,
+        "# HELP genflow_generations Generations in the database by type and status.\n"
+        "# TYPE genflow_generations gauge\n"
+        "genflow_generations{type=\"a\",status=\"pending\"} 5\n"
+        "genflow_generations{type=\"a\",status=\"processing\"} 3\n"
+        "genflow_generations{type=\"b\",status=\"completed\"} 9\n"
+        "# HELP genflow_jobs_due Queued generations whose next attempt is due now, by type.\n"
+        "# TYPE genflow_jobs_due gauge\n"
+        "genflow_jobs_due{type=\"a\"} 3\n"
+        "genflow_jobs_due{type=\"b\"} 0\n"
+        "# HELP genflow_queue_oldest_seconds How long the longest-waiting due generation has "
+        "waited for a worker, by type (0: none due).\n"
+        "# TYPE genflow_queue_oldest_seconds gauge\n"
+        "genflow_queue_oldest_seconds{type=\"a\"} 45\n"
+        "genflow_queue_oldest_seconds{type=\"b\"} 0\n"
+        "# HELP genflow_generations_near_deadline Open generations within 15 s of their "
+        "deadline (GenFlowDeadline), by type.\n"
+        "# TYPE genflow_generations_near_deadline gauge\n"
+        "genflow_generations_near_deadline{type=\"a\"} 1\n"
+        "genflow_generations_near_deadline{type=\"b\"} 0\n"
+        "# HELP genflow_webhooks_pending Webhook deliveries to the site's backend waiting to go "
+        "out or to be tried again.\n"
+        "# TYPE genflow_webhooks_pending gauge\n"
+        "genflow_webhooks_pending 4\n"
+        "# HELP genflow_webhooks_oldest_pending_seconds Age of the oldest waiting webhook "
+        "delivery (0: none).\n"
+        "# TYPE genflow_webhooks_oldest_pending_seconds gauge\n"
+        "genflow_webhooks_oldest_pending_seconds 120\n"
+        "# HELP genflow_webhooks_failed Webhook deliveries that failed for good (the admin API "
+        "lists them).\n"
+        "# TYPE genflow_webhooks_failed gauge\n"
+        "genflow_webhooks_failed 1\n");
+}
+END_TEST
+
 Suite *metrics_suite(void)
 {
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, bucket_search);
+    tcase_add_test(tc, endpoint_labels);
+    tcase_add_test(tc, scrape_texts);
+    tcase_add_test(tc, database_gauges);
     tcase_add_test(tc, label_values_are_escaped);
     tcase_add_test(tc, text_buffer_grows);
     tcase_add_test(tc, layout_is_bounded_and_signed);

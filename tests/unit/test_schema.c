@@ -39,11 +39,21 @@ START_TEST(schema_verdicts)
 }
 END_TEST
 
+START_TEST(schema_one_line)
+{
+    ck_assert_str_eq(gf_schema_one_line(test_pool, "could not connect\n\tIs the server "
+                                                   "running?\r\n"),
+                     "could not connect \tIs the server running?  ");
+    ck_assert_str_eq(gf_schema_one_line(test_pool, ""), "");
+}
+END_TEST
+
 Suite *schema_suite(void)
 {
     Suite *s = suite_create("schema");
     TCase *tc = tcase_create("verdicts");
     tcase_add_test(tc, schema_verdicts);
+    tcase_add_test(tc, schema_one_line);
     suite_add_tcase(s, tc);
     return s;
 }

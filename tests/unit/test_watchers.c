@@ -91,6 +91,20 @@ START_TEST(full_window)
 }
 END_TEST
 
+/* The table's size: two cells per watcher possible, within its bounds. */
+START_TEST(cells_wanted)
+{
+    ck_assert_uint_eq(gf_watchers_cells_wanted(4, 1000), 8000);
+    ck_assert_uint_eq(gf_watchers_cells_wanted(0, 1000), 2000);     /* at least one child */
+    ck_assert_uint_eq(gf_watchers_cells_wanted(-1, 1000), 2000);
+    ck_assert_uint_eq(gf_watchers_cells_wanted(1, 10), GF_WATCHERS_CELLS_MIN);
+    ck_assert_uint_eq(gf_watchers_cells_wanted(1, 512), 1024);
+    ck_assert_uint_eq(gf_watchers_cells_wanted(1, 513), 1026);
+    ck_assert_uint_eq(gf_watchers_cells_wanted(16, 10025), GF_WATCHERS_CELLS_MAX);
+    ck_assert_uint_eq(gf_watchers_cells_wanted(1, 1L << 17), GF_WATCHERS_CELLS_MAX);
+}
+END_TEST
+
 Suite *watchers_suite(void)
 {
     Suite *s = suite_create("watchers");
@@ -98,6 +112,7 @@ Suite *watchers_suite(void)
     tcase_add_test(tc, cap_across_processes);
     tcase_add_test(tc, dead_processes);
     tcase_add_test(tc, full_window);
+    tcase_add_test(tc, cells_wanted);
     suite_add_tcase(s, tc);
     return s;
 }

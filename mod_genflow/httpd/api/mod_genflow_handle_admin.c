@@ -31,15 +31,12 @@
 #include "httpd/config/mod_genflow_private.h"
 #include "httpd/config/mod_genflow_request.h"
 #include "httpd/config/mod_genflow_site.h"
-#include "core/gf_credits.h"
+#include "core/gf_admin.h"
 #include "core/gf_utf8.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
 #include "core/gf_route.h"
 #include "core/gf_sql.h"
-
-#define ADMIN_DEFAULT_LIMIT 50
-#define ADMIN_MAX_LIMIT 500
 
 static const gf_type_t *find_type(const char *name)
 {
@@ -52,28 +49,16 @@ static const gf_type_t *find_type(const char *name)
     return NULL;
 }
 
-static int valid_status(const char *s, int terminal_only)
-{
-    return !strcmp(s, "completed") || !strcmp(s, "failed") || !strcmp(s, "cancelled")
-           || (!terminal_only && (!strcmp(s, "pending") || !strcmp(s, "processing")));
-}
-
-typedef struct { const char *created; json_object *item; } listed_t;
-
-static int newest_first(const void *a, const void *b)
-{
-    return strcmp(((const listed_t *)b)->created, ((const listed_t *)a)->created);
-}
-
 static int list_jobs(request_rec *r, ap_dbd_t *dbd)
 {
     const char *type = gf_query_arg(r->pool, r->args, "type");
     const char *status = gf_query_arg(r->pool, r->args, "status");
     const char *user = gf_query_arg(r->pool, r->args, "user");
     const char *limit_arg = gf_query_arg(r->pool, r->args, "limit");
-    apr_array_header_t *types = gf_registered_types(), *all;
-    long limit = ADMIN_DEFAULT_LIMIT;
-    json_object *out, *items;
+    apr_array_header_t *types = gf_registered_types();
+    gf_admin_list_t *all = gf_admin_list_make(r->pool);
+    const char *err;
+    long limit;
     int i, j;
 
     if (type == GF_QUERY_BAD) return gf_send_bad_query(r, "type");
@@ -85,14 +70,13 @@ static int list_jobs(request_rec *r, ap_dbd_t *dbd)
                              "type: no such type here; give a type's name as its GenFlowType "
                              "names it");
     }
-    if (status && !valid_status(status, 0)) {
+    if (status && !gf_admin_valid_status(status, 0)) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
                              "status must be pending, processing, completed, failed or cancelled");
     }
-    if (limit_arg && (gf_parse_amount(r->pool, limit_arg, ADMIN_MAX_LIMIT, &limit) || limit < 1)) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "limit must be 1..500");
+    if ((err = gf_admin_limit(r->pool, limit_arg, &limit)) != NULL) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, err);
     }
-    all = apr_array_make(r->pool, 64, sizeof(listed_t));
     for (i = 0; types && i < types->nelts; i++) {
         const gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
         gf_db_rows_t *rows;
@@ -112,22 +96,9 @@ static int list_jobs(request_rec *r, ap_dbd_t *dbd)
                               apr_ltoa(r->pool, limit));
         }
         if (st != GF_DB_OK) return gf_send_db_error(r, st);
-        for (j = 0; j < rows->nrows; j++) {
-            const char *err;
-            listed_t *l = apr_array_push(all);
-            l->item = gf_json_parse(r->pool, rows->rows[j][0], strlen(rows->rows[j][0]), &err);
-            l->created = rows->rows[j][1];
-        }
+        for (j = 0; j < rows->nrows; j++) gf_admin_list_add(all, rows->rows[j][0], rows->rows[j][1]);
     }
-    qsort(all->elts, (size_t)all->nelts, sizeof(listed_t), newest_first);
-    out = gf_json_pool_own(r->pool, json_object_new_object());
-    items = json_object_new_array();
-    for (i = 0; i < all->nelts && i < limit; i++) {
-        listed_t *l = &APR_ARRAY_IDX(all, i, listed_t);
-        if (l->item) json_object_array_add(items, json_object_get(l->item));
-    }
-    json_object_object_add(out, "items", items);
-    return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, out));
+    return gf_send_json(r, HTTP_OK, gf_admin_list_json(all, limit));
 }
 
 static int delete_jobs(request_rec *r, ap_dbd_t *dbd)
@@ -135,23 +106,14 @@ static int delete_jobs(request_rec *r, ap_dbd_t *dbd)
     const char *status = gf_query_arg(r->pool, r->args, "status");
     const char *older = gf_query_arg(r->pool, r->args, "olderThan");
     apr_array_header_t *types = gf_registered_types();
+    const char *err;
     long secs, total = 0;
     int i;
 
     if (status == GF_QUERY_BAD) return gf_send_bad_query(r, "status");
     if (older == GF_QUERY_BAD) return gf_send_bad_query(r, "olderThan");
-    if (status && !valid_status(status, 1)) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
-                             "status must be completed, failed or cancelled: only terminal "
-                             "generations can be deleted");
-    }
-    if (!older) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
-                             "olderThan (seconds) is required");
-    }
-    if (gf_parse_amount(r->pool, older, 10L * 365 * 86400, &secs)) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
-                             "olderThan must be a whole number of seconds from 0 to 315360000");
+    if ((err = gf_admin_delete_args(r->pool, status, older, &secs)) != NULL) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, err);
     }
     for (i = 0; types && i < types->nelts; i++) {
         const gf_type_t *t = APR_ARRAY_IDX(types, i, gf_type_t *);
@@ -175,7 +137,7 @@ static int grant_credits(request_rec *r, ap_dbd_t *dbd)
     char *body;
     apr_size_t len;
     const char *err, *user, *reason;
-    json_object *doc, *amount_v, *out;
+    json_object *doc;
     gf_db_rows_t *rows;
     gf_db_status_t st;
     int64_t amount;
@@ -189,19 +151,8 @@ static int grant_credits(request_rec *r, ap_dbd_t *dbd)
     if (!(doc = gf_json_parse(r->pool, body, len, &err))) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, err);
     }
-    user = gf_json_str(doc, "user");
-    reason = gf_json_str(doc, "reason");
-    if (!user || !*user || strlen(user) > 255) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "user must be a user name");
-    }
-    if (!json_object_object_get_ex(doc, "amount", &amount_v)
-        || !json_object_is_type(amount_v, json_type_int)
-        || (amount = json_object_get_int64(amount_v)) < 1 || amount > GF_CREDITS_MAX) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
-                             "amount must be a whole number from 1 to 1000000000");
-    }
-    if (reason && strlen(reason) > 500) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "reason is too long");
+    if ((err = gf_admin_grant_args(doc, &user, &amount, &reason)) != NULL) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, err);
     }
     /* The account may not exist yet: open it as first use would. */
     st = gf_db_select(r, dbd, GF_SQL_ACCOUNT_ENSURE, &rows, 2, user,
@@ -215,8 +166,7 @@ static int grant_credits(request_rec *r, ap_dbd_t *dbd)
         apr_uuid_format(op, &u);
         st = gf_db_select(r, dbd, GF_SQL_ADMIN_GRANT, &rows, 4, user,
                           apr_psprintf(r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)amount),
-                          apr_pstrcat(r->pool, "admin ", r->user ? r->user : "-",
-                                      reason ? ": " : "", reason ? reason : "", NULL), op);
+                          gf_admin_grant_reason(r->pool, r->user, reason), op);
         if (st == GF_DB_OK && rows->nrows == 0 && rows->rerun) {
             /* The first run committed; report the balance it left. */
             st = gf_db_select(r, dbd, GF_SQL_ACCOUNT_STATE, &rows, 2, "0", user);
@@ -227,10 +177,7 @@ static int grant_credits(request_rec *r, ap_dbd_t *dbd)
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, GF_LOGNO(1902)
                   "admin %s granted %" APR_INT64_T_FMT " credits to %s",
                   r->user ? r->user : "-", (apr_int64_t)amount, user);
-    out = gf_json_pool_own(r->pool, json_object_new_object());
-    json_object_object_add(out, "user", json_object_new_string(user));
-    json_object_object_add(out, "currentBalance", json_object_new_int64(apr_atoi64(rows->rows[0][0])));
-    return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, out));
+    return gf_send_json(r, HTTP_OK, gf_admin_granted(r->pool, user, rows->rows[0][0]));
 }
 
 /* GET {admin}/webhooks?state=&limit=: the deliveries that failed for good
@@ -238,34 +185,21 @@ static int grant_credits(request_rec *r, ap_dbd_t *dbd)
 static int list_webhooks(request_rec *r, ap_dbd_t *dbd)
 {
     const char *limit_arg = gf_query_arg(r->pool, r->args, "limit");
-    const char *state = gf_query_arg(r->pool, r->args, "state");
-    long limit = ADMIN_DEFAULT_LIMIT;
+    const char *state = gf_query_arg(r->pool, r->args, "state"), *err;
+    long limit;
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    json_object *out, *items;
-    int i;
 
     if (limit_arg == GF_QUERY_BAD) return gf_send_bad_query(r, "limit");
     if (state == GF_QUERY_BAD) return gf_send_bad_query(r, "state");
-    if (limit_arg && (gf_parse_amount(r->pool, limit_arg, ADMIN_MAX_LIMIT, &limit) || limit < 1)) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, "limit must be 1..500");
-    }
-    if (!state) state = "failed";
-    if (strcmp(state, "failed") && strcmp(state, "pending") && strcmp(state, "delivered")) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
-                             "state must be failed, pending or delivered");
+    if ((err = gf_admin_limit(r->pool, limit_arg, &limit)) != NULL
+        || (err = gf_admin_webhook_state(&state)) != NULL) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, err);
     }
     st = gf_db_select(r, dbd, GF_SQL_WEBHOOK_FAILED, &rows, 2, state, apr_ltoa(r->pool, limit));
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
-    out = gf_json_pool_own(r->pool, json_object_new_object());
-    items = json_object_new_array();
-    for (i = 0; i < rows->nrows; i++) {
-        const char *err;
-        json_object *it = gf_json_parse(r->pool, rows->rows[i][0], strlen(rows->rows[i][0]), &err);
-        if (it) json_object_array_add(items, json_object_get(it));
-    }
-    json_object_object_add(out, "items", items);
-    return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, out));
+    return gf_send_json(r, HTTP_OK, gf_admin_items(r->pool, (const char *const *const *)rows->rows,
+                                                   rows->nrows));
 }
 
 /* POST {admin}/webhooks/{id}/redeliver: a delivery goes out again (a
@@ -274,7 +208,6 @@ static int redeliver_webhook(request_rec *r, ap_dbd_t *dbd, const char *id)
 {
     gf_db_rows_t *rows;
     gf_db_status_t st = gf_db_select(r, dbd, GF_SQL_WEBHOOK_REDELIVER, &rows, 1, id);
-    json_object *out;
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (rows->nrows != 1) {
         return gf_send_error(r, HTTP_NOT_FOUND, GF_ERR_NOT_FOUND,
@@ -282,16 +215,7 @@ static int redeliver_webhook(request_rec *r, ap_dbd_t *dbd, const char *id)
     }
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, GF_LOGNO(1903)
                   "admin %s asked to redeliver webhook %s", r->user ? r->user : "-", rows->rows[0][0]);
-    out = gf_json_pool_own(r->pool, json_object_new_object());
-    json_object_object_add(out, "id", json_object_new_int64(apr_atoi64(id)));
-    json_object_object_add(out, "webhookId", json_object_new_string(rows->rows[0][0]));
-    json_object_object_add(out, "state", json_object_new_string("pending"));
-    return gf_send_json(r, HTTP_ACCEPTED, gf_json_dump(r->pool, out));
-}
-
-static json_object *cost_or_null(double v)
-{
-    return v > 0 ? json_object_new_double(v) : NULL;
+    return gf_send_json(r, HTTP_ACCEPTED, gf_admin_redelivered(r->pool, id, rows->rows[0][0]));
 }
 
 /* GET {admin}/providers: what this server's providers are set to and
@@ -307,23 +231,16 @@ static int list_providers(request_rec *r)
 
     json_object_object_foreach(circuits, name, circuit) {
         const gf_provider_t *prov = apr_hash_get(sc->providers, name, APR_HASH_KEY_STRING);
-        json_object *it;
+        gf_admin_provider_t v;
         if (!prov) continue;
-        it = json_object_new_object();
-        json_object_object_add(it, "name", json_object_new_string(prov->name));
-        json_object_object_add(it, "kind", json_object_new_string(prov->kind->kind));
-        json_object_object_add(it, "model", prov->default_model
-                               ? json_object_new_string(prov->default_model) : NULL);
-        json_object_object_add(it, "cost", cost_or_null(prov->cost_per_call));
-        json_object_object_add(it, "costPerUnit", cost_or_null(prov->cost_per_unit));
-        /* poll=: the pace of its jobs' polls, or the growing schedule. */
-        json_object_object_add(it, "pollMs", prov->poll_every > 0
-                               ? json_object_new_int64(apr_time_as_msec(prov->poll_every))
-                               : NULL);
-        json_object_object_add(it, "circuit", json_object_get(circuit));
-        json_object_object_add(it, "limits", gf_limits_health(r, prov));
-        json_object_object_add(it, "budget", gf_budgets_health(r, prov));
-        json_object_array_add(items, it);
+        v.name = prov->name;
+        v.kind = prov->kind->kind;
+        v.model = prov->default_model;
+        v.cost = prov->cost_per_call;
+        v.cost_per_unit = prov->cost_per_unit;
+        v.poll_every = prov->poll_every;
+        json_object_array_add(items, gf_admin_provider_item(&v, circuit, gf_limits_health(r, prov),
+                                                            gf_budgets_health(r, prov)));
     }
     json_object_object_add(out, "items", items);
     return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, out));
@@ -464,59 +381,30 @@ static json_object *providers_health(request_rec *r)
 
 int gf_health_handler(request_rec *r)
 {
-    gf_server_conf_t *sc;
     ap_dbd_t *dbd;
     gf_db_rows_t *rows;
-    json_object *out, *workers;
-    int ok;
+    gf_admin_health_t h;
 
     if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) {
         apr_table_setn(r->headers_out, "Allow", "GET, HEAD");
         return gf_send_error(r, HTTP_METHOD_NOT_ALLOWED, GF_ERR_METHOD, "use GET");
     }
-    sc = gf_server_conf(r->server);
     dbd = gf_db_acquire(r);
-    ok = dbd && gf_db_select(r, dbd, GF_SQL_PING, &rows, 1, "ok") == GF_DB_OK;
-    out = gf_json_pool_own(r->pool, json_object_new_object());
-    json_object_object_add(out, "status", json_object_new_string(ok ? "ok" : "unavailable"));
-    json_object_object_add(out, "database", json_object_new_string(ok ? "ok" : "unreachable"));
-    workers = json_object_new_object();
-    json_object_object_add(workers, "perChild", json_object_new_int(gf_conf_workers(sc)));
-    json_object_object_add(workers, "running", json_object_new_int(gf_engine_running()));
-    json_object_object_add(workers, "pid", json_object_new_int((int)getpid()));
+    h.ok = dbd && gf_db_select(r, dbd, GF_SQL_PING, &rows, 1, "ok") == GF_DB_OK;
+    h.per_child = gf_conf_workers(gf_server_conf(r->server));
+    h.running = gf_engine_running();
+    h.pid = (int)getpid();
     /* Whether this child's listener has its LISTEN connection: without it
      * waits and pickup fall back to short polls. */
-    json_object_object_add(workers, "listening", json_object_new_boolean(gf_engine_listening()));
-    {
-        /* Attempts this child runs at once on its loop (their provider
-         * exchanges hold no thread) and the exchanges open now. */
-        int in_flight, max_in_flight, transfers, kept;
-        gf_engine_flights(&in_flight, &max_in_flight, &transfers, &kept);
-        json_object_object_add(workers, "inFlight", json_object_new_int(in_flight));
-        json_object_object_add(workers, "maxInFlight", json_object_new_int(max_in_flight));
-        json_object_object_add(workers, "exchanges", json_object_new_int(transfers));
-        json_object_object_add(workers, "keptPolls", json_object_new_int(kept));
-    }
-    json_object_object_add(out, "workers", workers);
-    {
-        /* Requests of this child waiting for a generation: parked (no
-         * thread) and blocking a thread (mod_genflow_watch.c). */
-        json_object *waiters = json_object_new_object();
-        int parked, blocking;
-        gf_watch_counts(&parked, &blocking);
-        json_object_object_add(waiters, "parked", json_object_new_int(parked));
-        json_object_object_add(waiters, "blocking", json_object_new_int(blocking));
-        json_object_object_add(out, "waiters", waiters);
-    }
-    json_object_object_add(out, "types", json_object_new_int(
-        gf_registered_types() ? gf_registered_types()->nelts : 0));
-    json_object_object_add(out, "providers", json_object_get(providers_health(r)));
-    if (!ok) {
-        json_object *err = json_object_new_object();
-        json_object_object_add(err, "code", json_object_new_string(GF_ERR_UNAVAILABLE));
-        json_object_object_add(err, "message", json_object_new_string("the database is unreachable"));
-        json_object_object_add(out, "error", err);
-        apr_table_setn(r->headers_out, "Retry-After", GF_RETRY_AFTER_UNAVAILABLE);
-    }
-    return gf_send_json(r, ok ? HTTP_OK : HTTP_SERVICE_UNAVAILABLE, gf_json_dump(r->pool, out));
+    h.listening = gf_engine_listening();
+    /* Attempts this child runs at once on its loop (their provider
+     * exchanges hold no thread) and the exchanges open now. */
+    gf_engine_flights(&h.in_flight, &h.max_in_flight, &h.exchanges, &h.kept_polls);
+    /* Requests of this child waiting for a generation: parked (no thread)
+     * and blocking a thread (mod_genflow_watch.c). */
+    gf_watch_counts(&h.parked, &h.blocking);
+    h.types = gf_registered_types() ? gf_registered_types()->nelts : 0;
+    h.providers = json_object_get(providers_health(r));
+    if (!h.ok) apr_table_setn(r->headers_out, "Retry-After", GF_RETRY_AFTER_UNAVAILABLE);
+    return gf_send_json(r, h.ok ? HTTP_OK : HTTP_SERVICE_UNAVAILABLE, gf_admin_health(r->pool, &h));
 }

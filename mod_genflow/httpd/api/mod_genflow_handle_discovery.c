@@ -15,7 +15,6 @@
  * prefix of it at a '/' boundary, in order, then onto the server's
  * defaults.
  */
-#include <string.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include <apr_fnmatch.h>
@@ -53,14 +52,10 @@ static struct gf_discovery_state *discovery(void)
  * ap_location_walk decides for a literal, fnmatch or regex section.) */
 static int section_matches(const core_dir_config *cd, const char *uri)
 {
-    size_t len;
-
     if (!cd || !cd->d) return 0;
     if (cd->r) return ap_regexec(cd->r, uri, 0, NULL, 0) == 0;
     if (cd->d_is_fnmatch) return apr_fnmatch(cd->d, uri, APR_FNM_PATHNAME) == APR_SUCCESS;
-    len = strlen(cd->d);
-    if (strncmp(cd->d, uri, len)) return 0;
-    return len == 0 || cd->d[len - 1] == '/' || uri[len] == '/' || uri[len] == '\0';
+    return gf_discovery_location_matches(cd->d, uri);
 }
 
 /* The module's settings of a request for uri on server s. */

@@ -4,7 +4,6 @@
  * where a generation's status is polled, and the answers for an id that is
  * not the caller's or a generation in the wrong state.
  */
-#include <stdio.h>
 #include <string.h>
 #include <apr_strings.h>
 
@@ -16,18 +15,13 @@
 #include "core/gf_error.h"
 #include "core/gf_stream_token.h"
 #include "core/gf_json.h"
-#include "core/gf_job.h"
+#include "core/gf_answer.h"
 
 /* The path of an endpoint of the type for generation id. */
 static const char *type_url(request_rec *r, const gf_dir_conf_t *dc, const char *endpoint,
                             const char *id)
 {
-    /* "/api/x/" and "/api/x" give "/api/x/status/…"; "/" gives "/status/…"
-     * (not "//status/…", which a browser reads as a host named status). */
-    apr_size_t n = strlen(dc->base);
-    const char *base = (n >= 1 && dc->base[n - 1] == '/') ? apr_pstrmemdup(r->pool, dc->base, n - 1)
-                                                          : dc->base;
-    return apr_pstrcat(r->pool, base, "/", endpoint, "/", id, NULL);
+    return gf_answer_type_url(r->pool, dc->base, endpoint, id);
 }
 
 const char *gf_type_status_url(request_rec *r, const gf_dir_conf_t *dc, const char *id)
@@ -93,8 +87,7 @@ json_object *gf_type_parse_status(request_rec *r, const char *status_json)
 
 int gf_type_is_terminal(const char *status)
 {
-    return status && (!strcmp(status, "completed") || !strcmp(status, "failed")
-                      || !strcmp(status, "cancelled"));
+    return gf_answer_is_terminal(status);
 }
 
 /* The database renders status objects with spaces; clients get them in
@@ -103,23 +96,10 @@ int gf_type_is_terminal(const char *status)
 int gf_type_send_status(request_rec *r, int http_status, const char *status_json)
 {
     json_object *status = gf_type_parse_status(r, status_json);
+    int hint;
     if (!status) return gf_send_db_error(r, GF_DB_ERROR);
-    if (!gf_type_is_terminal(json_object_get_string(gf_type_status_field(status, "status")))) {
-        apr_time_t created = 0;
-        const char *c = json_object_get_string(gf_type_status_field(status, "createdAt"));
-        if (c) {
-            apr_time_exp_t tm;
-            memset(&tm, 0, sizeof(tm));
-            if (sscanf(c, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                       &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 6) {
-                tm.tm_year -= 1900;
-                tm.tm_mon -= 1;
-                apr_time_exp_gmt_get(&created, &tm);
-            }
-        }
-        apr_table_setn(r->headers_out, "Retry-After",
-                       apr_itoa(r->pool, gf_job_client_retry_after(
-                           created ? apr_time_now() - created : 0)));
+    if (gf_answer_retry_after(status, apr_time_now(), &hint)) {
+        apr_table_setn(r->headers_out, "Retry-After", apr_itoa(r->pool, hint));
     }
     return gf_send_json(r, http_status, gf_json_dump(r->pool, status));
 }
@@ -137,18 +117,11 @@ int gf_type_refused_by_state(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t 
                              const char *id, const char *allowed, const char *action)
 {
     gf_db_rows_t *rows;
-    json_object *status;
     gf_db_status_t st = gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_GET), &rows, 2, id,
                                      r->user);
 
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
     if (rows->nrows == 0) return gf_type_no_such_generation(r);
-    status = gf_type_parse_status(r, rows->rows[0][0]);
     return gf_send_error(r, HTTP_CONFLICT, GF_ERR_INVALID_STATUS,
-                         apr_psprintf(r->pool, "the generation is %s; only a %s generation can "
-                                      "be %s", status ? json_object_get_string(
-                                          gf_type_status_field(status, "status"))
-                                                      : "in another state",
-                                      allowed, action));
+                         gf_answer_state_refusal(r->pool, rows->rows[0][0], allowed, action));
 }
-

@@ -8,7 +8,6 @@
  */
 #include <string.h>
 #include <apr_strings.h>
-#include <apr_general.h>
 #include <apr_uuid.h>
 
 #include "httpd/api/mod_genflow_handle_type.h"
@@ -30,6 +29,8 @@
 #include "core/gf_route.h"
 #include "core/gf_sql.h"
 #include "core/gf_credits.h"
+#include "core/gf_answer.h"
+#include "core/gf_create.h"
 #include "net/gf_http.h"
 
 /* Passes of the create statement before a refusal is final. */
@@ -94,39 +95,6 @@ int gf_type_send_active_limit(request_rec *r, long active, long max_active)
                          gf_credits_active_refusal(r->pool, active, max_active));
 }
 
-/* A new generation's id, a time-ordered UUID (RFC 9562 version 7: the
- * Unix time in milliseconds, then 74 random bits), and, when the request
- * gave none, its seed (0..4294967294, the documented range), from one
- * draw of the system's random source. Time-ordered, each create adds to
- * the right end of the type table's primary key and of the ledger's index
- * by generation: with random ids every insert went to a random page of
- * indexes that outgrow the cache (a million rows of history made creates
- * 1.27 times slower). The random part keeps ids unguessable. apr_uuid_get
- * would also do for a fallback, but through libuuid it makes five more
- * system calls a create (it reseeds its own generator each time). */
-static void draw_id_and_seed(char id[APR_UUID_FORMATTED_LENGTH + 1], apr_uint64_t *seed)
-{
-    unsigned char b[sizeof(((apr_uuid_t *)0)->data) + 4];
-    apr_uint64_t ms = (apr_uint64_t)apr_time_as_msec(apr_time_now());
-    apr_uuid_t uuid;
-    int i;
-
-    if (apr_generate_random_bytes(b, sizeof(b)) != APR_SUCCESS) {
-        apr_uuid_get(&uuid);
-        apr_uuid_format(id, &uuid);
-        *seed = (apr_uint64_t)apr_time_now() % 4294967295ULL;
-        return;
-    }
-    memcpy(uuid.data, b, sizeof(uuid.data));
-    for (i = 0; i < 6; i++) uuid.data[i] = (unsigned char)(ms >> (8 * (5 - i)));
-    uuid.data[6] = (unsigned char)((uuid.data[6] & 0x0f) | 0x70);   /* version 7 */
-    uuid.data[8] = (unsigned char)((uuid.data[8] & 0x3f) | 0x80);   /* RFC 9562 variant */
-    apr_uuid_format(id, &uuid);
-    *seed = 0;
-    for (i = 0; i < 4; i++) *seed = (*seed << 8) | b[sizeof(uuid.data) + i];
-    *seed %= 4294967295ULL;
-}
-
 /* The create statement returned nothing although it may have committed:
  * after a lost connection it ran twice, and the second run found the id it
  * had chosen. Is that generation there (then it is this request's)? */
@@ -149,12 +117,8 @@ static const char *created_before(request_rec *r, const gf_dir_conf_t *dc, const
 int gf_type_created_from_status(request_rec *r, const char *status_json, gf_created_t *out)
 {
     json_object *status = gf_type_parse_status(r, status_json);
-    if (!status) return 0;
-    out->id = json_object_get_string(gf_type_status_field(status, "generationId"));
-    out->cost = json_object_get_int64(gf_type_status_field(status, "estimatedCost"));
-    out->prompt = json_object_get_string(gf_type_status_field(status, "prompt"));
-    out->created_at = json_object_get_string(gf_type_status_field(status, "createdAt"));
-    return out->id != NULL;
+    return status && gf_answer_created_fields(status, &out->id, &out->cost, &out->prompt,
+                                              &out->created_at);
 }
 
 /* The prompt of the row: the template with the request's words; a preset
@@ -242,25 +206,9 @@ static int check_webhook(request_rec *r, const gf_dir_conf_t *dc, const char *ur
 
 int gf_type_cancel_after(request_rec *r, const gf_dir_conf_t *dc, int *seconds)
 {
-    const char *h = apr_table_get(r->headers_in, "Cancel-After");
-    const char *field = h ? "Cancel-After" : "cancelAfter";
-    long n;
-
-    if (h) {
-        if (!gf_cancel_after(h, &n) || n < 1) {
-            return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
-                                 "Cancel-After: give whole seconds (90) or a duration "
-                                 "(1m30s), at least 1 s");
-        }
-        *seconds = (int)n;
-    }
-    if (*seconds > gf_conf_deadline_secs(dc)) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
-                             apr_psprintf(r->pool, "%s: at most %d s, the type's deadline "
-                                          "(GenFlowDeadline)", field,
-                                          gf_conf_deadline_secs(dc)));
-    }
-    return GF_CONTINUE;
+    const char *err = gf_create_cancel_after(r->pool, apr_table_get(r->headers_in, "Cancel-After"),
+                                             gf_conf_deadline_secs(dc), seconds);
+    return err ? gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, err) : GF_CONTINUE;
 }
 
 /* The create's input, read and checked (its webhook, its prompt), with
@@ -270,18 +218,15 @@ static int prepare(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, json_
                    gf_input_t *in, char *id, const char **a)
 {
     gf_input_error_t ierr;
-    const char *prompt = NULL;
+    const char *prompt = NULL, *err;
     apr_uint64_t seed;
     int rc;
 
     if (!gf_input_parse(r->pool, body, gf_conf_needs(dc), in, &ierr)) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, ierr.message);
     }
-    if (in->count > gf_conf_max_count(dc)) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
-                             apr_psprintf(r->pool, "count: at most %d picture%s for this type "
-                                          "(GenFlowMaxCount)", gf_conf_max_count(dc),
-                                          gf_conf_max_count(dc) == 1 ? "" : "s"));
+    if ((err = gf_create_count_refusal(r->pool, in->count, gf_conf_max_count(dc))) != NULL) {
+        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, err);
     }
     if ((rc = gf_type_cancel_after(r, dc, &in->cancel_after)) != GF_CONTINUE) return rc;
     if ((rc = gf_type_check_edits(r, dbd, dc, in)) != GF_CONTINUE) return rc;
@@ -291,7 +236,7 @@ static int prepare(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, json_
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
                              "prompt: the request gives nothing to build a prompt from");
     }
-    draw_id_and_seed(id, &seed);
+    gf_create_draw_id(id, &seed);
     if (in->has_seed) {
         seed = in->seed;
     } else {
@@ -433,20 +378,10 @@ int gf_type_handle_create(request_rec *r, const gf_dir_conf_t *dc)
 /* 201 with the create object of a new generation. */
 int gf_type_send_created(request_rec *r, const gf_dir_conf_t *dc, const gf_created_t *c)
 {
-    json_object *out;
     const char *url = gf_type_status_url(r, dc, c->id);
 
-    out = gf_json_pool_own(r->pool, json_object_new_object());
-    json_object_object_add(out, "generationId", json_object_new_string(c->id));
-    json_object_object_add(out, "type", json_object_new_string(dc->type->name));
-    json_object_object_add(out, "status", json_object_new_string("pending"));
-    json_object_object_add(out, "estimatedCost", json_object_new_int64(c->cost));
-    json_object_object_add(out, "prompt", c->prompt ? json_object_new_string(c->prompt) : NULL);
-    json_object_object_add(out, "createdAt",
-                           c->created_at ? json_object_new_string(c->created_at) : NULL);
-    json_object_object_add(out, "statusUrl", json_object_new_string(url));
-    json_object_object_add(out, "eventsUrl",
-                           json_object_new_string(gf_type_events_url(r, dc, c->id)));
     apr_table_setn(r->headers_out, "Location", url);
-    return gf_send_json(r, HTTP_CREATED, gf_json_dump(r->pool, out));
+    return gf_send_json(r, HTTP_CREATED, gf_answer_created(r->pool, c->id, dc->type->name, c->cost,
+                                                           c->prompt, c->created_at, url,
+                                                           gf_type_events_url(r, dc, c->id)));
 }

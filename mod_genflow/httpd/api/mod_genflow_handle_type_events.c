@@ -37,20 +37,19 @@
 #include "core/gf_route.h"
 #include "core/gf_stream_token.h"
 #include "core/gf_previews.h"
-#include "core/gf_json.h"
+#include "core/gf_answer.h"
 
 /* What EventSource waits before it reconnects: after the stream's end,
  * and longer when the server had no room to keep it open. */
 #define RETRY_MS       2000
 #define RETRY_FULL_MS  10000
-#define EVENT_ID_MAX   64
 /* At most one preview a second per stream. */
 #define PREVIEW_EVERY  apr_time_from_sec(1)
 
 typedef struct {
     const gf_dir_conf_t *dc;
     const char *id;
-    char last[EVENT_ID_MAX];     /* the id of the state the client has */
+    char last[GF_ANSWER_EVENT_ID_MAX]; /* the id of the state the client has */
     int started;
     apr_interval_time_t look;    /* gf_watch_t.look */
     apr_uint32_t preview;        /* the sequence number of the preview sent, 0 none */
@@ -63,33 +62,15 @@ typedef struct {
 static void send_preview(request_rec *r, events_t *ev)
 {
     char url[GF_PREVIEW_URL_MAX];
-    apr_time_t now = apr_time_now(), due;
+    apr_time_t now = apr_time_now();
     apr_interval_time_t keep = apr_time_from_sec(gf_conf_preview_keep(gf_server_conf(r->server)));
     apr_uint32_t seq = gf_watch_preview_get(ev->id, keep, url, sizeof(url));
-    json_object *o;
 
     if (!seq || seq == ev->preview) return;
-    due = ev->preview_at + PREVIEW_EVERY;
-    if (ev->preview_at && now < due && now >= ev->preview_at) {
-        if (!ev->look || due - now < ev->look) ev->look = due - now;
-        return;
-    }
-    o = gf_json_pool_own(r->pool, json_object_new_object());
-    json_object_object_add(o, "generationId", json_object_new_string(ev->id));
-    json_object_object_add(o, "url", json_object_new_string(url));
-    ap_rprintf(r, "event: preview\ndata: %s\n\n", gf_json_dump(r->pool, o));
+    if (!gf_answer_preview_due(now, ev->preview_at, PREVIEW_EVERY, &ev->look)) return;
+    ap_rputs(gf_answer_preview_event(r->pool, ev->id, url), r);
     ev->preview = seq;
     ev->preview_at = now;
-}
-
-/* The event id of a state: its ETag without the quotes. */
-static void event_id(const char *etag, char *out)
-{
-    apr_size_t n;
-    if (*etag == '"') etag++;
-    apr_cpystrn(out, etag, EVENT_ID_MAX);
-    n = strlen(out);
-    if (n && out[n - 1] == '"') out[n - 1] = '\0';
 }
 
 static void start(request_rec *r, events_t *ev)
@@ -122,13 +103,13 @@ static int events_step(request_rec *r, void *ctx, int woke)
             return OK;                           /* deleted meanwhile */
         }
         else {
-            char id[EVENT_ID_MAX];
+            char id[GF_ANSWER_EVENT_ID_MAX];
             /* While it waits in line, its place is read again each second
              * (and sent when it moved), and so is a progress estimated from
              * job times: at most one such event a second. A provider's
              * report is written at most once a second, and announced. */
             ev->look = snap.in_line || snap.moving ? GF_TYPE_LINE_LOOK : 0;
-            event_id(snap.etag, id);
+            gf_answer_event_id(snap.etag, id);
             if (strcmp(id, ev->last)) {
                 if (!ev->started) start(r, ev);
                 ap_rprintf(r, "id: %s\nevent: status\ndata: %s\n\n", id, snap.json);
@@ -184,16 +165,6 @@ int gf_type_events_token(request_rec *r, const gf_dir_conf_t *dc, const gf_route
     return GF_CONTINUE;
 }
 
-/* A Last-Event-ID this server could have sent: printable, short. */
-static int plausible_event_id(const char *s)
-{
-    apr_size_t n = 0;
-    for (; *s; s++, n++) {
-        if (*s <= ' ' || *s > '~' || n >= EVENT_ID_MAX - 1) return 0;
-    }
-    return 1;
-}
-
 int gf_type_handle_events(request_rec *r, const gf_dir_conf_t *dc, const gf_route_t *route)
 {
     const char *last = apr_table_get(r->headers_in, "Last-Event-ID");
@@ -208,7 +179,7 @@ int gf_type_handle_events(request_rec *r, const gf_dir_conf_t *dc, const gf_rout
     ev->dc = dc;
     /* route lives on the handler's stack, gone once the request parks. */
     ev->id = apr_pstrdup(r->pool, route->id);
-    if (last && plausible_event_id(last)) apr_cpystrn(ev->last, last, sizeof(ev->last));
+    if (last && gf_answer_event_id_plausible(last)) apr_cpystrn(ev->last, last, sizeof(ev->last));
     memset(&w, 0, sizeof(w));
     w.id = ev->id;
     w.deadline = r->request_time + apr_time_from_sec(gf_conf_events_max_secs(dc));

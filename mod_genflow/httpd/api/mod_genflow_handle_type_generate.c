@@ -23,11 +23,12 @@
 #include "httpd/io/mod_genflow_db.h"
 #include "httpd/io/mod_genflow_trace.h"
 #include "core/gf_error.h"
-#include "core/gf_input.h"
 #include "core/gf_json.h"
 #include "core/gf_route.h"
 #include "core/gf_sql.h"
 #include "core/gf_job.h"
+#include "core/gf_answer.h"
+#include "core/gf_create.h"
 
 /* The wait a client asked for (Prefer: wait=N), else the location's. */
 int gf_type_requested_wait(request_rec *r, const gf_dir_conf_t *dc)
@@ -51,8 +52,7 @@ static int generate_step(request_rec *r, void *ctx, int woke)
 {
     generate_wait_t *gw = ctx;
     gf_type_snap_t snap;
-    json_object *status, *out;
-    const char *state;
+    json_object *status;
     gf_db_status_t st = gf_type_snapshot(r, gw->dc, gw->id, woke != 0, &snap);
 
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
@@ -66,18 +66,12 @@ static int generate_step(request_rec *r, void *ctx, int woke)
         /* Compact, as every answer of generate and retry. */
         return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, status));
     }
-    state = json_object_get_string(gf_type_status_field(status, "status"));
-    out = gf_json_pool_own(r->pool, json_object_new_object());
-    json_object_object_add(out, "generationId", json_object_new_string(gw->id));
-    json_object_object_add(out, "status", json_object_new_string(state ? state : "pending"));
-    json_object_object_add(out, "pollUrl",
-                           json_object_new_string(gf_type_status_url(r, gw->dc, gw->id)));
-    json_object_object_add(out, "eventsUrl",
-                           json_object_new_string(gf_type_events_url(r, gw->dc, gw->id)));
     apr_table_setn(r->headers_out, "Retry-After",
                    apr_itoa(r->pool, gf_job_client_retry_after(apr_time_now() - r->request_time)));
     apr_table_setn(r->headers_out, "Location", gf_type_status_url(r, gw->dc, gw->id));
-    return gf_send_json(r, HTTP_ACCEPTED, gf_json_dump(r->pool, out));
+    return gf_send_json(r, HTTP_ACCEPTED, gf_answer_accepted(
+        r->pool, gw->id, json_object_get_string(gf_type_status_field(status, "status")),
+        gf_type_status_url(r, gw->dc, gw->id), gf_type_events_url(r, gw->dc, gw->id)));
 }
 
 /* Answer with the generation's state once it is terminal or wait_secs have
@@ -106,14 +100,6 @@ int gf_type_answer_when_done(request_rec *r, const gf_dir_conf_t *dc, const char
     return gf_watch_run(r, &w);
 }
 
-/* The trace id of a status object (its traceId), or "-". */
-static const char *trace_of(json_object *status)
-{
-    const char *t = status ? json_object_get_string(gf_type_status_field(status, "traceId"))
-                           : NULL;
-    return t ? t : "-";
-}
-
 /* Passes of the queue statement before a refusal by the limit is final. */
 #define QUEUE_PASSES 3
 
@@ -138,7 +124,7 @@ int gf_type_queue(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, const 
             rq->idem_linked = rq->idem_linked || (strict && rq->idem_key != NULL);
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(1302)
                           "queued type=%s id=%s user=%s trace=%s", dc->type->name, id, r->user,
-                          trace_of(gf_type_parse_status(r, rows->rows[0][0])));
+                          gf_answer_trace_id(gf_type_parse_status(r, rows->rows[0][0])));
             /* Committed: the client's next read, on whichever child, sees
              * it queued (a child that kept its created answer has not
              * always heard the NOTIFY by then). */
@@ -159,10 +145,7 @@ int gf_type_queue(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc, const 
                 return GF_CONTINUE;
             }
             return gf_send_error(r, HTTP_CONFLICT, GF_ERR_INVALID_STATUS,
-                                 apr_psprintf(r->pool, "the generation is %s; only a created "
-                                              "generation (pending, never started) can be "
-                                              "started", strcmp(now->rows[0][1], "pending")
-                                              ? now->rows[0][1] : "started already"));
+                                 gf_answer_not_startable(r->pool, now->rows[0][1]));
         }
         st = gf_db_select(r, dbd, GF_SQL_ACCOUNT_STATE, &acct, 2,
                           apr_ltoa(r->pool, gf_conf_daily_limit(sc)), r->user);
@@ -203,20 +186,8 @@ static int created_queued(request_rec *r, const gf_dir_conf_t *dc, const char *i
 static int generate_by_id_args(request_rec *r, const gf_dir_conf_t *dc, json_object *body,
                                int *cancel_after)
 {
-    json_object *ca = NULL;
-    gf_input_error_t ierr;
-    int n = json_object_object_get_ex(body, "cancelAfter", &ca) ? 2 : 1;
-
-    if (json_object_object_length(body) != n) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION,
-                             "generationId: give either generationId alone (with at most "
-                             "cancelAfter) or the create fields, not both");
-    }
-    *cancel_after = 0;
-    if (ca && !json_object_is_type(ca, json_type_null)
-        && !gf_input_cancel_after(r->pool, ca, cancel_after, &ierr)) {
-        return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, ierr.message);
-    }
+    const char *err = gf_create_by_id_args(r->pool, body, cancel_after);
+    if (err) return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, err);
     return gf_type_cancel_after(r, dc, cancel_after);
 }
 
@@ -269,7 +240,7 @@ int gf_type_handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route
     gf_db_status_t st;
     json_object *input;
     gf_created_t created;
-    const char *err, *id;
+    const char *err, *id, *refusal;
     int rc, wait = gf_type_requested_wait(r, dc);
 
     if (!route->id_valid) {
@@ -281,11 +252,8 @@ int gf_type_handle_retry(request_rec *r, const gf_dir_conf_t *dc, const gf_route
     if (rows->nrows == 0) {
         return gf_type_no_such_generation(r);
     }
-    if (strcmp(rows->rows[0][0], "failed") && strcmp(rows->rows[0][0], "cancelled")) {
-        return gf_send_error(r, HTTP_CONFLICT, GF_ERR_INVALID_STATUS,
-                             apr_psprintf(r->pool, "the generation is %s; only a failed or "
-                                          "cancelled generation can be retried",
-                                          rows->rows[0][0]));
+    if ((refusal = gf_answer_retry_refusal(r->pool, rows->rows[0][0])) != NULL) {
+        return gf_send_error(r, HTTP_CONFLICT, GF_ERR_INVALID_STATUS, refusal);
     }
     input = gf_json_parse(r->pool, rows->rows[0][1], strlen(rows->rows[0][1]), &err);
     if (!input) return gf_send_db_error(r, GF_DB_ERROR);
@@ -354,7 +322,7 @@ int gf_type_handle_cancel(request_rec *r, const gf_dir_conf_t *dc, const gf_rout
     status = gf_type_parse_status(r, rows->rows[0][0]);
     provider = status ? json_object_get_string(gf_type_status_field(status, "provider")) : NULL;
     job_id = status ? json_object_get_string(gf_type_status_field(status, "providerJobId")) : NULL;
-    trace_id = trace_of(status);
+    trace_id = gf_answer_trace_id(status);
     if (provider) {
         gf_provider_t *prov = apr_hash_get(sc->providers, provider, APR_HASH_KEY_STRING);
         /* The cancel at the provider belongs to the generation's trace. */

@@ -25,67 +25,42 @@
 #include "core/gf_job.h"
 #include "core/gf_presets.h"
 #include "core/gf_limit.h"
-#include "core/gf_progress.h"
+#include "core/gf_answer.h"
+
+/* The provider of a row, by name: NULL when none or not this server's. */
+static const gf_provider_t *provider_of(request_rec *r, const char *name)
+{
+    return name ? apr_hash_get(gf_server_conf(r->server)->providers, name, APR_HASH_KEY_STRING)
+                : NULL;
+}
 
 /* A queued generation's object with its place in line and when it may
- * start (estimatedStartAt: from its provider's limits and how long its
- * calls took lately on this node, gf_limit_wait; null when that is
- * unknown), written by json-c: the same text for the same place whether
- * this child read it or took it from another (its ETag with it). json as
- * it was when it cannot be parsed. */
+ * start (gf_answer_in_line; from its provider's limits and how long its
+ * calls took lately on this node, gf_limit_wait): the same text for the
+ * same place whether this child read it or took it from another (its ETag
+ * with it). */
 static const char *in_line_json(request_rec *r, const char *json, long place,
                                 const char *provider)
 {
-    const gf_provider_t *prov = provider ? apr_hash_get(gf_server_conf(r->server)->providers,
-                                                        provider, APR_HASH_KEY_STRING) : NULL;
-    apr_interval_time_t wait = -1;
-    json_object *o;
-    const char *out;
-
-    if (!(o = json_tokener_parse(json))) return json;
-    json_object_object_add(o, "queuePosition", json_object_new_int64(place));
-    if (prov) wait = gf_limit_wait(&prov->limit, place, gf_limits_recent_call(prov));
-    json_object_object_add(o, "estimatedStartAt", wait < 0 ? NULL : json_object_new_string(
-        gf_time_rfc3339(r->pool, gf_limit_start_estimate(apr_time_now(), wait))));
-    out = apr_pstrdup(r->pool, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-    return out;
+    const gf_provider_t *prov = provider_of(r, provider);
+    apr_interval_time_t wait = prov ? gf_limit_wait(&prov->limit, place,
+                                                    gf_limits_recent_call(prov)) : -1;
+    return gf_answer_in_line(r->pool, json, place, wait, apr_time_now());
 }
 
-/* A processing generation whose provider reported no progress (its job's
- * start given: job_started, ms since the epoch): its progress and
- * estimatedFinishAt from how long the provider's jobs took lately on this
- * node (gf_progress_estimate; nothing when no job of it has completed
- * here yet). The fraction moves with the clock, in hundredths: *moving
+/* A processing generation whose provider reported no progress: its
+ * progress estimated from how long the provider's jobs took lately on this
+ * node (gf_answer_estimated). The fraction moves with the clock: *moving
  * says so, and the answer is kept for a watcher's look only (a second),
- * as a place in line is. The end is a whole second, fixed until the
- * average moves. json as it was when there is nothing to estimate. */
+ * as a place in line is. */
 static const char *estimated_json(request_rec *r, const char *json, const char *job_started,
                                   const char *provider, int *moving)
 {
-    const gf_provider_t *prov = provider ? apr_hash_get(gf_server_conf(r->server)->providers,
-                                                        provider, APR_HASH_KEY_STRING) : NULL;
-    apr_time_t finish = 0, now = apr_time_now();
-    double fraction;
-    json_object *o;
-    const char *out;
-
+    const gf_provider_t *prov = provider_of(r, provider);
     *moving = 0;
-    if (!job_started || !prov
-        || !gf_progress_estimate(apr_time_from_msec(apr_atoi64(job_started)),
-                                 gf_limits_recent_job(prov), now, &fraction, &finish)
-        || !(o = json_tokener_parse(json))) {
-        return json;
-    }
-    json_object_object_add(o, "progress", json_object_new_double_s(
-        fraction, apr_psprintf(r->pool, "%.2f", fraction)));
-    json_object_object_add(o, "estimatedFinishAt", finish ? json_object_new_string(
-        gf_time_rfc3339(r->pool, apr_time_from_sec(apr_time_sec(finish + APR_USEC_PER_SEC - 1))))
-        : NULL);
-    out = apr_pstrdup(r->pool, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-    *moving = fraction < GF_PROGRESS_ESTIMATE_MAX;
-    return out;
+    return prov ? gf_answer_estimated(r->pool, json, job_started, gf_limits_recent_job(prov),
+                                      apr_time_now(), moving)
+                : json;
 }
 
 /* The answer names where its stream is (eventsUrl): on an events host the
@@ -126,12 +101,9 @@ static void snap_of_row(request_rec *r, const gf_dir_conf_t *dc, const char *id,
     if (snap->in_line) snap->json = in_line_json(r, snap->json, (long)apr_atoi64(row[4]), row[5]);
     else snap->json = estimated_json(r, snap->json, job_started, row[5], &snap->moving);
     snap->etag = gf_json_etag(r->pool, snap->json);
-    snap->terminal = gf_type_is_terminal(row[1]);
-    if (!snap->terminal) {
-        /* When it was created: its Retry-After grows with its age. */
-        snap->born = apr_time_now() - apr_time_from_msec(apr_atoi64(row[2]));
-        if (snap->born <= 0) snap->born = 1;
-    }
+    snap->terminal = gf_answer_is_terminal(row[1]);
+    /* When it was created: its Retry-After grows with its age. */
+    if (!snap->terminal) snap->born = gf_answer_born(apr_time_now(), row[2]);
     gf_engine_status_store(dc->type, id, user, snap->json, snap->etag, snap->born,
                            snap->in_line || snap->moving ? apr_time_now() + GF_TYPE_LINE_LOOK : 0,
                            snap->in_line ? row[5] : NULL, version);
@@ -362,11 +334,9 @@ int gf_type_handle_history(request_rec *r, const gf_dir_conf_t *dc)
     const char *limit_arg = gf_query_arg(r->pool, r->args, "limit");
     const char *before = gf_query_arg(r->pool, r->args, "before");
     long limit = HISTORY_DEFAULT_LIMIT;
-    json_object *out, *items;
     ap_dbd_t *dbd;
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    int i, n;
 
     if (limit_arg == GF_QUERY_BAD) return gf_send_bad_query(r, "limit");
     if (before == GF_QUERY_BAD) return gf_send_bad_query(r, "before");
@@ -385,17 +355,8 @@ int gf_type_handle_history(request_rec *r, const gf_dir_conf_t *dc)
                 : gf_db_select(r, dbd, gf_type_label(dc, GF_SQL_HISTORY), &rows, 2, r->user,
                                apr_ltoa(r->pool, limit + 1));
     if (st != GF_DB_OK) return gf_send_db_error(r, st);
-    out = gf_json_pool_own(r->pool, json_object_new_object());
-    items = json_object_new_array();
-    n = rows->nrows > limit ? (int)limit : rows->nrows;
-    for (i = 0; i < n; i++) {
-        json_object *item = gf_type_parse_status(r, rows->rows[i][0]);
-        if (item) json_object_array_add(items, json_object_get(item));
-    }
-    json_object_object_add(out, "items", items);
-    json_object_object_add(out, "next", rows->nrows > limit
-                           ? json_object_new_string(rows->rows[n - 1][1]) : NULL);
-    return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, out));
+    return gf_send_json(r, HTTP_OK, gf_answer_history(
+        r->pool, (const char *const *const *)rows->rows, rows->nrows, limit));
 }
 
 /* This week's presets of the location's type, as [key, name, prompt,
@@ -423,26 +384,13 @@ int gf_type_handle_presets(request_rec *r, const gf_dir_conf_t *dc)
     ap_dbd_t *dbd;
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    json_object *out, *list;
-    int *active, i;
+    int *active;
 
     if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
     if ((st = gf_type_load_presets(r, dbd, dc, &rows, &active)) != GF_DB_OK) {
         return gf_send_db_error(r, st);
     }
-    out = gf_json_pool_own(r->pool, json_object_new_object());
-    list = json_object_new_array();
-    for (i = 0; i < rows->nrows; i++) {
-        json_object *p;
-        if (!active[i]) continue;
-        p = json_object_new_object();
-        json_object_object_add(p, "key", json_object_new_string(rows->rows[i][0]));
-        json_object_object_add(p, "name", json_object_new_string(rows->rows[i][1]));
-        json_object_object_add(p, "description", json_object_new_string(rows->rows[i][3]));
-        json_object_array_add(list, p);
-    }
-    json_object_object_add(out, "week", json_object_new_string(
-        gf_presets_iso_week(r->pool, apr_time_now())));
-    json_object_object_add(out, "presets", list);
-    return gf_send_json(r, HTTP_OK, gf_json_dump(r->pool, out));
+    return gf_send_json(r, HTTP_OK, gf_answer_presets(
+        r->pool, gf_presets_iso_week(r->pool, apr_time_now()),
+        (const char *const *const *)rows->rows, active, rows->nrows));
 }

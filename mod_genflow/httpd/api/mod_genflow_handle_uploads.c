@@ -16,9 +16,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <apr_strings.h>
-#include <apr_general.h>
 #include <apr_uuid.h>
 #include <http_protocol.h>
 #include <http_request.h>
@@ -30,35 +28,13 @@
 #include "httpd/config/mod_genflow_private.h"
 #include "core/gf_error.h"
 #include "image/gf_image.h"
-#include "core/gf_input.h"
-#include "core/gf_json.h"
+#include "core/gf_answer.h"
+#include "core/gf_create.h"
 #include "core/gf_sql.h"
 
 /* The first read buffer of a body without Content-Length (chunked); it
  * doubles as the body grows, never past the limit. */
 #define UPLOAD_FIRST_CHUNK (64 * 1024)
-
-static const char *const UPLOAD_TYPES[] = { "image/png", "image/jpeg", "image/webp", NULL };
-
-/* Is the request's media type one of the three (parameters and case
- * ignored)? */
-static int acceptable_type(apr_pool_t *p, const char *ct)
-{
-    const char *const *t;
-    char *type;
-    apr_size_t n;
-
-    if (!ct) return 0;
-    type = apr_pstrdup(p, ct);
-    type[strcspn(type, ";")] = '\0';
-    n = strlen(type);
-    while (n && (type[n - 1] == ' ' || type[n - 1] == '\t')) type[--n] = '\0';
-    while (*type == ' ' || *type == '\t') type++;
-    for (t = UPLOAD_TYPES; *t; t++) {
-        if (!strcasecmp(type, *t)) return 1;
-    }
-    return 0;
-}
 
 static const char *extension(gf_image_format_t fmt)
 {
@@ -67,20 +43,6 @@ static const char *extension(gf_image_format_t fmt)
     case GF_IMAGE_JPEG: return "jpg";
     default:            return "webp";
     }
-}
-
-/* A random (version 4) UUID from one draw of the system's random source;
- * libuuid's generator only when that fails. */
-static void new_upload_id(char id[APR_UUID_FORMATTED_LENGTH + 1])
-{
-    apr_uuid_t uuid;
-
-    if (apr_generate_random_bytes(uuid.data, sizeof(uuid.data)) != APR_SUCCESS) {
-        apr_uuid_get(&uuid);
-    }
-    uuid.data[6] = (unsigned char)((uuid.data[6] & 0x0f) | 0x40);   /* version 4 */
-    uuid.data[8] = (unsigned char)((uuid.data[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
-    apr_uuid_format(id, &uuid);
 }
 
 typedef struct {
@@ -188,20 +150,9 @@ static int verify(request_rec *r, const gf_dir_conf_t *dc, const unsigned char *
 static int send_created(request_rec *r, const char *id, const char *url, const char *ctype,
                         unsigned width, unsigned height, apr_size_t len, const char *created)
 {
-    json_object *out = gf_json_pool_own(r->pool, json_object_new_object());
-
-    json_object_object_add(out, "uploadId", json_object_new_string(id));
-    json_object_object_add(out, "sourceImage",
-                           json_object_new_string(apr_pstrcat(r->pool, GF_UPLOAD_REF_PREFIX, id,
-                                                              NULL)));
-    json_object_object_add(out, "url", json_object_new_string(url));
-    json_object_object_add(out, "contentType", json_object_new_string(ctype));
-    json_object_object_add(out, "width", json_object_new_int64(width));
-    json_object_object_add(out, "height", json_object_new_int64(height));
-    json_object_object_add(out, "bytes", json_object_new_int64((int64_t)len));
-    json_object_object_add(out, "createdAt", json_object_new_string(created));
     apr_table_setn(r->headers_out, "Location", url);
-    return gf_send_json(r, HTTP_CREATED, gf_json_dump(r->pool, out));
+    return gf_send_json(r, HTTP_CREATED, gf_answer_upload(r->pool, id, url, ctype, width, height,
+                                                          len, created));
 }
 
 /* The request before its body: POST, a user, an image type.
@@ -219,7 +170,7 @@ static int refused(request_rec *r)
     if (strlen(r->user) > 255) {
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, GF_MSG_USER_TOO_LONG);
     }
-    if (!acceptable_type(r->pool, apr_table_get(r->headers_in, "Content-Type"))) {
+    if (!gf_answer_upload_accepts(r->pool, apr_table_get(r->headers_in, "Content-Type"))) {
         return gf_send_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, GF_ERR_UNSUPPORTED_MEDIA,
                              "send the image itself as the body, with Content-Type image/png, "
                              "image/jpeg or image/webp");
@@ -275,7 +226,7 @@ int gf_uploads_save(request_rec *r, const unsigned char *data, apr_size_t len,
     gf_db_status_t dst;
     int rc;
 
-    new_upload_id(id);
+    gf_create_draw_upload_id(id);
     key = apr_psprintf(r->pool, "uploads/%s.%s", id, extension(fmt));
     if ((rc = store(r, id, key, data, len, ctype, &st, &url)) != GF_CONTINUE) return rc;
     out->id = id;

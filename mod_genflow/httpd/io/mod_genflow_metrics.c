@@ -54,20 +54,13 @@ gf_metrics_t *gf_metrics(void)
     return metrics()->M;
 }
 
-static const char *route_endpoint(gf_route_kind_t kind);
-
 /* The endpoint labels of genflow_requests_total: a type's endpoints (and
  * not_found), then the handler table's, so a handler added to the table
  * is counted under its own label (core/gf_metrics.c adds "other"). */
 static apr_array_header_t *endpoint_labels(apr_pool_t *p)
 {
-    apr_array_header_t *a = apr_array_make(p, 16, sizeof(const char *));
+    apr_array_header_t *a = gf_metrics_endpoint_labels(p);
     const gf_handler_t *h;
-    int k;
-    for (k = GF_ROUTE_NONE + 1; k <= GF_ROUTE_PRESETS; k++) {
-        APR_ARRAY_PUSH(a, const char *) = route_endpoint((gf_route_kind_t)k);
-    }
-    APR_ARRAY_PUSH(a, const char *) = route_endpoint(GF_ROUTE_NONE);
     for (h = gf_http_handlers(); h && h->name; h++) {
         if (h->metric) APR_ARRAY_PUSH(a, const char *) = h->metric;
     }
@@ -143,27 +136,12 @@ void gf_metrics_post_config(apr_pool_t *pconf, server_rec *s)
 
 /* ---- counting requests ---------------------------------------------------- */
 
-static const char *route_endpoint(gf_route_kind_t kind)
-{
-    switch (kind) {
-    case GF_ROUTE_CREATE:   return "create";
-    case GF_ROUTE_GENERATE: return "generate";
-    case GF_ROUTE_STATUS:   return "status";
-    case GF_ROUTE_CANCEL:   return "cancel";
-    case GF_ROUTE_RETRY:    return "retry";
-    case GF_ROUTE_EVENTS:   return "events";
-    case GF_ROUTE_HISTORY:  return "history";
-    case GF_ROUTE_PRESETS:  return "presets";
-    default:                return "not_found";
-    }
-}
-
 /* The endpoint of a request in a GenFlowType location: as gf_type_handler
  * routed it, or routed the same way when httpd refused it before (401,
  * 413). */
 static const char *type_endpoint(request_rec *r, const gf_dir_conf_t *dc)
 {
-    return route_endpoint(gf_req_route(r, dc->base)->kind);
+    return gf_metrics_route_endpoint(gf_req_route(r, dc->base)->kind);
 }
 
 static int log_request(request_rec *r)

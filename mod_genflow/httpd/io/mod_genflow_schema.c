@@ -83,15 +83,6 @@ static int read_schema(PGconn *conn, gf_schema_seen_t *seen)
     return 1;
 }
 
-static const char *one_line(apr_pool_t *p, const char *msg)
-{
-    char *s = apr_pstrdup(p, msg), *c;
-    for (c = s; *c; c++) {
-        if (*c == '\n' || *c == '\r') *c = ' ';
-    }
-    return s;
-}
-
 /* One database: 0 when its schema refuses this module. */
 static int check_one(apr_pool_t *p, server_rec *s, const char *params)
 {
@@ -108,7 +99,7 @@ static int check_one(apr_pool_t *p, server_rec *s, const char *params)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(5301)
                      "could not check the database schema at startup (%s); the module will "
                      "answer 503 until the database is reachable",
-                     one_line(p, PQerrorMessage(conn)));
+                     gf_schema_one_line(p, PQerrorMessage(conn)));
         PQfinish(conn);
         return 1;
     }

@@ -4,7 +4,8 @@
  *
  * Parked requests live in this child's watcher: a record of our own per
  * request (malloc'd, never r->pool: a timed callback cannot be cancelled),
- * indexed by generation id, and one thread that
+ * kept by the queue of core/gf_park.c (indexed by generation id, due in
+ * order, with its timers), and one thread that
  *  - hears the listener's news (gf_watch_announce) and the timers of each
  *    request (deadline, heartbeat, the backstop re-read),
  *  - watches the parked sockets with its own epoll (EPOLLRDHUP): the MPM
@@ -12,9 +13,10 @@
  *    otherwise hold its descriptor until the deadline,
  *  - hands due requests to the MPM with a timed callback dated in the past
  *    (a future one does not fire on an idle event MPM), at most
- *    WAKE_BATCH every WAKE_GAP_MS so that a thousand wakes do not starve
- *    other clients, and only once the MPM is done with the connection
- *    (settled(): before it the MPM's thread still writes to it).
+ *    GF_PARK_WAKE_BATCH every GF_PARK_WAKE_GAP_MS so that a thousand wakes
+ *    do not starve other clients, and only once the MPM is done with the
+ *    connection (gf_park_settled: before it the MPM's thread still writes
+ *    to it).
  * A record is either parked (the watcher's) or handed (one callback's):
  * never both, so exactly one of wake, deadline, disconnect and shutdown
  * finishes a request.
@@ -30,9 +32,6 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <apr_general.h>
-#include <apr_hash.h>
-#include <apr_strings.h>
 #include <ap_mpm.h>
 #include <http_connection.h>
 #include <http_core.h>
@@ -46,18 +45,8 @@
 #include "httpd/engine/mod_genflow_engine.h"
 #include "httpd/config/mod_genflow_private.h"
 #include "httpd/config/mod_genflow_request.h"
+#include "core/gf_park.h"
 
-#define WAKE_BATCH       32
-#define WAKE_BATCH_STOP  200
-#define WAKE_GAP_MS      10
-/* Timers are looked at this often at most: with thousands of records
- * whose heartbeats and deadlines fall a few ms apart, a scan per timer
- * would walk every record hundreds of times a second. */
-#define SCAN_GAP         apr_time_from_msec(100)
-/* How long after the suspend hook a connection is taken as the MPM's no
- * longer (settled()). */
-#define SETTLE_GAP       apr_time_from_msec(WAKE_GAP_MS)
-#define GF_WOKE_GONE     0x100      /* the client left: no answer */
 /* The hand-over's timed callbacks are dated a second in the past. The
  * event MPM's listener takes its poll timeout only from a timer that has
  * expired when it looks, and wakes for a new timer only when it is due
@@ -70,48 +59,33 @@
  * it knows. The probe uses the same date, so an MPM that refused it
  * would block instead of park. */
 #define HAND_OVER_AT     (-apr_time_from_sec(1))
-/* Parked requests re-read at least this often: the backstop of NOTIFY
- * (which wakes them at once; a deaf listener clears and wakes everyone). */
-#define PARK_BACKSTOP_LISTENING apr_time_from_sec(30)
-#define PARK_BACKSTOP_DEAF      apr_time_from_sec(2)
 
-enum { P_PARKED, P_HANDED, P_DEAD };
+/* The queue's reasons are the watch's. */
+#if GF_PARK_WOKE_CHANGE != GF_WOKE_CHANGE || GF_PARK_WOKE_DEADLINE != GF_WOKE_DEADLINE \
+    || GF_PARK_WOKE_BEAT != GF_WOKE_BEAT || GF_PARK_WOKE_STOP != GF_WOKE_STOP \
+    || (GF_PARK_WOKE_GONE & (GF_WOKE_CHANGE | GF_WOKE_DEADLINE | GF_WOKE_BEAT | GF_WOKE_STOP \
+                             | GF_WOKE_FULL))
+#error "the parked queue's reasons differ from the watch's GF_WOKE_*"
+#endif
 
-typedef struct parked_t parked_t;
-struct parked_t {
+/* A parked request: the queue's record (core/gf_park.h) first, then what
+ * only this file's side knows. */
+typedef struct {
+    gf_park_rec_t q;
     request_rec *r;
     gf_watch_t w;
-    char id[40];
     int fd;
-    int state;
-    int queued;                  /* in the due queue */
-    apr_time_t suspended_at;     /* when the MPM's suspend hook ran; 0 before */
-    unsigned woke, handed;       /* reasons pending; reasons of the hand-off */
-    apr_time_t next_beat, next_look;
-    parked_t *prev, *next;       /* every record */
-    parked_t *id_next;           /* the records of the same generation */
-    parked_t *due_next;
-    parked_t *stop_next;         /* the child-stopping hook's list */
-};
+} parked_t;
 
 typedef struct {
-    char id[40];
-    parked_t *first;
-} id_bucket_t;
-
-typedef struct {
+    gf_park_t q;                 /* the records, under mutex */
     server_rec *s;
     apr_pool_t *pool;
     apr_thread_mutex_t *mutex;
     apr_thread_t *thread;
     int epfd, evfd;
-    apr_hash_t *by_id;
-    parked_t *all, *due_head, *due_tail, *dead;
-    int parked, blocking;
-    int park_max, blocking_cap;
     int mpm_parks;               /* -1 not probed, 0 no, 1 yes */
-    apr_time_t next_time;
-    volatile int stopping, quit;
+    volatile int quit;
 } park_t;
 
 /* The process record's member. */
@@ -139,54 +113,19 @@ static void poke(park_t *k)
     }
 }
 
-/* Under the mutex. */
-static void enqueue(park_t *k, parked_t *p)
+/* The queue's question (gf_park_settled): has the event MPM's
+ * notify_suspend() made its first write after the suspend hook
+ * (c->sbh = NULL)? Its thread is then two stores from letting the
+ * connection go. */
+static int mpm_released(const gf_park_rec_t *q)
 {
-    if (p->queued || p->state != P_PARKED) return;
-    p->queued = 1;
-    p->due_next = NULL;
-    if (k->due_tail) k->due_tail->due_next = p;
-    else k->due_head = p;
-    k->due_tail = p;
-}
-
-static apr_time_t first_time(const parked_t *p)
-{
-    apr_time_t t = p->w.deadline;
-    if (p->w.beat && p->next_beat < t) t = p->next_beat;
-    if (p->next_look < t) t = p->next_look;
-    return t;
-}
-
-/* Under the mutex: whether the MPM's thread is done with the connection,
- * so that another thread may answer it and free it. The suspend hook runs
- * inside the event MPM's notify_suspend(), which then still writes to the
- * connection (c->sbh = NULL, then its own state, in the connection's
- * pool) before the thread lets it go. So a record counts as settled once
- * the hook ran, that first write is seen, and SETTLE_GAP has passed: a
- * thread that is two stores from the end of a function for that long is
- * not expected. An MPM that no longer clears c->sbh there is waited for
- * ten times as long instead of forever. (httpd 2.4 offers no exact
- * signal: resuming a suspended connection is trunk's.) */
-static int settled(const parked_t *p, apr_time_t now)
-{
-    apr_interval_time_t since = now - p->suspended_at;
-    if (!p->suspended_at || since < SETTLE_GAP) return 0;
-    return *(void *volatile *)&p->r->connection->sbh == NULL || since >= 10 * SETTLE_GAP;
+    const parked_t *p = (const parked_t *)q;
+    return *(void *volatile *)&p->r->connection->sbh == NULL;
 }
 
 static apr_interval_time_t backstop(void)
 {
-    return gf_engine_listening() ? PARK_BACKSTOP_LISTENING : PARK_BACKSTOP_DEAF;
-}
-
-/* A time in the second half of period, drawn at random. */
-static apr_interval_time_t spread(apr_interval_time_t period)
-{
-    apr_uint32_t r = 0;
-    if (period < 2) return period;
-    if (apr_generate_random_bytes((unsigned char *)&r, sizeof(r)) != APR_SUCCESS) r = 0;
-    return period / 2 + (apr_interval_time_t)(r % (apr_uint32_t)(period / 2));
+    return gf_park_backstop(gf_engine_listening());
 }
 
 /* ---- the MPM's side ---------------------------------------------------- */
@@ -199,7 +138,7 @@ static apr_interval_time_t spread(apr_interval_time_t period)
 static int can_park(park_t *k, request_rec *r)
 {
     int ok;
-    if (!k || !k->thread || k->stopping || k->park_max <= 0) return 0;
+    if (!k || !k->thread || k->q.stopping || k->q.park_max <= 0) return 0;
     if (r->connection->master || !r->connection->cs || r->proto_num >= 2000) return 0;
     /* An internal redirect (ErrorDocument, a rewrite with [PT], Action)
      * or a subrequest: whoever made it finishes the request once we
@@ -214,7 +153,7 @@ static int can_park(park_t *k, request_rec *r)
                      "waits in this child %s", k->mpm_parks
                      ? "park (event MPM)" : "block a thread (the MPM cannot park requests)");
     }
-    ok = k->mpm_parks && k->parked < k->park_max;
+    ok = k->mpm_parks && k->q.parked < k->q.park_max;
     apr_thread_mutex_unlock(k->mutex);
     return ok;
 }
@@ -238,29 +177,6 @@ static void close_suspended(conn_rec *c)
     }
     if (c->cs) c->cs->state = CONN_STATE_SUSPENDED;
     apr_pool_destroy(c->pool);
-}
-
-static void unlink_record(park_t *k, parked_t *p)
-{
-    id_bucket_t *b = apr_hash_get(k->by_id, p->id, APR_HASH_KEY_STRING);
-    parked_t **pp;
-
-    if (b) {
-        for (pp = &b->first; *pp; pp = &(*pp)->id_next) {
-            if (*pp == p) {
-                *pp = p->id_next;
-                break;
-            }
-        }
-        if (!b->first) {
-            apr_hash_set(k->by_id, b->id, APR_HASH_KEY_STRING, NULL);
-            free(b);
-        }
-    }
-    if (p->prev) p->prev->next = p->next;
-    else k->all = p->next;
-    if (p->next) p->next->prev = p->prev;
-    k->parked--;
 }
 
 /* The answer is composed (or the client left): finish the request and
@@ -290,14 +206,11 @@ static void finish(park_t *k, parked_t *p, int rc, int gone)
         ap_die(rc == DONE ? OK : rc, r);
         apr_thread_mutex_unlock(r->invoke_mtx);
     }
-    apr_thread_mutex_lock(k->mutex);
-    unlink_record(k, p);
-    p->state = P_DEAD;
     /* Freed by the watcher before its next epoll_wait: an event of this
      * socket may be in its hands now (from a wait that began before the
      * EPOLL_CTL_DEL above). */
-    p->next = k->dead;
-    k->dead = p;
+    apr_thread_mutex_lock(k->mutex);
+    gf_park_remove(&k->q, &p->q);
     apr_thread_mutex_unlock(k->mutex);
     /* p may be freed from here on. */
     ap_set_module_config(c->conn_config, &genflow_module, NULL);
@@ -306,31 +219,16 @@ static void finish(park_t *k, parked_t *p, int rc, int gone)
     close_suspended(c);
 }
 
-/* When a watch reads again unprompted: as soon as its step asked, else
- * at the backstop. */
-static apr_interval_time_t look_in(const gf_watch_t *w)
+static apr_interval_time_t look_of(const gf_watch_t *w)
 {
-    return w->look && *w->look > 0 ? *w->look : backstop();
+    return w->look ? *w->look : 0;
 }
 
 static void repark(park_t *k, parked_t *p, unsigned woke)
 {
-    apr_time_t now = apr_time_now();
+    apr_interval_time_t look_in = gf_park_look_in(look_of(&p->w), backstop());
     apr_thread_mutex_lock(k->mutex);
-    p->state = P_PARKED;
-    if (woke & GF_WOKE_BEAT) p->next_beat = now + p->w.beat;
-    if ((woke & GF_WOKE_CHANGE) || now + look_in(&p->w) < p->next_look) {
-        p->next_look = now + look_in(&p->w);
-    }
-    if (k->stopping) p->woke |= GF_WOKE_STOP;
-    if (p->woke) {
-        enqueue(k, p);
-        poke(k);
-    }
-    else if (first_time(p) < k->next_time) {
-        k->next_time = first_time(p);
-        poke(k);
-    }
+    if (gf_park_repark(&k->q, &p->q, woke, look_in, apr_time_now())) poke(k);
     apr_thread_mutex_unlock(k->mutex);
 }
 
@@ -344,11 +242,11 @@ static void park_callback(void *baton)
     int rc;
 
     apr_thread_mutex_lock(k->mutex);
-    woke = p->handed;
+    woke = p->q.handed;
     apr_thread_mutex_unlock(k->mutex);
-    if (woke & GF_WOKE_GONE) {
+    if (woke & GF_PARK_WOKE_GONE) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GF_LOGNO(5002)
-                      "the client of a parked request for %s left", p->id);
+                      "the client of a parked request for %s left", p->q.id);
         finish(k, p, OK, 1);
         return;
     }
@@ -362,92 +260,14 @@ static void park_callback(void *baton)
     finish(k, p, rc == GF_WATCH_AGAIN ? OK : rc, 0);
 }
 
+/* The queue's hand-over (gf_park_hand_over): a timed callback of the MPM
+ * runs the record on a worker. */
+static int hand_to_mpm(gf_park_rec_t *q)
+{
+    return ap_mpm_register_timed_callback(HAND_OVER_AT, park_callback, q) == APR_SUCCESS;
+}
+
 /* ---- the watcher thread ------------------------------------------------- */
-
-/* Under the mutex: mark what is due by time. */
-static void scan(park_t *k, apr_time_t now)
-{
-    apr_time_t next = now + apr_time_from_sec(1);
-    parked_t *p;
-
-    for (p = k->all; p; p = p->next) {
-        unsigned woke = 0;
-        if (p->state != P_PARKED || p->queued) continue;
-        if (now >= p->w.deadline) woke |= GF_WOKE_DEADLINE;
-        if (p->w.beat && now >= p->next_beat) woke |= GF_WOKE_BEAT;
-        if (now >= p->next_look) woke |= GF_WOKE_CHANGE;
-        if (k->stopping) woke |= GF_WOKE_STOP;
-        if (woke) {
-            p->woke |= woke;
-            enqueue(k, p);
-        }
-        else if (first_time(p) < next) {
-            next = first_time(p);
-        }
-    }
-    k->next_time = next < now + SCAN_GAP ? now + SCAN_GAP : next;
-}
-
-/* Under the mutex: give the MPM the next batch of due, suspended records. */
-static void hand_over(park_t *k)
-{
-    int budget = k->stopping ? WAKE_BATCH_STOP : WAKE_BATCH;
-    apr_time_t now = apr_time_now();
-    parked_t *p, *waiting = NULL, *waiting_tail = NULL;
-
-    while (budget > 0 && (p = k->due_head) != NULL) {
-        k->due_head = p->due_next;
-        if (!k->due_head) k->due_tail = NULL;
-        if (p->state != P_PARKED) {
-            /* Taken by the child-stopping hook meanwhile. */
-            p->queued = 0;
-            continue;
-        }
-        if (!settled(p, now)) {
-            /* The MPM still has the connection: later. */
-            p->due_next = NULL;
-            if (waiting_tail) waiting_tail->due_next = p;
-            else waiting = p;
-            waiting_tail = p;
-            continue;
-        }
-        p->queued = 0;
-        p->state = P_HANDED;
-        p->handed = p->woke;
-        p->woke = 0;
-        if (ap_mpm_register_timed_callback(HAND_OVER_AT, park_callback, p) != APR_SUCCESS) {
-            /* Never seen: the probe said yes. Try again next round. */
-            p->state = P_PARKED;
-            p->woke = p->handed;
-            enqueue(k, p);
-            break;
-        }
-        budget--;
-    }
-    if (waiting) {
-        waiting_tail->due_next = k->due_head;
-        k->due_head = waiting;
-        if (!k->due_tail) k->due_tail = waiting_tail;
-    }
-}
-
-/* Under the mutex (or alone): free the finished records, but not one the
- * due queue still links (the child-stopping hook finishes records without
- * taking them off it): hand_over() unlinks it first, a later pass frees
- * it. */
-static void free_dead(park_t *k, int all)
-{
-    parked_t **pp = &k->dead;
-    while (*pp) {
-        parked_t *p = *pp;
-        if (p->queued && !all) {
-            pp = &p->next;
-            continue;
-        }
-        *pp = p->next;
-        free(p);
-    }
-}
 
 static void *APR_THREAD_FUNC parker_main(apr_thread_t *thread, void *data)
 {
@@ -460,15 +280,8 @@ static void *APR_THREAD_FUNC parker_main(apr_thread_t *thread, void *data)
         apr_time_t now;
 
         apr_thread_mutex_lock(k->mutex);
-        free_dead(k, 0);
-        now = apr_time_now();
-        if (k->due_head) timeout_ms = WAKE_GAP_MS;
-        else if (!k->all) timeout_ms = 1000;
-        else {
-            apr_interval_time_t d = k->next_time - now;
-            timeout_ms = d <= 0 ? 0 : d > apr_time_from_sec(1) ? 1000
-                         : (int)apr_time_as_msec(d) + 1;
-        }
+        gf_park_free_dead(&k->q, 0);
+        timeout_ms = gf_park_timeout_ms(&k->q, apr_time_now());
         apr_thread_mutex_unlock(k->mutex);
         n = epoll_wait(k->epfd, ev, 64, timeout_ms);
         apr_thread_mutex_lock(k->mutex);
@@ -481,13 +294,11 @@ static void *APR_THREAD_FUNC parker_main(apr_thread_t *thread, void *data)
                 }
                 continue;
             }
-            if (p->state == P_DEAD) continue;
-            p->woke |= GF_WOKE_GONE;
-            enqueue(k, p);
+            gf_park_gone(&k->q, &p->q);
         }
         now = apr_time_now();
-        if (k->all && (now >= k->next_time || k->stopping)) scan(k, now);
-        hand_over(k);
+        if (k->q.all && (now >= k->q.next_time || k->q.stopping)) gf_park_scan(&k->q, now);
+        gf_park_hand_over(&k->q, apr_time_now());
         apr_thread_mutex_unlock(k->mutex);
     }
     return NULL;
@@ -500,11 +311,28 @@ static apr_status_t stop_parker(void *data)
     k->quit = 1;
     poke(k);
     if (k->thread) apr_thread_join(&rv, k->thread);
-    free_dead(k, 1);
+    gf_park_free_dead(&k->q, 1);
     close(k->epfd);
     close(k->evfd);
     watch()->park = NULL;
     return APR_SUCCESS;
+}
+
+/* The pool the queue's index grows in, from worker threads (under
+ * k->mutex): a pool and an allocator of its own, never pchild's, which
+ * other threads of the child may use meanwhile (APR pools are not
+ * thread-safe). */
+static apr_pool_t *index_pool(apr_pool_t *pchild)
+{
+    apr_allocator_t *a = NULL;
+    apr_pool_t *hp = NULL;
+    if (apr_allocator_create(&a) == APR_SUCCESS
+        && apr_pool_create_ex(&hp, pchild, NULL, a) == APR_SUCCESS) {
+        apr_allocator_owner_set(a, hp);
+        return hp;
+    }
+    if (a) apr_allocator_destroy(a);
+    return pchild;
 }
 
 void gf_watch_child_init(apr_pool_t *pchild, server_rec *s)
@@ -517,26 +345,9 @@ void gf_watch_child_init(apr_pool_t *pchild, server_rec *s)
     k->s = s;
     k->pool = pchild;
     k->mpm_parks = -1;
-    k->park_max = (int)gf_conf_park_max(sc);
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
-    k->blocking_cap = (int)gf_conf_blocking_waiters(sc, threads);
-    /* The hash grows from worker threads (under k->mutex): from a
-     * pool and an allocator of their own, never pchild's, which other
-     * threads of the child may use meanwhile (APR pools are not
-     * thread-safe). */
-    {
-        apr_allocator_t *a = NULL;
-        apr_pool_t *hp = NULL;
-        if (apr_allocator_create(&a) == APR_SUCCESS
-            && apr_pool_create_ex(&hp, pchild, NULL, a) == APR_SUCCESS) {
-            apr_allocator_owner_set(a, hp);
-        }
-        else {
-            if (a) apr_allocator_destroy(a);
-            hp = NULL;
-        }
-        k->by_id = apr_hash_make(hp ? hp : pchild);
-    }
+    gf_park_init(&k->q, index_pool(pchild), (int)gf_conf_park_max(sc),
+                 (int)gf_conf_blocking_waiters(sc, threads), mpm_released, hand_to_mpm);
     apr_thread_mutex_create(&k->mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
     k->epfd = epoll_create1(EPOLL_CLOEXEC);
     k->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -567,8 +378,8 @@ void gf_watch_suspended(conn_rec *c, request_rec *r)
      * keep-alive): only a parked request's own counts. */
     if (!p || !k || !c->cs || c->cs->state != CONN_STATE_SUSPENDED) return;
     apr_thread_mutex_lock(k->mutex);
-    p->suspended_at = apr_time_now();
-    if (p->queued) poke(k);
+    p->q.suspended_at = apr_time_now();
+    if (p->q.queued) poke(k);
     apr_thread_mutex_unlock(k->mutex);
 }
 
@@ -581,58 +392,28 @@ void gf_watch_suspended(conn_rec *c, request_rec *r)
 void gf_watch_child_stopping(apr_pool_t *pchild, int graceful)
 {
     park_t *k = watch()->park;
-    parked_t *p, *mine = NULL;
-    apr_time_t now;
+    gf_park_rec_t *mine;
     (void)pchild;
     (void)graceful;
     if (!k) return;
     apr_thread_mutex_lock(k->mutex);
-    k->stopping = 1;
-    k->next_time = 0;
-    now = apr_time_now();
-    for (p = k->all; p; p = p->next) {
-        if (p->state != P_PARKED) continue;
-        p->woke |= GF_WOKE_STOP;
-        if (!settled(p, now)) continue;
-        p->state = P_HANDED;
-        p->handed = p->woke;
-        p->woke = 0;
-        p->stop_next = mine;      /* the due queue skips it: not parked */
-        mine = p;
-    }
+    mine = gf_park_stop(&k->q, apr_time_now());
     poke(k);
     apr_thread_mutex_unlock(k->mutex);
     while (mine) {
-        p = mine;
-        mine = p->stop_next;
-        park_callback(p);
+        gf_park_rec_t *q = mine;
+        mine = q->stop_next;
+        park_callback(q);
     }
 }
 
 void gf_watch_announce(const char *id)
 {
     park_t *k = watch()->park;
-    parked_t *p;
-    int any = 0;
 
     if (!k) return;
     apr_thread_mutex_lock(k->mutex);
-    if (id) {
-        id_bucket_t *b = apr_hash_get(k->by_id, id, APR_HASH_KEY_STRING);
-        for (p = b ? b->first : NULL; p; p = p->id_next) {
-            p->woke |= GF_WOKE_CHANGE;
-            enqueue(k, p);
-            any = 1;
-        }
-    }
-    else {
-        for (p = k->all; p; p = p->next) {
-            p->woke |= GF_WOKE_CHANGE;
-            enqueue(k, p);
-            any = 1;
-        }
-    }
-    if (any) poke(k);
+    if (gf_park_changed(&k->q, id)) poke(k);
     apr_thread_mutex_unlock(k->mutex);
 }
 
@@ -644,49 +425,26 @@ static int park_request(park_t *k, request_rec *r, const gf_watch_t *w, apr_uint
     apr_socket_t *csd = ap_get_conn_socket(c);
     apr_os_sock_t fd;
     parked_t *p;
-    id_bucket_t *b;
     struct epoll_event ev;
-    apr_time_t now = apr_time_now();
 
     if (!csd || apr_os_sock_get(&fd, csd) != APR_SUCCESS) return DECLINED;
-    if (!(p = calloc(1, sizeof(*p)))) return DECLINED;
+    p = (parked_t *)gf_park_rec_new(sizeof(*p), w->id, w->deadline, w->beat, look_of(w),
+                                    backstop(), apr_time_now());
+    if (!p) return DECLINED;
     p->r = r;
     p->w = *w;
     p->fd = fd;
-    apr_cpystrn(p->id, w->id, sizeof(p->id));
-    p->w.id = p->id;
-    /* The first heartbeat and re-read fall anywhere in the second half of
-     * their period: a crowd that arrived together would otherwise beat
-     * together, a burst of callbacks every period. */
-    p->next_beat = now + spread(w->beat);
-    p->next_look = now + (w->look && *w->look > 0 ? *w->look : spread(backstop()));
+    p->w.id = p->q.id;
     /* No keep-alive after a parked answer: the connection cannot go back
      * to the MPM. */
     c->keepalive = AP_CONN_CLOSE;
 
     apr_thread_mutex_lock(k->mutex);
-    if (k->parked >= k->park_max || k->stopping) {
+    if (!gf_park_add(&k->q, &p->q)) {
         apr_thread_mutex_unlock(k->mutex);
         free(p);
         return DECLINED;
     }
-    b = apr_hash_get(k->by_id, p->id, APR_HASH_KEY_STRING);
-    if (!b) {
-        if (!(b = calloc(1, sizeof(*b)))) {
-            apr_thread_mutex_unlock(k->mutex);
-            free(p);
-            return DECLINED;
-        }
-        apr_cpystrn(b->id, p->id, sizeof(b->id));
-        apr_hash_set(k->by_id, b->id, APR_HASH_KEY_STRING, b);
-    }
-    p->id_next = b->first;
-    b->first = p;
-    p->next = k->all;
-    if (k->all) k->all->prev = p;
-    k->all = p;
-    k->parked++;
-    if (first_time(p) < k->next_time || !k->next_time) k->next_time = first_time(p);
     ap_set_module_config(c->conn_config, &genflow_module, p);
     apr_thread_mutex_unlock(k->mutex);
 
@@ -695,7 +453,7 @@ static int park_request(park_t *k, request_rec *r, const gf_watch_t *w, apr_uint
     ev.data.ptr = p;
     epoll_ctl(k->epfd, EPOLL_CTL_ADD, fd, &ev);
     /* A change heard between the first look and now. */
-    if (gf_engine_changed_since(p->id, seq)) gf_watch_announce(p->id);
+    if (gf_engine_changed_since(p->q.id, seq)) gf_watch_announce(p->q.id);
     else poke(k);
     return SUSPENDED;
 }
@@ -705,8 +463,7 @@ static int blocking_enter(park_t *k)
     int ok;
     if (!k) return 0;
     apr_thread_mutex_lock(k->mutex);
-    ok = k->blocking < k->blocking_cap && !k->stopping;
-    if (ok) k->blocking++;
+    ok = gf_park_blocking_enter(&k->q);
     apr_thread_mutex_unlock(k->mutex);
     return ok;
 }
@@ -714,7 +471,7 @@ static int blocking_enter(park_t *k)
 static void blocking_leave(park_t *k)
 {
     apr_thread_mutex_lock(k->mutex);
-    k->blocking--;
+    gf_park_blocking_leave(&k->q);
     apr_thread_mutex_unlock(k->mutex);
 }
 
@@ -726,18 +483,13 @@ static int run_blocking(park_t *k, request_rec *r, const gf_watch_t *w, apr_uint
 
     if (!blocking_enter(k)) return w->step(r, w->ctx, GF_WOKE_FULL);
     for (;;) {
-        apr_time_t until = w->deadline;
-        int woke = GF_WOKE_CHANGE;
-        if (w->beat && next_beat < until) until = next_beat;
-        if (w->look && *w->look > 0 && now + *w->look < until) until = now + *w->look;
+        apr_time_t until = gf_park_blocking_until(now, w->deadline, w->beat, next_beat,
+                                                  look_of(w));
+        int woke;
         if (until > now) gf_engine_wait_change(r->pool, w->id, seq, until - now);
         now = apr_time_now();
-        if (now >= w->deadline) woke |= GF_WOKE_DEADLINE;
-        if (w->beat && now >= next_beat) {
-            woke |= GF_WOKE_BEAT;
-            next_beat = now + w->beat;
-        }
-        if (gf_engine_stopping() || (k->stopping)) woke |= GF_WOKE_STOP;
+        woke = (int)gf_park_blocking_woke(now, w->deadline, w->beat, &next_beat,
+                                          gf_engine_stopping() || k->q.stopping);
         seq = gf_engine_change_seq();
         rc = w->step(r, w->ctx, woke);
         if (rc != GF_WATCH_AGAIN) break;
@@ -775,7 +527,7 @@ void gf_watch_counts(int *parked, int *blocking)
     *parked = *blocking = 0;
     if (!k) return;
     apr_thread_mutex_lock(k->mutex);
-    *parked = k->parked;
-    *blocking = k->blocking;
+    *parked = k->q.parked;
+    *blocking = k->q.blocking;
     apr_thread_mutex_unlock(k->mutex);
 }

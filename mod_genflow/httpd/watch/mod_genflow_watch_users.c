@@ -31,12 +31,6 @@
 #define SHM_KEY "mod_genflow_watchers_shm"
 #define MUTEX_KEY "mod_genflow_watchers_mutex"
 #define MUTEX_TYPE "genflow-watchers"
-/* Each child may hold park_max + blocking watchers; a cell counts one
- * user's in one child, so this many cells per watcher possible keeps the
- * table at most half full. Bounded: a child's start walks the table. */
-#define CELLS_PER_WATCHER 2
-#define CELLS_MIN 1024
-#define CELLS_MAX (1 << 18)
 
 /* The process record's member. */
 struct gf_watch_users_state {
@@ -70,12 +64,11 @@ static apr_size_t cells_wanted(server_rec *s)
 {
     gf_server_conf_t *sc = gf_server_conf(s);
     int children = 1, threads = 0;
-    apr_size_t n;
     ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &children);
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
-    n = (apr_size_t)CELLS_PER_WATCHER * (apr_size_t)(children > 0 ? children : 1)
-        * (apr_size_t)(gf_conf_park_max(sc) + gf_conf_blocking_waiters(sc, threads));
-    return n < CELLS_MIN ? CELLS_MIN : n > CELLS_MAX ? CELLS_MAX : n;
+    /* Each child may hold park_max + blocking watchers. */
+    return gf_watchers_cells_wanted(children, gf_conf_park_max(sc)
+                                              + gf_conf_blocking_waiters(sc, threads));
 }
 
 /* The segment of the parent's lifetime, of n cells. */
