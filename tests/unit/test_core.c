@@ -77,6 +77,7 @@ int main(void)
     srunner_add_suite(sr, sse_suite());
     srunner_add_suite(sr, previews_suite());
     srunner_add_suite(sr, edits_suite());
+    srunner_add_suite(sr, keep_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
