@@ -40,6 +40,7 @@
 #include "httpd/io/mod_genflow_db.h"
 #include "httpd/config/mod_genflow_private.h"
 #include "core/gf_previews.h"
+#include "core/gf_settle.h"
 #include "core/gf_sql.h"
 #include "image/gf_image.h"
 #include "storage/gf_storage.h"
@@ -130,7 +131,7 @@ static void preview_main(void *baton)
     if (!W->stopping && gf_engine_pool(&x->p, "genflow-preview") == APR_SUCCESS) {
         gf_loop_blocking(shrink_now, x);
         if (!x->why && W->stopping) x->why = "the child is stopping";
-        if (!x->why && gf_storage_put(st, x->p, gf_engine_object_key(x->p, PREVIEW_FOLDER, x->id,
+        if (!x->why && gf_storage_put(st, x->p, gf_settle_object_key(x->p, PREVIEW_FOLDER, x->id,
                                                                      ".jpg"),
                                       x->small, x->small_len, "image/jpeg", &url, &err)
                        != APR_SUCCESS) {
