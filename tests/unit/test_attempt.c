@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_attempt.c: what an attempt does around its call
+ * (core/gf_attempt.h): each gate's verdict (back to the queue and when,
+ * a decision instead of the call, or the call), and what a stopping
+ * child, a cancel or a lost lease leave. */
+#include <string.h>
+
+#include "test_core.h"
+#include "core/gf_attempt.h"
+
+START_TEST(attempt_no_place)
+{
+    gf_gate_verdict_t v;
+
+    gf_attempt_no_place(0, &v);
+    ck_assert_int_eq(v.gate, GF_GATE_DEFERRED);
+    ck_assert_int_eq(v.set_defer, 0);            /* the limits' own wait stands */
+    ck_assert_int_eq(v.warn, 0);
+    ck_assert_str_eq(v.what, "deferred");
+    ck_assert_str_eq(v.detail, "the provider's limits are full; the row is back in the queue");
+    gf_attempt_no_place(1, &v);                  /* another member may take it: now */
+    ck_assert_int_eq(v.gate, GF_GATE_DEFERRED);
+    ck_assert_int_eq(v.set_defer, 1);
+    ck_assert(v.defer == 0);
+}
+END_TEST
+
+START_TEST(attempt_budget)
+{
+    gf_gate_verdict_t v;
+    apr_time_t now = apr_time_from_sec(5000);
+
+    ck_assert(gf_attempt_hold_until(0, now, 30) == now + apr_time_from_sec(3600 + 30));
+    ck_assert(gf_attempt_hold_until(now + 7, now, 30) == now + 7 + apr_time_from_sec(30));
+
+    gf_attempt_budget(-1, 0, 0, &v);
+    ck_assert_int_eq(v.gate, GF_GATE_DEFERRED);
+    ck_assert_int_eq(v.set_defer, 1);
+    ck_assert(v.defer == apr_time_from_sec(1));
+    ck_assert_int_eq(v.warn, 1);
+    ck_assert_str_eq(v.detail, "the provider's spend in its budget period could not be read");
+    gf_attempt_budget(2, 0, 3, &v);
+    ck_assert_int_eq(v.gate, GF_GATE_DEFERRED);
+    ck_assert(v.set_defer && v.defer == 0);      /* due at once: another member may take it */
+    ck_assert_int_eq(v.job_began, 0);
+    ck_assert_int_eq(v.warn, 0);
+    ck_assert(strstr(v.detail, "max_jobs=") != NULL);
+    gf_attempt_budget(2, 1, 3, &v);              /* known full already: a second */
+    ck_assert(v.defer == apr_time_from_sec(1));
+    gf_attempt_budget(1, 0, 3, &v);
+    ck_assert_int_eq(v.gate, GF_GATE_DECIDED);
+    ck_assert_int_eq(v.set_defer, 0);
+    ck_assert_int_eq(v.job_began, 0);
+    ck_assert_str_eq(v.what, "skipped");
+    ck_assert_str_eq(v.detail, "the provider's budget for the period is spent; not submitting "
+                               "to it");
+    gf_attempt_budget(0, 0, 3, &v);
+    ck_assert_int_eq(v.gate, GF_GATE_OPEN);
+    ck_assert_int_eq(v.job_began, 1);
+    gf_attempt_budget(0, 0, 0, &v);
+    ck_assert_int_eq(v.gate, GF_GATE_OPEN);
+    ck_assert_int_eq(v.job_began, 0);
+
+    gf_attempt_circuit(0, &v);
+    ck_assert_int_eq(v.gate, GF_GATE_OPEN);
+    gf_attempt_circuit(1, &v);
+    ck_assert_int_eq(v.gate, GF_GATE_DECIDED);
+    ck_assert_str_eq(v.detail, "the provider's circuit is open; not submitting to it");
+}
+END_TEST
+
+START_TEST(attempt_left_behind)
+{
+    gf_gate_verdict_t v;
+    gf_decision_t d;
+
+    gf_attempt_left_behind(0, 0, 0, 0, &v);
+    ck_assert_int_eq(v.gate, GF_GATE_OPEN);
+    /* Stopping comes first, whatever else happened. */
+    gf_attempt_left_behind(1, 1, 1, 1, &v);
+    ck_assert_int_eq(v.gate, GF_GATE_DECIDED);
+    ck_assert_str_eq(v.what, "abandoned");
+    ck_assert_str_eq(v.detail, "the server is stopping; the row is released for another worker");
+    gf_attempt_left_behind(1, 0, 0, 0, &v);
+    ck_assert_str_eq(v.detail, "the server is stopping");
+    gf_attempt_left_behind(0, 0, 1, 1, &v);
+    ck_assert_str_eq(v.what, "stale");
+    ck_assert_int_eq(v.warn, 0);
+    ck_assert(strstr(v.detail, "cancelled during the call") == v.detail);
+    gf_attempt_left_behind(0, 0, 0, 1, &v);
+    ck_assert_str_eq(v.what, "stale");
+    ck_assert_int_eq(v.warn, 1);
+    ck_assert(strstr(v.detail, "the lease was taken over") == v.detail);
+
+    memset(&d, 0, sizeof(d));
+    d.next = GF_NEXT_POLL;
+    ck_assert(!gf_attempt_ends_job(&d));
+    d.next = GF_NEXT_RETRY;
+    ck_assert(gf_attempt_ends_job(&d));
+    d.next = GF_NEXT_COMPLETE;
+    ck_assert(gf_attempt_ends_job(&d));
+}
+END_TEST
+
+Suite *attempt_suite(void)
+{
+    Suite *s = suite_create("attempt");
+    TCase *tc = tcase_create("attempt");
+    tcase_add_test(tc, attempt_no_place);
+    tcase_add_test(tc, attempt_budget);
+    tcase_add_test(tc, attempt_left_behind);
+    suite_add_tcase(s, tc);
+    return s;
+}
