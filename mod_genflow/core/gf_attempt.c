@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gf_attempt.c: the verdicts of an attempt's gates and what it leaves
  * after its call (gf_attempt.h). */
+#include <stdlib.h>
 #include <string.h>
+#include <apr_strings.h>
 
 #include "core/gf_attempt.h"
+#include "core/gf_input.h"
 
 static void verdict(gf_gate_verdict_t *v, gf_gate_t gate, int warn, const char *what,
                     const char *detail)
@@ -98,6 +101,34 @@ void gf_attempt_left_behind(int aborting, int released, int cancelled, int lost,
                 "the result is dropped");
     }
     else verdict(v, GF_GATE_OPEN, 0, NULL, NULL);
+}
+
+apr_time_t gf_attempt_ms(const char *col)
+{
+    return col ? apr_time_from_msec(apr_atoi64(col)) : 0;
+}
+
+void gf_attempt_counts(const char *count_col, const char *stored_col, int *count, int *stored)
+{
+    *count = count_col ? atoi(count_col) : 1;
+    if (*count < 1 || *count > GF_COUNT_MAX) *count = 1;
+    *stored = stored_col ? atoi(stored_col) : 0;
+    if (*stored < 0) *stored = 0;
+    if (*stored >= *count) *stored = *count - 1;   /* never written so */
+}
+
+int gf_attempt_strength(const char *col, double *strength)
+{
+    if (!col) return 0;
+    *strength = strtod(col, NULL);
+    return 1;
+}
+
+int gf_attempt_reads_uploads(const char *source_image, const char *mask, const char *references,
+                             const char *job_id, int source_pixels)
+{
+    if (!gf_input_upload_id(source_image) && !mask && !references) return 0;
+    return !job_id || source_pixels;
 }
 
 int gf_attempt_ends_job(const gf_decision_t *d)

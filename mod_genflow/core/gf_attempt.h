@@ -62,6 +62,25 @@ void gf_attempt_circuit(int open, gf_gate_verdict_t *v);
 void gf_attempt_left_behind(int aborting, int released, int cancelled, int lost,
                             gf_gate_verdict_t *v);
 
+/* A claimed row's column of milliseconds since the epoch: the time, 0
+ * for NULL. */
+apr_time_t gf_attempt_ms(const char *col);
+
+/* A claimed row's count and stored columns, as the attempt trusts them:
+ * a count missing or outside 1..GF_COUNT_MAX is 1; stored is at least 0
+ * and less than the count (a row is never written otherwise). */
+void gf_attempt_counts(const char *count_col, const char *stored_col, int *count, int *stored);
+
+/* parameters.strength as stored (NULL: not given): 1 with *strength, or
+ * 0. */
+int gf_attempt_strength(const char *col, double *strength);
+
+/* Does the call read the user's uploads first (its source "upload:<id>",
+ * a mask, references)? A submission does; a poll (job_id) only for a
+ * kind that draws from the pixels itself (source_pixels). */
+int gf_attempt_reads_uploads(const char *source_image, const char *mask, const char *references,
+                             const char *job_id, int source_pixels);
+
 /* Does decision d end the attempt's job at its provider (whatever it
  * held of the budget and its job slot goes)? Any but another poll. */
 int gf_attempt_ends_job(const gf_decision_t *d);

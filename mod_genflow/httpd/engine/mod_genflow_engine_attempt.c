@@ -23,7 +23,6 @@
  * The shared metrics (gf_metrics.h) count each provider call, and each
  * retry, fallback, charge or refund whose statement matched.
  */
-#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_general.h>
@@ -31,7 +30,6 @@
 #include "httpd/engine/mod_genflow_engine_int.h"
 #include "core/gf_attempt.h"
 #include "core/gf_error.h"
-#include "core/gf_input.h"
 #include "core/gf_job.h"
 #include "core/gf_sql.h"
 #include "core/gf_trace.h"
@@ -215,10 +213,7 @@ static void fill_job(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     job->steps = c->steps;
     job->count = c->asked;
     job->masked = c->mask != NULL;
-    if (c->strength) {
-        job->has_strength = 1;
-        job->strength = strtod(c->strength, NULL);
-    }
+    job->has_strength = gf_attempt_strength(c->strength, &job->strength);
     ab->s = s;
     ab->p = p;
     ab->c = c;
@@ -257,8 +252,8 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
      * simulated job ends). Unreadable, res says why and no
      * call is made: the job rules retry a transient failure and fail a
      * permanent one, with a refund. */
-    if ((!gf_input_upload_id(c->source_image) && !c->mask && !c->references)
-        || (c->provider_job_id && !prov->kind->source_pixels)
+    if (!gf_attempt_reads_uploads(c->source_image, c->mask, c->references, c->provider_job_id,
+                                  prov->kind->source_pixels)
         || resolve_upload(s, p, c, prov, job, res)) {
         /* The row that takes the place when this call ends, claimed
          * meanwhile (mod_genflow_engine_standby.c). */

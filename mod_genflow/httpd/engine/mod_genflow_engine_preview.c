@@ -41,6 +41,7 @@
 #include "httpd/config/mod_genflow_private.h"
 #include "core/gf_previews.h"
 #include "core/gf_settle.h"
+#include "core/gf_sweep.h"
 #include "core/gf_sql.h"
 #include "image/gf_image.h"
 #include "storage/gf_storage.h"
@@ -242,12 +243,9 @@ static int sweep_store(server_rec *s, apr_pool_t *p, const gf_storage_t *st, apr
         }
     }
     /* The next page at the next look; after the last, the first again. */
-    if (objs->nelts < LIST_PAGE) *after = '\0';
-    else {
-        apr_cpystrn(after, APR_ARRAY_IDX(objs, objs->nelts - 1, gf_storage_object_t).key,
-                    after_size);
-        *more = 1;
-    }
+    gf_sweep_page(after, after_size, objs->nelts, LIST_PAGE,
+                  objs->nelts ? APR_ARRAY_IDX(objs, objs->nelts - 1, gf_storage_object_t).key
+                              : NULL, more);
     return removed;
 }
 
@@ -260,7 +258,7 @@ void gf_engine_previews_sweep(const gf_database_t *e, apr_pool_t *p, gf_previews
     if (now < scan->at || !gf_engine_previews_on(e->s)) return;
     /* A look a keep time, at least 2 s and at most a minute apart; the
      * next page at the next round. */
-    scan->at = now + apr_time_from_sec(keep < 2 ? 2 : keep > 60 ? 60 : keep);
+    scan->at = gf_sweep_next(now, keep, apr_time_from_sec(2), apr_time_from_sec(60));
     removed = sweep_store(e->s, p, gf_server_conf(e->s)->storage, before, scan->after,
                           sizeof(scan->after), &more);
     if (more) scan->at = now;

@@ -18,8 +18,8 @@
 #include "httpd/io/mod_genflow_db.h"
 #include "httpd/config/mod_genflow_private.h"
 #include "httpd/servers/mod_genflow_servers.h"
+#include "core/gf_attempt.h"
 #include "core/gf_sql.h"
-#include "core/gf_input.h"
 #include "net/gf_loop.h"
 
 /* The claimed row as the attempt reads it. */
@@ -41,32 +41,24 @@ static void fill_claim(const gf_type_t *t, const char *const *row, const char *l
     c->poll_count = atoi(row[GF_CLAIM_POLL_COUNT]);
     c->provider_job_id = row[GF_CLAIM_PROVIDER_JOB_ID];
     c->attempts = atoi(row[GF_CLAIM_ATTEMPTS]);
-    c->deadline = apr_time_from_msec(apr_atoi64(row[GF_CLAIM_DEADLINE_MS]));
+    c->deadline = gf_attempt_ms(row[GF_CLAIM_DEADLINE_MS]);
     c->provider_state = row[GF_CLAIM_PROVIDER_STATE];
     c->accepted_by = row[GF_CLAIM_ACCEPTED_BY];
     c->poll_errors = atoi(row[GF_CLAIM_POLL_ERRORS]);
     c->rescued = row[GF_CLAIM_RESCUED] && !strcmp(row[GF_CLAIM_RESCUED], "1");
-    c->started = row[GF_CLAIM_STARTED_MS]
-                 ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_STARTED_MS])) : 0;
+    c->started = gf_attempt_ms(row[GF_CLAIM_STARTED_MS]);
     c->preset = row[GF_CLAIM_PRESET];
     c->strength = row[GF_CLAIM_STRENGTH];
     c->steps = row[GF_CLAIM_STEPS] ? atoi(row[GF_CLAIM_STEPS]) : 0;
-    c->count = row[GF_CLAIM_COUNT] ? atoi(row[GF_CLAIM_COUNT]) : 1;
-    if (c->count < 1 || c->count > GF_COUNT_MAX) c->count = 1;
-    c->stored = row[GF_CLAIM_STORED] ? atoi(row[GF_CLAIM_STORED]) : 0;
-    if (c->stored < 0) c->stored = 0;
-    if (c->stored >= c->count) c->stored = c->count - 1;   /* never written so */
+    gf_attempt_counts(row[GF_CLAIM_COUNT], row[GF_CLAIM_STORED], &c->count, &c->stored);
     c->mask = row[GF_CLAIM_MASK];
     c->references = row[GF_CLAIM_REFERENCES];
     c->server_name = row[GF_CLAIM_SERVER_NAME];
-    c->cancel_at = row[GF_CLAIM_CANCEL_MS]
-                   ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_CANCEL_MS])) : 0;
+    c->cancel_at = gf_attempt_ms(row[GF_CLAIM_CANCEL_MS]);
     c->traced = gf_trace_parse(row[GF_CLAIM_TRACEPARENT], &c->trace);
     c->line = row[GF_CLAIM_LINE];
-    c->job_started = row[GF_CLAIM_JOB_STARTED_MS]
-                     ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_JOB_STARTED_MS])) : 0;
-    c->slot = row[GF_CLAIM_GATE_UNTIL]
-              ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_GATE_UNTIL])) : 0;
+    c->job_started = gf_attempt_ms(row[GF_CLAIM_JOB_STARTED_MS]);
+    c->slot = gf_attempt_ms(row[GF_CLAIM_GATE_UNTIL]);
     c->lease_owner = lease_owner;
 }
 

@@ -14,7 +14,7 @@
 #include "httpd/config/mod_genflow_private.h"
 #include "core/gf_error.h"
 #include "core/gf_input.h"
-#include "core/gf_json.h"
+#include "core/gf_uploads.h"
 #include "image/gf_image.h"
 
 /* The attempt cannot start: its source upload could not be read. */
@@ -127,9 +127,8 @@ static int resolve_edits(server_rec *s, apr_pool_t *p, const gf_claim_t *c, gf_j
                          gf_provider_result_t *res)
 {
     const char *const *row;
-    json_object *refs = NULL;
-    const char *err;
-    size_t i, n;
+    apr_array_header_t *refs;
+    int i;
 
     if (c->mask) {
         gf_job_picture_t *m = apr_pcalloc(p, sizeof(*m));
@@ -137,21 +136,19 @@ static int resolve_edits(server_rec *s, apr_pool_t *p, const gf_claim_t *c, gf_j
         job->mask = m;
     }
     if (!c->references) return 1;
-    refs = gf_json_parse(p, c->references, strlen(c->references), &err);
-    if (!refs || !json_object_is_type(refs, json_type_array)
-        || (n = json_object_array_length(refs)) > GF_REFERENCES_MAX) {
+    if (!(refs = gf_uploads_references(p, c->references))) {
         return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
                              "the reference pictures are not a list of uploads", c->references);
     }
-    job->references = apr_pcalloc(p, (n + 1) * sizeof(*job->references));
-    for (i = 0; i < n; i++) {
-        const char *ref = json_object_get_string(json_object_array_get_idx(refs, i));
-        if (!read_upload(s, p, c, ref, apr_psprintf(p, "reference picture %d", (int)i),
+    job->references = apr_pcalloc(p, (apr_size_t)(refs->nelts + 1) * sizeof(*job->references));
+    for (i = 0; i < refs->nelts; i++) {
+        const char *ref = APR_ARRAY_IDX(refs, i, const char *);
+        if (!read_upload(s, p, c, ref, apr_psprintf(p, "reference picture %d", i),
                          (gf_job_picture_t *)&job->references[i], &row, res)) {
             return 0;
         }
     }
-    job->n_references = (int)n;
+    job->n_references = refs->nelts;
     return 1;
 }
 
