@@ -102,6 +102,48 @@ START_TEST(attempt_left_behind)
 }
 END_TEST
 
+START_TEST(attempt_row_columns)
+{
+    int count = -1, stored = -1;
+    double strength = -1;
+
+    ck_assert(gf_attempt_ms(NULL) == 0);
+    ck_assert(gf_attempt_ms("1500") == apr_time_from_msec(1500));
+    gf_attempt_counts(NULL, NULL, &count, &stored);
+    ck_assert_int_eq(count, 1);
+    ck_assert_int_eq(stored, 0);
+    gf_attempt_counts("4", "2", &count, &stored);
+    ck_assert_int_eq(count, 4);
+    ck_assert_int_eq(stored, 2);
+    gf_attempt_counts("0", "0", &count, &stored);          /* out of range: one */
+    ck_assert_int_eq(count, 1);
+    gf_attempt_counts("11", "3", &count, &stored);
+    ck_assert_int_eq(count, 1);
+    ck_assert_int_eq(stored, 0);                             /* less than the count */
+    gf_attempt_counts("10", "10", &count, &stored);
+    ck_assert_int_eq(count, 10);
+    ck_assert_int_eq(stored, 9);
+    gf_attempt_counts("3", "-2", &count, &stored);
+    ck_assert_int_eq(stored, 0);
+
+    ck_assert_int_eq(gf_attempt_strength(NULL, &strength), 0);
+    ck_assert(strength == -1);
+    ck_assert_int_eq(gf_attempt_strength("0.35", &strength), 1);
+    ck_assert(strength > 0.349 && strength < 0.351);
+
+    /* Nothing of the user's: no read. */
+    ck_assert(!gf_attempt_reads_uploads(NULL, NULL, NULL, NULL, 0));
+    ck_assert(!gf_attempt_reads_uploads("https://x/a.png", NULL, NULL, NULL, 1));
+    /* A submission reads them; a poll only for a kind that draws. */
+    ck_assert(gf_attempt_reads_uploads("upload:" "0a1b2c3d-0000-4000-8000-00000000aaaa", NULL,
+                                       NULL, NULL, 0));
+    ck_assert(gf_attempt_reads_uploads(NULL, "upload:m", NULL, NULL, 0));
+    ck_assert(gf_attempt_reads_uploads(NULL, NULL, "[]", NULL, 0));
+    ck_assert(!gf_attempt_reads_uploads(NULL, "upload:m", NULL, "job", 0));
+    ck_assert(gf_attempt_reads_uploads(NULL, "upload:m", NULL, "job", 1));
+}
+END_TEST
+
 Suite *attempt_suite(void)
 {
     Suite *s = suite_create("attempt");
@@ -109,6 +151,7 @@ Suite *attempt_suite(void)
     tcase_add_test(tc, attempt_no_place);
     tcase_add_test(tc, attempt_budget);
     tcase_add_test(tc, attempt_left_behind);
+    tcase_add_test(tc, attempt_row_columns);
     suite_add_tcase(s, tc);
     return s;
 }

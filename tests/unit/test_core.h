@@ -21,6 +21,7 @@ Suite *edits_suite(void);
 Suite *keep_suite(void);
 Suite *attempt_suite(void);
 Suite *outcome_suite(void);
+Suite *sweep_suite(void);
 Suite *prompt_suite(void);
 Suite *png_suite(void);
 Suite *font_suite(void);
