@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 
 #include "core/gf_attempt.h"
+#include "core/gf_error.h"
 #include "core/gf_input.h"
 
 static void verdict(gf_gate_verdict_t *v, gf_gate_t gate, int warn, const char *what,
@@ -129,6 +130,41 @@ int gf_attempt_reads_uploads(const char *source_image, const char *mask, const c
 {
     if (!gf_input_upload_id(source_image) && !mask && !references) return 0;
     return !job_id || source_pixels;
+}
+
+void gf_attempt_lease_args(apr_pool_t *p, int renew, long lease_secs, const char *id,
+                           const char *owner, int attempts, const char *job_id, int certain,
+                           apr_interval_time_t defer, const char **args, int *nargs)
+{
+    if (renew) {
+        *nargs = 6;
+        args[0] = apr_ltoa(p, lease_secs);
+        args[1] = id;
+        args[2] = owner;
+        args[3] = apr_ltoa(p, attempts);
+        args[4] = NULL;
+        args[5] = "0";
+        return;
+    }
+    *nargs = 5;
+    args[0] = job_id || certain ? "0" : "1";
+    args[1] = apr_ltoa(p, certain ? (long)apr_time_as_msec(defer) : 0);
+    args[2] = id;
+    args[3] = owner;
+    args[4] = apr_ltoa(p, attempts);
+}
+
+void gf_attempt_unparsed(const char *err, gf_decision_t *d)
+{
+    d->next = GF_NEXT_FAIL;
+    d->code = GF_JOB_API;
+    d->message = err;
+}
+
+void gf_attempt_unconfigured(apr_pool_t *p, const char *provider, gf_provider_result_t *res)
+{
+    res->error_code = GF_JOB_API;
+    res->error_message = apr_psprintf(p, "provider '%s' is not configured", provider);
 }
 
 int gf_attempt_ends_job(const gf_decision_t *d)

@@ -15,6 +15,7 @@
 #ifndef GF_ATTEMPT_H
 #define GF_ATTEMPT_H
 
+#include <apr_pools.h>
 #include <apr_time.h>
 
 #include "core/gf_job.h"
@@ -80,6 +81,26 @@ int gf_attempt_strength(const char *col, double *strength);
  * kind that draws from the pixels itself (source_pixels). */
 int gf_attempt_reads_uploads(const char *source_image, const char *mask, const char *references,
                              const char *job_id, int source_pixels);
+
+/* The arguments of an attempt's guarded statement of its lease (args:
+ * room for GF_ATTEMPT_LEASE_ARGS; *nargs): RENEW (renew: the lease for
+ * lease_secs more, with the attempt's own place, if it claimed one: a
+ * place passed on to it is the heartbeat's), or RELEASE: a submission
+ * that may have gone out (no job id, not certain) leaves the row marked
+ * as maybe accepted, so that the next claim is a rescue; a certain one (a
+ * deferral: nothing was sent) is due again after defer. */
+#define GF_ATTEMPT_LEASE_ARGS 6
+void gf_attempt_lease_args(apr_pool_t *p, int renew, long lease_secs, const char *id,
+                           const char *owner, int attempts, const char *job_id, int certain,
+                           apr_interval_time_t defer, const char **args, int *nargs);
+
+/* A row whose chain no longer parses (err says why) fails for good, with
+ * API_ERROR, before any call. */
+void gf_attempt_unparsed(const char *err, gf_decision_t *d);
+/* Its entry's provider, declared when the row was created, is gone from
+ * the configuration since: a permanent failure of this chain entry, as
+ * if the provider had said so (res). */
+void gf_attempt_unconfigured(apr_pool_t *p, const char *provider, gf_provider_result_t *res);
 
 /* Does decision d end the attempt's job at its provider (whatever it
  * held of the budget and its job slot goes)? Any but another poll. */

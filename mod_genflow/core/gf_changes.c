@@ -21,6 +21,21 @@ apr_uint64_t gf_changes_note(gf_recent_t ring[GF_RECENT], apr_uint64_t seq, cons
     return seq;
 }
 
+apr_interval_time_t gf_changes_wait(apr_interval_time_t timeout, int listening)
+{
+    apr_interval_time_t cap = listening ? GF_BACKSTOP_LISTENING : GF_BACKSTOP_DEAF;
+    return timeout > cap ? cap : timeout;
+}
+
+int gf_changes_list_add(char *list, apr_size_t size, const char *name)
+{
+    apr_size_t len = strlen(list), n = strlen(name);
+    if (len + n + 2 > size) return 0;
+    if (len) list[len++] = '\n';
+    memcpy(list + len, name, n + 1);
+    return 1;
+}
+
 int gf_changes_since(const gf_recent_t ring[GF_RECENT], apr_uint64_t seq, const char *id,
                      apr_uint64_t since)
 {

@@ -13,6 +13,7 @@
 #define GF_CHANGES_H
 
 #include <apr.h>
+#include <apr_time.h>
 
 #define GF_RECENT 128
 
@@ -30,5 +31,18 @@ apr_uint64_t gf_changes_note(gf_recent_t ring[GF_RECENT], apr_uint64_t seq, cons
  * Also 1 when too much happened since for the ring to tell. */
 int gf_changes_since(const gf_recent_t ring[GF_RECENT], apr_uint64_t seq, const char *id,
                      apr_uint64_t since);
+
+/* Waiters re-read at least this often: the backstop of NOTIFY. */
+#define GF_BACKSTOP_LISTENING apr_time_from_sec(2)
+#define GF_BACKSTOP_DEAF      apr_time_from_msec(250)
+
+/* How long a waiter for a change sleeps at most: timeout, capped by the
+ * backstop (the short one while the child hears no notifications). */
+apr_interval_time_t gf_changes_wait(apr_interval_time_t timeout, int listening);
+
+/* One more entry, name, at the end of a newline-separated list of size
+ * bytes (a name may be there several times: one entry per place freed);
+ * 0 when it does not fit (the list is left as it was). */
+int gf_changes_list_add(char *list, apr_size_t size, const char *name);
 
 #endif

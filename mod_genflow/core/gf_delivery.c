@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gf_delivery.c: a webhook delivery's origin, its answer's wording and
  * the statement that records it (gf_delivery.h). */
+#include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_uri.h>
 
 #include "core/gf_delivery.h"
 #include "core/gf_sql.h"
+#include "core/gf_trace.h"
 
 const char *gf_delivery_origin(apr_pool_t *p, const char *url, int *http)
 {
@@ -48,4 +50,16 @@ const char *gf_delivery_statement(apr_pool_t *p, int status, const char *error, 
     args[6] = id;
     args[7] = apr_itoa(p, attempt);
     return GF_SQL_WEBHOOK_RETRY;
+}
+
+const char *gf_delivery_trace(apr_pool_t *p, const char *trace_id)
+{
+    gf_trace_t t;
+    unsigned char span[8];
+    if (apr_generate_random_bytes(span, sizeof(span)) != APR_SUCCESS
+        || !gf_trace_in(trace_id, span, &t)) {
+        return "-";
+    }
+    gf_trace_attach(p, &t);
+    return apr_pstrdup(p, t.trace_id);
 }

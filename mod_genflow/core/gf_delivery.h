@@ -38,4 +38,9 @@ const char *gf_delivery_statement(apr_pool_t *p, int status, const char *error, 
                                   int attempt, long delay_ms, long period, const char **args,
                                   int *nargs);
 
+/* A delivery continues its generation's trace (trace_id, its status
+ * object's traceId): a span of its own, drawn now, carried by pool p for
+ * its exchange. Its trace id, or "-" when the generation has none. */
+const char *gf_delivery_trace(apr_pool_t *p, const char *trace_id);
+
 #endif

@@ -9,6 +9,7 @@
 #include "core/gf_settle.h"
 #include "core/gf_error.h"
 #include "core/gf_json.h"
+#include "core/gf_previews.h"
 
 const char *gf_settle_object_key(apr_pool_t *p, const char *folder, const char *id,
                                  const char *ext)
@@ -77,6 +78,33 @@ int gf_settle_pictures_end(gf_settle_pictures_t *pics, gf_decision_t *d)
     }
     pics->json = gf_json_dump(pics->p, pics->images);
     return 1;
+}
+
+void gf_settle_after_store(gf_decision_t *d, int count, int stored, int asked,
+                           gf_settle_pictures_t *pics)
+{
+    if (d->next == GF_NEXT_COMPLETE && gf_job_wants_more(count, stored, asked, pics->n)) {
+        d->next = GF_NEXT_MORE;
+    }
+    else if (gf_job_keeps_stored(d, stored)) {
+        /* Charged for the earlier calls' pictures alone (the log line
+         * names the failure). */
+        pics->json = "[]";
+        pics->url = NULL;
+    }
+}
+
+int gf_settle_took(const gf_decision_t *d, int n, apr_time_t job_started)
+{
+    return (d->next == GF_NEXT_COMPLETE || d->next == GF_NEXT_MORE) && n > 0 && job_started > 0;
+}
+
+const char *gf_settle_preview(apr_pool_t *p, const char *id, apr_time_t taken, const char *url)
+{
+    const char *payload = apr_psprintf(p, "%s %" APR_TIME_T_FMT " %s", id, taken, url ? url : "");
+    char pid[GF_PREVIEW_ID_MAX], u[GF_PREVIEW_URL_MAX];
+    apr_time_t stamp;
+    return gf_previews_parse(payload, pid, &stamp, u) ? payload : NULL;
 }
 
 void gf_settle_job(const gf_provider_result_t *res, const char *row_job, const char *row_state,

@@ -55,6 +55,19 @@ void gf_settle_pictures_add(gf_settle_pictures_t *pics, const gf_picture_t *pic,
  * failure with STORAGE_ERROR and 0 is returned. */
 int gf_settle_pictures_end(gf_settle_pictures_t *pics, gf_decision_t *d);
 
+/* After the pictures were stored (pics, of a call that asked for asked
+ * of count, stored before it): a completion whose count still lacks
+ * pictures becomes MORE (the rest by the next call); a failure after
+ * earlier calls stored some completes with those alone (pics says none
+ * of its own: images "[]", no URL). The decision d as it is written. */
+void gf_settle_after_store(gf_decision_t *d, int count, int stored, int asked,
+                           gf_settle_pictures_t *pics);
+
+/* Is the time the provider's job took recorded (its estimate for a
+ * processing generation, a group's choice)? A completion or a MORE that
+ * stored pictures (n) of a job whose start is known. */
+int gf_settle_took(const gf_decision_t *d, int n, apr_time_t job_started);
+
 /* What of the claimed row the outcome's statement needs: its guard and
  * its counts before the attempt. */
 typedef struct {
@@ -107,6 +120,12 @@ void gf_settle_report(apr_pool_t *p, const gf_decision_t *d, const gf_provider_r
 /* The log's detail of a statement that matched nothing: maybe_applied,
  * an earlier run whose answer was lost may have written it. */
 const char *gf_settle_stale(int maybe_applied);
+
+/* The announcement of a preview of generation id taken at taken, stored
+ * at url: "<id> <stamp> <url>", or NULL when the listeners would refuse
+ * it (gf_previews_parse: a URL that is not printable ASCII without
+ * spaces, or too long). */
+const char *gf_settle_preview(apr_pool_t *p, const char *id, apr_time_t taken, const char *url);
 
 /* The arguments of GF_SQL_COST_RECORD (9): the attempt, the provider,
  * the usage it reported (when > 0, with its unit), the cost, and the

@@ -50,3 +50,20 @@ apr_array_header_t *gf_uploads_references(apr_pool_t *p, const char *json)
     }
     return out;
 }
+
+const char *gf_uploads_failure(apr_pool_t *p, gf_upload_failure_t why, const char *what,
+                               int *transient)
+{
+    *transient = why == GF_UPLOAD_LOOKUP || why == GF_UPLOAD_UNREADABLE;
+    switch (why) {
+    case GF_UPLOAD_NOT_UPLOAD: return apr_pstrcat(p, what, " is not an upload", NULL);
+    case GF_UPLOAD_LOOKUP: return apr_pstrcat(p, what, " could not be looked up", NULL);
+    case GF_UPLOAD_GONE: return apr_pstrcat(p, what, " no longer exists", NULL);
+    case GF_UPLOAD_NO_STORE:
+        return apr_pstrcat(p, what, "'s storage is not configured here", NULL);
+    case GF_UPLOAD_UNREADABLE: return apr_pstrcat(p, what, " could not be read back", NULL);
+    case GF_UPLOAD_CHANGED: return apr_pstrcat(p, what, " changed since it was uploaded", NULL);
+    case GF_UPLOAD_UNDECODABLE: return "the source upload no longer decodes as it did";
+    default: return "the reference pictures are not a list of uploads";
+    }
+}

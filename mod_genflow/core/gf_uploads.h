@@ -30,4 +30,24 @@ const char *gf_uploads_old_id(apr_pool_t *p, const char *key, apr_time_t mtime,
  * JSON list or is longer. */
 apr_array_header_t *gf_uploads_references(apr_pool_t *p, const char *json);
 
+/* Why an attempt could not read an upload back (mod_genflow_engine_source.c):
+ * each a STORAGE_ERROR, transient (the attempt is retried) while the
+ * database or the store may answer later, permanent when the upload is
+ * not one, is gone or is no longer what it was. */
+typedef enum {
+    GF_UPLOAD_NOT_UPLOAD = 0,   /* the reference is no "upload:<id>" */
+    GF_UPLOAD_LOOKUP,           /* its row could not be read (transient) */
+    GF_UPLOAD_GONE,             /* no row (deleted, or not the user's) */
+    GF_UPLOAD_NO_STORE,         /* its store is not configured here */
+    GF_UPLOAD_UNREADABLE,       /* the store did not give it back (transient) */
+    GF_UPLOAD_CHANGED,          /* its size is not the row's */
+    GF_UPLOAD_UNDECODABLE,      /* the source no longer decodes as it did */
+    GF_UPLOAD_BAD_REFERENCES    /* the reference list is not a list of uploads */
+} gf_upload_failure_t;
+
+/* The message of failure why of the picture what names ("the source
+ * upload", "reference picture 2"), and *transient. */
+const char *gf_uploads_failure(apr_pool_t *p, gf_upload_failure_t why, const char *what,
+                               int *transient);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "test_core.h"
 #include "core/gf_attempt.h"
+#include "core/gf_error.h"
 
 START_TEST(attempt_no_place)
 {
@@ -144,6 +145,51 @@ START_TEST(attempt_row_columns)
 }
 END_TEST
 
+START_TEST(attempt_lease_statements)
+{
+    const char *a[GF_ATTEMPT_LEASE_ARGS];
+    gf_decision_t d;
+    gf_provider_result_t res;
+    int n = 0;
+
+    gf_attempt_lease_args(test_pool, 1, 30, "gen", "node:w1", 3, NULL, 0, 0, a, &n);
+    ck_assert_int_eq(n, 6);
+    ck_assert_str_eq(a[0], "30");
+    ck_assert_str_eq(a[1], "gen");
+    ck_assert_str_eq(a[2], "node:w1");
+    ck_assert_str_eq(a[3], "3");
+    ck_assert_ptr_null(a[4]);
+    ck_assert_str_eq(a[5], "0");
+    /* A submission cut off may have been accepted: the next claim is a
+     * rescue. */
+    gf_attempt_lease_args(test_pool, 0, 30, "gen", "node:w1", 3, NULL, 0,
+                          apr_time_from_sec(9), a, &n);
+    ck_assert_int_eq(n, 5);
+    ck_assert_str_eq(a[0], "1");
+    ck_assert_str_eq(a[1], "0");                  /* due now, whatever the deferral */
+    ck_assert_str_eq(a[2], "gen");
+    ck_assert_str_eq(a[4], "3");
+    /* A poll's job is known; a deferral sent nothing and waits. */
+    gf_attempt_lease_args(test_pool, 0, 30, "gen", "o", 3, "job", 0, apr_time_from_sec(9), a, &n);
+    ck_assert_str_eq(a[0], "0");
+    gf_attempt_lease_args(test_pool, 0, 30, "gen", "o", 3, NULL, 1, apr_time_from_msec(1500), a,
+                          &n);
+    ck_assert_str_eq(a[0], "0");
+    ck_assert_str_eq(a[1], "1500");
+
+    memset(&d, 0, sizeof(d));
+    gf_attempt_unparsed("bad chain", &d);
+    ck_assert_int_eq(d.next, GF_NEXT_FAIL);
+    ck_assert_str_eq(d.code, GF_JOB_API);
+    ck_assert_str_eq(d.message, "bad chain");
+    memset(&res, 0, sizeof(res));
+    gf_attempt_unconfigured(test_pool, "fal", &res);
+    ck_assert_str_eq(res.error_code, GF_JOB_API);
+    ck_assert_int_eq(res.transient, 0);
+    ck_assert_str_eq(res.error_message, "provider 'fal' is not configured");
+}
+END_TEST
+
 Suite *attempt_suite(void)
 {
     Suite *s = suite_create("attempt");
@@ -152,6 +198,7 @@ Suite *attempt_suite(void)
     tcase_add_test(tc, attempt_budget);
     tcase_add_test(tc, attempt_left_behind);
     tcase_add_test(tc, attempt_row_columns);
+    tcase_add_test(tc, attempt_lease_statements);
     suite_add_tcase(s, tc);
     return s;
 }

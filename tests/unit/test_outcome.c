@@ -292,6 +292,65 @@ START_TEST(outcome_small_rules)
 }
 END_TEST
 
+START_TEST(outcome_after_store)
+{
+    gf_settle_pictures_t pics;
+    gf_provider_result_t res;
+    gf_decision_t d;
+    gf_picture_t pic;
+
+    memset(&res, 0, sizeof(res));
+    memset(&d, 0, sizeof(d));
+    res.image_url = "https://p/1.png";
+    /* Asked for 2 of 4, both came: the rest by the next call. */
+    gf_settle_pictures_begin(test_pool, &res, 4, 0, 2, &pics);
+    pic = gf_settle_picture(&res, 0);
+    gf_settle_pictures_add(&pics, &pic, "u1", 0, 0, 0);
+    gf_settle_pictures_add(&pics, &pic, "u2", 0, 0, 0);
+    d.next = GF_NEXT_COMPLETE;
+    gf_settle_after_store(&d, 4, 0, 2, &pics);
+    ck_assert_int_eq(d.next, GF_NEXT_MORE);
+    /* Fewer than asked: completes with what it has. */
+    gf_settle_pictures_begin(test_pool, &res, 4, 0, 2, &pics);
+    gf_settle_pictures_add(&pics, &pic, "u1", 0, 0, 0);
+    d.next = GF_NEXT_COMPLETE;
+    gf_settle_after_store(&d, 4, 0, 2, &pics);
+    ck_assert_int_eq(d.next, GF_NEXT_COMPLETE);
+    ck_assert_str_eq(pics.url, "u1");
+    /* A failure after earlier calls stored some completes with those. */
+    d.next = GF_NEXT_FAIL;
+    d.code = GF_JOB_TIMEOUT;
+    pics.json = "[{}]";
+    gf_settle_after_store(&d, 4, 2, 2, &pics);
+    ck_assert_int_eq(d.next, GF_NEXT_COMPLETE);
+    ck_assert_str_eq(pics.json, "[]");
+    ck_assert_ptr_null(pics.url);
+    /* A cancel charges nothing: it stays a failure. */
+    memset(&d, 0, sizeof(d));
+    d.next = GF_NEXT_FAIL;
+    d.cancelled = 1;
+    gf_settle_after_store(&d, 4, 2, 2, &pics);
+    ck_assert_int_eq(d.next, GF_NEXT_FAIL);
+
+    d.next = GF_NEXT_COMPLETE;
+    ck_assert(gf_settle_took(&d, 1, 5));
+    ck_assert(!gf_settle_took(&d, 0, 5));
+    ck_assert(!gf_settle_took(&d, 1, 0));
+    d.next = GF_NEXT_MORE;
+    ck_assert(gf_settle_took(&d, 2, 5));
+    d.next = GF_NEXT_POLL;
+    ck_assert(!gf_settle_took(&d, 2, 5));
+
+    ck_assert_str_eq(gf_settle_preview(test_pool, "0a1b2c3d-0000-4000-8000-00000000aaaa", 12,
+                                       "/m/previews/x.jpg"),
+                     "0a1b2c3d-0000-4000-8000-00000000aaaa 12 /m/previews/x.jpg");
+    ck_assert_ptr_null(gf_settle_preview(test_pool, "0a1b2c3d-0000-4000-8000-00000000aaaa", 12,
+                                         "/a b.jpg"));
+    ck_assert_ptr_null(gf_settle_preview(test_pool, "0a1b2c3d-0000-4000-8000-00000000aaaa", 12,
+                                         NULL));
+}
+END_TEST
+
 Suite *outcome_suite(void)
 {
     Suite *s = suite_create("outcome");
@@ -301,6 +360,7 @@ Suite *outcome_suite(void)
     tcase_add_test(tc, outcome_pictures);
     tcase_add_test(tc, outcome_report);
     tcase_add_test(tc, outcome_small_rules);
+    tcase_add_test(tc, outcome_after_store);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -170,6 +170,53 @@ START_TEST(sweep_delivery)
 }
 END_TEST
 
+START_TEST(sweep_small_rules)
+{
+    char list[16] = "";
+    int transient = -1;
+
+    ck_assert(gf_changes_wait(apr_time_from_sec(30), 1) == GF_BACKSTOP_LISTENING);
+    ck_assert(gf_changes_wait(apr_time_from_sec(30), 0) == GF_BACKSTOP_DEAF);
+    ck_assert(gf_changes_wait(apr_time_from_msec(10), 0) == apr_time_from_msec(10));
+
+    ck_assert_int_eq(gf_changes_list_add(list, sizeof(list), "fal"), 1);
+    ck_assert_int_eq(gf_changes_list_add(list, sizeof(list), "fal"), 1);   /* once a place */
+    ck_assert_str_eq(list, "fal\nfal");
+    ck_assert_int_eq(gf_changes_list_add(list, sizeof(list), "aiml"), 1);   /* 12 + NUL */
+    ck_assert_int_eq(gf_changes_list_add(list, sizeof(list), "x"), 1);      /* 14 + NUL */
+    ck_assert_int_eq(gf_changes_list_add(list, sizeof(list), "y"), 0);      /* would be 17 */
+    ck_assert_str_eq(list, "fal\nfal\naiml\nx");
+
+    ck_assert_str_eq(gf_uploads_failure(test_pool, GF_UPLOAD_LOOKUP, "the mask upload",
+                                        &transient), "the mask upload could not be looked up");
+    ck_assert_int_eq(transient, 1);
+    ck_assert_str_eq(gf_uploads_failure(test_pool, GF_UPLOAD_UNREADABLE, "reference picture 1",
+                                        &transient), "reference picture 1 could not be read back");
+    ck_assert_int_eq(transient, 1);
+    ck_assert_str_eq(gf_uploads_failure(test_pool, GF_UPLOAD_GONE, "the source upload",
+                                        &transient), "the source upload no longer exists");
+    ck_assert_int_eq(transient, 0);
+    ck_assert_str_eq(gf_uploads_failure(test_pool, GF_UPLOAD_NO_STORE, "the source upload",
+                                        &transient),
+                     "the source upload's storage is not configured here");
+    ck_assert_str_eq(gf_uploads_failure(test_pool, GF_UPLOAD_NOT_UPLOAD, "x", &transient),
+                     "x is not an upload");
+    ck_assert_str_eq(gf_uploads_failure(test_pool, GF_UPLOAD_CHANGED, "x", &transient),
+                     "x changed since it was uploaded");
+    ck_assert_int_eq(transient, 0);
+    ck_assert_str_eq(gf_uploads_failure(test_pool, GF_UPLOAD_UNDECODABLE, NULL, &transient),
+                     "the source upload no longer decodes as it did");
+    ck_assert_str_eq(gf_uploads_failure(test_pool, GF_UPLOAD_BAD_REFERENCES, NULL, &transient),
+                     "the reference pictures are not a list of uploads");
+    ck_assert_int_eq(transient, 0);
+
+    ck_assert_str_eq(gf_delivery_trace(test_pool, NULL), "-");
+    ck_assert_str_eq(gf_delivery_trace(test_pool, "not a trace id"), "-");
+    ck_assert_str_eq(gf_delivery_trace(test_pool, "4bf92f3577b34da6a3ce929d0e0e4736"),
+                     "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+END_TEST
+
 Suite *sweep_suite(void)
 {
     Suite *s = suite_create("sweep");
@@ -179,6 +226,7 @@ Suite *sweep_suite(void)
     tcase_add_test(tc, sweep_upload_ids);
     tcase_add_test(tc, sweep_changes_ring);
     tcase_add_test(tc, sweep_delivery);
+    tcase_add_test(tc, sweep_small_rules);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -29,7 +29,6 @@
 
 #include "httpd/engine/mod_genflow_engine_int.h"
 #include "core/gf_attempt.h"
-#include "core/gf_error.h"
 #include "core/gf_job.h"
 #include "core/gf_sql.h"
 #include "core/gf_trace.h"
@@ -383,9 +382,7 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
      * before traces were kept) clears what the pool's previous row left. */
     gf_trace_attach(p, c->traced ? &c->trace : NULL);
     if (!(chain = gf_chain_parse(p, c->chain, &err))) {
-        d.next = GF_NEXT_FAIL;
-        d.code = GF_JOB_API;
-        d.message = err;
+        gf_attempt_unparsed(err, &d);
         return gf_engine_outcome_apply(s, p, c, &d, NULL, &res);
     }
     if (c->chain_index < chain->nelts) {
@@ -405,8 +402,7 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
     if (!prov) {
         /* Declared when the row was created, gone from the configuration
          * since: a permanent failure of this chain entry. */
-        res.error_code = GF_JOB_API;
-        res.error_message = apr_psprintf(p, "provider '%s' is not configured", entry->provider);
+        gf_attempt_unconfigured(p, entry->provider, &res);
     }
     else {
         /* The pictures this call asks for: the count, or what it still

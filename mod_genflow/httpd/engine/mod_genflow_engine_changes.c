@@ -87,14 +87,12 @@ void gf_engine_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
 {
     gf_engine_t *W = gf_engine();
     gf_waiter_t me, **pp;
-    apr_interval_time_t cap;
 
     if (!W) {
-        apr_sleep(timeout < GF_BACKSTOP_DEAF ? timeout : GF_BACKSTOP_DEAF);
+        apr_sleep(gf_changes_wait(timeout, 0));
         return;
     }
-    cap = gf_engine_listening() ? GF_BACKSTOP_LISTENING : GF_BACKSTOP_DEAF;
-    if (timeout > cap) timeout = cap;
+    timeout = gf_changes_wait(timeout, gf_engine_listening());
     memset(&me, 0, sizeof(me));
     me.id = id;
     if (apr_thread_cond_create(&me.cond, p) != APR_SUCCESS) {

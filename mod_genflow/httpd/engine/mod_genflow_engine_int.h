@@ -164,10 +164,6 @@ void gf_engine_webhooks_deliver(server_rec *s, apr_pool_t *p);
 void gf_engine_uploads_sweep(server_rec *s, apr_pool_t *p, gf_uploads_scan_t *scan);
 
 
-/* Waiters re-read at least this often: the backstop of NOTIFY. */
-#define GF_BACKSTOP_LISTENING apr_time_from_sec(2)
-#define GF_BACKSTOP_DEAF      apr_time_from_msec(250)
-
 typedef struct gf_waiter_t {
     const char *id;
     apr_thread_cond_t *cond;

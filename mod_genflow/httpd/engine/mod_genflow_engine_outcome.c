@@ -23,40 +23,14 @@
 
 #define OUTCOME_RETRY_WAIT apr_time_from_msec(500)
 
-/* One guarded statement that records the attempt's outcome. */
-static gf_db_status_t record_outcome(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd,
-                                     const gf_claim_t *c, const gf_decision_t *d,
-                                     const char *provider, const char *model, const char *url,
-                                     const char *images, const gf_provider_result_t *res,
-                                     gf_db_rows_t **rowsp)
-{
-    const char *a[GF_SETTLE_ARGS_MAX];
-    gf_settle_row_t row;
-    gf_sql_type_op_t op;
-    int n;
-
-    row.id = c->id;
-    row.lease_owner = c->lease_owner;
-    row.attempts = c->attempts;
-    row.chain_index = c->chain_index;
-    row.retry_count = c->retry_count;
-    row.poll_count = c->poll_count;
-    row.poll_errors = c->poll_errors;
-    row.provider_job_id = c->provider_job_id;
-    row.provider_state = c->provider_state;
-    op = gf_settle_statement(p, &row, d, res, provider, model, url, images, a, &n);
-    return gf_db_pselectv(s, p, dbd, c->type->labels[op], rowsp, n, a);
-}
-
-/* The outcome statement with a connection held only for it (on a worker:
- * gf_loop_blocking). st GF_DB_UNAVAILABLE when no connection came. */
+/* The outcome's statement with a connection held only for it (on a
+ * worker: gf_loop_blocking). st GF_DB_UNAVAILABLE when no connection came. */
 typedef struct {
     server_rec *s;
     apr_pool_t *p;
-    const gf_claim_t *c;
-    const gf_decision_t *d;
-    const char *provider, *model, *url, *images;
-    const gf_provider_result_t *res;
+    const char *label;
+    const char *args[GF_SETTLE_ARGS_MAX];
+    int nargs;
     gf_db_rows_t *rows;
     gf_db_status_t st;
 } outcome_t;
@@ -67,8 +41,7 @@ static void outcome_now(void *baton)
     ap_dbd_t *dbd = gf_db_open(o->p, o->s);
     o->st = GF_DB_UNAVAILABLE;
     if (!dbd) return;
-    o->st = record_outcome(o->s, o->p, dbd, o->c, o->d, o->provider, o->model, o->url,
-                           o->images, o->res, &o->rows);
+    o->st = gf_db_pselectv(o->s, o->p, dbd, o->label, &o->rows, o->nargs, o->args);
     gf_db_close(o->s, dbd);
 }
 
@@ -180,20 +153,29 @@ static gf_db_status_t write_outcome(server_rec *s, apr_pool_t *p, const gf_claim
 {
     apr_time_t until = apr_time_now()
                        + apr_time_from_sec(gf_conf_lease_secs(gf_server_conf(s)));
+    gf_settle_row_t row;
     outcome_t o;
 
+    row.id = c->id;
+    row.lease_owner = c->lease_owner;
+    row.attempts = c->attempts;
+    row.chain_index = c->chain_index;
+    row.retry_count = c->retry_count;
+    row.poll_count = c->poll_count;
+    row.poll_errors = c->poll_errors;
+    row.provider_job_id = c->provider_job_id;
+    row.provider_state = c->provider_state;
+    memset(&o, 0, sizeof(o));
+    o.s = s;
+    o.p = p;
+    /* One guarded statement records the outcome: which, and with what,
+     * is the decision's (core/gf_settle.c). */
+    o.label = c->type->labels[gf_settle_statement(p, &row, dd, res, provider,
+                                                  res ? res->model : NULL, pictures->pics.url,
+                                                  pictures->pics.json, o.args, &o.nargs)];
     *maybe_applied = 0;
     for (;;) {
-        memset(&o, 0, sizeof(o));
-        o.s = s;
-        o.p = p;
-        o.c = c;
-        o.d = dd;
-        o.provider = provider;
-        o.model = res ? res->model : NULL;
-        o.url = pictures->pics.url;
-        o.images = pictures->pics.json;
-        o.res = res;
+        o.rows = NULL;
         gf_loop_blocking(outcome_now, &o);
         if (o.st != GF_DB_OK || o.rows->rerun) *maybe_applied = 1;
         if (o.st == GF_DB_OK || apr_time_now() >= until || gf_engine_aborting()) break;
@@ -315,15 +297,9 @@ int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, c
                           "over); its result is not stored");
         return 1;
     }
-    if (dd.next == GF_NEXT_COMPLETE && gf_job_wants_more(c->count, c->stored, c->asked, stored.pics.n)) {
-        dd.next = GF_NEXT_MORE;   /* the rest of the count by the next call */
-    }
-    else if (gf_job_keeps_stored(&dd, c->stored)) {
-        /* Failed for good after earlier calls stored some: completed with
-         * those, charged for them alone (the log line names the failure). */
-        stored.pics.json = "[]";
-        stored.pics.url = NULL;
-    }
+    /* The rest of the count by the next call (MORE), or a failure that
+     * completes with what earlier calls stored. */
+    gf_settle_after_store(&dd, c->count, c->stored, c->asked, &stored.pics);
     st = write_outcome(s, p, c, &dd, provider, &stored, res, &rows, &maybe_applied);
     if (st == GF_DB_OK && rows->nrows == 0 && !maybe_applied) {
         /* Cancelled between the check and the completion: the pictures
@@ -345,8 +321,7 @@ int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, c
     count_outcome(s, p, c, &dd, provider, res, rows);
     /* How long its jobs take: a processing generation's estimate without
      * a report of its provider's. */
-    if ((dd.next == GF_NEXT_COMPLETE || dd.next == GF_NEXT_MORE) && stored.pics.n > 0 && prov
-        && c->job_started > 0) {
+    if (prov && gf_settle_took(&dd, stored.pics.n, c->job_started)) {
         gf_limits_job_took(prov, apr_time_now() - c->job_started);
         /* And, for a group's member, for every node's choice. */
         gf_router_record(s, p, prov, apr_time_now() - c->job_started,

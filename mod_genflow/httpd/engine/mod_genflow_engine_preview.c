@@ -126,30 +126,22 @@ static void preview_main(void *baton)
     gf_engine_t *W = gf_engine();
     const gf_storage_t *st = gf_server_conf(x->s)->storage;
     const char *url = NULL, *err = NULL;
-    char id[GF_PREVIEW_ID_MAX], u[GF_PREVIEW_URL_MAX];
-    apr_time_t stamp;
 
     if (!W->stopping && gf_engine_pool(&x->p, "genflow-preview") == APR_SUCCESS) {
         gf_loop_blocking(shrink_now, x);
         if (!x->why && W->stopping) x->why = "the child is stopping";
-        if (!x->why && gf_storage_put(st, x->p, gf_settle_object_key(x->p, PREVIEW_FOLDER, x->id,
-                                                                     ".jpg"),
-                                      x->small, x->small_len, "image/jpeg", &url, &err)
-                       != APR_SUCCESS) {
+        if (!x->why
+            && gf_storage_put(st, x->p, gf_settle_object_key(x->p, PREVIEW_FOLDER, x->id, ".jpg"),
+                              x->small, x->small_len, "image/jpeg", &url, &err) != APR_SUCCESS) {
             x->why = err ? err : "the store refused it";
         }
-        if (!x->why) {
-            x->payload = apr_psprintf(x->p, "%s %" APR_TIME_T_FMT " %s", x->id, x->taken,
-                                      url ? url : "");
-            if (!gf_previews_parse(x->payload, id, &stamp, u)) {
-                x->why = "its URL is not printable ASCII without spaces, or too long";
-                if (apr_atomic_cas32(&url_warned, 1, 0) == 0) {
-                    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, x->s, GF_LOGNO(1724)
-                                 "no previews: the store's URLs (%s) are not printable ASCII "
-                                 "without spaces of at most %d bytes",
-                                 ap_escape_logitem(x->p, url ? url : ""),
-                                 GF_PREVIEW_URL_MAX - 1);
-                }
+        if (!x->why && !(x->payload = gf_settle_preview(x->p, x->id, x->taken, url))) {
+            x->why = "its URL is not printable ASCII without spaces, or too long";
+            if (apr_atomic_cas32(&url_warned, 1, 0) == 0) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, x->s, GF_LOGNO(1724)
+                             "no previews: the store's URLs (%s) are not printable ASCII "
+                             "without spaces of at most %d bytes",
+                             ap_escape_logitem(x->p, url ? url : ""), GF_PREVIEW_URL_MAX - 1);
             }
         }
         if (!x->why) {

@@ -130,26 +130,17 @@ int gf_engine_row_statement(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
 static int attempt_statement_now(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                                  gf_sql_type_op_t op, int certain)
 {
+    const char *args[GF_ATTEMPT_LEASE_ARGS];
     gf_db_rows_t *rows;
     gf_db_status_t st;
     ap_dbd_t *dbd = gf_db_open(p, s);
+    int n;
 
     if (!dbd) return -1;
-    if (op == GF_SQL_RENEW) {
-        /* With the attempt's own place, if it claimed one (a place passed
-         * on to it is the heartbeat's). */
-        st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 6,
-                           apr_ltoa(p, gf_conf_lease_secs(gf_server_conf(s))), c->id,
-                           c->lease_owner, apr_ltoa(p, c->attempts), NULL, "0");
-    }
-    else {
-        /* RELEASE: a submission cut off may have been accepted; a
-         * certain one (a deferral) is due again after a while. */
-        st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 5,
-                           c->provider_job_id || certain ? "0" : "1",
-                           apr_ltoa(p, certain ? (long)apr_time_as_msec(c->defer) : 0), c->id,
-                           c->lease_owner, apr_ltoa(p, c->attempts));
-    }
+    gf_attempt_lease_args(p, op == GF_SQL_RENEW, gf_conf_lease_secs(gf_server_conf(s)), c->id,
+                          c->lease_owner, c->attempts, c->provider_job_id, certain, c->defer,
+                          args, &n);
+    st = gf_db_pselectv(s, p, dbd, c->type->labels[op], &rows, n, args);
     gf_db_close(s, dbd);
     if (st != GF_DB_OK) return -1;
     return rows->nrows == 1;

@@ -37,7 +37,6 @@
 #include "httpd/config/mod_genflow_private.h"
 #include "core/gf_delivery.h"
 #include "core/gf_sql.h"
-#include "core/gf_trace.h"
 #include "net/gf_http.h"
 #include "net/gf_loop.h"
 #include "webhooks/gf_webhook.h"
@@ -176,18 +175,8 @@ static delivery_t *delivery_of(server_rec *s, const char *const *row)
     d->url = apr_pstrdup(d->pool, row[2]);
     d->payload = apr_pstrdup(d->pool, row[3]);
     d->attempt = atoi(row[4]);
-    /* The delivery continues the generation's trace (its status object's
-     * traceId): a span of its own under the delivery's pool. */
-    {
-        gf_trace_t t;
-        unsigned char span[8];
-        d->trace_id = "-";
-        if (apr_generate_random_bytes(span, sizeof(span)) == APR_SUCCESS
-            && gf_trace_in(row[5], span, &t)) {
-            gf_trace_attach(d->pool, &t);
-            d->trace_id = apr_pstrdup(d->pool, t.trace_id);
-        }
-    }
+    /* A span of its own of the generation's trace, under its pool. */
+    d->trace_id = gf_delivery_trace(d->pool, row[5]);
     return d;
 }
 
