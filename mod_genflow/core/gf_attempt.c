@@ -109,6 +109,11 @@ apr_time_t gf_attempt_ms(const char *col)
     return col ? apr_time_from_msec(apr_atoi64(col)) : 0;
 }
 
+apr_time_t gf_attempt_lease_end(apr_time_t now, long lease_secs)
+{
+    return now + apr_time_from_sec(lease_secs) - apr_time_from_sec(2);
+}
+
 void gf_attempt_counts(const char *count_col, const char *stored_col, int *count, int *stored)
 {
     *count = count_col ? atoi(count_col) : 1;

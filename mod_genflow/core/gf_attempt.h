@@ -67,6 +67,11 @@ void gf_attempt_left_behind(int aborting, int released, int cancelled, int lost,
  * for NULL. */
 apr_time_t gf_attempt_ms(const char *col);
 
+/* Until when the lease of a row claimed now lasts at least (the lease,
+ * less a margin for the time since the claim): kept polls extend it
+ * from there. */
+apr_time_t gf_attempt_lease_end(apr_time_t now, long lease_secs);
+
 /* A claimed row's count and stored columns, as the attempt trusts them:
  * a count missing or outside 1..GF_COUNT_MAX is 1; stored is at least 0
  * and less than the count (a row is never written otherwise). */

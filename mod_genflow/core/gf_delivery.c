@@ -29,6 +29,12 @@ const char *gf_delivery_answer(apr_pool_t *p, int status)
                         : status >= 300 && status < 400 ? " (redirects are not followed)" : "");
 }
 
+const char *gf_delivery_error(apr_pool_t *p, const char *error, int status)
+{
+    if (error) return error;
+    return status < 200 || status >= 300 ? gf_delivery_answer(p, status) : NULL;
+}
+
 const char *gf_delivery_statement(apr_pool_t *p, int status, const char *error, const char *id,
                                   int attempt, long delay_ms, long period, const char **args,
                                   int *nargs)

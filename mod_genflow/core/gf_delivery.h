@@ -29,6 +29,9 @@ const char *gf_delivery_origin(apr_pool_t *p, const char *url, int *http);
 /* Why an answer of status (not a 2xx) did not deliver it, for the
  * admin: "answered <status>", and what a 410 or a redirect means. */
 const char *gf_delivery_answer(apr_pool_t *p, int status);
+/* Why an exchange did not deliver it: its error (no answer came), the
+ * answer's words (gf_delivery_answer), or NULL for a 2xx. */
+const char *gf_delivery_error(apr_pool_t *p, const char *error, int status);
 
 /* The statement that records attempt number `attempt` of delivery id:
  * status 2xx GF_SQL_WEBHOOK_DONE, else GF_SQL_WEBHOOK_RETRY with error,

@@ -54,9 +54,14 @@ int gf_settle_pictures_begin(apr_pool_t *p, const gf_provider_result_t *res, int
 }
 
 void gf_settle_pictures_add(gf_settle_pictures_t *pics, const gf_picture_t *pic, const char *url,
-                            int sized, unsigned width, unsigned height)
+                            const void *store, const char *key, int sized, unsigned width,
+                            unsigned height)
 {
     json_object *o = json_object_new_object();
+    if (store && pics->n_kept < GF_PICTURES_MAX) {
+        pics->stores[pics->n_kept] = store;
+        pics->keys[pics->n_kept++] = key;
+    }
     json_object_object_add(o, "url", json_object_new_string(url));
     json_object_object_add(o, "width", sized ? json_object_new_int64(width) : NULL);
     json_object_object_add(o, "height", sized ? json_object_new_int64(height) : NULL);
@@ -97,6 +102,11 @@ void gf_settle_after_store(gf_decision_t *d, int count, int stored, int asked,
 int gf_settle_took(const gf_decision_t *d, int n, apr_time_t job_started)
 {
     return (d->next == GF_NEXT_COMPLETE || d->next == GF_NEXT_MORE) && n > 0 && job_started > 0;
+}
+
+int gf_settle_preview_due(apr_time_t last, apr_time_t now)
+{
+    return !(last && now - last < GF_SETTLE_PREVIEW_EVERY && now >= last);
 }
 
 const char *gf_settle_preview(apr_pool_t *p, const char *id, apr_time_t taken, const char *url)

@@ -31,7 +31,10 @@ const char *gf_settle_object_key(apr_pool_t *p, const char *folder, const char *
 gf_picture_t gf_settle_picture(const gf_provider_result_t *res, int i);
 
 /* A completion's pictures as the row keeps them: the first's URL, all
- * of them as the row's images (a JSON array in pool p), how many. */
+ * of them as the row's images (a JSON array in pool p), how many; and
+ * what the site's stores hold of them (the glue's store, opaque here,
+ * and the key), to take back when the row turned out not to be the
+ * attempt's. */
 typedef struct {
     apr_pool_t *p;
     struct json_object *images;
@@ -39,6 +42,9 @@ typedef struct {
     const char *json;            /* images dumped (gf_settle_pictures_end) */
     int n;
     int tried;                   /* how many were to be stored */
+    const void *stores[GF_PICTURES_MAX];
+    const char *keys[GF_PICTURES_MAX];
+    int n_kept;
 } gf_settle_pictures_t;
 
 /* How many of res's pictures are stored: what its call asked for (asked,
@@ -46,11 +52,13 @@ typedef struct {
  * reserved), at most GF_PICTURES_MAX; into pics, empty. */
 int gf_settle_pictures_begin(apr_pool_t *p, const gf_provider_result_t *res, int count,
                              int stored, int asked, gf_settle_pictures_t *pics);
-/* A picture stored at url: its member of the images, {url, width,
- * height, seed}, with its size when its bytes said it (sized) and its
- * seed when the provider said it. */
+/* A picture stored at url (in store under key, when a store of the site
+ * holds it; else store NULL: the provider's URL): its member of the
+ * images, {url, width, height, seed}, with its size when its bytes said
+ * it (sized) and its seed when the provider said it. */
 void gf_settle_pictures_add(gf_settle_pictures_t *pics, const gf_picture_t *pic, const char *url,
-                            int sized, unsigned width, unsigned height);
+                            const void *store, const char *key, int sized, unsigned width,
+                            unsigned height);
 /* The images as JSON (pics->json); when none was stored, d becomes a
  * failure with STORAGE_ERROR and 0 is returned. */
 int gf_settle_pictures_end(gf_settle_pictures_t *pics, gf_decision_t *d);
@@ -120,6 +128,12 @@ void gf_settle_report(apr_pool_t *p, const gf_decision_t *d, const gf_provider_r
 /* The log's detail of a statement that matched nothing: maybe_applied,
  * an earlier run whose answer was lost may have written it. */
 const char *gf_settle_stale(int maybe_applied);
+
+/* A picture being drawn is shown at most once a second per attempt (so
+ * per stream): would one be taken at now, the last at last (0: none)?
+ * A clock that went back takes it. */
+#define GF_SETTLE_PREVIEW_EVERY apr_time_from_sec(1)
+int gf_settle_preview_due(apr_time_t last, apr_time_t now);
 
 /* The announcement of a preview of generation id taken at taken, stored
  * at url: "<id> <stamp> <url>", or NULL when the listeners would refuse

@@ -28,6 +28,16 @@ const char *gf_sweep_total(apr_pool_t *p, apr_int64_t total)
     return total ? apr_psprintf(p, "%" APR_INT64_T_FMT, total) : NULL;
 }
 
+const char *gf_sweep_names(apr_pool_t *p, apr_hash_t *names)
+{
+    const char *out = "";
+    apr_hash_index_t *hi;
+    for (hi = names ? apr_hash_first(p, names) : NULL; hi; hi = apr_hash_next(hi)) {
+        out = apr_pstrcat(p, out, *out ? "\n" : "", (const char *)apr_hash_this_key(hi), NULL);
+    }
+    return out;
+}
+
 apr_time_t gf_sweep_next(apr_time_t now, long every, apr_interval_time_t min,
                          apr_interval_time_t max)
 {

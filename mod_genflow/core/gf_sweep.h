@@ -13,6 +13,7 @@
 #ifndef GF_SWEEP_H
 #define GF_SWEEP_H
 
+#include <apr_hash.h>
 #include <apr_pools.h>
 #include <apr_time.h>
 
@@ -28,6 +29,10 @@ long gf_sweep_created_ttl(long created_ttl, long queued_ttl);
 int gf_sweep_again(const char *count, apr_int64_t batch, apr_int64_t *total);
 /* A sweep's total for its log line: NULL when it changed nothing. */
 const char *gf_sweep_total(apr_pool_t *p, apr_int64_t total);
+
+/* The names a hash holds as its keys (a type's providers), newline-
+ * separated; "" for none or no hash. */
+const char *gf_sweep_names(apr_pool_t *p, apr_hash_t *names);
 
 /* When the next look at a store comes: every (seconds) from now,
  * within [min, max]. */

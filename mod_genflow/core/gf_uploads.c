@@ -33,6 +33,11 @@ const char *gf_uploads_old_id(apr_pool_t *p, const char *key, apr_time_t mtime,
     return id && mtime < before ? id : NULL;
 }
 
+const char *gf_uploads_backends(apr_pool_t *p, const char *primary, const char *fallback)
+{
+    return apr_pstrcat(p, primary, fallback ? "\n" : "", fallback ? fallback : "", NULL);
+}
+
 apr_array_header_t *gf_uploads_references(apr_pool_t *p, const char *json)
 {
     const char *err;
@@ -46,7 +51,8 @@ apr_array_header_t *gf_uploads_references(apr_pool_t *p, const char *json)
     }
     out = apr_array_make(p, (int)n + 1, sizeof(const char *));
     for (i = 0; i < n; i++) {
-        APR_ARRAY_PUSH(out, const char *) = json_object_get_string(json_object_array_get_idx(refs, i));
+        json_object *ref = json_object_array_get_idx(refs, i);
+        APR_ARRAY_PUSH(out, const char *) = json_object_get_string(ref);
     }
     return out;
 }

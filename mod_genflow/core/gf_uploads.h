@@ -24,6 +24,11 @@ const char *gf_uploads_key_id(apr_pool_t *p, const char *key);
 const char *gf_uploads_old_id(apr_pool_t *p, const char *key, apr_time_t mtime,
                               apr_time_t before);
 
+/* The stores whose uploads the retention's statement expires: the
+ * primary's backend name, and the fallback's (newline-separated) when
+ * there is one. */
+const char *gf_uploads_backends(apr_pool_t *p, const char *primary, const char *fallback);
+
 /* The reference list of a row (JSON): its entries (const char *, as
  * json-c reads each: a string's text, NULL for a null; the caller checks
  * each is an upload), at most GF_REFERENCES_MAX; NULL when it is not a

@@ -109,6 +109,7 @@ START_TEST(attempt_row_columns)
     double strength = -1;
 
     ck_assert(gf_attempt_ms(NULL) == 0);
+    ck_assert(gf_attempt_lease_end(apr_time_from_sec(100), 30) == apr_time_from_sec(128));
     ck_assert(gf_attempt_ms("1500") == apr_time_from_msec(1500));
     gf_attempt_counts(NULL, NULL, &count, &stored);
     ck_assert_int_eq(count, 1);

@@ -27,7 +27,9 @@ START_TEST(keep_heap_order)
     apr_time_t last = 0;
     int i;
 
-    for (i = 0; i < 8; i++) ck_assert_int_eq(gf_keep_heap_push(k, kept(apr_itoa(test_pool, i), dues[i])), 1);
+    for (i = 0; i < 8; i++) {
+        ck_assert_int_eq(gf_keep_heap_push(k, kept(apr_itoa(test_pool, i), dues[i])), 1);
+    }
     ck_assert_int_eq(count, 8);
     ck_assert(gf_keep_heap_full(k));
     /* Full: the ninth is refused, nothing overwritten. */

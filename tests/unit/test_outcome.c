@@ -165,9 +165,9 @@ START_TEST(outcome_pictures)
     ck_assert_int_eq(gf_settle_pictures_begin(test_pool, &res, 20, 0, 20, &pics), GF_PICTURES_MAX);
     ck_assert_str_eq(gf_settle_picture(&res, 1).image_url, "https://p/2.png");
     /* Stored: the first's URL, each with its size when known. */
-    gf_settle_pictures_add(&pics, &pic, "/m/a.png", 1, 64, 32);
+    gf_settle_pictures_add(&pics, &pic, "/m/a.png", NULL, NULL, 1, 64, 32);
     pic = gf_settle_picture(&res, 1);
-    gf_settle_pictures_add(&pics, &pic, "https://p/2.png", 0, 0, 0);
+    gf_settle_pictures_add(&pics, &pic, "https://p/2.png", NULL, NULL, 0, 0, 0);
     memset(&d, 0, sizeof(d));
     ck_assert_int_eq(gf_settle_pictures_end(&pics, &d), 1);
     ck_assert_int_eq(pics.n, 2);
@@ -176,6 +176,16 @@ START_TEST(outcome_pictures)
                                 "{\"url\":\"https://p/2.png\",\"width\":null,\"height\":null,"
                                 "\"seed\":null}]");
     ck_assert_int_eq(d.next, GF_NEXT_COMPLETE);
+    ck_assert_int_eq(pics.n_kept, 0);             /* no store of the site holds them */
+    /* What the site's stores hold is kept, to take back. */
+    gf_settle_pictures_begin(test_pool, &res, 4, 0, 3, &pics);
+    gf_settle_pictures_add(&pics, &pic, "https://p/2.png", NULL, NULL, 0, 0, 0);
+    gf_settle_pictures_add(&pics, &pic, "/m/b.png", &res, "neo/gen-1.png", 0, 0, 0);
+    ck_assert_int_eq(pics.n, 2);
+    ck_assert_int_eq(pics.n_kept, 1);
+    ck_assert_ptr_eq(pics.stores[0], &res);
+    ck_assert_str_eq(pics.keys[0], "neo/gen-1.png");
+    ck_assert_str_eq(pics.url, "https://p/2.png");
     /* None stored: a failure, worded by how many were tried. */
     gf_settle_pictures_begin(test_pool, &res, 4, 0, 3, &pics);
     ck_assert_int_eq(gf_settle_pictures_end(&pics, &d), 0);
@@ -305,14 +315,14 @@ START_TEST(outcome_after_store)
     /* Asked for 2 of 4, both came: the rest by the next call. */
     gf_settle_pictures_begin(test_pool, &res, 4, 0, 2, &pics);
     pic = gf_settle_picture(&res, 0);
-    gf_settle_pictures_add(&pics, &pic, "u1", 0, 0, 0);
-    gf_settle_pictures_add(&pics, &pic, "u2", 0, 0, 0);
+    gf_settle_pictures_add(&pics, &pic, "u1", NULL, NULL, 0, 0, 0);
+    gf_settle_pictures_add(&pics, &pic, "u2", NULL, NULL, 0, 0, 0);
     d.next = GF_NEXT_COMPLETE;
     gf_settle_after_store(&d, 4, 0, 2, &pics);
     ck_assert_int_eq(d.next, GF_NEXT_MORE);
     /* Fewer than asked: completes with what it has. */
     gf_settle_pictures_begin(test_pool, &res, 4, 0, 2, &pics);
-    gf_settle_pictures_add(&pics, &pic, "u1", 0, 0, 0);
+    gf_settle_pictures_add(&pics, &pic, "u1", NULL, NULL, 0, 0, 0);
     d.next = GF_NEXT_COMPLETE;
     gf_settle_after_store(&d, 4, 0, 2, &pics);
     ck_assert_int_eq(d.next, GF_NEXT_COMPLETE);
@@ -348,6 +358,13 @@ START_TEST(outcome_after_store)
                                          "/a b.jpg"));
     ck_assert_ptr_null(gf_settle_preview(test_pool, "0a1b2c3d-0000-4000-8000-00000000aaaa", 12,
                                          NULL));
+    /* At most one preview a second; a clock that went back takes one. */
+    ck_assert(gf_settle_preview_due(0, 5));
+    ck_assert(!gf_settle_preview_due(apr_time_from_sec(10), apr_time_from_sec(10)));
+    ck_assert(!gf_settle_preview_due(apr_time_from_sec(10),
+                                     apr_time_from_sec(11) - 1));
+    ck_assert(gf_settle_preview_due(apr_time_from_sec(10), apr_time_from_sec(11)));
+    ck_assert(gf_settle_preview_due(apr_time_from_sec(10), apr_time_from_sec(9)));
 }
 END_TEST
 

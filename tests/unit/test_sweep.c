@@ -26,6 +26,17 @@ START_TEST(sweep_repeats)
     ck_assert_int_eq(gf_sweep_queued_ttl(90), 90);
     ck_assert_int_eq(gf_sweep_created_ttl(0, 90), 90);
     ck_assert_int_eq(gf_sweep_created_ttl(30, 90), 30);
+    {
+        apr_hash_t *h = apr_hash_make(test_pool);
+        const char *names;
+        ck_assert_str_eq(gf_sweep_names(test_pool, NULL), "");
+        ck_assert_str_eq(gf_sweep_names(test_pool, h), "");
+        apr_hash_set(h, "fal", APR_HASH_KEY_STRING, "");
+        ck_assert_str_eq(gf_sweep_names(test_pool, h), "fal");
+        apr_hash_set(h, "aiml", APR_HASH_KEY_STRING, "");
+        names = gf_sweep_names(test_pool, h);
+        ck_assert(!strcmp(names, "fal\naiml") || !strcmp(names, "aiml\nfal"));
+    }
     /* Run again while a whole batch changed. */
     ck_assert_int_eq(gf_sweep_again("100", 100, &total), 1);
     ck_assert_int_eq(gf_sweep_again("250", 100, &total), 1);
@@ -82,6 +93,9 @@ START_TEST(sweep_upload_ids)
     ck_assert_str_eq(gf_uploads_old_id(test_pool, "uploads/" UUID ".png", 5, 6), UUID);
     ck_assert_ptr_null(gf_uploads_old_id(test_pool, "uploads/" UUID ".png", 6, 6));
     ck_assert_ptr_null(gf_uploads_old_id(test_pool, "other/" UUID ".png", 5, 6));
+
+    ck_assert_str_eq(gf_uploads_backends(test_pool, "s3", NULL), "s3");
+    ck_assert_str_eq(gf_uploads_backends(test_pool, "cloudinary", "local"), "cloudinary\nlocal");
 
     refs = gf_uploads_references(test_pool, "[\"upload:a\",\"upload:b\"]");
     ck_assert_ptr_nonnull(refs);
@@ -141,6 +155,11 @@ START_TEST(sweep_delivery)
     ck_assert_ptr_null(gf_delivery_origin(test_pool, NULL, &http));
 
     ck_assert_str_eq(gf_delivery_answer(test_pool, 500), "answered 500");
+    ck_assert_str_eq(gf_delivery_error(test_pool, "timed out", 0), "timed out");
+    ck_assert_str_eq(gf_delivery_error(test_pool, NULL, 404), "answered 404");
+    ck_assert_str_eq(gf_delivery_error(test_pool, NULL, 199), "answered 199");
+    ck_assert_ptr_null(gf_delivery_error(test_pool, NULL, 200));
+    ck_assert_ptr_null(gf_delivery_error(test_pool, NULL, 299));
     ck_assert_str_eq(gf_delivery_answer(test_pool, 302), "answered 302 (redirects are not followed)");
     ck_assert_str_eq(gf_delivery_answer(test_pool, 410),
                      "answered 410 Gone: the receiver asked for no more deliveries");

@@ -45,15 +45,6 @@ static void outcome_now(void *baton)
     gf_db_close(o->s, dbd);
 }
 
-/* The pictures of a completed attempt as they were stored: the first's
- * URL, all of them as the row's images (JSON), and what our stores hold
- * (to take back when the row turned out not to be this attempt's). */
-typedef struct {
-    gf_settle_pictures_t pics;
-    const gf_storage_t *stored[GF_PICTURES_MAX];
-    const char *keys[GF_PICTURES_MAX];
-    int n_stored;
-} stored_t;
 
 /* One picture into the store: 1 with *url where it is (and *store, *key
  * when a store of ours holds it), 0 when no store took its bytes and the
@@ -111,31 +102,27 @@ static int store_picture(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
  * the decision becomes STORAGE_ERROR. 0 when the generation is no longer
  * this attempt's: nothing is stored. */
 static int store_result(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
-                        const gf_provider_result_t *res, gf_decision_t *dd, stored_t *out)
+                        const gf_provider_result_t *res, gf_decision_t *dd,
+                        gf_settle_pictures_t *out)
 {
     int i, n;
 
-    memset(out, 0, sizeof(*out));
     /* A cancelled or expired generation gets nothing stored: its late
      * picture is discarded here. */
     if (gf_engine_row_statement(s, p, c, GF_SQL_RENEW, 1) == 0) return 0;
-    n = gf_settle_pictures_begin(p, res, c->count, c->stored, c->asked, &out->pics);
+    n = gf_settle_pictures_begin(p, res, c->count, c->stored, c->asked, out);
     for (i = 0; i < n; i++) {
         gf_picture_t pic = gf_settle_picture(res, i);
         const gf_storage_t *store;
         const char *url, *key;
         unsigned w = 0, h = 0;
+        int sized;
         if (!store_picture(s, p, c, &pic, &url, &store, &key)) continue;
-        if (store) {
-            out->stored[out->n_stored] = store;
-            out->keys[out->n_stored++] = key;
-        }
         /* Its size, when its bytes say it. */
-        gf_settle_pictures_add(&out->pics, &pic, url,
-                               pic.image && gf_image_measure(pic.image, pic.image_len, NULL, &w, &h),
-                               w, h);
+        sized = pic.image && gf_image_measure(pic.image, pic.image_len, NULL, &w, &h);
+        gf_settle_pictures_add(out, &pic, url, store, key, sized, w, h);
     }
-    gf_settle_pictures_end(&out->pics, dd);
+    gf_settle_pictures_end(out, dd);
     return 1;
 }
 
@@ -148,8 +135,9 @@ static int store_result(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
  * an earlier run of the statement may have committed. */
 static gf_db_status_t write_outcome(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                                     const gf_decision_t *dd, const char *provider,
-                                    const stored_t *pictures, const gf_provider_result_t *res,
-                                    gf_db_rows_t **rows, int *maybe_applied)
+                                    const gf_settle_pictures_t *pics,
+                                    const gf_provider_result_t *res, gf_db_rows_t **rows,
+                                    int *maybe_applied)
 {
     apr_time_t until = apr_time_now()
                        + apr_time_from_sec(gf_conf_lease_secs(gf_server_conf(s)));
@@ -171,8 +159,8 @@ static gf_db_status_t write_outcome(server_rec *s, apr_pool_t *p, const gf_claim
     /* One guarded statement records the outcome: which, and with what,
      * is the decision's (core/gf_settle.c). */
     o.label = c->type->labels[gf_settle_statement(p, &row, dd, res, provider,
-                                                  res ? res->model : NULL, pictures->pics.url,
-                                                  pictures->pics.json, o.args, &o.nargs)];
+                                                  res ? res->model : NULL, pics->url, pics->json,
+                                                  o.args, &o.nargs)];
     *maybe_applied = 0;
     for (;;) {
         o.rows = NULL;
@@ -283,7 +271,7 @@ static void cancel_job(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
 int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
                             const gf_provider_t *prov, const gf_provider_result_t *res)
 {
-    stored_t stored;
+    gf_settle_pictures_t stored;
     const char *provider = prov ? prov->name : NULL;
     gf_decision_t dd = *d;
     gf_db_rows_t *rows;
@@ -299,15 +287,13 @@ int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, c
     }
     /* The rest of the count by the next call (MORE), or a failure that
      * completes with what earlier calls stored. */
-    gf_settle_after_store(&dd, c->count, c->stored, c->asked, &stored.pics);
+    gf_settle_after_store(&dd, c->count, c->stored, c->asked, &stored);
     st = write_outcome(s, p, c, &dd, provider, &stored, res, &rows, &maybe_applied);
     if (st == GF_DB_OK && rows->nrows == 0 && !maybe_applied) {
         /* Cancelled between the check and the completion: the pictures
          * must not stay behind a generation that has none. (When an
          * earlier run may have completed it, they stay.) */
-        for (i = 0; i < stored.n_stored; i++) {
-            gf_storage_remove(stored.stored[i], p, stored.keys[i]);
-        }
+        for (i = 0; i < stored.n_kept; i++) gf_storage_remove(stored.stores[i], p, stored.keys[i]);
     }
     if (st != GF_DB_OK) return -1;
     if (rows->nrows == 0) {
@@ -321,7 +307,7 @@ int gf_engine_outcome_apply(server_rec *s, apr_pool_t *p, const gf_claim_t *c, c
     count_outcome(s, p, c, &dd, provider, res, rows);
     /* How long its jobs take: a processing generation's estimate without
      * a report of its provider's. */
-    if (prov && gf_settle_took(&dd, stored.pics.n, c->job_started)) {
+    if (prov && gf_settle_took(&dd, stored.n, c->job_started)) {
         gf_limits_job_took(prov, apr_time_now() - c->job_started);
         /* And, for a group's member, for every node's choice. */
         gf_router_record(s, p, prov, apr_time_now() - c->job_started,

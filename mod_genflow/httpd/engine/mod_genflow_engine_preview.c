@@ -47,7 +47,6 @@
 #include "storage/gf_storage.h"
 #include "net/gf_loop.h"
 
-#define PREVIEW_EVERY     apr_time_from_sec(1)  /* per attempt, so per stream */
 #define PREVIEWS_AT_ONCE  8                     /* being made in a child */
 #define PREVIEW_SIDE      384                   /* pixels, the longer side */
 #define PREVIEW_QUALITY   70
@@ -164,9 +163,8 @@ int gf_engine_preview_wanted(void *baton)
 {
     gf_preview_hook_t *h = baton;
     gf_engine_t *W = gf_engine();
-    apr_time_t now = apr_time_now();
     return W && !W->stopping && apr_atomic_read32(&W->previews) < PREVIEWS_AT_ONCE
-        && !(h->last && now - h->last < PREVIEW_EVERY && now >= h->last);
+        && gf_settle_preview_due(h->last, apr_time_now());
 }
 
 void gf_engine_preview_hook(void *baton, const unsigned char *bytes, apr_size_t len,

@@ -75,10 +75,8 @@ server_rec *gf_engine_row_fill(const gf_database_t *e, const gf_type_t *t, const
      * first server, the main one when it mounts types) or of a virtual
      * host of this database. */
     if (!(s = gf_database_server_for(e, c->server_name))) s = e->s;
-    /* The claim leased the row a moment ago (kept polls extend it from
-     * here; a margin for the time since). */
-    c->lease_end = apr_time_now() + apr_time_from_sec(gf_conf_lease_secs(gf_server_conf(s)))
-                   - apr_time_from_sec(2);
+    /* The claim leased the row a moment ago. */
+    c->lease_end = gf_attempt_lease_end(apr_time_now(), gf_conf_lease_secs(gf_server_conf(s)));
     c->seen = gf_engine_change_seq();
     memset(slot, 0, sizeof(*slot));
     if (hold && hold->prov && hold->place > 0) {

@@ -119,15 +119,11 @@ void gf_engine_sweep_type(server_rec *s, apr_pool_t *p, const gf_type_t *t, cons
 
 const char *gf_engine_sweep_strays(server_rec *s, apr_pool_t *p, const gf_type_t *t)
 {
-    const char *known = "";
-    apr_hash_index_t *hi;
+    const char *known = gf_sweep_names(p, t->providers);
     gf_db_rows_t *rows;
     const char *out = "";
     int i;
 
-    for (hi = t->providers ? apr_hash_first(p, t->providers) : NULL; hi; hi = apr_hash_next(hi)) {
-        known = apr_pstrcat(p, known, *known ? "\n" : "", (const char *)apr_hash_this_key(hi), NULL);
-    }
     if (gf_db_select_once(s, p, t->labels[GF_SQL_LINE_PROVIDERS], &rows, 1, &known) != GF_DB_OK) {
         return "";
     }

@@ -37,8 +37,8 @@ static void expire_unused(server_rec *s, apr_pool_t *p, long retention)
     int i, kept = 0;
 
     args[0] = apr_ltoa(p, retention);
-    args[1] = apr_pstrcat(p, sc->storage->backend, sc->fallback_storage ? "\n" : "",
-                          sc->fallback_storage ? sc->fallback_storage->backend : "", NULL);
+    args[1] = gf_uploads_backends(p, sc->storage->backend,
+                                  sc->fallback_storage ? sc->fallback_storage->backend : NULL);
     args[2] = apr_itoa(p, EXPIRE_BATCH);
     if (gf_db_select_once(s, p, GF_SQL_UPLOAD_EXPIRE, &rows, 3, args) != GF_DB_OK || rows->nrows == 0) {
         return;

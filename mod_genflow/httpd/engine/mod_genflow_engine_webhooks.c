@@ -144,11 +144,7 @@ static void deliver(delivery_t *d)
     req.public_only = 1;
     req.allow_loopback_http = http;
     gf_http_perform(d->pool, &req, &hr);
-    if (hr.error) record(d, 0, hr.error);
-    else if (hr.status < 200 || hr.status >= 300) {
-        record(d, hr.status, gf_delivery_answer(d->pool, hr.status));
-    }
-    else record(d, hr.status, NULL);
+    record(d, hr.error ? 0 : hr.status, gf_delivery_error(d->pool, hr.error, hr.status));
 }
 
 static void delivery_main(void *baton)
