@@ -89,6 +89,10 @@ int main(void)
     srunner_add_suite(sr, conf_check_suite());
     srunner_add_suite(sr, chain_spec_suite());
     srunner_add_suite(sr, idempotency_suite());
+    srunner_add_suite(sr, keep_suite());
+    srunner_add_suite(sr, attempt_suite());
+    srunner_add_suite(sr, outcome_suite());
+    srunner_add_suite(sr, sweep_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -18,6 +18,10 @@ void test_server_stop(pthread_t thread, int lfd, int stop[2]);
 
 Suite *input_suite(void);
 Suite *edits_suite(void);
+Suite *keep_suite(void);
+Suite *attempt_suite(void);
+Suite *outcome_suite(void);
+Suite *sweep_suite(void);
 Suite *prompt_suite(void);
 Suite *png_suite(void);
 Suite *font_suite(void);

@@ -23,14 +23,12 @@
  * The shared metrics (gf_metrics.h) count each provider call, and each
  * retry, fallback, charge or refund whose statement matched.
  */
-#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_general.h>
 
 #include "httpd/engine/mod_genflow_engine_int.h"
-#include "core/gf_error.h"
-#include "core/gf_input.h"
+#include "core/gf_attempt.h"
 #include "core/gf_job.h"
 #include "core/gf_sql.h"
 #include "core/gf_trace.h"
@@ -138,15 +136,30 @@ static void job_state(const gf_claim_t *c, int chain_len, const gf_provider_t *p
     js->now = apr_time_now();
 }
 
-typedef enum { GATE_OPEN, GATE_DEFERRED, GATE_DECIDED } gate_t;
+/* A gate's verdict carried out: a deferred row back to the queue
+ * (certain: nothing was sent), and its log line. */
+static gf_gate_t gate_verdict(server_rec *s, apr_pool_t *p, gf_claim_t *cp,
+                              const gf_provider_t *prov, const gf_gate_verdict_t *v)
+{
+    if (v->gate == GF_GATE_OPEN) return GF_GATE_OPEN;
+    if (v->set_defer) cp->defer = v->defer;
+    if (v->gate == GF_GATE_DEFERRED) gf_engine_row_statement(s, p, cp, GF_SQL_RELEASE, 1);
+    gf_engine_row_log(s, p, v->warn ? APLOG_WARNING : APLOG_INFO, cp, prov->name, v->what, NULL,
+                      v->detail);
+    return v->gate;
+}
 
-/* The gates of the shared state before a call: a place in the provider's
- * limits, then its circuit (which makes this call the probe, *probe). */
-static gate_t pass_gates(server_rec *s, apr_pool_t *p, gf_claim_t *cp, const gf_provider_t *prov,
-                         const gf_chain_entry_t *group, gf_limits_hold_t *hold, int more,
-                         apr_uint32_t *probe, gf_decision_t *d)
+/* The gates of the shared state before a call (core/gf_attempt.c says
+ * what follows from each): a place in the provider's limits, then its
+ * budget and job slots, then its circuit (which makes this call the
+ * probe, *probe). Each before the breaker's gate, which would make this
+ * the probe. */
+static gf_gate_t pass_gates(server_rec *s, apr_pool_t *p, gf_claim_t *cp, const gf_provider_t *prov,
+                            const gf_chain_entry_t *group, gf_limits_hold_t *hold, int more,
+                            apr_uint32_t *probe, gf_decision_t *d)
 {
     gf_limits_claim_t row;
+    gf_gate_verdict_t v;
     row.s = s;
     row.id = cp->id;
     row.attempt = cp->attempts;
@@ -154,68 +167,28 @@ static gate_t pass_gates(server_rec *s, apr_pool_t *p, gf_claim_t *cp, const gf_
     row.lease_secs = gf_conf_lease_secs(gf_server_conf(s));
     row.other_line = group != NULL;
     if (!gf_limits_hold(&row, prov, hold, &cp->defer)) {
-        /* The claim took no place of this provider (a virtual host's own
-         * declaration of the name, a group's member chosen after the
-         * claim) and it has none now: back to the queue, certain
-         * that nothing was sent, due when a place may be free; a group's
-         * row at once when another member may take it (this one is now
-         * known to be full: the choice leaves it out). Before the
-         * circuit breaker's gate, which would make this the probe. */
-        if (group && gf_router_other_room(s, p, group, prov)) cp->defer = 0;
-        gf_engine_row_statement(s, p, cp, GF_SQL_RELEASE, 1);
-        gf_engine_row_log(s, p, APLOG_INFO, cp, prov->name, "deferred", NULL,
-                          "the provider's limits are full; the row is back in the queue");
-        return GATE_DEFERRED;
+        gf_attempt_no_place(group && gf_router_other_room(s, p, group, prov), &v);
+        return gate_verdict(s, p, cp, prov, &v);
     }
     if (!cp->provider_job_id) {
-        /* The provider's budget for the period is spent: skipped as an
-         * open circuit is (before the breaker's gate, which would make
-         * this the probe). A spend the database cannot tell makes no
-         * call: the row is back in the queue for a while. */
-        apr_time_t until = (cp->deadline ? cp->deadline : apr_time_now() + apr_time_from_sec(3600))
-                           + apr_time_from_sec(row.lease_secs);
-        int spent = gf_budgets_gate(s, p, prov, cp->id, cp->type->name, cp->asked, until,
+        int spent = gf_budgets_gate(s, p, prov, cp->id, cp->type->name, cp->asked,
+                                    gf_attempt_hold_until(cp->deadline, apr_time_now(),
+                                                          row.lease_secs),
                                     more, d);
-        if (spent < 0) {
-            cp->defer = apr_time_from_sec(1);
-            gf_engine_row_statement(s, p, cp, GF_SQL_RELEASE, 1);
-            gf_engine_row_log(s, p, APLOG_WARNING, cp, prov->name, "deferred", NULL,
-                              "the provider's spend in its budget period could not be read");
-            return GATE_DEFERRED;
-        }
-        if (spent == 2) {
-            /* Every job slot taken (max_jobs=): back to the queue, its turn
-             * kept. This child now knows the provider is full: a group
-             * chooses another member, and the provider's rows are not
-             * claimed here again until a job of it ends here or a second
-             * passes (gf_router_jobs_full), so the row is due at once;
-             * a row that came back to it straight away was not held back
-             * by the claim's gate (a group with members of other kinds,
-             * the marks' table full): it waits out the second. */
-            cp->defer = gf_router_jobs_full(prov, cp->id) ? apr_time_from_sec(1) : 0;
-            gf_engine_row_statement(s, p, cp, GF_SQL_RELEASE, 1);
-            gf_engine_row_log(s, p, APLOG_INFO, cp, prov->name, "deferred", NULL,
-                              "the provider runs as many jobs as max_jobs= allows; the row is "
-                              "back in the queue");
-            return GATE_DEFERRED;
-        }
-        if (spent == 0 && prov->limit.max_jobs) gf_router_job_began(prov);
-        if (spent > 0) {
-            gf_engine_row_log(s, p, APLOG_INFO, cp, prov->name, "skipped", NULL,
-                              "the provider's budget for the period is spent; not submitting "
-                              "to it");
-            return GATE_DECIDED;
-        }
+        /* This child now knows the provider is full (every job slot
+         * taken): gf_router_jobs_full says whether it knew already. */
+        gf_attempt_budget(spent, spent == 2 && gf_router_jobs_full(prov, cp->id),
+                          prov->limit.max_jobs, &v);
+        if (v.job_began) gf_router_job_began(prov);
+        if (v.gate != GF_GATE_OPEN) return gate_verdict(s, p, cp, prov, &v);
     }
     if (!cp->provider_job_id && gf_breaker_gate(s, p, prov, more, probe, d)) {
-        /* The provider's circuit is open: no call (a poll is never held
-         * back: that job is accepted and paid), and nothing held for it. */
+        /* Nothing held for a call that is not made. */
         gf_budgets_release(s, p, prov, cp->id);
-        gf_engine_row_log(s, p, APLOG_INFO, cp, prov->name, "skipped", NULL,
-                          "the provider's circuit is open; not submitting to it");
-        return GATE_DECIDED;
+        gf_attempt_circuit(1, &v);
+        return gate_verdict(s, p, cp, prov, &v);
     }
-    return GATE_OPEN;
+    return GF_GATE_OPEN;
 }
 
 /* The job the provider's adapter sees; ab carries what on_accepted needs. */
@@ -239,10 +212,7 @@ static void fill_job(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     job->steps = c->steps;
     job->count = c->asked;
     job->masked = c->mask != NULL;
-    if (c->strength) {
-        job->has_strength = 1;
-        job->strength = strtod(c->strength, NULL);
-    }
+    job->has_strength = gf_attempt_strength(c->strength, &job->strength);
     ab->s = s;
     ab->p = p;
     ab->c = c;
@@ -281,8 +251,8 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
      * simulated job ends). Unreadable, res says why and no
      * call is made: the job rules retry a transient failure and fail a
      * permanent one, with a refund. */
-    if ((!gf_input_upload_id(c->source_image) && !c->mask && !c->references)
-        || (c->provider_job_id && !prov->kind->source_pixels)
+    if (!gf_attempt_reads_uploads(c->source_image, c->mask, c->references, c->provider_job_id,
+                                  prov->kind->source_pixels)
         || resolve_upload(s, p, c, prov, job, res)) {
         /* The row that takes the place when this call ends, claimed
          * meanwhile (mod_genflow_engine_standby.c). */
@@ -339,26 +309,16 @@ static void call_provider(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
 static int left_behind(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                        const gf_provider_t *prov, gf_attempt_t *slot)
 {
-    if (gf_engine_aborting()) {
-        int released = gf_engine_row_statement(s, p, c, GF_SQL_RELEASE, 0) == 1;
-        gf_engine_row_log(s, p, APLOG_INFO, c, prov->name, "abandoned", NULL,
-                          released ? "the server is stopping; the row is released for another "
-                          "worker" : "the server is stopping");
-        return 1;
-    }
-    if (slot->cancelled) {
-        gf_engine_row_log(s, p, APLOG_INFO, c, prov->name, "stale", NULL,
-                          "cancelled during the call: the call was cut (or never made) and "
-                          "its result dropped");
-        return 1;
-    }
-    if (gf_engine_slot_lost(slot)) {
-        gf_engine_row_log(s, p, APLOG_WARNING, c, prov->name, "stale", NULL,
-                          "the lease was taken over or the generation ended during the provider "
-                          "call; the result is dropped");
-        return 1;
-    }
-    return 0;
+    int aborting = gf_engine_aborting();
+    gf_gate_verdict_t v;
+
+    gf_attempt_left_behind(aborting,
+                           aborting && gf_engine_row_statement(s, p, c, GF_SQL_RELEASE, 0) == 1,
+                           slot->cancelled, gf_engine_slot_lost(slot), &v);
+    if (v.gate == GF_GATE_OPEN) return 0;
+    gf_engine_row_log(s, p, v.warn ? APLOG_WARNING : APLOG_INFO, c, prov->name, v.what, NULL,
+                      v.detail);
+    return 1;
 }
 
 /* A group's member for this attempt (mod_genflow_router.c), and *entry
@@ -386,7 +346,7 @@ static const gf_provider_t *chosen_member(server_rec *s, apr_pool_t *p, const gf
 static int settle(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const gf_decision_t *d,
                   const gf_provider_t *prov, const gf_provider_result_t *res)
 {
-    if (prov && d->next != GF_NEXT_POLL) {
+    if (prov && gf_attempt_ends_job(d)) {
         gf_budgets_release(s, p, prov, c->id);
         if (prov->limit.max_jobs) {
             /* Its job slot is free: the next row of its line (or its
@@ -422,9 +382,7 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
      * before traces were kept) clears what the pool's previous row left. */
     gf_trace_attach(p, c->traced ? &c->trace : NULL);
     if (!(chain = gf_chain_parse(p, c->chain, &err))) {
-        d.next = GF_NEXT_FAIL;
-        d.code = GF_JOB_API;
-        d.message = err;
+        gf_attempt_unparsed(err, &d);
         return gf_engine_outcome_apply(s, p, c, &d, NULL, &res);
     }
     if (c->chain_index < chain->nelts) {
@@ -444,8 +402,7 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
     if (!prov) {
         /* Declared when the row was created, gone from the configuration
          * since: a permanent failure of this chain entry. */
-        res.error_code = GF_JOB_API;
-        res.error_message = apr_psprintf(p, "provider '%s' is not configured", entry->provider);
+        gf_attempt_unconfigured(p, entry->provider, &res);
     }
     else {
         /* The pictures this call asks for: the count, or what it still
@@ -454,8 +411,8 @@ int gf_engine_attempt_run(server_rec *s, apr_pool_t *p, gf_claim_t *cp, gf_attem
         cp->asked = gf_job_call_count(c->count, c->stored, gf_provider_max_count(prov, entry->model));
         switch (pass_gates(s, p, cp, prov, group, hold, c->chain_index + 1 < chain->nelts,
                            &probe, &d)) {
-        case GATE_DEFERRED: return 1;
-        case GATE_DECIDED: return settle(s, p, c, &d, prov, &res);
+        case GF_GATE_DEFERRED: return 1;
+        case GF_GATE_DECIDED: return settle(s, p, c, &d, prov, &res);
         default: break;
         }
         fill_job(s, p, c, entry, prov, &ab, &ph, &job);

@@ -71,25 +71,13 @@ apr_uint64_t gf_engine_change_seq(void)
     return seq;
 }
 
-/* Under the mutex: was id notified after since? */
-static int notified_since(const char *id, apr_uint64_t since)
-{
-    gf_engine_t *W = gf_engine();
-    int i;
-    if (W->seq - since >= GF_RECENT) return 1;   /* too much happened: look again */
-    for (i = 0; i < GF_RECENT; i++) {
-        if (W->recent[i].seq > since && !strcmp(W->recent[i].id, id)) return 1;
-    }
-    return 0;
-}
-
 int gf_engine_changed_since(const char *id, apr_uint64_t since)
 {
     gf_engine_t *W = gf_engine();
     int changed;
     if (!W) return 0;
     apr_thread_mutex_lock(W->mutex);
-    changed = notified_since(id, since);
+    changed = gf_changes_since(W->recent, W->seq, id, since);
     apr_thread_mutex_unlock(W->mutex);
     return changed;
 }
@@ -99,14 +87,12 @@ void gf_engine_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
 {
     gf_engine_t *W = gf_engine();
     gf_waiter_t me, **pp;
-    apr_interval_time_t cap;
 
     if (!W) {
-        apr_sleep(timeout < GF_BACKSTOP_DEAF ? timeout : GF_BACKSTOP_DEAF);
+        apr_sleep(gf_changes_wait(timeout, 0));
         return;
     }
-    cap = gf_engine_listening() ? GF_BACKSTOP_LISTENING : GF_BACKSTOP_DEAF;
-    if (timeout > cap) timeout = cap;
+    timeout = gf_changes_wait(timeout, gf_engine_listening());
     memset(&me, 0, sizeof(me));
     me.id = id;
     if (apr_thread_cond_create(&me.cond, p) != APR_SUCCESS) {
@@ -116,7 +102,7 @@ void gf_engine_wait_change(apr_pool_t *p, const char *id, apr_uint64_t since,
     apr_thread_mutex_lock(W->mutex);
     me.next = W->waiters;
     W->waiters = &me;
-    if (!W->stopping && !notified_since(id, since)) {
+    if (!W->stopping && !gf_changes_since(W->recent, W->seq, id, since)) {
         apr_thread_cond_timedwait(me.cond, W->mutex, timeout);
     }
     for (pp = &W->waiters; *pp; pp = &(*pp)->next) {
@@ -137,19 +123,10 @@ void gf_engine_announce_change(const char *id)
     gf_waiter_t *w;
     if (!W) return;
     apr_thread_mutex_lock(W->mutex);
-    W->seq++;
+    W->seq = gf_changes_note(W->recent, W->seq, id);
     if (W->cache) {
         if (id) gf_status_cache_forget(W->cache, id);
         else gf_status_cache_clear(W->cache);
-    }
-    if (id) {
-        gf_recent_t *slot = &W->recent[W->seq % GF_RECENT];
-        apr_cpystrn(slot->id, id, sizeof(slot->id));
-        slot->seq = W->seq;
-    }
-    else {
-        /* Everything may have changed: every "since" is now stale. */
-        W->seq += GF_RECENT;
     }
     for (w = W->waiters; w; w = w->next) {
         if (!id || !strcmp(w->id, id)) {

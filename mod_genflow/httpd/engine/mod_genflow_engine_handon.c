@@ -22,7 +22,6 @@
  * stopping), the place is freed and one idle worker of another child of
  * this httpd is woken through the doorbell (mod_genflow_engine_doorbell.c).
  */
-#include <string.h>
 #include <apr_strings.h>
 
 #include "httpd/engine/mod_genflow_engine_int.h"
@@ -32,6 +31,7 @@
 #include "httpd/servers/mod_genflow_servers.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/config/mod_genflow_private.h"
+#include "core/gf_changes.h"
 #include "core/gf_sql.h"
 
 void gf_engine_place_freed(const char *provider)
@@ -39,15 +39,9 @@ void gf_engine_place_freed(const char *provider)
     gf_engine_t *W = gf_engine();
     if (!W || !provider) return;
     apr_thread_mutex_lock(W->mutex);
-    /* One entry per place freed (a name may be there several times); a
-     * full list still wakes a worker, whose round finds the place. */
-    {
-        apr_size_t len = strlen(W->handon.names), n = strlen(provider);
-        if (len + n + 2 <= sizeof(W->handon.names)) {
-            if (len) W->handon.names[len++] = '\n';
-            memcpy(W->handon.names + len, provider, n + 1);
-        }
-    }
+    /* One entry per place freed; a full list still wakes a worker, whose
+     * round finds the place. */
+    gf_changes_list_add(W->handon.names, sizeof(W->handon.names), provider);
     apr_thread_cond_signal(W->work);
     apr_thread_mutex_unlock(W->mutex);
 }

@@ -19,6 +19,7 @@
 #include "httpd/config/mod_genflow_config.h"
 #include "core/gf_pacer.h"
 #include "core/gf_round.h"
+#include "core/gf_changes.h"
 #include "core/gf_status_cache.h"
 #include "core/gf_trace.h"
 #include "net/gf_loop.h"
@@ -148,23 +149,11 @@ void gf_engine_webhooks_deliver(server_rec *s, apr_pool_t *p);
 void gf_engine_uploads_sweep(server_rec *s, apr_pool_t *p, gf_uploads_scan_t *scan);
 
 
-/* Waiters re-read at least this often: the backstop of NOTIFY. */
-#define GF_BACKSTOP_LISTENING apr_time_from_sec(2)
-#define GF_BACKSTOP_DEAF      apr_time_from_msec(250)
-
 typedef struct gf_waiter_t {
     const char *id;
     apr_thread_cond_t *cond;
     struct gf_waiter_t *next;
 } gf_waiter_t;
-
-/* The last generation ids notified, so a waiter that read the row just
- * before a notification arrived does not sleep through it. */
-#define GF_RECENT 128
-typedef struct {
-    char id[40];
-    apr_uint64_t seq;
-} gf_recent_t;
 
 /* Blocking work (a database statement) a fiber of the loop handed to the
  * worker threads (gf_loop_blocking). */
@@ -178,7 +167,7 @@ typedef struct gf_hop_t {
 typedef struct gf_engine_t {
     server_rec *s;               /* the main server: for the child's own log lines */
     apr_array_header_t *databases; /* gf_database_t *: one engine each */
-    gf_recent_t recent[GF_RECENT];
+    gf_recent_t recent[GF_RECENT]; /* the last generation ids notified (core/gf_changes.h) */
     apr_uint64_t seq;            /* notifications seen */
     apr_thread_mutex_t *mutex;
     apr_thread_cond_t *work;     /* signalled when work was queued */

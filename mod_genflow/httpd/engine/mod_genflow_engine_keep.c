@@ -32,9 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
-#include <apr_hash.h>
 
 #include "httpd/engine/mod_genflow_engine_int.h"
+#include "core/gf_keep.h"
 #include "core/gf_sql.h"
 #include "httpd/engine/mod_genflow_engine_run.h"
 #include "httpd/config/mod_genflow_config.h"
@@ -50,130 +50,44 @@
 /* No room in the loop for a due poll: it waits this long. */
 #define NO_ROOM_WAIT apr_time_from_msec(50)
 
-typedef struct kept_t {
-    apr_time_t due;
+/* A kept poll: the core's head (due time, index, id), then its server
+ * and claim, whose strings follow the record. */
+typedef struct {
+    gf_kept_t k;
     server_rec *s;
-    gf_claim_t c;                /* its strings follow the record */
-    int at;                      /* its index in the heap */
-    int changed;                 /* a change of it was heard: is it still ours? */
+    gf_claim_t c;
 } kept_t;
 
 struct gf_keep_t {
-    apr_thread_mutex_t *mutex;   /* the heap and the hash: the loop's fibers keep and
-                                  * launch, the listener makes due */
-    kept_t **heap;               /* by due time, the soonest first */
-    int n, max;
-    apr_hash_t *by_id;
-    apr_pool_t *pool;            /* the hash's */
-    volatile int *count;         /* the engine's count of them (gf_engine_flights) */
+    apr_thread_mutex_t *mutex;   /* the heap: the loop's fibers keep and launch, the
+                                  * listener makes due */
+    gf_keep_heap_t *heap;        /* by due time, and by id (core/gf_keep.c) */
     gf_engine_run_fn *run;       /* runs a due poll (gf_engine_attempt_run, given at start) */
 };
 
-/* ---- the heap ------------------------------------------------------------ */
-
-static void heap_set(struct gf_keep_t *k, int i, kept_t *r)
-{
-    k->heap[i] = r;
-    r->at = i;
-}
-
-static void sift_up(struct gf_keep_t *k, int i)
-{
-    kept_t *r = k->heap[i];
-    while (i > 0 && k->heap[(i - 1) / 2]->due > r->due) {
-        heap_set(k, i, k->heap[(i - 1) / 2]);
-        i = (i - 1) / 2;
-    }
-    heap_set(k, i, r);
-}
-
-static void sift_down(struct gf_keep_t *k, int i)
-{
-    kept_t *r = k->heap[i];
-    for (;;) {
-        int c = 2 * i + 1;
-        if (c >= k->n) break;
-        if (c + 1 < k->n && k->heap[c + 1]->due < k->heap[c]->due) c++;
-        if (k->heap[c]->due >= r->due) break;
-        heap_set(k, i, k->heap[c]);
-        i = c;
-    }
-    heap_set(k, i, r);
-}
-
-/* Under the mutex. */
-static void heap_push(struct gf_keep_t *k, kept_t *r)
-{
-    heap_set(k, k->n++, r);
-    sift_up(k, r->at);
-    apr_hash_set(k->by_id, r->c.id, APR_HASH_KEY_STRING, r);
-    *k->count = k->n;
-}
-
-/* Under the mutex: the soonest record if it is due by now, taken out. */
-static kept_t *heap_pop_due(struct gf_keep_t *k, apr_time_t now)
-{
-    kept_t *r;
-    if (k->n == 0 || k->heap[0]->due > now) return NULL;
-    r = k->heap[0];
-    apr_hash_set(k->by_id, r->c.id, APR_HASH_KEY_STRING, NULL);
-    if (--k->n > 0) {
-        heap_set(k, 0, k->heap[k->n]);
-        sift_down(k, 0);
-    }
-    *k->count = k->n;
-    return r;
-}
-
-/* ---- records ------------------------------------------------------------- */
-
-/* s copied to *at, which moves past it; NULL stays NULL. */
-static const char *put(char **at, const char *s)
-{
-    char *out = *at;
-    apr_size_t len;
-    if (!s) return NULL;
-    len = strlen(s) + 1;
-    memcpy(out, s, len);
-    *at += len;
-    return out;
-}
-
-#define LEN(s) ((s) ? strlen(s) + 1 : 0)
+/* The claim's strings, where record_of packs them. */
+#define CLAIM_STRINGS 15
 
 /* A copy of c whose strings live in the record itself. */
 static kept_t *record_of(const gf_claim_t *c, server_rec *s, apr_time_t due)
 {
-    apr_size_t len = LEN(c->id) + LEN(c->user) + LEN(c->prompt) + LEN(c->source_image)
-                     + LEN(c->aspect_ratio) + LEN(c->chain) + LEN(c->provider_job_id)
-                     + LEN(c->provider_state) + LEN(c->lease_owner) + LEN(c->preset)
-                     + LEN(c->strength) + LEN(c->server_name) + LEN(c->accepted_by)
-                     + LEN(c->mask) + LEN(c->references);
-    kept_t *r = malloc(sizeof(*r) + len);
-    char *at;
+    gf_claim_t copy = *c;
+    const char **strings[CLAIM_STRINGS] = {
+        &copy.id, &copy.user, &copy.prompt, &copy.source_image, &copy.aspect_ratio,
+        &copy.chain, &copy.provider_job_id, &copy.provider_state, &copy.lease_owner,
+        &copy.preset, &copy.strength, &copy.server_name, &copy.accepted_by, &copy.mask,
+        &copy.references
+    };
+    kept_t *r = malloc(sizeof(*r) + gf_keep_pack_size(strings, CLAIM_STRINGS));
 
     if (!r) return NULL;
-    r->due = due;
+    gf_keep_pack((char *)(r + 1), strings, CLAIM_STRINGS);
+    memset(&r->k, 0, sizeof(r->k));
+    r->k.due = due;
+    r->k.at = -1;
     r->s = s;
-    r->at = -1;
-    r->changed = 0;
-    r->c = *c;
-    at = (char *)(r + 1);
-    r->c.id = put(&at, c->id);
-    r->c.user = put(&at, c->user);
-    r->c.prompt = put(&at, c->prompt);
-    r->c.source_image = put(&at, c->source_image);
-    r->c.aspect_ratio = put(&at, c->aspect_ratio);
-    r->c.chain = put(&at, c->chain);
-    r->c.provider_job_id = put(&at, c->provider_job_id);
-    r->c.provider_state = put(&at, c->provider_state);
-    r->c.lease_owner = put(&at, c->lease_owner);
-    r->c.preset = put(&at, c->preset);
-    r->c.strength = put(&at, c->strength);
-    r->c.server_name = put(&at, c->server_name);
-    r->c.accepted_by = put(&at, c->accepted_by);
-    r->c.mask = put(&at, c->mask);
-    r->c.references = put(&at, c->references);
+    r->c = copy;
+    r->k.id = r->c.id;
     return r;
 }
 
@@ -190,7 +104,7 @@ static void kept_main(void *baton)
         memset(&slot, 0, sizeof(slot));
         memset(&hold, 0, sizeof(hold));
         r->c.seen = gf_engine_change_seq();
-        if (r->changed && gf_engine_row_statement(r->s, pool, &r->c, GF_SQL_RENEW, 0) == 0) {
+        if (r->k.changed && gf_engine_row_statement(r->s, pool, &r->c, GF_SQL_RENEW, 0) == 0) {
             /* Cancelled, expired or taken over while kept: no poll. */
             gf_engine_row_log(r->s, pool, APLOG_INFO, &r->c, NULL, "stale", NULL,
                               "the generation is no longer this kept poll's; it ends");
@@ -212,6 +126,18 @@ static void kept_main(void *baton)
 
 /* ---- the keeper ------------------------------------------------------------ */
 
+/* A due poll that could not be launched back in the heap; when the heap
+ * filled meanwhile, dropped: its lease runs out and any worker rescues
+ * the row. */
+static void keep_again(struct gf_keep_t *k, kept_t *r)
+{
+    int kept;
+    apr_thread_mutex_lock(k->mutex);
+    kept = gf_keep_heap_push(k->heap, &r->k);
+    apr_thread_mutex_unlock(k->mutex);
+    if (!kept) free(r);
+}
+
 static void keeper_main(void *baton)
 {
     gf_engine_t *W = baton;
@@ -222,24 +148,20 @@ static void keeper_main(void *baton)
         kept_t *r;
         for (;;) {
             apr_thread_mutex_lock(k->mutex);
-            r = heap_pop_due(k, now);
-            if (!r && k->n > 0 && k->heap[0]->due - now < wait) wait = k->heap[0]->due - now;
+            r = (kept_t *)gf_keep_heap_pop_due(k->heap, now);
+            if (!r) wait = gf_keep_heap_wait(k->heap, now, wait);
             apr_thread_mutex_unlock(k->mutex);
             if (!r) break;
             if (gf_engine_reserve(1) == 0) {
                 /* The loop is full: the poll waits for room. */
-                r->due = now + NO_ROOM_WAIT;
-                apr_thread_mutex_lock(k->mutex);
-                heap_push(k, r);
-                apr_thread_mutex_unlock(k->mutex);
+                r->k.due = now + NO_ROOM_WAIT;
+                keep_again(k, r);
                 wait = NO_ROOM_WAIT;
                 break;
             }
             if (gf_engine_launch(kept_main, r) != 0) {
                 gf_engine_unreserve(1);
-                apr_thread_mutex_lock(k->mutex);
-                heap_push(k, r);
-                apr_thread_mutex_unlock(k->mutex);
+                keep_again(k, r);
                 break;
             }
         }
@@ -251,17 +173,16 @@ static void keeper_main(void *baton)
 void gf_engine_keep_start(gf_engine_t *W, apr_pool_t *pchild, long max, gf_engine_run_fn *run)
 {
     struct gf_keep_t *k;
+    apr_pool_t *pool;
 
     if (max <= 0 || !W->loop) return;
     k = apr_pcalloc(pchild, sizeof(*k));
+    /* The heap's hash grows in a pool of its own, under the mutex. */
     if (apr_thread_mutex_create(&k->mutex, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS
-        || apr_pool_create(&k->pool, pchild) != APR_SUCCESS) {
+        || apr_pool_create(&pool, pchild) != APR_SUCCESS) {
         return;
     }
-    k->max = (int)max;
-    k->heap = apr_pcalloc(pchild, sizeof(kept_t *) * (apr_size_t)max);
-    k->by_id = apr_hash_make(k->pool);
-    k->count = &W->kept;
+    k->heap = gf_keep_heap_create(pool, (int)max, &W->kept);
     k->run = run;
     W->keep = k;
     if (gf_loop_spawn(W->loop, keeper_main, W) != 0) W->keep = NULL;
@@ -299,39 +220,34 @@ int gf_engine_keep_put(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const 
 {
     gf_engine_t *W = gf_engine();
     struct gf_keep_t *k = W ? W->keep : NULL;
-    apr_time_t now = apr_time_now(), due = now + d->delay;
+    apr_time_t now = apr_time_now(), due;
     apr_interval_time_t lease = apr_time_from_sec(gf_conf_lease_secs(gf_server_conf(s)));
     gf_claim_t next = *c;
     kept_t *r;
-    int full;
+    long secs;
+    int full, kept;
 
-    if (!k || d->next != GF_NEXT_POLL || d->poll_failed || !gf_loop_in_fiber()
-        || W->stopping || gf_engine_aborting() || !prov || !c->provider_job_id
-        /* A priced call's cost is recorded with the outcome's statement. */
-        || gf_provider_attempt_cost(prov, res) > 0 || res->usage > 0
+    if (!k || !prov || !gf_loop_in_fiber() || W->stopping || gf_engine_aborting()
+        || !gf_keep_worth(d, res, c->provider_job_id, c->provider_state,
+                          gf_provider_attempt_cost(prov, res))
         || (gf_limit_any(&prov->limit) && !prov->limit.per_node)
-        || (res->provider_job_id && strcmp(res->provider_job_id, c->provider_job_id))
-        || (res->provider_state && (!c->provider_state
-                                    || strcmp(res->provider_state, c->provider_state)))
         || gf_engine_changed_since(c->id, c->seen)) {
         return 0;
     }
     apr_thread_mutex_lock(k->mutex);
-    full = k->n >= k->max;
+    full = gf_keep_heap_full(k->heap);
     apr_thread_mutex_unlock(k->mutex);
     if (full) return 0;
-    /* The deadline's check comes with the next attempt: wake for it. */
-    if (c->deadline && due > c->deadline) due = c->deadline;
     next.poll_count = c->poll_count + 1;
     next.poll_errors = 0;
-    if (c->lease_end < due + lease / 2) {
+    if (gf_keep_plan(now, d->delay, c->deadline, c->lease_end, lease, &due, &secs)) {
         keep_statement_t x;
         memset(&x, 0, sizeof(x));
         x.s = s;
         x.p = p;
         x.c = c;
         x.polls = next.poll_count;
-        x.secs = (long)apr_time_sec(3 * (due - now) + lease) + 1;
+        x.secs = secs;
         gf_loop_blocking(keep_now, &x);
         if (x.rc < 0) return 0;   /* the database could not say: the schedule tries */
         if (x.rc == 0) {
@@ -343,12 +259,9 @@ int gf_engine_keep_put(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const 
     }
     if (!(r = record_of(&next, s, due))) return 0;
     apr_thread_mutex_lock(k->mutex);
-    if (k->n < k->max) {
-        heap_push(k, r);
-        r = NULL;
-    }
+    kept = gf_keep_heap_push(k->heap, &r->k);
     apr_thread_mutex_unlock(k->mutex);
-    if (r) {
+    if (!kept) {
         free(r);
         return 0;
     }
@@ -366,16 +279,9 @@ void gf_engine_keep_changed(const char *id)
 {
     gf_engine_t *W = gf_engine();
     struct gf_keep_t *k = W ? W->keep : NULL;
-    kept_t *r;
     if (!k || !id) return;
     apr_thread_mutex_lock(k->mutex);
-    if ((r = apr_hash_get(k->by_id, id, APR_HASH_KEY_STRING)) != NULL) {
-        r->changed = 1;
-        if (r->due > 0) {
-            r->due = 0;
-            sift_up(k, r->at);
-        }
-    }
+    gf_keep_heap_changed(k->heap, id);
     apr_thread_mutex_unlock(k->mutex);
 }
 
@@ -390,10 +296,10 @@ void gf_engine_keep_release(gf_engine_t *W, apr_pool_t *p)
 
     if (!k) return;
     apr_thread_mutex_lock(k->mutex);
-    while (k->n > 0) {
+    while (gf_keep_heap_count(k->heap) > 0) {
         /* The last record's type and owner; every record that shares
          * them goes in this statement. */
-        kept_t *first = k->heap[k->n - 1];
+        kept_t *first = (kept_t *)gf_keep_heap_at(k->heap, gf_keep_heap_count(k->heap) - 1);
         const char *ids = "";
         gf_db_rows_t *rows;
         ap_dbd_t *dbd;
@@ -401,16 +307,14 @@ void gf_engine_keep_release(gf_engine_t *W, apr_pool_t *p)
         server_rec *s = first->s;
         const gf_type_t *t = first->c.type;
         const char *owner = apr_pstrdup(p, first->c.lease_owner);
-        for (i = k->n - 1; i >= 0 && taken < RELEASE_BATCH; i--) {
-            kept_t *r = k->heap[i];
+        for (i = gf_keep_heap_count(k->heap) - 1; i >= 0 && taken < RELEASE_BATCH; i--) {
+            kept_t *r = (kept_t *)gf_keep_heap_at(k->heap, i);
             if (r->c.type != t || r->s != s || strcmp(r->c.lease_owner, owner)) continue;
             ids = apr_pstrcat(p, ids, taken ? "," : "", r->c.id, NULL);
             taken++;
-            apr_hash_set(k->by_id, r->c.id, APR_HASH_KEY_STRING, NULL);
             /* Out of the heap: the last one takes its index (the heap's
              * order no longer matters, every record goes). */
-            heap_set(k, i, k->heap[--k->n]);
-            *k->count = k->n;
+            gf_keep_heap_drop_at(k->heap, i);
             free(r);
         }
         apr_thread_mutex_unlock(k->mutex);

@@ -40,12 +40,13 @@
 #include "httpd/io/mod_genflow_db.h"
 #include "httpd/config/mod_genflow_private.h"
 #include "core/gf_previews.h"
+#include "core/gf_settle.h"
+#include "core/gf_sweep.h"
 #include "core/gf_sql.h"
 #include "image/gf_image.h"
 #include "storage/gf_storage.h"
 #include "net/gf_loop.h"
 
-#define PREVIEW_EVERY     apr_time_from_sec(1)  /* per attempt, so per stream */
 #define PREVIEWS_AT_ONCE  8                     /* being made in a child */
 #define PREVIEW_SIDE      384                   /* pixels, the longer side */
 #define PREVIEW_QUALITY   70
@@ -124,30 +125,22 @@ static void preview_main(void *baton)
     gf_engine_t *W = gf_engine();
     const gf_storage_t *st = gf_server_conf(x->s)->storage;
     const char *url = NULL, *err = NULL;
-    char id[GF_PREVIEW_ID_MAX], u[GF_PREVIEW_URL_MAX];
-    apr_time_t stamp;
 
     if (!W->stopping && gf_engine_pool(&x->p, "genflow-preview") == APR_SUCCESS) {
         gf_loop_blocking(shrink_now, x);
         if (!x->why && W->stopping) x->why = "the child is stopping";
-        if (!x->why && gf_storage_put(st, x->p, gf_engine_object_key(x->p, PREVIEW_FOLDER, x->id,
-                                                                     ".jpg"),
-                                      x->small, x->small_len, "image/jpeg", &url, &err)
-                       != APR_SUCCESS) {
+        if (!x->why
+            && gf_storage_put(st, x->p, gf_settle_object_key(x->p, PREVIEW_FOLDER, x->id, ".jpg"),
+                              x->small, x->small_len, "image/jpeg", &url, &err) != APR_SUCCESS) {
             x->why = err ? err : "the store refused it";
         }
-        if (!x->why) {
-            x->payload = apr_psprintf(x->p, "%s %" APR_TIME_T_FMT " %s", x->id, x->taken,
-                                      url ? url : "");
-            if (!gf_previews_parse(x->payload, id, &stamp, u)) {
-                x->why = "its URL is not printable ASCII without spaces, or too long";
-                if (apr_atomic_cas32(&url_warned, 1, 0) == 0) {
-                    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, x->s, GF_LOGNO(1724)
-                                 "no previews: the store's URLs (%s) are not printable ASCII "
-                                 "without spaces of at most %d bytes",
-                                 ap_escape_logitem(x->p, url ? url : ""),
-                                 GF_PREVIEW_URL_MAX - 1);
-                }
+        if (!x->why && !(x->payload = gf_settle_preview(x->p, x->id, x->taken, url))) {
+            x->why = "its URL is not printable ASCII without spaces, or too long";
+            if (apr_atomic_cas32(&url_warned, 1, 0) == 0) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, x->s, GF_LOGNO(1724)
+                             "no previews: the store's URLs (%s) are not printable ASCII "
+                             "without spaces of at most %d bytes",
+                             ap_escape_logitem(x->p, url ? url : ""), GF_PREVIEW_URL_MAX - 1);
             }
         }
         if (!x->why) {
@@ -170,9 +163,8 @@ int gf_engine_preview_wanted(void *baton)
 {
     gf_preview_hook_t *h = baton;
     gf_engine_t *W = gf_engine();
-    apr_time_t now = apr_time_now();
     return W && !W->stopping && apr_atomic_read32(&W->previews) < PREVIEWS_AT_ONCE
-        && !(h->last && now - h->last < PREVIEW_EVERY && now >= h->last);
+        && gf_settle_preview_due(h->last, apr_time_now());
 }
 
 void gf_engine_preview_hook(void *baton, const unsigned char *bytes, apr_size_t len,
@@ -241,12 +233,9 @@ static int sweep_store(server_rec *s, apr_pool_t *p, const gf_storage_t *st, apr
         }
     }
     /* The next page at the next look; after the last, the first again. */
-    if (objs->nelts < LIST_PAGE) *after = '\0';
-    else {
-        apr_cpystrn(after, APR_ARRAY_IDX(objs, objs->nelts - 1, gf_storage_object_t).key,
-                    after_size);
-        *more = 1;
-    }
+    gf_sweep_page(after, after_size, objs->nelts, LIST_PAGE,
+                  objs->nelts ? APR_ARRAY_IDX(objs, objs->nelts - 1, gf_storage_object_t).key
+                              : NULL, more);
     return removed;
 }
 
@@ -259,7 +248,7 @@ void gf_engine_previews_sweep(const gf_database_t *e, apr_pool_t *p, gf_previews
     if (now < scan->at || !gf_engine_previews_on(e->s)) return;
     /* A look a keep time, at least 2 s and at most a minute apart; the
      * next page at the next round. */
-    scan->at = now + apr_time_from_sec(keep < 2 ? 2 : keep > 60 ? 60 : keep);
+    scan->at = gf_sweep_next(now, keep, apr_time_from_sec(2), apr_time_from_sec(60));
     removed = sweep_store(e->s, p, gf_server_conf(e->s)->storage, before, scan->after,
                           sizeof(scan->after), &more);
     if (more) scan->at = now;

@@ -18,8 +18,8 @@
 #include "httpd/io/mod_genflow_db.h"
 #include "httpd/config/mod_genflow_private.h"
 #include "httpd/servers/mod_genflow_servers.h"
+#include "core/gf_attempt.h"
 #include "core/gf_sql.h"
-#include "core/gf_input.h"
 #include "net/gf_loop.h"
 
 /* The claimed row as the attempt reads it. */
@@ -41,32 +41,24 @@ static void fill_claim(const gf_type_t *t, const char *const *row, const char *l
     c->poll_count = atoi(row[GF_CLAIM_POLL_COUNT]);
     c->provider_job_id = row[GF_CLAIM_PROVIDER_JOB_ID];
     c->attempts = atoi(row[GF_CLAIM_ATTEMPTS]);
-    c->deadline = apr_time_from_msec(apr_atoi64(row[GF_CLAIM_DEADLINE_MS]));
+    c->deadline = gf_attempt_ms(row[GF_CLAIM_DEADLINE_MS]);
     c->provider_state = row[GF_CLAIM_PROVIDER_STATE];
     c->accepted_by = row[GF_CLAIM_ACCEPTED_BY];
     c->poll_errors = atoi(row[GF_CLAIM_POLL_ERRORS]);
     c->rescued = row[GF_CLAIM_RESCUED] && !strcmp(row[GF_CLAIM_RESCUED], "1");
-    c->started = row[GF_CLAIM_STARTED_MS]
-                 ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_STARTED_MS])) : 0;
+    c->started = gf_attempt_ms(row[GF_CLAIM_STARTED_MS]);
     c->preset = row[GF_CLAIM_PRESET];
     c->strength = row[GF_CLAIM_STRENGTH];
     c->steps = row[GF_CLAIM_STEPS] ? atoi(row[GF_CLAIM_STEPS]) : 0;
-    c->count = row[GF_CLAIM_COUNT] ? atoi(row[GF_CLAIM_COUNT]) : 1;
-    if (c->count < 1 || c->count > GF_COUNT_MAX) c->count = 1;
-    c->stored = row[GF_CLAIM_STORED] ? atoi(row[GF_CLAIM_STORED]) : 0;
-    if (c->stored < 0) c->stored = 0;
-    if (c->stored >= c->count) c->stored = c->count - 1;   /* never written so */
+    gf_attempt_counts(row[GF_CLAIM_COUNT], row[GF_CLAIM_STORED], &c->count, &c->stored);
     c->mask = row[GF_CLAIM_MASK];
     c->references = row[GF_CLAIM_REFERENCES];
     c->server_name = row[GF_CLAIM_SERVER_NAME];
-    c->cancel_at = row[GF_CLAIM_CANCEL_MS]
-                   ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_CANCEL_MS])) : 0;
+    c->cancel_at = gf_attempt_ms(row[GF_CLAIM_CANCEL_MS]);
     c->traced = gf_trace_parse(row[GF_CLAIM_TRACEPARENT], &c->trace);
     c->line = row[GF_CLAIM_LINE];
-    c->job_started = row[GF_CLAIM_JOB_STARTED_MS]
-                     ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_JOB_STARTED_MS])) : 0;
-    c->slot = row[GF_CLAIM_GATE_UNTIL]
-              ? apr_time_from_msec(apr_atoi64(row[GF_CLAIM_GATE_UNTIL])) : 0;
+    c->job_started = gf_attempt_ms(row[GF_CLAIM_JOB_STARTED_MS]);
+    c->slot = gf_attempt_ms(row[GF_CLAIM_GATE_UNTIL]);
     c->lease_owner = lease_owner;
 }
 
@@ -83,10 +75,8 @@ server_rec *gf_engine_row_fill(const gf_database_t *e, const gf_type_t *t, const
      * first server, the main one when it mounts types) or of a virtual
      * host of this database. */
     if (!(s = gf_database_server_for(e, c->server_name))) s = e->s;
-    /* The claim leased the row a moment ago (kept polls extend it from
-     * here; a margin for the time since). */
-    c->lease_end = apr_time_now() + apr_time_from_sec(gf_conf_lease_secs(gf_server_conf(s)))
-                   - apr_time_from_sec(2);
+    /* The claim leased the row a moment ago. */
+    c->lease_end = gf_attempt_lease_end(apr_time_now(), gf_conf_lease_secs(gf_server_conf(s)));
     c->seen = gf_engine_change_seq();
     memset(slot, 0, sizeof(*slot));
     if (hold && hold->prov && hold->place > 0) {
@@ -138,26 +128,17 @@ int gf_engine_row_statement(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
 static int attempt_statement_now(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                                  gf_sql_type_op_t op, int certain)
 {
+    const char *args[GF_ATTEMPT_LEASE_ARGS];
     gf_db_rows_t *rows;
     gf_db_status_t st;
     ap_dbd_t *dbd = gf_db_open(p, s);
+    int n;
 
     if (!dbd) return -1;
-    if (op == GF_SQL_RENEW) {
-        /* With the attempt's own place, if it claimed one (a place passed
-         * on to it is the heartbeat's). */
-        st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 6,
-                           apr_ltoa(p, gf_conf_lease_secs(gf_server_conf(s))), c->id,
-                           c->lease_owner, apr_ltoa(p, c->attempts), NULL, "0");
-    }
-    else {
-        /* RELEASE: a submission cut off may have been accepted; a
-         * certain one (a deferral) is due again after a while. */
-        st = gf_db_pselect(s, p, dbd, c->type->labels[op], &rows, 5,
-                           c->provider_job_id || certain ? "0" : "1",
-                           apr_ltoa(p, certain ? (long)apr_time_as_msec(c->defer) : 0), c->id,
-                           c->lease_owner, apr_ltoa(p, c->attempts));
-    }
+    gf_attempt_lease_args(p, op == GF_SQL_RENEW, gf_conf_lease_secs(gf_server_conf(s)), c->id,
+                          c->lease_owner, c->attempts, c->provider_job_id, certain, c->defer,
+                          args, &n);
+    st = gf_db_pselectv(s, p, dbd, c->type->labels[op], &rows, n, args);
     gf_db_close(s, dbd);
     if (st != GF_DB_OK) return -1;
     return rows->nrows == 1;

@@ -57,9 +57,6 @@ int gf_engine_source_resolve(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
  * call that no longer holds a place), whatever becomes of its result. */
 void gf_engine_outcome_cost(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
                             const gf_provider_t *prov, const gf_provider_result_t *res);
-/* A stored object's key no one guesses: "<folder>/<id>-<16 hex><ext>". */
-const char *gf_engine_object_key(apr_pool_t *p, const char *folder, const char *id,
-                                 const char *ext);
 /* Store what the attempt made (for a completion) and record the decision
  * d in one guarded statement; the metrics and the log say what it did.
  * 1, or -1 when the database could not take it within a lease. */

@@ -14,18 +14,21 @@
 #include "httpd/config/mod_genflow_private.h"
 #include "core/gf_error.h"
 #include "core/gf_input.h"
-#include "core/gf_json.h"
+#include "core/gf_uploads.h"
 #include "image/gf_image.h"
 
-/* The attempt cannot start: its source upload could not be read. */
+/* The attempt cannot start: an upload it names could not be read (what
+ * names it; core/gf_uploads.c words it and says whether it is transient). */
 static int source_failed(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
-                         gf_provider_result_t *res, const char *code, int transient,
-                         const char *message, const char *detail)
+                         gf_provider_result_t *res, gf_upload_failure_t why, const char *what,
+                         const char *detail)
 {
+    int transient;
+    const char *message = gf_uploads_failure(p, why, what, &transient);
     ap_log_error(APLOG_MARK, transient ? APLOG_WARNING : APLOG_ERR, 0, s, GF_LOGNO(4120)
                  "type=%s id=%s trace=%s: %s%s%s", c->type->name, c->id, gf_engine_row_trace(c),
                  message, detail ? ": " : "", detail ? ap_escape_logitem(p, detail) : "");
-    res->error_code = code;
+    res->error_code = GF_JOB_STORAGE;
     res->transient = transient;
     res->error_message = message;
     return 0;
@@ -49,41 +52,27 @@ static int read_upload(server_rec *s, apr_pool_t *p, const gf_claim_t *c, const 
     gf_db_status_t st;
     ap_dbd_t *dbd;
 
-    if (!id) {
-        return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
-                             apr_pstrcat(p, what, " is not an upload", NULL), ref);
-    }
+    if (!id) return source_failed(s, p, c, res, GF_UPLOAD_NOT_UPLOAD, what, ref);
     if (!(dbd = gf_db_open(p, s))) {
-        return source_failed(s, p, c, res, GF_JOB_STORAGE, 1,
-                             apr_pstrcat(p, what, " could not be looked up", NULL),
-                             "no database connection");
+        return source_failed(s, p, c, res, GF_UPLOAD_LOOKUP, what, "no database connection");
     }
     st = gf_db_pselect(s, p, dbd, GF_SQL_UPLOAD_GET, &rows, 2, id, c->user);
     gf_db_close(s, dbd);
     if (st != GF_DB_OK) {
-        return source_failed(s, p, c, res, GF_JOB_STORAGE, 1,
-                             apr_pstrcat(p, what, " could not be looked up", NULL), "database error");
+        return source_failed(s, p, c, res, GF_UPLOAD_LOOKUP, what, "database error");
     }
-    if (rows->nrows != 1) {
-        return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
-                             apr_pstrcat(p, what, " no longer exists", NULL), id);
-    }
+    if (rows->nrows != 1) return source_failed(s, p, c, res, GF_UPLOAD_GONE, what, id);
     row = rows->rows[0];
     store = gf_conf_store_named(sc, row[GF_UPLOAD_STORAGE]);
     if (!store) {
-        return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
-                             apr_pstrcat(p, what, "'s storage is not configured here", NULL),
-                             row[GF_UPLOAD_STORAGE]);
+        return source_failed(s, p, c, res, GF_UPLOAD_NO_STORE, what, row[GF_UPLOAD_STORAGE]);
     }
     want = (apr_size_t)apr_atoi64(row[GF_UPLOAD_BYTES]);
     if (gf_storage_get(store, p, row[GF_UPLOAD_KEY], row[GF_UPLOAD_URL], want, &bytes, &len, &err) != APR_SUCCESS) {
-        return source_failed(s, p, c, res, GF_JOB_STORAGE, 1,
-                             apr_pstrcat(p, what, " could not be read back", NULL), err);
+        return source_failed(s, p, c, res, GF_UPLOAD_UNREADABLE, what, err);
     }
     if (len != want) {
-        return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
-                             apr_pstrcat(p, what, " changed since it was uploaded", NULL),
-                             row[GF_UPLOAD_KEY]);
+        return source_failed(s, p, c, res, GF_UPLOAD_CHANGED, what, row[GF_UPLOAD_KEY]);
     }
     pic->bytes = bytes;
     pic->len = len;
@@ -113,8 +102,7 @@ static int resolve_source(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
         apr_uint64_t pixels = (apr_uint64_t)apr_atoi64(row[GF_UPLOAD_WIDTH]) * (apr_uint64_t)apr_atoi64(row[GF_UPLOAD_HEIGHT]);
         if ((err = gf_image_decode(p, pic.bytes, pic.len, pixels, &fmt, img)) != NULL
             || strcmp(gf_image_content_type(fmt), row[GF_UPLOAD_CONTENT_TYPE])) {
-            return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
-                                 "the source upload no longer decodes as it did", err);
+            return source_failed(s, p, c, res, GF_UPLOAD_UNDECODABLE, NULL, err);
         }
         job->source_pixels = img;
     }
@@ -127,9 +115,8 @@ static int resolve_edits(server_rec *s, apr_pool_t *p, const gf_claim_t *c, gf_j
                          gf_provider_result_t *res)
 {
     const char *const *row;
-    json_object *refs = NULL;
-    const char *err;
-    size_t i, n;
+    apr_array_header_t *refs;
+    int i;
 
     if (c->mask) {
         gf_job_picture_t *m = apr_pcalloc(p, sizeof(*m));
@@ -137,21 +124,19 @@ static int resolve_edits(server_rec *s, apr_pool_t *p, const gf_claim_t *c, gf_j
         job->mask = m;
     }
     if (!c->references) return 1;
-    refs = gf_json_parse(p, c->references, strlen(c->references), &err);
-    if (!refs || !json_object_is_type(refs, json_type_array)
-        || (n = json_object_array_length(refs)) > GF_REFERENCES_MAX) {
-        return source_failed(s, p, c, res, GF_JOB_STORAGE, 0,
-                             "the reference pictures are not a list of uploads", c->references);
+    if (!(refs = gf_uploads_references(p, c->references))) {
+        return source_failed(s, p, c, res, GF_UPLOAD_BAD_REFERENCES, NULL,
+                             c->references);
     }
-    job->references = apr_pcalloc(p, (n + 1) * sizeof(*job->references));
-    for (i = 0; i < n; i++) {
-        const char *ref = json_object_get_string(json_object_array_get_idx(refs, i));
-        if (!read_upload(s, p, c, ref, apr_psprintf(p, "reference picture %d", (int)i),
+    job->references = apr_pcalloc(p, (apr_size_t)(refs->nelts + 1) * sizeof(*job->references));
+    for (i = 0; i < refs->nelts; i++) {
+        const char *ref = APR_ARRAY_IDX(refs, i, const char *);
+        if (!read_upload(s, p, c, ref, apr_psprintf(p, "reference picture %d", i),
                          (gf_job_picture_t *)&job->references[i], &row, res)) {
             return 0;
         }
     }
-    job->n_references = (int)n;
+    job->n_references = refs->nelts;
     return 1;
 }
 

@@ -20,6 +20,7 @@
 #include "httpd/io/mod_genflow_db.h"
 #include "httpd/config/mod_genflow_private.h"
 #include "core/gf_sql.h"
+#include "core/gf_sweep.h"
 
 /* How long past its deadline a started generation that no attempt took
  * stays open before the sweep fails it (an attempt fails it first when
@@ -54,17 +55,15 @@ static const char *swept_by(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const c
                             apr_int64_t batch, int repeat, const char *arg, const char *arg2)
 {
     gf_db_rows_t *rows;
-    apr_int64_t total = 0, n;
+    apr_int64_t total = 0;
     int i;
     for (i = 0; i < repeat; i++) {
         if (gf_db_pselect(s, p, dbd, label, &rows, arg2 ? 2 : 1, arg, arg2) != GF_DB_OK
-            || rows->nrows != 1 || !rows->rows[0][0]) {
+            || rows->nrows != 1 || !gf_sweep_again(rows->rows[0][0], batch, &total)) {
             break;
         }
-        total += (n = apr_atoi64(rows->rows[0][0]));
-        if (n < batch) break;
     }
-    return total ? apr_psprintf(p, "%" APR_INT64_T_FMT, total) : NULL;
+    return gf_sweep_total(p, total);
 }
 
 static const char *swept(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const char *label,
@@ -76,7 +75,7 @@ static const char *swept(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, const char
 void gf_engine_sweep_type(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *names)
 {
     gf_server_conf_t *sc = gf_server_conf(s);
-    long queued_ttl = gf_conf_pending_ttl(sc) > 0 ? gf_conf_pending_ttl(sc) : 3600;
+    long queued_ttl = gf_sweep_queued_ttl(gf_conf_pending_ttl(sc));
     const char *n;
     ap_dbd_t *dbd;
 
@@ -120,15 +119,11 @@ void gf_engine_sweep_type(server_rec *s, apr_pool_t *p, const gf_type_t *t, cons
 
 const char *gf_engine_sweep_strays(server_rec *s, apr_pool_t *p, const gf_type_t *t)
 {
-    const char *known = "";
-    apr_hash_index_t *hi;
+    const char *known = gf_sweep_names(p, t->providers);
     gf_db_rows_t *rows;
     const char *out = "";
     int i;
 
-    for (hi = t->providers ? apr_hash_first(p, t->providers) : NULL; hi; hi = apr_hash_next(hi)) {
-        known = apr_pstrcat(p, known, *known ? "\n" : "", (const char *)apr_hash_this_key(hi), NULL);
-    }
     if (gf_db_select_once(s, p, t->labels[GF_SQL_LINE_PROVIDERS], &rows, 1, &known) != GF_DB_OK) {
         return "";
     }
@@ -141,7 +136,7 @@ const char *gf_engine_sweep_strays(server_rec *s, apr_pool_t *p, const gf_type_t
 void gf_engine_sweep_global(server_rec *s, apr_pool_t *p)
 {
     gf_server_conf_t *sc = gf_server_conf(s);
-    long queued_ttl = gf_conf_pending_ttl(sc) > 0 ? gf_conf_pending_ttl(sc) : 3600;
+    long queued_ttl = gf_sweep_queued_ttl(gf_conf_pending_ttl(sc));
     gf_db_rows_t *rows;
     const char *n;
     ap_dbd_t *dbd;
@@ -154,8 +149,7 @@ void gf_engine_sweep_global(server_rec *s, apr_pool_t *p)
      * after GenFlowPendingTTL (an hour when that is 0), created ones after
      * GenFlowCreatedTTL (the same when that is 0). */
     if (gf_db_pselect(s, p, dbd, GF_SQL_ORPHANS, &rows, 2, apr_ltoa(p, queued_ttl),
-                      apr_ltoa(p, gf_conf_created_ttl(sc) > 0 ? gf_conf_created_ttl(sc)
-                                                              : queued_ttl))
+                      apr_ltoa(p, gf_sweep_created_ttl(gf_conf_created_ttl(sc), queued_ttl)))
             == GF_DB_OK
         && rows->nrows == 1 && rows->rows[0][0] && strcmp(rows->rows[0][0], "0")) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, GF_LOGNO(1408)

@@ -13,15 +13,15 @@
  * object. No pooled connection is held while a store is listed or
  * deleted from.
  */
-#include <string.h>
 #include <apr_strings.h>
-#include <apr_lib.h>
 
 #include "httpd/engine/mod_genflow_engine_int.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/io/mod_genflow_db.h"
 #include "httpd/config/mod_genflow_private.h"
 #include "core/gf_sql.h"
+#include "core/gf_sweep.h"
+#include "core/gf_uploads.h"
 #include "storage/gf_storage.h"
 
 #define EXPIRE_BATCH 100      /* uploads per statement; the next sweep takes more */
@@ -37,8 +37,8 @@ static void expire_unused(server_rec *s, apr_pool_t *p, long retention)
     int i, kept = 0;
 
     args[0] = apr_ltoa(p, retention);
-    args[1] = apr_pstrcat(p, sc->storage->backend, sc->fallback_storage ? "\n" : "",
-                          sc->fallback_storage ? sc->fallback_storage->backend : "", NULL);
+    args[1] = gf_uploads_backends(p, sc->storage->backend,
+                                  sc->fallback_storage ? sc->fallback_storage->backend : NULL);
     args[2] = apr_itoa(p, EXPIRE_BATCH);
     if (gf_db_select_once(s, p, GF_SQL_UPLOAD_EXPIRE, &rows, 3, args) != GF_DB_OK || rows->nrows == 0) {
         return;
@@ -51,21 +51,6 @@ static void expire_unused(server_rec *s, apr_pool_t *p, long retention)
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GF_LOGNO(1412)
                  "deleted %d uploads unused for %lds%s", rows->nrows, retention,
                  kept ? apr_psprintf(p, " (%d objects stay, for the orphan sweep)", kept) : "");
-}
-
-/* "uploads/<uuid>.<ext>" (or a temporary name after it): the uuid, or NULL. */
-static const char *upload_id(apr_pool_t *p, const char *key)
-{
-    const char *name = key + sizeof("uploads/") - 1;
-    apr_size_t i;
-    if (strncmp(key, "uploads/", sizeof("uploads/") - 1) || strlen(name) < 37 || name[36] != '.') {
-        return NULL;
-    }
-    for (i = 0; i < 36; i++) {
-        int dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? name[i] != '-' : !apr_isxdigit(name[i])) return NULL;
-    }
-    return apr_pstrmemdup(p, name, 36);
 }
 
 /* The next page of st's uploads/ after *after: objects older than the
@@ -91,17 +76,18 @@ static void remove_orphans(server_rec *s, apr_pool_t *p, const gf_storage_t *st,
     }
     for (i = 0; i < objs->nelts; i++) {
         const gf_storage_object_t *o = &APR_ARRAY_IDX(objs, i, gf_storage_object_t);
-        const char *id = upload_id(p, o->key);
-        if (id && o->mtime < before) args[0] = args[0] ? apr_pstrcat(p, args[0], ",", id, NULL) : id;
+        const char *id = gf_uploads_old_id(p, o->key, o->mtime, before);
+        if (id) args[0] = args[0] ? apr_pstrcat(p, args[0], ",", id, NULL) : id;
     }
-    if (objs->nelts < LIST_PAGE) *after = '\0';
-    else apr_cpystrn(after, APR_ARRAY_IDX(objs, objs->nelts - 1, gf_storage_object_t).key, after_size);
+    gf_sweep_page(after, after_size, objs->nelts, LIST_PAGE,
+                  objs->nelts ? APR_ARRAY_IDX(objs, objs->nelts - 1, gf_storage_object_t).key
+                              : NULL, NULL);
     if (!args[0] || gf_db_select_once(s, p, GF_SQL_UPLOAD_KNOWN, &rows, 1, args) != GF_DB_OK) return;
     for (i = 0; i < rows->nrows; i++) apr_hash_set(known, rows->rows[i][0], 36, "");
     for (i = 0; i < objs->nelts; i++) {
         const gf_storage_object_t *o = &APR_ARRAY_IDX(objs, i, gf_storage_object_t);
-        const char *id = upload_id(p, o->key);
-        if (!id || o->mtime >= before || apr_hash_get(known, id, 36)) continue;
+        const char *id = gf_uploads_old_id(p, o->key, o->mtime, before);
+        if (!id || apr_hash_get(known, id, 36)) continue;
         if (gf_storage_remove(st, p, o->key) == APR_SUCCESS) removed++;
     }
     if (removed) {
@@ -115,13 +101,12 @@ void gf_engine_uploads_sweep(server_rec *s, apr_pool_t *p, gf_uploads_scan_t *sc
 {
     gf_server_conf_t *sc = gf_server_conf(s);
     long retention = gf_conf_upload_retention(sc);
-    apr_time_t now = apr_time_now(), every;
+    apr_time_t now = apr_time_now();
 
     if (retention <= 0 || !sc->storage) return;
     expire_unused(s, p, retention);
     if (now < scan->at) return;
-    every = apr_time_from_sec(retention);
-    scan->at = now + (every < SCAN_MIN ? SCAN_MIN : every > SCAN_MAX ? SCAN_MAX : every);
+    scan->at = gf_sweep_next(now, retention, SCAN_MIN, SCAN_MAX);
     remove_orphans(s, p, sc->storage, retention, scan->after[0], sizeof(scan->after[0]));
     if (sc->fallback_storage) {
         remove_orphans(s, p, sc->fallback_storage, retention, scan->after[1],

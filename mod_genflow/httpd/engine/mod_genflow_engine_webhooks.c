@@ -30,14 +30,13 @@
 #include <stdlib.h>
 #include <apr_general.h>
 #include <apr_strings.h>
-#include <apr_uri.h>
 
 #include "httpd/engine/mod_genflow_engine_int.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/io/mod_genflow_db.h"
 #include "httpd/config/mod_genflow_private.h"
+#include "core/gf_delivery.h"
 #include "core/gf_sql.h"
-#include "core/gf_trace.h"
 #include "net/gf_http.h"
 #include "net/gf_loop.h"
 #include "webhooks/gf_webhook.h"
@@ -76,53 +75,35 @@ static void statement_now(void *baton)
     q->st = gf_db_select_once(q->s, q->p, q->label, &rows, q->nargs, q->args);
 }
 
-/* A 410 Gone answer is the receiver's "stop sending" (Standard Webhooks):
- * the delivery fails for good at once, its reason kept for the admin. */
-#define GONE 410
-
 static void record(delivery_t *d, int status, const char *error)
 {
     gf_server_conf_t *sc = gf_server_conf(d->s);
     statement_t q;
-    const char *args[8];
+    const char *args[GF_DELIVERY_ARGS];
     apr_uint32_t rnd = 0;
-    long delay;                              /* ms */
+    long delay = 0;                          /* ms */
+    int delivered = status >= 200 && status < 300;
 
+    if (!delivered) {
+        apr_generate_random_bytes((unsigned char *)&rnd, sizeof(rnd));
+        delay = gf_webhook_retry_delay_ms(gf_conf_webhook_first_retry(sc), d->attempt,
+                                          MAX_DELAY, rnd);
+    }
     memset(&q, 0, sizeof(q));
     q.s = d->s;
     q.p = d->pool;
     q.args = args;
-    if (status >= 200 && status < 300) {
-        q.label = GF_SQL_WEBHOOK_DONE;
-        q.nargs = 3;
-        args[0] = apr_itoa(d->pool, status);
-        args[1] = d->id;
-        args[2] = apr_itoa(d->pool, d->attempt);
+    q.label = gf_delivery_statement(d->pool, status, error, d->id, d->attempt, delay,
+                                    gf_conf_webhook_retry_period(sc), args, &q.nargs);
+    if (status == GF_DELIVERY_GONE) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, GF_LOGNO(1419)
+                     "webhook %s (trace=%s) answered 410 Gone: no more attempts",
+                     d->webhook_id, d->trace_id);
     }
-    else {
-        apr_generate_random_bytes((unsigned char *)&rnd, sizeof(rnd));
-        delay = gf_webhook_retry_delay_ms(gf_conf_webhook_first_retry(sc), d->attempt,
-                                          MAX_DELAY, rnd);
-        q.label = GF_SQL_WEBHOOK_RETRY;
-        q.nargs = 8;
-        args[0] = status == GONE ? "1" : "0";
-        args[1] = apr_ltoa(d->pool, delay);
-        args[2] = apr_ltoa(d->pool, gf_conf_webhook_retry_period(sc));
-        args[3] = args[1];
-        args[4] = apr_itoa(d->pool, status);
-        args[5] = error;
-        args[6] = d->id;
-        args[7] = apr_itoa(d->pool, d->attempt);
-        if (status == GONE) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, GF_LOGNO(1419)
-                         "webhook %s (trace=%s) answered 410 Gone: no more attempts",
-                         d->webhook_id, d->trace_id);
-        }
-        else {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, GF_LOGNO(1416)
-                         "webhook %s (trace=%s) attempt %d not delivered: %s", d->webhook_id,
-                         d->trace_id, d->attempt, ap_escape_logitem(d->pool, error));
-        }
+    else if (!delivered) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, GF_LOGNO(1416)
+                     "webhook %s (trace=%s) attempt %d not delivered: %s", d->webhook_id,
+                     d->trace_id, d->attempt, ap_escape_logitem(d->pool, error));
     }
     gf_loop_blocking(statement_now, &q);
 }
@@ -134,14 +115,15 @@ static void deliver(delivery_t *d)
     const char *sig;
     gf_http_request_t req;
     gf_http_response_t hr;
-    apr_uri_t u;
+    const char *origin;
+    int http;
 
     if (!(sig = gf_webhook_sign_all(d->pool, sc->webhook_secrets, d->webhook_id, ts,
                                     d->payload, strlen(d->payload)))) {
         record(d, 0, "no GenFlowWebhookSecretFile to sign with");
         return;
     }
-    if (apr_uri_parse(d->pool, d->url, &u) != APR_SUCCESS || !u.scheme || !u.hostname) {
+    if (!(origin = gf_delivery_origin(d->pool, d->url, &http))) {
         record(d, 0, "not a URL");
         return;
     }
@@ -158,22 +140,11 @@ static void deliver(delivery_t *d)
     req.connect_timeout_ms = 5000;
     req.timeout_ms = TIMEOUT_MS;
     req.max_response = MAX_ANSWER;
-    req.origin = apr_psprintf(d->pool, "%s://%s:%u", u.scheme, u.hostname,
-                              u.port ? u.port : apr_uri_port_of_scheme(u.scheme));
+    req.origin = origin;
     req.public_only = 1;
-    /* Plain http only reaches an origin the site allowed, and only on a
-     * loopback host (GenFlowWebhookOrigins). */
-    req.allow_loopback_http = !strcasecmp(u.scheme, "http");
+    req.allow_loopback_http = http;
     gf_http_perform(d->pool, &req, &hr);
-    if (hr.error) record(d, 0, hr.error);
-    else if (hr.status < 200 || hr.status >= 300) {
-        record(d, hr.status, apr_psprintf(d->pool, "answered %d%s", hr.status,
-                                          hr.status == GONE
-                                          ? " Gone: the receiver asked for no more deliveries"
-                                          : hr.status >= 300 && hr.status < 400
-                                          ? " (redirects are not followed)" : ""));
-    }
-    else record(d, hr.status, NULL);
+    record(d, hr.error ? 0 : hr.status, gf_delivery_error(d->pool, hr.error, hr.status));
 }
 
 static void delivery_main(void *baton)
@@ -200,18 +171,8 @@ static delivery_t *delivery_of(server_rec *s, const char *const *row)
     d->url = apr_pstrdup(d->pool, row[2]);
     d->payload = apr_pstrdup(d->pool, row[3]);
     d->attempt = atoi(row[4]);
-    /* The delivery continues the generation's trace (its status object's
-     * traceId): a span of its own under the delivery's pool. */
-    {
-        gf_trace_t t;
-        unsigned char span[8];
-        d->trace_id = "-";
-        if (apr_generate_random_bytes(span, sizeof(span)) == APR_SUCCESS
-            && gf_trace_in(row[5], span, &t)) {
-            gf_trace_attach(d->pool, &t);
-            d->trace_id = apr_pstrdup(d->pool, t.trace_id);
-        }
-    }
+    /* A span of its own of the generation's trace, under its pool. */
+    d->trace_id = gf_delivery_trace(d->pool, row[5]);
     return d;
 }
 
