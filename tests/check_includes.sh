@@ -68,10 +68,17 @@ for f in "$src"/httpd/*.[ch] "$src"/httpd/*/*.[ch]; do
         if [ "$(rank "$ic")" -ge "$mine" ]; then
             echo "httpd/$name ($c) includes $inc ($ic), a concern above its own"; bad=1
         fi
-        case $inc in *_int.h|mod_genflow_handle_type.h)
-            echo "httpd/$name includes $inc, the inside of another concern"; bad=1 ;;
-        esac
     done
+    # A folder's private header (its one *_int.h) is for its own files.
+    for inc in $(sed -nE 's/^#include "httpd\/([a-z]+\/[a-z_]+_int\.h)".*/\1/p' "$f"); do
+        [ "${inc%%/*}" = "$at" ] \
+            || { echo "httpd/$at/$name includes httpd/$inc, the inside of another folder"; bad=1; }
+    done
+done
+for d in "$src"/httpd/*/; do
+    set -- "$d"*_int.h
+    [ -e "$1" ] && [ $# -gt 1 ] \
+        && { echo "httpd/$(basename "$d")/ has $# private headers (*_int.h): one is its files' own"; bad=1; }
 done
 [ "$bad" = 0 ] || exit 1
 echo "include rule holds in $n files; the layers of the glue hold in $m files"

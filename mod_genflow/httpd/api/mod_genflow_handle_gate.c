@@ -21,7 +21,7 @@
 #include <mod_auth.h>
 
 #include "httpd/api/mod_genflow_handlers.h"
-#include "httpd/api/mod_genflow_handle_type.h"
+#include "httpd/api/mod_genflow_handle_int.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/io/mod_genflow_http.h"
 #include "httpd/config/mod_genflow_private.h"

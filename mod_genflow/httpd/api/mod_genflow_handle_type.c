@@ -8,7 +8,7 @@
  *
  * This file takes a request to its endpoint: the route, the method, the
  * authenticated user, and for the endpoints that create a generation the
- * Idempotency-Key. The endpoints are in the files mod_genflow_handle_type.h lists.
+ * Idempotency-Key. The endpoints are in the files mod_genflow_handle_int.h lists.
  *
  * Handlers only validate, call single-statement SQL and format answers;
  * the money rules live in those statements (gf_sql.c). Reservations and
@@ -20,7 +20,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
-#include "httpd/api/mod_genflow_handle_type.h"
+#include "httpd/api/mod_genflow_handle_int.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/io/mod_genflow_db.h"
 #include "httpd/io/mod_genflow_http.h"

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_type_answers.c: what the endpoints of a type share (see
- * mod_genflow_handle_type.h): reading the status objects the database composes,
+ * mod_genflow_handle_int.h): reading the status objects the database composes,
  * where a generation's status is polled, and the answers for an id that is
  * not the caller's or a generation in the wrong state.
  */
 #include <string.h>
 #include <apr_strings.h>
 
-#include "httpd/api/mod_genflow_handle_type.h"
+#include "httpd/api/mod_genflow_handle_int.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/config/mod_genflow_request.h"
 #include "httpd/io/mod_genflow_http.h"

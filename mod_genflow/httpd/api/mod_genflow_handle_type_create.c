@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_type_create.c: POST {base}/create, and the creation of a
- * generation that generate and retry share (see mod_genflow_handle_type.h):
+ * generation that generate and retry share (see mod_genflow_handle_int.h):
  * validate the input, build the prompt, choose the id and the seed, and
  * reserve the cost and insert the row in one statement (for generate and
  * retry, queued and counted active in the same statement); or say why not
@@ -10,7 +10,7 @@
 #include <apr_strings.h>
 #include <apr_uuid.h>
 
-#include "httpd/api/mod_genflow_handle_type.h"
+#include "httpd/api/mod_genflow_handle_int.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/api/mod_genflow_handlers.h"
 #include "httpd/io/mod_genflow_http.h"

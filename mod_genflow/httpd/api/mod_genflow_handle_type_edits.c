@@ -6,7 +6,7 @@
  * statement by their primary keys. */
 #include <apr_strings.h>
 
-#include "httpd/api/mod_genflow_handle_type.h"
+#include "httpd/api/mod_genflow_handle_int.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/io/mod_genflow_db.h"
 #include "httpd/io/mod_genflow_http.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_type_events.c: GET {base}/events/{id}, the caller's
- * generation as Server-Sent Events (see mod_genflow_handle_type.h).
+ * generation as Server-Sent Events (see mod_genflow_handle_int.h).
  *
  * One "status" event per state the stream sees, each with an id naming
  * that state (its ETag without quotes), so that a client that reconnects
@@ -27,7 +27,7 @@
 #include <apr_strings.h>
 #include <http_protocol.h>
 
-#include "httpd/api/mod_genflow_handle_type.h"
+#include "httpd/api/mod_genflow_handle_int.h"
 #include "httpd/watch/mod_genflow_watch.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/config/mod_genflow_request.h"

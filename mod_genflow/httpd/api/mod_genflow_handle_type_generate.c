@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_type_generate.c: the endpoints that start or stop a
- * generation (see mod_genflow_handle_type.h): POST {base}/generate and
+ * generation (see mod_genflow_handle_int.h): POST {base}/generate and
  * {base}/retry/{id} hand a pending generation to the workers and answer
  * when it is done or the wait is over; POST {base}/cancel/{id} cancels and
  * refunds it.
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "httpd/api/mod_genflow_handle_type.h"
+#include "httpd/api/mod_genflow_handle_int.h"
 #include "httpd/watch/mod_genflow_watch.h"
 #include "httpd/limits/mod_genflow_budgets.h"
 #include "httpd/config/mod_genflow_config.h"

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "httpd/api/mod_genflow_handle_type.h"
+#include "httpd/api/mod_genflow_handle_int.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/api/mod_genflow_handlers.h"
 #include "httpd/io/mod_genflow_http.h"

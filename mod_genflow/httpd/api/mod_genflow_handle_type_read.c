@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* mod_genflow_handle_type_read.c: the endpoints that read (see
- * mod_genflow_handle_type.h): GET {base}/status/{id} (and its long-poll),
+ * mod_genflow_handle_int.h): GET {base}/status/{id} (and its long-poll),
  * {base}/history and {base}/presets; the status as Server-Sent Events is
  * mod_genflow_handle_type_events.c.
  */
@@ -9,7 +9,7 @@
 #include <apr_strings.h>
 #include <http_protocol.h>
 
-#include "httpd/api/mod_genflow_handle_type.h"
+#include "httpd/api/mod_genflow_handle_int.h"
 #include "httpd/watch/mod_genflow_watch.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/config/mod_genflow_config_settings.h"

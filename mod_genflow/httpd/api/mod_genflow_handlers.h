@@ -4,7 +4,7 @@
  * their one table; each is named there once.
  *
  *   mod_genflow_handle_type*.c    genflow-type: the endpoints of a type's
- *                                 location (mod_genflow_handle_type.h)
+ *                                 location (mod_genflow_handle_int.h)
  *   mod_genflow_handle_quota.c           genflow-quota
  *   mod_genflow_handle_admin.c           genflow-admin, genflow-health
  *   mod_genflow_handle_uploads.c         genflow-uploads

@@ -32,7 +32,6 @@
 #include "core/gf_job.h"
 #include "core/gf_sql.h"
 #include "core/gf_trace.h"
-#include "httpd/engine/mod_genflow_engine_run.h"
 #include "httpd/limits/mod_genflow_limits.h"
 #include "httpd/servers/mod_genflow_breaker.h"
 #include "httpd/limits/mod_genflow_budgets.h"

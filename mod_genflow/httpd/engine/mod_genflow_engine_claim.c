@@ -11,7 +11,6 @@
 #include "httpd/engine/mod_genflow_engine_int.h"
 #include "core/gf_round.h"
 #include "core/gf_sql.h"
-#include "httpd/engine/mod_genflow_engine_run.h"
 #include "httpd/limits/mod_genflow_limits.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/io/mod_genflow_db.h"

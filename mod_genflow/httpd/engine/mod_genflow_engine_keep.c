@@ -36,7 +36,6 @@
 #include "httpd/engine/mod_genflow_engine_int.h"
 #include "core/gf_keep.h"
 #include "core/gf_sql.h"
-#include "httpd/engine/mod_genflow_engine_run.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/io/mod_genflow_db.h"
 #include "httpd/engine/mod_genflow_engine.h"

@@ -26,7 +26,6 @@
 #include <libpq-fe.h>
 
 #include "httpd/engine/mod_genflow_engine_int.h"
-#include "httpd/engine/mod_genflow_engine_run.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/io/mod_genflow_db.h"
 #include "httpd/config/mod_genflow_private.h"

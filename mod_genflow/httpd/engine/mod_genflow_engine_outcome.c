@@ -11,7 +11,6 @@
 #include "httpd/engine/mod_genflow_engine_int.h"
 #include "core/gf_settle.h"
 #include "core/gf_sql.h"
-#include "httpd/engine/mod_genflow_engine_run.h"
 #include "httpd/io/mod_genflow_db.h"
 #include "httpd/config/mod_genflow_private.h"
 #include "httpd/io/mod_genflow_metrics.h"

@@ -37,7 +37,6 @@
 #include <apr_strings.h>
 
 #include "httpd/engine/mod_genflow_engine_int.h"
-#include "httpd/engine/mod_genflow_engine_run.h"
 #include "httpd/limits/mod_genflow_limits.h"
 #include "httpd/io/mod_genflow_metrics.h"
 #include "httpd/servers/mod_genflow_servers.h"

@@ -17,7 +17,6 @@
 #include <apr_strings.h>
 
 #include "httpd/engine/mod_genflow_engine_int.h"
-#include "httpd/engine/mod_genflow_engine_run.h"
 #include "httpd/io/mod_genflow_db.h"
 #include "httpd/config/mod_genflow_private.h"
 #include "core/gf_sql.h"

@@ -11,7 +11,6 @@
 #include <apr_strings.h>
 
 #include "httpd/engine/mod_genflow_engine_int.h"
-#include "httpd/engine/mod_genflow_engine_run.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/engine/mod_genflow_engine.h"
 #include "httpd/io/mod_genflow_metrics.h"

@@ -49,7 +49,6 @@
 #include "core/gf_pacer.h"
 #include "core/gf_round.h"
 #include "core/gf_sql.h"
-#include "httpd/engine/mod_genflow_engine_run.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/io/mod_genflow_db.h"
 #include "httpd/limits/mod_genflow_limits.h"

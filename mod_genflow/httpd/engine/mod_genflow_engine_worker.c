@@ -32,7 +32,6 @@
 #include <apr_network_io.h>
 
 #include "httpd/engine/mod_genflow_engine_int.h"
-#include "httpd/engine/mod_genflow_engine_run.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/engine/mod_genflow_engine.h"
 #include "httpd/limits/mod_genflow_limits.h"

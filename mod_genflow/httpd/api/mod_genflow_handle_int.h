@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* mod_genflow_handle_type.h: what the files of the per-type endpoints share
+/* mod_genflow_handle_int.h: what the files of the per-type endpoints share
  * (mod_genflow_handle_type*.c only; the rest of the module sees gf_type_handler
  * in mod_genflow_handlers.h).
  *
@@ -15,8 +15,8 @@
  * Every endpoint answers for the location's type (dc->type) and the
  * authenticated user (r->user), and returns the handler's result.
  */
-#ifndef MOD_GENFLOW_HANDLE_TYPE_H
-#define MOD_GENFLOW_HANDLE_TYPE_H
+#ifndef MOD_GENFLOW_HANDLE_INT_H
+#define MOD_GENFLOW_HANDLE_INT_H
 
 #include "core/gf_input.h"
 #include "core/gf_json.h"
