@@ -66,7 +66,7 @@ engine_parts="engine changes doorbell duty row source outcome progress preview k
 # Inside the handlers (httpd/api/), their files in layers too: the
 # answers and reads at the bottom, the type handler and the one handler
 # table at the top; a file calls only those below it, so the type's
-# files, which share one header (mod_genflow_handle_type.h), call one way.
+# files, which share one header (mod_genflow_handle_int.h), call one way.
 api_parts="quota uploads admin type_answers type_read type_edits type_pictures type_create type_generate type_events
            gate type api discovery metrics webhook handlers"
 
