@@ -47,6 +47,11 @@ const char *gf_server_sorted_keys(apr_pool_t *p, apr_hash_t *h)
     return out;
 }
 
+int gf_server_needs_groups(uid_t owner, uid_t uid)
+{
+    return uid != 0 && owner != uid;
+}
+
 int gf_server_may_write(mode_t mode, uid_t owner, gid_t group, uid_t uid, const gid_t *groups,
                         int n)
 {

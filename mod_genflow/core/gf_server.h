@@ -27,6 +27,10 @@ const char *gf_server_provider_key(apr_pool_t *p, apr_hash_t *keys, const char *
 /* The keys of h (strings), sorted, newline-separated ("" when none). */
 const char *gf_server_sorted_keys(apr_pool_t *p, apr_hash_t *h);
 
+/* Does the answer of gf_server_may_write for uid and a directory owned
+ * by owner depend on uid's groups (not for root, nor for the owner)? */
+int gf_server_needs_groups(uid_t owner, uid_t uid);
+
 /* May user uid, whose groups are groups (n), write and enter a directory
  * of mode owned by owner and group? As the kernel decides for the
  * permission bits (root always may); ACLs are not consulted. */

@@ -52,6 +52,13 @@ START_TEST(server_write_permission)
     /* Anyone else by the others' bits. */
     ck_assert(gf_server_may_write(S_IWOTH | S_IXOTH, 1, 40, 100, groups, 2));
     ck_assert(!gf_server_may_write(S_IRWXU | S_IRWXG | S_IXOTH, 1, 40, 100, groups, 2));
+    /* The groups are looked up only when they decide: not for root, not
+     * for the owner (the owner's answer is the same without them). */
+    ck_assert(!gf_server_needs_groups(5, 0));
+    ck_assert(!gf_server_needs_groups(100, 100));
+    ck_assert(gf_server_needs_groups(1, 100));
+    ck_assert(gf_server_may_write(S_IWUSR | S_IXUSR, 100, 30, 100, NULL, 0));
+    ck_assert(!gf_server_may_write(S_IWGRP | S_IXGRP, 100, 30, 100, groups, 2));
 }
 END_TEST
 

@@ -140,7 +140,7 @@ static int grant_credits(request_rec *r, ap_dbd_t *dbd)
     json_object *doc;
     gf_db_rows_t *rows;
     gf_db_status_t st;
-    int64_t amount;
+    apr_int64_t amount;
     int rc;
 
     if (!gf_content_type_is_json(apr_table_get(r->headers_in, "Content-Type"))) {
@@ -165,7 +165,7 @@ static int grant_credits(request_rec *r, ap_dbd_t *dbd)
         apr_uuid_get(&u);
         apr_uuid_format(op, &u);
         st = gf_db_select(r, dbd, GF_SQL_ADMIN_GRANT, &rows, 4, user,
-                          apr_psprintf(r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)amount),
+                          apr_psprintf(r->pool, "%" APR_INT64_T_FMT, amount),
                           gf_admin_grant_reason(r->pool, r->user, reason), op);
         if (st == GF_DB_OK && rows->nrows == 0 && rows->rerun) {
             /* The first run committed; report the balance it left. */
@@ -176,7 +176,7 @@ static int grant_credits(request_rec *r, ap_dbd_t *dbd)
     if (rows->nrows != 1) return gf_send_db_error(r, GF_DB_ERROR);
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, GF_LOGNO(1902)
                   "admin %s granted %" APR_INT64_T_FMT " credits to %s",
-                  r->user ? r->user : "-", (apr_int64_t)amount, user);
+                  r->user ? r->user : "-", amount, user);
     return gf_send_json(r, HTTP_OK, gf_admin_granted(r->pool, user, rows->rows[0][0]));
 }
 

@@ -112,14 +112,14 @@ static int alive(apr_int32_t pid, void *baton)
     return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
 }
 
-/* This process, as the rules of core/gf_limit_gate.h see it. */
-static const gf_limit_who_t *me(void)
+/* This process, as the rules of core/gf_limit_gate.h see it, in the
+ * caller's record (the callers are threads of one child). */
+static const gf_limit_who_t *me(gf_limit_who_t *who)
 {
-    static gf_limit_who_t who;
-    who.pid = limits()->self;
-    who.alive = alive;
-    who.baton = NULL;
-    return &who;
+    who->pid = limits()->self;
+    who->alive = alive;
+    who->baton = NULL;
+    return who;
 }
 
 /* ---- startup ------------------------------------------------------------ */
@@ -162,8 +162,9 @@ static int is_declared(const char *key, void *baton)
 static void assign(gf_provider_t *prov, const char *server, const char *key, void *baton)
 {
     assign_t *a = baton;
+    gf_limit_who_t who;
     prov->limit_slot = gf_limit_slot_for(limits()->slots, NSLOTS, key, is_declared, a->declared,
-                                         me());
+                                         me(&who));
     if (prov->limit_slot >= 0) return;
     ap_log_error(APLOG_MARK, gf_limit_any(&prov->limit) ? APLOG_CRIT : APLOG_WARNING, 0, a->s,
                  GF_LOGNO(4801) "provider %s (server %s): no room for its limits in shared "
@@ -291,6 +292,7 @@ int gf_limits_gate_open(const gf_provider_t *prov, int want, int hand_on, gf_lim
 {
     slot_t *slot = slot_of(prov);
     apr_time_t now = apr_time_now();
+    gf_limit_who_t who;
     int open;
 
     memset(g, 0, sizeof(*g));
@@ -304,7 +306,7 @@ int gf_limits_gate_open(const gf_provider_t *prov, int want, int hand_on, gf_lim
         /* No count to keep to: a provider counted per node gets no call. */
         return !(gf_limit_any(&prov->limit) && prov->limit.per_node);
     }
-    open = gf_limit_gate_decide(slot, &prov->limit, now, hand_on, want, me(), &g->taken);
+    open = gf_limit_gate_decide(slot, &prov->limit, now, hand_on, want, me(&who), &g->taken);
     g->taken_at = now;
     unlock();
     return open;
@@ -454,6 +456,7 @@ int gf_limits_hold(const gf_limits_claim_t *c, const gf_provider_t *prov, gf_lim
                    apr_interval_time_t *defer)
 {
     gf_limit_state_t *st;
+    gf_limit_who_t who;
     apr_time_t now = apr_time_now(), next = 0;
     int ok;
 
@@ -469,7 +472,7 @@ int gf_limits_hold(const gf_limits_claim_t *c, const gf_provider_t *prov, gf_lim
     if (per_site(prov)) return c && c->other_line ? take_site_place(c, prov, hold) : 1;
     if (!(st = state_of(prov))) return 1;
     if (!lock()) return !gf_limit_any(&prov->limit);
-    ok = gf_limit_slot_hold(&prov->limit, st, now, me(), &next);
+    ok = gf_limit_slot_hold(&prov->limit, st, now, me(&who), &next);
     unlock();
     if (ok && gf_limit_any(&prov->limit)) {
         hold->prov = prov;
@@ -647,8 +650,9 @@ void gf_limits_calls_reap(const gf_provider_t *prov)
 {
     slot_t *slot = slot_of(prov);
     apr_time_t now = apr_time_now();
+    gf_limit_who_t who;
     if (!slot || !gf_limits_calls_open(prov) || !lock()) return;
-    gf_limit_slot_calls_reap(slot, now, me());
+    gf_limit_slot_calls_reap(slot, now, me(&who));
     unlock();
 }
 

@@ -182,8 +182,11 @@ static int user_may_write(const struct stat *st, uid_t uid, gid_t gid, const cha
     gid_t groups[64];
     int n = (int)(sizeof(groups) / sizeof(groups[0]));
 
-    if (user && getgrouplist(user, gid, groups, &n) < 0) n = 0;
-    if (!user) {
+    /* The group list only when it decides: root and the owner need none,
+     * and the lookup may go to a directory service. */
+    if (!gf_server_needs_groups(st->st_uid, uid)) n = 0;
+    else if (user && getgrouplist(user, gid, groups, &n) < 0) n = 0;
+    if (!user && n) {
         groups[0] = gid;
         n = 1;
     }
