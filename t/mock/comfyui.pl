@@ -181,9 +181,13 @@ sub handle {
     my $t = now();
 
     if ($path eq '/_log') {
-        open my $fh, '<', "$state/requests.log";
+        # Under the writers' lock, so that a line being written is never
+        # read half (a long one goes out in several writes); nothing
+        # logged yet: no file (open's own result decides).
+        my $fh;
         my $res = HTTP::Response->new(200);
-        $res->content($fh ? do { local $/; <$fh> } : '');
+        $res->content(open($fh, '<', "$state/requests.log") && flock($fh, LOCK_SH)
+                      ? do { local $/; <$fh> } : '');
         return $c->send_response($res);
     }
     if ($path eq '/_restart') {

@@ -423,10 +423,13 @@ sub handle {
 
     if ($path eq '/_log') {
         # Nothing logged yet: no file (open's handle is a true value
-        # even when it failed, so the open's own result decides).
+        # even when it failed, so the open's own result decides). Read
+        # under the writers' lock, so that a line being written is never
+        # read half (a long one goes out in several writes).
         my $fh;
         my $res = HTTP::Response->new(200);
-        $res->content(open($fh, '<', "$state/requests.log") ? do { local $/; <$fh> } : '');
+        $res->content(open($fh, '<', "$state/requests.log") && flock($fh, LOCK_SH)
+                      ? do { local $/; <$fh> } : '');
         return $c->send_response($res);
     }
     if ($path =~ m{^/_(accepted|submitted|events)$}) {
