@@ -53,6 +53,15 @@ int gf_settle_pictures_begin(apr_pool_t *p, const gf_provider_result_t *res, int
     return n;
 }
 
+int gf_settle_pictures_bytes(const gf_provider_result_t *res, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        if (gf_settle_picture(res, i).image) return 1;
+    }
+    return 0;
+}
+
 void gf_settle_pictures_add(gf_settle_pictures_t *pics, const gf_picture_t *pic, const char *url,
                             const void *store, const char *key, int sized, unsigned width,
                             unsigned height)

@@ -52,6 +52,10 @@ typedef struct {
  * reserved), at most GF_PICTURES_MAX; into pics, empty. */
 int gf_settle_pictures_begin(apr_pool_t *p, const gf_provider_result_t *res, int count,
                              int stored, int asked, gf_settle_pictures_t *pics);
+/* 1 when any of res's first n pictures carries bytes for a store; 0
+ * when all are URLs only (nothing would be written, so nothing needs the
+ * row's say-so before). */
+int gf_settle_pictures_bytes(const gf_provider_result_t *res, int n);
 /* A picture stored at url (in store under key, when a store of the site
  * holds it; else store NULL: the provider's URL): its member of the
  * images, {url, width, height, seed}, with its size when its bytes said

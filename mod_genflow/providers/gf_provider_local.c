@@ -27,6 +27,14 @@
  *                      as a provider whose API takes a number up to N
  *                      (1: one that takes none): a larger count is asked
  *                      one call after another
+ *   draw=each|once|none each (the default): every picture is drawn for
+ *                      its call; once: one picture is drawn when the
+ *                      configuration is read, and every call delivers
+ *                      its bytes (stored as any picture is); none:
+ *                      nothing is drawn or stored, every picture is a
+ *                      one-pixel data: URL. once and none take the
+ *                      renderer out of a benchmark of the engine's own
+ *                      cost (bench/cost); none takes the store out too
  *
  * A count of n draws n pictures, the i-th (0-based) with the seed plus i.
  * An edit is drawn too: outside its mask the source upload stays, and its
@@ -59,7 +67,15 @@ typedef struct {
     long previews;          /* partial pictures during the latency, 0 none */
     long pictures;          /* at most this many per call, 0: the count */
     long per_call;          /* the number a call takes (max_count), 0: any */
+    const unsigned char *once;  /* draw=once: the picture every call delivers */
+    apr_size_t once_len;
+    int draw_none;          /* draw=none: a data: URL, nothing drawn or stored */
 } local_settings_t;
+
+/* draw=none's picture: a PNG of one pixel, as a URL a browser shows. */
+#define LOCAL_NONE_URL "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAA" \
+    "DElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+
 
 static local_settings_t *settings(gf_provider_t *prov, apr_pool_t *p)
 {
@@ -82,6 +98,36 @@ static const char *number(apr_pool_t *p, const char *key, const char *value, lon
         return apr_psprintf(p, "local option %s=%s: expected 0..%ld", key, value, max);
     }
     *out = v;
+    return NULL;
+}
+
+/* draw=: each, once (the picture drawn here, in the configuration's
+ * pool, with the default look of an empty prompt) or none. */
+static const char *draw_option(apr_pool_t *p, local_settings_t *ls, const char *value)
+{
+    gf_png_spec_t spec;
+    unsigned char *bytes = NULL;
+    apr_size_t len = 0;
+
+    ls->once = NULL;
+    ls->draw_none = 0;
+    if (!strcmp(value, "each")) return NULL;
+    if (!strcmp(value, "none")) {
+        ls->draw_none = 1;
+        return NULL;
+    }
+    if (strcmp(value, "once")) {
+        return apr_psprintf(p, "local option draw=%s: expected each, once or none", value);
+    }
+    memset(&spec, 0, sizeof(spec));
+    gf_png_dimensions(NULL, &spec.width, &spec.height);
+    spec.prompt = "";
+    spec.type = "";
+    if (gf_png_render_spec(p, &spec, &bytes, &len) != APR_SUCCESS) {
+        return "local option draw=once: the picture could not be drawn";
+    }
+    ls->once = bytes;
+    ls->once_len = len;
     return NULL;
 }
 
@@ -129,6 +175,9 @@ static const char *local_set_option(apr_pool_t *p, gf_provider_t *prov,
         ls->async_polls = (int)v;
         return NULL;
     }
+    if (!strcmp(key, "draw")) {
+        return draw_option(p, ls, value);
+    }
     if (!strcmp(key, "fail")) {
         for (i = 0; KNOWN_CODES[i]; i++) {
             if (!strcmp(KNOWN_CODES[i], value)) {
@@ -139,12 +188,12 @@ static const char *local_set_option(apr_pool_t *p, gf_provider_t *prov,
         return apr_psprintf(p, "local option fail=%s: not a job error code", value);
     }
     return apr_psprintf(p, "provider kind 'local' has no option '%s' (latency, fail_rate, "
-                        "fail, async, retry_after, previews, pictures, per_call)", key);
+                        "fail, async, retry_after, previews, pictures, per_call, draw)", key);
 }
 
 static const local_settings_t *get(const gf_provider_t *prov)
 {
-    static const local_settings_t none = { 0, 0, NULL, 0, 0, 0, 0, 0 };
+    static const local_settings_t none = { 0, 0, NULL, 0, 0, 0, 0, 0, NULL, 0, 0 };
     return prov->impl ? prov->impl : &none;
 }
 
@@ -255,6 +304,42 @@ static void render_now(void *baton)
 
 /* Drawing takes milliseconds of CPU: in a fiber of the engine's loop it
  * runs on another thread, so that the loop's other exchanges go on. */
+/* draw=once or none: n pictures without drawing, the i-th with the seed
+ * plus i, as drawn ones. */
+static void fill_undrawn(const local_settings_t *ls, const gf_job_t *job, int i,
+                         gf_picture_t *pic)
+{
+    pic->image = ls->draw_none ? NULL : (unsigned char *)ls->once;
+    pic->image_len = ls->draw_none ? 0 : ls->once_len;
+    pic->content_type = ls->draw_none ? NULL : "image/png";
+    pic->image_url = ls->draw_none ? LOCAL_NONE_URL : NULL;
+    pic->has_seed = 1;
+    pic->seed = nth_seed(job->seed, i);
+}
+
+static void deliver_undrawn(const gf_provider_t *prov, const gf_job_t *job, apr_pool_t *p,
+                            gf_provider_result_t *res, int n)
+{
+    const local_settings_t *ls = get(prov);
+    gf_picture_t first;
+    int i;
+
+    fill_undrawn(ls, job, 0, &first);
+    res->image = first.image;
+    res->image_len = first.image_len;
+    res->content_type = first.content_type;
+    res->image_url = first.image_url;
+    res->has_seed = 1;
+    res->seed = first.seed;
+    if (n > 1) {
+        res->more = apr_pcalloc(p, sizeof(*res->more) * (apr_size_t)(n - 1));
+        for (i = 1; i < n; i++) fill_undrawn(ls, job, i, &res->more[i - 1]);
+        res->n_more = n - 1;
+    }
+    res->model = job->model ? job->model
+               : (prov->default_model ? prov->default_model : LOCAL_DEFAULT_MODEL);
+}
+
 static void render(const gf_provider_t *prov, const gf_job_t *job, apr_pool_t *p,
                    gf_provider_result_t *res)
 {
@@ -267,6 +352,10 @@ static void render(const gf_provider_t *prov, const gf_job_t *job, apr_pool_t *p
     r.pictures = job->count > 1 ? job->count : 1;
     if (r.pictures > GF_PICTURES_MAX) r.pictures = GF_PICTURES_MAX;
     if (get(prov)->pictures && r.pictures > get(prov)->pictures) r.pictures = (int)get(prov)->pictures;
+    if (get(prov)->once || get(prov)->draw_none) {
+        deliver_undrawn(prov, job, p, res, r.pictures);
+        return;
+    }
     gf_loop_blocking(render_now, &r);
 }
 

@@ -164,6 +164,15 @@ START_TEST(outcome_pictures)
     ck_assert_int_eq(gf_settle_pictures_begin(test_pool, &res, 4, 1, 0, &pics), 3);
     ck_assert_int_eq(gf_settle_pictures_begin(test_pool, &res, 20, 0, 20, &pics), GF_PICTURES_MAX);
     ck_assert_str_eq(gf_settle_picture(&res, 1).image_url, "https://p/2.png");
+    /* Bytes to store: the first has them; URLs only when none has. */
+    ck_assert_int_eq(gf_settle_pictures_bytes(&res, 3), 1);
+    res.image = NULL;
+    ck_assert_int_eq(gf_settle_pictures_bytes(&res, 3), 0);
+    more[1].image = bytes;
+    ck_assert_int_eq(gf_settle_pictures_bytes(&res, 2), 0);
+    ck_assert_int_eq(gf_settle_pictures_bytes(&res, 3), 1);
+    more[1].image = NULL;
+    res.image = bytes;
     /* Stored: the first's URL, each with its size when known. */
     gf_settle_pictures_add(&pics, &pic, "/m/a.png", NULL, NULL, 1, 64, 32);
     pic = gf_settle_picture(&res, 1);

@@ -7,6 +7,7 @@
 //   node bench/peers/queues/drain.mjs --peer graphile|pgboss \
 //        --uri postgresql://user@127.0.0.1:PORT/db --jobs N --concurrency C \
 //        [--keep] [--schema NAME] [--batch-size B] [--stall-secs S]
+//        [--local-queue N] [--hook-start CMD] [--hook-end CMD]
 //
 // 1. drops the peer's schema if an earlier run left it, then creates it with
 //    the peer's own code (graphile-worker's migrations, pg-boss's start());
@@ -30,11 +31,23 @@
 // --batch-size B (pgboss only, default 1): jobs a pg-boss worker fetches at
 // once. Not part of the comparison; there to show how much pg-boss's rate
 // depends on it (see README.md).
+//
+// --local-queue N (graphile only): Graphile Worker batched, as its
+// performance page runs it: the pool fetches and locks N jobs at once
+// (localQueue.size) and completes them in batches (completeJobBatchDelay
+// 0). Without it, one job per fetch and one DELETE per job, its default.
+//
+// --hook-start CMD, --hook-end CMD: run CMD (by sh -c) right before the
+// workers start and right after the poll that saw the last job done, with
+// GENFLOW_DRAIN_PID set to this process's pid: bench/cost takes its
+// snapshots of CPU, WAL and statements there. The harness's own queries
+// carry the comment "/* probe */" so that the account can leave them out.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import graphileWorker from 'graphile-worker';
 import PgBoss from 'pg-boss';
@@ -57,7 +70,8 @@ function usage(msg) {
   if (msg) process.stderr.write(`drain: ${msg}\n`);
   process.stderr.write(
     'usage: node drain.mjs --peer graphile|pgboss --uri postgresql://... --jobs N --concurrency C\n' +
-    '                      [--keep] [--schema NAME] [--batch-size B] [--stall-secs S]\n');
+    '                      [--keep] [--schema NAME] [--batch-size B] [--stall-secs S]\n' +
+    '                      [--local-queue N] [--hook-start CMD] [--hook-end CMD]\n');
   process.exit(2);
 }
 
@@ -77,6 +91,9 @@ function parseArgs(argv) {
       case '--concurrency': o.concurrency = posInt(a, next()); break;
       case '--batch-size': o.batchSize = posInt(a, next()); break;
       case '--stall-secs': o.stallSecs = posInt(a, next()); break;
+      case '--local-queue': o.localQueue = posInt(a, next()); break;
+      case '--hook-start': o.hookStart = next(); break;
+      case '--hook-end': o.hookEnd = next(); break;
       case '--keep': o.keep = true; break;
       case '--schema': o.schema = next(); break;
       case '-h': case '--help': usage();
@@ -90,6 +107,7 @@ function parseArgs(argv) {
   if (!o.jobs) usage('--jobs is required');
   if (!o.concurrency) usage('--concurrency is required');
   if (o.batchSize !== 1 && o.peer !== 'pgboss') usage('--batch-size is for --peer pgboss only');
+  if (o.localQueue && o.peer !== 'graphile') usage('--local-queue is for --peer graphile only');
   return o;
 }
 
@@ -104,6 +122,15 @@ process.on('unhandledRejection', (e) => {
   fatal = fatal || e;
   log(`unhandled rejection: ${e && e.message ? e.message : e}`);
 });
+
+// The bench's snapshot at the drain's start or end (--hook-start, --hook-end).
+function hook(cmd) {
+  if (!cmd) return;
+  execFileSync('sh', ['-c', cmd], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, GENFLOW_DRAIN_PID: String(process.pid) },
+  });
+}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const round = (x, d) => Number(x.toFixed(d));
@@ -159,7 +186,7 @@ async function graphile(o, db, state) {
   // A job that succeeds is deleted; one that fails stays with last_error set.
   const countDone = async () => {
     const r = await db.query(
-      `SELECT count(*)::int AS left, count(*) FILTER (WHERE last_error IS NOT NULL)::int AS failed
+      `/* probe */ SELECT count(*)::int AS left, count(*) FILTER (WHERE last_error IS NOT NULL)::int AS failed
          FROM ${schema}._private_jobs`);
     if (r.rows[0].failed > 0) throw new Error(`${r.rows[0].failed} jobs failed`);
     return o.jobs - r.rows[0].left;
@@ -167,9 +194,14 @@ async function graphile(o, db, state) {
 
   let handled = 0;
   let first = 0;
+  hook(o.hookStart);
   const start = performance.now();
+  const batched = o.localQueue
+    ? { preset: { worker: { localQueue: { size: o.localQueue }, completeJobBatchDelay: 0 } } }
+    : {};
   const runner = await run({
     ...common,
+    ...batched,
     concurrency: o.concurrency,
     noHandleSignals: true,
     pollInterval: GRAPHILE_POLL_MS,
@@ -182,6 +214,7 @@ async function graphile(o, db, state) {
   log(`workers started (concurrency ${o.concurrency})`);
 
   const end = await waitAllDone(countDone, o.jobs, o.stallSecs, () => runnerError);
+  hook(o.hookEnd);
   await runner.stop();
   state.cleanups.pop();
   log(`handler ran ${handled} times; first job ${((first - start) / 1000).toFixed(3)} s after start`);
@@ -213,7 +246,7 @@ async function pgboss(o, db, state) {
   // default); count the archive too all the same.
   const countDone = async () => {
     const r = await db.query(
-      `SELECT count(*) FILTER (WHERE state = 'completed')::int AS done,
+      `/* probe */ SELECT count(*) FILTER (WHERE state = 'completed')::int AS done,
               count(*) FILTER (WHERE state IN ('failed', 'cancelled') OR retry_count > 0)::int AS bad
          FROM (SELECT state, retry_count FROM ${schema}.job WHERE name = $1
                UNION ALL
@@ -228,6 +261,7 @@ async function pgboss(o, db, state) {
   let handled = 0;
   let first = 0;
   const handler = async (jobs) => { if (!handled) first = performance.now(); handled += jobs.length; };
+  hook(o.hookStart);
   const start = performance.now();
   for (let i = 0; i < o.concurrency; i++) {
     await boss.work(QUEUE, { batchSize: o.batchSize, pollingIntervalSeconds: PGBOSS_POLL_SECS }, handler);
@@ -235,6 +269,7 @@ async function pgboss(o, db, state) {
   log(`workers started (${o.concurrency} x work(), batchSize ${o.batchSize}, polling ${PGBOSS_POLL_SECS} s)`);
 
   const end = await waitAllDone(countDone, o.jobs, o.stallSecs, () => bossError);
+  hook(o.hookEnd);
   await boss.stop({ graceful: true, wait: true, timeout: 10000 });
   state.cleanups.pop();
   log(`handler ran for ${handled} jobs; first job ${((first - start) / 1000).toFixed(3)} s after start`);
@@ -285,6 +320,7 @@ async function main() {
     jobs: o.jobs,
     concurrency: o.concurrency,
     ...(o.batchSize !== 1 ? { batch_size: o.batchSize } : {}),
+    ...(o.localQueue ? { local_queue: o.localQueue } : {}),
     queue_secs: round(result.queueSecs, 3),
     drain_secs: round(result.drainSecs, 3),
     jobs_per_s: round(o.jobs / result.drainSecs, 1),

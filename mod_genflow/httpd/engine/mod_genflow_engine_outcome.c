@@ -106,10 +106,14 @@ static int store_result(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
 {
     int i, n;
 
-    /* A cancelled or expired generation gets nothing stored: its late
-     * picture is discarded here. */
-    if (gf_engine_row_statement(s, p, c, GF_SQL_RENEW, 1) == 0) return 0;
     n = gf_settle_pictures_begin(p, res, c->count, c->stored, c->asked, out);
+    /* A cancelled or expired generation gets nothing stored: its late
+     * picture is discarded here. URLs alone write nothing: the outcome's
+     * guard is enough for them. */
+    if (gf_settle_pictures_bytes(res, n)
+        && gf_engine_row_statement(s, p, c, GF_SQL_RENEW, 1) == 0) {
+        return 0;
+    }
     for (i = 0; i < n; i++) {
         gf_picture_t pic = gf_settle_picture(res, i);
         const gf_storage_t *store;
