@@ -23,13 +23,16 @@
 // POST /_reject?n=N&retry_after=S  the next N submissions answer 429 at
 //               once, with Retry-After: S and the body Stability sends
 //               when its rate limit is exceeded
+// POST /_png    the request's body (a PNG) is the picture every call
+//               answers from now on (bench/cost: the same picture as the
+//               `local` provider's draw=once, so that the two compare)
 import http from 'node:http';
 
 const port = Number(process.argv[2]);
 let latency = Number(process.argv[3] || 5000);
 const KEY = process.env.GENFLOW_MOCK_KEY || 'test-key';
-// A real 1x1 PNG.
-const PNG = Buffer.from(
+// A real 1x1 PNG, until POST /_png gives another.
+let PNG = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC',
   'base64');
 
@@ -87,6 +90,12 @@ const server = http.createServer((req, res) => {
     if (req.method === 'POST' && url.pathname === '/_latency') {
       latency = Number(url.searchParams.get('ms') || latency);
       return json(res, 200, { latency });
+    }
+    if (req.method === 'POST' && url.pathname === '/_png') {
+      const body = Buffer.concat(chunks);
+      if (body.length < 8 || body.readUInt32BE(0) !== 0x89504e47) return json(res, 400, { error: 'not a PNG' });
+      PNG = body;
+      return json(res, 200, { bytes: PNG.length });
     }
     if (req.method === 'POST' && url.pathname === '/_reject') {
       reject = Number(url.searchParams.get('n') || 0);
