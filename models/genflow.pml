@@ -368,7 +368,13 @@ end_idle:
            TAKE_PLACE(pl, g, a); tg[w] = g; ta[w] = a;
            cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0; k = kept[g]
        };
-       goto attempt
+       /* A row of a batch of new work (FRESH_BATCH) that the loop did not
+        * take and the worker did not reach (the child stopping) goes back
+        * unsent, as a batch of polls does. */
+       if
+       :: RELEASE_REST(w, g); PLACE_RELEASE(g, a, pl); goto idle
+       :: goto attempt
+       fi
 #endif
 #ifndef GROUP   /* a group's rows have no standby: their claim holds no place */
     :: d_step {   /* CLAIM_SQL with standby = 1: while the other worker's call

@@ -105,6 +105,14 @@ int gf_round_give_back(int i, int from, apr_time_t now, apr_time_t stop_by, int 
     return i > from && (now >= stop_by || stopping);
 }
 
+int gf_round_claim_want(int polls, int places, int loop, int handed_on, int plain)
+{
+    if (places <= 0) return 0;
+    if (polls) return places < GF_ROUND_POLL_BATCH ? places : GF_ROUND_POLL_BATCH;
+    /* The statement takes a batch of new work whole or one row. */
+    return loop && !handed_on && plain && places >= GF_ROUND_FRESH_BATCH ? GF_ROUND_FRESH_BATCH : 1;
+}
+
 int gf_round_batch_result(int worked, int trouble)
 {
     /* A batch that got anything done is work, even if one outcome could

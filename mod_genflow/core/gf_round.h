@@ -92,6 +92,21 @@ int gf_round_gate_busy(const char *gate);
  * busy, the tries spent, or the child stopping). */
 apr_interval_time_t gf_round_busy_again(const char *gate, int tries, int stopping);
 
+/* ---- how many rows a claim asks for ----------------------------------- */
+
+/* The polls of accepted jobs a claim takes at most, and the rows of a
+ * line (new work). */
+#define GF_ROUND_POLL_BATCH  16
+#define GF_ROUND_FRESH_BATCH 8
+/* How many rows a claim asks for, with places free in the child's loop:
+ * polls, up to GF_ROUND_POLL_BATCH; new work, up to GF_ROUND_FRESH_BATCH
+ * when a loop runs them all at once, the claim hands no place on, and
+ * the provider is plain: not a group (whose member, and place, each row
+ * chooses after its claim), without limits, a cap on its jobs or a
+ * budget (each row of a batch would be a call the gates counted as one),
+ * and that many places are free; else one. 0 when no place is free. */
+int gf_round_claim_want(int polls, int places, int loop, int handed_on, int plain);
+
 /* ---- claimed rows a worker runs itself ---------------------------------- */
 
 /* Rows the loop would not take run on the worker, one after the other,

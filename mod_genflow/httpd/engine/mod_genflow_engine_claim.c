@@ -225,6 +225,14 @@ static int jobs_room(const gf_database_t *e, const char *provider)
     return 0;
 }
 
+/* A provider whose new work may be claimed several rows at once: no
+ * group, no limits, no cap on its jobs, no budget (gf_round_claim_want). */
+static int plain(const gf_provider_t *prov, const char *provider)
+{
+    return prov && !gf_site_group(provider) && !gf_limit_any(&prov->limit)
+           && !prov->limit.max_jobs && prov->budget.period == GF_BUDGET_NONE;
+}
+
 int gf_engine_claim(const gf_database_t *e, apr_pool_t *p, const gf_type_t *t, const char *provider,
                     int polls, int hand_on, const char *lease_owner, int *places, gf_skip_t *skip)
 {
@@ -238,7 +246,8 @@ int gf_engine_claim_held(const gf_database_t *e, apr_pool_t *p, const gf_type_t 
     server_rec *s = e->s;
     gf_server_conf_t *sc = gf_server_conf(s);
     const gf_provider_t *prov = apr_hash_get(sc->providers, provider, APR_HASH_KEY_STRING);
-    int want = polls ? (*places < GF_POLL_BATCH ? *places : GF_POLL_BATCH) : 1, rc;
+    int want = gf_round_claim_want(polls, *places, gf_engine()->loop != NULL, hand_on || held,
+                                   plain(prov, provider)), rc;
     const char *args[GF_CLAIM_ARGS];
     gf_limits_gate_t g;
     gf_db_rows_t *rows;

@@ -129,8 +129,9 @@ typedef struct {
                                   * before it) last wrote, 0: none */
     apr_time_t progress_at;      /* and when */
 } gf_claim_t;
-/* Polls of accepted jobs a worker claims at once (GF_SQL_CLAIM_POLLS). */
-#define GF_POLL_BATCH 16
+/* Polls of accepted jobs a worker claims at once (GF_SQL_CLAIM_POLLS): the
+ * places a round reserves for a claim. */
+#define GF_POLL_BATCH GF_ROUND_POLL_BATCH
 /* Expire never-started generations (of the servers named: SERVED_BY)
  * and prune old failures of type t. */
 void gf_engine_sweep_type(server_rec *s, apr_pool_t *p, const gf_type_t *t, const char *names);
