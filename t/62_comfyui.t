@@ -439,7 +439,12 @@ my $living = $k == 1 ? 'gpb' : 'gpa';
 for (1 .. 3) { my ($gg) = gen('gpus', 'after the death [run:1]'); push @ids, $gg->{generationId} }
 wait_terminal($_, 40) for @ids;
 is(join(',', map { (row($_, 'status') // '-') . ':' . (row($_, 'provider') // '-') } @ids),
-   join(',', ("completed:$living") x 3), 'all three waited for the living GPU and completed there');
+   join(',', ("completed:$living") x 3), 'all three waited for the living GPU and completed there')
+    or diag(join("\n", "the rows (attempts, retries, chain index):",
+                 (map { "  $_: " . row($_, "attempts || ' ' || retry_count || ' ' || chain_index") } @ids),
+                 "what the error log says of them and of the GPUs' circuits:",
+                 grep { my $l = $_; grep({ index($l, $_) >= 0 } @ids) || $l =~ /circuit|breaker|GF1401/ }
+                      split /\n/, own_log()));
 
 # 8. The declaration is checked at startup.
 for my $case (['prompt=99.text', qr/prompt=99\.text: the workflow has no such node input/],
