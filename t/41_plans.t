@@ -67,6 +67,11 @@ my @type_ops = (
      'get_line (the watched of a line, the last of 50,000 among them)'],
     [schedule => "1000, 0, 0, 0, 0, NULL, NULL, 'plan-a', NULL, $some, 'w', 1"],
     [complete => "$some, 'x', '[{\"url\":\"x\"}]', 'plan-a', NULL, 'w', 1"],
+    [completes => "jsonb_build_array(jsonb_build_object('id', $some, 'image_url', 'x', "
+                       . "'images', '[{\"url\":\"x\"}]', 'provider', 'plan-a', 'lease_owner', 'w', "
+                       . "'attempts', 1), jsonb_build_object('id', $lastq, 'image_url', 'y', "
+                       . "'images', '[{\"url\":\"y\"}]', 'provider', 'plan-a', 'lease_owner', 'w', "
+                       . "'attempts', 1))", 'completes (two rows)'],
     [fail => "$some, 'failed', 'API_ERROR', 'm', NULL, NULL, 'w', 1, NULL"],
     [renew => "30, $some, 'w', 1, NULL, 0"],
     [renew => "30, $some, 'w', 1, $some, 2", 'renew (a place passed on)'],

@@ -6,9 +6,12 @@
 # a picture to store (`local` draw=none) and one with a picture
 # (draw=once). New work is claimed up to 8 rows a statement (a provider
 # without limits kept in the database, a child with a loop): 12 jobs
-# queued at once take 2 claim statements. A change that adds a statement
-# to either fails here until the tables below say so (docs/benchmarks.md,
-# "Cost per job").
+# queued at once take 2 claim statements. The completions of a child
+# share their statements (COMPLETE_BATCH): the 12 take at most 2 when
+# their pictures are URLs, as they come in two claims, and fewer than one
+# a job when each stores its picture first. A change that adds a
+# statement to either fails here until the tables below say so
+# (docs/benchmarks.md, "Cost per job").
 #
 # Counted by pg_stat_statements (scripts/test loads it) for the database
 # role of this file's own server alone (gf_pin): the other files of the
@@ -25,16 +28,21 @@ use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 use JSON::PP qw(decode_json);
 
-plan tests => 12;
+plan tests => 16;
 
 my $K = 12;
 # The statements pinned, by their prepared name without the "gf_" prefix
 # and the type's table: how many of each one create or one job runs.
 my %CREATE = (create => 1);
-my %JOB_URL = (complete => 1);
-my %JOB_STORED = (renew => 1, complete => 1);
+my %JOB_URL = ();
+my %JOB_STORED = (renew => 1);
 # The claim statements that take K rows queued at once.
 my $CLAIMS = 2;
+# The outcome statements (COMPLETE alone, COMPLETE_BATCH) of K jobs, at
+# most: one per claim for URLs; for stored pictures, whose completions
+# come as their stores end, half a job.
+my $OUTCOMES_URL = 2;
+my $OUTCOMES_STORED = $K / 2;
 
 psql("SELECT genflow_create_type_table('pin-a', 'pin_a_media')");
 psql("SELECT genflow_create_type_table('pin-b', 'pin_b_media')");
@@ -141,6 +149,18 @@ sub claims_taking {
     my ($all, $rows) = @_;
     return ($all->{claim} // 0) - ($rows->{claim} // 0) + $K;
 }
+# The outcome statements of K jobs: every job completed by one of them
+# (each returns a row per completion), and no more statements than most.
+sub outcomes_within {
+    my ($all, $rows, $most, $what) = @_;
+    my $n = ($all->{complete} // 0) + ($all->{completes} // 0);
+    my $done = ($rows->{complete} // 0) + ($rows->{completes} // 0);
+    is($done, $K, "$what: the outcome statements completed the $K jobs");
+    cmp_ok($n, '<=', $most, "$what: $K completions took at most $most statements")
+        or diag("complete: " . ($all->{complete} // 0) . ", completes: "
+                . ($all->{completes} // 0));
+    diag("$what: $K completions in $n statements") if $ENV{GENFLOW_TEST_VERBOSE};
+}
 ok(queue_and_drain('pin_a_media', $K), "$K jobs completed");
 my ($all, $rows) = calls();
 $c = per_one($all);
@@ -148,6 +168,7 @@ is_deeply($c, \%JOB_URL, 'one job whose picture is a URL runs these statements, 
     or diag('ran: ' . show($c));
 is(claims_taking($all, $rows), $CLAIMS, "$K jobs queued at once: $CLAIMS claim statements took them")
     or diag('claims: ' . ($all->{claim} // 0) . ' calls, ' . ($rows->{claim} // 0) . ' rows');
+outcomes_within($all, $rows, $OUTCOMES_URL, 'URLs');
 
 # ---- one job, its picture stored ---------------------------------------------
 my @more;
@@ -163,6 +184,7 @@ is_deeply($c, \%JOB_STORED, 'one job whose picture is stored runs these statemen
     or diag('ran: ' . show($c));
 is(claims_taking($all, $rows), $CLAIMS, "and $CLAIMS claim statements took its $K jobs")
     or diag('claims: ' . ($all->{claim} // 0) . ' calls, ' . ($rows->{claim} // 0) . ' rows');
+outcomes_within($all, $rows, $OUTCOMES_STORED, 'stored pictures');
 
 stop_own_server($dir);
 is(crash_report($dir), '', 'no crash');

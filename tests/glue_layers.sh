@@ -59,8 +59,8 @@ rank() {   # concern → its layer, from 0 at the bottom; 999 for the record; -1
 # engine"): the engine object at the bottom, the workers (threads and
 # rounds) at the top, and between them the steps of an attempt, each
 # calling only those below it: worker → claim → attempt → pacer → standby → keep
-# → preview → progress → outcome → source → row → changes → engine.
-engine_parts="engine changes doorbell duty row source outcome progress preview keep standby pacer attempt claim handon
+# → preview → progress → outcome → source → row → batch → changes → engine.
+engine_parts="engine changes doorbell duty batch row source outcome progress preview keep standby pacer attempt claim handon
               sweep uploads webhooks listener worker"
 
 # Inside the handlers (httpd/api/), their files in layers too: the

@@ -22,7 +22,7 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "prune", "wake", "history", "admin_list", "admin_delete", "metrics", "renew", "release",
     "accepted", "claim_polls", "release_rest", "create_queue", "history_next", "admin_status",
     "admin_user", "expire_line", "expire_late", "strays", "keep", "abort", "get_line",
-    "progress", "more"
+    "progress", "more", "completes"
 };
 
 /* The status object of docs/api.md, built from the row's own columns
@@ -777,27 +777,53 @@ static const char MORE_SQL[] =
  * from finishing the row. The account is changed by genflow_settle
  * (sql/026), as CREATE's reservation is by genflow_reserve, for the same
  * reason: with what was given back, or NULL when nothing was. */
+/* The completion of the rows of gen's args (a CTE of id, image_url,
+ * images, provider, model, lease_owner, attempts): COMPLETE_SQL's one
+ * row, COMPLETE_BATCH_SQL's several. */
+#define COMPLETE_GEN(which) \
+    " gen AS (UPDATE {T} g SET status = 'completed'," \
+    "   image_url = COALESCE(" KEPT("g") "->0->>'url', args.image_url)," \
+    "   images = " KEPT("g") " || args.images, provider = COALESCE(args.provider, g.provider)," \
+    "   model = CASE WHEN args.provider IS NULL THEN g.model ELSE args.model END," \
+    "   credits_charged = g.estimated_cost / " COUNT_OF("g") \
+    "    * least(jsonb_array_length(" KEPT("g") " || args.images), " COUNT_OF("g") ")," \
+    "   error_code = NULL, error_message = NULL, finished_at = now()," \
+    "   lease_owner = NULL, lease_until = NULL" \
+    "  FROM args WHERE " which " AND g.status IN ('pending', 'processing')" \
+    "   AND g.lease_owner = args.lease_owner AND g.attempts = args.attempts" \
+    "   AND jsonb_array_length(" KEPT("g") " || args.images) >= 1" \
+    "  RETURNING g.*)," \
+    " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)" \
+    "  SELECT user_id, 'charge', estimated_cost - credits_charged, '{Y}', id, 'completed' FROM gen),"
+#define COMPLETE_SETTLE \
+    "genflow_settle(gen.user_id, NULLIF(gen.estimated_cost - gen.credits_charged, 0)," \
+    " gen.created_at, " WAS_ACTIVE("gen") ")"
+
 static const char COMPLETE_SQL[] =
     "WITH args AS (SELECT %s::uuid AS id, %s::text AS image_url, %s::jsonb AS images,"
     " %s::text AS provider, %s::text AS model, %s::text AS lease_owner, %d::int AS attempts),"
-    " gen AS (UPDATE {T} g SET status = 'completed',"
-    "   image_url = COALESCE(" KEPT("g") "->0->>'url', args.image_url),"
-    "   images = " KEPT("g") " || args.images, provider = COALESCE(args.provider, g.provider),"
-    "   model = CASE WHEN args.provider IS NULL THEN g.model ELSE args.model END,"
-    "   credits_charged = g.estimated_cost / " COUNT_OF("g")
-    "    * least(jsonb_array_length(" KEPT("g") " || args.images), " COUNT_OF("g") "),"
-    "   error_code = NULL, error_message = NULL, finished_at = now(),"
-    "   lease_owner = NULL, lease_until = NULL"
-    "  FROM args WHERE g.id = args.id AND g.status IN ('pending', 'processing')"
-    "   AND g.lease_owner = args.lease_owner AND g.attempts = args.attempts"
-    "   AND jsonb_array_length(" KEPT("g") " || args.images) >= 1"
-    "  RETURNING g.*),"
-    " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
-    "  SELECT user_id, 'charge', estimated_cost - credits_charged, '{Y}', id, 'completed' FROM gen),"
-    " acct AS MATERIALIZED (SELECT genflow_settle(gen.user_id,"
-    "  NULLIF(gen.estimated_cost - gen.credits_charged, 0), gen.created_at, "
-    WAS_ACTIVE("gen") ") FROM gen)"
+    COMPLETE_GEN("g.id = args.id")
+    " acct AS MATERIALIZED (SELECT " COMPLETE_SETTLE " FROM gen)"
     " SELECT " STATUS_JSON("gen") "::text FROM gen, acct";
+
+/* args: the completions of several attempts, as a JSON array of objects
+ * {id, image_url, images (COMPLETE's JSON array, as text), provider,
+ * model, lease_owner, attempts} (json-c writes it: gf_settle_batch).
+ * COMPLETE_SQL for each, in one statement and one commit: each row keeps
+ * its own guard (a row whose lease was taken over, or that was
+ * cancelled, is left out; the others complete), its own charge row and
+ * its own account change. The accounts are changed in user order, after
+ * every row is locked, so that two batches never wait on each other in
+ * a circle. Each row by its key, even on a new table. Returns the id and
+ * the status object of each row completed. */
+static const char COMPLETE_BATCH_SQL[] =
+    "WITH args AS MATERIALIZED (SELECT a.id, a.image_url, a.images::jsonb AS images, a.provider,"
+    "  a.model, a.lease_owner, a.attempts FROM jsonb_to_recordset(%s::jsonb) AS a(id uuid,"
+    "  image_url text, images text, provider text, model text, lease_owner text, attempts int)),"
+    COMPLETE_GEN("g.id = ANY(ARRAY(SELECT k.id FROM args k)) AND g.id = args.id")
+    " acct AS MATERIALIZED (SELECT gen.id, " COMPLETE_SETTLE " AS done FROM gen"
+    "  ORDER BY gen.user_id, gen.id)"
+    " SELECT gen.id::text, " STATUS_JSON("gen") "::text FROM gen JOIN acct ON acct.id = gen.id";
 
 /* args: id, terminal status (failed|cancelled), error code, error message,
  * provider, model, lease owner, attempt (both NULL for a cancel, which
@@ -1064,7 +1090,8 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
         ADMIN_DELETE_SQL, METRICS_SQL, RENEW_SQL, RELEASE_SQL, ACCEPTED_SQL,
         CLAIM_POLLS_SQL, RELEASE_REST_SQL, CREATE_QUEUED_SQL, HISTORY_AFTER_SQL,
         ADMIN_LIST_STATUS_SQL, ADMIN_LIST_USER_SQL, EXPIRE_QUEUED_SQL, EXPIRE_OVERDUE_SQL,
-        LINE_PROVIDERS_SQL, KEEP_SQL, ABORT_SQL, GET_LINE_SQL, PROGRESS_SQL, MORE_SQL
+        LINE_PROVIDERS_SQL, KEEP_SQL, ABORT_SQL, GET_LINE_SQL, PROGRESS_SQL, MORE_SQL,
+        COMPLETE_BATCH_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {

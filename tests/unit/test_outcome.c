@@ -9,7 +9,9 @@
 
 #include "test_core.h"
 #include "core/gf_settle.h"
+#include "core/gf_settle_batch.h"
 #include "core/gf_error.h"
+#include <json-c/json.h>
 
 static gf_settle_row_t row_of(void)
 {
@@ -377,6 +379,65 @@ START_TEST(outcome_after_store)
 }
 END_TEST
 
+/* Several completions in one statement: COMPLETE's arguments of each
+ * as the objects COMPLETE_BATCH reads, and each one's row in its answer. */
+START_TEST(outcome_batch)
+{
+    const char *a[] = { "id-a", "/u/a.png", "[{\"url\":\"/u/a.png\"}]", "fal", NULL, "node:w1",
+                        "4" };
+    const char *b[] = { "id-b", NULL, "[]", NULL, NULL, "node:w\"2", "12" };
+    const char *bad[] = { "id-c", NULL, "[]", NULL, NULL, "w", "4x" };
+    const char *noid[] = { NULL, NULL, "[]", NULL, NULL, "w", "1" };
+    const char *const *sets[GF_SETTLE_BATCH_MAX + 1];
+    const char *row1[] = { "id-a", "{\"a\":1}" }, *row2[] = { "ID-B", "{\"b\":2}" };
+    const char *const *rows[] = { row1, row2 };
+    struct json_object *arr, *o, *v;
+    const char *json;
+    int i;
+
+    sets[0] = a;
+    sets[1] = b;
+    json = gf_settle_batch_json(test_pool, sets, 2);
+    ck_assert_ptr_nonnull(json);
+    arr = json_tokener_parse(json);
+    ck_assert_ptr_nonnull(arr);
+    ck_assert_int_eq((int)json_object_array_length(arr), 2);
+    o = json_object_array_get_idx(arr, 0);
+    ck_assert(json_object_object_get_ex(o, "id", &v));
+    ck_assert_str_eq(json_object_get_string(v), "id-a");
+    /* The pictures as text, which the statement casts. */
+    ck_assert(json_object_object_get_ex(o, "images", &v));
+    ck_assert_str_eq(json_object_get_string(v), "[{\"url\":\"/u/a.png\"}]");
+    ck_assert(json_object_object_get_ex(o, "model", &v));
+    ck_assert_ptr_null(v);   /* SQL NULL as JSON null */
+    ck_assert(json_object_object_get_ex(o, "attempts", &v));
+    ck_assert_int_eq(json_object_get_int(v), 4);
+    o = json_object_array_get_idx(arr, 1);
+    ck_assert(json_object_object_get_ex(o, "lease_owner", &v));
+    ck_assert_str_eq(json_object_get_string(v), "node:w\"2");   /* escaped, whole */
+    ck_assert(json_object_object_get_ex(o, "image_url", &v));
+    ck_assert_ptr_null(v);
+    json_object_put(arr);
+
+    /* What the statement cannot take: each is then written alone. */
+    sets[1] = bad;
+    ck_assert_ptr_null(gf_settle_batch_json(test_pool, sets, 2));
+    sets[1] = noid;
+    ck_assert_ptr_null(gf_settle_batch_json(test_pool, sets, 2));
+    ck_assert_ptr_null(gf_settle_batch_json(test_pool, sets, 0));
+    for (i = 0; i <= GF_SETTLE_BATCH_MAX; i++) sets[i] = a;
+    ck_assert_ptr_nonnull(gf_settle_batch_json(test_pool, sets, GF_SETTLE_BATCH_MAX));
+    ck_assert_ptr_null(gf_settle_batch_json(test_pool, sets, GF_SETTLE_BATCH_MAX + 1));
+
+    /* Each one's row by its id; one the statement left out has none. */
+    ck_assert_str_eq(gf_settle_batch_status(rows, 2, "id-a"), "{\"a\":1}");
+    ck_assert_str_eq(gf_settle_batch_status(rows, 2, "id-b"), "{\"b\":2}");
+    ck_assert_ptr_null(gf_settle_batch_status(rows, 2, "id-c"));
+    ck_assert_ptr_null(gf_settle_batch_status(rows, 0, "id-a"));
+    ck_assert_ptr_null(gf_settle_batch_status(rows, 2, NULL));
+}
+END_TEST
+
 Suite *outcome_suite(void)
 {
     Suite *s = suite_create("outcome");
@@ -387,6 +448,7 @@ Suite *outcome_suite(void)
     tcase_add_test(tc, outcome_report);
     tcase_add_test(tc, outcome_small_rules);
     tcase_add_test(tc, outcome_after_store);
+    tcase_add_test(tc, outcome_batch);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -19,6 +19,7 @@
 #include "httpd/servers/mod_genflow_servers.h"
 #include "httpd/config/mod_genflow_config.h"
 #include "httpd/limits/mod_genflow_limits.h"
+#include "httpd/io/mod_genflow_db.h"
 #include "core/gf_job.h"
 #include "core/gf_sql.h"
 #include "core/gf_pacer.h"
@@ -169,6 +170,25 @@ typedef struct gf_hop_t {
     struct gf_hop_t *next;
 } gf_hop_t;
 
+/* mod_genflow_engine_batch.c: the child's completions waiting for one
+ * statement, a queue for each type's table on each server's database
+ * (the loop's thread alone touches them; zero: none yet). */
+#define GF_BATCH_QUEUES 32
+typedef struct {
+    server_rec *s;
+    const gf_type_t *type;
+    struct gf_batch_member_t *head, **tail;
+    int waiting;                 /* members in the list */
+    int busy;                    /* a leader is writing, or about to */
+} gf_batch_queue_t;
+/* In an attempt's fiber: its COMPLETE (args, GF_SETTLE_COMPLETE_ARGS)
+ * written with the child's other completions of type t on s's database.
+ * 1: written, *rows COMPLETE's answer (no row: stale); 0: not batched
+ * here (no loop); -1: the statement failed and may have committed. For
+ * 0 and -1 the caller writes it alone. */
+int gf_engine_batch_complete(server_rec *s, apr_pool_t *p, const gf_type_t *t,
+                             const char *const *args, gf_db_rows_t **rows);
+
 typedef struct gf_engine_t {
     server_rec *s;               /* the main server: for the child's own log lines */
     apr_array_header_t *databases; /* gf_database_t *: one engine each */
@@ -209,6 +229,8 @@ typedef struct gf_engine_t {
     int (*on_preview)(const char *id, apr_time_t stamp, const char *url);
                                  /* hears genflow_preview (child_init) */
     volatile apr_uint32_t previews;  /* previews being made (mod_genflow_engine_preview.c) */
+    gf_batch_queue_t batch[GF_BATCH_QUEUES]; /* completions waiting for one statement */
+    int batch_used;
 } gf_engine_t;
 
 /* mod_genflow_engine.c: this child's engine, the process record's

@@ -165,6 +165,12 @@ static gf_db_status_t write_outcome(server_rec *s, apr_pool_t *p, const gf_claim
                                                   res ? res->model : NULL, pics->url, pics->json,
                                                   o.args, &o.nargs)];
     *maybe_applied = 0;
+    /* A completion shares its statement with the child's others. */
+    if (o.label == c->type->labels[GF_SQL_COMPLETE]) {
+        int b = gf_engine_batch_complete(s, p, c->type, o.args, rows);
+        if (b > 0) return GF_DB_OK;
+        if (b < 0) *maybe_applied = 1;
+    }
     for (;;) {
         o.rows = NULL;
         gf_loop_blocking(outcome_now, &o);

@@ -1,0 +1,151 @@
+# SPDX-License-Identifier: Apache-2.0
+# The completions of a child written several to a statement
+# (COMPLETE_BATCH, mod_genflow_engine_batch.c), and what a batch that
+# goes wrong leaves: nothing lost, nothing charged twice.
+#
+# 1. The statement itself, run by hand on rows made by the API: each row
+#    keeps its own guard. Of three, the one whose lease is someone
+#    else's is left out and the two others complete, one charge each;
+#    run again (a repeat after an answer lost), it changes nothing.
+# 2. A batch whose statement fails: a trigger of this test refuses one
+#    generation's completion, which rolls back the whole statement. Each
+#    completion of the batch is then written alone: the others complete
+#    at once, each charged once; the refused one is retried until the
+#    trigger goes, then completes, charged once. No reservation is left
+#    open and the account adds up.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(-withtestmore);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use GenFlowTest;
+use JSON::PP qw(decode_json);
+
+plan tests => 22;
+
+my $top = "$FindBin::Bin/..";
+my $print = "$top/bench/lib/print-sql";
+my $K = 8;
+
+psql("SELECT genflow_create_type_table('ob-hand', 'ob_hand_media')");
+psql("SELECT genflow_create_type_table('ob-fail', 'ob_fail_media')");
+my $U = new_user('obatch');
+
+my ($dir, $base) = start_own_server(<<'BODY');
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 25
+MaxRequestWorkers 25
+DBDMin 1
+DBDKeep 4
+DBDMax 8
+GenFlowWorkers 1
+GenFlowMaxActive 0
+GenFlowLeaseSeconds 3
+GenFlowStartingCredits 100000
+GenFlowDailyLimit 0
+GenFlowProvider ob-url local draw=none
+<Location /api/ob-hand>
+    GenFlowType ob-hand
+    GenFlowProviders ob-url
+    GenFlowWait 0
+</Location>
+<Location /api/ob-fail>
+    GenFlowType ob-fail
+    GenFlowProviders ob-url
+    GenFlowWait 0
+</Location>
+<Location /api/health>
+    SetHandler genflow-health
+</Location>
+BODY
+
+sub call { return own_api($base, $_[0], $_[1], user => $U, (@_ > 2 ? (body => $_[2]) : ())) }
+sub json { my $r = shift; return eval { decode_json($r->decoded_content) } // {} }
+sub create {
+    my ($type, $prompt) = @_;
+    my $r = call(POST => "/api/$type/create", { prompt => $prompt });
+    return $r->code == 201 ? json($r)->{generationId} : undef;
+}
+sub charges {
+    my ($id) = @_;
+    return scalar psql("SELECT count(*) FROM genflow_ledger WHERE generation_id = '$id' "
+                       . "AND kind = 'charge'");
+}
+
+ok(own_listening($base, $U, 30), 'the server listens');
+
+# ---- 1. the statement by hand ------------------------------------------------
+ok(-x $print, 'bench/lib/print-sql is built (make check)');
+my @hand = map { create('ob-hand', "by hand $_") } 1 .. 3;
+is(scalar(grep { defined } @hand), 3, 'three generations created (not queued: no worker takes them)');
+# Each as a worker's attempt would hold it: processing, leased.
+psql("UPDATE ob_hand_media SET status = 'processing', attempts = 1, lease_owner = 'w-mine', "
+     . "lease_until = now() + interval '1 hour' WHERE id IN ('" . join("', '", @hand) . "')");
+psql("UPDATE ob_hand_media SET lease_owner = 'w-other' WHERE id = '$hand[1]'");
+my $sql = do {
+    open my $fh, '-|', $print, 'ob-hand', 'ob_hand_media', 'completes' or die "print-sql: $!";
+    local $/;
+    <$fh>;
+};
+like($sql // '', qr/jsonb_to_recordset/, 'the statement is printed');
+(my $arg = JSON::PP->new->canonical->encode([
+    map { { id => $_, image_url => "https://img.test/$_.png",
+            images => qq([{"url":"https://img.test/$_.png"}]), provider => 'ob-url',
+            model => undef, lease_owner => 'w-mine', attempts => 1 } } @hand ])) =~ s/'/''/g;
+$sql =~ s/%s/'$arg'/;
+my @done = psql_rows($sql);
+is_deeply([sort map { $_->[0] } @done], [sort @hand[0, 2]],
+          'the statement completes the two rows whose lease it holds, and answers for them alone')
+    or diag(explain(\@done));
+is(psql("SELECT string_agg(status, ',' ORDER BY array_position(ARRAY['$hand[0]', '$hand[1]', "
+        . "'$hand[2]']::uuid[], id)) FROM ob_hand_media WHERE id IN ('" . join("', '", @hand) . "')"),
+   'completed,processing,completed', 'the row leased to another attempt is left as it was');
+is(join(',', map { charges($_) } @hand), '1,0,1', 'one charge for each completed, none for the other');
+my @again = psql_rows($sql);
+is(scalar @again, 0, 'the same statement again (an answer lost) completes nothing');
+is(join(',', map { charges($_) } @hand), '1,0,1', 'and charges nothing twice');
+my $status = decode_json($done[0][1]);
+is($status->{status}, 'completed', "each row's answer is its status object");
+
+# ---- 2. a batch whose statement fails -----------------------------------------
+psql(q{CREATE OR REPLACE FUNCTION ob_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'ob_refuse: % may not complete', NEW.id;
+END $$});
+my @ids = map { create('ob-fail', $_ == 1 ? 'refused' : "batched $_") } 1 .. $K;
+is(scalar(grep { defined } @ids), $K, "$K generations created");
+my ($refused, @rest) = @ids;
+psql("CREATE TRIGGER ob_refuse BEFORE UPDATE ON ob_fail_media FOR EACH ROW "
+     . "WHEN (NEW.status = 'completed' AND NEW.id = '$refused') EXECUTE FUNCTION ob_refuse()");
+my $balance0 = psql("SELECT balance FROM genflow_accounts WHERE user_id = '$U'");
+# Queued in one statement: one claim takes them all, and they complete
+# together, one batch.
+psql("WITH q AS (UPDATE ob_fail_media SET queued_at = now(), next_attempt_at = now() "
+     . "WHERE user_id = '$U' AND status = 'pending' AND queued_at IS NULL RETURNING 1) "
+     . "UPDATE genflow_accounts SET active = active + (SELECT count(*) FROM q) WHERE user_id = '$U'");
+my $in = "('" . join("', '", @rest) . "')";
+ok(wait_for(sub { psql("SELECT count(*) FROM ob_fail_media WHERE id IN $in AND status = 'completed'")
+                  == $K - 1 }, 30),
+   'the others of the batch completed, each written alone');
+is(join(',', map { charges($_) } @rest), join(',', (1) x ($K - 1)), 'each charged once');
+my $log = sub { open my $fh, '<', "$dir/error_log" or return ''; local $/; <$fh> };
+like($log->(), qr/GF1423: type=ob-fail: a statement of \d+ completions failed; each is written alone/,
+     'the error log says the statement of the batch failed and each was written alone');
+is(psql("SELECT status FROM ob_fail_media WHERE id = '$refused'"), 'processing',
+   'the refused one is not completed while the trigger refuses it');
+is(charges($refused), 0, 'nor charged');
+psql('DROP TRIGGER ob_refuse ON ob_fail_media');
+ok(wait_for(sub { psql("SELECT status FROM ob_fail_media WHERE id = '$refused'") eq 'completed' }, 30),
+   'once the trigger is gone, the refused one completes (retried, or rescued after its lease)');
+is(charges($refused), 1, 'charged once');
+# Every reservation finalized once; the account is the reservations'
+# charges (no refund: all completed) and nothing is active.
+is(psql("SELECT count(*) FROM genflow_ledger l WHERE l.generation_id IN ('" . join("', '", @ids)
+        . "') AND kind IN ('charge', 'refund')"), $K, "$K finalizations, one each");
+is(psql("SELECT active FROM genflow_accounts WHERE user_id = '$U'"), 0, 'nothing left active');
+is(psql("SELECT balance FROM genflow_accounts WHERE user_id = '$U'"), $balance0,
+   'the balance is what the reservations left: every picture delivered, none charged twice');
+
+stop_own_server($dir);
+is(crash_report($dir), '', 'no crash');
