@@ -171,6 +171,11 @@ byte sbfor[NW + 1];   /* the worker standing by for w's call; NOBODY: none */
 #define V_DROP 2
 #define V_DEAD 3      /* the child died with the call */
 byte verdict[NW + 1]; /* what the standby w was told */
+/* The child's batch of ordinary completions: worker w's COMPLETE waiting
+ * in it, with the pictures it stored (0: none waiting), for the row
+ * tg[w] and attempt ta[w] (set when it joins: the call's place is settled
+ * by then, so they name the worker's own row and attempt). */
+byte bp[NW + 1];
 
 #include "genflow_sql.pml"
 
@@ -330,7 +335,8 @@ inline DROP_STANDBY(w)
     }
 }
 
-/* A worker thread: claim, one attempt, one guarded outcome statement. */
+/* A worker thread: claim, one attempt, one guarded outcome statement (an
+ * ordinary completion through the child's batch of completions: batch:). */
 proctype Worker(byte w)
 {
     byte g, a, cidx, retries, out, dec, pl;
@@ -412,7 +418,7 @@ end_idle:
     od;
 
 idle:   /* forget the attempt (fewer states, same behaviour) */
-    atomic { tg[w] = NOBODY; ta[w] = 0; verdict[w] = V_WAIT;
+    atomic { tg[w] = NOBODY; ta[w] = 0; verdict[w] = V_WAIT; bp[w] = 0;
              g = 0; a = 0; cidx = 0; retries = 0; out = 0; dec = 0; j = 0; jres = 0; resc = 0;
              ok = 0; delay = 0; pl = 0; k = 0; more = 0 };
     goto end_idle;
@@ -556,7 +562,16 @@ write:
         fi;
         if
         :: pics > 0 && more -> MORE(w, g, a, pics)
-        :: pics > 0 && !more -> COMPLETE(w, g, a, pics)
+        :: pics > 0 && !more ->
+            /* every picture asked for stored: the outcome joins the
+             * child's batch and waits; the attempt's own state is no
+             * longer needed (fewer states) */
+            atomic {
+                bp[w] = pics; tg[w] = g; ta[w] = a; verdict[w] = V_WAIT;
+                g = 0; a = 0; cidx = 0; retries = 0; out = 0; dec = 0; j = 0; jres = 0; resc = 0;
+                ok = 0; delay = 0; pl = 0; k = 0; more = 0; pics = 0
+            };
+            goto batch
         /* no picture stored: STORAGE_ERROR, or completed with the kept
          * ones (gf_job_keeps_stored) */
         :: pics == 0 && k > 0 -> COMPLETE(w, g, a, pics)
@@ -566,6 +581,26 @@ write:
     :: dec == D_FAIL && k == 0 -> FAIL(w, g, a)
     :: dec == D_POLL || dec == D_RETRY || dec == D_FALLBACK ->
         SCHEDULE(w, g, a, dec, j, delay)
+    fi;
+    goto idle;
+
+batch:   /* the outcome waits in the child's batch of completions */
+    if
+    :: d_step {   /* written alone: COMPLETE_SQL (also each member's
+                   * statement after the batch's statement failed and
+                   * rolled back) */
+           bp[w] > 0 -> COMPLETE_ROW(w, tg[w], ta[w], bp[w])
+       }
+    :: COMPLETE_BATCH()   /* one statement: its own and the other worker's */
+    :: bp[w] == 0 -> skip   /* the other worker's batch statement wrote it */
+    :: d_step {   /* the child is killed with the outcome waiting, or with
+                   * the batch's statement not committed: nothing is
+                   * written, the lease runs out (Clock) and rescue takes
+                   * the row again; the call and the place were settled
+                   * before (killed: has nothing left to do) */
+           bp[w] > 0 -> bp[w] = 0;
+           printf("worker %d's child is killed with its outcome in the batch\n", w)
+       }
     fi;
     goto idle
 }

@@ -318,29 +318,55 @@ inline MORE(w, g, a, n)
 
 /* COMPLETE_SQL: completed with the pictures earlier calls kept and the n
  * this one stored (at least one in all: its guard), the charge row
- * giving back what the others reserved, active - 1. n is the worker's,
- * cleared with the statement. */
+ * giving back what the others reserved, active - 1. n is the worker's
+ * (a variable, not an expression), cleared with the statement.
+ * COMPLETE_ROW is one row's part of it; COMPLETE is the statement of one
+ * row, COMPLETE_BATCH the statement of several. */
+inline COMPLETE_ROW(w, g, a, n)
+{
+    if
+    :: MINE(w, g, a) && kept[g] + n >= 1 ->
+        CURRENT(w, g, a);
+        printf("step COMPLETE g%d worker %d attempt %d: %d picture(s) and %d kept, charge\n", g, w, a, n, kept[g]);
+        st[g] = COMPLETED; owner[g] = NOBODY; live[g] = 0;
+        stored[g] = kept[g] + n;   /* ghost: every picture stored for it */
+#ifdef BROKEN_KEPT
+        if
+        :: n > 0 -> charge(g, n)
+        :: else -> charge(g, kept[g])
+        fi
+#else
+        charge(g, kept[g] + n)
+#endif
+    :: else -> printf("step COMPLETE g%d worker %d attempt %d: no row (stale)\n", g, w, a)
+    fi;
+    n = 0;
+    check()
+}
+
 inline COMPLETE(w, g, a, n)
 {
     d_step {
-        if
-        :: MINE(w, g, a) && kept[g] + n >= 1 ->
-            CURRENT(w, g, a);
-            printf("step COMPLETE g%d worker %d attempt %d: %d picture(s) and %d kept, charge\n", g, w, a, n, kept[g]);
-            st[g] = COMPLETED; owner[g] = NOBODY; live[g] = 0;
-            stored[g] = kept[g] + n;   /* ghost: every picture stored for it */
-#ifdef BROKEN_KEPT
-            if
-            :: n > 0 -> charge(g, n)
-            :: else -> charge(g, kept[g])
-            fi
-#else
-            charge(g, kept[g] + n)
-#endif
-        :: else -> printf("step COMPLETE g%d worker %d attempt %d: no row (stale)\n", g, w, a)
-        fi;
-        n = 0;
-        check()
+        COMPLETE_ROW(w, g, a, n)
+    }
+}
+
+/* The batch of a child's ordinary completions: one statement, one
+ * transaction, for every outcome waiting in it, each row with
+ * COMPLETE_SQL's own guard (lease owner, attempt), so a member whose
+ * lease was lost or whose row was cancelled is skipped while the others
+ * apply. The model's batch: its two workers' outcomes, worker v's waiting
+ * in bp[v] (its pictures) for the row tg[v], attempt ta[v]; cleared by
+ * the statement. (The members are written as literals: given 1 - w as
+ * an argument, spin's expansion of COMPLETE_ROW, whose own parameter is
+ * also w, never ends.) */
+inline COMPLETE_BATCH()
+{
+    d_step {
+        bp[0] > 0 && bp[1] > 0 ->
+        printf("step COMPLETE_BATCH of workers 0 and 1\n");
+        COMPLETE_ROW(0, tg[0], ta[0], bp[0]);
+        COMPLETE_ROW(1, tg[1], ta[1], bp[1])
     }
 }
 
