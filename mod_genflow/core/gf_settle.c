@@ -62,6 +62,12 @@ int gf_settle_pictures_bytes(const gf_provider_result_t *res, int n)
     return 0;
 }
 
+int gf_settle_renew_first(const gf_provider_result_t *res, int n, apr_time_t now,
+                          apr_time_t lease_end)
+{
+    return gf_settle_pictures_bytes(res, n) && now >= lease_end;
+}
+
 void gf_settle_pictures_add(gf_settle_pictures_t *pics, const gf_picture_t *pic, const char *url,
                             const void *store, const char *key, int sized, unsigned width,
                             unsigned height)

@@ -56,6 +56,16 @@ int gf_settle_pictures_begin(apr_pool_t *p, const gf_provider_result_t *res, int
  * when all are URLs only (nothing would be written, so nothing needs the
  * row's say-so before). */
 int gf_settle_pictures_bytes(const gf_provider_result_t *res, int n);
+/* Does the store of res's first n pictures ask the row first (RENEW: is
+ * it still this attempt's?) at now, for a claim whose own lease holds
+ * until lease_end? Only for bytes to store, and only once that lease may
+ * have run out: before, no other attempt can hold the row (a takeover
+ * needs the lease to run out), and a cancel or an expiry meanwhile is
+ * the completion's guard's to find, which then takes the stored pictures
+ * back. A statement a job saved, and the store's question asked where it
+ * can be in doubt. */
+int gf_settle_renew_first(const gf_provider_result_t *res, int n, apr_time_t now,
+                          apr_time_t lease_end);
 /* A picture stored at url (in store under key, when a store of the site
  * holds it; else store NULL: the provider's URL): its member of the
  * images, {url, width, height, seed}, with its size when its bytes said

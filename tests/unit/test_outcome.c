@@ -173,6 +173,11 @@ START_TEST(outcome_pictures)
     more[1].image = bytes;
     ck_assert_int_eq(gf_settle_pictures_bytes(&res, 2), 0);
     ck_assert_int_eq(gf_settle_pictures_bytes(&res, 3), 1);
+    /* The row asked first only for bytes, and only once the claim's
+     * own lease may have run out. */
+    ck_assert_int_eq(gf_settle_renew_first(&res, 3, 100, 200), 0);
+    ck_assert_int_eq(gf_settle_renew_first(&res, 3, 200, 200), 1);
+    ck_assert_int_eq(gf_settle_renew_first(&res, 2, 300, 200), 0);
     more[1].image = NULL;
     res.image = bytes;
     /* Stored: the first's URL, each with its size when known. */

@@ -107,10 +107,11 @@ static int store_result(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     int i, n;
 
     n = gf_settle_pictures_begin(p, res, c->count, c->stored, c->asked, out);
-    /* A cancelled or expired generation gets nothing stored: its late
-     * picture is discarded here. URLs alone write nothing: the outcome's
-     * guard is enough for them. */
-    if (gf_settle_pictures_bytes(res, n)
+    /* Past the claim's own lease, a generation no longer this attempt's
+     * (taken over, cancelled, expired) gets nothing stored: its late
+     * picture is discarded here. Within it, and for URLs alone, the
+     * outcome's guard is enough (core/gf_settle.c). */
+    if (gf_settle_renew_first(res, n, apr_time_now(), c->lease_end)
         && gf_engine_row_statement(s, p, c, GF_SQL_RENEW, 1) == 0) {
         return 0;
     }
@@ -165,8 +166,10 @@ static gf_db_status_t write_outcome(server_rec *s, apr_pool_t *p, const gf_claim
                                                   res ? res->model : NULL, pics->url, pics->json,
                                                   o.args, &o.nargs)];
     *maybe_applied = 0;
-    /* A completion shares its statement with the child's others. */
-    if (o.label == c->type->labels[GF_SQL_COMPLETE]) {
+    /* A completion with pictures of its own shares its statement with
+     * the child's others (one that completes with what earlier calls
+     * kept is rare, and written alone, as the model has it). */
+    if (o.label == c->type->labels[GF_SQL_COMPLETE] && pics->n > 0) {
         int b = gf_engine_batch_complete(s, p, c->type, o.args, rows);
         if (b > 0) return GF_DB_OK;
         if (b < 0) *maybe_applied = 1;
