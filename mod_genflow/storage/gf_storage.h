@@ -51,6 +51,12 @@ struct gf_storage_t {
     /* The longest one put can take, retries included (startup check of
      * the lease against the worst attempt). */
     apr_interval_time_t worst_put;
+    /* put blocks its thread (a file written and synced): gf_storage_put
+     * runs it on a worker when called in a fiber of the loop
+     * (gf_loop_blocking), as a database statement is, so that the loop's
+     * other attempts go on meanwhile. A network store's put waits on the
+     * loop itself and needs none. */
+    int blocks;
     void *impl;
 };
 

@@ -13,6 +13,7 @@
 #include <apr_file_info.h>
 
 #include "storage/gf_storage.h"
+#include "net/gf_loop.h"
 
 typedef struct {
     const char *dir;
@@ -192,6 +193,7 @@ gf_storage_t *gf_storage_local_create(apr_pool_t *p, const char *dir, const char
     ls->url_prefix = (n && url_prefix[n - 1] == '/') ? apr_pstrmemdup(p, url_prefix, n - 1)
                                                      : apr_pstrdup(p, url_prefix);
     st->backend = "local";
+    st->blocks = 1;
     st->put = local_put;
     st->remove = local_remove;
     st->get = local_get;
@@ -200,12 +202,42 @@ gf_storage_t *gf_storage_local_create(apr_pool_t *p, const char *dir, const char
     return st;
 }
 
+typedef struct {
+    const gf_storage_t *st;
+    apr_pool_t *p;
+    const char *key;
+    const unsigned char *data;
+    apr_size_t len;
+    const char *content_type;
+    const char **url;
+    const char **err;
+    apr_status_t rv;
+} put_t;
+
+static void put_now(void *baton)
+{
+    put_t *x = baton;
+    x->rv = x->st->put(x->st, x->p, x->key, x->data, x->len, x->content_type, x->url, x->err);
+}
+
 apr_status_t gf_storage_put(const gf_storage_t *st, apr_pool_t *p, const char *key,
                             const unsigned char *data, apr_size_t len,
                             const char *content_type, const char **url,
                             const char **err)
 {
-    return st->put(st, p, key, data, len, content_type, url, err);
+    put_t x;
+    if (!st->blocks) return st->put(st, p, key, data, len, content_type, url, err);
+    x.st = st;
+    x.p = p;
+    x.key = key;
+    x.data = data;
+    x.len = len;
+    x.content_type = content_type;
+    x.url = url;
+    x.err = err;
+    x.rv = APR_EGENERAL;
+    gf_loop_blocking(put_now, &x);
+    return x.rv;
 }
 
 apr_status_t gf_storage_remove(const gf_storage_t *st, apr_pool_t *p, const char *key)
