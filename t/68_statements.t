@@ -8,7 +8,7 @@
 # first while the claim's own lease holds. New work is claimed up to 8
 # rows a statement (a provider without limits kept in the database, a
 # child with a loop): 12 jobs queued at once take 2 claim statements. The
-# completions of a child share their statements (COMPLETES): the 12 take
+# completions of a child share their statements (COMPLETE_BATCH_SQL): the 12 take
 # at most 2 when their pictures are URLs, as they come in two claims, and
 # at most 6 when each is stored first. A change that adds a statement to
 # either fails here until the tables below say so (docs/benchmarks.md,

@@ -73,7 +73,7 @@ static queue_t *queue_of(gf_engine_t *W, server_rec *s, const gf_type_t *t)
     return q;
 }
 
-/* The statement, on a worker: COMPLETE for one, COMPLETE_BATCH for more. */
+/* The statement, on a worker: COMPLETE for one, COMPLETE_BATCH_SQL for more. */
 typedef struct {
     server_rec *s;
     apr_pool_t *p;
@@ -87,11 +87,7 @@ typedef struct {
 static void write_now(void *baton)
 {
     write_t *x = baton;
-    ap_dbd_t *dbd = gf_db_open(x->p, x->s);
-    x->st = GF_DB_UNAVAILABLE;
-    if (!dbd) return;
-    x->st = gf_db_pselectv(x->s, x->p, dbd, x->label, &x->rows, x->nargs, x->args);
-    gf_db_close(x->s, dbd);
+    x->st = gf_db_select_once(x->s, x->p, x->label, &x->rows, x->nargs, x->args);
 }
 
 /* The leader's statement for the members at the head of q (the leader

@@ -37,11 +37,7 @@ typedef struct {
 static void outcome_now(void *baton)
 {
     outcome_t *o = baton;
-    ap_dbd_t *dbd = gf_db_open(o->p, o->s);
-    o->st = GF_DB_UNAVAILABLE;
-    if (!dbd) return;
-    o->st = gf_db_pselectv(o->s, o->p, dbd, o->label, &o->rows, o->nargs, o->args);
-    gf_db_close(o->s, dbd);
+    o->st = gf_db_select_once(o->s, o->p, o->label, &o->rows, o->nargs, o->args);
 }
 
 
