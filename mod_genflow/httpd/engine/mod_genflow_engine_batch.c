@@ -10,9 +10,9 @@
  * in the same turn of the loop join, then writes every completion that
  * waits (at most GF_SETTLE_BATCH_MAX) and wakes each with its own row.
  * Those that arrive while its statement runs wait, and the first of them
- * leads the next. An attempt alone is written by COMPLETE as before, and
- * never waits for more: a batch forms only from completions that are
- * there already.
+ * leads the next. An attempt alone is written by COMPLETE as before,
+ * after one turn of the loop: no timer waits for more, a batch forms only
+ * from completions that are there already or arrive in those turns.
  *
  * Each row keeps its own guard (its lease owner and attempt), so a row
  * taken over or cancelled is left out while the others complete, and it

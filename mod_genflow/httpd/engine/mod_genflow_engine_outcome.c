@@ -167,7 +167,12 @@ static gf_db_status_t write_outcome(server_rec *s, apr_pool_t *p, const gf_claim
      * kept is rare, and written alone, as the model has it). */
     if (o.label == c->type->labels[GF_SQL_COMPLETE] && pics->n > 0) {
         int b = gf_engine_batch_complete(s, p, c->type, o.args, rows);
-        if (b > 0) return GF_DB_OK;
+        /* A statement run twice (a lost connection) may have committed
+         * its first run: no row then is not a stale attempt's. */
+        if (b > 0) {
+            *maybe_applied = (*rows)->rerun;
+            return GF_DB_OK;
+        }
         if (b < 0) *maybe_applied = 1;
     }
     for (;;) {
