@@ -48,7 +48,6 @@ typedef struct gf_batch_member_t {
     const char *const *args;     /* its COMPLETE's */
     const char *id;
     gf_loop_wait_t *wait;        /* its fiber, while it waits */
-    int leader;                  /* it writes the next statement */
     int state;
     const char *status;          /* WRITTEN: its status object, NULL: left out */
     int rerun;                   /* the statement ran twice (a lost connection) */
@@ -143,14 +142,10 @@ static void lead(queue_t *q, apr_pool_t *p, member_t *self)
         }
         if (m != self) gf_loop_wake(m->wait);
     }
-    /* The next statement is the first waiting one's to write. */
-    if (q->head) {
-        q->head->leader = 1;
-        gf_loop_wake(q->head->wait);
-    }
-    else {
-        q->busy = 0;
-    }
+    /* The next statement is the first waiting one's to write: woken
+     * still WAITING, it leads. */
+    if (q->head) gf_loop_wake(q->head->wait);
+    else q->busy = 0;
 }
 
 static void park(gf_loop_wait_t *wait, void *baton)
@@ -185,7 +180,6 @@ int gf_engine_batch_complete(server_rec *s, apr_pool_t *p, const gf_type_t *t,
     if (!q->busy) {
         int turns = 0, was;
         q->busy = 1;
-        m.leader = 1;
         /* The attempts a claim launched together reach here over a few
          * turns of the loop (the worker hands them over one by one): the
          * leader waits while each turn brings more, a few turns at most. */
