@@ -60,6 +60,11 @@ my @type_ops = (
     [create => "'plan-u1', 1, 0, 'p', 'p', NULL, NULL, NULL, 1, '{}', 3, 'plan-a', 120, 0, "
                . "gen_random_uuid(), NULL, NULL, NULL, "
                . "'00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', 1, NULL"],
+    [creates => "jsonb_build_array(" . join(', ', map {
+        "jsonb_build_object('n', $_, 'user_id', 'plan-u$_', 'cost', 1, 'day_limit', 0, 'prompt', 'p', "
+        . "'user_prompt', 'p', 'seed', 1, 'input', '{}', 'max_retries', 3, 'chain', 'plan-a', "
+        . "'deadline_secs', 120, 'id', gen_random_uuid(), 'server_name', 'x')" } 0, 1) . ")",
+     'creates (two)'],
     [get => "$some, 'plan-u1'"],
     [get => "$lastq, $lastu", 'get (the last of a line 50,000 deep: its place)'],
     [get_line => "jsonb_build_array(jsonb_build_object('id', $lastq, 'u', $lastu), "

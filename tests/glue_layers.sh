@@ -67,7 +67,7 @@ engine_parts="engine changes doorbell duty batch row source outcome progress pre
 # answers and reads at the bottom, the type handler and the one handler
 # table at the top; a file calls only those below it, so the type's
 # files, which share one header (mod_genflow_handle_int.h), call one way.
-api_parts="quota uploads admin type_answers type_read type_edits type_pictures type_create type_generate type_events
+api_parts="quota uploads admin type_answers type_read type_edits type_pictures type_create_batch type_create type_generate type_events
            gate type api discovery metrics webhook handlers"
 
 # The concerns whose files are in layers of their own, and those layers.

@@ -22,7 +22,7 @@ static const char *const OP_NAMES[GF_SQL_TYPE_OPS] = {
     "prune", "wake", "history", "admin_list", "admin_delete", "metrics", "renew", "release",
     "accepted", "claim_polls", "release_rest", "create_queue", "history_next", "admin_status",
     "admin_user", "expire_line", "expire_late", "strays", "keep", "abort", "get_line",
-    "progress", "more", "completes"
+    "progress", "more", "completes", "creates"
 };
 
 /* The status object of docs/api.md, built from the row's own columns
@@ -222,6 +222,19 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
  * transaction changed meanwhile would start every part of the statement
  * again (the inserts with their indexes); in the function it starts that
  * UPDATE alone. */
+/* The columns a create writes, and their values from a row of its
+ * arguments (alias a) for the user the reservation returned. */
+#define CREATE_ROW_COLS \
+    "id, user_id, prompt, user_prompt, preset, source_image, aspect_ratio, seed, input," \
+    " estimated_cost, max_retries, chain, deadline_secs, server_name, cancel_at, traceparent"
+#define CREATE_ROW_VALS(a, user) \
+    a ".id, " user ", " a ".prompt, " a ".user_prompt, " a ".preset, " a ".source_image, " \
+    a ".aspect_ratio, " a ".seed, " a ".input, " a ".cost, " a ".max_retries, " a ".chain, " \
+    a ".deadline_secs, " a ".server_name," \
+    " now() + make_interval(secs => (" a ".input->>'cancelAfter')::int), " a ".traceparent"
+#define CREATE_ANSWER(gen) \
+    gen ".id::text, " gen ".estimated_cost::text, " gen ".prompt, genflow_rfc3339(" gen ".created_at)"
+
 #define CREATE_TEMPLATE(QUEUED, TURN, QUEUE_COLS, QUEUE_VALS) \
     "WITH args AS (SELECT %s::text AS user_id, %d::int AS cost, %d::int AS day_limit," \
     " %s::text AS prompt, %s::text AS user_prompt, %s::text AS preset," \
@@ -246,13 +259,8 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
     QUEUED ") AS user_id FROM ok)," \
     " acct AS (SELECT res.user_id FROM res WHERE res.user_id IS NOT NULL)," \
     TURN \
-    " gen AS (INSERT INTO {T} (id, user_id, prompt, user_prompt, preset, source_image," \
-    "   aspect_ratio, seed, input, estimated_cost, max_retries, chain, deadline_secs, server_name," \
-    "   cancel_at, traceparent" QUEUE_COLS ")" \
-    "  SELECT args.id, acct.user_id, args.prompt, args.user_prompt, args.preset, args.source_image," \
-    "   args.aspect_ratio, args.seed, args.input, args.cost, args.max_retries, args.chain," \
-    "   args.deadline_secs, args.server_name," \
-    "   now() + make_interval(secs => (args.input->>'cancelAfter')::int), args.traceparent" \
+    " gen AS (INSERT INTO {T} (" CREATE_ROW_COLS QUEUE_COLS ")" \
+    "  SELECT " CREATE_ROW_VALS("args", "acct.user_id") \
     QUEUE_VALS " FROM acct, args" \
     "  RETURNING id, user_id, estimated_cost, prompt, created_at)," \
     " used AS (UPDATE genflow_uploads u SET last_used_at = now() FROM gen, args" \
@@ -264,10 +272,43 @@ static const char *fill(apr_pool_t *p, const char *tmpl, const char *type, const
     " idem AS (UPDATE genflow_idempotency i SET generation_id = gen.id FROM gen, args" \
     "  WHERE args.idem_key IS NOT NULL AND i.user_id = args.user_id AND i.key = args.idem_key" \
     "   AND i.owner = args.idem_owner)" \
-    " SELECT gen.id::text, gen.estimated_cost::text, gen.prompt, genflow_rfc3339(gen.created_at)" \
-    " FROM gen"
+    " SELECT " CREATE_ANSWER("gen") " FROM gen"
 
 static const char CREATE_SQL[] = CREATE_TEMPLATE("false", "", "", "");
+
+/* args: the creates of several requests, as a JSON array of objects
+ * {user_id, cost, day_limit, prompt, user_prompt, preset, source_image,
+ * aspect_ratio, seed, input (as text), max_retries, chain, deadline_secs,
+ * id, server_name, traceparent} (json-c writes it: gf_create_batch).
+ * CREATE_SQL for each, in one statement and one commit, for creates that
+ * have neither an Idempotency-Key nor an upload as their source (those
+ * are created alone): each keeps its own reservation with its own guard
+ * (a create the account refuses is left out, and the others are made),
+ * its own row and its own ledger row. The accounts are changed in user
+ * order, so that two batches never wait on each other in a circle. An id
+ * that exists already (a re-run after a lost connection) is left out,
+ * each looked up by its key (a subquery, not a join: a plan made while
+ * the table was new would hash-join it with a scan of the table). Returns
+ * CREATE's columns for each row made. */
+static const char CREATE_BATCH_SQL[] =
+    "WITH args AS MATERIALIZED (SELECT a.n, a.user_id, a.cost, a.day_limit, a.prompt,"
+    "  a.user_prompt, a.preset, a.source_image, a.aspect_ratio, a.seed, a.input::jsonb AS input,"
+    "  a.max_retries, a.chain, a.deadline_secs, a.id, a.server_name, a.traceparent"
+    "  FROM jsonb_to_recordset(%s::jsonb) AS a(n int, user_id text, cost int, day_limit int,"
+    "  prompt text, user_prompt text, preset text, source_image text, aspect_ratio text,"
+    "  seed bigint, input text, max_retries int, chain text, deadline_secs int, id uuid,"
+    "  server_name text, traceparent text)),"
+    " fresh AS MATERIALIZED (SELECT args.n, args.user_id, args.cost, args.day_limit FROM args"
+    "  WHERE (SELECT x.id FROM {T} x WHERE x.id = args.id) IS NULL),"
+    " res AS MATERIALIZED (SELECT fresh.n, genflow_reserve(fresh.user_id, fresh.cost,"
+    "  fresh.day_limit, 0, false) AS user_id FROM fresh ORDER BY fresh.user_id, fresh.n),"
+    " gen AS (INSERT INTO {T} (" CREATE_ROW_COLS ")"
+    "  SELECT " CREATE_ROW_VALS("args", "res.user_id")
+    "  FROM res JOIN args ON args.n = res.n WHERE res.user_id IS NOT NULL"
+    "  RETURNING id, user_id, estimated_cost, prompt, created_at),"
+    " led AS (INSERT INTO genflow_ledger (user_id, kind, amount, gen_type, generation_id, reason)"
+    "  SELECT user_id, 'reserve', -estimated_cost, '{Y}', id, 'create' FROM gen)"
+    " SELECT " CREATE_ANSWER("gen") " FROM gen";
 
 /* The provider of a new generation's chain: its first entry's name. */
 #define FIRST_PROVIDER "(SELECT split_part(split_part(a.chain, ',', 1), ':', 1) FROM args a)"
@@ -1091,7 +1132,7 @@ void gf_sql_type_statements(apr_pool_t *p, const char *type, const char *table,
         CLAIM_POLLS_SQL, RELEASE_REST_SQL, CREATE_QUEUED_SQL, HISTORY_AFTER_SQL,
         ADMIN_LIST_STATUS_SQL, ADMIN_LIST_USER_SQL, EXPIRE_QUEUED_SQL, EXPIRE_OVERDUE_SQL,
         LINE_PROVIDERS_SQL, KEEP_SQL, ABORT_SQL, GET_LINE_SQL, PROGRESS_SQL, MORE_SQL,
-        COMPLETE_BATCH_SQL
+        COMPLETE_BATCH_SQL, CREATE_BATCH_SQL
     };
     int op;
     for (op = 0; op < GF_SQL_TYPE_OPS; op++) {

@@ -58,6 +58,7 @@ typedef enum {
     GF_SQL_MORE,         /* a call's pictures stored on the row, the rest of the
                           * count asked by the next call */
     GF_SQL_COMPLETE_BATCH, /* COMPLETE of several attempts in one statement */
+    GF_SQL_CREATE_BATCH, /* CREATE of several requests in one statement */
     GF_SQL_TYPE_OPS
 } gf_sql_type_op_t;
 

@@ -167,6 +167,7 @@ static void gf_child_init(apr_pool_t *pchild, server_rec *s)
     gf_watch_child_init(pchild, s);
     gf_watch_users_child_init(pchild, s);
     gf_watch_previews_child_init(pchild, s);
+    gf_create_batch_child_init(pchild);
 }
 
 /* A GenFlowType location is not a directory: mark its requests while the

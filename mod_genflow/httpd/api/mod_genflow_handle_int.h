@@ -30,6 +30,18 @@ static inline const char *gf_type_label(const gf_dir_conf_t *dc, gf_sql_type_op_
     return dc->type->labels[op];
 }
 
+/* ---- mod_genflow_handle_type_create_batch.c ---- */
+
+/* CREATE for r (its arguments a), written with the creates of the same
+ * type that arrive in this child while another create's statement runs
+ * (GF_SQL_CREATE_BATCH), or alone: the rows are what CREATE alone would
+ * return (one row, or none with rerun saying whether the statement ran
+ * twice). *dbd is r's connection: given back while the create waits for
+ * another's statement, taken again when it is needed; NULL on return
+ * only after a row was made. */
+gf_db_status_t gf_type_create_batched(request_rec *r, ap_dbd_t **dbd, const gf_dir_conf_t *dc,
+                                      const char *const *a, gf_db_rows_t **rows);
+
 /* ---- mod_genflow_handle_type_answers.c ---- */
 
 /* Where the generation id is polled: {base}/status/{id}. */
@@ -105,7 +117,9 @@ int gf_type_check_json_request(request_rec *r, const gf_dir_conf_t *dc, json_obj
 /* Validate body and insert a generation: GF_CONTINUE with *out filled in,
  * or the result of the error answer it sent. queued: insert it queued for
  * the workers, counted active, or refuse it with 429 and reserve nothing
- * when the user's active generations fill GenFlowMaxActive. */
+ * when the user's active generations fill GenFlowMaxActive. dbd: r's
+ * connection, or NULL to take one only when the create needs it (a
+ * create that waits for another's statement needs none). */
 int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
                               json_object *body, int queued, gf_created_t *out);
 /* The request's own deadline: a Cancel-After header over *seconds (a
@@ -116,7 +130,8 @@ int gf_type_cancel_after(request_rec *r, const gf_dir_conf_t *dc, int *seconds);
 
 /* A create's mask and referenceImages: taken by the type, the caller's
  * uploads, the mask a PNG the size of its source. GF_CONTINUE, or the
- * 400 (or the database's error) sent. */
+ * 400 (or the database's error) sent. dbd NULL: r's connection, taken
+ * only when there are uploads to read. */
 int gf_type_check_edits(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
                         const gf_input_t *in);
 

@@ -133,6 +133,7 @@ static int build_prompt(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
     if (in->preset) {
         gf_db_rows_t *presets;
         int *active, i, found = -1;
+        if (!dbd && !(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
         if ((st = gf_type_load_presets(r, dbd, dc, &presets, &active)) != GF_DB_OK) {
             return gf_send_db_error(r, st);
         }
@@ -296,9 +297,17 @@ int gf_type_create_generation(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t
     }
     for (pass = 0;; pass++) {
         const char *before;
-        st = gf_db_pselectv(r->server, r->pool, dbd,
-                            gf_type_label(dc, queued ? GF_SQL_CREATE_QUEUED : GF_SQL_CREATE),
-                            &rows, GF_CREATE_ARGS, a);
+        if (!dbd && (queued || pass > 0) && !(dbd = gf_db_acquire(r))) {
+            return gf_send_db_error(r, GF_DB_UNAVAILABLE);
+        }
+        if (!queued && pass == 0) {
+            /* With the creates of the type that arrive meanwhile. */
+            st = gf_type_create_batched(r, &dbd, dc, a, &rows);
+        } else {
+            st = gf_db_pselectv(r->server, r->pool, dbd,
+                                gf_type_label(dc, queued ? GF_SQL_CREATE_QUEUED : GF_SQL_CREATE),
+                                &rows, GF_CREATE_ARGS, a);
+        }
         if (st != GF_DB_OK) {
             return gf_send_db_error(r, st);
         }
@@ -360,7 +369,6 @@ int gf_type_check_json_request(request_rec *r, const gf_dir_conf_t *dc, json_obj
 int gf_type_handle_create(request_rec *r, const gf_dir_conf_t *dc)
 {
     json_object *body = NULL;
-    ap_dbd_t *dbd;
     gf_created_t created;
     int rc;
 
@@ -369,8 +377,9 @@ int gf_type_handle_create(request_rec *r, const gf_dir_conf_t *dc)
      * fetched, the policy may ask the network. */
     if ((rc = gf_type_import_pictures(r, dc, body)) != GF_CONTINUE) return rc;
     if ((rc = gf_policy_check(r, dc, body)) != GF_CONTINUE) return rc;
-    if (!(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
-    if ((rc = gf_type_create_generation(r, dbd, dc, body, 0, &created)) != GF_CONTINUE) return rc;
+    /* No connection yet: the create takes one when it needs it, and one
+     * that waits for another create's statement needs none. */
+    if ((rc = gf_type_create_generation(r, NULL, dc, body, 0, &created)) != GF_CONTINUE) return rc;
     gf_db_release(r);
     return gf_type_send_created(r, dc, &created);
 }

@@ -30,6 +30,7 @@ int gf_type_check_edits(request_rec *r, ap_dbd_t *dbd, const gf_dir_conf_t *dc,
         return gf_send_error(r, HTTP_BAD_REQUEST, GF_ERR_VALIDATION, ierr.message);
     }
     if (!(ids = gf_input_edit_upload_ids(r->pool, in))) return GF_CONTINUE;
+    if (!dbd && !(dbd = gf_db_acquire(r))) return gf_send_db_error(r, GF_DB_UNAVAILABLE);
     if ((st = gf_db_select(r, dbd, GF_SQL_UPLOAD_EDIT, &rows, 2, ids, r->user)) != GF_DB_OK) {
         return gf_send_db_error(r, st);
     }

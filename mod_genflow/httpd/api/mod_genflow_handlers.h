@@ -66,6 +66,10 @@ int gf_api_handler(request_rec *r);
 /* mod_status: the module's section. */
 int gf_metrics_status_section(request_rec *r, int flags);
 
+/* The child's queues of creates written several to a statement
+ * (mod_genflow_handle_type_create_batch.c); child_init. */
+void gf_create_batch_child_init(apr_pool_t *pchild);
+
 /* Each server's genflow-types answer, built once; post_config. */
 void gf_discovery_post_config(apr_pool_t *pconf, server_rec *s);
 

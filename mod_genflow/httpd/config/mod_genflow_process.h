@@ -37,7 +37,8 @@
     X(watch, gf_watch_state)                /* mod_genflow_watch.c */      \
     X(watch_users, gf_watch_users_state)    /* mod_genflow_watch_users.c */ \
     X(watch_previews, gf_watch_previews_state) /* mod_genflow_watch_previews.c */ \
-    X(discovery, gf_discovery_state)                /* mod_genflow_handle_discovery.c */
+    X(discovery, gf_discovery_state)                /* mod_genflow_handle_discovery.c */ \
+    X(creates, gf_creates_state)            /* mod_genflow_handle_type_create_batch.c */
 
 #define GF_PROCESS_MEMBER_(m, tag) struct tag *m;
 #define GF_PROCESS_SIZE_(m, tag) extern const apr_size_t tag##_size;
