@@ -10,75 +10,28 @@ use Apache::Test qw(-withtestmore);
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
-use File::Temp qw(tempdir);
 
 plan tests => 22;
 
 my $N = 25;
 my $user = new_user('racer');
-my $dir = tempdir(CLEANUP => 1);
-
-# Fork all clients first, then release them together.
-my $go = "$dir/go";
-my @pids;
-for my $i (1 .. $N) {
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        select(undef, undef, undef, 0.01) until -e $go;
-        my $res = api(POST => '/api/neo-glitch/generate', user => $user,
-                      body => { prompt => "race $i" });
-        my $doc = json_of($res) || {};
-        open my $fh, '>', "$dir/$i" or die;
-        print $fh join(' ', $res->code, $doc->{status} // $doc->{error}{code} // 'none'), "\n";
-        close $fh;
-        exit 0;
-    }
-    push @pids, $pid;
-}
-open my $fh, '>', $go or die;
-close $fh;
-waitpid $_, 0 for @pids;
 
 # Run $n clients at once, each calling $call->($i) (an HTTP::Response);
 # returns { "code STATUS-or-ERROR-CODE" => count }.
 sub burst {
     my ($n, $call) = @_;
-    my $bd = tempdir(CLEANUP => 1);
-    my @kids;
-    for my $i (1 .. $n) {
-        my $pid = fork // die "fork: $!";
-        if (!$pid) {
-            select(undef, undef, undef, 0.01) until -e "$bd/go";
-            my $res = $call->($i);
-            my $doc = json_of($res) || {};
-            open my $out, '>', "$bd/$i" or die;
-            print $out join(' ', $res->code, $doc->{status} // $doc->{error}{code} // 'none'), "\n";
-            close $out;
-            exit 0;
-        }
-        push @kids, $pid;
-    }
-    open my $g, '>', "$bd/go" or die;
-    close $g;
-    waitpid $_, 0 for @kids;
     my %count;
-    for my $i (1 .. $n) {
-        open my $in, '<', "$bd/$i" or die "client $i wrote nothing";
-        my $line = <$in>;
-        chomp $line;
-        $count{$line}++;
-    }
+    $count{$_}++ for burst_clients($n, $call, sub {
+        my ($res, $doc) = @_;
+        join(' ', $res->code, $doc->{status} // $doc->{error}{code} // 'none');
+    });
     return \%count;
 }
 sub show { my ($c) = @_; join(', ', map { "$_ x$c->{$_}" } sort keys %$c) }
 
-my %seen;
-for my $i (1 .. $N) {
-    open my $in, '<', "$dir/$i" or die "client $i wrote nothing";
-    my $line = <$in>;
-    chomp $line;
-    $seen{$line}++;
-}
+my %seen = %{ burst($N, sub {
+    api(POST => '/api/neo-glitch/generate', user => $user, body => { prompt => "race $_[0]" })
+}) };
 my $completed = $seen{'200 completed'} // 0;
 my $refused = $seen{'402 INSUFFICIENT_CREDITS'} // 0;
 is($completed + $refused, $N, "every answer is completed or 402 (got: "

@@ -32,7 +32,6 @@ use Apache::Test qw(-withtestmore);
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use GenFlowTest;
-use File::Temp qw(tempdir);
 use JSON::PP qw(decode_json);
 
 plan tests => 35;
@@ -120,32 +119,10 @@ sub hold_account {
 # [code, generationId or error code] in client order.
 sub burst {
     my ($n, $call) = @_;
-    my $bd = tempdir(CLEANUP => 1);
-    my @kids;
-    for my $i (1 .. $n) {
-        my $pid = fork // die "fork: $!";
-        if (!$pid) {
-            select(undef, undef, undef, 0.01) until -e "$bd/go";
-            my $res = $call->($i);
-            my $doc = json($res);
-            open my $out, '>', "$bd/$i" or die;
-            print $out join(' ', $res->code, $doc->{generationId} // $doc->{error}{code} // 'none'), "\n";
-            close $out;
-            exit 0;
-        }
-        push @kids, $pid;
-    }
-    open my $g, '>', "$bd/go" or die;
-    close $g;
-    waitpid $_, 0 for @kids;
-    my @got;
-    for my $i (1 .. $n) {
-        open my $in, '<', "$bd/$i" or die "client $i wrote nothing";
-        my $line = <$in>;
-        chomp $line;
-        push @got, [split / /, $line, 2];
-    }
-    return @got;
+    return map { [split / /, $_, 2] } burst_clients($n, $call, sub {
+        my ($res, $doc) = @_;
+        join(' ', $res->code, $doc->{generationId} // $doc->{error}{code} // 'none');
+    });
 }
 sub reserves {
     my ($user) = @_;

@@ -18,7 +18,7 @@ use Time::HiRes ();
 our @EXPORT = qw(new_user api json_of psql psql_rows base_url is_json_error pg_ctl grant
                  free_port own_httpd_conf start_own_server stop_own_server own_api
                  wait_for mock_at mock_call arrivals pids_of crash_report own_listening
-                 ledger_of row_of wait_terminal_of mock_journal);
+                 ledger_of row_of wait_terminal_of mock_journal burst_clients);
 
 my $json = JSON::PP->new->canonical->allow_nonref;
 my $counter = 0;
@@ -306,6 +306,39 @@ sub grant {
          . "VALUES ('$user', 'grant', $amount, 'test grant') RETURNING user_id, amount) "
          . "UPDATE genflow_accounts a SET balance = a.balance + g.amount FROM g "
          . "WHERE a.user_id = g.user_id");
+}
+
+# N clients at once: each a process of its own, released together, calling
+# $call->($i) (an HTTP::Response); returns, in client order, what
+# $line->($res, its JSON or {}) made of each answer (one line of text).
+sub burst_clients {
+    my ($n, $call, $line) = @_;
+    require File::Temp;
+    my $bd = File::Temp::tempdir(CLEANUP => 1);
+    my @kids;
+    for my $i (1 .. $n) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            select(undef, undef, undef, 0.01) until -e "$bd/go";
+            my $res = $call->($i);
+            open my $out, '>', "$bd/$i" or die;
+            print $out $line->($res, json_of($res) || {}), "\n";
+            close $out;
+            exit 0;
+        }
+        push @kids, $pid;
+    }
+    open my $g, '>', "$bd/go" or die;
+    close $g;
+    waitpid $_, 0 for @kids;
+    my @lines;
+    for my $i (1 .. $n) {
+        open my $in, '<', "$bd/$i" or die "client $i wrote nothing";
+        my $l = <$in>;
+        chomp $l;
+        push @lines, $l;
+    }
+    return @lines;
 }
 
 # pg_ctl(ACTION): stop, start or restart the suite's PostgreSQL.
