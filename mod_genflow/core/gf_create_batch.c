@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 
 #include "core/gf_create_batch.h"
+#include "core/gf_json.h"
 #include "core/gf_sql.h"
 
 int gf_create_batch_joins(const char *const *a)
@@ -66,23 +67,7 @@ static struct json_object *one(const char *const *a, int n)
 
 const char *gf_create_batch_json(apr_pool_t *p, const char *const *const *args, int n)
 {
-    struct json_object *arr;
-    const char *out;
-    int i;
-
-    if (n < 1 || n > GF_CREATE_BATCH_MAX) return NULL;
-    arr = json_object_new_array();
-    for (i = 0; i < n; i++) {
-        struct json_object *o = one(args[i], i);
-        if (!o) {
-            json_object_put(arr);
-            return NULL;
-        }
-        json_object_array_add(arr, o);
-    }
-    out = apr_pstrdup(p, json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
-    json_object_put(arr);
-    return out;
+    return gf_json_array_of(p, args, n, GF_CREATE_BATCH_MAX, one);
 }
 
 const char *const *gf_create_batch_row(const char *const *const *rows, int nrows, const char *id)

@@ -239,6 +239,28 @@ const char *gf_json_dump(apr_pool_t *p, json_object *obj)
     return apr_pstrdup(p, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+const char *gf_json_array_of(apr_pool_t *p, const char *const *const *items, int n, int max,
+                             gf_json_item_fn *one)
+{
+    json_object *arr;
+    const char *out;
+    int i;
+
+    if (n < 1 || n > max) return NULL;
+    arr = json_object_new_array();
+    for (i = 0; i < n; i++) {
+        json_object *o = one(items[i], i);
+        if (!o) {
+            json_object_put(arr);
+            return NULL;
+        }
+        json_object_array_add(arr, o);
+    }
+    out = apr_pstrdup(p, json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+    json_object_put(arr);
+    return out;
+}
+
 /* A double (a number written with a fraction or an exponent) by its
  * value: integral ones within 2^53 as "7.0", others in the shortest %.*g
  * form that reads back to the same double, always with a '.' or an 'e'

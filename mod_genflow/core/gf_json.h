@@ -36,6 +36,14 @@ const char *gf_json_add_string(apr_pool_t *p, const char *obj, const char *name,
 /* Compact serialisation copied into p. */
 const char *gf_json_dump(apr_pool_t *p, json_object *obj);
 
+/* The text of a JSON array of one object for each of the n items,
+ * made by one(items[i], i), in p; NULL when n is not 1..max or one
+ * gives NULL for an item (a batch statement's argument: then each item
+ * is written alone). */
+typedef json_object *gf_json_item_fn(const char *const *item, int i);
+const char *gf_json_array_of(apr_pool_t *p, const char *const *const *items, int n, int max,
+                             gf_json_item_fn *one);
+
 /* The canonical text of obj: what two documents that mean the same thing
  * have in common, so that {"b":1, "a":"x"} and {"a":"\u0078","b":1}
  * give the same text. Members are sorted by name (bytewise, after

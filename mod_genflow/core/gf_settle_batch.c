@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include <json-c/json.h>
 
+#include "core/gf_json.h"
 #include "core/gf_settle_batch.h"
 
 /* A string member, or JSON null for SQL NULL. */
@@ -13,12 +14,13 @@ static void add_text(struct json_object *o, const char *key, const char *v)
     json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
 }
 
-static struct json_object *one(const char *const *a)
+static struct json_object *one(const char *const *a, int i)
 {
     struct json_object *o;
     char *end;
     long attempt;
 
+    (void)i;
     if (!a[0] || !a[6]) return NULL;
     attempt = strtol(a[6], &end, 10);
     if (end == a[6] || *end || attempt < 0 || attempt > 0x7fffffffL) return NULL;
@@ -36,23 +38,7 @@ static struct json_object *one(const char *const *a)
 
 const char *gf_settle_batch_json(apr_pool_t *p, const char *const *const *args, int n)
 {
-    struct json_object *arr;
-    const char *out;
-    int i;
-
-    if (n < 1 || n > GF_SETTLE_BATCH_MAX) return NULL;
-    arr = json_object_new_array();
-    for (i = 0; i < n; i++) {
-        struct json_object *o = one(args[i]);
-        if (!o) {
-            json_object_put(arr);
-            return NULL;
-        }
-        json_object_array_add(arr, o);
-    }
-    out = apr_pstrdup(p, json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
-    json_object_put(arr);
-    return out;
+    return gf_json_array_of(p, args, n, GF_SETTLE_BATCH_MAX, one);
 }
 
 const char *gf_settle_batch_status(const char *const *const *rows, int nrows, const char *id)
