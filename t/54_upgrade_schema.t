@@ -19,7 +19,7 @@ use File::Temp qw(tempdir);
 use File::Copy qw(copy);
 use Time::HiRes ();
 
-plan tests => 17;
+plan tests => 19;
 
 my $top = Apache::Test::vars('serverroot') . '/..';
 my ($prev, $schema) = do {
@@ -157,6 +157,41 @@ SQL
 psql_db("SELECT genflow_create_type_table('upgrade-new', 'upgrade_new_media')");
 (my $q = $same_indexes) =~ s/NEWT/upgrade_new_media/g;
 is(psql_db($q), '', 'a new type table has the indexes of a migrated one');
+my $same_triggers = <<'SQL';
+SELECT COALESCE(string_agg(w || ': ' || d, '; '), '') FROM (
+  (SELECT 'only migrated' w, replace(pg_get_triggerdef(oid), 'neo_glitch_media', 'T') d FROM pg_trigger
+    WHERE tgrelid = 'neo_glitch_media'::regclass AND NOT tgisinternal
+   EXCEPT SELECT 'only migrated', replace(replace(pg_get_triggerdef(oid), 'NEWT', 'T'), 'NEWTYPE', 'neo-glitch')
+    FROM pg_trigger WHERE tgrelid = 'NEWT'::regclass AND NOT tgisinternal)
+  UNION ALL
+  (SELECT 'only new', replace(replace(pg_get_triggerdef(oid), 'NEWT', 'T'), 'NEWTYPE', 'neo-glitch') FROM pg_trigger
+    WHERE tgrelid = 'NEWT'::regclass AND NOT tgisinternal
+   EXCEPT SELECT 'only new', replace(pg_get_triggerdef(oid), 'neo_glitch_media', 'T') FROM pg_trigger
+    WHERE tgrelid = 'neo_glitch_media'::regclass AND NOT tgisinternal)) x
+SQL
+(my $t = $same_triggers) =~ s/NEWTYPE/upgrade-new/g;
+$t =~ s/NEWT/upgrade_new_media/g;
+is(psql_db($t), '', 'and its triggers (the finished counts by statement among them)');
+
+# The finished counts are written once per statement and status: a
+# statement that finishes 3 rows as failed and 2 as cancelled adds two
+# deltas (3 and 2), one that finishes none adds nothing. Rolled back:
+# the rows stay as the checks above found them.
+is(psql_db(<<'SQL'), '0;cancelled=2,failed=3', 'a statement that finishes rows adds one count per status, not one per row');
+BEGIN;
+DELETE FROM genflow_status_counts WHERE gen_type = 'neo-glitch' AND shard <> 0;
+UPDATE neo_glitch_media SET lease_until = lease_until WHERE status IN ('pending', 'processing');
+CREATE TEMP TABLE first_counts ON COMMIT DROP AS
+SELECT count(*) AS k FROM genflow_status_counts WHERE gen_type = 'neo-glitch' AND shard <> 0;
+UPDATE neo_glitch_media g SET status = CASE WHEN k.n <= 3 THEN 'failed' ELSE 'cancelled' END,
+       credits_charged = 0, finished_at = now(), lease_owner = NULL, lease_until = NULL
+  FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM neo_glitch_media
+         WHERE status = 'pending' ORDER BY id LIMIT 5) k
+ WHERE g.id = k.id;
+SELECT (SELECT k FROM first_counts) || ';' || string_agg(status || '=' || n, ',' ORDER BY status) FROM genflow_status_counts
+ WHERE gen_type = 'neo-glitch' AND shard <> 0;
+ROLLBACK;
+SQL
 
 ($ok, $out) = migrate('--phase', 'contract');
 ok($ok, 'the contract phase') or diag $out;

@@ -24,7 +24,7 @@
 
 /* The newest migration this module needs (sql/NNN_*.sql). Kept equal to
  * the highest expand migration in sql/ by tests/check_version.sh. */
-#define GF_SCHEMA_NEEDS 51
+#define GF_SCHEMA_NEEDS 52
 
 /* What the database said: read by the glue (two queries, see
  * mod_genflow_schema.c) and judged here. */
