@@ -15,20 +15,36 @@
 --
 -- Every UPDATE of a type table already keeps its old and new rows for
 -- the line's statement trigger (sql/031), so this one adds no capture;
--- a statement that finishes nothing (a claim, a lease renewed) runs its
--- one query over those rows and writes nothing. The sum of a type's
--- counts is the same, folded or not; only rows the backfill of sql/038
--- has passed count (genflow_counts_row), as before.
+-- a statement that finishes nothing (a claim, a lease renewed) looks
+-- once at its new rows and writes nothing. The sum of a type's counts is
+-- the same, folded or not; only rows the backfill of sql/038 has passed
+-- count (genflow_counts_row), as before.
 CREATE FUNCTION genflow_count_finished_rows() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
-    INSERT INTO genflow_status_counts (gen_type, status, shard, n)
-    SELECT TG_ARGV[0], n.status, nextval('genflow_status_count_shard'), count(*)
-      FROM count_new n JOIN count_old o ON o.id = n.id
-     WHERE n.status IN ('completed', 'failed', 'cancelled')
-       AND o.status IN ('pending', 'processing')
-       AND genflow_counts_row(TG_ARGV[0], n.id)
-     GROUP BY n.status;
+    -- Most statements finish nothing (claims, leases, polls): one look at
+    -- their new rows, no join.
+    IF NOT EXISTS (SELECT 1 FROM count_new n WHERE n.status IN ('completed', 'failed', 'cancelled')) THEN
+        RETURN NULL;
+    END IF;
+    -- Only rows the backfill of sql/038 has passed count (genflow_counts_row):
+    -- asked once a statement, not once a row, while no backfill runs.
+    IF NOT EXISTS (SELECT 1 FROM genflow_count_progress p WHERE p.gen_type = TG_ARGV[0]) THEN
+        INSERT INTO genflow_status_counts (gen_type, status, shard, n)
+        SELECT TG_ARGV[0], n.status, nextval('genflow_status_count_shard'), count(*)
+          FROM count_new n JOIN count_old o ON o.id = n.id
+         WHERE n.status IN ('completed', 'failed', 'cancelled')
+           AND o.status IN ('pending', 'processing')
+         GROUP BY n.status;
+    ELSE
+        INSERT INTO genflow_status_counts (gen_type, status, shard, n)
+        SELECT TG_ARGV[0], n.status, nextval('genflow_status_count_shard'), count(*)
+          FROM count_new n JOIN count_old o ON o.id = n.id
+         WHERE n.status IN ('completed', 'failed', 'cancelled')
+           AND o.status IN ('pending', 'processing')
+           AND genflow_counts_row(TG_ARGV[0], n.id)
+         GROUP BY n.status;
+    END IF;
     RETURN NULL;
 END
 $fn$;
