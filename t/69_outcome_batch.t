@@ -8,7 +8,9 @@
 #    else's is left out and the two others complete, one charge each;
 #    run again (a repeat after an answer lost), it changes nothing.
 # 2. A batch whose statement fails: a trigger of this test refuses one
-#    generation's completion, which rolls back the whole statement. Each
+#    generation's completion, which rolls back the whole statement (the
+#    batch is made to form behind a completion that waits on a lock of
+#    the test, so that it does not hang on the machine's timing). Each
 #    completion of the batch is then written alone: the others complete
 #    at once, each charged once; the refused one is retried until the
 #    trigger goes, then completes, charged once. No reservation is left
@@ -21,7 +23,7 @@ use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 use JSON::PP qw(decode_json);
 
-plan tests => 22;
+plan tests => 24;
 
 my $top = "$FindBin::Bin/..";
 my $print = "$top/bench/lib/print-sql";
@@ -39,7 +41,7 @@ MaxRequestWorkers 25
 DBDMin 1
 DBDKeep 4
 DBDMax 8
-GenFlowWorkers 1
+GenFlowWorkers 2
 GenFlowMaxActive 0
 GenFlowLeaseSeconds 3
 GenFlowStartingCredits 100000
@@ -113,18 +115,63 @@ psql(q{CREATE OR REPLACE FUNCTION ob_refuse() RETURNS trigger LANGUAGE plpgsql A
 BEGIN
     RAISE EXCEPTION 'ob_refuse: % may not complete', NEW.id;
 END $$});
-my @ids = map { create('ob-fail', $_ == 1 ? 'refused' : "batched $_") } 1 .. $K;
-is(scalar(grep { defined } @ids), $K, "$K generations created");
-my ($refused, @rest) = @ids;
+my $blocker = create('ob-fail', 'blocker');
+my @ids = map { create('ob-fail', $_ == $K ? 'refused' : "batched $_") } 1 .. $K;
+is(scalar(grep { defined } $blocker, @ids), $K + 1, ($K + 1) . " generations created");
+my $refused = $ids[-1];
+my @rest = @ids[0 .. $K - 2];
 psql("CREATE TRIGGER ob_refuse BEFORE UPDATE ON ob_fail_media FOR EACH ROW "
      . "WHEN (NEW.status = 'completed' AND NEW.id = '$refused') EXECUTE FUNCTION ob_refuse()");
+# The batch is made to form: the blocker's completion waits on an
+# advisory lock a session of the test holds, so its statement runs on (on
+# one worker: the other claims) while the K complete, and they wait for
+# it together; once the lock
+# goes, the next leader writes all of them in one statement, the refused
+# one among them. Without it, a completion that finds no other in a few
+# turns of the loop is written alone (on a loaded machine, the refused
+# one too).
+psql(q{CREATE OR REPLACE FUNCTION ob_wait() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(69069);
+    RETURN NEW;
+END $$});
+psql("CREATE TRIGGER ob_wait BEFORE UPDATE ON ob_fail_media FOR EACH ROW "
+     . "WHEN (NEW.status = 'completed' AND NEW.id = '$blocker') EXECUTE FUNCTION ob_wait()");
+psql('CREATE TABLE ob_release ()');
+my $holder = fork // die "fork: $!";
+if (!$holder) {
+    psql(q{SELECT pg_advisory_lock(69069);
+           DO $$ DECLARE t timestamptz := clock_timestamp() + interval '60 s';
+           BEGIN
+               WHILE clock_timestamp() < t AND NOT EXISTS (SELECT FROM ob_release) LOOP
+                   PERFORM pg_sleep(0.05);
+               END LOOP;
+           END $$});
+    exit 0;
+}
+wait_for(sub { psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 69069 "
+                    . "AND granted") > 0 }, 10);
 my $balance0 = psql("SELECT balance FROM genflow_accounts WHERE user_id = '$U'");
-# Queued in one statement: one claim takes them all, and they complete
-# together, one batch.
-psql("WITH q AS (UPDATE ob_fail_media SET queued_at = now(), next_attempt_at = now() "
-     . "WHERE user_id = '$U' AND status = 'pending' AND queued_at IS NULL RETURNING 1) "
-     . "UPDATE genflow_accounts SET active = active + (SELECT count(*) FROM q) WHERE user_id = '$U'");
-my $in = "('" . join("', '", @rest) . "')";
+my $queue = sub {
+    my ($which) = @_;
+    psql("WITH q AS (UPDATE ob_fail_media SET queued_at = now(), next_attempt_at = now() "
+         . "WHERE user_id = '$U' AND status = 'pending' AND queued_at IS NULL AND $which RETURNING 1) "
+         . "UPDATE genflow_accounts SET active = active + (SELECT count(*) FROM q) WHERE user_id = '$U'");
+};
+$queue->("id = '$blocker'");
+ok(wait_for(sub { psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                       . "AND wait_event = 'advisory' AND pid <> pg_backend_pid()") > 0 }, 30),
+   "the blocker's completion waits");
+# Queued in one statement: one claim takes them all; each completes at
+# once and waits for the blocker's statement.
+$queue->("id <> '$blocker'");
+my $in = "('" . join("', '", @ids) . "')";
+ok(wait_for(sub { psql("SELECT count(*) FROM ob_fail_media WHERE id IN $in AND status = 'processing'")
+                  == $K }, 30), "the $K are claimed");
+select(undef, undef, undef, 1);   # their provider answers at once: each reaches the batch
+psql('INSERT INTO ob_release DEFAULT VALUES');
+waitpid $holder, 0;
+$in = "('" . join("', '", @rest) . "')";
 ok(wait_for(sub { psql("SELECT count(*) FROM ob_fail_media WHERE id IN $in AND status = 'completed'")
                   == $K - 1 }, 30),
    'the others of the batch completed, each written alone');
