@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gf_storage_local.c: results stored as files that Apache serves.
  *
- * Each file is written to a temporary name, flushed to disk and renamed
- * into place, so a crash never leaves a half-written picture behind a
- * completed generation.
+ * Each file is written to a temporary name, flushed to disk, renamed
+ * into place and its directory flushed, so a crash never leaves a
+ * half-written or unnamed picture behind a completed generation.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +30,20 @@ static int safe_key(const char *key)
         if (!(apr_isalnum(*s) || *s == '-' || *s == '_' || *s == '.' || *s == '/')) return 0;
     }
     return 1;
+}
+
+/* The new name is on disk only once its directory is: without this, a
+ * power cut after the rename may leave the picture under its temporary
+ * name while the generation's committed row points at the final one. */
+static apr_status_t sync_dir(const char *dir, apr_pool_t *p)
+{
+    apr_file_t *d;
+    apr_status_t rv = apr_file_open(&d, dir, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, p);
+    if (rv != APR_SUCCESS) return rv;
+    rv = apr_file_sync(d);
+    apr_file_close(d);
+    /* Some filesystems cannot sync a directory (EINVAL): nothing more to do there. */
+    return APR_STATUS_IS_EINVAL(rv) ? APR_SUCCESS : rv;
 }
 
 static apr_status_t local_put(const gf_storage_t *st, apr_pool_t *p, const char *key,
@@ -71,6 +85,7 @@ static apr_status_t local_put(const gf_storage_t *st, apr_pool_t *p, const char 
         apr_file_remove(tmpl, p);
         goto fail;
     }
+    if ((rv = sync_dir(dir, p)) != APR_SUCCESS) goto fail;
     *url = apr_pstrcat(p, ls->url_prefix, "/", key, NULL);
     return APR_SUCCESS;
 fail:
