@@ -24,7 +24,7 @@ is($g->{provider}, 'local', 'provider reported');
 is($g->{model}, 'local-glitch-v1', 'model reported');
 is($g->{creditsCharged}, 1, 'creditsCharged = cost');
 is($g->{error}, undef, 'no error');
-like($g->{imageUrl} // '', qr{^/media/neo-glitch/[0-9a-f-]{36}-[0-9a-f]{16}\.png$}, 'imageUrl under the storage URL');
+like($g->{imageUrl} // '', qr{^/media/neo-glitch/([0-9a-f]{2})/[0-9a-f-]{36}-\1[0-9a-f]{14}\.png$}, 'imageUrl under the storage URL');
 ok(defined $g->{startedAt} && defined $g->{finishedAt}, 'start and finish times');
 ok(defined $g->{processingTimeMs} && $g->{processingTimeMs} >= 0, 'processingTimeMs');
 is($res->header('Preference-Applied'), 'wait=30', 'Prefer: wait is acknowledged');

@@ -82,7 +82,7 @@ sub gen_b {
 # 1. Signed upload.
 $g = gen_b('cloud-art', 'uploaded to the cloud');
 is($g->{status}, 'completed', 'completed through Cloudinary');
-like($g->{imageUrl}, qr{^\Q$mock\E/res/demo/image/upload/v\d+/genflow/cloud-art/[0-9a-f-]{36}-[0-9a-f]{16}\.png$},
+like($g->{imageUrl}, qr{^\Q$mock\E/res/demo/image/upload/v\d+/genflow/cloud-art/([0-9a-f]{2})/[0-9a-f-]{36}-\1[0-9a-f]{14}\.png$},
      'imageUrl is the secure_url Cloudinary returned');
 my ($up) = grep { $_->{path} eq '/v1_1/demo/image/upload' } mock_log();
 is_deeply([sort keys %{ $up->{fields} }], [sort qw(api_key file overwrite public_id signature timestamp)],
@@ -104,7 +104,7 @@ like($blog, qr/keeping the provider's temporary URL/, 'and the log says so');
 $ua->get("$mock/_cloudinary_fail/3");
 $g = gen_b('cloud-art', 'cloud down, bytes local');
 is($g->{status}, 'completed', 'bytes only: completed');
-like($g->{imageUrl}, qr{^/media/cloud-art/[0-9a-f-]{36}-[0-9a-f]{16}\.png$}, 'stored in the local directory instead');
+like($g->{imageUrl}, qr{^/media/cloud-art/([0-9a-f]{2})/[0-9a-f-]{36}-\1[0-9a-f]{14}\.png$}, 'stored in the local directory instead');
 system("/usr/sbin/apache2 -f '$tmp/httpd.conf' -k stop");
 is(psql("SELECT count(*) FROM genflow_ledger l JOIN cloud_art_media g ON g.id = l.generation_id "
         . "WHERE l.kind = 'charge'"), 3, 'three generations, three charges');

@@ -270,7 +270,7 @@ kill 'TERM', $pxpid;
     $res = api(POST => "/api/neo-glitch/cancel/$id", user => $u);
     is((json_of($res) || {})->{status}, 'cancelled', 'cancelled while its provider works');
     sleep 3.5;   # the 2.5 s provider answers meanwhile
-    my @files = glob("$root/media/neo-glitch/$id*");
+    my @files = glob("$root/media/neo-glitch/$id* $root/media/neo-glitch/*/$id*");
     is(scalar @files, 0, 'its late picture was not stored');
     is(row($id, "COALESCE(image_url, 'none')"), 'none', 'no image URL on the row');
     is(api(GET => "/media/neo-glitch/$id.png")->code, 404, 'its URL answers 404');

@@ -30,7 +30,7 @@ sub ledger { psql("SELECT string_agg(kind, ',' ORDER BY id) FROM genflow_ledger 
 # The keys of a generation's picture among those the S3 server saw.
 sub keys_of {
     my ($id, $list) = @_;
-    return grep { m{^genflow/s3-art/\Q$id\E-[0-9a-f]{16}\.png$} } @{ $list // [] };
+    return grep { m{^genflow/s3-art/([0-9a-f]{2})/\Q$id\E-\1[0-9a-f]{14}\.png$} } @{ $list // [] };
 }
 my $first_picture;
 
@@ -101,7 +101,7 @@ sub generate {
     my $g = generate($base, 's3-art', { prompt => 'a lighthouse in the bucket' });
     is($g->{status}, 'completed', 'a generation completes with GenFlowS3');
     my $id = $g->{generationId} // 'none';
-    like($g->{imageUrl} // '', qr{^\Q$s3\E/genflow-pics/genflow/s3-art/\Q$id\E-[0-9a-f]{16}\.png$},
+    like($g->{imageUrl} // '', qr{^\Q$s3\E/genflow-pics/genflow/s3-art/([0-9a-f]{2})/\Q$id\E-\1[0-9a-f]{14}\.png$},
          'its imageUrl is the object in the bucket, under the prefix and the type');
     $first_picture = $g->{imageUrl};
     my $pic = $ua->get($g->{imageUrl} // "$s3/none");

@@ -355,8 +355,8 @@ is(ledger($pend->{generationId}), 'reserve:-4,refund:4', 'a cancel before any pi
     is((json_of($cancel) || {})->{status}, 'cancelled', 'count 3, cancelled while its pictures are made');
     sleep 3.5;   # past the provider's 2.5 s: its pictures came, and were dropped
     is(ledger($sid), 'reserve:-6,refund:6', 'refunded whole: nothing charged');
-    opendir my $dh, "$media/neo-glitch" or die;
-    is(scalar(grep { /^\Q$sid\E-/ } readdir $dh), 0, 'and none of its pictures stored');
+    is(scalar(my @f = glob("$media/neo-glitch/$sid-* $media/neo-glitch/*/$sid-*")), 0,
+       'and none of its pictures stored');
     is_deeply(status_of('slow-count', $sid)->{images}, [], 'its status has no pictures');
 }
 

@@ -11,18 +11,35 @@
 #include "core/gf_json.h"
 #include "core/gf_previews.h"
 
-const char *gf_settle_object_key(apr_pool_t *p, const char *folder, const char *id,
-                                 const char *ext)
+/* 16 random hex digits, or the clock's when the system has no randomness. */
+static void random_hex(char hex[17])
 {
     unsigned char b[8];
-    char hex[17];
     int i;
     if (apr_generate_random_bytes(b, sizeof(b)) != APR_SUCCESS) {
         apr_uint64_t t = (apr_uint64_t)apr_time_now();
         memcpy(b, &t, sizeof(b));
     }
     for (i = 0; i < 8; i++) apr_snprintf(hex + 2 * i, 3, "%02x", b[i]);
+}
+
+const char *gf_settle_object_key(apr_pool_t *p, const char *folder, const char *id,
+                                 const char *ext)
+{
+    char hex[17];
+    random_hex(hex);
     return apr_pstrcat(p, folder, "/", id, "-", hex, ext, NULL);
+}
+
+const char *gf_settle_picture_key(apr_pool_t *p, const char *type, const char *id)
+{
+    char hex[17];
+    random_hex(hex);
+    /* A subfolder per first random byte (256 of them): a folder of one
+     * type's millions of pictures would hold every store of the node
+     * behind one directory lock, and ext4 refuses new names in a folder
+     * past about ten million (its index full). */
+    return apr_pstrcat(p, type, "/", apr_pstrmemdup(p, hex, 2), "/", id, "-", hex, ".png", NULL);
 }
 
 gf_picture_t gf_settle_picture(const gf_provider_result_t *res, int i)

@@ -26,6 +26,9 @@ struct json_object;
  * (the URL of a picture is given to its owner only). */
 const char *gf_settle_object_key(apr_pool_t *p, const char *folder, const char *id,
                                  const char *ext);
+/* A result picture's: "<type>/<hh>/<id>-<16 hex>.png", hh the first two
+ * of the 16, so that a type's pictures spread over 256 folders. */
+const char *gf_settle_picture_key(apr_pool_t *p, const char *type, const char *id);
 
 /* The i-th picture of res (0: the result's own, then res->more). */
 gf_picture_t gf_settle_picture(const gf_provider_result_t *res, int i);

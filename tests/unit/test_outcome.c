@@ -273,15 +273,24 @@ START_TEST(outcome_small_rules)
     gf_decision_t d;
     gf_provider_result_t res;
     const char *args[GF_SETTLE_COST_ARGS], *job, *state;
-    const char *key = gf_settle_object_key(test_pool, "neo", "gen", ".png"), *key2;
+    const char *key = gf_settle_object_key(test_pool, "neo", "gen", ".jpg"), *key2;
 
     /* "<folder>/<id>-<16 hex><ext>", a new one each time. */
     ck_assert_int_eq((int)strlen(key), (int)strlen("neo/gen-") + 16 + 4);
     ck_assert(!strncmp(key, "neo/gen-", 8));
-    ck_assert_str_eq(key + strlen(key) - 4, ".png");
+    ck_assert_str_eq(key + strlen(key) - 4, ".jpg");
     ck_assert_uint_eq(strspn(key + 8, "0123456789abcdef"), 16);
-    key2 = gf_settle_object_key(test_pool, "neo", "gen", ".png");
+    key2 = gf_settle_object_key(test_pool, "neo", "gen", ".jpg");
     ck_assert_str_ne(key, key2);
+    /* A picture's: "<type>/<hh>/<id>-<16 hex>.png", hh the first two of the 16. */
+    key = gf_settle_picture_key(test_pool, "neo", "gen");
+    ck_assert_int_eq((int)strlen(key), (int)strlen("neo/hh/gen-") + 16 + 4);
+    ck_assert(!strncmp(key, "neo/", 4));
+    ck_assert(!strncmp(key + 6, "/gen-", 5));
+    ck_assert_str_eq(key + strlen(key) - 4, ".png");
+    ck_assert_uint_eq(strspn(key + 11, "0123456789abcdef"), 16);
+    ck_assert(!strncmp(key + 4, key + 11, 2));
+    ck_assert_str_ne(key, gf_settle_picture_key(test_pool, "neo", "gen"));
 
     memset(&d, 0, sizeof(d));
     d.next = GF_NEXT_POLL;

@@ -56,7 +56,7 @@ static int store_picture(server_rec *s, apr_pool_t *p, const gf_claim_t *c,
     *key = NULL;
     *url = pic->image_url;
     if (!pic->image) return pic->image_url != NULL;
-    *key = gf_settle_object_key(p, c->type->name, c->id, ".png");
+    *key = gf_settle_picture_key(p, c->type->name, c->id);
     rv = gf_storage_put(sc->storage, p, *key, pic->image, pic->image_len, pic->content_type,
                         url, &err);
     *store = sc->storage;
