@@ -21,6 +21,8 @@
 -- count (genflow_counts_row), as before.
 CREATE FUNCTION genflow_count_finished_rows() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
+DECLARE
+    every_row boolean;
 BEGIN
     -- Most statements finish nothing (claims, leases, polls): one look at
     -- their new rows, no join.
@@ -28,23 +30,15 @@ BEGIN
         RETURN NULL;
     END IF;
     -- Only rows the backfill of sql/038 has passed count (genflow_counts_row):
-    -- asked once a statement, not once a row, while no backfill runs.
-    IF NOT EXISTS (SELECT 1 FROM genflow_count_progress p WHERE p.gen_type = TG_ARGV[0]) THEN
-        INSERT INTO genflow_status_counts (gen_type, status, shard, n)
-        SELECT TG_ARGV[0], n.status, nextval('genflow_status_count_shard'), count(*)
-          FROM count_new n JOIN count_old o ON o.id = n.id
-         WHERE n.status IN ('completed', 'failed', 'cancelled')
-           AND o.status IN ('pending', 'processing')
-         GROUP BY n.status;
-    ELSE
-        INSERT INTO genflow_status_counts (gen_type, status, shard, n)
-        SELECT TG_ARGV[0], n.status, nextval('genflow_status_count_shard'), count(*)
-          FROM count_new n JOIN count_old o ON o.id = n.id
-         WHERE n.status IN ('completed', 'failed', 'cancelled')
-           AND o.status IN ('pending', 'processing')
-           AND genflow_counts_row(TG_ARGV[0], n.id)
-         GROUP BY n.status;
-    END IF;
+    -- while no backfill runs (a progress row), every row, asked once.
+    every_row := NOT EXISTS (SELECT 1 FROM genflow_count_progress p WHERE p.gen_type = TG_ARGV[0]);
+    INSERT INTO genflow_status_counts (gen_type, status, shard, n)
+    SELECT TG_ARGV[0], n.status, nextval('genflow_status_count_shard'), count(*)
+      FROM count_new n JOIN count_old o ON o.id = n.id
+     WHERE n.status IN ('completed', 'failed', 'cancelled')
+       AND o.status IN ('pending', 'processing')
+       AND (every_row OR genflow_counts_row(TG_ARGV[0], n.id))
+     GROUP BY n.status;
     RETURN NULL;
 END
 $fn$;
@@ -63,24 +57,13 @@ $fn$;
 
 SELECT genflow_add_count_by_statement(type_name, table_name) FROM genflow_types;
 
-CREATE OR REPLACE FUNCTION genflow_create_type_table(p_type text, p_table text) RETURNS void
+-- A new type table gets it too: the previous genflow_create_type_table
+-- (sql/047's) runs under the name genflow_create_type_table_051, then this.
+ALTER FUNCTION genflow_create_type_table(text, text) RENAME TO genflow_create_type_table_051;
+CREATE FUNCTION genflow_create_type_table(p_type text, p_table text) RETURNS void
 LANGUAGE plpgsql SET client_min_messages = warning AS $fn$
 BEGIN
-    PERFORM genflow_create_type_table_021(p_type, p_table);
-    PERFORM genflow_add_scale(p_type, p_table);
-    DELETE FROM genflow_status_totals WHERE gen_type = p_type;
-    PERFORM genflow_tune_type_table(p_table);
-    PERFORM genflow_add_cancel_at(p_table);
-    PERFORM genflow_add_trace(p_table);
-    PERFORM genflow_add_line(p_type, p_table);
-    PERFORM genflow_add_gauges(p_type, p_table);
-    PERFORM genflow_type_indexes(p_table);
-    PERFORM genflow_add_line_name(p_table);
-    PERFORM genflow_add_progress(p_table);
-    PERFORM genflow_add_images(p_table);
-    PERFORM genflow_charge_check_add(p_table);
-    EXECUTE format('ALTER TABLE %I VALIDATE CONSTRAINT genflow_charged_within', p_table);
-    PERFORM genflow_charge_check_drop(p_table);
+    PERFORM genflow_create_type_table_051(p_type, p_table);
     PERFORM genflow_add_count_by_statement(p_type, p_table);
 END
 $fn$;
