@@ -11,7 +11,7 @@
 -- delta rows were 181 bytes of WAL a job in a drain (bench/cost). As a
 -- statement trigger it sees the statement's rows that went from open
 -- (pending, processing) to finished in its transition tables and adds one
--- delta per status: a batch of 8 completions writes one row, not 8.
+-- delta per status: a batch of 64 completions writes one row, not 64.
 --
 -- Every UPDATE of a type table already keeps its old and new rows for
 -- the line's statement trigger (sql/031), so this one adds no capture;

@@ -23,7 +23,7 @@ use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 use JSON::PP qw(decode_json);
 
-plan tests => 24;
+plan tests => 25;
 
 my $top = "$FindBin::Bin/..";
 my $print = "$top/bench/lib/print-sql";
@@ -135,8 +135,9 @@ BEGIN
     PERFORM pg_advisory_xact_lock_shared(69069);
     RETURN NEW;
 END $$});
-psql("CREATE TRIGGER ob_wait BEFORE UPDATE ON ob_fail_media FOR EACH ROW "
+psql("CREATE OR REPLACE TRIGGER ob_wait BEFORE UPDATE ON ob_fail_media FOR EACH ROW "
      . "WHEN (NEW.status = 'completed' AND NEW.id = '$blocker') EXECUTE FUNCTION ob_wait()");
+psql('DROP TABLE IF EXISTS ob_release');
 psql('CREATE TABLE ob_release ()');
 my $holder = fork // die "fork: $!";
 if (!$holder) {
@@ -149,8 +150,8 @@ if (!$holder) {
            END $$});
     exit 0;
 }
-wait_for(sub { psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 69069 "
-                    . "AND granted") > 0 }, 10);
+ok(wait_for(sub { psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 69069 "
+                       . "AND granted") > 0 }, 10), "the test's session holds the lock");
 my $balance0 = psql("SELECT balance FROM genflow_accounts WHERE user_id = '$U'");
 my $queue = sub {
     my ($which) = @_;
@@ -159,8 +160,8 @@ my $queue = sub {
          . "UPDATE genflow_accounts SET active = active + (SELECT count(*) FROM q) WHERE user_id = '$U'");
 };
 $queue->("id = '$blocker'");
-ok(wait_for(sub { psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                       . "AND wait_event = 'advisory' AND pid <> pg_backend_pid()") > 0 }, 30),
+ok(wait_for(sub { psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 69069 "
+                       . "AND NOT granted") > 0 }, 30),
    "the blocker's completion waits");
 # Queued in one statement: one claim takes them all; each completes at
 # once and waits for the blocker's statement.
@@ -183,6 +184,8 @@ is(psql("SELECT status FROM ob_fail_media WHERE id = '$refused'"), 'processing',
    'the refused one is not completed while the trigger refuses it');
 is(charges($refused), 0, 'nor charged');
 psql('DROP TRIGGER ob_refuse ON ob_fail_media');
+psql('DROP TRIGGER ob_wait ON ob_fail_media');
+psql('DROP TABLE ob_release');
 ok(wait_for(sub { psql("SELECT status FROM ob_fail_media WHERE id = '$refused'") eq 'completed' }, 30),
    'once the trigger is gone, the refused one completes (retried, or rescued after its lease)');
 is(charges($refused), 1, 'charged once');

@@ -22,7 +22,7 @@ typedef struct {
 
 struct gf_storage_t {
     const char *backend;
-    /* Store len bytes under key (e.g. "neo-glitch/<id>.png"); on success
+    /* Store len bytes under key (e.g. "neo-glitch/<hh>/<id>-<hex>.png"); on success
      * set *url to where clients fetch it. On failure return non-success and
      * set *err. */
     apr_status_t (*put)(const gf_storage_t *st, apr_pool_t *p, const char *key,

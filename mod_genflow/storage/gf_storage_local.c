@@ -2,8 +2,9 @@
 /* gf_storage_local.c: results stored as files that Apache serves.
  *
  * Each file is written to a temporary name, flushed to disk, renamed
- * into place and its directory flushed, so a crash never leaves a
- * half-written or unnamed picture behind a completed generation.
+ * into place and its folder flushed (and a folder made for it, into its
+ * parent), so a crash never leaves a half-written or unnamed picture
+ * behind a completed generation.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,23 @@ static apr_status_t sync_dir(const char *dir, apr_pool_t *p)
     return APR_STATUS_IS_EINVAL(rv) ? APR_SUCCESS : rv;
 }
 
+/* dir after a rename in it, and the levels above it that this put made
+ * (made: 0 none, 1 dir itself, 2 dir and perhaps its parent): each new
+ * name is in its parent folder, which must reach the disk too. */
+static apr_status_t sync_made(const char *dir, int made, apr_pool_t *p)
+{
+    apr_status_t rv = sync_dir(dir, p);
+    char *up = apr_pstrdup(p, dir), *slash;
+    int level;
+
+    for (level = 0; rv == APR_SUCCESS && level < made; level++) {
+        if (!(slash = strrchr(up, '/')) || slash == up) break;
+        *slash = '\0';
+        rv = sync_dir(up, p);
+    }
+    return rv;
+}
+
 static apr_status_t local_put(const gf_storage_t *st, apr_pool_t *p, const char *key,
                               const unsigned char *data, apr_size_t len,
                               const char *content_type, const char **url,
@@ -57,6 +75,7 @@ static apr_status_t local_put(const gf_storage_t *st, apr_pool_t *p, const char 
     apr_file_t *f;
     apr_size_t written;
     apr_status_t rv;
+    int made = 0;
     char errbuf[120];
 
     (void)content_type;
@@ -67,7 +86,12 @@ static apr_status_t local_put(const gf_storage_t *st, apr_pool_t *p, const char 
     path = apr_pstrcat(p, ls->dir, "/", key, NULL);
     slash = strrchr(path, '/');
     dir = apr_pstrmemdup(p, path, (apr_size_t)(slash - path));
-    rv = apr_dir_make_recursive(dir, APR_FPROT_OS_DEFAULT, p);
+    /* Most puts find their folder; a folder made here (a type's first
+     * picture in it) is synced into its parents after the rename too. */
+    rv = apr_dir_make(dir, APR_FPROT_OS_DEFAULT, p);
+    if (rv == APR_SUCCESS) made = 1;
+    else if (APR_STATUS_IS_EEXIST(rv)) rv = APR_SUCCESS;
+    else if ((rv = apr_dir_make_recursive(dir, APR_FPROT_OS_DEFAULT, p)) == APR_SUCCESS) made = 2;
     if (rv != APR_SUCCESS) goto fail;
 
     tmpl = apr_pstrcat(p, path, ".XXXXXX", NULL);
@@ -85,7 +109,11 @@ static apr_status_t local_put(const gf_storage_t *st, apr_pool_t *p, const char 
         apr_file_remove(tmpl, p);
         goto fail;
     }
-    if ((rv = sync_dir(dir, p)) != APR_SUCCESS) goto fail;
+    if ((rv = sync_made(dir, made, p)) != APR_SUCCESS) {
+        /* Not on disk for sure: no row will name it, so it goes. */
+        apr_file_remove(path, p);
+        goto fail;
+    }
     *url = apr_pstrcat(p, ls->url_prefix, "/", key, NULL);
     return APR_SUCCESS;
 fail:

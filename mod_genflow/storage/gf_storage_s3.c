@@ -59,7 +59,7 @@ static const char *sha256_hex(apr_pool_t *p, const unsigned char *data, apr_size
     return hex;
 }
 
-/* Keys are the module's own ("type/uuid.png", "uploads/…"): letters,
+/* Keys are the module's own ("type/hh/uuid-hex.png", "uploads/…"): letters,
  * digits and - _ . / only, so that they need no escaping in a URL or in
  * the signature's canonical path. */
 static int key_ok(const char *key)
