@@ -26,6 +26,10 @@
 #    for each (a create joins its own server's), both first creates
 #    holding the pool's two connections while they wait on the account,
 #    and still every other create joins a batch: all made.
+# 6. A batch whose connection is lost while its statement runs (its
+#    backend terminated): the session is made again and the batch's
+#    statement run again, and every create of it is made once, with one
+#    reservation, charged once.
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
@@ -34,7 +38,7 @@ use lib "$FindBin::Bin/lib";
 use GenFlowTest;
 use JSON::PP qw(decode_json);
 
-plan tests => 35;
+plan tests => 46;
 
 my $N = 12;
 psql("SELECT genflow_create_type_table('cb-a', 'cb_a_media')");
@@ -248,6 +252,78 @@ is(scalar @made, $N, 'all made, half of them on the virtual host') or diag(expla
 cmp_ok($several, '>=', 1, 'written several to a statement on each server\'s queue');
 ok(each_reserved_once($U, @made), 'each with one reservation');
 is($b5 - balance($U), $N * $cost, 'charged once each');
+
+# ---- 6. a batch whose connection is lost mid-statement -----------------------
+# The lead's insert waits on one advisory lock of the test, the batch's
+# on another: once the first goes, the batch's statement runs and waits;
+# its backend is then terminated (the connection lost under it), and the
+# creates of the batch must still each be made once, charged once.
+psql(q{CREATE OR REPLACE FUNCTION cb_wait() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(CASE WHEN NEW.user_prompt = 'lead' THEN 70071 ELSE 70072 END);
+    RETURN NEW;
+END $$});
+psql("CREATE OR REPLACE TRIGGER cb_wait BEFORE INSERT ON cb_a_media FOR EACH ROW "
+     . "WHEN (NEW.user_prompt = 'lead' OR NEW.user_prompt LIKE 'lost batch %') EXECUTE FUNCTION cb_wait()");
+psql('DROP TABLE IF EXISTS cb_release');
+psql('CREATE TABLE cb_release (k int)');
+# Hold advisory lock KEY in a session of the test until cb_release has KEY.
+sub hold_lock {
+    my ($key) = @_;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        psql("SELECT pg_advisory_lock($key); DO \$\$ DECLARE t timestamptz := clock_timestamp() + interval '60 s'; "
+             . "BEGIN WHILE clock_timestamp() < t AND NOT EXISTS (SELECT FROM cb_release WHERE k = $key) LOOP "
+             . "PERFORM pg_sleep(0.05); END LOOP; END \$\$");
+        exit 0;
+    }
+    return $pid;
+}
+sub waiting_on { scalar psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $_[0] AND NOT granted") }
+my ($b6, $r6) = (balance($U), reserves($U));
+my $log6 = -s "$dir/error_log";
+my %holder = map { $_ => hold_lock($_) } 70071, 70072;
+ok(wait_for(sub { psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                       . "AND objid IN (70071, 70072) AND granted") == 2 }, 10), "the test's sessions hold both locks");
+my $lead = fork // die "fork: $!";
+if (!$lead) {
+    exit(create($U, 'lead')->code == 201 ? 0 : 1);
+}
+ok(wait_for(sub { waiting_on(70071) > 0 }, 10), "the lead's statement waits");
+# The burst from a process of its own: its creates wait until the end.
+my $out = "$dir/lost-batch.out";
+my $burster = fork // die "fork: $!";
+if (!$burster) {
+    my @r = burst($N - 1, sub { create($U, "lost batch $_[0]") });
+    open my $fh, '>', $out or die;
+    print $fh join("\n", map { "@$_" } @r), "\n";
+    close $fh;
+    exit 0;
+}
+select(undef, undef, undef, 1);   # the burst's creates reach the lead's queue
+psql('INSERT INTO cb_release VALUES (70071)');
+waitpid $holder{70071}, 0;
+ok(wait_for(sub { waiting_on(70072) > 0 }, 20), "the batch's statement runs and waits");
+cmp_ok(psql("SELECT count(*) FROM pg_locks l WHERE l.locktype = 'advisory' AND l.objid = 70072 "
+            . "AND NOT l.granted AND pg_terminate_backend(l.pid)"), '>=', 1, 'its connection is cut under it');
+psql('INSERT INTO cb_release VALUES (70072)');
+waitpid $holder{70072}, 0;
+waitpid $burster, 0;
+waitpid $lead, 0;
+is($?, 0, 'the lead is made');
+@got = do { open my $fh, '<', $out or die "no burst results"; map { chomp; [split / /, $_, 2] } <$fh> };
+@made = map { $_->[1] } grep { $_->[0] == 201 } @got;
+is(scalar @made, $N - 1, 'every create of the cut batch is made') or diag(explain(\@got));
+push @made, scalar psql("SELECT id FROM cb_a_media WHERE user_id = '$U' AND user_prompt = 'lead'");
+ok(each_reserved_once($U, @made), 'each once, with one reservation');
+is(psql("SELECT count(*) FROM cb_a_media WHERE user_id = '$U' AND user_prompt LIKE 'lost batch %'"), $N - 1,
+   'no row twice');
+is($b6 - balance($U), $N * $cost, 'charged once each');
+my $since6 = do { open my $fh, '<', "$dir/error_log" or die; seek $fh, $log6, 0; local $/; <$fh> };
+like($since6, qr/GF1104: database session was reset/, 'the connection is made again and the statement run again');
+unlike($since6, qr/GF1307/, 'as one batch still: none written alone');
+psql('DROP TRIGGER cb_wait ON cb_a_media');
+psql('DROP TABLE cb_release');
 
 stop_own_server($dir);
 is(crash_report($dir), '', 'no crash');
