@@ -50,27 +50,17 @@ is($res->code, 400, 'and is not replayed: the key was not kept');
 my $k3 = "$key-race";
 my $before = psql("SELECT count(*) FROM genflow_ledger WHERE user_id = '$u' AND kind = 'reserve'");
 my $dir = tempdir(CLEANUP => 1);
-my @pids;
-for my $i (1 .. 20) {
-    my $pid = fork // die;
-    if (!$pid) {
-        select(undef, undef, undef, 0.01) until -e "$dir/go";
-        my $r = api(POST => '/api/slow-glitch/generate', user => $u, body => { prompt => 'race' },
-                    headers => { 'Idempotency-Key' => $k3, Prefer => 'wait=30' });
-        my $doc = json_of($r) || {};
-        open my $fh, '>', "$dir/$i" or die;
-        print $fh join(' ', $r->code, $r->header('Idempotent-Replayed') // '-',
-                       $doc->{status} // $doc->{error}{code} // 'none'), "\n";
-        close $fh;
-        exit 0;
-    }
-    push @pids, $pid;
-}
-open my $go, '>', "$dir/go" or die;
-close $go;
-waitpid $_, 0 for @pids;
+# 20 clients released together (GenFlowTest::burst_clients), each line
+# "code replayed status".
 my %seen;
-for (1 .. 20) { open my $in, '<', "$dir/$_" or die; my $l = <$in>; chomp $l; $seen{$l}++ }
+$seen{$_}++ for burst_clients(20, sub {
+    api(POST => '/api/slow-glitch/generate', user => $u, body => { prompt => 'race' },
+        headers => { 'Idempotency-Key' => $k3, Prefer => 'wait=30' });
+}, sub {
+    my ($r, $doc) = @_;
+    join(' ', $r->code, $r->header('Idempotent-Replayed') // '-',
+         $doc->{status} // $doc->{error}{code} // 'none');
+});
 my $summary = join ', ', map { "$_ x$seen{$_}" } sort keys %seen;
 is($seen{'200 - completed'}, 1, "one request ran the generation ($summary)");
 is(($seen{'409 - IDEMPOTENCY_CONFLICT'} // 0) + ($seen{'200 true completed'} // 0), 19,
