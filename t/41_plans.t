@@ -53,6 +53,8 @@ my @type_ops = (
     [claim => "'w', 30, NULL, 'plan-b', 0, 100000, 1, 0, NULL, 0, 0", 'claim (rate)'],
     [claim => "'w', 30, NULL, 'plan-b', 0, 100000, 1, 0, NULL, 0, 2", 'claim (the pacer of a rate)'],
     [claim => "'w', 30, NULL, 'plan-b', 0, 0, 1, 0, NULL, 0, 0", 'claim (no limits)'],
+    [claim => "'w', 30, NULL, 'plan-a', 0, 0, 16, 0, NULL, 0, 0", 'claim (a batch of new work)'],
+    [claim => "'w', 30, NULL, 'plan-a', 0, 0, 12, 0, NULL, 0, 0", 'claim (a small batch: 8 of 12 places)'],
     [claim_polls => "'w', 30, NULL, 'plan-a', 8, 0, 16, 0, NULL, 0, 0"],
     [queue => "$lineA, 'plan-u1', NULL, NULL, 0, 30, 4, 'premium'"],
     [create_queue => "'plan-u1', 1, 0, 'p', 'p', NULL, NULL, NULL, 1, '{\"cancelAfter\":30}', 3, "
@@ -122,7 +124,7 @@ my @global_ops = (
     [gf_provider_state => "'plan-a', 8"],
 );
 
-plan tests => 2 * (@type_ops + @global_ops + 4 + 4) + @type_ops + 22;
+plan tests => 2 * (@type_ops + @global_ops + 4 + 4) + @type_ops + 24;
 
 ok(-x $print, 'bench/lib/print-sql is built (make check)');
 
@@ -386,6 +388,12 @@ sub rows_read {
 
 my $r = rows_read(print_sql($type, $table, 'claim'), "'w', 30, NULL, 'plan-a', 8, 0, 1, 0, NULL, 0, 0");
 ok($r >= 0 && $r <= 2, "a claim at 100,000 queued reads one row of the line ($r)");
+# A batch of new work (a plain provider, a loop with its places free):
+# its rows of the line and no more, 16, or 8 with fewer places.
+$r = rows_read(print_sql($type, $table, 'claim'), "'w', 30, NULL, 'plan-a', 0, 0, 16, 0, NULL, 0, 0");
+is($r, 16, "a claim of a batch at 100,000 queued reads its 16 rows of the line");
+$r = rows_read(print_sql($type, $table, 'claim'), "'w', 30, NULL, 'plan-a', 0, 0, 12, 0, NULL, 0, 0");
+is($r, 8, "a claim with 12 places free reads the small batch's 8 rows");
 $r = rows_read(print_sql($type, $table, 'claim_polls'), "'w', 30, NULL, 'plan-a', 8, 0, 16, 0, NULL, 0, 0");
 ok($r >= 0 && $r <= 16, "a claim of polls reads at most its batch ($r)");
 $r = rows_read(print_sql('due', $type, $table, 'plan-a,plan-b'), 'NULL');

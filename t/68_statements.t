@@ -5,11 +5,12 @@
 # and that one job runs from its claim to its outcome, for a job without
 # a picture to store (`local` draw=none) and one with a picture
 # (draw=once): the same, as a picture is stored without asking the row
-# first while the claim's own lease holds. New work is claimed up to 8
+# first while the claim's own lease holds. New work is claimed up to 16
 # rows a statement (a provider without limits kept in the database, a
-# child with a loop): 12 jobs queued at once take 2 claim statements. The
-# completions of a child share their statements (COMPLETE_BATCH_SQL): the 12 take
-# at most 6, half a statement a job, whether their pictures are URLs or
+# child with a loop and its places free): 20 jobs queued at once take 2
+# claim statements, 16 and 4. The completions of a child share their
+# statements (COMPLETE_BATCH_SQL): the 20 take
+# at most 10, half a statement a job, whether their pictures are URLs or
 # each is stored first. URLs come in two claims and usually take 2; on a
 # loaded machine (a CI run's three lanes) a claim's completions can reach
 # the batch in two groups, and 3 were seen. A change that adds a statement to
@@ -33,7 +34,7 @@ use JSON::PP qw(decode_json);
 
 plan tests => 16;
 
-my $K = 12;
+my $K = 20;
 # The statements pinned, by their prepared name without the "gf_" prefix
 # and the type's table: how many of each one create or one job runs.
 my %CREATE = (create => 1);

@@ -109,8 +109,10 @@ int gf_round_claim_want(int polls, int places, int loop, int handed_on, int plai
 {
     if (places <= 0) return 0;
     if (polls) return places < GF_ROUND_POLL_BATCH ? places : GF_ROUND_POLL_BATCH;
-    /* The statement takes a batch of new work whole or one row. */
-    return loop && !handed_on && plain && places >= GF_ROUND_FRESH_BATCH ? GF_ROUND_FRESH_BATCH : 1;
+    /* The statement takes a batch of new work, a small one, or one row. */
+    if (!loop || handed_on || !plain) return 1;
+    if (places >= GF_ROUND_FRESH_BATCH) return GF_ROUND_FRESH_BATCH;
+    return places >= GF_ROUND_FRESH_SMALL ? GF_ROUND_FRESH_SMALL : 1;
 }
 
 int gf_round_batch_result(int worked, int trouble)

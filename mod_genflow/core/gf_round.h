@@ -95,16 +95,23 @@ apr_interval_time_t gf_round_busy_again(const char *gate, int tries, int stoppin
 /* ---- how many rows a claim asks for ----------------------------------- */
 
 /* The polls of accepted jobs a claim takes at most, and the rows of a
- * line (new work). */
+ * line (new work): a batch, or a small batch when fewer places are free.
+ * A claim's cost is mostly its statement's (the commit, the line's counts'
+ * trigger, the row locks' round trips), so the larger batch halves it a
+ * job (docs/benchmarks.md, "Cost per job"); it is no larger than the
+ * places a worker reserves for one claim (GF_ROUND_POLL_BATCH). */
 #define GF_ROUND_POLL_BATCH  16
-#define GF_ROUND_FRESH_BATCH 8
+#define GF_ROUND_FRESH_BATCH 16
+#define GF_ROUND_FRESH_SMALL 8
 /* How many rows a claim asks for, with places free in the child's loop:
- * polls, up to GF_ROUND_POLL_BATCH; new work, up to GF_ROUND_FRESH_BATCH
- * when a loop runs them all at once, the claim hands no place on, and
- * the provider is plain: not a group (whose member, and place, each row
- * chooses after its claim), without limits, a cap on its jobs or a
- * budget (each row of a batch would be a call the gates counted as one),
- * and that many places are free; else one. 0 when no place is free. */
+ * polls, up to GF_ROUND_POLL_BATCH; new work, GF_ROUND_FRESH_BATCH, or
+ * GF_ROUND_FRESH_SMALL when fewer places than that are free, when a loop
+ * runs them all at once, the claim hands no place on, and the provider
+ * is plain: not a group (whose member, and place, each row chooses after
+ * its claim), without limits, a cap on its jobs or a budget (each row of
+ * a batch would be a call the gates counted as one); else one (the
+ * statement's batches have constant sizes: gf_sql.c, FRESH_ROWS). 0 when
+ * no place is free. */
 int gf_round_claim_want(int polls, int places, int loop, int handed_on, int plain);
 
 /* ---- claimed rows a worker runs itself ---------------------------------- */

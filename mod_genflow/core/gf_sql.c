@@ -425,7 +425,7 @@ static const char QUEUE_SQL[] =
  * the table was empty (a new type, a site's first hour) hash-joins the
  * picks with a sequential scan of the whole table, each claim reading
  * every row there is by the time the queue is deep; so did a join by
- * tuple id once the picks could be a batch (FRESH_BATCH_ON): the rows
+ * tuple id once the picks could be a batch (FRESH_ROWS): the rows
  * are read by their tuple ids as an array, which only a TID scan serves. */
 #define CLAIM_BY_TID "g.ctid = ANY (ARRAY(SELECT k.tid FROM pick k)) AND g.ctid = pick.tid" \
     " AND g.id = pick.id"
@@ -508,7 +508,7 @@ static const char QUEUE_SQL[] =
 /* args (GF_CLAIM_ARG_*): lease owner, lease seconds, server names
  * (SERVED_BY), the provider, its max_concurrent= and its rate's spacing
  * in microseconds when they are kept in the database (else 0: counted per node, or
- * none), a batch size (FRESH_BATCH_ON), and a place a call that just ended
+ * none), a batch size (FRESH_ROWS), and a place a call that just ended
  * still holds (its number, generation and attempt; 0, NULL, 0: none): the
  * claimed row takes that very place, handed on in the one statement,
  * and when nothing is claimed the place is freed; with standby 1 the
@@ -521,30 +521,41 @@ static const char QUEUE_SQL[] =
  * start: first a row claimed before whose next attempt is due (a retry,
  * a fallback, a rescue: a started generation, its deadline running),
  * else the first of the line (<table>_fresh): the lowest turn, so users
- * take turns (sql/022); or the first GF_ROUND_FRESH_BATCH of the line, in
- * order (FRESH_BATCH_ON), for a provider without limits kept here (one statement, one commit
- * and one pass of the line's counts for all of them). Each is one probe of an index led by the
+ * take turns (sql/022); or the first GF_ROUND_FRESH_BATCH (or
+ * GF_ROUND_FRESH_SMALL) of the line, in order, for a provider without
+ * limits kept here (one statement, one commit and one pass of the line's
+ * counts for all of them). Each is one probe of an index led by the
  * provider that stops at its first row; a provider without a place reads
  * none. */
-/* The rows of the line a claim may take: the first GF_ROUND_FRESH_BATCH
- * when the glue asks for that many (gf_round_claim_want: a plain
- * provider, a loop to run them all at once) and no place is handed on or
- * stood by for, nor limits kept in the database; else the first. Two
- * scans with constant limits, one of them cut by its one-time filter: a
- * limit the planner cannot read (a parameter, a subquery) made it scan
- * the whole table. */
-#define FRESH_BATCH_ON \
-    "(SELECT a.batch >= " GF_SQL_STRINGIFY(GF_ROUND_FRESH_BATCH) " AND a.max_concurrent = 0" \
-    "  AND a.spacing_us = 0 AND a.held_place = 0 AND a.standby = 0 FROM args a)"
-#define FRESH_ROWS(batched, limit) \
+/* The rows of the line a claim may take: the first GF_ROUND_FRESH_BATCH,
+ * or GF_ROUND_FRESH_SMALL, when the glue asks for that many
+ * (gf_round_claim_want: a plain provider, a loop to run them all at
+ * once, places free) and no place is handed on or stood by for, nor
+ * limits kept in the database; else the first. One scan of the line
+ * with a constant limit, the largest batch, which the index's order
+ * serves (a limit the planner cannot read, a parameter or a subquery,
+ * made it scan the whole table), cut to the size asked for by the limit
+ * outside it (FRESH_WANT): rows are locked as they are pulled, so no
+ * more than that size is locked. One scan, not one a size: the plan
+ * made while a type table is new joins its picks with the table by
+ * tuple id only while they look few (t/41_plans.t). */
+#define FRESH_PLAIN \
+    " a.max_concurrent = 0 AND a.spacing_us = 0 AND a.held_place = 0 AND a.standby = 0"
+#define FRESH_WANT \
+    "(SELECT CASE WHEN a.batch >= " GF_SQL_STRINGIFY(GF_ROUND_FRESH_BATCH) " AND" FRESH_PLAIN \
+    "   THEN " GF_SQL_STRINGIFY(GF_ROUND_FRESH_BATCH) \
+    "  WHEN a.batch >= " GF_SQL_STRINGIFY(GF_ROUND_FRESH_SMALL) " AND" FRESH_PLAIN \
+    "   THEN " GF_SQL_STRINGIFY(GF_ROUND_FRESH_SMALL) " ELSE 1 END FROM args a)"
+#define FRESH_ROWS \
+    " SELECT f.id, f.tid, f.prev_owner FROM (" \
     " SELECT d.id, d.ctid AS tid, NULL::text AS prev_owner FROM {T} d" \
     "  WHERE (SELECT state FROM gate) = 'open' AND NOT EXISTS (SELECT 1 FROM again)" \
-    "   AND " batched FRESH_BATCH_ON \
     "   AND d.status = 'pending' AND d.queued_at IS NOT NULL" \
     "   AND d.cur_provider = " ARG("provider") SERVED_BY("d", ARG("names")) \
     /* Past its own Cancel-After before it started: the sweep's (ABORTED). */ \
     "   AND (d.cancel_at IS NULL OR d.cancel_at > now())" \
-    "  ORDER BY d.turn, d.ticket LIMIT " limit " FOR UPDATE OF d SKIP LOCKED"
+    "  ORDER BY d.turn, d.ticket LIMIT " GF_SQL_STRINGIFY(GF_ROUND_FRESH_BATCH) \
+    "  FOR UPDATE OF d SKIP LOCKED) f LIMIT " FRESH_WANT
 
 static const char CLAIM_SQL[] =
     CLAIM_ARGS
@@ -556,11 +567,9 @@ static const char CLAIM_SQL[] =
     "   AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())"
     "   AND d.queued_at IS NOT NULL" SERVED_BY("d", ARG("names"))
     "  ORDER BY d.next_attempt_at LIMIT 1 FOR UPDATE OF d SKIP LOCKED),"
-    " fresh AS MATERIALIZED (" FRESH_ROWS("NOT ", "1") "),"
-    " fresh_batch AS MATERIALIZED (" FRESH_ROWS("", GF_SQL_STRINGIFY(GF_ROUND_FRESH_BATCH)) "),"
+    " fresh AS MATERIALIZED (" FRESH_ROWS "),"
     " pick AS (SELECT id, tid, prev_owner, 1::bigint AS n FROM again"
-    "  UNION ALL SELECT id, tid, prev_owner, 1::bigint FROM fresh"
-    "  UNION ALL SELECT id, tid, prev_owner, row_number() OVER () FROM fresh_batch),"
+    "  UNION ALL SELECT id, tid, prev_owner, row_number() OVER () FROM fresh),"
     " claimed AS (" CLAIM_SET
     "  FROM pick WHERE " CLAIM_BY_TID " RETURNING g.*, pick.prev_owner, pick.n),"
     CLAIM_TAKE

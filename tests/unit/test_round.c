@@ -139,14 +139,23 @@ START_TEST(claimed_batch)
     ck_assert_int_eq(gf_round_batch_result(1, 1), 1);
     ck_assert_int_eq(gf_round_batch_result(0, 1), -1);
     ck_assert_int_eq(gf_round_batch_result(0, 0), 0);
-    /* How many rows a claim asks for: polls up to 16, new work up to 8
+    /* How many rows a claim asks for: polls up to 16, new work 16 or 8
      * with a loop for a plain provider, one when handed on, for a group,
      * a provider with limits or without a loop; never more than the
      * places free, none when none is. */
     ck_assert_int_eq(gf_round_claim_want(1, 40, 1, 0, 1), GF_ROUND_POLL_BATCH);
     ck_assert_int_eq(gf_round_claim_want(1, 3, 0, 1, 0), 3);
-    ck_assert_int_eq(gf_round_claim_want(0, 40, 1, 0, 1), GF_ROUND_FRESH_BATCH);
-    ck_assert_int_eq(gf_round_claim_want(0, 5, 1, 0, 1), 1);   /* a batch whole or one */
+    ck_assert_int_eq(GF_ROUND_FRESH_BATCH, 16);
+    ck_assert_int_eq(GF_ROUND_FRESH_SMALL, 8);
+    /* A worker reserves GF_ROUND_POLL_BATCH places for a claim: a batch
+     * larger than that would never be asked for. */
+    ck_assert_int_le(GF_ROUND_FRESH_BATCH, GF_ROUND_POLL_BATCH);
+    ck_assert_int_eq(gf_round_claim_want(0, 40, 1, 0, 1), 16);
+    ck_assert_int_eq(gf_round_claim_want(0, 16, 1, 0, 1), 16);
+    ck_assert_int_eq(gf_round_claim_want(0, 15, 1, 0, 1), 8);  /* the small batch */
+    ck_assert_int_eq(gf_round_claim_want(0, 8, 1, 0, 1), 8);
+    ck_assert_int_eq(gf_round_claim_want(0, 7, 1, 0, 1), 1);   /* a batch whole or one */
+    ck_assert_int_eq(gf_round_claim_want(0, 5, 1, 0, 1), 1);
     ck_assert_int_eq(gf_round_claim_want(0, 40, 0, 0, 1), 1);
     ck_assert_int_eq(gf_round_claim_want(0, 40, 1, 1, 1), 1);
     ck_assert_int_eq(gf_round_claim_want(0, 40, 1, 0, 0), 1);
