@@ -374,7 +374,7 @@ end_idle:
            TAKE_PLACE(pl, g, a); tg[w] = g; ta[w] = a;
            cidx = ci[g]; retries = rc[g]; j = jid[g]; jres = 0; out = 0; dec = 0; k = kept[g]
        };
-       /* A row of a batch of new work (FRESH_BATCH) that the loop did not
+       /* A row of a batch of new work (FRESH_ROWS) that the loop did not
         * take and the worker did not reach (the child stopping) goes back
         * unsent, as a batch of polls does. */
        if

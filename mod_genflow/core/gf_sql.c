@@ -516,17 +516,17 @@ static const char QUEUE_SQL[] =
  * the row is claimed to take the place in the child when the call ends
  * (mod_genflow_engine_standby.c), and nothing is freed; with standby 2,
  * a rate's standby, it takes the rate's next start even a little ahead
- * (mod_genflow_engine_pacer.c). Takes one row of that provider
- * that has no accepted provider job, if the provider's gates let a call
+ * (mod_genflow_engine_pacer.c). Takes rows of that provider that
+ * have no accepted provider job, if the provider's gates let a call
  * start: first a row claimed before whose next attempt is due (a retry,
- * a fallback, a rescue: a started generation, its deadline running),
- * else the first of the line (<table>_fresh): the lowest turn, so users
- * take turns (sql/022); or the first GF_ROUND_FRESH_BATCH (or
+ * a fallback, a rescue: a started generation, its deadline running:
+ * one), else the first of the line (<table>_fresh): the lowest turn, so
+ * users take turns (sql/022); or the first GF_ROUND_FRESH_BATCH (or
  * GF_ROUND_FRESH_SMALL) of the line, in order, for a provider without
  * limits kept here (one statement, one commit and one pass of the line's
  * counts for all of them). Each is one probe of an index led by the
- * provider that stops at its first row; a provider without a place reads
- * none. */
+ * provider that stops at the last row it takes; a provider without a
+ * place reads none. */
 /* The rows of the line a claim may take: the first GF_ROUND_FRESH_BATCH,
  * or GF_ROUND_FRESH_SMALL, when the glue asks for that many
  * (gf_round_claim_want: a plain provider, a loop to run them all at

@@ -5,7 +5,7 @@
  * A completion was a statement and a commit of its own: the row, its
  * charge row, its account, the type's counts. Those of the attempts
  * that complete at about the same time in one child (a claim of new work
- * launches eight together) now share one (GF_SQL_COMPLETE_BATCH), as a
+ * launches up to sixteen together) now share one (GF_SQL_COMPLETE_BATCH), as a
  * group commit does: the first to arrive leads; it lets the fibers ready
  * in the same turn of the loop join, then writes every completion that
  * waits (at most GF_SETTLE_BATCH_MAX) and wakes each with its own row.
