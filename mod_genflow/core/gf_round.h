@@ -97,9 +97,10 @@ apr_interval_time_t gf_round_busy_again(const char *gate, int tries, int stoppin
 /* The polls of accepted jobs a claim takes at most, and the rows of a
  * line (new work): a batch, or a small batch when fewer places are free.
  * A claim costs about 0.5 ms of its own (the statement, its commit, the
- * line's counts' trigger) and 0.08 ms a row: the larger batch halves the
- * claims a job and took a quarter off the engine's CPU a job
- * (docs/benchmarks.md, "New work claimed 16 rows a statement"). It is no
+ * line's counts' trigger) and about 0.08 ms a row: the larger batch
+ * halves the claims a job and took 14 to 27 % off the engine's CPU a job
+ * in bench/cost (docs/benchmarks.md, "New work claimed 16 rows a
+ * statement"). It is no
  * larger than the places a worker reserves for one claim
  * (GF_ROUND_POLL_BATCH). */
 #define GF_ROUND_POLL_BATCH  16
